@@ -1,0 +1,181 @@
+//! Hypercalls: the only way the guest leaves the VM on purpose.
+//!
+//! A hypercall is one 8-byte write to `HYPERCALL_GPA + 8 * number` (an address with no memory
+//! behind it, so the write exits to the VMM). The value written is the guest-physical address
+//! of the call's parameter block, a `#[repr(C)]` struct below. The VMM copies the block in,
+//! validates every field (addresses and lengths against guest RAM), acts, writes `result` back
+//! and resumes the vCPU after the write. `result` is `>= 0` on success or `-errno` (Linux values).
+
+use crate::layout::HYPERCALL_GPA;
+
+/// Hypercall numbers.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hypercall {
+    /// Write bytes to the host's stdout or stderr: [`ConsoleWrite`].
+    ConsoleWrite = 1,
+    /// Read bytes from the host's stdin: [`ConsoleRead`].
+    ConsoleRead = 2,
+    /// The app is done: [`Exit`].
+    Exit = 3,
+    /// Present page-table entries changed: resync this vCPU's shadow page tables before it
+    /// runs on (no parameter block; the value written is ignored).
+    FlushTlb = 4,
+    /// The app was killed: [`Fatal`].
+    Fatal = 5,
+    /// The guest kernel hit a bug it cannot recover from: [`Message`].
+    Panic = 6,
+    /// One line of the syscall trace for the host's stderr: [`Message`].
+    Trace = 7,
+}
+
+impl Hypercall {
+    /// Every hypercall, for tables and tests.
+    pub const ALL: [Hypercall; 7] = [
+        Hypercall::ConsoleWrite,
+        Hypercall::ConsoleRead,
+        Hypercall::Exit,
+        Hypercall::FlushTlb,
+        Hypercall::Fatal,
+        Hypercall::Panic,
+        Hypercall::Trace,
+    ];
+
+    /// The guest-physical address a write to which makes this hypercall.
+    pub const fn gpa(self) -> u64 {
+        HYPERCALL_GPA + 8 * self as u64
+    }
+
+    /// The hypercall a write to guest-physical `gpa` makes, if any.
+    pub fn from_gpa(gpa: u64) -> Option<Hypercall> {
+        let offset = gpa.checked_sub(HYPERCALL_GPA)?;
+        if offset % 8 != 0 {
+            return None;
+        }
+        Hypercall::ALL.into_iter().find(|h| *h as u64 == offset / 8)
+    }
+}
+
+/// [`Hypercall::ConsoleWrite`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleWrite {
+    /// 1 (stdout) or 2 (stderr).
+    pub fd: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// GPA of the bytes.
+    pub buf_gpa: u64,
+    /// Number of bytes (at most [`CONSOLE_MAX_CHUNK`]).
+    pub len: u64,
+    /// Out: bytes written, or -errno (EPIPE when the reader went away).
+    pub result: i64,
+}
+
+/// [`Hypercall::ConsoleRead`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleRead {
+    /// 0 (stdin).
+    pub fd: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// GPA of the buffer.
+    pub buf_gpa: u64,
+    /// Buffer size (at most [`CONSOLE_MAX_CHUNK`]).
+    pub len: u64,
+    /// Out: bytes read (0 at end of input), or -errno.
+    pub result: i64,
+}
+
+/// The most bytes one console hypercall moves; the guest splits larger transfers.
+pub const CONSOLE_MAX_CHUNK: u64 = 1 << 20;
+
+/// [`Hypercall::Exit`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exit {
+    /// The app's exit status (only the low 8 bits reach the caller, as on Linux).
+    pub status: i32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Why the app was killed ([`Fatal::reason`]).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FatalReason {
+    /// A signal with no handler whose default action ends the process.
+    Signal = 1,
+    /// The VM ran out of memory where Linux would kill the process (exit status 137).
+    OutOfMemory = 2,
+}
+
+impl FatalReason {
+    /// Decodes [`Fatal::reason`].
+    pub fn from_raw(raw: u32) -> Option<FatalReason> {
+        match raw {
+            1 => Some(FatalReason::Signal),
+            2 => Some(FatalReason::OutOfMemory),
+            _ => None,
+        }
+    }
+}
+
+/// [`Hypercall::Fatal`] parameters: the app ends with status `128 + signal`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fatal {
+    /// A [`FatalReason`] value.
+    pub reason: u32,
+    /// The signal number (Linux numbering).
+    pub signal: u32,
+    /// The faulting address, for SIGSEGV/SIGBUS (0 otherwise).
+    pub fault_address: u64,
+    /// The app's instruction pointer when it was stopped.
+    pub instruction_pointer: u64,
+    /// The CPU exception vector behind the signal, or `u32::MAX` for a signal the app sent.
+    pub vector: u32,
+    /// The CPU exception's error code (0 when it has none).
+    pub error_code: u32,
+}
+
+/// [`Hypercall::Panic`] and [`Hypercall::Trace`] parameters: a UTF-8 message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Message {
+    /// GPA of the bytes.
+    pub buf_gpa: u64,
+    /// Number of bytes (at most [`MESSAGE_MAX_LEN`]; the VMM cuts longer ones).
+    pub len: u64,
+}
+
+/// The most bytes of a panic or trace message the VMM prints.
+pub const MESSAGE_MAX_LEN: u64 = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hypercall_round_trips_through_its_address() {
+        for h in Hypercall::ALL {
+            assert_eq!(Hypercall::from_gpa(h.gpa()), Some(h));
+        }
+        assert_eq!(Hypercall::from_gpa(HYPERCALL_GPA), None);
+        assert_eq!(Hypercall::from_gpa(HYPERCALL_GPA + 9), None);
+        assert_eq!(Hypercall::from_gpa(HYPERCALL_GPA + 8 * 200), None);
+        assert_eq!(Hypercall::from_gpa(0), None);
+    }
+
+    #[test]
+    fn parameter_blocks_have_fixed_layouts() {
+        use core::mem::{offset_of, size_of};
+        assert_eq!(size_of::<ConsoleWrite>(), 32);
+        assert_eq!(offset_of!(ConsoleWrite, result), 24);
+        assert_eq!(size_of::<ConsoleRead>(), 32);
+        assert_eq!(size_of::<Exit>(), 8);
+        assert_eq!(size_of::<Fatal>(), 32);
+        assert_eq!(size_of::<Message>(), 16);
+    }
+}

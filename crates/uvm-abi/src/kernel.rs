@@ -1,0 +1,48 @@
+//! [`KernelHeader`]: how the VMM finds the guest kernel's entry points.
+//!
+//! The guest kernel is stored in the image as a flat binary to be loaded at
+//! [`crate::layout::KERNEL_BASE`]; its first bytes are this header (the kernel's linker script
+//! places it first). The VMM reads it to set the instruction pointer, LSTAR and the IDT gates.
+
+/// `KernelHeader::magic`.
+pub const KERNEL_MAGIC: [u8; 8] = *b"UVMKERN\0";
+
+/// Bytes between two consecutive exception stubs (vector `n` is at `exception_stubs + n * stride`).
+pub const EXCEPTION_STUB_STRIDE: u64 = 16;
+
+/// Number of exception vectors with a stub (the CPU's 32 exceptions).
+pub const EXCEPTION_VECTORS: u32 = 32;
+
+/// The header at the start of the kernel's flat binary. All addresses are virtual (and equal
+/// to guest-physical: the kernel is identity-mapped).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelHeader {
+    /// [`KERNEL_MAGIC`].
+    pub magic: [u8; 8],
+    /// [`crate::ABI_VERSION`] the kernel was built against.
+    pub abi_version: u32,
+    /// `size_of::<KernelHeader>()`.
+    pub header_size: u32,
+    /// Bytes of the kernel in memory (code, data and zero-initialised data), from KERNEL_BASE.
+    pub memory_size: u64,
+    /// Boot entry of the first vCPU: `rdi` = VA of the BootInfo, `rsp` = `boot_stack_top`.
+    pub entry: u64,
+    /// The syscall entry (the VMM writes it into LSTAR).
+    pub syscall_entry: u64,
+    /// The exception stub of vector 0 (ring 0; see [`EXCEPTION_STUB_STRIDE`]).
+    pub exception_stubs: u64,
+    /// Initial stack pointer of the first vCPU.
+    pub boot_stack_top: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_header_layout_is_stable() {
+        assert_eq!(core::mem::size_of::<KernelHeader>(), 56);
+        assert_eq!(core::mem::offset_of!(KernelHeader, entry), 24);
+    }
+}

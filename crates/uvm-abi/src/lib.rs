@@ -1,0 +1,24 @@
+//! The one contract between the uvm host (VMM, image builder) and the uvm guest kernel.
+//!
+//! Both sides compile this crate, so every address, number and `#[repr(C)]` layout shared
+//! across the VM boundary is written down exactly once, here. It is `no_std`, has no
+//! dependencies and contains no code with side effects: only constants, plain data types and
+//! the pure helpers both sides need to read them.
+//!
+//! - [`layout`]: the guest-physical and guest-virtual memory map.
+//! - [`boot`]: [`boot::BootInfo`], what the VMM hands the guest kernel at entry.
+//! - [`kernel`]: [`kernel::KernelHeader`], how the VMM finds the guest kernel's entry points.
+//! - [`hypercall`]: hypercall numbers and their parameter blocks.
+//! - [`image`]: the on-disk image format (header, file table), read by the host and the guest.
+#![no_std]
+
+pub mod boot;
+pub mod hypercall;
+pub mod image;
+pub mod kernel;
+pub mod layout;
+
+/// Version of this contract. The image header records it; the VMM refuses an image built for
+/// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.
+/// Bump it on any change to a layout, number or meaning in this crate.
+pub const ABI_VERSION: u32 = 1;
