@@ -1,1 +1,27 @@
-//! placeholder
+//! uvm-vmm: the host side of a uvm micro-VM.
+//!
+//! It creates the KVM VM, maps guest RAM and the image (read-only, zero copy), writes the boot
+//! state (guest kernel, descriptor tables, page tables, boot info), starts the vCPU at the
+//! guest kernel's entry and then only answers hypercalls and exits. Every hypercall argument
+//! is validated; nothing the guest does can make the host panic or touch memory outside the
+//! guest's.
+//!
+//! unsafe is confined to `memory.rs` (plain-data copies), `vm.rs` (memory slots, host
+//! libc calls) and `boot.rs` (rdtsc).
+
+pub mod boot;
+pub mod cpu;
+pub mod error;
+pub mod exit;
+pub mod host_io;
+pub mod hypercall;
+pub mod memory;
+pub mod paging;
+pub mod timings;
+pub mod vm;
+
+pub use boot::AppLaunch;
+pub use error::{HypercallError, VmError};
+pub use exit::{ExitCounts, Outcome};
+pub use host_io::{HostIo, MemoryIo, StdIo};
+pub use vm::{run, RunReport, VmSpec};

@@ -1,0 +1,230 @@
+//! Everything written into guest memory before the first entry: the guest kernel, the
+//! descriptor tables, the boot page tables and the [`BootInfo`] with its strings.
+
+use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC};
+use uvm_abi::kernel::{KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_MAGIC};
+use uvm_abi::layout::{self, BOOT_INFO_GPA, KERNEL_BASE, KERNEL_END};
+
+use crate::cpu;
+use crate::error::VmError;
+use crate::memory::GuestMemory;
+use crate::paging::BootPageTables;
+
+/// What the app starts with, as the VMM passes it to the guest kernel.
+#[derive(Clone, Debug, Default)]
+pub struct AppLaunch {
+    /// argv, argv[0] included.
+    pub argv: Vec<String>,
+    /// envp entries, `KEY=VALUE`.
+    pub envp: Vec<String>,
+    /// Working directory (absolute).
+    pub workdir: String,
+}
+
+/// Host facts that go into the boot info.
+#[derive(Clone, Copy, Debug)]
+pub struct BootFacts {
+    /// How the kernel runs on this host.
+    pub platform: Platform,
+    /// `FLAG_*` bits of [`uvm_abi::boot`].
+    pub flags: u64,
+    /// TSC frequency.
+    pub tsc_khz: u64,
+    /// AT_HWCAP.
+    pub hwcap: u64,
+    /// Fresh randomness.
+    pub random_seed: [u64; 4],
+    /// Number of vCPUs.
+    pub vcpu_count: u32,
+}
+
+/// Reads and checks the kernel header at the start of the kernel's flat binary.
+pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
+    let bad = |what: &str| VmError::BadKernel(what.to_string());
+    if kernel.len() < std::mem::size_of::<KernelHeader>() {
+        return Err(bad("it is shorter than its header"));
+    }
+    let u32_at = |at: usize| u32::from_le_bytes([kernel[at], kernel[at + 1], kernel[at + 2], kernel[at + 3]]);
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&kernel[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let mut magic = [0u8; 8];
+    magic.copy_from_slice(&kernel[..8]);
+    let header = KernelHeader {
+        magic,
+        abi_version: u32_at(8),
+        header_size: u32_at(12),
+        memory_size: u64_at(16),
+        entry: u64_at(24),
+        syscall_entry: u64_at(32),
+        exception_stubs: u64_at(40),
+        boot_stack_top: u64_at(48),
+    };
+    if header.magic != KERNEL_MAGIC {
+        return Err(bad("its header has the wrong magic"));
+    }
+    if header.abi_version != uvm_abi::ABI_VERSION {
+        return Err(VmError::BadKernel(format!(
+            "it was built for ABI version {}, this uvm speaks version {}",
+            header.abi_version,
+            uvm_abi::ABI_VERSION
+        )));
+    }
+    let end = KERNEL_BASE + header.memory_size;
+    if header.memory_size < kernel.len() as u64 || end > KERNEL_END {
+        return Err(bad("its size does not fit the kernel area"));
+    }
+    let inside = |va: u64| (KERNEL_BASE..end).contains(&va);
+    let stubs_end = header.exception_stubs + EXCEPTION_VECTORS as u64 * EXCEPTION_STUB_STRIDE;
+    if !inside(header.entry)
+        || !inside(header.syscall_entry)
+        || !inside(header.exception_stubs)
+        || stubs_end > end
+        || !(KERNEL_BASE..=end).contains(&header.boot_stack_top)
+    {
+        return Err(bad("an entry point lies outside the kernel"));
+    }
+    Ok(header)
+}
+
+/// The string area of the boot info: argv, envp, workdir, each NUL-terminated.
+pub fn boot_strings(launch: &AppLaunch) -> Result<Vec<u8>, VmError> {
+    let mut strings = Vec::new();
+    for s in launch.argv.iter().chain(&launch.envp).chain(std::iter::once(&launch.workdir)) {
+        strings.extend_from_slice(s.as_bytes());
+        strings.push(0);
+    }
+    if strings.len() as u64 > BootInfo::MAX_STRINGS_LEN {
+        return Err(VmError::ArgsTooLarge { len: strings.len() as u64, max: BootInfo::MAX_STRINGS_LEN });
+    }
+    Ok(strings)
+}
+
+/// Writes the kernel, descriptor tables, page tables and boot info into guest memory.
+/// Returns the root page table's GPA.
+pub fn write_boot_state(
+    memory: &GuestMemory,
+    kernel: &[u8],
+    header: &KernelHeader,
+    launch: &AppLaunch,
+    facts: &BootFacts,
+) -> Result<u64, VmError> {
+    let oob = || VmError::OutOfBootMemory;
+    memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
+    memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(facts.vcpu_count)).ok_or_else(oob)?;
+    for cpu_index in 0..facts.vcpu_count {
+        memory.write_ram(layout::tss_gpa(cpu_index), &cpu::tss_bytes(cpu_index)).ok_or_else(oob)?;
+    }
+    memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
+
+    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), header.memory_size);
+    if tables.end_gpa() + layout::PAGE_SIZE > memory.ram_size() {
+        return Err(VmError::OutOfBootMemory);
+    }
+    memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
+
+    let strings = boot_strings(launch)?;
+    let (boot_tsc, boot_realtime_ns) = tsc_and_realtime();
+    let info = BootInfo {
+        magic: BOOT_INFO_MAGIC,
+        abi_version: uvm_abi::ABI_VERSION,
+        platform: facts.platform as u32,
+        flags: facts.flags,
+        ram_size: memory.ram_size(),
+        first_free_gpa: tables.end_gpa(),
+        page_table_root: tables.root,
+        image_gpa: layout::IMAGE_GPA,
+        image_size: memory.image_size(),
+        tsc_khz: facts.tsc_khz,
+        boot_tsc,
+        boot_realtime_ns,
+        random_seed: facts.random_seed,
+        hwcap: facts.hwcap,
+        hwcap2: 0,
+        argc: launch.argv.len() as u32,
+        envc: launch.envp.len() as u32,
+        strings_offset: std::mem::size_of::<BootInfo>() as u32,
+        strings_len: strings.len() as u32,
+        vcpu_count: facts.vcpu_count,
+        reserved: 0,
+    };
+    memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
+    memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
+    Ok(tables.root)
+}
+
+/// The TSC and CLOCK_REALTIME read back to back, so the guest can derive wall time from its
+/// TSC (the guest's TSC is the host's on this platform).
+fn tsc_and_realtime() -> (u64, u64) {
+    let realtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // SAFETY: rdtsc has no memory effects and is available on every x86-64 CPU.
+    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+    (tsc, realtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel_with(header: KernelHeader, len: usize) -> Vec<u8> {
+        let mut k = vec![0u8; len];
+        k[..8].copy_from_slice(&header.magic);
+        k[8..12].copy_from_slice(&header.abi_version.to_le_bytes());
+        k[12..16].copy_from_slice(&header.header_size.to_le_bytes());
+        for (i, v) in [header.memory_size, header.entry, header.syscall_entry, header.exception_stubs, header.boot_stack_top]
+            .iter()
+            .enumerate()
+        {
+            k[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        k
+    }
+
+    fn good_header() -> KernelHeader {
+        KernelHeader {
+            magic: KERNEL_MAGIC,
+            abi_version: uvm_abi::ABI_VERSION,
+            header_size: 56,
+            memory_size: 0x8000,
+            entry: KERNEL_BASE + 0x100,
+            syscall_entry: KERNEL_BASE + 0x200,
+            exception_stubs: KERNEL_BASE + 0x1000,
+            boot_stack_top: KERNEL_BASE + 0x8000,
+        }
+    }
+
+    #[test]
+    fn accepts_a_good_kernel_header() {
+        let k = kernel_with(good_header(), 0x2000);
+        assert_eq!(parse_kernel_header(&k).unwrap(), good_header());
+    }
+
+    #[test]
+    fn refuses_bad_kernel_headers() {
+        assert!(parse_kernel_header(&[0u8; 10]).is_err());
+        let mut h = good_header();
+        h.magic = *b"NOTKERN\0";
+        assert!(parse_kernel_header(&kernel_with(h, 0x2000)).is_err());
+        let mut h = good_header();
+        h.abi_version += 1;
+        assert!(parse_kernel_header(&kernel_with(h, 0x2000)).unwrap_err().to_string().contains("ABI version"));
+        let mut h = good_header();
+        h.entry = 0x10;
+        assert!(parse_kernel_header(&kernel_with(h, 0x2000)).is_err());
+        let mut h = good_header();
+        h.memory_size = 0x1000;
+        assert!(parse_kernel_header(&kernel_with(h, 0x2000)).is_err(), "memory size below file size");
+    }
+
+    #[test]
+    fn strings_are_nul_separated_and_bounded() {
+        let launch = AppLaunch { argv: vec!["a".into(), "bc".into()], envp: vec!["K=V".into()], workdir: "/".into() };
+        assert_eq!(boot_strings(&launch).unwrap(), b"a\0bc\0K=V\0/\0");
+        let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };
+        assert!(matches!(boot_strings(&huge), Err(VmError::ArgsTooLarge { .. })));
+    }
+}

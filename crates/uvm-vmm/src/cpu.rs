@@ -1,0 +1,247 @@
+//! The minimal CPU state of a vCPU at entry: descriptor tables, segment and control registers,
+//! the syscall MSRs and the CPUID table.
+//!
+//! The tables are built as bytes (unit-tested without KVM); [`configure_vcpu`] loads the rest
+//! into a vCPU.
+
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, CpuId, Msrs};
+use kvm_ioctls::VcpuFd;
+use uvm_abi::boot::Platform;
+use uvm_abi::kernel::{KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS};
+use uvm_abi::layout::{self, selectors, GDT_GPA, IDT_GPA};
+
+use crate::error::VmError;
+
+const MSR_EFER: u32 = 0xc000_0080;
+const MSR_STAR: u32 = 0xc000_0081;
+const MSR_LSTAR: u32 = 0xc000_0082;
+const MSR_CSTAR: u32 = 0xc000_0083;
+const MSR_SFMASK: u32 = 0xc000_0084;
+
+const EFER_SCE: u64 = 1 << 0;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
+const EFER_NXE: u64 = 1 << 11;
+
+/// CR0: PE, MP, ET, NE, WP, AM, PG.
+const CR0_BOOT: u64 = 0x8005_0033;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_OSFXSR: u64 = 1 << 9;
+const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_FSGSBASE: u64 = 1 << 16;
+/// CR4.PGE: flipping it makes KVM resync its shadow page tables (see [`flush_tlb`]).
+pub const CR4_PGE: u64 = 1 << 7;
+
+/// RFLAGS bits cleared on `syscall`: TF, IF, DF, IOPL, NT, AC. The kernel's code relies on DF=0.
+const SYSCALL_FLAG_MASK: u64 = 0x4_7700;
+
+/// The GDT: the Linux x86-64 layout, then one TSS descriptor per vCPU.
+pub fn gdt_bytes(vcpus: u32) -> Vec<u8> {
+    let mut gdt: Vec<u64> = vec![
+        0,
+        0x00af_9a00_0000_ffff, // 0x08 kernel code, 64-bit
+        0x00cf_9200_0000_ffff, // 0x10 kernel data
+        0x00cf_fa00_0000_ffff, // 0x18 user code, 32-bit
+        0x00cf_f200_0000_ffff, // 0x20 user data
+        0x00af_fa00_0000_ffff, // 0x28 user code, 64-bit
+        0,
+        0,
+    ];
+    for cpu in 0..vcpus {
+        let base = layout::tss_gpa(cpu);
+        let limit = 103u64;
+        gdt.push(
+            (limit & 0xffff)
+                | ((base & 0xff_ffff) << 16)
+                | (0x9 << 40)
+                | (1 << 47)
+                | (((base >> 24) & 0xff) << 56),
+        );
+        gdt.push(base >> 32);
+    }
+    gdt.iter().flat_map(|d| d.to_le_bytes()).collect()
+}
+
+/// The TSS of vCPU `cpu`: only RSP0 (its ring-0 exception stack) and the I/O-map base matter.
+pub fn tss_bytes(cpu: u32) -> [u8; 104] {
+    let mut tss = [0u8; 104];
+    tss[4..12].copy_from_slice(&layout::exception_stack_top(cpu).to_le_bytes());
+    tss[102..104].copy_from_slice(&104u16.to_le_bytes());
+    tss
+}
+
+/// The IDT: interrupt gates (ring 0, DPL 0) for the CPU's exceptions, pointing at the kernel's
+/// exception stubs.
+pub fn idt_bytes(header: &KernelHeader) -> Vec<u8> {
+    let mut idt = Vec::with_capacity(EXCEPTION_VECTORS as usize * 16);
+    for vector in 0..EXCEPTION_VECTORS as u64 {
+        let handler = header.exception_stubs + vector * EXCEPTION_STUB_STRIDE;
+        let low = (handler & 0xffff)
+            | ((selectors::KERNEL_CS as u64) << 16)
+            | (0xe << 40) // 64-bit interrupt gate
+            | (1 << 47) // present
+            | (((handler >> 16) & 0xffff) << 48);
+        idt.extend_from_slice(&low.to_le_bytes());
+        idt.extend_from_slice(&(handler >> 32).to_le_bytes());
+    }
+    idt
+}
+
+fn segment(selector: u16, code: bool, dpl: u8) -> kvm_segment {
+    kvm_segment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector,
+        type_: if code { 11 } else { 3 },
+        present: 1,
+        dpl,
+        db: u8::from(!code),
+        s: 1,
+        l: u8::from(code),
+        g: 1,
+        avl: 0,
+        unusable: 0,
+        padding: 0,
+    }
+}
+
+/// Segment and control registers for vCPU `cpu` at entry.
+pub fn boot_sregs(mut sregs: kvm_sregs, platform: Platform, cpu: u32, page_table_root: u64) -> kvm_sregs {
+    // PVM: the kernel runs in ring 3, so the vCPU starts there. Hardware virtualisation: ring 0.
+    let (cs, ds, dpl) = match platform {
+        Platform::Pvm => (selectors::USER_CS, selectors::USER_DS, 3),
+        Platform::HardwareVirt => (selectors::KERNEL_CS, selectors::KERNEL_DS, 0),
+    };
+    sregs.cs = segment(cs, true, dpl);
+    let data = segment(ds, false, dpl);
+    sregs.ds = data;
+    sregs.es = data;
+    sregs.fs = data;
+    sregs.gs = data;
+    sregs.ss = data;
+    sregs.tr = kvm_segment {
+        base: layout::tss_gpa(cpu),
+        limit: 103,
+        selector: selectors::TSS_BASE + 16 * cpu as u16,
+        type_: 11,
+        present: 1,
+        ..Default::default()
+    };
+    sregs.gdt.base = GDT_GPA;
+    sregs.gdt.limit = (64 + 16 * layout::MAX_VCPUS as u16) - 1;
+    sregs.idt.base = IDT_GPA;
+    sregs.idt.limit = (EXCEPTION_VECTORS * 16 - 1) as u16;
+    sregs.cr0 = CR0_BOOT;
+    sregs.cr3 = page_table_root;
+    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    if platform == Platform::HardwareVirt {
+        sregs.cr4 |= CR4_FSGSBASE;
+    }
+    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    sregs
+}
+
+/// General registers at the kernel's entry.
+pub fn boot_regs(header: &KernelHeader) -> kvm_regs {
+    kvm_regs {
+        rip: header.entry,
+        rsp: header.boot_stack_top,
+        rdi: layout::direct_map(layout::BOOT_INFO_GPA),
+        rflags: 0x2,
+        ..Default::default()
+    }
+}
+
+/// The syscall MSRs: STAR (selectors), LSTAR (the kernel's syscall entry), SFMASK.
+pub fn syscall_msrs(header: &KernelHeader) -> Vec<kvm_msr_entry> {
+    let star = ((selectors::KERNEL_CS as u64) << 32) | (((selectors::USER32_CS & !3) as u64) << 48);
+    let entry = |index, data| kvm_msr_entry { index, data, ..Default::default() };
+    vec![
+        entry(MSR_STAR, star),
+        entry(MSR_LSTAR, header.syscall_entry),
+        entry(MSR_CSTAR, 0),
+        entry(MSR_SFMASK, SYSCALL_FLAG_MASK),
+        entry(MSR_EFER, EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE),
+    ]
+}
+
+/// Loads the boot state into a vCPU.
+pub fn configure_vcpu(
+    vcpu: &VcpuFd,
+    cpuid: &CpuId,
+    header: &KernelHeader,
+    platform: Platform,
+    cpu: u32,
+    page_table_root: u64,
+) -> Result<(), VmError> {
+    let kvm = |what| move |source| VmError::Kvm { what, source };
+    vcpu.set_cpuid2(cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
+    let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
+    vcpu.set_sregs(&boot_sregs(sregs, platform, cpu, page_table_root)).map_err(kvm("KVM_SET_SREGS"))?;
+    let msrs = Msrs::from_entries(&syscall_msrs(header))
+        .map_err(|_| VmError::Kvm { what: "KVM_SET_MSRS", source: kvm_ioctls::Error::new(libc::E2BIG) })?;
+    let written = vcpu.set_msrs(&msrs).map_err(kvm("KVM_SET_MSRS"))?;
+    if written != msrs.as_slice().len() {
+        return Err(VmError::Kvm { what: "KVM_SET_MSRS (an MSR was refused)", source: kvm_ioctls::Error::new(libc::EINVAL) });
+    }
+    vcpu.set_regs(&boot_regs(header)).map_err(kvm("KVM_SET_REGS"))?;
+    Ok(())
+}
+
+/// Makes KVM resync this vCPU's shadow page tables with the guest's, so that changed or
+/// removed present entries take effect: one KVM_SET_SREGS with CR4.PGE flipped (measured as
+/// the cheapest resync on PVM; on hardware virtualisation it is a full TLB flush). The flip
+/// persists: the next flush flips it back.
+pub fn flush_tlb(vcpu: &VcpuFd) -> Result<(), VmError> {
+    let mut sregs = vcpu.get_sregs().map_err(|source| VmError::Kvm { what: "KVM_GET_SREGS", source })?;
+    sregs.cr4 ^= CR4_PGE;
+    vcpu.set_sregs(&sregs).map_err(|source| VmError::Kvm { what: "KVM_SET_SREGS", source })
+}
+
+/// AT_HWCAP for the app: CPUID leaf 1 EDX as the VM reports it.
+pub fn hwcap(cpuid: &CpuId) -> u64 {
+    cpuid.as_slice().iter().find(|e| e.function == 1).map_or(0, |e| e.edx as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gdt_has_linux_selectors_and_one_tss_per_cpu() {
+        let gdt = gdt_bytes(2);
+        assert_eq!(gdt.len(), 8 * 8 + 2 * 16);
+        let desc = |sel: u16| u64::from_le_bytes(gdt[(sel & !7) as usize..(sel & !7) as usize + 8].try_into().unwrap());
+        assert_eq!((desc(selectors::USER_CS) >> 45) & 3, 3, "user code is DPL 3");
+        assert_eq!((desc(selectors::USER_CS) >> 53) & 1, 1, "user code is 64-bit");
+        assert_eq!((desc(selectors::KERNEL_CS) >> 45) & 3, 0);
+        let tss1 = desc(selectors::TSS_BASE + 16);
+        assert_eq!((tss1 >> 16) & 0xff_ffff, layout::tss_gpa(1));
+    }
+
+    #[test]
+    fn idt_gates_point_at_the_stubs() {
+        let header = KernelHeader {
+            magic: uvm_abi::kernel::KERNEL_MAGIC,
+            abi_version: uvm_abi::ABI_VERSION,
+            header_size: 56,
+            memory_size: 0x4000,
+            entry: 0x20_1000,
+            syscall_entry: 0x20_2000,
+            exception_stubs: 0x20_3000,
+            boot_stack_top: 0x20_8000,
+        };
+        let idt = idt_bytes(&header);
+        let gate = |v: usize| u64::from_le_bytes(idt[v * 16..v * 16 + 8].try_into().unwrap());
+        let target = |g: u64| (g & 0xffff) | (((g >> 48) & 0xffff) << 16);
+        assert_eq!(target(gate(0)), 0x20_3000);
+        assert_eq!(target(gate(14)), 0x20_3000 + 14 * EXCEPTION_STUB_STRIDE);
+        assert_eq!((gate(14) >> 16) & 0xffff, selectors::KERNEL_CS as u64);
+    }
+
+    #[test]
+    fn tss_points_at_its_exception_stack() {
+        let tss = tss_bytes(3);
+        assert_eq!(u64::from_le_bytes(tss[4..12].try_into().unwrap()), layout::exception_stack_top(3));
+    }
+}

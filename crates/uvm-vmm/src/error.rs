@@ -1,0 +1,105 @@
+//! The VMM's errors: one enum for setting up and running a VM, one for refused hypercalls.
+
+use std::io;
+
+/// Why a VM could not be set up or could not go on running.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// /dev/kvm is missing or cannot be opened.
+    #[error("cannot open /dev/kvm: {0}; uvm needs KVM: load the kvm module and give this user read/write access to /dev/kvm")]
+    KvmUnavailable(#[source] kvm_ioctls::Error),
+    /// A KVM ioctl failed.
+    #[error("KVM refused {what}: {source}")]
+    Kvm {
+        /// The operation, e.g. "KVM_CREATE_VM".
+        what: &'static str,
+        /// The kernel's error.
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// Host memory for the guest could not be mapped.
+    #[error("cannot map {what} for the guest: {source}")]
+    Memory {
+        /// What was being mapped.
+        what: &'static str,
+        /// The error from the mapping code.
+        #[source]
+        source: io::Error,
+    },
+    /// The requested guest memory size is outside what uvm supports.
+    #[error("guest memory of {mib} MiB is not supported: choose between {min} and {max} MiB")]
+    MemorySize {
+        /// What was asked.
+        mib: u64,
+        /// Smallest size.
+        min: u64,
+        /// Largest size.
+        max: u64,
+    },
+    /// The image's guest kernel is unusable.
+    #[error("the image's guest kernel is unusable: {0}; rebuild the image with this uvm (`uvm build`)")]
+    BadKernel(String),
+    /// The arguments and environment do not fit the boot-info area.
+    #[error("the arguments and environment take {len} bytes, more than the {max} bytes uvm passes to the guest")]
+    ArgsTooLarge {
+        /// Bytes needed.
+        len: u64,
+        /// Bytes available.
+        max: u64,
+    },
+    /// Guest RAM is too small for the boot structures.
+    #[error("guest memory is too small for the boot page tables; raise memory_mib")]
+    OutOfBootMemory,
+    /// The guest did something the VMM cannot serve; the VM was stopped.
+    #[error("the VM was stopped: {reason}\n{registers}")]
+    GuestFault {
+        /// What happened, naming addresses.
+        reason: String,
+        /// The vCPU's registers at the time, formatted.
+        registers: String,
+    },
+    /// The guest kernel reported a bug in itself.
+    #[error("guest kernel panic: {0}")]
+    GuestPanic(String),
+    /// A hypercall was refused (the guest passed bad parameters).
+    #[error(transparent)]
+    Hypercall(#[from] HypercallError),
+}
+
+/// Why a hypercall's parameters were refused. The VM stops: only the guest kernel makes
+/// hypercalls, and a bad one means it is broken or compromised.
+#[derive(Debug, thiserror::Error)]
+pub enum HypercallError {
+    /// A write to the hypercall page at an offset that is not a hypercall.
+    #[error("unknown hypercall at guest-physical address {gpa:#x}")]
+    Unknown {
+        /// The address written.
+        gpa: u64,
+    },
+    /// The value written was not 8 bytes.
+    #[error("hypercall {name} written with {len} bytes instead of 8")]
+    BadWidth {
+        /// The hypercall.
+        name: &'static str,
+        /// Bytes written.
+        len: usize,
+    },
+    /// A parameter block or buffer lies outside guest RAM.
+    #[error("hypercall {name}: guest-physical range {gpa:#x}+{len:#x} is not guest RAM")]
+    BadAddress {
+        /// The hypercall.
+        name: &'static str,
+        /// Start of the range.
+        gpa: u64,
+        /// Length of the range.
+        len: u64,
+    },
+    /// A parameter has a value the hypercall does not accept.
+    #[error("hypercall {name}: {what}")]
+    BadParameter {
+        /// The hypercall.
+        name: &'static str,
+        /// What is wrong.
+        what: String,
+    },
+}

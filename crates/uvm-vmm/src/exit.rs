@@ -1,0 +1,273 @@
+//! The exit handler: one `match` over why the vCPU stopped, as a free function over an owned
+//! description of the exit, so tests can feed it synthetic exits without a VM.
+
+use uvm_abi::hypercall::{Fatal, Hypercall};
+
+use crate::error::{HypercallError, VmError};
+use crate::host_io::HostIo;
+use crate::hypercall::{self, HypercallAction};
+use crate::memory::GuestMemory;
+
+/// Why KVM_RUN returned, copied out of `kvm_run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmExit {
+    /// The guest wrote `len` bytes (`data`, little-endian) to an address with no memory.
+    MmioWrite {
+        /// Guest-physical address.
+        gpa: u64,
+        /// The bytes (first `len` valid).
+        data: [u8; 8],
+        /// How many bytes were written.
+        len: usize,
+    },
+    /// The guest read from an address with no memory.
+    MmioRead {
+        /// Guest-physical address.
+        gpa: u64,
+    },
+    /// Port I/O (never used by uvm's guest).
+    Io {
+        /// The port.
+        port: u16,
+    },
+    /// `hlt` in ring 0.
+    Hlt,
+    /// Triple fault or similar: the vCPU is dead.
+    Shutdown,
+    /// KVM could not emulate an instruction or enter the guest.
+    InternalError,
+    /// Entry into the guest failed.
+    FailEntry {
+        /// Hardware reason code.
+        reason: u64,
+    },
+    /// Anything else, named.
+    Other(String),
+}
+
+/// What the run loop does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitAction {
+    /// Resume the vCPU.
+    Resume,
+    /// Resync the shadow page tables, then resume.
+    FlushTlbAndResume,
+    /// The VM is done.
+    Stop(Outcome),
+    /// The guest did something the VMM cannot serve: stop with this reason (the run loop
+    /// attaches the registers).
+    Fault(String),
+}
+
+/// How the app ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It called exit/exit_group.
+    Exited(i32),
+    /// It was killed (a fault with no handler, a fatal signal, out of memory).
+    Killed(Fatal),
+}
+
+/// Counts of exits by kind, for `--timings`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExitCounts {
+    /// Every exit.
+    pub total: u64,
+    /// Hypercalls, indexed by number.
+    pub hypercalls: [u64; 8],
+    /// Everything that was not a hypercall.
+    pub other: u64,
+}
+
+/// Handles one exit.
+pub fn handle_exit(
+    exit: &VmExit,
+    memory: &GuestMemory,
+    io: &mut dyn HostIo,
+    counts: &mut ExitCounts,
+) -> Result<ExitAction, VmError> {
+    counts.total += 1;
+    match *exit {
+        VmExit::MmioWrite { gpa, data, len } => {
+            let Some(call) = Hypercall::from_gpa(gpa) else {
+                counts.other += 1;
+                return Ok(ExitAction::Fault(format!(
+                    "the guest wrote {len} bytes to guest-physical address {gpa:#x}, which is neither memory nor a hypercall"
+                )));
+            };
+            if let Some(slot) = counts.hypercalls.get_mut(call as usize) {
+                *slot += 1;
+            }
+            if len != 8 {
+                return Err(HypercallError::BadWidth { name: hypercall::name(call), len }.into());
+            }
+            let params_gpa = u64::from_le_bytes(data);
+            Ok(match hypercall::handle(call, params_gpa, memory, io)? {
+                HypercallAction::Resume => ExitAction::Resume,
+                HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
+                HypercallAction::Exit(status) => ExitAction::Stop(Outcome::Exited(status)),
+                HypercallAction::Killed(fatal) => ExitAction::Stop(Outcome::Killed(fatal)),
+                HypercallAction::Panic(message) => return Err(VmError::GuestPanic(message)),
+            })
+        }
+        VmExit::MmioRead { gpa } => {
+            counts.other += 1;
+            Ok(ExitAction::Fault(format!("the guest read guest-physical address {gpa:#x}, which is not memory")))
+        }
+        VmExit::Io { port } => {
+            counts.other += 1;
+            Ok(ExitAction::Fault(format!("the guest used I/O port {port:#x}; uvm guests have no I/O ports")))
+        }
+        VmExit::Hlt => {
+            counts.other += 1;
+            Ok(ExitAction::Fault("the guest halted without exiting".to_string()))
+        }
+        VmExit::Shutdown => {
+            counts.other += 1;
+            Ok(ExitAction::Fault("the guest kernel triple-faulted (an exception while handling an exception)".into()))
+        }
+        VmExit::InternalError => {
+            counts.other += 1;
+            Ok(ExitAction::Fault("KVM could not emulate a guest instruction (internal error)".to_string()))
+        }
+        VmExit::FailEntry { reason } => {
+            counts.other += 1;
+            Ok(ExitAction::Fault(format!("KVM could not enter the guest (hardware reason {reason:#x})")))
+        }
+        VmExit::Other(ref what) => {
+            counts.other += 1;
+            Ok(ExitAction::Fault(format!("unexpected exit from the guest: {what}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host_io::MemoryIo;
+    use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, FatalReason};
+
+    const PARAMS: u64 = 0x10_0000;
+    const BUF: u64 = 0x11_0000;
+
+    fn memory() -> GuestMemory {
+        let image = tempfile_with(&[0u8; 4096]);
+        GuestMemory::new(32 << 20, &image, 4096).expect("guest memory")
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("uvm-exit-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::write(&path, bytes).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+
+    fn hypercall_exit(call: Hypercall, params: u64) -> VmExit {
+        VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len: 8 }
+    }
+
+    fn run(exit: &VmExit, memory: &GuestMemory, io: &mut MemoryIo) -> Result<ExitAction, VmError> {
+        handle_exit(exit, memory, io, &mut ExitCounts::default())
+    }
+
+    #[test]
+    fn console_write_reaches_the_right_stream() {
+        let mem = memory();
+        let mut io = MemoryIo::default();
+        mem.write_ram(BUF, b"hello").unwrap();
+        for fd in [1, 2] {
+            mem.write_plain(PARAMS, &ConsoleWrite { fd, buf_gpa: BUF, len: 5, ..Default::default() }).unwrap();
+            assert_eq!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).unwrap(), ExitAction::Resume);
+            let back: ConsoleWrite = mem.read_plain(PARAMS).unwrap();
+            assert_eq!(back.result, 5);
+        }
+        assert_eq!(io.stdout, b"hello");
+        assert_eq!(io.stderr, b"hello");
+    }
+
+    #[test]
+    fn console_read_delivers_data_then_eof() {
+        let mem = memory();
+        let mut io = MemoryIo { stdin: b"abc".to_vec(), ..Default::default() };
+        mem.write_plain(PARAMS, &ConsoleRead { fd: 0, buf_gpa: BUF, len: 100, ..Default::default() }).unwrap();
+        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &mut io).unwrap();
+        let back: ConsoleRead = mem.read_plain(PARAMS).unwrap();
+        assert_eq!(back.result, 3);
+        let mut got = [0u8; 3];
+        mem.read_ram(BUF, &mut got).unwrap();
+        assert_eq!(&got, b"abc");
+        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &mut io).unwrap();
+        assert_eq!(mem.read_plain::<ConsoleRead>(PARAMS).unwrap().result, 0);
+    }
+
+    #[test]
+    fn exit_and_fatal_stop_the_vm() {
+        let mem = memory();
+        let mut io = MemoryIo::default();
+        mem.write_plain(PARAMS, &Exit { status: 7, reserved: 0 }).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &mut io).unwrap(), ExitAction::Stop(Outcome::Exited(7)));
+        let fatal = Fatal { reason: FatalReason::Signal as u32, signal: 11, fault_address: 0x10, instruction_pointer: 0x401000, vector: 14, error_code: 6 };
+        mem.write_plain(PARAMS, &fatal).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).unwrap(), ExitAction::Stop(Outcome::Killed(fatal)));
+    }
+
+    #[test]
+    fn bad_guest_input_is_refused_not_panicked_on() {
+        let mem = memory();
+        let mut io = MemoryIo::default();
+        // Parameter block outside RAM.
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, u64::MAX - 3), &mem, &mut io).is_err());
+        // Buffer outside RAM, and a length over the bound.
+        mem.write_plain(PARAMS, &ConsoleWrite { fd: 1, buf_gpa: 64 << 20, len: 5, ..Default::default() }).unwrap();
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        mem.write_plain(PARAMS, &ConsoleWrite { fd: 1, buf_gpa: BUF, len: u64::MAX, ..Default::default() }).unwrap();
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        // Wrong fd.
+        mem.write_plain(PARAMS, &ConsoleWrite { fd: 7, buf_gpa: BUF, len: 1, ..Default::default() }).unwrap();
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        // A 4-byte write to the hypercall page.
+        let narrow = VmExit::MmioWrite { gpa: Hypercall::Exit.gpa(), data: [0; 8], len: 4 };
+        assert!(run(&narrow, &mem, &mut io).is_err());
+        // Invalid fatal signal.
+        mem.write_plain(PARAMS, &Fatal { reason: 1, signal: 0, ..Default::default() }).unwrap();
+        assert!(run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).is_err());
+        assert!(io.stdout.is_empty());
+    }
+
+    #[test]
+    fn unknown_addresses_and_exits_stop_with_a_reason() {
+        let mem = memory();
+        let mut io = MemoryIo::default();
+        for exit in [
+            VmExit::MmioWrite { gpa: 0xdead_0000, data: [0; 8], len: 8 },
+            VmExit::MmioRead { gpa: 0xdead_0000 },
+            VmExit::Io { port: 0x3f8 },
+            VmExit::Hlt,
+            VmExit::Shutdown,
+            VmExit::InternalError,
+            VmExit::FailEntry { reason: 3 },
+        ] {
+            match run(&exit, &mem, &mut io).unwrap() {
+                ExitAction::Fault(reason) => assert!(!reason.is_empty()),
+                other => panic!("{exit:?} gave {other:?}"),
+            }
+        }
+        match run(&VmExit::MmioWrite { gpa: 0xdead_0000, data: [0; 8], len: 8 }, &mem, &mut io).unwrap() {
+            ExitAction::Fault(reason) => assert!(reason.contains("0xdead0000")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn trace_lines_become_diagnostics_and_panics_errors() {
+        let mem = memory();
+        let mut io = MemoryIo::default();
+        mem.write_ram(BUF, b"write(1, ...) = 5").unwrap();
+        mem.write_plain(PARAMS, &uvm_abi::hypercall::Message { buf_gpa: BUF, len: 17 }).unwrap();
+        run(&hypercall_exit(Hypercall::Trace, PARAMS), &mem, &mut io).unwrap();
+        assert_eq!(io.diagnostics, vec!["[uvm trace] write(1, ...) = 5".to_string()]);
+        let err = run(&hypercall_exit(Hypercall::Panic, PARAMS), &mem, &mut io).unwrap_err();
+        assert!(err.to_string().contains("guest kernel panic: write(1"));
+    }
+}

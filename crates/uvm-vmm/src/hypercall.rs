@@ -1,0 +1,153 @@
+//! Hypercall handlers. Each copies its parameter block in from guest RAM, validates every
+//! field (a buffer must lie in RAM; a length must be within its bound), acts, and copies the
+//! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
+
+use uvm_abi::hypercall::{
+    ConsoleRead, ConsoleWrite, Exit, Fatal, FatalReason, Hypercall, Message, CONSOLE_MAX_CHUNK, MESSAGE_MAX_LEN,
+};
+
+use crate::error::HypercallError;
+use crate::host_io::HostIo;
+use crate::memory::{GuestMemory, Plain};
+
+/// What a handled hypercall asks of the run loop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HypercallAction {
+    /// Resume the vCPU.
+    Resume,
+    /// Resync the vCPU's shadow page tables, then resume.
+    FlushTlb,
+    /// The app exited with this status.
+    Exit(i32),
+    /// The app was killed.
+    Killed(Fatal),
+    /// The guest kernel panicked with this message.
+    Panic(String),
+}
+
+fn read_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64) -> Result<T, HypercallError> {
+    memory.read_plain(gpa).ok_or(HypercallError::BadAddress {
+        name: name(call),
+        gpa,
+        len: std::mem::size_of::<T>() as u64,
+    })
+}
+
+fn write_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64, value: &T) -> Result<(), HypercallError> {
+    memory.write_plain(gpa, value).ok_or(HypercallError::BadAddress {
+        name: name(call),
+        gpa,
+        len: std::mem::size_of::<T>() as u64,
+    })
+}
+
+/// The hypercall's name, for messages.
+pub fn name(call: Hypercall) -> &'static str {
+    match call {
+        Hypercall::ConsoleWrite => "console-write",
+        Hypercall::ConsoleRead => "console-read",
+        Hypercall::Exit => "exit",
+        Hypercall::FlushTlb => "flush-tlb",
+        Hypercall::Fatal => "fatal",
+        Hypercall::Panic => "panic",
+        Hypercall::Trace => "trace",
+    }
+}
+
+fn errno_of(e: &std::io::Error) -> i64 {
+    -i64::from(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Serves hypercall `call` whose parameter block is at `params_gpa`.
+pub fn handle(
+    call: Hypercall,
+    params_gpa: u64,
+    memory: &GuestMemory,
+    io: &mut dyn HostIo,
+) -> Result<HypercallAction, HypercallError> {
+    match call {
+        Hypercall::ConsoleWrite => {
+            let mut p: ConsoleWrite = read_params(memory, call, params_gpa)?;
+            if p.fd != 1 && p.fd != 2 {
+                return Err(HypercallError::BadParameter { name: name(call), what: format!("fd {} is not 1 or 2", p.fd) });
+            }
+            let bytes = guest_buffer(memory, call, p.buf_gpa, p.len, CONSOLE_MAX_CHUNK)?;
+            p.result = match io.write_all(p.fd, &bytes) {
+                Ok(()) => p.len as i64,
+                Err(e) => errno_of(&e),
+            };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::ConsoleRead => {
+            let mut p: ConsoleRead = read_params(memory, call, params_gpa)?;
+            if p.fd != 0 {
+                return Err(HypercallError::BadParameter { name: name(call), what: format!("fd {} is not 0", p.fd) });
+            }
+            check_buffer(memory, call, p.buf_gpa, p.len, CONSOLE_MAX_CHUNK)?;
+            let mut buf = vec![0u8; p.len as usize];
+            p.result = match io.read_stdin(&mut buf) {
+                Ok(n) => {
+                    memory.write_ram(p.buf_gpa, &buf[..n]).ok_or(HypercallError::BadAddress {
+                        name: name(call),
+                        gpa: p.buf_gpa,
+                        len: n as u64,
+                    })?;
+                    n as i64
+                }
+                Err(e) => errno_of(&e),
+            };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::Exit => {
+            let p: Exit = read_params(memory, call, params_gpa)?;
+            Ok(HypercallAction::Exit(p.status))
+        }
+        Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb),
+        Hypercall::Fatal => {
+            let p: Fatal = read_params(memory, call, params_gpa)?;
+            if FatalReason::from_raw(p.reason).is_none() || p.signal == 0 || p.signal > 64 {
+                return Err(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!("reason {} / signal {} is not valid", p.reason, p.signal),
+                });
+            }
+            Ok(HypercallAction::Killed(p))
+        }
+        Hypercall::Panic => {
+            let p: Message = read_params(memory, call, params_gpa)?;
+            let text = message_text(memory, call, &p)?;
+            Ok(HypercallAction::Panic(text))
+        }
+        Hypercall::Trace => {
+            let p: Message = read_params(memory, call, params_gpa)?;
+            let text = message_text(memory, call, &p)?;
+            io.diagnostic(&format!("[uvm trace] {text}"));
+            Ok(HypercallAction::Resume)
+        }
+    }
+}
+
+fn check_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: u64) -> Result<(), HypercallError> {
+    if len > max {
+        return Err(HypercallError::BadParameter { name: name(call), what: format!("length {len} exceeds {max}") });
+    }
+    if !memory.is_ram(gpa, len) {
+        return Err(HypercallError::BadAddress { name: name(call), gpa, len });
+    }
+    Ok(())
+}
+
+fn guest_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: u64) -> Result<Vec<u8>, HypercallError> {
+    check_buffer(memory, call, gpa, len, max)?;
+    let mut buf = vec![0u8; len as usize];
+    memory.read_ram(gpa, &mut buf).ok_or(HypercallError::BadAddress { name: name(call), gpa, len })?;
+    Ok(buf)
+}
+
+fn message_text(memory: &GuestMemory, call: Hypercall, p: &Message) -> Result<String, HypercallError> {
+    let len = p.len.min(MESSAGE_MAX_LEN);
+    let bytes = guest_buffer(memory, call, p.buf_gpa, len, MESSAGE_MAX_LEN)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

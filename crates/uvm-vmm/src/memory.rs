@@ -1,0 +1,170 @@
+//! Guest memory: the RAM slot and the read-only image slot, as host mappings.
+//!
+//! RAM is anonymous private memory; the image file is mapped shared and read-only, so every VM
+//! of one image reads the same page-cache pages (zero copy). All guest-memory access from the
+//! VMM goes through [`GuestMemory`] (bounds-checked copies by vm-memory), never through raw
+//! pointers into guest memory, so a guest-supplied address can never reach outside it.
+
+use std::fs::File;
+use std::io;
+
+use uvm_abi::layout::{IMAGE_GPA, PAGE_SIZE};
+use vm_memory::bitmap::Bitmap;
+use vm_memory::mmap::MmapRegionBuilder;
+use vm_memory::{Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+
+use crate::error::VmError;
+
+/// The guest's memory as the VMM sees it.
+pub struct GuestMemory {
+    memory: GuestMemoryMmap,
+    ram_size: u64,
+    image_size: u64,
+}
+
+impl GuestMemory {
+    /// Maps `ram_size` bytes of fresh RAM at GPA 0 and the whole `image` file at [`IMAGE_GPA`].
+    pub fn new(ram_size: u64, image: &File, image_size: u64) -> Result<GuestMemory, VmError> {
+        let ram_len = usize::try_from(ram_size).map_err(|_| VmError::Memory {
+            what: "guest RAM",
+            source: io::Error::from(io::ErrorKind::OutOfMemory),
+        })?;
+        let ram = MmapRegion::new(ram_len).map_err(|e| VmError::Memory { what: "guest RAM", source: mmap_error(e) })?;
+        let image_len = uvm_abi::layout::align_up(image_size, PAGE_SIZE).and_then(|v| usize::try_from(v).ok()).ok_or(
+            VmError::Memory { what: "the image", source: io::Error::from(io::ErrorKind::InvalidInput) },
+        )?;
+        let file = image.try_clone().map_err(|source| VmError::Memory { what: "the image", source })?;
+        let image_map = MmapRegionBuilder::new(image_len)
+            .with_file_offset(FileOffset::new(file, 0))
+            .with_mmap_prot(libc::PROT_READ)
+            .with_mmap_flags(libc::MAP_SHARED)
+            .build()
+            .map_err(|e| VmError::Memory { what: "the image", source: mmap_error(e) })?;
+        let regions = vec![region(ram, 0)?, region(image_map, IMAGE_GPA)?];
+        let memory = GuestMemoryMmap::from_regions(regions)
+            .map_err(|e| VmError::Memory { what: "guest memory", source: io::Error::other(e.to_string()) })?;
+        Ok(GuestMemory { memory, ram_size, image_size })
+    }
+
+    /// Bytes of RAM.
+    pub fn ram_size(&self) -> u64 {
+        self.ram_size
+    }
+
+    /// Bytes of the image file.
+    pub fn image_size(&self) -> u64 {
+        self.image_size
+    }
+
+    /// Host address and length of the RAM mapping (for the KVM memory slot).
+    pub fn ram_host_range(&self) -> (u64, u64) {
+        self.host_range(GuestAddress(0))
+    }
+
+    /// Host address and length of the image mapping (for the KVM memory slot).
+    pub fn image_host_range(&self) -> (u64, u64) {
+        self.host_range(GuestAddress(IMAGE_GPA))
+    }
+
+    fn host_range(&self, base: GuestAddress) -> (u64, u64) {
+        use vm_memory::GuestMemoryBackend;
+        match self.memory.find_region(base) {
+            Some(r) => (r.as_ptr() as u64, r.size() as u64),
+            None => (0, 0),
+        }
+    }
+
+    /// Whether `[gpa, gpa + len)` lies entirely in guest RAM.
+    pub fn is_ram(&self, gpa: u64, len: u64) -> bool {
+        matches!(gpa.checked_add(len), Some(end) if end <= self.ram_size)
+    }
+
+    /// Copies `buf.len()` bytes of RAM at `gpa` into `buf`. `None` if not all of it is RAM.
+    pub fn read_ram(&self, gpa: u64, buf: &mut [u8]) -> Option<()> {
+        if !self.is_ram(gpa, buf.len() as u64) {
+            return None;
+        }
+        self.memory.read_slice(buf, GuestAddress(gpa)).ok()
+    }
+
+    /// Copies `buf` into RAM at `gpa`. `None` if not all of it is RAM.
+    pub fn write_ram(&self, gpa: u64, buf: &[u8]) -> Option<()> {
+        if !self.is_ram(gpa, buf.len() as u64) {
+            return None;
+        }
+        self.memory.write_slice(buf, GuestAddress(gpa)).ok()
+    }
+
+    /// Reads a plain-data object from RAM. `None` if not all of it is RAM.
+    pub fn read_plain<T: Plain>(&self, gpa: u64) -> Option<T> {
+        let mut bytes = vec![0u8; std::mem::size_of::<T>()];
+        self.read_ram(gpa, &mut bytes)?;
+        // SAFETY: `bytes` holds exactly size_of::<T>() initialised bytes, `read_unaligned`
+        // has no alignment requirement, and `T: Plain` promises every bit pattern is a valid T.
+        Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+    }
+
+    /// Writes a plain-data object into RAM. `None` if not all of it is RAM.
+    pub fn write_plain<T: Plain>(&self, gpa: u64, value: &T) -> Option<()> {
+        // SAFETY: `value` is a valid, initialised T of size_of::<T>() bytes; `T: Plain` has no
+        // padding, so every byte of it is initialised.
+        let bytes = unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()) };
+        self.write_ram(gpa, bytes)
+    }
+
+    /// Reads a little-endian u64 of RAM.
+    pub fn read_u64(&self, gpa: u64) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.read_ram(gpa, &mut b)?;
+        Some(u64::from_le_bytes(b))
+    }
+
+    /// Writes a little-endian u64 into RAM.
+    pub fn write_u64(&self, gpa: u64, value: u64) -> Option<()> {
+        self.write_ram(gpa, &value.to_le_bytes())
+    }
+
+    /// Copies bytes of the image (mapped at [`IMAGE_GPA`]) at file offset `offset`.
+    pub fn read_image(&self, offset: u64, buf: &mut [u8]) -> Option<()> {
+        let end = offset.checked_add(buf.len() as u64)?;
+        if end > self.image_size {
+            return None;
+        }
+        self.memory.read_slice(buf, GuestAddress(IMAGE_GPA + offset)).ok()
+    }
+}
+
+/// Plain data: `#[repr(C)]` structs of integers with no padding, for which every bit pattern
+/// is a valid value. Only such types cross the VM boundary.
+///
+/// # Safety
+/// Implement only for types with no padding bytes, no pointers or references, and no field
+/// with invalid bit patterns (no bool, char or enum).
+pub unsafe trait Plain: Copy {}
+
+// SAFETY: all of these are #[repr(C)] structs of u32/u64/i32/i64 fields laid out without
+// padding (their layout is asserted by uvm-abi's tests).
+unsafe impl Plain for uvm_abi::hypercall::ConsoleWrite {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::ConsoleRead {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Exit {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Fatal {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Message {}
+// SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
+unsafe impl Plain for uvm_abi::boot::BootInfo {}
+// SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).
+unsafe impl Plain for uvm_abi::kernel::KernelHeader {}
+
+fn region<B: Bitmap>(map: MmapRegion<B>, gpa: u64) -> Result<GuestRegionMmap<B>, VmError> {
+    GuestRegionMmap::new(map, GuestAddress(gpa)).ok_or(VmError::Memory {
+        what: "guest memory",
+        source: io::Error::from(io::ErrorKind::InvalidInput),
+    })
+}
+
+fn mmap_error(e: vm_memory::mmap::MmapRegionError) -> io::Error {
+    io::Error::other(e.to_string())
+}

@@ -1,0 +1,163 @@
+//! The boot page tables the VMM builds before the first entry.
+//!
+//! One 4-level hierarchy serves the guest kernel and the app. The VMM writes it once, before
+//! any vCPU runs (host-side stores are only safe before the guest's tables are shadowed); after
+//! that only the guest kernel edits it. Built in a plain byte buffer, so it is unit-tested
+//! without KVM. What is mapped:
+//! - the system area (GDT, TSSs, IDT, ring-0 stacks, boot info), identity, supervisor-only;
+//! - the hypercall page (user, no memory behind it);
+//! - the guest kernel, identity, user, 4 KiB pages;
+//! - the direct map of RAM (writable) and of the image (read-only), 2 MiB pages, never
+//!   executable.
+
+use uvm_abi::layout::{
+    self, align_up, pte, DIRECT_MAP_VA, HYPERCALL_GPA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END, LARGE_PAGE_SIZE,
+    PAGE_SIZE, SYSTEM_AREA_END,
+};
+
+/// Page tables laid out in one contiguous run of guest RAM starting at [`KERNEL_END`].
+pub struct BootPageTables {
+    /// The pages, `bytes.len() / 4096` of them, to be copied to GPA [`KERNEL_END`].
+    pub bytes: Vec<u8>,
+    /// GPA of the root (PML4).
+    pub root: u64,
+}
+
+impl BootPageTables {
+    /// First GPA after the tables: where the guest's frame allocator starts.
+    pub fn end_gpa(&self) -> u64 {
+        KERNEL_END + self.bytes.len() as u64
+    }
+
+    /// Builds the tables for `ram_size` bytes of RAM (a multiple of 2 MiB), an image of
+    /// `image_size` bytes and a kernel of `kernel_size` bytes in memory.
+    pub fn build(ram_size: u64, image_size: u64, kernel_size: u64) -> BootPageTables {
+        let mut tables = BootPageTables { bytes: Vec::new(), root: 0 };
+        tables.root = tables.alloc();
+        let supervisor = pte::PRESENT | pte::WRITABLE | pte::NO_EXECUTE;
+        let mut gpa = layout::GDT_GPA;
+        while gpa < SYSTEM_AREA_END {
+            tables.map_4k(gpa, gpa, supervisor);
+            gpa += PAGE_SIZE;
+        }
+        tables.map_4k(HYPERCALL_VA, HYPERCALL_GPA, pte::PRESENT | pte::WRITABLE | pte::USER | pte::NO_EXECUTE);
+        let kernel_end = align_up(KERNEL_BASE + kernel_size, PAGE_SIZE).unwrap_or(KERNEL_END).min(KERNEL_END);
+        let mut va = KERNEL_BASE;
+        while va < kernel_end {
+            tables.map_4k(va, va, pte::PRESENT | pte::WRITABLE | pte::USER);
+            va += PAGE_SIZE;
+        }
+        let data = pte::PRESENT | pte::USER | pte::NO_EXECUTE;
+        let mut offset = 0;
+        while offset < ram_size {
+            tables.map_2m(DIRECT_MAP_VA + offset, offset, data | pte::WRITABLE);
+            offset += LARGE_PAGE_SIZE;
+        }
+        let mut offset = 0;
+        while offset < image_size {
+            tables.map_2m(DIRECT_MAP_VA + IMAGE_GPA + offset, IMAGE_GPA + offset, data);
+            offset += LARGE_PAGE_SIZE;
+        }
+        tables
+    }
+
+    fn alloc(&mut self) -> u64 {
+        let gpa = KERNEL_END + self.bytes.len() as u64;
+        self.bytes.resize(self.bytes.len() + PAGE_SIZE as usize, 0);
+        gpa
+    }
+
+    fn entry(&self, table: u64, index: u64) -> u64 {
+        let at = (table - KERNEL_END + index * 8) as usize;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.bytes[at..at + 8]);
+        u64::from_le_bytes(b)
+    }
+
+    fn set_entry(&mut self, table: u64, index: u64, value: u64) {
+        let at = (table - KERNEL_END + index * 8) as usize;
+        self.bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// The table `levels` below the root for `va`, creating intermediate tables.
+    fn table_for(&mut self, va: u64, levels: u32) -> u64 {
+        let mut table = self.root;
+        for level in (4 - levels..4).rev() {
+            let index = (va >> (12 + 9 * level)) & 511;
+            let e = self.entry(table, index);
+            table = if e & pte::PRESENT != 0 {
+                e & pte::ADDR_MASK
+            } else {
+                let child = self.alloc();
+                self.set_entry(table, index, child | pte::PRESENT | pte::WRITABLE | pte::USER);
+                child
+            };
+        }
+        table
+    }
+
+    fn map_4k(&mut self, va: u64, gpa: u64, flags: u64) {
+        let pt = self.table_for(va, 3);
+        self.set_entry(pt, (va >> 12) & 511, gpa | flags);
+    }
+
+    fn map_2m(&mut self, va: u64, gpa: u64, flags: u64) {
+        let pd = self.table_for(va, 2);
+        self.set_entry(pd, (va >> 21) & 511, gpa | flags | pte::LARGE);
+    }
+
+    /// Walks the tables like the CPU: the GPA and flags `va` maps to (for tests).
+    pub fn translate(&self, va: u64) -> Option<(u64, u64)> {
+        let mut table = self.root;
+        for level in (1..4).rev() {
+            let e = self.entry(table, (va >> (12 + 9 * level)) & 511);
+            if e & pte::PRESENT == 0 {
+                return None;
+            }
+            if level == 1 && e & pte::LARGE != 0 {
+                return Some(((e & pte::ADDR_MASK) + (va & (LARGE_PAGE_SIZE - 1)), e));
+            }
+            table = e & pte::ADDR_MASK;
+        }
+        let e = self.entry(table, (va >> 12) & 511);
+        (e & pte::PRESENT != 0).then_some(((e & pte::ADDR_MASK) + (va & (PAGE_SIZE - 1)), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_every_region_with_its_permissions() {
+        let t = BootPageTables::build(64 << 20, 3 << 20, 0x5000);
+        let (gpa, flags) = t.translate(layout::IDT_GPA).expect("IDT mapped");
+        assert_eq!(gpa, layout::IDT_GPA);
+        assert_eq!(flags & pte::USER, 0, "system area is supervisor-only");
+        let (gpa, flags) = t.translate(HYPERCALL_VA + 8).expect("hypercall page mapped");
+        assert_eq!(gpa, HYPERCALL_GPA + 8);
+        assert_ne!(flags & pte::USER, 0);
+        let (gpa, flags) = t.translate(KERNEL_BASE + 0x4123).expect("kernel mapped");
+        assert_eq!(gpa, KERNEL_BASE + 0x4123);
+        assert_eq!(flags & pte::NO_EXECUTE, 0, "kernel is executable");
+        assert!(t.translate(KERNEL_BASE + 0x5000).is_none(), "nothing past the kernel");
+        let (gpa, flags) = t.translate(DIRECT_MAP_VA + (63 << 20) + 7).expect("last RAM page");
+        assert_eq!(gpa, (63 << 20) + 7);
+        assert_ne!(flags & pte::WRITABLE, 0);
+        assert!(t.translate(DIRECT_MAP_VA + (64 << 20)).is_none(), "nothing past RAM");
+        let (gpa, flags) = t.translate(DIRECT_MAP_VA + IMAGE_GPA + (3 << 20) - 1).expect("image mapped");
+        assert_eq!(gpa, IMAGE_GPA + (3 << 20) - 1);
+        assert_eq!(flags & pte::WRITABLE, 0, "image is read-only");
+        assert!(t.translate(0x40_0000).is_none(), "app space is empty");
+    }
+
+    #[test]
+    fn tables_are_contiguous_after_the_kernel() {
+        let t = BootPageTables::build(64 << 20, 1 << 20, 0x1000);
+        assert_eq!(t.root, KERNEL_END);
+        assert_eq!(t.bytes.len() as u64 % PAGE_SIZE, 0);
+        // root, low PDPT/PD/PT (system + hypercall + kernel share one PT), direct-map PDPT + PD,
+        // image PDPT + PD.
+        assert!(t.end_gpa() <= KERNEL_END + 10 * PAGE_SIZE, "{} pages", t.bytes.len() / 4096);
+    }
+}

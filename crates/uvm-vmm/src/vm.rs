@@ -1,0 +1,203 @@
+//! One VM's life: create it, load the boot state, run the vCPU until the app is done.
+//!
+//! The run loop calls KVM_RUN, copies the exit out of `kvm_run` and hands it to
+//! [`crate::exit::handle_exit`]; everything the guest asks for is served there.
+
+use std::fs::File;
+
+use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
+use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE};
+
+use crate::boot::{self, AppLaunch, BootFacts};
+use crate::cpu;
+use crate::error::VmError;
+use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
+use crate::host_io::HostIo;
+use crate::memory::GuestMemory;
+use crate::timings::Timings;
+
+/// Everything needed to boot one VM.
+pub struct VmSpec<'a> {
+    /// The image file (mapped read-only into the guest).
+    pub image_file: &'a File,
+    /// Its length.
+    pub image_size: u64,
+    /// The guest kernel's flat binary (from the image).
+    pub kernel: &'a [u8],
+    /// Guest RAM in MiB.
+    pub memory_mib: u64,
+    /// What the app starts with.
+    pub launch: AppLaunch,
+    /// Report every syscall on stderr.
+    pub trace_syscalls: bool,
+}
+
+/// How the VM ended and what it cost.
+#[derive(Debug)]
+pub struct RunReport {
+    /// How the app ended.
+    pub outcome: Outcome,
+    /// Phase timings.
+    pub timings: Timings,
+    /// Exit counts.
+    pub exits: ExitCounts,
+}
+
+/// Whether this host's KVM is PVM (no hardware virtualisation) or VMX/SVM.
+pub fn detect_platform() -> Platform {
+    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        Platform::Pvm
+    } else {
+        Platform::HardwareVirt
+    }
+}
+
+/// Boots the VM described by `spec` and runs it until the app ends.
+pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
+    let mut timings = Timings::start();
+    let ram_size = spec.memory_mib.saturating_mul(1 << 20);
+    if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || ram_size % LARGE_PAGE_SIZE != 0 {
+        return Err(VmError::MemorySize { mib: spec.memory_mib, min: RAM_MIN_SIZE >> 20, max: RAM_MAX_SIZE >> 20 });
+    }
+    let header = boot::parse_kernel_header(spec.kernel)?;
+    let platform = detect_platform();
+
+    let kvm = Kvm::new().map_err(VmError::KvmUnavailable)?;
+    let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
+    timings.mark("create VM");
+
+    let memory = GuestMemory::new(ram_size, spec.image_file, spec.image_size)?;
+    register_memory(&vm, &memory)?;
+    timings.mark("memory slots");
+
+    let mut vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
+    let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
+    timings.mark("create vCPU");
+
+    let facts = BootFacts {
+        platform,
+        flags: boot_flags(spec.trace_syscalls),
+        tsc_khz: u64::from(tsc_khz),
+        hwcap: cpu::hwcap(&cpuid),
+        random_seed: random_seed(),
+        vcpu_count: 1,
+    };
+    let root = boot::write_boot_state(&memory, spec.kernel, &header, &spec.launch, &facts)?;
+    cpu::configure_vcpu(&vcpu, &cpuid, &header, platform, 0, root)?;
+    timings.mark("boot state");
+
+    let mut exits = ExitCounts::default();
+    let outcome = run_loop(&mut vcpu, &memory, io, &mut exits)?;
+    timings.mark("guest run");
+    Ok(RunReport { outcome, timings, exits })
+}
+
+fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
+    let (ram_host, ram_len) = memory.ram_host_range();
+    let (image_host, image_len) = memory.image_host_range();
+    let slots = [
+        kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: ram_len,
+            userspace_addr: ram_host,
+        },
+        kvm_userspace_memory_region {
+            slot: 1,
+            flags: KVM_MEM_READONLY,
+            guest_phys_addr: IMAGE_GPA,
+            memory_size: image_len,
+            userspace_addr: image_host,
+        },
+    ];
+    for slot in slots {
+        // SAFETY: both host ranges are live mappings owned by `memory`, which outlives the VM
+        // (the caller drops the VM first), and they do not overlap each other.
+        unsafe { vm.set_user_memory_region(slot) }
+            .map_err(|source| VmError::Kvm { what: "KVM_SET_USER_MEMORY_REGION", source })?;
+    }
+    Ok(())
+}
+
+fn boot_flags(trace: bool) -> u64 {
+    let mut flags = 0;
+    if trace {
+        flags |= FLAG_TRACE_SYSCALLS;
+    }
+    for (fd, flag) in [(0, FLAG_STDIN_TTY), (1, FLAG_STDOUT_TTY), (2, FLAG_STDERR_TTY)] {
+        // SAFETY: isatty only inspects the descriptor number; any value is allowed.
+        if unsafe { libc::isatty(fd) } == 1 {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+fn random_seed() -> [u64; 4] {
+    let mut bytes = [0u8; 32];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        // Fall back to the clock: the seed only has to differ between runs.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    let mut seed = [0u64; 4];
+    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        seed[i] = u64::from_le_bytes(b);
+    }
+    seed
+}
+
+fn copy_exit(exit: VcpuExit<'_>) -> VmExit {
+    match exit {
+        VcpuExit::MmioWrite(gpa, data) => {
+            let mut bytes = [0u8; 8];
+            let len = data.len().min(8);
+            bytes[..len].copy_from_slice(&data[..len]);
+            VmExit::MmioWrite { gpa, data: bytes, len: data.len() }
+        }
+        VcpuExit::MmioRead(gpa, _) => VmExit::MmioRead { gpa },
+        VcpuExit::IoIn(port, _) | VcpuExit::IoOut(port, _) => VmExit::Io { port },
+        VcpuExit::Hlt => VmExit::Hlt,
+        VcpuExit::Shutdown => VmExit::Shutdown,
+        VcpuExit::InternalError => VmExit::InternalError,
+        VcpuExit::FailEntry(reason, _) => VmExit::FailEntry { reason },
+        other => VmExit::Other(format!("{other:?}")),
+    }
+}
+
+fn run_loop(vcpu: &mut VcpuFd, memory: &GuestMemory, io: &mut dyn HostIo, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
+    loop {
+        let exit = match vcpu.run() {
+            Ok(exit) => copy_exit(exit),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+            Err(source) => return Err(VmError::Kvm { what: "KVM_RUN", source }),
+        };
+        match handle_exit(&exit, memory, io, exits)? {
+            ExitAction::Resume => {}
+            ExitAction::FlushTlbAndResume => cpu::flush_tlb(vcpu)?,
+            ExitAction::Stop(outcome) => return Ok(outcome),
+            ExitAction::Fault(reason) => return Err(VmError::GuestFault { reason, registers: registers(vcpu) }),
+        }
+    }
+}
+
+/// The vCPU's registers, formatted for an error message.
+fn registers(vcpu: &VcpuFd) -> String {
+    let (Ok(r), Ok(s)) = (vcpu.get_regs(), vcpu.get_sregs()) else {
+        return "registers unavailable".to_string();
+    };
+    format!(
+        "  rip={:#018x} rsp={:#018x} rflags={:#x} cs={:#x}\n  rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x}\n  rsi={:#x} rdi={:#x} rbp={:#x} r8={:#x}\n  cr2={:#x} cr3={:#x} fs.base={:#x} gs.base={:#x}",
+        r.rip, r.rsp, r.rflags, s.cs.selector, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, s.cr2, s.cr3, s.fs.base, s.gs.base
+    )
+}
