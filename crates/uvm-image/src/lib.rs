@@ -1,1 +1,28 @@
-//! placeholder
+//! uvm's image files: building them ([`pack`]), opening and checking them ([`Image`]), and
+//! the build-time checks of the app binary ([`check_elf`]).
+//!
+//! The byte layout is defined in `uvm_abi::image` and described in `docs/image-format.md`.
+//!
+//! - `error`: [`ImageError`] and [`ElfError`], one variant per rejection.
+//! - `elf`: is the app a static x86-64 executable the guest can load? ([`ElfInfo`])
+//! - `tree`: the guest directory tree from the sources, flattened into the file table.
+//! - `pack`: the writer (layout, atomic write, checksum and digest).
+//! - `table`: validation of a file table read from disk.
+//! - `open`: the reader ([`Image`]).
+//! - `digest`: the checksum and digest rules, [`digest_hex`].
+#![forbid(unsafe_code)]
+
+mod digest;
+mod elf;
+mod error;
+mod open;
+mod pack;
+mod table;
+mod tree;
+
+pub use digest::digest_hex;
+pub use elf::{check_elf, check_elf_file, ElfInfo, ElfKind, SegmentInfo};
+pub use error::{ElfError, ImageError};
+pub use open::Image;
+pub use pack::{pack, PackInput, PackOutput};
+pub use tree::MAX_NAME_LEN;

@@ -1,0 +1,94 @@
+//! The two hashes of an image: the XXH3-64 `checksum` (integrity, checked before every boot)
+//! and the SHA-256 `digest` (content identity, checked by `uvm inspect`), and how to print a
+//! digest.
+//!
+//! - checksum = XXH3-64 (seed 0) of the whole file with the 8 checksum bytes
+//!   ([`CHECKSUM_OFFSET`]) zeroed. It covers the digest.
+//! - digest = SHA-256 of the whole file with the checksum and the 32 digest bytes
+//!   ([`DIGEST_OFFSET`]) zeroed.
+//!
+//! The writer therefore computes the digest first, stores it, then computes the checksum.
+
+use sha2::{Digest, Sha256};
+use uvm_abi::image::{CHECKSUM_OFFSET, DIGEST_OFFSET};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Bytes of the checksum field.
+pub(crate) const CHECKSUM_LEN: usize = 8;
+/// Bytes of the digest field.
+pub(crate) const DIGEST_LEN: usize = 32;
+
+/// Formats a digest the way uvm prints it: `sha256:` and 64 lowercase hex digits.
+pub fn digest_hex(d: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in d {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The checksum of a whole image held in `bytes`. The checksum field is zeroed while hashing
+/// and restored afterwards, so no copy of the image is made. `bytes` must be at least a header
+/// long (the caller has parsed the header).
+pub(crate) fn checksum_in_place(bytes: &mut [u8]) -> u64 {
+    let field = CHECKSUM_OFFSET..CHECKSUM_OFFSET + CHECKSUM_LEN;
+    let mut saved = [0u8; CHECKSUM_LEN];
+    saved.copy_from_slice(&bytes[field.clone()]);
+    bytes[field.clone()].fill(0);
+    let sum = xxh3_64(bytes);
+    bytes[field].copy_from_slice(&saved);
+    sum
+}
+
+/// The digest of a whole image held in `bytes` (at least a header long).
+pub(crate) fn digest_of(bytes: &[u8]) -> [u8; 32] {
+    // The checksum field is directly followed by the digest field: one run of zeroes.
+    debug_assert_eq!(CHECKSUM_OFFSET + CHECKSUM_LEN, DIGEST_OFFSET);
+    let mut sha = Sha256::new();
+    sha.update(&bytes[..CHECKSUM_OFFSET]);
+    sha.update([0u8; CHECKSUM_LEN + DIGEST_LEN]);
+    sha.update(&bytes[DIGEST_OFFSET + DIGEST_LEN..]);
+    sha.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_format() {
+        let mut d = [0u8; 32];
+        d[0] = 0xab;
+        d[31] = 0x01;
+        let s = digest_hex(&d);
+        assert_eq!(s.len(), 7 + 64);
+        assert!(s.starts_with("sha256:ab00"));
+        assert!(s.ends_with("0001"));
+    }
+
+    #[test]
+    fn the_digest_ignores_both_fields() {
+        let a = vec![7u8; 4096];
+        let mut b = a.clone();
+        b[CHECKSUM_OFFSET] = 1;
+        b[DIGEST_OFFSET + 5] = 9;
+        assert_eq!(digest_of(&a), digest_of(&b));
+        b[200] = 0;
+        assert_ne!(digest_of(&a), digest_of(&b));
+    }
+
+    #[test]
+    fn the_checksum_ignores_its_field_covers_the_digest_and_restores_the_field() {
+        let mut a = vec![7u8; 4096];
+        let mut b = a.clone();
+        b[CHECKSUM_OFFSET] = 1;
+        assert_eq!(checksum_in_place(&mut a), checksum_in_place(&mut b));
+        assert_eq!(b[CHECKSUM_OFFSET], 1);
+        b[DIGEST_OFFSET] = 1;
+        assert_ne!(checksum_in_place(&mut a), checksum_in_place(&mut b));
+    }
+}

@@ -1,0 +1,318 @@
+//! The image reader: [`Image::open`] loads an image and checks everything the VMM relies on
+//! before a boot; [`Image::verify_digest`] adds the full SHA-256 check for `uvm inspect`.
+//!
+//! `open` reads the file once into memory (this crate forbids `unsafe`, so no memory map),
+//! then checks, in this order: header (magic, format version, size, section bounds and
+//! alignment), XXH3 checksum, ABI version, section overlap, and the whole file table (see
+//! `table.rs`). Only the checksum touches every byte; it runs at memory speed.
+
+use std::path::{Path, PathBuf};
+
+use uvm_abi::image::{
+    EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC,
+};
+
+use crate::digest::{checksum_in_place, digest_hex, digest_of};
+use crate::elf::{check_elf, ElfInfo};
+use crate::error::ImageError;
+use crate::table::{self, Table};
+
+/// An opened, checked image. Owns the file's bytes.
+pub struct Image {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    header: ImageHeader,
+}
+
+impl Image {
+    /// Reads and checks the image at `path` (everything but the SHA-256 digest).
+    pub fn open(path: &Path) -> Result<Image, ImageError> {
+        let bytes = std::fs::read(path).map_err(|source| ImageError::ReadImage {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Image::from_bytes(path, bytes)
+    }
+
+    /// Checks an image already in memory; `path` names it in errors. Same checks as
+    /// [`Image::open`].
+    pub fn from_bytes(path: &Path, mut bytes: Vec<u8>) -> Result<Image, ImageError> {
+        let path_buf = || path.to_path_buf();
+        let len = bytes.len() as u64;
+        // A file that does not even start like an image is "not an image", however short.
+        let magic_len = bytes.len().min(IMAGE_MAGIC.len());
+        if bytes[..magic_len] != IMAGE_MAGIC[..magic_len] || bytes.is_empty() {
+            return Err(ImageError::NotAnImage { path: path_buf() });
+        }
+        let header = ImageHeader::parse(&bytes).map_err(|e| match e {
+            LayoutError::TooShort => {
+                let recorded = bytes
+                    .get(16..24)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_le_bytes);
+                ImageError::Truncated {
+                    path: path_buf(),
+                    actual: len,
+                    expected: recorded,
+                }
+            }
+            LayoutError::BadMagic => ImageError::NotAnImage { path: path_buf() },
+            LayoutError::FormatVersion(found) => ImageError::FormatVersion {
+                path: path_buf(),
+                found,
+                supported: IMAGE_FORMAT_VERSION,
+            },
+            LayoutError::SizeMismatch { header, actual } if actual < header => {
+                ImageError::Truncated {
+                    path: path_buf(),
+                    actual,
+                    expected: Some(header),
+                }
+            }
+            LayoutError::SizeMismatch { header, actual } => ImageError::SizeMismatch {
+                path: path_buf(),
+                actual,
+                expected: header,
+            },
+            LayoutError::BadSection(section) => ImageError::BadSection {
+                path: path_buf(),
+                section,
+                reason: "lies outside the file or is not page-aligned",
+            },
+            LayoutError::BadFsTable(reason) => ImageError::BadFsTable {
+                path: path_buf(),
+                reason: reason.to_string(),
+            },
+        })?;
+
+        let computed = checksum_in_place(&mut bytes);
+        if computed != header.checksum {
+            return Err(ImageError::ChecksumMismatch {
+                path: path_buf(),
+                stored: header.checksum,
+                computed,
+            });
+        }
+        if header.abi_version != uvm_abi::ABI_VERSION {
+            return Err(ImageError::AbiVersion {
+                path: path_buf(),
+                found: header.abi_version,
+                supported: uvm_abi::ABI_VERSION,
+            });
+        }
+        let sections = [
+            ("kernel", header.kernel),
+            ("file table", header.fs_table),
+            ("config", header.config),
+        ];
+        for (i, (name, a)) in sections.iter().enumerate() {
+            if sections[i + 1..].iter().any(|(_, b)| overlap(a, b)) {
+                return Err(ImageError::BadSection {
+                    path: path_buf(),
+                    section: name,
+                    reason: "overlaps another section",
+                });
+            }
+        }
+        table::validate(&bytes, &header).map_err(|reason| ImageError::BadFsTable {
+            path: path_buf(),
+            reason,
+        })?;
+        Ok(Image {
+            path: path_buf(),
+            bytes,
+            header,
+        })
+    }
+
+    /// Checks the SHA-256 digest over the whole file (slower than the checksum; `uvm inspect`
+    /// runs it).
+    pub fn verify_digest(&self) -> Result<(), ImageError> {
+        if digest_of(&self.bytes) == self.header.digest {
+            Ok(())
+        } else {
+            Err(ImageError::DigestMismatch {
+                path: self.path.clone(),
+                stored: digest_hex(&self.header.digest),
+            })
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> &ImageHeader {
+        &self.header
+    }
+
+    /// The guest kernel (flat binary).
+    pub fn kernel(&self) -> &[u8] {
+        table::data_of(&self.bytes, &self.header.kernel)
+    }
+
+    /// The run configuration.
+    pub fn config_toml(&self) -> Result<&str, ImageError> {
+        std::str::from_utf8(table::data_of(&self.bytes, &self.header.config)).map_err(|_| {
+            ImageError::ConfigNotUtf8 {
+                path: self.path.clone(),
+            }
+        })
+    }
+
+    /// Every file-table entry with its absolute guest path, depth-first in name order (a
+    /// directory before its contents, like `find`). The root is `/`.
+    pub fn entries(&self) -> impl Iterator<Item = (String, FsEntry)> + '_ {
+        let table = self.table();
+        let mut stack: Vec<(u32, String)> = vec![(0, String::new())];
+        std::iter::from_fn(move || {
+            let (index, parent_path) = stack.pop()?;
+            let entry = table.entry(index)?;
+            let path = if index == 0 {
+                "/".to_string()
+            } else {
+                format!(
+                    "{parent_path}/{}",
+                    String::from_utf8_lossy(table.name(&entry))
+                )
+            };
+            if EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory) {
+                let base = if index == 0 {
+                    String::new()
+                } else {
+                    path.clone()
+                };
+                let children =
+                    entry.first_child..entry.first_child.saturating_add(entry.child_count);
+                stack.extend(children.rev().map(|child| (child, base.clone())));
+            }
+            Some((path, entry))
+        })
+    }
+
+    /// Looks up an absolute guest path (no symlinks followed): the entry's index and record.
+    pub fn lookup(&self, guest_path: &str) -> Option<(u32, FsEntry)> {
+        let table = self.table();
+        let mut index = 0u32;
+        let mut entry = table.entry(0)?;
+        for name in guest_path.split('/').filter(|c| !c.is_empty()) {
+            if EntryKind::from_raw(entry.kind) != Some(EntryKind::Directory) {
+                return None;
+            }
+            // Binary search of the sorted children first_child .. first_child + child_count.
+            let (mut low, mut high) = (
+                entry.first_child,
+                entry.first_child.checked_add(entry.child_count)?,
+            );
+            loop {
+                if low >= high {
+                    return None;
+                }
+                let mid = low + (high - low) / 2;
+                let candidate = table.entry(mid)?;
+                match table.name(&candidate).cmp(name.as_bytes()) {
+                    std::cmp::Ordering::Less => low = mid + 1,
+                    std::cmp::Ordering::Greater => high = mid,
+                    std::cmp::Ordering::Equal => {
+                        index = mid;
+                        entry = candidate;
+                        break;
+                    }
+                }
+            }
+        }
+        Some((index, entry))
+    }
+
+    /// The absolute guest path of entry `index` (the root is `/`).
+    pub fn guest_path(&self, index: u32) -> Option<String> {
+        let table = self.table();
+        let mut names = Vec::new();
+        let mut current = index;
+        // The table is a validated tree, so the walk ends at the root within `count` steps.
+        for _ in 0..table.count {
+            if current == 0 {
+                break;
+            }
+            let entry = table.entry(current)?;
+            names.push(String::from_utf8_lossy(table.name(&entry)).into_owned());
+            current = entry.parent;
+        }
+        if current != 0 {
+            return None;
+        }
+        names.reverse();
+        Some(format!("/{}", names.join("/")))
+    }
+
+    /// The name of `entry` (bytes; the root's is empty).
+    pub fn name(&self, entry: &FsEntry) -> &[u8] {
+        self.table().name(entry)
+    }
+
+    /// The data of a file or symlink entry: a file's content, a symlink's target.
+    pub fn data(&self, entry: &FsEntry) -> &[u8] {
+        table::data_of(&self.bytes, &entry.data)
+    }
+
+    /// The app's executable entry (`header().app_entry`).
+    pub fn app_entry(&self) -> FsEntry {
+        self.table()
+            .entry(self.header.app_entry)
+            .unwrap_or_default()
+    }
+
+    /// Runs the build-time ELF checks on the app binary inside the image. Errors name it as
+    /// `<image>:<guest path>`.
+    pub fn app_elf_info(&self) -> Result<ElfInfo, ImageError> {
+        let app = self.app_entry();
+        let guest_path = self
+            .guest_path(self.header.app_entry)
+            .unwrap_or_else(|| format!("entry {}", self.header.app_entry));
+        let name = PathBuf::from(format!("{}:{guest_path}", self.path.display()));
+        Ok(check_elf(&name, self.data(&app))?)
+    }
+
+    /// The image file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The image's size in bytes.
+    #[allow(clippy::len_without_is_empty)] // An image is never empty.
+    pub fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    /// The whole image file.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn table(&self) -> Table<'_> {
+        // Validated in `from_bytes`, so this cannot fail; an empty table is a safe fallback.
+        Table::new(&self.bytes, &self.header).unwrap_or(Table {
+            records: &[],
+            names: &[],
+            count: 0,
+        })
+    }
+}
+
+impl std::fmt::Debug for Image {
+    // Not derived: the bytes may be gigabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("path", &self.path)
+            .field("len", &self.bytes.len())
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+/// Whether two non-empty sections share a byte.
+fn overlap(a: &Section, b: &Section) -> bool {
+    match (a.end(), b.end()) {
+        (Some(a_end), Some(b_end)) => {
+            a.size > 0 && b.size > 0 && a.offset < b_end && b.offset < a_end
+        }
+        _ => true,
+    }
+}

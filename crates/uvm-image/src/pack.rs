@@ -1,0 +1,415 @@
+//! The image writer: [`pack`] checks the app binary, builds the file table, lays the sections
+//! out and writes the image atomically.
+//!
+//! Layout (every section offset a multiple of [`IMAGE_ALIGN`], gaps zero-filled):
+//! header page, kernel, file table (entries, then names, then symlink targets), config, then
+//! each regular file's bytes in entry order. The file length is padded to a multiple of
+//! [`IMAGE_ALIGN`].
+//!
+//! The image is written to a temporary file beside the destination and renamed over it only
+//! when complete, so a reader never sees a partial image. Output depends only on the inputs'
+//! content, names, modes and mtimes: no time, user or host name of the build is recorded.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+use uvm_abi::image::{
+    ImageHeader, Section, CHECKSUM_OFFSET, DIGEST_OFFSET, FS_ENTRY_SIZE, IMAGE_ALIGN,
+    IMAGE_FORMAT_VERSION, IMAGE_HEADER_SIZE, IMAGE_MAGIC,
+};
+use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::ImageError;
+use crate::tree::{Content, FlatData, FlatTable, Tree};
+
+/// What goes into an image.
+#[derive(Clone, Copy, Debug)]
+pub struct PackInput<'a> {
+    /// The guest kernel, a flat binary loaded at `KERNEL_BASE`.
+    pub kernel: &'a [u8],
+    /// The app's executable on the host; checked with [`crate::check_elf`] before packing.
+    pub app_binary: &'a Path,
+    /// Where the app lives in the guest, e.g. `/bin/hello`.
+    pub app_guest_path: &'a str,
+    /// Further files: (host file or directory, absolute guest path). Directories are copied
+    /// recursively.
+    pub files: &'a [(PathBuf, String)],
+    /// The run configuration, stored verbatim.
+    pub config_toml: &'a str,
+}
+
+/// What [`pack`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackOutput {
+    /// The image file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 digest (see [`crate::digest_hex`]).
+    pub digest: [u8; 32],
+}
+
+/// Builds the image described by `input` at `out_path` (replacing any file there).
+///
+/// Fails before writing anything if the app binary is not a static x86-64 executable, if a
+/// source cannot be read, or if the sources conflict; see [`ImageError`].
+pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImageError::ReadInput { path, source }
+    };
+    let app_bytes = fs::read(input.app_binary).map_err(read_err(input.app_binary))?;
+    crate::elf::check_elf(input.app_binary, &app_bytes)?;
+    let app_meta = fs::metadata(input.app_binary).map_err(read_err(input.app_binary))?;
+
+    let mut tree = Tree::new();
+    tree.add_app(input.app_binary, input.app_guest_path, app_bytes, &app_meta)?;
+    for (host, guest) in input.files {
+        tree.add_source(host, guest)?;
+    }
+    let layout = Layout::compute(tree.flatten(), input, out_path)?;
+
+    let total_size = layout.header.total_size;
+    let digest = write_atomically(out_path, |file, tmp_path| {
+        layout.write(file, tmp_path, input)
+    })?;
+    Ok(PackOutput {
+        path: out_path.to_path_buf(),
+        size: total_size,
+        digest,
+    })
+}
+
+/// Where everything goes.
+struct Layout {
+    /// The header with `checksum` and `digest` zero.
+    header: ImageHeader,
+    /// The file-table section's bytes: entries, names, symlink targets.
+    table: Vec<u8>,
+    /// Regular files' data in file order: (where, what).
+    files: Vec<(Section, Content)>,
+}
+
+impl Layout {
+    fn compute(flat: FlatTable, input: &PackInput, out_path: &Path) -> Result<Layout, ImageError> {
+        let too_large = |reason: String| ImageError::TooLarge {
+            path: out_path.to_path_buf(),
+            reason,
+        };
+        let overflow = || {
+            too_large(format!(
+                "it would exceed the format's limit of {IMAGE_MAX_SIZE} bytes"
+            ))
+        };
+        let FlatTable {
+            mut entries,
+            app_entry,
+        } = flat;
+        let entry_count = u32::try_from(entries.len()).map_err(|_| {
+            too_large(format!(
+                "it would hold {} files, more than 2^32",
+                entries.len()
+            ))
+        })?;
+
+        // Names first, then symlink targets, in entry order.
+        let mut blob = Vec::new();
+        for flat in &mut entries {
+            flat.entry.name_offset = blob_offset(blob.len()).map_err(&too_large)?;
+            flat.entry.name_len = flat.name.len() as u32;
+            blob.extend_from_slice(&flat.name);
+        }
+        let mut symlink_targets = Vec::new();
+        for (index, flat) in entries.iter().enumerate() {
+            if let FlatData::Symlink(target) = &flat.data {
+                symlink_targets.push((index, blob.len() as u64, target.len() as u64));
+                blob.extend_from_slice(target);
+            }
+        }
+        blob_offset(blob.len()).map_err(&too_large)?;
+
+        let kernel = Section {
+            offset: IMAGE_HEADER_SIZE,
+            size: input.kernel.len() as u64,
+        };
+        let entries_size = entries.len() as u64 * FS_ENTRY_SIZE as u64;
+        let fs_table = Section {
+            offset: next_offset(kernel).ok_or_else(overflow)?,
+            size: entries_size + blob.len() as u64,
+        };
+        let config = Section {
+            offset: next_offset(fs_table).ok_or_else(overflow)?,
+            size: input.config_toml.len() as u64,
+        };
+        for (index, blob_at, size) in symlink_targets {
+            entries[index].entry.data = Section {
+                offset: fs_table.offset + entries_size + blob_at,
+                size,
+            };
+        }
+        let mut cursor = next_offset(config).ok_or_else(overflow)?;
+        let mut files = Vec::new();
+        for flat in &mut entries {
+            if let FlatData::File { content, size } = &flat.data {
+                let data = Section {
+                    offset: cursor,
+                    size: *size,
+                };
+                flat.entry.data = data;
+                cursor = next_offset(data).ok_or_else(overflow)?;
+                files.push((data, content.clone()));
+            }
+        }
+        if cursor > IMAGE_MAX_SIZE {
+            return Err(overflow());
+        }
+
+        let mut table = vec![0u8; entries.len() * FS_ENTRY_SIZE];
+        for (flat, record) in entries.iter().zip(table.chunks_exact_mut(FS_ENTRY_SIZE)) {
+            flat.entry.write_to(record);
+        }
+        table.extend_from_slice(&blob);
+
+        let header = ImageHeader {
+            magic: IMAGE_MAGIC,
+            format_version: IMAGE_FORMAT_VERSION,
+            abi_version: uvm_abi::ABI_VERSION,
+            total_size: cursor,
+            kernel,
+            fs_table,
+            config,
+            entry_count,
+            // `app_entry < entries.len()`, which fits in u32 (checked above).
+            app_entry: app_entry as u32,
+            checksum: 0,
+            digest: [0; 32],
+        };
+        Ok(Layout {
+            header,
+            table,
+            files,
+        })
+    }
+
+    /// Writes the image into `file` (empty, open for reading and writing) and returns its
+    /// digest. `path` names the file in errors.
+    fn write(&self, file: File, path: &Path, input: &PackInput) -> Result<[u8; 32], ImageError> {
+        let write_err = |source| ImageError::WriteImage {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Pass 1: everything, with checksum and digest zero, hashed into the digest on the way.
+        let mut out = HashingWriter {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            sha: Sha256::new(),
+            pos: 0,
+        };
+        let mut page = vec![0u8; IMAGE_HEADER_SIZE as usize];
+        self.header.write_to(&mut page);
+        out.write_all(&page).map_err(write_err)?;
+        let h = &self.header;
+        for (section, bytes) in [
+            (h.kernel, input.kernel),
+            (h.fs_table, &self.table),
+            (h.config, input.config_toml.as_bytes()),
+        ] {
+            out.pad_to(section.offset).map_err(write_err)?;
+            out.write_all(bytes).map_err(write_err)?;
+        }
+        for (section, content) in &self.files {
+            out.pad_to(section.offset).map_err(write_err)?;
+            match content {
+                Content::Memory(bytes) => out.write_all(bytes).map_err(write_err)?,
+                Content::Host(host) => copy_host_file(host, section.size, &mut out, path)?,
+            }
+        }
+        out.pad_to(h.total_size).map_err(write_err)?;
+        debug_assert_eq!(out.pos, h.total_size);
+        let digest: [u8; 32] = out.sha.finalize().into();
+        let mut file = out
+            .inner
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?;
+
+        // The digest goes in; then pass 2 reads the file back for the checksum, which covers
+        // the digest (the checksum field is still zero on disk).
+        file.seek(SeekFrom::Start(DIGEST_OFFSET as u64))
+            .map_err(write_err)?;
+        file.write_all(&digest).map_err(write_err)?;
+        file.seek(SeekFrom::Start(0)).map_err(write_err)?;
+        let mut xxh = Xxh3::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(write_err)?;
+            if n == 0 {
+                break;
+            }
+            xxh.update(&buf[..n]);
+        }
+        file.seek(SeekFrom::Start(CHECKSUM_OFFSET as u64))
+            .map_err(write_err)?;
+        file.write_all(&xxh.digest().to_le_bytes())
+            .map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+        Ok(digest)
+    }
+}
+
+/// `len` as a names-blob offset (`u32`), or why not.
+fn blob_offset(len: usize) -> Result<u32, String> {
+    u32::try_from(len).map_err(|_| "its names and symlink targets would exceed 4 GiB".to_string())
+}
+
+/// The first aligned offset after `section`.
+fn next_offset(section: Section) -> Option<u64> {
+    align_up(section.end()?, IMAGE_ALIGN)
+}
+
+/// Copies exactly `size` bytes of the host file `host` into `out`; the file must still have
+/// exactly that many bytes.
+fn copy_host_file(
+    host: &Path,
+    size: u64,
+    out: &mut impl Write,
+    image: &Path,
+) -> Result<(), ImageError> {
+    let read_err = |source| ImageError::ReadInput {
+        path: host.to_path_buf(),
+        source,
+    };
+    let changed = || ImageError::InputChanged {
+        path: host.to_path_buf(),
+        expected: size,
+    };
+    let mut file = File::open(host).map_err(read_err)?;
+    let mut buf = vec![
+        0u8;
+        usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(1 << 20)
+    ];
+    let mut left = size;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        let n = n as u64;
+        if n > left {
+            return Err(changed());
+        }
+        out.write_all(&buf[..n as usize])
+            .map_err(|source| ImageError::WriteImage {
+                path: image.to_path_buf(),
+                source,
+            })?;
+        left -= n;
+    }
+    if left != 0 {
+        return Err(changed());
+    }
+    Ok(())
+}
+
+/// A writer that hashes what it writes and counts it.
+struct HashingWriter<W: Write> {
+    inner: W,
+    sha: Sha256,
+    pos: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Writes zeroes up to offset `to`.
+    fn pad_to(&mut self, to: u64) -> io::Result<()> {
+        const ZEROES: [u8; 4096] = [0; 4096];
+        while self.pos < to {
+            let n = (to - self.pos).min(ZEROES.len() as u64) as usize;
+            self.write_all(&ZEROES[..n])?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Runs `write` on a fresh temporary file beside `out_path`, then renames it to `out_path`.
+/// The temporary file is removed if anything fails.
+fn write_atomically<T>(
+    out_path: &Path,
+    write: impl FnOnce(File, &Path) -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let write_err = |source| ImageError::WriteImage {
+        path: out_path.to_path_buf(),
+        source,
+    };
+    let Some(name) = out_path.file_name() else {
+        return Err(write_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        )));
+    };
+    let dir = match out_path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".{}.{}-{unique}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|source| ImageError::WriteImage {
+            path: tmp.clone(),
+            source,
+        })?;
+    let guard = RemoveOnDrop(Some(tmp));
+    let tmp = guard.0.as_deref().unwrap_or(out_path);
+    let value = write(file, tmp)?;
+    fs::rename(tmp, out_path).map_err(write_err)?;
+    guard.disarm();
+    Ok(value)
+}
+
+/// Removes a temporary file when dropped, unless disarmed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // Best effort: the error that brought us here matters more.
+            let _ = fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Checks for the values `uvm run` and `uvm build` accept on the command line in place of the
+//! manifest's: `-e KEY=VALUE` and a memory size. They apply the manifest's value rules, so an
+//! override can never give the VM something a manifest could not.
+
+use crate::error::ManifestError;
+use crate::rules::{check_env_var, check_memory};
+
+/// Parses a `-e KEY=VALUE` override into its name and value. The name is everything before
+/// the first '=' and must be a valid environment variable name; the value may be empty and may
+/// contain '='. Errors name the flag and its value.
+pub fn parse_env_override(s: &str) -> Result<(String, String), ManifestError> {
+    let Some((key, value)) = s.split_once('=') else {
+        return Err(ManifestError::EnvOverrideSyntax {
+            value: s.to_owned(),
+        });
+    };
+    check_env_var(key, value, &format!("`-e {s:?}`"))?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// Checks a memory size in MiB from `source` (for example "`--memory`"), which the error
+/// names, against the range a manifest's `[vm] memory_mib` allows.
+pub fn check_memory_mib(v: u32, source: &str) -> Result<u32, ManifestError> {
+    check_memory(i64::from(v), source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides() {
+        assert_eq!(parse_env_override("A=b").unwrap(), ("A".into(), "b".into()));
+        assert_eq!(
+            parse_env_override("A=").unwrap(),
+            ("A".into(), String::new())
+        );
+        assert_eq!(
+            parse_env_override("A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+
+        let err = parse_env_override("GREETING").unwrap_err();
+        assert!(matches!(err, ManifestError::EnvOverrideSyntax { .. }));
+        assert!(err.to_string().starts_with("`-e \"GREETING\"`: "), "{err}");
+
+        let err = parse_env_override("=x").unwrap_err();
+        assert!(matches!(err, ManifestError::EnvKeyEmpty { .. }));
+        assert!(err.to_string().starts_with("`-e \"=x\"`: "), "{err}");
+
+        let err = parse_env_override("A=x\0").unwrap_err();
+        assert!(matches!(err, ManifestError::Nul { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("`-e \"A=x\\0\"`: the value of \"A\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn memory_overrides() {
+        assert_eq!(check_memory_mib(64, "`--memory`").unwrap(), 64);
+        let err = check_memory_mib(8, "`--memory`").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`--memory` must be between 16 and 65536 (MiB), got 8; pick a value in that range"
+        );
+        assert!(check_memory_mib(u32::MAX, "`--memory`").is_err());
+    }
+}

@@ -1,0 +1,334 @@
+//! The value rules: checks on one value at a time (an app name, an environment variable, a
+//! guest path, a memory size), with no file system access.
+//!
+//! The manifest validator, the command-line override helpers and the run-configuration reader
+//! all apply these same functions, so a value is accepted or rejected the same way wherever it
+//! comes from. Every function takes `at`, the human-readable place the value came from (a
+//! manifest path and key, or a flag), and puts it in the error.
+
+use crate::error::ManifestError;
+use crate::{
+    BINARY_GUEST_DIR, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN,
+    RESERVED_GUEST_DIRS,
+};
+
+/// An app name: 1..=[`NAME_MAX_LEN`] characters from `[A-Za-z0-9._-]`, not starting with '.'
+/// or '-'.
+pub(crate) fn check_name(name: &str, at: &str) -> Result<(), ManifestError> {
+    let len = name.chars().count();
+    if len == 0 || len > NAME_MAX_LEN {
+        return Err(ManifestError::NameLength {
+            at: at.to_owned(),
+            name: name.to_owned(),
+            len,
+        });
+    }
+    if let Some(ch) = name.chars().find(|&c| !is_name_char(c)) {
+        let suggestion = name
+            .chars()
+            .map(|c| if is_name_char(c) { c } else { '-' })
+            .collect();
+        return Err(ManifestError::NameChar {
+            at: at.to_owned(),
+            name: name.to_owned(),
+            ch,
+            suggestion,
+        });
+    }
+    if name.starts_with(['.', '-']) {
+        let rest = name.trim_start_matches(['.', '-']);
+        let suggestion = if rest.is_empty() {
+            "app".to_owned()
+        } else {
+            rest.to_owned()
+        };
+        return Err(ManifestError::NameStart {
+            at: at.to_owned(),
+            name: name.to_owned(),
+            suggestion,
+        });
+    }
+    Ok(())
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// A string that becomes a C string in the VM must not contain NUL.
+pub(crate) fn check_no_nul(value: &str, at: &str) -> Result<(), ManifestError> {
+    if value.contains('\0') {
+        return Err(ManifestError::Nul {
+            at: at.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// An environment variable: a non-empty name without '=' or NUL, a value without NUL.
+/// `at` names the variable's origin; "name" and "value" are told apart in the message.
+pub(crate) fn check_env_var(key: &str, value: &str, at: &str) -> Result<(), ManifestError> {
+    if key.is_empty() {
+        return Err(ManifestError::EnvKeyEmpty { at: at.to_owned() });
+    }
+    check_no_nul(key, &format!("{at}: the variable name"))?;
+    if key.contains('=') {
+        return Err(ManifestError::EnvKeyEquals {
+            at: at.to_owned(),
+            key: key.to_owned(),
+        });
+    }
+    check_no_nul(value, &format!("{at}: the value of {key:?}"))
+}
+
+/// Normalises an absolute guest path: collapses "." components and repeated or trailing
+/// slashes. Rejects relative paths, `..` components, NUL bytes, components longer than
+/// [`GUEST_NAME_MAX`] and results longer than [`GUEST_PATH_MAX`]. "/" stays "/".
+pub(crate) fn normalise_guest_path(value: &str, at: &str) -> Result<String, ManifestError> {
+    check_no_nul(value, at)?;
+    if !value.starts_with('/') {
+        let trimmed = value.trim_start_matches("./");
+        return Err(ManifestError::GuestPathRelative {
+            at: at.to_owned(),
+            value: value.to_owned(),
+            suggestion: format!("/{trimmed}"),
+        });
+    }
+    let mut out = String::with_capacity(value.len());
+    for component in value.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                return Err(ManifestError::GuestPathDotDot {
+                    at: at.to_owned(),
+                    value: value.to_owned(),
+                })
+            }
+            name => {
+                if name.len() > GUEST_NAME_MAX {
+                    return Err(ManifestError::GuestPathComponentTooLong {
+                        at: at.to_owned(),
+                        component: name.to_owned(),
+                    });
+                }
+                out.push('/');
+                out.push_str(name);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    if out.len() > GUEST_PATH_MAX {
+        return Err(ManifestError::GuestPathTooLong {
+            at: at.to_owned(),
+            len: out.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// A `[[files]]` destination: a normalised guest path (see [`normalise_guest_path`]) that is
+/// not "/" and not inside a directory the VM provides at run time.
+pub(crate) fn check_dst(value: &str, at: &str) -> Result<String, ManifestError> {
+    let dst = normalise_guest_path(value, at)?;
+    if dst == "/" {
+        return Err(ManifestError::DstRoot {
+            at: at.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    if let Some(dir) = RESERVED_GUEST_DIRS
+        .iter()
+        .copied()
+        .find(|dir| is_same_or_inside(&dst, dir))
+    {
+        return Err(ManifestError::DstReserved {
+            at: at.to_owned(),
+            value: dst,
+            dir,
+        });
+    }
+    Ok(dst)
+}
+
+/// Whether normalised guest path `path` is `dir` or lies inside it. Both must be normalised and
+/// `dir` must not be "/".
+pub(crate) fn is_same_or_inside(path: &str, dir: &str) -> bool {
+    path == dir || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
+}
+
+/// Where the binary sits in the VM: `/bin/<binary_name>`.
+pub(crate) fn binary_guest_path(binary_name: &str) -> String {
+    format!("{BINARY_GUEST_DIR}/{binary_name}")
+}
+
+/// A memory size in MiB, within [`MEMORY_MIB_MIN`]..=[`MEMORY_MIB_MAX`].
+pub(crate) fn check_memory(value: i64, at: &str) -> Result<u32, ManifestError> {
+    if !(i64::from(MEMORY_MIB_MIN)..=i64::from(MEMORY_MIB_MAX)).contains(&value) {
+        return Err(ManifestError::MemoryOutOfRange {
+            at: at.to_owned(),
+            value,
+        });
+    }
+    u32::try_from(value).map_err(|_| ManifestError::MemoryOutOfRange {
+        at: at.to_owned(),
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["hello", "a", "A.b_c-9", "_x", &"n".repeat(64)] {
+            check_name(ok, "at").unwrap();
+        }
+        assert!(matches!(
+            check_name("", "at"),
+            Err(ManifestError::NameLength { len: 0, .. })
+        ));
+        assert!(matches!(
+            check_name(&"n".repeat(65), "at"),
+            Err(ManifestError::NameLength { len: 65, .. })
+        ));
+        match check_name("my app", "at") {
+            Err(ManifestError::NameChar {
+                ch: ' ',
+                suggestion,
+                ..
+            }) => assert_eq!(suggestion, "my-app"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_name("a\0b", "at"),
+            Err(ManifestError::NameChar { ch: '\0', .. })
+        ));
+        assert!(matches!(
+            check_name("héllo", "at"),
+            Err(ManifestError::NameChar { ch: 'é', .. })
+        ));
+        match check_name(".hidden", "at") {
+            Err(ManifestError::NameStart { suggestion, .. }) => assert_eq!(suggestion, "hidden"),
+            other => panic!("{other:?}"),
+        }
+        match check_name("-.", "at") {
+            Err(ManifestError::NameStart { suggestion, .. }) => assert_eq!(suggestion, "app"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn env_vars() {
+        check_env_var("A", "", "at").unwrap();
+        check_env_var("PATH", "/bin:/usr/bin", "at").unwrap();
+        check_env_var("X", "a=b", "at").unwrap();
+        assert!(matches!(
+            check_env_var("", "v", "at"),
+            Err(ManifestError::EnvKeyEmpty { .. })
+        ));
+        assert!(matches!(
+            check_env_var("A=B", "v", "at"),
+            Err(ManifestError::EnvKeyEquals { .. })
+        ));
+        assert!(matches!(
+            check_env_var("A\0", "v", "at"),
+            Err(ManifestError::Nul { .. })
+        ));
+        let err = check_env_var("A", "x\0y", "at").unwrap_err();
+        assert!(err.to_string().contains("the value of \"A\""), "{err}");
+    }
+
+    #[test]
+    fn guest_path_normalisation() {
+        let n = |s: &str| normalise_guest_path(s, "at");
+        assert_eq!(n("/").unwrap(), "/");
+        assert_eq!(n("//").unwrap(), "/");
+        assert_eq!(n("/./.").unwrap(), "/");
+        assert_eq!(n("/etc/app.conf").unwrap(), "/etc/app.conf");
+        assert_eq!(n("//etc//./app.conf/").unwrap(), "/etc/app.conf");
+        assert_eq!(n("/a/.../b").unwrap(), "/a/.../b");
+        assert!(matches!(
+            n("/etc/../x"),
+            Err(ManifestError::GuestPathDotDot { .. })
+        ));
+        assert!(matches!(
+            n("/.."),
+            Err(ManifestError::GuestPathDotDot { .. })
+        ));
+        match n("./etc/app.conf") {
+            Err(ManifestError::GuestPathRelative { suggestion, .. }) => {
+                assert_eq!(suggestion, "/etc/app.conf")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            n(""),
+            Err(ManifestError::GuestPathRelative { .. })
+        ));
+        assert!(matches!(n("/a\0"), Err(ManifestError::Nul { .. })));
+        assert!(matches!(
+            n(&format!("/{}", "x".repeat(256))),
+            Err(ManifestError::GuestPathComponentTooLong { .. })
+        ));
+        n(&format!("/{}", "x".repeat(255))).unwrap();
+        let long = "/abcdefg".repeat(512); // 4096 bytes
+        assert!(matches!(
+            n(&long),
+            Err(ManifestError::GuestPathTooLong { len: 4096, .. })
+        ));
+        n(&long[..4095]).unwrap();
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(check_dst("/etc//app.conf", "at").unwrap(), "/etc/app.conf");
+        assert!(matches!(
+            check_dst("/", "at"),
+            Err(ManifestError::DstRoot { .. })
+        ));
+        assert!(matches!(
+            check_dst("/./", "at"),
+            Err(ManifestError::DstRoot { .. })
+        ));
+        for (path, reserved) in [
+            ("/proc", "/proc"),
+            ("/dev/x", "/dev"),
+            ("//tmp/./a/b", "/tmp"),
+        ] {
+            match check_dst(path, "at") {
+                Err(ManifestError::DstReserved { dir, .. }) => assert_eq!(dir, reserved),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        check_dst("/process", "at").unwrap();
+        check_dst("/tmpfiles/a", "at").unwrap();
+        check_dst("/devices", "at").unwrap();
+    }
+
+    #[test]
+    fn nesting() {
+        assert!(is_same_or_inside("/a", "/a"));
+        assert!(is_same_or_inside("/a/b", "/a"));
+        assert!(!is_same_or_inside("/ab", "/a"));
+        assert!(!is_same_or_inside("/a", "/a/b"));
+    }
+
+    #[test]
+    fn memory() {
+        assert_eq!(check_memory(16, "at").unwrap(), 16);
+        assert_eq!(check_memory(65536, "at").unwrap(), 65536);
+        for bad in [15, 0, -1, 65537, i64::MAX, i64::MIN] {
+            assert!(
+                matches!(
+                    check_memory(bad, "at"),
+                    Err(ManifestError::MemoryOutOfRange { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The manifest validator: turns a [`RawManifest`] into an [`AppConfig`].
+//!
+//! It applies the value rules of [`crate::rules`] to every key, resolves host paths against the
+//! manifest's directory and checks that they exist and are of the right kind, and checks the
+//! `[[files]]` destinations against each other and against the binary's place in the VM. It
+//! stops at the first rejection.
+
+use std::collections::BTreeMap;
+use std::fs::{self, FileType};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::ManifestError;
+use crate::raw::{RawFile, RawManifest};
+use crate::rules::{
+    binary_guest_path, check_dst, check_env_var, check_memory, check_name, check_no_nul,
+    is_same_or_inside, normalise_guest_path,
+};
+use crate::{
+    AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT,
+};
+
+/// Validates `raw`, read from `manifest_path`. Relative host paths are resolved against the
+/// manifest's directory.
+pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConfig, ManifestError> {
+    let manifest = Manifest {
+        path: manifest_path,
+    };
+
+    if let Some(version) = raw.version {
+        if version != i64::from(FORMAT_VERSION) {
+            return Err(ManifestError::UnsupportedVersion {
+                path: manifest_path.to_owned(),
+                version,
+            });
+        }
+    }
+
+    let app = raw.app;
+    check_name(&app.name, &manifest.at("[app] `name`"))?;
+
+    let binary_at = manifest.at("[app] `binary`");
+    let binary = manifest.resolve(&app.binary, &binary_at)?;
+    let binary_name = binary_file_name(&binary, &binary_at)?;
+    check_binary_kind(&binary, &binary_at)?;
+
+    for (i, arg) in app.args.iter().enumerate() {
+        check_no_nul(arg, &manifest.at(&format!("[app] `args` item {}", i + 1)))?;
+    }
+    for (key, value) in &app.env {
+        check_env_var(key, value, &manifest.at("[app] `env`"))?;
+    }
+    let workdir = match &app.workdir {
+        Some(workdir) => normalise_guest_path(workdir, &manifest.at("[app] `workdir`"))?,
+        None => DEFAULT_WORKDIR.to_owned(),
+    };
+
+    let files = check_files(&manifest, &raw.files, &binary_guest_path(&binary_name))?;
+
+    let memory_mib = match raw.vm.memory_mib {
+        Some(v) => check_memory(v, &manifest.at("[vm] `memory_mib`"))?,
+        None => MEMORY_MIB_DEFAULT,
+    };
+
+    Ok(AppConfig {
+        manifest_path: manifest_path.to_owned(),
+        name: app.name,
+        binary,
+        args: app.args,
+        env: app.env,
+        workdir,
+        files,
+        vm: VmConfig { memory_mib },
+    })
+}
+
+/// The manifest being validated: its path, for error messages and for resolving host paths.
+struct Manifest<'a> {
+    path: &'a Path,
+}
+
+impl Manifest<'_> {
+    /// `"<manifest path>: <key>"`, the `at` of an error.
+    fn at(&self, key: &str) -> String {
+        format!("{}: {key}", self.path.display())
+    }
+
+    /// Resolves host path `value` (of the key described by `at`): an absolute path is kept, a
+    /// relative one is joined to the manifest's directory. Nothing is looked up here.
+    fn resolve(&self, value: &str, at: &str) -> Result<PathBuf, ManifestError> {
+        if value.is_empty() {
+            return Err(ManifestError::EmptyPath { at: at.to_owned() });
+        }
+        check_no_nul(value, at)?;
+        let value = Path::new(value);
+        if value.is_absolute() {
+            return Ok(value.to_owned());
+        }
+        Ok(match self.path.parent() {
+            Some(dir) => dir.join(value),
+            None => value.to_owned(),
+        })
+    }
+}
+
+/// The binary's file name, which becomes `argv[0]` and its name in the VM's /bin.
+fn binary_file_name(binary: &Path, at: &str) -> Result<String, ManifestError> {
+    binary
+        .file_name()
+        .and_then(|name| name.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| ManifestError::BinaryFileName {
+            at: at.to_owned(),
+            resolved: binary.to_owned(),
+        })
+}
+
+/// `binary` must exist and be a regular file (after following symlinks). Whether it is a
+/// static x86-64 ELF is the image builder's check.
+fn check_binary_kind(binary: &Path, at: &str) -> Result<(), ManifestError> {
+    let file_type = file_type(binary, at)?;
+    if file_type.is_file() {
+        return Ok(());
+    }
+    Err(ManifestError::BinaryNotRegular {
+        at: at.to_owned(),
+        resolved: binary.to_owned(),
+        kind: describe(file_type),
+    })
+}
+
+/// Validates every `[[files]]` entry, in order: `src` resolved and present, `dst` a valid
+/// destination that neither repeats nor nests with an earlier one nor with `binary_path`.
+fn check_files(
+    manifest: &Manifest,
+    raw: &[RawFile],
+    binary_path: &str,
+) -> Result<Vec<FileMapping>, ManifestError> {
+    let mut files: Vec<FileMapping> = Vec::with_capacity(raw.len());
+    // Destination -> 1-based entry number, for duplicate reports.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, entry) in raw.iter().enumerate() {
+        let number = i + 1;
+        let src_at = manifest.at(&format!("[[files]] entry {number}: `src`"));
+        let dst_at = manifest.at(&format!("[[files]] entry {number}: `dst`"));
+
+        let dst = check_dst(&entry.dst, &dst_at)?;
+        if is_same_or_inside(&dst, binary_path) || is_same_or_inside(binary_path, &dst) {
+            return Err(ManifestError::DstBinary {
+                at: dst_at,
+                value: dst,
+                binary_path: binary_path.to_owned(),
+            });
+        }
+        if let Some(&first_entry) = seen.get(&dst) {
+            return Err(ManifestError::DstDuplicate {
+                at: dst_at,
+                value: dst,
+                first_entry,
+            });
+        }
+        if let Some((other_entry, other)) = seen
+            .iter()
+            .find(|(other, _)| is_same_or_inside(&dst, other) || is_same_or_inside(other, &dst))
+            .map(|(other, &n)| (n, other.clone()))
+        {
+            return Err(ManifestError::DstOverlap {
+                at: dst_at,
+                value: dst,
+                other,
+                other_entry,
+            });
+        }
+
+        let src = manifest.resolve(&entry.src, &src_at)?;
+        let file_type = file_type(&src, &src_at)?;
+        if !file_type.is_file() && !file_type.is_dir() {
+            return Err(ManifestError::SrcNotFileOrDir {
+                at: src_at,
+                resolved: src,
+                kind: describe(file_type),
+            });
+        }
+
+        seen.insert(dst.clone(), number);
+        files.push(FileMapping { src, dst });
+    }
+    Ok(files)
+}
+
+/// The type of the file at `path`, following symlinks.
+fn file_type(path: &Path, at: &str) -> Result<FileType, ManifestError> {
+    fs::metadata(path)
+        .map(|m| m.file_type())
+        .map_err(|error| ManifestError::HostPathUnreadable {
+            at: at.to_owned(),
+            resolved: path.to_owned(),
+            error,
+        })
+}
+
+/// "a directory", "a FIFO", ...: what a file is, for messages.
+fn describe(file_type: FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::parse;
+
+    /// A unique scratch directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("uvm-manifest-unit-{}-{test}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str) -> PathBuf {
+            let path = self.0.join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, name).unwrap();
+            path
+        }
+
+        fn manifest(&self) -> PathBuf {
+            self.0.join("app.toml")
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let s = Scratch::new("minimal");
+        let binary = s.file("hello");
+        let app = parse(
+            "[app]\nname = \"hello\"\nbinary = \"hello\"\n",
+            &s.manifest(),
+        )
+        .unwrap();
+        assert_eq!(app.binary, binary);
+        assert!(app.args.is_empty() && app.env.is_empty() && app.files.is_empty());
+        assert_eq!(app.workdir, "/");
+        assert_eq!(app.vm.memory_mib, 64);
+        assert_eq!(app.input_paths(), vec![s.manifest(), binary]);
+    }
+
+    #[test]
+    fn absolute_paths_and_symlinks() {
+        let s = Scratch::new("absolute");
+        let real = s.file("real/busybox");
+        symlink(&real, s.0.join("sh")).unwrap();
+        s.file("data/dir/a.txt");
+        symlink(s.0.join("data/dir"), s.0.join("dirlink")).unwrap();
+        let text = format!(
+            "[app]\nname = \"sh\"\nbinary = {:?}\n[[files]]\nsrc = {:?}\ndst = \"/data\"\n[[files]]\nsrc = \"dirlink\"\ndst = \"/bin/other\"\n",
+            s.0.join("sh").to_str().unwrap(),
+            s.0.join("data/dir/a.txt").to_str().unwrap(),
+        );
+        // The manifest file itself need not exist for parse().
+        let app = parse(&text, &s.manifest()).unwrap();
+        // argv[0] is the name the manifest gives, not the symlink's target.
+        assert_eq!(app.binary_name(), "sh");
+        assert_eq!(app.binary_guest_path(), "/bin/sh");
+        assert_eq!(app.files[0].src, s.0.join("data/dir/a.txt"));
+        assert_eq!(app.files[1].src, s.0.join("dirlink"));
+    }
+
+    #[test]
+    fn binary_symlink_to_directory_is_rejected() {
+        let s = Scratch::new("dirlink");
+        fs::create_dir(s.0.join("dir")).unwrap();
+        symlink(s.0.join("dir"), s.0.join("link")).unwrap();
+        let err = parse("[app]\nname = \"x\"\nbinary = \"link\"\n", &s.manifest()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ManifestError::BinaryNotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn destinations_nest_with_nothing() {
+        let s = Scratch::new("nest");
+        s.file("hello");
+        s.file("a.conf");
+        let with_dsts = |dsts: &[&str]| {
+            let mut text = String::from("[app]\nname = \"x\"\nbinary = \"hello\"\n");
+            for dst in dsts {
+                text.push_str(&format!("[[files]]\nsrc = \"a.conf\"\ndst = {dst:?}\n"));
+            }
+            parse(&text, &s.manifest())
+        };
+        let app = with_dsts(&[
+            "/etc/a.conf",
+            "/etc/b.conf",
+            "/etc.d",
+            "/bin/hello2",
+            "/usr/bin/hello",
+        ])
+        .unwrap();
+        assert_eq!(app.files.len(), 5);
+        assert!(matches!(
+            with_dsts(&["/bin/hello"]),
+            Err(ManifestError::DstBinary { .. })
+        ));
+        assert!(matches!(
+            with_dsts(&["/bin/hello/x"]),
+            Err(ManifestError::DstBinary { .. })
+        ));
+        assert!(matches!(
+            with_dsts(&["/bin/"]),
+            Err(ManifestError::DstBinary { .. })
+        ));
+        assert!(matches!(
+            with_dsts(&["/a/b", "/a"]),
+            Err(ManifestError::DstOverlap { other_entry: 1, .. })
+        ));
+        assert!(matches!(
+            with_dsts(&["/a", "/b", "/a/./b/c"]),
+            Err(ManifestError::DstOverlap { other_entry: 1, .. })
+        ));
+        assert!(matches!(
+            with_dsts(&["/a", "/b", "//b/"]),
+            Err(ManifestError::DstDuplicate { first_entry: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn dst_and_workdir_are_normalised() {
+        let s = Scratch::new("normalise");
+        s.file("hello");
+        s.file("a.conf");
+        let text = "[app]\nname = \"x\"\nbinary = \"hello\"\nworkdir = \"//srv/./x/\"\n[[files]]\nsrc = \"./a.conf\"\ndst = \"/etc/./app//a.conf/\"\n";
+        let app = parse(text, &s.manifest()).unwrap();
+        assert_eq!(app.workdir, "/srv/x");
+        assert_eq!(app.files[0].dst, "/etc/app/a.conf");
+        // workdir may be anywhere, /tmp included.
+        let text = "[app]\nname = \"x\"\nbinary = \"hello\"\nworkdir = \"/tmp\"\n";
+        assert_eq!(parse(text, &s.manifest()).unwrap().workdir, "/tmp");
+    }
+
+    #[test]
+    fn manifest_without_directory_resolves_against_the_current_directory() {
+        let manifest = Manifest {
+            path: Path::new("app.toml"),
+        };
+        assert_eq!(
+            manifest.resolve("hello", "at").unwrap(),
+            PathBuf::from("hello")
+        );
+        let manifest = Manifest {
+            path: Path::new("manifests/app.toml"),
+        };
+        assert_eq!(
+            manifest.resolve("bin/hello", "at").unwrap(),
+            PathBuf::from("manifests/bin/hello")
+        );
+        assert_eq!(
+            manifest.resolve("/opt/hello", "at").unwrap(),
+            PathBuf::from("/opt/hello")
+        );
+        assert!(matches!(
+            manifest.resolve("a\0", "at"),
+            Err(ManifestError::Nul { .. })
+        ));
+    }
+
+    #[test]
+    fn version_one_is_accepted() {
+        let s = Scratch::new("version");
+        s.file("hello");
+        parse(
+            "version = 1\n[app]\nname = \"x\"\nbinary = \"hello\"\n",
+            &s.manifest(),
+        )
+        .unwrap();
+        let err = parse(
+            "version = 0\n[app]\nname = \"x\"\nbinary = \"hello\"\n",
+            &s.manifest(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ManifestError::UnsupportedVersion { version: 0, .. }),
+            "{err:?}"
+        );
+    }
+}
