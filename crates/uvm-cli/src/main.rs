@@ -1,1 +1,32 @@
-fn main() {}
+//! `uvm`: build an app into a micro-VM image, run it on KVM, inspect an image.
+//!
+//! Exit status of `uvm run`: the app's own; 128 + signal when the app was killed (137 when it
+//! ran out of memory); 125 when uvm itself failed (bad input, KVM, a guest kernel bug).
+#![forbid(unsafe_code)]
+
+mod build;
+mod cli;
+mod inspect;
+mod kernel;
+mod run;
+
+use clap::Parser;
+
+/// Exit status for failures of uvm itself (as docker and crun use it).
+pub const EXIT_UVM_FAILURE: i32 = 125;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Build(args) => build::command(&args).map(|()| 0),
+        cli::Command::Run(args) => run::command(&args),
+        cli::Command::Inspect(args) => inspect::command(&args).map(|()| 0),
+    };
+    match result {
+        Ok(status) => std::process::exit(status),
+        Err(error) => {
+            eprintln!("uvm: error: {error:#}");
+            std::process::exit(EXIT_UVM_FAILURE);
+        }
+    }
+}

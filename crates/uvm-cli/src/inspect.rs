@@ -1,0 +1,42 @@
+//! `uvm inspect`: what an image holds.
+
+use anyhow::Result;
+use uvm_abi::image::EntryKind;
+use uvm_image::{digest_hex, Image};
+
+use crate::build::human_size;
+use crate::cli::InspectArgs;
+
+/// `uvm inspect`.
+pub fn command(args: &InspectArgs) -> Result<()> {
+    let image = Image::open(&args.image)?;
+    if args.verify {
+        image.verify_digest()?;
+    }
+    let header = image.header();
+    println!("image:        {}", args.image.display());
+    println!("size:         {} ({} bytes)", human_size(image.len()), image.len());
+    println!("digest:       {}{}", digest_hex(&header.digest), if args.verify { " (verified)" } else { "" });
+    println!("format:       version {}, ABI version {}", header.format_version, header.abi_version);
+    println!("guest kernel: {}", human_size(header.kernel.size));
+    println!("config:");
+    for line in image.config_toml()?.lines() {
+        println!("  {line}");
+    }
+    let elf = image.app_elf_info()?;
+    println!("app binary:   {:?}, entry {:#x}, TLS {}", elf.kind, elf.entry, if elf.has_tls { "yes" } else { "no" });
+    for s in &elf.segments {
+        println!("  segment {:#x} memsz {:#x} filesz {:#x} {}", s.vaddr, s.memsz, s.filesz, s.flags_str());
+    }
+    println!("files:");
+    for (path, entry) in image.entries() {
+        let kind = match EntryKind::from_raw(entry.kind) {
+            Some(EntryKind::Directory) => "dir ",
+            Some(EntryKind::File) => "file",
+            Some(EntryKind::Symlink) => "link",
+            None => "?   ",
+        };
+        println!("  {kind} {:o} {:>10}  {path}", entry.mode, entry.data.size);
+    }
+    Ok(())
+}

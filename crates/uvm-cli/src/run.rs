@@ -1,0 +1,148 @@
+//! `uvm run`: find or build the image, boot it, and pass the app's exit status on.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{bail, Context, Result};
+use uvm_abi::hypercall::FatalReason;
+use uvm_image::Image;
+use uvm_manifest::{check_memory_mib, parse_env_override, RunConfig};
+use uvm_vmm::{AppLaunch, Outcome, RunReport, StdIo, VmSpec};
+
+use crate::build::{build_image, default_image_path};
+use crate::cli::RunArgs;
+
+/// `uvm run`. Returns the exit status for uvm.
+pub fn command(args: &RunArgs) -> Result<i32> {
+    let image_path = resolve_image(args.target.as_deref())?;
+    let image = Image::open(&image_path)?;
+    let config = RunConfig::from_toml(image.config_toml()?)
+        .with_context(|| format!("{}: the image's run configuration is invalid", image_path.display()))?;
+
+    let mut argv = vec![config.binary_name.clone()];
+    argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
+    let mut env: BTreeMap<String, String> = config.env.clone();
+    for item in &args.env {
+        let (key, value) = parse_env_override(item)?;
+        env.insert(key, value);
+    }
+    let memory_mib = match args.memory_mib {
+        Some(v) => check_memory_mib(v, "`--memory-mib`")?,
+        None => config.memory_mib,
+    };
+    let file = File::open(&image_path).with_context(|| format!("cannot open {}", image_path.display()))?;
+    let spec = VmSpec {
+        image_file: &file,
+        image_size: image.len(),
+        kernel: image.kernel(),
+        memory_mib: u64::from(memory_mib),
+        launch: AppLaunch {
+            argv,
+            envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            workdir: config.workdir.clone(),
+        },
+        trace_syscalls: args.trace_syscalls,
+    };
+    let report = uvm_vmm::run(&spec, &mut StdIo).with_context(|| format!("running {}", image_path.display()))?;
+    if args.timings {
+        print_timings(&report);
+    }
+    Ok(exit_status(&report.outcome, memory_mib))
+}
+
+/// Turns how the app ended into uvm's exit status, telling the user why when it was killed.
+fn exit_status(outcome: &Outcome, memory_mib: u32) -> i32 {
+    match outcome {
+        Outcome::Exited(status) => status & 0xff,
+        Outcome::Killed(fatal) => {
+            if FatalReason::from_raw(fatal.reason) == Some(FatalReason::OutOfMemory) {
+                eprintln!(
+                    "uvm: the app ran out of memory (the VM has {memory_mib} MiB; raise [vm] memory_mib or pass --memory-mib) and was killed"
+                );
+                return 137;
+            }
+            let name = signal_name(fatal.signal);
+            let mut line = format!("uvm: the app was killed by {name}");
+            if fatal.vector != u32::MAX {
+                line += &format!(
+                    " (fault address {:#x}, instruction pointer {:#x})",
+                    fatal.fault_address, fatal.instruction_pointer
+                );
+            } else {
+                line += &format!(" (sent by the app itself at instruction pointer {:#x})", fatal.instruction_pointer);
+            }
+            eprintln!("{line}");
+            128 + fatal.signal as i32
+        }
+    }
+}
+
+fn signal_name(sig: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
+        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP",
+        "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR",
+        "SIGSYS",
+    ];
+    NAMES.get(sig.wrapping_sub(1) as usize).map_or_else(|| format!("signal {sig}"), |n| n.to_string())
+}
+
+fn print_timings(report: &RunReport) {
+    eprintln!("uvm timings:");
+    for (phase, d) in &report.timings.phases {
+        eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
+    }
+    eprintln!("  {:<14} {:>9.1} us", "total", report.timings.total().as_secs_f64() * 1e6);
+    let e = &report.exits;
+    eprintln!(
+        "  exits: {} (hypercalls: console-write {}, console-read {}, flush {}, exit {}; other {})",
+        e.total, e.hypercalls[1], e.hypercalls[2], e.hypercalls[4], e.hypercalls[3], e.other
+    );
+}
+
+/// The image to run: the target itself, or the image of a manifest (built when missing or
+/// stale), or the image of ./app.toml.
+fn resolve_image(target: Option<&Path>) -> Result<PathBuf> {
+    let target = target.unwrap_or(Path::new("app.toml"));
+    if target.extension().is_some_and(|e| e == "toml") {
+        if !target.exists() {
+            bail!("{} does not exist; give an image or a manifest (uvm run IMAGE|MANIFEST)", target.display());
+        }
+        let app = uvm_manifest::load(target)?;
+        let image = default_image_path(&app);
+        if is_stale(&image, &app.input_paths()) {
+            build_image(&app, &image)?;
+        }
+        return Ok(image);
+    }
+    if !target.exists() {
+        bail!("{} does not exist; build it with `uvm build MANIFEST`", target.display());
+    }
+    Ok(target.to_path_buf())
+}
+
+/// Whether `image` is missing or older than any input (walking directories) or than uvm itself.
+fn is_stale(image: &Path, inputs: &[PathBuf]) -> bool {
+    let Ok(built) = image.metadata().and_then(|m| m.modified()) else {
+        return true;
+    };
+    let mut newest = SystemTime::UNIX_EPOCH;
+    let mut pending: Vec<PathBuf> = inputs.to_vec();
+    if let Ok(exe) = std::env::current_exe() {
+        pending.push(exe);
+    }
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else { return true };
+        if let Ok(modified) = meta.modified() {
+            newest = newest.max(modified);
+        }
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    newest > built
+}

@@ -1,0 +1,258 @@
+//! The kernel's entry points, in assembly: the kernel header the VMM reads, the boot entry,
+//! the syscall entry (at LSTAR), the ring-0 exception stubs, the fault entry they hand over
+//! to, and the one return path to the app.
+//!
+//! On PVM hosts `syscall` lands here still in ring 3 and ring-0 code is emulated (about 1 us
+//! an instruction), so the only ring-0 code is the exception stub: it records the exception
+//! in the per-vCPU area and `iretq`s into the fault entry, which runs natively. The return to
+//! the app is `popfq; jmp` on PVM (ring 3 to ring 3) and `iretq` on VMX/SVM (ring 0 to ring
+//! 3): the only place the two platforms differ.
+
+use super::frame::TRAP_FRAME_SIZE;
+use super::percpu::offsets as pc;
+
+core::arch::global_asm!(
+    r#"
+    .section .uvm_header, "a"
+    .balign 8
+    .globl uvm_kernel_header
+uvm_kernel_header:
+    .ascii "UVMKERN"
+    .byte 0
+    .long {abi_version}
+    .long 56
+    .quad __kernel_end - {kernel_base}
+    .quad uvm_kernel_entry
+    .quad uvm_syscall_entry
+    .quad uvm_exception_stubs
+    .quad {boot_stack} + {boot_stack_size}
+
+    .section .text.entry, "ax"
+    .globl uvm_kernel_entry
+uvm_kernel_entry:
+    lea {percpu0}(%rip), %rax
+    wrgsbase %rax
+    xor %ebp, %ebp
+    and $-16, %rsp
+    call {kernel_main}
+    ud2
+
+    .text
+    .balign 16
+    .globl uvm_syscall_entry
+uvm_syscall_entry:
+    mov %rsp, %gs:{scratch_rsp}
+    mov %gs:{kernel_stack_top}, %rsp
+    push $0
+    push ${user_ss}
+    push %gs:{scratch_rsp}
+    push %r11
+    push ${user_cs}
+    push %rcx
+    push %rax
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    mov %rsp, %rdi
+    call {syscall_handler}
+    jmp uvm_return_to_app
+
+    .balign 16
+    .globl uvm_return_to_app
+uvm_return_to_app:
+    fxrstor64 (%rsp)
+    add $512, %rsp
+    cmpq $0, %gs:{hardware_virt}
+    jne 2f
+    mov 128(%rsp), %rax
+    mov %rax, %gs:{return_rip}
+    mov 152(%rsp), %rax
+    mov %rax, %gs:{return_rsp}
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $24, %rsp
+    popfq
+    mov %gs:{return_rsp}, %rsp
+    jmp *%gs:{return_rip}
+2:
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $8, %rsp
+    iretq
+
+    .balign 16
+    .globl uvm_fault_entry
+uvm_fault_entry:
+    push $0
+    push ${user_ss}
+    push %gs:{fault_rsp}
+    push %gs:{fault_rflags}
+    push %gs:{fault_cs}
+    push %gs:{fault_rip}
+    push $-1
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    mov %rsp, %rdi
+    call {fault_handler}
+    jmp uvm_return_to_app
+
+    .balign 16
+    .globl uvm_exception_stubs
+uvm_exception_stubs:
+    .set vec, 0
+    .rept 32
+    .balign 16
+    .if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .else
+    push $0
+    .endif
+    push $vec
+    jmp uvm_exception_common
+    .set vec, vec + 1
+    .endr
+
+    .balign 16
+uvm_exception_common:
+    mov %rax, %gs:{scratch_rax}
+    mov (%rsp), %rax
+    mov %rax, %gs:{fault_vector}
+    mov 8(%rsp), %rax
+    mov %rax, %gs:{fault_error}
+    mov 16(%rsp), %rax
+    mov %rax, %gs:{fault_rip}
+    mov 24(%rsp), %rax
+    mov %rax, %gs:{fault_cs}
+    mov 32(%rsp), %rax
+    mov %rax, %gs:{fault_rflags}
+    mov 40(%rsp), %rax
+    mov %rax, %gs:{fault_rsp}
+    mov %cr2, %rax
+    mov %rax, %gs:{fault_cr2}
+    mov %gs:{fault_entry}, %rax
+    mov %rax, 16(%rsp)
+    mov %gs:{kernel_cs}, %rax
+    mov %rax, 24(%rsp)
+    mov %gs:{fault_stack_top}, %rax
+    mov %rax, 40(%rsp)
+    mov %gs:{kernel_ss}, %rax
+    mov %rax, 48(%rsp)
+    andq $0xfffffffffffbfaff, 32(%rsp)
+    mov %gs:{scratch_rax}, %rax
+    add $16, %rsp
+    iretq
+    "#,
+    abi_version = const uvm_abi::ABI_VERSION,
+    kernel_base = const uvm_abi::layout::KERNEL_BASE,
+    boot_stack = sym super::percpu::BOOT_STACK,
+    boot_stack_size = const super::percpu::BOOT_STACK_SIZE,
+    percpu0 = sym super::percpu::PERCPU0,
+    kernel_main = sym crate::boot::kernel_main,
+    syscall_handler = sym crate::syscall::syscall_handler,
+    fault_handler = sym crate::fault::fault_handler,
+    user_cs = const uvm_abi::layout::selectors::USER_CS,
+    user_ss = const uvm_abi::layout::selectors::USER_DS,
+    kernel_stack_top = const pc::KERNEL_STACK_TOP,
+    scratch_rsp = const pc::SCRATCH_RSP,
+    return_rip = const pc::RETURN_RIP,
+    return_rsp = const pc::RETURN_RSP,
+    fault_vector = const pc::FAULT_VECTOR,
+    fault_error = const pc::FAULT_ERROR,
+    fault_rip = const pc::FAULT_RIP,
+    fault_rsp = const pc::FAULT_RSP,
+    fault_rflags = const pc::FAULT_RFLAGS,
+    fault_cr2 = const pc::FAULT_CR2,
+    scratch_rax = const pc::SCRATCH_RAX,
+    fault_entry = const pc::FAULT_ENTRY,
+    fault_cs = const pc::FAULT_CS,
+    fault_stack_top = const pc::FAULT_STACK_TOP,
+    kernel_cs = const pc::KERNEL_CS,
+    kernel_ss = const pc::KERNEL_SS,
+    hardware_virt = const pc::HARDWARE_VIRT,
+    options(att_syntax)
+);
+
+const _: () = assert!(TRAP_FRAME_SIZE == 512 + 22 * 8, "entry.rs pushes 22 registers after the FP area");
+
+extern "C" {
+    fn uvm_return_to_app() -> !;
+    fn uvm_fault_entry();
+}
+
+/// Address of the fault entry (for the per-vCPU area).
+pub fn fault_entry_address() -> u64 {
+    uvm_fault_entry as *const () as u64
+}
+
+/// Enters (or returns to) the app with the registers in `frame`. Never returns.
+///
+/// # Safety
+/// `frame` must point to a complete trap frame on the current vCPU's kernel stack (or any
+/// memory that stays valid until the return sequence has read it), whose `rip`/`rsp` the app
+/// may run with, and `%gs` must point at this vCPU's per-CPU area.
+pub unsafe fn return_to_app(frame: *const super::frame::TrapFrame) -> ! {
+    // SAFETY: per the contract above; the return path reads the frame and leaves the kernel.
+    unsafe {
+        core::arch::asm!(
+            "mov {frame}, %rsp",
+            "jmp {ret}",
+            frame = in(reg) frame,
+            ret = sym uvm_return_to_app,
+            options(att_syntax, noreturn)
+        )
+    }
+}

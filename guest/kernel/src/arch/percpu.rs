@@ -1,0 +1,183 @@
+//! The per-vCPU area, reached through the GS base (which the `syscall` trap leaves alone on
+//! PVM, and which the kernel never swaps). The entry code addresses its fields by the offsets
+//! below; the Rust side reads it through [`PerCpu`].
+
+/// Per-vCPU data. Field offsets are part of the entry code's contract (see the `OFF_*`
+/// constants); do not reorder.
+#[repr(C, align(64))]
+pub struct PerCpu {
+    /// Top of this vCPU's kernel stack: where the syscall entry builds its trap frame.
+    pub kernel_stack_top: u64,
+    /// Scratch: the app's rsp at syscall entry.
+    pub scratch_rsp: u64,
+    /// Scratch: where the return path jumps.
+    pub return_rip: u64,
+    /// Scratch: the stack pointer the return path restores.
+    pub return_rsp: u64,
+    /// The last exception: vector.
+    pub fault_vector: u64,
+    /// The last exception: error code (0 when the CPU pushes none).
+    pub fault_error: u64,
+    /// The last exception: interrupted rip.
+    pub fault_rip: u64,
+    /// The last exception: interrupted rsp.
+    pub fault_rsp: u64,
+    /// The last exception: interrupted rflags.
+    pub fault_rflags: u64,
+    /// The last exception: CR2 (the faulting address of a page fault).
+    pub fault_cr2: u64,
+    /// Scratch: rax while the ring-0 stub runs.
+    pub scratch_rax: u64,
+    /// Where the ring-0 exception stub sends the vCPU: the ring-3 (PVM) fault entry.
+    pub fault_entry: u64,
+    /// The last exception: interrupted cs.
+    pub fault_cs: u64,
+    /// Top of the stack the fault entry runs on.
+    pub fault_stack_top: u64,
+    /// Code selector the fault entry runs with (user on PVM, kernel on VMX/SVM).
+    pub kernel_cs: u64,
+    /// Stack selector the fault entry runs with.
+    pub kernel_ss: u64,
+    /// 1 on VMX/SVM hosts: return to the app with `iretq` instead of `popfq; jmp`.
+    pub hardware_virt: u64,
+    /// This vCPU's index.
+    pub cpu_index: u64,
+    /// Nonzero while the fault handler runs (a nested fault is a kernel bug).
+    pub in_fault: u64,
+}
+
+/// Offsets of [`PerCpu`] fields used by the entry code.
+pub mod offsets {
+    pub const KERNEL_STACK_TOP: usize = 0;
+    pub const SCRATCH_RSP: usize = 8;
+    pub const RETURN_RIP: usize = 16;
+    pub const RETURN_RSP: usize = 24;
+    pub const FAULT_VECTOR: usize = 32;
+    pub const FAULT_ERROR: usize = 40;
+    pub const FAULT_RIP: usize = 48;
+    pub const FAULT_RSP: usize = 56;
+    pub const FAULT_RFLAGS: usize = 64;
+    pub const FAULT_CR2: usize = 72;
+    pub const SCRATCH_RAX: usize = 80;
+    pub const FAULT_ENTRY: usize = 88;
+    pub const FAULT_CS: usize = 96;
+    pub const FAULT_STACK_TOP: usize = 104;
+    pub const KERNEL_CS: usize = 112;
+    pub const KERNEL_SS: usize = 120;
+    pub const HARDWARE_VIRT: usize = 128;
+}
+
+impl PerCpu {
+    /// An empty area (filled in at boot).
+    pub const fn empty() -> PerCpu {
+        PerCpu {
+            kernel_stack_top: 0,
+            scratch_rsp: 0,
+            return_rip: 0,
+            return_rsp: 0,
+            fault_vector: 0,
+            fault_error: 0,
+            fault_rip: 0,
+            fault_rsp: 0,
+            fault_rflags: 0,
+            fault_cr2: 0,
+            scratch_rax: 0,
+            fault_entry: 0,
+            fault_cs: 0,
+            fault_stack_top: 0,
+            kernel_cs: 0,
+            kernel_ss: 0,
+            hardware_virt: 0,
+            cpu_index: 0,
+            in_fault: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::offset_of;
+
+    #[test]
+    fn offsets_match_the_struct() {
+        assert_eq!(offset_of!(PerCpu, kernel_stack_top), offsets::KERNEL_STACK_TOP);
+        assert_eq!(offset_of!(PerCpu, scratch_rsp), offsets::SCRATCH_RSP);
+        assert_eq!(offset_of!(PerCpu, return_rip), offsets::RETURN_RIP);
+        assert_eq!(offset_of!(PerCpu, return_rsp), offsets::RETURN_RSP);
+        assert_eq!(offset_of!(PerCpu, fault_vector), offsets::FAULT_VECTOR);
+        assert_eq!(offset_of!(PerCpu, fault_error), offsets::FAULT_ERROR);
+        assert_eq!(offset_of!(PerCpu, fault_rip), offsets::FAULT_RIP);
+        assert_eq!(offset_of!(PerCpu, fault_rsp), offsets::FAULT_RSP);
+        assert_eq!(offset_of!(PerCpu, fault_rflags), offsets::FAULT_RFLAGS);
+        assert_eq!(offset_of!(PerCpu, fault_cr2), offsets::FAULT_CR2);
+        assert_eq!(offset_of!(PerCpu, scratch_rax), offsets::SCRATCH_RAX);
+        assert_eq!(offset_of!(PerCpu, fault_entry), offsets::FAULT_ENTRY);
+        assert_eq!(offset_of!(PerCpu, fault_cs), offsets::FAULT_CS);
+        assert_eq!(offset_of!(PerCpu, fault_stack_top), offsets::FAULT_STACK_TOP);
+        assert_eq!(offset_of!(PerCpu, kernel_cs), offsets::KERNEL_CS);
+        assert_eq!(offset_of!(PerCpu, kernel_ss), offsets::KERNEL_SS);
+        assert_eq!(offset_of!(PerCpu, hardware_virt), offsets::HARDWARE_VIRT);
+    }
+}
+
+#[cfg(not(test))]
+pub use cpu0::*;
+
+#[cfg(not(test))]
+mod cpu0 {
+    //! The boot vCPU's per-CPU area and stacks.
+    use super::PerCpu;
+    use uvm_abi::layout::selectors;
+
+    /// Bytes of the boot stack (kernel initialisation runs on it, once).
+    pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+    /// Bytes of a vCPU's kernel stack (syscalls run on it).
+    pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+    /// Bytes of a vCPU's fault stack (the fault entry runs on it).
+    pub const FAULT_STACK_SIZE: usize = 32 * 1024;
+
+    /// A stack: 16-byte aligned bytes.
+    #[repr(C, align(4096))]
+    pub struct Stack<const N: usize>(pub [u8; N]);
+
+    /// The boot stack (the VMM starts the first vCPU with rsp at its top).
+    #[no_mangle]
+    pub static mut BOOT_STACK: Stack<BOOT_STACK_SIZE> = Stack([0; BOOT_STACK_SIZE]);
+    static mut KERNEL_STACK0: Stack<KERNEL_STACK_SIZE> = Stack([0; KERNEL_STACK_SIZE]);
+    static mut FAULT_STACK0: Stack<FAULT_STACK_SIZE> = Stack([0; FAULT_STACK_SIZE]);
+
+    /// The boot vCPU's per-CPU area (its address goes into the GS base at entry).
+    #[no_mangle]
+    pub static mut PERCPU0: PerCpu = PerCpu::empty();
+
+    /// Fills in the boot vCPU's per-CPU area. Called once, first thing at boot, before
+    /// anything can fault or make a syscall.
+    pub fn init_boot_cpu(hardware_virt: bool) {
+        let (cs, ss) = if hardware_virt {
+            (selectors::KERNEL_CS, selectors::KERNEL_DS)
+        } else {
+            (selectors::USER_CS, selectors::USER_DS)
+        };
+        // SAFETY: runs once on the boot vCPU before anything else reads these statics; the
+        // addresses taken are of statics that live forever.
+        unsafe {
+            let pc = &mut *core::ptr::addr_of_mut!(PERCPU0);
+            pc.kernel_stack_top = core::ptr::addr_of!(KERNEL_STACK0) as u64 + KERNEL_STACK_SIZE as u64;
+            pc.fault_stack_top = core::ptr::addr_of!(FAULT_STACK0) as u64 + FAULT_STACK_SIZE as u64;
+            pc.fault_entry = super::super::entry::fault_entry_address();
+            pc.kernel_cs = cs as u64;
+            pc.kernel_ss = ss as u64;
+            pc.hardware_virt = u64::from(hardware_virt);
+            pc.cpu_index = 0;
+        }
+    }
+
+    /// This vCPU's per-CPU area.
+    pub fn current() -> &'static mut PerCpu {
+        let base = super::super::instr::read_gs_base();
+        // SAFETY: the GS base always points at this vCPU's PerCpu (set at entry, never
+        // changed), and only this vCPU uses it. Callers do not hold two of these at once.
+        unsafe { &mut *(base as *mut PerCpu) }
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading the [`BootInfo`] the VMM wrote (at `BOOT_INFO_GPA`) and its string area, with
+//! every field checked: the kernel trusts nothing it reads.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC};
+use uvm_abi::layout::{BOOT_INFO_GPA, BOOT_INFO_SIZE, KERNEL_END, PAGE_SIZE};
+
+use crate::arch::phys;
+
+/// The boot info and its strings, decoded.
+pub struct Boot {
+    /// The raw fields.
+    pub info: BootInfo,
+    /// How the kernel runs.
+    pub platform: Platform,
+    /// argv (argv[0] first).
+    pub argv: Vec<Vec<u8>>,
+    /// envp (`KEY=VALUE`).
+    pub envp: Vec<Vec<u8>>,
+    /// The working directory.
+    pub workdir: String,
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Decodes and checks the fixed part of a boot info (no allocation: this runs before the
+/// heap has memory).
+pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
+    const SIZE: usize = core::mem::size_of::<BootInfo>();
+    if raw.len() < SIZE {
+        return Err("the boot info is truncated");
+    }
+    let info = BootInfo {
+        magic: u64_at(raw, 0),
+        abi_version: u32_at(raw, 8),
+        platform: u32_at(raw, 12),
+        flags: u64_at(raw, 16),
+        ram_size: u64_at(raw, 24),
+        first_free_gpa: u64_at(raw, 32),
+        page_table_root: u64_at(raw, 40),
+        image_gpa: u64_at(raw, 48),
+        image_size: u64_at(raw, 56),
+        tsc_khz: u64_at(raw, 64),
+        boot_tsc: u64_at(raw, 72),
+        boot_realtime_ns: u64_at(raw, 80),
+        random_seed: [u64_at(raw, 88), u64_at(raw, 96), u64_at(raw, 104), u64_at(raw, 112)],
+        hwcap: u64_at(raw, 120),
+        hwcap2: u64_at(raw, 128),
+        argc: u32_at(raw, 136),
+        envc: u32_at(raw, 140),
+        strings_offset: u32_at(raw, 144),
+        strings_len: u32_at(raw, 148),
+        vcpu_count: u32_at(raw, 152),
+        reserved: u32_at(raw, 156),
+    };
+    if info.magic != BOOT_INFO_MAGIC {
+        return Err("the boot info has the wrong magic");
+    }
+    if info.abi_version != uvm_abi::ABI_VERSION {
+        return Err("the VMM speaks another ABI version");
+    }
+    Platform::from_raw(info.platform).ok_or("the boot info names an unknown platform")?;
+    if info.first_free_gpa < KERNEL_END || info.first_free_gpa % PAGE_SIZE != 0 || info.first_free_gpa >= info.ram_size {
+        return Err("the boot info's free-memory start is invalid");
+    }
+    Ok(info)
+}
+
+/// Decodes a boot info from its bytes (the struct followed by the string area).
+pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
+    let info = decode_info(raw)?;
+    let platform = Platform::from_raw(info.platform).ok_or("the boot info names an unknown platform")?;
+    let start = info.strings_offset as usize;
+    let end = start.checked_add(info.strings_len as usize).filter(|&e| e <= raw.len()).ok_or("the boot strings are out of bounds")?;
+    let mut strings = raw[start..end].split(|&b| b == 0);
+    let mut take = |n: u32| -> Result<Vec<Vec<u8>>, &'static str> {
+        (0..n).map(|_| strings.next().map(<[u8]>::to_vec).ok_or("the boot strings are too few")).collect()
+    };
+    let argv = take(info.argc)?;
+    let envp = take(info.envc)?;
+    let workdir = take(1)?.pop().unwrap_or_default();
+    let workdir = String::from_utf8(workdir).map_err(|_| "the working directory is not UTF-8")?;
+    if argv.is_empty() {
+        return Err("argv is empty");
+    }
+    Ok(Boot { info, platform, argv, envp, workdir })
+}
+
+/// The boot-info area in guest memory (written once by the VMM before boot, never after).
+pub fn raw() -> &'static [u8] {
+    phys::static_slice(BOOT_INFO_GPA, BOOT_INFO_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(strings: &[u8], argc: u32, envc: u32) -> Vec<u8> {
+        let info = BootInfo {
+            magic: BOOT_INFO_MAGIC,
+            abi_version: uvm_abi::ABI_VERSION,
+            platform: 1,
+            flags: 0,
+            ram_size: 64 << 20,
+            first_free_gpa: KERNEL_END + 0x8000,
+            page_table_root: KERNEL_END,
+            image_gpa: 1 << 39,
+            image_size: 8192,
+            tsc_khz: 2_000_000,
+            boot_tsc: 5,
+            boot_realtime_ns: 6,
+            random_seed: [1, 2, 3, 4],
+            hwcap: 7,
+            hwcap2: 0,
+            argc,
+            envc,
+            strings_offset: 160,
+            strings_len: strings.len() as u32,
+            vcpu_count: 1,
+            reserved: 0,
+        };
+        let mut raw = Vec::new();
+        for v in [info.magic] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        raw.extend_from_slice(&info.abi_version.to_le_bytes());
+        raw.extend_from_slice(&info.platform.to_le_bytes());
+        for v in [info.flags, info.ram_size, info.first_free_gpa, info.page_table_root, info.image_gpa, info.image_size, info.tsc_khz, info.boot_tsc, info.boot_realtime_ns] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in info.random_seed.iter().chain([info.hwcap, info.hwcap2].iter()) {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [info.argc, info.envc, info.strings_offset, info.strings_len, info.vcpu_count, info.reserved] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(raw.len(), 160);
+        raw.extend_from_slice(strings);
+        raw
+    }
+
+    #[test]
+    fn decodes_the_vmm_layout() {
+        let b = decode(&sample(b"hello\0world\0K=V\0/tmp\0", 2, 1)).unwrap();
+        assert_eq!(b.argv, vec![b"hello".to_vec(), b"world".to_vec()]);
+        assert_eq!(b.envp, vec![b"K=V".to_vec()]);
+        assert_eq!(b.workdir, "/tmp");
+        assert_eq!(b.platform, Platform::Pvm);
+        assert_eq!(b.info.random_seed, [1, 2, 3, 4]);
+        assert_eq!(b.info.tsc_khz, 2_000_000);
+    }
+
+    #[test]
+    fn refuses_inconsistent_boot_info() {
+        assert!(decode(&[0u8; 10]).is_err());
+        assert!(decode(&sample(b"a\0/\0", 3, 0)).is_err(), "too few strings");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[0] = 0;
+        assert!(decode(&raw).is_err(), "bad magic");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[148] = 200;
+        assert!(decode(&raw).is_err(), "strings past the end");
+    }
+}

@@ -1,0 +1,73 @@
+//! The file-system layer: the file tree the app sees, its open files and its fd table.
+//!
+//! # Mounts
+//!
+//! | path        | file system          | writable                                          |
+//! |-------------|----------------------|---------------------------------------------------|
+//! | `/`         | [`ImageFs`] (image)  | no: every change is `EROFS`                       |
+//! | `/tmp`      | [`TmpFs`]            | yes (mode `1777`), bounded by the tmpfs budget     |
+//! | `/dev`      | [`DevFs`]            | the devices' data only (`/dev/null`, ...); no names |
+//! | `/dev/shm`  | [`TmpFs`]            | yes, sharing `/tmp`'s budget                       |
+//! | `/proc`     | [`ProcFs`]           | no (`EACCES`/`EPERM`)                              |
+//!
+//! Mount points need not exist in the image: a directory lists the mount points it holds.
+//! Renames and hard links never cross mounts (`EXDEV`). The app acts as root towards
+//! permissions (modes are recorded, not enforced; `X_OK` needs an execute bit).
+//!
+//! # Pieces
+//!
+//! - [`vfs`]: [`Vfs`], the mount table and the path operations (open, stat, mkdir, rename...).
+//! - [`path`]: path walking rules (`.`, `..`, slashes, symlinks, `ELOOP`, `ENAMETOOLONG`).
+//! - [`node`]: [`Node`] (a file of any file system) and [`Location`] (a node and its path).
+//! - [`file`]: [`OpenFile`], what an fd refers to (position, flags, read/write/getdents...).
+//! - [`fdtable`]: [`FdTable`], the fds.
+//! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
+//! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
+//! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
+//! - [`env`]: [`FsEnv`], the kernel services the file systems use (console, clock, random).
+//! - [`budget`]: [`SpaceBudget`], the byte budget that bounds tmpfs.
+//!
+//! # Boot
+//!
+//! ```ignore
+//! let vfs = Vfs::new(image_bytes, "/bin/app", env, tmpfs_budget)?;
+//! let mut fds = FdTable::new();
+//! for fd in 0..3 { fds.insert(vfs.console_file(fd)?, false)?; }
+//! let cwd = vfs.chdir(&vfs.root(), boot_cwd)?;
+//! vfs.set_process_view(process); // what /proc/self/fd and /proc/self/cwd show
+//! ```
+
+pub mod budget;
+pub mod console;
+pub mod dev;
+pub mod dirent;
+pub mod env;
+pub mod fdtable;
+pub mod file;
+pub mod flags;
+pub mod image;
+pub mod ioctl;
+pub mod node;
+pub mod path;
+pub mod proc;
+pub mod stat;
+pub mod statfs;
+pub mod tmpfs;
+pub mod vfs;
+
+#[cfg(test)]
+pub(crate) mod test_image;
+
+pub use budget::SpaceBudget;
+pub use console::Console;
+pub use dev::DevFs;
+pub use env::{Clock, FsEnv, RandomSource, SystemInfo};
+pub use fdtable::{FdEntry, FdTable, RLIMIT_NOFILE};
+pub use file::OpenFile;
+pub use image::ImageFs;
+pub use node::{Location, Node};
+pub use proc::{ProcFs, ProcessView};
+pub use stat::{Stat, TimeChange};
+pub use statfs::StatFs;
+pub use tmpfs::TmpFs;
+pub use vfs::Vfs;

@@ -1,0 +1,374 @@
+//! [`Node`]: a file of any of the file systems, and [`Location`]: a node as a path walk
+//! reached it (which mount, which absolute path).
+//!
+//! `Node` dispatches each operation to the file system that owns the file, so the VFS and
+//! the open-file layer never care which one it is. A node holds its file system alive (it
+//! carries an `Arc` to it), so an open file keeps working whatever happens to the tree.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::fs::console::ConsoleNode;
+use crate::fs::dev::DevNode;
+use crate::fs::dirent::DirEntry;
+use crate::fs::image::ImageFs;
+use crate::fs::path::LinkTarget;
+use crate::fs::proc::ProcNode;
+use crate::fs::stat::{FileType, Stat, TimeChange};
+use crate::fs::tmpfs::{TmpNode, WritePos};
+
+/// A file of the image file system.
+#[derive(Clone)]
+pub struct ImageNode {
+    fs: Arc<ImageFs>,
+    index: u32,
+    file_type: FileType,
+}
+
+impl ImageNode {
+    /// Entry `index` of `fs`: `EIO` if the entry is malformed.
+    pub fn new(fs: Arc<ImageFs>, index: u32) -> Result<ImageNode, Errno> {
+        let file_type = fs.file_type(index)?;
+        Ok(ImageNode { fs, index, file_type })
+    }
+
+    /// The entry's index in the file table.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The file system.
+    pub fn fs(&self) -> &Arc<ImageFs> {
+        &self.fs
+    }
+}
+
+/// A file of any file system.
+#[derive(Clone)]
+pub enum Node {
+    /// In the read-only image.
+    Image(ImageNode),
+    /// In a tmpfs.
+    Tmp(Arc<TmpNode>),
+    /// In the device tree.
+    Dev(DevNode),
+    /// A console file.
+    Console(ConsoleNode),
+    /// In `/proc`.
+    Proc(ProcNode),
+}
+
+/// How a node's file system takes changes to its names and metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutability {
+    /// Anything goes (tmpfs).
+    Writable,
+    /// Nothing changes: `EROFS` (the image).
+    ReadOnly,
+    /// A fixed, synthetic tree: `EPERM`, `EACCES` (devices, `/proc`).
+    Fixed,
+}
+
+impl Node {
+    /// The file's type.
+    pub fn file_type(&self) -> FileType {
+        match self {
+            Node::Image(node) => node.file_type,
+            Node::Tmp(node) => node.file_type(),
+            Node::Dev(node) => node.file_type(),
+            Node::Console(_) => FileType::CharDevice,
+            Node::Proc(node) => node.file_type(),
+        }
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == FileType::Directory
+    }
+
+    /// How its file system takes changes.
+    pub fn mutability(&self) -> Mutability {
+        match self {
+            Node::Tmp(_) => Mutability::Writable,
+            Node::Image(_) => Mutability::ReadOnly,
+            Node::Dev(_) | Node::Console(_) | Node::Proc(_) => Mutability::Fixed,
+        }
+    }
+
+    /// The metadata.
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        Ok(match self {
+            Node::Image(node) => node.fs.stat(node.index)?,
+            Node::Tmp(node) => node.stat(),
+            Node::Dev(node) => node.stat(),
+            Node::Console(node) => node.stat(),
+            Node::Proc(node) => node.stat(),
+        })
+    }
+
+    /// The inode number.
+    pub fn ino(&self) -> u64 {
+        match self {
+            Node::Image(node) => u64::from(node.index) + 1,
+            Node::Tmp(node) => node.ino(),
+            Node::Dev(node) => node.kind().ino(),
+            Node::Console(node) => node.ino(),
+            Node::Proc(node) => node.kind().ino(),
+        }
+    }
+
+    /// Whether `self` and `other` are the same file.
+    pub fn same_file(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::Image(a), Node::Image(b)) => Arc::ptr_eq(&a.fs, &b.fs) && a.index == b.index,
+            (Node::Tmp(a), Node::Tmp(b)) => Arc::ptr_eq(a, b),
+            (Node::Dev(a), Node::Dev(b)) => a.kind() == b.kind(),
+            (Node::Console(a), Node::Console(b)) => a.same_file(b),
+            (Node::Proc(a), Node::Proc(b)) => a.kind() == b.kind(),
+            _ => false,
+        }
+    }
+
+    /// The entry `name` of this directory, within its own file system (mounts are the
+    /// VFS's business): `ENOTDIR` if this is not a directory, `ENOENT` if missing.
+    pub fn lookup(&self, name: &[u8]) -> Result<Node, Errno> {
+        match self {
+            Node::Image(node) => {
+                let child = node.fs.lookup(node.index, name)?;
+                Ok(Node::Image(ImageNode::new(node.fs.clone(), child)?))
+            }
+            Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
+            Node::Dev(node) => node.lookup(name),
+            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
+        }
+    }
+
+    /// The parent of this directory within its file system (a file system's root is its
+    /// own parent).
+    pub fn parent(&self) -> Result<Node, Errno> {
+        match self {
+            Node::Image(node) => {
+                if node.file_type != FileType::Directory {
+                    return Err(Errno::ENOTDIR);
+                }
+                let parent = node.fs.parent(node.index)?;
+                Ok(Node::Image(ImageNode::new(node.fs.clone(), parent)?))
+            }
+            Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
+            Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
+            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
+        }
+    }
+
+    /// Lists this directory's entries from offset `from` (at least 2: `.` and `..` are the
+    /// open-file layer's) until `visit` returns false.
+    pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
+        match self {
+            Node::Image(node) => {
+                let children = node.fs.children(node.index)?;
+                let first = crate::fs::tmpfs::FIRST_ENTRY_OFFSET;
+                let skip = from.saturating_sub(first);
+                let start = u64::from(children.start).saturating_add(skip).min(u64::from(children.end)) as u32;
+                for child in start..children.end {
+                    let entry = DirEntry {
+                        name: node.fs.name(child)?,
+                        ino: u64::from(child) + 1,
+                        file_type: node.fs.file_type(child)?,
+                        next_offset: first + u64::from(child - children.start) + 1,
+                    };
+                    if !visit(&entry) {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Node::Tmp(node) => node.read_dir(from, visit),
+            Node::Dev(node) => node.read_dir(from, visit),
+            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Proc(node) => node.read_dir(from, visit),
+        }
+    }
+
+    /// Where this symlink leads: `EINVAL` if it is not one.
+    pub fn link_target(&self) -> Result<LinkTarget<Location>, Errno> {
+        match self {
+            Node::Proc(node) => node.link_target(),
+            _ => Ok(LinkTarget::Path(self.readlink()?)),
+        }
+    }
+
+    /// The text of this symlink (what `readlink` returns): `EINVAL` if it is not one.
+    pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match self {
+            Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
+            Node::Tmp(node) => node.readlink(),
+            Node::Dev(node) => node.readlink(),
+            Node::Console(_) => Err(Errno::EINVAL),
+            Node::Proc(node) => node.readlink(),
+        }
+    }
+
+    /// Whether reads and writes have a position (consoles do not: `ESPIPE`).
+    pub fn is_seekable(&self) -> bool {
+        !matches!(self, Node::Console(_))
+    }
+
+    /// Reads from `offset` (ignored by devices and consoles).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            Node::Image(node) => node.fs.read_at(node.index, offset, buf),
+            Node::Tmp(node) => node.read_at(offset, buf),
+            Node::Dev(node) => node.read(buf),
+            Node::Console(node) => node.read(buf),
+            Node::Proc(node) => node.read_at(offset, buf),
+        }
+    }
+
+    /// Writes at `pos`; returns the bytes written and the file position after them (devices
+    /// and consoles leave the position where it was).
+    pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let unmoved = match pos {
+            WritePos::At(offset) => offset,
+            WritePos::End => 0,
+        };
+        match self {
+            Node::Tmp(node) => node.write_at(pos, data),
+            Node::Dev(node) => Ok((node.write(data)?, unmoved)),
+            Node::Console(node) => Ok((node.write(data)?, unmoved)),
+            Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
+        }
+    }
+
+    /// The size of a regular file (0 for anything else, and for `/proc` files).
+    pub fn size(&self) -> u64 {
+        match self {
+            Node::Image(node) if node.file_type == FileType::Regular => node.fs.size(node.index).unwrap_or(0),
+            Node::Tmp(node) if node.file_type() == FileType::Regular => node.size(),
+            _ => 0,
+        }
+    }
+
+    /// Sets a regular file's size: `EISDIR` for a directory, `EINVAL` for other non-regular
+    /// files, `EROFS` in the image, `EACCES` in `/proc`.
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        match self.file_type() {
+            FileType::Directory => return Err(Errno::EISDIR),
+            FileType::Regular => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        match self {
+            Node::Tmp(node) => node.truncate(len),
+            Node::Image(_) => Err(Errno::EROFS),
+            _ => Err(Errno::EACCES),
+        }
+    }
+
+    /// `SEEK_DATA` / `SEEK_HOLE` from `offset` in a regular file (a file in the image has
+    /// no holes): `ENXIO` at or past the end.
+    pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
+        match self {
+            Node::Tmp(node) => node.seek_data_or_hole(offset, want_hole),
+            Node::Image(node) if node.file_type == FileType::Regular => {
+                let size = node.fs.size(node.index)?;
+                match (offset >= size, want_hole) {
+                    (true, _) => Err(Errno::ENXIO),
+                    (false, true) => Ok(size),
+                    (false, false) => Ok(offset),
+                }
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Where a regular file of the image lies in the image file: `(offset, size)`.
+    pub fn image_extent(&self) -> Option<(u64, u64)> {
+        match self {
+            Node::Image(node) => node.fs.file_extent(node.index),
+            _ => None,
+        }
+    }
+
+    /// `chmod`: `EROFS` in the image, `EPERM` for devices and `/proc`.
+    pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
+        match self {
+            Node::Tmp(node) => {
+                node.set_mode(mode);
+                Ok(())
+            }
+            Node::Image(_) => Err(Errno::EROFS),
+            _ => Err(Errno::EPERM),
+        }
+    }
+
+    /// `chown` (`None` leaves a field): `EROFS` in the image, `EPERM` for devices and
+    /// `/proc`.
+    pub fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        match self {
+            Node::Tmp(node) => {
+                node.set_owner(uid, gid);
+                Ok(())
+            }
+            Node::Image(_) => Err(Errno::EROFS),
+            _ => Err(Errno::EPERM),
+        }
+    }
+
+    /// `utimensat`: `EROFS` in the image; accepted and ignored for devices and `/proc`
+    /// (so `touch /dev/null` works).
+    pub fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
+        match self {
+            Node::Tmp(node) => {
+                node.set_times(atime, mtime);
+                Ok(())
+            }
+            Node::Image(_) => Err(Errno::EROFS),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A node as a path walk reached it: the mount it is in and the absolute path it was
+/// reached by. Working directories, `openat` bases and open files are locations.
+#[derive(Clone)]
+pub struct Location {
+    pub(crate) mount: usize,
+    pub(crate) node: Node,
+    pub(crate) path: Vec<u8>,
+}
+
+impl Location {
+    /// A location of `node` in mount `mount`, reached by `path`.
+    pub fn new(mount: usize, node: Node, path: Vec<u8>) -> Location {
+        Location { mount, node, path }
+    }
+
+    /// The file.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The absolute path it was reached by (what `getcwd` returns for a working directory).
+    pub fn path(&self) -> &[u8] {
+        &self.path
+    }
+
+    /// The mount it is in (an index into the VFS's mount table).
+    pub fn mount_id(&self) -> usize {
+        self.mount
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.node.is_dir()
+    }
+
+    /// The metadata, with the mount id filled in.
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        let mut stat = self.node.stat()?;
+        stat.mount_id = self.mount as u64 + 1;
+        Ok(stat)
+    }
+}

@@ -1,0 +1,1157 @@
+//! [`TmpFs`]: the writable in-memory file system (`/tmp`, `/dev/shm`).
+//!
+//! A tree of [`TmpNode`]s (directories, regular files, symlinks) held by `Arc`: a directory
+//! owns its entries, an open file owns its node, so an unlinked file's data lives on until
+//! the last `Arc` drops. File data is stored in 4 KiB chunks keyed by chunk index, so files
+//! are sparse (holes read as zeros) and no file needs a large contiguous allocation. Every
+//! node and chunk is charged to a shared [`SpaceBudget`] (`ENOSPC` when it runs out) and
+//! released when dropped. Mode, owner, link count and timestamps are recorded; permission
+//! bits are not enforced (the app acts as root towards file permissions).
+//!
+//! Locking: each node's state has its own lock, and no code holds two node locks at once.
+//! Operations that change the tree (create, link, unlink, rmdir, rename) also hold the file
+//! system's tree lock, so they see a stable tree while they work step by step.
+
+use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::fs::budget::SpaceBudget;
+use crate::fs::dirent::DirEntry;
+use crate::fs::env::Clock;
+use crate::fs::path::check_name;
+use crate::fs::stat::{
+    FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID,
+};
+use crate::sync::SpinLock;
+
+/// Size of one data chunk.
+pub const CHUNK_SIZE: usize = 4096;
+/// What a node costs the budget besides its data (its bookkeeping and name).
+pub const NODE_COST: u64 = 256;
+/// The largest file size (Linux's `MAX_LFS_FILESIZE`).
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+/// The first directory offset of a real entry (0 and 1 are `.` and `..`).
+pub const FIRST_ENTRY_OFFSET: u64 = 2;
+/// `st_size` a directory reports per entry, as Linux tmpfs does.
+const DIRENT_SIZE_ESTIMATE: u64 = 20;
+
+/// Where a write goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WritePos {
+    /// At this offset.
+    At(u64),
+    /// At the end of the file, atomically (`O_APPEND`).
+    End,
+}
+
+/// `renameat2` flags this file system implements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenameFlags {
+    /// `RENAME_NOREPLACE`: `EEXIST` if the new name exists.
+    pub no_replace: bool,
+    /// `RENAME_EXCHANGE`: swap the two names (both must exist).
+    pub exchange: bool,
+}
+
+/// A tmpfs instance.
+pub struct TmpFs {
+    root: Arc<TmpNode>,
+}
+
+struct Shared {
+    dev: u64,
+    budget: Arc<SpaceBudget>,
+    clock: Clock,
+    next_ino: SpinLock<u64>,
+    tree_lock: SpinLock<()>,
+}
+
+impl Shared {
+    fn now(&self) -> Timespec {
+        Timespec::from_clock((self.clock)())
+    }
+
+    fn next_ino(&self) -> u64 {
+        let mut next = self.next_ino.lock();
+        let ino = *next;
+        *next += 1;
+        ino
+    }
+}
+
+impl TmpFs {
+    /// An empty file system on device `dev`, its root directory owned by `uid:gid` with
+    /// permissions `root_mode` (`0o1777` for `/tmp`), charging `budget`.
+    pub fn new(dev: u64, budget: Arc<SpaceBudget>, clock: Clock, root_mode: u32, uid: u32, gid: u32) -> Result<TmpFs, Errno> {
+        let shared = Arc::new(Shared {
+            dev,
+            budget,
+            clock,
+            next_ino: SpinLock::new(2),
+            tree_lock: SpinLock::new(()),
+        });
+        shared.budget.charge(NODE_COST)?;
+        let now = shared.now();
+        let root = Arc::new(TmpNode {
+            ino: 1,
+            shared,
+            state: SpinLock::new(NodeState {
+                meta: Meta::new(S_IFDIR | (root_mode & PERMISSION_BITS), uid, gid, 2, now),
+                body: Body::Dir(DirBody::new(Weak::new())),
+                charged: NODE_COST,
+            }),
+        });
+        Ok(TmpFs { root })
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Arc<TmpNode> {
+        &self.root
+    }
+}
+
+/// A file, directory or symlink of a [`TmpFs`].
+pub struct TmpNode {
+    ino: u64,
+    shared: Arc<Shared>,
+    state: SpinLock<NodeState>,
+}
+
+struct NodeState {
+    meta: Meta,
+    body: Body,
+    /// Bytes this node has taken from the budget (given back when it drops).
+    charged: u64,
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+}
+
+impl Meta {
+    fn new(mode: u32, uid: u32, gid: u32, nlink: u64, now: Timespec) -> Meta {
+        Meta { mode, uid, gid, nlink, atime: now, mtime: now, ctime: now }
+    }
+
+    fn touch_content(&mut self, now: Timespec) {
+        self.mtime = now;
+        self.ctime = now;
+    }
+}
+
+enum Body {
+    Dir(DirBody),
+    File(FileBody),
+    Symlink(Vec<u8>),
+}
+
+struct DirBody {
+    entries: BTreeMap<Vec<u8>, DirSlot>,
+    /// Entry names by directory offset: a listing resumes by offset, and offsets never
+    /// change while an entry exists, so removing entries mid-listing skips nothing.
+    by_offset: BTreeMap<u64, Vec<u8>>,
+    next_offset: u64,
+    parent: Weak<TmpNode>,
+}
+
+#[derive(Clone)]
+struct DirSlot {
+    offset: u64,
+    node: Arc<TmpNode>,
+    file_type: FileType,
+}
+
+impl DirBody {
+    fn new(parent: Weak<TmpNode>) -> DirBody {
+        DirBody { entries: BTreeMap::new(), by_offset: BTreeMap::new(), next_offset: FIRST_ENTRY_OFFSET, parent }
+    }
+
+    fn insert(&mut self, name: &[u8], node: Arc<TmpNode>, file_type: FileType) -> Option<DirSlot> {
+        let offset = self.next_offset;
+        self.next_offset += 1;
+        let old = self.remove(name);
+        self.by_offset.insert(offset, Vec::from(name));
+        self.entries.insert(Vec::from(name), DirSlot { offset, node, file_type });
+        old
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<DirSlot> {
+        let slot = self.entries.remove(name)?;
+        self.by_offset.remove(&slot.offset);
+        Some(slot)
+    }
+}
+
+#[derive(Default)]
+struct FileBody {
+    size: u64,
+    chunks: BTreeMap<u64, Box<[u8]>>,
+}
+
+impl Drop for TmpNode {
+    fn drop(&mut self) {
+        let charged = self.state.lock().charged;
+        self.shared.budget.release(charged);
+    }
+}
+
+/// `EINVAL` for names a directory entry cannot have; `ENAMETOOLONG` past `NAME_MAX`.
+fn check_entry_name(name: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    check_name(name)
+}
+
+fn new_chunk() -> Result<Box<[u8]>, Errno> {
+    let mut chunk = Vec::new();
+    chunk.try_reserve_exact(CHUNK_SIZE).map_err(|_| Errno::ENOSPC)?;
+    chunk.resize(CHUNK_SIZE, 0);
+    Ok(chunk.into_boxed_slice())
+}
+
+impl TmpNode {
+    /// The inode number.
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    /// The device of the file system this node belongs to.
+    pub fn dev(&self) -> u64 {
+        self.shared.dev
+    }
+
+    /// The node's type.
+    pub fn file_type(&self) -> FileType {
+        match self.state.lock().body {
+            Body::Dir(_) => FileType::Directory,
+            Body::File(_) => FileType::Regular,
+            Body::Symlink(_) => FileType::Symlink,
+        }
+    }
+
+    /// Whether no directory entry names this node any more.
+    pub fn is_unlinked(&self) -> bool {
+        self.state.lock().meta.nlink == 0
+    }
+
+    /// Whether `self` and `other` belong to the same file system instance.
+    pub fn same_fs(&self, other: &TmpNode) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// The node's metadata.
+    pub fn stat(&self) -> Stat {
+        let state = self.state.lock();
+        let (size, blocks) = match &state.body {
+            Body::Dir(dir) => ((dir.entries.len() as u64 + 2) * DIRENT_SIZE_ESTIMATE, 0),
+            Body::File(file) => (file.size, file.chunks.len() as u64 * (CHUNK_SIZE as u64 / 512)),
+            Body::Symlink(target) => (target.len() as u64, 0),
+        };
+        Stat {
+            dev: self.shared.dev,
+            ino: self.ino,
+            nlink: state.meta.nlink,
+            mode: state.meta.mode,
+            uid: state.meta.uid,
+            gid: state.meta.gid,
+            rdev: 0,
+            size,
+            blksize: BLOCK_SIZE,
+            blocks,
+            atime: state.meta.atime,
+            mtime: state.meta.mtime,
+            ctime: state.meta.ctime,
+            mount_id: 0,
+        }
+    }
+
+    /// The entry `name` of this directory: `ENOTDIR` if this is not one, `ENOENT` if missing.
+    pub fn lookup(&self, name: &[u8]) -> Result<Arc<TmpNode>, Errno> {
+        Ok(self.lookup_slot(name)?.node)
+    }
+
+    fn lookup_slot(&self, name: &[u8]) -> Result<DirSlot, Errno> {
+        match &self.state.lock().body {
+            Body::Dir(dir) => dir.entries.get(name).cloned().ok_or(Errno::ENOENT),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// The parent of this directory (the root is its own parent): `ENOENT` if the parent
+    /// is gone.
+    pub fn parent(self: &Arc<Self>) -> Result<Arc<TmpNode>, Errno> {
+        let parent = match &self.state.lock().body {
+            Body::Dir(dir) => dir.parent.clone(),
+            _ => return Err(Errno::ENOTDIR),
+        };
+        if parent.ptr_eq(&Weak::new()) {
+            return Ok(self.clone());
+        }
+        parent.upgrade().ok_or(Errno::ENOENT)
+    }
+
+    /// Number of entries in this directory (0 for anything else).
+    pub fn entry_count(&self) -> usize {
+        match &self.state.lock().body {
+            Body::Dir(dir) => dir.entries.len(),
+            _ => 0,
+        }
+    }
+
+    /// Creates an empty regular file `name` in this directory.
+    pub fn create_file(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+        self.add_node(name, S_IFREG | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
+    }
+
+    /// Creates an empty directory `name` in this directory.
+    pub fn create_dir(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+        let body = Body::Dir(DirBody::new(Arc::downgrade(self)));
+        self.add_node(name, S_IFDIR | (mode & PERMISSION_BITS), uid, gid, body, 0)
+    }
+
+    /// Creates symlink `name` -> `target` in this directory (`ENOENT` for an empty target).
+    pub fn create_symlink(self: &Arc<Self>, name: &[u8], target: &[u8], uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let extra = target.len() as u64;
+        self.add_node(name, S_IFLNK | 0o777, uid, gid, Body::Symlink(Vec::from(target)), extra)
+    }
+
+    fn add_node(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32, body: Body, extra: u64) -> Result<Arc<TmpNode>, Errno> {
+        check_entry_name(name)?;
+        let _tree = self.shared.tree_lock.lock();
+        self.check_can_add(name)?;
+        let cost = NODE_COST + extra;
+        self.shared.budget.charge(cost)?;
+        let is_dir = matches!(body, Body::Dir(_));
+        let file_type = match body {
+            Body::Dir(_) => FileType::Directory,
+            Body::File(_) => FileType::Regular,
+            Body::Symlink(_) => FileType::Symlink,
+        };
+        let now = self.shared.now();
+        let node = Arc::new(TmpNode {
+            ino: self.shared.next_ino(),
+            shared: self.shared.clone(),
+            state: SpinLock::new(NodeState {
+                meta: Meta::new(mode, uid, gid, if is_dir { 2 } else { 1 }, now),
+                body,
+                charged: cost,
+            }),
+        });
+        let mut state = self.state.lock();
+        if let Body::Dir(dir) = &mut state.body {
+            dir.insert(name, node.clone(), file_type);
+        }
+        if is_dir {
+            state.meta.nlink += 1;
+        }
+        state.meta.touch_content(now);
+        Ok(node)
+    }
+
+    /// `ENOTDIR` unless this is a directory, `ENOENT` if it was removed, `EEXIST` if `name`
+    /// is taken.
+    fn check_can_add(&self, name: &[u8]) -> Result<(), Errno> {
+        let state = self.state.lock();
+        let Body::Dir(dir) = &state.body else { return Err(Errno::ENOTDIR) };
+        if dir.entries.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        if state.meta.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        Ok(())
+    }
+
+    /// Adds `name` in this directory as a new hard link to `target`: `EEXIST` if taken,
+    /// `EPERM` for a directory, `ENOENT` if `target` was unlinked, `EXDEV` across instances.
+    pub fn link(self: &Arc<Self>, name: &[u8], target: &Arc<TmpNode>) -> Result<(), Errno> {
+        check_entry_name(name)?;
+        let _tree = self.shared.tree_lock.lock();
+        self.check_can_add(name)?;
+        if !self.same_fs(target) {
+            return Err(Errno::EXDEV);
+        }
+        let file_type = target.file_type();
+        if file_type == FileType::Directory {
+            return Err(Errno::EPERM);
+        }
+        let now = self.shared.now();
+        {
+            let mut target_state = target.state.lock();
+            if target_state.meta.nlink == 0 {
+                return Err(Errno::ENOENT);
+            }
+            target_state.meta.nlink += 1;
+            target_state.meta.ctime = now;
+        }
+        let mut state = self.state.lock();
+        if let Body::Dir(dir) = &mut state.body {
+            dir.insert(name, target.clone(), file_type);
+        }
+        state.meta.touch_content(now);
+        Ok(())
+    }
+
+    /// Removes the non-directory entry `name`: `ENOENT` if missing, `EISDIR` for a directory.
+    pub fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        let _tree = self.shared.tree_lock.lock();
+        let slot = self.lookup_slot(name)?;
+        if slot.file_type == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let now = self.shared.now();
+        self.remove_entry(name, now);
+        let mut child = slot.node.state.lock();
+        child.meta.nlink = child.meta.nlink.saturating_sub(1);
+        child.meta.ctime = now;
+        Ok(())
+    }
+
+    /// Removes the empty directory `name`: `ENOENT` if missing, `ENOTDIR` if not a directory,
+    /// `ENOTEMPTY` if it has entries.
+    pub fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        let _tree = self.shared.tree_lock.lock();
+        let slot = self.lookup_slot(name)?;
+        if slot.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let now = self.shared.now();
+        slot.node.mark_removed_dir(now)?;
+        self.remove_entry(name, now);
+        let mut state = self.state.lock();
+        state.meta.nlink = state.meta.nlink.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Sets an empty directory's link count to 0 (it is being removed or replaced):
+    /// `ENOTEMPTY` if it has entries.
+    fn mark_removed_dir(&self, now: Timespec) -> Result<(), Errno> {
+        let mut state = self.state.lock();
+        if let Body::Dir(dir) = &state.body {
+            if !dir.entries.is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+        }
+        state.meta.nlink = 0;
+        state.meta.ctime = now;
+        Ok(())
+    }
+
+    fn remove_entry(&self, name: &[u8], now: Timespec) -> Option<DirSlot> {
+        let mut state = self.state.lock();
+        let removed = match &mut state.body {
+            Body::Dir(dir) => dir.remove(name),
+            _ => None,
+        };
+        state.meta.touch_content(now);
+        removed
+    }
+
+    fn insert_entry(&self, name: &[u8], slot: &DirSlot, now: Timespec) -> Option<DirSlot> {
+        let mut state = self.state.lock();
+        let replaced = match &mut state.body {
+            Body::Dir(dir) => dir.insert(name, slot.node.clone(), slot.file_type),
+            _ => None,
+        };
+        state.meta.touch_content(now);
+        replaced
+    }
+
+    fn adjust_nlink(&self, delta: i64) {
+        let mut state = self.state.lock();
+        state.meta.nlink = state.meta.nlink.saturating_add_signed(delta);
+    }
+
+    fn set_parent(&self, parent: &Arc<TmpNode>, now: Timespec) {
+        let mut state = self.state.lock();
+        if let Body::Dir(dir) = &mut state.body {
+            dir.parent = Arc::downgrade(parent);
+        }
+        state.meta.ctime = now;
+    }
+
+    /// Whether `self` is `node` or one of its ancestors.
+    fn is_ancestor_or_self(self: &Arc<Self>, node: &Arc<TmpNode>) -> bool {
+        let mut current = node.clone();
+        loop {
+            if Arc::ptr_eq(self, &current) {
+                return true;
+            }
+            match current.parent() {
+                Ok(parent) if !Arc::ptr_eq(&parent, &current) => current = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Renames `old_dir/old_name` to `new_dir/new_name` with Linux's rules: a file may
+    /// replace a file, a directory an empty directory (`ENOTEMPTY` otherwise), a directory
+    /// may not replace a file (`ENOTDIR`) nor a file a directory (`EISDIR`), and a directory
+    /// may not move below itself (`EINVAL`). Renaming a file onto itself does nothing.
+    pub fn rename(
+        old_dir: &Arc<TmpNode>,
+        old_name: &[u8],
+        new_dir: &Arc<TmpNode>,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<(), Errno> {
+        check_entry_name(new_name)?;
+        if !old_dir.same_fs(new_dir) {
+            return Err(Errno::EXDEV);
+        }
+        let _tree = old_dir.shared.tree_lock.lock();
+        let old = old_dir.lookup_slot(old_name)?;
+        let new = match new_dir.lookup_slot(new_name) {
+            Ok(slot) => Some(slot),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if flags.no_replace && new.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let now = old_dir.shared.now();
+        if flags.exchange {
+            let new = new.ok_or(Errno::ENOENT)?;
+            return Self::exchange(old_dir, old_name, old, new_dir, new_name, new, now);
+        }
+        if let Some(new) = &new {
+            if Arc::ptr_eq(&old.node, &new.node) {
+                return Ok(());
+            }
+        }
+        let old_is_dir = old.file_type == FileType::Directory;
+        if old_is_dir && old.node.is_ancestor_or_self(new_dir) {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(new) = &new {
+            match (old_is_dir, new.file_type == FileType::Directory) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) => new.node.mark_removed_dir(now)?,
+                (false, false) => {}
+            }
+        }
+        old_dir.remove_entry(old_name, now);
+        let replaced = new_dir.insert_entry(new_name, &old, now);
+        if let Some(replaced) = replaced {
+            if replaced.file_type == FileType::Directory {
+                new_dir.adjust_nlink(-1);
+            } else {
+                let mut state = replaced.node.state.lock();
+                state.meta.nlink = state.meta.nlink.saturating_sub(1);
+                state.meta.ctime = now;
+            }
+        }
+        if old_is_dir {
+            old.node.set_parent(new_dir, now);
+            if !Arc::ptr_eq(old_dir, new_dir) {
+                old_dir.adjust_nlink(-1);
+                new_dir.adjust_nlink(1);
+            }
+        } else {
+            old.node.state.lock().meta.ctime = now;
+        }
+        Ok(())
+    }
+
+    fn exchange(
+        old_dir: &Arc<TmpNode>,
+        old_name: &[u8],
+        old: DirSlot,
+        new_dir: &Arc<TmpNode>,
+        new_name: &[u8],
+        new: DirSlot,
+        now: Timespec,
+    ) -> Result<(), Errno> {
+        if Arc::ptr_eq(&old.node, &new.node) {
+            return Ok(());
+        }
+        let old_is_dir = old.file_type == FileType::Directory;
+        let new_is_dir = new.file_type == FileType::Directory;
+        if (old_is_dir && old.node.is_ancestor_or_self(new_dir)) || (new_is_dir && new.node.is_ancestor_or_self(old_dir)) {
+            return Err(Errno::EINVAL);
+        }
+        new_dir.insert_entry(new_name, &old, now);
+        old_dir.insert_entry(old_name, &new, now);
+        if old_is_dir {
+            old.node.set_parent(new_dir, now);
+        }
+        if new_is_dir {
+            new.node.set_parent(old_dir, now);
+        }
+        if old_is_dir != new_is_dir && !Arc::ptr_eq(old_dir, new_dir) {
+            let delta = if old_is_dir { 1 } else { -1 };
+            new_dir.adjust_nlink(delta);
+            old_dir.adjust_nlink(-delta);
+        }
+        Ok(())
+    }
+
+    /// Lists this directory's entries from directory offset `from` (at least
+    /// [`FIRST_ENTRY_OFFSET`]) until `visit` returns false.
+    pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
+        let state = self.state.lock();
+        let Body::Dir(dir) = &state.body else { return Err(Errno::ENOTDIR) };
+        for (&offset, name) in dir.by_offset.range(from.max(FIRST_ENTRY_OFFSET)..) {
+            let Some(slot) = dir.entries.get(name) else { continue };
+            let entry = DirEntry { name, ino: slot.node.ino, file_type: slot.file_type, next_offset: offset + 1 };
+            if !visit(&entry) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The target of this symlink: `EINVAL` if it is not one.
+    pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match &self.state.lock().body {
+            Body::Symlink(target) => Ok(target.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Size of this file's content.
+    pub fn size(&self) -> u64 {
+        match &self.state.lock().body {
+            Body::File(file) => file.size,
+            Body::Symlink(target) => target.len() as u64,
+            Body::Dir(_) => 0,
+        }
+    }
+
+    /// Copies from `offset` into `buf`; returns how many bytes (0 at or past the end).
+    /// Holes read as zeros. `EISDIR` for a directory.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let file = match &state.body {
+            Body::File(file) => file,
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::Symlink(_) => return Err(Errno::EINVAL),
+        };
+        if offset >= file.size {
+            return Ok(0);
+        }
+        let count = buf.len().min(usize::try_from(file.size - offset).unwrap_or(usize::MAX));
+        let mut done = 0;
+        while done < count {
+            let position = offset + done as u64;
+            let within = (position % CHUNK_SIZE as u64) as usize;
+            let step = (CHUNK_SIZE - within).min(count - done);
+            let out = &mut buf[done..done + step];
+            match file.chunks.get(&(position / CHUNK_SIZE as u64)) {
+                Some(chunk) => out.copy_from_slice(&chunk[within..within + step]),
+                None => out.fill(0),
+            }
+            done += step;
+        }
+        let meta = &mut state.meta;
+        if meta.atime <= meta.mtime || meta.atime <= meta.ctime {
+            meta.atime = self.shared.now();
+        }
+        Ok(count)
+    }
+
+    /// Writes `data` at `pos`; returns the bytes written and the offset just past them.
+    /// A write the budget cannot hold in full stops short; `ENOSPC` if nothing fits.
+    /// `EFBIG` past [`MAX_FILE_SIZE`].
+    pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let Body::File(file) = &mut state.body else { return Err(Errno::EISDIR) };
+        let start = match pos {
+            WritePos::At(offset) => offset,
+            WritePos::End => file.size,
+        };
+        if data.is_empty() {
+            return Ok((0, start));
+        }
+        if start >= MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let count = data.len().min(usize::try_from(MAX_FILE_SIZE - start).unwrap_or(usize::MAX));
+        let mut done = 0;
+        while done < count {
+            let position = start + done as u64;
+            let index = position / CHUNK_SIZE as u64;
+            let within = (position % CHUNK_SIZE as u64) as usize;
+            let step = (CHUNK_SIZE - within).min(count - done);
+            let chunk = match file.chunks.entry(index) {
+                Entry::Occupied(slot) => slot.into_mut(),
+                Entry::Vacant(slot) => match self.new_charged_chunk() {
+                    Ok(chunk) => {
+                        state.charged += CHUNK_SIZE as u64;
+                        slot.insert(chunk)
+                    }
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                },
+            };
+            chunk[within..within + step].copy_from_slice(&data[done..done + step]);
+            done += step;
+        }
+        let end = start + done as u64;
+        file.size = file.size.max(end);
+        state.meta.touch_content(self.shared.now());
+        Ok((done, end))
+    }
+
+    /// A zeroed chunk, charged to the budget: `ENOSPC` if the budget or the heap is out.
+    fn new_charged_chunk(&self) -> Result<Box<[u8]>, Errno> {
+        let budget = &self.shared.budget;
+        budget.charge(CHUNK_SIZE as u64)?;
+        new_chunk().inspect_err(|_| budget.release(CHUNK_SIZE as u64))
+    }
+
+    /// Sets the file's size to `len`: drops the chunks past it (giving their bytes back) or
+    /// extends it with a hole. `EISDIR` for a directory, `EINVAL` for a symlink, `EFBIG`
+    /// past [`MAX_FILE_SIZE`].
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        if len > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let file = match &mut state.body {
+            Body::File(file) => file,
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::Symlink(_) => return Err(Errno::EINVAL),
+        };
+        if len < file.size {
+            let first_dropped = len.div_ceil(CHUNK_SIZE as u64);
+            let dropped = file.chunks.split_off(&first_dropped);
+            let freed = dropped.len() as u64 * CHUNK_SIZE as u64;
+            drop(dropped);
+            self.shared.budget.release(freed);
+            state.charged = state.charged.saturating_sub(freed);
+            let within = (len % CHUNK_SIZE as u64) as usize;
+            if within != 0 {
+                if let Some(chunk) = file.chunks.get_mut(&(len / CHUNK_SIZE as u64)) {
+                    chunk[within..].fill(0);
+                }
+            }
+        }
+        if len != file.size {
+            file.size = len;
+            state.meta.touch_content(self.shared.now());
+        }
+        Ok(())
+    }
+
+    /// `SEEK_DATA` (`want_hole` false) or `SEEK_HOLE` (true) from `offset`: the next byte of
+    /// data, or the next hole (the end of the file counts as one). `ENXIO` at or past the
+    /// end, or when no data follows.
+    pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
+        let state = self.state.lock();
+        let Body::File(file) = &state.body else { return Err(Errno::EINVAL) };
+        if offset >= file.size {
+            return Err(Errno::ENXIO);
+        }
+        let chunk = CHUNK_SIZE as u64;
+        let first = offset / chunk;
+        if want_hole {
+            let mut index = first;
+            while file.chunks.contains_key(&index) {
+                index += 1;
+            }
+            Ok((index * chunk).max(offset).min(file.size))
+        } else {
+            match file.chunks.range(first..).next() {
+                Some((&index, _)) if index * chunk < file.size => Ok((index * chunk).max(offset)),
+                _ => Err(Errno::ENXIO),
+            }
+        }
+    }
+
+    /// `chmod`: sets the permission bits (the type bits stay).
+    pub fn set_mode(&self, mode: u32) {
+        let now = self.shared.now();
+        let mut state = self.state.lock();
+        state.meta.mode = (state.meta.mode & !PERMISSION_BITS) | (mode & PERMISSION_BITS);
+        state.meta.ctime = now;
+    }
+
+    /// `chown`: sets the owner and/or group; like Linux, clears set-user-ID (and
+    /// set-group-ID on group-executable files) of a non-directory.
+    pub fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) {
+        let now = self.shared.now();
+        let mut state = self.state.lock();
+        let is_dir = matches!(state.body, Body::Dir(_));
+        let meta = &mut state.meta;
+        if let Some(uid) = uid {
+            meta.uid = uid;
+        }
+        if let Some(gid) = gid {
+            meta.gid = gid;
+        }
+        if !is_dir && (uid.is_some() || gid.is_some()) {
+            meta.mode &= !S_ISUID;
+            if meta.mode & 0o010 != 0 {
+                meta.mode &= !S_ISGID;
+            }
+        }
+        meta.ctime = now;
+    }
+
+    /// `utimensat`: sets the access and modification times (the change time becomes now,
+    /// unless both are omitted).
+    pub fn set_times(&self, atime: TimeChange, mtime: TimeChange) {
+        if atime == TimeChange::Omit && mtime == TimeChange::Omit {
+            return;
+        }
+        let now = self.shared.now();
+        let mut state = self.state.lock();
+        let pick = |change: TimeChange, current: Timespec| match change {
+            TimeChange::Now => now,
+            TimeChange::Omit => current,
+            TimeChange::Set(time) => time,
+        };
+        state.meta.atime = pick(atime, state.meta.atime);
+        state.meta.mtime = pick(mtime, state.meta.mtime);
+        state.meta.ctime = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::stat::DEV_TMP;
+    use alloc::vec;
+    use core::sync::atomic::{AtomicI64, Ordering};
+
+    static CLOCK: AtomicI64 = AtomicI64::new(1000);
+
+    fn tick() -> (i64, u32) {
+        (CLOCK.fetch_add(1, Ordering::Relaxed), 0)
+    }
+
+    fn fs_with_budget(bytes: u64) -> (TmpFs, Arc<SpaceBudget>) {
+        let budget = Arc::new(SpaceBudget::new(bytes));
+        (TmpFs::new(DEV_TMP, budget.clone(), tick, 0o1777, 0, 0).unwrap(), budget)
+    }
+
+    fn fs() -> TmpFs {
+        fs_with_budget(1 << 30).0
+    }
+
+    fn names(dir: &TmpNode) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        dir.read_dir(0, &mut |e| {
+            out.push(e.name.to_vec());
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    fn read_all(node: &TmpNode) -> Vec<u8> {
+        let mut buf = vec![0u8; node.size() as usize];
+        assert_eq!(node.read_at(0, &mut buf), Ok(buf.len()));
+        buf
+    }
+
+    #[test]
+    fn root_and_create() {
+        let fs = fs();
+        let root = fs.root();
+        let st = root.stat();
+        assert_eq!((st.mode, st.nlink, st.ino, st.dev), (S_IFDIR | 0o1777, 2, 1, DEV_TMP));
+        assert!(Arc::ptr_eq(&root.parent().unwrap(), root));
+        let file = root.create_file(b"f", 0o640 | S_IFDIR, 5, 6).unwrap();
+        let st = file.stat();
+        assert_eq!((st.mode, st.uid, st.gid, st.nlink, st.size), (S_IFREG | 0o640, 5, 6, 1, 0));
+        assert_eq!(file.file_type(), FileType::Regular);
+        assert_eq!(root.create_file(b"f", 0o644, 0, 0).err(), Some(Errno::EEXIST));
+        assert_eq!(root.create_dir(b"f", 0o755, 0, 0).err(), Some(Errno::EEXIST));
+        for bad in [&b""[..], b".", b"..", b"a/b"] {
+            assert_eq!(root.create_file(bad, 0o644, 0, 0).err(), Some(Errno::EINVAL));
+        }
+        assert_eq!(root.create_file(&[b'x'; 256], 0o644, 0, 0).err(), Some(Errno::ENAMETOOLONG));
+        assert_eq!(file.create_file(b"x", 0o644, 0, 0).err(), Some(Errno::ENOTDIR));
+        assert_eq!(file.lookup(b"x").err(), Some(Errno::ENOTDIR));
+        assert_eq!(file.parent().err(), Some(Errno::ENOTDIR));
+        let dir = root.create_dir(b"d", 0o755, 0, 0).unwrap();
+        assert_eq!(root.stat().nlink, 3);
+        assert!(Arc::ptr_eq(&dir.parent().unwrap(), root));
+        assert!(Arc::ptr_eq(&root.lookup(b"d").unwrap(), &dir));
+        assert_eq!(root.lookup(b"nope").err(), Some(Errno::ENOENT));
+        let link = dir.create_symlink(b"l", b"../f", 0, 0).unwrap();
+        assert_eq!(link.readlink().unwrap(), b"../f");
+        assert_eq!(link.stat().mode, S_IFLNK | 0o777);
+        assert_eq!(link.stat().size, 4);
+        assert_eq!(dir.create_symlink(b"e", b"", 0, 0).err(), Some(Errno::ENOENT));
+        assert_eq!(file.readlink().err(), Some(Errno::EINVAL));
+        assert_eq!(names(root), vec![b"f".to_vec(), b"d".to_vec()], "listing is in creation order");
+        assert_eq!(root.entry_count(), 2);
+        assert!(file.ino() != dir.ino() && dir.ino() != link.ino());
+        assert_eq!(file.dev(), DEV_TMP);
+    }
+
+    #[test]
+    fn write_read_and_truncate() {
+        let fs = fs();
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        assert_eq!(file.write_at(WritePos::At(0), b"hello"), Ok((5, 5)));
+        assert_eq!(file.write_at(WritePos::End, b" world"), Ok((6, 11)));
+        assert_eq!(read_all(&file), b"hello world");
+        let mut buf = [0u8; 4];
+        assert_eq!(file.read_at(6, &mut buf), Ok(4));
+        assert_eq!(&buf, b"worl");
+        assert_eq!(file.read_at(11, &mut buf), Ok(0));
+        assert_eq!(file.read_at(u64::MAX, &mut buf), Ok(0));
+        assert_eq!(file.write_at(WritePos::At(3), b""), Ok((0, 3)));
+        // A write across a chunk boundary.
+        let data: Vec<u8> = (0..10000u32).map(|i| i as u8).collect();
+        assert_eq!(file.write_at(WritePos::At(4000), &data), Ok((10000, 14000)));
+        let mut back = vec![0u8; 10000];
+        assert_eq!(file.read_at(4000, &mut back), Ok(10000));
+        assert_eq!(back, data);
+        assert_eq!(file.stat().blocks, 4 * 8);
+        // Shrinking zeroes the tail, so growing again reads zeros.
+        file.truncate(3).unwrap();
+        assert_eq!(read_all(&file), b"hel");
+        file.truncate(8).unwrap();
+        assert_eq!(read_all(&file), b"hel\0\0\0\0\0");
+        assert_eq!(file.stat().blocks, 8);
+        assert_eq!(file.truncate(MAX_FILE_SIZE + 1), Err(Errno::EFBIG));
+        assert_eq!(file.write_at(WritePos::At(MAX_FILE_SIZE), b"x"), Err(Errno::EFBIG));
+        assert_eq!(fs.root().read_at(0, &mut buf), Err(Errno::EISDIR));
+        assert_eq!(fs.root().write_at(WritePos::At(0), b"x"), Err(Errno::EISDIR));
+        assert_eq!(fs.root().truncate(0), Err(Errno::EISDIR));
+        let link = fs.root().create_symlink(b"l", b"f", 0, 0).unwrap();
+        assert_eq!(link.truncate(0), Err(Errno::EINVAL));
+        assert_eq!(link.read_at(0, &mut buf), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn large_sparse_files_cost_only_their_data() {
+        let (fs, budget) = fs_with_budget(64 * 1024);
+        let file = fs.root().create_file(b"sparse", 0o644, 0, 0).unwrap();
+        let before = budget.used();
+        file.truncate(1 << 40).unwrap();
+        assert_eq!(file.stat().size, 1 << 40);
+        assert_eq!(budget.used(), before);
+        assert_eq!(file.write_at(WritePos::At((1 << 40) - 2), b"end"), Ok((3, (1 << 40) + 1)));
+        assert_eq!(file.write_at(WritePos::At(1 << 30), b"mid"), Ok((3, (1 << 30) + 3)));
+        assert_eq!(budget.used(), before + 3 * CHUNK_SIZE as u64);
+        let mut buf = [9u8; 8];
+        assert_eq!(file.read_at(12345, &mut buf), Ok(8));
+        assert_eq!(buf, [0; 8]);
+        assert_eq!(file.read_at((1 << 30) - 1, &mut buf[..5]), Ok(5));
+        assert_eq!(&buf[..5], b"\0mid\0");
+        assert_eq!(file.seek_data_or_hole(0, false), Ok(1 << 30));
+        assert_eq!(file.seek_data_or_hole(0, true), Ok(0));
+        assert_eq!(file.seek_data_or_hole(1 << 30, true), Ok((1 << 30) + CHUNK_SIZE as u64));
+        assert_eq!(file.seek_data_or_hole((1 << 30) + 1, false), Ok((1 << 30) + 1));
+        assert_eq!(file.seek_data_or_hole((1 << 40) - 1, true), Ok((1 << 40) + 1));
+        assert_eq!(file.seek_data_or_hole((1 << 40) + 1, false), Err(Errno::ENXIO));
+        file.truncate(1 << 20).unwrap();
+        assert_eq!(budget.used(), before);
+        assert_eq!(file.seek_data_or_hole(0, false), Err(Errno::ENXIO));
+        assert_eq!(fs.root().seek_data_or_hole(0, false), Err(Errno::EINVAL));
+        drop(file);
+        fs.root().unlink(b"sparse").unwrap();
+        assert_eq!(budget.used(), NODE_COST, "only the root is left");
+    }
+
+    #[test]
+    fn the_budget_bounds_data_and_nodes() {
+        let (fs, budget) = fs_with_budget(NODE_COST * 2 + 2 * CHUNK_SIZE as u64);
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        let data = vec![1u8; 3 * CHUNK_SIZE];
+        assert_eq!(file.write_at(WritePos::At(0), &data), Ok((2 * CHUNK_SIZE, 2 * CHUNK_SIZE as u64)), "a short write");
+        assert_eq!(file.write_at(WritePos::End, b"x"), Err(Errno::ENOSPC));
+        assert_eq!(file.write_at(WritePos::At(5), b"in place"), Ok((8, 13)), "existing chunks need no budget");
+        assert_eq!(budget.used(), budget.limit());
+        assert_eq!(fs.root().create_file(b"g", 0o644, 0, 0).err(), Some(Errno::ENOSPC));
+        assert_eq!(fs.root().create_symlink(b"l", b"f", 0, 0).err(), Some(Errno::ENOSPC));
+        file.truncate(0).unwrap();
+        assert_eq!(budget.used(), 2 * NODE_COST);
+    }
+
+    #[test]
+    fn unlink_while_open_keeps_the_data() {
+        let (fs, budget) = fs_with_budget(1 << 20);
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        file.write_at(WritePos::At(0), b"still here").unwrap();
+        let used = budget.used();
+        fs.root().unlink(b"f").unwrap();
+        assert!(file.is_unlinked());
+        assert_eq!(fs.root().lookup(b"f").err(), Some(Errno::ENOENT));
+        assert_eq!(read_all(&file), b"still here");
+        assert_eq!(file.write_at(WritePos::End, b"!"), Ok((1, 11)));
+        assert_eq!(budget.used(), used);
+        assert_eq!(fs.root().link(b"again", &file), Err(Errno::ENOENT), "an unlinked file cannot be linked");
+        drop(file);
+        assert_eq!(budget.used(), NODE_COST);
+    }
+
+    #[test]
+    fn unlink_rmdir_and_links() {
+        let fs = fs();
+        let root = fs.root();
+        let dir = root.create_dir(b"d", 0o755, 0, 0).unwrap();
+        let file = dir.create_file(b"f", 0o644, 0, 0).unwrap();
+        assert_eq!(root.unlink(b"d"), Err(Errno::EISDIR));
+        assert_eq!(root.unlink(b"nope"), Err(Errno::ENOENT));
+        assert_eq!(root.rmdir(b"d"), Err(Errno::ENOTEMPTY));
+        assert_eq!(dir.rmdir(b"f"), Err(Errno::ENOTDIR));
+        assert_eq!(root.rmdir(b"nope"), Err(Errno::ENOENT));
+        root.link(b"hard", &file).unwrap();
+        assert_eq!(file.stat().nlink, 2);
+        assert_eq!(root.link(b"hard", &file), Err(Errno::EEXIST));
+        assert_eq!(root.link(b"dirlink", &dir), Err(Errno::EPERM));
+        let other = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), tick, 0o755, 0, 0).unwrap();
+        assert_eq!(other.root().link(b"x", &file), Err(Errno::EXDEV));
+        dir.unlink(b"f").unwrap();
+        assert_eq!(file.stat().nlink, 1);
+        assert!(!file.is_unlinked());
+        assert!(Arc::ptr_eq(&root.lookup(b"hard").unwrap(), &file));
+        assert_eq!(root.stat().nlink, 3);
+        root.rmdir(b"d").unwrap();
+        assert_eq!(root.stat().nlink, 2);
+        assert_eq!(dir.stat().nlink, 0);
+        assert_eq!(dir.create_file(b"late", 0o644, 0, 0).err(), Some(Errno::ENOENT), "a removed dir takes no entries");
+        assert_eq!(names(root), vec![b"hard".to_vec()]);
+    }
+
+    #[test]
+    fn rename_cases() {
+        let fs = fs();
+        let root = fs.root();
+        let a = root.create_file(b"a", 0o644, 0, 0).unwrap();
+        let b = root.create_file(b"b", 0o644, 0, 0).unwrap();
+        let d1 = root.create_dir(b"d1", 0o755, 0, 0).unwrap();
+        let d2 = root.create_dir(b"d2", 0o755, 0, 0).unwrap();
+        let full = root.create_dir(b"full", 0o755, 0, 0).unwrap();
+        full.create_file(b"x", 0o644, 0, 0).unwrap();
+        let none = RenameFlags::default();
+
+        // File over file: the old target loses its link.
+        TmpNode::rename(root, b"a", root, b"b", none).unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"b").unwrap(), &a));
+        assert_eq!(root.lookup(b"a").err(), Some(Errno::ENOENT));
+        assert!(b.is_unlinked());
+        // Onto itself: nothing happens.
+        TmpNode::rename(root, b"b", root, b"b", none).unwrap();
+        root.link(b"b2", &a).unwrap();
+        TmpNode::rename(root, b"b", root, b"b2", none).unwrap();
+        assert!(root.lookup(b"b").is_ok(), "hard links to the same file: a no-op");
+        // Type mismatches.
+        assert_eq!(TmpNode::rename(root, b"d1", root, b"b", none), Err(Errno::ENOTDIR));
+        assert_eq!(TmpNode::rename(root, b"b", root, b"d1", none), Err(Errno::EISDIR));
+        assert_eq!(TmpNode::rename(root, b"d1", root, b"full", none), Err(Errno::ENOTEMPTY));
+        assert_eq!(TmpNode::rename(root, b"missing", root, b"x", none), Err(Errno::ENOENT));
+        // A directory cannot move below itself.
+        assert_eq!(TmpNode::rename(root, b"d1", &d1, b"sub", none), Err(Errno::EINVAL));
+        let inner = d1.create_dir(b"inner", 0o755, 0, 0).unwrap();
+        assert_eq!(TmpNode::rename(root, b"d1", &inner, b"sub", none), Err(Errno::EINVAL));
+        // Dir over empty dir, across parents: link counts follow.
+        assert_eq!(root.stat().nlink, 5);
+        TmpNode::rename(&d1, b"inner", &d2, b"moved", none).unwrap();
+        assert_eq!((d1.stat().nlink, d2.stat().nlink), (2, 3));
+        assert!(Arc::ptr_eq(&inner.parent().unwrap(), &d2));
+        TmpNode::rename(root, b"d1", &d2, b"moved", none).unwrap();
+        assert_eq!(inner.stat().nlink, 0, "the replaced empty dir is gone");
+        assert_eq!((root.stat().nlink, d2.stat().nlink), (4, 3));
+        assert!(Arc::ptr_eq(&d1.parent().unwrap(), &d2));
+        // RENAME_NOREPLACE and RENAME_EXCHANGE.
+        let no_replace = RenameFlags { no_replace: true, exchange: false };
+        assert_eq!(TmpNode::rename(root, b"b", root, b"b2", no_replace), Err(Errno::EEXIST));
+        TmpNode::rename(root, b"b", root, b"c", no_replace).unwrap();
+        let exchange = RenameFlags { no_replace: false, exchange: true };
+        assert_eq!(TmpNode::rename(root, b"c", root, b"zz", exchange), Err(Errno::ENOENT));
+        TmpNode::rename(root, b"c", &d2, b"moved", exchange).unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"c").unwrap(), &d1));
+        assert!(Arc::ptr_eq(&d2.lookup(b"moved").unwrap(), &a));
+        assert!(Arc::ptr_eq(&d1.parent().unwrap(), root));
+        assert_eq!((root.stat().nlink, d2.stat().nlink), (5, 2));
+        assert_eq!(TmpNode::rename(root, b"d2", &d2, b"moved", exchange), Err(Errno::EINVAL));
+        assert_eq!(TmpNode::rename(root, b"c", root, b"a/b", none), Err(Errno::EINVAL));
+        let other = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), tick, 0o755, 0, 0).unwrap();
+        assert_eq!(TmpNode::rename(root, b"c", other.root(), b"c", none), Err(Errno::EXDEV));
+    }
+
+    #[test]
+    fn listing_resumes_by_offset_while_entries_go() {
+        let fs = fs();
+        let root = fs.root();
+        for i in 0..10 {
+            root.create_file(alloc::format!("f{i}").as_bytes(), 0o644, 0, 0).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        loop {
+            let mut batch = Vec::new();
+            root.read_dir(offset, &mut |e| {
+                batch.push((e.name.to_vec(), e.next_offset));
+                batch.len() < 3
+            })
+            .unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            offset = batch.last().unwrap().1;
+            for (name, _) in &batch {
+                root.unlink(name).unwrap();
+            }
+            seen.extend(batch.into_iter().map(|(name, _)| name));
+        }
+        assert_eq!(seen.len(), 10, "deleting while listing skips nothing");
+        assert_eq!(root.entry_count(), 0);
+        assert_eq!(root.stat().size, 40);
+        let file = root.create_file(b"x", 0o644, 0, 0).unwrap();
+        assert_eq!(file.read_dir(0, &mut |_| true), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn metadata_changes_are_recorded() {
+        let fs = fs();
+        let file = fs.root().create_file(b"f", 0o4755, 0, 0).unwrap();
+        let created = file.stat();
+        file.set_mode(0o600 | S_IFDIR);
+        let st = file.stat();
+        assert_eq!(st.mode, S_IFREG | 0o600);
+        assert!(st.ctime > created.ctime);
+        file.set_mode(0o6750);
+        file.set_owner(Some(7), None);
+        let st = file.stat();
+        assert_eq!((st.uid, st.gid, st.mode), (7, 0, S_IFREG | 0o750), "chown clears setuid and setgid");
+        file.set_owner(None, Some(9));
+        assert_eq!((file.stat().uid, file.stat().gid), (7, 9));
+        file.set_times(TimeChange::Set(Timespec { sec: 5, nsec: 6 }), TimeChange::Omit);
+        let st = file.stat();
+        assert_eq!(st.atime, Timespec { sec: 5, nsec: 6 });
+        assert_eq!(st.mtime, created.mtime);
+        let before = file.stat();
+        file.set_times(TimeChange::Omit, TimeChange::Omit);
+        assert_eq!(file.stat(), before);
+        file.set_times(TimeChange::Omit, TimeChange::Now);
+        assert!(file.stat().mtime > created.mtime);
+        // Writes move mtime; reads move atime only when it is older (relatime).
+        file.set_times(TimeChange::Set(Timespec { sec: 1, nsec: 0 }), TimeChange::Set(Timespec { sec: 2, nsec: 0 }));
+        file.write_at(WritePos::At(0), b"x").unwrap();
+        let written = file.stat();
+        assert!(written.mtime.sec > 2);
+        let mut buf = [0u8; 1];
+        file.read_at(0, &mut buf).unwrap();
+        assert!(file.stat().atime > written.mtime);
+        let dir_before = fs.root().stat();
+        fs.root().create_file(b"g", 0o644, 0, 0).unwrap();
+        assert!(fs.root().stat().mtime > dir_before.mtime);
+    }
+}

@@ -1,0 +1,654 @@
+//! [`Vfs`]: the mount table and the path-based file operations the syscall layer calls.
+//!
+//! Every operation takes a base [`Location`] — the working directory, or the directory fd of
+//! an `*at` call — and a path; it walks the path with the rules of `path.rs`, crossing into
+//! mounted file systems by the mount table, and applies Linux's checks in Linux's order
+//! (so that, e.g., `mkdir` of an existing name in the image is `EEXIST` but of a new one
+//! `EROFS`). `AT_EMPTY_PATH` and `AT_FDCWD` are the caller's: it passes the fd's own
+//! location or file instead.
+
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::fs::budget::SpaceBudget;
+use crate::fs::console::{ConsoleDevice, ConsoleRole};
+use crate::fs::dev::DevFs;
+use crate::fs::env::FsEnv;
+use crate::fs::file::{unless_minus_one, MountEntry, OpenFile};
+use crate::fs::flags::{
+    O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, PATH_FLAGS,
+    RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
+};
+use crate::fs::image::{ImageFs, ROOT_ENTRY};
+use crate::fs::node::{ImageNode, Location, Mutability, Node};
+use crate::fs::path::{
+    self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX,
+};
+use crate::fs::proc::{ProcFs, ProcessView};
+use crate::fs::stat::{FileType, Stat, TimeChange, Timespec, DEV_SHM, DEV_TMP, S_IFMT, S_IFREG};
+use crate::fs::statfs::{
+    StatFs, IMAGE_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, TMPFS_MAGIC,
+};
+use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, NODE_COST};
+
+/// The `__O_TMPFILE` bit (without the `O_DIRECTORY` that `O_TMPFILE` includes).
+const O_TMPFILE_BIT: u32 = 0o20000000;
+
+/// Mount ids (indices into the mount table).
+pub mod mount_id {
+    /// `/`: the image.
+    pub const ROOT: usize = 0;
+    /// `/tmp`.
+    pub const TMP: usize = 1;
+    /// `/dev`.
+    pub const DEV: usize = 2;
+    /// `/dev/shm`.
+    pub const SHM: usize = 3;
+    /// `/proc`.
+    pub const PROC: usize = 4;
+}
+
+/// What a mount holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FsKind {
+    Image,
+    Tmp,
+    Dev,
+    Proc,
+}
+
+struct Mount {
+    /// Absolute path of the mount point.
+    path: Vec<u8>,
+    /// The root of the mounted file system.
+    root: Node,
+    /// The mount and directory the mount point is in, and its name there (`None` for `/`).
+    parent: Option<(usize, Node)>,
+    name: Vec<u8>,
+    kind: FsKind,
+    /// The `/proc/mounts` line.
+    source: &'static str,
+    fs_type: &'static str,
+    options: &'static str,
+}
+
+/// The file-system layer: the mounts and the operations on paths.
+pub struct Vfs {
+    mounts: Vec<Mount>,
+    image: Arc<ImageFs>,
+    dev: Arc<DevFs>,
+    proc: Arc<ProcFs>,
+    tmp_budget: Arc<SpaceBudget>,
+    uid: u32,
+    gid: u32,
+}
+
+impl Vfs {
+    /// Builds the file tree: the image (the whole image file, mapped read-only) at `/`, a
+    /// tmpfs at `/tmp` and `/dev/shm` sharing a budget of `tmpfs_budget_bytes`, the devices
+    /// at `/dev` and `/proc`. `app_path` is what `/proc/self/exe` shows. `EIO` for a
+    /// malformed image.
+    pub fn new(image: &'static [u8], app_path: &str, env: FsEnv, tmpfs_budget_bytes: u64) -> Result<Vfs, Errno> {
+        let image = Arc::new(ImageFs::new(image)?);
+        let now = Timespec::from_clock((env.now)());
+        let tmp_budget = Arc::new(SpaceBudget::new(tmpfs_budget_bytes));
+        let tmp = TmpFs::new(DEV_TMP, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
+        let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
+        let console = Arc::new(ConsoleDevice::new(env.console.clone(), env.uid, env.gid, now));
+        let dev = DevFs::new(env.random, console, now);
+        let image_root = Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?);
+        let dev_root = Node::Dev(dev.root());
+        let mut mounts = alloc::vec![
+            Mount {
+                path: b"/".to_vec(),
+                root: image_root.clone(),
+                parent: None,
+                name: Vec::new(),
+                kind: FsKind::Image,
+                source: "/dev/root",
+                fs_type: "uvmimage",
+                options: "ro,relatime",
+            },
+            Mount {
+                path: b"/tmp".to_vec(),
+                root: Node::Tmp(tmp.root().clone()),
+                parent: Some((mount_id::ROOT, image_root.clone())),
+                name: b"tmp".to_vec(),
+                kind: FsKind::Tmp,
+                source: "tmpfs",
+                fs_type: "tmpfs",
+                options: "rw,nosuid,nodev,relatime",
+            },
+            Mount {
+                path: b"/dev".to_vec(),
+                root: dev_root.clone(),
+                parent: Some((mount_id::ROOT, image_root.clone())),
+                name: b"dev".to_vec(),
+                kind: FsKind::Dev,
+                source: "devtmpfs",
+                fs_type: "devtmpfs",
+                options: "rw,nosuid,relatime",
+            },
+            Mount {
+                path: b"/dev/shm".to_vec(),
+                root: Node::Tmp(shm.root().clone()),
+                parent: Some((mount_id::DEV, dev_root)),
+                name: b"shm".to_vec(),
+                kind: FsKind::Tmp,
+                source: "tmpfs",
+                fs_type: "tmpfs",
+                options: "rw,nosuid,nodev,relatime",
+            },
+        ];
+        let mut mounts_text = Vec::new();
+        let proc_line = ("proc", "proc", "rw,nosuid,nodev,noexec,relatime", "/proc");
+        for mount in &mounts {
+            mounts_text.extend_from_slice(format!("{} ", mount.source).as_bytes());
+            mounts_text.extend_from_slice(&mount.path);
+            mounts_text.extend_from_slice(format!(" {} {} 0 0\n", mount.fs_type, mount.options).as_bytes());
+        }
+        mounts_text.extend_from_slice(
+            format!("{} {} {} {} 0 0\n", proc_line.0, proc_line.3, proc_line.1, proc_line.2).as_bytes(),
+        );
+        let proc = ProcFs::new(app_path.as_bytes(), mounts_text, env.system, env.now, env.uid, env.gid);
+        mounts.push(Mount {
+            path: b"/proc".to_vec(),
+            root: Node::Proc(proc.root()),
+            parent: Some((mount_id::ROOT, image_root)),
+            name: b"proc".to_vec(),
+            kind: FsKind::Proc,
+            source: proc_line.0,
+            fs_type: proc_line.1,
+            options: proc_line.2,
+        });
+        Ok(Vfs { mounts, image, dev, proc, tmp_budget, uid: env.uid, gid: env.gid })
+    }
+
+    /// Installs the process view `/proc/self` shows (its fds and cwd).
+    pub fn set_process_view(&self, view: Arc<dyn ProcessView>) {
+        self.proc.set_process_view(view);
+    }
+
+    /// The image file system (for the ELF loader and the memory manager).
+    pub fn image(&self) -> &Arc<ImageFs> {
+        &self.image
+    }
+
+    /// The byte budget of the tmpfs mounts.
+    pub fn tmpfs_budget(&self) -> &SpaceBudget {
+        &self.tmp_budget
+    }
+
+    /// `/`, where absolute paths start and the first working directory.
+    pub fn root(&self) -> Location {
+        let root = &self.mounts[mount_id::ROOT];
+        Location::new(mount_id::ROOT, root.root.clone(), root.path.clone())
+    }
+
+    /// A new open file for start-up fd `fd` (0, 1 or 2) on the console: readable and
+    /// writable if it is a terminal, else read-only (0) or write-only (1, 2). `EBADF` for
+    /// another fd.
+    pub fn console_file(&self, fd: u32) -> Result<Arc<OpenFile>, Errno> {
+        let role = ConsoleRole::for_fd(fd).ok_or(Errno::EBADF)?;
+        let console = self.dev.console(role);
+        let flags = match console.default_access() {
+            (true, true) => O_RDWR,
+            (false, true) => O_WRONLY,
+            _ => O_RDONLY,
+        };
+        let path = console.display_path();
+        let location = Location::new(mount_id::DEV, Node::Console(console), path);
+        Ok(Arc::new(OpenFile::new(location, flags, Vec::new())))
+    }
+
+    /// Resolves `path` from `base`, following a final symlink if `follow`.
+    pub fn resolve(&self, base: &Location, path: &[u8], follow: bool) -> Result<Location, Errno> {
+        path::resolve(self, base, path, follow)
+    }
+
+    /// The mount mounted on entry `name` of directory `dir`, if any.
+    fn mount_at(&self, dir: &Location, name: &[u8]) -> Option<usize> {
+        self.mounts.iter().position(|mount| match &mount.parent {
+            Some((parent_mount, parent_node)) => {
+                *parent_mount == dir.mount && mount.name == name && parent_node.same_file(&dir.node)
+            }
+            None => false,
+        })
+    }
+
+    /// The mount points a listing of `dir` shows beyond its own entries.
+    fn mount_entries(&self, dir: &Location) -> Vec<MountEntry> {
+        self.mounts
+            .iter()
+            .filter(|mount| match &mount.parent {
+                Some((parent_mount, parent_node)) => *parent_mount == dir.mount && parent_node.same_file(&dir.node),
+                None => false,
+            })
+            .filter(|mount| dir.node.lookup(&mount.name).is_err())
+            .map(|mount| MountEntry { name: mount.name.clone(), ino: mount.root.ino() })
+            .collect()
+    }
+
+    /// `open`/`openat`: see the module docs of `flags.rs` for the flags. `mode` (with the
+    /// umask already applied) sets a created file's permissions.
+    pub fn open(&self, base: &Location, path: &[u8], flags: u32, mode: u32) -> Result<Arc<OpenFile>, Errno> {
+        if flags & O_TMPFILE_BIT != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let flags = if flags & O_PATH != 0 { flags & PATH_FLAGS } else { flags };
+        if flags & O_PATH == 0 && flags & O_ACCMODE == O_ACCMODE {
+            return Err(Errno::EINVAL);
+        }
+        if flags & O_CREAT != 0 && flags & O_DIRECTORY != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let (location, created) = if flags & O_CREAT != 0 {
+            self.open_or_create(base, path, flags, mode, &mut LinkCount::default())?
+        } else {
+            (self.resolve(base, path, flags & O_NOFOLLOW == 0)?, false)
+        };
+        self.open_location(location, flags, created)
+    }
+
+    /// Opens what a path walk reached, with `open`'s checks.
+    fn open_location(&self, location: Location, flags: u32, created: bool) -> Result<Arc<OpenFile>, Errno> {
+        let node = &location.node;
+        let file_type = node.file_type();
+        let path_only = flags & O_PATH != 0;
+        if file_type == FileType::Symlink && !path_only {
+            return Err(Errno::ELOOP);
+        }
+        if flags & O_DIRECTORY != 0 && file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if !path_only {
+            let access = flags & O_ACCMODE;
+            let writing = access == O_WRONLY || access == O_RDWR;
+            if file_type == FileType::Directory && writing {
+                return Err(Errno::EISDIR);
+            }
+            if let Node::Console(console) = node {
+                console.check_open()?;
+            }
+            let truncating = flags & O_TRUNC != 0 && file_type == FileType::Regular && !created;
+            if writing || truncating {
+                match node.mutability() {
+                    Mutability::ReadOnly => return Err(Errno::EROFS),
+                    Mutability::Fixed if file_type == FileType::Regular => return Err(Errno::EACCES),
+                    _ => {}
+                }
+            }
+            if truncating {
+                node.truncate(0)?;
+            }
+        }
+        let mount_entries = if file_type == FileType::Directory { self.mount_entries(&location) } else { Vec::new() };
+        Ok(Arc::new(OpenFile::new(location, flags, mount_entries)))
+    }
+
+    /// The `O_CREAT` walk: finds or creates the last component (following a symlink there
+    /// to create its target, unless `O_NOFOLLOW` or `O_EXCL`). Returns the location and
+    /// whether it was created.
+    fn open_or_create(
+        &self,
+        base: &Location,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+        links: &mut LinkCount,
+    ) -> Result<(Location, bool), Errno> {
+        let parent = path::resolve_parent_counted(self, base, path, links)?;
+        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EISDIR) };
+        for _attempt in 0..2 {
+            match self.child(&parent.dir, name) {
+                Ok(existing) => {
+                    if flags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if existing.node.file_type() == FileType::Symlink {
+                        if flags & O_NOFOLLOW != 0 {
+                            return Err(Errno::ELOOP);
+                        }
+                        links.follow_one()?;
+                        return match existing.node.link_target()? {
+                            LinkTarget::Path(target) => self.open_or_create(&parent.dir, &target, flags, mode, links),
+                            LinkTarget::Location(location) => Ok((location, false)),
+                        };
+                    }
+                    if existing.node.is_dir() {
+                        return Err(Errno::EISDIR);
+                    }
+                    if parent.trailing_slash {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    return Ok((existing, false));
+                }
+                Err(Errno::ENOENT) => {
+                    if parent.trailing_slash {
+                        return Err(Errno::EISDIR);
+                    }
+                    let dir = writable_dir(&parent.dir, Errno::EACCES)?;
+                    match dir.create_file(name, mode, self.uid, self.gid) {
+                        Ok(node) => return Ok((self.tmp_child(&parent.dir, name, node), true)),
+                        Err(Errno::EEXIST) if flags & O_EXCL == 0 => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno::EEXIST)
+    }
+
+    fn tmp_child(&self, dir: &Location, name: &[u8], node: Arc<TmpNode>) -> Location {
+        Location::new(dir.mount, Node::Tmp(node), join(&dir.path, name))
+    }
+
+    /// `stat`, `lstat`, `newfstatat`, `statx` (follow the last symlink if `follow`).
+    pub fn stat(&self, base: &Location, path: &[u8], follow: bool) -> Result<Stat, Errno> {
+        self.resolve(base, path, follow)?.stat()
+    }
+
+    /// `statfs`/`fstatfs` of the file system holding `location`.
+    pub fn statfs(&self, location: &Location) -> StatFs {
+        let mount = &self.mounts[location.mount.min(self.mounts.len() - 1)];
+        let mut statfs = StatFs {
+            block_size: 4096,
+            fsid: location.node.stat().map(|stat| stat.dev).unwrap_or(0),
+            name_max: path::NAME_MAX as u64,
+            ..StatFs::default()
+        };
+        match mount.kind {
+            FsKind::Image => {
+                statfs.fs_type = IMAGE_MAGIC;
+                statfs.blocks = self.image_size_blocks();
+                statfs.files = u64::from(self.image.entry_count());
+                statfs.flags = ST_RDONLY | ST_RELATIME;
+            }
+            FsKind::Tmp | FsKind::Dev => {
+                statfs.fs_type = TMPFS_MAGIC;
+                let budget = &self.tmp_budget;
+                statfs.blocks = budget.limit() / 4096;
+                statfs.blocks_free = budget.limit().saturating_sub(budget.used()) / 4096;
+                statfs.blocks_available = statfs.blocks_free;
+                statfs.files = budget.limit() / NODE_COST;
+                statfs.files_free = budget.limit().saturating_sub(budget.used()) / NODE_COST;
+                statfs.flags = ST_NOSUID | ST_RELATIME | if mount.kind == FsKind::Tmp { ST_NODEV } else { 0 };
+            }
+            FsKind::Proc => {
+                statfs.fs_type = PROC_SUPER_MAGIC;
+                statfs.flags = ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME;
+            }
+        }
+        statfs
+    }
+
+    fn image_size_blocks(&self) -> u64 {
+        (0..self.image.entry_count()).map(|index| self.image.size(index).unwrap_or(0).div_ceil(4096)).sum()
+    }
+
+    /// `access`/`faccessat`: `mode` is `F_OK` or any of `R_OK | W_OK | X_OK`. The app acts
+    /// as root: reading and writing are allowed, executing needs an execute bit (or a
+    /// directory), and writing the image is `EROFS`.
+    pub fn access(&self, base: &Location, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
+        if mode & !0o7 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let location = self.resolve(base, path, follow)?;
+        let stat = location.stat()?;
+        let file_type = location.node.file_type();
+        let kind_is_storage = matches!(file_type, FileType::Regular | FileType::Directory | FileType::Symlink);
+        if mode & W_OK != 0 && kind_is_storage && location.node.mutability() == Mutability::ReadOnly {
+            return Err(Errno::EROFS);
+        }
+        if mode & X_OK != 0 && file_type != FileType::Directory && stat.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        Ok(())
+    }
+
+    /// `readlink`/`readlinkat`: `EINVAL` if the last component is not a symlink.
+    pub fn readlink(&self, base: &Location, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.resolve(base, path, false)?.node.readlink()
+    }
+
+    /// `chdir`: the new working directory (`ENOTDIR` unless a directory).
+    pub fn chdir(&self, base: &Location, path: &[u8]) -> Result<Location, Errno> {
+        let location = self.resolve(base, path, true)?;
+        if !location.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(location)
+    }
+
+    /// Resolves the parent of a name to create, with `EEXIST` for `.`, `..`, `/` and names
+    /// that exist, and `ENOENT` for a trailing slash unless `allow_trailing_slash`.
+    fn parent_for_create(
+        &self,
+        base: &Location,
+        path: &[u8],
+        allow_trailing_slash: bool,
+    ) -> Result<(ParentAndName<Location>, Vec<u8>), Errno> {
+        let parent = path::resolve_parent(self, base, path)?;
+        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EEXIST) };
+        let name = name.clone();
+        match self.child(&parent.dir, &name) {
+            Ok(_) => Err(Errno::EEXIST),
+            Err(Errno::ENOENT) if parent.trailing_slash && !allow_trailing_slash => Err(Errno::ENOENT),
+            Err(Errno::ENOENT) => Ok((parent, name)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `mkdir`/`mkdirat` (`mode` with the umask applied).
+    pub fn mkdir(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
+        let (parent, name) = self.parent_for_create(base, path, true)?;
+        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)?;
+        Ok(())
+    }
+
+    /// `mknod`/`mknodat`: regular files only (`mode`'s type `S_IFREG` or 0); `EPERM` for
+    /// devices, FIFOs, sockets and directories.
+    pub fn mknod(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
+        let file_type = mode & S_IFMT;
+        if file_type != 0 && file_type != S_IFREG {
+            return Err(Errno::EPERM);
+        }
+        let (parent, name) = self.parent_for_create(base, path, false)?;
+        writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, self.uid, self.gid)?;
+        Ok(())
+    }
+
+    /// `symlink`/`symlinkat`: creates `path` -> `target` (`ENOENT` for an empty target).
+    pub fn symlink(&self, target: &[u8], base: &Location, path: &[u8]) -> Result<(), Errno> {
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if target.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let (parent, name) = self.parent_for_create(base, path, false)?;
+        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)?;
+        Ok(())
+    }
+
+    /// `link`/`linkat`: a new name `new_path` for `old_path` (its last symlink followed if
+    /// `follow`, i.e. `AT_SYMLINK_FOLLOW`). `EXDEV` across mounts, `EPERM` for a directory.
+    pub fn link(
+        &self,
+        old_base: &Location,
+        old_path: &[u8],
+        new_base: &Location,
+        new_path: &[u8],
+        follow: bool,
+    ) -> Result<(), Errno> {
+        let old = self.resolve(old_base, old_path, follow)?;
+        let (parent, name) = self.parent_for_create(new_base, new_path, false)?;
+        if old.mount != parent.dir.mount {
+            return Err(Errno::EXDEV);
+        }
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        match &old.node {
+            Node::Tmp(node) => dir.link(&name, node),
+            _ => Err(Errno::EPERM),
+        }
+    }
+
+    /// `rmdir`, `unlinkat(AT_REMOVEDIR)`.
+    pub fn rmdir(&self, base: &Location, path: &[u8]) -> Result<(), Errno> {
+        let parent = path::resolve_parent(self, base, path)?;
+        let name = match &parent.last {
+            LastComponent::Name(name) => name,
+            LastComponent::Dot => return Err(Errno::EINVAL),
+            LastComponent::DotDot => return Err(Errno::ENOTEMPTY),
+            LastComponent::Root => return Err(Errno::EBUSY),
+        };
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        if self.mount_at(&parent.dir, name).is_some() {
+            return Err(Errno::EBUSY);
+        }
+        dir.rmdir(name)
+    }
+
+    /// `unlink`, `unlinkat(0)`: `EISDIR` for a directory.
+    pub fn unlink(&self, base: &Location, path: &[u8]) -> Result<(), Errno> {
+        let parent = path::resolve_parent(self, base, path)?;
+        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EISDIR) };
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        if self.mount_at(&parent.dir, name).is_some() {
+            return Err(Errno::EISDIR);
+        }
+        if parent.trailing_slash {
+            let child = dir.lookup(name)?;
+            return Err(if child.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::ENOTDIR });
+        }
+        dir.unlink(name)
+    }
+
+    /// `rename`, `renameat`, `renameat2` (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
+    pub fn rename(
+        &self,
+        old_base: &Location,
+        old_path: &[u8],
+        new_base: &Location,
+        new_path: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let known = RENAME_NOREPLACE | RENAME_EXCHANGE;
+        if flags & !known != 0 || flags & RENAME_WHITEOUT != 0 || flags == known {
+            return Err(Errno::EINVAL);
+        }
+        let flags = RenameFlags { no_replace: flags & RENAME_NOREPLACE != 0, exchange: flags & RENAME_EXCHANGE != 0 };
+        let old = path::resolve_parent(self, old_base, old_path)?;
+        let new = path::resolve_parent(self, new_base, new_path)?;
+        if old.dir.mount != new.dir.mount {
+            return Err(Errno::EXDEV);
+        }
+        let LastComponent::Name(old_name) = &old.last else { return Err(Errno::EBUSY) };
+        let LastComponent::Name(new_name) = &new.last else {
+            return Err(if flags.no_replace { Errno::EEXIST } else { Errno::EBUSY });
+        };
+        let old_dir = writable_dir(&old.dir, Errno::EPERM)?;
+        let new_dir = writable_dir(&new.dir, Errno::EPERM)?;
+        if self.mount_at(&old.dir, old_name).is_some() || self.mount_at(&new.dir, new_name).is_some() {
+            return Err(Errno::EBUSY);
+        }
+        let moving = old_dir.lookup(old_name)?;
+        if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash)) {
+            return Err(Errno::ENOTDIR);
+        }
+        TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)
+    }
+
+    /// `truncate`: `EINVAL` for a negative length or a non-regular file, `EISDIR` for a
+    /// directory, `EROFS` in the image.
+    pub fn truncate(&self, base: &Location, path: &[u8], len: i64) -> Result<(), Errno> {
+        let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        self.resolve(base, path, true)?.node.truncate(len)
+    }
+
+    /// `chmod`, `fchmodat`: `EOPNOTSUPP` for a symlink itself (`AT_SYMLINK_NOFOLLOW`).
+    pub fn chmod(&self, base: &Location, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
+        let location = self.resolve(base, path, follow)?;
+        if location.node.file_type() == FileType::Symlink {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        location.node.set_mode(mode)
+    }
+
+    /// `chown`, `lchown`, `fchownat` (`u32::MAX` leaves a field, as `-1` does).
+    pub fn chown(&self, base: &Location, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
+        self.resolve(base, path, follow)?.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))
+    }
+
+    /// `utimensat` with a path.
+    pub fn utimens(
+        &self,
+        base: &Location,
+        path: &[u8],
+        atime: TimeChange,
+        mtime: TimeChange,
+        follow: bool,
+    ) -> Result<(), Errno> {
+        self.resolve(base, path, follow)?.node.set_times(atime, mtime)
+    }
+}
+
+/// The tmpfs directory of `dir`, for an operation that changes names: `EROFS` in the image,
+/// `fixed_error` in the synthetic trees (`EPERM`, or `EACCES` for `open(O_CREAT)`).
+fn writable_dir(dir: &Location, fixed_error: Errno) -> Result<&Arc<TmpNode>, Errno> {
+    match &dir.node {
+        Node::Tmp(node) => Ok(node),
+        node => Err(match node.mutability() {
+            Mutability::ReadOnly => Errno::EROFS,
+            _ => fixed_error,
+        }),
+    }
+}
+
+impl Walker for Vfs {
+    type Loc = Location;
+
+    fn root(&self) -> Location {
+        Vfs::root(self)
+    }
+
+    fn is_dir(&self, location: &Location) -> bool {
+        location.node.is_dir()
+    }
+
+    fn is_symlink(&self, location: &Location) -> bool {
+        location.node.file_type() == FileType::Symlink
+    }
+
+    fn child(&self, dir: &Location, name: &[u8]) -> Result<Location, Errno> {
+        if let Some(id) = self.mount_at(dir, name) {
+            let mount = &self.mounts[id];
+            return Ok(Location::new(id, mount.root.clone(), mount.path.clone()));
+        }
+        let node = dir.node.lookup(name)?;
+        Ok(Location::new(dir.mount, node, join(&dir.path, name)))
+    }
+
+    fn parent(&self, dir: &Location) -> Result<Location, Errno> {
+        let mount = self.mounts.get(dir.mount).ok_or(Errno::EIO)?;
+        if mount.root.same_file(&dir.node) {
+            return Ok(match &mount.parent {
+                Some((parent_mount, parent_node)) => {
+                    Location::new(*parent_mount, parent_node.clone(), parent_path(&mount.path))
+                }
+                None => self.root(),
+            });
+        }
+        Ok(Location::new(dir.mount, dir.node.parent()?, parent_path(&dir.path)))
+    }
+
+    fn link_target(&self, link: &Location) -> Result<LinkTarget<Location>, Errno> {
+        link.node.link_target()
+    }
+}
+
+#[cfg(test)]
+mod tests;

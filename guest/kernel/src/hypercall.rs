@@ -1,0 +1,124 @@
+//! Hypercalls from the guest side: one 8-byte store to the hypercall page (see uvm-abi's
+//! `hypercall` module), carrying the guest-physical address of a parameter block.
+//!
+//! Parameter blocks and buffers must sit in memory whose GPA the kernel knows: the kernel
+//! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
+
+use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, Hypercall, Message, CONSOLE_MAX_CHUNK};
+use uvm_abi::layout::{DIRECT_MAP_VA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
+
+/// The guest-physical address of kernel memory at virtual address `va`.
+pub fn gpa_of(va: u64) -> u64 {
+    if (KERNEL_BASE..KERNEL_END).contains(&va) {
+        va
+    } else if (DIRECT_MAP_VA..DIRECT_MAP_VA + IMAGE_GPA).contains(&va) {
+        va - DIRECT_MAP_VA
+    } else {
+        // Only kernel memory is ever passed; anything else is a kernel bug, which the VMM
+        // refuses loudly (the address is not RAM).
+        u64::MAX
+    }
+}
+
+#[cfg(not(test))]
+fn call<T>(call: Hypercall, params: &mut T) {
+    let gpa = gpa_of(params as *mut T as u64);
+    let port = HYPERCALL_VA + 8 * call as u64;
+    // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
+    // exits to the VMM, which reads and writes `params` through its GPA before the vCPU
+    // resumes. The asm clobbers memory, so `params` is written before and re-read after.
+    unsafe { core::arch::asm!("mov {gpa}, ({port})", gpa = in(reg) gpa, port = in(reg) port, options(att_syntax, nostack)) }
+}
+
+#[cfg(test)]
+fn call<T>(_call: Hypercall, _params: &mut T) {}
+
+/// Writes `bytes` (kernel memory, at most [`CONSOLE_MAX_CHUNK`]) to the host's stdout (1)
+/// or stderr (2). Returns bytes written or -errno.
+pub fn console_write(fd: u32, bytes: &[u8]) -> i64 {
+    let len = (bytes.len() as u64).min(CONSOLE_MAX_CHUNK);
+    let mut p = ConsoleWrite { fd, reserved: 0, buf_gpa: gpa_of(bytes.as_ptr() as u64), len, result: 0 };
+    call(Hypercall::ConsoleWrite, &mut p);
+    p.result
+}
+
+/// Reads from the host's stdin into `buf` (kernel memory). Returns bytes read, 0 at end of
+/// input, or -errno.
+pub fn console_read(buf: &mut [u8]) -> i64 {
+    let len = (buf.len() as u64).min(CONSOLE_MAX_CHUNK);
+    let mut p = ConsoleRead { fd: 0, reserved: 0, buf_gpa: gpa_of(buf.as_mut_ptr() as u64), len, result: 0 };
+    call(Hypercall::ConsoleRead, &mut p);
+    p.result
+}
+
+/// Ends the VM with the app's exit status.
+pub fn exit(status: i32) -> ! {
+    let mut p = Exit { status, reserved: 0 };
+    loop {
+        call(Hypercall::Exit, &mut p);
+        core::hint::spin_loop();
+    }
+}
+
+/// Ends the VM: the app was killed.
+pub fn fatal(mut info: Fatal) -> ! {
+    loop {
+        call(Hypercall::Fatal, &mut info);
+        core::hint::spin_loop();
+    }
+}
+
+/// Asks the VMM to resync this vCPU's shadow page tables (after present entries changed).
+pub fn flush_tlb() {
+    let mut nothing = 0u64;
+    call(Hypercall::FlushTlb, &mut nothing);
+}
+
+/// Sends one syscall-trace line to the host's stderr.
+pub fn trace(line: &[u8]) {
+    let mut p = Message { buf_gpa: gpa_of(line.as_ptr() as u64), len: line.len() as u64 };
+    call(Hypercall::Trace, &mut p);
+}
+
+/// Reports a kernel bug and ends the VM.
+pub fn panic(message: &[u8]) -> ! {
+    let mut p = Message { buf_gpa: gpa_of(message.as_ptr() as u64), len: message.len() as u64 };
+    loop {
+        call(Hypercall::Panic, &mut p);
+        core::hint::spin_loop();
+    }
+}
+
+/// Bytes moved per console hypercall. App buffers have no known GPA, so console data goes
+/// through this kernel buffer (identity-mapped, so its GPA is its address).
+const BOUNCE_SIZE: usize = 64 * 1024;
+static BOUNCE: crate::sync::SpinLock<[u8; BOUNCE_SIZE]> = crate::sync::SpinLock::new([0; BOUNCE_SIZE]);
+
+/// Writes all of `bytes` (any memory) to the host's stdout (1) or stderr (2), in chunks.
+/// Returns the bytes written, or -errno if nothing could be written.
+pub fn console_write_all(fd: u32, bytes: &[u8]) -> i64 {
+    let mut bounce = BOUNCE.lock();
+    let mut done = 0usize;
+    for chunk in bytes.chunks(BOUNCE_SIZE) {
+        bounce[..chunk.len()].copy_from_slice(chunk);
+        let r = console_write(fd, &bounce[..chunk.len()]);
+        if r < 0 {
+            return if done == 0 { r } else { done as i64 };
+        }
+        done += chunk.len();
+    }
+    done as i64
+}
+
+/// Reads from the host's stdin into `buf` (any memory): at most one chunk. Returns the bytes
+/// read (0 at end of input) or -errno.
+pub fn console_read_some(buf: &mut [u8]) -> i64 {
+    let mut bounce = BOUNCE.lock();
+    let n = buf.len().min(BOUNCE_SIZE);
+    let r = console_read(&mut bounce[..n]);
+    if r > 0 {
+        let got = (r as usize).min(n);
+        buf[..got].copy_from_slice(&bounce[..got]);
+    }
+    r
+}

@@ -1,0 +1,265 @@
+//! The kernel heap behind `alloc` (Box, Vec, BTreeMap, Arc): power-of-two size classes up to
+//! 2 KiB carved from single pages, and whole page runs above that.
+//!
+//! Memory comes from a [`PageSource`] (in the VM: contiguous frames, reached through the
+//! direct map) and is recycled through intrusive free lists, so this module writes into the
+//! blocks it manages: it is one of the kernel's few `unsafe` modules.
+
+use core::alloc::Layout;
+use core::ptr;
+
+use uvm_abi::layout::PAGE_SIZE;
+
+/// Where the heap gets fresh memory.
+pub trait PageSource {
+    /// `count` contiguous, zeroed, page-aligned pages, as a kernel virtual address.
+    fn pages(&mut self, count: usize) -> Option<usize>;
+}
+
+const PAGE: usize = PAGE_SIZE as usize;
+/// Block sizes of the small classes.
+const CLASSES: [usize; 8] = [16, 32, 64, 128, 256, 512, 1024, 2048];
+
+/// A free run of pages: its header lives in its first bytes.
+struct FreeRun {
+    next: *mut FreeRun,
+    pages: usize,
+}
+
+/// The heap's state.
+pub struct Heap {
+    small: [*mut u8; CLASSES.len()],
+    runs: *mut FreeRun,
+    bytes_in_use: usize,
+}
+
+// SAFETY: the heap's raw pointers refer to memory only the heap manages; it is always used
+// behind a lock.
+unsafe impl Send for Heap {}
+
+fn class_of(layout: Layout) -> Option<usize> {
+    let size = layout.size().max(layout.align());
+    CLASSES.iter().position(|&c| c >= size)
+}
+
+impl Heap {
+    /// An empty heap.
+    pub const fn new() -> Heap {
+        Heap { small: [ptr::null_mut(); CLASSES.len()], runs: ptr::null_mut(), bytes_in_use: 0 }
+    }
+
+    /// Bytes currently allocated.
+    pub fn bytes_in_use(&self) -> usize {
+        self.bytes_in_use
+    }
+
+    /// Allocates a block for `layout`; null when memory is exhausted.
+    pub fn alloc(&mut self, layout: Layout, source: &mut dyn PageSource) -> *mut u8 {
+        match class_of(layout) {
+            Some(class) => {
+                if self.small[class].is_null() && !self.refill(class, source) {
+                    return ptr::null_mut();
+                }
+                let block = self.small[class];
+                // SAFETY: every block on a class list is at least 16 bytes, 8-aligned, owned
+                // by the heap, and holds the next pointer in its first word.
+                self.small[class] = unsafe { block.cast::<*mut u8>().read() };
+                self.bytes_in_use += CLASSES[class];
+                block
+            }
+            None => {
+                if layout.align() > PAGE {
+                    return ptr::null_mut();
+                }
+                let pages = layout.size().div_ceil(PAGE);
+                let block = self.take_run(pages).or_else(|| source.pages(pages)).unwrap_or(0) as *mut u8;
+                if !block.is_null() {
+                    self.bytes_in_use += pages * PAGE;
+                }
+                block
+            }
+        }
+    }
+
+    /// Returns a block allocated with the same `layout`.
+    ///
+    /// # Safety
+    /// `block` must come from [`Heap::alloc`] of this heap with `layout`, and not be used again.
+    pub unsafe fn dealloc(&mut self, block: *mut u8, layout: Layout) {
+        match class_of(layout) {
+            Some(class) => {
+                // SAFETY: the block is ours again and large enough for a pointer.
+                unsafe { block.cast::<*mut u8>().write(self.small[class]) };
+                self.small[class] = block;
+                self.bytes_in_use -= CLASSES[class];
+            }
+            None => {
+                let pages = layout.size().div_ceil(PAGE);
+                let run = block.cast::<FreeRun>();
+                // SAFETY: the run is page-aligned, at least one page, and ours again.
+                unsafe { run.write(FreeRun { next: self.runs, pages }) };
+                self.runs = run;
+                self.bytes_in_use -= pages * PAGE;
+            }
+        }
+    }
+
+    /// Carves one fresh page into blocks of `class`.
+    fn refill(&mut self, class: usize, source: &mut dyn PageSource) -> bool {
+        let Some(page) = self.take_run(1).or_else(|| source.pages(1)) else {
+            return false;
+        };
+        let size = CLASSES[class];
+        for offset in (0..PAGE).step_by(size).rev() {
+            let block = (page + offset) as *mut u8;
+            // SAFETY: the page is ours, and every block lies inside it.
+            unsafe { block.cast::<*mut u8>().write(self.small[class]) };
+            self.small[class] = block;
+        }
+        true
+    }
+
+    /// A free run of exactly `pages` pages (first fit, split when larger).
+    fn take_run(&mut self, pages: usize) -> Option<usize> {
+        let mut link: *mut *mut FreeRun = &mut self.runs;
+        // SAFETY: the list holds only runs the heap owns, each with a valid header.
+        unsafe {
+            while !(*link).is_null() {
+                let run = *link;
+                if (*run).pages == pages {
+                    *link = (*run).next;
+                    ptr::write_bytes(run.cast::<u8>(), 0, size_of::<FreeRun>());
+                    return Some(run as usize);
+                }
+                if (*run).pages > pages {
+                    (*run).pages -= pages;
+                    let tail = run as usize + (*run).pages * PAGE;
+                    return Some(tail);
+                }
+                link = &mut (*run).next;
+            }
+        }
+        None
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Heap {
+        Heap::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct VecSource(Vec<Vec<u8>>);
+
+    impl PageSource for VecSource {
+        fn pages(&mut self, count: usize) -> Option<usize> {
+            let mut v = vec![0u8; (count + 1) * PAGE];
+            let addr = (v.as_mut_ptr() as usize).next_multiple_of(PAGE);
+            self.0.push(v);
+            Some(addr)
+        }
+    }
+
+    #[test]
+    fn small_blocks_are_aligned_distinct_and_reused() {
+        let mut heap = Heap::new();
+        let mut src = VecSource(Vec::new());
+        let l = Layout::from_size_align(24, 8).unwrap();
+        let a = heap.alloc(l, &mut src);
+        let b = heap.alloc(l, &mut src);
+        assert!(!a.is_null() && !b.is_null() && a != b);
+        assert_eq!(a as usize % 32, 0);
+        assert_eq!(heap.bytes_in_use(), 64);
+        // SAFETY: a came from this heap with layout l.
+        unsafe { heap.dealloc(a, l) };
+        assert_eq!(heap.alloc(l, &mut src), a);
+        let aligned = heap.alloc(Layout::from_size_align(8, 256).unwrap(), &mut src);
+        assert_eq!(aligned as usize % 256, 0);
+    }
+
+    #[test]
+    fn large_blocks_use_page_runs_and_are_reused() {
+        let mut heap = Heap::new();
+        let mut src = VecSource(Vec::new());
+        let l = Layout::from_size_align(3 * PAGE, 8).unwrap();
+        let a = heap.alloc(l, &mut src);
+        assert_eq!(a as usize % PAGE, 0);
+        // SAFETY: a came from this heap with layout l.
+        unsafe { heap.dealloc(a, l) };
+        let small = Layout::from_size_align(PAGE, 8).unwrap();
+        let b = heap.alloc(small, &mut src);
+        assert!(b as usize >= a as usize && (b as usize) < a as usize + 3 * PAGE, "split from the freed run");
+        assert!(heap.alloc(Layout::from_size_align(8, 2 * PAGE).unwrap(), &mut src).is_null());
+    }
+
+    #[test]
+    fn exhausted_source_gives_null() {
+        struct Empty;
+        impl PageSource for Empty {
+            fn pages(&mut self, _: usize) -> Option<usize> {
+                None
+            }
+        }
+        let mut heap = Heap::new();
+        assert!(heap.alloc(Layout::from_size_align(8, 8).unwrap(), &mut Empty).is_null());
+        assert!(heap.alloc(Layout::from_size_align(9000, 8).unwrap(), &mut Empty).is_null());
+    }
+}
+
+/// The kernel's global allocator: a [`Heap`] behind a lock, growing from the frame allocator.
+#[cfg(not(test))]
+pub struct KernelAllocator {
+    heap: crate::sync::SpinLock<Heap>,
+}
+
+#[cfg(not(test))]
+impl KernelAllocator {
+    /// An empty allocator (it grows on first use).
+    pub const fn new() -> KernelAllocator {
+        KernelAllocator { heap: crate::sync::SpinLock::new(Heap::new()) }
+    }
+
+    /// Bytes the kernel has allocated.
+    pub fn bytes_in_use(&self) -> usize {
+        self.heap.lock().bytes_in_use()
+    }
+}
+
+#[cfg(not(test))]
+impl Default for KernelAllocator {
+    fn default() -> Self {
+        KernelAllocator::new()
+    }
+}
+
+/// Pages for the heap, from the global frame allocator, reached through the direct map.
+#[cfg(not(test))]
+struct FramePages;
+
+#[cfg(not(test))]
+impl PageSource for FramePages {
+    fn pages(&mut self, count: usize) -> Option<usize> {
+        let mut frames = super::FRAMES.lock();
+        let gpa = if count == 1 { frames.alloc_zeroed()? } else { frames.alloc_contiguous(count as u64)? };
+        Some(uvm_abi::layout::direct_map(gpa) as usize)
+    }
+}
+
+// SAFETY: `alloc` returns blocks that are unique, at least `layout.size()` bytes and aligned
+// to `layout.align()` (size classes are powers of two carved from page-aligned pages; page
+// runs are page-aligned; larger alignments are refused with null), or null.
+#[cfg(not(test))]
+unsafe impl core::alloc::GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.heap.lock().alloc(layout, &mut FramePages)
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // SAFETY: GlobalAlloc's contract: `block` came from `alloc` with this layout.
+        unsafe { self.heap.lock().dealloc(block, layout) }
+    }
+}

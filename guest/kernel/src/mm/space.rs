@@ -1,0 +1,735 @@
+//! The app's address space: its mappings (VMAs), the program break, and what fills a page
+//! when the app first touches it.
+//!
+//! Linux semantics for mmap/munmap/mprotect/brk, within one rule of this platform: a present
+//! page-table entry that is changed or removed needs a resync (a flush hypercall) before the
+//! app runs again, and a frame it pointed to is freed only after that flush.
+//! Small anonymous mappings are filled at once (a fault costs ~25 us here, a page-table store
+//! ~0.1 us); large or MAP_NORESERVE ones and the stack's reserve are filled on first touch.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use uvm_abi::layout::{
+    align_down, align_up, pte, DIRECT_MAP_VA, IMAGE_GPA, MMAP_TOP_VA, PAGE_SIZE, USER_END_VA, USER_MIN_VA,
+};
+
+use crate::arch::phys;
+use crate::errno::Errno;
+use crate::mm::frames::FrameAllocator;
+use crate::mm::paging::{self, PageFlags};
+use crate::sync::SpinLock;
+
+/// Anonymous mappings up to this size are filled at mmap time; larger ones on first touch.
+pub const EAGER_MAP_LIMIT: u64 = 16 << 20;
+/// Frames kept back from eager filling for the kernel's own needs (heap, page tables).
+const FRAME_RESERVE: u64 = 256;
+/// Lowest address the top-down search hands out.
+const MMAP_BOTTOM_VA: u64 = 0x1000_0000;
+
+/// Access rights of a mapping (PROT_* bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot {
+    /// PROT_READ.
+    pub read: bool,
+    /// PROT_WRITE.
+    pub write: bool,
+    /// PROT_EXEC.
+    pub exec: bool,
+}
+
+impl Prot {
+    /// Decodes PROT_READ (1), PROT_WRITE (2), PROT_EXEC (4).
+    pub fn from_bits(bits: u64) -> Prot {
+        Prot { read: bits & 1 != 0, write: bits & 2 != 0, exec: bits & 4 != 0 }
+    }
+
+    /// Read and write.
+    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+
+    fn page_flags(self) -> PageFlags {
+        // x86 cannot map write-only or exec-only: both imply read.
+        PageFlags { read: self.read || self.write || self.exec, write: self.write, exec: self.exec }
+    }
+
+    fn allows(self, access: Access) -> bool {
+        match access {
+            Access::Read => self.read || self.write || self.exec,
+            Access::Write => self.write,
+            Access::Exec => self.exec,
+        }
+    }
+}
+
+/// What the app was doing when it touched a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Exec,
+}
+
+/// What backs a mapping's pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Zero-filled memory.
+    Anonymous,
+    /// The image file's bytes, mapped in place (read-only, shared by every VM of the image):
+    /// `image_offset` is the file offset of the mapping's first byte (page-aligned), `file_len`
+    /// how many bytes of the mapping the file covers (pages past it are zero-filled frames).
+    Image {
+        /// Offset in the image file of the mapping's start.
+        image_offset: u64,
+        /// Bytes of the mapping backed by the file.
+        file_len: u64,
+    },
+}
+
+/// One mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    /// One past the last byte.
+    pub end: u64,
+    /// Rights.
+    pub prot: Prot,
+    /// Pages are filled on first touch.
+    pub lazy: bool,
+    /// What backs it (for pages not yet filled and for /proc/self/maps).
+    pub backing: Backing,
+    /// Part of the program break.
+    pub is_heap: bool,
+    /// Part of the initial stack.
+    pub is_stack: bool,
+}
+
+/// How a page fault ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The page is now mapped: retry the access.
+    Resolved,
+    /// No mapping there (SIGSEGV, SEGV_MAPERR).
+    NoMapping,
+    /// A mapping without the needed right (SIGSEGV, SEGV_ACCERR).
+    AccessDenied,
+    /// No memory left to fill the page (the app is killed, as by the OOM killer).
+    OutOfMemory,
+}
+
+/// mmap flags the address space cares about.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapFlags {
+    /// MAP_FIXED: exactly at `addr`, replacing what is there.
+    pub fixed: bool,
+    /// MAP_FIXED_NOREPLACE: exactly at `addr`, EEXIST if anything is there.
+    pub fixed_noreplace: bool,
+    /// MAP_NORESERVE, or any reason to fill on first touch.
+    pub lazy: bool,
+}
+
+/// The address space.
+pub struct AddressSpace {
+    root: u64,
+    frames: &'static SpinLock<FrameAllocator>,
+    vmas: BTreeMap<u64, Vma>,
+    brk_start: u64,
+    brk: u64,
+    flush_pending: bool,
+    freed_after_flush: Vec<u64>,
+    /// Flush hypercalls made (for statistics).
+    pub flushes: u64,
+    /// Pages filled on first touch (for statistics).
+    pub demand_fills: u64,
+}
+
+impl AddressSpace {
+    /// An empty address space over the page tables at `root`.
+    pub fn new(root: u64, frames: &'static SpinLock<FrameAllocator>) -> AddressSpace {
+        AddressSpace {
+            root,
+            frames,
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            flush_pending: false,
+            freed_after_flush: Vec::new(),
+            flushes: 0,
+            demand_fills: 0,
+        }
+    }
+
+    /// The mappings, by start address.
+    pub fn vmas(&self) -> impl Iterator<Item = (u64, &Vma)> {
+        self.vmas.iter().map(|(s, v)| (*s, v))
+    }
+
+    /// The VMA containing `addr`.
+    pub fn vma_at(&self, addr: u64) -> Option<(u64, &Vma)> {
+        self.vmas.range(..=addr).next_back().filter(|(_, v)| addr < v.end).map(|(s, v)| (*s, v))
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
+    }
+
+    fn check_range(start: u64, len: u64) -> Result<u64, Errno> {
+        if start % PAGE_SIZE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = align_up(len, PAGE_SIZE).and_then(|l| start.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        if start < USER_MIN_VA || end > USER_END_VA || (start < DIRECT_MAP_VA + IMAGE_GPA * 2 && end > DIRECT_MAP_VA) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(end)
+    }
+
+    /// A free range of `len` bytes, top-down below the mmap base.
+    fn find_gap(&self, len: u64) -> Option<u64> {
+        let mut top = MMAP_TOP_VA;
+        for (&start, vma) in self.vmas.range(..MMAP_TOP_VA).rev() {
+            if vma.end.saturating_add(len) <= top {
+                break;
+            }
+            top = top.min(start);
+        }
+        let start = top.checked_sub(len)?;
+        (start >= MMAP_BOTTOM_VA && !self.overlaps(start, top)).then_some(start)
+    }
+
+    /// Maps `len` bytes. Returns the start address.
+    pub fn map(&mut self, addr: u64, len: u64, prot: Prot, flags: MapFlags, backing: Backing) -> Result<u64, Errno> {
+        let len = align_up(len, PAGE_SIZE).filter(|&l| l > 0 && l < USER_END_VA).ok_or(Errno::ENOMEM)?;
+        let start = if flags.fixed || flags.fixed_noreplace {
+            let end = Self::check_range(addr, len)?;
+            if self.overlaps(addr, end) {
+                if flags.fixed_noreplace {
+                    return Err(Errno::EEXIST);
+                }
+                self.unmap(addr, len)?;
+            }
+            addr
+        } else {
+            let hint = align_down(addr, PAGE_SIZE);
+            match Self::check_range(hint, len) {
+                Ok(end) if hint != 0 && !self.overlaps(hint, end) => hint,
+                _ => self.find_gap(len).ok_or(Errno::ENOMEM)?,
+            }
+        };
+        let end = start + len;
+        let lazy = matches!(backing, Backing::Anonymous)
+            && (flags.lazy || len > EAGER_MAP_LIMIT || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
+        let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
+        self.vmas.insert(start, vma);
+        if !lazy {
+            if let Err(e) = self.fill_range(start, end, &vma) {
+                self.vmas.remove(&start);
+                self.clear_range(start, end);
+                self.flush_now();
+                return Err(e);
+            }
+        }
+        Ok(start)
+    }
+
+    /// Fills every page of `[start, end)` of `vma` (which starts at `vma_start`).
+    fn fill_range(&mut self, start: u64, end: u64, vma: &Vma) -> Result<(), Errno> {
+        let vma_start = self.vma_at(start).map_or(start, |(s, _)| s);
+        let mut va = start;
+        while va < end {
+            let existing = paging::lookup(self.root, va);
+            if paging::entry_frame(existing).is_none() {
+                let entry = self.page_entry(va - vma_start, vma).ok_or(Errno::ENOMEM)?;
+                paging::set(self.root, va, entry, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// The entry for the page at `offset` into `vma` (allocating a frame if it needs one).
+    fn page_entry(&self, offset: u64, vma: &Vma) -> Option<u64> {
+        let flags = vma.prot.page_flags();
+        if let Backing::Image { image_offset, file_len } = vma.backing {
+            if offset < file_len && !vma.prot.write {
+                return Some(flags.entry(IMAGE_GPA + image_offset + offset));
+            }
+            let frame = self.frames.lock().alloc_zeroed()?;
+            if offset < file_len {
+                let n = (file_len - offset).min(PAGE_SIZE);
+                let mut page = [0u8; PAGE_SIZE as usize];
+                phys::read_bytes(IMAGE_GPA + image_offset + offset, &mut page[..n as usize]);
+                phys::write_bytes(frame, &page[..n as usize]);
+            }
+            return Some(flags.entry(frame));
+        }
+        let frame = self.frames.lock().alloc_zeroed()?;
+        Some(flags.entry(frame))
+    }
+
+    /// Clears the entries of `[start, end)`; frames are freed after the next flush.
+    fn clear_range(&mut self, start: u64, end: u64) {
+        let mut va = start;
+        while va < end {
+            let old = paging::unmap(self.root, va, &mut self.frames.lock());
+            if old & pte::PRESENT != 0 {
+                self.flush_pending = true;
+            }
+            if let Some(frame) = paging::entry_frame(old) {
+                if frame < IMAGE_GPA {
+                    self.freed_after_flush.push(frame);
+                }
+            }
+            va += PAGE_SIZE;
+        }
+    }
+
+    /// Makes pending page-table changes visible (one flush hypercall), then frees frames
+    /// that were unmapped. Call before returning to the app.
+    pub fn flush_now(&mut self) {
+        if self.flush_pending {
+            crate::hypercall::flush_tlb();
+            self.flushes += 1;
+            self.flush_pending = false;
+        }
+        if !self.freed_after_flush.is_empty() {
+            let mut frames = self.frames.lock();
+            for frame in self.freed_after_flush.drain(..) {
+                frames.free(frame);
+            }
+        }
+    }
+
+    /// Splits the VMA containing `at` (if any) so that one starts exactly at `at`.
+    fn split_at(&mut self, at: u64) {
+        if let Some((start, vma)) = self.vma_at(at).map(|(s, v)| (s, *v)) {
+            if start < at {
+                let mut tail = vma;
+                if let Backing::Image { image_offset, file_len } = vma.backing {
+                    let shift = at - start;
+                    tail.backing =
+                        Backing::Image { image_offset: image_offset + shift, file_len: file_len.saturating_sub(shift) };
+                }
+                if let Some(head) = self.vmas.get_mut(&start) {
+                    head.end = at;
+                }
+                self.vmas.insert(at, tail);
+            }
+        }
+    }
+
+    /// Removes every mapping in `[addr, addr + len)`.
+    pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        if end > USER_END_VA {
+            return Err(Errno::EINVAL);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
+        for start in doomed {
+            if let Some(vma) = self.vmas.remove(&start) {
+                self.clear_range(start, vma.end);
+            }
+        }
+        self.flush_now();
+        Ok(())
+    }
+
+    /// madvise(MADV_DONTNEED): drops the pages of `[addr, addr + len)`; they fill again on
+    /// the next touch (zeros, or the file's bytes). EINVAL for a range outside user space.
+    pub fn discard(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        if end > USER_END_VA {
+            return Err(Errno::EINVAL);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
+        for start in starts {
+            if let Some(vma) = self.vmas.get_mut(&start) {
+                vma.lazy = true;
+                let vma_end = vma.end;
+                self.clear_range(start, vma_end);
+            }
+        }
+        self.flush_now();
+        Ok(())
+    }
+
+    /// Changes the rights of every page in `[addr, addr + len)`; ENOMEM if part of it is
+    /// not mapped.
+    pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        let mut cursor = addr;
+        for (&start, vma) in self.vmas.range(..end) {
+            if vma.end <= cursor {
+                continue;
+            }
+            if start > cursor {
+                return Err(Errno::ENOMEM);
+            }
+            cursor = vma.end;
+            if cursor >= end {
+                break;
+            }
+        }
+        if cursor < end {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
+        for start in starts {
+            let Some(vma) = self.vmas.get(&start).copied() else { continue };
+            let updated = Vma { prot, ..vma };
+            self.vmas.insert(start, updated);
+            let mut va = start;
+            while va < vma.end {
+                let old = paging::lookup(self.root, va);
+                if let Some(frame) = paging::entry_frame(old) {
+                    let in_image = frame >= IMAGE_GPA;
+                    let new = if in_image && prot.write {
+                        // A private file page that becomes writable gets its own copy.
+                        let copy = self.frames.lock().alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                        phys::copy_page(copy, frame);
+                        prot.page_flags().entry(copy)
+                    } else {
+                        prot.page_flags().entry(frame)
+                    };
+                    if new != old {
+                        paging::set(self.root, va, new, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
+                        if old & pte::PRESENT != 0 {
+                            self.flush_pending = true;
+                        }
+                    }
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        self.flush_now();
+        Ok(())
+    }
+
+    /// Sets where the program break starts (just past the app's highest segment).
+    pub fn init_brk(&mut self, start: u64) {
+        let start = align_up(start, PAGE_SIZE).unwrap_or(start);
+        self.brk_start = start;
+        self.brk = start;
+    }
+
+    /// brk(2): moves the break to `new` if it can; returns the break in effect.
+    pub fn set_brk(&mut self, new: u64) -> u64 {
+        if new < self.brk_start || new > USER_END_VA {
+            return self.brk;
+        }
+        let old_end = align_up(self.brk, PAGE_SIZE).unwrap_or(self.brk);
+        let Some(new_end) = align_up(new, PAGE_SIZE) else { return self.brk };
+        if new_end > old_end {
+            if self.overlaps(old_end, new_end) {
+                return self.brk;
+            }
+            let vma = Vma {
+                end: new_end,
+                prot: Prot::RW,
+                lazy: false,
+                backing: Backing::Anonymous,
+                is_heap: true,
+                is_stack: false,
+            };
+            self.vmas.insert(old_end, vma);
+            if self.fill_range(old_end, new_end, &vma).is_err() {
+                self.vmas.remove(&old_end);
+                self.clear_range(old_end, new_end);
+                self.flush_now();
+                return self.brk;
+            }
+            self.merge_heap(old_end);
+        } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
+            return self.brk;
+        }
+        self.brk = new;
+        self.brk
+    }
+
+    /// Joins the heap VMA at `start` with the heap VMA ending there, so the heap stays one.
+    fn merge_heap(&mut self, start: u64) {
+        let Some((prev_start, prev)) = self.vmas.range(..start).next_back().map(|(s, v)| (*s, *v)) else { return };
+        if prev.is_heap && prev.end == start {
+            if let Some(v) = self.vmas.remove(&start) {
+                if let Some(p) = self.vmas.get_mut(&prev_start) {
+                    p.end = v.end;
+                }
+            }
+        }
+    }
+
+    /// The current break.
+    pub fn brk(&self) -> u64 {
+        self.brk
+    }
+
+    /// Reserves the stack: `[top - reserve, top)`, of which the top `filled` bytes are
+    /// filled now and the rest on first touch.
+    pub fn map_stack(&mut self, top: u64, reserve: u64, filled: u64) -> Result<(), Errno> {
+        let start = top - reserve;
+        let vma = Vma {
+            end: top,
+            prot: Prot::RW,
+            lazy: true,
+            backing: Backing::Anonymous,
+            is_heap: false,
+            is_stack: true,
+        };
+        if self.overlaps(start, top) {
+            return Err(Errno::ENOMEM);
+        }
+        self.vmas.insert(start, vma);
+        self.fill_range(top - filled, top, &vma)
+    }
+
+    /// Resolves a fault at `addr`.
+    pub fn handle_fault(&mut self, addr: u64, access: Access) -> FaultOutcome {
+        let Some((start, vma)) = self.vma_at(addr).map(|(s, v)| (s, *v)) else {
+            return FaultOutcome::NoMapping;
+        };
+        if !vma.prot.allows(access) {
+            return FaultOutcome::AccessDenied;
+        }
+        let page = align_down(addr, PAGE_SIZE);
+        let existing = paging::lookup(self.root, page);
+        if existing & pte::PRESENT != 0 {
+            // The entry allows the access, so the vCPU saw a stale shadow entry: resync.
+            self.flush_pending = true;
+            self.flush_now();
+            return FaultOutcome::Resolved;
+        }
+        let Some(entry) = self.page_entry(page - start, &vma) else {
+            return FaultOutcome::OutOfMemory;
+        };
+        if paging::set(self.root, page, entry, &mut self.frames.lock()).is_none() {
+            return FaultOutcome::OutOfMemory;
+        }
+        self.demand_fills += 1;
+        FaultOutcome::Resolved
+    }
+
+    /// Checks that the app may access `[addr, addr + len)` as `access`, filling lazily-backed
+    /// pages, so the kernel can then touch the range without faulting. EFAULT otherwise.
+    pub fn check_user(&mut self, addr: u64, len: u64, access: Access) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).filter(|&e| e <= USER_END_VA).ok_or(Errno::EFAULT)?;
+        if addr < USER_MIN_VA {
+            return Err(Errno::EFAULT);
+        }
+        let mut page = align_down(addr, PAGE_SIZE);
+        while page < end {
+            let entry = paging::lookup(self.root, page);
+            let ok = entry & pte::PRESENT != 0 && (access != Access::Write || entry & pte::WRITABLE != 0);
+            if !ok {
+                match self.handle_fault(page, access) {
+                    FaultOutcome::Resolved => {}
+                    FaultOutcome::OutOfMemory => return Err(Errno::ENOMEM),
+                    _ => return Err(Errno::EFAULT),
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// Frames in use by the whole kernel (for /proc/meminfo and statistics).
+    pub fn frames_in_use(&self) -> u64 {
+        self.frames.lock().in_use()
+    }
+
+    /// Frames still free.
+    pub fn frames_available(&self) -> u64 {
+        self.frames.lock().available()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RAM: u64 = 1024 * 4096;
+
+    fn space() -> AddressSpace {
+        phys::reset(RAM as usize);
+        let frames: &'static SpinLock<FrameAllocator> = Box::leak(Box::new(SpinLock::new(FrameAllocator::new(4096, RAM))));
+        let root = frames.lock().alloc_zeroed().unwrap();
+        AddressSpace::new(root, frames)
+    }
+
+    fn frame_of(s: &AddressSpace, va: u64) -> Option<u64> {
+        paging::entry_frame(paging::lookup(s.root, va))
+    }
+
+    #[test]
+    fn anonymous_map_is_filled_and_unmap_frees_after_flush() {
+        let mut s = space();
+        let before = s.frames_available();
+        let a = s.map(0, 3 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert!(a >= MMAP_BOTTOM_VA && a + 3 * 4096 <= MMAP_TOP_VA);
+        assert!(frame_of(&s, a + 2 * 4096).is_some());
+        s.unmap(a, 3 * 4096).unwrap();
+        assert!(frame_of(&s, a).is_none());
+        assert_eq!(s.flushes, 1, "removing present entries flushes once");
+        assert!(s.frames_available() >= before - 4, "frames come back (page tables stay)");
+        assert!(s.vma_at(a).is_none());
+    }
+
+    #[test]
+    fn fixed_maps_replace_and_noreplace_refuses() {
+        let mut s = space();
+        let at = 0x1000_0000_0000;
+        let f = MapFlags { fixed: true, ..Default::default() };
+        s.map(at, 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        let first = frame_of(&s, at).unwrap();
+        phys::write_bytes(first, b"old");
+        assert_eq!(s.map(at, 4096, Prot::RW, f, Backing::Anonymous), Ok(at));
+        let second = frame_of(&s, at).unwrap();
+        let mut b = [0u8; 3];
+        phys::read_bytes(second, &mut b);
+        assert_eq!(&b, &[0, 0, 0], "the new mapping is fresh zeroes");
+        let nr = MapFlags { fixed_noreplace: true, ..Default::default() };
+        assert_eq!(s.map(at, 4096, Prot::RW, nr, Backing::Anonymous), Err(Errno::EEXIST));
+        assert_eq!(s.map(at + 1, 4096, Prot::RW, f, Backing::Anonymous), Err(Errno::EINVAL));
+        assert_eq!(s.map(0x1000, 4096, Prot::RW, f, Backing::Anonymous), Err(Errno::ENOMEM), "below user space");
+    }
+
+    #[test]
+    fn hints_are_taken_when_free() {
+        let mut s = space();
+        let hint = 0x2000_0000_0000;
+        assert_eq!(s.map(hint, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous), Ok(hint));
+        let other = s.map(hint, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert_ne!(other, hint);
+    }
+
+    #[test]
+    fn unmap_in_the_middle_splits() {
+        let mut s = space();
+        let a = s.map(0, 3 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        s.unmap(a + 4096, 4096).unwrap();
+        assert!(s.vma_at(a).is_some());
+        assert!(s.vma_at(a + 4096).is_none());
+        assert!(s.vma_at(a + 2 * 4096).is_some());
+        assert!(frame_of(&s, a + 2 * 4096).is_some());
+    }
+
+    #[test]
+    fn protect_none_then_back_keeps_content() {
+        let mut s = space();
+        let a = s.map(0, 2 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        let f = frame_of(&s, a).unwrap();
+        phys::write_bytes(f, b"keep");
+        s.protect(a, 4096, Prot::default()).unwrap();
+        assert_eq!(paging::lookup(s.root, a) & pte::PRESENT, 0);
+        assert_eq!(s.handle_fault(a, Access::Read), FaultOutcome::AccessDenied);
+        s.protect(a, 4096, Prot::RW).unwrap();
+        assert_eq!(frame_of(&s, a), Some(f));
+        assert_eq!(s.protect(a, 8 * 4096, Prot::RW), Err(Errno::ENOMEM), "a hole in the range");
+    }
+
+    #[test]
+    fn lazy_maps_fill_on_fault_and_check_user() {
+        let mut s = space();
+        let f = MapFlags { lazy: true, ..Default::default() };
+        let a = s.map(0, 64 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        assert!(frame_of(&s, a).is_none());
+        assert_eq!(s.handle_fault(a + 5, Access::Write), FaultOutcome::Resolved);
+        assert!(frame_of(&s, a).is_some());
+        s.check_user(a + 4096 * 10, 10, Access::Write).unwrap();
+        assert!(frame_of(&s, a + 4096 * 10).is_some());
+        assert_eq!(s.check_user(0x10, 4, Access::Read), Err(Errno::EFAULT));
+        assert_eq!(s.check_user(a, u64::MAX, Access::Read), Err(Errno::EFAULT));
+        assert_eq!(s.handle_fault(0x3000_0000_0000, Access::Read), FaultOutcome::NoMapping);
+    }
+
+    #[test]
+    fn discarded_pages_come_back_zeroed() {
+        let mut s = space();
+        let a = s.map(0, 2 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        phys::write_bytes(frame_of(&s, a).unwrap(), b"data");
+        s.discard(a, 4096).unwrap();
+        assert!(frame_of(&s, a).is_none());
+        assert!(frame_of(&s, a + 4096).is_some(), "only the range is dropped");
+        assert_eq!(s.handle_fault(a, Access::Read), FaultOutcome::Resolved);
+        let mut b = [1u8; 4];
+        phys::read_bytes(frame_of(&s, a).unwrap(), &mut b);
+        assert_eq!(b, [0; 4]);
+    }
+
+    #[test]
+    fn read_only_mapping_refuses_writes() {
+        let mut s = space();
+        let a = s.map(0, 4096, Prot::from_bits(1), MapFlags::default(), Backing::Anonymous).unwrap();
+        assert_eq!(s.check_user(a, 4, Access::Write), Err(Errno::EFAULT));
+        assert_eq!(s.handle_fault(a, Access::Write), FaultOutcome::AccessDenied);
+        assert_eq!(s.handle_fault(a, Access::Exec), FaultOutcome::AccessDenied);
+    }
+
+    #[test]
+    fn brk_grows_shrinks_and_refuses_below_start() {
+        let mut s = space();
+        s.init_brk(0x60_1234);
+        let start = 0x60_2000;
+        assert_eq!(s.brk(), start);
+        assert_eq!(s.set_brk(start + 10_000), start + 10_000);
+        assert!(frame_of(&s, start + 8192).is_some());
+        assert_eq!(s.set_brk(start + 20_000), start + 20_000);
+        assert_eq!(s.vmas().filter(|(_, v)| v.is_heap).count(), 1, "heap stays one mapping");
+        assert_eq!(s.set_brk(start + 100), start + 100);
+        assert!(frame_of(&s, start + 8192).is_none());
+        assert_eq!(s.set_brk(start - 1), start + 100, "below the start is refused");
+        assert_eq!(s.set_brk(0), start + 100);
+    }
+
+    #[test]
+    fn exhausting_memory_is_enomem_and_rolls_back() {
+        let mut s = space();
+        let before = s.frames_available();
+        let f = MapFlags { fixed: true, ..Default::default() };
+        // Eager size that cannot fit: falls back to lazy (so it succeeds), but touching all of
+        // it eventually runs out.
+        let a = s.map(0x1000_0000_0000, 4000 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        let mut outcome = FaultOutcome::Resolved;
+        for i in 0..4000 {
+            outcome = s.handle_fault(a + i * 4096, Access::Write);
+            if outcome != FaultOutcome::Resolved {
+                break;
+            }
+        }
+        assert_eq!(outcome, FaultOutcome::OutOfMemory);
+        s.unmap(a, 4000 * 4096).unwrap();
+        assert!(s.frames_available() + 8 >= before);
+    }
+
+    #[test]
+    fn image_backed_read_only_pages_map_in_place() {
+        let mut s = space();
+        let b = Backing::Image { image_offset: 0x3000, file_len: 5000 };
+        let a = s.map(0, 3 * 4096, Prot::from_bits(5), MapFlags::default(), b).unwrap();
+        assert_eq!(frame_of(&s, a), Some(IMAGE_GPA + 0x3000));
+        assert_eq!(frame_of(&s, a + 4096), Some(IMAGE_GPA + 0x4000));
+        let tail = frame_of(&s, a + 8192).unwrap();
+        assert!(tail < IMAGE_GPA, "past the file: a zero frame");
+    }
+}

@@ -1,0 +1,193 @@
+//! The app's process: its address space, open files, working directory, identity, signal
+//! state and thread-library bookkeeping. There is one per VM, behind [`PROCESS`]; syscalls of
+//! the app run one at a time with it locked.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::fs::{FdTable, Location, OpenFile, ProcessView, Vfs};
+use crate::mm::space::{AddressSpace, Backing, MapFlags, Prot};
+use crate::signal::SignalState;
+use crate::sync::SpinLock;
+use crate::time::Clock;
+
+/// The VM's one process (set at boot).
+pub static PROCESS: SpinLock<Option<Process>> = SpinLock::new(None);
+
+/// Bytes reserved for the main stack (RLIMIT_STACK).
+pub const STACK_RESERVE: u64 = 8 << 20;
+/// Bytes of the stack filled at start (the rest fills on first touch).
+pub const STACK_FILLED: u64 = 128 << 10;
+
+/// The open files and working directory, shared with /proc (which reads them while a
+/// syscall holds the process: never hold these locks across a file-system call).
+pub struct Files {
+    /// The fd table.
+    pub fds: SpinLock<FdTable>,
+    /// The working directory.
+    pub cwd: SpinLock<Location>,
+}
+
+impl ProcessView for Files {
+    fn fd_file(&self, fd: i32) -> Option<Arc<OpenFile>> {
+        self.fds.lock().get(fd).ok()
+    }
+
+    fn open_fds(&self) -> Vec<i32> {
+        self.fds.lock().open_fds()
+    }
+
+    fn cwd(&self) -> Location {
+        self.cwd.lock().clone()
+    }
+}
+
+/// Counters for `--timings`-style statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Syscalls served.
+    pub syscalls: u64,
+}
+
+/// The process.
+pub struct Process {
+    /// Memory.
+    pub space: AddressSpace,
+    /// The file systems.
+    pub vfs: Vfs,
+    /// fds and cwd.
+    pub files: Arc<Files>,
+    /// The file-creation mask.
+    pub umask: u32,
+    /// uid (and euid).
+    pub uid: u32,
+    /// gid (and egid).
+    pub gid: u32,
+    /// uname's nodename.
+    pub hostname: String,
+    /// The VM's clock.
+    pub clock: Clock,
+    /// Signal dispositions and mask.
+    pub signals: SignalState,
+    /// sigaltstack: (sp, flags, size); size 0 = disabled.
+    pub alt_stack: (u64, u64, u64),
+    /// set_tid_address's pointer.
+    pub clear_child_tid: u64,
+    /// set_robust_list's head.
+    pub robust_list: u64,
+    /// RLIMIT_NOFILE soft limit.
+    pub nofile_limit: u64,
+    /// vCPUs of the VM.
+    pub cpu_count: u32,
+    /// `--trace-syscalls`.
+    pub trace: bool,
+    /// Counters.
+    pub stats: Stats,
+    #[cfg(test)]
+    fs_base: u64,
+}
+
+impl Process {
+    /// A process with the given parts and defaults for the rest.
+    pub fn new(space: AddressSpace, vfs: Vfs, files: Arc<Files>, clock: Clock, cpu_count: u32, trace: bool) -> Process {
+        Process {
+            space,
+            vfs,
+            files,
+            umask: 0o022,
+            uid: 0,
+            gid: 0,
+            hostname: String::from("uvm"),
+            clock,
+            signals: SignalState::new(),
+            alt_stack: (0, 0, 0),
+            clear_child_tid: 0,
+            robust_list: 0,
+            nofile_limit: crate::fs::RLIMIT_NOFILE,
+            cpu_count,
+            trace,
+            stats: Stats::default(),
+            #[cfg(test)]
+            fs_base: 0,
+        }
+    }
+
+    /// Ends the app with `status` (the VM stops).
+    pub fn exit(&mut self, status: i32) -> ! {
+        crate::hypercall::exit(status)
+    }
+
+    /// Sets the app's thread pointer.
+    pub fn set_fs_base(&mut self, value: u64) {
+        #[cfg(not(test))]
+        crate::arch::instr::write_fs_base(value);
+        #[cfg(test)]
+        {
+            self.fs_base = value;
+        }
+    }
+
+    /// The app's thread pointer.
+    pub fn fs_base(&self) -> u64 {
+        #[cfg(not(test))]
+        return crate::arch::instr::read_fs_base();
+        #[cfg(test)]
+        return self.fs_base;
+    }
+
+    /// The open file behind `fd`.
+    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+        self.files.fds.lock().get(fd)
+    }
+
+    /// mmap of a file: image files are mapped in place when read-only (or copied when
+    /// private and writable); other files are copied into private memory.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_file(
+        &mut self,
+        fd: i32,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+        offset: u64,
+        shared: bool,
+    ) -> Result<u64, Errno> {
+        let file = self.file(fd)?;
+        if !file.is_readable() || file.is_dir() {
+            return Err(Errno::EACCES);
+        }
+        if shared && prot.write && !file.is_writable() {
+            return Err(Errno::EACCES);
+        }
+        if let Some((image_offset, size)) = file.image_extent() {
+            let backing = Backing::Image { image_offset: image_offset + offset, file_len: size.saturating_sub(offset) };
+            return self.space.map(addr, len, prot, flags, backing);
+        }
+        if shared && prot.write {
+            // Writes through a shared mapping would have to reach the file: not supported
+            // for tmpfs files yet.
+            return Err(Errno::ENODEV);
+        }
+        let start = self.space.map(addr, len, Prot::RW, flags, Backing::Anonymous)?;
+        let size = file.stat()?.size;
+        let want = len.min(size.saturating_sub(offset));
+        if want > 0 {
+            let dst = crate::user::write(&mut self.space, start, want)?;
+            let mut done = 0;
+            while done < dst.len() {
+                let n = file.pread(&mut dst[done..], (offset + done as u64) as i64)?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+        }
+        if prot != Prot::RW {
+            self.space.protect(start, len, prot)?;
+        }
+        Ok(start)
+    }
+}

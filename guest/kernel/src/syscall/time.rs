@@ -1,0 +1,81 @@
+//! Time syscalls: clock_gettime, clock_getres, gettimeofday, time. All from the TSC, without
+//! leaving the VM.
+
+use crate::arch::frame::TrapFrame;
+use crate::errno::{Errno, SysResult};
+use crate::process::Process;
+use crate::user;
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME_ALARM: u64 = 8;
+const CLOCK_BOOTTIME_ALARM: u64 = 9;
+const CLOCK_TAI: u64 = 11;
+
+/// Nanoseconds on clock `id` now.
+pub fn clock_ns(p: &Process, id: u64) -> Result<u64, Errno> {
+    let tsc = crate::time::rdtsc();
+    match id {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => Ok(p.clock.realtime_ns(tsc)),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            Ok(p.clock.monotonic_ns(tsc))
+        }
+        // The app is the VM's only process and only runs on its vCPU: its CPU time is the
+        // VM's uptime (waits are not subtracted; documented in docs/syscalls.md).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(p.clock.monotonic_ns(tsc)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timespec(ns: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+    b
+}
+
+/// clock_gettime(clockid, tp).
+pub fn sys_clock_gettime(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let ns = clock_ns(p, f.rdi)?;
+    user::copy_out(&mut p.space, f.rsi, &timespec(ns))?;
+    Ok(0)
+}
+
+/// clock_getres(clockid, res): 1 ns for every clock.
+pub fn sys_clock_getres(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    clock_ns(p, f.rdi)?;
+    if f.rsi != 0 {
+        user::copy_out(&mut p.space, f.rsi, &timespec(1))?;
+    }
+    Ok(0)
+}
+
+/// gettimeofday(tv, tz): the time zone is always UTC.
+pub fn sys_gettimeofday(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let ns = clock_ns(p, CLOCK_REALTIME)?;
+    if f.rdi != 0 {
+        let mut tv = [0u8; 16];
+        tv[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+        tv[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        user::copy_out(&mut p.space, f.rdi, &tv)?;
+    }
+    if f.rsi != 0 {
+        user::copy_out(&mut p.space, f.rsi, &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+/// time(tloc).
+pub fn sys_time(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let secs = clock_ns(p, CLOCK_REALTIME)? / 1_000_000_000;
+    if f.rdi != 0 {
+        user::write_u64(&mut p.space, f.rdi, secs)?;
+    }
+    Ok(secs as usize)
+}
