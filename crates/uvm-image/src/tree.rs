@@ -3,12 +3,13 @@
 //! table invariants of `uvm_abi::image`.
 //!
 //! Rules:
-//! - Directories implied by a guest path are created with mode 0o755 and mtime 0.
+//! - Directories implied by a guest path are created with mode 0o755 and the build epoch.
 //! - A host directory is copied recursively, entries in bytewise name order; symlinks inside
 //!   it are stored as symlinks (target verbatim), never followed. A host path given directly
 //!   in `files` is followed if it is a symlink.
-//! - Modes are the host's permission bits (`& 0o7777`), mtimes the host's (seconds). The app
-//!   binary always gets mode 0o755.
+//! - Modes are the host's permission bits (`& 0o7777`). Every mtime is the build epoch
+//!   ([`build_epoch`]: `SOURCE_DATE_EPOCH`, else 0), so that copying or touching the inputs
+//!   does not change the image. The app binary always gets mode 0o755.
 //! - A directory may receive several sources (their contents merge; the first source's mode
 //!   and mtime win). Any other second source for one guest path is a [`ImageError::Conflict`];
 //!   a non-directory where a directory is needed is a [`ImageError::NotADirectory`].
@@ -21,7 +22,7 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use uvm_abi::image::{EntryKind, FsEntry};
@@ -115,12 +116,16 @@ struct HostMeta {
     mtime: i64,
 }
 
+/// The modification time every entry gets: `SOURCE_DATE_EPOCH` (the reproducible-builds
+/// convention) when set to a whole number of seconds, else 0. Host mtimes are not inputs:
+/// the same content staged anew must give the same image.
+pub fn build_epoch() -> i64 {
+    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
 fn host_meta(meta: &fs::Metadata) -> HostMeta {
     // Masked to 12 bits, so the narrowing is exact.
-    HostMeta {
-        mode: (meta.permissions().mode() & 0o7777) as u16,
-        mtime: meta.mtime(),
-    }
+    HostMeta { mode: (meta.permissions().mode() & 0o7777) as u16, mtime: build_epoch() }
 }
 
 impl Tree {
@@ -129,7 +134,7 @@ impl Tree {
             root: Node {
                 kind: Kind::Dir(BTreeMap::new()),
                 mode: DEFAULT_DIR_MODE,
-                mtime: 0,
+                mtime: build_epoch(),
                 origin: Origin::Implied("the root".into()),
                 is_app: false,
             },
@@ -265,7 +270,7 @@ impl Tree {
             let child = children.entry(component.clone()).or_insert_with(|| Node {
                 kind: Kind::Dir(BTreeMap::new()),
                 mode: DEFAULT_DIR_MODE,
-                mtime: 0,
+                mtime: build_epoch(),
                 origin: Origin::Implied(desc.to_string()),
                 is_app: false,
             });

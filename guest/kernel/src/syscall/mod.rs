@@ -6,6 +6,7 @@
 pub mod fs;
 pub mod mm;
 pub mod names;
+pub mod poll;
 pub mod proc;
 pub mod signal;
 pub mod table;

@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{fs, mm, proc, signal, time};
+use super::{fs, mm, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -38,6 +38,7 @@ syscall_table! {
     4 stat 2 => fs::sys_stat;
     5 fstat 2 => fs::sys_fstat;
     6 lstat 2 => fs::sys_lstat;
+    7 poll 3 => poll::sys_poll;
     8 lseek 3 => fs::sys_lseek;
     9 mmap 6 => mm::sys_mmap;
     10 mprotect 3 => mm::sys_mprotect;
@@ -109,6 +110,7 @@ syscall_table! {
     267 readlinkat 4 => fs::sys_readlinkat;
     268 fchmodat 3 => fs::sys_fchmodat;
     269 faccessat 3 => fs::sys_faccessat;
+    271 ppoll 5 => poll::sys_ppoll;
     273 set_robust_list 2 => proc::sys_set_robust_list;
     280 utimensat 4 => fs::sys_utimensat;
     292 dup3 3 => fs::sys_dup3;

@@ -1,0 +1,216 @@
+//! Boot tests: build each test app, package it with `uvm build`, boot it with `uvm run` and
+//! check its exact stdout, stderr and exit status. See tests/README.md.
+//!
+//! Without /dev/kvm (or without musl-gcc / busybox) the affected tests print a note and pass;
+//! with `CI=true` they fail instead.
+
+mod support;
+
+use support::apps::Toolchain::{self, Glibc, Musl};
+use support::cases::{self, contains, Run};
+use support::process::{self, show};
+use support::vm::{self, check_case, expect_code, uvm};
+
+/// One `#[test]` per (scenario, libc).
+macro_rules! boot_tests {
+    ($($test:ident => $case:expr;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check_case(stringify!($test), $case);
+            }
+        )*
+    };
+}
+
+boot_tests! {
+    glibc_hello => cases::hello(Glibc);
+    musl_hello => cases::hello(Musl);
+    glibc_stdio_split => cases::stdio_split(Glibc);
+    musl_stdio_split => cases::stdio_split(Musl);
+    glibc_args_env => cases::args_env(Glibc);
+    musl_args_env => cases::args_env(Musl);
+    glibc_args_override => cases::args_override(Glibc);
+    musl_args_override => cases::args_override(Musl);
+    glibc_env_override => cases::env_override(Glibc);
+    musl_env_override => cases::env_override(Musl);
+    glibc_workdir => cases::workdir(Glibc);
+    musl_workdir => cases::workdir(Musl);
+    glibc_stdin_echo => cases::stdin_echo(Glibc);
+    musl_stdin_echo => cases::stdin_echo(Musl);
+    glibc_files => cases::files(Glibc);
+    musl_files => cases::files(Musl);
+    glibc_tmp_write => cases::tmp_write(Glibc);
+    musl_tmp_write => cases::tmp_write(Musl);
+    glibc_crash => cases::crash(Glibc);
+    musl_crash => cases::crash(Musl);
+    glibc_guard_page => cases::guard_page(Glibc);
+    musl_guard_page => cases::guard_page(Musl);
+    glibc_remap => cases::remap(Glibc);
+    musl_remap => cases::remap(Musl);
+    glibc_exit_code => cases::exit_code(Glibc);
+    musl_exit_code => cases::exit_code(Musl);
+    glibc_memory_mib => cases::memory(Glibc);
+    musl_memory_mib => cases::memory(Musl);
+    rust_hello => cases::rust_hello();
+    rust_collections => cases::rust_collections();
+    busybox_echo => cases::busybox_echo();
+    busybox_cat => cases::busybox_cat();
+}
+
+// ---------------------------------------------------------------- the CLI surface
+
+/// Stages the glibc `hello` case for a CLI test (None: skipped).
+fn stage_hello(test: &str) -> Option<support::stage::Staged> {
+    vm::stage_case(test, &cases::hello(Toolchain::Glibc))
+}
+
+/// `uvm run MANIFEST` builds the image and runs it, with `-e` and `-- ARGS` working as for an image.
+#[test]
+fn cli_run_manifest_builds_then_runs() {
+    let test = "cli_run_manifest_builds_then_runs";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    vm::check_run(
+        test,
+        &staged.manifest_path,
+        &Run::new("uvm run MANIFEST").stdout("Hello, world!\n"),
+    );
+    let run = Run::new("uvm run MANIFEST -e .. -- ..")
+        .env("GREETING", "Bye")
+        .args(&["moon"])
+        .stdout("Bye, moon!\n");
+    vm::check_run(test, &staged.manifest_path, &run);
+}
+
+/// Same inputs, same bytes: building twice, with `-o`, and from a fresh copy of the inputs in
+/// another directory (new paths, new mtimes) gives byte-identical images.
+#[test]
+fn cli_build_is_deterministic() {
+    let test = "cli_build_is_deterministic";
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let first = std::fs::read(vm::build(test, &staged)).expect("read image");
+    let second = std::fs::read(vm::build(test, &staged)).expect("read image");
+    assert!(
+        first == second,
+        "{test}: building the same manifest twice gave different images"
+    );
+
+    let other = staged.dir.join("elsewhere.uvm");
+    let out = expect_code(
+        test,
+        uvm([
+            "build".as_ref(),
+            staged.manifest_path.as_os_str(),
+            "-o".as_ref(),
+            other.as_os_str(),
+        ]),
+        0,
+    );
+    assert!(
+        other.is_file(),
+        "{test}: `uvm build -o {}` did not create it",
+        other.display()
+    );
+    assert!(
+        contains(&out.stdout, b"elsewhere.uvm"),
+        "{test}: `uvm build -o` should print the output path; stdout: {}",
+        show(&out.stdout)
+    );
+    assert!(
+        std::fs::read(&other).expect("read image") == first,
+        "{test}: `-o` gave a different image"
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // other mtimes, for sure
+    let Some(copy) = vm::stage_case(&format!("{test}_copy"), &cases::hello(Toolchain::Glibc))
+    else {
+        return;
+    };
+    let third = std::fs::read(vm::build(test, &copy)).expect("read image");
+    assert!(
+        third == first,
+        "{test}: the same inputs staged in another directory gave a different image"
+    );
+}
+
+/// `uvm inspect IMAGE` describes the image: at least the app's name.
+#[test]
+fn cli_inspect() {
+    let test = "cli_inspect";
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let out = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
+    assert!(
+        contains(&out.stdout, staged.manifest.name.as_bytes()),
+        "{test}: `uvm inspect` should print the app name {:?}; stdout: {}",
+        staged.manifest.name,
+        show(&out.stdout)
+    );
+}
+
+/// uvm's own failures exit 125 with a message: a missing image.
+#[test]
+fn cli_run_missing_image_is_125() {
+    let test = "cli_run_missing_image_is_125";
+    let missing = vm::work_dir(test).join("does-not-exist.uvm");
+    let out = expect_code(test, uvm(["run".as_ref(), missing.as_os_str()]), 125);
+    assert!(
+        !out.stderr.is_empty(),
+        "{test}: uvm should explain its failure on stderr"
+    );
+}
+
+/// uvm's own failures exit 125 with a message: an image with one flipped byte fails its
+/// checksum and never boots.
+#[test]
+fn cli_run_corrupt_image_is_125() {
+    let test = "cli_run_corrupt_image_is_125";
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let mut bytes = std::fs::read(&image).expect("read image");
+    let at = bytes.len() - 100; // in the last file's data (the hello binary, the largest file)
+    bytes[at] ^= 0x40;
+    let corrupt = staged.dir.join("corrupt.uvm");
+    std::fs::write(&corrupt, bytes).expect("write corrupt image");
+    let out = expect_code(test, uvm(["run".as_ref(), corrupt.as_os_str()]), 125);
+    assert!(
+        !out.stderr.is_empty(),
+        "{test}: uvm should explain its failure on stderr"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{test}: a corrupt image must not boot; stdout: {}",
+        show(&out.stdout)
+    );
+}
+
+/// `uvm build` refuses a manifest whose binary is missing, with a message.
+#[test]
+fn cli_build_missing_binary_fails() {
+    let test = "cli_build_missing_binary_fails";
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    std::fs::remove_file(&staged.binary).expect("remove the binary");
+    let out = process::run(
+        uvm(["build".as_ref(), staged.manifest_path.as_os_str()]),
+        None,
+    );
+    assert!(
+        !out.status.success() && !out.stderr.is_empty(),
+        "{test}: `uvm build` with a missing binary should fail with a message; got {}, stderr: {}",
+        out.status,
+        show(&out.stderr)
+    );
+}

@@ -1,0 +1,255 @@
+//! The native reference run: every case of the boot tests, run directly on the host instead
+//! of under uvm, in an environment that mimics the guest:
+//!
+//! - a private mount namespace and a chroot holding only the manifest's `[[files]]` (at their
+//!   `dst`), bind-mounted read-only, plus a tmpfs on /tmp;
+//! - argv[0] = the binary's file name, args and env exactly the manifest's (plus the run's
+//!   `-- ARGS` / `-e` overrides), cwd = the manifest's workdir or "/".
+//!
+//! It proves the expectations in `support/cases.rs` are what real Linux does, so a boot test
+//! failure points at uvm, not at the test. Needs root (for the namespace, chroot and mounts);
+//! without it the tests print a note and pass. Runs marked `vm_only` are skipped.
+//!
+//! `cargo test -p uvm-cli --test native -- --nocapture`
+
+mod support;
+
+use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::apps::Toolchain;
+use support::cases::{self, Run, Status};
+use support::process::{self as proc, show, Output};
+use support::stage::{self, copy_tree, Staged};
+use support::vm::judge_stream;
+
+extern "C" {
+    fn unshare(flags: c_int) -> c_int;
+    fn mount(
+        src: *const c_char,
+        target: *const c_char,
+        fstype: *const c_char,
+        flags: c_ulong,
+        data: *const c_void,
+    ) -> c_int;
+    fn chroot(path: *const c_char) -> c_int;
+    fn chdir(path: *const c_char) -> c_int;
+    fn geteuid() -> u32;
+}
+
+const CLONE_NEWNS: c_int = 0x0002_0000;
+const MS_RDONLY: c_ulong = 1;
+const MS_REMOUNT: c_ulong = 32;
+const MS_BIND: c_ulong = 4096;
+const MS_REC: c_ulong = 16384;
+const MS_PRIVATE: c_ulong = 1 << 18;
+
+#[test]
+fn native_glibc() {
+    check_all("native_glibc", Toolchain::Glibc);
+}
+
+#[test]
+fn native_musl() {
+    check_all("native_musl", Toolchain::Musl);
+}
+
+#[test]
+fn native_rust() {
+    check_all("native_rust", Toolchain::Rust);
+}
+
+#[test]
+fn native_busybox() {
+    check_all("native_busybox", Toolchain::Busybox);
+}
+
+/// The native run is a developer tool: without root it only notes the skip, even under CI.
+fn check_all(test: &str, toolchain: Toolchain) {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { geteuid() } != 0 {
+        eprintln!(
+            "note: skipping {test}: the native reference run needs root (mount namespace, chroot)"
+        );
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases::all()
+        .into_iter()
+        .filter(|c| c.toolchain == toolchain)
+    {
+        let dir = support::tmp_root()
+            .join("native")
+            .join(format!("{toolchain}-{}", case.manifest));
+        let staged = match stage::stage(&dir.join("work"), case.manifest, case.toolchain, case.app)
+        {
+            Ok(staged) => staged,
+            Err(why) => {
+                eprintln!("note: skipping {test}: {why}");
+                return;
+            }
+        };
+        let root = make_root(&dir.join("root"), &staged);
+        for run in case.runs.iter().filter(|r| !r.vm_only) {
+            let out = match run_native(&root, &staged, run) {
+                Ok(out) => out,
+                Err(e)
+                    if e.raw_os_error() == Some(1)
+                        || e.kind() == io::ErrorKind::PermissionDenied =>
+                {
+                    eprintln!("note: skipping {test}: cannot set up the sandbox ({e}); needs CAP_SYS_ADMIN");
+                    return;
+                }
+                Err(e) => panic!(
+                    "{test}: cannot run {} natively: {e}",
+                    staged.binary.display()
+                ),
+            };
+            checked += 1;
+            let problems = judge_native(run, &out);
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{} [{}] ({}): {}\n--- status: {}\n--- stdout: {}\n--- stderr: {}",
+                    case.manifest,
+                    run.label,
+                    case.app,
+                    problems.join("\n"),
+                    out.status,
+                    show(&out.stdout),
+                    show(&out.stderr)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{test}: native runs differ from the expectations:\n\n{}",
+        failures.join("\n\n")
+    );
+    eprintln!("{test}: {checked} native runs match the expectations");
+}
+
+/// `<dir>` = the guest's file tree: each `[[files]]` src at its dst, an empty /tmp, and the
+/// binary at /bin/<name> (where uvm puts it, see uvm-manifest's `BINARY_GUEST_DIR`).
+fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("rm -r {}: {e}", dir.display()));
+    }
+    for (src, dst) in &staged.manifest.files {
+        let to = dir.join(dst.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().expect("dst has a parent")).expect("mkdir dst parent");
+        copy_tree(&staged.dir.join(src), &to)
+            .unwrap_or_else(|e| panic!("copy {src} to {}: {e}", to.display()));
+    }
+    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir tmp");
+    std::fs::create_dir_all(dir.join("bin")).expect("mkdir bin");
+    std::fs::copy(
+        &staged.binary,
+        dir.join("bin").join(staged.manifest.argv0()),
+    )
+    .expect("copy the binary");
+    dir.to_path_buf()
+}
+
+fn cstring(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).expect("no NUL in path")
+}
+
+fn check(ret: c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Runs the binary in the sandbox at `root` the way `uvm run` would run it in the guest.
+fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
+    let m = &staged.manifest;
+    let mut cmd = Command::new(Path::new("/bin").join(m.argv0()));
+    cmd.arg0(m.argv0());
+    cmd.args(run.args.as_ref().unwrap_or(&m.args));
+    cmd.env_clear();
+    let mut env = m.env.clone();
+    for (key, value) in &run.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    cmd.envs(env);
+    // (run.host_env is deliberately not passed: env_clear is what uvm must do too.)
+
+    let root_c = cstring(root);
+    let tmp_c = cstring(&root.join("tmp"));
+    let cwd_c = CString::new(m.workdir.as_deref().unwrap_or("/")).expect("workdir");
+    let (none, tmpfs, slash) = (c"none", c"tmpfs", c"/");
+    let tmpfs_opts = c"size=64m,mode=1777";
+    let sandbox = move || -> io::Result<()> {
+        // SAFETY: plain syscalls on NUL-terminated strings that live as long as this closure;
+        // they only touch this (forked, single-threaded) child's namespace and root.
+        unsafe {
+            check(unshare(CLONE_NEWNS))?;
+            check(mount(
+                none.as_ptr(),
+                slash.as_ptr(),
+                std::ptr::null(),
+                MS_REC | MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(mount(
+                root_c.as_ptr(),
+                root_c.as_ptr(),
+                std::ptr::null(),
+                MS_BIND | MS_REC,
+                std::ptr::null(),
+            ))?;
+            check(mount(
+                std::ptr::null(),
+                root_c.as_ptr(),
+                std::ptr::null(),
+                MS_REMOUNT | MS_BIND | MS_RDONLY,
+                std::ptr::null(),
+            ))?;
+            check(mount(
+                tmpfs.as_ptr(),
+                tmp_c.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                tmpfs_opts.as_ptr().cast(),
+            ))?;
+            check(chroot(root_c.as_ptr()))?;
+            check(chdir(cwd_c.as_ptr()))?;
+        }
+        Ok(())
+    };
+    // SAFETY: the closure only makes async-signal-safe syscalls (no allocation, no locks), as
+    // required between fork and exec.
+    unsafe { cmd.pre_exec(sandbox) };
+    proc::try_run(cmd, run.stdin.as_deref())
+}
+
+/// What is wrong with a native run's output: as in the VM, except that a fault shows as the
+/// process being killed by the signal, and stderr is then the app's alone.
+fn judge_native(run: &Run, out: &Output) -> Vec<String> {
+    let mut problems = Vec::new();
+    match run.status {
+        Status::Code(want) if out.status.code() != Some(want) => {
+            problems.push(format!("expected exit status {want}, got {}", out.status));
+        }
+        Status::Signal(signo, name) if out.status.signal() != Some(signo) => {
+            problems.push(format!(
+                "expected to be killed by {name}, got {}",
+                out.status
+            ));
+        }
+        Status::Fails if out.status.success() => problems.push("expected a failure".into()),
+        _ => {}
+    }
+    problems.extend(judge_stream("stdout", &run.stdout, &out.stdout));
+    problems.extend(judge_stream("stderr", &run.stderr, &out.stderr));
+    problems
+}

@@ -1,0 +1,135 @@
+//! Building the test apps: `tests/apps/<app>.c` with gcc and musl-gcc, `tests/apps/rust/<app>.rs`
+//! with rustc, all static. Each (toolchain, app) pair is built at most once per test process,
+//! into `$CARGO_TARGET_TMPDIR/uvm-boot/apps/<toolchain>/<app>`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Where an app comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Toolchain {
+    /// `tests/apps/<app>.c`, `gcc -static -O2`.
+    Glibc,
+    /// `tests/apps/<app>.c`, `musl-gcc -static -O2`.
+    Musl,
+    /// `tests/apps/rust/<app>.rs`, `rustc -O -C target-feature=+crt-static`.
+    Rust,
+    /// Not built: the host's `/bin/busybox` (busybox-static).
+    Busybox,
+}
+
+impl fmt::Display for Toolchain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Toolchain::Glibc => "glibc",
+            Toolchain::Musl => "musl",
+            Toolchain::Rust => "rust",
+            Toolchain::Busybox => "busybox",
+        })
+    }
+}
+
+/// The host's busybox-static, used as is.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Why an app is not available.
+#[derive(Clone, Debug)]
+pub enum BuildError {
+    /// The toolchain is not installed: skip (or fail under CI).
+    Unavailable(String),
+    /// The toolchain is there but the build failed: always a failure.
+    Failed(String),
+}
+
+type Slot = Arc<OnceLock<Result<PathBuf, BuildError>>>;
+
+/// The built app (or busybox), building it on first use.
+pub fn app(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
+    static BUILDS: OnceLock<Mutex<HashMap<(Toolchain, String), Slot>>> = OnceLock::new();
+    let slot = BUILDS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry((toolchain, name.to_string()))
+        .or_default()
+        .clone();
+    // The map lock is released: different apps build in parallel, each one only once.
+    slot.get_or_init(|| build(toolchain, name)).clone()
+}
+
+fn build(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
+    let apps = super::tests_dir().join("apps");
+    let (tool, source) = match toolchain {
+        Toolchain::Glibc => ("gcc", apps.join(format!("{name}.c"))),
+        Toolchain::Musl => ("musl-gcc", apps.join(format!("{name}.c"))),
+        Toolchain::Rust => ("rustc", apps.join("rust").join(format!("{name}.rs"))),
+        Toolchain::Busybox => {
+            return if Path::new(BUSYBOX).is_file() {
+                Ok(PathBuf::from(BUSYBOX))
+            } else {
+                Err(BuildError::Unavailable(format!(
+                    "{BUSYBOX} is missing (install busybox-static)"
+                )))
+            };
+        }
+    };
+    let Some(tool_path) = super::find_tool(tool) else {
+        return Err(BuildError::Unavailable(format!(
+            "`{tool}` is not installed (needed for the {toolchain} apps)"
+        )));
+    };
+    if !source.is_file() {
+        return Err(BuildError::Failed(format!(
+            "no source for app `{name}`: {} is missing",
+            source.display()
+        )));
+    }
+    let dir = super::tmp_root().join("apps").join(toolchain.to_string());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BuildError::Failed(format!("mkdir {}: {e}", dir.display())))?;
+    let out = dir.join(name);
+    // Build under a private name, then rename: another test process may be reading `out`.
+    let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
+    let mut cmd = Command::new(tool_path);
+    match toolchain {
+        Toolchain::Glibc | Toolchain::Musl => {
+            cmd.args(["-static", "-O2", "-Wall", "-I"])
+                .arg(&apps)
+                .arg("-o")
+                .arg(&tmp)
+                .arg(&source);
+        }
+        Toolchain::Rust => {
+            cmd.args([
+                "-O",
+                "-C",
+                "target-feature=+crt-static",
+                "--edition",
+                "2021",
+                "--crate-name",
+                name,
+                "-o",
+            ])
+            .arg(&tmp)
+            .arg(&source);
+        }
+        Toolchain::Busybox => unreachable!(),
+    }
+    let output = cmd
+        .output()
+        .map_err(|e| BuildError::Failed(format!("cannot run {cmd:?}: {e}")))?;
+    if !output.status.success() {
+        return Err(BuildError::Failed(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    std::fs::rename(&tmp, &out)
+        .map_err(|e| BuildError::Failed(format!("rename to {}: {e}", out.display())))?;
+    Ok(out)
+}

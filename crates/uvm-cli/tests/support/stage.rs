@@ -1,0 +1,107 @@
+//! Work directories. For a case, `stage` makes a fresh directory holding
+//!
+//! ```text
+//! <dir>/<manifest>.toml   copy of tests/manifests/<manifest>.toml
+//! <dir>/<binary>          the built app (or busybox), unless `binary` is an absolute path
+//! <dir>/data/...          copy of tests/data/ (what `[[files]] src = "data/..."` refers to)
+//! ```
+//!
+//! so every relative path in a manifest resolves next to it, as `uvm build` expects.
+
+use super::apps::{self, BuildError, Toolchain};
+use super::manifest::{self, Manifest};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A staged work directory.
+pub struct Staged {
+    /// The work directory.
+    pub dir: PathBuf,
+    /// The manifest inside it.
+    pub manifest_path: PathBuf,
+    /// What the manifest says.
+    pub manifest: Manifest,
+    /// The binary the manifest names (inside `dir`, or absolute).
+    pub binary: PathBuf,
+}
+
+impl Staged {
+    /// Where `uvm build` without `-o` puts the image: `<name>.uvm` beside the manifest.
+    pub fn default_image(&self) -> PathBuf {
+        self.dir.join(format!("{}.uvm", self.manifest.name))
+    }
+}
+
+/// Reads and parses `tests/manifests/<name>.toml`.
+pub fn load_manifest(name: &str) -> (PathBuf, Manifest) {
+    let path = super::tests_dir()
+        .join("manifests")
+        .join(format!("{name}.toml"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let manifest =
+        manifest::parse(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    (path, manifest)
+}
+
+/// Stages `tests/manifests/<manifest>.toml` with `app` built by `toolchain` in `dir` (wiped
+/// first). Err: the toolchain is missing. Panics on a failed build.
+pub fn stage(
+    dir: &Path,
+    manifest_name: &str,
+    toolchain: Toolchain,
+    app: &str,
+) -> Result<Staged, String> {
+    let built = match apps::app(toolchain, app) {
+        Ok(path) => path,
+        Err(BuildError::Unavailable(why)) => return Err(why),
+        Err(BuildError::Failed(why)) => panic!("building {toolchain} app `{app}` failed: {why}"),
+    };
+    let (source, manifest) = load_manifest(manifest_name);
+    if dir.exists() {
+        fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("rm -r {}: {e}", dir.display()));
+    }
+    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    let manifest_path = dir.join(format!("{manifest_name}.toml"));
+    fs::copy(&source, &manifest_path).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+    assert!(manifest.binary != "data", "{manifest_name}.toml: the binary cannot be called `data` (that is the packaged files' folder)");
+    copy_tree(&super::tests_dir().join("data"), &dir.join("data"))
+        .unwrap_or_else(|e| panic!("copy tests/data to {}: {e}", dir.display()));
+
+    let binary = if Path::new(&manifest.binary).is_absolute() {
+        let binary = PathBuf::from(&manifest.binary);
+        if binary != built {
+            panic!(
+                "{manifest_name}.toml names {} but the {toolchain} app is {}",
+                binary.display(),
+                built.display()
+            );
+        }
+        binary
+    } else {
+        let binary = dir.join(&manifest.binary);
+        fs::copy(&built, &binary)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), binary.display()));
+        binary
+    };
+    Ok(Staged {
+        dir: dir.to_path_buf(),
+        manifest_path,
+        manifest,
+        binary,
+    })
+}
+
+/// Copies a file or a directory tree (regular files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    if from.is_dir() {
+        fs::create_dir_all(to)?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        fs::copy(from, to).map(drop)
+    }
+}
