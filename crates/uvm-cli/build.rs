@@ -12,7 +12,9 @@ fn main() {
     let root = manifest_dir.join("../..").canonicalize().expect("the repository root exists");
     let guest = root.join("guest");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for path in ["guest/Cargo.toml", "guest/Cargo.lock", "guest/kernel", "crates/uvm-abi/src", "crates/uvm-abi/Cargo.toml"] {
+    for path in
+        ["guest/Cargo.toml", "guest/Cargo.lock", "guest/kernel", "crates/uvm-abi/src", "crates/uvm-abi/Cargo.toml"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
 
@@ -27,7 +29,11 @@ fn main() {
     // The guest is built for the host target with its own flags: drop everything the outer
     // build set that would leak into it.
     for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key.ends_with("MAKEFLAGS") || key == "MFLAGS" {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || key == "RUSTFLAGS"
+            || key.ends_with("MAKEFLAGS")
+            || key == "MFLAGS"
+        {
             build.env_remove(key);
         }
     }

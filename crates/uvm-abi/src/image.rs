@@ -132,7 +132,10 @@ impl ImageHeader {
             return Err(LayoutError::SizeMismatch { header: header.total_size, actual: bytes.len() as u64 });
         }
         for (name, section) in [("kernel", header.kernel), ("file table", header.fs_table), ("config", header.config)] {
-            if section.offset < IMAGE_HEADER_SIZE || section.offset % IMAGE_ALIGN != 0 || !section.fits_in(header.total_size) {
+            if section.offset < IMAGE_HEADER_SIZE
+                || section.offset % IMAGE_ALIGN != 0
+                || !section.fits_in(header.total_size)
+            {
                 return Err(LayoutError::BadSection(name));
             }
         }

@@ -143,29 +143,25 @@ pub const fn exception_stack_top(index: u32) -> u64 {
     EXCEPTION_STACKS_GPA + (index as u64 + 1) * EXCEPTION_STACK_SIZE
 }
 
+// The memory map's regions never overlap: checked when this crate compiles.
+const _: () = {
+    assert!(GDT_GPA + PAGE_SIZE <= TSS_GPA);
+    assert!(tss_gpa(MAX_VCPUS) <= IDT_GPA);
+    assert!(IDT_GPA + 256 * 16 <= EXCEPTION_STACKS_GPA);
+    assert!(exception_stack_top(MAX_VCPUS - 1) <= BOOT_INFO_GPA);
+    assert!(SYSTEM_AREA_END <= HYPERCALL_VA);
+    assert!(HYPERCALL_VA + PAGE_SIZE <= KERNEL_BASE);
+    assert!(KERNEL_END <= RAM_MIN_SIZE);
+    assert!(RAM_MAX_SIZE <= IMAGE_GPA);
+    assert!(IMAGE_GPA + IMAGE_MAX_SIZE <= HYPERCALL_GPA);
+    // The direct map sits between the kernel and the app's default mapping area.
+    assert!(direct_map(HYPERCALL_GPA) < PIE_BASE_VA);
+    assert!(PIE_BASE_VA < MMAP_TOP_VA && MMAP_TOP_VA < STACK_TOP_VA);
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn system_area_regions_do_not_overlap() {
-        assert!(GDT_GPA + PAGE_SIZE <= TSS_GPA);
-        assert!(tss_gpa(MAX_VCPUS) <= IDT_GPA);
-        assert!(IDT_GPA + 256 * 16 <= EXCEPTION_STACKS_GPA);
-        assert!(exception_stack_top(MAX_VCPUS - 1) <= BOOT_INFO_GPA);
-        assert!(SYSTEM_AREA_END <= HYPERCALL_VA);
-        assert!(HYPERCALL_VA + PAGE_SIZE <= KERNEL_BASE);
-        assert!(KERNEL_END as u128 <= RAM_MIN_SIZE as u128);
-    }
-
-    #[test]
-    fn physical_regions_do_not_overlap() {
-        assert!(RAM_MAX_SIZE <= IMAGE_GPA);
-        assert!(IMAGE_GPA + IMAGE_MAX_SIZE <= HYPERCALL_GPA);
-        // The direct map must stay below the user mappings and above the kernel.
-        assert!(direct_map(HYPERCALL_GPA) < PIE_BASE_VA);
-        assert!(PIE_BASE_VA < MMAP_TOP_VA && MMAP_TOP_VA < STACK_TOP_VA);
-    }
 
     #[test]
     fn alignment_helpers() {

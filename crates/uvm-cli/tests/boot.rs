@@ -75,15 +75,8 @@ fn cli_run_manifest_builds_then_runs() {
     let Some(staged) = stage_hello(test) else {
         return;
     };
-    vm::check_run(
-        test,
-        &staged.manifest_path,
-        &Run::new("uvm run MANIFEST").stdout("Hello, world!\n"),
-    );
-    let run = Run::new("uvm run MANIFEST -e .. -- ..")
-        .env("GREETING", "Bye")
-        .args(&["moon"])
-        .stdout("Bye, moon!\n");
+    vm::check_run(test, &staged.manifest_path, &Run::new("uvm run MANIFEST").stdout("Hello, world!\n"));
+    let run = Run::new("uvm run MANIFEST -e .. -- ..").env("GREETING", "Bye").args(&["moon"]).stdout("Bye, moon!\n");
     vm::check_run(test, &staged.manifest_path, &run);
 }
 
@@ -97,47 +90,28 @@ fn cli_build_is_deterministic() {
     };
     let first = std::fs::read(vm::build(test, &staged)).expect("read image");
     let second = std::fs::read(vm::build(test, &staged)).expect("read image");
-    assert!(
-        first == second,
-        "{test}: building the same manifest twice gave different images"
-    );
+    assert!(first == second, "{test}: building the same manifest twice gave different images");
 
     let other = staged.dir.join("elsewhere.uvm");
     let out = expect_code(
         test,
-        uvm([
-            "build".as_ref(),
-            staged.manifest_path.as_os_str(),
-            "-o".as_ref(),
-            other.as_os_str(),
-        ]),
+        uvm(["build".as_ref(), staged.manifest_path.as_os_str(), "-o".as_ref(), other.as_os_str()]),
         0,
     );
-    assert!(
-        other.is_file(),
-        "{test}: `uvm build -o {}` did not create it",
-        other.display()
-    );
+    assert!(other.is_file(), "{test}: `uvm build -o {}` did not create it", other.display());
     assert!(
         contains(&out.stdout, b"elsewhere.uvm"),
         "{test}: `uvm build -o` should print the output path; stdout: {}",
         show(&out.stdout)
     );
-    assert!(
-        std::fs::read(&other).expect("read image") == first,
-        "{test}: `-o` gave a different image"
-    );
+    assert!(std::fs::read(&other).expect("read image") == first, "{test}: `-o` gave a different image");
 
     std::thread::sleep(std::time::Duration::from_millis(1100)); // other mtimes, for sure
-    let Some(copy) = vm::stage_case(&format!("{test}_copy"), &cases::hello(Toolchain::Glibc))
-    else {
+    let Some(copy) = vm::stage_case(&format!("{test}_copy"), &cases::hello(Toolchain::Glibc)) else {
         return;
     };
     let third = std::fs::read(vm::build(test, &copy)).expect("read image");
-    assert!(
-        third == first,
-        "{test}: the same inputs staged in another directory gave a different image"
-    );
+    assert!(third == first, "{test}: the same inputs staged in another directory gave a different image");
 }
 
 /// `uvm inspect IMAGE` describes the image: at least the app's name.
@@ -163,10 +137,7 @@ fn cli_run_missing_image_is_125() {
     let test = "cli_run_missing_image_is_125";
     let missing = vm::work_dir(test).join("does-not-exist.uvm");
     let out = expect_code(test, uvm(["run".as_ref(), missing.as_os_str()]), 125);
-    assert!(
-        !out.stderr.is_empty(),
-        "{test}: uvm should explain its failure on stderr"
-    );
+    assert!(!out.stderr.is_empty(), "{test}: uvm should explain its failure on stderr");
 }
 
 /// uvm's own failures exit 125 with a message: an image with one flipped byte fails its
@@ -184,15 +155,8 @@ fn cli_run_corrupt_image_is_125() {
     let corrupt = staged.dir.join("corrupt.uvm");
     std::fs::write(&corrupt, bytes).expect("write corrupt image");
     let out = expect_code(test, uvm(["run".as_ref(), corrupt.as_os_str()]), 125);
-    assert!(
-        !out.stderr.is_empty(),
-        "{test}: uvm should explain its failure on stderr"
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "{test}: a corrupt image must not boot; stdout: {}",
-        show(&out.stdout)
-    );
+    assert!(!out.stderr.is_empty(), "{test}: uvm should explain its failure on stderr");
+    assert!(out.stdout.is_empty(), "{test}: a corrupt image must not boot; stdout: {}", show(&out.stdout));
 }
 
 /// `uvm build` refuses a manifest whose binary is missing, with a message.
@@ -203,10 +167,7 @@ fn cli_build_missing_binary_fails() {
         return;
     };
     std::fs::remove_file(&staged.binary).expect("remove the binary");
-    let out = process::run(
-        uvm(["build".as_ref(), staged.manifest_path.as_os_str()]),
-        None,
-    );
+    let out = process::run(uvm(["build".as_ref(), staged.manifest_path.as_os_str()]), None);
     assert!(
         !out.status.success() && !out.stderr.is_empty(),
         "{test}: `uvm build` with a missing binary should fail with a message; got {}, stderr: {}",

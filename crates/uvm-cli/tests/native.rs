@@ -72,22 +72,14 @@ fn native_busybox() {
 fn check_all(test: &str, toolchain: Toolchain) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { geteuid() } != 0 {
-        eprintln!(
-            "note: skipping {test}: the native reference run needs root (mount namespace, chroot)"
-        );
+        eprintln!("note: skipping {test}: the native reference run needs root (mount namespace, chroot)");
         return;
     }
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in cases::all()
-        .into_iter()
-        .filter(|c| c.toolchain == toolchain)
-    {
-        let dir = support::tmp_root()
-            .join("native")
-            .join(format!("{toolchain}-{}", case.manifest));
-        let staged = match stage::stage(&dir.join("work"), case.manifest, case.toolchain, case.app)
-        {
+    for case in cases::all().into_iter().filter(|c| c.toolchain == toolchain) {
+        let dir = support::tmp_root().join("native").join(format!("{toolchain}-{}", case.manifest));
+        let staged = match stage::stage(&dir.join("work"), case.manifest, case.toolchain, case.app) {
             Ok(staged) => staged,
             Err(why) => {
                 eprintln!("note: skipping {test}: {why}");
@@ -98,17 +90,11 @@ fn check_all(test: &str, toolchain: Toolchain) {
         for run in case.runs.iter().filter(|r| !r.vm_only) {
             let out = match run_native(&root, &staged, run) {
                 Ok(out) => out,
-                Err(e)
-                    if e.raw_os_error() == Some(1)
-                        || e.kind() == io::ErrorKind::PermissionDenied =>
-                {
+                Err(e) if e.raw_os_error() == Some(1) || e.kind() == io::ErrorKind::PermissionDenied => {
                     eprintln!("note: skipping {test}: cannot set up the sandbox ({e}); needs CAP_SYS_ADMIN");
                     return;
                 }
-                Err(e) => panic!(
-                    "{test}: cannot run {} natively: {e}",
-                    staged.binary.display()
-                ),
+                Err(e) => panic!("{test}: cannot run {} natively: {e}", staged.binary.display()),
             };
             checked += 1;
             let problems = judge_native(run, &out);
@@ -126,11 +112,7 @@ fn check_all(test: &str, toolchain: Toolchain) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{test}: native runs differ from the expectations:\n\n{}",
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{test}: native runs differ from the expectations:\n\n{}", failures.join("\n\n"));
     eprintln!("{test}: {checked} native runs match the expectations");
 }
 
@@ -143,16 +125,11 @@ fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
     for (src, dst) in &staged.manifest.files {
         let to = dir.join(dst.trim_start_matches('/'));
         std::fs::create_dir_all(to.parent().expect("dst has a parent")).expect("mkdir dst parent");
-        copy_tree(&staged.dir.join(src), &to)
-            .unwrap_or_else(|e| panic!("copy {src} to {}: {e}", to.display()));
+        copy_tree(&staged.dir.join(src), &to).unwrap_or_else(|e| panic!("copy {src} to {}: {e}", to.display()));
     }
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir tmp");
     std::fs::create_dir_all(dir.join("bin")).expect("mkdir bin");
-    std::fs::copy(
-        &staged.binary,
-        dir.join("bin").join(staged.manifest.argv0()),
-    )
-    .expect("copy the binary");
+    std::fs::copy(&staged.binary, dir.join("bin").join(staged.manifest.argv0())).expect("copy the binary");
     dir.to_path_buf()
 }
 
@@ -193,20 +170,8 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
         // they only touch this (forked, single-threaded) child's namespace and root.
         unsafe {
             check(unshare(CLONE_NEWNS))?;
-            check(mount(
-                none.as_ptr(),
-                slash.as_ptr(),
-                std::ptr::null(),
-                MS_REC | MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            check(mount(
-                root_c.as_ptr(),
-                root_c.as_ptr(),
-                std::ptr::null(),
-                MS_BIND | MS_REC,
-                std::ptr::null(),
-            ))?;
+            check(mount(none.as_ptr(), slash.as_ptr(), std::ptr::null(), MS_REC | MS_PRIVATE, std::ptr::null()))?;
+            check(mount(root_c.as_ptr(), root_c.as_ptr(), std::ptr::null(), MS_BIND | MS_REC, std::ptr::null()))?;
             check(mount(
                 std::ptr::null(),
                 root_c.as_ptr(),
@@ -214,13 +179,7 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
                 MS_REMOUNT | MS_BIND | MS_RDONLY,
                 std::ptr::null(),
             ))?;
-            check(mount(
-                tmpfs.as_ptr(),
-                tmp_c.as_ptr(),
-                tmpfs.as_ptr(),
-                0,
-                tmpfs_opts.as_ptr().cast(),
-            ))?;
+            check(mount(tmpfs.as_ptr(), tmp_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
             check(chroot(root_c.as_ptr()))?;
             check(chdir(cwd_c.as_ptr()))?;
         }
@@ -241,10 +200,7 @@ fn judge_native(run: &Run, out: &Output) -> Vec<String> {
             problems.push(format!("expected exit status {want}, got {}", out.status));
         }
         Status::Signal(signo, name) if out.status.signal() != Some(signo) => {
-            problems.push(format!(
-                "expected to be killed by {name}, got {}",
-                out.status
-            ));
+            problems.push(format!("expected to be killed by {name}, got {}", out.status));
         }
         Status::Fails if out.status.success() => problems.push("expected a failure".into()),
         _ => {}

@@ -47,13 +47,9 @@ impl SegmentInfo {
     /// The permissions as `ls`-style text, e.g. `"r-x"`.
     pub fn flags_str(&self) -> String {
         let bit = |mask: u32, c: char| if self.flags & mask != 0 { c } else { '-' };
-        [
-            bit(program_header::PF_R, 'r'),
-            bit(program_header::PF_W, 'w'),
-            bit(program_header::PF_X, 'x'),
-        ]
-        .iter()
-        .collect()
+        [bit(program_header::PF_R, 'r'), bit(program_header::PF_W, 'w'), bit(program_header::PF_X, 'x')]
+            .iter()
+            .collect()
     }
 }
 
@@ -84,87 +80,45 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     let path_buf = || path.to_path_buf();
     if bytes.len() < 4 || bytes[..4] != *b"\x7fELF" {
         let (what, hint) = describe_non_elf(bytes);
-        return Err(ElfError::NotElf {
-            path: path_buf(),
-            what,
-            hint,
-        });
+        return Err(ElfError::NotElf { path: path_buf(), what, hint });
     }
-    let malformed = |reason: String| ElfError::Malformed {
-        path: path_buf(),
-        reason,
-    };
+    let malformed = |reason: String| ElfError::Malformed { path: path_buf(), reason };
     match bytes.get(header::EI_CLASS) {
         Some(&header::ELFCLASS64) => {}
         Some(&header::ELFCLASS32) => return Err(ElfError::Elf32 { path: path_buf() }),
-        Some(&other) => {
-            return Err(malformed(format!(
-                "its ELF class byte is {other}, neither 32- nor 64-bit"
-            )))
-        }
-        None => {
-            return Err(malformed(
-                "it ends inside the ELF identification bytes".into(),
-            ))
-        }
+        Some(&other) => return Err(malformed(format!("its ELF class byte is {other}, neither 32- nor 64-bit"))),
+        None => return Err(malformed("it ends inside the ELF identification bytes".into())),
     }
     if bytes.len() < EHDR64_SIZE {
-        return Err(malformed(format!(
-            "it is {} bytes long, shorter than an ELF64 header (64 bytes)",
-            bytes.len()
-        )));
+        return Err(malformed(format!("it is {} bytes long, shorter than an ELF64 header (64 bytes)", bytes.len())));
     }
     let ehdr: Header = goblin::elf::Elf::parse_header(bytes)
         .map_err(|e| malformed(format!("its ELF header cannot be parsed ({e})")))?;
     if ehdr.e_machine != header::EM_X86_64 {
-        return Err(ElfError::WrongMachine {
-            path: path_buf(),
-            machine: machine_name(ehdr.e_machine),
-        });
+        return Err(ElfError::WrongMachine { path: path_buf(), machine: machine_name(ehdr.e_machine) });
     }
     if ehdr.e_ident[header::EI_DATA] != header::ELFDATA2LSB {
-        return Err(malformed(
-            "it claims x86-64 but is not little-endian".into(),
-        ));
+        return Err(malformed("it claims x86-64 but is not little-endian".into()));
     }
     let kind = match ehdr.e_type {
         header::ET_EXEC => ElfKind::Static,
         header::ET_DYN => ElfKind::StaticPie,
-        header::ET_REL => {
-            return Err(not_executable(
-                path,
-                "a relocatable object file (ET_REL) that was never linked",
-            ))
-        }
+        header::ET_REL => return Err(not_executable(path, "a relocatable object file (ET_REL) that was never linked")),
         header::ET_CORE => return Err(not_executable(path, "a core dump (ET_CORE)")),
-        other => {
-            return Err(not_executable(
-                path,
-                &format!("an ELF file of type {other:#x}"),
-            ))
-        }
+        other => return Err(not_executable(path, &format!("an ELF file of type {other:#x}"))),
     };
 
     let phdrs = read_program_headers(bytes, &ehdr).map_err(malformed)?;
     // A dynamically linked program is the most common mistake: say so before anything else.
     if let Some(interp) = phdrs.iter().find(|p| p.p_type == program_header::PT_INTERP) {
-        return Err(ElfError::Dynamic {
-            path: path_buf(),
-            interpreter: interpreter_name(bytes, interp),
-        });
+        return Err(ElfError::Dynamic { path: path_buf(), interpreter: interpreter_name(bytes, interp) });
     }
     if kind == ElfKind::StaticPie && ehdr.e_entry == 0 {
-        return Err(not_executable(
-            path,
-            "a shared library (ET_DYN without an entry point)",
-        ));
+        return Err(not_executable(path, "a shared library (ET_DYN without an entry point)"));
     }
 
-    let loads: Vec<(usize, &ProgramHeader)> = phdrs
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.p_type == program_header::PT_LOAD)
-        .collect();
+    let loads: Vec<(usize, &ProgramHeader)> =
+        phdrs.iter().enumerate().filter(|(_, p)| p.p_type == program_header::PT_LOAD).collect();
     if loads.is_empty() {
         return Err(ElfError::NoLoadSegments { path: path_buf() });
     }
@@ -189,29 +143,16 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
             }
         }
         if p.p_filesz > p.p_memsz {
-            return Err(ElfError::FileszExceedsMemsz {
-                path: path_buf(),
-                index,
-                filesz: p.p_filesz,
-                memsz: p.p_memsz,
-            });
+            return Err(ElfError::FileszExceedsMemsz { path: path_buf(), index, filesz: p.p_filesz, memsz: p.p_memsz });
         }
         if p.p_offset % PAGE_SIZE != p.p_vaddr % PAGE_SIZE {
-            return Err(ElfError::SegmentMisaligned {
-                path: path_buf(),
-                index,
-                offset: p.p_offset,
-                vaddr: p.p_vaddr,
-            });
+            return Err(ElfError::SegmentMisaligned { path: path_buf(), index, offset: p.p_offset, vaddr: p.p_vaddr });
         }
         // Loaded at `start .. end`; saturated values are only for the message.
         let start = p.p_vaddr.saturating_add(bias);
         let end = start.saturating_add(p.p_memsz);
-        let page_end = p
-            .p_vaddr
-            .checked_add(bias)
-            .and_then(|s| s.checked_add(p.p_memsz))
-            .and_then(|e| align_up(e, PAGE_SIZE));
+        let page_end =
+            p.p_vaddr.checked_add(bias).and_then(|s| s.checked_add(p.p_memsz)).and_then(|e| align_up(e, PAGE_SIZE));
         if start < USER_MIN_VA || !matches!(page_end, Some(e) if e <= USER_END_VA) {
             return Err(ElfError::SegmentOutOfRange {
                 path: path_buf(),
@@ -256,10 +197,7 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
             && matches!(p.p_vaddr.checked_add(p.p_memsz), Some(end) if entry < end)
     });
     if !entry_ok {
-        return Err(ElfError::EntryNotExecutable {
-            path: path_buf(),
-            entry,
-        });
+        return Err(ElfError::EntryNotExecutable { path: path_buf(), entry });
     }
 
     Ok(ElfInfo {
@@ -267,12 +205,7 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
         entry,
         segments: loads
             .iter()
-            .map(|(_, p)| SegmentInfo {
-                vaddr: p.p_vaddr,
-                memsz: p.p_memsz,
-                filesz: p.p_filesz,
-                flags: p.p_flags,
-            })
+            .map(|(_, p)| SegmentInfo { vaddr: p.p_vaddr, memsz: p.p_memsz, filesz: p.p_filesz, flags: p.p_flags })
             .collect(),
         has_tls: phdrs.iter().any(|p| p.p_type == program_header::PT_TLS),
         interp: None,
@@ -281,10 +214,7 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
 
 /// Reads the file at `path` and runs [`check_elf`] on it.
 pub fn check_elf_file(path: &Path) -> Result<ElfInfo, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::ReadInput {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| ImageError::ReadInput { path: path.to_path_buf(), source })?;
     Ok(check_elf(path, &bytes)?)
 }
 
@@ -303,10 +233,7 @@ struct Span {
 }
 
 fn not_executable(path: &Path, what: &str) -> ElfError {
-    ElfError::NotExecutable {
-        path: path.to_path_buf(),
-        what: what.to_string(),
-    }
+    ElfError::NotExecutable { path: path.to_path_buf(), what: what.to_string() }
 }
 
 /// Reads the program header table, bounds-checked; the error is a reason for `Malformed`.
@@ -315,14 +242,10 @@ fn read_program_headers(bytes: &[u8], ehdr: &Header) -> Result<Vec<ProgramHeader
         return Ok(Vec::new());
     }
     if usize::from(ehdr.e_phentsize) != PHDR64_SIZE {
-        return Err(format!(
-            "its program headers are {} bytes each instead of {PHDR64_SIZE}",
-            ehdr.e_phentsize
-        ));
+        return Err(format!("its program headers are {} bytes each instead of {PHDR64_SIZE}", ehdr.e_phentsize));
     }
     let table_len = usize::from(ehdr.e_phnum) * PHDR64_SIZE;
-    let start = usize::try_from(ehdr.e_phoff)
-        .map_err(|_| "its program header offset is too large".to_string())?;
+    let start = usize::try_from(ehdr.e_phoff).map_err(|_| "its program header offset is too large".to_string())?;
     if !matches!(start.checked_add(table_len), Some(end) if end <= bytes.len()) {
         return Err(format!(
             "its {} program headers at offset {start:#x} run past the end of the file ({} bytes)",
@@ -330,13 +253,8 @@ fn read_program_headers(bytes: &[u8], ehdr: &Header) -> Result<Vec<ProgramHeader
             bytes.len()
         ));
     }
-    ProgramHeader::parse(
-        bytes,
-        start,
-        usize::from(ehdr.e_phnum),
-        Ctx::new(Container::Big, Endian::Little),
-    )
-    .map_err(|e| format!("its program headers cannot be parsed ({e})"))
+    ProgramHeader::parse(bytes, start, usize::from(ehdr.e_phnum), Ctx::new(Container::Big, Endian::Little))
+        .map_err(|e| format!("its program headers cannot be parsed ({e})"))
 }
 
 /// The `PT_INTERP` string, or a placeholder when it cannot be read.
@@ -380,46 +298,21 @@ fn describe_non_elf(bytes: &[u8]) -> (String, &'static str) {
     }
     if bytes.starts_with(b"#!") {
         let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-        let line = String::from_utf8_lossy(&line[..line.len().min(80)])
-            .trim_end()
-            .to_string();
+        let line = String::from_utf8_lossy(&line[..line.len().min(80)]).trim_end().to_string();
         return (format!("starts with `{line}` (a script)"), SCRIPT_HINT);
     }
     if bytes.len() < 4 && b"\x7fELF".starts_with(bytes) {
-        return (
-            "starts like an ELF file but is cut short".into(),
-            ". Copy it again",
-        );
+        return ("starts like an ELF file but is cut short".into(), ". Copy it again");
     }
     let known: [(&[u8], &str, &'static str); 8] = [
         (b"UVMIMAGE", "is a uvm image", ". Run it with `uvm run`"),
-        (
-            b"\x1f\x8b",
-            "starts with 1f 8b (a gzip archive)",
-            ". Unpack it first",
-        ),
-        (
-            b"PK\x03\x04",
-            "starts with PK (a zip or jar archive)",
-            ". Unpack it first",
-        ),
-        (
-            b"!<arch>\n",
-            "starts with !<arch> (a static library archive)",
-            ". Link it into an executable",
-        ),
+        (b"\x1f\x8b", "starts with 1f 8b (a gzip archive)", ". Unpack it first"),
+        (b"PK\x03\x04", "starts with PK (a zip or jar archive)", ". Unpack it first"),
+        (b"!<arch>\n", "starts with !<arch> (a static library archive)", ". Link it into an executable"),
         (b"MZ", "starts with MZ (a Windows or DOS executable)", ""),
         (b"\0asm", "starts with \\0asm (a WebAssembly module)", ""),
-        (
-            b"\xcf\xfa\xed\xfe",
-            "starts with cf fa ed fe (a macOS Mach-O executable)",
-            "",
-        ),
-        (
-            b"\xca\xfe\xba\xbe",
-            "starts with ca fe ba be (a macOS universal binary or Java class)",
-            "",
-        ),
+        (b"\xcf\xfa\xed\xfe", "starts with cf fa ed fe (a macOS Mach-O executable)", ""),
+        (b"\xca\xfe\xba\xbe", "starts with ca fe ba be (a macOS universal binary or Java class)", ""),
     ];
     for (magic, what, hint) in known {
         if bytes.starts_with(magic) {
@@ -427,18 +320,11 @@ fn describe_non_elf(bytes: &[u8]) -> (String, &'static str) {
         }
     }
     let head = &bytes[..bytes.len().min(16)];
-    let texty = head
-        .iter()
-        .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let texty = head.iter().all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if texty {
-        let text: String = String::from_utf8_lossy(head)
-            .chars()
-            .map(|c| if c.is_whitespace() { ' ' } else { c })
-            .collect();
-        return (
-            format!("is text (it starts with \"{}\")", text.trim_end()),
-            "",
-        );
+        let text: String =
+            String::from_utf8_lossy(head).chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+        return (format!("is text (it starts with \"{}\")", text.trim_end()), "");
     }
     let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
     (format!("starts with the bytes {}", hex.join(" ")), "")
@@ -451,25 +337,16 @@ mod tests {
     #[test]
     fn non_elf_descriptions() {
         assert_eq!(describe_non_elf(b"").0, "is empty");
-        assert!(describe_non_elf(b"#!/usr/bin/env python3\nprint()")
-            .0
-            .contains("`#!/usr/bin/env python3` (a script)"));
+        assert!(describe_non_elf(b"#!/usr/bin/env python3\nprint()").0.contains("`#!/usr/bin/env python3` (a script)"));
         assert!(describe_non_elf(b"\x7fE").0.contains("cut short"));
         assert!(describe_non_elf(b"hello world\n").0.contains("is text"));
-        assert!(describe_non_elf(&[0, 1, 2, 3, 0xff])
-            .0
-            .contains("00 01 02 03 ff"));
+        assert!(describe_non_elf(&[0, 1, 2, 3, 0xff]).0.contains("00 01 02 03 ff"));
         assert!(describe_non_elf(b"UVMIMAGE\x01").0.contains("uvm image"));
     }
 
     #[test]
     fn flags_render_like_ls() {
-        let seg = SegmentInfo {
-            vaddr: 0,
-            memsz: 0,
-            filesz: 0,
-            flags: 5,
-        };
+        let seg = SegmentInfo { vaddr: 0, memsz: 0, filesz: 0, flags: 5 };
         assert_eq!(seg.flags_str(), "r-x");
     }
 }

@@ -8,9 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use uvm_abi::image::{
-    EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC,
-};
+use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC};
 
 use crate::digest::{checksum_in_place, digest_hex, digest_of};
 use crate::elf::{check_elf, ElfInfo};
@@ -27,10 +25,7 @@ pub struct Image {
 impl Image {
     /// Reads and checks the image at `path` (everything but the SHA-256 digest).
     pub fn open(path: &Path) -> Result<Image, ImageError> {
-        let bytes = std::fs::read(path).map_err(|source| ImageError::ReadImage {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| ImageError::ReadImage { path: path.to_path_buf(), source })?;
         Image::from_bytes(path, bytes)
     }
 
@@ -46,52 +41,30 @@ impl Image {
         }
         let header = ImageHeader::parse(&bytes).map_err(|e| match e {
             LayoutError::TooShort => {
-                let recorded = bytes
-                    .get(16..24)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_le_bytes);
-                ImageError::Truncated {
-                    path: path_buf(),
-                    actual: len,
-                    expected: recorded,
-                }
+                let recorded = bytes.get(16..24).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
+                ImageError::Truncated { path: path_buf(), actual: len, expected: recorded }
             }
             LayoutError::BadMagic => ImageError::NotAnImage { path: path_buf() },
-            LayoutError::FormatVersion(found) => ImageError::FormatVersion {
-                path: path_buf(),
-                found,
-                supported: IMAGE_FORMAT_VERSION,
-            },
-            LayoutError::SizeMismatch { header, actual } if actual < header => {
-                ImageError::Truncated {
-                    path: path_buf(),
-                    actual,
-                    expected: Some(header),
-                }
+            LayoutError::FormatVersion(found) => {
+                ImageError::FormatVersion { path: path_buf(), found, supported: IMAGE_FORMAT_VERSION }
             }
-            LayoutError::SizeMismatch { header, actual } => ImageError::SizeMismatch {
-                path: path_buf(),
-                actual,
-                expected: header,
-            },
+            LayoutError::SizeMismatch { header, actual } if actual < header => {
+                ImageError::Truncated { path: path_buf(), actual, expected: Some(header) }
+            }
+            LayoutError::SizeMismatch { header, actual } => {
+                ImageError::SizeMismatch { path: path_buf(), actual, expected: header }
+            }
             LayoutError::BadSection(section) => ImageError::BadSection {
                 path: path_buf(),
                 section,
                 reason: "lies outside the file or is not page-aligned",
             },
-            LayoutError::BadFsTable(reason) => ImageError::BadFsTable {
-                path: path_buf(),
-                reason: reason.to_string(),
-            },
+            LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
 
         let computed = checksum_in_place(&mut bytes);
         if computed != header.checksum {
-            return Err(ImageError::ChecksumMismatch {
-                path: path_buf(),
-                stored: header.checksum,
-                computed,
-            });
+            return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
         }
         if header.abi_version != uvm_abi::ABI_VERSION {
             return Err(ImageError::AbiVersion {
@@ -100,11 +73,7 @@ impl Image {
                 supported: uvm_abi::ABI_VERSION,
             });
         }
-        let sections = [
-            ("kernel", header.kernel),
-            ("file table", header.fs_table),
-            ("config", header.config),
-        ];
+        let sections = [("kernel", header.kernel), ("file table", header.fs_table), ("config", header.config)];
         for (i, (name, a)) in sections.iter().enumerate() {
             if sections[i + 1..].iter().any(|(_, b)| overlap(a, b)) {
                 return Err(ImageError::BadSection {
@@ -114,15 +83,8 @@ impl Image {
                 });
             }
         }
-        table::validate(&bytes, &header).map_err(|reason| ImageError::BadFsTable {
-            path: path_buf(),
-            reason,
-        })?;
-        Ok(Image {
-            path: path_buf(),
-            bytes,
-            header,
-        })
+        table::validate(&bytes, &header).map_err(|reason| ImageError::BadFsTable { path: path_buf(), reason })?;
+        Ok(Image { path: path_buf(), bytes, header })
     }
 
     /// Checks the SHA-256 digest over the whole file (slower than the checksum; `uvm inspect`
@@ -131,10 +93,7 @@ impl Image {
         if digest_of(&self.bytes) == self.header.digest {
             Ok(())
         } else {
-            Err(ImageError::DigestMismatch {
-                path: self.path.clone(),
-                stored: digest_hex(&self.header.digest),
-            })
+            Err(ImageError::DigestMismatch { path: self.path.clone(), stored: digest_hex(&self.header.digest) })
         }
     }
 
@@ -150,11 +109,8 @@ impl Image {
 
     /// The run configuration.
     pub fn config_toml(&self) -> Result<&str, ImageError> {
-        std::str::from_utf8(table::data_of(&self.bytes, &self.header.config)).map_err(|_| {
-            ImageError::ConfigNotUtf8 {
-                path: self.path.clone(),
-            }
-        })
+        std::str::from_utf8(table::data_of(&self.bytes, &self.header.config))
+            .map_err(|_| ImageError::ConfigNotUtf8 { path: self.path.clone() })
     }
 
     /// Every file-table entry with its absolute guest path, depth-first in name order (a
@@ -168,19 +124,11 @@ impl Image {
             let path = if index == 0 {
                 "/".to_string()
             } else {
-                format!(
-                    "{parent_path}/{}",
-                    String::from_utf8_lossy(table.name(&entry))
-                )
+                format!("{parent_path}/{}", String::from_utf8_lossy(table.name(&entry)))
             };
             if EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory) {
-                let base = if index == 0 {
-                    String::new()
-                } else {
-                    path.clone()
-                };
-                let children =
-                    entry.first_child..entry.first_child.saturating_add(entry.child_count);
+                let base = if index == 0 { String::new() } else { path.clone() };
+                let children = entry.first_child..entry.first_child.saturating_add(entry.child_count);
                 stack.extend(children.rev().map(|child| (child, base.clone())));
             }
             Some((path, entry))
@@ -197,10 +145,7 @@ impl Image {
                 return None;
             }
             // Binary search of the sorted children first_child .. first_child + child_count.
-            let (mut low, mut high) = (
-                entry.first_child,
-                entry.first_child.checked_add(entry.child_count)?,
-            );
+            let (mut low, mut high) = (entry.first_child, entry.first_child.checked_add(entry.child_count)?);
             loop {
                 if low >= high {
                     return None;
@@ -254,18 +199,15 @@ impl Image {
 
     /// The app's executable entry (`header().app_entry`).
     pub fn app_entry(&self) -> FsEntry {
-        self.table()
-            .entry(self.header.app_entry)
-            .unwrap_or_default()
+        self.table().entry(self.header.app_entry).unwrap_or_default()
     }
 
     /// Runs the build-time ELF checks on the app binary inside the image. Errors name it as
     /// `<image>:<guest path>`.
     pub fn app_elf_info(&self) -> Result<ElfInfo, ImageError> {
         let app = self.app_entry();
-        let guest_path = self
-            .guest_path(self.header.app_entry)
-            .unwrap_or_else(|| format!("entry {}", self.header.app_entry));
+        let guest_path =
+            self.guest_path(self.header.app_entry).unwrap_or_else(|| format!("entry {}", self.header.app_entry));
         let name = PathBuf::from(format!("{}:{guest_path}", self.path.display()));
         Ok(check_elf(&name, self.data(&app))?)
     }
@@ -288,11 +230,7 @@ impl Image {
 
     fn table(&self) -> Table<'_> {
         // Validated in `from_bytes`, so this cannot fail; an empty table is a safe fallback.
-        Table::new(&self.bytes, &self.header).unwrap_or(Table {
-            records: &[],
-            names: &[],
-            count: 0,
-        })
+        Table::new(&self.bytes, &self.header).unwrap_or(Table { records: &[], names: &[], count: 0 })
     }
 }
 
@@ -310,9 +248,7 @@ impl std::fmt::Debug for Image {
 /// Whether two non-empty sections share a byte.
 fn overlap(a: &Section, b: &Section) -> bool {
     match (a.end(), b.end()) {
-        (Some(a_end), Some(b_end)) => {
-            a.size > 0 && b.size > 0 && a.offset < b_end && b.offset < a_end
-        }
+        (Some(a_end), Some(b_end)) => a.size > 0 && b.size > 0 && a.offset < b_end && b.offset < a_end,
         _ => true,
     }
 }

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use uvm_abi::image::{
-    ImageHeader, Section, CHECKSUM_OFFSET, DIGEST_OFFSET, FS_ENTRY_SIZE, IMAGE_ALIGN,
-    IMAGE_FORMAT_VERSION, IMAGE_HEADER_SIZE, IMAGE_MAGIC,
+    ImageHeader, Section, CHECKSUM_OFFSET, DIGEST_OFFSET, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION,
+    IMAGE_HEADER_SIZE, IMAGE_MAGIC,
 };
 use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
 use xxhash_rust::xxh3::Xxh3;
@@ -74,14 +74,8 @@ pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError
     let layout = Layout::compute(tree.flatten(), input, out_path)?;
 
     let total_size = layout.header.total_size;
-    let digest = write_atomically(out_path, |file, tmp_path| {
-        layout.write(file, tmp_path, input)
-    })?;
-    Ok(PackOutput {
-        path: out_path.to_path_buf(),
-        size: total_size,
-        digest,
-    })
+    let digest = write_atomically(out_path, |file, tmp_path| layout.write(file, tmp_path, input))?;
+    Ok(PackOutput { path: out_path.to_path_buf(), size: total_size, digest })
 }
 
 /// Where everything goes.
@@ -96,25 +90,11 @@ struct Layout {
 
 impl Layout {
     fn compute(flat: FlatTable, input: &PackInput, out_path: &Path) -> Result<Layout, ImageError> {
-        let too_large = |reason: String| ImageError::TooLarge {
-            path: out_path.to_path_buf(),
-            reason,
-        };
-        let overflow = || {
-            too_large(format!(
-                "it would exceed the format's limit of {IMAGE_MAX_SIZE} bytes"
-            ))
-        };
-        let FlatTable {
-            mut entries,
-            app_entry,
-        } = flat;
-        let entry_count = u32::try_from(entries.len()).map_err(|_| {
-            too_large(format!(
-                "it would hold {} files, more than 2^32",
-                entries.len()
-            ))
-        })?;
+        let too_large = |reason: String| ImageError::TooLarge { path: out_path.to_path_buf(), reason };
+        let overflow = || too_large(format!("it would exceed the format's limit of {IMAGE_MAX_SIZE} bytes"));
+        let FlatTable { mut entries, app_entry } = flat;
+        let entry_count = u32::try_from(entries.len())
+            .map_err(|_| too_large(format!("it would hold {} files, more than 2^32", entries.len())))?;
 
         // Names first, then symlink targets, in entry order.
         let mut blob = Vec::new();
@@ -132,33 +112,20 @@ impl Layout {
         }
         blob_offset(blob.len()).map_err(&too_large)?;
 
-        let kernel = Section {
-            offset: IMAGE_HEADER_SIZE,
-            size: input.kernel.len() as u64,
-        };
+        let kernel = Section { offset: IMAGE_HEADER_SIZE, size: input.kernel.len() as u64 };
         let entries_size = entries.len() as u64 * FS_ENTRY_SIZE as u64;
-        let fs_table = Section {
-            offset: next_offset(kernel).ok_or_else(overflow)?,
-            size: entries_size + blob.len() as u64,
-        };
-        let config = Section {
-            offset: next_offset(fs_table).ok_or_else(overflow)?,
-            size: input.config_toml.len() as u64,
-        };
+        let fs_table =
+            Section { offset: next_offset(kernel).ok_or_else(overflow)?, size: entries_size + blob.len() as u64 };
+        let config =
+            Section { offset: next_offset(fs_table).ok_or_else(overflow)?, size: input.config_toml.len() as u64 };
         for (index, blob_at, size) in symlink_targets {
-            entries[index].entry.data = Section {
-                offset: fs_table.offset + entries_size + blob_at,
-                size,
-            };
+            entries[index].entry.data = Section { offset: fs_table.offset + entries_size + blob_at, size };
         }
         let mut cursor = next_offset(config).ok_or_else(overflow)?;
         let mut files = Vec::new();
         for flat in &mut entries {
             if let FlatData::File { content, size } = &flat.data {
-                let data = Section {
-                    offset: cursor,
-                    size: *size,
-                };
+                let data = Section { offset: cursor, size: *size };
                 flat.entry.data = data;
                 cursor = next_offset(data).ok_or_else(overflow)?;
                 files.push((data, content.clone()));
@@ -188,35 +155,22 @@ impl Layout {
             checksum: 0,
             digest: [0; 32],
         };
-        Ok(Layout {
-            header,
-            table,
-            files,
-        })
+        Ok(Layout { header, table, files })
     }
 
     /// Writes the image into `file` (empty, open for reading and writing) and returns its
     /// digest. `path` names the file in errors.
     fn write(&self, file: File, path: &Path, input: &PackInput) -> Result<[u8; 32], ImageError> {
-        let write_err = |source| ImageError::WriteImage {
-            path: path.to_path_buf(),
-            source,
-        };
+        let write_err = |source| ImageError::WriteImage { path: path.to_path_buf(), source };
         // Pass 1: everything, with checksum and digest zero, hashed into the digest on the way.
-        let mut out = HashingWriter {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            sha: Sha256::new(),
-            pos: 0,
-        };
+        let mut out = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), sha: Sha256::new(), pos: 0 };
         let mut page = vec![0u8; IMAGE_HEADER_SIZE as usize];
         self.header.write_to(&mut page);
         out.write_all(&page).map_err(write_err)?;
         let h = &self.header;
-        for (section, bytes) in [
-            (h.kernel, input.kernel),
-            (h.fs_table, &self.table),
-            (h.config, input.config_toml.as_bytes()),
-        ] {
+        for (section, bytes) in
+            [(h.kernel, input.kernel), (h.fs_table, &self.table), (h.config, input.config_toml.as_bytes())]
+        {
             out.pad_to(section.offset).map_err(write_err)?;
             out.write_all(bytes).map_err(write_err)?;
         }
@@ -230,15 +184,11 @@ impl Layout {
         out.pad_to(h.total_size).map_err(write_err)?;
         debug_assert_eq!(out.pos, h.total_size);
         let digest: [u8; 32] = out.sha.finalize().into();
-        let mut file = out
-            .inner
-            .into_inner()
-            .map_err(|e| write_err(e.into_error()))?;
+        let mut file = out.inner.into_inner().map_err(|e| write_err(e.into_error()))?;
 
         // The digest goes in; then pass 2 reads the file back for the checksum, which covers
         // the digest (the checksum field is still zero on disk).
-        file.seek(SeekFrom::Start(DIGEST_OFFSET as u64))
-            .map_err(write_err)?;
+        file.seek(SeekFrom::Start(DIGEST_OFFSET as u64)).map_err(write_err)?;
         file.write_all(&digest).map_err(write_err)?;
         file.seek(SeekFrom::Start(0)).map_err(write_err)?;
         let mut xxh = Xxh3::new();
@@ -250,10 +200,8 @@ impl Layout {
             }
             xxh.update(&buf[..n]);
         }
-        file.seek(SeekFrom::Start(CHECKSUM_OFFSET as u64))
-            .map_err(write_err)?;
-        file.write_all(&xxh.digest().to_le_bytes())
-            .map_err(write_err)?;
+        file.seek(SeekFrom::Start(CHECKSUM_OFFSET as u64)).map_err(write_err)?;
+        file.write_all(&xxh.digest().to_le_bytes()).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         Ok(digest)
     }
@@ -271,28 +219,11 @@ fn next_offset(section: Section) -> Option<u64> {
 
 /// Copies exactly `size` bytes of the host file `host` into `out`; the file must still have
 /// exactly that many bytes.
-fn copy_host_file(
-    host: &Path,
-    size: u64,
-    out: &mut impl Write,
-    image: &Path,
-) -> Result<(), ImageError> {
-    let read_err = |source| ImageError::ReadInput {
-        path: host.to_path_buf(),
-        source,
-    };
-    let changed = || ImageError::InputChanged {
-        path: host.to_path_buf(),
-        expected: size,
-    };
+fn copy_host_file(host: &Path, size: u64, out: &mut impl Write, image: &Path) -> Result<(), ImageError> {
+    let read_err = |source| ImageError::ReadInput { path: host.to_path_buf(), source };
+    let changed = || ImageError::InputChanged { path: host.to_path_buf(), expected: size };
     let mut file = File::open(host).map_err(read_err)?;
-    let mut buf = vec![
-        0u8;
-        usize::try_from(size)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
-            .min(1 << 20)
-    ];
+    let mut buf = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX).saturating_add(1).min(1 << 20)];
     let mut left = size;
     loop {
         let n = match file.read(&mut buf) {
@@ -308,10 +239,7 @@ fn copy_host_file(
             return Err(changed());
         }
         out.write_all(&buf[..n as usize])
-            .map_err(|source| ImageError::WriteImage {
-                path: image.to_path_buf(),
-                source,
-            })?;
+            .map_err(|source| ImageError::WriteImage { path: image.to_path_buf(), source })?;
         left -= n;
     }
     if left != 0 {
@@ -359,35 +287,22 @@ fn write_atomically<T>(
     write: impl FnOnce(File, &Path) -> Result<T, ImageError>,
 ) -> Result<T, ImageError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let write_err = |source| ImageError::WriteImage {
-        path: out_path.to_path_buf(),
-        source,
-    };
+    let write_err = |source| ImageError::WriteImage { path: out_path.to_path_buf(), source };
     let Some(name) = out_path.file_name() else {
-        return Err(write_err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the path does not name a file",
-        )));
+        return Err(write_err(io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")));
     };
     let dir = match out_path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.{}-{unique}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.{}-{unique}.tmp", name.to_string_lossy(), std::process::id()));
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|source| ImageError::WriteImage {
-            path: tmp.clone(),
-            source,
-        })?;
+        .map_err(|source| ImageError::WriteImage { path: tmp.clone(), source })?;
     let guard = RemoveOnDrop(Some(tmp));
     let tmp = guard.0.as_deref().unwrap_or(out_path);
     let value = write(file, tmp)?;

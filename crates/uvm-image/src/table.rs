@@ -15,9 +15,7 @@
 //!   a symlink's target is inside the image, non-empty and free of NUL; neither has children;
 //! - `app_entry` is a regular file.
 
-use uvm_abi::image::{
-    EntryKind, FsEntry, ImageHeader, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_HEADER_SIZE,
-};
+use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_HEADER_SIZE};
 
 use crate::tree::MAX_NAME_LEN;
 
@@ -41,11 +39,7 @@ impl<'a> Table<'a> {
         let section = image.get(start..end)?;
         let records_len = (header.entry_count as usize).checked_mul(FS_ENTRY_SIZE)?;
         let (records, names) = (section.get(..records_len)?, section.get(records_len..)?);
-        Some(Table {
-            records,
-            names,
-            count: header.entry_count,
-        })
+        Some(Table { records, names, count: header.entry_count })
     }
 
     /// Record `index`.
@@ -56,10 +50,7 @@ impl<'a> Table<'a> {
     /// The name of `entry` (empty if out of bounds, which validation rules out).
     pub(crate) fn name(&self, entry: &FsEntry) -> &'a [u8] {
         let start = entry.name_offset as usize;
-        start
-            .checked_add(entry.name_len as usize)
-            .and_then(|end| self.names.get(start..end))
-            .unwrap_or_default()
+        start.checked_add(entry.name_len as usize).and_then(|end| self.names.get(start..end)).unwrap_or_default()
     }
 }
 
@@ -71,18 +62,11 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
     let count = table.count;
     let mut entries = Vec::with_capacity(count as usize);
     for index in 0..count {
-        entries.push(
-            table
-                .entry(index)
-                .ok_or_else(|| format!("entry {index} lies outside the table"))?,
-        );
+        entries.push(table.entry(index).ok_or_else(|| format!("entry {index} lies outside the table"))?);
     }
 
     let root = entries.first().ok_or("it has no entries")?;
-    if EntryKind::from_raw(root.kind) != Some(EntryKind::Directory)
-        || root.parent != 0
-        || root.name_len != 0
-    {
+    if EntryKind::from_raw(root.kind) != Some(EntryKind::Directory) || root.parent != 0 || root.name_len != 0 {
         return Err("entry 0 is not the root directory (a directory with an empty name that is its own parent)".into());
     }
 
@@ -90,12 +74,8 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
     let mut claimed = vec![false; count as usize];
     for (index, e) in entries.iter().enumerate() {
         let index = index as u32;
-        let what =
-            |problem: &str| format!("entry {index} ({}) {problem}", display_name(table.name(e)));
-        if e.name_offset
-            .checked_add(e.name_len)
-            .is_none_or(|end| end as usize > table.names.len())
-        {
+        let what = |problem: &str| format!("entry {index} ({}) {problem}", display_name(table.name(e)));
+        if e.name_offset.checked_add(e.name_len).is_none_or(|end| end as usize > table.names.len()) {
             return Err(format!("entry {index} has a name outside the names blob"));
         }
         if index != 0 {
@@ -107,12 +87,8 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
         if e.mode > 0o7777 {
             return Err(what("has mode bits beyond 0o7777"));
         }
-        let kind = EntryKind::from_raw(e.kind).ok_or_else(|| {
-            what(&format!(
-                "has kind {}, which is not a directory, file or symlink",
-                e.kind
-            ))
-        })?;
+        let kind = EntryKind::from_raw(e.kind)
+            .ok_or_else(|| what(&format!("has kind {}, which is not a directory, file or symlink", e.kind)))?;
         if e.parent >= count {
             return Err(what("has a parent index outside the table"));
         }
@@ -132,10 +108,7 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
                 for child in e.first_child..e.first_child + e.child_count {
                     let c = &entries[child as usize];
                     if c.parent != index {
-                        return Err(what(&format!(
-                            "lists entry {child} as a child, but its parent is {}",
-                            c.parent
-                        )));
+                        return Err(what(&format!("lists entry {child} as a child, but its parent is {}", c.parent)));
                     }
                     if std::mem::replace(&mut claimed[child as usize], true) {
                         return Err(format!("entry {child} is listed as a child twice"));
@@ -164,9 +137,7 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
                 } else {
                     let target = data_of(image, &e.data);
                     if target.is_empty() || target.contains(&0) {
-                        return Err(what(
-                            "is a symlink with an empty target or a NUL byte in it",
-                        ));
+                        return Err(what("is a symlink with an empty target or a NUL byte in it"));
                     }
                 }
             }
@@ -190,16 +161,11 @@ pub(crate) fn validate(image: &[u8], header: &ImageHeader) -> Result<(), String>
         }
     }
     if reached != u64::from(count) {
-        return Err(
-            "some entries are not reachable from the root (the directories form a cycle)".into(),
-        );
+        return Err("some entries are not reachable from the root (the directories form a cycle)".into());
     }
     let app = &entries[header.app_entry as usize];
     if EntryKind::from_raw(app.kind) != Some(EntryKind::File) {
-        return Err(format!(
-            "the app entry {} is not a regular file",
-            header.app_entry
-        ));
+        return Err(format!("the app entry {} is not a regular file", header.app_entry));
     }
     Ok(())
 }

@@ -153,10 +153,7 @@ impl Tree {
         let components = split_guest_path(guest, &desc)?;
         let size = bytes.len() as u64;
         let node = Node {
-            kind: Kind::File {
-                content: Content::Memory(bytes),
-                size,
-            },
+            kind: Kind::File { content: Content::Memory(bytes), size },
             mode: APP_MODE,
             mtime: host_meta(meta).mtime,
             origin: Origin::Source(desc.clone()),
@@ -170,75 +167,45 @@ impl Tree {
         let desc = host.display().to_string();
         let components = split_guest_path(guest, &desc)?;
         // Follows a symlink given directly: the user named this path on purpose.
-        let meta = fs::metadata(host).map_err(|source| ImageError::ReadInput {
-            path: host.to_path_buf(),
-            source,
-        })?;
+        let meta = fs::metadata(host).map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
         self.add_host_path(host, &components, &meta)
     }
 
     /// Adds `host` (whose metadata is `meta`) at the guest path `components`, recursing into
     /// directories.
-    fn add_host_path(
-        &mut self,
-        host: &Path,
-        components: &[Vec<u8>],
-        meta: &fs::Metadata,
-    ) -> Result<(), ImageError> {
+    fn add_host_path(&mut self, host: &Path, components: &[Vec<u8>], meta: &fs::Metadata) -> Result<(), ImageError> {
         let desc = host.display().to_string();
         let HostMeta { mode, mtime } = host_meta(meta);
         let file_type = meta.file_type();
         let kind = if file_type.is_dir() {
             Kind::Dir(BTreeMap::new())
         } else if file_type.is_file() {
-            Kind::File {
-                content: Content::Host(host.to_path_buf()),
-                size: meta.len(),
-            }
+            Kind::File { content: Content::Host(host.to_path_buf()), size: meta.len() }
         } else if file_type.is_symlink() {
-            let target = fs::read_link(host).map_err(|source| ImageError::ReadInput {
-                path: host.to_path_buf(),
-                source,
-            })?;
+            let target =
+                fs::read_link(host).map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
             Kind::Symlink(target.as_os_str().as_bytes().to_vec())
         } else {
-            return Err(ImageError::UnsupportedFileType {
-                path: host.to_path_buf(),
-                kind: special_kind(&file_type),
-            });
+            return Err(ImageError::UnsupportedFileType { path: host.to_path_buf(), kind: special_kind(&file_type) });
         };
         let is_dir = matches!(kind, Kind::Dir(_));
-        let node = Node {
-            kind,
-            mode,
-            mtime,
-            origin: Origin::Source(desc.clone()),
-            is_app: false,
-        };
+        let node = Node { kind, mode, mtime, origin: Origin::Source(desc.clone()), is_app: false };
         self.insert(components, node, &desc)?;
         if !is_dir {
             return Ok(());
         }
         let mut children = Vec::new();
-        let read_dir = fs::read_dir(host).map_err(|source| ImageError::ReadInput {
-            path: host.to_path_buf(),
-            source,
-        })?;
+        let read_dir =
+            fs::read_dir(host).map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
         for item in read_dir {
-            let item = item.map_err(|source| ImageError::ReadInput {
-                path: host.to_path_buf(),
-                source,
-            })?;
+            let item = item.map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
             children.push(item.file_name());
         }
         children.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in children {
             let child_host = host.join(&name);
-            let child_meta =
-                fs::symlink_metadata(&child_host).map_err(|source| ImageError::ReadInput {
-                    path: child_host.clone(),
-                    source,
-                })?;
+            let child_meta = fs::symlink_metadata(&child_host)
+                .map_err(|source| ImageError::ReadInput { path: child_host.clone(), source })?;
             let child_desc = child_host.display().to_string();
             let mut child_components = components.to_vec();
             child_components.push(check_name(name.as_bytes(), &child_desc)?.to_vec());
@@ -315,9 +282,7 @@ impl Tree {
             }
             for (name, node) in children {
                 let index = entries.len() as u32;
-                if let Some(grandchildren) =
-                    push_entry(&mut entries, node, name, dir_index, &mut app_entry)
-                {
+                if let Some(grandchildren) = push_entry(&mut entries, node, name, dir_index, &mut app_entry) {
                     queue.push_back((index, grandchildren));
                 }
             }
@@ -342,13 +307,7 @@ fn push_entry(
         Kind::File { content, size } => (EntryKind::File, FlatData::File { content, size }, None),
         Kind::Symlink(target) => (EntryKind::Symlink, FlatData::Symlink(target), None),
     };
-    let entry = FsEntry {
-        parent,
-        kind: kind as u8,
-        mode: node.mode,
-        mtime: node.mtime,
-        ..FsEntry::default()
-    };
+    let entry = FsEntry { parent, kind: kind as u8, mode: node.mode, mtime: node.mtime, ..FsEntry::default() };
     entries.push(FlatEntry { entry, name, data });
     children
 }
@@ -376,11 +335,8 @@ fn merge_into(existing: &mut Node, incoming: Node, guest_path: &str) -> Result<(
 /// Splits an absolute guest path into checked names. Empty components (`//`, a trailing
 /// `/`) are ignored; `.` and `..` are refused.
 fn split_guest_path(guest: &str, desc: &str) -> Result<Vec<Vec<u8>>, ImageError> {
-    let bad = |reason| ImageError::BadGuestPath {
-        guest_path: guest.to_string(),
-        source_desc: desc.to_string(),
-        reason,
-    };
+    let bad =
+        |reason| ImageError::BadGuestPath { guest_path: guest.to_string(), source_desc: desc.to_string(), reason };
     if !guest.starts_with('/') {
         return Err(bad("it is not absolute (it must start with /)"));
     }
@@ -452,28 +408,13 @@ mod tests {
 
     #[test]
     fn guest_paths_are_split_and_checked() {
-        assert_eq!(
-            split_guest_path("/a//b/", "x").ok(),
-            Some(vec![b"a".to_vec(), b"b".to_vec()])
-        );
+        assert_eq!(split_guest_path("/a//b/", "x").ok(), Some(vec![b"a".to_vec(), b"b".to_vec()]));
         assert_eq!(split_guest_path("/", "x").ok(), Some(vec![]));
-        assert!(matches!(
-            split_guest_path("a/b", "x"),
-            Err(ImageError::BadGuestPath { .. })
-        ));
-        assert!(matches!(
-            split_guest_path("/a/../b", "x"),
-            Err(ImageError::BadGuestPath { .. })
-        ));
-        assert!(matches!(
-            split_guest_path("/a\0b", "x"),
-            Err(ImageError::BadName { .. })
-        ));
+        assert!(matches!(split_guest_path("a/b", "x"), Err(ImageError::BadGuestPath { .. })));
+        assert!(matches!(split_guest_path("/a/../b", "x"), Err(ImageError::BadGuestPath { .. })));
+        assert!(matches!(split_guest_path("/a\0b", "x"), Err(ImageError::BadName { .. })));
         let long = format!("/{}", "n".repeat(256));
-        assert!(matches!(
-            split_guest_path(&long, "x"),
-            Err(ImageError::BadName { .. })
-        ));
+        assert!(matches!(split_guest_path(&long, "x"), Err(ImageError::BadName { .. })));
         assert!(split_guest_path(&format!("/{}", "n".repeat(255)), "x").is_ok());
     }
 
@@ -481,10 +422,7 @@ mod tests {
     fn flattening_keeps_children_contiguous_and_sorted() {
         let mut tree = Tree::new();
         let file = |name: &str| Node {
-            kind: Kind::File {
-                content: Content::Memory(name.as_bytes().to_vec()),
-                size: name.len() as u64,
-            },
+            kind: Kind::File { content: Content::Memory(name.as_bytes().to_vec()), size: name.len() as u64 },
             mode: 0o644,
             mtime: 1,
             origin: Origin::Source(name.to_string()),
@@ -497,63 +435,38 @@ mod tests {
         }
         let flat = tree.flatten();
         let names: Vec<&[u8]> = flat.entries.iter().map(|e| e.name.as_slice()).collect();
-        assert_eq!(
-            names,
-            [&b""[..], b"a", b"app", b"z", b"c", b"y", b"a", b"b", b"x"]
-        );
+        assert_eq!(names, [&b""[..], b"a", b"app", b"z", b"c", b"y", b"a", b"b", b"x"]);
         assert_eq!(flat.app_entry, 2);
         let root = &flat.entries[0].entry;
         assert_eq!((root.first_child, root.child_count), (1, 3));
         let a = &flat.entries[1].entry;
         assert_eq!((a.first_child, a.child_count), (4, 2));
         let y = &flat.entries[5].entry;
-        assert_eq!(
-            (y.first_child, y.child_count, flat.entries[8].entry.parent),
-            (8, 1, 5)
-        );
+        assert_eq!((y.first_child, y.child_count, flat.entries[8].entry.parent), (8, 1, 5));
     }
 
     #[test]
     fn conflicts_name_both_sources() {
         let mut tree = Tree::new();
         let file = |origin: &str| Node {
-            kind: Kind::File {
-                content: Content::Memory(Vec::new()),
-                size: 0,
-            },
+            kind: Kind::File { content: Content::Memory(Vec::new()), size: 0 },
             mode: 0o644,
             mtime: 0,
             origin: Origin::Source(origin.to_string()),
             is_app: false,
         };
         let p = |s: &str| split_guest_path(s, "t").unwrap_or_default();
-        assert!(tree
-            .insert(&p("/etc/x"), file("/host/one"), "/host/one")
-            .is_ok());
-        let err = tree
-            .insert(&p("/etc/x"), file("/host/two"), "/host/two")
-            .err()
-            .map(|e| e.to_string());
+        assert!(tree.insert(&p("/etc/x"), file("/host/one"), "/host/one").is_ok());
+        let err = tree.insert(&p("/etc/x"), file("/host/two"), "/host/two").err().map(|e| e.to_string());
         let err = err.unwrap_or_default();
-        assert!(
-            err.contains("/host/one") && err.contains("/host/two") && err.contains("/etc/x"),
-            "{err}"
-        );
-        let err = tree
-            .insert(&p("/etc/x/y"), file("/host/three"), "/host/three")
-            .err();
+        assert!(err.contains("/host/one") && err.contains("/host/two") && err.contains("/etc/x"), "{err}");
+        let err = tree.insert(&p("/etc/x/y"), file("/host/three"), "/host/three").err();
         assert!(
             matches!(&err, Some(ImageError::NotADirectory { guest_path, .. }) if guest_path == "/etc/x"),
             "{err:?}"
         );
-        let err = tree
-            .insert(&p("/etc"), file("/host/four"), "/host/four")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("the directory created for /host/one") && err.contains("/host/four"),
-            "{err}"
-        );
+        let err =
+            tree.insert(&p("/etc"), file("/host/four"), "/host/four").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("the directory created for /host/one") && err.contains("/host/four"), "{err}");
     }
 }

@@ -11,10 +11,7 @@ fn reject(name: &str) -> ElfError {
     match check_elf_file(&path) {
         Err(ImageError::Elf(e)) => {
             let message = e.to_string();
-            assert!(
-                message.contains(&path.display().to_string()),
-                "message does not name {name}: {message}"
-            );
+            assert!(message.contains(&path.display().to_string()), "message does not name {name}: {message}");
             e
         }
         other => panic!("{name}: expected an ELF rejection, got {other:?}"),
@@ -31,17 +28,8 @@ fn static_executable_is_accepted() {
     assert_eq!(info.kind, ElfKind::Static);
     assert_eq!(info.entry, 0x4000e8);
     assert_eq!(info.segments.len(), 2);
-    assert_eq!(
-        (
-            info.segments[0].vaddr,
-            info.segments[0].flags_str().as_str()
-        ),
-        (0x400000, "r-x")
-    );
-    assert_eq!(
-        (info.segments[1].filesz, info.segments[1].memsz),
-        (0, 0x2000)
-    );
+    assert_eq!((info.segments[0].vaddr, info.segments[0].flags_str().as_str()), (0x400000, "r-x"));
+    assert_eq!((info.segments[1].filesz, info.segments[1].memsz), (0, 0x2000));
     assert!(!info.has_tls);
     assert_eq!(info.interp, None);
 }
@@ -71,150 +59,83 @@ fn elf32_is_refused() {
 #[test]
 fn other_machines_are_named() {
     let e = reject("aarch64.elf");
-    assert!(
-        matches!(&e, ElfError::WrongMachine { machine, .. } if machine.contains("AArch64")),
-        "{e}"
-    );
+    assert!(matches!(&e, ElfError::WrongMachine { machine, .. } if machine.contains("AArch64")), "{e}");
 }
 
 #[test]
 fn object_files_core_dumps_and_libraries_are_not_executables() {
-    for (name, what) in [
-        ("object.o", "relocatable object"),
-        ("core.elf", "core dump"),
-        ("shared-lib.so", "shared library"),
-    ] {
+    for (name, what) in
+        [("object.o", "relocatable object"), ("core.elf", "core dump"), ("shared-lib.so", "shared library")]
+    {
         let e = reject(name);
-        assert!(
-            matches!(&e, ElfError::NotExecutable { what: w, .. } if w.contains(what)),
-            "{name}: {e}"
-        );
+        assert!(matches!(&e, ElfError::NotExecutable { what: w, .. } if w.contains(what)), "{name}: {e}");
     }
 }
 
 #[test]
 fn dynamic_executables_name_their_interpreter_and_the_fix() {
     let e = reject("dynamic.elf");
-    assert!(
-        matches!(&e, ElfError::Dynamic { interpreter, .. } if interpreter == "/lib64/ld-linux-x86-64.so.2"),
-        "{e}"
-    );
+    assert!(matches!(&e, ElfError::Dynamic { interpreter, .. } if interpreter == "/lib64/ld-linux-x86-64.so.2"), "{e}");
     let message = e.to_string();
-    for fix in [
-        "gcc -static",
-        "musl-gcc -static",
-        "+crt-static",
-        "CGO_ENABLED=0",
-    ] {
+    for fix in ["gcc -static", "musl-gcc -static", "+crt-static", "CGO_ENABLED=0"] {
         assert!(message.contains(fix), "{message}");
     }
 }
 
 #[test]
 fn no_load_segments() {
-    assert!(matches!(
-        reject("no-load.elf"),
-        ElfError::NoLoadSegments { .. }
-    ));
+    assert!(matches!(reject("no-load.elf"), ElfError::NoLoadSegments { .. }));
 }
 
 #[test]
 fn segment_past_end_of_file() {
-    assert!(matches!(
-        reject("past-eof.elf"),
-        ElfError::SegmentPastEof { index: 0, .. }
-    ));
+    assert!(matches!(reject("past-eof.elf"), ElfError::SegmentPastEof { index: 0, .. }));
 }
 
 #[test]
 fn filesz_over_memsz() {
-    assert!(matches!(
-        reject("filesz-over-memsz.elf"),
-        ElfError::FileszExceedsMemsz { .. }
-    ));
+    assert!(matches!(reject("filesz-over-memsz.elf"), ElfError::FileszExceedsMemsz { .. }));
 }
 
 #[test]
 fn overlapping_segments() {
-    assert!(matches!(
-        reject("overlap.elf"),
-        ElfError::SegmentsOverlap {
-            first: 0,
-            second: 1,
-            ..
-        }
-    ));
+    assert!(matches!(reject("overlap.elf"), ElfError::SegmentsOverlap { first: 0, second: 1, .. }));
 }
 
 #[test]
 fn segments_sharing_a_page() {
-    assert!(matches!(
-        reject("shared-page.elf"),
-        ElfError::SegmentsOverlap { .. }
-    ));
+    assert!(matches!(reject("shared-page.elf"), ElfError::SegmentsOverlap { .. }));
 }
 
 #[test]
 fn segment_not_page_congruent() {
-    assert!(matches!(
-        reject("misaligned.elf"),
-        ElfError::SegmentMisaligned {
-            offset: 0,
-            vaddr: 0x400010,
-            ..
-        }
-    ));
+    assert!(matches!(reject("misaligned.elf"), ElfError::SegmentMisaligned { offset: 0, vaddr: 0x400010, .. }));
 }
 
 #[test]
 fn segment_below_the_user_range() {
     let e = reject("below-min.elf");
-    assert!(
-        matches!(
-            e,
-            ElfError::SegmentOutOfRange {
-                start: 0x10000,
-                min: 0x400000,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, ElfError::SegmentOutOfRange { start: 0x10000, min: 0x400000, .. }), "{e}");
 }
 
 #[test]
 fn segment_above_the_user_range() {
-    assert!(matches!(
-        reject("above-end.elf"),
-        ElfError::SegmentOutOfRange { .. }
-    ));
+    assert!(matches!(reject("above-end.elf"), ElfError::SegmentOutOfRange { .. }));
 }
 
 #[test]
 fn entry_in_a_non_executable_segment() {
-    assert!(matches!(
-        reject("entry-not-executable.elf"),
-        ElfError::EntryNotExecutable { .. }
-    ));
+    assert!(matches!(reject("entry-not-executable.elf"), ElfError::EntryNotExecutable { .. }));
 }
 
 #[test]
 fn entry_outside_every_segment() {
-    assert!(matches!(
-        reject("entry-outside.elf"),
-        ElfError::EntryNotExecutable {
-            entry: 0x500000,
-            ..
-        }
-    ));
+    assert!(matches!(reject("entry-outside.elf"), ElfError::EntryNotExecutable { entry: 0x500000, .. }));
 }
 
 #[test]
 fn truncated_header() {
-    assert!(matches!(
-        reject("truncated.elf"),
-        ElfError::Malformed { .. }
-    ));
+    assert!(matches!(reject("truncated.elf"), ElfError::Malformed { .. }));
 }
 
 #[test]
@@ -240,10 +161,7 @@ fn missing_file_is_a_read_error() {
 #[test]
 fn real_gcc_binaries_when_available() {
     let scratch = common::Scratch::new("gcc");
-    let src = scratch.write(
-        "hello.c",
-        b"#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n",
-    );
+    let src = scratch.write("hello.c", b"#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n");
     let build = |flags: &[&str], out: &str| {
         let out = scratch.path(out);
         let ok = std::process::Command::new("gcc")
@@ -260,20 +178,11 @@ fn real_gcc_binaries_when_available() {
         eprintln!("gcc -static unavailable; skipping");
         return;
     };
-    assert_eq!(
-        check_elf_file(&static_exe).expect("gcc -static").kind,
-        ElfKind::Static
-    );
+    assert_eq!(check_elf_file(&static_exe).expect("gcc -static").kind, ElfKind::Static);
     if let Some(pie) = build(&["-static-pie", "-O2"], "hello-static-pie") {
-        assert_eq!(
-            check_elf_file(&pie).expect("gcc -static-pie").kind,
-            ElfKind::StaticPie
-        );
+        assert_eq!(check_elf_file(&pie).expect("gcc -static-pie").kind, ElfKind::StaticPie);
     }
     if let Some(dynamic) = build(&["-O2"], "hello-dynamic") {
-        assert!(matches!(
-            check_elf_file(&dynamic),
-            Err(ImageError::Elf(ElfError::Dynamic { .. }))
-        ));
+        assert!(matches!(check_elf_file(&dynamic), Err(ImageError::Elf(ElfError::Dynamic { .. }))));
     }
 }

@@ -23,19 +23,13 @@ fn open_damaged(path: &Path, bytes: &[u8]) -> ImageError {
     fs::write(path, bytes).expect("write");
     let err = Image::open(path).expect_err("damaged image must be refused");
     let msg = err.to_string();
-    assert!(
-        msg.contains(&path.display().to_string()),
-        "message does not name the file: {msg}"
-    );
+    assert!(msg.contains(&path.display().to_string()), "message does not name the file: {msg}");
     err
 }
 
 /// Offset of the file table and the number of entries.
 fn table(bytes: &[u8]) -> (usize, u32) {
-    (
-        read_u64(bytes, 40) as usize,
-        read_u32(bytes, ENTRY_COUNT_AT),
-    )
+    (read_u64(bytes, 40) as usize, read_u32(bytes, ENTRY_COUNT_AT))
 }
 
 /// Edits record `index` of the file table, then re-seals the image.
@@ -65,83 +59,36 @@ fn a_good_image_opens() {
     let (_scratch, path, _) = image("good");
     let image = Image::open(&path).expect("open");
     image.verify_digest().expect("digest");
-    assert_eq!(
-        image.data(&image.lookup("/etc/data.txt").expect("data").1),
-        b"hello from the image\n"
-    );
+    assert_eq!(image.data(&image.lookup("/etc/data.txt").expect("data").1), b"hello from the image\n");
 }
 
 #[test]
 fn truncated() {
     let (_scratch, path, bytes) = image("truncated");
     let err = open_damaged(&path, &bytes[..bytes.len() - 4096]);
-    assert!(
-        matches!(
-            err,
-            ImageError::Truncated {
-                expected: Some(_),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Truncated { expected: Some(_), .. }), "{err:?}");
     let err = open_damaged(&path, &bytes[..100]);
-    assert!(
-        matches!(
-            err,
-            ImageError::Truncated {
-                actual: 100,
-                expected: Some(_),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Truncated { actual: 100, expected: Some(_), .. }), "{err:?}");
     let err = open_damaged(&path, &bytes[..10]);
-    assert!(
-        matches!(
-            err,
-            ImageError::Truncated {
-                actual: 10,
-                expected: None,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Truncated { actual: 10, expected: None, .. }), "{err:?}");
 }
 
 #[test]
 fn appended_bytes() {
     let (_scratch, path, mut bytes) = image("appended");
     bytes.extend_from_slice(b"trailing");
-    assert!(matches!(
-        open_damaged(&path, &bytes),
-        ImageError::SizeMismatch { .. }
-    ));
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::SizeMismatch { .. }));
 }
 
 #[test]
 fn not_an_image() {
     let (_scratch, path, mut bytes) = image("magic");
     bytes[0] = b'X';
-    assert!(matches!(
-        open_damaged(&path, &bytes),
-        ImageError::NotAnImage { .. }
-    ));
-    assert!(matches!(
-        open_damaged(&path, b"#!/bin/sh\n"),
-        ImageError::NotAnImage { .. }
-    ));
-    assert!(matches!(
-        open_damaged(&path, b""),
-        ImageError::NotAnImage { .. }
-    ));
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::NotAnImage { .. }));
+    assert!(matches!(open_damaged(&path, b"#!/bin/sh\n"), ImageError::NotAnImage { .. }));
+    assert!(matches!(open_damaged(&path, b""), ImageError::NotAnImage { .. }));
     let elf = fs::read(fixture("static.elf")).expect("fixture");
-    assert!(matches!(
-        open_damaged(&path, &elf),
-        ImageError::NotAnImage { .. }
-    ));
+    assert!(matches!(open_damaged(&path, &elf), ImageError::NotAnImage { .. }));
 }
 
 #[test]
@@ -149,14 +96,7 @@ fn other_format_version() {
     let (_scratch, path, mut bytes) = image("format");
     put_u32(&mut bytes, FORMAT_VERSION_AT, 2);
     reseal(&mut bytes);
-    assert!(matches!(
-        open_damaged(&path, &bytes),
-        ImageError::FormatVersion {
-            found: 2,
-            supported: 1,
-            ..
-        }
-    ));
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::FormatVersion { found: 2, supported: 1, .. }));
 }
 
 #[test]
@@ -165,10 +105,7 @@ fn corrupted_content_fails_the_checksum() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40; // in the padding after the data file
     let err = open_damaged(&path, &bytes);
-    assert!(
-        matches!(err, ImageError::ChecksumMismatch { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::ChecksumMismatch { .. }), "{err:?}");
     assert!(err.to_string().contains("corrupted"));
 }
 
@@ -178,15 +115,9 @@ fn other_abi_version() {
     put_u32(&mut bytes, ABI_VERSION_AT, 99);
     reseal(&mut bytes);
     let err = open_damaged(&path, &bytes);
-    assert!(
-        matches!(err, ImageError::AbiVersion { found: 99, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::AbiVersion { found: 99, .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(
-        msg.contains("another uvm version") && msg.contains("uvm build"),
-        "{msg}"
-    );
+    assert!(msg.contains("another uvm version") && msg.contains("uvm build"), "{msg}");
 }
 
 #[test]
@@ -195,23 +126,14 @@ fn misplaced_sections() {
     let config = read_u64(&bytes, CONFIG_OFFSET_AT);
     put_u64(&mut bytes, CONFIG_OFFSET_AT, config + 8);
     reseal(&mut bytes);
-    assert!(matches!(
-        open_damaged(&path, &bytes),
-        ImageError::BadSection {
-            section: "config",
-            ..
-        }
-    ));
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::BadSection { section: "config", .. }));
 
     let (_scratch, path, mut bytes) = image("overlap");
     let table_offset = read_u64(&bytes, 40);
     put_u64(&mut bytes, CONFIG_OFFSET_AT, table_offset); // config over the file table
     reseal(&mut bytes);
     let err = open_damaged(&path, &bytes);
-    assert!(
-        matches!(err, ImageError::BadSection { reason, .. } if reason.contains("overlaps")),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::BadSection { reason, .. } if reason.contains("overlaps")), "{err:?}");
 }
 
 /// Damages the table with `edit`, re-seals, and expects BadFsTable mentioning `expect`.
@@ -280,9 +202,7 @@ fn name_with_a_slash() {
 
 #[test]
 fn name_outside_the_blob() {
-    bad_table("name-range", "names blob", |b| {
-        edit_entry(b, 1, |e| e.name_len = 1 << 20)
-    });
+    bad_table("name-range", "names blob", |b| edit_entry(b, 1, |e| e.name_len = 1 << 20));
 }
 
 #[test]
@@ -310,24 +230,18 @@ fn children_out_of_order() {
 
 #[test]
 fn child_range_outside_the_table() {
-    bad_table("children", "outside the table", |b| {
-        edit_entry(b, 0, |e| e.child_count = 1000)
-    });
+    bad_table("children", "outside the table", |b| edit_entry(b, 0, |e| e.child_count = 1000));
 }
 
 #[test]
 fn root_must_be_a_directory() {
-    bad_table("root", "root directory", |b| {
-        edit_entry(b, 0, |e| e.kind = EntryKind::File as u8)
-    });
+    bad_table("root", "root directory", |b| edit_entry(b, 0, |e| e.kind = EntryKind::File as u8));
 }
 
 #[test]
 fn orphan_entries() {
     // Root claims one child fewer: the last of its children is in no directory.
-    bad_table("orphan", "in no directory", |b| {
-        edit_entry(b, 0, |e| e.child_count -= 1)
-    });
+    bad_table("orphan", "in no directory", |b| edit_entry(b, 0, |e| e.child_count -= 1));
 }
 
 #[test]
@@ -372,10 +286,7 @@ fn config_must_be_utf8() {
     reseal(&mut bytes);
     fs::write(&path, &bytes).expect("write");
     let image = Image::open(&path).expect("open");
-    assert!(matches!(
-        image.config_toml(),
-        Err(ImageError::ConfigNotUtf8 { .. })
-    ));
+    assert!(matches!(image.config_toml(), Err(ImageError::ConfigNotUtf8 { .. })));
 }
 
 #[test]
@@ -391,16 +302,11 @@ fn missing_image() {
 #[ignore]
 fn open_timing() {
     let scratch = Scratch::new("timing");
-    let big: Vec<u8> = (0..1u32 << 20)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let big: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     let data = scratch.write("big.bin", &big);
     let mut files = vec![(data, "/data/big.bin".to_string())];
     for i in 0..200 {
-        files.push((
-            scratch.write(&format!("small/{i:03}"), b"x"),
-            format!("/data/small/{i:03}"),
-        ));
+        files.push((scratch.write(&format!("small/{i:03}"), b"x"), format!("/data/small/{i:03}")));
     }
     let out = pack_with(&scratch, &files);
     let rounds = 200u32;

@@ -13,12 +13,8 @@ use uvm_abi::image::{EntryKind, IMAGE_ALIGN};
 use uvm_image::{digest_hex, pack, ElfError, Image, ImageError, PackInput};
 
 fn set_mtime(path: &std::path::Path, secs: u64) {
-    let file = fs::File::options()
-        .write(true)
-        .open(path)
-        .expect("open for mtime");
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-        .expect("set mtime");
+    let file = fs::File::options().write(true).open(path).expect("open for mtime");
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)).expect("set mtime");
 }
 
 /// A host tree: tree/{a.txt, bin/tool (0o750), empty, link -> ../a.txt, sub/deep/x}.
@@ -38,27 +34,13 @@ fn round_trip() {
     let scratch = Scratch::new("round-trip");
     let tree = host_tree(&scratch);
     let single = scratch.write("single.conf", b"key = 1\n");
-    let out = pack_with(
-        &scratch,
-        &[
-            (tree, "/opt/app".into()),
-            (single, "/etc/app/single.conf".into()),
-        ],
-    );
+    let out = pack_with(&scratch, &[(tree, "/opt/app".into()), (single, "/etc/app/single.conf".into())]);
 
     let bytes = fs::read(&out.path).expect("read image");
     assert_eq!(out.size, bytes.len() as u64);
     assert_eq!(out.size % IMAGE_ALIGN, 0, "the file is padded to a page");
-    assert_eq!(
-        out.digest,
-        spec_digest(&bytes),
-        "digest follows the documented rule"
-    );
-    assert_eq!(
-        read_u64(&bytes, CHECKSUM_AT),
-        spec_checksum(&bytes),
-        "checksum follows the documented rule"
-    );
+    assert_eq!(out.digest, spec_digest(&bytes), "digest follows the documented rule");
+    assert_eq!(read_u64(&bytes, CHECKSUM_AT), spec_checksum(&bytes), "checksum follows the documented rule");
     assert!(digest_hex(&out.digest).starts_with("sha256:"));
 
     let image = Image::open(&out.path).expect("open");
@@ -94,34 +76,21 @@ fn round_trip() {
 
     let get = |p: &str| image.lookup(p).unwrap_or_else(|| panic!("{p} missing")).1;
     let app = get("/bin/hello");
-    assert_eq!(
-        image.lookup("/bin/hello").map(|(i, _)| i),
-        Some(image.header().app_entry)
-    );
+    assert_eq!(image.lookup("/bin/hello").map(|(i, _)| i), Some(image.header().app_entry));
     assert_eq!(app.mode, 0o755);
-    assert_eq!(
-        image.data(&app),
-        fs::read(fixture("static.elf")).expect("fixture").as_slice()
-    );
+    assert_eq!(image.data(&app), fs::read(fixture("static.elf")).expect("fixture").as_slice());
     assert_eq!(image.app_elf_info().expect("elf").entry, 0x4000e8);
 
     let implied = get("/etc");
     assert_eq!(
-        (
-            EntryKind::from_raw(implied.kind),
-            implied.mode,
-            implied.mtime
-        ),
+        (EntryKind::from_raw(implied.kind), implied.mode, implied.mtime),
         (Some(EntryKind::Directory), 0o755, 0)
     );
     let a = get("/opt/app/a.txt");
     assert_eq!((image.data(&a), a.mtime), (&b"alpha"[..], 0), "host mtimes are not recorded");
     assert_eq!(get("/opt/app/bin/tool").mode, 0o750);
     let link = get("/opt/app/link");
-    assert_eq!(
-        (EntryKind::from_raw(link.kind), image.data(&link)),
-        (Some(EntryKind::Symlink), &b"../a.txt"[..])
-    );
+    assert_eq!((EntryKind::from_raw(link.kind), image.data(&link)), (Some(EntryKind::Symlink), &b"../a.txt"[..]));
     let x = get("/opt/app/sub/deep/x");
     assert_eq!(image.data(&x), &[7u8; 5000][..]);
     let empty = get("/opt/app/empty");
@@ -143,21 +112,13 @@ fn same_inputs_give_identical_bytes() {
     let tree = host_tree(&scratch);
     let app = fixture("static.elf");
     let files = [(tree, "/data".to_string())];
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/app",
-        files: &files,
-        config_toml: CONFIG,
-    };
+    let input =
+        PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/app", files: &files, config_toml: CONFIG };
     let one = pack(&input, &scratch.path("one.uvm")).expect("pack one");
     std::thread::sleep(Duration::from_millis(1100)); // a build timestamp would now differ
     let two = pack(&input, &scratch.path("two.uvm")).expect("pack two");
     assert_eq!(one.digest, two.digest);
-    assert_eq!(
-        fs::read(&one.path).expect("one"),
-        fs::read(&two.path).expect("two")
-    );
+    assert_eq!(fs::read(&one.path).expect("one"), fs::read(&two.path).expect("two"));
 }
 
 #[test]
@@ -168,10 +129,7 @@ fn packing_replaces_the_old_image_and_leaves_no_temporary_files() {
     let second = pack_with(&scratch, &[(data, "/data".into())]);
     assert_ne!(first.digest, second.digest);
     assert_eq!(scratch.listing(), ["image.uvm", "src"]);
-    assert!(Image::open(&second.path)
-        .expect("open")
-        .lookup("/data")
-        .is_some());
+    assert!(Image::open(&second.path).expect("open").lookup("/data").is_some());
 }
 
 #[test]
@@ -180,13 +138,8 @@ fn directories_from_several_sources_merge() {
     scratch.write("one/a", b"1");
     scratch.write("two/b", b"2");
     scratch.write("two/sub/c", b"3");
-    let out = pack_with(
-        &scratch,
-        &[
-            (scratch.path("one"), "/usr/share".into()),
-            (scratch.path("two"), "/usr/share/".into()),
-        ],
-    );
+    let out =
+        pack_with(&scratch, &[(scratch.path("one"), "/usr/share".into()), (scratch.path("two"), "/usr/share/".into())]);
     let image = Image::open(&out.path).expect("open");
     for p in ["/usr/share/a", "/usr/share/b", "/usr/share/sub/c"] {
         assert!(image.lookup(p).is_some(), "{p}");
@@ -203,27 +156,12 @@ fn a_directory_can_fill_the_root() {
     assert!(image.lookup("/bin/hello").is_some());
 }
 
-fn pack_err(
-    scratch: &Scratch,
-    app: &str,
-    app_guest: &str,
-    files: &[(PathBuf, String)],
-) -> ImageError {
+fn pack_err(scratch: &Scratch, app: &str, app_guest: &str, files: &[(PathBuf, String)]) -> ImageError {
     let app = fixture(app);
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: app_guest,
-        files,
-        config_toml: CONFIG,
-    };
+    let input = PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: app_guest, files, config_toml: CONFIG };
     let err = pack(&input, &scratch.path("image.uvm")).expect_err("pack must fail");
     // Nothing is left behind: no image, no temporary file.
-    assert!(
-        !scratch.listing().iter().any(|n| n.contains("image.uvm")),
-        "{:?}",
-        scratch.listing()
-    );
+    assert!(!scratch.listing().iter().any(|n| n.contains("image.uvm")), "{:?}", scratch.listing());
     err
 }
 
@@ -232,35 +170,19 @@ fn two_sources_for_one_path_conflict() {
     let scratch = Scratch::new("conflict");
     let one = scratch.write("one.txt", b"1");
     let two = scratch.write("two.txt", b"2");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(one, "/etc/x".into()), (two, "/etc/x".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(one, "/etc/x".into()), (two, "/etc/x".into())]);
     let msg = err.to_string();
     assert!(matches!(err, ImageError::Conflict { .. }), "{err:?}");
-    assert!(
-        msg.contains("one.txt") && msg.contains("two.txt") && msg.contains("/etc/x"),
-        "{msg}"
-    );
+    assert!(msg.contains("one.txt") && msg.contains("two.txt") && msg.contains("/etc/x"), "{msg}");
 }
 
 #[test]
 fn a_file_over_the_app_conflicts() {
     let scratch = Scratch::new("app-conflict");
     let other = scratch.write("other", b"x");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(other, "/bin/hello".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(other, "/bin/hello".into())]);
     let msg = err.to_string();
-    assert!(
-        msg.contains("the app binary") && msg.contains("static.elf") && msg.contains("other"),
-        "{msg}"
-    );
+    assert!(msg.contains("the app binary") && msg.contains("static.elf") && msg.contains("other"), "{msg}");
 }
 
 #[test]
@@ -268,26 +190,13 @@ fn a_file_where_a_directory_is_needed() {
     let scratch = Scratch::new("not-dir");
     let file = scratch.write("plain", b"x");
     let deep = scratch.write("deep", b"y");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(file, "/etc".into()), (deep, "/etc/deep".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file, "/etc".into()), (deep, "/etc/deep".into())]);
     let msg = err.to_string();
-    assert!(
-        matches!(&err, ImageError::NotADirectory { guest_path, .. } if guest_path == "/etc"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ImageError::NotADirectory { guest_path, .. } if guest_path == "/etc"), "{err:?}");
     assert!(msg.contains("plain") && msg.contains("deep"), "{msg}");
     // Also when the app binary is the non-directory.
     let below_app = scratch.write("below", b"z");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(below_app, "/bin/hello/x".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(below_app, "/bin/hello/x".into())]);
     assert!(matches!(err, ImageError::NotADirectory { .. }), "{err:?}");
 }
 
@@ -295,12 +204,7 @@ fn a_file_where_a_directory_is_needed() {
 fn a_file_onto_a_directory_conflicts() {
     let scratch = Scratch::new("file-on-dir");
     let file = scratch.write("plain", b"x");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(file, "/bin".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file, "/bin".into())]);
     assert!(matches!(err, ImageError::Conflict { .. }), "{err:?}");
 }
 
@@ -308,26 +212,11 @@ fn a_file_onto_a_directory_conflicts() {
 fn bad_guest_paths_and_names() {
     let scratch = Scratch::new("names");
     let file = scratch.write("f", b"x");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(file.clone(), "etc/f".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file.clone(), "etc/f".into())]);
     assert!(matches!(err, ImageError::BadGuestPath { .. }), "{err:?}");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(file.clone(), "/etc/../f".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file.clone(), "/etc/../f".into())]);
     assert!(matches!(err, ImageError::BadGuestPath { .. }), "{err:?}");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(file.clone(), "/etc/a\0b".into())],
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file.clone(), "/etc/a\0b".into())]);
     assert!(matches!(err, ImageError::BadName { .. }), "{err:?}");
     let long = format!("/{}", "n".repeat(256));
     let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(file, long)]);
@@ -346,10 +235,7 @@ fn bad_guest_paths_and_names() {
 fn the_app_is_checked_before_anything_is_written() {
     let scratch = Scratch::new("bad-app");
     let err = pack_err(&scratch, "dynamic.elf", "/bin/hello", &[]);
-    assert!(
-        matches!(err, ImageError::Elf(ElfError::Dynamic { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Elf(ElfError::Dynamic { .. })), "{err:?}");
     let err = pack_err(&scratch, "no-such-app", "/bin/hello", &[]);
     assert!(matches!(err, ImageError::ReadInput { .. }), "{err:?}");
 }
@@ -357,16 +243,8 @@ fn the_app_is_checked_before_anything_is_written() {
 #[test]
 fn missing_sources_are_read_errors() {
     let scratch = Scratch::new("missing");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(scratch.path("nope"), "/nope".into())],
-    );
-    assert!(
-        matches!(err, ImageError::ReadInput { .. }) && err.to_string().contains("nope"),
-        "{err:?}"
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(scratch.path("nope"), "/nope".into())]);
+    assert!(matches!(err, ImageError::ReadInput { .. }) && err.to_string().contains("nope"), "{err:?}");
 }
 
 #[test]
@@ -374,16 +252,8 @@ fn sockets_are_refused() {
     let scratch = Scratch::new("socket");
     fs::create_dir(scratch.path("dir")).expect("mkdir");
     let _listener = std::os::unix::net::UnixListener::bind(scratch.path("dir/sock")).expect("bind");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[(scratch.path("dir"), "/d".into())],
-    );
-    assert!(
-        matches!(err, ImageError::UnsupportedFileType { kind: "socket", .. }),
-        "{err:?}"
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[(scratch.path("dir"), "/d".into())]);
+    assert!(matches!(err, ImageError::UnsupportedFileType { kind: "socket", .. }), "{err:?}");
     assert!(err.to_string().contains("sock"));
 }
 
@@ -391,29 +261,15 @@ fn sockets_are_refused() {
 fn a_file_that_changes_size_is_refused_and_no_partial_image_is_left() {
     // /proc files report size 0 but have content: exactly "changed since it was listed".
     let scratch = Scratch::new("changed");
-    let err = pack_err(
-        &scratch,
-        "static.elf",
-        "/bin/hello",
-        &[("/proc/self/status".into(), "/status".into())],
-    );
-    assert!(
-        matches!(err, ImageError::InputChanged { expected: 0, .. }),
-        "{err:?}"
-    );
+    let err = pack_err(&scratch, "static.elf", "/bin/hello", &[("/proc/self/status".into(), "/status".into())]);
+    assert!(matches!(err, ImageError::InputChanged { expected: 0, .. }), "{err:?}");
 }
 
 #[test]
 fn writing_into_a_missing_directory_fails_cleanly() {
     let scratch = Scratch::new("no-dir");
     let app = fixture("static.elf");
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/a",
-        files: &[],
-        config_toml: "",
-    };
+    let input = PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/a", files: &[], config_toml: "" };
     let err = pack(&input, &scratch.path("missing/image.uvm")).expect_err("no dir");
     assert!(matches!(err, ImageError::WriteImage { .. }), "{err:?}");
 }
@@ -422,13 +278,7 @@ fn writing_into_a_missing_directory_fails_cleanly() {
 fn empty_config_and_static_pie_app() {
     let scratch = Scratch::new("pie");
     let app = fixture("static-pie.elf");
-    let input = PackInput {
-        kernel: &[],
-        app_binary: &app,
-        app_guest_path: "/app",
-        files: &[],
-        config_toml: "",
-    };
+    let input = PackInput { kernel: &[], app_binary: &app, app_guest_path: "/app", files: &[], config_toml: "" };
     let out = pack(&input, &scratch.path("image.uvm")).expect("pack");
     let image = Image::open(&out.path).expect("open");
     assert_eq!(image.config_toml().expect("config"), "");

@@ -201,7 +201,10 @@ pub enum ManifestError {
     },
 
     /// A guest path is longer than [`crate::GUEST_PATH_MAX`] bytes once normalised.
-    #[error("{at} is {len} bytes long once normalised, more than the {} a path inside the VM may have; use a shorter path", crate::GUEST_PATH_MAX)]
+    #[error(
+        "{at} is {len} bytes long once normalised, more than the {} a path inside the VM may have; use a shorter path",
+        crate::GUEST_PATH_MAX
+    )]
     GuestPathTooLong {
         /// The manifest path and key.
         at: String,
@@ -274,7 +277,9 @@ pub enum ManifestError {
     },
 
     /// A memory size is outside [`MEMORY_MIB_MIN`]`..=`[`MEMORY_MIB_MAX`] MiB.
-    #[error("{at} must be between {MEMORY_MIB_MIN} and {MEMORY_MIB_MAX} (MiB), got {value}; pick a value in that range")]
+    #[error(
+        "{at} must be between {MEMORY_MIB_MIN} and {MEMORY_MIB_MAX} (MiB), got {value}; pick a value in that range"
+    )]
     MemoryOutOfRange {
         /// Where the value came from.
         at: String,

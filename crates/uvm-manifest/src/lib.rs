@@ -106,10 +106,7 @@ impl AppConfig {
     /// The binary's file name: `argv[0]`, and its name in the VM's /bin.
     pub fn binary_name(&self) -> String {
         // validate() only accepts a binary path that ends in a UTF-8 file name.
-        self.binary
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        self.binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
     /// Where the binary sits in the VM: `/bin/<binary_name>`.
@@ -121,14 +118,9 @@ impl AppConfig {
 /// Reads, parses and validates the manifest at `path`. Relative paths in it are resolved
 /// against `path`'s directory, and the files they name must exist.
 pub fn load(path: &Path) -> Result<AppConfig, ManifestError> {
-    let bytes = fs::read(path).map_err(|error| ManifestError::Read {
-        path: path.to_owned(),
-        error,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| ManifestError::NotUtf8 {
-        path: path.to_owned(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
+    let bytes = fs::read(path).map_err(|error| ManifestError::Read { path: path.to_owned(), error })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ManifestError::NotUtf8 { path: path.to_owned(), offset: e.utf8_error().valid_up_to() })?;
     parse(&text, path)
 }
 
@@ -136,9 +128,7 @@ pub fn load(path: &Path) -> Result<AppConfig, ManifestError> {
 /// path, and relative paths in the manifest are resolved against its directory (the files they
 /// name must exist; `manifest_path` itself need not).
 pub fn parse(text: &str, manifest_path: &Path) -> Result<AppConfig, ManifestError> {
-    let raw: raw::RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
-        path: manifest_path.to_owned(),
-        message: raw::describe_toml_error(&e),
-    })?;
+    let raw: raw::RawManifest = toml::from_str(text)
+        .map_err(|e| ManifestError::Syntax { path: manifest_path.to_owned(), message: raw::describe_toml_error(&e) })?;
     validate::validate(raw, manifest_path)
 }

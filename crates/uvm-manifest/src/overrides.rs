@@ -10,9 +10,7 @@ use crate::rules::{check_env_var, check_memory};
 /// contain '='. Errors name the flag and its value.
 pub fn parse_env_override(s: &str) -> Result<(String, String), ManifestError> {
     let Some((key, value)) = s.split_once('=') else {
-        return Err(ManifestError::EnvOverrideSyntax {
-            value: s.to_owned(),
-        });
+        return Err(ManifestError::EnvOverrideSyntax { value: s.to_owned() });
     };
     check_env_var(key, value, &format!("`-e {s:?}`"))?;
     Ok((key.to_owned(), value.to_owned()))
@@ -31,14 +29,8 @@ mod tests {
     #[test]
     fn env_overrides() {
         assert_eq!(parse_env_override("A=b").unwrap(), ("A".into(), "b".into()));
-        assert_eq!(
-            parse_env_override("A=").unwrap(),
-            ("A".into(), String::new())
-        );
-        assert_eq!(
-            parse_env_override("A=b=c").unwrap(),
-            ("A".into(), "b=c".into())
-        );
+        assert_eq!(parse_env_override("A=").unwrap(), ("A".into(), String::new()));
+        assert_eq!(parse_env_override("A=b=c").unwrap(), ("A".into(), "b=c".into()));
 
         let err = parse_env_override("GREETING").unwrap_err();
         assert!(matches!(err, ManifestError::EnvOverrideSyntax { .. }));
@@ -50,21 +42,14 @@ mod tests {
 
         let err = parse_env_override("A=x\0").unwrap_err();
         assert!(matches!(err, ManifestError::Nul { .. }));
-        assert!(
-            err.to_string()
-                .starts_with("`-e \"A=x\\0\"`: the value of \"A\""),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("`-e \"A=x\\0\"`: the value of \"A\""), "{err}");
     }
 
     #[test]
     fn memory_overrides() {
         assert_eq!(check_memory_mib(64, "`--memory`").unwrap(), 64);
         let err = check_memory_mib(8, "`--memory`").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "`--memory` must be between 16 and 65536 (MiB), got 8; pick a value in that range"
-        );
+        assert_eq!(err.to_string(), "`--memory` must be between 16 and 65536 (MiB), got 8; pick a value in that range");
         assert!(check_memory_mib(u32::MAX, "`--memory`").is_err());
     }
 }

@@ -87,46 +87,26 @@ mod tests {
     fn type_errors_use_toml_words() {
         let app = "[app]\nname = \"a\"\nbinary = \"b\"\n";
         for (text, expected) in [
-            (
-                "app = 5".to_owned(),
-                "invalid type: integer `5`, expected a table",
-            ),
+            ("app = 5".to_owned(), "invalid type: integer `5`, expected a table"),
             (format!("{app}args = \"x\""), "expected an array"),
             (format!("{app}env = [\"x\"]"), "expected a table"),
-            (
-                format!("{app}[vm]\nmemory_mib = 1.5"),
-                "expected an integer",
-            ),
-            (
-                format!("{app}[files]\nsrc = \"a\"\ndst = \"/a\""),
-                "expected an array",
-            ),
-            (
-                format!("{app}[[files]]\nsrc = 1\ndst = \"/a\""),
-                "expected a string",
-            ),
+            (format!("{app}[vm]\nmemory_mib = 1.5"), "expected an integer"),
+            (format!("{app}[files]\nsrc = \"a\"\ndst = \"/a\""), "expected an array"),
+            (format!("{app}[[files]]\nsrc = 1\ndst = \"/a\""), "expected a string"),
             // serde reads a struct from an array by position, so this one is reported at the
             // first field; the line still points at `[[vm]]`.
             (format!("{app}[[vm]]\nmemory_mib = 64"), "line 4"),
         ] {
             let message = error_for(&text);
             assert!(message.contains(expected), "{text:?}: {message}");
-            assert!(
-                !message.contains("Raw") && !message.contains("i64"),
-                "{text:?}: {message}"
-            );
+            assert!(!message.contains("Raw") && !message.contains("i64"), "{text:?}: {message}");
         }
     }
 
     #[test]
     fn unknown_and_missing_keys_are_named() {
-        let message = error_for(
-            "[app]\nname = \"a\"\nbinary = \"b\"\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 1",
-        );
-        assert!(
-            message.contains("unknown field `mode`, expected `src` or `dst`"),
-            "{message}"
-        );
+        let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 1");
+        assert!(message.contains("unknown field `mode`, expected `src` or `dst`"), "{message}");
         assert!(message.contains("line 7"), "{message}");
         let message = error_for("[app]\nbinary = \"b\"");
         assert!(message.contains("missing field `name`"), "{message}");

@@ -8,8 +8,7 @@
 
 use crate::error::ManifestError;
 use crate::{
-    BINARY_GUEST_DIR, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN,
-    RESERVED_GUEST_DIRS,
+    BINARY_GUEST_DIR, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN, RESERVED_GUEST_DIRS,
 };
 
 /// An app name: 1..=[`NAME_MAX_LEN`] characters from `[A-Za-z0-9._-]`, not starting with '.'
@@ -17,36 +16,16 @@ use crate::{
 pub(crate) fn check_name(name: &str, at: &str) -> Result<(), ManifestError> {
     let len = name.chars().count();
     if len == 0 || len > NAME_MAX_LEN {
-        return Err(ManifestError::NameLength {
-            at: at.to_owned(),
-            name: name.to_owned(),
-            len,
-        });
+        return Err(ManifestError::NameLength { at: at.to_owned(), name: name.to_owned(), len });
     }
     if let Some(ch) = name.chars().find(|&c| !is_name_char(c)) {
-        let suggestion = name
-            .chars()
-            .map(|c| if is_name_char(c) { c } else { '-' })
-            .collect();
-        return Err(ManifestError::NameChar {
-            at: at.to_owned(),
-            name: name.to_owned(),
-            ch,
-            suggestion,
-        });
+        let suggestion = name.chars().map(|c| if is_name_char(c) { c } else { '-' }).collect();
+        return Err(ManifestError::NameChar { at: at.to_owned(), name: name.to_owned(), ch, suggestion });
     }
     if name.starts_with(['.', '-']) {
         let rest = name.trim_start_matches(['.', '-']);
-        let suggestion = if rest.is_empty() {
-            "app".to_owned()
-        } else {
-            rest.to_owned()
-        };
-        return Err(ManifestError::NameStart {
-            at: at.to_owned(),
-            name: name.to_owned(),
-            suggestion,
-        });
+        let suggestion = if rest.is_empty() { "app".to_owned() } else { rest.to_owned() };
+        return Err(ManifestError::NameStart { at: at.to_owned(), name: name.to_owned(), suggestion });
     }
     Ok(())
 }
@@ -58,10 +37,7 @@ fn is_name_char(c: char) -> bool {
 /// A string that becomes a C string in the VM must not contain NUL.
 pub(crate) fn check_no_nul(value: &str, at: &str) -> Result<(), ManifestError> {
     if value.contains('\0') {
-        return Err(ManifestError::Nul {
-            at: at.to_owned(),
-            value: value.to_owned(),
-        });
+        return Err(ManifestError::Nul { at: at.to_owned(), value: value.to_owned() });
     }
     Ok(())
 }
@@ -74,10 +50,7 @@ pub(crate) fn check_env_var(key: &str, value: &str, at: &str) -> Result<(), Mani
     }
     check_no_nul(key, &format!("{at}: the variable name"))?;
     if key.contains('=') {
-        return Err(ManifestError::EnvKeyEquals {
-            at: at.to_owned(),
-            key: key.to_owned(),
-        });
+        return Err(ManifestError::EnvKeyEquals { at: at.to_owned(), key: key.to_owned() });
     }
     check_no_nul(value, &format!("{at}: the value of {key:?}"))
 }
@@ -99,12 +72,7 @@ pub(crate) fn normalise_guest_path(value: &str, at: &str) -> Result<String, Mani
     for component in value.split('/') {
         match component {
             "" | "." => {}
-            ".." => {
-                return Err(ManifestError::GuestPathDotDot {
-                    at: at.to_owned(),
-                    value: value.to_owned(),
-                })
-            }
+            ".." => return Err(ManifestError::GuestPathDotDot { at: at.to_owned(), value: value.to_owned() }),
             name => {
                 if name.len() > GUEST_NAME_MAX {
                     return Err(ManifestError::GuestPathComponentTooLong {
@@ -121,10 +89,7 @@ pub(crate) fn normalise_guest_path(value: &str, at: &str) -> Result<String, Mani
         out.push('/');
     }
     if out.len() > GUEST_PATH_MAX {
-        return Err(ManifestError::GuestPathTooLong {
-            at: at.to_owned(),
-            len: out.len(),
-        });
+        return Err(ManifestError::GuestPathTooLong { at: at.to_owned(), len: out.len() });
     }
     Ok(out)
 }
@@ -134,21 +99,10 @@ pub(crate) fn normalise_guest_path(value: &str, at: &str) -> Result<String, Mani
 pub(crate) fn check_dst(value: &str, at: &str) -> Result<String, ManifestError> {
     let dst = normalise_guest_path(value, at)?;
     if dst == "/" {
-        return Err(ManifestError::DstRoot {
-            at: at.to_owned(),
-            value: value.to_owned(),
-        });
+        return Err(ManifestError::DstRoot { at: at.to_owned(), value: value.to_owned() });
     }
-    if let Some(dir) = RESERVED_GUEST_DIRS
-        .iter()
-        .copied()
-        .find(|dir| is_same_or_inside(&dst, dir))
-    {
-        return Err(ManifestError::DstReserved {
-            at: at.to_owned(),
-            value: dst,
-            dir,
-        });
+    if let Some(dir) = RESERVED_GUEST_DIRS.iter().copied().find(|dir| is_same_or_inside(&dst, dir)) {
+        return Err(ManifestError::DstReserved { at: at.to_owned(), value: dst, dir });
     }
     Ok(dst)
 }
@@ -167,15 +121,9 @@ pub(crate) fn binary_guest_path(binary_name: &str) -> String {
 /// A memory size in MiB, within [`MEMORY_MIB_MIN`]..=[`MEMORY_MIB_MAX`].
 pub(crate) fn check_memory(value: i64, at: &str) -> Result<u32, ManifestError> {
     if !(i64::from(MEMORY_MIB_MIN)..=i64::from(MEMORY_MIB_MAX)).contains(&value) {
-        return Err(ManifestError::MemoryOutOfRange {
-            at: at.to_owned(),
-            value,
-        });
+        return Err(ManifestError::MemoryOutOfRange { at: at.to_owned(), value });
     }
-    u32::try_from(value).map_err(|_| ManifestError::MemoryOutOfRange {
-        at: at.to_owned(),
-        value,
-    })
+    u32::try_from(value).map_err(|_| ManifestError::MemoryOutOfRange { at: at.to_owned(), value })
 }
 
 #[cfg(test)]
@@ -187,30 +135,14 @@ mod tests {
         for ok in ["hello", "a", "A.b_c-9", "_x", &"n".repeat(64)] {
             check_name(ok, "at").unwrap();
         }
-        assert!(matches!(
-            check_name("", "at"),
-            Err(ManifestError::NameLength { len: 0, .. })
-        ));
-        assert!(matches!(
-            check_name(&"n".repeat(65), "at"),
-            Err(ManifestError::NameLength { len: 65, .. })
-        ));
+        assert!(matches!(check_name("", "at"), Err(ManifestError::NameLength { len: 0, .. })));
+        assert!(matches!(check_name(&"n".repeat(65), "at"), Err(ManifestError::NameLength { len: 65, .. })));
         match check_name("my app", "at") {
-            Err(ManifestError::NameChar {
-                ch: ' ',
-                suggestion,
-                ..
-            }) => assert_eq!(suggestion, "my-app"),
+            Err(ManifestError::NameChar { ch: ' ', suggestion, .. }) => assert_eq!(suggestion, "my-app"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            check_name("a\0b", "at"),
-            Err(ManifestError::NameChar { ch: '\0', .. })
-        ));
-        assert!(matches!(
-            check_name("héllo", "at"),
-            Err(ManifestError::NameChar { ch: 'é', .. })
-        ));
+        assert!(matches!(check_name("a\0b", "at"), Err(ManifestError::NameChar { ch: '\0', .. })));
+        assert!(matches!(check_name("héllo", "at"), Err(ManifestError::NameChar { ch: 'é', .. })));
         match check_name(".hidden", "at") {
             Err(ManifestError::NameStart { suggestion, .. }) => assert_eq!(suggestion, "hidden"),
             other => panic!("{other:?}"),
@@ -226,18 +158,9 @@ mod tests {
         check_env_var("A", "", "at").unwrap();
         check_env_var("PATH", "/bin:/usr/bin", "at").unwrap();
         check_env_var("X", "a=b", "at").unwrap();
-        assert!(matches!(
-            check_env_var("", "v", "at"),
-            Err(ManifestError::EnvKeyEmpty { .. })
-        ));
-        assert!(matches!(
-            check_env_var("A=B", "v", "at"),
-            Err(ManifestError::EnvKeyEquals { .. })
-        ));
-        assert!(matches!(
-            check_env_var("A\0", "v", "at"),
-            Err(ManifestError::Nul { .. })
-        ));
+        assert!(matches!(check_env_var("", "v", "at"), Err(ManifestError::EnvKeyEmpty { .. })));
+        assert!(matches!(check_env_var("A=B", "v", "at"), Err(ManifestError::EnvKeyEquals { .. })));
+        assert!(matches!(check_env_var("A\0", "v", "at"), Err(ManifestError::Nul { .. })));
         let err = check_env_var("A", "x\0y", "at").unwrap_err();
         assert!(err.to_string().contains("the value of \"A\""), "{err}");
     }
@@ -251,54 +174,29 @@ mod tests {
         assert_eq!(n("/etc/app.conf").unwrap(), "/etc/app.conf");
         assert_eq!(n("//etc//./app.conf/").unwrap(), "/etc/app.conf");
         assert_eq!(n("/a/.../b").unwrap(), "/a/.../b");
-        assert!(matches!(
-            n("/etc/../x"),
-            Err(ManifestError::GuestPathDotDot { .. })
-        ));
-        assert!(matches!(
-            n("/.."),
-            Err(ManifestError::GuestPathDotDot { .. })
-        ));
+        assert!(matches!(n("/etc/../x"), Err(ManifestError::GuestPathDotDot { .. })));
+        assert!(matches!(n("/.."), Err(ManifestError::GuestPathDotDot { .. })));
         match n("./etc/app.conf") {
             Err(ManifestError::GuestPathRelative { suggestion, .. }) => {
                 assert_eq!(suggestion, "/etc/app.conf")
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            n(""),
-            Err(ManifestError::GuestPathRelative { .. })
-        ));
+        assert!(matches!(n(""), Err(ManifestError::GuestPathRelative { .. })));
         assert!(matches!(n("/a\0"), Err(ManifestError::Nul { .. })));
-        assert!(matches!(
-            n(&format!("/{}", "x".repeat(256))),
-            Err(ManifestError::GuestPathComponentTooLong { .. })
-        ));
+        assert!(matches!(n(&format!("/{}", "x".repeat(256))), Err(ManifestError::GuestPathComponentTooLong { .. })));
         n(&format!("/{}", "x".repeat(255))).unwrap();
         let long = "/abcdefg".repeat(512); // 4096 bytes
-        assert!(matches!(
-            n(&long),
-            Err(ManifestError::GuestPathTooLong { len: 4096, .. })
-        ));
+        assert!(matches!(n(&long), Err(ManifestError::GuestPathTooLong { len: 4096, .. })));
         n(&long[..4095]).unwrap();
     }
 
     #[test]
     fn destinations() {
         assert_eq!(check_dst("/etc//app.conf", "at").unwrap(), "/etc/app.conf");
-        assert!(matches!(
-            check_dst("/", "at"),
-            Err(ManifestError::DstRoot { .. })
-        ));
-        assert!(matches!(
-            check_dst("/./", "at"),
-            Err(ManifestError::DstRoot { .. })
-        ));
-        for (path, reserved) in [
-            ("/proc", "/proc"),
-            ("/dev/x", "/dev"),
-            ("//tmp/./a/b", "/tmp"),
-        ] {
+        assert!(matches!(check_dst("/", "at"), Err(ManifestError::DstRoot { .. })));
+        assert!(matches!(check_dst("/./", "at"), Err(ManifestError::DstRoot { .. })));
+        for (path, reserved) in [("/proc", "/proc"), ("/dev/x", "/dev"), ("//tmp/./a/b", "/tmp")] {
             match check_dst(path, "at") {
                 Err(ManifestError::DstReserved { dir, .. }) => assert_eq!(dir, reserved),
                 other => panic!("{path}: {other:?}"),
@@ -322,13 +220,7 @@ mod tests {
         assert_eq!(check_memory(16, "at").unwrap(), 16);
         assert_eq!(check_memory(65536, "at").unwrap(), 65536);
         for bad in [15, 0, -1, 65537, i64::MAX, i64::MIN] {
-            assert!(
-                matches!(
-                    check_memory(bad, "at"),
-                    Err(ManifestError::MemoryOutOfRange { .. })
-                ),
-                "{bad}"
-            );
+            assert!(matches!(check_memory(bad, "at"), Err(ManifestError::MemoryOutOfRange { .. })), "{bad}");
         }
     }
 }

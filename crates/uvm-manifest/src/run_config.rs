@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
-use crate::rules::{
-    binary_guest_path, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path,
-};
+use crate::rules::{binary_guest_path, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path};
 use crate::AppConfig;
 
 /// The run configuration stored inside an image.
@@ -64,10 +62,8 @@ impl RunConfig {
     /// Parses and checks a configuration written by [`RunConfig::to_toml`]. Every value must
     /// pass the same rules as in a manifest, and `guest_path` must be `/bin/<binary_name>`.
     pub fn from_toml(text: &str) -> Result<RunConfig, ManifestError> {
-        let config: RunConfig =
-            toml::from_str(text).map_err(|e| ManifestError::RunConfigSyntax {
-                message: e.to_string().trim_end().to_owned(),
-            })?;
+        let config: RunConfig = toml::from_str(text)
+            .map_err(|e| ManifestError::RunConfigSyntax { message: e.to_string().trim_end().to_owned() })?;
         config.check()?;
         Ok(config)
     }
@@ -75,10 +71,7 @@ impl RunConfig {
     fn check(&self) -> Result<(), ManifestError> {
         check_name(&self.name, &format!("{AT}: `name`"))?;
         check_no_nul(&self.binary_name, &format!("{AT}: `binary_name`"))?;
-        if self.binary_name.is_empty()
-            || self.binary_name.contains('/')
-            || matches!(&*self.binary_name, "." | "..")
-        {
+        if self.binary_name.is_empty() || self.binary_name.contains('/') || matches!(&*self.binary_name, "." | "..") {
             return Err(ManifestError::RunConfigInconsistent {
                 key: "binary_name",
                 value: self.binary_name.clone(),
@@ -139,12 +132,7 @@ mod tests {
         assert_eq!(RunConfig::from_toml(&text).unwrap(), config);
         // Insertion order of env does not matter.
         let mut other = config.clone();
-        other.env = config
-            .env
-            .iter()
-            .rev()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        other.env = config.env.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(other.to_toml(), text);
     }
 
@@ -160,43 +148,25 @@ mod tests {
     fn rejects_unknown_keys_and_bad_values() {
         let text = sample().to_toml();
         let err = RunConfig::from_toml(&format!("extra = 1\n{text}")).unwrap_err();
-        assert!(
-            matches!(err, ManifestError::RunConfigSyntax { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, ManifestError::RunConfigSyntax { .. }), "{err}");
         assert!(err.to_string().contains("extra"), "{err}");
 
         let mut bad = sample();
         bad.guest_path = "/usr/bin/hello".into();
         let err = RunConfig::from_toml(&bad.to_toml()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ManifestError::RunConfigInconsistent {
-                    key: "guest_path",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, ManifestError::RunConfigInconsistent { key: "guest_path", .. }), "{err}");
 
         let mut bad = sample();
         bad.binary_name = "a/b".into();
         bad.guest_path = "/bin/a/b".into();
         assert!(matches!(
             RunConfig::from_toml(&bad.to_toml()),
-            Err(ManifestError::RunConfigInconsistent {
-                key: "binary_name",
-                ..
-            })
+            Err(ManifestError::RunConfigInconsistent { key: "binary_name", .. })
         ));
 
         let mut bad = sample();
         bad.memory_mib = 1;
-        assert!(matches!(
-            RunConfig::from_toml(&bad.to_toml()),
-            Err(ManifestError::MemoryOutOfRange { .. })
-        ));
+        assert!(matches!(RunConfig::from_toml(&bad.to_toml()), Err(ManifestError::MemoryOutOfRange { .. })));
 
         let mut bad = sample();
         bad.workdir = "/srv/".into();

@@ -13,26 +13,19 @@ use std::path::{Path, PathBuf};
 use crate::error::ManifestError;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_dst, check_env_var, check_memory, check_name, check_no_nul,
-    is_same_or_inside, normalise_guest_path,
+    binary_guest_path, check_dst, check_env_var, check_memory, check_name, check_no_nul, is_same_or_inside,
+    normalise_guest_path,
 };
-use crate::{
-    AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT,
-};
+use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
 
 /// Validates `raw`, read from `manifest_path`. Relative host paths are resolved against the
 /// manifest's directory.
 pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConfig, ManifestError> {
-    let manifest = Manifest {
-        path: manifest_path,
-    };
+    let manifest = Manifest { path: manifest_path };
 
     if let Some(version) = raw.version {
         if version != i64::from(FORMAT_VERSION) {
-            return Err(ManifestError::UnsupportedVersion {
-                path: manifest_path.to_owned(),
-                version,
-            });
+            return Err(ManifestError::UnsupportedVersion { path: manifest_path.to_owned(), version });
         }
     }
 
@@ -109,10 +102,7 @@ fn binary_file_name(binary: &Path, at: &str) -> Result<String, ManifestError> {
         .file_name()
         .and_then(|name| name.to_str())
         .map(str::to_owned)
-        .ok_or_else(|| ManifestError::BinaryFileName {
-            at: at.to_owned(),
-            resolved: binary.to_owned(),
-        })
+        .ok_or_else(|| ManifestError::BinaryFileName { at: at.to_owned(), resolved: binary.to_owned() })
 }
 
 /// `binary` must exist and be a regular file (after following symlinks). Whether it is a
@@ -122,20 +112,12 @@ fn check_binary_kind(binary: &Path, at: &str) -> Result<(), ManifestError> {
     if file_type.is_file() {
         return Ok(());
     }
-    Err(ManifestError::BinaryNotRegular {
-        at: at.to_owned(),
-        resolved: binary.to_owned(),
-        kind: describe(file_type),
-    })
+    Err(ManifestError::BinaryNotRegular { at: at.to_owned(), resolved: binary.to_owned(), kind: describe(file_type) })
 }
 
 /// Validates every `[[files]]` entry, in order: `src` resolved and present, `dst` a valid
 /// destination that neither repeats nor nests with an earlier one nor with `binary_path`.
-fn check_files(
-    manifest: &Manifest,
-    raw: &[RawFile],
-    binary_path: &str,
-) -> Result<Vec<FileMapping>, ManifestError> {
+fn check_files(manifest: &Manifest, raw: &[RawFile], binary_path: &str) -> Result<Vec<FileMapping>, ManifestError> {
     let mut files: Vec<FileMapping> = Vec::with_capacity(raw.len());
     // Destination -> 1-based entry number, for duplicate reports.
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -146,40 +128,23 @@ fn check_files(
 
         let dst = check_dst(&entry.dst, &dst_at)?;
         if is_same_or_inside(&dst, binary_path) || is_same_or_inside(binary_path, &dst) {
-            return Err(ManifestError::DstBinary {
-                at: dst_at,
-                value: dst,
-                binary_path: binary_path.to_owned(),
-            });
+            return Err(ManifestError::DstBinary { at: dst_at, value: dst, binary_path: binary_path.to_owned() });
         }
         if let Some(&first_entry) = seen.get(&dst) {
-            return Err(ManifestError::DstDuplicate {
-                at: dst_at,
-                value: dst,
-                first_entry,
-            });
+            return Err(ManifestError::DstDuplicate { at: dst_at, value: dst, first_entry });
         }
         if let Some((other_entry, other)) = seen
             .iter()
             .find(|(other, _)| is_same_or_inside(&dst, other) || is_same_or_inside(other, &dst))
             .map(|(other, &n)| (n, other.clone()))
         {
-            return Err(ManifestError::DstOverlap {
-                at: dst_at,
-                value: dst,
-                other,
-                other_entry,
-            });
+            return Err(ManifestError::DstOverlap { at: dst_at, value: dst, other, other_entry });
         }
 
         let src = manifest.resolve(&entry.src, &src_at)?;
         let file_type = file_type(&src, &src_at)?;
         if !file_type.is_file() && !file_type.is_dir() {
-            return Err(ManifestError::SrcNotFileOrDir {
-                at: src_at,
-                resolved: src,
-                kind: describe(file_type),
-            });
+            return Err(ManifestError::SrcNotFileOrDir { at: src_at, resolved: src, kind: describe(file_type) });
         }
 
         seen.insert(dst.clone(), number);
@@ -190,13 +155,11 @@ fn check_files(
 
 /// The type of the file at `path`, following symlinks.
 fn file_type(path: &Path, at: &str) -> Result<FileType, ManifestError> {
-    fs::metadata(path)
-        .map(|m| m.file_type())
-        .map_err(|error| ManifestError::HostPathUnreadable {
-            at: at.to_owned(),
-            resolved: path.to_owned(),
-            error,
-        })
+    fs::metadata(path).map(|m| m.file_type()).map_err(|error| ManifestError::HostPathUnreadable {
+        at: at.to_owned(),
+        resolved: path.to_owned(),
+        error,
+    })
 }
 
 /// "a directory", "a FIFO", ...: what a file is, for messages.
@@ -230,8 +193,7 @@ mod tests {
 
     impl Scratch {
         fn new(test: &str) -> Scratch {
-            let dir = std::env::temp_dir()
-                .join(format!("uvm-manifest-unit-{}-{test}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("uvm-manifest-unit-{}-{test}", std::process::id()));
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).unwrap();
             Scratch(dir)
@@ -259,11 +221,7 @@ mod tests {
     fn minimal_manifest_gets_defaults() {
         let s = Scratch::new("minimal");
         let binary = s.file("hello");
-        let app = parse(
-            "[app]\nname = \"hello\"\nbinary = \"hello\"\n",
-            &s.manifest(),
-        )
-        .unwrap();
+        let app = parse("[app]\nname = \"hello\"\nbinary = \"hello\"\n", &s.manifest()).unwrap();
         assert_eq!(app.binary, binary);
         assert!(app.args.is_empty() && app.env.is_empty() && app.files.is_empty());
         assert_eq!(app.workdir, "/");
@@ -298,16 +256,7 @@ mod tests {
         fs::create_dir(s.0.join("dir")).unwrap();
         symlink(s.0.join("dir"), s.0.join("link")).unwrap();
         let err = parse("[app]\nname = \"x\"\nbinary = \"link\"\n", &s.manifest()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ManifestError::BinaryNotRegular {
-                    kind: "a directory",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, ManifestError::BinaryNotRegular { kind: "a directory", .. }), "{err:?}");
     }
 
     #[test]
@@ -322,39 +271,14 @@ mod tests {
             }
             parse(&text, &s.manifest())
         };
-        let app = with_dsts(&[
-            "/etc/a.conf",
-            "/etc/b.conf",
-            "/etc.d",
-            "/bin/hello2",
-            "/usr/bin/hello",
-        ])
-        .unwrap();
+        let app = with_dsts(&["/etc/a.conf", "/etc/b.conf", "/etc.d", "/bin/hello2", "/usr/bin/hello"]).unwrap();
         assert_eq!(app.files.len(), 5);
-        assert!(matches!(
-            with_dsts(&["/bin/hello"]),
-            Err(ManifestError::DstBinary { .. })
-        ));
-        assert!(matches!(
-            with_dsts(&["/bin/hello/x"]),
-            Err(ManifestError::DstBinary { .. })
-        ));
-        assert!(matches!(
-            with_dsts(&["/bin/"]),
-            Err(ManifestError::DstBinary { .. })
-        ));
-        assert!(matches!(
-            with_dsts(&["/a/b", "/a"]),
-            Err(ManifestError::DstOverlap { other_entry: 1, .. })
-        ));
-        assert!(matches!(
-            with_dsts(&["/a", "/b", "/a/./b/c"]),
-            Err(ManifestError::DstOverlap { other_entry: 1, .. })
-        ));
-        assert!(matches!(
-            with_dsts(&["/a", "/b", "//b/"]),
-            Err(ManifestError::DstDuplicate { first_entry: 2, .. })
-        ));
+        assert!(matches!(with_dsts(&["/bin/hello"]), Err(ManifestError::DstBinary { .. })));
+        assert!(matches!(with_dsts(&["/bin/hello/x"]), Err(ManifestError::DstBinary { .. })));
+        assert!(matches!(with_dsts(&["/bin/"]), Err(ManifestError::DstBinary { .. })));
+        assert!(matches!(with_dsts(&["/a/b", "/a"]), Err(ManifestError::DstOverlap { other_entry: 1, .. })));
+        assert!(matches!(with_dsts(&["/a", "/b", "/a/./b/c"]), Err(ManifestError::DstOverlap { other_entry: 1, .. })));
+        assert!(matches!(with_dsts(&["/a", "/b", "//b/"]), Err(ManifestError::DstDuplicate { first_entry: 2, .. })));
     }
 
     #[test]
@@ -373,47 +297,20 @@ mod tests {
 
     #[test]
     fn manifest_without_directory_resolves_against_the_current_directory() {
-        let manifest = Manifest {
-            path: Path::new("app.toml"),
-        };
-        assert_eq!(
-            manifest.resolve("hello", "at").unwrap(),
-            PathBuf::from("hello")
-        );
-        let manifest = Manifest {
-            path: Path::new("manifests/app.toml"),
-        };
-        assert_eq!(
-            manifest.resolve("bin/hello", "at").unwrap(),
-            PathBuf::from("manifests/bin/hello")
-        );
-        assert_eq!(
-            manifest.resolve("/opt/hello", "at").unwrap(),
-            PathBuf::from("/opt/hello")
-        );
-        assert!(matches!(
-            manifest.resolve("a\0", "at"),
-            Err(ManifestError::Nul { .. })
-        ));
+        let manifest = Manifest { path: Path::new("app.toml") };
+        assert_eq!(manifest.resolve("hello", "at").unwrap(), PathBuf::from("hello"));
+        let manifest = Manifest { path: Path::new("manifests/app.toml") };
+        assert_eq!(manifest.resolve("bin/hello", "at").unwrap(), PathBuf::from("manifests/bin/hello"));
+        assert_eq!(manifest.resolve("/opt/hello", "at").unwrap(), PathBuf::from("/opt/hello"));
+        assert!(matches!(manifest.resolve("a\0", "at"), Err(ManifestError::Nul { .. })));
     }
 
     #[test]
     fn version_one_is_accepted() {
         let s = Scratch::new("version");
         s.file("hello");
-        parse(
-            "version = 1\n[app]\nname = \"x\"\nbinary = \"hello\"\n",
-            &s.manifest(),
-        )
-        .unwrap();
-        let err = parse(
-            "version = 0\n[app]\nname = \"x\"\nbinary = \"hello\"\n",
-            &s.manifest(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, ManifestError::UnsupportedVersion { version: 0, .. }),
-            "{err:?}"
-        );
+        parse("version = 1\n[app]\nname = \"x\"\nbinary = \"hello\"\n", &s.manifest()).unwrap();
+        let err = parse("version = 0\n[app]\nname = \"x\"\nbinary = \"hello\"\n", &s.manifest()).unwrap_err();
+        assert!(matches!(err, ManifestError::UnsupportedVersion { version: 0, .. }), "{err:?}");
     }
 }

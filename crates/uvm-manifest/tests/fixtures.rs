@@ -29,29 +29,15 @@ fn full_manifest_loads() {
         ]),
         workdir: "/srv/data".into(),
         files: vec![
-            FileMapping {
-                src: dir.join("conf/app.conf"),
-                dst: "/etc/app.conf".into(),
-            },
-            FileMapping {
-                src: dir.join("conf/app.d"),
-                dst: "/etc/app.d".into(),
-            },
+            FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
+            FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
         ],
         vm: VmConfig { memory_mib: 128 },
     };
     assert_eq!(app, expected);
     assert_eq!(app.binary_name(), "hello");
     assert_eq!(app.binary_guest_path(), "/bin/hello");
-    assert_eq!(
-        app.input_paths(),
-        vec![
-            manifest,
-            dir.join("hello"),
-            dir.join("conf/app.conf"),
-            dir.join("conf/app.d")
-        ]
-    );
+    assert_eq!(app.input_paths(), vec![manifest, dir.join("hello"), dir.join("conf/app.conf"), dir.join("conf/app.d")]);
 
     let run = RunConfig::from_app(&app);
     assert_eq!(
@@ -71,61 +57,21 @@ fn full_manifest_loads() {
 
 /// A rejection fixture's name, a test of the variant it must produce, and text its message must
 /// contain besides the manifest path: the key, and the value where the message shows one.
-type Case = (
-    &'static str,
-    fn(&ManifestError) -> bool,
-    &'static [&'static str],
-);
+type Case = (&'static str, fn(&ManifestError) -> bool, &'static [&'static str]);
 
 /// One case per file in `fixtures/reject`.
 fn expectations() -> Vec<Case> {
     use ManifestError as E;
     vec![
-        (
-            "syntax",
-            |e| matches!(e, E::Syntax { .. }),
-            &["line 2", "name = \"hello"],
-        ),
-        (
-            "unknown-key",
-            |e| matches!(e, E::Syntax { .. }),
-            &["line 4", "unknown field `colour`"],
-        ),
-        (
-            "missing-key",
-            |e| matches!(e, E::Syntax { .. }),
-            &["missing field `binary`", "[app]"],
-        ),
-        (
-            "wrong-type",
-            |e| matches!(e, E::Syntax { .. }),
-            &["line 6", "memory_mib = \"64\"", "invalid type"],
-        ),
-        (
-            "version",
-            |e| matches!(e, E::UnsupportedVersion { version: 2, .. }),
-            &["`version` = 2", "version = 1"],
-        ),
-        (
-            "name-length",
-            |e| matches!(e, E::NameLength { len: 65, .. }),
-            &["[app] `name`", "much-too-long"],
-        ),
-        (
-            "name-char",
-            |e| matches!(e, E::NameChar { ch: ' ', .. }),
-            &["[app] `name`", "\"my app\"", "\"my-app\""],
-        ),
-        (
-            "name-start",
-            |e| matches!(e, E::NameStart { .. }),
-            &["[app] `name`", "\".hidden\"", "\"hidden\""],
-        ),
-        (
-            "binary-empty",
-            |e| matches!(e, E::EmptyPath { .. }),
-            &["[app] `binary` must not be empty"],
-        ),
+        ("syntax", |e| matches!(e, E::Syntax { .. }), &["line 2", "name = \"hello"]),
+        ("unknown-key", |e| matches!(e, E::Syntax { .. }), &["line 4", "unknown field `colour`"]),
+        ("missing-key", |e| matches!(e, E::Syntax { .. }), &["missing field `binary`", "[app]"]),
+        ("wrong-type", |e| matches!(e, E::Syntax { .. }), &["line 6", "memory_mib = \"64\"", "invalid type"]),
+        ("version", |e| matches!(e, E::UnsupportedVersion { version: 2, .. }), &["`version` = 2", "version = 1"]),
+        ("name-length", |e| matches!(e, E::NameLength { len: 65, .. }), &["[app] `name`", "much-too-long"]),
+        ("name-char", |e| matches!(e, E::NameChar { ch: ' ', .. }), &["[app] `name`", "\"my app\"", "\"my-app\""]),
+        ("name-start", |e| matches!(e, E::NameStart { .. }), &["[app] `name`", "\".hidden\"", "\"hidden\""]),
+        ("binary-empty", |e| matches!(e, E::EmptyPath { .. }), &["[app] `binary` must not be empty"]),
         (
             "binary-missing",
             |e| matches!(e, E::HostPathUnreadable { .. }),
@@ -133,42 +79,14 @@ fn expectations() -> Vec<Case> {
         ),
         (
             "binary-dir",
-            |e| {
-                matches!(
-                    e,
-                    E::BinaryNotRegular {
-                        kind: "a directory",
-                        ..
-                    }
-                )
-            },
+            |e| matches!(e, E::BinaryNotRegular { kind: "a directory", .. }),
             &["[app] `binary`", "full/conf is a directory"],
         ),
-        (
-            "binary-file-name",
-            |e| matches!(e, E::BinaryFileName { .. }),
-            &["[app] `binary`", "full/..", "argv[0]"],
-        ),
-        (
-            "args-nul",
-            |e| matches!(e, E::Nul { .. }),
-            &["[app] `args` item 2", "\"a\\0b\""],
-        ),
-        (
-            "env-key-empty",
-            |e| matches!(e, E::EnvKeyEmpty { .. }),
-            &["[app] `env`", "name must not be empty"],
-        ),
-        (
-            "env-key-equals",
-            |e| matches!(e, E::EnvKeyEquals { .. }),
-            &["[app] `env`", "\"A=B\""],
-        ),
-        (
-            "env-value-nul",
-            |e| matches!(e, E::Nul { .. }),
-            &["[app] `env`", "value of \"GREETING\"", "\"h\\0i\""],
-        ),
+        ("binary-file-name", |e| matches!(e, E::BinaryFileName { .. }), &["[app] `binary`", "full/..", "argv[0]"]),
+        ("args-nul", |e| matches!(e, E::Nul { .. }), &["[app] `args` item 2", "\"a\\0b\""]),
+        ("env-key-empty", |e| matches!(e, E::EnvKeyEmpty { .. }), &["[app] `env`", "name must not be empty"]),
+        ("env-key-equals", |e| matches!(e, E::EnvKeyEquals { .. }), &["[app] `env`", "\"A=B\""]),
+        ("env-value-nul", |e| matches!(e, E::Nul { .. }), &["[app] `env`", "value of \"GREETING\"", "\"h\\0i\""]),
         (
             "workdir-relative",
             |e| matches!(e, E::GuestPathRelative { .. }),
@@ -177,22 +95,14 @@ fn expectations() -> Vec<Case> {
         (
             "dst-relative",
             |e| matches!(e, E::GuestPathRelative { .. }),
-            &[
-                "[[files]] entry 2: `dst`",
-                "\"etc/app.conf\"",
-                "write \"/etc/app.conf\"",
-            ],
+            &["[[files]] entry 2: `dst`", "\"etc/app.conf\"", "write \"/etc/app.conf\""],
         ),
         (
             "dst-dotdot",
             |e| matches!(e, E::GuestPathDotDot { .. }),
             &["[[files]] entry 1: `dst`", "\"/etc/../app.conf\""],
         ),
-        (
-            "dst-root",
-            |e| matches!(e, E::DstRoot { .. }),
-            &["[[files]] entry 1: `dst`", "\"/.\""],
-        ),
+        ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
         (
             "dst-reserved",
             |e| matches!(e, E::DstReserved { dir: "/tmp", .. }),
@@ -211,42 +121,22 @@ fn expectations() -> Vec<Case> {
         (
             "dst-overlap",
             |e| matches!(e, E::DstOverlap { other_entry: 1, .. }),
-            &[
-                "[[files]] entry 2: `dst`",
-                "\"/etc/app.d\"",
-                "\"/etc/app.d/app.conf\"",
-            ],
+            &["[[files]] entry 2: `dst`", "\"/etc/app.d\"", "\"/etc/app.d/app.conf\""],
         ),
         (
             "dst-binary",
             |e| matches!(e, E::DstBinary { .. }),
             &["[[files]] entry 1: `dst`", "\"/bin\"", "\"/bin/hello\""],
         ),
-        (
-            "src-empty",
-            |e| matches!(e, E::EmptyPath { .. }),
-            &["[[files]] entry 1: `src` must not be empty"],
-        ),
+        ("src-empty", |e| matches!(e, E::EmptyPath { .. }), &["[[files]] entry 1: `src` must not be empty"]),
         (
             "src-missing",
             |e| matches!(e, E::HostPathUnreadable { .. }),
-            &[
-                "[[files]] entry 1: `src`",
-                "full/conf/missing.conf",
-                "No such file",
-            ],
+            &["[[files]] entry 1: `src`", "full/conf/missing.conf", "No such file"],
         ),
         (
             "src-special",
-            |e| {
-                matches!(
-                    e,
-                    E::SrcNotFileOrDir {
-                        kind: "a character device",
-                        ..
-                    }
-                )
-            },
+            |e| matches!(e, E::SrcNotFileOrDir { kind: "a character device", .. }),
             &["[[files]] entry 1: `src`", "/dev/null"],
         ),
         (
@@ -267,20 +157,11 @@ fn every_rejection_names_file_key_and_value() {
             Err(err) => err,
         };
         let message = err.to_string();
-        assert!(
-            is_expected_variant(&err),
-            "{name}: unexpected variant {err:?}\n{message}"
-        );
+        assert!(is_expected_variant(&err), "{name}: unexpected variant {err:?}\n{message}");
         let shown = path.display().to_string();
-        assert!(
-            message.starts_with(&format!("{shown}: ")),
-            "{name}: message does not start with the path:\n{message}"
-        );
+        assert!(message.starts_with(&format!("{shown}: ")), "{name}: message does not start with the path:\n{message}");
         for needle in needles {
-            assert!(
-                message.contains(needle),
-                "{name}: message lacks {needle:?}:\n{message}"
-            );
+            assert!(message.contains(needle), "{name}: message lacks {needle:?}:\n{message}");
         }
     }
 }
@@ -289,20 +170,10 @@ fn every_rejection_names_file_key_and_value() {
 fn every_rejection_fixture_is_checked() {
     let mut on_disk: Vec<String> = fs::read_dir(fixtures().join("reject"))
         .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
-    let mut checked: Vec<String> = expectations()
-        .into_iter()
-        .map(|(name, _, _)| name.to_owned())
-        .collect();
+    let mut checked: Vec<String> = expectations().into_iter().map(|(name, _, _)| name.to_owned()).collect();
     checked.sort();
     assert_eq!(on_disk, checked);
 }
@@ -331,24 +202,13 @@ fn unreadable_and_non_utf8_manifests() {
     let missing = scratch.0.join("missing.toml");
     let err = load(&missing).unwrap_err();
     assert!(matches!(err, ManifestError::Read { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with(&format!("cannot read manifest {}: ", missing.display())),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&format!("cannot read manifest {}: ", missing.display())), "{err}");
 
     let latin1 = scratch.0.join("latin1.toml");
     fs::write(&latin1, b"[app]\nname = \"caf\xe9\"\n").unwrap();
     let err = load(&latin1).unwrap_err();
-    assert!(
-        matches!(err, ManifestError::NotUtf8 { offset: 17, .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string()
-            .starts_with(&format!("{}: ", latin1.display())),
-        "{err}"
-    );
+    assert!(matches!(err, ManifestError::NotUtf8 { offset: 17, .. }), "{err:?}");
+    assert!(err.to_string().starts_with(&format!("{}: ", latin1.display())), "{err}");
 }
 
 #[test]

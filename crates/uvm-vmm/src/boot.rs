@@ -158,9 +158,8 @@ pub fn write_boot_state(
 /// The TSC and CLOCK_REALTIME read back to back, so the guest can derive wall time from its
 /// TSC (the guest's TSC is the host's on this platform).
 fn tsc_and_realtime() -> (u64, u64) {
-    let realtime = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let realtime =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     // SAFETY: rdtsc has no memory effects and is available on every x86-64 CPU.
     let tsc = unsafe { core::arch::x86_64::_rdtsc() };
     (tsc, realtime)
@@ -175,9 +174,10 @@ mod tests {
         k[..8].copy_from_slice(&header.magic);
         k[8..12].copy_from_slice(&header.abi_version.to_le_bytes());
         k[12..16].copy_from_slice(&header.header_size.to_le_bytes());
-        for (i, v) in [header.memory_size, header.entry, header.syscall_entry, header.exception_stubs, header.boot_stack_top]
-            .iter()
-            .enumerate()
+        for (i, v) in
+            [header.memory_size, header.entry, header.syscall_entry, header.exception_stubs, header.boot_stack_top]
+                .iter()
+                .enumerate()
         {
             k[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
         }

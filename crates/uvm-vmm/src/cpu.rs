@@ -51,11 +51,7 @@ pub fn gdt_bytes(vcpus: u32) -> Vec<u8> {
         let base = layout::tss_gpa(cpu);
         let limit = 103u64;
         gdt.push(
-            (limit & 0xffff)
-                | ((base & 0xff_ffff) << 16)
-                | (0x9 << 40)
-                | (1 << 47)
-                | (((base >> 24) & 0xff) << 56),
+            (limit & 0xffff) | ((base & 0xff_ffff) << 16) | (0x9 << 40) | (1 << 47) | (((base >> 24) & 0xff) << 56),
         );
         gdt.push(base >> 32);
     }
@@ -182,7 +178,10 @@ pub fn configure_vcpu(
         .map_err(|_| VmError::Kvm { what: "KVM_SET_MSRS", source: kvm_ioctls::Error::new(libc::E2BIG) })?;
     let written = vcpu.set_msrs(&msrs).map_err(kvm("KVM_SET_MSRS"))?;
     if written != msrs.as_slice().len() {
-        return Err(VmError::Kvm { what: "KVM_SET_MSRS (an MSR was refused)", source: kvm_ioctls::Error::new(libc::EINVAL) });
+        return Err(VmError::Kvm {
+            what: "KVM_SET_MSRS (an MSR was refused)",
+            source: kvm_ioctls::Error::new(libc::EINVAL),
+        });
     }
     vcpu.set_regs(&boot_regs(header)).map_err(kvm("KVM_SET_REGS"))?;
     Ok(())

@@ -156,7 +156,11 @@ mod tests {
     }
 
     fn tempfile_with(bytes: &[u8]) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("uvm-exit-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let path = std::env::temp_dir().join(format!(
+            "uvm-exit-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::write(&path, bytes).unwrap();
         let f = std::fs::File::open(&path).unwrap();
         let _ = std::fs::remove_file(&path);
@@ -178,7 +182,10 @@ mod tests {
         mem.write_ram(BUF, b"hello").unwrap();
         for fd in [1, 2] {
             mem.write_plain(PARAMS, &ConsoleWrite { fd, buf_gpa: BUF, len: 5, ..Default::default() }).unwrap();
-            assert_eq!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).unwrap(), ExitAction::Resume);
+            assert_eq!(
+                run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).unwrap(),
+                ExitAction::Resume
+            );
             let back: ConsoleWrite = mem.read_plain(PARAMS).unwrap();
             assert_eq!(back.result, 5);
         }
@@ -206,10 +213,23 @@ mod tests {
         let mem = memory();
         let mut io = MemoryIo::default();
         mem.write_plain(PARAMS, &Exit { status: 7, reserved: 0 }).unwrap();
-        assert_eq!(run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &mut io).unwrap(), ExitAction::Stop(Outcome::Exited(7)));
-        let fatal = Fatal { reason: FatalReason::Signal as u32, signal: 11, fault_address: 0x10, instruction_pointer: 0x401000, vector: 14, error_code: 6 };
+        assert_eq!(
+            run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &mut io).unwrap(),
+            ExitAction::Stop(Outcome::Exited(7))
+        );
+        let fatal = Fatal {
+            reason: FatalReason::Signal as u32,
+            signal: 11,
+            fault_address: 0x10,
+            instruction_pointer: 0x401000,
+            vector: 14,
+            error_code: 6,
+        };
         mem.write_plain(PARAMS, &fatal).unwrap();
-        assert_eq!(run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).unwrap(), ExitAction::Stop(Outcome::Killed(fatal)));
+        assert_eq!(
+            run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).unwrap(),
+            ExitAction::Stop(Outcome::Killed(fatal))
+        );
     }
 
     #[test]

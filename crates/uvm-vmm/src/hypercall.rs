@@ -69,7 +69,10 @@ pub fn handle(
         Hypercall::ConsoleWrite => {
             let mut p: ConsoleWrite = read_params(memory, call, params_gpa)?;
             if p.fd != 1 && p.fd != 2 {
-                return Err(HypercallError::BadParameter { name: name(call), what: format!("fd {} is not 1 or 2", p.fd) });
+                return Err(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!("fd {} is not 1 or 2", p.fd),
+                });
             }
             let bytes = guest_buffer(memory, call, p.buf_gpa, p.len, CONSOLE_MAX_CHUNK)?;
             p.result = match io.write_all(p.fd, &bytes) {
@@ -139,7 +142,13 @@ fn check_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: 
     Ok(())
 }
 
-fn guest_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: u64) -> Result<Vec<u8>, HypercallError> {
+fn guest_buffer(
+    memory: &GuestMemory,
+    call: Hypercall,
+    gpa: u64,
+    len: u64,
+    max: u64,
+) -> Result<Vec<u8>, HypercallError> {
     check_buffer(memory, call, gpa, len, max)?;
     let mut buf = vec![0u8; len as usize];
     memory.read_ram(gpa, &mut buf).ok_or(HypercallError::BadAddress { name: name(call), gpa, len })?;

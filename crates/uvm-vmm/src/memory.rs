@@ -25,14 +25,12 @@ pub struct GuestMemory {
 impl GuestMemory {
     /// Maps `ram_size` bytes of fresh RAM at GPA 0 and the whole `image` file at [`IMAGE_GPA`].
     pub fn new(ram_size: u64, image: &File, image_size: u64) -> Result<GuestMemory, VmError> {
-        let ram_len = usize::try_from(ram_size).map_err(|_| VmError::Memory {
-            what: "guest RAM",
-            source: io::Error::from(io::ErrorKind::OutOfMemory),
-        })?;
+        let ram_len = usize::try_from(ram_size)
+            .map_err(|_| VmError::Memory { what: "guest RAM", source: io::Error::from(io::ErrorKind::OutOfMemory) })?;
         let ram = MmapRegion::new(ram_len).map_err(|e| VmError::Memory { what: "guest RAM", source: mmap_error(e) })?;
-        let image_len = uvm_abi::layout::align_up(image_size, PAGE_SIZE).and_then(|v| usize::try_from(v).ok()).ok_or(
-            VmError::Memory { what: "the image", source: io::Error::from(io::ErrorKind::InvalidInput) },
-        )?;
+        let image_len = uvm_abi::layout::align_up(image_size, PAGE_SIZE)
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or(VmError::Memory { what: "the image", source: io::Error::from(io::ErrorKind::InvalidInput) })?;
         let file = image.try_clone().map_err(|source| VmError::Memory { what: "the image", source })?;
         let image_map = MmapRegionBuilder::new(image_len)
             .with_file_offset(FileOffset::new(file, 0))
@@ -159,10 +157,8 @@ unsafe impl Plain for uvm_abi::boot::BootInfo {}
 unsafe impl Plain for uvm_abi::kernel::KernelHeader {}
 
 fn region<B: Bitmap>(map: MmapRegion<B>, gpa: u64) -> Result<GuestRegionMmap<B>, VmError> {
-    GuestRegionMmap::new(map, GuestAddress(gpa)).ok_or(VmError::Memory {
-        what: "guest memory",
-        source: io::Error::from(io::ErrorKind::InvalidInput),
-    })
+    GuestRegionMmap::new(map, GuestAddress(gpa))
+        .ok_or(VmError::Memory { what: "guest memory", source: io::Error::from(io::ErrorKind::InvalidInput) })
 }
 
 fn mmap_error(e: vm_memory::mmap::MmapRegionError) -> io::Error {

@@ -11,8 +11,8 @@
 //!   executable.
 
 use uvm_abi::layout::{
-    self, align_up, pte, DIRECT_MAP_VA, HYPERCALL_GPA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END, LARGE_PAGE_SIZE,
-    PAGE_SIZE, SYSTEM_AREA_END,
+    self, align_up, pte, DIRECT_MAP_VA, HYPERCALL_GPA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END,
+    LARGE_PAGE_SIZE, PAGE_SIZE, SYSTEM_AREA_END,
 };
 
 /// Page tables laid out in one contiguous run of guest RAM starting at [`KERNEL_END`].

@@ -58,7 +58,7 @@ pub fn detect_platform() -> Platform {
 pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
     let mut timings = Timings::start();
     let ram_size = spec.memory_mib.saturating_mul(1 << 20);
-    if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || ram_size % LARGE_PAGE_SIZE != 0 {
+    if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || !ram_size.is_multiple_of(LARGE_PAGE_SIZE) {
         return Err(VmError::MemorySize { mib: spec.memory_mib, min: RAM_MIN_SIZE >> 20, max: RAM_MAX_SIZE >> 20 });
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
@@ -175,7 +175,12 @@ fn copy_exit(exit: VcpuExit<'_>) -> VmExit {
     }
 }
 
-fn run_loop(vcpu: &mut VcpuFd, memory: &GuestMemory, io: &mut dyn HostIo, exits: &mut ExitCounts) -> Result<Outcome, VmError> {
+fn run_loop(
+    vcpu: &mut VcpuFd,
+    memory: &GuestMemory,
+    io: &mut dyn HostIo,
+    exits: &mut ExitCounts,
+) -> Result<Outcome, VmError> {
     loop {
         let exit = match vcpu.run() {
             Ok(exit) => copy_exit(exit),

@@ -7,38 +7,9 @@
 //! 5. Enter the app in ring 3 through the same return path syscalls use.
 
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
-use uvm_abi::image::{FsEntry, ImageHeader};
-use uvm_abi::layout::{selectors, PAGE_SIZE, STACK_TOP_VA};
-
-use crate::arch::frame::{TrapFrame, TRAP_FRAME_SIZE};
-use crate::arch::{percpu, phys};
-use crate::bootinfo::{self, Boot};
-use crate::elf;
-use crate::errno::Errno;
-use crate::fs::{FdTable, FsEnv, SystemInfo, Vfs};
-use crate::hostio::HostConsole;
-use crate::mm::frames::FrameAllocator;
-use crate::mm::space::AddressSpace;
-use crate::mm::FRAMES;
-use crate::process::{Files, Process, PROCESS, STACK_FILLED, STACK_RESERVE};
-use crate::stack::{self, at, StackSpec};
-
-fn fail(what: &str, errno: Option<Errno>) -> ! {
-    let mut m = crate::panic::MessageBuffer::new();
-    let _ = core::fmt::Write::write_fmt(&mut m, format_args!("boot failed: {what}"));
-    if let Some(e) = errno {
-        let _ = core::fmt::Write::write_fmt(&mut m, format_args!(" ({})", e.name()));
-    }
-    crate::hypercall::panic(m.as_bytes())
-}
-
-fn free_memory() -> u64 {
-    FRAMES.lock().available() * PAGE_SIZE
-}
+use uvm_abi::image::FsEntry;
 
 /// The absolute guest path of file-table entry `index`.
 fn entry_path(table: &[u8], entry_count: u32, index: u32) -> Option<String> {
@@ -62,113 +33,162 @@ fn entry_path(table: &[u8], entry_count: u32, index: u32) -> Option<String> {
     Some(path)
 }
 
-/// The kernel's entry (from `arch::entry`), on the boot stack. Never returns: it ends by
-/// entering the app.
 #[cfg(not(test))]
-pub extern "C" fn kernel_main(_boot_info_va: u64) -> ! {
-    let raw = bootinfo::raw();
-    let info = bootinfo::decode_info(raw).unwrap_or_else(|what| fail(what, None));
-    percpu::init_boot_cpu(info.platform == Platform::HardwareVirt as u32);
-    *FRAMES.lock() = FrameAllocator::new(info.first_free_gpa, info.ram_size);
-    let boot = bootinfo::decode(raw).unwrap_or_else(|what| fail(what, None));
-    let clock = crate::time::Clock::new(boot.info.tsc_khz, boot.info.boot_tsc, boot.info.boot_realtime_ns);
-    crate::time::init(clock);
-    crate::random::init(boot.info.random_seed);
+pub use kernel::kernel_main;
 
-    let image = phys::static_slice(boot.info.image_gpa, boot.info.image_size);
-    let header = ImageHeader::parse(image).unwrap_or_else(|_| fail("the image header is invalid", None));
-    let table = &image[header.fs_table.offset as usize..(header.fs_table.offset + header.fs_table.size) as usize];
-    let app = FsEntry::read(table, header.app_entry).unwrap_or_else(|| fail("the app entry is missing", None));
-    let app_path = entry_path(table, header.entry_count, header.app_entry)
-        .unwrap_or_else(|| fail("the app's path in the image is invalid", None));
-
-    let (entry, rsp) = start_process(&boot, image, &app, &app_path, clock);
-    let frame_at = percpu::current().kernel_stack_top - TRAP_FRAME_SIZE as u64;
-    let frame = TrapFrame::new_app(entry, rsp, selectors::USER_CS as u64, selectors::USER_DS as u64);
-    // SAFETY: `frame_at` is the top of this vCPU's kernel stack, which nothing uses yet (the
-    // kernel runs on the boot stack), aligned and large enough for one trap frame.
-    unsafe {
-        let slot = frame_at as *mut TrapFrame;
-        slot.write(frame);
-        crate::arch::entry::return_to_app(slot)
-    }
-}
-
-/// Builds the process and installs it in [`PROCESS`]; returns the app's entry and stack.
 #[cfg(not(test))]
-fn start_process(boot: &Boot, image: &'static [u8], app: &FsEntry, app_path: &str, clock: crate::time::Clock) -> (u64, u64) {
-    let flags = boot.info.flags;
-    let tty_mask = [(FLAG_STDIN_TTY, 1), (FLAG_STDOUT_TTY, 2), (FLAG_STDERR_TTY, 4)]
-        .iter()
-        .filter(|(flag, _)| flags & flag != 0)
-        .fold(0, |mask, (_, bit)| mask | bit);
-    let env = FsEnv {
-        console: Arc::new(HostConsole { tty_mask }),
-        random: crate::random::fill,
-        now: crate::time::now,
-        uid: 0,
-        gid: 0,
-        system: SystemInfo {
-            cpu_count: boot.info.vcpu_count,
-            cpu_khz: boot.info.tsc_khz,
-            mem_total_bytes: boot.info.ram_size,
-            mem_free_bytes: free_memory,
-        },
-    };
-    // tmpfs may use the VM's memory; the frame allocator is the real bound.
-    let vfs = Vfs::new(image, app_path, env, boot.info.ram_size).unwrap_or_else(|e| fail("cannot mount the image", Some(e)));
+mod kernel {
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
 
-    let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
-    let app_bytes = image
-        .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
-        .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
-    let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
-    let loaded = elf::load(&mut space, &elf, app.data.offset).unwrap_or_else(|e| fail("cannot map the app", Some(e)));
-    space.init_brk(loaded.end);
-    space
-        .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)
-        .unwrap_or_else(|e| fail("cannot map the stack", Some(e)));
+    use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
+    use uvm_abi::image::{FsEntry, ImageHeader};
+    use uvm_abi::layout::{selectors, PAGE_SIZE, STACK_TOP_VA};
 
-    let mut random = [0u8; 16];
-    crate::random::fill(&mut random);
-    let auxv = [
-        (at::PHDR, loaded.phdr),
-        (at::PHENT, loaded.phent),
-        (at::PHNUM, loaded.phnum),
-        (at::PAGESZ, PAGE_SIZE),
-        (at::BASE, 0),
-        (at::FLAGS, 0),
-        (at::ENTRY, loaded.entry),
-        (at::UID, 0),
-        (at::EUID, 0),
-        (at::GID, 0),
-        (at::EGID, 0),
-        (at::SECURE, 0),
-        (at::HWCAP, boot.info.hwcap),
-        (at::HWCAP2, boot.info.hwcap2),
-        (at::CLKTCK, 100),
-    ];
-    let argv: Vec<&[u8]> = boot.argv.iter().map(Vec::as_slice).collect();
-    let envp: Vec<&[u8]> = boot.envp.iter().map(Vec::as_slice).collect();
-    let spec = StackSpec { argv: &argv, envp: &envp, auxv: &auxv, random, execfn: app_path.as_bytes() };
-    let built = stack::build(STACK_TOP_VA, &spec);
-    if built.bytes.len() as u64 > STACK_FILLED {
-        fail("the arguments and environment do not fit the initial stack", Some(Errno::E2BIG));
+    use super::entry_path;
+    use crate::arch::frame::{TrapFrame, TRAP_FRAME_SIZE};
+    use crate::arch::{percpu, phys};
+    use crate::bootinfo::{self, Boot};
+    use crate::elf;
+    use crate::errno::Errno;
+    use crate::fs::{FdTable, FsEnv, SystemInfo, Vfs};
+    use crate::hostio::HostConsole;
+    use crate::mm::frames::FrameAllocator;
+    use crate::mm::space::AddressSpace;
+    use crate::mm::FRAMES;
+    use crate::process::{Files, Process, PROCESS, STACK_FILLED, STACK_RESERVE};
+    use crate::stack::{self, at, StackSpec};
+
+    fn fail(what: &str, errno: Option<Errno>) -> ! {
+        let mut m = crate::panic::MessageBuffer::new();
+        let _ = core::fmt::Write::write_fmt(&mut m, format_args!("boot failed: {what}"));
+        if let Some(e) = errno {
+            let _ = core::fmt::Write::write_fmt(&mut m, format_args!(" ({})", e.name()));
+        }
+        crate::hypercall::panic(m.as_bytes())
     }
-    crate::user::copy_out(&mut space, built.rsp, &built.bytes).unwrap_or_else(|e| fail("cannot write the stack", Some(e)));
 
-    let mut fds = FdTable::new();
-    for fd in 0..3 {
-        let file = vfs.console_file(fd).unwrap_or_else(|e| fail("cannot open the console", Some(e)));
-        fds.insert(file, false).unwrap_or_else(|e| fail("cannot open the console", Some(e)));
+    fn free_memory() -> u64 {
+        FRAMES.lock().available() * PAGE_SIZE
     }
-    let root = vfs.root();
-    let cwd = vfs.chdir(&root, boot.workdir.as_bytes()).unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
-    let files = Arc::new(Files { fds: crate::sync::SpinLock::new(fds), cwd: crate::sync::SpinLock::new(cwd) });
-    vfs.set_process_view(files.clone());
-    let process = Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
-    *PROCESS.lock() = Some(process);
-    (loaded.entry, built.rsp)
+
+    /// The kernel's entry (from `arch::entry`), on the boot stack. Never returns: it ends by
+    /// entering the app.
+    pub extern "C" fn kernel_main(_boot_info_va: u64) -> ! {
+        let raw = bootinfo::raw();
+        let info = bootinfo::decode_info(raw).unwrap_or_else(|what| fail(what, None));
+        percpu::init_boot_cpu(info.platform == Platform::HardwareVirt as u32);
+        *FRAMES.lock() = FrameAllocator::new(info.first_free_gpa, info.ram_size);
+        let boot = bootinfo::decode(raw).unwrap_or_else(|what| fail(what, None));
+        let clock = crate::time::Clock::new(boot.info.tsc_khz, boot.info.boot_tsc, boot.info.boot_realtime_ns);
+        crate::time::init(clock);
+        crate::random::init(boot.info.random_seed);
+
+        let image = phys::static_slice(boot.info.image_gpa, boot.info.image_size);
+        let header = ImageHeader::parse(image).unwrap_or_else(|_| fail("the image header is invalid", None));
+        let table = &image[header.fs_table.offset as usize..(header.fs_table.offset + header.fs_table.size) as usize];
+        let app = FsEntry::read(table, header.app_entry).unwrap_or_else(|| fail("the app entry is missing", None));
+        let app_path = entry_path(table, header.entry_count, header.app_entry)
+            .unwrap_or_else(|| fail("the app's path in the image is invalid", None));
+
+        let (entry, rsp) = start_process(&boot, image, &app, &app_path, clock);
+        let frame_at = percpu::current().kernel_stack_top - TRAP_FRAME_SIZE as u64;
+        let frame = TrapFrame::new_app(entry, rsp, selectors::USER_CS as u64, selectors::USER_DS as u64);
+        // SAFETY: `frame_at` is the top of this vCPU's kernel stack, which nothing uses yet (the
+        // kernel runs on the boot stack), aligned and large enough for one trap frame.
+        unsafe {
+            let slot = frame_at as *mut TrapFrame;
+            slot.write(frame);
+            crate::arch::entry::return_to_app(slot)
+        }
+    }
+
+    /// Builds the process and installs it in [`PROCESS`]; returns the app's entry and stack.
+    fn start_process(
+        boot: &Boot,
+        image: &'static [u8],
+        app: &FsEntry,
+        app_path: &str,
+        clock: crate::time::Clock,
+    ) -> (u64, u64) {
+        let flags = boot.info.flags;
+        let tty_mask = [(FLAG_STDIN_TTY, 1), (FLAG_STDOUT_TTY, 2), (FLAG_STDERR_TTY, 4)]
+            .iter()
+            .filter(|(flag, _)| flags & flag != 0)
+            .fold(0, |mask, (_, bit)| mask | bit);
+        let env = FsEnv {
+            console: Arc::new(HostConsole { tty_mask }),
+            random: crate::random::fill,
+            now: crate::time::now,
+            uid: 0,
+            gid: 0,
+            system: SystemInfo {
+                cpu_count: boot.info.vcpu_count,
+                cpu_khz: boot.info.tsc_khz,
+                mem_total_bytes: boot.info.ram_size,
+                mem_free_bytes: free_memory,
+            },
+        };
+        // tmpfs may use the VM's memory; the frame allocator is the real bound.
+        let vfs = Vfs::new(image, app_path, env, boot.info.ram_size)
+            .unwrap_or_else(|e| fail("cannot mount the image", Some(e)));
+
+        let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
+        let app_bytes = image
+            .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
+            .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
+        let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
+        let loaded =
+            elf::load(&mut space, &elf, app.data.offset).unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+        space.init_brk(loaded.end);
+        space
+            .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)
+            .unwrap_or_else(|e| fail("cannot map the stack", Some(e)));
+
+        let mut random = [0u8; 16];
+        crate::random::fill(&mut random);
+        let auxv = [
+            (at::PHDR, loaded.phdr),
+            (at::PHENT, loaded.phent),
+            (at::PHNUM, loaded.phnum),
+            (at::PAGESZ, PAGE_SIZE),
+            (at::BASE, 0),
+            (at::FLAGS, 0),
+            (at::ENTRY, loaded.entry),
+            (at::UID, 0),
+            (at::EUID, 0),
+            (at::GID, 0),
+            (at::EGID, 0),
+            (at::SECURE, 0),
+            (at::HWCAP, boot.info.hwcap),
+            (at::HWCAP2, boot.info.hwcap2),
+            (at::CLKTCK, 100),
+        ];
+        let argv: Vec<&[u8]> = boot.argv.iter().map(Vec::as_slice).collect();
+        let envp: Vec<&[u8]> = boot.envp.iter().map(Vec::as_slice).collect();
+        let spec = StackSpec { argv: &argv, envp: &envp, auxv: &auxv, random, execfn: app_path.as_bytes() };
+        let built = stack::build(STACK_TOP_VA, &spec);
+        if built.bytes.len() as u64 > STACK_FILLED {
+            fail("the arguments and environment do not fit the initial stack", Some(Errno::E2BIG));
+        }
+        crate::user::copy_out(&mut space, built.rsp, &built.bytes)
+            .unwrap_or_else(|e| fail("cannot write the stack", Some(e)));
+
+        let mut fds = FdTable::new();
+        for fd in 0..3 {
+            let file = vfs.console_file(fd).unwrap_or_else(|e| fail("cannot open the console", Some(e)));
+            fds.insert(file, false).unwrap_or_else(|e| fail("cannot open the console", Some(e)));
+        }
+        let root = vfs.root();
+        let cwd = vfs
+            .chdir(&root, boot.workdir.as_bytes())
+            .unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
+        let files = Arc::new(Files { fds: crate::sync::SpinLock::new(fds), cwd: crate::sync::SpinLock::new(cwd) });
+        vfs.set_process_view(files.clone());
+        let process = Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
+        *PROCESS.lock() = Some(process);
+        (loaded.entry, built.rsp)
+    }
 }
 
 #[cfg(test)]
@@ -181,9 +201,30 @@ mod tests {
         // root, /bin, /bin/hello
         let names = b"binhello";
         let entries = [
-            FsEntry { parent: 0, kind: EntryKind::Directory as u8, first_child: 1, child_count: 1, ..Default::default() },
-            FsEntry { parent: 0, kind: EntryKind::Directory as u8, name_offset: 0, name_len: 3, first_child: 2, child_count: 1, ..Default::default() },
-            FsEntry { parent: 1, kind: EntryKind::File as u8, name_offset: 3, name_len: 5, data: Section { offset: 4096, size: 1 }, ..Default::default() },
+            FsEntry {
+                parent: 0,
+                kind: EntryKind::Directory as u8,
+                first_child: 1,
+                child_count: 1,
+                ..Default::default()
+            },
+            FsEntry {
+                parent: 0,
+                kind: EntryKind::Directory as u8,
+                name_offset: 0,
+                name_len: 3,
+                first_child: 2,
+                child_count: 1,
+                ..Default::default()
+            },
+            FsEntry {
+                parent: 1,
+                kind: EntryKind::File as u8,
+                name_offset: 3,
+                name_len: 5,
+                data: Section { offset: 4096, size: 1 },
+                ..Default::default()
+            },
         ];
         let mut table = alloc::vec![0u8; 3 * FS_ENTRY_SIZE];
         for (i, e) in entries.iter().enumerate() {

@@ -70,7 +70,10 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         return Err("the VMM speaks another ABI version");
     }
     Platform::from_raw(info.platform).ok_or("the boot info names an unknown platform")?;
-    if info.first_free_gpa < KERNEL_END || info.first_free_gpa % PAGE_SIZE != 0 || info.first_free_gpa >= info.ram_size {
+    if info.first_free_gpa < KERNEL_END
+        || !info.first_free_gpa.is_multiple_of(PAGE_SIZE)
+        || info.first_free_gpa >= info.ram_size
+    {
         return Err("the boot info's free-memory start is invalid");
     }
     Ok(info)
@@ -81,7 +84,10 @@ pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
     let info = decode_info(raw)?;
     let platform = Platform::from_raw(info.platform).ok_or("the boot info names an unknown platform")?;
     let start = info.strings_offset as usize;
-    let end = start.checked_add(info.strings_len as usize).filter(|&e| e <= raw.len()).ok_or("the boot strings are out of bounds")?;
+    let end = start
+        .checked_add(info.strings_len as usize)
+        .filter(|&e| e <= raw.len())
+        .ok_or("the boot strings are out of bounds")?;
     let mut strings = raw[start..end].split(|&b| b == 0);
     let mut take = |n: u32| -> Result<Vec<Vec<u8>>, &'static str> {
         (0..n).map(|_| strings.next().map(<[u8]>::to_vec).ok_or("the boot strings are too few")).collect()
@@ -130,12 +136,23 @@ mod tests {
             reserved: 0,
         };
         let mut raw = Vec::new();
-        for v in [info.magic] {
+        {
+            let v = info.magic;
             raw.extend_from_slice(&v.to_le_bytes());
         }
         raw.extend_from_slice(&info.abi_version.to_le_bytes());
         raw.extend_from_slice(&info.platform.to_le_bytes());
-        for v in [info.flags, info.ram_size, info.first_free_gpa, info.page_table_root, info.image_gpa, info.image_size, info.tsc_khz, info.boot_tsc, info.boot_realtime_ns] {
+        for v in [
+            info.flags,
+            info.ram_size,
+            info.first_free_gpa,
+            info.page_table_root,
+            info.image_gpa,
+            info.image_size,
+            info.tsc_khz,
+            info.boot_tsc,
+            info.boot_realtime_ns,
+        ] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
         for v in info.random_seed.iter().chain([info.hwcap, info.hwcap2].iter()) {

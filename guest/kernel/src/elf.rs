@@ -202,7 +202,8 @@ mod tests {
 
     #[test]
     fn parses_a_static_executable() {
-        let f = elf(ET_EXEC, &[(PT_LOAD, 5, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, 6, 0x2000, 0x402000, 0x800, 0x1000)]);
+        let f =
+            elf(ET_EXEC, &[(PT_LOAD, 5, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, 6, 0x2000, 0x402000, 0x800, 0x1000)]);
         let e = parse(&f).unwrap();
         assert_eq!(e.segments.len(), 2);
         assert!(!e.position_independent);
@@ -226,7 +227,8 @@ mod tests {
         assert_eq!(parse(&past_end), Err(Errno::ENOEXEC));
         let incongruent = elf(ET_EXEC, &[(PT_LOAD, 5, 0x10, 0x400000, 0x100, 0x100)]);
         assert_eq!(parse(&incongruent), Err(Errno::ENOEXEC));
-        let overlapping = elf(ET_EXEC, &[(PT_LOAD, 5, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, 6, 0x1000, 0x401000, 0x10, 0x10)]);
+        let overlapping =
+            elf(ET_EXEC, &[(PT_LOAD, 5, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, 6, 0x1000, 0x401000, 0x10, 0x10)]);
         assert_eq!(parse(&overlapping), Err(Errno::ENOEXEC));
         let none = elf(ET_EXEC, &[]);
         assert_eq!(parse(&none[..64]), Err(Errno::ENOEXEC));

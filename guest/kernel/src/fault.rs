@@ -3,13 +3,8 @@
 //! A page fault in a mapping is filled in and the app resumes; anything else ends the app
 //! with the signal Linux would send (delivery to the app's own handlers comes with signals).
 
-use uvm_abi::hypercall::{Fatal, FatalReason};
-use uvm_abi::layout::{KERNEL_BASE, KERNEL_END};
-
-use crate::arch::frame::TrapFrame;
-use crate::mm::space::{Access, FaultOutcome};
-use crate::process::PROCESS;
-use crate::signal::{self, Signal};
+use crate::mm::space::Access;
+use crate::signal::Signal;
 
 /// CPU exception vectors.
 mod vector {
@@ -54,7 +49,12 @@ pub fn access_of(error_code: u64) -> Access {
 
 /// The fault entry's Rust half (called from `arch::entry`).
 #[cfg(not(test))]
-pub extern "C" fn fault_handler(frame: &mut TrapFrame) {
+pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
+    use crate::mm::space::FaultOutcome;
+    use crate::process::PROCESS;
+    use uvm_abi::hypercall::{Fatal, FatalReason};
+    use uvm_abi::layout::{KERNEL_BASE, KERNEL_END};
+
     let pc = crate::arch::percpu::current();
     let (vector, error, cr2) = (pc.fault_vector, pc.fault_error, pc.fault_cr2);
     if (KERNEL_BASE..KERNEL_END).contains(&frame.rip) || pc.in_fault != 0 {
@@ -88,7 +88,7 @@ pub extern "C" fn fault_handler(frame: &mut TrapFrame) {
         Signal::SIGILL | Signal::SIGFPE | Signal::SIGTRAP => frame.rip,
         _ => 0,
     };
-    signal::kill_with(sig, address, frame.rip, vector as u32, error as u32);
+    crate::signal::kill_with(sig, address, frame.rip, vector as u32, error as u32);
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
 use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, Hypercall, Message, CONSOLE_MAX_CHUNK};
-use uvm_abi::layout::{DIRECT_MAP_VA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
+use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
 /// The guest-physical address of kernel memory at virtual address `va`.
 pub fn gpa_of(va: u64) -> u64 {
@@ -23,11 +23,13 @@ pub fn gpa_of(va: u64) -> u64 {
 #[cfg(not(test))]
 fn call<T>(call: Hypercall, params: &mut T) {
     let gpa = gpa_of(params as *mut T as u64);
-    let port = HYPERCALL_VA + 8 * call as u64;
+    let port = uvm_abi::layout::HYPERCALL_VA + 8 * call as u64;
     // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
     // exits to the VMM, which reads and writes `params` through its GPA before the vCPU
     // resumes. The asm clobbers memory, so `params` is written before and re-read after.
-    unsafe { core::arch::asm!("mov {gpa}, ({port})", gpa = in(reg) gpa, port = in(reg) port, options(att_syntax, nostack)) }
+    unsafe {
+        core::arch::asm!("mov {gpa}, ({port})", gpa = in(reg) gpa, port = in(reg) port, options(att_syntax, nostack))
+    }
 }
 
 #[cfg(test)]

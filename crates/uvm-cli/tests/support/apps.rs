@@ -70,57 +70,34 @@ fn build(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
             return if Path::new(BUSYBOX).is_file() {
                 Ok(PathBuf::from(BUSYBOX))
             } else {
-                Err(BuildError::Unavailable(format!(
-                    "{BUSYBOX} is missing (install busybox-static)"
-                )))
+                Err(BuildError::Unavailable(format!("{BUSYBOX} is missing (install busybox-static)")))
             };
         }
     };
     let Some(tool_path) = super::find_tool(tool) else {
-        return Err(BuildError::Unavailable(format!(
-            "`{tool}` is not installed (needed for the {toolchain} apps)"
-        )));
+        return Err(BuildError::Unavailable(format!("`{tool}` is not installed (needed for the {toolchain} apps)")));
     };
     if !source.is_file() {
-        return Err(BuildError::Failed(format!(
-            "no source for app `{name}`: {} is missing",
-            source.display()
-        )));
+        return Err(BuildError::Failed(format!("no source for app `{name}`: {} is missing", source.display())));
     }
     let dir = super::tmp_root().join("apps").join(toolchain.to_string());
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| BuildError::Failed(format!("mkdir {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| BuildError::Failed(format!("mkdir {}: {e}", dir.display())))?;
     let out = dir.join(name);
     // Build under a private name, then rename: another test process may be reading `out`.
     let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
     let mut cmd = Command::new(tool_path);
     match toolchain {
         Toolchain::Glibc | Toolchain::Musl => {
-            cmd.args(["-static", "-O2", "-Wall", "-I"])
-                .arg(&apps)
-                .arg("-o")
+            cmd.args(["-static", "-O2", "-Wall", "-I"]).arg(&apps).arg("-o").arg(&tmp).arg(&source);
+        }
+        Toolchain::Rust => {
+            cmd.args(["-O", "-C", "target-feature=+crt-static", "--edition", "2021", "--crate-name", name, "-o"])
                 .arg(&tmp)
                 .arg(&source);
         }
-        Toolchain::Rust => {
-            cmd.args([
-                "-O",
-                "-C",
-                "target-feature=+crt-static",
-                "--edition",
-                "2021",
-                "--crate-name",
-                name,
-                "-o",
-            ])
-            .arg(&tmp)
-            .arg(&source);
-        }
         Toolchain::Busybox => unreachable!(),
     }
-    let output = cmd
-        .output()
-        .map_err(|e| BuildError::Failed(format!("cannot run {cmd:?}: {e}")))?;
+    let output = cmd.output().map_err(|e| BuildError::Failed(format!("cannot run {cmd:?}: {e}")))?;
     if !output.status.success() {
         return Err(BuildError::Failed(format!(
             "{cmd:?} failed ({}):\n{}{}",
@@ -129,7 +106,6 @@ fn build(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    std::fs::rename(&tmp, &out)
-        .map_err(|e| BuildError::Failed(format!("rename to {}: {e}", out.display())))?;
+    std::fs::rename(&tmp, &out).map_err(|e| BuildError::Failed(format!("rename to {}: {e}", out.display())))?;
     Ok(out)
 }

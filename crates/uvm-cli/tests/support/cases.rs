@@ -167,19 +167,11 @@ impl Run {
 }
 
 fn case(manifest: &'static str, toolchain: Toolchain, app: &'static str, runs: Vec<Run>) -> Case {
-    Case {
-        manifest,
-        toolchain,
-        app,
-        runs,
-    }
+    Case { manifest, toolchain, app, runs }
 }
 
 fn c_only(toolchain: Toolchain) -> Toolchain {
-    assert!(
-        matches!(toolchain, Glibc | Musl),
-        "the C apps are built with glibc or musl, not {toolchain}"
-    );
+    assert!(matches!(toolchain, Glibc | Musl), "the C apps are built with glibc or musl, not {toolchain}");
     toolchain
 }
 
@@ -209,12 +201,7 @@ pub fn all() -> Vec<Case> {
             memory(tc),
         ]);
     }
-    cases.extend([
-        rust_hello(),
-        rust_collections(),
-        busybox_echo(),
-        busybox_cat(),
-    ]);
+    cases.extend([rust_hello(), rust_collections(), busybox_echo(), busybox_cat()]);
     cases
 }
 
@@ -222,12 +209,7 @@ pub fn all() -> Vec<Case> {
 
 /// `hello`: a greeting from argv[1] and $GREETING.
 pub fn hello(tc: Toolchain) -> Case {
-    case(
-        "hello",
-        c_only(tc),
-        "hello",
-        vec![Run::new("manifest args").stdout("Hello, world!\n")],
-    )
+    case("hello", c_only(tc), "hello", vec![Run::new("manifest args").stdout("Hello, world!\n")])
 }
 
 /// `stdio_split`: stdout and stderr kept apart and complete, exit status 3.
@@ -242,12 +224,7 @@ pub fn stdio_split(tc: Toolchain) -> Case {
     }
     out += "stdout done\n";
     err += "stderr done, exiting with 3\n";
-    case(
-        "stdio_split",
-        c_only(tc),
-        "stdio_split",
-        vec![Run::new("split").stdout(out).stderr(err).code(3)],
-    )
+    case("stdio_split", c_only(tc), "stdio_split", vec![Run::new("split").stdout(out).stderr(err).code(3)])
 }
 
 /// What `args_env` prints for this argv (argv[0] included), environment and cwd.
@@ -257,17 +234,7 @@ pub fn args_env_output(argv: &[&str], env: &[(&str, &str)], cwd: &str) -> String
         s += &format!("argv[{i}]=<{a}>\n");
     }
     s += &format!("envc={}\n", env.len());
-    for name in [
-        "GREETING",
-        "MODE",
-        "EMPTY",
-        "SPACES",
-        "EQUALS",
-        "EXTRA",
-        "PATH",
-        "HOME",
-        "UVM_HOST_LEAK",
-    ] {
+    for name in ["GREETING", "MODE", "EMPTY", "SPACES", "EQUALS", "EXTRA", "PATH", "HOME", "UVM_HOST_LEAK"] {
         match env.iter().find(|(k, _)| *k == name) {
             Some((_, v)) => s += &format!("{name}=<{v}>\n"),
             None => s += &format!("{name} unset\n"),
@@ -277,41 +244,27 @@ pub fn args_env_output(argv: &[&str], env: &[(&str, &str)], cwd: &str) -> String
 }
 
 const ARGS_ENV_ARGV: [&str; 6] = ["args_env", "first", "two words", "", "ünïcödé", "--flag"];
-const ARGS_ENV_ENV: [(&str, &str); 5] = [
-    ("GREETING", "hi"),
-    ("MODE", "manifest"),
-    ("EMPTY", ""),
-    ("SPACES", "a b  c"),
-    ("EQUALS", "x=y"),
-];
+const ARGS_ENV_ENV: [(&str, &str); 5] =
+    [("GREETING", "hi"), ("MODE", "manifest"), ("EMPTY", ""), ("SPACES", "a b  c"), ("EQUALS", "x=y")];
 
 /// `args_env`: exact argv and environment from the manifest; uvm's own environment (PATH,
 /// HOME, UVM_HOST_LEAK) does not leak in; cwd is "/".
 pub fn args_env(tc: Toolchain) -> Case {
-    let run = Run::new("manifest args and env")
-        .host_env("UVM_HOST_LEAK", "leaked")
-        .stdout(args_env_output(&ARGS_ENV_ARGV, &ARGS_ENV_ENV, "/"));
+    let run = Run::new("manifest args and env").host_env("UVM_HOST_LEAK", "leaked").stdout(args_env_output(
+        &ARGS_ENV_ARGV,
+        &ARGS_ENV_ENV,
+        "/",
+    ));
     case("args_env", c_only(tc), "args_env", vec![run])
 }
 
 /// `uvm run IMAGE -- ARGS` replaces the manifest's args (argv[0] stays the binary's name),
 /// even ARGS that look like uvm's own options.
 pub fn args_override(tc: Toolchain) -> Case {
-    let args = [
-        "one",
-        "two words",
-        "-e",
-        "X=1",
-        "--memory-mib",
-        "1",
-        "--",
-        "last",
-    ];
+    let args = ["one", "two words", "-e", "X=1", "--memory-mib", "1", "--", "last"];
     let mut argv = vec!["args_env"];
     argv.extend(args);
-    let run = Run::new("-- ARGS")
-        .args(&args)
-        .stdout(args_env_output(&argv, &ARGS_ENV_ENV, "/"));
+    let run = Run::new("-- ARGS").args(&args).stdout(args_env_output(&argv, &ARGS_ENV_ENV, "/"));
     case("args_env", c_only(tc), "args_env", vec![run])
 }
 
@@ -342,11 +295,7 @@ pub fn workdir(tc: Toolchain) -> Case {
 /// What `stdin_echo` prints after reading `data`.
 pub fn stdin_echo_output(data: &[u8]) -> String {
     let lines = data.iter().filter(|&&b| b == b'\n').count();
-    format!(
-        "bytes={} lines={lines} fnv1a={:08x}\nread after eof=0\n",
-        data.len(),
-        fnv1a(data)
-    )
+    format!("bytes={} lines={lines} fnv1a={:08x}\nread after eof=0\n", data.len(), fnv1a(data))
 }
 
 /// `stdin_echo`: uvm's stdin reaches the app, then EOF (also with no stdin at all).
@@ -354,15 +303,9 @@ pub fn stdin_echo(tc: Toolchain) -> Case {
     let text = b"first line\nsecond line\nno newline at the end";
     let big = pattern(1 << 20);
     let runs = vec![
-        Run::new("short text")
-            .stdin(text)
-            .stdout(stdin_echo_output(text)),
-        Run::new("1 MiB of binary data")
-            .stdin(&big)
-            .stdout(stdin_echo_output(&big)),
-        Run::new("empty pipe")
-            .stdin(b"")
-            .stdout(stdin_echo_output(b"")),
+        Run::new("short text").stdin(text).stdout(stdin_echo_output(text)),
+        Run::new("1 MiB of binary data").stdin(&big).stdout(stdin_echo_output(&big)),
+        Run::new("empty pipe").stdin(b"").stdout(stdin_echo_output(b"")),
         Run::new("stdin is /dev/null").stdout(stdin_echo_output(b"")),
     ];
     case("stdin_echo", c_only(tc), "stdin_echo", runs)
@@ -375,18 +318,12 @@ pub fn files(tc: Toolchain) -> Case {
     out.extend(&conf);
     out.extend(b"==\n");
     let mut text = String::new();
-    for (guest, host) in [
-        ("/usr/share/app", "data/share"),
-        ("/usr/share/app/sub", "data/share/sub"),
-    ] {
+    for (guest, host) in [("/usr/share/app", "data/share"), ("/usr/share/app/sub", "data/share/sub")] {
         let mut entries: Vec<(String, bool)> = std::fs::read_dir(tests_dir().join(host))
             .expect("read tests/data/share")
             .map(|e| {
                 let e = e.expect("dir entry");
-                (
-                    e.file_name().into_string().expect("UTF-8 name"),
-                    e.path().is_dir(),
-                )
+                (e.file_name().into_string().expect("UTF-8 name"), e.path().is_dir())
             })
             .collect();
         entries.sort();
@@ -401,22 +338,13 @@ pub fn files(tc: Toolchain) -> Case {
         ("/usr/share/app/sub/nested.txt", "data/share/sub/nested.txt"),
     ] {
         let data = read_test_file(host);
-        text += &format!(
-            "{guest}: size={0} read={0} fnv1a={1:08x}\n",
-            data.len(),
-            fnv1a(&data)
-        );
+        text += &format!("{guest}: size={0} read={0} fnv1a={1:08x}\n", data.len(), fnv1a(&data));
     }
     text += "/usr/share/app is a directory: yes\n";
     text += "stat /usr/share/app/missing: ENOENT\n";
     text += "open /etc/app.conf/x: ENOTDIR\n";
     out.extend(text.as_bytes());
-    case(
-        "files",
-        c_only(tc),
-        "files",
-        vec![Run::new("packaged files").stdout(out)],
-    )
+    case("files", c_only(tc), "files", vec![Run::new("packaged files").stdout(out)])
 }
 
 /// `tmp_write`: /tmp is a writable tmpfs, fresh at every boot; packaged files are EROFS.
@@ -437,26 +365,19 @@ pub fn tmp_write(tc: Toolchain) -> Case {
                write packaged /etc/app.conf: EROFS\n\
                create /etc/new.txt: EROFS\n\
                packaged /etc/app.conf still readable: yes\n";
-    let runs = vec![
-        Run::new("first boot").stdout(out),
-        Run::new("second boot (fresh /tmp)").stdout(out),
-    ];
+    let runs = vec![Run::new("first boot").stdout(out), Run::new("second boot (fresh /tmp)").stdout(out)];
     case("tmp_write", c_only(tc), "tmp_write", runs)
 }
 
 /// `crash`: a write to 0x10 kills the app with SIGSEGV: status 139, the signal named on stderr.
 pub fn crash(tc: Toolchain) -> Case {
-    let run = Run::new("wild write")
-        .stdout("about to write through 0x10\n")
-        .status(SEGV);
+    let run = Run::new("wild write").stdout("about to write through 0x10\n").status(SEGV);
     case("crash", c_only(tc), "crash", vec![run])
 }
 
 /// `guard_page`: touching a PROT_NONE page between two good ones: SIGSEGV, status 139.
 pub fn guard_page(tc: Toolchain) -> Case {
-    let run = Run::new("guard page")
-        .stdout("guard page ready, neighbours hold axxc\n")
-        .status(SEGV);
+    let run = Run::new("guard page").stdout("guard page ready, neighbours hold axxc\n").status(SEGV);
     case("guard_page", c_only(tc), "guard_page", vec![run])
 }
 
@@ -468,26 +389,13 @@ pub fn remap(tc: Toolchain) -> Case {
                round4 8 MiB mapping: OK\n\
                round5 file mapping: OK\n\
                all rounds OK\n";
-    case(
-        "remap",
-        c_only(tc),
-        "remap",
-        vec![Run::new("remap").stdout(out)],
-    )
+    case("remap", c_only(tc), "remap", vec![Run::new("remap").stdout(out)])
 }
 
 /// `exit_code`: uvm exits with the app's status (the low 8 bits, as on Linux).
 pub fn exit_code(tc: Toolchain) -> Case {
     let mut runs = vec![Run::new("manifest args (7)").code(7)];
-    for (arg, code) in [
-        ("0", 0),
-        ("1", 1),
-        ("42", 42),
-        ("125", 125),
-        ("255", 255),
-        ("256", 0),
-        ("300", 44),
-    ] {
+    for (arg, code) in [("0", 0), ("1", 1), ("42", 42), ("125", 125), ("255", 255), ("256", 0), ("300", 44)] {
         runs.push(Run::new(&format!("-- {arg}")).args(&[arg]).code(code));
     }
     case("exit_code", c_only(tc), "exit_code", runs)
@@ -499,9 +407,7 @@ pub fn memory(tc: Toolchain) -> Case {
     // memtouch writes (page index & 0xff) into each page and sums it back.
     let sum: u64 = (0..96u64 * 256).map(|i| i & 0xff).sum();
     let runs = vec![
-        Run::new("--memory-mib 256")
-            .memory_mib(256)
-            .stdout(format!("touched 96 MiB, checksum {sum}\n")),
+        Run::new("--memory-mib 256").memory_mib(256).stdout(format!("touched 96 MiB, checksum {sum}\n")),
         // Linux's answer to an app touching more than the machine has: the OOM killer
         // (SIGKILL, 137), and uvm says why.
         Run::new("manifest's 64 MiB")
@@ -521,17 +427,13 @@ pub fn rust_hello() -> Case {
     let lines = conf.lines().count();
     let runs = vec![
         Run::new("manifest args")
-            .stdout(format!(
-                "Hello, world! (from Rust)\nargv0=\"hello\" argc=3\napp.conf: {lines} lines, answer=42\n"
-            ))
+            .stdout(format!("Hello, world! (from Rust)\nargv0=\"hello\" argc=3\napp.conf: {lines} lines, answer=42\n"))
             .stderr("exiting with 7\n")
             .code(7),
         Run::new("-- Ferris 0 and -e GREETING")
             .args(&["Ferris", "0"])
             .env("GREETING", "Ahoy")
-            .stdout(format!(
-                "Ahoy, Ferris! (from Rust)\nargv0=\"hello\" argc=3\napp.conf: {lines} lines, answer=42\n"
-            ))
+            .stdout(format!("Ahoy, Ferris! (from Rust)\nargv0=\"hello\" argc=3\napp.conf: {lines} lines, answer=42\n"))
             .stderr("exiting with 0\n"),
     ];
     case("rust_hello", Rust, "hello", runs)
@@ -547,12 +449,7 @@ pub fn rust_collections() -> Case {
                len 5: brown,jumps,quick\n\
                len 6: sleeps\n\
                sorted: 50 values, first [0, 3, 4], last [95, 97, 98]\n";
-    case(
-        "rust_collections",
-        Rust,
-        "collections",
-        vec![Run::new("collections").stdout(out)],
-    )
+    case("rust_collections", Rust, "collections", vec![Run::new("collections").stdout(out)])
 }
 
 // ---------------------------------------------------------------- busybox-static, unmodified
@@ -561,9 +458,7 @@ pub fn rust_collections() -> Case {
 pub fn busybox_echo() -> Case {
     let runs = vec![
         Run::new("manifest args").stdout("hello from busybox\n"),
-        Run::new("-- echo -n")
-            .args(&["echo", "-n", "no", "newline"])
-            .stdout("no newline"),
+        Run::new("-- echo -n").args(&["echo", "-n", "no", "newline"]).stdout("no newline"),
     ];
     case("busybox_echo", Busybox, "busybox", runs)
 }
@@ -575,9 +470,7 @@ pub fn busybox_cat() -> Case {
     let runs = vec![
         Run::new("cat stdin").stdin(text).stdout(text),
         Run::new("cat 256 KiB of stdin").stdin(&big).stdout(&big),
-        Run::new("cat /etc/app.conf")
-            .args(&["cat", "/etc/app.conf"])
-            .stdout(read_test_file("data/app.conf")),
+        Run::new("cat /etc/app.conf").args(&["cat", "/etc/app.conf"]).stdout(read_test_file("data/app.conf")),
         Run::new("cat a missing file")
             .args(&["cat", "/etc/missing"])
             .stderr("cat: can't open '/etc/missing': No such file or directory\n")

@@ -43,10 +43,7 @@ enum Value {
 
 /// Parses a manifest (`what` names it in errors).
 pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
-    let mut p = Parser {
-        s: text.chars().collect(),
-        i: 0,
-    };
+    let mut p = Parser { s: text.chars().collect(), i: 0 };
     let mut m = Manifest::default();
     let mut table = String::new();
     loop {
@@ -61,11 +58,7 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
             while p.peek().is_some_and(|c| c != ']' && c != '\n') {
                 p.i += 1;
             }
-            table = p.s[start..p.i]
-                .iter()
-                .collect::<String>()
-                .trim()
-                .to_string();
+            table = p.s[start..p.i].iter().collect::<String>().trim().to_string();
             p.expect(if array { "]]" } else { "]" }).map_err(err)?;
             match (table.as_str(), array) {
                 ("app", false) | ("vm", false) => {}
@@ -89,25 +82,13 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
             ("app", "args", Value::Array(items)) => {
                 m.args = items
                     .into_iter()
-                    .map(|v| {
-                        if let Value::Str(s) = v {
-                            Ok(s)
-                        } else {
-                            Err(bad("an array of strings"))
-                        }
-                    })
+                    .map(|v| if let Value::Str(s) = v { Ok(s) } else { Err(bad("an array of strings")) })
                     .collect::<Result<_, _>>()?;
             }
             ("app", "env", Value::Table(items)) => {
                 m.env = items
                     .into_iter()
-                    .map(|(k, v)| {
-                        if let Value::Str(s) = v {
-                            Ok((k, s))
-                        } else {
-                            Err(bad("a table of strings"))
-                        }
-                    })
+                    .map(|(k, v)| if let Value::Str(s) = v { Ok((k, s)) } else { Err(bad("a table of strings")) })
                     .collect::<Result<_, _>>()?;
             }
             ("files", "src", Value::Str(s)) => m.files.last_mut().expect("in [[files]]").0 = s,
@@ -119,14 +100,8 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
     if m.name.is_empty() || m.binary.is_empty() {
         return Err(format!("{what}: [app] needs `name` and `binary`"));
     }
-    if let Some((src, dst)) = m
-        .files
-        .iter()
-        .find(|(s, d)| s.is_empty() || !d.starts_with('/'))
-    {
-        return Err(format!(
-            "{what}: [[files]] needs `src` and an absolute `dst` (got {src:?} -> {dst:?})"
-        ));
+    if let Some((src, dst)) = m.files.iter().find(|(s, d)| s.is_empty() || !d.starts_with('/')) {
+        return Err(format!("{what}: [[files]] needs `src` and an absolute `dst` (got {src:?} -> {dst:?})"));
     }
     Ok(m)
 }
@@ -142,10 +117,7 @@ impl Parser {
     }
 
     fn line(&self) -> usize {
-        1 + self.s[..self.i.min(self.s.len())]
-            .iter()
-            .filter(|&&c| c == '\n')
-            .count()
+        1 + self.s[..self.i.min(self.s.len())].iter().filter(|&&c| c == '\n').count()
     }
 
     /// Skips spaces and comments, and newlines too if `newlines`.
@@ -187,10 +159,7 @@ impl Parser {
             return self.string();
         }
         let start = self.i;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             self.i += 1;
         }
         if start == self.i {
@@ -238,31 +207,20 @@ impl Parser {
                     match self.peek() {
                         Some(',') => self.i += 1,
                         Some('}') => {}
-                        c => {
-                            return Err(format!(
-                                "expected `,` or `}}` in an inline table, found {c:?}"
-                            ))
-                        }
+                        c => return Err(format!("expected `,` or `}}` in an inline table, found {c:?}")),
                     }
                 }
             }
             _ => {
                 let start = self.i;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '+')
-                {
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '+') {
                     self.i += 1;
                 }
                 let word: String = self.s[start..self.i].iter().collect();
                 match word.as_str() {
                     "true" => Ok(Value::Bool(true)),
                     "false" => Ok(Value::Bool(false)),
-                    _ => word
-                        .replace('_', "")
-                        .parse()
-                        .map(Value::Int)
-                        .map_err(|_| format!("bad value {word:?}")),
+                    _ => word.replace('_', "").parse().map(Value::Int).map_err(|_| format!("bad value {word:?}")),
                 }
             }
         }
@@ -289,18 +247,11 @@ impl Parser {
                         '\\' => out.push('\\'),
                         'u' | 'U' => {
                             let n = if e == 'u' { 4 } else { 8 };
-                            let hex: String = self
-                                .s
-                                .get(self.i..self.i + n)
-                                .ok_or("short \\u escape")?
-                                .iter()
-                                .collect();
+                            let hex: String =
+                                self.s.get(self.i..self.i + n).ok_or("short \\u escape")?.iter().collect();
                             self.i += n;
-                            let code = u32::from_str_radix(&hex, 16)
-                                .map_err(|_| format!("bad escape \\{e}{hex}"))?;
-                            out.push(
-                                char::from_u32(code).ok_or(format!("bad code point {code:#x}"))?,
-                            );
+                            let code = u32::from_str_radix(&hex, 16).map_err(|_| format!("bad escape \\{e}{hex}"))?;
+                            out.push(char::from_u32(code).ok_or(format!("bad code point {code:#x}"))?);
                         }
                         other => return Err(format!("unsupported escape \\{other}")),
                     }

@@ -69,16 +69,12 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Path::new(name).is_file().then(|| PathBuf::from(name));
     }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// FNV-1a (32-bit), the checksum the C apps print.
 pub fn fnv1a(data: &[u8]) -> u32 {
-    data.iter().fold(2_166_136_261u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(16_777_619)
-    })
+    data.iter().fold(2_166_136_261u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(16_777_619))
 }
 
 /// `len` deterministic, non-text bytes (every value 0..=250 occurs), for stdin tests.

@@ -18,10 +18,7 @@ pub struct Output {
 
 /// Seconds a command may run: `UVM_TEST_TIMEOUT_SECS`, default 60.
 pub fn timeout() -> Duration {
-    let secs = std::env::var("UVM_TEST_TIMEOUT_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let secs = std::env::var("UVM_TEST_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     Duration::from_secs(secs)
 }
 
@@ -34,11 +31,7 @@ pub fn run(cmd: Command, stdin: Option<&[u8]>) -> Output {
 
 /// [`run`], but a failure to start is returned, not a panic.
 pub fn try_run(mut cmd: Command, stdin: Option<&[u8]>) -> std::io::Result<Output> {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
 
@@ -70,7 +63,9 @@ pub fn try_run(mut cmd: Command, stdin: Option<&[u8]>) -> std::io::Result<Output
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{cmd:?} did not finish within {limit:?} and was killed (UVM_TEST_TIMEOUT_SECS raises the limit)");
+                panic!(
+                    "{cmd:?} did not finish within {limit:?} and was killed (UVM_TEST_TIMEOUT_SECS raises the limit)"
+                );
             }
             Err(e) => panic!("waiting for {cmd:?}: {e}"),
         }
@@ -93,14 +88,7 @@ pub fn show(bytes: &[u8]) -> String {
         return format!("{text:?}");
     }
     let head: String = text.chars().take(MAX / 2).collect();
-    let tail: String = text
-        .chars()
-        .rev()
-        .take(MAX / 2)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail: String = text.chars().rev().take(MAX / 2).collect::<Vec<_>>().into_iter().rev().collect();
     format!("{head:?} ... [{} bytes in all] ... {tail:?}", bytes.len())
 }
 

@@ -35,23 +35,15 @@ impl Staged {
 
 /// Reads and parses `tests/manifests/<name>.toml`.
 pub fn load_manifest(name: &str) -> (PathBuf, Manifest) {
-    let path = super::tests_dir()
-        .join("manifests")
-        .join(format!("{name}.toml"));
+    let path = super::tests_dir().join("manifests").join(format!("{name}.toml"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let manifest =
-        manifest::parse(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let manifest = manifest::parse(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     (path, manifest)
 }
 
 /// Stages `tests/manifests/<manifest>.toml` with `app` built by `toolchain` in `dir` (wiped
 /// first). Err: the toolchain is missing. Panics on a failed build.
-pub fn stage(
-    dir: &Path,
-    manifest_name: &str,
-    toolchain: Toolchain,
-    app: &str,
-) -> Result<Staged, String> {
+pub fn stage(dir: &Path, manifest_name: &str, toolchain: Toolchain, app: &str) -> Result<Staged, String> {
     let built = match apps::app(toolchain, app) {
         Ok(path) => path,
         Err(BuildError::Unavailable(why)) => return Err(why),
@@ -64,32 +56,25 @@ pub fn stage(
     fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     let manifest_path = dir.join(format!("{manifest_name}.toml"));
     fs::copy(&source, &manifest_path).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
-    assert!(manifest.binary != "data", "{manifest_name}.toml: the binary cannot be called `data` (that is the packaged files' folder)");
+    assert!(
+        manifest.binary != "data",
+        "{manifest_name}.toml: the binary cannot be called `data` (that is the packaged files' folder)"
+    );
     copy_tree(&super::tests_dir().join("data"), &dir.join("data"))
         .unwrap_or_else(|e| panic!("copy tests/data to {}: {e}", dir.display()));
 
     let binary = if Path::new(&manifest.binary).is_absolute() {
         let binary = PathBuf::from(&manifest.binary);
         if binary != built {
-            panic!(
-                "{manifest_name}.toml names {} but the {toolchain} app is {}",
-                binary.display(),
-                built.display()
-            );
+            panic!("{manifest_name}.toml names {} but the {toolchain} app is {}", binary.display(), built.display());
         }
         binary
     } else {
         let binary = dir.join(&manifest.binary);
-        fs::copy(&built, &binary)
-            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), binary.display()));
+        fs::copy(&built, &binary).unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), binary.display()));
         binary
     };
-    Ok(Staged {
-        dir: dir.to_path_buf(),
-        manifest_path,
-        manifest,
-        binary,
-    })
+    Ok(Staged { dir: dir.to_path_buf(), manifest_path, manifest, binary })
 }
 
 /// Copies a file or a directory tree (regular files and directories only).

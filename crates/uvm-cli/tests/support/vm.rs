@@ -9,8 +9,7 @@ use std::process::Command;
 
 /// The `uvm` binary under test: this crate's, or `$UVM_TEST_BIN` (e.g. a release build).
 pub fn uvm_bin() -> PathBuf {
-    std::env::var_os("UVM_TEST_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_uvm")), PathBuf::from)
+    std::env::var_os("UVM_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_uvm")), PathBuf::from)
 }
 
 /// A `uvm` command with the given arguments.
@@ -71,16 +70,8 @@ pub fn expect_code(test: &str, cmd: Command, code: i32) -> Output {
 pub fn build(test: &str, staged: &Staged) -> PathBuf {
     let out = expect_code(test, uvm([Path::new("build"), &staged.manifest_path]), 0);
     let image = staged.default_image();
-    assert!(
-        image.is_file(),
-        "{test}: `uvm build` succeeded but {} does not exist",
-        image.display()
-    );
-    let name = image
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    assert!(image.is_file(), "{test}: `uvm build` succeeded but {} does not exist", image.display());
+    let name = image.file_name().expect("name").to_string_lossy().into_owned();
     assert!(
         contains(&out.stdout, name.as_bytes()),
         "{test}: `uvm build` should print the image path (containing {name:?}); stdout: {}",
@@ -117,11 +108,7 @@ pub fn check_run(test: &str, target: &Path, run: &Run) {
         panic!(
             "{test} [{}]: `{shown}`{}\n{}\n--- exit status: {}\n--- stdout: {}\n--- stderr: {}",
             run.label,
-            if run.stdin.is_some() {
-                " (with stdin)"
-            } else {
-                ""
-            },
+            if run.stdin.is_some() { " (with stdin)" } else { "" },
             problems.join("\n"),
             out.status,
             show(&out.stdout),
@@ -140,21 +127,14 @@ pub fn judge_vm(run: &Run, out: &Output) -> Vec<String> {
         }
         Status::Signal(signo, name) => {
             if code != Some(128 + signo) {
-                problems.push(format!(
-                    "expected exit status {} (killed by {name}), got {}",
-                    128 + signo,
-                    out.status
-                ));
+                problems.push(format!("expected exit status {} (killed by {name}), got {}", 128 + signo, out.status));
             }
             if !contains(&out.stderr, name.as_bytes()) {
                 problems.push(format!("expected stderr to name the signal {name:?}"));
             }
         }
         Status::Fails if code == Some(0) || code.is_none() => {
-            problems.push(format!(
-                "expected a non-zero exit status, got {}",
-                out.status
-            ));
+            problems.push(format!("expected a non-zero exit status, got {}", out.status));
         }
         _ => {}
     }
@@ -172,11 +152,7 @@ pub fn judge_stream(name: &str, want: &Out, got: &[u8]) -> Option<String> {
         return None;
     }
     Some(match want {
-        Out::Exact(w) => format!(
-            "{name} differs: {}; expected {}",
-            first_difference(w, got),
-            show(w)
-        ),
+        Out::Exact(w) => format!("{name} differs: {}; expected {}", first_difference(w, got), show(w)),
         Out::Contains(w) => format!("{name} should contain {}", show(w)),
         Out::Lacks(w) => format!("{name} should not contain {}", show(w)),
     })

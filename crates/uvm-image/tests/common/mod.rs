@@ -16,9 +16,7 @@ pub const CONFIG: &str = "args = [\"/bin/hello\", \"--flag\"]\n";
 
 /// Path of a committed fixture.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 /// A scratch directory under the target directory, removed when dropped.
@@ -28,8 +26,7 @@ impl Scratch {
     pub fn new(label: &str) -> Scratch {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("uvm-image-{label}-{}-{n}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("uvm-image-{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
@@ -68,13 +65,8 @@ impl Drop for Scratch {
 /// `scratch/image.uvm`.
 pub fn pack_with(scratch: &Scratch, files: &[(PathBuf, String)]) -> PackOutput {
     let app = fixture("static.elf");
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/bin/hello",
-        files,
-        config_toml: CONFIG,
-    };
+    let input =
+        PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/bin/hello", files, config_toml: CONFIG };
     pack(&input, &scratch.path("image.uvm")).expect("pack")
 }
 

@@ -6,6 +6,8 @@
 //! Callers pass GPAs they own (frames from the frame allocator, page-table pages, the image);
 //! the functions here check nothing else.
 
+pub use imp::*;
+
 #[cfg(not(test))]
 mod imp {
     use uvm_abi::layout::{direct_map, PAGE_SIZE};
@@ -110,5 +112,3 @@ mod imp {
         Vec::leak(v)
     }
 }
-
-pub use imp::*;

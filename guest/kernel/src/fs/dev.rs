@@ -16,11 +16,10 @@ use alloc::vec::Vec;
 
 use crate::errno::Errno;
 use crate::fs::console::{ConsoleDevice, ConsoleNode, ConsoleRole};
-use crate::fs::dirent::DirEntry;
+use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::RandomSource;
 use crate::fs::node::Node;
 use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE, DEV_DEVFS};
-use crate::fs::tmpfs::FIRST_ENTRY_OFFSET;
 
 /// Inode numbers of the device tree (the console files' included).
 pub mod inode {

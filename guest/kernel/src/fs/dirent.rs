@@ -6,8 +6,15 @@
 //! ```
 //! `d_reclen` is rounded up to 8; `d_off` is the directory offset of the *next* entry, so
 //! seeking there resumes the listing after this one.
+//!
+//! Directory offsets: 0 is `.`, 1 is `..`, then each file system's own numbering from
+//! [`FIRST_ENTRY_OFFSET`].
 
 use crate::fs::stat::FileType;
+
+/// The directory offset of the first real entry: 0 and 1 are `.` and `..`, which the
+/// open-file layer lists itself; every file system numbers its entries from here.
+pub const FIRST_ENTRY_OFFSET: u64 = 2;
 
 /// Offset of `d_name` in `struct linux_dirent64`.
 pub const DIRENT64_NAME_OFFSET: usize = 19;

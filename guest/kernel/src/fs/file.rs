@@ -186,6 +186,9 @@ impl OpenFile {
     /// `write`: writes at the file position (at the end with `O_APPEND`) and advances it.
     pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
         self.check_writable()?;
+        if data.is_empty() {
+            return Ok(0);
+        }
         let append = *self.status.lock() & O_APPEND != 0;
         if !self.has_position() {
             return Ok(self.node().write_at(WritePos::At(0), data)?.0);
@@ -294,7 +297,12 @@ impl OpenFile {
             let skip = usize::try_from(out.cursor - MOUNT_ENTRY_OFFSET).unwrap_or(usize::MAX);
             for (index, mount) in self.mount_entries.iter().enumerate().skip(skip) {
                 let next_offset = MOUNT_ENTRY_OFFSET + index as u64 + 1;
-                if !out.emit(&DirEntry { name: &mount.name, ino: mount.ino, file_type: FileType::Directory, next_offset }) {
+                if !out.emit(&DirEntry {
+                    name: &mount.name,
+                    ino: mount.ino,
+                    file_type: FileType::Directory,
+                    next_offset,
+                }) {
                     break;
                 }
             }
@@ -547,6 +555,8 @@ mod tests {
         let writer = open_tmp(&fs, "log", O_WRONLY | O_APPEND | O_SYNC | O_CREAT | O_TRUNC);
         let other = open_tmp(&fs, "log", O_RDWR);
         assert_eq!(other.write(b"first"), Ok(5));
+        assert_eq!(writer.write(b""), Ok(0));
+        assert_eq!(writer.position(), 0, "an empty write does not move to the end");
         assert_eq!(writer.write(b"+end"), Ok(4));
         assert_eq!(writer.position(), 9);
         assert_eq!(writer.pwrite(b"!", 0), Ok(1), "pwrite on O_APPEND appends, as on Linux");

@@ -131,8 +131,12 @@ impl ImageFs {
             EntryKind::Symlink => return Err(Errno::EINVAL),
         }
         let data = self.data(&self.entry(file)?)?;
-        let Ok(start) = usize::try_from(offset) else { return Ok(0) };
-        let Some(available) = data.get(start..) else { return Ok(0) };
+        let Ok(start) = usize::try_from(offset) else {
+            return Ok(0);
+        };
+        let Some(available) = data.get(start..) else {
+            return Ok(0);
+        };
         let count = available.len().min(buf.len());
         buf[..count].copy_from_slice(&available[..count]);
         Ok(count)

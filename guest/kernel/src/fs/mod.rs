@@ -19,17 +19,17 @@
 //! - [`vfs`]: [`Vfs`], the mount table and the path operations (open, stat, mkdir, rename...).
 //! - [`path`]: path walking rules (`.`, `..`, slashes, symlinks, `ELOOP`, `ENAMETOOLONG`).
 //! - [`node`]: [`Node`] (a file of any file system) and [`Location`] (a node and its path).
-//! - [`file`]: [`OpenFile`], what an fd refers to (position, flags, read/write/getdents...).
+//! - [`file`](mod@file): [`OpenFile`], what an fd refers to (position, flags, read/write/getdents...).
 //! - [`fdtable`]: [`FdTable`], the fds.
 //! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
 //! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
 //! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
-//! - [`env`]: [`FsEnv`], the kernel services the file systems use (console, clock, random).
+//! - [`env`](mod@env): [`FsEnv`], the kernel services the file systems use (console, clock, random).
 //! - [`budget`]: [`SpaceBudget`], the byte budget that bounds tmpfs.
 //!
 //! # Boot
 //!
-//! ```ignore
+//! ```text
 //! let vfs = Vfs::new(image_bytes, "/bin/app", env, tmpfs_budget)?;
 //! let mut fds = FdTable::new();
 //! for fd in 0..3 { fds.insert(vfs.console_file(fd)?, false)?; }

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use crate::errno::Errno;
 use crate::fs::console::ConsoleNode;
 use crate::fs::dev::DevNode;
-use crate::fs::dirent::DirEntry;
+use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::image::ImageFs;
 use crate::fs::path::LinkTarget;
 use crate::fs::proc::ProcNode;
@@ -169,7 +169,7 @@ impl Node {
         match self {
             Node::Image(node) => {
                 let children = node.fs.children(node.index)?;
-                let first = crate::fs::tmpfs::FIRST_ENTRY_OFFSET;
+                let first = FIRST_ENTRY_OFFSET;
                 let skip = from.saturating_sub(first);
                 let start = u64::from(children.start).saturating_add(skip).min(u64::from(children.end)) as u32;
                 for child in start..children.end {
@@ -365,10 +365,147 @@ impl Location {
         self.node.is_dir()
     }
 
+    /// Whether the file was removed from its directory (an unlinked file, a removed
+    /// directory): `getcwd` reports `ENOENT` for such a working directory, as on Linux.
+    pub fn is_unlinked(&self) -> bool {
+        match &self.node {
+            Node::Tmp(node) => node.is_unlinked(),
+            _ => false,
+        }
+    }
+
     /// The metadata, with the mount id filled in.
     pub fn stat(&self) -> Result<Stat, Errno> {
         let mut stat = self.node.stat()?;
         stat.mount_id = self.mount as u64 + 1;
         Ok(stat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::budget::SpaceBudget;
+    use crate::fs::console::tests::FakeConsole;
+    use crate::fs::console::{ConsoleDevice, ConsoleRole};
+    use crate::fs::dev::DevFs;
+    use crate::fs::stat::{Timespec, DEV_TMP};
+    use crate::fs::test_image::{build_image, TestEntry};
+    use crate::fs::tmpfs::TmpFs;
+
+    fn clock() -> (i64, u32) {
+        (7, 0)
+    }
+
+    fn no_random(buf: &mut [u8]) {
+        buf.fill(0);
+    }
+
+    fn image_nodes() -> (Node, Node, Node) {
+        let fs = Arc::new(
+            ImageFs::new(build_image(&[
+                TestEntry::dir("d", 0o755),
+                TestEntry::file("d/f", 0o644, b"0123456789"),
+                TestEntry::symlink("d/l", "f"),
+            ]))
+            .unwrap(),
+        );
+        let dir = Node::Image(ImageNode::new(fs.clone(), 1).unwrap());
+        let file = dir.lookup(b"f").unwrap();
+        let link = dir.lookup(b"l").unwrap();
+        (dir, file, link)
+    }
+
+    #[test]
+    fn image_nodes_dispatch_and_refuse_changes() {
+        let (dir, file, link) = image_nodes();
+        let Node::Image(image_file) = &file else { panic!("not an image node") };
+        assert_eq!(image_file.index(), 2);
+        assert_eq!(image_file.fs().entry_count(), 4);
+        assert!(ImageNode::new(image_file.fs().clone(), 99).is_err());
+        assert_eq!(file.file_type(), FileType::Regular);
+        assert!(dir.is_dir());
+        assert_eq!(file.mutability(), Mutability::ReadOnly);
+        assert!(file.is_seekable());
+        assert_eq!(file.ino(), 3);
+        assert_eq!(file.size(), 10);
+        assert_eq!(dir.size(), 0);
+        assert!(file.same_file(&dir.lookup(b"f").unwrap()));
+        assert!(!file.same_file(&dir));
+        assert!(
+            dir.parent().unwrap().parent().unwrap().same_file(&dir.parent().unwrap()),
+            "the root is its own parent"
+        );
+        assert_eq!(file.parent().err(), Some(Errno::ENOTDIR));
+        assert_eq!(link.readlink().unwrap(), b"f");
+        assert!(matches!(link.link_target(), Ok(LinkTarget::Path(target)) if target == b"f"));
+        assert_eq!(file.readlink().err(), Some(Errno::EINVAL));
+        let mut buf = [0u8; 4];
+        assert_eq!(file.read_at(8, &mut buf), Ok(2));
+        assert_eq!(file.write_at(WritePos::At(0), b"x").err(), Some(Errno::EBADF));
+        assert_eq!(file.truncate(0), Err(Errno::EROFS));
+        assert_eq!(dir.truncate(0), Err(Errno::EISDIR));
+        assert_eq!(link.truncate(0), Err(Errno::EINVAL));
+        assert_eq!(file.set_mode(0o600), Err(Errno::EROFS));
+        assert_eq!(file.set_owner(Some(1), None), Err(Errno::EROFS));
+        assert_eq!(file.set_times(TimeChange::Now, TimeChange::Now), Err(Errno::EROFS));
+        assert_eq!(file.seek_data_or_hole(3, false), Ok(3));
+        assert_eq!(file.seek_data_or_hole(3, true), Ok(10));
+        assert_eq!(file.seek_data_or_hole(10, false), Err(Errno::ENXIO));
+        assert_eq!(dir.seek_data_or_hole(0, false), Err(Errno::EINVAL));
+        assert!(file.image_extent().is_some());
+        assert_eq!(dir.image_extent(), None);
+        let mut names = Vec::new();
+        dir.read_dir(3, &mut |entry| {
+            names.push((entry.name.to_vec(), entry.next_offset));
+            true
+        })
+        .unwrap();
+        assert_eq!(names, [(b"l".to_vec(), 4)], "offset 3 resumes after the first child");
+        assert_eq!(file.read_dir(2, &mut |_| true), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn other_node_kinds_dispatch() {
+        let tmp = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), clock, 0o755, 0, 0).unwrap();
+        let tmp_root = Node::Tmp(tmp.root().clone());
+        assert_eq!(tmp_root.mutability(), Mutability::Writable);
+        let file = Node::Tmp(tmp.root().create_file(b"f", 0o644, 0, 0).unwrap());
+        assert_eq!(file.write_at(WritePos::End, b"abc"), Ok((3, 3)));
+        assert_eq!(file.size(), 3);
+        file.set_mode(0o600).unwrap();
+        file.set_owner(Some(3), Some(4)).unwrap();
+        file.set_times(TimeChange::Omit, TimeChange::Now).unwrap();
+        assert_eq!(file.stat().unwrap().uid, 3);
+        assert!(tmp_root.lookup(b"f").unwrap().same_file(&file));
+        assert!(tmp_root.parent().unwrap().same_file(&tmp_root));
+
+        let console = ConsoleDevice::new(FakeConsole::new([false; 3], b""), 0, 0, Timespec::default());
+        let dev = DevFs::new(no_random, Arc::new(console), Timespec::default());
+        let null = Node::Dev(dev.root()).lookup(b"null").unwrap();
+        assert_eq!(null.mutability(), Mutability::Fixed);
+        assert_eq!(null.write_at(WritePos::At(5), b"xy"), Ok((2, 5)));
+        assert_eq!(null.set_mode(0o600), Err(Errno::EPERM));
+        assert_eq!(null.set_owner(None, Some(1)), Err(Errno::EPERM));
+        assert_eq!(null.set_times(TimeChange::Now, TimeChange::Omit), Ok(()));
+        assert!(null.same_file(&Node::Dev(dev.root()).lookup(b"null").unwrap()));
+        let stdout = Node::Console(dev.console(ConsoleRole::Stdout));
+        assert!(!stdout.is_seekable());
+        assert_eq!(stdout.file_type(), FileType::CharDevice);
+        assert_eq!(stdout.lookup(b"x").err(), Some(Errno::ENOTDIR));
+        assert_eq!(stdout.parent().err(), Some(Errno::ENOTDIR));
+        assert_eq!(stdout.readlink().err(), Some(Errno::EINVAL));
+        assert_eq!(stdout.read_dir(2, &mut |_| true), Err(Errno::ENOTDIR));
+        assert_eq!(stdout.write_at(WritePos::End, b"out"), Ok((3, 0)));
+        assert!(stdout.same_file(&Node::Console(dev.console(ConsoleRole::Stdout))));
+        assert!(!stdout.same_file(&null));
+        assert_eq!(stdout.ino(), stdout.stat().unwrap().ino);
+
+        let location = Location::new(1, file.clone(), b"/tmp/f".to_vec());
+        assert_eq!(location.node().ino(), file.ino());
+        assert_eq!(location.path(), b"/tmp/f");
+        assert_eq!(location.mount_id(), 1);
+        assert!(!location.is_dir());
+        assert_eq!(location.stat().unwrap().mount_id, 2);
     }
 }

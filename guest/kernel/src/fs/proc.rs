@@ -18,13 +18,12 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
-use crate::fs::dirent::DirEntry;
+use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::{Clock, SystemInfo};
 use crate::fs::file::OpenFile;
 use crate::fs::node::Location;
 use crate::fs::path::LinkTarget;
 use crate::fs::stat::{FileType, Stat, Timespec, BLOCK_SIZE, DEV_PROC};
-use crate::fs::tmpfs::FIRST_ENTRY_OFFSET;
 use crate::sync::SpinLock;
 
 /// The app's pid, as `/proc/self` names it.
@@ -153,7 +152,14 @@ pub struct ProcFs {
 impl ProcFs {
     /// `/proc` for an app at `app_path` owned by `uid:gid`; `/proc/mounts` shows
     /// `mounts_text`. The clock's current reading is the boot time.
-    pub fn new(app_path: &[u8], mounts_text: Vec<u8>, system: SystemInfo, clock: Clock, uid: u32, gid: u32) -> Arc<ProcFs> {
+    pub fn new(
+        app_path: &[u8],
+        mounts_text: Vec<u8>,
+        system: SystemInfo,
+        clock: Clock,
+        uid: u32,
+        gid: u32,
+    ) -> Arc<ProcFs> {
         Arc::new(ProcFs {
             app_path: Vec::from(app_path),
             mounts_text,
@@ -507,11 +513,13 @@ mod tests {
         assert_eq!(walk(&fs, "cpuinfo/x").err(), Some(Errno::ENOTDIR));
         assert_eq!(fs.root().readlink(), Err(Errno::EINVAL));
         let mut count = 0;
-        walk(&fs, "1/fd").unwrap().read_dir(0, &mut |_| {
-            count += 1;
-            true
-        })
-        .unwrap();
+        walk(&fs, "1/fd")
+            .unwrap()
+            .read_dir(0, &mut |_| {
+                count += 1;
+                true
+            })
+            .unwrap();
         assert_eq!(count, 0);
     }
 

@@ -35,7 +35,12 @@ impl TestEntry {
 
     /// A symlink.
     pub fn symlink(path: &str, target: &str) -> TestEntry {
-        TestEntry { path: String::from(path), kind: EntryKind::Symlink, mode: 0o777, data: Vec::from(target.as_bytes()) }
+        TestEntry {
+            path: String::from(path),
+            kind: EntryKind::Symlink,
+            mode: 0o777,
+            data: Vec::from(target.as_bytes()),
+        }
     }
 }
 
@@ -51,8 +56,13 @@ struct Built {
 /// The app entry is the first regular file listed. Entries are laid out breadth-first, so
 /// the root is 0 and its children follow in name order.
 pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
-    let mut nodes =
-        alloc::vec![Built { kind: EntryKind::Directory, mode: 0o755, data: Vec::new(), name: Vec::new(), children: BTreeMap::new() }];
+    let mut nodes = alloc::vec![Built {
+        kind: EntryKind::Directory,
+        mode: 0o755,
+        data: Vec::new(),
+        name: Vec::new(),
+        children: BTreeMap::new()
+    }];
     let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
     by_path.insert(String::new(), 0);
     let mut app_node = None;

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 
 use crate::errno::Errno;
 use crate::fs::budget::SpaceBudget;
-use crate::fs::dirent::DirEntry;
+use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::Clock;
 use crate::fs::path::check_name;
 use crate::fs::stat::{
@@ -34,8 +34,6 @@ pub const CHUNK_SIZE: usize = 4096;
 pub const NODE_COST: u64 = 256;
 /// The largest file size (Linux's `MAX_LFS_FILESIZE`).
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
-/// The first directory offset of a real entry (0 and 1 are `.` and `..`).
-pub const FIRST_ENTRY_OFFSET: u64 = 2;
 /// `st_size` a directory reports per entry, as Linux tmpfs does.
 const DIRENT_SIZE_ESTIMATE: u64 = 20;
 
@@ -86,14 +84,15 @@ impl Shared {
 impl TmpFs {
     /// An empty file system on device `dev`, its root directory owned by `uid:gid` with
     /// permissions `root_mode` (`0o1777` for `/tmp`), charging `budget`.
-    pub fn new(dev: u64, budget: Arc<SpaceBudget>, clock: Clock, root_mode: u32, uid: u32, gid: u32) -> Result<TmpFs, Errno> {
-        let shared = Arc::new(Shared {
-            dev,
-            budget,
-            clock,
-            next_ino: SpinLock::new(2),
-            tree_lock: SpinLock::new(()),
-        });
+    pub fn new(
+        dev: u64,
+        budget: Arc<SpaceBudget>,
+        clock: Clock,
+        root_mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<TmpFs, Errno> {
+        let shared = Arc::new(Shared { dev, budget, clock, next_ino: SpinLock::new(2), tree_lock: SpinLock::new(()) });
         shared.budget.charge(NODE_COST)?;
         let now = shared.now();
         let root = Arc::new(TmpNode {
@@ -321,7 +320,13 @@ impl TmpNode {
     }
 
     /// Creates symlink `name` -> `target` in this directory (`ENOENT` for an empty target).
-    pub fn create_symlink(self: &Arc<Self>, name: &[u8], target: &[u8], uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+    pub fn create_symlink(
+        self: &Arc<Self>,
+        name: &[u8],
+        target: &[u8],
+        uid: u32,
+        gid: u32,
+    ) -> Result<Arc<TmpNode>, Errno> {
         if target.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -329,7 +334,15 @@ impl TmpNode {
         self.add_node(name, S_IFLNK | 0o777, uid, gid, Body::Symlink(Vec::from(target)), extra)
     }
 
-    fn add_node(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32, body: Body, extra: u64) -> Result<Arc<TmpNode>, Errno> {
+    fn add_node(
+        self: &Arc<Self>,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        body: Body,
+        extra: u64,
+    ) -> Result<Arc<TmpNode>, Errno> {
         check_entry_name(name)?;
         let _tree = self.shared.tree_lock.lock();
         self.check_can_add(name)?;
@@ -366,7 +379,9 @@ impl TmpNode {
     /// is taken.
     fn check_can_add(&self, name: &[u8]) -> Result<(), Errno> {
         let state = self.state.lock();
-        let Body::Dir(dir) = &state.body else { return Err(Errno::ENOTDIR) };
+        let Body::Dir(dir) = &state.body else {
+            return Err(Errno::ENOTDIR);
+        };
         if dir.entries.contains_key(name) {
             return Err(Errno::EEXIST);
         }
@@ -582,7 +597,9 @@ impl TmpNode {
         }
         let old_is_dir = old.file_type == FileType::Directory;
         let new_is_dir = new.file_type == FileType::Directory;
-        if (old_is_dir && old.node.is_ancestor_or_self(new_dir)) || (new_is_dir && new.node.is_ancestor_or_self(old_dir)) {
+        if (old_is_dir && old.node.is_ancestor_or_self(new_dir))
+            || (new_is_dir && new.node.is_ancestor_or_self(old_dir))
+        {
             return Err(Errno::EINVAL);
         }
         new_dir.insert_entry(new_name, &old, now);
@@ -602,12 +619,17 @@ impl TmpNode {
     }
 
     /// Lists this directory's entries from directory offset `from` (at least
-    /// [`FIRST_ENTRY_OFFSET`]) until `visit` returns false.
+    /// [`FIRST_ENTRY_OFFSET`]) until `visit` returns false. An entry's offset never
+    /// changes while it exists, so removing entries mid-listing skips nothing.
     pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
         let state = self.state.lock();
-        let Body::Dir(dir) = &state.body else { return Err(Errno::ENOTDIR) };
+        let Body::Dir(dir) = &state.body else {
+            return Err(Errno::ENOTDIR);
+        };
         for (&offset, name) in dir.by_offset.range(from.max(FIRST_ENTRY_OFFSET)..) {
-            let Some(slot) = dir.entries.get(name) else { continue };
+            let Some(slot) = dir.entries.get(name) else {
+                continue;
+            };
             let entry = DirEntry { name, ino: slot.node.ino, file_type: slot.file_type, next_offset: offset + 1 };
             if !visit(&entry) {
                 break;
@@ -672,7 +694,9 @@ impl TmpNode {
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
-        let Body::File(file) = &mut state.body else { return Err(Errno::EISDIR) };
+        let Body::File(file) = &mut state.body else {
+            return Err(Errno::EISDIR);
+        };
         let start = match pos {
             WritePos::At(offset) => offset,
             WritePos::End => file.size,
@@ -757,7 +781,9 @@ impl TmpNode {
     /// end, or when no data follows.
     pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
         let state = self.state.lock();
-        let Body::File(file) = &state.body else { return Err(Errno::EINVAL) };
+        let Body::File(file) = &state.body else {
+            return Err(Errno::EINVAL);
+        };
         if offset >= file.size {
             return Err(Errno::ENXIO);
         }

@@ -23,9 +23,7 @@ use crate::fs::flags::{
 };
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
 use crate::fs::node::{ImageNode, Location, Mutability, Node};
-use crate::fs::path::{
-    self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX,
-};
+use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX};
 use crate::fs::proc::{ProcFs, ProcessView};
 use crate::fs::stat::{FileType, Stat, TimeChange, Timespec, DEV_SHM, DEV_TMP, S_IFMT, S_IFREG};
 use crate::fs::statfs::{
@@ -64,14 +62,36 @@ struct Mount {
     path: Vec<u8>,
     /// The root of the mounted file system.
     root: Node,
-    /// The mount and directory the mount point is in, and its name there (`None` for `/`).
+    /// The mount and directory the mount point is in (`None` for `/`).
     parent: Option<(usize, Node)>,
+    /// The mount point's name in that directory.
     name: Vec<u8>,
     kind: FsKind,
-    /// The `/proc/mounts` line.
-    source: &'static str,
-    fs_type: &'static str,
-    options: &'static str,
+}
+
+impl Mount {
+    fn new(path: &[u8], root: Node, parent: Option<(usize, Node)>, kind: FsKind) -> Mount {
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        Mount { path: Vec::from(path), root, parent, name: Vec::from(name), kind }
+    }
+}
+
+/// What `/proc/mounts` lists, by mount id: mount point, source, type, options.
+const MOUNT_LINES: [(&str, &str, &str, &str); 5] = [
+    ("/", "/dev/root", "uvmimage", "ro,relatime"),
+    ("/tmp", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
+    ("/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime"),
+    ("/dev/shm", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
+    ("/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
+];
+
+/// The text of `/proc/mounts`.
+fn mounts_text() -> Vec<u8> {
+    let mut text = alloc::string::String::new();
+    for (path, source, fs_type, options) in MOUNT_LINES {
+        text += &format!("{source} {path} {fs_type} {options} 0 0\n");
+    }
+    text.into_bytes()
 }
 
 /// The file-system layer: the mounts and the operations on paths.
@@ -98,71 +118,17 @@ impl Vfs {
         let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
         let console = Arc::new(ConsoleDevice::new(env.console.clone(), env.uid, env.gid, now));
         let dev = DevFs::new(env.random, console, now);
+        let proc = ProcFs::new(app_path.as_bytes(), mounts_text(), env.system, env.now, env.uid, env.gid);
         let image_root = Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?);
         let dev_root = Node::Dev(dev.root());
-        let mut mounts = alloc::vec![
-            Mount {
-                path: b"/".to_vec(),
-                root: image_root.clone(),
-                parent: None,
-                name: Vec::new(),
-                kind: FsKind::Image,
-                source: "/dev/root",
-                fs_type: "uvmimage",
-                options: "ro,relatime",
-            },
-            Mount {
-                path: b"/tmp".to_vec(),
-                root: Node::Tmp(tmp.root().clone()),
-                parent: Some((mount_id::ROOT, image_root.clone())),
-                name: b"tmp".to_vec(),
-                kind: FsKind::Tmp,
-                source: "tmpfs",
-                fs_type: "tmpfs",
-                options: "rw,nosuid,nodev,relatime",
-            },
-            Mount {
-                path: b"/dev".to_vec(),
-                root: dev_root.clone(),
-                parent: Some((mount_id::ROOT, image_root.clone())),
-                name: b"dev".to_vec(),
-                kind: FsKind::Dev,
-                source: "devtmpfs",
-                fs_type: "devtmpfs",
-                options: "rw,nosuid,relatime",
-            },
-            Mount {
-                path: b"/dev/shm".to_vec(),
-                root: Node::Tmp(shm.root().clone()),
-                parent: Some((mount_id::DEV, dev_root)),
-                name: b"shm".to_vec(),
-                kind: FsKind::Tmp,
-                source: "tmpfs",
-                fs_type: "tmpfs",
-                options: "rw,nosuid,nodev,relatime",
-            },
+        let on_root = Some((mount_id::ROOT, image_root.clone()));
+        let mounts = alloc::vec![
+            Mount::new(b"/", image_root, None, FsKind::Image),
+            Mount::new(b"/tmp", Node::Tmp(tmp.root().clone()), on_root.clone(), FsKind::Tmp),
+            Mount::new(b"/dev", dev_root.clone(), on_root.clone(), FsKind::Dev),
+            Mount::new(b"/dev/shm", Node::Tmp(shm.root().clone()), Some((mount_id::DEV, dev_root)), FsKind::Tmp),
+            Mount::new(b"/proc", Node::Proc(proc.root()), on_root, FsKind::Proc),
         ];
-        let mut mounts_text = Vec::new();
-        let proc_line = ("proc", "proc", "rw,nosuid,nodev,noexec,relatime", "/proc");
-        for mount in &mounts {
-            mounts_text.extend_from_slice(format!("{} ", mount.source).as_bytes());
-            mounts_text.extend_from_slice(&mount.path);
-            mounts_text.extend_from_slice(format!(" {} {} 0 0\n", mount.fs_type, mount.options).as_bytes());
-        }
-        mounts_text.extend_from_slice(
-            format!("{} {} {} {} 0 0\n", proc_line.0, proc_line.3, proc_line.1, proc_line.2).as_bytes(),
-        );
-        let proc = ProcFs::new(app_path.as_bytes(), mounts_text, env.system, env.now, env.uid, env.gid);
-        mounts.push(Mount {
-            path: b"/proc".to_vec(),
-            root: Node::Proc(proc.root()),
-            parent: Some((mount_id::ROOT, image_root)),
-            name: b"proc".to_vec(),
-            kind: FsKind::Proc,
-            source: proc_line.0,
-            fs_type: proc_line.1,
-            options: proc_line.2,
-        });
         Ok(Vfs { mounts, image, dev, proc, tmp_budget, uid: env.uid, gid: env.gid })
     }
 
@@ -266,7 +232,7 @@ impl Vfs {
         if !path_only {
             let access = flags & O_ACCMODE;
             let writing = access == O_WRONLY || access == O_RDWR;
-            if file_type == FileType::Directory && writing {
+            if file_type == FileType::Directory && (writing || flags & O_TRUNC != 0) {
                 return Err(Errno::EISDIR);
             }
             if let Node::Console(console) = node {
@@ -300,7 +266,9 @@ impl Vfs {
         links: &mut LinkCount,
     ) -> Result<(Location, bool), Errno> {
         let parent = path::resolve_parent_counted(self, base, path, links)?;
-        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EISDIR) };
+        let LastComponent::Name(name) = &parent.last else {
+            return Err(Errno::EISDIR);
+        };
         for _attempt in 0..2 {
             match self.child(&parent.dir, name) {
                 Ok(existing) => {
@@ -432,7 +400,9 @@ impl Vfs {
         allow_trailing_slash: bool,
     ) -> Result<(ParentAndName<Location>, Vec<u8>), Errno> {
         let parent = path::resolve_parent(self, base, path)?;
-        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EEXIST) };
+        let LastComponent::Name(name) = &parent.last else {
+            return Err(Errno::EEXIST);
+        };
         let name = name.clone();
         match self.child(&parent.dir, &name) {
             Ok(_) => Err(Errno::EEXIST),
@@ -515,7 +485,9 @@ impl Vfs {
     /// `unlink`, `unlinkat(0)`: `EISDIR` for a directory.
     pub fn unlink(&self, base: &Location, path: &[u8]) -> Result<(), Errno> {
         let parent = path::resolve_parent(self, base, path)?;
-        let LastComponent::Name(name) = &parent.last else { return Err(Errno::EISDIR) };
+        let LastComponent::Name(name) = &parent.last else {
+            return Err(Errno::EISDIR);
+        };
         let dir = writable_dir(&parent.dir, Errno::EPERM)?;
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EISDIR);
@@ -546,7 +518,9 @@ impl Vfs {
         if old.dir.mount != new.dir.mount {
             return Err(Errno::EXDEV);
         }
-        let LastComponent::Name(old_name) = &old.last else { return Err(Errno::EBUSY) };
+        let LastComponent::Name(old_name) = &old.last else {
+            return Err(Errno::EBUSY);
+        };
         let LastComponent::Name(new_name) = &new.last else {
             return Err(if flags.no_replace { Errno::EEXIST } else { Errno::EBUSY });
         };
@@ -556,7 +530,8 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         let moving = old_dir.lookup(old_name)?;
-        if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash)) {
+        if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash))
+        {
             return Err(Errno::ENOTDIR);
         }
         TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)

@@ -175,7 +175,7 @@ impl AddressSpace {
     }
 
     fn check_range(start: u64, len: u64) -> Result<u64, Errno> {
-        if start % PAGE_SIZE != 0 || len == 0 {
+        if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let end = align_up(len, PAGE_SIZE).and_then(|l| start.checked_add(l)).ok_or(Errno::ENOMEM)?;
@@ -219,7 +219,9 @@ impl AddressSpace {
         };
         let end = start + len;
         let lazy = matches!(backing, Backing::Anonymous)
-            && (flags.lazy || len > EAGER_MAP_LIMIT || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
+            && (flags.lazy
+                || len > EAGER_MAP_LIMIT
+                || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
         let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
         self.vmas.insert(start, vma);
         if !lazy {
@@ -321,7 +323,7 @@ impl AddressSpace {
 
     /// Removes every mapping in `[addr, addr + len)`.
     pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
@@ -367,7 +369,7 @@ impl AddressSpace {
     /// Changes the rights of every page in `[addr, addr + len)`; ENOMEM if part of it is
     /// not mapped.
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -486,14 +488,8 @@ impl AddressSpace {
     /// filled now and the rest on first touch.
     pub fn map_stack(&mut self, top: u64, reserve: u64, filled: u64) -> Result<(), Errno> {
         let start = top - reserve;
-        let vma = Vma {
-            end: top,
-            prot: Prot::RW,
-            lazy: true,
-            backing: Backing::Anonymous,
-            is_heap: false,
-            is_stack: true,
-        };
+        let vma =
+            Vma { end: top, prot: Prot::RW, lazy: true, backing: Backing::Anonymous, is_heap: false, is_stack: true };
         if self.overlaps(start, top) {
             return Err(Errno::ENOMEM);
         }
@@ -572,7 +568,8 @@ mod tests {
 
     fn space() -> AddressSpace {
         phys::reset(RAM as usize);
-        let frames: &'static SpinLock<FrameAllocator> = Box::leak(Box::new(SpinLock::new(FrameAllocator::new(4096, RAM))));
+        let frames: &'static SpinLock<FrameAllocator> =
+            Box::leak(Box::new(SpinLock::new(FrameAllocator::new(4096, RAM))));
         let root = frames.lock().alloc_zeroed().unwrap();
         AddressSpace::new(root, frames)
     }

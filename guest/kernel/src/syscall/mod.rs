@@ -13,7 +13,6 @@ pub mod table;
 pub mod time;
 pub mod trace;
 
-use crate::arch::frame::TrapFrame;
 use crate::errno::SysResult;
 
 /// The return value the app sees for a handler's result.
@@ -26,7 +25,7 @@ pub fn return_value(result: SysResult) -> u64 {
 
 /// The syscall entry's Rust half (called from `arch::entry` with the app's registers).
 #[cfg(not(test))]
-pub extern "C" fn syscall_handler(frame: &mut TrapFrame) {
+pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let mut guard = crate::process::PROCESS.lock();
     let Some(process) = guard.as_mut() else {
         crate::hypercall::panic(b"syscall before the process exists");

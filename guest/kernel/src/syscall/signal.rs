@@ -110,7 +110,8 @@ fn send_to_self(p: &mut Process, sig: u64, ip: u64) -> SysResult {
     }
     let index = check_signal(sig)?;
     let action = p.signals.actions[index];
-    if sig != SIGKILL && (action.handler == SIG_IGN || (action.handler == 0 && !signal::default_terminates(sig as u32))) {
+    if sig != SIGKILL && (action.handler == SIG_IGN || (action.handler == 0 && !signal::default_terminates(sig as u32)))
+    {
         return Ok(0);
     }
     // A default action ends the app; a handler cannot run yet, so the app ends too and the

@@ -62,7 +62,12 @@ fn env_with(ttys: [bool; 3]) -> (FsEnv, Arc<FakeConsole>) {
         now: clock,
         uid: 1000,
         gid: 100,
-        system: SystemInfo { cpu_count: 1, cpu_khz: 3_000_000, mem_total_bytes: 256 << 20, mem_free_bytes: free_memory },
+        system: SystemInfo {
+            cpu_count: 1,
+            cpu_khz: 3_000_000,
+            mem_total_bytes: 256 << 20,
+            mem_free_bytes: free_memory,
+        },
     };
     (env, console)
 }
@@ -152,6 +157,27 @@ fn path_of(vfs: &Vfs, path: &str) -> String {
 }
 
 #[test]
+fn the_shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Vfs>();
+    check::<OpenFile>();
+    check::<FdTable>();
+    check::<Location>();
+}
+
+#[test]
+fn the_mount_table_matches_proc_mounts() {
+    let vfs = vfs();
+    for (id, mount) in vfs.mounts.iter().enumerate() {
+        assert_eq!(mount.path, MOUNT_LINES[id].0.as_bytes());
+        let location = vfs.resolve(&vfs.root(), &mount.path, true).unwrap();
+        assert_eq!(location.mount_id(), id);
+        assert!(location.node().same_file(&mount.root));
+    }
+    assert_eq!(vfs.mounts[mount_id::SHM].name, b"shm");
+}
+
+#[test]
 fn a_bad_image_is_eio() {
     let mut bytes = image().to_vec();
     bytes[0] = b'X';
@@ -236,6 +262,7 @@ fn open_errnos_in_the_image() {
     assert_eq!(err(open(&vfs, "/etc/passwd", O_RDONLY | O_DIRECTORY)), Errno::ENOTDIR);
     assert_eq!(err(open(&vfs, "/etc/passwd/", O_RDONLY)), Errno::ENOTDIR);
     assert_eq!(err(open(&vfs, "/etc", O_WRONLY)), Errno::EISDIR);
+    assert_eq!(err(open(&vfs, "/tmp", O_RDONLY | O_TRUNC)), Errno::EISDIR, "O_TRUNC asks for write access");
     assert_eq!(err(open(&vfs, "/etc", O_RDONLY | O_CREAT)), Errno::EISDIR);
     assert_eq!(err(open(&vfs, "/", O_RDONLY | O_CREAT)), Errno::EISDIR);
     assert_eq!(err(open(&vfs, "/etc/.", O_RDONLY | O_CREAT)), Errno::EISDIR);
@@ -653,6 +680,15 @@ fn chdir_and_relative_paths() {
     write_file(&vfs, "/tmp/work/f", b"");
     assert!(vfs.stat(&work, b"f", true).is_ok());
     assert_eq!(vfs.chdir(&work, b"../..").unwrap().path(), b"/");
+    // A removed working directory: nothing resolves below it, nothing can be created.
+    assert!(!work.is_unlinked());
+    vfs.unlink(&root, b"/tmp/work/f").unwrap();
+    vfs.rmdir(&root, b"/tmp/work").unwrap();
+    assert!(work.is_unlinked());
+    assert_eq!(err(vfs.stat(&work, b"f", true)), Errno::ENOENT);
+    assert_eq!(err(vfs.open(&work, b"new", O_RDWR | O_CREAT, 0o644)), Errno::ENOENT);
+    assert_eq!(err(vfs.mkdir(&work, b"new", 0o755)), Errno::ENOENT);
+    assert!(!root.is_unlinked());
 }
 
 #[test]
