@@ -80,6 +80,39 @@ fn cli_run_manifest_builds_then_runs() {
     vm::check_run(test, &staged.manifest_path, &run);
 }
 
+/// `uvm run` with no target runs the image of ./app.toml, building it first, and rebuilds it
+/// when an input is newer than the image.
+#[test]
+fn cli_run_defaults_to_app_toml_and_rebuilds_stale_images() {
+    let test = "cli_run_defaults_to_app_toml_and_rebuilds_stale_images";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let app_toml = staged.dir.join("app.toml");
+    std::fs::copy(&staged.manifest_path, &app_toml).expect("copy the manifest to app.toml");
+    let run_here = || {
+        let mut cmd = uvm(["run"]);
+        cmd.current_dir(&staged.dir);
+        expect_code(test, cmd, 0)
+    };
+    let out = run_here();
+    assert_eq!(out.stdout, b"Hello, world!\n", "{test}: first run");
+    let image = staged.dir.join(format!("{}.uvm", staged.manifest.name));
+    let built = std::fs::metadata(&image).expect("`uvm run` built the image").modified().expect("mtime");
+
+    // An unchanged input leaves the image alone; a newer manifest makes `uvm run` rebuild it.
+    run_here();
+    assert_eq!(std::fs::metadata(&image).unwrap().modified().unwrap(), built, "{test}: rebuilt without cause");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let text = std::fs::read_to_string(&app_toml).expect("read app.toml");
+    std::fs::write(&app_toml, text.replace("GREETING = \"Hello\"", "GREETING = \"Howdy\"")).expect("edit app.toml");
+    let out = run_here();
+    assert_eq!(out.stdout, b"Howdy, world!\n", "{test}: the edited manifest took effect");
+}
+
 /// Same inputs, same bytes: building twice, with `-o`, and from a fresh copy of the inputs in
 /// another directory (new paths, new mtimes) gives byte-identical images.
 #[test]

@@ -3,6 +3,7 @@
 //! place an `Errno` becomes `-errno` is [`syscall_handler`]. Every call shows in the trace
 //! (`uvm run --trace-syscalls`); unknown numbers return ENOSYS and are flagged there.
 
+pub mod docs;
 pub mod fs;
 pub mod mm;
 pub mod names;

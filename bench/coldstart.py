@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Cold-start benchmark: wall time from spawn to exit, as the caller sees it, of the same
+static binary run natively, under `uvm run`, and (when crun is installed) under `crun run`
+in an OCI bundle. Runs are interleaved (native, uvm, crun, native, ...) so that all commands
+see the same machine state; medians, min/max and ratios are printed.
+
+Usage: bench/coldstart.py [--runs N] [--warmup N] [--uvm PATH] [--no-crun] BINARY IMAGE
+  BINARY  the static binary (run natively and inside crun)
+  IMAGE   a uvm image of the same binary (`uvm build`)
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def host_facts():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    kvm = "PVM (kvm_pvm: no VMX/SVM)" if os.path.exists("/sys/module/kvm_pvm") else "hardware (VMX/SVM)"
+    return f"kernel {platform.release()}, CPU {cpu}, {os.cpu_count()} cores, KVM {kvm}"
+
+
+def spawn_time(argv):
+    """Wall time (ns) from posix_spawn to the child's exit, output discarded."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        start = time.perf_counter_ns()
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+        elapsed = time.perf_counter_ns() - start
+    finally:
+        os.close(devnull)
+    return elapsed, os.waitstatus_to_exitcode(status)
+
+
+def crun_bundle(binary, workdir):
+    """An OCI bundle running `binary` with crun, or None (with the reason) if crun cannot."""
+    crun = shutil.which("crun")
+    if not crun:
+        return None, "crun is not installed (apt-get install crun)"
+    bundle = os.path.join(workdir, "bundle")
+    rootfs = os.path.join(bundle, "rootfs")
+    os.makedirs(rootfs)
+    shutil.copy(binary, os.path.join(rootfs, "app"))
+    subprocess.run([crun, "spec", "--rootless"] if os.geteuid() else [crun, "spec"], cwd=bundle, check=True)
+    with open(os.path.join(bundle, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["args"] = ["/app"]
+    spec["process"]["terminal"] = False
+    spec["root"]["readonly"] = True
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(spec, f)
+    argv = [crun, "run", "--bundle", bundle, "uvm-bench"]
+    _, code = spawn_time(argv)
+    if code != 0:
+        out = subprocess.run(argv, capture_output=True, text=True)
+        return None, f"crun run failed here: {out.stderr.strip()[:200]}"
+    return argv, None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("binary")
+    parser.add_argument("image")
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "uvm"))
+    parser.add_argument("--no-crun", action="store_true")
+    args = parser.parse_args()
+
+    commands = {"native": [os.path.abspath(args.binary)], "uvm run": [args.uvm, "run", args.image]}
+    with tempfile.TemporaryDirectory() as workdir:
+        note = ""
+        if not args.no_crun:
+            argv, reason = crun_bundle(os.path.abspath(args.binary), workdir)
+            if argv:
+                commands["crun run"] = argv
+            else:
+                note = f"crun: skipped: {reason}"
+        times = {name: [] for name in commands}
+        codes = {}
+        for i in range(args.warmup + args.runs):
+            for name, argv in commands.items():
+                elapsed, code = spawn_time(argv)
+                codes.setdefault(name, set()).add(code)
+                if i >= args.warmup:
+                    times[name].append(elapsed / 1e6)
+
+    print(f"host: {host_facts()}")
+    print(f"runs: {args.runs} per command, interleaved, after {args.warmup} warm-up rounds")
+    if note:
+        print(note)
+    print(f"{'command':<10} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'exit codes':>11}")
+    medians = {}
+    for name, samples in times.items():
+        medians[name] = statistics.median(samples)
+        print(f"{name:<10} {medians[name]:>10.3f} {min(samples):>8.3f} {max(samples):>8.3f} {str(sorted(codes[name])):>11}")
+    base = medians["native"]
+    print("ratios of medians: " + ", ".join(f"{n} / native = {m / base:.2f}x" for n, m in medians.items() if n != "native"))
+    if "crun run" in medians:
+        print(f"uvm run / crun run = {medians['uvm run'] / medians['crun run']:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

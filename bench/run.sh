@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduces the cold-start figures of docs/PERFORMANCE.md: builds uvm (release), a static
+# glibc and a static musl hello, their images, and runs bench/coldstart.py on each.
+# Usage: bench/run.sh [RUNS]   (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+out=target/bench
+mkdir -p "$out"
+cargo build --release --quiet
+gcc -static -O2 -o "$out/hello-glibc" bench/hello.c
+musl-gcc -static -O2 -o "$out/hello-musl" bench/hello.c
+for libc in glibc musl; do
+    printf '[app]\nname = "hello-%s"\nbinary = "hello-%s"\n' "$libc" "$libc" > "$out/hello-$libc.toml"
+    target/release/uvm build "$out/hello-$libc.toml" >/dev/null
+    echo "== static $libc hello"
+    python3 bench/coldstart.py --runs "$runs" "$out/hello-$libc" "$out/hello-$libc.uvm"
+    echo
+done
