@@ -13,6 +13,47 @@ use super::percpu::offsets as pc;
 
 core::arch::global_asm!(
     r#"
+    /* The general registers in TrapFrame order (rax pushed first, r15 last), then the
+     * FP/SIMD state below them. */
+    .macro SAVE_GPRS_AND_FP
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    .endm
+
+    /* The inverse of SAVE_GPRS_AND_FP without the FP state (restored separately). */
+    .macro RESTORE_GPRS
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    .endm
+
     .section .uvm_header, "a"
     .balign 8
     .globl uvm_kernel_header
@@ -50,23 +91,7 @@ uvm_syscall_entry:
     push ${user_cs}
     push %rcx
     push %rax
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    sub $512, %rsp
-    fxsave64 (%rsp)
+    SAVE_GPRS_AND_FP
     mov %rsp, %rdi
     call {syscall_handler}
     jmp uvm_return_to_app
@@ -82,41 +107,13 @@ uvm_return_to_app:
     mov %rax, %gs:{return_rip}
     mov 152(%rsp), %rax
     mov %rax, %gs:{return_rsp}
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_GPRS
     add $24, %rsp
     popfq
     mov %gs:{return_rsp}, %rsp
     jmp *%gs:{return_rip}
 2:
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_GPRS
     add $8, %rsp
     iretq
 
@@ -130,23 +127,7 @@ uvm_fault_entry:
     push %gs:{fault_cs}
     push %gs:{fault_rip}
     push $-1
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    sub $512, %rsp
-    fxsave64 (%rsp)
+    SAVE_GPRS_AND_FP
     mov %rsp, %rdi
     call {fault_handler}
     jmp uvm_return_to_app
