@@ -27,11 +27,13 @@ pub enum Hypercall {
     Panic = 6,
     /// One line of the syscall trace for the host's stderr: [`Message`].
     Trace = 7,
+    /// Park the vCPU for a while (nanosleep, timeouts): [`Sleep`].
+    Sleep = 8,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 7] = [
+    pub const ALL: [Hypercall; 8] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -39,6 +41,7 @@ impl Hypercall {
         Hypercall::Fatal,
         Hypercall::Panic,
         Hypercall::Trace,
+        Hypercall::Sleep,
     ];
 
     /// The guest-physical address a write to which makes this hypercall.
@@ -150,6 +153,20 @@ pub struct Message {
     pub len: u64,
 }
 
+/// [`Hypercall::Sleep`] parameters: the vCPU's host thread sleeps (it does not spin) for up to
+/// `nanoseconds`, or less when the VM is being stopped.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sleep {
+    /// How long to sleep (the VMM caps one sleep at [`SLEEP_MAX_NS`]; the guest loops).
+    pub nanoseconds: u64,
+    /// Out: 0.
+    pub result: i64,
+}
+
+/// The longest single sleep the VMM grants (the guest sleeps longer in several calls).
+pub const SLEEP_MAX_NS: u64 = 10_000_000_000;
+
 /// The most bytes of a panic or trace message the VMM prints.
 pub const MESSAGE_MAX_LEN: u64 = 4096;
 
@@ -177,5 +194,6 @@ mod tests {
         assert_eq!(size_of::<Exit>(), 8);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
+        assert_eq!(size_of::<Sleep>(), 16);
     }
 }

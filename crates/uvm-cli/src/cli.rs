@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Print where the time went (boot phases and exit counts) on stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Stop the app after this long (e.g. 30, 30s, 500ms, 2m, 1h) with exit status 124.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Arguments for the app (replace the manifest's args).
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -61,4 +64,42 @@ pub struct InspectArgs {
     /// Also verify the SHA-256 digest of the whole image.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// Parses a duration as timeout(1) does: a number with an optional unit (ms, s, m, h, d;
+/// seconds when none), fractions allowed.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 500ms, 2m"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86400.0,
+        _ => return Err(format!("`{unit}` in `{text}` is not a unit; use ms, s, m, h or d")),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 1e9 {
+        return Err(format!("`{text}` is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_like_timeout() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("3 weeks").is_err());
+    }
 }

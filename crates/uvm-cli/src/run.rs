@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
 use uvm_manifest::{check_memory_mib, parse_env_override, RunConfig};
-use uvm_vmm::{AppLaunch, Outcome, RunReport, StdIo, VmSpec};
+use uvm_vmm::{AppLaunch, Outcome, RunReport, StdIo, StopReason, VmSpec};
 
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
@@ -44,18 +44,28 @@ pub fn command(args: &RunArgs) -> Result<i32> {
             workdir: config.workdir.clone(),
         },
         trace_syscalls: args.trace_syscalls,
+        timeout: args.timeout,
     };
     let report = uvm_vmm::run(&spec, &mut StdIo).with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
         print_timings(&report);
     }
-    Ok(exit_status(&report.outcome, memory_mib))
+    Ok(exit_status(&report.outcome, memory_mib, args.timeout))
 }
 
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.
-fn exit_status(outcome: &Outcome, memory_mib: u32) -> i32 {
+fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Duration>) -> i32 {
     match outcome {
         Outcome::Exited(status) => status & 0xff,
+        Outcome::Stopped(StopReason::Timeout) => {
+            let limit = timeout.map_or(String::new(), |t| format!(" ({:?})", t));
+            eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)");
+            124
+        }
+        Outcome::Stopped(StopReason::Signal(sig)) => {
+            eprintln!("uvm: stopped by {} before the app finished", signal_name(*sig as u32));
+            128 + sig
+        }
         Outcome::Killed(fatal) => {
             if FatalReason::from_raw(fatal.reason) == Some(FatalReason::OutOfMemory) {
                 eprintln!(

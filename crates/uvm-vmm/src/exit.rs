@@ -66,6 +66,8 @@ pub enum Outcome {
     Exited(i32),
     /// It was killed (a fault with no handler, a fatal signal, out of memory).
     Killed(Fatal),
+    /// uvm stopped it (timeout, SIGINT, SIGTERM).
+    Stopped(crate::stop::StopReason),
 }
 
 /// Counts of exits by kind, for `--timings`.

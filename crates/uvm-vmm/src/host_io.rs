@@ -32,6 +32,10 @@ impl HostIo for StdIo {
 
     fn read_stdin(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            // Wait for input without blocking a stop request (Ctrl-C, --timeout).
+            if !crate::stop::wait_readable(0) {
+                return Err(io::Error::from_raw_os_error(libc::EINTR));
+            }
             match io::stdin().lock().read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,

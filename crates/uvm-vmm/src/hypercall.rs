@@ -3,7 +3,8 @@
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
 
 use uvm_abi::hypercall::{
-    ConsoleRead, ConsoleWrite, Exit, Fatal, FatalReason, Hypercall, Message, CONSOLE_MAX_CHUNK, MESSAGE_MAX_LEN,
+    ConsoleRead, ConsoleWrite, Exit, Fatal, FatalReason, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK, MESSAGE_MAX_LEN,
+    SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -51,6 +52,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Fatal => "fatal",
         Hypercall::Panic => "panic",
         Hypercall::Trace => "trace",
+        Hypercall::Sleep => "sleep",
     }
 }
 
@@ -122,6 +124,13 @@ pub fn handle(
             let p: Message = read_params(memory, call, params_gpa)?;
             let text = message_text(memory, call, &p)?;
             Ok(HypercallAction::Panic(text))
+        }
+        Hypercall::Sleep => {
+            let mut p: Sleep = read_params(memory, call, params_gpa)?;
+            crate::stop::sleep(std::time::Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS)));
+            p.result = 0;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
         }
         Hypercall::Trace => {
             let p: Message = read_params(memory, call, params_gpa)?;

@@ -7,7 +7,7 @@
 //! guest's.
 //!
 //! unsafe is confined to `memory.rs` (plain-data copies), `vm.rs` (memory slots, host
-//! libc calls) and `boot.rs` (rdtsc).
+//! libc calls), `stop.rs` (signal handlers, eventfd, poll) and `boot.rs` (rdtsc).
 
 pub mod boot;
 pub mod cpu;
@@ -17,6 +17,7 @@ pub mod host_io;
 pub mod hypercall;
 pub mod memory;
 pub mod paging;
+pub mod stop;
 pub mod timings;
 pub mod vm;
 
@@ -24,4 +25,5 @@ pub use boot::AppLaunch;
 pub use error::{HypercallError, VmError};
 pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
+pub use stop::StopReason;
 pub use vm::{run, RunReport, VmSpec};

@@ -151,6 +151,8 @@ unsafe impl Plain for uvm_abi::hypercall::Exit {}
 unsafe impl Plain for uvm_abi::hypercall::Fatal {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Message {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Sleep {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).

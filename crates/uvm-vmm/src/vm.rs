@@ -32,6 +32,8 @@ pub struct VmSpec<'a> {
     pub launch: AppLaunch,
     /// Report every syscall on stderr.
     pub trace_syscalls: bool,
+    /// Stop the VM after this long (`--timeout`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// How the VM ended and what it cost.
@@ -92,7 +94,11 @@ pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError>
     timings.mark("boot state");
 
     let mut exits = ExitCounts::default();
-    let outcome = run_loop(&mut vcpu, &memory, io, &mut exits)?;
+    crate::stop::install(spec.timeout);
+    crate::stop::set_immediate_exit(&mut vcpu.get_kvm_run().immediate_exit);
+    let outcome = run_loop(&mut vcpu, &memory, io, &mut exits);
+    crate::stop::set_immediate_exit(std::ptr::null_mut());
+    let outcome = outcome?;
     timings.mark("guest run");
     Ok(RunReport { outcome, timings, exits })
 }
@@ -182,6 +188,9 @@ fn run_loop(
     exits: &mut ExitCounts,
 ) -> Result<Outcome, VmError> {
     loop {
+        if let Some(reason) = crate::stop::requested() {
+            return Ok(Outcome::Stopped(reason));
+        }
         let exit = match vcpu.run() {
             Ok(exit) => copy_exit(exit),
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,

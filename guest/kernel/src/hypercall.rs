@@ -4,7 +4,7 @@
 //! Parameter blocks and buffers must sit in memory whose GPA the kernel knows: the kernel
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
-use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, Hypercall, Message, CONSOLE_MAX_CHUNK};
+use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK};
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
 /// The guest-physical address of kernel memory at virtual address `va`.
@@ -74,6 +74,13 @@ pub fn fatal(mut info: Fatal) -> ! {
 pub fn flush_tlb() {
     let mut nothing = 0u64;
     call(Hypercall::FlushTlb, &mut nothing);
+}
+
+/// Parks this vCPU's host thread for up to `nanoseconds` (the VMM caps one call; it may
+/// also return early when the VM is being stopped). Callers loop on their own clock.
+pub fn sleep(nanoseconds: u64) {
+    let mut p = Sleep { nanoseconds, result: 0 };
+    call(Hypercall::Sleep, &mut p);
 }
 
 /// Sends one syscall-trace line to the host's stderr.

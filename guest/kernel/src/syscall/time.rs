@@ -79,3 +79,51 @@ pub fn sys_time(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     Ok(secs as usize)
 }
+
+const TIMER_ABSTIME: u64 = 1;
+
+/// Reads a `struct timespec` from the app: nanoseconds, EINVAL if out of range.
+fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
+    let raw = user::read(&mut p.space, addr, 16)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&raw[..8]);
+    let sec = i64::from_le_bytes(w);
+    w.copy_from_slice(&raw[8..]);
+    let nsec = i64::from_le_bytes(w);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+}
+
+/// Waits until clock `id` reads `deadline_ns`, parking the vCPU in the VMM (no spinning).
+fn sleep_until(p: &Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
+    loop {
+        let now = clock_ns(p, id)?;
+        if now >= deadline_ns {
+            return Ok(());
+        }
+        crate::hypercall::sleep(deadline_ns - now);
+    }
+}
+
+/// nanosleep(req, rem): the app is the VM's only thread, so nothing interrupts the sleep and
+/// `rem` is never written.
+pub fn sys_nanosleep(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let ns = read_timespec(p, f.rdi)?;
+    let start = clock_ns(p, CLOCK_MONOTONIC)?;
+    sleep_until(p, CLOCK_MONOTONIC, start.saturating_add(ns))?;
+    Ok(0)
+}
+
+/// clock_nanosleep(clockid, flags, req, rem).
+pub fn sys_clock_nanosleep(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [id, flags, req, ..] = f.syscall_args();
+    if id == CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let ns = read_timespec(p, req)?;
+    let deadline = if flags & TIMER_ABSTIME != 0 { ns } else { clock_ns(p, id)?.saturating_add(ns) };
+    sleep_until(p, id, deadline)?;
+    Ok(0)
+}

@@ -1,0 +1,77 @@
+//! Control from the host: `--timeout` stops a runaway guest (124), SIGINT and SIGTERM stop
+//! it cleanly (130, 143), and a sleeping guest really waits (nanosleep parks the vCPU).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::apps::Toolchain::Glibc;
+use support::cases::{self, contains, Run};
+use support::process::show;
+use support::vm::{self, expect_code, uvm};
+
+fn staged_image(test: &str) -> Option<std::path::PathBuf> {
+    if !vm::require_kvm(test) {
+        return None;
+    }
+    let case = cases::Case { manifest: "sleep_spin", toolchain: Glibc, app: "sleep_spin", runs: Vec::<Run>::new() };
+    let staged = vm::stage_case(test, &case)?;
+    Some(vm::build(test, &staged))
+}
+
+#[test]
+fn sleeping_guest_waits_the_full_time() {
+    let test = "sleeping_guest_waits_the_full_time";
+    let Some(image) = staged_image(test) else { return };
+    let started = Instant::now();
+    let out =
+        expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "sleep".as_ref(), "300".as_ref()]), 0);
+    assert_eq!(show(&out.stdout), show(b"slept at least 300 ms\n"), "{test}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "{test}: uvm returned before the guest's sleep ended");
+}
+
+#[test]
+fn timeout_stops_a_runaway_guest_with_124() {
+    let test = "timeout_stops_a_runaway_guest_with_124";
+    let Some(image) = staged_image(test) else { return };
+    let started = Instant::now();
+    let args =
+        ["run".as_ref(), image.as_os_str(), "--timeout".as_ref(), "400ms".as_ref(), "--".as_ref(), "spin".as_ref()];
+    let out = expect_code(test, uvm(args), 124);
+    assert!(started.elapsed() < Duration::from_secs(10), "{test}: took {:?}", started.elapsed());
+    assert!(contains(&out.stdout, b"spinning"), "{test}: the app ran first; stdout {}", show(&out.stdout));
+    assert!(contains(&out.stderr, b"--timeout"), "{test}: stderr {}", show(&out.stderr));
+}
+
+/// Starts the guest with `app_args`, sends uvm `signal` after half a second, and expects it to
+/// stop promptly with `code` and a line naming the signal.
+fn stop_with_signal(test: &str, signal: &str, code: i32, app_args: &[&str]) {
+    let Some(image) = staged_image(test) else { return };
+    let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
+    cmd.args(app_args);
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().expect("run kill");
+    assert!(status.success(), "{test}: kill failed");
+    let started = Instant::now();
+    let out = child.wait_with_output().expect("wait for uvm");
+    assert!(started.elapsed() < Duration::from_secs(5), "{test}: uvm took {:?} to stop", started.elapsed());
+    assert_eq!(out.status.code(), Some(code), "{test}: stderr {}", show(&out.stderr));
+    assert!(contains(&out.stderr, signal.as_bytes()), "{test}: stderr {}", show(&out.stderr));
+}
+
+#[test]
+fn sigint_stops_a_spinning_guest_with_130() {
+    stop_with_signal("sigint_stops_a_spinning_guest_with_130", "INT", 130, &["spin"]);
+}
+
+#[test]
+fn sigterm_stops_a_spinning_guest_with_143() {
+    stop_with_signal("sigterm_stops_a_spinning_guest_with_143", "TERM", 143, &["spin"]);
+}
+
+#[test]
+fn sigterm_stops_a_sleeping_guest_with_143() {
+    stop_with_signal("sigterm_stops_a_sleeping_guest_with_143", "TERM", 143, &["sleep", "60000"]);
+}
