@@ -6,16 +6,20 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::apps::Toolchain::Glibc;
+use support::apps::Toolchain::{self, Glibc, Musl};
 use support::cases::{self, contains, Run};
 use support::process::show;
 use support::vm::{self, expect_code, uvm};
 
 fn staged_image(test: &str) -> Option<std::path::PathBuf> {
+    staged(test, "sleep_spin", Glibc)
+}
+
+fn staged(test: &str, app: &'static str, toolchain: Toolchain) -> Option<std::path::PathBuf> {
     if !vm::require_kvm(test) {
         return None;
     }
-    let case = cases::Case { manifest: "sleep_spin", toolchain: Glibc, app: "sleep_spin", runs: Vec::<Run>::new() };
+    let case = cases::Case { manifest: app, toolchain, app, runs: Vec::<Run>::new() };
     let staged = vm::stage_case(test, &case)?;
     Some(vm::build(test, &staged))
 }
@@ -74,4 +78,29 @@ fn sigterm_stops_a_spinning_guest_with_143() {
 #[test]
 fn sigterm_stops_a_sleeping_guest_with_143() {
     stop_with_signal("sigterm_stops_a_sleeping_guest_with_143", "TERM", 143, &["sleep", "60000"]);
+}
+
+/// The clock functions go through uvm's vDSO: right answers, and no clock syscall at all.
+fn vdso_serves_the_clock(test: &str, toolchain: Toolchain) {
+    let Some(image) = staged(test, "vdso_clock", toolchain) else { return };
+    let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--trace-syscalls".as_ref()]), 0);
+    assert_eq!(
+        show(&out.stdout),
+        show(b"vdso offered: yes\nmonotonic moves forward: yes\nclocks agree: yes\n"),
+        "{test}"
+    );
+    for call in [&b"clock_gettime("[..], b"gettimeofday(", b"] time("] {
+        assert!(!contains(&out.stderr, call), "{test}: a syscall was made: {}", show(&out.stderr));
+    }
+    assert!(contains(&out.stderr, b"exit_group("), "{test}: the trace is on: {}", show(&out.stderr));
+}
+
+#[test]
+fn glibc_vdso_serves_the_clock() {
+    vdso_serves_the_clock("glibc_vdso_serves_the_clock", Glibc);
+}
+
+#[test]
+fn musl_vdso_serves_the_clock() {
+    vdso_serves_the_clock("musl_vdso_serves_the_clock", Musl);
 }

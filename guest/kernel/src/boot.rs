@@ -103,6 +103,17 @@ mod kernel {
         }
     }
 
+    /// Publishes the clock to the vDSO and builds its ELF image; returns AT_SYSINFO_EHDR.
+    fn install_vdso(boot: &Boot) -> u64 {
+        use crate::arch::vdso;
+        vdso::set_clock(boot.info.tsc_khz, boot.info.boot_tsc, boot.info.boot_realtime_ns);
+        let base = vdso::page_address();
+        let symbols: Vec<crate::vdso::VdsoSymbol<'_>> =
+            vdso::symbols().iter().map(|&(name, address)| crate::vdso::VdsoSymbol { name, address }).collect();
+        let image = crate::vdso::build_image(base, uvm_abi::layout::KERNEL_END - base, &symbols);
+        vdso::install_image(&image)
+    }
+
     /// Builds the process and installs it in [`PROCESS`]; returns the app's entry and stack.
     fn start_process(
         boot: &Boot,
@@ -145,6 +156,7 @@ mod kernel {
             .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)
             .unwrap_or_else(|e| fail("cannot map the stack", Some(e)));
 
+        let vdso = install_vdso(boot);
         let mut random = [0u8; 16];
         crate::random::fill(&mut random);
         let auxv = [
@@ -163,6 +175,7 @@ mod kernel {
             (at::HWCAP, boot.info.hwcap),
             (at::HWCAP2, boot.info.hwcap2),
             (at::CLKTCK, 100),
+            (at::SYSINFO_EHDR, vdso),
         ];
         let argv: Vec<&[u8]> = boot.argv.iter().map(Vec::as_slice).collect();
         let envp: Vec<&[u8]> = boot.envp.iter().map(Vec::as_slice).collect();

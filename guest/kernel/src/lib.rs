@@ -28,3 +28,4 @@ pub mod sync;
 pub mod syscall;
 pub mod time;
 pub mod user;
+pub mod vdso;

@@ -16,3 +16,5 @@ pub mod entry;
 pub mod instr;
 #[cfg(not(test))]
 pub mod mem;
+#[cfg(not(test))]
+pub mod vdso;

@@ -33,6 +33,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     };
     let nr = frame.nr;
     let args = frame.syscall_args();
+    if process.trace && trace::never_returns(nr) {
+        trace::report_exit(nr, &args);
+    }
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     if process.trace {

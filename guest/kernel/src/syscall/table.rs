@@ -56,6 +56,7 @@ syscall_table! {
     28 madvise 3 => mm::sys_madvise;
     32 dup 1 => fs::sys_dup;
     33 dup2 2 => fs::sys_dup2;
+    35 nanosleep 2 => time::sys_nanosleep;
     39 getpid 0 => proc::sys_getpid;
     60 exit 1 => proc::sys_exit;
     62 kill 2 => signal::sys_kill;
@@ -98,6 +99,7 @@ syscall_table! {
     218 set_tid_address 1 => proc::sys_set_tid_address;
     228 clock_gettime 2 => time::sys_clock_gettime;
     229 clock_getres 2 => time::sys_clock_getres;
+    230 clock_nanosleep 4 => time::sys_clock_nanosleep;
     231 exit_group 1 => proc::sys_exit;
     234 tgkill 3 => signal::sys_tgkill;
     257 openat 4 => fs::sys_openat;

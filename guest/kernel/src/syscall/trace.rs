@@ -34,6 +34,25 @@ pub fn format_line(nr: u64, args: &[u64; 6], result: &SysResult) -> MessageBuffe
     m
 }
 
+/// Whether syscall `nr` ends the app (so it must be traced before it runs).
+pub fn never_returns(nr: u64) -> bool {
+    nr == 60 || nr == 231
+}
+
+/// Formats the trace line of a call that does not return: `exit_group(0) = ?`, as strace.
+pub fn format_exit_line(nr: u64, args: &[u64; 6]) -> MessageBuffer {
+    let mut m = MessageBuffer::new();
+    let name = super::names::linux_name(nr).unwrap_or("?");
+    let _ = write!(m, "{name}({}) = ?", args[0] as i64);
+    m
+}
+
+/// Sends the trace line of exit/exit_group, before it runs.
+#[cfg(not(test))]
+pub fn report_exit(nr: u64, args: &[u64; 6]) {
+    crate::hypercall::trace(format_exit_line(nr, args).as_bytes());
+}
+
 /// Sends one trace line to the host.
 #[cfg(not(test))]
 pub fn report(nr: u64, args: &[u64; 6], result: &SysResult) {
@@ -44,6 +63,13 @@ pub fn report(nr: u64, args: &[u64; 6], result: &SysResult) {
 mod tests {
     use super::*;
     use crate::errno::Errno;
+
+    #[test]
+    fn exits_are_traced_like_strace() {
+        assert!(never_returns(231) && never_returns(60) && !never_returns(1));
+        let line = format_exit_line(231, &[3, 0, 0, 0, 0, 0]);
+        assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "exit_group(3) = ?");
+    }
 
     #[test]
     fn known_and_unknown_syscalls() {
