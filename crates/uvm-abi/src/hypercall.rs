@@ -102,6 +102,28 @@ pub struct Exit {
     pub status: i32,
     /// Reserved, zero.
     pub reserved: u32,
+    /// What the guest counted during the run (for `uvm run --timings`).
+    pub stats: GuestStats,
+}
+
+/// Counters the guest kernel keeps and reports at exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestStats {
+    /// Syscalls served in the guest.
+    pub syscalls: u64,
+    /// Pages filled on first touch (page faults that reached the guest kernel).
+    pub demand_faults: u64,
+    /// TLB-flush hypercalls.
+    pub tlb_flushes: u64,
+    /// 4 KiB frames in use at exit (app memory, page tables, kernel heap, tmpfs).
+    pub frames_in_use: u64,
+    /// TSC when the kernel started.
+    pub kernel_entry_tsc: u64,
+    /// TSC when the kernel entered the app.
+    pub app_entry_tsc: u64,
+    /// TSC at exit.
+    pub exit_tsc: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).
@@ -191,7 +213,7 @@ mod tests {
         assert_eq!(size_of::<ConsoleWrite>(), 32);
         assert_eq!(offset_of!(ConsoleWrite, result), 24);
         assert_eq!(size_of::<ConsoleRead>(), 32);
-        assert_eq!(size_of::<Exit>(), 8);
+        assert_eq!(size_of::<Exit>(), 64);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
         assert_eq!(size_of::<Sleep>(), 16);

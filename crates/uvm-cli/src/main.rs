@@ -19,7 +19,15 @@ fn main() {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Build(args) => build::command(&args).map(|()| 0),
-        cli::Command::Run(args) => run::command(&args),
+        cli::Command::Run(args) => match run::command(&args) {
+            Ok((status, vm)) => {
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stderr().flush();
+                uvm_vmm::teardown::exit_process(status, vm)
+            }
+            Err(e) => Err(e),
+        },
         cli::Command::Inspect(args) => inspect::command(&args).map(|()| 0),
     };
     match result {

@@ -1,7 +1,6 @@
 //! `uvm run`: find or build the image, boot it, and pass the app's exit status on.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -9,15 +8,17 @@ use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
 use uvm_manifest::{check_memory_mib, parse_env_override, RunConfig};
-use uvm_vmm::{AppLaunch, Outcome, RunReport, StdIo, StopReason, VmSpec};
+use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StdIo, StopReason, VmResources, VmSpec};
 
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
 
-/// `uvm run`. Returns the exit status for uvm.
-pub fn command(args: &RunArgs) -> Result<i32> {
+/// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
+/// exit path, after the status is out).
+pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let image_path = resolve_image(args.target.as_deref())?;
-    let image = Image::open(&image_path)?;
+    let mapped = MappedFile::open(&image_path).with_context(|| format!("cannot open {}", image_path.display()))?;
+    let image = Image::from_source(&image_path, Box::new(mapped.clone()))?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", image_path.display()))?;
 
@@ -32,10 +33,8 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
         None => config.memory_mib,
     };
-    let file = File::open(&image_path).with_context(|| format!("cannot open {}", image_path.display()))?;
     let spec = VmSpec {
-        image_file: &file,
-        image_size: image.len(),
+        image: &mapped,
         kernel: image.kernel(),
         memory_mib: u64::from(memory_mib),
         launch: AppLaunch {
@@ -45,18 +44,19 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         },
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
+        collect_stats: args.timings,
     };
     let report = uvm_vmm::run(&spec, &mut StdIo).with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
         print_timings(&report);
     }
-    Ok(exit_status(&report.outcome, memory_mib, args.timeout))
+    Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
 }
 
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.
 fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Duration>) -> i32 {
     match outcome {
-        Outcome::Exited(status) => status & 0xff,
+        Outcome::Exited(status, _) => status & 0xff,
         Outcome::Stopped(StopReason::Timeout) => {
             let limit = timeout.map_or(String::new(), |t| format!(" ({:?})", t));
             eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)");
@@ -132,11 +132,31 @@ fn print_timings(report: &RunReport) {
         eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
     }
     eprintln!("  {:<14} {:>9.1} us", "total", report.timings.total().as_secs_f64() * 1e6);
+    if let Outcome::Exited(_, g) = &report.outcome {
+        let us = |tsc: u64| (tsc.saturating_sub(report.first_run_tsc)) as f64 * 1000.0 / report.tsc_khz.max(1) as f64;
+        eprintln!(
+            "  guest: kernel entered at {:.1} us, app entered at {:.1} us, exit at {:.1} us (from the first KVM_RUN)",
+            us(g.kernel_entry_tsc),
+            us(g.app_entry_tsc),
+            us(g.exit_tsc)
+        );
+        eprintln!(
+            "  guest: {} syscalls served in the VM, {} demand page faults, {} TLB flushes, {} KiB of guest memory in use",
+            g.syscalls,
+            g.demand_faults,
+            g.tlb_flushes,
+            g.frames_in_use * 4
+        );
+    }
     let e = &report.exits;
     eprintln!(
-        "  exits: {} (hypercalls: console-write {}, console-read {}, flush {}, exit {}; other {})",
-        e.total, e.hypercalls[1], e.hypercalls[2], e.hypercalls[4], e.hypercalls[3], e.other
+        "  exits: {} (hypercalls: console-write {}, console-read {}, flush {}, sleep {}, exit {}; other {})",
+        e.total, e.hypercalls[1], e.hypercalls[2], e.hypercalls[4], e.hypercalls[8], e.hypercalls[3], e.other
     );
+    if !report.kvm_counters.is_empty() {
+        let line: Vec<String> = report.kvm_counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("  kvm vcpu counters: {}", line.join(" "));
+    }
 }
 
 /// The image to run: the target itself, or the image of a manifest (built when missing or

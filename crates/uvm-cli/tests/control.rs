@@ -54,7 +54,7 @@ fn stop_with_signal(test: &str, signal: &str, code: i32, app_args: &[&str]) {
     let Some(image) = staged_image(test) else { return };
     let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
     cmd.args(app_args);
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
+    let child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
     std::thread::sleep(Duration::from_millis(500));
     let status = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().expect("run kill");
     assert!(status.success(), "{test}: kill failed");

@@ -11,7 +11,7 @@
 
 use sha2::{Digest, Sha256};
 use uvm_abi::image::{CHECKSUM_OFFSET, DIGEST_OFFSET};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::Xxh3;
 
 /// Bytes of the checksum field.
 pub(crate) const CHECKSUM_LEN: usize = 8;
@@ -31,17 +31,15 @@ pub fn digest_hex(d: &[u8; 32]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The checksum of a whole image held in `bytes`. The checksum field is zeroed while hashing
-/// and restored afterwards, so no copy of the image is made. `bytes` must be at least a header
-/// long (the caller has parsed the header).
-pub(crate) fn checksum_in_place(bytes: &mut [u8]) -> u64 {
-    let field = CHECKSUM_OFFSET..CHECKSUM_OFFSET + CHECKSUM_LEN;
-    let mut saved = [0u8; CHECKSUM_LEN];
-    saved.copy_from_slice(&bytes[field.clone()]);
-    bytes[field.clone()].fill(0);
-    let sum = xxh3_64(bytes);
-    bytes[field].copy_from_slice(&saved);
-    sum
+/// The checksum of a whole image held in `bytes`, computed as if the checksum field were zero
+/// (streaming over the parts around it, so the bytes can be a read-only mapping). `bytes` must
+/// be at least a header long (the caller has parsed the header).
+pub(crate) fn checksum_of(bytes: &[u8]) -> u64 {
+    let mut hasher = Xxh3::new();
+    hasher.update(&bytes[..CHECKSUM_OFFSET]);
+    hasher.update(&[0u8; CHECKSUM_LEN]);
+    hasher.update(&bytes[CHECKSUM_OFFSET + CHECKSUM_LEN..]);
+    hasher.digest()
 }
 
 /// The digest of a whole image held in `bytes` (at least a header long).
@@ -83,12 +81,12 @@ mod tests {
 
     #[test]
     fn the_checksum_ignores_its_field_covers_the_digest_and_restores_the_field() {
-        let mut a = vec![7u8; 4096];
+        let a = vec![7u8; 4096];
         let mut b = a.clone();
         b[CHECKSUM_OFFSET] = 1;
-        assert_eq!(checksum_in_place(&mut a), checksum_in_place(&mut b));
+        assert_eq!(checksum_of(&a), checksum_of(&b));
         assert_eq!(b[CHECKSUM_OFFSET], 1);
         b[DIGEST_OFFSET] = 1;
-        assert_ne!(checksum_in_place(&mut a), checksum_in_place(&mut b));
+        assert_ne!(checksum_of(&a), checksum_of(&b));
     }
 }

@@ -23,6 +23,6 @@ mod tree;
 pub use digest::digest_hex;
 pub use elf::{check_elf, check_elf_file, ElfInfo, ElfKind, SegmentInfo};
 pub use error::{ElfError, ImageError};
-pub use open::Image;
+pub use open::{Image, ImageSource};
 pub use pack::{pack, PackInput, PackOutput};
 pub use tree::MAX_NAME_LEN;

@@ -1,8 +1,9 @@
 //! The image reader: [`Image::open`] loads an image and checks everything the VMM relies on
 //! before a boot; [`Image::verify_digest`] adds the full SHA-256 check for `uvm inspect`.
 //!
-//! `open` reads the file once into memory (this crate forbids `unsafe`, so no memory map),
-//! then checks, in this order: header (magic, format version, size, section bounds and
+//! `open` reads the file once into memory; [`Image::from_source`] takes the bytes from any
+//! owner instead (the VMM passes a read-only memory map of the file, which it also maps into
+//! the guest: no copy at all). Then it checks, in this order: header (magic, format version, size, section bounds and
 //! alignment), XXH3 checksum, ABI version, section overlap, and the whole file table (see
 //! `table.rs`). Only the checksum touches every byte; it runs at memory speed.
 
@@ -10,15 +11,18 @@ use std::path::{Path, PathBuf};
 
 use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC};
 
-use crate::digest::{checksum_in_place, digest_hex, digest_of};
+use crate::digest::{checksum_of, digest_hex, digest_of};
 use crate::elf::{check_elf, ElfInfo};
 use crate::error::ImageError;
 use crate::table::{self, Table};
 
+/// Whatever holds an image's bytes (a `Vec`, or a memory map owned by the caller).
+pub type ImageSource = Box<dyn AsRef<[u8]> + Send + Sync>;
+
 /// An opened, checked image. Owns the file's bytes.
 pub struct Image {
     path: PathBuf,
-    bytes: Vec<u8>,
+    source: ImageSource,
     header: ImageHeader,
 }
 
@@ -31,7 +35,14 @@ impl Image {
 
     /// Checks an image already in memory; `path` names it in errors. Same checks as
     /// [`Image::open`].
-    pub fn from_bytes(path: &Path, mut bytes: Vec<u8>) -> Result<Image, ImageError> {
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Image, ImageError> {
+        Image::from_source(path, Box::new(bytes))
+    }
+
+    /// Checks an image whose bytes `source` holds; `path` names it in errors. Same checks as
+    /// [`Image::open`].
+    pub fn from_source(path: &Path, source: ImageSource) -> Result<Image, ImageError> {
+        let bytes = (*source).as_ref();
         let path_buf = || path.to_path_buf();
         let len = bytes.len() as u64;
         // A file that does not even start like an image is "not an image", however short.
@@ -39,7 +50,7 @@ impl Image {
         if bytes[..magic_len] != IMAGE_MAGIC[..magic_len] || bytes.is_empty() {
             return Err(ImageError::NotAnImage { path: path_buf() });
         }
-        let header = ImageHeader::parse(&bytes).map_err(|e| match e {
+        let header = ImageHeader::parse(bytes).map_err(|e| match e {
             LayoutError::TooShort => {
                 let recorded = bytes.get(16..24).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
                 ImageError::Truncated { path: path_buf(), actual: len, expected: recorded }
@@ -62,7 +73,7 @@ impl Image {
             LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
 
-        let computed = checksum_in_place(&mut bytes);
+        let computed = checksum_of(bytes);
         if computed != header.checksum {
             return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
         }
@@ -83,14 +94,14 @@ impl Image {
                 });
             }
         }
-        table::validate(&bytes, &header).map_err(|reason| ImageError::BadFsTable { path: path_buf(), reason })?;
-        Ok(Image { path: path_buf(), bytes, header })
+        table::validate(bytes, &header).map_err(|reason| ImageError::BadFsTable { path: path_buf(), reason })?;
+        Ok(Image { path: path_buf(), source, header })
     }
 
     /// Checks the SHA-256 digest over the whole file (slower than the checksum; `uvm inspect`
     /// runs it).
     pub fn verify_digest(&self) -> Result<(), ImageError> {
-        if digest_of(&self.bytes) == self.header.digest {
+        if digest_of(self.bytes()) == self.header.digest {
             Ok(())
         } else {
             Err(ImageError::DigestMismatch { path: self.path.clone(), stored: digest_hex(&self.header.digest) })
@@ -104,12 +115,12 @@ impl Image {
 
     /// The guest kernel (flat binary).
     pub fn kernel(&self) -> &[u8] {
-        table::data_of(&self.bytes, &self.header.kernel)
+        table::data_of(self.bytes(), &self.header.kernel)
     }
 
     /// The run configuration.
     pub fn config_toml(&self) -> Result<&str, ImageError> {
-        std::str::from_utf8(table::data_of(&self.bytes, &self.header.config))
+        std::str::from_utf8(table::data_of(self.bytes(), &self.header.config))
             .map_err(|_| ImageError::ConfigNotUtf8 { path: self.path.clone() })
     }
 
@@ -194,7 +205,7 @@ impl Image {
 
     /// The data of a file or symlink entry: a file's content, a symlink's target.
     pub fn data(&self, entry: &FsEntry) -> &[u8] {
-        table::data_of(&self.bytes, &entry.data)
+        table::data_of(self.bytes(), &entry.data)
     }
 
     /// The app's executable entry (`header().app_entry`).
@@ -220,17 +231,21 @@ impl Image {
     /// The image's size in bytes.
     #[allow(clippy::len_without_is_empty)] // An image is never empty.
     pub fn len(&self) -> u64 {
-        self.bytes.len() as u64
+        self.bytes().len() as u64
     }
 
     /// The whole image file.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        self.bytes()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        (*self.source).as_ref()
     }
 
     fn table(&self) -> Table<'_> {
         // Validated in `from_bytes`, so this cannot fail; an empty table is a safe fallback.
-        Table::new(&self.bytes, &self.header).unwrap_or(Table { records: &[], names: &[], count: 0 })
+        Table::new(self.bytes(), &self.header).unwrap_or(Table { records: &[], names: &[], count: 0 })
     }
 }
 
@@ -239,7 +254,7 @@ impl std::fmt::Debug for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Image")
             .field("path", &self.path)
-            .field("len", &self.bytes.len())
+            .field("len", &self.bytes().len())
             .field("header", &self.header)
             .finish()
     }

@@ -62,8 +62,8 @@ pub enum ExitAction {
 /// How the app ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// It called exit/exit_group.
-    Exited(i32),
+    /// It called exit/exit_group (with the guest's counters).
+    Exited(i32, uvm_abi::hypercall::GuestStats),
     /// It was killed (a fault with no handler, a fatal signal, out of memory).
     Killed(Fatal),
     /// uvm stopped it (timeout, SIGINT, SIGTERM).
@@ -76,7 +76,7 @@ pub struct ExitCounts {
     /// Every exit.
     pub total: u64,
     /// Hypercalls, indexed by number.
-    pub hypercalls: [u64; 8],
+    pub hypercalls: [u64; 16],
     /// Everything that was not a hypercall.
     pub other: u64,
 }
@@ -107,7 +107,7 @@ pub fn handle_exit(
             Ok(match hypercall::handle(call, params_gpa, memory, io)? {
                 HypercallAction::Resume => ExitAction::Resume,
                 HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
-                HypercallAction::Exit(status) => ExitAction::Stop(Outcome::Exited(status)),
+                HypercallAction::Exit(status, stats) => ExitAction::Stop(Outcome::Exited(status, stats)),
                 HypercallAction::Killed(fatal) => ExitAction::Stop(Outcome::Killed(fatal)),
                 HypercallAction::Panic(message) => return Err(VmError::GuestPanic(message)),
             })
@@ -153,20 +153,15 @@ mod tests {
     const BUF: u64 = 0x11_0000;
 
     fn memory() -> GuestMemory {
-        let image = tempfile_with(&[0u8; 4096]);
-        GuestMemory::new(32 << 20, &image, 4096).expect("guest memory")
-    }
-
-    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
         let path = std::env::temp_dir().join(format!(
             "uvm-exit-test-{}-{:?}",
             std::process::id(),
             std::thread::current().id()
         ));
-        std::fs::write(&path, bytes).unwrap();
-        let f = std::fs::File::open(&path).unwrap();
+        std::fs::write(&path, [0u8; 4096]).unwrap();
+        let image = crate::mapped::MappedFile::open(&path).unwrap();
         let _ = std::fs::remove_file(&path);
-        f
+        GuestMemory::new(32 << 20, &image).expect("guest memory")
     }
 
     fn hypercall_exit(call: Hypercall, params: u64) -> VmExit {
@@ -214,10 +209,11 @@ mod tests {
     fn exit_and_fatal_stop_the_vm() {
         let mem = memory();
         let mut io = MemoryIo::default();
-        mem.write_plain(PARAMS, &Exit { status: 7, reserved: 0 }).unwrap();
+        let stats = uvm_abi::hypercall::GuestStats { syscalls: 3, ..Default::default() };
+        mem.write_plain(PARAMS, &Exit { status: 7, reserved: 0, stats }).unwrap();
         assert_eq!(
             run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &mut io).unwrap(),
-            ExitAction::Stop(Outcome::Exited(7))
+            ExitAction::Stop(Outcome::Exited(7, stats))
         );
         let fatal = Fatal {
             reason: FatalReason::Signal as u32,

@@ -18,8 +18,8 @@ pub enum HypercallAction {
     Resume,
     /// Resync the vCPU's shadow page tables, then resume.
     FlushTlb,
-    /// The app exited with this status.
-    Exit(i32),
+    /// The app exited with this status (and these guest counters).
+    Exit(i32, uvm_abi::hypercall::GuestStats),
     /// The app was killed.
     Killed(Fatal),
     /// The guest kernel panicked with this message.
@@ -107,7 +107,7 @@ pub fn handle(
         }
         Hypercall::Exit => {
             let p: Exit = read_params(memory, call, params_gpa)?;
-            Ok(HypercallAction::Exit(p.status))
+            Ok(HypercallAction::Exit(p.status, p.stats))
         }
         Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb),
         Hypercall::Fatal => {

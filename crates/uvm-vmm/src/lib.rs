@@ -6,8 +6,9 @@
 //! is validated; nothing the guest does can make the host panic or touch memory outside the
 //! guest's.
 //!
-//! unsafe is confined to `memory.rs` (plain-data copies), `vm.rs` (memory slots, host
-//! libc calls), `stop.rs` (signal handlers, eventfd, poll) and `boot.rs` (rdtsc).
+//! unsafe is confined to `memory.rs` (plain-data copies, the image region), `mapped.rs`
+//! (mmap), `vm.rs` (memory slots, host libc calls), `stop.rs` (signal handlers, eventfd,
+//! poll), `kvm_stats.rs` (one ioctl), `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
 
 pub mod boot;
 pub mod cpu;
@@ -15,9 +16,12 @@ pub mod error;
 pub mod exit;
 pub mod host_io;
 pub mod hypercall;
+pub mod kvm_stats;
+pub mod mapped;
 pub mod memory;
 pub mod paging;
 pub mod stop;
+pub mod teardown;
 pub mod timings;
 pub mod vm;
 
@@ -25,5 +29,6 @@ pub use boot::AppLaunch;
 pub use error::{HypercallError, VmError};
 pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
+pub use mapped::MappedFile;
 pub use stop::StopReason;
-pub use vm::{run, RunReport, VmSpec};
+pub use vm::{run, RunReport, VmResources, VmSpec};

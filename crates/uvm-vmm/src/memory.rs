@@ -5,43 +5,45 @@
 //! VMM goes through [`GuestMemory`] (bounds-checked copies by vm-memory), never through raw
 //! pointers into guest memory, so a guest-supplied address can never reach outside it.
 
-use std::fs::File;
 use std::io;
 
-use uvm_abi::layout::{IMAGE_GPA, PAGE_SIZE};
+use uvm_abi::layout::IMAGE_GPA;
 use vm_memory::bitmap::Bitmap;
-use vm_memory::mmap::MmapRegionBuilder;
-use vm_memory::{Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
 use crate::error::VmError;
+use crate::mapped::MappedFile;
 
 /// The guest's memory as the VMM sees it.
 pub struct GuestMemory {
     memory: GuestMemoryMmap,
     ram_size: u64,
     image_size: u64,
+    _image: MappedFile,
 }
 
 impl GuestMemory {
-    /// Maps `ram_size` bytes of fresh RAM at GPA 0 and the whole `image` file at [`IMAGE_GPA`].
-    pub fn new(ram_size: u64, image: &File, image_size: u64) -> Result<GuestMemory, VmError> {
+    /// Maps `ram_size` bytes of fresh RAM at GPA 0, and puts the already mapped `image` at
+    /// [`IMAGE_GPA`] (the mapping is shared, not copied; it stays alive with this memory).
+    pub fn new(ram_size: u64, image: &MappedFile) -> Result<GuestMemory, VmError> {
         let ram_len = usize::try_from(ram_size)
             .map_err(|_| VmError::Memory { what: "guest RAM", source: io::Error::from(io::ErrorKind::OutOfMemory) })?;
         let ram = MmapRegion::new(ram_len).map_err(|e| VmError::Memory { what: "guest RAM", source: mmap_error(e) })?;
-        let image_len = uvm_abi::layout::align_up(image_size, PAGE_SIZE)
-            .and_then(|v| usize::try_from(v).ok())
-            .ok_or(VmError::Memory { what: "the image", source: io::Error::from(io::ErrorKind::InvalidInput) })?;
-        let file = image.try_clone().map_err(|source| VmError::Memory { what: "the image", source })?;
-        let image_map = MmapRegionBuilder::new(image_len)
-            .with_file_offset(FileOffset::new(file, 0))
-            .with_mmap_prot(libc::PROT_READ)
-            .with_mmap_flags(libc::MAP_SHARED)
-            .build()
-            .map_err(|e| VmError::Memory { what: "the image", source: mmap_error(e) })?;
+        // SAFETY: `image` is a live read-only shared mapping of `mapped_len` bytes; this
+        // memory keeps a clone of it, so it outlives the region.
+        let image_map = unsafe {
+            MmapRegion::build_raw(
+                image.host_address() as *mut u8,
+                image.mapped_len(),
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+            )
+        }
+        .map_err(|e| VmError::Memory { what: "the image", source: mmap_error(e) })?;
         let regions = vec![region(ram, 0)?, region(image_map, IMAGE_GPA)?];
         let memory = GuestMemoryMmap::from_regions(regions)
             .map_err(|e| VmError::Memory { what: "guest memory", source: io::Error::other(e.to_string()) })?;
-        Ok(GuestMemory { memory, ram_size, image_size })
+        Ok(GuestMemory { memory, ram_size, image_size: image.len(), _image: image.clone() })
     }
 
     /// Bytes of RAM.

@@ -65,9 +65,11 @@ fn request(reason: i32) {
         unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
     let thread = VCPU_THREAD.load(Ordering::SeqCst);
-    // SAFETY: `thread` is the vCPU thread's pthread_t (it outlives the VM run); pthread_kill is
-    // async-signal-safe and the kick signal's handler does nothing.
-    if thread != 0 && unsafe { libc::pthread_self() } as u64 != thread {
+    // SAFETY: pthread_self has no preconditions.
+    let this_thread = unsafe { libc::pthread_self() } as u64;
+    if thread != 0 && this_thread != thread {
+        // SAFETY: `thread` is the vCPU thread's pthread_t (the main thread, which outlives
+        // the VM run); pthread_kill is async-signal-safe and the kick's handler does nothing.
         unsafe { libc::pthread_kill(thread as libc::pthread_t, kick_signal()) };
     }
 }

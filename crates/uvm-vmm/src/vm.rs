@@ -3,8 +3,6 @@
 //! The run loop calls KVM_RUN, copies the exit out of `kvm_run` and hands it to
 //! [`crate::exit::handle_exit`]; everything the guest asks for is served there.
 
-use std::fs::File;
-
 use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
@@ -15,15 +13,14 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
 use crate::host_io::HostIo;
+use crate::mapped::MappedFile;
 use crate::memory::GuestMemory;
 use crate::timings::Timings;
 
 /// Everything needed to boot one VM.
 pub struct VmSpec<'a> {
-    /// The image file (mapped read-only into the guest).
-    pub image_file: &'a File,
-    /// Its length.
-    pub image_size: u64,
+    /// The image file, mapped (it becomes the guest's read-only image slot).
+    pub image: &'a MappedFile,
     /// The guest kernel's flat binary (from the image).
     pub kernel: &'a [u8],
     /// Guest RAM in MiB.
@@ -34,6 +31,8 @@ pub struct VmSpec<'a> {
     pub trace_syscalls: bool,
     /// Stop the VM after this long (`--timeout`).
     pub timeout: Option<std::time::Duration>,
+    /// Read KVM's vCPU counters at the end (`--timings`).
+    pub collect_stats: bool,
 }
 
 /// How the VM ended and what it cost.
@@ -45,6 +44,29 @@ pub struct RunReport {
     pub timings: Timings,
     /// Exit counts.
     pub exits: ExitCounts,
+    /// KVM's own counters for the vCPU (only with `VmSpec::collect_stats`).
+    pub kvm_counters: Vec<(String, u64)>,
+    /// The TSC frequency (to turn the guest's TSC stamps into time).
+    pub tsc_khz: u64,
+    /// The TSC just before the first KVM_RUN.
+    pub first_run_tsc: u64,
+    /// The VM itself: dropping the report tears it down; `teardown::exit_process` leaves that
+    /// to a reaper instead.
+    pub vm: VmResources,
+}
+
+/// Everything that keeps a VM alive.
+pub struct VmResources {
+    _vcpu: VcpuFd,
+    _vm: VmFd,
+    _kvm: Kvm,
+    _memory: GuestMemory,
+}
+
+impl std::fmt::Debug for VmResources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VmResources")
+    }
 }
 
 /// Whether this host's KVM is PVM (no hardware virtualisation) or VMX/SVM.
@@ -70,7 +92,8 @@ pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError>
     let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
     timings.mark("create VM");
 
-    let memory = GuestMemory::new(ram_size, spec.image_file, spec.image_size)?;
+    let memory = GuestMemory::new(ram_size, spec.image)?;
+
     register_memory(&vm, &memory)?;
     timings.mark("memory slots");
 
@@ -95,12 +118,16 @@ pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError>
 
     let mut exits = ExitCounts::default();
     crate::stop::install(spec.timeout);
+    // SAFETY: rdtsc has no side effects.
+    let first_run_tsc = unsafe { core::arch::x86_64::_rdtsc() };
     crate::stop::set_immediate_exit(&mut vcpu.get_kvm_run().immediate_exit);
     let outcome = run_loop(&mut vcpu, &memory, io, &mut exits);
     crate::stop::set_immediate_exit(std::ptr::null_mut());
     let outcome = outcome?;
     timings.mark("guest run");
-    Ok(RunReport { outcome, timings, exits })
+    let kvm_counters = if spec.collect_stats { crate::kvm_stats::vcpu_counters(&vcpu) } else { Vec::new() };
+    let vm = VmResources { _vcpu: vcpu, _vm: vm, _kvm: kvm, _memory: memory };
+    Ok(RunReport { outcome, timings, exits, kvm_counters, tsc_khz: u64::from(tsc_khz), first_run_tsc, vm })
 }
 
 fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {

@@ -9,7 +9,14 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use core::sync::atomic::AtomicU64;
+
 use uvm_abi::image::FsEntry;
+
+/// TSC when the kernel started (reported at exit for `--timings`).
+pub static KERNEL_ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
+/// TSC when the kernel entered the app.
+pub static APP_ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 
 /// The absolute guest path of file-table entry `index`.
 fn entry_path(table: &[u8], entry_count: u32, index: u32) -> Option<String> {
@@ -40,6 +47,7 @@ pub use kernel::kernel_main;
 mod kernel {
     use alloc::sync::Arc;
     use alloc::vec::Vec;
+    use core::sync::atomic::Ordering;
 
     use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
     use uvm_abi::image::{FsEntry, ImageHeader};
@@ -75,6 +83,7 @@ mod kernel {
     /// The kernel's entry (from `arch::entry`), on the boot stack. Never returns: it ends by
     /// entering the app.
     pub extern "C" fn kernel_main(_boot_info_va: u64) -> ! {
+        super::KERNEL_ENTRY_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
         let raw = bootinfo::raw();
         let info = bootinfo::decode_info(raw).unwrap_or_else(|what| fail(what, None));
         percpu::init_boot_cpu(info.platform == Platform::HardwareVirt as u32);
@@ -93,6 +102,7 @@ mod kernel {
 
         let (entry, rsp) = start_process(&boot, image, &app, &app_path, clock);
         let frame_at = percpu::current().kernel_stack_top - TRAP_FRAME_SIZE as u64;
+        super::APP_ENTRY_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
         let frame = TrapFrame::new_app(entry, rsp, selectors::USER_CS as u64, selectors::USER_DS as u64);
         // SAFETY: `frame_at` is the top of this vCPU's kernel stack, which nothing uses yet (the
         // kernel runs on the boot stack), aligned and large enough for one trap frame.

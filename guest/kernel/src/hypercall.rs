@@ -4,7 +4,7 @@
 //! Parameter blocks and buffers must sit in memory whose GPA the kernel knows: the kernel
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
-use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK};
+use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, GuestStats, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK};
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
 /// The guest-physical address of kernel memory at virtual address `va`.
@@ -53,9 +53,9 @@ pub fn console_read(buf: &mut [u8]) -> i64 {
     p.result
 }
 
-/// Ends the VM with the app's exit status.
-pub fn exit(status: i32) -> ! {
-    let mut p = Exit { status, reserved: 0 };
+/// Ends the VM with the app's exit status, reporting the guest's counters.
+pub fn exit(status: i32, stats: GuestStats) -> ! {
+    let mut p = Exit { status, reserved: 0, stats };
     loop {
         call(Hypercall::Exit, &mut p);
         core::hint::spin_loop();

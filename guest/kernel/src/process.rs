@@ -7,9 +7,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::proc::{MapRegion, MemoryUsage, RegionKind};
 use crate::fs::{FdTable, Location, OpenFile, ProcessView, Vfs};
-use crate::mm::space::{AddressSpace, Backing, MapFlags, Prot};
-use crate::signal::SignalState;
+use crate::mm::space::{AddressSpace, Backing, MapFlags, MemoryShare, Prot};
+use crate::signal::{SignalState, ThreadSignals};
 use crate::sync::SpinLock;
 use crate::time::Clock;
 
@@ -44,6 +45,100 @@ impl ProcessView for Files {
     }
 }
 
+/// The command line the app started with (`/proc/self/cmdline`, `/proc/self/environ`).
+#[derive(Clone, Debug, Default)]
+pub struct CommandLine {
+    /// argv, argv[0] first.
+    pub argv: Vec<Vec<u8>>,
+    /// The environment, `KEY=VALUE`.
+    pub envp: Vec<Vec<u8>>,
+}
+
+/// Everything `/proc/self` shows: the files (fds, cwd), the memory map and the command line.
+/// Installed as the VFS's process view when the process is made; like [`Files`], read while
+/// a syscall holds the process, so it only takes its own locks.
+pub struct SelfView {
+    files: Arc<Files>,
+    memory: Arc<MemoryShare>,
+    command_line: SpinLock<Option<CommandLine>>,
+}
+
+impl SelfView {
+    /// The command line: as set by [`Process::set_command_line`], else as the VMM passed it
+    /// in the boot info (written once before boot, never changed).
+    fn command_line(&self) -> CommandLine {
+        let mut saved = self.command_line.lock();
+        if saved.is_none() {
+            *saved = boot_command_line();
+        }
+        saved.clone().unwrap_or_default()
+    }
+}
+
+/// The command line in the boot info.
+fn boot_command_line() -> Option<CommandLine> {
+    #[cfg(not(test))]
+    {
+        let boot = crate::bootinfo::decode(crate::bootinfo::raw()).ok()?;
+        Some(CommandLine { argv: boot.argv, envp: boot.envp })
+    }
+    #[cfg(test)]
+    None
+}
+
+impl ProcessView for SelfView {
+    fn fd_file(&self, fd: i32) -> Option<Arc<OpenFile>> {
+        self.files.fd_file(fd)
+    }
+
+    fn open_fds(&self) -> Vec<i32> {
+        self.files.open_fds()
+    }
+
+    fn cwd(&self) -> Location {
+        self.files.cwd()
+    }
+
+    fn memory(&self) -> Option<MemoryUsage> {
+        let regions = self
+            .memory
+            .mappings()
+            .into_iter()
+            .map(|(start, vma)| MapRegion {
+                start,
+                end: vma.end,
+                read: vma.prot.read,
+                write: vma.prot.write,
+                exec: vma.prot.exec,
+                kind: if vma.is_heap {
+                    RegionKind::Heap
+                } else if vma.is_stack {
+                    RegionKind::Stack
+                } else {
+                    match vma.backing {
+                        Backing::Image { image_offset, .. } => RegionKind::Image { image_offset },
+                        Backing::Anonymous => RegionKind::Anonymous,
+                    }
+                },
+            })
+            .collect();
+        Some(MemoryUsage {
+            regions,
+            resident_pages: self.memory.resident_pages(),
+            peak_resident_pages: self.memory.peak_resident_pages(),
+            minor_faults: self.memory.minor_faults(),
+        })
+    }
+
+    fn argv(&self) -> Vec<Vec<u8>> {
+        self.command_line().argv
+    }
+
+    fn envp(&self) -> Vec<Vec<u8>> {
+        self.command_line().envp
+    }
+}
+
 /// Counters for `--timings`-style statistics.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
@@ -59,6 +154,8 @@ pub struct Process {
     pub vfs: Vfs,
     /// fds and cwd.
     pub files: Arc<Files>,
+    /// What `/proc/self` shows (installed as the VFS's process view by [`Process::new`]).
+    pub view: Arc<SelfView>,
     /// The file-creation mask.
     pub umask: u32,
     /// uid (and euid).
@@ -69,10 +166,11 @@ pub struct Process {
     pub hostname: String,
     /// The VM's clock.
     pub clock: Clock,
-    /// Signal dispositions and mask.
+    /// Signal dispositions and signals sent to the process.
     pub signals: SignalState,
-    /// sigaltstack: (sp, flags, size); size 0 = disabled.
-    pub alt_stack: (u64, u64, u64),
+    /// The signal state of the app's one thread (blocked mask, its pending signals,
+    /// sigaltstack); it moves to the thread when there are several.
+    pub thread_signals: ThreadSignals,
     /// set_tid_address's pointer.
     pub clear_child_tid: u64,
     /// set_robust_list's head.
@@ -91,18 +189,32 @@ pub struct Process {
 
 impl Process {
     /// A process with the given parts and defaults for the rest.
-    pub fn new(space: AddressSpace, vfs: Vfs, files: Arc<Files>, clock: Clock, cpu_count: u32, trace: bool) -> Process {
+    pub fn new(
+        mut space: AddressSpace,
+        vfs: Vfs,
+        files: Arc<Files>,
+        clock: Clock,
+        cpu_count: u32,
+        trace: bool,
+    ) -> Process {
+        let view = Arc::new(SelfView {
+            files: files.clone(),
+            memory: space.memory_share(),
+            command_line: SpinLock::new(None),
+        });
+        vfs.set_process_view(view.clone());
         Process {
             space,
             vfs,
             files,
+            view,
             umask: 0o022,
             uid: 0,
             gid: 0,
             hostname: String::from("uvm"),
             clock,
             signals: SignalState::new(),
-            alt_stack: (0, 0, 0),
+            thread_signals: ThreadSignals::new(),
             clear_child_tid: 0,
             robust_list: 0,
             nofile_limit: crate::fs::RLIMIT_NOFILE,
@@ -114,9 +226,24 @@ impl Process {
         }
     }
 
-    /// Ends the app with `status` (the VM stops).
+    /// Records the command line `/proc/self/cmdline` and `/proc/self/environ` show (without
+    /// it they show the boot info's).
+    pub fn set_command_line(&mut self, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) {
+        *self.view.command_line.lock() = Some(CommandLine { argv, envp });
+    }
+
+    /// Ends the app with `status` (the VM stops), reporting the guest's counters.
     pub fn exit(&mut self, status: i32) -> ! {
-        crate::hypercall::exit(status)
+        let stats = uvm_abi::hypercall::GuestStats {
+            syscalls: self.stats.syscalls + 1,
+            demand_faults: self.space.demand_fills,
+            tlb_flushes: self.space.flushes,
+            frames_in_use: self.space.frames_in_use(),
+            kernel_entry_tsc: crate::boot::KERNEL_ENTRY_TSC.load(core::sync::atomic::Ordering::Relaxed),
+            app_entry_tsc: crate::boot::APP_ENTRY_TSC.load(core::sync::atomic::Ordering::Relaxed),
+            exit_tsc: crate::time::rdtsc(),
+        };
+        crate::hypercall::exit(status, stats)
     }
 
     /// Sets the app's thread pointer.
