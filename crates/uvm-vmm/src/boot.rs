@@ -119,7 +119,7 @@ pub fn write_boot_state(
     }
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), header.memory_size);
+    let tables = BootPageTables::build(memory.ram_size(), memory.image_size());
     if tables.end_gpa() + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
