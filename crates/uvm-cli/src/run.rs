@@ -149,10 +149,14 @@ fn print_timings(report: &RunReport) {
         );
     }
     let e = &report.exits;
-    eprintln!(
-        "  exits: {} (hypercalls: console-write {}, console-read {}, flush {}, sleep {}, exit {}; other {})",
-        e.total, e.hypercalls[1], e.hypercalls[2], e.hypercalls[4], e.hypercalls[8], e.hypercalls[3], e.other
-    );
+    let calls: Vec<String> = uvm_abi::hypercall::Hypercall::ALL
+        .iter()
+        .filter_map(|&h| {
+            let n = e.hypercalls.get(h as usize).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{} {n}", uvm_vmm::hypercall::name(h)))
+        })
+        .collect();
+    eprintln!("  exits: {} (hypercalls: {}; other {})", e.total, calls.join(", "), e.other);
     if !report.kvm_counters.is_empty() {
         let line: Vec<String> = report.kvm_counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("  kvm vcpu counters: {}", line.join(" "));

@@ -278,6 +278,44 @@ mod tests {
     }
 
     #[test]
+    fn copy_from_image_fills_guest_chunks_and_checks_bounds() {
+        use uvm_abi::hypercall::{CopyFromImage, MemoryChunk};
+        let path = std::env::temp_dir().join(format!("uvm-copy-test-{}", std::process::id()));
+        let image: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &image).unwrap();
+        let mapped = crate::mapped::MappedFile::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mem = GuestMemory::new(32 << 20, &mapped).unwrap();
+        let mut io = MemoryIo::default();
+        let chunks = [MemoryChunk { gpa: BUF, len: 100 }, MemoryChunk { gpa: BUF + 0x1000, len: 50 }];
+        for (i, c) in chunks.iter().enumerate() {
+            mem.write_plain(PARAMS + 0x100 + 16 * i as u64, c).unwrap();
+        }
+        let call = CopyFromImage { image_offset: 10, chunks_gpa: PARAMS + 0x100, chunk_count: 2, result: 0 };
+        mem.write_plain(PARAMS, &call).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).unwrap(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<CopyFromImage>(PARAMS).unwrap().result, 150);
+        let mut got = [0u8; 100];
+        mem.read_ram(BUF, &mut got).unwrap();
+        assert_eq!(&got[..], &image[10..110]);
+        let mut got = [0u8; 50];
+        mem.read_ram(BUF + 0x1000, &mut got).unwrap();
+        assert_eq!(&got[..], &image[110..160]);
+        // Past the end of the image, into non-RAM, or too many chunks: refused.
+        for bad in [
+            CopyFromImage { image_offset: 8190, ..call },
+            CopyFromImage { chunk_count: 5000, ..call },
+            CopyFromImage { chunks_gpa: 1 << 40, ..call },
+        ] {
+            mem.write_plain(PARAMS, &bad).unwrap();
+            assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).is_err(), "{bad:?}");
+        }
+        mem.write_plain(PARAMS + 0x100, &MemoryChunk { gpa: 40 << 20, len: 10 }).unwrap();
+        mem.write_plain(PARAMS, &call).unwrap();
+        assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).is_err(), "outside RAM");
+    }
+
+    #[test]
     fn trace_lines_become_diagnostics_and_panics_errors() {
         let mem = memory();
         let mut io = MemoryIo::default();

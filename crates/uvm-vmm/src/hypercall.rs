@@ -3,8 +3,8 @@
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
 
 use uvm_abi::hypercall::{
-    ConsoleRead, ConsoleWrite, Exit, Fatal, FatalReason, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK, MESSAGE_MAX_LEN,
-    SLEEP_MAX_NS,
+    ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, MemoryChunk, Message, Sleep,
+    CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -53,6 +53,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Panic => "panic",
         Hypercall::Trace => "trace",
         Hypercall::Sleep => "sleep",
+        Hypercall::CopyFromImage => "copy-from-image",
     }
 }
 
@@ -129,6 +130,35 @@ pub fn handle(
             let mut p: Sleep = read_params(memory, call, params_gpa)?;
             crate::stop::sleep(std::time::Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS)));
             p.result = 0;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::CopyFromImage => {
+            let mut p: CopyFromImage = read_params(memory, call, params_gpa)?;
+            if p.chunk_count > COPY_MAX_CHUNKS {
+                return Err(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!("{} chunks exceed {COPY_MAX_CHUNKS}", p.chunk_count),
+                });
+            }
+            let mut offset = p.image_offset;
+            for i in 0..p.chunk_count {
+                let at = p.chunks_gpa.checked_add(i * 16).ok_or(HypercallError::BadAddress {
+                    name: name(call),
+                    gpa: p.chunks_gpa,
+                    len: p.chunk_count * 16,
+                })?;
+                let chunk: MemoryChunk = read_params(memory, call, at)?;
+                memory.copy_image_to_ram(offset, chunk.gpa, chunk.len).ok_or(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!(
+                        "image bytes {offset:#x}+{:#x} or guest range {:#x}+{:#x} out of bounds",
+                        chunk.len, chunk.gpa, chunk.len
+                    ),
+                })?;
+                offset += chunk.len;
+            }
+            p.result = (offset - p.image_offset) as i64;
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

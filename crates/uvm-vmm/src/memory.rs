@@ -124,6 +124,17 @@ impl GuestMemory {
         self.write_ram(gpa, &value.to_le_bytes())
     }
 
+    /// Copies `len` bytes of the image at file offset `offset` into RAM at `gpa`. `None` if
+    /// the source is outside the image or the destination outside RAM.
+    pub fn copy_image_to_ram(&self, offset: u64, gpa: u64, len: u64) -> Option<()> {
+        let end = offset.checked_add(len)?;
+        if end > self.image_size || !self.is_ram(gpa, len) {
+            return None;
+        }
+        let bytes = (*self._image.as_ref()).get(offset as usize..end as usize)?;
+        self.memory.write_slice(bytes, GuestAddress(gpa)).ok()
+    }
+
     /// Copies bytes of the image (mapped at [`IMAGE_GPA`]) at file offset `offset`.
     pub fn read_image(&self, offset: u64, buf: &mut [u8]) -> Option<()> {
         let end = offset.checked_add(buf.len() as u64)?;
@@ -155,6 +166,10 @@ unsafe impl Plain for uvm_abi::hypercall::Fatal {}
 unsafe impl Plain for uvm_abi::hypercall::Message {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Sleep {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::MemoryChunk {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).

@@ -4,7 +4,10 @@
 //! Parameter blocks and buffers must sit in memory whose GPA the kernel knows: the kernel
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
-use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, Fatal, GuestStats, Hypercall, Message, Sleep, CONSOLE_MAX_CHUNK};
+use uvm_abi::hypercall::{
+    ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, MemoryChunk, Message, Sleep,
+    CONSOLE_MAX_CHUNK,
+};
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
 /// The guest-physical address of kernel memory at virtual address `va`.
@@ -81,6 +84,19 @@ pub fn flush_tlb() {
 pub fn sleep(nanoseconds: u64) {
     let mut p = Sleep { nanoseconds, result: 0 };
     call(Hypercall::Sleep, &mut p);
+}
+
+/// Has the VMM copy image bytes from `image_offset` into the guest-RAM `chunks` (kernel
+/// memory holds the list). Returns the bytes copied or -errno.
+pub fn copy_from_image(image_offset: u64, chunks: &[MemoryChunk]) -> i64 {
+    let mut p = CopyFromImage {
+        image_offset,
+        chunks_gpa: gpa_of(chunks.as_ptr() as u64),
+        chunk_count: chunks.len() as u64,
+        result: 0,
+    };
+    call(Hypercall::CopyFromImage, &mut p);
+    p.result
 }
 
 /// Sends one syscall-trace line to the host's stderr.

@@ -1,0 +1,53 @@
+/* Micro-benchmarks of the Linux ABI, run natively and inside uvm by bench/abi.sh:
+ *   micro clock N      ns per clock_gettime(CLOCK_MONOTONIC) (the vDSO in both cases)
+ *   micro syscall N    ns per getppid() syscall (a real trap into the kernel)
+ *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image) */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: micro clock|syscall N | micro read FILE\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "clock") == 0) {
+        long n = atol(argv[2]);
+        struct timespec t;
+        double start = now();
+        for (long i = 0; i < n; i++)
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        printf("clock_gettime: %.1f ns per call\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "syscall") == 0) {
+        long n = atol(argv[2]);
+        double start = now();
+        for (long i = 0; i < n; i++)
+            syscall(SYS_getppid);
+        printf("getppid syscall: %.0f ns per call\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "read") == 0) {
+        static char buf[1 << 20];
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0) {
+            perror(argv[2]);
+            return 1;
+        }
+        long total = 0;
+        ssize_t n;
+        double start = now();
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            total += n;
+        double secs = now() - start;
+        printf("read %ld MiB in 1 MiB reads: %.0f MB/s\n", total >> 20, total / secs / 1e6);
+    }
+    return 0;
+}
