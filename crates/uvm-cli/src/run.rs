@@ -16,6 +16,8 @@ use crate::cli::RunArgs;
 /// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
 /// exit path, after the status is out).
 pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
+    // The VM and its vCPU do not depend on the image: create them while the image is opened.
+    let prepared = uvm_vmm::prepare_in_background();
     let image_path = resolve_image(args.target.as_deref())?;
     let mapped = MappedFile::open(&image_path).with_context(|| format!("cannot open {}", image_path.display()))?;
     let image = Image::from_source(&image_path, Box::new(mapped.clone()))?;
@@ -46,7 +48,9 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         timeout: args.timeout,
         collect_stats: args.timings,
     };
-    let report = uvm_vmm::run(&spec, &mut StdIo).with_context(|| format!("running {}", image_path.display()))?;
+    let prepared = prepared.join().map_err(|_| anyhow::anyhow!("the VM-preparation thread panicked"))??;
+    let report = uvm_vmm::run_prepared(prepared, &spec, &mut StdIo)
+        .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
         print_timings(&report);
     }

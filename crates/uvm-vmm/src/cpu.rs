@@ -161,17 +161,15 @@ pub fn syscall_msrs(header: &KernelHeader) -> Vec<kvm_msr_entry> {
     ]
 }
 
-/// Loads the boot state into a vCPU.
+/// Loads the boot state into a vCPU (whose CPUID is already set).
 pub fn configure_vcpu(
     vcpu: &VcpuFd,
-    cpuid: &CpuId,
     header: &KernelHeader,
     platform: Platform,
     cpu: u32,
     page_table_root: u64,
 ) -> Result<(), VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
-    vcpu.set_cpuid2(cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
     let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
     vcpu.set_sregs(&boot_sregs(sregs, platform, cpu, page_table_root)).map_err(kvm("KVM_SET_SREGS"))?;
     let msrs = Msrs::from_entries(&syscall_msrs(header))

@@ -3,7 +3,7 @@
 //! The run loop calls KVM_RUN, copies the exit out of `kvm_run` and hands it to
 //! [`crate::exit::handle_exit`]; everything the guest asks for is served there.
 
-use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
+use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
 use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE};
@@ -78,31 +78,59 @@ pub fn detect_platform() -> Platform {
     }
 }
 
+/// The parts of a VM that do not depend on the image (KVM, the VM, the vCPU with its CPUID):
+/// made ahead, in parallel with opening and checking the image.
+pub struct PreparedVm {
+    kvm: Kvm,
+    vm: VmFd,
+    vcpu: VcpuFd,
+    cpuid: CpuId,
+    tsc_khz: u32,
+    platform: Platform,
+    timings: Timings,
+}
+
+/// Creates the VM and its vCPU.
+pub fn prepare() -> Result<PreparedVm, VmError> {
+    let mut timings = Timings::start();
+    let platform = detect_platform();
+    let kvm = Kvm::new().map_err(VmError::KvmUnavailable)?;
+    let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
+    timings.mark("create VM");
+    let vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
+    vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
+    let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
+    timings.mark("create vCPU");
+    Ok(PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings })
+}
+
+/// Starts [`prepare`] on another thread; `join` the handle for the result.
+pub fn prepare_in_background() -> std::thread::JoinHandle<Result<PreparedVm, VmError>> {
+    std::thread::spawn(prepare)
+}
+
 /// Boots the VM described by `spec` and runs it until the app ends.
 pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
+    run_prepared(prepare()?, spec, io)
+}
+
+/// Boots the VM described by `spec` on a prepared VM and runs it until the app ends.
+pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
+    let PreparedVm { kvm, vm, mut vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
     let mut timings = Timings::start();
+    timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
     let ram_size = spec.memory_mib.saturating_mul(1 << 20);
     if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || !ram_size.is_multiple_of(LARGE_PAGE_SIZE) {
         return Err(VmError::MemorySize { mib: spec.memory_mib, min: RAM_MIN_SIZE >> 20, max: RAM_MAX_SIZE >> 20 });
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
-    let platform = detect_platform();
-
-    let kvm = Kvm::new().map_err(VmError::KvmUnavailable)?;
-    let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
-    timings.mark("create VM");
 
     let memory = GuestMemory::new(ram_size, spec.image)?;
-
     register_memory(&vm, &memory)?;
     timings.mark("memory slots");
-
-    let mut vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
-    let cpuid = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
-    let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
-    timings.mark("create vCPU");
 
     let facts = BootFacts {
         platform,
@@ -113,7 +141,7 @@ pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError>
         vcpu_count: 1,
     };
     let root = boot::write_boot_state(&memory, spec.kernel, &header, &spec.launch, &facts)?;
-    cpu::configure_vcpu(&vcpu, &cpuid, &header, platform, 0, root)?;
+    cpu::configure_vcpu(&vcpu, &header, platform, 0, root)?;
     timings.mark("boot state");
 
     let mut exits = ExitCounts::default();
