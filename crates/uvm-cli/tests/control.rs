@@ -19,7 +19,7 @@ fn staged(test: &str, app: &'static str, toolchain: Toolchain) -> Option<std::pa
     if !vm::require_kvm(test) {
         return None;
     }
-    let case = cases::Case { manifest: app, toolchain, app, runs: Vec::<Run>::new() };
+    let case = cases::Case { suite: support::Suite::Boot, manifest: app, toolchain, app, runs: Vec::<Run>::new() };
     let staged = vm::stage_case(test, &case)?;
     Some(vm::build(test, &staged))
 }
@@ -103,4 +103,18 @@ fn glibc_vdso_serves_the_clock() {
 #[test]
 fn musl_vdso_serves_the_clock() {
     vdso_serves_the_clock("musl_vdso_serves_the_clock", Musl);
+}
+
+/// Large reads of packaged files (copied by the VMM) give the same bytes as small reads
+/// (copied in the guest), with read and pread, odd sizes and an unaligned buffer.
+#[test]
+fn large_reads_of_packaged_files_match_small_reads() {
+    let test = "large_reads_of_packaged_files_match_small_reads";
+    let Some(image) = staged(test, "big_read", Glibc) else { return };
+    let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str()]), 0);
+    assert_eq!(
+        show(&out.stdout),
+        show(b"read: large pieces match small pieces\npread: large pieces match small pieces\nposition after reads: start\n"),
+        "{test}"
+    );
 }

@@ -315,6 +315,43 @@ mod tests {
         assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).is_err(), "outside RAM");
     }
 
+    /// Random parameter blocks and addresses for every hypercall: the handler answers or
+    /// refuses, it never panics and never writes outside guest RAM.
+    #[test]
+    fn random_hypercalls_never_panic() {
+        let mem = memory();
+        let mut io = MemoryIo { stdin: vec![7; 64], ..Default::default() };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..5000 {
+            let mut block = [0u8; 64];
+            for chunk in block.chunks_mut(8) {
+                // Mostly small numbers and in-RAM addresses, sometimes anything.
+                let v = match next() % 4 {
+                    0 => next(),
+                    1 => next() % (40 << 20),
+                    2 => next() % 4096,
+                    _ => next() % 4,
+                };
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
+            mem.write_ram(PARAMS, &block).unwrap();
+            let call = Hypercall::ALL[round % Hypercall::ALL.len()];
+            if call == Hypercall::Sleep {
+                continue;
+            }
+            let params = if round % 7 == 0 { next() } else { PARAMS };
+            let len = if round % 11 == 0 { (next() % 9) as usize } else { 8 };
+            let exit = VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len };
+            let _ = handle_exit(&exit, &mem, &mut io, &mut ExitCounts::default());
+        }
+    }
+
     #[test]
     fn trace_lines_become_diagnostics_and_panics_errors() {
         let mem = memory();

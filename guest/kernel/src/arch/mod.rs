@@ -18,3 +18,13 @@ pub mod instr;
 pub mod mem;
 #[cfg(not(test))]
 pub mod vdso;
+
+/// One past the kernel image and its zero-initialised data (page-aligned, from link.ld).
+#[cfg(not(test))]
+pub fn kernel_end() -> u64 {
+    extern "C" {
+        static __kernel_end: u8;
+    }
+    // Only the address of the linker-defined symbol is taken, never its contents.
+    core::ptr::addr_of!(__kernel_end) as u64
+}

@@ -240,9 +240,36 @@ impl Default for KernelAllocator {
 #[cfg(not(test))]
 struct FramePages;
 
+/// The free tail of the kernel's 2 MiB area (after its image and bss): the heap's first
+/// memory. The area is mapped as one large page, so its first touches are cheaper than those
+/// of frames elsewhere, and it is otherwise unused.
+#[cfg(not(test))]
+static ARENA_NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+#[cfg(not(test))]
+fn arena_pages(count: usize) -> Option<usize> {
+    use core::sync::atomic::Ordering;
+    let bytes = count as u64 * PAGE_SIZE;
+    let mut current = ARENA_NEXT.load(Ordering::Relaxed);
+    loop {
+        let start = if current == 0 { crate::arch::kernel_end() } else { current };
+        let end = start.checked_add(bytes)?;
+        if end > uvm_abi::layout::KERNEL_END {
+            return None;
+        }
+        match ARENA_NEXT.compare_exchange(current, end, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Some(start as usize),
+            Err(actual) => current = actual,
+        }
+    }
+}
+
 #[cfg(not(test))]
 impl PageSource for FramePages {
     fn pages(&mut self, count: usize) -> Option<usize> {
+        if let Some(address) = arena_pages(count) {
+            return Some(address);
+        }
         let mut frames = super::FRAMES.lock();
         let gpa = if count == 1 { frames.alloc_zeroed()? } else { frames.alloc_contiguous(count as u64)? };
         Some(uvm_abi::layout::direct_map(gpa) as usize)
