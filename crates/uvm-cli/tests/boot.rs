@@ -52,10 +52,65 @@ boot_tests! {
     musl_exit_code => cases::exit_code(Musl);
     glibc_memory_mib => cases::memory(Glibc);
     musl_memory_mib => cases::memory(Musl);
+    glibc_sig_segv => cases::sig_segv(Glibc);
+    musl_sig_segv => cases::sig_segv(Musl);
+    glibc_sig_context => cases::sig_context(Glibc);
+    musl_sig_context => cases::sig_context(Musl);
+    glibc_sig_fpe => cases::sig_fpe(Glibc);
+    musl_sig_fpe => cases::sig_fpe(Musl);
+    glibc_sig_raise => cases::sig_raise(Glibc);
+    musl_sig_raise => cases::sig_raise(Musl);
+    glibc_sig_mask => cases::sig_mask(Glibc);
+    musl_sig_mask => cases::sig_mask(Musl);
+    glibc_sig_altstack => cases::sig_altstack(Glibc);
+    musl_sig_altstack => cases::sig_altstack(Musl);
+    glibc_sig_abort => cases::sig_abort(Glibc);
+    musl_sig_abort => cases::sig_abort(Musl);
+    glibc_pipes => cases::pipes(Glibc);
+    musl_pipes => cases::pipes(Musl);
+    glibc_fdcopy => cases::fdcopy(Glibc);
+    musl_fdcopy => cases::fdcopy(Musl);
+    glibc_mremap => cases::mremap(Glibc);
+    musl_mremap => cases::mremap(Musl);
+    glibc_procfs => cases::procfs(Glibc);
+    musl_procfs => cases::procfs(Musl);
+    glibc_fsmisc => cases::fsmisc(Glibc);
+    musl_fsmisc => cases::fsmisc(Musl);
     rust_hello => cases::rust_hello();
     rust_collections => cases::rust_collections();
     busybox_echo => cases::busybox_echo();
     busybox_cat => cases::busybox_cat();
+}
+
+/// Rust's stack-overflow report in the VM: the case's checks, plus std's message on stderr
+/// (with a signal status, `check_case` looks only for the signal's name there).
+#[test]
+fn rust_stack_overflow() {
+    let test = "rust_stack_overflow";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let case = cases::rust_stack_overflow();
+    let Some(staged) = vm::stage_case(test, &case) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    for run in &case.runs {
+        let out = process::run(vm::run_command(&image, run), run.stdin.as_deref());
+        let mut problems = vm::judge_vm(run, &out);
+        if !contains(&out.stderr, cases::RUST_OVERFLOW_MESSAGE) {
+            problems.push(format!("stderr should contain {}", show(cases::RUST_OVERFLOW_MESSAGE)));
+        }
+        assert!(
+            problems.is_empty(),
+            "{test} [{}]:\n{}\n--- exit status: {}\n--- stdout: {}\n--- stderr: {}",
+            run.label,
+            problems.join("\n"),
+            out.status,
+            show(&out.stdout),
+            show(&out.stderr)
+        );
+    }
 }
 
 // ---------------------------------------------------------------- the CLI surface

@@ -2,11 +2,13 @@
 //! of under uvm, in an environment that mimics the guest:
 //!
 //! - a private mount namespace and a chroot holding only the manifest's `[[files]]` (at their
-//!   `dst`), bind-mounted read-only, plus a tmpfs on /tmp;
+//!   `dst`), bind-mounted read-only, every mtime 0 as in an image, plus a tmpfs on /tmp, the
+//!   usual /dev nodes (null, zero, full, random, urandom, stdin/stdout/stderr/fd links) and /proc;
 //! - argv[0] = the binary's file name, args and env exactly the manifest's (plus the run's
 //!   `-- ARGS` / `-e` overrides), cwd = the manifest's workdir or "/".
 //!
-//! It proves the expectations in `support/cases.rs` are what real Linux does, so a boot test
+//! It proves the expectations in `support/cases.rs` (the boot tests) and `support/compat.rs`
+//! (the compatibility suite, the `native_compat_*` tests) are what real Linux does, so a VM test
 //! failure points at uvm, not at the test. Needs root (for the namespace, chroot and mounts);
 //! without it the tests print a note and pass. Runs marked `vm_only` are skipped.
 //!
@@ -20,12 +22,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use support::apps::Toolchain;
-use support::cases::{self, Run, Status};
+use support::cases::{self, Case, Run, Status};
+use support::compat;
 use support::process::{self as proc, show, Output};
 use support::stage::{self, copy_tree, Staged};
-use support::vm::judge_stream;
+use support::vm::{judge_elapsed, judge_stream};
 
 extern "C" {
     fn unshare(flags: c_int) -> c_int;
@@ -39,7 +43,11 @@ extern "C" {
     fn chroot(path: *const c_char) -> c_int;
     fn chdir(path: *const c_char) -> c_int;
     fn geteuid() -> u32;
+    fn utimensat(dirfd: c_int, path: *const c_char, times: *const [i64; 4], flags: c_int) -> c_int;
 }
+
+const AT_FDCWD: c_int = -100;
+const AT_SYMLINK_NOFOLLOW: c_int = 0x100;
 
 const CLONE_NEWNS: c_int = 0x0002_0000;
 const MS_RDONLY: c_ulong = 1;
@@ -68,8 +76,38 @@ fn native_busybox() {
     check_all("native_busybox", Toolchain::Busybox);
 }
 
-/// The native run is a developer tool: without root it only notes the skip, even under CI.
+#[test]
+fn native_compat_glibc() {
+    check_compat("native_compat_glibc", Toolchain::Glibc);
+}
+
+#[test]
+fn native_compat_musl() {
+    check_compat("native_compat_musl", Toolchain::Musl);
+}
+
+#[test]
+fn native_compat_rust() {
+    check_compat("native_compat_rust", Toolchain::Rust);
+}
+
+#[test]
+fn native_compat_busybox() {
+    check_compat("native_compat_busybox", Toolchain::Busybox);
+}
+
+/// The boot tests' cases built with `toolchain`.
 fn check_all(test: &str, toolchain: Toolchain) {
+    check_cases(test, cases::all().into_iter().filter(|c| c.toolchain == toolchain).collect());
+}
+
+/// The compatibility suite's cases built with `toolchain`.
+fn check_compat(test: &str, toolchain: Toolchain) {
+    check_cases(test, compat::all().into_iter().filter(|(_, c)| c.toolchain == toolchain).map(|(_, c)| c).collect());
+}
+
+/// The native run is a developer tool: without root it only notes the skip, even under CI.
+fn check_cases(test: &str, cases: Vec<Case>) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { geteuid() } != 0 {
         eprintln!("note: skipping {test}: the native reference run needs root (mount namespace, chroot)");
@@ -77,9 +115,10 @@ fn check_all(test: &str, toolchain: Toolchain) {
     }
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in cases::all().into_iter().filter(|c| c.toolchain == toolchain) {
-        let dir = support::tmp_root().join("native").join(format!("{toolchain}-{}", case.manifest));
-        let staged = match stage::stage(&dir.join("work"), case.manifest, case.toolchain, case.app) {
+    for case in cases {
+        let (suite, toolchain) = (case.suite, case.toolchain);
+        let dir = suite.tmp().join("native").join(format!("{toolchain}-{}-{}", case.manifest, case.app));
+        let staged = match stage::stage_in(suite, &dir.join("work"), case.manifest, toolchain, case.app) {
             Ok(staged) => staged,
             Err(why) => {
                 eprintln!("note: skipping {test}: {why}");
@@ -88,6 +127,7 @@ fn check_all(test: &str, toolchain: Toolchain) {
         };
         let root = make_root(&dir.join("root"), &staged);
         for run in case.runs.iter().filter(|r| !r.vm_only) {
+            let start = Instant::now();
             let out = match run_native(&root, &staged, run) {
                 Ok(out) => out,
                 Err(e) if e.raw_os_error() == Some(1) || e.kind() == io::ErrorKind::PermissionDenied => {
@@ -97,7 +137,8 @@ fn check_all(test: &str, toolchain: Toolchain) {
                 Err(e) => panic!("{test}: cannot run {} natively: {e}", staged.binary.display()),
             };
             checked += 1;
-            let problems = judge_native(run, &out);
+            let mut problems = judge_native(run, &out);
+            problems.extend(judge_elapsed(run, start.elapsed()));
             if !problems.is_empty() {
                 failures.push(format!(
                     "{} [{}] ({}): {}\n--- status: {}\n--- stdout: {}\n--- stderr: {}",
@@ -116,12 +157,18 @@ fn check_all(test: &str, toolchain: Toolchain) {
     eprintln!("{test}: {checked} native runs match the expectations");
 }
 
+/// The device nodes bind-mounted from the host into the sandbox's /dev.
+const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
+
 /// `<dir>` = the guest's file tree: each `[[files]]` src at its dst, an empty /tmp, and the
-/// binary at /bin/<name> (where uvm puts it, see uvm-manifest's `BINARY_GUEST_DIR`).
+/// binary at /bin/<name> (where uvm puts it, see uvm-manifest's `BINARY_GUEST_DIR`); every
+/// mtime 0 and every directory 0755, as in an image. Also the mount points of /dev's
+/// nodes and /proc, and /dev's links.
 fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
     if dir.exists() {
         std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("rm -r {}: {e}", dir.display()));
     }
+    std::fs::create_dir_all(dir).expect("mkdir root");
     for (src, dst) in &staged.manifest.files {
         let to = dir.join(dst.trim_start_matches('/'));
         std::fs::create_dir_all(to.parent().expect("dst has a parent")).expect("mkdir dst parent");
@@ -130,7 +177,40 @@ fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir tmp");
     std::fs::create_dir_all(dir.join("bin")).expect("mkdir bin");
     std::fs::copy(&staged.binary, dir.join("bin").join(staged.manifest.argv0())).expect("copy the binary");
+    let dev = dir.join("dev");
+    std::fs::create_dir_all(&dev).expect("mkdir dev");
+    for name in DEVICES {
+        std::fs::write(dev.join(name), b"").expect("create a device mount point");
+    }
+    for (name, target) in [
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("fd", "/proc/self/fd"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(name)).expect("create a /dev link");
+    }
+    std::fs::create_dir_all(dir.join("proc")).expect("mkdir proc");
+    image_like(dir);
     dir.to_path_buf()
+}
+
+/// Sets every mtime under `path` to 0 (children first: adding them changed their directory's)
+/// and every directory's mode to 0755 (copy_tree gives copied ones that mode already).
+fn image_like(path: &Path) {
+    let meta = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            image_like(&entry.expect("dir entry").path());
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+    }
+    let times = [0i64; 4]; // atime and mtime: 0 s, 0 ns
+    let c = cstring(path);
+    // SAFETY: `c` is NUL-terminated and `times` is two timespecs, both live for the call.
+    check(unsafe { utimensat(AT_FDCWD, c.as_ptr(), &times, AT_SYMLINK_NOFOLLOW) })
+        .unwrap_or_else(|e| panic!("utimensat {}: {e}", path.display()));
 }
 
 fn cstring(path: &Path) -> CString {
@@ -162,8 +242,13 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
 
     let root_c = cstring(root);
     let tmp_c = cstring(&root.join("tmp"));
+    let proc_c = cstring(&root.join("proc"));
+    let devices: Vec<(CString, CString)> = DEVICES
+        .iter()
+        .map(|name| (cstring(&Path::new("/dev").join(name)), cstring(&root.join("dev").join(name))))
+        .collect();
     let cwd_c = CString::new(m.workdir.as_deref().unwrap_or("/")).expect("workdir");
-    let (none, tmpfs, slash) = (c"none", c"tmpfs", c"/");
+    let (none, tmpfs, slash, proc) = (c"none", c"tmpfs", c"/", c"proc");
     let tmpfs_opts = c"size=64m,mode=1777";
     let sandbox = move || -> io::Result<()> {
         // SAFETY: plain syscalls on NUL-terminated strings that live as long as this closure;
@@ -180,6 +265,10 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
                 std::ptr::null(),
             ))?;
             check(mount(tmpfs.as_ptr(), tmp_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
+            for (host, inside) in &devices {
+                check(mount(host.as_ptr(), inside.as_ptr(), std::ptr::null(), MS_BIND, std::ptr::null()))?;
+            }
+            check(mount(proc.as_ptr(), proc_c.as_ptr(), proc.as_ptr(), 0, std::ptr::null()))?;
             check(chroot(root_c.as_ptr()))?;
             check(chdir(cwd_c.as_ptr()))?;
         }

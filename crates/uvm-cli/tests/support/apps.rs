@@ -1,12 +1,15 @@
 //! Building the test apps: `tests/apps/<app>.c` with gcc and musl-gcc, `tests/apps/rust/<app>.rs`
 //! with rustc, all static. Each (toolchain, app) pair is built at most once per test process,
-//! into `$CARGO_TARGET_TMPDIR/uvm-boot/apps/<toolchain>/<app>`.
+//! into `$CARGO_TARGET_TMPDIR/uvm-boot/apps/<toolchain>/<app>`. The compatibility suite's apps
+//! (`tests/compat/apps/`) are built the same way into `.../uvm-boot/compat/apps/`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use super::Suite;
 
 /// Where an app comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,23 +48,30 @@ pub enum BuildError {
 }
 
 type Slot = Arc<OnceLock<Result<PathBuf, BuildError>>>;
+/// Every build of this test process, by (suite, toolchain, app).
+type Builds = Mutex<HashMap<(Suite, Toolchain, String), Slot>>;
 
-/// The built app (or busybox), building it on first use.
+/// The built boot-test app (or busybox), building it on first use.
 pub fn app(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
-    static BUILDS: OnceLock<Mutex<HashMap<(Toolchain, String), Slot>>> = OnceLock::new();
+    app_in(Suite::Boot, toolchain, name)
+}
+
+/// The built app of `suite` (or busybox), building it on first use.
+pub fn app_in(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
+    static BUILDS: OnceLock<Builds> = OnceLock::new();
     let slot = BUILDS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .entry((toolchain, name.to_string()))
+        .entry((suite, toolchain, name.to_string()))
         .or_default()
         .clone();
     // The map lock is released: different apps build in parallel, each one only once.
-    slot.get_or_init(|| build(toolchain, name)).clone()
+    slot.get_or_init(|| build(suite, toolchain, name)).clone()
 }
 
-fn build(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
-    let apps = super::tests_dir().join("apps");
+fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
+    let apps = suite.dir().join("apps");
     let (tool, source) = match toolchain {
         Toolchain::Glibc => ("gcc", apps.join(format!("{name}.c"))),
         Toolchain::Musl => ("musl-gcc", apps.join(format!("{name}.c"))),
@@ -80,7 +90,7 @@ fn build(toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
     if !source.is_file() {
         return Err(BuildError::Failed(format!("no source for app `{name}`: {} is missing", source.display())));
     }
-    let dir = super::tmp_root().join("apps").join(toolchain.to_string());
+    let dir = suite.tmp().join("apps").join(toolchain.to_string());
     std::fs::create_dir_all(&dir).map_err(|e| BuildError::Failed(format!("mkdir {}: {e}", dir.display())))?;
     let out = dir.join(name);
     // Build under a private name, then rename: another test process may be reading `out`.

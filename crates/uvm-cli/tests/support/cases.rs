@@ -7,11 +7,14 @@
 //! So every expectation here has been checked against real Linux.
 
 use super::apps::Toolchain::{self, Busybox, Glibc, Musl, Rust};
-use super::{fnv1a, pattern, tests_dir};
+use super::{fnv1a, pattern, tests_dir, Suite};
+use std::time::Duration;
 
 /// One scenario: a manifest, the app staged next to it, and the runs of its image.
 pub struct Case {
-    /// `tests/manifests/<manifest>.toml`.
+    /// Where the manifest, app and data come from ([`Suite::dir`]).
+    pub suite: Suite,
+    /// `<suite dir>/manifests/<manifest>.toml`.
     pub manifest: &'static str,
     /// Where the app comes from.
     pub toolchain: Toolchain,
@@ -38,6 +41,9 @@ pub struct Run {
     pub host_env: Vec<(String, String)>,
     /// Skipped by the native reference run (it depends on the VM, e.g. on its memory size).
     pub vm_only: bool,
+    /// The run must take at least this long, wall time (e.g. a sleep); `uvm run` also spends
+    /// time booting, so this is only a lower bound.
+    pub min_elapsed: Option<Duration>,
     /// The app's stdout.
     pub stdout: Out,
     /// The app's stderr. With [`Status::Signal`], uvm adds its fault line: in the VM only the
@@ -56,6 +62,8 @@ pub enum Out {
     Contains(Vec<u8>),
     /// Does not contain these bytes.
     Lacks(Vec<u8>),
+    /// Meets every one of these expectations.
+    All(Vec<Out>),
 }
 
 impl Out {
@@ -65,6 +73,7 @@ impl Out {
             Out::Exact(want) => got == want.as_slice(),
             Out::Contains(want) => contains(got, want),
             Out::Lacks(want) => !contains(got, want),
+            Out::All(all) => all.iter().all(|out| out.matches(got)),
         }
     }
 }
@@ -87,6 +96,12 @@ pub enum Status {
 
 /// SIGSEGV.
 pub const SEGV: Status = Status::Signal(11, "SIGSEGV");
+/// SIGABRT (`abort()`).
+pub const ABRT: Status = Status::Signal(6, "SIGABRT");
+/// SIGFPE (integer division by zero).
+pub const FPE: Status = Status::Signal(8, "SIGFPE");
+/// SIGILL (an undefined instruction, `__builtin_trap`).
+pub const ILL: Status = Status::Signal(4, "SIGILL");
 
 impl Run {
     /// A run with the manifest's args and env, no stdin, expecting empty output and status 0.
@@ -99,6 +114,7 @@ impl Run {
             stdin: None,
             host_env: Vec::new(),
             vm_only: false,
+            min_elapsed: None,
             stdout: Out::Exact(Vec::new()),
             stderr: Out::Exact(Vec::new()),
             status: Status::Code(0),
@@ -134,6 +150,11 @@ impl Run {
         self.vm_only = true;
         self
     }
+    /// Takes at least `duration` of wall time.
+    pub fn min_elapsed(mut self, duration: Duration) -> Run {
+        self.min_elapsed = Some(duration);
+        self
+    }
     /// Exact stdout.
     pub fn stdout(mut self, text: impl AsRef<[u8]>) -> Run {
         self.stdout = Out::Exact(text.as_ref().to_vec());
@@ -167,7 +188,7 @@ impl Run {
 }
 
 fn case(manifest: &'static str, toolchain: Toolchain, app: &'static str, runs: Vec<Run>) -> Case {
-    Case { manifest, toolchain, app, runs }
+    Case { suite: Suite::Boot, manifest, toolchain, app, runs }
 }
 
 fn c_only(toolchain: Toolchain) -> Toolchain {
@@ -199,9 +220,21 @@ pub fn all() -> Vec<Case> {
             remap(tc),
             exit_code(tc),
             memory(tc),
+            sig_segv(tc),
+            sig_context(tc),
+            sig_fpe(tc),
+            sig_raise(tc),
+            sig_mask(tc),
+            sig_altstack(tc),
+            sig_abort(tc),
+            pipes(tc),
+            fdcopy(tc),
+            mremap(tc),
+            procfs(tc),
+            fsmisc(tc),
         ]);
     }
-    cases.extend([rust_hello(), rust_collections(), busybox_echo(), busybox_cat()]);
+    cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
     cases
 }
 
@@ -419,6 +452,97 @@ pub fn memory(tc: Toolchain) -> Case {
     case("memtouch", c_only(tc), "memtouch", runs)
 }
 
+// ---------------------------------------------------------------- signals (C apps)
+
+/// `sig_segv`: SA_SIGINFO SIGSEGV handler: si_addr, si_code (MAPERR/ACCERR), trapno and cr2
+/// in the ucontext; siglongjmp out restores the mask.
+pub fn sig_segv(tc: Toolchain) -> Case {
+    let tail = "trapno 14, cr2 ok, blocked in handler yes, frame on stack yes, unblocked after siglongjmp yes\n";
+    let out = format!(
+        "write to 0x10: signal 11, SEGV_MAPERR, si_addr ok, {tail}\
+         write to a read-only page: signal 11, SEGV_ACCERR, si_addr ok, {tail}\
+         read of a PROT_NONE page: signal 11, SEGV_ACCERR, si_addr ok, {tail}\
+         handler ran 3 times\n"
+    );
+    case("sig_segv", c_only(tc), "sig_segv", vec![Run::new("three faults caught").stdout(out)])
+}
+
+/// `sig_context`: a SIGILL handler reads and edits the interrupted registers and FP state.
+pub fn sig_context(tc: Toolchain) -> Case {
+    let out = "SIGILL: code ILL_ILLOPN, si_addr is the ud2\n\
+               handler saw rax=7 yes, rbx=0x1234 yes, xmm0=42.5 yes, mxcsr=0x1f80 yes, fpregs set, \
+               16-byte aligned frame yes\n\
+               after return: rax=1234 rbx=0x1234 xmm0=99.25 xmm1=2\n";
+    case("sig_context", c_only(tc), "sig_context", vec![Run::new("ucontext round trip").stdout(out)])
+}
+
+/// `sig_fpe`: integer division by zero: SIGFPE, FPE_INTDIV, si_addr at the divide.
+pub fn sig_fpe(tc: Toolchain) -> Case {
+    let out = "100/0 caught: FPE_INTDIV, si_addr set\n\
+               div by zero skipped: quotient 42, FPE_INTDIV, si_addr is the div\n\
+               handler ran 2 times\n";
+    case("sig_fpe", c_only(tc), "sig_fpe", vec![Run::new("division by zero caught").stdout(out)])
+}
+
+/// `sig_raise`: raise/kill to itself: handlers, siginfo, SA_NODEFER/SA_RESETHAND, ignored
+/// signals, then SIGTERM's default action (143).
+pub fn sig_raise(tc: Toolchain) -> Case {
+    let out = "raise(SIGUSR1) = 0\n\
+               handler ran 1 time(s); inside: SIGUSR1 blocked yes, SIGUSR2 (sa_mask) blocked yes; after: unblocked yes\n\
+               kill(getpid(), SIGUSR2) = 0: SI_USER, si_pid ok, si_uid ok\n\
+               raise(SIGUSR2): SI_TKILL, si_pid ok\n\
+               SA_NODEFER: blocked in its handler no\n\
+               SA_RESETHAND: ran 1 time(s), disposition now SIG_DFL\n\
+               ignored SIGUSR1: raise = 0\n\
+               SIGCHLD, SIGURG, SIGWINCH, SIGCONT (default: ignore): 0\n\
+               kill(0, 0) = 0, kill(getpid(), 0) = 0\n\
+               rt_sigaction(SIGKILL): EINVAL\n";
+    let run = Run::new("raise and kill").stdout(out).status(Status::Signal(15, "SIGTERM"));
+    case("sig_raise", c_only(tc), "sig_raise", vec![run])
+}
+
+/// `sig_mask`: blocked signals stay pending until unblocked; real-time ones queue; nesting
+/// order; SIG_IGN discards; sigsuspend and sigtimedwait.
+pub fn sig_mask(tc: Toolchain) -> Case {
+    let out = "blocked: ran 0, pending USR1 \n\
+               unblocked: ran 1, pending none\n\
+               real-time blocked: ran 0, pending RT \n\
+               real-time unblocked: ran 3 (queued, not merged)\n\
+               both unblocked at once, handlers ran: USR2 USR1 \n\
+               SIG_IGN on a pending signal: pending none\n\
+               unblocked after SIG_IGN: ran 2 in all\n\
+               sigsuspend = -1 (EINTR), ran 3 in all, SIGUSR1 blocked again yes\n\
+               sigtimedwait = SIGUSR2, si_signo ok, from raise yes, handler not run yes\n\
+               sigtimedwait with nothing pending = -1 (EAGAIN)\n\
+               sigtimedwait for 20 ms = -1 (EAGAIN)\n";
+    case("sig_mask", c_only(tc), "sig_mask", vec![Run::new("masks").stdout(out)])
+}
+
+/// `sig_altstack`: SA_ONSTACK handlers run on the sigaltstack; a stack overflow is caught there.
+pub fn sig_altstack(tc: Toolchain) -> Case {
+    let out = "alternate stack installed: flags 0, size ok yes\n\
+               SA_ONSTACK handler on the alternate stack: yes\n\
+               handler without SA_ONSTACK on the alternate stack: no\n\
+               stack overflow caught: on the alternate stack yes, SS_ONSTACK reported yes, SEGV_MAPERR, \
+               fault just below the deepest frame yes\n\
+               after siglongjmp: flags 0\n\
+               disabled: flags SS_DISABLE\n";
+    case("sig_altstack", c_only(tc), "sig_altstack", vec![Run::new("stack overflow caught").stdout(out)])
+}
+
+/// `sig_abort`: abort() ends the app with SIGABRT (134), also after a handler that returns.
+pub fn sig_abort(tc: Toolchain) -> Case {
+    let abrt = Status::Signal(6, "SIGABRT");
+    let runs = vec![
+        Run::new("abort").stdout("about to abort\n").status(abrt),
+        Run::new("abort with a handler")
+            .args(&["handler"])
+            .stdout("about to abort\nSIGABRT handler ran\n")
+            .status(abrt),
+    ];
+    case("sig_abort", c_only(tc), "sig_abort", runs)
+}
+
 // ---------------------------------------------------------------- Rust apps
 
 /// `rust/hello.rs`: args, env, a packaged file, stderr and exit code from a std program.
@@ -452,6 +576,20 @@ pub fn rust_collections() -> Case {
     case("rust_collections", Rust, "collections", vec![Run::new("collections").stdout(out)])
 }
 
+/// `rust/stack_overflow.rs`: std reports the overflow from its SIGSEGV handler on its
+/// sigaltstack, then aborts (134). The message is checked natively; `boot.rs` checks it in
+/// the VM (where a signal status checks only the signal's name on stderr).
+pub fn rust_stack_overflow() -> Case {
+    let run = Run::new("overflow")
+        .stdout("recursing until the stack runs out\n")
+        .stderr_is(Out::Contains(RUST_OVERFLOW_MESSAGE.to_vec()))
+        .status(Status::Signal(6, "SIGABRT"));
+    case("rust_stack_overflow", Rust, "stack_overflow", vec![run])
+}
+
+/// What Rust's std prints when the main thread overflows its stack.
+pub const RUST_OVERFLOW_MESSAGE: &[u8] = b"has overflowed its stack";
+
 // ---------------------------------------------------------------- busybox-static, unmodified
 
 /// `busybox echo`, binary referenced by absolute path.
@@ -477,4 +615,183 @@ pub fn busybox_cat() -> Case {
             .code(1),
     ];
     case("busybox_cat", Busybox, "busybox", runs)
+}
+
+// ---------------------------------------------------------------- pipes, copies, mremap, /proc
+
+/// `pipes`: one process's pipes: data in order, EOF once every writer is gone, EPIPE with
+/// SIGPIPE handled or ignored, O_NONBLOCK's EAGAIN, 64 KiB of room, atomic small writes,
+/// pipe2 flags, poll and select readiness and timeouts; then SIGPIPE's default action (141).
+pub fn pipes(tc: Toolchain) -> Case {
+    let out = "fstat: fifo yes, size 0, same inode yes\n\
+               readlink /proc/self/fd: pipe:[inode] yes\n\
+               lseek: -1 ESPIPE\n\
+               write: 11\n\
+               FIONREAD: 11\n\
+               read 5: 5 <hello>\n\
+               read the rest: 6 <, pipe>\n\
+               read the write end: -1 EBADF\n\
+               write the read end: -1 EBADF\n\
+               empty: read -1 EAGAIN; poll read end none, write end OUT\n\
+               F_GETPIPE_SZ: 65536\n\
+               filled with 4 KiB writes: 65536 bytes, then EAGAIN\n\
+               full: write 1 byte -1 EAGAIN; poll read end IN, write end none\n\
+               FIONREAD 65536, drained 65536 bytes, all intact yes, then EAGAIN\n\
+               write 61540: 61540\n\
+               4096 into 3996 bytes of room: -1 EAGAIN\n\
+               100 into 3996 bytes of room: 100\n\
+               one writer left: poll none\n\
+               no writer, data left: poll IN HUP\n\
+               read 4 <last>\n\
+               then read 0 (end of file), poll HUP\n\
+               pipe2: cloexec yes, nonblock yes, read end O_RDONLY yes, write end O_WRONLY yes\n\
+               pipe2(O_APPEND): -1 EINVAL\n\
+               no reader, SIGPIPE handled: write -1 EPIPE, handler ran 1 time(s)\n\
+               no reader, SIGPIPE ignored: write -1 EPIPE; poll write end OUT ERR\n\
+               select empty: 1, readable no, writable yes\n\
+               select with data: 2, readable yes, writable yes\n\
+               select timing out: 0, readable no\n\
+               select of a closed fd: -1 EBADF\n\
+               pselect timing out: 0\n\
+               poll with a closed fd: 1: none, none, NVAL\n\
+               poll timing out: 0\n\
+               poll after the writer closed: 1 HUP\n";
+    let runs = vec![
+        Run::new("pipes").stdout(out),
+        Run::new("SIGPIPE's default action")
+            .args(&["sigpipe"])
+            .stdout("writing to a pipe without readers\n")
+            .status(Status::Signal(13, "SIGPIPE")),
+    ];
+    case("pipes", c_only(tc), "pipes", runs)
+}
+
+/// `fdcopy`: sendfile (offsets, positions, into a pipe, errors), copy_file_range (within
+/// /tmp; EXDEV from the image, EINVAL for pipes and overlaps) and preadv/pwritev/preadv2/
+/// pwritev2.
+pub fn fdcopy(tc: Toolchain) -> Case {
+    let out = "sendfile 5000 at 100: 5000, offset now 5100, source position 10000\n\
+               sendfile from 9000: 1000 (end of file), source position 10000, target position 6000\n\
+               copied bytes intact: yes\n\
+               sendfile /etc/app.conf to a pipe: whole file, read back intact\n\
+               sendfile from a write-only fd: -1 EBADF\n\
+               sendfile to a read-only fd: -1 EBADF\n\
+               sendfile to an O_APPEND file: -1 EINVAL\n\
+               sendfile from a pipe with an offset: -1 ESPIPE\n\
+               sendfile at a negative offset: -1 EINVAL\n\
+               copy_file_range 3000 from 2000 to 10: 3000, offsets now 5000 3010\n\
+               copied bytes intact: yes, hole before them zero: yes\n\
+               copy_file_range from the positions: 500, positions now 10000 500\n\
+               copy_file_range at the end of the input: 0 OK\n\
+               copy_file_range overlapping in one file: -1 EINVAL\n\
+               copy_file_range within one file: 1000 OK\n\
+               copy_file_range with flags: -1 EINVAL\n\
+               copy_file_range from /etc to /tmp: -1 EXDEV\n\
+               copy_file_range to a pipe: -1 EINVAL\n\
+               copy_file_range from a directory: -1 EISDIR\n\
+               copy_file_range to an O_APPEND file: -1 EBADF\n\
+               pwritev 3 buffers at 100: 16, size 116, position 0\n\
+               preadv at 98: 18 <00a|lpha-bet|a-gamma> (two zero bytes of the hole first)\n\
+               preadv2 at the position: 6 <alpha->, position now 106\n\
+               pwritev2 at the position then pread: <a-XYta-g>, position 108\n\
+               preadv at a negative offset: -1 EINVAL\n\
+               preadv of a pipe: -1 ESPIPE\n\
+               preadv2 with an unknown flag: -1 EOPNOTSUPP\n\
+               pwritev of a read-only fd: -1 EBADF\n";
+    case("fdcopy", c_only(tc), "fdcopy", vec![Run::new("copies").stdout(out)])
+}
+
+/// `mremap`: grow in place, ENOMEM without MREMAP_MAYMOVE, moves (whole and part of a
+/// mapping), MREMAP_FIXED, shrinking, the errors; realloc of mmapped blocks.
+pub fn mremap(tc: Toolchain) -> Case {
+    let out = "grow in place: same address, content kept yes, new pages zero yes\n\
+               grow into the next page without MAYMOVE: ENOMEM\n\
+               grow with MAYMOVE: moved yes, content kept yes, new pages zero yes, old range unmapped\n\
+               middle page moved: yes, holds 2 yes; left of the hole intact, hole unmapped, right intact\n\
+               MREMAP_FIXED: at the target yes, holds pages 3 and 4 yes, source unmapped\n\
+               shrink: same address yes, first page kept, tail unmapped\n\
+               unaligned: EINVAL\n\
+               new size 0: EINVAL\n\
+               MREMAP_FIXED without MAYMOVE: EINVAL\n\
+               range past the mapping: EFAULT\n\
+               nothing mapped there: EFAULT\n\
+               realloc 1 MiB -> 16 MiB: content kept yes\n\
+               realloc -> 512 KiB: content kept yes\n";
+    case("mremap", c_only(tc), "mremap", vec![Run::new("mremap").stdout(out)])
+}
+
+/// `procfs`: /proc/self/maps in Linux's format (an mprotect split, [heap], [stack], the
+/// executable by path), status, stat, statm, comm, cmdline and environ as the app got them,
+/// and /proc/loadavg, /proc/version and /proc/meminfo.
+pub fn procfs(tc: Toolchain) -> Case {
+    let out = "maps: 3-page r--p mapping ok\n\
+               maps: after mprotect of the middle page: ok, ok, ok\n\
+               maps: [heap] yes, [stack] yes\n\
+               maps: the executable (/bin/procfs) is named: yes, with an r-xp line: yes\n\
+               maps: every line parses: yes\n\
+               status: Name procfs yes, State R yes, Pid matches yes, Threads 1 yes, VmRSS yes, VmSize yes\n\
+               stat: pid matches yes, comm procfs, state R, 52 fields yes\n\
+               statm: 7 numbers yes\n\
+               comm: procfs\n\
+               cmdline: 24 bytes, matches argv yes\n\
+               environ: matches environ yes\n\
+               loadavg: parses yes\n\
+               version: starts with \"Linux version \" yes, names the release yes\n\
+               meminfo: MemTotal yes, MemFree yes, MemAvailable yes\n";
+    case("procfs", c_only(tc), "procfs", vec![Run::new("/proc/self").stdout(out)])
+}
+
+/// `fsmisc`: link/linkat (EEXIST, EPERM, EXDEV, AT_EMPTY_PATH), mknod, creat, statfs and
+/// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
+/// sysinfo, times and getrusage.
+pub fn fsmisc(tc: Toolchain) -> Case {
+    let out = "link /tmp/a /tmp/b: 0 OK\n\
+               links of /tmp/a: 2\n\
+               link onto an existing name: -1 EEXIST\n\
+               link a directory: -1 EPERM\n\
+               link across file systems: -1 EXDEV\n\
+               link a missing file: -1 ENOENT\n\
+               linkat AT_EMPTY_PATH of an open file: 0 OK\n\
+               linkat AT_SYMLINK_FOLLOW through /proc/self/fd: 0 OK\n\
+               links of /tmp/a: 4\n\
+               linkat with an unknown flag: -1 EINVAL\n\
+               mknod a regular file: 0 OK\n\
+               mknod with a bad type: -1 EINVAL\n\
+               statfs /tmp: tmpfs yes\n\
+               statfs /proc: proc yes\n\
+               fstatfs of a pipe: pipefs yes\n\
+               statfs of a missing path: -1 ENOENT\n\
+               flock LOCK_EX|LOCK_NB: 0 OK\n\
+               flock LOCK_UN: 0 OK\n\
+               flock with a bad operation: -1 EINVAL\n\
+               posix_fadvise DONTNEED: 0\n\
+               posix_fadvise of a pipe: E29\n\
+               fallocate 8192: 0 OK\n\
+               size 8192\n\
+               fallocate KEEP_SIZE past the end: 0 OK\n\
+               size 8192\n\
+               fallocate PUNCH_HOLE: 0 OK\n\
+               after the hole: <00ta>\n\
+               fallocate ZERO_RANGE: -1 EOPNOTSUPP\n\
+               fallocate of a pipe: -1 E29\n\
+               fallocate of length 0: -1 EINVAL\n\
+               sync of the fd's file system: 0 OK\n\
+               close_range CLOEXEC: 0 OK\n\
+               close-on-exec: yes yes\n\
+               close_range: 0 OK\n\
+               after close_range: fcntl -1 EBADF, the fds below stay: yes\n\
+               close_range with first > last: -1 EINVAL\n\
+               getresuid/getresgid match getuid/getgid: yes\n\
+               setuid to the uid: 0 OK\n\
+               setgid to the gid: 0 OK\n\
+               setresuid(-1, -1, -1): 0 OK\n\
+               getpgid(0) is getpgrp(): yes, getsid(0) is getsid(pid): yes\n\
+               getpgid of no such process: -1 ESRCH\n\
+               sched_getscheduler: 0, priority range FIFO 1..99, OTHER 0..0\n\
+               sched_getcpu: ok\n\
+               sysinfo: total ram > 0 yes, free <= total yes, mem_unit 1, procs >= 1 yes\n\
+               times: ok\n\
+               getrusage: self maxrss > 0 yes, children maxrss 0\n\
+               getrusage of an unknown who: -1 EINVAL\n";
+    case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

@@ -4,6 +4,8 @@
 //! - [`apps`]: builds the test apps in `tests/apps/` (once per test process).
 //! - [`manifest`]: a tiny reader for the TOML subset our manifests use.
 //! - [`cases`]: every scenario and its expected stdout, stderr and exit status.
+//! - [`compat`]: the compatibility suite (`compat.rs`): busybox, C and Rust programs with
+//!   their expected output, packaged from `tests/compat/`.
 //! - [`stage`]: lays out a work directory: manifest + built binary + packaged files.
 //! - [`process`]: runs a command with stdin, captured output and a timeout.
 //! - [`vm`]: runs a case under `uvm build` / `uvm run` and checks it.
@@ -13,6 +15,7 @@
 
 pub mod apps;
 pub mod cases;
+pub mod compat;
 pub mod manifest;
 pub mod process;
 pub mod stage;
@@ -34,6 +37,34 @@ pub fn tests_dir() -> PathBuf {
 /// Scratch space for built apps and work directories (kept after the run for inspection).
 pub fn tmp_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uvm-boot")
+}
+
+/// Which test suite a case belongs to: where its apps, manifests and data live, and where its
+/// builds and work directories go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Suite {
+    /// The boot tests (`boot.rs`): `tests/{apps,manifests,data}`.
+    Boot,
+    /// The compatibility suite (`compat.rs`): `tests/compat/{apps,manifests,data}`.
+    Compat,
+}
+
+impl Suite {
+    /// The folder holding the suite's `apps/`, `manifests/` and `data/`.
+    pub fn dir(self) -> PathBuf {
+        match self {
+            Suite::Boot => tests_dir(),
+            Suite::Compat => tests_dir().join("compat"),
+        }
+    }
+
+    /// The suite's scratch space (built apps, work directories).
+    pub fn tmp(self) -> PathBuf {
+        match self {
+            Suite::Boot => tmp_root(),
+            Suite::Compat => tmp_root().join("compat"),
+        }
+    }
 }
 
 /// Whether we run under CI (`CI=true`): missing prerequisites then fail instead of skipping.

@@ -6,12 +6,15 @@
 //! <dir>/data/...          copy of tests/data/ (what `[[files]] src = "data/..."` refers to)
 //! ```
 //!
-//! so every relative path in a manifest resolves next to it, as `uvm build` expects.
+//! so every relative path in a manifest resolves next to it, as `uvm build` expects. For the
+//! compatibility suite ([`Suite::Compat`]) the same layout comes from `tests/compat/`.
 
 use super::apps::{self, BuildError, Toolchain};
 use super::manifest::{self, Manifest};
+use super::Suite;
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A staged work directory.
@@ -35,7 +38,12 @@ impl Staged {
 
 /// Reads and parses `tests/manifests/<name>.toml`.
 pub fn load_manifest(name: &str) -> (PathBuf, Manifest) {
-    let path = super::tests_dir().join("manifests").join(format!("{name}.toml"));
+    load_manifest_in(Suite::Boot, name)
+}
+
+/// Reads and parses `<suite dir>/manifests/<name>.toml`.
+pub fn load_manifest_in(suite: Suite, name: &str) -> (PathBuf, Manifest) {
+    let path = suite.dir().join("manifests").join(format!("{name}.toml"));
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let manifest = manifest::parse(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     (path, manifest)
@@ -44,12 +52,23 @@ pub fn load_manifest(name: &str) -> (PathBuf, Manifest) {
 /// Stages `tests/manifests/<manifest>.toml` with `app` built by `toolchain` in `dir` (wiped
 /// first). Err: the toolchain is missing. Panics on a failed build.
 pub fn stage(dir: &Path, manifest_name: &str, toolchain: Toolchain, app: &str) -> Result<Staged, String> {
-    let built = match apps::app(toolchain, app) {
+    stage_in(Suite::Boot, dir, manifest_name, toolchain, app)
+}
+
+/// [`stage`] for a case of `suite`: its manifest, app and `data/` come from [`Suite::dir`].
+pub fn stage_in(
+    suite: Suite,
+    dir: &Path,
+    manifest_name: &str,
+    toolchain: Toolchain,
+    app: &str,
+) -> Result<Staged, String> {
+    let built = match apps::app_in(suite, toolchain, app) {
         Ok(path) => path,
         Err(BuildError::Unavailable(why)) => return Err(why),
         Err(BuildError::Failed(why)) => panic!("building {toolchain} app `{app}` failed: {why}"),
     };
-    let (source, manifest) = load_manifest(manifest_name);
+    let (source, manifest) = load_manifest_in(suite, manifest_name);
     if dir.exists() {
         fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("rm -r {}: {e}", dir.display()));
     }
@@ -60,8 +79,8 @@ pub fn stage(dir: &Path, manifest_name: &str, toolchain: Toolchain, app: &str) -
         manifest.binary != "data",
         "{manifest_name}.toml: the binary cannot be called `data` (that is the packaged files' folder)"
     );
-    copy_tree(&super::tests_dir().join("data"), &dir.join("data"))
-        .unwrap_or_else(|e| panic!("copy tests/data to {}: {e}", dir.display()));
+    let data = suite.dir().join("data");
+    copy_tree(&data, &dir.join("data")).unwrap_or_else(|e| panic!("copy {} to {}: {e}", data.display(), dir.display()));
 
     let binary = if Path::new(&manifest.binary).is_absolute() {
         let binary = PathBuf::from(&manifest.binary);
@@ -77,16 +96,27 @@ pub fn stage(dir: &Path, manifest_name: &str, toolchain: Toolchain, app: &str) -
     Ok(Staged { dir: dir.to_path_buf(), manifest_path, manifest, binary })
 }
 
-/// Copies a file or a directory tree (regular files and directories only).
+/// Copies a file or a directory tree. A symlink inside the tree is copied as a symlink (its
+/// target verbatim); `from` itself is followed. Permissions are normalised as a checkout with
+/// umask 022 has them (directories and executables 0755, other files 0644), so what the
+/// tests package does not depend on the developer's umask.
 pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     if from.is_dir() {
         fs::create_dir_all(to)?;
+        fs::set_permissions(to, fs::Permissions::from_mode(0o755))?;
         for entry in fs::read_dir(from)? {
             let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+            let (path, dest) = (entry.path(), to.join(entry.file_name()));
+            if entry.file_type()?.is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&path)?, &dest)?;
+            } else {
+                copy_tree(&path, &dest)?;
+            }
         }
         Ok(())
     } else {
-        fs::copy(from, to).map(drop)
+        fs::copy(from, to)?;
+        let executable = fs::metadata(from)?.permissions().mode() & 0o111 != 0;
+        fs::set_permissions(to, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
     }
 }

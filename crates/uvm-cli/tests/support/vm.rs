@@ -4,8 +4,10 @@
 use super::cases::{contains, Case, Out, Run, Status};
 use super::process::{self, first_difference, show, Output};
 use super::stage::{self, Staged};
+use super::Suite;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The `uvm` binary under test: this crate's, or `$UVM_TEST_BIN` (e.g. a release build).
 pub fn uvm_bin() -> PathBuf {
@@ -25,7 +27,12 @@ where
 
 /// The work directory of a test: `$CARGO_TARGET_TMPDIR/uvm-boot/vm/<test>`.
 pub fn work_dir(test: &str) -> PathBuf {
-    super::tmp_root().join("vm").join(test)
+    work_dir_in(Suite::Boot, test)
+}
+
+/// The work directory of a test of `suite`: `<suite tmp>/vm/<test>`.
+pub fn work_dir_in(suite: Suite, test: &str) -> PathBuf {
+    suite.tmp().join("vm").join(test)
 }
 
 /// Checks that KVM works; if not, fails (CI) or notes the skip. `false`: return early.
@@ -42,7 +49,7 @@ pub fn require_kvm(test: &str) -> bool {
 /// Stages a case for `test`; `None` (after the skip note, or a panic under CI) if its
 /// toolchain is missing.
 pub fn stage_case(test: &str, case: &Case) -> Option<Staged> {
-    match stage::stage(&work_dir(test), case.manifest, case.toolchain, case.app) {
+    match stage::stage_in(case.suite, &work_dir_in(case.suite, test), case.manifest, case.toolchain, case.app) {
         Ok(staged) => Some(staged),
         Err(why) => {
             super::skip(test, &why);
@@ -68,7 +75,10 @@ pub fn expect_code(test: &str, cmd: Command, code: i32) -> Output {
 
 /// `uvm build MANIFEST`: must succeed, print the image's path and create it beside the manifest.
 pub fn build(test: &str, staged: &Staged) -> PathBuf {
-    let out = expect_code(test, uvm([Path::new("build"), &staged.manifest_path]), 0);
+    let mut cmd = uvm([Path::new("build"), &staged.manifest_path]);
+    // The documented default: every mtime in the image is 0 (tests list packaged files).
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    let out = expect_code(test, cmd, 0);
     let image = staged.default_image();
     assert!(image.is_file(), "{test}: `uvm build` succeeded but {} does not exist", image.display());
     let name = image.file_name().expect("name").to_string_lossy().into_owned();
@@ -102,8 +112,10 @@ pub fn run_command(target: &Path, run: &Run) -> Command {
 pub fn check_run(test: &str, target: &Path, run: &Run) {
     let cmd = run_command(target, run);
     let shown = format!("{cmd:?}");
+    let start = Instant::now();
     let out = process::run(cmd, run.stdin.as_deref());
-    let problems = judge_vm(run, &out);
+    let mut problems = judge_vm(run, &out);
+    problems.extend(judge_elapsed(run, start.elapsed()));
     if !problems.is_empty() {
         panic!(
             "{test} [{}]: `{shown}`{}\n{}\n--- exit status: {}\n--- stdout: {}\n--- stderr: {}",
@@ -146,6 +158,12 @@ pub fn judge_vm(run: &Run, out: &Output) -> Vec<String> {
     problems
 }
 
+/// What is wrong with a run's wall time (None: nothing).
+pub fn judge_elapsed(run: &Run, elapsed: Duration) -> Option<String> {
+    let min = run.min_elapsed?;
+    (elapsed < min).then(|| format!("expected the run to take at least {min:?}, it took {elapsed:?}"))
+}
+
 /// What is wrong with one output stream (None: nothing).
 pub fn judge_stream(name: &str, want: &Out, got: &[u8]) -> Option<String> {
     if want.matches(got) {
@@ -155,6 +173,7 @@ pub fn judge_stream(name: &str, want: &Out, got: &[u8]) -> Option<String> {
         Out::Exact(w) => format!("{name} differs: {}; expected {}", first_difference(w, got), show(w)),
         Out::Contains(w) => format!("{name} should contain {}", show(w)),
         Out::Lacks(w) => format!("{name} should not contain {}", show(w)),
+        Out::All(all) => all.iter().filter_map(|out| judge_stream(name, out, got)).collect::<Vec<_>>().join("\n"),
     })
 }
 

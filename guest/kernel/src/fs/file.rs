@@ -5,7 +5,11 @@
 //! The syscall layer calls these methods with kernel buffers; every check on the fd's side
 //! is here: `EBADF` for reading a write-only file (or writing a read-only one, or anything
 //! but `fstat` on an `O_PATH` fd), `EISDIR` for reading a directory, `ESPIPE` for
-//! positioned I/O on a console, `EINVAL` for a negative offset.
+//! positioned I/O on a console or pipe, `EINVAL` for a negative offset.
+//!
+//! An open file on a pipe is one of the pipe's ends (a reader if opened for reading, a
+//! writer if for writing) from its creation until it drops, and reads and writes the pipe
+//! with its own `O_NONBLOCK`.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -13,11 +17,12 @@ use alloc::vec::Vec;
 use crate::errno::Errno;
 use crate::fs::dirent::{write_dirent64, DirEntry};
 use crate::fs::flags::{
-    O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR, SEEK_DATA, SEEK_END,
-    SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
+    O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLL_ALWAYS_READY, SEEK_CUR,
+    SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
 };
 use crate::fs::ioctl;
 use crate::fs::node::{Location, Node};
+use crate::fs::pipe::Pipe;
 use crate::fs::stat::{FileType, Stat, TimeChange};
 use crate::fs::tmpfs::WritePos;
 use crate::sync::SpinLock;
@@ -44,6 +49,8 @@ pub struct OpenFile {
     status: SpinLock<u32>,
     position: SpinLock<u64>,
     mount_entries: Vec<MountEntry>,
+    /// The pipe this file is an end of (not for `O_PATH`).
+    pipe: Option<Arc<Pipe>>,
 }
 
 impl OpenFile {
@@ -52,14 +59,36 @@ impl OpenFile {
     pub fn new(location: Location, flags: u32, mount_entries: Vec<MountEntry>) -> OpenFile {
         let path_only = flags & O_PATH != 0;
         let access = flags & O_ACCMODE;
+        let readable = !path_only && (access == O_RDONLY || access == O_RDWR);
+        let writable = !path_only && (access == O_WRONLY || access == O_RDWR);
+        let pipe = if path_only { None } else { location.node.pipe().cloned() };
+        if let Some(pipe) = &pipe {
+            pipe.open_end(readable, writable);
+        }
         OpenFile {
             location,
-            readable: !path_only && (access == O_RDONLY || access == O_RDWR),
-            writable: !path_only && (access == O_WRONLY || access == O_RDWR),
+            readable,
+            writable,
             path_only,
             status: SpinLock::new(if path_only { 0 } else { flags & STATUS_FLAGS }),
             position: SpinLock::new(0),
             mount_entries,
+            pipe,
+        }
+    }
+
+    /// The pipe this file reads or writes, if it is a pipe end.
+    pub fn pipe(&self) -> Option<&Arc<Pipe>> {
+        self.pipe.as_ref()
+    }
+
+    /// The `poll` events that hold now (`POLLIN`, `POLLOUT`, `POLLHUP`, `POLLERR`...):
+    /// computed for pipes; every other file is always ready for reading and writing, as on
+    /// Linux for regular files (the console too: waiting for its input needs the host).
+    pub fn poll_events(&self) -> u16 {
+        match &self.pipe {
+            Some(pipe) => pipe.poll(self.readable, self.writable),
+            None => POLL_ALWAYS_READY,
         }
     }
 
@@ -174,6 +203,9 @@ impl OpenFile {
     /// `read`: reads at the file position and advances it.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         self.check_readable()?;
+        if let Some(pipe) = &self.pipe {
+            return pipe.read(buf, self.is_nonblocking());
+        }
         if !self.has_position() {
             return self.node().read_at(0, buf);
         }
@@ -188,6 +220,9 @@ impl OpenFile {
         self.check_writable()?;
         if data.is_empty() {
             return Ok(0);
+        }
+        if let Some(pipe) = &self.pipe {
+            return pipe.write(data, self.is_nonblocking());
         }
         let append = *self.status.lock() & O_APPEND != 0;
         if !self.has_position() {
@@ -316,7 +351,7 @@ impl OpenFile {
 
     /// `ioctl`: `arg` holds the argument bytes ([`ioctl::arg_size`] says how many and which
     /// way they go). `FIONBIO` sets `O_NONBLOCK`; `FIONREAD` on a regular file gives the
-    /// bytes left; the terminal ioctls go to the console; `FIOCLEX`/`FIONCLEX` are the fd
+    /// bytes left, on a pipe the bytes buffered; the terminal ioctls go to the console; `FIOCLEX`/`FIONCLEX` are the fd
     /// table's (the syscall layer handles them, this accepts them). Else `ENOTTY`.
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<usize, Errno> {
         if self.path_only {
@@ -333,6 +368,11 @@ impl OpenFile {
             ioctl::FIOCLEX | ioctl::FIONCLEX => Ok(0),
             _ => match self.node() {
                 Node::Console(console) => console.ioctl(cmd, arg),
+                Node::Pipe(pipe) if cmd == ioctl::FIONREAD => {
+                    let count = i32::try_from(pipe.available()).unwrap_or(i32::MAX);
+                    arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
+                    Ok(0)
+                }
                 node if cmd == ioctl::FIONREAD && node.file_type() == FileType::Regular => {
                     let left = node.size().saturating_sub(self.position());
                     let left = i32::try_from(left).unwrap_or(i32::MAX);
@@ -355,6 +395,49 @@ impl OpenFile {
             return Err(Errno::EINVAL);
         }
         self.node().truncate(len)
+    }
+
+    /// `fallocate(fd, mode, offset, len)`, with Linux's checks in Linux's order. tmpfs
+    /// files take mode 0 and `FALLOC_FL_KEEP_SIZE` (allocate) and `FALLOC_FL_PUNCH_HOLE |
+    /// FALLOC_FL_KEEP_SIZE`; other modes are `EOPNOTSUPP`, as for Linux's tmpfs.
+    pub fn fallocate(&self, mode: u32, offset: i64, len: i64) -> Result<(), Errno> {
+        const KEEP_SIZE: u32 = 0x1;
+        const PUNCH_HOLE: u32 = 0x2;
+        const ZERO_RANGE: u32 = 0x10;
+        const KNOWN: u32 = 0x7f;
+        if self.path_only {
+            return Err(Errno::EBADF);
+        }
+        if offset < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if mode & !KNOWN != 0
+            || mode & (PUNCH_HOLE | ZERO_RANGE) == PUNCH_HOLE | ZERO_RANGE
+            || (mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0)
+        {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if !self.writable {
+            return Err(Errno::EBADF);
+        }
+        match self.node().file_type() {
+            FileType::Fifo => return Err(Errno::ESPIPE),
+            FileType::Directory => return Err(Errno::EISDIR),
+            FileType::Regular => {}
+            _ => return Err(Errno::ENODEV),
+        }
+        let (offset, len) = (offset as u64, len as u64);
+        if offset.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(Errno::EFBIG);
+        }
+        let Node::Tmp(node) = self.node() else {
+            return Err(Errno::EOPNOTSUPP);
+        };
+        match mode {
+            0 | KEEP_SIZE => node.allocate(offset, len, mode == KEEP_SIZE),
+            m if m == PUNCH_HOLE | KEEP_SIZE => node.punch_hole(offset, len),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
     }
 
     /// `fchmod`.
@@ -381,14 +464,14 @@ impl OpenFile {
         self.node().set_times(atime, mtime)
     }
 
-    /// `fsync`/`fdatasync`: nothing to flush in memory; `EINVAL` for a console or device,
-    /// as on Linux for files that cannot be synced.
+    /// `fsync`/`fdatasync`: nothing to flush in memory; `EINVAL` for a console, device or
+    /// pipe, as on Linux for files that cannot be synced.
     pub fn sync(&self) -> Result<(), Errno> {
         if self.path_only {
             return Err(Errno::EBADF);
         }
         match self.node() {
-            Node::Console(_) | Node::Dev(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) => Err(Errno::EINVAL),
             _ => Ok(()),
         }
     }
@@ -397,6 +480,15 @@ impl OpenFile {
     /// `mmap` can map it in place.
     pub fn image_extent(&self) -> Option<(u64, u64)> {
         self.node().image_extent()
+    }
+}
+
+impl Drop for OpenFile {
+    /// The last fd (or other holder) of this open file is gone: a pipe loses this end.
+    fn drop(&mut self) {
+        if let Some(pipe) = &self.pipe {
+            pipe.close_end(self.readable, self.writable);
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Linux x86-64 flag values of the file syscalls: `open` flags, `*at` flags, `access`
-//! modes, `renameat2` flags and `lseek` whences.
+//! modes, `renameat2` flags, `lseek` whences and `poll` events.
 
 /// Mask of the access mode.
 pub const O_ACCMODE: u32 = 0o3;
@@ -90,3 +90,27 @@ pub const SEEK_END: u32 = 2;
 pub const SEEK_DATA: u32 = 3;
 /// `lseek`: to the next hole at or after the offset.
 pub const SEEK_HOLE: u32 = 4;
+
+/// `poll`: there is data to read.
+pub const POLLIN: u16 = 0x1;
+/// `poll`: urgent data (never, here).
+pub const POLLPRI: u16 = 0x2;
+/// `poll`: writing will not block.
+pub const POLLOUT: u16 = 0x4;
+/// `poll`: an error condition (the read end of a pipe is gone); always reported.
+pub const POLLERR: u16 = 0x8;
+/// `poll`: hung up (the write end of a pipe is gone); always reported.
+pub const POLLHUP: u16 = 0x10;
+/// `poll`: the fd is not open; always reported.
+pub const POLLNVAL: u16 = 0x20;
+/// `poll`: normal data to read (as `POLLIN`).
+pub const POLLRDNORM: u16 = 0x40;
+/// `poll`: priority-band data to read (never, here).
+pub const POLLRDBAND: u16 = 0x80;
+/// `poll`: writing normal data will not block (as `POLLOUT`).
+pub const POLLWRNORM: u16 = 0x100;
+/// `poll`: writing priority-band data will not block (never, here).
+pub const POLLWRBAND: u16 = 0x200;
+/// What files without a notion of readiness report (Linux's `DEFAULT_POLLMASK`): regular
+/// files, directories, devices, `/proc`.
+pub const POLL_ALWAYS_READY: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;

@@ -22,6 +22,7 @@
 //! - [`file`](mod@file): [`OpenFile`], what an fd refers to (position, flags, read/write/getdents...).
 //! - [`fdtable`]: [`FdTable`], the fds.
 //! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
+//! - [`pipe`]: [`Pipe`], the anonymous pipes of `pipe`/`pipe2` (not in any directory).
 //! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
 //! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
 //! - [`env`](mod@env): [`FsEnv`], the kernel services the file systems use (console, clock, random).
@@ -49,6 +50,7 @@ pub mod image;
 pub mod ioctl;
 pub mod node;
 pub mod path;
+pub mod pipe;
 pub mod proc;
 pub mod stat;
 pub mod statfs;
@@ -66,6 +68,7 @@ pub use fdtable::{FdEntry, FdTable, RLIMIT_NOFILE};
 pub use file::OpenFile;
 pub use image::ImageFs;
 pub use node::{Location, Node};
+pub use pipe::Pipe;
 pub use proc::{ProcFs, ProcessView};
 pub use stat::{Stat, TimeChange};
 pub use statfs::StatFs;

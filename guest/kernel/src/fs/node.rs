@@ -14,6 +14,7 @@ use crate::fs::dev::DevNode;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::image::ImageFs;
 use crate::fs::path::LinkTarget;
+use crate::fs::pipe::Pipe;
 use crate::fs::proc::ProcNode;
 use crate::fs::stat::{FileType, Stat, TimeChange};
 use crate::fs::tmpfs::{TmpNode, WritePos};
@@ -57,6 +58,8 @@ pub enum Node {
     Console(ConsoleNode),
     /// In `/proc`.
     Proc(ProcNode),
+    /// An anonymous pipe (in no directory).
+    Pipe(Arc<Pipe>),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -79,6 +82,7 @@ impl Node {
             Node::Dev(node) => node.file_type(),
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
+            Node::Pipe(_) => FileType::Fifo,
         }
     }
 
@@ -92,7 +96,7 @@ impl Node {
         match self {
             Node::Tmp(_) => Mutability::Writable,
             Node::Image(_) => Mutability::ReadOnly,
-            Node::Dev(_) | Node::Console(_) | Node::Proc(_) => Mutability::Fixed,
+            Node::Dev(_) | Node::Console(_) | Node::Proc(_) | Node::Pipe(_) => Mutability::Fixed,
         }
     }
 
@@ -104,6 +108,7 @@ impl Node {
             Node::Dev(node) => node.stat(),
             Node::Console(node) => node.stat(),
             Node::Proc(node) => node.stat(),
+            Node::Pipe(pipe) => pipe.stat(),
         })
     }
 
@@ -115,6 +120,7 @@ impl Node {
             Node::Dev(node) => node.kind().ino(),
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
+            Node::Pipe(pipe) => pipe.ino(),
         }
     }
 
@@ -126,6 +132,7 @@ impl Node {
             (Node::Dev(a), Node::Dev(b)) => a.kind() == b.kind(),
             (Node::Console(a), Node::Console(b)) => a.same_file(b),
             (Node::Proc(a), Node::Proc(b)) => a.kind() == b.kind(),
+            (Node::Pipe(a), Node::Pipe(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -140,7 +147,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
         }
     }
@@ -158,7 +165,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
         }
     }
@@ -187,7 +194,7 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
         }
     }
@@ -206,17 +213,18 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Pipe(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
         }
     }
 
-    /// Whether reads and writes have a position (consoles do not: `ESPIPE`).
+    /// Whether reads and writes have a position (consoles and pipes do not: `ESPIPE`).
     pub fn is_seekable(&self) -> bool {
-        !matches!(self, Node::Console(_))
+        !matches!(self, Node::Console(_) | Node::Pipe(_))
     }
 
-    /// Reads from `offset` (ignored by devices and consoles).
+    /// Reads from `offset` (ignored by devices, consoles and pipes; a pipe is read as if
+    /// `O_NONBLOCK`: open files read pipes themselves, with their own flags).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         match self {
             Node::Image(node) => node.fs.read_at(node.index, offset, buf),
@@ -224,11 +232,13 @@ impl Node {
             Node::Dev(node) => node.read(buf),
             Node::Console(node) => node.read(buf),
             Node::Proc(node) => node.read_at(offset, buf),
+            Node::Pipe(pipe) => pipe.read(buf, true),
         }
     }
 
-    /// Writes at `pos`; returns the bytes written and the file position after them (devices
-    /// and consoles leave the position where it was).
+    /// Writes at `pos`; returns the bytes written and the file position after them (devices,
+    /// consoles and pipes leave the position where it was; a pipe is written as if
+    /// `O_NONBLOCK`).
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let unmoved = match pos {
             WritePos::At(offset) => offset,
@@ -238,7 +248,16 @@ impl Node {
             Node::Tmp(node) => node.write_at(pos, data),
             Node::Dev(node) => Ok((node.write(data)?, unmoved)),
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
+            Node::Pipe(pipe) => Ok((pipe.write(data, true)?, unmoved)),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
+        }
+    }
+
+    /// The pipe, if this is one.
+    pub fn pipe(&self) -> Option<&Arc<Pipe>> {
+        match self {
+            Node::Pipe(pipe) => Some(pipe),
+            _ => None,
         }
     }
 

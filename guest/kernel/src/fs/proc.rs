@@ -4,13 +4,16 @@
 //! /proc/self -> 1              /proc/1/exe -> the app's path
 //! /proc/1/cwd => the cwd       /proc/1/fd/N => open fd N   ("=>": magic links, below)
 //! /proc/1/mounts               /proc/mounts -> self/mounts
-//! /proc/cpuinfo /proc/meminfo /proc/uptime
+//! /proc/1/maps /proc/1/status /proc/1/stat /proc/1/statm /proc/1/comm
+//! /proc/1/cmdline /proc/1/environ
+//! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version
 //! ```
 //! The app is pid 1. `cwd` and `fd/N` are "magic" links as on Linux: `readlink` gives a
 //! path, but following them leads straight to the open file (so `/proc/self/fd/3` reaches a
-//! deleted file, and `/dev/stdout` reaches the console). Their contents come from the
-//! process, through the [`ProcessView`] the kernel installs once its fd table exists.
-//! Anything else (`/proc/self/maps`, ...) is `ENOENT`.
+//! deleted file, and `/dev/stdout` reaches the console). Their contents, the memory map and
+//! the command line come from the process, through the [`ProcessView`] the kernel installs
+//! once its fd table exists. Files are generated when read, in Linux's formats; anything
+//! not listed is `ENOENT`.
 
 use alloc::format;
 use alloc::string::String;
@@ -21,9 +24,10 @@ use crate::errno::Errno;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::{Clock, SystemInfo};
 use crate::fs::file::OpenFile;
+use crate::fs::image::ImageFs;
 use crate::fs::node::Location;
 use crate::fs::path::LinkTarget;
-use crate::fs::stat::{FileType, Stat, Timespec, BLOCK_SIZE, DEV_PROC};
+use crate::fs::stat::{major, minor, FileType, Stat, Timespec, BLOCK_SIZE, DEV_IMAGE, DEV_PROC};
 use crate::sync::SpinLock;
 
 /// The app's pid, as `/proc/self` names it.
@@ -31,6 +35,67 @@ pub const APP_PID: u32 = 1;
 
 /// First inode number of the `/proc/self/fd/N` links (`+ N`).
 const FD_INO_BASE: u64 = 0x1_0000;
+
+/// Clock ticks per second in `/proc/self/stat` (`AT_CLKTCK`, `sysconf(_SC_CLK_TCK)`).
+pub const CLOCK_TICKS: u64 = 100;
+
+/// The kernel release `uname` reports (and `/proc/version` shows).
+pub const KERNEL_RELEASE: &str = "6.1.0-uvm";
+/// The kernel version string `uname` reports.
+pub const KERNEL_VERSION: &str = "#1 SMP uvm";
+
+/// What backs a mapping, for `/proc/self/maps`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Anonymous memory (and private copies of tmpfs files).
+    Anonymous,
+    /// The program break (`[heap]`).
+    Heap,
+    /// The main stack (`[stack]`).
+    Stack,
+    /// The image file's bytes from this offset in the image file on (named by the file
+    /// holding them).
+    Image {
+        /// Offset in the image file of the mapping's first byte.
+        image_offset: u64,
+    },
+}
+
+/// One mapping of the app's address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRegion {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// PROT_READ.
+    pub read: bool,
+    /// PROT_WRITE.
+    pub write: bool,
+    /// PROT_EXEC.
+    pub exec: bool,
+    /// What backs it.
+    pub kind: RegionKind,
+}
+
+impl MapRegion {
+    fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+}
+
+/// The app's memory: its mappings, by address, and page counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// The mappings, in address order.
+    pub regions: Vec<MapRegion>,
+    /// Pages that have memory behind them now (the resident set).
+    pub resident_pages: u64,
+    /// The most `resident_pages` ever was.
+    pub peak_resident_pages: u64,
+    /// Pages filled on first touch (minor faults).
+    pub minor_faults: u64,
+}
 
 /// What `/proc` needs to see of the running process.
 ///
@@ -43,6 +108,48 @@ pub trait ProcessView: Send + Sync {
     fn open_fds(&self) -> Vec<i32>;
     /// The current working directory.
     fn cwd(&self) -> Location;
+    /// The memory map and usage (`None`: unknown, shown as no mappings).
+    fn memory(&self) -> Option<MemoryUsage> {
+        None
+    }
+    /// argv, as the app received it (`/proc/self/cmdline`).
+    fn argv(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// The environment the app started with, `KEY=VALUE` (`/proc/self/environ`).
+    fn envp(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+}
+
+/// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
+/// to this width on 64-bit).
+const MAPS_NAME_COLUMN: usize = 73;
+
+/// Sizes of the parts of an address space, in pages, as `/proc/self/status` reports them.
+struct MemorySizes {
+    /// Every mapping (`VmSize`).
+    total: u64,
+    /// Writable mappings but the stack (`VmData`).
+    data: u64,
+    /// The stack (`VmStk`).
+    stack: u64,
+    /// Executable mappings of files (`VmExe`).
+    text: u64,
+}
+
+impl MemorySizes {
+    fn of(memory: &MemoryUsage) -> MemorySizes {
+        let pages = |wanted: &dyn Fn(&MapRegion) -> bool| -> u64 {
+            memory.regions.iter().filter(|r| wanted(r)).map(|r| r.len() / BLOCK_SIZE as u64).sum()
+        };
+        MemorySizes {
+            total: pages(&|_| true),
+            data: pages(&|r| r.write && r.kind != RegionKind::Stack),
+            stack: pages(&|r| r.kind == RegionKind::Stack),
+            text: pages(&|r| r.exec && matches!(r.kind, RegionKind::Image { .. })),
+        }
+    }
 }
 
 /// The files of `/proc`.
@@ -72,19 +179,50 @@ pub enum ProcKind {
     MemInfo,
     /// `/proc/uptime`.
     Uptime,
+    /// `/proc/loadavg`.
+    LoadAvg,
+    /// `/proc/version`.
+    Version,
+    /// `/proc/1/maps`.
+    Maps,
+    /// `/proc/1/status`.
+    Status,
+    /// `/proc/1/stat`.
+    Stat,
+    /// `/proc/1/statm`.
+    Statm,
+    /// `/proc/1/comm`.
+    Comm,
+    /// `/proc/1/cmdline`.
+    Cmdline,
+    /// `/proc/1/environ`.
+    Environ,
 }
 
-const ROOT_ENTRIES: [(&[u8], ProcKind); 6] = [
+const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
     (b"1", ProcKind::PidDir),
     (b"cpuinfo", ProcKind::CpuInfo),
+    (b"loadavg", ProcKind::LoadAvg),
     (b"meminfo", ProcKind::MemInfo),
     (b"mounts", ProcKind::MountsLink),
     (b"self", ProcKind::SelfLink),
     (b"uptime", ProcKind::Uptime),
+    (b"version", ProcKind::Version),
 ];
 
-const PID_ENTRIES: [(&[u8], ProcKind); 4] =
-    [(b"cwd", ProcKind::Cwd), (b"exe", ProcKind::Exe), (b"fd", ProcKind::FdDir), (b"mounts", ProcKind::Mounts)];
+const PID_ENTRIES: [(&[u8], ProcKind); 11] = [
+    (b"cmdline", ProcKind::Cmdline),
+    (b"comm", ProcKind::Comm),
+    (b"cwd", ProcKind::Cwd),
+    (b"environ", ProcKind::Environ),
+    (b"exe", ProcKind::Exe),
+    (b"fd", ProcKind::FdDir),
+    (b"maps", ProcKind::Maps),
+    (b"mounts", ProcKind::Mounts),
+    (b"stat", ProcKind::Stat),
+    (b"statm", ProcKind::Statm),
+    (b"status", ProcKind::Status),
+];
 
 impl ProcKind {
     /// The inode number.
@@ -101,6 +239,15 @@ impl ProcKind {
             ProcKind::CpuInfo => 9,
             ProcKind::MemInfo => 10,
             ProcKind::Uptime => 11,
+            ProcKind::LoadAvg => 12,
+            ProcKind::Version => 13,
+            ProcKind::Maps => 14,
+            ProcKind::Status => 15,
+            ProcKind::Stat => 16,
+            ProcKind::Statm => 17,
+            ProcKind::Comm => 18,
+            ProcKind::Cmdline => 19,
+            ProcKind::Environ => 20,
             ProcKind::Fd(fd) => FD_INO_BASE + fd as u64,
         }
     }
@@ -112,7 +259,19 @@ impl ProcKind {
             ProcKind::SelfLink | ProcKind::MountsLink | ProcKind::Exe | ProcKind::Cwd | ProcKind::Fd(_) => {
                 FileType::Symlink
             }
-            ProcKind::Mounts | ProcKind::CpuInfo | ProcKind::MemInfo | ProcKind::Uptime => FileType::Regular,
+            ProcKind::Mounts
+            | ProcKind::CpuInfo
+            | ProcKind::MemInfo
+            | ProcKind::Uptime
+            | ProcKind::LoadAvg
+            | ProcKind::Version
+            | ProcKind::Maps
+            | ProcKind::Status
+            | ProcKind::Stat
+            | ProcKind::Statm
+            | ProcKind::Comm
+            | ProcKind::Cmdline
+            | ProcKind::Environ => FileType::Regular,
         }
     }
 
@@ -133,6 +292,8 @@ impl ProcKind {
                 | ProcKind::CpuInfo
                 | ProcKind::MemInfo
                 | ProcKind::Uptime
+                | ProcKind::LoadAvg
+                | ProcKind::Version
         )
     }
 }
@@ -141,6 +302,7 @@ impl ProcKind {
 pub struct ProcFs {
     app_path: Vec<u8>,
     mounts_text: Vec<u8>,
+    image: Option<Arc<ImageFs>>,
     system: SystemInfo,
     clock: Clock,
     uid: u32,
@@ -151,10 +313,12 @@ pub struct ProcFs {
 
 impl ProcFs {
     /// `/proc` for an app at `app_path` owned by `uid:gid`; `/proc/mounts` shows
-    /// `mounts_text`. The clock's current reading is the boot time.
+    /// `mounts_text`; `/proc/self/maps` names mappings of `image`'s files by their paths.
+    /// The clock's current reading is the boot time.
     pub fn new(
         app_path: &[u8],
         mounts_text: Vec<u8>,
+        image: Option<Arc<ImageFs>>,
         system: SystemInfo,
         clock: Clock,
         uid: u32,
@@ -163,6 +327,7 @@ impl ProcFs {
         Arc::new(ProcFs {
             app_path: Vec::from(app_path),
             mounts_text,
+            image,
             system,
             clock,
             uid,
@@ -239,7 +404,8 @@ impl ProcFs {
         text
     }
 
-    fn uptime(&self) -> String {
+    /// Time since boot: (seconds, nanoseconds).
+    fn since_boot(&self) -> (i64, i64) {
         let now = Timespec::from_clock((self.clock)());
         let mut seconds = now.sec.saturating_sub(self.booted.sec).max(0);
         let mut nanos = i64::from(now.nsec) - i64::from(self.booted.nsec);
@@ -251,7 +417,206 @@ impl ProcFs {
                 nanos += 1_000_000_000;
             }
         }
+        (seconds, nanos)
+    }
+
+    fn uptime(&self) -> String {
+        let (seconds, nanos) = self.since_boot();
         format!("{seconds}.{:02} 0.00\n", nanos / 10_000_000)
+    }
+
+    /// Clock ticks since boot: the app's CPU time (it is the VM's only process; waits are
+    /// not subtracted, as for `CLOCK_PROCESS_CPUTIME_ID`).
+    fn ticks_since_boot(&self) -> u64 {
+        let (seconds, nanos) = self.since_boot();
+        (seconds as u64) * CLOCK_TICKS + (nanos as u64) / (1_000_000_000 / CLOCK_TICKS)
+    }
+
+    /// The app's name as the kernel keeps it (`comm`): its file name, at most 15 bytes.
+    fn comm(&self) -> Vec<u8> {
+        let name = self.app_path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        Vec::from(&name[..name.len().min(15)])
+    }
+
+    /// The process's memory (no mappings without a process view).
+    fn memory(&self) -> MemoryUsage {
+        self.process().and_then(|p| p.memory()).unwrap_or_default()
+    }
+
+    /// The image file holding byte `image_offset` of the image file, and that byte's offset
+    /// in it: `(entry index, file offset)`.
+    fn image_file_at(&self, image_offset: u64) -> Option<(u32, u64)> {
+        let image = self.image.as_ref()?;
+        (0..image.entry_count()).find_map(|index| {
+            let (start, size) = image.file_extent(index)?;
+            (image_offset >= start && image_offset - start < size).then(|| (index, image_offset - start))
+        })
+    }
+
+    /// `/proc/self/maps`: one line per mapping, `start-end perms offset dev inode path`, the
+    /// path column aligned as Linux aligns it.
+    fn maps(&self) -> String {
+        let mut text = String::new();
+        for region in self.memory().regions {
+            let (offset, dev, ino, name) = match region.kind {
+                RegionKind::Anonymous => (0, 0, 0, None),
+                RegionKind::Heap => (0, 0, 0, Some(Vec::from(&b"[heap]"[..]))),
+                RegionKind::Stack => (0, 0, 0, Some(Vec::from(&b"[stack]"[..]))),
+                RegionKind::Image { image_offset } => match self.image_file_at(image_offset) {
+                    Some((index, offset)) => {
+                        let path = self.image.as_ref().and_then(|image| image.path_of(index).ok());
+                        (offset, DEV_IMAGE, u64::from(index) + 1, path)
+                    }
+                    None => (0, 0, 0, None),
+                },
+            };
+            let flag = |on: bool, c: char| if on { c } else { '-' };
+            let line = format!(
+                "{:08x}-{:08x} {}{}{}p {offset:08x} {:02x}:{:02x} {ino} ",
+                region.start,
+                region.end,
+                flag(region.read, 'r'),
+                flag(region.write, 'w'),
+                flag(region.exec, 'x'),
+                major(dev),
+                minor(dev),
+            );
+            text += &line;
+            if let Some(name) = name {
+                for _ in line.len()..MAPS_NAME_COLUMN - 1 {
+                    text.push(' ');
+                }
+                text.push(' ');
+                text += &String::from_utf8_lossy(&name);
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// `/proc/self/status`.
+    fn status(&self) -> String {
+        let memory = self.memory();
+        let sizes = MemorySizes::of(&memory);
+        let fds = self.process().map(|p| p.open_fds()).unwrap_or_default();
+        let fd_size = fds.last().map_or(64, |&fd| ((fd as u64 + 1).div_ceil(64) * 64).max(64));
+        let cpus = self.system.cpu_count.max(1);
+        let (uid, gid) = (self.uid, self.gid);
+        let mut text = format!(
+            "Name:\t{}\nState:\tR (running)\nTgid:\t{APP_PID}\nNgid:\t0\nPid:\t{APP_PID}\nPPid:\t0\n\
+             TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\n\
+             FDSize:\t{fd_size}\nGroups:\t\n",
+            String::from_utf8_lossy(&self.comm()),
+        );
+        let kb = |pages: u64| pages * (BLOCK_SIZE as u64 / 1024);
+        let lines: [(&str, u64); 15] = [
+            ("VmPeak:", kb(sizes.total)),
+            ("VmSize:", kb(sizes.total)),
+            ("VmLck:", 0),
+            ("VmPin:", 0),
+            ("VmHWM:", kb(memory.peak_resident_pages.max(memory.resident_pages))),
+            ("VmRSS:", kb(memory.resident_pages)),
+            ("RssAnon:", kb(memory.resident_pages)),
+            ("RssFile:", 0),
+            ("RssShmem:", 0),
+            ("VmData:", kb(sizes.data)),
+            ("VmStk:", kb(sizes.stack)),
+            ("VmExe:", kb(sizes.text)),
+            ("VmLib:", 0),
+            ("VmPTE:", 0),
+            ("VmSwap:", 0),
+        ];
+        for (label, value) in lines {
+            text += &format!("{label}\t{value:>8} kB\n");
+        }
+        text += &format!(
+            "Threads:\t1\nSigQ:\t0/0\nCpus_allowed_list:\t0-{}\n\
+             voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+            cpus - 1
+        );
+        text
+    }
+
+    /// `/proc/self/stat`: the 52 fields of Linux's `proc_pid_stat`, enough for `ps`-like
+    /// readers (times in clock ticks, the app's CPU time being its run time).
+    fn stat(&self) -> String {
+        let memory = self.memory();
+        let sizes = MemorySizes::of(&memory);
+        let first = |wanted: fn(&MapRegion) -> bool| memory.regions.iter().find(|r| wanted(r)).copied();
+        let code = first(|r| r.exec && matches!(r.kind, RegionKind::Image { .. }));
+        let stack_top = first(|r| r.kind == RegionKind::Stack).map_or(0, |r| r.end);
+        let brk_start = first(|r| r.kind == RegionKind::Heap).map_or(0, |r| r.start);
+        let pid = u64::from(APP_PID);
+        // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
+        let fields: [i128; 49] = [
+            0,                                        // ppid
+            pid.into(),                               // pgrp
+            pid.into(),                               // session
+            0,                                        // tty_nr
+            -1,                                       // tpgid
+            0x40_0000,                                // flags
+            memory.minor_faults.into(),               // minflt
+            0,                                        // cminflt
+            0,                                        // majflt
+            0,                                        // cmajflt
+            self.ticks_since_boot().into(),           // utime
+            0,                                        // stime
+            0,                                        // cutime
+            0,                                        // cstime
+            20,                                       // priority
+            0,                                        // nice
+            1,                                        // num_threads
+            0,                                        // itrealvalue
+            0,                                        // starttime
+            (sizes.total * BLOCK_SIZE as u64).into(), // vsize
+            memory.resident_pages.into(),             // rss
+            u64::MAX.into(),                          // rsslim
+            code.map_or(0, |r| r.start).into(),       // startcode
+            code.map_or(0, |r| r.end).into(),         // endcode
+            stack_top.into(),                         // startstack
+            0,                                        // kstkesp
+            0,                                        // kstkeip
+            0,                                        // signal
+            0,                                        // blocked
+            0,                                        // sigignore
+            0,                                        // sigcatch
+            0,                                        // wchan
+            0,                                        // nswap
+            0,                                        // cnswap
+            17,                                       // exit_signal (SIGCHLD)
+            0,                                        // processor
+            0,                                        // rt_priority
+            0,                                        // policy
+            0,                                        // delayacct_blkio_ticks
+            0,                                        // guest_time
+            0,                                        // cguest_time
+            0,                                        // start_data
+            0,                                        // end_data
+            brk_start.into(),                         // start_brk
+            0,                                        // arg_start
+            0,                                        // arg_end
+            0,                                        // env_start
+            0,                                        // env_end
+            0,                                        // exit_code
+        ];
+        let mut text = format!("{APP_PID} ({}) R", String::from_utf8_lossy(&self.comm()));
+        for field in fields {
+            text += &format!(" {field}");
+        }
+        text.push('\n');
+        text
+    }
+
+    /// `/proc/self/statm`: sizes in pages.
+    fn statm(&self) -> String {
+        let memory = self.memory();
+        let sizes = MemorySizes::of(&memory);
+        format!("{} {} 0 {} 0 {} 0\n", sizes.total, memory.resident_pages, sizes.text, sizes.data + sizes.stack)
+    }
+
+    /// `/proc/version`, matching what `uname` reports.
+    fn version(&self) -> String {
+        format!("Linux version {KERNEL_RELEASE} (uvm@uvm) (uvm guest kernel) {KERNEL_VERSION}\n")
     }
 }
 
@@ -285,6 +650,7 @@ impl ProcNode {
                 Some(file) if file.is_writable() => 0o700,
                 _ => 0o500,
             },
+            ProcKind::Environ => 0o400,
             _ => match file_type {
                 FileType::Directory => 0o555,
                 FileType::Symlink => 0o777,
@@ -416,6 +782,19 @@ impl ProcNode {
             ProcKind::CpuInfo => self.fs.cpuinfo(),
             ProcKind::MemInfo => self.fs.meminfo(),
             ProcKind::Uptime => self.fs.uptime(),
+            ProcKind::LoadAvg => format!("0.00 0.00 0.00 1/1 {APP_PID}\n"),
+            ProcKind::Version => self.fs.version(),
+            ProcKind::Maps => self.fs.maps(),
+            ProcKind::Status => self.fs.status(),
+            ProcKind::Stat => self.fs.stat(),
+            ProcKind::Statm => self.fs.statm(),
+            ProcKind::Comm => {
+                let mut name = self.fs.comm();
+                name.push(b'\n');
+                return Ok(name);
+            }
+            ProcKind::Cmdline => return Ok(nul_separated(self.fs.process().map(|p| p.argv()).unwrap_or_default())),
+            ProcKind::Environ => return Ok(nul_separated(self.fs.process().map(|p| p.envp()).unwrap_or_default())),
             ProcKind::Mounts => return Ok(self.fs.mounts_text.clone()),
             kind if kind.file_type() == FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
@@ -431,6 +810,16 @@ impl ProcNode {
         buf[..count].copy_from_slice(&content[start..start + count]);
         Ok(count)
     }
+}
+
+/// Strings each followed by a NUL, as `cmdline` and `environ` show them.
+fn nul_separated(strings: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for string in strings {
+        out.extend_from_slice(&string);
+        out.push(0);
+    }
+    out
 }
 
 /// An fd number as `/proc/self/fd` names it: decimal, no sign, no leading zero.
@@ -459,7 +848,7 @@ mod tests {
 
     fn procfs() -> Arc<ProcFs> {
         let system = SystemInfo { cpu_count: 2, cpu_khz: 2_500_123, mem_total_bytes: 64 << 20, mem_free_bytes: free };
-        ProcFs::new(b"/bin/app", b"mounts text\n".to_vec(), system, clock, 1000, 100)
+        ProcFs::new(b"/bin/app", b"mounts text\n".to_vec(), None, system, clock, 1000, 100)
     }
 
     fn walk(fs: &Arc<ProcFs>, path: &str) -> Result<ProcNode, Errno> {
@@ -509,7 +898,9 @@ mod tests {
         assert_eq!(exe.stat().uid, 1000);
         assert_eq!(walk(&fs, "1/cwd").unwrap().readlink(), Err(Errno::ENOENT));
         assert_eq!(walk(&fs, "1/fd/0").err(), Some(Errno::ENOENT));
-        assert_eq!(walk(&fs, "1/maps").err(), Some(Errno::ENOENT));
+        assert_eq!(walk(&fs, "1/smaps").err(), Some(Errno::ENOENT));
+        assert_eq!(text(&fs, "1/maps"), "", "no process view: no mappings");
+        assert_eq!(walk(&fs, "1/cmdline").unwrap().content().unwrap(), b"");
         assert_eq!(walk(&fs, "cpuinfo/x").err(), Some(Errno::ENOTDIR));
         assert_eq!(fs.root().readlink(), Err(Errno::EINVAL));
         let mut count = 0;
@@ -533,7 +924,7 @@ mod tests {
                 true
             })
             .unwrap();
-        assert_eq!(names, [&b"cpuinfo"[..], b"meminfo", b"mounts", b"self", b"uptime"]);
+        assert_eq!(names, [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"uptime", b"version"]);
         let fd_dir = walk(&fs, "1/fd").unwrap();
         assert_eq!(fd_dir.parent().unwrap().kind(), ProcKind::PidDir);
         assert_eq!(walk(&fs, "1").unwrap().parent().unwrap().kind(), ProcKind::Root);
@@ -542,6 +933,165 @@ mod tests {
         assert_eq!(walk(&fs, "cpuinfo").unwrap().read_dir(0, &mut |_| true), Err(Errno::ENOTDIR));
         assert_eq!(walk(&fs, "1").unwrap().stat().mode, 0o040555);
         assert_eq!(walk(&fs, "1").unwrap().file_type(), FileType::Directory);
+    }
+
+    /// A process view with a fixed memory map and command line (no fds).
+    struct FakeProcess;
+
+    impl ProcessView for FakeProcess {
+        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+            None
+        }
+        fn open_fds(&self) -> Vec<i32> {
+            alloc::vec![0, 1, 2, 70]
+        }
+        fn cwd(&self) -> Location {
+            unreachable!("not asked")
+        }
+        fn memory(&self) -> Option<MemoryUsage> {
+            let region = |start: u64, end: u64, prot: &str, kind: RegionKind| MapRegion {
+                start,
+                end,
+                read: prot.contains('r'),
+                write: prot.contains('w'),
+                exec: prot.contains('x'),
+                kind,
+            };
+            Some(MemoryUsage {
+                regions: alloc::vec![
+                    region(0x40_0000, 0x40_2000, "rx", RegionKind::Image { image_offset: 0x2000 }),
+                    region(0x40_2000, 0x40_3000, "rw", RegionKind::Image { image_offset: 0x9000 }),
+                    region(0x60_0000, 0x60_4000, "rw", RegionKind::Heap),
+                    region(0x7f00_0000_0000, 0x7f00_0001_0000, "rw", RegionKind::Anonymous),
+                    region(0x7fff_ff80_0000, 0x7fff_ffff_f000, "rw", RegionKind::Stack),
+                ],
+                resident_pages: 10,
+                peak_resident_pages: 12,
+                minor_faults: 3,
+            })
+        }
+        fn argv(&self) -> Vec<Vec<u8>> {
+            alloc::vec![b"app".to_vec(), b"two words".to_vec(), Vec::new()]
+        }
+        fn envp(&self) -> Vec<Vec<u8>> {
+            alloc::vec![b"A=1".to_vec()]
+        }
+    }
+
+    fn procfs_with_process() -> Arc<ProcFs> {
+        use crate::fs::test_image::{build_image, TestEntry};
+        let image = Arc::new(
+            ImageFs::new(build_image(&[
+                TestEntry::dir("bin", 0o755),
+                TestEntry::file("bin/app", 0o755, &[1u8; 12288]),
+            ]))
+            .unwrap(),
+        );
+        let (start, _) = image.file_extent(2).expect("the app's extent");
+        assert_eq!(start % 4096, 0);
+        let system = SystemInfo { cpu_count: 2, cpu_khz: 2_500_123, mem_total_bytes: 64 << 20, mem_free_bytes: free };
+        let fs = ProcFs::new(b"/bin/a-very-long-app-name", Vec::new(), Some(image), system, clock, 0, 0);
+        fs.set_process_view(Arc::new(FakeProcess));
+        fs
+    }
+
+    #[test]
+    fn maps_follow_linux_format() {
+        let fs = procfs_with_process();
+        let maps = text(&fs, "1/maps");
+        let lines: Vec<&str> = maps.lines().collect();
+        assert_eq!(lines.len(), 5, "{maps}");
+        assert_eq!(lines[2], format!("{:<72} [heap]", "00600000-00604000 rw-p 00000000 00:00 0"));
+        assert_eq!(lines[3], "7f0000000000-7f0000010000 rw-p 00000000 00:00 0 ");
+        assert!(lines[4].starts_with("7fffff800000-7ffffffff000 rw-p 00000000 00:00 0 "));
+        assert!(lines[4].ends_with(" [stack]"));
+        assert_eq!(lines[4].find('['), Some(73));
+        assert!(maps.ends_with('\n'));
+    }
+
+    #[test]
+    fn maps_name_image_files() {
+        let fs = procfs_with_process();
+        let image_start = fs.image.as_ref().unwrap().file_extent(2).unwrap().0;
+        assert_eq!(fs.image_file_at(image_start + 0x1000), Some((2, 0x1000)));
+        assert_eq!(fs.image_file_at(image_start + 12288), None, "past the file");
+        let line_of = |offset: u64| {
+            let region = MapRegion {
+                start: 0x40_0000,
+                end: 0x40_1000,
+                read: true,
+                write: false,
+                exec: true,
+                kind: RegionKind::Image { image_offset: offset },
+            };
+            struct One(MapRegion);
+            impl ProcessView for One {
+                fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+                    None
+                }
+                fn open_fds(&self) -> Vec<i32> {
+                    Vec::new()
+                }
+                fn cwd(&self) -> Location {
+                    unreachable!("not asked")
+                }
+                fn memory(&self) -> Option<MemoryUsage> {
+                    Some(MemoryUsage { regions: alloc::vec![self.0], ..MemoryUsage::default() })
+                }
+            }
+            fs.set_process_view(Arc::new(One(region)));
+            text(&fs, "1/maps")
+        };
+        let line = line_of(image_start + 0x1000);
+        assert_eq!(line, format!("{:<72} /bin/app\n", "00400000-00401000 r-xp 00001000 08:01 3"));
+    }
+
+    #[test]
+    fn status_stat_and_friends() {
+        let fs = procfs_with_process();
+        let status = text(&fs, "1/status");
+        assert!(status.starts_with("Name:\ta-very-long-app\nState:\tR (running)\n"), "{status}");
+        assert!(status.contains("\nPid:\t1\nPPid:\t0\n"));
+        assert!(status.contains("\nUid:\t0\t0\t0\t0\n"));
+        assert!(status.contains("\nFDSize:\t128\n"), "fd 70 needs 128 slots");
+        // 2 + 1 + 4 + 16 + 2047 pages.
+        assert!(status.contains(&format!("\nVmSize:\t{:>8} kB\n", 2070 * 4)), "{status}");
+        assert!(status.contains("\nVmRSS:\t      40 kB\n"));
+        assert!(status.contains("\nVmHWM:\t      48 kB\n"));
+        assert!(status.contains(&format!("\nVmStk:\t{:>8} kB\n", 2047 * 4)));
+        assert!(status.contains("\nVmExe:\t       8 kB\n"));
+        assert!(status.contains(&format!("\nVmData:\t{:>8} kB\n", (1 + 4 + 16) * 4)));
+        assert!(status.contains("\nThreads:\t1\n"));
+
+        let stat = text(&fs, "1/stat");
+        let fields: Vec<&str> = stat.trim_end().split(' ').collect();
+        assert_eq!(fields.len(), 52, "{stat}");
+        assert_eq!(&fields[..5], ["1", "(a-very-long-app)", "R", "0", "1"]);
+        assert_eq!(fields[9], "3", "minflt");
+        assert_eq!(fields[19], "1", "num_threads");
+        assert_eq!(fields[22], (2070 * 4096).to_string(), "vsize");
+        assert_eq!(fields[23], "10", "rss");
+        assert_eq!(fields[25], (0x40_0000).to_string(), "startcode");
+        assert_eq!(fields[27], (0x7fff_ffff_f000u64).to_string(), "startstack");
+        assert_eq!(text(&fs, "1/statm"), "2070 10 0 2 0 2068 0\n");
+        assert_eq!(text(&fs, "1/comm"), "a-very-long-app\n");
+        assert_eq!(walk(&fs, "1/cmdline").unwrap().content().unwrap(), b"app\0two words\0\0");
+        assert_eq!(walk(&fs, "1/environ").unwrap().content().unwrap(), b"A=1\0");
+        assert_eq!(walk(&fs, "1/environ").unwrap().stat().mode, 0o100400);
+        assert_eq!(text(&fs, "loadavg"), "0.00 0.00 0.00 1/1 1\n");
+        assert!(text(&fs, "version").starts_with("Linux version 6.1.0-uvm "));
+        let mut names = Vec::new();
+        walk(&fs, "1")
+            .unwrap()
+            .read_dir(FIRST_ENTRY_OFFSET, &mut |e| {
+                names.push(String::from_utf8(e.name.to_vec()).unwrap());
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            names,
+            ["cmdline", "comm", "cwd", "environ", "exe", "fd", "maps", "mounts", "stat", "statm", "status"]
+        );
     }
 
     #[test]

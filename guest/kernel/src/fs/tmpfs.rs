@@ -776,6 +776,88 @@ impl TmpNode {
         Ok(())
     }
 
+    /// `fallocate(mode 0 / FALLOC_FL_KEEP_SIZE)`: gives every byte of `[offset, offset +
+    /// len)` memory (zeros where there was a hole), charged to the budget — `ENOSPC`, with
+    /// nothing allocated, if it does not fit — and, unless `keep_size`, grows the file to the
+    /// end of the range. `EFBIG` past [`MAX_FILE_SIZE`], `EISDIR`/`EINVAL` for a directory or
+    /// symlink.
+    pub fn allocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<(), Errno> {
+        let end = offset.checked_add(len).filter(|&end| end <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let file = match &mut state.body {
+            Body::File(file) => file,
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::Symlink(_) => return Err(Errno::EINVAL),
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let chunk = CHUNK_SIZE as u64;
+        let (first, last) = (offset / chunk, (end - 1) / chunk);
+        let present = file.chunks.range(first..=last).count() as u64;
+        let missing = (last - first + 1) - present;
+        let bytes = missing.checked_mul(chunk).ok_or(Errno::ENOSPC)?;
+        self.shared.budget.charge(bytes)?;
+        let mut charged_unused = bytes;
+        for index in first..=last {
+            if let Entry::Vacant(slot) = file.chunks.entry(index) {
+                match new_chunk() {
+                    Ok(data) => {
+                        slot.insert(data);
+                        charged_unused -= chunk;
+                        state.charged += chunk;
+                    }
+                    Err(e) => {
+                        self.shared.budget.release(charged_unused);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if !keep_size && end > file.size {
+            file.size = end;
+            state.meta.touch_content(self.shared.now());
+        }
+        Ok(())
+    }
+
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`: `[offset, offset + len)` reads
+    /// as zeros afterwards; whole chunks in it are given back (past the end of the file too).
+    /// The size stays.
+    pub fn punch_hole(&self, offset: u64, len: u64) -> Result<(), Errno> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let file = match &mut state.body {
+            Body::File(file) => file,
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::Symlink(_) => return Err(Errno::EINVAL),
+        };
+        // Chunks past the end (allocated with KEEP_SIZE) go too, as on Linux.
+        let end = offset.saturating_add(len);
+        if offset >= end {
+            return Ok(());
+        }
+        let chunk = CHUNK_SIZE as u64;
+        let indices: Vec<u64> = file.chunks.range(offset / chunk..=(end - 1) / chunk).map(|(i, _)| *i).collect();
+        let mut freed = 0;
+        for index in indices {
+            let (chunk_start, chunk_end) = (index * chunk, index * chunk + chunk);
+            if offset <= chunk_start && end >= chunk_end {
+                file.chunks.remove(&index);
+                freed += chunk;
+            } else if let Some(data) = file.chunks.get_mut(&index) {
+                let from = (offset.max(chunk_start) - chunk_start) as usize;
+                let to = (end.min(chunk_end) - chunk_start) as usize;
+                data[from..to].fill(0);
+            }
+        }
+        self.shared.budget.release(freed);
+        state.charged = state.charged.saturating_sub(freed);
+        state.meta.touch_content(self.shared.now());
+        Ok(())
+    }
+
     /// `SEEK_DATA` (`want_hole` false) or `SEEK_HOLE` (true) from `offset`: the next byte of
     /// data, or the next hole (the end of the file counts as one). `ENXIO` at or past the
     /// end, or when no data follows.

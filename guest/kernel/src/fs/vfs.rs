@@ -15,21 +15,29 @@ use crate::errno::Errno;
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
-use crate::fs::env::FsEnv;
+use crate::fs::env::{Clock, FsEnv};
 use crate::fs::file::{unless_minus_one, MountEntry, OpenFile};
 use crate::fs::flags::{
-    O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, PATH_FLAGS,
-    RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
+    O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+    PATH_FLAGS, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
 };
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
 use crate::fs::node::{ImageNode, Location, Mutability, Node};
 use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX};
+use crate::fs::pipe::{Pipe, PIPEFS_MAGIC};
 use crate::fs::proc::{ProcFs, ProcessView};
-use crate::fs::stat::{FileType, Stat, TimeChange, Timespec, DEV_SHM, DEV_TMP, S_IFMT, S_IFREG};
+use crate::fs::stat::{
+    FileType, Stat, TimeChange, Timespec, DEV_SHM, DEV_TMP, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
+    S_IFSOCK,
+};
 use crate::fs::statfs::{
     StatFs, IMAGE_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, TMPFS_MAGIC,
 };
 use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, NODE_COST};
+use crate::sync::SpinLock;
+
+/// Inode number of the first pipe (as pipefs numbers them, far from other files').
+const FIRST_PIPE_INO: u64 = 0x4000;
 
 /// The `__O_TMPFILE` bit (without the `O_DIRECTORY` that `O_TMPFILE` includes).
 const O_TMPFILE_BIT: u32 = 0o20000000;
@@ -46,6 +54,8 @@ pub mod mount_id {
     pub const SHM: usize = 3;
     /// `/proc`.
     pub const PROC: usize = 4;
+    /// The anonymous pipes (no mount point: not in the table).
+    pub const PIPE: usize = 5;
 }
 
 /// What a mount holds.
@@ -103,6 +113,8 @@ pub struct Vfs {
     tmp_budget: Arc<SpaceBudget>,
     uid: u32,
     gid: u32,
+    now: Clock,
+    next_pipe_ino: SpinLock<u64>,
 }
 
 impl Vfs {
@@ -118,7 +130,8 @@ impl Vfs {
         let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
         let console = Arc::new(ConsoleDevice::new(env.console.clone(), env.uid, env.gid, now));
         let dev = DevFs::new(env.random, console, now);
-        let proc = ProcFs::new(app_path.as_bytes(), mounts_text(), env.system, env.now, env.uid, env.gid);
+        let proc =
+            ProcFs::new(app_path.as_bytes(), mounts_text(), Some(image.clone()), env.system, env.now, env.uid, env.gid);
         let image_root = Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?);
         let dev_root = Node::Dev(dev.root());
         let on_root = Some((mount_id::ROOT, image_root.clone()));
@@ -129,7 +142,17 @@ impl Vfs {
             Mount::new(b"/dev/shm", Node::Tmp(shm.root().clone()), Some((mount_id::DEV, dev_root)), FsKind::Tmp),
             Mount::new(b"/proc", Node::Proc(proc.root()), on_root, FsKind::Proc),
         ];
-        Ok(Vfs { mounts, image, dev, proc, tmp_budget, uid: env.uid, gid: env.gid })
+        Ok(Vfs {
+            mounts,
+            image,
+            dev,
+            proc,
+            tmp_budget,
+            uid: env.uid,
+            gid: env.gid,
+            now: env.now,
+            next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
+        })
     }
 
     /// Installs the process view `/proc/self` shows (its fds and cwd).
@@ -167,6 +190,23 @@ impl Vfs {
         let path = console.display_path();
         let location = Location::new(mount_id::DEV, Node::Console(console), path);
         Ok(Arc::new(OpenFile::new(location, flags, Vec::new())))
+    }
+
+    /// `pipe2`: a new pipe's read end and write end (`O_NONBLOCK` from `flags` on both; other
+    /// flags are the caller's). `/proc/self/fd/N` shows them as `pipe:[ino]`.
+    pub fn pipe(&self, flags: u32) -> (Arc<OpenFile>, Arc<OpenFile>) {
+        let ino = {
+            let mut next = self.next_pipe_ino.lock();
+            let ino = *next;
+            *next += 1;
+            ino
+        };
+        let pipe = Pipe::new(ino, self.uid, self.gid, Timespec::from_clock((self.now)()));
+        let location = Location::new(mount_id::PIPE, Node::Pipe(pipe), format!("pipe:[{ino}]").into_bytes());
+        let nonblocking = flags & O_NONBLOCK;
+        let read_end = Arc::new(OpenFile::new(location.clone(), O_RDONLY | nonblocking, Vec::new()));
+        let write_end = Arc::new(OpenFile::new(location, O_WRONLY | nonblocking, Vec::new()));
+        (read_end, write_end)
     }
 
     /// Resolves `path` from `base`, following a final symlink if `follow`.
@@ -237,6 +277,10 @@ impl Vfs {
             }
             if let Node::Console(console) = node {
                 console.check_open()?;
+            }
+            if let Node::Pipe(pipe) = node {
+                let reading = access == O_RDONLY || access == O_RDWR;
+                pipe.check_open(reading, writing, flags & O_NONBLOCK != 0)?;
             }
             let truncating = flags & O_TRUNC != 0 && file_type == FileType::Regular && !created;
             if writing || truncating {
@@ -321,13 +365,17 @@ impl Vfs {
 
     /// `statfs`/`fstatfs` of the file system holding `location`.
     pub fn statfs(&self, location: &Location) -> StatFs {
-        let mount = &self.mounts[location.mount.min(self.mounts.len() - 1)];
         let mut statfs = StatFs {
             block_size: 4096,
             fsid: location.node.stat().map(|stat| stat.dev).unwrap_or(0),
             name_max: path::NAME_MAX as u64,
             ..StatFs::default()
         };
+        if let Node::Pipe(_) = location.node {
+            statfs.fs_type = PIPEFS_MAGIC;
+            return statfs;
+        }
+        let mount = &self.mounts[location.mount.min(self.mounts.len() - 1)];
         match mount.kind {
             FsKind::Image => {
                 statfs.fs_type = IMAGE_MAGIC;
@@ -420,11 +468,13 @@ impl Vfs {
     }
 
     /// `mknod`/`mknodat`: regular files only (`mode`'s type `S_IFREG` or 0); `EPERM` for
-    /// devices, FIFOs, sockets and directories.
+    /// devices, FIFOs, sockets and directories, `EINVAL` for a type that is none of these
+    /// (checked first, as Linux does).
     pub fn mknod(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
-        let file_type = mode & S_IFMT;
-        if file_type != 0 && file_type != S_IFREG {
-            return Err(Errno::EPERM);
+        match mode & S_IFMT {
+            0 | S_IFREG => {}
+            S_IFDIR | S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK => return Err(Errno::EPERM),
+            _ => return Err(Errno::EINVAL),
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
         writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, self.uid, self.gid)?;
@@ -455,6 +505,13 @@ impl Vfs {
         follow: bool,
     ) -> Result<(), Errno> {
         let old = self.resolve(old_base, old_path, follow)?;
+        self.link_location(&old, new_base, new_path)
+    }
+
+    /// `linkat(fd, "", ..., AT_EMPTY_PATH)`: a new name `new_path` for the file at `old` (an
+    /// open file's location). `ENOENT` for an unlinked file, as Linux says for a file with no
+    /// links left.
+    pub fn link_location(&self, old: &Location, new_base: &Location, new_path: &[u8]) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(new_base, new_path, false)?;
         if old.mount != parent.dir.mount {
             return Err(Errno::EXDEV);

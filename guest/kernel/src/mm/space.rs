@@ -6,9 +6,19 @@
 //! app runs again, and a frame it pointed to is freed only after that flush.
 //! Small anonymous mappings are filled at once (a fault costs ~25 us here, a page-table store
 //! ~0.1 us); large or MAP_NORESERVE ones and the stack's reserve are filled on first touch.
+//!
+//! `mremap` moves pages by moving their page-table entries (no copy): the new entries are
+//! filled in where nothing was present, the old ones removed (a flush before the app runs);
+//! the frames themselves stay, so nothing is freed.
+//!
+//! What `/proc` shows of the address space ([`MemoryShare`]) is published after every change,
+//! at the next [`AddressSpace::flush_now`] (so before the app runs again), because `/proc` is
+//! read while a syscall holds the address space.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use uvm_abi::layout::{
     align_down, align_up, pte, DIRECT_MAP_VA, IMAGE_GPA, MMAP_TOP_VA, PAGE_SIZE, USER_END_VA, USER_MIN_VA,
@@ -129,6 +139,48 @@ pub struct MapFlags {
     pub lazy: bool,
 }
 
+/// `mremap` flags the address space implements.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RemapFlags {
+    /// MREMAP_MAYMOVE: the mapping may move if it cannot grow in place.
+    pub may_move: bool,
+    /// MREMAP_FIXED: move it to exactly the given address (replacing what is there).
+    pub fixed: bool,
+}
+
+/// What `/proc` sees of an address space: the mappings as of the last change, and page
+/// counts. Shared (by `Arc`) with the process view, which reads it while a syscall holds the
+/// address space itself.
+pub struct MemoryShare {
+    vmas: SpinLock<Vec<(u64, Vma)>>,
+    resident: AtomicU64,
+    peak_resident: AtomicU64,
+    demand_fills: AtomicU64,
+}
+
+impl MemoryShare {
+    /// The mappings, by start address, as of the last published change.
+    pub fn mappings(&self) -> Vec<(u64, Vma)> {
+        self.vmas.lock().clone()
+    }
+
+    /// Pages with memory behind them (the resident set): frames of the app and image pages
+    /// mapped in place.
+    pub fn resident_pages(&self) -> u64 {
+        self.resident.load(Ordering::Relaxed)
+    }
+
+    /// The largest the resident set has been.
+    pub fn peak_resident_pages(&self) -> u64 {
+        self.peak_resident.load(Ordering::Relaxed)
+    }
+
+    /// Pages filled on first touch (minor faults).
+    pub fn minor_faults(&self) -> u64 {
+        self.demand_fills.load(Ordering::Relaxed)
+    }
+}
+
 /// The address space.
 pub struct AddressSpace {
     root: u64,
@@ -138,6 +190,11 @@ pub struct AddressSpace {
     brk: u64,
     flush_pending: bool,
     freed_after_flush: Vec<u64>,
+    /// The mappings changed since they were last published to `share`.
+    vmas_changed: bool,
+    /// Pages that have memory behind them.
+    resident: u64,
+    share: Arc<MemoryShare>,
     /// Flush hypercalls made (for statistics).
     pub flushes: u64,
     /// Pages filled on first touch (for statistics).
@@ -155,9 +212,39 @@ impl AddressSpace {
             brk: 0,
             flush_pending: false,
             freed_after_flush: Vec::new(),
+            vmas_changed: false,
+            resident: 0,
+            share: Arc::new(MemoryShare {
+                vmas: SpinLock::new(Vec::new()),
+                resident: AtomicU64::new(0),
+                peak_resident: AtomicU64::new(0),
+                demand_fills: AtomicU64::new(0),
+            }),
             flushes: 0,
             demand_fills: 0,
         }
+    }
+
+    /// What `/proc` shows of this address space (published up to now).
+    pub fn memory_share(&mut self) -> Arc<MemoryShare> {
+        self.publish();
+        self.share.clone()
+    }
+
+    /// Publishes the mappings to the share if they changed.
+    fn publish(&mut self) {
+        if self.vmas_changed {
+            let snapshot: Vec<(u64, Vma)> = self.vmas.iter().map(|(s, v)| (*s, *v)).collect();
+            *self.share.vmas.lock() = snapshot;
+            self.vmas_changed = false;
+        }
+    }
+
+    /// `pages` more (or fewer) pages have memory behind them.
+    fn count_resident(&mut self, pages: i64) {
+        self.resident = self.resident.saturating_add_signed(pages);
+        self.share.resident.store(self.resident, Ordering::Relaxed);
+        self.share.peak_resident.fetch_max(self.resident, Ordering::Relaxed);
     }
 
     /// The mappings, by start address.
@@ -224,6 +311,7 @@ impl AddressSpace {
                 || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
         let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
         self.vmas.insert(start, vma);
+        self.vmas_changed = true;
         if !lazy {
             if let Err(e) = self.fill_range(start, end, &vma) {
                 self.vmas.remove(&start);
@@ -243,7 +331,13 @@ impl AddressSpace {
             let existing = paging::lookup(self.root, va);
             if paging::entry_frame(existing).is_none() {
                 let entry = self.page_entry(va - vma_start, vma).ok_or(Errno::ENOMEM)?;
-                paging::set(self.root, va, entry, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
+                if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
+                    if let Some(frame) = paging::entry_frame(entry).filter(|&f| f < IMAGE_GPA) {
+                        self.frames.lock().free(frame);
+                    }
+                    return Err(Errno::ENOMEM);
+                }
+                self.count_resident(1);
             }
             va += PAGE_SIZE;
         }
@@ -273,23 +367,28 @@ impl AddressSpace {
     /// Clears the entries of `[start, end)`; frames are freed after the next flush.
     fn clear_range(&mut self, start: u64, end: u64) {
         let mut va = start;
+        let mut cleared = 0;
         while va < end {
             let old = paging::unmap(self.root, va, &mut self.frames.lock());
             if old & pte::PRESENT != 0 {
                 self.flush_pending = true;
             }
             if let Some(frame) = paging::entry_frame(old) {
+                cleared += 1;
                 if frame < IMAGE_GPA {
                     self.freed_after_flush.push(frame);
                 }
             }
             va += PAGE_SIZE;
         }
+        self.count_resident(-cleared);
     }
 
     /// Makes pending page-table changes visible (one flush hypercall), then frees frames
-    /// that were unmapped. Call before returning to the app.
+    /// that were unmapped, and publishes changed mappings to `/proc`. Call before returning
+    /// to the app.
     pub fn flush_now(&mut self) {
+        self.publish();
         if self.flush_pending {
             crate::hypercall::flush_tlb();
             self.flushes += 1;
@@ -335,11 +434,135 @@ impl AddressSpace {
         let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
         for start in doomed {
             if let Some(vma) = self.vmas.remove(&start) {
+                self.vmas_changed = true;
                 self.clear_range(start, vma.end);
             }
         }
         self.flush_now();
         Ok(())
+    }
+
+    /// mremap(2): resizes the mapping at `old_addr` (`old_len` bytes of one mapping) to
+    /// `new_len` bytes; returns where it is now. Shrinking unmaps the tail; growing extends
+    /// it in place when the range after it is free, else (with `may_move`) moves it to a free
+    /// range — or to `new_addr` with `fixed`, replacing what is there. The content moves with
+    /// the page-table entries. Linux's errors: `EINVAL` (misaligned, zero `new_len`, `fixed`
+    /// without `may_move`, overlapping ranges, `old_len` 0 of a private mapping), `EFAULT`
+    /// (no mapping at `old_addr` or the range leaves it), `ENOMEM` (cannot grow in place and
+    /// may not move, or no room).
+    pub fn remap(
+        &mut self,
+        old_addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: RemapFlags,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        if (flags.fixed && !flags.may_move) || !old_addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let mut old_len = align_up(old_len, PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let new_len = align_up(new_len, PAGE_SIZE).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
+        let old_end = old_addr.checked_add(old_len).filter(|&e| e <= USER_END_VA).ok_or(Errno::EFAULT)?;
+        self.vma_at(old_addr).ok_or(Errno::EFAULT)?;
+        if flags.fixed {
+            if !new_addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            let new_end = Self::check_range(new_addr, new_len).map_err(|_| Errno::EINVAL)?;
+            if old_end > new_addr && new_end > old_addr {
+                return Err(Errno::EINVAL);
+            }
+            self.unmap(new_addr, new_len)?;
+            if old_len > new_len {
+                self.unmap(old_addr + new_len, old_len - new_len)?;
+                old_len = new_len;
+            }
+            self.check_resizable(old_addr, old_len)?;
+            return self.move_pages(old_addr, old_len, new_addr, new_len);
+        }
+        if old_len >= new_len {
+            if old_len > new_len {
+                self.unmap(old_addr + new_len, old_len - new_len)?;
+            }
+            return Ok(old_addr);
+        }
+        let (vma_start, vma) = self.check_resizable(old_addr, old_len)?;
+        let new_end = old_addr.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if old_end == vma.end && Self::check_range(old_addr, new_len).is_ok() && !self.overlaps(old_end, new_end) {
+            if let Some(grown) = self.vmas.get_mut(&vma_start) {
+                grown.end = new_end;
+            }
+            self.vmas_changed = true;
+            self.fill_grown(vma_start, old_end, new_end);
+            return Ok(old_addr);
+        }
+        if !flags.may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let target = self.find_gap(new_len).ok_or(Errno::ENOMEM)?;
+        self.move_pages(old_addr, old_len, target, new_len)
+    }
+
+    /// The mapping that `[addr, addr + len)` must lie in for `mremap` to resize or move it:
+    /// `EFAULT` if the range leaves it, `EINVAL` for an empty range (duplicating a private
+    /// mapping, which Linux refuses).
+    fn check_resizable(&self, addr: u64, len: u64) -> Result<(u64, Vma), Errno> {
+        let (start, vma) = self.vma_at(addr).map(|(s, v)| (s, *v)).ok_or(Errno::EFAULT)?;
+        if len > vma.end - addr {
+            return Err(Errno::EFAULT);
+        }
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok((start, vma))
+    }
+
+    /// Fills `[from, to)`, just added to the end of the mapping at `vma_start`, as `map`
+    /// would; if that is too much (or memory runs out), the mapping fills on first touch.
+    fn fill_grown(&mut self, vma_start: u64, from: u64, to: u64) {
+        let Some(vma) = self.vmas.get(&vma_start).copied() else { return };
+        let too_big = to - from > EAGER_MAP_LIMIT || (to - from) / PAGE_SIZE + FRAME_RESERVE > self.frames_available();
+        if vma.lazy || !matches!(vma.backing, Backing::Anonymous) || too_big || self.fill_range(from, to, &vma).is_err()
+        {
+            if let Some(grown) = self.vmas.get_mut(&vma_start) {
+                grown.lazy = true;
+            }
+        }
+    }
+
+    /// Moves the `old_len` bytes at `old_addr` (within one mapping) to the free range at
+    /// `new_addr`, which becomes a mapping of `new_len` bytes (the part past `old_len` new).
+    fn move_pages(&mut self, old_addr: u64, old_len: u64, new_addr: u64, new_len: u64) -> Result<u64, Errno> {
+        // Make the page tables of the destination first, so the move itself cannot fail.
+        for offset in (0..old_len).step_by(PAGE_SIZE as usize) {
+            if paging::lookup(self.root, old_addr + offset) != 0 {
+                paging::set(self.root, new_addr + offset, 0, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
+            }
+        }
+        self.split_at(old_addr);
+        self.split_at(old_addr + old_len);
+        let vma = self.vmas.remove(&old_addr).ok_or(Errno::EFAULT)?;
+        let moved = Vma { end: new_addr + new_len, is_heap: false, is_stack: false, ..vma };
+        self.vmas.insert(new_addr, moved);
+        self.vmas_changed = true;
+        for offset in (0..old_len).step_by(PAGE_SIZE as usize) {
+            let entry = paging::unmap(self.root, old_addr + offset, &mut self.frames.lock());
+            if entry == 0 {
+                continue;
+            }
+            if entry & pte::PRESENT != 0 {
+                // The app must not reach the frame through the old address any more.
+                self.flush_pending = true;
+            }
+            // The table exists (made above), so this cannot fail.
+            let _ = paging::set(self.root, new_addr + offset, entry, &mut self.frames.lock());
+        }
+        if new_len > old_len {
+            self.fill_grown(new_addr, new_addr + old_len, new_addr + new_len);
+        }
+        self.flush_now();
+        Ok(new_addr)
     }
 
     /// madvise(MADV_DONTNEED): drops the pages of `[addr, addr + len)`; they fill again on
@@ -376,25 +599,13 @@ impl AddressSpace {
             return Ok(());
         }
         let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
-        let mut cursor = addr;
-        for (&start, vma) in self.vmas.range(..end) {
-            if vma.end <= cursor {
-                continue;
-            }
-            if start > cursor {
-                return Err(Errno::ENOMEM);
-            }
-            cursor = vma.end;
-            if cursor >= end {
-                break;
-            }
-        }
-        if cursor < end {
+        if !self.is_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
         self.split_at(addr);
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
+        self.vmas_changed = true;
         for start in starts {
             let Some(vma) = self.vmas.get(&start).copied() else { continue };
             let updated = Vma { prot, ..vma };
@@ -426,6 +637,24 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Whether every page of `[addr, end)` is in some mapping.
+    pub fn is_mapped(&self, addr: u64, end: u64) -> bool {
+        let mut cursor = addr;
+        for (&start, vma) in self.vmas.range(..end) {
+            if vma.end <= cursor {
+                continue;
+            }
+            if start > cursor {
+                return false;
+            }
+            cursor = vma.end;
+            if cursor >= end {
+                break;
+            }
+        }
+        cursor >= end
+    }
+
     /// Sets where the program break starts (just past the app's highest segment).
     pub fn init_brk(&mut self, start: u64) {
         let start = align_up(start, PAGE_SIZE).unwrap_or(start);
@@ -453,6 +682,7 @@ impl AddressSpace {
                 is_stack: false,
             };
             self.vmas.insert(old_end, vma);
+            self.vmas_changed = true;
             if self.fill_range(old_end, new_end, &vma).is_err() {
                 self.vmas.remove(&old_end);
                 self.clear_range(old_end, new_end);
@@ -494,6 +724,7 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         self.vmas.insert(start, vma);
+        self.vmas_changed = true;
         self.fill_range(top - filled, top, &vma)
     }
 
@@ -517,9 +748,14 @@ impl AddressSpace {
             return FaultOutcome::OutOfMemory;
         };
         if paging::set(self.root, page, entry, &mut self.frames.lock()).is_none() {
+            if let Some(frame) = paging::entry_frame(entry).filter(|&f| f < IMAGE_GPA) {
+                self.frames.lock().free(frame);
+            }
             return FaultOutcome::OutOfMemory;
         }
         self.demand_fills += 1;
+        self.share.demand_fills.store(self.demand_fills, Ordering::Relaxed);
+        self.count_resident(1);
         FaultOutcome::Resolved
     }
 
@@ -547,6 +783,27 @@ impl AddressSpace {
             page += PAGE_SIZE;
         }
         Ok(())
+    }
+
+    /// The guest-physical ranges behind app memory `[addr, addr + len)`, checked writable (and
+    /// filled if lazily backed), physically contiguous pages merged.
+    pub fn user_chunks(&mut self, addr: u64, len: u64) -> Result<Vec<uvm_abi::hypercall::MemoryChunk>, Errno> {
+        self.check_user(addr, len, Access::Write)?;
+        let mut chunks: Vec<uvm_abi::hypercall::MemoryChunk> = Vec::new();
+        let mut at = addr;
+        let end = addr + len;
+        while at < end {
+            let page = align_down(at, PAGE_SIZE);
+            let frame = paging::entry_frame(paging::lookup(self.root, page)).ok_or(Errno::EFAULT)?;
+            let gpa = frame + (at - page);
+            let n = (page + PAGE_SIZE).min(end) - at;
+            match chunks.last_mut() {
+                Some(last) if last.gpa + last.len == gpa => last.len += n,
+                _ => chunks.push(uvm_abi::hypercall::MemoryChunk { gpa, len: n }),
+            }
+            at += n;
+        }
+        Ok(chunks)
     }
 
     /// Frames in use by the whole kernel (for /proc/meminfo and statistics).
@@ -717,6 +974,134 @@ mod tests {
         assert_eq!(outcome, FaultOutcome::OutOfMemory);
         s.unmap(a, 4000 * 4096).unwrap();
         assert!(s.frames_available() + 8 >= before);
+    }
+
+    fn fill(s: &AddressSpace, start: u64, pages: u64) {
+        for i in 0..pages {
+            phys::write_bytes(frame_of(s, start + i * 4096).unwrap(), &[i as u8 + 1; 8]);
+        }
+    }
+
+    fn byte_at(s: &AddressSpace, va: u64) -> Option<u8> {
+        let mut b = [0u8; 1];
+        phys::read_bytes(frame_of(s, va)?, &mut b);
+        Some(b[0])
+    }
+
+    const MAY_MOVE: RemapFlags = RemapFlags { may_move: true, fixed: false };
+
+    #[test]
+    fn mremap_grows_in_place_when_the_next_range_is_free() {
+        let mut s = space();
+        let f = MapFlags { fixed: true, ..Default::default() };
+        let a = s.map(0x1000_0000_0000, 2 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        fill(&s, a, 2);
+        let frame = frame_of(&s, a).unwrap();
+        let resident = s.memory_share().resident_pages();
+        assert_eq!(s.remap(a, 2 * 4096, 5 * 4096, RemapFlags::default(), 0), Ok(a));
+        assert_eq!(frame_of(&s, a), Some(frame), "the pages stay");
+        assert_eq!(byte_at(&s, a + 4096), Some(2));
+        assert_eq!(byte_at(&s, a + 4 * 4096), Some(0), "the new part is zeroed memory");
+        assert_eq!(s.vma_at(a).map(|(start, v)| (start, v.end)), Some((a, a + 5 * 4096)));
+        assert_eq!(s.memory_share().resident_pages(), resident + 3);
+        assert_eq!(s.flushes, 0, "growing changes no present entry");
+        // Same size: nothing to do; a range that leaves the mapping: EFAULT.
+        assert_eq!(s.remap(a, 5 * 4096, 5 * 4096, RemapFlags::default(), 0), Ok(a));
+        assert_eq!(s.remap(a, 6 * 4096, 7 * 4096, MAY_MOVE, 0), Err(Errno::EFAULT));
+        assert_eq!(s.remap(a - 4096, 4096, 2 * 4096, MAY_MOVE, 0), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn mremap_moves_entries_when_blocked() {
+        let mut s = space();
+        let f = MapFlags { fixed: true, ..Default::default() };
+        let a = s.map(0x1000_0000_0000, 3 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        s.map(a + 3 * 4096, 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        fill(&s, a, 3);
+        let frames: Vec<u64> = (0..3).map(|i| frame_of(&s, a + i * 4096).unwrap()).collect();
+        let available = s.frames_available();
+        assert_eq!(s.remap(a, 3 * 4096, 4 * 4096, RemapFlags::default(), 0), Err(Errno::ENOMEM), "may not move");
+        let b = s.remap(a, 3 * 4096, 4 * 4096, MAY_MOVE, 0).unwrap();
+        assert_ne!(b, a);
+        let moved: Vec<u64> = (0..3).map(|i| frame_of(&s, b + i * 4096).unwrap()).collect();
+        assert_eq!(moved, frames, "the same frames, so the content comes along");
+        assert_eq!((byte_at(&s, b), byte_at(&s, b + 2 * 4096)), (Some(1), Some(3)));
+        assert_eq!(byte_at(&s, b + 3 * 4096), Some(0));
+        assert!(frame_of(&s, a).is_none() && s.vma_at(a).is_none(), "the old range is gone");
+        assert!(s.vma_at(a + 3 * 4096).is_some(), "the neighbour stays");
+        assert_eq!(s.flushes, 1, "removing the old present entries needs a flush");
+        assert!(s.frames_available() + 8 >= available - 1, "nothing but the new page (and tables) taken");
+        let maps = s.memory_share().mappings();
+        assert!(maps.iter().any(|(start, v)| *start == b && v.end == b + 4 * 4096));
+        assert!(!maps.iter().any(|(start, _)| *start == a));
+    }
+
+    #[test]
+    fn mremap_moves_part_of_a_mapping_and_shrinks() {
+        let mut s = space();
+        let a = s.map(0, 4 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        fill(&s, a, 4);
+        // Shrink: the tail is unmapped.
+        assert_eq!(s.remap(a, 4 * 4096, 3 * 4096 + 1, RemapFlags::default(), 0), Ok(a), "rounded up: no change");
+        assert_eq!(s.remap(a, 4 * 4096, 3 * 4096, RemapFlags::default(), 0), Ok(a));
+        assert!(s.vma_at(a + 3 * 4096).is_none() && frame_of(&s, a + 3 * 4096).is_none());
+        // Grow the middle page: it cannot grow in place (page 2 follows), so it moves alone.
+        let b = s.remap(a + 4096, 4096, 2 * 4096, MAY_MOVE, 0).unwrap();
+        assert_eq!(byte_at(&s, b), Some(2));
+        assert!(s.vma_at(a + 4096).is_none());
+        assert_eq!((byte_at(&s, a), byte_at(&s, a + 2 * 4096)), (Some(1), Some(3)));
+        // MREMAP_FIXED onto a live mapping replaces it; overlapping ranges are EINVAL.
+        let fixed = RemapFlags { may_move: true, fixed: true };
+        let c = s.map(0, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert_eq!(s.remap(b, 2 * 4096, 2 * 4096, fixed, b + 4096), Err(Errno::EINVAL));
+        assert_eq!(s.remap(b, 4096, 4096, fixed, c + 1), Err(Errno::EINVAL));
+        assert_eq!(s.remap(b, 4096, 4096, RemapFlags { may_move: false, fixed: true }, c), Err(Errno::EINVAL));
+        assert_eq!(s.remap(b, 2 * 4096, 4096, fixed, c), Ok(c), "shrinks and moves");
+        assert_eq!(byte_at(&s, c), Some(2));
+        assert!(s.vma_at(b).is_none() && s.vma_at(b + 4096).is_none());
+        assert_eq!(s.remap(c, 0, 4096, MAY_MOVE, 0), Err(Errno::EINVAL), "old_len 0 of a private mapping");
+        assert_eq!(s.remap(c, 4096, 0, MAY_MOVE, 0), Err(Errno::EINVAL));
+        assert_eq!(s.remap(c + 1, 4096, 4096, MAY_MOVE, 0), Err(Errno::EINVAL));
+        assert_eq!(s.remap(0x3000_0000_0000, 4096, 8192, MAY_MOVE, 0), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn mremap_keeps_lazy_and_image_backing() {
+        let mut s = space();
+        let f = MapFlags { lazy: true, ..Default::default() };
+        let a = s.map(0, 8 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        assert_eq!(s.handle_fault(a + 4096, Access::Write), FaultOutcome::Resolved);
+        let frame = frame_of(&s, a + 4096).unwrap();
+        s.map(a + 8 * 4096, 4096, Prot::RW, MapFlags { fixed: true, ..Default::default() }, Backing::Anonymous)
+            .unwrap();
+        let b = s.remap(a, 8 * 4096, 16 * 4096, MAY_MOVE, 0).unwrap();
+        assert_eq!(frame_of(&s, b + 4096), Some(frame));
+        assert!(frame_of(&s, b).is_none(), "untouched pages stay unfilled");
+        assert_eq!(s.handle_fault(b + 12 * 4096, Access::Write), FaultOutcome::Resolved);
+        let img = Backing::Image { image_offset: 0x3000, file_len: 2 * 4096 };
+        let i = s.map(0, 2 * 4096, Prot::from_bits(5), MapFlags::default(), img).unwrap();
+        let c = s.remap(i, 2 * 4096, 2 * 4096, RemapFlags { may_move: true, fixed: true }, b + 20 * 4096).unwrap();
+        assert_eq!(frame_of(&s, c), Some(IMAGE_GPA + 0x3000));
+        assert_eq!(s.vma_at(c).map(|(_, v)| v.backing), Some(img));
+    }
+
+    #[test]
+    fn proc_sees_mappings_and_resident_pages() {
+        let mut s = space();
+        let share = s.memory_share();
+        assert!(share.mappings().is_empty());
+        let a = s.map(0, 3 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert!(share.mappings().is_empty(), "published when the syscall ends");
+        s.flush_now();
+        assert_eq!(share.mappings().len(), 1);
+        assert_eq!(share.resident_pages(), 3);
+        s.unmap(a + 4096, 4096).unwrap();
+        assert_eq!(share.mappings().len(), 2);
+        assert_eq!((share.resident_pages(), share.peak_resident_pages()), (2, 3));
+        let lazy = s.map(0, 4 * 4096, Prot::RW, MapFlags { lazy: true, ..Default::default() }, Backing::Anonymous);
+        s.handle_fault(lazy.unwrap(), Access::Read);
+        assert_eq!((share.resident_pages(), share.minor_faults()), (3, 1));
+        assert!(s.is_mapped(a, a + 4096) && !s.is_mapped(a, a + 3 * 4096));
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! File syscalls: everything that takes a path or an fd. Paths are read from the app
 //! (bounded by PATH_MAX), resolved against the working directory or a directory fd, and
 //! handed to the VFS; app buffers are checked (EFAULT) before the VFS touches them.
+//!
+//! Also pipes (`pipe`, `pipe2`), the copies between fds (`sendfile`, `copy_file_range`, done
+//! in the guest through a kernel buffer) and the vectored positioned I/O (`preadv*`,
+//! `pwritev*`). A write that fails with EPIPE (a pipe with no reader) raises SIGPIPE, as on
+//! Linux: see [`raise_sigpipe`].
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
-use crate::fs::flags::O_CLOEXEC;
+use crate::fs::flags::{O_APPEND, O_CLOEXEC, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY, SEEK_SET};
 use crate::fs::ioctl;
-use crate::fs::{Location, OpenFile, TimeChange};
+use crate::fs::stat::FileType;
+use crate::fs::statfs::STATFS_SIZE;
+use crate::fs::{Location, Node, OpenFile, TimeChange};
 use crate::process::Process;
 use crate::user;
 
@@ -17,6 +24,7 @@ const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
 const AT_EACCESS: u64 = 0x200;
+const AT_SYMLINK_FOLLOW: u64 = 0x400;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const PATH_MAX: usize = 4096;
 const IOV_MAX: u64 = 1024;
@@ -68,8 +76,22 @@ fn empty_path_file(p: &Process, dirfd: i32, path: &[u8], flags: u64) -> Result<O
 pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
+    if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
+        return result;
+    }
     let out = user::write(&mut p.space, buf, count.min(MAX_IO))?;
-    file.read(out)
+    let result = file.read(out);
+    wait_if_blocking_pipe(&file, result)
+}
+
+/// A pipe that cannot be read or written now says EAGAIN (see `fs::pipe`): the answer for
+/// O_NONBLOCK. A blocking file would wait for the other end, which only this one-thread app
+/// could move: it waits for ever, as on Linux.
+fn wait_if_blocking_pipe(file: &OpenFile, result: SysResult) -> SysResult {
+    if result == Err(Errno::EAGAIN) && file.pipe().is_some() && !file.is_nonblocking() {
+        super::poll::wait_forever();
+    }
+    result
 }
 
 /// write(fd, buf, count).
@@ -77,13 +99,37 @@ pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
     let data = user::read(&mut p.space, buf, count.min(MAX_IO))?;
-    file.write(data)
+    let result = wait_if_blocking_pipe(&file, file.write(data));
+    sigpipe_on_epipe(p, result)
+}
+
+/// Raises SIGPIPE for a write that found no reader (Linux: `send_sig(SIGPIPE, current, 0)`
+/// with every EPIPE from a pipe, process-directed, SI_USER from the app itself). It is
+/// delivered on the way back to the app: by default it kills the app (status 141); if the
+/// app ignores, blocks or handles it, the write returns EPIPE.
+pub fn raise_sigpipe(p: &mut Process) {
+    use crate::signal::{deliver, si, SigInfo, Signal};
+    let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, crate::syscall::proc::PID as u32, p.uid);
+    deliver::send(&mut p.signals, &mut p.thread_signals, deliver::Target::Process, info);
+}
+
+/// Passes `result` on, raising SIGPIPE first if it is EPIPE.
+fn sigpipe_on_epipe(p: &mut Process, result: SysResult) -> SysResult {
+    if result == Err(Errno::EPIPE) {
+        raise_sigpipe(p);
+    }
+    result
 }
 
 /// pread64(fd, buf, count, offset).
 pub fn sys_pread64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, offset, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
+    if (offset as i64) >= 0 {
+        if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), Some(offset)) {
+            return result;
+        }
+    }
     let out = user::write(&mut p.space, buf, count.min(MAX_IO))?;
     file.pread(out, offset as i64)
 }
@@ -126,7 +172,12 @@ pub fn sys_readv(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             continue;
         }
         let out = user::write(&mut p.space, base, len)?;
-        let n = file.read(out)?;
+        let n = match file.read(out) {
+            Ok(n) => n,
+            // What was read so far is the result (a pipe that ran dry, say).
+            Err(_) if done > 0 => break,
+            Err(e) => return wait_if_blocking_pipe(&file, Err(e)),
+        };
         done += n;
         if n < len as usize {
             break;
@@ -147,7 +198,8 @@ pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         for (base, len) in vecs {
             gathered.extend_from_slice(user::read(&mut p.space, base, len)?);
         }
-        return file.write(&gathered);
+        let result = wait_if_blocking_pipe(&file, file.write(&gathered));
+        return sigpipe_on_epipe(p, result);
     }
     let mut done = 0;
     for (base, len) in vecs {
@@ -155,7 +207,11 @@ pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             continue;
         }
         let data = user::read(&mut p.space, base, len)?;
-        let n = file.write(data)?;
+        let n = match file.write(data) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return sigpipe_on_epipe(p, wait_if_blocking_pipe(&file, Err(e))),
+        };
         done += n;
         if n < len as usize {
             break;
@@ -319,6 +375,8 @@ const F_OFD_GETLK: u64 = 36;
 const F_OFD_SETLK: u64 = 37;
 const F_OFD_SETLKW: u64 = 38;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+const F_SETPIPE_SZ: u64 = 1031;
+const F_GETPIPE_SZ: u64 = 1032;
 const FD_CLOEXEC: u64 = 1;
 const F_UNLCK: u16 = 2;
 
@@ -349,6 +407,8 @@ pub fn sys_fcntl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             user::copy_out(&mut p.space, arg, &F_UNLCK.to_le_bytes())?;
             Ok(0)
         }
+        F_GETPIPE_SZ => Ok(p.file(fd)?.pipe().ok_or(Errno::EBADF)?.capacity()),
+        F_SETPIPE_SZ => p.file(fd)?.pipe().ok_or(Errno::EBADF)?.set_capacity(arg & 0xffff_ffff),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -642,5 +702,476 @@ pub fn sys_utimensat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     let base = base_of(p, dirfd, &path)?;
     p.vfs.utimens(&base, &path, atime, mtime, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- pipes
+
+/// Makes a pipe with `pipe2` flags and stores its read and write fds at `fds` (two ints).
+fn make_pipe(p: &mut Process, fds: u64, flags: u64) -> SysResult {
+    // O_DIRECT (packet mode) is not implemented: EINVAL, as for any other flag.
+    if flags & !u64::from(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    user::write(&mut p.space, fds, 8)?;
+    let (read_end, write_end) = p.vfs.pipe(flags as u32);
+    let cloexec = flags & u64::from(O_CLOEXEC) != 0;
+    let (read_fd, write_fd) = {
+        let mut table = p.files.fds.lock();
+        let read_fd = table.insert(read_end, cloexec)?;
+        match table.insert(write_end, cloexec) {
+            Ok(write_fd) => (read_fd, write_fd),
+            Err(e) => {
+                let closed = table.close(read_fd);
+                drop(table);
+                drop(closed);
+                return Err(e);
+            }
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&read_fd.to_le_bytes());
+    out[4..].copy_from_slice(&write_fd.to_le_bytes());
+    user::copy_out(&mut p.space, fds, &out)?;
+    Ok(0)
+}
+
+/// pipe(fds).
+pub fn sys_pipe(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    make_pipe(p, f.rdi, 0)
+}
+
+/// pipe2(fds, flags): O_CLOEXEC, O_NONBLOCK.
+pub fn sys_pipe2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    make_pipe(p, f.rdi, f.rsi)
+}
+
+// ---------------------------------------------------------------- copies between fds
+
+/// Bytes moved per step of sendfile and copy_file_range.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// An `loff_t *` argument: the offset it points to, or `None` for NULL.
+fn offset_arg(p: &mut Process, addr: u64) -> Result<Option<i64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    Ok(Some(user::read_u64(&mut p.space, addr)? as i64))
+}
+
+/// sendfile(out_fd, in_fd, offset, count): copies from `in_fd` (at `*offset`, which is
+/// updated, or at and advancing its position) to `out_fd`. Linux's checks: EBADF for an
+/// input not open for reading or an output not open for writing, ESPIPE for an offset on an
+/// unseekable input, EINVAL for a negative offset, an O_APPEND output, or an input that cannot
+/// be read this way (a pipe or directory). Bytes read from an unseekable input (the console, a
+/// device) that the output does not take are lost.
+pub fn sys_sendfile(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [out_fd, in_fd, offset_addr, count, ..] = f.syscall_args();
+    let input = p.file(fd_arg(in_fd))?;
+    if !input.is_readable() {
+        return Err(Errno::EBADF);
+    }
+    let seekable = input.node().is_seekable();
+    let start = match offset_arg(p, offset_addr)? {
+        Some(_) if !seekable => return Err(Errno::ESPIPE),
+        Some(offset) => offset,
+        None => input.position() as i64,
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let output = p.file(fd_arg(out_fd))?;
+    if !output.is_writable() {
+        return Err(Errno::EBADF);
+    }
+    if (output.pipe().is_none() && output.status_flags() & O_APPEND != 0)
+        || input.is_dir()
+        || matches!(input.node(), Node::Pipe(_))
+    {
+        return Err(Errno::EINVAL);
+    }
+    let count = count.min(MAX_IO) as usize;
+    let mut buf = alloc::vec![0u8; count.min(COPY_CHUNK)];
+    let mut done = 0usize;
+    let mut failure = None;
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let read =
+            if seekable { input.pread(&mut buf[..want], start + done as i64) } else { input.read(&mut buf[..want]) };
+        let got = match read {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let mut written = 0;
+        while written < got {
+            match output.write(&buf[written..got]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        done += written;
+        if written < got {
+            break;
+        }
+    }
+    let end = start + done as i64;
+    if offset_addr != 0 {
+        user::write_u64(&mut p.space, offset_addr, end as u64)?;
+    } else if seekable && done > 0 {
+        input.lseek(end, SEEK_SET)?;
+    }
+    match failure {
+        Some(e) if done == 0 => {
+            let result = wait_if_blocking_pipe(&output, Err(e));
+            sigpipe_on_epipe(p, result)
+        }
+        _ => Ok(done),
+    }
+}
+
+/// copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): copies between regular
+/// files of one file system, as Linux does for tmpfs: EINVAL for flags or a non-regular file
+/// (EISDIR for a directory), EBADF for wrong access modes or an O_APPEND output, EXDEV across
+/// mounts, EINVAL for overlapping ranges of one file. Stops at the input's end.
+pub fn sys_copy_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd_in, off_in, fd_out, off_out, len, flags] = f.syscall_args();
+    let input = p.file(fd_arg(fd_in))?;
+    let output = p.file(fd_arg(fd_out))?;
+    let in_offset = offset_arg(p, off_in)?;
+    let out_offset = offset_arg(p, off_out)?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (in_type, out_type) = (input.node().file_type(), output.node().file_type());
+    if in_type == FileType::Directory || out_type == FileType::Directory {
+        return Err(Errno::EISDIR);
+    }
+    if in_type != FileType::Regular || out_type != FileType::Regular {
+        return Err(Errno::EINVAL);
+    }
+    if !input.is_readable() || !output.is_writable() || output.status_flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    if input.location().mount_id() != output.location().mount_id() {
+        return Err(Errno::EXDEV);
+    }
+    let pos_in = in_offset.unwrap_or(input.position() as i64);
+    let pos_out = out_offset.unwrap_or(output.position() as i64);
+    if pos_in < 0 || pos_out < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (pos_in, pos_out) = (pos_in as u64, pos_out as u64);
+    let len = len.min(MAX_IO);
+    if pos_in.checked_add(len).is_none() || pos_out.checked_add(len).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    let size_in = input.node().size();
+    let count = if pos_in >= size_in { 0 } else { len.min(size_in - pos_in) };
+    if input.node().same_file(output.node()) && pos_out + count > pos_in && pos_out < pos_in + count {
+        return Err(Errno::EINVAL);
+    }
+    let mut buf = alloc::vec![0u8; (count as usize).min(COPY_CHUNK)];
+    let mut done = 0u64;
+    while done < count {
+        let want = ((count - done) as usize).min(buf.len());
+        let got = match input.pread(&mut buf[..want], (pos_in + done) as i64) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let written = match output.pwrite(&buf[..got], (pos_out + done) as i64) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => 0,
+        };
+        done += written as u64;
+        if written < got {
+            break;
+        }
+    }
+    if done > 0 {
+        match in_offset {
+            Some(_) => user::write_u64(&mut p.space, off_in, pos_in + done)?,
+            None => {
+                input.lseek((pos_in + done) as i64, SEEK_SET)?;
+            }
+        }
+        match out_offset {
+            Some(_) => user::write_u64(&mut p.space, off_out, pos_out + done)?,
+            None => {
+                output.lseek((pos_out + done) as i64, SEEK_SET)?;
+            }
+        }
+    }
+    Ok(done as usize)
+}
+
+// ---------------------------------------------------------------- vectored positioned I/O
+
+/// `RWF_HIPRI`, `RWF_DSYNC`, `RWF_SYNC`, `RWF_NOWAIT`: hints with nothing to do here (data
+/// lives in memory, and nothing waits).
+const RWF_HARMLESS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
+
+/// Reads into the iovecs at `offset` (the file position stays), or at the file position
+/// (which advances) for `None`.
+fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
+    let file = p.file(fd)?;
+    let mut done = 0usize;
+    for (base, len) in iovecs(p, iov, count)? {
+        if len == 0 {
+            continue;
+        }
+        let out = user::write(&mut p.space, base, len)?;
+        let result = match offset {
+            Some(offset) => file.pread(out, offset + done as i64),
+            None => file.read(out),
+        };
+        let n = match result {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return wait_if_blocking_pipe(&file, Err(e)),
+        };
+        done += n;
+        if n < len as usize {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Writes the iovecs at `offset` (the file position stays), or at the file position (which
+/// advances) for `None`.
+fn write_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
+    let file = p.file(fd)?;
+    let mut done = 0usize;
+    for (base, len) in iovecs(p, iov, count)? {
+        if len == 0 {
+            continue;
+        }
+        let data = user::read(&mut p.space, base, len)?;
+        let result = match offset {
+            Some(offset) => file.pwrite(data, offset + done as i64),
+            None => file.write(data),
+        };
+        let n = match result {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return sigpipe_on_epipe(p, wait_if_blocking_pipe(&file, Err(e))),
+        };
+        done += n;
+        if n < len as usize {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// The offset of preadv/pwritev (`pos_l`; on 64-bit Linux `pos_h` adds nothing): EINVAL if
+/// negative.
+fn vector_offset(pos: u64) -> Result<i64, Errno> {
+    let pos = pos as i64;
+    if pos < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(pos)
+}
+
+/// The offset of preadv2/pwritev2: -1 means the file position; flags beyond the harmless
+/// hints are EOPNOTSUPP.
+fn vector2_offset(pos: u64, flags: u64) -> Result<Option<i64>, Errno> {
+    let pos = pos as i64;
+    if pos < -1 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !RWF_HARMLESS != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok((pos != -1).then_some(pos))
+}
+
+/// preadv(fd, iov, iovcnt, pos_l, pos_h).
+pub fn sys_preadv(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, iov, count, pos, ..] = f.syscall_args();
+    let offset = vector_offset(pos)?;
+    read_vectored(p, fd_arg(fd), iov, count, Some(offset))
+}
+
+/// pwritev(fd, iov, iovcnt, pos_l, pos_h).
+pub fn sys_pwritev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, iov, count, pos, ..] = f.syscall_args();
+    let offset = vector_offset(pos)?;
+    write_vectored(p, fd_arg(fd), iov, count, Some(offset))
+}
+
+/// preadv2(fd, iov, iovcnt, pos_l, pos_h, flags).
+pub fn sys_preadv2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, iov, count, pos, _, flags] = f.syscall_args();
+    let offset = vector2_offset(pos, flags)?;
+    read_vectored(p, fd_arg(fd), iov, count, offset)
+}
+
+/// pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags).
+pub fn sys_pwritev2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, iov, count, pos, _, flags] = f.syscall_args();
+    let offset = vector2_offset(pos, flags)?;
+    write_vectored(p, fd_arg(fd), iov, count, offset)
+}
+
+// ---------------------------------------------------------------- more path and fd calls
+
+/// creat(path, mode): open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
+pub fn sys_creat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    open_at(p, AT_FDCWD, f.rdi, u64::from(O_CREAT | O_WRONLY | O_TRUNC), f.rsi)
+}
+
+fn link_at(p: &mut Process, olddir: i32, old: u64, newdir: i32, new: u64, flags: u64) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old = path_arg(p, old)?;
+    let new = path_arg(p, new)?;
+    let new_base = base_of(p, newdir, &new)?;
+    if let Some(file) = empty_path_file(p, olddir, &old, flags)? {
+        p.vfs.link_location(file.location(), &new_base, &new)?;
+        return Ok(0);
+    }
+    let old_base = base_of(p, olddir, &old)?;
+    p.vfs.link(&old_base, &old, &new_base, &new, flags & AT_SYMLINK_FOLLOW != 0)?;
+    Ok(0)
+}
+
+/// link(old, new).
+pub fn sys_link(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    link_at(p, AT_FDCWD, f.rdi, AT_FDCWD, f.rsi, 0)
+}
+
+/// linkat(olddirfd, old, newdirfd, new, flags): AT_SYMLINK_FOLLOW, AT_EMPTY_PATH.
+pub fn sys_linkat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [od, o, nd, n, flags, ..] = f.syscall_args();
+    link_at(p, fd_arg(od), o, fd_arg(nd), n, flags)
+}
+
+fn mknod_at(p: &mut Process, dirfd: i32, path: u64, mode: u64) -> SysResult {
+    let path = path_arg(p, path)?;
+    let base = base_of(p, dirfd, &path)?;
+    let mode = mode as u32;
+    let mode = (mode & crate::fs::stat::S_IFMT) | (mode & 0o7777 & !p.umask);
+    p.vfs.mknod(&base, &path, mode)?;
+    Ok(0)
+}
+
+/// mknod(path, mode, dev).
+pub fn sys_mknod(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    mknod_at(p, AT_FDCWD, f.rdi, f.rsi)
+}
+
+/// mknodat(dirfd, path, mode, dev).
+pub fn sys_mknodat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    mknod_at(p, fd_arg(f.rdi), f.rsi, f.rdx)
+}
+
+fn statfs_out(p: &mut Process, location: &Location, buf: u64) -> SysResult {
+    let mut out = [0u8; STATFS_SIZE];
+    p.vfs.statfs(location).write_statfs(&mut out)?;
+    user::copy_out(&mut p.space, buf, &out)?;
+    Ok(0)
+}
+
+/// statfs(path, buf).
+pub fn sys_statfs(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let path = path_arg(p, f.rdi)?;
+    let base = base_of(p, AT_FDCWD, &path)?;
+    let location = p.vfs.resolve(&base, &path, true)?;
+    statfs_out(p, &location, f.rsi)
+}
+
+/// fstatfs(fd, buf) (O_PATH fds too).
+pub fn sys_fstatfs(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let file = p.file(fd_arg(f.rdi))?;
+    statfs_out(p, file.location(), f.rsi)
+}
+
+/// sync(): everything lives in memory; nothing to write back.
+pub fn sys_sync(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(0)
+}
+
+/// syncfs(fd): as sync, once the fd is checked.
+pub fn sys_syncfs(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    p.file(fd_arg(f.rdi))?;
+    Ok(0)
+}
+
+/// An fd that read/write-style calls accept: not O_PATH (EBADF).
+fn io_file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+    let file = p.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    Ok(file)
+}
+
+/// flock(fd, operation): LOCK_SH, LOCK_EX or LOCK_UN, optionally | LOCK_NB. The app is the
+/// only process, so every lock is granted at once (no-op). Unlike Linux, two open files of
+/// one file locked exclusively do not exclude each other (Linux would make the second wait
+/// forever, or EWOULDBLOCK).
+pub fn sys_flock(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const LOCK_SH: u64 = 1;
+    const LOCK_EX: u64 = 2;
+    const LOCK_NB: u64 = 4;
+    const LOCK_UN: u64 = 8;
+    io_file(p, fd_arg(f.rdi))?;
+    match f.rsi & !LOCK_NB {
+        LOCK_SH | LOCK_EX | LOCK_UN => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// fadvise64(fd, offset, len, advice): a hint (no-op) once the arguments are checked:
+/// ESPIPE for a pipe, EINVAL for a negative length or an unknown advice.
+pub fn sys_fadvise64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, _offset, len, advice, ..] = f.syscall_args();
+    let file = io_file(p, fd_arg(fd))?;
+    if file.pipe().is_some() {
+        return Err(Errno::ESPIPE);
+    }
+    if (len as i64) < 0 || advice > 5 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// fallocate(fd, mode, offset, len).
+pub fn sys_fallocate(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, mode, offset, len, ..] = f.syscall_args();
+    io_file(p, fd_arg(fd))?.fallocate(mode as u32, offset as i64, len as i64)?;
+    Ok(0)
+}
+
+/// close_range(first, last, flags): CLOSE_RANGE_CLOEXEC marks instead of closing;
+/// CLOSE_RANGE_UNSHARE has nothing to unshare (one fd table).
+pub fn sys_close_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+    const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+    let [first, last, flags, ..] = f.syscall_args();
+    let (first, last) = (first as u32, last as u32);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLOSE_RANGE_CLOEXEC != 0 {
+        p.files.fds.lock().set_cloexec_range(first, last);
+        return Ok(0);
+    }
+    let closed = p.files.fds.lock().close_range(first, last);
+    drop(closed);
     Ok(0)
 }

@@ -1,8 +1,9 @@
-//! Memory syscalls: mmap, munmap, mprotect, brk, madvise.
+//! Memory syscalls: mmap, munmap, mprotect, mremap, msync, brk, madvise.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
-use crate::mm::space::{Backing, MapFlags, Prot};
+use crate::fs::Node;
+use crate::mm::space::{Backing, MapFlags, Prot, RemapFlags};
 use crate::process::Process;
 
 const MAP_SHARED: u64 = 0x01;
@@ -15,6 +16,14 @@ const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const PROT_KNOWN: u64 = 0x7;
 const PROT_GROWS: u64 = 0x0300_0000;
+
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+const MREMAP_DONTUNMAP: u64 = 4;
+
+const MS_ASYNC: u64 = 1;
+const MS_INVALIDATE: u64 = 2;
+const MS_SYNC: u64 = 4;
 
 const MADV_DONTNEED: u64 = 4;
 const MADV_FREE: u64 = 8;
@@ -40,7 +49,45 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         return p.space.map(addr, len, prot, map_flags, Backing::Anonymous).map(|a| a as usize);
     }
     let shared = kind != MAP_PRIVATE;
+    // Pipes and the console have no pages to map (Linux: ENODEV).
+    if matches!(p.file(fd as i32)?.node(), Node::Pipe(_) | Node::Console(_)) {
+        return Err(Errno::ENODEV);
+    }
     p.map_file(fd as i32, addr, len, prot, map_flags, offset, shared).map(|a| a as usize)
+}
+
+/// mremap(old_address, old_size, new_size, flags, new_address): MREMAP_MAYMOVE and
+/// MREMAP_FIXED; MREMAP_DONTUNMAP is refused (EINVAL).
+pub fn sys_mremap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [old_addr, old_len, new_len, flags, new_addr, ..] = f.syscall_args();
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 || flags & MREMAP_DONTUNMAP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = RemapFlags { may_move: flags & MREMAP_MAYMOVE != 0, fixed: flags & MREMAP_FIXED != 0 };
+    p.space.remap(old_addr, old_len, new_len, flags, new_addr).map(|a| a as usize)
+}
+
+/// msync(addr, length, flags): nothing to write back (file mappings are private copies or
+/// the read-only image), so only the arguments are checked: EINVAL for a misaligned address
+/// or bad flags, ENOMEM for a range that is not all mapped.
+pub fn sys_msync(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [addr, len, flags, ..] = f.syscall_args();
+    let known = MS_ASYNC | MS_INVALIDATE | MS_SYNC;
+    if addr % uvm_abi::layout::PAGE_SIZE != 0
+        || flags & !known != 0
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+    {
+        return Err(Errno::EINVAL);
+    }
+    let end = len
+        .checked_add(uvm_abi::layout::PAGE_SIZE - 1)
+        .map(|l| l & !(uvm_abi::layout::PAGE_SIZE - 1))
+        .and_then(|l| addr.checked_add(l))
+        .ok_or(Errno::ENOMEM)?;
+    if end > addr && !p.space.is_mapped(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
 }
 
 /// munmap(addr, length).

@@ -5,6 +5,8 @@
 
 pub mod docs;
 pub mod fs;
+pub mod image_read;
+pub mod misc;
 pub mod mm;
 pub mod names;
 pub mod poll;
@@ -41,8 +43,11 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     if process.trace {
         trace::report(nr, &args, &result);
     }
-    process.space.flush_now();
     frame.rax = return_value(result);
+    // Pending, unblocked signals run their handlers (or end the app) now, on the way back:
+    // this is where a signal the app sent itself, or just unblocked, takes effect.
+    crate::signal::deliver_to_app(process, frame);
+    process.space.flush_now();
 }
 
 #[cfg(test)]

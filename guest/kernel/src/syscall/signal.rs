@@ -1,69 +1,91 @@
-//! Signal syscalls: rt_sigaction, rt_sigprocmask, sigaltstack, kill/tkill/tgkill to itself.
+//! Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigpending,
+//! rt_sigtimedwait, rt_sigsuspend, sigaltstack, and kill/tkill/tgkill to the app itself.
+//! Sent signals are queued; the dispatcher delivers pending, unblocked ones on the way back
+//! to the app (`signal::deliver_to_app`), so a signal the app sends itself runs its handler
+//! (or kills it) before the sending syscall returns, as on Linux.
+//!
+//! The app is the VM's only process and has one thread: nothing else can send it a signal.
+//! So a wait for a signal that is not pending yet (rt_sigsuspend, rt_sigtimedwait without a
+//! timeout) never ends, as on Linux; it parks the vCPU until the VM is stopped from outside.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
-use crate::signal::{self, SigAction, NSIG};
+use crate::signal::deliver::{self, Target};
+use crate::signal::{le_u64, sa, si, valid, SigAction, SigInfo, Signal, StackT, NSIG, STACK_T_SIZE, UNBLOCKABLE};
 use crate::user;
 
-const SIGKILL: u64 = 9;
-const SIGSTOP: u64 = 19;
-const SIG_IGN: u64 = 1;
+use super::proc::PID;
 
-fn check_signal(sig: u64) -> Result<usize, Errno> {
-    if sig == 0 || sig > NSIG as u64 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(sig as usize - 1)
-}
+/// Bytes of the kernel's sigset_t.
+const SIGSET_SIZE: u64 = 8;
 
 /// rt_sigaction(sig, act, oldact, sigsetsize).
 pub fn sys_rt_sigaction(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [sig, act, old, size, ..] = f.syscall_args();
-    if size != 8 {
+    if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let index = check_signal(sig)?;
-    if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
+    if !valid(sig) {
         return Err(Errno::EINVAL);
     }
-    let current = p.signals.actions[index];
+    let sig = sig as u32;
+    if act != 0 && (sig == Signal::SIGKILL as u32 || sig == Signal::SIGSTOP as u32) {
+        return Err(Errno::EINVAL);
+    }
+    let current = p.signals.action(sig);
     if act != 0 {
-        let b = user::read(&mut p.space, act, 32)?;
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(w)
-        };
-        p.signals.actions[index] = SigAction { handler: word(0), flags: word(1), restorer: word(2), mask: word(3) };
+        let new = decode_sigaction(user::read(&mut p.space, act, 32)?);
+        p.signals.actions[sig as usize - 1] = new;
+        // POSIX: setting a pending signal's action to ignore discards it, blocked or not.
+        if deliver::ignores(&new, sig) {
+            p.signals.pending.discard(sig);
+            p.thread_signals.pending.discard(sig);
+        }
     }
     if old != 0 {
-        let mut b = [0u8; 32];
-        for (i, w) in [current.handler, current.flags, current.restorer, current.mask].iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        user::copy_out(&mut p.space, old, &b)?;
+        user::copy_out(&mut p.space, old, &encode_sigaction(&current))?;
     }
     Ok(0)
 }
 
-/// rt_sigprocmask(how, set, oldset, sigsetsize).
+/// A `struct sigaction` as the app passes it (handler, flags, restorer, mask), with the flags
+/// Linux does not know and SIGKILL/SIGSTOP in the mask cleared, as Linux does.
+fn decode_sigaction(b: &[u8]) -> SigAction {
+    SigAction {
+        handler: le_u64(&b[0..]),
+        flags: le_u64(&b[8..]) & sa::KNOWN,
+        restorer: le_u64(&b[16..]),
+        mask: le_u64(&b[24..]) & !UNBLOCKABLE,
+    }
+}
+
+/// The `struct sigaction` bytes of `a`.
+fn encode_sigaction(a: &SigAction) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for (i, w) in [a.handler, a.flags, a.restorer, a.mask].iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+/// rt_sigprocmask(how, set, oldset, sigsetsize). Unblocked pending signals are delivered as
+/// the call returns.
 pub fn sys_rt_sigprocmask(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [how, set, old, size, ..] = f.syscall_args();
-    if size != 8 {
+    if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let current = p.signals.blocked;
+    let current = p.thread_signals.blocked;
     if set != 0 {
         let requested = user::read_u64(&mut p.space, set)?;
-        // SIGKILL and SIGSTOP cannot be blocked.
-        let unblockable = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
-        p.signals.blocked = match how {
+        let new = match how {
             0 => current | requested,
             1 => current & !requested,
             2 => requested,
             _ => return Err(Errno::EINVAL),
-        } & !unblockable;
+        };
+        p.thread_signals.set_blocked(new);
     }
     if old != 0 {
         user::write_u64(&mut p.space, old, current)?;
@@ -71,75 +93,218 @@ pub fn sys_rt_sigprocmask(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// sigaltstack(ss, old_ss): remembered; used once signal handlers run.
+/// rt_sigreturn(): back from a handler to the context its frame saved. The "result" is the
+/// restored rax, so the dispatcher's `rax = result` keeps it. A bad frame forces SIGSEGV
+/// (rax 0), as Linux does.
+pub fn sys_rt_sigreturn(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    match deliver::sigreturn(&mut p.thread_signals, &mut p.space, f) {
+        Ok(rax) => Ok(rax as usize),
+        Err(address) => {
+            let origin = crate::signal::Origin { address, vector: 14, error: 4 };
+            deliver::force(&mut p.signals, &mut p.thread_signals, SigInfo::kernel(Signal::SIGSEGV as u32, origin));
+            Ok(0)
+        }
+    }
+}
+
+/// rt_sigpending(set, sigsetsize): the pending signals that are blocked.
+pub fn sys_rt_sigpending(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [set, size, ..] = f.syscall_args();
+    if size > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let pending = (p.signals.pending.mask() | p.thread_signals.pending.mask()) & p.thread_signals.blocked;
+    user::copy_out(&mut p.space, set, &pending.to_le_bytes()[..size as usize])?;
+    Ok(0)
+}
+
+/// rt_sigsuspend(mask, sigsetsize): waits with `mask` blocked until a signal runs a handler
+/// (EINTR; the old mask is back when the handler returns) or kills the app. If none is
+/// pending, none can ever come (see the module header): the wait never ends.
+pub fn sys_rt_sigsuspend(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [mask, size, ..] = f.syscall_args();
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = user::read_u64(&mut p.space, mask)?;
+    let t = &mut p.thread_signals;
+    t.saved_mask = Some(t.blocked);
+    t.set_blocked(mask);
+    if deliver::has_effective(&p.signals, &p.thread_signals, !p.thread_signals.blocked) {
+        return Err(Errno::EINTR);
+    }
+    wait_forever()
+}
+
+/// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal of `set` without
+/// running its handler. With none pending, none can come: EAGAIN after the timeout (at once
+/// for a zero timeout); without a timeout the wait never ends.
+pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [set, info, timeout, size, ..] = f.syscall_args();
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let wanted = user::read_u64(&mut p.space, set)? & !UNBLOCKABLE;
+    let wait_ns = if timeout == 0 { None } else { Some(timeout_ns(user::read(&mut p.space, timeout, 16)?)?) };
+    if let Some(taken) = deliver::dequeue(&mut p.signals, &mut p.thread_signals, wanted) {
+        if info != 0 {
+            user::copy_out(&mut p.space, info, &taken.to_bytes())?;
+        }
+        return Ok(taken.signo as usize);
+    }
+    match wait_ns {
+        Some(0) => Err(Errno::EAGAIN),
+        Some(ns) => {
+            let start = p.clock.monotonic_ns(crate::time::rdtsc());
+            let deadline = start.saturating_add(ns);
+            loop {
+                let now = p.clock.monotonic_ns(crate::time::rdtsc());
+                if now >= deadline {
+                    return Err(Errno::EAGAIN);
+                }
+                crate::hypercall::sleep(deadline - now);
+            }
+        }
+        None => wait_forever(),
+    }
+}
+
+/// A `struct timespec` as nanoseconds (saturating). EINVAL if negative or denormal.
+fn timeout_ns(b: &[u8]) -> Result<u64, Errno> {
+    let (sec, nsec) = (le_u64(&b[0..]) as i64, le_u64(&b[8..]) as i64);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+}
+
+/// Parks the vCPU for good: the app waits for a signal nothing can send (the VMM still stops
+/// the VM on `--timeout` or when uvm is interrupted).
+fn wait_forever() -> ! {
+    loop {
+        crate::hypercall::sleep(uvm_abi::hypercall::SLEEP_MAX_NS);
+    }
+}
+
+/// sigaltstack(ss, old_ss).
 pub fn sys_sigaltstack(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [new, old, ..] = f.syscall_args();
-    if old != 0 {
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&p.alt_stack.0.to_le_bytes());
-        let flags: u32 = if p.alt_stack.2 == 0 { 2 } else { 0 }; // SS_DISABLE
-        b[8..12].copy_from_slice(&flags.to_le_bytes());
-        b[16..24].copy_from_slice(&p.alt_stack.2.to_le_bytes());
-        user::copy_out(&mut p.space, old, &b)?;
+    let sp = f.rsp;
+    let requested = if new != 0 {
+        let mut b = [0u8; STACK_T_SIZE];
+        b.copy_from_slice(user::read(&mut p.space, new, STACK_T_SIZE as u64)?);
+        Some(StackT::from_bytes(&b))
+    } else {
+        None
+    };
+    let previous = p.thread_signals.alt_stack.describe(sp);
+    if let Some(stack) = requested {
+        p.thread_signals.alt_stack.set(stack, sp)?;
     }
-    if new != 0 {
-        let b = user::read(&mut p.space, new, 24)?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[..8]);
-        let sp = u64::from_le_bytes(w);
-        let flags = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        w.copy_from_slice(&b[16..24]);
-        let size = u64::from_le_bytes(w);
-        if flags & 2 != 0 {
-            p.alt_stack = (0, 0, 0);
-        } else if flags != 0 {
-            return Err(Errno::EINVAL);
-        } else if size < 2048 {
-            return Err(Errno::ENOMEM);
-        } else {
-            p.alt_stack = (sp, 0, size);
-        }
+    if old != 0 {
+        user::copy_out(&mut p.space, old, &previous.to_bytes())?;
     }
     Ok(0)
 }
 
-/// Sends `sig` to the app itself.
-fn send_to_self(p: &mut Process, sig: u64, ip: u64) -> SysResult {
+/// Queues `sig` (0: only checks) for the app's process or thread.
+fn send_to_self(p: &mut Process, sig: u64, target: Target, code: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
-    let index = check_signal(sig)?;
-    let action = p.signals.actions[index];
-    if sig != SIGKILL && (action.handler == SIG_IGN || (action.handler == 0 && !signal::default_terminates(sig as u32)))
-    {
-        return Ok(0);
+    if sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
     }
-    // A default action ends the app; a handler cannot run yet, so the app ends too and the
-    // VMM reports the signal.
-    signal::kill_self(sig as u32, ip)
+    let info = SigInfo::user(sig as u32, code, PID as u32, p.uid);
+    deliver::send(&mut p.signals, &mut p.thread_signals, target, info);
+    Ok(0)
 }
 
-/// kill(pid, sig): only the app itself (pid 1, 0 or -1) exists.
+/// kill(pid, sig): the app is the only process: pid 1 (itself) and 0 (its process group).
+/// pid -1 means every process but the caller and init: none here, so ESRCH.
 pub fn sys_kill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let pid = f.rdi as i64;
-    if pid != 1 && pid != 0 && pid != -1 {
-        return Err(Errno::ESRCH);
-    }
-    send_to_self(p, f.rsi, f.rip)
+    kill_pid(f.rdi as i32)?;
+    send_to_self(p, f.rsi, Target::Process, si::USER)
 }
 
-/// tkill(tid, sig).
+/// tkill(tid, sig): the app's one thread has tid 1.
 pub fn sys_tkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if f.rdi != 1 {
-        return Err(Errno::ESRCH);
-    }
-    send_to_self(p, f.rsi, f.rip)
+    thread_ids(PID as i32, f.rdi as i32)?;
+    send_to_self(p, f.rsi, Target::Thread, si::TKILL)
 }
 
 /// tgkill(tgid, tid, sig).
 pub fn sys_tgkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if f.rdi != 1 || f.rsi != 1 {
+    thread_ids(f.rdi as i32, f.rsi as i32)?;
+    send_to_self(p, f.rdx, Target::Thread, si::TKILL)
+}
+
+/// Whether kill's `pid` names the app.
+fn kill_pid(pid: i32) -> Result<(), Errno> {
+    if pid == PID as i32 || pid == 0 {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Whether (tgid, tid) name the app's thread: EINVAL if not positive, ESRCH if another.
+fn thread_ids(tgid: i32, tid: i32) -> Result<(), Errno> {
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != PID as i32 || tid != PID as i32 {
         return Err(Errno::ESRCH);
     }
-    send_to_self(p, f.rdx, f.rip)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_be_signalled() {
+        assert_eq!(kill_pid(1), Ok(()));
+        assert_eq!(kill_pid(0), Ok(()), "the caller's process group");
+        assert_eq!(kill_pid(-1), Err(Errno::ESRCH), "every process but the caller and init: none");
+        assert_eq!(kill_pid(2), Err(Errno::ESRCH));
+        assert_eq!(kill_pid(-5), Err(Errno::ESRCH));
+        assert_eq!(thread_ids(1, 1), Ok(()));
+        assert_eq!(thread_ids(1, 0), Err(Errno::EINVAL));
+        assert_eq!(thread_ids(-1, 1), Err(Errno::EINVAL));
+        assert_eq!(thread_ids(1, 2), Err(Errno::ESRCH));
+        assert_eq!(thread_ids(2, 1), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(timeout_ns(&[0; 16]), Ok(0));
+        let mut b = [0u8; 16];
+        b[0] = 2;
+        b[8..16].copy_from_slice(&5u64.to_le_bytes());
+        assert_eq!(timeout_ns(&b), Ok(2_000_000_005));
+        b[8..16].copy_from_slice(&1_000_000_000u64.to_le_bytes());
+        assert_eq!(timeout_ns(&b), Err(Errno::EINVAL));
+        b[8..16].fill(0);
+        b[0..8].copy_from_slice(&(-1i64).to_le_bytes());
+        assert_eq!(timeout_ns(&b), Err(Errno::EINVAL));
+        b[0..8].copy_from_slice(&i64::MAX.to_le_bytes());
+        assert_eq!(timeout_ns(&b), Ok(u64::MAX), "saturates");
+    }
+
+    #[test]
+    fn sigaction_words() {
+        let mut b = [0u8; 32];
+        b[0..8].copy_from_slice(&0x40_1000u64.to_le_bytes());
+        b[8..16].copy_from_slice(&(sa::SIGINFO | sa::RESTORER | sa::UNSUPPORTED | (1 << 40)).to_le_bytes());
+        b[16..24].copy_from_slice(&0x40_2000u64.to_le_bytes());
+        b[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        let a = decode_sigaction(&b);
+        assert_eq!(a.handler, 0x40_1000);
+        assert_eq!(a.flags, sa::SIGINFO | sa::RESTORER, "unknown flags are cleared, as Linux does");
+        assert_eq!(a.restorer, 0x40_2000);
+        assert_eq!(a.mask, !crate::signal::UNBLOCKABLE, "SIGKILL and SIGSTOP are never in sa_mask");
+        assert_eq!(decode_sigaction(&encode_sigaction(&a)), a);
+    }
 }

@@ -193,7 +193,10 @@ fn the_root_lists_image_entries_and_mount_points() {
     assert_eq!(dev.iter().filter(|n| *n == "shm").count(), 1);
     assert!(dev.contains(&String::from("null")));
     assert_eq!(list(&vfs, "/tmp"), [".", ".."]);
-    assert_eq!(list(&vfs, "/proc"), [".", "..", "1", "cpuinfo", "meminfo", "mounts", "self", "uptime"]);
+    assert_eq!(
+        list(&vfs, "/proc"),
+        [".", "..", "1", "cpuinfo", "loadavg", "meminfo", "mounts", "self", "uptime", "version"]
+    );
     assert_eq!(list(&vfs, "/usr/lib"), [".", "..", "libc.so"]);
 }
 
@@ -477,7 +480,7 @@ fn proc_self_with_a_process() {
     process.fds.lock().dup2(fd, 1).unwrap();
     assert!(matches!(open(&vfs, "/dev/stdout", O_RDONLY).unwrap().node(), Node::Tmp(_)));
     assert_eq!(err(open(&vfs, "/proc/self/fd/99", O_RDONLY)), Errno::ENOENT);
-    assert_eq!(err(open(&vfs, "/proc/self/maps", O_RDONLY)), Errno::ENOENT);
+    assert_eq!(err(open(&vfs, "/proc/self/smaps", O_RDONLY)), Errno::ENOENT);
     // cwd.
     *process.cwd.lock() = vfs.chdir(&root, b"/usr/lib").unwrap();
     assert_eq!(vfs.readlink(&root, b"/proc/self/cwd").unwrap(), b"/usr/lib");
@@ -751,10 +754,136 @@ fn getdents_resumes_in_the_image_and_in_proc() {
     assert!(seen.len() >= 5, "the listing took several calls");
     root_dir.lseek(0, SEEK_SET).unwrap();
     assert!(root_dir.getdents64(&mut [0u8; 512]).unwrap() > 0);
-    assert_eq!(list(&vfs, "/proc/1"), [".", "..", "cwd", "exe", "fd", "mounts"]);
+    assert_eq!(
+        list(&vfs, "/proc/1"),
+        [".", "..", "cmdline", "comm", "cwd", "environ", "exe", "fd", "maps", "mounts", "stat", "statm", "status"]
+    );
     let fd_dir = open(&vfs, "/proc/self/fd", O_RDONLY).unwrap();
     assert_eq!(fd_dir.getdents64(&mut [0u8; 48]).unwrap(), 48, ". and ..");
     assert_eq!(fd_dir.getdents64(&mut [0u8; 24]).unwrap(), 24, "0");
     let rest = fd_dir.getdents64(&mut [0u8; 100]).unwrap();
     assert_eq!(rest, 48, "1 and 2 (and the fd open on /proc/self/fd itself is not in the table)");
+}
+
+#[test]
+fn pipes_have_two_ends_and_show_in_proc() {
+    use crate::fs::flags::{O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+    use crate::fs::pipe::{DEFAULT_CAPACITY, PIPEFS_MAGIC};
+    let vfs = vfs();
+    let process = with_process(&vfs);
+    let (read_end, write_end) = vfs.pipe(O_NONBLOCK);
+    assert!(read_end.is_readable() && !read_end.is_writable());
+    assert!(write_end.is_writable() && !write_end.is_readable());
+    assert!(read_end.is_nonblocking());
+    assert_eq!(read_end.status_flags() & (O_ACCMODE | O_NONBLOCK), O_RDONLY | O_NONBLOCK);
+    let stat = read_end.stat().unwrap();
+    assert_eq!(stat.mode, 0o010600);
+    assert_eq!(write_end.stat().unwrap().ino, stat.ino);
+    assert_eq!(read_end.lseek(0, SEEK_SET), Err(Errno::ESPIPE));
+    assert_eq!(read_end.pread(&mut [0u8; 4], 0), Err(Errno::ESPIPE));
+    assert_eq!(write_end.pwrite(b"x", 0), Err(Errno::ESPIPE));
+    assert_eq!(read_end.write(b"x"), Err(Errno::EBADF));
+    assert_eq!(write_end.read(&mut [0u8; 4]), Err(Errno::EBADF));
+    assert_eq!(read_end.sync(), Err(Errno::EINVAL));
+    assert_eq!(read_end.truncate(0), Err(Errno::EINVAL));
+    assert_eq!(vfs.statfs(read_end.location()).fs_type, PIPEFS_MAGIC);
+    assert_eq!(read_end.poll_events(), 0);
+    assert_eq!(write_end.poll_events(), POLLOUT | POLLWRNORM);
+
+    assert_eq!(write_end.write(b"hello"), Ok(5));
+    let mut count = [0u8; 4];
+    read_end.ioctl(ioctl::FIONREAD, &mut count).unwrap();
+    assert_eq!(i32::from_le_bytes(count), 5);
+    assert_eq!(read_end.poll_events(), POLLIN | POLLRDNORM);
+    let mut buf = [0u8; 16];
+    assert_eq!(read_end.read(&mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(read_end.read(&mut buf), Err(Errno::EAGAIN));
+
+    // /proc/self/fd shows the ends as pipe:[ino]; reopening one makes another end.
+    process.fds.lock().insert(read_end.clone(), false).unwrap();
+    let write_fd = process.fds.lock().insert(write_end.clone(), false).unwrap();
+    let link = format!("/proc/self/fd/{write_fd}");
+    assert_eq!(vfs.readlink(&vfs.root(), link.as_bytes()).unwrap(), format!("pipe:[{}]", stat.ino).into_bytes());
+    let second_writer = open(&vfs, &link, O_WRONLY).unwrap();
+    assert_eq!(vfs.stat(&vfs.root(), link.as_bytes(), true).unwrap().ino, stat.ino);
+
+    // EOF only once every writer is gone.
+    let closed = process.fds.lock().close(write_fd).unwrap();
+    drop(closed);
+    drop(write_end);
+    assert_eq!(read_end.read(&mut buf), Err(Errno::EAGAIN), "a writer is left");
+    second_writer.write(b"!").unwrap();
+    drop(second_writer);
+    assert_eq!(read_end.poll_events(), POLLIN | POLLRDNORM | POLLHUP);
+    assert_eq!(read_end.read(&mut buf), Ok(1));
+    assert_eq!(read_end.read(&mut buf), Ok(0), "end of file");
+    assert_eq!(read_end.poll_events(), POLLHUP);
+    assert_eq!(read_end.pipe().unwrap().capacity(), DEFAULT_CAPACITY);
+
+    // No reader: EPIPE, and POLLERR on the write end.
+    let (read_end, write_end) = vfs.pipe(0);
+    drop(read_end);
+    assert_eq!(write_end.write(b"x"), Err(Errno::EPIPE));
+    assert_eq!(write_end.poll_events(), POLLOUT | POLLWRNORM | POLLERR);
+    let (_, second) = vfs.pipe(0);
+    assert_ne!(second.stat().unwrap().ino, stat.ino, "every pipe has its own inode");
+}
+
+#[test]
+fn hard_links_of_open_files_and_mknod_types() {
+    use crate::fs::stat::{S_IFIFO, S_IFLNK, S_IFREG};
+    let vfs = vfs();
+    let file = open(&vfs, "/tmp/f", O_CREAT | O_RDWR).unwrap();
+    vfs.link_location(file.location(), &vfs.root(), b"/tmp/g").unwrap();
+    assert_eq!(vfs.stat(&vfs.root(), b"/tmp/g", false).unwrap().nlink, 2);
+    assert_eq!(err(vfs.link_location(file.location(), &vfs.root(), b"/tmp/g")), Errno::EEXIST);
+    vfs.unlink(&vfs.root(), b"/tmp/f").unwrap();
+    vfs.unlink(&vfs.root(), b"/tmp/g").unwrap();
+    assert_eq!(err(vfs.link_location(file.location(), &vfs.root(), b"/tmp/h")), Errno::ENOENT, "no links left");
+    let dir = open(&vfs, "/tmp", O_RDONLY).unwrap();
+    assert_eq!(err(vfs.link_location(dir.location(), &vfs.root(), b"/tmp/d")), Errno::EPERM);
+    let passwd = open(&vfs, "/etc/passwd", O_RDONLY).unwrap();
+    assert_eq!(err(vfs.link_location(passwd.location(), &vfs.root(), b"/tmp/p")), Errno::EXDEV);
+    assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/fifo", S_IFIFO | 0o644)), Errno::EPERM);
+    assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/dir", S_IFDIR | 0o644)), Errno::EPERM);
+    assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/link", S_IFLNK | 0o644)), Errno::EINVAL);
+    assert_eq!(err(vfs.mknod(&vfs.root(), b"/nowhere/x", 0o030000)), Errno::EINVAL, "the type is checked first");
+    vfs.mknod(&vfs.root(), b"/tmp/plain", S_IFREG | 0o600).unwrap();
+}
+
+#[test]
+fn fallocate_on_tmpfs() {
+    let vfs = vfs();
+    let file = open(&vfs, "/tmp/big", O_CREAT | O_RDWR).unwrap();
+    let used = vfs.tmpfs_budget().used();
+    assert_eq!(file.fallocate(0, 0, 0), Err(Errno::EINVAL));
+    assert_eq!(file.fallocate(0, -1, 10), Err(Errno::EINVAL));
+    assert_eq!(file.fallocate(0x2, 0, 10), Err(Errno::EOPNOTSUPP), "PUNCH_HOLE needs KEEP_SIZE");
+    assert_eq!(file.fallocate(0x10, 0, 10), Err(Errno::EOPNOTSUPP), "ZERO_RANGE");
+    assert_eq!(file.fallocate(0, i64::MAX, 10), Err(Errno::EFBIG));
+    file.fallocate(0, 100, 8000).unwrap();
+    assert_eq!(file.stat().unwrap().size, 8100);
+    assert_eq!(vfs.tmpfs_budget().used(), used + 2 * 4096, "the chunks of bytes 100..8100");
+    file.fallocate(0x1, 0, 20_000).unwrap();
+    assert_eq!(file.stat().unwrap().size, 8100, "KEEP_SIZE");
+    assert_eq!(vfs.tmpfs_budget().used(), used + 5 * 4096);
+    file.pwrite(&[7u8; 8100], 0).unwrap();
+    file.fallocate(0x3, 10, 5000).unwrap();
+    let mut buf = vec![0u8; 8100];
+    assert_eq!(file.pread(&mut buf, 0), Ok(8100));
+    assert!(buf[..10].iter().all(|&b| b == 7) && buf[10..5010].iter().all(|&b| b == 0));
+    assert!(buf[5010..].iter().all(|&b| b == 7));
+    assert_eq!(file.stat().unwrap().size, 8100);
+    assert_eq!(vfs.tmpfs_budget().used(), used + 5 * 4096, "no whole chunk in 10..5010");
+    file.fallocate(0x3, 4096, 4096).unwrap();
+    assert_eq!(vfs.tmpfs_budget().used(), used + 4 * 4096, "a whole chunk is given back");
+    assert_eq!(err(vfs.pipe(0).1.fallocate(0, 0, 1)), Errno::ESPIPE);
+    let read_only = open(&vfs, "/tmp/big", O_RDONLY).unwrap();
+    assert_eq!(read_only.fallocate(0, 0, 1), Err(Errno::EBADF));
+    let null = open(&vfs, "/dev/null", O_WRONLY).unwrap();
+    assert_eq!(null.fallocate(0, 0, 1), Err(Errno::ENODEV));
+    assert_eq!(vfs.tmpfs_budget().limit(), 1 << 24);
+    assert_eq!(file.fallocate(0, 0, 32 << 20), Err(Errno::ENOSPC));
+    assert_eq!(file.stat().unwrap().size, 8100, "nothing allocated");
 }

@@ -1,0 +1,353 @@
+//! [`Pipe`]: an anonymous pipe (`pipe`, `pipe2`) — a bounded byte buffer with a read end and a
+//! write end.
+//!
+//! The ends are open file descriptions: every [`crate::fs::OpenFile`] on a pipe counts as a
+//! reader and/or writer from its creation until its last `Arc` drops (so `dup`ed fds share
+//! one end, as on Linux), and reopening `/proc/self/fd/N` opens a new end.
+//!
+//! Linux semantics, in Linux's order:
+//! - `read`: data first; with no data, end of file (0) once every writer has closed;
+//! - `write`: `EPIPE` once every reader has closed (the caller raises `SIGPIPE`); writes of
+//!   at most [`PIPE_BUF`] bytes are atomic (all or nothing), longer ones may be partial;
+//! - the buffer holds [`DEFAULT_CAPACITY`] bytes (64 KiB, Linux's default), changed by
+//!   `F_SETPIPE_SZ`;
+//! - readiness for `poll`/`select`: the read end is readable with data, hung up (`POLLHUP`)
+//!   with no writers; the write end is writable with room for [`PIPE_BUF`] bytes, in error
+//!   (`POLLERR`) with no readers.
+//!
+//! # Waiting
+//!
+//! A read of an empty pipe whose writers are still open (or a write to a full one) has to
+//! wait on Linux until the other end acts or a signal arrives. A pipe never waits itself: it
+//! returns `EAGAIN` ([`wait_for_other_end`]), which is Linux's answer for `O_NONBLOCK`; for a
+//! blocking file the syscall layer waits. The app is one thread, so while it waits nobody can
+//! act: the wait never ends, as on Linux (the syscall layer parks the vCPU; the VMM still
+//! stops the VM on `--timeout` or when `uvm` is interrupted). With threads, the other end
+//! will wake it. Reopening a pipe through `/proc/self/fd/N` in blocking mode without the
+//! other side, which would wait the same way, returns `EAGAIN`.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
+use crate::errno::Errno;
+use crate::fs::flags::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE};
+use crate::sync::SpinLock;
+
+/// Bytes a pipe holds unless `F_SETPIPE_SZ` changes it (Linux: 16 pages).
+pub const DEFAULT_CAPACITY: usize = 64 * 1024;
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+/// The largest capacity `F_SETPIPE_SZ` accepts (Linux's `/proc/sys/fs/pipe-max-size`).
+pub const MAX_CAPACITY: usize = 1 << 20;
+/// `st_dev` of pipes (Linux's pipefs).
+pub const DEV_PIPEFS: u64 = makedev(0, 0xc);
+/// `statfs` `f_type` of pipes.
+pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
+
+/// A pipe.
+pub struct Pipe {
+    ino: u64,
+    uid: u32,
+    gid: u32,
+    created: Timespec,
+    state: SpinLock<PipeState>,
+}
+
+struct PipeState {
+    data: VecDeque<u8>,
+    capacity: usize,
+    readers: usize,
+    writers: usize,
+}
+
+/// What a read or write that cannot go on now returns, blocking or not: `EAGAIN`. Linux
+/// would wait for the other end unless `O_NONBLOCK`; the caller of a blocking file waits
+/// (see the module docs).
+pub fn wait_for_other_end(nonblocking: bool) -> Errno {
+    let _ = nonblocking;
+    Errno::EAGAIN
+}
+
+impl Pipe {
+    /// A new, empty pipe with inode number `ino`, owned by `uid:gid`, created at `now`. It
+    /// has no ends until open files are made on it.
+    pub fn new(ino: u64, uid: u32, gid: u32, now: Timespec) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            ino,
+            uid,
+            gid,
+            created: now,
+            state: SpinLock::new(PipeState {
+                data: VecDeque::new(),
+                capacity: DEFAULT_CAPACITY,
+                readers: 0,
+                writers: 0,
+            }),
+        })
+    }
+
+    /// The inode number.
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    /// An open file begins to read and/or write the pipe.
+    pub fn open_end(&self, read: bool, write: bool) {
+        let mut state = self.state.lock();
+        state.readers += usize::from(read);
+        state.writers += usize::from(write);
+    }
+
+    /// An open file that read and/or wrote the pipe is gone. Once no reader is left the
+    /// buffered data can never be read: it is dropped.
+    pub fn close_end(&self, read: bool, write: bool) {
+        let mut state = self.state.lock();
+        state.readers = state.readers.saturating_sub(usize::from(read));
+        state.writers = state.writers.saturating_sub(usize::from(write));
+        if state.readers == 0 {
+            state.data = VecDeque::new();
+        }
+    }
+
+    /// Checks opening another end (through `/proc/self/fd/N`), with FIFO rules: a write-only
+    /// open without readers is `ENXIO` with `O_NONBLOCK`; a blocking one-sided open without
+    /// the other side would wait for it ([`wait_for_other_end`]).
+    pub fn check_open(&self, read: bool, write: bool, nonblocking: bool) -> Result<(), Errno> {
+        let state = self.state.lock();
+        match (read, write) {
+            (true, false) if state.writers == 0 && !nonblocking => Err(wait_for_other_end(nonblocking)),
+            (false, true) if state.readers == 0 => {
+                Err(if nonblocking { Errno::ENXIO } else { wait_for_other_end(nonblocking) })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads up to `buf.len()` bytes. 0 at end of file (no writers left) or for an empty
+    /// `buf`; with nothing to read yet, [`wait_for_other_end`].
+    pub fn read(&self, buf: &mut [u8], nonblocking: bool) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut state = self.state.lock();
+        if state.data.is_empty() {
+            return if state.writers == 0 { Ok(0) } else { Err(wait_for_other_end(nonblocking)) };
+        }
+        let count = buf.len().min(state.data.len());
+        let (front, back) = state.data.as_slices();
+        let from_front = count.min(front.len());
+        buf[..from_front].copy_from_slice(&front[..from_front]);
+        buf[from_front..count].copy_from_slice(&back[..count - from_front]);
+        state.data.drain(..count);
+        if state.data.is_empty() {
+            // Give the buffer's memory back between bursts.
+            state.data = VecDeque::new();
+        }
+        Ok(count)
+    }
+
+    /// Writes `data`: all of it if it fits, all or nothing if it is at most [`PIPE_BUF`]
+    /// bytes, else as much as fits. `EPIPE` with no reader left; with no room,
+    /// [`wait_for_other_end`].
+    pub fn write(&self, data: &[u8], nonblocking: bool) -> Result<usize, Errno> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let mut state = self.state.lock();
+        if state.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        let room = state.capacity.saturating_sub(state.data.len());
+        let count = if data.len() <= PIPE_BUF {
+            if room < data.len() {
+                0
+            } else {
+                data.len()
+            }
+        } else {
+            room.min(data.len())
+        };
+        if count == 0 {
+            return Err(wait_for_other_end(nonblocking));
+        }
+        state.data.try_reserve(count).map_err(|_| Errno::ENOMEM)?;
+        state.data.extend(&data[..count]);
+        Ok(count)
+    }
+
+    /// Bytes waiting to be read (`FIONREAD`).
+    pub fn available(&self) -> usize {
+        self.state.lock().data.len()
+    }
+
+    /// The capacity (`F_GETPIPE_SZ`).
+    pub fn capacity(&self) -> usize {
+        self.state.lock().capacity
+    }
+
+    /// `F_SETPIPE_SZ`: the capacity becomes `size` rounded up to a power-of-two number of
+    /// pages (at least one page); returns it. `EINVAL` for 0 or a size past `u32`, `EPERM`
+    /// past [`MAX_CAPACITY`], `EBUSY` if the data held would not fit.
+    pub fn set_capacity(&self, size: u64) -> Result<usize, Errno> {
+        if size == 0 || size > u64::from(u32::MAX) {
+            return Err(Errno::EINVAL);
+        }
+        let pages = size.div_ceil(BLOCK_SIZE as u64).next_power_of_two();
+        let capacity = usize::try_from(pages * BLOCK_SIZE as u64).map_err(|_| Errno::EINVAL)?;
+        if capacity > MAX_CAPACITY {
+            return Err(Errno::EPERM);
+        }
+        let mut state = self.state.lock();
+        if state.data.len() > capacity {
+            return Err(Errno::EBUSY);
+        }
+        state.capacity = capacity;
+        Ok(capacity)
+    }
+
+    /// The `poll` events that hold now for an open file that reads (`read_end`) and/or
+    /// writes (`write_end`) the pipe, as Linux's `pipe_poll` computes them.
+    pub fn poll(&self, read_end: bool, write_end: bool) -> u16 {
+        let state = self.state.lock();
+        let mut events = 0;
+        if read_end {
+            if !state.data.is_empty() {
+                events |= POLLIN | POLLRDNORM;
+            }
+            if state.writers == 0 {
+                events |= POLLHUP;
+            }
+        }
+        if write_end {
+            if state.capacity.saturating_sub(state.data.len()) >= PIPE_BUF.min(state.capacity) {
+                events |= POLLOUT | POLLWRNORM;
+            }
+            if state.readers == 0 {
+                events |= POLLERR;
+            }
+        }
+        events
+    }
+
+    /// The metadata: a FIFO owned by its creator, size 0 (as on Linux).
+    pub fn stat(&self) -> Stat {
+        Stat {
+            dev: DEV_PIPEFS,
+            ino: self.ino,
+            nlink: 1,
+            mode: FileType::Fifo.mode_bits() | 0o600,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            size: 0,
+            blksize: BLOCK_SIZE,
+            blocks: 0,
+            atime: self.created,
+            mtime: self.created,
+            ctime: self.created,
+            mount_id: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipe() -> Arc<Pipe> {
+        let pipe = Pipe::new(7, 0, 0, Timespec::default());
+        pipe.open_end(true, false);
+        pipe.open_end(false, true);
+        pipe
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_then_eof() {
+        let pipe = pipe();
+        assert_eq!(pipe.write(b"hello ", false), Ok(6));
+        assert_eq!(pipe.write(b"world", false), Ok(5));
+        assert_eq!(pipe.available(), 11);
+        let mut buf = [0u8; 4];
+        assert_eq!(pipe.read(&mut buf, false), Ok(4));
+        assert_eq!(&buf, b"hell");
+        let mut rest = [0u8; 64];
+        assert_eq!(pipe.read(&mut rest, false), Ok(7));
+        assert_eq!(&rest[..7], b"o world");
+        assert_eq!(pipe.read(&mut rest, true), Err(Errno::EAGAIN), "empty with a writer: would wait");
+        assert_eq!(pipe.read(&mut rest, false), Err(Errno::EAGAIN), "blocking too: nobody could write");
+        assert_eq!(pipe.read(&mut [], false), Ok(0));
+        pipe.write(b"tail", false).unwrap();
+        pipe.close_end(false, true);
+        assert_eq!(pipe.read(&mut rest, false), Ok(4), "data still comes after the writer left");
+        assert_eq!(pipe.read(&mut rest, false), Ok(0), "then end of file");
+    }
+
+    #[test]
+    fn full_pipes_and_atomic_writes() {
+        let pipe = pipe();
+        let page = [7u8; PIPE_BUF];
+        for _ in 0..DEFAULT_CAPACITY / PIPE_BUF {
+            assert_eq!(pipe.write(&page, true), Ok(PIPE_BUF));
+        }
+        assert_eq!(pipe.write(b"x", true), Err(Errno::EAGAIN));
+        assert_eq!(pipe.poll(false, true) & POLLOUT, 0);
+        let mut buf = [0u8; 100];
+        pipe.read(&mut buf, true).unwrap();
+        assert_eq!(pipe.write(&[1u8; 200], true), Err(Errno::EAGAIN), "a small write is all or nothing");
+        assert_eq!(pipe.write(&[1u8; 50], true), Ok(50));
+        assert_eq!(pipe.write(&[1u8; 10_000], true), Ok(50), "a big write is partial");
+        assert_eq!(pipe.available(), DEFAULT_CAPACITY);
+    }
+
+    #[test]
+    fn no_readers_is_epipe_and_drops_data() {
+        let pipe = pipe();
+        pipe.write(b"abc", false).unwrap();
+        pipe.close_end(true, false);
+        assert_eq!(pipe.write(b"more", false), Err(Errno::EPIPE));
+        assert_eq!(pipe.write(b"", false), Ok(0), "an empty write checks nothing");
+        assert_eq!(pipe.available(), 0);
+        assert_eq!(pipe.poll(false, true), POLLOUT | POLLWRNORM | POLLERR);
+    }
+
+    #[test]
+    fn poll_follows_linux() {
+        let pipe = pipe();
+        assert_eq!(pipe.poll(true, false), 0);
+        assert_eq!(pipe.poll(false, true), POLLOUT | POLLWRNORM);
+        pipe.write(b"x", false).unwrap();
+        assert_eq!(pipe.poll(true, false), POLLIN | POLLRDNORM);
+        pipe.close_end(false, true);
+        assert_eq!(pipe.poll(true, false), POLLIN | POLLRDNORM | POLLHUP);
+        let mut buf = [0u8; 1];
+        pipe.read(&mut buf, false).unwrap();
+        assert_eq!(pipe.poll(true, false), POLLHUP, "EOF: hung up, not readable");
+    }
+
+    #[test]
+    fn capacity_changes() {
+        let pipe = pipe();
+        assert_eq!(pipe.capacity(), DEFAULT_CAPACITY);
+        assert_eq!(pipe.set_capacity(1), Ok(4096));
+        assert_eq!(pipe.set_capacity(3 * 4096), Ok(4 * 4096));
+        assert_eq!(pipe.set_capacity(0), Err(Errno::EINVAL));
+        assert_eq!(pipe.set_capacity(MAX_CAPACITY as u64 + 1), Err(Errno::EPERM));
+        pipe.write(&[0u8; 8192], false).unwrap();
+        assert_eq!(pipe.set_capacity(4096), Err(Errno::EBUSY));
+        assert_eq!(pipe.stat().mode, 0o010600);
+        assert_eq!(pipe.stat().ino, 7);
+    }
+
+    #[test]
+    fn reopening_follows_fifo_rules() {
+        let pipe = Pipe::new(1, 0, 0, Timespec::default());
+        assert_eq!(pipe.check_open(false, true, true), Err(Errno::ENXIO));
+        assert_eq!(pipe.check_open(false, true, false), Err(Errno::EAGAIN));
+        assert_eq!(pipe.check_open(true, false, true), Ok(()));
+        assert_eq!(pipe.check_open(true, false, false), Err(Errno::EAGAIN));
+        assert_eq!(pipe.check_open(true, true, false), Ok(()));
+        pipe.open_end(true, false);
+        assert_eq!(pipe.check_open(false, true, false), Ok(()));
+    }
+}

@@ -1,0 +1,313 @@
+//! The small process calls C programs and busybox make: process groups and sessions, the
+//! set*id family, supplementary groups, scheduling queries, sysinfo, times, getrusage and
+//! getcpu.
+//!
+//! The app is pid 1, alone in the VM: it leads its own process group and session (as a
+//! container's init does), runs as uid/gid [`Process::uid`]/[`Process::gid`] with no
+//! supplementary groups, and may only "change" its ids to the ones it has (EPERM else). Its
+//! CPU time is the VM's uptime (as `CLOCK_PROCESS_CPUTIME_ID` reports it).
+
+use crate::arch::frame::TrapFrame;
+use crate::errno::{Errno, SysResult};
+use crate::fs::proc::CLOCK_TICKS;
+use crate::process::Process;
+use crate::syscall::proc::PID;
+use crate::user;
+
+/// The app's process group and session id: its pid.
+const PGID: usize = PID;
+
+/// `-1` as an id argument: leave that id.
+const UNCHANGED: u32 = u32::MAX;
+
+/// An id argument: the id, or `None` for "leave it" (-1).
+fn id_arg(raw: u64) -> Option<u32> {
+    Some(raw as u32).filter(|&id| id != UNCHANGED)
+}
+
+/// Whether `pid` (0 = the caller) names the app.
+fn is_self(pid: u64) -> bool {
+    let pid = pid as i32;
+    pid == 0 || pid == PID as i32
+}
+
+/// The app's run time in nanoseconds (its CPU time: it is the VM's only process).
+fn run_time_ns(p: &Process) -> u64 {
+    p.clock.monotonic_ns(crate::time::rdtsc())
+}
+
+/// getpgrp().
+pub fn sys_getpgrp(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(PGID)
+}
+
+/// getpgid(pid): ESRCH for any process but the app.
+pub fn sys_getpgid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !is_self(f.rdi) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(PGID)
+}
+
+/// getsid(pid): ESRCH for any process but the app.
+pub fn sys_getsid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !is_self(f.rdi) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(PGID)
+}
+
+/// setpgid(pid, pgid): EINVAL for a negative pgid, ESRCH for another process; the app
+/// leads its session, and Linux refuses to move a session leader: EPERM.
+pub fn sys_setpgid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if (f.rsi as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !is_self(f.rdi) {
+        return Err(Errno::ESRCH);
+    }
+    Err(Errno::EPERM)
+}
+
+/// setsid(): EPERM, as Linux answers a process-group leader.
+pub fn sys_setsid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Err(Errno::EPERM)
+}
+
+/// Whether every id given (`None`: left alone) is `current`.
+fn only_current(current: u32, ids: &[Option<u32>]) -> bool {
+    ids.iter().flatten().all(|&id| id == current)
+}
+
+/// setuid(uid).
+pub fn sys_setuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.uid, &[Some(f.rdi as u32)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setgid(gid).
+pub fn sys_setgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.gid, &[Some(f.rdi as u32)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setreuid(ruid, euid).
+pub fn sys_setreuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.uid, &[id_arg(f.rdi), id_arg(f.rsi)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setregid(rgid, egid).
+pub fn sys_setregid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.gid, &[id_arg(f.rdi), id_arg(f.rsi)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setresuid(ruid, euid, suid).
+pub fn sys_setresuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.uid, &[id_arg(f.rdi), id_arg(f.rsi), id_arg(f.rdx)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setresgid(rgid, egid, sgid).
+pub fn sys_setresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if !only_current(p.gid, &[id_arg(f.rdi), id_arg(f.rsi), id_arg(f.rdx)]) {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setfsuid(fsuid): returns the previous fsuid (the uid) and never fails, as on Linux; the
+/// id does not change.
+pub fn sys_setfsuid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.uid as usize)
+}
+
+/// setfsgid(fsgid): as setfsuid.
+pub fn sys_setfsgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.gid as usize)
+}
+
+fn write_ids(p: &mut Process, addrs: [u64; 3], id: u32) -> SysResult {
+    for addr in addrs {
+        user::write_u32(&mut p.space, addr, id)?;
+    }
+    Ok(0)
+}
+
+/// getresuid(ruid, euid, suid).
+pub fn sys_getresuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let uid = p.uid;
+    write_ids(p, [f.rdi, f.rsi, f.rdx], uid)
+}
+
+/// getresgid(rgid, egid, sgid).
+pub fn sys_getresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let gid = p.gid;
+    write_ids(p, [f.rdi, f.rsi, f.rdx], gid)
+}
+
+/// getgroups(size, list): no supplementary groups (0); EINVAL for a negative size.
+pub fn sys_getgroups(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if (f.rdi as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// setgroups(size, list): only the empty list (what the app has); EINVAL for a negative or
+/// too large size, EPERM else.
+pub fn sys_setgroups(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const NGROUPS_MAX: i32 = 65536;
+    match f.rdi as i32 {
+        0 => Ok(0),
+        n if !(0..=NGROUPS_MAX).contains(&n) => Err(Errno::EINVAL),
+        _ => Err(Errno::EPERM),
+    }
+}
+
+const SCHED_OTHER: u64 = 0;
+const SCHED_FIFO: u64 = 1;
+const SCHED_RR: u64 = 2;
+const SCHED_BATCH: u64 = 3;
+const SCHED_IDLE: u64 = 5;
+const SCHED_DEADLINE: u64 = 6;
+
+/// sched_getscheduler(pid): SCHED_OTHER.
+pub fn sys_sched_getscheduler(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if (f.rdi as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !is_self(f.rdi) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(SCHED_OTHER as usize)
+}
+
+/// sched_getparam(pid, param): priority 0.
+pub fn sys_sched_getparam(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if (f.rdi as i32) < 0 || f.rsi == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !is_self(f.rdi) {
+        return Err(Errno::ESRCH);
+    }
+    user::write_u32(&mut p.space, f.rsi, 0)?;
+    Ok(0)
+}
+
+/// sched_get_priority_max(policy): 99 for the real-time policies, 0 for the others.
+pub fn sys_sched_get_priority_max(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    match f.rdi {
+        SCHED_FIFO | SCHED_RR => Ok(99),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sched_get_priority_min(policy): 1 for the real-time policies, 0 for the others.
+pub fn sys_sched_get_priority_min(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    match f.rdi {
+        SCHED_FIFO | SCHED_RR => Ok(1),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// getpriority(which, who): nice 0, returned as Linux's raw syscall does (20 - nice).
+/// EINVAL for an unknown `which`, ESRCH for a process, group or user the app is not.
+pub fn sys_getpriority(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const PRIO_PROCESS: u64 = 0;
+    const PRIO_PGRP: u64 = 1;
+    const PRIO_USER: u64 = 2;
+    let who = f.rsi;
+    let matches = match f.rdi {
+        PRIO_PROCESS | PRIO_PGRP => is_self(who),
+        PRIO_USER => who as u32 == 0 || who as u32 == p.uid,
+        _ => return Err(Errno::EINVAL),
+    };
+    if !matches {
+        return Err(Errno::ESRCH);
+    }
+    Ok(20)
+}
+
+/// getcpu(cpu, node, cache): CPU 0 of node 0 (either pointer may be NULL).
+pub fn sys_getcpu(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    for addr in [f.rdi, f.rsi] {
+        if addr != 0 {
+            user::write_u32(&mut p.space, addr, 0)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Size of Linux x86-64 `struct sysinfo`.
+const SYSINFO_SIZE: usize = 112;
+
+/// sysinfo(info): uptime, memory (the VM's RAM and what is free), one process, no swap,
+/// load 0.
+pub fn sys_sysinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const PAGE: u64 = uvm_abi::layout::PAGE_SIZE;
+    let uptime = run_time_ns(p) / 1_000_000_000;
+    let free = p.space.frames_available() * PAGE;
+    let total = free + p.space.frames_in_use() * PAGE;
+    let mut out = [0u8; SYSINFO_SIZE];
+    let mut put = |at: usize, value: u64| out[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    put(0, uptime);
+    // loads[3] at 8, 16, 24: 0.
+    put(32, total); // totalram
+    put(40, free); // freeram
+                   // sharedram, bufferram, totalswap, freeswap: 0.
+    out[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+                                                      // totalhigh, freehigh (at 88, 96): 0.
+    out[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    user::copy_out(&mut p.space, f.rdi, &out)?;
+    Ok(0)
+}
+
+/// times(buf): the app's user time (its run time) in clock ticks; returns ticks since boot.
+pub fn sys_times(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let ticks = run_time_ns(p) / (1_000_000_000 / CLOCK_TICKS);
+    if f.rdi != 0 {
+        let mut out = [0u8; 32];
+        out[..8].copy_from_slice(&ticks.to_le_bytes());
+        user::copy_out(&mut p.space, f.rdi, &out)?;
+    }
+    Ok(ticks as usize)
+}
+
+/// getrusage(who, usage): RUSAGE_SELF and RUSAGE_THREAD report the run time as user time,
+/// the largest resident set and the pages filled on first touch (minor faults);
+/// RUSAGE_CHILDREN is all zeros (no children). EINVAL for another `who`.
+pub fn sys_getrusage(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let mut out = [0u8; 144];
+    match f.rdi as i32 {
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            let ns = run_time_ns(p);
+            out[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+            out[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+            let share = p.space.memory_share();
+            let max_rss_kb = share.peak_resident_pages() * (uvm_abi::layout::PAGE_SIZE / 1024);
+            out[32..40].copy_from_slice(&max_rss_kb.to_le_bytes());
+            out[64..72].copy_from_slice(&share.minor_faults().to_le_bytes());
+        }
+        RUSAGE_CHILDREN => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    user::copy_out(&mut p.space, f.rsi, &out)?;
+    Ok(0)
+}

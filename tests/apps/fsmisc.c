@@ -1,0 +1,154 @@
+/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/times.h>
+#include <unistd.h>
+#include "common.h"
+
+#define NR_CLOSE_RANGE 436
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#define FALLOC_KEEP_SIZE 0x1
+#define FALLOC_PUNCH_HOLE 0x2
+#define FALLOC_ZERO_RANGE 0x10
+
+static const char *ename(int e) {
+    switch (e) {
+    case EXDEV: return "EXDEV";
+    case ESRCH: return "ESRCH";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    }
+    return errname(e);
+}
+
+static void check(int ok, const char *what) {
+    if (!ok) {
+        printf("FAIL: %s (errno %s)\n", what, ename(errno));
+        exit(1);
+    }
+}
+
+/* Prints `what: result errno`, with errno cleared before the call. */
+#define TRY(what, call)                                                                                                \
+    do {                                                                                                               \
+        errno = 0;                                                                                                     \
+        long r_ = (long)(call);                                                                                        \
+        printf("%s: %ld %s\n", what, r_, ename(errno));                                                                \
+    } while (0)
+
+static long links_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_nlink : -1;
+}
+
+int main(void) {
+    /* Hard links. */
+    int fd = creat("/tmp/a", 0600);
+    check(fd >= 0 && write(fd, "data", 4) == 4, "creat /tmp/a");
+    TRY("link /tmp/a /tmp/b", link("/tmp/a", "/tmp/b"));
+    printf("links of /tmp/a: %ld\n", links_of("/tmp/a"));
+    TRY("link onto an existing name", link("/tmp/a", "/tmp/b"));
+    TRY("link a directory", link("/tmp", "/tmp/dir"));
+    TRY("link across file systems", link("/etc/app.conf", "/tmp/conf"));
+    TRY("link a missing file", link("/tmp/missing", "/tmp/c"));
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    TRY("linkat AT_EMPTY_PATH of an open file", linkat(fd, "", AT_FDCWD, "/tmp/c", AT_EMPTY_PATH));
+    TRY("linkat AT_SYMLINK_FOLLOW through /proc/self/fd", linkat(AT_FDCWD, path, AT_FDCWD, "/tmp/d", AT_SYMLINK_FOLLOW));
+    printf("links of /tmp/a: %ld\n", links_of("/tmp/a"));
+    TRY("linkat with an unknown flag", linkat(AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/e", 0x8000));
+    TRY("mknod a regular file", mknod("/tmp/node", S_IFREG | 0600, 0));
+    TRY("mknod with a bad type", mknod("/tmp/bad", 0170000 | 0600, 0));
+
+    /* statfs. */
+    struct statfs fs;
+    check(statfs("/tmp", &fs) == 0, "statfs /tmp");
+    printf("statfs /tmp: tmpfs %s\n", fs.f_type == 0x01021994 ? "yes" : "no");
+    check(statfs("/proc/self", &fs) == 0, "statfs /proc");
+    printf("statfs /proc: proc %s\n", fs.f_type == 0x9fa0 ? "yes" : "no");
+    int fds[2];
+    check(pipe(fds) == 0, "pipe");
+    check(fstatfs(fds[0], &fs) == 0, "fstatfs pipe");
+    printf("fstatfs of a pipe: pipefs %s\n", fs.f_type == 0x50495045 ? "yes" : "no");
+    TRY("statfs of a missing path", statfs("/tmp/missing", &fs));
+
+    /* flock, fadvise, fallocate. */
+    TRY("flock LOCK_EX|LOCK_NB", flock(fd, LOCK_EX | LOCK_NB));
+    TRY("flock LOCK_UN", flock(fd, LOCK_UN));
+    TRY("flock with a bad operation", flock(fd, 0));
+    printf("posix_fadvise DONTNEED: %d\n", posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
+    printf("posix_fadvise of a pipe: %s\n", ename(posix_fadvise(fds[0], 0, 0, POSIX_FADV_NORMAL)));
+    TRY("fallocate 8192", fallocate(fd, 0, 0, 8192));
+    struct stat st;
+    check(fstat(fd, &st) == 0, "fstat");
+    printf("size %lld\n", (long long)st.st_size);
+    TRY("fallocate KEEP_SIZE past the end", fallocate(fd, FALLOC_KEEP_SIZE, 8192, 8192));
+    check(fstat(fd, &st) == 0, "fstat");
+    printf("size %lld\n", (long long)st.st_size);
+    TRY("fallocate PUNCH_HOLE", fallocate(fd, FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE, 0, 2));
+    char buf[8] = {0};
+    int rd = open("/tmp/a", O_RDONLY);
+    check(rd >= 0 && pread(rd, buf, 4, 0) == 4, "pread");
+    close(rd);
+    printf("after the hole: <%c%c%s>\n", buf[0] ? buf[0] : '0', buf[1] ? buf[1] : '0', buf + 2);
+    TRY("fallocate ZERO_RANGE", fallocate(fd, FALLOC_ZERO_RANGE, 0, 10));
+    TRY("fallocate of a pipe", fallocate(fds[1], 0, 0, 10));
+    TRY("fallocate of length 0", fallocate(fd, 0, 0, 0));
+    TRY("sync of the fd's file system", syncfs(fd));
+
+    /* close_range. */
+    int low = dup(fd);
+    int high = dup(fd);
+    TRY("close_range CLOEXEC", syscall(NR_CLOSE_RANGE, low, ~0U, CLOSE_RANGE_CLOEXEC));
+    printf("close-on-exec: %s %s\n", fcntl(low, F_GETFD) == FD_CLOEXEC ? "yes" : "no",
+           fcntl(high, F_GETFD) == FD_CLOEXEC ? "yes" : "no");
+    TRY("close_range", syscall(NR_CLOSE_RANGE, low, ~0U, 0));
+    errno = 0;
+    int r = fcntl(high, F_GETFD);
+    printf("after close_range: fcntl %d %s, the fds below stay: %s\n", r, ename(errno),
+           fcntl(fd, F_GETFD) >= 0 ? "yes" : "no");
+    TRY("close_range with first > last", syscall(NR_CLOSE_RANGE, 10, 5, 0));
+
+    /* ids and scheduling. */
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    check(getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0, "getres*id");
+    printf("getresuid/getresgid match getuid/getgid: %s\n",
+           ru == getuid() && eu == getuid() && su == getuid() && rg == getgid() && eg == getgid() && sg == getgid()
+               ? "yes"
+               : "no");
+    TRY("setuid to the uid", setuid(getuid()));
+    TRY("setgid to the gid", setgid(getgid()));
+    TRY("setresuid(-1, -1, -1)", setresuid(-1, -1, -1));
+    printf("getpgid(0) is getpgrp(): %s, getsid(0) is getsid(pid): %s\n", getpgid(0) == getpgrp() ? "yes" : "no",
+           getsid(0) == getsid(getpid()) ? "yes" : "no");
+    TRY("getpgid of no such process", getpgid(999999));
+    /* The raw call: musl's sched_getscheduler() is ENOSYS without asking the kernel. */
+    printf("sched_getscheduler: %ld, priority range FIFO %d..%d, OTHER %d..%d\n", syscall(SYS_sched_getscheduler, 0),
+           sched_get_priority_min(SCHED_FIFO), sched_get_priority_max(SCHED_FIFO), sched_get_priority_min(SCHED_OTHER),
+           sched_get_priority_max(SCHED_OTHER));
+    printf("sched_getcpu: %s\n", sched_getcpu() >= 0 ? "ok" : "failed");
+
+    /* sysinfo, times, getrusage. */
+    struct sysinfo si;
+    check(sysinfo(&si) == 0, "sysinfo");
+    printf("sysinfo: total ram > 0 %s, free <= total %s, mem_unit %u, procs >= 1 %s\n", si.totalram > 0 ? "yes" : "no",
+           si.freeram <= si.totalram ? "yes" : "no", si.mem_unit, si.procs >= 1 ? "yes" : "no");
+    struct tms t;
+    printf("times: %s\n", times(&t) != (clock_t)-1 ? "ok" : "failed");
+    struct rusage ru_self, ru_children;
+    check(getrusage(RUSAGE_SELF, &ru_self) == 0 && getrusage(RUSAGE_CHILDREN, &ru_children) == 0, "getrusage");
+    printf("getrusage: self maxrss > 0 %s, children maxrss %ld\n", ru_self.ru_maxrss > 0 ? "yes" : "no",
+           ru_children.ru_maxrss);
+    TRY("getrusage of an unknown who", getrusage(5, &ru_self));
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* Tests /proc/self: maps (format, [heap], [stack], the executable, mprotect splits), status, stat, cmdline, environ. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include "common.h"
+
+#define PAGE 4096UL
+
+extern char **environ;
+
+static void check(int ok, const char *what) {
+    if (!ok) {
+        printf("FAIL: %s (errno %s)\n", what, errname(errno));
+        exit(1);
+    }
+}
+
+/* The whole of a /proc file (read in small pieces, as a reader loop would). */
+static char *slurp(const char *path, size_t *len) {
+    static char buf[1 << 16];
+    int fd = open(path, O_RDONLY);
+    check(fd >= 0, path);
+    size_t total = 0;
+    ssize_t n;
+    while (total < sizeof buf - 1 && (n = read(fd, buf + total, 100)) > 0)
+        total += (size_t)n;
+    close(fd);
+    buf[total] = 0;
+    if (len)
+        *len = total;
+    char *copy = malloc(total + 1);
+    check(copy != NULL, "malloc");
+    memcpy(copy, buf, total + 1);
+    return copy;
+}
+
+/* The maps line that starts at address `start`, or NULL. */
+static const char *line_at(const char *maps, unsigned long start, char *out, size_t size) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%08lx-", start);
+    for (const char *line = maps; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            snprintf(out, size, "%.*s", (int)len, line);
+            return out;
+        }
+        line += len + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
+/* Whether some line of `text` starts with `key` and ends with `suffix`. */
+static int has_line(const char *text, const char *key, const char *suffix) {
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        size_t klen = strlen(key), slen = strlen(suffix);
+        if (len >= klen + slen && strncmp(line, key, klen) == 0 && strncmp(line + len - slen, suffix, slen) == 0)
+            return 1;
+        line += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Whether /proc/self/maps's line for [start, end) has perms `perms`, offset 0, no file, as Linux writes it. */
+static const char *anon_line(const char *maps, unsigned long start, unsigned long end, const char *perms) {
+    char line[256], want[128];
+    if (!line_at(maps, start, line, sizeof line))
+        return "missing";
+    snprintf(want, sizeof want, "%08lx-%08lx %s 00000000 00:00 0 ", start, end, perms);
+    return strcmp(line, want) == 0 ? "ok" : "differs";
+}
+
+int main(int argc, char **argv) {
+    /* maps: an anonymous mapping and its mprotect split; the heap, stack and executable. */
+    unsigned char *p = mmap(NULL, 5 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check(p != MAP_FAILED, "mmap");
+    check(mprotect(p + PAGE, 3 * PAGE, PROT_READ) == 0, "mprotect");
+    unsigned long a = (unsigned long)p;
+    char *maps = slurp("/proc/self/maps", NULL);
+    printf("maps: 3-page r--p mapping %s\n", anon_line(maps, a + PAGE, a + 4 * PAGE, "r--p"));
+    check(mprotect(p + 2 * PAGE, PAGE, PROT_READ | PROT_WRITE) == 0, "mprotect");
+    free(maps);
+    maps = slurp("/proc/self/maps", NULL);
+    printf("maps: after mprotect of the middle page: %s, %s, %s\n", anon_line(maps, a + PAGE, a + 2 * PAGE, "r--p"),
+           anon_line(maps, a + 2 * PAGE, a + 3 * PAGE, "rw-p"), anon_line(maps, a + 3 * PAGE, a + 4 * PAGE, "r--p"));
+    free(malloc(100)); /* the heap exists */
+    free(maps);
+    maps = slurp("/proc/self/maps", NULL);
+    printf("maps: [heap] %s, [stack] %s\n", has_line(maps, "", " [heap]") ? "yes" : "no",
+           has_line(maps, "", " [stack]") ? "yes" : "no");
+    char exe[64];
+    snprintf(exe, sizeof exe, " /bin/%s", strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
+    int exe_lines = 0, text = 0;
+    for (const char *line = maps; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = (size_t)(end - line);
+        if (len > strlen(exe) && strncmp(line + len - strlen(exe), exe, strlen(exe)) == 0) {
+            exe_lines++;
+            text |= strstr(line, " r-xp ") != NULL && line[len - strlen(exe) - 1] == ' ';
+        }
+        line = end + 1;
+    }
+    printf("maps: the executable (%s) is named: %s, with an r-xp line: %s\n", exe + 1, exe_lines > 0 ? "yes" : "no",
+           text ? "yes" : "no");
+    int well_formed = 1;
+    for (const char *line = maps; *line;) {
+        unsigned long lo, hi, off;
+        unsigned maj, mn;
+        unsigned long ino;
+        char perms[8];
+        well_formed &= sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off, &maj, &mn, &ino) == 7 &&
+                       lo < hi && strlen(perms) == 4;
+        line = strchr(line, '\n') + 1;
+    }
+    printf("maps: every line parses: %s\n", well_formed ? "yes" : "no");
+
+    /* status and stat. */
+    char *status = slurp("/proc/self/status", NULL);
+    char pid_line[32];
+    snprintf(pid_line, sizeof pid_line, "Pid:\t%d", (int)getpid());
+    char name_line[80];
+    snprintf(name_line, sizeof name_line, "Name:\t%.15s", exe + 6);
+    printf("status: Name %s %s, State R %s, Pid matches %s, Threads 1 %s, VmRSS %s, VmSize %s\n", exe + 6,
+           has_line(status, name_line, "") ? "yes" : "no", has_line(status, "State:\tR", "") ? "yes" : "no",
+           has_line(status, pid_line, "") ? "yes" : "no", has_line(status, "Threads:\t1", "") ? "yes" : "no",
+           has_line(status, "VmRSS:", " kB") ? "yes" : "no", has_line(status, "VmSize:", " kB") ? "yes" : "no");
+    char *stat = slurp("/proc/self/stat", NULL);
+    int fields = 2;
+    for (const char *c = strrchr(stat, ')'); *c; c++)
+        fields += *c == ' ';
+    int pid = 0;
+    char comm[32] = {0}, state = 0;
+    sscanf(stat, "%d (%31[^)]) %c", &pid, comm, &state);
+    printf("stat: pid matches %s, comm %s, state %c, 52 fields %s\n", pid == getpid() ? "yes" : "no", comm, state,
+           fields == 52 ? "yes" : "no");
+    char *statm = slurp("/proc/self/statm", NULL);
+    unsigned long sizes[7];
+    printf("statm: 7 numbers %s\n", sscanf(statm, "%lu %lu %lu %lu %lu %lu %lu", &sizes[0], &sizes[1], &sizes[2],
+                                           &sizes[3], &sizes[4], &sizes[5], &sizes[6]) == 7 ? "yes" : "no");
+    printf("comm: %s", slurp("/proc/self/comm", NULL));
+
+    /* cmdline and environ: NUL-terminated strings, as the app got them. */
+    size_t len;
+    char *cmdline = slurp("/proc/self/cmdline", &len);
+    size_t at = 0;
+    int same = 1;
+    for (int i = 0; i < argc; i++) {
+        same &= at < len && strcmp(cmdline + at, argv[i]) == 0;
+        at += strlen(argv[i]) + 1;
+    }
+    printf("cmdline: %zu bytes, matches argv %s\n", len, same && at == len ? "yes" : "no");
+    char *env = slurp("/proc/self/environ", &len);
+    at = 0;
+    same = 1;
+    for (char **e = environ; *e; e++) {
+        same &= at < len && strcmp(env + at, *e) == 0;
+        at += strlen(*e) + 1;
+    }
+    printf("environ: matches environ %s\n", same && at == len ? "yes" : "no");
+
+    /* system-wide files. */
+    float l1, l5, l15;
+    int running, total, last;
+    printf("loadavg: parses %s\n", sscanf(slurp("/proc/loadavg", NULL), "%f %f %f %d/%d %d", &l1, &l5, &l15, &running,
+                                          &total, &last) == 6 ? "yes" : "no");
+    struct utsname uts;
+    check(uname(&uts) == 0, "uname");
+    char *version = slurp("/proc/version", NULL);
+    printf("version: starts with \"Linux version \" %s, names the release %s\n",
+           strncmp(version, "Linux version ", 14) == 0 ? "yes" : "no", strstr(version, uts.release) ? "yes" : "no");
+    char *meminfo = slurp("/proc/meminfo", NULL);
+    printf("meminfo: MemTotal %s, MemFree %s, MemAvailable %s\n", has_line(meminfo, "MemTotal:", " kB") ? "yes" : "no",
+           has_line(meminfo, "MemFree:", " kB") ? "yes" : "no", has_line(meminfo, "MemAvailable:", " kB") ? "yes" : "no");
+    return 0;
+}
