@@ -122,7 +122,8 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
 
     let pc = crate::arch::percpu::current();
     let (vector, error, cr2) = (pc.fault_vector, pc.fault_error, pc.fault_cr2);
-    if (KERNEL_BASE..KERNEL_END).contains(&frame.rip) || pc.in_fault != 0 {
+    let in_kernel_code = (KERNEL_BASE..KERNEL_END).contains(&frame.rip) && !crate::arch::vdso::contains(frame.rip);
+    if in_kernel_code || pc.in_fault != 0 {
         crate::panic::kernel_fault(vector, error, cr2, frame.rip, frame.rsp);
     }
     pc.in_fault = 1;

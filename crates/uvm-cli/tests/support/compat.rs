@@ -125,6 +125,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("rust_wordfreq", rust_wordfreq()),
         ("rust_clock", rust_clock()),
         ("rust_panic", rust_panic()),
+        ("rust_abort_exit", rust_abort_exit()),
     ]);
     cases
 }
@@ -1060,7 +1061,7 @@ pub fn rust_clock() -> Case {
     case("rust_clock", Rust, "clock", runs)
 }
 
-/// `panic.rs`: panic (101), catch_unwind, abort (134), exit.
+/// `panic.rs`: a panic (message on stderr, 101), and catch_unwind catching one.
 pub fn rust_panic() -> Case {
     let src = compat_path("apps/rust/panic.rs").display().to_string();
     let runs = vec![
@@ -1077,6 +1078,13 @@ pub fn rust_panic() -> Case {
             .args(&["catch"])
             .stdout("mode catch\ncaught: Some(\"nothing inside\")\nstill running\n")
             .stderr_is(Out::Contains(format!("panicked at {src}:16:23:\nnothing inside\n").into_bytes())),
+    ];
+    case("rust_panic", Rust, "panic", runs)
+}
+
+/// `panic.rs`: process::abort (SIGABRT, 134) and process::exit(42) after unflushed output.
+pub fn rust_abort_exit() -> Case {
+    let runs = vec![
         Run::new("abort").args(&["abort"]).stdout("mode abort\n").status(ABRT),
         Run::new("exit").args(&["exit"]).stdout("mode exit\nno newline before exit").code(42),
     ];

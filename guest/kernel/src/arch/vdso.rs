@@ -85,6 +85,7 @@ fn clock_ns(clock: i32) -> Option<u64> {
 /// # Safety
 /// Called by the app with its own pointer: `ts` must be writable for 16 bytes, as the
 /// clock_gettime contract requires (a bad pointer faults in the app, as it does on Linux).
+#[link_section = ".text.vdso"]
 pub unsafe extern "C" fn vdso_clock_gettime(clock: i32, ts: *mut [i64; 2]) -> i32 {
     match clock_ns(clock) {
         Some(ns) => {
@@ -100,6 +101,7 @@ pub unsafe extern "C" fn vdso_clock_gettime(clock: i32, ts: *mut [i64; 2]) -> i3
 ///
 /// # Safety
 /// `tv` (if not null) must be writable for 16 bytes, `tz` (if not null) for 8.
+#[link_section = ".text.vdso"]
 pub unsafe extern "C" fn vdso_gettimeofday(tv: *mut [i64; 2], tz: *mut [i32; 2]) -> i32 {
     let ns = VDSO_CLOCK.boot_realtime_ns.load(Ordering::Relaxed) + since_boot_ns();
     if !tv.is_null() {
@@ -117,6 +119,7 @@ pub unsafe extern "C" fn vdso_gettimeofday(tv: *mut [i64; 2], tz: *mut [i32; 2])
 ///
 /// # Safety
 /// `t` (if not null) must be writable for 8 bytes.
+#[link_section = ".text.vdso"]
 pub unsafe extern "C" fn vdso_time(t: *mut i64) -> i64 {
     let secs = ((VDSO_CLOCK.boot_realtime_ns.load(Ordering::Relaxed) + since_boot_ns()) / 1_000_000_000) as i64;
     if !t.is_null() {
@@ -130,6 +133,7 @@ pub unsafe extern "C" fn vdso_time(t: *mut i64) -> i64 {
 ///
 /// # Safety
 /// `res` (if not null) must be writable for 16 bytes.
+#[link_section = ".text.vdso"]
 pub unsafe extern "C" fn vdso_clock_getres(clock: i32, res: *mut [i64; 2]) -> i32 {
     if clock_ns(clock).is_none() {
         return syscall2(229, clock as u64, res as u64) as i32;
@@ -145,6 +149,7 @@ pub unsafe extern "C" fn vdso_clock_getres(clock: i32, res: *mut [i64; 2]) -> i3
 ///
 /// # Safety
 /// `cpu` and `node` (if not null) must be writable for 4 bytes.
+#[link_section = ".text.vdso"]
 pub unsafe extern "C" fn vdso_getcpu(cpu: *mut u32, node: *mut u32, _cache: *mut u8) -> i32 {
     // SAFETY: per the contract above.
     unsafe {
@@ -177,4 +182,15 @@ pub fn symbols() -> [(&'static str, u64); 10] {
         ("clock_getres", getres),
         ("getcpu", getcpu),
     ]
+}
+
+/// Whether `rip` lies in the vDSO's functions (a fault there is the app's, not the kernel's).
+pub fn contains(rip: u64) -> bool {
+    extern "C" {
+        static __vdso_text_start: u8;
+        static __vdso_text_end: u8;
+    }
+    let start = core::ptr::addr_of!(__vdso_text_start) as u64;
+    let end = core::ptr::addr_of!(__vdso_text_end) as u64;
+    (start..end).contains(&rip)
 }

@@ -8,8 +8,8 @@
 //! positioned I/O on a console or pipe, `EINVAL` for a negative offset.
 //!
 //! An open file on a pipe is one of the pipe's ends (a reader if opened for reading, a
-//! writer if for writing) from its creation until it drops, and reads and writes the pipe
-//! with its own `O_NONBLOCK`.
+//! writer if for writing) from its creation until it drops. A pipe read or write that would
+//! have to wait says `EAGAIN` whatever `O_NONBLOCK` is: the syscall layer does the waiting.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -204,7 +204,7 @@ impl OpenFile {
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         self.check_readable()?;
         if let Some(pipe) = &self.pipe {
-            return pipe.read(buf, self.is_nonblocking());
+            return pipe.read(buf);
         }
         if !self.has_position() {
             return self.node().read_at(0, buf);
@@ -222,7 +222,7 @@ impl OpenFile {
             return Ok(0);
         }
         if let Some(pipe) = &self.pipe {
-            return pipe.write(data, self.is_nonblocking());
+            return pipe.write(data);
         }
         let append = *self.status.lock() & O_APPEND != 0;
         if !self.has_position() {

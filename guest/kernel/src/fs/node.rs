@@ -223,8 +223,8 @@ impl Node {
         !matches!(self, Node::Console(_) | Node::Pipe(_))
     }
 
-    /// Reads from `offset` (ignored by devices, consoles and pipes; a pipe is read as if
-    /// `O_NONBLOCK`: open files read pipes themselves, with their own flags).
+    /// Reads from `offset` (ignored by devices, consoles and pipes; a pipe that has nothing
+    /// yet says `EAGAIN`, as with `O_NONBLOCK`).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         match self {
             Node::Image(node) => node.fs.read_at(node.index, offset, buf),
@@ -232,13 +232,13 @@ impl Node {
             Node::Dev(node) => node.read(buf),
             Node::Console(node) => node.read(buf),
             Node::Proc(node) => node.read_at(offset, buf),
-            Node::Pipe(pipe) => pipe.read(buf, true),
+            Node::Pipe(pipe) => pipe.read(buf),
         }
     }
 
     /// Writes at `pos`; returns the bytes written and the file position after them (devices,
-    /// consoles and pipes leave the position where it was; a pipe is written as if
-    /// `O_NONBLOCK`).
+    /// consoles and pipes leave the position where it was; a full pipe says `EAGAIN`, as
+    /// with `O_NONBLOCK`).
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let unmoved = match pos {
             WritePos::At(offset) => offset,
@@ -248,7 +248,7 @@ impl Node {
             Node::Tmp(node) => node.write_at(pos, data),
             Node::Dev(node) => Ok((node.write(data)?, unmoved)),
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
-            Node::Pipe(pipe) => Ok((pipe.write(data, true)?, unmoved)),
+            Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
         }
     }

@@ -19,8 +19,8 @@
 //!
 //! A read of an empty pipe whose writers are still open (or a write to a full one) has to
 //! wait on Linux until the other end acts or a signal arrives. A pipe never waits itself: it
-//! returns `EAGAIN` ([`wait_for_other_end`]), which is Linux's answer for `O_NONBLOCK`; for a
-//! blocking file the syscall layer waits. The app is one thread, so while it waits nobody can
+//! returns [`MUST_WAIT`] (`EAGAIN`), which is Linux's answer for `O_NONBLOCK`; for a blocking
+//! file the syscall layer waits. The app is one thread, so while it waits nobody can
 //! act: the wait never ends, as on Linux (the syscall layer parks the vCPU; the VMM still
 //! stops the VM on `--timeout` or when `uvm` is interrupted). With threads, the other end
 //! will wake it. Reopening a pipe through `/proc/self/fd/N` in blocking mode without the
@@ -64,10 +64,7 @@ struct PipeState {
 /// What a read or write that cannot go on now returns, blocking or not: `EAGAIN`. Linux
 /// would wait for the other end unless `O_NONBLOCK`; the caller of a blocking file waits
 /// (see the module docs).
-pub fn wait_for_other_end(nonblocking: bool) -> Errno {
-    let _ = nonblocking;
-    Errno::EAGAIN
-}
+pub const MUST_WAIT: Errno = Errno::EAGAIN;
 
 impl Pipe {
     /// A new, empty pipe with inode number `ino`, owned by `uid:gid`, created at `now`. It
@@ -112,27 +109,25 @@ impl Pipe {
 
     /// Checks opening another end (through `/proc/self/fd/N`), with FIFO rules: a write-only
     /// open without readers is `ENXIO` with `O_NONBLOCK`; a blocking one-sided open without
-    /// the other side would wait for it ([`wait_for_other_end`]).
+    /// the other side would wait for it ([`MUST_WAIT`]).
     pub fn check_open(&self, read: bool, write: bool, nonblocking: bool) -> Result<(), Errno> {
         let state = self.state.lock();
         match (read, write) {
-            (true, false) if state.writers == 0 && !nonblocking => Err(wait_for_other_end(nonblocking)),
-            (false, true) if state.readers == 0 => {
-                Err(if nonblocking { Errno::ENXIO } else { wait_for_other_end(nonblocking) })
-            }
+            (true, false) if state.writers == 0 && !nonblocking => Err(MUST_WAIT),
+            (false, true) if state.readers == 0 => Err(if nonblocking { Errno::ENXIO } else { MUST_WAIT }),
             _ => Ok(()),
         }
     }
 
     /// Reads up to `buf.len()` bytes. 0 at end of file (no writers left) or for an empty
-    /// `buf`; with nothing to read yet, [`wait_for_other_end`].
-    pub fn read(&self, buf: &mut [u8], nonblocking: bool) -> Result<usize, Errno> {
+    /// `buf`; with nothing to read yet, [`MUST_WAIT`].
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
         let mut state = self.state.lock();
         if state.data.is_empty() {
-            return if state.writers == 0 { Ok(0) } else { Err(wait_for_other_end(nonblocking)) };
+            return if state.writers == 0 { Ok(0) } else { Err(MUST_WAIT) };
         }
         let count = buf.len().min(state.data.len());
         let (front, back) = state.data.as_slices();
@@ -149,8 +144,8 @@ impl Pipe {
 
     /// Writes `data`: all of it if it fits, all or nothing if it is at most [`PIPE_BUF`]
     /// bytes, else as much as fits. `EPIPE` with no reader left; with no room,
-    /// [`wait_for_other_end`].
-    pub fn write(&self, data: &[u8], nonblocking: bool) -> Result<usize, Errno> {
+    /// [`MUST_WAIT`].
+    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
         if data.is_empty() {
             return Ok(0);
         }
@@ -169,7 +164,7 @@ impl Pipe {
             room.min(data.len())
         };
         if count == 0 {
-            return Err(wait_for_other_end(nonblocking));
+            return Err(MUST_WAIT);
         }
         state.data.try_reserve(count).map_err(|_| Errno::ENOMEM)?;
         state.data.extend(&data[..count]);
@@ -187,13 +182,15 @@ impl Pipe {
     }
 
     /// `F_SETPIPE_SZ`: the capacity becomes `size` rounded up to a power-of-two number of
-    /// pages (at least one page); returns it. `EINVAL` for 0 or a size past `u32`, `EPERM`
-    /// past [`MAX_CAPACITY`], `EBUSY` if the data held would not fit.
+    /// pages (at least one page, so 0 is one page, as on Linux); returns it. `EINVAL` past
+    /// 2 GiB; `EPERM` past [`MAX_CAPACITY`] (Linux's limit for unprivileged processes, kept
+    /// for the app, root though it is, to bound kernel memory); `EBUSY` if the data held would
+    /// not fit.
     pub fn set_capacity(&self, size: u64) -> Result<usize, Errno> {
-        if size == 0 || size > u64::from(u32::MAX) {
+        if size > 1 << 31 {
             return Err(Errno::EINVAL);
         }
-        let pages = size.div_ceil(BLOCK_SIZE as u64).next_power_of_two();
+        let pages = size.div_ceil(BLOCK_SIZE as u64).max(1).next_power_of_two();
         let capacity = usize::try_from(pages * BLOCK_SIZE as u64).map_err(|_| Errno::EINVAL)?;
         if capacity > MAX_CAPACITY {
             return Err(Errno::EPERM);
@@ -265,22 +262,21 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order_then_eof() {
         let pipe = pipe();
-        assert_eq!(pipe.write(b"hello ", false), Ok(6));
-        assert_eq!(pipe.write(b"world", false), Ok(5));
+        assert_eq!(pipe.write(b"hello "), Ok(6));
+        assert_eq!(pipe.write(b"world"), Ok(5));
         assert_eq!(pipe.available(), 11);
         let mut buf = [0u8; 4];
-        assert_eq!(pipe.read(&mut buf, false), Ok(4));
+        assert_eq!(pipe.read(&mut buf), Ok(4));
         assert_eq!(&buf, b"hell");
         let mut rest = [0u8; 64];
-        assert_eq!(pipe.read(&mut rest, false), Ok(7));
+        assert_eq!(pipe.read(&mut rest), Ok(7));
         assert_eq!(&rest[..7], b"o world");
-        assert_eq!(pipe.read(&mut rest, true), Err(Errno::EAGAIN), "empty with a writer: would wait");
-        assert_eq!(pipe.read(&mut rest, false), Err(Errno::EAGAIN), "blocking too: nobody could write");
-        assert_eq!(pipe.read(&mut [], false), Ok(0));
-        pipe.write(b"tail", false).unwrap();
+        assert_eq!(pipe.read(&mut rest), Err(MUST_WAIT), "empty with a writer: must wait");
+        assert_eq!(pipe.read(&mut []), Ok(0));
+        pipe.write(b"tail").unwrap();
         pipe.close_end(false, true);
-        assert_eq!(pipe.read(&mut rest, false), Ok(4), "data still comes after the writer left");
-        assert_eq!(pipe.read(&mut rest, false), Ok(0), "then end of file");
+        assert_eq!(pipe.read(&mut rest), Ok(4), "data still comes after the writer left");
+        assert_eq!(pipe.read(&mut rest), Ok(0), "then end of file");
     }
 
     #[test]
@@ -288,25 +284,25 @@ mod tests {
         let pipe = pipe();
         let page = [7u8; PIPE_BUF];
         for _ in 0..DEFAULT_CAPACITY / PIPE_BUF {
-            assert_eq!(pipe.write(&page, true), Ok(PIPE_BUF));
+            assert_eq!(pipe.write(&page), Ok(PIPE_BUF));
         }
-        assert_eq!(pipe.write(b"x", true), Err(Errno::EAGAIN));
+        assert_eq!(pipe.write(b"x"), Err(Errno::EAGAIN));
         assert_eq!(pipe.poll(false, true) & POLLOUT, 0);
         let mut buf = [0u8; 100];
-        pipe.read(&mut buf, true).unwrap();
-        assert_eq!(pipe.write(&[1u8; 200], true), Err(Errno::EAGAIN), "a small write is all or nothing");
-        assert_eq!(pipe.write(&[1u8; 50], true), Ok(50));
-        assert_eq!(pipe.write(&[1u8; 10_000], true), Ok(50), "a big write is partial");
+        pipe.read(&mut buf).unwrap();
+        assert_eq!(pipe.write(&[1u8; 200]), Err(Errno::EAGAIN), "a small write is all or nothing");
+        assert_eq!(pipe.write(&[1u8; 50]), Ok(50));
+        assert_eq!(pipe.write(&[1u8; 10_000]), Ok(50), "a big write is partial");
         assert_eq!(pipe.available(), DEFAULT_CAPACITY);
     }
 
     #[test]
     fn no_readers_is_epipe_and_drops_data() {
         let pipe = pipe();
-        pipe.write(b"abc", false).unwrap();
+        pipe.write(b"abc").unwrap();
         pipe.close_end(true, false);
-        assert_eq!(pipe.write(b"more", false), Err(Errno::EPIPE));
-        assert_eq!(pipe.write(b"", false), Ok(0), "an empty write checks nothing");
+        assert_eq!(pipe.write(b"more"), Err(Errno::EPIPE));
+        assert_eq!(pipe.write(b""), Ok(0), "an empty write checks nothing");
         assert_eq!(pipe.available(), 0);
         assert_eq!(pipe.poll(false, true), POLLOUT | POLLWRNORM | POLLERR);
     }
@@ -316,12 +312,12 @@ mod tests {
         let pipe = pipe();
         assert_eq!(pipe.poll(true, false), 0);
         assert_eq!(pipe.poll(false, true), POLLOUT | POLLWRNORM);
-        pipe.write(b"x", false).unwrap();
+        pipe.write(b"x").unwrap();
         assert_eq!(pipe.poll(true, false), POLLIN | POLLRDNORM);
         pipe.close_end(false, true);
         assert_eq!(pipe.poll(true, false), POLLIN | POLLRDNORM | POLLHUP);
         let mut buf = [0u8; 1];
-        pipe.read(&mut buf, false).unwrap();
+        pipe.read(&mut buf).unwrap();
         assert_eq!(pipe.poll(true, false), POLLHUP, "EOF: hung up, not readable");
     }
 
@@ -330,10 +326,11 @@ mod tests {
         let pipe = pipe();
         assert_eq!(pipe.capacity(), DEFAULT_CAPACITY);
         assert_eq!(pipe.set_capacity(1), Ok(4096));
+        assert_eq!(pipe.set_capacity(0), Ok(4096));
         assert_eq!(pipe.set_capacity(3 * 4096), Ok(4 * 4096));
-        assert_eq!(pipe.set_capacity(0), Err(Errno::EINVAL));
+        assert_eq!(pipe.set_capacity((1 << 31) + 1), Err(Errno::EINVAL));
         assert_eq!(pipe.set_capacity(MAX_CAPACITY as u64 + 1), Err(Errno::EPERM));
-        pipe.write(&[0u8; 8192], false).unwrap();
+        pipe.write(&[0u8; 8192]).unwrap();
         assert_eq!(pipe.set_capacity(4096), Err(Errno::EBUSY));
         assert_eq!(pipe.stat().mode, 0o010600);
         assert_eq!(pipe.stat().ino, 7);

@@ -529,10 +529,10 @@ impl ProcFs {
         for (label, value) in lines {
             text += &format!("{label}\t{value:>8} kB\n");
         }
+        let cpu_list = if cpus == 1 { String::from("0") } else { format!("0-{}", cpus - 1) };
         text += &format!(
-            "Threads:\t1\nSigQ:\t0/0\nCpus_allowed_list:\t0-{}\n\
-             voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
-            cpus - 1
+            "Threads:\t1\nSigQ:\t0/0\nCpus_allowed_list:\t{cpu_list}\n\
+             voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         );
         text
     }
@@ -1062,6 +1062,7 @@ mod tests {
         assert!(status.contains("\nVmExe:\t       8 kB\n"));
         assert!(status.contains(&format!("\nVmData:\t{:>8} kB\n", (1 + 4 + 16) * 4)));
         assert!(status.contains("\nThreads:\t1\n"));
+        assert!(status.contains("\nCpus_allowed_list:\t0-1\n"));
 
         let stat = text(&fs, "1/stat");
         let fields: Vec<&str> = stat.trim_end().split(' ').collect();

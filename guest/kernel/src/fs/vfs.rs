@@ -513,10 +513,11 @@ impl Vfs {
     /// links left.
     pub fn link_location(&self, old: &Location, new_base: &Location, new_path: &[u8]) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(new_base, new_path, false)?;
+        // Linux asks for write access to the new name's mount first (EROFS), then compares mounts.
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
         if old.mount != parent.dir.mount {
             return Err(Errno::EXDEV);
         }
-        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
         match &old.node {
             Node::Tmp(node) => dir.link(&name, node),
             _ => Err(Errno::EPERM),

@@ -59,6 +59,11 @@ impl FrameAllocator {
         self.in_use -= 1;
     }
 
+    /// Frames this allocator manages in all (in use, free or never handed out).
+    pub fn total(&self) -> u64 {
+        self.in_use + self.available()
+    }
+
     /// Frames that can still be allocated.
     pub fn available(&self) -> u64 {
         (self.end - self.next) / PAGE_SIZE + self.free_count

@@ -288,6 +288,16 @@ impl AddressSpace {
     /// Maps `len` bytes. Returns the start address.
     pub fn map(&mut self, addr: u64, len: u64, prot: Prot, flags: MapFlags, backing: Backing) -> Result<u64, Errno> {
         let len = align_up(len, PAGE_SIZE).filter(|&l| l > 0 && l < USER_END_VA).ok_or(Errno::ENOMEM)?;
+        // Linux's default overcommit heuristic: one private writable mapping larger than all
+        // of memory can never be backed, so it is refused (ENOMEM) unless MAP_NORESERVE asks
+        // for no accounting. Reservations without write access (PROT_NONE arenas) are free.
+        if matches!(backing, Backing::Anonymous)
+            && prot.write
+            && !flags.lazy
+            && len / PAGE_SIZE > self.frames.lock().total()
+        {
+            return Err(Errno::ENOMEM);
+        }
         let start = if flags.fixed || flags.fixed_noreplace {
             let end = Self::check_range(addr, len)?;
             if self.overlaps(addr, end) {
@@ -869,6 +879,16 @@ mod tests {
     }
 
     #[test]
+    fn writable_mappings_larger_than_memory_are_refused_unless_noreserve() {
+        let mut s = space();
+        let huge = 2 * RAM;
+        assert_eq!(s.map(0, huge, Prot::RW, MapFlags::default(), Backing::Anonymous), Err(Errno::ENOMEM));
+        let noreserve = MapFlags { lazy: true, ..Default::default() };
+        assert!(s.map(0, huge, Prot::RW, noreserve, Backing::Anonymous).is_ok());
+        assert!(s.map(0, huge, Prot::default(), MapFlags::default(), Backing::Anonymous).is_ok(), "PROT_NONE");
+    }
+
+    #[test]
     fn hints_are_taken_when_free() {
         let mut s = space();
         let hint = 0x2000_0000_0000;
@@ -960,9 +980,8 @@ mod tests {
     fn exhausting_memory_is_enomem_and_rolls_back() {
         let mut s = space();
         let before = s.frames_available();
-        let f = MapFlags { fixed: true, ..Default::default() };
-        // Eager size that cannot fit: falls back to lazy (so it succeeds), but touching all of
-        // it eventually runs out.
+        let f = MapFlags { fixed: true, lazy: true, ..Default::default() };
+        // More than memory with MAP_NORESERVE: accepted, but touching all of it runs out.
         let a = s.map(0x1000_0000_0000, 4000 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
         let mut outcome = FaultOutcome::Resolved;
         for i in 0..4000 {

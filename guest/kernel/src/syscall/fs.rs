@@ -89,7 +89,7 @@ pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// could move: it waits for ever, as on Linux.
 fn wait_if_blocking_pipe(file: &OpenFile, result: SysResult) -> SysResult {
     if result == Err(Errno::EAGAIN) && file.pipe().is_some() && !file.is_nonblocking() {
-        super::poll::wait_forever();
+        super::time::wait_forever();
     }
     result
 }

@@ -5,6 +5,7 @@
 
 pub mod docs;
 pub mod fs;
+pub mod futex;
 pub mod image_read;
 pub mod misc;
 pub mod mm;

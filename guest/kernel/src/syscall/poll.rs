@@ -32,29 +32,8 @@ const SELECT_WRITE: u16 = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR;
 const SELECT_EXCEPT: u16 = POLLPRI;
 /// Bytes of a `sigset_t`.
 const SIGSET_SIZE: u64 = 8;
-/// Longest single park (the VMM caps sleeps anyway; the waits loop).
-const PARK_NS: u64 = 1_000_000_000;
-
-/// Parks the vCPU for good: the app waits for something only it could do (a pipe's other
-/// end, an fd to become ready) and nothing can interrupt it. Linux would sleep until a
-/// signal; the VMM still stops the VM on `--timeout` or when `uvm` is interrupted.
-pub fn wait_forever() -> ! {
-    loop {
-        crate::hypercall::sleep(PARK_NS);
-    }
-}
-
-/// Sleeps `ns` nanoseconds of the monotonic clock, parking the vCPU.
-fn sleep_for(p: &Process, ns: u64) {
-    let deadline = p.clock.monotonic_ns(crate::time::rdtsc()).saturating_add(ns);
-    loop {
-        let now = p.clock.monotonic_ns(crate::time::rdtsc());
-        if now >= deadline {
-            return;
-        }
-        crate::hypercall::sleep((deadline - now).min(PARK_NS));
-    }
-}
+use super::time::sleep_for;
+use super::time::wait_forever;
 
 /// Nothing is ready: wait out `timeout_ns` (`None`: for ever), since nothing can become
 /// ready meanwhile.

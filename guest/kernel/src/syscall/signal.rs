@@ -133,7 +133,7 @@ pub fn sys_rt_sigsuspend(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if deliver::has_effective(&p.signals, &p.thread_signals, !p.thread_signals.blocked) {
         return Err(Errno::EINTR);
     }
-    wait_forever()
+    super::time::wait_forever()
 }
 
 /// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal of `set` without
@@ -155,17 +155,10 @@ pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     match wait_ns {
         Some(0) => Err(Errno::EAGAIN),
         Some(ns) => {
-            let start = p.clock.monotonic_ns(crate::time::rdtsc());
-            let deadline = start.saturating_add(ns);
-            loop {
-                let now = p.clock.monotonic_ns(crate::time::rdtsc());
-                if now >= deadline {
-                    return Err(Errno::EAGAIN);
-                }
-                crate::hypercall::sleep(deadline - now);
-            }
+            super::time::sleep_for(p, ns);
+            Err(Errno::EAGAIN)
         }
-        None => wait_forever(),
+        None => super::time::wait_forever(),
     }
 }
 
@@ -176,14 +169,6 @@ fn timeout_ns(b: &[u8]) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
-}
-
-/// Parks the vCPU for good: the app waits for a signal nothing can send (the VMM still stops
-/// the VM on `--timeout` or when uvm is interrupted).
-fn wait_forever() -> ! {
-    loop {
-        crate::hypercall::sleep(uvm_abi::hypercall::SLEEP_MAX_NS);
-    }
 }
 
 /// sigaltstack(ss, old_ss).

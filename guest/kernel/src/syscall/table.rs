@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{fs, misc, mm, poll, proc, signal, time};
+use super::{fs, futex, misc, mm, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -135,6 +135,7 @@ syscall_table! {
     186 gettid 0 => proc::sys_getpid;
     200 tkill 2 => signal::sys_tkill;
     201 time 1 => time::sys_time;
+    202 futex 6 => futex::sys_futex;
     204 sched_getaffinity 3 => proc::sys_sched_getaffinity;
     217 getdents64 3 => fs::sys_getdents64;
     218 set_tid_address 1 => proc::sys_set_tid_address;

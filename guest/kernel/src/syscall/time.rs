@@ -83,7 +83,7 @@ pub fn sys_time(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 const TIMER_ABSTIME: u64 = 1;
 
 /// Reads a `struct timespec` from the app: nanoseconds, EINVAL if out of range.
-fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
+pub fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
     let raw = user::read(&mut p.space, addr, 16)?;
     let mut w = [0u8; 8];
     w.copy_from_slice(&raw[..8]);
@@ -97,7 +97,7 @@ fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
 }
 
 /// Waits until clock `id` reads `deadline_ns`, parking the vCPU in the VMM (no spinning).
-fn sleep_until(p: &Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
+pub fn sleep_until(p: &Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
     loop {
         let now = clock_ns(p, id)?;
         if now >= deadline_ns {
@@ -126,4 +126,21 @@ pub fn sys_clock_nanosleep(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let deadline = if flags & TIMER_ABSTIME != 0 { ns } else { clock_ns(p, id)?.saturating_add(ns) };
     sleep_until(p, id, deadline)?;
     Ok(0)
+}
+
+/// Sleeps `ns` nanoseconds of the monotonic clock, parking the vCPU.
+pub fn sleep_for(p: &Process, ns: u64) {
+    if let Ok(now) = clock_ns(p, CLOCK_MONOTONIC) {
+        let _ = sleep_until(p, CLOCK_MONOTONIC, now.saturating_add(ns));
+    }
+}
+
+/// Parks the vCPU for good: the app waits for something nothing can do now (the other end of
+/// a pipe only it holds, a signal nobody sends, a futex wake from a thread that does not
+/// exist). Linux would block until a signal; the VMM still stops the VM on `--timeout` or
+/// when `uvm` is interrupted.
+pub fn wait_forever() -> ! {
+    loop {
+        crate::hypercall::sleep(uvm_abi::hypercall::SLEEP_MAX_NS);
+    }
 }
