@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 out=target/bench
 mkdir -p "$out"
-cargo build --release --quiet
+UVM=$(scripts/build-uvm.sh)
 gcc -static -O2 -o "$out/micro" bench/micro.c
 [ -f "$out/big.bin" ] || head -c $((100 << 20)) /dev/urandom > "$out/big.bin"
 cat > "$out/micro.toml" <<TOML
@@ -19,7 +19,7 @@ dst = "/data/big.bin"
 [vm]
 memory_mib = 64
 TOML
-target/release/uvm build "$out/micro.toml" >/dev/null
+"$UVM" build "$out/micro.toml" >/dev/null
 cat "$out/big.bin" > /dev/null # page cache warm for the native read
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -29,8 +29,16 @@ for test in "clock 10000000" "syscall 200000" "read"; do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"; else run "$out/micro" "$@"; fi
     done | median)
     v=$(for _ in $(seq "$rounds"); do
-        if [ "$1" = read ]; then run target/release/uvm run "$out/micro.uvm" -- read /data/big.bin; else run target/release/uvm run "$out/micro.uvm" -- "$@"; fi
+        if [ "$1" = read ]; then run "$UVM" run "$out/micro.uvm" -- read /data/big.bin; else run "$UVM" run "$out/micro.uvm" -- "$@"; fi
     done | median)
     unit=$([ "$1" = read ] && echo "MB/s" || echo "ns/call")
     echo "$1: native $n $unit, uvm $v $unit"
 done
+# The floor for a syscall served in the guest on this host: the bare `syscall` trap round trip
+# (stub = return only), measured by the design probe, when it is beside the repository.
+probe=../shared/probes/pvm_probe.c
+if [ -f "$probe" ]; then
+    gcc -O2 -pthread -o "$out/pvm_probe" "$probe"
+    floor=$("$out/pvm_probe" 3 1 2>/dev/null | grep "(n0) NO exit" | tail -1 | sed 's/.*median *//; s/ us.*//')
+    echo "bare syscall trap round trip (design probe, same run): $floor us"
+fi

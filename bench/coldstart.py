@@ -98,7 +98,7 @@ def main():
     parser.add_argument("image")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "uvm"))
+    parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "x86_64-unknown-linux-gnu", "release", "uvm"))
     parser.add_argument("--no-crun", action="store_true")
     args = parser.parse_args()
 

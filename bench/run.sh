@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 runs=${1:-200}
 out=target/bench
 mkdir -p "$out"
-cargo build --release --quiet
+UVM=$(scripts/build-uvm.sh)
 gcc -static -O2 -o "$out/hello-glibc" bench/hello.c
 musl-gcc -static -O2 -o "$out/hello-musl" bench/hello.c
 for libc in glibc musl; do
     printf '[app]\nname = "hello-%s"\nbinary = "hello-%s"\n' "$libc" "$libc" > "$out/hello-$libc.toml"
-    target/release/uvm build "$out/hello-$libc.toml" >/dev/null
+    "$UVM" build "$out/hello-$libc.toml" >/dev/null
     echo "== static $libc hello"
-    python3 bench/coldstart.py --runs "$runs" "$out/hello-$libc" "$out/hello-$libc.uvm"
+    python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" "$out/hello-$libc" "$out/hello-$libc.uvm"
     echo
 done

@@ -32,7 +32,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("image")
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "uvm"))
+    parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "x86_64-unknown-linux-gnu", "release", "uvm"))
     parser.add_argument("args", nargs="*")
     args = parser.parse_args()
 

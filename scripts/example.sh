@@ -11,8 +11,7 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 fi
 command -v gcc >/dev/null || { echo "gcc is needed to compile the example app (apt-get install gcc)" >&2; exit 1; }
 
-cargo build --release --quiet
-UVM=target/release/uvm
+UVM=$(scripts/build-uvm.sh)
 gcc -static -O2 -o examples/hello/hello examples/hello/hello.c
 "$UVM" build manifests/hello.toml
 echo "--- uvm run manifests/hello.uvm -- extra args"

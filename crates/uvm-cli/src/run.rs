@@ -43,6 +43,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
             argv,
             envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             workdir: config.workdir.clone(),
+            prelink: first_addresses(&image)?,
         },
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
@@ -55,6 +56,20 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         print_timings(&report);
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
+}
+
+/// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
+/// its stack and the top of the mmap area. The VMM links page tables for them before boot.
+fn first_addresses(image: &Image) -> Result<Vec<u64>> {
+    use uvm_abi::layout::{LARGE_PAGE_SIZE, MMAP_TOP_VA, PIE_BASE_VA, STACK_TOP_VA};
+    let elf = image.app_elf_info()?;
+    let bias = if elf.kind == uvm_image::ElfKind::StaticPie { PIE_BASE_VA } else { 0 };
+    let mut addresses = vec![STACK_TOP_VA - 1, MMAP_TOP_VA - 1];
+    for s in &elf.segments {
+        let (start, end) = (bias + s.vaddr, bias + s.vaddr + s.memsz);
+        addresses.extend((start & !(LARGE_PAGE_SIZE - 1)..end).step_by(LARGE_PAGE_SIZE as usize));
+    }
+    Ok(addresses)
 }
 
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.

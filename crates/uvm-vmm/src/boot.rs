@@ -19,6 +19,9 @@ pub struct AppLaunch {
     pub envp: Vec<String>,
     /// Working directory (absolute).
     pub workdir: String,
+    /// Addresses the app will use first (its segments, stack, first mappings): their page
+    /// tables are linked before boot.
+    pub prelink: Vec<u64>,
 }
 
 /// Host facts that go into the boot info.
@@ -119,7 +122,7 @@ pub fn write_boot_state(
     }
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables = BootPageTables::build(memory.ram_size(), memory.image_size());
+    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), &launch.prelink);
     if tables.end_gpa() + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
@@ -222,7 +225,12 @@ mod tests {
 
     #[test]
     fn strings_are_nul_separated_and_bounded() {
-        let launch = AppLaunch { argv: vec!["a".into(), "bc".into()], envp: vec!["K=V".into()], workdir: "/".into() };
+        let launch = AppLaunch {
+            argv: vec!["a".into(), "bc".into()],
+            envp: vec!["K=V".into()],
+            workdir: "/".into(),
+            prelink: Vec::new(),
+        };
         assert_eq!(boot_strings(&launch).unwrap(), b"a\0bc\0K=V\0/\0");
         let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };
         assert!(matches!(boot_strings(&huge), Err(VmError::ArgsTooLarge { .. })));
