@@ -33,11 +33,13 @@ pub enum Hypercall {
     /// files use it: the host copies from the page cache, where the guest reading through its
     /// mapping of the image would take a shadow-page fault for every 4 KiB page.
     CopyFromImage = 9,
+    /// Wait until the host's stdin has input (or end of input), or a timeout: [`ConsolePoll`].
+    ConsolePoll = 10,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 9] = [
+    pub const ALL: [Hypercall; 10] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -47,6 +49,7 @@ impl Hypercall {
         Hypercall::Trace,
         Hypercall::Sleep,
         Hypercall::CopyFromImage,
+        Hypercall::ConsolePoll,
     ];
 
     /// The guest-physical address a write to which makes this hypercall.
@@ -206,6 +209,18 @@ pub struct CopyFromImage {
     pub result: i64,
 }
 
+/// [`Hypercall::ConsolePoll`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsolePoll {
+    /// How long to wait: 0 only looks, `u64::MAX` waits for ever (capped per call at
+    /// [`SLEEP_MAX_NS`]; the guest loops).
+    pub timeout_ns: u64,
+    /// Out: 1 when a read of stdin would not block (input or end of input), 0 when the time
+    /// ran out, or -errno.
+    pub result: i64,
+}
+
 /// One destination range of guest RAM.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -252,5 +267,6 @@ mod tests {
         assert_eq!(size_of::<Sleep>(), 16);
         assert_eq!(size_of::<CopyFromImage>(), 32);
         assert_eq!(size_of::<MemoryChunk>(), 16);
+        assert_eq!(size_of::<ConsolePoll>(), 16);
     }
 }

@@ -118,3 +118,50 @@ fn large_reads_of_packaged_files_match_small_reads() {
         "{test}"
     );
 }
+
+/// Runs `poll_stdin` with `app_args`, writes `input` to its stdin after `delay` (keeping stdin
+/// open meanwhile; `None`: never writes), and returns its stdout and how long it took.
+fn poll_stdin(test: &str, app_args: &[&str], input: Option<(&[u8], Duration)>) -> Option<(String, Duration)> {
+    use std::io::Write;
+    let image = staged(test, "poll_stdin", Glibc)?;
+    let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
+    cmd.args(app_args);
+    let started = Instant::now();
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some((bytes, delay)) = input {
+        std::thread::sleep(delay);
+        stdin.write_all(bytes).expect("write to uvm's stdin");
+    }
+    let out = child.wait_with_output().expect("wait for uvm");
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(0), "{test}: {}", show(&out.stderr));
+    Some((String::from_utf8_lossy(&out.stdout).into_owned(), started.elapsed()))
+}
+
+#[test]
+fn poll_waits_for_input_on_the_hosts_stdin() {
+    let test = "poll_waits_for_input_on_the_hosts_stdin";
+    let Some((out, took)) = poll_stdin(test, &["poll", "-1"], Some((b"hello\n", Duration::from_millis(400)))) else {
+        return;
+    };
+    assert_eq!(out, "ready: 1, read 6 bytes\n", "{test}");
+    assert!(took >= Duration::from_millis(400), "{test}: returned before the input came ({took:?})");
+}
+
+#[test]
+fn select_times_out_when_stdin_stays_quiet() {
+    let test = "select_times_out_when_stdin_stays_quiet";
+    let Some((out, took)) = poll_stdin(test, &["select", "300"], None) else { return };
+    assert_eq!(out, "nothing to read after 300 ms\n", "{test}");
+    assert!(took >= Duration::from_millis(300), "{test}: {took:?}");
+}
+
+#[test]
+fn poll_sees_the_end_of_stdin_at_once() {
+    let test = "poll_sees_the_end_of_stdin_at_once";
+    let Some(image) = staged(test, "poll_stdin", Glibc) else { return };
+    let out =
+        expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "poll".as_ref(), "5000".as_ref()]), 0);
+    assert_eq!(show(&out.stdout), show(b"ready: 1, read 0 bytes\n"), "{test}: stdin is /dev/null");
+}

@@ -9,6 +9,8 @@ pub trait HostIo {
     fn write_all(&mut self, fd: u32, bytes: &[u8]) -> io::Result<()>;
     /// Reads up to `buf.len()` bytes from stdin; 0 at end of input.
     fn read_stdin(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Waits up to `timeout` for stdin to have input or reach its end; whether it has.
+    fn wait_stdin(&mut self, timeout: std::time::Duration) -> bool;
     /// Writes one line of uvm's own diagnostics (trace lines) to stderr.
     fn diagnostic(&mut self, line: &str);
 }
@@ -43,6 +45,10 @@ impl HostIo for StdIo {
         }
     }
 
+    fn wait_stdin(&mut self, timeout: std::time::Duration) -> bool {
+        crate::stop::wait_readable_for(0, timeout)
+    }
+
     fn diagnostic(&mut self, line: &str) {
         let mut err = io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -73,6 +79,11 @@ impl HostIo for MemoryIo {
         buf[..n].copy_from_slice(&self.stdin[..n]);
         self.stdin.drain(..n);
         Ok(n)
+    }
+
+    fn wait_stdin(&mut self, _timeout: std::time::Duration) -> bool {
+        // In memory, input is always there or at its end.
+        true
     }
 
     fn diagnostic(&mut self, line: &str) {

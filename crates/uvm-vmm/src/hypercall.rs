@@ -3,8 +3,8 @@
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
 
 use uvm_abi::hypercall::{
-    ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, MemoryChunk, Message, Sleep,
-    CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
+    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, MemoryChunk, Message,
+    Sleep, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -54,6 +54,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Trace => "trace",
         Hypercall::Sleep => "sleep",
         Hypercall::CopyFromImage => "copy-from-image",
+        Hypercall::ConsolePoll => "console-poll",
     }
 }
 
@@ -130,6 +131,13 @@ pub fn handle(
             let mut p: Sleep = read_params(memory, call, params_gpa)?;
             crate::stop::sleep(std::time::Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS)));
             p.result = 0;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::ConsolePoll => {
+            let mut p: ConsolePoll = read_params(memory, call, params_gpa)?;
+            let timeout = std::time::Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
+            p.result = i64::from(io.wait_stdin(timeout));
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

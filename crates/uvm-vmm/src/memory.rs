@@ -170,6 +170,8 @@ unsafe impl Plain for uvm_abi::hypercall::Sleep {}
 unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::MemoryChunk {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::ConsolePoll {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).

@@ -150,6 +150,34 @@ pub fn sleep(duration: Duration) {
     }
 }
 
+/// Waits up to `timeout` until `fd` is readable (or at its end), returning early when a stop
+/// is requested. Returns whether `fd` is readable.
+pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
+    let wake = wake_fd();
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if requested().is_some() {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ts =
+            libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
+        let mut fds = [
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
+        ];
+        let n = if wake >= 0 { 2 } else { 1 };
+        // SAFETY: `n` valid pollfds in a live local array and a valid timespec.
+        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), n, &ts, std::ptr::null()) };
+        if r > 0 && fds[0].revents != 0 {
+            return true;
+        }
+        if left.is_zero() {
+            return false;
+        }
+    }
+}
+
 /// Waits until `fd` is readable or a stop is requested. Returns whether `fd` is readable.
 pub fn wait_readable(fd: i32) -> bool {
     let wake = wake_fd();

@@ -42,4 +42,8 @@ impl Console for HostConsole {
     fn is_tty(&self, fd: u32) -> bool {
         fd < 3 && self.tty_mask & (1 << fd) != 0
     }
+
+    fn wait_input(&self, timeout_ns: u64) -> bool {
+        crate::hypercall::console_poll(timeout_ns)
+    }
 }

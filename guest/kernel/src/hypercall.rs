@@ -5,8 +5,8 @@
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
 use uvm_abi::hypercall::{
-    ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, MemoryChunk, Message, Sleep,
-    CONSOLE_MAX_CHUNK,
+    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, MemoryChunk, Message,
+    Sleep, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -97,6 +97,25 @@ pub fn copy_from_image(image_offset: u64, chunks: &[MemoryChunk]) -> i64 {
     };
     call(Hypercall::CopyFromImage, &mut p);
     p.result
+}
+
+/// Waits up to `timeout_ns` (0: look, `u64::MAX`: for ever) until the host's stdin has input
+/// or is at its end; whether it is. The VMM caps one wait, so a longer one loops here.
+pub fn console_poll(timeout_ns: u64) -> bool {
+    let start = crate::time::rdtsc();
+    let clock = crate::time::clock();
+    loop {
+        let waited = clock.since_boot_ns(crate::time::rdtsc()).saturating_sub(clock.since_boot_ns(start));
+        let left = timeout_ns.saturating_sub(waited);
+        let mut p = ConsolePoll { timeout_ns: left, result: 0 };
+        call(Hypercall::ConsolePoll, &mut p);
+        if p.result != 0 {
+            return p.result > 0;
+        }
+        if left <= uvm_abi::hypercall::SLEEP_MAX_NS {
+            return false;
+        }
+    }
 }
 
 /// Sends one syscall-trace line to the host's stderr.

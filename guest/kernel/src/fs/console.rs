@@ -28,6 +28,9 @@ pub trait Console: Send + Sync {
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Whether the host's `fd` (0, 1 or 2) is a terminal.
     fn is_tty(&self, fd: u32) -> bool;
+    /// Waits up to `timeout_ns` (0: just look, `u64::MAX`: for ever) until a read of stdin
+    /// would not block (input or end of input); whether it would not.
+    fn wait_input(&self, timeout_ns: u64) -> bool;
 }
 
 /// Size of the kernel's `struct termios` (what `TCGETS` copies): four `u32` flag words,
@@ -164,6 +167,12 @@ impl ConsoleNode {
     /// Which console file this is.
     pub fn role(&self) -> ConsoleRole {
         self.role
+    }
+
+    /// Waits up to `timeout_ns` (0: just look) until a read would not block; whether it would
+    /// not. Only stdin-backed roles wait for the host; the output roles are always writable.
+    pub fn input_ready(&self, timeout_ns: u64) -> bool {
+        self.device.console.wait_input(timeout_ns)
     }
 
     /// Whether this file is a terminal (`isatty`).
@@ -350,6 +359,10 @@ pub(crate) mod tests {
         }
         fn is_tty(&self, fd: u32) -> bool {
             self.ttys.get(fd as usize).copied().unwrap_or(false)
+        }
+        fn wait_input(&self, _timeout_ns: u64) -> bool {
+            // In memory, input is always there or at its end.
+            true
         }
     }
 

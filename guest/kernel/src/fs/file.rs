@@ -15,10 +15,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::console::ConsoleNode;
 use crate::fs::dirent::{write_dirent64, DirEntry};
 use crate::fs::flags::{
-    O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLL_ALWAYS_READY, SEEK_CUR,
-    SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
+    O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM,
+    POLLWRNORM, POLL_ALWAYS_READY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
 };
 use crate::fs::ioctl;
 use crate::fs::node::{Location, Node};
@@ -86,9 +87,22 @@ impl OpenFile {
     /// computed for pipes; every other file is always ready for reading and writing, as on
     /// Linux for regular files (the console too: waiting for its input needs the host).
     pub fn poll_events(&self) -> u16 {
-        match &self.pipe {
-            Some(pipe) => pipe.poll(self.readable, self.writable),
-            None => POLL_ALWAYS_READY,
+        match (&self.pipe, self.node()) {
+            (Some(pipe), _) => pipe.poll(self.readable, self.writable),
+            // The console's input depends on the host: ask it (without waiting).
+            (None, Node::Console(console)) if self.readable => {
+                let input = if console.input_ready(0) { POLLIN | POLLRDNORM } else { 0 };
+                input | POLLOUT | POLLWRNORM
+            }
+            (None, _) => POLL_ALWAYS_READY,
+        }
+    }
+
+    /// The console behind this file, if it reads the host's input (poll waits on it).
+    pub fn console_input(&self) -> Option<&ConsoleNode> {
+        match self.node() {
+            Node::Console(console) if self.readable && self.pipe.is_none() => Some(console),
+            _ => None,
         }
     }
 

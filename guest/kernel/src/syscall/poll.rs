@@ -3,13 +3,15 @@
 //! Readiness comes from each open file ([`crate::fs::OpenFile::poll_events`]): pipes report
 //! what holds now (data or end of file to read, room to write, `POLLHUP` without writers,
 //! `POLLERR` without readers); regular files, directories, devices and `/proc` are always
-//! ready, as on Linux; the console is reported ready for reading and writing (waiting for the
-//! host's input would need the host).
+//! ready, as on Linux; the console is always writable and readable when the host's stdin has
+//! input or is at its end (asked of the VMM).
 //!
 //! # Waiting
 //!
-//! The app is the VM's only thread, so while it waits nothing can make an fd ready: with
-//! nothing ready, these calls sleep out their timeout (parking the vCPU in the VMM, no
+//! The app is the VM's only thread, so while it waits only the host's input can make an fd
+//! ready: when the app watches the console's input, the wait happens in the VMM on the host's
+//! stdin (one exit, woken by input or the timeout). Otherwise, with nothing ready, these calls
+//! sleep out their timeout (parking the vCPU in the VMM, no
 //! spinning) and return 0, and without a timeout they wait for ever, as Linux would (the VMM
 //! still stops the VM on `--timeout` or when `uvm` is interrupted). The signal mask of
 //! ppoll/pselect6 is checked but not applied (no signal can arrive during the wait).
@@ -21,6 +23,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::flags::{
     POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDBAND, POLLRDNORM, POLLWRBAND, POLLWRNORM,
 };
+use crate::fs::OpenFile;
 use crate::process::Process;
 use crate::user;
 
@@ -35,19 +38,21 @@ const SIGSET_SIZE: u64 = 8;
 use super::time::sleep_for;
 use super::time::wait_forever;
 
-/// Nothing is ready: wait out `timeout_ns` (`None`: for ever), since nothing can become
-/// ready meanwhile.
-fn wait_for_nothing(p: &Process, timeout_ns: Option<u64>) {
+/// Nothing is ready. If the app watches the console's input (`console`), wait for the host's
+/// input until `timeout_ns` (`None`: for ever) and say whether to look again; otherwise
+/// nothing can become ready meanwhile: wait out the timeout.
+fn wait_for_change(p: &Process, console: Option<&OpenFile>, timeout_ns: Option<u64>) -> bool {
+    if timeout_ns == Some(0) {
+        return false;
+    }
+    if let Some(console) = console.and_then(OpenFile::console_input) {
+        return console.input_ready(timeout_ns.unwrap_or(u64::MAX));
+    }
     match timeout_ns {
-        Some(0) => {}
         Some(ns) => sleep_for(p, ns),
         None => wait_forever(),
     }
-}
-
-/// The events that hold now for `fd`; `None` if it is not open.
-fn events_of(p: &Process, fd: i32) -> Option<u16> {
-    Some(p.file(fd).ok()?.poll_events())
+    false
 }
 
 /// A `struct timespec` (or `struct timeval` with `micros`) from the app, as nanoseconds:
@@ -95,28 +100,38 @@ fn poll_fds(p: &mut Process, fds: u64, count: u64, timeout_ns: Option<u64>) -> S
         return Err(Errno::EINVAL);
     }
     let mut entries = Vec::from(user::write(&mut p.space, fds, count * 8)?);
-    let mut ready = 0;
-    for entry in entries.chunks_exact_mut(8) {
-        let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
-        let events = u16::from_le_bytes([entry[4], entry[5]]);
-        let revents = if fd < 0 {
-            0
-        } else {
-            match events_of(p, fd) {
-                None => POLLNVAL,
-                Some(now) => now & (events | POLLHUP | POLLERR),
+    let mut may_wait = true;
+    loop {
+        let mut ready = 0;
+        let mut console = None;
+        for entry in entries.chunks_exact_mut(8) {
+            let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            let events = u16::from_le_bytes([entry[4], entry[5]]);
+            let revents = if fd < 0 {
+                0
+            } else {
+                match p.file(fd) {
+                    Err(_) => POLLNVAL,
+                    Ok(file) => {
+                        if events & (POLLIN | POLLRDNORM) != 0 && file.console_input().is_some() {
+                            console = Some(file.clone());
+                        }
+                        file.poll_events() & (events | POLLHUP | POLLERR)
+                    }
+                }
+            };
+            entry[6..8].copy_from_slice(&revents.to_le_bytes());
+            if revents != 0 {
+                ready += 1;
             }
-        };
-        entry[6..8].copy_from_slice(&revents.to_le_bytes());
-        if revents != 0 {
-            ready += 1;
         }
+        if ready == 0 && may_wait && wait_for_change(p, console.as_deref(), timeout_ns) {
+            may_wait = false;
+            continue;
+        }
+        user::copy_out(&mut p.space, fds, &entries)?;
+        return Ok(ready);
     }
-    if ready == 0 {
-        wait_for_nothing(p, timeout_ns);
-    }
-    user::copy_out(&mut p.space, fds, &entries)?;
-    Ok(ready)
 }
 
 /// poll(fds, nfds, timeout): `timeout` in milliseconds, negative for none.
@@ -186,28 +201,40 @@ fn select_fds(p: &mut Process, nfds: u64, addrs: [u64; 3], timeout_ns: Option<u6
         except: read_fd_set(p, addrs[2], words)?,
     };
     let empty = |set: &Option<Vec<u64>>| set.as_ref().map(|words| alloc::vec![0u64; words.len()]);
-    let mut got = FdSets { read: empty(&asked.read), write: empty(&asked.write), except: empty(&asked.except) };
-    let mut ready = 0;
-    for fd in 0..nfds {
-        let (r, w, x) = (bit(&asked.read, fd), bit(&asked.write, fd), bit(&asked.except, fd));
-        if !(r || w || x) {
-            continue;
-        }
-        let events = events_of(p, fd as i32).ok_or(Errno::EBADF)?;
-        for (wanted, mask, set) in
-            [(r, SELECT_READ, &mut got.read), (w, SELECT_WRITE, &mut got.write), (x, SELECT_EXCEPT, &mut got.except)]
-        {
-            if wanted && events & mask != 0 {
-                if let Some(words) = set {
-                    words[fd / 64] |= 1 << (fd % 64);
+    let mut may_wait = true;
+    let (got, ready) = loop {
+        let mut got = FdSets { read: empty(&asked.read), write: empty(&asked.write), except: empty(&asked.except) };
+        let mut ready = 0;
+        let mut console = None;
+        for fd in 0..nfds {
+            let (r, w, x) = (bit(&asked.read, fd), bit(&asked.write, fd), bit(&asked.except, fd));
+            if !(r || w || x) {
+                continue;
+            }
+            let file = p.file(fd as i32).map_err(|_| Errno::EBADF)?;
+            if r && file.console_input().is_some() {
+                console = Some(file.clone());
+            }
+            let events = file.poll_events();
+            for (wanted, mask, set) in [
+                (r, SELECT_READ, &mut got.read),
+                (w, SELECT_WRITE, &mut got.write),
+                (x, SELECT_EXCEPT, &mut got.except),
+            ] {
+                if wanted && events & mask != 0 {
+                    if let Some(words) = set {
+                        words[fd / 64] |= 1 << (fd % 64);
+                    }
+                    ready += 1;
                 }
-                ready += 1;
             }
         }
-    }
-    if ready == 0 {
-        wait_for_nothing(p, timeout_ns);
-    }
+        if ready == 0 && may_wait && wait_for_change(p, console.as_deref(), timeout_ns) {
+            may_wait = false;
+            continue;
+        }
+        break (got, ready);
+    };
     write_fd_set(p, addrs[0], &got.read)?;
     write_fd_set(p, addrs[1], &got.write)?;
     write_fd_set(p, addrs[2], &got.except)?;
