@@ -13,16 +13,37 @@ use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StdIo, StopReason, VmRe
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
 
+/// An image opened and checked, with its run configuration and the app's first addresses.
+struct OpenedImage {
+    path: PathBuf,
+    mapped: MappedFile,
+    image: Image,
+    config: RunConfig,
+    first_addresses: Vec<u64>,
+}
+
+/// Finds (or builds), maps and checks the image.
+fn open_image(target: Option<PathBuf>) -> Result<OpenedImage> {
+    let path = resolve_image(target.as_deref())?;
+    let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let image = Image::from_source(&path, Box::new(mapped.clone()))?;
+    let config = RunConfig::from_toml(image.config_toml()?)
+        .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
+    let first_addresses = first_addresses(&image)?;
+    Ok(OpenedImage { path, mapped, image, config, first_addresses })
+}
+
 /// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
 /// exit path, after the status is out).
 pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
-    // The VM and its vCPU do not depend on the image: create them while the image is opened.
-    let prepared = uvm_vmm::prepare_in_background();
-    let image_path = resolve_image(args.target.as_deref())?;
-    let mapped = MappedFile::open(&image_path).with_context(|| format!("cannot open {}", image_path.display()))?;
-    let image = Image::from_source(&image_path, Box::new(mapped.clone()))?;
-    let config = RunConfig::from_toml(image.config_toml()?)
-        .with_context(|| format!("{}: the image's run configuration is invalid", image_path.display()))?;
+    // The VM and its vCPU do not depend on the image: this thread creates them (and will run
+    // the vCPU) while a second one opens and checks the image.
+    let target = args.target.clone();
+    let opener = std::thread::spawn(move || open_image(target));
+    let prepared = uvm_vmm::prepare();
+    let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
+    let prepared = prepared?;
+    let OpenedImage { path: image_path, mapped, image, config, first_addresses } = opened;
 
     let mut argv = vec![config.binary_name.clone()];
     argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
@@ -43,13 +64,12 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
             argv,
             envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             workdir: config.workdir.clone(),
-            prelink: first_addresses(&image)?,
+            prelink: first_addresses,
         },
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
         collect_stats: args.timings,
     };
-    let prepared = prepared.join().map_err(|_| anyhow::anyhow!("the VM-preparation thread panicked"))??;
     let report = uvm_vmm::run_prepared(prepared, &spec, &mut StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {

@@ -31,4 +31,4 @@ pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
 pub use mapped::MappedFile;
 pub use stop::StopReason;
-pub use vm::{prepare, prepare_in_background, run, run_prepared, PreparedVm, RunReport, VmResources, VmSpec};
+pub use vm::{prepare, run, run_prepared, PreparedVm, RunReport, VmResources, VmSpec};

@@ -107,11 +107,6 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
     Ok(PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings })
 }
 
-/// Starts [`prepare`] on another thread; `join` the handle for the result.
-pub fn prepare_in_background() -> std::thread::JoinHandle<Result<PreparedVm, VmError>> {
-    std::thread::spawn(prepare)
-}
-
 /// Boots the VM described by `spec` and runs it until the app ends.
 pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
     run_prepared(prepare()?, spec, io)
