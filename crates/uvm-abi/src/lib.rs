@@ -10,6 +10,7 @@
 //! - [`kernel`]: [`kernel::KernelHeader`], how the VMM finds the guest kernel's entry points.
 //! - [`hypercall`]: hypercall numbers and their parameter blocks.
 //! - [`image`]: the on-disk image format (header, file table), read by the host and the guest.
+//! - [`signal`]: Linux signal names.
 #![no_std]
 
 pub mod boot;
@@ -17,6 +18,7 @@ pub mod hypercall;
 pub mod image;
 pub mod kernel;
 pub mod layout;
+pub mod signal;
 
 /// Version of this contract. The image header records it; the VMM refuses an image built for
 /// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.

@@ -129,40 +129,7 @@ fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Du
 }
 
 fn signal_name(sig: u32) -> String {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    NAMES.get(sig.wrapping_sub(1) as usize).map_or_else(|| format!("signal {sig}"), |n| n.to_string())
+    uvm_abi::signal::name(sig).map_or_else(|| format!("signal {sig}"), str::to_string)
 }
 
 fn print_timings(report: &RunReport) {

@@ -579,42 +579,9 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
     }
 }
 
-/// The name of signal `sig` (SIGRT<n> for the real-time ones).
+/// The name of signal `sig` (`None` for the real-time ones).
 pub fn name(sig: u32) -> Option<&'static str> {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    NAMES.get((sig as usize).wrapping_sub(1)).copied()
+    uvm_abi::signal::name(sig)
 }
 
 /// The name of `info`'s si_code, where it has one.
