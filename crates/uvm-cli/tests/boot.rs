@@ -56,6 +56,8 @@ boot_tests! {
     musl_sig_segv => cases::sig_segv(Musl);
     glibc_sig_context => cases::sig_context(Glibc);
     musl_sig_context => cases::sig_context(Musl);
+    glibc_sig_avx => cases::sig_avx(Glibc);
+    musl_sig_avx => cases::sig_avx(Musl);
     glibc_sig_fpe => cases::sig_fpe(Glibc);
     musl_sig_fpe => cases::sig_fpe(Musl);
     glibc_sig_raise => cases::sig_raise(Glibc);

@@ -222,6 +222,7 @@ pub fn all() -> Vec<Case> {
             memory(tc),
             sig_segv(tc),
             sig_context(tc),
+            sig_avx(tc),
             sig_fpe(tc),
             sig_raise(tc),
             sig_mask(tc),
@@ -471,6 +472,14 @@ pub fn sig_context(tc: Toolchain) -> Case {
                16-byte aligned frame yes\n\
                after return: rax=1234 rbx=0x1234 xmm0=99.25 xmm1=2\n";
     case("sig_context", c_only(tc), "sig_context", vec![Run::new("ucontext round trip").stdout(out)])
+}
+
+/// `sig_avx`: the signal frame is an XSAVE image: ymm0-15 (upper halves included) survive a
+/// handler that clobbers them, and an upper half the handler edits in the frame comes back.
+pub fn sig_avx(tc: Toolchain) -> Case {
+    let out = "handler ran 1 time(s): UC_FP_XSTATE set, fpregs magic1 0x46505853, ymm0 upper half in the frame yes\n\
+               after return: ymm0,ymm2-15 intact 15/15 (upper halves 15/15), ymm1 upper half from the frame yes\n";
+    case("sig_avx", c_only(tc), "sig_avx", vec![Run::new("ymm state round trip").stdout(out)])
 }
 
 /// `sig_fpe`: integer division by zero: SIGFPE, FPE_INTDIV, si_addr at the divide.

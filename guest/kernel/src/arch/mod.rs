@@ -1,7 +1,7 @@
 //! Machine-specific code: the entry points (boot, syscall, exceptions), the per-vCPU area,
-//! the trap frame, raw physical-memory access through the direct map and the few privileged
-//! or special instructions the kernel uses. Together with `hypercall.rs` and `user.rs`, this
-//! is where the kernel's `unsafe` lives.
+//! the trap frame, raw physical-memory access through the direct map, the few privileged
+//! or special instructions the kernel uses and XSAVE for signal frames (`xstate`). Together
+//! with `hypercall.rs` and `user.rs`, this is where the kernel's `unsafe` lives.
 //!
 //! The kernel runs in ring 3 on PVM hosts and in ring 0 on VMX/SVM hosts. The difference is
 //! kept to the return-to-app sequence in `entry.rs`, chosen at boot from the boot info.
@@ -9,6 +9,7 @@
 pub mod frame;
 pub mod percpu;
 pub mod phys;
+pub mod xstate;
 
 #[cfg(not(test))]
 pub mod entry;

@@ -14,13 +14,25 @@
 //!   stack overflow met while delivering another signal.
 //! - [`sigreturn`]: restores what the frame saved; a bad frame is an `Err` the caller turns
 //!   into a forced SIGSEGV.
+//!
+//! The FP state in a frame is the XSAVE image of the interrupted code's registers (see
+//! `frame`): the legacy x87/SSE part from `TrapFrame::fx`, the rest (AVX, AVX-512, opmask,
+//! PKRU) `xsave64`d from the live registers, where the kernel's legacy-SSE code leaves it.
+//! Like Linux (fpu__clear_user_states), the handler then starts with every extended component
+//! in its init state (YMM/ZMM upper halves, opmask, ZMM16-31 zero) except PKRU, which is left
+//! as it is (Linux sets its default value instead; uvm does not manage protection keys).
+//! rt_sigreturn `xrstor64`s the extended components of a valid XSAVE image, or puts them in
+//! their init state for a legacy image or a NULL fpstate (as Linux does for an fx-only frame).
 
-use super::frame::{self, FrameInputs, SavedContext, FPSTATE_SIZE, SIGINFO_OFFSET, UCONTEXT_OFFSET, UCONTEXT_SIZE};
+use super::frame::{
+    self, FrameInputs, SavedContext, FPSTATE_SIZE, FP_XSTATE_MAGIC2, SIGINFO_OFFSET, UCONTEXT_OFFSET, UCONTEXT_SIZE,
+};
 use super::{
     action_of, bit, sa, Action, AltStack, Death, Origin, SigAction, SigInfo, Signal, SignalState, ThreadSignals,
     SIG_DFL, SIG_IGN,
 };
 use crate::arch::frame::{FxArea, TrapFrame};
+use crate::arch::xstate::{self, XsaveBuf};
 use crate::errno::Errno;
 use crate::mm::space::AddressSpace;
 
@@ -177,14 +189,25 @@ fn setup_frame<M: UserMemory>(
     if action.flags & sa::RESTORER == 0 || !frame::is_canonical(action.handler) {
         return Err(regs.rsp);
     }
-    let at = frame::place(regs.rsp, action.flags & sa::ONSTACK != 0, &thread.alt_stack).ok_or(regs.rsp)?;
-    mem.write(at.fpstate, &frame::fpstate_image(&regs.fx)).map_err(|_| at.fpstate)?;
+    let cfg = xstate::config();
+    let fp_size = frame::fp_size(cfg.as_ref());
+    let at = frame::place(regs.rsp, action.flags & sa::ONSTACK != 0, &thread.alt_stack, fp_size).ok_or(regs.rsp)?;
+    match &cfg {
+        Some(cfg) => {
+            let mut buf = XsaveBuf::zeroed();
+            xstate::save(&mut buf, cfg.features);
+            let len = frame::xstate_image(&mut buf.0, &regs.fx, cfg);
+            mem.write(at.fpstate, &buf.0[..len]).map_err(|_| at.fpstate)?;
+        }
+        None => mem.write(at.fpstate, &frame::fpstate_image(&regs.fx)).map_err(|_| at.fpstate)?,
+    }
     let inputs = FrameInputs {
         restorer: action.restorer,
         uc_stack: thread.alt_stack.saved(),
         mask,
         trap: thread.last_trap,
         fpstate: at.fpstate,
+        xstate: cfg.is_some(),
     };
     mem.write(at.frame, &frame::encode(regs, &inputs)).map_err(|_| at.frame)?;
     if action.flags & sa::SIGINFO != 0 {
@@ -192,7 +215,41 @@ fn setup_frame<M: UserMemory>(
         mem.write(info_at, &info.to_bytes()).map_err(|_| info_at)?;
     }
     frame::enter_handler(regs, &at, info.signo, action.handler);
+    if let Some(cfg) = &cfg {
+        xstate::init(cfg.features & !xstate::PKRU);
+    }
     Ok(())
+}
+
+/// What rt_sigreturn puts in the FP registers: the legacy state, and the XSAVE image for the
+/// extended components (`None`: their init state).
+struct FpRestore {
+    fx: FxArea,
+    xsave: Option<XsaveBuf>,
+}
+
+/// Reads and checks the FP state a frame points at. `Err`: unreadable or refused.
+fn read_fpstate<M: UserMemory>(mem: &mut M, addr: u64, mxcsr_mask: u32) -> Result<FpRestore, ()> {
+    if addr == 0 {
+        return Ok(FpRestore { fx: FxArea::INITIAL, xsave: None });
+    }
+    let mut legacy = [0u8; FPSTATE_SIZE as usize];
+    mem.read(addr, &mut legacy).map_err(|_| ())?;
+    if let Some(cfg) = xstate::config() {
+        if let Some(size) = frame::xstate_size_of(&legacy, &cfg) {
+            let mut magic2 = [0u8; 4];
+            mem.read(addr.wrapping_add(u64::from(size)), &mut magic2).map_err(|_| ())?;
+            if u32::from_le_bytes(magic2) == FP_XSTATE_MAGIC2 {
+                let mut buf = XsaveBuf::zeroed();
+                let area = &mut buf.0[..cfg.size as usize];
+                mem.read(addr, area).map_err(|_| ())?;
+                let fx = frame::check_xstate(addr, area, &cfg, mxcsr_mask).ok_or(())?;
+                return Ok(FpRestore { fx, xsave: Some(buf) });
+            }
+        }
+    }
+    let fx = frame::check_fpstate(addr, &legacy, mxcsr_mask).ok_or(())?;
+    Ok(FpRestore { fx, xsave: None })
 }
 
 /// rt_sigreturn: restores the registers, FP state, blocked mask and alternate stack saved in
@@ -207,15 +264,15 @@ pub fn sigreturn<M: UserMemory>(thread: &mut ThreadSignals, mem: &mut M, regs: &
     if !frame::is_canonical(saved.rip()) {
         return Err(at);
     }
-    let fx = if saved.fpstate == 0 {
-        FxArea::INITIAL
-    } else {
-        let mut image = [0u8; FPSTATE_SIZE as usize];
-        mem.read(saved.fpstate, &mut image).map_err(|_| at)?;
-        frame::check_fpstate(saved.fpstate, &image, frame::mxcsr_mask_of(&regs.fx)).ok_or(at)?
-    };
+    let fp = read_fpstate(mem, saved.fpstate, frame::mxcsr_mask_of(&regs.fx)).map_err(|_| at)?;
     saved.apply(regs);
-    regs.fx = fx;
+    regs.fx = fp.fx;
+    if let Some(cfg) = xstate::config() {
+        match &fp.xsave {
+            Some(buf) => xstate::restore(buf, cfg.features),
+            None => xstate::init(cfg.features & !xstate::PKRU),
+        }
+    }
     // Linux's restore_altstack: errors other than EFAULT (e.g. EPERM while on the stack) are
     // ignored.
     let _ = thread.alt_stack.set(saved.uc_stack, saved.rsp());
@@ -344,6 +401,49 @@ mod tests {
         assert_eq!((w.regs.rax, w.regs.rbx, w.regs.r12), (7, 0xb0b, 0x1212));
         assert_eq!(w.regs.fx.0[200], 0x77, "FP state comes back");
         assert_eq!(w.thread.blocked, 0);
+    }
+
+    #[test]
+    fn extended_state_is_saved_reset_for_the_handler_and_restored() {
+        use crate::arch::xstate::fake;
+        let mut w = World::new();
+        fake::set_ymm_hi([0x5a; fake::AVX_SIZE]);
+        w.handle(USR1, sa::SIGINFO, 0);
+        w.kill(USR1);
+        w.deliver().unwrap();
+        assert_eq!(fake::ymm_hi(), [0; fake::AVX_SIZE], "the handler starts with AVX in its init state");
+        let uc = w.regs.rdx;
+        assert_eq!(w.mem.u64_at(uc) & frame::UC_FP_XSTATE, frame::UC_FP_XSTATE);
+        let fp = w.mem.u64_at(uc + 40 + frame::sc::FPSTATE as u64);
+        assert_eq!(fp % 64, 0);
+        assert_eq!(w.mem.u64_at(fp + frame::sw::MAGIC1 as u64) as u32, frame::FP_XSTATE_MAGIC1);
+        assert_eq!(w.mem.u64_at(fp + 832) as u32, frame::FP_XSTATE_MAGIC2);
+        assert_eq!(w.mem.u64_at(fp + 576), 0x5a5a_5a5a_5a5a_5a5a, "the interrupted YMM upper halves");
+        fake::set_ymm_hi([0xff; fake::AVX_SIZE]); // the handler clobbers them
+        w.handler_returns().unwrap();
+        assert_eq!(fake::ymm_hi(), [0x5a; fake::AVX_SIZE], "rt_sigreturn puts them back");
+        assert_eq!(w.regs.fx.0[200], 0x77);
+
+        // A frame whose magic the handler wiped is a legacy one: AVX gets its init state.
+        w.kill(USR1);
+        w.deliver().unwrap();
+        let fp = w.mem.u64_at(w.regs.rdx + 40 + frame::sc::FPSTATE as u64);
+        let r = w.mem.range(fp + frame::sw::MAGIC1 as u64, 4).unwrap();
+        w.mem.bytes[r].fill(0);
+        fake::set_ymm_hi([0xff; fake::AVX_SIZE]);
+        w.handler_returns().unwrap();
+        assert_eq!(fake::ymm_hi(), [0; fake::AVX_SIZE]);
+        assert_eq!(w.regs.fx.0[200], 0x77);
+
+        // A header xrstor would fault on: SIGSEGV, nothing restored.
+        w.kill(USR1);
+        w.deliver().unwrap();
+        let fp = w.mem.u64_at(w.regs.rdx + 40 + frame::sc::FPSTATE as u64);
+        let r = w.mem.range(fp + frame::xh::XCOMP_BV as u64, 8).unwrap();
+        w.mem.bytes[r].copy_from_slice(&(1u64 << 63).to_le_bytes());
+        fake::set_ymm_hi([0xff; fake::AVX_SIZE]);
+        assert!(w.handler_returns().is_err());
+        assert_eq!(fake::ymm_hi(), [0xff; fake::AVX_SIZE]);
     }
 
     #[test]

@@ -1,7 +1,11 @@
-//! The x86-64 signal frame, byte for byte as Linux builds it (`arch/x86/kernel/signal*.c`):
+//! The x86-64 signal frame, byte for byte as Linux builds it (`arch/x86/kernel/signal*.c`,
+//! `arch/x86/kernel/fpu/signal.c`):
 //!
 //! ```text
-//! fpstate (64-byte aligned)  512 bytes: the fxsave image (FP/SIMD state), sw_reserved zero
+//! fpstate (64-byte aligned)  the XSAVE image of the interrupted FP/SIMD state (standard
+//!                            format, the size of XCR0's components without AMX tile data),
+//!                            sw_reserved (464..512) = struct _fpx_sw_bytes (FP_XSTATE_MAGIC1,
+//!                            extended_size, xfeatures, xstate_size), then FP_XSTATE_MAGIC2
 //! ...                        (alignment)
 //! struct rt_sigframe         at rsp of the handler, rsp % 16 == 8 (as after a call)
 //!   +0    pretcode           sa_restorer: where the handler returns (it calls rt_sigreturn)
@@ -11,12 +15,16 @@
 //!
 //! The frame goes 128 bytes (the red zone) below the interrupted rsp, or at the top of the
 //! alternate stack for an SA_ONSTACK handler when the thread is not on it yet. `uc_flags` is
-//! UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, without UC_FP_XSTATE: the FP state is the legacy
-//! 512-byte layout glibc's and musl's `fpregs` describe. Pure functions over byte buffers;
+//! UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, plus UC_FP_XSTATE with an XSAVE image. Without
+//! XSAVE (see `arch::xstate::config`) the FP state is the legacy 512-byte fxsave image with
+//! sw_reserved zero. rt_sigreturn takes an XSAVE image only when its magics and sizes are
+//! right (Linux's check_xstate_in_sigframe), and then only with a header `xrstor64` accepts;
+//! an image without the magics is restored as a legacy one. Pure functions over byte buffers;
 //! `deliver` writes and reads them through the address space.
 
 use super::{le_u64, AltStack, LastTrap, StackT, STACK_T_SIZE};
 use crate::arch::frame::{FxArea, TrapFrame};
+use crate::arch::xstate::{self, Config};
 
 /// Bytes of `struct rt_sigframe`.
 pub const FRAME_SIZE: u64 = 440;
@@ -26,13 +34,19 @@ pub const UCONTEXT_OFFSET: u64 = 8;
 pub const UCONTEXT_SIZE: usize = 304;
 /// Offset of `info` (the `siginfo_t`) in the frame.
 pub const SIGINFO_OFFSET: u64 = 312;
-/// Bytes of the FP state (the legacy fxsave image).
+/// Bytes of the legacy FP state (the fxsave image), the first part of an XSAVE image.
 pub const FPSTATE_SIZE: u64 = 512;
+/// `_fpx_sw_bytes.magic1`: the image is an XSAVE image.
+pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+/// Right after the XSAVE area (at `xstate_size`).
+pub const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+/// Bytes of FP_XSTATE_MAGIC2.
+pub const FP_XSTATE_MAGIC2_SIZE: u64 = 4;
 /// Bytes below the interrupted rsp that leaf code may use without moving rsp.
 pub const RED_ZONE: u64 = 128;
 /// `uc_flags`: the sigcontext's ss is valid and is restored as is.
 pub const UC_FLAGS: u64 = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-/// `uc_flags` bit: the FP state is an XSAVE image (never set here).
+/// `uc_flags` bit: the FP state is an XSAVE image.
 pub const UC_FP_XSTATE: u64 = 0x1;
 /// `uc_flags` bit: the sigcontext's ss field is meaningful.
 pub const UC_SIGCONTEXT_SS: u64 = 0x2;
@@ -79,8 +93,31 @@ pub mod sc {
 pub const FX_MXCSR: usize = 24;
 /// Offset of MXCSR_MASK in the fxsave image.
 pub const FX_MXCSR_MASK: usize = 28;
-/// Offset of the bytes fxsave leaves to software (zeroed in a frame: no XSAVE magic).
+/// Offset of the bytes fxsave leaves to software (`struct _fpx_sw_bytes` in an XSAVE frame,
+/// zero in a legacy one).
 pub const FX_SW_RESERVED: usize = 464;
+
+/// Offsets of `struct _fpx_sw_bytes` (in the fxsave image's sw_reserved bytes).
+pub mod sw {
+    pub const MAGIC1: usize = 464;
+    pub const EXTENDED_SIZE: usize = 468;
+    pub const XFEATURES: usize = 472;
+    pub const XSTATE_SIZE: usize = 480;
+}
+
+/// Offsets in the XSAVE header (after the legacy region).
+pub mod xh {
+    pub const XSTATE_BV: usize = 512;
+    /// XCOMP_BV (0: standard format), then reserved bytes, all zero.
+    pub const XCOMP_BV: usize = 520;
+    pub const END: usize = 576;
+}
+
+/// Bytes a frame reserves for the FP state: the XSAVE area and FP_XSTATE_MAGIC2, or the
+/// fxsave image without XSAVE.
+pub fn fp_size(cfg: Option<&Config>) -> u64 {
+    cfg.map_or(FPSTATE_SIZE, |c| u64::from(c.size) + FP_XSTATE_MAGIC2_SIZE)
+}
 
 /// rflags bits a signal frame may change: Linux's FIX_EFLAGS (CF PF AF ZF SF TF DF OF RF AC)
 /// without TF. Single-stepping is not supported: on PVM the return to the app is `popfq; mov;
@@ -98,10 +135,11 @@ pub struct Placement {
     pub fpstate: u64,
 }
 
-/// Places a frame for a thread at `sp` (Linux's get_sigframe). `None` when it would overflow
-/// the alternate stack (Linux then makes the delivery fail with SIGSEGV). Arithmetic wraps as
-/// on Linux: a wild `sp` gives an address the write then refuses.
-pub fn place(sp: u64, on_stack_flag: bool, alt: &AltStack) -> Option<Placement> {
+/// Places a frame with `fp_size` bytes of FP state ([`fp_size`]) for a thread at `sp`
+/// (Linux's get_sigframe). `None` when it would overflow the alternate stack (Linux then makes
+/// the delivery fail with SIGSEGV). Arithmetic wraps as on Linux: a wild `sp` gives an
+/// address the write then refuses.
+pub fn place(sp: u64, on_stack_flag: bool, alt: &AltStack, fp_size: u64) -> Option<Placement> {
     let nested = alt.on_stack(sp);
     let mut top = sp.wrapping_sub(RED_ZONE);
     let mut entering = false;
@@ -109,7 +147,7 @@ pub fn place(sp: u64, on_stack_flag: bool, alt: &AltStack) -> Option<Placement> 
         top = alt.sp.wrapping_add(alt.size);
         entering = true;
     }
-    let fpstate = top.wrapping_sub(FPSTATE_SIZE) & !63;
+    let fpstate = top.wrapping_sub(fp_size) & !63;
     let frame = (fpstate.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8);
     if (nested || entering) && !alt.contains(frame) {
         return None;
@@ -130,6 +168,8 @@ pub struct FrameInputs {
     pub trap: LastTrap,
     /// Where the FP state was written (the fpstate pointer).
     pub fpstate: u64,
+    /// Whether it is an XSAVE image (UC_FP_XSTATE).
+    pub xstate: bool,
 }
 
 /// The general registers in sigcontext order (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx,
@@ -146,7 +186,8 @@ pub fn encode(regs: &TrapFrame, inputs: &FrameInputs) -> [u8; SIGINFO_OFFSET as 
     let mut b = [0u8; SIGINFO_OFFSET as usize];
     b[0..8].copy_from_slice(&inputs.restorer.to_le_bytes());
     let u = &mut b[UCONTEXT_OFFSET as usize..];
-    u[uc::FLAGS..uc::FLAGS + 8].copy_from_slice(&UC_FLAGS.to_le_bytes());
+    let flags = if inputs.xstate { UC_FLAGS | UC_FP_XSTATE } else { UC_FLAGS };
+    u[uc::FLAGS..uc::FLAGS + 8].copy_from_slice(&flags.to_le_bytes());
     u[uc::LINK..uc::LINK + 8].fill(0);
     u[uc::STACK..uc::STACK + STACK_T_SIZE].copy_from_slice(&inputs.uc_stack.to_bytes());
     let s = &mut u[uc::MCONTEXT..uc::MCONTEXT + sc::SIZE];
@@ -172,6 +213,79 @@ pub fn fpstate_image(fx: &FxArea) -> [u8; FPSTATE_SIZE as usize] {
     let mut b = fx.0;
     b[FX_SW_RESERVED..].fill(0);
     b
+}
+
+fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Turns `buf`, whose first `cfg.size` bytes `xsave64` filled with the live registers, into a
+/// frame's XSAVE image (Linux's copy_fpstate_to_sigframe + save_xstate_epilog): the legacy
+/// region is the app's `fx` (the registers there are the kernel's), sw_reserved holds the
+/// `_fpx_sw_bytes`, XSTATE_BV has x87 and SSE set (so a handler's edits of the legacy region
+/// are taken back) and no bit outside `cfg.features`, XCOMP_BV and the reserved header bytes
+/// are zero, and FP_XSTATE_MAGIC2 follows. Returns the bytes to write: `fp_size(cfg)`.
+pub fn xstate_image(buf: &mut [u8], fx: &FxArea, cfg: &Config) -> usize {
+    let size = cfg.size as usize;
+    buf[..FX_SW_RESERVED].copy_from_slice(&fx.0[..FX_SW_RESERVED]);
+    buf[FX_SW_RESERVED..FPSTATE_SIZE as usize].fill(0);
+    put_u32(buf, sw::MAGIC1, FP_XSTATE_MAGIC1);
+    put_u32(buf, sw::EXTENDED_SIZE, cfg.size + FP_XSTATE_MAGIC2_SIZE as u32);
+    put_u64(buf, sw::XFEATURES, cfg.features);
+    put_u32(buf, sw::XSTATE_SIZE, cfg.size);
+    let bv = (le_u64(&buf[xh::XSTATE_BV..]) & cfg.features) | xstate::X87 | xstate::SSE;
+    put_u64(buf, xh::XSTATE_BV, bv);
+    buf[xh::XCOMP_BV..xh::END].fill(0);
+    put_u32(buf, size, FP_XSTATE_MAGIC2);
+    size + FP_XSTATE_MAGIC2_SIZE as usize
+}
+
+/// The `xstate_size` of a frame's FP image when its `_fpx_sw_bytes` describe an XSAVE image
+/// this CPU can take (Linux's check_xstate_in_sigframe): magic1, and 576 <= xstate_size <=
+/// min(the frame size here, extended_size). `None`: a legacy image. The caller then checks
+/// FP_XSTATE_MAGIC2 at fpstate + xstate_size.
+pub fn xstate_size_of(legacy: &[u8; FPSTATE_SIZE as usize], cfg: &Config) -> Option<u32> {
+    let size = super::le_u32(&legacy[sw::XSTATE_SIZE..]);
+    let ok = super::le_u32(&legacy[sw::MAGIC1..]) == FP_XSTATE_MAGIC1
+        && size >= xh::END as u32
+        && size <= cfg.size
+        && size <= super::le_u32(&legacy[sw::EXTENDED_SIZE..]);
+    ok.then_some(size)
+}
+
+/// Checks a frame's XSAVE image at `addr` (`area`: `cfg.size` bytes of it, to be handed to
+/// `xrstor64`) as `xrstor64` would, so that it cannot fault: 64-byte aligned, standard format
+/// (XCOMP_BV and the rest of the header zero), XSTATE_BV within XCR0, a valid MXCSR. Then
+/// makes it what Linux restores: components outside `_fpx_sw_bytes.xfeatures` or this frame's
+/// features get their init state (XSTATE_BV cleared), and so do x87 and SSE in the returned
+/// legacy state when their XSTATE_BV bit is clear. `None`: refused (SIGSEGV).
+pub fn check_xstate(addr: u64, area: &mut [u8], cfg: &Config, mxcsr_mask: u32) -> Option<FxArea> {
+    if !addr.is_multiple_of(64) || area.len() < xh::END {
+        return None;
+    }
+    let bv = le_u64(&area[xh::XSTATE_BV..]);
+    if bv & !cfg.xcr0 != 0 || area[xh::XCOMP_BV..xh::END].iter().any(|&b| b != 0) {
+        return None;
+    }
+    let mut legacy = [0u8; FPSTATE_SIZE as usize];
+    legacy.copy_from_slice(&area[..FPSTATE_SIZE as usize]);
+    let mut fx = check_fpstate(addr, &legacy, mxcsr_mask)?;
+    let bv = bv & le_u64(&area[sw::XFEATURES..]) & cfg.features;
+    put_u64(area, xh::XSTATE_BV, bv);
+    let init = FxArea::INITIAL;
+    if bv & xstate::X87 == 0 {
+        // FCW..FOP, FIP, FDP and ST0-7 (MXCSR and its mask, at 24..32, are SSE state).
+        fx.0[..24].copy_from_slice(&init.0[..24]);
+        fx.0[32..160].copy_from_slice(&init.0[32..160]);
+    }
+    if bv & xstate::SSE == 0 {
+        fx.0[160..416].fill(0);
+    }
+    Some(fx)
 }
 
 /// Points the registers at the handler: rip = handler, rsp = the frame, rdi = signal,
@@ -337,7 +451,7 @@ mod tests {
     #[test]
     fn placement_on_the_stack_skips_the_red_zone_and_aligns() {
         for sp in [0x7fff_ffff_e000u64, 0x7fff_ffff_e008, 0x7fff_ffff_e0f3] {
-            let p = place(sp, false, &AltStack::DISABLED).unwrap();
+            let p = place(sp, false, &AltStack::DISABLED, FPSTATE_SIZE).unwrap();
             assert_eq!(p.frame % 16, 8, "rsp % 16 == 8 at handler entry, as after a call");
             assert_eq!(p.fpstate % 64, 0);
             assert!(p.fpstate + FPSTATE_SIZE <= sp - RED_ZONE, "the red zone is left alone");
@@ -345,35 +459,38 @@ mod tests {
             assert!(p.fpstate - (p.frame + FRAME_SIZE) < 64 + 16 + 8, "no more gap than alignment");
         }
         // SA_ONSTACK without an alternate stack: the normal stack.
-        assert_eq!(place(0x7000_0000, true, &AltStack::DISABLED), place(0x7000_0000, false, &AltStack::DISABLED));
+        assert_eq!(
+            place(0x7000_0000, true, &AltStack::DISABLED, FPSTATE_SIZE),
+            place(0x7000_0000, false, &AltStack::DISABLED, FPSTATE_SIZE)
+        );
     }
 
     #[test]
     fn placement_on_the_alternate_stack() {
         let alt = AltStack { sp: 0x10000, size: 0x4000, flags: 0 };
-        let p = place(0x7000_0000, true, &alt).unwrap();
+        let p = place(0x7000_0000, true, &alt, FPSTATE_SIZE).unwrap();
         assert!(p.fpstate + FPSTATE_SIZE <= 0x14000 && p.frame >= 0x10000);
         assert_eq!(p.fpstate, 0x14000 - FPSTATE_SIZE);
         assert_eq!(p.frame % 16, 8);
         // Already on it (a nested signal): below the current sp, still on it.
-        let nested = place(0x12000, true, &alt).unwrap();
+        let nested = place(0x12000, true, &alt, FPSTATE_SIZE).unwrap();
         assert!(nested.fpstate + FPSTATE_SIZE <= 0x12000 - RED_ZONE);
         // Without SA_ONSTACK but on the stack: stays there.
-        assert!(place(0x12000, false, &alt).unwrap().frame > 0x10000);
+        assert!(place(0x12000, false, &alt, FPSTATE_SIZE).unwrap().frame > 0x10000);
         // No room left on it: refused (Linux gives SIGSEGV).
-        assert_eq!(place(0x10400, true, &alt), None);
-        assert_eq!(place(0x10400, false, &alt), None);
+        assert_eq!(place(0x10400, true, &alt, FPSTATE_SIZE), None);
+        assert_eq!(place(0x10400, false, &alt, FPSTATE_SIZE), None);
         // Too small to hold a frame at all.
         let tiny = AltStack { sp: 0x10000, size: 0x200, flags: 0 };
-        assert_eq!(place(0x7000_0000, true, &tiny), None);
+        assert_eq!(place(0x7000_0000, true, &tiny, FPSTATE_SIZE), None);
         // Disarmed: entering it again from its own top is allowed.
         let auto = AltStack { flags: ss::AUTODISARM, ..alt };
-        assert_eq!(place(0x12000, true, &auto).unwrap().fpstate, 0x14000 - FPSTATE_SIZE);
+        assert_eq!(place(0x12000, true, &auto, FPSTATE_SIZE).unwrap().fpstate, 0x14000 - FPSTATE_SIZE);
     }
 
     #[test]
     fn a_wild_sp_wraps_instead_of_panicking() {
-        let p = place(0x10, false, &AltStack::DISABLED).unwrap();
+        let p = place(0x10, false, &AltStack::DISABLED, FPSTATE_SIZE).unwrap();
         assert!(p.frame > 0xffff_0000_0000_0000);
     }
 
@@ -384,6 +501,7 @@ mod tests {
             mask: 0x8000_0000_0000_0201,
             trap: LastTrap { trapno: 14, error: 6, cr2: 0x10 },
             fpstate: 0x7fff_ffff_d000,
+            xstate: false,
         }
     }
 
@@ -435,7 +553,7 @@ mod tests {
     #[test]
     fn handler_entry_registers() {
         let mut r = regs();
-        let at = place(r.rsp, false, &AltStack::DISABLED).unwrap();
+        let at = place(r.rsp, false, &AltStack::DISABLED, FPSTATE_SIZE).unwrap();
         enter_handler(&mut r, &at, 10, 0x40_3000);
         assert_eq!((r.rip, r.rsp, r.rdi), (0x40_3000, at.frame, 10));
         assert_eq!(r.rsi, at.frame + 312);
@@ -450,7 +568,7 @@ mod tests {
     fn round_trip_restores_every_register() {
         let original = regs();
         let mut r = original;
-        let at = place(r.rsp, false, &AltStack::DISABLED).unwrap();
+        let at = place(r.rsp, false, &AltStack::DISABLED, FPSTATE_SIZE).unwrap();
         let head = encode(&r, &FrameInputs { fpstate: at.fpstate, ..inputs() });
         let fp = fpstate_image(&r.fx);
         enter_handler(&mut r, &at, 11, 0x40_3000);
@@ -495,6 +613,120 @@ mod tests {
         assert!(check_fpstate(0x1000, &daz, 0xffff).is_some());
         assert!(check_fpstate(0x1000, &daz, 0).is_none(), "without a mask, DAZ is not assumed");
         assert_eq!(mxcsr_mask_of(&fx), 0xffff);
+    }
+
+    /// An AVX-512 machine: x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM, PKRU (2696 bytes).
+    fn avx512() -> Config {
+        Config { xcr0: 0x602e7, features: 0x202e7 & !0x2_0000, size: 2696 }
+    }
+
+    /// What `xsave64` leaves in a buffer: the kernel's legacy state, XSTATE_BV, AVX data.
+    fn xsaved(cfg: &Config) -> alloc::vec::Vec<u8> {
+        let mut b = alloc::vec![0u8; cfg.size as usize + 4];
+        b[..512].copy_from_slice(&FxArea::INITIAL.0);
+        b[160] = 0x99; // the kernel's xmm0: must not reach the frame
+        b[xh::XSTATE_BV..xh::XSTATE_BV + 8].copy_from_slice(&(0x4u64 | 0x40 | 0x4_0000).to_le_bytes());
+        b[600] = 0xab; // a YMM upper half
+        b
+    }
+
+    #[test]
+    fn xstate_frame_placement_and_size() {
+        let cfg = avx512();
+        assert_eq!(fp_size(Some(&cfg)), 2700, "xstate_size + FP_XSTATE_MAGIC2");
+        assert_eq!(fp_size(None), 512);
+        let p = place(0x7fff_ffff_e008, false, &AltStack::DISABLED, fp_size(Some(&cfg))).unwrap();
+        assert_eq!(p.fpstate % 64, 0);
+        assert!(p.fpstate + 2700 <= 0x7fff_ffff_e008 - RED_ZONE);
+        assert!(p.frame + FRAME_SIZE <= p.fpstate && p.frame % 16 == 8);
+        // An alternate stack of MINSIGSTKSZ (2048) cannot hold it; SIGSTKSZ (8192) can.
+        let small = AltStack { sp: 0x10000, size: 2048, flags: 0 };
+        assert_eq!(place(0x7000_0000, true, &small, fp_size(Some(&cfg))), None);
+        let big = AltStack { sp: 0x10000, size: 8192, flags: 0 };
+        assert!(place(0x7000_0000, true, &big, fp_size(Some(&cfg))).is_some());
+    }
+
+    #[test]
+    fn xstate_image_is_what_linux_writes() {
+        let cfg = avx512();
+        let r = regs();
+        let mut b = xsaved(&cfg);
+        assert_eq!(xstate_image(&mut b, &r.fx, &cfg), 2700);
+        assert_eq!(&b[..FX_SW_RESERVED], &r.fx.0[..FX_SW_RESERVED], "the app's legacy state");
+        assert_eq!(le_u32(&b[sw::MAGIC1..]), 0x4650_5853);
+        assert_eq!(le_u32(&b[sw::EXTENDED_SIZE..]), 2700);
+        assert_eq!(le_u64(&b[sw::XFEATURES..]), cfg.features);
+        assert_eq!(le_u32(&b[sw::XSTATE_SIZE..]), 2696);
+        assert!(b[sw::XSTATE_SIZE + 4..512].iter().all(|&x| x == 0), "padding");
+        assert_eq!(le_u64(&b[xh::XSTATE_BV..]), 0x47, "x87|SSE added, AMX tile data dropped");
+        assert!(b[xh::XCOMP_BV..xh::END].iter().all(|&x| x == 0));
+        assert_eq!(b[600], 0xab);
+        assert_eq!(le_u32(&b[2696..]), 0x4650_5845, "FP_XSTATE_MAGIC2");
+        // Encoded with UC_FP_XSTATE.
+        let head = encode(&r, &FrameInputs { xstate: true, ..inputs() });
+        assert_eq!(le_u64(&head[8 + uc::FLAGS..]), 7);
+    }
+
+    #[test]
+    fn xstate_round_trip_and_sizes() {
+        let cfg = avx512();
+        let r = regs();
+        let mut b = xsaved(&cfg);
+        xstate_image(&mut b, &r.fx, &cfg);
+        let mut legacy = [0u8; 512];
+        legacy.copy_from_slice(&b[..512]);
+        assert_eq!(xstate_size_of(&legacy, &cfg), Some(2696));
+        let mut area = b[..2696].to_vec();
+        let fx = check_xstate(0x1000, &mut area, &cfg, 0xffff).unwrap();
+        assert_eq!(&fx.0[..FX_SW_RESERVED], &r.fx.0[..FX_SW_RESERVED]);
+        assert_eq!(area, b[..2696], "a frame as written goes back unchanged");
+        // Linux's size checks: below 576, above this machine's, above extended_size.
+        for (at, v) in [(sw::XSTATE_SIZE, 575u32), (sw::XSTATE_SIZE, 2700), (sw::EXTENDED_SIZE, 2000)] {
+            let mut l = legacy;
+            l[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            assert_eq!(xstate_size_of(&l, &cfg), None, "{at} = {v}: taken as a legacy image");
+        }
+        let mut l = legacy;
+        l[sw::MAGIC1] ^= 1;
+        assert_eq!(xstate_size_of(&l, &cfg), None);
+        assert_eq!(xstate_size_of(&fpstate_image(&r.fx), &cfg), None, "a legacy frame");
+        // A smaller (older machine's) image is fine.
+        let mut l = legacy;
+        l[sw::XSTATE_SIZE..sw::XSTATE_SIZE + 4].copy_from_slice(&832u32.to_le_bytes());
+        assert_eq!(xstate_size_of(&l, &cfg), Some(832));
+    }
+
+    #[test]
+    fn xstate_headers_xrstor_would_fault_on_are_refused() {
+        let cfg = avx512();
+        let mut b = xsaved(&cfg);
+        xstate_image(&mut b, &FxArea::INITIAL, &cfg);
+        let good = b[..2696].to_vec();
+        let check = |a: &[u8], addr: u64| check_xstate(addr, &mut a.to_vec(), &cfg, 0xffff);
+        assert!(check(&good, 0x1000).is_some());
+        assert!(check(&good, 0x1010).is_none(), "xrstor needs 64-byte alignment");
+        let with = |at: usize, v: u64| {
+            let mut a = good.clone();
+            a[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            a
+        };
+        assert!(check(&with(xh::XSTATE_BV, 0x3 | 1 << 10), 0x1000).is_none(), "XSTATE_BV outside XCR0");
+        assert!(check(&with(xh::XSTATE_BV, 0x3 | 1 << 18), 0x1000).is_some(), "in XCR0, not restored");
+        assert!(check(&with(xh::XCOMP_BV, 1 << 63), 0x1000).is_none(), "compacted format");
+        assert!(check(&with(xh::XCOMP_BV, 0x4), 0x1000).is_none());
+        assert!(check(&with(xh::END - 8, 1), 0x1000).is_none(), "reserved header bytes");
+        let mut bad_mxcsr = good.clone();
+        bad_mxcsr[FX_MXCSR + 2] = 1;
+        assert!(check(&bad_mxcsr, 0x1000).is_none(), "MXCSR reserved bits");
+        // xfeatures limits what is restored; clear x87/SSE bits give their init state.
+        let mut a = with(sw::XFEATURES, 0x3);
+        check_xstate(0x1000, &mut a, &cfg, 0xffff).unwrap();
+        assert_eq!(le_u64(&a[xh::XSTATE_BV..]), 0x3, "AVX not claimed: init state");
+        let mut a = with(xh::XSTATE_BV, 0x4);
+        a[0] = 0; // FCW
+        a[160] = 5; // xmm0
+        let fx = check_xstate(0x1000, &mut a, &cfg, 0xffff).unwrap();
+        assert_eq!((fx.0[0], fx.0[1], fx.0[160]), (0x7f, 0x03, 0));
     }
 
     #[test]
