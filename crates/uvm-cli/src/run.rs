@@ -15,6 +15,8 @@ use crate::cli::RunArgs;
 
 /// An image opened and checked, with its run configuration and the app's first addresses.
 struct OpenedImage {
+    /// How long finding, mapping and checking took (on the opening thread).
+    took: std::time::Duration,
     path: PathBuf,
     mapped: MappedFile,
     image: Image,
@@ -24,13 +26,14 @@ struct OpenedImage {
 
 /// Finds (or builds), maps and checks the image.
 fn open_image(target: Option<PathBuf>) -> Result<OpenedImage> {
+    let started = std::time::Instant::now();
     let path = resolve_image(target.as_deref())?;
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let image = Image::from_source(&path, Box::new(mapped.clone()))?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
     let first_addresses = first_addresses(&image)?;
-    Ok(OpenedImage { path, mapped, image, config, first_addresses })
+    Ok(OpenedImage { took: started.elapsed(), path, mapped, image, config, first_addresses })
 }
 
 /// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
@@ -43,7 +46,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let prepared = uvm_vmm::prepare();
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage { path: image_path, mapped, image, config, first_addresses } = opened;
+    let OpenedImage { took: open_took, path: image_path, mapped, image, config, first_addresses } = opened;
 
     let mut argv = vec![config.binary_name.clone()];
     argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
@@ -73,7 +76,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let report = uvm_vmm::run_prepared(prepared, &spec, &mut StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
-        print_timings(&report);
+        print_timings(&report, open_took);
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
 }
@@ -132,12 +135,14 @@ fn signal_name(sig: u32) -> String {
     uvm_abi::signal::name(sig).map_or_else(|| format!("signal {sig}"), str::to_string)
 }
 
-fn print_timings(report: &RunReport) {
+fn print_timings(report: &RunReport, open_took: std::time::Duration) {
     eprintln!("uvm timings:");
+    eprintln!("  {:<14} {:>9.1} us  (in parallel with creating the VM)", "open image", open_took.as_secs_f64() * 1e6);
     for (phase, d) in &report.timings.phases {
         eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
     }
     eprintln!("  {:<14} {:>9.1} us", "total", report.timings.total().as_secs_f64() * 1e6);
+    eprintln!("  {:<14} after the exit status is out (a reaper destroys the VM)", "teardown");
     if let Outcome::Exited(_, g) = &report.outcome {
         let us = |tsc: u64| (tsc.saturating_sub(report.first_run_tsc)) as f64 * 1000.0 / report.tsc_khz.max(1) as f64;
         eprintln!(
@@ -164,6 +169,13 @@ fn print_timings(report: &RunReport) {
         .collect();
     eprintln!("  exits: {} (hypercalls: {}; other {})", e.total, calls.join(", "), e.other);
     if !report.kvm_counters.is_empty() {
+        let count = |name: &str| report.kvm_counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v);
+        eprintln!(
+            "  kvm: {} shadow-page faults, {} emulated instructions (cpuid traps and ring-0 exception stubs; {} for page-table writes)",
+            count("pf_taken"),
+            count("insn_emulation").saturating_sub(count("pf_emulate")),
+            count("pf_emulate")
+        );
         let line: Vec<String> = report.kvm_counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("  kvm vcpu counters: {}", line.join(" "));
     }
