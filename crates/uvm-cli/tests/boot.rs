@@ -58,6 +58,8 @@ boot_tests! {
     musl_sig_context => cases::sig_context(Musl);
     glibc_sig_avx => cases::sig_avx(Glibc);
     musl_sig_avx => cases::sig_avx(Musl);
+    glibc_cpu_features => cases::cpu_features(Glibc);
+    musl_cpu_features => cases::cpu_features(Musl);
     glibc_sig_fpe => cases::sig_fpe(Glibc);
     musl_sig_fpe => cases::sig_fpe(Musl);
     glibc_sig_raise => cases::sig_raise(Glibc);

@@ -29,6 +29,14 @@ const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
 const CR4_FSGSBASE: u64 = 1 << 16;
+const CR4_OSXSAVE: u64 = 1 << 18;
+
+/// XCR0 components the app may use, as Linux enables them: x87, SSE, AVX and the three AVX-512
+/// parts. MPX is obsolete, PKRU needs CR4.PKE (not set) and AMX needs a per-process request.
+const XCR0_X87_SSE_AVX: u64 = 0b111;
+const XCR0_AVX512: u64 = 0b1110_0000;
+/// CPUID.1:ECX.XSAVE.
+const CPUID_1_ECX_XSAVE: u32 = 1 << 26;
 /// CR4.PGE: flipping it makes KVM resync its shadow page tables (see [`flush_tlb`]).
 pub const CR4_PGE: u64 = 1 << 7;
 
@@ -137,6 +145,64 @@ pub fn boot_sregs(mut sregs: kvm_sregs, platform: Platform, cpu: u32, page_table
     sregs
 }
 
+/// Instruction-set feature bits the app may see from the host CPU on PVM, per CPUID register:
+/// `(leaf, subleaf, register index (0 eax .. 3 edx), mask)`. Only features an app uses from
+/// ring 3 with nothing for a kernel to set up (XSAVE's XCR0 is the host's on PVM).
+const NATIVE_ISA_BITS: [(u32, u32, usize, u32); 4] = [
+    // SSE3, PCLMULQDQ, SSSE3, FMA, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, AES, XSAVE, AVX, F16C, RDRAND.
+    (1, 0, 2, 0x76d8_3203),
+    // BMI1, AVX2, BMI2, ERMS, AVX512F/DQ, RDSEED, ADX, AVX512IFMA, CLFLUSHOPT, CLWB, AVX512CD, SHA,
+    // AVX512BW/VL.
+    (7, 0, 1, 0xf1af_0328),
+    // AVX512VBMI, AVX512_VBMI2, GFNI, VAES, VPCLMULQDQ, AVX512_VNNI, AVX512_BITALG, AVX512_VPOPCNTDQ.
+    (7, 0, 2, 0x0000_5f42),
+    // LAHF/SAHF, LZCNT, PREFETCHW.
+    (0x8000_0001, 0, 2, 0x0000_0121),
+];
+
+/// On PVM the app runs natively in ring 3, so every user-mode instruction of the host CPU works,
+/// but PVM's KVM_GET_SUPPORTED_CPUID clears many of them (SSE3 to AVX2, AES, XSAVE): libcs would
+/// pick their slowest string and crypto code. This puts back the [`NATIVE_ISA_BITS`] that the
+/// host CPU (`host_cpuid`) has, in the leaves the table already holds.
+pub fn expose_native_isa(cpuid: &mut CpuId, host_cpuid: impl Fn(u32, u32) -> [u32; 4]) {
+    for entry in cpuid.as_mut_slice() {
+        for &(leaf, subleaf, register, mask) in &NATIVE_ISA_BITS {
+            if entry.function == leaf && entry.index == subleaf {
+                let native = host_cpuid(leaf, subleaf)[register] & mask;
+                match register {
+                    0 => entry.eax |= native,
+                    1 => entry.ebx |= native,
+                    2 => entry.ecx |= native,
+                    _ => entry.edx |= native,
+                }
+            }
+        }
+    }
+}
+
+/// The host CPU's CPUID answer as `[eax, ebx, ecx, edx]`.
+pub fn host_cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
+    let r = std::arch::x86_64::__cpuid_count(leaf, subleaf);
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// The XCR0 the guest starts with, or `None` when the VM's CPUID has no XSAVE: every component
+/// of [`XCR0_X87_SSE_AVX`] and [`XCR0_AVX512`] that CPUID leaf 0xD reports (AVX-512's three
+/// parts only together, as XSETBV requires).
+pub fn boot_xcr0(cpuid: &CpuId) -> Option<u64> {
+    let leaf = |function, index| cpuid.as_slice().iter().find(|e| e.function == function && e.index == index);
+    if leaf(1, 0)?.ecx & CPUID_1_ECX_XSAVE == 0 {
+        return None;
+    }
+    let xstate = leaf(0xd, 0)?;
+    let supported = u64::from(xstate.eax) | (u64::from(xstate.edx) << 32);
+    let mut xcr0 = supported & XCR0_X87_SSE_AVX;
+    if supported & XCR0_AVX512 == XCR0_AVX512 && xcr0 & 0b100 != 0 {
+        xcr0 |= XCR0_AVX512;
+    }
+    (xcr0 & 0b11 == 0b11).then_some(xcr0)
+}
+
 /// General registers at the kernel's entry.
 pub fn boot_regs(header: &KernelHeader) -> kvm_regs {
     kvm_regs {
@@ -168,10 +234,21 @@ pub fn configure_vcpu(
     platform: Platform,
     cpu: u32,
     page_table_root: u64,
+    xcr0: Option<u64>,
 ) -> Result<(), VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
-    let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
-    vcpu.set_sregs(&boot_sregs(sregs, platform, cpu, page_table_root)).map_err(kvm("KVM_SET_SREGS"))?;
+    let mut sregs = boot_sregs(vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?, platform, cpu, page_table_root);
+    if xcr0.is_some() {
+        // The app's CPUID then reports OSXSAVE, so its libc uses AVX (glibc's string functions,
+        // memcpy) as on Linux; the kernel saves that state in signal frames.
+        sregs.cr4 |= CR4_OSXSAVE;
+    }
+    vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?;
+    if let Some(xcr0) = xcr0 {
+        let mut xcrs = kvm_bindings::kvm_xcrs { nr_xcrs: 1, ..Default::default() };
+        xcrs.xcrs[0] = kvm_bindings::kvm_xcr { xcr: 0, reserved: 0, value: xcr0 };
+        vcpu.set_xcrs(&xcrs).map_err(kvm("KVM_SET_XCRS"))?;
+    }
     let msrs = Msrs::from_entries(&syscall_msrs(header))
         .map_err(|_| VmError::Kvm { what: "KVM_SET_MSRS", source: kvm_ioctls::Error::new(libc::E2BIG) })?;
     let written = vcpu.set_msrs(&msrs).map_err(kvm("KVM_SET_MSRS"))?;
@@ -234,6 +311,41 @@ mod tests {
         assert_eq!(target(gate(0)), 0x20_3000);
         assert_eq!(target(gate(14)), 0x20_3000 + 14 * EXCEPTION_STUB_STRIDE);
         assert_eq!((gate(14) >> 16) & 0xffff, selectors::KERNEL_CS as u64);
+    }
+
+    #[test]
+    fn xcr0_takes_what_cpuid_offers_and_avx512_only_whole() {
+        let entry = |function, index, eax, ecx, edx| kvm_bindings::kvm_cpuid_entry2 {
+            function,
+            index,
+            eax,
+            ecx,
+            edx,
+            ..Default::default()
+        };
+        let table = |xsave: bool, components: u32| {
+            let ecx = if xsave { CPUID_1_ECX_XSAVE } else { 0 };
+            CpuId::from_entries(&[entry(1, 0, 0, ecx, 0), entry(0xd, 0, components, 0, 0)]).unwrap()
+        };
+        assert_eq!(boot_xcr0(&table(false, 0x7)), None, "no XSAVE, no XCR0");
+        assert_eq!(boot_xcr0(&table(true, 0x7)), Some(0x7));
+        assert_eq!(boot_xcr0(&table(true, 0x2e7)), Some(0xe7), "AVX-512 yes, PKRU and MPX no");
+        assert_eq!(boot_xcr0(&table(true, 0x67)), Some(0x7), "partial AVX-512 is left off");
+        assert_eq!(boot_xcr0(&table(true, 0x3)), Some(0x3));
+    }
+
+    #[test]
+    fn native_isa_bits_come_from_the_host_only_where_masked() {
+        let entry = |function, index| kvm_bindings::kvm_cpuid_entry2 { function, index, ..Default::default() };
+        let mut table = CpuId::from_entries(&[entry(1, 0), entry(7, 0), entry(7, 1)]).unwrap();
+        expose_native_isa(&mut table, |_, _| [u32::MAX; 4]);
+        let leaf = |f, i| *table.as_slice().iter().find(|e| e.function == f && e.index == i).unwrap();
+        assert_eq!(leaf(1, 0).ecx, 0x76d8_3203, "SSE3..RDRAND, not x2APIC, PCID, OSXSAVE or hypervisor");
+        assert_eq!(leaf(1, 0).edx, 0, "leaf 1 EDX is left to KVM");
+        assert_eq!(leaf(7, 0).ebx & (1 << 5), 1 << 5, "AVX2");
+        assert_eq!(leaf(7, 0).ebx & (1 << 0), 0, "FSGSBASE needs kernel support");
+        assert_eq!(leaf(7, 0).ecx & (1 << 22), 0, "RDPID reads the host's TSC_AUX");
+        assert_eq!(leaf(7, 1), entry(7, 1), "other subleaves untouched");
     }
 
     #[test]

@@ -98,9 +98,12 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
     let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
     timings.mark("create VM");
     let vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
-    let cpuid = kvm
+    let mut cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
+    if platform == Platform::Pvm {
+        cpu::expose_native_isa(&mut cpuid, cpu::host_cpuid);
+    }
     vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
     let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
     timings.mark("create vCPU");
@@ -136,7 +139,7 @@ pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo
         vcpu_count: 1,
     };
     let root = boot::write_boot_state(&memory, spec.kernel, &header, &spec.launch, &facts)?;
-    cpu::configure_vcpu(&vcpu, &header, platform, 0, root)?;
+    cpu::configure_vcpu(&vcpu, &header, platform, 0, root, cpu::boot_xcr0(&cpuid))?;
     timings.mark("boot state");
 
     let mut exits = ExitCounts::default();

@@ -223,6 +223,7 @@ pub fn all() -> Vec<Case> {
             sig_segv(tc),
             sig_context(tc),
             sig_avx(tc),
+            cpu_features(tc),
             sig_fpe(tc),
             sig_raise(tc),
             sig_mask(tc),
@@ -480,6 +481,41 @@ pub fn sig_avx(tc: Toolchain) -> Case {
     let out = "handler ran 1 time(s): UC_FP_XSTATE set, fpregs magic1 0x46505853, ymm0 upper half in the frame yes\n\
                after return: ymm0,ymm2-15 intact 15/15 (upper halves 15/15), ymm1 upper half from the frame yes\n";
     case("sig_avx", c_only(tc), "sig_avx", vec![Run::new("ymm state round trip").stdout(out)])
+}
+
+/// `cpu_features`: the app sees the host CPU's instruction sets (SSE3 to AVX2, AES, SHA) and AVX
+/// state enabled, as it would natively, and those instructions run. Expected: what this host's
+/// CPUID says (Linux enables YMM state wherever the CPU has AVX and XSAVE).
+pub fn cpu_features(tc: Toolchain) -> Case {
+    let bit = |leaf: u32, reg: usize, b: u32| {
+        let r = std::arch::x86_64::__cpuid_count(leaf, 0);
+        ([r.eax, r.ebx, r.ecx, r.edx][reg] >> b) & 1
+    };
+    let ymm = bit(1, 2, 27) & bit(1, 2, 28);
+    let (aes, avx2) = (bit(1, 2, 25), bit(7, 1, 5));
+    let mut out = format!(
+        "sse3 {} ssse3 {} sse4.1 {} sse4.2 {} popcnt {} aes {aes} pclmul {}\n\
+         avx {} avx2 {avx2} bmi2 {} erms {} sha {} ymm state {ymm}\n\
+         compiler runtime: avx2 {} aes {aes}\n",
+        bit(1, 2, 0),
+        bit(1, 2, 9),
+        bit(1, 2, 19),
+        bit(1, 2, 20),
+        bit(1, 2, 23),
+        bit(1, 2, 1),
+        bit(1, 2, 28),
+        bit(7, 1, 8),
+        bit(7, 1, 9),
+        bit(7, 1, 29),
+        avx2 & ymm,
+    );
+    if aes == 1 {
+        out.push_str("aesenc executed\n");
+    }
+    if ymm & avx2 == 1 {
+        out.push_str("vpaddd ymm executed\n");
+    }
+    case("cpu_features", c_only(tc), "cpu_features", vec![Run::new("host instruction sets").stdout(out)])
 }
 
 /// `sig_fpe`: integer division by zero: SIGFPE, FPE_INTDIV, si_addr at the divide.
