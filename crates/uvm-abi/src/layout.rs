@@ -111,6 +111,17 @@ pub mod pte {
     pub const GLOBAL: u64 = 1 << 8;
     /// Not executable (needs EFER.NXE).
     pub const NO_EXECUTE: u64 = 1 << 63;
+    /// The bits every entry both sides write starts with: Accessed, and Dirty where the entry
+    /// is writable. Under shadow paging KVM must emulate these bits: a clear Accessed costs a
+    /// guest page-table write on the first walk, a clear Dirty maps the page read-only first and
+    /// costs a second fault on the first write. Nothing in uvm reads them back.
+    pub const fn preset_used(entry: u64) -> u64 {
+        if entry & WRITABLE != 0 {
+            entry | ACCESSED | DIRTY
+        } else {
+            entry | ACCESSED
+        }
+    }
     /// The physical-address bits of an entry.
     pub const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 }

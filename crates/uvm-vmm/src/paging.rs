@@ -94,7 +94,7 @@ impl BootPageTables {
                 e & pte::ADDR_MASK
             } else {
                 let child = self.alloc();
-                self.set_entry(table, index, child | pte::PRESENT | pte::WRITABLE | pte::USER);
+                self.set_entry(table, index, pte::preset_used(child | pte::PRESENT | pte::WRITABLE | pte::USER));
                 child
             };
         }
@@ -103,12 +103,12 @@ impl BootPageTables {
 
     fn map_4k(&mut self, va: u64, gpa: u64, flags: u64) {
         let pt = self.table_for(va, 3);
-        self.set_entry(pt, (va >> 12) & 511, gpa | flags);
+        self.set_entry(pt, (va >> 12) & 511, pte::preset_used(gpa | flags));
     }
 
     fn map_2m(&mut self, va: u64, gpa: u64, flags: u64) {
         let pd = self.table_for(va, 2);
-        self.set_entry(pd, (va >> 21) & 511, gpa | flags | pte::LARGE);
+        self.set_entry(pd, (va >> 21) & 511, pte::preset_used(gpa | flags | pte::LARGE));
     }
 
     /// Walks the tables like the CPU: the GPA and flags `va` maps to (for tests).
@@ -149,10 +149,12 @@ mod tests {
         let (gpa, flags) = t.translate(DIRECT_MAP_VA + (63 << 20) + 7).expect("last RAM page");
         assert_eq!(gpa, (63 << 20) + 7);
         assert_ne!(flags & pte::WRITABLE, 0);
+        assert_eq!(flags & (pte::ACCESSED | pte::DIRTY), pte::ACCESSED | pte::DIRTY, "A/D preset on writable pages");
         assert!(t.translate(DIRECT_MAP_VA + (64 << 20)).is_none(), "nothing past RAM");
         let (gpa, flags) = t.translate(DIRECT_MAP_VA + IMAGE_GPA + (3 << 20) - 1).expect("image mapped");
         assert_eq!(gpa, IMAGE_GPA + (3 << 20) - 1);
         assert_eq!(flags & pte::WRITABLE, 0, "image is read-only");
+        assert_eq!(flags & (pte::ACCESSED | pte::DIRTY), pte::ACCESSED, "read-only pages get no Dirty bit");
         assert!(t.translate(0x40_0000).is_none(), "app space is empty");
     }
 

@@ -38,7 +38,7 @@ impl PageFlags {
         if !self.exec {
             e |= pte::NO_EXECUTE;
         }
-        e
+        pte::preset_used(e)
     }
 }
 
@@ -59,7 +59,7 @@ fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> O
                 return None;
             }
             let child = frames.alloc_zeroed()?;
-            phys::write_u64(slot, child | pte::PRESENT | pte::WRITABLE | pte::USER);
+            phys::write_u64(slot, pte::preset_used(child | pte::PRESENT | pte::WRITABLE | pte::USER));
             table = child;
         }
     }
