@@ -29,7 +29,7 @@ fn open_image(target: Option<PathBuf>) -> Result<OpenedImage> {
     let started = std::time::Instant::now();
     let path = resolve_image(target.as_deref())?;
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let image = Image::from_source(&path, Box::new(mapped.clone()))?;
+    let image = Image::from_source_releasing(&path, Box::new(mapped.clone()), &mut |hashed| mapped.release(hashed))?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
     let first_addresses = first_addresses(&image)?;

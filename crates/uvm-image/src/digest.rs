@@ -9,6 +9,8 @@
 //!
 //! The writer therefore computes the digest first, stores it, then computes the checksum.
 
+use std::ops::Range;
+
 use sha2::{Digest, Sha256};
 use uvm_abi::image::{CHECKSUM_OFFSET, DIGEST_OFFSET};
 use xxhash_rust::xxh3::Xxh3;
@@ -31,14 +33,30 @@ pub fn digest_hex(d: &[u8; 32]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes hashed between two calls of the `done` hook of [`checksum_releasing`].
+pub(crate) const CHECKSUM_CHUNK: usize = 256 * 1024;
+
 /// The checksum of a whole image held in `bytes`, computed as if the checksum field were zero
-/// (streaming over the parts around it, so the bytes can be a read-only mapping). `bytes` must
-/// be at least a header long (the caller has parsed the header).
-pub(crate) fn checksum_of(bytes: &[u8]) -> u64 {
+/// (streaming over the parts around it, so the bytes can be a read-only mapping), calling
+/// `done` with each [`CHECKSUM_CHUNK`]-sized range of `bytes` once it is hashed (so a mapping
+/// can give those pages back while the rest is read). `bytes` must be at least a header long
+/// (the caller has parsed the header).
+pub(crate) fn checksum_releasing(bytes: &[u8], done: &mut dyn FnMut(Range<usize>)) -> u64 {
     let mut hasher = Xxh3::new();
-    hasher.update(&bytes[..CHECKSUM_OFFSET]);
-    hasher.update(&[0u8; CHECKSUM_LEN]);
-    hasher.update(&bytes[CHECKSUM_OFFSET + CHECKSUM_LEN..]);
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + CHECKSUM_CHUNK).min(bytes.len());
+        let field = CHECKSUM_OFFSET..CHECKSUM_OFFSET + CHECKSUM_LEN;
+        if start < field.end && field.start < end {
+            hasher.update(&bytes[start..field.start]);
+            hasher.update(&[0u8; CHECKSUM_LEN]);
+            hasher.update(&bytes[field.end..end]);
+        } else {
+            hasher.update(&bytes[start..end]);
+        }
+        done(start..end);
+        start = end;
+    }
     hasher.digest()
 }
 
@@ -56,6 +74,22 @@ pub(crate) fn digest_of(bytes: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn checksum_of(bytes: &[u8]) -> u64 {
+        checksum_releasing(bytes, &mut |_| {})
+    }
+
+    #[test]
+    fn chunked_checksum_is_the_plain_one_and_reports_every_chunk() {
+        let bytes: Vec<u8> = (0..CHECKSUM_CHUNK * 2 + 12345).map(|i| (i * 7 % 251) as u8).collect();
+        let mut plain = Xxh3::new();
+        plain.update(&bytes[..CHECKSUM_OFFSET]);
+        plain.update(&[0u8; CHECKSUM_LEN]);
+        plain.update(&bytes[CHECKSUM_OFFSET + CHECKSUM_LEN..]);
+        let mut chunks = Vec::new();
+        assert_eq!(checksum_releasing(&bytes, &mut |r| chunks.push(r)), plain.digest());
+        assert_eq!(chunks, [0..CHECKSUM_CHUNK, CHECKSUM_CHUNK..2 * CHECKSUM_CHUNK, 2 * CHECKSUM_CHUNK..bytes.len()]);
+    }
 
     #[test]
     fn hex_format() {

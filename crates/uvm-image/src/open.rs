@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC};
 
-use crate::digest::{checksum_of, digest_hex, digest_of};
+use crate::digest::{checksum_releasing, digest_hex, digest_of};
 use crate::elf::{check_elf, ElfInfo};
 use crate::error::ImageError;
 use crate::table::{self, Table};
@@ -42,6 +42,17 @@ impl Image {
     /// Checks an image whose bytes `source` holds; `path` names it in errors. Same checks as
     /// [`Image::open`].
     pub fn from_source(path: &Path, source: ImageSource) -> Result<Image, ImageError> {
+        Image::from_source_releasing(path, source, &mut |_| {})
+    }
+
+    /// [`Image::from_source`], calling `hashed` with each range of the file once the checksum
+    /// has read it: a caller holding the image as a mapping can drop those pages from its
+    /// resident set as it goes (the checks after the checksum read only the header and tables).
+    pub fn from_source_releasing(
+        path: &Path,
+        source: ImageSource,
+        hashed: &mut dyn FnMut(std::ops::Range<usize>),
+    ) -> Result<Image, ImageError> {
         let bytes = (*source).as_ref();
         let path_buf = || path.to_path_buf();
         let len = bytes.len() as u64;
@@ -73,7 +84,7 @@ impl Image {
             LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
 
-        let computed = checksum_of(bytes);
+        let computed = checksum_releasing(bytes, hashed);
         if computed != header.checksum {
             return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
         }

@@ -29,8 +29,8 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl MappedFile {
-    /// Maps the file at `path` (and faults its pages in ahead: one call instead of a fault
-    /// per page).
+    /// Maps the file at `path`. Pages come in on first read (the kernel maps a batch around
+    /// each fault); [`MappedFile::release`] takes them out of this process's resident set again.
     pub fn open(path: &Path) -> io::Result<MappedFile> {
         let file = File::open(path)?;
         let len = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
@@ -42,7 +42,7 @@ impl MappedFile {
                 std::ptr::null_mut(),
                 mapped_len,
                 libc::PROT_READ,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                libc::MAP_SHARED,
                 std::os::fd::AsRawFd::as_raw_fd(&file),
                 0,
             )
@@ -51,6 +51,21 @@ impl MappedFile {
             return Err(io::Error::last_os_error());
         }
         Ok(MappedFile { inner: Arc::new(Mapping { ptr: ptr.cast(), len, mapped_len, _file: file }) })
+    }
+
+    /// Drops the pages of `range` (byte offsets in the file) from this process's page tables:
+    /// they stay in the page cache and come back on the next read (by the VMM, or by KVM for
+    /// the guest), so the image counts in the process's RSS only for what is used after the
+    /// checks, not for every byte the checksum read.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let start = range.start.next_multiple_of(4096);
+        let end = range.end.next_multiple_of(4096).min(self.inner.mapped_len);
+        if start >= end {
+            return;
+        }
+        // SAFETY: [start, end) lies inside this live read-only shared file mapping; dropping
+        // its page-table entries cannot change what later reads see (the file's pages).
+        unsafe { libc::madvise(self.inner.ptr.add(start).cast(), end - start, libc::MADV_DONTNEED) };
     }
 
     /// Host address of the mapping.

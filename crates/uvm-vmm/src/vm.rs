@@ -140,6 +140,13 @@ pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo
     };
     let root = boot::write_boot_state(&memory, spec.kernel, &header, &spec.launch, &facts)?;
     cpu::configure_vcpu(&vcpu, &header, platform, 0, root, cpu::boot_xcr0(&cpuid))?;
+    // The kernel now lives in guest RAM: its bytes in the image need not stay in this
+    // process's resident set.
+    let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());
+    if kernel_offset < spec.image.len() {
+        let start = kernel_offset as usize;
+        spec.image.release(start..start + spec.kernel.len());
+    }
     timings.mark("boot state");
 
     let mut exits = ExitCounts::default();
