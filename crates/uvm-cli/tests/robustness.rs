@@ -1,6 +1,6 @@
 //! Robustness: whatever the app passes to its syscalls, it gets an error back (EFAULT, EINVAL,
 //! ENOMEM, ...), and neither the guest kernel nor uvm falls over; a corrupted image is refused
-//! before boot with exit status 125.
+//! before boot with exit status 125; a large image does not inflate uvm's own memory.
 
 mod support;
 
@@ -93,4 +93,59 @@ fn corrupted_app_bytes_are_refused_before_boot() {
     let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str()]), 125);
     assert!(contains(&out.stderr, b"corrupt"), "{test}: {}", show(&out.stderr));
     assert!(out.stdout.is_empty(), "{test}: the app must not run");
+}
+
+/// A large packaged file does not inflate uvm's own memory: the image is mapped, checked and
+/// given back page by page, so `uvm run` of a hello with a 32 MiB file peaks far below 32 MiB.
+/// Measured by `bench/peak_rss.c` (wait4's ru_maxrss of a child forked from a small process:
+/// one forked from this test binary would carry the test's own high-water mark).
+#[test]
+fn a_large_image_does_not_stay_resident() {
+    let test = "a_large_image_does_not_stay_resident";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Ok(hello) = support::apps::app(Glibc, "hello") else {
+        panic!("{test}: cannot build the glibc hello app");
+    };
+    let dir = vm::work_dir(test);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let launcher = dir.join("peak_rss");
+    let gcc = support::find_tool("gcc").expect("gcc builds the test apps");
+    let built = std::process::Command::new(gcc)
+        .args(["-O2", "-o"])
+        .arg(&launcher)
+        .arg(support::repo_root().join("bench/peak_rss.c"))
+        .status()
+        .expect("run gcc");
+    assert!(built.success(), "{test}: building bench/peak_rss.c failed");
+    const DATA_MIB: usize = 32;
+    let data: Vec<u8> = (0..DATA_MIB << 20).map(|i| (i * 31 % 253) as u8).collect();
+    std::fs::write(dir.join("data.bin"), &data).expect("write the data file");
+    std::fs::copy(&hello, dir.join("hello")).expect("copy the app");
+    let manifest = dir.join("big.toml");
+    std::fs::write(
+        &manifest,
+        "[app]\nname = \"big\"\nbinary = \"hello\"\nargs = [\"world\"]\nenv = { GREETING = \"Hello\" }\n\n\
+         [[files]]\nsrc = \"data.bin\"\ndst = \"/data/big.bin\"\n",
+    )
+    .expect("write the manifest");
+    expect_code(test, uvm(["build".as_ref(), manifest.as_os_str()]), 0);
+    let out = std::process::Command::new(&launcher)
+        .arg("1")
+        .arg(vm::uvm_bin())
+        .arg("run")
+        .arg(dir.join("big.uvm"))
+        .output()
+        .expect("run peak_rss");
+    assert!(out.status.success(), "{test}: {}", show(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib: u64 = text
+        .split_whitespace()
+        .skip_while(|w| *w != "median")
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{test}: unexpected peak_rss output {text:?}"));
+    // The whole image would be > 32 MiB; uvm itself (a debug build here) needs a few MiB.
+    assert!(kib < 16 * 1024, "{test}: peak RSS {kib} KiB with a {DATA_MIB} MiB image");
 }
