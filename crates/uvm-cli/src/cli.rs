@@ -32,7 +32,7 @@ pub struct BuildArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// An image, or a manifest to build (when its image is missing or older than its inputs)
     /// and run. Default: the image of ./app.toml.

@@ -8,46 +8,33 @@ use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
 use uvm_manifest::{check_memory_mib, parse_env_override, RunConfig};
-use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StdIo, StopReason, VmResources, VmSpec};
+use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec};
 
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
 
-/// An image opened and checked, with its run configuration and the app's first addresses.
+/// An image opened and checked, with what the app starts with and guest memory staged for it.
 struct OpenedImage {
     /// How long finding, mapping and checking took (on the opening thread).
     took: std::time::Duration,
     path: PathBuf,
     mapped: MappedFile,
     image: Image,
-    config: RunConfig,
-    first_addresses: Vec<u64>,
+    memory_mib: u32,
+    launch: AppLaunch,
+    staged: StagedMemory,
 }
 
-/// Finds (or builds), maps and checks the image.
-fn open_image(target: Option<PathBuf>) -> Result<OpenedImage> {
+/// Finds (or builds), maps and checks the image, works out the app's launch from the image's
+/// configuration and `args`, and stages guest memory (kernel, tables): none of it needs KVM.
+fn open_image(args: RunArgs) -> Result<OpenedImage> {
     let started = std::time::Instant::now();
-    let path = resolve_image(target.as_deref())?;
+    let path = resolve_image(args.target.as_deref())?;
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let image = Image::from_source_releasing(&path, Box::new(mapped.clone()), &mut |hashed| mapped.release(hashed))?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
-    let first_addresses = first_addresses(&image)?;
-    Ok(OpenedImage { took: started.elapsed(), path, mapped, image, config, first_addresses })
-}
-
-/// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
-/// exit path, after the status is out).
-pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
-    // The VM and its vCPU do not depend on the image: this thread creates them (and will run
-    // the vCPU) while a second one opens and checks the image.
-    let target = args.target.clone();
-    let opener = std::thread::spawn(move || open_image(target));
-    let prepared = uvm_vmm::prepare();
-    let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
-    let prepared = prepared?;
-    let OpenedImage { took: open_took, path: image_path, mapped, image, config, first_addresses } = opened;
-
+    let took = started.elapsed();
     let mut argv = vec![config.binary_name.clone()];
     argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
     let mut env: BTreeMap<String, String> = config.env.clone();
@@ -59,24 +46,53 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
         None => config.memory_mib,
     };
-    let spec = VmSpec {
-        image: &mapped,
+    let launch = AppLaunch {
+        argv,
+        envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        workdir: config.workdir.clone(),
+        prelink: first_addresses(&image)?,
+    };
+    let spec = vm_spec(&args, &mapped, &image, memory_mib, launch);
+    let staged = uvm_vmm::stage_memory(&spec).with_context(|| format!("running {}", path.display()))?;
+    let launch = spec.launch;
+    Ok(OpenedImage { took, path, mapped, image, memory_mib, launch, staged })
+}
+
+fn vm_spec<'a>(
+    args: &RunArgs,
+    mapped: &'a MappedFile,
+    image: &'a Image,
+    memory_mib: u32,
+    launch: AppLaunch,
+) -> VmSpec<'a> {
+    VmSpec {
+        image: mapped,
         kernel: image.kernel(),
         memory_mib: u64::from(memory_mib),
-        launch: AppLaunch {
-            argv,
-            envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            workdir: config.workdir.clone(),
-            prelink: first_addresses,
-        },
+        launch,
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
         collect_stats: args.timings,
-    };
-    let report = uvm_vmm::run_prepared(prepared, &spec, &mut StdIo)
+    }
+}
+
+/// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
+/// exit path, after the status is out).
+pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
+    // The VM and its vCPU do not depend on the image: this thread creates them (and will run
+    // the vCPU) while a second one opens and checks the image and stages guest memory.
+    let opener_args = args.clone();
+    let opener = std::thread::spawn(move || open_image(opener_args));
+    let prepared = uvm_vmm::prepare();
+    let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
+    let prepared = prepared?;
+    let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, launch, staged } = opened;
+    let stage_took = staged.took();
+    let spec = vm_spec(args, &mapped, &image, memory_mib, launch);
+    let report = uvm_vmm::run_staged(prepared, staged, &spec, &mut StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
-        print_timings(&report, open_took);
+        print_timings(&report, open_took, stage_took);
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
 }
@@ -135,9 +151,10 @@ fn signal_name(sig: u32) -> String {
     uvm_abi::signal::name(sig).map_or_else(|| format!("signal {sig}"), str::to_string)
 }
 
-fn print_timings(report: &RunReport, open_took: std::time::Duration) {
+fn print_timings(report: &RunReport, open_took: std::time::Duration, stage_took: std::time::Duration) {
     eprintln!("uvm timings:");
     eprintln!("  {:<14} {:>9.1} us  (in parallel with creating the VM)", "open image", open_took.as_secs_f64() * 1e6);
+    eprintln!("  {:<14} {:>9.1} us  (kernel, page tables; then too)", "stage memory", stage_took.as_secs_f64() * 1e6);
     for (phase, d) in &report.timings.phases {
         eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
     }

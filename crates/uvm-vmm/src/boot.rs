@@ -105,6 +105,16 @@ pub fn boot_strings(launch: &AppLaunch) -> Result<Vec<u8>, VmError> {
     Ok(strings)
 }
 
+/// Where the boot page tables went: the root table, and the first guest-physical byte after
+/// them (the kernel's frame allocator starts there).
+#[derive(Debug, Clone, Copy)]
+pub struct BootTables {
+    /// GPA of the root page table (CR3).
+    pub root: u64,
+    /// First free GPA after the tables.
+    pub end_gpa: u64,
+}
+
 /// Writes the kernel, descriptor tables, page tables and boot info into guest memory.
 /// Returns the root page table's GPA.
 pub fn write_boot_state(
@@ -114,20 +124,45 @@ pub fn write_boot_state(
     launch: &AppLaunch,
     facts: &BootFacts,
 ) -> Result<u64, VmError> {
+    let tables = write_kernel_and_tables(memory, kernel, header, &launch.prelink, facts.vcpu_count)?;
+    write_boot_info(memory, launch, facts, tables)?;
+    Ok(tables.root)
+}
+
+/// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
+/// for `vcpu_count` vCPUs and the boot page tables (with `prelink`'s tables linked).
+pub fn write_kernel_and_tables(
+    memory: &GuestMemory,
+    kernel: &[u8],
+    header: &KernelHeader,
+    prelink: &[u64],
+    vcpu_count: u32,
+) -> Result<BootTables, VmError> {
     let oob = || VmError::OutOfBootMemory;
     memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
-    memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(facts.vcpu_count)).ok_or_else(oob)?;
-    for cpu_index in 0..facts.vcpu_count {
+    memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(vcpu_count)).ok_or_else(oob)?;
+    for cpu_index in 0..vcpu_count {
         memory.write_ram(layout::tss_gpa(cpu_index), &cpu::tss_bytes(cpu_index)).ok_or_else(oob)?;
     }
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), &launch.prelink);
+    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), prelink);
     if tables.end_gpa() + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
     memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
+    Ok(BootTables { root: tables.root, end_gpa: tables.end_gpa() })
+}
 
+/// The boot info (facts, argv, envp, workdir), written last: it holds the TSC/realtime pair,
+/// read here.
+pub fn write_boot_info(
+    memory: &GuestMemory,
+    launch: &AppLaunch,
+    facts: &BootFacts,
+    tables: BootTables,
+) -> Result<(), VmError> {
+    let oob = || VmError::OutOfBootMemory;
     let strings = boot_strings(launch)?;
     let (boot_tsc, boot_realtime_ns) = tsc_and_realtime();
     let info = BootInfo {
@@ -136,7 +171,7 @@ pub fn write_boot_state(
         platform: facts.platform as u32,
         flags: facts.flags,
         ram_size: memory.ram_size(),
-        first_free_gpa: tables.end_gpa(),
+        first_free_gpa: tables.end_gpa,
         page_table_root: tables.root,
         image_gpa: layout::IMAGE_GPA,
         image_size: memory.image_size(),
@@ -155,7 +190,7 @@ pub fn write_boot_state(
     };
     memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
     memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
-    Ok(tables.root)
+    Ok(())
 }
 
 /// The TSC and CLOCK_REALTIME read back to back, so the guest can derive wall time from its

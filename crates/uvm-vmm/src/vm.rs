@@ -115,18 +115,61 @@ pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError>
     run_prepared(prepare()?, spec, io)
 }
 
-/// Boots the VM described by `spec` on a prepared VM and runs it until the app ends.
-pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
-    let PreparedVm { kvm, vm, mut vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
-    let mut timings = Timings::start();
-    timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
+/// Guest memory with everything in it that depends only on the image and the launch: the
+/// kernel, the descriptor tables and the boot page tables. Staging needs no KVM object, so
+/// `uvm run` does it on the image-opening thread while the main thread creates the VM.
+pub struct StagedMemory {
+    memory: GuestMemory,
+    header: uvm_abi::kernel::KernelHeader,
+    tables: boot::BootTables,
+    took: std::time::Duration,
+}
+
+impl StagedMemory {
+    /// How long staging took.
+    pub fn took(&self) -> std::time::Duration {
+        self.took
+    }
+}
+
+/// Maps guest RAM for `spec` and writes the kernel, descriptor tables and boot page tables.
+pub fn stage_memory(spec: &VmSpec<'_>) -> Result<StagedMemory, VmError> {
+    let started = std::time::Instant::now();
     let ram_size = spec.memory_mib.saturating_mul(1 << 20);
     if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || !ram_size.is_multiple_of(LARGE_PAGE_SIZE) {
         return Err(VmError::MemorySize { mib: spec.memory_mib, min: RAM_MIN_SIZE >> 20, max: RAM_MAX_SIZE >> 20 });
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
-
     let memory = GuestMemory::new(ram_size, spec.image)?;
+    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch.prelink, 1)?;
+    // The kernel now lives in guest RAM: its bytes in the image need not stay in this
+    // process's resident set.
+    let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());
+    if kernel_offset < spec.image.len() {
+        let start = kernel_offset as usize;
+        spec.image.release(start..start + spec.kernel.len());
+    }
+    Ok(StagedMemory { memory, header, tables, took: started.elapsed() })
+}
+
+/// Boots the VM described by `spec` on a prepared VM and runs it until the app ends.
+pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
+    let staged = stage_memory(spec)?;
+    run_staged(prepared, staged, spec, io)
+}
+
+/// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
+/// another thread) and runs it until the app ends.
+pub fn run_staged(
+    prepared: PreparedVm,
+    staged: StagedMemory,
+    spec: &VmSpec<'_>,
+    io: &mut dyn HostIo,
+) -> Result<RunReport, VmError> {
+    let PreparedVm { kvm, vm, mut vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
+    let StagedMemory { memory, header, tables, took: _ } = staged;
+    let mut timings = Timings::start();
+    timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
     register_memory(&vm, &memory)?;
     timings.mark("memory slots");
 
@@ -138,16 +181,9 @@ pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo
         random_seed: random_seed(),
         vcpu_count: 1,
     };
-    let root = boot::write_boot_state(&memory, spec.kernel, &header, &spec.launch, &facts)?;
-    cpu::configure_vcpu(&vcpu, &header, platform, 0, root, cpu::boot_xcr0(&cpuid))?;
-    // The kernel now lives in guest RAM: its bytes in the image need not stay in this
-    // process's resident set.
-    let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());
-    if kernel_offset < spec.image.len() {
-        let start = kernel_offset as usize;
-        spec.image.release(start..start + spec.kernel.len());
-    }
-    timings.mark("boot state");
+    boot::write_boot_info(&memory, &spec.launch, &facts, tables)?;
+    cpu::configure_vcpu(&vcpu, &header, platform, 0, tables.root, cpu::boot_xcr0(&cpuid))?;
+    timings.mark("boot info");
 
     let mut exits = ExitCounts::default();
     crate::stop::install(spec.timeout);
