@@ -10,8 +10,8 @@
 //! kernel's MXCSR is kept across an `xrstor64`.
 //!
 //! [`config`] asks the CPU once (CPUID traps: ~10 us) and caches the answer: `None` when the
-//! OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE clear, e.g. on VMX/SVM hosts, whose CR4 the
-//! VMM sets without OSXSAVE) or when the area would not fit [`XsaveBuf`]; signal frames are
+//! OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE clear: the VMM sets CR4.OSXSAVE only when the
+//! VM's CPUID has XSAVE) or when the area would not fit [`XsaveBuf`]; signal frames are
 //! then the legacy fxsave-only ones. As on Linux, the dynamically enabled AMX tile data (bit
 //! 18) is never part of a frame. The size math is pure ([`config_from`]) and host-tested; in
 //! host tests the instructions are replaced by a fake register file ([`fake`]).
@@ -178,8 +178,9 @@ pub fn config() -> Option<Config> {
         return Some(Config { xcr0, features: xcr0 & !XTILEDATA, size: size as u32 });
     }
     // On PVM hosts the kernel runs in ring 3 under the host's CR4 and XCR0, so XSAVE works
-    // even though the guest's CPUID reports OSXSAVE clear (the VMM leaves the guest CR4's
-    // OSXSAVE off); in ring 0 (VMX/SVM) it needs the guest's own CR4.OSXSAVE.
+    // whatever the guest's CR4 says, and the trapping CPUID leaf 1 (~10 us) is skipped; in
+    // ring 0 (VMX/SVM) it needs the guest's own CR4.OSXSAVE, which the VMM sets when the VM's
+    // CPUID has XSAVE.
     let pvm = super::percpu::current().hardware_virt == 0;
     let osxsave = pvm || hw::cpuid(1, 0).2 & (1 << 27) != 0;
     let found = if osxsave && hw::cpuid(0, 0).0 >= 0xd {
