@@ -115,20 +115,6 @@ pub struct BootTables {
     pub end_gpa: u64,
 }
 
-/// Writes the kernel, descriptor tables, page tables and boot info into guest memory.
-/// Returns the root page table's GPA.
-pub fn write_boot_state(
-    memory: &GuestMemory,
-    kernel: &[u8],
-    header: &KernelHeader,
-    launch: &AppLaunch,
-    facts: &BootFacts,
-) -> Result<u64, VmError> {
-    let tables = write_kernel_and_tables(memory, kernel, header, &launch.prelink, facts.vcpu_count)?;
-    write_boot_info(memory, launch, facts, tables)?;
-    Ok(tables.root)
-}
-
 /// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
 /// for `vcpu_count` vCPUs and the boot page tables (with `prelink`'s tables linked).
 pub fn write_kernel_and_tables(

@@ -31,6 +31,4 @@ pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
 pub use mapped::MappedFile;
 pub use stop::StopReason;
-pub use vm::{
-    prepare, run, run_prepared, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec,
-};
+pub use vm::{prepare, run, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec};

@@ -1,6 +1,7 @@
 //! [`MappedFile`]: an image file mapped read-only and shared. The same mapping serves the
-//! image checks (`uvm_image::Image::from_source`) and the guest's read-only memory slot, so
-//! the image is never copied: every VM of one image reads the same page-cache pages.
+//! image checks (`uvm_image::Image::from_source_releasing`, which gives pages back as it
+//! hashes) and the guest's read-only memory slot, so the image is never copied: every VM of
+//! one image reads the same page-cache pages.
 
 use std::fs::File;
 use std::io;

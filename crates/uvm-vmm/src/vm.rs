@@ -110,9 +110,11 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
     Ok(PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings })
 }
 
-/// Boots the VM described by `spec` and runs it until the app ends.
+/// Boots the VM described by `spec` and runs it until the app ends (all on this thread; `uvm
+/// run` overlaps [`prepare`] with [`stage_memory`] and then calls [`run_staged`]).
 pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
-    run_prepared(prepare()?, spec, io)
+    let prepared = prepare()?;
+    run_staged(prepared, stage_memory(spec)?, spec, io)
 }
 
 /// Guest memory with everything in it that depends only on the image and the launch: the
@@ -150,12 +152,6 @@ pub fn stage_memory(spec: &VmSpec<'_>) -> Result<StagedMemory, VmError> {
         spec.image.release(start..start + spec.kernel.len());
     }
     Ok(StagedMemory { memory, header, tables, took: started.elapsed() })
-}
-
-/// Boots the VM described by `spec` on a prepared VM and runs it until the app ends.
-pub fn run_prepared(prepared: PreparedVm, spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
-    let staged = stage_memory(spec)?;
-    run_staged(prepared, staged, spec, io)
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on

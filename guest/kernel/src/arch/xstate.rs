@@ -177,12 +177,9 @@ pub fn config() -> Option<Config> {
         let xcr0 = XCR0.load(Ordering::Relaxed);
         return Some(Config { xcr0, features: xcr0 & !XTILEDATA, size: size as u32 });
     }
-    // On PVM hosts the kernel runs in ring 3 under the host's CR4 and XCR0, so XSAVE works
-    // whatever the guest's CR4 says, and the trapping CPUID leaf 1 (~10 us) is skipped; in
-    // ring 0 (VMX/SVM) it needs the guest's own CR4.OSXSAVE, which the VMM sets when the VM's
-    // CPUID has XSAVE.
-    let pvm = super::percpu::current().hardware_virt == 0;
-    let osxsave = pvm || hw::cpuid(1, 0).2 & (1 << 27) != 0;
+    // The VMM sets CR4.OSXSAVE (and XCR0) whenever the VM's CPUID has XSAVE; CPUID then
+    // reports OSXSAVE, here as to the app. Asked once: each CPUID traps (~10 us).
+    let osxsave = hw::cpuid(1, 0).2 & (1 << 27) != 0;
     let found = if osxsave && hw::cpuid(0, 0).0 >= 0xd {
         config_from(hw::xgetbv0(), |i| {
             let (a, b, _, _) = hw::cpuid(0xd, i);

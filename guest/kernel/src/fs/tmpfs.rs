@@ -154,6 +154,27 @@ enum Body {
     Symlink(Vec<u8>),
 }
 
+impl Body {
+    /// The file's contents, for calls that need a regular file: `EISDIR` for a directory,
+    /// `EINVAL` for a symlink.
+    fn file(&self) -> Result<&FileBody, Errno> {
+        match self {
+            Body::File(file) => Ok(file),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            Body::Symlink(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// [`Body::file`], writable.
+    fn file_mut(&mut self) -> Result<&mut FileBody, Errno> {
+        match self {
+            Body::File(file) => Ok(file),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            Body::Symlink(_) => Err(Errno::EINVAL),
+        }
+    }
+}
+
 struct DirBody {
     entries: BTreeMap<Vec<u8>, DirSlot>,
     /// Entry names by directory offset: a listing resumes by offset, and offsets never
@@ -660,11 +681,7 @@ impl TmpNode {
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
-        let file = match &state.body {
-            Body::File(file) => file,
-            Body::Dir(_) => return Err(Errno::EISDIR),
-            Body::Symlink(_) => return Err(Errno::EINVAL),
-        };
+        let file = state.body.file()?;
         if offset >= file.size {
             return Ok(0);
         }
@@ -750,11 +767,7 @@ impl TmpNode {
         }
         let mut state = self.state.lock();
         let state = &mut *state;
-        let file = match &mut state.body {
-            Body::File(file) => file,
-            Body::Dir(_) => return Err(Errno::EISDIR),
-            Body::Symlink(_) => return Err(Errno::EINVAL),
-        };
+        let file = state.body.file_mut()?;
         if len < file.size {
             let first_dropped = len.div_ceil(CHUNK_SIZE as u64);
             let dropped = file.chunks.split_off(&first_dropped);
@@ -785,11 +798,7 @@ impl TmpNode {
         let end = offset.checked_add(len).filter(|&end| end <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let mut state = self.state.lock();
         let state = &mut *state;
-        let file = match &mut state.body {
-            Body::File(file) => file,
-            Body::Dir(_) => return Err(Errno::EISDIR),
-            Body::Symlink(_) => return Err(Errno::EINVAL),
-        };
+        let file = state.body.file_mut()?;
         if len == 0 {
             return Ok(());
         }
@@ -828,11 +837,7 @@ impl TmpNode {
     pub fn punch_hole(&self, offset: u64, len: u64) -> Result<(), Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
-        let file = match &mut state.body {
-            Body::File(file) => file,
-            Body::Dir(_) => return Err(Errno::EISDIR),
-            Body::Symlink(_) => return Err(Errno::EINVAL),
-        };
+        let file = state.body.file_mut()?;
         // Chunks past the end (allocated with KEEP_SIZE) go too, as on Linux.
         let end = offset.saturating_add(len);
         if offset >= end {
