@@ -85,7 +85,9 @@ pub struct BootInfo {
     pub strings_offset: u32,
     /// Bytes in the string area.
     pub strings_len: u32,
-    /// Number of vCPUs the VM may run.
+    /// How many app threads may run at once (`[vm] cpus`): what the app sees as its CPU count
+    /// (sched_getaffinity, /proc/cpuinfo). The guest may start more vCPUs than this (one per
+    /// thread, up to `MAX_VCPUS`); the VMM lets at most this many run at a time.
     pub vcpu_count: u32,
     /// Reserved, zero.
     pub reserved: u32,

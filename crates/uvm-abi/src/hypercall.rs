@@ -18,8 +18,11 @@ pub enum Hypercall {
     ConsoleRead = 2,
     /// The app is done: [`Exit`].
     Exit = 3,
-    /// Present page-table entries changed: resync this vCPU's shadow page tables before it
-    /// runs on (no parameter block; the value written is ignored).
+    /// Present page-table entries changed: resync the shadow page tables of every vCPU of the
+    /// VM. Returns once no vCPU can run guest code with a stale translation: the caller's is
+    /// resynced before it resumes, running ones are kicked out of the guest and resynced before
+    /// they re-enter, parked ones before they next enter (no parameter block; the value
+    /// written is ignored).
     FlushTlb = 4,
     /// The app was killed: [`Fatal`].
     Fatal = 5,
@@ -35,11 +38,21 @@ pub enum Hypercall {
     CopyFromImage = 9,
     /// Wait until the host's stdin has input (or end of input), or a timeout: [`ConsolePoll`].
     ConsolePoll = 10,
+    /// Start another vCPU (a new app thread runs on it): [`VcpuStart`].
+    VcpuStart = 11,
+    /// Park this vCPU's host thread until it is unparked, a timeout passes or the VM stops:
+    /// [`Park`].
+    Park = 12,
+    /// Wake a parked vCPU (or make its next park return at once): [`Unpark`].
+    Unpark = 13,
+    /// A signal waits for the thread of another vCPU: wake it if it is parked (as [`Unpark`])
+    /// and, once it runs app code, send it to the kernel's interrupt entry: [`Interrupt`].
+    Interrupt = 14,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 10] = [
+    pub const ALL: [Hypercall; 14] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -50,6 +63,10 @@ impl Hypercall {
         Hypercall::Sleep,
         Hypercall::CopyFromImage,
         Hypercall::ConsolePoll,
+        Hypercall::VcpuStart,
+        Hypercall::Park,
+        Hypercall::Unpark,
+        Hypercall::Interrupt,
     ];
 
     /// The guest-physical address a write to which makes this hypercall.
@@ -221,6 +238,72 @@ pub struct ConsolePoll {
     pub result: i64,
 }
 
+/// [`Hypercall::VcpuStart`] parameters: create vCPU `index` (once; `1 <= index <
+/// MAX_VCPUS`) with the boot vCPU's CPUID, control registers, page tables and segments, its
+/// own TSS (`tss_gpa(index)`, ring-0 stack `exception_stack_top(index)`), and these
+/// registers, and run it on a host thread of its own. The guest never asks twice for one
+/// index: a vCPU whose thread ended parks in the guest and is reused for the next thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuStart {
+    /// The vCPU to start.
+    pub index: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Where it starts (a kernel address).
+    pub rip: u64,
+    /// Its stack pointer.
+    pub rsp: u64,
+    /// Its rdi (the guest passes its per-vCPU area).
+    pub arg: u64,
+    /// Out: 0, or -EINVAL (bad or used index), -EAGAIN (the host could not make the vCPU or
+    /// its thread).
+    pub result: i64,
+}
+
+/// [`Hypercall::Park`] parameters. Each vCPU has a wake token, as `std::thread::park` does: an
+/// unpark sets it, a park consumes it, so a wake that comes before the park is not lost.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Park {
+    /// How long to wait at most: `u64::MAX` for no limit (the VMM may return earlier, capped
+    /// at [`SLEEP_MAX_NS`]: the guest re-checks its condition and parks again).
+    pub timeout_ns: u64,
+    /// Out: 1 when woken by an unpark (the token was consumed), 0 when the time ran out or the
+    /// VM is stopping.
+    pub result: i64,
+}
+
+/// [`Hypercall::Unpark`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unpark {
+    /// The vCPU to wake.
+    pub index: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Out: 0, or -EINVAL when no such vCPU was started.
+    pub result: i64,
+}
+
+/// [`Hypercall::Interrupt`] parameters. The VMM kicks the vCPU out of the guest if it runs
+/// there; before it next enters, if its instruction pointer is in app code (outside
+/// `KERNEL_BASE..KERNEL_END`), the VMM does what the ring-0 exception stub does for an
+/// exception: it records [`crate::percpu::INTERRUPT_VECTOR`], error 0 and the interrupted
+/// rip/cs/rflags/rsp in the vCPU's per-CPU area (its GS base) and resumes it at the area's
+/// fault entry on its fault stack. In kernel code it tries again shortly: the kernel delivers
+/// signals on its way back to the app anyway, except in the last instructions of that path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interrupt {
+    /// The vCPU to interrupt.
+    pub index: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Out: 0, or -EINVAL when no such vCPU was started.
+    pub result: i64,
+}
+
 /// One destination range of guest RAM.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -268,5 +351,9 @@ mod tests {
         assert_eq!(size_of::<CopyFromImage>(), 32);
         assert_eq!(size_of::<MemoryChunk>(), 16);
         assert_eq!(size_of::<ConsolePoll>(), 16);
+        assert_eq!(size_of::<VcpuStart>(), 40);
+        assert_eq!(size_of::<Park>(), 16);
+        assert_eq!(size_of::<Unpark>(), 16);
+        assert_eq!(size_of::<Interrupt>(), 16);
     }
 }

@@ -18,9 +18,10 @@ pub mod hypercall;
 pub mod image;
 pub mod kernel;
 pub mod layout;
+pub mod percpu;
 pub mod signal;
 
 /// Version of this contract. The image header records it; the VMM refuses an image built for
 /// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.
 /// Bump it on any change to a layout, number or meaning in this crate.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Guest memory in MiB (overrides the manifest's [vm] memory_mib).
     #[arg(long, value_name = "MIB")]
     pub memory_mib: Option<u32>,
+    /// How many app threads may run at once, 1 to 64 (overrides the manifest's [vm] cpus;
+    /// default: the host's CPU count).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
     /// Print every system call of the app on stderr.
     #[arg(long)]
     pub trace_syscalls: bool,

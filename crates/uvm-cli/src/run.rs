@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
-use uvm_manifest::{check_memory_mib, parse_env_override, RunConfig};
+use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, RunConfig};
 use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec};
 
 use crate::build::{build_image, default_image_path};
@@ -21,6 +21,7 @@ struct OpenedImage {
     mapped: MappedFile,
     image: Image,
     memory_mib: u32,
+    cpus: u32,
     launch: AppLaunch,
     staged: StagedMemory,
 }
@@ -46,16 +47,20 @@ fn open_image(args: RunArgs) -> Result<OpenedImage> {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
         None => config.memory_mib,
     };
+    let cpus = match args.cpus {
+        Some(v) => check_cpus(v, "`--cpus`")?,
+        None => config.cpus.unwrap_or_else(uvm_vmm::host_cpus),
+    };
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         workdir: config.workdir.clone(),
         prelink: first_addresses(&image)?,
     };
-    let spec = vm_spec(&args, &mapped, &image, memory_mib, launch);
+    let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch);
     let staged = uvm_vmm::stage_memory(&spec).with_context(|| format!("running {}", path.display()))?;
     let launch = spec.launch;
-    Ok(OpenedImage { took, path, mapped, image, memory_mib, launch, staged })
+    Ok(OpenedImage { took, path, mapped, image, memory_mib, cpus, launch, staged })
 }
 
 fn vm_spec<'a>(
@@ -63,12 +68,14 @@ fn vm_spec<'a>(
     mapped: &'a MappedFile,
     image: &'a Image,
     memory_mib: u32,
+    cpus: u32,
     launch: AppLaunch,
 ) -> VmSpec<'a> {
     VmSpec {
         image: mapped,
         kernel: image.kernel(),
         memory_mib: u64::from(memory_mib),
+        cpus,
         launch,
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
@@ -86,10 +93,10 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let prepared = uvm_vmm::prepare();
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, launch, staged } = opened;
+    let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, cpus, launch, staged } = opened;
     let stage_took = staged.took();
-    let spec = vm_spec(args, &mapped, &image, memory_mib, launch);
-    let report = uvm_vmm::run_staged(prepared, staged, &spec, &mut StdIo)
+    let spec = vm_spec(args, &mapped, &image, memory_mib, cpus, launch);
+    let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
         print_timings(&report, open_took, stage_took);
@@ -185,6 +192,7 @@ fn print_timings(report: &RunReport, open_took: std::time::Duration, stage_took:
         })
         .collect();
     eprintln!("  exits: {} (hypercalls: {}; other {})", e.total, calls.join(", "), e.other);
+    eprintln!("  vCPUs started: {}", report.vcpus_started);
     if !report.kvm_counters.is_empty() {
         let count = |name: &str| report.kvm_counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v);
         eprintln!(

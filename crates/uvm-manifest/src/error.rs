@@ -12,7 +12,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::{FORMAT_VERSION, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN};
+use crate::{CPUS_MAX, CPUS_MIN, FORMAT_VERSION, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN};
 
 /// Why a manifest, an override or a run configuration was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -281,6 +281,17 @@ pub enum ManifestError {
         "{at} must be between {MEMORY_MIB_MIN} and {MEMORY_MIB_MAX} (MiB), got {value}; pick a value in that range"
     )]
     MemoryOutOfRange {
+        /// Where the value came from.
+        at: String,
+        /// The value.
+        value: i64,
+    },
+
+    /// A CPU count is outside [`CPUS_MIN`]`..=`[`CPUS_MAX`].
+    #[error(
+        "{at} must be between {CPUS_MIN} and {CPUS_MAX} (app threads running at once), got {value}; pick a value in that range"
+    )]
+    CpusOutOfRange {
         /// Where the value came from.
         at: String,
         /// The value.

@@ -8,7 +8,8 @@
 //!
 //! - [`load`] and [`parse`]: manifest text to [`AppConfig`].
 //! - [`RunConfig`]: the part of an [`AppConfig`] that `uvm run` needs, as stored in an image.
-//! - [`parse_env_override`] and [`check_memory_mib`]: the same rules for command-line values.
+//! - [`parse_env_override`], [`check_memory_mib`] and [`check_cpus`]: the same rules for
+//!   command-line values.
 //!
 //! Modules: `raw` (the serde structs), `rules` (checks on single values), `validate`
 //! (raw manifest to [`AppConfig`]), `run_config`, `overrides`, `error`.
@@ -26,7 +27,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
-pub use overrides::{check_memory_mib, parse_env_override};
+pub use overrides::{check_cpus, check_memory_mib, parse_env_override};
 pub use run_config::RunConfig;
 
 /// The manifest format version this crate reads (`version = 1`).
@@ -39,6 +40,10 @@ pub const MEMORY_MIB_DEFAULT: u32 = 64;
 pub const MEMORY_MIB_MIN: u32 = 16;
 /// Largest allowed `memory_mib`.
 pub const MEMORY_MIB_MAX: u32 = 65536;
+/// Smallest allowed `cpus`.
+pub const CPUS_MIN: u32 = 1;
+/// Largest allowed `cpus` (the most vCPUs a uvm VM has).
+pub const CPUS_MAX: u32 = 64;
 /// Working directory when `[app] workdir` is absent.
 pub const DEFAULT_WORKDIR: &str = "/";
 /// The guest directory the binary is placed in, as `/bin/<binary file name>`.
@@ -89,6 +94,9 @@ pub struct FileMapping {
 pub struct VmConfig {
     /// Guest RAM in MiB, within [`MEMORY_MIB_MIN`]..=[`MEMORY_MIB_MAX`].
     pub memory_mib: u32,
+    /// How many app threads may run at once, within [`CPUS_MIN`]..=[`CPUS_MAX`]; `None`: as
+    /// many as the host running the image has CPUs (decided by `uvm run`).
+    pub cpus: Option<u32>,
 }
 
 impl AppConfig {

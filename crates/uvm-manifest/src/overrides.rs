@@ -1,9 +1,9 @@
 //! Checks for the values `uvm run` and `uvm build` accept on the command line in place of the
-//! manifest's: `-e KEY=VALUE` and a memory size. They apply the manifest's value rules, so an
+//! manifest's: `-e KEY=VALUE`, a memory size and a CPU count. They apply the manifest's value rules, so an
 //! override can never give the VM something a manifest could not.
 
 use crate::error::ManifestError;
-use crate::rules::{check_env_var, check_memory};
+use crate::rules::{check_cpu_count, check_env_var, check_memory};
 
 /// Parses a `-e KEY=VALUE` override into its name and value. The name is everything before
 /// the first '=' and must be a valid environment variable name; the value may be empty and may
@@ -20,6 +20,12 @@ pub fn parse_env_override(s: &str) -> Result<(String, String), ManifestError> {
 /// names, against the range a manifest's `[vm] memory_mib` allows.
 pub fn check_memory_mib(v: u32, source: &str) -> Result<u32, ManifestError> {
     check_memory(i64::from(v), source)
+}
+
+/// Checks a CPU count from `source` (for example "`--cpus`"), which the error names, against
+/// the range a manifest's `[vm] cpus` allows.
+pub fn check_cpus(v: u32, source: &str) -> Result<u32, ManifestError> {
+    check_cpu_count(i64::from(v), source)
 }
 
 #[cfg(test)]
@@ -43,6 +49,14 @@ mod tests {
         let err = parse_env_override("A=x\0").unwrap_err();
         assert!(matches!(err, ManifestError::Nul { .. }));
         assert!(err.to_string().starts_with("`-e \"A=x\\0\"`: the value of \"A\""), "{err}");
+    }
+
+    #[test]
+    fn cpu_overrides() {
+        assert_eq!(check_cpus(4, "`--cpus`").unwrap(), 4);
+        let err = check_cpus(0, "`--cpus`").unwrap_err();
+        assert!(err.to_string().starts_with("`--cpus` must be between 1 and 64"), "{err}");
+        assert!(check_cpus(65, "`--cpus`").is_err());
     }
 
     #[test]

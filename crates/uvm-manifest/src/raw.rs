@@ -51,6 +51,7 @@ pub(crate) struct RawFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawVm {
     pub memory_mib: Option<i64>,
+    pub cpus: Option<i64>,
 }
 
 /// The TOML parser's report for `error`, with serde's Rust type names replaced by the TOML

@@ -8,7 +8,8 @@
 
 use crate::error::ManifestError;
 use crate::{
-    BINARY_GUEST_DIR, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN, RESERVED_GUEST_DIRS,
+    BINARY_GUEST_DIR, CPUS_MAX, CPUS_MIN, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN,
+    RESERVED_GUEST_DIRS,
 };
 
 /// An app name: 1..=[`NAME_MAX_LEN`] characters from `[A-Za-z0-9._-]`, not starting with '.'
@@ -126,6 +127,14 @@ pub(crate) fn check_memory(value: i64, at: &str) -> Result<u32, ManifestError> {
     u32::try_from(value).map_err(|_| ManifestError::MemoryOutOfRange { at: at.to_owned(), value })
 }
 
+/// A CPU count: [`CPUS_MIN`]..=[`CPUS_MAX`].
+pub(crate) fn check_cpu_count(value: i64, at: &str) -> Result<u32, ManifestError> {
+    if !(i64::from(CPUS_MIN)..=i64::from(CPUS_MAX)).contains(&value) {
+        return Err(ManifestError::CpusOutOfRange { at: at.to_owned(), value });
+    }
+    u32::try_from(value).map_err(|_| ManifestError::CpusOutOfRange { at: at.to_owned(), value })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +222,15 @@ mod tests {
         assert!(is_same_or_inside("/a/b", "/a"));
         assert!(!is_same_or_inside("/ab", "/a"));
         assert!(!is_same_or_inside("/a", "/a/b"));
+    }
+
+    #[test]
+    fn cpu_counts() {
+        assert_eq!(check_cpu_count(1, "at").unwrap(), 1);
+        assert_eq!(check_cpu_count(64, "at").unwrap(), 64);
+        for bad in [0, -1, 65, i64::MAX, i64::MIN] {
+            assert!(matches!(check_cpu_count(bad, "at"), Err(ManifestError::CpusOutOfRange { .. })), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
-use crate::rules::{binary_guest_path, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path};
+use crate::rules::{
+    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path,
+};
 use crate::AppConfig;
 
 /// The run configuration stored inside an image.
@@ -31,6 +33,10 @@ pub struct RunConfig {
     pub workdir: String,
     /// Guest RAM in MiB.
     pub memory_mib: u32,
+    /// How many app threads may run at once; absent: the host's CPU count at run time. Left out
+    /// of the TOML when absent, so images of manifests without it are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u32>,
 }
 
 /// Where run-configuration values come from, for error messages.
@@ -48,6 +54,7 @@ impl RunConfig {
             env: app.env.clone(),
             workdir: app.workdir.clone(),
             memory_mib: app.vm.memory_mib,
+            cpus: app.vm.cpus,
         }
     }
 
@@ -101,6 +108,9 @@ impl RunConfig {
             });
         }
         check_memory(i64::from(self.memory_mib), &format!("{AT}: `memory_mib`"))?;
+        if let Some(cpus) = self.cpus {
+            check_cpu_count(i64::from(cpus), &format!("{AT}: `cpus`"))?;
+        }
         Ok(())
     }
 }
@@ -121,6 +131,7 @@ mod tests {
                 .collect(),
             workdir: "/srv".into(),
             memory_mib: 128,
+            cpus: Some(2),
         }
     }
 
@@ -134,6 +145,18 @@ mod tests {
         let mut other = config.clone();
         other.env = config.env.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(other.to_toml(), text);
+    }
+
+    #[test]
+    fn cpus_is_optional_and_left_out_when_absent() {
+        let mut config = sample();
+        config.cpus = None;
+        let text = config.to_toml();
+        assert!(!text.contains("cpus"), "{text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap(), config);
+        let mut bad = sample();
+        bad.cpus = Some(0);
+        assert!(matches!(RunConfig::from_toml(&bad.to_toml()), Err(ManifestError::CpusOutOfRange { .. })));
     }
 
     #[test]

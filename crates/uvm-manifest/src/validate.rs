@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use crate::error::ManifestError;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_dst, check_env_var, check_memory, check_name, check_no_nul, is_same_or_inside,
-    normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
+    is_same_or_inside, normalise_guest_path,
 };
 use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
 
@@ -54,6 +54,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         Some(v) => check_memory(v, &manifest.at("[vm] `memory_mib`"))?,
         None => MEMORY_MIB_DEFAULT,
     };
+    let cpus = raw.vm.cpus.map(|v| check_cpu_count(v, &manifest.at("[vm] `cpus`"))).transpose()?;
 
     Ok(AppConfig {
         manifest_path: manifest_path.to_owned(),
@@ -63,7 +64,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         env: app.env,
         workdir,
         files,
-        vm: VmConfig { memory_mib },
+        vm: VmConfig { memory_mib, cpus },
     })
 }
 
@@ -226,6 +227,7 @@ mod tests {
         assert!(app.args.is_empty() && app.env.is_empty() && app.files.is_empty());
         assert_eq!(app.workdir, "/");
         assert_eq!(app.vm.memory_mib, 64);
+        assert_eq!(app.vm.cpus, None, "the host's CPU count, decided at run time");
         assert_eq!(app.input_paths(), vec![s.manifest(), binary]);
     }
 

@@ -32,7 +32,7 @@ fn full_manifest_loads() {
             FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
         ],
-        vm: VmConfig { memory_mib: 128 },
+        vm: VmConfig { memory_mib: 128, cpus: Some(2) },
     };
     assert_eq!(app, expected);
     assert_eq!(app.binary_name(), "hello");
@@ -50,6 +50,7 @@ fn full_manifest_loads() {
             env: app.env.clone(),
             workdir: "/srv/data".into(),
             memory_mib: 128,
+            cpus: Some(2),
         }
     );
     assert_eq!(RunConfig::from_toml(&run.to_toml()).unwrap(), run);
@@ -144,6 +145,7 @@ fn expectations() -> Vec<Case> {
             |e| matches!(e, E::MemoryOutOfRange { value: 8, .. }),
             &["[vm] `memory_mib`", "got 8", "between 16 and 65536"],
         ),
+        ("cpus", |e| matches!(e, E::CpusOutOfRange { value: 0, .. }), &["[vm] `cpus`", "got 0", "between 1 and 64"]),
     ]
 }
 

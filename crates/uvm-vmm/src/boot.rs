@@ -37,7 +37,7 @@ pub struct BootFacts {
     pub hwcap: u64,
     /// Fresh randomness.
     pub random_seed: [u64; 4],
-    /// Number of vCPUs.
+    /// How many vCPUs may run at once (`[vm] cpus`).
     pub vcpu_count: u32,
 }
 
@@ -116,20 +116,18 @@ pub struct BootTables {
 }
 
 /// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
-/// for `vcpu_count` vCPUs and the boot page tables (with `prelink`'s tables linked).
+/// (the GDT for every vCPU there may be, the boot vCPU's TSS; other vCPUs' TSSs are written
+/// when they start: [`write_tss`]) and the boot page tables (with `prelink`'s tables linked).
 pub fn write_kernel_and_tables(
     memory: &GuestMemory,
     kernel: &[u8],
     header: &KernelHeader,
     prelink: &[u64],
-    vcpu_count: u32,
 ) -> Result<BootTables, VmError> {
     let oob = || VmError::OutOfBootMemory;
     memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
-    memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(vcpu_count)).ok_or_else(oob)?;
-    for cpu_index in 0..vcpu_count {
-        memory.write_ram(layout::tss_gpa(cpu_index), &cpu::tss_bytes(cpu_index)).ok_or_else(oob)?;
-    }
+    memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(layout::MAX_VCPUS)).ok_or_else(oob)?;
+    write_tss(memory, 0)?;
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
     let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), prelink);
@@ -138,6 +136,11 @@ pub fn write_kernel_and_tables(
     }
     memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
     Ok(BootTables { root: tables.root, end_gpa: tables.end_gpa() })
+}
+
+/// Writes vCPU `cpu`'s TSS (before the vCPU first runs; nothing else writes that area).
+pub fn write_tss(memory: &GuestMemory, cpu: u32) -> Result<(), VmError> {
+    memory.write_ram(layout::tss_gpa(cpu), &cpu::tss_bytes(cpu)).ok_or(VmError::OutOfBootMemory)
 }
 
 /// The boot info (facts, argv, envp, workdir), written last: it holds the TSC/realtime pair,

@@ -205,13 +205,13 @@ pub fn boot_xcr0(cpuid: &CpuId) -> Option<u64> {
 
 /// General registers at the kernel's entry.
 pub fn boot_regs(header: &KernelHeader) -> kvm_regs {
-    kvm_regs {
-        rip: header.entry,
-        rsp: header.boot_stack_top,
-        rdi: layout::direct_map(layout::BOOT_INFO_GPA),
-        rflags: 0x2,
-        ..Default::default()
-    }
+    start_regs(header.entry, header.boot_stack_top, layout::direct_map(layout::BOOT_INFO_GPA))
+}
+
+/// General registers of a vCPU started at `rip` with `rsp` and `rdi = arg` (the boot vCPU's
+/// are these with the kernel's entry, boot stack and boot info).
+pub fn start_regs(rip: u64, rsp: u64, arg: u64) -> kvm_regs {
+    kvm_regs { rip, rsp, rdi: arg, rflags: 0x2, ..Default::default() }
 }
 
 /// The syscall MSRs: STAR (selectors), LSTAR (the kernel's syscall entry), SFMASK.
@@ -227,7 +227,8 @@ pub fn syscall_msrs(header: &KernelHeader) -> Vec<kvm_msr_entry> {
     ]
 }
 
-/// Loads the boot state into a vCPU (whose CPUID is already set).
+/// Loads the entry state into vCPU `cpu` (whose CPUID is already set): segments and control
+/// registers (its own TSS), XCR0, the syscall MSRs and `regs`.
 pub fn configure_vcpu(
     vcpu: &VcpuFd,
     header: &KernelHeader,
@@ -235,6 +236,7 @@ pub fn configure_vcpu(
     cpu: u32,
     page_table_root: u64,
     xcr0: Option<u64>,
+    regs: &kvm_regs,
 ) -> Result<(), VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
     let mut sregs = boot_sregs(vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?, platform, cpu, page_table_root);
@@ -258,7 +260,7 @@ pub fn configure_vcpu(
             source: kvm_ioctls::Error::new(libc::EINVAL),
         });
     }
-    vcpu.set_regs(&boot_regs(header)).map_err(kvm("KVM_SET_REGS"))?;
+    vcpu.set_regs(regs).map_err(kvm("KVM_SET_REGS"))?;
     Ok(())
 }
 
@@ -346,6 +348,19 @@ mod tests {
         assert_eq!(leaf(7, 0).ebx & (1 << 0), 0, "FSGSBASE needs kernel support");
         assert_eq!(leaf(7, 0).ecx & (1 << 22), 0, "RDPID reads the host's TSC_AUX");
         assert_eq!(leaf(7, 1), entry(7, 1), "other subleaves untouched");
+    }
+
+    #[test]
+    fn started_vcpus_get_their_own_registers_and_tss() {
+        let regs = start_regs(0x20_1000, 0x20_8000, 0x4000_0000_5000);
+        assert_eq!((regs.rip, regs.rsp, regs.rdi, regs.rflags), (0x20_1000, 0x20_8000, 0x4000_0000_5000, 0x2));
+        let sregs = boot_sregs(kvm_sregs::default(), Platform::Pvm, 5, 0x40_0000);
+        assert_eq!(sregs.tr.base, layout::tss_gpa(5));
+        assert_eq!(sregs.tr.selector, selectors::TSS_BASE + 5 * 16);
+        assert_eq!(sregs.cr3, 0x40_0000);
+        let gdt = gdt_bytes(layout::MAX_VCPUS);
+        assert!(gdt.len() <= 4096, "the GDT fits its page");
+        assert_eq!(gdt.len() - 1, sregs.gdt.limit as usize);
     }
 
     #[test]

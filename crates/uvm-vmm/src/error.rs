@@ -36,6 +36,14 @@ pub enum VmError {
         /// Largest size.
         max: u64,
     },
+    /// The requested number of vCPUs is outside what uvm supports.
+    #[error("{cpus} vCPUs are not supported: choose between 1 and {max} (`[vm] cpus` or `--cpus`)")]
+    CpuCount {
+        /// What was asked.
+        cpus: u32,
+        /// Most vCPUs.
+        max: u32,
+    },
     /// The image's guest kernel is unusable.
     #[error("the image's guest kernel is unusable: {0}; rebuild the image with this uvm (`uvm build`)")]
     BadKernel(String),

@@ -5,7 +5,7 @@ use uvm_abi::hypercall::{Fatal, Hypercall};
 
 use crate::error::{HypercallError, VmError};
 use crate::host_io::HostIo;
-use crate::hypercall::{self, HypercallAction};
+use crate::hypercall::{self, HypercallAction, VcpuOps};
 use crate::memory::GuestMemory;
 
 /// Why KVM_RUN returned, copied out of `kvm_run`.
@@ -81,11 +81,23 @@ pub struct ExitCounts {
     pub other: u64,
 }
 
+impl ExitCounts {
+    /// Adds `other`'s counts (another vCPU's) to these.
+    pub fn add(&mut self, other: &ExitCounts) {
+        self.total += other.total;
+        self.other += other.other;
+        for (sum, n) in self.hypercalls.iter_mut().zip(other.hypercalls) {
+            *sum += n;
+        }
+    }
+}
+
 /// Handles one exit.
 pub fn handle_exit(
     exit: &VmExit,
     memory: &GuestMemory,
-    io: &mut dyn HostIo,
+    io: &dyn HostIo,
+    vcpu: &dyn VcpuOps,
     counts: &mut ExitCounts,
 ) -> Result<ExitAction, VmError> {
     counts.total += 1;
@@ -104,7 +116,7 @@ pub fn handle_exit(
                 return Err(HypercallError::BadWidth { name: hypercall::name(call), len }.into());
             }
             let params_gpa = u64::from_le_bytes(data);
-            Ok(match hypercall::handle(call, params_gpa, memory, io)? {
+            Ok(match hypercall::handle(call, params_gpa, memory, io, vcpu)? {
                 HypercallAction::Resume => ExitAction::Resume,
                 HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
                 HypercallAction::Exit(status, stats) => ExitAction::Stop(Outcome::Exited(status, stats)),
@@ -147,7 +159,42 @@ pub fn handle_exit(
 mod tests {
     use super::*;
     use crate::host_io::MemoryIo;
-    use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, FatalReason};
+    use crate::vcpus::{StartError, Vcpus};
+    use std::sync::Mutex;
+    use uvm_abi::hypercall::{ConsoleRead, ConsoleWrite, Exit, FatalReason, Park, Unpark, VcpuStart};
+
+    /// The vCPU side of hypercalls without KVM: starts are only claimed and recorded.
+    struct TestVcpus {
+        vcpus: Vcpus,
+        started: Mutex<Vec<VcpuStart>>,
+    }
+
+    impl TestVcpus {
+        fn new() -> TestVcpus {
+            TestVcpus { vcpus: Vcpus::new(1), started: Mutex::new(Vec::new()) }
+        }
+    }
+
+    impl VcpuOps for TestVcpus {
+        fn blocking(&self, wait: &mut dyn FnMut()) {
+            wait()
+        }
+        fn park(&self, timeout: std::time::Duration) -> bool {
+            self.vcpus.park(0, timeout)
+        }
+        fn unpark(&self, index: u32) -> bool {
+            self.vcpus.unpark(index)
+        }
+
+        fn interrupt(&self, index: u32) -> bool {
+            self.vcpus.interrupt(index, &|_| {})
+        }
+        fn start(&self, start: &VcpuStart) -> Result<(), StartError> {
+            self.vcpus.claim(start.index)?;
+            self.started.lock().unwrap().push(*start);
+            Ok(())
+        }
+    }
 
     const PARAMS: u64 = 0x10_0000;
     const BUF: u64 = 0x11_0000;
@@ -168,51 +215,48 @@ mod tests {
         VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len: 8 }
     }
 
-    fn run(exit: &VmExit, memory: &GuestMemory, io: &mut MemoryIo) -> Result<ExitAction, VmError> {
-        handle_exit(exit, memory, io, &mut ExitCounts::default())
+    fn run(exit: &VmExit, memory: &GuestMemory, io: &MemoryIo) -> Result<ExitAction, VmError> {
+        handle_exit(exit, memory, io, &TestVcpus::new(), &mut ExitCounts::default())
     }
 
     #[test]
     fn console_write_reaches_the_right_stream() {
         let mem = memory();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         mem.write_ram(BUF, b"hello").unwrap();
         for fd in [1, 2] {
             mem.write_plain(PARAMS, &ConsoleWrite { fd, buf_gpa: BUF, len: 5, ..Default::default() }).unwrap();
-            assert_eq!(
-                run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).unwrap(),
-                ExitAction::Resume
-            );
+            assert_eq!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &io).unwrap(), ExitAction::Resume);
             let back: ConsoleWrite = mem.read_plain(PARAMS).unwrap();
             assert_eq!(back.result, 5);
         }
-        assert_eq!(io.stdout, b"hello");
-        assert_eq!(io.stderr, b"hello");
+        assert_eq!(io.stdout(), b"hello");
+        assert_eq!(io.stderr(), b"hello");
     }
 
     #[test]
     fn console_read_delivers_data_then_eof() {
         let mem = memory();
-        let mut io = MemoryIo { stdin: b"abc".to_vec(), ..Default::default() };
+        let io = MemoryIo::with_stdin(b"abc");
         mem.write_plain(PARAMS, &ConsoleRead { fd: 0, buf_gpa: BUF, len: 100, ..Default::default() }).unwrap();
-        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &mut io).unwrap();
+        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &io).unwrap();
         let back: ConsoleRead = mem.read_plain(PARAMS).unwrap();
         assert_eq!(back.result, 3);
         let mut got = [0u8; 3];
         mem.read_ram(BUF, &mut got).unwrap();
         assert_eq!(&got, b"abc");
-        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &mut io).unwrap();
+        run(&hypercall_exit(Hypercall::ConsoleRead, PARAMS), &mem, &io).unwrap();
         assert_eq!(mem.read_plain::<ConsoleRead>(PARAMS).unwrap().result, 0);
     }
 
     #[test]
     fn exit_and_fatal_stop_the_vm() {
         let mem = memory();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         let stats = uvm_abi::hypercall::GuestStats { syscalls: 3, ..Default::default() };
         mem.write_plain(PARAMS, &Exit { status: 7, reserved: 0, stats }).unwrap();
         assert_eq!(
-            run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &mut io).unwrap(),
+            run(&hypercall_exit(Hypercall::Exit, PARAMS), &mem, &io).unwrap(),
             ExitAction::Stop(Outcome::Exited(7, stats))
         );
         let fatal = Fatal {
@@ -225,7 +269,7 @@ mod tests {
         };
         mem.write_plain(PARAMS, &fatal).unwrap();
         assert_eq!(
-            run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).unwrap(),
+            run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &io).unwrap(),
             ExitAction::Stop(Outcome::Killed(fatal))
         );
     }
@@ -233,30 +277,30 @@ mod tests {
     #[test]
     fn bad_guest_input_is_refused_not_panicked_on() {
         let mem = memory();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         // Parameter block outside RAM.
-        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, u64::MAX - 3), &mem, &mut io).is_err());
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, u64::MAX - 3), &mem, &io).is_err());
         // Buffer outside RAM, and a length over the bound.
         mem.write_plain(PARAMS, &ConsoleWrite { fd: 1, buf_gpa: 64 << 20, len: 5, ..Default::default() }).unwrap();
-        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &io).is_err());
         mem.write_plain(PARAMS, &ConsoleWrite { fd: 1, buf_gpa: BUF, len: u64::MAX, ..Default::default() }).unwrap();
-        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &io).is_err());
         // Wrong fd.
         mem.write_plain(PARAMS, &ConsoleWrite { fd: 7, buf_gpa: BUF, len: 1, ..Default::default() }).unwrap();
-        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &mut io).is_err());
+        assert!(run(&hypercall_exit(Hypercall::ConsoleWrite, PARAMS), &mem, &io).is_err());
         // A 4-byte write to the hypercall page.
         let narrow = VmExit::MmioWrite { gpa: Hypercall::Exit.gpa(), data: [0; 8], len: 4 };
-        assert!(run(&narrow, &mem, &mut io).is_err());
+        assert!(run(&narrow, &mem, &io).is_err());
         // Invalid fatal signal.
         mem.write_plain(PARAMS, &Fatal { reason: 1, signal: 0, ..Default::default() }).unwrap();
-        assert!(run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &mut io).is_err());
-        assert!(io.stdout.is_empty());
+        assert!(run(&hypercall_exit(Hypercall::Fatal, PARAMS), &mem, &io).is_err());
+        assert!(io.stdout().is_empty());
     }
 
     #[test]
     fn unknown_addresses_and_exits_stop_with_a_reason() {
         let mem = memory();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         for exit in [
             VmExit::MmioWrite { gpa: 0xdead_0000, data: [0; 8], len: 8 },
             VmExit::MmioRead { gpa: 0xdead_0000 },
@@ -266,12 +310,12 @@ mod tests {
             VmExit::InternalError,
             VmExit::FailEntry { reason: 3 },
         ] {
-            match run(&exit, &mem, &mut io).unwrap() {
+            match run(&exit, &mem, &io).unwrap() {
                 ExitAction::Fault(reason) => assert!(!reason.is_empty()),
                 other => panic!("{exit:?} gave {other:?}"),
             }
         }
-        match run(&VmExit::MmioWrite { gpa: 0xdead_0000, data: [0; 8], len: 8 }, &mem, &mut io).unwrap() {
+        match run(&VmExit::MmioWrite { gpa: 0xdead_0000, data: [0; 8], len: 8 }, &mem, &io).unwrap() {
             ExitAction::Fault(reason) => assert!(reason.contains("0xdead0000")),
             other => panic!("{other:?}"),
         }
@@ -286,14 +330,14 @@ mod tests {
         let mapped = crate::mapped::MappedFile::open(&path).unwrap();
         let _ = std::fs::remove_file(&path);
         let mem = GuestMemory::new(32 << 20, &mapped).unwrap();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         let chunks = [MemoryChunk { gpa: BUF, len: 100 }, MemoryChunk { gpa: BUF + 0x1000, len: 50 }];
         for (i, c) in chunks.iter().enumerate() {
             mem.write_plain(PARAMS + 0x100 + 16 * i as u64, c).unwrap();
         }
         let call = CopyFromImage { image_offset: 10, chunks_gpa: PARAMS + 0x100, chunk_count: 2, result: 0 };
         mem.write_plain(PARAMS, &call).unwrap();
-        assert_eq!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).unwrap(), ExitAction::Resume);
+        assert_eq!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &io).unwrap(), ExitAction::Resume);
         assert_eq!(mem.read_plain::<CopyFromImage>(PARAMS).unwrap().result, 150);
         let mut got = [0u8; 100];
         mem.read_ram(BUF, &mut got).unwrap();
@@ -308,11 +352,11 @@ mod tests {
             CopyFromImage { chunks_gpa: 1 << 40, ..call },
         ] {
             mem.write_plain(PARAMS, &bad).unwrap();
-            assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).is_err(), "{bad:?}");
+            assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &io).is_err(), "{bad:?}");
         }
         mem.write_plain(PARAMS + 0x100, &MemoryChunk { gpa: 40 << 20, len: 10 }).unwrap();
         mem.write_plain(PARAMS, &call).unwrap();
-        assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &mut io).is_err(), "outside RAM");
+        assert!(run(&hypercall_exit(Hypercall::CopyFromImage, PARAMS), &mem, &io).is_err(), "outside RAM");
     }
 
     /// Random parameter blocks and addresses for every hypercall: the handler answers or
@@ -320,7 +364,8 @@ mod tests {
     #[test]
     fn random_hypercalls_never_panic() {
         let mem = memory();
-        let mut io = MemoryIo { stdin: vec![7; 64], ..Default::default() };
+        let io = MemoryIo::with_stdin(&[7; 64]);
+        let vcpus = TestVcpus::new();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             state ^= state << 13;
@@ -342,25 +387,70 @@ mod tests {
             }
             mem.write_ram(PARAMS, &block).unwrap();
             let call = Hypercall::ALL[round % Hypercall::ALL.len()];
-            if call == Hypercall::Sleep {
+            if call == Hypercall::Sleep || call == Hypercall::Park {
                 continue;
             }
             let params = if round % 7 == 0 { next() } else { PARAMS };
             let len = if round % 11 == 0 { (next() % 9) as usize } else { 8 };
             let exit = VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len };
-            let _ = handle_exit(&exit, &mem, &mut io, &mut ExitCounts::default());
+            let _ = handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default());
         }
     }
 
     #[test]
     fn trace_lines_become_diagnostics_and_panics_errors() {
         let mem = memory();
-        let mut io = MemoryIo::default();
+        let io = MemoryIo::default();
         mem.write_ram(BUF, b"write(1, ...) = 5").unwrap();
         mem.write_plain(PARAMS, &uvm_abi::hypercall::Message { buf_gpa: BUF, len: 17 }).unwrap();
-        run(&hypercall_exit(Hypercall::Trace, PARAMS), &mem, &mut io).unwrap();
-        assert_eq!(io.diagnostics, vec!["[uvm trace] write(1, ...) = 5".to_string()]);
-        let err = run(&hypercall_exit(Hypercall::Panic, PARAMS), &mem, &mut io).unwrap_err();
+        run(&hypercall_exit(Hypercall::Trace, PARAMS), &mem, &io).unwrap();
+        assert_eq!(io.diagnostics(), vec!["[uvm trace] write(1, ...) = 5".to_string()]);
+        let err = run(&hypercall_exit(Hypercall::Panic, PARAMS), &mem, &io).unwrap_err();
         assert!(err.to_string().contains("guest kernel panic: write(1"));
+    }
+
+    #[test]
+    fn vcpu_start_park_and_unpark_answer_through_their_blocks() {
+        let mem = memory();
+        let io = MemoryIo::default();
+        let vcpus = TestVcpus::new();
+        let call = |h: Hypercall| {
+            let exit = hypercall_exit(h, PARAMS);
+            handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default()).unwrap()
+        };
+        let start = VcpuStart { index: 2, rip: 0x20_1000, rsp: 0x20_8000, arg: 0x4000_0000_1000, ..Default::default() };
+        for (index, expected) in [(2, 0), (2, -22), (0, -22), (uvm_abi::layout::MAX_VCPUS, -22), (u32::MAX, -22)] {
+            mem.write_plain(PARAMS, &VcpuStart { index, result: 99, ..start }).unwrap();
+            assert_eq!(call(Hypercall::VcpuStart), ExitAction::Resume);
+            assert_eq!(mem.read_plain::<VcpuStart>(PARAMS).unwrap().result, expected, "index {index}");
+        }
+        assert_eq!(*vcpus.started.lock().unwrap(), vec![VcpuStart { result: 99, ..start }]);
+
+        for (index, expected) in [(2, 0), (0, 0), (3, -22), (1000, -22)] {
+            mem.write_plain(PARAMS, &Unpark { index, reserved: 0, result: 99 }).unwrap();
+            assert_eq!(call(Hypercall::Unpark), ExitAction::Resume);
+            assert_eq!(mem.read_plain::<Unpark>(PARAMS).unwrap().result, expected, "index {index}");
+        }
+        // vCPU 0's token was set by the unpark above: the park consumes it; the next times out.
+        mem.write_plain(PARAMS, &Park { timeout_ns: u64::MAX, result: 99 }).unwrap();
+        assert_eq!(call(Hypercall::Park), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 1);
+        mem.write_plain(PARAMS, &Park { timeout_ns: 1_000_000, result: 99 }).unwrap();
+        assert_eq!(call(Hypercall::Park), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 0);
+        // Parameter blocks outside RAM are refused.
+        let exit = hypercall_exit(Hypercall::Park, 1 << 40);
+        assert!(handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default()).is_err());
+    }
+
+    #[test]
+    fn exit_counts_add_up() {
+        let mut a = ExitCounts { total: 3, other: 1, ..Default::default() };
+        a.hypercalls[4] = 2;
+        let mut b = ExitCounts { total: 5, other: 0, ..Default::default() };
+        b.hypercalls[4] = 1;
+        b.hypercalls[12] = 4;
+        a.add(&b);
+        assert_eq!((a.total, a.other, a.hypercalls[4], a.hypercalls[12]), (8, 1, 3, 4));
     }
 }

@@ -1,15 +1,36 @@
 //! Hypercall handlers. Each copies its parameter block in from guest RAM, validates every
 //! field (a buffer must lie in RAM; a length must be within its bound), acts, and copies the
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
+//! What a call needs from the VM's vCPUs (parking, starting one, giving up the run slot while
+//! a call blocks) goes through [`VcpuOps`], so the handlers are tested without a VM.
+
+use std::time::Duration;
 
 use uvm_abi::hypercall::{
-    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, MemoryChunk, Message,
-    Sleep, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
+    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt, MemoryChunk,
+    Message, Park, Sleep, Unpark, VcpuStart, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
 use crate::host_io::HostIo;
 use crate::memory::{GuestMemory, Plain};
+use crate::vcpus::StartError;
+
+/// What the hypercall handlers ask of the vCPU that made the call and of the VM's others
+/// (implemented by the run loop).
+pub trait VcpuOps {
+    /// Runs `wait` (a sleep or a console wait, which may block) without holding a run slot.
+    fn blocking(&self, wait: &mut dyn FnMut());
+    /// Parks the calling vCPU up to `timeout`: whether an unpark's token was consumed.
+    fn park(&self, timeout: Duration) -> bool;
+    /// Sets vCPU `index`'s park token and wakes it; false if it was never started.
+    fn unpark(&self, index: u32) -> bool;
+    /// Wakes vCPU `index` and has it take the interrupt entry before it next runs app code;
+    /// false if it was never started.
+    fn interrupt(&self, index: u32) -> bool;
+    /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`.
+    fn start(&self, start: &VcpuStart) -> Result<(), StartError>;
+}
 
 /// What a handled hypercall asks of the run loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +76,10 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Sleep => "sleep",
         Hypercall::CopyFromImage => "copy-from-image",
         Hypercall::ConsolePoll => "console-poll",
+        Hypercall::VcpuStart => "vcpu-start",
+        Hypercall::Park => "park",
+        Hypercall::Unpark => "unpark",
+        Hypercall::Interrupt => "interrupt",
     }
 }
 
@@ -67,7 +92,8 @@ pub fn handle(
     call: Hypercall,
     params_gpa: u64,
     memory: &GuestMemory,
-    io: &mut dyn HostIo,
+    io: &dyn HostIo,
+    vcpu: &dyn VcpuOps,
 ) -> Result<HypercallAction, HypercallError> {
     match call {
         Hypercall::ConsoleWrite => {
@@ -93,7 +119,9 @@ pub fn handle(
             }
             check_buffer(memory, call, p.buf_gpa, p.len, CONSOLE_MAX_CHUNK)?;
             let mut buf = vec![0u8; p.len as usize];
-            p.result = match io.read_stdin(&mut buf) {
+            let mut read = Ok(0);
+            vcpu.blocking(&mut || read = io.read_stdin(&mut buf));
+            p.result = match read {
                 Ok(n) => {
                     memory.write_ram(p.buf_gpa, &buf[..n]).ok_or(HypercallError::BadAddress {
                         name: name(call),
@@ -129,15 +157,18 @@ pub fn handle(
         }
         Hypercall::Sleep => {
             let mut p: Sleep = read_params(memory, call, params_gpa)?;
-            crate::stop::sleep(std::time::Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS)));
+            let duration = Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS));
+            vcpu.blocking(&mut || crate::stop::sleep(duration));
             p.result = 0;
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }
         Hypercall::ConsolePoll => {
             let mut p: ConsolePoll = read_params(memory, call, params_gpa)?;
-            let timeout = std::time::Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
-            p.result = i64::from(io.wait_stdin(timeout));
+            let timeout = Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
+            let mut ready = false;
+            vcpu.blocking(&mut || ready = io.wait_stdin(timeout));
+            p.result = i64::from(ready);
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }
@@ -167,6 +198,34 @@ pub fn handle(
                 offset += chunk.len;
             }
             p.result = (offset - p.image_offset) as i64;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::VcpuStart => {
+            let mut p: VcpuStart = read_params(memory, call, params_gpa)?;
+            p.result = match vcpu.start(&p) {
+                Ok(()) => 0,
+                Err(e) => e.errno(),
+            };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::Park => {
+            let mut p: Park = read_params(memory, call, params_gpa)?;
+            let timeout = Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
+            p.result = i64::from(vcpu.park(timeout));
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::Unpark => {
+            let mut p: Unpark = read_params(memory, call, params_gpa)?;
+            p.result = if vcpu.unpark(p.index) { 0 } else { -i64::from(libc::EINVAL) };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::Interrupt => {
+            let mut p: Interrupt = read_params(memory, call, params_gpa)?;
+            p.result = if vcpu.interrupt(p.index) { 0 } else { -i64::from(libc::EINVAL) };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

@@ -1,14 +1,15 @@
 //! uvm-vmm: the host side of a uvm micro-VM.
 //!
 //! It creates the KVM VM, maps guest RAM and the image (read-only, zero copy), writes the boot
-//! state (guest kernel, descriptor tables, page tables, boot info), starts the vCPU at the
-//! guest kernel's entry and then only answers hypercalls and exits. Every hypercall argument
-//! is validated; nothing the guest does can make the host panic or touch memory outside the
-//! guest's.
+//! state (guest kernel, descriptor tables, page tables, boot info), starts vCPU 0 at the
+//! guest kernel's entry (and further vCPUs, one host thread each, when the guest asks) and
+//! then only answers hypercalls and exits. Every hypercall argument is validated; nothing the
+//! guest does can make the host panic or touch memory outside the guest's.
 //!
 //! unsafe is confined to `memory.rs` (plain-data copies, the image region), `mapped.rs`
 //! (mmap), `vm.rs` (memory slots, host libc calls), `stop.rs` (signal handlers, eventfd,
-//! poll), `kvm_stats.rs` (one ioctl), `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
+//! poll, futex, tgkill, the `immediate_exit` bytes), `kvm_stats.rs` (one ioctl),
+//! `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
 
 pub mod boot;
 pub mod cpu;
@@ -16,13 +17,16 @@ pub mod error;
 pub mod exit;
 pub mod host_io;
 pub mod hypercall;
+mod interrupt;
 pub mod kvm_stats;
 pub mod mapped;
 pub mod memory;
 pub mod paging;
+mod run_loop;
 pub mod stop;
 pub mod teardown;
 pub mod timings;
+pub mod vcpus;
 pub mod vm;
 
 pub use boot::AppLaunch;
@@ -31,4 +35,6 @@ pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
 pub use mapped::MappedFile;
 pub use stop::StopReason;
-pub use vm::{prepare, run, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec};
+pub use vm::{
+    host_cpus, prepare, run, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec,
+};

@@ -172,6 +172,14 @@ unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
 unsafe impl Plain for uvm_abi::hypercall::MemoryChunk {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::ConsolePoll {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::VcpuStart {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Park {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Unpark {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).

@@ -1,14 +1,21 @@
-//! Stopping a running VM from outside: `--timeout`, SIGINT and SIGTERM.
+//! Stopping a running VM, and the kicks and waits a stop must be able to cut short.
 //!
-//! A stop request records its reason, wakes whatever the VMM is waiting on (a guest sleep or a
-//! read of stdin) through an eventfd, and kicks the vCPU out of KVM_RUN: the signal interrupts
-//! the ioctl (EINTR), and `immediate_exit` closes the window between the loop's check and the
-//! next KVM_RUN. The run loop checks [`requested`] before every entry, so a guest can never
-//! keep uvm alive after a stop was asked for. Signal handlers only touch atomics and make
-//! async-signal-safe calls (write, pthread_kill).
+//! A stop has a reason: `--timeout`, SIGINT or SIGTERM from outside, or the VM ending by itself
+//! (a vCPU reported an exit, a kill, a panic or a fault: [`end`]). The first reason wins. A
+//! stop wakes whatever the VMM waits on (a guest sleep or a read of stdin) through an eventfd,
+//! rings every vCPU's bell (parks and run-slot waits) and kicks every registered vCPU out of
+//! KVM_RUN: the kick signal interrupts the ioctl (EINTR), and `immediate_exit` closes the
+//! window between the run loop's check of [`stopping`] and the next KVM_RUN. The same kick
+//! ([`kick`]) serves TLB flushes and run-slot time slices. Signal handlers only touch atomics
+//! and make async-signal-safe calls (write, futex, tgkill).
+//!
+//! The registry of vCPUs (thread id, `immediate_exit` byte) and the bells are process-wide:
+//! one VM runs per process at a time (`uvm run`), as the stop reason itself is.
 
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
+
+use uvm_abi::layout::MAX_VCPUS;
 
 /// Why the VM was stopped from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,24 +28,48 @@ pub enum StopReason {
 
 const NONE: i32 = 0;
 const TIMEOUT: i32 = -1;
+/// The VM ended by itself: a vCPU recorded the outcome (see [`end`]).
+const ENDED: i32 = -2;
+
+const VCPUS: usize = MAX_VCPUS as usize;
 
 static REASON: AtomicI32 = AtomicI32::new(NONE);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-static VCPU_THREAD: AtomicU64 = AtomicU64::new(0);
+/// Whether [`end`] wrote the eventfd (so the next [`install`] drains it).
+static WAKE_DIRTY: AtomicBool = AtomicBool::new(false);
+static PID: AtomicI32 = AtomicI32::new(0);
 
-/// The signal used to kick the vCPU thread out of KVM_RUN (its handler does nothing).
+/// One registered vCPU: its thread (for the kick signal) and its `immediate_exit` byte.
+struct Registered {
+    tid: AtomicI32,
+    immediate_exit: AtomicPtr<u8>,
+}
+
+static REGISTRY: [Registered; VCPUS] =
+    [const { Registered { tid: AtomicI32::new(0), immediate_exit: AtomicPtr::new(std::ptr::null_mut()) } }; VCPUS];
+
+/// One futex word per vCPU: rung (incremented and woken) whenever something its thread may be
+/// waiting for happens (an unpark, a run slot, a stop). Waiters re-check their condition after
+/// every wake, so a ring meant for someone else is only a spurious wake-up.
+static BELLS: [AtomicU32; VCPUS] = [const { AtomicU32::new(0) }; VCPUS];
+
+/// The signal used to kick a vCPU thread out of KVM_RUN (its handler does nothing).
 fn kick_signal() -> i32 {
     libc::SIGRTMIN()
 }
 
-/// The stop reason, if a stop was requested.
+/// The external stop reason, if a stop was requested from outside.
 pub fn requested() -> Option<StopReason> {
     match REASON.load(Ordering::SeqCst) {
-        NONE => None,
+        NONE | ENDED => None,
         TIMEOUT => Some(StopReason::Timeout),
         sig => Some(StopReason::Signal(sig)),
     }
+}
+
+/// Whether the VM is stopping, for any reason: every loop and wait checks it.
+pub fn stopping() -> bool {
+    REASON.load(Ordering::SeqCst) != NONE
 }
 
 /// The eventfd that becomes readable when a stop is requested (-1 before [`install`]).
@@ -46,32 +77,136 @@ pub fn wake_fd() -> i32 {
     WAKE_FD.load(Ordering::SeqCst)
 }
 
-/// Records `reason` (the first one wins), wakes waits and kicks the vCPU.
-fn request(reason: i32) {
-    if REASON.compare_exchange(NONE, reason, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-        return;
+/// The bell of vCPU `index` (indices past the last vCPU share the last bell).
+pub fn bell(index: u32) -> &'static AtomicU32 {
+    &BELLS[(index as usize).min(VCPUS - 1)]
+}
+
+/// Rings `bell`: waiters in [`wait_bell`] return.
+pub fn ring(bell: &AtomicU32) {
+    bell.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: FUTEX_WAKE on a live, aligned u32 wakes the threads waiting on it; no memory is
+    // written. Async-signal-safe (a plain syscall).
+    unsafe {
+        libc::syscall(libc::SYS_futex, bell.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX);
     }
-    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
+}
+
+/// Waits until `bell` is rung (if it still holds `seen`), a signal arrives, or `timeout`
+/// passes (`None`: no limit). May return early: callers re-check what they wait for.
+pub fn wait_bell(bell: &AtomicU32, seen: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(timespec);
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT on a live, aligned u32 with a valid (or null) relative timeout; it
+    // only sleeps while the word equals `seen`, and returns on a wake, a signal or the timeout.
+    unsafe {
+        libc::syscall(libc::SYS_futex, bell.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, seen, ts_ptr);
+    }
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    }
+}
+
+/// Registers the calling thread as vCPU `index`'s, with its `immediate_exit` byte (the
+/// `kvm_run` field, which must stay mapped until [`unregister`]).
+pub fn register(index: u32, immediate_exit: *mut u8) {
+    let Some(entry) = REGISTRY.get(index as usize) else { return };
+    entry.immediate_exit.store(immediate_exit, Ordering::SeqCst);
+    // SAFETY: gettid has no preconditions.
+    entry.tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+}
+
+/// Forgets vCPU `index` (its thread is leaving).
+pub fn unregister(index: u32) {
+    let Some(entry) = REGISTRY.get(index as usize) else { return };
+    entry.tid.store(0, Ordering::SeqCst);
+    entry.immediate_exit.store(std::ptr::null_mut(), Ordering::SeqCst);
+}
+
+/// Makes vCPU `index` leave KVM_RUN (or not enter it): sets its `immediate_exit` and sends its
+/// thread the kick signal. Async-signal-safe.
+pub fn kick(index: u32) {
+    let Some(entry) = REGISTRY.get(index as usize) else { return };
+    set_immediate_exit(entry, 1);
+    let tid = entry.tid.load(Ordering::SeqCst);
+    if tid != 0 {
+        // SAFETY: tgkill sends the kick signal (whose handler does nothing) to one thread of this
+        // process; a thread that has exited meanwhile gives ESRCH. Async-signal-safe.
+        unsafe { libc::syscall(libc::SYS_tgkill, PID.load(Ordering::SeqCst), tid, kick_signal()) };
+    }
+}
+
+/// After KVM_RUN returned: clears vCPU `index`'s `immediate_exit`, unless the VM is stopping
+/// (then it stays set, so the vCPU cannot enter the guest again).
+pub fn rearm(index: u32) {
+    if let Some(entry) = REGISTRY.get(index as usize) {
+        if !stopping() {
+            set_immediate_exit(entry, 0);
+        }
+    }
+}
+
+fn set_immediate_exit(entry: &Registered, value: u8) {
+    let flag = entry.immediate_exit.load(Ordering::SeqCst);
     if !flag.is_null() {
-        // SAFETY: the pointer is the vCPU's kvm_run.immediate_exit byte, registered by
-        // `set_vcpu` and cleared before that mapping goes away; a byte store is atomic enough
-        // for KVM, which only reads it at entry.
-        unsafe { flag.write_volatile(1) };
+        // SAFETY: the pointer is a vCPU's kvm_run.immediate_exit byte, registered by `register`
+        // and cleared before that mapping can go away; every host access to it is atomic (KVM
+        // only reads it at entry).
+        unsafe { AtomicU8::from_ptr(flag) }.store(value, Ordering::SeqCst);
     }
+}
+
+/// Wakes every wait and kicks every registered vCPU except `except` (the caller's own, if it
+/// is one). Async-signal-safe.
+fn wake_all(except: Option<u32>) {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live local to an eventfd; async-signal-safe.
         unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
-    let thread = VCPU_THREAD.load(Ordering::SeqCst);
-    // SAFETY: pthread_self has no preconditions.
-    let this_thread = unsafe { libc::pthread_self() } as u64;
-    if thread != 0 && this_thread != thread {
-        // SAFETY: `thread` is the vCPU thread's pthread_t (the main thread, which outlives
-        // the VM run); pthread_kill is async-signal-safe and the kick's handler does nothing.
-        unsafe { libc::pthread_kill(thread as libc::pthread_t, kick_signal()) };
+    for index in 0..MAX_VCPUS {
+        if Some(index) == except {
+            continue;
+        }
+        ring(bell(index));
+        kick(index);
     }
+}
+
+/// Records `reason` (the first one wins), wakes waits and kicks the vCPUs.
+fn request(reason: i32) {
+    if REASON.compare_exchange(NONE, reason, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return;
+    }
+    // SAFETY: gettid has no preconditions; async-signal-safe.
+    let me = unsafe { libc::gettid() };
+    let own = (0..MAX_VCPUS).find(|&i| REGISTRY[i as usize].tid.load(Ordering::SeqCst) == me);
+    if let Some(index) = own {
+        // The handler runs on this vCPU's thread: whatever it was doing returns EINTR; make
+        // sure it does not enter the guest again either.
+        set_immediate_exit(&REGISTRY[index as usize], 1);
+        ring(bell(index));
+    }
+    wake_all(own);
+}
+
+/// Ends the VM from vCPU `me`, which has its outcome: returns whether this is the first stop
+/// (the caller's outcome is the VM's) and, if so, wakes and kicks every other vCPU.
+pub fn end(me: u32) -> bool {
+    if REASON.compare_exchange(NONE, ENDED, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return false;
+    }
+    let others = (0..MAX_VCPUS).any(|i| i != me && REGISTRY[i as usize].tid.load(Ordering::SeqCst) != 0);
+    if others {
+        WAKE_DIRTY.store(true, Ordering::SeqCst);
+        wake_all(Some(me));
+    }
+    true
 }
 
 extern "C" fn on_stop_signal(sig: i32) {
@@ -91,45 +226,58 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
     }
 }
 
-/// Installs the SIGINT/SIGTERM handlers and the wake eventfd, registers the calling thread
-/// as the vCPU thread, and starts the `--timeout` clock.
+/// Runs `f` (which spawns a thread) with SIGINT and SIGTERM blocked, so the new thread
+/// inherits a mask without them: they are for the thread that called [`install`].
+pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: sigset operations on local sets; pthread_sigmask on this thread, restored after.
+    let old = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        old
+    };
+    let result = f();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    result
+}
+
+/// Prepares a run: installs the SIGINT/SIGTERM and kick handlers and the wake eventfd, forgets
+/// the previous run's end (an external stop stays: uvm is being stopped), and starts the
+/// `--timeout` clock.
 pub fn install(timeout: Option<Duration>) {
     if WAKE_FD.load(Ordering::SeqCst) < 0 {
         // SAFETY: eventfd has no memory arguments.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         WAKE_FD.store(fd, Ordering::SeqCst);
     }
-    // SAFETY: pthread_self has no preconditions.
-    VCPU_THREAD.store(unsafe { libc::pthread_self() } as u64, Ordering::SeqCst);
+    let _ = REASON.compare_exchange(ENDED, NONE, Ordering::SeqCst, Ordering::SeqCst);
+    if WAKE_DIRTY.swap(false, Ordering::SeqCst) && requested().is_none() {
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into a live local from the non-blocking eventfd (drains it).
+        unsafe { libc::read(WAKE_FD.load(Ordering::SeqCst), (&mut count as *mut u64).cast(), 8) };
+    }
+    // SAFETY: getpid has no preconditions.
+    PID.store(unsafe { libc::getpid() }, Ordering::SeqCst);
     set_handler(kick_signal(), on_kick);
     set_handler(libc::SIGINT, on_stop_signal);
     set_handler(libc::SIGTERM, on_stop_signal);
     if let Some(limit) = timeout {
         // The timer thread must not take SIGINT/SIGTERM (they belong to the vCPU thread, where
-        // they interrupt KVM_RUN): block them while it is created, so it inherits the mask.
-        // SAFETY: sigset operations on a local set; pthread_sigmask on this thread.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        // they interrupt KVM_RUN).
+        with_stop_signals_blocked(|| {
             std::thread::spawn(move || {
                 std::thread::sleep(limit);
                 request(TIMEOUT);
-            });
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        }
+            })
+        });
     }
 }
 
-/// Registers (or with null, forgets) the vCPU's `immediate_exit` byte.
-pub fn set_immediate_exit(flag: *mut u8) {
-    IMMEDIATE_EXIT.store(flag, Ordering::SeqCst);
-}
-
-/// Sleeps up to `duration`, returning early when a stop is requested.
+/// Sleeps up to `duration`, returning early when the VM is stopping.
 pub fn sleep(duration: Duration) {
     let fd = wake_fd();
     if fd < 0 {
@@ -137,31 +285,29 @@ pub fn sleep(duration: Duration) {
         return;
     }
     let deadline = std::time::Instant::now() + duration;
-    while requested().is_none() {
+    while !stopping() {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             return;
         }
-        let ts =
-            libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
+        let ts = timespec(left);
         let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd and a valid timespec, both live locals.
         unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
     }
 }
 
-/// Waits up to `timeout` until `fd` is readable (or at its end), returning early when a stop
-/// is requested. Returns whether `fd` is readable.
+/// Waits up to `timeout` until `fd` is readable (or at its end), returning early when the VM
+/// is stopping. Returns whether `fd` is readable.
 pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
     let wake = wake_fd();
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        if requested().is_some() {
+        if stopping() {
             return false;
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let ts =
-            libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
+        let ts = timespec(left);
         let mut fds = [
             libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
@@ -178,11 +324,11 @@ pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
     }
 }
 
-/// Waits until `fd` is readable or a stop is requested. Returns whether `fd` is readable.
+/// Waits until `fd` is readable or the VM is stopping. Returns whether `fd` is readable.
 pub fn wait_readable(fd: i32) -> bool {
     let wake = wake_fd();
     loop {
-        if requested().is_some() {
+        if stopping() {
             return false;
         }
         let mut fds = [
@@ -195,5 +341,36 @@ pub fn wait_readable(fd: i32) -> bool {
         if r > 0 && fds[0].revents != 0 {
             return true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rung_bell_ends_a_wait_and_a_stale_value_does_not_block() {
+        let bell = AtomicU32::new(0);
+        let seen = bell.load(Ordering::SeqCst);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                ring(&bell);
+            });
+            let started = std::time::Instant::now();
+            while bell.load(Ordering::SeqCst) == seen {
+                wait_bell(&bell, seen, Some(Duration::from_secs(5)));
+            }
+            assert!(started.elapsed() < Duration::from_secs(4));
+        });
+        // The word moved on: waiting for the old value returns at once.
+        let started = std::time::Instant::now();
+        wait_bell(&bell, seen, Some(Duration::from_secs(5)));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // A timeout ends a wait nobody rings.
+        let now = bell.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        wait_bell(&bell, now, Some(Duration::from_millis(10)));
+        assert!(started.elapsed() >= Duration::from_millis(5));
     }
 }

@@ -1,21 +1,26 @@
-//! One VM's life: create it, load the boot state, run the vCPU until the app is done.
+//! One VM's life: create it, load the boot state, run its vCPUs until the app is done.
 //!
-//! The run loop calls KVM_RUN, copies the exit out of `kvm_run` and hands it to
-//! [`crate::exit::handle_exit`]; everything the guest asks for is served there.
+//! vCPU 0 is created ahead ([`prepare`]) and runs on the calling thread; the guest starts the
+//! others (one per app thread) through the VcpuStart hypercall, each on a thread of its own
+//! (`run_loop.rs`), all joined before [`run_staged`] returns.
+
+use std::sync::Mutex;
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
-use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
-use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, RAM_MAX_SIZE, RAM_MIN_SIZE};
+use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, MAX_VCPUS, RAM_MAX_SIZE, RAM_MIN_SIZE};
 
 use crate::boot::{self, AppLaunch, BootFacts};
 use crate::cpu;
 use crate::error::VmError;
-use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
+use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
 use crate::mapped::MappedFile;
 use crate::memory::GuestMemory;
+use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
+use crate::vcpus::Vcpus;
 
 /// Everything needed to boot one VM.
 pub struct VmSpec<'a> {
@@ -25,6 +30,9 @@ pub struct VmSpec<'a> {
     pub kernel: &'a [u8],
     /// Guest RAM in MiB.
     pub memory_mib: u64,
+    /// How many vCPUs may run guest code at once (`[vm] cpus`, 1..=`MAX_VCPUS`); the guest may
+    /// start more (one per app thread), they take turns.
+    pub cpus: u32,
     /// What the app starts with.
     pub launch: AppLaunch,
     /// Report every syscall on stderr.
@@ -44,8 +52,10 @@ pub struct RunReport {
     pub timings: Timings,
     /// Exit counts.
     pub exits: ExitCounts,
-    /// KVM's own counters for the vCPU (only with `VmSpec::collect_stats`).
+    /// KVM's own counters, summed over the vCPUs (only with `VmSpec::collect_stats`).
     pub kvm_counters: Vec<(String, u64)>,
+    /// How many vCPUs ran (vCPU 0 included).
+    pub vcpus_started: u32,
     /// The TSC frequency (to turn the guest's TSC stamps into time).
     pub tsc_khz: u64,
     /// The TSC just before the first KVM_RUN.
@@ -57,7 +67,7 @@ pub struct RunReport {
 
 /// Everything that keeps a VM alive.
 pub struct VmResources {
-    _vcpu: VcpuFd,
+    _vcpus: Vec<VcpuFd>,
     _vm: VmFd,
     _kvm: Kvm,
     _memory: GuestMemory,
@@ -112,7 +122,7 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
 
 /// Boots the VM described by `spec` and runs it until the app ends (all on this thread; `uvm
 /// run` overlaps [`prepare`] with [`stage_memory`] and then calls [`run_staged`]).
-pub fn run(spec: &VmSpec<'_>, io: &mut dyn HostIo) -> Result<RunReport, VmError> {
+pub fn run(spec: &VmSpec<'_>, io: &dyn HostIo) -> Result<RunReport, VmError> {
     let prepared = prepare()?;
     run_staged(prepared, stage_memory(spec)?, spec, io)
 }
@@ -141,9 +151,12 @@ pub fn stage_memory(spec: &VmSpec<'_>) -> Result<StagedMemory, VmError> {
     if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || !ram_size.is_multiple_of(LARGE_PAGE_SIZE) {
         return Err(VmError::MemorySize { mib: spec.memory_mib, min: RAM_MIN_SIZE >> 20, max: RAM_MAX_SIZE >> 20 });
     }
+    if !(1..=MAX_VCPUS).contains(&spec.cpus) {
+        return Err(VmError::CpuCount { cpus: spec.cpus, max: MAX_VCPUS });
+    }
     let header = boot::parse_kernel_header(spec.kernel)?;
     let memory = GuestMemory::new(ram_size, spec.image)?;
-    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch.prelink, 1)?;
+    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch.prelink)?;
     // The kernel now lives in guest RAM: its bytes in the image need not stay in this
     // process's resident set.
     let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());
@@ -160,9 +173,9 @@ pub fn run_staged(
     prepared: PreparedVm,
     staged: StagedMemory,
     spec: &VmSpec<'_>,
-    io: &mut dyn HostIo,
+    io: &dyn HostIo,
 ) -> Result<RunReport, VmError> {
-    let PreparedVm { kvm, vm, mut vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
+    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
     let StagedMemory { memory, header, tables, took: _ } = staged;
     let mut timings = Timings::start();
     timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
@@ -175,24 +188,68 @@ pub fn run_staged(
         tsc_khz: u64::from(tsc_khz),
         hwcap: cpu::hwcap(&cpuid),
         random_seed: random_seed(),
-        vcpu_count: 1,
+        vcpu_count: spec.cpus,
     };
     boot::write_boot_info(&memory, &spec.launch, &facts, tables)?;
-    cpu::configure_vcpu(&vcpu, &header, platform, 0, tables.root, cpu::boot_xcr0(&cpuid))?;
+    let xcr0 = cpu::boot_xcr0(&cpuid);
+    let regs = cpu::boot_regs(&header);
+    cpu::configure_vcpu(&vcpu, &header, platform, 0, tables.root, xcr0, &regs)?;
     timings.mark("boot info");
 
-    let mut exits = ExitCounts::default();
+    let vcpus = Vcpus::new(spec.cpus);
+    let shared = VmShared {
+        vm: &vm,
+        memory: &memory,
+        io,
+        vcpus: &vcpus,
+        header,
+        platform,
+        cpuid: &cpuid,
+        root: tables.root,
+        xcr0,
+        fds: Mutex::new(Vec::new()),
+    };
     crate::stop::install(spec.timeout);
     // SAFETY: rdtsc has no side effects.
     let first_run_tsc = unsafe { core::arch::x86_64::_rdtsc() };
-    crate::stop::set_immediate_exit(&mut vcpu.get_kvm_run().immediate_exit);
-    let outcome = run_loop(&mut vcpu, &memory, io, &mut exits);
-    crate::stop::set_immediate_exit(std::ptr::null_mut());
-    let outcome = outcome?;
+    // vCPU 0 runs here; the guest's VcpuStart calls spawn the others into this scope, which
+    // joins them all before it returns.
+    std::thread::scope(|scope| run_vcpu(scope, &shared, 0, vcpu));
+    let fds = shared.fds.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     timings.mark("guest run");
-    let kvm_counters = if spec.collect_stats { crate::kvm_stats::vcpu_counters(&vcpu) } else { Vec::new() };
-    let vm = VmResources { _vcpu: vcpu, _vm: vm, _kvm: kvm, _memory: memory };
-    Ok(RunReport { outcome, timings, exits, kvm_counters, tsc_khz: u64::from(tsc_khz), first_run_tsc, vm })
+    let outcome = match vcpus.take_outcome() {
+        Some(outcome) => outcome?,
+        None => Outcome::Stopped(crate::stop::requested().ok_or_else(|| VmError::GuestFault {
+            reason: "the vCPUs stopped without an outcome".to_string(),
+            registers: String::new(),
+        })?),
+    };
+    let kvm_counters = if spec.collect_stats { summed_counters(&fds) } else { Vec::new() };
+    let report = RunReport {
+        outcome,
+        timings,
+        exits: vcpus.exits(),
+        kvm_counters,
+        tsc_khz: u64::from(tsc_khz),
+        first_run_tsc,
+        vcpus_started: vcpus.started(),
+        vm: VmResources { _vcpus: fds, _vm: vm, _kvm: kvm, _memory: memory },
+    };
+    Ok(report)
+}
+
+/// KVM's counters of every vCPU, summed by name (in the order they first appear).
+fn summed_counters(vcpus: &[VcpuFd]) -> Vec<(String, u64)> {
+    let mut sums: Vec<(String, u64)> = Vec::new();
+    for vcpu in vcpus {
+        for (name, value) in crate::kvm_stats::vcpu_counters(vcpu) {
+            match sums.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sum)) => *sum += value,
+                None => sums.push((name, value)),
+            }
+        }
+    }
+    sums
 }
 
 fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
@@ -221,6 +278,23 @@ fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
             .map_err(|source| VmError::Kvm { what: "KVM_SET_USER_MEMORY_REGION", source })?;
     }
     Ok(())
+}
+
+/// The default of `[vm] cpus`: how many CPUs this process may run on (its affinity mask, what
+/// `nproc` reports), at least 1 and at most `MAX_VCPUS`. One syscall: unlike
+/// `std::thread::available_parallelism`, it does not read the cgroup's CPU quota (some 20
+/// syscalls, 25-100 us, on the start-up path).
+pub fn host_cpus() -> u32 {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set; sched_getaffinity writes at most
+    // `size_of::<cpu_set_t>()` bytes into it.
+    let count = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set)
+    };
+    u32::try_from(count).unwrap_or(1).clamp(1, MAX_VCPUS)
 }
 
 fn boot_flags(trace: bool) -> u64 {
@@ -255,55 +329,16 @@ fn random_seed() -> [u64; 4] {
     seed
 }
 
-fn copy_exit(exit: VcpuExit<'_>) -> VmExit {
-    match exit {
-        VcpuExit::MmioWrite(gpa, data) => {
-            let mut bytes = [0u8; 8];
-            let len = data.len().min(8);
-            bytes[..len].copy_from_slice(&data[..len]);
-            VmExit::MmioWrite { gpa, data: bytes, len: data.len() }
-        }
-        VcpuExit::MmioRead(gpa, _) => VmExit::MmioRead { gpa },
-        VcpuExit::IoIn(port, _) | VcpuExit::IoOut(port, _) => VmExit::Io { port },
-        VcpuExit::Hlt => VmExit::Hlt,
-        VcpuExit::Shutdown => VmExit::Shutdown,
-        VcpuExit::InternalError => VmExit::InternalError,
-        VcpuExit::FailEntry(reason, _) => VmExit::FailEntry { reason },
-        other => VmExit::Other(format!("{other:?}")),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn run_loop(
-    vcpu: &mut VcpuFd,
-    memory: &GuestMemory,
-    io: &mut dyn HostIo,
-    exits: &mut ExitCounts,
-) -> Result<Outcome, VmError> {
-    loop {
-        if let Some(reason) = crate::stop::requested() {
-            return Ok(Outcome::Stopped(reason));
-        }
-        let exit = match vcpu.run() {
-            Ok(exit) => copy_exit(exit),
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
-            Err(source) => return Err(VmError::Kvm { what: "KVM_RUN", source }),
-        };
-        match handle_exit(&exit, memory, io, exits)? {
-            ExitAction::Resume => {}
-            ExitAction::FlushTlbAndResume => cpu::flush_tlb(vcpu)?,
-            ExitAction::Stop(outcome) => return Ok(outcome),
-            ExitAction::Fault(reason) => return Err(VmError::GuestFault { reason, registers: registers(vcpu) }),
-        }
+    #[test]
+    fn the_default_cpu_count_is_the_affinity_mask_within_bounds() {
+        let n = host_cpus();
+        assert!((1..=MAX_VCPUS).contains(&n), "{n}");
+        let std_count = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        // The cgroup quota std also reads can only lower its count.
+        assert!(std_count.min(MAX_VCPUS) <= n, "{std_count} > {n}");
     }
-}
-
-/// The vCPU's registers, formatted for an error message.
-fn registers(vcpu: &VcpuFd) -> String {
-    let (Ok(r), Ok(s)) = (vcpu.get_regs(), vcpu.get_sregs()) else {
-        return "registers unavailable".to_string();
-    };
-    format!(
-        "  rip={:#018x} rsp={:#018x} rflags={:#x} cs={:#x}\n  rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x}\n  rsi={:#x} rdi={:#x} rbp={:#x} r8={:#x}\n  cr2={:#x} cr3={:#x} fs.base={:#x} gs.base={:#x}",
-        r.rip, r.rsp, r.rflags, s.cs.selector, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, s.cr2, s.cr3, s.fs.base, s.gs.base
-    )
 }

@@ -1,0 +1,309 @@
+//! One vCPU's host thread: the loop around KVM_RUN, and the start of further vCPUs, each on a
+//! thread of its own (the VcpuStart hypercall).
+//!
+//! The loop calls KVM_RUN, copies the exit out of `kvm_run` and hands it to
+//! [`crate::exit::handle_exit`]; everything the guest asks for is served there. Around each
+//! KVM_RUN it tells [`Vcpus`] that it is in the guest (so a TLB flush of another vCPU kicks it
+//! out and resyncs it before it re-enters) and it holds a run slot while it runs. vCPU 0's loop
+//! runs on the thread that called `run_staged`; the others on scoped threads that
+//! `run_staged` joins. The first vCPU to end the VM records the outcome and stops the others.
+
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::Scope;
+
+use kvm_bindings::CpuId;
+use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
+use uvm_abi::boot::Platform;
+use uvm_abi::hypercall::VcpuStart;
+use uvm_abi::kernel::KernelHeader;
+use uvm_abi::layout::{KERNEL_BASE, KERNEL_END};
+
+use crate::cpu;
+use crate::error::VmError;
+use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
+use crate::host_io::HostIo;
+use crate::hypercall::VcpuOps;
+use crate::memory::GuestMemory;
+use crate::stop;
+use crate::vcpus::{Entry, StartError, Vcpus};
+
+/// What every vCPU thread of one VM shares.
+pub(crate) struct VmShared<'a> {
+    /// The VM (to create vCPUs).
+    pub vm: &'a VmFd,
+    /// Guest memory.
+    pub memory: &'a GuestMemory,
+    /// The console.
+    pub io: &'a dyn HostIo,
+    /// The vCPUs' shared state.
+    pub vcpus: &'a Vcpus,
+    /// The kernel's entry points (LSTAR).
+    pub header: KernelHeader,
+    /// How the kernel runs here.
+    pub platform: Platform,
+    /// vCPU 0's CPUID table, given to every vCPU.
+    pub cpuid: &'a CpuId,
+    /// The boot page-table root (CR3).
+    pub root: u64,
+    /// XCR0 at entry.
+    pub xcr0: Option<u64>,
+    /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
+    pub fds: Mutex<Vec<VcpuFd>>,
+}
+
+/// How many times in a row a vCPU asked to yield its run slot may put it off because it is in
+/// guest kernel code (each time for about [`crate::vcpus::YIELD_RETRY`]).
+const MAX_PUT_OFFS: u32 = 4;
+
+/// Runs vCPU `index` on this thread until the VM stops, then hands the vCPU back to `vm.fds`.
+pub(crate) fn run_vcpu<'scope, 'env, 'a>(
+    scope: &'scope Scope<'scope, 'env>,
+    vm: &'env VmShared<'a>,
+    index: u32,
+    mut vcpu: VcpuFd,
+) {
+    stop::register(index, &mut vcpu.get_kvm_run().immediate_exit);
+    let thread = VcpuThread { scope, vm, index, holding: Cell::new(false) };
+    let mut exits = ExitCounts::default();
+    let ended = thread.drive(&mut vcpu, &mut exits);
+    if let Some(outcome) = ended {
+        vm.vcpus.finish(index, outcome);
+    }
+    if thread.holding.get() {
+        vm.vcpus.release_slot(index);
+    }
+    stop::unregister(index);
+    vm.vcpus.add_exits(&exits);
+    vm.fds.lock().unwrap_or_else(PoisonError::into_inner).push(vcpu);
+}
+
+/// The vCPU a thread runs, as the hypercall handlers see it.
+struct VcpuThread<'scope, 'env, 'a> {
+    scope: &'scope Scope<'scope, 'env>,
+    vm: &'env VmShared<'a>,
+    index: u32,
+    /// Whether this vCPU holds a run slot.
+    holding: Cell<bool>,
+}
+
+impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
+    fn acquire(&self) -> bool {
+        let got = self.vm.vcpus.acquire_slot(self.index, &stop::kick);
+        self.holding.set(got);
+        got
+    }
+
+    fn release(&self) {
+        if self.holding.replace(false) {
+            self.vm.vcpus.release_slot(self.index);
+        }
+    }
+
+    /// The run loop: `None` when the VM stopped for another reason, else how this vCPU ended it.
+    fn drive(&self, vcpu: &mut VcpuFd, exits: &mut ExitCounts) -> Option<Result<Outcome, VmError>> {
+        if !self.acquire() {
+            return None;
+        }
+        let vcpus = self.vm.vcpus;
+        let mut put_offs = 0;
+        loop {
+            if stop::stopping() {
+                return None;
+            }
+            match vcpus.enter_guest(self.index) {
+                Entry::Yield => {
+                    // Kicked out of the guest kernel, it may hold one of the kernel's spin
+                    // locks: giving the slot up now would leave the other vCPUs spinning on
+                    // it until their own slices end. Let it run on a little first.
+                    if put_offs < MAX_PUT_OFFS && in_guest_kernel(vcpu) {
+                        put_offs += 1;
+                        vcpus.put_off_yield(self.index);
+                        continue;
+                    }
+                    put_offs = 0;
+                    self.release();
+                    if !self.acquire() {
+                        return None;
+                    }
+                    continue;
+                }
+                Entry::Run { flush: true } => {
+                    if let Err(e) = cpu::flush_tlb(vcpu) {
+                        vcpus.left_guest(self.index);
+                        return Some(Err(e));
+                    }
+                }
+                Entry::Run { flush: false } => {}
+            }
+            if vcpus.take_interrupt(self.index) {
+                match crate::interrupt::enter_interrupt(vcpu, self.vm.memory) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // In guest kernel code: it delivers signals on its way back to the app,
+                        // unless it is past that point; look again shortly.
+                        vcpus.interrupt_later(self.index);
+                        kick_after(self.index, INTERRUPT_RETRY);
+                    }
+                    Err(e) => {
+                        vcpus.left_guest(self.index);
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let exit = vcpu.run().map(copy_exit);
+            vcpus.left_guest(self.index);
+            let exit = match exit {
+                Ok(exit) => exit,
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(source) => return Some(Err(VmError::Kvm { what: "KVM_RUN", source })),
+            };
+            match handle_exit(&exit, self.vm.memory, self.vm.io, self, exits) {
+                Ok(ExitAction::Resume) => {}
+                Ok(ExitAction::FlushTlbAndResume) => {
+                    if let Err(e) = cpu::flush_tlb(vcpu) {
+                        return Some(Err(e));
+                    }
+                    vcpus.flush_others(self.index, &stop::kick);
+                }
+                Ok(ExitAction::Stop(outcome)) => return Some(Ok(outcome)),
+                Ok(ExitAction::Fault(reason)) => {
+                    let reason = if self.index == 0 { reason } else { format!("{reason} (vCPU {})", self.index) };
+                    return Some(Err(VmError::GuestFault { reason, registers: registers(vcpu) }));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS and `p`'s registers.
+    fn create(&self, p: &VcpuStart) -> Result<VcpuFd, VmError> {
+        let vm = self.vm;
+        let kvm = |what| move |source| VmError::Kvm { what, source };
+        let vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
+        let configured = (|| {
+            vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
+            crate::boot::write_tss(vm.memory, p.index)?;
+            let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
+            cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, vm.root, vm.xcr0, &regs)
+        })();
+        match configured {
+            Ok(()) => Ok(vcpu),
+            Err(e) => {
+                // KVM has the vCPU now (its index cannot be created again): keep the fd.
+                self.keep(vcpu);
+                Err(e)
+            }
+        }
+    }
+
+    fn keep(&self, vcpu: VcpuFd) {
+        self.vm.fds.lock().unwrap_or_else(PoisonError::into_inner).push(vcpu);
+    }
+}
+
+impl VcpuOps for VcpuThread<'_, '_, '_> {
+    fn blocking(&self, wait: &mut dyn FnMut()) {
+        self.release();
+        wait();
+        // Without a slot (the VM is stopping), the loop leaves before entering the guest.
+        self.acquire();
+    }
+
+    fn park(&self, timeout: std::time::Duration) -> bool {
+        let mut woken = false;
+        self.blocking(&mut || woken = self.vm.vcpus.park(self.index, timeout));
+        woken
+    }
+
+    fn unpark(&self, index: u32) -> bool {
+        self.vm.vcpus.unpark(index)
+    }
+
+    fn interrupt(&self, index: u32) -> bool {
+        self.vm.vcpus.interrupt(index, &stop::kick)
+    }
+
+    fn start(&self, p: &VcpuStart) -> Result<(), StartError> {
+        let vm = self.vm;
+        let index = p.index;
+        vm.vcpus.claim(index)?;
+        let vcpu = match self.create(p) {
+            Ok(vcpu) => vcpu,
+            Err(e) => {
+                if matches!(e, VmError::Kvm { what: "KVM_CREATE_VCPU", .. }) {
+                    vm.vcpus.unclaim(index);
+                }
+                return Err(StartError::Again);
+            }
+        };
+        // The thread takes the vCPU from here; if it cannot be made, the vCPU stays with us.
+        let handoff = Arc::new(Mutex::new(Some(vcpu)));
+        let theirs = Arc::clone(&handoff);
+        let scope = self.scope;
+        let spawned = stop::with_stop_signals_blocked(|| {
+            std::thread::Builder::new().name(format!("uvm-vcpu{index}")).spawn_scoped(scope, move || {
+                let vcpu = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(vcpu) = vcpu {
+                    run_vcpu(scope, vm, index, vcpu);
+                }
+            })
+        });
+        if spawned.is_err() {
+            if let Some(vcpu) = handoff.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                self.keep(vcpu);
+            }
+            return Err(StartError::Again);
+        }
+        Ok(())
+    }
+}
+
+/// How soon a vCPU that could not take an interrupt (it ran guest kernel code) is kicked to
+/// try again.
+const INTERRUPT_RETRY: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Kicks vCPU `index` out of the guest after `delay`, from a short-lived thread (a kick of a
+/// vCPU that has gone meanwhile does nothing).
+fn kick_after(index: u32, delay: std::time::Duration) {
+    let _ = stop::with_stop_signals_blocked(|| {
+        std::thread::Builder::new().name("uvm-rekick".into()).spawn(move || {
+            std::thread::sleep(delay);
+            stop::kick(index);
+        })
+    });
+}
+
+/// Whether the vCPU stopped in the guest kernel's code (rather than the app's).
+fn in_guest_kernel(vcpu: &VcpuFd) -> bool {
+    vcpu.get_regs().is_ok_and(|r| (KERNEL_BASE..KERNEL_END).contains(&r.rip))
+}
+
+fn copy_exit(exit: VcpuExit<'_>) -> VmExit {
+    match exit {
+        VcpuExit::MmioWrite(gpa, data) => {
+            let mut bytes = [0u8; 8];
+            let len = data.len().min(8);
+            bytes[..len].copy_from_slice(&data[..len]);
+            VmExit::MmioWrite { gpa, data: bytes, len: data.len() }
+        }
+        VcpuExit::MmioRead(gpa, _) => VmExit::MmioRead { gpa },
+        VcpuExit::IoIn(port, _) | VcpuExit::IoOut(port, _) => VmExit::Io { port },
+        VcpuExit::Hlt => VmExit::Hlt,
+        VcpuExit::Shutdown => VmExit::Shutdown,
+        VcpuExit::InternalError => VmExit::InternalError,
+        VcpuExit::FailEntry(reason, _) => VmExit::FailEntry { reason },
+        other => VmExit::Other(format!("{other:?}")),
+    }
+}
+
+/// The vCPU's registers, formatted for an error message.
+fn registers(vcpu: &VcpuFd) -> String {
+    let (Ok(r), Ok(s)) = (vcpu.get_regs(), vcpu.get_sregs()) else {
+        return "registers unavailable".to_string();
+    };
+    format!(
+        "  rip={:#018x} rsp={:#018x} rflags={:#x} cs={:#x}\n  rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x}\n  rsi={:#x} rdi={:#x} rbp={:#x} r8={:#x}\n  cr2={:#x} cr3={:#x} fs.base={:#x} gs.base={:#x}",
+        r.rip, r.rsp, r.rflags, s.cs.selector, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, s.cr2, s.cr3, s.fs.base, s.gs.base
+    )
+}
