@@ -208,7 +208,9 @@ mod kernel {
             .unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
         let files = Arc::new(Files { fds: crate::sync::SpinLock::new(fds), cwd: crate::sync::SpinLock::new(cwd) });
         vfs.set_process_view(files.clone());
-        let process = Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
+        let mut process =
+            Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
+        process.threads.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
         *PROCESS.lock() = Some(process);
         (loaded.entry, built.rsp)
     }

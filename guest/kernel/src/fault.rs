@@ -131,6 +131,14 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let Some(process) = guard.as_mut() else {
         crate::panic::kernel_fault(vector, error, cr2, frame.rip, frame.rsp);
     };
+    process.switch_to(pc.cpu_index as u32);
+    if vector == uvm_abi::percpu::INTERRUPT_VECTOR {
+        // The VMM interrupted the app for a signal another thread sent this one.
+        crate::signal::deliver_to_app(process, frame);
+        process.space.flush_now();
+        pc.in_fault = 0;
+        return;
+    }
     let mut page = None;
     if vector == vector::PAGE_FAULT {
         let outcome = process.space.handle_fault(cr2, access_of(error));
@@ -151,9 +159,9 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
         }
     }
     let info = fault_info(vector, error, cr2, frame.rip, page, &frame.fx);
-    let t = &mut process.thread_signals;
+    let t = &mut process.thread.signals;
     t.last_trap = last_trap(vector, error, cr2, t.last_trap);
-    crate::signal::deliver::force(&mut process.signals, &mut process.thread_signals, info);
+    crate::signal::deliver::force(&mut process.signals, &mut process.thread.signals, info);
     crate::signal::deliver_to_app(process, frame);
     process.space.flush_now();
     pc.in_fault = 0;

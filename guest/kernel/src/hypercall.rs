@@ -5,8 +5,8 @@
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
 use uvm_abi::hypercall::{
-    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, MemoryChunk, Message,
-    Sleep, CONSOLE_MAX_CHUNK,
+    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt, MemoryChunk,
+    Message, Park, Sleep, Unpark, VcpuStart, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -84,6 +84,35 @@ pub fn flush_tlb() {
 pub fn sleep(nanoseconds: u64) {
     let mut p = Sleep { nanoseconds, result: 0 };
     call(Hypercall::Sleep, &mut p);
+}
+
+/// Starts vCPU `index` at `rip` with `rsp` and `rdi = arg`. Returns 0 or -errno.
+pub fn vcpu_start(index: u32, rip: u64, rsp: u64, arg: u64) -> i64 {
+    let mut p = VcpuStart { index, reserved: 0, rip, rsp, arg, result: 0 };
+    call(Hypercall::VcpuStart, &mut p);
+    p.result
+}
+
+/// Parks this vCPU until another unparks it (or already did since its last park), up to
+/// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier). Whether an unpark woke it.
+/// Callers re-check what they wait for: a wake may be stale.
+pub fn park(timeout_ns: u64) -> bool {
+    let mut p = Park { timeout_ns, result: 0 };
+    call(Hypercall::Park, &mut p);
+    p.result > 0
+}
+
+/// Wakes vCPU `index` from its park (or makes its next park return at once).
+pub fn unpark(index: u32) {
+    let mut p = Unpark { index, reserved: 0, result: 0 };
+    call(Hypercall::Unpark, &mut p);
+}
+
+/// Tells vCPU `index` that a signal waits for its thread: the VMM wakes it from a park and,
+/// if it runs app code, sends it to the fault entry with the interrupt vector.
+pub fn interrupt(index: u32) {
+    let mut p = Interrupt { index, reserved: 0, result: 0 };
+    call(Hypercall::Interrupt, &mut p);
 }
 
 /// Has the VMM copy image bytes from `image_offset` into the guest-RAM `chunks` (kernel

@@ -26,6 +26,8 @@ pub mod signal;
 pub mod stack;
 pub mod sync;
 pub mod syscall;
+pub mod thread;
 pub mod time;
 pub mod user;
 pub mod vdso;
+pub mod wait;

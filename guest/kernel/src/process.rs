@@ -1,6 +1,7 @@
 //! The app's process: its address space, open files, working directory, identity, signal
-//! state and thread-library bookkeeping. There is one per VM, behind [`PROCESS`]; syscalls of
-//! the app run one at a time with it locked.
+//! state and threads. There is one per VM, behind [`PROCESS`]; syscalls of the app run one at
+//! a time with it locked, on whichever vCPU the calling thread runs; a syscall that waits
+//! parks its vCPU with the lock released ([`Process::park`]).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -10,12 +11,21 @@ use crate::errno::Errno;
 use crate::fs::proc::{MapRegion, MemoryUsage, RegionKind};
 use crate::fs::{FdTable, Location, OpenFile, ProcessView, Vfs};
 use crate::mm::space::{AddressSpace, Backing, MapFlags, MemoryShare, Prot};
-use crate::signal::{SignalState, ThreadSignals};
+use crate::signal::SignalState;
 use crate::sync::SpinLock;
+use crate::thread::{Thread, Threads, MAIN_TID};
 use crate::time::Clock;
 
 /// The VM's one process (set at boot).
 pub static PROCESS: SpinLock<Option<Process>> = SpinLock::new(None);
+
+/// The vCPU this code runs on.
+pub fn current_cpu() -> u32 {
+    #[cfg(not(test))]
+    return crate::arch::percpu::current().cpu_index as u32;
+    #[cfg(test)]
+    return 0;
+}
 
 /// Bytes reserved for the main stack (RLIMIT_STACK).
 pub const STACK_RESERVE: u64 = 8 << 20;
@@ -168,13 +178,10 @@ pub struct Process {
     pub clock: Clock,
     /// Signal dispositions and signals sent to the process.
     pub signals: SignalState,
-    /// The signal state of the app's one thread (blocked mask, its pending signals,
-    /// sigaltstack); it moves to the thread when there are several.
-    pub thread_signals: ThreadSignals,
-    /// set_tid_address's pointer.
-    pub clear_child_tid: u64,
-    /// set_robust_list's head.
-    pub robust_list: u64,
+    /// The thread making the current syscall (see [`Process::switch_to`]).
+    pub thread: Thread,
+    /// The other threads, free vCPUs, and the futex and I/O waits.
+    pub threads: Threads,
     /// RLIMIT_NOFILE soft limit.
     pub nofile_limit: u64,
     /// vCPUs of the VM.
@@ -214,9 +221,8 @@ impl Process {
             hostname: String::from("uvm"),
             clock,
             signals: SignalState::new(),
-            thread_signals: ThreadSignals::new(),
-            clear_child_tid: 0,
-            robust_list: 0,
+            thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new()),
+            threads: Threads::new(),
             nofile_limit: crate::fs::RLIMIT_NOFILE,
             cpu_count,
             trace,
@@ -230,6 +236,56 @@ impl Process {
     /// it they show the boot info's).
     pub fn set_command_line(&mut self, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) {
         *self.view.command_line.lock() = Some(CommandLine { argv, envp });
+    }
+
+    /// Makes the thread of vCPU `cpu` the current one ([`Process::thread`]): called whenever
+    /// a vCPU takes the process lock.
+    pub fn switch_to(&mut self, cpu: u32) {
+        if self.thread.cpu == cpu {
+            return;
+        }
+        match self.threads.others.iter().position(|t| t.cpu == cpu) {
+            Some(i) => core::mem::swap(&mut self.thread, &mut self.threads.others[i]),
+            None => panic!("vCPU {cpu} has no thread but took the process lock"),
+        }
+    }
+
+    /// Parks this vCPU for up to `timeout_ns` with the process unlocked, so other threads
+    /// run on; the process is locked again (and this thread current) when it returns.
+    /// Whether another thread unparked it. Callers re-check what they wait for.
+    pub fn park(&mut self, timeout_ns: u64) -> bool {
+        self.unlocked(|| crate::hypercall::park(timeout_ns))
+    }
+
+    /// Runs `f`, which must not need the process, with the process unlocked: for waits in
+    /// the VMM (the host's stdin).
+    pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        #[cfg(not(test))]
+        {
+            let result = PROCESS.release_while(self, f);
+            self.switch_to(current_cpu());
+            result
+        }
+        #[cfg(test)]
+        f()
+    }
+
+    /// Wakes the threads of the vCPUs in `cpus` (a bit mask) from their parks.
+    pub fn unpark_mask(&self, mut cpus: u64) {
+        while cpus != 0 {
+            let cpu = cpus.trailing_zeros();
+            cpus &= cpus - 1;
+            if cpu != self.thread.cpu {
+                crate::hypercall::unpark(cpu);
+            }
+        }
+    }
+
+    /// A file changed in a way a waiting thread may care about (pipe data or room, a closed
+    /// end): wake the threads that wait for one.
+    pub fn io_changed(&mut self) {
+        let waiters = self.threads.io_changed();
+        self.unpark_mask(waiters);
     }
 
     /// Ends the app with `status` (the VM stops), reporting the guest's counters.

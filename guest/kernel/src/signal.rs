@@ -564,7 +564,7 @@ pub fn kill_self(sig: u32, ip: u64) -> ! {
 /// runs handlers by editing `frame`, drops ignored signals, and ends the VM if one kills it.
 /// Each delivery shows in the syscall trace, as strace shows it.
 pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::frame::TrapFrame) {
-    if !deliver::has_work(&p.signals, &p.thread_signals) {
+    if !deliver::has_work(&p.signals, &p.thread.signals) {
         return;
     }
     let trace = p.trace;
@@ -573,7 +573,7 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
             crate::hypercall::trace(trace_line(info).as_bytes());
         }
     };
-    let result = deliver::deliver_pending(&mut p.signals, &mut p.thread_signals, &mut p.space, frame, &mut observe);
+    let result = deliver::deliver_pending(&mut p.signals, &mut p.thread.signals, &mut p.space, frame, &mut observe);
     if let Err(death) = result {
         die(death);
     }

@@ -5,8 +5,9 @@
 //! The functions themselves are kernel code (`arch::vdso`): the kernel image is mapped in the
 //! app's address space with user access, so the image only has to point at them. Built as
 //! bytes at boot (pure, unit-tested): ELF header, PT_LOAD and PT_DYNAMIC program headers, the
-//! dynamic section, a SysV hash table, the symbol table and the string table. glibc, musl and
-//! Go all accept a vDSO without symbol versions.
+//! dynamic section, a SysV hash table, the symbol table, the symbol versions and the string
+//! table. Every symbol has Linux's version `LINUX_2.6`: glibc and musl check it when versions
+//! are present, and Go's runtime needs them (it reads DT_VERDEF unconditionally).
 
 use alloc::vec::Vec;
 
@@ -21,6 +22,17 @@ const DT_STRTAB: u64 = 5;
 const DT_SYMTAB: u64 = 6;
 const DT_STRSZ: u64 = 10;
 const DT_SYMENT: u64 = 11;
+const DT_VERSYM: u64 = 0x6fff_fff0;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+const DT_VERDEFNUM: u64 = 0x6fff_fffd;
+const VERDEF_SIZE: usize = 20;
+const VERDAUX_SIZE: usize = 8;
+const VER_FLG_BASE: u16 = 1;
+/// The vDSO's own name (its base version) and the version of its symbols, as on Linux.
+const SONAME: &str = "linux-vdso.so.1";
+const SYMBOL_VERSION: &str = "LINUX_2.6";
+/// Dynamic-section entries, DT_NULL included.
+const DYNAMIC_ENTRIES: usize = 9;
 const STB_GLOBAL: u8 = 1;
 const STT_FUNC: u8 = 2;
 /// Any section index but SHN_UNDEF (musl skips undefined symbols).
@@ -62,19 +74,28 @@ pub fn elf_hash(name: &[u8]) -> u32 {
 /// (their values are offsets from it). `span` is how many bytes from `base` the PT_LOAD
 /// segment claims (it should cover the functions).
 pub fn build_image(base: u64, span: u64, symbols: &[VdsoSymbol<'_>]) -> Vec<u8> {
-    // Layout: ehdr | 2 phdrs | dynamic (6 entries) | hash | symtab | strtab.
+    // Layout: ehdr | 2 phdrs | dynamic | hash | symtab | versym | verdef | strtab.
     let nsyms = symbols.len() + 1;
     let dynamic_at = ELF_HEADER_SIZE + 2 * PHDR_SIZE;
-    let dynamic_size = 6 * 16;
+    let dynamic_size = DYNAMIC_ENTRIES * 16;
     let hash_at = dynamic_at + dynamic_size;
     let hash_size = 4 * (2 + 1 + nsyms);
     let symtab_at = hash_at + hash_size;
-    let strtab_at = symtab_at + SYM_SIZE * nsyms;
+    let versym_at = symtab_at + SYM_SIZE * nsyms;
+    let verdef_at = (versym_at + 2 * nsyms).next_multiple_of(4);
+    let verdef_size = 2 * (VERDEF_SIZE + VERDAUX_SIZE);
+    let strtab_at = verdef_at + verdef_size;
     let mut strtab = alloc::vec![0u8];
     let mut name_offsets = Vec::new();
     for s in symbols {
         name_offsets.push(strtab.len() as u32);
         strtab.extend_from_slice(s.name.as_bytes());
+        strtab.push(0);
+    }
+    let mut version_names = [0u32; 2];
+    for (slot, name) in version_names.iter_mut().zip([SONAME, SYMBOL_VERSION]) {
+        *slot = strtab.len() as u32;
+        strtab.extend_from_slice(name.as_bytes());
         strtab.push(0);
     }
     let total = strtab_at + strtab.len();
@@ -122,6 +143,9 @@ pub fn build_image(base: u64, span: u64, symbols: &[VdsoSymbol<'_>]) -> Vec<u8> 
         (DT_SYMTAB, symtab_at as u64),
         (DT_STRSZ, strtab.len() as u64),
         (DT_SYMENT, SYM_SIZE as u64),
+        (DT_VERSYM, versym_at as u64),
+        (DT_VERDEF, verdef_at as u64),
+        (DT_VERDEFNUM, 2),
         (DT_NULL, 0),
     ] {
         put_u64(&mut out, tag);
@@ -144,6 +168,24 @@ pub fn build_image(base: u64, span: u64, symbols: &[VdsoSymbol<'_>]) -> Vec<u8> 
         put_u16(&mut out, SHN_TEXT);
         put_u64(&mut out, s.address.wrapping_sub(base));
         put_u64(&mut out, 0);
+    }
+    // Versions: the null symbol is local (0), every other one is LINUX_2.6 (index 2).
+    put_u16(&mut out, 0);
+    for _ in symbols {
+        put_u16(&mut out, 2);
+    }
+    out.resize(verdef_at, 0);
+    // Two definitions, each with one name: the base version (the soname), then LINUX_2.6.
+    for (i, (name, offset)) in [SONAME, SYMBOL_VERSION].iter().zip(version_names).enumerate() {
+        put_u16(&mut out, 1); // vd_version
+        put_u16(&mut out, if i == 0 { VER_FLG_BASE } else { 0 });
+        put_u16(&mut out, i as u16 + 1); // vd_ndx
+        put_u16(&mut out, 1); // vd_cnt
+        put_u32(&mut out, elf_hash(name.as_bytes()));
+        put_u32(&mut out, VERDEF_SIZE as u32); // vd_aux
+        put_u32(&mut out, if i == 0 { (VERDEF_SIZE + VERDAUX_SIZE) as u32 } else { 0 }); // vd_next
+        put_u32(&mut out, offset); // vda_name
+        put_u32(&mut out, 0); // vda_next
     }
     out.extend_from_slice(&strtab);
     debug_assert_eq!(out.len(), total);
@@ -193,6 +235,45 @@ mod tests {
             found.push((String::from_utf8(name).unwrap(), base + u64_at(&img, at + 8)));
         }
         assert_eq!(found, vec![("__vdso_clock_gettime".into(), 0x20_5000), ("__vdso_time".into(), 0x20_6000)]);
+    }
+
+    #[test]
+    fn symbols_have_linux_version() {
+        let img = build_image(0x20_1000, 0x10_0000, &[VdsoSymbol { name: "__vdso_time", address: 0x20_6000 }]);
+        let phoff = u64_at(&img, 32) as usize;
+        let dyn_at = u64_at(&img, phoff + PHDR_SIZE + 16) as usize;
+        let (mut versym, mut verdef, mut strtab, mut count) = (0, 0, 0, 0);
+        for i in 0.. {
+            let (tag, val) = (u64_at(&img, dyn_at + 16 * i), u64_at(&img, dyn_at + 16 * i + 8) as usize);
+            match tag {
+                DT_NULL => break,
+                DT_VERSYM => versym = val,
+                DT_VERDEF => verdef = val,
+                DT_VERDEFNUM => count = val,
+                DT_STRTAB => strtab = val,
+                _ => {}
+            }
+        }
+        assert_eq!(count, 2);
+        assert_eq!(u16::from_le_bytes([img[versym + 2], img[versym + 3]]), 2, "the symbol's version index");
+        // Walk the definitions as Go's runtime does: the non-base one named LINUX_2.6 has index 2.
+        let mut def = verdef;
+        let mut seen = Vec::new();
+        loop {
+            let u16_at = |at: usize| u16::from_le_bytes([img[at], img[at + 1]]);
+            let u32_at = |at: usize| u32::from_le_bytes(img[at..at + 4].try_into().unwrap());
+            let aux = def + u32_at(def + 12) as usize;
+            let name_at = strtab + u32_at(aux) as usize;
+            let name: Vec<u8> = img[name_at..].iter().take_while(|&&b| b != 0).copied().collect();
+            assert_eq!(u32_at(def + 8), elf_hash(&name));
+            seen.push((u16_at(def + 2), u16_at(def + 4), String::from_utf8(name).unwrap()));
+            match u32_at(def + 16) {
+                0 => break,
+                next => def += next as usize,
+            }
+        }
+        assert_eq!(seen, vec![(VER_FLG_BASE, 1, SONAME.into()), (0, 2, "LINUX_2.6".into())]);
+        assert_eq!(elf_hash(b"LINUX_2.6"), 0x3ae75f6, "the hash Go's runtime looks for");
     }
 
     #[test]

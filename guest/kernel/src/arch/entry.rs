@@ -78,6 +78,16 @@ uvm_kernel_entry:
     call {kernel_main}
     ud2
 
+    /* A vCPU after the first (an app thread's): the VMM starts it here with %rdi = its
+     * per-vCPU area and %rsp below the thread's first trap frame. */
+    .globl uvm_secondary_entry
+uvm_secondary_entry:
+    wrgsbase %rdi
+    xor %ebp, %ebp
+    and $-16, %rsp
+    call {secondary_main}
+    ud2
+
     .text
     .balign 16
     .globl uvm_syscall_entry
@@ -183,6 +193,7 @@ uvm_exception_common:
     boot_stack_size = const super::percpu::BOOT_STACK_SIZE,
     percpu0 = sym super::percpu::PERCPU0,
     kernel_main = sym crate::boot::kernel_main,
+    secondary_main = sym crate::syscall::clone::secondary_main,
     syscall_handler = sym crate::syscall::syscall_handler,
     fault_handler = sym crate::fault::fault_handler,
     user_cs = const uvm_abi::layout::selectors::USER_CS,
@@ -212,6 +223,12 @@ const _: () = assert!(TRAP_FRAME_SIZE == 512 + 22 * 8, "entry.rs pushes 22 regis
 extern "C" {
     fn uvm_return_to_app() -> !;
     fn uvm_fault_entry();
+    fn uvm_secondary_entry();
+}
+
+/// Where the VMM starts a vCPU after the first.
+pub fn secondary_entry_address() -> u64 {
+    uvm_secondary_entry as *const () as u64
 }
 
 /// Address of the fault entry (for the per-vCPU area).

@@ -44,6 +44,11 @@ pub struct PerCpu {
     pub cpu_index: u64,
     /// Nonzero while the fault handler runs (a nested fault is a kernel bug).
     pub in_fault: u64,
+    /// The FS base (thread pointer) of the thread this vCPU starts next.
+    pub start_fs_base: u64,
+    /// Set (by the thread that made the next thread) when that thread may start here: an
+    /// idle vCPU waits for it.
+    pub start_requested: core::sync::atomic::AtomicU32,
 }
 
 /// Offsets of [`PerCpu`] fields used by the entry code.
@@ -52,16 +57,16 @@ pub mod offsets {
     pub const SCRATCH_RSP: usize = 8;
     pub const RETURN_RIP: usize = 16;
     pub const RETURN_RSP: usize = 24;
-    pub const FAULT_VECTOR: usize = 32;
-    pub const FAULT_ERROR: usize = 40;
-    pub const FAULT_RIP: usize = 48;
-    pub const FAULT_RSP: usize = 56;
-    pub const FAULT_RFLAGS: usize = 64;
+    pub const FAULT_VECTOR: usize = uvm_abi::percpu::FAULT_VECTOR as usize;
+    pub const FAULT_ERROR: usize = uvm_abi::percpu::FAULT_ERROR as usize;
+    pub const FAULT_RIP: usize = uvm_abi::percpu::FAULT_RIP as usize;
+    pub const FAULT_RSP: usize = uvm_abi::percpu::FAULT_RSP as usize;
+    pub const FAULT_RFLAGS: usize = uvm_abi::percpu::FAULT_RFLAGS as usize;
     pub const FAULT_CR2: usize = 72;
     pub const SCRATCH_RAX: usize = 80;
-    pub const FAULT_ENTRY: usize = 88;
-    pub const FAULT_CS: usize = 96;
-    pub const FAULT_STACK_TOP: usize = 104;
+    pub const FAULT_ENTRY: usize = uvm_abi::percpu::FAULT_ENTRY as usize;
+    pub const FAULT_CS: usize = uvm_abi::percpu::FAULT_CS as usize;
+    pub const FAULT_STACK_TOP: usize = uvm_abi::percpu::FAULT_STACK_TOP as usize;
     pub const KERNEL_CS: usize = 112;
     pub const KERNEL_SS: usize = 120;
     pub const HARDWARE_VIRT: usize = 128;
@@ -90,6 +95,8 @@ impl PerCpu {
             hardware_virt: 0,
             cpu_index: 0,
             in_fault: 0,
+            start_fs_base: 0,
+            start_requested: core::sync::atomic::AtomicU32::new(0),
         }
     }
 }
@@ -171,6 +178,82 @@ mod cpu0 {
             pc.hardware_virt = u64::from(hardware_virt);
             pc.cpu_index = 0;
         }
+    }
+
+    /// The per-CPU area and stacks of a vCPU after the first (one per app thread's vCPU),
+    /// from the kernel heap and never freed: a vCPU is reused for later threads.
+    #[repr(C, align(4096))]
+    struct SecondaryCpu {
+        kernel_stack: Stack<KERNEL_STACK_SIZE>,
+        fault_stack: Stack<FAULT_STACK_SIZE>,
+        percpu: PerCpu,
+    }
+
+    /// Makes the per-CPU area of vCPU `index` (its stacks are left as they are: the direct
+    /// map already maps them, and an untouched stack page costs nothing). Returns the area's
+    /// address, or `None` when the heap is exhausted.
+    pub fn new_secondary(index: u32, hardware_virt: bool) -> Option<u64> {
+        let layout = core::alloc::Layout::new::<SecondaryCpu>();
+        // SAFETY: the layout has a nonzero size.
+        let cpu = unsafe { alloc::alloc::alloc(layout) } as *mut SecondaryCpu;
+        if cpu.is_null() {
+            return None;
+        }
+        let (cs, ss) = if hardware_virt {
+            (selectors::KERNEL_CS, selectors::KERNEL_DS)
+        } else {
+            (selectors::USER_CS, selectors::USER_DS)
+        };
+        // SAFETY: `cpu` is a fresh, exclusively owned allocation of the right layout; only its
+        // `percpu` field is written (the stacks need no initial value) and it lives forever.
+        unsafe {
+            let area = core::ptr::addr_of_mut!((*cpu).percpu);
+            area.write(PerCpu::empty());
+            let pc = &mut *area;
+            pc.kernel_stack_top = core::ptr::addr_of!((*cpu).kernel_stack) as u64 + KERNEL_STACK_SIZE as u64;
+            pc.fault_stack_top = core::ptr::addr_of!((*cpu).fault_stack) as u64 + FAULT_STACK_SIZE as u64;
+            pc.fault_entry = super::super::entry::fault_entry_address();
+            pc.kernel_cs = cs as u64;
+            pc.kernel_ss = ss as u64;
+            pc.hardware_virt = u64::from(hardware_virt);
+            pc.cpu_index = u64::from(index);
+            Some(area as u64)
+        }
+    }
+
+    /// Where a thread's first trap frame goes on the vCPU whose area is at `area`: the spot
+    /// the syscall entry uses, at the top of its kernel stack.
+    pub fn start_frame_address(area: u64) -> u64 {
+        // SAFETY: `area` is a PerCpu made by `new_secondary` or PERCPU0 (never freed); only
+        // a plain field written before the vCPU started is read.
+        let top = unsafe { (*(area as *const PerCpu)).kernel_stack_top };
+        top - crate::arch::frame::TRAP_FRAME_SIZE as u64
+    }
+
+    /// Prepares the vCPU whose area is at `area` to start a thread with `frame` and FS base
+    /// `fs_base`. The vCPU must not be running app code (new, or idle and waiting for
+    /// [`request_start`]); the caller holds the process lock.
+    pub fn prepare_start(area: u64, frame: &crate::arch::frame::TrapFrame, fs_base: u64) {
+        let at = start_frame_address(area) as *mut crate::arch::frame::TrapFrame;
+        // SAFETY: the frame spot is the top of that vCPU's kernel stack, which no code uses
+        // while the vCPU is new or idle (its idle loop runs deeper in the stack); the area
+        // lives forever; the vCPU reads these only after `request_start` or its first entry.
+        unsafe {
+            at.write(*frame);
+            (*(area as *mut PerCpu)).start_fs_base = fs_base;
+        }
+    }
+
+    /// Lets the idle vCPU whose area is at `area` start its prepared thread.
+    pub fn request_start(area: u64) {
+        // SAFETY: the area lives forever; the flag is atomic.
+        let pc = unsafe { &*(area as *const PerCpu) };
+        pc.start_requested.store(1, core::sync::atomic::Ordering::Release);
+    }
+
+    /// Takes this vCPU's start request, if one came.
+    pub fn take_start_request() -> bool {
+        current().start_requested.swap(0, core::sync::atomic::Ordering::Acquire) != 0
     }
 
     /// This vCPU's per-CPU area.

@@ -12,6 +12,7 @@
 use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::Errno;
 use crate::fs::dev::inode;
@@ -87,6 +88,8 @@ pub struct ConsoleDevice {
     uid: u32,
     gid: u32,
     created: Timespec,
+    /// Reads of the host's stdin so far (edge-triggered epoll entries compare them).
+    reads: AtomicU64,
 }
 
 impl ConsoleDevice {
@@ -103,6 +106,7 @@ impl ConsoleDevice {
             uid,
             gid,
             created,
+            reads: AtomicU64::new(0),
         }
     }
 
@@ -211,7 +215,16 @@ impl ConsoleNode {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.device.console.read(buf)
+        let result = self.device.console.read(buf);
+        self.device.reads.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    /// How many reads of the host's stdin were made so far (by any console file). The host
+    /// says when input is there but not when more came: an edge-triggered epoll entry takes a
+    /// read as the moment its input may have become new.
+    pub fn reads(&self) -> u64 {
+        self.device.reads.load(Ordering::Relaxed)
     }
 
     /// Writes to the host's stdout or stderr, as the role says.

@@ -8,8 +8,12 @@
 //! positioned I/O on a console or pipe, `EINVAL` for a negative offset.
 //!
 //! An open file on a pipe is one of the pipe's ends (a reader if opened for reading, a
-//! writer if for writing) from its creation until it drops. A pipe read or write that would
-//! have to wait says `EAGAIN` whatever `O_NONBLOCK` is: the syscall layer does the waiting.
+//! writer if for writing) from its creation until it drops. A pipe or eventfd read or write
+//! that would have to wait says `EAGAIN` whatever `O_NONBLOCK` is: the syscall layer does the
+//! waiting ([`OpenFile::may_block`]).
+//!
+//! Readiness for `poll`, `select` and epoll is [`OpenFile::poll_events`]; edge-triggered epoll
+//! entries also compare [`OpenFile::poll_changes`] (see `fs::epoll`).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -17,6 +21,8 @@ use alloc::vec::Vec;
 use crate::errno::Errno;
 use crate::fs::console::ConsoleNode;
 use crate::fs::dirent::{write_dirent64, DirEntry};
+use crate::fs::epoll::{Changes, Epoll};
+use crate::fs::eventfd::EventFd;
 use crate::fs::flags::{
     O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM,
     POLLWRNORM, POLL_ALWAYS_READY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
@@ -83,10 +89,44 @@ impl OpenFile {
         self.pipe.as_ref()
     }
 
+    /// The eventfd this file reads and writes, if it is one.
+    pub fn eventfd(&self) -> Option<&Arc<EventFd>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().eventfd()
+    }
+
+    /// The epoll instance this file is, if it is one.
+    pub fn epoll(&self) -> Option<&Arc<Epoll>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().epoll()
+    }
+
+    /// Whether a read or write may have to wait (pipes and eventfds: they say `EAGAIN`, and
+    /// the syscall layer waits unless `O_NONBLOCK`).
+    pub fn may_block(&self) -> bool {
+        self.pipe.is_some() || self.eventfd().is_some()
+    }
+
+    /// Whether `epoll` can watch this file (`EPERM` otherwise): see `Node::supports_poll`.
+    pub fn can_poll(&self) -> bool {
+        !self.path_only && self.node().supports_poll()
+    }
+
     /// The `poll` events that hold now (`POLLIN`, `POLLOUT`, `POLLHUP`, `POLLERR`...):
-    /// computed for pipes; every other file is always ready for reading and writing, as on
-    /// Linux for regular files (the console too: waiting for its input needs the host).
+    /// computed for pipes, eventfds and epoll instances; every other file is always ready
+    /// for reading and writing, as on Linux for regular files (the console too: waiting for
+    /// its input needs the host).
     pub fn poll_events(&self) -> u16 {
+        self.poll_events_nested(0)
+    }
+
+    /// [`OpenFile::poll_events`] of a file watched by an epoll instance `depth` levels deep
+    /// (nested epoll instances stop looking past `fs::epoll::EP_MAX_NESTS`).
+    pub fn poll_events_nested(&self, depth: u32) -> u16 {
         match (&self.pipe, self.node()) {
             (Some(pipe), _) => pipe.poll(self.readable, self.writable),
             // The console's input depends on the host: ask it (without waiting).
@@ -94,7 +134,31 @@ impl OpenFile {
                 let input = if console.input_ready(0) { POLLIN | POLLRDNORM } else { 0 };
                 input | POLLOUT | POLLWRNORM
             }
+            (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
+            (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
             (None, _) => POLL_ALWAYS_READY,
+        }
+    }
+
+    /// How many times this file's readiness may have changed (for edge-triggered epoll
+    /// entries), if it keeps count: pipes, eventfds, epoll instances, the console's input.
+    pub fn poll_changes(&self) -> Option<Changes> {
+        self.poll_changes_nested(0)
+    }
+
+    /// [`OpenFile::poll_changes`] of a file watched `depth` levels deep.
+    pub fn poll_changes_nested(&self, depth: u32) -> Option<Changes> {
+        if self.path_only {
+            return None;
+        }
+        match (&self.pipe, self.node()) {
+            (Some(pipe), _) => Some(pipe.changes()),
+            (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
+            (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
+            (None, Node::Console(console)) if self.readable => {
+                Some(Changes { input: console.reads(), ..Changes::default() })
+            }
+            _ => None,
         }
     }
 
@@ -161,7 +225,7 @@ impl OpenFile {
     }
 
     /// `F_GETFL`: the access mode and status flags (`O_LARGEFILE` included, as on 64-bit
-    /// Linux).
+    /// Linux for files opened by path; not for eventfd and epoll files, which never are).
     pub fn status_flags(&self) -> u32 {
         if self.path_only {
             return O_PATH;
@@ -171,7 +235,8 @@ impl OpenFile {
             (false, true) => O_WRONLY,
             _ => O_RDONLY,
         };
-        access | O_LARGEFILE | *self.status.lock()
+        let large = if self.node().is_anon() { 0 } else { O_LARGEFILE };
+        access | large | *self.status.lock()
     }
 
     /// `F_SETFL`: changes `O_APPEND`, `O_NONBLOCK` (and the recorded-only `O_ASYNC`,
@@ -232,6 +297,10 @@ impl OpenFile {
     /// `write`: writes at the file position (at the end with `O_APPEND`) and advances it.
     pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
         self.check_writable()?;
+        if self.node().is_anon() {
+            // An eventfd checks the size itself (an empty write is EINVAL), epoll says EINVAL.
+            return Ok(self.node().write_at(WritePos::At(0), data)?.0);
+        }
         if data.is_empty() {
             return Ok(0);
         }
@@ -250,7 +319,7 @@ impl OpenFile {
     }
 
     fn positioned_io_offset(&self, offset: i64) -> Result<u64, Errno> {
-        if !self.node().is_seekable() {
+        if !self.node().has_positioned_io() {
             return Err(Errno::ESPIPE);
         }
         u64::try_from(offset).map_err(|_| Errno::EINVAL)
@@ -478,14 +547,14 @@ impl OpenFile {
         self.node().set_times(atime, mtime)
     }
 
-    /// `fsync`/`fdatasync`: nothing to flush in memory; `EINVAL` for a console, device or
-    /// pipe, as on Linux for files that cannot be synced.
+    /// `fsync`/`fdatasync`: nothing to flush in memory; `EINVAL` for a console, device,
+    /// pipe, eventfd or epoll instance, as on Linux for files that cannot be synced.
     pub fn sync(&self) -> Result<(), Errno> {
         if self.path_only {
             return Err(Errno::EBADF);
         }
         match self.node() {
-            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EINVAL),
             _ => Ok(()),
         }
     }

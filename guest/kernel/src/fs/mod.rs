@@ -23,6 +23,9 @@
 //! - [`fdtable`]: [`FdTable`], the fds.
 //! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
 //! - [`pipe`]: [`Pipe`], the anonymous pipes of `pipe`/`pipe2` (not in any directory).
+//! - [`eventfd`]: [`EventFd`], the counters of `eventfd`/`eventfd2`.
+//! - [`epoll`]: [`Epoll`], epoll instances (interest lists and what `epoll_wait` reports).
+//! - [`anon`]: Linux's anonymous inode, what eventfd and epoll files show of themselves.
 //! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
 //! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
 //! - [`env`](mod@env): [`FsEnv`], the kernel services the file systems use (console, clock, random).
@@ -38,11 +41,14 @@
 //! vfs.set_process_view(process); // what /proc/self/fd and /proc/self/cwd show
 //! ```
 
+pub mod anon;
 pub mod budget;
 pub mod console;
 pub mod dev;
 pub mod dirent;
 pub mod env;
+pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod flags;
@@ -64,6 +70,8 @@ pub use budget::SpaceBudget;
 pub use console::Console;
 pub use dev::DevFs;
 pub use env::{Clock, FsEnv, RandomSource, SystemInfo};
+pub use epoll::Epoll;
+pub use eventfd::EventFd;
 pub use fdtable::{FdEntry, FdTable, RLIMIT_NOFILE};
 pub use file::OpenFile;
 pub use image::ImageFs;

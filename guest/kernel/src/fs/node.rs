@@ -4,6 +4,11 @@
 //! `Node` dispatches each operation to the file system that owns the file, so the VFS and
 //! the open-file layer never care which one it is. A node holds its file system alive (it
 //! carries an `Arc` to it), so an open file keeps working whatever happens to the tree.
+//!
+//! Pipes, eventfds and epoll instances are nodes too, in no directory: they answer every
+//! directory operation with `ENOTDIR` and every symlink one with `EINVAL`. Eventfds and epoll
+//! instances are Linux's anonymous inodes (`fs::anon`): `lseek` keeps them at 0 but
+//! positioned I/O is `ESPIPE`, `mmap` `ENODEV`, metadata changes `EOPNOTSUPP`.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,6 +17,8 @@ use crate::errno::Errno;
 use crate::fs::console::ConsoleNode;
 use crate::fs::dev::DevNode;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
+use crate::fs::epoll::Epoll;
+use crate::fs::eventfd::EventFd;
 use crate::fs::image::ImageFs;
 use crate::fs::path::LinkTarget;
 use crate::fs::pipe::Pipe;
@@ -60,6 +67,10 @@ pub enum Node {
     Proc(ProcNode),
     /// An anonymous pipe (in no directory).
     Pipe(Arc<Pipe>),
+    /// An eventfd (an anonymous inode).
+    EventFd(Arc<EventFd>),
+    /// An epoll instance (an anonymous inode).
+    Epoll(Arc<Epoll>),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -83,6 +94,7 @@ impl Node {
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
+            Node::EventFd(_) | Node::Epoll(_) => FileType::Anon,
         }
     }
 
@@ -96,7 +108,9 @@ impl Node {
         match self {
             Node::Tmp(_) => Mutability::Writable,
             Node::Image(_) => Mutability::ReadOnly,
-            Node::Dev(_) | Node::Console(_) | Node::Proc(_) | Node::Pipe(_) => Mutability::Fixed,
+            Node::Dev(_) | Node::Console(_) | Node::Proc(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => {
+                Mutability::Fixed
+            }
         }
     }
 
@@ -109,6 +123,8 @@ impl Node {
             Node::Console(node) => node.stat(),
             Node::Proc(node) => node.stat(),
             Node::Pipe(pipe) => pipe.stat(),
+            Node::EventFd(eventfd) => eventfd.stat(),
+            Node::Epoll(epoll) => epoll.stat(),
         })
     }
 
@@ -121,6 +137,7 @@ impl Node {
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
+            Node::EventFd(_) | Node::Epoll(_) => crate::fs::anon::ANON_INODE_INO,
         }
     }
 
@@ -133,6 +150,8 @@ impl Node {
             (Node::Console(a), Node::Console(b)) => a.same_file(b),
             (Node::Proc(a), Node::Proc(b)) => a.kind() == b.kind(),
             (Node::Pipe(a), Node::Pipe(b)) => Arc::ptr_eq(a, b),
+            (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
+            (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -147,7 +166,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
         }
     }
@@ -165,7 +184,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
         }
     }
@@ -194,7 +213,7 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) | Node::Pipe(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
         }
     }
@@ -213,18 +232,40 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) | Node::Pipe(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
         }
     }
 
-    /// Whether reads and writes have a position (consoles and pipes do not: `ESPIPE`).
+    /// Whether `lseek` works (consoles and pipes: `ESPIPE`; anonymous inodes stay at 0).
     pub fn is_seekable(&self) -> bool {
         !matches!(self, Node::Console(_) | Node::Pipe(_))
     }
 
-    /// Reads from `offset` (ignored by devices, consoles and pipes; a pipe that has nothing
-    /// yet says `EAGAIN`, as with `O_NONBLOCK`).
+    /// Whether `pread`/`pwrite` work (not on consoles, pipes or anonymous inodes: `ESPIPE`).
+    pub fn has_positioned_io(&self) -> bool {
+        self.is_seekable() && !self.is_anon()
+    }
+
+    /// Whether this is an anonymous inode (an eventfd or an epoll instance).
+    pub fn is_anon(&self) -> bool {
+        matches!(self, Node::EventFd(_) | Node::Epoll(_))
+    }
+
+    /// Whether the file can be watched by `epoll` (Linux: whether it has a `poll` method):
+    /// pipes, consoles, eventfds, epoll instances and `/dev/random`; not regular files,
+    /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
+    pub fn supports_poll(&self) -> bool {
+        match self {
+            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) => true,
+            Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
+            Node::Image(_) | Node::Tmp(_) | Node::Proc(_) => false,
+        }
+    }
+
+    /// Reads from `offset` (ignored by devices, consoles, pipes and eventfds; a pipe or
+    /// eventfd that has nothing yet says `EAGAIN`, as with `O_NONBLOCK`; an epoll instance
+    /// cannot be read: `EINVAL`).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         match self {
             Node::Image(node) => node.fs.read_at(node.index, offset, buf),
@@ -233,12 +274,14 @@ impl Node {
             Node::Console(node) => node.read(buf),
             Node::Proc(node) => node.read_at(offset, buf),
             Node::Pipe(pipe) => pipe.read(buf),
+            Node::EventFd(eventfd) => eventfd.read(buf),
+            Node::Epoll(_) => Err(Errno::EINVAL),
         }
     }
 
     /// Writes at `pos`; returns the bytes written and the file position after them (devices,
-    /// consoles and pipes leave the position where it was; a full pipe says `EAGAIN`, as
-    /// with `O_NONBLOCK`).
+    /// consoles, pipes and eventfds leave the position where it was; a full pipe or eventfd
+    /// says `EAGAIN`, as with `O_NONBLOCK`; an epoll instance cannot be written: `EINVAL`).
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let unmoved = match pos {
             WritePos::At(offset) => offset,
@@ -249,6 +292,8 @@ impl Node {
             Node::Dev(node) => Ok((node.write(data)?, unmoved)),
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
+            Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
+            Node::Epoll(_) => Err(Errno::EINVAL),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
         }
     }
@@ -257,6 +302,22 @@ impl Node {
     pub fn pipe(&self) -> Option<&Arc<Pipe>> {
         match self {
             Node::Pipe(pipe) => Some(pipe),
+            _ => None,
+        }
+    }
+
+    /// The eventfd, if this is one.
+    pub fn eventfd(&self) -> Option<&Arc<EventFd>> {
+        match self {
+            Node::EventFd(eventfd) => Some(eventfd),
+            _ => None,
+        }
+    }
+
+    /// The epoll instance, if this is one.
+    pub fn epoll(&self) -> Option<&Arc<Epoll>> {
+        match self {
+            Node::Epoll(epoll) => Some(epoll),
             _ => None,
         }
     }
@@ -310,7 +371,8 @@ impl Node {
         }
     }
 
-    /// `chmod`: `EROFS` in the image, `EPERM` for devices and `/proc`.
+    /// `chmod`: `EROFS` in the image, `EOPNOTSUPP` for anonymous inodes, `EPERM` for
+    /// devices and `/proc`.
     pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
         match self {
             Node::Tmp(node) => {
@@ -318,12 +380,13 @@ impl Node {
                 Ok(())
             }
             Node::Image(_) => Err(Errno::EROFS),
+            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
 
-    /// `chown` (`None` leaves a field): `EROFS` in the image, `EPERM` for devices and
-    /// `/proc`.
+    /// `chown` (`None` leaves a field): `EROFS` in the image, `EOPNOTSUPP` for anonymous
+    /// inodes, `EPERM` for devices and `/proc`.
     pub fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         match self {
             Node::Tmp(node) => {
@@ -331,12 +394,13 @@ impl Node {
                 Ok(())
             }
             Node::Image(_) => Err(Errno::EROFS),
+            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
 
-    /// `utimensat`: `EROFS` in the image; accepted and ignored for devices and `/proc`
-    /// (so `touch /dev/null` works).
+    /// `utimensat`: `EROFS` in the image, `EOPNOTSUPP` for anonymous inodes; accepted and
+    /// ignored for devices and `/proc` (so `touch /dev/null` works).
     pub fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
         match self {
             Node::Tmp(node) => {
@@ -344,6 +408,7 @@ impl Node {
                 Ok(())
             }
             Node::Image(_) => Err(Errno::EROFS),
+            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Ok(()),
         }
     }
@@ -519,6 +584,27 @@ mod tests {
         assert!(stdout.same_file(&Node::Console(dev.console(ConsoleRole::Stdout))));
         assert!(!stdout.same_file(&null));
         assert_eq!(stdout.ino(), stdout.stat().unwrap().ino);
+
+        let eventfd = Node::EventFd(crate::fs::eventfd::EventFd::new(1, false, Timespec::default()));
+        let epoll = Node::Epoll(crate::fs::epoll::Epoll::new(Timespec::default()));
+        for anon in [&eventfd, &epoll] {
+            assert!(anon.is_anon() && anon.is_seekable() && !anon.has_positioned_io() && anon.supports_poll());
+            assert_eq!(anon.file_type(), FileType::Anon);
+            assert_eq!(anon.mutability(), Mutability::Fixed);
+            assert_eq!(anon.lookup(b"x").err(), Some(Errno::ENOTDIR));
+            assert_eq!(anon.parent().err(), Some(Errno::ENOTDIR));
+            assert_eq!(anon.read_dir(2, &mut |_| true), Err(Errno::ENOTDIR));
+            assert_eq!(anon.readlink().err(), Some(Errno::EINVAL));
+            assert_eq!(anon.set_mode(0o600), Err(Errno::EOPNOTSUPP));
+            assert_eq!(anon.ino(), anon.stat().unwrap().ino);
+            assert!(anon.same_file(&anon.clone()));
+        }
+        assert!(!eventfd.same_file(&epoll));
+        assert!(eventfd.eventfd().is_some() && eventfd.epoll().is_none() && epoll.epoll().is_some());
+        assert_eq!(eventfd.write_at(WritePos::At(0), &2u64.to_ne_bytes()), Ok((8, 0)));
+        assert_eq!(eventfd.read_at(0, &mut [0u8; 8]), Ok(8));
+        assert_eq!(epoll.read_at(0, &mut [0u8; 8]), Err(Errno::EINVAL));
+        assert!(!file.supports_poll() && !tmp_root.supports_poll() && !null.supports_poll() && stdout.supports_poll());
 
         let location = Location::new(1, file.clone(), b"/tmp/f".to_vec());
         assert_eq!(location.node().ino(), file.ino());

@@ -20,16 +20,17 @@
 //! A read of an empty pipe whose writers are still open (or a write to a full one) has to
 //! wait on Linux until the other end acts or a signal arrives. A pipe never waits itself: it
 //! returns [`MUST_WAIT`] (`EAGAIN`), which is Linux's answer for `O_NONBLOCK`; for a blocking
-//! file the syscall layer waits. The app is one thread, so while it waits nobody can
-//! act: the wait never ends, as on Linux (the syscall layer parks the vCPU; the VMM still
-//! stops the VM on `--timeout` or when `uvm` is interrupted). With threads, the other end
-//! will wake it. Reopening a pipe through `/proc/self/fd/N` in blocking mode without the
+//! file the syscall layer waits: it parks the vCPU until another thread's syscall may have
+//! moved the other end (or a signal comes). If the waiting thread holds the only other end,
+//! the wait never ends, as on Linux (the VMM still stops the VM on `--timeout` or when `uvm`
+//! is interrupted). Reopening a pipe through `/proc/self/fd/N` in blocking mode without the
 //! other side, which would wait the same way, returns `EAGAIN`.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 use crate::errno::Errno;
+use crate::fs::epoll::Changes;
 use crate::fs::flags::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE};
 use crate::sync::SpinLock;
@@ -59,6 +60,14 @@ struct PipeState {
     capacity: usize,
     readers: usize,
     writers: usize,
+    changes: Changes,
+}
+
+impl PipeState {
+    /// Whether a writer would find no room (what `POLLOUT` says).
+    fn is_full(&self) -> bool {
+        self.capacity.saturating_sub(self.data.len()) < PIPE_BUF.min(self.capacity)
+    }
 }
 
 /// What a read or write that cannot go on now returns, blocking or not: `EAGAIN`. Linux
@@ -80,6 +89,7 @@ impl Pipe {
                 capacity: DEFAULT_CAPACITY,
                 readers: 0,
                 writers: 0,
+                changes: Changes::default(),
             }),
         })
     }
@@ -105,6 +115,9 @@ impl Pipe {
         if state.readers == 0 {
             state.data = VecDeque::new();
         }
+        if (read && state.readers == 0) || (write && state.writers == 0) {
+            state.changes.hung_up();
+        }
     }
 
     /// Checks opening another end (through `/proc/self/fd/N`), with FIFO rules: a write-only
@@ -129,6 +142,7 @@ impl Pipe {
         if state.data.is_empty() {
             return if state.writers == 0 { Ok(0) } else { Err(MUST_WAIT) };
         }
+        let was_full = state.is_full();
         let count = buf.len().min(state.data.len());
         let (front, back) = state.data.as_slices();
         let from_front = count.min(front.len());
@@ -138,6 +152,9 @@ impl Pipe {
         if state.data.is_empty() {
             // Give the buffer's memory back between bursts.
             state.data = VecDeque::new();
+        }
+        if was_full {
+            state.changes.output_changed();
         }
         Ok(count)
     }
@@ -168,6 +185,7 @@ impl Pipe {
         }
         state.data.try_reserve(count).map_err(|_| Errno::ENOMEM)?;
         state.data.extend(&data[..count]);
+        state.changes.input_changed();
         Ok(count)
     }
 
@@ -200,7 +218,13 @@ impl Pipe {
             return Err(Errno::EBUSY);
         }
         state.capacity = capacity;
+        state.changes.output_changed();
         Ok(capacity)
+    }
+
+    /// The wake-ups so far, for edge-triggered epoll entries (see the module docs).
+    pub fn changes(&self) -> Changes {
+        self.state.lock().changes
     }
 
     /// The `poll` events that hold now for an open file that reads (`read_end`) and/or
@@ -217,7 +241,7 @@ impl Pipe {
             }
         }
         if write_end {
-            if state.capacity.saturating_sub(state.data.len()) >= PIPE_BUF.min(state.capacity) {
+            if !state.is_full() {
                 events |= POLLOUT | POLLWRNORM;
             }
             if state.readers == 0 {
@@ -334,6 +358,23 @@ mod tests {
         assert_eq!(pipe.set_capacity(4096), Err(Errno::EBUSY));
         assert_eq!(pipe.stat().mode, 0o010600);
         assert_eq!(pipe.stat().ino, 7);
+    }
+
+    #[test]
+    fn changes_count_linux_wakeups() {
+        let pipe = pipe();
+        let start = pipe.changes();
+        pipe.write(b"ab").unwrap();
+        let written = pipe.changes();
+        assert_eq!((written.input, written.output, written.hangup), (start.input + 1, start.output, start.hangup));
+        pipe.read(&mut [0u8; 1]).unwrap();
+        assert_eq!(pipe.changes(), written, "a read of a pipe that was not full wakes no writer");
+        while pipe.write(&[0u8; PIPE_BUF]).is_ok() {}
+        let full = pipe.changes();
+        pipe.read(&mut [0u8; 1]).unwrap();
+        assert_eq!(pipe.changes().output, full.output + 1, "a read of a full pipe wakes writers");
+        pipe.close_end(false, true);
+        assert_eq!(pipe.changes().hangup, start.hangup + 1, "the last writer left");
     }
 
     #[test]

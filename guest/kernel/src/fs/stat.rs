@@ -80,6 +80,8 @@ pub enum FileType {
     Fifo,
     /// A socket.
     Socket,
+    /// No type at all: Linux's anonymous inode (eventfd, epoll), whose mode is just `0600`.
+    Anon,
 }
 
 impl FileType {
@@ -92,6 +94,7 @@ impl FileType {
             FileType::CharDevice => S_IFCHR,
             FileType::Fifo => S_IFIFO,
             FileType::Socket => S_IFSOCK,
+            FileType::Anon => 0,
         }
     }
 
@@ -104,6 +107,7 @@ impl FileType {
             FileType::Regular => 8,
             FileType::Symlink => 10,
             FileType::Socket => 12,
+            FileType::Anon => 0,
         }
     }
 

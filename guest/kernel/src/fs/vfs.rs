@@ -12,10 +12,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME};
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
 use crate::fs::env::{Clock, FsEnv};
+use crate::fs::epoll::Epoll;
+use crate::fs::eventfd::EventFd;
 use crate::fs::file::{unless_minus_one, MountEntry, OpenFile};
 use crate::fs::flags::{
     O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
@@ -56,6 +59,8 @@ pub mod mount_id {
     pub const PROC: usize = 4;
     /// The anonymous pipes (no mount point: not in the table).
     pub const PIPE: usize = 5;
+    /// The anonymous inodes: eventfds, epoll instances (no mount point: not in the table).
+    pub const ANON: usize = 6;
 }
 
 /// What a mount holds.
@@ -115,6 +120,8 @@ pub struct Vfs {
     gid: u32,
     now: Clock,
     next_pipe_ino: SpinLock<u64>,
+    /// When the VFS was built: the anonymous inode's time.
+    booted: Timespec,
 }
 
 impl Vfs {
@@ -152,6 +159,7 @@ impl Vfs {
             gid: env.gid,
             now: env.now,
             next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
+            booted: now,
         })
     }
 
@@ -207,6 +215,22 @@ impl Vfs {
         let read_end = Arc::new(OpenFile::new(location.clone(), O_RDONLY | nonblocking, Vec::new()));
         let write_end = Arc::new(OpenFile::new(location, O_WRONLY | nonblocking, Vec::new()));
         (read_end, write_end)
+    }
+
+    /// `eventfd2`: a new eventfd's file (read-write; `O_NONBLOCK` if `nonblocking`) with
+    /// counter `initval`, in semaphore mode if `semaphore`. `/proc/self/fd/N` shows
+    /// `anon_inode:[eventfd]`.
+    pub fn eventfd(&self, initval: u64, semaphore: bool, nonblocking: bool) -> Arc<OpenFile> {
+        let node = Node::EventFd(EventFd::new(initval, semaphore, self.booted));
+        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+        Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EVENTFD_NAME.to_vec()), flags, Vec::new()))
+    }
+
+    /// `epoll_create1`: a new epoll instance's file. `/proc/self/fd/N` shows
+    /// `anon_inode:[eventpoll]`.
+    pub fn epoll(&self) -> Arc<OpenFile> {
+        let node = Node::Epoll(Epoll::new(self.booted));
+        Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EPOLL_NAME.to_vec()), O_RDWR, Vec::new()))
     }
 
     /// Resolves `path` from `base`, following a final symlink if `follow`.
@@ -277,6 +301,10 @@ impl Vfs {
             }
             if let Node::Console(console) = node {
                 console.check_open()?;
+            }
+            if node.is_anon() {
+                // Reopening an eventfd or epoll file (`/proc/self/fd/N`): Linux's `no_open`.
+                return Err(Errno::ENXIO);
             }
             if let Node::Pipe(pipe) = node {
                 let reading = access == O_RDONLY || access == O_RDWR;
@@ -371,9 +399,16 @@ impl Vfs {
             name_max: path::NAME_MAX as u64,
             ..StatFs::default()
         };
-        if let Node::Pipe(_) = location.node {
-            statfs.fs_type = PIPEFS_MAGIC;
-            return statfs;
+        match location.node {
+            Node::Pipe(_) => {
+                statfs.fs_type = PIPEFS_MAGIC;
+                return statfs;
+            }
+            Node::EventFd(_) | Node::Epoll(_) => {
+                statfs.fs_type = ANON_INODE_FS_MAGIC;
+                return statfs;
+            }
+            _ => {}
         }
         let mount = &self.mounts[location.mount.min(self.mounts.len() - 1)];
         match mount.kind {

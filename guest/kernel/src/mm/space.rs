@@ -315,8 +315,12 @@ impl AddressSpace {
             }
         };
         let end = start + len;
+        // A reservation nothing may touch (PROT_NONE, as Go's and glibc's arenas) gets no
+        // frames: they would be wasted, and zeroed again when a MAP_FIXED replaces them.
+        let inaccessible = !(prot.read || prot.write || prot.exec);
         let lazy = matches!(backing, Backing::Anonymous)
             && (flags.lazy
+                || inaccessible
                 || len > EAGER_MAP_LIMIT
                 || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
         let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
@@ -857,6 +861,21 @@ mod tests {
         assert_eq!(s.flushes, 1, "removing present entries flushes once");
         assert!(s.frames_available() >= before - 4, "frames come back (page tables stay)");
         assert!(s.vma_at(a).is_none());
+    }
+
+    #[test]
+    fn inaccessible_reservations_take_no_frames() {
+        let mut s = space();
+        let before = s.frames_available();
+        let none = Prot { read: false, write: false, exec: false };
+        let a = s.map(0, 8 << 20, none, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert!(s.frames_available() >= before - 1, "at most a page table");
+        assert!(frame_of(&s, a).is_none());
+        // Go's pattern: map part of the reservation read-write in place: filled then.
+        let f = MapFlags { fixed: true, ..Default::default() };
+        s.map(a, 4 * 4096, Prot::RW, f, Backing::Anonymous).unwrap();
+        assert!(frame_of(&s, a + 3 * 4096).is_some());
+        assert!(frame_of(&s, a + 4 * 4096).is_none());
     }
 
     #[test]

@@ -79,27 +79,41 @@ pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
         return result;
     }
-    let out = user::write(&mut p.space, buf, count.min(MAX_IO))?;
-    let result = file.read(out);
-    wait_if_blocking_pipe(&file, result)
+    if let Some(console) = file.console_input() {
+        if !p.threads.others.is_empty() && !file.is_nonblocking() {
+            // Wait for the host's input with the process unlocked, so other threads run on.
+            p.unlocked(|| console.input_ready(u64::MAX));
+        }
+    }
+    blocking_io(p, &file, |p| {
+        let out = user::write(&mut p.space, buf, count.min(MAX_IO))?;
+        file.read(out)
+    })
 }
 
-/// A pipe that cannot be read or written now says EAGAIN (see `fs::pipe`): the answer for
-/// O_NONBLOCK. A blocking file would wait for the other end, which only this one-thread app
-/// could move: it waits for ever, as on Linux.
-fn wait_if_blocking_pipe(file: &OpenFile, result: SysResult) -> SysResult {
-    if result == Err(Errno::EAGAIN) && file.pipe().is_some() && !file.is_nonblocking() {
-        super::time::wait_forever();
+/// Runs `op` (a read or write of `file`) until it does not find a blocking pipe or eventfd
+/// empty or full: such a file that cannot be read or written now says EAGAIN (see
+/// `fs::pipe`, `fs::eventfd`), the answer for O_NONBLOCK; a blocking one waits for another
+/// thread to act on it (with one thread that never comes, and the wait lasts, as on Linux,
+/// until a signal or the VM stops).
+fn blocking_io(p: &mut Process, file: &OpenFile, mut op: impl FnMut(&mut Process) -> SysResult) -> SysResult {
+    loop {
+        let result = op(p);
+        if result != Err(Errno::EAGAIN) || !file.may_block() || file.is_nonblocking() {
+            return result;
+        }
+        crate::wait::wait_for_io(p, None)?;
     }
-    result
 }
 
 /// write(fd, buf, count).
 pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
-    let data = user::read(&mut p.space, buf, count.min(MAX_IO))?;
-    let result = wait_if_blocking_pipe(&file, file.write(data));
+    let result = blocking_io(p, &file, |p| {
+        let data = user::read(&mut p.space, buf, count.min(MAX_IO))?;
+        file.write(data)
+    });
     sigpipe_on_epipe(p, result)
 }
 
@@ -110,7 +124,7 @@ pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn raise_sigpipe(p: &mut Process) {
     use crate::signal::{deliver, si, SigInfo, Signal};
     let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, crate::syscall::proc::PID as u32, p.uid);
-    deliver::send(&mut p.signals, &mut p.thread_signals, deliver::Target::Process, info);
+    deliver::send(&mut p.signals, &mut p.thread.signals, deliver::Target::Process, info);
 }
 
 /// Passes `result` on, raising SIGPIPE first if it is EPIPE.
@@ -166,58 +180,65 @@ fn iovecs(p: &mut Process, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errn
 pub fn sys_readv(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, iov, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
-    let mut done = 0;
-    for (base, len) in iovecs(p, iov, count)? {
-        if len == 0 {
-            continue;
+    let vecs = iovecs(p, iov, count)?;
+    blocking_io(p, &file, |p| {
+        let mut done = 0;
+        for &(base, len) in &vecs {
+            if len == 0 {
+                continue;
+            }
+            let out = user::write(&mut p.space, base, len)?;
+            let n = match file.read(out) {
+                Ok(n) => n,
+                // What was read so far is the result (a pipe that ran dry, say).
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < len as usize {
+                break;
+            }
         }
-        let out = user::write(&mut p.space, base, len)?;
-        let n = match file.read(out) {
-            Ok(n) => n,
-            // What was read so far is the result (a pipe that ran dry, say).
-            Err(_) if done > 0 => break,
-            Err(e) => return wait_if_blocking_pipe(&file, Err(e)),
-        };
-        done += n;
-        if n < len as usize {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    })
 }
 
 /// writev(fd, iov, iovcnt): small vectors are gathered into one write (one hypercall on the
-/// console, as musl's stdio writes header and data together).
+/// console, as musl's stdio writes header and data together); not for an eventfd, which
+/// Linux writes one iovec at a time (each must be 8 bytes).
 pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, iov, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
     let vecs = iovecs(p, iov, count)?;
     let total: u64 = vecs.iter().map(|v| v.1).sum();
-    if total <= 64 * 1024 {
+    if total <= 64 * 1024 && !file.node().is_anon() {
         let mut gathered = Vec::with_capacity(total as usize);
         for (base, len) in vecs {
             gathered.extend_from_slice(user::read(&mut p.space, base, len)?);
         }
-        let result = wait_if_blocking_pipe(&file, file.write(&gathered));
+        let result = blocking_io(p, &file, |_| file.write(&gathered));
         return sigpipe_on_epipe(p, result);
     }
-    let mut done = 0;
-    for (base, len) in vecs {
-        if len == 0 {
-            continue;
+    let result = blocking_io(p, &file, |p| {
+        let mut done = 0;
+        for &(base, len) in &vecs {
+            if len == 0 {
+                continue;
+            }
+            let data = user::read(&mut p.space, base, len)?;
+            let n = match file.write(data) {
+                Ok(n) => n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < len as usize {
+                break;
+            }
         }
-        let data = user::read(&mut p.space, base, len)?;
-        let n = match file.write(data) {
-            Ok(n) => n,
-            Err(_) if done > 0 => break,
-            Err(e) => return sigpipe_on_epipe(p, wait_if_blocking_pipe(&file, Err(e))),
-        };
-        done += n;
-        if n < len as usize {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    });
+    sigpipe_on_epipe(p, result)
 }
 
 fn open_at(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64, mode: u64) -> SysResult {
@@ -766,6 +787,12 @@ fn offset_arg(p: &mut Process, addr: u64) -> Result<Option<i64>, Errno> {
 /// be read this way (a pipe or directory). Bytes read from an unseekable input (the console, a
 /// device) that the output does not take are lost.
 pub fn sys_sendfile(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let output = p.file(fd_arg(f.rdi))?;
+    blocking_io(p, &output, |p| sendfile_once(p, f))
+}
+
+/// One try of sendfile: EAGAIN when a pipe output is full before anything was written.
+fn sendfile_once(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [out_fd, in_fd, offset_addr, count, ..] = f.syscall_args();
     let input = p.file(fd_arg(in_fd))?;
     if !input.is_readable() {
@@ -787,6 +814,8 @@ pub fn sys_sendfile(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if (output.pipe().is_none() && output.status_flags() & O_APPEND != 0)
         || input.is_dir()
         || matches!(input.node(), Node::Pipe(_))
+        || input.node().is_anon()
+        || output.node().is_anon()
     {
         return Err(Errno::EINVAL);
     }
@@ -829,10 +858,7 @@ pub fn sys_sendfile(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         input.lseek(end, SEEK_SET)?;
     }
     match failure {
-        Some(e) if done == 0 => {
-            let result = wait_if_blocking_pipe(&output, Err(e));
-            sigpipe_on_epipe(p, result)
-        }
+        Some(e) if done == 0 => sigpipe_on_epipe(p, Err(e)),
         _ => Ok(done),
     }
 }
@@ -925,54 +951,61 @@ const RWF_HARMLESS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
 /// (which advances) for `None`.
 fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
     let file = p.file(fd)?;
-    let mut done = 0usize;
-    for (base, len) in iovecs(p, iov, count)? {
-        if len == 0 {
-            continue;
+    let vecs = iovecs(p, iov, count)?;
+    blocking_io(p, &file, |p| {
+        let mut done = 0usize;
+        for &(base, len) in &vecs {
+            if len == 0 {
+                continue;
+            }
+            let out = user::write(&mut p.space, base, len)?;
+            let result = match offset {
+                Some(offset) => file.pread(out, offset + done as i64),
+                None => file.read(out),
+            };
+            let n = match result {
+                Ok(n) => n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < len as usize {
+                break;
+            }
         }
-        let out = user::write(&mut p.space, base, len)?;
-        let result = match offset {
-            Some(offset) => file.pread(out, offset + done as i64),
-            None => file.read(out),
-        };
-        let n = match result {
-            Ok(n) => n,
-            Err(_) if done > 0 => break,
-            Err(e) => return wait_if_blocking_pipe(&file, Err(e)),
-        };
-        done += n;
-        if n < len as usize {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    })
 }
 
 /// Writes the iovecs at `offset` (the file position stays), or at the file position (which
 /// advances) for `None`.
 fn write_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
     let file = p.file(fd)?;
-    let mut done = 0usize;
-    for (base, len) in iovecs(p, iov, count)? {
-        if len == 0 {
-            continue;
+    let vecs = iovecs(p, iov, count)?;
+    let result = blocking_io(p, &file, |p| {
+        let mut done = 0usize;
+        for &(base, len) in &vecs {
+            if len == 0 {
+                continue;
+            }
+            let data = user::read(&mut p.space, base, len)?;
+            let result = match offset {
+                Some(offset) => file.pwrite(data, offset + done as i64),
+                None => file.write(data),
+            };
+            let n = match result {
+                Ok(n) => n,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < len as usize {
+                break;
+            }
         }
-        let data = user::read(&mut p.space, base, len)?;
-        let result = match offset {
-            Some(offset) => file.pwrite(data, offset + done as i64),
-            None => file.write(data),
-        };
-        let n = match result {
-            Ok(n) => n,
-            Err(_) if done > 0 => break,
-            Err(e) => return sigpipe_on_epipe(p, wait_if_blocking_pipe(&file, Err(e))),
-        };
-        done += n;
-        if n < len as usize {
-            break;
-        }
-    }
-    Ok(done)
+        Ok(done)
+    });
+    sigpipe_on_epipe(p, result)
 }
 
 /// The offset of preadv/pwritev (`pos_l`; on 64-bit Linux `pos_h` adds nothing): EINVAL if

@@ -1,11 +1,12 @@
-//! futex(2) for a process of one thread. With no other thread, nobody can be waiting when the
-//! app wakes (WAKE finds no waiters: 0) and nobody can wake the app when it waits: a WAIT whose
-//! value still matches sleeps out its timeout (ETIMEDOUT) or parks for good, as Linux would
-//! block. Every argument is checked as Linux checks it. Real waiting queues come with threads.
+//! futex(2): WAIT/WAKE (with bitsets), REQUEUE/CMP_REQUEUE and WAKE_OP over the process's
+//! wait queue (`thread::Threads::futex_waiters`). A waiting thread parks its vCPU; a wake
+//! removes it from the queue and unparks it. Every argument is checked as Linux checks it.
+//! PI futexes (LOCK_PI and friends) return ENOSYS.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
+use crate::thread::FutexWaiter;
 use crate::user;
 
 const FUTEX_WAIT: u64 = 0;
@@ -49,40 +50,87 @@ fn wake_op(encoded: u32, old: u32) -> Result<u32, Errno> {
     })
 }
 
-/// futex(uaddr, op, val, timeout, uaddr2, val3).
+/// Whether FUTEX_WAKE_OP's comparison of the old value holds.
+fn wake_op_compare(encoded: u32, old: u32) -> Result<bool, Errno> {
+    let cmp = (encoded >> 24) & 15;
+    let arg = (encoded & 0xfff) as i32;
+    let old = old as i32;
+    Ok(match cmp {
+        0 => old == arg,
+        1 => old != arg,
+        2 => old < arg,
+        3 => old <= arg,
+        4 => old > arg,
+        5 => old >= arg,
+        _ => return Err(Errno::ENOSYS),
+    })
+}
+
+/// Wakes up to `count` threads waiting on `addr` whose bitset meets `bitset`; how many.
+pub fn wake(p: &mut Process, addr: u64, bitset: u32, count: usize) -> usize {
+    let woken = p.threads.take_futex_waiters(addr, bitset, count);
+    let mask = woken.iter().fold(0u64, |m, cpu| m | 1 << (cpu % 64));
+    p.unpark_mask(mask);
+    woken.len()
+}
+
+/// Waits on `addr` while it holds `val`, until a wake (0), the monotonic `deadline`
+/// (ETIMEDOUT) or a signal (EINTR).
+fn wait(p: &mut Process, addr: u64, val: u32, bitset: u32, deadline: Option<u64>) -> SysResult {
+    if read_word(p, addr)? != val {
+        return Err(Errno::EAGAIN);
+    }
+    let (tid, cpu) = (p.thread.tid, p.thread.cpu);
+    p.threads.futex_waiters.push(FutexWaiter { addr, bitset, tid, cpu });
+    let result = crate::wait::wait_until(p, deadline, |p| !p.threads.is_futex_waiting(tid));
+    if result.is_err() {
+        p.threads.cancel_futex_wait(tid);
+    }
+    result.map(|()| 0)
+}
+
+/// The monotonic deadline of a futex wait's `timeout` argument: relative for FUTEX_WAIT,
+/// absolute on CLOCK_MONOTONIC (or CLOCK_REALTIME with the flag) for FUTEX_WAIT_BITSET.
+fn deadline_of(p: &mut Process, cmd: u64, op: u64, timeout: u64) -> Result<Option<u64>, Errno> {
+    if timeout == 0 {
+        return Ok(None);
+    }
+    let ns = super::time::read_timespec(p, timeout)?;
+    let now = crate::wait::now_ns(p);
+    if cmd == FUTEX_WAIT {
+        return Ok(Some(now.saturating_add(ns)));
+    }
+    let clock = if op & FUTEX_CLOCK_REALTIME != 0 { CLOCK_REALTIME } else { CLOCK_MONOTONIC };
+    let clock_now = super::time::clock_ns(p, clock)?;
+    Ok(Some(now.saturating_add(ns.saturating_sub(clock_now))))
+}
+
+/// futex(uaddr, op, val, timeout, uaddr2, val3). Every thread shares the address space, so a
+/// futex is known by its address (private or not).
 pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = f.syscall_args();
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
         return Err(Errno::ENOSYS);
     }
+    // The count arguments are ints: a negative one means "all" to Linux's callers.
+    let count = |v: u64| (v as i32).max(0) as usize;
     match cmd {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
+            let bitset = if cmd == FUTEX_WAKE_BITSET { val3 as u32 } else { u32::MAX };
+            if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
             read_word(p, uaddr)?;
-            Ok(0)
+            Ok(wake(p, uaddr, bitset, count(val)))
         }
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            if cmd == FUTEX_WAIT_BITSET && val3 as u32 == 0 {
+            let bitset = if cmd == FUTEX_WAIT_BITSET { val3 as u32 } else { u32::MAX };
+            if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            if read_word(p, uaddr)? != val as u32 {
-                return Err(Errno::EAGAIN);
-            }
-            if timeout == 0 {
-                super::time::wait_forever();
-            }
-            let ns = super::time::read_timespec(p, timeout)?;
-            if cmd == FUTEX_WAIT {
-                // FUTEX_WAIT's timeout is relative (CLOCK_MONOTONIC).
-                super::time::sleep_for(p, ns);
-            } else {
-                let clock = if op & FUTEX_CLOCK_REALTIME != 0 { CLOCK_REALTIME } else { CLOCK_MONOTONIC };
-                super::time::sleep_until(p, clock, ns)?;
-            }
-            Err(Errno::ETIMEDOUT)
+            let deadline = deadline_of(p, cmd, op, timeout)?;
+            wait(p, uaddr, val as u32, bitset, deadline)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             read_word(p, uaddr)?;
@@ -90,14 +138,22 @@ pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             if cmd == FUTEX_CMP_REQUEUE && read_word(p, uaddr)? != val3 as u32 {
                 return Err(Errno::EAGAIN);
             }
-            Ok(0)
+            // `timeout` carries the most waiters to requeue.
+            let woken = wake(p, uaddr, u32::MAX, count(val));
+            let moved = p.threads.requeue_futex_waiters(uaddr, uaddr2, count(timeout));
+            Ok(woken + moved)
         }
         FUTEX_WAKE_OP => {
             read_word(p, uaddr)?;
             let old = read_word(p, uaddr2)?;
             let new = wake_op(val3 as u32, old)?;
+            let also = wake_op_compare(val3 as u32, old)?;
             user::write_u32(&mut p.space, uaddr2, new)?;
-            Ok(0)
+            let mut woken = wake(p, uaddr, u32::MAX, count(val));
+            if also {
+                woken += wake(p, uaddr2, u32::MAX, count(timeout));
+            }
+            Ok(woken)
         }
         _ => Err(Errno::ENOSYS),
     }
@@ -116,5 +172,17 @@ mod tests {
         assert_eq!(wake_op(set_shift, 0), Ok(8));
         assert_eq!(wake_op((8 << 28) | (40 << 12), 0), Err(Errno::EINVAL));
         assert_eq!(wake_op(6 << 28, 0), Err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn wake_op_comparisons() {
+        // FUTEX_OP_CMP_GT 0, as glibc's condition variables use.
+        let gt_zero = 4 << 24;
+        assert_eq!(wake_op_compare(gt_zero, 1), Ok(true));
+        assert_eq!(wake_op_compare(gt_zero, 0), Ok(false));
+        assert_eq!(wake_op_compare(gt_zero, u32::MAX), Ok(false), "compared as signed");
+        assert_eq!(wake_op_compare(5, 5), Ok(true));
+        assert_eq!(wake_op_compare((1 << 24) | 5, 5), Ok(false));
+        assert_eq!(wake_op_compare(9 << 24, 0), Err(Errno::ENOSYS));
     }
 }

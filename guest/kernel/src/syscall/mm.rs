@@ -49,8 +49,8 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         return p.space.map(addr, len, prot, map_flags, Backing::Anonymous).map(|a| a as usize);
     }
     let shared = kind != MAP_PRIVATE;
-    // Pipes and the console have no pages to map (Linux: ENODEV).
-    if matches!(p.file(fd as i32)?.node(), Node::Pipe(_) | Node::Console(_)) {
+    // Pipes, the console, eventfds and epoll files have no pages to map (Linux: ENODEV).
+    if matches!(p.file(fd as i32)?.node(), Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_)) {
         return Err(Errno::ENODEV);
     }
     p.map_file(fd as i32, addr, len, prot, map_flags, offset, shared).map(|a| a as usize)

@@ -1,9 +1,12 @@
 //! System calls: the entry from `arch::entry`, the dispatch table, and the handlers grouped by
-//! subsystem (`fs`, `mm`, `proc`, `time`, `signal`). Handlers return `SysResult`; the one
-//! place an `Errno` becomes `-errno` is [`syscall_handler`]. Every call shows in the trace
-//! (`uvm run --trace-syscalls`); unknown numbers return ENOSYS and are flagged there.
+//! subsystem (`fs`, `mm`, `proc`, `time`, `signal`, `poll`, `epoll`...). Handlers return
+//! `SysResult`; the one place an `Errno` becomes `-errno` is [`syscall_handler`]. Every call
+//! shows in the trace (`uvm run --trace-syscalls`); unknown numbers return ENOSYS and are
+//! flagged there.
 
+pub mod clone;
 pub mod docs;
+pub mod epoll;
 pub mod fs;
 pub mod futex;
 pub mod image_read;
@@ -34,6 +37,7 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let Some(process) = guard.as_mut() else {
         crate::hypercall::panic(b"syscall before the process exists");
     };
+    process.switch_to(crate::process::current_cpu());
     let nr = frame.nr;
     let args = frame.syscall_args();
     if process.trace && trace::never_returns(nr) {
@@ -49,6 +53,10 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     // this is where a signal the app sent itself, or just unblocked, takes effect.
     crate::signal::deliver_to_app(process, frame);
     process.space.flush_now();
+    // Threads waiting for a file may find it changed now (cheap when none waits).
+    if process.threads.io_waiters != 0 {
+        process.io_changed();
+    }
 }
 
 #[cfg(test)]

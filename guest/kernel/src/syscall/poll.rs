@@ -2,9 +2,10 @@
 //!
 //! Readiness comes from each open file ([`crate::fs::OpenFile::poll_events`]): pipes report
 //! what holds now (data or end of file to read, room to write, `POLLHUP` without writers,
-//! `POLLERR` without readers); regular files, directories, devices and `/proc` are always
-//! ready, as on Linux; the console is always writable and readable when the host's stdin has
-//! input or is at its end (asked of the VMM).
+//! `POLLERR` without readers), eventfds their counter, epoll files whether `epoll_wait`
+//! would report something (`syscall::epoll`, which shares the waiting below); regular files,
+//! directories, devices and `/proc` are always ready, as on Linux; the console is always
+//! writable and readable when the host's stdin has input or is at its end (asked of the VMM).
 //!
 //! # Waiting
 //!
@@ -35,30 +36,42 @@ const SELECT_WRITE: u16 = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR;
 const SELECT_EXCEPT: u16 = POLLPRI;
 /// Bytes of a `sigset_t`.
 const SIGSET_SIZE: u64 = 8;
-use super::time::sleep_for;
-use super::time::wait_forever;
-
-/// Nothing is ready. If the app watches the console's input (`console`), wait for the host's
-/// input until `timeout_ns` (`None`: for ever) and say whether to look again; otherwise
-/// nothing can become ready meanwhile: wait out the timeout.
-fn wait_for_change(p: &Process, console: Option<&OpenFile>, timeout_ns: Option<u64>) -> bool {
-    if timeout_ns == Some(0) {
-        return false;
+/// Nothing is ready: wait until something may have changed or `deadline` (monotonic ns;
+/// `None`: none) passes, and say whether to look again. If the app watches the console's
+/// input, wait for the host's input in the VMM (with the process unlocked); otherwise for
+/// another thread to change a file (pipes). EINTR when a signal comes.
+pub(super) fn wait_for_change(
+    p: &mut Process,
+    console: Option<&OpenFile>,
+    deadline: Option<u64>,
+) -> Result<bool, Errno> {
+    let left = match deadline {
+        Some(deadline) => deadline.saturating_sub(crate::wait::now_ns(p)),
+        None => u64::MAX,
+    };
+    if left == 0 {
+        return Ok(false);
     }
     if let Some(console) = console.and_then(OpenFile::console_input) {
-        return console.input_ready(timeout_ns.unwrap_or(u64::MAX));
+        p.unlocked(|| console.input_ready(left));
+        return Ok(true);
     }
-    match timeout_ns {
-        Some(ns) => sleep_for(p, ns),
-        None => wait_forever(),
+    match crate::wait::wait_for_io(p, deadline) {
+        Ok(()) => Ok(true),
+        Err(Errno::ETIMEDOUT) => Ok(false),
+        Err(e) => Err(e),
     }
-    false
+}
+
+/// The monotonic deadline `timeout_ns` from now.
+pub(super) fn deadline_after(p: &Process, timeout_ns: Option<u64>) -> Option<u64> {
+    timeout_ns.map(|ns| crate::wait::now_ns(p).saturating_add(ns))
 }
 
 /// A `struct timespec` (or `struct timeval` with `micros`) from the app, as nanoseconds:
 /// EINVAL if negative or (timespec) the nanoseconds are out of range; a timeval's
 /// microseconds past a second carry into the seconds, as Linux's select does.
-fn read_timeout(p: &mut Process, addr: u64, micros: bool) -> Result<u64, Errno> {
+pub(super) fn read_timeout(p: &mut Process, addr: u64, micros: bool) -> Result<u64, Errno> {
     let raw = user::read(&mut p.space, addr, 16)?;
     let sec = i64::from_le_bytes(raw[..8].try_into().map_err(|_| Errno::EFAULT)?);
     let frac = i64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::EFAULT)?);
@@ -100,7 +113,7 @@ fn poll_fds(p: &mut Process, fds: u64, count: u64, timeout_ns: Option<u64>) -> S
         return Err(Errno::EINVAL);
     }
     let mut entries = Vec::from(user::write(&mut p.space, fds, count * 8)?);
-    let mut may_wait = true;
+    let deadline = deadline_after(p, timeout_ns);
     loop {
         let mut ready = 0;
         let mut console = None;
@@ -125,8 +138,7 @@ fn poll_fds(p: &mut Process, fds: u64, count: u64, timeout_ns: Option<u64>) -> S
                 ready += 1;
             }
         }
-        if ready == 0 && may_wait && wait_for_change(p, console.as_deref(), timeout_ns) {
-            may_wait = false;
+        if ready == 0 && wait_for_change(p, console.as_deref(), deadline)? {
             continue;
         }
         user::copy_out(&mut p.space, fds, &entries)?;
@@ -201,7 +213,7 @@ fn select_fds(p: &mut Process, nfds: u64, addrs: [u64; 3], timeout_ns: Option<u6
         except: read_fd_set(p, addrs[2], words)?,
     };
     let empty = |set: &Option<Vec<u64>>| set.as_ref().map(|words| alloc::vec![0u64; words.len()]);
-    let mut may_wait = true;
+    let deadline = deadline_after(p, timeout_ns);
     let (got, ready) = loop {
         let mut got = FdSets { read: empty(&asked.read), write: empty(&asked.write), except: empty(&asked.except) };
         let mut ready = 0;
@@ -229,8 +241,7 @@ fn select_fds(p: &mut Process, nfds: u64, addrs: [u64; 3], timeout_ns: Option<u6
                 }
             }
         }
-        if ready == 0 && may_wait && wait_for_change(p, console.as_deref(), timeout_ns) {
-            may_wait = false;
+        if ready == 0 && wait_for_change(p, console.as_deref(), deadline)? {
             continue;
         }
         break (got, ready);

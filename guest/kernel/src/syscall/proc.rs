@@ -1,20 +1,15 @@
 //! Process syscalls: identity (pid 1, uid 0), exit, uname, resource limits, arch_prctl,
-//! thread-library bookkeeping (set_tid_address, set_robust_list) and getrandom.
+//! getrandom. Threads (clone, exit, gettid, robust lists) are in `clone`.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 use crate::user;
 
-/// The app's pid and tid (it is the VM's first and only process).
+/// The app's pid (it is the VM's first and only process), also its first thread's tid.
 pub const PID: usize = 1;
 
-/// exit(status) / exit_group(status): the app is one thread, so both end the VM.
-pub fn sys_exit(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.exit(f.rdi as i32)
-}
-
-/// getpid(), gettid().
+/// getpid(): the app is the VM's first and only process.
 pub fn sys_getpid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(PID)
 }
@@ -32,11 +27,6 @@ pub fn sys_getuid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
 /// getgid(), getegid().
 pub fn sys_getgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(p.gid as usize)
-}
-
-/// sched_yield(): no-op: one thread on one vCPU has nobody to yield to.
-pub fn sys_sched_yield(_: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(0)
 }
 
 /// sched_getaffinity(pid, size, mask): every vCPU.
@@ -164,21 +154,6 @@ pub fn sys_arch_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         ARCH_SET_GS => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
-}
-
-/// set_tid_address(tidptr): remembered for thread exit; returns the tid.
-pub fn sys_set_tid_address(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.clear_child_tid = f.rdi;
-    Ok(PID)
-}
-
-/// set_robust_list(head, len): remembered (walked at thread exit once threads exist).
-pub fn sys_set_robust_list(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if f.rsi != 24 {
-        return Err(Errno::EINVAL);
-    }
-    p.robust_list = f.rdi;
-    Ok(0)
 }
 
 /// getrandom(buf, len, flags).

@@ -4,9 +4,9 @@
 //! to the app (`signal::deliver_to_app`), so a signal the app sends itself runs its handler
 //! (or kills it) before the sending syscall returns, as on Linux.
 //!
-//! The app is the VM's only process and has one thread: nothing else can send it a signal.
-//! So a wait for a signal that is not pending yet (rt_sigsuspend, rt_sigtimedwait without a
-//! timeout) never ends, as on Linux; it parks the vCPU until the VM is stopped from outside.
+//! The app is the VM's only process: signals come from its own threads (and faults). A wait
+//! for a signal (rt_sigsuspend, rt_sigtimedwait) parks the vCPU until another thread sends
+//! one (the sender unparks the waiter) or the VM is stopped from outside.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
@@ -40,7 +40,7 @@ pub fn sys_rt_sigaction(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         // POSIX: setting a pending signal's action to ignore discards it, blocked or not.
         if deliver::ignores(&new, sig) {
             p.signals.pending.discard(sig);
-            p.thread_signals.pending.discard(sig);
+            p.thread.signals.pending.discard(sig);
         }
     }
     if old != 0 {
@@ -76,7 +76,7 @@ pub fn sys_rt_sigprocmask(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let current = p.thread_signals.blocked;
+    let current = p.thread.signals.blocked;
     if set != 0 {
         let requested = user::read_u64(&mut p.space, set)?;
         let new = match how {
@@ -85,7 +85,7 @@ pub fn sys_rt_sigprocmask(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             2 => requested,
             _ => return Err(Errno::EINVAL),
         };
-        p.thread_signals.set_blocked(new);
+        p.thread.signals.set_blocked(new);
     }
     if old != 0 {
         user::write_u64(&mut p.space, old, current)?;
@@ -97,11 +97,11 @@ pub fn sys_rt_sigprocmask(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// restored rax, so the dispatcher's `rax = result` keeps it. A bad frame forces SIGSEGV
 /// (rax 0), as Linux does.
 pub fn sys_rt_sigreturn(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    match deliver::sigreturn(&mut p.thread_signals, &mut p.space, f) {
+    match deliver::sigreturn(&mut p.thread.signals, &mut p.space, f) {
         Ok(rax) => Ok(rax as usize),
         Err(address) => {
             let origin = crate::signal::Origin { address, vector: 14, error: 4 };
-            deliver::force(&mut p.signals, &mut p.thread_signals, SigInfo::kernel(Signal::SIGSEGV as u32, origin));
+            deliver::force(&mut p.signals, &mut p.thread.signals, SigInfo::kernel(Signal::SIGSEGV as u32, origin));
             Ok(0)
         }
     }
@@ -113,32 +113,28 @@ pub fn sys_rt_sigpending(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if size > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let pending = (p.signals.pending.mask() | p.thread_signals.pending.mask()) & p.thread_signals.blocked;
+    let pending = (p.signals.pending.mask() | p.thread.signals.pending.mask()) & p.thread.signals.blocked;
     user::copy_out(&mut p.space, set, &pending.to_le_bytes()[..size as usize])?;
     Ok(0)
 }
 
 /// rt_sigsuspend(mask, sigsetsize): waits with `mask` blocked until a signal runs a handler
-/// (EINTR; the old mask is back when the handler returns) or kills the app. If none is
-/// pending, none can ever come (see the module header): the wait never ends.
+/// (EINTR; the old mask is back when the handler returns) or kills the app.
 pub fn sys_rt_sigsuspend(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [mask, size, ..] = f.syscall_args();
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let mask = user::read_u64(&mut p.space, mask)?;
-    let t = &mut p.thread_signals;
+    let t = &mut p.thread.signals;
     t.saved_mask = Some(t.blocked);
     t.set_blocked(mask);
-    if deliver::has_effective(&p.signals, &p.thread_signals, !p.thread_signals.blocked) {
-        return Err(Errno::EINTR);
-    }
-    super::time::wait_forever()
+    Err(super::time::wait_for_signal(p))
 }
 
 /// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal of `set` without
-/// running its handler. With none pending, none can come: EAGAIN after the timeout (at once
-/// for a zero timeout); without a timeout the wait never ends.
+/// running its handler, waiting for one up to the timeout (EAGAIN after it; at once for a
+/// zero timeout); EINTR when another signal's handler is to run.
 pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [set, info, timeout, size, ..] = f.syscall_args();
     if size != SIGSET_SIZE {
@@ -146,19 +142,21 @@ pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     let wanted = user::read_u64(&mut p.space, set)? & !UNBLOCKABLE;
     let wait_ns = if timeout == 0 { None } else { Some(timeout_ns(user::read(&mut p.space, timeout, 16)?)?) };
-    if let Some(taken) = deliver::dequeue(&mut p.signals, &mut p.thread_signals, wanted) {
-        if info != 0 {
-            user::copy_out(&mut p.space, info, &taken.to_bytes())?;
-        }
-        return Ok(taken.signo as usize);
+    let deadline = wait_ns.map(|ns| crate::wait::now_ns(p).saturating_add(ns));
+    let has_wanted = |p: &mut Process| (p.signals.pending.mask() | p.thread.signals.pending.mask()) & wanted != 0;
+    match crate::wait::wait_until(p, deadline, has_wanted) {
+        Ok(()) => {}
+        Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+        Err(e) => return Err(e),
     }
-    match wait_ns {
-        Some(0) => Err(Errno::EAGAIN),
-        Some(ns) => {
-            super::time::sleep_for(p, ns);
-            Err(Errno::EAGAIN)
+    match deliver::dequeue(&mut p.signals, &mut p.thread.signals, wanted) {
+        Some(taken) => {
+            if info != 0 {
+                user::copy_out(&mut p.space, info, &taken.to_bytes())?;
+            }
+            Ok(taken.signo as usize)
         }
-        None => super::time::wait_forever(),
+        None => Err(Errno::EAGAIN),
     }
 }
 
@@ -182,9 +180,9 @@ pub fn sys_sigaltstack(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     } else {
         None
     };
-    let previous = p.thread_signals.alt_stack.describe(sp);
+    let previous = p.thread.signals.alt_stack.describe(sp);
     if let Some(stack) = requested {
-        p.thread_signals.alt_stack.set(stack, sp)?;
+        p.thread.signals.alt_stack.set(stack, sp)?;
     }
     if old != 0 {
         user::copy_out(&mut p.space, old, &previous.to_bytes())?;
@@ -192,16 +190,36 @@ pub fn sys_sigaltstack(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// Queues `sig` (0: only checks) for the app's process or thread.
-fn send_to_self(p: &mut Process, sig: u64, target: Target, code: i32) -> SysResult {
-    if sig == 0 {
-        return Ok(0);
-    }
+/// Queues `sig` (0: only checks) for the process, or for thread `tid`, and wakes whoever may
+/// take it from a wait. ESRCH when no thread has that id.
+fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysResult {
     if sig > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
     let info = SigInfo::user(sig as u32, code, PID as u32, p.uid);
-    deliver::send(&mut p.signals, &mut p.thread_signals, target, info);
+    match target {
+        Target::Process => {
+            if sig != 0 {
+                deliver::send(&mut p.signals, &mut p.thread.signals, Target::Process, info);
+                // Any thread not blocking it may take it: wake the waiting ones to look.
+                let others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
+                p.unpark_mask(others);
+            }
+        }
+        Target::Thread if tid == p.thread.tid => {
+            if sig != 0 {
+                deliver::send(&mut p.signals, &mut p.thread.signals, Target::Thread, info);
+            }
+        }
+        Target::Thread => {
+            let thread = p.threads.get_mut(tid).ok_or(Errno::ESRCH)?;
+            if sig != 0 {
+                deliver::send(&mut p.signals, &mut thread.signals, Target::Thread, info);
+                // Wake it if it waits in the kernel; interrupt it if it runs app code.
+                crate::hypercall::interrupt(thread.cpu);
+            }
+        }
+    }
     Ok(0)
 }
 
@@ -209,19 +227,19 @@ fn send_to_self(p: &mut Process, sig: u64, target: Target, code: i32) -> SysResu
 /// pid -1 means every process but the caller and init: none here, so ESRCH.
 pub fn sys_kill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     kill_pid(f.rdi as i32)?;
-    send_to_self(p, f.rsi, Target::Process, si::USER)
+    send(p, f.rsi, Target::Process, 0, si::USER)
 }
 
-/// tkill(tid, sig): the app's one thread has tid 1.
+/// tkill(tid, sig).
 pub fn sys_tkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    thread_ids(PID as i32, f.rdi as i32)?;
-    send_to_self(p, f.rsi, Target::Thread, si::TKILL)
+    let tid = thread_ids(PID as i32, f.rdi as i32)?;
+    send(p, f.rsi, Target::Thread, tid, si::TKILL)
 }
 
 /// tgkill(tgid, tid, sig).
 pub fn sys_tgkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    thread_ids(f.rdi as i32, f.rsi as i32)?;
-    send_to_self(p, f.rdx, Target::Thread, si::TKILL)
+    let tid = thread_ids(f.rdi as i32, f.rsi as i32)?;
+    send(p, f.rdx, Target::Thread, tid, si::TKILL)
 }
 
 /// Whether kill's `pid` names the app.
@@ -233,15 +251,16 @@ fn kill_pid(pid: i32) -> Result<(), Errno> {
     }
 }
 
-/// Whether (tgid, tid) name the app's thread: EINVAL if not positive, ESRCH if another.
-fn thread_ids(tgid: i32, tid: i32) -> Result<(), Errno> {
+/// The thread id of (tgid, tid) in the app: EINVAL if not positive, ESRCH if another process
+/// (whether the thread exists is the sender's check).
+fn thread_ids(tgid: i32, tid: i32) -> Result<u32, Errno> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != PID as i32 || tid != PID as i32 {
+    if tgid != PID as i32 {
         return Err(Errno::ESRCH);
     }
-    Ok(())
+    Ok(tid as u32)
 }
 
 #[cfg(test)]
@@ -255,10 +274,10 @@ mod tests {
         assert_eq!(kill_pid(-1), Err(Errno::ESRCH), "every process but the caller and init: none");
         assert_eq!(kill_pid(2), Err(Errno::ESRCH));
         assert_eq!(kill_pid(-5), Err(Errno::ESRCH));
-        assert_eq!(thread_ids(1, 1), Ok(()));
+        assert_eq!(thread_ids(1, 1), Ok(1));
         assert_eq!(thread_ids(1, 0), Err(Errno::EINVAL));
         assert_eq!(thread_ids(-1, 1), Err(Errno::EINVAL));
-        assert_eq!(thread_ids(1, 2), Err(Errno::ESRCH));
+        assert_eq!(thread_ids(1, 2), Ok(2), "thread 2 may exist: the sender looks");
         assert_eq!(thread_ids(2, 1), Err(Errno::ESRCH));
     }
 

@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{fs, futex, misc, mm, poll, proc, signal, time};
+use super::{clone, epoll, fs, futex, misc, mm, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -55,7 +55,7 @@ syscall_table! {
     21 access 2 => fs::sys_access;
     22 pipe 1 => fs::sys_pipe;
     23 select 5 => poll::sys_select;
-    24 sched_yield 0 => proc::sys_sched_yield;
+    24 sched_yield 0 => clone::sys_sched_yield;
     25 mremap 5 => mm::sys_mremap;
     26 msync 3 => mm::sys_msync;
     28 madvise 3 => mm::sys_madvise;
@@ -64,7 +64,8 @@ syscall_table! {
     35 nanosleep 2 => time::sys_nanosleep;
     39 getpid 0 => proc::sys_getpid;
     40 sendfile 4 => fs::sys_sendfile;
-    60 exit 1 => proc::sys_exit;
+    56 clone 5 => clone::sys_clone;
+    60 exit 1 => clone::sys_exit;
     62 kill 2 => signal::sys_kill;
     63 uname 1 => proc::sys_uname;
     72 fcntl 3 => fs::sys_fcntl;
@@ -132,18 +133,21 @@ syscall_table! {
     158 arch_prctl 2 => proc::sys_arch_prctl;
     160 setrlimit 2 => proc::sys_setrlimit;
     162 sync 0 => fs::sys_sync;
-    186 gettid 0 => proc::sys_getpid;
+    186 gettid 0 => clone::sys_gettid;
     200 tkill 2 => signal::sys_tkill;
     201 time 1 => time::sys_time;
     202 futex 6 => futex::sys_futex;
     204 sched_getaffinity 3 => proc::sys_sched_getaffinity;
+    213 epoll_create 1 => epoll::sys_epoll_create;
     217 getdents64 3 => fs::sys_getdents64;
-    218 set_tid_address 1 => proc::sys_set_tid_address;
+    218 set_tid_address 1 => clone::sys_set_tid_address;
     221 fadvise64 4 => fs::sys_fadvise64;
     228 clock_gettime 2 => time::sys_clock_gettime;
     229 clock_getres 2 => time::sys_clock_getres;
     230 clock_nanosleep 4 => time::sys_clock_nanosleep;
-    231 exit_group 1 => proc::sys_exit;
+    231 exit_group 1 => clone::sys_exit_group;
+    232 epoll_wait 4 => epoll::sys_epoll_wait;
+    233 epoll_ctl 4 => epoll::sys_epoll_ctl;
     234 tgkill 3 => signal::sys_tgkill;
     257 openat 4 => fs::sys_openat;
     258 mkdirat 3 => fs::sys_mkdirat;
@@ -159,9 +163,14 @@ syscall_table! {
     269 faccessat 3 => fs::sys_faccessat;
     270 pselect6 6 => poll::sys_pselect6;
     271 ppoll 5 => poll::sys_ppoll;
-    273 set_robust_list 2 => proc::sys_set_robust_list;
+    273 set_robust_list 2 => clone::sys_set_robust_list;
+    274 get_robust_list 3 => clone::sys_get_robust_list;
     280 utimensat 4 => fs::sys_utimensat;
+    281 epoll_pwait 6 => epoll::sys_epoll_pwait;
+    284 eventfd 1 => epoll::sys_eventfd;
     285 fallocate 4 => fs::sys_fallocate;
+    290 eventfd2 2 => epoll::sys_eventfd2;
+    291 epoll_create1 1 => epoll::sys_epoll_create1;
     292 dup3 3 => fs::sys_dup3;
     293 pipe2 2 => fs::sys_pipe2;
     295 preadv 5 => fs::sys_preadv;
@@ -175,8 +184,10 @@ syscall_table! {
     327 preadv2 6 => fs::sys_preadv2;
     328 pwritev2 6 => fs::sys_pwritev2;
     332 statx 5 => fs::sys_statx;
+    435 clone3 2 => clone::sys_clone3;
     436 close_range 3 => fs::sys_close_range;
     439 faccessat2 4 => fs::sys_faccessat2;
+    441 epoll_pwait2 6 => epoll::sys_epoll_pwait2;
 }
 
 #[cfg(test)]

@@ -97,50 +97,72 @@ pub fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
 }
 
 /// Waits until clock `id` reads `deadline_ns`, parking the vCPU in the VMM (no spinning).
-pub fn sleep_until(p: &Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
+/// EINTR when a signal the thread does not block comes first (another thread sent it).
+pub fn sleep_until(p: &mut Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
     loop {
         let now = clock_ns(p, id)?;
         if now >= deadline_ns {
             return Ok(());
         }
-        crate::hypercall::sleep(deadline_ns - now);
+        if crate::wait::signal_pending(p) {
+            return Err(Errno::EINTR);
+        }
+        p.park(deadline_ns - now);
     }
 }
 
-/// nanosleep(req, rem): the app is the VM's only thread, so nothing interrupts the sleep and
-/// `rem` is never written.
+/// nanosleep(req, rem): on EINTR the time left goes to `rem` (when given).
 pub fn sys_nanosleep(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let ns = read_timespec(p, f.rdi)?;
-    let start = clock_ns(p, CLOCK_MONOTONIC)?;
-    sleep_until(p, CLOCK_MONOTONIC, start.saturating_add(ns))?;
-    Ok(0)
+    let [req, rem, ..] = f.syscall_args();
+    let ns = read_timespec(p, req)?;
+    let deadline = clock_ns(p, CLOCK_MONOTONIC)?.saturating_add(ns);
+    interrupted_sleep(p, CLOCK_MONOTONIC, deadline, rem)
+}
+
+/// Sleeps until `deadline` on clock `id`; on EINTR writes the time left to `rem` (if nonzero).
+fn interrupted_sleep(p: &mut Process, id: u64, deadline: u64, rem: u64) -> SysResult {
+    match sleep_until(p, id, deadline) {
+        Err(Errno::EINTR) => {
+            if rem != 0 {
+                let left = deadline.saturating_sub(clock_ns(p, id)?);
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
+                b[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
+                crate::user::copy_out(&mut p.space, rem, &b)?;
+            }
+            Err(Errno::EINTR)
+        }
+        other => other.map(|()| 0),
+    }
 }
 
 /// clock_nanosleep(clockid, flags, req, rem).
 pub fn sys_clock_nanosleep(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let [id, flags, req, ..] = f.syscall_args();
+    let [id, flags, req, rem, ..] = f.syscall_args();
     if id == CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
     let ns = read_timespec(p, req)?;
-    let deadline = if flags & TIMER_ABSTIME != 0 { ns } else { clock_ns(p, id)?.saturating_add(ns) };
-    sleep_until(p, id, deadline)?;
-    Ok(0)
+    let absolute = flags & TIMER_ABSTIME != 0;
+    let deadline = if absolute { ns } else { clock_ns(p, id)?.saturating_add(ns) };
+    // An absolute sleep has no time left to report.
+    interrupted_sleep(p, id, deadline, if absolute { 0 } else { rem })
 }
 
-/// Sleeps `ns` nanoseconds of the monotonic clock, parking the vCPU.
-pub fn sleep_for(p: &Process, ns: u64) {
-    if let Ok(now) = clock_ns(p, CLOCK_MONOTONIC) {
-        let _ = sleep_until(p, CLOCK_MONOTONIC, now.saturating_add(ns));
-    }
+/// Sleeps `ns` nanoseconds of the monotonic clock, parking the vCPU; EINTR when a signal
+/// comes first.
+pub fn sleep_for(p: &mut Process, ns: u64) -> Result<(), Errno> {
+    let now = clock_ns(p, CLOCK_MONOTONIC)?;
+    sleep_until(p, CLOCK_MONOTONIC, now.saturating_add(ns))
 }
 
-/// Parks the vCPU for good: the app waits for something nothing can do now (the other end of
-/// a pipe only it holds, a signal nobody sends, a futex wake from a thread that does not
-/// exist). Linux would block until a signal; the VMM still stops the VM on `--timeout` or
-/// when `uvm` is interrupted.
-pub fn wait_forever() -> ! {
-    loop {
-        crate::hypercall::sleep(uvm_abi::hypercall::SLEEP_MAX_NS);
+/// Waits until a signal the thread does not block is pending (EINTR): for waits nothing else
+/// can end (sigsuspend, pause, a blocking read of a pipe only this app writes). With one
+/// thread no signal can come and the wait lasts until the VMM stops the VM (`--timeout`,
+/// Ctrl-C), as Linux would block.
+pub fn wait_for_signal(p: &mut Process) -> Errno {
+    match crate::wait::wait_until(p, None, |_| false) {
+        Err(e) => e,
+        Ok(()) => Errno::EINTR,
     }
 }

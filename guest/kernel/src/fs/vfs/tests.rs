@@ -831,6 +831,75 @@ fn pipes_have_two_ends_and_show_in_proc() {
 }
 
 #[test]
+fn eventfd_and_epoll_files_are_anonymous_inodes() {
+    use crate::fs::anon::{ANON_INODE_FS_MAGIC, ANON_INODE_INO};
+    use crate::fs::epoll::{control, EpollEvent, EPOLLIN, EPOLL_CTL_ADD};
+    use crate::fs::flags::{O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, SEEK_END};
+    use crate::fs::stat::TimeChange;
+    let vfs = vfs();
+    let process = with_process(&vfs);
+    let efd = vfs.eventfd(3, false, true);
+    let ep = vfs.epoll();
+    for file in [&efd, &ep] {
+        let stat = file.stat().unwrap();
+        assert_eq!((stat.mode, stat.uid, stat.size, stat.ino), (0o600, 0, 0, ANON_INODE_INO));
+        assert_eq!(vfs.statfs(file.location()).fs_type, ANON_INODE_FS_MAGIC);
+        assert_eq!(file.lseek(5, SEEK_SET), Ok(0), "noop_llseek");
+        assert_eq!(file.lseek(0, SEEK_END), Ok(0));
+        assert_eq!(file.lseek(0, 9), Err(Errno::EINVAL));
+        assert_eq!(file.pread(&mut [0u8; 8], 0), Err(Errno::ESPIPE));
+        assert_eq!(file.pwrite(&[0u8; 8], 0), Err(Errno::ESPIPE));
+        assert_eq!(file.sync(), Err(Errno::EINVAL));
+        assert_eq!(file.truncate(0), Err(Errno::EINVAL));
+        assert_eq!(file.chmod(0o644), Err(Errno::EOPNOTSUPP));
+        assert_eq!(file.chown(0, 0), Err(Errno::EOPNOTSUPP));
+        assert_eq!(file.set_times(TimeChange::Now, TimeChange::Now), Err(Errno::EOPNOTSUPP));
+        assert_eq!(file.getdents64(&mut [0u8; 64]), Err(Errno::ENOTDIR));
+        assert_eq!(file.ioctl(ioctl::FIONREAD, &mut [0u8; 4]), Err(Errno::ENOTTY));
+        assert_eq!(file.fallocate(0, 0, 10), Err(Errno::ENODEV));
+        assert!(file.can_poll());
+    }
+    assert_eq!(efd.status_flags(), O_RDWR | O_NONBLOCK, "no O_LARGEFILE, as Linux");
+    assert_eq!(ep.status_flags(), O_RDWR);
+    assert!(efd.may_block() && !ep.may_block());
+    assert_eq!(efd.poll_events(), POLLIN | POLLOUT);
+    assert_eq!(ep.read(&mut [0u8; 8]), Err(Errno::EINVAL));
+    assert_eq!(ep.write(&[0u8; 8]), Err(Errno::EINVAL));
+    assert_eq!(efd.write(&[]), Err(Errno::EINVAL), "an empty write is not 8 bytes");
+    let mut count = [0u8; 8];
+    assert_eq!(efd.read(&mut count), Ok(8));
+    assert_eq!(u64::from_ne_bytes(count), 3);
+    assert_eq!(efd.read(&mut count), Err(Errno::EAGAIN));
+
+    // /proc/self/fd names them; they cannot be reopened (O_PATH works).
+    let efd_fd = process.fds.lock().insert(efd.clone(), false).unwrap();
+    let ep_fd = process.fds.lock().insert(ep.clone(), false).unwrap();
+    for (fd, name) in [(efd_fd, &b"anon_inode:[eventfd]"[..]), (ep_fd, b"anon_inode:[eventpoll]")] {
+        let link = format!("/proc/self/fd/{fd}");
+        assert_eq!(vfs.readlink(&vfs.root(), link.as_bytes()).unwrap(), name);
+        assert_eq!(err(open(&vfs, &link, O_RDWR)), Errno::ENXIO);
+        let path_only = open(&vfs, &link, O_PATH).unwrap();
+        assert!(path_only.epoll().is_none() && path_only.eventfd().is_none() && !path_only.can_poll());
+        assert_eq!(vfs.stat(&vfs.root(), link.as_bytes(), true).unwrap().mode, 0o600);
+    }
+
+    // What epoll may watch: not regular files, directories, /proc or /dev/null; the console
+    // and /dev/random yes.
+    let watch = |file: &Arc<OpenFile>| control(&ep, EPOLL_CTL_ADD, 9, file, EpollEvent { events: EPOLLIN, data: 0 });
+    assert_eq!(watch(&open(&vfs, "/etc/passwd", O_RDONLY).unwrap()), Err(Errno::EPERM));
+    assert_eq!(watch(&open(&vfs, "/tmp", O_RDONLY).unwrap()), Err(Errno::EPERM));
+    assert_eq!(watch(&open(&vfs, "/proc/self/status", O_RDONLY).unwrap()), Err(Errno::EPERM));
+    assert_eq!(watch(&open(&vfs, "/dev/null", O_RDONLY).unwrap()), Err(Errno::EPERM));
+    let random = open(&vfs, "/dev/random", O_RDONLY).unwrap();
+    assert_eq!(watch(&random), Ok(()));
+    assert_eq!(watch(&vfs.console_file(0).unwrap()), Ok(()));
+    assert_eq!(ep.epoll().unwrap().len(), 1, "the console file is gone already: its entry too");
+    assert_eq!(ep.poll_events(), POLLIN | POLLRDNORM, "/dev/random is always readable");
+    drop(random);
+    assert_eq!(ep.poll_events(), 0);
+}
+
+#[test]
 fn hard_links_of_open_files_and_mknod_types() {
     use crate::fs::stat::{S_IFIFO, S_IFLNK, S_IFREG};
     let vfs = vfs();

@@ -1,0 +1,384 @@
+//! Threads: clone/clone3 (threads only: one address space per VM), gettid, set_tid_address,
+//! set_robust_list, thread exit, and the start of a thread on its vCPU.
+//!
+//! A new thread gets a vCPU of its own: an idle one (whose thread ended) or a new one the VMM
+//! starts (`VcpuStart`). Its first trap frame, a copy of the parent's with rax = 0 and the new
+//! stack, goes at the top of that vCPU's kernel stack, and it enters the app through the one
+//! return path, as a syscall returns.
+
+use crate::arch::frame::TrapFrame;
+use crate::errno::{Errno, SysResult};
+use crate::process::Process;
+use crate::thread::Thread;
+use crate::user;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x1_0000;
+const CLONE_NEWNS: u64 = 0x2_0000;
+const CLONE_SYSVSEM: u64 = 0x4_0000;
+const CLONE_SETTLS: u64 = 0x8_0000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_DETACHED: u64 = 0x40_0000;
+const CLONE_UNTRACED: u64 = 0x80_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+/// What a thread library passes, and flags with no effect on a thread here (CLONE_DETACHED is
+/// ignored by Linux; CLONE_UNTRACED and CLONE_PTRACE concern tracers, which do not exist).
+const THREAD_FLAGS: u64 = CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+    | CLONE_DETACHED
+    | CLONE_UNTRACED
+    | CLONE_PTRACE;
+
+/// What clone and clone3 ask for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct CloneArgs {
+    flags: u64,
+    /// The new thread's stack pointer (0: the parent's).
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+/// Checks `flags` as Linux does for a thread, and refuses what is not a thread: a new process
+/// (fork, vfork, posix_spawn) needs a second address space, which a VM of one process does
+/// not have (ENOSYS, so it shows in the syscall trace).
+fn check_flags(flags: u64) -> Result<(), Errno> {
+    if flags & CLONE_THREAD == 0 || flags & CLONE_VM == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    // Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
+    if flags & CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
+        return Err(Errno::EINVAL);
+    }
+    // CLONE_VFORK, CLONE_PIDFD with CLONE_THREAD, CLONE_PARENT, namespaces: not for threads.
+    if flags & (CLONE_PIDFD | CLONE_VFORK | CLONE_PARENT) != 0 || flags & !THREAD_FLAGS & !0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// clone(flags, stack, parent_tid, child_tid, tls).
+pub fn sys_clone(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [flags, stack, parent_tid, child_tid, tls, _] = f.syscall_args();
+    spawn(p, f, CloneArgs { flags, stack, parent_tid, child_tid, tls })
+}
+
+/// Bytes of clone3's `struct clone_args` before `set_tid` (CLONE_ARGS_SIZE_VER0).
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+
+/// clone3(args, size).
+pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [addr, size, ..] = f.syscall_args();
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let raw = user::read(&mut p.space, addr, size)?;
+    let word = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = core::array::from_fn(word);
+    // set_tid, set_tid_size and cgroup (and anything newer) must be zero.
+    if raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::EINVAL);
+    }
+    // A thread has no exit signal; the stack is given as base and size.
+    if exit_signal != 0 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let top = if stack == 0 { 0 } else { stack.checked_add(stack_size).ok_or(Errno::EINVAL)? };
+    spawn(p, f, CloneArgs { flags, stack: top, parent_tid, child_tid, tls })
+}
+
+/// Makes a thread as `args` asks, running on from the parent's registers `f`; its tid.
+fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
+    check_flags(args.flags)?;
+    if args.flags & CLONE_SETTLS != 0 && args.tls >= uvm_abi::layout::USER_END_VA {
+        return Err(Errno::EPERM);
+    }
+    let tid = p.threads.next_tid;
+    if args.flags & CLONE_PARENT_SETTID != 0 {
+        user::write_u32(&mut p.space, args.parent_tid, tid)?;
+    }
+    if args.flags & CLONE_CHILD_SETTID != 0 {
+        // Same address space: the child's view is the parent's. A bad pointer is ignored,
+        // as Linux's child-side write would fail silently.
+        let _ = user::write_u32(&mut p.space, args.child_tid, tid);
+    }
+    let (cpu, area, fresh) = match p.threads.idle_cpus.pop() {
+        Some(cpu) => (cpu, p.threads.areas[cpu as usize], false),
+        None => {
+            let cpu = p.threads.areas.len() as u32;
+            if cpu >= uvm_abi::layout::MAX_VCPUS {
+                return Err(Errno::EAGAIN);
+            }
+            let area = new_vcpu_area(cpu).ok_or(Errno::EAGAIN)?;
+            (cpu, area, true)
+        }
+    };
+    p.threads.next_tid += 1;
+    // The child inherits the signal mask; pending signals and the alternate stack are its own.
+    let mut signals = crate::signal::ThreadSignals::new();
+    signals.set_blocked(p.thread.signals.blocked);
+    let mut thread = Thread::new(tid, cpu, signals);
+    if args.flags & CLONE_CHILD_CLEARTID != 0 {
+        thread.clear_child_tid = args.child_tid;
+    }
+    let mut frame = *f;
+    frame.rax = 0;
+    if args.stack != 0 {
+        frame.rsp = args.stack;
+    }
+    let fs_base = if args.flags & CLONE_SETTLS != 0 { args.tls } else { p.fs_base() };
+    if let Err(e) = start_on_vcpu(cpu, area, fresh, &frame, fs_base) {
+        if !fresh {
+            p.threads.idle_cpus.push(cpu);
+        }
+        return Err(e);
+    }
+    if fresh {
+        p.threads.areas.push(area);
+    }
+    p.threads.others.push(thread);
+    Ok(tid as usize)
+}
+
+/// A new vCPU's per-CPU area and stacks (its address).
+fn new_vcpu_area(cpu: u32) -> Option<u64> {
+    #[cfg(not(test))]
+    return crate::arch::percpu::new_secondary(cpu, crate::arch::percpu::current().hardware_virt != 0);
+    #[cfg(test)]
+    return Some(u64::from(cpu) << 20);
+}
+
+/// Starts `frame` with FS base `fs_base` on vCPU `cpu` (area `area`): a `fresh` one through
+/// the VMM, an idle one by waking it.
+fn start_on_vcpu(cpu: u32, area: u64, fresh: bool, frame: &TrapFrame, fs_base: u64) -> Result<(), Errno> {
+    #[cfg(not(test))]
+    {
+        use crate::arch::percpu;
+        percpu::prepare_start(area, frame, fs_base);
+        if fresh {
+            let rsp = percpu::start_frame_address(area);
+            let started = crate::hypercall::vcpu_start(cpu, crate::arch::entry::secondary_entry_address(), rsp, area);
+            if started < 0 {
+                return Err(Errno::EAGAIN);
+            }
+        } else {
+            percpu::request_start(area);
+            crate::hypercall::unpark(cpu);
+        }
+    }
+    #[cfg(test)]
+    let _ = (cpu, area, fresh, frame, fs_base);
+    Ok(())
+}
+
+/// The Rust half of a vCPU's first entry (from `arch::entry`): start the thread prepared for it.
+#[cfg(not(test))]
+pub extern "C" fn secondary_main() -> ! {
+    enter_prepared_thread()
+}
+
+/// Enters the app on this vCPU with the frame and FS base the thread's creator prepared.
+#[cfg(not(test))]
+fn enter_prepared_thread() -> ! {
+    use crate::arch::percpu;
+    let pc = percpu::current();
+    crate::arch::instr::write_fs_base(pc.start_fs_base);
+    let frame = percpu::start_frame_address(pc as *mut percpu::PerCpu as u64);
+    // SAFETY: the creator wrote a complete frame there (at the top of this vCPU's kernel
+    // stack, below which this code runs) before starting or waking this vCPU.
+    unsafe { crate::arch::entry::return_to_app(frame as *const TrapFrame) }
+}
+
+/// gettid().
+pub fn sys_gettid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.thread.tid as usize)
+}
+
+/// set_tid_address(tidptr): cleared and woken at the thread's exit; returns the tid.
+pub fn sys_set_tid_address(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    p.thread.clear_child_tid = f.rdi;
+    Ok(p.thread.tid as usize)
+}
+
+/// Bytes of `struct robust_list_head`.
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
+/// set_robust_list(head, len): walked at the thread's exit.
+pub fn sys_set_robust_list(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if f.rsi != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    p.thread.robust_list = f.rdi;
+    Ok(0)
+}
+
+/// get_robust_list(tid, head_ptr, len_ptr).
+pub fn sys_get_robust_list(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [tid, head_ptr, len_ptr, ..] = f.syscall_args();
+    let head = if tid == 0 || tid == u64::from(p.thread.tid) {
+        p.thread.robust_list
+    } else {
+        p.threads.get_mut(tid as u32).ok_or(Errno::ESRCH)?.robust_list
+    };
+    user::write_u64(&mut p.space, head_ptr, head)?;
+    user::write_u64(&mut p.space, len_ptr, ROBUST_LIST_HEAD_SIZE)?;
+    Ok(0)
+}
+
+/// sched_yield(): the host schedules the vCPUs' threads; the VMM lets another runnable one
+/// have this one's turn when the VM has more threads than CPUs. Nothing to do in the guest.
+pub fn sys_sched_yield(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(0)
+}
+
+/// exit(status): ends the calling thread; the last thread's exit ends the process with
+/// `status`, as on Linux.
+pub fn sys_exit(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let status = f.rdi as i32;
+    if p.threads.others.is_empty() {
+        p.exit(status)
+    }
+    exit_thread(p)
+}
+
+/// exit_group(status): ends every thread: the VM stops.
+pub fn sys_exit_group(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    p.exit(f.rdi as i32)
+}
+
+/// Linux's robust-futex bits.
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// The most robust-list entries walked (Linux's ROBUST_LIST_LIMIT).
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+/// Marks the futex at `addr` as its dead owner's (`tid`) and wakes a waiter, as Linux's
+/// handle_futex_death does. Bad addresses end the walk quietly.
+fn robust_futex_died(p: &mut Process, addr: u64, tid: u32) -> Result<(), Errno> {
+    let b = user::read(&mut p.space, addr, 4)?;
+    let value = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if value & FUTEX_TID_MASK != tid {
+        return Ok(());
+    }
+    user::write_u32(&mut p.space, addr, (value & FUTEX_WAITERS) | FUTEX_OWNER_DIED)?;
+    if value & FUTEX_WAITERS != 0 {
+        super::futex::wake(p, addr, u32::MAX, 1);
+    }
+    Ok(())
+}
+
+/// Walks the exiting thread's robust list (set_robust_list): every lock it still holds is
+/// marked FUTEX_OWNER_DIED and one waiter woken.
+fn release_robust_futexes(p: &mut Process) -> Result<(), Errno> {
+    let head = p.thread.robust_list;
+    let tid = p.thread.tid;
+    if head == 0 {
+        return Ok(());
+    }
+    let next_of = |p: &mut Process, at: u64| user::read_u64(&mut p.space, at).map(|v| v & !1);
+    let offset = user::read_u64(&mut p.space, head + 8)? as i64;
+    let pending = next_of(p, head + 16)?;
+    let mut entry = next_of(p, head)?;
+    let mut walked = 0;
+    while entry != head && walked < ROBUST_LIST_LIMIT {
+        let next = next_of(p, entry)?;
+        if entry != pending {
+            robust_futex_died(p, entry.wrapping_add_signed(offset), tid)?;
+        }
+        entry = next;
+        walked += 1;
+    }
+    if pending != 0 {
+        robust_futex_died(p, pending.wrapping_add_signed(offset), tid)?;
+    }
+    Ok(())
+}
+
+/// Ends the current thread while others run on: releases its robust futexes, clears and
+/// wakes its clear_child_tid word (pthread_join waits on it), and parks its vCPU until a new
+/// thread is started on it.
+fn exit_thread(p: &mut Process) -> ! {
+    let _ = release_robust_futexes(p);
+    let clear = p.thread.clear_child_tid;
+    if clear != 0 && user::write_u32(&mut p.space, clear, 0).is_ok() {
+        super::futex::wake(p, clear, u32::MAX, 1);
+    }
+    let cpu = p.thread.cpu;
+    // Another thread becomes `Process::thread` until the next vCPU takes the lock.
+    let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };
+    p.thread = next;
+    p.threads.idle_cpus.push(cpu);
+    idle(p)
+}
+
+/// Parks this vCPU, whose thread ended, until a new thread is prepared for it; then enters it.
+#[cfg(not(test))]
+fn idle(p: &mut Process) -> ! {
+    match crate::process::PROCESS.release_while(p, || -> core::convert::Infallible {
+        while !crate::arch::percpu::take_start_request() {
+            crate::hypercall::park(u64::MAX);
+        }
+        enter_prepared_thread()
+    }) {}
+}
+
+#[cfg(test)]
+fn idle(_: &mut Process) -> ! {
+    panic!("a host test ended a thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_flags_as_glibc_and_musl_pass_them() {
+        // glibc's pthread_create.
+        let glibc = CLONE_VM
+            | CLONE_FS
+            | CLONE_FILES
+            | CLONE_SYSVSEM
+            | CLONE_SIGHAND
+            | CLONE_THREAD
+            | CLONE_SETTLS
+            | CLONE_PARENT_SETTID
+            | CLONE_CHILD_CLEARTID;
+        assert_eq!(check_flags(glibc), Ok(()));
+        // musl's adds CLONE_DETACHED.
+        assert_eq!(check_flags(glibc | CLONE_DETACHED), Ok(()));
+        // Go's runtime: no SETTID flags.
+        assert_eq!(
+            check_flags(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_THREAD),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn processes_are_refused() {
+        assert_eq!(check_flags(17), Err(Errno::ENOSYS), "fork: SIGCHLD only");
+        assert_eq!(check_flags(CLONE_VM | CLONE_VFORK | 17), Err(Errno::ENOSYS), "posix_spawn");
+        assert_eq!(check_flags(CLONE_VM | CLONE_THREAD), Err(Errno::EINVAL), "a thread needs CLONE_SIGHAND");
+        assert_eq!(check_flags(CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_VFORK), Err(Errno::EINVAL));
+    }
+}

@@ -1,0 +1,179 @@
+//! The app's threads: one per vCPU, for the thread's whole life. A thread's registers are its
+//! vCPU's, so there is no scheduler in the guest: the host schedules the vCPUs' threads, and
+//! a thread that waits parks its vCPU in the VMM (the `Park` hypercall) until another thread
+//! unparks it.
+//!
+//! The thread running the current syscall is `Process::thread` (so its state borrows apart
+//! from the rest of the process); the others wait in [`Threads`]. Taking the process lock on
+//! a vCPU swaps that vCPU's thread in ([`crate::process::Process::switch_to`]). A vCPU whose
+//! thread ended parks in the guest and is reused for the next thread.
+
+use alloc::vec::Vec;
+
+use crate::signal::ThreadSignals;
+
+/// The process's pid, which is also its first thread's tid.
+pub const MAIN_TID: u32 = 1;
+
+/// One app thread.
+pub struct Thread {
+    /// Its thread id (gettid).
+    pub tid: u32,
+    /// The vCPU it runs on.
+    pub cpu: u32,
+    /// Its signal mask, pending signals and alternate stack.
+    pub signals: ThreadSignals,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken at thread exit.
+    pub clear_child_tid: u64,
+    /// set_robust_list's head.
+    pub robust_list: u64,
+}
+
+impl Thread {
+    /// A thread `tid` on vCPU `cpu` with signal state `signals`.
+    pub fn new(tid: u32, cpu: u32, signals: ThreadSignals) -> Thread {
+        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0 }
+    }
+}
+
+/// A thread waiting in futex(FUTEX_WAIT): woken by a FUTEX_WAKE on `addr` whose bitset
+/// shares a bit with `bitset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexWaiter {
+    /// The futex word's address.
+    pub addr: u64,
+    /// FUTEX_WAIT_BITSET's mask (all ones for FUTEX_WAIT).
+    pub bitset: u32,
+    /// The waiting thread.
+    pub tid: u32,
+    /// Its vCPU (to unpark).
+    pub cpu: u32,
+}
+
+/// The threads not running the current syscall, the vCPUs free for new threads, and the
+/// futex wait queue.
+pub struct Threads {
+    /// Every thread but `Process::thread`.
+    pub others: Vec<Thread>,
+    /// vCPUs whose thread ended, parked in the guest, ready for a new thread.
+    pub idle_cpus: Vec<u32>,
+    /// The per-CPU area of every vCPU started so far, by index (vCPU 0's is set at boot).
+    pub areas: Vec<u64>,
+    /// The next thread id to hand out.
+    pub next_tid: u32,
+    /// Threads waiting on futexes, in the order they started waiting.
+    pub futex_waiters: Vec<FutexWaiter>,
+    /// vCPUs parked waiting for any file to change (pipes, poll): woken by [`Threads::io_changed`].
+    pub io_waiters: u64,
+}
+
+impl Threads {
+    /// The bookkeeping of a process whose only thread runs on vCPU 0.
+    pub fn new() -> Threads {
+        Threads {
+            others: Vec::new(),
+            idle_cpus: Vec::new(),
+            areas: alloc::vec![0],
+            next_tid: MAIN_TID + 1,
+            futex_waiters: Vec::new(),
+            io_waiters: 0,
+        }
+    }
+
+    /// The other thread with id `tid`.
+    pub fn get_mut(&mut self, tid: u32) -> Option<&mut Thread> {
+        self.others.iter_mut().find(|t| t.tid == tid)
+    }
+
+    /// Removes up to `count` waiters on `addr` whose bitset meets `bitset`, oldest first;
+    /// returns their vCPUs (to unpark).
+    pub fn take_futex_waiters(&mut self, addr: u64, bitset: u32, count: usize) -> Vec<u32> {
+        let mut woken = Vec::new();
+        self.futex_waiters.retain(|w| {
+            if woken.len() < count && w.addr == addr && w.bitset & bitset != 0 {
+                woken.push(w.cpu);
+                false
+            } else {
+                true
+            }
+        });
+        woken
+    }
+
+    /// Moves up to `count` waiters on `from` to wait on `to` (FUTEX_CMP_REQUEUE); how many.
+    pub fn requeue_futex_waiters(&mut self, from: u64, to: u64, count: usize) -> usize {
+        let mut moved = 0;
+        for w in self.futex_waiters.iter_mut() {
+            if moved < count && w.addr == from {
+                w.addr = to;
+                moved += 1;
+            }
+        }
+        moved
+    }
+
+    /// Whether thread `tid` still waits on a futex (a wake removes it).
+    pub fn is_futex_waiting(&self, tid: u32) -> bool {
+        self.futex_waiters.iter().any(|w| w.tid == tid)
+    }
+
+    /// Stops thread `tid` waiting on a futex (timeout, signal).
+    pub fn cancel_futex_wait(&mut self, tid: u32) {
+        self.futex_waiters.retain(|w| w.tid != tid);
+    }
+
+    /// Records that vCPU `cpu` waits for a file to change.
+    pub fn wait_for_io(&mut self, cpu: u32) {
+        self.io_waiters |= 1 << (cpu % 64);
+    }
+
+    /// A file changed (data, room, a closed end): the vCPUs waiting for that, to unpark.
+    pub fn io_changed(&mut self) -> u64 {
+        core::mem::take(&mut self.io_waiters)
+    }
+}
+
+impl Default for Threads {
+    fn default() -> Threads {
+        Threads::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiter(addr: u64, bitset: u32, tid: u32) -> FutexWaiter {
+        FutexWaiter { addr, bitset, tid, cpu: tid }
+    }
+
+    #[test]
+    fn futex_wakes_oldest_matching_waiters() {
+        let mut t = Threads::new();
+        t.futex_waiters = alloc::vec![waiter(8, !0, 2), waiter(16, !0, 3), waiter(8, 1, 4), waiter(8, 2, 5)];
+        assert_eq!(t.take_futex_waiters(8, 2, 10), alloc::vec![2, 5]);
+        assert!(t.is_futex_waiting(4));
+        assert_eq!(t.take_futex_waiters(8, !0, 0), Vec::<u32>::new());
+        assert_eq!(t.take_futex_waiters(8, !0, 1), alloc::vec![4]);
+        assert_eq!(t.futex_waiters, alloc::vec![waiter(16, !0, 3)]);
+    }
+
+    #[test]
+    fn requeue_moves_waiters() {
+        let mut t = Threads::new();
+        t.futex_waiters = alloc::vec![waiter(8, !0, 2), waiter(8, !0, 3), waiter(8, !0, 4)];
+        assert_eq!(t.requeue_futex_waiters(8, 24, 2), 2);
+        assert_eq!(t.take_futex_waiters(24, !0, 10), alloc::vec![2, 3]);
+        t.cancel_futex_wait(4);
+        assert!(!t.is_futex_waiting(4));
+    }
+
+    #[test]
+    fn io_waiters_are_taken_once() {
+        let mut t = Threads::new();
+        t.wait_for_io(1);
+        t.wait_for_io(3);
+        assert_eq!(t.io_changed(), 0b1010);
+        assert_eq!(t.io_changed(), 0);
+    }
+}

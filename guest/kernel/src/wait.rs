@@ -1,0 +1,66 @@
+//! Waiting inside a syscall: the thread parks its vCPU in the VMM with the process unlocked
+//! (no spinning), and wakes when another thread unparks it (a futex wake, a file change, a
+//! signal), when its deadline passes, or when the VM stops. Every wake re-checks what the
+//! thread waits for, so stale or spurious wakes are harmless.
+
+use crate::errno::Errno;
+use crate::process::Process;
+
+/// Whether a signal the current thread does not block is pending for it: such a signal ends a
+/// wait with EINTR (its handler runs on the way back to the app).
+pub fn signal_pending(p: &Process) -> bool {
+    crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
+}
+
+/// The monotonic clock, in nanoseconds.
+pub fn now_ns(p: &Process) -> u64 {
+    p.clock.monotonic_ns(crate::time::rdtsc())
+}
+
+/// Waits until `ready(p)` holds (`Ok`), a signal is pending for the thread (EINTR), or the
+/// monotonic clock reaches `deadline` (ETIMEDOUT; `None`: no deadline).
+pub fn wait_until(
+    p: &mut Process,
+    deadline: Option<u64>,
+    mut ready: impl FnMut(&mut Process) -> bool,
+) -> Result<(), Errno> {
+    loop {
+        if ready(p) {
+            return Ok(());
+        }
+        if signal_pending(p) {
+            return Err(Errno::EINTR);
+        }
+        let timeout = match deadline {
+            Some(deadline) => match deadline.checked_sub(now_ns(p)) {
+                Some(left) if left > 0 => left,
+                _ => return Err(Errno::ETIMEDOUT),
+            },
+            None => u64::MAX,
+        };
+        if cfg!(test) {
+            // Host tests have no other thread to wait for.
+            return Err(Errno::ETIMEDOUT);
+        }
+        p.park(timeout);
+    }
+}
+
+/// Waits once for any file to change (pipe data or room, a closed end), up to `deadline`:
+/// the caller then retries what it could not do. EINTR when a signal is pending.
+pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> {
+    if signal_pending(p) {
+        return Err(Errno::EINTR);
+    }
+    let timeout = match deadline {
+        Some(deadline) => match deadline.checked_sub(now_ns(p)) {
+            Some(left) if left > 0 => left,
+            _ => return Err(Errno::ETIMEDOUT),
+        },
+        None => u64::MAX,
+    };
+    let cpu = p.thread.cpu;
+    p.threads.wait_for_io(cpu);
+    p.park(timeout);
+    Ok(())
+}
