@@ -72,6 +72,8 @@ boot_tests! {
     musl_sig_abort => cases::sig_abort(Musl);
     glibc_pipes => cases::pipes(Glibc);
     musl_pipes => cases::pipes(Musl);
+    glibc_epoll => cases::epoll(Glibc);
+    musl_epoll => cases::epoll(Musl);
     glibc_fdcopy => cases::fdcopy(Glibc);
     musl_fdcopy => cases::fdcopy(Musl);
     glibc_mremap => cases::mremap(Glibc);

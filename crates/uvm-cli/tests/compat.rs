@@ -99,12 +99,18 @@ compat_tests! {
     musl_oom => compat::c_oom(Musl);
     glibc_malloc_huge => compat::c_malloc_huge(Glibc);
     musl_malloc_huge => compat::c_malloc_huge(Musl);
+    glibc_threads => compat::c_threads(Glibc);
+    musl_threads => compat::c_threads(Musl);
+    glibc_futex => compat::c_futex(Glibc);
+    musl_futex => compat::c_futex(Musl);
     rust_files => compat::rust_files();
     rust_env => compat::rust_env();
     rust_wordfreq => compat::rust_wordfreq();
     rust_clock => compat::rust_clock();
     rust_panic => compat::rust_panic();
     rust_abort_exit => compat::rust_abort_exit();
+    rust_threads => compat::rust_threads();
+    go_runtime => compat::go_runtime();
 }
 
 /// Every case in `compat::all()` has its `#[test]` here, and the other way round.

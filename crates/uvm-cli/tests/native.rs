@@ -92,6 +92,11 @@ fn native_compat_rust() {
 }
 
 #[test]
+fn native_compat_go() {
+    check_compat("native_compat_go", Toolchain::Go);
+}
+
+#[test]
 fn native_compat_busybox() {
     check_compat("native_compat_busybox", Toolchain::Busybox);
 }

@@ -1,5 +1,5 @@
 //! Building the test apps: `tests/apps/<app>.c` with gcc and musl-gcc, `tests/apps/rust/<app>.rs`
-//! with rustc, all static. Each (toolchain, app) pair is built at most once per test process,
+//! with rustc, `apps/go/<app>.go` with go (CGO_ENABLED=0), all static. Each (toolchain, app) pair is built at most once per test process,
 //! into `$CARGO_TARGET_TMPDIR/uvm-boot/apps/<toolchain>/<app>`. The compatibility suite's apps
 //! (`tests/compat/apps/`) are built the same way into `.../uvm-boot/compat/apps/`.
 
@@ -20,6 +20,8 @@ pub enum Toolchain {
     Musl,
     /// `tests/apps/rust/<app>.rs`, `rustc -O -C target-feature=+crt-static`.
     Rust,
+    /// `apps/go/<app>.go`, `go build` with CGO_ENABLED=0 (Debian's golang-go).
+    Go,
     /// Not built: the host's `/bin/busybox` (busybox-static).
     Busybox,
 }
@@ -30,6 +32,7 @@ impl fmt::Display for Toolchain {
             Toolchain::Glibc => "glibc",
             Toolchain::Musl => "musl",
             Toolchain::Rust => "rust",
+            Toolchain::Go => "go",
             Toolchain::Busybox => "busybox",
         })
     }
@@ -76,6 +79,7 @@ fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, Buil
         Toolchain::Glibc => ("gcc", apps.join(format!("{name}.c"))),
         Toolchain::Musl => ("musl-gcc", apps.join(format!("{name}.c"))),
         Toolchain::Rust => ("rustc", apps.join("rust").join(format!("{name}.rs"))),
+        Toolchain::Go => ("go", apps.join("go").join(format!("{name}.go"))),
         Toolchain::Busybox => {
             return if Path::new(BUSYBOX).is_file() {
                 Ok(PathBuf::from(BUSYBOX))
@@ -104,6 +108,13 @@ fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, Buil
             cmd.args(["-O", "-C", "target-feature=+crt-static", "--edition", "2021", "--crate-name", name, "-o"])
                 .arg(&tmp)
                 .arg(&source);
+        }
+        Toolchain::Go => {
+            // The build cache stays under the test directory: nothing from $HOME, no network.
+            let cache = suite.tmp().join("go-cache");
+            cmd.args(["build", "-trimpath", "-o"]).arg(&tmp).arg(&source);
+            cmd.env("CGO_ENABLED", "0").env("GOCACHE", &cache).env("GOPATH", cache.join("path"));
+            cmd.env("GOFLAGS", "-mod=mod").env("GOPROXY", "off").env("GO111MODULE", "off");
         }
         Toolchain::Busybox => unreachable!(),
     }

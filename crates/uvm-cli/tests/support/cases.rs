@@ -35,6 +35,8 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     /// `--memory-mib N`.
     pub memory_mib: Option<u32>,
+    /// `--cpus N`.
+    pub cpus: Option<u32>,
     /// Piped to stdin, then EOF; `None`: stdin is /dev/null.
     pub stdin: Option<Vec<u8>>,
     /// Set in uvm's own environment; must NOT reach the app.
@@ -111,6 +113,7 @@ impl Run {
             args: None,
             env: Vec::new(),
             memory_mib: None,
+            cpus: None,
             stdin: None,
             host_env: Vec::new(),
             vm_only: false,
@@ -133,6 +136,12 @@ impl Run {
     /// `--memory-mib N`.
     pub fn memory_mib(mut self, mib: u32) -> Run {
         self.memory_mib = Some(mib);
+        self
+    }
+
+    /// Runs with `--cpus n`.
+    pub fn cpus(mut self, n: u32) -> Run {
+        self.cpus = Some(n);
         self
     }
     /// Feed `data` on stdin, then EOF.
@@ -230,6 +239,7 @@ pub fn all() -> Vec<Case> {
             sig_altstack(tc),
             sig_abort(tc),
             pipes(tc),
+            epoll(tc),
             fdcopy(tc),
             mremap(tc),
             procfs(tc),
@@ -660,6 +670,91 @@ pub fn busybox_cat() -> Case {
 }
 
 // ---------------------------------------------------------------- pipes, copies, mremap, /proc
+/// `epoll`: eventfd counters (semaphore, EAGAIN, overflow) and epoll in one thread: epoll_ctl's
+/// errors, level, edge and one-shot reporting on pipes and eventfds, nesting, timeouts.
+pub fn epoll(tc: Toolchain) -> Case {
+    let out = "eventfd: mode 0600, type bits none, O_RDWR yes\n\
+               readlink /proc/self/fd: anon_inode:[eventfd]\n\
+               read 4 bytes: -1 EINVAL\n\
+               read: 5\n\
+               write 4 bytes: -1 EINVAL\n\
+               write 3: 8\n\
+               write 4: 8\n\
+               read: 7\n\
+               write UINT64_MAX: -1 EINVAL\n\
+               lseek: 0\n\
+               pread: -1 ESPIPE\n\
+               EFD_NONBLOCK: yes, EFD_CLOEXEC: yes\n\
+               read of 0: -1 EAGAIN\n\
+               write 0xfffffffffffffffe: 8\n\
+               write 1 more: -1 EAGAIN\n\
+               write 0 more: 8\n\
+               full: poll IN\n\
+               read: the max\n\
+               empty: poll OUT\n\
+               semaphore reads: 1 1 1 -1 EAGAIN\n\
+               eventfd2 with flag 2: -1 EINVAL\n\
+               epoll_create(0): -1 EINVAL\n\
+               epoll_create1(1): -1 EINVAL\n\
+               epoll: cloexec yes, mode 0600, link anon_inode:[eventpoll]\n\
+               ADD a regular file: -1 EPERM\n\
+               ADD a directory: -1 EPERM\n\
+               ADD the epoll fd itself: -1 EINVAL\n\
+               ADD to an eventfd: -1 EINVAL\n\
+               ADD a closed fd: -1 EBADF\n\
+               MOD a missing entry: -1 ENOENT\n\
+               DEL a missing entry: -1 ENOENT\n\
+               ADD: 0\n\
+               ADD again: -1 EEXIST\n\
+               unknown op: -1 EINVAL\n\
+               ADD EPOLLEXCLUSIVE|EPOLLONESHOT: -1 EINVAL\n\
+               ADD EPOLLEXCLUSIVE: 0\n\
+               MOD an EPOLLEXCLUSIVE entry: -1 EINVAL\n\
+               ADD an epoll fd: 0\n\
+               ADD back (a loop): -1 ELOOP\n\
+               epoll_wait maxevents 0: -1 EINVAL\n\
+               epoll_wait on an eventfd: -1 EINVAL\n\
+               epoll_wait on a closed fd: -1 EBADF\n\
+               level, nothing to read: 1: 11=OUT\n\
+               level, after writes: 3: 10=IN, 11=OUT, 12=IN\n\
+               level, again: 3: 10=IN, 11=OUT, 12=IN\n\
+               poll of the epoll fd: IN\n\
+               level, a byte left: 2: 10=IN, 11=OUT\n\
+               after DEL of the read end: 1: 11=OUT\n\
+               write end closed: 1: 10=IN HUP\n\
+               drained: 1: 10=HUP\n\
+               eventfd closed: 1: 10=HUP\n\
+               all closed: 0\n\
+               3 ready, maxevents 2: 20 21 /22 20 /21 22\n\
+               edge, at first: 1: 31=OUT\n\
+               edge, again: 0\n\
+               edge, pipe written: 1: 30=IN\n\
+               edge, again: 0\n\
+               edge, a byte read: 0\n\
+               edge, written again: 1: 30=IN\n\
+               edge, eventfd written: 1: 32=IN\n\
+               edge, written again: 1: 32=IN\n\
+               edge, eventfd read: 0\n\
+               edge, after MOD: 1: 32=OUT\n\
+               edge, write end closed: 1: 30=IN HUP\n\
+               edge, again: 0\n\
+               oneshot: 1: 40=IN\n\
+               oneshot, again: 0\n\
+               oneshot, written: 0\n\
+               oneshot, after MOD: 1: 41=IN\n\
+               nested, nothing: 0\n\
+               nested, inner ready: 1: 42=IN\n\
+               inner itself: 1: 50=IN\n\
+               epoll_wait timeout 0: 0\n\
+               epoll_wait timeout 20 ms: 0\n\
+               waited at least 20 ms: yes\n\
+               epoll_pwait timeout 0: 0\n\
+               epoll_pwait2 timeout {0, 0}: 0\n\
+               epoll_pwait2 timeout {0, 2e9}: -1 EINVAL\n\
+               epoll_pwait2 with an event: 1\n\
+               done\n";
+    case("epoll", c_only(tc), "epoll", vec![Run::new("epoll").stdout(out)])
+}
 
 /// `pipes`: one process's pipes: data in order, EOF once every writer is gone, EPIPE with
 /// SIGPIPE handled or ignored, O_NONBLOCK's EAGAIN, 64 KiB of room, atomic small writes,

@@ -11,7 +11,7 @@
 //!
 //! The test names returned by [`all`] are the `#[test]` names in `compat.rs`.
 
-use super::apps::Toolchain::{self, Busybox, Glibc, Musl, Rust};
+use super::apps::Toolchain::{self, Busybox, Glibc, Go, Musl, Rust};
 use super::cases::{Case, Out, Run, Status, ABRT, FPE, ILL, SEGV};
 use super::{pattern, Suite};
 use std::path::PathBuf;
@@ -79,6 +79,8 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "glibc_cpu_traps",
                 "glibc_oom",
                 "glibc_malloc_huge",
+                "glibc_threads",
+                "glibc_futex",
             ],
         ),
         (
@@ -98,6 +100,8 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "musl_cpu_traps",
                 "musl_oom",
                 "musl_malloc_huge",
+                "musl_threads",
+                "musl_futex",
             ],
         ),
     ] {
@@ -116,6 +120,8 @@ pub fn all() -> Vec<(&'static str, Case)> {
             c_cpu_traps(tc),
             c_oom(tc),
             c_malloc_huge(tc),
+            c_threads(tc),
+            c_futex(tc),
         ];
         cases.extend(names.into_iter().zip(c_cases));
     }
@@ -126,6 +132,8 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("rust_clock", rust_clock()),
         ("rust_panic", rust_panic()),
         ("rust_abort_exit", rust_abort_exit()),
+        ("rust_threads", rust_threads()),
+        ("go_runtime", go_runtime()),
     ]);
     cases
 }
@@ -1020,6 +1028,17 @@ pub fn c_malloc_huge(tc: Toolchain) -> Case {
     case("oom", c_only(tc), "oom", vec![run])
 }
 
+/// `threads`: POSIX threads (mutex, condition variables, `__thread`, join and detach,
+/// pthread_exit also from main, gettid, a barrier, pthread_kill, the CPU count).
+pub fn c_threads(tc: Toolchain) -> Case {
+    case("threads", c_only(tc), "threads", vec![Run::new("threads").stdout(read("expected/threads.out"))])
+}
+
+/// `futex`: futex(2) called directly (WAIT, WAKE, the BITSET pair, CMP_REQUEUE, timeouts).
+pub fn c_futex(tc: Toolchain) -> Case {
+    case("futex", c_only(tc), "futex", vec![Run::new("futex").stdout(read("expected/futex.out"))])
+}
+
 // ---------------------------------------------------------------- Rust std programs
 
 /// `files.rs`: std::fs.
@@ -1089,4 +1108,51 @@ pub fn rust_abort_exit() -> Case {
         Run::new("exit").args(&["exit"]).stdout("mode exit\nno newline before exit").code(42),
     ];
     case("rust_panic", Rust, "panic", runs)
+}
+
+/// `threads.rs`: std::thread, Mutex, Condvar, mpsc, Barrier, scope, atomics. Its thread
+/// "doomed" panics on purpose: the panic line names the thread, the source location and (in
+/// recent Rust versions) the thread's id, which is why stderr is matched in pieces.
+pub fn rust_threads() -> Case {
+    let src = compat_path("apps/rust/threads.rs");
+    let at = source_location(&src, "panic!(\"thread failed on purpose\")");
+    let run = Run::new("threads").stdout(read("expected/rust_threads.out")).stderr_is(Out::All(vec![
+        Out::Contains(b"thread 'doomed' ".to_vec()),
+        Out::Contains(format!("panicked at {}:{at}:\nthread failed on purpose\n", src.display()).into_bytes()),
+    ]));
+    case("rust_threads", Rust, "threads", vec![run])
+}
+
+// ---------------------------------------------------------------- Go
+
+/// `go/runtime.go`: goroutines on several threads, channels, timers, a mutex, garbage
+/// collection under load, a tight loop preempted (SIGURG to a chosen thread), os file I/O and
+/// pipes through the netpoller (epoll); also with one vCPU running at a time (`--cpus 1`).
+pub fn go_runtime() -> Case {
+    let out = "GOMAXPROCS follows the CPUs: ok\n\
+               pipeline of goroutines: ok\n\
+               1000 goroutines under a mutex: ok\n\
+               a ticker ticks 5 times: ok\n\
+               a stopped timer does not fire: ok\n\
+               garbage collection ran and freed memory: ok\n\
+               a tight loop is preempted: ok\n\
+               os.WriteFile then os.ReadFile: ok\n\
+               os.ReadDir: ok\n\
+               os.Pipe: ok\n\
+               reading a pipe another goroutine writes: ok\n\
+               a read at end of file: ok\n\
+               a read deadline on an empty pipe: ok\n\
+               all ok\n";
+    let runs = vec![Run::new("runtime").stdout(out), Run::new("--cpus 1").cpus(1).stdout(out).vm_only()];
+    case("go_runtime", Go, "runtime", runs)
+}
+
+/// "LINE:COLUMN" (both from 1) of the first occurrence of `needle` in the file at `path`, as a
+/// Rust panic message gives the location of a `panic!`.
+fn source_location(path: &std::path::Path, needle: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| line.find(needle).map(|at| format!("{}:{}", i + 1, line[..at].chars().count() + 1)))
+        .unwrap_or_else(|| panic!("{} does not contain {needle:?}", path.display()))
 }

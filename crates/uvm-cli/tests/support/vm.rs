@@ -90,7 +90,8 @@ pub fn build(test: &str, staged: &Staged) -> PathBuf {
     image
 }
 
-/// The `uvm run` command for one run of a case: `uvm run TARGET [-e K=V].. [--memory-mib N] [-- ARGS]`.
+/// The `uvm run` command for one run of a case: `uvm run TARGET [-e K=V].. [--memory-mib N]
+/// [--cpus N] [-- ARGS]`.
 pub fn run_command(target: &Path, run: &Run) -> Command {
     let mut cmd = uvm([Path::new("run"), target]);
     for (key, value) in &run.env {
@@ -98,6 +99,9 @@ pub fn run_command(target: &Path, run: &Run) -> Command {
     }
     if let Some(mib) = run.memory_mib {
         cmd.arg("--memory-mib").arg(mib.to_string());
+    }
+    if let Some(cpus) = run.cpus {
+        cmd.arg("--cpus").arg(cpus.to_string());
     }
     if let Some(args) = &run.args {
         cmd.arg("--").args(args);
