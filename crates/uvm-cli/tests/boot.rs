@@ -74,6 +74,8 @@ boot_tests! {
     musl_pipes => cases::pipes(Musl);
     glibc_epoll => cases::epoll(Glibc);
     musl_epoll => cases::epoll(Musl);
+    glibc_remap_threads => cases::remap_threads(Glibc);
+    musl_remap_threads => cases::remap_threads(Musl);
     glibc_fdcopy => cases::fdcopy(Glibc);
     musl_fdcopy => cases::fdcopy(Musl);
     glibc_mremap => cases::mremap(Glibc);

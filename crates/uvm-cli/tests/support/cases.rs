@@ -240,6 +240,7 @@ pub fn all() -> Vec<Case> {
             sig_abort(tc),
             pipes(tc),
             epoll(tc),
+            remap_threads(tc),
             fdcopy(tc),
             mremap(tc),
             procfs(tc),
@@ -670,6 +671,13 @@ pub fn busybox_cat() -> Case {
 }
 
 // ---------------------------------------------------------------- pipes, copies, mremap, /proc
+/// `remap_threads`: a page replaced (MAP_FIXED) by one thread while another thread reads it on
+/// another vCPU: the reader never sees the old page once mmap returned.
+pub fn remap_threads(tc: Toolchain) -> Case {
+    let out = "rounds: 200, stale reads: 0\n";
+    case("remap_threads", c_only(tc), "remap_threads", vec![Run::new("remap_threads").stdout(out)])
+}
+
 /// `epoll`: eventfd counters (semaphore, EAGAIN, overflow) and epoll in one thread: epoll_ctl's
 /// errors, level, edge and one-shot reporting on pipes and eventfds, nesting, timeouts.
 pub fn epoll(tc: Toolchain) -> Case {
