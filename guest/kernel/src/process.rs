@@ -71,6 +71,8 @@ pub struct SelfView {
     files: Arc<Files>,
     memory: Arc<MemoryShare>,
     command_line: SpinLock<Option<CommandLine>>,
+    /// The process's thread count (kept by clone and exit).
+    pub threads: core::sync::atomic::AtomicU32,
 }
 
 impl SelfView {
@@ -147,6 +149,10 @@ impl ProcessView for SelfView {
     fn envp(&self) -> Vec<Vec<u8>> {
         self.command_line().envp
     }
+
+    fn thread_count(&self) -> u32 {
+        self.threads.load(core::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Counters for `--timings`-style statistics.
@@ -208,6 +214,7 @@ impl Process {
             files: files.clone(),
             memory: space.memory_share(),
             command_line: SpinLock::new(None),
+            threads: core::sync::atomic::AtomicU32::new(1),
         });
         vfs.set_process_view(view.clone());
         Process {
@@ -268,6 +275,12 @@ impl Process {
         }
         #[cfg(test)]
         f()
+    }
+
+    /// Publishes the thread count to `/proc/self` (after clone and thread exit).
+    pub fn threads_changed(&self) {
+        let count = self.threads.others.len() as u32 + 1;
+        self.view.threads.store(count, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// Wakes the threads of the vCPUs in `cpus` (a bit mask) from their parks.

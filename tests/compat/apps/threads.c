@@ -268,6 +268,26 @@ static void *finisher(void *arg) {
     exit(finish());
 }
 
+static atomic_int gate;
+static void *gated(void *arg) {
+    while (!atomic_load(&gate))
+        sched_yield();
+    return arg;
+}
+
+/* The "Threads:" count of /proc/self/status (-1 if missing). */
+static int status_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* a hang or a crash still shows how far it got */
     pthread_t t[8];
@@ -379,6 +399,15 @@ int main(void) {
     atomic_store(&signal_done, 1);
     yes("the handler ran in the target thread", handler_label == 2);
     yes("not in main nor in the other thread", join(t[0]) == 0 && got_usr1 == 0);
+
+    for (int i = 0; i < 3; i++)
+        t[i] = start(gated, NULL);
+    int while_running = status_threads();
+    atomic_store(&gate, 1);
+    for (int i = 0; i < 3; i++)
+        join(t[i]);
+    yes("/proc/self/status Threads: 4 with 3 threads running, 1 after they ended",
+        while_running == 4 && status_threads() == 1);
 
     yes("sysconf(_SC_NPROCESSORS_ONLN) >= 1", sysconf(_SC_NPROCESSORS_ONLN) >= 1);
     cpu_set_t cpus;

@@ -120,6 +120,10 @@ pub trait ProcessView: Send + Sync {
     fn envp(&self) -> Vec<Vec<u8>> {
         Vec::new()
     }
+    /// How many threads the process has.
+    fn thread_count(&self) -> u32 {
+        1
+    }
 }
 
 /// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
@@ -530,8 +534,9 @@ impl ProcFs {
             text += &format!("{label}\t{value:>8} kB\n");
         }
         let cpu_list = if cpus == 1 { String::from("0") } else { format!("0-{}", cpus - 1) };
+        let threads = self.process().map_or(1, |p| p.thread_count());
         text += &format!(
-            "Threads:\t1\nSigQ:\t0/0\nCpus_allowed_list:\t{cpu_list}\n\
+            "Threads:\t{threads}\nSigQ:\t0/0\nCpus_allowed_list:\t{cpu_list}\n\
              voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         );
         text
@@ -549,55 +554,55 @@ impl ProcFs {
         let pid = u64::from(APP_PID);
         // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
         let fields: [i128; 49] = [
-            0,                                        // ppid
-            pid.into(),                               // pgrp
-            pid.into(),                               // session
-            0,                                        // tty_nr
-            -1,                                       // tpgid
-            0x40_0000,                                // flags
-            memory.minor_faults.into(),               // minflt
-            0,                                        // cminflt
-            0,                                        // majflt
-            0,                                        // cmajflt
-            self.ticks_since_boot().into(),           // utime
-            0,                                        // stime
-            0,                                        // cutime
-            0,                                        // cstime
-            20,                                       // priority
-            0,                                        // nice
-            1,                                        // num_threads
-            0,                                        // itrealvalue
-            0,                                        // starttime
-            (sizes.total * BLOCK_SIZE as u64).into(), // vsize
-            memory.resident_pages.into(),             // rss
-            u64::MAX.into(),                          // rsslim
-            code.map_or(0, |r| r.start).into(),       // startcode
-            code.map_or(0, |r| r.end).into(),         // endcode
-            stack_top.into(),                         // startstack
-            0,                                        // kstkesp
-            0,                                        // kstkeip
-            0,                                        // signal
-            0,                                        // blocked
-            0,                                        // sigignore
-            0,                                        // sigcatch
-            0,                                        // wchan
-            0,                                        // nswap
-            0,                                        // cnswap
-            17,                                       // exit_signal (SIGCHLD)
-            0,                                        // processor
-            0,                                        // rt_priority
-            0,                                        // policy
-            0,                                        // delayacct_blkio_ticks
-            0,                                        // guest_time
-            0,                                        // cguest_time
-            0,                                        // start_data
-            0,                                        // end_data
-            brk_start.into(),                         // start_brk
-            0,                                        // arg_start
-            0,                                        // arg_end
-            0,                                        // env_start
-            0,                                        // env_end
-            0,                                        // exit_code
+            0,                                                          // ppid
+            pid.into(),                                                 // pgrp
+            pid.into(),                                                 // session
+            0,                                                          // tty_nr
+            -1,                                                         // tpgid
+            0x40_0000,                                                  // flags
+            memory.minor_faults.into(),                                 // minflt
+            0,                                                          // cminflt
+            0,                                                          // majflt
+            0,                                                          // cmajflt
+            self.ticks_since_boot().into(),                             // utime
+            0,                                                          // stime
+            0,                                                          // cutime
+            0,                                                          // cstime
+            20,                                                         // priority
+            0,                                                          // nice
+            i128::from(self.process().map_or(1, |p| p.thread_count())), // num_threads
+            0,                                                          // itrealvalue
+            0,                                                          // starttime
+            (sizes.total * BLOCK_SIZE as u64).into(),                   // vsize
+            memory.resident_pages.into(),                               // rss
+            u64::MAX.into(),                                            // rsslim
+            code.map_or(0, |r| r.start).into(),                         // startcode
+            code.map_or(0, |r| r.end).into(),                           // endcode
+            stack_top.into(),                                           // startstack
+            0,                                                          // kstkesp
+            0,                                                          // kstkeip
+            0,                                                          // signal
+            0,                                                          // blocked
+            0,                                                          // sigignore
+            0,                                                          // sigcatch
+            0,                                                          // wchan
+            0,                                                          // nswap
+            0,                                                          // cnswap
+            17,                                                         // exit_signal (SIGCHLD)
+            0,                                                          // processor
+            0,                                                          // rt_priority
+            0,                                                          // policy
+            0,                                                          // delayacct_blkio_ticks
+            0,                                                          // guest_time
+            0,                                                          // cguest_time
+            0,                                                          // start_data
+            0,                                                          // end_data
+            brk_start.into(),                                           // start_brk
+            0,                                                          // arg_start
+            0,                                                          // arg_end
+            0,                                                          // env_start
+            0,                                                          // env_end
+            0,                                                          // exit_code
         ];
         let mut text = format!("{APP_PID} ({}) R", String::from_utf8_lossy(&self.comm()));
         for field in fields {

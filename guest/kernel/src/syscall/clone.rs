@@ -157,6 +157,7 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
         p.threads.areas.push(area);
     }
     p.threads.others.push(thread);
+    p.threads_changed();
     Ok(tid as usize)
 }
 
@@ -245,9 +246,13 @@ pub fn sys_get_robust_list(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// sched_yield(): the host schedules the vCPUs' threads; the VMM lets another runnable one
-/// have this one's turn when the VM has more threads than CPUs. Nothing to do in the guest.
-pub fn sys_sched_yield(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+/// sched_yield(): the host schedules the vCPUs' threads. With more threads than CPUs (`[vm]
+/// cpus`), some wait for a run slot: a zero-length park hands this vCPU's slot to the one
+/// that waited longest. Otherwise there is nobody to yield to (no exit).
+pub fn sys_sched_yield(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    if p.threads.others.len() as u32 >= p.cpu_count {
+        p.park(0);
+    }
     Ok(0)
 }
 
@@ -329,6 +334,7 @@ fn exit_thread(p: &mut Process) -> ! {
     let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };
     p.thread = next;
     p.threads.idle_cpus.push(cpu);
+    p.threads_changed();
     idle(p)
 }
 
