@@ -76,6 +76,8 @@ boot_tests! {
     musl_epoll => cases::epoll(Musl);
     glibc_remap_threads => cases::remap_threads(Glibc);
     musl_remap_threads => cases::remap_threads(Musl);
+    glibc_thread_signals => cases::thread_signals(Glibc);
+    musl_thread_signals => cases::thread_signals(Musl);
     glibc_fdcopy => cases::fdcopy(Glibc);
     musl_fdcopy => cases::fdcopy(Musl);
     glibc_mremap => cases::mremap(Glibc);

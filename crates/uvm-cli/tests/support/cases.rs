@@ -241,6 +241,7 @@ pub fn all() -> Vec<Case> {
             pipes(tc),
             epoll(tc),
             remap_threads(tc),
+            thread_signals(tc),
             fdcopy(tc),
             mremap(tc),
             procfs(tc),
@@ -671,6 +672,13 @@ pub fn busybox_cat() -> Case {
 }
 
 // ---------------------------------------------------------------- pipes, copies, mremap, /proc
+/// `thread_signals`: kill() blocked by the sender is taken by the thread that does not block
+/// it, while that one spins in app code; a signal blocked everywhere goes to sigwait.
+pub fn thread_signals(tc: Toolchain) -> Case {
+    let out = "spinner took SIGUSR1: yes, sigwait got 12\n";
+    case("thread_signals", c_only(tc), "thread_signals", vec![Run::new("thread_signals").stdout(out)])
+}
+
 /// `remap_threads`: a page replaced (MAP_FIXED) by one thread while another thread reads it on
 /// another vCPU: the reader never sees the old page once mmap returned.
 pub fn remap_threads(tc: Toolchain) -> Case {

@@ -118,6 +118,11 @@ pub fn sys_rt_sigpending(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
+/// pause(): waits until a signal runs a handler (EINTR) or ends the app.
+pub fn sys_pause(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Err(super::time::wait_for_signal(p))
+}
+
 /// rt_sigsuspend(mask, sigsetsize): waits with `mask` blocked until a signal runs a handler
 /// (EINTR; the old mask is back when the handler returns) or kills the app.
 pub fn sys_rt_sigsuspend(p: &mut Process, f: &mut TrapFrame) -> SysResult {
@@ -201,8 +206,17 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
         Target::Process => {
             if sig != 0 {
                 deliver::send(&mut p.signals, &mut p.thread.signals, Target::Process, info);
-                // Any thread not blocking it may take it: wake the waiting ones to look.
-                let others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
+                // The sender takes it on its way back unless it blocks it; then another thread
+                // that does not block it must: interrupt one (it may be running app code).
+                // Threads waiting for it in sigwait/sigtimedwait (blocked there) look again.
+                let bit = 1u64 << (sig - 1);
+                let mut others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
+                if p.thread.signals.blocked & bit != 0 {
+                    if let Some(taker) = p.threads.others.iter().find(|t| t.signals.blocked & bit == 0) {
+                        others &= !(1 << (taker.cpu % 64));
+                        crate::hypercall::interrupt(taker.cpu);
+                    }
+                }
                 p.unpark_mask(others);
             }
         }

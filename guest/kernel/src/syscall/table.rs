@@ -61,6 +61,7 @@ syscall_table! {
     28 madvise 3 => mm::sys_madvise;
     32 dup 1 => fs::sys_dup;
     33 dup2 2 => fs::sys_dup2;
+    34 pause 0 => signal::sys_pause;
     35 nanosleep 2 => time::sys_nanosleep;
     39 getpid 0 => proc::sys_getpid;
     40 sendfile 4 => fs::sys_sendfile;
