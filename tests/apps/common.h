@@ -3,8 +3,10 @@
 #define UVM_TEST_COMMON_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 /* The symbolic name of an errno value, or "E<number>" for one not listed here. */
 static inline const char *errname(int e) {
@@ -38,6 +40,29 @@ static inline unsigned fnv1a(unsigned h, const unsigned char *p, size_t n) {
         h *= 16777619u;
     }
     return h;
+}
+
+/* The poll (or epoll: EPOLLIN == POLLIN, ...) events that matter here, by name, as "IN HUP"
+ * or "none" (each call its own buffer, 4 at a time). */
+static inline const char *events(unsigned ev) {
+    static char bufs[4][64];
+    static int next;
+    char *buf = bufs[next++ % 4];
+    buf[0] = 0;
+    if (ev & POLLIN)
+        strcat(buf, "IN ");
+    if (ev & POLLOUT)
+        strcat(buf, "OUT ");
+    if (ev & POLLHUP)
+        strcat(buf, "HUP ");
+    if (ev & POLLERR)
+        strcat(buf, "ERR ");
+    if (ev & POLLNVAL)
+        strcat(buf, "NVAL ");
+    if (!buf[0])
+        strcpy(buf, "none ");
+    buf[strlen(buf) - 1] = 0;
+    return buf;
 }
 
 #endif

@@ -67,26 +67,6 @@ static long long read_u64(int fd) {
     return n == 8 ? (long long)value : -1;
 }
 
-/* The epoll events that matter here, by name. */
-static const char *events(uint32_t ev) {
-    static char bufs[4][64];
-    static int next;
-    char *buf = bufs[next++ % 4];
-    buf[0] = 0;
-    if (ev & EPOLLIN)
-        strcat(buf, "IN ");
-    if (ev & EPOLLOUT)
-        strcat(buf, "OUT ");
-    if (ev & EPOLLHUP)
-        strcat(buf, "HUP ");
-    if (ev & EPOLLERR)
-        strcat(buf, "ERR ");
-    if (!buf[0])
-        strcpy(buf, "none ");
-    buf[strlen(buf) - 1] = 0;
-    return buf;
-}
-
 /* One epoll_wait (timeout 0, up to `max` events), shown as "<n>: <data>=<events>, ..."
  * with the events sorted by data (Linux's order is the order they became ready). */
 static const char *wait_now(int ep, int max) {

@@ -29,28 +29,6 @@ static void check(int ok, const char *what) {
     }
 }
 
-/* The poll events in `ev` that matter here, by name (each call its own buffer, 4 at a time). */
-static const char *events(short ev) {
-    static char bufs[4][64];
-    static int next;
-    char *buf = bufs[next++ % 4];
-    buf[0] = 0;
-    if (ev & POLLIN)
-        strcat(buf, "IN ");
-    if (ev & POLLOUT)
-        strcat(buf, "OUT ");
-    if (ev & POLLHUP)
-        strcat(buf, "HUP ");
-    if (ev & POLLERR)
-        strcat(buf, "ERR ");
-    if (ev & POLLNVAL)
-        strcat(buf, "NVAL ");
-    if (!buf[0])
-        strcpy(buf, "none ");
-    buf[strlen(buf) - 1] = 0;
-    return buf;
-}
-
 /* poll() of one fd without waiting. */
 static const char *poll1(int fd, short want) {
     struct pollfd p = {fd, want, 0};

@@ -17,6 +17,17 @@ pub fn now_ns(p: &Process) -> u64 {
     p.clock.monotonic_ns(crate::time::rdtsc())
 }
 
+/// Nanoseconds until `deadline` (`u64::MAX` for none); ETIMEDOUT once it has passed.
+fn time_left(p: &Process, deadline: Option<u64>) -> Result<u64, Errno> {
+    match deadline {
+        Some(deadline) => match deadline.checked_sub(now_ns(p)) {
+            Some(left) if left > 0 => Ok(left),
+            _ => Err(Errno::ETIMEDOUT),
+        },
+        None => Ok(u64::MAX),
+    }
+}
+
 /// Waits until `ready(p)` holds (`Ok`), a signal is pending for the thread (EINTR), or the
 /// monotonic clock reaches `deadline` (ETIMEDOUT; `None`: no deadline).
 pub fn wait_until(
@@ -31,13 +42,7 @@ pub fn wait_until(
         if signal_pending(p) {
             return Err(Errno::EINTR);
         }
-        let timeout = match deadline {
-            Some(deadline) => match deadline.checked_sub(now_ns(p)) {
-                Some(left) if left > 0 => left,
-                _ => return Err(Errno::ETIMEDOUT),
-            },
-            None => u64::MAX,
-        };
+        let timeout = time_left(p, deadline)?;
         if cfg!(test) {
             // Host tests have no other thread to wait for.
             return Err(Errno::ETIMEDOUT);
@@ -52,13 +57,7 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     if signal_pending(p) {
         return Err(Errno::EINTR);
     }
-    let timeout = match deadline {
-        Some(deadline) => match deadline.checked_sub(now_ns(p)) {
-            Some(left) if left > 0 => left,
-            _ => return Err(Errno::ETIMEDOUT),
-        },
-        None => u64::MAX,
-    };
+    let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;
     p.threads.wait_for_io(cpu);
     p.park(timeout);

@@ -179,28 +179,7 @@ fn iovecs(p: &mut Process, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errn
 /// readv(fd, iov, iovcnt).
 pub fn sys_readv(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, iov, count, ..] = f.syscall_args();
-    let file = p.file(fd_arg(fd))?;
-    let vecs = iovecs(p, iov, count)?;
-    blocking_io(p, &file, |p| {
-        let mut done = 0;
-        for &(base, len) in &vecs {
-            if len == 0 {
-                continue;
-            }
-            let out = user::write(&mut p.space, base, len)?;
-            let n = match file.read(out) {
-                Ok(n) => n,
-                // What was read so far is the result (a pipe that ran dry, say).
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len as usize {
-                break;
-            }
-        }
-        Ok(done)
-    })
+    read_vectored(p, fd_arg(fd), iov, count, None)
 }
 
 /// writev(fd, iov, iovcnt): small vectors are gathered into one write (one hypercall on the
@@ -219,26 +198,7 @@ pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         let result = blocking_io(p, &file, |_| file.write(&gathered));
         return sigpipe_on_epipe(p, result);
     }
-    let result = blocking_io(p, &file, |p| {
-        let mut done = 0;
-        for &(base, len) in &vecs {
-            if len == 0 {
-                continue;
-            }
-            let data = user::read(&mut p.space, base, len)?;
-            let n = match file.write(data) {
-                Ok(n) => n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len as usize {
-                break;
-            }
-        }
-        Ok(done)
-    });
-    sigpipe_on_epipe(p, result)
+    write_vectored(p, fd_arg(fd), iov, count, None)
 }
 
 fn open_at(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64, mode: u64) -> SysResult {
@@ -947,33 +907,45 @@ pub fn sys_copy_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// lives in memory, and nothing waits).
 const RWF_HARMLESS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
 
+/// Moves data through each iovec in turn with `step(p, base, len, done so far)`, stopping at
+/// the first short step; an error after some data was moved returns what was moved (a pipe
+/// that ran dry, say), as Linux does.
+fn each_iovec(
+    p: &mut Process,
+    vecs: &[(u64, u64)],
+    mut step: impl FnMut(&mut Process, u64, u64, usize) -> SysResult,
+) -> SysResult {
+    let mut done = 0usize;
+    for &(base, len) in vecs {
+        if len == 0 {
+            continue;
+        }
+        let n = match step(p, base, len, done) {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        };
+        done += n;
+        if n < len as usize {
+            break;
+        }
+    }
+    Ok(done)
+}
+
 /// Reads into the iovecs at `offset` (the file position stays), or at the file position
 /// (which advances) for `None`.
 fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
     let file = p.file(fd)?;
     let vecs = iovecs(p, iov, count)?;
     blocking_io(p, &file, |p| {
-        let mut done = 0usize;
-        for &(base, len) in &vecs {
-            if len == 0 {
-                continue;
-            }
+        each_iovec(p, &vecs, |p, base, len, done| {
             let out = user::write(&mut p.space, base, len)?;
-            let result = match offset {
+            match offset {
                 Some(offset) => file.pread(out, offset + done as i64),
                 None => file.read(out),
-            };
-            let n = match result {
-                Ok(n) => n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len as usize {
-                break;
             }
-        }
-        Ok(done)
+        })
     })
 }
 
@@ -983,27 +955,13 @@ fn write_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option
     let file = p.file(fd)?;
     let vecs = iovecs(p, iov, count)?;
     let result = blocking_io(p, &file, |p| {
-        let mut done = 0usize;
-        for &(base, len) in &vecs {
-            if len == 0 {
-                continue;
-            }
+        each_iovec(p, &vecs, |p, base, len, done| {
             let data = user::read(&mut p.space, base, len)?;
-            let result = match offset {
+            match offset {
                 Some(offset) => file.pwrite(data, offset + done as i64),
                 None => file.write(data),
-            };
-            let n = match result {
-                Ok(n) => n,
-                Err(_) if done > 0 => break,
-                Err(e) => return Err(e),
-            };
-            done += n;
-            if n < len as usize {
-                break;
             }
-        }
-        Ok(done)
+        })
     });
     sigpipe_on_epipe(p, result)
 }
