@@ -74,6 +74,8 @@ boot_tests! {
     musl_pipes => cases::pipes(Musl);
     glibc_epoll => cases::epoll(Glibc);
     musl_epoll => cases::epoll(Musl);
+    glibc_unix_sockets => cases::unix_sockets(Glibc);
+    musl_unix_sockets => cases::unix_sockets(Musl);
     glibc_remap_threads => cases::remap_threads(Glibc);
     musl_remap_threads => cases::remap_threads(Musl);
     glibc_thread_signals => cases::thread_signals(Glibc);

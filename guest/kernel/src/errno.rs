@@ -50,9 +50,21 @@ pub enum Errno {
     EOVERFLOW = 75,
     EBADFD = 77,
     ENOTSOCK = 88,
+    EDESTADDRREQ = 89,
+    EMSGSIZE = 90,
+    EPROTOTYPE = 91,
+    ENOPROTOOPT = 92,
+    EPROTONOSUPPORT = 93,
+    ESOCKTNOSUPPORT = 94,
     EOPNOTSUPP = 95,
     EAFNOSUPPORT = 97,
+    EADDRINUSE = 98,
+    ECONNRESET = 104,
+    ENOBUFS = 105,
+    EISCONN = 106,
+    ENOTCONN = 107,
     ETIMEDOUT = 110,
+    ECONNREFUSED = 111,
 }
 
 impl Errno {
@@ -106,9 +118,21 @@ impl Errno {
             Errno::EOVERFLOW => "EOVERFLOW",
             Errno::EBADFD => "EBADFD",
             Errno::ENOTSOCK => "ENOTSOCK",
+            Errno::EDESTADDRREQ => "EDESTADDRREQ",
+            Errno::EMSGSIZE => "EMSGSIZE",
+            Errno::EPROTOTYPE => "EPROTOTYPE",
+            Errno::ENOPROTOOPT => "ENOPROTOOPT",
+            Errno::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            Errno::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
             Errno::EAFNOSUPPORT => "EAFNOSUPPORT",
+            Errno::EADDRINUSE => "EADDRINUSE",
+            Errno::ECONNRESET => "ECONNRESET",
+            Errno::ENOBUFS => "ENOBUFS",
+            Errno::EISCONN => "EISCONN",
+            Errno::ENOTCONN => "ENOTCONN",
             Errno::ETIMEDOUT => "ETIMEDOUT",
+            Errno::ECONNREFUSED => "ECONNREFUSED",
         }
     }
 }

@@ -240,6 +240,7 @@ pub fn all() -> Vec<Case> {
             sig_abort(tc),
             pipes(tc),
             epoll(tc),
+            unix_sockets(tc),
             remap_threads(tc),
             thread_signals(tc),
             fdcopy(tc),
@@ -770,6 +771,97 @@ pub fn epoll(tc: Toolchain) -> Case {
                epoll_pwait2 with an event: 1\n\
                done\n";
     case("epoll", c_only(tc), "epoll", vec![Run::new("epoll").stdout(out)])
+}
+
+/// `unix_sockets`: AF_UNIX sockets: socketpair (stream, datagram), a path-bound listener in /tmp
+/// with a client thread, accept4 flags, EAGAIN, shutdown, EPIPE/SIGPIPE, names, SCM_RIGHTS,
+/// SO_PEERCRED, poll/epoll readiness, abstract names, connect errors, unlink.
+pub fn unix_sockets(tc: Toolchain) -> Case {
+    let out = "socketpair stream: 0\n\
+               write: 5\n\
+               send: 6\n\
+               peek 3: 3 hel\n\
+               read: 11 hello world\n\
+               recv empty DONTWAIT: -1 EAGAIN\n\
+               fstat: sock yes, mode 777\n\
+               readlink: socket:[N]\n\
+               lseek: -1 E29\n\
+               SO_TYPE 1 SO_DOMAIN 1 SO_PROTOCOL 0\n\
+               SO_SNDBUF 4096 -> 8192\n\
+               unknown option: -1 ENOPROTOOPT\n\
+               SO_PEERCRED: pid self uid self gid self len 12\n\
+               getsockname pair: unnamed (len 2)\n\
+               poll idle: OUT\n\
+               shutdown WR: 0\n\
+               poll after peer SHUT_WR: IN OUT RDHUP\n\
+               read at EOF: 0\n\
+               send after SHUT_WR, NOSIGNAL: -1 EPIPE\n\
+               write to closed peer: -1 EPIPE\n\
+               sigpipes: 1\n\
+               send NOSIGNAL to closed: -1 EPIPE, sigpipes 1\n\
+               socketpair dgram: 0\n\
+               nonblock yes cloexec yes\n\
+               recv 2 of 3: 2\n\
+               recv empty datagram: 0\n\
+               recv MSG_TRUNC 2 of 6: 6\n\
+               recv none: -1 EAGAIN\n\
+               recvmsg 4 of 6: 4 flags TRUNC\n\
+               recvfrom unnamed sender: 1\n\
+               bind path: 0\n\
+               stat: sock yes\n\
+               open socket file: -1 ENXIO\n\
+               bind again: -1 EADDRINUSE\n\
+               connect before listen: -1 ECONNREFUSED\n\
+               listen: 0\n\
+               SO_ACCEPTCONN: 1\n\
+               accept none, nonblocking: -1 EAGAIN\n\
+               getsockname listener: /tmp/uvm_unix_test.sock (len 26)\n\
+               accept4: ok, peer unnamed (len 2)\n\
+               accepted nonblock yes cloexec yes\n\
+               getsockname accepted: /tmp/uvm_unix_test.sock (len 26)\n\
+               server recv: 4 ping\n\
+               server send: 4\n\
+               client got 4: pong\n\
+               poll after client closed: IN OUT HUP\n\
+               recv after client closed: 0\n\
+               epoll listener idle: 0\n\
+               connect: 0\n\
+               connect again: -1 EISCONN\n\
+               epoll listener pending: 1 IN\n\
+               epoll ET empty: 0\n\
+               epoll ET after write: 1\n\
+               epoll ET again: 0\n\
+               epoll ET after more: 1\n\
+               read all: 4\n\
+               sendmsg SCM_RIGHTS: 1\n\
+               recvmsg: 1\n\
+               control: len 24, fd yes, flags 1073741824\n\
+               passed fd cloexec: yes\n\
+               write through passed fd: 3\n\
+               pipe read: 3 via\n\
+               pipe read EOF: 0\n\
+               recvmsg small control: 1 ctrunc yes controllen 0\n\
+               dropped fd's pipe at EOF: 0\n\
+               bind abstract: 0\n\
+               bind abstract again: -1 EADDRINUSE\n\
+               getsockname abstract: @uvm-test (len 11)\n\
+               sendto abstract: 2\n\
+               recvfrom: 2 from unnamed\n\
+               recvfrom: 3 from @uvm-peer (len 11)\n\
+               getpeername unconnected: -1 ENOTCONN\n\
+               sendto closed abstract: -1 ECONNREFUSED\n\
+               connect missing path: -1 ENOENT\n\
+               connect missing abstract: -1 ECONNREFUSED\n\
+               connect closed listener: -1 ECONNREFUSED\n\
+               unlink: 0\n\
+               stat after unlink: -1 ENOENT\n\
+               connect after unlink: -1 ENOENT\n\
+               socket AF_INET: ok or EAFNOSUPPORT\n\
+               socket unknown family: -1 EAFNOSUPPORT\n\
+               socket bad flags: -1 EINVAL\n\
+               getsockopt on a pipe: -1 ENOTSOCK\n\
+               done\n";
+    case("unix_sockets", c_only(tc), "unix_sockets", vec![Run::new("unix_sockets").stdout(out)])
 }
 
 /// `pipes`: one process's pipes: data in order, EOF once every writer is gone, EPIPE with

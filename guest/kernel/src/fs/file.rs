@@ -32,6 +32,7 @@ use crate::fs::node::{Location, Node};
 use crate::fs::pipe::Pipe;
 use crate::fs::stat::{FileType, Stat, TimeChange};
 use crate::fs::tmpfs::WritePos;
+use crate::fs::unix::UnixSocket;
 use crate::sync::SpinLock;
 
 /// Directory offsets from here on list the mount points a directory shows beyond its own
@@ -105,10 +106,18 @@ impl OpenFile {
         self.node().epoll()
     }
 
-    /// Whether a read or write may have to wait (pipes and eventfds: they say `EAGAIN`, and
-    /// the syscall layer waits unless `O_NONBLOCK`).
+    /// The socket this file is, if it is one.
+    pub fn socket(&self) -> Option<&Arc<UnixSocket>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().socket()
+    }
+
+    /// Whether a read or write may have to wait (pipes, eventfds and sockets: they say
+    /// `EAGAIN`, and the syscall layer waits unless `O_NONBLOCK`).
     pub fn may_block(&self) -> bool {
-        self.pipe.is_some() || self.eventfd().is_some()
+        self.pipe.is_some() || self.eventfd().is_some() || self.socket().is_some()
     }
 
     /// Whether `epoll` can watch this file (`EPERM` otherwise): see `Node::supports_poll`.
@@ -136,6 +145,7 @@ impl OpenFile {
             }
             (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
             (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
+            (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, _) => POLL_ALWAYS_READY,
         }
     }
@@ -155,6 +165,7 @@ impl OpenFile {
             (Some(pipe), _) => Some(pipe.changes()),
             (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
             (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
+            (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Console(console)) if self.readable => {
                 Some(Changes { input: console.reads(), ..Changes::default() })
             }
@@ -235,7 +246,7 @@ impl OpenFile {
             (false, true) => O_WRONLY,
             _ => O_RDONLY,
         };
-        let large = if self.node().is_anon() { 0 } else { O_LARGEFILE };
+        let large = if self.node().is_anon() || self.node().socket().is_some() { 0 } else { O_LARGEFILE };
         access | large | *self.status.lock()
     }
 
@@ -451,6 +462,11 @@ impl OpenFile {
             ioctl::FIOCLEX | ioctl::FIONCLEX => Ok(0),
             _ => match self.node() {
                 Node::Console(console) => console.ioctl(cmd, arg),
+                Node::Socket(socket) if cmd == ioctl::FIONREAD => {
+                    let count = i32::try_from(socket.available()).unwrap_or(i32::MAX);
+                    arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
+                    Ok(0)
+                }
                 Node::Pipe(pipe) if cmd == ioctl::FIONREAD => {
                     let count = i32::try_from(pipe.available()).unwrap_or(i32::MAX);
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
@@ -554,7 +570,9 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         match self.node() {
-            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+                Err(Errno::EINVAL)
+            }
             _ => Ok(()),
         }
     }
@@ -567,10 +585,14 @@ impl OpenFile {
 }
 
 impl Drop for OpenFile {
-    /// The last fd (or other holder) of this open file is gone: a pipe loses this end.
+    /// The last fd (or other holder) of this open file is gone: a pipe loses this end, a
+    /// socket closes (a socket has exactly one open file: it cannot be reopened).
     fn drop(&mut self) {
         if let Some(pipe) = &self.pipe {
             pipe.close_end(self.readable, self.writable);
+        }
+        if let Some(socket) = self.socket() {
+            socket.close();
         }
     }
 }

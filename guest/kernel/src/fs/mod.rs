@@ -61,6 +61,7 @@ pub mod proc;
 pub mod stat;
 pub mod statfs;
 pub mod tmpfs;
+pub mod unix;
 pub mod vfs;
 
 #[cfg(test)]

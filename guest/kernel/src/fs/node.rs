@@ -8,7 +8,8 @@
 //! Pipes, eventfds and epoll instances are nodes too, in no directory: they answer every
 //! directory operation with `ENOTDIR` and every symlink one with `EINVAL`. Eventfds and epoll
 //! instances are Linux's anonymous inodes (`fs::anon`): `lseek` keeps them at 0 but
-//! positioned I/O is `ESPIPE`, `mmap` `ENODEV`, metadata changes `EOPNOTSUPP`.
+//! positioned I/O is `ESPIPE`, `mmap` `ENODEV`, metadata changes `EOPNOTSUPP`. `AF_UNIX`
+//! sockets (`fs::unix`) are sockfs inodes: `S_IFSOCK`, not seekable, pollable.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -25,6 +26,7 @@ use crate::fs::pipe::Pipe;
 use crate::fs::proc::ProcNode;
 use crate::fs::stat::{FileType, Stat, TimeChange};
 use crate::fs::tmpfs::{TmpNode, WritePos};
+use crate::fs::unix::UnixSocket;
 
 /// A file of the image file system.
 #[derive(Clone)]
@@ -71,6 +73,8 @@ pub enum Node {
     EventFd(Arc<EventFd>),
     /// An epoll instance (an anonymous inode).
     Epoll(Arc<Epoll>),
+    /// An `AF_UNIX` socket (sockfs: in no directory).
+    Socket(Arc<UnixSocket>),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -95,6 +99,7 @@ impl Node {
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
             Node::EventFd(_) | Node::Epoll(_) => FileType::Anon,
+            Node::Socket(_) => FileType::Socket,
         }
     }
 
@@ -108,9 +113,13 @@ impl Node {
         match self {
             Node::Tmp(_) => Mutability::Writable,
             Node::Image(_) => Mutability::ReadOnly,
-            Node::Dev(_) | Node::Console(_) | Node::Proc(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => {
-                Mutability::Fixed
-            }
+            Node::Dev(_)
+            | Node::Console(_)
+            | Node::Proc(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::Socket(_) => Mutability::Fixed,
         }
     }
 
@@ -125,6 +134,7 @@ impl Node {
             Node::Pipe(pipe) => pipe.stat(),
             Node::EventFd(eventfd) => eventfd.stat(),
             Node::Epoll(epoll) => epoll.stat(),
+            Node::Socket(socket) => socket.stat(),
         })
     }
 
@@ -138,6 +148,7 @@ impl Node {
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
             Node::EventFd(_) | Node::Epoll(_) => crate::fs::anon::ANON_INODE_INO,
+            Node::Socket(socket) => socket.ino(),
         }
     }
 
@@ -152,6 +163,7 @@ impl Node {
             (Node::Pipe(a), Node::Pipe(b)) => Arc::ptr_eq(a, b),
             (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
+            (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -166,7 +178,9 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
         }
     }
@@ -184,7 +198,9 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
         }
     }
@@ -213,7 +229,9 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => node.read_dir(from, visit),
         }
     }
@@ -232,14 +250,16 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+                Err(Errno::EINVAL)
+            }
             Node::Proc(node) => node.readlink(),
         }
     }
 
     /// Whether `lseek` works (consoles and pipes: `ESPIPE`; anonymous inodes stay at 0).
     pub fn is_seekable(&self) -> bool {
-        !matches!(self, Node::Console(_) | Node::Pipe(_))
+        !matches!(self, Node::Console(_) | Node::Pipe(_) | Node::Socket(_))
     }
 
     /// Whether `pread`/`pwrite` work (not on consoles, pipes or anonymous inodes: `ESPIPE`).
@@ -257,7 +277,7 @@ impl Node {
     /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
     pub fn supports_poll(&self) -> bool {
         match self {
-            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) => true,
+            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => true,
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
             Node::Image(_) | Node::Tmp(_) | Node::Proc(_) => false,
         }
@@ -276,6 +296,11 @@ impl Node {
             Node::Pipe(pipe) => pipe.read(buf),
             Node::EventFd(eventfd) => eventfd.read(buf),
             Node::Epoll(_) => Err(Errno::EINVAL),
+            Node::Socket(socket) => {
+                let received = socket.recv(buf.len(), false)?;
+                buf[..received.data.len()].copy_from_slice(&received.data);
+                Ok(received.data.len())
+            }
         }
     }
 
@@ -294,6 +319,7 @@ impl Node {
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
             Node::Epoll(_) => Err(Errno::EINVAL),
+            Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
         }
     }
@@ -318,6 +344,14 @@ impl Node {
     pub fn epoll(&self) -> Option<&Arc<Epoll>> {
         match self {
             Node::Epoll(epoll) => Some(epoll),
+            _ => None,
+        }
+    }
+
+    /// The socket, if this is one.
+    pub fn socket(&self) -> Option<&Arc<UnixSocket>> {
+        match self {
+            Node::Socket(socket) => Some(socket),
             _ => None,
         }
     }

@@ -24,7 +24,8 @@ use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::Clock;
 use crate::fs::path::check_name;
 use crate::fs::stat::{
-    FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID,
+    FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+    S_ISGID, S_ISUID,
 };
 use crate::sync::SpinLock;
 
@@ -253,8 +254,10 @@ impl TmpNode {
 
     /// The node's type.
     pub fn file_type(&self) -> FileType {
-        match self.state.lock().body {
+        let state = self.state.lock();
+        match state.body {
             Body::Dir(_) => FileType::Directory,
+            Body::File(_) if state.meta.mode & S_IFMT == S_IFSOCK => FileType::Socket,
             Body::File(_) => FileType::Regular,
             Body::Symlink(_) => FileType::Symlink,
         }
@@ -334,6 +337,12 @@ impl TmpNode {
         self.add_node(name, S_IFREG | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
     }
 
+    /// Creates socket file `name` in this directory (what `bind` of an `AF_UNIX` socket
+    /// makes: a file of type `S_IFSOCK` that cannot be opened).
+    pub fn create_socket(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+        self.add_node(name, S_IFSOCK | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
+    }
+
     /// Creates an empty directory `name` in this directory.
     pub fn create_dir(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
         let body = Body::Dir(DirBody::new(Arc::downgrade(self)));
@@ -372,6 +381,7 @@ impl TmpNode {
         let is_dir = matches!(body, Body::Dir(_));
         let file_type = match body {
             Body::Dir(_) => FileType::Directory,
+            Body::File(_) if mode & S_IFMT == S_IFSOCK => FileType::Socket,
             Body::File(_) => FileType::Regular,
             Body::Symlink(_) => FileType::Symlink,
         };

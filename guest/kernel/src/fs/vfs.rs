@@ -37,6 +37,7 @@ use crate::fs::statfs::{
     StatFs, IMAGE_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, TMPFS_MAGIC,
 };
 use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, NODE_COST};
+use crate::fs::unix::{UnixAddr, UnixNames, UnixSocket, SOCKFS_MAGIC};
 use crate::sync::SpinLock;
 
 /// Inode number of the first pipe (as pipefs numbers them, far from other files').
@@ -61,6 +62,8 @@ pub mod mount_id {
     pub const PIPE: usize = 5;
     /// The anonymous inodes: eventfds, epoll instances (no mount point: not in the table).
     pub const ANON: usize = 6;
+    /// The sockets (no mount point: not in the table).
+    pub const SOCK: usize = 7;
 }
 
 /// What a mount holds.
@@ -122,6 +125,8 @@ pub struct Vfs {
     next_pipe_ino: SpinLock<u64>,
     /// When the VFS was built: the anonymous inode's time.
     booted: Timespec,
+    /// The names `AF_UNIX` sockets are bound to.
+    unix: SpinLock<UnixNames>,
 }
 
 impl Vfs {
@@ -160,6 +165,7 @@ impl Vfs {
             now: env.now,
             next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
             booted: now,
+            unix: SpinLock::new(UnixNames::default()),
         })
     }
 
@@ -233,6 +239,56 @@ impl Vfs {
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EPOLL_NAME.to_vec()), O_RDWR, Vec::new()))
     }
 
+    /// The names of `AF_UNIX` sockets (abstract names, inode numbers).
+    pub fn unix_names(&self) -> &SpinLock<UnixNames> {
+        &self.unix
+    }
+
+    /// A new socket's open file (read-write; `O_NONBLOCK` if `nonblocking`).
+    /// `/proc/self/fd/N` shows `socket:[ino]`.
+    pub fn socket_file(&self, socket: Arc<UnixSocket>, nonblocking: bool) -> Arc<OpenFile> {
+        let path = format!("socket:[{}]", socket.ino()).into_bytes();
+        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+        Arc::new(OpenFile::new(Location::new(mount_id::SOCK, Node::Socket(socket), path), flags, Vec::new()))
+    }
+
+    /// When the VFS was built (a time for new sockets).
+    pub fn now(&self) -> Timespec {
+        Timespec::from_clock((self.now)())
+    }
+
+    /// `bind` of `socket` to filesystem `path` (with `mode`, the umask applied): creates the
+    /// socket file. `EINVAL` if the socket is bound, `EADDRINUSE` if the name exists, `EROFS`
+    /// in the image, `EPERM` in the synthetic trees.
+    pub fn bind_unix_path(
+        &self,
+        base: &Location,
+        path: &[u8],
+        mode: u32,
+        socket: &Arc<UnixSocket>,
+    ) -> Result<(), Errno> {
+        if socket.is_bound() {
+            return Err(Errno::EINVAL);
+        }
+        let in_use = |e| if e == Errno::EEXIST { Errno::EADDRINUSE } else { e };
+        let (parent, name) = self.parent_for_create(base, path, false).map_err(in_use)?;
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        let node = dir.create_socket(&name, mode, self.uid, self.gid).map_err(in_use)?;
+        socket.bind(UnixAddr::Path(path.to_vec()))?;
+        self.unix.lock().bind_path((parent.dir.mount, node.ino()), socket);
+        Ok(())
+    }
+
+    /// The live socket bound to filesystem `path` (for `connect`, `sendto`): `ENOENT` if
+    /// missing, `ECONNREFUSED` if not a socket file or nothing is bound to it any more.
+    pub fn find_unix_path(&self, base: &Location, path: &[u8]) -> Result<Arc<UnixSocket>, Errno> {
+        let location = self.resolve(base, path, true)?;
+        if location.node.file_type() != FileType::Socket {
+            return Err(Errno::ECONNREFUSED);
+        }
+        self.unix.lock().find_path((location.mount, location.node.ino())).ok_or(Errno::ECONNREFUSED)
+    }
+
     /// Resolves `path` from `base`, following a final symlink if `follow`.
     pub fn resolve(&self, base: &Location, path: &[u8], follow: bool) -> Result<Location, Errno> {
         path::resolve(self, base, path, follow)
@@ -301,6 +357,10 @@ impl Vfs {
             }
             if let Node::Console(console) = node {
                 console.check_open()?;
+            }
+            if file_type == FileType::Socket {
+                // A socket file, or a socket reopened through `/proc/self/fd/N`.
+                return Err(Errno::ENXIO);
             }
             if node.is_anon() {
                 // Reopening an eventfd or epoll file (`/proc/self/fd/N`): Linux's `no_open`.
@@ -406,6 +466,10 @@ impl Vfs {
             }
             Node::EventFd(_) | Node::Epoll(_) => {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
+                return statfs;
+            }
+            Node::Socket(_) => {
+                statfs.fs_type = SOCKFS_MAGIC;
                 return statfs;
             }
             _ => {}

@@ -76,6 +76,9 @@ fn empty_path_file(p: &Process, dirfd: i32, path: &[u8], flags: u64) -> Result<O
 pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
+    if file.socket().is_some() {
+        return super::net::read_socket(p, &file, &[(buf, count.min(MAX_IO))]);
+    }
     if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
         return result;
     }
@@ -110,6 +113,9 @@ fn blocking_io(p: &mut Process, file: &OpenFile, mut op: impl FnMut(&mut Process
 pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
+    if file.socket().is_some() {
+        return super::net::write_socket(p, &file, &[(buf, count.min(MAX_IO))]);
+    }
     let result = blocking_io(p, &file, |p| {
         let data = user::read(&mut p.space, buf, count.min(MAX_IO))?;
         file.write(data)
@@ -189,6 +195,9 @@ pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, iov, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
     let vecs = iovecs(p, iov, count)?;
+    if file.socket().is_some() {
+        return super::net::write_socket(p, &file, &vecs);
+    }
     let total: u64 = vecs.iter().map(|v| v.1).sum();
     if total <= 64 * 1024 && !file.node().is_anon() {
         let mut gathered = Vec::with_capacity(total as usize);
@@ -938,6 +947,9 @@ fn each_iovec(
 fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
     let file = p.file(fd)?;
     let vecs = iovecs(p, iov, count)?;
+    if file.socket().is_some() && offset.is_none() {
+        return super::net::read_socket(p, &file, &vecs);
+    }
     blocking_io(p, &file, |p| {
         each_iovec(p, &vecs, |p, base, len, done| {
             let out = user::write(&mut p.space, base, len)?;

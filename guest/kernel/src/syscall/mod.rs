@@ -1,5 +1,5 @@
 //! System calls: the entry from `arch::entry`, the dispatch table, and the handlers grouped by
-//! subsystem (`fs`, `mm`, `proc`, `time`, `signal`, `poll`, `epoll`...). Handlers return
+//! subsystem (`fs`, `mm`, `proc`, `time`, `signal`, `poll`, `epoll`, `net`...). Handlers return
 //! `SysResult`; the one place an `Errno` becomes `-errno` is [`syscall_handler`]. Every call
 //! shows in the trace (`uvm run --trace-syscalls`); unknown numbers return ENOSYS and are
 //! flagged there.
@@ -13,6 +13,7 @@ pub mod image_read;
 pub mod misc;
 pub mod mm;
 pub mod names;
+pub mod net;
 pub mod poll;
 pub mod proc;
 pub mod signal;

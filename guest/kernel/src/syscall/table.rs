@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, fs, futex, misc, mm, poll, proc, signal, time};
+use super::{clone, epoll, fs, futex, misc, mm, net, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -65,6 +65,21 @@ syscall_table! {
     35 nanosleep 2 => time::sys_nanosleep;
     39 getpid 0 => proc::sys_getpid;
     40 sendfile 4 => fs::sys_sendfile;
+    41 socket 3 => net::sys_socket;
+    42 connect 3 => net::sys_connect;
+    43 accept 3 => net::sys_accept;
+    44 sendto 6 => net::sys_sendto;
+    45 recvfrom 6 => net::sys_recvfrom;
+    46 sendmsg 3 => net::sys_sendmsg;
+    47 recvmsg 3 => net::sys_recvmsg;
+    48 shutdown 2 => net::sys_shutdown;
+    49 bind 3 => net::sys_bind;
+    50 listen 2 => net::sys_listen;
+    51 getsockname 3 => net::sys_getsockname;
+    52 getpeername 3 => net::sys_getpeername;
+    53 socketpair 4 => net::sys_socketpair;
+    54 setsockopt 5 => net::sys_setsockopt;
+    55 getsockopt 5 => net::sys_getsockopt;
     56 clone 5 => clone::sys_clone;
     60 exit 1 => clone::sys_exit;
     62 kill 2 => signal::sys_kill;
@@ -170,6 +185,7 @@ syscall_table! {
     281 epoll_pwait 6 => epoll::sys_epoll_pwait;
     284 eventfd 1 => epoll::sys_eventfd;
     285 fallocate 4 => fs::sys_fallocate;
+    288 accept4 4 => net::sys_accept4;
     290 eventfd2 2 => epoll::sys_eventfd2;
     291 epoll_create1 1 => epoll::sys_epoll_create1;
     292 dup3 3 => fs::sys_dup3;
