@@ -30,7 +30,9 @@ pub enum Hypercall {
     Panic = 6,
     /// One line of the syscall trace for the host's stderr: [`Message`].
     Trace = 7,
-    /// Park the vCPU for a while (nanosleep, timeouts): [`Sleep`].
+    /// Park the vCPU for a while, ignoring unparks: [`Sleep`]. The guest kernel sleeps with
+    /// [`Hypercall::Park`] and a timeout instead (so that a signal can end a sleep); this stays
+    /// for guests without threads (the VMM's own tests use it).
     Sleep = 8,
     /// Copy bytes of the image into guest RAM: [`CopyFromImage`]. Large reads of packaged
     /// files use it: the host copies from the page cache, where the guest reading through its

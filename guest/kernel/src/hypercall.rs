@@ -6,7 +6,7 @@
 
 use uvm_abi::hypercall::{
     ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt, MemoryChunk,
-    Message, Park, Sleep, Unpark, VcpuStart, CONSOLE_MAX_CHUNK,
+    Message, Park, Unpark, VcpuStart, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -77,13 +77,6 @@ pub fn fatal(mut info: Fatal) -> ! {
 pub fn flush_tlb() {
     let mut nothing = 0u64;
     call(Hypercall::FlushTlb, &mut nothing);
-}
-
-/// Parks this vCPU's host thread for up to `nanoseconds` (the VMM caps one call; it may
-/// also return early when the VM is being stopped). Callers loop on their own clock.
-pub fn sleep(nanoseconds: u64) {
-    let mut p = Sleep { nanoseconds, result: 0 };
-    call(Hypercall::Sleep, &mut p);
 }
 
 /// Starts vCPU `index` at `rip` with `rsp` and `rdi = arg`. Returns 0 or -errno.

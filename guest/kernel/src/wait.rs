@@ -3,8 +3,24 @@
 //! signal), when its deadline passes, or when the VM stops. Every wake re-checks what the
 //! thread waits for, so stale or spurious wakes are harmless.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::errno::Errno;
 use crate::process::Process;
+
+/// How many times any file's readiness may have changed (pipes, eventfds, sockets: every
+/// `fs::epoll::Changes` bump). A syscall that moved it wakes the threads waiting for I/O.
+static IO_EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// A file's readiness may have changed.
+pub fn note_io_event() {
+    IO_EVENTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The count of [`note_io_event`]s so far (compare two readings).
+pub fn io_events() -> u64 {
+    IO_EVENTS.load(Ordering::Relaxed)
+}
 
 /// Whether a signal the current thread does not block is pending for it: such a signal ends a
 /// wait with EINTR (its handler runs on the way back to the app).

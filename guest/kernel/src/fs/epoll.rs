@@ -124,16 +124,19 @@ impl Changes {
     /// Data was added.
     pub fn input_changed(&mut self) {
         self.input = self.input.wrapping_add(1);
+        crate::wait::note_io_event();
     }
 
     /// Room was made.
     pub fn output_changed(&mut self) {
         self.output = self.output.wrapping_add(1);
+        crate::wait::note_io_event();
     }
 
     /// An end closed: every watcher is woken.
     pub fn hung_up(&mut self) {
         self.hangup = self.hangup.wrapping_add(1);
+        crate::wait::note_io_event();
     }
 
     /// Whether going from `seen` to `self` wakes an entry watching `events`.

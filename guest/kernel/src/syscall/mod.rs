@@ -44,6 +44,7 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     if process.trace && trace::never_returns(nr) {
         trace::report_exit(nr, &args);
     }
+    let io_events = crate::wait::io_events();
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     if process.trace {
@@ -54,8 +55,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     // this is where a signal the app sent itself, or just unblocked, takes effect.
     crate::signal::deliver_to_app(process, frame);
     process.space.flush_now();
-    // Threads waiting for a file may find it changed now (cheap when none waits).
-    if process.threads.io_waiters != 0 {
+    // Threads waiting for a file look again if this syscall may have changed one (readiness
+    // changes are counted where they happen: `fs::epoll::Changes`).
+    if process.threads.io_waiters != 0 && crate::wait::io_events() != io_events {
         process.io_changed();
     }
 }
