@@ -258,8 +258,9 @@ pub struct VcpuStart {
     pub rsp: u64,
     /// Its rdi (the guest passes its per-vCPU area).
     pub arg: u64,
-    /// Out: 0, or -EINVAL (bad or used index), -EAGAIN (the host could not make the vCPU or
-    /// its thread).
+    /// Out: 0, or -EINVAL (bad or used index), -EAGAIN (the host could not make its thread).
+    /// The vCPU itself is made on that thread, while the caller runs on; if the host cannot
+    /// make it, the VM ends with that error.
     pub result: i64,
 }
 

@@ -9,7 +9,7 @@
 //! `run_staged` joins. The first vCPU to end the VM records the outcome and stops the others.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::Scope;
 
 use kvm_bindings::CpuId;
@@ -175,31 +175,6 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
             }
         }
     }
-
-    /// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS and `p`'s registers.
-    fn create(&self, p: &VcpuStart) -> Result<VcpuFd, VmError> {
-        let vm = self.vm;
-        let kvm = |what| move |source| VmError::Kvm { what, source };
-        let vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
-        let configured = (|| {
-            vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
-            crate::boot::write_tss(vm.memory, p.index)?;
-            let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
-            cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, vm.root, vm.xcr0, &regs)
-        })();
-        match configured {
-            Ok(()) => Ok(vcpu),
-            Err(e) => {
-                // KVM has the vCPU now (its index cannot be created again): keep the fd.
-                self.keep(vcpu);
-                Err(e)
-            }
-        }
-    }
-
-    fn keep(&self, vcpu: VcpuFd) {
-        self.vm.fds.lock().unwrap_or_else(PoisonError::into_inner).push(vcpu);
-    }
 }
 
 impl VcpuOps for VcpuThread<'_, '_, '_> {
@@ -224,38 +199,49 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
         self.vm.vcpus.interrupt(index, &stop::kick)
     }
 
+    /// Claims the index and returns at once: the new vCPU is created on its own thread, in
+    /// parallel with the guest thread that asked (creating and configuring a vCPU takes ~0.3
+    /// ms, which the caller would otherwise wait out). If the host cannot create it there, the
+    /// VM ends with that error: the guest already counts on the thread.
     fn start(&self, p: &VcpuStart) -> Result<(), StartError> {
         let vm = self.vm;
         let index = p.index;
         vm.vcpus.claim(index)?;
-        let vcpu = match self.create(p) {
-            Ok(vcpu) => vcpu,
-            Err(e) => {
-                if matches!(e, VmError::Kvm { what: "KVM_CREATE_VCPU", .. }) {
-                    vm.vcpus.unclaim(index);
-                }
-                return Err(StartError::Again);
-            }
-        };
-        // The thread takes the vCPU from here; if it cannot be made, the vCPU stays with us.
-        let handoff = Arc::new(Mutex::new(Some(vcpu)));
-        let theirs = Arc::clone(&handoff);
+        let start = *p;
         let scope = self.scope;
         let spawned = stop::with_stop_signals_blocked(|| {
-            std::thread::Builder::new().name(format!("uvm-vcpu{index}")).spawn_scoped(scope, move || {
-                let vcpu = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
-                if let Some(vcpu) = vcpu {
-                    run_vcpu(scope, vm, index, vcpu);
-                }
+            std::thread::Builder::new().name(format!("uvm-vcpu{index}")).spawn_scoped(scope, move || match create_vcpu(
+                vm, &start,
+            ) {
+                Ok(vcpu) => run_vcpu(scope, vm, index, vcpu),
+                Err(e) => vm.vcpus.finish(index, Err(e)),
             })
         });
         if spawned.is_err() {
-            if let Some(vcpu) = handoff.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                self.keep(vcpu);
-            }
+            vm.vcpus.unclaim(index);
             return Err(StartError::Again);
         }
         Ok(())
+    }
+}
+
+/// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS and `p`'s registers. A
+/// vCPU KVM made but that could not be configured stays with the VM's resources.
+fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
+    let kvm = |what| move |source| VmError::Kvm { what, source };
+    let vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
+    let configured = (|| {
+        vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
+        crate::boot::write_tss(vm.memory, p.index)?;
+        let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
+        cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, vm.root, vm.xcr0, &regs)
+    })();
+    match configured {
+        Ok(()) => Ok(vcpu),
+        Err(e) => {
+            vm.fds.lock().unwrap_or_else(PoisonError::into_inner).push(vcpu);
+            Err(e)
+        }
     }
 }
 

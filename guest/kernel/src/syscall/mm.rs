@@ -13,6 +13,10 @@ const MAP_TYPE: u64 = 0x0f;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_NORESERVE: u64 = 0x4000;
+/// A thread stack (glibc's and musl's pthread stacks): a hint on Linux. Here it means "fill
+/// on first touch": a stack of megabytes of which a thread touches a few pages would
+/// otherwise take all its frames at once.
+const MAP_STACK: u64 = 0x2_0000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const PROT_KNOWN: u64 = 0x7;
 const PROT_GROWS: u64 = 0x0300_0000;
@@ -43,7 +47,7 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let map_flags = MapFlags {
         fixed: flags & MAP_FIXED != 0,
         fixed_noreplace: flags & MAP_FIXED_NOREPLACE != 0,
-        lazy: flags & MAP_NORESERVE != 0,
+        lazy: flags & (MAP_NORESERVE | MAP_STACK) != 0,
     };
     if flags & MAP_ANONYMOUS != 0 {
         return p.space.map(addr, len, prot, map_flags, Backing::Anonymous).map(|a| a as usize);
