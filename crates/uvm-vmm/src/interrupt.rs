@@ -25,12 +25,24 @@ fn area_gpa(va: u64) -> Option<u64> {
 }
 
 /// Sends the vCPU to the guest's interrupt entry if it is in app code: `Ok(true)` when done,
-/// `Ok(false)` when it runs guest kernel code (try again later). An error when its per-CPU
+/// `Ok(false)` when it runs guest kernel code or has an exception still to be delivered (try
+/// again later). An error when its per-CPU
 /// area is not in guest RAM (a broken guest).
 pub fn enter_interrupt(vcpu: &VcpuFd, memory: &GuestMemory) -> Result<bool, VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
     let mut regs = vcpu.get_regs().map_err(kvm("KVM_GET_REGS"))?;
     if (KERNEL_BASE..KERNEL_END).contains(&regs.rip) {
+        return Ok(false);
+    }
+    // An event KVM has yet to deliver (the app's page fault, say, kicked out between the fault
+    // and its delivery) would be delivered at the rip we set, and recorded as a fault of the
+    // kernel's fault entry. Let it go first: its handler delivers signals on the way back.
+    let events = vcpu.get_vcpu_events().map_err(kvm("KVM_GET_VCPU_EVENTS"))?;
+    if events.exception.injected != 0
+        || events.exception.pending != 0
+        || events.interrupt.injected != 0
+        || events.nmi.injected != 0
+    {
         return Ok(false);
     }
     let sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
