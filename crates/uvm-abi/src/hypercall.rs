@@ -30,10 +30,6 @@ pub enum Hypercall {
     Panic = 6,
     /// One line of the syscall trace for the host's stderr: [`Message`].
     Trace = 7,
-    /// Park the vCPU for a while, ignoring unparks: [`Sleep`]. The guest kernel sleeps with
-    /// [`Hypercall::Park`] and a timeout instead (so that a signal can end a sleep); this stays
-    /// for guests without threads (the VMM's own tests use it).
-    Sleep = 8,
     /// Copy bytes of the image into guest RAM: [`CopyFromImage`]. Large reads of packaged
     /// files use it: the host copies from the page cache, where the guest reading through its
     /// mapping of the image would take a shadow-page fault for every 4 KiB page.
@@ -54,7 +50,7 @@ pub enum Hypercall {
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 14] = [
+    pub const ALL: [Hypercall; 13] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -62,7 +58,6 @@ impl Hypercall {
         Hypercall::Fatal,
         Hypercall::Panic,
         Hypercall::Trace,
-        Hypercall::Sleep,
         Hypercall::CopyFromImage,
         Hypercall::ConsolePoll,
         Hypercall::VcpuStart,
@@ -202,17 +197,6 @@ pub struct Message {
     pub len: u64,
 }
 
-/// [`Hypercall::Sleep`] parameters: the vCPU's host thread sleeps (it does not spin) for up to
-/// `nanoseconds`, or less when the VM is being stopped.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sleep {
-    /// How long to sleep (the VMM caps one sleep at [`SLEEP_MAX_NS`]; the guest loops).
-    pub nanoseconds: u64,
-    /// Out: 0.
-    pub result: i64,
-}
-
 /// [`Hypercall::CopyFromImage`] parameters: copy `sum(chunk.len)` bytes of the image file,
 /// starting at `image_offset`, into the guest-RAM chunks listed at `chunks_gpa`.
 #[repr(C)]
@@ -320,7 +304,8 @@ pub struct MemoryChunk {
 /// The most chunks one [`CopyFromImage`] takes.
 pub const COPY_MAX_CHUNKS: u64 = 1024;
 
-/// The longest single sleep the VMM grants (the guest sleeps longer in several calls).
+/// The longest single wait the VMM grants (Park, ConsolePoll; the guest waits longer in
+/// several calls).
 pub const SLEEP_MAX_NS: u64 = 10_000_000_000;
 
 /// The most bytes of a panic or trace message the VMM prints.
@@ -350,7 +335,6 @@ mod tests {
         assert_eq!(size_of::<Exit>(), 64);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
-        assert_eq!(size_of::<Sleep>(), 16);
         assert_eq!(size_of::<CopyFromImage>(), 32);
         assert_eq!(size_of::<MemoryChunk>(), 16);
         assert_eq!(size_of::<ConsolePoll>(), 16);

@@ -387,7 +387,7 @@ mod tests {
             }
             mem.write_ram(PARAMS, &block).unwrap();
             let call = Hypercall::ALL[round % Hypercall::ALL.len()];
-            if call == Hypercall::Sleep || call == Hypercall::Park {
+            if call == Hypercall::Park {
                 continue;
             }
             let params = if round % 7 == 0 { next() } else { PARAMS };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use uvm_abi::hypercall::{
     ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt, MemoryChunk,
-    Message, Park, Sleep, Unpark, VcpuStart, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
+    Message, Park, Unpark, VcpuStart, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -73,7 +73,6 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Fatal => "fatal",
         Hypercall::Panic => "panic",
         Hypercall::Trace => "trace",
-        Hypercall::Sleep => "sleep",
         Hypercall::CopyFromImage => "copy-from-image",
         Hypercall::ConsolePoll => "console-poll",
         Hypercall::VcpuStart => "vcpu-start",
@@ -154,14 +153,6 @@ pub fn handle(
             let p: Message = read_params(memory, call, params_gpa)?;
             let text = message_text(memory, call, &p)?;
             Ok(HypercallAction::Panic(text))
-        }
-        Hypercall::Sleep => {
-            let mut p: Sleep = read_params(memory, call, params_gpa)?;
-            let duration = Duration::from_nanos(p.nanoseconds.min(SLEEP_MAX_NS));
-            vcpu.blocking(&mut || crate::stop::sleep(duration));
-            p.result = 0;
-            write_params(memory, call, params_gpa, &p)?;
-            Ok(HypercallAction::Resume)
         }
         Hypercall::ConsolePoll => {
             let mut p: ConsolePoll = read_params(memory, call, params_gpa)?;

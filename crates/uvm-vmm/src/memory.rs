@@ -165,8 +165,6 @@ unsafe impl Plain for uvm_abi::hypercall::Fatal {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Message {}
 // SAFETY: as above.
-unsafe impl Plain for uvm_abi::hypercall::Sleep {}
-// SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::MemoryChunk {}

@@ -128,26 +128,28 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                     }
                     continue;
                 }
-                Entry::Run { flush: true } => {
-                    if let Err(e) = cpu::flush_tlb(vcpu) {
-                        vcpus.left_guest(self.index);
-                        return Some(Err(e));
+                Entry::Run { flush, interrupt } => {
+                    if flush {
+                        if let Err(e) = cpu::flush_tlb(vcpu) {
+                            vcpus.left_guest(self.index);
+                            return Some(Err(e));
+                        }
                     }
-                }
-                Entry::Run { flush: false } => {}
-            }
-            if vcpus.take_interrupt(self.index) {
-                match crate::interrupt::enter_interrupt(vcpu, self.vm.memory) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        // In guest kernel code: it delivers signals on its way back to the app,
-                        // unless it is past that point; look again shortly.
-                        vcpus.interrupt_later(self.index);
-                        kick_after(self.index, INTERRUPT_RETRY);
-                    }
-                    Err(e) => {
-                        vcpus.left_guest(self.index);
-                        return Some(Err(e));
+                    if interrupt {
+                        match crate::interrupt::enter_interrupt(vcpu, self.vm.memory) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                // In guest kernel code (it delivers signals on its way back to
+                                // the app, unless it is past that point) or with an exception
+                                // still to deliver: look again shortly.
+                                vcpus.interrupt_later(self.index);
+                                kick_after(self.index, INTERRUPT_RETRY);
+                            }
+                            Err(e) => {
+                                vcpus.left_guest(self.index);
+                                return Some(Err(e));
+                            }
+                        }
                     }
                 }
             }

@@ -277,26 +277,6 @@ pub fn install(timeout: Option<Duration>) {
     }
 }
 
-/// Sleeps up to `duration`, returning early when the VM is stopping.
-pub fn sleep(duration: Duration) {
-    let fd = wake_fd();
-    if fd < 0 {
-        std::thread::sleep(duration);
-        return;
-    }
-    let deadline = std::time::Instant::now() + duration;
-    while !stopping() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        let ts = timespec(left);
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd and a valid timespec, both live locals.
-        unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-    }
-}
-
 /// Waits up to `timeout` until `fd` is readable (or at its end), returning early when the VM
 /// is stopping. Returns whether `fd` is readable.
 pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {

@@ -82,6 +82,9 @@ pub enum Entry {
     Run {
         /// Another vCPU flushed since this one last entered.
         flush: bool,
+        /// An interrupt is pending (the Interrupt hypercall): send the vCPU to the guest's
+        /// interrupt entry first, or put it back with [`Vcpus::interrupt_later`].
+        interrupt: bool,
     },
     /// Give the run slot up (and queue for it again) first.
     Yield,
@@ -185,14 +188,17 @@ impl Vcpus {
     /// vCPU `index` is about to enter KVM_RUN: marks it in the guest and says whether it must
     /// resync its TLB first, or yield its run slot.
     pub fn enter_guest(&self, index: u32) -> Entry {
-        let Some(state) = self.state(index) else { return Entry::Run { flush: false } };
+        let Some(state) = self.state(index) else { return Entry::Run { flush: false, interrupt: false } };
         let mut run = lock(&state.run);
         if run.yield_requested {
             run.yield_requested = false;
             return Entry::Yield;
         }
         run.in_guest = true;
-        Entry::Run { flush: std::mem::take(&mut run.pending_flush) }
+        Entry::Run {
+            flush: std::mem::take(&mut run.pending_flush),
+            interrupt: std::mem::take(&mut run.interrupt_pending),
+        }
     }
 
     /// Asks for vCPU `index` to be interrupted (the Interrupt hypercall): unparks it, marks
@@ -209,12 +215,6 @@ impl Vcpus {
             kick(index);
         }
         true
-    }
-
-    /// Takes vCPU `index`'s pending interrupt (its thread then delivers it, or puts it back
-    /// with [`Vcpus::interrupt_later`]).
-    pub fn take_interrupt(&self, index: u32) -> bool {
-        self.state(index).is_some_and(|state| std::mem::take(&mut lock(&state.run).interrupt_pending))
     }
 
     /// vCPU `index` could not take its interrupt now (it ran guest kernel code): keep it pending.
@@ -592,7 +592,7 @@ mod tests {
         v.claim(40).unwrap();
         v.claim(41).unwrap();
         // 40 is in the guest, 41 is not.
-        assert_eq!(v.enter_guest(40), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(40), Entry::Run { flush: false, interrupt: false });
         let kicks = AtomicUsize::new(0);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -611,14 +611,14 @@ mod tests {
         });
         assert_eq!(kicks.load(Ordering::SeqCst), 1);
         // Both resync before their next entry, once.
-        assert_eq!(v.enter_guest(40), Entry::Run { flush: true });
+        assert_eq!(v.enter_guest(40), Entry::Run { flush: true, interrupt: false });
         v.left_guest(40);
-        assert_eq!(v.enter_guest(40), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(40), Entry::Run { flush: false, interrupt: false });
         v.left_guest(40);
-        assert_eq!(v.enter_guest(41), Entry::Run { flush: true });
+        assert_eq!(v.enter_guest(41), Entry::Run { flush: true, interrupt: false });
         v.left_guest(41);
         // vCPU 0, the caller, was skipped; never-started vCPUs too.
-        assert_eq!(v.enter_guest(0), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(0), Entry::Run { flush: false, interrupt: false });
         v.left_guest(0);
         assert!(!lock(&v.vcpus[42].run).pending_flush);
     }
@@ -627,7 +627,7 @@ mod tests {
     fn a_flush_returns_even_if_the_kicked_vcpu_is_back_in_the_guest() {
         let v = Vcpus::new(4);
         v.claim(45).unwrap();
-        assert_eq!(v.enter_guest(45), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(45), Entry::Run { flush: false, interrupt: false });
         let kicked = AtomicUsize::new(0);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -658,8 +658,8 @@ mod tests {
             s.spawn(|| v.flush_others(50, &|_| panic!("no one is in the guest")));
             v.flush_others(0, &|_| panic!("no one is in the guest"));
         });
-        assert_eq!(v.enter_guest(0), Entry::Run { flush: true });
-        assert_eq!(v.enter_guest(50), Entry::Run { flush: true });
+        assert_eq!(v.enter_guest(0), Entry::Run { flush: true, interrupt: false });
+        assert_eq!(v.enter_guest(50), Entry::Run { flush: true, interrupt: false });
     }
 
     #[test]
@@ -671,13 +671,14 @@ mod tests {
         assert!(v.interrupt(0, &kick));
         assert!(kicked.borrow().is_empty(), "not in the guest: nothing to kick");
         assert!(v.park(0, std::time::Duration::ZERO), "the interrupt unparked it");
-        assert!(v.take_interrupt(0));
-        assert!(!v.take_interrupt(0), "taken once");
-        v.interrupt_later(0);
-        assert_eq!(v.enter_guest(0), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(0), Entry::Run { flush: false, interrupt: true });
+        v.left_guest(0);
+        assert_eq!(v.enter_guest(0), Entry::Run { flush: false, interrupt: false }, "taken once");
         assert!(v.interrupt(0, &kick));
         assert_eq!(*kicked.borrow(), vec![0], "in the guest: kicked");
-        assert!(v.take_interrupt(0));
+        v.left_guest(0);
+        v.interrupt_later(0);
+        assert_eq!(v.enter_guest(0), Entry::Run { flush: false, interrupt: true }, "put back");
     }
 
     #[test]
@@ -691,7 +692,7 @@ mod tests {
         v.request_yield(60, &kick);
         assert_eq!(kicked.load(Ordering::SeqCst), 0, "not in the guest: no kick");
         assert_eq!(v.enter_guest(60), Entry::Yield);
-        assert_eq!(v.enter_guest(60), Entry::Run { flush: false });
+        assert_eq!(v.enter_guest(60), Entry::Run { flush: false, interrupt: false });
         v.request_yield(60, &kick);
         assert_eq!(kicked.load(Ordering::SeqCst), 1);
         v.left_guest(60);

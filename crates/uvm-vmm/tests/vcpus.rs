@@ -1,6 +1,6 @@
 //! Several vCPUs on real KVM, with tiny hand-written guests instead of the guest kernel: each
 //! "kernel" is a few instructions (assembled here with binutils' `as` and `ld`) that make the
-//! hypercalls directly (VcpuStart, Park, Unpark, FlushTlb, Sleep, Exit) from the boot state the
+//! hypercalls directly (VcpuStart, Park, Unpark, FlushTlb, Exit) from the boot state the
 //! VMM sets up. They check what the guest kernel will rely on: a started vCPU runs with its
 //! registers, park/unpark wake each other, a flush and the end of the VM reach a vCPU spinning
 //! in the guest, run slots time-slice a spinning vCPU, and a fault on another vCPU is reported.
@@ -29,7 +29,6 @@ const PRELUDE: &str = r#"
 .set HC, 0x1ff000
 .set EXIT, HC + 8*3
 .set FLUSH, HC + 8*4
-.set SLEEP, HC + 8*8
 .set VCPU_START, HC + 8*11
 .set PARK, HC + 8*12
 .set UNPARK, HC + 8*13
@@ -41,7 +40,7 @@ entry0:
 
 /// Blocks: `exit_blk` (status at offset 0), `park0`/`park1` (no time limit), `unpark0`,
 /// `start1` (vCPU 1 at `entry1`, its stack, arg 0x55; result at `start1_result`), `sleep_blk`
-/// (1 ms), `flag`.
+/// (a Park block with a 1 ms limit, which nothing unparks), `flag`.
 const BLOCKS: &str = r#"
 do_exit:
     lea rax, [rip + exit_blk]
@@ -187,7 +186,7 @@ const SPIN_AND_FLUSH: &str = r#"
 again0:
     mov [FLUSH], rax
     lea rax, [rip + sleep_blk]
-    mov [SLEEP], rax
+    mov [PARK], rax
     dec ebx
     jnz again0
     jmp do_exit

@@ -82,16 +82,22 @@ pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
         return result;
     }
-    if let Some(console) = file.console_input() {
-        if !p.threads.others.is_empty() && !file.is_nonblocking() {
-            // Wait for the host's input with the process unlocked, so other threads run on.
-            p.unlocked(|| console.input_ready(u64::MAX));
-        }
-    }
-    blocking_io(p, &file, |p| {
+    blocking_read(p, &file, |p| {
         let out = user::write(&mut p.space, buf, count.min(MAX_IO))?;
         file.read(out)
     })
+}
+
+/// [`blocking_io`] for a read. A blocking read of the console waits in the VMM for the host's
+/// input: with other threads, that wait happens first with the process unlocked, so they run
+/// on (with one thread, the read itself waits: one hypercall fewer).
+fn blocking_read(p: &mut Process, file: &OpenFile, op: impl FnMut(&mut Process) -> SysResult) -> SysResult {
+    if let Some(console) = file.console_input() {
+        if !p.threads.others.is_empty() && !file.is_nonblocking() {
+            p.unlocked(|| console.input_ready(u64::MAX));
+        }
+    }
+    blocking_io(p, file, op)
 }
 
 /// Runs `op` (a read or write of `file`) until it does not find a blocking pipe or eventfd
@@ -950,7 +956,7 @@ fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<
     if file.socket().is_some() && offset.is_none() {
         return super::net::read_socket(p, &file, &vecs);
     }
-    blocking_io(p, &file, |p| {
+    let read = |p: &mut Process| {
         each_iovec(p, &vecs, |p, base, len, done| {
             let out = user::write(&mut p.space, base, len)?;
             match offset {
@@ -958,7 +964,12 @@ fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<
                 None => file.read(out),
             }
         })
-    })
+    };
+    match offset {
+        // A positioned read of the console is ESPIPE at once: no wait for input first.
+        Some(_) => blocking_io(p, &file, read),
+        None => blocking_read(p, &file, read),
+    }
 }
 
 /// Writes the iovecs at `offset` (the file position stays), or at the file position (which
