@@ -46,11 +46,13 @@ pub enum Hypercall {
     /// A signal waits for the thread of another vCPU: wake it if it is parked (as [`Unpark`])
     /// and, once it runs app code, send it to the kernel's interrupt entry: [`Interrupt`].
     Interrupt = 14,
+    /// A socket operation on a host socket the VMM holds: [`crate::net::NetCall`].
+    Net = 15,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 13] = [
+    pub const ALL: [Hypercall; 14] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -64,6 +66,7 @@ impl Hypercall {
         Hypercall::Park,
         Hypercall::Unpark,
         Hypercall::Interrupt,
+        Hypercall::Net,
     ];
 
     /// The guest-physical address a write to which makes this hypercall.

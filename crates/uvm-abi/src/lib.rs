@@ -10,6 +10,8 @@
 //! - [`kernel`]: [`kernel::KernelHeader`], how the VMM finds the guest kernel's entry points.
 //! - [`hypercall`]: hypercall numbers and their parameter blocks.
 //! - [`image`]: the on-disk image format (header, file table), read by the host and the guest.
+//! - [`net`]: IP sockets held by the VMM: the Net hypercall's operations and the shared
+//!   readiness area.
 //! - [`signal`]: Linux signal names.
 #![no_std]
 
@@ -18,10 +20,11 @@ pub mod hypercall;
 pub mod image;
 pub mod kernel;
 pub mod layout;
+pub mod net;
 pub mod percpu;
 pub mod signal;
 
 /// Version of this contract. The image header records it; the VMM refuses an image built for
 /// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.
 /// Bump it on any change to a layout, number or meaning in this crate.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;

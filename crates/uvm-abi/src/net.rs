@@ -1,0 +1,219 @@
+//! The network contract: IP sockets (`AF_INET`, `AF_INET6`) are host sockets held by the VMM
+//! and named by a *handle*, never a host fd. The guest kernel implements the socket syscalls
+//! and reaches the host socket with [`crate::hypercall::Hypercall::Net`] calls ([`NetCall`],
+//! one [`NetOp`] each); the VMM checks the published ports and the egress policy on every
+//! bind, listen, connect and send, and translates addresses between the guest's view and the
+//! host's.
+//!
+//! # Readiness without exits
+//! The guest registers a [`NET_AREA_SIZE`]-byte area of its RAM once ([`NetOp::Setup`]).
+//! Slot `h` ([`NetSlot`], 16 bytes at `16 * h`) is handle `h`'s readiness, kept by the VMM:
+//! - `readiness`: Linux `poll` bits (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`)
+//!   that held when the VMM last looked. After every call that names a handle the VMM clears
+//!   the slot's bits and re-polls the host socket; its poller thread ORs in what the host
+//!   reports as it happens. So a clear bit means "would block" (the guest answers `EAGAIN`
+//!   without an exit) and a set bit means "try": at worst one call finds `EAGAIN`.
+//! - `input`, `output`, `hangup`: counts bumped by the poller on each host event of that kind
+//!   (new data or a connection; room to write; hang-up or error), for edge-triggered epoll.
+//!
+//! Slot 0 is no handle's: it is the [`NetHeader`]. A thread that waits for a socket sets its
+//! vCPU's bit in `waiters`, re-reads `generation`, and parks (the `Park` hypercall) only if it
+//! did not move since it last looked at readiness. The poller bumps `generation` after
+//! updating slots, then unparks every vCPU whose bit is set in `waiters` (the bits stay: the
+//! guest clears its own). Both sides use sequentially consistent atomics on these two words,
+//! so a wake-up is never lost.
+//!
+//! # Addresses
+//! Addresses travel as Linux `sockaddr_in` / `sockaddr_in6` bytes in [`NetCall::addr`], as the
+//! guest sees them. Inside the VM, `127.0.0.0/8` and `::1` are the VM's own loopback: only
+//! the VM's own sockets listen there, and a guest port is reachable from the host only when
+//! published. [`HOST_GATEWAY_V4`] is the host's loopback as the guest reaches it (subject to
+//! the egress policy like any other destination).
+
+/// How many handles (slots) the area holds; handle 0 is never used.
+pub const NET_MAX_HANDLES: u32 = 1024;
+/// Bytes of the readiness area ([`NET_MAX_HANDLES`] slots of 16 bytes): 4 pages.
+pub const NET_AREA_SIZE: u64 = NET_MAX_HANDLES as u64 * 16;
+/// The most bytes one Send or Recv moves (the guest loops for more).
+pub const NET_MAX_IO: u64 = 1 << 20;
+/// The most data chunks one Send or Recv names.
+pub const NET_MAX_CHUNKS: u64 = 256;
+/// The guest's address for the host's own loopback (`10.0.2.2`, as user-mode networking in
+/// other VMMs): a connect there reaches `127.0.0.1` on the host when the egress policy allows.
+pub const HOST_GATEWAY_V4: [u8; 4] = [10, 0, 2, 2];
+/// The guest's own (non-loopback) address, what `getsockname` shows for a connected socket
+/// whose host side is not loopback.
+pub const GUEST_ADDRESS_V4: [u8; 4] = [10, 0, 2, 15];
+
+/// Readiness bits (Linux `poll` values).
+pub const POLLIN: u32 = 0x1;
+/// Room to write.
+pub const POLLOUT: u32 = 0x4;
+/// An error is pending (`SO_ERROR`).
+pub const POLLERR: u32 = 0x8;
+/// Hung up.
+pub const POLLHUP: u32 = 0x10;
+/// The peer shut down its writing half.
+pub const POLLRDHUP: u32 = 0x2000;
+
+/// One handle's slot in the readiness area.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetSlot {
+    /// Poll bits (see the module docs).
+    pub readiness: u32,
+    /// Input events seen (data or a connection arrived).
+    pub input: u32,
+    /// Output events seen (room to write).
+    pub output: u32,
+    /// Hang-up or error events seen.
+    pub hangup: u32,
+}
+
+/// Slot 0 of the readiness area.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetHeader {
+    /// Bumped by the VMM's poller after each batch of slot updates.
+    pub generation: u64,
+    /// Bit `n`: vCPU `n` waits for a socket (set and cleared by the guest).
+    pub waiters: u64,
+}
+
+/// The operation of a [`NetCall`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetOp {
+    /// Register the readiness area: `arg[0]` = its GPA (page-aligned, [`NET_AREA_SIZE`]
+    /// bytes of RAM). Once per VM; `EBUSY` after.
+    Setup = 1,
+    /// New socket: `arg[0]` family (`AF_INET` 2 / `AF_INET6` 10), `arg[1]` type
+    /// (`SOCK_STREAM` 1 / `SOCK_DGRAM` 2, no flags), `arg[2]` protocol. Result: the handle.
+    Socket = 2,
+    /// Bind to `addr`. `EADDRINUSE` for a guest port already bound, `EACCES` for a
+    /// published port of the other protocol.
+    Bind = 3,
+    /// Listen, `arg[0]` = backlog.
+    Listen = 4,
+    /// Accept one pending connection (never waits: `EAGAIN`). Result: the new handle;
+    /// `addr` = the peer.
+    Accept = 5,
+    /// Connect to `addr` (never waits: `EINPROGRESS` for a stream socket whose connection
+    /// is under way; the guest waits for `POLLOUT` and asks `SO_ERROR`). A destination the
+    /// egress policy does not allow: `ECONNREFUSED`.
+    Connect = 6,
+    /// Send the chunks' bytes, `flags` = `MSG_*` (the VMM never waits). `addr_len > 0`: to
+    /// `addr` (`EACCES` if the egress policy does not allow it). Result: bytes sent.
+    Send = 7,
+    /// Receive into the chunks, `flags` = `MSG_PEEK`/`MSG_TRUNC`/`MSG_WAITALL` (never
+    /// waits). Result: as Linux's recvmsg; `addr` = the sender; `arg[0]` out = `msg_flags`.
+    Recv = 8,
+    /// Shut down, `arg[0]` = how (`SHUT_RD` 0, `SHUT_WR` 1, `SHUT_RDWR` 2).
+    Shutdown = 9,
+    /// Close the handle (the guest's last reference went away).
+    Close = 10,
+    /// `addr` = the local address, as the guest sees it.
+    GetSockName = 11,
+    /// `addr` = the peer's address; `ENOTCONN` without one.
+    GetPeerName = 12,
+    /// Set option `arg[0]` level / `arg[1]` name to the `addr_len` bytes in `addr`
+    /// (`ENOPROTOOPT` for an option the VMM does not pass on).
+    SetOpt = 13,
+    /// Get option `arg[0]` level / `arg[1]` name: `addr_len` in = room, out = its length;
+    /// the value in `addr`.
+    GetOpt = 14,
+    /// Bytes waiting to be read (`FIONREAD`), in `arg[0]`.
+    Pending = 15,
+}
+
+impl NetOp {
+    /// Decodes [`NetCall::op`].
+    pub fn from_raw(raw: u32) -> Option<NetOp> {
+        Some(match raw {
+            1 => NetOp::Setup,
+            2 => NetOp::Socket,
+            3 => NetOp::Bind,
+            4 => NetOp::Listen,
+            5 => NetOp::Accept,
+            6 => NetOp::Connect,
+            7 => NetOp::Send,
+            8 => NetOp::Recv,
+            9 => NetOp::Shutdown,
+            10 => NetOp::Close,
+            11 => NetOp::GetSockName,
+            12 => NetOp::GetPeerName,
+            13 => NetOp::SetOpt,
+            14 => NetOp::GetOpt,
+            15 => NetOp::Pending,
+            _ => return None,
+        })
+    }
+}
+
+/// Bytes of [`NetCall::addr`] (`sizeof(struct sockaddr_storage)`).
+pub const NET_ADDR_MAX: usize = 128;
+
+/// [`crate::hypercall::Hypercall::Net`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetCall {
+    /// A [`NetOp`] value.
+    pub op: u32,
+    /// The socket handle (0 for Setup and Socket).
+    pub handle: u32,
+    /// Op-specific integers (see [`NetOp`]).
+    pub arg: [u64; 4],
+    /// `MSG_*` flags of Send and Recv.
+    pub flags: u32,
+    /// Bytes used in `addr` (in and out).
+    pub addr_len: u32,
+    /// A socket address or an option value.
+    pub addr: [u8; NET_ADDR_MAX],
+    /// GPA of an array of `chunk_count` [`crate::hypercall::MemoryChunk`]s (Send, Recv).
+    pub chunks_gpa: u64,
+    /// Number of chunks (at most [`NET_MAX_CHUNKS`], at most [`NET_MAX_IO`] bytes in all).
+    pub chunk_count: u64,
+    /// Out: `>= 0` as the op says, or -errno (Linux values).
+    pub result: i64,
+}
+
+impl Default for NetCall {
+    fn default() -> NetCall {
+        NetCall {
+            op: 0,
+            handle: 0,
+            arg: [0; 4],
+            flags: 0,
+            addr_len: 0,
+            addr: [0; NET_ADDR_MAX],
+            chunks_gpa: 0,
+            chunk_count: 0,
+            result: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_are_fixed() {
+        use core::mem::{offset_of, size_of};
+        assert_eq!(size_of::<NetSlot>(), 16);
+        assert_eq!(size_of::<NetHeader>(), 16);
+        assert_eq!(size_of::<NetCall>(), 200);
+        assert_eq!(offset_of!(NetCall, addr), 48);
+        assert_eq!(offset_of!(NetCall, result), 192);
+        assert_eq!(NET_AREA_SIZE % 4096, 0);
+    }
+
+    #[test]
+    fn ops_round_trip() {
+        for raw in 1..=15 {
+            assert_eq!(NetOp::from_raw(raw).map(|op| op as u32), Some(raw));
+        }
+        assert_eq!(NetOp::from_raw(0), None);
+        assert_eq!(NetOp::from_raw(16), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! Parsing of `-p` / `[[ports]]` and `--egress` / `[network] egress` values.
