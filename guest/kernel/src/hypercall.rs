@@ -140,6 +140,13 @@ pub fn console_poll(timeout_ns: u64) -> bool {
     }
 }
 
+/// Makes one socket call on a host socket the VMM holds (uvm-abi's `net` module): `call` is
+/// in kernel memory; the VMM fills in its outputs. Returns `call.result`.
+pub fn net(call: &mut uvm_abi::net::NetCall) -> i64 {
+    self::call(Hypercall::Net, call);
+    call.result
+}
+
 /// Sends one syscall-trace line to the host's stderr.
 pub fn trace(line: &[u8]) {
     let mut p = Message { buf_gpa: gpa_of(line.as_ptr() as u64), len: line.len() as u64 };

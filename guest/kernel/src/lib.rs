@@ -19,6 +19,7 @@ pub mod fs;
 pub mod hostio;
 pub mod hypercall;
 pub mod mm;
+pub mod netarea;
 pub mod panic;
 pub mod process;
 pub mod random;

@@ -196,6 +196,8 @@ pub struct Process {
     pub trace: bool,
     /// Counters.
     pub stats: Stats,
+    /// The readiness area shared with the VMM, once the app made an IP socket.
+    pub net_area: Option<&'static crate::netarea::NetArea>,
     #[cfg(test)]
     fs_base: u64,
 }
@@ -234,6 +236,7 @@ impl Process {
             cpu_count,
             trace,
             stats: Stats::default(),
+            net_area: None,
             #[cfg(test)]
             fs_base: 0,
         }

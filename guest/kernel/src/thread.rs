@@ -27,12 +27,15 @@ pub struct Thread {
     pub clear_child_tid: u64,
     /// set_robust_list's head.
     pub robust_list: u64,
+    /// The network area's generation when this thread last looked at socket readiness (at
+    /// syscall entry, and after each wait): a wait for I/O returns at once if it moved since.
+    pub net_mark: u64,
 }
 
 impl Thread {
     /// A thread `tid` on vCPU `cpu` with signal state `signals`.
     pub fn new(tid: u32, cpu: u32, signals: ThreadSignals) -> Thread {
-        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0 }
+        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0, net_mark: 0 }
     }
 }
 

@@ -67,8 +67,14 @@ pub fn wait_until(
     }
 }
 
-/// Waits once for any file to change (pipe data or room, a closed end), up to `deadline`:
-/// the caller then retries what it could not do. EINTR when a signal is pending.
+/// Waits once for any file to change (pipe data or room, a closed end, a host socket's
+/// readiness), up to `deadline`: the caller then retries what it could not do. EINTR when a
+/// signal is pending.
+///
+/// With IP sockets, the VMM's poller wakes the vCPUs marked in the shared area's waiters
+/// after it bumps the generation; marking this vCPU *before* re-reading the generation, and
+/// not parking if it moved since the thread last looked (`Thread::net_mark`), means a host
+/// event between the caller's check and the park is never missed.
 pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> {
     if signal_pending(p) {
         return Err(Errno::EINTR);
@@ -76,6 +82,16 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;
     p.threads.wait_for_io(cpu);
-    p.park(timeout);
+    let Some(area) = p.net_area else {
+        p.park(timeout);
+        return Ok(());
+    };
+    area.add_waiter(cpu);
+    let now = area.generation();
+    if now == p.thread.net_mark {
+        p.park(timeout);
+    }
+    area.remove_waiter(cpu);
+    p.thread.net_mark = area.generation();
     Ok(())
 }

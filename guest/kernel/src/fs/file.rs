@@ -114,10 +114,23 @@ impl OpenFile {
         self.node().socket()
     }
 
+    /// The IP socket this file is, if it is one.
+    pub fn inet(&self) -> Option<&Arc<crate::fs::inet::InetSocket>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().inet()
+    }
+
+    /// Whether this is a socket of any family (reads and writes go to `syscall::net`).
+    pub fn is_socket(&self) -> bool {
+        self.socket().is_some() || self.inet().is_some()
+    }
+
     /// Whether a read or write may have to wait (pipes, eventfds and sockets: they say
     /// `EAGAIN`, and the syscall layer waits unless `O_NONBLOCK`).
     pub fn may_block(&self) -> bool {
-        self.pipe.is_some() || self.eventfd().is_some() || self.socket().is_some()
+        self.pipe.is_some() || self.eventfd().is_some() || self.is_socket()
     }
 
     /// Whether `epoll` can watch this file (`EPERM` otherwise): see `Node::supports_poll`.
@@ -146,6 +159,7 @@ impl OpenFile {
             (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
             (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
+            (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
             (None, _) => POLL_ALWAYS_READY,
         }
     }
@@ -166,6 +180,7 @@ impl OpenFile {
             (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
             (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
+            (None, Node::Inet(socket)) => Some(socket.changes()),
             (None, Node::Console(console)) if self.readable => {
                 Some(Changes { input: console.reads(), ..Changes::default() })
             }
@@ -246,7 +261,7 @@ impl OpenFile {
             (false, true) => O_WRONLY,
             _ => O_RDONLY,
         };
-        let large = if self.node().is_anon() || self.node().socket().is_some() { 0 } else { O_LARGEFILE };
+        let large = if self.node().is_anon() || self.is_socket() { 0 } else { O_LARGEFILE };
         access | large | *self.status.lock()
     }
 
@@ -467,6 +482,16 @@ impl OpenFile {
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
                     Ok(0)
                 }
+                Node::Inet(socket) if cmd == ioctl::FIONREAD => {
+                    let mut call = uvm_abi::net::NetCall {
+                        op: uvm_abi::net::NetOp::Pending as u32,
+                        ..uvm_abi::net::NetCall::default()
+                    };
+                    socket.call(&mut call)?;
+                    let count = i32::try_from(call.arg[0]).unwrap_or(i32::MAX);
+                    arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
+                    Ok(0)
+                }
                 Node::Pipe(pipe) if cmd == ioctl::FIONREAD => {
                     let count = i32::try_from(pipe.available()).unwrap_or(i32::MAX);
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
@@ -570,9 +595,13 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         match self.node() {
-            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
-                Err(Errno::EINVAL)
-            }
+            Node::Console(_)
+            | Node::Dev(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => Err(Errno::EINVAL),
             _ => Ok(()),
         }
     }

@@ -25,6 +25,8 @@
 //! - [`pipe`]: [`Pipe`], the anonymous pipes of `pipe`/`pipe2` (not in any directory).
 //! - [`eventfd`]: [`EventFd`], the counters of `eventfd`/`eventfd2`.
 //! - [`epoll`]: [`Epoll`], epoll instances (interest lists and what `epoll_wait` reports).
+//! - [`unix`], [`inet`]: `AF_UNIX` sockets (in guest memory) and IP sockets (the VMM's host
+//!   sockets, by handle).
 //! - [`anon`]: Linux's anonymous inode, what eventfd and epoll files show of themselves.
 //! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
 //! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
@@ -53,6 +55,7 @@ pub mod fdtable;
 pub mod file;
 pub mod flags;
 pub mod image;
+pub mod inet;
 pub mod ioctl;
 pub mod node;
 pub mod path;

@@ -21,6 +21,7 @@ use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::epoll::Epoll;
 use crate::fs::eventfd::EventFd;
 use crate::fs::image::ImageFs;
+use crate::fs::inet::InetSocket;
 use crate::fs::path::LinkTarget;
 use crate::fs::pipe::Pipe;
 use crate::fs::proc::ProcNode;
@@ -75,6 +76,8 @@ pub enum Node {
     Epoll(Arc<Epoll>),
     /// An `AF_UNIX` socket (sockfs: in no directory).
     Socket(Arc<UnixSocket>),
+    /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
+    Inet(Arc<InetSocket>),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -99,7 +102,7 @@ impl Node {
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
             Node::EventFd(_) | Node::Epoll(_) => FileType::Anon,
-            Node::Socket(_) => FileType::Socket,
+            Node::Socket(_) | Node::Inet(_) => FileType::Socket,
         }
     }
 
@@ -119,7 +122,8 @@ impl Node {
             | Node::Pipe(_)
             | Node::EventFd(_)
             | Node::Epoll(_)
-            | Node::Socket(_) => Mutability::Fixed,
+            | Node::Socket(_)
+            | Node::Inet(_) => Mutability::Fixed,
         }
     }
 
@@ -135,6 +139,7 @@ impl Node {
             Node::EventFd(eventfd) => eventfd.stat(),
             Node::Epoll(epoll) => epoll.stat(),
             Node::Socket(socket) => socket.stat(),
+            Node::Inet(socket) => socket.stat(),
         })
     }
 
@@ -149,6 +154,7 @@ impl Node {
             Node::Pipe(pipe) => pipe.ino(),
             Node::EventFd(_) | Node::Epoll(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
+            Node::Inet(socket) => socket.ino(),
         }
     }
 
@@ -164,6 +170,7 @@ impl Node {
             (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
+            (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -178,7 +185,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
@@ -198,7 +205,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
@@ -229,7 +236,7 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => node.read_dir(from, visit),
@@ -250,7 +257,7 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => {
+            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
                 Err(Errno::EINVAL)
             }
             Node::Proc(node) => node.readlink(),
@@ -259,7 +266,7 @@ impl Node {
 
     /// Whether `lseek` works (consoles and pipes: `ESPIPE`; anonymous inodes stay at 0).
     pub fn is_seekable(&self) -> bool {
-        !matches!(self, Node::Console(_) | Node::Pipe(_) | Node::Socket(_))
+        !matches!(self, Node::Console(_) | Node::Pipe(_) | Node::Socket(_) | Node::Inet(_))
     }
 
     /// Whether `pread`/`pwrite` work (not on consoles, pipes or anonymous inodes: `ESPIPE`).
@@ -277,7 +284,9 @@ impl Node {
     /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
     pub fn supports_poll(&self) -> bool {
         match self {
-            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) => true,
+            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
+                true
+            }
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
             Node::Image(_) | Node::Tmp(_) | Node::Proc(_) => false,
         }
@@ -301,6 +310,9 @@ impl Node {
                 buf[..received.data.len()].copy_from_slice(&received.data);
                 Ok(received.data.len())
             }
+            // The syscall layer reads IP sockets itself (`syscall::inet`), straight into the
+            // app's memory; nothing else reads them through the node.
+            Node::Inet(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -320,6 +332,8 @@ impl Node {
             Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
             Node::Epoll(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
+            // As for reads: `syscall::inet` writes IP sockets.
+            Node::Inet(_) => Err(Errno::EINVAL),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
         }
     }
@@ -352,6 +366,14 @@ impl Node {
     pub fn socket(&self) -> Option<&Arc<UnixSocket>> {
         match self {
             Node::Socket(socket) => Some(socket),
+            _ => None,
+        }
+    }
+
+    /// The IP socket, if this is one.
+    pub fn inet(&self) -> Option<&Arc<InetSocket>> {
+        match self {
+            Node::Inet(socket) => Some(socket),
             _ => None,
         }
     }

@@ -247,9 +247,12 @@ impl Vfs {
     /// A new socket's open file (read-write; `O_NONBLOCK` if `nonblocking`).
     /// `/proc/self/fd/N` shows `socket:[ino]`.
     pub fn socket_file(&self, socket: Arc<UnixSocket>, nonblocking: bool) -> Arc<OpenFile> {
-        let path = format!("socket:[{}]", socket.ino()).into_bytes();
-        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
-        Arc::new(OpenFile::new(Location::new(mount_id::SOCK, Node::Socket(socket), path), flags, Vec::new()))
+        sockfs_file(Node::Socket(socket), nonblocking)
+    }
+
+    /// A new IP socket's open file, as [`Vfs::socket_file`].
+    pub fn inet_file(&self, socket: Arc<crate::fs::inet::InetSocket>, nonblocking: bool) -> Arc<OpenFile> {
+        sockfs_file(Node::Inet(socket), nonblocking)
     }
 
     /// When the VFS was built (a time for new sockets).
@@ -468,7 +471,7 @@ impl Vfs {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }
-            Node::Socket(_) => {
+            Node::Socket(_) | Node::Inet(_) => {
                 statfs.fs_type = SOCKFS_MAGIC;
                 return statfs;
             }
@@ -726,6 +729,14 @@ impl Vfs {
     ) -> Result<(), Errno> {
         self.resolve(base, path, follow)?.node.set_times(atime, mtime)
     }
+}
+
+/// The open file of socket `node` (read-write; `O_NONBLOCK` if `nonblocking`), named
+/// `socket:[ino]` (what `/proc/self/fd/N` shows).
+fn sockfs_file(node: Node, nonblocking: bool) -> Arc<OpenFile> {
+    let path = format!("socket:[{}]", node.ino()).into_bytes();
+    let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+    Arc::new(OpenFile::new(Location::new(mount_id::SOCK, node, path), flags, Vec::new()))
 }
 
 /// The tmpfs directory of `dir`, for an operation that changes names: `EROFS` in the image,

@@ -76,7 +76,7 @@ fn empty_path_file(p: &Process, dirfd: i32, path: &[u8], flags: u64) -> Result<O
 pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
-    if file.socket().is_some() {
+    if file.is_socket() {
         return super::net::read_socket(p, &file, &[(buf, count.min(MAX_IO))]);
     }
     if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
@@ -119,7 +119,7 @@ fn blocking_io(p: &mut Process, file: &OpenFile, mut op: impl FnMut(&mut Process
 pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, buf, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
-    if file.socket().is_some() {
+    if file.is_socket() {
         return super::net::write_socket(p, &file, &[(buf, count.min(MAX_IO))]);
     }
     let result = blocking_io(p, &file, |p| {
@@ -201,7 +201,7 @@ pub fn sys_writev(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, iov, count, ..] = f.syscall_args();
     let file = p.file(fd_arg(fd))?;
     let vecs = iovecs(p, iov, count)?;
-    if file.socket().is_some() {
+    if file.is_socket() {
         return super::net::write_socket(p, &file, &vecs);
     }
     let total: u64 = vecs.iter().map(|v| v.1).sum();
@@ -953,7 +953,7 @@ fn each_iovec(
 fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<i64>) -> SysResult {
     let file = p.file(fd)?;
     let vecs = iovecs(p, iov, count)?;
-    if file.socket().is_some() && offset.is_none() {
+    if file.is_socket() && offset.is_none() {
         return super::net::read_socket(p, &file, &vecs);
     }
     let read = |p: &mut Process| {

@@ -10,6 +10,7 @@ pub mod epoll;
 pub mod fs;
 pub mod futex;
 pub mod image_read;
+pub mod inet;
 pub mod misc;
 pub mod mm;
 pub mod names;
@@ -45,6 +46,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
         trace::report_exit(nr, &args);
     }
     let io_events = crate::wait::io_events();
+    if let Some(area) = process.net_area {
+        process.thread.net_mark = area.generation();
+    }
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     if process.trace {

@@ -2,8 +2,8 @@
 //! shutdown, getsockname, getpeername, sendto, recvfrom, sendmsg, recvmsg, getsockopt,
 //! setsockopt, and the socket side of read/write/readv/writev (`syscall::fs` hands sockets
 //! here). They dispatch by address family: `AF_UNIX` is served in guest memory
-//! (`fs::unix`, which owns the semantics); `AF_INET`/`AF_INET6` are where the VMM's network
-//! will come in and are `EAFNOSUPPORT` for now, as is every other family.
+//! (`fs::unix`, which owns the semantics); `AF_INET`/`AF_INET6` sockets are the VMM's host
+//! sockets (`syscall::inet`); every other family is `EAFNOSUPPORT`.
 //!
 //! This layer owns the fds, the app's memory (addresses, iovecs, `msghdr` and control
 //! messages: `SCM_RIGHTS`, `SCM_CREDENTIALS`) and the waiting: what the socket cannot do now
@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::flags::{O_CLOEXEC, O_NONBLOCK};
+use crate::fs::inet::{InetSocket, AF_INET, AF_INET6};
 use crate::fs::unix::{Cred, SockType, UnixAddr, UnixSocket, DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::fs::OpenFile;
 use crate::process::Process;
@@ -26,18 +27,18 @@ use crate::user;
 const AF_UNSPEC: u16 = 0;
 const AF_UNIX: u64 = 1;
 const SOCK_TYPE_MASK: u32 = 0xf;
-const SOCK_NONBLOCK: u32 = O_NONBLOCK;
-const SOCK_CLOEXEC: u32 = O_CLOEXEC;
+pub(super) const SOCK_NONBLOCK: u32 = O_NONBLOCK;
+pub(super) const SOCK_CLOEXEC: u32 = O_CLOEXEC;
 
-const MSG_PEEK: u64 = 0x2;
+pub(super) const MSG_PEEK: u64 = 0x2;
 const MSG_CTRUNC: u32 = 0x8;
-const MSG_TRUNC: u64 = 0x20;
-const MSG_DONTWAIT: u64 = 0x40;
-const MSG_WAITALL: u64 = 0x100;
-const MSG_NOSIGNAL: u64 = 0x4000;
+pub(super) const MSG_TRUNC: u64 = 0x20;
+pub(super) const MSG_DONTWAIT: u64 = 0x40;
+pub(super) const MSG_WAITALL: u64 = 0x100;
+pub(super) const MSG_NOSIGNAL: u64 = 0x4000;
 const MSG_CMSG_CLOEXEC: u64 = 0x4000_0000;
 
-const SOL_SOCKET: u64 = 1;
+pub(super) const SOL_SOCKET: u64 = 1;
 const SCM_RIGHTS: u32 = 1;
 const SCM_CREDENTIALS: u32 = 2;
 /// The most fds one `SCM_RIGHTS` message carries (Linux's `SCM_MAX_FD`).
@@ -45,9 +46,9 @@ const SCM_MAX_FD: usize = 253;
 /// `sizeof(struct cmsghdr)`.
 const CMSG_HDR: usize = 16;
 /// `sizeof(struct sockaddr_storage)`: the largest address accepted.
-const SOCKADDR_MAX: u64 = 128;
+pub(super) const SOCKADDR_MAX: u64 = 128;
 const IOV_MAX: u64 = 1024;
-const MAX_IO: u64 = 0x7fff_f000;
+pub(super) const MAX_IO: u64 = 0x7fff_f000;
 
 const SO_DEBUG: u64 = 1;
 const SO_REUSEADDR: u64 = 2;
@@ -64,8 +65,8 @@ const SO_REUSEPORT: u64 = 15;
 const SO_PASSCRED: u64 = 16;
 const SO_PEERCRED: u64 = 17;
 const SO_RCVLOWAT: u64 = 18;
-const SO_RCVTIMEO: u64 = 20;
-const SO_SNDTIMEO: u64 = 21;
+pub(super) const SO_RCVTIMEO: u64 = 20;
+pub(super) const SO_SNDTIMEO: u64 = 21;
 const SO_ACCEPTCONN: u64 = 30;
 const SO_SNDBUFFORCE: u64 = 32;
 const SO_RCVBUFFORCE: u64 = 33;
@@ -84,8 +85,17 @@ fn cred(p: &Process) -> Cred {
     Cred { pid: super::proc::PID as u32, uid: p.uid, gid: p.gid }
 }
 
+/// An open IP socket: its file and the socket.
+type Inet = (Arc<OpenFile>, Arc<InetSocket>);
+
+/// The IP socket of `fd`, if it is one (`EBADF` if not open).
+fn inet_of(p: &Process, fd: u64) -> Result<Option<Inet>, Errno> {
+    let file = p.file(fd as i32)?;
+    Ok(file.inet().cloned().map(|socket| (file, socket)))
+}
+
 /// The monotonic deadline of a socket timeout (0: none).
-fn deadline(p: &Process, timeout_ns: u64) -> Option<u64> {
+pub(super) fn deadline(p: &Process, timeout_ns: u64) -> Option<u64> {
     (timeout_ns > 0).then(|| crate::wait::now_ns(p).saturating_add(timeout_ns))
 }
 
@@ -134,6 +144,9 @@ fn unix_type(domain: u64, kind: u32, protocol: u64) -> Result<SockType, Errno> {
 pub fn sys_socket(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [domain, kind, protocol, ..] = f.syscall_args();
     let (kind, flags) = type_arg(kind)?;
+    if domain as u32 == u32::from(AF_INET) || domain as u32 == u32::from(AF_INET6) {
+        return super::inet::socket(p, domain as u16, kind, protocol, flags);
+    }
     let kind = unix_type(domain, kind, protocol)?;
     let ino = p.vfs.unix_names().lock().next_ino();
     let socket = UnixSocket::new(kind, ino, cred(p), p.vfs.now());
@@ -144,6 +157,9 @@ pub fn sys_socket(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn sys_socketpair(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [domain, kind, protocol, sv, ..] = f.syscall_args();
     let (kind, flags) = type_arg(kind)?;
+    if domain as u32 == u32::from(AF_INET) || domain as u32 == u32::from(AF_INET6) {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let kind = unix_type(domain, kind, protocol)?;
     user::write(&mut p.space, sv, 8)?;
     let inos = {
@@ -193,6 +209,9 @@ fn find_target(p: &Process, addr: &UnixAddr) -> Result<Arc<UnixSocket>, Errno> {
 /// an abstract name must be free, `sizeof(sa_family_t)` alone autobinds.
 pub fn sys_bind(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
+    if let Some((_, socket)) = inet_of(p, fd)? {
+        return super::inet::bind(p, &socket, addr, len);
+    }
     let (_, socket) = socket_of(p, fd)?;
     let raw = addr_bytes(p, addr, len)?;
     match UnixAddr::parse(&raw)? {
@@ -218,6 +237,9 @@ pub fn sys_bind(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// listen(fd, backlog).
 pub fn sys_listen(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if let Some((_, socket)) = inet_of(p, f.rdi)? {
+        return super::inet::listen(&socket, f.rsi as i32);
+    }
     let (_, socket) = socket_of(p, f.rdi)?;
     socket.listen(f.rsi as i32)?;
     Ok(0)
@@ -228,6 +250,9 @@ pub fn sys_listen(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// default destination (`AF_UNSPEC`: clears it).
 pub fn sys_connect(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::connect(p, &file, &socket, addr, len);
+    }
     let (file, socket) = socket_of(p, fd)?;
     let raw = addr_bytes(p, addr, len)?;
     if socket.kind() == SockType::Dgram && raw.len() >= 2 && u16::from_le_bytes([raw[0], raw[1]]) == AF_UNSPEC {
@@ -255,7 +280,7 @@ pub fn sys_connect(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// Writes an address for the app: at most `*len_addr` bytes of it at `addr`, and its full
 /// length to `*len_addr` (nothing if `addr` is NULL). `EINVAL` for a negative length.
-fn write_addr(p: &mut Process, addr: u64, len_addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+pub(super) fn write_addr(p: &mut Process, addr: u64, len_addr: u64, bytes: &[u8]) -> Result<(), Errno> {
     if addr == 0 {
         return Ok(());
     }
@@ -271,6 +296,9 @@ fn accept_common(p: &mut Process, fd: u64, addr: u64, len_addr: u64, flags: u64)
     let flags = flags as u32;
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
+    }
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::accept(p, &file, &socket, addr, len_addr, flags);
     }
     let (file, socket) = socket_of(p, fd)?;
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
@@ -304,6 +332,9 @@ pub fn sys_accept4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// shutdown(fd, how).
 pub fn sys_shutdown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if let Some((_, socket)) = inet_of(p, f.rdi)? {
+        return super::inet::shutdown(&socket, f.rsi);
+    }
     let (_, socket) = socket_of(p, f.rdi)?;
     socket.shutdown(f.rsi as i32)?;
     Ok(0)
@@ -312,6 +343,9 @@ pub fn sys_shutdown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// getsockname(fd, addr, addrlen).
 pub fn sys_getsockname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
+    if let Some((_, socket)) = inet_of(p, fd)? {
+        return super::inet::name(p, &socket, false, addr, len);
+    }
     let (_, socket) = socket_of(p, fd)?;
     let bytes = socket.local_addr().to_bytes();
     write_addr(p, addr, len, &bytes).map(|()| 0)
@@ -320,6 +354,9 @@ pub fn sys_getsockname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// getpeername(fd, addr, addrlen): `ENOTCONN` without a peer.
 pub fn sys_getpeername(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
+    if let Some((_, socket)) = inet_of(p, fd)? {
+        return super::inet::name(p, &socket, true, addr, len);
+    }
     let (_, socket) = socket_of(p, fd)?;
     let bytes = socket.peer_addr()?.to_bytes();
     write_addr(p, addr, len, &bytes).map(|()| 0)
@@ -328,7 +365,7 @@ pub fn sys_getpeername(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 // ---------------------------------------------------------------- data
 
 /// The (base, len) pairs of an iovec array.
-fn iovecs(p: &mut Process, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn iovecs(p: &mut Process, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EMSGSIZE);
     }
@@ -475,6 +512,9 @@ fn recv(
 
 /// The socket side of read/readv: a receive with no flags.
 pub fn read_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysResult {
+    if let Some(socket) = file.inet() {
+        return super::inet::read(p, file, socket, iov);
+    }
     let socket = file.socket().cloned().ok_or(Errno::ENOTSOCK)?;
     let max = iov.iter().map(|v| v.1).sum::<u64>().min(MAX_IO) as usize;
     for &(base, len) in iov {
@@ -487,6 +527,9 @@ pub fn read_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysR
 
 /// The socket side of write/writev: a send with no flags.
 pub fn write_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysResult {
+    if let Some(socket) = file.inet() {
+        return super::inet::write(p, file, socket, iov);
+    }
     let socket = file.socket().cloned().ok_or(Errno::ENOTSOCK)?;
     send(p, file, &socket, iov, 0, Extras::default())
 }
@@ -513,7 +556,11 @@ fn destination(p: &mut Process, socket: &UnixSocket, addr: u64, len: u64) -> Res
 
 /// sendto(fd, buf, len, flags, addr, addrlen).
 pub fn sys_sendto(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let [fd, buf, len, flags, addr, addrlen] = f.syscall_args();
+    let args = f.syscall_args();
+    let [fd, buf, len, flags, addr, addrlen] = args;
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::sendto(p, &file, &socket, args);
+    }
     let (file, socket) = socket_of(p, fd)?;
     let to = destination(p, &socket, addr, addrlen)?;
     send(p, &file, &socket, &[(buf, len.min(MAX_IO))], flags, Extras { to, ..Extras::default() })
@@ -539,7 +586,11 @@ fn recv_result(socket: &UnixSocket, received: &crate::fs::unix::Received, flags:
 
 /// recvfrom(fd, buf, len, flags, addr, addrlen).
 pub fn sys_recvfrom(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let [fd, buf, len, flags, addr, addrlen] = f.syscall_args();
+    let args = f.syscall_args();
+    let [fd, buf, len, flags, addr, addrlen] = args;
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::recvfrom(p, &file, &socket, args);
+    }
     let (file, socket) = socket_of(p, fd)?;
     let len = len.min(MAX_IO);
     user::write(&mut p.space, buf, len)?;
@@ -550,16 +601,16 @@ pub fn sys_recvfrom(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 }
 
 /// The fields of a `struct msghdr`.
-struct MsgHdr {
-    name: u64,
-    name_len: u32,
-    iov: u64,
-    iov_len: u64,
-    control: u64,
-    control_len: u64,
+pub(super) struct MsgHdr {
+    pub(super) name: u64,
+    pub(super) name_len: u32,
+    pub(super) iov: u64,
+    pub(super) iov_len: u64,
+    pub(super) control: u64,
+    pub(super) control_len: u64,
 }
 
-fn read_msghdr(p: &mut Process, addr: u64) -> Result<MsgHdr, Errno> {
+pub(super) fn read_msghdr(p: &mut Process, addr: u64) -> Result<MsgHdr, Errno> {
     let raw = user::read(&mut p.space, addr, 56)?;
     let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap_or([0; 8]));
     Ok(MsgHdr {
@@ -616,6 +667,9 @@ fn read_control(p: &mut Process, msg: &MsgHdr, extras: &mut Extras) -> Result<()
 /// sendmsg(fd, msg, flags).
 pub fn sys_sendmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, msg, flags, ..] = f.syscall_args();
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::sendmsg(p, &file, &socket, msg, flags);
+    }
     let (file, socket) = socket_of(p, fd)?;
     let msg = read_msghdr(p, msg)?;
     let vecs = iovecs(p, msg.iov, msg.iov_len)?;
@@ -646,6 +700,9 @@ fn put_cmsg(out: &mut Vec<u8>, room: usize, kind: u32, data: &[u8]) -> bool {
 /// into `msg_control`, `MSG_TRUNC`/`MSG_CTRUNC` into `msg_flags`.
 pub fn sys_recvmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, msg_addr, flags, ..] = f.syscall_args();
+    if let Some((file, socket)) = inet_of(p, fd)? {
+        return super::inet::recvmsg(p, &file, &socket, msg_addr, flags);
+    }
     let (file, socket) = socket_of(p, fd)?;
     let msg = read_msghdr(p, msg_addr)?;
     let vecs = iovecs(p, msg.iov, msg.iov_len)?;
@@ -717,7 +774,7 @@ fn int_arg(p: &mut Process, value: u64, len: u64) -> Result<i32, Errno> {
 
 /// A `struct timeval` option value as nanoseconds (negative: 0, as Linux; microseconds out
 /// of range: `EDOM`).
-fn timeval_arg(p: &mut Process, value: u64, len: u64) -> Result<u64, Errno> {
+pub(super) fn timeval_arg(p: &mut Process, value: u64, len: u64) -> Result<u64, Errno> {
     if (len as u32 as usize) < 16 {
         return Err(Errno::EINVAL);
     }
@@ -737,6 +794,9 @@ fn timeval_arg(p: &mut Process, value: u64, len: u64) -> Result<u64, Errno> {
 /// unknown ones `ENOPROTOOPT`, other levels `EOPNOTSUPP` (AF_UNIX has none).
 pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, level, name, value, len, ..] = f.syscall_args();
+    if let Some((_, socket)) = inet_of(p, fd)? {
+        return super::inet::setsockopt(p, &socket, level, name, value, len);
+    }
     let (_, socket) = socket_of(p, fd)?;
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);
@@ -791,6 +851,9 @@ pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// `*len` and `*len` set to what was written.
 pub fn sys_getsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, level, name, value, len_addr, ..] = f.syscall_args();
+    if let Some((_, socket)) = inet_of(p, fd)? {
+        return super::inet::getsockopt(p, &socket, level, name, value, len_addr);
+    }
     let (_, socket) = socket_of(p, fd)?;
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);

@@ -1,0 +1,146 @@
+//! [`InetSocket`]: an `AF_INET`/`AF_INET6` socket file. The socket itself is a host socket the
+//! VMM holds; this is the guest's side of it: its handle, its family and type, the options
+//! the guest keeps (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and its readiness as the VMM publishes it
+//! in the shared area (`netarea`), so `poll`/`epoll` look without leaving the VM.
+//!
+//! [`InetSocket::call`] makes one `NetOp` on the handle. The last reference going away closes
+//! the host socket (`NetOp::Close`). The socket syscalls are `syscall::inet`'s.
+
+use uvm_abi::net::{NetCall, NetOp};
+
+use crate::errno::Errno;
+use crate::fs::epoll::Changes;
+use crate::fs::stat::{FileType, Stat, Timespec, BLOCK_SIZE};
+use crate::fs::unix::DEV_SOCKFS;
+use crate::netarea::NetArea;
+use crate::sync::SpinLock;
+
+/// `AF_INET`.
+pub const AF_INET: u16 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: u16 = 10;
+/// `SOCK_STREAM`.
+pub const SOCK_STREAM: u32 = 1;
+/// `SOCK_DGRAM`.
+pub const SOCK_DGRAM: u32 = 2;
+
+/// The options the guest keeps itself (the VMM never waits, so timeouts are the guest's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InetOptions {
+    /// `SO_RCVTIMEO` in nanoseconds (0: none).
+    pub rcvtimeo_ns: u64,
+    /// `SO_SNDTIMEO` in nanoseconds (0: none).
+    pub sndtimeo_ns: u64,
+}
+
+/// An IP socket held by the VMM.
+pub struct InetSocket {
+    handle: u32,
+    family: u16,
+    kind: u32,
+    area: &'static NetArea,
+    ino: u64,
+    owner: (u32, u32),
+    time: Timespec,
+    options: SpinLock<InetOptions>,
+}
+
+impl InetSocket {
+    /// The socket behind VMM handle `handle`.
+    pub fn new(
+        handle: u32,
+        family: u16,
+        kind: u32,
+        area: &'static NetArea,
+        ino: u64,
+        owner: (u32, u32),
+        time: Timespec,
+    ) -> InetSocket {
+        InetSocket { handle, family, kind, area, ino, owner, time, options: SpinLock::new(InetOptions::default()) }
+    }
+
+    /// The VMM's handle.
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// `AF_INET` or `AF_INET6`.
+    pub fn family(&self) -> u16 {
+        self.family
+    }
+
+    /// `SOCK_STREAM` or `SOCK_DGRAM`.
+    pub fn kind(&self) -> u32 {
+        self.kind
+    }
+
+    /// The shared readiness area.
+    pub fn area(&self) -> &'static NetArea {
+        self.area
+    }
+
+    /// The inode number (sockfs).
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    /// The guest-kept options.
+    pub fn options(&self) -> InetOptions {
+        *self.options.lock()
+    }
+
+    /// Changes the guest-kept options.
+    pub fn set_options(&self, change: impl FnOnce(&mut InetOptions)) {
+        change(&mut self.options.lock());
+    }
+
+    /// The `poll` bits the VMM last published for the host socket.
+    pub fn poll(&self) -> u16 {
+        self.area.readiness(self.handle) as u16
+    }
+
+    /// The host socket's event counts (edge-triggered epoll).
+    pub fn changes(&self) -> Changes {
+        self.area.changes(self.handle)
+    }
+
+    /// Makes `call` (its `op` and operands set) on this socket's handle: the result, or the
+    /// host's error.
+    pub fn call(&self, call: &mut NetCall) -> Result<u64, Errno> {
+        call.handle = self.handle;
+        let r = crate::hypercall::net(call);
+        if r < 0 {
+            Err(Errno::from_host(r))
+        } else {
+            Ok(r as u64)
+        }
+    }
+
+    /// The metadata (`S_IFSOCK`).
+    pub fn stat(&self) -> Stat {
+        Stat {
+            dev: DEV_SOCKFS,
+            ino: self.ino,
+            nlink: 1,
+            mode: FileType::Socket.mode_bits() | 0o777,
+            uid: self.owner.0,
+            gid: self.owner.1,
+            rdev: 0,
+            size: 0,
+            blksize: BLOCK_SIZE,
+            blocks: 0,
+            atime: self.time,
+            mtime: self.time,
+            ctime: self.time,
+            mount_id: 0,
+        }
+    }
+}
+
+impl Drop for InetSocket {
+    /// The last fd (or passed reference) is gone: the VMM closes the host socket.
+    fn drop(&mut self) {
+        let mut call = NetCall { op: NetOp::Close as u32, ..NetCall::default() };
+        let _ = self.call(&mut call);
+    }
+}

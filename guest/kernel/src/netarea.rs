@@ -1,0 +1,110 @@
+//! The readiness area the kernel shares with the VMM for IP sockets (uvm-abi's `net`
+//! module): [`NetArea`] reads a handle's poll bits and event counts, and carries the
+//! waiter/generation handshake that lets a thread park until the VMM's poller sees a host
+//! socket change, without a lost wake-up.
+//!
+//! The area is one heap allocation of `NET_AREA_SIZE` bytes (a whole page run, so page-aligned
+//! and physically contiguous through the direct map), registered once with `NetOp::Setup` when
+//! the app makes its first IP socket, and never freed.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use uvm_abi::net::{NetCall, NetOp, NET_AREA_SIZE};
+
+use crate::errno::Errno;
+use crate::fs::epoll::Changes;
+
+/// The shared area, as 64-bit words: slot `h` is words `2h` (readiness, input count) and
+/// `2h + 1` (output count, hang-up count); slot 0 is the header (generation, waiters).
+pub struct NetArea {
+    words: Box<[AtomicU64]>,
+}
+
+const GENERATION: usize = 0;
+const WAITERS: usize = 1;
+
+impl NetArea {
+    /// A zeroed area (not yet registered).
+    fn new() -> NetArea {
+        let words: Vec<AtomicU64> = (0..NET_AREA_SIZE / 8).map(|_| AtomicU64::new(0)).collect();
+        NetArea { words: words.into_boxed_slice() }
+    }
+
+    /// Allocates the area and registers it with the VMM (`NetOp::Setup`).
+    pub fn register() -> Result<&'static NetArea, Errno> {
+        let area: &'static NetArea = Box::leak(Box::new(NetArea::new()));
+        let va = area.words.as_ptr() as u64;
+        if !va.is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
+            crate::hypercall::panic(b"the network readiness area is not page-aligned");
+        }
+        let mut call = NetCall { op: NetOp::Setup as u32, ..NetCall::default() };
+        call.arg[0] = crate::hypercall::gpa_of(va);
+        let r = crate::hypercall::net(&mut call);
+        if r < 0 {
+            return Err(Errno::from_host(r));
+        }
+        Ok(area)
+    }
+
+    fn slot_words(&self, handle: u32) -> Option<(u64, u64)> {
+        let at = handle as usize * 2;
+        if handle == 0 || at + 1 >= self.words.len() {
+            return None;
+        }
+        Some((self.words[at].load(Ordering::Acquire), self.words[at + 1].load(Ordering::Acquire)))
+    }
+
+    /// Handle `handle`'s poll bits (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`).
+    pub fn readiness(&self, handle: u32) -> u32 {
+        self.slot_words(handle).map_or(0, |(first, _)| first as u32)
+    }
+
+    /// Handle `handle`'s event counts, for edge-triggered epoll.
+    pub fn changes(&self, handle: u32) -> Changes {
+        let (first, second) = self.slot_words(handle).unwrap_or((0, 0));
+        Changes { input: first >> 32, output: second & 0xffff_ffff, hangup: second >> 32 }
+    }
+
+    /// How many batches of host events the VMM has published.
+    pub fn generation(&self) -> u64 {
+        self.words[GENERATION].load(Ordering::SeqCst)
+    }
+
+    /// Marks vCPU `cpu` as waiting for a socket (the VMM's poller unparks it).
+    pub fn add_waiter(&self, cpu: u32) {
+        self.words[WAITERS].fetch_or(1 << (cpu % 64), Ordering::SeqCst);
+    }
+
+    /// vCPU `cpu` no longer waits.
+    pub fn remove_waiter(&self, cpu: u32) {
+        self.words[WAITERS].fetch_and(!(1 << (cpu % 64)), Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_decode_as_the_vmm_writes_them() {
+        let area = NetArea::new();
+        // Slot 3: readiness POLLIN|POLLOUT, input 7; output 2, hang-up 1.
+        area.words[6].store(5 | (7 << 32), Ordering::SeqCst);
+        area.words[7].store(2 | (1 << 32), Ordering::SeqCst);
+        assert_eq!(area.readiness(3), 5);
+        assert_eq!(area.changes(3), Changes { input: 7, output: 2, hangup: 1 });
+        assert_eq!(area.readiness(0), 0, "slot 0 is the header");
+        assert_eq!(area.readiness(uvm_abi::net::NET_MAX_HANDLES), 0, "past the area");
+    }
+
+    #[test]
+    fn waiters_are_bits_per_cpu() {
+        let area = NetArea::new();
+        area.add_waiter(1);
+        area.add_waiter(5);
+        area.remove_waiter(1);
+        assert_eq!(area.words[WAITERS].load(Ordering::SeqCst), 1 << 5);
+    }
+}

@@ -1,0 +1,539 @@
+//! The socket syscalls on `AF_INET`/`AF_INET6` sockets (`syscall::net` hands them here by
+//! family). The socket is a host socket the VMM holds (`fs::inet`); each operation is one Net
+//! hypercall naming its handle, and data moves straight between the host socket and the
+//! app's memory (the guest-physical ranges behind the app's buffers).
+//!
+//! The VMM never waits. What would block says `EAGAIN`, and, as for `AF_UNIX` sockets, the
+//! call waits here unless the file is `O_NONBLOCK` or the call says `MSG_DONTWAIT`: for the
+//! readiness the VMM publishes in the shared area (`netarea`), up to `SO_RCVTIMEO` /
+//! `SO_SNDTIMEO` (then `EAGAIN`; `EINPROGRESS` for connect) or a signal (`EINTR`). A
+//! readiness bit that is clear means the host socket would block: `recv`, `accept` and stream
+//! `send` then wait without asking the VMM, which is what keeps an idle keep-alive connection
+//! from costing exits.
+//!
+//! Addresses are Linux `sockaddr_in`/`sockaddr_in6` bytes, passed to the VMM as the app gave
+//! them (the VMM checks and translates them) and returned as the VMM gives them.
+//! Not built: control messages (`sendmsg` with `msg_control` is `EOPNOTSUPP`; `recvmsg`
+//! returns none), `SO_RCVTIMEO_NEW`/`SO_SNDTIMEO_NEW`.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use uvm_abi::hypercall::MemoryChunk;
+use uvm_abi::layout::IMAGE_GPA;
+use uvm_abi::net::{
+    NetCall, NetOp, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
+};
+
+use super::net::{
+    deadline, iovecs, read_msghdr, timeval_arg, write_addr, MAX_IO, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC,
+    MSG_WAITALL, SOCKADDR_MAX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
+};
+use crate::errno::{Errno, SysResult};
+use crate::fs::inet::{InetSocket, SOCK_DGRAM, SOCK_STREAM};
+use crate::fs::OpenFile;
+use crate::mm::space::Access;
+use crate::netarea::NetArea;
+use crate::process::Process;
+use crate::user;
+
+/// `MSG_OOB`.
+const MSG_OOB: u64 = 0x1;
+/// The `recv` flags passed on to the host.
+const RECV_FLAGS: u64 = MSG_PEEK | MSG_TRUNC | MSG_OOB;
+/// The `send` flags passed on to the host (`MSG_MORE`, `MSG_EOR`, `MSG_OOB`).
+const SEND_FLAGS: u64 = 0x8000 | 0x80 | MSG_OOB;
+/// `SO_ERROR`.
+const SO_ERROR: u64 = 4;
+
+/// The shared readiness area, registered with the VMM on the app's first IP socket.
+fn area(p: &mut Process) -> Result<&'static NetArea, Errno> {
+    if let Some(area) = p.net_area {
+        return Ok(area);
+    }
+    let area = NetArea::register()?;
+    p.net_area = Some(area);
+    p.thread.net_mark = area.generation();
+    Ok(area)
+}
+
+/// A call block for `op`.
+fn call_for(op: NetOp) -> NetCall {
+    NetCall { op: op as u32, ..NetCall::default() }
+}
+
+/// A call block for `op` carrying the app's address `addr`/`len` (`EINVAL` past
+/// `sockaddr_storage` or shorter than a family).
+fn call_with_addr(p: &mut Process, op: NetOp, addr: u64, len: u64) -> Result<NetCall, Errno> {
+    let len = len as u32;
+    if u64::from(len) > SOCKADDR_MAX || len < 2 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = user::read(&mut p.space, addr, u64::from(len))?;
+    let mut call = call_for(op);
+    call.addr[..bytes.len()].copy_from_slice(bytes);
+    call.addr_len = len;
+    Ok(call)
+}
+
+/// The address the VMM returned in `call`.
+fn returned_addr(call: &NetCall) -> &[u8] {
+    &call.addr[..(call.addr_len as usize).min(NET_ADDR_MAX)]
+}
+
+/// Installs `socket` as a new fd with `SOCK_NONBLOCK`/`SOCK_CLOEXEC` `flags`.
+fn install(p: &mut Process, socket: Arc<InetSocket>, flags: u32) -> Result<i32, Errno> {
+    let file = p.vfs.inet_file(socket, flags & SOCK_NONBLOCK != 0);
+    p.files.fds.lock().insert(file, flags & SOCK_CLOEXEC != 0)
+}
+
+/// A new socket object for VMM handle `handle`.
+fn new_socket(p: &mut Process, area: &'static NetArea, handle: u32, family: u16, kind: u32) -> Arc<InetSocket> {
+    let ino = p.vfs.unix_names().lock().next_ino();
+    Arc::new(InetSocket::new(handle, family, kind, area, ino, (p.uid, p.gid), p.vfs.now()))
+}
+
+/// Waits until the socket's readiness has one of `bits` (or an error or hang-up), or says
+/// `EAGAIN` at once (`nonblocking`) or once `deadline` passes.
+fn wait_for(
+    p: &mut Process,
+    socket: &InetSocket,
+    bits: u32,
+    nonblocking: bool,
+    deadline: Option<u64>,
+) -> Result<(), Errno> {
+    if nonblocking {
+        return Err(Errno::EAGAIN);
+    }
+    loop {
+        if u32::from(socket.poll()) & (bits | POLLERR | POLLHUP) != 0 {
+            return Ok(());
+        }
+        match crate::wait::wait_for_io(p, deadline) {
+            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// socket(AF_INET/AF_INET6, type, protocol) with `SOCK_*` `flags`.
+pub fn socket(p: &mut Process, family: u16, kind: u32, protocol: u64, flags: u32) -> SysResult {
+    if kind != SOCK_STREAM && kind != SOCK_DGRAM {
+        return Err(Errno::ESOCKTNOSUPPORT);
+    }
+    let area = area(p)?;
+    let mut call = call_for(NetOp::Socket);
+    call.arg = [u64::from(family), u64::from(kind), protocol as u32 as u64, 0];
+    let r = crate::hypercall::net(&mut call);
+    if r < 0 {
+        return Err(Errno::from_host(r));
+    }
+    let socket = new_socket(p, area, r as u32, family, kind);
+    Ok(install(p, socket, flags)? as usize)
+}
+
+/// bind(fd, addr, addrlen).
+pub fn bind(p: &mut Process, socket: &InetSocket, addr: u64, len: u64) -> SysResult {
+    let mut call = call_with_addr(p, NetOp::Bind, addr, len)?;
+    socket.call(&mut call).map(|_| 0)
+}
+
+/// listen(fd, backlog).
+pub fn listen(socket: &InetSocket, backlog: i32) -> SysResult {
+    if socket.kind() != SOCK_STREAM {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let mut call = call_for(NetOp::Listen);
+    call.arg[0] = backlog.clamp(0, 4096) as u64;
+    socket.call(&mut call).map(|_| 0)
+}
+
+/// connect(fd, addr, addrlen): a blocking stream connect waits for the connection and
+/// reports its `SO_ERROR`.
+pub fn connect(p: &mut Process, file: &OpenFile, socket: &InetSocket, addr: u64, len: u64) -> SysResult {
+    let mut call = call_with_addr(p, NetOp::Connect, addr, len)?;
+    match socket.call(&mut call) {
+        Err(Errno::EINPROGRESS) if !file.is_nonblocking() => {
+            let deadline = deadline(p, socket.options().sndtimeo_ns);
+            match wait_for(p, socket, POLLOUT, false, deadline) {
+                Err(Errno::EAGAIN) => return Err(Errno::EINPROGRESS),
+                other => other?,
+            }
+            match pending_error(socket)? {
+                0 => Ok(0),
+                code => Err(Errno::from_host(-i64::from(code))),
+            }
+        }
+        other => other.map(|_| 0),
+    }
+}
+
+/// The host socket's `SO_ERROR` (taking it).
+fn pending_error(socket: &InetSocket) -> Result<i32, Errno> {
+    let mut call = call_for(NetOp::GetOpt);
+    call.arg[0] = SOL_SOCKET;
+    call.arg[1] = SO_ERROR;
+    call.addr_len = 4;
+    socket.call(&mut call)?;
+    Ok(i32::from_le_bytes([call.addr[0], call.addr[1], call.addr[2], call.addr[3]]))
+}
+
+/// accept/accept4(fd, addr, addrlen, flags).
+pub fn accept(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    addr: u64,
+    len_addr: u64,
+    flags: u32,
+) -> SysResult {
+    let nonblocking = file.is_nonblocking();
+    let deadline = deadline(p, socket.options().rcvtimeo_ns);
+    let mut call = call_for(NetOp::Accept);
+    let handle = loop {
+        if u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP) != 0 {
+            match socket.call(&mut call) {
+                Err(Errno::EAGAIN) => {}
+                other => break other?,
+            }
+        }
+        wait_for(p, socket, POLLIN, nonblocking, deadline)?;
+        call = call_for(NetOp::Accept);
+    };
+    let server = new_socket(p, socket.area(), handle as u32, socket.family(), socket.kind());
+    let fd = install(p, server, flags)?;
+    if let Err(e) = write_addr(p, addr, len_addr, returned_addr(&call)) {
+        let file = p.files.fds.lock().close(fd);
+        drop(file);
+        return Err(e);
+    }
+    Ok(fd as usize)
+}
+
+/// shutdown(fd, how).
+pub fn shutdown(socket: &InetSocket, how: u64) -> SysResult {
+    if how > 2 {
+        return Err(Errno::EINVAL);
+    }
+    let mut call = call_for(NetOp::Shutdown);
+    call.arg[0] = how;
+    socket.call(&mut call).map(|_| 0)
+}
+
+/// getsockname (`peer` false) or getpeername (`peer` true).
+pub fn name(p: &mut Process, socket: &InetSocket, peer: bool, addr: u64, len_addr: u64) -> SysResult {
+    let mut call = call_for(if peer { NetOp::GetPeerName } else { NetOp::GetSockName });
+    socket.call(&mut call)?;
+    write_addr(p, addr, len_addr, returned_addr(&call)).map(|()| 0)
+}
+
+// ---------------------------------------------------------------- data
+
+/// The app's memory spans holding bytes `skip..skip + max` of the iovecs' data.
+fn spans(vecs: &[(u64, u64)], mut skip: u64, max: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut left = max;
+    for &(base, len) in vecs {
+        if left == 0 {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = (len - skip).min(left);
+        out.push((base + skip, n));
+        left -= n;
+        skip = 0;
+    }
+    out
+}
+
+/// Guest-physical chunks for bytes `skip..skip + max` of the iovecs' data, at most
+/// [`NET_MAX_CHUNKS`] of them (fewer bytes if the limit cuts them). For a send
+/// (`Access::Read`), data that lies in the image rather than RAM is copied into `bounce`
+/// (kernel memory, one chunk), as is a datagram (`whole`) the chunk limit would cut.
+fn chunks(
+    p: &mut Process,
+    vecs: &[(u64, u64)],
+    skip: u64,
+    max: u64,
+    access: Access,
+    whole: bool,
+    bounce: &mut Vec<u8>,
+) -> Result<Vec<MemoryChunk>, Errno> {
+    let spans = spans(vecs, skip, max);
+    let mut out: Vec<MemoryChunk> = Vec::new();
+    let mut copy = false;
+    'spans: for &(base, len) in &spans {
+        for chunk in p.space.user_chunks(base, len, access)? {
+            if out.len() as u64 == NET_MAX_CHUNKS {
+                copy |= whole;
+                break 'spans;
+            }
+            copy |= chunk.gpa.saturating_add(chunk.len) > IMAGE_GPA;
+            out.push(chunk);
+        }
+    }
+    if access != Access::Read || !copy {
+        return Ok(out);
+    }
+    bounce.clear();
+    for &(base, len) in &spans {
+        bounce.extend_from_slice(user::read(&mut p.space, base, len)?);
+    }
+    Ok(alloc::vec![MemoryChunk { gpa: crate::hypercall::gpa_of(bounce.as_ptr() as u64), len: bounce.len() as u64 }])
+}
+
+/// Sends the iovecs' data to `to` (raw address bytes, empty for none); returns bytes sent.
+/// A blocking stream send sends everything, waiting for room; `EPIPE` raises `SIGPIPE` unless
+/// `MSG_NOSIGNAL`.
+fn send(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    vecs: &[(u64, u64)],
+    flags: u64,
+    to: Option<NetCall>,
+) -> SysResult {
+    let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
+    let stream = socket.kind() == SOCK_STREAM;
+    if !stream && total > NET_MAX_IO {
+        return Err(Errno::EMSGSIZE);
+    }
+    let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+    let deadline = deadline(p, socket.options().sndtimeo_ns);
+    let mut sent = 0u64;
+    let mut bounce = Vec::new();
+    let result = loop {
+        // A stream socket whose readiness shows no room waits without asking the VMM.
+        let room = !stream || u32::from(socket.poll()) & (POLLOUT | POLLERR | POLLHUP) != 0;
+        let attempt = if room {
+            // The iovec skip is relative to the start; for datagrams (one call) it is 0.
+            let chunks = if stream {
+                chunks(p, vecs, sent, (total - sent).min(NET_MAX_IO), Access::Read, false, &mut bounce)?
+            } else {
+                chunks(p, vecs, 0, total, Access::Read, true, &mut bounce)?
+            };
+            let mut call = to.unwrap_or_else(|| call_for(NetOp::Send));
+            call.op = NetOp::Send as u32;
+            call.flags = (flags & SEND_FLAGS) as u32;
+            call.chunks_gpa = crate::hypercall::gpa_of(chunks.as_ptr() as u64);
+            call.chunk_count = chunks.len() as u64;
+            socket.call(&mut call)
+        } else {
+            Err(Errno::EAGAIN)
+        };
+        match attempt {
+            Ok(n) => {
+                sent += n;
+                if sent >= total || !stream {
+                    break Ok(sent as usize);
+                }
+            }
+            Err(Errno::EAGAIN) => {
+                if let Err(e) = wait_for(p, socket, POLLOUT, nonblocking, deadline) {
+                    break if sent > 0 { Ok(sent as usize) } else { Err(e) };
+                }
+            }
+            Err(e) => break if sent > 0 { Ok(sent as usize) } else { Err(e) },
+        }
+    };
+    if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        super::fs::raise_sigpipe(p);
+    }
+    result
+}
+
+/// What a receive got.
+struct Received {
+    /// The call's result (bytes, or the datagram's full length with `MSG_TRUNC`).
+    result: usize,
+    /// The sender (empty for a stream).
+    from: Vec<u8>,
+    /// `msg_flags`.
+    msg_flags: u32,
+}
+
+/// Receives into the iovecs (see the module docs).
+fn recv(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    vecs: &[(u64, u64)],
+    flags: u64,
+) -> Result<Received, Errno> {
+    let max = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
+    let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+    let peek = flags & MSG_PEEK != 0;
+    let wait_all = flags & MSG_WAITALL != 0 && !peek && socket.kind() == SOCK_STREAM;
+    let deadline = deadline(p, socket.options().rcvtimeo_ns);
+    let mut got = 0u64;
+    let mut bounce = Vec::new();
+    loop {
+        let ready = u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP | POLLRDHUP) != 0;
+        let attempt = if ready {
+            let chunks = chunks(p, vecs, got, (max - got).min(NET_MAX_IO), Access::Write, false, &mut bounce)?;
+            let mut call = call_for(NetOp::Recv);
+            call.flags = (flags & RECV_FLAGS) as u32;
+            call.chunks_gpa = crate::hypercall::gpa_of(chunks.as_ptr() as u64);
+            call.chunk_count = chunks.len() as u64;
+            socket.call(&mut call).map(|n| (n, call))
+        } else {
+            Err(Errno::EAGAIN)
+        };
+        match attempt {
+            Ok((n, call)) => {
+                got += n;
+                let done = !wait_all || n == 0 || got >= max;
+                if done {
+                    return Ok(Received {
+                        result: if wait_all { got as usize } else { n as usize },
+                        from: returned_addr(&call).to_vec(),
+                        msg_flags: call.arg[0] as u32,
+                    });
+                }
+            }
+            Err(Errno::EAGAIN) => {
+                if let Err(e) = wait_for(p, socket, POLLIN | POLLRDHUP, nonblocking, deadline) {
+                    if got > 0 {
+                        return Ok(Received { result: got as usize, from: Vec::new(), msg_flags: 0 });
+                    }
+                    return Err(e);
+                }
+            }
+            Err(_) if got > 0 => return Ok(Received { result: got as usize, from: Vec::new(), msg_flags: 0 }),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The socket side of read/readv.
+pub fn read(p: &mut Process, file: &OpenFile, socket: &InetSocket, vecs: &[(u64, u64)]) -> SysResult {
+    recv(p, file, socket, vecs, 0).map(|r| r.result)
+}
+
+/// The socket side of write/writev.
+pub fn write(p: &mut Process, file: &OpenFile, socket: &InetSocket, vecs: &[(u64, u64)]) -> SysResult {
+    send(p, file, socket, vecs, 0, None)
+}
+
+/// The destination of sendto/sendmsg: none for NULL or a zero length, and none for a
+/// stream socket (Linux ignores it there).
+fn destination(p: &mut Process, socket: &InetSocket, addr: u64, len: u64) -> Result<Option<NetCall>, Errno> {
+    if addr == 0 || len as u32 == 0 || socket.kind() == SOCK_STREAM {
+        return Ok(None);
+    }
+    call_with_addr(p, NetOp::Send, addr, len).map(Some)
+}
+
+/// sendto(fd, buf, len, flags, addr, addrlen).
+pub fn sendto(p: &mut Process, file: &OpenFile, socket: &InetSocket, args: [u64; 6]) -> SysResult {
+    let [_, buf, len, flags, addr, addrlen] = args;
+    let to = destination(p, socket, addr, addrlen)?;
+    send(p, file, socket, &[(buf, len.min(MAX_IO))], flags, to)
+}
+
+/// recvfrom(fd, buf, len, flags, addr, addrlen).
+pub fn recvfrom(p: &mut Process, file: &OpenFile, socket: &InetSocket, args: [u64; 6]) -> SysResult {
+    let [_, buf, len, flags, addr, addrlen] = args;
+    let received = recv(p, file, socket, &[(buf, len.min(MAX_IO))], flags)?;
+    if socket.kind() != SOCK_STREAM {
+        write_addr(p, addr, addrlen, &received.from)?;
+    }
+    Ok(received.result)
+}
+
+/// sendmsg(fd, msg, flags).
+pub fn sendmsg(p: &mut Process, file: &OpenFile, socket: &InetSocket, msg: u64, flags: u64) -> SysResult {
+    let msg = read_msghdr(p, msg)?;
+    if msg.control_len != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let vecs = iovecs(p, msg.iov, msg.iov_len)?;
+    let to = destination(p, socket, msg.name, u64::from(msg.name_len))?;
+    send(p, file, socket, &vecs, flags, to)
+}
+
+/// recvmsg(fd, msg, flags): data into the iovecs, the sender into `msg_name`, no control
+/// messages, `msg_flags` as the host says.
+pub fn recvmsg(p: &mut Process, file: &OpenFile, socket: &InetSocket, msg_addr: u64, flags: u64) -> SysResult {
+    let msg = read_msghdr(p, msg_addr)?;
+    let vecs = iovecs(p, msg.iov, msg.iov_len)?;
+    let received = recv(p, file, socket, &vecs, flags)?;
+    let from = if socket.kind() == SOCK_STREAM { &[][..] } else { &received.from[..] };
+    if msg.name != 0 {
+        let count = (msg.name_len as usize).min(from.len());
+        user::copy_out(&mut p.space, msg.name, &from[..count])?;
+    }
+    user::write_u32(&mut p.space, msg_addr + 8, if msg.name != 0 { from.len() as u32 } else { 0 })?;
+    user::write_u64(&mut p.space, msg_addr + 40, 0)?;
+    user::write_u32(&mut p.space, msg_addr + 48, received.msg_flags)?;
+    Ok(received.result)
+}
+
+// ---------------------------------------------------------------- options
+
+/// setsockopt: the timeouts are the guest's; everything else goes to the VMM, which passes
+/// on the options it knows (`ENOPROTOOPT` otherwise).
+pub fn setsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, value: u64, len: u64) -> SysResult {
+    if level as u32 as u64 == SOL_SOCKET {
+        match name as u32 as u64 {
+            SO_RCVTIMEO => {
+                let v = timeval_arg(p, value, len)?;
+                socket.set_options(|o| o.rcvtimeo_ns = v);
+                return Ok(0);
+            }
+            SO_SNDTIMEO => {
+                let v = timeval_arg(p, value, len)?;
+                socket.set_options(|o| o.sndtimeo_ns = v);
+                return Ok(0);
+            }
+            _ => {}
+        }
+    }
+    let len = len as u32;
+    if len as usize > NET_ADDR_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = user::read(&mut p.space, value, u64::from(len))?;
+    let mut call = call_for(NetOp::SetOpt);
+    call.arg[0] = level as u32 as u64;
+    call.arg[1] = name as u32 as u64;
+    call.addr[..bytes.len()].copy_from_slice(bytes);
+    call.addr_len = len;
+    socket.call(&mut call).map(|_| 0)
+}
+
+/// getsockopt: as [`setsockopt`]; the value is cut to `*len` and `*len` set to its length.
+pub fn getsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, value: u64, len_addr: u64) -> SysResult {
+    let raw_len = user::read(&mut p.space, len_addr, 4)?;
+    let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
+    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
+    let timeval = |ns: u64| {
+        let mut out = (ns / 1_000_000_000).to_le_bytes().to_vec();
+        out.extend_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        out
+    };
+    let local = match (level as u32 as u64, name as u32 as u64) {
+        (SOL_SOCKET, SO_RCVTIMEO) => Some(timeval(socket.options().rcvtimeo_ns)),
+        (SOL_SOCKET, SO_SNDTIMEO) => Some(timeval(socket.options().sndtimeo_ns)),
+        _ => None,
+    };
+    let bytes = match local {
+        Some(bytes) => bytes,
+        None => {
+            let mut call = call_for(NetOp::GetOpt);
+            call.arg[0] = level as u32 as u64;
+            call.arg[1] = name as u32 as u64;
+            call.addr_len = room.min(NET_ADDR_MAX) as u32;
+            socket.call(&mut call)?;
+            returned_addr(&call).to_vec()
+        }
+    };
+    let count = room.min(bytes.len());
+    user::copy_out(&mut p.space, value, &bytes[..count])?;
+    user::write_u32(&mut p.space, len_addr, count as u32)?;
+    Ok(0)
+}
