@@ -80,6 +80,7 @@ fn vm_spec<'a>(
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
         collect_stats: args.timings,
+        network: Default::default(),
     }
 }
 
@@ -193,6 +194,12 @@ fn print_timings(report: &RunReport, open_took: std::time::Duration, stage_took:
         .collect();
     eprintln!("  exits: {} (hypercalls: {}; other {})", e.total, calls.join(", "), e.other);
     eprintln!("  vCPUs started: {}", report.vcpus_started);
+    if report.net.calls > 0 {
+        eprintln!(
+            "  net: {} calls, {} poller wake-ups ({} vCPU unparks)",
+            report.net.calls, report.net.poller_batches, report.net.poller_wakes
+        );
+    }
     if !report.kvm_counters.is_empty() {
         let count = |name: &str| report.kvm_counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v);
         eprintln!(

@@ -69,6 +69,29 @@ pub enum VmError {
     /// The guest kernel reported a bug in itself.
     #[error("guest kernel panic: {0}")]
     GuestPanic(String),
+    /// A published host port is taken.
+    #[error("host port {port} is already in use (published as {published}): choose another host port with -p, or stop what listens there")]
+    PortInUse {
+        /// The host port.
+        port: u16,
+        /// The mapping, as `-p` takes it.
+        published: String,
+    },
+    /// A published host port cannot be bound for another reason.
+    #[error("cannot bind host port {port} (published as {published}): {why}; {fix}")]
+    PortUnavailable {
+        /// The host port.
+        port: u16,
+        /// The mapping, as `-p` takes it.
+        published: String,
+        /// What the host said.
+        why: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// The host resources of the VM's network (epoll, eventfd) could not be made.
+    #[error("cannot set up the VM's network: {0}")]
+    Network(#[source] io::Error),
     /// A hypercall was refused (the guest passed bad parameters).
     #[error(transparent)]
     Hypercall(#[from] HypercallError),

@@ -7,6 +7,7 @@ use crate::error::{HypercallError, VmError};
 use crate::host_io::HostIo;
 use crate::hypercall::{self, HypercallAction, VcpuOps};
 use crate::memory::GuestMemory;
+use crate::net::Net;
 
 /// Why KVM_RUN returned, copied out of `kvm_run`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +98,7 @@ pub fn handle_exit(
     exit: &VmExit,
     memory: &GuestMemory,
     io: &dyn HostIo,
+    net: &Net,
     vcpu: &dyn VcpuOps,
     counts: &mut ExitCounts,
 ) -> Result<ExitAction, VmError> {
@@ -116,7 +118,7 @@ pub fn handle_exit(
                 return Err(HypercallError::BadWidth { name: hypercall::name(call), len }.into());
             }
             let params_gpa = u64::from_le_bytes(data);
-            Ok(match hypercall::handle(call, params_gpa, memory, io, vcpu)? {
+            Ok(match hypercall::handle(call, params_gpa, memory, io, net, vcpu)? {
                 HypercallAction::Resume => ExitAction::Resume,
                 HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
                 HypercallAction::Exit(status, stats) => ExitAction::Stop(Outcome::Exited(status, stats)),
@@ -194,6 +196,13 @@ mod tests {
             self.started.lock().unwrap().push(*start);
             Ok(())
         }
+        fn start_net_poller(&self) -> bool {
+            true
+        }
+    }
+
+    fn no_network() -> Net {
+        Net::new(&uvm_net::NetworkConfig::default(), false).expect("network")
     }
 
     const PARAMS: u64 = 0x10_0000;
@@ -216,7 +225,7 @@ mod tests {
     }
 
     fn run(exit: &VmExit, memory: &GuestMemory, io: &MemoryIo) -> Result<ExitAction, VmError> {
-        handle_exit(exit, memory, io, &TestVcpus::new(), &mut ExitCounts::default())
+        handle_exit(exit, memory, io, &no_network(), &TestVcpus::new(), &mut ExitCounts::default())
     }
 
     #[test]
@@ -393,7 +402,7 @@ mod tests {
             let params = if round % 7 == 0 { next() } else { PARAMS };
             let len = if round % 11 == 0 { (next() % 9) as usize } else { 8 };
             let exit = VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len };
-            let _ = handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default());
+            let _ = handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default());
         }
     }
 
@@ -416,7 +425,7 @@ mod tests {
         let vcpus = TestVcpus::new();
         let call = |h: Hypercall| {
             let exit = hypercall_exit(h, PARAMS);
-            handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default()).unwrap()
+            handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).unwrap()
         };
         let start = VcpuStart { index: 2, rip: 0x20_1000, rsp: 0x20_8000, arg: 0x4000_0000_1000, ..Default::default() };
         for (index, expected) in [(2, 0), (2, -22), (0, -22), (uvm_abi::layout::MAX_VCPUS, -22), (u32::MAX, -22)] {
@@ -440,7 +449,7 @@ mod tests {
         assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 0);
         // Parameter blocks outside RAM are refused.
         let exit = hypercall_exit(Hypercall::Park, 1 << 40);
-        assert!(handle_exit(&exit, &mem, &io, &vcpus, &mut ExitCounts::default()).is_err());
+        assert!(handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).is_err());
     }
 
     #[test]

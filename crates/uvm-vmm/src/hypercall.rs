@@ -14,6 +14,7 @@ use uvm_abi::hypercall::{
 use crate::error::HypercallError;
 use crate::host_io::HostIo;
 use crate::memory::{GuestMemory, Plain};
+use crate::net::Net;
 use crate::vcpus::StartError;
 
 /// What the hypercall handlers ask of the vCPU that made the call and of the VM's others
@@ -30,6 +31,9 @@ pub trait VcpuOps {
     fn interrupt(&self, index: u32) -> bool;
     /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`.
     fn start(&self, start: &VcpuStart) -> Result<(), StartError>;
+    /// Starts the VM's network poller (`crate::net::Net::run_poller`) on a thread of its own
+    /// that ends with the VM; false if the host could not start it.
+    fn start_net_poller(&self) -> bool;
 }
 
 /// What a handled hypercall asks of the run loop.
@@ -79,6 +83,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Park => "park",
         Hypercall::Unpark => "unpark",
         Hypercall::Interrupt => "interrupt",
+        Hypercall::Net => "net",
     }
 }
 
@@ -92,9 +97,14 @@ pub fn handle(
     params_gpa: u64,
     memory: &GuestMemory,
     io: &dyn HostIo,
+    net: &Net,
     vcpu: &dyn VcpuOps,
 ) -> Result<HypercallAction, HypercallError> {
     match call {
+        Hypercall::Net => {
+            net.serve(params_gpa, memory, io, vcpu)?;
+            Ok(HypercallAction::Resume)
+        }
         Hypercall::ConsoleWrite => {
             let mut p: ConsoleWrite = read_params(memory, call, params_gpa)?;
             if p.fd != 1 && p.fd != 2 {

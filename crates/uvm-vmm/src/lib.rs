@@ -6,7 +6,8 @@
 //! then only answers hypercalls and exits. Every hypercall argument is validated; nothing the
 //! guest does can make the host panic or touch memory outside the guest's.
 //!
-//! unsafe is confined to `memory.rs` (plain-data copies, the image region), `mapped.rs`
+//! unsafe is confined to `memory.rs` (plain-data copies, the image region, atomics on the
+//! network's readiness area), `net/sys.rs` (the host socket calls), `mapped.rs`
 //! (mmap), `vm.rs` (memory slots, host libc calls), `stop.rs` (signal handlers, eventfd,
 //! poll, futex, tgkill, the `immediate_exit` bytes), `kvm_stats.rs` (one ioctl),
 //! `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
@@ -21,6 +22,7 @@ mod interrupt;
 pub mod kvm_stats;
 pub mod mapped;
 pub mod memory;
+pub mod net;
 pub mod paging;
 mod run_loop;
 pub mod stop;
@@ -34,6 +36,7 @@ pub use error::{HypercallError, VmError};
 pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
 pub use mapped::MappedFile;
+pub use net::NetCounts;
 pub use stop::StopReason;
 pub use vm::{
     host_cpus, prepare, run, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec,

@@ -2,10 +2,14 @@
 //!
 //! RAM is anonymous private memory; the image file is mapped shared and read-only, so every VM
 //! of one image reads the same page-cache pages (zero copy). All guest-memory access from the
-//! VMM goes through [`GuestMemory`] (bounds-checked copies by vm-memory), never through raw
-//! pointers into guest memory, so a guest-supplied address can never reach outside it.
+//! VMM goes through [`GuestMemory`] (bounds-checked copies by vm-memory), so a guest-supplied
+//! address can never reach outside it. Two exceptions, both checked against RAM here: the
+//! network's readiness area is shared with the guest through atomics
+//! ([`GuestMemory::atomic_u32`], [`GuestMemory::atomic_u64`]), and socket transfers move bytes
+//! straight between a host socket and guest RAM through iovecs ([`GuestMemory::ram_iovecs`]).
 
 use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use uvm_abi::layout::IMAGE_GPA;
 use vm_memory::bitmap::Bitmap;
@@ -17,6 +21,8 @@ use crate::mapped::MappedFile;
 /// The guest's memory as the VMM sees it.
 pub struct GuestMemory {
     memory: GuestMemoryMmap,
+    /// Host address of RAM's first byte (RAM is one mapping of `ram_size` bytes).
+    ram_host: usize,
     ram_size: u64,
     image_size: u64,
     _image: MappedFile,
@@ -43,7 +49,25 @@ impl GuestMemory {
         let regions = vec![region(ram, 0)?, region(image_map, IMAGE_GPA)?];
         let memory = GuestMemoryMmap::from_regions(regions)
             .map_err(|e| VmError::Memory { what: "guest memory", source: io::Error::other(e.to_string()) })?;
-        Ok(GuestMemory { memory, ram_size, image_size: image.len(), _image: image.clone() })
+        let mut guest = GuestMemory { memory, ram_host: 0, ram_size, image_size: image.len(), _image: image.clone() };
+        guest.ram_host = guest.ram_host_range().0 as usize;
+        Ok(guest)
+    }
+
+    /// Guest memory of `ram_size` bytes of RAM and a small image of zeros, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(ram_size: u64) -> GuestMemory {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "uvm-memory-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, [0u8; 4096]).expect("test image");
+        let image = MappedFile::open(&path).expect("test image mapping");
+        let _ = std::fs::remove_file(&path);
+        GuestMemory::new(ram_size, &image).expect("test guest memory")
     }
 
     /// Bytes of RAM.
@@ -112,6 +136,51 @@ impl GuestMemory {
         self.write_ram(gpa, bytes)
     }
 
+    /// The u32 of RAM at `gpa` as an atomic, shared with the guest (which accesses it with
+    /// atomics too). `None` unless it lies in RAM and `gpa` is 4-byte aligned.
+    pub fn atomic_u32(&self, gpa: u64) -> Option<&AtomicU32> {
+        let ptr = self.aligned_ram_ptr(gpa, 4)?;
+        // SAFETY: `ptr` points at 4 bytes inside the RAM mapping, which lives as long as
+        // `self` (the borrow bounds the reference), and is 4-byte aligned; every bit pattern
+        // is a valid u32, and all host accesses to words shared this way are atomic.
+        Some(unsafe { AtomicU32::from_ptr(ptr.cast()) })
+    }
+
+    /// The u64 of RAM at `gpa` as an atomic (see [`GuestMemory::atomic_u32`]); `gpa` must be
+    /// 8-byte aligned.
+    pub fn atomic_u64(&self, gpa: u64) -> Option<&AtomicU64> {
+        let ptr = self.aligned_ram_ptr(gpa, 8)?;
+        // SAFETY: as in `atomic_u32`, for 8 aligned bytes.
+        Some(unsafe { AtomicU64::from_ptr(ptr.cast()) })
+    }
+
+    fn aligned_ram_ptr(&self, gpa: u64, size: u64) -> Option<*mut u8> {
+        if !gpa.is_multiple_of(size) || !self.is_ram(gpa, size) {
+            return None;
+        }
+        Some((self.ram_host + gpa as usize) as *mut u8)
+    }
+
+    /// Host iovecs for the RAM ranges `chunks` (for a socket's sendmsg or recvmsg, which move
+    /// bytes straight between the socket and guest RAM). `None` if any range is not RAM or the
+    /// ranges hold more than `max_total` bytes. The iovecs point into the RAM mapping: they
+    /// are valid while `self` lives.
+    pub fn ram_iovecs(&self, chunks: &[(u64, u64)], max_total: u64) -> Option<Vec<libc::iovec>> {
+        let mut total: u64 = 0;
+        let mut iovecs = Vec::with_capacity(chunks.len());
+        for &(gpa, len) in chunks {
+            total = total.checked_add(len)?;
+            if total > max_total || !self.is_ram(gpa, len) {
+                return None;
+            }
+            iovecs.push(libc::iovec {
+                iov_base: (self.ram_host + gpa as usize) as *mut libc::c_void,
+                iov_len: len as usize,
+            });
+        }
+        Some(iovecs)
+    }
+
     /// Reads a little-endian u64 of RAM.
     pub fn read_u64(&self, gpa: u64) -> Option<u64> {
         let mut b = [0u8; 8];
@@ -178,6 +247,8 @@ unsafe impl Plain for uvm_abi::hypercall::Park {}
 unsafe impl Plain for uvm_abi::hypercall::Unpark {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
+// SAFETY: as above (NetCall: u32/u64/i64 fields and a byte array, 200 bytes, no padding).
+unsafe impl Plain for uvm_abi::net::NetCall {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).

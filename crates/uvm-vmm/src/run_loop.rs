@@ -25,6 +25,7 @@ use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
 use crate::host_io::HostIo;
 use crate::hypercall::VcpuOps;
 use crate::memory::GuestMemory;
+use crate::net::Net;
 use crate::stop;
 use crate::vcpus::{Entry, StartError, Vcpus};
 
@@ -36,6 +37,8 @@ pub(crate) struct VmShared<'a> {
     pub memory: &'a GuestMemory,
     /// The console.
     pub io: &'a dyn HostIo,
+    /// The network (sockets, published ports, the poller's state).
+    pub net: &'a Net,
     /// The vCPUs' shared state.
     pub vcpus: &'a Vcpus,
     /// The kernel's entry points (LSTAR).
@@ -160,7 +163,7 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
                 Err(source) => return Some(Err(VmError::Kvm { what: "KVM_RUN", source })),
             };
-            match handle_exit(&exit, self.vm.memory, self.vm.io, self, exits) {
+            match handle_exit(&exit, self.vm.memory, self.vm.io, self.vm.net, self, exits) {
                 Ok(ExitAction::Resume) => {}
                 Ok(ExitAction::FlushTlbAndResume) => {
                     if let Err(e) = cpu::flush_tlb(vcpu) {
@@ -199,6 +202,20 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 
     fn interrupt(&self, index: u32) -> bool {
         self.vm.vcpus.interrupt(index, &stop::kick)
+    }
+
+    /// The poller runs in the VM's scope (so `run_staged` joins it); `run_staged` stops it
+    /// once vCPU 0's loop is over, which only happens when the VM stops.
+    fn start_net_poller(&self) -> bool {
+        let vm = self.vm;
+        stop::with_stop_signals_blocked(|| {
+            std::thread::Builder::new().name("uvm-net".into()).spawn_scoped(self.scope, move || {
+                vm.net.run_poller(vm.memory, &|index| {
+                    vm.vcpus.unpark(index);
+                })
+            })
+        })
+        .is_ok()
     }
 
     /// Claims the index and returns at once: the new vCPU is created on its own thread, in

@@ -18,6 +18,7 @@ use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
 use crate::mapped::MappedFile;
 use crate::memory::GuestMemory;
+use crate::net::{Net, NetCounts};
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
 use crate::vcpus::Vcpus;
@@ -41,6 +42,8 @@ pub struct VmSpec<'a> {
     pub timeout: Option<std::time::Duration>,
     /// Read KVM's vCPU counters at the end (`--timings`).
     pub collect_stats: bool,
+    /// Published ports and the egress policy.
+    pub network: uvm_net::NetworkConfig,
 }
 
 /// How the VM ended and what it cost.
@@ -52,6 +55,8 @@ pub struct RunReport {
     pub timings: Timings,
     /// Exit counts.
     pub exits: ExitCounts,
+    /// What the network did.
+    pub net: NetCounts,
     /// KVM's own counters, summed over the vCPUs (only with `VmSpec::collect_stats`).
     pub kvm_counters: Vec<(String, u64)>,
     /// How many vCPUs ran (vCPU 0 included).
@@ -179,6 +184,11 @@ pub fn run_staged(
     let StagedMemory { memory, header, tables, took: _ } = staged;
     let mut timings = Timings::start();
     timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
+    // Published ports first: a port that is taken ends the run before anything boots.
+    let net = Net::new(&spec.network, spec.trace_syscalls)?;
+    if !spec.network.ports.is_empty() {
+        timings.mark("publish ports");
+    }
     register_memory(&vm, &memory)?;
     timings.mark("memory slots");
 
@@ -201,6 +211,7 @@ pub fn run_staged(
         vm: &vm,
         memory: &memory,
         io,
+        net: &net,
         vcpus: &vcpus,
         header,
         platform,
@@ -214,7 +225,10 @@ pub fn run_staged(
     let first_run_tsc = unsafe { core::arch::x86_64::_rdtsc() };
     // vCPU 0 runs here; the guest's VcpuStart calls spawn the others into this scope, which
     // joins them all before it returns.
-    std::thread::scope(|scope| run_vcpu(scope, &shared, 0, vcpu));
+    std::thread::scope(|scope| {
+        run_vcpu(scope, &shared, 0, vcpu);
+        net.stop_poller();
+    });
     let fds = shared.fds.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     timings.mark("guest run");
     let outcome = match vcpus.take_outcome() {
@@ -229,6 +243,7 @@ pub fn run_staged(
         outcome,
         timings,
         exits: vcpus.exits(),
+        net: net.counts(),
         kvm_counters,
         tsc_khz: u64::from(tsc_khz),
         first_run_tsc,

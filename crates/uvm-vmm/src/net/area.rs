@@ -1,0 +1,105 @@
+//! The readiness area: the [`uvm_abi::net::NET_AREA_SIZE`] bytes of guest RAM the guest
+//! registers with Setup, one 16-byte slot per handle and the header in slot 0 (see
+//! `uvm_abi::net`). The VMM writes it only with atomics (the guest reads and writes it
+//! concurrently from its vCPUs): after a call, a slot's bits are cleared and then set to what
+//! a poll of the host socket shows; the poller ORs in events and bumps counters, then the
+//! header's `generation`.
+
+use std::sync::atomic::Ordering;
+
+use uvm_abi::net::{NET_AREA_SIZE, NET_MAX_HANDLES, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
+
+use crate::memory::GuestMemory;
+
+/// The poll bits the area reports.
+pub const READINESS_BITS: u32 = POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP;
+
+const SLOT_SIZE: u64 = 16;
+const READINESS: u64 = 0;
+const INPUT: u64 = 4;
+const OUTPUT: u64 = 8;
+const HANGUP: u64 = 12;
+const GENERATION: u64 = 0;
+const WAITERS: u64 = 8;
+
+/// A registered readiness area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Area {
+    gpa: u64,
+}
+
+impl Area {
+    /// The area at `gpa`, if it is page-aligned and all in RAM.
+    pub fn new(memory: &GuestMemory, gpa: u64) -> Option<Area> {
+        (gpa.is_multiple_of(4096) && memory.is_ram(gpa, NET_AREA_SIZE)).then_some(Area { gpa })
+    }
+
+    fn field(&self, handle: u32, offset: u64) -> Option<u64> {
+        (handle > 0 && handle < NET_MAX_HANDLES).then(|| self.gpa + u64::from(handle) * SLOT_SIZE + offset)
+    }
+
+    fn word<'m>(&self, memory: &'m GuestMemory, handle: u32, offset: u64) -> Option<&'m std::sync::atomic::AtomicU32> {
+        memory.atomic_u32(self.field(handle, offset)?)
+    }
+
+    /// A new handle's slot: counters at zero, bits as `readiness` shows.
+    pub fn reset(&self, memory: &GuestMemory, handle: u32) {
+        for offset in [INPUT, OUTPUT, HANGUP, READINESS] {
+            if let Some(word) = self.word(memory, handle, offset) {
+                word.store(0, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// After a call: clears the slot's bits, then ORs in `poll()`'s (clear first, so that
+    /// what the poller ORs in meanwhile is never lost).
+    pub fn refresh(&self, memory: &GuestMemory, handle: u32, poll: impl FnOnce() -> u32) {
+        if let Some(word) = self.word(memory, handle, READINESS) {
+            word.store(0, Ordering::SeqCst);
+            word.fetch_or(poll() & READINESS_BITS, Ordering::SeqCst);
+        }
+    }
+
+    /// A closed handle's slot: nothing ready.
+    pub fn clear(&self, memory: &GuestMemory, handle: u32) {
+        if let Some(word) = self.word(memory, handle, READINESS) {
+            word.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// The poller saw `events` (epoll bits) on `handle`'s socket.
+    pub fn note_event(&self, memory: &GuestMemory, handle: u32, events: u32) {
+        if let Some(word) = self.word(memory, handle, READINESS) {
+            word.fetch_or(events & READINESS_BITS, Ordering::SeqCst);
+        }
+        let bump = |offset| {
+            if let Some(word) = self.word(memory, handle, offset) {
+                word.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        if events & POLLIN != 0 {
+            bump(INPUT);
+        }
+        if events & POLLOUT != 0 {
+            bump(OUTPUT);
+        }
+        if events & (POLLERR | POLLHUP | POLLRDHUP) != 0 {
+            bump(HANGUP);
+        }
+    }
+
+    /// After a batch of events: bumps `generation`, then returns `waiters`.
+    pub fn publish_generation(&self, memory: &GuestMemory) -> u64 {
+        if let Some(generation) = memory.atomic_u64(self.gpa + GENERATION) {
+            generation.fetch_add(1, Ordering::SeqCst);
+        }
+        memory.atomic_u64(self.gpa + WAITERS).map_or(0, |w| w.load(Ordering::SeqCst))
+    }
+
+    /// Slot `handle` as it is now (readiness, input, output, hangup).
+    #[cfg(test)]
+    pub fn slot(&self, memory: &GuestMemory, handle: u32) -> [u32; 4] {
+        [READINESS, INPUT, OUTPUT, HANGUP]
+            .map(|offset| self.word(memory, handle, offset).map_or(0, |w| w.load(Ordering::SeqCst)))
+    }
+}

@@ -1,0 +1,156 @@
+//! IP networking: the VMM side of the `Net` hypercall (`uvm_abi::net`). Every guest IP socket
+//! is a host socket the VMM holds, named by a handle. The VMM keeps the VM's ports apart from
+//! the host's: inside the VM, `127.0.0.0/8` and `::1` are the VM's own loopback, each guest
+//! port is a private port on the host's loopback (reachable only by the VM's own sockets), and
+//! only published ports (`-p`, bound before boot) are reachable from outside. Destinations
+//! outside the VM are checked against the egress policy on every connect and send.
+//!
+//! - `addr`: socket-address bytes, families, what a guest address means;
+//! - `ports`: guest port <-> host port, per protocol;
+//! - `table`: the handle table;
+//! - `published`: published ports, bound before boot;
+//! - `options`: the socket-option whitelist;
+//! - `area`: the readiness area in guest RAM;
+//! - `view`: how host addresses look from inside the VM;
+//! - `ops`: the operations, one function each;
+//! - `poller`: the thread that turns host readiness into slot bits and vCPU wake-ups;
+//! - `sys`: the host calls (every `unsafe` of the network code).
+
+mod addr;
+mod area;
+mod ops;
+mod options;
+mod poller;
+mod ports;
+mod published;
+mod sys;
+mod table;
+#[cfg(test)]
+mod tests;
+mod view;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use uvm_abi::hypercall::Hypercall;
+use uvm_abi::net::{NetCall, NET_MAX_HANDLES};
+use uvm_net::{EgressPolicy, NetworkConfig, Proto};
+
+use crate::error::{HypercallError, VmError};
+use crate::host_io::HostIo;
+use crate::hypercall::VcpuOps;
+use crate::memory::GuestMemory;
+
+/// What the network did during a run (for `uvm run --timings`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetCounts {
+    /// Net hypercalls served.
+    pub calls: u64,
+    /// Batches of host events the poller turned into readiness.
+    pub poller_batches: u64,
+    /// vCPUs the poller unparked.
+    pub poller_wakes: u64,
+}
+
+/// The mutable part: sockets and ports.
+#[derive(Default)]
+struct State {
+    handles: table::Handles,
+    tcp: ports::PortTable,
+    udp: ports::PortTable,
+}
+
+impl State {
+    fn ports(&mut self, proto: Proto) -> &mut ports::PortTable {
+        match proto {
+            Proto::Tcp => &mut self.tcp,
+            Proto::Udp => &mut self.udp,
+        }
+    }
+}
+
+/// One VM's network: its published ports, sockets, readiness area and poller.
+pub struct Net {
+    egress: EgressPolicy,
+    trace: bool,
+    published: Vec<published::Published>,
+    state: Mutex<State>,
+    area: OnceLock<area::Area>,
+    /// Per handle, bumped each time the handle is given to a new socket: tags epoll events,
+    /// so an event of a closed socket never reaches its handle's next one.
+    serials: Box<[AtomicU32]>,
+    epoll: sys::Epoll,
+    stop: sys::EventFd,
+    poller_started: AtomicBool,
+    calls: AtomicU64,
+    poller_batches: AtomicU64,
+    poller_wakes: AtomicU64,
+}
+
+/// The epoll tag of the poller's stop eventfd.
+const STOP_TAG: u64 = u64::MAX;
+
+impl Net {
+    /// The network of a VM with `config`: binds the published ports now (an error names a
+    /// port that is taken). `trace`: report refused destinations (`--trace-syscalls`).
+    pub fn new(config: &NetworkConfig, trace: bool) -> Result<Net, VmError> {
+        let published = published::bind_all(&config.ports)?;
+        let os = |e: sys::Errno| VmError::Network(std::io::Error::from_raw_os_error(e.0));
+        let epoll = sys::Epoll::new().map_err(os)?;
+        let stop = sys::EventFd::new().map_err(os)?;
+        epoll.add_input(stop.raw(), STOP_TAG).map_err(os)?;
+        Ok(Net {
+            egress: config.egress.clone(),
+            trace,
+            published,
+            state: Mutex::new(State::default()),
+            area: OnceLock::new(),
+            serials: (0..NET_MAX_HANDLES).map(|_| AtomicU32::new(0)).collect(),
+            epoll,
+            stop,
+            poller_started: AtomicBool::new(false),
+            calls: AtomicU64::new(0),
+            poller_batches: AtomicU64::new(0),
+            poller_wakes: AtomicU64::new(0),
+        })
+    }
+
+    /// What the network did so far.
+    pub fn counts(&self) -> NetCounts {
+        NetCounts {
+            calls: self.calls.load(Ordering::Relaxed),
+            poller_batches: self.poller_batches.load(Ordering::Relaxed),
+            poller_wakes: self.poller_wakes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Ends the poller (now or, if it has not started, as soon as it starts). Called once the
+    /// VM stops.
+    pub fn stop_poller(&self) {
+        self.stop.signal();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves a Net hypercall whose parameter block is at `params_gpa`. Only a block outside
+    /// RAM is an error (the VM stops); everything an app can cause is a `-errno` result.
+    pub fn serve(
+        &self,
+        params_gpa: u64,
+        memory: &GuestMemory,
+        io: &dyn HostIo,
+        vcpu: &dyn VcpuOps,
+    ) -> Result<(), HypercallError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let bad_block = || HypercallError::BadAddress {
+            name: crate::hypercall::name(Hypercall::Net),
+            gpa: params_gpa,
+            len: std::mem::size_of::<NetCall>() as u64,
+        };
+        let mut call: NetCall = memory.read_plain(params_gpa).ok_or_else(bad_block)?;
+        call.result = self.dispatch(&mut call, memory, io, vcpu);
+        memory.write_plain(params_gpa, &call).ok_or_else(bad_block)
+    }
+}
