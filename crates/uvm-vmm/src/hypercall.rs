@@ -79,6 +79,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Park => "park",
         Hypercall::Unpark => "unpark",
         Hypercall::Interrupt => "interrupt",
+        Hypercall::Net => "net",
     }
 }
 
@@ -226,6 +227,10 @@ pub fn handle(
             io.diagnostic(&format!("[uvm trace] {text}"));
             Ok(HypercallAction::Resume)
         }
+        Hypercall::Net => Err(HypercallError::BadParameter {
+            name: name(call),
+            what: "IP networking is not served by this VMM yet".to_owned(),
+        }),
     }
 }
 
