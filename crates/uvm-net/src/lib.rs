@@ -53,6 +53,14 @@ pub struct PortMapping {
     pub proto: Proto,
 }
 
+impl PortMapping {
+    /// A mapping of `host_ip:host_port` to `guest_port`. An IPv4-mapped IPv6 `host_ip`
+    /// becomes the IPv4 address it holds, as when parsing.
+    pub fn new(host_ip: IpAddr, host_port: u16, guest_port: u16, proto: Proto) -> PortMapping {
+        PortMapping { host_ip: canonical(host_ip), host_port, guest_port, proto }
+    }
+}
+
 /// One allowed egress destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EgressRule {

@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use crate::{canonical, canonical_network, EgressRule, NetConfigError, PortMapping, Proto};
+use crate::{canonical_network, EgressRule, NetConfigError, PortMapping, Proto};
 use crate::{ANY_NAME, HOST_GATEWAY_NAME, HOST_GATEWAY_V4};
 
 const PORT_MAPPING: &str = "port mapping";
@@ -64,7 +64,7 @@ impl FromStr for PortMapping {
         };
         let host_port = parse_port(host, "host port").map_err(fail)?;
         let guest_port = parse_port(guest, "guest port").map_err(fail)?;
-        Ok(PortMapping { host_ip, host_port, guest_port, proto })
+        Ok(PortMapping::new(host_ip, host_port, guest_port, proto))
     }
 }
 
@@ -93,7 +93,7 @@ fn split_host_ip(text: &str) -> Result<(IpAddr, &str), String> {
         let ports = after
             .strip_prefix(':')
             .ok_or_else(|| format!("the address `[{inside}]` must be followed by `:HOST:GUEST`"))?;
-        return Ok((canonical(IpAddr::V6(ip)), ports));
+        return Ok((IpAddr::V6(ip), ports));
     }
     match text.matches(':').count() {
         0 => {
