@@ -126,6 +126,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
         trace_syscalls: false,
         timeout,
         collect_stats: true,
+        network: Default::default(),
     };
     let started = Instant::now();
     let io = MemoryIo::default();
