@@ -41,6 +41,10 @@ pub const NET_MAX_CHUNKS: u64 = 256;
 /// The guest's address for the host's own loopback (`10.0.2.2`, as user-mode networking in
 /// other VMMs): a connect there reaches `127.0.0.1` on the host when the egress policy allows.
 pub const HOST_GATEWAY_V4: [u8; 4] = [10, 0, 2, 2];
+/// The guest's DNS resolver (`10.0.2.3`, what the image's `/etc/resolv.conf` names): the VMM
+/// sends what the guest sends to port 53 there on to the host's first nameserver, when the
+/// egress policy allows `10.0.2.3:53` (the rule `dns`).
+pub const DNS_RESOLVER_V4: [u8; 4] = [10, 0, 2, 3];
 /// The guest's own (non-loopback) address, what `getsockname` shows for a connected socket
 /// whose host side is not loopback.
 pub const GUEST_ADDRESS_V4: [u8; 4] = [10, 0, 2, 15];
