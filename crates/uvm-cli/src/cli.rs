@@ -59,8 +59,8 @@ pub struct RunArgs {
     ///   -p [::1]:5353:53/udp    UDP, on the host's IPv6 loopback
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST", verbatim_doc_comment)]
     pub publish: Vec<String>,
-    /// Allow the app to connect or send to a destination (repeatable): any, IP, CIDR or host,
-    /// each with an optional :PORT.
+    /// Allow the app to connect or send to a destination (repeatable): any, dns, or IP, CIDR or
+    /// host, each with an optional :PORT.
     ///
     /// Without a rule, here or in the manifest's [network] egress, the app reaches nothing
     /// outside the VM. These rules join the manifest's. IPv6 goes in brackets.
@@ -69,6 +69,7 @@ pub struct RunArgs {
     ///   --egress 10.0.0.0/8:5432          port 5432 anywhere in 10.0.0.0/8
     ///   --egress 0.0.0.0/0:443            port 443 of any IPv4 address
     ///   --egress host:6379                the host's own loopback (10.0.2.2 in the VM), port 6379
+    ///   --egress dns                      the VM's DNS resolver (10.0.2.3:53), names resolve
     ///   --egress 192.0.2.7                every port of one address
     ///   --egress [2001:db8::/32]:443      port 443 in an IPv6 network
     ///   --egress any                      everywhere

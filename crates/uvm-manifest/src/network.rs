@@ -114,6 +114,15 @@ mod tests {
     }
 
     #[test]
+    fn the_dns_rule_is_the_resolver_port_53() {
+        let config = network(&[], &["dns", "host:5432"]).unwrap();
+        let rules: Vec<String> = config.egress.rules.iter().map(ToString::to_string).collect();
+        assert_eq!(rules, ["10.0.2.3:53", "10.0.2.2:5432"]);
+        let err = network(&[], &["dns:53"]).unwrap_err().to_string();
+        assert!(err.starts_with("app.toml: [network] `egress` item 1: egress rule `dns:53` is not valid"), "{err}");
+    }
+
+    #[test]
     fn an_ipv4_mapped_host_ip_is_its_ipv4_address() {
         let config = network(&[raw_port(8080, 80, None, Some("::ffff:127.0.0.1"))], &[]).unwrap();
         assert_eq!(config.ports[0].to_string(), "127.0.0.1:8080:80");

@@ -1,7 +1,7 @@
 //! uvm's network settings as plain data: the ports a VM publishes on the host
 //! ([`PortMapping`], docker's `-p [IP:]HOST:GUEST[/udp]`) and the destinations its app may
-//! reach ([`EgressPolicy`], a list of [`EgressRule`]s: `CIDR[:PORT]`, `HOST_IP[:PORT]` or
-//! `any`). The manifest, the CLI and the VMM share these types; parsing gives a
+//! reach ([`EgressPolicy`], a list of [`EgressRule`]s: `CIDR[:PORT]`, `HOST_IP[:PORT]`, `dns`
+//! or `any`). The manifest, the CLI and the VMM share these types; parsing gives a
 //! [`NetConfigError`] that names the value and the fix. Nothing here opens a socket.
 //!
 //! Modules: `parse` (`FromStr`), `display` (`Display`, the same syntax, so that a value
@@ -25,6 +25,17 @@ pub const HOST_GATEWAY_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 
 /// The egress rule word for [`HOST_GATEWAY_V4`].
 pub const HOST_GATEWAY_NAME: &str = "host";
+
+/// The guest's DNS resolver, `10.0.2.3`: the VMM sends what reaches its port 53 on to the
+/// host's nameserver. The same value as `uvm_abi::net::DNS_RESOLVER_V4`, repeated here because
+/// this crate depends on nothing of uvm's; the egress rule `dns` names it with [`DNS_PORT`].
+pub const DNS_RESOLVER_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+
+/// The port of the guest's DNS resolver.
+pub const DNS_PORT: u16 = 53;
+
+/// The egress rule word for [`DNS_RESOLVER_V4`] port [`DNS_PORT`] (see [`EgressRule::DNS`]).
+pub const DNS_NAME: &str = "dns";
 
 /// The egress rule word for "every destination".
 pub const ANY_NAME: &str = "any";
@@ -80,6 +91,10 @@ pub enum EgressRule {
 }
 
 impl EgressRule {
+    /// The rule `dns`: the guest's DNS resolver, `10.0.2.3/32` port 53, and nothing else.
+    pub const DNS: EgressRule =
+        EgressRule::Net { network: IpAddr::V4(DNS_RESOLVER_V4), prefix_len: 32, port: Some(DNS_PORT) };
+
     /// Whether this rule allows a connection or datagram to `ip:port`. An IPv4-mapped IPv6
     /// address is matched as the IPv4 address it holds.
     pub fn allows(&self, ip: IpAddr, port: u16) -> bool {

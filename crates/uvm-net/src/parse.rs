@@ -2,7 +2,8 @@
 //!
 //! - A port mapping is docker's `[IP:]HOST:GUEST[/tcp|/udp]`: `8080:80`,
 //!   `127.0.0.1:8080:80`, `[::1]:5353:53/udp`. Both ports are required.
-//! - An egress rule is `any`, or a destination with an optional `:PORT`: an IPv4 address
+//! - An egress rule is `any`, `dns` (the guest's DNS resolver, [`crate::DNS_RESOLVER_V4`]
+//!   port 53; it takes no `:PORT`), or a destination with an optional `:PORT`: an IPv4 address
 //!   (`10.1.2.3`), an IPv4 network (`10.0.0.0/8`), `host` (the host's loopback as the guest
 //!   reaches it, [`crate::HOST_GATEWAY_V4`]), or an IPv6 address or network in brackets
 //!   (`[::1]`, `[2001:db8::/32]:443`).
@@ -16,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::{canonical_network, EgressRule, NetConfigError, PortMapping, Proto};
-use crate::{ANY_NAME, HOST_GATEWAY_NAME, HOST_GATEWAY_V4};
+use crate::{ANY_NAME, DNS_NAME, HOST_GATEWAY_NAME, HOST_GATEWAY_V4};
 
 const PORT_MAPPING: &str = "port mapping";
 const EGRESS_RULE: &str = "egress rule";
@@ -27,7 +28,7 @@ const PORT_MAPPING_FORMS: &str =
     "write [IP:]HOST:GUEST[/udp], for example `8080:80`, `127.0.0.1:8080:80` or `[::1]:5353:53/udp`";
 
 /// How an egress rule is written, the end of most egress rule errors.
-const EGRESS_RULE_FORMS: &str = "write `any`, or an address or network with an optional `:PORT`, for example `10.0.0.0/8:5432`, `0.0.0.0/0:443`, `host:5432`, `10.1.2.3` or `[2001:db8::/32]:443`";
+const EGRESS_RULE_FORMS: &str = "write `any`, `dns`, or an address or network with an optional `:PORT`, for example `10.0.0.0/8:5432`, `0.0.0.0/0:443`, `host:5432`, `10.1.2.3` or `[2001:db8::/32]:443`";
 
 impl FromStr for Proto {
     type Err = NetConfigError;
@@ -158,6 +159,9 @@ impl FromStr for EgressRule {
         if s == ANY_NAME {
             return Ok(EgressRule::Any);
         }
+        if s == DNS_NAME {
+            return Ok(EgressRule::DNS);
+        }
         if s.is_empty() {
             return Err(fail("the rule is empty".to_owned()));
         }
@@ -224,7 +228,16 @@ fn split_destination_port(text: &str) -> Result<(Destination<'_>, Option<&str>),
     if destination == HOST_GATEWAY_NAME {
         return Ok((Destination::HostGateway, port));
     }
-    if destination.eq_ignore_ascii_case(HOST_GATEWAY_NAME) || text.eq_ignore_ascii_case(ANY_NAME) {
+    if destination == DNS_NAME {
+        return Err(format!(
+            "`{DNS_NAME}` is the resolver's port 53 ({}) and takes no port; write `{DNS_NAME}`",
+            EgressRule::DNS
+        ));
+    }
+    if destination.eq_ignore_ascii_case(HOST_GATEWAY_NAME)
+        || destination.eq_ignore_ascii_case(DNS_NAME)
+        || text.eq_ignore_ascii_case(ANY_NAME)
+    {
         return Err(format!("write `{}` in lower case", destination.to_ascii_lowercase()));
     }
     Ok((Destination::V4(destination), port))
@@ -411,6 +424,20 @@ mod tests {
         assert_eq!(rule("[::/0]"), net("::", 0, None));
         assert_eq!(rule("[::/0]:443"), net("::", 0, Some(443)));
         assert_eq!(rule("[2001:db8::1/128]"), rule("[2001:db8::1]"));
+        assert_eq!(rule("dns"), net("10.0.2.3", 32, Some(53)));
+    }
+
+    #[test]
+    fn the_dns_alias_is_the_resolver_port_53_only() {
+        assert_eq!(rule("dns"), EgressRule::DNS);
+        assert_eq!(rule("dns"), rule("10.0.2.3:53"));
+        assert_eq!(crate::DNS_RESOLVER_V4.octets(), [10, 0, 2, 3], "uvm_abi::net::DNS_RESOLVER_V4");
+        let resolver: IpAddr = "10.0.2.3".parse().unwrap();
+        assert!(rule("dns").allows(resolver, 53));
+        assert!(rule("dns").allows("::ffff:10.0.2.3".parse().unwrap(), 53));
+        assert!(!rule("dns").allows(resolver, 853));
+        assert!(!rule("dns").allows("10.0.2.2".parse().unwrap(), 53));
+        assert!(!rule("dns").allows("8.8.8.8".parse().unwrap(), 53));
     }
 
     #[test]
@@ -487,6 +514,11 @@ mod tests {
             ("", "the rule is empty"),
             ("ANY", "write `any` in lower case"),
             ("Host:5432", "write `host` in lower case"),
+            ("DNS", "write `dns` in lower case"),
+            ("Dns:53", "write `dns` in lower case"),
+            ("dns:53", "`dns` is the resolver's port 53 (10.0.2.3:53) and takes no port; write `dns`"),
+            ("dns:5353", "takes no port"),
+            ("dns/32", "`dns` is not an IPv4 address"),
             ("all", "`all` is not an IPv4 address"),
             ("example.com:443", "`example.com` is not an IPv4 address"),
             ("10.0.0.0/8:0", "the port 0 is out of range"),
@@ -529,6 +561,8 @@ mod tests {
             assert_eq!(rule(&parsed.to_string()), parsed);
         }
         assert_eq!(rule("host:5432").to_string(), "10.0.2.2:5432");
+        assert_eq!(rule("dns").to_string(), "10.0.2.3:53");
+        assert_eq!(rule(&rule("dns").to_string()), rule("dns"));
         assert_eq!(rule("[::ffff:10.0.0.0/104]").to_string(), "10.0.0.0/8");
     }
 
