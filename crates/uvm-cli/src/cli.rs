@@ -47,6 +47,34 @@ pub struct RunArgs {
     /// default: the host's CPU count).
     #[arg(long, value_name = "N")]
     pub cpus: Option<u32>,
+    /// Publish a guest port on the host (repeatable): [IP:]HOST:GUEST[/tcp|/udp], as docker's -p.
+    ///
+    /// The app's port GUEST (TCP unless /udp) is reached at port HOST of the host address IP
+    /// (default 0.0.0.0, every IPv4 address; an IPv6 address goes in brackets). These ports
+    /// join the manifest's [[ports]]; a clash with one of them, or between two -p, is an error.
+    ///
+    /// Examples:
+    ///   -p 8080:80              host port 8080 reaches the app's port 80
+    ///   -p 127.0.0.1:8080:80    the same, on the host's loopback only
+    ///   -p [::1]:5353:53/udp    UDP, on the host's IPv6 loopback
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST", verbatim_doc_comment)]
+    pub publish: Vec<String>,
+    /// Allow the app to connect or send to a destination (repeatable): any, dns, or IP, CIDR or
+    /// host, each with an optional :PORT.
+    ///
+    /// Without a rule, here or in the manifest's [network] egress, the app reaches nothing
+    /// outside the VM. These rules join the manifest's. IPv6 goes in brackets.
+    ///
+    /// Examples:
+    ///   --egress 10.0.0.0/8:5432          port 5432 anywhere in 10.0.0.0/8
+    ///   --egress 0.0.0.0/0:443            port 443 of any IPv4 address
+    ///   --egress host:6379                the host's own loopback (10.0.2.2 in the VM), port 6379
+    ///   --egress dns                      the VM's DNS resolver (10.0.2.3:53), names resolve
+    ///   --egress 192.0.2.7                every port of one address
+    ///   --egress [2001:db8::/32]:443      port 443 in an IPv6 network
+    ///   --egress any                      everywhere
+    #[arg(long = "egress", value_name = "RULE", verbatim_doc_comment)]
+    pub egress: Vec<String>,
     /// Print every system call of the app on stderr.
     #[arg(long)]
     pub trace_syscalls: bool,

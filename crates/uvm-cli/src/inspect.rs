@@ -3,9 +3,11 @@
 use anyhow::Result;
 use uvm_abi::image::EntryKind;
 use uvm_image::{digest_hex, Image};
+use uvm_manifest::RunConfig;
 
 use crate::build::human_size;
 use crate::cli::InspectArgs;
+use crate::network::describe;
 
 /// `uvm inspect`.
 pub fn command(args: &InspectArgs) -> Result<()> {
@@ -19,9 +21,15 @@ pub fn command(args: &InspectArgs) -> Result<()> {
     println!("digest:       {}{}", digest_hex(&header.digest), if args.verify { " (verified)" } else { "" });
     println!("format:       version {}, ABI version {}", header.format_version, header.abi_version);
     println!("guest kernel: {}", human_size(header.kernel.size));
+    let config_toml = image.config_toml()?;
     println!("config:");
-    for line in image.config_toml()?.lines() {
+    for line in config_toml.lines() {
         println!("  {line}");
+    }
+    println!("network:");
+    match RunConfig::from_toml(config_toml) {
+        Ok(config) => describe(&config.network(), "  ").iter().for_each(|line| println!("{line}")),
+        Err(error) => println!("  unreadable: {error}"),
     }
     let elf = image.app_elf_info()?;
     println!("app binary:   {:?}, entry {:#x}, TLS {}", elf.kind, elf.entry, if elf.has_tls { "yes" } else { "no" });

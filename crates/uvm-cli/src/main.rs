@@ -8,6 +8,7 @@ mod build;
 mod cli;
 mod inspect;
 mod kernel;
+mod network;
 mod run;
 
 use clap::Parser;

@@ -12,6 +12,7 @@ use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StagedMemory, StdIo, St
 
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
+use crate::network::NetworkFlags;
 
 /// An image opened and checked, with what the app starts with and guest memory staged for it.
 struct OpenedImage {
@@ -23,12 +24,14 @@ struct OpenedImage {
     memory_mib: u32,
     cpus: u32,
     launch: AppLaunch,
+    network: uvm_net::NetworkConfig,
     staged: StagedMemory,
 }
 
-/// Finds (or builds), maps and checks the image, works out the app's launch from the image's
-/// configuration and `args`, and stages guest memory (kernel, tables): none of it needs KVM.
-fn open_image(args: RunArgs) -> Result<OpenedImage> {
+/// Finds (or builds), maps and checks the image, works out the app's launch and network from
+/// the image's configuration, `args` and `network_flags`, and stages guest memory (kernel,
+/// tables): none of it needs KVM.
+fn open_image(args: RunArgs, network_flags: NetworkFlags) -> Result<OpenedImage> {
     let started = std::time::Instant::now();
     let path = resolve_image(args.target.as_deref())?;
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -51,16 +54,17 @@ fn open_image(args: RunArgs) -> Result<OpenedImage> {
         Some(v) => check_cpus(v, "`--cpus`")?,
         None => config.cpus.unwrap_or_else(uvm_vmm::host_cpus),
     };
+    let network = network_flags.join(&config)?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         workdir: config.workdir.clone(),
         prelink: first_addresses(&image)?,
     };
-    let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch);
+    let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch, network);
     let staged = uvm_vmm::stage_memory(&spec).with_context(|| format!("running {}", path.display()))?;
-    let launch = spec.launch;
-    Ok(OpenedImage { took, path, mapped, image, memory_mib, cpus, launch, staged })
+    let VmSpec { launch, network, .. } = spec;
+    Ok(OpenedImage { took, path, mapped, image, memory_mib, cpus, launch, network, staged })
 }
 
 fn vm_spec<'a>(
@@ -70,6 +74,7 @@ fn vm_spec<'a>(
     memory_mib: u32,
     cpus: u32,
     launch: AppLaunch,
+    network: uvm_net::NetworkConfig,
 ) -> VmSpec<'a> {
     VmSpec {
         image: mapped,
@@ -80,23 +85,26 @@ fn vm_spec<'a>(
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
         collect_stats: args.timings,
-        network: Default::default(),
+        network,
     }
 }
 
 /// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
 /// exit path, after the status is out).
 pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
+    // Bad flag values are reported before anything else is done.
+    let network_flags = NetworkFlags::parse(args)?;
     // The VM and its vCPU do not depend on the image: this thread creates them (and will run
     // the vCPU) while a second one opens and checks the image and stages guest memory.
     let opener_args = args.clone();
-    let opener = std::thread::spawn(move || open_image(opener_args));
+    let opener = std::thread::spawn(move || open_image(opener_args, network_flags));
     let prepared = uvm_vmm::prepare();
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, cpus, launch, staged } = opened;
+    let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, cpus, launch, network, staged } =
+        opened;
     let stage_took = staged.took();
-    let spec = vm_spec(args, &mapped, &image, memory_mib, cpus, launch);
+    let spec = vm_spec(args, &mapped, &image, memory_mib, cpus, launch, network);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {

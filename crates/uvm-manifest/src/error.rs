@@ -298,6 +298,63 @@ pub enum ManifestError {
         value: i64,
     },
 
+    /// A `[[ports]]` `host` or `guest` is not a port number.
+    #[error("{at} must be a port number from 1 to 65535, got {value}; pick a port in that range")]
+    PortOutOfRange {
+        /// The manifest path and key.
+        at: String,
+        /// The value.
+        value: i64,
+    },
+
+    /// A `[[ports]]` `proto` is neither "tcp" nor "udp".
+    #[error(
+        "{at} must be \"tcp\" or \"udp\", got {value:?}; write proto = \"udp\" for UDP, or leave the key out for TCP"
+    )]
+    PortProto {
+        /// The manifest path and key.
+        at: String,
+        /// The value.
+        value: String,
+    },
+
+    /// A `[[ports]]` `host_ip` is not an IP address.
+    #[error(
+        "{at} must be a host IP address to bind, such as \"127.0.0.1\", \"0.0.0.0\" or \"::1\", got {value:?}; {fix}"
+    )]
+    PortHostIp {
+        /// The manifest path and key.
+        at: String,
+        /// The value.
+        value: String,
+        /// How to write it.
+        fix: String,
+    },
+
+    /// Two `[[ports]]` entries bind the same host port or lead to the same guest port.
+    #[error("{at} (`{value}`) and [[ports]] entry {other_entry} (`{other}`) {explanation}")]
+    PortClash {
+        /// The manifest path and the later entry.
+        at: String,
+        /// The later entry, in `-p` syntax.
+        value: String,
+        /// The 1-based number of the earlier entry.
+        other_entry: usize,
+        /// The earlier entry, in `-p` syntax.
+        other: String,
+        /// What they share and how to fix it.
+        explanation: String,
+    },
+
+    /// A network setting (an egress rule, a stored port mapping) is malformed or clashes.
+    #[error("{at}: {error}")]
+    Network {
+        /// Where the value came from.
+        at: String,
+        /// What is wrong and how to write it.
+        error: uvm_net::NetConfigError,
+    },
+
     /// An image's stored run configuration is not valid TOML of the expected shape.
     #[error("the image's run configuration cannot be read: {message}\nthe image is damaged or was built by another uvm version; rebuild it with `uvm build`")]
     RunConfigSyntax {

@@ -1,7 +1,8 @@
 //! The uvm app manifest: `app.toml` in, a validated [`AppConfig`] out.
 //!
 //! A manifest names a static Linux x86-64 program, its arguments and environment, host files
-//! to copy into the image and the VM's memory size. This crate reads it, rejects anything
+//! to copy into the image, the VM's memory size and CPU count, the guest ports it publishes on
+//! the host and the destinations the app may reach. This crate reads it, rejects anything
 //! that is not exactly right with a [`ManifestError`] that names the manifest, the key, the
 //! value and the fix, and hands the CLI and the image builder plain data. It knows nothing of
 //! KVM or of the image format. The format is documented in docs/manifest.md.
@@ -12,10 +13,12 @@
 //!   command-line values.
 //!
 //! Modules: `raw` (the serde structs), `rules` (checks on single values), `validate`
-//! (raw manifest to [`AppConfig`]), `run_config`, `overrides`, `error`.
+//! (raw manifest to [`AppConfig`]), `network` (`[[ports]]` and `[network]`), `run_config`,
+//! `overrides`, `error`.
 #![forbid(unsafe_code)]
 
 mod error;
+mod network;
 mod overrides;
 mod raw;
 mod rules;
@@ -25,6 +28,8 @@ mod validate;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use uvm_net::NetworkConfig;
 
 pub use error::ManifestError;
 pub use overrides::{check_cpus, check_memory_mib, parse_env_override};
@@ -75,6 +80,8 @@ pub struct AppConfig {
     pub files: Vec<FileMapping>,
     /// The VM's resources.
     pub vm: VmConfig,
+    /// `[[ports]]` in manifest order, and `[network] egress`: checked, no two ports clashing.
+    pub network: NetworkConfig,
 }
 
 /// One `[[files]]` entry: a host file or directory and where it goes in the VM.

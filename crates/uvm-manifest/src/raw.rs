@@ -23,6 +23,12 @@ pub(crate) struct RawManifest {
     /// `[vm]`: the VM's resources.
     #[serde(default)]
     pub vm: RawVm,
+    /// `[[ports]]`: guest ports published on the host.
+    #[serde(default)]
+    pub ports: Vec<RawPort>,
+    /// `[network]`: what the app may reach.
+    #[serde(default)]
+    pub network: RawNetwork,
 }
 
 /// `[app]`.
@@ -54,10 +60,28 @@ pub(crate) struct RawVm {
     pub cpus: Option<i64>,
 }
 
+/// One `[[ports]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPort {
+    pub host: i64,
+    pub guest: i64,
+    pub proto: Option<String>,
+    pub host_ip: Option<String>,
+}
+
+/// `[network]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    #[serde(default)]
+    pub egress: Vec<String>,
+}
+
 /// The TOML parser's report for `error`, with serde's Rust type names replaced by the TOML
 /// words a manifest author knows ("i64" becomes "an integer", "struct RawApp" "a table").
 pub(crate) fn describe_toml_error(error: &toml::de::Error) -> String {
-    const WORDS: [(&str, &str); 7] = [
+    const WORDS: [(&str, &str); 9] = [
         ("expected i64", "expected an integer"),
         ("expected a sequence", "expected an array"),
         ("expected a map", "expected a table"),
@@ -65,6 +89,8 @@ pub(crate) fn describe_toml_error(error: &toml::de::Error) -> String {
         ("expected struct RawApp", "expected a table"),
         ("expected struct RawFile", "expected a table"),
         ("expected struct RawVm", "expected a table"),
+        ("expected struct RawPort", "expected a table"),
+        ("expected struct RawNetwork", "expected a table"),
     ];
     let mut message = error.to_string().trim_end().to_owned();
     for (rust, toml) in WORDS {
@@ -94,6 +120,9 @@ mod tests {
             (format!("{app}[vm]\nmemory_mib = 1.5"), "expected an integer"),
             (format!("{app}[files]\nsrc = \"a\"\ndst = \"/a\""), "expected an array"),
             (format!("{app}[[files]]\nsrc = 1\ndst = \"/a\""), "expected a string"),
+            (format!("{app}[[ports]]\nhost = \"8080\"\nguest = 80"), "expected an integer"),
+            (format!("{app}[network]\negress = \"any\""), "expected an array"),
+            (format!("ports = 5\n{app}"), "expected an array"),
             // serde reads a struct from an array by position, so this one is reported at the
             // first field; the line still points at `[[vm]]`.
             (format!("{app}[[vm]]\nmemory_mib = 64"), "line 4"),
@@ -112,7 +141,14 @@ mod tests {
         let message = error_for("[app]\nbinary = \"b\"");
         assert!(message.contains("missing field `name`"), "{message}");
         let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[network]\nmode = 1");
-        assert!(message.contains("unknown field `network`"), "{message}");
+        assert!(message.contains("unknown field `mode`, expected `egress`"), "{message}");
+        let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[ports]]\nhost = 8080\nguest = 80\nport = 1");
+        assert!(
+            message.contains("unknown field `port`, expected one of `host`, `guest`, `proto`, `host_ip`"),
+            "{message}"
+        );
+        let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[ports]]\nhost = 8080");
+        assert!(message.contains("missing field `guest`"), "{message}");
         let message = error_for("");
         assert!(message.contains("missing field `app`"), "{message}");
     }

@@ -12,6 +12,14 @@ use crate::{
     RESERVED_GUEST_DIRS,
 };
 
+/// A port number of a `[[ports]]` entry: 1..=65535.
+pub(crate) fn check_port(value: i64, at: &str) -> Result<u16, ManifestError> {
+    match u16::try_from(value) {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(ManifestError::PortOutOfRange { at: at.to_owned(), value }),
+    }
+}
+
 /// An app name: 1..=[`NAME_MAX_LEN`] characters from `[A-Za-z0-9._-]`, not starting with '.'
 /// or '-'.
 pub(crate) fn check_name(name: &str, at: &str) -> Result<(), ManifestError> {

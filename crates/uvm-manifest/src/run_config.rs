@@ -4,6 +4,10 @@
 //! section; `uvm run` reads it back. Only the host reads it; the guest kernel gets the same
 //! facts through its boot info. Reading it back applies the same value rules as the manifest,
 //! so a damaged or hand-edited image is refused with a message rather than booted.
+//!
+//! Published ports and egress rules are stored as lists of strings in the syntax of `-p` and
+//! `--egress` (`ports = ["8080:80"]`, `egress = ["10.0.0.0/8:5432"]`), and only when there are
+//! some: the configuration of an app without them is the same as before they existed.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +18,7 @@ use crate::rules::{
     binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path,
 };
 use crate::AppConfig;
+use uvm_net::{EgressPolicy, EgressRule, NetworkConfig, PortMapping};
 
 /// The run configuration stored inside an image.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -37,6 +42,14 @@ pub struct RunConfig {
     /// of the TOML when absent, so images of manifests without it are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<u32>,
+    /// Guest ports published on the host (`[[ports]]`), in manifest order. Left out of the
+    /// TOML when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "as_strings")]
+    pub ports: Vec<PortMapping>,
+    /// What the app may reach (`[network] egress`); empty: nothing. Left out of the TOML when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "as_strings")]
+    pub egress: Vec<EgressRule>,
 }
 
 /// Where run-configuration values come from, for error messages.
@@ -55,7 +68,14 @@ impl RunConfig {
             workdir: app.workdir.clone(),
             memory_mib: app.vm.memory_mib,
             cpus: app.vm.cpus,
+            ports: app.network.ports.clone(),
+            egress: app.network.egress.rules.clone(),
         }
+    }
+
+    /// The published ports and egress policy, as the VMM takes them.
+    pub fn network(&self) -> NetworkConfig {
+        NetworkConfig { ports: self.ports.clone(), egress: EgressPolicy { rules: self.egress.clone() } }
     }
 
     /// The configuration as TOML. Deterministic: equal configurations give equal bytes (keys
@@ -111,7 +131,29 @@ impl RunConfig {
         if let Some(cpus) = self.cpus {
             check_cpu_count(i64::from(cpus), &format!("{AT}: `cpus`"))?;
         }
-        Ok(())
+        self.network().check().map_err(|error| ManifestError::Network { at: format!("{AT}: `ports`"), error })
+    }
+}
+
+/// Serde for a list of values kept as their `Display` strings and read back with `FromStr`
+/// (port mappings, egress rules).
+mod as_strings {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<T: Display, S: Serializer>(values: &[T], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(values.iter().map(ToString::to_string))
+    }
+
+    pub(super) fn deserialize<'de, T, D>(deserializer: D) -> Result<Vec<T>, D::Error>
+    where
+        T: FromStr<Err: Display>,
+        D: Deserializer<'de>,
+    {
+        Vec::<String>::deserialize(deserializer)?.iter().map(|text| text.parse().map_err(D::Error::custom)).collect()
     }
 }
 
@@ -132,6 +174,8 @@ mod tests {
             workdir: "/srv".into(),
             memory_mib: 128,
             cpus: Some(2),
+            ports: vec!["8080:80".parse().unwrap(), "[::1]:5353:53/udp".parse().unwrap()],
+            egress: vec!["10.0.0.0/8:5432".parse().unwrap(), "any".parse().unwrap()],
         }
     }
 
@@ -164,7 +208,41 @@ mod tests {
         let mut config = sample();
         config.args.clear();
         config.env.clear();
+        config.ports.clear();
+        config.egress.clear();
         assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+    }
+
+    #[test]
+    fn network_settings_are_stored_as_flag_syntax_and_only_when_present() {
+        let text = sample().to_toml();
+        assert!(text.contains("ports = [\"8080:80\", \"[::1]:5353:53/udp\"]"), "{text}");
+        assert!(text.contains("egress = [\"10.0.0.0/8:5432\", \"any\"]"), "{text}");
+
+        let mut without = sample();
+        without.ports.clear();
+        without.egress.clear();
+        let text = without.to_toml();
+        assert!(!text.contains("ports") && !text.contains("egress"), "{text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap().network(), NetworkConfig::default());
+    }
+
+    #[test]
+    fn rejects_bad_or_clashing_network_settings() {
+        let text = sample().to_toml().replace("\"8080:80\"", "\"8080:0\"");
+        let err = RunConfig::from_toml(&text).unwrap_err();
+        assert!(matches!(err, ManifestError::RunConfigSyntax { .. }), "{err}");
+        assert!(err.to_string().contains("port mapping `8080:0` is not valid"), "{err}");
+
+        let text = sample().to_toml().replace("\"any\"", "\"10.0.0.1/8\"");
+        let err = RunConfig::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("egress rule `10.0.0.1/8` is not valid"), "{err}");
+
+        let mut bad = sample();
+        bad.ports.push("8080:81".parse().unwrap());
+        let err = RunConfig::from_toml(&bad.to_toml()).unwrap_err();
+        assert!(matches!(err, ManifestError::Network { .. }), "{err}");
+        assert!(err.to_string().contains("both bind host port 8080/tcp"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The manifest validator: turns a [`RawManifest`] into an [`AppConfig`].
 //!
 //! It applies the value rules of [`crate::rules`] to every key, resolves host paths against the
-//! manifest's directory and checks that they exist and are of the right kind, and checks the
-//! `[[files]]` destinations against each other and against the binary's place in the VM. It
-//! stops at the first rejection.
+//! manifest's directory and checks that they exist and are of the right kind, checks the
+//! `[[files]]` destinations against each other and against the binary's place in the VM, and
+//! checks `[[ports]]` and `[network]` ([`crate::network`]). It stops at the first rejection.
 
 use std::collections::BTreeMap;
 use std::fs::{self, FileType};
@@ -11,6 +11,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::ManifestError;
+use crate::network::check_network;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
     binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
@@ -55,6 +56,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         None => MEMORY_MIB_DEFAULT,
     };
     let cpus = raw.vm.cpus.map(|v| check_cpu_count(v, &manifest.at("[vm] `cpus`"))).transpose()?;
+    let network = check_network(&raw.ports, &raw.network, &|key| manifest.at(key))?;
 
     Ok(AppConfig {
         manifest_path: manifest_path.to_owned(),
@@ -65,6 +67,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         workdir,
         files,
         vm: VmConfig { memory_mib, cpus },
+        network,
     })
 }
 

@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use uvm_manifest::{load, AppConfig, FileMapping, ManifestError, RunConfig, VmConfig};
+use uvm_net::NetworkConfig;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -33,6 +34,15 @@ fn full_manifest_loads() {
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
         ],
         vm: VmConfig { memory_mib: 128, cpus: Some(2) },
+        network: NetworkConfig::new(
+            vec!["8080:80".parse().unwrap(), "127.0.0.1:5353:53/udp".parse().unwrap()],
+            vec![
+                "10.0.0.0/8:5432".parse().unwrap(),
+                "10.0.2.2:6379".parse().unwrap(),
+                "[2001:db8::/32]:443".parse().unwrap(),
+            ],
+        )
+        .unwrap(),
     };
     assert_eq!(app, expected);
     assert_eq!(app.binary_name(), "hello");
@@ -51,8 +61,11 @@ fn full_manifest_loads() {
             workdir: "/srv/data".into(),
             memory_mib: 128,
             cpus: Some(2),
+            ports: app.network.ports.clone(),
+            egress: app.network.egress.rules.clone(),
         }
     );
+    assert_eq!(run.network(), app.network);
     assert_eq!(RunConfig::from_toml(&run.to_toml()).unwrap(), run);
 }
 
@@ -146,6 +159,27 @@ fn expectations() -> Vec<Case> {
             &["[vm] `memory_mib`", "got 8", "between 16 and 65536"],
         ),
         ("cpus", |e| matches!(e, E::CpusOutOfRange { value: 0, .. }), &["[vm] `cpus`", "got 0", "between 1 and 64"]),
+        (
+            "port-range",
+            |e| matches!(e, E::PortOutOfRange { value: 70000, .. }),
+            &["[[ports]] entry 2: `host`", "got 70000", "from 1 to 65535"],
+        ),
+        ("port-proto", |e| matches!(e, E::PortProto { .. }), &["[[ports]] entry 1: `proto`", "\"sctp\"", "\"udp\""]),
+        (
+            "port-host-ip",
+            |e| matches!(e, E::PortHostIp { .. }),
+            &["[[ports]] entry 1: `host_ip`", "\"[::1]\"", "host_ip = \"::1\""],
+        ),
+        (
+            "port-clash",
+            |e| matches!(e, E::PortClash { other_entry: 1, .. }),
+            &["[[ports]] entry 2 (`8080:81`)", "[[ports]] entry 1 (`8080:80`)", "host port 8080/tcp"],
+        ),
+        (
+            "egress",
+            |e| matches!(e, E::Network { .. }),
+            &["[network] `egress` item 2", "`10.0.0.1/8:5432`", "write `10.0.0.0/8:5432`"],
+        ),
     ]
 }
 

@@ -42,7 +42,8 @@ pub struct VmSpec<'a> {
     pub timeout: Option<std::time::Duration>,
     /// Read KVM's vCPU counters at the end (`--timings`).
     pub collect_stats: bool,
-    /// Published ports and the egress policy.
+    /// The published ports and the egress policy (the manifest's `[[ports]]` and `[network]`
+    /// plus `uvm run -p/--egress`), already checked: no two ports clash.
     pub network: uvm_net::NetworkConfig,
 }
 
