@@ -196,6 +196,7 @@ fn manifest_ports_publish_like_dash_p() {
         server.expect_exit(test, 0);
         return;
     }
+    panic!("{test}: every host port tried was taken before uvm could bind it");
 }
 
 // ---------------------------------------------------------------- a busy published port
