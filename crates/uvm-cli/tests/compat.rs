@@ -103,6 +103,8 @@ compat_tests! {
     musl_threads => compat::c_threads(Musl);
     glibc_futex => compat::c_futex(Glibc);
     musl_futex => compat::c_futex(Musl);
+    glibc_net_loopback => compat::c_net_loopback(Glibc);
+    musl_net_loopback => compat::c_net_loopback(Musl);
     rust_files => compat::rust_files();
     rust_env => compat::rust_env();
     rust_wordfreq => compat::rust_wordfreq();

@@ -81,6 +81,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "glibc_malloc_huge",
                 "glibc_threads",
                 "glibc_futex",
+                "glibc_net_loopback",
             ],
         ),
         (
@@ -102,6 +103,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "musl_malloc_huge",
                 "musl_threads",
                 "musl_futex",
+                "musl_net_loopback",
             ],
         ),
     ] {
@@ -122,6 +124,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
             c_malloc_huge(tc),
             c_threads(tc),
             c_futex(tc),
+            c_net_loopback(tc),
         ];
         cases.extend(names.into_iter().zip(c_cases));
     }
@@ -1037,6 +1040,20 @@ pub fn c_threads(tc: Toolchain) -> Case {
 /// `futex`: futex(2) called directly (WAIT, WAKE, the BITSET pair, CMP_REQUEUE, timeouts).
 pub fn c_futex(tc: Toolchain) -> Case {
     case("futex", c_only(tc), "futex", vec![Run::new("futex").stdout(read("expected/futex.out"))])
+}
+
+/// `net_loopback`: IP sockets inside the VM over its own loopback (127.0.0.1 and ::1): TCP
+/// (listen, connect, accept4, MSG_PEEK, shutdown, a non-blocking connect, ECONNREFUSED,
+/// EADDRINUSE, SO_REUSEADDR, TCP_NODELAY, poll and epoll readiness, a dual-stack [::]
+/// listener, a 1 MiB stream to another thread), UDP over both families, getaddrinfo with the
+/// packaged /etc/hosts. Never a port number in the output: only whether they are non-zero or equal.
+pub fn c_net_loopback(tc: Toolchain) -> Case {
+    case(
+        "net_loopback",
+        c_only(tc),
+        "net_loopback",
+        vec![Run::new("net_loopback").stdout(read("expected/net_loopback.out"))],
+    )
 }
 
 // ---------------------------------------------------------------- Rust std programs
