@@ -184,7 +184,7 @@ impl Net {
             None if !socket.is_stream() => Some(bind_host(socket, any_address)?),
             None => None,
         };
-        ports.insert(port, PortEntry { handle, host, view_ip: own_view_ip(ip, socket.family) });
+        ports.insert(port, port_entry(socket, handle, host, ip));
         socket.port = Some(port);
         socket.holds_port = true;
         socket.bound_ip = Some(ip);
@@ -295,7 +295,7 @@ impl Net {
         let port = dest.port();
         let answering = socket.reply_peers.contains(&dest);
         match addr::destination(dest.ip()) {
-            Destination::Guest => match ports.get(port).and_then(|e| e.host) {
+            Destination::Guest => match ports.get(port).filter(|e| e.reachable_at(dest.ip())).and_then(|e| e.host) {
                 Some(host) => Route::Host(host, Destination::Guest),
                 None => Route::Nowhere,
             },
@@ -426,6 +426,18 @@ fn bind_host(socket: &mut GuestSocket, every_address: bool) -> Result<SocketAddr
     Ok(SocketAddr::new(HOST_LOOPBACK, local.port()))
 }
 
+/// The port-table entry of `socket` (handle `handle`) bound to `ip`, reached on the host at
+/// `host`.
+fn port_entry(socket: &GuestSocket, handle: u32, host: Option<SocketAddr>, ip: IpAddr) -> PortEntry {
+    PortEntry {
+        handle,
+        host,
+        view_ip: own_view_ip(ip, socket.family),
+        bound: addr::canonical_ip(ip),
+        dual_stack: socket.family == Family::V6 && !socket.v6only,
+    }
+}
+
 /// Binds an unbound datagram socket before its first send (as Linux does, on every address),
 /// recording its port so that its peers in the VM see it.
 fn ensure_datagram_bound(socket: &mut GuestSocket, ports: &mut PortTable, handle: u32) -> Result<(), Errno> {
@@ -435,8 +447,7 @@ fn ensure_datagram_bound(socket: &mut GuestSocket, ports: &mut PortTable, handle
     let host = bind_host(socket, true)?;
     let port =
         if ports.is_free(host.port()) { host.port() } else { ports.pick_ephemeral().ok_or(Errno(libc::EAGAIN))? };
-    let view_ip = own_view_ip(socket.family.unspecified(), socket.family);
-    ports.insert(port, PortEntry { handle, host: Some(host), view_ip });
+    ports.insert(port, port_entry(socket, handle, Some(host), socket.family.unspecified()));
     socket.port = Some(port);
     socket.holds_port = true;
     socket.bound_ip = Some(socket.family.unspecified());
@@ -460,7 +471,8 @@ fn note_auto_bind(socket: &mut GuestSocket, ports: &mut PortTable, handle: u32, 
     }
     let port = if ports.is_free(local.port()) { Some(local.port()) } else { ports.pick_ephemeral() };
     if let Some(port) = port {
-        ports.insert(port, PortEntry { handle, host: Some(SocketAddr::new(HOST_LOOPBACK, local.port())), view_ip });
+        let host = Some(SocketAddr::new(HOST_LOOPBACK, local.port()));
+        ports.insert(port, PortEntry { view_ip, ..port_entry(socket, handle, host, socket.family.unspecified()) });
         socket.port = Some(port);
         socket.holds_port = true;
     }
@@ -541,8 +553,7 @@ fn listen(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
         None => {
             // Linux binds an unbound listener to an ephemeral port.
             let port = ports.pick_ephemeral().ok_or(Errno(libc::EADDRINUSE))?;
-            let view_ip = own_view_ip(socket.family.unspecified(), socket.family);
-            ports.insert(port, PortEntry { handle, host: None, view_ip });
+            ports.insert(port, port_entry(socket, handle, None, socket.family.unspecified()));
             socket.port = Some(port);
             socket.holds_port = true;
             socket.bound_ip = Some(socket.family.unspecified());

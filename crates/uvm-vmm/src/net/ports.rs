@@ -20,6 +20,30 @@ pub struct PortEntry {
     pub host: Option<SocketAddr>,
     /// The address the holder shows as its own, for peers' views of it (`127.0.0.1`, `::1`).
     pub view_ip: IpAddr,
+    /// The address the holder is bound to (canonical; unspecified for a wildcard or an
+    /// automatic bind).
+    pub bound: IpAddr,
+    /// An IPv6 wildcard holder that also takes IPv4 (`IPV6_V6ONLY` off when it was bound).
+    pub dual_stack: bool,
+}
+
+impl PortEntry {
+    /// Whether a connection or datagram from inside the VM to `dest` (a VM address,
+    /// canonical) reaches this holder, as Linux decides by the bound address: a wildcard
+    /// takes its family's addresses (an IPv6 one IPv4's too unless `IPV6_V6ONLY`), anything
+    /// else only its own address. `0.0.0.0` and `::` as destinations mean the loopback.
+    pub fn reachable_at(&self, dest: IpAddr) -> bool {
+        let dest = match dest {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            other => other,
+        };
+        match self.bound {
+            IpAddr::V4(v4) if v4.is_unspecified() => dest.is_ipv4(),
+            IpAddr::V6(v6) if v6.is_unspecified() => dest.is_ipv6() || self.dual_stack,
+            bound => bound == dest,
+        }
+    }
 }
 
 /// The guest ports of one protocol.
@@ -107,7 +131,13 @@ mod tests {
     use super::*;
 
     fn entry(handle: u32, host: Option<&str>) -> PortEntry {
-        PortEntry { handle, host: host.map(|h| h.parse().unwrap()), view_ip: "127.0.0.1".parse().unwrap() }
+        PortEntry {
+            handle,
+            host: host.map(|h| h.parse().unwrap()),
+            view_ip: "127.0.0.1".parse().unwrap(),
+            bound: "0.0.0.0".parse().unwrap(),
+            dual_stack: false,
+        }
     }
 
     #[test]

@@ -72,7 +72,16 @@ mod tests {
     fn table_with(port: u16, host_port: u16, view: &str) -> PortTable {
         let mut t = PortTable::default();
         let host = SocketAddr::new(HOST_LOOPBACK, host_port);
-        t.insert(port, PortEntry { handle: 1, host: Some(host), view_ip: view.parse().unwrap() });
+        t.insert(
+            port,
+            PortEntry {
+                handle: 1,
+                host: Some(host),
+                view_ip: view.parse().unwrap(),
+                bound: "0.0.0.0".parse().unwrap(),
+                dual_stack: false,
+            },
+        );
         t
     }
 
