@@ -799,16 +799,10 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// The guest-physical ranges behind app memory `[addr, addr + len)`, checked for `access`
-    /// (and filled if lazily backed), physically contiguous pages merged. Readable memory may
-    /// be the image's (at or above `IMAGE_GPA`); writable memory is always RAM.
-    pub fn user_chunks(
-        &mut self,
-        addr: u64,
-        len: u64,
-        access: Access,
-    ) -> Result<Vec<uvm_abi::hypercall::MemoryChunk>, Errno> {
-        self.check_user(addr, len, access)?;
+    /// The guest-physical ranges behind app memory `[addr, addr + len)`, checked writable (and
+    /// filled if lazily backed), physically contiguous pages merged.
+    pub fn user_chunks(&mut self, addr: u64, len: u64) -> Result<Vec<uvm_abi::hypercall::MemoryChunk>, Errno> {
+        self.check_user(addr, len, Access::Write)?;
         let mut chunks: Vec<uvm_abi::hypercall::MemoryChunk> = Vec::new();
         let mut at = addr;
         let end = addr + len;

@@ -28,7 +28,7 @@ pub fn try_read(p: &mut Process, file: &OpenFile, buf: u64, count: u64, offset: 
         return Some(Ok(0));
     }
     let want = count.min(size - pos).min(VMM_COPY_MAX);
-    let chunks = match p.space.user_chunks(buf, want, crate::mm::space::Access::Write) {
+    let chunks = match p.space.user_chunks(buf, want) {
         Ok(chunks) => chunks,
         Err(e) => return Some(Err(e)),
     };

@@ -1,7 +1,9 @@
 //! The socket syscalls on `AF_INET`/`AF_INET6` sockets (`syscall::net` hands them here by
 //! family). The socket is a host socket the VMM holds (`fs::inet`); each operation is one Net
-//! hypercall naming its handle, and data moves straight between the host socket and the
-//! app's memory (the guest-physical ranges behind the app's buffers).
+//! hypercall naming its handle, made with the process unlocked so that other threads' calls
+//! overlap it. Data passes through a pooled kernel bounce buffer (up to 64 KiB a call): the
+//! app's memory is touched only with the lock held, so a thread unmapping a buffer while
+//! another's call is in flight cannot make the VMM write into freed memory.
 //!
 //! The VMM never waits. What would block says `EAGAIN`, and, as for `AF_UNIX` sockets, the
 //! call waits here unless the file is `O_NONBLOCK` or the call says `MSG_DONTWAIT`: for the
@@ -16,14 +18,12 @@
 //! Not built: control messages (`sendmsg` with `msg_control` is `EOPNOTSUPP`; `recvmsg`
 //! returns none), `SO_RCVTIMEO_NEW`/`SO_SNDTIMEO_NEW`.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use uvm_abi::hypercall::MemoryChunk;
-use uvm_abi::layout::IMAGE_GPA;
-use uvm_abi::net::{
-    NetCall, NetOp, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
-};
+use uvm_abi::net::{NetCall, NetOp, NET_ADDR_MAX, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
 
 use super::net::{
     deadline, iovecs, read_msghdr, timeval_arg, write_addr, MAX_IO, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC,
@@ -32,9 +32,9 @@ use super::net::{
 use crate::errno::{Errno, SysResult};
 use crate::fs::inet::{InetSocket, SOCK_DGRAM, SOCK_STREAM};
 use crate::fs::OpenFile;
-use crate::mm::space::Access;
 use crate::netarea::NetArea;
 use crate::process::Process;
+use crate::sync::SpinLock;
 use crate::user;
 
 /// `MSG_OOB`.
@@ -230,6 +230,42 @@ pub fn name(p: &mut Process, socket: &InetSocket, peer: bool, addr: u64, len_add
 
 // ---------------------------------------------------------------- data
 
+/// Bytes one Send or Recv moves: the size of a bounce buffer.
+const BOUNCE_SIZE: usize = 64 * 1024;
+
+/// Bounce buffers not in use (one per vCPU doing socket I/O at most, kept for reuse).
+static BOUNCES: SpinLock<Vec<Box<[u8]>>> = SpinLock::new(Vec::new());
+
+/// A kernel buffer socket data passes through: the VMM reads or writes it while the process
+/// is unlocked (other threads run on, and may even unmap the app's buffer: the app's memory
+/// is only touched with the lock held). Back to the pool when dropped.
+struct Bounce(Option<Box<[u8]>>);
+
+impl Bounce {
+    fn take() -> Bounce {
+        let buffer = BOUNCES.lock().pop().unwrap_or_else(|| alloc::vec![0u8; BOUNCE_SIZE].into_boxed_slice());
+        Bounce(Some(buffer))
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        self.0.as_deref_mut().unwrap_or(&mut [])
+    }
+
+    /// The guest-physical range of its first `len` bytes (a heap page run: contiguous).
+    fn chunk(&mut self, len: usize) -> MemoryChunk {
+        let bytes = self.bytes();
+        MemoryChunk { gpa: crate::hypercall::gpa_of(bytes.as_ptr() as u64), len: len.min(bytes.len()) as u64 }
+    }
+}
+
+impl Drop for Bounce {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.0.take() {
+            BOUNCES.lock().push(buffer);
+        }
+    }
+}
+
 /// The app's memory spans holding bytes `skip..skip + max` of the iovecs' data.
 fn spans(vecs: &[(u64, u64)], mut skip: u64, max: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
@@ -250,40 +286,10 @@ fn spans(vecs: &[(u64, u64)], mut skip: u64, max: u64) -> Vec<(u64, u64)> {
     out
 }
 
-/// Guest-physical chunks for bytes `skip..skip + max` of the iovecs' data, at most
-/// [`NET_MAX_CHUNKS`] of them (fewer bytes if the limit cuts them). For a send
-/// (`Access::Read`), data that lies in the image rather than RAM is copied into `bounce`
-/// (kernel memory, one chunk), as is a datagram (`whole`) the chunk limit would cut.
-fn chunks(
-    p: &mut Process,
-    vecs: &[(u64, u64)],
-    skip: u64,
-    max: u64,
-    access: Access,
-    whole: bool,
-    bounce: &mut Vec<u8>,
-) -> Result<Vec<MemoryChunk>, Errno> {
-    let spans = spans(vecs, skip, max);
-    let mut out: Vec<MemoryChunk> = Vec::new();
-    let mut copy = false;
-    'spans: for &(base, len) in &spans {
-        for chunk in p.space.user_chunks(base, len, access)? {
-            if out.len() as u64 == NET_MAX_CHUNKS {
-                copy |= whole;
-                break 'spans;
-            }
-            copy |= chunk.gpa.saturating_add(chunk.len) > IMAGE_GPA;
-            out.push(chunk);
-        }
-    }
-    if access != Access::Read || !copy {
-        return Ok(out);
-    }
-    bounce.clear();
-    for &(base, len) in &spans {
-        bounce.extend_from_slice(user::read(&mut p.space, base, len)?);
-    }
-    Ok(alloc::vec![MemoryChunk { gpa: crate::hypercall::gpa_of(bounce.as_ptr() as u64), len: bounce.len() as u64 }])
+/// Makes `call` on `socket` with the process unlocked (the VMM may take a while, and the
+/// call touches only kernel memory: the block on this vCPU's stack, a bounce buffer).
+fn call_unlocked(p: &mut Process, socket: &InetSocket, call: &mut NetCall) -> Result<u64, Errno> {
+    p.unlocked(|| socket.call(call))
 }
 
 /// Sends the iovecs' data to `to` (raw address bytes, empty for none); returns bytes sent.
@@ -299,29 +305,31 @@ fn send(
 ) -> SysResult {
     let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
     let stream = socket.kind() == SOCK_STREAM;
-    if !stream && total > NET_MAX_IO {
+    if !stream && total > BOUNCE_SIZE as u64 {
         return Err(Errno::EMSGSIZE);
     }
     let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
     let deadline = deadline(p, socket.options().sndtimeo_ns);
     let mut sent = 0u64;
-    let mut bounce = Vec::new();
+    let mut bounce = Bounce::take();
     let result = loop {
         // A stream socket whose readiness shows no room waits without asking the VMM.
         let room = !stream || u32::from(socket.poll()) & (POLLOUT | POLLERR | POLLHUP) != 0;
         let attempt = if room {
-            // The iovec skip is relative to the start; for datagrams (one call) it is 0.
-            let chunks = if stream {
-                chunks(p, vecs, sent, (total - sent).min(NET_MAX_IO), Access::Read, false, &mut bounce)?
-            } else {
-                chunks(p, vecs, 0, total, Access::Read, true, &mut bounce)?
-            };
+            let want = (total - sent).min(BOUNCE_SIZE as u64);
+            let mut at = 0usize;
+            for (base, len) in spans(vecs, sent, want) {
+                let data = user::read(&mut p.space, base, len)?;
+                bounce.bytes()[at..at + data.len()].copy_from_slice(data);
+                at += data.len();
+            }
+            let chunk = bounce.chunk(at);
             let mut call = to.unwrap_or_else(|| call_for(NetOp::Send));
             call.op = NetOp::Send as u32;
             call.flags = (flags & SEND_FLAGS) as u32;
-            call.chunks_gpa = crate::hypercall::gpa_of(chunks.as_ptr() as u64);
-            call.chunk_count = chunks.len() as u64;
-            socket.call(&mut call)
+            call.chunks_gpa = crate::hypercall::gpa_of(&chunk as *const MemoryChunk as u64);
+            call.chunk_count = 1;
+            call_unlocked(p, socket, &mut call)
         } else {
             Err(Errno::EAGAIN)
         };
@@ -369,23 +377,35 @@ fn recv(
     let peek = flags & MSG_PEEK != 0;
     let wait_all = flags & MSG_WAITALL != 0 && !peek && socket.kind() == SOCK_STREAM;
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
+    for (base, len) in spans(vecs, 0, max) {
+        user::write(&mut p.space, base, len)?;
+    }
     let mut got = 0u64;
-    let mut bounce = Vec::new();
+    let mut bounce = Bounce::take();
     loop {
         let ready = u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP | POLLRDHUP) != 0;
+        let want = (max - got).min(BOUNCE_SIZE as u64) as usize;
         let attempt = if ready {
-            let chunks = chunks(p, vecs, got, (max - got).min(NET_MAX_IO), Access::Write, false, &mut bounce)?;
+            let chunk = bounce.chunk(want);
             let mut call = call_for(NetOp::Recv);
             call.flags = (flags & RECV_FLAGS) as u32;
-            call.chunks_gpa = crate::hypercall::gpa_of(chunks.as_ptr() as u64);
-            call.chunk_count = chunks.len() as u64;
-            socket.call(&mut call).map(|n| (n, call))
+            call.chunks_gpa = crate::hypercall::gpa_of(&chunk as *const MemoryChunk as u64);
+            call.chunk_count = 1;
+            call_unlocked(p, socket, &mut call).map(|n| (n, call))
         } else {
             Err(Errno::EAGAIN)
         };
         match attempt {
             Ok((n, call)) => {
-                got += n;
+                // With MSG_TRUNC a datagram's full length may exceed what was copied.
+                let copied = n.min(want as u64);
+                let mut at = 0usize;
+                for (base, len) in spans(vecs, got, copied) {
+                    let data = &bounce.bytes()[at..at + len as usize];
+                    user::copy_out(&mut p.space, base, data)?;
+                    at += len as usize;
+                }
+                got += copied;
                 let done = !wait_all || n == 0 || got >= max;
                 if done {
                     return Ok(Received {
