@@ -25,6 +25,7 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
         app_binary: &app.binary,
         app_guest_path: &guest_path,
         files: &files,
+        defaults: &[],
         config_toml: &config,
     };
     pack(&input, output).with_context(|| format!("cannot build {}", output.display()))
