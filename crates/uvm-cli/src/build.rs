@@ -7,6 +7,7 @@ use uvm_image::{digest_hex, pack, PackInput};
 use uvm_manifest::{AppConfig, RunConfig};
 
 use crate::cli::BuildArgs;
+use crate::guest_etc::GuestEtc;
 use crate::kernel::GUEST_KERNEL;
 
 /// The default image path of a manifest: `<name>.uvm` beside it.
@@ -15,16 +16,20 @@ pub fn default_image_path(app: &AppConfig) -> PathBuf {
     dir.join(format!("{}.uvm", app.name))
 }
 
-/// Packs `app` into `output`.
+/// Packs `app` into `output`, with the generated `/etc` network files where the app's own
+/// files leave room (see [`crate::guest_etc`]).
 pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutput> {
     let config = RunConfig::from_app(app).to_toml();
     let files: Vec<(PathBuf, String)> = app.files.iter().map(|f| (f.src.clone(), f.dst.clone())).collect();
     let guest_path = app.binary_guest_path();
+    let etc = GuestEtc::generate();
+    let defaults = etc.defaults();
     let input = PackInput {
         kernel: GUEST_KERNEL,
         app_binary: &app.binary,
         app_guest_path: &guest_path,
         files: &files,
+        defaults: &defaults,
         config_toml: &config,
     };
     pack(&input, output).with_context(|| format!("cannot build {}", output.display()))

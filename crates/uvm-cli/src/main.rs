@@ -6,6 +6,7 @@
 
 mod build;
 mod cli;
+mod guest_etc;
 mod inspect;
 mod kernel;
 mod network;

@@ -27,6 +27,7 @@ use std::time::Instant;
 use support::apps::Toolchain;
 use support::cases::{self, Case, Run, Status};
 use support::compat;
+use support::guest_etc;
 use support::process::{self as proc, show, Output};
 use support::stage::{self, copy_tree, Staged};
 use support::vm::{judge_elapsed, judge_stream};
@@ -196,8 +197,27 @@ fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
         std::os::unix::fs::symlink(target, dev.join(name)).expect("create a /dev link");
     }
     std::fs::create_dir_all(dir.join("proc")).expect("mkdir proc");
+    add_guest_etc(dir);
     image_like(dir);
     dir.to_path_buf()
+}
+
+/// Writes the `/etc` files `uvm build` adds, where the packaged files leave room for them, as
+/// the build does: not over a packaged file or directory, nor through a non-directory `/etc`.
+fn add_guest_etc(root: &Path) {
+    let etc = root.join("etc");
+    if std::fs::symlink_metadata(&etc).is_ok_and(|m| !m.is_dir()) {
+        return;
+    }
+    std::fs::create_dir_all(&etc).expect("mkdir etc");
+    for (path, content) in guest_etc::FILES {
+        let to = root.join(path.trim_start_matches('/'));
+        if std::fs::symlink_metadata(&to).is_err() {
+            std::fs::write(&to, content).unwrap_or_else(|e| panic!("write {}: {e}", to.display()));
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).expect("chmod 0644");
+        }
+    }
 }
 
 /// Sets every mtime under `path` to 0 (children first: adding them changed their directory's)

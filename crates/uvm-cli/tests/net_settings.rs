@@ -1,7 +1,9 @@
 //! Network settings from the host's side, without networking in the VM: bad `-p/--publish`
 //! and `--egress` values and a bad `[[ports]]` entry are refused with exit status 125 and a
 //! message naming the flag or key, the value and the fix; a port clashing with the image's is
-//! refused naming both; `uvm inspect` lists the published ports and egress rules.
+//! refused naming both; `uvm inspect` lists the published ports and egress rules; `uvm build`
+//! adds `/etc/hosts`, `/etc/resolv.conf` and `/etc/nsswitch.conf` unless the app packages its
+//! own.
 
 mod support;
 
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use support::apps::Toolchain;
 use support::cases::{self, contains};
+use support::guest_etc::{self, RESOLV_CONF};
 use support::process::show;
 use support::vm::{self, expect_code, uvm};
 
@@ -130,6 +133,64 @@ fn inspect_lists_published_ports_and_egress_rules() {
     for needle in ["ports:  none published", "egress: none"] {
         assert!(contains(&out.stdout, needle.as_bytes()), "{test}: stdout lacks {needle:?}: {}", show(&out.stdout));
     }
+}
+
+/// A static test program that needs no toolchain: the image builder's ELF fixture.
+fn static_elf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf")
+}
+
+/// Builds a manifest for [`static_elf`] with `files_toml` appended, in a fresh work directory
+/// where `host_files` (name, content) are written first; returns the image.
+fn build_static(test: &str, files_toml: &str, host_files: &[(&str, &[u8])]) -> PathBuf {
+    let dir = work_dir(test);
+    for (name, content) in host_files {
+        std::fs::write(dir.join(name), content).unwrap_or_else(|e| panic!("write {name}: {e}"));
+    }
+    let manifest = dir.join("app.toml");
+    let binary = static_elf();
+    let text = format!("[app]\nname = \"app\"\nbinary = {:?}\n\n{files_toml}", binary.display().to_string());
+    std::fs::write(&manifest, text).expect("write the manifest");
+    expect_code(test, uvm([Path::new("build"), &manifest]), 0);
+    dir.join("app.uvm")
+}
+
+/// The bytes of the regular file at `path` in `image`, if there is one.
+fn image_file(image: &Path, path: &str) -> Option<Vec<u8>> {
+    let image = uvm_image::Image::open(image).expect("open the image");
+    let (_, entry) = image.lookup(path)?;
+    (uvm_abi::image::EntryKind::from_raw(entry.kind) == Some(uvm_abi::image::EntryKind::File))
+        .then(|| image.data(&entry).to_vec())
+}
+
+#[test]
+fn build_adds_the_network_files_under_etc() {
+    let test = "build_adds_the_network_files_under_etc";
+    let image = build_static(test, "", &[]);
+    for (path, content) in guest_etc::FILES {
+        let got = image_file(&image, path).unwrap_or_else(|| panic!("{test}: {path} is not a file in the image"));
+        assert_eq!(String::from_utf8_lossy(&got), content, "{test}: {path}");
+    }
+    let out = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
+    for (path, content) in guest_etc::FILES {
+        let line = format!("file 644 {:>10}  {path}\n", content.len());
+        assert!(contains(&out.stdout, line.as_bytes()), "{test}: stdout lacks {line:?}: {}", show(&out.stdout));
+    }
+}
+
+#[test]
+fn a_packaged_etc_hosts_wins_over_the_generated_one() {
+    let test = "a_packaged_etc_hosts_wins_over_the_generated_one";
+    let files = "[[files]]\nsrc = \"my-hosts\"\ndst = \"/etc/hosts\"\n";
+    let image = build_static(test, files, &[("my-hosts", b"10.9.8.7\tdb\n")]);
+    assert_eq!(image_file(&image, "/etc/hosts").as_deref(), Some(&b"10.9.8.7\tdb\n"[..]), "{test}");
+    assert_eq!(image_file(&image, "/etc/resolv.conf").as_deref(), Some(RESOLV_CONF.as_bytes()), "{test}");
+
+    // An app whose /etc is a file gets none of them, and builds.
+    let files = "[[files]]\nsrc = \"etc\"\ndst = \"/etc\"\n";
+    let image = build_static(&format!("{test}_etc_file"), files, &[("etc", b"not a directory\n")]);
+    assert_eq!(image_file(&image, "/etc").as_deref(), Some(&b"not a directory\n"[..]), "{test}");
+    assert_eq!(image_file(&image, "/etc/hosts"), None, "{test}");
 }
 
 #[test]

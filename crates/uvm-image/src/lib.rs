@@ -5,7 +5,8 @@
 //!
 //! - `error`: [`ImageError`] and [`ElfError`], one variant per rejection.
 //! - `elf`: is the app a static x86-64 executable the guest can load? ([`ElfInfo`])
-//! - `tree`: the guest directory tree from the sources, flattened into the file table.
+//! - `tree`: the guest directory tree from the sources (and the [`DefaultFile`]s they leave
+//!   room for), flattened into the file table.
 //! - `pack`: the writer (layout, atomic write, checksum and digest).
 //! - `table`: validation of a file table read from disk.
 //! - `open`: the reader ([`Image`]).
@@ -25,4 +26,4 @@ pub use elf::{check_elf, check_elf_file, ElfInfo, ElfKind, SegmentInfo};
 pub use error::{ElfError, ImageError};
 pub use open::{Image, ImageSource};
 pub use pack::{pack, PackInput, PackOutput};
-pub use tree::MAX_NAME_LEN;
+pub use tree::{DefaultFile, MAX_NAME_LEN};

@@ -24,7 +24,7 @@ use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::ImageError;
-use crate::tree::{Content, FlatData, FlatTable, Tree};
+use crate::tree::{Content, DefaultFile, FlatData, FlatTable, Tree};
 
 /// What goes into an image.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +38,10 @@ pub struct PackInput<'a> {
     /// Further files: (host file or directory, absolute guest path). Directories are copied
     /// recursively.
     pub files: &'a [(PathBuf, String)],
+    /// Files added only where `app_binary` and `files` leave room (see [`DefaultFile`]): a
+    /// source at the same path wins, and a file or symlink where one of its directories would go
+    /// leaves it out.
+    pub defaults: &'a [DefaultFile<'a>],
     /// The run configuration, stored verbatim.
     pub config_toml: &'a str,
 }
@@ -70,6 +74,9 @@ pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError
     tree.add_app(input.app_binary, input.app_guest_path, app_bytes, &app_meta)?;
     for (host, guest) in input.files {
         tree.add_source(host, guest)?;
+    }
+    for file in input.defaults {
+        tree.add_default(file)?;
     }
     let layout = Layout::compute(tree.flatten(), input, out_path)?;
 

@@ -13,6 +13,10 @@
 //! - A directory may receive several sources (their contents merge; the first source's mode
 //!   and mtime win). Any other second source for one guest path is a [`ImageError::Conflict`];
 //!   a non-directory where a directory is needed is a [`ImageError::NotADirectory`].
+//! - Default files ([`DefaultFile`]) are added after every source, and only where the sources
+//!   left room: nothing at their path, and nothing but directories (or nothing) on the way. If
+//!   a source holds the path, or a file or symlink where one of its directories would be, the
+//!   default is left out; that is not an error.
 //!
 //! Flattening is breadth-first: entry 0 is the root, and each directory's children are
 //! appended together, sorted by name, when the directory is visited. So children are
@@ -36,6 +40,19 @@ pub const MAX_NAME_LEN: usize = 255;
 const DEFAULT_DIR_MODE: u16 = 0o755;
 /// Mode of the app binary.
 const APP_MODE: u16 = 0o755;
+
+/// A file the builder adds to the image unless the sources already provide its path (or
+/// block it: a file or symlink where one of its directories would go). Its mtime is the build
+/// epoch, like every entry's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultFile<'a> {
+    /// Absolute guest path, e.g. `/etc/hosts`.
+    pub guest_path: &'a str,
+    /// The file's bytes.
+    pub content: &'a [u8],
+    /// Permission bits, e.g. `0o644`.
+    pub mode: u16,
+}
 
 /// Where a regular file's bytes come from.
 #[derive(Clone, Debug)]
@@ -169,6 +186,48 @@ impl Tree {
         // Follows a symlink given directly: the user named this path on purpose.
         let meta = fs::metadata(host).map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
         self.add_host_path(host, &components, &meta)
+    }
+
+    /// Adds `file` if the tree has room for it (see [`DefaultFile`]); returns whether it did.
+    /// Call it after every source has been added.
+    pub(crate) fn add_default(&mut self, file: &DefaultFile) -> Result<bool, ImageError> {
+        let desc = format!("the default file {}", file.guest_path);
+        let components = split_guest_path(file.guest_path, &desc)?;
+        if !self.has_room_for(&components) {
+            return Ok(false);
+        }
+        let size = file.content.len() as u64;
+        let node = Node {
+            kind: Kind::File { content: Content::Memory(file.content.to_vec()), size },
+            mode: file.mode & 0o7777,
+            mtime: build_epoch(),
+            origin: Origin::Source(desc.clone()),
+            is_app: false,
+        };
+        self.insert(&components, node, &desc)?;
+        Ok(true)
+    }
+
+    /// Whether a file could go at `components` without meeting anything: the path is free and
+    /// every existing node on the way to it is a directory. The root is never free.
+    fn has_room_for(&self, components: &[Vec<u8>]) -> bool {
+        let Some((last, parents)) = components.split_last() else {
+            return false;
+        };
+        let mut node = &self.root;
+        for component in parents {
+            let Kind::Dir(children) = &node.kind else {
+                return false;
+            };
+            match children.get(component) {
+                Some(child) => node = child,
+                None => return true,
+            }
+        }
+        match &node.kind {
+            Kind::Dir(children) => !children.contains_key(last),
+            _ => false,
+        }
     }
 
     /// Adds `host` (whose metadata is `meta`) at the guest path `components`, recursing into
@@ -443,6 +502,57 @@ mod tests {
         assert_eq!((a.first_child, a.child_count), (4, 2));
         let y = &flat.entries[5].entry;
         assert_eq!((y.first_child, y.child_count, flat.entries[8].entry.parent), (8, 1, 5));
+    }
+
+    fn default_file(guest_path: &str) -> DefaultFile<'_> {
+        DefaultFile { guest_path, content: b"default\n", mode: 0o644 }
+    }
+
+    fn source_file(origin: &str) -> Node {
+        Node {
+            kind: Kind::File { content: Content::Memory(b"app's own\n".to_vec()), size: 10 },
+            mode: 0o600,
+            mtime: 0,
+            origin: Origin::Source(origin.to_string()),
+            is_app: false,
+        }
+    }
+
+    /// The bytes of the one in-memory file named `name` in the flattened tree.
+    fn file_bytes(tree: Tree, name: &str) -> Option<Vec<u8>> {
+        tree.flatten().entries.into_iter().find(|e| e.name == name.as_bytes()).and_then(|e| match e.data {
+            FlatData::File { content: Content::Memory(bytes), .. } => Some(bytes),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_default_file_goes_where_there_is_room() {
+        let mut tree = Tree::new();
+        assert!(matches!(tree.add_default(&default_file("/etc/hosts")), Ok(true)));
+        assert!(matches!(tree.add_default(&default_file("/etc/resolv.conf")), Ok(true)));
+        assert_eq!(file_bytes(tree, "hosts").as_deref(), Some(&b"default\n"[..]));
+    }
+
+    #[test]
+    fn a_source_at_the_path_wins_over_a_default_file() {
+        let mut tree = Tree::new();
+        let p = |s: &str| split_guest_path(s, "t").unwrap_or_default();
+        assert!(tree.insert(&p("/etc/hosts"), source_file("/host/hosts"), "/host/hosts").is_ok());
+        assert!(matches!(tree.add_default(&default_file("/etc/hosts")), Ok(false)));
+        assert_eq!(file_bytes(tree, "hosts").as_deref(), Some(&b"app's own\n"[..]));
+    }
+
+    #[test]
+    fn a_file_where_a_default_needs_a_directory_leaves_the_default_out() {
+        let mut tree = Tree::new();
+        let p = |s: &str| split_guest_path(s, "t").unwrap_or_default();
+        assert!(tree.insert(&p("/etc"), source_file("/host/etc"), "/host/etc").is_ok());
+        assert!(matches!(tree.add_default(&default_file("/etc/hosts")), Ok(false)));
+        assert!(matches!(tree.add_default(&default_file("/etc/deeper/hosts")), Ok(false)));
+        assert!(matches!(tree.add_default(&default_file("/")), Ok(false)));
+        assert!(matches!(tree.add_default(&default_file("etc/hosts")), Err(ImageError::BadGuestPath { .. })));
+        assert_eq!(tree.flatten().entries.len(), 2, "the root and /etc only");
     }
 
     #[test]

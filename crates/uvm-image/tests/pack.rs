@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use uvm_abi::image::{EntryKind, IMAGE_ALIGN};
+use uvm_image::DefaultFile;
 use uvm_image::{digest_hex, pack, ElfError, Image, ImageError, PackInput};
 
 fn set_mtime(path: &std::path::Path, secs: u64) {
@@ -112,8 +113,14 @@ fn same_inputs_give_identical_bytes() {
     let tree = host_tree(&scratch);
     let app = fixture("static.elf");
     let files = [(tree, "/data".to_string())];
-    let input =
-        PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/app", files: &files, config_toml: CONFIG };
+    let input = PackInput {
+        kernel: KERNEL,
+        app_binary: &app,
+        app_guest_path: "/app",
+        files: &files,
+        defaults: &DEFAULTS,
+        config_toml: CONFIG,
+    };
     let one = pack(&input, &scratch.path("one.uvm")).expect("pack one");
     std::thread::sleep(Duration::from_millis(1100)); // a build timestamp would now differ
     let two = pack(&input, &scratch.path("two.uvm")).expect("pack two");
@@ -156,9 +163,97 @@ fn a_directory_can_fill_the_root() {
     assert!(image.lookup("/bin/hello").is_some());
 }
 
+/// The kind, mode, mtime and bytes of the entry at `path`.
+fn entry_at(image: &Image, path: &str) -> (Option<EntryKind>, u16, i64, Vec<u8>) {
+    let entry = image.lookup(path).unwrap_or_else(|| panic!("{path} missing")).1;
+    (EntryKind::from_raw(entry.kind), entry.mode, entry.mtime, image.data(&entry).to_vec())
+}
+
+#[test]
+fn default_files_go_where_the_sources_leave_room() {
+    let scratch = Scratch::new("defaults");
+    let conf = scratch.write("app.conf", b"key = 1\n");
+    let out = pack_with_defaults(&scratch, &[(conf, "/etc/app.conf".into())], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    let paths: Vec<String> = image.entries().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["/", "/bin", "/bin/hello", "/etc", "/etc/app.conf", "/etc/hosts", "/etc/resolv.conf"]);
+    let file = Some(EntryKind::File);
+    assert_eq!(entry_at(&image, "/etc/hosts"), (file, 0o644, 0, b"127.0.0.1\tlocalhost\n".to_vec()));
+    assert_eq!(entry_at(&image, "/etc/resolv.conf"), (file, 0o644, 0, b"nameserver 10.0.2.3\n".to_vec()));
+    assert_eq!(entry_at(&image, "/etc/app.conf").3, b"key = 1\n");
+
+    // Without sources, the defaults' directory is implied.
+    let alone = Scratch::new("defaults-alone");
+    let out = pack_with_defaults(&alone, &[], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    assert_eq!(entry_at(&image, "/etc"), (Some(EntryKind::Directory), 0o755, 0, Vec::new()));
+}
+
+#[test]
+fn a_packaged_file_wins_over_a_default_file() {
+    let scratch = Scratch::new("defaults-own");
+    let hosts = scratch.write("my-hosts", b"10.9.8.7 db\n");
+    let out = pack_with_defaults(&scratch, &[(hosts, "/etc/hosts".into())], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    assert_eq!(entry_at(&image, "/etc/hosts").3, b"10.9.8.7 db\n");
+    assert_eq!(entry_at(&image, "/etc/resolv.conf").3, b"nameserver 10.0.2.3\n", "the others are still added");
+
+    // The same from a whole tree copied to the root, whatever it holds at the path.
+    let scratch = Scratch::new("defaults-rootfs");
+    scratch.write("rootfs/etc/hosts", b"from the tree\n");
+    scratch.write("rootfs/etc/resolv.conf/oddly-a-directory", b"");
+    let out = pack_with_defaults(&scratch, &[(scratch.path("rootfs"), "/".into())], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    assert_eq!(entry_at(&image, "/etc/hosts").3, b"from the tree\n");
+    assert_eq!(entry_at(&image, "/etc/resolv.conf").0, Some(EntryKind::Directory));
+}
+
+#[test]
+fn a_packaged_etc_that_is_not_a_directory_leaves_the_defaults_out() {
+    let scratch = Scratch::new("defaults-etc-file");
+    let etc = scratch.write("etc-file", b"not a directory\n");
+    let out = pack_with_defaults(&scratch, &[(etc, "/etc".into())], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    assert_eq!(entry_at(&image, "/etc").0, Some(EntryKind::File));
+    assert!(image.lookup("/etc/hosts").is_none());
+
+    let scratch = Scratch::new("defaults-etc-link");
+    scratch.write("rootfs/private/etc/hosts", b"behind a symlink\n");
+    symlink("private/etc", scratch.path("rootfs/etc")).expect("symlink");
+    let out = pack_with_defaults(&scratch, &[(scratch.path("rootfs"), "/".into())], &DEFAULTS);
+    let image = Image::open(&out.path).expect("open");
+    assert_eq!(entry_at(&image, "/etc"), (Some(EntryKind::Symlink), 0o777, 0, b"private/etc".to_vec()));
+    assert!(image.lookup("/private/etc/resolv.conf").is_none(), "a default is never placed through a symlink");
+}
+
+#[test]
+fn a_default_file_with_a_bad_path_is_an_error() {
+    let scratch = Scratch::new("defaults-bad");
+    let app = fixture("static.elf");
+    let defaults = [DefaultFile { guest_path: "etc/hosts", content: b"", mode: 0o644 }];
+    let input = PackInput {
+        kernel: KERNEL,
+        app_binary: &app,
+        app_guest_path: "/bin/hello",
+        files: &[],
+        defaults: &defaults,
+        config_toml: CONFIG,
+    };
+    let err = pack(&input, &scratch.path("image.uvm")).expect_err("a relative default path");
+    assert!(matches!(&err, ImageError::BadGuestPath { guest_path, .. } if guest_path == "etc/hosts"), "{err:?}");
+    assert_eq!(scratch.listing(), Vec::<String>::new(), "nothing written");
+}
+
 fn pack_err(scratch: &Scratch, app: &str, app_guest: &str, files: &[(PathBuf, String)]) -> ImageError {
     let app = fixture(app);
-    let input = PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: app_guest, files, config_toml: CONFIG };
+    let input = PackInput {
+        kernel: KERNEL,
+        app_binary: &app,
+        app_guest_path: app_guest,
+        files,
+        defaults: &[],
+        config_toml: CONFIG,
+    };
     let err = pack(&input, &scratch.path("image.uvm")).expect_err("pack must fail");
     // Nothing is left behind: no image, no temporary file.
     assert!(!scratch.listing().iter().any(|n| n.contains("image.uvm")), "{:?}", scratch.listing());
@@ -269,7 +364,14 @@ fn a_file_that_changes_size_is_refused_and_no_partial_image_is_left() {
 fn writing_into_a_missing_directory_fails_cleanly() {
     let scratch = Scratch::new("no-dir");
     let app = fixture("static.elf");
-    let input = PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/a", files: &[], config_toml: "" };
+    let input = PackInput {
+        kernel: KERNEL,
+        app_binary: &app,
+        app_guest_path: "/a",
+        files: &[],
+        defaults: &[],
+        config_toml: "",
+    };
     let err = pack(&input, &scratch.path("missing/image.uvm")).expect_err("no dir");
     assert!(matches!(err, ImageError::WriteImage { .. }), "{err:?}");
 }
@@ -278,7 +380,8 @@ fn writing_into_a_missing_directory_fails_cleanly() {
 fn empty_config_and_static_pie_app() {
     let scratch = Scratch::new("pie");
     let app = fixture("static-pie.elf");
-    let input = PackInput { kernel: &[], app_binary: &app, app_guest_path: "/app", files: &[], config_toml: "" };
+    let input =
+        PackInput { kernel: &[], app_binary: &app, app_guest_path: "/app", files: &[], defaults: &[], config_toml: "" };
     let out = pack(&input, &scratch.path("image.uvm")).expect("pack");
     let image = Image::open(&out.path).expect("open");
     assert_eq!(image.config_toml().expect("config"), "");

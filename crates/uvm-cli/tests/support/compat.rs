@@ -317,7 +317,7 @@ pub fn busybox_ls() -> Case {
         cmd(&["ls", "-F", "/usr/share/compat"]).stdout(top),
         cmd(&["ls", "-R", "tree"]).stdout("tree:\nalpha\n\ntree/alpha:\nbeta\n\ntree/alpha/beta:\ngamma.txt\n"),
         cmd(&["ls", "-d", "/usr/share/compat/tree/alpha/beta"]).stdout("/usr/share/compat/tree/alpha/beta\n"),
-        cmd(&["ls", "/"]).stdout("bin\ndev\nproc\ntmp\nusr\n"),
+        cmd(&["ls", "/"]).stdout("bin\ndev\netc\nproc\ntmp\nusr\n"),
         cmd(&["ls", "/bin"]).stdout("busybox\n"),
         cmd(&["ls", "/tmp"]),
         cmd(&["ls", "missing"]).stderr("ls: missing: No such file or directory\n").code(1),

@@ -6,6 +6,7 @@
 //! - [`cases`]: every scenario and its expected stdout, stderr and exit status.
 //! - [`compat`]: the compatibility suite (`compat.rs`): busybox, C and Rust programs with
 //!   their expected output, packaged from `tests/compat/`.
+//! - [`guest_etc`]: the `/etc` network files `uvm build` adds to every image.
 //! - [`net`]: the network tests' servers in the background, free ports, an HTTP client.
 //! - [`stage`]: lays out a work directory: manifest + built binary + packaged files.
 //! - [`process`]: runs a command with stdin, captured output and a timeout.
@@ -17,6 +18,7 @@
 pub mod apps;
 pub mod cases;
 pub mod compat;
+pub mod guest_etc;
 pub mod manifest;
 pub mod net;
 pub mod process;

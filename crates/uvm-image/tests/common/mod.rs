@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use uvm_image::{pack, PackInput, PackOutput};
+use uvm_image::{pack, DefaultFile, PackInput, PackOutput};
 
 /// A fake guest kernel: the image format does not look inside it.
 pub const KERNEL: &[u8] = b"UVMKERN\0 a fake kernel for tests";
@@ -64,11 +64,28 @@ impl Drop for Scratch {
 /// Packs the standard test image (app = static.elf at /bin/hello, plus `files`) into
 /// `scratch/image.uvm`.
 pub fn pack_with(scratch: &Scratch, files: &[(PathBuf, String)]) -> PackOutput {
+    pack_with_defaults(scratch, files, &[])
+}
+
+/// [`pack_with`], with default files.
+pub fn pack_with_defaults(scratch: &Scratch, files: &[(PathBuf, String)], defaults: &[DefaultFile]) -> PackOutput {
     let app = fixture("static.elf");
-    let input =
-        PackInput { kernel: KERNEL, app_binary: &app, app_guest_path: "/bin/hello", files, config_toml: CONFIG };
+    let input = PackInput {
+        kernel: KERNEL,
+        app_binary: &app,
+        app_guest_path: "/bin/hello",
+        files,
+        defaults,
+        config_toml: CONFIG,
+    };
     pack(&input, &scratch.path("image.uvm")).expect("pack")
 }
+
+/// Default files as a build would pass them: `/etc/hosts` and `/etc/resolv.conf`.
+pub const DEFAULTS: [DefaultFile<'static>; 2] = [
+    DefaultFile { guest_path: "/etc/hosts", content: b"127.0.0.1\tlocalhost\n", mode: 0o644 },
+    DefaultFile { guest_path: "/etc/resolv.conf", content: b"nameserver 10.0.2.3\n", mode: 0o644 },
+];
 
 /// A standard image with one data file; returns its path.
 pub fn standard_image(scratch: &Scratch) -> PathBuf {
