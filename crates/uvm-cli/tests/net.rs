@@ -629,3 +629,59 @@ fn native_client() {
         expect_output(test, &process::run(cmd, None), 0, "reply: pong ping\n");
     }
 }
+
+// ---------------------------------------------------------------- DNS
+
+/// A name the host resolves through DNS (the package mirror every host of this project
+/// reaches), or `None` when the host's resolver answers nothing for it.
+fn name_the_host_resolves() -> Option<(&'static str, Vec<std::net::IpAddr>)> {
+    use std::net::ToSocketAddrs;
+    let name = "deb.debian.org";
+    let addrs: Vec<_> = (name, 80).to_socket_addrs().ok()?.map(|a| a.ip()).filter(|ip| ip.is_ipv4()).collect();
+    (!addrs.is_empty()).then_some((name, addrs))
+}
+
+/// DNS in the VM (musl's resolver reads the image's /etc/resolv.conf: 10.0.2.3) goes to the
+/// host's resolver only with `--egress dns`: then the name resolves as on the host; without
+/// it the query is refused (the resolver says "Try again") and the trace names the rule.
+#[test]
+fn dns_through_the_host_resolver_needs_egress_dns() {
+    let test = "dns_through_the_host_resolver_needs_egress_dns";
+    let case = app_case("net_resolve", Musl, "net_resolve");
+    let Some(image) = prepare(test, Mode::Vm, &case) else { return };
+    let name = name_the_host_resolves().map_or("deb.debian.org", |(name, _)| name);
+    let run = |uvm_args: &[&str]| {
+        let mut cmd = uvm(["run"]);
+        cmd.args(uvm_args).arg(&image).arg("--").arg(name);
+        process::run(cmd, None)
+    };
+
+    let denied = run(&["--trace-syscalls"]);
+    assert!(
+        denied.status.code() == Some(1) && String::from_utf8_lossy(&denied.stdout).starts_with("getaddrinfo: "),
+        "{test}: without --egress dns the lookup must fail\n--- status: {}\n--- stdout: {}\n--- stderr: {}",
+        denied.status,
+        show(&denied.stdout),
+        show(&denied.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("--egress dns"),
+        "{test}: the trace should name the rule that allows DNS; stderr: {}",
+        show(&denied.stderr)
+    );
+
+    let Some((_, host_addrs)) = name_the_host_resolves() else {
+        eprintln!("{test}: the host resolves no name through DNS here; only the refusal was checked");
+        return;
+    };
+    let allowed = run(&["--egress", "dns"]);
+    let stdout = String::from_utf8_lossy(&allowed.stdout).into_owned();
+    let resolved = stdout.strip_prefix("resolved ").and_then(|s| s.trim().parse::<std::net::IpAddr>().ok());
+    assert!(
+        allowed.status.code() == Some(0) && resolved.is_some_and(|ip| host_addrs.contains(&ip)),
+        "{test}: with --egress dns {name} should resolve to one of the host's answers {host_addrs:?}\n--- status: {}\n--- stdout: {}\n--- stderr: {}",
+        allowed.status,
+        show(&allowed.stdout),
+        show(&allowed.stderr)
+    );
+}

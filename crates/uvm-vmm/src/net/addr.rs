@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use uvm_abi::net::{GUEST_ADDRESS_V4, HOST_GATEWAY_V4};
+use uvm_abi::net::{DNS_RESOLVER_V4, GUEST_ADDRESS_V4, HOST_GATEWAY_V4};
 
 use super::sys::Errno;
 
@@ -152,6 +152,8 @@ pub enum Destination {
     Guest,
     /// [`HOST_GATEWAY_V4`]: the host's loopback.
     HostGateway,
+    /// [`DNS_RESOLVER_V4`]: the host's DNS resolver (port 53 only).
+    Resolver,
     /// Anywhere else (subject to the egress policy).
     Outside,
 }
@@ -160,6 +162,7 @@ pub enum Destination {
 pub fn destination(ip: IpAddr) -> Destination {
     match canonical_ip(ip) {
         IpAddr::V4(v4) if v4.octets() == HOST_GATEWAY_V4 => Destination::HostGateway,
+        IpAddr::V4(v4) if v4.octets() == DNS_RESOLVER_V4 => Destination::Resolver,
         IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() || v4.octets() == GUEST_ADDRESS_V4 => {
             Destination::Guest
         }
@@ -190,6 +193,23 @@ pub const HOST_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The guest's view of the host gateway (`10.0.2.2`).
 pub fn gateway_ip() -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(HOST_GATEWAY_V4))
+}
+
+/// The guest's DNS resolver (`10.0.2.3`).
+pub fn resolver_ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(DNS_RESOLVER_V4))
+}
+
+/// The first `nameserver` of a `resolv.conf` text, at port 53.
+pub fn first_nameserver(resolv_conf: &str) -> Option<SocketAddr> {
+    resolv_conf.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("nameserver") {
+            return None;
+        }
+        let ip: IpAddr = words.next()?.split('%').next()?.parse().ok()?;
+        Some(SocketAddr::new(ip, 53))
+    })
 }
 
 /// The guest's own address (`10.0.2.15`).

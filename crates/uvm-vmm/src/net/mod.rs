@@ -29,6 +29,7 @@ mod table;
 mod tests;
 mod view;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -72,6 +73,9 @@ impl State {
 /// One VM's network: its published ports, sockets, readiness area and poller.
 pub struct Net {
     egress: EgressPolicy,
+    /// The host's DNS resolver (its `/etc/resolv.conf`'s first nameserver), which the guest
+    /// reaches at `10.0.2.3:53`.
+    resolver: Option<SocketAddr>,
     trace: bool,
     published: Vec<published::Published>,
     state: Mutex<State>,
@@ -101,6 +105,7 @@ impl Net {
         epoll.add_input(stop.raw(), STOP_TAG).map_err(os)?;
         Ok(Net {
             egress: config.egress.clone(),
+            resolver: std::fs::read_to_string("/etc/resolv.conf").ok().and_then(|text| addr::first_nameserver(&text)),
             trace,
             published,
             state: Mutex::new(State::default()),

@@ -305,15 +305,24 @@ impl Net {
             Destination::Outside if answering || self.egress.allows(dest.ip(), port) => {
                 Route::Host(dest, Destination::Outside)
             }
-            Destination::HostGateway | Destination::Outside => Route::Denied,
+            Destination::Resolver if port == 53 && (answering || self.egress.allows(addr::resolver_ip(), port)) => {
+                match self.resolver {
+                    Some(resolver) => Route::Host(resolver, Destination::Outside),
+                    None => Route::Nowhere,
+                }
+            }
+            Destination::Resolver if port != 53 => Route::Nowhere,
+            Destination::HostGateway | Destination::Outside | Destination::Resolver => Route::Denied,
         }
     }
 
     fn trace_denied(&self, io: &dyn HostIo, what: &str, dest: SocketAddr) {
         if self.trace {
             let dest = addr::canonical(dest);
+            let rule =
+                if addr::destination(dest.ip()) == Destination::Resolver { "dns".to_owned() } else { dest.to_string() };
             io.diagnostic(&format!(
-                "[uvm trace] net: {what} {dest} denied by the egress policy (allow it with --egress {dest} or [network] egress in the manifest)"
+                "[uvm trace] net: {what} {dest} denied by the egress policy (allow it with --egress {rule} or [network] egress in the manifest)"
             ));
         }
     }
@@ -353,7 +362,13 @@ impl Net {
         for _ in 0..MAX_STRAYS {
             let received = sys::receive(&socket.fd, &iovecs, flags)?;
             let from = received.from.map(addr::canonical);
-            let view = from.map(|f| guest_view(ports, f, socket.family));
+            let view = from.map(|f| match self.resolver {
+                // The host's resolver answers as the guest's.
+                Some(resolver) if addr::canonical(resolver) == f => {
+                    addr::in_family(SocketAddr::new(addr::resolver_ip(), 53), socket.family)
+                }
+                _ => guest_view(ports, f, socket.family),
+            });
             if let (false, Some(from), Some(view)) = (socket.is_stream(), from, view) {
                 if !self.may_receive(socket, ports, from, view) {
                     if flags & libc::MSG_PEEK != 0 {
