@@ -262,8 +262,18 @@ mod tests {
         }
         assert_eq!(destination("10.0.2.2".parse().unwrap()), Destination::HostGateway);
         assert_eq!(destination("::ffff:10.0.2.2".parse().unwrap()), Destination::HostGateway);
-        for ip in ["1.2.3.4", "10.0.2.3", "2001:db8::1", "192.168.1.1"] {
+        assert_eq!(destination("10.0.2.3".parse().unwrap()), Destination::Resolver);
+        for ip in ["1.2.3.4", "10.0.2.4", "2001:db8::1", "192.168.1.1"] {
             assert_eq!(destination(ip.parse().unwrap()), Destination::Outside, "{ip}");
         }
+    }
+
+    #[test]
+    fn the_first_nameserver_is_the_resolver() {
+        let text = "# generated\nsearch example.com\nnameserver fe80::1%eth0\nnameserver 10.0.0.1\n";
+        assert_eq!(first_nameserver(text), Some("[fe80::1]:53".parse().unwrap()));
+        assert_eq!(first_nameserver("nameserver 10.255.255.53\n"), Some("10.255.255.53:53".parse().unwrap()));
+        assert_eq!(first_nameserver("options ndots:1\n"), None);
+        assert_eq!(first_nameserver("nameserver bogus\n"), None);
     }
 }
