@@ -100,7 +100,8 @@ pub enum NetOp {
     /// Listen, `arg[0]` = backlog.
     Listen = 4,
     /// Accept one pending connection (never waits: `EAGAIN`). Result: the new handle;
-    /// `addr` = the peer.
+    /// `addr[..addr_len]` = the peer, and `addr[ACCEPT_LOCAL_AT..][..arg[1]]` = the new
+    /// socket's local address (what `getsockname` will say: it cannot change).
     Accept = 5,
     /// Connect to `addr` (never waits: `EINPROGRESS` for a stream socket whose connection
     /// is under way; the guest waits for `POLLOUT` and asks `SO_ERROR`). A destination the
@@ -156,6 +157,29 @@ impl NetOp {
 
 /// Bytes of [`NetCall::addr`] (`sizeof(struct sockaddr_storage)`).
 pub const NET_ADDR_MAX: usize = 128;
+/// Where in [`NetCall::addr`] Accept puts the new socket's local address (a `sockaddr_in6`
+/// is 28 bytes: both fit).
+pub const ACCEPT_LOCAL_AT: usize = 64;
+/// The most deferred options one call carries ([`NetCall::options`]).
+pub const NET_MAX_OPTIONS: usize = 8;
+
+/// An `int` socket option the guest deferred: it answered the app's `setsockopt` itself
+/// (for options whose values it can check the way Linux does) and the VMM sets it on the host
+/// socket before the next call on that handle does anything, so it is in force before any
+/// data moves and before a `getsockopt` reads it. Saves an exit per option on connection
+/// set-up (servers set `TCP_NODELAY` and keep-alive options on every accepted socket).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetOption {
+    /// The option's level (`SOL_SOCKET`, `IPPROTO_TCP`...).
+    pub level: u32,
+    /// The option's name.
+    pub name: u32,
+    /// Its `int` value.
+    pub value: i32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
 
 /// [`crate::hypercall::Hypercall::Net`] parameters.
 #[repr(C)]
@@ -177,6 +201,12 @@ pub struct NetCall {
     pub chunks_gpa: u64,
     /// Number of chunks (at most [`NET_MAX_CHUNKS`], at most [`NET_MAX_IO`] bytes in all).
     pub chunk_count: u64,
+    /// Deferred options to set on the handle first (any op but Setup, Socket and Close).
+    pub options: [NetOption; NET_MAX_OPTIONS],
+    /// How many of `options` are used.
+    pub option_count: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
     /// Out: `>= 0` as the op says, or -errno (Linux values).
     pub result: i64,
 }
@@ -192,6 +222,9 @@ impl Default for NetCall {
             addr: [0; NET_ADDR_MAX],
             chunks_gpa: 0,
             chunk_count: 0,
+            options: [NetOption::default(); NET_MAX_OPTIONS],
+            option_count: 0,
+            reserved: 0,
             result: 0,
         }
     }
@@ -206,9 +239,11 @@ mod tests {
         use core::mem::{offset_of, size_of};
         assert_eq!(size_of::<NetSlot>(), 16);
         assert_eq!(size_of::<NetHeader>(), 16);
-        assert_eq!(size_of::<NetCall>(), 200);
+        assert_eq!(size_of::<NetOption>(), 16);
+        assert_eq!(size_of::<NetCall>(), 336);
         assert_eq!(offset_of!(NetCall, addr), 48);
-        assert_eq!(offset_of!(NetCall, result), 192);
+        assert_eq!(offset_of!(NetCall, options), 192);
+        assert_eq!(offset_of!(NetCall, result), 328);
         assert_eq!(NET_AREA_SIZE % 4096, 0);
     }
 

@@ -59,6 +59,10 @@ struct State {
     handles: table::Handles,
     tcp: ports::PortTable,
     udp: ports::PortTable,
+    /// A socket of the VM's that the current call changed through the host (data, a hang-up
+    /// or a connection sent its way over the loopback): its slot is refreshed before the
+    /// call returns, so the guest sees at once what Linux shows at once.
+    touched: Option<u32>,
 }
 
 impl State {

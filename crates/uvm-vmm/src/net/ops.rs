@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 
 use uvm_abi::hypercall::MemoryChunk;
-use uvm_abi::net::{NetCall, NetOp, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO};
+use uvm_abi::net::{NetCall, NetOp, ACCEPT_LOCAL_AT, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, NET_MAX_OPTIONS};
 use uvm_net::Proto;
 
 use super::addr::{self, Destination, Family, SockAddr, HOST_LOOPBACK};
@@ -81,6 +81,9 @@ impl Net {
         let Some(&area) = self.area.get() else { return Errno(libc::EINVAL).result() };
         let mut state = self.lock();
         let st = &mut *state;
+        if !matches!(op, NetOp::Socket | NetOp::Close) {
+            set_deferred_options(st, call);
+        }
         let result = match op {
             NetOp::Setup => Ok(0),
             NetOp::Socket => self.socket(st, area, memory, call),
@@ -101,6 +104,13 @@ impl Net {
         if !matches!(op, NetOp::Socket | NetOp::Close) {
             if let Some(socket) = st.handles.get(call.handle) {
                 area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
+            }
+        }
+        // The host's loopback delivered to the VM's other socket before the call returned;
+        // its slot shows it now rather than when the poller gets to it.
+        if let Some(touched) = st.touched.take() {
+            if let Some(socket) = st.handles.get(touched) {
+                area.refresh(memory, touched, || sys::poll_now(&socket.fd));
             }
         }
         result.unwrap_or_else(Errno::result)
@@ -232,7 +242,16 @@ impl Net {
             socket.host_bound = true;
             socket.local_view = Some(local_view);
             socket.peer_view = peer_view;
+            let local = addr::in_family(SocketAddr::new(local_view, listener.port.unwrap_or(0)), family);
+            let client = own_peer.map(|entry| entry.handle);
+            socket.vm_peer = client;
             let new = self.install(st, area, memory, socket)?;
+            if let Some(client) = client.and_then(|h| st.handles.get_mut(h)) {
+                client.vm_peer = Some(new as u32);
+            }
+            let (bytes, len) = addr::encode(&local);
+            call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + len].copy_from_slice(&bytes[..len]);
+            call.arg[1] = len as u64;
             put_addr(call, peer_view.map(|p| addr::in_family(p, family)));
             return Ok(new);
         }
@@ -250,6 +269,23 @@ impl Net {
             }
             SockAddr::Inet(a) => check_family(a, socket)?,
         };
+        let listener = (socket.is_stream() && addr::destination(dest.ip()) == Destination::Guest)
+            .then(|| ports.get(dest.port()).map(|entry| entry.handle))
+            .flatten();
+        let connected = self.route_connect(ports, socket, io, handle, dest);
+        st.touched = listener.filter(|_| matches!(connected, Ok(_) | Err(Errno(libc::EINPROGRESS))));
+        connected
+    }
+
+    /// Connect's second half: `socket` to `dest`, as the routing rule says.
+    fn route_connect(
+        &self,
+        ports: &mut PortTable,
+        socket: &mut GuestSocket,
+        io: &dyn HostIo,
+        handle: u32,
+        dest: SocketAddr,
+    ) -> Result<i64, Errno> {
         match self.route(ports, socket, dest) {
             Route::Denied => {
                 self.trace_denied(io, "connect to", dest);
@@ -334,13 +370,19 @@ impl Net {
         let handle = call.handle;
         let (socket, ports) = st.socket_and_ports(handle)?;
         if socket.is_stream() {
-            return sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64);
+            let vm_peer = socket.vm_peer;
+            let sent = sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64);
+            st.touched = vm_peer.filter(|_| sent.is_ok());
+            return sent;
         }
         let dest = if call.addr_len > 0 { Some(guest_inet_addr(call, socket)?) } else { socket.datagram_peer };
         let Some(dest) = dest else {
             return sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64);
         };
-        match self.route(ports, socket, dest) {
+        let receiver = (addr::destination(dest.ip()) == Destination::Guest)
+            .then(|| ports.get(dest.port()).map(|entry| entry.handle))
+            .flatten();
+        let sent = match self.route(ports, socket, dest) {
             Route::Denied => {
                 self.trace_denied(io, "send to", dest);
                 err(libc::EACCES)
@@ -352,7 +394,9 @@ impl Net {
                 let target = addr::for_host_family(target, socket.host_family).ok_or(Errno(libc::ENETUNREACH))?;
                 sys::send(&socket.fd, &iovecs, Some(&target), flags).map(|n| n as i64)
             }
-        }
+        };
+        st.touched = receiver.filter(|_| sent.is_ok());
+        sent
     }
 
     fn recv(&self, st: &mut State, memory: &GuestMemory, call: &mut NetCall) -> Result<i64, Errno> {
@@ -400,6 +444,7 @@ impl Net {
 
     fn close(&self, st: &mut State, area: Area, memory: &GuestMemory, handle: u32) -> Result<i64, Errno> {
         let socket = st.handles.remove(handle).ok_or(Errno(libc::EBADF))?;
+        st.touched = socket.vm_peer;
         self.epoll.remove(&socket.fd);
         if let Some(port) = socket.port.filter(|_| socket.holds_port) {
             st.ports(socket.proto).release(port, handle);
@@ -520,6 +565,20 @@ fn check_family(addr: SocketAddr, socket: &GuestSocket) -> Result<SocketAddr, Er
     }
 }
 
+/// Sets the options the guest deferred (`NetCall::options`) on the call's handle, as SetOpt
+/// would. The guest checked their values as Linux does before it answered the app, so a
+/// refusal here has no one to go to: it is dropped, and the option stays as it was.
+fn set_deferred_options(st: &mut State, call: &NetCall) {
+    let count = (call.option_count as usize).min(NET_MAX_OPTIONS);
+    for option in &call.options[..count] {
+        let mut set = NetCall { handle: call.handle, addr_len: 4, ..NetCall::default() };
+        set.arg[0] = u64::from(option.level);
+        set.arg[1] = u64::from(option.name);
+        set.addr[..4].copy_from_slice(&option.value.to_ne_bytes());
+        let _ = options::set(st, &set);
+    }
+}
+
 /// Writes `addr` into the call (or none).
 fn put_addr(call: &mut NetCall, addr: Option<SocketAddr>) {
     match addr {
@@ -584,13 +643,16 @@ fn listen(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
 
 fn shutdown(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
     let socket = st.socket(call.handle)?;
+    let vm_peer = socket.vm_peer;
     let how = match call.arg[0] {
         0 => libc::SHUT_RD,
         1 => libc::SHUT_WR,
         2 => libc::SHUT_RDWR,
         _ => return err(libc::EINVAL),
     };
-    sys::shutdown(&socket.fd, how).map(|()| 0)
+    let done = sys::shutdown(&socket.fd, how).map(|()| 0);
+    st.touched = vm_peer.filter(|_| done.is_ok());
+    done
 }
 
 fn local_name(st: &mut State, call: &mut NetCall) -> Result<i64, Errno> {

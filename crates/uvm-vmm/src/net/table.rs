@@ -45,6 +45,8 @@ pub struct GuestSocket {
     pub v6only: bool,
     /// Outside peers that sent to this published datagram socket (it may answer them).
     pub reply_peers: HashSet<SocketAddr>,
+    /// The other end's handle, for a stream connection between two of the VM's sockets.
+    pub vm_peer: Option<u32>,
 }
 
 impl GuestSocket {
@@ -65,6 +67,7 @@ impl GuestSocket {
             datagram_peer: None,
             v6only: false,
             reply_peers: HashSet::new(),
+            vm_peer: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use uvm_abi::hypercall::{MemoryChunk, VcpuStart};
-use uvm_abi::net::{NetCall, NetOp, NET_MAX_CHUNKS, POLLIN, POLLOUT};
+use uvm_abi::net::{NetCall, NetOp, NetOption, ACCEPT_LOCAL_AT, NET_MAX_CHUNKS, POLLIN, POLLOUT};
 use uvm_net::{EgressPolicy, EgressRule, NetworkConfig, PortMapping, Proto};
 
 use super::addr;
@@ -596,4 +596,65 @@ fn handles_run_out_at_the_areas_size_and_come_back() {
     assert_eq!(g.call(NetOp::Socket, 0, |c| c.arg = [2, 1, 0, 0]).result, -(libc::ENFILE as i64));
     assert_eq!(g.call(NetOp::Close, 7, |_| {}).result, 0);
     assert_eq!(g.tcp(), 7, "the lowest free handle");
+}
+
+/// A connected pair inside the VM: (listener, client, accepted), with the accept's call.
+fn connected_pair(g: &Guest) -> (u32, u32, u32, NetCall) {
+    let server = g.tcp();
+    assert_eq!(g.bind(server, "127.0.0.1:8080"), 0);
+    assert_eq!(g.listen(server), 0);
+    let client = g.tcp();
+    let r = g.connect(client, "127.0.0.1:8080");
+    assert!(r == 0 || r == -(libc::EINPROGRESS as i64), "connect: {r}");
+    let call = g.until_ready(NetOp::Accept, server, |_| {});
+    assert!(call.result > 0, "accept: {}", call.result);
+    (server, client, call.result as u32, call)
+}
+
+#[test]
+fn accept_gives_the_new_sockets_local_address_too() {
+    let g = guest();
+    let (_, _, conn, call) = connected_pair(&g);
+    let len = call.arg[1] as usize;
+    let mut local = NetCall { addr_len: len as u32, ..NetCall::default() };
+    local.addr[..len].copy_from_slice(&call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + len]);
+    assert_eq!(addr_of(&local), sa("127.0.0.1:8080"));
+    assert_eq!(g.name(NetOp::GetSockName, conn), sa("127.0.0.1:8080"), "what getsockname says");
+}
+
+#[test]
+fn deferred_options_are_set_before_the_call_runs() {
+    let g = guest();
+    let (_, client, _, _) = connected_pair(&g);
+    let nodelay = |g: &Guest, options: &[NetOption]| {
+        let c = g.call(NetOp::GetOpt, client, |c| {
+            c.arg[0] = libc::IPPROTO_TCP as u64;
+            c.arg[1] = libc::TCP_NODELAY as u64;
+            c.addr_len = 4;
+            c.options[..options.len()].copy_from_slice(options);
+            c.option_count = options.len() as u32;
+        });
+        assert_eq!(c.result, 0);
+        i32::from_ne_bytes(c.addr[..4].try_into().unwrap())
+    };
+    assert_eq!(nodelay(&g, &[]), 0);
+    let on = NetOption { level: libc::IPPROTO_TCP as u32, name: libc::TCP_NODELAY as u32, value: 1, reserved: 0 };
+    assert_ne!(nodelay(&g, &[on]), 0, "the GetOpt that carried it reads it set");
+    // An option the whitelist refuses is dropped, and the call still runs.
+    let bogus = NetOption { level: 0xdead, name: 1, value: 1, reserved: 0 };
+    assert_ne!(nodelay(&g, &[bogus]), 0);
+}
+
+#[test]
+fn a_vm_peer_sees_a_close_and_data_when_the_call_returns() {
+    let g = guest();
+    let (_, client, conn, _) = connected_pair(&g);
+    let pollin = libc::POLLIN as u32;
+    assert_eq!(g.slot(conn)[0] & pollin, 0, "nothing to read yet");
+    assert_eq!(g.send(client, b"hi", None), 2);
+    assert_ne!(g.slot(conn)[0] & pollin, 0, "readable as soon as the send returned");
+    let (data, _) = g.recv(conn, 16);
+    assert_eq!(data, b"hi");
+    assert_eq!(g.call(NetOp::Close, client, |_| {}).result, 0);
+    assert_ne!(g.slot(conn)[0] & (pollin | libc::POLLRDHUP as u32), 0, "the hang-up shows at once");
 }

@@ -3,10 +3,14 @@
 //! the guest keeps (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and its readiness as the VMM publishes it
 //! in the shared area (`netarea`), so `poll`/`epoll` look without leaving the VM.
 //!
-//! [`InetSocket::call`] makes one `NetOp` on the handle. The last reference going away closes
-//! the host socket (`NetOp::Close`). The socket syscalls are `syscall::inet`'s.
+//! [`InetSocket::call`] makes one `NetOp` on the handle, carrying the options whose
+//! `setsockopt` the guest answered itself ([`InetSocket::defer_option`]): the VMM sets them
+//! before the op does anything. The last reference going away closes the host socket
+//! (`NetOp::Close`). The socket syscalls are `syscall::inet`'s.
 
-use uvm_abi::net::{NetCall, NetOp};
+use alloc::vec::Vec;
+
+use uvm_abi::net::{NetCall, NetOp, NetOption, NET_MAX_OPTIONS};
 
 use crate::errno::Errno;
 use crate::fs::epoll::Changes;
@@ -43,6 +47,10 @@ pub struct InetSocket {
     owner: (u32, u32),
     time: Timespec,
     options: SpinLock<InetOptions>,
+    /// Options set by the app and not yet passed to the VMM (at most `NET_MAX_OPTIONS`).
+    deferred: SpinLock<Vec<NetOption>>,
+    /// The local address, when it cannot change any more (an accepted socket).
+    local_name: SpinLock<Option<Vec<u8>>>,
 }
 
 impl InetSocket {
@@ -56,7 +64,18 @@ impl InetSocket {
         owner: (u32, u32),
         time: Timespec,
     ) -> InetSocket {
-        InetSocket { handle, family, kind, area, ino, owner, time, options: SpinLock::new(InetOptions::default()) }
+        InetSocket {
+            handle,
+            family,
+            kind,
+            area,
+            ino,
+            owner,
+            time,
+            options: SpinLock::new(InetOptions::default()),
+            deferred: SpinLock::new(Vec::new()),
+            local_name: SpinLock::new(None),
+        }
     }
 
     /// The VMM's handle.
@@ -104,10 +123,44 @@ impl InetSocket {
         self.area.changes(self.handle)
     }
 
-    /// Makes `call` (its `op` and operands set) on this socket's handle: the result, or the
-    /// host's error.
+    /// The local address, if it is known for good ([`InetSocket::set_local_name`]).
+    pub fn local_name(&self) -> Option<Vec<u8>> {
+        self.local_name.lock().clone()
+    }
+
+    /// Records the local address of a socket whose address cannot change (an accepted one).
+    pub fn set_local_name(&self, name: &[u8]) {
+        *self.local_name.lock() = Some(name.to_vec());
+    }
+
+    /// Queues `option` for the next call on the handle (the app's `setsockopt` already
+    /// succeeded). When the queue is full the options go to the VMM at once.
+    pub fn defer_option(&self, option: NetOption) -> Result<(), Errno> {
+        let full = {
+            let mut deferred = self.deferred.lock();
+            deferred.retain(|o| (o.level, o.name) != (option.level, option.name));
+            deferred.push(option);
+            deferred.len() >= NET_MAX_OPTIONS
+        };
+        if full {
+            // Any call on the handle sets them first: the cheapest one carries them.
+            let mut call = NetCall { op: NetOp::GetSockName as u32, ..NetCall::default() };
+            self.call(&mut call)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `call` (its `op` and operands set) on this socket's handle, with the deferred
+    /// options: the result, or the host's error.
     pub fn call(&self, call: &mut NetCall) -> Result<u64, Errno> {
         call.handle = self.handle;
+        if call.op != NetOp::Close as u32 {
+            let mut deferred = self.deferred.lock();
+            let count = deferred.len().min(NET_MAX_OPTIONS);
+            call.options[..count].copy_from_slice(&deferred[..count]);
+            call.option_count = count as u32;
+            deferred.drain(..count);
+        }
         let r = crate::hypercall::net(call);
         if r < 0 {
             Err(Errno::from_host(r))

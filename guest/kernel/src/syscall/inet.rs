@@ -23,7 +23,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use uvm_abi::hypercall::MemoryChunk;
-use uvm_abi::net::{NetCall, NetOp, NET_ADDR_MAX, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
+use uvm_abi::net::{
+    NetCall, NetOp, NetOption, ACCEPT_LOCAL_AT, NET_ADDR_MAX, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP,
+};
 
 use super::net::{
     deadline, iovecs, read_msghdr, timeval_arg, write_addr, MAX_IO, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC,
@@ -202,6 +204,10 @@ pub fn accept(
         call = call_for(NetOp::Accept);
     };
     let server = new_socket(p, socket.area(), handle as u32, socket.family(), socket.kind());
+    let local_len = (call.arg[1] as usize).min(NET_ADDR_MAX - ACCEPT_LOCAL_AT);
+    if local_len > 0 {
+        server.set_local_name(&call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + local_len]);
+    }
     let fd = install(p, server, flags)?;
     if let Err(e) = write_addr(p, addr, len_addr, returned_addr(&call)) {
         let file = p.files.fds.lock().close(fd);
@@ -221,8 +227,12 @@ pub fn shutdown(socket: &InetSocket, how: u64) -> SysResult {
     socket.call(&mut call).map(|_| 0)
 }
 
-/// getsockname (`peer` false) or getpeername (`peer` true).
+/// getsockname (`peer` false) or getpeername (`peer` true). An accepted socket's local
+/// address came with the accept: no call.
 pub fn name(p: &mut Process, socket: &InetSocket, peer: bool, addr: u64, len_addr: u64) -> SysResult {
+    if let Some(local) = socket.local_name().filter(|_| !peer) {
+        return write_addr(p, addr, len_addr, &local).map(|()| 0);
+    }
     let mut call = call_for(if peer { NetOp::GetPeerName } else { NetOp::GetSockName });
     socket.call(&mut call)?;
     write_addr(p, addr, len_addr, returned_addr(&call)).map(|()| 0)
@@ -517,6 +527,10 @@ pub fn setsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, v
     if len as usize > NET_ADDR_MAX {
         return Err(Errno::EINVAL);
     }
+    if let Some(option) = deferrable(p, socket, level, name, value, len)? {
+        socket.defer_option(option)?;
+        return Ok(0);
+    }
     let bytes = user::read(&mut p.space, value, u64::from(len))?;
     let mut call = call_for(NetOp::SetOpt);
     call.arg[0] = level as u32 as u64;
@@ -524,6 +538,47 @@ pub fn setsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, v
     call.addr[..bytes.len()].copy_from_slice(bytes);
     call.addr_len = len;
     socket.call(&mut call).map(|_| 0)
+}
+
+/// `IPPROTO_TCP`.
+const IPPROTO_TCP: u64 = 6;
+/// `SO_KEEPALIVE`.
+const SO_KEEPALIVE: u64 = 9;
+/// `TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`.
+const TCP_NODELAY: u64 = 1;
+const TCP_KEEPIDLE: u64 = 4;
+const TCP_KEEPINTVL: u64 = 5;
+const TCP_KEEPCNT: u64 = 6;
+
+/// The option, if the guest can answer this `setsockopt` itself and let the VMM set it with
+/// the socket's next call: the `int` options servers set on every connection (`TCP_NODELAY`
+/// and keep-alive's) on a stream socket, whose values are checked here as Linux checks them
+/// (`EINVAL` out of range), so the host cannot refuse them later.
+fn deferrable(
+    p: &mut Process,
+    socket: &InetSocket,
+    level: u64,
+    name: u64,
+    value: u64,
+    len: u32,
+) -> Result<Option<NetOption>, Errno> {
+    let (level, name) = (level as u32 as u64, name as u32 as u64);
+    let range = match (level, name) {
+        (SOL_SOCKET, SO_KEEPALIVE) => i32::MIN..=i32::MAX,
+        (IPPROTO_TCP, TCP_NODELAY) if socket.kind() == SOCK_STREAM => i32::MIN..=i32::MAX,
+        (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL) if socket.kind() == SOCK_STREAM => 1..=32767,
+        (IPPROTO_TCP, TCP_KEEPCNT) if socket.kind() == SOCK_STREAM => 1..=127,
+        _ => return Ok(None),
+    };
+    if len < 4 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = user::read(&mut p.space, value, 4)?;
+    let value = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if !range.contains(&value) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(NetOption { level: level as u32, name: name as u32, value, reserved: 0 }))
 }
 
 /// getsockopt: as [`setsockopt`]; the value is cut to `*len` and `*len` set to its length.
