@@ -340,7 +340,7 @@ impl HostPeer {
                             let mut out = stream.try_clone().expect("clone");
                             let mut line = String::new();
                             if BufReader::new(stream).read_line(&mut line).is_ok() {
-                                let _ = write!(out, "pong {}\n", line.trim_end());
+                                let _ = writeln!(out, "pong {}", line.trim_end());
                             }
                         });
                     }
