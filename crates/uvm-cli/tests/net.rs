@@ -465,7 +465,7 @@ fn native_glibc_udp_echo() {
 
 /// Runs the client in the VM: `uvm run [uvm_args] IMAGE -- client_args`.
 fn run_client(test: &str, tc: Toolchain, uvm_args: &[String], client_args: &[String]) -> Option<process::Output> {
-    let Some(image) = prepare(test, Mode::Vm, &app_case("net_client", tc, "net_client")) else { return None };
+    let image = prepare(test, Mode::Vm, &app_case("net_client", tc, "net_client"))?;
     let mut cmd = uvm(["run"]);
     cmd.args(uvm_args).arg(&image).arg("--").args(client_args);
     Some(process::run(cmd, None))
