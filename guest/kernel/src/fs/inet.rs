@@ -14,8 +14,8 @@ use uvm_abi::net::{NetCall, NetOp, NetOption, NET_MAX_OPTIONS};
 
 use crate::errno::Errno;
 use crate::fs::epoll::Changes;
-use crate::fs::stat::{FileType, Stat, Timespec, BLOCK_SIZE};
-use crate::fs::unix::DEV_SOCKFS;
+use crate::fs::stat::{Stat, Timespec};
+use crate::fs::unix::sockfs_stat;
 use crate::netarea::NetArea;
 use crate::sync::SpinLock;
 
@@ -171,22 +171,7 @@ impl InetSocket {
 
     /// The metadata (`S_IFSOCK`).
     pub fn stat(&self) -> Stat {
-        Stat {
-            dev: DEV_SOCKFS,
-            ino: self.ino,
-            nlink: 1,
-            mode: FileType::Socket.mode_bits() | 0o777,
-            uid: self.owner.0,
-            gid: self.owner.1,
-            rdev: 0,
-            size: 0,
-            blksize: BLOCK_SIZE,
-            blocks: 0,
-            atime: self.time,
-            mtime: self.time,
-            ctime: self.time,
-            mount_id: 0,
-        }
+        sockfs_stat(self.ino, self.owner.0, self.owner.1, self.time)
     }
 }
 

@@ -815,22 +815,28 @@ impl UnixSocket {
 
     /// The metadata: sockfs's inode, mode `0777` as Linux shows it.
     pub fn stat(&self) -> Stat {
-        Stat {
-            dev: DEV_SOCKFS,
-            ino: self.ino,
-            nlink: 1,
-            mode: FileType::Socket.mode_bits() | 0o777,
-            uid: self.owner.uid,
-            gid: self.owner.gid,
-            rdev: 0,
-            size: 0,
-            blksize: BLOCK_SIZE,
-            blocks: 0,
-            atime: self.time,
-            mtime: self.time,
-            ctime: self.time,
-            mount_id: 0,
-        }
+        sockfs_stat(self.ino, self.owner.uid, self.owner.gid, self.time)
+    }
+}
+
+/// What `fstat` shows of a socket of any family: sockfs inode `ino`, mode `0777` as Linux
+/// shows it, owned by `uid`/`gid`, made at `time`.
+pub fn sockfs_stat(ino: u64, uid: u32, gid: u32, time: Timespec) -> Stat {
+    Stat {
+        dev: DEV_SOCKFS,
+        ino,
+        nlink: 1,
+        mode: FileType::Socket.mode_bits() | 0o777,
+        uid,
+        gid,
+        rdev: 0,
+        size: 0,
+        blksize: BLOCK_SIZE,
+        blocks: 0,
+        atime: time,
+        mtime: time,
+        ctime: time,
+        mount_id: 0,
     }
 }
 
