@@ -3,8 +3,9 @@
  * non-blocking connect (EINPROGRESS, POLLOUT, SO_ERROR), ECONNREFUSED, EADDRINUSE,
  * SO_REUSEADDR, TCP_NODELAY, poll and epoll readiness (level and edge), a dual-stack [::]
  * listener taking a 127.0.0.1 client, UDP sendto/recvfrom over IPv4 and IPv6 (the sender's
- * address is the sending socket's), a connected UDP socket, getaddrinfo. Port numbers are never
- * printed, only whether they are non-zero or equal, so the output is the same on every run. */
+ * address is the sending socket's), a connected UDP socket, sendmmsg/recvmmsg, getaddrinfo.
+ * Port numbers are never printed, only whether they are non-zero or equal, so the output is the
+ * same on every run. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -575,6 +576,36 @@ static void udp_pair(int family, const char *ip) {
     r = recvfrom(b, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen);
     says("UDP: received", r == 4 ? buf : "wrong length", "conn");
     yes("UDP: from the connected socket", same_addr(&from, &an));
+
+    /* sendmmsg on the connected socket, recvmmsg with MSG_WAITFORONE. */
+    char *texts[3] = {"a", "bb", "ccc"};
+    struct iovec out_iov[3], in_iov[4];
+    struct mmsghdr out[3], in[4];
+    char in_buf[4][8];
+    memset(out, 0, sizeof out);
+    memset(in, 0, sizeof in);
+    memset(in_buf, 0, sizeof in_buf);
+    for (int i = 0; i < 3; i++) {
+        out_iov[i] = (struct iovec){texts[i], strlen(texts[i])};
+        out[i].msg_hdr.msg_iov = &out_iov[i];
+        out[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (int i = 0; i < 4; i++) {
+        in_iov[i] = (struct iovec){in_buf[i], sizeof in_buf[i]};
+        in[i].msg_hdr.msg_iov = &in_iov[i];
+        in[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = sendmmsg(a, out, 3, 0);
+    printf("UDP: sendmmsg of 3 datagrams: %d, lengths %u %u %u\n", sent, out[0].msg_len, out[1].msg_len,
+           out[2].msg_len);
+    if (sent != 3)
+        failures++;
+    poll1(b, POLLIN, 1000);
+    usleep(20000); /* all three queued, not only the first */
+    int got = recvmmsg(b, in, 4, MSG_WAITFORONE, NULL);
+    printf("UDP: recvmmsg(MSG_WAITFORONE) into 4: %d: %s %s %s\n", got, in_buf[0], in_buf[1], in_buf[2]);
+    if (got != 3 || strcmp(in_buf[2], "ccc") != 0)
+        failures++;
     close(a);
     close(b);
 }

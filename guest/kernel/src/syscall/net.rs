@@ -667,6 +667,11 @@ fn read_control(p: &mut Process, msg: &MsgHdr, extras: &mut Extras) -> Result<()
 /// sendmsg(fd, msg, flags).
 pub fn sys_sendmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, msg, flags, ..] = f.syscall_args();
+    sendmsg(p, fd, msg, flags)
+}
+
+/// sendmsg of the `struct msghdr` at `msg` on `fd`.
+fn sendmsg(p: &mut Process, fd: u64, msg: u64, flags: u64) -> SysResult {
     if let Some((file, socket)) = inet_of(p, fd)? {
         return super::inet::sendmsg(p, &file, &socket, msg, flags);
     }
@@ -700,6 +705,11 @@ fn put_cmsg(out: &mut Vec<u8>, room: usize, kind: u32, data: &[u8]) -> bool {
 /// into `msg_control`, `MSG_TRUNC`/`MSG_CTRUNC` into `msg_flags`.
 pub fn sys_recvmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, msg_addr, flags, ..] = f.syscall_args();
+    recvmsg(p, fd, msg_addr, flags)
+}
+
+/// recvmsg into the `struct msghdr` at `msg_addr` on `fd`.
+fn recvmsg(p: &mut Process, fd: u64, msg_addr: u64, flags: u64) -> SysResult {
     if let Some((file, socket)) = inet_of(p, fd)? {
         return super::inet::recvmsg(p, &file, &socket, msg_addr, flags);
     }
@@ -759,6 +769,63 @@ pub fn sys_recvmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     user::write_u64(&mut p.space, msg_addr + 40, control.len() as u64)?;
     user::write_u32(&mut p.space, msg_addr + 48, out_flags)?;
     Ok(recv_result(&socket, &received, flags))
+}
+
+/// Bytes of a `struct mmsghdr` (a `msghdr`, then `unsigned int msg_len`, padded).
+const MMSGHDR_SIZE: u64 = 64;
+/// Where `msg_len` is in a `struct mmsghdr`.
+const MMSG_LEN_AT: u64 = 56;
+/// The most messages one sendmmsg/recvmmsg handles (Linux's `UIO_MAXIOV`).
+const MMSG_MAX: u64 = 1024;
+/// recvmmsg: wait for the first message only.
+const MSG_WAITFORONE: u64 = 0x10000;
+
+/// sendmmsg(fd, msgvec, vlen, flags): sendmsg for each message in turn, each's byte count in
+/// its `msg_len`. The number sent; an error after the first message ends the batch and is
+/// dropped, as on Linux.
+pub fn sys_sendmmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, vec, vlen, flags, ..] = f.syscall_args();
+    let mut done = 0u64;
+    while done < (vlen as u32 as u64).min(MMSG_MAX) {
+        let entry = vec.checked_add(done * MMSGHDR_SIZE).ok_or(Errno::EFAULT)?;
+        match sendmsg(p, fd, entry, flags) {
+            Ok(n) => user::write_u32(&mut p.space, entry + MMSG_LEN_AT, n as u32)?,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        done += 1;
+    }
+    Ok(done as usize)
+}
+
+/// recvmmsg(fd, msgvec, vlen, flags, timeout): recvmsg for each message in turn, each's byte
+/// count in its `msg_len`. `MSG_WAITFORONE` makes the calls after the first non-blocking; the
+/// timeout, as on Linux, is checked after each message. The number received; an error after
+/// the first message ends the batch.
+pub fn sys_recvmmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, vec, vlen, flags, timeout, ..] = f.syscall_args();
+    let deadline = match timeout {
+        0 => None,
+        addr => Some(crate::wait::now_ns(p).saturating_add(super::time::read_timespec(p, addr)?)),
+    };
+    let mut flags = flags;
+    let mut done = 0u64;
+    while done < (vlen as u32 as u64).min(MMSG_MAX) {
+        let entry = vec.checked_add(done * MMSGHDR_SIZE).ok_or(Errno::EFAULT)?;
+        match recvmsg(p, fd, entry, flags) {
+            Ok(n) => user::write_u32(&mut p.space, entry + MMSG_LEN_AT, n as u32)?,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        done += 1;
+        if flags & MSG_WAITFORONE != 0 {
+            flags |= MSG_DONTWAIT;
+        }
+        if deadline.is_some_and(|d| crate::wait::now_ns(p) >= d) {
+            break;
+        }
+    }
+    Ok(done as usize)
 }
 
 // ---------------------------------------------------------------- options

@@ -192,8 +192,10 @@ syscall_table! {
     293 pipe2 2 => fs::sys_pipe2;
     295 preadv 5 => fs::sys_preadv;
     296 pwritev 5 => fs::sys_pwritev;
+    299 recvmmsg 5 => net::sys_recvmmsg;
     302 prlimit64 4 => proc::sys_prlimit64;
     306 syncfs 1 => fs::sys_syncfs;
+    307 sendmmsg 4 => net::sys_sendmmsg;
     309 getcpu 3 => misc::sys_getcpu;
     316 renameat2 5 => fs::sys_renameat2;
     318 getrandom 3 => proc::sys_getrandom;
