@@ -658,3 +658,5 @@ fn a_vm_peer_sees_a_close_and_data_when_the_call_returns() {
     assert_eq!(g.call(NetOp::Close, client, |_| {}).result, 0);
     assert_ne!(g.slot(conn)[0] & (pollin | libc::POLLRDHUP as u32), 0, "the hang-up shows at once");
 }
+
+mod rings;
