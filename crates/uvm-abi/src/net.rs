@@ -9,9 +9,10 @@
 //! The guest registers a [`NET_AREA_SIZE`]-byte area of its RAM once ([`NetOp::Setup`]).
 //! Slot `h` ([`NetSlot`], 16 bytes at `16 * h`) is handle `h`'s readiness, kept by the VMM:
 //! - `readiness`: Linux `poll` bits (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`)
-//!   that held when the VMM last looked. After every call that names a handle the VMM clears
-//!   the slot's bits and re-polls the host socket; its poller thread ORs in what the host
-//!   reports as it happens. So a clear bit means "would block" (the guest answers `EAGAIN`
+//!   that held when the VMM last looked. After every call that names a handle the VMM
+//!   re-polls the host socket and brings the bits to what it shows (never clearing, even for a
+//!   moment, a bit that holds all along); its poller thread ORs in what the host reports as
+//!   it happens. So a clear bit means "would block" (the guest answers `EAGAIN`
 //!   without an exit) and a set bit means "try": at worst one call finds `EAGAIN`.
 //! - `input`, `output`, `hangup`: counts bumped by the poller on each host event of that kind
 //!   (new data or a connection; room to write; hang-up or error), for edge-triggered epoll.

@@ -106,18 +106,22 @@ impl Net {
             NetOp::RxRing => self.register_ring(st, area, memory, vcpu, call),
             NetOp::Refill => self.refill(st, area, memory, vcpu, call),
         };
+        let mut wake = false;
         if !matches!(op, NetOp::Socket | NetOp::Close) {
             if let Some(socket) = st.handles.get(call.handle) {
-                area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
+                wake |= area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
             }
         }
         // The host's loopback delivered to the VM's other socket before the call returned;
-        // its slot shows it now rather than when the poller gets to it.
+        // its slot (and ring) show it now rather than when the poller gets to it.
         if let Some(touched) = st.touched.take() {
             self.fill_and_announce(area, memory, vcpu, touched);
             if let Some(socket) = st.handles.get(touched) {
-                area.refresh(memory, touched, || sys::poll_now(&socket.fd));
+                wake |= area.refresh(memory, touched, || sys::poll_now(&socket.fd));
             }
+        }
+        if wake {
+            self.wake_waiters(area, memory, vcpu);
         }
         result.unwrap_or_else(Errno::result)
     }
@@ -554,6 +558,11 @@ impl Net {
     /// the waiting vCPUs are unparked, as the poller would.
     fn announce(&self, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps, handle: u32) {
         area.note_event(memory, handle, POLLIN);
+        self.wake_waiters(area, memory, vcpu);
+    }
+
+    /// Bumps the generation and unparks the vCPUs waiting for a socket.
+    fn wake_waiters(&self, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps) {
         let waiters = area.publish_generation(memory);
         for index in (0..64).filter(|i| waiters & (1u64 << i) != 0) {
             vcpu.unpark(index);
