@@ -106,7 +106,8 @@ def fmt(v, spec):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--uvm", required=True)
-    ap.add_argument("--binary", required=True, help="the static Go server")
+    ap.add_argument("--binary", required=True, help="the static server (Go's, or bench/epoll_http.c)")
+    ap.add_argument("--title", default="Go net/http hello", help="what the table measures")
     ap.add_argument("--image", required=True, help="its uvm image (listens on guest port 80)")
     ap.add_argument("--connrate", required=True)
     ap.add_argument("--rounds", type=int, default=5)
@@ -149,7 +150,7 @@ def main():
     def ratio(k):
         return fmt(v[k] / n[k] if n[k] and v[k] is not None else None, ".2f")
     print()
-    print(f"Go net/http hello, medians of {args.rounds} rounds (native and uvm interleaved; uvm with "
+    print(f"{args.title}, medians of {args.rounds} rounds (native and uvm interleaved; uvm with "
           f"--cpus {args.cpus}, -p HOST:80)")
     print()
     print("| metric | native | uvm | uvm/native |")

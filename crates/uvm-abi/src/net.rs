@@ -9,9 +9,10 @@
 //! The guest registers a [`NET_AREA_SIZE`]-byte area of its RAM once ([`NetOp::Setup`]).
 //! Slot `h` ([`NetSlot`], 16 bytes at `16 * h`) is handle `h`'s readiness, kept by the VMM:
 //! - `readiness`: Linux `poll` bits (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`)
-//!   that held when the VMM last looked. After every call that names a handle the VMM clears
-//!   the slot's bits and re-polls the host socket; its poller thread ORs in what the host
-//!   reports as it happens. So a clear bit means "would block" (the guest answers `EAGAIN`
+//!   that held when the VMM last looked. After every call that names a handle the VMM
+//!   re-polls the host socket and brings the bits to what it shows (never clearing, even for a
+//!   moment, a bit that holds all along); its poller thread ORs in what the host reports as
+//!   it happens. So a clear bit means "would block" (the guest answers `EAGAIN`
 //!   without an exit) and a set bit means "try": at worst one call finds `EAGAIN`.
 //! - `input`, `output`, `hangup`: counts bumped by the poller on each host event of that kind
 //!   (new data or a connection; room to write; hang-up or error), for edge-triggered epoll.
@@ -22,6 +23,32 @@
 //! updating slots, then unparks every vCPU whose bit is set in `waiters` (the bits stay: the
 //! guest clears its own). Both sides use sequentially consistent atomics on these two words,
 //! so a wake-up is never lost.
+//!
+//! # Receive rings
+//! A connected stream socket (accepted, or connected by the app) may have a receive ring: the
+//! VMM reads the host socket into it as data arrives, and the guest's `recv` copies from it
+//! without an exit. The guest allocates the ring (a [`NetRxHeader`], 16 bytes 16-aligned, and
+//! [`NET_RX_RING_SIZE`] bytes of data, page-aligned, both in RAM) and registers it with Accept
+//! (the accepted socket gets it) or [`NetOp::RxRing`] (a socket the app connected), passing
+//! the header's GPA in `arg[2]` and the data's in `arg[3]`. The VMM then:
+//! - on every input event of the host socket (its poller), and when a ring is registered or
+//!   refilled, reads the host socket into the ring's free space (`head - tail` bytes are in
+//!   use; byte `i` of the stream is at `data[i % NET_RX_RING_SIZE]`) until the socket has
+//!   nothing more, then publishes `head` (release), sets the flags, bumps the slot's input
+//!   count and the generation, and unparks the waiters;
+//! - stops reading at end of stream ([`NET_RX_EOF`]) or an error ([`NET_RX_ERROR`], the errno
+//!   in `error`), and marks a ring it found full with [`NET_RX_STALLED`] (the host socket may
+//!   hold more: the guest asks for it with [`NetOp::Refill`] once it has made room);
+//! - never reads a ringed socket any other way (Recv on it is `EINVAL`), so the ring holds the
+//!   stream in order; reads of one ring never overlap (the poller and a vCPU take turns);
+//! - forgets the ring in Close before Close returns: the guest frees it only after that.
+//!
+//! The guest writes only `tail` (release, then reads `flags`: a ring marked stalled after the
+//! guest made room is refilled by the VMM itself, which re-reads `tail` after it marks it).
+//! The VMM keeps its own `head` and trusts neither word: a `tail` that claims more than a
+//! ring's worth only stops the ring. For a ringed socket the slot's `POLLIN`, `POLLRDHUP` and
+//! `POLLERR` are the ring's to say (`head != tail`, the flags); `POLLOUT` and `POLLHUP` stay
+//! the slot's.
 //!
 //! # Addresses
 //! Addresses travel as Linux `sockaddr_in` / `sockaddr_in6` bytes in [`NetCall::addr`], as the
@@ -38,6 +65,15 @@ pub const NET_AREA_SIZE: u64 = NET_MAX_HANDLES as u64 * 16;
 pub const NET_MAX_IO: u64 = 1 << 20;
 /// The most data chunks one Send or Recv names.
 pub const NET_MAX_CHUNKS: u64 = 256;
+/// Bytes of a receive ring's data area (a power of two; see the module docs).
+pub const NET_RX_RING_SIZE: u32 = 16 * 1024;
+/// Ring flag: the stream ended (the host socket read 0); nothing follows the ring's data.
+pub const NET_RX_EOF: u32 = 1;
+/// Ring flag: the host socket failed (`error` says how); nothing follows the ring's data.
+pub const NET_RX_ERROR: u32 = 2;
+/// Ring flag: the VMM stopped reading because the ring was full (ask with Refill).
+pub const NET_RX_STALLED: u32 = 4;
+
 /// The guest's address for the host's own loopback (`10.0.2.2`, as user-mode networking in
 /// other VMMs): a connect there reaches `127.0.0.1` on the host when the egress policy allows.
 pub const HOST_GATEWAY_V4: [u8; 4] = [10, 0, 2, 2];
@@ -84,6 +120,20 @@ pub struct NetHeader {
     pub waiters: u64,
 }
 
+/// A receive ring's header (see the module docs).
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetRxHeader {
+    /// Stream bytes put in the ring so far (wrapping), written by the VMM.
+    pub head: u32,
+    /// Stream bytes taken from the ring so far (wrapping), written by the guest.
+    pub tail: u32,
+    /// `NET_RX_*` flags, written by the VMM.
+    pub flags: u32,
+    /// With [`NET_RX_ERROR`]: the errno (Linux value, positive).
+    pub error: u32,
+}
+
 /// The operation of a [`NetCall`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +151,9 @@ pub enum NetOp {
     Listen = 4,
     /// Accept one pending connection (never waits: `EAGAIN`). Result: the new handle;
     /// `addr[..addr_len]` = the peer, and `addr[ACCEPT_LOCAL_AT..][..arg[1]]` = the new
-    /// socket's local address (what `getsockname` will say: it cannot change).
+    /// socket's local address (what `getsockname` will say: it cannot change). `arg[2]` and
+    /// `arg[3]` non-zero: a receive ring for the new socket (header and data GPAs, `EINVAL`
+    /// before anything is accepted if they are not as the module docs say), filled at once.
     Accept = 5,
     /// Connect to `addr` (never waits: `EINPROGRESS` for a stream socket whose connection
     /// is under way; the guest waits for `POLLOUT` and asks `SO_ERROR`). A destination the
@@ -112,6 +164,7 @@ pub enum NetOp {
     Send = 7,
     /// Receive into the chunks, `flags` = `MSG_PEEK`/`MSG_TRUNC`/`MSG_WAITALL` (never
     /// waits). Result: as Linux's recvmsg; `addr` = the sender; `arg[0]` out = `msg_flags`.
+    /// `EINVAL` on a socket with a receive ring.
     Recv = 8,
     /// Shut down, `arg[0]` = how (`SHUT_RD` 0, `SHUT_WR` 1, `SHUT_RDWR` 2).
     Shutdown = 9,
@@ -127,8 +180,18 @@ pub enum NetOp {
     /// Get option `arg[0]` level / `arg[1]` name: `addr_len` in = room, out = its length;
     /// the value in `addr`.
     GetOpt = 14,
-    /// Bytes waiting to be read (`FIONREAD`), in `arg[0]`.
+    /// Bytes waiting to be read (`FIONREAD`), in `arg[0]` (for a ringed socket: those still
+    /// in the host socket, not yet in the ring).
     Pending = 15,
+    /// Register a receive ring (`arg[2]` header, `arg[3]` data: see the module docs) on a
+    /// connected stream socket, and fill it. `ENOTCONN` for a socket that is not (yet)
+    /// connected, `EINVAL` for a datagram socket, a listener, a socket that has one, or a
+    /// ring not as the module docs say.
+    RxRing = 16,
+    /// Clear the ring's [`NET_RX_STALLED`] and fill it again. With chunks (as Recv's) and an
+    /// empty ring, the host socket's next bytes go into the chunks first (they precede what
+    /// the ring then holds). Result: the bytes put in the chunks.
+    Refill = 17,
 }
 
 impl NetOp {
@@ -150,6 +213,8 @@ impl NetOp {
             13 => NetOp::SetOpt,
             14 => NetOp::GetOpt,
             15 => NetOp::Pending,
+            16 => NetOp::RxRing,
+            17 => NetOp::Refill,
             _ => return None,
         })
     }
@@ -245,14 +310,17 @@ mod tests {
         assert_eq!(offset_of!(NetCall, options), 192);
         assert_eq!(offset_of!(NetCall, result), 328);
         assert_eq!(NET_AREA_SIZE % 4096, 0);
+        assert_eq!(size_of::<NetRxHeader>(), 16);
+        assert_eq!(core::mem::align_of::<NetRxHeader>(), 16);
+        assert!(NET_RX_RING_SIZE.is_power_of_two() && NET_RX_RING_SIZE.is_multiple_of(4096));
     }
 
     #[test]
     fn ops_round_trip() {
-        for raw in 1..=15 {
+        for raw in 1..=17 {
             assert_eq!(NetOp::from_raw(raw).map(|op| op as u32), Some(raw));
         }
         assert_eq!(NetOp::from_raw(0), None);
-        assert_eq!(NetOp::from_raw(16), None);
+        assert_eq!(NetOp::from_raw(18), None);
     }
 }

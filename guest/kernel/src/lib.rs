@@ -20,6 +20,7 @@ pub mod hostio;
 pub mod hypercall;
 pub mod mm;
 pub mod netarea;
+pub mod netring;
 pub mod panic;
 pub mod process;
 pub mod random;

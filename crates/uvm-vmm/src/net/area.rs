@@ -1,9 +1,9 @@
 //! The readiness area: the [`uvm_abi::net::NET_AREA_SIZE`] bytes of guest RAM the guest
 //! registers with Setup, one 16-byte slot per handle and the header in slot 0 (see
 //! `uvm_abi::net`). The VMM writes it only with atomics (the guest reads and writes it
-//! concurrently from its vCPUs): after a call, a slot's bits are cleared and then set to what
-//! a poll of the host socket shows; the poller ORs in events and bumps counters, then the
-//! header's `generation`.
+//! concurrently from its vCPUs): after a call, a slot's bits are brought to what polls of the
+//! host socket show; the poller ORs in events and bumps counters, then the header's
+//! `generation`.
 
 use std::sync::atomic::Ordering;
 
@@ -51,13 +51,19 @@ impl Area {
         }
     }
 
-    /// After a call: clears the slot's bits, then ORs in `poll()`'s (clear first, so that
-    /// what the poller ORs in meanwhile is never lost).
-    pub fn refresh(&self, memory: &GuestMemory, handle: u32, poll: impl FnOnce() -> u32) {
-        if let Some(word) = self.word(memory, handle, READINESS) {
-            word.store(0, Ordering::SeqCst);
-            word.fetch_or(poll() & READINESS_BITS, Ordering::SeqCst);
-        }
+    /// After a call: the slot's bits become what `poll()` shows, without a bit that holds all
+    /// along ever reading clear (a guest thread looking meanwhile would wait for it, with no
+    /// event to come) and without losing what the poller ORs in meanwhile. Clears the bits a
+    /// first poll shows off, then ORs in a second poll's. True when a bit the poller set
+    /// between the two was cleared and set again: a guest thread may have seen it clear and
+    /// gone to wait, so the caller wakes the waiters.
+    pub fn refresh(&self, memory: &GuestMemory, handle: u32, poll: impl Fn() -> u32) -> bool {
+        let Some(word) = self.word(memory, handle, READINESS) else { return false };
+        let before = poll() & READINESS_BITS;
+        let previous = word.fetch_and(before | !READINESS_BITS, Ordering::SeqCst);
+        let after = poll() & READINESS_BITS;
+        word.fetch_or(after, Ordering::SeqCst);
+        previous & !before & after != 0
     }
 
     /// A closed handle's slot: nothing ready.

@@ -11,6 +11,7 @@
 //! - `published`: published ports, bound before boot;
 //! - `options`: the socket-option whitelist;
 //! - `area`: the readiness area in guest RAM;
+//! - `ring`: receive rings (connected stream sockets read into guest RAM without an exit);
 //! - `view`: how host addresses look from inside the VM;
 //! - `ops`: the operations, one function each;
 //! - `poller`: the thread that turns host readiness into slot bits and vCPU wake-ups;
@@ -23,6 +24,7 @@ mod options;
 mod poller;
 mod ports;
 mod published;
+mod ring;
 mod sys;
 mod table;
 #[cfg(test)]
@@ -87,6 +89,8 @@ pub struct Net {
     /// Per handle, bumped each time the handle is given to a new socket: tags epoll events,
     /// so an event of a closed socket never reaches its handle's next one.
     serials: Box<[AtomicU32]>,
+    /// The receive rings, per handle (each behind its own lock, never the sockets').
+    rings: ring::Rings,
     epoll: sys::Epoll,
     stop: sys::EventFd,
     poller_started: AtomicBool,
@@ -115,6 +119,7 @@ impl Net {
             state: Mutex::new(State::default()),
             area: OnceLock::new(),
             serials: (0..NET_MAX_HANDLES).map(|_| AtomicU32::new(0)).collect(),
+            rings: ring::Rings::default(),
             epoll,
             stop,
             poller_started: AtomicBool::new(false),

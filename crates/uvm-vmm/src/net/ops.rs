@@ -8,7 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 
 use uvm_abi::hypercall::MemoryChunk;
-use uvm_abi::net::{NetCall, NetOp, ACCEPT_LOCAL_AT, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, NET_MAX_OPTIONS};
+use uvm_abi::net::{
+    NetCall, NetOp, ACCEPT_LOCAL_AT, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, NET_MAX_OPTIONS, POLLIN,
+};
 use uvm_net::Proto;
 
 use super::addr::{self, Destination, Family, SockAddr, HOST_LOOPBACK};
@@ -16,6 +18,7 @@ use super::area::Area;
 use super::options;
 use super::ports::{PortEntry, PortTable};
 use super::published::Published;
+use super::ring::{RingPlace, RxRing};
 use super::sys::{self, Errno};
 use super::table::GuestSocket;
 use super::view::{guest_view, local_view_towards, loopback_view, own_socket, own_view_ip};
@@ -89,29 +92,36 @@ impl Net {
             NetOp::Socket => self.socket(st, area, memory, call),
             NetOp::Bind => self.bind(st, call),
             NetOp::Listen => listen(st, call),
-            NetOp::Accept => self.accept(st, area, memory, call),
+            NetOp::Accept => self.accept(st, area, memory, vcpu, call),
             NetOp::Connect => self.connect(st, io, call),
             NetOp::Send => self.send(st, io, memory, call),
             NetOp::Recv => self.recv(st, memory, call),
-            NetOp::Shutdown => shutdown(st, call),
+            NetOp::Shutdown => self.shutdown(st, area, memory, vcpu, call),
             NetOp::Close => self.close(st, area, memory, call.handle),
             NetOp::GetSockName => local_name(st, call),
             NetOp::GetPeerName => peer_name(st, call),
             NetOp::SetOpt => options::set(st, call),
             NetOp::GetOpt => options::get(st, call),
             NetOp::Pending => pending(st, call),
+            NetOp::RxRing => self.register_ring(st, area, memory, vcpu, call),
+            NetOp::Refill => self.refill(st, area, memory, vcpu, call),
         };
+        let mut wake = false;
         if !matches!(op, NetOp::Socket | NetOp::Close) {
             if let Some(socket) = st.handles.get(call.handle) {
-                area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
+                wake |= area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
             }
         }
         // The host's loopback delivered to the VM's other socket before the call returned;
-        // its slot shows it now rather than when the poller gets to it.
+        // its slot (and ring) show it now rather than when the poller gets to it.
         if let Some(touched) = st.touched.take() {
+            self.fill_and_announce(area, memory, vcpu, touched);
             if let Some(socket) = st.handles.get(touched) {
-                area.refresh(memory, touched, || sys::poll_now(&socket.fd));
+                wake |= area.refresh(memory, touched, || sys::poll_now(&socket.fd));
             }
+        }
+        if wake {
+            self.wake_waiters(area, memory, vcpu);
         }
         result.unwrap_or_else(Errno::result)
     }
@@ -208,15 +218,23 @@ impl Net {
         let serial = self.serials[handle as usize].load(std::sync::atomic::Ordering::SeqCst);
         self.epoll.remove(&socket.fd);
         self.epoll.add_socket(&fd, epoll_tag(handle, serial))?;
-        socket.fd = fd;
+        socket.fd = std::sync::Arc::new(fd);
         socket.host_family = published.family;
         socket.published = true;
         socket.host_bound = true;
         Ok(())
     }
 
-    fn accept(&self, st: &mut State, area: Area, memory: &GuestMemory, call: &mut NetCall) -> Result<i64, Errno> {
+    fn accept(
+        &self,
+        st: &mut State,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        call: &mut NetCall,
+    ) -> Result<i64, Errno> {
         let handle = call.handle;
+        let ring = RingPlace::of_call(memory, call.arg[2], call.arg[3])?;
         for _ in 0..MAX_STRAYS {
             if !st.handles.has_room() {
                 return err(libc::ENFILE);
@@ -248,6 +266,9 @@ impl Net {
             let new = self.install(st, area, memory, socket)?;
             if let Some(client) = client.and_then(|h| st.handles.get_mut(h)) {
                 client.vm_peer = Some(new as u32);
+            }
+            if let Some(place) = ring {
+                self.give_ring(st, area, memory, vcpu, new as u32, place)?;
             }
             let (bytes, len) = addr::encode(&local);
             call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + len].copy_from_slice(&bytes[..len]);
@@ -400,6 +421,10 @@ impl Net {
     }
 
     fn recv(&self, st: &mut State, memory: &GuestMemory, call: &mut NetCall) -> Result<i64, Errno> {
+        if self.rings.has(call.handle) {
+            // Its ring holds the stream: reading around it would reorder it.
+            return err(libc::EINVAL);
+        }
         let iovecs = chunk_iovecs(memory, call)?;
         let flags = (call.flags as i32 & RECV_FLAGS) | libc::MSG_DONTWAIT;
         let (socket, ports) = st.socket_and_ports(call.handle)?;
@@ -443,6 +468,9 @@ impl Net {
     }
 
     fn close(&self, st: &mut State, area: Area, memory: &GuestMemory, handle: u32) -> Result<i64, Errno> {
+        st.socket(handle)?;
+        // Before the call returns (the guest then frees the ring's memory).
+        self.rings.forget(handle);
         let socket = st.handles.remove(handle).ok_or(Errno(libc::EBADF))?;
         st.touched = socket.vm_peer;
         self.epoll.remove(&socket.fd);
@@ -451,6 +479,109 @@ impl Net {
         }
         area.clear(memory, handle);
         Ok(0)
+    }
+}
+
+/// Receive rings: registration, refills, and fills made by a vCPU's call.
+impl Net {
+    /// RxRing: a ring for a connected stream socket.
+    fn register_ring(
+        &self,
+        st: &mut State,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        call: &NetCall,
+    ) -> Result<i64, Errno> {
+        let place = RingPlace::of_call(memory, call.arg[2], call.arg[3])?.ok_or(Errno(libc::EINVAL))?;
+        let socket = st.socket(call.handle)?;
+        if !socket.is_stream() || self.rings.has(call.handle) {
+            return err(libc::EINVAL);
+        }
+        match sys::peer_addr(&socket.fd) {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(Errno(libc::ENOTCONN)) => return err(libc::ENOTCONN),
+            Err(e) => return Err(e),
+        }
+        self.give_ring(st, area, memory, vcpu, call.handle, place).map(|()| 0)
+    }
+
+    /// Gives `handle` (a connected stream socket's) the ring at `place`, filled with what the
+    /// host socket already holds.
+    fn give_ring(
+        &self,
+        st: &State,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        handle: u32,
+        place: RingPlace,
+    ) -> Result<(), Errno> {
+        let socket = st.socket(handle)?;
+        let serial = self.serials[handle as usize].load(std::sync::atomic::Ordering::SeqCst);
+        let ring = RxRing::new(memory, place, socket.fd.clone(), serial);
+        if self.rings.register(memory, handle, ring) {
+            self.announce(area, memory, vcpu, handle);
+        }
+        Ok(())
+    }
+
+    /// Refill: the guest made room in a stalled ring, or wants the socket's next bytes.
+    fn refill(
+        &self,
+        st: &mut State,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        call: &NetCall,
+    ) -> Result<i64, Errno> {
+        st.socket(call.handle)?;
+        let iovecs = chunk_iovecs(memory, call)?;
+        let Some(mut slot) = self.rings.lock(call.handle) else { return err(libc::EBADF) };
+        let ring = slot.as_mut().ok_or(Errno(libc::EINVAL))?;
+        let (direct, changed) = ring.refill(memory, &iovecs);
+        drop(slot);
+        if changed {
+            self.announce(area, memory, vcpu, call.handle);
+        }
+        Ok(direct as i64)
+    }
+
+    /// Fills `handle`'s ring, if it has one, and announces what arrived.
+    fn fill_and_announce(&self, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps, handle: u32) {
+        if self.rings.fill(memory, handle, None) {
+            self.announce(area, memory, vcpu, handle);
+        }
+    }
+
+    /// `handle`'s ring changed outside the poller: its input count and the generation move and
+    /// the waiting vCPUs are unparked, as the poller would.
+    fn announce(&self, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps, handle: u32) {
+        area.note_event(memory, handle, POLLIN);
+        self.wake_waiters(area, memory, vcpu);
+    }
+
+    /// Bumps the generation and unparks the vCPUs waiting for a socket.
+    fn wake_waiters(&self, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps) {
+        let waiters = area.publish_generation(memory);
+        for index in (0..64).filter(|i| waiters & (1u64 << i) != 0) {
+            vcpu.unpark(index);
+        }
+    }
+
+    /// Shutdown; a ringed socket's ring then holds what the host socket says (`SHUT_RD`: the
+    /// end of the stream, at once as on Linux).
+    fn shutdown(
+        &self,
+        st: &mut State,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        call: &NetCall,
+    ) -> Result<i64, Errno> {
+        let done = shutdown(st, call)?;
+        self.fill_and_announce(area, memory, vcpu, call.handle);
+        Ok(done)
     }
 }
 

@@ -1,16 +1,21 @@
 //! The poller: one thread per VM (started by the first Setup) that waits on an epoll of every
-//! live host socket, edge-triggered. For each event it ORs the bits into the handle's slot and
-//! bumps its counters; after each batch it bumps the area's `generation` and unparks every
-//! vCPU whose bit is set in `waiters`. It never holds the sockets' lock, and it ends when the
-//! VM stops ([`Net::stop_poller`] rings its eventfd).
+//! live host socket, edge-triggered. For each event it reads a ringed socket's input into its
+//! receive ring (`ring`), ORs the bits into the handle's slot and bumps its counters; after
+//! each batch it bumps the area's `generation` and unparks every vCPU whose bit is set in
+//! `waiters`. It never holds the sockets' lock (only a ring's own), and it ends when the VM
+//! stops ([`Net::stop_poller`] rings its eventfd).
 
 use std::sync::atomic::Ordering;
+
+use uvm_abi::net::{POLLERR, POLLHUP, POLLIN, POLLRDHUP};
 
 use super::{Net, STOP_TAG};
 use crate::memory::GuestMemory;
 
 /// Events taken per wait.
 const BATCH: usize = 64;
+/// The events after which a ringed socket's host socket is read.
+const INPUT_EVENTS: u32 = POLLIN | POLLRDHUP | POLLHUP | POLLERR;
 /// How long one wait lasts at most (the stop eventfd ends it sooner).
 const WAIT_MS: i32 = 1000;
 
@@ -32,7 +37,9 @@ impl Net {
                     // An event of a socket closed since: its handle may be another's now.
                     continue;
                 }
-                area.note_event(memory, handle, bits);
+                // A ringed socket's input goes into its ring before anyone hears of it.
+                let input = bits & INPUT_EVENTS != 0 && self.rings.fill(memory, handle, Some(serial));
+                area.note_event(memory, handle, if input { bits | POLLIN } else { bits });
                 noted = true;
             }
             if !noted {

@@ -1,5 +1,5 @@
 //! The host calls behind the guest's sockets: every `unsafe` of the network code is here.
-//! Thin wrappers over libc (socket, bind, listen, accept4, connect, sendmsg, recvmsg,
+//! Thin wrappers over libc (socket, bind, listen, accept4, connect, sendmsg, recvmsg, readv,
 //! options, FIONREAD, poll, epoll, eventfd) that take owned fds and plain Rust values and
 //! return an [`Errno`] on failure. Socket addresses cross as Linux `sockaddr` bytes
 //! ([`super::addr`] encodes and decodes them). Every socket made here is non-blocking and
@@ -258,6 +258,16 @@ pub fn receive(fd: &OwnedFd, iovecs: &[libc::iovec], flags: i32) -> SysResult<Re
     let len = check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })?;
     let from = if msg.msg_namelen > 0 { addr_of_storage(&storage, msg.msg_namelen) } else { None };
     Ok(Received { len, flags: msg.msg_flags, from })
+}
+
+/// readv(2) into the memory `iovecs` point at (a stream socket's next bytes; 0 at its end).
+/// The caller guarantees the iovecs point into live, writable memory (guest RAM, checked by
+/// `GuestMemory::ram_iovecs`).
+pub fn read_into(fd: &OwnedFd, iovecs: &[libc::iovec]) -> SysResult<usize> {
+    let count = iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: `iovecs` is a live array of `count` iovecs whose ranges the caller guarantees
+    // are live, writable memory of this process.
+    check_size(unsafe { libc::readv(fd.as_raw_fd(), iovecs.as_ptr(), count) })
 }
 
 /// Receives and drops one datagram (one the VMM filters out).

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use uvm_abi::net::NET_MAX_HANDLES;
 use uvm_net::Proto;
@@ -15,8 +16,8 @@ const MAX_REPLY_PEERS: usize = 4096;
 
 /// One guest socket.
 pub struct GuestSocket {
-    /// The host socket.
-    pub fd: OwnedFd,
+    /// The host socket (shared with its receive ring, if it has one).
+    pub fd: Arc<OwnedFd>,
     /// The family the guest asked for.
     pub family: Family,
     /// The host socket's family (it differs when the host has no IPv6, or when the socket is
@@ -53,7 +54,7 @@ impl GuestSocket {
     /// A fresh, unbound socket.
     pub fn new(fd: OwnedFd, family: Family, host_family: Family, proto: Proto) -> GuestSocket {
         GuestSocket {
-            fd,
+            fd: Arc::new(fd),
             family,
             host_family,
             proto,

@@ -658,3 +658,34 @@ fn a_vm_peer_sees_a_close_and_data_when_the_call_returns() {
     assert_eq!(g.call(NetOp::Close, client, |_| {}).result, 0);
     assert_ne!(g.slot(conn)[0] & (pollin | libc::POLLRDHUP as u32), 0, "the hang-up shows at once");
 }
+
+mod rings;
+
+#[test]
+fn a_refresh_never_shows_a_steady_bit_clear_and_reports_a_bit_it_cleared_and_set_again() {
+    let g = guest();
+    let area = *g.net.area.get().unwrap();
+    let slot = || g.memory.atomic_u32(AREA + 16 * 5).unwrap();
+    slot().store(POLLOUT | POLLIN, std::sync::atomic::Ordering::SeqCst);
+    // POLLOUT holds all along: no poll ever finds it clear in the slot.
+    let polls = std::cell::Cell::new(0);
+    let steady = area.refresh(&g.memory, 5, || {
+        assert_ne!(slot().load(std::sync::atomic::Ordering::SeqCst) & POLLOUT, 0);
+        polls.set(polls.get() + 1);
+        POLLOUT
+    });
+    assert_eq!((steady, polls.get(), g.slot(5)[0]), (false, 2, POLLOUT), "the stale POLLIN went");
+    // The poller sets POLLIN between the two polls; the first clears it, the second sets it
+    // again: a guest may have looked in between, so the caller is told to wake it.
+    let first = std::cell::Cell::new(true);
+    let woke = area.refresh(&g.memory, 5, || {
+        if first.replace(false) {
+            slot().fetch_or(POLLIN, std::sync::atomic::Ordering::SeqCst);
+            POLLOUT
+        } else {
+            POLLOUT | POLLIN
+        }
+    });
+    assert!(woke);
+    assert_eq!(g.slot(5)[0], POLLOUT | POLLIN);
+}

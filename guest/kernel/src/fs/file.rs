@@ -483,12 +483,7 @@ impl OpenFile {
                     Ok(0)
                 }
                 Node::Inet(socket) if cmd == ioctl::FIONREAD => {
-                    let mut call = uvm_abi::net::NetCall {
-                        op: uvm_abi::net::NetOp::Pending as u32,
-                        ..uvm_abi::net::NetCall::default()
-                    };
-                    socket.call(&mut call)?;
-                    let count = i32::try_from(call.arg[0]).unwrap_or(i32::MAX);
+                    let count = i32::try_from(socket.pending()?).unwrap_or(i32::MAX);
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
                     Ok(0)
                 }

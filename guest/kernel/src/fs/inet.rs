@@ -3,11 +3,16 @@
 //! the guest keeps (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and its readiness as the VMM publishes it
 //! in the shared area (`netarea`), so `poll`/`epoll` look without leaving the VM.
 //!
+//! A connected stream socket may have a receive ring (`netring`): its readiness then comes
+//! from the ring (and the slot's room and hang-up bits), and an error the ring caught is the
+//! guest's to report once, as Linux reports `sk_err` once.
+//!
 //! [`InetSocket::call`] makes one `NetOp` on the handle, carrying the options whose
 //! `setsockopt` the guest answered itself ([`InetSocket::defer_option`]): the VMM sets them
 //! before the op does anything. The last reference going away closes the host socket
 //! (`NetOp::Close`). The socket syscalls are `syscall::inet`'s.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use uvm_abi::net::{NetCall, NetOp, NetOption, NET_MAX_OPTIONS};
@@ -17,6 +22,7 @@ use crate::fs::epoll::Changes;
 use crate::fs::stat::{Stat, Timespec};
 use crate::fs::unix::sockfs_stat;
 use crate::netarea::NetArea;
+use crate::netring::{self, RxRing};
 use crate::sync::SpinLock;
 
 /// `AF_INET`.
@@ -37,6 +43,16 @@ pub struct InetOptions {
     pub sndtimeo_ns: u64,
 }
 
+/// The receive side of a socket: its ring, if it has one.
+#[derive(Default)]
+struct Rx {
+    ring: Option<Arc<RxRing>>,
+    /// The VMM refused a ring (a listener, a datagram socket): never asked again.
+    refused: bool,
+    /// The ring's error was reported (to a receive, a send or `SO_ERROR`).
+    error_taken: bool,
+}
+
 /// An IP socket held by the VMM.
 pub struct InetSocket {
     handle: u32,
@@ -51,6 +67,7 @@ pub struct InetSocket {
     deferred: SpinLock<Vec<NetOption>>,
     /// The local address, when it cannot change any more (an accepted socket).
     local_name: SpinLock<Option<Vec<u8>>>,
+    rx: SpinLock<Rx>,
 }
 
 impl InetSocket {
@@ -75,6 +92,7 @@ impl InetSocket {
             options: SpinLock::new(InetOptions::default()),
             deferred: SpinLock::new(Vec::new()),
             local_name: SpinLock::new(None),
+            rx: SpinLock::new(Rx::default()),
         }
     }
 
@@ -113,9 +131,59 @@ impl InetSocket {
         change(&mut self.options.lock());
     }
 
-    /// The `poll` bits the VMM last published for the host socket.
+    /// The `poll` bits: those the VMM last published for the host socket, with a ringed
+    /// socket's input, end and error from its ring.
     pub fn poll(&self) -> u16 {
-        self.area.readiness(self.handle) as u16
+        let slot = self.area.readiness(self.handle);
+        let rx = self.rx.lock();
+        match &rx.ring {
+            Some(ring) => netring::readiness(slot, ring.state(), rx.error_taken) as u16,
+            None => slot as u16,
+        }
+    }
+
+    /// The receive ring, if the socket has one.
+    pub fn ring(&self) -> Option<Arc<RxRing>> {
+        self.rx.lock().ring.clone()
+    }
+
+    /// The VMM registered `ring` for this socket.
+    pub fn set_ring(&self, ring: RxRing) {
+        self.rx.lock().ring = Some(Arc::new(ring));
+    }
+
+    /// Whether a ring may be asked for (none yet, none refused).
+    pub fn may_ask_for_ring(&self) -> bool {
+        let rx = self.rx.lock();
+        rx.ring.is_none() && !rx.refused
+    }
+
+    /// The VMM refused a ring for good.
+    pub fn refuse_ring(&self) {
+        self.rx.lock().refused = true;
+    }
+
+    /// The error the ring caught, the first time it is asked for (then it is gone, as
+    /// `sk_err` is once read).
+    pub fn take_ring_error(&self) -> Option<Errno> {
+        let mut rx = self.rx.lock();
+        let errno = rx.ring.as_ref()?.state().error()?;
+        if rx.error_taken {
+            return None;
+        }
+        rx.error_taken = true;
+        Some(Errno::from_host(-i64::from(errno)))
+    }
+
+    /// Bytes waiting to be read (`FIONREAD`): in the ring, and in the host socket.
+    pub fn pending(&self) -> Result<u64, Errno> {
+        let ring = self.ring().map(|r| r.state());
+        if let Some(state) = ring.filter(|s| !s.stalled()) {
+            return Ok(u64::from(state.available));
+        }
+        let mut call = NetCall { op: NetOp::Pending as u32, ..NetCall::default() };
+        self.call(&mut call)?;
+        Ok(call.arg[0] + ring.map_or(0, |s| u64::from(s.available)))
     }
 
     /// The host socket's event counts (edge-triggered epoll).
@@ -176,9 +244,13 @@ impl InetSocket {
 }
 
 impl Drop for InetSocket {
-    /// The last fd (or passed reference) is gone: the VMM closes the host socket.
+    /// The last fd (or passed reference) is gone: the VMM closes the host socket and forgets
+    /// its ring, which then goes back to the pool.
     fn drop(&mut self) {
         let mut call = NetCall { op: NetOp::Close as u32, ..NetCall::default() };
         let _ = self.call(&mut call);
+        if let Some(ring) = self.rx.lock().ring.take().and_then(|ring| Arc::try_unwrap(ring).ok()) {
+            ring.give_back();
+        }
     }
 }

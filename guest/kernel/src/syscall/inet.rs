@@ -13,6 +13,13 @@
 //! `send` then wait without asking the VMM, which is what keeps an idle keep-alive connection
 //! from costing exits.
 //!
+//! A connected stream socket receives through a ring (`netring`) the VMM fills as data
+//! arrives: an accepted socket gets one with its Accept, a socket the app connected asks for
+//! one (`NetOp::RxRing`) on its first receive. Receiving then copies out of the ring with no
+//! exit; the VMM is called only to refill a ring it found full (`NetOp::Refill`, which also
+//! reads the socket's next bytes straight into the bounce buffer when the ring is empty), or
+//! once when the slot shows a hang-up the ring has not caught yet.
+//!
 //! Addresses are Linux `sockaddr_in`/`sockaddr_in6` bytes, passed to the VMM as the app gave
 //! them (the VMM checks and translates them) and returned as the VMM gives them.
 //! Not built: control messages (`sendmsg` with `msg_control` is `EOPNOTSUPP`; `recvmsg`
@@ -35,6 +42,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::inet::{InetSocket, SOCK_DGRAM, SOCK_STREAM};
 use crate::fs::OpenFile;
 use crate::netarea::NetArea;
+use crate::netring::RxRing;
 use crate::process::Process;
 use crate::sync::SpinLock;
 use crate::user;
@@ -192,18 +200,16 @@ pub fn accept(
 ) -> SysResult {
     let nonblocking = file.is_nonblocking();
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
-    let mut call = call_for(NetOp::Accept);
-    let handle = loop {
-        if u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP) != 0 {
-            match socket.call(&mut call) {
-                Err(Errno::EAGAIN) => {}
-                other => break other?,
-            }
+    let ring = RxRing::take();
+    let (handle, call) = match accept_with_ring(p, socket, &ring, nonblocking, deadline) {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            ring.give_back();
+            return Err(e);
         }
-        wait_for(p, socket, POLLIN, nonblocking, deadline)?;
-        call = call_for(NetOp::Accept);
     };
     let server = new_socket(p, socket.area(), handle as u32, socket.family(), socket.kind());
+    server.set_ring(ring);
     let local_len = (call.arg[1] as usize).min(NET_ADDR_MAX - ACCEPT_LOCAL_AT);
     if local_len > 0 {
         server.set_local_name(&call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + local_len]);
@@ -215,6 +221,28 @@ pub fn accept(
         return Err(e);
     }
     Ok(fd as usize)
+}
+
+/// Accepts a connection whose socket gets `ring` (waiting as the file says): the handle and
+/// the call (the addresses).
+fn accept_with_ring(
+    p: &mut Process,
+    socket: &InetSocket,
+    ring: &RxRing,
+    nonblocking: bool,
+    deadline: Option<u64>,
+) -> Result<(u64, NetCall), Errno> {
+    loop {
+        let mut call = call_for(NetOp::Accept);
+        (call.arg[2], call.arg[3]) = ring.place();
+        if u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP) != 0 {
+            match socket.call(&mut call) {
+                Err(Errno::EAGAIN) => {}
+                other => return other.map(|handle| (handle, call)),
+            }
+        }
+        wait_for(p, socket, POLLIN, nonblocking, deadline)?;
+    }
 }
 
 /// shutdown(fd, how).
@@ -313,6 +341,13 @@ fn send(
     flags: u64,
     to: Option<NetCall>,
 ) -> SysResult {
+    if let Some(e) = socket.take_ring_error() {
+        // The connection failed and no call has said so yet: this one does, as on Linux.
+        if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
+            super::fs::raise_sigpipe(p);
+        }
+        return Err(e);
+    }
     let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
     let stream = socket.kind() == SOCK_STREAM;
     if !stream && total > BOUNCE_SIZE as u64 {
@@ -374,8 +409,196 @@ struct Received {
     msg_flags: u32,
 }
 
-/// Receives into the iovecs (see the module docs).
+/// Copies `data` into the iovecs' bytes from `skip` on.
+fn copy_to_user(p: &mut Process, vecs: &[(u64, u64)], skip: u64, data: &[u8]) -> Result<(), Errno> {
+    let mut at = 0usize;
+    for (base, len) in spans(vecs, skip, data.len() as u64) {
+        user::copy_out(&mut p.space, base, &data[at..at + len as usize])?;
+        at += len as usize;
+    }
+    Ok(())
+}
+
+/// A stream receive's result.
+fn stream_received(bytes: u64) -> Received {
+    Received { result: bytes as usize, from: Vec::new(), msg_flags: 0 }
+}
+
+/// Receives into the iovecs (see the module docs): from the socket's ring if it has one (or
+/// gets one now), from the VMM otherwise.
 fn recv(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    vecs: &[(u64, u64)],
+    flags: u64,
+) -> Result<Received, Errno> {
+    if let Some(ring) = ensure_ring(p, socket) {
+        return recv_ring(p, file, socket, &ring, vecs, flags);
+    }
+    match recv_direct(p, file, socket, vecs, flags) {
+        // Another thread got the socket a ring meanwhile: the VMM reads it only into that.
+        Err(Errno::EINVAL) if socket.ring().is_some() => recv(p, file, socket, vecs, flags),
+        other => other,
+    }
+}
+
+/// The socket's ring: the one it has, or, for a connected stream socket (its slot shows room
+/// to write and no hang-up: a connect is not under way, nor has it failed), one the VMM
+/// registers now. A socket the VMM refuses one is never asked again.
+fn ensure_ring(p: &mut Process, socket: &InetSocket) -> Option<Arc<RxRing>> {
+    if let Some(ring) = socket.ring() {
+        return Some(ring);
+    }
+    if socket.kind() != SOCK_STREAM || !socket.may_ask_for_ring() {
+        return None;
+    }
+    let slot = socket.area().readiness(socket.handle());
+    if slot & POLLOUT == 0 || slot & (POLLERR | POLLHUP) != 0 {
+        return None;
+    }
+    let ring = RxRing::take();
+    let mut call = call_for(NetOp::RxRing);
+    (call.arg[2], call.arg[3]) = ring.place();
+    match call_unlocked(p, socket, &mut call) {
+        Ok(_) => socket.set_ring(ring),
+        Err(e) => {
+            ring.give_back();
+            if e != Errno::ENOTCONN {
+                socket.refuse_ring();
+            }
+        }
+    }
+    socket.ring()
+}
+
+/// Receives from the socket's ring (see the module docs): no exit while it holds bytes or
+/// its end.
+fn recv_ring(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    ring: &RxRing,
+    vecs: &[(u64, u64)],
+    flags: u64,
+) -> Result<Received, Errno> {
+    if flags & MSG_OOB != 0 {
+        // No urgent data is ever kept (as Linux says without any).
+        return Err(Errno::EINVAL);
+    }
+    let max = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
+    let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+    let peek = flags & MSG_PEEK != 0;
+    // A stream's MSG_TRUNC takes the bytes without copying them (Linux).
+    let discard = flags & MSG_TRUNC != 0;
+    let wait_all = flags & MSG_WAITALL != 0 && !peek;
+    let deadline = deadline(p, socket.options().rcvtimeo_ns);
+    if !discard {
+        for (base, len) in spans(vecs, 0, max) {
+            user::write(&mut p.space, base, len)?;
+        }
+    }
+    let mut got = 0u64;
+    let mut bounce = Bounce::take();
+    // One Refill for a hang-up the slot shows and the ring has not caught.
+    let mut asked = false;
+    loop {
+        let state = ring.state();
+        if state.available > 0 && got < max {
+            let n = u64::from(state.available).min(max - got).min(BOUNCE_SIZE as u64) as usize;
+            if !discard {
+                ring.peek(&mut bounce.bytes()[..n]);
+                copy_to_user(p, vecs, got, &bounce.bytes()[..n])?;
+            }
+            got += n as u64;
+            if !peek && ring.consume(n as u32) {
+                got += refill_into(p, socket, &mut bounce, vecs, got, max, discard)?;
+            }
+            if !wait_all || got >= max {
+                return Ok(stream_received(got));
+            }
+            continue;
+        }
+        if max == 0 || (got > 0 && !wait_all) {
+            return Ok(stream_received(got));
+        }
+        if state.error().is_some() {
+            if got > 0 {
+                return Ok(stream_received(got));
+            }
+            return socket.take_ring_error().map_or(Ok(stream_received(0)), Err);
+        }
+        if state.ended() {
+            return Ok(stream_received(got));
+        }
+        let hangup = socket.area().readiness(socket.handle()) & (POLLHUP | POLLERR) != 0;
+        if state.stalled() || (hangup && !asked) {
+            asked = true;
+            // A peek takes nothing: the bytes must stay in order in the ring.
+            let into = if peek { got } else { max };
+            got += refill_into(p, socket, &mut bounce, vecs, got, into, discard)?;
+            continue;
+        }
+        if nonblocking {
+            return if got > 0 { Ok(stream_received(got)) } else { Err(Errno::EAGAIN) };
+        }
+        if let Err(e) = wait_for_ring(p, socket, ring, asked, deadline) {
+            return if got > 0 { Ok(stream_received(got)) } else { Err(e) };
+        }
+    }
+}
+
+/// Refill: the VMM reads the socket into the ring again and, if the ring is empty, up to
+/// `max - got` of the stream's next bytes straight into the bounce buffer, which go to the
+/// iovecs at `got` (or nowhere, `discard`). How many came that way.
+fn refill_into(
+    p: &mut Process,
+    socket: &InetSocket,
+    bounce: &mut Bounce,
+    vecs: &[(u64, u64)],
+    got: u64,
+    max: u64,
+    discard: bool,
+) -> Result<u64, Errno> {
+    let want = (max - got).min(BOUNCE_SIZE as u64) as usize;
+    let chunk = bounce.chunk(want);
+    let mut call = call_for(NetOp::Refill);
+    if want > 0 {
+        call.chunks_gpa = crate::hypercall::gpa_of(&chunk as *const MemoryChunk as u64);
+        call.chunk_count = 1;
+    }
+    let direct = (call_unlocked(p, socket, &mut call)? as usize).min(want);
+    if !discard {
+        copy_to_user(p, vecs, got, &bounce.bytes()[..direct])?;
+    }
+    Ok(direct as u64)
+}
+
+/// Waits until the ring holds bytes, its end or a stall, or (`asked` not yet) the slot shows
+/// a hang-up; `EAGAIN` once `deadline` passes.
+fn wait_for_ring(
+    p: &mut Process,
+    socket: &InetSocket,
+    ring: &RxRing,
+    asked: bool,
+    deadline: Option<u64>,
+) -> Result<(), Errno> {
+    loop {
+        let state = ring.state();
+        let hangup = !asked && socket.area().readiness(socket.handle()) & (POLLHUP | POLLERR) != 0;
+        if state.readable() || state.stalled() || hangup {
+            return Ok(());
+        }
+        match crate::wait::wait_for_io(p, deadline) {
+            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Receives through the VMM (a socket with no ring).
+fn recv_direct(
     p: &mut Process,
     file: &OpenFile,
     socket: &InetSocket,
@@ -409,12 +632,7 @@ fn recv(
             Ok((n, call)) => {
                 // With MSG_TRUNC a datagram's full length may exceed what was copied.
                 let copied = n.min(want as u64);
-                let mut at = 0usize;
-                for (base, len) in spans(vecs, got, copied) {
-                    let data = &bounce.bytes()[at..at + len as usize];
-                    user::copy_out(&mut p.space, base, data)?;
-                    at += len as usize;
-                }
+                copy_to_user(p, vecs, got, &bounce.bytes()[..copied as usize])?;
                 got += copied;
                 let done = !wait_all || n == 0 || got >= max;
                 if done {
@@ -592,6 +810,7 @@ pub fn getsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, v
         out
     };
     let local = match (level as u32 as u64, name as u32 as u64) {
+        (SOL_SOCKET, SO_ERROR) => socket.take_ring_error().map(|e| e.code().to_le_bytes().to_vec()),
         (SOL_SOCKET, SO_RCVTIMEO) => Some(timeval(socket.options().rcvtimeo_ns)),
         (SOL_SOCKET, SO_SNDTIMEO) => Some(timeval(socket.options().sndtimeo_ns)),
         _ => None,
