@@ -21,8 +21,9 @@
 //! vCPU's bit in `waiters`, re-reads `generation`, and parks (the `Park` hypercall) only if it
 //! did not move since it last looked at readiness. The poller bumps `generation` after
 //! updating slots, then unparks every vCPU whose bit is set in `waiters` (the bits stay: the
-//! guest clears its own). Both sides use sequentially consistent atomics on these two words,
-//! so a wake-up is never lost.
+//! guest clears its own). Both sides use sequentially consistent atomics on these words, so a
+//! wake-up is never lost. `tx_pending` is the guest's "a transmit ring holds bytes the VMM has
+//! not been asked to write" (see "Transmit rings").
 //!
 //! # Receive rings
 //! A connected stream socket (accepted, or connected by the app) may have a receive ring: the
@@ -50,6 +51,32 @@
 //! `POLLERR` are the ring's to say (`head != tail`, the flags); `POLLOUT` and `POLLHUP` stay
 //! the slot's.
 //!
+//! # Transmit rings
+//! A ringed stream socket may also have a transmit ring, of the same shape (a [`NetRxHeader`]
+//! and [`NET_TX_RING_SIZE`] bytes of data), registered with the receive ring: `arg[0]` (header)
+//! and `arg[1]` (data) of Accept or RxRing, zero for none. Here the guest is the producer: its
+//! `send` copies into the ring (byte `i` of the stream at `data[i % NET_TX_RING_SIZE]`), then
+//! publishes `head` (release) and sets the area header's `tx_pending` (SeqCst). The VMM is
+//! the consumer: it writes the ring's bytes to the host socket (non-blocking) and publishes
+//! `tail` (release) as they go; an error of the host socket is [`NET_TX_ERROR`] in `flags`,
+//! its errno in `error` (the ring's bytes are then dropped, as Linux drops a failed socket's
+//! send queue). The VMM writes out rings:
+//! - on [`NetOp::Flush`] (every ring with bytes; the guest calls it only when `tx_pending` is
+//!   set, at the points it must not leave bytes behind: before it parks a vCPU, when the app
+//!   asks what is ready, at exit, when a ring is full). The VMM clears `tx_pending` first;
+//! - from its poller: when the host socket has room again for a ring it could not write out,
+//!   and, while `tx_pending` is set, at least every millisecond (bytes left by an app that
+//!   computes without a syscall go out within about a millisecond);
+//! - before any other call that could overtake them: a Send (`EAGAIN` while a ring still
+//!   holds bytes), a Shutdown (deferred until the ring is written out), and at Close, which
+//!   keeps the ring's bytes itself and writes them out before it closes the host socket, as
+//!   Linux sends a closed socket's queue (the guest may reuse the ring when Close returns).
+//!
+//! The VMM keeps its own `tail` and trusts neither word: a `head` more than a ring's worth
+//! ahead stops the ring ([`NET_TX_ERROR`], `EINVAL`). When a write frees room in a ring that
+//! was full, the slot's output count and the generation move and the waiters are unparked.
+//! For a socket with a transmit ring, `POLLOUT` is the ring's to say (room in it).
+//!
 //! # Addresses
 //! Addresses travel as Linux `sockaddr_in` / `sockaddr_in6` bytes in [`NetCall::addr`], as the
 //! guest sees them. Inside the VM, `127.0.0.0/8` and `::1` are the VM's own loopback: only
@@ -73,6 +100,10 @@ pub const NET_RX_EOF: u32 = 1;
 pub const NET_RX_ERROR: u32 = 2;
 /// Ring flag: the VMM stopped reading because the ring was full (ask with Refill).
 pub const NET_RX_STALLED: u32 = 4;
+/// Bytes of a transmit ring's data area (a power of two; see the module docs).
+pub const NET_TX_RING_SIZE: u32 = 16 * 1024;
+/// Transmit ring flag: the host socket failed (`error` says how); the ring takes no more.
+pub const NET_TX_ERROR: u32 = 2;
 
 /// The guest's address for the host's own loopback (`10.0.2.2`, as user-mode networking in
 /// other VMMs): a connect there reaches `127.0.0.1` on the host when the egress policy allows.
@@ -114,8 +145,10 @@ pub struct NetSlot {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetHeader {
-    /// Bumped by the VMM's poller after each batch of slot updates.
-    pub generation: u64,
+    /// Bumped by the VMM's poller after each batch of slot updates (wrapping).
+    pub generation: u32,
+    /// Non-zero: a transmit ring holds bytes (set by the guest, cleared by the VMM's flush).
+    pub tx_pending: u32,
     /// Bit `n`: vCPU `n` waits for a socket (set and cleared by the guest).
     pub waiters: u64,
 }
@@ -153,7 +186,8 @@ pub enum NetOp {
     /// `addr[..addr_len]` = the peer, and `addr[ACCEPT_LOCAL_AT..][..arg[1]]` = the new
     /// socket's local address (what `getsockname` will say: it cannot change). `arg[2]` and
     /// `arg[3]` non-zero: a receive ring for the new socket (header and data GPAs, `EINVAL`
-    /// before anything is accepted if they are not as the module docs say), filled at once.
+    /// before anything is accepted if they are not as the module docs say), filled at once;
+    /// with one, `arg[0]` and `arg[1]` (in) non-zero: its transmit ring.
     Accept = 5,
     /// Connect to `addr` (never waits: `EINPROGRESS` for a stream socket whose connection
     /// is under way; the guest waits for `POLLOUT` and asks `SO_ERROR`). A destination the
@@ -184,7 +218,7 @@ pub enum NetOp {
     /// in the host socket, not yet in the ring).
     Pending = 15,
     /// Register a receive ring (`arg[2]` header, `arg[3]` data: see the module docs) on a
-    /// connected stream socket, and fill it. `ENOTCONN` for a socket that is not (yet)
+    /// connected stream socket, and fill it; `arg[0]`/`arg[1]` non-zero: a transmit ring too. `ENOTCONN` for a socket that is not (yet)
     /// connected, `EINVAL` for a datagram socket, a listener, a socket that has one, or a
     /// ring not as the module docs say.
     RxRing = 16,
@@ -192,6 +226,8 @@ pub enum NetOp {
     /// empty ring, the host socket's next bytes go into the chunks first (they precede what
     /// the ring then holds). Result: the bytes put in the chunks.
     Refill = 17,
+    /// Write out every transmit ring that holds bytes (no handle; see the module docs).
+    Flush = 18,
 }
 
 impl NetOp {
@@ -215,6 +251,7 @@ impl NetOp {
             15 => NetOp::Pending,
             16 => NetOp::RxRing,
             17 => NetOp::Refill,
+            18 => NetOp::Flush,
             _ => return None,
         })
     }
@@ -313,14 +350,17 @@ mod tests {
         assert_eq!(size_of::<NetRxHeader>(), 16);
         assert_eq!(core::mem::align_of::<NetRxHeader>(), 16);
         assert!(NET_RX_RING_SIZE.is_power_of_two() && NET_RX_RING_SIZE.is_multiple_of(4096));
+        assert!(NET_TX_RING_SIZE.is_power_of_two() && NET_TX_RING_SIZE.is_multiple_of(4096));
+        assert_eq!(offset_of!(NetHeader, tx_pending), 4);
+        assert_eq!(offset_of!(NetHeader, waiters), 8);
     }
 
     #[test]
     fn ops_round_trip() {
-        for raw in 1..=17 {
+        for raw in 1..=18 {
             assert_eq!(NetOp::from_raw(raw).map(|op| op as u32), Some(raw));
         }
         assert_eq!(NetOp::from_raw(0), None);
-        assert_eq!(NetOp::from_raw(18), None);
+        assert_eq!(NetOp::from_raw(19), None);
     }
 }

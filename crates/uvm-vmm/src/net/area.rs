@@ -20,6 +20,7 @@ const INPUT: u64 = 4;
 const OUTPUT: u64 = 8;
 const HANGUP: u64 = 12;
 const GENERATION: u64 = 0;
+const TX_PENDING: u64 = 4;
 const WAITERS: u64 = 8;
 
 /// A registered readiness area.
@@ -96,10 +97,22 @@ impl Area {
 
     /// After a batch of events: bumps `generation`, then returns `waiters`.
     pub fn publish_generation(&self, memory: &GuestMemory) -> u64 {
-        if let Some(generation) = memory.atomic_u64(self.gpa + GENERATION) {
+        if let Some(generation) = memory.atomic_u32(self.gpa + GENERATION) {
             generation.fetch_add(1, Ordering::SeqCst);
         }
         memory.atomic_u64(self.gpa + WAITERS).map_or(0, |w| w.load(Ordering::SeqCst))
+    }
+
+    /// Whether the guest left bytes in a transmit ring (`tx_pending`).
+    #[cfg(test)]
+    pub fn tx_pending(&self, memory: &GuestMemory) -> bool {
+        memory.atomic_u32(self.gpa + TX_PENDING).is_some_and(|w| w.load(Ordering::SeqCst) != 0)
+    }
+
+    /// Clears `tx_pending` (before a flush: bytes the guest adds meanwhile set it again).
+    /// Whether it was set.
+    pub fn take_tx_pending(&self, memory: &GuestMemory) -> bool {
+        memory.atomic_u32(self.gpa + TX_PENDING).is_some_and(|w| w.swap(0, Ordering::SeqCst) != 0)
     }
 
     /// Slot `handle` as it is now (readiness, input, output, hangup).

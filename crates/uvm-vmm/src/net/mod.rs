@@ -12,6 +12,7 @@
 //! - `options`: the socket-option whitelist;
 //! - `area`: the readiness area in guest RAM;
 //! - `ring`: receive rings (connected stream sockets read into guest RAM without an exit);
+//! - `txring`: transmit rings (the guest's sends written out at its flush points);
 //! - `view`: how host addresses look from inside the VM;
 //! - `ops`: the operations, one function each;
 //! - `poller`: the thread that turns host readiness into slot bits and vCPU wake-ups;
@@ -27,6 +28,7 @@ mod published;
 mod ring;
 mod sys;
 mod table;
+mod txring;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -91,6 +93,8 @@ pub struct Net {
     serials: Box<[AtomicU32]>,
     /// The receive rings, per handle (each behind its own lock, never the sockets').
     rings: ring::Rings,
+    /// The transmit rings, per handle, and closed sockets' bytes still to go out.
+    tx: txring::TxRings,
     epoll: sys::Epoll,
     stop: sys::EventFd,
     poller_started: AtomicBool,
@@ -120,6 +124,7 @@ impl Net {
             area: OnceLock::new(),
             serials: (0..NET_MAX_HANDLES).map(|_| AtomicU32::new(0)).collect(),
             rings: ring::Rings::default(),
+            tx: txring::TxRings::default(),
             epoll,
             stop,
             poller_started: AtomicBool::new(false),

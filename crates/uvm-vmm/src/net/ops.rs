@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 use uvm_abi::hypercall::MemoryChunk;
 use uvm_abi::net::{
-    NetCall, NetOp, ACCEPT_LOCAL_AT, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, NET_MAX_OPTIONS, POLLIN,
+    NetCall, NetOp, ACCEPT_LOCAL_AT, NET_ADDR_MAX, NET_MAX_CHUNKS, NET_MAX_IO, NET_MAX_OPTIONS, POLLIN, POLLOUT,
 };
 use uvm_net::Proto;
 
@@ -21,6 +21,7 @@ use super::published::Published;
 use super::ring::{RingPlace, RxRing};
 use super::sys::{self, Errno};
 use super::table::GuestSocket;
+use super::txring::TxRing;
 use super::view::{guest_view, local_view_towards, loopback_view, own_socket, own_view_ip};
 use super::{Net, State};
 use crate::host_io::HostIo;
@@ -84,7 +85,7 @@ impl Net {
         let Some(&area) = self.area.get() else { return Errno(libc::EINVAL).result() };
         let mut state = self.lock();
         let st = &mut *state;
-        if !matches!(op, NetOp::Socket | NetOp::Close) {
+        if !matches!(op, NetOp::Socket | NetOp::Close | NetOp::Flush) {
             set_deferred_options(st, call);
         }
         let result = match op {
@@ -105,9 +106,10 @@ impl Net {
             NetOp::Pending => pending(st, call),
             NetOp::RxRing => self.register_ring(st, area, memory, vcpu, call),
             NetOp::Refill => self.refill(st, area, memory, vcpu, call),
+            NetOp::Flush => self.flush(st, area, memory, vcpu),
         };
         let mut wake = false;
-        if !matches!(op, NetOp::Socket | NetOp::Close) {
+        if !matches!(op, NetOp::Socket | NetOp::Close | NetOp::Flush) {
             if let Some(socket) = st.handles.get(call.handle) {
                 wake |= area.refresh(memory, call.handle, || sys::poll_now(&socket.fd));
             }
@@ -235,6 +237,10 @@ impl Net {
     ) -> Result<i64, Errno> {
         let handle = call.handle;
         let ring = RingPlace::of_call(memory, call.arg[2], call.arg[3])?;
+        let tx = match ring {
+            Some(_) => RingPlace::of_call(memory, call.arg[0], call.arg[1])?,
+            None => None,
+        };
         for _ in 0..MAX_STRAYS {
             if !st.handles.has_room() {
                 return err(libc::ENFILE);
@@ -268,7 +274,7 @@ impl Net {
                 client.vm_peer = Some(new as u32);
             }
             if let Some(place) = ring {
-                self.give_ring(st, area, memory, vcpu, new as u32, place)?;
+                self.give_ring(st, area, memory, vcpu, new as u32, place, tx)?;
             }
             let (bytes, len) = addr::encode(&local);
             call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + len].copy_from_slice(&bytes[..len]);
@@ -392,8 +398,14 @@ impl Net {
         let (socket, ports) = st.socket_and_ports(handle)?;
         if socket.is_stream() {
             let vm_peer = socket.vm_peer;
-            let sent = sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64);
-            st.touched = vm_peer.filter(|_| sent.is_ok());
+            // A transmit ring's bytes go first: nothing overtakes them.
+            let drained = self.tx.drain(memory, handle, None);
+            let sent = if self.tx.lock(handle).is_some_and(|ring| ring.as_ref().is_some_and(|r| r.pending(memory))) {
+                err(libc::EAGAIN)
+            } else {
+                sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64)
+            };
+            st.touched = vm_peer.filter(|_| sent.is_ok() || drained.moved > 0);
             return sent;
         }
         let dest = if call.addr_len > 0 { Some(guest_inet_addr(call, socket)?) } else { socket.datagram_peer };
@@ -469,8 +481,10 @@ impl Net {
 
     fn close(&self, st: &mut State, area: Area, memory: &GuestMemory, handle: u32) -> Result<i64, Errno> {
         st.socket(handle)?;
-        // Before the call returns (the guest then frees the ring's memory).
+        // Before the call returns (the guest then frees the rings' memory); the transmit
+        // ring's bytes still go out, and its host socket stays open until they have.
         self.rings.forget(handle);
+        self.tx.close(memory, handle);
         let socket = st.handles.remove(handle).ok_or(Errno(libc::EBADF))?;
         st.touched = socket.vm_peer;
         self.epoll.remove(&socket.fd);
@@ -494,6 +508,7 @@ impl Net {
         call: &NetCall,
     ) -> Result<i64, Errno> {
         let place = RingPlace::of_call(memory, call.arg[2], call.arg[3])?.ok_or(Errno(libc::EINVAL))?;
+        let tx = RingPlace::of_call(memory, call.arg[0], call.arg[1])?;
         let socket = st.socket(call.handle)?;
         if !socket.is_stream() || self.rings.has(call.handle) {
             return err(libc::EINVAL);
@@ -503,11 +518,12 @@ impl Net {
             Ok(None) | Err(Errno(libc::ENOTCONN)) => return err(libc::ENOTCONN),
             Err(e) => return Err(e),
         }
-        self.give_ring(st, area, memory, vcpu, call.handle, place).map(|()| 0)
+        self.give_ring(st, area, memory, vcpu, call.handle, place, tx).map(|()| 0)
     }
 
-    /// Gives `handle` (a connected stream socket's) the ring at `place`, filled with what the
-    /// host socket already holds.
+    /// Gives `handle` (a connected stream socket's) the receive ring at `place`, filled with
+    /// what the host socket already holds, and the transmit ring at `tx`.
+    #[allow(clippy::too_many_arguments)]
     fn give_ring(
         &self,
         st: &State,
@@ -516,9 +532,13 @@ impl Net {
         vcpu: &dyn VcpuOps,
         handle: u32,
         place: RingPlace,
+        tx: Option<RingPlace>,
     ) -> Result<(), Errno> {
         let socket = st.socket(handle)?;
         let serial = self.serials[handle as usize].load(std::sync::atomic::Ordering::SeqCst);
+        if let Some(tx) = tx {
+            self.tx.register(handle, TxRing::new(memory, tx, socket.fd.clone(), serial));
+        }
         let ring = RxRing::new(memory, place, socket.fd.clone(), serial);
         if self.rings.register(memory, handle, ring) {
             self.announce(area, memory, vcpu, handle);
@@ -545,6 +565,31 @@ impl Net {
             self.announce(area, memory, vcpu, call.handle);
         }
         Ok(direct as i64)
+    }
+
+    /// Flush: writes out every transmit ring that holds bytes. The VM's own peers of the
+    /// sockets written hear of it at once; room made in a full ring wakes its waiters.
+    fn flush(&self, st: &mut State, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps) -> Result<i64, Errno> {
+        area.take_tx_pending(memory);
+        let mut wake = false;
+        for (handle, drained) in self.tx.drain_all(memory) {
+            if drained.freed {
+                area.note_event(memory, handle, POLLOUT);
+                wake = true;
+            }
+            if drained.moved > 0 {
+                if let Some(peer) = st.handles.get(handle).and_then(|s| s.vm_peer) {
+                    self.fill_and_announce(area, memory, vcpu, peer);
+                    if let Some(socket) = st.handles.get(peer) {
+                        wake |= area.refresh(memory, peer, || sys::poll_now(&socket.fd));
+                    }
+                }
+            }
+        }
+        if wake {
+            self.wake_waiters(area, memory, vcpu);
+        }
+        Ok(0)
     }
 
     /// Fills `handle`'s ring, if it has one, and announces what arrived.
@@ -579,7 +624,22 @@ impl Net {
         vcpu: &dyn VcpuOps,
         call: &NetCall,
     ) -> Result<i64, Errno> {
-        let done = shutdown(st, call)?;
+        let done = match self.tx.lock(call.handle) {
+            Some(mut slot) if slot.is_some() => {
+                let how = match call.arg[0] {
+                    0 => libc::SHUT_RD,
+                    1 => libc::SHUT_WR,
+                    2 => libc::SHUT_RDWR,
+                    _ => return err(libc::EINVAL),
+                };
+                let socket = st.socket(call.handle)?;
+                let vm_peer = socket.vm_peer;
+                let done = slot.as_mut().map_or(Ok(()), |ring| ring.shutdown(memory, how)).map(|()| 0);
+                st.touched = vm_peer.filter(|_| done.is_ok());
+                done?
+            }
+            _ => shutdown(st, call)?,
+        };
         self.fill_and_announce(area, memory, vcpu, call.handle);
         Ok(done)
     }

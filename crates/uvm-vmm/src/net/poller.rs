@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use uvm_abi::net::{POLLERR, POLLHUP, POLLIN, POLLRDHUP};
+use uvm_abi::net::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
 
 use super::{Net, STOP_TAG};
 use crate::memory::GuestMemory;
@@ -18,13 +18,19 @@ const BATCH: usize = 64;
 const INPUT_EVENTS: u32 = POLLIN | POLLRDHUP | POLLHUP | POLLERR;
 /// How long one wait lasts at most (the stop eventfd ends it sooner).
 const WAIT_MS: i32 = 1000;
+/// How long one wait lasts at most while transmit rings exist: bytes the guest left in one
+/// (`tx_pending`) go out within about this long even if it makes no syscall.
+const TX_WAIT_MS: i32 = 1;
+/// The events after which a socket's transmit ring is written out.
+const OUTPUT_EVENTS: u32 = POLLOUT | POLLHUP | POLLERR;
 
 impl Net {
     /// Runs the poller until [`Net::stop_poller`]. `wake(n)` unparks vCPU `n`.
     pub fn run_poller(&self, memory: &GuestMemory, wake: &dyn Fn(u32)) {
         let mut events = [(0u32, 0u64); BATCH];
         loop {
-            let n = self.epoll.wait(&mut events, WAIT_MS);
+            let timeout = if self.tx.active() { TX_WAIT_MS } else { WAIT_MS };
+            let n = self.epoll.wait(&mut events, timeout);
             if events[..n].iter().any(|&(_, tag)| tag == STOP_TAG) {
                 return;
             }
@@ -39,9 +45,22 @@ impl Net {
                 }
                 // A ringed socket's input goes into its ring before anyone hears of it.
                 let input = bits & INPUT_EVENTS != 0 && self.rings.fill(memory, handle, Some(serial));
-                area.note_event(memory, handle, if input { bits | POLLIN } else { bits });
+                // A transmit ring the host socket could not take goes on now.
+                let freed = bits & OUTPUT_EVENTS != 0 && self.tx.drain(memory, handle, Some(serial)).freed;
+                let bits = if input { bits | POLLIN } else { bits };
+                area.note_event(memory, handle, if freed { bits | POLLOUT } else { bits });
                 noted = true;
             }
+            // Bytes the guest left in rings without a flush go out now.
+            if area.take_tx_pending(memory) {
+                for (handle, drained) in self.tx.drain_all(memory) {
+                    if drained.freed {
+                        area.note_event(memory, handle, POLLOUT);
+                        noted = true;
+                    }
+                }
+            }
+            self.tx.drain_orphans();
             if !noted {
                 continue;
             }

@@ -25,6 +25,8 @@ const ERROR: u64 = 12;
 const HEADER_SIZE: u64 = 16;
 const SIZE: u32 = NET_RX_RING_SIZE;
 const MASK: u32 = NET_RX_RING_SIZE - 1;
+// A transmit ring is placed and checked as a receive ring is.
+const _: () = assert!(uvm_abi::net::NET_TX_RING_SIZE == NET_RX_RING_SIZE);
 
 /// Where a ring is in guest RAM, as a call names it (`arg[2]`, `arg[3]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +36,19 @@ pub struct RingPlace {
 }
 
 impl RingPlace {
+    /// The header's GPA.
+    pub fn header(&self) -> u64 {
+        self.header
+    }
+
+    /// The data's GPA.
+    pub fn data(&self) -> u64 {
+        self.data
+    }
+
     /// The ring a call names: `Ok(None)` for none (both zero), `EINVAL` unless the header is
     /// 16 bytes at a 16-aligned GPA and the data [`NET_RX_RING_SIZE`] bytes at a page-aligned
-    /// GPA, all in RAM.
+    /// GPA, all in RAM (a transmit ring's are checked the same way).
     pub fn of_call(memory: &GuestMemory, header: u64, data: u64) -> Result<Option<RingPlace>, Errno> {
         if header == 0 && data == 0 {
             return Ok(None);

@@ -260,7 +260,7 @@ fn the_poller_sets_bits_bumps_counters_and_wakes_waiters() {
     let slot = g.slot(conn);
     assert_ne!(slot[0] & POLLIN, 0, "{slot:?}");
     assert!(slot[1] > 0, "input counted: {slot:?}");
-    assert!(g.memory.atomic_u64(AREA).unwrap().load(std::sync::atomic::Ordering::SeqCst) > 0, "generation");
+    assert!(g.memory.atomic_u32(AREA).unwrap().load(std::sync::atomic::Ordering::SeqCst) > 0, "generation");
     assert!(woken.lock().unwrap().contains(&3));
     let counts = g.net.counts();
     assert!(counts.poller_batches > 0 && counts.poller_wakes > 0 && counts.calls > 0, "{counts:?}");
