@@ -17,13 +17,16 @@ use crate::errno::Errno;
 use crate::fs::epoll::Changes;
 
 /// The shared area, as 64-bit words: slot `h` is words `2h` (readiness, input count) and
-/// `2h + 1` (output count, hang-up count); slot 0 is the header (generation, waiters).
+/// `2h + 1` (output count, hang-up count); slot 0 is the header (generation and `tx_pending`,
+/// waiters).
 pub struct NetArea {
     words: Box<[AtomicU64]>,
 }
 
 const GENERATION: usize = 0;
 const WAITERS: usize = 1;
+/// `tx_pending`: the high half of the header's first word.
+const TX_PENDING: u64 = 1 << 32;
 
 impl NetArea {
     /// A zeroed area (not yet registered).
@@ -67,9 +70,31 @@ impl NetArea {
         Changes { input: first >> 32, output: second & 0xffff_ffff, hangup: second >> 32 }
     }
 
-    /// How many batches of host events the VMM has published.
+    /// How many batches of host events the VMM has published (wrapping at 32 bits).
     pub fn generation(&self) -> u64 {
-        self.words[GENERATION].load(Ordering::SeqCst)
+        self.words[GENERATION].load(Ordering::SeqCst) & 0xffff_ffff
+    }
+
+    /// A transmit ring holds bytes the VMM has not been asked to write out.
+    pub fn set_tx_pending(&self) {
+        if self.words[GENERATION].load(Ordering::SeqCst) & TX_PENDING == 0 {
+            self.words[GENERATION].fetch_or(TX_PENDING, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a transmit ring holds bytes the VMM has not been asked to write out.
+    pub fn tx_pending(&self) -> bool {
+        self.words[GENERATION].load(Ordering::SeqCst) & TX_PENDING != 0
+    }
+
+    /// Asks the VMM to write out every transmit ring (`NetOp::Flush`), if any holds bytes:
+    /// the guest does so wherever it must not leave them behind (it parks, the app asks what
+    /// is ready, a ring is full, the app exits).
+    pub fn flush(&self) {
+        if self.tx_pending() {
+            let mut call = NetCall { op: NetOp::Flush as u32, ..NetCall::default() };
+            crate::hypercall::net(&mut call);
+        }
     }
 
     /// Marks vCPU `cpu` as waiting for a socket (the VMM's poller unparks it).
@@ -97,6 +122,16 @@ mod tests {
         assert_eq!(area.changes(3), Changes { input: 7, output: 2, hangup: 1 });
         assert_eq!(area.readiness(0), 0, "slot 0 is the header");
         assert_eq!(area.readiness(uvm_abi::net::NET_MAX_HANDLES), 0, "past the area");
+    }
+
+    #[test]
+    fn tx_pending_shares_the_generation_word() {
+        let area = NetArea::new();
+        area.words[GENERATION].store(7, Ordering::SeqCst);
+        assert!(!area.tx_pending());
+        area.set_tx_pending();
+        assert!(area.tx_pending());
+        assert_eq!(area.generation(), 7, "the generation is the low half");
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! Receive rings (uvm-abi's `net`, "Receive rings"): [`RxRing`] is the guest's side of one,
+//! Receive and transmit rings (uvm-abi's `net`, "Receive rings", "Transmit rings"). [`TxRing`]
+//! is a transmit ring: the same memory, the guest producing (`head`) and the VMM consuming.
+//!
+//! [`RxRing`] is the guest's side of a receive ring,
 //! the memory a connected stream socket's incoming bytes land in without an exit. It owns the
 //! allocation (a 16-byte header and a page-run data area, physically contiguous through the
 //! direct map), reads the VMM's `head` and flags, copies bytes out and moves `tail`; and it
@@ -13,7 +16,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use uvm_abi::net::{NET_RX_EOF, NET_RX_ERROR, NET_RX_RING_SIZE, NET_RX_STALLED};
+use uvm_abi::net::{NET_RX_EOF, NET_RX_ERROR, NET_RX_RING_SIZE, NET_RX_STALLED, NET_TX_ERROR, NET_TX_RING_SIZE};
 
 use crate::sync::SpinLock;
 
@@ -132,6 +135,100 @@ impl RxRing {
     }
 }
 
+/// Transmit rings no socket uses (the VMM has forgotten them).
+static TX_POOL: SpinLock<Vec<TxRing>> = SpinLock::new(Vec::new());
+
+const _: () = assert!(NET_TX_RING_SIZE == SIZE);
+
+/// One transmit ring's memory: the guest copies what the app sends into it and moves `head`;
+/// the VMM writes it out and moves `tail`. Producing is done with the process lock held.
+pub struct TxRing {
+    header: Box<Header>,
+    data: Box<[AtomicU64]>,
+}
+
+impl TxRing {
+    fn new() -> TxRing {
+        let words: Vec<AtomicU64> = (0..SIZE / 8).map(|_| AtomicU64::new(0)).collect();
+        TxRing { header: Box::default(), data: words.into_boxed_slice() }
+    }
+
+    /// A ring to register: from the pool, or new.
+    pub fn take() -> TxRing {
+        let ring = TX_POOL.lock().pop().unwrap_or_else(TxRing::new);
+        if !(ring.data.as_ptr() as u64).is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
+            crate::hypercall::panic(b"a transmit ring is not page-aligned");
+        }
+        ring
+    }
+
+    /// Back to the pool: only once the VMM has forgotten it.
+    pub fn give_back(self) {
+        let mut pool = TX_POOL.lock();
+        if pool.len() < POOL_MAX {
+            pool.push(self);
+        }
+    }
+
+    /// The GPAs of the header and the data.
+    pub fn place(&self) -> (u64, u64) {
+        let header = &*self.header as *const Header as u64;
+        (crate::hypercall::gpa_of(header), crate::hypercall::gpa_of(self.data.as_ptr() as u64))
+    }
+
+    /// Bytes the VMM has not written out yet.
+    pub fn used(&self) -> u32 {
+        let head = self.header.head.load(Ordering::Relaxed);
+        head.wrapping_sub(self.header.tail.load(Ordering::Acquire)).min(SIZE)
+    }
+
+    /// Room for more bytes.
+    pub fn room(&self) -> u32 {
+        SIZE - self.used()
+    }
+
+    /// The host socket's error, once the VMM found one (the ring then takes nothing more).
+    pub fn error(&self) -> Option<u32> {
+        (self.header.flags.load(Ordering::SeqCst) & NET_TX_ERROR != 0).then(|| self.header.error.load(Ordering::Relaxed))
+    }
+
+    /// Copies as much of `bytes` as there is room for into the ring and publishes it: how
+    /// many. The caller then sets the area's `tx_pending`.
+    pub fn push(&self, bytes: &[u8]) -> usize {
+        let n = (self.room() as usize).min(bytes.len());
+        let head = self.header.head.load(Ordering::Relaxed);
+        let start = (head & MASK) as usize;
+        let first = n.min(SIZE as usize - start);
+        copy_to_words(&self.data, start, &bytes[..first]);
+        copy_to_words(&self.data, 0, &bytes[first..n]);
+        self.header.head.store(head.wrapping_add(n as u32), Ordering::Release);
+        n
+    }
+}
+
+/// Copies `bytes` into bytes `offset..offset + bytes.len()` of the data area (not wrapping).
+fn copy_to_words(words: &[AtomicU64], offset: usize, bytes: &[u8]) {
+    let mut at = offset;
+    let mut done = 0;
+    while done < bytes.len() {
+        let Some(word) = words.get(at / 8) else { return };
+        let start = at % 8;
+        let n = (8 - start).min(bytes.len() - done);
+        let value = if n == 8 {
+            let mut whole = [0u8; 8];
+            whole.copy_from_slice(&bytes[done..done + 8]);
+            u64::from_le_bytes(whole)
+        } else {
+            let mut old = word.load(Ordering::Relaxed).to_le_bytes();
+            old[start..start + n].copy_from_slice(&bytes[done..done + n]);
+            u64::from_le_bytes(old)
+        };
+        word.store(value, Ordering::Relaxed);
+        done += n;
+        at += n;
+    }
+}
+
 /// Copies bytes `offset..offset + out.len()` of the data area (not wrapping) out of its words.
 fn copy_from_words(words: &[AtomicU64], offset: usize, out: &mut [u8]) {
     let mut at = offset;
@@ -234,6 +331,39 @@ mod tests {
         assert!(!ring.consume(1));
         ring.header.flags.store(NET_RX_STALLED, Ordering::SeqCst);
         assert!(ring.consume(1));
+    }
+
+    /// Takes `n` bytes out of a transmit ring as the VMM would.
+    fn drain(ring: &TxRing, n: usize) -> Vec<u8> {
+        let tail = ring.header.tail.load(Ordering::SeqCst);
+        let mut out = alloc::vec![0u8; n];
+        let first = n.min((SIZE - (tail & MASK)) as usize);
+        let (a, b) = out.split_at_mut(first);
+        copy_from_words(&ring.data, (tail & MASK) as usize, a);
+        copy_from_words(&ring.data, 0, b);
+        ring.header.tail.store(tail.wrapping_add(n as u32), Ordering::SeqCst);
+        out
+    }
+
+    #[test]
+    fn a_transmit_ring_takes_what_fits_and_wraps_in_order() {
+        let ring = TxRing::new();
+        ring.header.head.store(SIZE - 3, Ordering::SeqCst);
+        ring.header.tail.store(SIZE - 3, Ordering::SeqCst);
+        let data: Vec<u8> = (0..100u32).map(|i| (i * 7) as u8).collect();
+        assert_eq!(ring.push(&data), 100);
+        assert_eq!(ring.used(), 100);
+        assert_eq!(drain(&ring, 100), data);
+        let big = alloc::vec![9u8; SIZE as usize + 10];
+        assert_eq!(ring.push(&big), SIZE as usize, "a partial copy when full");
+        assert_eq!(ring.room(), 0);
+        assert_eq!(ring.push(b"x"), 0);
+        assert_eq!(drain(&ring, 5), [9u8; 5]);
+        assert_eq!(ring.room(), 5);
+        assert_eq!(ring.error(), None);
+        ring.header.error.store(32, Ordering::SeqCst);
+        ring.header.flags.store(NET_TX_ERROR, Ordering::SeqCst);
+        assert_eq!(ring.error(), Some(32));
     }
 
     #[test]

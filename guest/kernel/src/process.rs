@@ -261,10 +261,26 @@ impl Process {
     }
 
     /// Parks this vCPU for up to `timeout_ns` with the process unlocked, so other threads
-    /// run on; the process is locked again (and this thread current) when it returns.
+    /// run on (having flushed the transmit rings first); the process is locked again (and
+    /// this thread current) when it returns.
     /// Whether another thread unparked it. Callers re-check what they wait for.
     pub fn park(&mut self, timeout_ns: u64) -> bool {
-        self.unlocked(|| crate::hypercall::park(timeout_ns))
+        let area = self.net_area;
+        self.unlocked(|| {
+            // What the app sent must not wait for this thread to run again.
+            if let Some(area) = area {
+                area.flush();
+            }
+            crate::hypercall::park(timeout_ns)
+        })
+    }
+
+    /// Asks the VMM to write out what the app left in transmit rings (a flush point: see
+    /// `syscall::inet`).
+    pub fn flush_net(&self) {
+        if let Some(area) = self.net_area {
+            area.flush();
+        }
     }
 
     /// Runs `f`, which must not need the process, with the process unlocked: for waits in
@@ -306,6 +322,8 @@ impl Process {
 
     /// Ends the app with `status` (the VM stops), reporting the guest's counters.
     pub fn exit(&mut self, status: i32) -> ! {
+        // What the app sent goes out before the VM stops.
+        self.flush_net();
         let stats = uvm_abi::hypercall::GuestStats {
             syscalls: self.stats.syscalls + 1,
             demand_faults: self.space.demand_fills,

@@ -7,6 +7,10 @@
 //! from the ring (and the slot's room and hang-up bits), and an error the ring caught is the
 //! guest's to report once, as Linux reports `sk_err` once.
 //!
+//! A ringed socket may also have a transmit ring (`netring::TxRing`): its sends are copied
+//! into it and written out by the VMM at the guest's flush points; its `POLLOUT` is room in
+//! the ring, and an error the VMM met writing it out is reported to the next send.
+//!
 //! [`InetSocket::call`] makes one `NetOp` on the handle, carrying the options whose
 //! `setsockopt` the guest answered itself ([`InetSocket::defer_option`]): the VMM sets them
 //! before the op does anything. The last reference going away closes the host socket
@@ -22,7 +26,7 @@ use crate::fs::epoll::Changes;
 use crate::fs::stat::{Stat, Timespec};
 use crate::fs::unix::sockfs_stat;
 use crate::netarea::NetArea;
-use crate::netring::{self, RxRing};
+use crate::netring::{self, RxRing, TxRing};
 use crate::sync::SpinLock;
 
 /// `AF_INET`.
@@ -53,6 +57,14 @@ struct Rx {
     error_taken: bool,
 }
 
+/// The transmit side of a socket: its ring, if it has one.
+#[derive(Default)]
+struct Tx {
+    ring: Option<Arc<TxRing>>,
+    /// The ring's error was reported once (later sends say `EPIPE`, as Linux).
+    error_taken: bool,
+}
+
 /// An IP socket held by the VMM.
 pub struct InetSocket {
     handle: u32,
@@ -68,6 +80,7 @@ pub struct InetSocket {
     /// The local address, when it cannot change any more (an accepted socket).
     local_name: SpinLock<Option<Vec<u8>>>,
     rx: SpinLock<Rx>,
+    tx: SpinLock<Tx>,
 }
 
 impl InetSocket {
@@ -93,6 +106,7 @@ impl InetSocket {
             deferred: SpinLock::new(Vec::new()),
             local_name: SpinLock::new(None),
             rx: SpinLock::new(Rx::default()),
+            tx: SpinLock::new(Tx::default()),
         }
     }
 
@@ -136,9 +150,45 @@ impl InetSocket {
     pub fn poll(&self) -> u16 {
         let slot = self.area.readiness(self.handle);
         let rx = self.rx.lock();
-        match &rx.ring {
-            Some(ring) => netring::readiness(slot, ring.state(), rx.error_taken) as u16,
-            None => slot as u16,
+        let bits = match &rx.ring {
+            Some(ring) => netring::readiness(slot, ring.state(), rx.error_taken),
+            None => slot,
+        };
+        drop(rx);
+        match self.tx_ring() {
+            // Room in the ring (or its end: a send would not block).
+            Some(tx) if tx.room() > 0 || tx.error().is_some() => (bits | uvm_abi::net::POLLOUT) as u16,
+            Some(_) => (bits & !uvm_abi::net::POLLOUT) as u16,
+            None => bits as u16,
+        }
+    }
+
+    /// The transmit ring, if the socket has one.
+    pub fn tx_ring(&self) -> Option<Arc<TxRing>> {
+        self.tx.lock().ring.clone()
+    }
+
+    /// The VMM registered `ring` as this socket's transmit ring.
+    pub fn set_tx_ring(&self, ring: TxRing) {
+        self.tx.lock().ring = Some(Arc::new(ring));
+    }
+
+    /// The error the VMM met writing the transmit ring out: the first time, its errno; then
+    /// `EPIPE` (the connection is gone).
+    pub fn take_tx_error(&self) -> Option<Errno> {
+        let mut tx = self.tx.lock();
+        let errno = tx.ring.as_ref()?.error()?;
+        if core::mem::replace(&mut tx.error_taken, true) {
+            return Some(Errno::EPIPE);
+        }
+        Some(Errno::from_host(-i64::from(errno)))
+    }
+
+    /// Asks the VMM to write out the transmit rings, if this socket has one (before a call
+    /// whose answer depends on what was sent).
+    pub fn flush(&self) {
+        if self.tx.lock().ring.is_some() {
+            self.area.flush();
         }
     }
 
@@ -177,6 +227,7 @@ impl InetSocket {
 
     /// Bytes waiting to be read (`FIONREAD`): in the ring, and in the host socket.
     pub fn pending(&self) -> Result<u64, Errno> {
+        self.flush();
         let ring = self.ring().map(|r| r.state());
         if let Some(state) = ring.filter(|s| !s.stalled()) {
             return Ok(u64::from(state.available));
@@ -244,12 +295,16 @@ impl InetSocket {
 }
 
 impl Drop for InetSocket {
-    /// The last fd (or passed reference) is gone: the VMM closes the host socket and forgets
-    /// its ring, which then goes back to the pool.
+    /// The last fd (or passed reference) is gone: the VMM closes the host socket (once it has
+    /// written out what the transmit ring holds) and forgets its rings, which then go back to
+    /// the pool.
     fn drop(&mut self) {
         let mut call = NetCall { op: NetOp::Close as u32, ..NetCall::default() };
         let _ = self.call(&mut call);
         if let Some(ring) = self.rx.lock().ring.take().and_then(|ring| Arc::try_unwrap(ring).ok()) {
+            ring.give_back();
+        }
+        if let Some(ring) = self.tx.lock().ring.take().and_then(|ring| Arc::try_unwrap(ring).ok()) {
             ring.give_back();
         }
     }

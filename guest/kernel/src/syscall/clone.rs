@@ -250,6 +250,8 @@ pub fn sys_get_robust_list(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// cpus`), some wait for a run slot: a zero-length park hands this vCPU's slot to the one
 /// that waited longest. Otherwise there is nobody to yield to (no exit).
 pub fn sys_sched_yield(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    // The thread gives way: what it sent goes out (a flush point).
+    p.flush_net();
     if p.threads.others.len() as u32 >= p.cpu_count {
         p.park(0);
     }
@@ -263,6 +265,7 @@ pub fn sys_exit(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if p.threads.others.is_empty() {
         p.exit(status)
     }
+    p.flush_net();
     exit_thread(p)
 }
 

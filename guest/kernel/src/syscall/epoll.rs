@@ -111,6 +111,8 @@ pub fn sys_epoll_ctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// The wait of every epoll_wait flavour: up to `max` events into the array at `events`,
 /// waiting up to `timeout_ns` (`None`: for ever).
 fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Option<u64>) -> SysResult {
+    // The app asks what is ready: what it sent before is on its way first (a flush point).
+    p.flush_net();
     let max = max as i32;
     if max <= 0 || max as usize > EP_MAX_EVENTS {
         return Err(Errno::EINVAL);

@@ -20,6 +20,15 @@
 //! reads the socket's next bytes straight into the bounce buffer when the ring is empty), or
 //! once when the slot shows a hang-up the ring has not caught yet.
 //!
+//! It also gets a transmit ring (`netring::TxRing`) with its receive ring: `send`, `write`
+//! and `sendmsg` without a destination then copy into the ring and return at once (a partial
+//! copy when it is nearly full; a blocking send flushes and waits for room); the VMM writes
+//! the rings out on one `NetOp::Flush` at the guest's flush points (`NetArea::flush`: before
+//! a vCPU parks, when the app asks what is ready, at exit, when a ring is full, before a call
+//! whose answer depends on what was sent). Flags other than `MSG_DONTWAIT`, `MSG_NOSIGNAL`
+//! and `MSG_MORE` send directly, once the ring is written out. An error the VMM met writing a
+//! ring out is the next send's, as Linux reports an asynchronous send error.
+//!
 //! Addresses are Linux `sockaddr_in`/`sockaddr_in6` bytes, passed to the VMM as the app gave
 //! them (the VMM checks and translates them) and returned as the VMM gives them.
 //! Not built: control messages (`sendmsg` with `msg_control` is `EOPNOTSUPP`; `recvmsg`
@@ -42,7 +51,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::inet::{InetSocket, SOCK_DGRAM, SOCK_STREAM};
 use crate::fs::OpenFile;
 use crate::netarea::NetArea;
-use crate::netring::RxRing;
+use crate::netring::{RxRing, TxRing};
 use crate::process::Process;
 use crate::sync::SpinLock;
 use crate::user;
@@ -162,6 +171,7 @@ pub fn listen(socket: &InetSocket, backlog: i32) -> SysResult {
 /// connect(fd, addr, addrlen): a blocking stream connect waits for the connection and
 /// reports its `SO_ERROR`.
 pub fn connect(p: &mut Process, file: &OpenFile, socket: &InetSocket, addr: u64, len: u64) -> SysResult {
+    socket.flush();
     let mut call = call_with_addr(p, NetOp::Connect, addr, len)?;
     match socket.call(&mut call) {
         Err(Errno::EINPROGRESS) if !file.is_nonblocking() => {
@@ -201,15 +211,18 @@ pub fn accept(
     let nonblocking = file.is_nonblocking();
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
     let ring = RxRing::take();
-    let (handle, call) = match accept_with_ring(p, socket, &ring, nonblocking, deadline) {
+    let tx = TxRing::take();
+    let (handle, call) = match accept_with_ring(p, socket, &ring, &tx, nonblocking, deadline) {
         Ok(accepted) => accepted,
         Err(e) => {
             ring.give_back();
+            tx.give_back();
             return Err(e);
         }
     };
     let server = new_socket(p, socket.area(), handle as u32, socket.family(), socket.kind());
     server.set_ring(ring);
+    server.set_tx_ring(tx);
     let local_len = (call.arg[1] as usize).min(NET_ADDR_MAX - ACCEPT_LOCAL_AT);
     if local_len > 0 {
         server.set_local_name(&call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + local_len]);
@@ -223,18 +236,20 @@ pub fn accept(
     Ok(fd as usize)
 }
 
-/// Accepts a connection whose socket gets `ring` (waiting as the file says): the handle and
-/// the call (the addresses).
+/// Accepts a connection whose socket gets `ring` and `tx` (waiting as the file says): the
+/// handle and the call (the addresses).
 fn accept_with_ring(
     p: &mut Process,
     socket: &InetSocket,
     ring: &RxRing,
+    tx: &TxRing,
     nonblocking: bool,
     deadline: Option<u64>,
 ) -> Result<(u64, NetCall), Errno> {
     loop {
         let mut call = call_for(NetOp::Accept);
         (call.arg[2], call.arg[3]) = ring.place();
+        (call.arg[0], call.arg[1]) = tx.place();
         if u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP) != 0 {
             match socket.call(&mut call) {
                 Err(Errno::EAGAIN) => {}
@@ -250,6 +265,7 @@ pub fn shutdown(socket: &InetSocket, how: u64) -> SysResult {
     if how > 2 {
         return Err(Errno::EINVAL);
     }
+    socket.flush();
     let mut call = call_for(NetOp::Shutdown);
     call.arg[0] = how;
     socket.call(&mut call).map(|_| 0)
@@ -348,6 +364,20 @@ fn send(
         }
         return Err(e);
     }
+    if let Some(tx) = socket.tx_ring() {
+        if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE) == 0 {
+            return send_ring(p, file, socket, &tx, vecs, flags);
+        }
+        // Sent directly: behind what the ring holds.
+        socket.area().flush();
+        let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+        if let Err(e) = wait_for_tx_empty(p, socket, &tx, nonblocking) {
+            if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
+                super::fs::raise_sigpipe(p);
+            }
+            return Err(e);
+        }
+    }
     let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
     let stream = socket.kind() == SOCK_STREAM;
     if !stream && total > BOUNCE_SIZE as u64 {
@@ -397,6 +427,102 @@ fn send(
         super::fs::raise_sigpipe(p);
     }
     result
+}
+
+/// `MSG_MORE`: the ring keeps the bytes anyway.
+const MSG_MORE: u64 = 0x8000;
+
+/// Sends through the socket's transmit ring (see the module docs): no exit while it has room.
+fn send_ring(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &InetSocket,
+    tx: &TxRing,
+    vecs: &[(u64, u64)],
+    flags: u64,
+) -> SysResult {
+    let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
+    let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+    let deadline = deadline(p, socket.options().sndtimeo_ns);
+    let mut sent = 0u64;
+    let result = loop {
+        if let Some(e) = socket.take_tx_error() {
+            break if sent > 0 { Ok(sent as usize) } else { Err(e) };
+        }
+        let room = u64::from(tx.room());
+        if room > 0 && sent < total {
+            let want = (total - sent).min(room);
+            let mut copied = 0u64;
+            for (base, len) in spans(vecs, sent, want) {
+                let data = match user::read(&mut p.space, base, len) {
+                    Ok(data) => data,
+                    Err(e) => {
+                        sent += copied;
+                        if sent > 0 {
+                            socket.area().set_tx_pending();
+                            return Ok(sent as usize);
+                        }
+                        return Err(e);
+                    }
+                };
+                copied += tx.push(data) as u64;
+            }
+            sent += copied;
+            socket.area().set_tx_pending();
+            continue;
+        }
+        if sent >= total {
+            break Ok(sent as usize);
+        }
+        // The ring is full: out it goes, then there is room (or the host socket is full too).
+        socket.area().flush();
+        if tx.room() > 0 || tx.error().is_some() {
+            continue;
+        }
+        if nonblocking {
+            break if sent > 0 { Ok(sent as usize) } else { Err(Errno::EAGAIN) };
+        }
+        if let Err(e) = wait_for_tx(p, tx, deadline, |tx| tx.room() > 0) {
+            break if sent > 0 { Ok(sent as usize) } else { Err(e) };
+        }
+    };
+    if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
+        super::fs::raise_sigpipe(p);
+    }
+    result
+}
+
+/// Waits until `done(tx)` holds or the ring failed; `EAGAIN` once `deadline` passes.
+fn wait_for_tx(
+    p: &mut Process,
+    tx: &TxRing,
+    deadline: Option<u64>,
+    done: impl Fn(&TxRing) -> bool,
+) -> Result<(), Errno> {
+    loop {
+        if done(tx) || tx.error().is_some() {
+            return Ok(());
+        }
+        match crate::wait::wait_for_io(p, deadline) {
+            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Before a direct send on a socket with a transmit ring: waits until the VMM wrote the ring
+/// out (or it failed: the send then says so).
+fn wait_for_tx_empty(p: &mut Process, socket: &InetSocket, tx: &TxRing, nonblocking: bool) -> Result<(), Errno> {
+    if nonblocking && tx.used() > 0 && tx.error().is_none() {
+        return Err(Errno::EAGAIN);
+    }
+    let deadline = deadline(p, socket.options().sndtimeo_ns);
+    wait_for_tx(p, tx, deadline, |tx| tx.used() == 0)?;
+    match socket.take_tx_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// What a receive got.
@@ -458,12 +584,18 @@ fn ensure_ring(p: &mut Process, socket: &InetSocket) -> Option<Arc<RxRing>> {
         return None;
     }
     let ring = RxRing::take();
+    let tx = TxRing::take();
     let mut call = call_for(NetOp::RxRing);
     (call.arg[2], call.arg[3]) = ring.place();
+    (call.arg[0], call.arg[1]) = tx.place();
     match call_unlocked(p, socket, &mut call) {
-        Ok(_) => socket.set_ring(ring),
+        Ok(_) => {
+            socket.set_ring(ring);
+            socket.set_tx_ring(tx);
+        }
         Err(e) => {
             ring.give_back();
+            tx.give_back();
             if e != Errno::ENOTCONN {
                 socket.refuse_ring();
             }
@@ -801,6 +933,7 @@ fn deferrable(
 
 /// getsockopt: as [`setsockopt`]; the value is cut to `*len` and `*len` set to its length.
 pub fn getsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, value: u64, len_addr: u64) -> SysResult {
+    socket.flush();
     let raw_len = user::read(&mut p.space, len_addr, 4)?;
     let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
     let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;

@@ -109,6 +109,8 @@ fn check_sigmask(p: &mut Process, mask: u64, size: u64) -> Result<(), Errno> {
 
 /// poll over the `count` `struct pollfd` at `fds`, waiting up to `timeout_ns`.
 fn poll_fds(p: &mut Process, fds: u64, count: u64, timeout_ns: Option<u64>) -> SysResult {
+    // The app asks what is ready: what it sent before is on its way first (a flush point).
+    p.flush_net();
     if count > p.nofile_limit {
         return Err(Errno::EINVAL);
     }
@@ -201,6 +203,8 @@ fn bit(set: &Option<Vec<u64>>, fd: usize) -> bool {
 /// `timeout_ns`. Linux's rules: EINVAL for a negative `nfds`, EBADF for a set bit of an fd
 /// that is not open; the sets come back holding the ready fds; the result counts set bits.
 fn select_fds(p: &mut Process, nfds: u64, addrs: [u64; 3], timeout_ns: Option<u64>) -> SysResult {
+    // The app asks what is ready: what it sent before is on its way first (a flush point).
+    p.flush_net();
     let nfds = nfds as i32;
     if nfds < 0 {
         return Err(Errno::EINVAL);
