@@ -189,7 +189,8 @@ impl TxRing {
 
     /// The host socket's error, once the VMM found one (the ring then takes nothing more).
     pub fn error(&self) -> Option<u32> {
-        (self.header.flags.load(Ordering::SeqCst) & NET_TX_ERROR != 0).then(|| self.header.error.load(Ordering::Relaxed))
+        (self.header.flags.load(Ordering::SeqCst) & NET_TX_ERROR != 0)
+            .then(|| self.header.error.load(Ordering::Relaxed))
     }
 
     /// Copies as much of `bytes` as there is room for into the ring and publishes it: how

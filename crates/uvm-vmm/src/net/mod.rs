@@ -28,9 +28,9 @@ mod published;
 mod ring;
 mod sys;
 mod table;
-mod txring;
 #[cfg(test)]
 mod tests;
+mod txring;
 mod view;
 
 use std::net::SocketAddr;

@@ -202,13 +202,7 @@ impl TxRing {
             memory.read_ram(gpa, &mut data[at..at + len])?;
             at += len;
         }
-        Some(Orphan {
-            fd: self.fd,
-            data,
-            sent: 0,
-            shutdown: self.shutdown,
-            deadline: Instant::now() + ORPHAN_LIFETIME,
-        })
+        Some(Orphan { fd: self.fd, data, sent: 0, shutdown: self.shutdown, deadline: Instant::now() + ORPHAN_LIFETIME })
     }
 }
 

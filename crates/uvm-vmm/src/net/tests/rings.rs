@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use uvm_abi::hypercall::MemoryChunk;
-use uvm_abi::net::{NetOp, NET_RX_EOF, NET_RX_ERROR, NET_RX_RING_SIZE, NET_RX_STALLED};
+use uvm_abi::net::{NetOp, NET_RX_EOF, NET_RX_ERROR, NET_RX_RING_SIZE, NET_RX_STALLED, NET_TX_ERROR, NET_TX_RING_SIZE};
 use uvm_net::{EgressPolicy, NetworkConfig, PortMapping, Proto};
 
 use super::{free_host_port, guest, guest_with, Guest, BUF, CHUNKS};
@@ -298,4 +298,196 @@ fn rings_a_guest_gets_wrong_are_refused_or_only_stop() {
     g.memory.atomic_u32(RING.0 + 4).unwrap().store(0, Ordering::SeqCst);
     assert_eq!(g.refill(client, 0), 0);
     assert_eq!(take(&g, RING, usize::MAX), pattern(5000, 1));
+}
+
+// ---------------------------------------------------------------- transmit rings
+
+/// Where a test puts a transmit ring.
+const TX: Place = Place(0x50_0010, 0x51_0000);
+const TX_SIZE: u32 = NET_TX_RING_SIZE;
+
+/// Puts as much of `bytes` as fits into the transmit ring at `at`, as the guest does: the
+/// bytes, then `head`, then the area's `tx_pending`. How many.
+fn push(g: &Guest, at: Place, bytes: &[u8]) -> usize {
+    let [head, tail, ..] = header(g, at);
+    let room = TX_SIZE - head.wrapping_sub(tail);
+    let n = (room as usize).min(bytes.len());
+    for (i, &b) in bytes[..n].iter().enumerate() {
+        let offset = head.wrapping_add(i as u32) & (TX_SIZE - 1);
+        g.memory.write_ram(at.1 + u64::from(offset), &[b]).unwrap();
+    }
+    g.memory.atomic_u32(at.0).unwrap().store(head.wrapping_add(n as u32), Ordering::Release);
+    g.memory.atomic_u32(super::AREA + 4).unwrap().store(1, Ordering::SeqCst);
+    n
+}
+
+impl Guest {
+    /// Accepts on `listener` (waiting), the new socket getting the receive ring at `rx` and
+    /// the transmit ring at `tx`.
+    fn accept_with_tx(&self, listener: u32, rx: Place, tx: Place) -> u32 {
+        let c = self.until_ready(NetOp::Accept, listener, |c| c.arg = [tx.0, tx.1, rx.0, rx.1]);
+        assert!(c.result > 0, "accept: {}", c.result);
+        c.result as u32
+    }
+
+    fn flush(&self) -> i64 {
+        self.call(NetOp::Flush, 0, |_| {}).result
+    }
+
+    fn tx_pending(&self) -> bool {
+        self.net.area.get().unwrap().tx_pending(&self.memory)
+    }
+}
+
+/// A published guest with a connection from outside, accepted with both rings.
+fn outside_connection() -> (Guest, TcpStream, u32) {
+    let (g, host_port) = published_guest();
+    let server = g.tcp();
+    assert_eq!(g.bind(server, "0.0.0.0:80"), 0);
+    assert_eq!(g.listen(server), 0);
+    let outside = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
+    outside.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let conn = g.accept_with_tx(server, RING, TX);
+    (g, outside, conn)
+}
+
+fn read_exactly(mut from: &TcpStream, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    std::io::Read::read_exact(&mut from, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn bytes_in_a_transmit_ring_go_out_on_a_flush() {
+    let (g, outside, conn) = outside_connection();
+    assert_eq!(header(&g, TX), [0; 4], "a fresh ring");
+    assert_eq!(push(&g, TX, b"HTTP/1.1 200 OK\r\n\r\n"), 19);
+    assert!(g.tx_pending());
+    assert_eq!(g.flush(), 0);
+    assert!(!g.tx_pending(), "the flush clears tx_pending");
+    assert_eq!(header(&g, TX)[1], 19, "tail: all written");
+    assert_eq!(read_exactly(&outside, 19), b"HTTP/1.1 200 OK\r\n\r\n");
+    // A direct Send comes after the ring's bytes.
+    push(&g, TX, b"first ");
+    assert_eq!(g.send(conn, b"second", None), 6);
+    assert_eq!(read_exactly(&outside, 12), b"first second");
+}
+
+#[test]
+fn a_transmit_ring_wraps_and_keeps_the_order() {
+    let (g, outside, _conn) = outside_connection();
+    let sent = pattern(5 * TX_SIZE as usize / 2, 11);
+    let reader = std::thread::spawn(move || read_exactly(&outside, 5 * TX_SIZE as usize / 2));
+    for piece in sent.chunks(7000) {
+        assert_eq!(push(&g, TX, piece), piece.len());
+        assert_eq!(g.flush(), 0);
+        wait_until("the ring written out", || {
+            let [head, tail, ..] = header(&g, TX);
+            head == tail || g.flush() != 0
+        });
+    }
+    assert!(reader.join().unwrap() == sent, "the bytes came out in order");
+}
+
+#[test]
+fn a_full_host_socket_keeps_the_ring_pending_until_the_poller_sees_room() {
+    let (g, outside, conn) = outside_connection();
+    // Nobody reads: fill the host socket, then the ring.
+    let mut sent = Vec::new();
+    let mut seed = 0u8;
+    loop {
+        let piece = pattern(4096, seed);
+        seed = seed.wrapping_add(1);
+        let n = push(&g, TX, &piece);
+        sent.extend_from_slice(&piece[..n]);
+        g.flush();
+        let [head, tail, ..] = header(&g, TX);
+        if head.wrapping_sub(tail) == TX_SIZE {
+            break;
+        }
+        assert!(sent.len() < 64 << 20, "the host socket never filled");
+    }
+    assert_eq!(header(&g, TX)[2], 0, "no error: only full");
+    g.memory.atomic_u64(super::AREA + 8).unwrap().store(1 << 3, Ordering::SeqCst);
+    let woken = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        s.spawn(|| g.net.run_poller(&g.memory, &|i| woken.lock().unwrap().push(i)));
+        let output = g.slot(conn)[2];
+        let total = sent.len();
+        let reader = s.spawn(move || read_exactly(&outside, total));
+        wait_until("the ring written out by the poller", || {
+            let [head, tail, ..] = header(&g, TX);
+            head == tail
+        });
+        assert!(reader.join().unwrap() == sent, "everything arrived in order");
+        assert!(g.slot(conn)[2] > output, "room in the ring counted as output");
+        wait_until("the wake-up", || woken.lock().unwrap().contains(&3));
+        g.net.stop_poller();
+    });
+}
+
+#[test]
+fn a_peer_gone_is_an_error_in_the_transmit_ring() {
+    let (g, outside, _conn) = outside_connection();
+    drop(outside);
+    wait_until("the error", || {
+        push(&g, TX, b"anyone there?");
+        g.flush();
+        header(&g, TX)[2] == NET_TX_ERROR
+    });
+    let error = header(&g, TX)[3];
+    assert!(error == libc::EPIPE as u32 || error == libc::ECONNRESET as u32, "errno {error}");
+    // The ring takes nothing more and the flush does not fail.
+    assert_eq!(g.flush(), 0);
+}
+
+#[test]
+fn a_close_with_bytes_in_the_ring_still_delivers_all_of_them() {
+    let (g, outside, conn) = outside_connection();
+    let mut sent = Vec::new();
+    let mut seed = 0u8;
+    // The host socket full and the ring full behind it.
+    loop {
+        let piece = pattern(4096, seed);
+        seed = seed.wrapping_add(3);
+        let n = push(&g, TX, &piece);
+        sent.extend_from_slice(&piece[..n]);
+        g.flush();
+        let [head, tail, ..] = header(&g, TX);
+        if head.wrapping_sub(tail) == TX_SIZE {
+            break;
+        }
+    }
+    assert_eq!(g.call(NetOp::Close, conn, |_| {}).result, 0);
+    // The guest may reuse the ring now: scribbling over it changes nothing.
+    g.memory.write_ram(TX.1, &vec![0xee; TX_SIZE as usize]).unwrap();
+    g.memory.atomic_u32(TX.0).unwrap().store(12345, Ordering::SeqCst);
+    std::thread::scope(|s| {
+        s.spawn(|| g.net.run_poller(&g.memory, &|_| {}));
+        let mut received = Vec::new();
+        let mut from = &outside;
+        std::io::Read::read_to_end(&mut from, &mut received).unwrap();
+        assert_eq!(received.len(), sent.len());
+        assert!(received == sent, "every byte, then the end");
+        g.net.stop_poller();
+    });
+}
+
+#[test]
+fn a_transmit_ring_a_guest_gets_wrong_only_stops() {
+    let (g, outside, conn) = outside_connection();
+    // A head more than a ring ahead of the tail.
+    g.memory.atomic_u32(TX.0).unwrap().store(TX_SIZE + 1, Ordering::SeqCst);
+    assert_eq!(g.flush(), 0);
+    let [_, tail, flags, error] = header(&g, TX);
+    assert_eq!((tail, flags, error), (0, NET_TX_ERROR, libc::EINVAL as u32));
+    // The socket itself still works.
+    assert_eq!(g.send(conn, b"ok", None), 2);
+    assert_eq!(read_exactly(&outside, 2), b"ok");
+    // Wrong places are refused before anything is accepted.
+    let server = g.tcp();
+    assert_eq!(g.bind(server, "127.0.0.1:9105"), 0);
+    assert_eq!(g.listen(server), 0);
+    let c = g.call(NetOp::Accept, server, |c| c.arg = [0x50_0004, TX.1, RING.0, RING.1]);
+    assert_eq!(c.result, -(libc::EINVAL as i64));
 }
