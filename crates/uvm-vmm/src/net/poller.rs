@@ -1,6 +1,9 @@
 //! The poller: one thread per VM (started by the first Setup) that waits on an epoll of every
 //! live host socket, edge-triggered. For each event it reads a ringed socket's input into its
-//! receive ring (`ring`), ORs the bits into the handle's slot and bumps its counters; after
+//! receive ring (`ring`), writes out a transmit ring the host socket had no room for
+//! (`txring`), ORs the bits into the handle's slot and bumps its counters; whenever it wakes
+//! with the area's `tx_pending` set it writes out every transmit ring (waiting at most 1 ms
+//! while rings exist), and it writes on closed sockets' unsent bytes; after
 //! each batch it bumps the area's `generation` and unparks every vCPU whose bit is set in
 //! `waiters`. It never holds the sockets' lock (only a ring's own), and it ends when the VM
 //! stops ([`Net::stop_poller`] rings its eventfd).
