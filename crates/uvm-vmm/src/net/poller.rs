@@ -24,6 +24,9 @@ const WAIT_MS: i32 = 1000;
 /// How long one wait lasts at most while transmit rings exist: bytes the guest left in one
 /// (`tx_pending`) go out within about this long even if it makes no syscall.
 const TX_WAIT_MS: i32 = 1;
+/// When the VM stops, how long its unsent bytes may go without progress, and at most.
+const FINISH_STALL: std::time::Duration = std::time::Duration::from_millis(200);
+const FINISH_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 /// The events after which a socket's transmit ring is written out.
 const OUTPUT_EVENTS: u32 = POLLOUT | POLLHUP | POLLERR;
 
@@ -35,6 +38,9 @@ impl Net {
             let timeout = if self.tx.active() { TX_WAIT_MS } else { WAIT_MS };
             let n = self.epoll.wait(&mut events, timeout);
             if events[..n].iter().any(|&(_, tag)| tag == STOP_TAG) {
+                // The app's last sends still go out (as its sockets' queues would on Linux).
+                let now = std::time::Instant::now();
+                self.tx.finish(memory, FINISH_STALL, now + FINISH_MAX);
                 return;
             }
             let Some(area) = self.area.get() else { continue };

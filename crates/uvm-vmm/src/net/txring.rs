@@ -320,6 +320,38 @@ impl TxRings {
         self.orphan_count.store(orphans.len(), Ordering::Relaxed);
     }
 
+    /// When the VM stops: writes out what the rings and the closed sockets still hold while
+    /// their peers take it, giving up after `stall` without progress or at `deadline` (the
+    /// host kernel sends on what its sockets took, as Linux does after an exit).
+    pub fn finish(&self, memory: &GuestMemory, stall: Duration, deadline: Instant) {
+        let mut progress = Instant::now();
+        loop {
+            let moved: u32 = self.drain_all(memory).iter().map(|(_, d)| d.moved).sum();
+            let orphans_before = self.orphan_count.load(Ordering::Relaxed);
+            self.drain_orphans();
+            let orphans = self.orphan_count.load(Ordering::Relaxed);
+            if moved > 0 || orphans < orphans_before {
+                progress = Instant::now();
+            }
+            let rings_pending = self.registered.iter().enumerate().any(|(index, word)| {
+                let mut bits = word.load(Ordering::SeqCst);
+                while bits != 0 {
+                    let handle = index as u32 * 64 + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    if self.lock(handle).is_some_and(|r| r.as_ref().is_some_and(|r| r.pending(memory))) {
+                        return true;
+                    }
+                }
+                false
+            });
+            let now = Instant::now();
+            if (!rings_pending && orphans == 0) || now >= deadline || now.duration_since(progress) >= stall {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Writes on the closed sockets' bytes; the finished ones' host sockets are closed.
     pub fn drain_orphans(&self) {
         if self.orphan_count.load(Ordering::Relaxed) == 0 {

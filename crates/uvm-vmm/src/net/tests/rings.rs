@@ -491,3 +491,29 @@ fn a_transmit_ring_a_guest_gets_wrong_only_stops() {
     let c = g.call(NetOp::Accept, server, |c| c.arg = [0x50_0004, TX.1, RING.0, RING.1]);
     assert_eq!(c.result, -(libc::EINVAL as i64));
 }
+
+#[test]
+fn when_the_vm_stops_the_rings_bytes_still_go_out_while_the_peer_reads() {
+    let (g, outside, _conn) = outside_connection();
+    let mut sent = Vec::new();
+    let mut seed = 0u8;
+    loop {
+        let piece = pattern(4096, seed);
+        seed = seed.wrapping_add(5);
+        let n = push(&g, TX, &piece);
+        sent.extend_from_slice(&piece[..n]);
+        g.flush();
+        let [head, tail, ..] = header(&g, TX);
+        if head.wrapping_sub(tail) == TX_SIZE {
+            break;
+        }
+    }
+    let total = sent.len();
+    let reader = std::thread::spawn(move || read_exactly(&outside, total));
+    // The poller stops at once: it writes out the ring before it returns.
+    g.net.stop_poller();
+    g.net.run_poller(&g.memory, &|_| {});
+    let [head, tail, ..] = header(&g, TX);
+    assert_eq!(head, tail, "written out");
+    assert!(reader.join().unwrap() == sent);
+}
