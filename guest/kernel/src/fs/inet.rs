@@ -63,6 +63,8 @@ struct Tx {
     ring: Option<Arc<TxRing>>,
     /// The ring's error was reported once (later sends say `EPIPE`, as Linux).
     error_taken: bool,
+    /// The app shut down the writing half: sends say `EPIPE` at once, as on Linux.
+    shut: bool,
 }
 
 /// An IP socket held by the VMM.
@@ -182,6 +184,16 @@ impl InetSocket {
             return Some(Errno::EPIPE);
         }
         Some(Errno::from_host(-i64::from(errno)))
+    }
+
+    /// The app shut down the writing half (a later send says `EPIPE` before any copy).
+    pub fn note_write_shutdown(&self) {
+        self.tx.lock().shut = true;
+    }
+
+    /// Whether the app shut down the writing half of a socket with a transmit ring.
+    pub fn write_shut(&self) -> bool {
+        self.tx.lock().shut
     }
 
     /// Asks the VMM to write out the transmit rings, if this socket has one (before a call

@@ -268,7 +268,11 @@ pub fn shutdown(socket: &InetSocket, how: u64) -> SysResult {
     socket.flush();
     let mut call = call_for(NetOp::Shutdown);
     call.arg[0] = how;
-    socket.call(&mut call).map(|_| 0)
+    socket.call(&mut call)?;
+    if how != 0 {
+        socket.note_write_shutdown();
+    }
+    Ok(0)
 }
 
 /// getsockname (`peer` false) or getpeername (`peer` true). An accepted socket's local
@@ -446,6 +450,9 @@ fn send_ring(
     let deadline = deadline(p, socket.options().sndtimeo_ns);
     let mut sent = 0u64;
     let result = loop {
+        if socket.write_shut() {
+            break if sent > 0 { Ok(sent as usize) } else { Err(Errno::EPIPE) };
+        }
         if let Some(e) = socket.take_tx_error() {
             break if sent > 0 { Ok(sent as usize) } else { Err(e) };
         }
