@@ -38,9 +38,13 @@ impl Net {
             let timeout = if self.tx.active() { TX_WAIT_MS } else { WAIT_MS };
             let n = self.epoll.wait(&mut events, timeout);
             if events[..n].iter().any(|&(_, tag)| tag == STOP_TAG) {
-                // The app's last sends still go out (as its sockets' queues would on Linux).
-                let now = std::time::Instant::now();
-                self.tx.finish(memory, FINISH_STALL, now + FINISH_MAX);
+                // The app's last sends still go out (as its sockets' queues would on Linux)
+                // when it ended by itself; a stop asked from outside (Ctrl-C, SIGTERM,
+                // --timeout) is not held up by peers that read slowly.
+                if crate::stop::requested().is_none() {
+                    let now = std::time::Instant::now();
+                    self.tx.finish(memory, FINISH_STALL, now + FINISH_MAX);
+                }
                 return;
             }
             let Some(area) = self.area.get() else { continue };
