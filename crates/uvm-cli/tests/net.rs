@@ -685,3 +685,18 @@ fn dns_through_the_host_resolver_needs_egress_dns() {
         show(&allowed.stderr)
     );
 }
+
+// ---------------------------------------------------------------- memory
+
+/// 500 connections in a 16 MiB VM: rings would need 16 MiB, so the later sockets go without
+/// them (each receive and send a call) and the app still makes every connection.
+#[test]
+fn many_connections_in_a_small_vm() {
+    let test = "many_connections_in_a_small_vm";
+    let case = app_case("net_many", Musl, "net_many");
+    let Some(image) = prepare(test, Mode::Vm, &case) else { return };
+    let mut cmd = uvm(["run"]);
+    cmd.arg(&image);
+    let out = process::run(cmd, None);
+    expect_output(test, &out, 0, "500 connections\n");
+}

@@ -68,6 +68,15 @@ impl RingState {
     }
 }
 
+/// A ring's zeroed data area, allocated fallibly: a VM short of memory gets sockets without
+/// rings rather than a kernel panic.
+fn ring_data() -> Option<Box<[AtomicU64]>> {
+    let mut words: Vec<AtomicU64> = Vec::new();
+    words.try_reserve_exact((SIZE / 8) as usize).ok()?;
+    words.extend((0..SIZE / 8).map(|_| AtomicU64::new(0)));
+    Some(words.into_boxed_slice())
+}
+
 /// One receive ring's memory.
 pub struct RxRing {
     header: Box<Header>,
@@ -79,18 +88,27 @@ static POOL: SpinLock<Vec<RxRing>> = SpinLock::new(Vec::new());
 
 impl RxRing {
     /// A fresh ring (zeroed).
+    #[cfg(test)]
     fn new() -> RxRing {
-        let words: Vec<AtomicU64> = (0..SIZE / 8).map(|_| AtomicU64::new(0)).collect();
-        RxRing { header: Box::default(), data: words.into_boxed_slice() }
+        RxRing::try_new().expect("memory for a test ring")
     }
 
-    /// A ring to register: from the pool, or new.
-    pub fn take() -> RxRing {
-        let ring = POOL.lock().pop().unwrap_or_else(RxRing::new);
+    /// A fresh ring (zeroed), or `None` when the kernel heap has no room for its data.
+    fn try_new() -> Option<RxRing> {
+        Some(RxRing { header: Box::default(), data: ring_data()? })
+    }
+
+    /// A ring to register: from the pool, or new; `None` when there is no memory for one (the
+    /// socket then works without rings: each receive is a call).
+    pub fn take() -> Option<RxRing> {
+        let ring = match POOL.lock().pop() {
+            Some(ring) => ring,
+            None => RxRing::try_new()?,
+        };
         if !(ring.data.as_ptr() as u64).is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
             crate::hypercall::panic(b"a receive ring is not page-aligned");
         }
-        ring
+        Some(ring)
     }
 
     /// Back to the pool: only once the VMM has forgotten it (Close returned, or the call that
@@ -148,18 +166,26 @@ pub struct TxRing {
 }
 
 impl TxRing {
+    #[cfg(test)]
     fn new() -> TxRing {
-        let words: Vec<AtomicU64> = (0..SIZE / 8).map(|_| AtomicU64::new(0)).collect();
-        TxRing { header: Box::default(), data: words.into_boxed_slice() }
+        TxRing::try_new().expect("memory for a test ring")
     }
 
-    /// A ring to register: from the pool, or new.
-    pub fn take() -> TxRing {
-        let ring = TX_POOL.lock().pop().unwrap_or_else(TxRing::new);
+    /// A fresh ring (zeroed), or `None` when the kernel heap has no room for its data.
+    fn try_new() -> Option<TxRing> {
+        Some(TxRing { header: Box::default(), data: ring_data()? })
+    }
+
+    /// A ring to register: from the pool, or new; `None` when there is no memory for one.
+    pub fn take() -> Option<TxRing> {
+        let ring = match TX_POOL.lock().pop() {
+            Some(ring) => ring,
+            None => TxRing::try_new()?,
+        };
         if !(ring.data.as_ptr() as u64).is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
             crate::hypercall::panic(b"a transmit ring is not page-aligned");
         }
-        ring
+        Some(ring)
     }
 
     /// Back to the pool: only once the VMM has forgotten it.

@@ -210,19 +210,19 @@ pub fn accept(
 ) -> SysResult {
     let nonblocking = file.is_nonblocking();
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
-    let ring = RxRing::take();
-    let tx = TxRing::take();
-    let (handle, call) = match accept_with_ring(p, socket, &ring, &tx, nonblocking, deadline) {
+    let rings = take_rings(p);
+    let (handle, call) = match accept_with_ring(p, socket, rings.as_ref(), nonblocking, deadline) {
         Ok(accepted) => accepted,
         Err(e) => {
-            ring.give_back();
-            tx.give_back();
+            give_back(rings);
             return Err(e);
         }
     };
     let server = new_socket(p, socket.area(), handle as u32, socket.family(), socket.kind());
-    server.set_ring(ring);
-    server.set_tx_ring(tx);
+    if let Some((ring, tx)) = rings {
+        server.set_ring(ring);
+        server.set_tx_ring(tx);
+    }
     let local_len = (call.arg[1] as usize).min(NET_ADDR_MAX - ACCEPT_LOCAL_AT);
     if local_len > 0 {
         server.set_local_name(&call.addr[ACCEPT_LOCAL_AT..ACCEPT_LOCAL_AT + local_len]);
@@ -236,20 +236,49 @@ pub fn accept(
     Ok(fd as usize)
 }
 
-/// Accepts a connection whose socket gets `ring` and `tx` (waiting as the file says): the
-/// handle and the call (the addresses).
+/// Free memory (4 KiB frames) rings leave to the rest of the kernel: below it, new sockets
+/// get no rings (each receive and send is then a call), so a VM with many connections runs
+/// short of speed rather than of memory for its fd table, pipes and page tables.
+const RING_RESERVE_FRAMES: u64 = 1024;
+
+/// A receive and a transmit ring for a socket, if there is memory for both.
+fn take_rings(p: &Process) -> Option<(RxRing, TxRing)> {
+    if p.space.frames_available() < RING_RESERVE_FRAMES {
+        return None;
+    }
+    let ring = RxRing::take()?;
+    match TxRing::take() {
+        Some(tx) => Some((ring, tx)),
+        None => {
+            ring.give_back();
+            None
+        }
+    }
+}
+
+/// Returns rings the VMM never registered to their pools.
+fn give_back(rings: Option<(RxRing, TxRing)>) {
+    if let Some((ring, tx)) = rings {
+        ring.give_back();
+        tx.give_back();
+    }
+}
+
+/// Accepts a connection, waiting as the file says; its socket gets `rings` when there are
+/// any. The handle and the call (the addresses).
 fn accept_with_ring(
     p: &mut Process,
     socket: &InetSocket,
-    ring: &RxRing,
-    tx: &TxRing,
+    rings: Option<&(RxRing, TxRing)>,
     nonblocking: bool,
     deadline: Option<u64>,
 ) -> Result<(u64, NetCall), Errno> {
     loop {
         let mut call = call_for(NetOp::Accept);
-        (call.arg[2], call.arg[3]) = ring.place();
-        (call.arg[0], call.arg[1]) = tx.place();
+        if let Some((ring, tx)) = rings {
+            (call.arg[2], call.arg[3]) = ring.place();
+            (call.arg[0], call.arg[1]) = tx.place();
+        }
         if u32::from(socket.poll()) & (POLLIN | POLLERR | POLLHUP) != 0 {
             match socket.call(&mut call) {
                 Err(Errno::EAGAIN) => {}
@@ -590,8 +619,7 @@ fn ensure_ring(p: &mut Process, socket: &InetSocket) -> Option<Arc<RxRing>> {
     if slot & POLLOUT == 0 || slot & (POLLERR | POLLHUP) != 0 {
         return None;
     }
-    let ring = RxRing::take();
-    let tx = TxRing::take();
+    let (ring, tx) = take_rings(p)?;
     let mut call = call_for(NetOp::RxRing);
     (call.arg[2], call.arg[3]) = ring.place();
     (call.arg[0], call.arg[1]) = tx.place();
