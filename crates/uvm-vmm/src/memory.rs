@@ -247,7 +247,8 @@ unsafe impl Plain for uvm_abi::hypercall::Park {}
 unsafe impl Plain for uvm_abi::hypercall::Unpark {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
-// SAFETY: as above (NetCall: u32/u64/i64 fields and a byte array, 200 bytes, no padding).
+// SAFETY: as above (NetCall: u32/u64/i32/i64 fields, a byte array and an array of NetOption,
+// itself four 32-bit fields; 336 bytes, no padding).
 unsafe impl Plain for uvm_abi::net::NetCall {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}

@@ -82,8 +82,8 @@ impl State {
 pub struct Net {
     egress: EgressPolicy,
     /// The host's DNS resolver (its `/etc/resolv.conf`'s first nameserver), which the guest
-    /// reaches at `10.0.2.3:53`.
-    resolver: Option<SocketAddr>,
+    /// reaches at `10.0.2.3:53`: read on first use, not on every boot.
+    resolver: OnceLock<Option<SocketAddr>>,
     trace: bool,
     published: Vec<published::Published>,
     state: Mutex<State>,
@@ -117,7 +117,7 @@ impl Net {
         epoll.add_input(stop.raw(), STOP_TAG).map_err(os)?;
         Ok(Net {
             egress: config.egress.clone(),
-            resolver: std::fs::read_to_string("/etc/resolv.conf").ok().and_then(|text| addr::first_nameserver(&text)),
+            resolver: OnceLock::new(),
             trace,
             published,
             state: Mutex::new(State::default()),
@@ -131,6 +131,13 @@ impl Net {
             calls: AtomicU64::new(0),
             poller_batches: AtomicU64::new(0),
             poller_wakes: AtomicU64::new(0),
+        })
+    }
+
+    /// The host's DNS resolver, if its `/etc/resolv.conf` names one.
+    fn resolver(&self) -> Option<SocketAddr> {
+        *self.resolver.get_or_init(|| {
+            std::fs::read_to_string("/etc/resolv.conf").ok().and_then(|text| addr::first_nameserver(&text))
         })
     }
 

@@ -369,7 +369,7 @@ impl Net {
                 Route::Host(dest, Destination::Outside)
             }
             Destination::Resolver if port == 53 && (answering || self.egress.allows(addr::resolver_ip(), port)) => {
-                match self.resolver {
+                match self.resolver() {
                     Some(resolver) => Route::Host(resolver, Destination::Outside),
                     None => Route::Nowhere,
                 }
@@ -443,7 +443,7 @@ impl Net {
         for _ in 0..MAX_STRAYS {
             let received = sys::receive(&socket.fd, &iovecs, flags)?;
             let from = received.from.map(addr::canonical);
-            let view = from.map(|f| match self.resolver {
+            let view = from.map(|f| match self.resolver() {
                 // The host's resolver answers as the guest's.
                 Some(resolver) if addr::canonical(resolver) == f => {
                     addr::in_family(SocketAddr::new(addr::resolver_ip(), 53), socket.family)

@@ -44,8 +44,8 @@ use uvm_abi::net::{
 };
 
 use super::net::{
-    deadline, iovecs, read_msghdr, timeval_arg, write_addr, MAX_IO, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC,
-    MSG_WAITALL, SOCKADDR_MAX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
+    deadline, iovecs, read_msghdr, timeval_arg, wait, write_addr, MAX_IO, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK,
+    MSG_TRUNC, MSG_WAITALL, SOCKADDR_MAX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
 };
 use crate::errno::{Errno, SysResult};
 use crate::fs::inet::{InetSocket, SOCK_DGRAM, SOCK_STREAM};
@@ -61,7 +61,7 @@ const MSG_OOB: u64 = 0x1;
 /// The `recv` flags passed on to the host.
 const RECV_FLAGS: u64 = MSG_PEEK | MSG_TRUNC | MSG_OOB;
 /// The `send` flags passed on to the host (`MSG_MORE`, `MSG_EOR`, `MSG_OOB`).
-const SEND_FLAGS: u64 = 0x8000 | 0x80 | MSG_OOB;
+const SEND_FLAGS: u64 = MSG_MORE | 0x80 | MSG_OOB;
 /// `SO_ERROR`.
 const SO_ERROR: u64 = 4;
 
@@ -128,11 +128,7 @@ fn wait_for(
         if u32::from(socket.poll()) & (bits | POLLERR | POLLHUP) != 0 {
             return Ok(());
         }
-        match crate::wait::wait_for_io(p, deadline) {
-            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-            Err(e) => return Err(e),
-            Ok(()) => {}
-        }
+        wait(p, false, deadline)?;
     }
 }
 
@@ -392,10 +388,7 @@ fn send(
 ) -> SysResult {
     if let Some(e) = socket.take_ring_error() {
         // The connection failed and no call has said so yet: this one does, as on Linux.
-        if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
-            super::fs::raise_sigpipe(p);
-        }
-        return Err(e);
+        return sent_or_sigpipe(p, Err(e), flags);
     }
     if let Some(tx) = socket.tx_ring() {
         if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE) == 0 {
@@ -405,10 +398,7 @@ fn send(
         socket.area().flush();
         let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
         if let Err(e) = wait_for_tx_empty(p, socket, &tx, nonblocking) {
-            if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
-                super::fs::raise_sigpipe(p);
-            }
-            return Err(e);
+            return sent_or_sigpipe(p, Err(e), flags);
         }
     }
     let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
@@ -456,6 +446,11 @@ fn send(
             Err(e) => break if sent > 0 { Ok(sent as usize) } else { Err(e) },
         }
     };
+    sent_or_sigpipe(p, result, flags)
+}
+
+/// A send's result, with `SIGPIPE` raised for `EPIPE` unless `MSG_NOSIGNAL`, as Linux does.
+fn sent_or_sigpipe(p: &mut Process, result: SysResult, flags: u64) -> SysResult {
     if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
         super::fs::raise_sigpipe(p);
     }
@@ -522,10 +517,7 @@ fn send_ring(
             break if sent > 0 { Ok(sent as usize) } else { Err(e) };
         }
     };
-    if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
-        super::fs::raise_sigpipe(p);
-    }
-    result
+    sent_or_sigpipe(p, result, flags)
 }
 
 /// Waits until `done(tx)` holds or the ring failed; `EAGAIN` once `deadline` passes.
@@ -539,11 +531,7 @@ fn wait_for_tx(
         if done(tx) || tx.error().is_some() {
             return Ok(());
         }
-        match crate::wait::wait_for_io(p, deadline) {
-            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-            Err(e) => return Err(e),
-            Ok(()) => {}
-        }
+        wait(p, false, deadline)?;
     }
 }
 
@@ -756,11 +744,7 @@ fn wait_for_ring(
         if state.readable() || state.stalled() || hangup {
             return Ok(());
         }
-        match crate::wait::wait_for_io(p, deadline) {
-            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-            Err(e) => return Err(e),
-            Ok(()) => {}
-        }
+        wait(p, false, deadline)?;
     }
 }
 

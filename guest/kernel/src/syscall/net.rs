@@ -101,7 +101,7 @@ pub(super) fn deadline(p: &Process, timeout_ns: u64) -> Option<u64> {
 
 /// Waits for another thread to change something, or says `EAGAIN` right away
 /// (`nonblocking`) or once `deadline` passes.
-fn wait(p: &mut Process, nonblocking: bool, deadline: Option<u64>) -> Result<(), Errno> {
+pub(super) fn wait(p: &mut Process, nonblocking: bool, deadline: Option<u64>) -> Result<(), Errno> {
     if nonblocking {
         return Err(Errno::EAGAIN);
     }
