@@ -7,7 +7,7 @@ use crate::error::{HypercallError, VmError};
 use crate::host_io::HostIo;
 use crate::hypercall::{self, HypercallAction, VcpuOps};
 use crate::memory::GuestMemory;
-use crate::net::Net;
+use crate::net::Network;
 
 /// Why KVM_RUN returned, copied out of `kvm_run`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub fn handle_exit(
     exit: &VmExit,
     memory: &GuestMemory,
     io: &dyn HostIo,
-    net: &Net,
+    net: &Network,
     vcpu: &dyn VcpuOps,
     counts: &mut ExitCounts,
 ) -> Result<ExitAction, VmError> {
@@ -201,8 +201,8 @@ mod tests {
         }
     }
 
-    fn no_network() -> Net {
-        Net::new(&uvm_net::NetworkConfig::default(), false).expect("network")
+    fn no_network() -> Network {
+        Network::new(&uvm_net::NetworkConfig::default(), false).expect("network")
     }
 
     const PARAMS: u64 = 0x10_0000;

@@ -14,7 +14,7 @@ use uvm_abi::hypercall::{
 use crate::error::HypercallError;
 use crate::host_io::HostIo;
 use crate::memory::{GuestMemory, Plain};
-use crate::net::Net;
+use crate::net::Network;
 use crate::vcpus::StartError;
 
 /// What the hypercall handlers ask of the vCPU that made the call and of the VM's others
@@ -31,7 +31,7 @@ pub trait VcpuOps {
     fn interrupt(&self, index: u32) -> bool;
     /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`.
     fn start(&self, start: &VcpuStart) -> Result<(), StartError>;
-    /// Starts the VM's network poller (`crate::net::Net::run_poller`) on a thread of its own
+    /// Starts the VM's network poller (`crate::net::Network::run_poller`) on a thread of its own
     /// that ends with the VM; false if the host could not start it.
     fn start_net_poller(&self) -> bool;
 }
@@ -97,7 +97,7 @@ pub fn handle(
     params_gpa: u64,
     memory: &GuestMemory,
     io: &dyn HostIo,
-    net: &Net,
+    net: &Network,
     vcpu: &dyn VcpuOps,
 ) -> Result<HypercallAction, HypercallError> {
     match call {

@@ -25,7 +25,7 @@ use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
 use crate::host_io::HostIo;
 use crate::hypercall::VcpuOps;
 use crate::memory::GuestMemory;
-use crate::net::Net;
+use crate::net::Network;
 use crate::stop;
 use crate::vcpus::{Entry, StartError, Vcpus};
 
@@ -38,7 +38,7 @@ pub(crate) struct VmShared<'a> {
     /// The console.
     pub io: &'a dyn HostIo,
     /// The network (sockets, published ports, the poller's state).
-    pub net: &'a Net,
+    pub net: &'a Network,
     /// The vCPUs' shared state.
     pub vcpus: &'a Vcpus,
     /// The kernel's entry points (LSTAR).

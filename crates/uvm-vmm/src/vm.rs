@@ -18,7 +18,7 @@ use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
 use crate::mapped::MappedFile;
 use crate::memory::GuestMemory;
-use crate::net::{Net, NetCounts};
+use crate::net::{NetCounts, Network};
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
 use crate::vcpus::Vcpus;
@@ -186,7 +186,7 @@ pub fn run_staged(
     let mut timings = Timings::start();
     timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
     // Published ports first: a port that is taken ends the run before anything boots.
-    let net = Net::new(&spec.network, spec.trace_syscalls)?;
+    let net = Network::new(&spec.network, spec.trace_syscalls)?;
     if !spec.network.ports.is_empty() {
         timings.mark("publish ports");
     }

@@ -16,10 +16,12 @@
 //! - `view`: how host addresses look from inside the VM;
 //! - `ops`: the operations, one function each;
 //! - `poller`: the thread that turns host readiness into slot bits and vCPU wake-ups;
-//! - `sys`: the host calls (every `unsafe` of the network code).
+//! - `sys`: the host calls (every `unsafe` of the network code);
+//! - `network`: the run loop's handle on all of it, made on the guest's first Net call.
 
 mod addr;
 mod area;
+mod network;
 mod ops;
 mod options;
 mod poller;
@@ -45,6 +47,8 @@ use crate::error::{HypercallError, VmError};
 use crate::host_io::HostIo;
 use crate::hypercall::VcpuOps;
 use crate::memory::GuestMemory;
+
+pub use network::Network;
 
 /// What the network did during a run (for `uvm run --timings`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -109,8 +113,17 @@ const STOP_TAG: u64 = u64::MAX;
 impl Net {
     /// The network of a VM with `config`: binds the published ports now (an error names a
     /// port that is taken). `trace`: report refused destinations (`--trace-syscalls`).
+    #[cfg(test)]
     pub fn new(config: &NetworkConfig, trace: bool) -> Result<Net, VmError> {
-        let published = published::bind_all(&config.ports)?;
+        Net::with_published(config, trace, published::bind_all(&config.ports)?)
+    }
+
+    /// The network of a VM with `config`, whose published ports are already bound.
+    fn with_published(
+        config: &NetworkConfig,
+        trace: bool,
+        published: Vec<published::Published>,
+    ) -> Result<Net, VmError> {
         let os = |e: sys::Errno| VmError::Network(std::io::Error::from_raw_os_error(e.0));
         let epoll = sys::Epoll::new().map_err(os)?;
         let stop = sys::EventFd::new().map_err(os)?;
