@@ -147,6 +147,42 @@ fn cli_run_manifest_builds_then_runs() {
     vm::check_run(test, &staged.manifest_path, &run);
 }
 
+/// `uvm run --timings` prints every phase and the counts on stderr, leaving the app's output
+/// alone. On PVM it also checks glibc's start-up cost in traps: with leaf 2 describing the
+/// caches, glibc's `cpuid`s are ~35, not the ~68 of a cache walk through leaf 4.
+#[test]
+fn cli_run_timings_breakdown() {
+    let test = "cli_run_timings_breakdown";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let out = expect_code(test, uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]), 0);
+    assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for phase in ["open image", "stage memory", "create VM", "create vCPU", "memory slots", "guest run", "total"] {
+        assert!(
+            stderr.lines().any(|l| l.trim_start().starts_with(phase) && l.contains(" us")),
+            "{test}: no {phase:?} line in\n{stderr}"
+        );
+    }
+    for count in ["kernel entered at", "syscalls served in the VM", "exits: ", "teardown"] {
+        assert!(stderr.contains(count), "{test}: no {count:?} in\n{stderr}");
+    }
+    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        let emulated = stderr
+            .split(" shadow-page faults, ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("{test}: no emulated-instruction count in\n{stderr}"));
+        assert!(emulated <= 45, "{test}: {emulated} emulated instructions (cpuid traps) for a glibc hello\n{stderr}");
+    }
+}
+
 /// `uvm run` with no target runs the image of ./app.toml, building it first, and rebuilds it
 /// when an input is newer than the image.
 #[test]

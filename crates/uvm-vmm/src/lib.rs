@@ -13,6 +13,7 @@
 //! `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
 
 pub mod boot;
+pub mod cache_leaf;
 pub mod cpu;
 pub mod error;
 pub mod exit;

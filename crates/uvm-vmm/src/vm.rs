@@ -120,6 +120,7 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
     if platform == Platform::Pvm {
         cpu::expose_native_isa(&mut cpuid, cpu::host_cpuid);
     }
+    crate::cache_leaf::describe_caches_in_leaf2(&mut cpuid);
     vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
     let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
     timings.mark("create vCPU");
