@@ -18,6 +18,9 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegio
 use crate::error::VmError;
 use crate::mapped::MappedFile;
 
+/// `madvise` advice: populate (prefault) page tables writable (Linux 5.14).
+const MADV_POPULATE_WRITE: libc::c_int = 23;
+
 /// The guest's memory as the VMM sees it.
 pub struct GuestMemory {
     memory: GuestMemoryMmap,
@@ -117,6 +120,22 @@ impl GuestMemory {
             return None;
         }
         self.memory.write_slice(buf, GuestAddress(gpa)).ok()
+    }
+
+    /// Has the host back `[gpa, gpa + len)` of RAM now, in one call (a page costs ~1 us so,
+    /// ~2 us as a fault on first write). Besides, KVM maps a guest page fault's neighbours
+    /// along with it only where the host already backs them: the guest then takes one fault
+    /// per 8 pages there instead of one per page. A hint: failures (an old host without
+    /// `MADV_POPULATE_WRITE`, a range outside RAM) are ignored.
+    pub fn prefault_ram(&self, gpa: u64, len: u64) {
+        let Some(len) = len.checked_add(gpa & 0xfff).map(|l| (l + 0xfff) & !0xfff) else { return };
+        let gpa = gpa & !0xfff;
+        if !self.is_ram(gpa, len) {
+            return;
+        }
+        // SAFETY: the range is page-aligned and inside the RAM mapping (checked above);
+        // populating only allocates the zero-filled pages the mapping would get on first touch.
+        unsafe { libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, MADV_POPULATE_WRITE) };
     }
 
     /// Reads a plain-data object from RAM. `None` if not all of it is RAM.
