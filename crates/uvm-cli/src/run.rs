@@ -31,7 +31,7 @@ struct OpenedImage {
 /// Finds (or builds), maps and checks the image, works out the app's launch and network from
 /// the image's configuration, `args` and `network_flags`, and stages guest memory (kernel,
 /// tables): none of it needs KVM.
-fn open_image(args: RunArgs, network_flags: NetworkFlags) -> Result<OpenedImage> {
+fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceiver) -> Result<OpenedImage> {
     let started = std::time::Instant::now();
     let path = resolve_image(args.target.as_deref())?;
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -62,7 +62,7 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags) -> Result<OpenedImage>
         prelink: first_addresses(&image)?,
     };
     let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch, network);
-    let staged = uvm_vmm::stage_memory(&spec).with_context(|| format!("running {}", path.display()))?;
+    let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, .. } = spec;
     Ok(OpenedImage { took, path, mapped, image, memory_mib, cpus, launch, network, staged })
 }
@@ -96,19 +96,22 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let network_flags = NetworkFlags::parse(args)?;
     // The VM and its vCPU do not depend on the image: this thread creates them (and will run
     // the vCPU) while a second one opens and checks the image and stages guest memory.
+    // The VM goes over to the opener as soon as it exists, which registers guest memory with
+    // it while this thread creates the vCPU.
     let opener_args = args.clone();
-    let opener = std::thread::spawn(move || open_image(opener_args, network_flags));
-    let prepared = uvm_vmm::prepare();
+    let (vm_sender, vm_receiver) = uvm_vmm::vm_handoff();
+    let opener = std::thread::spawn(move || open_image(opener_args, network_flags, vm_receiver));
+    let prepared = uvm_vmm::prepare(Some(vm_sender));
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
     let OpenedImage { took: open_took, path: image_path, mapped, image, memory_mib, cpus, launch, network, staged } =
         opened;
-    let stage_took = staged.took();
+    let (stage_took, slots_took) = (staged.took(), staged.slots_took());
     let spec = vm_spec(args, &mapped, &image, memory_mib, cpus, launch, network);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
-        print_timings(&report, open_took, stage_took);
+        print_timings(&report, open_took, stage_took, slots_took);
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
 }
@@ -167,10 +170,18 @@ fn signal_name(sig: u32) -> String {
     uvm_abi::signal::name(sig).map_or_else(|| format!("signal {sig}"), str::to_string)
 }
 
-fn print_timings(report: &RunReport, open_took: std::time::Duration, stage_took: std::time::Duration) {
+fn print_timings(
+    report: &RunReport,
+    open_took: std::time::Duration,
+    stage_took: std::time::Duration,
+    slots_took: Option<std::time::Duration>,
+) {
     eprintln!("uvm timings:");
     eprintln!("  {:<14} {:>9.1} us  (in parallel with creating the VM)", "open image", open_took.as_secs_f64() * 1e6);
     eprintln!("  {:<14} {:>9.1} us  (kernel, page tables; then too)", "stage memory", stage_took.as_secs_f64() * 1e6);
+    if let Some(took) = slots_took {
+        eprintln!("  {:<14} {:>9.1} us  (then too, once the VM exists)", "memory slots", took.as_secs_f64() * 1e6);
+    }
     for (phase, d) in &report.timings.phases {
         eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
     }

@@ -40,5 +40,6 @@ pub use mapped::MappedFile;
 pub use net::NetCounts;
 pub use stop::StopReason;
 pub use vm::{
-    host_cpus, prepare, run, run_staged, stage_memory, PreparedVm, RunReport, StagedMemory, VmResources, VmSpec,
+    host_cpus, prepare, run, run_staged, stage_memory, vm_handoff, PreparedVm, RunReport, StagedMemory, VmReceiver,
+    VmResources, VmSender, VmSpec,
 };

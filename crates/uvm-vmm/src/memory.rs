@@ -135,7 +135,9 @@ impl GuestMemory {
         }
         // SAFETY: the range is page-aligned and inside the RAM mapping (checked above);
         // populating only allocates the zero-filled pages the mapping would get on first touch.
-        unsafe { libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, MADV_POPULATE_WRITE) };
+        unsafe {
+            libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, MADV_POPULATE_WRITE)
+        };
     }
 
     /// Reads a plain-data object from RAM. `None` if not all of it is RAM.

@@ -4,7 +4,7 @@
 //! others (one per app thread) through the VcpuStart hypercall, each on a thread of its own
 //! (`run_loop.rs`), all joined before [`run_staged`] returns.
 
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
@@ -74,7 +74,7 @@ pub struct RunReport {
 /// Everything that keeps a VM alive.
 pub struct VmResources {
     _vcpus: Vec<VcpuFd>,
-    _vm: VmFd,
+    _vm: Arc<VmFd>,
     _kvm: Kvm,
     _memory: GuestMemory,
 }
@@ -98,7 +98,7 @@ pub fn detect_platform() -> Platform {
 /// made ahead, in parallel with opening and checking the image.
 pub struct PreparedVm {
     kvm: Kvm,
-    vm: VmFd,
+    vm: Arc<VmFd>,
     vcpu: VcpuFd,
     cpuid: CpuId,
     tsc_khz: u32,
@@ -106,12 +106,30 @@ pub struct PreparedVm {
     timings: Timings,
 }
 
-/// Creates the VM and its vCPU.
-pub fn prepare() -> Result<PreparedVm, VmError> {
+/// The way from the thread that creates the VM ([`prepare`]) to the one staging guest memory
+/// ([`stage_memory`]): the VM goes over as soon as it exists, and the stager registers the
+/// memory slots (~0.1 ms) while the creator goes on with the vCPU.
+pub fn vm_handoff() -> (VmSender, VmReceiver) {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    (VmSender(sender), VmReceiver(receiver))
+}
+
+/// The creating side of [`vm_handoff`].
+pub struct VmSender(mpsc::SyncSender<Arc<VmFd>>);
+
+/// The staging side of [`vm_handoff`].
+pub struct VmReceiver(mpsc::Receiver<Arc<VmFd>>);
+
+/// Creates the VM and its vCPU; hands the VM to `handoff` as soon as it exists.
+pub fn prepare(handoff: Option<VmSender>) -> Result<PreparedVm, VmError> {
     let mut timings = Timings::start();
     let platform = detect_platform();
     let kvm = Kvm::new().map_err(VmError::KvmUnavailable)?;
-    let vm = kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?;
+    let vm = Arc::new(kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?);
+    if let Some(VmSender(sender)) = handoff {
+        // The stager may have failed already (and hung up): the run ends with its error.
+        let _ = sender.send(Arc::clone(&vm));
+    }
     timings.mark("create VM");
     let vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
     let mut cpuid = kvm
@@ -130,8 +148,8 @@ pub fn prepare() -> Result<PreparedVm, VmError> {
 /// Boots the VM described by `spec` and runs it until the app ends (all on this thread; `uvm
 /// run` overlaps [`prepare`] with [`stage_memory`] and then calls [`run_staged`]).
 pub fn run(spec: &VmSpec<'_>, io: &dyn HostIo) -> Result<RunReport, VmError> {
-    let prepared = prepare()?;
-    run_staged(prepared, stage_memory(spec)?, spec, io)
+    let prepared = prepare(None)?;
+    run_staged(prepared, stage_memory(spec, None)?, spec, io)
 }
 
 /// Guest memory with everything in it that depends only on the image and the launch: the
@@ -142,6 +160,8 @@ pub struct StagedMemory {
     header: uvm_abi::kernel::KernelHeader,
     tables: boot::BootTables,
     took: std::time::Duration,
+    /// How long registering the memory slots took, if the stager did it.
+    slots_took: Option<std::time::Duration>,
 }
 
 impl StagedMemory {
@@ -149,10 +169,16 @@ impl StagedMemory {
     pub fn took(&self) -> std::time::Duration {
         self.took
     }
+
+    /// How long registering the memory slots took, if the stager did it.
+    pub fn slots_took(&self) -> Option<std::time::Duration> {
+        self.slots_took
+    }
 }
 
-/// Maps guest RAM for `spec` and writes the kernel, descriptor tables and boot page tables.
-pub fn stage_memory(spec: &VmSpec<'_>) -> Result<StagedMemory, VmError> {
+/// Maps guest RAM for `spec` and writes the kernel, descriptor tables and boot page tables;
+/// then, if `vm` brings the VM, registers the memory slots with it.
+pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedMemory, VmError> {
     let started = std::time::Instant::now();
     let ram_size = spec.memory_mib.saturating_mul(1 << 20);
     if !(RAM_MIN_SIZE..=RAM_MAX_SIZE).contains(&ram_size) || !ram_size.is_multiple_of(LARGE_PAGE_SIZE) {
@@ -171,7 +197,15 @@ pub fn stage_memory(spec: &VmSpec<'_>) -> Result<StagedMemory, VmError> {
         let start = kernel_offset as usize;
         spec.image.release(start..start + spec.kernel.len());
     }
-    Ok(StagedMemory { memory, header, tables, took: started.elapsed() })
+    let took = started.elapsed();
+    let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
+        Some(vm) => {
+            register_memory(&vm, &memory)?;
+            Some(started.elapsed() - took)
+        }
+        None => None,
+    };
+    Ok(StagedMemory { memory, header, tables, took, slots_took })
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -183,7 +217,7 @@ pub fn run_staged(
     io: &dyn HostIo,
 ) -> Result<RunReport, VmError> {
     let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
-    let StagedMemory { memory, header, tables, took: _ } = staged;
+    let StagedMemory { memory, header, tables, took: _, slots_took } = staged;
     let mut timings = Timings::start();
     timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
     // Published ports first: a port that is taken ends the run before anything boots.
@@ -191,8 +225,10 @@ pub fn run_staged(
     if !spec.network.ports.is_empty() {
         timings.mark("publish ports");
     }
-    register_memory(&vm, &memory)?;
-    timings.mark("memory slots");
+    if slots_took.is_none() {
+        register_memory(&vm, &memory)?;
+        timings.mark("memory slots");
+    }
 
     let facts = BootFacts {
         platform,
