@@ -163,7 +163,16 @@ fn cli_run_timings_breakdown() {
     let out = expect_code(test, uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]), 0);
     assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for phase in ["open image", "stage memory", "create VM", "create vCPU", "memory slots", "guest run", "total"] {
+    for phase in [
+        "open image",
+        "stage memory",
+        "create VM",
+        "create vCPU",
+        "memory slots",
+        "wait for image",
+        "guest run",
+        "total",
+    ] {
         assert!(
             stderr.lines().any(|l| l.trim_start().starts_with(phase) && l.contains(" us")),
             "{test}: no {phase:?} line in\n{stderr}"

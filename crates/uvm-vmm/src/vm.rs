@@ -216,10 +216,11 @@ pub fn run_staged(
     spec: &VmSpec<'_>,
     io: &dyn HostIo,
 ) -> Result<RunReport, VmError> {
-    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, timings: prepared_timings } = prepared;
+    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, mut timings } = prepared;
     let StagedMemory { memory, header, tables, took: _, slots_took } = staged;
-    let mut timings = Timings::start();
-    timings.phases = prepared_timings.phases.iter().map(|(name, d)| (*name, *d)).collect();
+    // The clock started with `prepare`: time spent waiting here for the image thread (staged
+    // memory) shows which of the two was the longer path.
+    timings.mark("wait for image");
     // Published ports first: a port that is taken ends the run before anything boots.
     let net = Network::new(&spec.network, spec.trace_syscalls)?;
     if !spec.network.ports.is_empty() {
