@@ -304,6 +304,40 @@ fn cli_run_corrupt_image_is_125() {
     assert!(out.stdout.is_empty(), "{test}: a corrupt image must not boot; stdout: {}", show(&out.stdout));
 }
 
+/// An image whose checksum passed is not hashed again while it is unchanged (a verified
+/// stamp vouches for it), and a change in place is still caught.
+#[test]
+fn cli_run_hashes_an_image_once_per_change() {
+    let test = "cli_run_hashes_an_image_once_per_change";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let cache = staged.dir.join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let run = |code| {
+        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+        cmd.env("XDG_CACHE_HOME", &cache);
+        let out = expect_code(test, cmd, code);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A stamp is only written for a file left alone for a second (timestamp granularity).
+    std::thread::sleep(uvm_image::SETTLED + std::time::Duration::from_millis(100));
+    assert!(run(0).contains("checksum hashed"), "{test}: first run hashes");
+    let second = run(0);
+    assert!(second.contains("checksum vouched for by a verified stamp"), "{test}: second run\n{second}");
+
+    let mut bytes = std::fs::read(&image).expect("read image");
+    let at = bytes.len() - 100; // in the hello binary, the last file
+    bytes[at] ^= 0x40;
+    std::fs::write(&image, &bytes).expect("rewrite the image in place");
+    let third = run(125);
+    assert!(third.contains("is corrupted"), "{test}: a change after the stamp is caught\n{third}");
+}
+
 /// `uvm build` refuses a manifest whose binary is missing, with a message.
 #[test]
 fn cli_build_missing_binary_fails() {

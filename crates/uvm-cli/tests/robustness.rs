@@ -132,6 +132,7 @@ fn a_large_image_does_not_stay_resident() {
     .expect("write the manifest");
     expect_code(test, uvm(["build".as_ref(), manifest.as_os_str()]), 0);
     let out = std::process::Command::new(&launcher)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .arg("1")
         .arg(vm::uvm_bin())
         .arg("run")

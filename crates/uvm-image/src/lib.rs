@@ -11,6 +11,7 @@
 //! - `table`: validation of a file table read from disk.
 //! - `open`: the reader ([`Image`]).
 //! - `digest`: the checksum and digest rules, [`digest_hex`].
+//! - `verified`: stamps of images whose checksum passed ([`VerifiedStamps`]).
 #![forbid(unsafe_code)]
 
 mod digest;
@@ -20,6 +21,7 @@ mod open;
 mod pack;
 mod table;
 mod tree;
+mod verified;
 
 pub use digest::digest_hex;
 pub use elf::{check_elf, check_elf_file, ElfInfo, ElfKind, SegmentInfo};
@@ -27,3 +29,4 @@ pub use error::{ElfError, ImageError};
 pub use open::{Image, ImageSource};
 pub use pack::{pack, PackInput, PackOutput};
 pub use tree::{DefaultFile, MAX_NAME_LEN};
+pub use verified::{FileIdentity, VerifiedStamps, MAX_STAMPS, SETTLED};

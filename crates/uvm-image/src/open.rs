@@ -53,6 +53,27 @@ impl Image {
         source: ImageSource,
         hashed: &mut dyn FnMut(std::ops::Range<usize>),
     ) -> Result<Image, ImageError> {
+        Image::check(path, source, Some(hashed))
+    }
+
+    /// Every check of [`Image::from_source`] but the checksum, which reads every byte: for an
+    /// image whose checksum a [`crate::VerifiedStamps`] stamp says passed as the file is now.
+    pub fn from_source_vouched(path: &Path, source: ImageSource) -> Result<Image, ImageError> {
+        Image::check(path, source, None)
+    }
+
+    /// The checksum the header of the image in `bytes` holds (`None`: too short to have one).
+    pub fn stored_checksum(bytes: &[u8]) -> Option<u64> {
+        let field = bytes.get(uvm_abi::image::CHECKSUM_OFFSET..uvm_abi::image::CHECKSUM_OFFSET + 8)?;
+        Some(u64::from_le_bytes(field.try_into().ok()?))
+    }
+
+    /// The checks; the checksum only with `hashed` (its per-range hook).
+    fn check(
+        path: &Path,
+        source: ImageSource,
+        hashed: Option<&mut dyn FnMut(std::ops::Range<usize>)>,
+    ) -> Result<Image, ImageError> {
         let bytes = (*source).as_ref();
         let path_buf = || path.to_path_buf();
         let len = bytes.len() as u64;
@@ -84,9 +105,11 @@ impl Image {
             LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
 
-        let computed = checksum_releasing(bytes, hashed);
-        if computed != header.checksum {
-            return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
+        if let Some(hashed) = hashed {
+            let computed = checksum_releasing(bytes, hashed);
+            if computed != header.checksum {
+                return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
+            }
         }
         if header.abi_version != uvm_abi::ABI_VERSION {
             return Err(ImageError::AbiVersion {

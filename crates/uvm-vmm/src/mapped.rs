@@ -20,6 +20,8 @@ struct Mapping {
     len: usize,
     /// The mapping's length rounded up to whole pages (what KVM needs for a memory slot).
     mapped_len: usize,
+    /// The file's metadata, taken from the open file when it was mapped.
+    metadata: std::fs::Metadata,
     _file: File,
 }
 
@@ -34,7 +36,8 @@ impl MappedFile {
     /// each fault); [`MappedFile::release`] takes them out of this process's resident set again.
     pub fn open(path: &Path) -> io::Result<MappedFile> {
         let file = File::open(path)?;
-        let len = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        let metadata = file.metadata()?;
+        let len = usize::try_from(metadata.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
         let mapped_len = len.div_ceil(4096).max(1) * 4096;
         // SAFETY: a fresh read-only shared mapping of an open file; the kernel picks the
         // address. Bytes past the end of the file in the last page read as zero.
@@ -51,7 +54,7 @@ impl MappedFile {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(MappedFile { inner: Arc::new(Mapping { ptr: ptr.cast(), len, mapped_len, _file: file }) })
+        Ok(MappedFile { inner: Arc::new(Mapping { ptr: ptr.cast(), len, mapped_len, metadata, _file: file }) })
     }
 
     /// Drops the pages of `range` (byte offsets in the file) from this process's page tables:
@@ -67,6 +70,12 @@ impl MappedFile {
         // SAFETY: [start, end) lies inside this live read-only shared file mapping; dropping
         // its page-table entries cannot change what later reads see (the file's pages).
         unsafe { libc::madvise(self.inner.ptr.add(start).cast(), end - start, libc::MADV_DONTNEED) };
+    }
+
+    /// The mapped file's metadata (from the open file: the one mapped, even if the path has
+    /// been replaced since).
+    pub fn metadata(&self) -> &std::fs::Metadata {
+        &self.inner.metadata
     }
 
     /// Host address of the mapping.

@@ -22,6 +22,8 @@ where
 {
     let mut cmd = Command::new(uvm_bin());
     cmd.args(args);
+    // Verified stamps go to the tests' scratch space, not the user's cache.
+    cmd.env("XDG_CACHE_HOME", super::tmp_root().join("cache"));
     cmd
 }
 
