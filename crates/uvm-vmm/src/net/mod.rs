@@ -183,13 +183,23 @@ impl Net {
         vcpu: &dyn VcpuOps,
     ) -> Result<(), HypercallError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let bad_block = || HypercallError::BadAddress {
-            name: crate::hypercall::name(Hypercall::Net),
-            gpa: params_gpa,
-            len: std::mem::size_of::<NetCall>() as u64,
-        };
-        let mut call: NetCall = memory.read_plain(params_gpa).ok_or_else(bad_block)?;
-        call.result = self.dispatch(&mut call, memory, io, vcpu);
-        memory.write_plain(params_gpa, &call).ok_or_else(bad_block)
+        answer_call(params_gpa, memory, |call| self.dispatch(call, memory, io, vcpu))
     }
+}
+
+/// Reads the Net call block at `params_gpa`, sets its result to `serve(&mut call)` and writes
+/// it back. Only a block outside RAM is an error (the VM stops).
+fn answer_call(
+    params_gpa: u64,
+    memory: &GuestMemory,
+    serve: impl FnOnce(&mut NetCall) -> i64,
+) -> Result<(), HypercallError> {
+    let bad_block = || HypercallError::BadAddress {
+        name: crate::hypercall::name(Hypercall::Net),
+        gpa: params_gpa,
+        len: std::mem::size_of::<NetCall>() as u64,
+    };
+    let mut call: NetCall = memory.read_plain(params_gpa).ok_or_else(bad_block)?;
+    call.result = serve(&mut call);
+    memory.write_plain(params_gpa, &call).ok_or_else(bad_block)
 }

@@ -7,8 +7,6 @@
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use uvm_abi::hypercall::Hypercall;
-use uvm_abi::net::NetCall;
 use uvm_net::NetworkConfig;
 
 use super::published::{self, Published};
@@ -78,14 +76,7 @@ impl Network {
                     VmError::Network(io) => io.raw_os_error().unwrap_or(libc::ENOMEM),
                     _ => libc::ENOMEM,
                 };
-                let bad_block = || HypercallError::BadAddress {
-                    name: crate::hypercall::name(Hypercall::Net),
-                    gpa: params_gpa,
-                    len: std::mem::size_of::<NetCall>() as u64,
-                };
-                let mut call: NetCall = memory.read_plain(params_gpa).ok_or_else(bad_block)?;
-                call.result = -i64::from(errno);
-                memory.write_plain(params_gpa, &call).ok_or_else(bad_block)
+                super::answer_call(params_gpa, memory, |_| -i64::from(errno))
             }
         }
     }
