@@ -91,7 +91,44 @@ pub struct BootInfo {
     pub vcpu_count: u32,
     /// Reserved, zero.
     pub reserved: u32,
+    /// GPA of the first of `prestaged_pages` frames the VMM filled with the app's writable
+    /// data (see [`prestaged_pages`]); they lie below `first_free_gpa`, after the boot page
+    /// tables. The kernel maps them instead of copying those pages from the image.
+    pub prestaged_gpa: u64,
+    /// How many frames from `prestaged_gpa` hold app data (0: none; the kernel copies).
+    pub prestaged_pages: u64,
 }
+
+/// The pages of the app's writable data, in the order the VMM fills the prestaged frames and
+/// the kernel maps them: for each writable PT_LOAD segment in program-header order, each page
+/// from the one holding `p_vaddr` up to the one holding the last byte of its file data, as
+/// `(image offset, bytes)`. A page holds the file bytes from its own start (`p_offset` minus
+/// the segment's offset into its first page), `bytes` of them, then zeros: what the kernel
+/// would copy. `segments` are `(p_offset, p_vaddr, p_filesz, writable)`; `app_offset` is
+/// where the app's bytes start in the image. A segment whose numbers overflow has no pages.
+/// Two segments may share a file page and copy different bytes of it: a page is known by its
+/// `(image offset, bytes)` pair, not by its offset alone.
+pub fn prestaged_pages<I>(app_offset: u64, segments: I) -> impl Iterator<Item = (u64, u64)>
+where
+    I: IntoIterator<Item = (u64, u64, u64, bool)>,
+{
+    segments.into_iter().filter(|&(_, _, _, writable)| writable).flat_map(move |(offset, vaddr, filesz, _)| {
+        let lead = vaddr % layout::PAGE_SIZE;
+        let first = app_offset.checked_add(offset).and_then(|o| o.checked_sub(lead));
+        let (first, file_len) = match (first, lead.checked_add(filesz)) {
+            (Some(first), Some(file_len)) if first.checked_add(file_len).is_some() => (first, file_len),
+            _ => (0, 0),
+        };
+        (0..file_len.div_ceil(layout::PAGE_SIZE)).map(move |i| {
+            let at = i * layout::PAGE_SIZE;
+            (first + at, (file_len - at).min(layout::PAGE_SIZE))
+        })
+    })
+}
+
+/// The most pages the VMM prestages: an app with more writable file data gets none (the
+/// kernel copies them all, as without prestaging).
+pub const MAX_PRESTAGED_PAGES: u64 = 1024;
 
 impl BootInfo {
     /// The most string bytes that fit after the struct in the boot-info area.
@@ -104,10 +141,30 @@ mod tests {
 
     #[test]
     fn boot_info_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<BootInfo>(), 160);
+        assert_eq!(core::mem::size_of::<BootInfo>(), 176);
+        assert_eq!(core::mem::offset_of!(BootInfo, prestaged_gpa), 160);
         assert_eq!(core::mem::offset_of!(BootInfo, random_seed), 88);
         assert_eq!(core::mem::offset_of!(BootInfo, argc), 136);
         assert_eq!(core::mem::align_of::<BootInfo>(), 8);
+    }
+
+    #[test]
+    fn prestaged_pages_cover_each_writable_segments_file_bytes_from_its_first_page() {
+        // (p_offset, p_vaddr, p_filesz, writable): text, then data starting 0x6d8 into a page
+        // with 0x5b98 file bytes (glibc's layout), then a pure-bss segment.
+        let segments =
+            [(0x1000, 0x40_1000, 0x7_7d01, false), (0xa_06d8, 0x4a_06d8, 0x5b98, true), (0xb_0000, 0x4b_0000, 0, true)];
+        let mut pages = [(0, 0); 8];
+        let mut count = 0;
+        for (slot, page) in pages.iter_mut().zip(prestaged_pages(0x5_2000, segments)) {
+            *slot = page;
+            count += 1;
+        }
+        assert_eq!(count, 7, "0x6d8 + 0x5b98 bytes span 7 pages");
+        assert_eq!(prestaged_pages(0x5_2000, segments).count(), 7);
+        assert_eq!(pages[0], (0x5_2000 + 0xa_0000, 4096), "from the page start, lead bytes included");
+        assert_eq!(pages[6], (0x5_2000 + 0xa_6000, (0x6d8 + 0x5b98) - 6 * 4096));
+        assert_eq!(prestaged_pages(0, [(u64::MAX, 0x1000, 10, true)]).count(), 0, "overflow: no pages");
     }
 
     #[test]

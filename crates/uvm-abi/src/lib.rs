@@ -27,4 +27,4 @@ pub mod signal;
 /// Version of this contract. The image header records it; the VMM refuses an image built for
 /// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.
 /// Bump it on any change to a layout, number or meaning in this crate.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;

@@ -58,11 +58,13 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         None => config.cpus.unwrap_or_else(uvm_vmm::host_cpus),
     };
     let network = network_flags.join(&config)?;
+    let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         workdir: config.workdir.clone(),
-        prelink: first_addresses(&image)?,
+        prelink: first_addresses(&elf),
+        prestage: writable_pages(&image, &elf),
     };
     let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch, network);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
@@ -158,16 +160,23 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
 
 /// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
 /// its stack and the top of the mmap area. The VMM links page tables for them before boot.
-fn first_addresses(image: &Image) -> Result<Vec<u64>> {
+fn first_addresses(elf: &uvm_image::ElfInfo) -> Vec<u64> {
     use uvm_abi::layout::{LARGE_PAGE_SIZE, MMAP_TOP_VA, PIE_BASE_VA, STACK_TOP_VA};
-    let elf = image.app_elf_info()?;
     let bias = if elf.kind == uvm_image::ElfKind::StaticPie { PIE_BASE_VA } else { 0 };
     let mut addresses = vec![STACK_TOP_VA - 1, MMAP_TOP_VA - 1];
     for s in &elf.segments {
         let (start, end) = (bias + s.vaddr, bias + s.vaddr + s.memsz);
         addresses.extend((start & !(LARGE_PAGE_SIZE - 1)..end).step_by(LARGE_PAGE_SIZE as usize));
     }
-    Ok(addresses)
+    addresses
+}
+
+/// The app's writable data pages, `(image offset, bytes)`: the VMM fills a frame with each
+/// before boot (see `uvm_abi::boot::prestaged_pages`).
+fn writable_pages(image: &Image, elf: &uvm_image::ElfInfo) -> Vec<(u64, u64)> {
+    let writable = |flags: u32| flags & 2 != 0;
+    let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, writable(s.flags)));
+    uvm_abi::boot::prestaged_pages(image.app_entry().data.offset, segments).collect()
 }
 
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.

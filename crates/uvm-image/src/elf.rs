@@ -33,6 +33,8 @@ pub enum ElfKind {
 /// One `PT_LOAD` segment, with the addresses from the file (no load bias added).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
+    /// `p_offset`.
+    pub offset: u64,
     /// `p_vaddr`.
     pub vaddr: u64,
     /// `p_memsz`.
@@ -205,7 +207,13 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
         entry,
         segments: loads
             .iter()
-            .map(|(_, p)| SegmentInfo { vaddr: p.p_vaddr, memsz: p.p_memsz, filesz: p.p_filesz, flags: p.p_flags })
+            .map(|(_, p)| SegmentInfo {
+                offset: p.p_offset,
+                vaddr: p.p_vaddr,
+                memsz: p.p_memsz,
+                filesz: p.p_filesz,
+                flags: p.p_flags,
+            })
             .collect(),
         has_tls: phdrs.iter().any(|p| p.p_type == program_header::PT_TLS),
         interp: None,
@@ -346,7 +354,7 @@ mod tests {
 
     #[test]
     fn flags_render_like_ls() {
-        let seg = SegmentInfo { vaddr: 0, memsz: 0, filesz: 0, flags: 5 };
+        let seg = SegmentInfo { offset: 0, vaddr: 0, memsz: 0, filesz: 0, flags: 5 };
         assert_eq!(seg.flags_str(), "r-x");
     }
 }

@@ -22,6 +22,10 @@ pub struct AppLaunch {
     /// Addresses the app will use first (its segments, stack, first mappings): their page
     /// tables are linked before boot.
     pub prelink: Vec<u64>,
+    /// The app's writable data pages, `(image offset, bytes)`, from
+    /// `uvm_abi::boot::prestaged_pages`: the VMM fills a frame with each, so the kernel maps
+    /// them instead of copying them out of the image page by page (two guest faults each).
+    pub prestage: Vec<(u64, u64)>,
 }
 
 /// Host facts that go into the boot info.
@@ -111,8 +115,12 @@ pub fn boot_strings(launch: &AppLaunch) -> Result<Vec<u8>, VmError> {
 pub struct BootTables {
     /// GPA of the root page table (CR3).
     pub root: u64,
-    /// First free GPA after the tables.
+    /// First free GPA after the tables (and the prestaged frames).
     pub end_gpa: u64,
+    /// GPA of the first prestaged frame (right after the tables).
+    pub prestaged_gpa: u64,
+    /// How many prestaged frames there are.
+    pub prestaged_pages: u64,
 }
 
 /// How much of the kernel's heap (which starts where the kernel ends) its boot uses.
@@ -120,12 +128,13 @@ const KERNEL_HEAP_WARM: u64 = 32 << 10;
 
 /// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
 /// (the GDT for every vCPU there may be, the boot vCPU's TSS; other vCPUs' TSSs are written
-/// when they start: [`write_tss`]) and the boot page tables (with `prelink`'s tables linked).
+/// when they start: [`write_tss`]), the boot page tables (with `launch.prelink`'s tables
+/// linked) and the prestaged frames (`launch.prestage`).
 pub fn write_kernel_and_tables(
     memory: &GuestMemory,
     kernel: &[u8],
     header: &KernelHeader,
-    prelink: &[u64],
+    launch: &AppLaunch,
 ) -> Result<BootTables, VmError> {
     let oob = || VmError::OutOfBootMemory;
     // The kernel, its zero-initialised data and the start of its heap are what the guest
@@ -137,12 +146,38 @@ pub fn write_kernel_and_tables(
     write_tss(memory, 0)?;
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), prelink);
-    if tables.end_gpa() + layout::PAGE_SIZE > memory.ram_size() {
+    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), &launch.prelink);
+    let prestaged_gpa = tables.end_gpa();
+    let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
+    let end_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
+    if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
     memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
-    Ok(BootTables { root: tables.root, end_gpa: tables.end_gpa() })
+    Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages })
+}
+
+/// Fills one frame from `gpa` on per page of `pages` (`(image offset, bytes)`; the rest of
+/// each frame stays zero) and returns how many it filled: all of them, or none when they do
+/// not fit (more than `MAX_PRESTAGED_PAGES`, or not in RAM with room to spare, or outside the
+/// image): the kernel then copies them itself.
+fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
+    let count = pages.len() as u64;
+    let fits = count <= uvm_abi::boot::MAX_PRESTAGED_PAGES
+        && memory.is_ram(gpa, (count + 16) * layout::PAGE_SIZE)
+        && pages.iter().all(|&(offset, len)| {
+            len <= layout::PAGE_SIZE && offset.checked_add(len).is_some_and(|end| end <= memory.image_size())
+        });
+    if count == 0 || !fits {
+        return 0;
+    }
+    memory.prefault_ram(gpa, count * layout::PAGE_SIZE);
+    for (i, &(offset, len)) in pages.iter().enumerate() {
+        if memory.copy_image_to_ram(offset, gpa + i as u64 * layout::PAGE_SIZE, len).is_none() {
+            return 0;
+        }
+    }
+    count
 }
 
 /// Writes vCPU `cpu`'s TSS (before the vCPU first runs; nothing else writes that area).
@@ -183,6 +218,8 @@ pub fn write_boot_info(
         strings_len: strings.len() as u32,
         vcpu_count: facts.vcpu_count,
         reserved: 0,
+        prestaged_gpa: tables.prestaged_gpa,
+        prestaged_pages: tables.prestaged_pages,
     };
     memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
     memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
@@ -255,12 +292,31 @@ mod tests {
     }
 
     #[test]
+    fn prestaged_pages_are_copied_into_frames_or_not_at_all() {
+        let image: Vec<u8> = (0..3 * 4096u32).map(|i| (i % 251) as u8 + 1).collect();
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
+        let gpa = 0x50_0000;
+        assert_eq!(prestage(&memory, gpa, &[(4096, 4096), (8192, 100)]), 2);
+        let mut page = vec![0u8; 4096];
+        memory.read_ram(gpa, &mut page).unwrap();
+        assert_eq!(page, image[4096..8192]);
+        memory.read_ram(gpa + 4096, &mut page).unwrap();
+        assert_eq!(page[..100], image[8192..8292]);
+        assert!(page[100..].iter().all(|&b| b == 0), "the rest of the last page is zero");
+        assert_eq!(prestage(&memory, gpa, &[(8192, 4097)]), 0, "more than a page");
+        assert_eq!(prestage(&memory, gpa, &[(3 * 4096, 1)]), 0, "outside the image");
+        assert_eq!(prestage(&memory, (64 << 20) - 4096, &[(0, 1)]), 0, "no room left after them");
+        let too_many = vec![(0, 1); uvm_abi::boot::MAX_PRESTAGED_PAGES as usize + 1];
+        assert_eq!(prestage(&memory, gpa, &too_many), 0);
+    }
+
+    #[test]
     fn strings_are_nul_separated_and_bounded() {
         let launch = AppLaunch {
             argv: vec!["a".into(), "bc".into()],
             envp: vec!["K=V".into()],
             workdir: "/".into(),
-            prelink: Vec::new(),
+            ..Default::default()
         };
         assert_eq!(boot_strings(&launch).unwrap(), b"a\0bc\0K=V\0/\0");
         let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };

@@ -60,6 +60,12 @@ impl GuestMemory {
     /// Guest memory of `ram_size` bytes of RAM and a small image of zeros, for tests.
     #[cfg(test)]
     pub(crate) fn for_tests(ram_size: u64) -> GuestMemory {
+        GuestMemory::for_tests_with_image(ram_size, &[0u8; 4096])
+    }
+
+    /// Guest memory of `ram_size` bytes of RAM and an image holding `image`, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests_with_image(ram_size: u64, image: &[u8]) -> GuestMemory {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -67,7 +73,7 @@ impl GuestMemory {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::write(&path, [0u8; 4096]).expect("test image");
+        std::fs::write(&path, image).expect("test image");
         let image = MappedFile::open(&path).expect("test image mapping");
         let _ = std::fs::remove_file(&path);
         GuestMemory::new(ram_size, &image).expect("test guest memory")

@@ -189,7 +189,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
     let memory = GuestMemory::new(ram_size, spec.image)?;
-    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch.prelink)?;
+    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch)?;
     // The kernel now lives in guest RAM: its bytes in the image need not stay in this
     // process's resident set.
     let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());

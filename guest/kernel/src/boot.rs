@@ -113,6 +113,23 @@ mod kernel {
         }
     }
 
+    /// Takes over the frames the VMM filled with the app's writable data (boot info
+    /// `prestaged_*`), if they are the pages this kernel would copy for `elf`: the same rule
+    /// (`uvm_abi::boot::prestaged_pages`) on both sides, and the same count. Otherwise they are
+    /// left alone and the loader copies as usual.
+    fn adopt_prestaged(space: &mut AddressSpace, info: &uvm_abi::boot::BootInfo, elf: &elf::ElfFile, app_offset: u64) {
+        let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags & 2 != 0));
+        let pages: Vec<((u64, u64), u64)> = uvm_abi::boot::prestaged_pages(app_offset, segments)
+            .enumerate()
+            .map(|(i, page)| (page, info.prestaged_gpa + i as u64 * PAGE_SIZE))
+            .collect();
+        if info.prestaged_pages == 0 || pages.len() as u64 != info.prestaged_pages {
+            return;
+        }
+        FRAMES.lock().adopt(info.prestaged_pages);
+        space.give_prestaged(pages);
+    }
+
     /// Publishes the clock to the vDSO and builds its ELF image; returns AT_SYSINFO_EHDR.
     fn install_vdso(boot: &Boot) -> u64 {
         use crate::arch::vdso;
@@ -159,8 +176,10 @@ mod kernel {
             .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
             .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
         let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
+        adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
         let loaded =
             elf::load(&mut space, &elf, app.data.offset).unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+        space.drop_prestaged();
         space.init_brk(loaded.end);
         space
             .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)

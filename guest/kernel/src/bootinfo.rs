@@ -62,6 +62,8 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         strings_len: u32_at(raw, 148),
         vcpu_count: u32_at(raw, 152),
         reserved: u32_at(raw, 156),
+        prestaged_gpa: u64_at(raw, 160),
+        prestaged_pages: u64_at(raw, 168),
     };
     if info.magic != BOOT_INFO_MAGIC {
         return Err("the boot info has the wrong magic");
@@ -75,6 +77,16 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         || info.first_free_gpa >= info.ram_size
     {
         return Err("the boot info's free-memory start is invalid");
+    }
+    let prestaged_end =
+        info.prestaged_pages.checked_mul(PAGE_SIZE).and_then(|bytes| info.prestaged_gpa.checked_add(bytes));
+    if info.prestaged_pages != 0
+        && (info.prestaged_pages > uvm_abi::boot::MAX_PRESTAGED_PAGES
+            || info.prestaged_gpa < KERNEL_END
+            || !info.prestaged_gpa.is_multiple_of(PAGE_SIZE)
+            || prestaged_end.is_none_or(|end| end > info.first_free_gpa))
+    {
+        return Err("the boot info's prestaged frames are invalid");
     }
     Ok(info)
 }
@@ -130,10 +142,12 @@ mod tests {
             hwcap2: 0,
             argc,
             envc,
-            strings_offset: 160,
+            strings_offset: 176,
             strings_len: strings.len() as u32,
             vcpu_count: 1,
             reserved: 0,
+            prestaged_gpa: KERNEL_END + 0x4000,
+            prestaged_pages: 2,
         };
         let mut raw = Vec::new();
         {
@@ -161,7 +175,10 @@ mod tests {
         for v in [info.argc, info.envc, info.strings_offset, info.strings_len, info.vcpu_count, info.reserved] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(raw.len(), 160);
+        for v in [info.prestaged_gpa, info.prestaged_pages] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(raw.len(), 176);
         raw.extend_from_slice(strings);
         raw
     }
@@ -175,6 +192,7 @@ mod tests {
         assert_eq!(b.platform, Platform::Pvm);
         assert_eq!(b.info.random_seed, [1, 2, 3, 4]);
         assert_eq!(b.info.tsc_khz, 2_000_000);
+        assert_eq!((b.info.prestaged_gpa, b.info.prestaged_pages), (KERNEL_END + 0x4000, 2));
     }
 
     #[test]
@@ -187,5 +205,11 @@ mod tests {
         let mut raw = sample(b"a\0/\0", 1, 0);
         raw[148] = 200;
         assert!(decode(&raw).is_err(), "strings past the end");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[168] = 5;
+        assert!(decode(&raw).is_err(), "prestaged frames past the free-memory start");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[160] = 1;
+        assert!(decode(&raw).is_err(), "prestaged frames not page-aligned");
     }
 }

@@ -51,6 +51,12 @@ impl FrameAllocator {
         Some(frame)
     }
 
+    /// Counts `count` frames from outside its range as handed out (frames the VMM filled
+    /// before boot, which the kernel maps and may later free like its own).
+    pub fn adopt(&mut self, count: u64) {
+        self.in_use += count;
+    }
+
     /// Returns a frame. It must no longer be mapped anywhere (after a TLB flush).
     pub fn free(&mut self, frame: u64) {
         phys::write_u64(frame, self.free_head);

@@ -199,6 +199,11 @@ pub struct AddressSpace {
     pub flushes: u64,
     /// Pages filled on first touch (for statistics).
     pub demand_fills: u64,
+    /// Frames the VMM filled before boot with pages of the image (`((image offset, bytes),
+    /// frame)`): a private page of the image that would copy those bytes takes the frame
+    /// instead. Both numbers count: two segments may share a file page but copy different
+    /// parts of it.
+    prestaged: Vec<((u64, u64), u64)>,
 }
 
 impl AddressSpace {
@@ -222,6 +227,7 @@ impl AddressSpace {
             }),
             flushes: 0,
             demand_fills: 0,
+            prestaged: Vec::new(),
         }
     }
 
@@ -359,11 +365,17 @@ impl AddressSpace {
     }
 
     /// The entry for the page at `offset` into `vma` (allocating a frame if it needs one).
-    fn page_entry(&self, offset: u64, vma: &Vma) -> Option<u64> {
+    fn page_entry(&mut self, offset: u64, vma: &Vma) -> Option<u64> {
         let flags = vma.prot.page_flags();
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len && !vma.prot.write {
                 return Some(flags.entry(IMAGE_GPA + image_offset + offset));
+            }
+            if offset < file_len {
+                let bytes = (file_len - offset).min(PAGE_SIZE);
+                if let Some(frame) = self.take_prestaged((image_offset + offset, bytes)) {
+                    return Some(flags.entry(frame));
+                }
             }
             let frame = self.frames.lock().alloc_zeroed()?;
             if offset < file_len {
@@ -376,6 +388,24 @@ impl AddressSpace {
         }
         let frame = self.frames.lock().alloc_zeroed()?;
         Some(flags.entry(frame))
+    }
+
+    /// Hands over frames the VMM filled before boot: `((image offset, bytes), frame)` per page
+    /// (see `uvm_abi::boot::prestaged_pages`). The allocator must already count them as in use.
+    pub fn give_prestaged(&mut self, pages: Vec<((u64, u64), u64)>) {
+        self.prestaged = pages;
+    }
+
+    /// Frees the prestaged frames no mapping took (none, when the kernel and the VMM agree).
+    pub fn drop_prestaged(&mut self) {
+        for (_, frame) in core::mem::take(&mut self.prestaged) {
+            self.frames.lock().free(frame);
+        }
+    }
+
+    fn take_prestaged(&mut self, page: (u64, u64)) -> Option<u64> {
+        let at = self.prestaged.iter().position(|&(p, _)| p == page)?;
+        Some(self.prestaged.swap_remove(at).1)
     }
 
     /// Clears the entries of `[start, end)`; frames are freed after the next flush.
@@ -1140,6 +1170,23 @@ mod tests {
         s.handle_fault(lazy.unwrap(), Access::Read);
         assert_eq!((share.resident_pages(), share.minor_faults()), (3, 1));
         assert!(s.is_mapped(a, a + 4096) && !s.is_mapped(a, a + 3 * 4096));
+    }
+
+    #[test]
+    fn prestaged_frames_back_private_image_pages_and_the_rest_are_freed() {
+        let mut s = space();
+        let given = s.frames.lock().alloc_zeroed().unwrap();
+        let spare = s.frames.lock().alloc_zeroed().unwrap();
+        // The mapping's first page copies 904 bytes from image offset 0x4000; a page with the
+        // same offset but other bytes (another segment's) is not it.
+        s.give_prestaged(alloc::vec![((0x4000, 4096), spare), ((0x4000, 904), given)]);
+        let b = Backing::Image { image_offset: 0x4000, file_len: 904 };
+        let a = s.map(0, 2 * 4096, Prot::from_bits(7), MapFlags::default(), b).unwrap();
+        assert_eq!(frame_of(&s, a), Some(given), "its prestaged frame, by offset and bytes");
+        assert!(frame_of(&s, a + 4096).is_some_and(|f| f != spare), "past the file: a zero frame");
+        let in_use = s.frames.lock().in_use();
+        s.drop_prestaged();
+        assert_eq!(s.frames.lock().in_use(), in_use - 1, "the frame nothing took goes back");
     }
 
     #[test]
