@@ -183,20 +183,19 @@ fn cli_run_timings_breakdown() {
         assert!(stderr.contains(count), "{test}: no {count:?} in\n{stderr}");
     }
     if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        // The number right after `marker` in the `kvm:` line.
+        let count_after = |marker: &str| {
+            stderr
+                .split(marker)
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or_else(|| panic!("{test}: no count after {marker:?} in\n{stderr}"))
+        };
         // ~92 with the app's data prestaged by the VMM, ~106 when the kernel copies it.
-        let faults = stderr
-            .split("kvm: ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or_else(|| panic!("{test}: no shadow-fault count in\n{stderr}"));
+        let faults = count_after("kvm: ");
         assert!(faults <= 100, "{test}: {faults} shadow-page faults for a glibc hello\n{stderr}");
-        let emulated = stderr
-            .split(" shadow-page faults, ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|n| n.parse::<u32>().ok())
-            .unwrap_or_else(|| panic!("{test}: no emulated-instruction count in\n{stderr}"));
+        let emulated = count_after(" shadow-page faults, ");
         assert!(emulated <= 45, "{test}: {emulated} emulated instructions (cpuid traps) for a glibc hello\n{stderr}");
     }
 }

@@ -174,6 +174,9 @@ fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
     memory.prefault_ram(gpa, count * layout::PAGE_SIZE);
     for (i, &(offset, len)) in pages.iter().enumerate() {
         if memory.copy_image_to_ram(offset, gpa + i as u64 * layout::PAGE_SIZE, len).is_none() {
+            // Checked above, so not expected; but frames the kernel's allocator will hand out
+            // as fresh must be zero, so what was copied is wiped again.
+            let _ = memory.write_ram(gpa, &vec![0; i * layout::PAGE_SIZE as usize]);
             return 0;
         }
     }

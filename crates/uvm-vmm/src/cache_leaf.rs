@@ -18,7 +18,7 @@ use kvm_bindings::CpuId;
 
 /// A cache described by CPUID leaf 4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cache {
+struct Cache {
     /// 1 data, 2 instruction, 3 unified.
     pub kind: u8,
     pub level: u8,
@@ -85,7 +85,7 @@ const DESCRIPTORS: [(u8, u8, u8, u32, u32); 49] = [
 const SEE_LEAF_4: u8 = 0xff;
 
 /// Decodes a leaf-4 subleaf (`None` at the end of the list).
-pub fn decode_leaf4(eax: u32, ebx: u32, ecx: u32) -> Option<Cache> {
+fn decode_leaf4(eax: u32, ebx: u32, ecx: u32) -> Option<Cache> {
     let kind = (eax & 0x1f) as u8;
     if kind == 0 {
         return None;
@@ -105,7 +105,7 @@ pub fn decode_leaf4(eax: u32, ebx: u32, ecx: u32) -> Option<Cache> {
 
 /// The descriptor closest to `cache` (same kind, level and line size; nearest size, then
 /// nearest associativity), or `None` if there is none of its kind.
-pub fn closest_descriptor(cache: &Cache) -> Option<u8> {
+fn closest_descriptor(cache: &Cache) -> Option<u8> {
     if cache.line != 64 {
         return None;
     }
@@ -122,7 +122,7 @@ pub fn closest_descriptor(cache: &Cache) -> Option<u8> {
 
 /// Leaf 2's four registers with the "see leaf 4" byte replaced by one descriptor per cache, or
 /// `None` when leaf 2 does not say "see leaf 4", a cache has no descriptor, or they do not fit.
-pub fn leaf2_with_descriptors(leaf2: [u32; 4], caches: &[Cache]) -> Option<[u32; 4]> {
+fn leaf2_with_descriptors(leaf2: [u32; 4], caches: &[Cache]) -> Option<[u32; 4]> {
     // Byte 0 of EAX is the number of times to ask leaf 2 (always 1 since the Pentium 4).
     let bytes: Vec<u8> = leaf2.iter().flat_map(|r| r.to_le_bytes()).collect();
     if bytes[0] != 1 || leaf2.iter().any(|r| r & 0x8000_0000 != 0) {

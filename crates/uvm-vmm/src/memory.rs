@@ -11,7 +11,7 @@
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use uvm_abi::layout::IMAGE_GPA;
+use uvm_abi::layout::{IMAGE_GPA, PAGE_SIZE};
 use vm_memory::bitmap::Bitmap;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
@@ -134,8 +134,11 @@ impl GuestMemory {
     /// per 8 pages there instead of one per page. A hint: failures (an old host without
     /// `MADV_POPULATE_WRITE`, a range outside RAM) are ignored.
     pub fn prefault_ram(&self, gpa: u64, len: u64) {
-        let Some(len) = len.checked_add(gpa & 0xfff).map(|l| (l + 0xfff) & !0xfff) else { return };
-        let gpa = gpa & !0xfff;
+        let page_mask = PAGE_SIZE - 1;
+        let Some(len) = len.checked_add(gpa & page_mask).and_then(|l| l.checked_next_multiple_of(PAGE_SIZE)) else {
+            return;
+        };
+        let gpa = gpa & !page_mask;
         if !self.is_ram(gpa, len) {
             return;
         }
@@ -277,7 +280,7 @@ unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
 // SAFETY: as above (NetCall: u32/u64/i32/i64 fields, a byte array and an array of NetOption,
 // itself four 32-bit fields; 336 bytes, no padding).
 unsafe impl Plain for uvm_abi::net::NetCall {}
-// SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 160 bytes, no padding).
+// SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 176 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).
 unsafe impl Plain for uvm_abi::kernel::KernelHeader {}

@@ -216,8 +216,10 @@ pub fn run_staged(
     spec: &VmSpec<'_>,
     io: &dyn HostIo,
 ) -> Result<RunReport, VmError> {
-    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, mut timings } = prepared;
+    // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
+    // already point into this memory) goes before the memory does.
     let StagedMemory { memory, header, tables, took: _, slots_took } = staged;
+    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, mut timings } = prepared;
     // The clock started with `prepare`: time spent waiting here for the image thread (staged
     // memory) shows which of the two was the longer path.
     timings.mark("wait for image");

@@ -115,19 +115,22 @@ impl Net {
     /// port that is taken). `trace`: report refused destinations (`--trace-syscalls`).
     #[cfg(test)]
     pub fn new(config: &NetworkConfig, trace: bool) -> Result<Net, VmError> {
-        Net::with_published(config, trace, published::bind_all(&config.ports)?)
+        Net::with_published(config, trace, &mut Some(published::bind_all(&config.ports)?))
     }
 
-    /// The network of a VM with `config`, whose published ports are already bound.
+    /// The network of a VM with `config`, whose published ports are already bound: they are
+    /// taken out of `published` only once nothing can fail any more, so a failed attempt
+    /// leaves them bound for the next.
     fn with_published(
         config: &NetworkConfig,
         trace: bool,
-        published: Vec<published::Published>,
+        published: &mut Option<Vec<published::Published>>,
     ) -> Result<Net, VmError> {
         let os = |e: sys::Errno| VmError::Network(std::io::Error::from_raw_os_error(e.0));
         let epoll = sys::Epoll::new().map_err(os)?;
         let stop = sys::EventFd::new().map_err(os)?;
         epoll.add_input(stop.raw(), STOP_TAG).map_err(os)?;
+        let published = published.take().unwrap_or_default();
         Ok(Net {
             egress: config.egress.clone(),
             resolver: OnceLock::new(),

@@ -50,7 +50,7 @@ impl Network {
         if let Some(net) = self.net.get() {
             return Ok(net);
         }
-        let net = Net::with_published(&self.config, self.trace, published.take().unwrap_or_default())?;
+        let net = Net::with_published(&self.config, self.trace, &mut published)?;
         let net = self.net.get_or_init(|| net);
         // Pairs with `stop_poller`'s fence: either it sees this network or this sees its flag.
         fence(Ordering::SeqCst);
