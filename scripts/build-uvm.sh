@@ -4,7 +4,7 @@
 # (~0.1 ms faster again: a static-pie binary first applies ~3700 relocations to itself,
 # touching every page of its relocated data). The price of the second: the `uvm` binary's own
 # code and data sit at fixed addresses (its stack, heap and mappings are still randomised).
-# The guest kernel is built by crates/uvm-cli/build.rs with its own flags either way.
+# The guest kernel is built by crates/uvm-embedded-kernel/build.rs with its own flags either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu

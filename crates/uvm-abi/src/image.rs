@@ -2,14 +2,17 @@
 //!
 //! ```text
 //! offset 0            ImageHeader (padded to IMAGE_HEADER_SIZE)
-//! kernel.offset       the guest kernel, a flat binary loaded at KERNEL_BASE
 //! fs_table.offset     FsEntry[entry_count], then the names blob
 //! config.offset       the run configuration (UTF-8 TOML, read by the host only)
 //! file data           each regular file's bytes, page-aligned so the guest can map them in place
 //! ```
-//! All integers are little-endian. Every section offset is page-aligned. The header's
-//! `checksum` (XXH3-64 of the whole file with the checksum field zeroed) is verified before
-//! every boot; `digest` (SHA-256 of the whole file with both fields zeroed) names the content.
+//! All integers are little-endian. The file table and the config follow the header directly
+//! ([`SECTION_ALIGN`]), so a small image's header and file table share one page and the guest
+//! reads both with one page touched; file data is page-aligned. An image carries no guest
+//! kernel: `uvm run` boots its own, and `abi_version` says which kernel ABI the image was
+//! built for. The header's `checksum` (XXH3-64 of the whole file with the checksum field
+//! zeroed) catches damage; `digest` (SHA-256 of the whole file with both fields zeroed) names
+//! the content.
 //!
 //! The file table lists every directory, regular file and symlink. Entry 0 is the root
 //! directory (empty name, its own parent). The children of a directory are contiguous entries
@@ -18,11 +21,15 @@
 
 /// `ImageHeader::magic`.
 pub const IMAGE_MAGIC: [u8; 8] = *b"UVMIMAGE";
-/// The version of this layout. Readers refuse other versions.
-pub const IMAGE_FORMAT_VERSION: u32 = 1;
-/// Bytes reserved for the header at the start of the file.
-pub const IMAGE_HEADER_SIZE: u64 = 4096;
-/// Alignment of sections and of file data.
+/// The version of this layout. Readers refuse other versions. (Version 1 carried the guest
+/// kernel in a section of its own and page-aligned every section.)
+pub const IMAGE_FORMAT_VERSION: u32 = 2;
+/// Bytes reserved for the header at the start of the file (the header, zero-padded); the
+/// sections start at or after it.
+pub const IMAGE_HEADER_SIZE: u64 = 128;
+/// Alignment of the file-table and config sections.
+pub const SECTION_ALIGN: u64 = 8;
+/// Alignment of file data (a page: the guest maps files' pages in place).
 pub const IMAGE_ALIGN: u64 = 4096;
 
 /// A byte range of the image file.
@@ -55,12 +62,11 @@ pub struct ImageHeader {
     pub magic: [u8; 8],
     /// [`IMAGE_FORMAT_VERSION`].
     pub format_version: u32,
-    /// [`crate::ABI_VERSION`] of the guest kernel inside.
+    /// The [`crate::ABI_VERSION`] of the guest kernel the image was built for; only a `uvm`
+    /// whose kernel has this ABI runs it.
     pub abi_version: u32,
     /// Size of the whole file.
     pub total_size: u64,
-    /// The guest kernel (flat binary).
-    pub kernel: Section,
     /// The file table: `entry_count` [`FsEntry`] records, then the names.
     pub fs_table: Section,
     /// The run configuration (TOML).
@@ -96,7 +102,7 @@ pub enum LayoutError {
         /// What the file has.
         actual: u64,
     },
-    /// A section runs past the end of the file or is misaligned.
+    /// A section runs past the end of the file, into the header, or is misaligned.
     BadSection(&'static str),
     /// The file table is inconsistent (the text says how).
     BadFsTable(&'static str),
@@ -114,13 +120,12 @@ impl ImageHeader {
             format_version: read_u32(bytes, 8),
             abi_version: read_u32(bytes, 12),
             total_size: read_u64(bytes, 16),
-            kernel: read_section(bytes, 24),
-            fs_table: read_section(bytes, 40),
-            config: read_section(bytes, 56),
-            entry_count: read_u32(bytes, 72),
-            app_entry: read_u32(bytes, 76),
-            checksum: read_u64(bytes, 80),
-            digest: read_array(bytes, 88),
+            fs_table: read_section(bytes, 24),
+            config: read_section(bytes, 40),
+            entry_count: read_u32(bytes, 56),
+            app_entry: read_u32(bytes, 60),
+            checksum: read_u64(bytes, 64),
+            digest: read_array(bytes, 72),
         };
         if header.magic != IMAGE_MAGIC {
             return Err(LayoutError::BadMagic);
@@ -131,9 +136,9 @@ impl ImageHeader {
         if header.total_size != bytes.len() as u64 {
             return Err(LayoutError::SizeMismatch { header: header.total_size, actual: bytes.len() as u64 });
         }
-        for (name, section) in [("kernel", header.kernel), ("file table", header.fs_table), ("config", header.config)] {
+        for (name, section) in [("file table", header.fs_table), ("config", header.config)] {
             if section.offset < IMAGE_HEADER_SIZE
-                || section.offset % IMAGE_ALIGN != 0
+                || section.offset % SECTION_ALIGN != 0
                 || !section.fits_in(header.total_size)
             {
                 return Err(LayoutError::BadSection(name));
@@ -149,19 +154,18 @@ impl ImageHeader {
         Ok(header)
     }
 
-    /// Serialises the header into the first bytes of `out` (at least 120 bytes).
+    /// Serialises the header into the first bytes of `out` (at least 104 bytes).
     pub fn write_to(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.magic);
         out[8..12].copy_from_slice(&self.format_version.to_le_bytes());
         out[12..16].copy_from_slice(&self.abi_version.to_le_bytes());
         out[16..24].copy_from_slice(&self.total_size.to_le_bytes());
-        write_section(out, 24, self.kernel);
-        write_section(out, 40, self.fs_table);
-        write_section(out, 56, self.config);
-        out[72..76].copy_from_slice(&self.entry_count.to_le_bytes());
-        out[76..80].copy_from_slice(&self.app_entry.to_le_bytes());
-        out[80..88].copy_from_slice(&self.checksum.to_le_bytes());
-        out[88..120].copy_from_slice(&self.digest);
+        write_section(out, 24, self.fs_table);
+        write_section(out, 40, self.config);
+        out[56..60].copy_from_slice(&self.entry_count.to_le_bytes());
+        out[60..64].copy_from_slice(&self.app_entry.to_le_bytes());
+        out[64..72].copy_from_slice(&self.checksum.to_le_bytes());
+        out[72..104].copy_from_slice(&self.digest);
     }
 }
 
@@ -285,9 +289,8 @@ mod tests {
             format_version: IMAGE_FORMAT_VERSION,
             abi_version: crate::ABI_VERSION,
             total_size: 4 * IMAGE_ALIGN,
-            kernel: Section { offset: IMAGE_ALIGN, size: 100 },
-            fs_table: Section { offset: 2 * IMAGE_ALIGN, size: FS_ENTRY_SIZE as u64 + 3 },
-            config: Section { offset: 3 * IMAGE_ALIGN, size: 10 },
+            fs_table: Section { offset: IMAGE_HEADER_SIZE, size: FS_ENTRY_SIZE as u64 + 3 },
+            config: Section { offset: IMAGE_HEADER_SIZE + FS_ENTRY_SIZE as u64 + 8, size: 10 },
             entry_count: 1,
             app_entry: 0,
             checksum: 0x1234,
@@ -297,9 +300,10 @@ mod tests {
 
     #[test]
     fn header_layout_matches_the_serialiser() {
-        assert_eq!(core::mem::size_of::<ImageHeader>(), 120);
-        assert_eq!(CHECKSUM_OFFSET, 80);
-        assert_eq!(DIGEST_OFFSET, 88);
+        assert_eq!(core::mem::size_of::<ImageHeader>(), 104);
+        assert!(core::mem::size_of::<ImageHeader>() as u64 <= IMAGE_HEADER_SIZE);
+        assert_eq!(CHECKSUM_OFFSET, 64);
+        assert_eq!(DIGEST_OFFSET, 72);
         assert_eq!(FS_ENTRY_SIZE, 48);
     }
 
@@ -326,9 +330,17 @@ mod tests {
         bad.write_to(&mut file);
         assert_eq!(ImageHeader::parse(&file), Err(LayoutError::FormatVersion(9)));
         let mut bad = header;
-        bad.config.size = 5000;
+        bad.config.size = 5 * 4096;
         bad.write_to(&mut file);
         assert_eq!(ImageHeader::parse(&file), Err(LayoutError::BadSection("config")));
+        let mut bad = header;
+        bad.fs_table.offset = 64;
+        bad.write_to(&mut file);
+        assert_eq!(ImageHeader::parse(&file), Err(LayoutError::BadSection("file table")), "inside the header");
+        let mut bad = header;
+        bad.config.offset += 4;
+        bad.write_to(&mut file);
+        assert_eq!(ImageHeader::parse(&file), Err(LayoutError::BadSection("config")), "misaligned");
         let mut bad = header;
         bad.app_entry = 1;
         bad.write_to(&mut file);

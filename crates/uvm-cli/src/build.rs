@@ -8,7 +8,6 @@ use uvm_manifest::{AppConfig, RunConfig};
 
 use crate::cli::BuildArgs;
 use crate::guest_etc::GuestEtc;
-use crate::kernel::GUEST_KERNEL;
 
 /// The default image path of a manifest: `<name>.uvm` beside it.
 pub fn default_image_path(app: &AppConfig) -> PathBuf {
@@ -25,7 +24,6 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
     let etc = GuestEtc::generate();
     let defaults = etc.defaults();
     let input = PackInput {
-        kernel: GUEST_KERNEL,
         app_binary: &app.binary,
         app_guest_path: &guest_path,
         files: &files,

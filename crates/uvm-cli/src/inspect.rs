@@ -20,7 +20,11 @@ pub fn command(args: &InspectArgs) -> Result<()> {
     println!("size:         {} ({} bytes)", human_size(image.len()), image.len());
     println!("digest:       {}{}", digest_hex(&header.digest), if args.verify { " (verified)" } else { "" });
     println!("format:       version {}, ABI version {}", header.format_version, header.abi_version);
-    println!("guest kernel: {}", human_size(header.kernel.size));
+    println!(
+        "guest kernel: uvm's own at run time ({} here, ABI version {})",
+        human_size(uvm_embedded_kernel::guest_kernel().len() as u64),
+        uvm_abi::ABI_VERSION
+    );
     let config_toml = image.config_toml()?;
     println!("config:");
     for line in config_toml.lines() {

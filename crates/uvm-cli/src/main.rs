@@ -8,7 +8,6 @@ mod build;
 mod cli;
 mod guest_etc;
 mod inspect;
-mod kernel;
 mod network;
 mod run;
 

@@ -22,7 +22,6 @@ struct OpenedImage {
     checksum: Checksum,
     path: PathBuf,
     mapped: MappedFile,
-    image: Image,
     memory_mib: u32,
     cpus: u32,
     launch: AppLaunch,
@@ -66,10 +65,10 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
     };
-    let spec = vm_spec(&args, &mapped, &image, memory_mib, cpus, launch, network);
+    let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, .. } = spec;
-    Ok(OpenedImage { took, checksum, path, mapped, image, memory_mib, cpus, launch, network, staged })
+    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, launch, network, staged })
 }
 
 /// How the image's checksum was settled.
@@ -102,7 +101,6 @@ fn check_image(path: &Path, mapped: &MappedFile, opened_at: SystemTime) -> Resul
 fn vm_spec<'a>(
     args: &RunArgs,
     mapped: &'a MappedFile,
-    image: &'a Image,
     memory_mib: u32,
     cpus: u32,
     launch: AppLaunch,
@@ -110,7 +108,8 @@ fn vm_spec<'a>(
 ) -> VmSpec<'a> {
     VmSpec {
         image: mapped,
-        kernel: image.kernel(),
+        kernel: uvm_embedded_kernel::guest_kernel(),
+        kernel_copied: uvm_embedded_kernel::release_resident_pages,
         memory_mib: u64::from(memory_mib),
         cpus,
         launch,
@@ -136,20 +135,10 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let prepared = uvm_vmm::prepare(Some(vm_sender));
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage {
-        took: open_took,
-        checksum,
-        path: image_path,
-        mapped,
-        image,
-        memory_mib,
-        cpus,
-        launch,
-        network,
-        staged,
-    } = opened;
+    let OpenedImage { took: open_took, checksum, path: image_path, mapped, memory_mib, cpus, launch, network, staged } =
+        opened;
     let (stage_took, slots_took) = (staged.took(), staged.slots_took());
-    let spec = vm_spec(args, &mapped, &image, memory_mib, cpus, launch, network);
+    let spec = vm_spec(args, &mapped, memory_mib, cpus, launch, network);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {

@@ -427,7 +427,7 @@ pub enum ImageError {
     BadSection {
         /// The file.
         path: PathBuf,
-        /// "kernel", "file table" or "config".
+        /// "file table" or "config".
         section: &'static str,
         /// What is wrong.
         reason: &'static str,

@@ -100,7 +100,7 @@ impl Image {
             LayoutError::BadSection(section) => ImageError::BadSection {
                 path: path_buf(),
                 section,
-                reason: "lies outside the file or is not page-aligned",
+                reason: "lies outside the file, inside the header, or is not 8-byte aligned",
             },
             LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
@@ -118,15 +118,12 @@ impl Image {
                 supported: uvm_abi::ABI_VERSION,
             });
         }
-        let sections = [("kernel", header.kernel), ("file table", header.fs_table), ("config", header.config)];
-        for (i, (name, a)) in sections.iter().enumerate() {
-            if sections[i + 1..].iter().any(|(_, b)| overlap(a, b)) {
-                return Err(ImageError::BadSection {
-                    path: path_buf(),
-                    section: name,
-                    reason: "overlaps another section",
-                });
-            }
+        if overlap(&header.fs_table, &header.config) {
+            return Err(ImageError::BadSection {
+                path: path_buf(),
+                section: "config",
+                reason: "overlaps the file table",
+            });
         }
         table::validate(bytes, &header).map_err(|reason| ImageError::BadFsTable { path: path_buf(), reason })?;
         Ok(Image { path: path_buf(), source, header })
@@ -145,11 +142,6 @@ impl Image {
     /// The header.
     pub fn header(&self) -> &ImageHeader {
         &self.header
-    }
-
-    /// The guest kernel (flat binary).
-    pub fn kernel(&self) -> &[u8] {
-        table::data_of(self.bytes(), &self.header.kernel)
     }
 
     /// The run configuration.

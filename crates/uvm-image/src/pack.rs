@@ -1,10 +1,11 @@
 //! The image writer: [`pack`] checks the app binary, builds the file table, lays the sections
 //! out and writes the image atomically.
 //!
-//! Layout (every section offset a multiple of [`IMAGE_ALIGN`], gaps zero-filled):
-//! header page, kernel, file table (entries, then names, then symlink targets), config, then
-//! each regular file's bytes in entry order. The file length is padded to a multiple of
-//! [`IMAGE_ALIGN`].
+//! Layout (gaps zero-filled): the header, the file table (entries, then names, then symlink
+//! targets) right after it, the config right after that (each at a multiple of
+//! [`SECTION_ALIGN`]), then each regular file's bytes in entry order, each at a multiple of
+//! [`IMAGE_ALIGN`]. The file length is padded to a multiple of [`IMAGE_ALIGN`]. No guest kernel:
+//! `uvm run` brings its own.
 //!
 //! The image is written to a temporary file beside the destination and renamed over it only
 //! when complete, so a reader never sees a partial image. Output depends only on the inputs'
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 use uvm_abi::image::{
     ImageHeader, Section, CHECKSUM_OFFSET, DIGEST_OFFSET, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION,
-    IMAGE_HEADER_SIZE, IMAGE_MAGIC,
+    IMAGE_HEADER_SIZE, IMAGE_MAGIC, SECTION_ALIGN,
 };
 use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
 use xxhash_rust::xxh3::Xxh3;
@@ -29,8 +30,6 @@ use crate::tree::{Content, DefaultFile, FlatData, FlatTable, Tree};
 /// What goes into an image.
 #[derive(Clone, Copy, Debug)]
 pub struct PackInput<'a> {
-    /// The guest kernel, a flat binary loaded at `KERNEL_BASE`.
-    pub kernel: &'a [u8],
     /// The app's executable on the host; checked with [`crate::check_elf`] before packing.
     pub app_binary: &'a Path,
     /// Where the app lives in the guest, e.g. `/bin/hello`.
@@ -119,22 +118,22 @@ impl Layout {
         }
         blob_offset(blob.len()).map_err(&too_large)?;
 
-        let kernel = Section { offset: IMAGE_HEADER_SIZE, size: input.kernel.len() as u64 };
         let entries_size = entries.len() as u64 * FS_ENTRY_SIZE as u64;
-        let fs_table =
-            Section { offset: next_offset(kernel).ok_or_else(overflow)?, size: entries_size + blob.len() as u64 };
-        let config =
-            Section { offset: next_offset(fs_table).ok_or_else(overflow)?, size: input.config_toml.len() as u64 };
+        let fs_table = Section { offset: IMAGE_HEADER_SIZE, size: entries_size + blob.len() as u64 };
+        let config = Section {
+            offset: next_offset(fs_table, SECTION_ALIGN).ok_or_else(overflow)?,
+            size: input.config_toml.len() as u64,
+        };
         for (index, blob_at, size) in symlink_targets {
             entries[index].entry.data = Section { offset: fs_table.offset + entries_size + blob_at, size };
         }
-        let mut cursor = next_offset(config).ok_or_else(overflow)?;
+        let mut cursor = next_offset(config, IMAGE_ALIGN).ok_or_else(overflow)?;
         let mut files = Vec::new();
         for flat in &mut entries {
             if let FlatData::File { content, size } = &flat.data {
                 let data = Section { offset: cursor, size: *size };
                 flat.entry.data = data;
-                cursor = next_offset(data).ok_or_else(overflow)?;
+                cursor = next_offset(data, IMAGE_ALIGN).ok_or_else(overflow)?;
                 files.push((data, content.clone()));
             }
         }
@@ -153,7 +152,6 @@ impl Layout {
             format_version: IMAGE_FORMAT_VERSION,
             abi_version: uvm_abi::ABI_VERSION,
             total_size: cursor,
-            kernel,
             fs_table,
             config,
             entry_count,
@@ -171,13 +169,11 @@ impl Layout {
         let write_err = |source| ImageError::WriteImage { path: path.to_path_buf(), source };
         // Pass 1: everything, with checksum and digest zero, hashed into the digest on the way.
         let mut out = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), sha: Sha256::new(), pos: 0 };
-        let mut page = vec![0u8; IMAGE_HEADER_SIZE as usize];
-        self.header.write_to(&mut page);
-        out.write_all(&page).map_err(write_err)?;
+        let mut header = [0u8; IMAGE_HEADER_SIZE as usize];
+        self.header.write_to(&mut header);
+        out.write_all(&header).map_err(write_err)?;
         let h = &self.header;
-        for (section, bytes) in
-            [(h.kernel, input.kernel), (h.fs_table, &self.table), (h.config, input.config_toml.as_bytes())]
-        {
+        for (section, bytes) in [(h.fs_table, &self.table[..]), (h.config, input.config_toml.as_bytes())] {
             out.pad_to(section.offset).map_err(write_err)?;
             out.write_all(bytes).map_err(write_err)?;
         }
@@ -219,9 +215,9 @@ fn blob_offset(len: usize) -> Result<u32, String> {
     u32::try_from(len).map_err(|_| "its names and symlink targets would exceed 4 GiB".to_string())
 }
 
-/// The first aligned offset after `section`.
-fn next_offset(section: Section) -> Option<u64> {
-    align_up(section.end()?, IMAGE_ALIGN)
+/// The first offset after `section` that is a multiple of `align`.
+fn next_offset(section: Section, align: u64) -> Option<u64> {
+    align_up(section.end()?, align)
 }
 
 /// Copies exactly `size` bytes of the host file `host` into `out`; the file must still have

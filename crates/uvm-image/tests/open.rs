@@ -29,7 +29,7 @@ fn open_damaged(path: &Path, bytes: &[u8]) -> ImageError {
 
 /// Offset of the file table and the number of entries.
 fn table(bytes: &[u8]) -> (usize, u32) {
-    (read_u64(bytes, 40) as usize, read_u32(bytes, ENTRY_COUNT_AT))
+    (read_u64(bytes, TABLE_OFFSET_AT) as usize, read_u32(bytes, ENTRY_COUNT_AT))
 }
 
 /// Edits record `index` of the file table, then re-seals the image.
@@ -94,9 +94,9 @@ fn not_an_image() {
 #[test]
 fn other_format_version() {
     let (_scratch, path, mut bytes) = image("format");
-    put_u32(&mut bytes, FORMAT_VERSION_AT, 2);
+    put_u32(&mut bytes, FORMAT_VERSION_AT, 1);
     reseal(&mut bytes);
-    assert!(matches!(open_damaged(&path, &bytes), ImageError::FormatVersion { found: 2, supported: 1, .. }));
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::FormatVersion { found: 1, supported: 2, .. }));
 }
 
 #[test]
@@ -124,12 +124,15 @@ fn other_abi_version() {
 fn misplaced_sections() {
     let (_scratch, path, mut bytes) = image("section");
     let config = read_u64(&bytes, CONFIG_OFFSET_AT);
-    put_u64(&mut bytes, CONFIG_OFFSET_AT, config + 8);
+    put_u64(&mut bytes, CONFIG_OFFSET_AT, config + 4); // not 8-byte aligned
+    reseal(&mut bytes);
+    assert!(matches!(open_damaged(&path, &bytes), ImageError::BadSection { section: "config", .. }));
+    put_u64(&mut bytes, CONFIG_OFFSET_AT, 64); // inside the header
     reseal(&mut bytes);
     assert!(matches!(open_damaged(&path, &bytes), ImageError::BadSection { section: "config", .. }));
 
     let (_scratch, path, mut bytes) = image("overlap");
-    let table_offset = read_u64(&bytes, 40);
+    let table_offset = read_u64(&bytes, TABLE_OFFSET_AT);
     put_u64(&mut bytes, CONFIG_OFFSET_AT, table_offset); // config over the file table
     reseal(&mut bytes);
     let err = open_damaged(&path, &bytes);

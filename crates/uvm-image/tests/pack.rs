@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use uvm_abi::image::{EntryKind, IMAGE_ALIGN};
+use uvm_abi::image::{EntryKind, IMAGE_ALIGN, IMAGE_HEADER_SIZE};
 use uvm_image::DefaultFile;
 use uvm_image::{digest_hex, pack, ElfError, Image, ImageError, PackInput};
 
@@ -48,9 +48,9 @@ fn round_trip() {
     image.verify_digest().expect("digest");
     assert_eq!(image.len(), out.size);
     assert_eq!(image.path(), out.path.as_path());
-    assert_eq!(image.kernel(), KERNEL);
     assert_eq!(image.config_toml().expect("config"), CONFIG);
-    assert_eq!(image.header().kernel.offset, 4096);
+    assert_eq!(image.header().fs_table.offset, IMAGE_HEADER_SIZE, "the file table follows the header");
+    assert!(image.header().config.end().expect("in range") <= IMAGE_ALIGN, "header, table and config share a page");
 
     let paths: Vec<String> = image.entries().map(|(p, _)| p).collect();
     assert_eq!(
@@ -113,14 +113,8 @@ fn same_inputs_give_identical_bytes() {
     let tree = host_tree(&scratch);
     let app = fixture("static.elf");
     let files = [(tree, "/data".to_string())];
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/app",
-        files: &files,
-        defaults: &DEFAULTS,
-        config_toml: CONFIG,
-    };
+    let input =
+        PackInput { app_binary: &app, app_guest_path: "/app", files: &files, defaults: &DEFAULTS, config_toml: CONFIG };
     let one = pack(&input, &scratch.path("one.uvm")).expect("pack one");
     std::thread::sleep(Duration::from_millis(1100)); // a build timestamp would now differ
     let two = pack(&input, &scratch.path("two.uvm")).expect("pack two");
@@ -232,7 +226,6 @@ fn a_default_file_with_a_bad_path_is_an_error() {
     let app = fixture("static.elf");
     let defaults = [DefaultFile { guest_path: "etc/hosts", content: b"", mode: 0o644 }];
     let input = PackInput {
-        kernel: KERNEL,
         app_binary: &app,
         app_guest_path: "/bin/hello",
         files: &[],
@@ -246,14 +239,7 @@ fn a_default_file_with_a_bad_path_is_an_error() {
 
 fn pack_err(scratch: &Scratch, app: &str, app_guest: &str, files: &[(PathBuf, String)]) -> ImageError {
     let app = fixture(app);
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: app_guest,
-        files,
-        defaults: &[],
-        config_toml: CONFIG,
-    };
+    let input = PackInput { app_binary: &app, app_guest_path: app_guest, files, defaults: &[], config_toml: CONFIG };
     let err = pack(&input, &scratch.path("image.uvm")).expect_err("pack must fail");
     // Nothing is left behind: no image, no temporary file.
     assert!(!scratch.listing().iter().any(|n| n.contains("image.uvm")), "{:?}", scratch.listing());
@@ -364,14 +350,7 @@ fn a_file_that_changes_size_is_refused_and_no_partial_image_is_left() {
 fn writing_into_a_missing_directory_fails_cleanly() {
     let scratch = Scratch::new("no-dir");
     let app = fixture("static.elf");
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/a",
-        files: &[],
-        defaults: &[],
-        config_toml: "",
-    };
+    let input = PackInput { app_binary: &app, app_guest_path: "/a", files: &[], defaults: &[], config_toml: "" };
     let err = pack(&input, &scratch.path("missing/image.uvm")).expect_err("no dir");
     assert!(matches!(err, ImageError::WriteImage { .. }), "{err:?}");
 }
@@ -380,11 +359,9 @@ fn writing_into_a_missing_directory_fails_cleanly() {
 fn empty_config_and_static_pie_app() {
     let scratch = Scratch::new("pie");
     let app = fixture("static-pie.elf");
-    let input =
-        PackInput { kernel: &[], app_binary: &app, app_guest_path: "/app", files: &[], defaults: &[], config_toml: "" };
+    let input = PackInput { app_binary: &app, app_guest_path: "/app", files: &[], defaults: &[], config_toml: "" };
     let out = pack(&input, &scratch.path("image.uvm")).expect("pack");
     let image = Image::open(&out.path).expect("open");
     assert_eq!(image.config_toml().expect("config"), "");
-    assert!(image.kernel().is_empty());
     assert!(image.app_elf_info().expect("elf").has_tls);
 }

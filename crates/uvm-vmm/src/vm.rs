@@ -27,8 +27,11 @@ use crate::vcpus::Vcpus;
 pub struct VmSpec<'a> {
     /// The image file, mapped (it becomes the guest's read-only image slot).
     pub image: &'a MappedFile,
-    /// The guest kernel's flat binary (from the image).
+    /// The guest kernel's flat binary (the `uvm` binary's own: images carry none).
     pub kernel: &'a [u8],
+    /// Called as soon as `kernel` has been copied into guest RAM, before the memory slots
+    /// are registered: the caller may give the pages of its copy back.
+    pub kernel_copied: fn(),
     /// Guest RAM in MiB.
     pub memory_mib: u64,
     /// How many vCPUs may run guest code at once (`[vm] cpus`, 1..=`MAX_VCPUS`); the guest may
@@ -190,13 +193,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let header = boot::parse_kernel_header(spec.kernel)?;
     let memory = GuestMemory::new(ram_size, spec.image)?;
     let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch)?;
-    // The kernel now lives in guest RAM: its bytes in the image need not stay in this
-    // process's resident set.
-    let kernel_offset = (spec.kernel.as_ptr() as u64).wrapping_sub(spec.image.host_address());
-    if kernel_offset < spec.image.len() {
-        let start = kernel_offset as usize;
-        spec.image.release(start..start + spec.kernel.len());
-    }
+    (spec.kernel_copied)();
     let took = started.elapsed();
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
         Some(vm) => {

@@ -120,6 +120,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
     let spec = VmSpec {
         image: &image,
         kernel,
+        kernel_copied: || {},
         memory_mib: 32,
         cpus,
         launch: AppLaunch { argv: vec!["t".into()], workdir: "/".into(), ..Default::default() },

@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 use uvm_image::{pack, DefaultFile, PackInput, PackOutput};
 
-/// A fake guest kernel: the image format does not look inside it.
-pub const KERNEL: &[u8] = b"UVMKERN\0 a fake kernel for tests";
 /// A run configuration.
 pub const CONFIG: &str = "args = [\"/bin/hello\", \"--flag\"]\n";
 
@@ -70,14 +68,7 @@ pub fn pack_with(scratch: &Scratch, files: &[(PathBuf, String)]) -> PackOutput {
 /// [`pack_with`], with default files.
 pub fn pack_with_defaults(scratch: &Scratch, files: &[(PathBuf, String)], defaults: &[DefaultFile]) -> PackOutput {
     let app = fixture("static.elf");
-    let input = PackInput {
-        kernel: KERNEL,
-        app_binary: &app,
-        app_guest_path: "/bin/hello",
-        files,
-        defaults,
-        config_toml: CONFIG,
-    };
+    let input = PackInput { app_binary: &app, app_guest_path: "/bin/hello", files, defaults, config_toml: CONFIG };
     pack(&input, &scratch.path("image.uvm")).expect("pack")
 }
 
@@ -96,11 +87,12 @@ pub fn standard_image(scratch: &Scratch) -> PathBuf {
 /// Byte offsets of header fields (from uvm_abi::image; repeated here as the spec).
 pub const FORMAT_VERSION_AT: usize = 8;
 pub const ABI_VERSION_AT: usize = 12;
-pub const CONFIG_OFFSET_AT: usize = 56;
-pub const ENTRY_COUNT_AT: usize = 72;
-pub const APP_ENTRY_AT: usize = 76;
-pub const CHECKSUM_AT: usize = 80;
-pub const DIGEST_AT: usize = 88;
+pub const TABLE_OFFSET_AT: usize = 24;
+pub const CONFIG_OFFSET_AT: usize = 40;
+pub const ENTRY_COUNT_AT: usize = 56;
+pub const APP_ENTRY_AT: usize = 60;
+pub const CHECKSUM_AT: usize = 64;
+pub const DIGEST_AT: usize = 72;
 
 /// SHA-256 of the image with checksum and digest zeroed.
 pub fn spec_digest(bytes: &[u8]) -> [u8; 32] {

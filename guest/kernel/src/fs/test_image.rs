@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use uvm_abi::image::{
     EntryKind, FsEntry, ImageHeader, Section, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION, IMAGE_HEADER_SIZE,
-    IMAGE_MAGIC,
+    IMAGE_MAGIC, SECTION_ALIGN,
 };
 
 /// The mtime every test entry gets.
@@ -101,7 +101,6 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
     let position: BTreeMap<usize, usize> = order.iter().enumerate().map(|(pos, &node)| (node, pos)).collect();
 
     let align = |n: u64| n.div_ceil(IMAGE_ALIGN) * IMAGE_ALIGN;
-    let kernel = Section { offset: IMAGE_HEADER_SIZE, size: 16 };
     let mut names = Vec::new();
     let mut name_offsets = Vec::new();
     for &node in &order {
@@ -109,8 +108,8 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
         names.extend_from_slice(&nodes[node].name);
     }
     let table_size = (order.len() * FS_ENTRY_SIZE + names.len()) as u64;
-    let fs_table = Section { offset: align(kernel.end().unwrap()), size: table_size };
-    let config = Section { offset: align(fs_table.end().unwrap()), size: 0 };
+    let fs_table = Section { offset: IMAGE_HEADER_SIZE, size: table_size };
+    let config = Section { offset: fs_table.end().unwrap().next_multiple_of(SECTION_ALIGN), size: 0 };
     let mut data_offset = align(config.end().unwrap().max(config.offset + 1));
     let mut data_sections = Vec::new();
     for &node in &order {
@@ -150,7 +149,6 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
         format_version: IMAGE_FORMAT_VERSION,
         abi_version: uvm_abi::ABI_VERSION,
         total_size,
-        kernel,
         fs_table,
         config,
         entry_count: order.len() as u32,

@@ -1,5 +1,6 @@
 //! Builds the guest kernel (the separate cargo workspace in guest/) and turns its ELF into the
-//! flat binary the image carries, so that `cargo build` alone makes a self-contained `uvm`.
+//! flat binary embedded in `uvm` (src/lib.rs), so that `cargo build` alone makes a
+//! self-contained `uvm`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
