@@ -25,6 +25,7 @@ pub mod mapped;
 pub mod memory;
 pub mod net;
 pub mod paging;
+pub mod process;
 mod run_loop;
 pub mod stop;
 pub mod teardown;
