@@ -30,6 +30,12 @@ pub const EXIT_UVM_FAILURE: i32 = 125;
 #[no_mangle]
 extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     uvm_vmm::process::start();
+    run_command_line()
+}
+
+/// Parses the command line, runs the command and exits with its status.
+#[cfg_attr(test, allow(dead_code))]
+fn run_command_line() -> ! {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Build(args) => build::command(&args).map(|()| 0),
