@@ -80,8 +80,8 @@ mod kernel {
         FRAMES.lock().available() * PAGE_SIZE
     }
 
-    /// The kernel's entry (from `arch::entry`), on the boot stack. Never returns: it ends by
-    /// entering the app.
+    /// The kernel's entry (from `arch::entry`), on the boot vCPU's kernel stack (below
+    /// `BOOT_STACK_RESERVE`). Never returns: it ends by entering the app.
     pub extern "C" fn kernel_main(_boot_info_va: u64) -> ! {
         super::KERNEL_ENTRY_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
         let raw = bootinfo::raw();
@@ -104,8 +104,9 @@ mod kernel {
         let frame_at = percpu::current().kernel_stack_top - TRAP_FRAME_SIZE as u64;
         super::APP_ENTRY_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
         let frame = TrapFrame::new_app(entry, rsp, selectors::USER_CS as u64, selectors::USER_DS as u64);
-        // SAFETY: `frame_at` is the top of this vCPU's kernel stack, which nothing uses yet (the
-        // kernel runs on the boot stack), aligned and large enough for one trap frame.
+        // SAFETY: `frame_at` is the top of this vCPU's kernel stack, aligned and large enough
+        // for one trap frame; the boot runs on the same stack but only below
+        // `BOOT_STACK_RESERVE` (>= one trap frame) from its top, so nothing live is there.
         unsafe {
             let slot = frame_at as *mut TrapFrame;
             slot.write(frame);

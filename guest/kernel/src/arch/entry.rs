@@ -66,7 +66,7 @@ uvm_kernel_header:
     .quad uvm_kernel_entry
     .quad uvm_syscall_entry
     .quad uvm_exception_stubs
-    .quad {boot_stack} + {boot_stack_size}
+    .quad {kernel_stack0} + {kernel_stack_size} - {boot_stack_reserve}
 
     .section .text.entry, "ax"
     .globl uvm_kernel_entry
@@ -189,8 +189,9 @@ uvm_exception_common:
     "#,
     abi_version = const uvm_abi::ABI_VERSION,
     kernel_base = const uvm_abi::layout::KERNEL_BASE,
-    boot_stack = sym super::percpu::BOOT_STACK,
-    boot_stack_size = const super::percpu::BOOT_STACK_SIZE,
+    kernel_stack0 = sym super::percpu::KERNEL_STACK0,
+    kernel_stack_size = const super::percpu::KERNEL_STACK_SIZE,
+    boot_stack_reserve = const super::percpu::BOOT_STACK_RESERVE,
     percpu0 = sym super::percpu::PERCPU0,
     kernel_main = sym crate::boot::kernel_main,
     secondary_main = sym crate::syscall::clone::secondary_main,

@@ -137,10 +137,15 @@ mod cpu0 {
     use super::PerCpu;
     use uvm_abi::layout::selectors;
 
-    /// Bytes of the boot stack (kernel initialisation runs on it, once).
-    pub const BOOT_STACK_SIZE: usize = 64 * 1024;
     /// Bytes of a vCPU's kernel stack (syscalls run on it).
     pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+    /// Bytes kept free at the top of the boot vCPU's kernel stack while the kernel boots on
+    /// it (below them): the app's first trap frame is built there, and the boot's own frames,
+    /// dead once the app runs, are then overwritten by syscalls. A stack of its own for the
+    /// boot would be 64 KiB of memory the VMM backs on every start for one use.
+    pub const BOOT_STACK_RESERVE: usize = 1024;
+    const _: () =
+        assert!(BOOT_STACK_RESERVE >= crate::arch::frame::TRAP_FRAME_SIZE && BOOT_STACK_RESERVE.is_multiple_of(16));
     /// Bytes of a vCPU's fault stack (the fault entry runs on it).
     pub const FAULT_STACK_SIZE: usize = 32 * 1024;
 
@@ -148,10 +153,9 @@ mod cpu0 {
     #[repr(C, align(4096))]
     pub struct Stack<const N: usize>(pub [u8; N]);
 
-    /// The boot stack (the VMM starts the first vCPU with rsp at its top).
-    #[no_mangle]
-    pub static mut BOOT_STACK: Stack<BOOT_STACK_SIZE> = Stack([0; BOOT_STACK_SIZE]);
-    static mut KERNEL_STACK0: Stack<KERNEL_STACK_SIZE> = Stack([0; KERNEL_STACK_SIZE]);
+    /// The boot vCPU's kernel stack; the kernel boots on it too (the VMM starts the first
+    /// vCPU with rsp [`BOOT_STACK_RESERVE`] below its top).
+    pub static mut KERNEL_STACK0: Stack<KERNEL_STACK_SIZE> = Stack([0; KERNEL_STACK_SIZE]);
     static mut FAULT_STACK0: Stack<FAULT_STACK_SIZE> = Stack([0; FAULT_STACK_SIZE]);
 
     /// The boot vCPU's per-CPU area (its address goes into the GS base at entry).
