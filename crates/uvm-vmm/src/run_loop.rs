@@ -47,6 +47,9 @@ pub(crate) struct VmShared<'a> {
     pub platform: Platform,
     /// vCPU 0's CPUID table, given to every vCPU.
     pub cpuid: &'a CpuId,
+    /// Whether the vCPUs have an in-kernel local APIC (then KVM makes every vCPU but the
+    /// first wait for a start-up IPI unless it is made runnable).
+    pub lapic_in_kernel: bool,
     /// The boot page-table root (CR3).
     pub root: u64,
     /// XCR0 at entry.
@@ -251,6 +254,10 @@ fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
     let vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
     let configured = (|| {
         vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
+        if vm.lapic_in_kernel {
+            let runnable = kvm_bindings::kvm_mp_state { mp_state: kvm_bindings::KVM_MP_STATE_RUNNABLE };
+            vcpu.set_mp_state(runnable).map_err(kvm("KVM_SET_MP_STATE"))?;
+        }
         crate::boot::write_tss(vm.memory, p.index)?;
         let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
         cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, vm.root, vm.xcr0, &regs)
