@@ -233,6 +233,26 @@ fn cli_run_defaults_to_app_toml_and_rebuilds_stale_images() {
     assert_eq!(out.stdout, b"Howdy, world!\n", "{test}: the edited manifest took effect");
 }
 
+/// An image is the app, its files and its settings: it carries no guest kernel (`uvm run`
+/// brings its own), so a hello image is its binary plus a few KiB (the cold-start issue's
+/// goal: at most 64 KiB of overhead), and `uvm inspect` says where the kernel comes from.
+#[test]
+fn cli_build_image_overhead_is_small() {
+    let test = "cli_build_image_overhead_is_small";
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let image_size = std::fs::metadata(&image).expect("image").len();
+    let app_size = std::fs::metadata(&staged.binary).expect("binary").len();
+    let overhead = image_size - app_size;
+    assert!(overhead <= 64 << 10, "{test}: {image_size}-byte image for a {app_size}-byte app: {overhead} bytes over");
+    let out = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("format:       version 2"), "{test}: {stdout}");
+    assert!(stdout.contains("guest kernel: uvm's own at run time"), "{test}: {stdout}");
+}
+
 /// Same inputs, same bytes: building twice, with `-o`, and from a fresh copy of the inputs in
 /// another directory (new paths, new mtimes) gives byte-identical images.
 #[test]
