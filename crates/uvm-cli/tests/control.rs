@@ -1,5 +1,6 @@
 //! Control from the host: `--timeout` stops a runaway guest (124), SIGINT and SIGTERM stop
-//! it cleanly (130, 143), and a sleeping guest really waits (nanosleep parks the vCPU).
+//! it cleanly (130, 143), a sleeping guest really waits (nanosleep parks the vCPU), and uvm
+//! copes with closed standard descriptors and broken pipes.
 
 mod support;
 
@@ -164,4 +165,24 @@ fn poll_sees_the_end_of_stdin_at_once() {
     let out =
         expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "poll".as_ref(), "5000".as_ref()]), 0);
     assert_eq!(show(&out.stdout), show(b"ready: 1, read 0 bytes\n"), "{test}: stdin is /dev/null");
+}
+
+/// uvm started with its standard descriptors closed (it opens /dev/null in their place, as it
+/// skips the Rust runtime that would) runs the app normally; and when the app writes to a pipe
+/// whose reader is gone, the app dies of SIGPIPE (141, as natively), not uvm itself.
+#[test]
+fn closed_standard_descriptors_and_broken_pipes() {
+    let test = "closed_standard_descriptors_and_broken_pipes";
+    let Some(image) = staged(test, "hello", Musl) else { return };
+    let mut closed = Command::new("sh");
+    closed.arg("-c").arg("exec \"$0\" run \"$1\" <&- >&- 2>&-").arg(vm::uvm_bin()).arg(&image);
+    closed.env("XDG_CACHE_HOME", support::tmp_root().join("cache"));
+    expect_code(test, closed, 0);
+
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = uvm(["run".as_ref(), image.as_os_str()]).stdout(writer).output().expect("uvm runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{test}: {:?}, stderr: {stderr}", out.status);
+    assert!(stderr.contains("SIGPIPE"), "{test}: uvm should report the app's SIGPIPE: {stderr}");
 }
