@@ -16,7 +16,8 @@ use crate::network::NetworkFlags;
 
 /// An image opened and checked, with what the app starts with and guest memory staged for it.
 struct OpenedImage {
-    /// How long finding, mapping and checking took (on the opening thread).
+    /// How long finding, mapping and checking the image and working out the launch took (on
+    /// the opening thread).
     took: std::time::Duration,
     /// Whether the checksum was hashed or vouched for.
     checksum: Checksum,
@@ -40,7 +41,6 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
     let (image, checksum) = check_image(&path, &mapped, opened_at)?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
-    let took = started.elapsed();
     let mut argv = vec![config.binary_name.clone()];
     argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
     let mut env: BTreeMap<String, String> = config.env.clone();
@@ -65,6 +65,7 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
     };
+    let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, .. } = spec;
@@ -220,7 +221,7 @@ fn print_timings(
         Checksum::Vouched => "checksum vouched for by a verified stamp",
     };
     eprintln!(
-        "  {:<14} {:>9.1} us  ({checksum}; in parallel with creating the VM)",
+        "  {:<14} {:>9.1} us  (checks, config, the app's ELF; {checksum}; in parallel with creating the VM)",
         "open image",
         open_took.as_secs_f64() * 1e6
     );
