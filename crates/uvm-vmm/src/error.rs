@@ -44,8 +44,8 @@ pub enum VmError {
         /// Most vCPUs.
         max: u32,
     },
-    /// The image's guest kernel is unusable.
-    #[error("the image's guest kernel is unusable: {0}; rebuild the image with this uvm (`uvm build`)")]
+    /// The guest kernel (the one built into `uvm`) is unusable: this `uvm` was built wrongly.
+    #[error("uvm's guest kernel is unusable: {0}; this uvm was built wrongly: rebuild it (`cargo build --release`)")]
     BadKernel(String),
     /// The arguments and environment do not fit the boot-info area.
     #[error("the arguments and environment take {len} bytes, more than the {max} bytes uvm passes to the guest")]
