@@ -19,7 +19,9 @@ pub const SPINS_BEFORE_PARKING: u32 = 1024;
 /// unlock always unparks a sleeper it sees).
 const PARK_NS: u64 = 1_000_000;
 
-/// A mutual-exclusion lock.
+/// A mutual-exclusion lock. `repr(C)` keeps the lock words before the value, so locking a
+/// lock around a large buffer touches the buffer's first page, not one past its end.
+#[repr(C)]
 pub struct SpinLock<T> {
     locked: AtomicBool,
     /// vCPUs parked waiting for the lock (bit = vCPU index mod 64).

@@ -154,8 +154,12 @@ mod cpu0 {
     pub struct Stack<const N: usize>(pub [u8; N]);
 
     /// The boot vCPU's kernel stack; the kernel boots on it too (the VMM starts the first
-    /// vCPU with rsp [`BOOT_STACK_RESERVE`] below its top).
+    /// vCPU with rsp [`BOOT_STACK_RESERVE`] below its top). Its section puts it last in the
+    /// kernel, ending at a 32 KiB boundary (see link.ld).
+    #[link_section = ".bss.zz_kernel_stack"]
     pub static mut KERNEL_STACK0: Stack<KERNEL_STACK_SIZE> = Stack([0; KERNEL_STACK_SIZE]);
+    /// Its section puts it after the hot zero-initialised data (see link.ld).
+    #[link_section = ".bss.zy_fault_stack"]
     static mut FAULT_STACK0: Stack<FAULT_STACK_SIZE> = Stack([0; FAULT_STACK_SIZE]);
 
     /// The boot vCPU's per-CPU area (its address goes into the GS base at entry).
