@@ -34,7 +34,18 @@ pub struct KernelHeader {
     pub exception_stubs: u64,
     /// Initial stack pointer of the first vCPU.
     pub boot_stack_top: u64,
+    /// `cold_start..cold_end`: zero-initialised kernel memory its boot does not touch (page
+    /// aligned, inside `memory_size`, past the kernel's file bytes), which the VMM leaves
+    /// unbacked instead of backing it before boot with the rest (see uvm-vmm's
+    /// `write_kernel_and_tables`). Empty when `cold_start == cold_end`. A header of
+    /// [`KERNEL_HEADER_V1_SIZE`] bytes ends before these two fields and marks none.
+    pub cold_start: u64,
+    /// End of the cold range (see `cold_start`).
+    pub cold_end: u64,
 }
+
+/// `header_size` of the first header layout, which ends at `boot_stack_top`.
+pub const KERNEL_HEADER_V1_SIZE: u32 = 56;
 
 #[cfg(test)]
 mod tests {
@@ -42,7 +53,8 @@ mod tests {
 
     #[test]
     fn kernel_header_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<KernelHeader>(), 56);
+        assert_eq!(core::mem::size_of::<KernelHeader>(), 72);
+        assert_eq!(core::mem::offset_of!(KernelHeader, cold_start), KERNEL_HEADER_V1_SIZE as usize);
         assert_eq!(core::mem::offset_of!(KernelHeader, entry), 24);
     }
 }

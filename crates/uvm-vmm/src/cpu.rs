@@ -306,6 +306,8 @@ mod tests {
             syscall_entry: 0x20_2000,
             exception_stubs: 0x20_3000,
             boot_stack_top: 0x20_8000,
+            cold_start: 0,
+            cold_end: 0,
         };
         let idt = idt_bytes(&header);
         let gate = |v: usize| u64::from_le_bytes(idt[v * 16..v * 16 + 8].try_into().unwrap());

@@ -149,6 +149,27 @@ impl GuestMemory {
         };
     }
 
+    /// Whether the host page behind RAM address `gpa` is resident (for tests of what is backed
+    /// before boot).
+    #[cfg(test)]
+    pub(crate) fn is_resident(&self, gpa: u64) -> bool {
+        let page = gpa & !(PAGE_SIZE - 1);
+        if !self.is_ram(page, PAGE_SIZE) {
+            return false;
+        }
+        let mut residency = [0u8; 1];
+        // SAFETY: the page lies inside the RAM mapping (checked above); mincore only reads the
+        // page tables and writes one byte per page into `residency`.
+        let r = unsafe {
+            libc::mincore(
+                (self.ram_host + page as usize) as *mut libc::c_void,
+                PAGE_SIZE as usize,
+                residency.as_mut_ptr(),
+            )
+        };
+        r == 0 && residency[0] & 1 != 0
+    }
+
     /// Reads a plain-data object from RAM. `None` if not all of it is RAM.
     pub fn read_plain<T: Plain>(&self, gpa: u64) -> Option<T> {
         let mut bytes = vec![0u8; std::mem::size_of::<T>()];
@@ -282,7 +303,7 @@ unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
 unsafe impl Plain for uvm_abi::net::NetCall {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 176 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
-// SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 56 bytes, no padding).
+// SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 72 bytes, no padding).
 unsafe impl Plain for uvm_abi::kernel::KernelHeader {}
 
 fn region<B: Bitmap>(map: MmapRegion<B>, gpa: u64) -> Result<GuestRegionMmap<B>, VmError> {

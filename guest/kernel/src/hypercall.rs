@@ -165,6 +165,9 @@ pub fn panic(message: &[u8]) -> ! {
 /// Bytes moved per console hypercall. App buffers have no known GPA, so console data goes
 /// through this kernel buffer (identity-mapped, so its GPA is its address).
 const BOUNCE_SIZE: usize = 64 * 1024;
+/// Its section puts it right after the kernel's small statics, its first page with them and
+/// the rest in the cold range the VMM leaves unbacked (see link.ld).
+#[link_section = ".bss.zx_console_buffer"]
 static BOUNCE: crate::sync::SpinLock<[u8; BOUNCE_SIZE]> = crate::sync::SpinLock::new([0; BOUNCE_SIZE]);
 
 /// Writes all of `bytes` (any memory) to the host's stdout (1) or stderr (2), in chunks.

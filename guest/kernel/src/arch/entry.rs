@@ -61,12 +61,14 @@ uvm_kernel_header:
     .ascii "UVMKERN"
     .byte 0
     .long {abi_version}
-    .long 56
+    .long 72
     .quad __kernel_end - {kernel_base}
     .quad uvm_kernel_entry
     .quad uvm_syscall_entry
     .quad uvm_exception_stubs
     .quad {kernel_stack0} + {kernel_stack_size} - {boot_stack_reserve}
+    .quad __cold_start
+    .quad __cold_end
 
     .section .text.entry, "ax"
     .globl uvm_kernel_entry
