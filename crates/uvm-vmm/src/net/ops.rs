@@ -400,7 +400,7 @@ impl Net {
             let vm_peer = socket.vm_peer;
             // A transmit ring's bytes go first: nothing overtakes them.
             let drained = self.tx.drain(memory, handle, None);
-            let sent = if self.tx.lock(handle).is_some_and(|ring| ring.as_ref().is_some_and(|r| r.pending(memory))) {
+            let sent = if drained.pending {
                 err(libc::EAGAIN)
             } else {
                 sys::send(&socket.fd, &iovecs, None, flags).map(|n| n as i64)
@@ -624,22 +624,13 @@ impl Net {
         vcpu: &dyn VcpuOps,
         call: &NetCall,
     ) -> Result<i64, Errno> {
-        let done = match self.tx.lock(call.handle) {
-            Some(mut slot) if slot.is_some() => {
-                let how = match call.arg[0] {
-                    0 => libc::SHUT_RD,
-                    1 => libc::SHUT_WR,
-                    2 => libc::SHUT_RDWR,
-                    _ => return err(libc::EINVAL),
-                };
-                let socket = st.socket(call.handle)?;
-                let vm_peer = socket.vm_peer;
-                let done = slot.as_mut().map_or(Ok(()), |ring| ring.shutdown(memory, how)).map(|()| 0);
-                st.touched = vm_peer.filter(|_| done.is_ok());
-                done?
-            }
-            _ => shutdown(st, call)?,
-        };
+        let mut slot = self.tx.lock(call.handle);
+        let ring = slot.as_deref_mut().and_then(Option::as_mut);
+        let done = shutdown(st, call, |fd, how| match ring {
+            Some(ring) => ring.shutdown(memory, how),
+            None => sys::shutdown(fd, how),
+        })?;
+        drop(slot);
         self.fill_and_announce(area, memory, vcpu, call.handle);
         Ok(done)
     }
@@ -832,7 +823,13 @@ fn listen(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
     sys::listen(&socket.fd, backlog).map(|()| 0)
 }
 
-fn shutdown(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
+/// Shutdown of `call.handle`'s socket, done by `act` (on the host socket itself, or through
+/// its transmit ring) with the `how` the call names.
+fn shutdown(
+    st: &mut State,
+    call: &NetCall,
+    act: impl FnOnce(&OwnedFd, i32) -> Result<(), Errno>,
+) -> Result<i64, Errno> {
     let socket = st.socket(call.handle)?;
     let vm_peer = socket.vm_peer;
     let how = match call.arg[0] {
@@ -841,7 +838,7 @@ fn shutdown(st: &mut State, call: &NetCall) -> Result<i64, Errno> {
         2 => libc::SHUT_RDWR,
         _ => return err(libc::EINVAL),
     };
-    let done = sys::shutdown(&socket.fd, how).map(|()| 0);
+    let done = act(&socket.fd, how).map(|()| 0);
     st.touched = vm_peer.filter(|_| done.is_ok());
     done
 }

@@ -42,8 +42,9 @@ pub struct Drained {
     /// The ring was full, or the host socket was, and the ring has more room now (the guest
     /// may wait for it).
     pub freed: bool,
-    /// Bytes remain that the host socket could not take (its poller finishes them).
-    pub blocked: bool,
+    /// Bytes remain in the ring after the call (blocked, failed, or written by the guest
+    /// faster than one call writes out).
+    pub pending: bool,
 }
 
 /// One registered ring.
@@ -117,13 +118,17 @@ impl TxRing {
     }
 
     /// Writes the ring's bytes to the host socket until it is empty, the socket takes no
-    /// more, or fails (then [`NET_TX_ERROR`]). A deferred shutdown is done once it is empty.
+    /// more, or fails (then [`NET_TX_ERROR`]), and at most a ring's worth per call: a guest
+    /// that keeps writing cannot hold the caller (a vCPU's Flush, the poller) here. A
+    /// deferred shutdown is done once the ring is empty.
     pub fn drain(&mut self, memory: &GuestMemory) -> Drained {
         let mut drained = Drained::default();
+        // The host socket took no more (its poller finishes the ring).
+        let mut blocked = false;
         let mut full = false;
         let mut first = true;
         loop {
-            if self.flags & NET_TX_ERROR != 0 {
+            if self.flags & NET_TX_ERROR != 0 || drained.moved >= SIZE {
                 break;
             }
             let used = self.head(memory).wrapping_sub(self.tail);
@@ -154,7 +159,7 @@ impl TxRing {
                 }
                 Err(Errno(libc::EINTR)) => {}
                 Err(Errno(libc::EAGAIN)) => {
-                    drained.blocked = true;
+                    blocked = true;
                     break;
                 }
                 Err(Errno(e)) => {
@@ -165,8 +170,10 @@ impl TxRing {
         }
         let waited = full || self.blocked;
         drained.freed = waited && (drained.moved > 0 || self.flags & NET_TX_ERROR != 0);
-        self.blocked = drained.blocked;
-        if !drained.blocked {
+        self.blocked = blocked;
+        drained.pending = self.pending(memory);
+        // Empty, or failed (its bytes will never go): a deferred shutdown waits no longer.
+        if !drained.pending || self.flags & NET_TX_ERROR != 0 {
             if let Some(how) = self.shutdown.take() {
                 let _ = sys::shutdown(&self.fd, how);
             }
@@ -174,13 +181,15 @@ impl TxRing {
         drained
     }
 
-    /// Shutdown: at once when the ring is empty (after writing it out), else once it is.
-    /// The host's answer, or `Ok` for a deferred one.
+    /// Shutdown: the reading half at once (no byte in the ring waits for it); the writing
+    /// half at once when the ring is empty (after writing it out), else once it is. The
+    /// host's answer, or `Ok` for a deferred one.
     pub fn shutdown(&mut self, memory: &GuestMemory, how: i32) -> Result<(), Errno> {
-        self.drain(memory);
-        if self.pending(memory) {
-            // SHUT_RD (and SHUT_RDWR's read half) at once: only the writing half waits.
-            if how != libc::SHUT_WR {
+        if how == libc::SHUT_RD {
+            return sys::shutdown(&self.fd, how);
+        }
+        if self.drain(memory).pending {
+            if how == libc::SHUT_RDWR {
                 sys::shutdown(&self.fd, libc::SHUT_RD)?;
             }
             self.shutdown = Some(libc::SHUT_WR);
@@ -286,21 +295,24 @@ impl TxRings {
         self.orphan_count.load(Ordering::Relaxed) > 0 || self.registered.iter().any(|w| w.load(Ordering::Relaxed) != 0)
     }
 
+    /// The handles that have a ring.
+    fn ringed(&self) -> impl Iterator<Item = u32> + '_ {
+        self.registered.iter().enumerate().flat_map(|(index, word)| {
+            let mut bits = word.load(Ordering::SeqCst);
+            std::iter::from_fn(move || {
+                let bit = (bits != 0).then(|| bits.trailing_zeros())?;
+                bits &= bits - 1;
+                Some(index as u32 * 64 + bit)
+            })
+        })
+    }
+
     /// Writes out every ring: `(handle, what it did)` for each ring that moved or failed.
     pub fn drain_all(&self, memory: &GuestMemory) -> Vec<(u32, Drained)> {
-        let mut out = Vec::new();
-        for (index, word) in self.registered.iter().enumerate() {
-            let mut bits = word.load(Ordering::SeqCst);
-            while bits != 0 {
-                let handle = index as u32 * 64 + bits.trailing_zeros();
-                bits &= bits - 1;
-                let drained = self.drain(memory, handle, None);
-                if drained.moved > 0 || drained.freed {
-                    out.push((handle, drained));
-                }
-            }
-        }
-        out
+        self.ringed()
+            .map(|handle| (handle, self.drain(memory, handle, None)))
+            .filter(|(_, drained)| drained.moved > 0 || drained.freed)
+            .collect()
     }
 
     /// Close: the ring is forgotten before this returns (the guest may reuse its memory);
@@ -326,24 +338,18 @@ impl TxRings {
     pub fn finish(&self, memory: &GuestMemory, stall: Duration, deadline: Instant) {
         let mut progress = Instant::now();
         loop {
-            let moved: u32 = self.drain_all(memory).iter().map(|(_, d)| d.moved).sum();
+            let (mut moved, mut rings_pending) = (0u64, false);
+            for handle in self.ringed() {
+                let drained = self.drain(memory, handle, None);
+                moved += u64::from(drained.moved);
+                rings_pending |= drained.pending;
+            }
             let orphans_before = self.orphan_count.load(Ordering::Relaxed);
             self.drain_orphans();
             let orphans = self.orphan_count.load(Ordering::Relaxed);
             if moved > 0 || orphans < orphans_before {
                 progress = Instant::now();
             }
-            let rings_pending = self.registered.iter().enumerate().any(|(index, word)| {
-                let mut bits = word.load(Ordering::SeqCst);
-                while bits != 0 {
-                    let handle = index as u32 * 64 + bits.trailing_zeros();
-                    bits &= bits - 1;
-                    if self.lock(handle).is_some_and(|r| r.as_ref().is_some_and(|r| r.pending(memory))) {
-                        return true;
-                    }
-                }
-                false
-            });
             let now = Instant::now();
             if (!rings_pending && orphans == 0) || now >= deadline || now.duration_since(progress) >= stall {
                 return;

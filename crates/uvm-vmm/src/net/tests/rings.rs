@@ -389,24 +389,56 @@ fn a_transmit_ring_wraps_and_keeps_the_order() {
     assert!(reader.join().unwrap() == sent, "the bytes came out in order");
 }
 
-#[test]
-fn a_full_host_socket_keeps_the_ring_pending_until_the_poller_sees_room() {
-    let (g, outside, conn) = outside_connection();
-    // Nobody reads: fill the host socket, then the ring.
+/// Nobody reads the outside end: fills the host socket, then the transmit ring behind it.
+/// Returns every byte pushed, in order.
+fn fill_socket_then_ring(g: &Guest) -> Vec<u8> {
     let mut sent = Vec::new();
     let mut seed = 0u8;
     loop {
         let piece = pattern(4096, seed);
         seed = seed.wrapping_add(1);
-        let n = push(&g, TX, &piece);
+        let n = push(g, TX, &piece);
         sent.extend_from_slice(&piece[..n]);
         g.flush();
-        let [head, tail, ..] = header(&g, TX);
+        let [head, tail, ..] = header(g, TX);
         if head.wrapping_sub(tail) == TX_SIZE {
-            break;
+            return sent;
         }
         assert!(sent.len() < 64 << 20, "the host socket never filled");
     }
+}
+
+#[test]
+fn shut_rd_with_bytes_in_the_ring_leaves_the_writing_half_open() {
+    let (g, outside, conn) = outside_connection();
+    let sent = fill_socket_then_ring(&g);
+    // A write half shut by mistake would leave the last read waiting: fail instead.
+    outside.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    assert_eq!(g.call(NetOp::Shutdown, conn, |c| c.arg[0] = 0).result, 0, "SHUT_RD");
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| g.net.run_poller(&g.memory, &|_| {}));
+        // The poller stops whatever the checks find (a failed one must not leave it running).
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let early = read_exactly(&outside, sent.len());
+            assert!(early == sent, "the ring's bytes arrived");
+            // The writing half is still open: more bytes go out, and no end of stream came.
+            let more = b"and more after SHUT_RD";
+            assert_eq!(push(&g, TX, more), more.len());
+            g.flush();
+            assert_eq!(read_exactly(&outside, more.len()), more);
+        }));
+        g.net.stop_poller();
+        outcome
+    });
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure);
+    }
+}
+
+#[test]
+fn a_full_host_socket_keeps_the_ring_pending_until_the_poller_sees_room() {
+    let (g, outside, conn) = outside_connection();
+    let sent = fill_socket_then_ring(&g);
     assert_eq!(header(&g, TX)[2], 0, "no error: only full");
     g.memory.atomic_u64(super::AREA + 8).unwrap().store(1 << 3, Ordering::SeqCst);
     let woken = std::sync::Mutex::new(Vec::new());
@@ -444,20 +476,7 @@ fn a_peer_gone_is_an_error_in_the_transmit_ring() {
 #[test]
 fn a_close_with_bytes_in_the_ring_still_delivers_all_of_them() {
     let (g, outside, conn) = outside_connection();
-    let mut sent = Vec::new();
-    let mut seed = 0u8;
-    // The host socket full and the ring full behind it.
-    loop {
-        let piece = pattern(4096, seed);
-        seed = seed.wrapping_add(3);
-        let n = push(&g, TX, &piece);
-        sent.extend_from_slice(&piece[..n]);
-        g.flush();
-        let [head, tail, ..] = header(&g, TX);
-        if head.wrapping_sub(tail) == TX_SIZE {
-            break;
-        }
-    }
+    let sent = fill_socket_then_ring(&g);
     assert_eq!(g.call(NetOp::Close, conn, |_| {}).result, 0);
     // The guest may reuse the ring now: scribbling over it changes nothing.
     g.memory.write_ram(TX.1, &vec![0xee; TX_SIZE as usize]).unwrap();
