@@ -75,11 +75,12 @@ impl NetArea {
         self.words[GENERATION].load(Ordering::SeqCst) & 0xffff_ffff
     }
 
-    /// A transmit ring holds bytes the VMM has not been asked to write out.
+    /// A transmit ring holds bytes the VMM has not been asked to write out. Always a locked
+    /// OR (a full barrier): reading the bit first and skipping the write when it looks set
+    /// could read it before the ring's `head` store is visible, while the VMM clears the bit
+    /// and then reads the old `head`, and the bytes would wait for no flush.
     pub fn set_tx_pending(&self) {
-        if self.words[GENERATION].load(Ordering::SeqCst) & TX_PENDING == 0 {
-            self.words[GENERATION].fetch_or(TX_PENDING, Ordering::SeqCst);
-        }
+        self.words[GENERATION].fetch_or(TX_PENDING, Ordering::SeqCst);
     }
 
     /// Whether a transmit ring holds bytes the VMM has not been asked to write out.

@@ -25,9 +25,10 @@
 //! copy when it is nearly full; a blocking send flushes and waits for room); the VMM writes
 //! the rings out on one `NetOp::Flush` at the guest's flush points (`NetArea::flush`: before
 //! a vCPU parks, when the app asks what is ready, at exit, when a ring is full, before a call
-//! whose answer depends on what was sent). Flags other than `MSG_DONTWAIT`, `MSG_NOSIGNAL`
-//! and `MSG_MORE` send directly, once the ring is written out. An error the VMM met writing a
-//! ring out is the next send's, as Linux reports an asynchronous send error.
+//! whose answer depends on what was sent). `MSG_OOB` and `MSG_EOR`, which the ring cannot
+//! carry, send directly, once the ring is written out (other flags change nothing the VMM
+//! passes on, so they take the ring). An error the VMM met writing a ring out is the next
+//! send's, as Linux reports an asynchronous send error.
 //!
 //! Addresses are Linux `sockaddr_in`/`sockaddr_in6` bytes, passed to the VMM as the app gave
 //! them (the VMM checks and translates them) and returned as the VMM gives them.
@@ -58,10 +59,14 @@ use crate::user;
 
 /// `MSG_OOB`.
 const MSG_OOB: u64 = 0x1;
+/// `MSG_EOR`.
+const MSG_EOR: u64 = 0x80;
+/// `MSG_MORE` (a transmit ring keeps the bytes anyway).
+const MSG_MORE: u64 = 0x8000;
 /// The `recv` flags passed on to the host.
 const RECV_FLAGS: u64 = MSG_PEEK | MSG_TRUNC | MSG_OOB;
-/// The `send` flags passed on to the host (`MSG_MORE`, `MSG_EOR`, `MSG_OOB`).
-const SEND_FLAGS: u64 = MSG_MORE | 0x80 | MSG_OOB;
+/// The `send` flags passed on to the host.
+const SEND_FLAGS: u64 = MSG_MORE | MSG_EOR | MSG_OOB;
 /// `SO_ERROR`.
 const SO_ERROR: u64 = 4;
 
@@ -391,7 +396,7 @@ fn send(
         return sent_or_sigpipe(p, Err(e), flags);
     }
     if let Some(tx) = socket.tx_ring() {
-        if flags & !(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE) == 0 {
+        if flags & (MSG_OOB | MSG_EOR) == 0 {
             return send_ring(p, file, socket, &tx, vecs, flags);
         }
         // Sent directly: behind what the ring holds.
@@ -457,9 +462,6 @@ fn sent_or_sigpipe(p: &mut Process, result: SysResult, flags: u64) -> SysResult 
     result
 }
 
-/// `MSG_MORE`: the ring keeps the bytes anyway.
-const MSG_MORE: u64 = 0x8000;
-
 /// Sends through the socket's transmit ring (see the module docs): no exit while it has room.
 fn send_ring(
     p: &mut Process,
@@ -477,8 +479,12 @@ fn send_ring(
         if socket.write_shut() {
             break if sent > 0 { Ok(sent as usize) } else { Err(Errno::EPIPE) };
         }
+        if sent > 0 && tx.error().is_some() {
+            // What was copied is this call's; the error stays for the next one.
+            break Ok(sent as usize);
+        }
         if let Some(e) = socket.take_tx_error() {
-            break if sent > 0 { Ok(sent as usize) } else { Err(e) };
+            break Err(e);
         }
         let room = u64::from(tx.room());
         if room > 0 && sent < total {
