@@ -104,15 +104,15 @@ pub struct BootInfo {
 /// from the one holding `p_vaddr` up to the one holding the last byte of its file data, as
 /// `(image offset, bytes)`. A page holds the file bytes from its own start (`p_offset` minus
 /// the segment's offset into its first page), `bytes` of them, then zeros: what the kernel
-/// would copy. `segments` are `(p_offset, p_vaddr, p_filesz, writable)`; `app_offset` is
-/// where the app's bytes start in the image. A segment whose numbers overflow has no pages.
+/// would copy. `segments` are `(p_offset, p_vaddr, p_filesz, p_flags)` (writable: [`PF_W`]);
+/// `app_offset` is where the app's bytes start in the image. A segment whose numbers overflow has no pages.
 /// Two segments may share a file page and copy different bytes of it: a page is known by its
 /// `(image offset, bytes)` pair, not by its offset alone.
 pub fn prestaged_pages<I>(app_offset: u64, segments: I) -> impl Iterator<Item = (u64, u64)>
 where
-    I: IntoIterator<Item = (u64, u64, u64, bool)>,
+    I: IntoIterator<Item = (u64, u64, u64, u32)>,
 {
-    segments.into_iter().filter(|&(_, _, _, writable)| writable).flat_map(move |(offset, vaddr, filesz, _)| {
+    segments.into_iter().filter(|&(_, _, _, flags)| flags & PF_W != 0).flat_map(move |(offset, vaddr, filesz, _)| {
         let lead = vaddr % layout::PAGE_SIZE;
         let first = app_offset.checked_add(offset).and_then(|o| o.checked_sub(lead));
         let (first, file_len) = match (first, lead.checked_add(filesz)) {
@@ -125,6 +125,9 @@ where
         })
     })
 }
+
+/// `p_flags` bit of a writable ELF segment.
+pub const PF_W: u32 = 2;
 
 /// The most pages the VMM prestages: an app with more writable file data gets none (the
 /// kernel copies them all, as without prestaging).
@@ -150,10 +153,10 @@ mod tests {
 
     #[test]
     fn prestaged_pages_cover_each_writable_segments_file_bytes_from_its_first_page() {
-        // (p_offset, p_vaddr, p_filesz, writable): text, then data starting 0x6d8 into a page
-        // with 0x5b98 file bytes (glibc's layout), then a pure-bss segment.
+        // (p_offset, p_vaddr, p_filesz, p_flags): text (r-x), then data (rw-) starting 0x6d8
+        // into a page with 0x5b98 file bytes (glibc's layout), then a pure-bss segment (rw-).
         let segments =
-            [(0x1000, 0x40_1000, 0x7_7d01, false), (0xa_06d8, 0x4a_06d8, 0x5b98, true), (0xb_0000, 0x4b_0000, 0, true)];
+            [(0x1000, 0x40_1000, 0x7_7d01, 5), (0xa_06d8, 0x4a_06d8, 0x5b98, 6), (0xb_0000, 0x4b_0000, 0, 6)];
         let mut pages = [(0, 0); 8];
         let mut count = 0;
         for (slot, page) in pages.iter_mut().zip(prestaged_pages(0x5_2000, segments)) {
@@ -164,7 +167,7 @@ mod tests {
         assert_eq!(prestaged_pages(0x5_2000, segments).count(), 7);
         assert_eq!(pages[0], (0x5_2000 + 0xa_0000, 4096), "from the page start, lead bytes included");
         assert_eq!(pages[6], (0x5_2000 + 0xa_6000, (0x6d8 + 0x5b98) - 6 * 4096));
-        assert_eq!(prestaged_pages(0, [(u64::MAX, 0x1000, 10, true)]).count(), 0, "overflow: no pages");
+        assert_eq!(prestaged_pages(0, [(u64::MAX, 0x1000, 10, PF_W)]).count(), 0, "overflow: no pages");
     }
 
     #[test]

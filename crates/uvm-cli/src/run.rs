@@ -164,8 +164,7 @@ fn first_addresses(elf: &uvm_image::ElfInfo) -> Vec<u64> {
 /// The app's writable data pages, `(image offset, bytes)`: the VMM fills a frame with each
 /// before boot (see `uvm_abi::boot::prestaged_pages`).
 fn writable_pages(image: &Image, elf: &uvm_image::ElfInfo) -> Vec<(u64, u64)> {
-    let writable = |flags: u32| flags & 2 != 0;
-    let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, writable(s.flags)));
+    let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags));
     uvm_abi::boot::prestaged_pages(image.app_entry().data.offset, segments).collect()
 }
 

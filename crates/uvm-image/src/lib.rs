@@ -7,13 +7,15 @@
 //! - `elf`: is the app a static x86-64 executable the guest can load? ([`ElfInfo`])
 //! - `tree`: the guest directory tree from the sources (and the [`DefaultFile`]s they leave
 //!   room for), flattened into the file table.
-//! - `pack`: the writer (layout, atomic write, checksum and digest).
+//! - `pack`: the writer (layout, checksum and digest).
+//! - `atomic`: writing a file atomically (images and stamps).
 //! - `table`: validation of a file table read from disk.
 //! - `open`: the reader ([`Image`]).
 //! - `digest`: the checksum and digest rules, [`digest_hex`].
 //! - `verified`: stamps of images whose checksum passed ([`VerifiedStamps`]).
 #![forbid(unsafe_code)]
 
+mod atomic;
 mod digest;
 mod elf;
 mod error;

@@ -11,10 +11,9 @@
 //! when complete, so a reader never sees a partial image. Output depends only on the inputs'
 //! content, names, modes and mtimes: no time, user or host name of the build is recorded.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use uvm_abi::image::{
@@ -24,6 +23,7 @@ use uvm_abi::image::{
 use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::atomic::write_atomically;
 use crate::error::ImageError;
 use crate::tree::{Content, DefaultFile, FlatData, FlatTable, Tree};
 
@@ -80,7 +80,8 @@ pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError
     let layout = Layout::compute(tree.flatten(), input, out_path)?;
 
     let total_size = layout.header.total_size;
-    let digest = write_atomically(out_path, |file, tmp_path| layout.write(file, tmp_path, input))?;
+    let write_err = |path: &Path, source| ImageError::WriteImage { path: path.to_path_buf(), source };
+    let digest = write_atomically(out_path, write_err, |file, tmp_path| layout.write(file, tmp_path, input))?;
     Ok(PackOutput { path: out_path.to_path_buf(), size: total_size, digest })
 }
 
@@ -280,54 +281,5 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// Runs `write` on a fresh temporary file beside `out_path`, then renames it to `out_path`.
-/// The temporary file is removed if anything fails.
-fn write_atomically<T>(
-    out_path: &Path,
-    write: impl FnOnce(File, &Path) -> Result<T, ImageError>,
-) -> Result<T, ImageError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let write_err = |source| ImageError::WriteImage { path: out_path.to_path_buf(), source };
-    let Some(name) = out_path.file_name() else {
-        return Err(write_err(io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")));
-    };
-    let dir = match out_path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.{}-{unique}.tmp", name.to_string_lossy(), std::process::id()));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|source| ImageError::WriteImage { path: tmp.clone(), source })?;
-    let guard = RemoveOnDrop(Some(tmp));
-    let tmp = guard.0.as_deref().unwrap_or(out_path);
-    let value = write(file, tmp)?;
-    fs::rename(tmp, out_path).map_err(write_err)?;
-    guard.disarm();
-    Ok(value)
-}
-
-/// Removes a temporary file when dropped, unless disarmed.
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl RemoveOnDrop {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            // Best effort: the error that brought us here matters more.
-            let _ = fs::remove_file(path);
-        }
     }
 }

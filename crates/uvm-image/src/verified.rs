@@ -18,6 +18,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::atomic::write_atomically;
+
 /// How old a file's ctime must be for a stamp of it to be written.
 pub const SETTLED: Duration = Duration::from_secs(1);
 
@@ -98,9 +100,16 @@ impl VerifiedStamps {
     /// the checksum `checksum`, unless it changed too recently to be told apart from a later
     /// change (see the module documentation). Failures are ignored: the next start hashes.
     pub fn record(&self, id: &FileIdentity, checksum: u64, opened_at: SystemTime) {
-        if id.settled_at(opened_at) && write_atomically(&self.path_of(id), id.stamp(checksum).as_bytes()).is_ok() {
+        if id.settled_at(opened_at) && self.write(&self.path_of(id), id.stamp(checksum).as_bytes()).is_ok() {
             self.prune();
         }
+    }
+
+    /// Writes one stamp atomically (a reader sees the old stamp or the new one, never half of
+    /// one), creating the directory first.
+    fn write(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        write_atomically(path, |_, e| e, |mut file, _| file.write_all(bytes))
     }
 
     /// Past [`MAX_STAMPS`], removes the older half (by when they were written).
@@ -114,23 +123,6 @@ impl VerifiedStamps {
         stamps.sort();
         for (_, path) in &stamps[..stamps.len() - MAX_STAMPS / 2] {
             let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename (a reader sees the old stamp
-/// or the new one, never half of one), creating the directory first.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().ok_or(std::io::ErrorKind::InvalidInput)?.to_string_lossy();
-    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
-    let written = std::fs::File::create(&temporary).and_then(|mut f| f.write_all(bytes));
-    match written.and_then(|()| std::fs::rename(&temporary, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(e)
         }
     }
 }

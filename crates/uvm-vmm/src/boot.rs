@@ -59,30 +59,28 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
     };
     let mut magic = [0u8; 8];
     magic.copy_from_slice(&kernel[..8]);
+    if magic != KERNEL_MAGIC {
+        return Err(bad("its header has the wrong magic"));
+    }
+    let header_size = u32_at(12);
+    if header_size != KERNEL_HEADER_V1_SIZE && header_size as usize != std::mem::size_of::<KernelHeader>() {
+        return Err(bad("its header has an unknown size"));
+    }
+    // A first-layout header ends before the cold range: it marks none.
+    let (cold_start, cold_end) =
+        if header_size == KERNEL_HEADER_V1_SIZE { (KERNEL_BASE, KERNEL_BASE) } else { (u64_at(56), u64_at(64)) };
     let header = KernelHeader {
         magic,
         abi_version: u32_at(8),
-        header_size: u32_at(12),
+        header_size,
         memory_size: u64_at(16),
         entry: u64_at(24),
         syscall_entry: u64_at(32),
         exception_stubs: u64_at(40),
         boot_stack_top: u64_at(48),
-        cold_start: 0,
-        cold_end: 0,
+        cold_start,
+        cold_end,
     };
-    let header_size = header.header_size as usize;
-    if header_size != KERNEL_HEADER_V1_SIZE as usize && header_size != std::mem::size_of::<KernelHeader>() {
-        return Err(bad("its header has an unknown size"));
-    }
-    let header = if header_size >= 72 && kernel.len() >= 72 {
-        KernelHeader { cold_start: u64_at(56), cold_end: u64_at(64), ..header }
-    } else {
-        KernelHeader { cold_start: KERNEL_BASE, cold_end: KERNEL_BASE, ..header }
-    };
-    if header.magic != KERNEL_MAGIC {
-        return Err(bad("its header has the wrong magic"));
-    }
     if header.abi_version != uvm_abi::ABI_VERSION {
         return Err(VmError::BadKernel(format!(
             "it was built for ABI version {}, this uvm speaks version {}",
@@ -166,8 +164,8 @@ pub fn write_kernel_and_tables(
     let warm_end = KERNEL_BASE + header.memory_size.saturating_add(KERNEL_HEAP_WARM);
     let (cold_start, cold_end) =
         if header.cold_start < header.cold_end { (header.cold_start, header.cold_end) } else { (warm_end, warm_end) };
-    memory.prefault_ram(KERNEL_BASE, cold_start - KERNEL_BASE);
-    memory.prefault_ram(cold_end, warm_end - cold_end);
+    memory.prefault_ram(KERNEL_BASE, cold_start.saturating_sub(KERNEL_BASE));
+    memory.prefault_ram(cold_end, warm_end.saturating_sub(cold_end));
     memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
     memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(layout::MAX_VCPUS)).ok_or_else(oob)?;
     write_tss(memory, 0)?;

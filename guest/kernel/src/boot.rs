@@ -119,7 +119,7 @@ mod kernel {
     /// (`uvm_abi::boot::prestaged_pages`) on both sides, and the same count. Otherwise they are
     /// left alone and the loader copies as usual.
     fn adopt_prestaged(space: &mut AddressSpace, info: &uvm_abi::boot::BootInfo, elf: &elf::ElfFile, app_offset: u64) {
-        let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags & 2 != 0));
+        let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags));
         let pages: Vec<((u64, u64), u64)> = uvm_abi::boot::prestaged_pages(app_offset, segments)
             .enumerate()
             .map(|(i, page)| (page, info.prestaged_gpa + i as u64 * PAGE_SIZE))

@@ -368,24 +368,23 @@ impl AddressSpace {
     fn page_entry(&mut self, offset: u64, vma: &Vma) -> Option<u64> {
         let flags = vma.prot.page_flags();
         if let Backing::Image { image_offset, file_len } = vma.backing {
-            if offset < file_len && !vma.prot.write {
-                return Some(flags.entry(IMAGE_GPA + image_offset + offset));
-            }
             if offset < file_len {
-                let bytes = (file_len - offset).min(PAGE_SIZE);
-                if let Some(frame) = self.take_prestaged((image_offset + offset, bytes)) {
+                if !vma.prot.write {
+                    return Some(flags.entry(IMAGE_GPA + image_offset + offset));
+                }
+                // A private copy of the file's bytes: the VMM's prestaged frame, else a fresh one.
+                let n = (file_len - offset).min(PAGE_SIZE);
+                if let Some(frame) = self.take_prestaged((image_offset + offset, n)) {
                     return Some(flags.entry(frame));
                 }
-            }
-            let frame = self.frames.lock().alloc_zeroed()?;
-            if offset < file_len {
-                let n = (file_len - offset).min(PAGE_SIZE);
+                let frame = self.frames.lock().alloc_zeroed()?;
                 let mut page = [0u8; PAGE_SIZE as usize];
                 phys::read_bytes(IMAGE_GPA + image_offset + offset, &mut page[..n as usize]);
                 phys::write_bytes(frame, &page[..n as usize]);
+                return Some(flags.entry(frame));
             }
-            return Some(flags.entry(frame));
         }
+        // Past the file's bytes, or anonymous: a zero page.
         let frame = self.frames.lock().alloc_zeroed()?;
         Some(flags.entry(frame))
     }
