@@ -36,6 +36,9 @@ const NAMES: [&str; 31] = [
     "SIGSYS",
 ];
 
+/// SIGPIPE: a write to a pipe or socket whose reading end is gone.
+pub const SIGPIPE: u32 = 13;
+
 /// The name of standard signal `sig` (1..=31); `None` for 0 and the real-time signals.
 pub fn name(sig: u32) -> Option<&'static str> {
     NAMES.get((sig as usize).wrapping_sub(1)).copied()
@@ -49,6 +52,7 @@ mod tests {
     fn linux_numbering() {
         assert_eq!(name(1), Some("SIGHUP"));
         assert_eq!(name(11), Some("SIGSEGV"));
+        assert_eq!(name(SIGPIPE), Some("SIGPIPE"));
         assert_eq!(name(31), Some("SIGSYS"));
         assert_eq!(name(0), None);
         assert_eq!(name(34), None);

@@ -1,7 +1,8 @@
 //! `uvm`: build an app into a micro-VM image, run it on KVM, inspect an image.
 //!
 //! Exit status of `uvm run`: the app's own; 128 + signal when the app was killed (137 when it
-//! ran out of memory); 125 when uvm itself failed (bad input, KVM, a guest kernel bug).
+//! ran out of memory; a SIGPIPE death, 141, is the one not reported on stderr, as in a shell
+//! pipeline); 125 when uvm itself failed (bad input, KVM, a guest kernel bug).
 //!
 //! `main` is the C entry point (`#![no_main]`): the Rust runtime's start-up is skipped, as it
 //! costs ~0.1 ms of every start on a virtualised host (it parses /proc/self/maps for a

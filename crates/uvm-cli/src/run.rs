@@ -188,6 +188,11 @@ fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Du
                 );
                 return 137;
             }
+            // A write to a pipe whose reader is gone: the usual end of a producer in a
+            // shell pipeline (`uvm run app | head`), which shells and docker leave unreported.
+            if fatal.signal == uvm_abi::signal::SIGPIPE {
+                return 128 + fatal.signal as i32;
+            }
             let name = signal_name(fatal.signal);
             let mut line = format!("uvm: the app was killed by {name}");
             if fatal.vector != u32::MAX {
