@@ -3,7 +3,9 @@
  * non-blocking connect (EINPROGRESS, POLLOUT, SO_ERROR), ECONNREFUSED, EADDRINUSE,
  * SO_REUSEADDR, TCP_NODELAY, poll and epoll readiness (level and edge), a dual-stack [::]
  * listener taking a 127.0.0.1 client, UDP sendto/recvfrom over IPv4 and IPv6 (the sender's
- * address is the sending socket's), a connected UDP socket, sendmmsg/recvmmsg, getaddrinfo.
+ * address is the sending socket's), a connected UDP socket, sendmmsg/recvmmsg, getaddrinfo;
+ * on a socket that is full: an MSG_OOB send times out at SO_SNDTIMEO, and a sender blocked in
+ * another thread returns when the writing half is shut down.
  * Port numbers are never printed, only whether they are non-zero or equal, so the output is the
  * same on every run. */
 #define _GNU_SOURCE
@@ -18,6 +20,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include "compat.h"
 
@@ -657,6 +661,92 @@ static void resolve(const char *host, int family, const char *want) {
     says(what, got, want);
 }
 
+/* ---------------------------------------------------------------- sends on a full socket */
+
+/* A connected pair whose receiving end never reads. The sender is the accepted end (in a VM,
+ * the end that has a transmit ring from its accept). */
+static void full_pair(int *sender, int *receiver, int *listener) {
+    *listener = listener4();
+    struct sockaddr_storage la = name_of(*listener);
+    *receiver = connect_to(AF_INET, &la, sizeof(struct sockaddr_in));
+    *sender = accept(*listener, NULL, NULL);
+    if (*sender < 0)
+        die("accept");
+}
+
+/* Sends with MSG_EOR (in a VM they bypass the transmit ring) until the socket takes no more,
+ * even after the loopback has moved what it can to the receiving socket. */
+static void fill(int fd) {
+    static char buf[65536];
+    /* Until two rounds 100 ms apart (longer than a delayed acknowledgement) take nothing. */
+    for (int round = 0, idle = 0; round < 200; round++) {
+        int took = 0;
+        while (send(fd, buf, sizeof buf, MSG_EOR | MSG_DONTWAIT) > 0)
+            took = 1;
+        if (errno != EAGAIN)
+            die("filling send");
+        idle = took ? 0 : idle + 1;
+        if (idle == 2)
+            return;
+        usleep(100000);
+    }
+    die("filling: the socket never filled");
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* An urgent byte must wait for room in the socket itself, and give up at SO_SNDTIMEO. */
+static void tcp_oob_on_full_socket(void) {
+    int s, c, l;
+    full_pair(&s, &c, &l);
+    fill(s);
+    struct timeval tv = {0, 200000};
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    double started = now_ms();
+    ssize_t n = send(s, "!", 1, MSG_OOB);
+    double took = now_ms() - started;
+    says("MSG_OOB send on a full socket, SO_SNDTIMEO 200 ms", n < 0 ? errname(errno) : "sent", "EAGAIN");
+    yes("... returned after the timeout", took >= 190);
+    close(s);
+    close(c);
+    close(l);
+}
+
+static volatile int blocked_sender_returned;
+
+static void *blocked_sender(void *arg) {
+    static char buf[16 << 20]; /* more than the socket (and a VM's transmit ring) takes */
+    send((int)(intptr_t)arg, buf, sizeof buf, 0);
+    blocked_sender_returned = 1;
+    return NULL;
+}
+
+/* A thread blocked in a send on a full socket returns when another thread shuts the writing
+ * half down (natively with EPIPE; in a VM with what its transmit ring took). */
+static void tcp_shutdown_wakes_blocked_sender(void) {
+    int s, c, l;
+    full_pair(&s, &c, &l);
+    fill(s);
+    pthread_t t;
+    pthread_create(&t, NULL, blocked_sender, (void *)(intptr_t)s);
+    usleep(200000);
+    yes("a send on a full socket blocks", !blocked_sender_returned);
+    shutdown(s, SHUT_WR);
+    for (int i = 0; i < 500 && !blocked_sender_returned; i++)
+        usleep(10000);
+    yes("... and returns once another thread shuts the writing half", blocked_sender_returned);
+    if (!blocked_sender_returned)
+        exit(finish()); /* the stuck thread goes with the process */
+    pthread_join(t, NULL);
+    close(s);
+    close(c);
+    close(l);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -664,6 +754,9 @@ int main(void) {
     tcp_basics();
     tcp_echo_thread();
     tcp_bulk();
+    printf("== TCP sends on a full socket\n");
+    tcp_oob_on_full_socket();
+    tcp_shutdown_wakes_blocked_sender();
     printf("== TCP over IPv6\n");
     tcp_v6();
     printf("== UDP over 127.0.0.1\n");

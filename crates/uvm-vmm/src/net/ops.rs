@@ -95,7 +95,7 @@ impl Net {
             NetOp::Listen => listen(st, call),
             NetOp::Accept => self.accept(st, area, memory, vcpu, call),
             NetOp::Connect => self.connect(st, io, call),
-            NetOp::Send => self.send(st, io, memory, call),
+            NetOp::Send => self.send(st, io, area, memory, vcpu, call),
             NetOp::Recv => self.recv(st, memory, call),
             NetOp::Shutdown => self.shutdown(st, area, memory, vcpu, call),
             NetOp::Close => self.close(st, area, memory, call.handle),
@@ -390,7 +390,15 @@ impl Net {
         }
     }
 
-    fn send(&self, st: &mut State, io: &dyn HostIo, memory: &GuestMemory, call: &NetCall) -> Result<i64, Errno> {
+    fn send(
+        &self,
+        st: &mut State,
+        io: &dyn HostIo,
+        area: Area,
+        memory: &GuestMemory,
+        vcpu: &dyn VcpuOps,
+        call: &NetCall,
+    ) -> Result<i64, Errno> {
         let iovecs = chunk_iovecs(memory, call)?;
         let total: usize = iovecs.iter().map(|v| v.iov_len).sum();
         let flags = (call.flags as i32 & SEND_FLAGS) | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
@@ -400,6 +408,11 @@ impl Net {
             let vm_peer = socket.vm_peer;
             // A transmit ring's bytes go first: nothing overtakes them.
             let drained = self.tx.drain(memory, handle, None);
+            if drained.freed {
+                // Room in a ring that was full: its other senders go on now.
+                area.note_event(memory, handle, POLLOUT);
+                self.wake_waiters(area, memory, vcpu);
+            }
             let sent = if drained.pending {
                 err(libc::EAGAIN)
             } else {
@@ -626,11 +639,17 @@ impl Net {
     ) -> Result<i64, Errno> {
         let mut slot = self.tx.lock(call.handle);
         let ring = slot.as_deref_mut().and_then(Option::as_mut);
+        let ringed = ring.is_some();
         let done = shutdown(st, call, |fd, how| match ring {
             Some(ring) => ring.shutdown(memory, how),
             None => sys::shutdown(fd, how),
         })?;
         drop(slot);
+        if ringed && call.arg[0] != libc::SHUT_RD as u64 {
+            // Senders blocked on the full ring end now (with EPIPE), as Linux wakes them.
+            area.note_event(memory, call.handle, POLLOUT);
+            self.wake_waiters(area, memory, vcpu);
+        }
         self.fill_and_announce(area, memory, vcpu, call.handle);
         Ok(done)
     }

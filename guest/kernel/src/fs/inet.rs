@@ -9,7 +9,8 @@
 //!
 //! A ringed socket may also have a transmit ring (`netring::TxRing`): its sends are copied
 //! into it and written out by the VMM at the guest's flush points; its `POLLOUT` is room in
-//! the ring, and an error the VMM met writing it out is reported to the next send.
+//! the ring, and an error the VMM met writing it out is reported once, to the next send or
+//! `SO_ERROR`, and shows as `POLLERR` until then.
 //!
 //! [`InetSocket::call`] makes one `NetOp` on the handle, carrying the options whose
 //! `setsockopt` the guest answered itself ([`InetSocket::defer_option`]): the VMM sets them
@@ -157,9 +158,15 @@ impl InetSocket {
             None => slot,
         };
         drop(rx);
-        match self.tx_ring() {
+        let tx = self.tx.lock();
+        match &tx.ring {
+            // An error met writing the ring out, not reported yet: `POLLERR`, as Linux shows
+            // `sk_err` (and a send would not block).
+            Some(ring) if ring.error().is_some() && !tx.error_taken => {
+                (bits | uvm_abi::net::POLLOUT | uvm_abi::net::POLLERR) as u16
+            }
             // Room in the ring (or its end: a send would not block).
-            Some(tx) if tx.room() > 0 || tx.error().is_some() => (bits | uvm_abi::net::POLLOUT) as u16,
+            Some(ring) if ring.room() > 0 || ring.error().is_some() => (bits | uvm_abi::net::POLLOUT) as u16,
             Some(_) => (bits & !uvm_abi::net::POLLOUT) as u16,
             None => bits as u16,
         }
@@ -186,9 +193,23 @@ impl InetSocket {
         Some(Errno::from_host(-i64::from(errno)))
     }
 
-    /// The app shut down the writing half (a later send says `EPIPE` before any copy).
-    pub fn note_write_shutdown(&self) {
-        self.tx.lock().shut = true;
+    /// The socket's pending error for `SO_ERROR`, taken: the receive ring's, else the
+    /// transmit ring's if no send has reported it yet (then a send says `EPIPE`).
+    pub fn take_pending_error(&self) -> Option<Errno> {
+        if let Some(e) = self.take_ring_error() {
+            return Some(e);
+        }
+        let mut tx = self.tx.lock();
+        let errno = tx.ring.as_ref()?.error()?;
+        if core::mem::replace(&mut tx.error_taken, true) {
+            return None;
+        }
+        Some(Errno::from_host(-i64::from(errno)))
+    }
+
+    /// Whether the app shut down the writing half (then a send says `EPIPE` before any copy).
+    pub fn set_write_shut(&self, shut: bool) {
+        self.tx.lock().shut = shut;
     }
 
     /// Whether the app shut down the writing half of a socket with a transmit ring.

@@ -126,11 +126,22 @@ fn wait_for(
     nonblocking: bool,
     deadline: Option<u64>,
 ) -> Result<(), Errno> {
+    wait_until(p, nonblocking, deadline, || u32::from(socket.poll()) & (bits | POLLERR | POLLHUP) != 0)
+}
+
+/// Waits until `ready()` holds, or says `EAGAIN` at once (`nonblocking`) or once `deadline`
+/// passes.
+fn wait_until(
+    p: &mut Process,
+    nonblocking: bool,
+    deadline: Option<u64>,
+    ready: impl Fn() -> bool,
+) -> Result<(), Errno> {
     if nonblocking {
         return Err(Errno::EAGAIN);
     }
     loop {
-        if u32::from(socket.poll()) & (bits | POLLERR | POLLHUP) != 0 {
+        if ready() {
             return Ok(());
         }
         wait(p, false, deadline)?;
@@ -298,9 +309,18 @@ pub fn shutdown(socket: &InetSocket, how: u64) -> SysResult {
     socket.flush();
     let mut call = call_for(NetOp::Shutdown);
     call.arg[0] = how;
-    socket.call(&mut call)?;
-    if how != 0 {
-        socket.note_write_shutdown();
+    // Noted before the call: the VMM wakes senders blocked on a full transmit ring during it,
+    // and they must find the writing half shut.
+    let writing = how != 0;
+    let was_shut = socket.write_shut();
+    if writing {
+        socket.set_write_shut(true);
+    }
+    if let Err(e) = socket.call(&mut call) {
+        if writing {
+            socket.set_write_shut(was_shut);
+        }
+        return Err(e);
     }
     Ok(0)
 }
@@ -406,6 +426,14 @@ fn send(
             return sent_or_sigpipe(p, Err(e), flags);
         }
     }
+    // Whether the host socket has room (or an end). A ringed socket's `poll` says whether its
+    // ring has room, which a direct send does not use: waiting on that would spin while the
+    // host socket is full.
+    let ringed = socket.tx_ring().is_some();
+    let writable = || {
+        let ready = if ringed { socket.area().readiness(socket.handle()) } else { u32::from(socket.poll()) };
+        ready & (POLLOUT | POLLERR | POLLHUP) != 0
+    };
     let total: u64 = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_IO);
     let stream = socket.kind() == SOCK_STREAM;
     if !stream && total > BOUNCE_SIZE as u64 {
@@ -417,7 +445,7 @@ fn send(
     let mut bounce = Bounce::take();
     let result = loop {
         // A stream socket whose readiness shows no room waits without asking the VMM.
-        let room = !stream || u32::from(socket.poll()) & (POLLOUT | POLLERR | POLLHUP) != 0;
+        let room = !stream || writable();
         let attempt = if room {
             let want = (total - sent).min(BOUNCE_SIZE as u64);
             let mut at = 0usize;
@@ -444,7 +472,7 @@ fn send(
                 }
             }
             Err(Errno::EAGAIN) => {
-                if let Err(e) = wait_for(p, socket, POLLOUT, nonblocking, deadline) {
+                if let Err(e) = wait_until(p, nonblocking, deadline, writable) {
                     break if sent > 0 { Ok(sent as usize) } else { Err(e) };
                 }
             }
@@ -519,7 +547,9 @@ fn send_ring(
         if nonblocking {
             break if sent > 0 { Ok(sent as usize) } else { Err(Errno::EAGAIN) };
         }
-        if let Err(e) = wait_for_tx(p, tx, deadline, |tx| tx.room() > 0) {
+        // A shutdown of the writing half (by another thread) ends the wait: the next round
+        // says EPIPE.
+        if let Err(e) = wait_for_tx(p, tx, deadline, |tx| tx.room() > 0 || socket.write_shut()) {
             break if sent > 0 { Ok(sent as usize) } else { Err(e) };
         }
     };
@@ -968,7 +998,7 @@ pub fn getsockopt(p: &mut Process, socket: &InetSocket, level: u64, name: u64, v
         out
     };
     let local = match (level as u32 as u64, name as u32 as u64) {
-        (SOL_SOCKET, SO_ERROR) => socket.take_ring_error().map(|e| e.code().to_le_bytes().to_vec()),
+        (SOL_SOCKET, SO_ERROR) => socket.take_pending_error().map(|e| e.code().to_le_bytes().to_vec()),
         (SOL_SOCKET, SO_RCVTIMEO) => Some(timeval(socket.options().rcvtimeo_ns)),
         (SOL_SOCKET, SO_SNDTIMEO) => Some(timeval(socket.options().sndtimeo_ns)),
         _ => None,
