@@ -3,7 +3,8 @@
 //! receive ring (`ring`), writes out a transmit ring the host socket had no room for
 //! (`txring`), ORs the bits into the handle's slot and bumps its counters; whenever it wakes
 //! with the area's `tx_pending` set it writes out every transmit ring (waiting at most 1 ms
-//! while rings exist), and it writes on closed sockets' unsent bytes; after
+//! while rings exist and it finds work, backing off to 16 ms while it finds none), and it
+//! writes on closed sockets' unsent bytes; after
 //! each batch it bumps the area's `generation` and unparks every vCPU whose bit is set in
 //! `waiters`. It never holds the sockets' lock (only a ring's own), and it ends when the VM
 //! stops ([`Net::stop_poller`] rings its eventfd).
@@ -22,8 +23,13 @@ const INPUT_EVENTS: u32 = POLLIN | POLLRDHUP | POLLHUP | POLLERR;
 /// How long one wait lasts at most (the stop eventfd ends it sooner).
 const WAIT_MS: i32 = 1000;
 /// How long one wait lasts at most while transmit rings exist: bytes the guest left in one
-/// (`tx_pending`) go out within about this long even if it makes no syscall.
-const TX_WAIT_MS: i32 = 1;
+/// (`tx_pending`) go out within about this long even if it makes no syscall. It starts at
+/// [`TX_WAIT_MIN_MS`] and doubles with every wait that ends with nothing to do, up to
+/// [`TX_WAIT_MAX_MS`]: under load the poller writes out the rings every millisecond (saving
+/// the guest its Flush exits); an idle VM with open connections wakes it ~70 times a second
+/// instead of 1000.
+const TX_WAIT_MIN_MS: i32 = 1;
+const TX_WAIT_MAX_MS: i32 = 16;
 /// When the VM stops, how long its unsent bytes may go without progress, and at most.
 const FINISH_STALL: std::time::Duration = std::time::Duration::from_millis(200);
 const FINISH_MAX: std::time::Duration = std::time::Duration::from_secs(5);
@@ -34,8 +40,9 @@ impl Net {
     /// Runs the poller until [`Net::stop_poller`]. `wake(n)` unparks vCPU `n`.
     pub fn run_poller(&self, memory: &GuestMemory, wake: &dyn Fn(u32)) {
         let mut events = [(0u32, 0u64); BATCH];
+        let mut tx_wait = TX_WAIT_MIN_MS;
         loop {
-            let timeout = if self.tx.active() { TX_WAIT_MS } else { WAIT_MS };
+            let timeout = if self.tx.active() { tx_wait } else { WAIT_MS };
             let n = self.epoll.wait(&mut events, timeout);
             if events[..n].iter().any(|&(_, tag)| tag == STOP_TAG) {
                 // The app's last sends still go out (as its sockets' queues would on Linux)
@@ -65,7 +72,9 @@ impl Net {
                 noted = true;
             }
             // Bytes the guest left in rings without a flush go out now.
-            if area.take_tx_pending(memory) {
+            let pending = area.take_tx_pending(memory);
+            tx_wait = if n > 0 || pending { TX_WAIT_MIN_MS } else { (tx_wait * 2).min(TX_WAIT_MAX_MS) };
+            if pending {
                 for (handle, drained) in self.tx.drain_all(memory) {
                     if drained.freed {
                         area.note_event(memory, handle, POLLOUT);
