@@ -19,6 +19,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
 
+    // A probe layout of scripts/kernel-hot-text.py (guest/kernel/build.rs reads it too).
+    println!("cargo:rerun-if-env-changed=UVM_KERNEL_LINK_SCRIPT");
     let target_dir = out_dir.join("guest-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut build = Command::new(cargo);

@@ -6,5 +6,12 @@ fn main() {
     for arg in ["-nostartfiles", "-nodefaultlibs", "-static", "-no-pie", "-Wl,--build-id=none", "-Wl,--gc-sections"] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
-    println!("cargo:rustc-link-arg-bins=-Wl,-T,{dir}/link.ld");
+    println!("cargo:rerun-if-changed=hot-text.ld");
+    // link.ld INCLUDEs hot-text.ld, found through the library path.
+    println!("cargo:rustc-link-arg-bins=-Wl,-L,{dir}");
+    // scripts/kernel-hot-text.py links probe layouts with a script of its own.
+    println!("cargo:rerun-if-env-changed=UVM_KERNEL_LINK_SCRIPT");
+    let script = std::env::var("UVM_KERNEL_LINK_SCRIPT").unwrap_or_else(|_| format!("{dir}/link.ld"));
+    println!("cargo:rerun-if-changed={script}");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{script}");
 }

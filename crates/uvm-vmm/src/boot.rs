@@ -167,6 +167,8 @@ pub fn write_kernel_and_tables(
     memory.prefault_ram(KERNEL_BASE, cold_start.saturating_sub(KERNEL_BASE));
     memory.prefault_ram(cold_end, warm_end.saturating_sub(cold_end));
     memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
+    #[cfg(feature = "kernel-text-profile")]
+    protect_profiled_text(memory, kernel)?;
     memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(layout::MAX_VCPUS)).ok_or_else(oob)?;
     write_tss(memory, 0)?;
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
@@ -180,6 +182,26 @@ pub fn write_kernel_and_tables(
     }
     memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
     Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages })
+}
+
+/// `kernel-text-profile`: maps the kernel range `UVM_PROFILE_KERNEL_TEXT` names
+/// (`START-END`, hexadecimal guest-physical addresses, page-aligned, inside the kernel's
+/// bytes) read-only on the host; nothing when it is unset.
+#[cfg(feature = "kernel-text-profile")]
+fn protect_profiled_text(memory: &GuestMemory, kernel: &[u8]) -> Result<(), VmError> {
+    const VAR: &str = "UVM_PROFILE_KERNEL_TEXT";
+    let Ok(value) = std::env::var(VAR) else { return Ok(()) };
+    let bad = || {
+        VmError::BadKernel(format!(
+            "{VAR}={value}: give START-END, hexadecimal page-aligned addresses inside the kernel"
+        ))
+    };
+    let hex = |v: &str| u64::from_str_radix(v.trim().trim_start_matches("0x"), 16).ok();
+    let (start, end) = value.split_once('-').and_then(|(a, b)| Some((hex(a)?, hex(b)?))).ok_or_else(bad)?;
+    if start >= end || start < KERNEL_BASE || end > KERNEL_BASE + kernel.len() as u64 {
+        return Err(bad());
+    }
+    memory.protect_read_only(start, end - start).map_err(|_| bad())
 }
 
 /// Fills one frame from `gpa` on per page of `pages` (`(image offset, bytes)`; the rest of

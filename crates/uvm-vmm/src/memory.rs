@@ -149,6 +149,25 @@ impl GuestMemory {
         };
     }
 
+    /// Makes the host mapping of RAM `[gpa, gpa + len)` (page-aligned) read-only: KVM then
+    /// maps no neighbours along with a guest fault there (its look-ahead wants writable host
+    /// pages), so every page the guest touches faults on its own (`kernel-text-profile`).
+    #[cfg(feature = "kernel-text-profile")]
+    pub fn protect_read_only(&self, gpa: u64, len: u64) -> io::Result<()> {
+        if !gpa.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || !self.is_ram(gpa, len) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: the range is page-aligned and inside the RAM mapping (checked above); the
+        // guest may read it still, and the VMM writes no more into it after this.
+        let r = unsafe {
+            libc::mprotect((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, libc::PROT_READ)
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Whether the host page behind RAM address `gpa` is resident (for tests of what is backed
     /// before boot).
     #[cfg(test)]
