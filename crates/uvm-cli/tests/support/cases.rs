@@ -90,7 +90,8 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub enum Status {
     /// It exits with this status (uvm exits with it too).
     Code(i32),
-    /// A fault kills it with this signal: uvm exits 128+signal and names it on stderr.
+    /// A fault kills it with this signal: uvm exits 128+signal and names it on stderr (but
+    /// for SIGPIPE, which ends it quietly).
     Signal(i32, &'static str),
     /// It fails somehow: any non-zero status.
     Fails,
