@@ -185,12 +185,15 @@ impl InetSocket {
     /// The error the VMM met writing the transmit ring out: the first time, its errno; then
     /// `EPIPE` (the connection is gone).
     pub fn take_tx_error(&self) -> Option<Errno> {
+        self.report_tx_error().map(|(errno, first)| if first { errno } else { Errno::EPIPE })
+    }
+
+    /// The transmit ring's error, marked reported, and whether this was its first report.
+    fn report_tx_error(&self) -> Option<(Errno, bool)> {
         let mut tx = self.tx.lock();
         let errno = tx.ring.as_ref()?.error()?;
-        if core::mem::replace(&mut tx.error_taken, true) {
-            return Some(Errno::EPIPE);
-        }
-        Some(Errno::from_host(-i64::from(errno)))
+        let first = !core::mem::replace(&mut tx.error_taken, true);
+        Some((Errno::from_host(-i64::from(errno)), first))
     }
 
     /// The socket's pending error for `SO_ERROR`, taken: the receive ring's, else the
@@ -199,12 +202,7 @@ impl InetSocket {
         if let Some(e) = self.take_ring_error() {
             return Some(e);
         }
-        let mut tx = self.tx.lock();
-        let errno = tx.ring.as_ref()?.error()?;
-        if core::mem::replace(&mut tx.error_taken, true) {
-            return None;
-        }
-        Some(Errno::from_host(-i64::from(errno)))
+        self.report_tx_error().and_then(|(errno, first)| first.then_some(errno))
     }
 
     /// Whether the app shut down the writing half (then a send says `EPIPE` before any copy).
