@@ -7,7 +7,7 @@
 //! Such a file cannot be reopened through `/proc/self/fd/N` (`ENXIO`, Linux's `no_open`;
 //! `O_PATH` works) and takes no metadata changes (`EOPNOTSUPP`).
 
-use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE};
+use crate::fs::stat::{makedev, FileType, Stat, Timespec};
 
 /// `statfs` `f_type` of anonymous inodes.
 pub const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
@@ -22,22 +22,7 @@ pub const EPOLL_NAME: &[u8] = b"anon_inode:[eventpoll]";
 
 /// The anonymous inode's metadata; `time` is when it was made (the VM's boot, as on Linux).
 pub fn stat(time: Timespec) -> Stat {
-    Stat {
-        dev: DEV_ANON_INODE,
-        ino: ANON_INODE_INO,
-        nlink: 1,
-        mode: FileType::Anon.mode_bits() | 0o600,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        size: 0,
-        blksize: BLOCK_SIZE,
-        blocks: 0,
-        atime: time,
-        mtime: time,
-        ctime: time,
-        mount_id: 0,
-    }
+    Stat::contentless(DEV_ANON_INODE, ANON_INODE_INO, 1, FileType::Anon.mode_bits() | 0o600, (0, 0), time)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::errno::Errno;
 use crate::fs::dev::inode;
 use crate::fs::ioctl;
-use crate::fs::stat::{makedev, Stat, Timespec, BLOCK_SIZE, DEV_DEVFS, S_IFCHR};
+use crate::fs::stat::{makedev, Stat, Timespec, DEV_DEVFS, S_IFCHR};
 use crate::sync::SpinLock;
 
 /// The host's standard streams, as the kernel reaches them (through hypercalls).
@@ -263,20 +263,8 @@ impl ConsoleNode {
         };
         let device = &self.device;
         Stat {
-            dev: DEV_DEVFS,
-            ino: self.ino(),
-            nlink: 1,
-            mode: S_IFCHR | mode,
-            uid: device.uid,
-            gid: device.gid,
             rdev,
-            size: 0,
-            blksize: BLOCK_SIZE,
-            blocks: 0,
-            atime: device.created,
-            mtime: device.created,
-            ctime: device.created,
-            mount_id: 0,
+            ..Stat::contentless(DEV_DEVFS, self.ino(), 1, S_IFCHR | mode, (device.uid, device.gid), device.created)
         }
     }
 

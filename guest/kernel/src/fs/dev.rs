@@ -19,7 +19,7 @@ use crate::fs::console::{ConsoleDevice, ConsoleNode, ConsoleRole};
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::RandomSource;
 use crate::fs::node::Node;
-use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE, DEV_DEVFS};
+use crate::fs::stat::{makedev, FileType, Stat, Timespec, DEV_DEVFS};
 
 /// Inode numbers of the device tree (the console files' included).
 pub mod inode {
@@ -245,20 +245,9 @@ impl DevNode {
         };
         let time = self.fs.created;
         Stat {
-            dev: DEV_DEVFS,
-            ino: self.kind.ino(),
-            nlink,
-            mode: file_type.mode_bits() | permissions,
-            uid: 0,
-            gid: 0,
             rdev: self.kind.rdev(),
             size,
-            blksize: BLOCK_SIZE,
-            blocks: 0,
-            atime: time,
-            mtime: time,
-            ctime: time,
-            mount_id: 0,
+            ..Stat::contentless(DEV_DEVFS, self.kind.ino(), nlink, file_type.mode_bits() | permissions, (0, 0), time)
         }
     }
 

@@ -670,22 +670,7 @@ impl ProcNode {
         };
         let (uid, gid) = if self.kind.is_per_process() { (self.fs.uid, self.fs.gid) } else { (0, 0) };
         let time = self.fs.booted;
-        Stat {
-            dev: DEV_PROC,
-            ino: self.kind.ino(),
-            nlink,
-            mode: file_type.mode_bits() | permissions,
-            uid,
-            gid,
-            rdev: 0,
-            size: 0,
-            blksize: BLOCK_SIZE,
-            blocks: 0,
-            atime: time,
-            mtime: time,
-            ctime: time,
-            mount_id: 0,
-        }
+        Stat::contentless(DEV_PROC, self.kind.ino(), nlink, file_type.mode_bits() | permissions, (uid, gid), time)
     }
 
     /// The entry `name` of this directory (`ENOENT` for anything not listed).

@@ -232,6 +232,28 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// The metadata of a file without contents of its own (a device, a socket, a pseudo-file
+    /// or directory): size, blocks and `rdev` 0, one time for all three stamps. Callers set
+    /// what differs with struct update syntax.
+    pub fn contentless(dev: u64, ino: u64, nlink: u64, mode: u32, (uid, gid): (u32, u32), time: Timespec) -> Stat {
+        Stat {
+            dev,
+            ino,
+            nlink,
+            mode,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: BLOCK_SIZE,
+            blocks: 0,
+            atime: time,
+            mtime: time,
+            ctime: time,
+            mount_id: 0,
+        }
+    }
+
     /// The file's type, if its mode names one.
     pub fn file_type(&self) -> Option<FileType> {
         FileType::from_mode(self.mode)

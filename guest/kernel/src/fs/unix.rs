@@ -32,7 +32,7 @@ use crate::errno::Errno;
 use crate::fs::epoll::Changes;
 use crate::fs::file::OpenFile;
 use crate::fs::flags::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRBAND, POLLWRNORM};
-use crate::fs::stat::{makedev, FileType, Stat, Timespec, BLOCK_SIZE};
+use crate::fs::stat::{makedev, FileType, Stat, Timespec};
 use crate::sync::SpinLock;
 
 /// `AF_UNIX`.
@@ -822,22 +822,7 @@ impl UnixSocket {
 /// What `fstat` shows of a socket of any family: sockfs inode `ino`, mode `0777` as Linux
 /// shows it, owned by `uid`/`gid`, made at `time`.
 pub fn sockfs_stat(ino: u64, uid: u32, gid: u32, time: Timespec) -> Stat {
-    Stat {
-        dev: DEV_SOCKFS,
-        ino,
-        nlink: 1,
-        mode: FileType::Socket.mode_bits() | 0o777,
-        uid,
-        gid,
-        rdev: 0,
-        size: 0,
-        blksize: BLOCK_SIZE,
-        blocks: 0,
-        atime: time,
-        mtime: time,
-        ctime: time,
-        mount_id: 0,
-    }
+    Stat::contentless(DEV_SOCKFS, ino, 1, FileType::Socket.mode_bits() | 0o777, (uid, gid), time)
 }
 
 /// The names sockets are bound to: paths by the socket file's (mount, inode), abstract names
