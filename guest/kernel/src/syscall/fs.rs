@@ -14,7 +14,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::flags::{O_APPEND, O_CLOEXEC, O_CREAT, O_NONBLOCK, O_TRUNC, O_WRONLY, SEEK_SET};
 use crate::fs::ioctl;
-use crate::fs::stat::FileType;
+use crate::fs::stat::{FileType, Stat};
 use crate::fs::statfs::STATFS_SIZE;
 use crate::fs::{Location, Node, OpenFile, TimeChange};
 use crate::process::Process;
@@ -255,15 +255,21 @@ fn stat_at(p: &mut Process, dirfd: i32, path_addr: u64, buf: u64, flags: u64) ->
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800) != 0 {
         return Err(Errno::EINVAL);
     }
+    let stat = stat_of(p, dirfd, path_addr, flags)?;
+    stat_out(p, stat, buf)
+}
+
+/// The metadata `path_addr` names from `dirfd` (the file `dirfd` itself with `AT_EMPTY_PATH`
+/// and an empty path), following a final symlink unless `AT_SYMLINK_NOFOLLOW`.
+fn stat_of(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64) -> Result<Stat, Errno> {
     let path = path_arg(p, path_addr)?;
-    let stat = match empty_path_file(p, dirfd, &path, flags)? {
-        Some(file) => file.stat()?,
+    match empty_path_file(p, dirfd, &path, flags)? {
+        Some(file) => file.stat(),
         None => {
             let base = base_of(p, dirfd, &path)?;
-            p.vfs.stat(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+            p.vfs.stat(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
         }
-    };
-    stat_out(p, stat, buf)
+    }
 }
 
 /// stat(path, buf).
@@ -291,15 +297,7 @@ pub fn sys_newfstatat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// statx(dirfd, path, flags, mask, buf).
 pub fn sys_statx(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [dirfd, path_addr, flags, _mask, buf, ..] = f.syscall_args();
-    let dirfd = fd_arg(dirfd);
-    let path = path_arg(p, path_addr)?;
-    let stat = match empty_path_file(p, dirfd, &path, flags)? {
-        Some(file) => file.stat()?,
-        None => {
-            let base = base_of(p, dirfd, &path)?;
-            p.vfs.stat(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
-        }
-    };
+    let stat = stat_of(p, fd_arg(dirfd), path_addr, flags)?;
     let mut out = [0u8; 256];
     stat.write_statx(&mut out)?;
     user::copy_out(&mut p.space, buf, &out)?;
