@@ -151,7 +151,7 @@ fn cli_run_manifest_builds_then_runs() {
 /// alone. On PVM it also checks glibc's start-up cost in traps: with leaf 2 describing the
 /// caches, glibc's `cpuid`s are ~35, not the ~68 of a cache walk through leaf 4; with its
 /// writable data prestaged and the kernel's hot text first, its shadow-page faults are ~89,
-/// not ~94 (text in all of its groups) or ~108 (the kernel copying the data too).
+/// not ~94 (the text in all of its groups), and ~14 more when the kernel copies the data.
 #[test]
 fn cli_run_timings_breakdown() {
     let test = "cli_run_timings_breakdown";
