@@ -2,10 +2,11 @@
 //! is a transmit ring: the same memory, the guest producing (`head`) and the VMM consuming.
 //!
 //! [`RxRing`] is the guest's side of a receive ring,
-//! the memory a connected stream socket's incoming bytes land in without an exit. It owns the
-//! allocation (a 16-byte header and a page-run data area, physically contiguous through the
-//! direct map), reads the VMM's `head` and flags, copies bytes out and moves `tail`; and it
-//! keeps a pool of rings no socket uses, so a connection costs no allocation.
+//! the memory a connected stream socket's incoming bytes land in without an exit: it reads
+//! the VMM's `head` and flags, copies bytes out and moves `tail`. Both own their memory
+//! (`RingMemory`: a 16-byte header and a page-run data area, physically contiguous through
+//! the direct map), which one pool keeps for reuse once no socket uses it, so a connection
+//! costs no allocation.
 //!
 //! A ring is registered with the VMM by `syscall::inet` (with Accept, or `NetOp::RxRing`) and
 //! goes back to the pool only after the socket's Close returned: the VMM never writes into a
@@ -77,135 +78,141 @@ fn ring_data() -> Option<Box<[AtomicU64]>> {
     Some(words.into_boxed_slice())
 }
 
-/// One receive ring's memory.
-pub struct RxRing {
+/// A ring's memory: the header it shares with the VMM and its data area. Receive and
+/// transmit rings are laid out alike, so one pool keeps both for reuse.
+struct RingMemory {
     header: Box<Header>,
     data: Box<[AtomicU64]>,
 }
 
-/// Rings no socket uses (the VMM has forgotten them).
-static POOL: SpinLock<Vec<RxRing>> = SpinLock::new(Vec::new());
+/// Ring memory no socket uses (the VMM has forgotten it).
+static POOL: SpinLock<Vec<RingMemory>> = SpinLock::new(Vec::new());
 
-impl RxRing {
-    /// A fresh ring (zeroed).
-    #[cfg(test)]
-    fn new() -> RxRing {
-        RxRing::try_new().expect("memory for a test ring")
-    }
-
-    /// A fresh ring (zeroed), or `None` when the kernel heap has no room for its data.
-    fn try_new() -> Option<RxRing> {
-        Some(RxRing { header: Box::default(), data: ring_data()? })
-    }
-
-    /// A ring to register: from the pool, or new; `None` when there is no memory for one (the
-    /// socket then works without rings: each receive is a call).
-    pub fn take() -> Option<RxRing> {
+impl RingMemory {
+    /// From the pool, or fresh (zeroed); `None` when the kernel heap has no room for its data
+    /// (the socket then works without rings).
+    fn take() -> Option<RingMemory> {
         let ring = match POOL.lock().pop() {
             Some(ring) => ring,
-            None => RxRing::try_new()?,
+            None => RingMemory::fresh()?,
         };
         if !(ring.data.as_ptr() as u64).is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
-            crate::hypercall::panic(b"a receive ring is not page-aligned");
+            crate::hypercall::panic(b"a network ring is not page-aligned");
         }
         Some(ring)
     }
 
+    /// New memory, zeroed; `None` when the kernel heap has no room for its data.
+    fn fresh() -> Option<RingMemory> {
+        Some(RingMemory { header: Box::default(), data: ring_data()? })
+    }
+
     /// Back to the pool: only once the VMM has forgotten it (Close returned, or the call that
-    /// would have registered it failed).
-    pub fn give_back(self) {
+    /// would have registered it failed). The VMM resets the header when it registers it again.
+    fn give_back(self) {
         let mut pool = POOL.lock();
         if pool.len() < POOL_MAX {
             pool.push(self);
         }
     }
 
-    /// The GPAs of the header and the data (`arg[2]`, `arg[3]` of the registering call).
-    pub fn place(&self) -> (u64, u64) {
+    /// The GPAs of the header and the data (what the registering call passes).
+    fn place(&self) -> (u64, u64) {
         let header = &*self.header as *const Header as u64;
         (crate::hypercall::gpa_of(header), crate::hypercall::gpa_of(self.data.as_ptr() as u64))
+    }
+}
+
+/// One receive ring.
+pub struct RxRing {
+    ring: RingMemory,
+}
+
+impl RxRing {
+    /// A fresh ring (zeroed, never from the pool).
+    #[cfg(test)]
+    fn new() -> RxRing {
+        RxRing { ring: RingMemory::fresh().expect("memory for a test ring") }
+    }
+
+    /// A ring to register: from the pool, or new; `None` when there is no memory for one (the
+    /// socket then works without rings: each receive is a call).
+    pub fn take() -> Option<RxRing> {
+        Some(RxRing { ring: RingMemory::take()? })
+    }
+
+    /// Back to the pool: only once the VMM has forgotten it (Close returned, or the call that
+    /// would have registered it failed).
+    pub fn give_back(self) {
+        self.ring.give_back();
+    }
+
+    /// The GPAs of the header and the data (`arg[2]`, `arg[3]` of the registering call).
+    pub fn place(&self) -> (u64, u64) {
+        self.ring.place()
     }
 
     /// What the ring holds now (`head` read with acquire: the bytes before it are there).
     pub fn state(&self) -> RingState {
-        let head = self.header.head.load(Ordering::Acquire);
-        let tail = self.header.tail.load(Ordering::Relaxed);
-        let flags = self.header.flags.load(Ordering::SeqCst);
-        let error = self.header.error.load(Ordering::Relaxed);
+        let head = self.ring.header.head.load(Ordering::Acquire);
+        let tail = self.ring.header.tail.load(Ordering::Relaxed);
+        let flags = self.ring.header.flags.load(Ordering::SeqCst);
+        let error = self.ring.header.error.load(Ordering::Relaxed);
         RingState { available: head.wrapping_sub(tail).min(SIZE), flags, error }
     }
 
     /// Copies the next `out.len()` waiting bytes (at most what [`RxRing::state`] said is
     /// available) without taking them.
     pub fn peek(&self, out: &mut [u8]) {
-        let tail = self.header.tail.load(Ordering::Relaxed);
+        let tail = self.ring.header.tail.load(Ordering::Relaxed);
         let first = (out.len() as u32).min(SIZE - (tail & MASK)) as usize;
         let (a, b) = out.split_at_mut(first);
-        copy_from_words(&self.data, (tail & MASK) as usize, a);
-        copy_from_words(&self.data, 0, b);
+        copy_from_words(&self.ring.data, (tail & MASK) as usize, a);
+        copy_from_words(&self.ring.data, 0, b);
     }
 
     /// Takes `count` bytes (at most what is available): the VMM may write over them now.
     /// Whether the ring was stalled (the caller asks for a refill).
     pub fn consume(&self, count: u32) -> bool {
-        self.header.tail.fetch_add(count, Ordering::SeqCst);
-        self.header.flags.load(Ordering::SeqCst) & NET_RX_STALLED != 0
+        self.ring.header.tail.fetch_add(count, Ordering::SeqCst);
+        self.ring.header.flags.load(Ordering::SeqCst) & NET_RX_STALLED != 0
     }
 }
-
-/// Transmit rings no socket uses (the VMM has forgotten them).
-static TX_POOL: SpinLock<Vec<TxRing>> = SpinLock::new(Vec::new());
 
 const _: () = assert!(NET_TX_RING_SIZE == SIZE);
 
-/// One transmit ring's memory: the guest copies what the app sends into it and moves `head`;
-/// the VMM writes it out and moves `tail`. Producing is done with the process lock held.
+/// One transmit ring: the guest copies what the app sends into it and moves `head`; the VMM
+/// writes it out and moves `tail`. Producing is done with the process lock held.
 pub struct TxRing {
-    header: Box<Header>,
-    data: Box<[AtomicU64]>,
+    ring: RingMemory,
 }
 
 impl TxRing {
+    /// A fresh ring (zeroed, never from the pool).
     #[cfg(test)]
     fn new() -> TxRing {
-        TxRing::try_new().expect("memory for a test ring")
-    }
-
-    /// A fresh ring (zeroed), or `None` when the kernel heap has no room for its data.
-    fn try_new() -> Option<TxRing> {
-        Some(TxRing { header: Box::default(), data: ring_data()? })
+        TxRing { ring: RingMemory::fresh().expect("memory for a test ring") }
     }
 
     /// A ring to register: from the pool, or new; `None` when there is no memory for one.
     pub fn take() -> Option<TxRing> {
-        let ring = match TX_POOL.lock().pop() {
-            Some(ring) => ring,
-            None => TxRing::try_new()?,
-        };
-        if !(ring.data.as_ptr() as u64).is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
-            crate::hypercall::panic(b"a transmit ring is not page-aligned");
-        }
-        Some(ring)
+        Some(TxRing { ring: RingMemory::take()? })
     }
 
     /// Back to the pool: only once the VMM has forgotten it.
     pub fn give_back(self) {
-        let mut pool = TX_POOL.lock();
-        if pool.len() < POOL_MAX {
-            pool.push(self);
-        }
+        self.ring.give_back();
     }
 
-    /// The GPAs of the header and the data.
+    /// The GPAs of the header and the data (`arg[0]`, `arg[1]` of the registering call).
     pub fn place(&self) -> (u64, u64) {
-        let header = &*self.header as *const Header as u64;
-        (crate::hypercall::gpa_of(header), crate::hypercall::gpa_of(self.data.as_ptr() as u64))
+        self.ring.place()
     }
 
     /// Bytes the VMM has not written out yet.
     pub fn used(&self) -> u32 {
-        let head = self.header.head.load(Ordering::Relaxed);
-        head.wrapping_sub(self.header.tail.load(Ordering::Acquire)).min(SIZE)
+        let head = self.ring.header.head.load(Ordering::Relaxed);
+        head.wrapping_sub(self.ring.header.tail.load(Ordering::Acquire)).min(SIZE)
     }
 
     /// Room for more bytes.
@@ -215,20 +222,20 @@ impl TxRing {
 
     /// The host socket's error, once the VMM found one (the ring then takes nothing more).
     pub fn error(&self) -> Option<u32> {
-        (self.header.flags.load(Ordering::SeqCst) & NET_TX_ERROR != 0)
-            .then(|| self.header.error.load(Ordering::Relaxed))
+        (self.ring.header.flags.load(Ordering::SeqCst) & NET_TX_ERROR != 0)
+            .then(|| self.ring.header.error.load(Ordering::Relaxed))
     }
 
     /// Copies as much of `bytes` as there is room for into the ring and publishes it: how
     /// many. The caller then sets the area's `tx_pending`.
     pub fn push(&self, bytes: &[u8]) -> usize {
         let n = (self.room() as usize).min(bytes.len());
-        let head = self.header.head.load(Ordering::Relaxed);
+        let head = self.ring.header.head.load(Ordering::Relaxed);
         let start = (head & MASK) as usize;
         let first = n.min(SIZE as usize - start);
-        copy_to_words(&self.data, start, &bytes[..first]);
-        copy_to_words(&self.data, 0, &bytes[first..n]);
-        self.header.head.store(head.wrapping_add(n as u32), Ordering::Release);
+        copy_to_words(&self.ring.data, start, &bytes[..first]);
+        copy_to_words(&self.ring.data, 0, &bytes[first..n]);
+        self.ring.header.head.store(head.wrapping_add(n as u32), Ordering::Release);
         n
     }
 }
@@ -299,15 +306,15 @@ mod tests {
 
     /// Writes `bytes` as the VMM would, at stream offset `head`, and publishes the new head.
     fn produce(ring: &RxRing, bytes: &[u8]) {
-        let head = ring.header.head.load(Ordering::SeqCst);
+        let head = ring.ring.header.head.load(Ordering::SeqCst);
         for (i, &b) in bytes.iter().enumerate() {
             let at = (head.wrapping_add(i as u32) & MASK) as usize;
-            let word = &ring.data[at / 8];
+            let word = &ring.ring.data[at / 8];
             let mut w = word.load(Ordering::SeqCst).to_le_bytes();
             w[at % 8] = b;
             word.store(u64::from_le_bytes(w), Ordering::SeqCst);
         }
-        ring.header.head.store(head.wrapping_add(bytes.len() as u32), Ordering::Release);
+        ring.ring.header.head.store(head.wrapping_add(bytes.len() as u32), Ordering::Release);
     }
 
     fn take(ring: &RxRing, n: usize) -> Vec<u8> {
@@ -321,8 +328,8 @@ mod tests {
     fn bytes_come_out_in_order_across_the_wrap() {
         let ring = RxRing::new();
         // Start near the end so the data wraps, at an odd offset.
-        ring.header.head.store(SIZE - 5, Ordering::SeqCst);
-        ring.header.tail.store(SIZE - 5, Ordering::SeqCst);
+        ring.ring.header.head.store(SIZE - 5, Ordering::SeqCst);
+        ring.ring.header.tail.store(SIZE - 5, Ordering::SeqCst);
         let data: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
         produce(&ring, &data);
         assert_eq!(ring.state().available, 200);
@@ -337,8 +344,8 @@ mod tests {
     #[test]
     fn head_and_tail_wrap_around_u32() {
         let ring = RxRing::new();
-        ring.header.head.store(u32::MAX - 2, Ordering::SeqCst);
-        ring.header.tail.store(u32::MAX - 2, Ordering::SeqCst);
+        ring.ring.header.head.store(u32::MAX - 2, Ordering::SeqCst);
+        ring.ring.header.tail.store(u32::MAX - 2, Ordering::SeqCst);
         produce(&ring, b"abcdef");
         assert_eq!(ring.state().available, 6);
         assert_eq!(take(&ring, 6), b"abcdef");
@@ -347,7 +354,7 @@ mod tests {
     #[test]
     fn a_tail_past_the_head_reads_as_a_full_ring_not_more() {
         let ring = RxRing::new();
-        ring.header.tail.store(5, Ordering::SeqCst);
+        ring.ring.header.tail.store(5, Ordering::SeqCst);
         assert_eq!(ring.state().available, SIZE);
     }
 
@@ -356,27 +363,27 @@ mod tests {
         let ring = RxRing::new();
         produce(&ring, b"xy");
         assert!(!ring.consume(1));
-        ring.header.flags.store(NET_RX_STALLED, Ordering::SeqCst);
+        ring.ring.header.flags.store(NET_RX_STALLED, Ordering::SeqCst);
         assert!(ring.consume(1));
     }
 
     /// Takes `n` bytes out of a transmit ring as the VMM would.
     fn drain(ring: &TxRing, n: usize) -> Vec<u8> {
-        let tail = ring.header.tail.load(Ordering::SeqCst);
+        let tail = ring.ring.header.tail.load(Ordering::SeqCst);
         let mut out = alloc::vec![0u8; n];
         let first = n.min((SIZE - (tail & MASK)) as usize);
         let (a, b) = out.split_at_mut(first);
-        copy_from_words(&ring.data, (tail & MASK) as usize, a);
-        copy_from_words(&ring.data, 0, b);
-        ring.header.tail.store(tail.wrapping_add(n as u32), Ordering::SeqCst);
+        copy_from_words(&ring.ring.data, (tail & MASK) as usize, a);
+        copy_from_words(&ring.ring.data, 0, b);
+        ring.ring.header.tail.store(tail.wrapping_add(n as u32), Ordering::SeqCst);
         out
     }
 
     #[test]
     fn a_transmit_ring_takes_what_fits_and_wraps_in_order() {
         let ring = TxRing::new();
-        ring.header.head.store(SIZE - 3, Ordering::SeqCst);
-        ring.header.tail.store(SIZE - 3, Ordering::SeqCst);
+        ring.ring.header.head.store(SIZE - 3, Ordering::SeqCst);
+        ring.ring.header.tail.store(SIZE - 3, Ordering::SeqCst);
         let data: Vec<u8> = (0..100u32).map(|i| (i * 7) as u8).collect();
         assert_eq!(ring.push(&data), 100);
         assert_eq!(ring.used(), 100);
@@ -388,8 +395,8 @@ mod tests {
         assert_eq!(drain(&ring, 5), [9u8; 5]);
         assert_eq!(ring.room(), 5);
         assert_eq!(ring.error(), None);
-        ring.header.error.store(32, Ordering::SeqCst);
-        ring.header.flags.store(NET_TX_ERROR, Ordering::SeqCst);
+        ring.ring.header.error.store(32, Ordering::SeqCst);
+        ring.ring.header.flags.store(NET_TX_ERROR, Ordering::SeqCst);
         assert_eq!(ring.error(), Some(32));
     }
 
