@@ -41,9 +41,16 @@ impl RingPlace {
         self.header
     }
 
-    /// The data's GPA.
-    pub fn data(&self) -> u64 {
-        self.data
+    /// The RAM ranges of `len` bytes of the data from stream offset `from` on (two when they
+    /// wrap past the end of the ring).
+    pub fn ranges(&self, from: u32, len: u32) -> Vec<(u64, u64)> {
+        let start = from & MASK;
+        let first = len.min(SIZE - start);
+        let mut ranges = vec![(self.data + u64::from(start), u64::from(first))];
+        if len > first {
+            ranges.push((self.data, u64::from(len - first)));
+        }
+        ranges
     }
 
     /// The ring a call names: `Ok(None)` for none (both zero), `EINVAL` unless the header is
@@ -154,7 +161,7 @@ impl RxRing {
                 self.set_flags(memory, self.flags & !NET_RX_STALLED);
                 continue;
             }
-            let Some(iovecs) = memory.ram_iovecs(&self.free_ranges(free), u64::from(SIZE)) else { break };
+            let Some(iovecs) = memory.ram_iovecs(&self.place.ranges(self.head, free), u64::from(SIZE)) else { break };
             let before = (self.head, self.flags);
             let more = self.note_read(memory, sys::read_into(&self.fd, &iovecs));
             changed |= (self.head, self.flags) != before;
@@ -163,17 +170,6 @@ impl RxRing {
             }
         }
         changed
-    }
-
-    /// The RAM ranges of the `free` bytes after `head` (two when they wrap).
-    fn free_ranges(&self, free: u32) -> Vec<(u64, u64)> {
-        let start = self.head & MASK;
-        let first = free.min(SIZE - start);
-        let mut ranges = vec![(self.place.data + u64::from(start), u64::from(first))];
-        if free > first {
-            ranges.push((self.place.data, u64::from(free - first)));
-        }
-        ranges
     }
 
     /// Refill: clears the stall mark; with `chunks` (host iovecs into guest RAM) and an empty

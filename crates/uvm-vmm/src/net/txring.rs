@@ -26,7 +26,6 @@ const TAIL: u64 = 4;
 const FLAGS: u64 = 8;
 const ERROR: u64 = 12;
 const SIZE: u32 = NET_TX_RING_SIZE;
-const MASK: u32 = NET_TX_RING_SIZE - 1;
 /// How long a closed socket's bytes may wait for its peer to take them.
 const ORPHAN_LIFETIME: Duration = Duration::from_secs(60);
 /// The most closed sockets kept for their bytes (the oldest go first past it).
@@ -106,17 +105,6 @@ impl TxRing {
         self.used(memory) > 0
     }
 
-    /// The RAM ranges of the `used` bytes after `tail` (two when they wrap).
-    fn used_ranges(&self, used: u32) -> Vec<(u64, u64)> {
-        let start = self.tail & MASK;
-        let first = used.min(SIZE - start);
-        let mut ranges = vec![(self.place.data() + u64::from(start), u64::from(first))];
-        if used > first {
-            ranges.push((self.place.data(), u64::from(used - first)));
-        }
-        ranges
-    }
-
     /// Writes the ring's bytes to the host socket until it is empty, the socket takes no
     /// more, or fails (then [`NET_TX_ERROR`]), and at most a ring's worth per call: a guest
     /// that keeps writing cannot hold the caller (a vCPU's Flush, the poller) here. A
@@ -144,7 +132,7 @@ impl TxRing {
             if used == 0 {
                 break;
             }
-            let Some(iovecs) = memory.ram_iovecs(&self.used_ranges(used), u64::from(SIZE)) else {
+            let Some(iovecs) = memory.ram_iovecs(&self.place.ranges(self.tail, used), u64::from(SIZE)) else {
                 self.fail(memory, libc::EFAULT);
                 break;
             };
@@ -206,7 +194,7 @@ impl TxRing {
         }
         let mut data = vec![0u8; used as usize];
         let mut at = 0usize;
-        for (gpa, len) in self.used_ranges(used) {
+        for (gpa, len) in self.place.ranges(self.tail, used) {
             let len = len as usize;
             memory.read_ram(gpa, &mut data[at..at + len])?;
             at += len;
