@@ -747,6 +747,36 @@ static void tcp_shutdown_wakes_blocked_sender(void) {
     close(l);
 }
 
+/* A reset that arrives after the peer's FIN (the receiving side has ended, so only a send
+ * can meet it) reaches the sender: natively the next send fails; in a VM the send may go into
+ * the socket's transmit ring, and then poll shows POLLERR and SO_ERROR names the error once
+ * the ring's write-out met it. */
+static void tcp_reset_after_fin_reaches_the_sender(void) {
+    int s, c, l;
+    full_pair(&s, &c, &l);
+    shutdown(s, SHUT_WR);
+    char b;
+    yes("after the peer's FIN, a read says EOF", recv(c, &b, 1, 0) == 0);
+    struct linger lg = {1, 0};
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
+    usleep(50000);
+    int reported = 0;
+    if (send(c, "x", 1, MSG_NOSIGNAL) < 0) {
+        reported = errno == ECONNRESET || errno == EPIPE;
+    } else {
+        struct pollfd p = {c, POLLOUT, 0};
+        poll(&p, 1, 0);
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len);
+        reported = (p.revents & POLLERR) && (err == ECONNRESET || err == EPIPE);
+    }
+    yes("a reset after it reaches the sender (its send, or POLLERR and SO_ERROR)", reported);
+    close(c);
+    close(l);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -757,6 +787,7 @@ int main(void) {
     printf("== TCP sends on a full socket\n");
     tcp_oob_on_full_socket();
     tcp_shutdown_wakes_blocked_sender();
+    tcp_reset_after_fin_reaches_the_sender();
     printf("== TCP over IPv6\n");
     tcp_v6();
     printf("== UDP over 127.0.0.1\n");

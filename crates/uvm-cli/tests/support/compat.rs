@@ -1046,7 +1046,8 @@ pub fn c_futex(tc: Toolchain) -> Case {
 /// (listen, connect, accept4, MSG_PEEK, shutdown, a non-blocking connect, ECONNREFUSED,
 /// EADDRINUSE, SO_REUSEADDR, TCP_NODELAY, poll and epoll readiness, a dual-stack [::]
 /// listener, a 1 MiB stream to another thread; on a full socket an `MSG_OOB` send that times
-/// out at `SO_SNDTIMEO` and a blocked sender woken by `shutdown`), UDP over both families,
+/// out at `SO_SNDTIMEO` and a blocked sender woken by `shutdown`; a reset after the peer's FIN
+/// reaching the sender), UDP over both families,
 /// getaddrinfo with the packaged /etc/hosts. Never a port number in the output: only whether they are non-zero or equal.
 pub fn c_net_loopback(tc: Toolchain) -> Case {
     case(
