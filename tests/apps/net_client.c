@@ -1,8 +1,11 @@
 /* A client to reach a host from inside the VM: connects to HOST:PORT (an IPv4 or IPv6 literal,
  * or a name for getaddrinfo), sends LINE and a newline, and prints the reply line; with "udp"
- * first it sends LINE as one datagram and prints the answer. A failure prints the call and the
- * errno name ("connect: ECONNREFUSED") and exits 1.
- * Usage: net_client [udp] HOST PORT LINE */
+ * first it sends LINE as one datagram and prints the answer. With "spin" first it sends LINE
+ * (after a non-blocking read, which gives the socket its rings in a VM) and then computes for
+ * 500 ms without a syscall (the clock is the vDSO's) before it reads the reply: the line must
+ * reach the peer meanwhile. A failure prints the call and the errno name ("connect:
+ * ECONNREFUSED") and exits 1.
+ * Usage: net_client [udp|spin] HOST PORT LINE */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -10,6 +13,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "net.h"
 
@@ -20,10 +24,12 @@ static int fail(const char *what, int err) {
 
 int main(int argc, char **argv) {
     int udp = argc > 1 && strcmp(argv[1], "udp") == 0;
-    if (argc != 4 + udp) {
-        fprintf(stderr, "usage: net_client [udp] HOST PORT LINE\n");
+    int spin = argc > 1 && strcmp(argv[1], "spin") == 0;
+    if (argc != 4 + udp + spin) {
+        fprintf(stderr, "usage: net_client [udp|spin] HOST PORT LINE\n");
         return 2;
     }
+    udp += spin; /* the arguments shift the same way */
     const char *host = argv[1 + udp], *line = argv[3 + udp];
     int port = port_arg(argv[2 + udp]);
 
@@ -51,12 +57,12 @@ int main(int argc, char **argv) {
         freeaddrinfo(res);
     }
 
-    int s = socket(to.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int s = socket(to.ss_family, (udp && !spin ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (s < 0)
         return fail("socket", errno);
     char buf[4096];
     ssize_t r;
-    if (udp) {
+    if (udp && !spin) {
         if (sendto(s, line, strlen(line), 0, (struct sockaddr *)&to, tolen) < 0)
             return fail("sendto", errno);
         struct pollfd p = {s, POLLIN, 0};
@@ -71,10 +77,19 @@ int main(int argc, char **argv) {
     }
     if (connect(s, (struct sockaddr *)&to, tolen) != 0)
         return fail("connect", errno);
+    if (spin && recv(s, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+        return fail("recv before the line", 0);
     char msg[1024];
     int n = snprintf(msg, sizeof msg, "%s\n", line);
     if (send(s, msg, n, MSG_NOSIGNAL) != n)
         return fail("send", errno);
+    if (spin) {
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 500000000L);
+    }
     size_t got = 0;
     while (got < sizeof buf - 1) {
         r = recv(s, buf + got, sizeof buf - 1 - got, 0);

@@ -516,6 +516,37 @@ fn egress_any() {
     egress_allowed("egress_any", Glibc, "any");
 }
 
+/// Bytes an app leaves in its socket's transmit ring and then computes without a syscall go
+/// out through the VMM's poller (it waits at most 1-16 ms while rings exist), not only at the
+/// app's next wait or exit: the line reaches the host while the client in the VM still
+/// computes (for 500 ms after its send, with the vDSO's clock).
+#[test]
+fn a_ring_send_goes_out_while_the_app_computes() {
+    let test = "a_ring_send_goes_out_while_the_app_computes";
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    let p = listener.local_addr().expect("local_addr").port().to_string();
+    let (arrived_tx, arrived) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else { return };
+        let mut out = stream.try_clone().expect("clone");
+        let mut line = String::new();
+        if BufReader::new(stream).read_line(&mut line).is_ok() {
+            let _ = arrived_tx.send(std::time::Instant::now());
+            let _ = writeln!(out, "pong {}", line.trim_end());
+        }
+    });
+    let uvm_args = strings(&["--egress", &format!("10.0.2.2:{p}")]);
+    let Some(out) = run_client(test, Musl, &uvm_args, &strings(&["spin", "10.0.2.2", &p, "ping"])) else { return };
+    let ended = std::time::Instant::now();
+    expect_output(test, &out, 0, "reply: pong ping\n");
+    let arrived = arrived.recv_timeout(Duration::from_secs(5)).expect("the host peer got the line");
+    let early = ended.duration_since(arrived);
+    assert!(
+        early >= Duration::from_millis(250),
+        "{test}: the line arrived only {early:?} before the client ended (it computed for 500 ms after sending)"
+    );
+}
+
 /// With no egress rule a connect to the host gateway is refused (ECONNREFUSED), nothing
 /// reaches the host listener, and the syscall trace shows the refused connect and names the
 /// egress policy.

@@ -101,6 +101,11 @@ pub struct Net {
     tx: txring::TxRings,
     epoll: sys::Epoll,
     stop: sys::EventFd,
+    /// Rung when the first transmit ring (or closed socket's bytes) appears while the poller
+    /// waits its long wait: it then waits [`poller`]'s short one, so the bytes go out soon.
+    wake: sys::EventFd,
+    /// Whether the poller is in (or about to start) its long wait, no transmit ring existing.
+    poller_idle: AtomicBool,
     poller_started: AtomicBool,
     calls: AtomicU64,
     poller_batches: AtomicU64,
@@ -109,6 +114,8 @@ pub struct Net {
 
 /// The epoll tag of the poller's stop eventfd.
 const STOP_TAG: u64 = u64::MAX;
+/// The epoll tag of the poller's wake eventfd.
+const WAKE_TAG: u64 = u64::MAX - 1;
 
 impl Net {
     /// The network of a VM with `config`: binds the published ports now (an error names a
@@ -130,6 +137,8 @@ impl Net {
         let epoll = sys::Epoll::new().map_err(os)?;
         let stop = sys::EventFd::new().map_err(os)?;
         epoll.add_input(stop.raw(), STOP_TAG).map_err(os)?;
+        let wake = sys::EventFd::new().map_err(os)?;
+        epoll.add_input(wake.raw(), WAKE_TAG).map_err(os)?;
         let published = published.take().unwrap_or_default();
         Ok(Net {
             egress: config.egress.clone(),
@@ -143,6 +152,8 @@ impl Net {
             tx: txring::TxRings::default(),
             epoll,
             stop,
+            wake,
+            poller_idle: AtomicBool::new(false),
             poller_started: AtomicBool::new(false),
             calls: AtomicU64::new(0),
             poller_batches: AtomicU64::new(0),
@@ -163,6 +174,16 @@ impl Net {
             calls: self.calls.load(Ordering::Relaxed),
             poller_batches: self.poller_batches.load(Ordering::Relaxed),
             poller_wakes: self.poller_wakes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// After a transmit ring was registered or a closed socket's bytes were kept: a poller in
+    /// its long wait (no ring existed when it began) is woken to wait the short one instead.
+    /// The poller marks itself idle before it looks for rings, and the caller made its ring
+    /// visible before this looks at the mark, so one of the two always sees the other.
+    fn poke_poller(&self) {
+        if self.poller_idle.load(Ordering::SeqCst) {
+            self.wake.signal();
         }
     }
 

@@ -498,6 +498,7 @@ impl Net {
         // ring's bytes still go out, and its host socket stays open until they have.
         self.rings.forget(handle);
         self.tx.close(memory, handle);
+        self.poke_poller();
         let socket = st.handles.remove(handle).ok_or(Errno(libc::EBADF))?;
         st.touched = socket.vm_peer;
         self.epoll.remove(&socket.fd);
@@ -551,6 +552,7 @@ impl Net {
         let serial = self.serials[handle as usize].load(std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = tx {
             self.tx.register(handle, TxRing::new(memory, tx, socket.fd.clone(), serial));
+            self.poke_poller();
         }
         let ring = RxRing::new(memory, place, socket.fd.clone(), serial);
         if self.rings.register(memory, handle, ring) {

@@ -3,8 +3,9 @@
 //! receive ring (`ring`), writes out a transmit ring the host socket had no room for
 //! (`txring`), ORs the bits into the handle's slot and bumps its counters; whenever it wakes
 //! with the area's `tx_pending` set it writes out every transmit ring (waiting at most 1 ms
-//! while rings exist and it finds work, backing off to 16 ms while it finds none), and it
-//! writes on closed sockets' unsent bytes; after
+//! while rings exist and it finds work, backing off to 16 ms while it finds none; without
+//! rings it waits up to 1 s, and the first ring's registration wakes it), and it writes on
+//! closed sockets' unsent bytes; after
 //! each batch it bumps the area's `generation` and unparks every vCPU whose bit is set in
 //! `waiters`. It never holds the sockets' lock (only a ring's own), and it ends when the VM
 //! stops ([`Net::stop_poller`] rings its eventfd).
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use uvm_abi::net::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
 
-use super::{Net, STOP_TAG};
+use super::{Net, STOP_TAG, WAKE_TAG};
 use crate::memory::GuestMemory;
 
 /// Events taken per wait.
@@ -42,8 +43,17 @@ impl Net {
         let mut events = [(0u32, 0u64); BATCH];
         let mut tx_wait = TX_WAIT_MIN_MS;
         loop {
+            // Idle first, rings second: see `Net::poke_poller`.
+            self.poller_idle.store(true, Ordering::SeqCst);
             let timeout = if self.tx.active() { tx_wait } else { WAIT_MS };
+            if timeout != WAIT_MS {
+                self.poller_idle.store(false, Ordering::SeqCst);
+            }
             let n = self.epoll.wait(&mut events, timeout);
+            self.poller_idle.store(false, Ordering::SeqCst);
+            if events[..n].iter().any(|&(_, tag)| tag == WAKE_TAG) {
+                self.wake.drain();
+            }
             if events[..n].iter().any(|&(_, tag)| tag == STOP_TAG) {
                 // The app's last sends still go out (as its sockets' queues would on Linux)
                 // when it ended by itself; a stop asked from outside (Ctrl-C, SIGTERM,
@@ -56,7 +66,7 @@ impl Net {
             }
             let Some(area) = self.area.get() else { continue };
             let mut noted = false;
-            for &(bits, tag) in &events[..n] {
+            for &(bits, tag) in events[..n].iter().filter(|&&(_, tag)| tag != WAKE_TAG) {
                 let (handle, serial) = (tag as u32, (tag >> 32) as u32);
                 let current = self.serials.get(handle as usize).map(|s| s.load(Ordering::SeqCst));
                 if current != Some(serial) {

@@ -330,7 +330,7 @@ impl Epoll {
     }
 }
 
-/// An eventfd, to tell the poller to stop.
+/// An eventfd, to tell the poller to stop or to wake.
 pub struct EventFd {
     fd: OwnedFd,
 }
@@ -347,6 +347,13 @@ impl EventFd {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live local to the eventfd.
         unsafe { libc::write(self.fd.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Makes it unreadable again (after a wake-up it signalled).
+    pub fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live local; non-blocking, so it never waits.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut count).cast(), 8) };
     }
 
     /// Its fd, to watch.
