@@ -135,9 +135,6 @@ pub fn check_run(test: &str, target: &Path, run: &Run) {
     }
 }
 
-/// SIGPIPE's number.
-const SIGPIPE: i32 = 13;
-
 /// What is wrong with a VM run's output (empty: nothing).
 pub fn judge_vm(run: &Run, out: &Output) -> Vec<String> {
     let mut problems = Vec::new();
@@ -151,7 +148,7 @@ pub fn judge_vm(run: &Run, out: &Output) -> Vec<String> {
                 problems.push(format!("expected exit status {} (killed by {name}), got {}", 128 + signo, out.status));
             }
             // A broken pipe ends the app quietly, as in a shell pipeline; other signals are named.
-            if signo == SIGPIPE {
+            if signo == uvm_abi::signal::SIGPIPE as i32 {
                 if contains(&out.stderr, b"uvm: ") {
                     problems.push("expected no word from uvm about a SIGPIPE death".to_string());
                 }

@@ -497,8 +497,9 @@ impl Net {
         // Before the call returns (the guest then frees the rings' memory); the transmit
         // ring's bytes still go out, and its host socket stays open until they have.
         self.rings.forget(handle);
-        self.tx.close(memory, handle);
-        self.poke_poller();
+        if self.tx.close(memory, handle) {
+            self.poke_poller();
+        }
         let socket = st.handles.remove(handle).ok_or(Errno(libc::EBADF))?;
         st.touched = socket.vm_peer;
         self.epoll.remove(&socket.fd);

@@ -304,20 +304,22 @@ impl TxRings {
     }
 
     /// Close: the ring is forgotten before this returns (the guest may reuse its memory);
-    /// its bytes are written out now or kept until the host socket takes them.
-    pub fn close(&self, memory: &GuestMemory, handle: u32) {
-        let Some(mut slot) = self.lock(handle) else { return };
-        let Some(mut ring) = slot.take() else { return };
+    /// its bytes are written out now or kept until the host socket takes them. Whether they
+    /// were kept.
+    pub fn close(&self, memory: &GuestMemory, handle: u32) -> bool {
+        let Some(mut slot) = self.lock(handle) else { return false };
+        let Some(mut ring) = slot.take() else { return false };
         self.registered[handle as usize / 64].fetch_and(!(1 << (handle % 64)), Ordering::SeqCst);
         ring.drain(memory);
         drop(slot);
-        let Some(orphan) = ring.into_orphan(memory) else { return };
+        let Some(orphan) = ring.into_orphan(memory) else { return false };
         let mut orphans = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
         if orphans.len() >= MAX_ORPHANS {
             orphans.remove(0);
         }
         orphans.push(orphan);
         self.orphan_count.store(orphans.len(), Ordering::Relaxed);
+        true
     }
 
     /// When the VM stops: writes out what the rings and the closed sockets still hold while

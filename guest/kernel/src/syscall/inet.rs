@@ -415,21 +415,22 @@ fn send(
         // The connection failed and no call has said so yet: this one does, as on Linux.
         return sent_or_sigpipe(p, Err(e), flags);
     }
-    if let Some(tx) = socket.tx_ring() {
+    let tx_ring = socket.tx_ring();
+    if let Some(tx) = &tx_ring {
         if flags & (MSG_OOB | MSG_EOR) == 0 {
-            return send_ring(p, file, socket, &tx, vecs, flags);
+            return send_ring(p, file, socket, tx, vecs, flags);
         }
         // Sent directly: behind what the ring holds.
         socket.area().flush();
         let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
-        if let Err(e) = wait_for_tx_empty(p, socket, &tx, nonblocking) {
+        if let Err(e) = wait_for_tx_empty(p, socket, tx, nonblocking) {
             return sent_or_sigpipe(p, Err(e), flags);
         }
     }
     // Whether the host socket has room (or an end). A ringed socket's `poll` says whether its
     // ring has room, which a direct send does not use: waiting on that would spin while the
     // host socket is full.
-    let ringed = socket.tx_ring().is_some();
+    let ringed = tx_ring.is_some();
     let writable = || {
         let ready = if ringed { socket.area().readiness(socket.handle()) } else { u32::from(socket.poll()) };
         ready & (POLLOUT | POLLERR | POLLHUP) != 0
