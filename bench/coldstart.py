@@ -31,7 +31,19 @@ def host_facts():
     except OSError:
         pass
     kvm = "PVM (kvm_pvm: no VMX/SVM)" if os.path.exists("/sys/module/kvm_pvm") else "hardware (VMX/SVM)"
-    return f"kernel {platform.release()}, CPU {cpu}, {os.cpu_count()} cores, KVM {kvm}"
+    return f"kernel {platform.release()}, CPU {cpu}, {os.cpu_count()} cores, KVM {kvm}, {dentries_cached()}"
+
+
+def dentries_cached():
+    """How many dentries the host kernel caches. KVM_CREATE_VM makes debugfs files, and each
+    one's lookup walks a dentry hash chain: with a big cache and a small hash table, VM creation
+    slows (docs/PERFORMANCE.md, "create VM")."""
+    try:
+        with open("/proc/sys/fs/dentry-state") as f:
+            fields = f.read().split()
+        return f"{int(fields[0]):,} dentries cached ({int(fields[4]):,} negative)"
+    except (OSError, ValueError, IndexError):
+        return "dentry cache size unknown"
 
 
 def spawn_time(argv):
