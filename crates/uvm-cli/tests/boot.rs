@@ -44,6 +44,8 @@ boot_tests! {
     musl_tmp_write => cases::tmp_write(Musl);
     glibc_crash => cases::crash(Glibc);
     musl_crash => cases::crash(Musl);
+    glibc_one_process => cases::one_process(Glibc);
+    musl_one_process => cases::one_process(Musl);
     glibc_guard_page => cases::guard_page(Glibc);
     musl_guard_page => cases::guard_page(Musl);
     glibc_remap => cases::remap(Glibc);

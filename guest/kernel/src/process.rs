@@ -196,6 +196,8 @@ pub struct Process {
     pub trace: bool,
     /// Counters.
     pub stats: Stats,
+    /// Whether the app was told (`syscall::notes`) that it cannot start another process.
+    pub one_process_noted: bool,
     /// The readiness area shared with the VMM, once the app made an IP socket.
     pub net_area: Option<&'static crate::netarea::NetArea>,
     #[cfg(test)]
@@ -236,6 +238,7 @@ impl Process {
             cpu_count,
             trace,
             stats: Stats::default(),
+            one_process_noted: false,
             net_area: None,
             #[cfg(test)]
             fs_base: 0,

@@ -424,6 +424,20 @@ pub fn crash(tc: Toolchain) -> Case {
     case("crash", c_only(tc), "crash", vec![run])
 }
 
+/// `one_process`: fork, posix_spawn and execve fail with ENOSYS, and uvm notes it once on
+/// stderr, naming the first such call (glibc forks with clone, musl with fork). Only in the VM:
+/// natively the calls succeed, so it is not in [`all`].
+pub fn one_process(tc: Toolchain) -> Case {
+    let first_call = if tc == Glibc { "clone" } else { "fork" };
+    let run = Run::new("new processes")
+        .stdout("fork: ENOSYS\nposix_spawn: ENOSYS\nexecve: ENOSYS\nfork again: ENOSYS\n")
+        .stderr(format!(
+            "uvm: note: the app called {first_call} to start another process, but a uvm VM runs one \
+             process: the call failed with ENOSYS (noted once per run)\n"
+        ));
+    case("one_process", c_only(tc), "one_process", vec![run])
+}
+
 /// `guard_page`: touching a PROT_NONE page between two good ones: SIGSEGV, status 139.
 pub fn guard_page(tc: Toolchain) -> Case {
     let run = Run::new("guard page").stdout("guard page ready, neighbours hold axxc\n").status(SEGV);

@@ -99,6 +99,9 @@ pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
         return Err(Errno::EINVAL);
     }
+    // A new process is refused before the checks for threads: posix_spawn (glibc asks for
+    // CLONE_VM | CLONE_VFORK with SIGCHLD as the exit signal) must see ENOSYS, not EINVAL.
+    check_flags(flags)?;
     // A thread has no exit signal; the stack is given as base and size.
     if exit_signal != 0 || (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL);

@@ -15,6 +15,7 @@ pub mod misc;
 pub mod mm;
 pub mod names;
 pub mod net;
+pub mod notes;
 pub mod poll;
 pub mod proc;
 pub mod signal;
@@ -51,6 +52,12 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     }
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
+    if result == Err(crate::errno::Errno::ENOSYS) && !process.one_process_noted {
+        if let Some(note) = notes::one_process_note(nr) {
+            process.one_process_noted = true;
+            crate::hypercall::console_write_all(2, note.as_bytes());
+        }
+    }
     if process.trace {
         trace::report(nr, &args, &result);
     }
