@@ -134,6 +134,11 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let (vm_sender, vm_receiver) = uvm_vmm::vm_handoff();
     let opener = std::thread::spawn(move || open_image(opener_args, network_flags, vm_receiver));
     let prepared = uvm_vmm::prepare(Some(vm_sender));
+    if prepared.is_ok() {
+        // Now, while the opener may still be working, rather than at the exit (see
+        // `uvm_vmm::teardown`): the reaper takes copies of the VM's and vCPU's fds.
+        uvm_vmm::teardown::start_reaper();
+    }
     let opened = opener.join().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
     let OpenedImage { took: open_took, checksum, path: image_path, mapped, memory_mib, cpus, launch, network, staged } =

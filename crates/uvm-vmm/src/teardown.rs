@@ -1,12 +1,19 @@
 //! Ending `uvm` without making the caller wait for the VM's teardown.
 //!
 //! Destroying a VM (closing its fds, unmapping guest memory, the exit of the address space)
-//! costs 0.3-1 ms here, all of it after the app's exit status is known. [`exit_process`] hands
-//! that work to a reaper: a `CLONE_VM` child that holds its own copy of every fd (so the VM
-//! stays referenced) and the shared address space, and waits, through a pidfd, until uvm's
-//! whole thread group is gone. uvm exits at once with the status; the reaper's own exit then
-//! tears the VM down in the background. The caller sees uvm's exit and EOF on its pipes
+//! costs 0.3-1 ms here, all of it after the app's exit status is known. A reaper does that
+//! work: a `CLONE_VM` child that holds its own copy of the fds uvm had when it was made (so
+//! the VM stays referenced) and the shared address space, and waits, through a pidfd, until
+//! uvm's whole thread group is gone. uvm exits at once with the status; the reaper's own exit
+//! then tears the VM down in the background. The caller sees uvm's exit and EOF on its pipes
 //! (the reaper closes stdin/stdout/stderr first).
+//!
+//! [`start_reaper`] makes it once the VM and its first vCPU exist, before the guest runs, so
+//! the exit pays for no clone; [`exit_process`] makes it then if that did not happen. fds
+//! opened after it (sockets, the vCPUs of later threads) are closed by uvm's own exit, which
+//! for these is quick, and never the last hold on the VM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const REAPER_STACK_SIZE: usize = 16 * 1024;
 
@@ -15,13 +22,15 @@ struct ReaperStack([u8; REAPER_STACK_SIZE]);
 
 static mut REAPER_STACK: ReaperStack = ReaperStack([0; REAPER_STACK_SIZE]);
 
+/// Whether the reaper has been made (there is one stack, so at most one reaper).
+static REAPER_STARTED: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn reaper(arg: *mut libc::c_void) -> libc::c_int {
     let parent = arg as libc::pid_t;
     // SAFETY: raw, async-signal-safe syscalls only: the reaper shares uvm's memory but must not
-    // touch its Rust runtime state. Its parent may be exiting concurrently.
+    // touch its Rust runtime state. Its parent may be exiting concurrently. It starts with
+    // every signal blocked and never unblocks one: no handler of uvm's can run on its stack.
     unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGTERM, libc::SIG_IGN);
         libc::close(0);
         libc::close(1);
         libc::close(2);
@@ -34,19 +43,43 @@ extern "C" fn reaper(arg: *mut libc::c_void) -> libc::c_int {
     }
 }
 
-/// Exits the process with `status` now, leaving the teardown of `vm` (and everything else the
-/// process holds) to a reaper. Flush stdout and stderr before calling: nothing runs after.
-pub fn exit_process<T>(status: i32, vm: T) -> ! {
-    // The VM's fds and memory must not be released by this process before it exits.
-    std::mem::forget(vm);
+/// Makes the reaper now (once), holding a copy of every fd the process has: call it once the
+/// VM and its vCPU exist. Returns whether a reaper exists. Without one, [`exit_process`]
+/// makes it.
+pub fn start_reaper() -> bool {
+    if REAPER_STARTED.swap(true, Ordering::SeqCst) {
+        return true;
+    }
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     let stack_top = core::ptr::addr_of_mut!(REAPER_STACK) as usize + REAPER_STACK_SIZE;
-    // SAFETY: the child runs `reaper` on a static stack nobody else uses (exit_process runs
-    // once), shares the address space (CLONE_VM) and gets a copy of the fd table; `reaper`
-    // only makes raw syscalls. If clone fails, the process simply exits and tears down itself.
-    unsafe {
-        libc::clone(reaper, stack_top as *mut libc::c_void, libc::CLONE_VM, parent as usize as *mut libc::c_void);
-        libc::_exit(status)
+    // SAFETY: the signal masks are plain values on this stack. The child runs `reaper` on a
+    // static stack nobody else uses (REAPER_STARTED lets one call through), shares the
+    // address space (CLONE_VM), gets a copy of the fd table and inherits the mask with every
+    // signal blocked; `reaper` only makes raw syscalls. This thread's mask is restored after.
+    let pid = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut before);
+        let pid =
+            libc::clone(reaper, stack_top as *mut libc::c_void, libc::CLONE_VM, parent as usize as *mut libc::c_void);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &before, std::ptr::null_mut());
+        pid
+    };
+    if pid < 0 {
+        REAPER_STARTED.store(false, Ordering::SeqCst);
     }
+    pid >= 0
+}
+
+/// Exits the process with `status` now, leaving the teardown of `vm` (and everything else the
+/// process holds) to the reaper. Flush stdout and stderr before calling: nothing runs after.
+pub fn exit_process<T>(status: i32, vm: T) -> ! {
+    // The VM's fds and memory must not be released by this process before it exits.
+    std::mem::forget(vm);
+    // If no reaper can be made, the process simply exits and tears down itself.
+    start_reaper();
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(status) }
 }
