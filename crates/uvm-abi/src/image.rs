@@ -21,8 +21,10 @@
 
 /// `ImageHeader::magic`.
 pub const IMAGE_MAGIC: [u8; 8] = *b"UVMIMAGE";
-/// The version of this layout. Readers refuse other versions. (Version 1 carried the guest
-/// kernel in a section of its own and page-aligned every section.)
+/// The version of this layout. Readers refuse other versions. Bump it on any change to the
+/// layout, or to what the host or the guest kernel reads from an image: it alone says whether
+/// a `uvm` can run an image (not [`crate::ABI_VERSION`]). (Version 1 carried the guest kernel
+/// in a section of its own and page-aligned every section.)
 pub const IMAGE_FORMAT_VERSION: u32 = 2;
 /// Bytes reserved for the header at the start of the file (the header, zero-padded); the
 /// sections start at or after it.
@@ -62,8 +64,8 @@ pub struct ImageHeader {
     pub magic: [u8; 8],
     /// [`IMAGE_FORMAT_VERSION`].
     pub format_version: u32,
-    /// The [`crate::ABI_VERSION`] of the guest kernel the image was built for; only a `uvm`
-    /// whose kernel has this ABI runs it.
+    /// The [`crate::ABI_VERSION`] of the `uvm` that built the image: information for
+    /// `uvm inspect`, not checked (images carry no kernel; [`IMAGE_FORMAT_VERSION`] decides).
     pub abi_version: u32,
     /// Size of the whole file.
     pub total_size: u64,

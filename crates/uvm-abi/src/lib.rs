@@ -24,7 +24,10 @@ pub mod net;
 pub mod percpu;
 pub mod signal;
 
-/// Version of this contract. The image header records it; the VMM refuses an image built for
-/// another version, and the guest kernel refuses a [`boot::BootInfo`] of another version.
-/// Bump it on any change to a layout, number or meaning in this crate.
+/// Version of the contract between the VMM and the guest kernel (the boot info, the kernel
+/// header, hypercalls, the memory map). Both are built into one `uvm`, and the guest kernel
+/// refuses a [`boot::BootInfo`] of another version. Bump it on any change to a layout, number
+/// or meaning in this crate, except the image's layout, which has its own
+/// [`image::IMAGE_FORMAT_VERSION`]. An image records the ABI version of the `uvm` that built
+/// it, for information only: a newer `uvm` runs it while its format is supported.
 pub const ABI_VERSION: u32 = 5;

@@ -19,7 +19,7 @@ pub fn command(args: &InspectArgs) -> Result<()> {
     println!("image:        {}", args.image.display());
     println!("size:         {} ({} bytes)", human_size(image.len()), image.len());
     println!("digest:       {}{}", digest_hex(&header.digest), if args.verify { " (verified)" } else { "" });
-    println!("format:       version {}, ABI version {}", header.format_version, header.abi_version);
+    println!("format:       version {}, built by a uvm of ABI version {}", header.format_version, header.abi_version);
     println!(
         "guest kernel: uvm's own at run time ({} here, ABI version {})",
         human_size(uvm_embedded_kernel::guest_kernel().len() as u64),

@@ -405,20 +405,6 @@ pub enum ImageError {
         /// The checksum of the content.
         computed: u64,
     },
-    /// Built by a uvm with another guest/host ABI.
-    #[error(
-        "{} was built by another uvm version (ABI version {found}; this uvm speaks version \
-         {supported}). Rebuild it with `uvm build`.",
-        path.display()
-    )]
-    AbiVersion {
-        /// The file.
-        path: PathBuf,
-        /// The ABI version it records.
-        found: u32,
-        /// `uvm_abi::ABI_VERSION`.
-        supported: u32,
-    },
     /// A header section is out of bounds, misaligned or overlaps another.
     #[error(
         "{} is damaged: its {section} section {reason}. Rebuild it with `uvm build`.",

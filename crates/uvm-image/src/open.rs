@@ -111,13 +111,6 @@ impl Image {
                 return Err(ImageError::ChecksumMismatch { path: path_buf(), stored: header.checksum, computed });
             }
         }
-        if header.abi_version != uvm_abi::ABI_VERSION {
-            return Err(ImageError::AbiVersion {
-                path: path_buf(),
-                found: header.abi_version,
-                supported: uvm_abi::ABI_VERSION,
-            });
-        }
         if overlap(&header.fs_table, &header.config) {
             return Err(ImageError::BadSection {
                 path: path_buf(),

@@ -109,15 +109,16 @@ fn corrupted_content_fails_the_checksum() {
     assert!(err.to_string().contains("corrupted"));
 }
 
+/// An image built by a uvm of another guest/host ABI runs: images carry no kernel, and their
+/// compatibility is their format version's alone (a format-1 image is refused above).
 #[test]
-fn other_abi_version() {
+fn another_abi_version_still_opens() {
     let (_scratch, path, mut bytes) = image("abi");
     put_u32(&mut bytes, ABI_VERSION_AT, 99);
     reseal(&mut bytes);
-    let err = open_damaged(&path, &bytes);
-    assert!(matches!(err, ImageError::AbiVersion { found: 99, .. }), "{err:?}");
-    let msg = err.to_string();
-    assert!(msg.contains("another uvm version") && msg.contains("uvm build"), "{msg}");
+    std::fs::write(&path, &bytes).expect("write the image");
+    let image = Image::open(&path).expect("an image of another ABI version opens");
+    assert_eq!(image.header().abi_version, 99);
 }
 
 #[test]
