@@ -4,7 +4,12 @@ static binary run natively, under `uvm run`, and (when crun is installed) under 
 in an OCI bundle. Runs are interleaved (native, uvm, crun, native, ...) so that all commands
 see the same machine state; medians, min/max and ratios are printed.
 
-Usage: bench/coldstart.py [--runs N] [--warmup N] [--uvm PATH] [--no-crun] BINARY IMAGE
+With --floor, a program that does only what any KVM start must (bench/kvm_floor.c: a VM, a
+64 MiB slot, a vCPU, a guest run to HLT, the teardown left to a child) runs interleaved too,
+and the script prints how far `uvm run` is above that floor.
+
+Usage: bench/coldstart.py [--runs N] [--warmup N] [--uvm PATH] [--no-crun] [--floor PATH]
+                          BINARY IMAGE
   BINARY  the static binary (run natively and inside crun)
   IMAGE   a uvm image of the same binary (`uvm build`)
 """
@@ -112,6 +117,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "x86_64-unknown-linux-gnu", "release", "uvm"))
     parser.add_argument("--no-crun", action="store_true")
+    parser.add_argument("--floor", help="a KVM floor binary (bench/kvm_floor.c) to time beside them")
     args = parser.parse_args()
 
     if not args.no_crun and shutil.which("crun"):
@@ -119,6 +125,8 @@ def main():
         if probe.returncode == 0 and os.path.ismount("/sys/fs/cgroup/unified"):
             rerun_with_cgroup2_hidden()
     commands = {"native": [os.path.abspath(args.binary)], "uvm run": [args.uvm, "run", args.image]}
+    if args.floor:
+        commands["kvm floor"] = [os.path.abspath(args.floor)]
     with tempfile.TemporaryDirectory() as workdir:
         note = ""
         if not args.no_crun:
@@ -151,6 +159,9 @@ def main():
     print("ratios of medians: " + ", ".join(f"{n} / native = {m / base:.2f}x" for n, m in medians.items() if n != "native"))
     if "crun run" in medians:
         print(f"uvm run / crun run = {medians['uvm run'] / medians['crun run']:.2f}x")
+    if "kvm floor" in medians:
+        above = medians["uvm run"] - medians["kvm floor"]
+        print(f"uvm run / kvm floor = {medians['uvm run'] / medians['kvm floor']:.2f}x ({above:.3f} ms above it)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the cold-start figures of docs/PERFORMANCE.md: builds uvm (release), a static
-# glibc and a static musl hello, their images, and runs bench/coldstart.py on each.
+# glibc and a static musl hello, their images and the KVM floor program (bench/kvm_floor.c),
+# and runs bench/coldstart.py on each hello.
 # Usage: bench/run.sh [RUNS]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ mkdir -p "$out"
 UVM=$(scripts/build-uvm.sh)
 gcc -static -O2 -o "$out/hello-glibc" bench/hello.c
 musl-gcc -static -O2 -o "$out/hello-musl" bench/hello.c
+gcc -static -O2 -o "$out/kvm_floor" bench/kvm_floor.c
 for libc in glibc musl; do
     printf '[app]\nname = "hello-%s"\nbinary = "hello-%s"\n' "$libc" "$libc" > "$out/hello-$libc.toml"
     "$UVM" build "$out/hello-$libc.toml" >/dev/null
@@ -19,6 +21,6 @@ for libc in glibc musl; do
     sleep 1.1
     "$UVM" run "$out/hello-$libc.uvm" >/dev/null
     echo "== static $libc hello"
-    python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" "$out/hello-$libc" "$out/hello-$libc.uvm"
+    python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" --floor "$out/kvm_floor" "$out/hello-$libc" "$out/hello-$libc.uvm"
     echo
 done
