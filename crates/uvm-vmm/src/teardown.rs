@@ -11,7 +11,8 @@
 //! [`start_reaper`] makes it once the VM and its first vCPU exist, before the guest runs, so
 //! the exit pays for no clone; [`exit_process`] makes it then if that did not happen. fds
 //! opened after it (sockets, the vCPUs of later threads) are closed by uvm's own exit, which
-//! for these is quick, and never the last hold on the VM.
+//! for these is quick, and never the last hold on the VM. Made while uvm's threads still run,
+//! on their thread-local storage, the reaper makes its system calls without libc.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,22 +26,54 @@ static mut REAPER_STACK: ReaperStack = ReaperStack([0; REAPER_STACK_SIZE]);
 /// Whether the reaper has been made (there is one stack, so at most one reaper).
 static REAPER_STARTED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn reaper(arg: *mut libc::c_void) -> libc::c_int {
-    let parent = arg as libc::pid_t;
-    // SAFETY: raw, async-signal-safe syscalls only: the reaper shares uvm's memory but must not
-    // touch its Rust runtime state. Its parent may be exiting concurrently. It starts with
-    // every signal blocked and never unblocks one: no handler of uvm's can run on its stack.
+/// A system call made with the `syscall` instruction itself, not through libc: the reaper
+/// runs on uvm's thread-local storage (it is made without `CLONE_SETTLS`, beside threads that
+/// keep running), and libc's wrappers write `errno` there and flip glibc's cancellation state.
+/// Returns the kernel's result (`-errno` on failure).
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+unsafe fn raw_syscall(nr: libc::c_long, a1: usize, a2: usize, a3: usize) -> isize {
+    let result: isize;
+    // SAFETY: the x86-64 Linux system call convention: number in rax, arguments in rdi, rsi,
+    // rdx; the kernel clobbers rcx and r11 and leaves the stack alone. The caller vouches for
+    // the arguments.
     unsafe {
-        libc::close(0);
-        libc::close(1);
-        libc::close(2);
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
-        if pidfd >= 0 {
-            let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
-            while libc::poll(&mut pfd, 1, -1) < 0 {}
-        }
-        libc::_exit(0)
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => result,
+            in("rdi") a1,
+            in("rsi") a2,
+            in("rdx") a3,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
     }
+    result
+}
+
+extern "C" fn reaper(arg: *mut libc::c_void) -> libc::c_int {
+    let parent = arg as usize;
+    // SAFETY: raw system calls only (see `raw_syscall`), on plain values and on `pfd`, which
+    // lives on this stack: the reaper shares uvm's memory and thread-local storage but must
+    // not touch its Rust or libc state. It starts with every signal blocked and never
+    // unblocks one, so no handler of uvm's runs on its stack.
+    unsafe {
+        for fd in 0..3 {
+            raw_syscall(libc::SYS_close, fd, 0, 0);
+        }
+        let pidfd = raw_syscall(libc::SYS_pidfd_open, parent, 0, 0);
+        if pidfd >= 0 {
+            let mut pfd = libc::pollfd { fd: pidfd as libc::c_int, events: libc::POLLIN, revents: 0 };
+            // Only an interruption is retried: on any other failure the reaper ends early,
+            // and uvm's own exit then tears the VM down (slower, but never a spinning reaper).
+            let pfd_address = &mut pfd as *mut libc::pollfd as usize;
+            while raw_syscall(libc::SYS_poll, pfd_address, 1, usize::MAX) == -(libc::EINTR as isize) {}
+        }
+        raw_syscall(libc::SYS_exit, 0, 0, 0);
+    }
+    0
 }
 
 /// Makes the reaper now (once), holding a copy of every fd the process has: call it once the
