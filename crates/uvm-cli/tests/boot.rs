@@ -197,9 +197,11 @@ fn cli_run_timings_breakdown() {
         };
         // 89 with the app's data prestaged by the VMM and the kernel's hot text first
         // (guest/kernel/hot-text.ld; 94 without it: regenerate it with
-        // scripts/kernel-hot-text.py when this fails after a kernel change).
+        // scripts/kernel-hot-text.py when this fails after a kernel change). One over is
+        // allowed; a hot function that fell out of the list costs one (session 7: 90, when
+        // console_write_all became a function of its own).
         let faults = count_after("kvm: ");
-        assert!(faults <= 92, "{test}: {faults} shadow-page faults for a glibc hello\n{stderr}");
+        assert!(faults <= 90, "{test}: {faults} shadow-page faults for a glibc hello\n{stderr}");
         let emulated = count_after(" shadow-page faults, ");
         assert!(emulated <= 45, "{test}: {emulated} emulated instructions (cpuid traps) for a glibc hello\n{stderr}");
     }
