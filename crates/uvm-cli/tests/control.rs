@@ -8,21 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::apps::Toolchain::{self, Glibc, Musl};
-use support::cases::{self, contains, Run};
+use support::cases::contains;
 use support::process::show;
 use support::vm::{self, expect_code, uvm};
 
 fn staged_image(test: &str) -> Option<std::path::PathBuf> {
-    staged(test, "sleep_spin", Glibc)
-}
-
-fn staged(test: &str, app: &'static str, toolchain: Toolchain) -> Option<std::path::PathBuf> {
-    if !vm::require_kvm(test) {
-        return None;
-    }
-    let case = cases::Case { suite: support::Suite::Boot, manifest: app, toolchain, app, runs: Vec::<Run>::new() };
-    let staged = vm::stage_case(test, &case)?;
-    Some(vm::build(test, &staged))
+    vm::app_image(test, "sleep_spin", Glibc)
 }
 
 #[test]
@@ -83,7 +74,7 @@ fn sigterm_stops_a_sleeping_guest_with_143() {
 
 /// The clock functions go through uvm's vDSO: right answers, and no clock syscall at all.
 fn vdso_serves_the_clock(test: &str, toolchain: Toolchain) {
-    let Some(image) = staged(test, "vdso_clock", toolchain) else { return };
+    let Some(image) = vm::app_image(test, "vdso_clock", toolchain) else { return };
     let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--trace-syscalls".as_ref()]), 0);
     assert_eq!(
         show(&out.stdout),
@@ -111,7 +102,7 @@ fn musl_vdso_serves_the_clock() {
 #[test]
 fn large_reads_of_packaged_files_match_small_reads() {
     let test = "large_reads_of_packaged_files_match_small_reads";
-    let Some(image) = staged(test, "big_read", Glibc) else { return };
+    let Some(image) = vm::app_image(test, "big_read", Glibc) else { return };
     let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str()]), 0);
     assert_eq!(
         show(&out.stdout),
@@ -124,7 +115,7 @@ fn large_reads_of_packaged_files_match_small_reads() {
 /// open meanwhile; `None`: never writes), and returns its stdout and how long it took.
 fn poll_stdin(test: &str, app_args: &[&str], input: Option<(&[u8], Duration)>) -> Option<(String, Duration)> {
     use std::io::Write;
-    let image = staged(test, "poll_stdin", Glibc)?;
+    let image = vm::app_image(test, "poll_stdin", Glibc)?;
     let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
     cmd.args(app_args);
     let started = Instant::now();
@@ -161,7 +152,7 @@ fn select_times_out_when_stdin_stays_quiet() {
 #[test]
 fn poll_sees_the_end_of_stdin_at_once() {
     let test = "poll_sees_the_end_of_stdin_at_once";
-    let Some(image) = staged(test, "poll_stdin", Glibc) else { return };
+    let Some(image) = vm::app_image(test, "poll_stdin", Glibc) else { return };
     let out =
         expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "poll".as_ref(), "5000".as_ref()]), 0);
     assert_eq!(show(&out.stdout), show(b"ready: 1, read 0 bytes\n"), "{test}: stdin is /dev/null");
@@ -174,7 +165,7 @@ fn poll_sees_the_end_of_stdin_at_once() {
 #[test]
 fn closed_standard_descriptors_and_broken_pipes() {
     let test = "closed_standard_descriptors_and_broken_pipes";
-    let Some(image) = staged(test, "hello", Musl) else { return };
+    let Some(image) = vm::app_image(test, "hello", Musl) else { return };
     let mut closed = Command::new("sh");
     closed.arg("-c").arg("exec \"$0\" run \"$1\" <&- >&- 2>&-").arg(vm::uvm_bin()).arg(&image);
     closed.env("XDG_CACHE_HOME", support::tmp_root().join("cache"));

@@ -12,7 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::apps::Toolchain::Glibc;
-use support::cases::{self, Run};
 use support::process::show;
 use support::vm::{self, expect_code, uvm};
 
@@ -44,23 +43,14 @@ fn orphans_ended(limit: Duration) -> usize {
     }
 }
 
-fn staged(test: &str, app: &'static str) -> Option<std::path::PathBuf> {
-    if !vm::require_kvm(test) {
-        return None;
-    }
-    let case =
-        cases::Case { suite: support::Suite::Boot, manifest: app, toolchain: Glibc, app, runs: Vec::<Run>::new() };
-    let staged = vm::stage_case(test, &case)?;
-    Some(vm::build(test, &staged))
-}
-
 #[test]
 fn the_reaper_ends_after_uvm_whether_it_exits_or_is_killed() {
     let test = "the_reaper_ends_after_uvm_whether_it_exits_or_is_killed";
     // Each app is staged in a work directory of its own.
-    let (Some(hello), Some(sleeper)) =
-        (staged(&format!("{test}_hello"), "hello"), staged(&format!("{test}_sleeper"), "sleep_spin"))
-    else {
+    let (Some(hello), Some(sleeper)) = (
+        vm::app_image(&format!("{test}_hello"), "hello", Glibc),
+        vm::app_image(&format!("{test}_sleeper"), "sleep_spin", Glibc),
+    ) else {
         return;
     };
     // SAFETY: prctl with integer arguments only changes this process's own attribute.

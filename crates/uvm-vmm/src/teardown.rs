@@ -77,11 +77,11 @@ extern "C" fn reaper(arg: *mut libc::c_void) -> libc::c_int {
 }
 
 /// Makes the reaper now (once), holding a copy of every fd the process has: call it once the
-/// VM and its vCPU exist. Returns whether a reaper exists. Without one, [`exit_process`]
-/// makes it.
-pub fn start_reaper() -> bool {
+/// VM and its vCPU exist. If it cannot be made, [`exit_process`] tries again; failing that,
+/// the process tears the VM down itself as it exits.
+pub fn start_reaper() {
     if REAPER_STARTED.swap(true, Ordering::SeqCst) {
-        return true;
+        return;
     }
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
@@ -103,7 +103,6 @@ pub fn start_reaper() -> bool {
     if pid < 0 {
         REAPER_STARTED.store(false, Ordering::SeqCst);
     }
-    pid >= 0
 }
 
 /// Exits the process with `status` now, leaving the teardown of `vm` (and everything else the

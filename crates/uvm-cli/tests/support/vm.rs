@@ -1,6 +1,7 @@
 //! Running cases under the real `uvm` binary: `uvm build MANIFEST`, then `uvm run IMAGE ...`
 //! for each run, checking stdout, stderr and the exit status.
 
+use super::apps::Toolchain;
 use super::cases::{contains, Case, Out, Run, Status};
 use super::process::{self, first_difference, show, Output};
 use super::stage::{self, Staged};
@@ -50,6 +51,18 @@ pub fn require_kvm(test: &str) -> bool {
 
 /// Stages a case for `test`; `None` (after the skip note, or a panic under CI) if its
 /// toolchain is missing.
+/// The image of the boot app `app` (its manifest `tests/manifests/<app>.toml`) built with
+/// `toolchain`, for tests that run it their own way; None (with a note) without KVM or the
+/// toolchain.
+pub fn app_image(test: &str, app: &'static str, toolchain: Toolchain) -> Option<PathBuf> {
+    if !require_kvm(test) {
+        return None;
+    }
+    let case = Case { suite: Suite::Boot, manifest: app, toolchain, app, runs: Vec::new() };
+    let staged = stage_case(test, &case)?;
+    Some(build(test, &staged))
+}
+
 pub fn stage_case(test: &str, case: &Case) -> Option<Staged> {
     match stage::stage_in(case.suite, &work_dir_in(case.suite, test), case.manifest, case.toolchain, case.app) {
         Ok(staged) => Some(staged),

@@ -80,6 +80,7 @@ fn check_flags(flags: u64) -> Result<(), Errno> {
 /// clone(flags, stack, parent_tid, child_tid, tls).
 pub fn sys_clone(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [flags, stack, parent_tid, child_tid, tls, _] = f.syscall_args();
+    check_flags(flags)?;
     spawn(p, f, CloneArgs { flags, stack, parent_tid, child_tid, tls })
 }
 
@@ -110,9 +111,9 @@ pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     spawn(p, f, CloneArgs { flags, stack: top, parent_tid, child_tid, tls })
 }
 
-/// Makes a thread as `args` asks, running on from the parent's registers `f`; its tid.
+/// Makes a thread as `args` asks (its flags already passed [`check_flags`]), running on from
+/// the parent's registers `f`; its tid.
 fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
-    check_flags(args.flags)?;
     if args.flags & CLONE_SETTLS != 0 && args.tls >= uvm_abi::layout::USER_END_VA {
         return Err(Errno::EPERM);
     }
