@@ -42,10 +42,23 @@ pub struct KernelHeader {
     pub cold_start: u64,
     /// End of the cold range (see `cold_start`).
     pub cold_end: u64,
+    /// `shared_start..shared_end`: the kernel's cold text (code the kernel never writes and a
+    /// start seldom runs: what follows the hot functions), page aligned, inside the kernel's
+    /// file bytes and past the header's page. The VMM may map these pages from a file that
+    /// holds the kernel's bytes (the `uvm` binary), so that every VM reads the same page-cache
+    /// pages instead of a private copy (see uvm-vmm's `write_kernel_and_tables`). Empty when
+    /// `shared_start == shared_end`. A header of [`KERNEL_HEADER_V1_SIZE`] or
+    /// [`KERNEL_HEADER_V2_SIZE`] bytes ends before these two fields and marks none.
+    pub shared_start: u64,
+    /// End of the shared range (see `shared_start`).
+    pub shared_end: u64,
 }
 
 /// `header_size` of the first header layout, which ends at `boot_stack_top`.
 pub const KERNEL_HEADER_V1_SIZE: u32 = 56;
+
+/// `header_size` of the second header layout, which ends at `cold_end`.
+pub const KERNEL_HEADER_V2_SIZE: u32 = 72;
 
 #[cfg(test)]
 mod tests {
@@ -53,8 +66,9 @@ mod tests {
 
     #[test]
     fn kernel_header_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<KernelHeader>(), 72);
+        assert_eq!(core::mem::size_of::<KernelHeader>(), 88);
         assert_eq!(core::mem::offset_of!(KernelHeader, cold_start), KERNEL_HEADER_V1_SIZE as usize);
+        assert_eq!(core::mem::offset_of!(KernelHeader, shared_start), KERNEL_HEADER_V2_SIZE as usize);
         assert_eq!(core::mem::offset_of!(KernelHeader, entry), 24);
     }
 }

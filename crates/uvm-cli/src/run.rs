@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
 use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, RunConfig};
-use uvm_vmm::{AppLaunch, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec};
+use uvm_vmm::{
+    AppLaunch, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec,
+};
 
 use crate::build::{build_image, default_image_path};
 use crate::cli::RunArgs;
@@ -111,6 +113,7 @@ fn vm_spec<'a>(
         image: mapped,
         kernel: uvm_embedded_kernel::guest_kernel(),
         kernel_copied: uvm_embedded_kernel::release_resident_pages,
+        kernel_file: || uvm_embedded_kernel::backing_file().map(|(file, offset)| KernelFile { file, offset }),
         memory_mib: u64::from(memory_mib),
         cpus,
         launch,

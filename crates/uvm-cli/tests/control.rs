@@ -1,6 +1,7 @@
 //! Control from the host: `--timeout` stops a runaway guest (124), SIGINT and SIGTERM stop
 //! it cleanly (130, 143), a sleeping guest really waits (nanosleep parks the vCPU), and uvm
-//! copes with closed standard descriptors and broken pipes.
+//! copes with closed standard descriptors and broken pipes. Also here: a running VM maps its
+//! kernel's cold text from the `uvm` binary (shared between VMs), as seen from the host.
 
 mod support;
 
@@ -178,4 +179,53 @@ fn closed_standard_descriptors_and_broken_pipes() {
     assert_eq!(out.status.code(), Some(141), "{test}: {:?}, stderr: {stderr}", out.status);
     // As in a shell pipeline (`uvm run app | head`): the status tells, nothing is printed.
     assert!(stderr.is_empty(), "{test}: a broken pipe should end the app quietly: {stderr}");
+}
+
+/// A running VM reads its kernel's cold text from the `uvm` binary's page cache, not from a
+/// copy of its own: the binary is mapped once more, privately and writable (the VMM's map
+/// over guest RAM), at file offsets that one of its read-only loaded segments covers.
+#[test]
+fn a_running_vm_maps_the_kernels_cold_text_from_the_uvm_binary() {
+    let test = "a_running_vm_maps_the_kernels_cold_text_from_the_uvm_binary";
+    let Some(image) = staged_image(test) else { return };
+    let mut child = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "sleep".as_ref(), "3000".as_ref()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn uvm");
+    let exe = std::fs::canonicalize(vm::uvm_bin()).expect("the uvm binary's path");
+    let maps_path = format!("/proc/{}/maps", child.id());
+    // (start, end, perms, offset) of each mapping of the `uvm` binary.
+    let binary_mappings = || -> Vec<(u64, u64, String, u64)> {
+        let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+        maps.lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (range, perms, offset, path) = (fields.first()?, fields.get(1)?, fields.get(2)?, fields.get(5)?);
+                if std::path::Path::new(path) != exe {
+                    return None;
+                }
+                let (start, end) = range.split_once('-')?;
+                let hex = |v: &str| u64::from_str_radix(v, 16).ok();
+                Some((hex(start)?, hex(end)?, perms.to_string(), hex(offset)?))
+            })
+            .collect()
+    };
+    let shared_text = |mappings: &[(u64, u64, String, u64)]| {
+        mappings.iter().any(|(start, end, perms, offset)| {
+            let len = end - start;
+            perms == "rw-p"
+                && len >= 8 * 4096
+                && mappings.iter().any(|(s, e, p, o)| p == "r--p" && *o <= *offset && offset + len <= o + (e - s))
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut mappings = binary_mappings();
+    while !shared_text(&mappings) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        mappings = binary_mappings();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(shared_text(&mappings), "{test}: no mapping of the kernel's text from {}: {mappings:?}", exe.display());
 }

@@ -2,12 +2,14 @@
 //! descriptor tables, the boot page tables and the [`BootInfo`] with its strings.
 
 use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC};
-use uvm_abi::kernel::{KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_HEADER_V1_SIZE, KERNEL_MAGIC};
+use uvm_abi::kernel::{
+    KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE, KERNEL_MAGIC,
+};
 use uvm_abi::layout::{self, BOOT_INFO_GPA, KERNEL_BASE, KERNEL_END};
 
 use crate::cpu;
 use crate::error::VmError;
-use crate::memory::GuestMemory;
+use crate::memory::{GuestMemory, MapOverRamError};
 use crate::paging::BootPageTables;
 
 /// What the app starts with, as the VMM passes it to the guest kernel.
@@ -63,12 +65,12 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
         return Err(bad("its header has the wrong magic"));
     }
     let header_size = u32_at(12);
-    if header_size != KERNEL_HEADER_V1_SIZE && header_size as usize != std::mem::size_of::<KernelHeader>() {
+    let sizes = [KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE, std::mem::size_of::<KernelHeader>() as u32];
+    if !sizes.contains(&header_size) {
         return Err(bad("its header has an unknown size"));
     }
-    // A first-layout header ends before the cold range: it marks none.
-    let (cold_start, cold_end) =
-        if header_size == KERNEL_HEADER_V1_SIZE { (KERNEL_BASE, KERNEL_BASE) } else { (u64_at(56), u64_at(64)) };
+    // An earlier layout ends before the cold range or the shared range: it marks none.
+    let field_or_none = |at: usize| if at + 8 <= header_size as usize { u64_at(at) } else { KERNEL_BASE };
     let header = KernelHeader {
         magic,
         abi_version: u32_at(8),
@@ -78,8 +80,10 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
         syscall_entry: u64_at(32),
         exception_stubs: u64_at(40),
         boot_stack_top: u64_at(48),
-        cold_start,
-        cold_end,
+        cold_start: field_or_none(56),
+        cold_end: field_or_none(64),
+        shared_start: field_or_none(72),
+        shared_end: field_or_none(80),
     };
     if header.abi_version != uvm_abi::ABI_VERSION {
         return Err(VmError::BadKernel(format!(
@@ -110,6 +114,15 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
             || cold.end % layout::PAGE_SIZE != 0)
     {
         return Err(bad("its cold range is not whole pages of its zero-initialised data"));
+    }
+    let shared = header.shared_start..header.shared_end;
+    if !shared.is_empty()
+        && (shared.start < KERNEL_BASE + layout::PAGE_SIZE
+            || shared.end > KERNEL_BASE + kernel.len() as u64
+            || shared.start % layout::PAGE_SIZE != 0
+            || shared.end % layout::PAGE_SIZE != 0)
+    {
+        return Err(bad("its shared range is not whole pages of its file bytes past the header's page"));
     }
     Ok(header)
 }
@@ -144,29 +157,69 @@ pub struct BootTables {
 /// How much of the kernel's heap (which starts where the kernel ends) its boot uses.
 const KERNEL_HEAP_WARM: u64 = 32 << 10;
 
+/// A file that holds the kernel's flat binary, page aligned, at `offset`: the `uvm` binary,
+/// whose read-only data embeds it.
+#[derive(Debug)]
+pub struct KernelFile {
+    /// The file, open for reading.
+    pub file: std::fs::File,
+    /// Where the kernel's first byte is in it (a multiple of the page size).
+    pub offset: u64,
+}
+
 /// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
 /// (the GDT for every vCPU there may be, the boot vCPU's TSS; other vCPUs' TSSs are written
 /// when they start: [`write_tss`]), the boot page tables (with `launch.prelink`'s tables
-/// linked) and the prestaged frames (`launch.prestage`).
+/// linked) and the prestaged frames (`launch.prestage`). With `kernel_file`, the kernel's
+/// shared range (its cold text) is mapped from that file instead of copied.
 pub fn write_kernel_and_tables(
     memory: &GuestMemory,
     kernel: &[u8],
     header: &KernelHeader,
     launch: &AppLaunch,
+    kernel_file: Option<&KernelFile>,
 ) -> Result<BootTables, VmError> {
     let oob = || VmError::OutOfBootMemory;
-    // The kernel, its zero-initialised data and the start of its heap are what the guest
-    // touches first: backed before the copy, the copy takes no faults and the guest's own
-    // first touches there take one fault per 8 pages (see `GuestMemory::prefault_ram`). The
-    // kernel's cold range (`KernelHeader::cold_start..cold_end`: the rest of its console
-    // buffer, its fault stack, the bottom of its boot stack) stays unbacked: each page of it
-    // costs ~1.8 us to back here, and the boot never touches it.
+    // The kernel's cold text (`KernelHeader::shared_start..shared_end`, ~180 KiB) is mapped
+    // privately from the `uvm` binary: every VM then reads the same page-cache pages instead
+    // of holding a copy of its own, and staging skips copying and backing them. A write to
+    // them (the kernel makes none) would get a private copy, never reaching the file. The
+    // price: KVM maps no neighbours along with a fault on pages the host has not backed
+    // writable, so each cold text page the guest runs costs a fault of its own (a hello runs
+    // two). Mapping fails only on a host without the file; the text is then copied.
+    let shared = match kernel_file {
+        Some(f) if header.shared_start < header.shared_end => {
+            let len = header.shared_end - header.shared_start;
+            let at = f.offset + (header.shared_start - KERNEL_BASE);
+            match memory.map_file_over_ram(header.shared_start, len, &f.file, at) {
+                Ok(()) => true,
+                Err(MapOverRamError::NotMapped(_)) => false,
+                Err(MapOverRamError::RamLost(source)) => {
+                    return Err(VmError::Memory { what: "guest RAM under the kernel's text", source })
+                }
+            }
+        }
+        _ => false,
+    };
+    let (shared_start, shared_end) =
+        if shared { (header.shared_start, header.shared_end) } else { (KERNEL_BASE, KERNEL_BASE) };
+    // The rest of the kernel, its zero-initialised data and the start of its heap are what
+    // the guest touches first: backed before the copy, the copy takes no faults and the
+    // guest's own first touches there take one fault per 8 pages (see
+    // `GuestMemory::prefault_ram`). The kernel's cold range (`KernelHeader::cold_start..
+    // cold_end`: the rest of its console buffer, its fault stack, the bottom of its boot
+    // stack) stays unbacked: each page of it costs ~1.8 us to back here, and the boot never
+    // touches it.
     let warm_end = KERNEL_BASE + header.memory_size.saturating_add(KERNEL_HEAP_WARM);
     let (cold_start, cold_end) =
         if header.cold_start < header.cold_end { (header.cold_start, header.cold_end) } else { (warm_end, warm_end) };
-    memory.prefault_ram(KERNEL_BASE, cold_start.saturating_sub(KERNEL_BASE));
-    memory.prefault_ram(cold_end, warm_end.saturating_sub(cold_end));
-    memory.write_ram(KERNEL_BASE, kernel).ok_or_else(oob)?;
+    for (start, end) in [(KERNEL_BASE, shared_start), (shared_end, cold_start), (cold_end, warm_end)] {
+        memory.prefault_ram(start, end.saturating_sub(start));
+    }
+    let split = (shared_start - KERNEL_BASE) as usize;
+    let resume = (shared_end - KERNEL_BASE) as usize;
+    memory.write_ram(KERNEL_BASE, &kernel[..split]).ok_or_else(oob)?;
+    memory.write_ram(shared_end, &kernel[resume..]).ok_or_else(oob)?;
     #[cfg(feature = "kernel-text-profile")]
     protect_profiled_text(memory, kernel)?;
     memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(layout::MAX_VCPUS)).ok_or_else(oob)?;
@@ -303,6 +356,8 @@ mod tests {
             header.boot_stack_top,
             header.cold_start,
             header.cold_end,
+            header.shared_start,
+            header.shared_end,
         ];
         for (i, v) in fields.iter().enumerate() {
             k[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
@@ -314,7 +369,7 @@ mod tests {
         KernelHeader {
             magic: KERNEL_MAGIC,
             abi_version: uvm_abi::ABI_VERSION,
-            header_size: 72,
+            header_size: 88,
             memory_size: 0x8000,
             entry: KERNEL_BASE + 0x100,
             syscall_entry: KERNEL_BASE + 0x200,
@@ -322,6 +377,8 @@ mod tests {
             boot_stack_top: KERNEL_BASE + 0x8000,
             cold_start: KERNEL_BASE + 0x4000,
             cold_end: KERNEL_BASE + 0x6000,
+            shared_start: KERNEL_BASE + 0x1000,
+            shared_end: KERNEL_BASE + 0x2000,
         }
     }
 
@@ -357,13 +414,80 @@ mod tests {
             let h = KernelHeader { cold_start: start, cold_end: end, ..good_header() };
             assert!(parse_kernel_header(&kernel_with(h, 0x2000)).is_err(), "cold range {why}");
         }
+        for (start, end, why) in [
+            (KERNEL_BASE, KERNEL_BASE + 0x1000, "the header's page"),
+            (KERNEL_BASE + 0x1000, KERNEL_BASE + 0x3000, "past the file bytes"),
+            (KERNEL_BASE + 0x1800, KERNEL_BASE + 0x2000, "not page-aligned"),
+        ] {
+            let h = KernelHeader { shared_start: start, shared_end: end, ..good_header() };
+            assert!(parse_kernel_header(&kernel_with(h, 0x2000)).is_err(), "shared range {why}");
+        }
     }
 
     #[test]
-    fn a_first_layout_header_marks_nothing_cold() {
+    fn earlier_layout_headers_mark_nothing_cold_or_shared() {
         let h = KernelHeader { header_size: KERNEL_HEADER_V1_SIZE, ..good_header() };
         let parsed = parse_kernel_header(&kernel_with(h, 0x2000)).unwrap();
         assert_eq!(parsed.cold_start, parsed.cold_end, "{parsed:?}");
+        assert_eq!(parsed.shared_start, parsed.shared_end, "{parsed:?}");
+        let h = KernelHeader { header_size: KERNEL_HEADER_V2_SIZE, ..good_header() };
+        let parsed = parse_kernel_header(&kernel_with(h, 0x2000)).unwrap();
+        assert_eq!((parsed.cold_start, parsed.cold_end), (good_header().cold_start, good_header().cold_end));
+        assert_eq!(parsed.shared_start, parsed.shared_end, "{parsed:?}");
+    }
+
+    /// The host mapping RAM address `gpa` lies in, as /proc/self/maps names it (its path).
+    fn host_mapping_of(memory: &GuestMemory, gpa: u64) -> String {
+        let host = memory.ram_host_range().0 + gpa;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .find(|line| {
+                let range = line.split(' ').next().unwrap();
+                let (start, end) = range.split_once('-').unwrap();
+                let (start, end) = (u64::from_str_radix(start, 16).unwrap(), u64::from_str_radix(end, 16).unwrap());
+                (start..end).contains(&host)
+            })
+            .map(|line| line.split_whitespace().nth(5).unwrap_or("").to_string())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_shared_range_is_mapped_from_the_kernels_file_and_the_rest_copied() {
+        let memory = GuestMemory::for_tests(64 << 20);
+        let header = KernelHeader { memory_size: 0x4000, cold_start: 0, cold_end: 0, ..good_header() };
+        let mut kernel = kernel_with(header, 0x3000);
+        for (i, b) in kernel.iter_mut().enumerate().skip(0x100) {
+            *b = (i % 251) as u8;
+        }
+        // The kernel's bytes at a page-aligned offset into a file, as in the `uvm` binary.
+        let path = std::env::temp_dir().join(format!("uvm-kernel-file-{}", std::process::id()));
+        std::fs::write(&path, [vec![0xee; 0x2000], kernel.clone()].concat()).unwrap();
+        let file = KernelFile { file: std::fs::File::open(&path).unwrap(), offset: 0x2000 };
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), Some(&file)).unwrap();
+        let mut loaded = vec![0u8; kernel.len()];
+        memory.read_ram(KERNEL_BASE, &mut loaded).unwrap();
+        assert!(loaded == kernel, "the guest sees the whole kernel");
+        let path = path.display().to_string();
+        assert_eq!(host_mapping_of(&memory, header.shared_start), path, "the shared page comes from the file");
+        assert_ne!(host_mapping_of(&memory, KERNEL_BASE), path, "the header's page is copied");
+        assert_ne!(host_mapping_of(&memory, header.shared_end), path, "so is what follows");
+        // A write there (none is made) would stay private: the file keeps its bytes.
+        memory.write_ram(header.shared_start, &[0u8; 16]).unwrap();
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(on_disk[0x2000..] == kernel[..], "the file is unchanged");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn without_a_kernel_file_all_of_the_kernel_is_copied() {
+        let memory = GuestMemory::for_tests(64 << 20);
+        let header = KernelHeader { memory_size: 0x4000, cold_start: 0, cold_end: 0, ..good_header() };
+        let kernel = kernel_with(header, 0x3000);
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), None).unwrap();
+        let mut loaded = vec![0u8; kernel.len()];
+        memory.read_ram(KERNEL_BASE, &mut loaded).unwrap();
+        assert!(loaded == kernel);
+        assert_eq!(host_mapping_of(&memory, header.shared_start), host_mapping_of(&memory, KERNEL_BASE));
     }
 
     #[test]
@@ -377,7 +501,7 @@ mod tests {
             ..good_header()
         };
         let kernel = kernel_with(header, 0x2000);
-        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default()).unwrap();
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), None).unwrap();
         let resident = |gpa: u64| memory.is_resident(gpa);
         assert!(resident(KERNEL_BASE) && resident(KERNEL_BASE + 0x7_f000), "before the cold range");
         assert!(!resident(KERNEL_BASE + 0x8_0000) && !resident(KERNEL_BASE + 0xb_f000), "the cold range");

@@ -308,6 +308,8 @@ mod tests {
             boot_stack_top: 0x20_8000,
             cold_start: 0,
             cold_end: 0,
+            shared_start: 0,
+            shared_end: 0,
         };
         let idt = idt_bytes(&header);
         let gate = |v: usize| u64::from_le_bytes(idt[v * 16..v * 16 + 8].try_into().unwrap());

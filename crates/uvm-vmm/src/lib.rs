@@ -33,7 +33,7 @@ pub mod timings;
 pub mod vcpus;
 pub mod vm;
 
-pub use boot::AppLaunch;
+pub use boot::{AppLaunch, KernelFile};
 pub use error::{HypercallError, VmError};
 pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};

@@ -1,7 +1,8 @@
 //! Guest memory: the RAM slot and the read-only image slot, as host mappings.
 //!
-//! RAM is anonymous private memory; the image file is mapped shared and read-only, so every VM
-//! of one image reads the same page-cache pages (zero copy). All guest-memory access from the
+//! RAM is anonymous private memory, but for the guest kernel's cold text, mapped privately from
+//! the `uvm` binary ([`GuestMemory::map_file_over_ram`]); the image file is mapped shared and
+//! read-only. So every VM reads the same page-cache pages of both (zero copy). All guest-memory access from the
 //! VMM goes through [`GuestMemory`] (bounds-checked copies by vm-memory), so a guest-supplied
 //! address can never reach outside it. Two exceptions, both checked against RAM here: the
 //! network's readiness area is shared with the guest through atomics
@@ -20,6 +21,16 @@ use crate::mapped::MappedFile;
 
 /// `madvise` advice: populate (prefault) page tables writable (Linux 5.14).
 const MADV_POPULATE_WRITE: libc::c_int = 23;
+
+/// Why [`GuestMemory::map_file_over_ram`] mapped nothing.
+#[derive(Debug)]
+pub enum MapOverRamError {
+    /// RAM is as it was (fresh anonymous memory there).
+    NotMapped(io::Error),
+    /// The failed mapping took that part of RAM away and it could not be put back: the guest
+    /// must not run.
+    RamLost(io::Error),
+}
 
 /// The guest's memory as the VMM sees it.
 pub struct GuestMemory {
@@ -147,6 +158,62 @@ impl GuestMemory {
         unsafe {
             libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, MADV_POPULATE_WRITE)
         };
+    }
+
+    /// Maps `len` bytes of `file` from `offset` over RAM at `gpa` (all page aligned), privately:
+    /// the guest then reads the file's page-cache pages, the same pages every process mapping
+    /// them reads, and a write there (the guest's or the VMM's) gets a private copy that never
+    /// reaches the file. For staging, before the guest runs: what RAM held there is replaced.
+    pub fn map_file_over_ram(
+        &self,
+        gpa: u64,
+        len: u64,
+        file: &std::fs::File,
+        offset: u64,
+    ) -> Result<(), MapOverRamError> {
+        use std::os::fd::AsRawFd;
+        let aligned = [gpa, len, offset].iter().all(|v| v.is_multiple_of(PAGE_SIZE));
+        let offset = libc::off_t::try_from(offset).ok();
+        let (Some(offset), true, true) = (offset, aligned, len > 0 && self.is_ram(gpa, len)) else {
+            return Err(MapOverRamError::NotMapped(io::Error::from(io::ErrorKind::InvalidInput)));
+        };
+        // SAFETY: the range is page-aligned and inside the RAM mapping this value owns
+        // (checked above), so MAP_FIXED replaces pages of that mapping only, with readable and
+        // writable memory of the same size: every accessor here keeps working, and dropping
+        // the RAM region unmaps it with the rest. Staging calls this before the guest runs
+        // and before anything holds a reference into RAM (the atomics are handed out later,
+        // for the network's area, not the kernel's).
+        let mapped = unsafe {
+            libc::mmap(
+                (self.ram_host + gpa as usize) as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                offset,
+            )
+        };
+        if mapped != libc::MAP_FAILED {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        // A failed MAP_FIXED may have unmapped the range already: put fresh anonymous memory
+        // back (what RAM held there, since staging writes the kernel only afterwards).
+        // SAFETY: as above: the same range of the RAM mapping, now anonymous memory again.
+        let restored = unsafe {
+            libc::mmap(
+                (self.ram_host + gpa as usize) as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if restored == libc::MAP_FAILED {
+            return Err(MapOverRamError::RamLost(io::Error::last_os_error()));
+        }
+        Err(MapOverRamError::NotMapped(error))
     }
 
     /// Makes the host mapping of RAM `[gpa, gpa + len)` (page-aligned) read-only: KVM then

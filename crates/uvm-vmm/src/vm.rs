@@ -11,7 +11,7 @@ use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
 use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, MAX_VCPUS, RAM_MAX_SIZE, RAM_MIN_SIZE};
 
-use crate::boot::{self, AppLaunch, BootFacts};
+use crate::boot::{self, AppLaunch, BootFacts, KernelFile};
 use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
@@ -32,6 +32,10 @@ pub struct VmSpec<'a> {
     /// Called as soon as `kernel` has been copied into guest RAM, before the memory slots
     /// are registered: the caller may give the pages of its copy back.
     pub kernel_copied: fn(),
+    /// The file `kernel`'s bytes come from, if any (called while staging): the kernel's cold
+    /// text is then mapped from it, one copy in the host's page cache for every VM, instead
+    /// of copied into each VM's RAM. `None`: all of the kernel is copied.
+    pub kernel_file: fn() -> Option<KernelFile>,
     /// Guest RAM in MiB.
     pub memory_mib: u64,
     /// How many vCPUs may run guest code at once (`[vm] cpus`, 1..=`MAX_VCPUS`); the guest may
@@ -194,7 +198,8 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
     let memory = GuestMemory::new(ram_size, spec.image)?;
-    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch)?;
+    let kernel_file = (spec.kernel_file)();
+    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch, kernel_file.as_ref())?;
     (spec.kernel_copied)();
     let took = started.elapsed();
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {

@@ -121,6 +121,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
         image: &image,
         kernel,
         kernel_copied: || {},
+        kernel_file: || None,
         memory_mib: 32,
         cpus,
         launch: AppLaunch { argv: vec!["t".into()], workdir: "/".into(), ..Default::default() },

@@ -61,7 +61,7 @@ uvm_kernel_header:
     .ascii "UVMKERN"
     .byte 0
     .long {abi_version}
-    .long 72
+    .long 88
     .quad __kernel_end - {kernel_base}
     .quad uvm_kernel_entry
     .quad uvm_syscall_entry
@@ -69,6 +69,8 @@ uvm_kernel_header:
     .quad {kernel_stack0} + {kernel_stack_size} - {boot_stack_reserve}
     .quad __cold_start
     .quad __cold_end
+    .quad __shared_start
+    .quad __shared_end
 
     .section .text.entry, "ax"
     .globl uvm_kernel_entry
