@@ -180,13 +180,13 @@ pub fn write_kernel_and_tables(
     kernel_file: Option<&KernelFile>,
 ) -> Result<BootTables, VmError> {
     let oob = || VmError::OutOfBootMemory;
-    // The kernel's cold text (`KernelHeader::shared_start..shared_end`, ~180 KiB) is mapped
+    // The kernel's cold text (`KernelHeader::shared_start..shared_end`, 128 KiB) is mapped
     // privately from the `uvm` binary: every VM then reads the same page-cache pages instead
     // of holding a copy of its own, and staging skips copying and backing them. A write to
     // them (the kernel makes none) would get a private copy, never reaching the file. The
     // price: KVM maps no neighbours along with a fault on pages the host has not backed
     // writable, so each cold text page the guest runs costs a fault of its own (a hello runs
-    // two). Mapping fails only on a host without the file; the text is then copied.
+    // none). Without the file (no /proc) the text is copied.
     let shared = match kernel_file {
         Some(f) if header.shared_start < header.shared_end => {
             let len = header.shared_end - header.shared_start;
