@@ -8,8 +8,13 @@ With --floor, a program that does only what any KVM start must (bench/kvm_floor.
 64 MiB slot, a vCPU, a guest run to HLT, the teardown left to a child) runs interleaved too,
 and the script prints how far `uvm run` is above that floor.
 
+Back to back (the default), each run starts on a busy machine, right after the previous
+command. With --gap MS every run starts after a pause instead, on an idle machine, as a single
+start does (on this 2-CPU host, itself a VM, an idle CPU takes a while to wake and crun's
+start triples); --shuffle gives every round a new random order of the commands.
+
 Usage: bench/coldstart.py [--runs N] [--warmup N] [--uvm PATH] [--no-crun] [--floor PATH]
-                          BINARY IMAGE
+                          [--gap MS] [--shuffle] BINARY IMAGE
   BINARY  the static binary (run natively and inside crun)
   IMAGE   a uvm image of the same binary (`uvm build`)
 """
@@ -17,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -118,6 +124,8 @@ def main():
     parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "x86_64-unknown-linux-gnu", "release", "uvm"))
     parser.add_argument("--no-crun", action="store_true")
     parser.add_argument("--floor", help="a KVM floor binary (bench/kvm_floor.c) to time beside them")
+    parser.add_argument("--gap", type=float, default=0, metavar="MS", help="pause this long before each run")
+    parser.add_argument("--shuffle", action="store_true", help="a new random order of the commands each round")
     args = parser.parse_args()
 
     if not args.no_crun and shutil.which("crun"):
@@ -137,15 +145,22 @@ def main():
                 note = f"crun: skipped: {reason}"
         times = {name: [] for name in commands}
         codes = {}
+        order = list(commands.items())
         for i in range(args.warmup + args.runs):
-            for name, argv in commands.items():
+            if args.shuffle:
+                random.shuffle(order)
+            for name, argv in order:
+                if args.gap:
+                    time.sleep(args.gap / 1000)
                 elapsed, code = spawn_time(argv)
                 codes.setdefault(name, set()).add(code)
                 if i >= args.warmup:
                     times[name].append(elapsed / 1e6)
 
     print(f"host: {host_facts()}")
-    print(f"runs: {args.runs} per command, interleaved, after {args.warmup} warm-up rounds")
+    order = "in a new random order each round" if args.shuffle else "interleaved"
+    pause = f", each after a {args.gap:g} ms pause (an idle machine)" if args.gap else ", back to back"
+    print(f"runs: {args.runs} per command, {order}{pause}, after {args.warmup} warm-up rounds")
     if note:
         print(note)
     if os.environ.get(HIDDEN_CGROUP2):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the cold-start figures of docs/PERFORMANCE.md: builds uvm (release), a static
 # glibc and a static musl hello, their images and the KVM floor program (bench/kvm_floor.c),
-# and runs bench/coldstart.py on each hello.
+# and runs bench/coldstart.py on each hello: back to back, then each start from an idle machine.
 # Usage: bench/run.sh [RUNS]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +22,9 @@ for libc in glibc musl; do
     "$UVM" run "$out/hello-$libc.uvm" >/dev/null
     echo "== static $libc hello"
     python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" --floor "$out/kvm_floor" "$out/hello-$libc" "$out/hello-$libc.uvm"
+    echo
+    echo "== static $libc hello, each start from an idle machine"
+    python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" --floor "$out/kvm_floor" --gap 20 --shuffle \
+        "$out/hello-$libc" "$out/hello-$libc.uvm"
     echo
 done
