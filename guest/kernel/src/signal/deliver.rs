@@ -138,6 +138,7 @@ pub fn deliver_pending<M: UserMemory>(
             Action::Ignore => {}
             Action::Terminate => return Err(Death::of(&info, regs.rip)),
             Action::Handler => {
+                restart_if_asked(regs, &action);
                 if action.flags & sa::RESETHAND != 0 {
                     if let Some(a) = shared.actions.get_mut(sig as usize - 1) {
                         a.handler = SIG_DFL;
@@ -172,6 +173,40 @@ pub fn deliver_pending<M: UserMemory>(
         thread.set_blocked(mask);
     }
     Ok(())
+}
+
+/// Linux's ERESTARTSYS: when a signal interrupted a syscall (EINTR) that Linux makes again
+/// after a handler installed with SA_RESTART, the frame goes back to the `syscall`
+/// instruction with the number in %rax, so the handler's return makes the call again. Calls
+/// Linux never restarts once a handler ran (poll, select, epoll waits, sleeps, sigsuspend,
+/// pause, waits with a timeout) keep their EINTR.
+fn restart_if_asked(regs: &mut TrapFrame, action: &SigAction) {
+    let interrupted = regs.nr != u64::MAX && regs.rax == (-(Errno::EINTR.code() as i64)) as u64;
+    if interrupted && action.flags & sa::RESTART != 0 && restarts(regs.nr, &regs.syscall_args()) {
+        regs.rax = regs.nr;
+        regs.rip = regs.rip.wrapping_sub(2);
+    }
+}
+
+/// Whether Linux makes syscall `nr` (with `args`) again after a SA_RESTART handler: the calls
+/// that return ERESTARTSYS when a signal interrupts them.
+fn restarts(nr: u64, args: &[u64; 6]) -> bool {
+    const FUTEX_WAIT: u64 = 0;
+    const FUTEX_WAIT_BITSET: u64 = 9;
+    const F_SETLKW: u64 = 7;
+    const F_OFD_SETLKW: u64 = 38;
+    match nr {
+        // read, write, open, ioctl, pread64, pwrite64, readv, writev, sendfile, connect,
+        // accept, sendto, recvfrom, sendmsg, recvmsg, wait4, flock, waitid, openat, accept4,
+        // preadv, pwritev, sendmmsg, preadv2, pwritev2
+        0 | 1 | 2 | 16 | 17 | 18 | 19 | 20 | 40 | 42 | 43 | 44 | 45 | 46 | 47 | 61 | 73 | 247 | 257 | 288 | 295
+        | 296 | 307 | 327 | 328 => true,
+        // fcntl: the waiting lock commands.
+        72 => matches!(args[1], F_SETLKW | F_OFD_SETLKW),
+        // futex: a wait without a timeout (with one, Linux's restart block ends in EINTR).
+        202 => matches!(args[1] & 0x7f, FUTEX_WAIT | FUTEX_WAIT_BITSET) && args[3] == 0,
+        _ => false,
+    }
 }
 
 /// Writes the frame of `info` for a handler and points `regs` at the handler. `Err`: the
@@ -444,6 +479,27 @@ mod tests {
         fake::set_ymm_hi([0xff; fake::AVX_SIZE]);
         assert!(w.handler_returns().is_err());
         assert_eq!(fake::ymm_hi(), [0xff; fake::AVX_SIZE]);
+    }
+
+    #[test]
+    fn an_interrupted_read_restarts_after_a_sa_restart_handler_and_poll_does_not() {
+        let eintr = (-(Errno::EINTR.code() as i64)) as u64;
+        for (nr, flags, restarted) in [(0, sa::RESTART, true), (0, 0, false), (7, sa::RESTART, false)] {
+            let mut w = World::new();
+            w.regs.nr = nr; // read, then read without SA_RESTART, then poll
+            w.regs.rax = eintr;
+            let syscall_end = w.regs.rip;
+            w.handle(USR1, flags, 0);
+            w.kill(USR1);
+            w.deliver().unwrap();
+            // rt_sigreturn's result is the %rax the app resumes with.
+            let rax = w.handler_returns().unwrap();
+            if restarted {
+                assert_eq!((w.regs.rip, rax), (syscall_end - 2, nr), "back on the `syscall`, number in %rax");
+            } else {
+                assert_eq!((w.regs.rip, rax), (syscall_end, eintr), "nr {nr} flags {flags:#x}: EINTR stays");
+            }
+        }
     }
 
     #[test]
