@@ -149,6 +149,11 @@ pub struct GuestStats {
     pub app_entry_tsc: u64,
     /// TSC at exit.
     pub exit_tsc: u64,
+    /// App syscall sites rewritten to enter the kernel without the `syscall` instruction's
+    /// trap (the guest's `syscall::patch`).
+    pub patched_sites: u64,
+    /// Syscalls that came in through such a site (counted in `syscalls` too).
+    pub patched_syscalls: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).
@@ -335,7 +340,7 @@ mod tests {
         assert_eq!(size_of::<ConsoleWrite>(), 32);
         assert_eq!(offset_of!(ConsoleWrite, result), 24);
         assert_eq!(size_of::<ConsoleRead>(), 32);
-        assert_eq!(size_of::<Exit>(), 64);
+        assert_eq!(size_of::<Exit>(), 80);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
         assert_eq!(size_of::<CopyFromImage>(), 32);

@@ -255,8 +255,10 @@ fn print_timings(
             us(g.exit_tsc)
         );
         eprintln!(
-            "  guest: {} syscalls served in the VM, {} demand page faults, {} TLB flushes, {} KiB of guest memory in use",
+            "  guest: {} syscalls served in the VM ({} through {} patched sites), {} demand page faults, {} TLB flushes, {} KiB of guest memory in use",
             g.syscalls,
+            g.patched_syscalls,
+            g.patched_sites,
             g.demand_faults,
             g.tlb_flushes,
             g.frames_in_use * 4

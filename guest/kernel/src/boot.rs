@@ -231,6 +231,10 @@ mod kernel {
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
         process.threads.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
+        // Hot syscall sites are rewritten to skip PVM's `syscall` trap (`syscall::patch`).
+        if boot.info.platform != Platform::HardwareVirt as u32 {
+            process.patcher.enable();
+        }
         *PROCESS.lock() = Some(process);
         (loaded.entry, built.rsp)
     }

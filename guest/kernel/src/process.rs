@@ -160,6 +160,8 @@ impl ProcessView for SelfView {
 pub struct Stats {
     /// Syscalls served.
     pub syscalls: u64,
+    /// Syscalls that came in through a patched site (`syscall::patch`).
+    pub patched_syscalls: u64,
 }
 
 /// The process.
@@ -198,6 +200,8 @@ pub struct Process {
     pub stats: Stats,
     /// Whether the app was told (`syscall::notes`) that it cannot start another process.
     pub one_process_noted: bool,
+    /// The app's syscall sites: how often each trapped, and which were rewritten.
+    pub patcher: crate::syscall::patch::SitePatcher,
     /// The readiness area shared with the VMM, once the app made an IP socket.
     pub net_area: Option<&'static crate::netarea::NetArea>,
     #[cfg(test)]
@@ -239,6 +243,7 @@ impl Process {
             trace,
             stats: Stats::default(),
             one_process_noted: false,
+            patcher: crate::syscall::patch::SitePatcher::new(),
             net_area: None,
             #[cfg(test)]
             fs_base: 0,
@@ -335,6 +340,8 @@ impl Process {
             kernel_entry_tsc: crate::boot::KERNEL_ENTRY_TSC.load(core::sync::atomic::Ordering::Relaxed),
             app_entry_tsc: crate::boot::APP_ENTRY_TSC.load(core::sync::atomic::Ordering::Relaxed),
             exit_tsc: crate::time::rdtsc(),
+            patched_sites: self.patcher.patched_sites(),
+            patched_syscalls: self.stats.patched_syscalls,
         };
         crate::hypercall::exit(status, stats)
     }

@@ -244,6 +244,7 @@ pub fn all() -> Vec<Case> {
             unix_sockets(tc),
             remap_threads(tc),
             thread_signals(tc),
+            hot_syscalls(tc),
             fdcopy(tc),
             mremap(tc),
             procfs(tc),
@@ -693,6 +694,15 @@ pub fn busybox_cat() -> Case {
 pub fn thread_signals(tc: Toolchain) -> Case {
     let out = "spinner took SIGUSR1: yes, sigwait got 12\n";
     case("thread_signals", c_only(tc), "thread_signals", vec![Run::new("thread_signals").stdout(out)])
+}
+
+/// `hot_syscalls`: calls made again and again from the same sites (which the kernel rewrites
+/// to enter it without a trap) stay right, from two threads too, and a read a signal
+/// interrupts at such a site restarts after a SA_RESTART handler.
+pub fn hot_syscalls(tc: Toolchain) -> Case {
+    let out = "getppid x1000: same every time\npipe round trips x200: 0 wrong\n\
+               interrupted read: 4 bytes \"late\" after 1 signal(s)\ntwo threads x500: same every time\n";
+    case("hot_syscalls", c_only(tc), "hot_syscalls", vec![Run::new("hot_syscalls").stdout(out)])
 }
 
 /// `remap_threads`: a page replaced (MAP_FIXED) by one thread while another thread reads it on

@@ -1,6 +1,6 @@
 //! The kernel's entry points, in assembly: the kernel header the VMM reads, the boot entry,
-//! the syscall entry (at LSTAR), the ring-0 exception stubs, the fault entry they hand over
-//! to, and the one return path to the app.
+//! the syscall entry (at LSTAR) and its twin for patched syscall sites, the ring-0 exception
+//! stubs, the fault entry they hand over to, and the one return path to the app.
 //!
 //! On PVM hosts `syscall` lands here still in ring 3 and ring-0 code is emulated (about 1 us
 //! an instruction), so the only ring-0 code is the exception stub: it records the exception
@@ -99,6 +99,7 @@ uvm_syscall_entry:
     mov %rsp, %gs:{scratch_rsp}
     mov %gs:{kernel_stack_top}, %rsp
     push $0
+.Lsyscall_on_kernel_stack:
     push ${user_ss}
     push %gs:{scratch_rsp}
     push %r11
@@ -109,6 +110,24 @@ uvm_syscall_entry:
     mov %rsp, %rdi
     call {syscall_handler}
     jmp uvm_return_to_app
+
+    /* A patched syscall site's trampoline (`syscall::patch`) jumps here instead of trapping,
+     * with %eax = the syscall number and %rcx = the return address, as `syscall` leaves them.
+     * The rest of what `syscall` does happens here, after the stack switch and before any
+     * other memory is touched (so the app's red zone below its %rsp stays intact): %r11 =
+     * RFLAGS, then the flags SFMASK clears (DF, AC, TF) cleared. The frame's pad word says
+     * which way the call came (1: a patched site). */
+    .balign 16
+    .globl uvm_patched_syscall_entry
+uvm_patched_syscall_entry:
+    mov %rsp, %gs:{scratch_rsp}
+    mov %gs:{kernel_stack_top}, %rsp
+    pushfq
+    pop %r11
+    push $2
+    popfq
+    push $1
+    jmp .Lsyscall_on_kernel_stack
 
     .balign 16
     .globl uvm_return_to_app
@@ -229,6 +248,12 @@ extern "C" {
     fn uvm_return_to_app() -> !;
     fn uvm_fault_entry();
     fn uvm_secondary_entry();
+    fn uvm_patched_syscall_entry();
+}
+
+/// Where a patched syscall site's trampoline jumps (see `syscall::patch`).
+pub fn patched_syscall_entry_address() -> u64 {
+    uvm_patched_syscall_entry as *const () as u64
 }
 
 /// Where the VMM starts a vCPU after the first.

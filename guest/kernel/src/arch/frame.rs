@@ -54,9 +54,13 @@ pub struct TrapFrame {
     pub rflags: u64,
     pub rsp: u64,
     pub ss: u64,
-    /// Keeps the frame a multiple of 16 bytes.
+    /// Keeps the frame a multiple of 16 bytes. At a syscall it says how the call came:
+    /// [`PATCHED_ENTRY`] through a patched site (`syscall::patch`), else 0.
     pub pad: u64,
 }
+
+/// `TrapFrame::pad` of a syscall that came through a patched site's trampoline.
+pub const PATCHED_ENTRY: u64 = 1;
 
 /// Size of a trap frame (the entry code reserves exactly this much).
 pub const TRAP_FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();

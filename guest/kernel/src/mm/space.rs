@@ -680,6 +680,31 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Writes `bytes` at `offset` into the app's code page at `page` (for `syscall::patch`),
+    /// without another vCPU ever running a half-written instruction: the page is copied into a
+    /// fresh frame, the copy is patched, and the page's entry is switched to it in one store;
+    /// the flush that makes it visible is left pending for [`AddressSpace::flush_now`]. A vCPU
+    /// that runs the old page until then runs code just as correct, so the old frame is never
+    /// freed: an image page, or a private copy kept for good. The page must be present,
+    /// executable and not writable (nothing else writes it).
+    pub fn patch_code_page(&mut self, page: u64, offset: usize, bytes: &[u8]) -> Result<(), Errno> {
+        let old = paging::lookup(self.root, page);
+        let code_page = old & pte::PRESENT != 0 && old & (pte::WRITABLE | pte::NO_EXECUTE) == 0;
+        let frame = paging::entry_frame(old).filter(|_| code_page).ok_or(Errno::EFAULT)?;
+        if !page.is_multiple_of(PAGE_SIZE) || offset + bytes.len() > PAGE_SIZE as usize {
+            return Err(Errno::EINVAL);
+        }
+        let copy = self.frames.lock().alloc_zeroed().ok_or(Errno::ENOMEM)?;
+        phys::copy_page(copy, frame);
+        phys::write_bytes(copy + offset as u64, bytes);
+        if paging::set(self.root, page, (old & !pte::ADDR_MASK) | copy, &mut self.frames.lock()).is_none() {
+            self.frames.lock().free(copy);
+            return Err(Errno::ENOMEM);
+        }
+        self.flush_pending = true;
+        Ok(())
+    }
+
     /// Whether every page of `[addr, end)` is in some mapping.
     pub fn is_mapped(&self, addr: u64, end: u64) -> bool {
         let mut cursor = addr;

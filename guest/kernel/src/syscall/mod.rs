@@ -16,6 +16,7 @@ pub mod mm;
 pub mod names;
 pub mod net;
 pub mod notes;
+pub mod patch;
 pub mod poll;
 pub mod proc;
 pub mod signal;
@@ -42,6 +43,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     };
     process.switch_to(crate::process::current_cpu());
     let nr = frame.nr;
+    // Where the `syscall` instruction is, if the call trapped (a patched site's entry marks
+    // its frame): the site may be rewritten below, once this call is done.
+    let trapped_at = if frame.pad == crate::arch::frame::PATCHED_ENTRY { None } else { frame.rip.checked_sub(2) };
     let args = frame.syscall_args();
     if process.trace && trace::never_returns(nr) {
         trace::report_exit(nr, &args);
@@ -52,6 +56,10 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     }
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
+    match trapped_at {
+        Some(at) => process.patcher.trapped(&mut process.space, at, nr),
+        None => process.stats.patched_syscalls += 1,
+    }
     if result == Err(crate::errno::Errno::ENOSYS) && !process.one_process_noted {
         if let Some(note) = notes::one_process_note(nr) {
             process.one_process_noted = true;

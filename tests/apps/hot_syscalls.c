@@ -1,0 +1,69 @@
+// Hot syscall sites (the kernel rewrites a site that keeps trapping so that it jumps into the
+// kernel instead): results stay right through a rewritten site, including a call that a
+// signal interrupts there and that restarts (SA_RESTART), and calls from two threads.
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int pipefd[2];
+static volatile sig_atomic_t handled;
+static pthread_t main_thread;
+
+static void on_usr1(int sig) { (void)sig; handled++; }
+
+// Interrupts the main thread's blocking read, then gives it something to read.
+static void *interrupter(void *arg) {
+    (void)arg;
+    usleep(50000);
+    pthread_kill(main_thread, SIGUSR1);
+    usleep(50000);
+    if (write(pipefd[1], "late", 4) != 4) return (void *)1;
+    return NULL;
+}
+
+// Many calls from a second thread at the same sites as the main thread's.
+static void *worker(void *arg) {
+    long bad = 0;
+    pid_t parent = getppid();
+    for (int i = 0; i < 500; i++) bad += getppid() != parent;
+    (void)arg;
+    return (void *)bad;
+}
+
+int main(void) {
+    pid_t parent = getppid();
+    long bad = 0;
+    for (int i = 0; i < 1000; i++) bad += getppid() != parent;
+    printf("getppid x1000: %s\n", bad ? "wrong" : "same every time");
+
+    if (pipe(pipefd) != 0) return 1;
+    char buf[16];
+    long mismatched = 0;
+    for (int i = 0; i < 200; i++) {
+        char c = (char)('a' + i % 26);
+        if (write(pipefd[1], &c, 1) != 1 || read(pipefd[0], buf, 1) != 1 || buf[0] != c) mismatched++;
+    }
+    printf("pipe round trips x200: %ld wrong\n", mismatched);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    main_thread = pthread_self();
+    pthread_t t;
+    pthread_create(&t, NULL, interrupter, NULL);
+    ssize_t n = read(pipefd[0], buf, sizeof buf);
+    void *r;
+    pthread_join(t, &r);
+    printf("interrupted read: %zd bytes \"%.*s\" after %d signal(s)\n", n, n > 0 ? (int)n : 0, buf, (int)handled);
+
+    pthread_t w;
+    pthread_create(&w, NULL, worker, NULL);
+    for (int i = 0; i < 500; i++) bad += getppid() != parent;
+    pthread_join(w, &r);
+    printf("two threads x500: %s\n", bad || r ? "wrong" : "same every time");
+    return 0;
+}
