@@ -57,7 +57,7 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     match trapped_at {
-        Some(at) => process.patcher.trapped(&mut process.space, at, nr),
+        Some(at) => process.patcher.trapped(&mut process.space, at, nr, args[0] == frame.rbx),
         None => process.stats.patched_syscalls += 1,
     }
     if result == Err(crate::errno::Errno::ENOSYS) && !process.one_process_noted {

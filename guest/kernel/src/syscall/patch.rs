@@ -4,15 +4,14 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten, when its bytes are the common pair
-//! `mov $nr, %eax; syscall` (`b8 imm32 0f 05`, glibc's and Go's wrappers): the `mov`'s five
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of two [`Shape`]s: its last
 //! bytes become a `jmp rel32` to a trampoline of its own in the kernel's trampoline page,
-//! which does the `mov`, puts the return address in %rcx as `syscall` does, and jumps to
-//! `arch::entry`'s patched entry; that entry does the rest of what `syscall` does (%r11 =
-//! RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the app's red zone is
-//! never touched. The `syscall` itself stays in place, so code that jumps to it directly
-//! (none does in these wrappers) still traps, and so does a restarted call (the kernel rewinds
-//! %rip by 2, onto it).
+//! which does the instruction the jump replaced, puts the return address in %rcx as `syscall`
+//! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
+//! `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the
+//! app's red zone is never touched. A restarted call (the kernel rewinds %rip by 2) lands on
+//! a real `syscall`: the one left in place after a `mov $nr, %eax`, or one in the trampoline
+//! just before the jump back to the app.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -26,31 +25,33 @@
 //! trapped at least half as often are patched along with the one that reached the count,
 //! under the same flush.
 //!
-//! Why the bytes before a `syscall` can be trusted to be a `mov`: x86 cannot be decoded
-//! backwards, so `b8 imm32` could be the tail of a longer instruction. A site is patched only
-//! when every call that trapped there came with the same number and the immediate equals it
-//! (so the `mov` explains %eax), and the byte before is no prefix that would change the `mov`
-//! (REX, operand or address size, lock, rep, segment). Sites that fail are never tried again.
+//! Why the bytes before a `syscall` can be trusted to be the instruction they look like: x86
+//! cannot be decoded backwards, so they could be the tail of a longer instruction. A site is
+//! patched only when every call that trapped there agrees with them (the `mov $nr, %eax`'s
+//! immediate is the number each call came with; after `mov %rbx, %rdi`, %rdi equals %rbx at
+//! each call), and the byte before them is no prefix that would change them (REX, operand or
+//! address size, lock, rep, segment). Sites that fail are never tried again.
 //!
 //! Only on PVM: with VMX/SVM `syscall` enters ring 0 directly and costs ~0.1 us.
 
 use alloc::boxed::Box;
 
+use uvm_abi::layout::{KERNEL_BASE, KERNEL_END, PAGE_SIZE};
+
 use crate::arch::phys;
 use crate::mm::space::AddressSpace;
-use uvm_abi::layout::PAGE_SIZE;
 
-/// How many times a site traps before it is rewritten. A rewrite costs a page copy and an
-/// emulated page-table write (with their shadow-page faults, a few trapped syscalls' worth);
-/// a site that traps this often is likely to trap again.
+/// How many times a site traps before it is rewritten. A rewrite costs a page copy, an
+/// emulated page-table write and a TLB-flush hypercall, with their shadow-page faults (a few
+/// trapped syscalls' worth); a site that traps this often is likely to trap again.
 pub const PATCH_AFTER: u32 = 8;
 
-/// Sites tracked (an open-addressed table on the kernel heap, 2 KiB, made at the first
+/// Sites tracked (an open-addressed table on the kernel heap, 3 KiB, made at the first
 /// syscall; once full, new sites are not tracked). A hello makes a dozen, a Go runtime's
 /// start ~40.
 const TABLE_SIZE: usize = 128;
 
-/// Bytes per trampoline: `mov $nr, %eax` (5), `lea rel32(%rip), %rcx` (7), `jmp rel32` (5).
+/// Bytes per trampoline (the longest, [`Shape::GoSyscall6`]'s, takes 22).
 const TRAMPOLINE_SIZE: usize = 32;
 
 /// Trampolines in the kernel's trampoline page: the most sites that can be patched.
@@ -66,6 +67,46 @@ struct TrampolinePage([u8; PAGE_SIZE as usize]);
 #[link_section = ".bss.zy_trampolines"]
 static mut TRAMPOLINE_PAGE: TrampolinePage = TrampolinePage([0; PAGE_SIZE as usize]);
 
+/// The sites this rewrites, by the bytes that end at the `syscall`'s end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `mov $nr, %eax; syscall` (`b8 imm32 0f 05`): glibc's wrappers and the Go runtime's own
+    /// calls. The jump replaces the `mov`; the `syscall` stays.
+    MovEax(u32),
+    /// `mov %rbx, %rdi; syscall` (`48 89 df 0f 05`): the end of Go's `syscall.Syscall6`, which
+    /// all of Go's I/O goes through, the number already in %rax. The jump replaces both.
+    GoSyscall6,
+}
+
+impl Shape {
+    /// The shape `bytes` (the 8 bytes ending at a `syscall`'s end) have, given what every
+    /// trap there showed (the one number all came with, whether %rdi was %rbx each time).
+    fn of(bytes: &[u8; 8], nr: Option<u32>, rdi_was_rbx: bool) -> Option<Shape> {
+        let prefix = |b: u8| {
+            matches!(b, 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65)
+        };
+        if bytes[6..] != [0x0f, 0x05] {
+            return None;
+        }
+        let imm = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
+        if bytes[1] == 0xb8 && nr == Some(imm) && !prefix(bytes[0]) {
+            return Some(Shape::MovEax(imm));
+        }
+        if bytes[3..6] == [0x48, 0x89, 0xdf] && rdi_was_rbx && !prefix(bytes[2]) {
+            return Some(Shape::GoSyscall6);
+        }
+        None
+    }
+
+    /// How many bytes before the `syscall` the jump goes.
+    fn jump_back(self) -> u64 {
+        match self {
+            Shape::MovEax(_) => 5,
+            Shape::GoSyscall6 => 3,
+        }
+    }
+}
+
 /// What is known of one site (keyed by the address of its `syscall` instruction).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SiteState {
@@ -73,7 +114,7 @@ enum SiteState {
     Counting(u32),
     /// Rewritten.
     Patched,
-    /// Its bytes are not the pair this knows, or it could not be rewritten: left alone.
+    /// Its bytes have no known shape, or it could not be rewritten: left alone.
     Refused,
 }
 
@@ -81,13 +122,15 @@ enum SiteState {
 struct Site {
     /// Address of the `syscall` instruction (0: a free entry).
     at: u64,
-    /// The number of its first call (every call there must have it).
-    nr: u32,
+    /// The number every call there came with (`None`: they differed).
+    nr: Option<u32>,
+    /// Whether %rdi equalled %rbx at every call there.
+    rdi_was_rbx: bool,
     state: SiteState,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: 0, state: SiteState::Counting(0) };
+const FREE: Site = Site { at: 0, nr: None, rdi_was_rbx: false, state: SiteState::Counting(0) };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -120,65 +163,64 @@ impl SitePatcher {
         self.used as u64
     }
 
-    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at`, and rewrites the
-    /// site once it has trapped [`PATCH_AFTER`] times and its bytes allow it. Cheap for the
-    /// other calls: one probe of a small table.
-    pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64) {
-        let Ok(nr) = u32::try_from(nr) else { return };
-        if !self.enabled || at == 0 {
+    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at` (%rdi equal to
+    /// %rbx or not), and rewrites the site once it has trapped [`PATCH_AFTER`] times and its
+    /// bytes allow it. Cheap for the other calls: one probe of a small table.
+    pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64, rdi_is_rbx: bool) {
+        // A `syscall` in kernel memory is a trampoline's, for a restarted call.
+        if !self.enabled || at == 0 || (KERNEL_BASE..KERNEL_END).contains(&at) {
             return;
         }
+        let nr = u32::try_from(nr).ok();
         let sites = self.sites.get_or_insert_with(|| Box::new([FREE; TABLE_SIZE]));
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, state: SiteState::Counting(0) };
+            *site = Site { at, nr, rdi_was_rbx: true, state: SiteState::Counting(0) };
         }
         if site.nr != nr {
-            // Calls with different numbers: %eax is not set by a `mov` right before.
-            site.state = SiteState::Refused;
+            site.nr = None;
         }
+        site.rdi_was_rbx &= rdi_is_rbx;
         let SiteState::Counting(count) = site.state else { return };
         site.state = SiteState::Counting(count + 1);
         if count + 1 < PATCH_AFTER {
             return;
         }
         // This site, and the warm ones too, under the same flush.
-        let mut sites = self.sites.take().unwrap_or_else(|| Box::new([FREE; TABLE_SIZE]));
+        let Some(mut sites) = self.sites.take() else { return };
         for (i, site) in sites.iter_mut().enumerate() {
             let warm = matches!(site.state, SiteState::Counting(n) if n >= PATCH_AFTER / 2);
             if i == index || (warm && site.at != 0) {
-                let patched = self.patch(space, site.at, site.nr).is_some();
+                let patched = self.patch(space, site).is_some();
                 site.state = if patched { SiteState::Patched } else { SiteState::Refused };
             }
         }
         self.sites = Some(sites);
     }
 
-    /// Rewrites the site whose `syscall` is at `at` (see the module doc); `None` when its
-    /// bytes, its page or the trampolines do not allow it.
-    fn patch(&mut self, space: &mut AddressSpace, at: u64, nr: u32) -> Option<()> {
+    /// Rewrites `site` (see the module doc); `None` when its bytes, its page or the
+    /// trampolines do not allow it.
+    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<()> {
         if self.used >= TRAMPOLINES {
             return None;
         }
-        let start = at.checked_sub(6)?;
-        let page = (at - 5) & !(PAGE_SIZE - 1);
-        // The five bytes rewritten and the `syscall` after them lie in one page.
+        let at = site.at;
+        let bytes: [u8; 8] = crate::user::read(space, at.checked_sub(6)?, 8).ok()?.try_into().ok()?;
+        let shape = Shape::of(&bytes, site.nr, site.rdi_was_rbx)?;
+        let jump_at = at - shape.jump_back();
+        let page = jump_at & !(PAGE_SIZE - 1);
+        // The jump lies in one page (so does the `syscall` after it, which it may replace).
         if (at + 1) & !(PAGE_SIZE - 1) != page {
             return None;
         }
-        let bytes: [u8; 8] = crate::user::read(space, start, 8).ok()?.try_into().ok()?;
-        if !is_mov_eax_syscall(&bytes, nr) {
-            return None;
-        }
         let trampoline = &raw const TRAMPOLINE_PAGE as u64 + (self.used * TRAMPOLINE_SIZE) as u64;
-        // `jmp rel32` at `at - 5`: relative to the next instruction, `at`.
-        let jump = i32::try_from(trampoline as i64 - at as i64).ok()?;
-        let code = trampoline_code(trampoline, nr, at + 2, patched_entry())?;
+        let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
+        let jump = rel32(jump_at + 5, trampoline)?;
         phys::write_bytes(trampoline, &code);
         let mut jmp = [0xe9, 0, 0, 0, 0];
         jmp[1..].copy_from_slice(&jump.to_le_bytes());
-        space.patch_code_page(page, (at - 5 - page) as usize, &jmp).ok()?;
+        space.patch_code_page(page, (jump_at - page) as usize, &jmp).ok()?;
         self.used += 1;
         Some(())
     }
@@ -190,13 +232,10 @@ fn slot_of(sites: &[Site; TABLE_SIZE], at: u64) -> Option<usize> {
     (0..TABLE_SIZE).map(|i| (start + i) % TABLE_SIZE).find(|&i| sites[i].at == at || sites[i].at == 0)
 }
 
-/// Whether `bytes` (from 6 bytes before a `syscall` to its end) are `mov $nr, %eax;
-/// syscall` with nothing before the `mov` that could make it part of another instruction.
-fn is_mov_eax_syscall(bytes: &[u8; 8], nr: u32) -> bool {
-    let prefix =
-        matches!(bytes[0], 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65);
-    let imm = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-    bytes[1] == 0xb8 && imm == nr && bytes[6..] == [0x0f, 0x05] && !prefix
+/// The displacement from `next` (the address after a jump or `lea`) to `target`, if 32 bits
+/// reach it.
+fn rel32(next: u64, target: u64) -> Option<i32> {
+    i32::try_from(target as i64 - next as i64).ok()
 }
 
 /// Where trampolines jump: `arch::entry`'s patched syscall entry.
@@ -209,56 +248,114 @@ fn patched_entry() -> u64 {
     0x20_3000
 }
 
-/// A trampoline at `at` for syscall `nr` returning to `return_to`: `mov $nr, %eax; lea
-/// return_to(%rip), %rcx; jmp entry`, then `int3`s. `None` if a target is out of reach of a
-/// 32-bit displacement.
-fn trampoline_code(at: u64, nr: u32, return_to: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
-    let mut code = [0xcc; TRAMPOLINE_SIZE];
-    code[0] = 0xb8;
-    code[1..5].copy_from_slice(&nr.to_le_bytes());
-    code[5..8].copy_from_slice(&[0x48, 0x8d, 0x0d]);
-    let lea = i32::try_from(return_to as i64 - (at + 12) as i64).ok()?;
-    code[8..12].copy_from_slice(&lea.to_le_bytes());
-    code[12] = 0xe9;
-    let jmp = i32::try_from(entry as i64 - (at + 17) as i64).ok()?;
-    code[13..17].copy_from_slice(&jmp.to_le_bytes());
-    Some(code)
+/// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`:
+/// - `MovEax(nr)`: `mov $nr, %eax; lea resume(%rip), %rcx; jmp entry`;
+/// - `GoSyscall6`: `mov %rbx, %rdi; lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume`
+///   (the call returns to the trampoline's own jump back, and a restart to its `syscall`);
+///
+/// then `int3`s. `None` if a target is out of reach of a 32-bit displacement.
+fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
+    let mut code = Code { at, bytes: [0xcc; TRAMPOLINE_SIZE], len: 0 };
+    match shape {
+        Shape::MovEax(nr) => {
+            code.put(&[0xb8]);
+            code.put(&nr.to_le_bytes());
+            code.put(&[0x48, 0x8d, 0x0d]);
+            code.rel32(resume)?;
+            code.put(&[0xe9]);
+            code.rel32(entry)?;
+        }
+        Shape::GoSyscall6 => {
+            code.put(&[0x48, 0x89, 0xdf]);
+            code.put(&[0x48, 0x8d, 0x0d]);
+            // The jump back, after this lea (7), the jump to the entry (5) and a `syscall` (2).
+            code.rel32(at + 3 + 7 + 5 + 2)?;
+            code.put(&[0xe9]);
+            code.rel32(entry)?;
+            code.put(&[0x0f, 0x05, 0xe9]);
+            code.rel32(resume)?;
+        }
+    }
+    Some(code.bytes)
+}
+
+/// Machine code being written at address `at`.
+struct Code {
+    at: u64,
+    bytes: [u8; TRAMPOLINE_SIZE],
+    len: usize,
+}
+
+impl Code {
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// A 32-bit displacement to `target` that ends the instruction being written.
+    fn rel32(&mut self, target: u64) -> Option<()> {
+        let rel = rel32(self.at + self.len as u64 + 4, target)?;
+        self.put(&rel.to_le_bytes());
+        Some(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_an_unprefixed_mov_of_the_same_number_before_a_syscall_is_patched() {
-        // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
-        let good = [0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05];
-        assert!(is_mov_eax_syscall(&good, 0x6e));
-        assert!(!is_mov_eax_syscall(&good, 0x27), "another number in %eax: the mov did not set it");
-        let mut rex = good;
-        rex[0] = 0x41; // mov $0x6e, %r8d
-        assert!(!is_mov_eax_syscall(&rex, 0x6e));
-        let mut not_mov = good;
-        not_mov[1] = 0xb9; // mov $0x6e, %ecx
-        assert!(!is_mov_eax_syscall(&not_mov, 0x6e));
-        let mut not_syscall = good;
-        not_syscall[7] = 0x0b; // ud2
-        assert!(!is_mov_eax_syscall(&not_syscall, 0x6e));
+    fn rel_target(code: &[u8], at: u64, offset: usize) -> u64 {
+        let rel = i32::from_le_bytes(code[offset..offset + 4].try_into().unwrap()) as i64;
+        (at as i64 + offset as i64 + 4 + rel) as u64
     }
 
     #[test]
-    fn a_trampoline_sets_eax_and_rcx_and_jumps_to_the_entry() {
-        let at = 0x25_0000;
-        let entry = 0x20_3000;
-        let code = trampoline_code(at, 0x6e, 0x40_1007, entry).unwrap();
+    fn only_sites_every_call_agrees_with_are_patched() {
+        // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
+        let mov_eax = [0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05];
+        assert_eq!(Shape::of(&mov_eax, Some(0x6e), false), Some(Shape::MovEax(0x6e)));
+        assert_eq!(Shape::of(&mov_eax, Some(0x27), true), None, "another number: the mov did not set %eax");
+        assert_eq!(Shape::of(&mov_eax, None, true), None, "calls with different numbers");
+        let mut rex = mov_eax;
+        rex[0] = 0x41; // mov $0x6e, %r8d
+        assert_eq!(Shape::of(&rex, Some(0x6e), false), None);
+        let mut not_syscall = mov_eax;
+        not_syscall[7] = 0x0b; // ud2
+        assert_eq!(Shape::of(&not_syscall, Some(0x6e), false), None);
+        // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall.
+        let go = [0x48, 0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05];
+        assert_eq!(Shape::of(&go, None, true), Some(Shape::GoSyscall6));
+        assert_eq!(Shape::of(&go, None, false), None, "%rdi was not %rbx at some call");
+        let mut prefixed = go;
+        prefixed[2] = 0x66;
+        assert_eq!(Shape::of(&prefixed, None, true), None);
+    }
+
+    #[test]
+    fn a_mov_eax_trampoline_sets_eax_and_rcx_and_jumps_to_the_entry() {
+        let (at, entry, resume) = (0x25_0000, 0x20_3000, 0x40_1007);
+        let code = trampoline_code(Shape::MovEax(0x6e), at, resume, entry).unwrap();
         assert_eq!(code[..5], [0xb8, 0x6e, 0, 0, 0]);
         assert_eq!(code[5..8], [0x48, 0x8d, 0x0d]);
-        let lea = i32::from_le_bytes(code[8..12].try_into().unwrap()) as i64;
-        assert_eq!((at + 12) as i64 + lea, 0x40_1007, "%rcx = the return address");
+        assert_eq!(rel_target(&code, at, 8), resume, "%rcx = the return address");
         assert_eq!(code[12], 0xe9);
-        let jmp = i32::from_le_bytes(code[13..17].try_into().unwrap()) as i64;
-        assert_eq!((at + 17) as i64 + jmp, entry as i64);
+        assert_eq!(rel_target(&code, at, 13), entry);
         assert!(code[17..].iter().all(|&b| b == 0xcc));
-        assert_eq!(trampoline_code(at, 1, at + (1 << 32), entry), None, "out of reach");
+        assert_eq!(trampoline_code(Shape::MovEax(1), at, at + (1 << 32), entry), None, "out of reach");
+    }
+
+    #[test]
+    fn a_go_trampoline_returns_through_its_own_jump_after_a_syscall_for_restarts() {
+        let (at, entry, resume) = (0x25_0020, 0x20_3000, 0x40_31ee);
+        let code = trampoline_code(Shape::GoSyscall6, at, resume, entry).unwrap();
+        assert_eq!(code[..3], [0x48, 0x89, 0xdf], "mov %rbx, %rdi");
+        assert_eq!(code[3..6], [0x48, 0x8d, 0x0d]);
+        assert_eq!(rel_target(&code, at, 6), at + 17, "%rcx = the jump back, right after a `syscall`");
+        assert_eq!(code[10], 0xe9);
+        assert_eq!(rel_target(&code, at, 11), entry);
+        assert_eq!(code[15..17], [0x0f, 0x05], "a restart (rip - 2) makes the call again");
+        assert_eq!(code[17], 0xe9);
+        assert_eq!(rel_target(&code, at, 18), resume);
+        assert!(code[22..].iter().all(|&b| b == 0xcc));
     }
 }
