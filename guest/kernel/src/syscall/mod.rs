@@ -47,6 +47,8 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     // its frame): the site may be rewritten below, once this call is done.
     let trapped_at = if frame.pad == crate::arch::frame::PATCHED_ENTRY { None } else { frame.rip.checked_sub(2) };
     let args = frame.syscall_args();
+    // What the registers show of the instructions before the `syscall` (`patch::evidence`).
+    let regs = patch::Regs { rdi: frame.rdi, rbx: frame.rbx, r9: frame.r9, rsp: frame.rsp };
     if process.trace && trace::never_returns(nr) {
         trace::report_exit(nr, &args);
     }
@@ -57,7 +59,7 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     match trapped_at {
-        Some(at) => process.patcher.trapped(&mut process.space, at, nr, args[0] == frame.rbx),
+        Some(at) => process.patcher.trapped(&mut process.space, at, nr, &regs),
         None => process.stats.patched_syscalls += 1,
     }
     if result == Err(crate::errno::Errno::ENOSYS) && !process.one_process_noted {

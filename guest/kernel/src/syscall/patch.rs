@@ -4,7 +4,7 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten when it has one of two [`Shape`]s: its last
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s: its last
 //! bytes become a `jmp rel32` to a trampoline of its own in the kernel's trampoline page,
 //! which does the instruction the jump replaced, puts the return address in %rcx as `syscall`
 //! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
@@ -29,8 +29,9 @@
 //! cannot be decoded backwards, so they could be the tail of a longer instruction. A site is
 //! patched only when every call that trapped there agrees with them (the `mov $nr, %eax`'s
 //! immediate is the number each call came with; after `mov %rbx, %rdi`, %rdi equals %rbx at
-//! each call), and the byte before them is no prefix that would change them (REX, operand or
-//! address size, lock, rep, segment). Sites that fail are never tried again.
+//! each call; see [`Shape`] for musl's), and the byte before them is no prefix that would
+//! change them (REX, operand or address size, lock, rep, segment). Sites that fail are never
+//! tried again.
 //!
 //! Only on PVM: with VMX/SVM `syscall` enters ring 0 directly and costs ~0.1 us.
 
@@ -51,7 +52,7 @@ pub const PATCH_AFTER: u32 = 8;
 /// start ~40.
 const TABLE_SIZE: usize = 128;
 
-/// Bytes per trampoline (the longest, [`Shape::GoSyscall6`]'s, takes 22).
+/// Bytes per trampoline (the longest, [`Shape::Mov3`]'s, takes 22).
 const TRAMPOLINE_SIZE: usize = 32;
 
 /// Trampolines in the kernel's trampoline page: the most sites that can be patched.
@@ -67,42 +68,68 @@ struct TrampolinePage([u8; PAGE_SIZE as usize]);
 #[link_section = ".bss.zy_trampolines"]
 static mut TRAMPOLINE_PAGE: TrampolinePage = TrampolinePage([0; PAGE_SIZE as usize]);
 
+/// How many bytes before a `syscall` the shapes look at.
+const LOOK_BACK: u64 = 9;
+
+/// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
+type SiteBytes = [u8; LOOK_BACK as usize + 2];
+
+/// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
+/// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
+/// the first touch of a stack page the app may not have touched yet: a shadow-page fault).
+pub mod evidence {
+    /// %rdi equalled %rbx.
+    pub const RDI_IS_RBX: u8 = 1 << 0;
+    /// %r9 equalled the 8 bytes at %rsp + 8.
+    pub const R9_IS_RSP_8: u8 = 1 << 1;
+}
+
 /// The sites this rewrites, by the bytes that end at the `syscall`'s end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     /// `mov $nr, %eax; syscall` (`b8 imm32 0f 05`): glibc's wrappers and the Go runtime's own
-    /// calls. The jump replaces the `mov`; the `syscall` stays.
+    /// calls. The jump replaces the `mov`; the `syscall` stays. Trusted when every call came
+    /// with the immediate as its number.
     MovEax(u32),
-    /// `mov %rbx, %rdi; syscall` (`48 89 df 0f 05`): the end of Go's `syscall.Syscall6`, which
-    /// all of Go's I/O goes through, the number already in %rax. The jump replaces both.
-    GoSyscall6,
+    /// A 3-byte `mov` between registers right before the `syscall`, the number already in
+    /// %rax; the jump replaces both. Two are known, each trusted on its own evidence:
+    /// - `mov %rbx, %rdi` (`48 89 df`): the end of Go's `syscall.Syscall6`, which all Go
+    ///   I/O goes through; %rdi equalled %rbx at every call;
+    /// - `mov %rcx, %rdx` (`48 89 ca`) after `mov 0x8(%rsp), %r9` (`4c 8b 4c 24 08`): the end
+    ///   of musl's `__syscall_cp_c`, which its reads, writes, sends and receives go through;
+    ///   %r9 equalled the bytes at %rsp + 8 at every call, so that `mov` ran and ends where
+    ///   this one begins (%rcx itself cannot tell: `syscall` overwrites it).
+    Mov3([u8; 3]),
 }
 
 impl Shape {
-    /// The shape `bytes` (the 8 bytes ending at a `syscall`'s end) have, given what every
-    /// trap there showed (the one number all came with, whether %rdi was %rbx each time).
-    fn of(bytes: &[u8; 8], nr: Option<u32>, rdi_was_rbx: bool) -> Option<Shape> {
+    /// The shape `bytes` have, given the one number every trap there came with (if one) and
+    /// the [`evidence`] all of them showed.
+    fn of(bytes: &SiteBytes, nr: Option<u32>, shown: u8) -> Option<Shape> {
         let prefix = |b: u8| {
             matches!(b, 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65)
         };
-        if bytes[6..] != [0x0f, 0x05] {
+        if bytes[9..] != [0x0f, 0x05] {
             return None;
         }
-        let imm = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-        if bytes[1] == 0xb8 && nr == Some(imm) && !prefix(bytes[0]) {
+        let imm = u32::from_le_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]);
+        if bytes[4] == 0xb8 && nr == Some(imm) && !prefix(bytes[3]) {
             return Some(Shape::MovEax(imm));
         }
-        if bytes[3..6] == [0x48, 0x89, 0xdf] && rdi_was_rbx && !prefix(bytes[2]) {
-            return Some(Shape::GoSyscall6);
-        }
-        None
+        let mov = [bytes[6], bytes[7], bytes[8]];
+        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]);
+        let musl = mov == [0x48, 0x89, 0xca]
+            && bytes[1..6] == [0x4c, 0x8b, 0x4c, 0x24, 0x08]
+            && shown & evidence::R9_IS_RSP_8 != 0
+            && !prefix(bytes[0]);
+        (go || musl).then_some(Shape::Mov3(mov))
     }
 
     /// How many bytes before the `syscall` the jump goes.
     fn jump_back(self) -> u64 {
         match self {
             Shape::MovEax(_) => 5,
-            Shape::GoSyscall6 => 3,
+            Shape::Mov3(_) => 3,
         }
     }
 }
@@ -124,13 +151,13 @@ struct Site {
     at: u64,
     /// The number every call there came with (`None`: they differed).
     nr: Option<u32>,
-    /// Whether %rdi equalled %rbx at every call there.
-    rdi_was_rbx: bool,
+    /// The [`evidence`] every call there showed.
+    shown: u8,
     state: SiteState,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: None, rdi_was_rbx: false, state: SiteState::Counting(0) };
+const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0) };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -158,15 +185,21 @@ impl SitePatcher {
         self.enabled = true;
     }
 
+    /// Whether sites may be rewritten.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// How many sites were rewritten.
     pub fn patched_sites(&self) -> u64 {
         self.used as u64
     }
 
-    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at` (%rdi equal to
-    /// %rbx or not), and rewrites the site once it has trapped [`PATCH_AFTER`] times and its
-    /// bytes allow it. Cheap for the other calls: one probe of a small table.
-    pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64, rdi_is_rbx: bool) {
+    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at`, with the
+    /// [`evidence`] its registers `regs` show, and rewrites the site once it has trapped
+    /// [`PATCH_AFTER`] times and its bytes allow it. Cheap for the other calls: one probe of a
+    /// small table.
+    pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64, regs: &Regs) {
         // A `syscall` in kernel memory is a trampoline's, for a restarted call.
         if !self.enabled || at == 0 || (KERNEL_BASE..KERNEL_END).contains(&at) {
             return;
@@ -176,13 +209,14 @@ impl SitePatcher {
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, rdi_was_rbx: true, state: SiteState::Counting(0) };
+            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0) };
         }
+        let SiteState::Counting(count) = site.state else { return };
+        let shown = evidence_of(space, regs, count + 1 >= PATCH_AFTER / 2);
         if site.nr != nr {
             site.nr = None;
         }
-        site.rdi_was_rbx &= rdi_is_rbx;
-        let SiteState::Counting(count) = site.state else { return };
+        site.shown &= shown;
         site.state = SiteState::Counting(count + 1);
         if count + 1 < PATCH_AFTER {
             return;
@@ -206,8 +240,9 @@ impl SitePatcher {
             return None;
         }
         let at = site.at;
-        let bytes: [u8; 8] = crate::user::read(space, at.checked_sub(6)?, 8).ok()?.try_into().ok()?;
-        let shape = Shape::of(&bytes, site.nr, site.rdi_was_rbx)?;
+        let len = LOOK_BACK + 2;
+        let bytes: SiteBytes = crate::user::read(space, at.checked_sub(LOOK_BACK)?, len).ok()?.try_into().ok()?;
+        let shape = Shape::of(&bytes, site.nr, site.shown)?;
         let jump_at = at - shape.jump_back();
         let page = jump_at & !(PAGE_SIZE - 1);
         // The jump lies in one page (so does the `syscall` after it, which it may replace).
@@ -224,6 +259,32 @@ impl SitePatcher {
         self.used += 1;
         Some(())
     }
+}
+
+/// The registers of a trapped call that the shapes' evidence looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Regs {
+    /// %rdi.
+    pub rdi: u64,
+    /// %rbx.
+    pub rbx: u64,
+    /// %r9.
+    pub r9: u64,
+    /// %rsp.
+    pub rsp: u64,
+}
+
+/// The [`evidence`] `regs` show; the stack's word only if `read_stack` (from `space`).
+fn evidence_of(space: &mut AddressSpace, regs: &Regs, read_stack: bool) -> u8 {
+    let mut shown = 0;
+    if regs.rdi == regs.rbx {
+        shown |= evidence::RDI_IS_RBX;
+    }
+    let rsp_8 = |space: &mut AddressSpace| regs.rsp.checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
+    if !read_stack || rsp_8(space) == Some(regs.r9) {
+        shown |= evidence::R9_IS_RSP_8;
+    }
+    shown
 }
 
 /// The entry of `at` in `sites`, or the free one it would take (`None`: the table is full).
@@ -250,8 +311,8 @@ fn patched_entry() -> u64 {
 
 /// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`:
 /// - `MovEax(nr)`: `mov $nr, %eax; lea resume(%rip), %rcx; jmp entry`;
-/// - `GoSyscall6`: `mov %rbx, %rdi; lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume`
-///   (the call returns to the trampoline's own jump back, and a restart to its `syscall`);
+/// - `Mov3(mov)`: `mov; lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume` (the call
+///   returns to the trampoline's own jump back, and a restart to its `syscall`);
 ///
 /// then `int3`s. `None` if a target is out of reach of a 32-bit displacement.
 fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
@@ -265,8 +326,8 @@ fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8
             code.put(&[0xe9]);
             code.rel32(entry)?;
         }
-        Shape::GoSyscall6 => {
-            code.put(&[0x48, 0x89, 0xdf]);
+        Shape::Mov3(mov) => {
+            code.put(&mov);
             code.put(&[0x48, 0x8d, 0x0d]);
             // The jump back, after this lea (7), the jump to the entry (5) and a `syscall` (2).
             code.rel32(at + 3 + 7 + 5 + 2)?;
@@ -309,26 +370,37 @@ mod tests {
         (at as i64 + offset as i64 + 4 + rel) as u64
     }
 
+    /// `tail` as the last bytes of a site's [`SiteBytes`], `nop`s before.
+    fn site(tail: &[u8]) -> SiteBytes {
+        let mut bytes = [0x90; LOOK_BACK as usize + 2];
+        bytes[LOOK_BACK as usize + 2 - tail.len()..].copy_from_slice(tail);
+        bytes
+    }
+
     #[test]
     fn only_sites_every_call_agrees_with_are_patched() {
+        let all = evidence::RDI_IS_RBX | evidence::R9_IS_RSP_8;
         // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
-        let mov_eax = [0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05];
-        assert_eq!(Shape::of(&mov_eax, Some(0x6e), false), Some(Shape::MovEax(0x6e)));
-        assert_eq!(Shape::of(&mov_eax, Some(0x27), true), None, "another number: the mov did not set %eax");
-        assert_eq!(Shape::of(&mov_eax, None, true), None, "calls with different numbers");
-        let mut rex = mov_eax;
-        rex[0] = 0x41; // mov $0x6e, %r8d
-        assert_eq!(Shape::of(&rex, Some(0x6e), false), None);
-        let mut not_syscall = mov_eax;
-        not_syscall[7] = 0x0b; // ud2
-        assert_eq!(Shape::of(&not_syscall, Some(0x6e), false), None);
+        let mov_eax = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]);
+        assert_eq!(Shape::of(&mov_eax, Some(0x6e), 0), Some(Shape::MovEax(0x6e)));
+        assert_eq!(Shape::of(&mov_eax, Some(0x27), all), None, "another number: the mov did not set %eax");
+        assert_eq!(Shape::of(&mov_eax, None, all), None, "calls with different numbers");
+        let rex = site(&[0x41, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]); // mov $0x6e, %r8d
+        assert_eq!(Shape::of(&rex, Some(0x6e), 0), None);
+        let not_syscall = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x0b]); // ud2
+        assert_eq!(Shape::of(&not_syscall, Some(0x6e), 0), None);
         // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall.
-        let go = [0x48, 0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05];
-        assert_eq!(Shape::of(&go, None, true), Some(Shape::GoSyscall6));
-        assert_eq!(Shape::of(&go, None, false), None, "%rdi was not %rbx at some call");
-        let mut prefixed = go;
-        prefixed[2] = 0x66;
-        assert_eq!(Shape::of(&prefixed, None, true), None);
+        let go = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
+        assert_eq!(Shape::of(&go, None, evidence::RDI_IS_RBX), Some(Shape::Mov3([0x48, 0x89, 0xdf])));
+        assert_eq!(Shape::of(&go, None, evidence::R9_IS_RSP_8), None, "%rdi was not %rbx at some call");
+        let prefixed = site(&[0x66, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
+        assert_eq!(Shape::of(&prefixed, None, all), None);
+        // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall.
+        let musl = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
+        assert_eq!(Shape::of(&musl, None, evidence::R9_IS_RSP_8), Some(Shape::Mov3([0x48, 0x89, 0xca])));
+        assert_eq!(Shape::of(&musl, None, evidence::RDI_IS_RBX), None, "%r9 was not the stack's word");
+        let other_load = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x48, 0x89, 0xca, 0x0f, 0x05]);
+        assert_eq!(Shape::of(&other_load, None, all), None, "not musl's sequence");
     }
 
     #[test]
@@ -345,9 +417,9 @@ mod tests {
     }
 
     #[test]
-    fn a_go_trampoline_returns_through_its_own_jump_after_a_syscall_for_restarts() {
+    fn a_mov3_trampoline_returns_through_its_own_jump_after_a_syscall_for_restarts() {
         let (at, entry, resume) = (0x25_0020, 0x20_3000, 0x40_31ee);
-        let code = trampoline_code(Shape::GoSyscall6, at, resume, entry).unwrap();
+        let code = trampoline_code(Shape::Mov3([0x48, 0x89, 0xdf]), at, resume, entry).unwrap();
         assert_eq!(code[..3], [0x48, 0x89, 0xdf], "mov %rbx, %rdi");
         assert_eq!(code[3..6], [0x48, 0x8d, 0x0d]);
         assert_eq!(rel_target(&code, at, 6), at + 17, "%rcx = the jump back, right after a `syscall`");
