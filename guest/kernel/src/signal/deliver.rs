@@ -482,6 +482,24 @@ mod tests {
     }
 
     #[test]
+    fn the_restarted_calls_are_the_ones_their_comment_names() {
+        let named = [
+            "read", "write", "open", "ioctl", "pread64", "pwrite64", "readv", "writev", "sendfile", "connect",
+            "accept", "sendto", "recvfrom", "sendmsg", "recvmsg", "wait4", "flock", "waitid", "openat", "accept4",
+            "preadv", "pwritev", "sendmmsg", "preadv2", "pwritev2",
+        ];
+        // Arguments that make neither fcntl (F_GETFD) nor futex (FUTEX_WAKE) a waiting call.
+        let restarted: Vec<&str> = (0..512u64)
+            .filter(|&nr| restarts(nr, &[0, 1, 0, 0, 0, 0]))
+            .map(|nr| crate::syscall::names::linux_name(nr).unwrap_or("?"))
+            .collect();
+        assert_eq!(restarted, named);
+        assert!(restarts(72, &[3, 7, 0, 0, 0, 0]) && !restarts(72, &[3, 4, 0, 0, 0, 0]), "fcntl F_SETLKW only");
+        assert!(restarts(202, &[0, 0x80, 1, 0, 0, 0]), "FUTEX_WAIT_PRIVATE without a timeout");
+        assert!(!restarts(202, &[0, 0x80, 1, 0x1000, 0, 0]), "with a timeout");
+    }
+
+    #[test]
     fn an_interrupted_read_restarts_after_a_sa_restart_handler_and_poll_does_not() {
         let eintr = (-(Errno::EINTR.code() as i64)) as u64;
         for (nr, flags, restarted) in [(0, sa::RESTART, true), (0, 0, false), (7, sa::RESTART, false)] {

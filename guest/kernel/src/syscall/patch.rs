@@ -45,7 +45,7 @@ use crate::mm::space::AddressSpace;
 /// How many times a site traps before it is rewritten. A rewrite costs a page copy, an
 /// emulated page-table write and a TLB-flush hypercall, with their shadow-page faults (a few
 /// trapped syscalls' worth); a site that traps this often is likely to trap again.
-pub const PATCH_AFTER: u32 = 8;
+const PATCH_AFTER: u32 = 8;
 
 /// Sites tracked (an open-addressed table on the kernel heap, 3 KiB, made at the first
 /// syscall; once full, new sites are not tracked). A hello makes a dozen, a Go runtime's
@@ -56,7 +56,7 @@ const TABLE_SIZE: usize = 128;
 const TRAMPOLINE_SIZE: usize = 32;
 
 /// Trampolines in the kernel's trampoline page: the most sites that can be patched.
-pub const TRAMPOLINES: usize = PAGE_SIZE as usize / TRAMPOLINE_SIZE;
+const TRAMPOLINES: usize = PAGE_SIZE as usize / TRAMPOLINE_SIZE;
 
 /// The trampolines: kernel memory, so the VMM never interrupts a vCPU inside one (it
 /// interrupts only app code), and executable from ring 3 like all of the kernel. Written only
@@ -183,11 +183,6 @@ impl SitePatcher {
     /// Lets sites be rewritten (on PVM).
     pub fn enable(&mut self) {
         self.enabled = true;
-    }
-
-    /// Whether sites may be rewritten.
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
     }
 
     /// How many sites were rewritten.
