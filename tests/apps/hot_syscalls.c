@@ -1,6 +1,8 @@
 // Hot syscall sites (the kernel rewrites a site that keeps trapping so that it jumps into the
 // kernel instead): results stay right through a rewritten site, including a call that a
-// signal interrupts there and that restarts (SA_RESTART), and calls from two threads.
+// signal interrupts there and that restarts (SA_RESTART), and calls from two threads. The pipe
+// round trips run twice, before and after the first thread: glibc's `read` takes another path
+// (another `syscall`) once the process has threads.
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +25,17 @@ static void *interrupter(void *arg) {
     return NULL;
 }
 
+// Writes a byte to the pipe and reads it back, `n` times; returns how many came back wrong.
+static long pipe_round_trips(int n) {
+    char buf[1];
+    long mismatched = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (char)('a' + i % 26);
+        if (write(pipefd[1], &c, 1) != 1 || read(pipefd[0], buf, 1) != 1 || buf[0] != c) mismatched++;
+    }
+    return mismatched;
+}
+
 // Many calls from a second thread at the same sites as the main thread's.
 static void *worker(void *arg) {
     long bad = 0;
@@ -39,13 +52,7 @@ int main(void) {
     printf("getppid x1000: %s\n", bad ? "wrong" : "same every time");
 
     if (pipe(pipefd) != 0) return 1;
-    char buf[16];
-    long mismatched = 0;
-    for (int i = 0; i < 200; i++) {
-        char c = (char)('a' + i % 26);
-        if (write(pipefd[1], &c, 1) != 1 || read(pipefd[0], buf, 1) != 1 || buf[0] != c) mismatched++;
-    }
-    printf("pipe round trips x200: %ld wrong\n", mismatched);
+    printf("pipe round trips x200: %ld wrong\n", pipe_round_trips(200));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -55,10 +62,12 @@ int main(void) {
     main_thread = pthread_self();
     pthread_t t;
     pthread_create(&t, NULL, interrupter, NULL);
+    char buf[16];
     ssize_t n = read(pipefd[0], buf, sizeof buf);
     void *r;
     pthread_join(t, &r);
     printf("interrupted read: %zd bytes \"%.*s\" after %d signal(s)\n", n, n > 0 ? (int)n : 0, buf, (int)handled);
+    printf("pipe round trips with threads x200: %ld wrong\n", pipe_round_trips(200));
 
     pthread_t w;
     pthread_create(&w, NULL, worker, NULL);

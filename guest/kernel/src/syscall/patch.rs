@@ -5,7 +5,9 @@
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
 //! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s: its last
-//! bytes become a `jmp rel32` to a trampoline of its own in the kernel's trampoline page,
+//! bytes become a `jmp rel32` to a trampoline of its own in the kernel's trampoline page (or,
+//! where they are too short, a `jmp rel8` to one in the dead padding after the function's
+//! `ret`),
 //! which does the instruction the jump replaced, puts the return address in %rcx as `syscall`
 //! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
 //! `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the
@@ -74,6 +76,23 @@ const LOOK_BACK: u64 = 9;
 /// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
 type SiteBytes = [u8; LOOK_BACK as usize + 2];
 
+/// How many bytes after a `syscall` the shapes look at: glibc's `read` has 9 more bytes of
+/// code and then up to 15 of padding.
+const LOOK_AHEAD: u64 = 24;
+
+/// The [`LOOK_AHEAD`] bytes after a `syscall`.
+type AfterBytes = [u8; LOOK_AHEAD as usize];
+
+/// glibc's `read` after its `syscall`: `cmp $-4096, %rax; ja <error>; ret`.
+const GLIBC_READ_TAIL: [u8; 9] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00, 0xc3];
+
+/// Where the padding after glibc's `read`'s `ret` starts, from the `syscall`.
+const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
+
+/// The longest rewrite of a site: [`Shape::GlibcRead`]'s, from its `xor` to the end of the
+/// `jmp rel32` in the padding.
+const REWRITE_MAX: usize = 2 + GLIBC_READ_PAD as usize + 5;
+
 /// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
 /// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
 /// the first touch of a stack page the app may not have touched yet: a shadow-page fault).
@@ -82,6 +101,8 @@ pub mod evidence {
     pub const RDI_IS_RBX: u8 = 1 << 0;
     /// %r9 equalled the 8 bytes at %rsp + 8.
     pub const R9_IS_RSP_8: u8 = 1 << 1;
+    /// %rdi equalled the 4 bytes at %rsp + 8 (zero-extended, as `mov 0x8(%rsp), %edi` leaves it).
+    pub const EDI_IS_RSP_8: u8 = 1 << 2;
 }
 
 /// The sites this rewrites, by the bytes that end at the `syscall`'s end.
@@ -100,12 +121,25 @@ enum Shape {
     ///   %r9 equalled the bytes at %rsp + 8 at every call, so that `mov` ran and ends where
     ///   this one begins (%rcx itself cannot tell: `syscall` overwrites it).
     Mov3([u8; 3]),
+    /// glibc's `read` while the process has one thread: `je; xor %eax, %eax; syscall; cmp
+    /// $-4096, %rax; ja; ret`, then padding up to the next function (nops or `int3`s to an
+    /// 8-byte boundary). The `xor`'s 2 bytes cannot hold a `jmp rel32`: they become a `jmp
+    /// rel8` into the padding, which nothing runs (it follows a `ret`), and the padding's first
+    /// 5 bytes the `jmp rel32` to the trampoline. The `syscall` stays. Trusted when every call
+    /// came with number 0 and the bytes are these to the last.
+    GlibcRead,
+    /// glibc's `read` once the process has threads: its cancellable path reloads the fd after
+    /// enabling cancellation, `mov 0x8(%rsp), %edi; xor %eax, %eax; syscall`. The jump (and a
+    /// `nop`) replaces the two instructions; the `syscall` stays. Trusted when every call came
+    /// with number 0 and %edi equalled the 4 bytes at %rsp + 8.
+    GlibcReadCancellable,
 }
 
 impl Shape {
-    /// The shape `bytes` have, given the one number every trap there came with (if one) and
-    /// the [`evidence`] all of them showed.
-    fn of(bytes: &SiteBytes, nr: Option<u32>, shown: u8) -> Option<Shape> {
+    /// The shape of the site whose `syscall` is at `at`, from its `bytes` (and the bytes
+    /// `after` it, if they could be read), given the one number every trap there came with (if
+    /// one) and the [`evidence`] all of them showed.
+    fn of(at: u64, bytes: &SiteBytes, after: Option<&AfterBytes>, nr: Option<u32>, shown: u8) -> Option<Shape> {
         let prefix = |b: u8| {
             matches!(b, 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65)
         };
@@ -122,15 +156,76 @@ impl Shape {
             && bytes[1..6] == [0x4c, 0x8b, 0x4c, 0x24, 0x08]
             && shown & evidence::R9_IS_RSP_8 != 0
             && !prefix(bytes[0]);
-        (go || musl).then_some(Shape::Mov3(mov))
+        if go || musl {
+            return Some(Shape::Mov3(mov));
+        }
+        if bytes[7..9] != [0x31, 0xc0] || nr != Some(0) {
+            return None;
+        }
+        if bytes[3..7] == [0x8b, 0x7c, 0x24, 0x08] && shown & evidence::EDI_IS_RSP_8 != 0 && !prefix(bytes[2]) {
+            return Some(Shape::GlibcReadCancellable);
+        }
+        let after = after?;
+        let tail_matches = after.iter().zip(GLIBC_READ_TAIL).enumerate().all(|(i, (&b, want))| b == want || i == 7);
+        let pad = &after[GLIBC_READ_PAD as usize - 2..];
+        (bytes[5] == 0x74 && tail_matches && padding_len(pad, at + GLIBC_READ_PAD) >= 5).then_some(Shape::GlibcRead)
     }
 
-    /// How many bytes before the `syscall` the jump goes.
+    /// How many bytes before the `syscall` the rewrite starts.
     fn jump_back(self) -> u64 {
         match self {
             Shape::MovEax(_) => 5,
             Shape::Mov3(_) => 3,
+            Shape::GlibcRead => 2,
+            Shape::GlibcReadCancellable => 6,
         }
+    }
+
+    /// The instructions before the `syscall` that the rewrite replaces and the trampoline
+    /// does instead.
+    fn replaced(self) -> ([u8; 6], usize) {
+        match self {
+            Shape::MovEax(nr) => {
+                let imm = nr.to_le_bytes();
+                ([0xb8, imm[0], imm[1], imm[2], imm[3], 0], 5)
+            }
+            Shape::Mov3([a, b, c]) => ([a, b, c, 0, 0, 0], 3),
+            Shape::GlibcRead => ([0x31, 0xc0, 0, 0, 0, 0], 2),
+            Shape::GlibcReadCancellable => ([0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0], 6),
+        }
+    }
+
+    /// Whether the `syscall` stays in place (the trampoline returns right after it, and a
+    /// restarted call traps there); otherwise the jump replaces it and the trampoline has one.
+    fn keeps_syscall(self) -> bool {
+        !matches!(self, Shape::Mov3(_))
+    }
+}
+
+/// How many bytes at the start of `code` (which is at address `at`) are padding that ends at
+/// an 8-byte boundary: nops as assemblers align with (one
+/// byte, or `0f 1f` with a zero modrm form, behind `66`/`2e` prefixes), or `int3`s. 0 if the
+/// run ends elsewhere (it would then not be padding).
+fn padding_len(code: &[u8], at: u64) -> usize {
+    let mut len = 0;
+    loop {
+        if len > 0 && (at + len as u64).is_multiple_of(8) {
+            return len;
+        }
+        let rest = &code[len..];
+        let prefixes = rest.iter().take_while(|&&b| b == 0x66 || b == 0x2e).count().min(5);
+        let body = &rest[prefixes..];
+        let nop = match body {
+            [0x90, ..] => 1,
+            [0xcc, ..] if prefixes == 0 => 1,
+            [0x0f, 0x1f, 0x00, ..] => 3,
+            [0x0f, 0x1f, 0x40, 0x00, ..] => 4,
+            [0x0f, 0x1f, 0x44, 0x00, 0x00, ..] => 5,
+            [0x0f, 0x1f, 0x80, 0, 0, 0, 0, ..] => 7,
+            [0x0f, 0x1f, 0x84, 0x00, 0, 0, 0, 0, ..] => 8,
+            _ => return 0,
+        };
+        len += prefixes + nop;
     }
 }
 
@@ -237,20 +332,20 @@ impl SitePatcher {
         let at = site.at;
         let len = LOOK_BACK + 2;
         let bytes: SiteBytes = crate::user::read(space, at.checked_sub(LOOK_BACK)?, len).ok()?.try_into().ok()?;
-        let shape = Shape::of(&bytes, site.nr, site.shown)?;
-        let jump_at = at - shape.jump_back();
-        let page = jump_at & !(PAGE_SIZE - 1);
-        // The jump lies in one page (so does the `syscall` after it, which it may replace).
-        if (at + 1) & !(PAGE_SIZE - 1) != page {
-            return None;
-        }
+        let after: Option<AfterBytes> =
+            crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
+        let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
         let trampoline = &raw const TRAMPOLINE_PAGE as u64 + (self.used * TRAMPOLINE_SIZE) as u64;
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
-        let jump = rel32(jump_at + 5, trampoline)?;
+        let (start, rewrite) = site_rewrite(shape, at, after.as_ref(), trampoline)?;
+        let page = start & !(PAGE_SIZE - 1);
+        // The rewrite lies in one page (so does the `syscall` after it, which it may replace).
+        let end = (start + rewrite.len() as u64).max(at + 2);
+        if (end - 1) & !(PAGE_SIZE - 1) != page {
+            return None;
+        }
         phys::write_bytes(trampoline, &code);
-        let mut jmp = [0xe9, 0, 0, 0, 0];
-        jmp[1..].copy_from_slice(&jump.to_le_bytes());
-        space.patch_code_page(page, (jump_at - page) as usize, &jmp).ok()?;
+        space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
         self.used += 1;
         Some(())
     }
@@ -275,9 +370,15 @@ fn evidence_of(space: &mut AddressSpace, regs: &Regs, read_stack: bool) -> u8 {
     if regs.rdi == regs.rbx {
         shown |= evidence::RDI_IS_RBX;
     }
-    let rsp_8 = |space: &mut AddressSpace| regs.rsp.checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
-    if !read_stack || rsp_8(space) == Some(regs.r9) {
+    if !read_stack {
+        return shown | evidence::R9_IS_RSP_8 | evidence::EDI_IS_RSP_8;
+    }
+    let rsp_8 = regs.rsp.checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
+    if rsp_8 == Some(regs.r9) {
         shown |= evidence::R9_IS_RSP_8;
+    }
+    if rsp_8.map(|word| word & 0xffff_ffff) == Some(regs.rdi) {
+        shown |= evidence::EDI_IS_RSP_8;
     }
     shown
 }
@@ -304,35 +405,76 @@ fn patched_entry() -> u64 {
     0x20_3000
 }
 
-/// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`:
-/// - `MovEax(nr)`: `mov $nr, %eax; lea resume(%rip), %rcx; jmp entry`;
-/// - `Mov3(mov)`: `mov; lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume` (the call
+/// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`: the
+/// replaced instructions (`Shape::replaced`), then
+/// - if the site keeps its `syscall`: `lea resume(%rip), %rcx; jmp entry`;
+/// - if not (`Mov3`): `lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume` (the call
 ///   returns to the trampoline's own jump back, and a restart to its `syscall`);
 ///
 /// then `int3`s. `None` if a target is out of reach of a 32-bit displacement.
 fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
     let mut code = Code { at, bytes: [0xcc; TRAMPOLINE_SIZE], len: 0 };
-    match shape {
-        Shape::MovEax(nr) => {
-            code.put(&[0xb8]);
-            code.put(&nr.to_le_bytes());
-            code.put(&[0x48, 0x8d, 0x0d]);
-            code.rel32(resume)?;
-            code.put(&[0xe9]);
-            code.rel32(entry)?;
-        }
-        Shape::Mov3(mov) => {
-            code.put(&mov);
-            code.put(&[0x48, 0x8d, 0x0d]);
-            // The jump back, after this lea (7), the jump to the entry (5) and a `syscall` (2).
-            code.rel32(at + 3 + 7 + 5 + 2)?;
-            code.put(&[0xe9]);
-            code.rel32(entry)?;
-            code.put(&[0x0f, 0x05, 0xe9]);
-            code.rel32(resume)?;
-        }
+    let (replaced, len) = shape.replaced();
+    code.put(&replaced[..len]);
+    code.put(&[0x48, 0x8d, 0x0d]);
+    if shape.keeps_syscall() {
+        code.rel32(resume)?;
+        code.put(&[0xe9]);
+        code.rel32(entry)?;
+    } else {
+        // The jump back, after this lea's displacement (4), the jump to the entry (5) and a
+        // `syscall` (2).
+        code.rel32(at + code.len as u64 + 4 + 5 + 2)?;
+        code.put(&[0xe9]);
+        code.rel32(entry)?;
+        code.put(&[0x0f, 0x05, 0xe9]);
+        code.rel32(resume)?;
     }
     Some(code.bytes)
+}
+
+/// What rewriting the site of `shape` whose `syscall` is at `at` writes, and where: a `jmp
+/// rel32` to `trampoline` over the replaced instructions (a `nop` after it for
+/// `GlibcReadCancellable`'s 6 bytes); for `GlibcRead`, a `jmp rel8` over the `xor`, the code
+/// after it as it is (from `after`), and the `jmp rel32` in the padding. `None` if the
+/// trampoline is out of reach.
+fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<(u64, Rewrite)> {
+    let start = at - shape.jump_back();
+    let mut rewrite = Rewrite { bytes: [0; REWRITE_MAX], len: 0 };
+    if shape == Shape::GlibcRead {
+        let pad = at + GLIBC_READ_PAD;
+        rewrite.put(&[0xeb, u8::try_from(pad - at).ok()?]);
+        rewrite.put(&[0x0f, 0x05]);
+        rewrite.put(&after?[..GLIBC_READ_PAD as usize - 2]);
+    }
+    let jump_end = start + rewrite.len as u64 + 5;
+    rewrite.put(&[0xe9]);
+    rewrite.put(&rel32(jump_end, trampoline)?.to_le_bytes());
+    if shape == Shape::GlibcReadCancellable {
+        rewrite.put(&[0x90]);
+    }
+    Some((start, rewrite))
+}
+
+/// The bytes a site's rewrite writes.
+struct Rewrite {
+    bytes: [u8; REWRITE_MAX],
+    len: usize,
+}
+
+impl Rewrite {
+    fn put(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
 }
 
 /// Machine code being written at address `at`.
@@ -365,6 +507,10 @@ mod tests {
         (at as i64 + offset as i64 + 4 + rel) as u64
     }
 
+    /// Where the sites of the shape tests end their `syscall`s (no shape but glibc's `read`
+    /// looks at the address).
+    const AT: u64 = 0x40_1000;
+
     /// `tail` as the last bytes of a site's [`SiteBytes`], `nop`s before.
     fn site(tail: &[u8]) -> SiteBytes {
         let mut bytes = [0x90; LOOK_BACK as usize + 2];
@@ -377,25 +523,25 @@ mod tests {
         let all = evidence::RDI_IS_RBX | evidence::R9_IS_RSP_8;
         // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
         let mov_eax = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]);
-        assert_eq!(Shape::of(&mov_eax, Some(0x6e), 0), Some(Shape::MovEax(0x6e)));
-        assert_eq!(Shape::of(&mov_eax, Some(0x27), all), None, "another number: the mov did not set %eax");
-        assert_eq!(Shape::of(&mov_eax, None, all), None, "calls with different numbers");
+        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x6e), 0), Some(Shape::MovEax(0x6e)));
+        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x27), all), None, "another number: the mov did not set %eax");
+        assert_eq!(Shape::of(AT, &mov_eax, None, None, all), None, "calls with different numbers");
         let rex = site(&[0x41, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]); // mov $0x6e, %r8d
-        assert_eq!(Shape::of(&rex, Some(0x6e), 0), None);
+        assert_eq!(Shape::of(AT, &rex, None, Some(0x6e), 0), None);
         let not_syscall = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x0b]); // ud2
-        assert_eq!(Shape::of(&not_syscall, Some(0x6e), 0), None);
+        assert_eq!(Shape::of(AT, &not_syscall, None, Some(0x6e), 0), None);
         // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall.
         let go = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        assert_eq!(Shape::of(&go, None, evidence::RDI_IS_RBX), Some(Shape::Mov3([0x48, 0x89, 0xdf])));
-        assert_eq!(Shape::of(&go, None, evidence::R9_IS_RSP_8), None, "%rdi was not %rbx at some call");
+        assert_eq!(Shape::of(AT, &go, None, None, evidence::RDI_IS_RBX), Some(Shape::Mov3([0x48, 0x89, 0xdf])));
+        assert_eq!(Shape::of(AT, &go, None, None, evidence::R9_IS_RSP_8), None, "%rdi was not %rbx at some call");
         let prefixed = site(&[0x66, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        assert_eq!(Shape::of(&prefixed, None, all), None);
+        assert_eq!(Shape::of(AT, &prefixed, None, None, all), None);
         // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall.
         let musl = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        assert_eq!(Shape::of(&musl, None, evidence::R9_IS_RSP_8), Some(Shape::Mov3([0x48, 0x89, 0xca])));
-        assert_eq!(Shape::of(&musl, None, evidence::RDI_IS_RBX), None, "%r9 was not the stack's word");
+        assert_eq!(Shape::of(AT, &musl, None, None, evidence::R9_IS_RSP_8), Some(Shape::Mov3([0x48, 0x89, 0xca])));
+        assert_eq!(Shape::of(AT, &musl, None, None, evidence::RDI_IS_RBX), None, "%r9 was not the stack's word");
         let other_load = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        assert_eq!(Shape::of(&other_load, None, all), None, "not musl's sequence");
+        assert_eq!(Shape::of(AT, &other_load, None, None, all), None, "not musl's sequence");
     }
 
     #[test]
@@ -424,5 +570,93 @@ mod tests {
         assert_eq!(code[17], 0xe9);
         assert_eq!(rel_target(&code, at, 18), resume);
         assert!(code[22..].iter().all(|&b| b == 0xcc));
+    }
+
+    /// glibc 2.36's `read` at 0x430800: its `syscall` is at 0x43080b.
+    const GLIBC_READ_AT: u64 = 0x43_080b;
+
+    /// The bytes of glibc's `read` before its `syscall` (`cmpb $0, __libc_single_threaded;
+    /// je; xor %eax, %eax`) and after it (`cmp; ja; ret`, then 10 bytes of `nopw` to 0x430820).
+    fn glibc_read() -> (SiteBytes, AfterBytes) {
+        let bytes = site(&[0x48, 0x07, 0x00, 0x00, 0x74, 0x17, 0x31, 0xc0, 0x0f, 0x05]);
+        let mut after = [0x48; LOOK_AHEAD as usize];
+        after[..19].copy_from_slice(&[
+            0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00,
+            0x00,
+        ]);
+        (bytes, after)
+    }
+
+    #[test]
+    fn glibc_read_is_patched_only_with_its_whole_sequence_and_padding() {
+        let (bytes, after) = glibc_read();
+        let at = GLIBC_READ_AT;
+        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(0), 0), Some(Shape::GlibcRead));
+        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(1), 0), None, "a call with another number");
+        assert_eq!(Shape::of(at, &bytes, None, Some(0), 0), None, "the bytes after could not be read");
+        assert_eq!(Shape::of(at + 4, &bytes, Some(&after), Some(0), 0), None, "the padding would end unaligned");
+        let mut no_ret = after;
+        no_ret[8] = 0x90;
+        assert_eq!(Shape::of(at, &bytes, Some(&no_ret), Some(0), 0), None, "no ret after the error check");
+        let mut no_je = bytes;
+        no_je[5] = 0x75;
+        assert_eq!(Shape::of(at, &no_je, Some(&after), Some(0), 0), None, "not glibc's sequence");
+        let mut code_after_ret = after;
+        code_after_ret[9] = 0x48;
+        assert_eq!(Shape::of(at, &bytes, Some(&code_after_ret), Some(0), 0), None, "code, not padding, after the ret");
+    }
+
+    #[test]
+    fn padding_is_nops_or_int3s_up_to_an_8_byte_boundary() {
+        assert_eq!(padding_len(&[0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0, 0x48], 0x43_0816), 10);
+        assert_eq!(padding_len(&[0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0x48], 0x40_0001), 7);
+        assert_eq!(padding_len(&[0x0f, 0x1f, 0x44, 0x00, 0x00, 0x90, 0x90, 0x48], 0x40_0001), 7);
+        assert_eq!(
+            padding_len(&[0x0f, 0x1f, 0x44, 0x00, 0x00, 0x48, 0x90, 0x90], 0x40_0001),
+            0,
+            "code before the boundary"
+        );
+        assert_eq!(padding_len(&[0x90, 0x90], 0x40_0001), 0, "runs past what was read");
+        assert_eq!(padding_len(&[0x66, 0xcc, 0x90], 0x40_0006), 0, "66 cc is no nop");
+    }
+
+    #[test]
+    fn glibc_read_jumps_through_its_padding_and_keeps_its_syscall() {
+        let (_, after) = glibc_read();
+        let (at, trampoline, entry) = (GLIBC_READ_AT, 0x25_0040, 0x20_3000);
+        let (start, rewrite) = site_rewrite(Shape::GlibcRead, at, Some(&after), trampoline).unwrap();
+        let code = rewrite.as_slice();
+        assert_eq!(start, at - 2, "over the xor");
+        assert_eq!(code[..2], [0xeb, 0x0b], "jmp rel8 to the padding after the ret");
+        assert_eq!(code[2..13], [0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3], "unchanged");
+        assert_eq!(start + 2 + 0x0b, 0x43_0816);
+        assert_eq!(code[13], 0xe9);
+        assert_eq!(rel_target(code, start, 14), trampoline);
+        assert_eq!(code.len(), 18);
+        let tramp = trampoline_code(Shape::GlibcRead, trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..5], [0x31, 0xc0, 0x48, 0x8d, 0x0d], "xor %eax, %eax; lea");
+        assert_eq!(rel_target(&tramp, trampoline, 5), at + 2, "%rcx = right after the syscall kept in place");
+        assert_eq!(tramp[9], 0xe9);
+        assert_eq!(rel_target(&tramp, trampoline, 10), entry);
+        assert!(tramp[14..].iter().all(|&b| b == 0xcc));
+        assert_eq!(site_rewrite(Shape::GlibcRead, at, None, trampoline).map(|(at, _)| at), None);
+    }
+
+    #[test]
+    fn glibc_cancellable_read_is_trusted_on_the_stack_word() {
+        // mov 0x8(%rsp), %edi; xor %eax, %eax; syscall (after `mov %eax, %r8d`: 41 89 c0).
+        let bytes = site(&[0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x0f, 0x05]);
+        let shape = Shape::of(AT, &bytes, None, Some(0), evidence::EDI_IS_RSP_8);
+        assert_eq!(shape, Some(Shape::GlibcReadCancellable));
+        assert_eq!(Shape::of(AT, &bytes, None, Some(0), evidence::R9_IS_RSP_8), None, "%edi was not the stack's word");
+        assert_eq!(Shape::of(AT, &bytes, None, None, evidence::EDI_IS_RSP_8), None, "calls with other numbers");
+        let (start, rewrite) = site_rewrite(Shape::GlibcReadCancellable, AT, None, 0x25_0060).unwrap();
+        assert_eq!(start, AT - 6);
+        assert_eq!(rewrite.as_slice()[0], 0xe9);
+        assert_eq!(rel_target(rewrite.as_slice(), start, 1), 0x25_0060);
+        assert_eq!(rewrite.as_slice()[5..], [0x90], "the xor's last byte, never run");
+        let tramp = trampoline_code(Shape::GlibcReadCancellable, 0x25_0060, AT + 2, 0x20_3000).unwrap();
+        assert_eq!(tramp[..9], [0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x48, 0x8d, 0x0d]);
+        assert_eq!(rel_target(&tramp, 0x25_0060, 9), AT + 2);
     }
 }
