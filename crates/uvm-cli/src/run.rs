@@ -282,11 +282,16 @@ fn print_timings(
     }
     if !report.kvm_counters.is_empty() {
         let count = |name: &str| report.kvm_counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v);
+        // KVM emulates the instruction of each fault it cannot map (`pf_emulate`): the MMIO
+        // hypercalls, and the guest's writes to page tables it shadows.
+        let emulated_faults = count("pf_emulate");
         eprintln!(
-            "  kvm: {} shadow-page faults, {} emulated instructions (cpuid traps and ring-0 exception stubs; {} for page-table writes)",
+            "  kvm: {} shadow-page faults, {} emulated instructions (cpuid traps and ring-0 exception stubs; \
+             besides, {} page-table writes and {} MMIO hypercalls)",
             count("pf_taken"),
-            count("insn_emulation").saturating_sub(count("pf_emulate")),
-            count("pf_emulate")
+            count("insn_emulation").saturating_sub(emulated_faults),
+            emulated_faults.saturating_sub(count("mmio_exits")),
+            count("mmio_exits").min(emulated_faults)
         );
         let line: Vec<String> = report.kvm_counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("  kvm vcpu counters: {}", line.join(" "));
