@@ -991,6 +991,21 @@ pub fn mremap(tc: Toolchain) -> Case {
     case("mremap", c_only(tc), "mremap", vec![Run::new("mremap").stdout(out)])
 }
 
+/// `madvise`: MADV_DONTNEED drops anonymous pages (zero again) and private file pages (the
+/// file's bytes again); MADV_FREE may keep or drop them, but a write after it stays; 2000
+/// malloc/free rounds of large blocks (musl frees them with MADV_FREE) keep their contents;
+/// WILLNEED is a hint; unaligned addresses and unknown advice are EINVAL.
+pub fn madvise(tc: Toolchain) -> Case {
+    let out = "DONTNEED: OK, dropped pages zero yes, others kept yes\n\
+               FREE: OK, pages old or zero yes, a write after it kept yes\n\
+               DONTNEED on a private file mapping: OK, reads the file again yes\n\
+               malloc/free of 20000-byte blocks x2000: 0 wrong\n\
+               WILLNEED: OK, content kept yes\n\
+               unaligned: EINVAL\n\
+               unknown advice: EINVAL\n";
+    case("madvise", c_only(tc), "madvise", vec![Run::new("madvise").stdout(out)])
+}
+
 /// `procfs`: /proc/self/maps in Linux's format (an mprotect split, [heap], [stack], the
 /// executable by path), status, stat, statm, comm, cmdline and environ as the app got them,
 /// and /proc/loadavg, /proc/version and /proc/meminfo.

@@ -632,6 +632,33 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// madvise(MADV_FREE) on `[addr, addr + len)`. Linux may drop such pages at once or keep
+    /// them until memory runs low (a write before then cancels the free; reads see the old
+    /// bytes or zeros), so both are right. They are kept while a quarter of the frames or
+    /// more would stay free: dropping them costs a TLB-flush hypercall now and a demand fault
+    /// per page (through the ring-0 stub, ~30 us on PVM) at the next touch, and musl's
+    /// allocator frees this way whenever a large slot is freed and taken again. With less
+    /// free, or where part of the range is not anonymous memory, they are dropped as
+    /// MADV_DONTNEED drops them. Kept pages are not taken back if memory runs low later (no
+    /// record of which were written since): the guest holds them as the app does.
+    pub fn free_lazily(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        let plentiful = {
+            let frames = self.frames.lock();
+            frames.available() >= frames.total() / 4
+        };
+        let anonymous = self.is_mapped(addr, end)
+            && self
+                .vmas
+                .range(..end)
+                .filter(|(_, vma)| vma.end > addr)
+                .all(|(_, vma)| matches!(vma.backing, Backing::Anonymous));
+        if plentiful && anonymous && end <= USER_END_VA {
+            return Ok(());
+        }
+        self.discard(addr, len)
+    }
+
     /// Changes the rights of every page in `[addr, addr + len)`; ENOMEM if part of it is
     /// not mapped.
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
@@ -1022,6 +1049,25 @@ mod tests {
         let mut b = [1u8; 4];
         phys::read_bytes(frame_of(&s, a).unwrap(), &mut b);
         assert_eq!(b, [0; 4]);
+    }
+
+    #[test]
+    fn lazily_freed_pages_are_kept_while_memory_is_plentiful() {
+        let mut s = space();
+        let a = s.map(0, 2 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        let frame = frame_of(&s, a).unwrap();
+        phys::write_bytes(frame, b"data");
+        s.free_lazily(a, 2 * 4096).unwrap();
+        assert_eq!(frame_of(&s, a), Some(frame), "kept: no flush, no fault at the next touch");
+        assert_eq!(s.flushes, 0);
+        // With under a quarter of the frames free, the pages are dropped as MADV_DONTNEED does.
+        while s.frames_available() >= s.frames.lock().total() / 4 {
+            s.frames.lock().alloc_zeroed().unwrap();
+        }
+        s.free_lazily(a, 4096).unwrap();
+        assert!(frame_of(&s, a).is_none(), "dropped when memory runs low");
+        assert!(frame_of(&s, a + 4096).is_some(), "only the range");
+        assert_eq!(s.handle_fault(a, Access::Write), FaultOutcome::Resolved);
     }
 
     #[test]

@@ -32,6 +32,7 @@ const MS_SYNC: u64 = 4;
 const MADV_DONTNEED: u64 = 4;
 const MADV_FREE: u64 = 8;
 const MADV_REMOVE: u64 = 9;
+const MADV_DONTNEED_LOCKED: u64 = 24;
 
 /// mmap(addr, length, prot, flags, fd, offset).
 pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
@@ -114,15 +115,23 @@ pub fn sys_brk(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(p.space.set_brk(f.rdi) as usize)
 }
 
-/// madvise(addr, length, advice). DONTNEED/FREE/REMOVE drop the pages (they read back as
-/// zero, or as the file's bytes); every other advice is a hint Linux may ignore too (no-op).
+/// madvise(addr, length, advice). DONTNEED/DONTNEED_LOCKED/REMOVE drop the pages (they read
+/// back as zero, or as the file's bytes); FREE may drop them or keep them, as Linux may
+/// (`AddressSpace::free_lazily`). The other advice Linux knows is a hint it may ignore too
+/// (no-op): NORMAL, RANDOM, SEQUENTIAL, WILLNEED (0-3), DONTFORK to KEEPONFORK (10-19: no
+/// fork here, no KSM, no huge pages, no core dumps), COLD, PAGEOUT, POPULATE_READ/WRITE
+/// (21-23: small mappings are filled at mmap time, large ones on first touch), COLLAPSE (25).
+/// Unknown advice, and advice with effects uvm does not give (memory-failure injection
+/// 100-101, guard regions 102-103), is EINVAL, as on a kernel built without them.
 pub fn sys_madvise(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [addr, len, advice, ..] = f.syscall_args();
     if addr % uvm_abi::layout::PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
     match advice {
-        MADV_DONTNEED | MADV_FREE | MADV_REMOVE => p.space.discard(addr, len).map(|()| 0),
-        _ => Ok(0),
+        MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_REMOVE => p.space.discard(addr, len).map(|()| 0),
+        MADV_FREE => p.space.free_lazily(addr, len).map(|()| 0),
+        0..=3 | 10..=23 | 25 => Ok(0),
+        _ => Err(Errno::EINVAL),
     }
 }
