@@ -89,9 +89,9 @@ const GLIBC_READ_TAIL: [u8; 9] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00
 /// Where the padding after glibc's `read`'s `ret` starts, from the `syscall`.
 const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
 
-/// The longest rewrite of a site: [`Shape::GlibcRead`]'s, from its `xor` to the end of the
-/// `jmp rel32` in the padding.
-const REWRITE_MAX: usize = 2 + GLIBC_READ_PAD as usize + 5;
+/// The longest rewrite of a site, [`Shape::GlibcRead`]'s (from its `xor` to the end of the
+/// `jmp rel32` in the padding), fits in a [`Code`].
+const _: () = assert!(2 + GLIBC_READ_PAD as usize + 5 <= TRAMPOLINE_SIZE);
 
 /// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
 /// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
@@ -337,10 +337,10 @@ impl SitePatcher {
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
         let trampoline = &raw const TRAMPOLINE_PAGE as u64 + (self.used * TRAMPOLINE_SIZE) as u64;
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
-        let (start, rewrite) = site_rewrite(shape, at, after.as_ref(), trampoline)?;
-        let page = start & !(PAGE_SIZE - 1);
+        let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
+        let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
         // The rewrite lies in one page (so does the `syscall` after it, which it may replace).
-        let end = (start + rewrite.len() as u64).max(at + 2);
+        let end = (start + rewrite.len as u64).max(at + 2);
         if (end - 1) & !(PAGE_SIZE - 1) != page {
             return None;
         }
@@ -413,7 +413,7 @@ fn patched_entry() -> u64 {
 ///
 /// then `int3`s. `None` if a target is out of reach of a 32-bit displacement.
 fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
-    let mut code = Code { at, bytes: [0xcc; TRAMPOLINE_SIZE], len: 0 };
+    let mut code = Code::new(at);
     let (replaced, len) = shape.replaced();
     code.put(&replaced[..len]);
     code.put(&[0x48, 0x8d, 0x0d]);
@@ -433,51 +433,26 @@ fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8
     Some(code.bytes)
 }
 
-/// What rewriting the site of `shape` whose `syscall` is at `at` writes, and where: a `jmp
-/// rel32` to `trampoline` over the replaced instructions (a `nop` after it for
-/// `GlibcReadCancellable`'s 6 bytes); for `GlibcRead`, a `jmp rel8` over the `xor`, the code
-/// after it as it is (from `after`), and the `jmp rel32` in the padding. `None` if the
-/// trampoline is out of reach.
-fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<(u64, Rewrite)> {
-    let start = at - shape.jump_back();
-    let mut rewrite = Rewrite { bytes: [0; REWRITE_MAX], len: 0 };
+/// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
+/// code's address): a `jmp rel32` to `trampoline` over the replaced instructions (a `nop`
+/// after it for `GlibcReadCancellable`'s 6 bytes); for `GlibcRead`, a `jmp rel8` over the
+/// `xor`, the code after it as it is (from `after`), and the `jmp rel32` in the padding.
+/// `None` if the trampoline is out of reach.
+fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<Code> {
+    let mut rewrite = Code::new(at - shape.jump_back());
     if shape == Shape::GlibcRead {
-        let pad = at + GLIBC_READ_PAD;
-        rewrite.put(&[0xeb, u8::try_from(pad - at).ok()?]);
-        rewrite.put(&[0x0f, 0x05]);
+        rewrite.put(&[0xeb, u8::try_from(GLIBC_READ_PAD).ok()?, 0x0f, 0x05]);
         rewrite.put(&after?[..GLIBC_READ_PAD as usize - 2]);
     }
-    let jump_end = start + rewrite.len as u64 + 5;
     rewrite.put(&[0xe9]);
-    rewrite.put(&rel32(jump_end, trampoline)?.to_le_bytes());
+    rewrite.rel32(trampoline)?;
     if shape == Shape::GlibcReadCancellable {
         rewrite.put(&[0x90]);
     }
-    Some((start, rewrite))
+    Some(rewrite)
 }
 
-/// The bytes a site's rewrite writes.
-struct Rewrite {
-    bytes: [u8; REWRITE_MAX],
-    len: usize,
-}
-
-impl Rewrite {
-    fn put(&mut self, bytes: &[u8]) {
-        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-}
-
-/// Machine code being written at address `at`.
+/// Machine code being written at address `at` (a trampoline, or a site's rewrite).
 struct Code {
     at: u64,
     bytes: [u8; TRAMPOLINE_SIZE],
@@ -485,6 +460,16 @@ struct Code {
 }
 
 impl Code {
+    /// No code yet, `int3`s after it.
+    fn new(at: u64) -> Code {
+        Code { at, bytes: [0xcc; TRAMPOLINE_SIZE], len: 0 }
+    }
+
+    /// What has been written.
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
     fn put(&mut self, bytes: &[u8]) {
         self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
@@ -624,8 +609,8 @@ mod tests {
     fn glibc_read_jumps_through_its_padding_and_keeps_its_syscall() {
         let (_, after) = glibc_read();
         let (at, trampoline, entry) = (GLIBC_READ_AT, 0x25_0040, 0x20_3000);
-        let (start, rewrite) = site_rewrite(Shape::GlibcRead, at, Some(&after), trampoline).unwrap();
-        let code = rewrite.as_slice();
+        let rewrite = site_rewrite(Shape::GlibcRead, at, Some(&after), trampoline).unwrap();
+        let (start, code) = (rewrite.at, rewrite.as_slice());
         assert_eq!(start, at - 2, "over the xor");
         assert_eq!(code[..2], [0xeb, 0x0b], "jmp rel8 to the padding after the ret");
         assert_eq!(code[2..13], [0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3], "unchanged");
@@ -639,7 +624,7 @@ mod tests {
         assert_eq!(tramp[9], 0xe9);
         assert_eq!(rel_target(&tramp, trampoline, 10), entry);
         assert!(tramp[14..].iter().all(|&b| b == 0xcc));
-        assert_eq!(site_rewrite(Shape::GlibcRead, at, None, trampoline).map(|(at, _)| at), None);
+        assert!(site_rewrite(Shape::GlibcRead, at, None, trampoline).is_none());
     }
 
     #[test]
@@ -650,7 +635,8 @@ mod tests {
         assert_eq!(shape, Some(Shape::GlibcReadCancellable));
         assert_eq!(Shape::of(AT, &bytes, None, Some(0), evidence::R9_IS_RSP_8), None, "%edi was not the stack's word");
         assert_eq!(Shape::of(AT, &bytes, None, None, evidence::EDI_IS_RSP_8), None, "calls with other numbers");
-        let (start, rewrite) = site_rewrite(Shape::GlibcReadCancellable, AT, None, 0x25_0060).unwrap();
+        let rewrite = site_rewrite(Shape::GlibcReadCancellable, AT, None, 0x25_0060).unwrap();
+        let start = rewrite.at;
         assert_eq!(start, AT - 6);
         assert_eq!(rewrite.as_slice()[0], 0xe9);
         assert_eq!(rel_target(rewrite.as_slice(), start, 1), 0x25_0060);
