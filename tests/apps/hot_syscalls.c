@@ -3,9 +3,14 @@
 // signal interrupts there and that restarts (SA_RESTART), and calls from two threads. The pipe
 // round trips run twice, before and after the first thread: glibc's `read` takes another path
 // (another `syscall`) once the process has threads, and the interrupted read comes after both.
+// Last, signals that arrive during the round trips: their handler sees the pc in the program's
+// own code, as natively, not in the kernel a rewritten site jumps through.
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +19,32 @@ static volatile sig_atomic_t handled;
 static pthread_t main_thread;
 
 static void on_usr1(int sig) { (void)sig; handled++; }
+
+// The program's own code (the linker's symbols): where a handler must see the interrupted pc.
+extern char __executable_start[], etext[];
+static volatile sig_atomic_t seen, outside;
+
+// Notes whether the pc the handler sees is in the program's code, as it is natively (the
+// static libc's wrappers included), not in the kernel's trampoline a patched call went through.
+static void on_usr2(int sig, siginfo_t *info, void *context) {
+    (void)sig;
+    (void)info;
+    uintptr_t pc = (uintptr_t)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+    seen++;
+    if (pc < (uintptr_t)__executable_start || pc >= (uintptr_t)etext) outside++;
+}
+
+static volatile int round_trips_done;
+
+// Signals the main thread while it makes pipe round trips, until they are done.
+static void *signaller(void *arg) {
+    (void)arg;
+    while (!round_trips_done) {
+        pthread_kill(main_thread, SIGUSR2);
+        usleep(200);
+    }
+    return NULL;
+}
 
 // Interrupts the main thread's blocking read, then gives it something to read.
 static void *interrupter(void *arg) {
@@ -82,5 +113,19 @@ int main(void) {
     for (int i = 0; i < 500; i++) bad += getppid() != parent;
     pthread_join(w, &r);
     printf("two threads x500: %s\n", bad || r ? "wrong" : "same every time");
+
+    struct sigaction sa2;
+    memset(&sa2, 0, sizeof sa2);
+    sa2.sa_sigaction = on_usr2;
+    sa2.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR2, &sa2, NULL);
+    pthread_t s;
+    pthread_create(&s, NULL, signaller, NULL);
+    long wrong = 0;
+    for (int i = 0; seen < 20 && i < 2000; i++) wrong += pipe_round_trips(100);
+    round_trips_done = 1;
+    pthread_join(s, &r);
+    printf("signals during round trips: %s, %d at a pc outside the program's code, %ld wrong\n",
+           seen >= 20 ? "20 or more" : "fewer than 20", (int)outside, wrong);
     return 0;
 }

@@ -11,9 +11,12 @@
 //! which does the instruction the jump replaced, puts the return address in %rcx as `syscall`
 //! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
 //! `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the
-//! app's red zone is never touched. A restarted call (the kernel rewinds %rip by 2) lands on
-//! a real `syscall`: the one left in place after a `mov $nr, %eax`, or one in the trampoline
-//! just before the jump back to the app.
+//! app's red zone is never touched. Every call returns to the app right after the site, so a
+//! signal handler sees the app's own program counter, as without the patch. A restarted call
+//! (the kernel rewinds %rip by 2) must land on a real `syscall`: where the site keeps its
+//! own, it does; where the jump replaced it ([`Shape::Mov3`]), the interrupted call is sent
+//! back through the trampoline instead ([`SitePatcher::restart_point`]), which has a
+//! `syscall` of its own just before a jump back to the app.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -249,10 +252,12 @@ struct Site {
     /// The [`evidence`] every call there showed.
     shown: u8,
     state: SiteState,
+    /// Patched without its `syscall`: the address right after its trampoline's own (0: none).
+    restart_point: u64,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0) };
+const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0), restart_point: 0 };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -299,7 +304,7 @@ impl SitePatcher {
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0) };
+            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0), restart_point: 0 };
         }
         let SiteState::Counting(count) = site.state else { return };
         let shown = evidence_of(space, regs, count + 1 >= PATCH_AFTER / 2);
@@ -316,16 +321,34 @@ impl SitePatcher {
         for (i, site) in sites.iter_mut().enumerate() {
             let warm = matches!(site.state, SiteState::Counting(n) if n >= PATCH_AFTER / 2);
             if i == index || (warm && site.at != 0) {
-                let patched = self.patch(space, site).is_some();
-                site.state = if patched { SiteState::Patched } else { SiteState::Refused };
+                match self.patch(space, site) {
+                    Some(restart_point) => {
+                        site.state = SiteState::Patched;
+                        site.restart_point = restart_point.unwrap_or(0);
+                    }
+                    None => site.state = SiteState::Refused,
+                }
             }
         }
         self.sites = Some(sites);
     }
 
-    /// Rewrites `site` (see the module doc); `None` when its bytes, its page or the
-    /// trampolines do not allow it.
-    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<()> {
+    /// Where a call that came through the patched site whose `syscall` ended at `resume`
+    /// (the address it returned to) goes when the kernel restarts it: right after its
+    /// trampoline's own `syscall`, for a site the jump replaced the `syscall` of (the restart
+    /// rewinds %rip by 2 onto it). `None` for every other address: its `syscall` is still
+    /// at `resume - 2`.
+    pub fn restart_point(&self, resume: u64) -> Option<u64> {
+        let sites = self.sites.as_ref()?;
+        let at = resume.checked_sub(2)?;
+        let site = &sites[slot_of(sites, at)?];
+        (site.at == at && site.state == SiteState::Patched && site.restart_point != 0).then_some(site.restart_point)
+    }
+
+    /// Rewrites `site` (see the module doc): `Some` with its trampoline's restart point (see
+    /// [`SitePatcher::restart_point`]) if it has one; `None` when its bytes, its page or the
+    /// trampolines do not allow the rewrite.
+    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<Option<u64>> {
         if self.used >= TRAMPOLINES {
             return None;
         }
@@ -347,7 +370,7 @@ impl SitePatcher {
         phys::write_bytes(trampoline, &code);
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
         self.used += 1;
-        Some(())
+        Some((!shape.keeps_syscall()).then(|| trampoline + mov3_restart_offset()))
     }
 }
 
@@ -406,31 +429,29 @@ fn patched_entry() -> u64 {
 }
 
 /// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`: the
-/// replaced instructions (`Shape::replaced`), then
-/// - if the site keeps its `syscall`: `lea resume(%rip), %rcx; jmp entry`;
-/// - if not (`Mov3`): `lea 1f(%rip), %rcx; jmp entry; syscall; 1: jmp resume` (the call
-///   returns to the trampoline's own jump back, and a restart to its `syscall`);
-///
-/// then `int3`s. `None` if a target is out of reach of a 32-bit displacement.
+/// replaced instructions (`Shape::replaced`), `lea resume(%rip), %rcx; jmp entry` (the call
+/// returns right after the site), and for a site whose `syscall` the jump replaced (`Mov3`)
+/// `syscall; jmp resume`, where a restarted call is sent ([`mov3_restart_offset`]); then
+/// `int3`s. `None` if a target is out of reach of a 32-bit displacement.
 fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
     let mut code = Code::new(at);
     let (replaced, len) = shape.replaced();
     code.put(&replaced[..len]);
     code.put(&[0x48, 0x8d, 0x0d]);
-    if shape.keeps_syscall() {
-        code.rel32(resume)?;
-        code.put(&[0xe9]);
-        code.rel32(entry)?;
-    } else {
-        // The jump back, after this lea's displacement (4), the jump to the entry (5) and a
-        // `syscall` (2).
-        code.rel32(at + code.len as u64 + 4 + 5 + 2)?;
-        code.put(&[0xe9]);
-        code.rel32(entry)?;
+    code.rel32(resume)?;
+    code.put(&[0xe9]);
+    code.rel32(entry)?;
+    if !shape.keeps_syscall() {
         code.put(&[0x0f, 0x05, 0xe9]);
         code.rel32(resume)?;
     }
     Some(code.bytes)
+}
+
+/// Where a `Mov3` trampoline's restart point is: right after its `syscall`, which follows the
+/// 3-byte `mov`, the `lea` (7) and the jump to the entry (5).
+const fn mov3_restart_offset() -> u64 {
+    3 + 7 + 5 + 2
 }
 
 /// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
@@ -543,18 +564,40 @@ mod tests {
     }
 
     #[test]
-    fn a_mov3_trampoline_returns_through_its_own_jump_after_a_syscall_for_restarts() {
+    fn a_mov3_trampoline_returns_to_the_app_and_has_a_syscall_for_restarts() {
         let (at, entry, resume) = (0x25_0020, 0x20_3000, 0x40_31ee);
         let code = trampoline_code(Shape::Mov3([0x48, 0x89, 0xdf]), at, resume, entry).unwrap();
         assert_eq!(code[..3], [0x48, 0x89, 0xdf], "mov %rbx, %rdi");
         assert_eq!(code[3..6], [0x48, 0x8d, 0x0d]);
-        assert_eq!(rel_target(&code, at, 6), at + 17, "%rcx = the jump back, right after a `syscall`");
+        assert_eq!(rel_target(&code, at, 6), resume, "%rcx = right after the site: handlers see the app's pc");
         assert_eq!(code[10], 0xe9);
         assert_eq!(rel_target(&code, at, 11), entry);
-        assert_eq!(code[15..17], [0x0f, 0x05], "a restart (rip - 2) makes the call again");
-        assert_eq!(code[17], 0xe9);
-        assert_eq!(rel_target(&code, at, 18), resume);
+        let restart = mov3_restart_offset() as usize;
+        assert_eq!(code[restart - 2..restart], [0x0f, 0x05], "a restart (rip - 2) makes the call again");
+        assert_eq!(code[restart], 0xe9);
+        assert_eq!(rel_target(&code, at, restart + 1), resume, "and returns to the app");
         assert!(code[22..].iter().all(|&b| b == 0xcc));
+    }
+
+    #[test]
+    fn only_calls_from_sites_without_their_syscall_restart_in_the_trampoline() {
+        let mut patcher = SitePatcher::new();
+        assert_eq!(patcher.restart_point(0x40_1007), None, "no table yet");
+        let mut sites = Box::new([FREE; TABLE_SIZE]);
+        for (at, state, restart_point) in [
+            (0x40_1005, SiteState::Patched, 0x25_0011),
+            (0x40_2005, SiteState::Patched, 0),
+            (0x40_3005, SiteState::Counting(3), 0),
+        ] {
+            let i = slot_of(&sites, at).unwrap();
+            sites[i] = Site { at, nr: None, shown: 0, state, restart_point };
+        }
+        patcher.sites = Some(sites);
+        assert_eq!(patcher.restart_point(0x40_1007), Some(0x25_0011), "a Mov3 site");
+        assert_eq!(patcher.restart_point(0x40_2007), None, "a site that kept its syscall");
+        assert_eq!(patcher.restart_point(0x40_3007), None, "not patched");
+        assert_eq!(patcher.restart_point(0x40_1006), None, "another address");
+        assert_eq!(patcher.restart_point(1), None);
     }
 
     /// glibc 2.36's `read` at 0x430800: its `syscall` is at 0x43080b.
