@@ -44,11 +44,17 @@ impl PageFlags {
 
 /// The GPA of the page-table entry for `va`, creating intermediate tables if `create`.
 /// `None` if a table is missing (and not created) or no frame is left.
+///
+/// A table made here is known to be zero and is not read: its first touch is then the write
+/// of its first entry. (Read first, a never-used frame would be mapped by the host as its
+/// shared zero page, read-only, and the write would cost the guest a second shadow-page
+/// fault.)
 fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> Option<u64> {
     let mut table = root;
+    let mut table_is_new = false;
     for level in (1..4).rev() {
         let slot = table + ((va >> (12 + 9 * level)) & 511) * 8;
-        let e = phys::read_u64(slot);
+        let e = if table_is_new { 0 } else { phys::read_u64(slot) };
         if e & pte::PRESENT != 0 {
             if e & pte::LARGE != 0 {
                 return None;
@@ -61,6 +67,7 @@ fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> O
             let child = frames.alloc_zeroed()?;
             phys::write_u64(slot, pte::preset_used(child | pte::PRESENT | pte::WRITABLE | pte::USER));
             table = child;
+            table_is_new = true;
         }
     }
     Some(table + ((va >> 12) & 511) * 8)

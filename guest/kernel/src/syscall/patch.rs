@@ -52,7 +52,7 @@ use crate::mm::space::AddressSpace;
 /// trapped syscalls' worth); a site that traps this often is likely to trap again.
 const PATCH_AFTER: u32 = 8;
 
-/// Sites tracked (an open-addressed table on the kernel heap, 3 KiB, made at the first
+/// Sites tracked (an open-addressed table on the kernel heap, 4 KiB, made at the first
 /// syscall; once full, new sites are not tracked). A hello makes a dozen, a Go runtime's
 /// start ~40.
 const TABLE_SIZE: usize = 128;
@@ -252,12 +252,12 @@ struct Site {
     /// The [`evidence`] every call there showed.
     shown: u8,
     state: SiteState,
-    /// Patched without its `syscall`: the address right after its trampoline's own (0: none).
-    restart_point: u64,
+    /// Patched without its `syscall`: its trampoline's index (the table stays at 4 KiB).
+    restart_trampoline: Option<u8>,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0), restart_point: 0 };
+const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0), restart_trampoline: None };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -304,7 +304,7 @@ impl SitePatcher {
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0), restart_point: 0 };
+            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0), restart_trampoline: None };
         }
         let SiteState::Counting(count) = site.state else { return };
         let shown = evidence_of(space, regs, count + 1 >= PATCH_AFTER / 2);
@@ -322,9 +322,9 @@ impl SitePatcher {
             let warm = matches!(site.state, SiteState::Counting(n) if n >= PATCH_AFTER / 2);
             if i == index || (warm && site.at != 0) {
                 match self.patch(space, site) {
-                    Some(restart_point) => {
+                    Some(restart_trampoline) => {
                         site.state = SiteState::Patched;
-                        site.restart_point = restart_point.unwrap_or(0);
+                        site.restart_trampoline = restart_trampoline;
                     }
                     None => site.state = SiteState::Refused,
                 }
@@ -342,13 +342,14 @@ impl SitePatcher {
         let sites = self.sites.as_ref()?;
         let at = resume.checked_sub(2)?;
         let site = &sites[slot_of(sites, at)?];
-        (site.at == at && site.state == SiteState::Patched && site.restart_point != 0).then_some(site.restart_point)
+        let index = site.restart_trampoline.filter(|_| site.at == at && site.state == SiteState::Patched)?;
+        Some(trampoline_address(usize::from(index)) + mov3_restart_offset())
     }
 
-    /// Rewrites `site` (see the module doc): `Some` with its trampoline's restart point (see
-    /// [`SitePatcher::restart_point`]) if it has one; `None` when its bytes, its page or the
-    /// trampolines do not allow the rewrite.
-    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<Option<u64>> {
+    /// Rewrites `site` (see the module doc): `Some` with its trampoline's index if a restart
+    /// goes through it (see [`SitePatcher::restart_point`]); `None` when its bytes, its page
+    /// or the trampolines do not allow the rewrite.
+    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<Option<u8>> {
         if self.used >= TRAMPOLINES {
             return None;
         }
@@ -358,7 +359,8 @@ impl SitePatcher {
         let after: Option<AfterBytes> =
             crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
-        let trampoline = &raw const TRAMPOLINE_PAGE as u64 + (self.used * TRAMPOLINE_SIZE) as u64;
+        let index = self.used;
+        let trampoline = trampoline_address(index);
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
@@ -370,7 +372,7 @@ impl SitePatcher {
         phys::write_bytes(trampoline, &code);
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
         self.used += 1;
-        Some((!shape.keeps_syscall()).then(|| trampoline + mov3_restart_offset()))
+        Some(if shape.keeps_syscall() { None } else { Some(u8::try_from(index).ok()?) })
     }
 }
 
@@ -416,6 +418,11 @@ fn slot_of(sites: &[Site; TABLE_SIZE], at: u64) -> Option<usize> {
 /// reach it.
 fn rel32(next: u64, target: u64) -> Option<i32> {
     i32::try_from(target as i64 - next as i64).ok()
+}
+
+/// The address of trampoline `index` in the kernel's trampoline page.
+fn trampoline_address(index: usize) -> u64 {
+    &raw const TRAMPOLINE_PAGE as u64 + (index * TRAMPOLINE_SIZE) as u64
 }
 
 /// Where trampolines jump: `arch::entry`'s patched syscall entry.
@@ -580,20 +587,26 @@ mod tests {
     }
 
     #[test]
+    fn the_site_table_stays_within_a_page() {
+        assert!(core::mem::size_of::<[Site; TABLE_SIZE]>() <= PAGE_SIZE as usize);
+    }
+
+    #[test]
     fn only_calls_from_sites_without_their_syscall_restart_in_the_trampoline() {
         let mut patcher = SitePatcher::new();
         assert_eq!(patcher.restart_point(0x40_1007), None, "no table yet");
         let mut sites = Box::new([FREE; TABLE_SIZE]);
-        for (at, state, restart_point) in [
-            (0x40_1005, SiteState::Patched, 0x25_0011),
-            (0x40_2005, SiteState::Patched, 0),
-            (0x40_3005, SiteState::Counting(3), 0),
+        for (at, state, restart_trampoline) in [
+            (0x40_1005, SiteState::Patched, Some(2)),
+            (0x40_2005, SiteState::Patched, None),
+            (0x40_3005, SiteState::Counting(3), None),
         ] {
             let i = slot_of(&sites, at).unwrap();
-            sites[i] = Site { at, nr: None, shown: 0, state, restart_point };
+            sites[i] = Site { at, nr: None, shown: 0, state, restart_trampoline };
         }
         patcher.sites = Some(sites);
-        assert_eq!(patcher.restart_point(0x40_1007), Some(0x25_0011), "a Mov3 site");
+        let third = trampoline_address(2) + mov3_restart_offset();
+        assert_eq!(patcher.restart_point(0x40_1007), Some(third), "a Mov3 site, through its trampoline");
         assert_eq!(patcher.restart_point(0x40_2007), None, "a site that kept its syscall");
         assert_eq!(patcher.restart_point(0x40_3007), None, "not patched");
         assert_eq!(patcher.restart_point(0x40_1006), None, "another address");
