@@ -1,8 +1,11 @@
 //! Guest memory: the RAM slot and the read-only image slot, as host mappings.
 //!
-//! RAM is anonymous private memory, but for the guest kernel's cold text, mapped privately from
-//! the `uvm` binary ([`GuestMemory::map_file_over_ram`]); the image file is mapped shared and
-//! read-only. So every VM reads the same page-cache pages of both (zero copy). All
+//! RAM is anonymous private memory up to the frames the guest's allocator hands out fresh, and
+//! shared anonymous memory from there on ([`GuestMemory::share_fresh_ram`]: a first read of
+//! such a frame then gets a writable page, not the host's zero page); the guest kernel's cold
+//! text is mapped privately from the `uvm` binary ([`GuestMemory::map_file_over_ram`]); the
+//! image file is mapped shared and read-only. So every VM reads the same page-cache pages of
+//! the last two (zero copy). All
 //! guest-memory access from the VMM goes through [`GuestMemory`] (bounds-checked copies by
 //! vm-memory), so a guest-supplied address can never reach outside it. Two exceptions, both
 //! checked against RAM here: the network's readiness area is shared with the guest through
@@ -23,7 +26,7 @@ use crate::mapped::MappedFile;
 /// `madvise` advice: populate (prefault) page tables writable (Linux 5.14).
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 
-/// Why [`GuestMemory::map_file_over_ram`] mapped nothing.
+/// Why [`GuestMemory::map_file_over_ram`] or [`GuestMemory::share_fresh_ram`] mapped nothing.
 #[derive(Debug)]
 pub enum MapOverRamError {
     /// RAM is as it was (fresh anonymous memory there).
@@ -173,6 +176,33 @@ impl GuestMemory {
         offset: u64,
     ) -> Result<(), MapOverRamError> {
         use std::os::fd::AsRawFd;
+        self.map_over_ram(gpa, len, libc::MAP_PRIVATE, file.as_raw_fd(), offset)
+    }
+
+    /// Backs RAM from `gpa` (page-aligned) to its end with shared anonymous memory (shmem
+    /// that nothing else maps: uvm never forks) instead of private anonymous memory: the frames
+    /// the guest's allocator hands out fresh. What differs is a first read of such a frame (a
+    /// page table the kernel looks into, memory the app reads before writing): private memory
+    /// answers it with the host's zero page, read-only, and the write that usually follows
+    /// costs KVM a second shadow-page fault; shared memory gets a page of its own at once,
+    /// mapped writable. Staging's own writes stay in private memory below `gpa`, which
+    /// `MADV_POPULATE_WRITE` backs faster. For staging, before the guest runs and before
+    /// anything is written from `gpa` on; on failure RAM stays private memory there.
+    pub fn share_fresh_ram(&self, gpa: u64) -> Result<(), MapOverRamError> {
+        let len = self.ram_size.saturating_sub(gpa);
+        self.map_over_ram(gpa, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
+    }
+
+    /// Maps `len` bytes of `fd` from `offset`, readable and writable with `flags`, over RAM at
+    /// `gpa` (all page aligned). On failure the range is fresh private memory again.
+    fn map_over_ram(
+        &self,
+        gpa: u64,
+        len: u64,
+        flags: libc::c_int,
+        fd: libc::c_int,
+        offset: u64,
+    ) -> Result<(), MapOverRamError> {
         let aligned = [gpa, len, offset].iter().all(|v| v.is_multiple_of(PAGE_SIZE));
         let offset = libc::off_t::try_from(offset).ok();
         let (Some(offset), true, true) = (offset, aligned, len > 0 && self.is_ram(gpa, len)) else {
@@ -183,14 +213,14 @@ impl GuestMemory {
         // writable memory of the same size: every accessor here keeps working, and dropping
         // the RAM region unmaps it with the rest. Staging calls this before the guest runs
         // and before anything holds a reference into RAM (the atomics are handed out later,
-        // for the network's area, not the kernel's).
+        // for the network's area).
         let mapped = unsafe {
             libc::mmap(
                 (self.ram_host + gpa as usize) as *mut libc::c_void,
                 len as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_FIXED,
-                file.as_raw_fd(),
+                flags | libc::MAP_FIXED,
+                fd,
                 offset,
             )
         };
@@ -199,7 +229,7 @@ impl GuestMemory {
         }
         let error = io::Error::last_os_error();
         // A failed MAP_FIXED may have unmapped the range already: put fresh anonymous memory
-        // back (what RAM held there, since staging writes the kernel only afterwards).
+        // back (what RAM held there, since staging writes there only afterwards).
         // SAFETY: as above: the same range of the RAM mapping, now anonymous memory again.
         let restored = unsafe {
             libc::mmap(
@@ -400,4 +430,38 @@ fn region<B: Bitmap>(map: MmapRegion<B>, gpa: u64) -> Result<GuestRegionMmap<B>,
 
 fn mmap_error(e: vm_memory::mmap::MmapRegionError) -> io::Error {
     io::Error::other(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The permissions column of the host mapping that starts at `address`, from /proc/self/maps.
+    fn perms_at(address: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        let line = maps.lines().find(|line| line.starts_with(&format!("{address:x}-")))?;
+        line.split_whitespace().nth(1).map(str::to_string)
+    }
+
+    #[test]
+    fn fresh_ram_becomes_shared_memory_and_what_is_below_keeps_its_bytes() {
+        let memory = GuestMemory::for_tests(4 << 20);
+        memory.write_ram(0x1000, b"kept").unwrap();
+        let fresh = 2 << 20;
+        memory.share_fresh_ram(fresh).unwrap();
+        let mut kept = [0u8; 4];
+        memory.read_ram(0x1000, &mut kept).unwrap();
+        assert_eq!(&kept, b"kept");
+        let mut zero = [1u8; 8];
+        memory.read_ram(fresh, &mut zero).unwrap();
+        assert_eq!(zero, [0; 8], "fresh memory reads zero");
+        memory.write_ram(fresh + 0x1000, b"new").unwrap();
+        let mut new = [0u8; 3];
+        memory.read_ram(fresh + 0x1000, &mut new).unwrap();
+        assert_eq!(&new, b"new");
+        assert_eq!(perms_at(memory.ram_host + fresh as usize).as_deref(), Some("rw-s"), "shared from there on");
+        assert_eq!(perms_at(memory.ram_host).as_deref(), Some("rw-p"), "private below");
+        assert!(matches!(memory.share_fresh_ram(fresh + 1), Err(MapOverRamError::NotMapped(_))), "unaligned");
+        assert!(matches!(memory.share_fresh_ram(4 << 20), Err(MapOverRamError::NotMapped(_))), "nothing past RAM");
+    }
 }

@@ -17,7 +17,7 @@ use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
 use crate::mapped::MappedFile;
-use crate::memory::GuestMemory;
+use crate::memory::{GuestMemory, MapOverRamError};
 use crate::net::{NetCounts, Network};
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
@@ -200,6 +200,12 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let memory = GuestMemory::new(ram_size, spec.image)?;
     let kernel_file = (spec.kernel_file)();
     let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch, kernel_file.as_ref())?;
+    // The frames the guest's allocator hands out start at `end_gpa`: shared memory from
+    // there on (see `GuestMemory::share_fresh_ram`; without it, RAM stays private memory).
+    match memory.share_fresh_ram(tables.end_gpa) {
+        Ok(()) | Err(MapOverRamError::NotMapped(_)) => {}
+        Err(MapOverRamError::RamLost(source)) => return Err(VmError::Memory { what: "guest RAM for the app", source }),
+    }
     (spec.kernel_copied)();
     let took = started.elapsed();
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
