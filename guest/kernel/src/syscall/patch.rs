@@ -205,10 +205,11 @@ impl Shape {
     }
 }
 
-/// How many bytes at the start of `code` (which is at address `at`) are padding that ends at
-/// an 8-byte boundary: nops as assemblers align with (one
-/// byte, or `0f 1f` with a zero modrm form, behind `66`/`2e` prefixes), or `int3`s. 0 if the
-/// run ends elsewhere (it would then not be padding).
+/// How many bytes at the start of `code` (which is at address `at`) are padding up to the
+/// first 8-byte boundary a whole instruction of it ends at: nops as assemblers align with
+/// (one byte, or `0f 1f` with a zero displacement, behind `66`/`2e` prefixes), or `int3`s.
+/// 0 if code comes first (then it is not padding). Stopping at the first boundary keeps the
+/// run short of any label there (labels that padding leads to are aligned).
 fn padding_len(code: &[u8], at: u64) -> usize {
     let mut len = 0;
     loop {
