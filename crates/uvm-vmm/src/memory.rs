@@ -53,6 +53,7 @@ impl GuestMemory {
         let ram_len = usize::try_from(ram_size)
             .map_err(|_| VmError::Memory { what: "guest RAM", source: io::Error::from(io::ErrorKind::OutOfMemory) })?;
         let ram = MmapRegion::new(ram_len).map_err(|e| VmError::Memory { what: "guest RAM", source: mmap_error(e) })?;
+        avoid_huge_pages(ram.as_ptr(), ram_len);
         // SAFETY: `image` is a live read-only shared mapping of `mapped_len` bytes; this
         // memory keeps a clone of it, so it outlives the region.
         let image_map = unsafe {
@@ -190,7 +191,9 @@ impl GuestMemory {
     /// anything is written from `gpa` on; on failure RAM stays private memory there.
     pub fn share_fresh_ram(&self, gpa: u64) -> Result<(), MapOverRamError> {
         let len = self.ram_size.saturating_sub(gpa);
-        self.map_over_ram(gpa, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
+        self.map_over_ram(gpa, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)?;
+        avoid_huge_pages((self.ram_host + gpa as usize) as *mut u8, len as usize);
+        Ok(())
     }
 
     /// Maps `len` bytes of `fd` from `offset`, readable and writable with `flags`, over RAM at
@@ -432,6 +435,17 @@ fn mmap_error(e: vm_memory::mmap::MmapRegionError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// Asks the host not to back `[start, start + len)` (a RAM mapping) with transparent huge
+/// pages, whatever its policy: on a host that uses them everywhere (`enabled` = `always`, the
+/// default of some distributions) staging's first writes would each allocate and zero 2 MiB,
+/// ~1 ms more per start here (measured: stage memory 0.27 -> 1.0-1.3 ms), for a guest that
+/// maps its memory in 4 KiB pages anyway. A hint: a failure is ignored.
+fn avoid_huge_pages(start: *mut u8, len: usize) {
+    // SAFETY: madvise on a range of a mapping this module made; MADV_NOHUGEPAGE only changes
+    // how the host may back it, never its contents.
+    unsafe { libc::madvise(start.cast(), len, libc::MADV_NOHUGEPAGE) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +455,27 @@ mod tests {
         let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
         let line = maps.lines().find(|line| line.starts_with(&format!("{address:x}-")))?;
         line.split_whitespace().nth(1).map(str::to_string)
+    }
+
+    /// The `VmFlags` of the host mapping that starts at `address`, from /proc/self/smaps.
+    fn vm_flags_at(address: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let start = smaps.find(&format!("{address:x}-"))?;
+        let flags = smaps[start..].lines().find(|line| line.starts_with("VmFlags:"))?;
+        Some(flags.to_string())
+    }
+
+    #[test]
+    fn ram_is_never_backed_with_huge_pages() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+            return; // a host kernel without them: nothing to avoid
+        }
+        let memory = GuestMemory::for_tests(4 << 20);
+        memory.share_fresh_ram(2 << 20).unwrap();
+        for at in [memory.ram_host, memory.ram_host + (2 << 20)] {
+            let flags = vm_flags_at(at).unwrap_or_default();
+            assert!(flags.split_whitespace().any(|f| f == "nh"), "no huge pages at {at:#x}: {flags}");
+        }
     }
 
     #[test]
