@@ -69,6 +69,15 @@ static long pipe_round_trips(int n) {
 
 static void *noop(void *arg) { return arg; }
 
+static int early[2];
+
+// Blocks in a read on `early` (the first call at its syscall site) until a write comes.
+static void *early_reader(void *arg) {
+    char buf[8];
+    (void)arg;
+    return (void *)(long)read(early[0], buf, sizeof buf);
+}
+
 // Many calls from a second thread at the same sites as the main thread's.
 static void *worker(void *arg) {
     long bad = 0;
@@ -79,27 +88,42 @@ static void *worker(void *arg) {
 }
 
 int main(void) {
-    pid_t parent = getppid();
-    long bad = 0;
-    for (int i = 0; i < 1000; i++) bad += getppid() != parent;
-    printf("getppid x1000: %s\n", bad ? "wrong" : "same every time");
-
-    if (pipe(pipefd) != 0) return 1;
-    printf("pipe round trips x200: %ld wrong\n", pipe_round_trips(200));
-
-    // From the first thread on, glibc's read takes its other path (another `syscall`), which
-    // the interrupted read below then comes through too, rewritten by then.
-    pthread_t first;
-    void *r;
-    pthread_create(&first, NULL, noop, NULL);
-    pthread_join(first, &r);
-    printf("pipe round trips with threads x200: %ld wrong\n", pipe_round_trips(200));
-
+    // First, while every site is fresh: a read blocks at its site; the main thread's calls at
+    // the same site get it rewritten meanwhile; then a signal interrupts the read, and its
+    // SA_RESTART handler has it made again, at a site whose code is not what it trapped at.
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
+    if (pipe(early) != 0 || pipe(pipefd) != 0) return 1;
+    pthread_t blocked;
+    void *r;
+    pthread_create(&blocked, NULL, early_reader, NULL);
+    usleep(50000);
+    long early_wrong = pipe_round_trips(20);
+    pthread_kill(blocked, SIGUSR1);
+    usleep(20000);
+    if (write(early[1], "late", 4) != 4) return 1;
+    pthread_join(blocked, &r);
+    printf("a read blocked before its site was rewritten, restarted after: %ld bytes, %d signal(s), %ld wrong\n",
+           (long)r, (int)handled, early_wrong);
+    handled = 0;
+
+    pid_t parent = getppid();
+    long bad = 0;
+    for (int i = 0; i < 1000; i++) bad += getppid() != parent;
+    printf("getppid x1000: %s\n", bad ? "wrong" : "same every time");
+
+    printf("pipe round trips x200: %ld wrong\n", pipe_round_trips(200));
+
+    // From the first thread on, glibc's read takes its other path (another `syscall`), which
+    // the interrupted read below then comes through too, rewritten by then.
+    pthread_t first;
+    pthread_create(&first, NULL, noop, NULL);
+    pthread_join(first, &r);
+    printf("pipe round trips with threads x200: %ld wrong\n", pipe_round_trips(200));
+
     main_thread = pthread_self();
     pthread_t t;
     pthread_create(&t, NULL, interrupter, NULL);
