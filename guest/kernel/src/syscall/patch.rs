@@ -92,6 +92,9 @@ const GLIBC_READ_TAIL: [u8; 9] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00
 /// Where the padding after glibc's `read`'s `ret` starts, from the `syscall`.
 const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
 
+/// Where the padding after musl's `__syscall_cp_c` starts, from the `syscall`: after its `ret`.
+const MUSL_CP_PAD: u64 = 3;
+
 /// The longest rewrite of a site, [`Shape::GlibcRead`]'s (from its `xor` to the end of the
 /// `jmp rel32` in the padding), fits in a [`Code`].
 const _: () = assert!(2 + GLIBC_READ_PAD as usize + 5 <= TRAMPOLINE_SIZE);
@@ -104,8 +107,6 @@ pub mod evidence {
     pub const RDI_IS_RBX: u8 = 1 << 0;
     /// %r9 equalled the 8 bytes at %rsp + 8.
     pub const R9_IS_RSP_8: u8 = 1 << 1;
-    /// %rdi equalled the 4 bytes at %rsp + 8 (zero-extended, as `mov 0x8(%rsp), %edi` leaves it).
-    pub const EDI_IS_RSP_8: u8 = 1 << 2;
 }
 
 /// The sites this rewrites, by the bytes that end at the `syscall`'s end.
@@ -115,27 +116,29 @@ enum Shape {
     /// calls. The jump replaces the `mov`; the `syscall` stays. Trusted when every call came
     /// with the immediate as its number.
     MovEax(u32),
-    /// A 3-byte `mov` between registers right before the `syscall`, the number already in
-    /// %rax; the jump replaces both. Two are known, each trusted on its own evidence:
-    /// - `mov %rbx, %rdi` (`48 89 df`): the end of Go's `syscall.Syscall6`, which all Go
-    ///   I/O goes through; %rdi equalled %rbx at every call;
-    /// - `mov %rcx, %rdx` (`48 89 ca`) after `mov 0x8(%rsp), %r9` (`4c 8b 4c 24 08`): the end
-    ///   of musl's `__syscall_cp_c`, which its reads, writes, sends and receives go through;
-    ///   %r9 equalled the bytes at %rsp + 8 at every call, so that `mov` ran and ends where
-    ///   this one begins (%rcx itself cannot tell: `syscall` overwrites it).
+    /// `mov %rbx, %rdi; syscall` (`48 89 df 0f 05`), the end of Go's `syscall.Syscall6`, which
+    /// all Go I/O goes through, the number already in %rax: the jump replaces both. Trusted
+    /// when %rdi equalled %rbx at every call. (A thread stopped between the two instructions
+    /// when the page is switched would resume inside the jump: see DESIGN.md, "not yet
+    /// closed".)
     Mov3([u8; 3]),
+    /// The end of musl's `__syscall_cp_c`, which its reads, writes, sends and receives go
+    /// through: `mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret`, then padding to the next
+    /// function. The `mov %rcx, %rdx` becomes a `jmp rel8` (and a `nop`) to the padding, which
+    /// takes the `jmp rel32` to the trampoline; the `syscall` stays, so no instruction boundary
+    /// a thread may be stopped at moves. Trusted when %r9 equalled the bytes at %rsp + 8 at
+    /// every call (so the load ran and ends where the `mov` begins; %rcx itself cannot tell:
+    /// `syscall` overwrites it) and the bytes are these to the last.
+    MuslSyscallCp,
     /// glibc's `read` while the process has one thread: `je; xor %eax, %eax; syscall; cmp
     /// $-4096, %rax; ja; ret`, then padding up to the next function (nops or `int3`s to an
-    /// 8-byte boundary). The `xor`'s 2 bytes cannot hold a `jmp rel32`: they become a `jmp
-    /// rel8` into the padding, which nothing runs (it follows a `ret`), and the padding's first
-    /// 5 bytes the `jmp rel32` to the trampoline. The `syscall` stays. Trusted when every call
-    /// came with number 0 and the bytes are these to the last.
+    /// 8-byte boundary). The `xor` becomes a `jmp rel8` into the padding, which nothing runs
+    /// (it follows a `ret`), and the padding's first 5 bytes the `jmp rel32` to the
+    /// trampoline. The `syscall` stays. Trusted when every call came with number 0 and the
+    /// bytes are these to the last. (Its threaded path, `mov 0x8(%rsp), %edi; xor %eax,
+    /// %eax; syscall`, is left alone: a `jmp rel32` over both instructions would move the
+    /// boundary between them, and no padding is near enough for a `jmp rel8`.)
     GlibcRead,
-    /// glibc's `read` once the process has threads: its cancellable path reloads the fd after
-    /// enabling cancellation, `mov 0x8(%rsp), %edi; xor %eax, %eax; syscall`. The jump (and a
-    /// `nop`) replaces the two instructions; the `syscall` stays. Trusted when every call came
-    /// with number 0 and %edi equalled the 4 bytes at %rsp + 8.
-    GlibcReadCancellable,
 }
 
 impl Shape {
@@ -154,33 +157,43 @@ impl Shape {
             return Some(Shape::MovEax(imm));
         }
         let mov = [bytes[6], bytes[7], bytes[8]];
-        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]);
+        if mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]) {
+            return Some(Shape::Mov3(mov));
+        }
+        // The padding a `jmp rel8` can reach, `pad` bytes after the `syscall`, if it is there.
+        let padded = |pad: u64| after.is_some_and(|after| padding_len(&after[pad as usize - 2..], at + pad) >= 5);
         let musl = mov == [0x48, 0x89, 0xca]
             && bytes[1..6] == [0x4c, 0x8b, 0x4c, 0x24, 0x08]
             && shown & evidence::R9_IS_RSP_8 != 0
             && !prefix(bytes[0]);
-        if go || musl {
-            return Some(Shape::Mov3(mov));
+        if musl && after.is_some_and(|after| after[0] == 0xc3) && padded(MUSL_CP_PAD) {
+            return Some(Shape::MuslSyscallCp);
         }
         if bytes[7..9] != [0x31, 0xc0] || nr != Some(0) {
             return None;
         }
-        if bytes[3..7] == [0x8b, 0x7c, 0x24, 0x08] && shown & evidence::EDI_IS_RSP_8 != 0 && !prefix(bytes[2]) {
-            return Some(Shape::GlibcReadCancellable);
-        }
-        let after = after?;
-        let tail_matches = after.iter().zip(GLIBC_READ_TAIL).enumerate().all(|(i, (&b, want))| b == want || i == 7);
-        let pad = &after[GLIBC_READ_PAD as usize - 2..];
-        (bytes[5] == 0x74 && tail_matches && padding_len(pad, at + GLIBC_READ_PAD) >= 5).then_some(Shape::GlibcRead)
+        let tail_matches = after.is_some_and(|after| {
+            after.iter().zip(GLIBC_READ_TAIL).enumerate().all(|(i, (&b, want))| b == want || i == 7)
+        });
+        (bytes[5] == 0x74 && tail_matches && padded(GLIBC_READ_PAD)).then_some(Shape::GlibcRead)
     }
 
     /// How many bytes before the `syscall` the rewrite starts.
     fn jump_back(self) -> u64 {
         match self {
             Shape::MovEax(_) => 5,
-            Shape::Mov3(_) => 3,
+            Shape::Mov3(_) | Shape::MuslSyscallCp => 3,
             Shape::GlibcRead => 2,
-            Shape::GlibcReadCancellable => 6,
+        }
+    }
+
+    /// For a shape that jumps through the padding after the function: how many bytes after
+    /// the `syscall` the padding starts.
+    fn padding(self) -> Option<u64> {
+        match self {
+            Shape::MuslSyscallCp => Some(MUSL_CP_PAD),
+            Shape::GlibcRead => Some(GLIBC_READ_PAD),
+            Shape::MovEax(_) | Shape::Mov3(_) => None,
         }
     }
 
@@ -193,8 +206,8 @@ impl Shape {
                 ([0xb8, imm[0], imm[1], imm[2], imm[3], 0], 5)
             }
             Shape::Mov3([a, b, c]) => ([a, b, c, 0, 0, 0], 3),
+            Shape::MuslSyscallCp => ([0x48, 0x89, 0xca, 0, 0, 0], 3),
             Shape::GlibcRead => ([0x31, 0xc0, 0, 0, 0, 0], 2),
-            Shape::GlibcReadCancellable => ([0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0], 6),
         }
     }
 
@@ -397,14 +410,11 @@ fn evidence_of(space: &mut AddressSpace, regs: &Regs, read_stack: bool) -> u8 {
         shown |= evidence::RDI_IS_RBX;
     }
     if !read_stack {
-        return shown | evidence::R9_IS_RSP_8 | evidence::EDI_IS_RSP_8;
+        return shown | evidence::R9_IS_RSP_8;
     }
     let rsp_8 = regs.rsp.checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
     if rsp_8 == Some(regs.r9) {
         shown |= evidence::R9_IS_RSP_8;
-    }
-    if rsp_8.map(|word| word & 0xffff_ffff) == Some(regs.rdi) {
-        shown |= evidence::EDI_IS_RSP_8;
     }
     shown
 }
@@ -463,21 +473,25 @@ const fn mov3_restart_offset() -> u64 {
 }
 
 /// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
-/// code's address): a `jmp rel32` to `trampoline` over the replaced instructions (a `nop`
-/// after it for `GlibcReadCancellable`'s 6 bytes); for `GlibcRead`, a `jmp rel8` over the
-/// `xor`, the code after it as it is (from `after`), and the `jmp rel32` in the padding.
-/// `None` if the trampoline is out of reach.
+/// code's address): a `jmp rel32` to `trampoline` over the replaced instructions; for a shape
+/// that jumps through the padding after its function, a `jmp rel8` there over the replaced
+/// instruction (`nop`s after it to that instruction's end), the code from the `syscall` to the
+/// padding as it is (from `after`), and the `jmp rel32` in the padding. `None` if the
+/// trampoline is out of reach.
 fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<Code> {
     let mut rewrite = Code::new(at - shape.jump_back());
-    if shape == Shape::GlibcRead {
-        rewrite.put(&[0xeb, u8::try_from(GLIBC_READ_PAD).ok()?, 0x0f, 0x05]);
-        rewrite.put(&after?[..GLIBC_READ_PAD as usize - 2]);
+    if let Some(pad) = shape.padding() {
+        let after = after?;
+        // The `jmp rel8` ends 2 bytes after its start, `jump_back` before the `syscall`.
+        rewrite.put(&[0xeb, u8::try_from(pad + shape.jump_back() - 2).ok()?]);
+        for _ in 2..shape.jump_back() {
+            rewrite.put(&[0x90]);
+        }
+        rewrite.put(&[0x0f, 0x05]);
+        rewrite.put(&after[..pad as usize - 2]);
     }
     rewrite.put(&[0xe9]);
     rewrite.rel32(trampoline)?;
-    if shape == Shape::GlibcReadCancellable {
-        rewrite.put(&[0x90]);
-    }
     Some(rewrite)
 }
 
@@ -550,12 +564,18 @@ mod tests {
         assert_eq!(Shape::of(AT, &go, None, None, evidence::R9_IS_RSP_8), None, "%rdi was not %rbx at some call");
         let prefixed = site(&[0x66, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
         assert_eq!(Shape::of(AT, &prefixed, None, None, all), None);
-        // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall.
-        let musl = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &musl, None, None, evidence::R9_IS_RSP_8), Some(Shape::Mov3([0x48, 0x89, 0xca])));
-        assert_eq!(Shape::of(AT, &musl, None, None, evidence::RDI_IS_RBX), None, "%r9 was not the stack's word");
+        // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret; nopw.
+        let (musl, after) = musl_syscall_cp();
+        let shape = Shape::of(MUSL_AT, &musl, Some(&after), None, evidence::R9_IS_RSP_8);
+        assert_eq!(shape, Some(Shape::MuslSyscallCp));
+        let shape = Shape::of(MUSL_AT, &musl, Some(&after), None, evidence::RDI_IS_RBX);
+        assert_eq!(shape, None, "%r9 was not the stack's word");
+        assert_eq!(Shape::of(MUSL_AT, &musl, None, None, all), None, "the bytes after could not be read");
+        let mut no_ret = after;
+        no_ret[0] = 0x90;
+        assert_eq!(Shape::of(MUSL_AT, &musl, Some(&no_ret), None, all), None, "no ret after the syscall");
         let other_load = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &other_load, None, None, all), None, "not musl's sequence");
+        assert_eq!(Shape::of(MUSL_AT, &other_load, Some(&after), None, all), None, "not musl's sequence");
     }
 
     #[test]
@@ -684,22 +704,40 @@ mod tests {
         assert!(site_rewrite(Shape::GlibcRead, at, None, trampoline).is_none());
     }
 
+    /// musl 1.2's `__syscall_cp_c` at 0x406270: its `syscall` is at 0x406287.
+    const MUSL_AT: u64 = 0x40_6287;
+
+    /// The bytes of musl's `__syscall_cp_c` before its `syscall` and after it (`ret`, then 6
+    /// bytes of `nopw` to 0x406290).
+    fn musl_syscall_cp() -> (SiteBytes, AfterBytes) {
+        let bytes = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
+        let mut after = [0x48; LOOK_AHEAD as usize];
+        after[..7].copy_from_slice(&[0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00]);
+        (bytes, after)
+    }
+
     #[test]
-    fn glibc_cancellable_read_is_trusted_on_the_stack_word() {
-        // mov 0x8(%rsp), %edi; xor %eax, %eax; syscall (after `mov %eax, %r8d`: 41 89 c0).
-        let bytes = site(&[0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x0f, 0x05]);
-        let shape = Shape::of(AT, &bytes, None, Some(0), evidence::EDI_IS_RSP_8);
-        assert_eq!(shape, Some(Shape::GlibcReadCancellable));
-        assert_eq!(Shape::of(AT, &bytes, None, Some(0), evidence::R9_IS_RSP_8), None, "%edi was not the stack's word");
-        assert_eq!(Shape::of(AT, &bytes, None, None, evidence::EDI_IS_RSP_8), None, "calls with other numbers");
-        let rewrite = site_rewrite(Shape::GlibcReadCancellable, AT, None, 0x25_0060).unwrap();
-        let start = rewrite.at;
-        assert_eq!(start, AT - 6);
-        assert_eq!(rewrite.as_slice()[0], 0xe9);
-        assert_eq!(rel_target(rewrite.as_slice(), start, 1), 0x25_0060);
-        assert_eq!(rewrite.as_slice()[5..], [0x90], "the xor's last byte, never run");
-        let tramp = trampoline_code(Shape::GlibcReadCancellable, 0x25_0060, AT + 2, 0x20_3000).unwrap();
-        assert_eq!(tramp[..9], [0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x48, 0x8d, 0x0d]);
-        assert_eq!(rel_target(&tramp, 0x25_0060, 9), AT + 2);
+    fn musls_site_jumps_through_its_padding_and_keeps_every_boundary() {
+        let (_, after) = musl_syscall_cp();
+        let (at, trampoline, entry) = (MUSL_AT, 0x25_0060, 0x20_3000);
+        let rewrite = site_rewrite(Shape::MuslSyscallCp, at, Some(&after), trampoline).unwrap();
+        let (start, code) = (rewrite.at, rewrite.as_slice());
+        assert_eq!(start, at - 3, "over the mov %rcx, %rdx");
+        assert_eq!(code[..3], [0xeb, 0x04, 0x90], "jmp rel8 to the padding, a nop to the mov's end");
+        assert_eq!(start + 2 + 4, at + MUSL_CP_PAD);
+        assert_eq!(
+            code[3..6],
+            [0x0f, 0x05, 0xc3],
+            "the syscall and the ret unchanged: a thread stopped before the syscall runs it"
+        );
+        assert_eq!(code[6], 0xe9);
+        assert_eq!(rel_target(code, start, 7), trampoline);
+        assert_eq!(code.len(), 11);
+        let tramp = trampoline_code(Shape::MuslSyscallCp, trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..6], [0x48, 0x89, 0xca, 0x48, 0x8d, 0x0d], "mov %rcx, %rdx; lea");
+        assert_eq!(rel_target(&tramp, trampoline, 6), at + 2, "%rcx = right after the syscall kept in place");
+        assert_eq!(tramp[10], 0xe9);
+        assert_eq!(rel_target(&tramp, trampoline, 11), entry);
+        assert!(tramp[15..].iter().all(|&b| b == 0xcc));
     }
 }
