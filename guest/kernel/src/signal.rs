@@ -567,18 +567,6 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
     if !deliver::has_work(&p.signals, &p.thread.signals) {
         return;
     }
-    // A call returns right after its site, whether it came through the patched site or
-    // trapped there (perhaps before the site was patched, by another thread, while this one
-    // was blocked). If it is to be made again (EINTR, and a SA_RESTART handler), a site whose
-    // `syscall` the patch replaced has none to rewind to any more: the call is made through
-    // its trampoline's own (`SitePatcher::restart_point`; a handler then sees that
-    // trampoline's address, the one case it sees one).
-    let eintr = (-(crate::errno::Errno::EINTR.code() as i64)) as u64;
-    if frame.nr != u64::MAX && frame.rax == eintr {
-        if let Some(point) = p.patcher.restart_point(frame.rip) {
-            frame.rip = point;
-        }
-    }
     let trace = p.trace;
     let mut observe = |info: &SigInfo| {
         if trace {

@@ -12,11 +12,13 @@
 //! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
 //! `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the
 //! app's red zone is never touched. Every call returns to the app right after the site, so a
-//! signal handler sees the app's own program counter, as without the patch. A restarted call
-//! (the kernel rewinds %rip by 2) must land on a real `syscall`: where the site keeps its
-//! own, it does; where the jump replaced it ([`Shape::Mov3`]), the interrupted call is sent
-//! back through the trampoline instead ([`SitePatcher::restart_point`]), which has a
-//! `syscall` of its own just before a jump back to the app.
+//! signal handler sees the app's own program counter, as without the patch. Every shape keeps
+//! the `syscall` in place and rewrites only the one instruction before it, so every
+//! instruction boundary a thread may be stopped at in the old code is still one in the new:
+//! a thread interrupted after that instruction runs the real `syscall`, and a restarted call
+//! (the kernel rewinds %rip by 2) lands on it. Where that instruction is too short for a
+//! `jmp rel32`, it becomes a `jmp rel8` into the dead padding after the function's `ret`,
+//! which holds the `jmp rel32`.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -57,7 +59,7 @@ const PATCH_AFTER: u32 = 8;
 /// start ~40.
 const TABLE_SIZE: usize = 128;
 
-/// Bytes per trampoline (the longest, [`Shape::Mov3`]'s, takes 22).
+/// Bytes per trampoline (the longest, a [`Shape::MovEax`] site's, takes 17).
 const TRAMPOLINE_SIZE: usize = 32;
 
 /// Trampolines in the kernel's trampoline page: the most sites that can be patched.
@@ -79,9 +81,9 @@ const LOOK_BACK: u64 = 9;
 /// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
 type SiteBytes = [u8; LOOK_BACK as usize + 2];
 
-/// How many bytes after a `syscall` the shapes look at: glibc's `read` has 9 more bytes of
-/// code and then up to 15 of padding.
-const LOOK_AHEAD: u64 = 24;
+/// How many bytes after a `syscall` the shapes look at: Go's `Syscall6` has 40 more bytes of
+/// code and then its padding.
+const LOOK_AHEAD: u64 = 48;
 
 /// The [`LOOK_AHEAD`] bytes after a `syscall`.
 type AfterBytes = [u8; LOOK_AHEAD as usize];
@@ -95,9 +97,23 @@ const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
 /// Where the padding after musl's `__syscall_cp_c` starts, from the `syscall`: after its `ret`.
 const MUSL_CP_PAD: u64 = 3;
 
-/// The longest rewrite of a site, [`Shape::GlibcRead`]'s (from its `xor` to the end of the
-/// `jmp rel32` in the padding), fits in a [`Code`].
-const _: () = assert!(2 + GLIBC_READ_PAD as usize + 5 <= TRAMPOLINE_SIZE);
+/// Go's `Syscall6` after its `syscall` (the same from Go 1.19 on, hand-written assembly): the
+/// error check and its two returns, `cmp $-4095, %rax; jbe ok; neg %rax; mov %rax, %rcx; mov
+/// $-1, %rax; mov $0, %rbx; ret; ok: mov %rdx, %rbx; mov $0, %rcx; ret`.
+const GO_SYSCALL6_TAIL: [u8; 40] = [
+    0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x76, 0x15, 0x48, 0xf7, 0xd8, 0x48, 0x89, 0xc1, 0x48, 0xc7, 0xc0, 0xff, 0xff,
+    0xff, 0xff, 0x48, 0xc7, 0xc3, 0x00, 0x00, 0x00, 0x00, 0xc3, 0x48, 0x89, 0xd3, 0x48, 0xc7, 0xc1, 0x00, 0x00, 0x00,
+    0x00, 0xc3,
+];
+
+/// Where the `int3` padding after Go's `Syscall6` starts, from the `syscall`.
+const GO_PAD: u64 = 2 + GO_SYSCALL6_TAIL.len() as u64;
+
+/// Bytes a [`Code`] holds: a trampoline, or a site's rewrite, the longest of which, Go's (from
+/// its `mov` to the end of the `jmp rel32` in the padding), takes 50.
+const CODE_CAPACITY: usize = 64;
+const _: () = assert!(3 + GO_PAD as usize + 5 <= CODE_CAPACITY && TRAMPOLINE_SIZE <= CODE_CAPACITY);
+const _: () = assert!(GO_PAD + 5 <= LOOK_AHEAD + 2 && GLIBC_READ_PAD + 15 <= LOOK_AHEAD + 2);
 
 /// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
 /// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
@@ -116,12 +132,11 @@ enum Shape {
     /// calls. The jump replaces the `mov`; the `syscall` stays. Trusted when every call came
     /// with the immediate as its number.
     MovEax(u32),
-    /// `mov %rbx, %rdi; syscall` (`48 89 df 0f 05`), the end of Go's `syscall.Syscall6`, which
-    /// all Go I/O goes through, the number already in %rax: the jump replaces both. Trusted
-    /// when %rdi equalled %rbx at every call. (A thread stopped between the two instructions
-    /// when the page is switched would resume inside the jump: see DESIGN.md, "not yet
-    /// closed".)
-    Mov3([u8; 3]),
+    /// The end of Go's `Syscall6`, which all Go I/O goes through: `mov %rbx, %rdi; syscall`,
+    /// the [`GO_SYSCALL6_TAIL`], then `int3` padding to the next function. The `mov` becomes
+    /// a `jmp rel8` (and a `nop`) to the padding, which takes the `jmp rel32`; the `syscall`
+    /// stays. Trusted when %rdi equalled %rbx at every call and the bytes are these to the last.
+    GoSyscall6,
     /// The end of musl's `__syscall_cp_c`, which its reads, writes, sends and receives go
     /// through: `mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret`, then padding to the next
     /// function. The `mov %rcx, %rdx` becomes a `jmp rel8` (and a `nop`) to the padding, which
@@ -157,8 +172,13 @@ impl Shape {
             return Some(Shape::MovEax(imm));
         }
         let mov = [bytes[6], bytes[7], bytes[8]];
-        if mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]) {
-            return Some(Shape::Mov3(mov));
+        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]);
+        let go_tail = after.is_some_and(|after| {
+            after[..GO_SYSCALL6_TAIL.len()] == GO_SYSCALL6_TAIL
+                && after[GO_PAD as usize - 2..].iter().take_while(|&&b| b == 0xcc).count() >= 5
+        });
+        if go && go_tail {
+            return Some(Shape::GoSyscall6);
         }
         // The padding a `jmp rel8` can reach, `pad` bytes after the `syscall`, if it is there.
         let padded = |pad: u64| after.is_some_and(|after| padding_len(&after[pad as usize - 2..], at + pad) >= 5);
@@ -182,7 +202,7 @@ impl Shape {
     fn jump_back(self) -> u64 {
         match self {
             Shape::MovEax(_) => 5,
-            Shape::Mov3(_) | Shape::MuslSyscallCp => 3,
+            Shape::GoSyscall6 | Shape::MuslSyscallCp => 3,
             Shape::GlibcRead => 2,
         }
     }
@@ -191,9 +211,10 @@ impl Shape {
     /// the `syscall` the padding starts.
     fn padding(self) -> Option<u64> {
         match self {
+            Shape::GoSyscall6 => Some(GO_PAD),
             Shape::MuslSyscallCp => Some(MUSL_CP_PAD),
             Shape::GlibcRead => Some(GLIBC_READ_PAD),
-            Shape::MovEax(_) | Shape::Mov3(_) => None,
+            Shape::MovEax(_) => None,
         }
     }
 
@@ -205,16 +226,10 @@ impl Shape {
                 let imm = nr.to_le_bytes();
                 ([0xb8, imm[0], imm[1], imm[2], imm[3], 0], 5)
             }
-            Shape::Mov3([a, b, c]) => ([a, b, c, 0, 0, 0], 3),
+            Shape::GoSyscall6 => ([0x48, 0x89, 0xdf, 0, 0, 0], 3),
             Shape::MuslSyscallCp => ([0x48, 0x89, 0xca, 0, 0, 0], 3),
             Shape::GlibcRead => ([0x31, 0xc0, 0, 0, 0, 0], 2),
         }
-    }
-
-    /// Whether the `syscall` stays in place (the trampoline returns right after it, and a
-    /// restarted call traps there); otherwise the jump replaces it and the trampoline has one.
-    fn keeps_syscall(self) -> bool {
-        !matches!(self, Shape::Mov3(_))
     }
 }
 
@@ -266,12 +281,10 @@ struct Site {
     /// The [`evidence`] every call there showed.
     shown: u8,
     state: SiteState,
-    /// Patched without its `syscall`: its trampoline's index (the table stays at 4 KiB).
-    restart_trampoline: Option<u8>,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0), restart_trampoline: None };
+const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0) };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -318,7 +331,7 @@ impl SitePatcher {
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0), restart_trampoline: None };
+            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0) };
         }
         let SiteState::Counting(count) = site.state else { return };
         let shown = evidence_of(space, regs, count + 1 >= PATCH_AFTER / 2);
@@ -335,35 +348,16 @@ impl SitePatcher {
         for (i, site) in sites.iter_mut().enumerate() {
             let warm = matches!(site.state, SiteState::Counting(n) if n >= PATCH_AFTER / 2);
             if i == index || (warm && site.at != 0) {
-                match self.patch(space, site) {
-                    Some(restart_trampoline) => {
-                        site.state = SiteState::Patched;
-                        site.restart_trampoline = restart_trampoline;
-                    }
-                    None => site.state = SiteState::Refused,
-                }
+                let patched = self.patch(space, site).is_some();
+                site.state = if patched { SiteState::Patched } else { SiteState::Refused };
             }
         }
         self.sites = Some(sites);
     }
 
-    /// Where a call that came through the patched site whose `syscall` ended at `resume`
-    /// (the address it returned to) goes when the kernel restarts it: right after its
-    /// trampoline's own `syscall`, for a site the jump replaced the `syscall` of (the restart
-    /// rewinds %rip by 2 onto it). `None` for every other address: its `syscall` is still
-    /// at `resume - 2`.
-    pub fn restart_point(&self, resume: u64) -> Option<u64> {
-        let sites = self.sites.as_ref()?;
-        let at = resume.checked_sub(2)?;
-        let site = &sites[slot_of(sites, at)?];
-        let index = site.restart_trampoline.filter(|_| site.at == at && site.state == SiteState::Patched)?;
-        Some(trampoline_address(usize::from(index)) + mov3_restart_offset())
-    }
-
-    /// Rewrites `site` (see the module doc): `Some` with its trampoline's index if a restart
-    /// goes through it (see [`SitePatcher::restart_point`]); `None` when its bytes, its page
-    /// or the trampolines do not allow the rewrite.
-    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<Option<u8>> {
+    /// Rewrites `site` (see the module doc); `None` when its bytes, its page or the
+    /// trampolines do not allow it.
+    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<()> {
         if self.used >= TRAMPOLINES {
             return None;
         }
@@ -373,8 +367,7 @@ impl SitePatcher {
         let after: Option<AfterBytes> =
             crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
-        let index = self.used;
-        let trampoline = trampoline_address(index);
+        let trampoline = trampoline_address(self.used);
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
@@ -386,7 +379,7 @@ impl SitePatcher {
         phys::write_bytes(trampoline, &code);
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
         self.used += 1;
-        Some(if shape.keeps_syscall() { None } else { Some(u8::try_from(index).ok()?) })
+        Some(())
     }
 }
 
@@ -447,10 +440,9 @@ fn patched_entry() -> u64 {
 }
 
 /// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`: the
-/// replaced instructions (`Shape::replaced`), `lea resume(%rip), %rcx; jmp entry` (the call
-/// returns right after the site), and for a site whose `syscall` the jump replaced (`Mov3`)
-/// `syscall; jmp resume`, where a restarted call is sent ([`mov3_restart_offset`]); then
-/// `int3`s. `None` if a target is out of reach of a 32-bit displacement.
+/// replaced instruction (`Shape::replaced`), `lea resume(%rip), %rcx` (the call returns right
+/// after the site's `syscall`, which stays) and `jmp entry`, then `int3`s. `None` if a target
+/// is out of reach of a 32-bit displacement.
 fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
     let mut code = Code::new(at);
     let (replaced, len) = shape.replaced();
@@ -459,21 +451,11 @@ fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8
     code.rel32(resume)?;
     code.put(&[0xe9]);
     code.rel32(entry)?;
-    if !shape.keeps_syscall() {
-        code.put(&[0x0f, 0x05, 0xe9]);
-        code.rel32(resume)?;
-    }
-    Some(code.bytes)
-}
-
-/// Where a `Mov3` trampoline's restart point is: right after its `syscall`, which follows the
-/// 3-byte `mov`, the `lea` (7) and the jump to the entry (5).
-const fn mov3_restart_offset() -> u64 {
-    3 + 7 + 5 + 2
+    code.bytes[..TRAMPOLINE_SIZE].try_into().ok()
 }
 
 /// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
-/// code's address): a `jmp rel32` to `trampoline` over the replaced instructions; for a shape
+/// code's address): a `jmp rel32` to `trampoline` over the replaced instruction; for a shape
 /// that jumps through the padding after its function, a `jmp rel8` there over the replaced
 /// instruction (`nop`s after it to that instruction's end), the code from the `syscall` to the
 /// padding as it is (from `after`), and the `jmp rel32` in the padding. `None` if the
@@ -498,14 +480,14 @@ fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u
 /// Machine code being written at address `at` (a trampoline, or a site's rewrite).
 struct Code {
     at: u64,
-    bytes: [u8; TRAMPOLINE_SIZE],
+    bytes: [u8; CODE_CAPACITY],
     len: usize,
 }
 
 impl Code {
     /// No code yet, `int3`s after it.
     fn new(at: u64) -> Code {
-        Code { at, bytes: [0xcc; TRAMPOLINE_SIZE], len: 0 }
+        Code { at, bytes: [0xcc; CODE_CAPACITY], len: 0 }
     }
 
     /// What has been written.
@@ -558,10 +540,18 @@ mod tests {
         assert_eq!(Shape::of(AT, &rex, None, Some(0x6e), 0), None);
         let not_syscall = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x0b]); // ud2
         assert_eq!(Shape::of(AT, &not_syscall, None, Some(0x6e), 0), None);
-        // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall.
-        let go = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &go, None, None, evidence::RDI_IS_RBX), Some(Shape::Mov3([0x48, 0x89, 0xdf])));
-        assert_eq!(Shape::of(AT, &go, None, None, evidence::R9_IS_RSP_8), None, "%rdi was not %rbx at some call");
+        // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall; its tail.
+        let (go, go_after) = go_syscall6();
+        assert_eq!(Shape::of(AT, &go, Some(&go_after), None, evidence::RDI_IS_RBX), Some(Shape::GoSyscall6));
+        let shape = Shape::of(AT, &go, Some(&go_after), None, evidence::R9_IS_RSP_8);
+        assert_eq!(shape, None, "%rdi was not %rbx at some call");
+        assert_eq!(Shape::of(AT, &go, None, None, all), None, "the bytes after could not be read");
+        let mut other_tail = go_after;
+        other_tail[7] = 0x16;
+        assert_eq!(Shape::of(AT, &go, Some(&other_tail), None, all), None, "another tail");
+        let mut short_padding = go_after;
+        short_padding[44] = 0x90;
+        assert_eq!(Shape::of(AT, &go, Some(&short_padding), None, all), None, "4 int3s are too few");
         let prefixed = site(&[0x66, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
         assert_eq!(Shape::of(AT, &prefixed, None, None, all), None);
         // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret; nopw.
@@ -591,47 +581,41 @@ mod tests {
         assert_eq!(trampoline_code(Shape::MovEax(1), at, at + (1 << 32), entry), None, "out of reach");
     }
 
+    /// Go 1.19's `Syscall6` (its `syscall` at [`AT`]): the bytes before it, and its tail and
+    /// 10 `int3`s after.
+    fn go_syscall6() -> (SiteBytes, AfterBytes) {
+        let bytes = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
+        let mut after = [0x48; LOOK_AHEAD as usize];
+        after[..40].copy_from_slice(&GO_SYSCALL6_TAIL);
+        after[40..47].copy_from_slice(&[0xcc; 7]);
+        (bytes, after)
+    }
+
     #[test]
-    fn a_mov3_trampoline_returns_to_the_app_and_has_a_syscall_for_restarts() {
-        let (at, entry, resume) = (0x25_0020, 0x20_3000, 0x40_31ee);
-        let code = trampoline_code(Shape::Mov3([0x48, 0x89, 0xdf]), at, resume, entry).unwrap();
-        assert_eq!(code[..3], [0x48, 0x89, 0xdf], "mov %rbx, %rdi");
-        assert_eq!(code[3..6], [0x48, 0x8d, 0x0d]);
-        assert_eq!(rel_target(&code, at, 6), resume, "%rcx = right after the site: handlers see the app's pc");
-        assert_eq!(code[10], 0xe9);
-        assert_eq!(rel_target(&code, at, 11), entry);
-        let restart = mov3_restart_offset() as usize;
-        assert_eq!(code[restart - 2..restart], [0x0f, 0x05], "a restart (rip - 2) makes the call again");
-        assert_eq!(code[restart], 0xe9);
-        assert_eq!(rel_target(&code, at, restart + 1), resume, "and returns to the app");
-        assert!(code[22..].iter().all(|&b| b == 0xcc));
+    fn gos_site_jumps_through_its_int3_padding_and_keeps_its_syscall() {
+        let (_, after) = go_syscall6();
+        let (at, trampoline, entry) = (AT, 0x25_0020, 0x20_3000);
+        let rewrite = site_rewrite(Shape::GoSyscall6, at, Some(&after), trampoline).unwrap();
+        let (start, code) = (rewrite.at, rewrite.as_slice());
+        assert_eq!(start, at - 3, "over the mov %rbx, %rdi");
+        assert_eq!(code[..3], [0xeb, 0x2b, 0x90], "jmp rel8 to the padding 42 bytes on, a nop to the mov's end");
+        assert_eq!(start + 2 + 0x2b, at + GO_PAD);
+        assert_eq!(code[3..5], [0x0f, 0x05], "the syscall stays");
+        assert_eq!(code[5..45], GO_SYSCALL6_TAIL, "and the code after it");
+        assert_eq!(code[45], 0xe9);
+        assert_eq!(rel_target(code, start, 46), trampoline);
+        assert_eq!(code.len(), 50);
+        let tramp = trampoline_code(Shape::GoSyscall6, trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..6], [0x48, 0x89, 0xdf, 0x48, 0x8d, 0x0d], "mov %rbx, %rdi; lea");
+        assert_eq!(rel_target(&tramp, trampoline, 6), at + 2, "%rcx = right after the site's syscall");
+        assert_eq!(tramp[10], 0xe9);
+        assert_eq!(rel_target(&tramp, trampoline, 11), entry);
+        assert!(tramp[15..].iter().all(|&b| b == 0xcc));
     }
 
     #[test]
     fn the_site_table_stays_within_a_page() {
         assert!(core::mem::size_of::<[Site; TABLE_SIZE]>() <= PAGE_SIZE as usize);
-    }
-
-    #[test]
-    fn only_calls_from_sites_without_their_syscall_restart_in_the_trampoline() {
-        let mut patcher = SitePatcher::new();
-        assert_eq!(patcher.restart_point(0x40_1007), None, "no table yet");
-        let mut sites = Box::new([FREE; TABLE_SIZE]);
-        for (at, state, restart_trampoline) in [
-            (0x40_1005, SiteState::Patched, Some(2)),
-            (0x40_2005, SiteState::Patched, None),
-            (0x40_3005, SiteState::Counting(3), None),
-        ] {
-            let i = slot_of(&sites, at).unwrap();
-            sites[i] = Site { at, nr: None, shown: 0, state, restart_trampoline };
-        }
-        patcher.sites = Some(sites);
-        let third = trampoline_address(2) + mov3_restart_offset();
-        assert_eq!(patcher.restart_point(0x40_1007), Some(third), "a Mov3 site, through its trampoline");
-        assert_eq!(patcher.restart_point(0x40_2007), None, "a site that kept its syscall");
-        assert_eq!(patcher.restart_point(0x40_3007), None, "not patched");
-        assert_eq!(patcher.restart_point(0x40_1006), None, "another address");
-        assert_eq!(patcher.restart_point(1), None);
     }
 
     /// glibc 2.36's `read` at 0x430800: its `syscall` is at 0x43080b.
