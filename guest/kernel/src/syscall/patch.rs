@@ -594,23 +594,9 @@ mod tests {
     #[test]
     fn gos_site_jumps_through_its_int3_padding_and_keeps_its_syscall() {
         let (_, after) = go_syscall6();
-        let (at, trampoline, entry) = (AT, 0x25_0020, 0x20_3000);
-        let rewrite = site_rewrite(Shape::GoSyscall6, at, Some(&after), trampoline).unwrap();
-        let (start, code) = (rewrite.at, rewrite.as_slice());
-        assert_eq!(start, at - 3, "over the mov %rbx, %rdi");
-        assert_eq!(code[..3], [0xeb, 0x2b, 0x90], "jmp rel8 to the padding 42 bytes on, a nop to the mov's end");
-        assert_eq!(start + 2 + 0x2b, at + GO_PAD);
-        assert_eq!(code[3..5], [0x0f, 0x05], "the syscall stays");
-        assert_eq!(code[5..45], GO_SYSCALL6_TAIL, "and the code after it");
-        assert_eq!(code[45], 0xe9);
-        assert_eq!(rel_target(code, start, 46), trampoline);
-        assert_eq!(code.len(), 50);
-        let tramp = trampoline_code(Shape::GoSyscall6, trampoline, at + 2, entry).unwrap();
-        assert_eq!(tramp[..6], [0x48, 0x89, 0xdf, 0x48, 0x8d, 0x0d], "mov %rbx, %rdi; lea");
-        assert_eq!(rel_target(&tramp, trampoline, 6), at + 2, "%rcx = right after the site's syscall");
-        assert_eq!(tramp[10], 0xe9);
-        assert_eq!(rel_target(&tramp, trampoline, 11), entry);
-        assert!(tramp[15..].iter().all(|&b| b == 0xcc));
+        check_padding_rewrite(Shape::GoSyscall6, AT, &after, GO_PAD);
+        let rewrite = site_rewrite(Shape::GoSyscall6, AT, Some(&after), 0x25_0040).unwrap();
+        assert_eq!(rewrite.as_slice()[..3], [0xeb, 0x2b, 0x90], "42 bytes on, past the 40-byte tail");
     }
 
     #[test]
@@ -666,26 +652,42 @@ mod tests {
         assert_eq!(padding_len(&[0x66, 0xcc, 0x90], 0x40_0006), 0, "66 cc is no nop");
     }
 
+    /// Checks the rewrite of a site of `shape` (its `syscall` at `at`, `after` the bytes after
+    /// it) that jumps through the padding `pad` bytes after the `syscall`, and its trampoline:
+    /// a `jmp rel8` over the replaced instruction (`nop`s to its end), the code from the
+    /// `syscall` to the padding unchanged, the `jmp rel32` to the trampoline there; the
+    /// trampoline redoes the instruction, returns right after the `syscall`, jumps to the entry.
+    fn check_padding_rewrite(shape: Shape, at: u64, after: &AfterBytes, pad: u64) {
+        let (trampoline, entry) = (0x25_0040, 0x20_3000);
+        let rewrite = site_rewrite(shape, at, Some(after), trampoline).unwrap();
+        let (start, code) = (rewrite.at, rewrite.as_slice());
+        let (replaced, len) = shape.replaced();
+        assert_eq!(start, at - len as u64, "over the instruction before the syscall");
+        assert_eq!(code[0], 0xeb, "jmp rel8");
+        assert_eq!(start + 2 + u64::from(code[1]), at + pad, "to the padding");
+        assert!(code[2..len].iter().all(|&b| b == 0x90), "nops to the instruction's end");
+        assert_eq!(code[len..len + 2], [0x0f, 0x05], "the syscall stays");
+        assert_eq!(code[len + 2..len + pad as usize], after[..pad as usize - 2], "and the code after it");
+        let jump = len + pad as usize;
+        assert_eq!(code[jump], 0xe9);
+        assert_eq!(rel_target(code, start, jump + 1), trampoline);
+        assert_eq!(code.len(), jump + 5);
+        let tramp = trampoline_code(shape, trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..len], replaced[..len], "the replaced instruction");
+        assert_eq!(tramp[len..len + 3], [0x48, 0x8d, 0x0d], "lea");
+        assert_eq!(rel_target(&tramp, trampoline, len + 3), at + 2, "%rcx = right after the syscall");
+        assert_eq!(tramp[len + 7], 0xe9);
+        assert_eq!(rel_target(&tramp, trampoline, len + 8), entry);
+        assert!(tramp[len + 12..].iter().all(|&b| b == 0xcc));
+        assert!(site_rewrite(shape, at, None, trampoline).is_none(), "nothing without the bytes after");
+    }
+
     #[test]
     fn glibc_read_jumps_through_its_padding_and_keeps_its_syscall() {
         let (_, after) = glibc_read();
-        let (at, trampoline, entry) = (GLIBC_READ_AT, 0x25_0040, 0x20_3000);
-        let rewrite = site_rewrite(Shape::GlibcRead, at, Some(&after), trampoline).unwrap();
-        let (start, code) = (rewrite.at, rewrite.as_slice());
-        assert_eq!(start, at - 2, "over the xor");
-        assert_eq!(code[..2], [0xeb, 0x0b], "jmp rel8 to the padding after the ret");
-        assert_eq!(code[2..13], [0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3], "unchanged");
-        assert_eq!(start + 2 + 0x0b, 0x43_0816);
-        assert_eq!(code[13], 0xe9);
-        assert_eq!(rel_target(code, start, 14), trampoline);
-        assert_eq!(code.len(), 18);
-        let tramp = trampoline_code(Shape::GlibcRead, trampoline, at + 2, entry).unwrap();
-        assert_eq!(tramp[..5], [0x31, 0xc0, 0x48, 0x8d, 0x0d], "xor %eax, %eax; lea");
-        assert_eq!(rel_target(&tramp, trampoline, 5), at + 2, "%rcx = right after the syscall kept in place");
-        assert_eq!(tramp[9], 0xe9);
-        assert_eq!(rel_target(&tramp, trampoline, 10), entry);
-        assert!(tramp[14..].iter().all(|&b| b == 0xcc));
-        assert!(site_rewrite(Shape::GlibcRead, at, None, trampoline).is_none());
+        check_padding_rewrite(Shape::GlibcRead, GLIBC_READ_AT, &after, GLIBC_READ_PAD);
+        let rewrite = site_rewrite(Shape::GlibcRead, GLIBC_READ_AT, Some(&after), 0x25_0040).unwrap();
+        assert_eq!(rewrite.as_slice()[..2], [0xeb, 0x0b], "to 0x430816, after the ret");
     }
 
     /// musl 1.2's `__syscall_cp_c` at 0x406270: its `syscall` is at 0x406287.
@@ -703,25 +705,8 @@ mod tests {
     #[test]
     fn musls_site_jumps_through_its_padding_and_keeps_every_boundary() {
         let (_, after) = musl_syscall_cp();
-        let (at, trampoline, entry) = (MUSL_AT, 0x25_0060, 0x20_3000);
-        let rewrite = site_rewrite(Shape::MuslSyscallCp, at, Some(&after), trampoline).unwrap();
-        let (start, code) = (rewrite.at, rewrite.as_slice());
-        assert_eq!(start, at - 3, "over the mov %rcx, %rdx");
-        assert_eq!(code[..3], [0xeb, 0x04, 0x90], "jmp rel8 to the padding, a nop to the mov's end");
-        assert_eq!(start + 2 + 4, at + MUSL_CP_PAD);
-        assert_eq!(
-            code[3..6],
-            [0x0f, 0x05, 0xc3],
-            "the syscall and the ret unchanged: a thread stopped before the syscall runs it"
-        );
-        assert_eq!(code[6], 0xe9);
-        assert_eq!(rel_target(code, start, 7), trampoline);
-        assert_eq!(code.len(), 11);
-        let tramp = trampoline_code(Shape::MuslSyscallCp, trampoline, at + 2, entry).unwrap();
-        assert_eq!(tramp[..6], [0x48, 0x89, 0xca, 0x48, 0x8d, 0x0d], "mov %rcx, %rdx; lea");
-        assert_eq!(rel_target(&tramp, trampoline, 6), at + 2, "%rcx = right after the syscall kept in place");
-        assert_eq!(tramp[10], 0xe9);
-        assert_eq!(rel_target(&tramp, trampoline, 11), entry);
-        assert!(tramp[15..].iter().all(|&b| b == 0xcc));
+        check_padding_rewrite(Shape::MuslSyscallCp, MUSL_AT, &after, MUSL_CP_PAD);
+        let rewrite = site_rewrite(Shape::MuslSyscallCp, MUSL_AT, Some(&after), 0x25_0040).unwrap();
+        assert_eq!(rewrite.as_slice()[..6], [0xeb, 0x04, 0x90, 0x0f, 0x05, 0xc3], "the syscall and the ret unchanged");
     }
 }
