@@ -4,21 +4,19 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s: its last
-//! bytes become a `jmp rel32` to a trampoline of its own in the kernel's trampoline page (or,
-//! where they are too short, a `jmp rel8` to one in the dead padding after the function's
-//! `ret`),
-//! which does the instruction the jump replaced, puts the return address in %rcx as `syscall`
-//! does, and jumps to `arch::entry`'s patched entry; that entry does the rest of what
-//! `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks, so the
-//! app's red zone is never touched. Every call returns to the app right after the site, so a
-//! signal handler sees the app's own program counter, as without the patch. Every shape keeps
-//! the `syscall` in place and rewrites only the one instruction before it, so every
-//! instruction boundary a thread may be stopped at in the old code is still one in the new:
-//! a thread interrupted after that instruction runs the real `syscall`, and a restarted call
-//! (the kernel rewinds %rip by 2) lands on it. Where that instruction is too short for a
-//! `jmp rel32`, it becomes a `jmp rel8` into the dead padding after the function's `ret`,
-//! which holds the `jmp rel32`.
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s. Only the
+//! one instruction before its `syscall` is rewritten: it becomes a `jmp rel32` to a trampoline
+//! of its own in the kernel's trampoline page or, where it is too short for one, a `jmp rel8`
+//! into the dead padding after the function's `ret`, which holds the `jmp rel32`. The
+//! trampoline does the instruction the jump replaced, puts the return address (right after
+//! the site's `syscall`) in %rcx as `syscall` does, and jumps to `arch::entry`'s patched entry;
+//! that entry does the rest of what `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared)
+//! after it has switched stacks, so the app's red zone is never touched. Every call returns to
+//! the app right after the site, so a signal handler sees the app's own program counter, as
+//! without the patch. The `syscall` stays in place, so every instruction boundary a thread may
+//! be stopped at in the old code is still one in the new: a thread interrupted after the
+//! rewritten instruction runs the real `syscall`, and a restarted call (the kernel rewinds
+//! %rip by 2) lands on it.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -36,9 +34,9 @@
 //! cannot be decoded backwards, so they could be the tail of a longer instruction. A site is
 //! patched only when every call that trapped there agrees with them (the `mov $nr, %eax`'s
 //! immediate is the number each call came with; after `mov %rbx, %rdi`, %rdi equals %rbx at
-//! each call; see [`Shape`] for musl's), and the byte before them is no prefix that would
-//! change them (REX, operand or address size, lock, rep, segment). Sites that fail are never
-//! tried again.
+//! each call; see [`Shape`] for the others, which are also matched byte for byte up to the
+//! padding), and the byte before them is no prefix that would change them (REX, operand or
+//! address size, lock, rep, segment). Sites that fail are never tried again.
 //!
 //! Only on PVM: with VMX/SVM `syscall` enters ring 0 directly and costs ~0.1 us.
 
