@@ -92,6 +92,21 @@ const GLIBC_READ_TAIL: [u8; 9] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00
 /// Where the padding after glibc's `read`'s `ret` starts, from the `syscall`.
 const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
 
+/// glibc's `read` once the process has threads, after its `syscall`: `cmp $-4096, %rax; ja
+/// <error>; mov %r8d, %edi; mov %rax, 0x8(%rsp); call __pthread_disable_asynccancel; mov
+/// 0x8(%rsp), %rax; add $0x28, %rsp; ret` (0 bytes here: the `ja`'s and the `call`'s
+/// displacements, which differ between builds).
+const GLIBC_READ_MT_TAIL: [u8; 31] = [
+    0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0x00, 0x00,
+    0x00, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3,
+];
+
+/// Which bytes of [`GLIBC_READ_MT_TAIL`] are displacements, matched by anything.
+const GLIBC_READ_MT_ANY: [usize; 5] = [7, 17, 18, 19, 20];
+
+/// Where the padding after that path's `ret` starts, from the `syscall`.
+const GLIBC_READ_MT_PAD: u64 = 2 + GLIBC_READ_MT_TAIL.len() as u64;
+
 /// Where the padding after musl's `__syscall_cp_c` starts, from the `syscall`: after its `ret`.
 const MUSL_CP_PAD: u64 = 3;
 
@@ -111,7 +126,9 @@ const GO_PAD: u64 = 2 + GO_SYSCALL6_TAIL.len() as u64;
 /// its `mov` to the end of the `jmp rel32` in the padding), takes 50.
 const CODE_CAPACITY: usize = 64;
 const _: () = assert!(3 + GO_PAD as usize + 5 <= CODE_CAPACITY && TRAMPOLINE_SIZE <= CODE_CAPACITY);
-const _: () = assert!(GO_PAD + 5 <= LOOK_AHEAD + 2 && GLIBC_READ_PAD + 15 <= LOOK_AHEAD + 2);
+const _: () = assert!(
+    GO_PAD + 5 <= LOOK_AHEAD + 2 && GLIBC_READ_PAD + 15 <= LOOK_AHEAD + 2 && GLIBC_READ_MT_PAD + 15 <= LOOK_AHEAD + 2
+);
 
 /// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
 /// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
@@ -148,10 +165,13 @@ enum Shape {
     /// 8-byte boundary). The `xor` becomes a `jmp rel8` into the padding, which nothing runs
     /// (it follows a `ret`), and the padding's first 5 bytes the `jmp rel32` to the
     /// trampoline. The `syscall` stays. Trusted when every call came with number 0 and the
-    /// bytes are these to the last. (Its threaded path, `mov 0x8(%rsp), %edi; xor %eax,
-    /// %eax; syscall`, is left alone: a `jmp rel32` over both instructions would move the
-    /// boundary between them, and no padding is near enough for a `jmp rel8`.)
+    /// bytes are these to the last.
     GlibcRead,
+    /// glibc's `read` once the process has threads (its cancellable path): `mov %eax, %r8d;
+    /// mov 0x8(%rsp), %edi; xor %eax, %eax; syscall`, the [`GLIBC_READ_MT_TAIL`] to its `ret`,
+    /// then padding. Rewritten as [`Shape::GlibcRead`] is: only the `xor`, into a `jmp rel8`
+    /// to that padding. Trusted the same way.
+    GlibcReadThreaded,
 }
 
 impl Shape {
@@ -190,10 +210,17 @@ impl Shape {
         if bytes[7..9] != [0x31, 0xc0] || nr != Some(0) {
             return None;
         }
-        let tail_matches = after.is_some_and(|after| {
-            after.iter().zip(GLIBC_READ_TAIL).enumerate().all(|(i, (&b, want))| b == want || i == 7)
-        });
-        (bytes[5] == 0x74 && tail_matches && padded(GLIBC_READ_PAD)).then_some(Shape::GlibcRead)
+        let tail_matches = |tail: &[u8], any: &[usize]| {
+            after.is_some_and(|after| {
+                after.iter().zip(tail).enumerate().all(|(i, (&b, &want))| b == want || any.contains(&i))
+            })
+        };
+        if bytes[5] == 0x74 && tail_matches(&GLIBC_READ_TAIL, &[7]) && padded(GLIBC_READ_PAD) {
+            return Some(Shape::GlibcRead);
+        }
+        let threaded = bytes[..7] == [0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08];
+        (threaded && tail_matches(&GLIBC_READ_MT_TAIL, &GLIBC_READ_MT_ANY) && padded(GLIBC_READ_MT_PAD))
+            .then_some(Shape::GlibcReadThreaded)
     }
 
     /// How many bytes before the `syscall` the rewrite starts.
@@ -201,7 +228,7 @@ impl Shape {
         match self {
             Shape::MovEax(_) => 5,
             Shape::GoSyscall6 | Shape::MuslSyscallCp => 3,
-            Shape::GlibcRead => 2,
+            Shape::GlibcRead | Shape::GlibcReadThreaded => 2,
         }
     }
 
@@ -212,6 +239,7 @@ impl Shape {
             Shape::GoSyscall6 => Some(GO_PAD),
             Shape::MuslSyscallCp => Some(MUSL_CP_PAD),
             Shape::GlibcRead => Some(GLIBC_READ_PAD),
+            Shape::GlibcReadThreaded => Some(GLIBC_READ_MT_PAD),
             Shape::MovEax(_) => None,
         }
     }
@@ -226,7 +254,7 @@ impl Shape {
             }
             Shape::GoSyscall6 => ([0x48, 0x89, 0xdf, 0, 0, 0], 3),
             Shape::MuslSyscallCp => ([0x48, 0x89, 0xca, 0, 0, 0], 3),
-            Shape::GlibcRead => ([0x31, 0xc0, 0, 0, 0, 0], 2),
+            Shape::GlibcRead | Shape::GlibcReadThreaded => ([0x31, 0xc0, 0, 0, 0, 0], 2),
         }
     }
 }
@@ -686,6 +714,31 @@ mod tests {
         check_padding_rewrite(Shape::GlibcRead, GLIBC_READ_AT, &after, GLIBC_READ_PAD);
         let rewrite = site_rewrite(Shape::GlibcRead, GLIBC_READ_AT, Some(&after), 0x25_0040).unwrap();
         assert_eq!(rewrite.as_slice()[..2], [0xeb, 0x0b], "to 0x430816, after the ret");
+    }
+
+    /// glibc 2.36's threaded `read` path: its `syscall` at 0x43084a, the padding at 0x43086b.
+    fn glibc_read_threaded() -> (u64, SiteBytes, AfterBytes) {
+        let bytes = site(&[0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x0f, 0x05]);
+        let mut after = [0x48; LOOK_AHEAD as usize];
+        after[..36].copy_from_slice(&[
+            0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x34, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0xbf,
+            0xfa, 0x01, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00,
+        ]);
+        (0x43_084a, bytes, after)
+    }
+
+    #[test]
+    fn glibc_threaded_read_jumps_through_its_padding_and_keeps_its_syscall() {
+        let (at, bytes, after) = glibc_read_threaded();
+        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(0), 0), Some(Shape::GlibcReadThreaded));
+        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(1), 0), None, "a call with another number");
+        let mut other = after;
+        other[10] = 0xc6;
+        assert_eq!(Shape::of(at, &bytes, Some(&other), Some(0), 0), None, "another instruction after the ja");
+        assert_eq!(Shape::of(at + 4, &bytes, Some(&after), Some(0), 0), None, "the padding would end unaligned");
+        check_padding_rewrite(Shape::GlibcReadThreaded, at, &after, GLIBC_READ_MT_PAD);
+        let rewrite = site_rewrite(Shape::GlibcReadThreaded, at, Some(&after), 0x25_0040).unwrap();
+        assert_eq!(rewrite.as_slice()[..2], [0xeb, 0x21], "to 0x43086b, after the ret");
     }
 
     /// musl 1.2's `__syscall_cp_c` at 0x406270: its `syscall` is at 0x406287.
