@@ -5,9 +5,9 @@
 //! such a frame then gets a writable page, not the host's zero page); the guest kernel's cold
 //! text is mapped privately from the `uvm` binary ([`GuestMemory::map_file_over_ram`]); the
 //! image file is mapped shared and read-only. So every VM reads the same page-cache pages of
-//! the last two (zero copy). All
-//! guest-memory access from the VMM goes through [`GuestMemory`] (bounds-checked copies by
-//! vm-memory), so a guest-supplied address can never reach outside it. Two exceptions, both
+//! the last two (zero copy). All guest-memory access from the VMM goes through
+//! [`GuestMemory`] (bounds-checked copies by vm-memory), so a guest-supplied address can never
+//! reach outside it. Two exceptions, both
 //! checked against RAM here: the network's readiness area is shared with the guest through
 //! atomics ([`GuestMemory::atomic_u32`], [`GuestMemory::atomic_u64`]), and socket transfers
 //! move bytes straight between a host socket and guest RAM through iovecs
