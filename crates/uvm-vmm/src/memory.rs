@@ -7,11 +7,10 @@
 //! image file is mapped shared and read-only. So every VM reads the same page-cache pages of
 //! the last two (zero copy). All guest-memory access from the VMM goes through
 //! [`GuestMemory`] (bounds-checked copies by vm-memory), so a guest-supplied address can never
-//! reach outside it. Two exceptions, both
-//! checked against RAM here: the network's readiness area is shared with the guest through
-//! atomics ([`GuestMemory::atomic_u32`], [`GuestMemory::atomic_u64`]), and socket transfers
-//! move bytes straight between a host socket and guest RAM through iovecs
-//! ([`GuestMemory::ram_iovecs`]).
+//! reach outside it. Two exceptions, both checked against RAM here: the network's readiness
+//! area is shared with the guest through atomics ([`GuestMemory::atomic_u32`],
+//! [`GuestMemory::atomic_u64`]), and socket transfers move bytes straight between a host
+//! socket and guest RAM through iovecs ([`GuestMemory::ram_iovecs`]).
 
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64};
