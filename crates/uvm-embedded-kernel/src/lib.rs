@@ -59,6 +59,11 @@ fn file_offset_of(addr: u64, len: u64) -> Option<u64> {
         len: u64,
         found: Option<u64>,
     }
+    /// `dl_iterate_phdr`'s callback: stops at the loaded segment that holds the search's bytes.
+    ///
+    /// # Safety
+    /// `info` must describe one loaded object as `dl_iterate_phdr` passes it, and `data` must
+    /// be the `Search` `file_offset_of` handed it, with nothing else borrowing it.
     unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut libc::c_void) -> libc::c_int {
         // SAFETY: `dl_iterate_phdr` passes a valid `info` describing one loaded object, whose
         // `dlpi_phdr` points at its `dlpi_phnum` program headers, and `data` is the `Search`

@@ -647,11 +647,13 @@ impl AddressSpace {
             let frames = self.frames.lock();
             frames.available() >= frames.total() / 4
         };
+        // The mappings that meet the range: the last ones that start before its end.
         let anonymous = self.is_mapped(addr, end)
             && self
                 .vmas
                 .range(..end)
-                .filter(|(_, vma)| vma.end > addr)
+                .rev()
+                .take_while(|(_, vma)| vma.end > addr)
                 .all(|(_, vma)| matches!(vma.backing, Backing::Anonymous));
         if plentiful && anonymous && end <= USER_END_VA {
             return Ok(());

@@ -348,7 +348,8 @@ impl SitePatcher {
     /// [`PATCH_AFTER`] times and its bytes allow it. Cheap for the other calls: one probe of a
     /// small table.
     pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64, regs: &Regs) {
-        // A `syscall` in kernel memory is a trampoline's, for a restarted call.
+        // A `syscall` in kernel memory (the app can jump there: on PVM the kernel's pages are
+        // user pages) is never rewritten.
         if !self.enabled || at == 0 || (KERNEL_BASE..KERNEL_END).contains(&at) {
             return;
         }
@@ -397,7 +398,8 @@ impl SitePatcher {
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
-        // The rewrite lies in one page (so does the `syscall` after it, which it may replace).
+        // One page copy and one entry switch: the rewrite lies in one page, and so does the
+        // `syscall` it leads to (a `mov $nr, %eax` site's rewrite ends before it).
         let end = (start + rewrite.len as u64).max(at + 2);
         if (end - 1) & !(PAGE_SIZE - 1) != page {
             return None;
@@ -547,6 +549,13 @@ mod tests {
     /// looks at the address).
     const AT: u64 = 0x40_1000;
 
+    /// `code` as the first bytes after a site's `syscall`, code (`0x48` bytes) after it.
+    fn after_bytes(code: &[u8]) -> AfterBytes {
+        let mut after = [0x48; LOOK_AHEAD as usize];
+        after[..code.len()].copy_from_slice(code);
+        after
+    }
+
     /// `tail` as the last bytes of a site's [`SiteBytes`], `nop`s before.
     fn site(tail: &[u8]) -> SiteBytes {
         let mut bytes = [0x90; LOOK_BACK as usize + 2];
@@ -611,10 +620,9 @@ mod tests {
     /// 10 `int3`s after.
     fn go_syscall6() -> (SiteBytes, AfterBytes) {
         let bytes = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        let mut after = [0x48; LOOK_AHEAD as usize];
-        after[..40].copy_from_slice(&GO_SYSCALL6_TAIL);
-        after[40..47].copy_from_slice(&[0xcc; 7]);
-        (bytes, after)
+        let mut code = [0xcc; 47];
+        code[..40].copy_from_slice(&GO_SYSCALL6_TAIL);
+        (bytes, after_bytes(&code))
     }
 
     #[test]
@@ -637,8 +645,7 @@ mod tests {
     /// je; xor %eax, %eax`) and after it (`cmp; ja; ret`, then 10 bytes of `nopw` to 0x430820).
     fn glibc_read() -> (SiteBytes, AfterBytes) {
         let bytes = site(&[0x48, 0x07, 0x00, 0x00, 0x74, 0x17, 0x31, 0xc0, 0x0f, 0x05]);
-        let mut after = [0x48; LOOK_AHEAD as usize];
-        after[..19].copy_from_slice(&[
+        let after = after_bytes(&[
             0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00,
             0x00,
         ]);
@@ -719,8 +726,7 @@ mod tests {
     /// glibc 2.36's threaded `read` path: its `syscall` at 0x43084a, the padding at 0x43086b.
     fn glibc_read_threaded() -> (u64, SiteBytes, AfterBytes) {
         let bytes = site(&[0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x0f, 0x05]);
-        let mut after = [0x48; LOOK_AHEAD as usize];
-        after[..36].copy_from_slice(&[
+        let after = after_bytes(&[
             0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x34, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0xbf,
             0xfa, 0x01, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00,
         ]);
@@ -748,9 +754,7 @@ mod tests {
     /// bytes of `nopw` to 0x406290).
     fn musl_syscall_cp() -> (SiteBytes, AfterBytes) {
         let bytes = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        let mut after = [0x48; LOOK_AHEAD as usize];
-        after[..7].copy_from_slice(&[0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00]);
-        (bytes, after)
+        (bytes, after_bytes(&[0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00]))
     }
 
     #[test]
