@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the Linux-ABI figures of docs/PERFORMANCE.md: the same static binary
-# (bench/micro.c) natively and inside uvm, alternating, 5 rounds each; medians printed.
+# (bench/micro.c) natively and inside uvm, 5 rounds of each per test (native first); medians
+# printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -23,7 +24,7 @@ TOML
 cat "$out/big.bin" > /dev/null # page cache warm for the native read
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "read"; do
+for test in "clock 10000000" "syscall 200000" "touch 4096" "read"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"; else run "$out/micro" "$@"; fi
@@ -31,7 +32,7 @@ for test in "clock 10000000" "syscall 200000" "read"; do
     v=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$UVM" run "$out/micro.uvm" -- read /data/big.bin; else run "$UVM" run "$out/micro.uvm" -- "$@"; fi
     done | median)
-    unit=$([ "$1" = read ] && echo "MB/s" || echo "ns/call")
+    unit=$(case "$1" in read) echo "MB/s" ;; touch) echo "ns/page" ;; *) echo "ns/call" ;; esac)
     echo "$1: native $n $unit, uvm $v $unit"
 done
 # The floor for a syscall served in the guest on this host: the bare `syscall` trap round trip

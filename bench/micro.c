@@ -1,11 +1,14 @@
 /* Micro-benchmarks of the Linux ABI, run natively and inside uvm by bench/abi.sh:
  *   micro clock N      ns per clock_gettime(CLOCK_MONOTONIC) (the vDSO in both cases)
  *   micro syscall N    ns per getppid() syscall (a real trap into the kernel)
- *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image) */
+ *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image)
+ *   micro touch N      ns per page for the first write to each of N fresh anonymous pages
+ *                      (the memory an app's start-up and growth first touch) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +21,7 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall N | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch N | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "clock") == 0) {
@@ -34,6 +37,17 @@ int main(int argc, char **argv) {
         for (long i = 0; i < n; i++)
             syscall(SYS_getppid);
         printf("getppid syscall: %.0f ns per call\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "touch") == 0) {
+        long n = atol(argv[2]);
+        volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pages == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        double start = now();
+        for (long i = 0; i < n; i++)
+            pages[i * 4096] = 1;
+        printf("first write to a fresh page: %.0f ns per page\n", (now() - start) * 1e9 / n);
     } else if (strcmp(argv[1], "read") == 0) {
         static char buf[1 << 20];
         int fd = open(argv[2], O_RDONLY);
