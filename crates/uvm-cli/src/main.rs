@@ -7,8 +7,9 @@
 //! `main` is the C entry point (`#![no_main]`): the Rust runtime's start-up is skipped, as it
 //! costs ~0.1 ms of every start on a virtualised host (it parses /proc/self/maps for a
 //! main-thread guard page and gives each thread an alternate signal stack).
-//! `uvm_vmm::process::start` does what of it uvm needs; arguments come from `std::env::args`,
-//! which glibc fills before `main` either way.
+//! `uvm_vmm::process::start` does what of it uvm needs; arguments come from
+//! `std::env::args_os`, which glibc fills before `main` either way, and the plain `uvm run`
+//! is read without clap (`cli::Cli::from_args`).
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 
@@ -18,8 +19,6 @@ mod guest_etc;
 mod inspect;
 mod network;
 mod run;
-
-use clap::Parser;
 
 /// Exit status for failures of uvm itself (as docker and crun use it).
 pub const EXIT_UVM_FAILURE: i32 = 125;
@@ -37,7 +36,7 @@ extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char
 /// Parses the command line, runs the command and exits with its status.
 #[cfg_attr(test, allow(dead_code))]
 fn run_command_line() -> ! {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_args(std::env::args_os().collect());
     let result = match cli.command {
         cli::Command::Build(args) => build::command(&args).map(|()| 0),
         cli::Command::Run(args) => match run::command(&args) {
