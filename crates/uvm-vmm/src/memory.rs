@@ -246,6 +246,8 @@ impl GuestMemory {
         if restored == libc::MAP_FAILED {
             return Err(MapOverRamError::RamLost(io::Error::last_os_error()));
         }
+        // A new mapping: like the rest of RAM, never backed with huge pages.
+        avoid_huge_pages(restored.cast(), len as usize);
         Err(MapOverRamError::NotMapped(error))
     }
 
