@@ -226,14 +226,15 @@ pub fn write_kernel_and_tables(
     write_tss(memory, 0)?;
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables = BootPageTables::build(memory.ram_size(), memory.image_size(), &launch.prelink);
-    let prestaged_gpa = tables.end_gpa();
+    let tables =
+        BootPageTables::build(&mut &*memory, memory.ram_size(), memory.ram_size(), memory.image_size(), &launch.prelink)
+            .ok_or_else(oob)?;
+    let prestaged_gpa = tables.end_gpa;
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let end_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
-    memory.write_ram(KERNEL_END, &tables.bytes).ok_or_else(oob)?;
     Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages })
 }
 
