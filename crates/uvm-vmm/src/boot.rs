@@ -226,9 +226,14 @@ pub fn write_kernel_and_tables(
     write_tss(memory, 0)?;
     memory.write_ram(layout::IDT_GPA, &cpu::idt_bytes(header)).ok_or_else(oob)?;
 
-    let tables =
-        BootPageTables::build(&mut &*memory, memory.ram_size(), memory.ram_size(), memory.image_size(), &launch.prelink)
-            .ok_or_else(oob)?;
+    let tables = BootPageTables::build(
+        &mut &*memory,
+        memory.ram_size(),
+        memory.ram_size(),
+        memory.image_size(),
+        &launch.prelink,
+    )
+    .ok_or_else(oob)?;
     let prestaged_gpa = tables.end_gpa;
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let end_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;

@@ -231,7 +231,11 @@ mod tests {
     fn prelinked_addresses_get_an_empty_last_level_table() {
         let (t, m) = build(64 << 20, 1 << 20, &[0x40_1000, 0x7fff_ffff_e000, 0x10]);
         let (plain, _) = build(64 << 20, 1 << 20, &[]);
-        assert_eq!(t.end_gpa - plain.end_gpa, 4 * PAGE_SIZE, "a PT under the existing low PD; PDPT, PD, PT for the stack");
+        assert_eq!(
+            t.end_gpa - plain.end_gpa,
+            4 * PAGE_SIZE,
+            "a PT under the existing low PD; PDPT, PD, PT for the stack"
+        );
         assert!(t.translate(&m, 0x40_1000).is_none(), "the entry itself stays empty");
     }
 
