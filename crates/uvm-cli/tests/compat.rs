@@ -85,6 +85,8 @@ compat_tests! {
     musl_heap => compat::c_heap(Musl);
     glibc_mmap => compat::c_mmap(Glibc);
     musl_mmap => compat::c_mmap(Musl);
+    glibc_shm => compat::c_shm(Glibc);
+    musl_shm => compat::c_shm(Musl);
     glibc_abort => compat::c_abort(Glibc);
     musl_abort => compat::c_abort(Musl);
     glibc_abort_handler => compat::c_abort_handler(Glibc);

@@ -2,8 +2,9 @@
 //! of under uvm, in an environment that mimics the guest:
 //!
 //! - a private mount namespace and a chroot holding only the manifest's `[[files]]` (at their
-//!   `dst`), bind-mounted read-only, every mtime 0 as in an image, plus a tmpfs on /tmp, the
-//!   usual /dev nodes (null, zero, full, random, urandom, stdin/stdout/stderr/fd links) and /proc;
+//!   `dst`), bind-mounted read-only, every mtime 0 as in an image, plus a tmpfs on /tmp and
+//!   one on /dev/shm, the usual /dev nodes (null, zero, full, random, urandom,
+//!   stdin/stdout/stderr/fd links) and /proc;
 //! - argv[0] = the binary's file name, args and env exactly the manifest's (plus the run's
 //!   `-- ARGS` / `-e` overrides), cwd = the manifest's workdir or "/".
 //!
@@ -166,7 +167,7 @@ fn check_cases(test: &str, cases: Vec<Case>) {
 /// The device nodes bind-mounted from the host into the sandbox's /dev.
 const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
-/// `<dir>` = the guest's file tree: each `[[files]]` src at its dst, an empty /tmp, and the
+/// `<dir>` = the guest's file tree: each `[[files]]` src at its dst, an empty /tmp (and /dev/shm), and the
 /// binary at /bin/<name> (where uvm puts it, see uvm-manifest's `BINARY_GUEST_DIR`); every
 /// mtime 0 and every directory 0755, as in an image. Also the mount points of /dev's
 /// nodes and /proc, and /dev's links.
@@ -188,6 +189,7 @@ fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
     for name in DEVICES {
         std::fs::write(dev.join(name), b"").expect("create a device mount point");
     }
+    std::fs::create_dir_all(dev.join("shm")).expect("mkdir dev/shm");
     for (name, target) in [
         ("stdin", "/proc/self/fd/0"),
         ("stdout", "/proc/self/fd/1"),
@@ -267,6 +269,7 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
 
     let root_c = cstring(root);
     let tmp_c = cstring(&root.join("tmp"));
+    let shm_c = cstring(&root.join("dev/shm"));
     let proc_c = cstring(&root.join("proc"));
     let devices: Vec<(CString, CString)> = DEVICES
         .iter()
@@ -290,6 +293,7 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
                 std::ptr::null(),
             ))?;
             check(mount(tmpfs.as_ptr(), tmp_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
+            check(mount(tmpfs.as_ptr(), shm_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
             for (host, inside) in &devices {
                 check(mount(host.as_ptr(), inside.as_ptr(), std::ptr::null(), MS_BIND, std::ptr::null()))?;
             }

@@ -167,6 +167,7 @@ mod kernel {
                 mem_total_bytes: boot.info.ram_size,
                 mem_free_bytes: free_memory,
             },
+            frames: &FRAMES,
         };
         // tmpfs may use the VM's memory; the frame allocator is the real bound.
         let vfs = Vfs::new(image, app_path, env, boot.info.ram_size)

@@ -9,8 +9,10 @@ use alloc::vec::Vec;
 
 use crate::errno::Errno;
 use crate::fs::proc::{MapRegion, MemoryUsage, RegionKind};
-use crate::fs::{FdTable, Location, OpenFile, ProcessView, Vfs};
-use crate::mm::space::{AddressSpace, Backing, MapFlags, MemoryShare, Prot};
+use crate::fs::stat::FileType;
+use crate::fs::tmpfs::{F_SEAL_FUTURE_WRITE, F_SEAL_WRITE};
+use crate::fs::{FdTable, Location, Node, OpenFile, ProcessView, Vfs};
+use crate::mm::space::{AddressSpace, Backing, MapFlags, MemoryShare, Prot, SharedPages};
 use crate::signal::SignalState;
 use crate::sync::SpinLock;
 use crate::thread::{Thread, Threads, MAIN_TID};
@@ -129,6 +131,7 @@ impl ProcessView for SelfView {
                 } else {
                     match vma.backing {
                         Backing::Image { image_offset, .. } => RegionKind::Image { image_offset },
+                        Backing::File { dev, ino, offset, .. } => RegionKind::SharedFile { offset, dev, ino },
                         Backing::Anonymous => RegionKind::Anonymous,
                     }
                 },
@@ -393,10 +396,25 @@ impl Process {
             let backing = Backing::Image { image_offset: image_offset + offset, file_len: size.saturating_sub(offset) };
             return self.space.map(addr, len, prot, flags, backing);
         }
-        if shared && prot.write {
-            // Writes through a shared mapping would have to reach the file: not supported
-            // for tmpfs files yet.
-            return Err(Errno::ENODEV);
+        if shared {
+            // A tmpfs file's own frames, mapped in place: writes reach the file and every
+            // other mapping of it. Other files with pages (devices, /proc) get a copy, as a
+            // private mapping does.
+            if let Node::Tmp(node) = file.node() {
+                if node.file_type() == FileType::Regular {
+                    let sealed = node.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0;
+                    if prot.write && sealed {
+                        return Err(Errno::EPERM);
+                    }
+                    let may_write = file.is_writable() && !sealed;
+                    let id = (node.dev(), node.ino());
+                    let pages: Arc<dyn SharedPages> = node.clone();
+                    return self.space.map_shared(addr, len, prot, flags, pages, id, offset, may_write);
+                }
+            }
+            if prot.write {
+                return Err(Errno::ENODEV);
+            }
         }
         let start = self.space.map(addr, len, Prot::RW, flags, Backing::Anonymous)?;
         let size = file.stat()?.size;

@@ -106,6 +106,7 @@ pub mod si {
     pub const SEGV_MAPERR: i32 = 1;
     pub const SEGV_ACCERR: i32 = 2;
     pub const BUS_ADRALN: i32 = 1;
+    pub const BUS_ADRERR: i32 = 2;
     pub const TRAP_TRACE: i32 = 2;
 }
 
@@ -601,6 +602,7 @@ fn code_name(info: &SigInfo) -> Option<&'static str> {
         7 if sig == Signal::SIGFPE as u32 => "FPE_FLTINV",
         2 if sig == Signal::SIGILL as u32 => "ILL_ILLOPN",
         1 if sig == Signal::SIGBUS as u32 => "BUS_ADRALN",
+        2 if sig == Signal::SIGBUS as u32 => "BUS_ADRERR",
         2 if sig == Signal::SIGTRAP as u32 => "TRAP_TRACE",
         _ => return None,
     })

@@ -14,6 +14,7 @@ static inline const char *errname(int e) {
     switch (e) {
     case 0: return "OK";
     case EPERM: return "EPERM";
+    case EBUSY: return "EBUSY";
     case ENOENT: return "ENOENT";
     case EIO: return "EIO";
     case EBADF: return "EBADF";

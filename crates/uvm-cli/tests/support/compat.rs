@@ -72,6 +72,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "glibc_sleep",
                 "glibc_heap",
                 "glibc_mmap",
+                "glibc_shm",
                 "glibc_abort",
                 "glibc_abort_handler",
                 "glibc_wild_pointer",
@@ -94,6 +95,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "musl_sleep",
                 "musl_heap",
                 "musl_mmap",
+                "musl_shm",
                 "musl_abort",
                 "musl_abort_handler",
                 "musl_wild_pointer",
@@ -115,6 +117,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
             c_sleep(tc),
             c_heap(tc),
             c_mmap(tc),
+            c_shm(tc),
             c_abort(tc),
             c_abort_handler(tc),
             c_wild_pointer(tc),
@@ -966,6 +969,11 @@ pub fn c_heap(tc: Toolchain) -> Case {
 /// `mmap`: mmap churn.
 pub fn c_mmap(tc: Toolchain) -> Case {
     case("mmap", c_only(tc), "mmap", vec![Run::new("mmap").stdout(read("expected/mmap.out"))])
+}
+
+/// `shm`: memfd_create, shared mappings of tmpfs files, seals, SIGBUS past the end.
+pub fn c_shm(tc: Toolchain) -> Case {
+    case("shm", c_only(tc), "shm", vec![Run::new("shm").stdout(read("expected/shm.out"))])
 }
 
 /// `faults abort`: SIGABRT, 134.

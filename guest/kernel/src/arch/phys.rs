@@ -78,6 +78,11 @@ mod imp {
         MEMORY.with(|m| *m.borrow_mut() = vec![0; size]);
     }
 
+    /// Bytes of fake physical memory this test thread has.
+    pub fn size() -> usize {
+        MEMORY.with(|m| m.borrow().len())
+    }
+
     pub fn read_u64(gpa: u64) -> u64 {
         let mut b = [0u8; 8];
         read_bytes(gpa, &mut b);

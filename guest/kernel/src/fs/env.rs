@@ -43,4 +43,6 @@ pub struct FsEnv {
     pub gid: u32,
     /// What `/proc/cpuinfo` and `/proc/meminfo` report.
     pub system: SystemInfo,
+    /// Where the tmpfs instances keep their files' pages (the VM's frame allocator).
+    pub frames: crate::fs::tmpfs::page::Frames,
 }

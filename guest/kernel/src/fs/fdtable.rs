@@ -211,7 +211,16 @@ mod tests {
     }
 
     fn file() -> Arc<OpenFile> {
-        let fs = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), clock, 0o755, 0, 0).unwrap();
+        let fs = TmpFs::new(
+            DEV_TMP,
+            Arc::new(SpaceBudget::new(1 << 20)),
+            crate::fs::tmpfs::page::test_frames(),
+            clock,
+            0o755,
+            0,
+            0,
+        )
+        .unwrap();
         let location = Location::new(1, Node::Tmp(fs.root().clone()), b"/tmp".to_vec());
         Arc::new(OpenFile::new(location, O_RDWR, Vec::new()))
     }

@@ -668,7 +668,16 @@ mod tests {
     }
 
     fn tmp() -> TmpFs {
-        TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 24)), clock, 0o1777, 0, 0).unwrap()
+        TmpFs::new(
+            DEV_TMP,
+            Arc::new(SpaceBudget::new(1 << 24)),
+            crate::fs::tmpfs::page::test_frames(),
+            clock,
+            0o1777,
+            0,
+            0,
+        )
+        .unwrap()
     }
 
     fn open_tmp(fs: &TmpFs, name: &str, flags: u32) -> OpenFile {

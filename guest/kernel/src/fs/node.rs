@@ -607,7 +607,16 @@ mod tests {
 
     #[test]
     fn other_node_kinds_dispatch() {
-        let tmp = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), clock, 0o755, 0, 0).unwrap();
+        let tmp = TmpFs::new(
+            DEV_TMP,
+            Arc::new(SpaceBudget::new(1 << 20)),
+            crate::fs::tmpfs::page::test_frames(),
+            clock,
+            0o755,
+            0,
+            0,
+        )
+        .unwrap();
         let tmp_root = Node::Tmp(tmp.root().clone());
         assert_eq!(tmp_root.mutability(), Mutability::Writable);
         let file = Node::Tmp(tmp.root().create_file(b"f", 0o644, 0, 0).unwrap());

@@ -59,6 +59,15 @@ pub enum RegionKind {
         /// Offset in the image file of the mapping's first byte.
         image_offset: u64,
     },
+    /// A shared mapping of a tmpfs file (shown with `s` and the file's device and inode).
+    SharedFile {
+        /// Offset in the file of the mapping's first byte.
+        offset: u64,
+        /// The file's device.
+        dev: u64,
+        /// The file's inode.
+        ino: u64,
+    },
 }
 
 /// One mapping of the app's address space.
@@ -473,10 +482,12 @@ impl ProcFs {
                     }
                     None => (0, 0, 0, None),
                 },
+                RegionKind::SharedFile { offset, dev, ino } => (offset, dev, ino, None),
             };
             let flag = |on: bool, c: char| if on { c } else { '-' };
+            let shared = if matches!(region.kind, RegionKind::SharedFile { .. }) { 's' } else { 'p' };
             let line = format!(
-                "{:08x}-{:08x} {}{}{}p {offset:08x} {:02x}:{:02x} {ino} ",
+                "{:08x}-{:08x} {}{}{}{shared} {offset:08x} {:02x}:{:02x} {ino} ",
                 region.start,
                 region.end,
                 flag(region.read, 'r'),

@@ -2,17 +2,25 @@
 //!
 //! A tree of [`TmpNode`]s (directories, regular files, symlinks) held by `Arc`: a directory
 //! owns its entries, an open file owns its node, so an unlinked file's data lives on until
-//! the last `Arc` drops. File data is stored in 4 KiB chunks keyed by chunk index, so files
-//! are sparse (holes read as zeros) and no file needs a large contiguous allocation. Every
+//! the last `Arc` drops. File data is stored in 4 KiB pages keyed by page index, each a frame
+//! of guest RAM ([`page::Page`]), so files are sparse (holes read as zeros), no file needs a
+//! large contiguous allocation, and a shared mapping maps the file's own frames. Every
 //! node and chunk is charged to a shared [`SpaceBudget`] (`ENOSPC` when it runs out) and
 //! released when dropped. Mode, owner, link count and timestamps are recorded; permission
 //! bits are not enforced (the app acts as root towards file permissions).
+//!
+//! While a mapping uses a file's frames ([`TmpNode::set_mapped`]), a truncate or hole punch
+//! zeroes the pages it would free and keeps them, so no page-table entry ever points at a
+//! freed frame (Linux would raise SIGBUS for a mapped page past the end; here it reads zeros).
+//!
+//! Seals (`F_ADD_SEALS`, for `memfd_create`'s files) are kept per file and enforced by
+//! `write_at`, `truncate`, `allocate` and `punch_hole`; files made by `open` carry
+//! `F_SEAL_SEAL` from the start, as on Linux, so they cannot be sealed.
 //!
 //! Locking: each node's state has its own lock, and no code holds two node locks at once.
 //! Operations that change the tree (create, link, unlink, rmdir, rename) also hold the file
 //! system's tree lock, so they see a stable tree while they work step by step.
 
-use alloc::boxed::Box;
 use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -28,6 +36,10 @@ use crate::fs::stat::{
     S_ISGID, S_ISUID,
 };
 use crate::sync::SpinLock;
+
+pub mod page;
+
+use page::{Frames, Page};
 
 /// Size of one data chunk.
 pub const CHUNK_SIZE: usize = 4096;
@@ -64,6 +76,7 @@ pub struct TmpFs {
 struct Shared {
     dev: u64,
     budget: Arc<SpaceBudget>,
+    frames: Frames,
     clock: Clock,
     next_ino: SpinLock<u64>,
     tree_lock: SpinLock<()>,
@@ -84,16 +97,20 @@ impl Shared {
 
 impl TmpFs {
     /// An empty file system on device `dev`, its root directory owned by `uid:gid` with
-    /// permissions `root_mode` (`0o1777` for `/tmp`), charging `budget`.
+    /// permissions `root_mode` (`0o1777` for `/tmp`), charging `budget`, its file data in
+    /// frames from `frames`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         dev: u64,
         budget: Arc<SpaceBudget>,
+        frames: Frames,
         clock: Clock,
         root_mode: u32,
         uid: u32,
         gid: u32,
     ) -> Result<TmpFs, Errno> {
-        let shared = Arc::new(Shared { dev, budget, clock, next_ino: SpinLock::new(2), tree_lock: SpinLock::new(()) });
+        let shared =
+            Arc::new(Shared { dev, budget, frames, clock, next_ino: SpinLock::new(2), tree_lock: SpinLock::new(()) });
         shared.budget.charge(NODE_COST)?;
         let now = shared.now();
         let root = Arc::new(TmpNode {
@@ -103,6 +120,8 @@ impl TmpFs {
                 meta: Meta::new(S_IFDIR | (root_mode & PERMISSION_BITS), uid, gid, 2, now),
                 body: Body::Dir(DirBody::new(Weak::new())),
                 charged: NODE_COST,
+                seals: F_SEAL_SEAL,
+                mapped: 0,
             }),
         });
         Ok(TmpFs { root })
@@ -126,6 +145,10 @@ struct NodeState {
     body: Body,
     /// Bytes this node has taken from the budget (given back when it drops).
     charged: u64,
+    /// `F_SEAL_*` bits.
+    seals: u32,
+    /// Address spaces whose shared mappings use this file's frames.
+    mapped: u32,
 }
 
 struct Meta {
@@ -216,7 +239,17 @@ impl DirBody {
 #[derive(Default)]
 struct FileBody {
     size: u64,
-    chunks: BTreeMap<u64, Box<[u8]>>,
+    chunks: BTreeMap<u64, Page>,
+}
+
+impl crate::mm::space::SharedPages for TmpNode {
+    fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
+        TmpNode::page_frame(self, index)
+    }
+
+    fn set_mapped(&self, mapped: bool) {
+        TmpNode::set_mapped(self, mapped)
+    }
 }
 
 impl Drop for TmpNode {
@@ -234,12 +267,20 @@ fn check_entry_name(name: &[u8]) -> Result<(), Errno> {
     check_name(name)
 }
 
-fn new_chunk() -> Result<Box<[u8]>, Errno> {
-    let mut chunk = Vec::new();
-    chunk.try_reserve_exact(CHUNK_SIZE).map_err(|_| Errno::ENOSPC)?;
-    chunk.resize(CHUNK_SIZE, 0);
-    Ok(chunk.into_boxed_slice())
-}
+/// `F_SEAL_SEAL`: no more seals may be added.
+pub const F_SEAL_SEAL: u32 = 0x1;
+/// `F_SEAL_SHRINK`: the file may not shrink.
+pub const F_SEAL_SHRINK: u32 = 0x2;
+/// `F_SEAL_GROW`: the file may not grow.
+pub const F_SEAL_GROW: u32 = 0x4;
+/// `F_SEAL_WRITE`: the content may not change (no writes, no writable shared mapping).
+pub const F_SEAL_WRITE: u32 = 0x8;
+/// `F_SEAL_FUTURE_WRITE`: no new writes or writable shared mappings (existing ones stay).
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+/// `F_SEAL_EXEC`: the execute bits may not change.
+pub const F_SEAL_EXEC: u32 = 0x20;
+/// Every seal Linux knows.
+const KNOWN_SEALS: u32 = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
 
 impl TmpNode {
     /// The inode number.
@@ -337,6 +378,71 @@ impl TmpNode {
         self.add_node(name, S_IFREG | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
     }
 
+    /// A regular file of this node's file system that no directory names (`memfd_create`):
+    /// it lives while it is open or mapped. `sealable` leaves it without seals (else it
+    /// carries `F_SEAL_SEAL`, like every file `open` makes).
+    pub fn create_unlinked_file(&self, mode: u32, uid: u32, gid: u32, sealable: bool) -> Result<Arc<TmpNode>, Errno> {
+        self.shared.budget.charge(NODE_COST)?;
+        Ok(Arc::new(TmpNode {
+            ino: self.shared.next_ino(),
+            shared: self.shared.clone(),
+            state: SpinLock::new(NodeState {
+                meta: Meta::new(S_IFREG | (mode & PERMISSION_BITS), uid, gid, 0, self.shared.now()),
+                body: Body::File(FileBody::default()),
+                charged: NODE_COST,
+                seals: if sealable { 0 } else { F_SEAL_SEAL },
+                mapped: 0,
+            }),
+        }))
+    }
+
+    /// The file's `F_SEAL_*` bits (`F_GET_SEALS`).
+    pub fn seals(&self) -> u32 {
+        self.state.lock().seals
+    }
+
+    /// `F_ADD_SEALS`: adds `seals`. `EINVAL` for unknown bits or a node that is not a regular
+    /// file, `EPERM` once `F_SEAL_SEAL` is set. The caller refuses `F_SEAL_WRITE` while a
+    /// writable shared mapping exists (`EBUSY`): only the address space knows.
+    pub fn add_seals(&self, seals: u32) -> Result<(), Errno> {
+        let mut state = self.state.lock();
+        if seals & !KNOWN_SEALS != 0 || !matches!(state.body, Body::File(_)) {
+            return Err(Errno::EINVAL);
+        }
+        if state.seals & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        state.seals |= seals;
+        Ok(())
+    }
+
+    /// The frame holding page `index` of this regular file, for a shared mapping: a hole
+    /// gets a zeroed page first (charged to the budget: `ENOSPC` when it is out). `None` at
+    /// or past the end of the file (the app gets SIGBUS, as on Linux).
+    pub fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let file = state.body.file_mut()?;
+        if index >= file.size.div_ceil(CHUNK_SIZE as u64) {
+            return Ok(None);
+        }
+        if let Some(page) = file.chunks.get(&index) {
+            return Ok(Some(page.frame()));
+        }
+        let page = self.new_charged_page()?;
+        state.charged += CHUNK_SIZE as u64;
+        let frame = page.frame();
+        file.chunks.insert(index, page);
+        Ok(Some(frame))
+    }
+
+    /// An address space starts (`true`) or stops using this file's frames in shared mappings;
+    /// while any does, no page of the file is freed (see the module docs).
+    pub fn set_mapped(&self, mapped: bool) {
+        let mut state = self.state.lock();
+        state.mapped = if mapped { state.mapped + 1 } else { state.mapped.saturating_sub(1) };
+    }
+
     /// Creates socket file `name` in this directory (what `bind` of an `AF_UNIX` socket
     /// makes: a file of type `S_IFSOCK` that cannot be opened).
     pub fn create_socket(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
@@ -393,6 +499,8 @@ impl TmpNode {
                 meta: Meta::new(mode, uid, gid, if is_dir { 2 } else { 1 }, now),
                 body,
                 charged: cost,
+                seals: F_SEAL_SEAL,
+                mapped: 0,
             }),
         });
         let mut state = self.state.lock();
@@ -703,7 +811,7 @@ impl TmpNode {
             let step = (CHUNK_SIZE - within).min(count - done);
             let out = &mut buf[done..done + step];
             match file.chunks.get(&(position / CHUNK_SIZE as u64)) {
-                Some(chunk) => out.copy_from_slice(&chunk[within..within + step]),
+                Some(page) => page.read(within, out),
                 None => out.fill(0),
             }
             done += step;
@@ -731,8 +839,14 @@ impl TmpNode {
         if data.is_empty() {
             return Ok((0, start));
         }
+        if state.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
         if start >= MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
+        }
+        if state.seals & F_SEAL_GROW != 0 && start.saturating_add(data.len() as u64) > file.size {
+            return Err(Errno::EPERM);
         }
         let count = data.len().min(usize::try_from(MAX_FILE_SIZE - start).unwrap_or(usize::MAX));
         let mut done = 0;
@@ -741,18 +855,18 @@ impl TmpNode {
             let index = position / CHUNK_SIZE as u64;
             let within = (position % CHUNK_SIZE as u64) as usize;
             let step = (CHUNK_SIZE - within).min(count - done);
-            let chunk = match file.chunks.entry(index) {
+            let page = match file.chunks.entry(index) {
                 Entry::Occupied(slot) => slot.into_mut(),
-                Entry::Vacant(slot) => match self.new_charged_chunk() {
-                    Ok(chunk) => {
+                Entry::Vacant(slot) => match self.new_charged_page() {
+                    Ok(page) => {
                         state.charged += CHUNK_SIZE as u64;
-                        slot.insert(chunk)
+                        slot.insert(page)
                     }
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
                 },
             };
-            chunk[within..within + step].copy_from_slice(&data[done..done + step]);
+            page.write(within, &data[done..done + step]);
             done += step;
         }
         let end = start + done as u64;
@@ -761,11 +875,11 @@ impl TmpNode {
         Ok((done, end))
     }
 
-    /// A zeroed chunk, charged to the budget: `ENOSPC` if the budget or the heap is out.
-    fn new_charged_chunk(&self) -> Result<Box<[u8]>, Errno> {
+    /// A zeroed page, charged to the budget: `ENOSPC` if the budget or guest RAM is out.
+    fn new_charged_page(&self) -> Result<Page, Errno> {
         let budget = &self.shared.budget;
         budget.charge(CHUNK_SIZE as u64)?;
-        new_chunk().inspect_err(|_| budget.release(CHUNK_SIZE as u64))
+        Page::new(self.shared.frames).inspect_err(|_| budget.release(CHUNK_SIZE as u64))
     }
 
     /// Sets the file's size to `len`: drops the chunks past it (giving their bytes back) or
@@ -778,17 +892,28 @@ impl TmpNode {
         let mut state = self.state.lock();
         let state = &mut *state;
         let file = state.body.file_mut()?;
+        if (len < file.size && state.seals & F_SEAL_SHRINK != 0) || (len > file.size && state.seals & F_SEAL_GROW != 0)
+        {
+            return Err(Errno::EPERM);
+        }
         if len < file.size {
             let first_dropped = len.div_ceil(CHUNK_SIZE as u64);
-            let dropped = file.chunks.split_off(&first_dropped);
-            let freed = dropped.len() as u64 * CHUNK_SIZE as u64;
-            drop(dropped);
-            self.shared.budget.release(freed);
-            state.charged = state.charged.saturating_sub(freed);
+            if state.mapped > 0 {
+                // A mapping may still map these frames: zero them and keep them.
+                for page in file.chunks.range_mut(first_dropped..).map(|(_, p)| p) {
+                    page.zero(0, CHUNK_SIZE);
+                }
+            } else {
+                let dropped = file.chunks.split_off(&first_dropped);
+                let freed = dropped.len() as u64 * CHUNK_SIZE as u64;
+                drop(dropped);
+                self.shared.budget.release(freed);
+                state.charged = state.charged.saturating_sub(freed);
+            }
             let within = (len % CHUNK_SIZE as u64) as usize;
             if within != 0 {
-                if let Some(chunk) = file.chunks.get_mut(&(len / CHUNK_SIZE as u64)) {
-                    chunk[within..].fill(0);
+                if let Some(page) = file.chunks.get_mut(&(len / CHUNK_SIZE as u64)) {
+                    page.zero(within, CHUNK_SIZE);
                 }
             }
         }
@@ -812,6 +937,9 @@ impl TmpNode {
         if len == 0 {
             return Ok(());
         }
+        if !keep_size && end > file.size && state.seals & F_SEAL_GROW != 0 {
+            return Err(Errno::EPERM);
+        }
         let chunk = CHUNK_SIZE as u64;
         let (first, last) = (offset / chunk, (end - 1) / chunk);
         let present = file.chunks.range(first..=last).count() as u64;
@@ -821,7 +949,7 @@ impl TmpNode {
         let mut charged_unused = bytes;
         for index in first..=last {
             if let Entry::Vacant(slot) = file.chunks.entry(index) {
-                match new_chunk() {
+                match Page::new(self.shared.frames) {
                     Ok(data) => {
                         slot.insert(data);
                         charged_unused -= chunk;
@@ -848,6 +976,9 @@ impl TmpNode {
         let mut state = self.state.lock();
         let state = &mut *state;
         let file = state.body.file_mut()?;
+        if state.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
         // Chunks past the end (allocated with KEEP_SIZE) go too, as on Linux.
         let end = offset.saturating_add(len);
         if offset >= end {
@@ -858,13 +989,14 @@ impl TmpNode {
         let mut freed = 0;
         for index in indices {
             let (chunk_start, chunk_end) = (index * chunk, index * chunk + chunk);
-            if offset <= chunk_start && end >= chunk_end {
+            if offset <= chunk_start && end >= chunk_end && state.mapped == 0 {
                 file.chunks.remove(&index);
                 freed += chunk;
-            } else if let Some(data) = file.chunks.get_mut(&index) {
+            } else if let Some(page) = file.chunks.get_mut(&index) {
+                // Part of a page, or a page a mapping may still map: zeroed in place.
                 let from = (offset.max(chunk_start) - chunk_start) as usize;
                 let to = (end.min(chunk_end) - chunk_start) as usize;
-                data[from..to].fill(0);
+                page.zero(from, to);
             }
         }
         self.shared.budget.release(freed);
@@ -964,7 +1096,7 @@ mod tests {
 
     fn fs_with_budget(bytes: u64) -> (TmpFs, Arc<SpaceBudget>) {
         let budget = Arc::new(SpaceBudget::new(bytes));
-        (TmpFs::new(DEV_TMP, budget.clone(), tick, 0o1777, 0, 0).unwrap(), budget)
+        (TmpFs::new(DEV_TMP, budget.clone(), page::test_frames(), tick, 0o1777, 0, 0).unwrap(), budget)
     }
 
     fn fs() -> TmpFs {
@@ -1138,7 +1270,8 @@ mod tests {
         assert_eq!(file.stat().nlink, 2);
         assert_eq!(root.link(b"hard", &file), Err(Errno::EEXIST));
         assert_eq!(root.link(b"dirlink", &dir), Err(Errno::EPERM));
-        let other = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), tick, 0o755, 0, 0).unwrap();
+        let other =
+            TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), page::test_frames(), tick, 0o755, 0, 0).unwrap();
         assert_eq!(other.root().link(b"x", &file), Err(Errno::EXDEV));
         dir.unlink(b"f").unwrap();
         assert_eq!(file.stat().nlink, 1);
@@ -1205,7 +1338,8 @@ mod tests {
         assert_eq!((root.stat().nlink, d2.stat().nlink), (5, 2));
         assert_eq!(TmpNode::rename(root, b"d2", &d2, b"moved", exchange), Err(Errno::EINVAL));
         assert_eq!(TmpNode::rename(root, b"c", root, b"a/b", none), Err(Errno::EINVAL));
-        let other = TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), tick, 0o755, 0, 0).unwrap();
+        let other =
+            TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), page::test_frames(), tick, 0o755, 0, 0).unwrap();
         assert_eq!(TmpNode::rename(root, b"c", other.root(), b"c", none), Err(Errno::EXDEV));
     }
 
@@ -1276,5 +1410,74 @@ mod tests {
         let dir_before = fs.root().stat();
         fs.root().create_file(b"g", 0o644, 0, 0).unwrap();
         assert!(fs.root().stat().mtime > dir_before.mtime);
+    }
+
+    #[test]
+    fn page_frames_hold_the_file_bytes_and_holes_get_zeroed_pages() {
+        let (fs, budget) = fs_with_budget(1 << 20);
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        file.write_at(WritePos::At(5000), b"data").unwrap();
+        let used = budget.used();
+        let frame = file.page_frame(1).unwrap().expect("page 1 exists");
+        let mut bytes = [0u8; 4];
+        crate::arch::phys::read_bytes(frame + 5000 - 4096, &mut bytes);
+        assert_eq!(&bytes, b"data");
+        assert_eq!(file.page_frame(2), Ok(None), "past the end");
+        assert_eq!(budget.used(), used);
+        let hole = file.page_frame(0).unwrap().expect("a hole inside the file gets a page");
+        assert_ne!(hole, frame);
+        assert_eq!(budget.used(), used + CHUNK_SIZE as u64, "charged like a written page");
+        crate::arch::phys::write_bytes(hole + 10, b"mapped");
+        let mut out = [0u8; 6];
+        file.read_at(10, &mut out).unwrap();
+        assert_eq!(&out, b"mapped", "a store into the frame is the file's content");
+    }
+
+    #[test]
+    fn pages_of_a_mapped_file_are_zeroed_not_freed() {
+        let (fs, budget) = fs_with_budget(1 << 20);
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        file.write_at(WritePos::At(0), &[7u8; 3 * CHUNK_SIZE]).unwrap();
+        let frame = file.page_frame(2).unwrap().unwrap();
+        let used = budget.used();
+        file.set_mapped(true);
+        file.truncate(CHUNK_SIZE as u64).unwrap();
+        file.punch_hole(0, CHUNK_SIZE as u64).unwrap();
+        assert_eq!(budget.used(), used, "nothing freed while mapped");
+        let mut byte = [1u8];
+        crate::arch::phys::read_bytes(frame + 100, &mut byte);
+        assert_eq!(byte, [0], "the cut-off page reads zeros through a mapping");
+        file.truncate(3 * CHUNK_SIZE as u64).unwrap();
+        assert_eq!(file.page_frame(2).unwrap(), Some(frame), "the kept page serves the file again");
+        let mut out = [9u8; 4];
+        file.read_at(2 * CHUNK_SIZE as u64, &mut out).unwrap();
+        assert_eq!(out, [0; 4]);
+        file.set_mapped(false);
+        file.truncate(0).unwrap();
+        assert_eq!(budget.used(), used - 3 * CHUNK_SIZE as u64, "freed once no mapping is left");
+    }
+
+    #[test]
+    fn seals_are_kept_and_enforced() {
+        let fs = fs();
+        let opened = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        assert_eq!(opened.seals(), F_SEAL_SEAL, "files made by open cannot be sealed");
+        assert_eq!(opened.add_seals(F_SEAL_WRITE), Err(Errno::EPERM));
+        let memfd = fs.root().create_unlinked_file(0o777, 0, 0, true).unwrap();
+        assert!(memfd.is_unlinked());
+        assert_eq!(memfd.seals(), 0);
+        memfd.write_at(WritePos::At(0), b"abc").unwrap();
+        assert_eq!(memfd.add_seals(0x40), Err(Errno::EINVAL), "unknown seal");
+        memfd.add_seals(F_SEAL_GROW | F_SEAL_SHRINK).unwrap();
+        assert_eq!(memfd.write_at(WritePos::At(1), b"XY"), Ok((2, 3)), "a write inside the size");
+        assert_eq!(memfd.write_at(WritePos::At(2), b"XY"), Err(Errno::EPERM), "a write that grows");
+        assert_eq!(memfd.truncate(1), Err(Errno::EPERM));
+        assert_eq!(memfd.truncate(10), Err(Errno::EPERM));
+        assert_eq!(memfd.allocate(0, 10, false), Err(Errno::EPERM));
+        memfd.add_seals(F_SEAL_WRITE | F_SEAL_SEAL).unwrap();
+        assert_eq!(memfd.write_at(WritePos::At(0), b"z"), Err(Errno::EPERM));
+        assert_eq!(memfd.punch_hole(0, 1), Err(Errno::EPERM));
+        assert_eq!(memfd.add_seals(F_SEAL_EXEC), Err(Errno::EPERM), "sealed against more seals");
+        assert_eq!(memfd.seals(), F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL);
     }
 }

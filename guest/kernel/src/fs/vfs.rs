@@ -138,8 +138,8 @@ impl Vfs {
         let image = Arc::new(ImageFs::new(image)?);
         let now = Timespec::from_clock((env.now)());
         let tmp_budget = Arc::new(SpaceBudget::new(tmpfs_budget_bytes));
-        let tmp = TmpFs::new(DEV_TMP, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
-        let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.now, 0o1777, 0, 0)?;
+        let tmp = TmpFs::new(DEV_TMP, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
+        let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
         let console = Arc::new(ConsoleDevice::new(env.console.clone(), env.uid, env.gid, now));
         let dev = DevFs::new(env.random, console, now);
         let proc =
@@ -237,6 +237,21 @@ impl Vfs {
     pub fn epoll(&self) -> Arc<OpenFile> {
         let node = Node::Epoll(Epoll::new(self.booted));
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EPOLL_NAME.to_vec()), O_RDWR, Vec::new()))
+    }
+
+    /// `memfd_create`: a new regular file of the `/dev/shm` tmpfs (its budget, its device)
+    /// that no directory names, open for reading and writing, with permissions `mode`;
+    /// without `sealable` it carries `F_SEAL_SEAL`. `/proc/self/fd/N` shows it as
+    /// `/memfd:NAME (deleted)`, as on Linux.
+    pub fn memfd(&self, name: &[u8], mode: u32, sealable: bool) -> Result<Arc<OpenFile>, Errno> {
+        let Node::Tmp(shm) = &self.mounts[mount_id::SHM].root else {
+            return Err(Errno::ENOSYS);
+        };
+        let node = shm.create_unlinked_file(mode, self.uid, self.gid, sealable)?;
+        let mut path = b"/memfd:".to_vec();
+        path.extend_from_slice(name);
+        let location = Location::new(mount_id::SHM, Node::Tmp(node), path);
+        Ok(Arc::new(OpenFile::new(location, O_RDWR, Vec::new())))
     }
 
     /// The names of `AF_UNIX` sockets (abstract names, inode numbers).

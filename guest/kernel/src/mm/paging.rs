@@ -13,6 +13,10 @@ use crate::mm::frames::FrameAllocator;
 /// address bits still hold it), so mprotect can give it back.
 pub const SOFT_PROT_NONE: u64 = 1 << 9;
 
+/// Software bit: the entry's frame belongs to a file (a shared mapping of a tmpfs file maps
+/// the file's own frames), so unmapping the page never frees it.
+pub const SOFT_BORROWED: u64 = 1 << 10;
+
 /// App-page permissions, as page-table bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageFlags {

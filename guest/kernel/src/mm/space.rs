@@ -7,6 +7,12 @@
 //! Small anonymous mappings are filled at once (a fault costs ~25 us here, a page-table store
 //! ~0.1 us); large or MAP_NORESERVE ones and the stack's reserve are filled on first touch.
 //!
+//! Shared mappings of tmpfs files ([`Backing::File`]) map the file's own frames (entries
+//! marked [`paging::SOFT_BORROWED`]: unmapping never frees them), so a write through one is
+//! seen by `read` and by every other mapping of the file. The address space holds each such
+//! file ([`SharedPages`]) while a mapping of it exists and tells it so, and the file then
+//! frees none of its frames.
+//!
 //! `mremap` moves pages by moving their page-table entries (no copy): the new entries are
 //! filled in where nothing was present, the old ones removed (a flush before the app runs);
 //! the frames themselves stay, so nothing is freed.
@@ -27,7 +33,7 @@ use uvm_abi::layout::{
 use crate::arch::phys;
 use crate::errno::Errno;
 use crate::mm::frames::FrameAllocator;
-use crate::mm::paging::{self, PageFlags};
+use crate::mm::paging::{self, PageFlags, SOFT_BORROWED};
 use crate::sync::SpinLock;
 
 /// Anonymous mappings up to this size are filled at mmap time; larger ones on first touch.
@@ -82,6 +88,15 @@ pub enum Access {
     Exec,
 }
 
+/// A file whose pages shared mappings map in place (a tmpfs file).
+pub trait SharedPages: Send + Sync {
+    /// The frame holding the file's page `index` (a hole gets a zeroed frame first);
+    /// `Ok(None)` at or past the end of the file; `Err` when memory or space runs out.
+    fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno>;
+    /// An address space starts (`true`) or stops (`false`) mapping the file's frames.
+    fn set_mapped(&self, mapped: bool);
+}
+
 /// What backs a mapping's pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backing {
@@ -95,6 +110,19 @@ pub enum Backing {
         image_offset: u64,
         /// Bytes of the mapping backed by the file.
         file_len: u64,
+    },
+    /// A shared mapping of a file's own frames (a tmpfs file, named by device and inode;
+    /// the address space holds the file itself, see [`AddressSpace::map_shared`]).
+    File {
+        /// Device of the file.
+        dev: u64,
+        /// Inode of the file.
+        ino: u64,
+        /// File offset of the mapping's first byte (page-aligned).
+        offset: u64,
+        /// Whether the mapping may be made writable (the file was opened for writing and is
+        /// not sealed against writes).
+        may_write: bool,
     },
 }
 
@@ -126,6 +154,8 @@ pub enum FaultOutcome {
     AccessDenied,
     /// No memory left to fill the page (the app is killed, as by the OOM killer).
     OutOfMemory,
+    /// A page of a shared file mapping at or past the end of the file (SIGBUS, BUS_ADRERR).
+    PastEndOfFile,
 }
 
 /// mmap flags the address space cares about.
@@ -199,6 +229,8 @@ pub struct AddressSpace {
     pub flushes: u64,
     /// Pages filled on first touch (for statistics).
     pub demand_fills: u64,
+    /// The files shared mappings map ([`Backing::File`]), by device and inode.
+    files: BTreeMap<(u64, u64), Arc<dyn SharedPages>>,
     /// Frames the VMM filled before boot with pages of the image (`((image offset, bytes),
     /// frame)`): a private page of the image that would copy those bytes takes the frame
     /// instead. Both numbers count: two segments may share a file page but copy different
@@ -227,6 +259,7 @@ impl AddressSpace {
             }),
             flushes: 0,
             demand_fills: 0,
+            files: BTreeMap::new(),
             prestaged: Vec::new(),
         }
     }
@@ -329,9 +362,13 @@ impl AddressSpace {
                 || inaccessible
                 || len > EAGER_MAP_LIMIT
                 || len / PAGE_SIZE + FRAME_RESERVE > self.frames.lock().available());
+        let lazy = lazy || matches!(backing, Backing::File { .. });
         let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
         self.vmas.insert(start, vma);
         self.vmas_changed = true;
+        if matches!(backing, Backing::File { .. }) && !inaccessible && len <= EAGER_MAP_LIMIT {
+            self.prefill_file(start, end, &vma);
+        }
         if !lazy {
             if let Err(e) = self.fill_range(start, end, &vma) {
                 self.vmas.remove(&start);
@@ -343,6 +380,88 @@ impl AddressSpace {
         Ok(start)
     }
 
+    /// Maps what pages of the file mapping `vma` (at `[start, end)`, just made) the file has
+    /// up to its end, as a small anonymous mapping is filled at once; the rest (past the end,
+    /// or where memory runs out) is left to faults.
+    fn prefill_file(&mut self, start: u64, end: u64, vma: &Vma) {
+        let mut va = start;
+        while va < end {
+            let Ok(entry) = self.page_entry(va - start, vma) else { break };
+            if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
+                break;
+            }
+            self.count_resident(1);
+            va += PAGE_SIZE;
+        }
+    }
+
+    /// Maps `len` bytes of `file` (device and inode `id`) shared from file offset `offset`,
+    /// as [`AddressSpace::map`] does; `may_write` says whether the mapping may ever be made
+    /// writable. The address space holds the file while a mapping of it exists.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_shared(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+        file: Arc<dyn SharedPages>,
+        id: (u64, u64),
+        offset: u64,
+        may_write: bool,
+    ) -> Result<u64, Errno> {
+        if prot.write && !may_write {
+            return Err(Errno::EACCES);
+        }
+        if flags.fixed {
+            // What MAP_FIXED replaces goes first, so the file below is not let go of as unused.
+            let end = align_up(len, PAGE_SIZE).ok_or(Errno::ENOMEM).and_then(|l| Self::check_range(addr, l))?;
+            if self.overlaps(addr, end) {
+                self.unmap(addr, len)?;
+            }
+        }
+        if let alloc::collections::btree_map::Entry::Vacant(slot) = self.files.entry(id) {
+            file.set_mapped(true);
+            slot.insert(file);
+        }
+        let backing = Backing::File { dev: id.0, ino: id.1, offset, may_write };
+        let mapped = self.map(addr, len, prot, flags, backing);
+        self.forget_unmapped_files();
+        mapped
+    }
+
+    /// Lets go of the files no mapping maps any more (after the flush that removed their
+    /// pages: the file may then free its frames).
+    fn forget_unmapped_files(&mut self) {
+        if self.files.is_empty() {
+            return;
+        }
+        let vmas = &self.vmas;
+        let unused: Vec<(u64, u64)> = self
+            .files
+            .keys()
+            .filter(|&&(dev, ino)| {
+                !vmas
+                    .values()
+                    .any(|v| matches!(v.backing, Backing::File { dev: d, ino: i, .. } if (d, i) == (dev, ino)))
+            })
+            .copied()
+            .collect();
+        for id in unused {
+            if let Some(file) = self.files.remove(&id) {
+                file.set_mapped(false);
+            }
+        }
+    }
+
+    /// Whether a writable shared mapping of the file `id` (device, inode) exists
+    /// (`F_ADD_SEALS` of `F_SEAL_WRITE` is refused then).
+    pub fn maps_file_writable(&self, id: (u64, u64)) -> bool {
+        self.vmas
+            .values()
+            .any(|v| v.prot.write && matches!(v.backing, Backing::File { dev, ino, .. } if (dev, ino) == id))
+    }
+
     /// Fills every page of `[start, end)` of `vma` (which starts at `vma_start`).
     fn fill_range(&mut self, start: u64, end: u64, vma: &Vma) -> Result<(), Errno> {
         let vma_start = self.vma_at(start).map_or(start, |(s, _)| s);
@@ -350,9 +469,9 @@ impl AddressSpace {
         while va < end {
             let existing = paging::lookup(self.root, va);
             if paging::entry_frame(existing).is_none() {
-                let entry = self.page_entry(va - vma_start, vma).ok_or(Errno::ENOMEM)?;
+                let entry = self.page_entry(va - vma_start, vma).map_err(|_| Errno::ENOMEM)?;
                 if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
-                    if let Some(frame) = paging::entry_frame(entry).filter(|&f| f < IMAGE_GPA) {
+                    if let Some(frame) = owned_frame(entry) {
                         self.frames.lock().free(frame);
                     }
                     return Err(Errno::ENOMEM);
@@ -364,29 +483,40 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// The entry for the page at `offset` into `vma` (allocating a frame if it needs one).
-    fn page_entry(&mut self, offset: u64, vma: &Vma) -> Option<u64> {
+    /// The entry for the page at `offset` into `vma` (allocating a frame if it needs one):
+    /// `Err` with [`FaultOutcome::OutOfMemory`] or [`FaultOutcome::PastEndOfFile`].
+    fn page_entry(&mut self, offset: u64, vma: &Vma) -> Result<u64, FaultOutcome> {
         let flags = vma.prot.page_flags();
+        if let Backing::File { dev, ino, offset: file_offset, .. } = vma.backing {
+            let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::PastEndOfFile)?;
+            let index = (file_offset + offset) / PAGE_SIZE;
+            return match file.page_frame(index) {
+                Ok(Some(frame)) => Ok(flags.entry(frame) | SOFT_BORROWED),
+                Ok(None) => Err(FaultOutcome::PastEndOfFile),
+                Err(_) => Err(FaultOutcome::OutOfMemory),
+            };
+        }
+        let oom = FaultOutcome::OutOfMemory;
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len {
                 if !vma.prot.write {
-                    return Some(flags.entry(IMAGE_GPA + image_offset + offset));
+                    return Ok(flags.entry(IMAGE_GPA + image_offset + offset));
                 }
                 // A private copy of the file's bytes: the VMM's prestaged frame, else a fresh one.
                 let n = (file_len - offset).min(PAGE_SIZE);
                 if let Some(frame) = self.take_prestaged((image_offset + offset, n)) {
-                    return Some(flags.entry(frame));
+                    return Ok(flags.entry(frame));
                 }
-                let frame = self.frames.lock().alloc_zeroed()?;
+                let frame = self.frames.lock().alloc_zeroed().ok_or(oom)?;
                 let mut page = [0u8; PAGE_SIZE as usize];
                 phys::read_bytes(IMAGE_GPA + image_offset + offset, &mut page[..n as usize]);
                 phys::write_bytes(frame, &page[..n as usize]);
-                return Some(flags.entry(frame));
+                return Ok(flags.entry(frame));
             }
         }
         // Past the file's bytes, or anonymous: a zero page.
-        let frame = self.frames.lock().alloc_zeroed()?;
-        Some(flags.entry(frame))
+        let frame = self.frames.lock().alloc_zeroed().ok_or(oom)?;
+        Ok(flags.entry(frame))
     }
 
     /// Hands over frames the VMM filled before boot: `((image offset, bytes), frame)` per page
@@ -416,11 +546,11 @@ impl AddressSpace {
             if old & pte::PRESENT != 0 {
                 self.flush_pending = true;
             }
-            if let Some(frame) = paging::entry_frame(old) {
+            if paging::entry_frame(old).is_some() {
                 cleared += 1;
-                if frame < IMAGE_GPA {
-                    self.freed_after_flush.push(frame);
-                }
+            }
+            if let Some(frame) = owned_frame(old) {
+                self.freed_after_flush.push(frame);
             }
             va += PAGE_SIZE;
         }
@@ -450,10 +580,18 @@ impl AddressSpace {
         if let Some((start, vma)) = self.vma_at(at).map(|(s, v)| (s, *v)) {
             if start < at {
                 let mut tail = vma;
-                if let Backing::Image { image_offset, file_len } = vma.backing {
-                    let shift = at - start;
-                    tail.backing =
-                        Backing::Image { image_offset: image_offset + shift, file_len: file_len.saturating_sub(shift) };
+                let shift = at - start;
+                match vma.backing {
+                    Backing::Image { image_offset, file_len } => {
+                        tail.backing = Backing::Image {
+                            image_offset: image_offset + shift,
+                            file_len: file_len.saturating_sub(shift),
+                        };
+                    }
+                    Backing::File { dev, ino, offset, may_write } => {
+                        tail.backing = Backing::File { dev, ino, offset: offset + shift, may_write };
+                    }
+                    Backing::Anonymous => {}
                 }
                 if let Some(head) = self.vmas.get_mut(&start) {
                     head.end = at;
@@ -482,6 +620,7 @@ impl AddressSpace {
             }
         }
         self.flush_now();
+        self.forget_unmapped_files();
         Ok(())
     }
 
@@ -674,6 +813,12 @@ impl AddressSpace {
         if !self.is_mapped(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        let read_only_file = |v: &Vma| matches!(v.backing, Backing::File { may_write: false, .. });
+        if prot.write && self.vmas.range(..end).rev().take_while(|(_, v)| v.end > addr).any(|(_, v)| read_only_file(v))
+        {
+            // A shared mapping of a file opened read-only (or sealed) never becomes writable.
+            return Err(Errno::EACCES);
+        }
         self.split_at(addr);
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
@@ -693,7 +838,7 @@ impl AddressSpace {
                         phys::copy_page(copy, frame);
                         prot.page_flags().entry(copy)
                     } else {
-                        prot.page_flags().entry(frame)
+                        prot.page_flags().entry(frame) | (old & SOFT_BORROWED)
                     };
                     if new != old {
                         paging::set(self.root, va, new, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
@@ -718,7 +863,9 @@ impl AddressSpace {
     /// executable and not writable (nothing else writes it).
     pub fn patch_code_page(&mut self, page: u64, offset: usize, bytes: &[u8]) -> Result<(), Errno> {
         let old = paging::lookup(self.root, page);
-        let code_page = old & pte::PRESENT != 0 && old & (pte::WRITABLE | pte::NO_EXECUTE) == 0;
+        // A file's shared page stays the file's: a private patched copy would part from it.
+        let code_page =
+            old & pte::PRESENT != 0 && old & (pte::WRITABLE | pte::NO_EXECUTE) == 0 && old & SOFT_BORROWED == 0;
         let frame = paging::entry_frame(old).filter(|_| code_page).ok_or(Errno::EFAULT)?;
         if !page.is_multiple_of(PAGE_SIZE) || offset + bytes.len() > PAGE_SIZE as usize {
             return Err(Errno::EINVAL);
@@ -841,11 +988,12 @@ impl AddressSpace {
             self.flush_now();
             return FaultOutcome::Resolved;
         }
-        let Some(entry) = self.page_entry(page - start, &vma) else {
-            return FaultOutcome::OutOfMemory;
+        let entry = match self.page_entry(page - start, &vma) {
+            Ok(entry) => entry,
+            Err(outcome) => return outcome,
         };
         if paging::set(self.root, page, entry, &mut self.frames.lock()).is_none() {
-            if let Some(frame) = paging::entry_frame(entry).filter(|&f| f < IMAGE_GPA) {
+            if let Some(frame) = owned_frame(entry) {
                 self.frames.lock().free(frame);
             }
             return FaultOutcome::OutOfMemory;
@@ -912,6 +1060,12 @@ impl AddressSpace {
     pub fn frames_available(&self) -> u64 {
         self.frames.lock().available()
     }
+}
+
+/// The frame an entry holds that the address space owns (frees when unmapped): not an image
+/// page mapped in place, not a file's frame.
+fn owned_frame(entry: u64) -> Option<u64> {
+    paging::entry_frame(entry).filter(|&frame| frame < IMAGE_GPA && entry & SOFT_BORROWED == 0)
 }
 
 #[cfg(test)]
@@ -1270,5 +1424,74 @@ mod tests {
         assert_eq!(frame_of(&s, a + 4096), Some(IMAGE_GPA + 0x4000));
         let tail = frame_of(&s, a + 8192).unwrap();
         assert!(tail < IMAGE_GPA, "past the file: a zero frame");
+    }
+
+    /// A file of `pages` frames from the address space's allocator, counting how many
+    /// address spaces map it.
+    struct FakeFile {
+        frames: Vec<u64>,
+        mapped: core::sync::atomic::AtomicI64,
+    }
+
+    impl SharedPages for FakeFile {
+        fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
+            Ok(self.frames.get(index as usize).copied())
+        }
+
+        fn set_mapped(&self, mapped: bool) {
+            self.mapped.fetch_add(if mapped { 1 } else { -1 }, Ordering::Relaxed);
+        }
+    }
+
+    fn fake_file(s: &AddressSpace, pages: u64) -> Arc<FakeFile> {
+        let frames = (0..pages).map(|_| s.frames.lock().alloc_zeroed().unwrap()).collect();
+        Arc::new(FakeFile { frames, mapped: core::sync::atomic::AtomicI64::new(0) })
+    }
+
+    #[test]
+    fn shared_file_mappings_map_the_file_frames_and_never_free_them() {
+        let mut s = space();
+        let file = fake_file(&s, 2);
+        phys::write_bytes(file.frames[1], b"file data");
+        let id = (9, 42);
+        let a = s.map_shared(0, 3 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true).unwrap();
+        let b = s.map_shared(0, 4096, Prot::RW, MapFlags::default(), file.clone(), id, 4096, true).unwrap();
+        assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "one address space holds the file once");
+        assert_eq!(frame_of(&s, a + 4096), Some(file.frames[1]), "filled at mmap with the file's frame");
+        assert_eq!(frame_of(&s, b), Some(file.frames[1]), "both mappings map the same frame");
+        assert_ne!(paging::lookup(s.root, a) & SOFT_BORROWED, 0);
+        assert_eq!(frame_of(&s, a + 8192), None, "past the end of the file: not filled");
+        assert_eq!(s.handle_fault(a + 8192, Access::Read), FaultOutcome::PastEndOfFile);
+        s.protect(a, 4096, Prot::from_bits(1)).unwrap();
+        assert_ne!(paging::lookup(s.root, a) & SOFT_BORROWED, 0, "mprotect keeps the mark");
+        assert_eq!(s.patch_code_page(a, 0, &[0x90]), Err(Errno::EFAULT), "a file page is never patched privately");
+        s.discard(a, 3 * 4096).unwrap();
+        assert_eq!(s.handle_fault(a + 4096, Access::Read), FaultOutcome::Resolved);
+        assert_eq!(frame_of(&s, a + 4096), Some(file.frames[1]), "after MADV_DONTNEED the file's page comes back");
+        let available = s.frames_available();
+        s.unmap(a, 3 * 4096).unwrap();
+        assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "still mapped at b");
+        s.unmap(b, 4096).unwrap();
+        assert_eq!(s.frames_available(), available, "unmapping frees none of the file's frames");
+        assert_eq!(file.mapped.load(Ordering::Relaxed), 0, "let go of once no mapping is left");
+        let mut data = [0u8; 9];
+        phys::read_bytes(file.frames[1], &mut data);
+        assert_eq!(&data, b"file data");
+    }
+
+    #[test]
+    fn shared_file_mappings_of_read_only_files_stay_read_only() {
+        let mut s = space();
+        let file = fake_file(&s, 1);
+        let id = (9, 43);
+        let flags = MapFlags::default();
+        assert_eq!(s.map_shared(0, 4096, Prot::RW, flags, file.clone(), id, 0, false), Err(Errno::EACCES));
+        assert_eq!(file.mapped.load(Ordering::Relaxed), 0, "a refused mapping holds nothing");
+        let a = s.map_shared(0, 4096, Prot::from_bits(1), flags, file.clone(), id, 0, false).unwrap();
+        assert_eq!(s.protect(a, 4096, Prot::RW), Err(Errno::EACCES));
+        let fixed = MapFlags { fixed: true, ..MapFlags::default() };
+        assert_eq!(s.map_shared(a, 4096, Prot::from_bits(1), fixed, file.clone(), id, 0, false), Ok(a));
+        assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "MAP_FIXED over its own mapping keeps the file");
+        assert_eq!(frame_of(&s, a), Some(file.frames[0]));
     }
 }

@@ -371,6 +371,8 @@ const F_OFD_SETLKW: u64 = 38;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const F_SETPIPE_SZ: u64 = 1031;
 const F_GETPIPE_SZ: u64 = 1032;
+const F_ADD_SEALS: u64 = 1033;
+const F_GET_SEALS: u64 = 1034;
 const FD_CLOEXEC: u64 = 1;
 const F_UNLCK: u16 = 2;
 
@@ -403,6 +405,8 @@ pub fn sys_fcntl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         }
         F_GETPIPE_SZ => Ok(p.file(fd)?.pipe().ok_or(Errno::EBADF)?.capacity()),
         F_SETPIPE_SZ => p.file(fd)?.pipe().ok_or(Errno::EBADF)?.set_capacity(arg & 0xffff_ffff),
+        F_ADD_SEALS => super::memfd::add_seals(p, fd, arg),
+        F_GET_SEALS => super::memfd::get_seals(p, fd),
         _ => Err(Errno::EINVAL),
     }
 }

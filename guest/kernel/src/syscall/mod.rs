@@ -11,6 +11,7 @@ pub mod fs;
 pub mod futex;
 pub mod image_read;
 pub mod inet;
+pub mod memfd;
 pub mod misc;
 pub mod mm;
 pub mod names;

@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, fs, futex, misc, mm, net, poll, proc, signal, time};
+use super::{clone, epoll, fs, futex, memfd, misc, mm, net, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -199,6 +199,7 @@ syscall_table! {
     309 getcpu 3 => misc::sys_getcpu;
     316 renameat2 5 => fs::sys_renameat2;
     318 getrandom 3 => proc::sys_getrandom;
+    319 memfd_create 2 => memfd::sys_memfd_create;
     326 copy_file_range 6 => fs::sys_copy_file_range;
     327 preadv2 6 => fs::sys_preadv2;
     328 pwritev2 6 => fs::sys_pwritev2;

@@ -68,6 +68,7 @@ fn env_with(ttys: [bool; 3]) -> (FsEnv, Arc<FakeConsole>) {
             mem_total_bytes: 256 << 20,
             mem_free_bytes: free_memory,
         },
+        frames: crate::fs::tmpfs::page::test_frames(),
     };
     (env, console)
 }
