@@ -3,7 +3,10 @@
  *   micro syscall N    ns per getppid() syscall (a real trap into the kernel)
  *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image)
  *   micro touch N      ns per page for the first write to each of N fresh anonymous pages
- *                      (the memory an app's start-up and growth first touch) */
+ *                      (the memory an app's start-up and growth first touch)
+ *   micro tmpfs MIB    MB/s writing MIB MiB to a new file in /dev/shm (a tmpfs on both
+ *                      sides) in 64 KiB write() calls, then reading it back in 64 KiB
+ *                      pread() calls (printed as write/read) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,30 @@ int main(int argc, char **argv) {
             total += n;
         double secs = now() - start;
         printf("read %ld MiB in 1 MiB reads: %.0f MB/s\n", total >> 20, total / secs / 1e6);
+    } else if (strcmp(argv[1], "tmpfs") == 0) {
+        static char buf[64 << 10];
+        long total = atol(argv[2]) << 20;
+        memset(buf, 0x5a, sizeof buf);
+        int fd = open("/dev/shm/micro-tmpfs", O_CREAT | O_TRUNC | O_RDWR, 0600);
+        if (fd < 0) {
+            perror("/dev/shm/micro-tmpfs");
+            return 1;
+        }
+        double start = now();
+        for (long done = 0; done < total; done += sizeof buf)
+            if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+                perror("write");
+                return 1;
+            }
+        double wrote = now() - start;
+        start = now();
+        long got = 0;
+        ssize_t n;
+        while ((n = pread(fd, buf, sizeof buf, got)) > 0)
+            got += n;
+        double read_secs = now() - start;
+        unlink("/dev/shm/micro-tmpfs");
+        printf("tmpfs %ld MiB in 64 KiB calls: %.0f/%.0f MB/s\n", total >> 20, total / wrote / 1e6, got / read_secs / 1e6);
     }
     return 0;
 }
