@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the host workspace (manifest, image, VMM and ABI unit tests, then the boot
 # tests that start real VMs) and the guest kernel's unit tests (run on the host).
-# Boot tests need /dev/kvm, gcc, musl-gcc (musl-tools), /bin/busybox (busybox-static) and go
-# (golang-go); under CI=true a missing one fails the run instead of skipping.
+# Boot tests need /dev/kvm, gcc, musl-gcc (musl-tools), /bin/busybox (busybox-static), go
+# (golang-go) and libsqlite3.a (libsqlite3-dev); under CI=true a missing one fails the run
+# instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace

@@ -73,6 +73,24 @@ pub fn app_in(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf,
     slot.get_or_init(|| build(suite, toolchain, name)).clone()
 }
 
+/// The libraries a C app links besides libc: `sqlite_wal` links Debian's static SQLite
+/// (libsqlite3-dev, built for glibc), `Unavailable` where the compiler cannot find it.
+fn c_libraries(toolchain: Toolchain, name: &str, compiler: &Path) -> Result<&'static [&'static str], BuildError> {
+    if name != "sqlite_wal" || !matches!(toolchain, Toolchain::Glibc | Toolchain::Musl) {
+        return Ok(&[]);
+    }
+    let found = Command::new(compiler)
+        .arg("-print-file-name=libsqlite3.a")
+        .output()
+        .ok()
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .is_some_and(|path| path.is_absolute() && path.is_file());
+    if !found {
+        return Err(BuildError::Unavailable("libsqlite3.a is missing (install libsqlite3-dev)".into()));
+    }
+    Ok(&["-lsqlite3", "-lm"])
+}
+
 fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, BuildError> {
     let apps = suite.dir().join("apps");
     let (tool, source) = match toolchain {
@@ -99,10 +117,11 @@ fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, Buil
     let out = dir.join(name);
     // Build under a private name, then rename: another test process may be reading `out`.
     let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
+    let libraries = c_libraries(toolchain, name, &tool_path)?;
     let mut cmd = Command::new(tool_path);
     match toolchain {
         Toolchain::Glibc | Toolchain::Musl => {
-            cmd.args(["-static", "-O2", "-Wall", "-I"]).arg(&apps).arg("-o").arg(&tmp).arg(&source);
+            cmd.args(["-static", "-O2", "-Wall", "-I"]).arg(&apps).arg("-o").arg(&tmp).arg(&source).args(libraries);
         }
         Toolchain::Rust => {
             cmd.args(["-O", "-C", "target-feature=+crt-static", "--edition", "2021", "--crate-name", name, "-o"])

@@ -131,6 +131,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ];
         cases.extend(names.into_iter().zip(c_cases));
     }
+    cases.push(("glibc_sqlite_wal", c_sqlite_wal()));
     cases.extend([
         ("rust_files", rust_files()),
         ("rust_env", rust_env()),
@@ -974,6 +975,12 @@ pub fn c_mmap(tc: Toolchain) -> Case {
 /// `shm`: memfd_create, shared mappings of tmpfs files, seals, SIGBUS past the end.
 pub fn c_shm(tc: Toolchain) -> Case {
     case("shm", c_only(tc), "shm", vec![Run::new("shm").stdout(read("expected/shm.out"))])
+}
+
+/// `sqlite_wal`: SQLite in WAL mode, whose index is a MAP_SHARED file (glibc only: Debian's
+/// static libsqlite3 is built for it).
+pub fn c_sqlite_wal() -> Case {
+    case("sqlite_wal", Glibc, "sqlite_wal", vec![Run::new("sqlite_wal").stdout(read("expected/sqlite_wal.out"))])
 }
 
 /// `faults abort`: SIGABRT, 134.
