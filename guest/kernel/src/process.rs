@@ -131,7 +131,7 @@ impl ProcessView for SelfView {
                 } else {
                     match vma.backing {
                         Backing::Image { image_offset, .. } => RegionKind::Image { image_offset },
-                        Backing::File { dev, ino, offset, .. } => RegionKind::SharedFile { offset, dev, ino },
+                        Backing::File { dev, ino, offset, shared, .. } => RegionKind::File { offset, dev, ino, shared },
                         Backing::Anonymous => RegionKind::Anonymous,
                     }
                 },
@@ -396,25 +396,24 @@ impl Process {
             let backing = Backing::Image { image_offset: image_offset + offset, file_len: size.saturating_sub(offset) };
             return self.space.map(addr, len, prot, flags, backing);
         }
-        if shared {
-            // A tmpfs file's own frames, mapped in place: writes reach the file and every
-            // other mapping of it. Other files with pages (devices, /proc) get a copy, as a
-            // private mapping does.
-            if let Node::Tmp(node) = file.node() {
-                if node.file_type() == FileType::Regular {
-                    let sealed = node.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0;
-                    if prot.write && sealed {
-                        return Err(Errno::EPERM);
-                    }
-                    let may_write = file.is_writable() && !sealed;
-                    let id = (node.dev(), node.ino());
-                    let pages: Arc<dyn SharedPages> = node.clone();
-                    return self.space.map_shared(addr, len, prot, flags, pages, id, offset, may_write);
+        // A tmpfs file's own frames, mapped in place: shared, writes reach the file and every
+        // other mapping of it; private, the pages follow the file's until written (then they
+        // are copies of their own).
+        if let Node::Tmp(node) = file.node() {
+            if node.file_type() == FileType::Regular {
+                let sealed = node.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0;
+                if shared && prot.write && sealed {
+                    return Err(Errno::EPERM);
                 }
+                let may_write = file.is_writable() && !sealed;
+                let id = (node.dev(), node.ino());
+                let pages: Arc<dyn SharedPages> = node.clone();
+                return self.space.map_file(addr, len, prot, flags, pages, id, offset, shared, may_write);
             }
-            if prot.write {
-                return Err(Errno::ENODEV);
-            }
+        }
+        // Other files with pages (devices, /proc) get a copy, as a private mapping does.
+        if shared && prot.write {
+            return Err(Errno::ENODEV);
         }
         let start = self.space.map(addr, len, Prot::RW, flags, Backing::Anonymous)?;
         let size = file.stat()?.size;

@@ -59,14 +59,16 @@ pub enum RegionKind {
         /// Offset in the image file of the mapping's first byte.
         image_offset: u64,
     },
-    /// A shared mapping of a tmpfs file (shown with `s` and the file's device and inode).
-    SharedFile {
+    /// A mapping of a tmpfs file (shown with the file's device and inode, and `s` if shared).
+    File {
         /// Offset in the file of the mapping's first byte.
         offset: u64,
         /// The file's device.
         dev: u64,
         /// The file's inode.
         ino: u64,
+        /// MAP_SHARED.
+        shared: bool,
     },
 }
 
@@ -482,10 +484,10 @@ impl ProcFs {
                     }
                     None => (0, 0, 0, None),
                 },
-                RegionKind::SharedFile { offset, dev, ino } => (offset, dev, ino, None),
+                RegionKind::File { offset, dev, ino, .. } => (offset, dev, ino, None),
             };
             let flag = |on: bool, c: char| if on { c } else { '-' };
-            let shared = if matches!(region.kind, RegionKind::SharedFile { .. }) { 's' } else { 'p' };
+            let shared = if matches!(region.kind, RegionKind::File { shared: true, .. }) { 's' } else { 'p' };
             let line = format!(
                 "{:08x}-{:08x} {}{}{}{shared} {offset:08x} {:02x}:{:02x} {ino} ",
                 region.start,

@@ -7,11 +7,13 @@
 //! Small anonymous mappings are filled at once (a fault costs ~25 us here, a page-table store
 //! ~0.1 us); large or MAP_NORESERVE ones and the stack's reserve are filled on first touch.
 //!
-//! Shared mappings of tmpfs files ([`Backing::File`]) map the file's own frames (entries
-//! marked [`paging::SOFT_BORROWED`]: unmapping never frees them), so a write through one is
-//! seen by `read` and by every other mapping of the file. The address space holds each such
-//! file ([`SharedPages`]) while a mapping of it exists and tells it so, and the file then
-//! frees none of its frames.
+//! Mappings of tmpfs files ([`Backing::File`]) map the file's own frames (entries marked
+//! [`paging::SOFT_BORROWED`]: unmapping never frees them), so a write through a shared one is
+//! seen by `read` and by every other mapping of the file, and a read-only private one sees
+//! the file's later writes, as on Linux. A private mapping's writable pages are copies of
+//! the file's (made when the page is filled or made writable). The address space holds each
+//! mapped file ([`SharedPages`]) while a mapping of it exists and tells it so, and the file
+//! then frees none of its frames.
 //!
 //! `mremap` moves pages by moving their page-table entries (no copy): the new entries are
 //! filled in where nothing was present, the old ones removed (a flush before the app runs);
@@ -111,8 +113,8 @@ pub enum Backing {
         /// Bytes of the mapping backed by the file.
         file_len: u64,
     },
-    /// A shared mapping of a file's own frames (a tmpfs file, named by device and inode;
-    /// the address space holds the file itself, see [`AddressSpace::map_shared`]).
+    /// A mapping of a file's frames (a tmpfs file, named by device and inode; the address
+    /// space holds the file itself, see [`AddressSpace::map_file`]).
     File {
         /// Device of the file.
         dev: u64,
@@ -120,8 +122,10 @@ pub enum Backing {
         ino: u64,
         /// File offset of the mapping's first byte (page-aligned).
         offset: u64,
-        /// Whether the mapping may be made writable (the file was opened for writing and is
-        /// not sealed against writes).
+        /// MAP_SHARED: writes reach the file. Else writable pages are private copies.
+        shared: bool,
+        /// Whether the mapping may be made writable (private ones always; shared ones when
+        /// the file was opened for writing and is not sealed against writes).
         may_write: bool,
     },
 }
@@ -395,11 +399,12 @@ impl AddressSpace {
         }
     }
 
-    /// Maps `len` bytes of `file` (device and inode `id`) shared from file offset `offset`,
-    /// as [`AddressSpace::map`] does; `may_write` says whether the mapping may ever be made
-    /// writable. The address space holds the file while a mapping of it exists.
+    /// Maps `len` bytes of `file` (device and inode `id`) from file offset `offset`, shared
+    /// (MAP_SHARED) or private, as [`AddressSpace::map`] does; `may_write` says whether a
+    /// shared mapping may ever be made writable. The address space holds the file while a
+    /// mapping of it exists.
     #[allow(clippy::too_many_arguments)]
-    pub fn map_shared(
+    pub fn map_file(
         &mut self,
         addr: u64,
         len: u64,
@@ -408,8 +413,10 @@ impl AddressSpace {
         file: Arc<dyn SharedPages>,
         id: (u64, u64),
         offset: u64,
+        shared: bool,
         may_write: bool,
     ) -> Result<u64, Errno> {
+        let may_write = may_write || !shared;
         if prot.write && !may_write {
             return Err(Errno::EACCES);
         }
@@ -424,7 +431,7 @@ impl AddressSpace {
             file.set_mapped(true);
             slot.insert(file);
         }
-        let backing = Backing::File { dev: id.0, ino: id.1, offset, may_write };
+        let backing = Backing::File { dev: id.0, ino: id.1, offset, shared, may_write };
         let mapped = self.map(addr, len, prot, flags, backing);
         self.forget_unmapped_files();
         mapped
@@ -457,9 +464,9 @@ impl AddressSpace {
     /// Whether a writable shared mapping of the file `id` (device, inode) exists
     /// (`F_ADD_SEALS` of `F_SEAL_WRITE` is refused then).
     pub fn maps_file_writable(&self, id: (u64, u64)) -> bool {
-        self.vmas
-            .values()
-            .any(|v| v.prot.write && matches!(v.backing, Backing::File { dev, ino, .. } if (dev, ino) == id))
+        self.vmas.values().any(|v| {
+            v.prot.write && matches!(v.backing, Backing::File { dev, ino, shared: true, .. } if (dev, ino) == id)
+        })
     }
 
     /// Fills every page of `[start, end)` of `vma` (which starts at `vma_start`).
@@ -487,16 +494,23 @@ impl AddressSpace {
     /// `Err` with [`FaultOutcome::OutOfMemory`] or [`FaultOutcome::PastEndOfFile`].
     fn page_entry(&mut self, offset: u64, vma: &Vma) -> Result<u64, FaultOutcome> {
         let flags = vma.prot.page_flags();
-        if let Backing::File { dev, ino, offset: file_offset, .. } = vma.backing {
+        let oom = FaultOutcome::OutOfMemory;
+        if let Backing::File { dev, ino, offset: file_offset, shared, .. } = vma.backing {
             let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::PastEndOfFile)?;
             let index = (file_offset + offset) / PAGE_SIZE;
-            return match file.page_frame(index) {
-                Ok(Some(frame)) => Ok(flags.entry(frame) | SOFT_BORROWED),
-                Ok(None) => Err(FaultOutcome::PastEndOfFile),
-                Err(_) => Err(FaultOutcome::OutOfMemory),
+            let frame = match file.page_frame(index) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Err(FaultOutcome::PastEndOfFile),
+                Err(_) => return Err(oom),
             };
+            if shared || !vma.prot.write {
+                return Ok(flags.entry(frame) | SOFT_BORROWED);
+            }
+            // A writable page of a private mapping: a copy of the file's.
+            let copy = self.frames.lock().alloc_zeroed().ok_or(oom)?;
+            phys::copy_page(copy, frame);
+            return Ok(flags.entry(copy));
         }
-        let oom = FaultOutcome::OutOfMemory;
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len {
                 if !vma.prot.write {
@@ -588,8 +602,8 @@ impl AddressSpace {
                             file_len: file_len.saturating_sub(shift),
                         };
                     }
-                    Backing::File { dev, ino, offset, may_write } => {
-                        tail.backing = Backing::File { dev, ino, offset: offset + shift, may_write };
+                    Backing::File { dev, ino, offset, shared, may_write } => {
+                        tail.backing = Backing::File { dev, ino, offset: offset + shift, shared, may_write };
                     }
                     Backing::Anonymous => {}
                 }
@@ -831,9 +845,11 @@ impl AddressSpace {
             while va < vma.end {
                 let old = paging::lookup(self.root, va);
                 if let Some(frame) = paging::entry_frame(old) {
-                    let in_image = frame >= IMAGE_GPA;
-                    let new = if in_image && prot.write {
-                        // A private file page that becomes writable gets its own copy.
+                    // A page a private mapping shares with a file (the image's, a tmpfs
+                    // file's frame) gets a copy of its own when it becomes writable.
+                    let shared_mapping = matches!(vma.backing, Backing::File { shared: true, .. });
+                    let file_page = frame >= IMAGE_GPA || (old & SOFT_BORROWED != 0 && !shared_mapping);
+                    let new = if file_page && prot.write {
                         let copy = self.frames.lock().alloc_zeroed().ok_or(Errno::ENOMEM)?;
                         phys::copy_page(copy, frame);
                         prot.page_flags().entry(copy)
@@ -1454,8 +1470,8 @@ mod tests {
         let file = fake_file(&s, 2);
         phys::write_bytes(file.frames[1], b"file data");
         let id = (9, 42);
-        let a = s.map_shared(0, 3 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true).unwrap();
-        let b = s.map_shared(0, 4096, Prot::RW, MapFlags::default(), file.clone(), id, 4096, true).unwrap();
+        let a = s.map_file(0, 3 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true, true).unwrap();
+        let b = s.map_file(0, 4096, Prot::RW, MapFlags::default(), file.clone(), id, 4096, true, true).unwrap();
         assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "one address space holds the file once");
         assert_eq!(frame_of(&s, a + 4096), Some(file.frames[1]), "filled at mmap with the file's frame");
         assert_eq!(frame_of(&s, b), Some(file.frames[1]), "both mappings map the same frame");
@@ -1485,12 +1501,12 @@ mod tests {
         let file = fake_file(&s, 1);
         let id = (9, 43);
         let flags = MapFlags::default();
-        assert_eq!(s.map_shared(0, 4096, Prot::RW, flags, file.clone(), id, 0, false), Err(Errno::EACCES));
+        assert_eq!(s.map_file(0, 4096, Prot::RW, flags, file.clone(), id, 0, true, false), Err(Errno::EACCES));
         assert_eq!(file.mapped.load(Ordering::Relaxed), 0, "a refused mapping holds nothing");
-        let a = s.map_shared(0, 4096, Prot::from_bits(1), flags, file.clone(), id, 0, false).unwrap();
+        let a = s.map_file(0, 4096, Prot::from_bits(1), flags, file.clone(), id, 0, true, false).unwrap();
         assert_eq!(s.protect(a, 4096, Prot::RW), Err(Errno::EACCES));
         let fixed = MapFlags { fixed: true, ..MapFlags::default() };
-        assert_eq!(s.map_shared(a, 4096, Prot::from_bits(1), fixed, file.clone(), id, 0, false), Ok(a));
+        assert_eq!(s.map_file(a, 4096, Prot::from_bits(1), fixed, file.clone(), id, 0, true, false), Ok(a));
         assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "MAP_FIXED over its own mapping keeps the file");
         assert_eq!(frame_of(&s, a), Some(file.frames[0]));
     }
