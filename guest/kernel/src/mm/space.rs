@@ -1496,6 +1496,28 @@ mod tests {
     }
 
     #[test]
+    fn private_file_mappings_copy_a_page_when_it_becomes_writable() {
+        let mut s = space();
+        let file = fake_file(&s, 2);
+        phys::write_bytes(file.frames[0], b"file");
+        let id = (9, 44);
+        let flags = MapFlags::default();
+        let ro = s.map_file(0, 2 * 4096, Prot::from_bits(1), flags, file.clone(), id, 0, false, false).unwrap();
+        assert_eq!(frame_of(&s, ro), Some(file.frames[0]), "read-only: the file's own frame");
+        let rw = s.map_file(0, 4096, Prot::RW, flags, file.clone(), id, 0, false, false).unwrap();
+        let copy = frame_of(&s, rw).unwrap();
+        assert_ne!(copy, file.frames[0], "writable: a copy of its own");
+        assert_eq!(paging::lookup(s.root, rw) & SOFT_BORROWED, 0, "owned, freed with the mapping");
+        s.protect(ro, 4096, Prot::RW).unwrap();
+        let made = frame_of(&s, ro).unwrap();
+        assert_ne!(made, file.frames[0], "made writable: copied");
+        let mut data = [0u8; 4];
+        phys::read_bytes(made, &mut data);
+        assert_eq!(&data, b"file");
+        assert!(!s.maps_file_writable(id), "private mappings do not count against F_SEAL_WRITE");
+    }
+
+    #[test]
     fn shared_file_mappings_of_read_only_files_stay_read_only() {
         let mut s = space();
         let file = fake_file(&s, 1);
