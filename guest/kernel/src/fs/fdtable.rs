@@ -200,10 +200,8 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::budget::SpaceBudget;
     use crate::fs::flags::O_RDWR;
     use crate::fs::node::{Location, Node};
-    use crate::fs::stat::DEV_TMP;
     use crate::fs::tmpfs::TmpFs;
 
     fn clock() -> (i64, u32) {
@@ -211,16 +209,7 @@ mod tests {
     }
 
     fn file() -> Arc<OpenFile> {
-        let fs = TmpFs::new(
-            DEV_TMP,
-            Arc::new(SpaceBudget::new(1 << 20)),
-            crate::fs::tmpfs::page::test_frames(),
-            clock,
-            0o755,
-            0,
-            0,
-        )
-        .unwrap();
+        let fs = TmpFs::for_test(1 << 20, clock, 0o755);
         let location = Location::new(1, Node::Tmp(fs.root().clone()), b"/tmp".to_vec());
         Arc::new(OpenFile::new(location, O_RDWR, Vec::new()))
     }

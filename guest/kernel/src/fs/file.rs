@@ -657,9 +657,7 @@ pub type FileRef = Arc<OpenFile>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::budget::SpaceBudget;
     use crate::fs::flags::{O_CREAT, O_DIRECT, O_RDWR, O_SYNC, O_TRUNC};
-    use crate::fs::stat::DEV_TMP;
     use crate::fs::tmpfs::TmpFs;
     use alloc::vec;
 
@@ -668,16 +666,7 @@ mod tests {
     }
 
     fn tmp() -> TmpFs {
-        TmpFs::new(
-            DEV_TMP,
-            Arc::new(SpaceBudget::new(1 << 24)),
-            crate::fs::tmpfs::page::test_frames(),
-            clock,
-            0o1777,
-            0,
-            0,
-        )
-        .unwrap()
+        TmpFs::for_test(1 << 24, clock, 0o1777)
     }
 
     fn open_tmp(fs: &TmpFs, name: &str, flags: u32) -> OpenFile {

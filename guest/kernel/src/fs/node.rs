@@ -525,11 +525,10 @@ impl Location {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::budget::SpaceBudget;
     use crate::fs::console::tests::FakeConsole;
     use crate::fs::console::{ConsoleDevice, ConsoleRole};
     use crate::fs::dev::DevFs;
-    use crate::fs::stat::{Timespec, DEV_TMP};
+    use crate::fs::stat::Timespec;
     use crate::fs::test_image::{build_image, TestEntry};
     use crate::fs::tmpfs::TmpFs;
 
@@ -607,16 +606,7 @@ mod tests {
 
     #[test]
     fn other_node_kinds_dispatch() {
-        let tmp = TmpFs::new(
-            DEV_TMP,
-            Arc::new(SpaceBudget::new(1 << 20)),
-            crate::fs::tmpfs::page::test_frames(),
-            clock,
-            0o755,
-            0,
-            0,
-        )
-        .unwrap();
+        let tmp = TmpFs::for_test(1 << 20, clock, 0o755);
         let tmp_root = Node::Tmp(tmp.root().clone());
         assert_eq!(tmp_root.mutability(), Mutability::Writable);
         let file = Node::Tmp(tmp.root().create_file(b"f", 0o644, 0, 0).unwrap());

@@ -133,6 +133,17 @@ impl TmpFs {
     }
 }
 
+#[cfg(test)]
+impl TmpFs {
+    /// For unit tests: a file system on `DEV_TMP` with a budget of `budget` bytes, its root
+    /// owned by root with permissions `root_mode`, its pages in the test thread's frames.
+    pub fn for_test(budget: u64, clock: Clock, root_mode: u32) -> TmpFs {
+        let budget = Arc::new(SpaceBudget::new(budget));
+        TmpFs::new(crate::fs::stat::DEV_TMP, budget, page::test_frames(), clock, root_mode, 0, 0)
+            .expect("an empty tmpfs fits its budget")
+    }
+}
+
 /// A file, directory or symlink of a [`TmpFs`].
 pub struct TmpNode {
     ino: u64,
@@ -1270,8 +1281,7 @@ mod tests {
         assert_eq!(file.stat().nlink, 2);
         assert_eq!(root.link(b"hard", &file), Err(Errno::EEXIST));
         assert_eq!(root.link(b"dirlink", &dir), Err(Errno::EPERM));
-        let other =
-            TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), page::test_frames(), tick, 0o755, 0, 0).unwrap();
+        let other = TmpFs::for_test(1 << 20, tick, 0o755);
         assert_eq!(other.root().link(b"x", &file), Err(Errno::EXDEV));
         dir.unlink(b"f").unwrap();
         assert_eq!(file.stat().nlink, 1);
@@ -1338,8 +1348,7 @@ mod tests {
         assert_eq!((root.stat().nlink, d2.stat().nlink), (5, 2));
         assert_eq!(TmpNode::rename(root, b"d2", &d2, b"moved", exchange), Err(Errno::EINVAL));
         assert_eq!(TmpNode::rename(root, b"c", root, b"a/b", none), Err(Errno::EINVAL));
-        let other =
-            TmpFs::new(DEV_TMP, Arc::new(SpaceBudget::new(1 << 20)), page::test_frames(), tick, 0o755, 0, 0).unwrap();
+        let other = TmpFs::for_test(1 << 20, tick, 0o755);
         assert_eq!(TmpNode::rename(root, b"c", other.root(), b"c", none), Err(Errno::EXDEV));
     }
 
