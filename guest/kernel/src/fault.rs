@@ -92,8 +92,8 @@ pub fn fault_info(vector: u64, error: u64, cr2: u64, rip: u64, page: Option<Faul
         vector::INVALID_OPCODE => SigInfo::fault(sig, si::ILL_ILLOPN, rip, origin(rip)),
         vector::X87 | vector::SIMD => SigInfo::fault(sig, fpe_code(vector, fx), rip, origin(rip)),
         vector::ALIGNMENT => SigInfo::fault(sig, si::BUS_ADRALN, 0, origin(0)),
-        // Past the end of a shared file mapping's file: SIGBUS, as on Linux.
-        vector::PAGE_FAULT if page == Some(FaultOutcome::PastEndOfFile) => {
+        // Past the end of a mapped file, or no space left for its page: SIGBUS, as on Linux.
+        vector::PAGE_FAULT if page == Some(FaultOutcome::BusError) => {
             SigInfo::fault(Signal::SIGBUS as u32, si::BUS_ADRERR, cr2, origin(cr2))
         }
         vector::PAGE_FAULT => {
@@ -159,7 +159,7 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
                 vector: vector as u32,
                 error_code: error as u32,
             }),
-            FaultOutcome::NoMapping | FaultOutcome::AccessDenied | FaultOutcome::PastEndOfFile => page = Some(outcome),
+            FaultOutcome::NoMapping | FaultOutcome::AccessDenied | FaultOutcome::BusError => page = Some(outcome),
         }
     }
     let info = fault_info(vector, error, cr2, frame.rip, page, &frame.fx);

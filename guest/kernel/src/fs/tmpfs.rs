@@ -35,6 +35,7 @@ use crate::fs::stat::{
     FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
     S_ISGID, S_ISUID,
 };
+use crate::mm::space::FilePage;
 use crate::sync::SpinLock;
 
 pub mod page;
@@ -254,8 +255,8 @@ struct FileBody {
 }
 
 impl crate::mm::space::SharedPages for TmpNode {
-    fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
-        TmpNode::page_frame(self, index)
+    fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno> {
+        TmpNode::page_frame(self, index, fill_hole)
     }
 
     fn set_mapped(&self, mapped: bool) {
@@ -427,24 +428,27 @@ impl TmpNode {
         Ok(())
     }
 
-    /// The frame holding page `index` of this regular file, for a shared mapping: a hole
-    /// gets a zeroed page first (charged to the budget: `ENOSPC` when it is out). `None` at
-    /// or past the end of the file (the app gets SIGBUS, as on Linux).
-    pub fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
+    /// Page `index` of this regular file, for a mapping: its frame; for a hole, with
+    /// `fill_hole` a zeroed page made for it (charged to the budget: `ENOSPC` when it is out),
+    /// else [`FilePage::Hole`]; [`FilePage::PastEnd`] at or past the end of the file.
+    pub fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
         let file = state.body.file_mut()?;
         if index >= file.size.div_ceil(CHUNK_SIZE as u64) {
-            return Ok(None);
+            return Ok(FilePage::PastEnd);
         }
         if let Some(page) = file.chunks.get(&index) {
-            return Ok(Some(page.frame()));
+            return Ok(FilePage::Frame(page.frame()));
+        }
+        if !fill_hole {
+            return Ok(FilePage::Hole);
         }
         let page = self.new_charged_page()?;
         state.charged += CHUNK_SIZE as u64;
         let frame = page.frame();
         file.chunks.insert(index, page);
-        Ok(Some(frame))
+        Ok(FilePage::Frame(frame))
     }
 
     /// An address space starts (`true`) or stops using this file's frames in shared mappings;
@@ -1427,13 +1431,14 @@ mod tests {
         let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
         file.write_at(WritePos::At(5000), b"data").unwrap();
         let used = budget.used();
-        let frame = file.page_frame(1).unwrap().expect("page 1 exists");
+        let Ok(FilePage::Frame(frame)) = file.page_frame(1, false) else { panic!("page 1 exists") };
         let mut bytes = [0u8; 4];
         crate::arch::phys::read_bytes(frame + 5000 - 4096, &mut bytes);
         assert_eq!(&bytes, b"data");
-        assert_eq!(file.page_frame(2), Ok(None), "past the end");
+        assert_eq!(file.page_frame(2, true), Ok(FilePage::PastEnd));
+        assert_eq!(file.page_frame(0, false), Ok(FilePage::Hole), "a hole, left as it is");
         assert_eq!(budget.used(), used);
-        let hole = file.page_frame(0).unwrap().expect("a hole inside the file gets a page");
+        let Ok(FilePage::Frame(hole)) = file.page_frame(0, true) else { panic!("a hole filled on request") };
         assert_ne!(hole, frame);
         assert_eq!(budget.used(), used + CHUNK_SIZE as u64, "charged like a written page");
         crate::arch::phys::write_bytes(hole + 10, b"mapped");
@@ -1447,7 +1452,7 @@ mod tests {
         let (fs, budget) = fs_with_budget(1 << 20);
         let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
         file.write_at(WritePos::At(0), &[7u8; 3 * CHUNK_SIZE]).unwrap();
-        let frame = file.page_frame(2).unwrap().unwrap();
+        let Ok(FilePage::Frame(frame)) = file.page_frame(2, false) else { panic!("page 2 exists") };
         let used = budget.used();
         file.set_mapped(true);
         file.truncate(CHUNK_SIZE as u64).unwrap();
@@ -1457,7 +1462,7 @@ mod tests {
         crate::arch::phys::read_bytes(frame + 100, &mut byte);
         assert_eq!(byte, [0], "the cut-off page reads zeros through a mapping");
         file.truncate(3 * CHUNK_SIZE as u64).unwrap();
-        assert_eq!(file.page_frame(2).unwrap(), Some(frame), "the kept page serves the file again");
+        assert_eq!(file.page_frame(2, false), Ok(FilePage::Frame(frame)), "the kept page serves the file again");
         let mut out = [9u8; 4];
         file.read_at(2 * CHUNK_SIZE as u64, &mut out).unwrap();
         assert_eq!(out, [0; 4]);

@@ -90,11 +90,22 @@ pub enum Access {
     Exec,
 }
 
-/// A file whose pages shared mappings map in place (a tmpfs file).
+/// What a file has at one page index, for a mapping of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilePage {
+    /// The frame holding the page.
+    Frame(u64),
+    /// A hole inside the file (asked without filling holes).
+    Hole,
+    /// At or past the end of the file.
+    PastEnd,
+}
+
+/// A file whose pages mappings map in place (a tmpfs file).
 pub trait SharedPages: Send + Sync {
-    /// The frame holding the file's page `index` (a hole gets a zeroed frame first);
-    /// `Ok(None)` at or past the end of the file; `Err` when memory or space runs out.
-    fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno>;
+    /// Page `index` of the file; with `fill_hole`, a hole gets a zeroed frame first. `Err`
+    /// when memory or the file system's space runs out.
+    fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno>;
     /// An address space starts (`true`) or stops (`false`) mapping the file's frames.
     fn set_mapped(&self, mapped: bool);
 }
@@ -158,8 +169,9 @@ pub enum FaultOutcome {
     AccessDenied,
     /// No memory left to fill the page (the app is killed, as by the OOM killer).
     OutOfMemory,
-    /// A page of a shared file mapping at or past the end of the file (SIGBUS, BUS_ADRERR).
-    PastEndOfFile,
+    /// A page of a file mapping at or past the end of the file, or one the file system has
+    /// no space left for (SIGBUS, BUS_ADRERR, as on Linux).
+    BusError,
 }
 
 /// mmap flags the address space cares about.
@@ -384,17 +396,22 @@ impl AddressSpace {
         Ok(start)
     }
 
-    /// Maps what pages of the file mapping `vma` (at `[start, end)`, just made) the file has
-    /// up to its end, as a small anonymous mapping is filled at once; the rest (past the end,
-    /// or where memory runs out) is left to faults.
+    /// Maps the pages the file of mapping `vma` (at `[start, end)`, just made) has, as a
+    /// small anonymous mapping is filled at once; holes, pages past the end and what memory
+    /// does not allow are left to faults (a hole gets its page only when touched).
     fn prefill_file(&mut self, start: u64, end: u64, vma: &Vma) {
         let mut va = start;
         while va < end {
-            let Ok(entry) = self.page_entry(va - start, vma) else { break };
-            if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
-                break;
+            match self.file_page_entry(va - start, vma, false) {
+                Ok(Some(entry)) => {
+                    if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
+                        break;
+                    }
+                    self.count_resident(1);
+                }
+                Ok(None) => {}
+                Err(_) => break,
             }
-            self.count_resident(1);
             va += PAGE_SIZE;
         }
     }
@@ -490,26 +507,36 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The entry for the page at `offset` into file mapping `vma`: the file's frame, or for a
+    /// writable page of a private mapping a copy of it. `Ok(None)` for a hole when not
+    /// `fill_hole`; `Err` with [`FaultOutcome::BusError`] past the end of the file or when
+    /// its file system is full, [`FaultOutcome::OutOfMemory`] when no frame is left for a copy.
+    fn file_page_entry(&mut self, offset: u64, vma: &Vma, fill_hole: bool) -> Result<Option<u64>, FaultOutcome> {
+        let Backing::File { dev, ino, offset: file_offset, shared, .. } = vma.backing else {
+            return Err(FaultOutcome::NoMapping);
+        };
+        let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::BusError)?;
+        let frame = match file.page_frame((file_offset + offset) / PAGE_SIZE, fill_hole) {
+            Ok(FilePage::Frame(frame)) => frame,
+            Ok(FilePage::Hole) => return Ok(None),
+            Ok(FilePage::PastEnd) | Err(_) => return Err(FaultOutcome::BusError),
+        };
+        let flags = vma.prot.page_flags();
+        if shared || !vma.prot.write {
+            return Ok(Some(flags.entry(frame) | SOFT_BORROWED));
+        }
+        let copy = self.frames.lock().alloc_zeroed().ok_or(FaultOutcome::OutOfMemory)?;
+        phys::copy_page(copy, frame);
+        Ok(Some(flags.entry(copy)))
+    }
+
     /// The entry for the page at `offset` into `vma` (allocating a frame if it needs one):
-    /// `Err` with [`FaultOutcome::OutOfMemory`] or [`FaultOutcome::PastEndOfFile`].
+    /// `Err` with [`FaultOutcome::OutOfMemory`] or [`FaultOutcome::BusError`].
     fn page_entry(&mut self, offset: u64, vma: &Vma) -> Result<u64, FaultOutcome> {
         let flags = vma.prot.page_flags();
         let oom = FaultOutcome::OutOfMemory;
-        if let Backing::File { dev, ino, offset: file_offset, shared, .. } = vma.backing {
-            let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::PastEndOfFile)?;
-            let index = (file_offset + offset) / PAGE_SIZE;
-            let frame = match file.page_frame(index) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return Err(FaultOutcome::PastEndOfFile),
-                Err(_) => return Err(oom),
-            };
-            if shared || !vma.prot.write {
-                return Ok(flags.entry(frame) | SOFT_BORROWED);
-            }
-            // A writable page of a private mapping: a copy of the file's.
-            let copy = self.frames.lock().alloc_zeroed().ok_or(oom)?;
-            phys::copy_page(copy, frame);
-            return Ok(flags.entry(copy));
+        if let Backing::File { .. } = vma.backing {
+            return self.file_page_entry(offset, vma, true)?.ok_or(FaultOutcome::BusError);
         }
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len {
@@ -1450,8 +1477,8 @@ mod tests {
     }
 
     impl SharedPages for FakeFile {
-        fn page_frame(&self, index: u64) -> Result<Option<u64>, Errno> {
-            Ok(self.frames.get(index as usize).copied())
+        fn page_frame(&self, index: u64, _fill_hole: bool) -> Result<FilePage, Errno> {
+            Ok(self.frames.get(index as usize).map_or(FilePage::PastEnd, |&f| FilePage::Frame(f)))
         }
 
         fn set_mapped(&self, mapped: bool) {
@@ -1477,7 +1504,7 @@ mod tests {
         assert_eq!(frame_of(&s, b), Some(file.frames[1]), "both mappings map the same frame");
         assert_ne!(paging::lookup(s.root, a) & SOFT_BORROWED, 0);
         assert_eq!(frame_of(&s, a + 8192), None, "past the end of the file: not filled");
-        assert_eq!(s.handle_fault(a + 8192, Access::Read), FaultOutcome::PastEndOfFile);
+        assert_eq!(s.handle_fault(a + 8192, Access::Read), FaultOutcome::BusError);
         s.protect(a, 4096, Prot::from_bits(1)).unwrap();
         assert_ne!(paging::lookup(s.root, a) & SOFT_BORROWED, 0, "mprotect keeps the mark");
         assert_eq!(s.patch_code_page(a, 0, &[0x90]), Err(Errno::EFAULT), "a file page is never patched privately");
