@@ -152,6 +152,7 @@ int main(void) {
           mprotect(pr, PAGE, PROT_READ | PROT_WRITE) == 0 && (pr[0] = 'x') == 'x' && pread(pf, back, 8, 0) == 8 &&
           back[0] == 'O');
     CHECK("MADV_DONTNEED brings the file's bytes back", madvise(pw, PAGE, MADV_DONTNEED) == 0 && memcmp(pw, "ORIGinal", 8) == 0);
+    EXPECT_ERR("MADV_FREE on a file mapping", madvise(pw, PAGE, MADV_FREE), EINVAL);
     munmap(pr, PAGE);
     munmap(pw, PAGE);
     close(pf_ro);

@@ -820,9 +820,16 @@ impl AddressSpace {
     /// allocator frees this way whenever a large slot is freed and taken again. With less
     /// free, or where part of the range is not anonymous memory, they are dropped as
     /// MADV_DONTNEED drops them. Kept pages are not taken back if memory runs low later (no
-    /// record of which were written since): the guest holds them as the app does.
+    /// record of which were written since): the guest holds them as the app does. A range
+    /// that meets a mapping of a tmpfs file is EINVAL, as on Linux (MADV_FREE is for
+    /// anonymous memory). One that meets the image's is not: the app's own segments are one
+    /// mapping each here, where Linux maps their zero-filled tail (.bss) as anonymous memory.
     pub fn free_lazily(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = align_up(len, PAGE_SIZE).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        let file_backed = |v: &Vma| matches!(v.backing, Backing::File { .. });
+        if self.vmas.range(..end).rev().take_while(|(_, v)| v.end > addr).any(|(_, v)| file_backed(v)) {
+            return Err(Errno::EINVAL);
+        }
         let plentiful = {
             let frames = self.frames.lock();
             frames.available() >= frames.total() / 4
