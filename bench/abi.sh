@@ -24,7 +24,7 @@ TOML
 cat "$out/big.bin" > /dev/null # page cache warm for the native read
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "touch 4096" "read" "tmpfs 32"; do
+for test in "clock 10000000" "syscall 200000" "touch 4096" "shm 1024" "read" "tmpfs 32"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"; else run "$out/micro" "$@"; fi
@@ -33,7 +33,7 @@ for test in "clock 10000000" "syscall 200000" "touch 4096" "read" "tmpfs 32"; do
         if [ "$1" = read ]; then run "$UVM" run "$out/micro.uvm" -- read /data/big.bin; else run "$UVM" run "$out/micro.uvm" -- "$@"; fi
     done | median)
     # tmpfs prints write/read MB/s: the median is the run with the median write figure.
-    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs) echo "MB/s written/read" ;; touch) echo "ns/page" ;; *) echo "ns/call" ;; esac)
+    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs) echo "MB/s written/read" ;; touch | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
     echo "$1: native $n $unit, uvm $v $unit"
 done
 # The floor for a syscall served in the guest on this host: the bare `syscall` trap round trip

@@ -4,9 +4,12 @@
  *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image)
  *   micro touch N      ns per page for the first write to each of N fresh anonymous pages
  *                      (the memory an app's start-up and growth first touch)
+ *   micro shm N        ns per page for the first write to each of N pages of a memfd
+ *                      (memfd_create, ftruncate) mapped MAP_SHARED
  *   micro tmpfs MIB    MB/s writing MIB MiB to a new file in /dev/shm (a tmpfs on both
  *                      sides) in 64 KiB write() calls, then reading it back in 64 KiB
  *                      pread() calls (printed as write/read) */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,20 @@ int main(int argc, char **argv) {
             total += n;
         double secs = now() - start;
         printf("read %ld MiB in 1 MiB reads: %.0f MB/s\n", total >> 20, total / secs / 1e6);
+    } else if (strcmp(argv[1], "shm") == 0) {
+        long n = atol(argv[2]);
+        int fd = memfd_create("micro", 0);
+        volatile char *pages = fd < 0 || ftruncate(fd, n * 4096) != 0
+                                   ? MAP_FAILED
+                                   : mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (pages == MAP_FAILED) {
+            perror("memfd");
+            return 1;
+        }
+        double start = now();
+        for (long i = 0; i < n; i++)
+            pages[i * 4096] = 1;
+        printf("first write to a page of a shared memfd: %.0f ns per page\n", (now() - start) * 1e9 / n);
     } else if (strcmp(argv[1], "tmpfs") == 0) {
         static char buf[64 << 10];
         long total = atol(argv[2]) << 20;

@@ -40,6 +40,8 @@ use crate::sync::SpinLock;
 
 /// Anonymous mappings up to this size are filled at mmap time; larger ones on first touch.
 pub const EAGER_MAP_LIMIT: u64 = 16 << 20;
+/// Pages a fault on a file mapping fills at once (the faulting one and those after it).
+const FAULT_AROUND_PAGES: u64 = 16;
 /// Frames kept back from eager filling for the kernel's own needs (heap, page tables).
 const FRAME_RESERVE: u64 = 256;
 /// Lowest address the top-down search hands out.
@@ -1051,7 +1053,33 @@ impl AddressSpace {
         self.demand_fills += 1;
         self.share.demand_fills.store(self.demand_fills, Ordering::Relaxed);
         self.count_resident(1);
+        if matches!(vma.backing, Backing::File { .. }) {
+            self.fault_around(start, page, &vma);
+        }
         FaultOutcome::Resolved
+    }
+
+    /// After a fault on `page` of file mapping `vma` (at `start`), fills the empty entries of
+    /// the next [`FAULT_AROUND_PAGES`] - 1 pages too (a hole gets its page), up to the end of
+    /// the mapping or of the file: a fault costs ~25-30 us here (the ring-0 stub), a filled
+    /// entry ~1 us, and apps touch file pages in runs (measured: the first write to each page
+    /// of a 4 MiB memfd took 59 us a page one fault each).
+    fn fault_around(&mut self, start: u64, page: u64, vma: &Vma) {
+        let end = vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE));
+        let mut va = page + PAGE_SIZE;
+        while va < end {
+            if paging::lookup(self.root, va) == 0 {
+                let Ok(Some(entry)) = self.file_page_entry(va - start, vma, true) else { break };
+                if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
+                    if let Some(frame) = owned_frame(entry) {
+                        self.frames.lock().free(frame);
+                    }
+                    break;
+                }
+                self.count_resident(1);
+            }
+            va += PAGE_SIZE;
+        }
     }
 
     /// Checks that the app may access `[addr, addr + len)` as `access`, filling lazily-backed
@@ -1477,15 +1505,25 @@ mod tests {
     }
 
     /// A file of `pages` frames from the address space's allocator, counting how many
-    /// address spaces map it.
+    /// address spaces map it; the pages in `holes` are holes until filled.
     struct FakeFile {
         frames: Vec<u64>,
+        holes: SpinLock<Vec<u64>>,
         mapped: core::sync::atomic::AtomicI64,
     }
 
     impl SharedPages for FakeFile {
-        fn page_frame(&self, index: u64, _fill_hole: bool) -> Result<FilePage, Errno> {
-            Ok(self.frames.get(index as usize).map_or(FilePage::PastEnd, |&f| FilePage::Frame(f)))
+        fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno> {
+            let Some(&frame) = self.frames.get(index as usize) else { return Ok(FilePage::PastEnd) };
+            let mut holes = self.holes.lock();
+            match holes.iter().position(|&h| h == index) {
+                Some(_) if !fill_hole => Ok(FilePage::Hole),
+                Some(at) => {
+                    holes.swap_remove(at);
+                    Ok(FilePage::Frame(frame))
+                }
+                None => Ok(FilePage::Frame(frame)),
+            }
         }
 
         fn set_mapped(&self, mapped: bool) {
@@ -1495,7 +1533,24 @@ mod tests {
 
     fn fake_file(s: &AddressSpace, pages: u64) -> Arc<FakeFile> {
         let frames = (0..pages).map(|_| s.frames.lock().alloc_zeroed().unwrap()).collect();
-        Arc::new(FakeFile { frames, mapped: core::sync::atomic::AtomicI64::new(0) })
+        Arc::new(FakeFile { frames, holes: SpinLock::new(Vec::new()), mapped: core::sync::atomic::AtomicI64::new(0) })
+    }
+
+    #[test]
+    fn file_mappings_leave_holes_to_faults_which_fill_a_run_of_pages() {
+        let mut s = space();
+        let file = fake_file(&s, 40);
+        *file.holes.lock() = (0..40).filter(|i| i % 10 != 0).collect();
+        let id = (9, 45);
+        let a = s.map_file(0, 40 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true, true).unwrap();
+        let mapped = |s: &AddressSpace| (0..40).filter(|i| frame_of(s, a + i * 4096).is_some()).count();
+        assert_eq!(mapped(&s), 4, "at mmap: only the pages the file has");
+        assert_eq!(s.handle_fault(a + 4096 + 5, Access::Write), FaultOutcome::Resolved);
+        assert_eq!(mapped(&s), 4 + 15, "the fault filled pages 1 to 16 (10 was there)");
+        assert_eq!(frame_of(&s, a + 16 * 4096), Some(file.frames[16]));
+        assert_eq!(frame_of(&s, a + 17 * 4096), None);
+        assert_eq!(s.handle_fault(a + 35 * 4096, Access::Read), FaultOutcome::Resolved);
+        assert_eq!(mapped(&s), 4 + 15 + 5, "up to the end of the mapping only");
     }
 
     #[test]
