@@ -12,7 +12,7 @@ use crate::fs::proc::{MapRegion, MemoryUsage, RegionKind};
 use crate::fs::stat::FileType;
 use crate::fs::tmpfs::{F_SEAL_FUTURE_WRITE, F_SEAL_WRITE};
 use crate::fs::{FdTable, Location, Node, OpenFile, ProcessView, Vfs};
-use crate::mm::space::{AddressSpace, Backing, MapFlags, MemoryShare, Prot, SharedPages};
+use crate::mm::space::{AddressSpace, Backing, MapFlags, MappedFile, MemoryShare, Prot, SharedPages};
 use crate::signal::SignalState;
 use crate::sync::SpinLock;
 use crate::thread::{Thread, Threads, MAIN_TID};
@@ -114,7 +114,7 @@ impl ProcessView for SelfView {
     }
 
     fn memory(&self) -> Option<MemoryUsage> {
-        let regions = self
+        let regions: Vec<MapRegion> = self
             .memory
             .mappings()
             .into_iter()
@@ -137,7 +137,16 @@ impl ProcessView for SelfView {
                 },
             })
             .collect();
+        let file_paths = regions
+            .iter()
+            .filter_map(|r: &MapRegion| match r.kind {
+                RegionKind::File { dev, ino, .. } => Some((dev, ino)),
+                _ => None,
+            })
+            .filter_map(|id| Some((id, self.memory.file_path(id)?)))
+            .collect();
         Some(MemoryUsage {
+            file_paths,
             regions,
             resident_pages: self.memory.resident_pages(),
             peak_resident_pages: self.memory.peak_resident_pages(),
@@ -406,9 +415,9 @@ impl Process {
                     return Err(Errno::EPERM);
                 }
                 let may_write = file.is_writable() && !sealed;
-                let id = (node.dev(), node.ino());
                 let pages: Arc<dyn SharedPages> = node.clone();
-                return self.space.map_file(addr, len, prot, flags, pages, id, offset, shared, may_write);
+                let mapped = MappedFile { pages, id: (node.dev(), node.ino()), path: file.location().path.clone() };
+                return self.space.map_file(addr, len, prot, flags, mapped, offset, shared, may_write);
             }
         }
         // Other files with pages (devices, /proc) get a copy, as a private mapping does.

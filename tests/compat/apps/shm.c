@@ -56,6 +56,7 @@ int main(void) {
     CHECK("a write() shows in both mappings", pwrite(fd, "by pwrite", 9, 2 * PAGE + 5) == 9 &&
           memcmp(a + 2 * PAGE + 5, "by pwrite", 9) == 0 && memcmp(b + 2 * PAGE + 5, "by pwrite", 9) == 0);
     CHECK("/proc/self/maps shows a shared mapping", maps_has("rw-s"));
+    CHECK("and names the memfd", maps_has("/memfd:cache (deleted)"));
     char *tail = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 2 * PAGE);
     CHECK("a mapping from an offset", tail != MAP_FAILED && memcmp(tail + 5, "by pwrite", 9) == 0);
     munmap(tail, PAGE);
@@ -113,6 +114,7 @@ int main(void) {
     CHECK("create /dev/shm/uvm-test", shm >= 0 && ftruncate(shm, 2 * PAGE) == 0);
     long *counter = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
     CHECK("map it shared", counter != MAP_FAILED);
+    CHECK("/proc/self/maps names it", maps_has("/dev/shm/uvm-test"));
     for (int i = 0; i < 1000 && counter != MAP_FAILED; i++)
         __atomic_fetch_add(&counter[PAGE / sizeof(long)], 1, __ATOMIC_SEQ_CST);
     close(shm);

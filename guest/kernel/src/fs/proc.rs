@@ -106,6 +106,8 @@ pub struct MemoryUsage {
     pub peak_resident_pages: u64,
     /// Pages filled on first touch (minor faults).
     pub minor_faults: u64,
+    /// The paths of the files [`RegionKind::File`] mappings map, by device and inode.
+    pub file_paths: Vec<((u64, u64), Vec<u8>)>,
 }
 
 /// What `/proc` needs to see of the running process.
@@ -472,7 +474,8 @@ impl ProcFs {
     /// path column aligned as Linux aligns it.
     fn maps(&self) -> String {
         let mut text = String::new();
-        for region in self.memory().regions {
+        let usage = self.memory();
+        for region in usage.regions.iter().copied() {
             let (offset, dev, ino, name) = match region.kind {
                 RegionKind::Anonymous => (0, 0, 0, None),
                 RegionKind::Heap => (0, 0, 0, Some(Vec::from(&b"[heap]"[..]))),
@@ -484,7 +487,10 @@ impl ProcFs {
                     }
                     None => (0, 0, 0, None),
                 },
-                RegionKind::File { offset, dev, ino, .. } => (offset, dev, ino, None),
+                RegionKind::File { offset, dev, ino, .. } => {
+                    let path = usage.file_paths.iter().find(|(id, _)| *id == (dev, ino)).map(|(_, p)| p.clone());
+                    (offset, dev, ino, path)
+                }
             };
             let flag = |on: bool, c: char| if on { c } else { '-' };
             let shared = if matches!(region.kind, RegionKind::File { shared: true, .. }) { 's' } else { 'p' };
@@ -971,6 +977,7 @@ mod tests {
                 resident_pages: 10,
                 peak_resident_pages: 12,
                 minor_faults: 3,
+                file_paths: Vec::new(),
             })
         }
         fn argv(&self) -> Vec<Vec<u8>> {

@@ -262,6 +262,10 @@ impl crate::mm::space::SharedPages for TmpNode {
     fn set_mapped(&self, mapped: bool) {
         TmpNode::set_mapped(self, mapped)
     }
+
+    fn is_unlinked(&self) -> bool {
+        TmpNode::is_unlinked(self)
+    }
 }
 
 impl Drop for TmpNode {

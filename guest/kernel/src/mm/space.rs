@@ -110,6 +110,19 @@ pub trait SharedPages: Send + Sync {
     fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno>;
     /// An address space starts (`true`) or stops (`false`) mapping the file's frames.
     fn set_mapped(&self, mapped: bool);
+    /// Whether no directory names the file any more (`/proc/self/maps` then says so).
+    fn is_unlinked(&self) -> bool;
+}
+
+/// A file a mapping maps, as [`AddressSpace::map_file`] takes it.
+#[derive(Clone)]
+pub struct MappedFile {
+    /// Its pages.
+    pub pages: Arc<dyn SharedPages>,
+    /// Its device and inode.
+    pub id: (u64, u64),
+    /// The path it was opened by, for `/proc/self/maps`.
+    pub path: Vec<u8>,
 }
 
 /// What backs a mapping's pages.
@@ -201,6 +214,7 @@ pub struct RemapFlags {
 /// address space itself.
 pub struct MemoryShare {
     vmas: SpinLock<Vec<(u64, Vma)>>,
+    files: SpinLock<Vec<MappedFile>>,
     resident: AtomicU64,
     peak_resident: AtomicU64,
     demand_fills: AtomicU64,
@@ -210,6 +224,18 @@ impl MemoryShare {
     /// The mappings, by start address, as of the last published change.
     pub fn mappings(&self) -> Vec<(u64, Vma)> {
         self.vmas.lock().clone()
+    }
+
+    /// The path `/proc/self/maps` shows for a mapping of file `id` (device, inode), with
+    /// ` (deleted)` once no directory names it, as Linux shows it.
+    pub fn file_path(&self, id: (u64, u64)) -> Option<Vec<u8>> {
+        let files = self.files.lock();
+        let file = files.iter().find(|f| f.id == id)?;
+        let mut path = file.path.clone();
+        if file.pages.is_unlinked() && !path.ends_with(b" (deleted)") {
+            path.extend_from_slice(b" (deleted)");
+        }
+        Some(path)
     }
 
     /// Pages with memory behind them (the resident set): frames of the app and image pages
@@ -247,8 +273,8 @@ pub struct AddressSpace {
     pub flushes: u64,
     /// Pages filled on first touch (for statistics).
     pub demand_fills: u64,
-    /// The files shared mappings map ([`Backing::File`]), by device and inode.
-    files: BTreeMap<(u64, u64), Arc<dyn SharedPages>>,
+    /// The files mappings map ([`Backing::File`]), by device and inode.
+    files: BTreeMap<(u64, u64), MappedFile>,
     /// Frames the VMM filled before boot with pages of the image (`((image offset, bytes),
     /// frame)`): a private page of the image that would copy those bytes takes the frame
     /// instead. Both numbers count: two segments may share a file page but copy different
@@ -271,6 +297,7 @@ impl AddressSpace {
             resident: 0,
             share: Arc::new(MemoryShare {
                 vmas: SpinLock::new(Vec::new()),
+                files: SpinLock::new(Vec::new()),
                 resident: AtomicU64::new(0),
                 peak_resident: AtomicU64::new(0),
                 demand_fills: AtomicU64::new(0),
@@ -418,10 +445,9 @@ impl AddressSpace {
         }
     }
 
-    /// Maps `len` bytes of `file` (device and inode `id`) from file offset `offset`, shared
-    /// (MAP_SHARED) or private, as [`AddressSpace::map`] does; `may_write` says whether a
-    /// shared mapping may ever be made writable. The address space holds the file while a
-    /// mapping of it exists.
+    /// Maps `len` bytes of `file` from file offset `offset`, shared (MAP_SHARED) or private,
+    /// as [`AddressSpace::map`] does; `may_write` says whether a shared mapping may ever be
+    /// made writable. The address space holds the file while a mapping of it exists.
     #[allow(clippy::too_many_arguments)]
     pub fn map_file(
         &mut self,
@@ -429,12 +455,12 @@ impl AddressSpace {
         len: u64,
         prot: Prot,
         flags: MapFlags,
-        file: Arc<dyn SharedPages>,
-        id: (u64, u64),
+        file: MappedFile,
         offset: u64,
         shared: bool,
         may_write: bool,
     ) -> Result<u64, Errno> {
+        let id = file.id;
         let may_write = may_write || !shared;
         if prot.write && !may_write {
             return Err(Errno::EACCES);
@@ -447,8 +473,9 @@ impl AddressSpace {
             }
         }
         if let alloc::collections::btree_map::Entry::Vacant(slot) = self.files.entry(id) {
-            file.set_mapped(true);
+            file.pages.set_mapped(true);
             slot.insert(file);
+            self.publish_files();
         }
         let backing = Backing::File { dev: id.0, ino: id.1, offset, shared, may_write };
         let mapped = self.map(addr, len, prot, flags, backing);
@@ -473,11 +500,19 @@ impl AddressSpace {
             })
             .copied()
             .collect();
-        for id in unused {
-            if let Some(file) = self.files.remove(&id) {
-                file.set_mapped(false);
+        for id in &unused {
+            if let Some(file) = self.files.remove(id) {
+                file.pages.set_mapped(false);
             }
         }
+        if !unused.is_empty() {
+            self.publish_files();
+        }
+    }
+
+    /// Shows `/proc` the files mapped now.
+    fn publish_files(&mut self) {
+        *self.share.files.lock() = self.files.values().cloned().collect();
     }
 
     /// Whether a writable shared mapping of the file `id` (device, inode) exists
@@ -518,7 +553,7 @@ impl AddressSpace {
             return Err(FaultOutcome::NoMapping);
         };
         let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::BusError)?;
-        let frame = match file.page_frame((file_offset + offset) / PAGE_SIZE, fill_hole) {
+        let frame = match file.pages.page_frame((file_offset + offset) / PAGE_SIZE, fill_hole) {
             Ok(FilePage::Frame(frame)) => frame,
             Ok(FilePage::Hole) => return Ok(None),
             Ok(FilePage::PastEnd) | Err(_) => return Err(FaultOutcome::BusError),
@@ -1529,6 +1564,14 @@ mod tests {
         fn set_mapped(&self, mapped: bool) {
             self.mapped.fetch_add(if mapped { 1 } else { -1 }, Ordering::Relaxed);
         }
+
+        fn is_unlinked(&self) -> bool {
+            false
+        }
+    }
+
+    fn mapped(file: &Arc<FakeFile>, id: (u64, u64)) -> MappedFile {
+        MappedFile { pages: file.clone(), id, path: b"/dev/shm/fake".to_vec() }
     }
 
     fn fake_file(s: &AddressSpace, pages: u64) -> Arc<FakeFile> {
@@ -1542,7 +1585,7 @@ mod tests {
         let file = fake_file(&s, 40);
         *file.holes.lock() = (0..40).filter(|i| i % 10 != 0).collect();
         let id = (9, 45);
-        let a = s.map_file(0, 40 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true, true).unwrap();
+        let a = s.map_file(0, 40 * 4096, Prot::RW, MapFlags::default(), mapped(&file, id), 0, true, true).unwrap();
         let mapped = |s: &AddressSpace| (0..40).filter(|i| frame_of(s, a + i * 4096).is_some()).count();
         assert_eq!(mapped(&s), 4, "at mmap: only the pages the file has");
         assert_eq!(s.handle_fault(a + 4096 + 5, Access::Write), FaultOutcome::Resolved);
@@ -1559,8 +1602,8 @@ mod tests {
         let file = fake_file(&s, 2);
         phys::write_bytes(file.frames[1], b"file data");
         let id = (9, 42);
-        let a = s.map_file(0, 3 * 4096, Prot::RW, MapFlags::default(), file.clone(), id, 0, true, true).unwrap();
-        let b = s.map_file(0, 4096, Prot::RW, MapFlags::default(), file.clone(), id, 4096, true, true).unwrap();
+        let a = s.map_file(0, 3 * 4096, Prot::RW, MapFlags::default(), mapped(&file, id), 0, true, true).unwrap();
+        let b = s.map_file(0, 4096, Prot::RW, MapFlags::default(), mapped(&file, id), 4096, true, true).unwrap();
         assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "one address space holds the file once");
         assert_eq!(frame_of(&s, a + 4096), Some(file.frames[1]), "filled at mmap with the file's frame");
         assert_eq!(frame_of(&s, b), Some(file.frames[1]), "both mappings map the same frame");
@@ -1591,9 +1634,9 @@ mod tests {
         phys::write_bytes(file.frames[0], b"file");
         let id = (9, 44);
         let flags = MapFlags::default();
-        let ro = s.map_file(0, 2 * 4096, Prot::from_bits(1), flags, file.clone(), id, 0, false, false).unwrap();
+        let ro = s.map_file(0, 2 * 4096, Prot::from_bits(1), flags, mapped(&file, id), 0, false, false).unwrap();
         assert_eq!(frame_of(&s, ro), Some(file.frames[0]), "read-only: the file's own frame");
-        let rw = s.map_file(0, 4096, Prot::RW, flags, file.clone(), id, 0, false, false).unwrap();
+        let rw = s.map_file(0, 4096, Prot::RW, flags, mapped(&file, id), 0, false, false).unwrap();
         let copy = frame_of(&s, rw).unwrap();
         assert_ne!(copy, file.frames[0], "writable: a copy of its own");
         assert_eq!(paging::lookup(s.root, rw) & SOFT_BORROWED, 0, "owned, freed with the mapping");
@@ -1612,12 +1655,12 @@ mod tests {
         let file = fake_file(&s, 1);
         let id = (9, 43);
         let flags = MapFlags::default();
-        assert_eq!(s.map_file(0, 4096, Prot::RW, flags, file.clone(), id, 0, true, false), Err(Errno::EACCES));
+        assert_eq!(s.map_file(0, 4096, Prot::RW, flags, mapped(&file, id), 0, true, false), Err(Errno::EACCES));
         assert_eq!(file.mapped.load(Ordering::Relaxed), 0, "a refused mapping holds nothing");
-        let a = s.map_file(0, 4096, Prot::from_bits(1), flags, file.clone(), id, 0, true, false).unwrap();
+        let a = s.map_file(0, 4096, Prot::from_bits(1), flags, mapped(&file, id), 0, true, false).unwrap();
         assert_eq!(s.protect(a, 4096, Prot::RW), Err(Errno::EACCES));
         let fixed = MapFlags { fixed: true, ..MapFlags::default() };
-        assert_eq!(s.map_file(a, 4096, Prot::from_bits(1), fixed, file.clone(), id, 0, true, false), Ok(a));
+        assert_eq!(s.map_file(a, 4096, Prot::from_bits(1), fixed, mapped(&file, id), 0, true, false), Ok(a));
         assert_eq!(file.mapped.load(Ordering::Relaxed), 1, "MAP_FIXED over its own mapping keeps the file");
         assert_eq!(frame_of(&s, a), Some(file.frames[0]));
     }
