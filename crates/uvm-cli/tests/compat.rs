@@ -87,6 +87,8 @@ compat_tests! {
     musl_mmap => compat::c_mmap(Musl);
     glibc_shm => compat::c_shm(Glibc);
     musl_shm => compat::c_shm(Musl);
+    glibc_shm_churn => compat::c_shm_churn(Glibc);
+    musl_shm_churn => compat::c_shm_churn(Musl);
     glibc_sqlite_wal => compat::c_sqlite_wal();
     glibc_abort => compat::c_abort(Glibc);
     musl_abort => compat::c_abort(Musl);

@@ -73,6 +73,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "glibc_heap",
                 "glibc_mmap",
                 "glibc_shm",
+                "glibc_shm_churn",
                 "glibc_abort",
                 "glibc_abort_handler",
                 "glibc_wild_pointer",
@@ -96,6 +97,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 "musl_heap",
                 "musl_mmap",
                 "musl_shm",
+                "musl_shm_churn",
                 "musl_abort",
                 "musl_abort_handler",
                 "musl_wild_pointer",
@@ -118,6 +120,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
             c_heap(tc),
             c_mmap(tc),
             c_shm(tc),
+            c_shm_churn(tc),
             c_abort(tc),
             c_abort_handler(tc),
             c_wild_pointer(tc),
@@ -975,6 +978,12 @@ pub fn c_mmap(tc: Toolchain) -> Case {
 /// `shm`: memfd_create, shared mappings of tmpfs files, seals, SIGBUS past the end.
 pub fn c_shm(tc: Toolchain) -> Case {
     case("shm", c_only(tc), "shm", vec![Run::new("shm").stdout(read("expected/shm.out"))])
+}
+
+/// `shm_churn`: random operations on tmpfs files and their mappings; writes through shared
+/// mappings must read back at once.
+pub fn c_shm_churn(tc: Toolchain) -> Case {
+    case("shm_churn", c_only(tc), "shm_churn", vec![Run::new("shm_churn").stdout(read("expected/shm_churn.out"))])
 }
 
 /// `sqlite_wal`: SQLite in WAL mode, whose index is a MAP_SHARED file (glibc only: Debian's
