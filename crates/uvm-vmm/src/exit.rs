@@ -331,6 +331,25 @@ mod tests {
     }
 
     #[test]
+    fn back_ram_backs_page_aligned_ram_and_refuses_the_rest() {
+        use uvm_abi::hypercall::BackRam;
+        let (mem, io) = (memory(), MemoryIo::default());
+        let call = BackRam { gpa: 1 << 20, len: 64 << 10, result: -1 };
+        mem.write_plain(PARAMS, &call).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::BackRam, PARAMS), &mem, &io).unwrap(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<BackRam>(PARAMS).unwrap().result, 0);
+        for bad in [
+            BackRam { gpa: (1 << 20) + 8, ..call },
+            BackRam { len: 100, ..call },
+            BackRam { gpa: 1 << 40, ..call },
+            BackRam { len: 64 << 20, ..call },
+        ] {
+            mem.write_plain(PARAMS, &bad).unwrap();
+            assert!(run(&hypercall_exit(Hypercall::BackRam, PARAMS), &mem, &io).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn copy_from_image_fills_guest_chunks_and_checks_bounds() {
         use uvm_abi::hypercall::{CopyFromImage, MemoryChunk};
         let path = std::env::temp_dir().join(format!("uvm-copy-test-{}", std::process::id()));

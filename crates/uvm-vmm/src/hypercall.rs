@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use uvm_abi::hypercall::{
-    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt, MemoryChunk,
-    Message, Park, Unpark, VcpuStart, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, SLEEP_MAX_NS,
+    BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt,
+    MemoryChunk, Message, Park, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
+    MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -84,6 +85,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Unpark => "unpark",
         Hypercall::Interrupt => "interrupt",
         Hypercall::Net => "net",
+        Hypercall::BackRam => "back-ram",
     }
 }
 
@@ -227,6 +229,21 @@ pub fn handle(
         Hypercall::Interrupt => {
             let mut p: Interrupt = read_params(memory, call, params_gpa)?;
             p.result = if vcpu.interrupt(p.index) { 0 } else { -i64::from(libc::EINVAL) };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::BackRam => {
+            let mut p: BackRam = read_params(memory, call, params_gpa)?;
+            let page = uvm_abi::layout::PAGE_SIZE;
+            if !p.gpa.is_multiple_of(page) || !p.len.is_multiple_of(page) {
+                return Err(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!("range {:#x}+{:#x} is not page-aligned", p.gpa, p.len),
+                });
+            }
+            check_buffer(memory, call, p.gpa, p.len, BACK_RAM_MAX_LEN)?;
+            memory.prefault_ram(p.gpa, p.len);
+            p.result = 0;
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

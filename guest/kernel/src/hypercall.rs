@@ -5,8 +5,8 @@
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
 use uvm_abi::hypercall::{
-    ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt, MemoryChunk,
-    Message, Park, Unpark, VcpuStart, CONSOLE_MAX_CHUNK,
+    BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt,
+    MemoryChunk, Message, Park, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -106,6 +106,14 @@ pub fn unpark(index: u32) {
 pub fn interrupt(index: u32) {
     let mut p = Interrupt { index, reserved: 0, result: 0 };
     call(Hypercall::Interrupt, &mut p);
+}
+
+/// Has the host back `len` bytes of guest RAM from `gpa` (page-aligned, at most
+/// [`BACK_RAM_MAX_LEN`]) now: fresh frames the kernel is about to fill, so their first touches
+/// take one shadow-page fault per 8 pages instead of one each. A hint: nothing changes.
+pub fn back_ram(gpa: u64, len: u64) {
+    let mut p = BackRam { gpa, len: len.min(BACK_RAM_MAX_LEN), result: 0 };
+    call(Hypercall::BackRam, &mut p);
 }
 
 /// Has the VMM copy image bytes from `image_offset` into the guest-RAM `chunks` (kernel

@@ -28,6 +28,11 @@ impl Page {
         Ok(Page { frame, frames })
     }
 
+    /// Takes `frame`, a fresh (zero) frame the caller allocated from `frames`.
+    pub fn adopt(frame: u64, frames: Frames) -> Page {
+        Page { frame, frames }
+    }
+
     /// The frame's guest-physical address.
     pub fn frame(&self) -> u64 {
         self.frame
