@@ -75,6 +75,18 @@ impl Hypercall {
         Hypercall::BackRam,
     ];
 
+    /// One more than the highest hypercall number: the size of a table indexed by number.
+    pub const SLOTS: usize = {
+        let (mut max, mut i) = (0, 0);
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as usize > max {
+                max = Self::ALL[i] as usize;
+            }
+            i += 1;
+        }
+        max + 1
+    };
+
     /// The guest-physical address a write to which makes this hypercall.
     pub const fn gpa(self) -> u64 {
         HYPERCALL_GPA + 8 * self as u64
@@ -349,6 +361,7 @@ mod tests {
     fn every_hypercall_round_trips_through_its_address() {
         for h in Hypercall::ALL {
             assert_eq!(Hypercall::from_gpa(h.gpa()), Some(h));
+            assert!((h as usize) < Hypercall::SLOTS, "{h:?} fits a table of SLOTS");
         }
         assert_eq!(Hypercall::from_gpa(HYPERCALL_GPA), None);
         assert_eq!(Hypercall::from_gpa(HYPERCALL_GPA + 9), None);

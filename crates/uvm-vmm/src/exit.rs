@@ -77,7 +77,7 @@ pub struct ExitCounts {
     /// Every exit.
     pub total: u64,
     /// Hypercalls, indexed by number.
-    pub hypercalls: [u64; 16],
+    pub hypercalls: [u64; Hypercall::SLOTS],
     /// Everything that was not a hypercall.
     pub other: u64,
 }
