@@ -406,8 +406,8 @@ impl Process {
             return self.space.map(addr, len, prot, flags, backing);
         }
         // A tmpfs file's own frames, mapped in place: shared, writes reach the file and every
-        // other mapping of it; private, the pages follow the file's until written (then they
-        // are copies of their own).
+        // other mapping of it; private, read-only pages are the file's (they follow its
+        // writes) and writable ones copies of their own.
         if let Node::Tmp(node) = file.node() {
             if node.file_type() == FileType::Regular {
                 let sealed = node.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0;
