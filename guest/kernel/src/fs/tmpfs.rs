@@ -269,6 +269,17 @@ impl crate::mm::space::SharedPages for TmpNode {
     fn is_unlinked(&self) -> bool {
         TmpNode::is_unlinked(self)
     }
+
+    fn prepare(&self, first: u64, count: u64) {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let Body::File(file) = &mut state.body else { return };
+        // Only up to the end of the file: past it the mapping's pages are SIGBUS.
+        let pages = file.size.div_ceil(CHUNK_SIZE as u64).saturating_sub(first).min(count);
+        if let Some(bytes) = self.new_pages_for(file, first * CHUNK_SIZE as u64, pages * CHUNK_SIZE as u64) {
+            state.charged += bytes;
+        }
+    }
 }
 
 impl Drop for TmpNode {
@@ -900,12 +911,13 @@ impl TmpNode {
         Ok((done, end))
     }
 
-    /// Before a write of `len` bytes at `start`: when it needs [`BATCH_MIN_PAGES`] or more new
-    /// pages, takes them in one run of fresh frames, has the host back the run in one
-    /// hypercall (so the copy into them takes a shadow-page fault per 8 pages, not one each:
-    /// writes of new data ~2x faster) and adds them to `file`. Returns the bytes charged; `None`
-    /// (nothing done) when the budget or the run is not there, and the write takes its pages
-    /// one at a time.
+    /// Before `len` bytes at `start` are written or mapped: when they need
+    /// [`BATCH_MIN_PAGES`] or more new pages, takes them in one run of fresh frames, has the
+    /// host back the run in one hypercall (so the first touches take a shadow-page fault per
+    /// 8 pages, not one each: writes of new data 1.6x faster, first touches of a shared
+    /// mapping's holes 1.5x) and adds them to `file`. Returns the bytes charged; `None`
+    /// (nothing done) when the budget or the run is not there, and the pages come one at a
+    /// time.
     fn new_pages_for(&self, file: &mut FileBody, start: u64, len: u64) -> Option<u64> {
         let chunk = CHUNK_SIZE as u64;
         let (first, last) = (start / chunk, start.checked_add(len)?.checked_sub(1)? / chunk);
@@ -1505,6 +1517,26 @@ mod tests {
         let mut first = [0u8; 1];
         file.read_at(0, &mut first).unwrap();
         assert_eq!(&first, b"x", "the page that was there is kept");
+    }
+
+    #[test]
+    fn holes_about_to_be_mapped_get_one_run_up_to_the_end() {
+        use crate::mm::space::SharedPages;
+        let fs = fs();
+        let file = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
+        file.truncate(10 * CHUNK_SIZE as u64).unwrap();
+        file.write_at(WritePos::At(3 * CHUNK_SIZE as u64), b"kept").unwrap();
+        let present = file.page_frame(3, false);
+        file.prepare(2, 16);
+        let frame = |i| match file.page_frame(i, false) {
+            Ok(FilePage::Frame(f)) => f,
+            other => panic!("page {i}: {other:?}"),
+        };
+        assert_eq!(Ok(FilePage::Frame(frame(3))), present, "a page that was there stays");
+        assert_eq!(frame(4), frame(2) + CHUNK_SIZE as u64, "the holes are one run");
+        assert_eq!(frame(9), frame(2) + 6 * CHUNK_SIZE as u64, "holes 2, 4..=9: seven pages");
+        assert_eq!(file.page_frame(10, false), Ok(FilePage::PastEnd), "nothing past the end");
+        assert_eq!(file.page_frame(1, false), Ok(FilePage::Hole), "nothing before the range");
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub trait SharedPages: Send + Sync {
     fn set_mapped(&self, mapped: bool);
     /// Whether no directory names the file any more (`/proc/self/maps` then says so).
     fn is_unlinked(&self) -> bool;
+    /// Pages `first .. first + count` are about to be mapped: the file may give its holes
+    /// there their pages now, in one run (a hint; `page_frame` still fills any hole left).
+    fn prepare(&self, first: u64, count: u64);
 }
 
 /// A file a mapping maps, as [`AddressSpace::map_file`] takes it.
@@ -1075,6 +1078,13 @@ impl AddressSpace {
             self.flush_now();
             return FaultOutcome::Resolved;
         }
+        if let Backing::File { dev, ino, offset, .. } = vma.backing {
+            // The pages this fault and its fault-around will map, holes filled in one run.
+            let pages = (vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE)) - page) / PAGE_SIZE;
+            if let Some(file) = self.files.get(&(dev, ino)) {
+                file.pages.prepare((offset + page - start) / PAGE_SIZE, pages);
+            }
+        }
         let entry = match self.page_entry(page - start, &vma) {
             Ok(entry) => entry,
             Err(outcome) => return outcome,
@@ -1568,6 +1578,8 @@ mod tests {
         fn is_unlinked(&self) -> bool {
             false
         }
+
+        fn prepare(&self, _first: u64, _count: u64) {}
     }
 
     fn mapped(file: &Arc<FakeFile>, id: (u64, u64)) -> MappedFile {
