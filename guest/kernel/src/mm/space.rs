@@ -235,7 +235,7 @@ impl MemoryShare {
         let files = self.files.lock();
         let file = files.iter().find(|f| f.id == id)?;
         let mut path = file.path.clone();
-        if file.pages.is_unlinked() && !path.ends_with(b" (deleted)") {
+        if file.pages.is_unlinked() {
             path.extend_from_slice(b" (deleted)");
         }
         Some(path)
@@ -437,6 +437,9 @@ impl AddressSpace {
             match self.file_page_entry(va - start, vma, false) {
                 Ok(Some(entry)) => {
                     if paging::set(self.root, va, entry, &mut self.frames.lock()).is_none() {
+                        if let Some(frame) = owned_frame(entry) {
+                            self.frames.lock().free(frame);
+                        }
                         break;
                     }
                     self.count_resident(1);
@@ -464,6 +467,9 @@ impl AddressSpace {
         may_write: bool,
     ) -> Result<u64, Errno> {
         let id = file.id;
+        // Linux's EOVERFLOW: the file range must fit, so offsets into the mapping plus
+        // `offset` never wrap.
+        align_up(len, PAGE_SIZE).and_then(|l| offset.checked_add(l)).ok_or(Errno::EOVERFLOW)?;
         let may_write = may_write || !shared;
         if prot.write && !may_write {
             return Err(Errno::EACCES);
@@ -694,14 +700,18 @@ impl AddressSpace {
         self.split_at(addr);
         self.split_at(end);
         let doomed: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
+        let mut file_unmapped = false;
         for start in doomed {
             if let Some(vma) = self.vmas.remove(&start) {
                 self.vmas_changed = true;
+                file_unmapped |= matches!(vma.backing, Backing::File { .. });
                 self.clear_range(start, vma.end);
             }
         }
         self.flush_now();
-        self.forget_unmapped_files();
+        if file_unmapped {
+            self.forget_unmapped_files();
+        }
         Ok(())
     }
 
@@ -1078,11 +1088,12 @@ impl AddressSpace {
             self.flush_now();
             return FaultOutcome::Resolved;
         }
+        // A fault on a file mapping maps a run of pages: this one and those after it.
+        let around_end = vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE));
         if let Backing::File { dev, ino, offset, .. } = vma.backing {
-            // The pages this fault and its fault-around will map, holes filled in one run.
-            let pages = (vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE)) - page) / PAGE_SIZE;
+            // Their holes get their pages now, in one run.
             if let Some(file) = self.files.get(&(dev, ino)) {
-                file.pages.prepare((offset + page - start) / PAGE_SIZE, pages);
+                file.pages.prepare((offset + page - start) / PAGE_SIZE, (around_end - page) / PAGE_SIZE);
             }
         }
         let entry = match self.page_entry(page - start, &vma) {
@@ -1099,19 +1110,18 @@ impl AddressSpace {
         self.share.demand_fills.store(self.demand_fills, Ordering::Relaxed);
         self.count_resident(1);
         if matches!(vma.backing, Backing::File { .. }) {
-            self.fault_around(start, page, &vma);
+            self.fault_around(start, page + PAGE_SIZE, around_end, &vma);
         }
         FaultOutcome::Resolved
     }
 
-    /// After a fault on `page` of file mapping `vma` (at `start`), fills the empty entries of
-    /// the next [`FAULT_AROUND_PAGES`] - 1 pages too (a hole gets its page), up to the end of
-    /// the mapping or of the file: a fault costs ~25-30 us here (the ring-0 stub), a filled
-    /// entry ~1 us, and apps touch file pages in runs (measured: the first write to each page
-    /// of a 4 MiB memfd took 59 us a page one fault each).
-    fn fault_around(&mut self, start: u64, page: u64, vma: &Vma) {
-        let end = vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE));
-        let mut va = page + PAGE_SIZE;
+    /// After a fault on file mapping `vma` (at `start`), fills the empty entries of
+    /// `[from, end)` too (a hole gets its page), stopping at the end of the file: a fault
+    /// costs ~25-30 us here (the ring-0 stub), a filled entry ~1 us, and apps touch file pages
+    /// in runs (measured: the first write to each page of a 4 MiB memfd took 59 us a page one
+    /// fault each).
+    fn fault_around(&mut self, start: u64, from: u64, end: u64, vma: &Vma) {
+        let mut va = from;
         while va < end {
             if paging::lookup(self.root, va) == 0 {
                 let Ok(Some(entry)) = self.file_page_entry(va - start, vma, true) else { break };
@@ -1669,6 +1679,8 @@ mod tests {
         let flags = MapFlags::default();
         assert_eq!(s.map_file(0, 4096, Prot::RW, flags, mapped(&file, id), 0, true, false), Err(Errno::EACCES));
         assert_eq!(file.mapped.load(Ordering::Relaxed), 0, "a refused mapping holds nothing");
+        let past = s.map_file(0, 4096, Prot::from_bits(1), flags, mapped(&file, id), u64::MAX - 4095, true, false);
+        assert_eq!(past, Err(Errno::EOVERFLOW), "the file range would wrap");
         let a = s.map_file(0, 4096, Prot::from_bits(1), flags, mapped(&file, id), 0, true, false).unwrap();
         assert_eq!(s.protect(a, 4096, Prot::RW), Err(Errno::EACCES));
         let fixed = MapFlags { fixed: true, ..MapFlags::default() };
