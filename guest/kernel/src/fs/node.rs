@@ -428,13 +428,10 @@ impl Node {
     }
 
     /// `chmod`: `EROFS` in the image, `EOPNOTSUPP` for anonymous inodes, `EPERM` for
-    /// devices and `/proc`.
+    /// devices and `/proc` (and for the execute bits of a file sealed with `F_SEAL_EXEC`).
     pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
         match self {
-            Node::Tmp(node) => {
-                node.set_mode(mode);
-                Ok(())
-            }
+            Node::Tmp(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
             Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),

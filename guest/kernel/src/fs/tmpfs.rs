@@ -409,9 +409,9 @@ impl TmpNode {
     }
 
     /// A regular file of this node's file system that no directory names (`memfd_create`):
-    /// it lives while it is open or mapped. `sealable` leaves it without seals (else it
-    /// carries `F_SEAL_SEAL`, like every file `open` makes).
-    pub fn create_unlinked_file(&self, mode: u32, uid: u32, gid: u32, sealable: bool) -> Result<Arc<TmpNode>, Errno> {
+    /// it lives while it is open or mapped. It starts with the `F_SEAL_*` bits `seals` (the
+    /// files `open` makes carry `F_SEAL_SEAL`).
+    pub fn create_unlinked_file(&self, mode: u32, uid: u32, gid: u32, seals: u32) -> Result<Arc<TmpNode>, Errno> {
         self.shared.budget.charge(NODE_COST)?;
         Ok(Arc::new(TmpNode {
             ino: self.shared.next_ino(),
@@ -420,7 +420,7 @@ impl TmpNode {
                 meta: Meta::new(S_IFREG | (mode & PERMISSION_BITS), uid, gid, 0, self.shared.now()),
                 body: Body::File(FileBody::default()),
                 charged: NODE_COST,
-                seals: if sealable { 0 } else { F_SEAL_SEAL },
+                seals: seals & KNOWN_SEALS,
                 mapped: 0,
             }),
         }))
@@ -921,6 +921,10 @@ impl TmpNode {
     fn new_pages_for(&self, file: &mut FileBody, start: u64, len: u64) -> Option<u64> {
         let chunk = CHUNK_SIZE as u64;
         let (first, last) = (start / chunk, start.checked_add(len)?.checked_sub(1)? / chunk);
+        if last - first + 1 < BATCH_MIN_PAGES {
+            // The usual small write: no run to take, and nothing to allocate to find out.
+            return None;
+        }
         let missing: Vec<u64> = (first..=last).filter(|i| !file.chunks.contains_key(i)).collect();
         let count = missing.len() as u64;
         if count < BATCH_MIN_PAGES || count * chunk > uvm_abi::hypercall::BACK_RAM_MAX_LEN {
@@ -1096,12 +1100,17 @@ impl TmpNode {
         }
     }
 
-    /// `chmod`: sets the permission bits (the type bits stay).
-    pub fn set_mode(&self, mode: u32) {
+    /// `chmod`: sets the permission bits (the type bits stay). `EPERM` for a change of the
+    /// execute bits of a file sealed with `F_SEAL_EXEC`.
+    pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
         let now = self.shared.now();
         let mut state = self.state.lock();
+        if state.seals & F_SEAL_EXEC != 0 && (state.meta.mode ^ mode) & 0o111 != 0 {
+            return Err(Errno::EPERM);
+        }
         state.meta.mode = (state.meta.mode & !PERMISSION_BITS) | (mode & PERMISSION_BITS);
         state.meta.ctime = now;
+        Ok(())
     }
 
     /// `chown`: sets the owner and/or group; like Linux, clears set-user-ID (and
@@ -1442,11 +1451,11 @@ mod tests {
         let fs = fs();
         let file = fs.root().create_file(b"f", 0o4755, 0, 0).unwrap();
         let created = file.stat();
-        file.set_mode(0o600 | S_IFDIR);
+        file.set_mode(0o600 | S_IFDIR).unwrap();
         let st = file.stat();
         assert_eq!(st.mode, S_IFREG | 0o600);
         assert!(st.ctime > created.ctime);
-        file.set_mode(0o6750);
+        file.set_mode(0o6750).unwrap();
         file.set_owner(Some(7), None);
         let st = file.stat();
         assert_eq!((st.uid, st.gid, st.mode), (7, 0, S_IFREG | 0o750), "chown clears setuid and setgid");
@@ -1569,7 +1578,7 @@ mod tests {
         let opened = fs.root().create_file(b"f", 0o644, 0, 0).unwrap();
         assert_eq!(opened.seals(), F_SEAL_SEAL, "files made by open cannot be sealed");
         assert_eq!(opened.add_seals(F_SEAL_WRITE), Err(Errno::EPERM));
-        let memfd = fs.root().create_unlinked_file(0o777, 0, 0, true).unwrap();
+        let memfd = fs.root().create_unlinked_file(0o777, 0, 0, 0).unwrap();
         assert!(memfd.is_unlinked());
         assert_eq!(memfd.seals(), 0);
         memfd.write_at(WritePos::At(0), b"abc").unwrap();
@@ -1584,6 +1593,9 @@ mod tests {
         assert_eq!(memfd.write_at(WritePos::At(0), b"z"), Err(Errno::EPERM));
         assert_eq!(memfd.punch_hole(0, 1), Err(Errno::EPERM));
         assert_eq!(memfd.add_seals(F_SEAL_EXEC), Err(Errno::EPERM), "sealed against more seals");
+        let no_exec = fs.root().create_unlinked_file(0o777, 0, 0, F_SEAL_EXEC).unwrap();
+        assert_eq!(no_exec.set_mode(0o666), Err(Errno::EPERM), "F_SEAL_EXEC: the x bits stay");
+        assert_eq!(no_exec.set_mode(0o755), Ok(()), "the others may change");
         assert_eq!(memfd.seals(), F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL);
     }
 }

@@ -240,14 +240,14 @@ impl Vfs {
     }
 
     /// `memfd_create`: a new regular file of the `/dev/shm` tmpfs (its budget, its device)
-    /// that no directory names, open for reading and writing, with permissions `mode`;
-    /// without `sealable` it carries `F_SEAL_SEAL`. `/proc/self/fd/N` shows it as
-    /// `/memfd:NAME (deleted)`, as on Linux.
-    pub fn memfd(&self, name: &[u8], mode: u32, sealable: bool) -> Result<Arc<OpenFile>, Errno> {
+    /// that no directory names, open for reading and writing, with permissions `mode` and the
+    /// `F_SEAL_*` bits `seals`. `/proc/self/fd/N` shows it as `/memfd:NAME (deleted)`, as on
+    /// Linux.
+    pub fn memfd(&self, name: &[u8], mode: u32, seals: u32) -> Result<Arc<OpenFile>, Errno> {
         let Node::Tmp(shm) = &self.mounts[mount_id::SHM].root else {
             return Err(Errno::ENOSYS);
         };
-        let node = shm.create_unlinked_file(mode, self.uid, self.gid, sealable)?;
+        let node = shm.create_unlinked_file(mode, self.uid, self.gid, seals)?;
         let mut path = b"/memfd:".to_vec();
         path.extend_from_slice(name);
         let location = Location::new(mount_id::SHM, Node::Tmp(node), path);
