@@ -25,6 +25,20 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* Writes one byte to each of the `n` pages at `pages` (MAP_FAILED: `what` failed) and prints
+ * the time per page under `label`. */
+static int first_writes(volatile char *pages, long n, const char *what, const char *label) {
+    if (pages == MAP_FAILED) {
+        perror(what);
+        return 1;
+    }
+    double start = now();
+    for (long i = 0; i < n; i++)
+        pages[i * 4096] = 1;
+    printf("%s: %.0f ns per page\n", label, (now() - start) * 1e9 / n);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: micro clock|syscall|touch N | micro read FILE\n");
@@ -46,14 +60,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[1], "touch") == 0) {
         long n = atol(argv[2]);
         volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (pages == MAP_FAILED) {
-            perror("mmap");
-            return 1;
-        }
-        double start = now();
-        for (long i = 0; i < n; i++)
-            pages[i * 4096] = 1;
-        printf("first write to a fresh page: %.0f ns per page\n", (now() - start) * 1e9 / n);
+        return first_writes(pages, n, "mmap", "first write to a fresh page");
     } else if (strcmp(argv[1], "read") == 0) {
         static char buf[1 << 20];
         int fd = open(argv[2], O_RDONLY);
@@ -74,14 +81,7 @@ int main(int argc, char **argv) {
         volatile char *pages = fd < 0 || ftruncate(fd, n * 4096) != 0
                                    ? MAP_FAILED
                                    : mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (pages == MAP_FAILED) {
-            perror("memfd");
-            return 1;
-        }
-        double start = now();
-        for (long i = 0; i < n; i++)
-            pages[i * 4096] = 1;
-        printf("first write to a page of a shared memfd: %.0f ns per page\n", (now() - start) * 1e9 / n);
+        return first_writes(pages, n, "memfd", "first write to a page of a shared memfd");
     } else if (strcmp(argv[1], "tmpfs") == 0) {
         static char buf[64 << 10];
         long total = atol(argv[2]) << 20;
