@@ -40,12 +40,7 @@ fn run_command_line() -> ! {
     let result = match cli.command {
         cli::Command::Build(args) => build::command(&args).map(|()| 0),
         cli::Command::Run(args) => match run::command(&args) {
-            Ok((status, vm)) => {
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
-                let _ = std::io::stderr().flush();
-                uvm_vmm::teardown::exit_process(status, vm)
-            }
+            Ok((status, vm)) => run::exit_process(status, vm),
             Err(e) => Err(e),
         },
         cli::Command::Inspect(args) => inspect::command(&args).map(|()| 0),

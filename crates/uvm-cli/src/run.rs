@@ -120,8 +120,30 @@ fn vm_spec<'a>(
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
         collect_stats: args.timings,
+        // --timings wants the report, which needs every vCPU joined.
+        exit_now: if args.timings { None } else { Some(exit_now) },
         network,
     }
+}
+
+/// Ends uvm with the app's exit status as soon as the app has exited (`VmSpec::exit_now`):
+/// what `command` and `main` would do with it, less the wait for the other vCPU threads.
+fn exit_now(status: i32) -> ! {
+    exit_process(app_exit_status(status), ())
+}
+
+/// Exits with `status` once stdout and stderr are flushed, leaving the teardown of `vm` to the
+/// reaper (`uvm_vmm::teardown`).
+pub fn exit_process<T>(status: i32, vm: T) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    uvm_vmm::teardown::exit_process(status, vm)
+}
+
+/// uvm's exit status for an app that exited with `status` (its low 8 bits, as a shell sees).
+fn app_exit_status(status: i32) -> i32 {
+    status & 0xff
 }
 
 /// `uvm run`. Returns uvm's exit status and the VM (still alive: its teardown is left to the
@@ -179,7 +201,7 @@ fn writable_pages(image: &Image, elf: &uvm_image::ElfInfo) -> Vec<(u64, u64)> {
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.
 fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Duration>) -> i32 {
     match outcome {
-        Outcome::Exited(status, _) => status & 0xff,
+        Outcome::Exited(status, _) => app_exit_status(*status),
         Outcome::Stopped(StopReason::Timeout) => {
             let limit = timeout.map_or(String::new(), |t| format!(" ({:?})", t));
             eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)");

@@ -54,6 +54,8 @@ pub(crate) struct VmShared<'a> {
     pub root: u64,
     /// XCR0 at entry.
     pub xcr0: Option<u64>,
+    /// See [`crate::VmSpec::exit_now`].
+    pub exit_now: Option<fn(i32) -> !>,
     /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
     pub fds: Mutex<Vec<VcpuFd>>,
 }
@@ -74,6 +76,13 @@ pub(crate) fn run_vcpu<'scope, 'env, 'a>(
     let mut exits = ExitCounts::default();
     let ended = thread.drive(&mut vcpu, &mut exits);
     if let Some(outcome) = ended {
+        if let (Some(exit_now), Ok(Outcome::Exited(status, _))) = (vm.exit_now, &outcome) {
+            // A stop from outside (a signal, --timeout) may have come first: then it is the
+            // outcome, reported the usual way.
+            if stop::claim_end() {
+                exit_now(*status);
+            }
+        }
         vm.vcpus.finish(index, outcome);
     }
     if thread.holding.get() {

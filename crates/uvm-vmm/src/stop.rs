@@ -199,10 +199,16 @@ fn request(reason: i32) {
     wake_all(own);
 }
 
+/// Claims the VM's end for a vCPU that has its outcome: whether this is the first stop (the
+/// caller's outcome is the VM's). Nothing is woken: see [`end`].
+pub fn claim_end() -> bool {
+    REASON.compare_exchange(NONE, ENDED, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+}
+
 /// Ends the VM from vCPU `me`, which has its outcome: returns whether this is the first stop
 /// (the caller's outcome is the VM's) and, if so, wakes and kicks every other vCPU.
 pub fn end(me: u32) -> bool {
-    if REASON.compare_exchange(NONE, ENDED, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+    if !claim_end() {
         return false;
     }
     let others = (0..MAX_VCPUS).any(|i| i != me && REGISTRY[i as usize].tid.load(Ordering::SeqCst) != 0);

@@ -128,6 +128,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
         trace_syscalls: false,
         timeout,
         collect_stats: true,
+        exit_now: None,
         network: Default::default(),
     };
     let started = Instant::now();

@@ -456,12 +456,15 @@ pub fn remap(tc: Toolchain) -> Case {
     case("remap", c_only(tc), "remap", vec![Run::new("remap").stdout(out)])
 }
 
-/// `exit_code`: uvm exits with the app's status (the low 8 bits, as on Linux).
+/// `exit_code`: uvm exits with the app's status (the low 8 bits, as on Linux), also when a thread
+/// other than the first ends the process (its last output kept).
 pub fn exit_code(tc: Toolchain) -> Case {
     let mut runs = vec![Run::new("manifest args (7)").code(7)];
     for (arg, code) in [("0", 0), ("1", 1), ("42", 42), ("125", 125), ("255", 255), ("256", 0), ("300", 44)] {
         runs.push(Run::new(&format!("-- {arg}")).args(&[arg]).code(code));
     }
+    // From a thread that is not the first, while the first waits for it.
+    runs.push(Run::new("-- 42 thread").args(&["42", "thread"]).stdout("bye").code(42));
     case("exit_code", c_only(tc), "exit_code", runs)
 }
 
