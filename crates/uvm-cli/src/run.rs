@@ -158,7 +158,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let opener_args = args.clone();
     let (vm_sender, vm_receiver) = uvm_vmm::vm_handoff();
     let opener = std::thread::spawn(move || open_image(opener_args, network_flags, vm_receiver));
-    let prepared = uvm_vmm::prepare(Some(vm_sender));
+    let prepared = uvm_vmm::prepare(uvm_embedded_kernel::guest_kernel(), Some(vm_sender));
     if prepared.is_ok() {
         // Now, while the opener may still be working, rather than at the exit (see
         // `uvm_vmm::teardown`): the reaper takes copies of the VM's and vCPU's fds.

@@ -41,7 +41,12 @@ impl TableMemory for &crate::memory::GuestMemory {
     }
 }
 
-/// Page tables laid out in one contiguous run of guest memory starting at [`KERNEL_END`].
+/// Where the root table (PML4) of the boot page tables is: the first table built, at
+/// [`KERNEL_END`]. Fixed, so the vCPU's CR3 is set before the tables are built
+/// (`crate::prepare`, on another thread).
+pub const ROOT_GPA: u64 = KERNEL_END;
+
+/// Page tables laid out in one contiguous run of guest memory starting at [`ROOT_GPA`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootPageTables {
     /// GPA of the root (PML4).
@@ -64,7 +69,7 @@ impl BootPageTables {
         image_size: u64,
         prelink: &[u64],
     ) -> Option<BootPageTables> {
-        let mut b = Builder { memory, root: 0, next: KERNEL_END, limit: limit_gpa };
+        let mut b = Builder { memory, root: 0, next: ROOT_GPA, limit: limit_gpa };
         b.root = b.alloc()?;
         let supervisor = pte::PRESENT | pte::WRITABLE | pte::NO_EXECUTE;
         let mut gpa = layout::GDT_GPA;
@@ -242,7 +247,7 @@ mod tests {
     #[test]
     fn tables_are_contiguous_after_the_kernel() {
         let (t, _) = build(64 << 20, 1 << 20, &[]);
-        assert_eq!(t.root, KERNEL_END);
+        assert_eq!(t.root, ROOT_GPA);
         assert_eq!(t.end_gpa % PAGE_SIZE, 0);
         // root, low PDPT/PD/PT (system + hypercall + kernel share one PT), direct-map PDPT + PD,
         // image PDPT + PD.

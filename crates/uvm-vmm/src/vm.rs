@@ -108,13 +108,14 @@ pub fn detect_platform() -> Platform {
     }
 }
 
-/// The parts of a VM that do not depend on the image (KVM, the VM, the vCPU with its CPUID):
-/// made ahead, in parallel with opening and checking the image.
+/// The parts of a VM that do not depend on the image (KVM, the VM, the vCPU with its CPUID
+/// and its boot registers): made ahead, in parallel with opening and checking the image.
 pub struct PreparedVm {
     kvm: Kvm,
     vm: Arc<VmFd>,
     vcpu: VcpuFd,
     cpuid: CpuId,
+    xcr0: Option<u64>,
     tsc_khz: u32,
     platform: Platform,
     lapic_in_kernel: bool,
@@ -135,9 +136,11 @@ pub struct VmSender(mpsc::SyncSender<Arc<VmFd>>);
 /// The staging side of [`vm_handoff`].
 pub struct VmReceiver(mpsc::Receiver<Arc<VmFd>>);
 
-/// Creates the VM and its vCPU; hands the VM to `handoff` as soon as it exists.
-pub fn prepare(handoff: Option<VmSender>) -> Result<PreparedVm, VmError> {
+/// Creates the VM and its vCPU, set to enter `kernel` (the same bytes the [`VmSpec`] will
+/// give); hands the VM to `handoff` as soon as it exists.
+pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, VmError> {
     let mut timings = Timings::start();
+    let header = boot::parse_kernel_header(kernel)?;
     let platform = detect_platform();
     let kvm = Kvm::new().map_err(VmError::KvmUnavailable)?;
     let vm = Arc::new(kvm.create_vm().map_err(|source| VmError::Kvm { what: "KVM_CREATE_VM", source })?);
@@ -157,14 +160,19 @@ pub fn prepare(handoff: Option<VmSender>) -> Result<PreparedVm, VmError> {
     crate::cache_leaf::describe_caches_in_leaf2(&mut cpuid);
     vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
     let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
+    // The registers, CR3 included, depend on nothing the image brings (the boot page tables'
+    // root is always at `ROOT_GPA`): set here (~25 us), they are off the path that waits
+    // for the image thread.
+    let xcr0 = cpu::boot_xcr0(&cpuid);
+    cpu::configure_vcpu(&vcpu, &header, platform, 0, crate::paging::ROOT_GPA, xcr0, &cpu::boot_regs(&header))?;
     timings.mark("create vCPU");
-    Ok(PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, lapic_in_kernel, timings })
+    Ok(PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, timings })
 }
 
 /// Boots the VM described by `spec` and runs it until the app ends (all on this thread; `uvm
 /// run` overlaps [`prepare`] with [`stage_memory`] and then calls [`run_staged`]).
 pub fn run(spec: &VmSpec<'_>, io: &dyn HostIo) -> Result<RunReport, VmError> {
-    let prepared = prepare(None)?;
+    let prepared = prepare(spec.kernel, None)?;
     run_staged(prepared, stage_memory(spec, None)?, spec, io)
 }
 
@@ -236,7 +244,7 @@ pub fn run_staged(
     // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
     // already point into this memory) goes before the memory does.
     let StagedMemory { memory, header, tables, took: _, slots_took } = staged;
-    let PreparedVm { kvm, vm, vcpu, cpuid, tsc_khz, platform, lapic_in_kernel, mut timings } = prepared;
+    let PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, mut timings } = prepared;
     // The clock started with `prepare`: time spent waiting here for the image thread (staged
     // memory) shows which of the two was the longer path.
     timings.mark("wait for image");
@@ -259,9 +267,7 @@ pub fn run_staged(
         vcpu_count: spec.cpus,
     };
     boot::write_boot_info(&memory, &spec.launch, &facts, tables)?;
-    let xcr0 = cpu::boot_xcr0(&cpuid);
-    let regs = cpu::boot_regs(&header);
-    cpu::configure_vcpu(&vcpu, &header, platform, 0, tables.root, xcr0, &regs)?;
+    debug_assert_eq!(tables.root, crate::paging::ROOT_GPA, "prepare set CR3 to ROOT_GPA");
     timings.mark("boot info");
 
     let vcpus = Vcpus::new(spec.cpus);
