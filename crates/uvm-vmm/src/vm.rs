@@ -150,7 +150,7 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, V
     }
     let lapic_in_kernel = enable_split_irqchip(&vm);
     timings.mark("create VM");
-    let vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
+    let mut vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
     let mut cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
@@ -165,6 +165,7 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, V
     // for the image thread.
     let xcr0 = cpu::boot_xcr0(&cpuid);
     cpu::configure_vcpu(&vcpu, &header, platform, 0, crate::paging::ROOT_GPA, xcr0, &cpu::boot_regs(&header))?;
+    cpu::first_run_ahead(&mut vcpu)?;
     timings.mark("create vCPU");
     Ok(PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, timings })
 }
