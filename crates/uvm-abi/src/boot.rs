@@ -97,6 +97,10 @@ pub struct BootInfo {
     pub prestaged_gpa: u64,
     /// How many frames from `prestaged_gpa` hold app data (0: none; the kernel copies).
     pub prestaged_pages: u64,
+    /// Bytes of RAM, from GPA 0, the guest may use from boot on (at most `ram_size`). The
+    /// rest becomes usable once [`crate::hypercall::Hypercall::RamReady`] says so: the VMM
+    /// registers a large RAM with KVM in two parts, the second while the guest boots.
+    pub ram_ready_size: u64,
 }
 
 /// The pages of the app's writable data, in the order the VMM fills the prestaged frames and
@@ -144,7 +148,7 @@ mod tests {
 
     #[test]
     fn boot_info_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<BootInfo>(), 176);
+        assert_eq!(core::mem::size_of::<BootInfo>(), 184);
         assert_eq!(core::mem::offset_of!(BootInfo, prestaged_gpa), 160);
         assert_eq!(core::mem::offset_of!(BootInfo, random_seed), 88);
         assert_eq!(core::mem::offset_of!(BootInfo, argc), 136);

@@ -53,11 +53,17 @@ pub enum Hypercall {
     /// touch of a page the host has not backed costs a shadow-page fault each (~10 us), and
     /// KVM maps 8 pages per fault where the host backs them.
     BackRam = 16,
+    /// Start registering the rest of guest RAM, or wait until all of it can be used:
+    /// [`RamReady`]. Of a large RAM the VMM registers only the first part with KVM before boot
+    /// (`BootInfo::ram_ready_size`; registering costs ~0.5 ms per GiB here, the metadata KVM
+    /// keeps for each page) and the rest when the guest's kernel asks, early in its boot; the
+    /// frame allocator waits for it before it hands out a frame beyond that part.
+    RamReady = 17,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 15] = [
+    pub const ALL: [Hypercall; 16] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -73,6 +79,7 @@ impl Hypercall {
         Hypercall::Interrupt,
         Hypercall::Net,
         Hypercall::BackRam,
+        Hypercall::RamReady,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.
@@ -248,6 +255,20 @@ pub struct BackRam {
     /// Bytes (a multiple of the page size).
     pub len: u64,
     /// Out: 0.
+    pub result: i64,
+}
+
+/// [`Hypercall::RamReady`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RamReady {
+    /// 0: have the VMM start registering the rest of RAM (if it has not) and return at once
+    /// with what is usable now; 1: also wait until the rest is registered.
+    pub wait: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Out: bytes of guest RAM, from GPA 0, the guest may now use (all of it once the VMM has
+    /// registered the rest), or -errno (ENOMEM: the host could not register it).
     pub result: i64,
 }
 

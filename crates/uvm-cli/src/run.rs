@@ -272,6 +272,14 @@ fn print_timings(
         eprintln!("  {phase:<14} {:>9.1} us", d.as_secs_f64() * 1e6);
     }
     eprintln!("  {:<14} {:>9.1} us", "total", report.timings.total().as_secs_f64() * 1e6);
+    if let Some(took) = report.late_ram_took {
+        eprintln!(
+            "  {:<14} {:>9.1} us  (RAM past the first {} MiB, registered on its own thread while the guest ran)",
+            "late RAM slot",
+            took.as_secs_f64() * 1e6,
+            uvm_vmm::late_ram::RAM_AT_BOOT >> 20
+        );
+    }
     eprintln!("  {:<14} after the exit status is out (a reaper destroys the VM)", "teardown");
     if let Outcome::Exited(_, g) = &report.outcome {
         let us = |tsc: u64| (tsc.saturating_sub(report.first_run_tsc)) as f64 * 1000.0 / report.tsc_khz.max(1) as f64;

@@ -45,6 +45,8 @@ pub struct BootFacts {
     pub random_seed: [u64; 4],
     /// How many vCPUs may run at once (`[vm] cpus`).
     pub vcpu_count: u32,
+    /// Bytes of RAM registered with KVM before boot (`late_ram`).
+    pub ram_ready_size: u64,
 }
 
 /// Reads and checks the kernel header at the start of the kernel's flat binary.
@@ -311,6 +313,7 @@ pub fn write_boot_info(
         platform: facts.platform as u32,
         flags: facts.flags,
         ram_size: memory.ram_size(),
+        ram_ready_size: facts.ram_ready_size,
         first_free_gpa: tables.end_gpa,
         page_table_root: tables.root,
         image_gpa: layout::IMAGE_GPA,

@@ -196,6 +196,9 @@ mod tests {
             self.started.lock().unwrap().push(*start);
             Ok(())
         }
+        fn ram_ready(&self, _wait: bool) -> crate::late_ram::RamReadiness {
+            crate::late_ram::RamReadiness::Ready(64 << 20)
+        }
         fn start_net_poller(&self) -> bool {
             true
         }
@@ -347,6 +350,15 @@ mod tests {
             mem.write_plain(PARAMS, &bad).unwrap();
             assert!(run(&hypercall_exit(Hypercall::BackRam, PARAMS), &mem, &io).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ram_ready_reports_the_ram_the_vcpu_ops_say_is_registered() {
+        use uvm_abi::hypercall::RamReady;
+        let (mem, io) = (memory(), MemoryIo::default());
+        mem.write_plain(PARAMS, &RamReady { wait: 1, reserved: 0, result: -1 }).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::RamReady, PARAMS), &mem, &io).unwrap(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<RamReady>(PARAMS).unwrap().result, 64 << 20);
     }
 
     #[test]

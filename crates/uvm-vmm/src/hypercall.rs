@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use uvm_abi::hypercall::{
     BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt,
-    MemoryChunk, Message, Park, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
+    MemoryChunk, Message, Park, RamReady, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
     MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
@@ -32,6 +32,9 @@ pub trait VcpuOps {
     fn interrupt(&self, index: u32) -> bool;
     /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`.
     fn start(&self, start: &VcpuStart) -> Result<(), StartError>;
+    /// Starts registering the rest of guest RAM with KVM if that has not begun
+    /// (`crate::late_ram`); with `wait`, waits until it is done, without holding a run slot.
+    fn ram_ready(&self, wait: bool) -> crate::late_ram::RamReadiness;
     /// Starts the VM's network poller (`crate::net::Network::run_poller`) on a thread of its own
     /// that ends with the VM; false if the host could not start it.
     fn start_net_poller(&self) -> bool;
@@ -86,6 +89,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Interrupt => "interrupt",
         Hypercall::Net => "net",
         Hypercall::BackRam => "back-ram",
+        Hypercall::RamReady => "ram-ready",
     }
 }
 
@@ -244,6 +248,17 @@ pub fn handle(
             check_buffer(memory, call, p.gpa, p.len, BACK_RAM_MAX_LEN)?;
             memory.prefault_ram(p.gpa, p.len);
             p.result = 0;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::RamReady => {
+            use crate::late_ram::RamReadiness;
+            let mut p: RamReady = read_params(memory, call, params_gpa)?;
+            p.result = match vcpu.ram_ready(p.wait != 0) {
+                RamReadiness::Ready(bytes) => bytes as i64,
+                RamReadiness::Failed => -i64::from(libc::ENOMEM),
+                RamReadiness::Stopping => -i64::from(libc::EINTR),
+            };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

@@ -21,6 +21,7 @@ pub mod host_io;
 pub mod hypercall;
 mod interrupt;
 pub mod kvm_stats;
+pub mod late_ram;
 pub mod mapped;
 pub mod memory;
 pub mod net;

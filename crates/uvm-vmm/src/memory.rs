@@ -410,6 +410,8 @@ unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::BackRam {}
 // SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::RamReady {}
+// SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::MemoryChunk {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::ConsolePoll {}

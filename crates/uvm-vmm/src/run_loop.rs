@@ -56,6 +56,8 @@ pub(crate) struct VmShared<'a> {
     pub xcr0: Option<u64>,
     /// See [`crate::VmSpec::exit_now`].
     pub exit_now: Option<fn(i32) -> !>,
+    /// Opens once all of RAM is registered with KVM (`crate::late_ram`).
+    pub ram_gate: &'a crate::late_ram::RamGate,
     /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
     pub fds: Mutex<Vec<VcpuFd>>,
 }
@@ -210,6 +212,28 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 
     fn unpark(&self, index: u32) -> bool {
         self.vm.vcpus.unpark(index)
+    }
+
+    /// The registration runs on a thread of the VM's scope (so `run_staged` joins it before
+    /// guest memory goes).
+    fn ram_ready(&self, wait: bool) -> crate::late_ram::RamReadiness {
+        let (vm, gate) = (self.vm, self.vm.ram_gate);
+        if let Some(at_boot) = gate.begin() {
+            let spawned = stop::with_stop_signals_blocked(|| {
+                std::thread::Builder::new()
+                    .name("uvm-late-ram".into())
+                    .spawn_scoped(self.scope, move || crate::vm::register_late_ram(vm.vm, vm.memory, at_boot, gate))
+            });
+            if spawned.is_err() {
+                gate.set(crate::late_ram::GateState::Failed(at_boot));
+            }
+        }
+        if !wait {
+            return gate.now();
+        }
+        let mut readiness = crate::late_ram::RamReadiness::Stopping;
+        self.blocking(&mut || readiness = gate.wait());
+        readiness
     }
 
     fn interrupt(&self, index: u32) -> bool {

@@ -16,6 +16,7 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
+use crate::late_ram::{ram_at_boot, GateState, RamGate};
 use crate::mapped::MappedFile;
 use crate::memory::{GuestMemory, MapOverRamError};
 use crate::net::{NetCounts, Network};
@@ -80,6 +81,9 @@ pub struct RunReport {
     pub tsc_khz: u64,
     /// The TSC just before the first KVM_RUN.
     pub first_run_tsc: u64,
+    /// How long registering the RAM beyond `late_ram::RAM_AT_BOOT` took, on a thread of its
+    /// own while the guest ran (`None`: all of RAM was registered before boot).
+    pub late_ram_took: Option<std::time::Duration>,
     /// The VM itself: dropping the report tears it down; `teardown::exit_process` leaves that
     /// to a reaper instead.
     pub vm: VmResources,
@@ -226,7 +230,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let took = started.elapsed();
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
         Some(vm) => {
-            register_memory(&vm, &memory)?;
+            register_memory(&vm, &memory, ram_at_boot(memory.ram_size(), tables.end_gpa))?;
             Some(started.elapsed() - took)
         }
         None => None,
@@ -254,8 +258,9 @@ pub fn run_staged(
     if !spec.network.ports.is_empty() {
         timings.mark("publish ports");
     }
+    let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
     if slots_took.is_none() {
-        register_memory(&vm, &memory)?;
+        register_memory(&vm, &memory, at_boot)?;
         timings.mark("memory slots");
     }
 
@@ -266,12 +271,15 @@ pub fn run_staged(
         hwcap: cpu::hwcap(&cpuid),
         random_seed: random_seed(),
         vcpu_count: spec.cpus,
+        ram_ready_size: at_boot,
     };
     boot::write_boot_info(&memory, &spec.launch, &facts, tables)?;
     debug_assert_eq!(tables.root, crate::paging::ROOT_GPA, "prepare set CR3 to ROOT_GPA");
     timings.mark("boot info");
 
     let vcpus = Vcpus::new(spec.cpus);
+    let ram_gate =
+        if at_boot < memory.ram_size() { RamGate::not_started(at_boot) } else { RamGate::open(memory.ram_size()) };
     let shared = VmShared {
         vm: &vm,
         memory: &memory,
@@ -285,6 +293,7 @@ pub fn run_staged(
         root: tables.root,
         xcr0,
         exit_now: spec.exit_now,
+        ram_gate: &ram_gate,
         fds: Mutex::new(Vec::new()),
     };
     crate::stop::install(spec.timeout);
@@ -314,6 +323,7 @@ pub fn run_staged(
         kvm_counters,
         tsc_khz: u64::from(tsc_khz),
         first_run_tsc,
+        late_ram_took: ram_gate.late_took(),
         vcpus_started: vcpus.started(),
         vm: VmResources { _vcpus: fds, _vm: vm, _kvm: kvm, _memory: memory },
     };
@@ -350,7 +360,9 @@ fn enable_split_irqchip(vm: &VmFd) -> bool {
     vm.enable_cap(&cap).is_ok()
 }
 
-fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
+/// Registers RAM up to `ram_at_boot` (slot 0) and the image (slot 1); the rest of RAM, if
+/// any, is [`register_late_ram`]'s.
+fn register_memory(vm: &VmFd, memory: &GuestMemory, ram_at_boot: u64) -> Result<(), VmError> {
     let (ram_host, ram_len) = memory.ram_host_range();
     let (image_host, image_len) = memory.image_host_range();
     let slots = [
@@ -358,7 +370,7 @@ fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
             slot: 0,
             flags: 0,
             guest_phys_addr: 0,
-            memory_size: ram_len,
+            memory_size: ram_at_boot.min(ram_len),
             userspace_addr: ram_host,
         },
         kvm_userspace_memory_region {
@@ -376,6 +388,28 @@ fn register_memory(vm: &VmFd, memory: &GuestMemory) -> Result<(), VmError> {
             .map_err(|source| VmError::Kvm { what: "KVM_SET_USER_MEMORY_REGION", source })?;
     }
     Ok(())
+}
+
+/// Registers RAM from `at_boot` to its end as slot 2 and opens `gate` (see `late_ram`). Runs
+/// on a thread of the VM's scope while the guest boots.
+pub(crate) fn register_late_ram(vm: &VmFd, memory: &GuestMemory, at_boot: u64, gate: &RamGate) {
+    let started = std::time::Instant::now();
+    let (ram_host, ram_len) = memory.ram_host_range();
+    let slot = kvm_userspace_memory_region {
+        slot: 2,
+        flags: 0,
+        guest_phys_addr: at_boot,
+        memory_size: ram_len - at_boot,
+        userspace_addr: ram_host + at_boot,
+    };
+    // SAFETY: the range is the end of guest RAM, a live mapping owned by `memory`, which
+    // outlives this call (the scope that runs it is joined before `run_staged` lets `memory`
+    // go); it overlaps no other slot (slot 0 ends at `at_boot`, the image is above RAM).
+    let registered = unsafe { vm.set_user_memory_region(slot) };
+    gate.set(match registered {
+        Ok(()) => GateState::Open(ram_len, Some(started.elapsed())),
+        Err(_) => GateState::Failed(at_boot),
+    });
 }
 
 /// The default of `[vm] cpus`: how many CPUs this process may run on (its affinity mask, what

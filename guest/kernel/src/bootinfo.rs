@@ -64,6 +64,7 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         reserved: u32_at(raw, 156),
         prestaged_gpa: u64_at(raw, 160),
         prestaged_pages: u64_at(raw, 168),
+        ram_ready_size: u64_at(raw, 176),
     };
     if info.magic != BOOT_INFO_MAGIC {
         return Err("the boot info has the wrong magic");
@@ -77,6 +78,9 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         || info.first_free_gpa >= info.ram_size
     {
         return Err("the boot info's free-memory start is invalid");
+    }
+    if info.ram_ready_size < info.first_free_gpa || info.ram_ready_size > info.ram_size {
+        return Err("the boot info's ready RAM size is invalid");
     }
     let prestaged_end =
         info.prestaged_pages.checked_mul(PAGE_SIZE).and_then(|bytes| info.prestaged_gpa.checked_add(bytes));
@@ -142,12 +146,13 @@ mod tests {
             hwcap2: 0,
             argc,
             envc,
-            strings_offset: 176,
+            strings_offset: 184,
             strings_len: strings.len() as u32,
             vcpu_count: 1,
             reserved: 0,
             prestaged_gpa: KERNEL_END + 0x4000,
             prestaged_pages: 2,
+            ram_ready_size: 64 << 20,
         };
         let mut raw = Vec::new();
         {
@@ -175,10 +180,10 @@ mod tests {
         for v in [info.argc, info.envc, info.strings_offset, info.strings_len, info.vcpu_count, info.reserved] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [info.prestaged_gpa, info.prestaged_pages] {
+        for v in [info.prestaged_gpa, info.prestaged_pages, info.ram_ready_size] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(raw.len(), 176);
+        assert_eq!(raw.len(), 184);
         raw.extend_from_slice(strings);
         raw
     }
@@ -211,5 +216,11 @@ mod tests {
         let mut raw = sample(b"a\0/\0", 1, 0);
         raw[160] = 1;
         assert!(decode(&raw).is_err(), "prestaged frames not page-aligned");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[176..184].copy_from_slice(&(128u64 << 20).to_le_bytes());
+        assert!(decode(&raw).is_err(), "more RAM ready than there is");
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[176..184].copy_from_slice(&4096u64.to_le_bytes());
+        assert!(decode(&raw).is_err(), "less RAM ready than the boot uses");
     }
 }

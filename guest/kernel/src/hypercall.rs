@@ -6,7 +6,7 @@
 
 use uvm_abi::hypercall::{
     BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt,
-    MemoryChunk, Message, Park, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
+    MemoryChunk, Message, Park, RamReady, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -114,6 +114,20 @@ pub fn interrupt(index: u32) {
 pub fn back_ram(gpa: u64, len: u64) {
     let mut p = BackRam { gpa, len: len.min(BACK_RAM_MAX_LEN), result: 0 };
     call(Hypercall::BackRam, &mut p);
+}
+
+/// Has the VMM register the rest of a large guest RAM with KVM (see uvm-abi's `RamReady`),
+/// and with `wait`, waits until it is there: the bytes of RAM from GPA 0 now usable, or
+/// `None` if the host could not add the rest.
+pub fn ram_ready(wait: bool) -> Option<u64> {
+    let mut p = RamReady { wait: u32::from(wait), reserved: 0, result: 0 };
+    call(Hypercall::RamReady, &mut p);
+    u64::try_from(p.result).ok().filter(|&bytes| bytes > 0)
+}
+
+/// [`ram_ready`], waiting: what the frame allocator asks when it needs the rest of RAM.
+pub fn wait_for_ram() -> Option<u64> {
+    ram_ready(true)
 }
 
 /// Has the VMM copy image bytes from `image_offset` into the guest-RAM `chunks` (kernel

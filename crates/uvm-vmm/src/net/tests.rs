@@ -40,6 +40,9 @@ impl VcpuOps for NoVcpus {
     fn start(&self, _: &VcpuStart) -> Result<(), StartError> {
         Err(StartError::Invalid)
     }
+    fn ram_ready(&self, _wait: bool) -> crate::late_ram::RamReadiness {
+        crate::late_ram::RamReadiness::Ready(64 << 20)
+    }
     fn start_net_poller(&self) -> bool {
         // The tests that need the poller run it themselves.
         true

@@ -3,7 +3,9 @@
 //! Fresh frames come from a bump pointer over RAM the host has never touched (so they are
 //! zero and cost no host memory until used); freed frames go on a free list threaded through
 //! the frames themselves and are reused first (they are already backed on the host), zeroed
-//! on reuse.
+//! on reuse. Of a large RAM the VMM registers only the first part with KVM before boot
+//! (`BootInfo::ram_ready_size`): the bump pointer stops there until the host says, when asked
+//! (the `RamReady` hypercall, once), that the rest is registered too.
 
 use uvm_abi::layout::PAGE_SIZE;
 
@@ -13,6 +15,11 @@ use crate::arch::phys;
 pub struct FrameAllocator {
     next: u64,
     end: u64,
+    /// Fresh frames are handed out below this only (`end` once all of RAM is there).
+    ready: u64,
+    /// Asks the host for the rest of RAM: the bytes from GPA 0 now usable, `None` if it
+    /// cannot have them (asked once; `None` here when there is nothing to ask).
+    more: Option<fn() -> Option<u64>>,
     free_head: u64,
     free_count: u64,
     in_use: u64,
@@ -23,7 +30,16 @@ const NO_FRAME: u64 = u64::MAX;
 impl FrameAllocator {
     /// Manages the frames of `[start, end)` (page-aligned GPAs).
     pub const fn new(start: u64, end: u64) -> FrameAllocator {
-        FrameAllocator { next: start, end, free_head: NO_FRAME, free_count: 0, in_use: 0 }
+        FrameAllocator { next: start, end, ready: end, more: None, free_head: NO_FRAME, free_count: 0, in_use: 0 }
+    }
+
+    /// Only frames below `ready` until `more` says more is usable (see the module's doc).
+    pub fn with_ready(mut self, ready: u64, more: fn() -> Option<u64>) -> FrameAllocator {
+        if ready < self.end {
+            self.ready = ready.max(self.next);
+            self.more = Some(more);
+        }
+        self
     }
 
     /// A zeroed frame, or `None` when RAM is exhausted.
@@ -42,13 +58,30 @@ impl FrameAllocator {
     /// `count` physically contiguous fresh frames (zero), for the kernel heap.
     pub fn alloc_contiguous(&mut self, count: u64) -> Option<u64> {
         let bytes = count.checked_mul(PAGE_SIZE)?;
-        if self.end - self.next < bytes {
+        if self.ready - self.next < bytes {
+            self.ask_for_more();
+        }
+        if self.ready - self.next < bytes {
             return None;
         }
         let frame = self.next;
         self.next += bytes;
         self.in_use += count;
         Some(frame)
+    }
+
+    /// The first time fresh frames run out below `ready`: asks the host for the rest of RAM
+    /// (which waits until it is registered; other vCPUs wanting a frame meanwhile wait on
+    /// this allocator's lock, milliseconds at most). If it cannot have it, RAM ends at `ready`.
+    /// Out of line: the allocation path stays small enough to be inlined where it is hot.
+    #[cold]
+    #[inline(never)]
+    fn ask_for_more(&mut self) {
+        let Some(more) = self.more.take() else { return };
+        match more() {
+            Some(usable) if usable > self.ready => self.ready = usable.min(self.end),
+            _ => self.end = self.ready,
+        }
     }
 
     /// Counts `count` frames from outside its range as handed out (frames the VMM filled
@@ -102,6 +135,28 @@ mod tests {
         phys::read_bytes(c, &mut page);
         assert!(page.iter().all(|&x| x == 0), "a reused frame is zeroed");
         assert_eq!(f.in_use(), 2);
+    }
+
+    #[test]
+    fn frames_past_the_ready_part_come_once_the_host_says_so() {
+        phys::reset(16 * 4096);
+        let granted = || Some(8 * 4096);
+        let mut f = FrameAllocator::new(4096, 8 * 4096).with_ready(3 * 4096, granted);
+        assert_eq!(f.available(), 7, "all of RAM counts");
+        assert_eq!(f.alloc_contiguous(2), Some(4096));
+        assert_eq!(f.alloc_zeroed(), Some(3 * 4096), "past the ready part: asked, granted");
+        assert_eq!(f.alloc_contiguous(4), Some(4 * 4096));
+        assert!(f.alloc_zeroed().is_none(), "RAM's end");
+
+        let refused = || None;
+        let mut f = FrameAllocator::new(4096, 8 * 4096).with_ready(3 * 4096, refused);
+        assert_eq!(f.alloc_contiguous(2), Some(4096));
+        assert!(f.alloc_zeroed().is_none(), "refused: RAM ends at the ready part");
+        assert_eq!(f.available(), 0);
+
+        let never = || panic!("all of RAM is ready: nothing to ask");
+        let mut f = FrameAllocator::new(4096, 4 * 4096).with_ready(4 * 4096, never);
+        assert_eq!(f.alloc_contiguous(3), Some(4096));
     }
 
     #[test]
