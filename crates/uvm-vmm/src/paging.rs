@@ -23,6 +23,9 @@ pub trait TableMemory {
     fn read_u64(&self, gpa: u64) -> Option<u64>;
     /// Stores `value` at `gpa`; `None` outside the memory.
     fn write_u64(&mut self, gpa: u64, value: u64) -> Option<()>;
+    /// Stores `values` one after the other from `gpa` (one copy: the direct map of a large
+    /// RAM is thousands of entries); `None` outside the memory.
+    fn write_u64s(&mut self, gpa: u64, values: &[u64]) -> Option<()>;
     /// Zeroes the page at `gpa` (page-aligned); `None` outside the memory.
     fn zero_page(&mut self, gpa: u64) -> Option<()>;
 }
@@ -34,6 +37,11 @@ impl TableMemory for &crate::memory::GuestMemory {
 
     fn write_u64(&mut self, gpa: u64, value: u64) -> Option<()> {
         crate::memory::GuestMemory::write_u64(self, gpa, value)
+    }
+
+    fn write_u64s(&mut self, gpa: u64, values: &[u64]) -> Option<()> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.write_ram(gpa, &bytes)
     }
 
     fn zero_page(&mut self, gpa: u64) -> Option<()> {
@@ -87,16 +95,8 @@ impl BootPageTables {
             }
         }
         let data = pte::PRESENT | pte::USER | pte::NO_EXECUTE;
-        let mut offset = 0;
-        while offset < ram_size {
-            b.map_2m(DIRECT_MAP_VA + offset, offset, data | pte::WRITABLE)?;
-            offset += LARGE_PAGE_SIZE;
-        }
-        let mut offset = 0;
-        while offset < image_size {
-            b.map_2m(DIRECT_MAP_VA + IMAGE_GPA + offset, IMAGE_GPA + offset, data)?;
-            offset += LARGE_PAGE_SIZE;
-        }
+        b.map_2m_run(DIRECT_MAP_VA, 0, ram_size, data | pte::WRITABLE)?;
+        b.map_2m_run(DIRECT_MAP_VA + IMAGE_GPA, IMAGE_GPA, image_size, data)?;
         Some(BootPageTables { root: b.root, end_gpa: b.next })
     }
 
@@ -158,8 +158,26 @@ impl<M: TableMemory> Builder<'_, M> {
     }
 
     fn map_2m(&mut self, va: u64, gpa: u64, flags: u64) -> Option<()> {
-        let pd = self.table_for(va, 2)?;
-        self.memory.write_u64(pd + ((va >> 21) & 511) * 8, pte::preset_used(gpa | flags | pte::LARGE))
+        self.map_2m_run(va, gpa, LARGE_PAGE_SIZE, flags)
+    }
+
+    /// Maps `[va, va + len)` to `gpa` on in 2 MiB pages (`len` rounded up to a whole page),
+    /// writing each page directory's share of the entries at once.
+    fn map_2m_run(&mut self, va: u64, gpa: u64, len: u64, flags: u64) -> Option<()> {
+        let pages = len.div_ceil(LARGE_PAGE_SIZE);
+        let mut done = 0;
+        while done < pages {
+            let at = va + done * LARGE_PAGE_SIZE;
+            let pd = self.table_for(at, 2)?;
+            let first = (at >> 21) & 511;
+            let count = (512 - first).min(pages - done);
+            let entries: Vec<u64> = (done..done + count)
+                .map(|i| pte::preset_used((gpa + i * LARGE_PAGE_SIZE) | flags | pte::LARGE))
+                .collect();
+            self.memory.write_u64s(pd + first * 8, &entries)?;
+            done += count;
+        }
+        Some(())
     }
 }
 
@@ -187,6 +205,14 @@ mod tests {
         fn write_u64(&mut self, gpa: u64, value: u64) -> Option<()> {
             let r = self.range(gpa, 8)?;
             self.0[r].copy_from_slice(&value.to_le_bytes());
+            Some(())
+        }
+
+        fn write_u64s(&mut self, gpa: u64, values: &[u64]) -> Option<()> {
+            let r = self.range(gpa, values.len() as u64 * 8)?;
+            for (chunk, v) in self.0[r].chunks_exact_mut(8).zip(values) {
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
             Some(())
         }
 
@@ -230,6 +256,25 @@ mod tests {
         assert_eq!(flags & pte::WRITABLE, 0, "image is read-only");
         assert_eq!(flags & (pte::ACCESSED | pte::DIRTY), pte::ACCESSED, "read-only pages get no Dirty bit");
         assert!(t.translate(&m, 0x40_0000).is_none(), "app space is empty");
+    }
+
+    #[test]
+    fn a_large_ram_is_mapped_across_page_directories() {
+        // 3 GiB + 2 MiB: three whole page directories and one entry of a fourth.
+        let ram = (3 << 30) + (2 << 20);
+        let (t, m) = build(ram, 5 << 20, &[]);
+        for gpa in [0, (1 << 30) - 1, 1 << 30, (2 << 30) + (6 << 20) + 5, ram - 1] {
+            let (got, flags) = t.translate(&m, DIRECT_MAP_VA + gpa).expect("RAM mapped");
+            assert_eq!(got, gpa);
+            assert_ne!(flags & pte::LARGE, 0);
+            assert_ne!(flags & pte::WRITABLE, 0);
+        }
+        assert!(t.translate(&m, DIRECT_MAP_VA + ram).is_none(), "nothing past RAM");
+        // A partial last 2 MiB of the image is mapped whole.
+        let (got, flags) = t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + (6 << 20) - 1).expect("image's last page");
+        assert_eq!(got, IMAGE_GPA + (6 << 20) - 1);
+        assert_eq!(flags & pte::WRITABLE, 0);
+        assert!(t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + (6 << 20)).is_none());
     }
 
     #[test]
