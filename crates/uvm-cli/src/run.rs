@@ -274,7 +274,8 @@ fn print_timings(
     eprintln!("  {:<14} {:>9.1} us", "total", report.timings.total().as_secs_f64() * 1e6);
     if let Some(took) = report.late_ram_took {
         eprintln!(
-            "  {:<14} {:>9.1} us  (RAM past the first {} MiB, registered on its own thread while the guest ran)",
+            "  {:<14} {:>9.1} us  (RAM past the first {} MiB, registered on its own thread while the guest ran; \
+             the guest run above ends once it is done)",
             "late RAM slot",
             took.as_secs_f64() * 1e6,
             uvm_vmm::late_ram::RAM_AT_BOOT >> 20

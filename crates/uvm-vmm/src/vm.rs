@@ -189,6 +189,8 @@ pub struct StagedMemory {
     header: uvm_abi::kernel::KernelHeader,
     tables: boot::BootTables,
     took: std::time::Duration,
+    /// How much of RAM is registered before boot (`late_ram::ram_at_boot`).
+    ram_at_boot: u64,
     /// How long registering the memory slots took, if the stager did it.
     slots_took: Option<std::time::Duration>,
 }
@@ -228,14 +230,15 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     }
     (spec.kernel_copied)();
     let took = started.elapsed();
+    let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
         Some(vm) => {
-            register_memory(&vm, &memory, ram_at_boot(memory.ram_size(), tables.end_gpa))?;
+            register_memory(&vm, &memory, at_boot)?;
             Some(started.elapsed() - took)
         }
         None => None,
     };
-    Ok(StagedMemory { memory, header, tables, took, slots_took })
+    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took })
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -248,7 +251,7 @@ pub fn run_staged(
 ) -> Result<RunReport, VmError> {
     // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
     // already point into this memory) goes before the memory does.
-    let StagedMemory { memory, header, tables, took: _, slots_took } = staged;
+    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took } = staged;
     let PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, mut timings } = prepared;
     // The clock started with `prepare`: time spent waiting here for the image thread (staged
     // memory) shows which of the two was the longer path.
@@ -258,7 +261,6 @@ pub fn run_staged(
     if !spec.network.ports.is_empty() {
         timings.mark("publish ports");
     }
-    let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
     if slots_took.is_none() {
         register_memory(&vm, &memory, at_boot)?;
         timings.mark("memory slots");
