@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the cold-start figures of docs/PERFORMANCE.md: builds uvm (release), a static
-# glibc and a static musl hello (bench/hello.c), a Go hello (bench/hello.go, when `go` is
-# installed: apt-get install golang-go), their images and the KVM floor program
-# (bench/kvm_floor.c), and runs bench/coldstart.py on each hello: back to back, then each
-# start from an idle machine.
+# glibc and a static musl hello (bench/hello.c), a Go hello and a Go service's start
+# (bench/hello.go, bench/service.go; when `go` is installed: apt-get install golang-go), their
+# images and the KVM floor program (bench/kvm_floor.c), and runs bench/coldstart.py on each:
+# back to back, then each start from an idle machine.
 # Usage: bench/run.sh [RUNS]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,8 @@ gcc -static -O2 -o "$out/kvm_floor" bench/kvm_floor.c
 hellos="glibc musl"
 if command -v go >/dev/null; then
     CGO_ENABLED=0 GO111MODULE=off GOCACHE="$PWD/$out/go-cache" go build -trimpath -o "$out/hello-go" bench/hello.go
-    hellos="$hellos go"
+    CGO_ENABLED=0 GO111MODULE=off GOCACHE="$PWD/$out/go-cache" go build -trimpath -o "$out/hello-go-service" bench/service.go
+    hellos="$hellos go go-service"
 else
     echo "bench/run.sh: \`go\` is missing, so no Go hello (apt-get install golang-go)" >&2
 fi

@@ -179,6 +179,9 @@ pub struct GuestStats {
     pub patched_sites: u64,
     /// Syscalls that came in through such a site (counted in `syscalls` too).
     pub patched_syscalls: u64,
+    /// 2 MiB pages of the app's read-only image chunks mapped whole
+    /// ([`crate::boot::FLAG_IMAGE_LARGE_PAGES`]).
+    pub large_image_pages: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).
@@ -396,7 +399,7 @@ mod tests {
         assert_eq!(size_of::<ConsoleWrite>(), 32);
         assert_eq!(offset_of!(ConsoleWrite, result), 24);
         assert_eq!(size_of::<ConsoleRead>(), 32);
-        assert_eq!(size_of::<Exit>(), 80);
+        assert_eq!(size_of::<Exit>(), 88);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
         assert_eq!(size_of::<CopyFromImage>(), 32);

@@ -16,7 +16,7 @@ use std::path::Path;
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
-use uvm_abi::layout::{align_down, align_up, PAGE_SIZE, PIE_BASE_VA, USER_END_VA, USER_MIN_VA};
+use uvm_abi::layout::{align_down, align_up, LARGE_PAGE_SIZE, PAGE_SIZE, PIE_BASE_VA, USER_END_VA, USER_MIN_VA};
 
 use crate::error::{ElfError, ImageError};
 
@@ -69,6 +69,47 @@ pub struct ElfInfo {
     /// The program interpreter. Always `None` for an accepted binary (one with `PT_INTERP` is
     /// refused); kept so `inspect` output states it explicitly.
     pub interp: Option<String>,
+}
+
+impl ElfInfo {
+    /// Where the app's bytes should start in an image, modulo 2 MiB, so that the guest kernel
+    /// can map 2 MiB-aligned chunks of its read-only segments with one large page each
+    /// (its `map_large_image_chunks`): `Some` when some such chunk of the app's address
+    /// space is covered whole by read-only segments' file bytes, back to back in address and
+    /// file alike. A byte at file offset `o` of a segment loaded at `v` (load bias included)
+    /// is then at image offset `start + o`, and the chunk's image bytes start 2 MiB-aligned
+    /// when `start` is congruent to `v - o`.
+    pub fn large_page_residue(&self) -> Option<u64> {
+        let bias = match self.kind {
+            ElfKind::Static => 0,
+            ElfKind::StaticPie => PIE_BASE_VA,
+        };
+        let mut segments: Vec<&SegmentInfo> = self.segments.iter().filter(|s| s.memsz > 0).collect();
+        segments.sort_by_key(|s| s.vaddr);
+        // The run of read-only pages mapped in place so far: (first page, end, v - o).
+        let mut run: Option<(u64, u64, u64)> = None;
+        for s in segments {
+            let start = bias.checked_add(s.vaddr)?;
+            let read_only = s.flags & program_header::PF_W == 0 && s.flags & program_header::PF_R != 0;
+            let delta = start.wrapping_sub(s.offset);
+            let page = align_down(start, PAGE_SIZE);
+            // Pages past the file bytes are zero pages, not the image's; the one they end in
+            // is the image's (it shows the file's next bytes, as on Linux).
+            let in_place_end = align_up(start.checked_add(s.filesz)?, PAGE_SIZE)?;
+            run = match run {
+                _ if !read_only || in_place_end <= page => None,
+                Some((first, end, d)) if end == page && d == delta => Some((first, in_place_end, d)),
+                _ => Some((page, in_place_end, delta)),
+            };
+            if let Some((first, end, d)) = run {
+                let chunk = align_up(first, LARGE_PAGE_SIZE)?;
+                if chunk.checked_add(LARGE_PAGE_SIZE).is_some_and(|chunk_end| chunk_end <= end) {
+                    return Some(d % LARGE_PAGE_SIZE);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// Size of an ELF64 file header.
@@ -350,6 +391,39 @@ mod tests {
         assert!(describe_non_elf(b"hello world\n").0.contains("is text"));
         assert!(describe_non_elf(&[0, 1, 2, 3, 0xff]).0.contains("00 01 02 03 ff"));
         assert!(describe_non_elf(b"UVMIMAGE\x01").0.contains("uvm image"));
+    }
+
+    fn info(kind: ElfKind, segments: &[(u64, u64, u64, u32)]) -> ElfInfo {
+        let segments = segments
+            .iter()
+            .map(|&(offset, vaddr, filesz, flags)| SegmentInfo { offset, vaddr, memsz: filesz, filesz, flags })
+            .collect();
+        ElfInfo { kind, entry: 0, segments, has_tls: false, interp: None }
+    }
+
+    #[test]
+    fn large_page_residue_needs_a_whole_read_only_chunk() {
+        let (rx, r, rw) = (5, 4, 6);
+        // A Go service's layout: text and read-only data back to back past 0x600000.
+        let go =
+            [(0, 0x40_0000, 0x1a_9ef9, rx), (0x1a_a000, 0x5a_a000, 0x1a_5618, r), (0x35_0000, 0x75_0000, 0x3_c0a0, rw)];
+        assert_eq!(info(ElfKind::Static, &go).large_page_residue(), Some(0));
+        // A C hello: everything in the first 2 MiB.
+        let hello = [(0, 0x40_0000, 0x1000, r), (0x1000, 0x40_1000, 0x9_0000, rx), (0x9_2000, 0x49_2000, 0x2_0000, rw)];
+        assert_eq!(info(ElfKind::Static, &hello).large_page_residue(), None);
+        // A gap between text and read-only data breaks the run.
+        let gap = [(0, 0x40_0000, 0x1a_9000, rx), (0x1a_a000, 0x5a_b000, 0x1a_5000, r)];
+        assert_eq!(info(ElfKind::Static, &gap).large_page_residue(), None);
+        // Writable data in the middle too.
+        let split =
+            [(0, 0x40_0000, 0x10_0000, rx), (0x10_0000, 0x50_0000, 0x1000, rw), (0x10_1000, 0x50_1000, 0x30_0000, r)];
+        assert_eq!(info(ElfKind::Static, &split).large_page_residue(), Some(0), "the run after it is whole");
+        // Static-pie: loaded at PIE_BASE_VA, which is not 2 MiB-aligned.
+        let pie = [(0, 0, 0x30_0000, rx)];
+        assert_eq!(info(ElfKind::StaticPie, &pie).large_page_residue(), Some(PIE_BASE_VA % LARGE_PAGE_SIZE));
+        // File offsets that are not the addresses' (modulo 2 MiB).
+        let shifted = [(0x1000, 0x40_0000, 0x30_0000, rx)];
+        assert_eq!(info(ElfKind::Static, &shifted).large_page_residue(), Some(LARGE_PAGE_SIZE - 0x1000));
     }
 
     #[test]

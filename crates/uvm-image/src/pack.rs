@@ -5,7 +5,9 @@
 //! targets) right after it, the config right after that (each at a multiple of
 //! [`SECTION_ALIGN`]), then each regular file's bytes in entry order, each at a multiple of
 //! [`IMAGE_ALIGN`]. The file length is padded to a multiple of [`IMAGE_ALIGN`]. No guest kernel:
-//! `uvm run` brings its own.
+//! `uvm run` brings its own. An app with 2 MiB chunks of read-only segments
+//! ([`crate::ElfInfo::large_page_residue`]) starts at the offset that lets the guest map each
+//! with one 2 MiB page; the gap before it (under 2 MiB) is a hole in the file.
 //!
 //! The image is written to a temporary file beside the destination and renamed over it only
 //! when complete, so a reader never sees a partial image. Output depends only on the inputs'
@@ -20,7 +22,7 @@ use uvm_abi::image::{
     ImageHeader, Section, CHECKSUM_OFFSET, DIGEST_OFFSET, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION,
     IMAGE_HEADER_SIZE, IMAGE_MAGIC, SECTION_ALIGN,
 };
-use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE};
+use uvm_abi::layout::{align_up, IMAGE_MAX_SIZE, LARGE_PAGE_SIZE};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::atomic::write_atomically;
@@ -66,7 +68,7 @@ pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError
         move |source| ImageError::ReadInput { path, source }
     };
     let app_bytes = fs::read(input.app_binary).map_err(read_err(input.app_binary))?;
-    crate::elf::check_elf(input.app_binary, &app_bytes)?;
+    let elf = crate::elf::check_elf(input.app_binary, &app_bytes)?;
     let app_meta = fs::metadata(input.app_binary).map_err(read_err(input.app_binary))?;
 
     let mut tree = Tree::new();
@@ -77,7 +79,7 @@ pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError
     for file in input.defaults {
         tree.add_default(file)?;
     }
-    let layout = Layout::compute(tree.flatten(), input, out_path)?;
+    let layout = Layout::compute(tree.flatten(), input, elf.large_page_residue(), out_path)?;
 
     let total_size = layout.header.total_size;
     let write_err = |path: &Path, source| ImageError::WriteImage { path: path.to_path_buf(), source };
@@ -96,7 +98,12 @@ struct Layout {
 }
 
 impl Layout {
-    fn compute(flat: FlatTable, input: &PackInput, out_path: &Path) -> Result<Layout, ImageError> {
+    fn compute(
+        flat: FlatTable,
+        input: &PackInput,
+        large_page_residue: Option<u64>,
+        out_path: &Path,
+    ) -> Result<Layout, ImageError> {
         let too_large = |reason: String| ImageError::TooLarge { path: out_path.to_path_buf(), reason };
         let overflow = || too_large(format!("it would exceed the format's limit of {IMAGE_MAX_SIZE} bytes"));
         let FlatTable { mut entries, app_entry } = flat;
@@ -130,8 +137,14 @@ impl Layout {
         }
         let mut cursor = next_offset(config, IMAGE_ALIGN).ok_or_else(overflow)?;
         let mut files = Vec::new();
-        for flat in &mut entries {
+        for (index, flat) in entries.iter_mut().enumerate() {
             if let FlatData::File { content, size } = &flat.data {
+                if index == app_entry {
+                    if let Some(residue) = large_page_residue {
+                        let gap = residue.wrapping_sub(cursor) % LARGE_PAGE_SIZE;
+                        cursor = cursor.checked_add(gap).ok_or_else(overflow)?;
+                    }
+                }
                 let data = Section { offset: cursor, size: *size };
                 flat.entry.data = data;
                 cursor = next_offset(data, IMAGE_ALIGN).ok_or_else(overflow)?;
@@ -189,6 +202,8 @@ impl Layout {
         debug_assert_eq!(out.pos, h.total_size);
         let digest: [u8; 32] = out.sha.finalize().into();
         let mut file = out.inner.into_inner().map_err(|e| write_err(e.into_error()))?;
+        // (A hole at the very end would not make the file longer by itself.)
+        file.set_len(h.total_size).map_err(write_err)?;
 
         // The digest goes in; then pass 2 reads the file back for the checksum, which covers
         // the digest (the checksum field is still zero on disk).
@@ -259,10 +274,27 @@ struct HashingWriter<W: Write> {
     pos: u64,
 }
 
-impl<W: Write> HashingWriter<W> {
-    /// Writes zeroes up to offset `to`.
+impl<W: Write + Seek> HashingWriter<W> {
+    /// Zeroes up to offset `to`: written when short, else a hole the file system need not
+    /// store (the app's 2 MiB alignment leaves up to 2 MiB). Either reads back as zeroes, and
+    /// the digest covers them. Something must be written after a hole, or the file ends there.
     fn pad_to(&mut self, to: u64) -> io::Result<()> {
         const ZEROES: [u8; 4096] = [0; 4096];
+        const HOLE_FROM: u64 = 64 * 1024;
+        if to > self.pos && to - self.pos >= HOLE_FROM {
+            let start = self.pos.next_multiple_of(ZEROES.len() as u64).min(to);
+            while self.pos < start {
+                let n = (start - self.pos) as usize;
+                self.write_all(&ZEROES[..n])?;
+            }
+            while self.pos < to {
+                let n = (to - self.pos).min(ZEROES.len() as u64) as usize;
+                self.sha.update(&ZEROES[..n]);
+                self.pos += n as u64;
+            }
+            self.inner.seek(SeekFrom::Start(to))?;
+            return Ok(());
+        }
         while self.pos < to {
             let n = (to - self.pos).min(ZEROES.len() as u64) as usize;
             self.write_all(&ZEROES[..n])?;

@@ -365,3 +365,70 @@ fn empty_config_and_static_pie_app() {
     assert_eq!(image.config_toml().expect("config"), "");
     assert!(image.app_elf_info().expect("elf").has_tls);
 }
+
+/// A static ELF of `size` bytes whose read-only segments fill it: text (r-x) at 0x400000 for
+/// the first 0x180000 bytes, then read-only data (r--) back to back.
+fn large_static_elf(size: u64) -> Vec<u8> {
+    let mut f = vec![0u8; size as usize];
+    f[..4].copy_from_slice(b"\x7fELF");
+    f[4] = 2; // 64-bit
+    f[5] = 1; // little-endian
+    f[6] = 1; // version
+    f[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86-64
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[24..32].copy_from_slice(&0x40_1000u64.to_le_bytes()); // entry
+    f[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
+    f[52..54].copy_from_slice(&64u16.to_le_bytes()); // ehsize
+    f[54..56].copy_from_slice(&56u16.to_le_bytes()); // phentsize
+    f[56..58].copy_from_slice(&2u16.to_le_bytes()); // phnum
+    let text = 0x18_0000u64;
+    for (i, (flags, offset, len)) in [(5u32, 0, text), (4, text, size - text)].into_iter().enumerate() {
+        let at = 64 + 56 * i;
+        f[at..at + 4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        f[at + 4..at + 8].copy_from_slice(&flags.to_le_bytes());
+        f[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
+        f[at + 16..at + 24].copy_from_slice(&(0x40_0000 + offset).to_le_bytes());
+        f[at + 24..at + 32].copy_from_slice(&(0x40_0000 + offset).to_le_bytes());
+        f[at + 32..at + 40].copy_from_slice(&len.to_le_bytes());
+        f[at + 40..at + 48].copy_from_slice(&len.to_le_bytes());
+        f[at + 48..at + 56].copy_from_slice(&0x1000u64.to_le_bytes());
+    }
+    for (i, byte) in f.iter_mut().enumerate().skip(0x1000) {
+        *byte = (i % 251) as u8 | 1;
+    }
+    f
+}
+
+#[test]
+fn an_app_with_a_whole_read_only_2_mib_chunk_starts_2_mib_aligned_after_a_hole() {
+    let scratch = Scratch::new("large-pages");
+    let elf = large_static_elf(0x28_0000);
+    let app = scratch.write("big-app", &elf);
+    let info = uvm_image::check_elf_file(&app).expect("a valid ELF");
+    assert_eq!(info.large_page_residue(), Some(0));
+    let data = scratch.write("src/data.txt", b"data\n");
+    let files = [(data, "/etc/data.txt".to_string())];
+    let input =
+        PackInput { app_binary: &app, app_guest_path: "/bin/big", files: &files, defaults: &[], config_toml: CONFIG };
+    let out = pack(&input, &scratch.path("image.uvm")).expect("pack");
+
+    let bytes = fs::read(&out.path).expect("read image");
+    assert_eq!(out.size, bytes.len() as u64);
+    assert_eq!(out.digest, spec_digest(&bytes), "the hole is hashed as the zeroes it reads as");
+    assert_eq!(read_u64(&bytes, CHECKSUM_AT), spec_checksum(&bytes));
+    let image = Image::open(&out.path).expect("open");
+    image.verify_digest().expect("digest");
+    let entry = image.app_entry();
+    assert_eq!(entry.data.offset % (2 << 20), 0, "the app's first byte is 2 MiB-aligned, as its address");
+    assert_eq!(image.data(&entry), &elf[..]);
+    let (_, _, _, content) = entry_at(&image, "/etc/data.txt");
+    assert_eq!(content, b"data\n");
+    let config_end = image.header().config.end().expect("in range") as usize;
+    assert!(bytes[config_end..entry.data.offset as usize].iter().all(|&b| b == 0), "the gap reads as zeroes");
+
+    // A small app keeps the compact layout.
+    let small = pack_with(&scratch, &[]);
+    let small_image = Image::open(&small.path).expect("open");
+    assert!(small_image.app_entry().data.offset < 2 << 20);
+}

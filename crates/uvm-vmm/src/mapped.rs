@@ -2,9 +2,16 @@
 //! image checks (`uvm_image::Image::from_source_releasing`, which gives pages back as it
 //! hashes) and the guest's read-only memory slot, so the image is never copied: every VM of
 //! one image reads the same page-cache pages.
+//!
+//! A file of 2 MiB or more is mapped at a 2 MiB-aligned address with transparent huge pages
+//! asked for (`MADV_HUGEPAGE`): where the page cache holds the file in 2 MiB folios (read in
+//! under that advice), the host maps each with one entry, and KVM can then map a 2 MiB guest
+//! page of the image with one shadow entry instead of 512 faults (see
+//! [`MappedFile::large_pages`] and the guest's `map_large_image_chunks`).
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,7 +29,9 @@ struct Mapping {
     mapped_len: usize,
     /// The file's metadata, taken from the open file when it was mapped.
     metadata: std::fs::Metadata,
-    _file: File,
+    /// The mapping is 2 MiB-aligned with huge pages asked for and allowed on this host.
+    large_pages: bool,
+    file: File,
 }
 
 // SAFETY: the mapping is read-only and never written through; sharing it between threads is
@@ -39,37 +48,66 @@ impl MappedFile {
         let metadata = file.metadata()?;
         let len = usize::try_from(metadata.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
         let mapped_len = len.div_ceil(4096).max(1) * 4096;
-        // SAFETY: a fresh read-only shared mapping of an open file; the kernel picks the
-        // address. Bytes past the end of the file in the last page read as zero.
+        let large = mapped_len >= LARGE_PAGE && huge_pages_allowed();
+        let at = if large { aligned_hole(mapped_len) } else { None };
+        let fixed = if at.is_some() { libc::MAP_FIXED } else { 0 };
+        // SAFETY: a read-only shared mapping of an open file, where the kernel picks the
+        // address or over the hole `aligned_hole` reserved for it (this process's own, unused).
+        // Bytes past the end of the file in the last page read as zero.
         let ptr = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                at.unwrap_or(std::ptr::null_mut()),
                 mapped_len,
                 libc::PROT_READ,
-                libc::MAP_SHARED,
-                std::os::fd::AsRawFd::as_raw_fd(&file),
+                libc::MAP_SHARED | fixed,
+                file.as_raw_fd(),
                 0,
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            let error = io::Error::last_os_error();
+            if let Some(hole) = at {
+                // SAFETY: the reservation made above, still ours.
+                unsafe { libc::munmap(hole, mapped_len) };
+            }
+            return Err(error);
         }
-        Ok(MappedFile { inner: Arc::new(Mapping { ptr: ptr.cast(), len, mapped_len, metadata, _file: file }) })
+        // SAFETY: advice on the mapping just made; it changes no contents.
+        let large_pages = at.is_some() && unsafe { libc::madvise(ptr, mapped_len, libc::MADV_HUGEPAGE) } == 0;
+        let mapping = Mapping { ptr: ptr.cast(), len, mapped_len, metadata, large_pages, file };
+        Ok(MappedFile { inner: Arc::new(mapping) })
     }
 
     /// Drops the pages of `range` (byte offsets in the file) from this process's page tables:
     /// they stay in the page cache and come back on the next read (by the VMM, or by KVM for
     /// the guest), so the image counts in the process's RSS only for what is used after the
-    /// checks, not for every byte the checksum read.
+    /// checks, not for every byte the checksum read. Calls must come in file order, range
+    /// after range (as the checksum reads). With [`MappedFile::large_pages`], whole 2 MiB
+    /// pieces go as the ranges complete them, so no 2 MiB host mapping is split.
     pub fn release(&self, range: std::ops::Range<usize>) {
-        let start = range.start.next_multiple_of(4096);
-        let end = range.end.next_multiple_of(4096).min(self.inner.mapped_len);
+        let granule = if self.inner.large_pages { LARGE_PAGE } else { 4096 };
+        let start = range.start - range.start % granule;
+        let end = if range.end >= self.inner.len { self.inner.mapped_len } else { range.end - range.end % granule };
+        let end = end.min(self.inner.mapped_len);
         if start >= end {
             return;
         }
         // SAFETY: [start, end) lies inside this live read-only shared file mapping; dropping
         // its page-table entries cannot change what later reads see (the file's pages).
         unsafe { libc::madvise(self.inner.ptr.add(start).cast(), end - start, libc::MADV_DONTNEED) };
+    }
+
+    /// Whether the image is mapped so that the host can back its 2 MiB-aligned pieces with
+    /// 2 MiB pages (`BootInfo` flag `FLAG_IMAGE_LARGE_PAGES`). Whether it does depends on the
+    /// page cache: a file read in through such a mapping gets 2 MiB folios, one written or
+    /// read otherwise small ones ([`drop_page_cache`] lets it be read in again).
+    pub fn large_pages(&self) -> bool {
+        self.inner.large_pages
+    }
+
+    /// [`drop_page_cache`] for the mapped file (pages this mapping maps stay).
+    pub fn drop_page_cache(&self) {
+        drop_page_cache(&self.inner.file);
     }
 
     /// The mapped file's metadata (from the open file: the one mapped, even if the path has
@@ -113,4 +151,49 @@ impl Drop for Mapping {
         // SAFETY: unmaps exactly the mapping made in `open`, which nothing uses any more.
         unsafe { libc::munmap(self.ptr.cast(), self.mapped_len) };
     }
+}
+
+/// The host's huge-page size, and the alignment of the guest's large image pages.
+const LARGE_PAGE: usize = 2 << 20;
+
+/// Whether this host gives 2 MiB pages to a mapping that asks for them: its transparent huge
+/// page policy (`/sys/kernel/mm/transparent_hugepage/enabled`) is `always` or `madvise`.
+fn huge_pages_allowed() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|policy| policy.contains("[always]") || policy.contains("[madvise]"))
+}
+
+/// Reserves `len` bytes of address space at a 2 MiB-aligned address (inaccessible, nothing
+/// behind it) for a mapping to replace; `None` if none is left.
+fn aligned_hole(len: usize) -> Option<*mut libc::c_void> {
+    let span = len.checked_add(LARGE_PAGE)?;
+    // SAFETY: a fresh inaccessible anonymous mapping where the kernel picks the address.
+    let raw = unsafe {
+        libc::mmap(std::ptr::null_mut(), span, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    if raw == libc::MAP_FAILED {
+        return None;
+    }
+    let raw = raw as usize;
+    let aligned = raw.next_multiple_of(LARGE_PAGE);
+    // SAFETY: the parts of the reservation just made before and after the aligned hole.
+    unsafe {
+        if aligned > raw {
+            libc::munmap(raw as *mut libc::c_void, aligned - raw);
+        }
+        let tail = aligned + len;
+        if raw + span > tail {
+            libc::munmap(tail as *mut libc::c_void, raw + span - tail);
+        }
+    }
+    Some(aligned as *mut libc::c_void)
+}
+
+/// Asks the kernel to drop `file`'s clean pages that no process maps from the page cache
+/// (`POSIX_FADV_DONTNEED`), after starting the write-back of dirty ones: the next read brings
+/// them in again, through a mapping that asks for huge pages in 2 MiB folios. For an image
+/// just written (`uvm build`) or not yet checked. Advice only: errors are ignored.
+pub fn drop_page_cache(file: &File) {
+    // SAFETY: advice on an open file descriptor; it changes no contents.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
 }

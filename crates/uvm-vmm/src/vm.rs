@@ -8,7 +8,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
+use uvm_abi::boot::{
+    Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
+};
 use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, MAX_VCPUS, RAM_MAX_SIZE, RAM_MIN_SIZE};
 
 use crate::boot::{self, AppLaunch, BootFacts, KernelFile};
@@ -268,7 +270,7 @@ pub fn run_staged(
 
     let facts = BootFacts {
         platform,
-        flags: boot_flags(spec.trace_syscalls),
+        flags: boot_flags(spec.trace_syscalls, spec.image.large_pages()),
         tsc_khz: u64::from(tsc_khz),
         hwcap: cpu::hwcap(&cpuid),
         random_seed: random_seed(),
@@ -431,10 +433,13 @@ pub fn host_cpus() -> u32 {
     u32::try_from(count).unwrap_or(1).clamp(1, MAX_VCPUS)
 }
 
-fn boot_flags(trace: bool) -> u64 {
+fn boot_flags(trace: bool, image_large_pages: bool) -> u64 {
     let mut flags = 0;
     if trace {
         flags |= FLAG_TRACE_SYSCALLS;
+    }
+    if image_large_pages {
+        flags |= FLAG_IMAGE_LARGE_PAGES;
     }
     for (fd, flag) in [(0, FLAG_STDIN_TTY), (1, FLAG_STDOUT_TTY), (2, FLAG_STDERR_TTY)] {
         // SAFETY: isatty only inspects the descriptor number; any value is allowed.

@@ -49,7 +49,9 @@ mod kernel {
     use alloc::vec::Vec;
     use core::sync::atomic::Ordering;
 
-    use uvm_abi::boot::{Platform, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS};
+    use uvm_abi::boot::{
+        Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
+    };
     use uvm_abi::image::{FsEntry, ImageHeader};
     use uvm_abi::layout::{selectors, PAGE_SIZE, STACK_TOP_VA};
 
@@ -190,6 +192,9 @@ mod kernel {
         let loaded =
             elf::load(&mut space, &elf, app.data.offset).unwrap_or_else(|e| fail("cannot map the app", Some(e)));
         space.drop_prestaged();
+        if flags & FLAG_IMAGE_LARGE_PAGES != 0 {
+            space.map_large_image_chunks(loaded.start, loaded.end);
+        }
         space.init_brk(loaded.end);
         space
             .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)

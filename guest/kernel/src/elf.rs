@@ -133,6 +133,8 @@ pub struct Loaded {
     pub bias: u64,
     /// One past the highest byte of any segment: where the break starts.
     pub end: u64,
+    /// The first page of the lowest segment (with `end`: the span the segments were mapped in).
+    pub start: u64,
 }
 
 fn prot_of(flags: u32) -> Prot {
@@ -145,6 +147,7 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64) -> Resul
     let mut end = 0;
     let mut phdr = None;
     let mut mapped_until = 0;
+    let mut first_page = None;
     for s in &elf.segments {
         let start = bias.checked_add(s.vaddr).ok_or(Errno::ENOEXEC)?;
         let seg_end = start.checked_add(s.memsz).ok_or(Errno::ENOEXEC)?;
@@ -162,13 +165,15 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64) -> Resul
         }
         space.map(page, page_end - page, prot_of(s.flags), MapFlags { fixed: true, ..Default::default() }, backing)?;
         mapped_until = page_end;
+        first_page.get_or_insert(page);
         end = end.max(seg_end);
         if elf.phoff >= s.offset && elf.phoff < s.offset + s.filesz {
             phdr = Some(start + (elf.phoff - s.offset));
         }
     }
     let phdr = elf.phdr_vaddr.map(|v| v + bias).or(phdr).ok_or(Errno::ENOEXEC)?;
-    Ok(Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end })
+    let start = first_page.ok_or(Errno::ENOEXEC)?;
+    Ok(Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end, start })
 }
 
 #[cfg(test)]

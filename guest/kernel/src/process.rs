@@ -354,6 +354,7 @@ impl Process {
             exit_tsc: crate::time::rdtsc(),
             patched_sites: self.patcher.patched_sites(),
             patched_syscalls: self.stats.patched_syscalls,
+            large_image_pages: self.space.large_pages,
         };
         crate::hypercall::exit(status, stats)
     }

@@ -1,10 +1,13 @@
-//! Editing the page tables (4-level, 4 KiB leaves for app memory) through the direct map.
+//! Editing the page tables (4-level) through the direct map. App memory has 4 KiB leaves;
+//! read-only chunks of the image may have 2 MiB ones ([`set_large`]), which every edit of a
+//! page inside them first splits into a table of 4 KiB entries mapping the same pages.
 //!
 //! These functions only store entries; the caller owns the PVM rules: after [`unmap`] or a
 //! [`set_flags`] that removes rights, it must flush (hypercall) before the app runs again or
-//! the frame is reused. Intermediate tables are never freed.
+//! the frame is reused. Intermediate tables are never freed, except a table a 2 MiB entry
+//! replaces ([`set_large`] hands it back).
 
-use uvm_abi::layout::{pte, PAGE_SIZE};
+use uvm_abi::layout::{pte, LARGE_PAGE_SIZE, PAGE_SIZE};
 
 use crate::arch::phys;
 use crate::mm::frames::FrameAllocator;
@@ -16,6 +19,11 @@ pub const SOFT_PROT_NONE: u64 = 1 << 9;
 /// Software bit: the entry's frame belongs to a file (a shared mapping of a tmpfs file maps
 /// the file's own frames), so unmapping the page never frees it.
 pub const SOFT_BORROWED: u64 = 1 << 10;
+
+/// Software bit in a 2 MiB entry: it maps app memory ([`set_large`]). The kernel's own 2 MiB
+/// entries (the direct map) lack it, and these functions treat them as no app mapping, as
+/// before there were app ones: a user pointer into the direct map stays EFAULT.
+pub const SOFT_APP_LARGE: u64 = 1 << 11;
 
 /// App-page permissions, as page-table bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +57,8 @@ impl PageFlags {
 /// The GPA of the page-table entry for `va`, creating intermediate tables if `create`.
 /// `None` if a table is missing (and not created) or no frame is left.
 ///
+/// A 2 MiB page on the way is split first (`None` if no frame is left for that).
+///
 /// A table made here is known to be zero and is not read: its first touch is then the write
 /// of its first entry. (Read first, a never-used frame would be mapped by the host as its
 /// shared zero page, read-only, and the write would cost the guest a second shadow-page
@@ -60,10 +70,11 @@ fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> O
         let slot = table + ((va >> (12 + 9 * level)) & 511) * 8;
         let e = if table_is_new { 0 } else { phys::read_u64(slot) };
         if e & pte::PRESENT != 0 {
-            if e & pte::LARGE != 0 {
-                return None;
-            }
-            table = e & pte::ADDR_MASK;
+            table = match (e & pte::LARGE != 0, level) {
+                (false, _) => e & pte::ADDR_MASK,
+                (true, 1) if is_app_large(e) => split_large(slot, e, frames)?,
+                (true, _) => return None,
+            };
         } else {
             if !create {
                 return None;
@@ -77,13 +88,96 @@ fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> O
     Some(table + ((va >> 12) & 511) * 8)
 }
 
-/// The leaf entry for `va` (0 if none).
+/// The address bits of a 2 MiB entry.
+const LARGE_ADDR_MASK: u64 = pte::ADDR_MASK & !(LARGE_PAGE_SIZE - 1);
+
+/// The 4 KiB entry for `va` that the 2 MiB entry `large` amounts to.
+fn small_of_large(large: u64, va: u64) -> u64 {
+    let rights = large & !pte::ADDR_MASK & !pte::LARGE & !SOFT_APP_LARGE;
+    ((large & LARGE_ADDR_MASK) + (va & (LARGE_PAGE_SIZE - 1) & !(PAGE_SIZE - 1))) | rights
+}
+
+/// Whether `e`, an entry at page-directory level, is a 2 MiB entry of app memory.
+fn is_app_large(e: u64) -> bool {
+    e & (pte::PRESENT | pte::LARGE | SOFT_APP_LARGE) == pte::PRESENT | pte::LARGE | SOFT_APP_LARGE
+}
+
+/// The page-directory slot holding an app's 2 MiB entry that maps `va`, and the entry, if any.
+fn large_slot(root: u64, va: u64) -> Option<(u64, u64)> {
+    let mut table = root;
+    for level in (1..4).rev() {
+        let slot = table + ((va >> (12 + 9 * level)) & 511) * 8;
+        let e = phys::read_u64(slot);
+        if e & pte::PRESENT == 0 {
+            return None;
+        }
+        if e & pte::LARGE != 0 {
+            return (level == 1 && is_app_large(e)).then_some((slot, e));
+        }
+        table = e & pte::ADDR_MASK;
+    }
+    None
+}
+
+/// Replaces the 2 MiB entry `large` at `slot` with a table of 512 entries that map the same
+/// pages with the same rights, and returns the table (`None`: no frame for it). The
+/// translations do not change, so no flush is owed.
+fn split_large(slot: u64, large: u64, frames: &mut FrameAllocator) -> Option<u64> {
+    let table = frames.alloc_zeroed()?;
+    let mut entries = [0u8; PAGE_SIZE as usize];
+    for (i, e) in entries.chunks_exact_mut(8).enumerate() {
+        e.copy_from_slice(&small_of_large(large, i as u64 * PAGE_SIZE).to_le_bytes());
+    }
+    phys::write_bytes(table, &entries);
+    phys::write_u64(slot, pte::preset_used(table | pte::PRESENT | pte::WRITABLE | pte::USER));
+    Some(table)
+}
+
+/// Maps the 2 MiB page at `va` (2 MiB-aligned) with the leaf `entry` (a 2 MiB-aligned
+/// address and rights, as [`PageFlags::entry`] makes them). Returns the table of 4 KiB
+/// entries it replaced, if any, which the caller frees after the next flush; `None` when no
+/// frame is left for an intermediate table or a 2 MiB entry is there already.
+pub fn set_large(root: u64, va: u64, entry: u64, frames: &mut FrameAllocator) -> Option<Option<u64>> {
+    let mut table = root;
+    for level in (2..4).rev() {
+        let slot = table + ((va >> (12 + 9 * level)) & 511) * 8;
+        let e = phys::read_u64(slot);
+        if e & pte::PRESENT != 0 {
+            if e & pte::LARGE != 0 {
+                return None;
+            }
+            table = e & pte::ADDR_MASK;
+        } else {
+            let child = frames.alloc_zeroed()?;
+            phys::write_u64(slot, pte::preset_used(child | pte::PRESENT | pte::WRITABLE | pte::USER));
+            table = child;
+        }
+    }
+    let slot = table + ((va >> 21) & 511) * 8;
+    let old = phys::read_u64(slot);
+    if old & pte::LARGE != 0 {
+        return None;
+    }
+    phys::write_u64(slot, entry | pte::LARGE | SOFT_APP_LARGE);
+    Some((old & pte::PRESENT != 0).then_some(old & pte::ADDR_MASK))
+}
+
+/// Whether `va` lies in a 2 MiB page.
+pub fn in_large_page(root: u64, va: u64) -> bool {
+    large_slot(root, va).is_some()
+}
+
+/// The leaf entry for `va` (0 if none); inside an app's 2 MiB page, the 4 KiB entry it
+/// amounts to (inside one of the kernel's, 0).
 pub fn lookup(root: u64, va: u64) -> u64 {
     let mut table = root;
     for level in (1..4).rev() {
         let e = phys::read_u64(table + ((va >> (12 + 9 * level)) & 511) * 8);
-        if e & pte::PRESENT == 0 || e & pte::LARGE != 0 {
+        if e & pte::PRESENT == 0 {
             return 0;
+        }
+        if e & pte::LARGE != 0 {
+            return if level == 1 && is_app_large(e) { small_of_large(e, va) } else { 0 };
         }
         table = e & pte::ADDR_MASK;
     }
@@ -97,8 +191,16 @@ pub fn set(root: u64, va: u64, entry: u64, frames: &mut FrameAllocator) -> Optio
     Some(())
 }
 
-/// Clears the entry for `va`; returns what it held (0 if nothing).
+/// Clears the entry for `va`; returns what it held (0 if nothing). Inside a 2 MiB page that
+/// cannot be split for want of a frame, the whole 2 MiB entry goes: its other pages (the
+/// image's, read-only) come back on their next touch, as a fault fills any page of a mapping.
 pub fn unmap(root: u64, va: u64, frames: &mut FrameAllocator) -> u64 {
+    if let Some((slot, large)) = large_slot(root, va) {
+        if split_large(slot, large, frames).is_none() {
+            phys::write_u64(slot, 0);
+            return small_of_large(large, va);
+        }
+    }
     match entry_gpa(root, va, false, frames) {
         Some(slot) => {
             let old = phys::read_u64(slot);
@@ -171,5 +273,84 @@ mod tests {
         let root = frames.alloc_zeroed().unwrap();
         let rw = PageFlags { read: true, write: true, exec: false };
         assert!(set(root, 0x40_0000, rw.entry(0x1000), &mut frames).is_none());
+    }
+
+    /// The GPA a 2 MiB page of the tests maps (in RAM beyond the test allocator's frames:
+    /// only entries point at it).
+    const LARGE_GPA: u64 = 0x4000_0000;
+
+    #[test]
+    fn a_large_page_reads_as_its_small_entries() {
+        let (root, mut frames) = setup();
+        let rx = PageFlags { read: true, write: false, exec: true };
+        assert_eq!(set_large(root, 0x60_0000, rx.entry(LARGE_GPA), &mut frames), Some(None));
+        for va in [0x60_0000, 0x60_1000, 0x7f_f000] {
+            let e = lookup(root, va);
+            assert_eq!(entry_frame(e), Some(LARGE_GPA + va - 0x60_0000));
+            assert_eq!(e & (pte::WRITABLE | pte::NO_EXECUTE | pte::LARGE), 0);
+            assert!(in_large_page(root, va));
+        }
+        assert_eq!(lookup(root, 0x80_0000), 0);
+        assert!(!in_large_page(root, 0x80_0000));
+        assert_eq!(set_large(root, 0x60_0000, rx.entry(LARGE_GPA), &mut frames), None, "already large");
+    }
+
+    #[test]
+    fn a_large_page_replaces_a_table_and_hands_it_back() {
+        let (root, mut frames) = setup();
+        let r = PageFlags { read: true, write: false, exec: false };
+        set(root, 0x60_3000, r.entry(LARGE_GPA + 0x3000), &mut frames).unwrap();
+        let table = set_large(root, 0x60_0000, r.entry(LARGE_GPA), &mut frames).unwrap();
+        assert!(table.is_some());
+        assert_eq!(entry_frame(lookup(root, 0x60_5000)), Some(LARGE_GPA + 0x5000));
+    }
+
+    #[test]
+    fn the_kernels_large_pages_are_no_app_mapping() {
+        let (root, mut frames) = setup();
+        let rw = PageFlags { read: true, write: true, exec: false };
+        // A direct-map-like 2 MiB entry, written without the app marker.
+        let pd = frames.alloc_zeroed().unwrap();
+        let pdpt = frames.alloc_zeroed().unwrap();
+        let table = |t: u64| pte::preset_used(t | pte::PRESENT | pte::WRITABLE | pte::USER);
+        let va = 0x4000_0000_0000u64;
+        phys::write_u64(root + ((va >> 39) & 511) * 8, table(pdpt));
+        phys::write_u64(pdpt + ((va >> 30) & 511) * 8, table(pd));
+        phys::write_u64(pd, rw.entry(0) | pte::LARGE);
+        assert_eq!(lookup(root, va + 0x1000), 0, "a user pointer there must stay EFAULT");
+        assert!(!in_large_page(root, va));
+        assert!(set(root, va + 0x1000, rw.entry(0x9000), &mut frames).is_none(), "never split");
+        assert_eq!(unmap(root, va + 0x1000, &mut frames), 0);
+        assert_eq!(phys::read_u64(pd), rw.entry(0) | pte::LARGE, "untouched");
+    }
+
+    #[test]
+    fn editing_a_page_inside_splits_and_keeps_the_others() {
+        let (root, mut frames) = setup();
+        let rx = PageFlags { read: true, write: false, exec: true };
+        set_large(root, 0x60_0000, rx.entry(LARGE_GPA), &mut frames).unwrap();
+        let before = lookup(root, 0x60_1000);
+        set(root, 0x60_2000, rx.entry(0x9000), &mut frames).unwrap();
+        assert!(!in_large_page(root, 0x60_2000));
+        assert_eq!(entry_frame(lookup(root, 0x60_2000)), Some(0x9000));
+        assert_eq!(lookup(root, 0x60_1000), before, "a neighbour keeps its entry, rights and all");
+        assert_eq!(entry_frame(lookup(root, 0x7f_f000)), Some(LARGE_GPA + 0x1f_f000));
+        let old = unmap(root, 0x60_4000, &mut frames);
+        assert_eq!(entry_frame(old), Some(LARGE_GPA + 0x4000));
+        assert_eq!(lookup(root, 0x60_4000), 0);
+        assert_eq!(entry_frame(lookup(root, 0x60_5000)), Some(LARGE_GPA + 0x5000));
+    }
+
+    #[test]
+    fn unmapping_inside_with_no_frame_to_split_drops_the_whole_large_page() {
+        phys::reset(8 * 4096);
+        let mut frames = FrameAllocator::new(4096, 5 * 4096);
+        let root = frames.alloc_zeroed().unwrap();
+        let r = PageFlags { read: true, write: false, exec: false };
+        set_large(root, 0x60_0000, r.entry(LARGE_GPA), &mut frames).unwrap();
+        while frames.alloc_zeroed().is_some() {}
+        assert!(set(root, 0x60_1000, r.entry(0x9000), &mut frames).is_none(), "no frame to split");
+        assert_eq!(entry_frame(unmap(root, 0x60_1000, &mut frames)), Some(LARGE_GPA + 0x1000));
+        assert_eq!(lookup(root, 0x60_2000), 0, "the rest comes back on demand");
     }
 }

@@ -52,6 +52,14 @@ use crate::mm::space::AddressSpace;
 /// trapped syscalls' worth); a site that traps this often is likely to trap again.
 const PATCH_AFTER: u32 = 8;
 
+/// The same for a site inside a 2 MiB page of the image
+/// ([`AddressSpace::map_large_image_chunks`]). Its rewrite splits that page into 512 small
+/// ones, and the app then takes one shadow-page fault (~8 us on PVM) for each page of the
+/// chunk it touches again, up to a few hundred, where a trapped call costs ~6 us more than a
+/// patched one: a site is rewritten only once it has trapped about as often as the split
+/// would cost, which an app's start-up does not reach and a busy server soon does.
+const PATCH_AFTER_IN_LARGE_PAGE: u32 = 512;
+
 /// Sites tracked (an open-addressed table on the kernel heap, 4 KiB, made at the first
 /// syscall; once full, new sites are not tracked). A hello makes a dozen, a Go runtime's
 /// start ~40.
@@ -361,20 +369,22 @@ impl SitePatcher {
             *site = Site { at, nr, shown: !0, state: SiteState::Counting(0) };
         }
         let SiteState::Counting(count) = site.state else { return };
-        let shown = evidence_of(space, regs, count + 1 >= PATCH_AFTER / 2);
+        let after = if count + 1 >= PATCH_AFTER / 2 { patch_after(space, at) } else { PATCH_AFTER };
+        let shown = evidence_of(space, regs, count + 1 >= after / 2);
         if site.nr != nr {
             site.nr = None;
         }
         site.shown &= shown;
         site.state = SiteState::Counting(count + 1);
-        if count + 1 < PATCH_AFTER {
+        if count + 1 < after {
             return;
         }
         // This site, and the warm ones too, under the same flush.
         let Some(mut sites) = self.sites.take() else { return };
         for (i, site) in sites.iter_mut().enumerate() {
-            let warm = matches!(site.state, SiteState::Counting(n) if n >= PATCH_AFTER / 2);
-            if i == index || (warm && site.at != 0) {
+            let warm = matches!(site.state, SiteState::Counting(n)
+                if n >= PATCH_AFTER / 2 && site.at != 0 && n >= patch_after(space, site.at) / 2);
+            if i == index || warm {
                 let patched = self.patch(space, site).is_some();
                 site.state = if patched { SiteState::Patched } else { SiteState::Refused };
             }
@@ -408,6 +418,15 @@ impl SitePatcher {
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
         self.used += 1;
         Some(())
+    }
+}
+
+/// How many times the site at `at` traps before it is rewritten.
+fn patch_after(space: &AddressSpace, at: u64) -> u32 {
+    if space.in_large_page(at) {
+        PATCH_AFTER_IN_LARGE_PAGE
+    } else {
+        PATCH_AFTER
     }
 }
 
