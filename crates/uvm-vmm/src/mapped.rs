@@ -48,32 +48,29 @@ impl MappedFile {
         let metadata = file.metadata()?;
         let len = usize::try_from(metadata.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
         let mapped_len = len.div_ceil(4096).max(1) * 4096;
+        // For a file of 2 MiB or more the kernel picks a 2 MiB-aligned address where the file
+        // system keeps large folios (ext4, xfs, tmpfs); elsewhere it is mapped again, aligned.
+        let mut ptr = map_read_only(&file, mapped_len, None)?;
         let large = mapped_len >= LARGE_PAGE && huge_pages_allowed();
-        let at = if large { aligned_hole(mapped_len) } else { None };
-        let fixed = if at.is_some() { libc::MAP_FIXED } else { 0 };
-        // SAFETY: a read-only shared mapping of an open file, where the kernel picks the
-        // address or over the hole `aligned_hole` reserved for it (this process's own, unused).
-        // Bytes past the end of the file in the last page read as zero.
-        let ptr = unsafe {
-            libc::mmap(
-                at.unwrap_or(std::ptr::null_mut()),
-                mapped_len,
-                libc::PROT_READ,
-                libc::MAP_SHARED | fixed,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            let error = io::Error::last_os_error();
-            if let Some(hole) = at {
-                // SAFETY: the reservation made above, still ours.
-                unsafe { libc::munmap(hole, mapped_len) };
+        if large && !(ptr as usize).is_multiple_of(LARGE_PAGE) {
+            if let Some(hole) = aligned_hole(mapped_len) {
+                match map_read_only(&file, mapped_len, Some(hole)) {
+                    Ok(aligned) => {
+                        // SAFETY: the first mapping, which nothing uses.
+                        unsafe { libc::munmap(ptr, mapped_len) };
+                        ptr = aligned;
+                    }
+                    // SAFETY: the reservation made above, still ours and unused.
+                    Err(_) => unsafe {
+                        libc::munmap(hole, mapped_len);
+                    },
+                }
             }
-            return Err(error);
         }
         // SAFETY: advice on the mapping just made; it changes no contents.
-        let large_pages = at.is_some() && unsafe { libc::madvise(ptr, mapped_len, libc::MADV_HUGEPAGE) } == 0;
+        let large_pages = large
+            && (ptr as usize).is_multiple_of(LARGE_PAGE)
+            && unsafe { libc::madvise(ptr, mapped_len, libc::MADV_HUGEPAGE) } == 0;
         let mapping = Mapping { ptr: ptr.cast(), len, mapped_len, metadata, large_pages, file };
         Ok(MappedFile { inner: Arc::new(mapping) })
     }
@@ -163,6 +160,29 @@ fn huge_pages_allowed() -> bool {
         .is_ok_and(|policy| policy.contains("[always]") || policy.contains("[madvise]"))
 }
 
+/// Maps `len` bytes of `file` read-only and shared, where the kernel picks or over the
+/// reservation `at` (from [`aligned_hole`]). Bytes past the end of the file in the last page
+/// read as zero.
+fn map_read_only(file: &File, len: usize, at: Option<*mut libc::c_void>) -> io::Result<*mut libc::c_void> {
+    let fixed = if at.is_some() { libc::MAP_FIXED } else { 0 };
+    // SAFETY: a read-only shared mapping of an open file, where the kernel picks the address
+    // or over a reservation of this process's own that nothing uses.
+    let ptr = unsafe {
+        libc::mmap(
+            at.unwrap_or(std::ptr::null_mut()),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED | fixed,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ptr)
+}
+
 /// Reserves `len` bytes of address space at a 2 MiB-aligned address (inaccessible, nothing
 /// behind it) for a mapping to replace; `None` if none is left.
 fn aligned_hole(len: usize) -> Option<*mut libc::c_void> {
@@ -196,4 +216,51 @@ fn aligned_hole(len: usize) -> Option<*mut libc::c_void> {
 pub fn drop_page_cache(file: &File) {
     // SAFETY: advice on an open file descriptor; it changes no contents.
     unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file written at a path of its own under the temporary directory, removed when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(bytes: &[u8]) -> TempFile {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("uvm-mapped-test-{}-{n}", std::process::id()));
+            std::fs::write(&path, bytes).expect("write the test file");
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_file_of_2_mib_or_more_maps_2_mib_aligned_with_huge_pages_where_allowed() {
+        let bytes: Vec<u8> = (0..(3 << 20) + 100).map(|i| (i % 251) as u8).collect();
+        let file = TempFile::new(&bytes);
+        let mapped = MappedFile::open(&file.0).expect("map");
+        assert_eq!(mapped.as_ref(), &bytes[..]);
+        assert_eq!(mapped.large_pages(), huge_pages_allowed());
+        if mapped.large_pages() {
+            assert_eq!(mapped.host_address() % LARGE_PAGE as u64, 0);
+        }
+        // Released in file order, as the checksum does; the bytes read the same after.
+        for start in (0..bytes.len()).step_by(256 << 10) {
+            mapped.release(start..(start + (256 << 10)).min(bytes.len()));
+        }
+        mapped.drop_page_cache();
+        assert_eq!(mapped.as_ref(), &bytes[..]);
+
+        let small = TempFile::new(b"small");
+        let small = MappedFile::open(&small.0).expect("map");
+        assert!(!small.large_pages());
+        assert_eq!(small.as_ref(), b"small");
+    }
 }
