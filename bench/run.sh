@@ -30,10 +30,12 @@ for app in $hellos; do
     # docs/image-format.md, "Verified stamps").
     sleep 1.1
     "$UVM" run "$out/hello-$app.uvm" >/dev/null
-    echo "== static $app hello"
+    label="static $app hello"
+    [ "$app" = go-service ] && label="static Go service start"
+    echo "== $label"
     python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" --floor "$out/kvm_floor" "$out/hello-$app" "$out/hello-$app.uvm"
     echo
-    echo "== static $app hello, each start from an idle machine"
+    echo "== $label, each start from an idle machine"
     python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" --floor "$out/kvm_floor" --gap 20 --shuffle \
         "$out/hello-$app" "$out/hello-$app.uvm"
     echo
