@@ -189,12 +189,10 @@ mod kernel {
             .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
         let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
         adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
-        let loaded =
-            elf::load(&mut space, &elf, app.data.offset).unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+        let large_pages = flags & FLAG_IMAGE_LARGE_PAGES != 0;
+        let loaded = elf::load(&mut space, &elf, app.data.offset, large_pages)
+            .unwrap_or_else(|e| fail("cannot map the app", Some(e)));
         space.drop_prestaged();
-        if flags & FLAG_IMAGE_LARGE_PAGES != 0 {
-            space.map_large_image_chunks(loaded.start, loaded.end);
-        }
         space.init_brk(loaded.end);
         space
             .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)

@@ -133,16 +133,17 @@ pub struct Loaded {
     pub bias: u64,
     /// One past the highest byte of any segment: where the break starts.
     pub end: u64,
-    /// The first page of the lowest segment (with `end`: the span the segments were mapped in).
-    pub start: u64,
 }
 
 fn prot_of(flags: u32) -> Prot {
     Prot { read: flags & 4 != 0, write: flags & 2 != 0, exec: flags & 1 != 0 }
 }
 
-/// Maps `elf`, whose bytes sit at `image_offset` in the image file, into `space`.
-pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64) -> Result<Loaded, Errno> {
+/// Maps `elf`, whose bytes sit at `image_offset` in the image file, into `space`; with
+/// `large_pages` (the host's `FLAG_IMAGE_LARGE_PAGES`), the 2 MiB chunks its read-only
+/// segments cover whole with one large entry each
+/// ([`AddressSpace::map_large_image_chunks`]), before the rest is filled.
+pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64, large_pages: bool) -> Result<Loaded, Errno> {
     let bias = if elf.position_independent { PIE_BASE_VA } else { 0 };
     let mut end = 0;
     let mut phdr = None;
@@ -163,7 +164,8 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64) -> Resul
             // was not made by it.
             return Err(Errno::ENOEXEC);
         }
-        space.map(page, page_end - page, prot_of(s.flags), MapFlags { fixed: true, ..Default::default() }, backing)?;
+        let flags = MapFlags { fixed: true, defer_fill: true, ..Default::default() };
+        space.map(page, page_end - page, prot_of(s.flags), flags, backing)?;
         mapped_until = page_end;
         first_page.get_or_insert(page);
         end = end.max(seg_end);
@@ -173,7 +175,11 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64) -> Resul
     }
     let phdr = elf.phdr_vaddr.map(|v| v + bias).or(phdr).ok_or(Errno::ENOEXEC)?;
     let start = first_page.ok_or(Errno::ENOEXEC)?;
-    Ok(Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end, start })
+    if large_pages {
+        space.map_large_image_chunks(start, mapped_until);
+    }
+    space.fill_deferred(start, mapped_until)?;
+    Ok(Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end })
 }
 
 #[cfg(test)]

@@ -202,6 +202,9 @@ pub struct MapFlags {
     pub fixed_noreplace: bool,
     /// MAP_NORESERVE, or any reason to fill on first touch.
     pub lazy: bool,
+    /// The kernel's own: make the mapping but leave its entries to the caller
+    /// ([`AddressSpace::fill_deferred`]), as the ELF loader does to map large pages first.
+    pub defer_fill: bool,
 }
 
 /// `mremap` flags the address space implements.
@@ -421,7 +424,7 @@ impl AddressSpace {
         if matches!(backing, Backing::File { .. }) && !inaccessible && len <= EAGER_MAP_LIMIT {
             self.prefill_file(start, end, &vma);
         }
-        if !lazy {
+        if !lazy && !flags.defer_fill {
             if let Err(e) = self.fill_range(start, end, &vma) {
                 self.vmas.remove(&start);
                 self.clear_range(start, end);
@@ -648,11 +651,22 @@ impl AddressSpace {
         self.count_resident(-cleared);
     }
 
+    /// Fills the entries of the mappings in `[start, end)` made with
+    /// [`MapFlags::defer_fill`] (pages a large entry maps already are left alone).
+    pub fn fill_deferred(&mut self, start: u64, end: u64) -> Result<(), Errno> {
+        let pieces: Vec<(u64, Vma)> =
+            self.vmas.range(..end).filter(|(_, vma)| vma.end > start && !vma.lazy).map(|(&s, vma)| (s, *vma)).collect();
+        for (s, vma) in pieces {
+            self.fill_range(s.max(start), vma.end.min(end), &vma)?;
+        }
+        Ok(())
+    }
+
     /// Maps each 2 MiB-aligned chunk of `[start, end)` that read-only mappings of the image
     /// cover whole, at one 2 MiB-aligned stretch of the image, with one 2 MiB entry. Returns
-    /// how many. For the app's segments just mapped, before the app runs: the tables of
-    /// 4 KiB entries it replaces were never walked, so they are freed at once, no flush owed
-    /// (the translations stay the same).
+    /// how many. For the app's segments, mapped with [`MapFlags::defer_fill`], before the app
+    /// runs: a table of 4 KiB entries it replaces was never walked, so it is freed at once,
+    /// no flush owed (the translations stay the same).
     pub fn map_large_image_chunks(&mut self, start: u64, end: u64) -> u64 {
         let mut promoted = 0;
         let Some(mut chunk) = align_up(start, LARGE_PAGE_SIZE) else { return 0 };
@@ -664,6 +678,8 @@ impl AddressSpace {
                         if let Some(table) = old_table {
                             self.frames.lock().free(table);
                         }
+                        // Its pages are resident as much as filled ones (the page cache's).
+                        self.count_resident((LARGE_PAGE_SIZE / PAGE_SIZE) as i64);
                         promoted += 1;
                     }
                     None => break,
@@ -1659,6 +1675,27 @@ mod tests {
         assert_eq!(s.frames_in_use(), in_use - 1, "the replaced table is freed");
         assert!(!s.flush_pending, "no right went: no flush owed");
         assert_eq!(s.large_pages, 1);
+    }
+
+    #[test]
+    fn the_loader_maps_large_chunks_first_and_fills_the_rest() {
+        let mut s = space();
+        let deferred = MapFlags { fixed: true, defer_fill: true, ..Default::default() };
+        let text = Backing::Image { image_offset: 0x20_0000, file_len: 0x1a_a000 };
+        s.map(0x40_0000, 0x1a_a000, Prot::from_bits(5), deferred, text).unwrap();
+        let rodata = Backing::Image { image_offset: 0x3a_a000, file_len: 0x1a_6000 };
+        s.map(0x5a_a000, 0x1a_6000, Prot::from_bits(1), deferred, rodata).unwrap();
+        assert_eq!(frame_of(&s, 0x40_0000), None, "nothing filled yet");
+        let in_use = s.frames_in_use();
+        assert_eq!(s.map_large_image_chunks(0x40_0000, 0x75_0000), 1);
+        s.fill_deferred(0x40_0000, 0x75_0000).unwrap();
+        assert!(s.in_large_page(0x5f_f000));
+        assert_eq!(frame_of(&s, 0x60_0000), Some(IMAGE_GPA + 0x40_0000), "the rest is filled");
+        assert_eq!(frame_of(&s, 0x74_f000), Some(IMAGE_GPA + 0x54_f000));
+        // The two directories above them, a table for the small entries past the chunk,
+        // and none for the chunk.
+        assert_eq!(s.frames_in_use(), in_use + 3);
+        assert_eq!(s.resident, 0x35_0000 / PAGE_SIZE, "every page of both segments");
     }
 
     #[test]

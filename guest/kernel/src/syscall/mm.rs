@@ -49,6 +49,7 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         fixed: flags & MAP_FIXED != 0,
         fixed_noreplace: flags & MAP_FIXED_NOREPLACE != 0,
         lazy: flags & (MAP_NORESERVE | MAP_STACK) != 0,
+        defer_fill: false,
     };
     if flags & MAP_ANONYMOUS != 0 {
         return p.space.map(addr, len, prot, map_flags, Backing::Anonymous).map(|a| a as usize);
