@@ -296,7 +296,7 @@ fn print_timings(
             us(g.exit_tsc)
         );
         eprintln!(
-            "  guest: {} syscalls served in the VM ({} through {} patched sites), {} demand page faults, {} TLB flushes, {} KiB of guest memory in use, {} 2 MiB pages of the app's read-only image",
+            "  guest: {} syscalls served in the VM ({} through {} patched sites), {} demand page faults, {} TLB flushes, {} KiB of guest memory in use, {} large pages (2 MiB chunks of the app's read-only image)",
             g.syscalls,
             g.patched_syscalls,
             g.patched_sites,

@@ -258,6 +258,9 @@ fn hot_syscall_sites_are_patched() {
 fn go_read_only_chunks_map_with_large_pages() {
     let test = "go_read_only_chunks_map_with_large_pages";
     let Some(image) = vm::app_image(test, "large_pages", Go) else { return };
+    let inspect = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
+    let laid_out = b"large pages:  its read-only 2 MiB chunks map with large pages";
+    assert!(contains(&inspect.stdout, laid_out), "{test}: {}", show(&inspect.stdout));
     let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
     assert_eq!(out.stdout, b"pipe round trips x1000: {\"wrong\":0}\n", "{test}: {}", show(&out.stdout));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -269,7 +272,7 @@ fn go_read_only_chunks_map_with_large_pages() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
     };
-    let large = number_before(" 2 MiB pages of the app's read-only image");
+    let large = number_before(" large pages (2 MiB chunks");
     let huge_pages_on = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
         .is_ok_and(|policy| policy.contains("[always]") || policy.contains("[madvise]"));
     if huge_pages_on {
@@ -412,6 +415,7 @@ fn cli_inspect() {
         staged.manifest.name,
         show(&out.stdout)
     );
+    assert!(contains(&out.stdout, b"large pages:  none (no 2 MiB chunk"), "{test}: {}", show(&out.stdout));
 }
 
 /// uvm's own failures exit 125 with a message: a missing image.
