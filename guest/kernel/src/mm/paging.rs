@@ -91,7 +91,11 @@ fn entry_gpa(root: u64, va: u64, create: bool, frames: &mut FrameAllocator) -> O
 /// The address bits of a 2 MiB entry.
 const LARGE_ADDR_MASK: u64 = pte::ADDR_MASK & !(LARGE_PAGE_SIZE - 1);
 
-/// The 4 KiB entry for `va` that the 2 MiB entry `large` amounts to.
+/// The 4 KiB entry for `va` that the 2 MiB entry `large` amounts to. (Cold, as the other
+/// large-page paths: a C hello never takes them, and its boot's code fits KVM's 8-page
+/// groups only without them; see hot-text.ld.)
+#[cold]
+#[inline(never)]
 fn small_of_large(large: u64, va: u64) -> u64 {
     let rights = large & !pte::ADDR_MASK & !pte::LARGE & !SOFT_APP_LARGE;
     ((large & LARGE_ADDR_MASK) + (va & (LARGE_PAGE_SIZE - 1) & !(PAGE_SIZE - 1))) | rights
@@ -122,6 +126,8 @@ fn large_slot(root: u64, va: u64) -> Option<(u64, u64)> {
 /// Replaces the 2 MiB entry `large` at `slot` with a table of 512 entries that map the same
 /// pages with the same rights, and returns the table (`None`: no frame for it). The
 /// translations do not change, so no flush is owed.
+#[cold]
+#[inline(never)]
 fn split_large(slot: u64, large: u64, frames: &mut FrameAllocator) -> Option<u64> {
     let table = frames.alloc_zeroed()?;
     let mut entries = [0u8; PAGE_SIZE as usize];

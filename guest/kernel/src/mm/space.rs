@@ -654,10 +654,16 @@ impl AddressSpace {
     /// Fills the entries of the mappings in `[start, end)` made with
     /// [`MapFlags::defer_fill`] (pages a large entry maps already are left alone).
     pub fn fill_deferred(&mut self, start: u64, end: u64) -> Result<(), Errno> {
-        let pieces: Vec<(u64, Vma)> =
-            self.vmas.range(..end).filter(|(_, vma)| vma.end > start && !vma.lazy).map(|(&s, vma)| (s, *vma)).collect();
-        for (s, vma) in pieces {
-            self.fill_range(s.max(start), vma.end.min(end), &vma)?;
+        let mut at = start;
+        while at < end {
+            let here = self.vma_at(at).map(|(s, vma)| (s, *vma));
+            let Some((s, vma)) = here.or_else(|| self.vmas.range(at..end).next().map(|(&s, vma)| (s, *vma))) else {
+                break;
+            };
+            if !vma.lazy {
+                self.fill_range(s.max(at), vma.end.min(end), &vma)?;
+            }
+            at = vma.end;
         }
         Ok(())
     }
