@@ -7,6 +7,8 @@
 //! the frame is reused. Intermediate tables are never freed, except a table a 2 MiB entry
 //! replaces ([`set_large`] hands it back).
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use uvm_abi::layout::{pte, LARGE_PAGE_SIZE, PAGE_SIZE};
 
 use crate::arch::phys;
@@ -123,9 +125,21 @@ fn large_slot(root: u64, va: u64) -> Option<(u64, u64)> {
     None
 }
 
+/// 2 MiB entries split so far ([`splits`]).
+static SPLITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many 2 MiB entries were split (or dropped, see [`unmap`]) so far. A split keeps the
+/// translations, but a page's size changes: x86 wants the TLBs flushed before a CPU that may
+/// hold the old entry runs on (under PVM's shadow paging KVM does so itself when it sees the
+/// entry change), so the address space flushes when this count has moved
+/// ([`AddressSpace::flush_now`](crate::mm::space::AddressSpace::flush_now)).
+pub fn splits() -> u64 {
+    SPLITS.load(Ordering::Relaxed)
+}
+
 /// Replaces the 2 MiB entry `large` at `slot` with a table of 512 entries that map the same
-/// pages with the same rights, and returns the table (`None`: no frame for it). The
-/// translations do not change, so no flush is owed.
+/// pages with the same rights, and returns the table (`None`: no frame for it); see
+/// [`splits`].
 #[cold]
 #[inline(never)]
 fn split_large(slot: u64, large: u64, frames: &mut FrameAllocator) -> Option<u64> {
@@ -136,6 +150,7 @@ fn split_large(slot: u64, large: u64, frames: &mut FrameAllocator) -> Option<u64
     }
     phys::write_bytes(table, &entries);
     phys::write_u64(slot, pte::preset_used(table | pte::PRESENT | pte::WRITABLE | pte::USER));
+    SPLITS.fetch_add(1, Ordering::Relaxed);
     Some(table)
 }
 
@@ -204,6 +219,7 @@ pub fn unmap(root: u64, va: u64, frames: &mut FrameAllocator) -> u64 {
     if let Some((slot, large)) = large_slot(root, va) {
         if split_large(slot, large, frames).is_none() {
             phys::write_u64(slot, 0);
+            SPLITS.fetch_add(1, Ordering::Relaxed);
             return small_of_large(large, va);
         }
     }

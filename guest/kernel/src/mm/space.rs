@@ -280,6 +280,8 @@ pub struct AddressSpace {
     pub flushes: u64,
     /// 2 MiB pages of the image mapped whole (see [`AddressSpace::map_large_image_chunks`]).
     pub large_pages: u64,
+    /// [`paging::splits`] at the last flush.
+    splits_seen: u64,
     /// Pages filled on first touch (for statistics).
     pub demand_fills: u64,
     /// The files mappings map ([`Backing::File`]), by device and inode.
@@ -313,6 +315,7 @@ impl AddressSpace {
             }),
             flushes: 0,
             large_pages: 0,
+            splits_seen: paging::splits(),
             demand_fills: 0,
             files: BTreeMap::new(),
             prestaged: Vec::new(),
@@ -738,6 +741,11 @@ impl AddressSpace {
     /// to the app.
     pub fn flush_now(&mut self) {
         self.publish();
+        let splits = paging::splits();
+        if splits != self.splits_seen {
+            self.splits_seen = splits;
+            self.flush_pending = true;
+        }
         if self.flush_pending {
             crate::hypercall::flush_tlb();
             self.flushes += 1;
@@ -1720,8 +1728,14 @@ mod tests {
         let mut s = space();
         map_go_like(&mut s, 0x20_0000);
         s.map_large_image_chunks(0x40_0000, 0x7c_3000);
+        s.flush_now();
+        let flushes = s.flushes;
+        s.protect(0x5b_0000, 0x1000, Prot::from_bits(5)).unwrap();
+        assert!(s.in_large_page(0x5b_0000), "already read and execute there: nothing to change");
         s.protect(0x50_0000, 0x1000, Prot::from_bits(1)).unwrap();
         assert!(!s.in_large_page(0x50_0000));
+        s.flush_now();
+        assert_eq!(s.flushes, flushes + 1);
         assert_ne!(paging::lookup(s.root, 0x50_0000) & pte::NO_EXECUTE, 0);
         assert_eq!(paging::lookup(s.root, 0x50_1000) & pte::NO_EXECUTE, 0);
         assert_eq!(frame_of(&s, 0x50_1000), Some(IMAGE_GPA + 0x30_1000));
