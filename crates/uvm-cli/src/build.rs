@@ -30,16 +30,7 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
         defaults: &defaults,
         config_toml: &config,
     };
-    let out = pack(&input, output).with_context(|| format!("cannot build {}", output.display()))?;
-    // The image's pages, as written, sit in the page cache in small folios; dropped, they are
-    // read in again by its first `uvm run` through a mapping that asks for 2 MiB pages (see
-    // uvm_vmm::mapped). Only worth it where the image has 2 MiB pieces.
-    if out.size >= 2 << 20 {
-        if let Ok(file) = std::fs::File::open(&out.path) {
-            uvm_vmm::mapped::drop_page_cache(&file);
-        }
-    }
-    Ok(out)
+    pack(&input, output).with_context(|| format!("cannot build {}", output.display()))
 }
 
 /// `uvm build`.

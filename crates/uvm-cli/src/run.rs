@@ -66,12 +66,24 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         workdir: config.workdir.clone(),
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
+        large_pages: large_pages_ready(&mapped, &image, &elf),
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, .. } = spec;
     Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, launch, network, staged })
+}
+
+/// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
+/// lays the app out for them (`uvm build` since ABI version 8) and the host backs the first
+/// chunk with a 2 MiB page, once its page cache has been made to hold one if need be
+/// ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps small pages and rewrites
+/// hot syscall sites as soon as ever: a large page it cannot have would only delay them.
+fn large_pages_ready(mapped: &MappedFile, image: &Image, elf: &uvm_image::ElfInfo) -> bool {
+    let Some(chunk) = elf.first_large_chunk() else { return false };
+    let Some(at) = image.app_entry().data.offset.checked_add(chunk) else { return false };
+    at.is_multiple_of(2 << 20) && usize::try_from(at).is_ok_and(|at| mapped.backs_with_large_page(at))
 }
 
 /// How the image's checksum was settled.
@@ -95,8 +107,9 @@ fn check_image(path: &Path, mapped: &MappedFile, opened_at: SystemTime) -> Resul
         }
     }
     if mapped.large_pages() {
-        // Not checked yet: maybe just copied in, its pages in the page cache in small folios.
-        // Those no process maps go, and the checksum's reads bring them in again as 2 MiB ones.
+        // Not checked yet: just built or copied in, its pages in the page cache in small
+        // folios. Those no process maps go, and the checksum's reads bring them in again as
+        // 2 MiB ones, which the guest's large pages need (see `large_pages_ready`).
         mapped.drop_page_cache();
     }
     let image = Image::from_source_releasing(path, Box::new(mapped.clone()), &mut |hashed| mapped.release(hashed))?;

@@ -80,6 +80,12 @@ impl ElfInfo {
     /// is then at image offset `start + o`, and the chunk's image bytes start 2 MiB-aligned
     /// when `start` is congruent to `v - o`.
     pub fn large_page_residue(&self) -> Option<u64> {
+        self.first_large_chunk().map(|offset| offset.wrapping_neg() % LARGE_PAGE_SIZE)
+    }
+
+    /// The file offset of the first 2 MiB chunk that [`ElfInfo::large_page_residue`] finds
+    /// (its first byte: in an image laid out for it, at a 2 MiB-aligned image offset).
+    pub fn first_large_chunk(&self) -> Option<u64> {
         let bias = match self.kind {
             ElfKind::Static => 0,
             ElfKind::StaticPie => PIE_BASE_VA,
@@ -104,7 +110,7 @@ impl ElfInfo {
             if let Some((first, end, d)) = run {
                 let chunk = align_up(first, LARGE_PAGE_SIZE)?;
                 if chunk.checked_add(LARGE_PAGE_SIZE).is_some_and(|chunk_end| chunk_end <= end) {
-                    return Some(d % LARGE_PAGE_SIZE);
+                    return Some(chunk.wrapping_sub(d));
                 }
             }
         }
@@ -408,6 +414,7 @@ mod tests {
         let go =
             [(0, 0x40_0000, 0x1a_9ef9, rx), (0x1a_a000, 0x5a_a000, 0x1a_5618, r), (0x35_0000, 0x75_0000, 0x3_c0a0, rw)];
         assert_eq!(info(ElfKind::Static, &go).large_page_residue(), Some(0));
+        assert_eq!(info(ElfKind::Static, &go).first_large_chunk(), Some(0));
         // A C hello: everything in the first 2 MiB.
         let hello = [(0, 0x40_0000, 0x1000, r), (0x1000, 0x40_1000, 0x9_0000, rx), (0x9_2000, 0x49_2000, 0x2_0000, rw)];
         assert_eq!(info(ElfKind::Static, &hello).large_page_residue(), None);
@@ -421,6 +428,8 @@ mod tests {
         // Static-pie: loaded at PIE_BASE_VA, which is not 2 MiB-aligned.
         let pie = [(0, 0, 0x30_0000, rx)];
         assert_eq!(info(ElfKind::StaticPie, &pie).large_page_residue(), Some(PIE_BASE_VA % LARGE_PAGE_SIZE));
+        let first = info(ElfKind::StaticPie, &pie).first_large_chunk();
+        assert_eq!(first, Some(LARGE_PAGE_SIZE - PIE_BASE_VA % LARGE_PAGE_SIZE), "at the first 2 MiB address");
         // File offsets that are not the addresses' (modulo 2 MiB).
         let shifted = [(0x1000, 0x40_0000, 0x30_0000, rx)];
         assert_eq!(info(ElfKind::Static, &shifted).large_page_residue(), Some(LARGE_PAGE_SIZE - 0x1000));

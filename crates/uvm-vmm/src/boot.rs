@@ -28,6 +28,10 @@ pub struct AppLaunch {
     /// `uvm_abi::boot::prestaged_pages`: the VMM fills a frame with each, so the kernel maps
     /// them instead of copying them out of the image page by page (two guest faults each).
     pub prestage: Vec<(u64, u64)>,
+    /// The guest may map the app's read-only 2 MiB chunks with large pages
+    /// (`FLAG_IMAGE_LARGE_PAGES`): the image lays them out 2 MiB-aligned and the host backs
+    /// them with 2 MiB pages ([`crate::MappedFile::backs_with_large_page`]).
+    pub large_pages: bool,
 }
 
 /// Host facts that go into the boot info.

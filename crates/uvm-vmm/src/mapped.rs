@@ -102,8 +102,43 @@ impl MappedFile {
         self.inner.large_pages
     }
 
-    /// [`drop_page_cache`] for the mapped file (pages this mapping maps stay).
+    /// Whether the host maps the 2 MiB piece of the file at `offset` (2 MiB-aligned) with one
+    /// 2 MiB page, as KVM needs to give a guest's 2 MiB page of it one shadow entry. Only with
+    /// [`MappedFile::large_pages`], and only where the page cache holds the piece in one
+    /// 2 MiB folio (see [`drop_page_cache`] for how it comes to). Checked by reading the
+    /// piece's first byte (the host maps a 2 MiB folio whole, small ones 64 KiB at most
+    /// around the fault) and asking `/proc/self/pagemap` whether its last page is mapped too:
+    /// ~15 us.
+    pub fn backs_with_large_page(&self, offset: usize) -> bool {
+        let end = offset.checked_add(LARGE_PAGE);
+        self.inner.large_pages
+            && offset.is_multiple_of(LARGE_PAGE)
+            && end.is_some_and(|end| end <= self.inner.mapped_len)
+            && self.piece_is_mapped_whole(offset)
+    }
+
+    /// Reads the first byte of the 2 MiB piece at `offset` and says whether the piece's last
+    /// page is mapped after it.
+    fn piece_is_mapped_whole(&self, offset: usize) -> bool {
+        // SAFETY: `offset` lies inside the live mapping (checked by the caller); a volatile
+        // read, so that the page is really touched.
+        unsafe { std::ptr::read_volatile(self.inner.ptr.add(offset)) };
+        let last_page = self.inner.ptr as usize + offset + LARGE_PAGE - 4096;
+        let mut entry = [0u8; 8];
+        let read = File::open("/proc/self/pagemap").and_then(|pagemap| {
+            std::os::unix::fs::FileExt::read_exact_at(&pagemap, &mut entry, (last_page / 4096 * 8) as u64)
+        });
+        // Bit 63: the page is present.
+        read.is_ok() && u64::from_le_bytes(entry) & (1 << 63) != 0
+    }
+
+    /// [`drop_page_cache`] for the mapped file, this mapping's pages included (a small folio
+    /// left in the cache, such as the header's after a first read, would make the kernel's
+    /// read-ahead fall back to small folios around it).
     pub fn drop_page_cache(&self) {
+        // SAFETY: the whole of this live read-only shared file mapping; dropping its
+        // page-table entries changes nothing later reads see.
+        unsafe { libc::madvise(self.inner.ptr.cast(), self.inner.mapped_len, libc::MADV_DONTNEED) };
         drop_page_cache(&self.inner.file);
     }
 
@@ -209,13 +244,18 @@ fn aligned_hole(len: usize) -> Option<*mut libc::c_void> {
     Some(aligned as *mut libc::c_void)
 }
 
-/// Asks the kernel to drop `file`'s clean pages that no process maps from the page cache
-/// (`POSIX_FADV_DONTNEED`), after starting the write-back of dirty ones: the next read brings
-/// them in again, through a mapping that asks for huge pages in 2 MiB folios. For an image
-/// just written (`uvm build`) or not yet checked. Advice only: errors are ignored.
-pub fn drop_page_cache(file: &File) {
-    // SAFETY: advice on an open file descriptor; it changes no contents.
-    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+/// Drops `file`'s pages that no process maps from the page cache (`POSIX_FADV_DONTNEED`),
+/// after writing back dirty ones (`fdatasync`: an image just built or copied in is still
+/// dirty, and only clean pages can go): the next read brings them in again, through a mapping
+/// that asks for huge pages, in 2 MiB folios. For an image not yet checked (a hashing `uvm
+/// run`: otherwise an image written or copied in would keep its small folios for as long as
+/// the page cache keeps it). Best effort: errors are ignored.
+fn drop_page_cache(file: &File) {
+    // SAFETY: both calls take an open file descriptor and change no contents.
+    unsafe {
+        libc::fdatasync(file.as_raw_fd());
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +297,18 @@ mod tests {
         }
         mapped.drop_page_cache();
         assert_eq!(mapped.as_ref(), &bytes[..]);
+
+        // Whether the host backs a piece with a 2 MiB page depends on its page cache and file
+        // system; asking is harmless either way, and never says so outside the file.
+        let big: Vec<u8> = (0..(5 << 20)).map(|i| (i % 251) as u8).collect();
+        let big_file = TempFile::new(&big);
+        let big_mapped = MappedFile::open(&big_file.0).expect("map");
+        big_mapped.drop_page_cache();
+        let backed = big_mapped.backs_with_large_page(2 << 20);
+        assert!(!backed || big_mapped.large_pages());
+        assert!(!big_mapped.backs_with_large_page(4 << 20), "the piece would end past the file");
+        assert!(!big_mapped.backs_with_large_page(4096), "not 2 MiB-aligned");
+        assert_eq!(big_mapped.as_ref(), &big[..]);
 
         let small = TempFile::new(b"small");
         let small = MappedFile::open(&small.0).expect("map");

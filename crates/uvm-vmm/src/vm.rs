@@ -270,7 +270,7 @@ pub fn run_staged(
 
     let facts = BootFacts {
         platform,
-        flags: boot_flags(spec.trace_syscalls, spec.image.large_pages()),
+        flags: boot_flags(spec.trace_syscalls, spec.launch.large_pages),
         tsc_khz: u64::from(tsc_khz),
         hwcap: cpu::hwcap(&cpuid),
         random_seed: random_seed(),
