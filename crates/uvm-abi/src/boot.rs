@@ -40,9 +40,9 @@ pub const FLAG_STDIN_TTY: u64 = 1 << 1;
 pub const FLAG_STDOUT_TTY: u64 = 1 << 2;
 /// `BootInfo::flags`: the host's stderr is a terminal.
 pub const FLAG_STDERR_TTY: u64 = 1 << 3;
-/// `BootInfo::flags`: the host maps the image with 2 MiB pages where its page cache has them
-/// (transparent huge pages allowed for the image's mapping), so a 2 MiB guest page of the image
-/// can become one 2 MiB shadow page: the kernel maps the app's read-only 2 MiB chunks whole.
+/// `BootInfo::flags`: the image lays the app out for large pages and the host backs its
+/// read-only 2 MiB chunks with 2 MiB pages (checked on the first), so a 2 MiB guest page of
+/// one becomes one 2 MiB shadow page: the kernel maps those chunks whole.
 pub const FLAG_IMAGE_LARGE_PAGES: u64 = 1 << 4;
 
 /// The boot information block. All addresses are guest-physical unless named `_va`.
