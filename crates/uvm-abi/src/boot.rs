@@ -134,6 +134,53 @@ where
     })
 }
 
+/// The load bias of a static-pie app, for the image builder, the VMM and the guest kernel
+/// alike: [`layout::PIE_BASE_VA`], except for an app whose longest run of read-only segments
+/// (readable, not writable, back to back in address and in file, from each one's first page to
+/// the end of its file bytes' last page) spans 2 MiB or more. Then it is the 2 MiB boundary
+/// below `PIE_BASE_VA` plus what puts the run's first page on a 2 MiB boundary, so that the run
+/// holds as many whole 2 MiB chunks as it can: the guest maps those with large pages. (A
+/// linker that shifts the text's file offsets against its addresses, as Rust's does, leaves
+/// runs that a fixed bias would cut short of a whole chunk.) `segments` are the PT_LOADs
+/// in program-header order as `(p_offset, p_vaddr, p_filesz, p_memsz, p_flags)`.
+pub fn pie_load_bias<I>(segments: I) -> u64
+where
+    I: IntoIterator<Item = (u64, u64, u64, u64, u32)>,
+{
+    const CHUNK: u64 = layout::LARGE_PAGE_SIZE;
+    let mut run: Option<(u64, u64, u64)> = None;
+    let mut longest: Option<(u64, u64)> = None;
+    for (offset, vaddr, filesz, memsz, flags) in segments {
+        if memsz == 0 {
+            continue;
+        }
+        let page = vaddr & !(layout::PAGE_SIZE - 1);
+        let in_place_end = vaddr.checked_add(filesz).and_then(|e| layout::align_up(e, layout::PAGE_SIZE));
+        let delta = vaddr.wrapping_sub(offset);
+        let read_only = flags & PF_W == 0 && flags & PF_R != 0;
+        run = match (run, in_place_end) {
+            (_, None) => None,
+            (_, Some(end)) if !read_only || end <= page => None,
+            (Some((first, prev_end, d)), Some(end)) if prev_end == page && d == delta => Some((first, end, d)),
+            (_, Some(end)) => Some((page, end, delta)),
+        };
+        if let Some((first, end, _)) = run {
+            if longest.is_none_or(|(f, e)| end - first > e - f) {
+                longest = Some((first, end));
+            }
+        }
+    }
+    match longest {
+        Some((first, end)) if end - first >= CHUNK => {
+            (layout::PIE_BASE_VA & !(CHUNK - 1)) + (CHUNK - first % CHUNK) % CHUNK
+        }
+        _ => layout::PIE_BASE_VA,
+    }
+}
+
+/// `p_flags` bit of a readable ELF segment.
+pub const PF_R: u32 = 4;
+
 /// `p_flags` bit of a writable ELF segment.
 pub const PF_W: u32 = 2;
 
@@ -176,6 +223,28 @@ mod tests {
         assert_eq!(pages[0], (0x5_2000 + 0xa_0000, 4096), "from the page start, lead bytes included");
         assert_eq!(pages[6], (0x5_2000 + 0xa_6000, (0x6d8 + 0x5b98) - 6 * 4096));
         assert_eq!(prestaged_pages(0, [(u64::MAX, 0x1000, 10, PF_W)]).count(), 0, "overflow: no pages");
+    }
+
+    #[test]
+    fn a_static_pie_with_a_long_read_only_run_is_loaded_to_align_it() {
+        use layout::{LARGE_PAGE_SIZE, PIE_BASE_VA};
+        let (r, rx, rw) = (PF_R, PF_R | 1, PF_R | PF_W);
+        // A Rust service's layout: read-only data, then text at a file offset 0x1000 below its
+        // address (another run), 2.04 MiB long, then data.
+        let rust = [
+            (0, 0, 0x10_ba4c, 0x10_ba4c, r),
+            (0x10_ba80, 0x10_ca80, 0x20_9e00, 0x20_9e00, rx),
+            (0x31_5880, 0x31_7880, 0x3_f820, 0x4_0780, rw),
+        ];
+        let bias = pie_load_bias(rust);
+        assert_eq!((bias + 0x10_c000) % LARGE_PAGE_SIZE, 0, "the text's first page on a 2 MiB boundary");
+        assert!(bias <= PIE_BASE_VA && PIE_BASE_VA - bias < LARGE_PAGE_SIZE);
+        // A small static-pie keeps the usual bias.
+        let small = [(0, 0, 0x8_0000, 0x8_0000, rx), (0x8_1000, 0x8_1000, 0x1000, 0x2000, rw)];
+        assert_eq!(pie_load_bias(small), PIE_BASE_VA);
+        // Runs: back to back in file and address, read-only; the longest wins.
+        let two = [(0, 0, 0x10_0000, 0x10_0000, r), (0x10_0000, 0x10_0000, 0x20_0000, 0x20_0000, rx)];
+        assert_eq!(pie_load_bias(two) % LARGE_PAGE_SIZE, 0, "one run from 0");
     }
 
     #[test]

@@ -204,8 +204,8 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
 /// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
 /// its stack and the top of the mmap area. The VMM links page tables for them before boot.
 fn first_addresses(elf: &uvm_image::ElfInfo) -> Vec<u64> {
-    use uvm_abi::layout::{LARGE_PAGE_SIZE, MMAP_TOP_VA, PIE_BASE_VA, STACK_TOP_VA};
-    let bias = if elf.kind == uvm_image::ElfKind::StaticPie { PIE_BASE_VA } else { 0 };
+    use uvm_abi::layout::{LARGE_PAGE_SIZE, MMAP_TOP_VA, STACK_TOP_VA};
+    let bias = elf.load_bias();
     let mut addresses = vec![STACK_TOP_VA - 1, MMAP_TOP_VA - 1];
     for s in &elf.segments {
         let (start, end) = (bias + s.vaddr, bias + s.vaddr + s.memsz);

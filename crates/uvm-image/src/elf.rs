@@ -2,13 +2,13 @@
 //!
 //! uvm runs one statically linked x86-64 Linux ELF executable: `ET_EXEC` linked at a fixed
 //! address inside the app's address range, or `ET_DYN` without an interpreter (static-pie),
-//! loaded at [`PIE_BASE_VA`]. [`check_elf`] refuses everything else with a distinct
+//! loaded at [`ElfInfo::load_bias`], near `PIE_BASE_VA`. [`check_elf`] refuses everything else with a distinct
 //! [`ElfError`] and describes what it accepts as an [`ElfInfo`] (shown by `uvm inspect`).
 //!
 //! Guarantees for the guest loader when the check passes: at least one `PT_LOAD`; every
 //! `PT_LOAD` has `p_filesz <= p_memsz`, its file bytes inside the file, `p_offset` congruent
 //! to `p_vaddr` modulo 4096, and no two `PT_LOAD`s share a 4096-byte page; every loaded byte
-//! lies in `USER_MIN_VA .. USER_END_VA` (static-pie: after adding [`PIE_BASE_VA`]); the entry
+//! lies in `USER_MIN_VA .. USER_END_VA` (static-pie: after adding its load bias); the entry
 //! point lies inside an executable `PT_LOAD`.
 
 use std::path::Path;
@@ -16,7 +16,7 @@ use std::path::Path;
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
-use uvm_abi::layout::{align_down, align_up, LARGE_PAGE_SIZE, PAGE_SIZE, PIE_BASE_VA, USER_END_VA, USER_MIN_VA};
+use uvm_abi::layout::{align_down, align_up, LARGE_PAGE_SIZE, PAGE_SIZE, USER_END_VA, USER_MIN_VA};
 
 use crate::error::{ElfError, ImageError};
 
@@ -25,7 +25,7 @@ use crate::error::{ElfError, ImageError};
 pub enum ElfKind {
     /// `ET_EXEC`: loaded at the addresses in its program headers.
     Static,
-    /// `ET_DYN` without `PT_INTERP`: loaded at [`PIE_BASE_VA`] plus its addresses; it
+    /// `ET_DYN` without `PT_INTERP`: loaded at [`ElfInfo::load_bias`] plus its addresses; it
     /// relocates itself.
     StaticPie,
 }
@@ -60,7 +60,7 @@ impl SegmentInfo {
 pub struct ElfInfo {
     /// Static or static-pie.
     pub kind: ElfKind,
-    /// `e_entry` as in the file (static-pie: add [`PIE_BASE_VA`] for the runtime address).
+    /// `e_entry` as in the file (static-pie: add [`ElfInfo::load_bias`] for the runtime address).
     pub entry: u64,
     /// The `PT_LOAD` segments, in program-header order.
     pub segments: Vec<SegmentInfo>,
@@ -72,6 +72,17 @@ pub struct ElfInfo {
 }
 
 impl ElfInfo {
+    /// Where the app is loaded: 0 for a static executable, `uvm_abi::boot::pie_load_bias`
+    /// (near `uvm_abi::layout::PIE_BASE_VA`) for a static-pie one.
+    pub fn load_bias(&self) -> u64 {
+        match self.kind {
+            ElfKind::Static => 0,
+            ElfKind::StaticPie => uvm_abi::boot::pie_load_bias(
+                self.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.memsz, s.flags)),
+            ),
+        }
+    }
+
     /// Where the app's bytes should start in an image, modulo 2 MiB, so that the guest kernel
     /// can map 2 MiB-aligned chunks of its read-only segments with one large page each
     /// (its `map_large_image_chunks`): `Some` when some such chunk of the app's address
@@ -86,10 +97,7 @@ impl ElfInfo {
     /// The file offset of the first 2 MiB chunk that [`ElfInfo::large_page_residue`] finds
     /// (its first byte: in an image laid out for it, at a 2 MiB-aligned image offset).
     pub fn first_large_chunk(&self) -> Option<u64> {
-        let bias = match self.kind {
-            ElfKind::Static => 0,
-            ElfKind::StaticPie => PIE_BASE_VA,
-        };
+        let bias = self.load_bias();
         let mut segments: Vec<&SegmentInfo> = self.segments.iter().filter(|s| s.memsz > 0).collect();
         segments.sort_by_key(|s| s.vaddr);
         // The run of read-only pages mapped in place so far: (first page, end, v - o).
@@ -173,7 +181,9 @@ pub fn check_elf(path: &Path, bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     }
     let bias = match kind {
         ElfKind::Static => 0,
-        ElfKind::StaticPie => PIE_BASE_VA,
+        ElfKind::StaticPie => uvm_abi::boot::pie_load_bias(
+            loads.iter().map(|(_, p)| (p.p_offset, p.p_vaddr, p.p_filesz, p.p_memsz, p.p_flags)),
+        ),
     };
     let file_len = bytes.len() as u64;
     // Where each non-empty segment lands, for the overlap check.
@@ -425,11 +435,16 @@ mod tests {
         let split =
             [(0, 0x40_0000, 0x10_0000, rx), (0x10_0000, 0x50_0000, 0x1000, rw), (0x10_1000, 0x50_1000, 0x30_0000, r)];
         assert_eq!(info(ElfKind::Static, &split).large_page_residue(), Some(0), "the run after it is whole");
-        // Static-pie: loaded at PIE_BASE_VA, which is not 2 MiB-aligned.
+        // Static-pie: loaded where its run starts on a 2 MiB boundary (uvm_abi's pie_load_bias).
         let pie = [(0, 0, 0x30_0000, rx)];
-        assert_eq!(info(ElfKind::StaticPie, &pie).large_page_residue(), Some(PIE_BASE_VA % LARGE_PAGE_SIZE));
-        let first = info(ElfKind::StaticPie, &pie).first_large_chunk();
-        assert_eq!(first, Some(LARGE_PAGE_SIZE - PIE_BASE_VA % LARGE_PAGE_SIZE), "at the first 2 MiB address");
+        assert_eq!(info(ElfKind::StaticPie, &pie).large_page_residue(), Some(0));
+        assert_eq!(info(ElfKind::StaticPie, &pie).first_large_chunk(), Some(0));
+        // Rust's layout: read-only data, then text 0x1000 further in address than in file.
+        let rust = [(0, 0, 0x10_ba4c, r), (0x10_ba80, 0x10_ca80, 0x20_9e00, rx), (0x31_5880, 0x31_7880, 0x3_f820, rw)];
+        let rust = info(ElfKind::StaticPie, &rust);
+        assert_eq!((rust.load_bias() + 0x10_c000) % LARGE_PAGE_SIZE, 0);
+        assert_eq!(rust.first_large_chunk(), Some(0x10_b000), "the text's first page");
+        assert_eq!(rust.large_page_residue(), Some(LARGE_PAGE_SIZE - 0x10_b000));
         // File offsets that are not the addresses' (modulo 2 MiB).
         let shifted = [(0x1000, 0x40_0000, 0x30_0000, rx)];
         assert_eq!(info(ElfKind::Static, &shifted).large_page_residue(), Some(LARGE_PAGE_SIZE - 0x1000));

@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use uvm_abi::layout::{align_down, align_up, PAGE_SIZE, PIE_BASE_VA, USER_END_VA, USER_MIN_VA};
+use uvm_abi::layout::{align_down, align_up, PAGE_SIZE, USER_END_VA, USER_MIN_VA};
 
 use crate::errno::Errno;
 use crate::mm::space::{AddressSpace, Backing, MapFlags, Prot};
@@ -144,7 +144,11 @@ fn prot_of(flags: u32) -> Prot {
 /// segments cover whole with one large entry each
 /// ([`AddressSpace::map_large_image_chunks`]), before the rest is filled.
 pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64, large_pages: bool) -> Result<Loaded, Errno> {
-    let bias = if elf.position_independent { PIE_BASE_VA } else { 0 };
+    let bias = if elf.position_independent {
+        uvm_abi::boot::pie_load_bias(elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.memsz, s.flags)))
+    } else {
+        0
+    };
     let mut end = 0;
     let mut phdr = None;
     let mut mapped_until = 0;
