@@ -247,43 +247,52 @@ fn hot_syscall_sites_are_patched() {
     }
 }
 
-/// A Go binary the size of a small service (tests/apps/go/large_pages.go, ~4.5 MB): `uvm
-/// build` puts it in the image so that its 2 MiB chunk of text and read-only data lies
-/// 2 MiB-aligned, and the guest maps that chunk with one large page where the host allows
-/// huge pages (`--timings` counts them). Its Syscall6 site lies in that chunk, so the kernel
-/// rewrites it only after 512 traps, splitting the large page; the app's 2000 pipe reads and
-/// writes must still all be right, ~1500 of them through the rewritten site. On a host whose
-/// huge pages are off the chunk stays small and the site is rewritten after 8 traps.
+/// Apps with a read-only 2 MiB chunk: `uvm build` lays each out so that the chunk lies
+/// 2 MiB-aligned in the image, and the guest maps it with one large page where the host allows
+/// huge pages (`--timings` counts them; `uvm inspect` says so).
+/// - A Go binary the size of a small service (tests/apps/go/large_pages.go, ~4.5 MB). Its
+///   Syscall6 site lies in that chunk, so the kernel rewrites it only after 512 traps,
+///   splitting the large page; the app's 2000 pipe reads and writes must still all be right,
+///   ~1500 of them through the rewritten site. On a host whose huge pages are off the chunk
+///   stays small and the site is rewritten after 8 traps.
+/// - A static-pie Rust binary with 3 MiB of read-only data (tests/apps/rust/large_pages.rs):
+///   loaded where that run of pages starts on a 2 MiB boundary (`pie_load_bias`), and every
+///   page of it read right.
 #[test]
-fn go_read_only_chunks_map_with_large_pages() {
-    let test = "go_read_only_chunks_map_with_large_pages";
-    let Some(image) = vm::app_image(test, "large_pages", Go) else { return };
-    let inspect = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
-    let laid_out = b"large pages:  its read-only 2 MiB chunks map with large pages";
-    assert!(contains(&inspect.stdout, laid_out), "{test}: {}", show(&inspect.stdout));
-    let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
-    assert_eq!(out.stdout, b"pipe round trips x1000: {\"wrong\":0}\n", "{test}: {}", show(&out.stdout));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let number_before = |marker: &str| -> u64 {
-        stderr
-            .split(marker)
-            .next()
-            .and_then(|head| head.rsplit([' ', '(']).next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
-    };
-    let large = number_before(" large pages (2 MiB chunks");
+fn read_only_chunks_map_with_large_pages() {
+    let test = "read_only_chunks_map_with_large_pages";
     let huge_pages_on = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
         .is_ok_and(|policy| policy.contains("[always]") || policy.contains("[madvise]"));
-    if huge_pages_on {
-        assert!(large >= 1, "{test}: no 2 MiB page for a 4.5 MB Go binary\n{stderr}");
-    } else {
-        assert_eq!(large, 0, "{test}: 2 MiB pages on a host without huge pages\n{stderr}");
-    }
-    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
-        let patched = number_before(" through ");
-        let least = if huge_pages_on { 1300 } else { 1900 };
-        assert!(patched >= least, "{test}: only {patched} calls through patched sites\n{stderr}");
+    let on_pvm = std::path::Path::new("/sys/module/kvm_pvm").exists();
+    for (toolchain, expected, least_patched) in [
+        (Go, &b"pipe round trips x1000: {\"wrong\":0}\n"[..], Some(if huge_pages_on { 1300 } else { 1900 })),
+        (Toolchain::Rust, &b"read 3072 KiB of read-only data: sum 34048\n"[..], None),
+    ] {
+        let Some(image) = vm::app_image(test, "large_pages", toolchain) else { return };
+        let inspect = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
+        let laid_out = b"large pages:  its read-only 2 MiB chunks map with large pages";
+        assert!(contains(&inspect.stdout, laid_out), "{test} ({toolchain:?}): {}", show(&inspect.stdout));
+        let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
+        assert_eq!(out.stdout, expected, "{test} ({toolchain:?}): {}", show(&out.stdout));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let number_before = |marker: &str| -> u64 {
+            stderr
+                .split(marker)
+                .next()
+                .and_then(|head| head.rsplit([' ', '(']).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{test} ({toolchain:?}): no count before {marker:?} in\n{stderr}"))
+        };
+        let large = number_before(" large pages (2 MiB chunks");
+        if huge_pages_on {
+            assert!(large >= 1, "{test} ({toolchain:?}): no 2 MiB page\n{stderr}");
+        } else {
+            assert_eq!(large, 0, "{test} ({toolchain:?}): 2 MiB pages on a host without huge pages\n{stderr}");
+        }
+        if let (Some(least), true) = (least_patched, on_pvm) {
+            let patched = number_before(" through ");
+            assert!(patched >= least, "{test} ({toolchain:?}): only {patched} calls through patched sites\n{stderr}");
+        }
     }
 }
 
