@@ -41,12 +41,14 @@ pub fn command(args: &InspectArgs) -> Result<()> {
         println!("  segment {:#x} memsz {:#x} filesz {:#x} {}", s.vaddr, s.memsz, s.filesz, s.flags_str());
     }
     let app_offset = image.app_entry().data.offset;
-    let large = match elf.large_page_residue() {
-        None => "none (no 2 MiB chunk of its address space is read-only segments alone)".to_string(),
-        Some(residue) if app_offset % (2 << 20) == residue => {
+    let large = match (elf.first_large_chunk(), elf.large_chunk_in_image(app_offset)) {
+        (None, _) => "none (no 2 MiB chunk of its address space is read-only segments alone)".to_string(),
+        (Some(_), Some(_)) => {
             format!("its read-only 2 MiB chunks map with large pages where the host has huge pages (app at image offset {app_offset:#x})")
         }
-        Some(_) => "none: the image lays the app out without them (built by an older uvm; rebuild it)".to_string(),
+        (Some(_), None) => {
+            "none: the image lays the app out without them (built by an older uvm; rebuild it)".to_string()
+        }
     };
     println!("large pages:  {large}");
     println!("files:");

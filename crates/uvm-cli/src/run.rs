@@ -66,7 +66,7 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         workdir: config.workdir.clone(),
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
-        large_pages: large_pages_ready(&mapped, &image, &elf),
+        large_pages: large_pages_ready(&mapped, &image, &elf, checksum),
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
@@ -77,13 +77,26 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
 
 /// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
 /// lays the app out for them (`uvm build` since ABI version 8) and the host backs the first
-/// chunk with a 2 MiB page, once its page cache has been made to hold one if need be
-/// ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps small pages and rewrites
-/// hot syscall sites as soon as ever: a large page it cannot have would only delay them.
-fn large_pages_ready(mapped: &MappedFile, image: &Image, elf: &uvm_image::ElfInfo) -> bool {
-    let Some(chunk) = elf.first_large_chunk() else { return false };
-    let Some(at) = image.app_entry().data.offset.checked_add(chunk) else { return false };
-    at.is_multiple_of(2 << 20) && usize::try_from(at).is_ok_and(|at| mapped.backs_with_large_page(at))
+/// chunk with a 2 MiB page ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps
+/// small pages and rewrites hot syscall sites as soon as ever: a large page it cannot have
+/// would only delay them. On a run that hashed the image (its first runs, after a build or a
+/// copy) a chunk the host backs with small folios is read in again as 2 MiB ones
+/// ([`MappedFile::reload_in_large_folios`], the app's chunks only); later runs only look, so
+/// an image that another program read in small folios costs no reload per start.
+fn large_pages_ready(mapped: &MappedFile, image: &Image, elf: &uvm_image::ElfInfo, checksum: Checksum) -> bool {
+    let app = image.app_entry().data;
+    let Some(at) = elf.large_chunk_in_image(app.offset).and_then(|at| usize::try_from(at).ok()) else {
+        return false;
+    };
+    if mapped.backs_with_large_page(at) {
+        return true;
+    }
+    let Some(app_end) = app.end().and_then(|end| usize::try_from(end).ok()) else { return false };
+    if checksum == Checksum::Hashed {
+        mapped.reload_in_large_folios(at..app_end);
+        return mapped.backs_with_large_page(at);
+    }
+    false
 }
 
 /// How the image's checksum was settled.
@@ -105,12 +118,6 @@ fn check_image(path: &Path, mapped: &MappedFile, opened_at: SystemTime) -> Resul
         if stamps.vouch_for(&identity, stored) {
             return Ok((Image::from_source_vouched(path, Box::new(mapped.clone()))?, Checksum::Vouched));
         }
-    }
-    if mapped.large_pages() {
-        // Not checked yet: just built or copied in, its pages in the page cache in small
-        // folios. Those no process maps go, and the checksum's reads bring them in again as
-        // 2 MiB ones, which the guest's large pages need (see `large_pages_ready`).
-        mapped.drop_page_cache();
     }
     let image = Image::from_source_releasing(path, Box::new(mapped.clone()), &mut |hashed| mapped.release(hashed))?;
     if let (Some(stamps), Some(stored)) = (&stamps, stored) {

@@ -94,6 +94,13 @@ impl ElfInfo {
         self.first_large_chunk().map(|offset| offset.wrapping_neg() % LARGE_PAGE_SIZE)
     }
 
+    /// The image offset of the app's first 2 MiB chunk when the image, holding the app's bytes
+    /// from `app_offset` on, lays it out 2 MiB-aligned (as `uvm build` does since ABI version
+    /// 8); `None` if the app has no such chunk or the image does not lay it out so.
+    pub fn large_chunk_in_image(&self, app_offset: u64) -> Option<u64> {
+        app_offset.checked_add(self.first_large_chunk()?).filter(|at| at.is_multiple_of(LARGE_PAGE_SIZE))
+    }
+
     /// The file offset of the first 2 MiB chunk that [`ElfInfo::large_page_residue`] finds
     /// (its first byte: in an image laid out for it, at a 2 MiB-aligned image offset).
     pub fn first_large_chunk(&self) -> Option<u64> {
@@ -425,6 +432,8 @@ mod tests {
             [(0, 0x40_0000, 0x1a_9ef9, rx), (0x1a_a000, 0x5a_a000, 0x1a_5618, r), (0x35_0000, 0x75_0000, 0x3_c0a0, rw)];
         assert_eq!(info(ElfKind::Static, &go).large_page_residue(), Some(0));
         assert_eq!(info(ElfKind::Static, &go).first_large_chunk(), Some(0));
+        assert_eq!(info(ElfKind::Static, &go).large_chunk_in_image(0x20_0000), Some(0x20_0000));
+        assert_eq!(info(ElfKind::Static, &go).large_chunk_in_image(0x3000), None, "not laid out");
         // A C hello: everything in the first 2 MiB.
         let hello = [(0, 0x40_0000, 0x1000, r), (0x1000, 0x40_1000, 0x9_0000, rx), (0x9_2000, 0x49_2000, 0x2_0000, rw)];
         assert_eq!(info(ElfKind::Static, &hello).large_page_residue(), None);

@@ -100,7 +100,7 @@ impl MappedFile {
     /// 2 MiB pages: 2 MiB-aligned, with huge pages asked for. Whether it does depends on the
     /// host's transparent huge pages (`always` or `madvise`), the file system and the page
     /// cache: a file read in through such a mapping gets 2 MiB folios, one written or read
-    /// otherwise small ones ([`MappedFile::drop_page_cache`] lets it be read in again); see
+    /// otherwise small ones ([`MappedFile::reload_in_large_folios`] reads them in again); see
     /// [`MappedFile::backs_with_large_page`].
     pub fn large_pages(&self) -> bool {
         self.inner.large_pages
@@ -109,7 +109,7 @@ impl MappedFile {
     /// Whether the host maps the 2 MiB piece of the file at `offset` (2 MiB-aligned) with one
     /// 2 MiB page, as KVM needs to give a guest's 2 MiB page of it one shadow entry. Only with
     /// [`MappedFile::large_pages`], and only where the page cache holds the piece in one
-    /// 2 MiB folio (see [`drop_page_cache`] for how it comes to). Checked by reading the
+    /// 2 MiB folio (see [`MappedFile::reload_in_large_folios`] for how it comes to). Checked by reading the
     /// piece's first byte (the host maps a 2 MiB folio whole, small ones 64 KiB at most
     /// around the fault) and asking `/proc/self/pagemap` whether its last page is mapped too:
     /// ~15 us.
@@ -136,14 +136,38 @@ impl MappedFile {
         read.is_ok() && u64::from_le_bytes(entry) & (1 << 63) != 0
     }
 
-    /// [`drop_page_cache`] for the mapped file, this mapping's pages included (a small folio
-    /// left in the cache, such as the header's after a first read, would make the kernel's
-    /// read-ahead fall back to small folios around it).
-    pub fn drop_page_cache(&self) {
-        // SAFETY: the whole of this live read-only shared file mapping; dropping its
-        // page-table entries changes nothing later reads see.
-        unsafe { libc::madvise(self.inner.ptr.cast(), self.inner.mapped_len, libc::MADV_DONTNEED) };
-        drop_page_cache(&self.inner.file);
+    /// Reads the 2 MiB pieces of `range` (file offsets, from a 2 MiB-aligned start; a piece
+    /// past its end is left alone) in again as 2 MiB folios where the page cache holds them in
+    /// small ones (an image just built or copied in): their pages go from this mapping and,
+    /// written back first, from the page cache where no other process maps them
+    /// (`POSIX_FADV_DONTNEED`), and the first byte of each piece is read again through this
+    /// mapping, so the kernel reads the piece ahead whole (a small folio left in a piece would
+    /// make its read-ahead fall back to small folios). Best effort; only with
+    /// [`MappedFile::large_pages`].
+    pub fn reload_in_large_folios(&self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.inner.mapped_len);
+        let len = end.saturating_sub(range.start) / LARGE_PAGE * LARGE_PAGE;
+        if !self.inner.large_pages || !range.start.is_multiple_of(LARGE_PAGE) || len == 0 {
+            return;
+        }
+        let fd = self.inner.file.as_raw_fd();
+        let (offset, bytes) = (range.start as libc::off_t, len as libc::off_t);
+        let write_back =
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        // SAFETY: [range.start, + len) lies inside this live read-only shared file mapping;
+        // dropping its page-table entries changes nothing later reads see. sync_file_range
+        // (the range's dirty pages written back) and posix_fadvise take an open descriptor and
+        // change no contents.
+        unsafe {
+            libc::madvise(self.inner.ptr.add(range.start).cast(), len, libc::MADV_DONTNEED);
+            libc::sync_file_range(fd, offset, bytes, write_back);
+            libc::posix_fadvise(fd, offset, bytes, libc::POSIX_FADV_DONTNEED);
+        }
+        for piece in (range.start..range.start + len).step_by(LARGE_PAGE) {
+            // SAFETY: `piece` lies inside the live mapping; a volatile read, so that the page
+            // is really read in.
+            unsafe { std::ptr::read_volatile(self.inner.ptr.add(piece)) };
+        }
     }
 
     /// The mapped file's metadata (from the open file: the one mapped, even if the path has
@@ -241,20 +265,6 @@ fn aligned_hole(len: usize) -> Option<*mut libc::c_void> {
     Some(aligned as *mut libc::c_void)
 }
 
-/// Drops `file`'s pages that no process maps from the page cache (`POSIX_FADV_DONTNEED`),
-/// after writing back dirty ones (`fdatasync`: an image just built or copied in is still
-/// dirty, and only clean pages can go): the next read brings them in again, through a mapping
-/// that asks for huge pages, in 2 MiB folios. For an image not yet checked (a hashing `uvm
-/// run`: otherwise an image written or copied in would keep its small folios for as long as
-/// the page cache keeps it). Best effort: errors are ignored.
-fn drop_page_cache(file: &File) {
-    // SAFETY: both calls take an open file descriptor and change no contents.
-    unsafe {
-        libc::fdatasync(file.as_raw_fd());
-        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +302,7 @@ mod tests {
         for start in (0..bytes.len()).step_by(256 << 10) {
             mapped.release(start..(start + (256 << 10)).min(bytes.len()));
         }
-        mapped.drop_page_cache();
+        mapped.reload_in_large_folios(0..bytes.len());
         assert_eq!(mapped.as_ref(), &bytes[..]);
 
         // Whether the host backs a piece with a 2 MiB page depends on its page cache and file
@@ -300,7 +310,7 @@ mod tests {
         let big: Vec<u8> = (0..(5 << 20)).map(|i| (i % 251) as u8).collect();
         let big_file = TempFile::new(&big);
         let big_mapped = MappedFile::open(&big_file.0).expect("map");
-        big_mapped.drop_page_cache();
+        big_mapped.reload_in_large_folios((2 << 20)..big.len());
         let backed = big_mapped.backs_with_large_page(2 << 20);
         assert!(!backed || big_mapped.large_pages());
         assert!(!big_mapped.backs_with_large_page(4 << 20), "the piece would end past the file");
