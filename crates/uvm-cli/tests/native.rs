@@ -30,7 +30,7 @@ use support::cases::{self, Case, Run, Status};
 use support::compat;
 use support::guest_etc;
 use support::process::{self as proc, show, Output};
-use support::stage::{self, copy_tree, Staged};
+use support::stage::{self, copy_executable, copy_tree, Staged};
 use support::vm::{judge_elapsed, judge_stream};
 
 extern "C" {
@@ -135,7 +135,7 @@ fn check_cases(test: &str, cases: Vec<Case>) {
         let root = make_root(&dir.join("root"), &staged);
         for run in case.runs.iter().filter(|r| !r.vm_only) {
             let start = Instant::now();
-            let out = match run_native_when_not_busy(&root, &staged, run) {
+            let out = match run_native(&root, &staged, run) {
                 Ok(out) => out,
                 Err(e) if e.raw_os_error() == Some(1) || e.kind() == io::ErrorKind::PermissionDenied => {
                     eprintln!("note: skipping {test}: cannot set up the sandbox ({e}); needs CAP_SYS_ADMIN");
@@ -183,7 +183,7 @@ fn make_root(dir: &Path, staged: &Staged) -> PathBuf {
     }
     std::fs::create_dir_all(dir.join("tmp")).expect("mkdir tmp");
     std::fs::create_dir_all(dir.join("bin")).expect("mkdir bin");
-    std::fs::copy(&staged.binary, dir.join("bin").join(staged.manifest.argv0())).expect("copy the binary");
+    copy_executable(&staged.binary, &dir.join("bin").join(staged.manifest.argv0())).expect("copy the binary");
     let dev = dir.join("dev");
     std::fs::create_dir_all(&dev).expect("mkdir dev");
     for name in DEVICES {
@@ -249,24 +249,6 @@ fn check(ret: c_int) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    }
-}
-
-/// `run_native`, tried again while exec fails with ETXTBSY. The binary was just copied into the
-/// sandbox, and a child another test thread forked meanwhile holds the copy's write descriptor
-/// until its own exec closes it (O_CLOEXEC closes at exec, not at fork): a window of
-/// milliseconds, longest while that child sets up its own sandbox.
-fn run_native_when_not_busy(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
-    const ETXTBSY: i32 = 26;
-    let mut tries = 0;
-    loop {
-        match run_native(root, staged, run) {
-            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 200 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            result => return result,
-        }
     }
 }
 

@@ -90,7 +90,8 @@ pub fn stage_in(
         binary
     } else {
         let binary = dir.join(&manifest.binary);
-        fs::copy(&built, &binary).unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), binary.display()));
+        copy_executable(&built, &binary)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), binary.display()));
         binary
     };
     Ok(Staged { dir: dir.to_path_buf(), manifest_path, manifest, binary })
@@ -114,9 +115,22 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
             }
         }
         Ok(())
+    } else if fs::metadata(from)?.permissions().mode() & 0o111 != 0 {
+        copy_executable(from, to)
     } else {
         fs::copy(from, to)?;
-        let executable = fs::metadata(from)?.permissions().mode() & 0o111 != 0;
-        fs::set_permissions(to, fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+        fs::set_permissions(to, fs::Permissions::from_mode(0o644))
     }
+}
+
+/// Copies an executable (mode 0755) by a `cp` child process, so that this process never holds
+/// a descriptor writing it: a child that another test thread forks meanwhile would inherit
+/// that descriptor (O_CLOEXEC closes it at the child's exec, not at its fork), and an exec of
+/// the copy would fail with ETXTBSY ("Text file busy") until then.
+pub fn copy_executable(from: &Path, to: &Path) -> io::Result<()> {
+    let status = std::process::Command::new("cp").arg("--").arg(from).arg(to).status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("cp {} {}: {status}", from.display(), to.display())));
+    }
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755))
 }
