@@ -5,8 +5,11 @@
 //! of the call's parameter block, a `#[repr(C)]` struct below. The VMM copies the block in,
 //! validates every field (addresses and lengths against guest RAM), acts, writes `result` back
 //! and resumes the vCPU after the write. `result` is `>= 0` on success or `-errno` (Linux values).
+//!
+//! The second half of the same page holds the unpark doorbells ([`unpark_doorbell_gpa`]): a
+//! write there wakes a parked vCPU, usually without leaving the host kernel.
 
-use crate::layout::HYPERCALL_GPA;
+use crate::layout::{HYPERCALL_GPA, MAX_VCPUS, PAGE_SIZE};
 
 /// Hypercall numbers.
 #[repr(u32)]
@@ -41,9 +44,8 @@ pub enum Hypercall {
     /// Park this vCPU's host thread until it is unparked, a timeout passes or the VM stops:
     /// [`Park`].
     Park = 12,
-    /// Wake a parked vCPU (or make its next park return at once): [`Unpark`].
-    Unpark = 13,
-    /// A signal waits for the thread of another vCPU: wake it if it is parked (as [`Unpark`])
+    // 13 was Unpark, a hypercall with a parameter block; the unpark doorbells replace it.
+    /// A signal waits for the thread of another vCPU: wake it if it is parked (as an unpark)
     /// and, once it runs app code, send it to the kernel's interrupt entry: [`Interrupt`].
     Interrupt = 14,
     /// A socket operation on a host socket the VMM holds: [`crate::net::NetCall`].
@@ -63,7 +65,7 @@ pub enum Hypercall {
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 16] = [
+    pub const ALL: [Hypercall; 15] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -75,7 +77,6 @@ impl Hypercall {
         Hypercall::ConsolePoll,
         Hypercall::VcpuStart,
         Hypercall::Park,
-        Hypercall::Unpark,
         Hypercall::Interrupt,
         Hypercall::Net,
         Hypercall::BackRam,
@@ -107,6 +108,30 @@ impl Hypercall {
         }
         Hypercall::ALL.into_iter().find(|h| *h as u64 == offset / 8)
     }
+}
+
+/// Where in the hypercall page the unpark doorbells start: hypercall numbers stay below
+/// `UNPARK_DOORBELLS / 8`.
+pub const UNPARK_DOORBELLS: u64 = PAGE_SIZE / 2;
+
+const _: () = assert!(Hypercall::SLOTS as u64 <= UNPARK_DOORBELLS / 8);
+const _: () = assert!(UNPARK_DOORBELLS + 8 * MAX_VCPUS as u64 <= PAGE_SIZE);
+
+/// The guest-physical address of vCPU `index`'s unpark doorbell. An 8-byte write of any value
+/// there wakes that vCPU from its park (or makes its next park return at once), as a park
+/// token. The VMM has KVM turn the write into a wake-up of the parked host thread inside the
+/// host kernel (an ioeventfd): ~4 us on PVM, where a hypercall's exit to the VMM and back
+/// costs ~18-40 us. Until it has (a vCPU's doorbell is registered at its first park), the
+/// write exits to the VMM like a hypercall and the VMM unparks the vCPU itself.
+pub const fn unpark_doorbell_gpa(index: u32) -> u64 {
+    HYPERCALL_GPA + UNPARK_DOORBELLS + 8 * index as u64
+}
+
+/// The vCPU whose unpark doorbell guest-physical `gpa` is, if it is one.
+pub fn unpark_doorbell_of(gpa: u64) -> Option<u32> {
+    let offset = gpa.checked_sub(HYPERCALL_GPA + UNPARK_DOORBELLS)?;
+    let index = u32::try_from(offset / 8).ok()?;
+    (offset % 8 == 0 && index < MAX_VCPUS).then_some(index)
 }
 
 /// [`Hypercall::ConsoleWrite`] parameters.
@@ -327,18 +352,6 @@ pub struct Park {
     pub result: i64,
 }
 
-/// [`Hypercall::Unpark`] parameters.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Unpark {
-    /// The vCPU to wake.
-    pub index: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
-    /// Out: 0, or -EINVAL when no such vCPU was started.
-    pub result: i64,
-}
-
 /// [`Hypercall::Interrupt`] parameters. The VMM kicks the vCPU out of the guest if it runs
 /// there; before it next enters, if its instruction pointer is in app code (outside
 /// `KERNEL_BASE..KERNEL_END`), the VMM does what the ring-0 exception stub does for an
@@ -382,6 +395,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn doorbells_follow_the_hypercalls_and_name_their_vcpu() {
+        for index in [0, 1, MAX_VCPUS - 1] {
+            let gpa = unpark_doorbell_gpa(index);
+            assert_eq!(unpark_doorbell_of(gpa), Some(index));
+            assert_eq!(Hypercall::from_gpa(gpa), None, "a doorbell is no hypercall");
+        }
+        assert_eq!(unpark_doorbell_of(unpark_doorbell_gpa(MAX_VCPUS)), None, "past the last vCPU");
+        assert_eq!(unpark_doorbell_of(unpark_doorbell_gpa(1) + 4), None, "unaligned");
+        for h in Hypercall::ALL {
+            assert_eq!(unpark_doorbell_of(h.gpa()), None, "a hypercall is no doorbell");
+        }
+    }
+
+    #[test]
     fn every_hypercall_round_trips_through_its_address() {
         for h in Hypercall::ALL {
             assert_eq!(Hypercall::from_gpa(h.gpa()), Some(h));
@@ -407,7 +434,6 @@ mod tests {
         assert_eq!(size_of::<ConsolePoll>(), 16);
         assert_eq!(size_of::<VcpuStart>(), 40);
         assert_eq!(size_of::<Park>(), 16);
-        assert_eq!(size_of::<Unpark>(), 16);
         assert_eq!(size_of::<Interrupt>(), 16);
     }
 }

@@ -334,7 +334,15 @@ fn print_timings(
             (n > 0).then(|| format!("{} {n}", uvm_vmm::hypercall::name(h)))
         })
         .collect();
-    eprintln!("  exits: {} (hypercalls: {}; other {})", e.total, calls.join(", "), e.other);
+    // Unpark doorbells that KVM handled itself are no exit: only those before a vCPU's first
+    // park registered its doorbell (or where KVM refused it) show here.
+    eprintln!(
+        "  exits: {} (hypercalls: {}; unpark doorbells {}; other {})",
+        e.total,
+        calls.join(", "),
+        e.doorbells,
+        e.other
+    );
     eprintln!("  vCPUs started: {}", report.vcpus_started);
     if report.net.calls > 0 {
         eprintln!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use uvm_abi::hypercall::{
     BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt,
-    MemoryChunk, Message, Park, RamReady, Unpark, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
+    MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
     MESSAGE_MAX_LEN, SLEEP_MAX_NS,
 };
 
@@ -85,7 +85,6 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::ConsolePoll => "console-poll",
         Hypercall::VcpuStart => "vcpu-start",
         Hypercall::Park => "park",
-        Hypercall::Unpark => "unpark",
         Hypercall::Interrupt => "interrupt",
         Hypercall::Net => "net",
         Hypercall::BackRam => "back-ram",
@@ -221,12 +220,6 @@ pub fn handle(
             let mut p: Park = read_params(memory, call, params_gpa)?;
             let timeout = Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
             p.result = i64::from(vcpu.park(timeout));
-            write_params(memory, call, params_gpa, &p)?;
-            Ok(HypercallAction::Resume)
-        }
-        Hypercall::Unpark => {
-            let mut p: Unpark = read_params(memory, call, params_gpa)?;
-            p.result = if vcpu.unpark(p.index) { 0 } else { -i64::from(libc::EINVAL) };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

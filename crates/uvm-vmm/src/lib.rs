@@ -15,6 +15,7 @@
 pub mod boot;
 pub mod cache_leaf;
 pub mod cpu;
+mod doorbell;
 pub mod error;
 pub mod exit;
 pub mod host_io;

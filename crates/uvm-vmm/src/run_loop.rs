@@ -74,7 +74,7 @@ pub(crate) fn run_vcpu<'scope, 'env, 'a>(
     mut vcpu: VcpuFd,
 ) {
     stop::register(index, &mut vcpu.get_kvm_run().immediate_exit);
-    let thread = VcpuThread { scope, vm, index, holding: Cell::new(false) };
+    let thread = VcpuThread { scope, vm, index, holding: Cell::new(false), doorbell_asked: Cell::new(false) };
     let mut exits = ExitCounts::default();
     let ended = thread.drive(&mut vcpu, &mut exits);
     if let Some(outcome) = ended {
@@ -102,6 +102,8 @@ struct VcpuThread<'scope, 'env, 'a> {
     index: u32,
     /// Whether this vCPU holds a run slot.
     holding: Cell<bool>,
+    /// Whether this vCPU asked KVM to handle its unpark doorbell (at its first park).
+    doorbell_asked: Cell<bool>,
 }
 
 impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
@@ -204,9 +206,17 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
         self.acquire();
     }
 
+    /// At its first park a vCPU has KVM handle its doorbell from then on (5-10 us, while this
+    /// thread is about to sleep anyway); if KVM refuses, the doorbell keeps reaching the VMM,
+    /// which unparks the same way.
     fn park(&self, timeout: std::time::Duration) -> bool {
         let mut woken = false;
-        self.blocking(&mut || woken = self.vm.vcpus.park(self.index, timeout));
+        self.blocking(&mut || {
+            if !self.doorbell_asked.replace(true) {
+                let _ = crate::doorbell::register_with_kvm(self.vm.vm, self.index);
+            }
+            woken = self.vm.vcpus.park(self.index, timeout);
+        });
         woken
     }
 

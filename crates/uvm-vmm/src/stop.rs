@@ -104,7 +104,8 @@ pub fn wait_bell(bell: &AtomicU32, seen: u32, timeout: Option<Duration>) {
     }
 }
 
-fn timespec(d: Duration) -> libc::timespec {
+/// `d` as a relative timeout for futex and ppoll.
+pub(crate) fn timespec(d: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -180,6 +181,7 @@ fn wake_all(except: Option<u32>) {
         ring(bell(index));
         kick(index);
     }
+    crate::doorbell::ring_all();
 }
 
 /// Records `reason` (the first one wins), wakes waits and kicks the vCPUs.

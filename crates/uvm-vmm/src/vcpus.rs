@@ -1,10 +1,11 @@
-//! The VM's vCPUs as their host threads share them: which are started, their park tokens, the
+//! The VM's vCPUs as their host threads share them: which are started, their parks, the
 //! run slots that bound how many run guest code at once (`[vm] cpus`), the in-guest
 //! bookkeeping that lets one vCPU's TLB flush reach all the others, and the outcome that ends
 //! the VM (the first one wins). No KVM here: the run loop (`run_loop.rs`) drives it, and the
 //! unit tests below drive it with plain threads.
 //!
-//! Waits block on the vCPU's bell in `stop.rs` (a futex word), not on a condition variable,
+//! Parks wait on the vCPU's doorbell (`doorbell.rs`, an eventfd the guest rings too), other
+//! waits on its bell in `stop.rs` (a futex word), not on a condition variable,
 //! because a stop requested from a signal handler must be able to end them.
 
 use std::collections::VecDeque;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use uvm_abi::layout::MAX_VCPUS;
 
+use crate::doorbell;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::stop;
@@ -50,8 +52,6 @@ impl StartError {
 #[derive(Default)]
 struct VcpuState {
     started: AtomicBool,
-    /// The park token: set by an unpark, consumed by a park.
-    token: AtomicBool,
     run: Mutex<RunState>,
     /// Signalled when the vCPU leaves KVM_RUN while a flush waits for it.
     left_guest: Condvar,
@@ -152,37 +152,16 @@ impl Vcpus {
     /// becomes) there to consume, false when the time ran out or the VM is stopping. The
     /// caller gives its run slot up meanwhile.
     pub fn park(&self, index: u32, timeout: Duration) -> bool {
-        let Some(state) = self.state(index) else { return false };
-        if state.token.swap(false, Ordering::SeqCst) {
-            return true;
-        }
-        let bell = stop::bell(index);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let seen = bell.load(Ordering::SeqCst);
-            if state.token.swap(false, Ordering::SeqCst) {
-                return true;
-            }
-            if stop::stopping() {
-                return false;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            stop::wait_bell(bell, seen, Some(left));
-        }
+        self.state(index).is_some() && doorbell::wait(index, timeout)
     }
 
-    /// Sets vCPU `index`'s park token and wakes it. False if that vCPU was never started.
+    /// Rings vCPU `index`'s doorbell, which wakes it. False if that vCPU was never started.
     pub fn unpark(&self, index: u32) -> bool {
         let Some(state) = self.state(index) else { return false };
         if !state.started.load(Ordering::SeqCst) {
             return false;
         }
-        state.token.store(true, Ordering::SeqCst);
-        stop::ring(stop::bell(index));
-        true
+        doorbell::ring(index)
     }
 
     /// vCPU `index` is about to enter KVM_RUN: marks it in the guest and says whether it must
