@@ -88,6 +88,12 @@ impl RamGate {
         self.opened.notify_all();
     }
 
+    /// Whether the rest of RAM is being registered now (KVM holds the VM's slots lock for it,
+    /// milliseconds: other registrations would wait that long).
+    pub(crate) fn registering(&self) -> bool {
+        matches!(*self.lock(), GateState::Registering(_))
+    }
+
     /// What is usable now, without waiting.
     pub(crate) fn now(&self) -> RamReadiness {
         match *self.lock() {
@@ -148,7 +154,9 @@ mod tests {
         assert_eq!(RamGate::open(1 << 30).begin(), None, "nothing to register");
         let gate = RamGate::not_started(RAM_AT_BOOT);
         assert_eq!(gate.now(), RamReadiness::Ready(RAM_AT_BOOT));
+        assert!(!gate.registering());
         assert_eq!(gate.begin(), Some(RAM_AT_BOOT));
+        assert!(gate.registering());
         assert_eq!(gate.begin(), None, "started once");
         assert_eq!(gate.now(), RamReadiness::Ready(RAM_AT_BOOT), "usable meanwhile");
         std::thread::scope(|s| {
@@ -159,6 +167,7 @@ mod tests {
             assert_eq!(gate.wait(), RamReadiness::Ready(2 << 30));
         });
         assert_eq!(gate.late_took(), Some(Duration::from_micros(5)));
+        assert!(!gate.registering(), "done");
         let failed = RamGate::not_started(RAM_AT_BOOT);
         failed.begin();
         failed.set(GateState::Failed(RAM_AT_BOOT));

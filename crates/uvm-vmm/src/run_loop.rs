@@ -208,11 +208,13 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 
     /// At its first park a vCPU has KVM handle its doorbell from then on (5-10 us, while this
     /// thread is about to sleep anyway); if KVM refuses, the doorbell keeps reaching the VMM,
-    /// which unparks the same way.
+    /// which unparks the same way. Not while the rest of a large RAM is being registered: that
+    /// holds the lock the registration needs for milliseconds (a later park asks).
     fn park(&self, timeout: std::time::Duration) -> bool {
         let mut woken = false;
         self.blocking(&mut || {
-            if !self.doorbell_asked.replace(true) {
+            if !self.doorbell_asked.get() && !self.vm.ram_gate.registering() {
+                self.doorbell_asked.set(true);
                 let _ = crate::doorbell::register_with_kvm(self.vm.vm, self.index);
             }
             woken = self.vm.vcpus.park(self.index, timeout);
