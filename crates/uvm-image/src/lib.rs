@@ -31,4 +31,4 @@ pub use error::{ElfError, ImageError};
 pub use open::{Image, ImageSource};
 pub use pack::{pack, PackInput, PackOutput};
 pub use tree::{DefaultFile, MAX_NAME_LEN};
-pub use verified::{FileIdentity, VerifiedStamps, MAX_STAMPS, SETTLED};
+pub use verified::{user_cache_dir, FileIdentity, VerifiedStamps, MAX_STAMPS, SETTLED};

@@ -66,6 +66,15 @@ impl FileIdentity {
     }
 }
 
+/// uvm's directory in the user's cache, which `uvm run` keeps what it learnt in (verified
+/// stamps; KVM's supported CPUID): `$XDG_CACHE_HOME/uvm`, else `$HOME/.cache/uvm` (`None` when
+/// neither variable names an absolute directory).
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let absolute = |name| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
+    Some(cache.join("uvm"))
+}
+
 /// A directory of stamps.
 #[derive(Clone, Debug)]
 pub struct VerifiedStamps {
@@ -73,12 +82,9 @@ pub struct VerifiedStamps {
 }
 
 impl VerifiedStamps {
-    /// The user's stamps: `$XDG_CACHE_HOME/uvm/verified`, else `$HOME/.cache/uvm/verified`
-    /// (`None` when neither variable names an absolute directory).
+    /// The user's stamps: `verified` in [`user_cache_dir`].
     pub fn for_user() -> Option<VerifiedStamps> {
-        let absolute = |name| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
-        let cache = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
-        Some(VerifiedStamps::in_dir(cache.join("uvm").join("verified")))
+        Some(VerifiedStamps::in_dir(user_cache_dir()?.join("verified")))
     }
 
     /// Stamps kept in `dir`.

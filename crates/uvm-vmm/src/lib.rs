@@ -30,6 +30,7 @@ pub mod paging;
 pub mod process;
 mod run_loop;
 pub mod stop;
+mod supported_cpuid;
 pub mod teardown;
 pub mod timings;
 pub mod vcpus;

@@ -4,9 +4,10 @@
 //! others (one per app thread) through the VcpuStart hypercall, each on a thread of its own
 //! (`run_loop.rs`), all joined before [`run_staged`] returns.
 
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
-use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
+use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use uvm_abi::boot::{
     Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
@@ -143,8 +144,10 @@ pub struct VmSender(mpsc::SyncSender<Arc<VmFd>>);
 pub struct VmReceiver(mpsc::Receiver<Arc<VmFd>>);
 
 /// Creates the VM and its vCPU, set to enter `kernel` (the same bytes the [`VmSpec`] will
-/// give); hands the VM to `handoff` as soon as it exists.
-pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, VmError> {
+/// give); hands the VM to `handoff` as soon as it exists. KVM's supported CPUID comes from the
+/// file `cpuid_cache` when it was written for this host as it is now, else from KVM (and is
+/// written there): see `supported_cpuid.rs`.
+pub fn prepare(kernel: &[u8], handoff: Option<VmSender>, cpuid_cache: Option<&Path>) -> Result<PreparedVm, VmError> {
     let mut timings = Timings::start();
     let header = boot::parse_kernel_header(kernel)?;
     let platform = detect_platform();
@@ -157,8 +160,7 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, V
     let lapic_in_kernel = enable_split_irqchip(&vm);
     timings.mark("create VM");
     let mut vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
-    let mut cpuid = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+    let mut cpuid = crate::supported_cpuid::supported_cpuid(&kvm, cpuid_cache)
         .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
     if platform == Platform::Pvm {
         cpu::expose_native_isa(&mut cpuid, cpu::host_cpuid);
@@ -179,7 +181,7 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>) -> Result<PreparedVm, V
 /// Boots the VM described by `spec` and runs it until the app ends (all on this thread; `uvm
 /// run` overlaps [`prepare`] with [`stage_memory`] and then calls [`run_staged`]).
 pub fn run(spec: &VmSpec<'_>, io: &dyn HostIo) -> Result<RunReport, VmError> {
-    let prepared = prepare(spec.kernel, None)?;
+    let prepared = prepare(spec.kernel, None, None)?;
     run_staged(prepared, stage_memory(spec, None)?, spec, io)
 }
 

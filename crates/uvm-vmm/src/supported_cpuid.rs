@@ -1,0 +1,170 @@
+//! KVM_GET_SUPPORTED_CPUID, remembered between runs.
+//!
+//! KVM answers it by running `cpuid` for every leaf it knows on the host: 280-500 us on the
+//! AMD host this is developed on (each `cpuid` is a trip to the machine's own hypervisor),
+//! ~80 us on an Intel one, on the main thread of every start. The answer is fixed for the
+//! life of the KVM module: KVM works its capabilities out when it loads. So the first start
+//! after a boot or a reload of KVM asks and writes the answer to a file in the user's cache
+//! directory; the others read it back (~40 us with the checks below) when it was written
+//! for this boot of this kernel with these KVM modules loaded:
+//! - the host's boot id (`/proc/sys/kernel/random/boot_id`, new at every boot);
+//! - the kernel release;
+//! - the inode number of each loaded KVM module's `/sys/module` directory (a reloaded module
+//!   gets a new directory, whose inode number differs).
+//!
+//! Anything else (no cache directory, a file of another host or an older format, a bad line)
+//! means asking KVM, as without a cache. The guest's own fix-ups of the answer are applied
+//! after, on every start (`cpu::expose_native_isa` reads the host's CPUID live).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use kvm_bindings::{kvm_cpuid_entry2, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::Kvm;
+
+/// The first line of the file (its format version).
+const MAGIC: &str = "uvm-kvm-cpuid 1";
+
+/// The `/sys/module` directories of the KVM modules there may be.
+const KVM_MODULES: [&str; 4] = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm"];
+
+/// KVM's supported CPUID: read from the file at `cache` if it was written for this host as it
+/// is now, else asked of `kvm` (and written there, best-effort, when `cache` is given).
+pub fn supported_cpuid(kvm: &Kvm, cache: Option<&Path>) -> Result<CpuId, kvm_ioctls::Error> {
+    let key = cache.and_then(|_| host_key());
+    if let (Some(path), Some(key)) = (cache, &key) {
+        if let Some(cpuid) = std::fs::read_to_string(path).ok().and_then(|text| parse(&text, key)) {
+            return Ok(cpuid);
+        }
+    }
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)?;
+    if let (Some(path), Some(key)) = (cache, &key) {
+        let _ = write_atomically(path, &format_file(key, cpuid.as_slice()));
+    }
+    Ok(cpuid)
+}
+
+/// What identifies this boot of this kernel with its KVM modules as loaded now; `None` when
+/// the host does not tell (no boot id, no KVM module directory): then nothing is cached.
+fn host_key() -> Option<String> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let modules: Vec<String> = KVM_MODULES
+        .iter()
+        .filter_map(|name| Some(format!("{name}:{}", std::fs::metadata(format!("/sys/module/{name}")).ok()?.ino())))
+        .collect();
+    if modules.is_empty() {
+        return None;
+    }
+    Some(format!("{} {} {}", boot_id.trim(), release.trim(), modules.join(",")))
+}
+
+/// The file's text: the format line, the key, then one entry per line (function, index,
+/// flags, eax, ebx, ecx, edx in hex).
+fn format_file(key: &str, entries: &[kvm_cpuid_entry2]) -> String {
+    let mut text = format!("{MAGIC}\n{key}\n");
+    for e in entries {
+        text.push_str(&format!(
+            "{:x} {:x} {:x} {:x} {:x} {:x} {:x}\n",
+            e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx
+        ));
+    }
+    text
+}
+
+/// The entries of a file written for `key`; `None` for any other file or a bad line.
+fn parse(text: &str, key: &str) -> Option<CpuId> {
+    let mut lines = text.lines();
+    if lines.next()? != MAGIC || lines.next()? != key {
+        return None;
+    }
+    let entries = lines
+        .map(|line| {
+            let fields: Vec<u32> = line.split(' ').map(|f| u32::from_str_radix(f, 16).ok()).collect::<Option<_>>()?;
+            let [function, index, flags, eax, ebx, ecx, edx] = fields[..] else { return None };
+            Some(kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, ..Default::default() })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    if entries.is_empty() || entries.len() > KVM_MAX_CPUID_ENTRIES {
+        return None;
+    }
+    CpuId::from_entries(&entries).ok()
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so that a concurrent start
+/// reads the old file or the new one, never half of one. Creates the directory.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let temporary = dir.join(format!(".{}.{}", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<kvm_cpuid_entry2> {
+        vec![
+            kvm_cpuid_entry2 { function: 0, eax: 0xd, ebx: 0x6874_7541, ..Default::default() },
+            kvm_cpuid_entry2 {
+                function: 7,
+                index: 0,
+                flags: 1,
+                ebx: 0x219c_07ab,
+                ecx: 0x40_0684,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 { function: 0xd, index: 1, flags: 1, eax: 0xf, ..Default::default() },
+        ]
+    }
+
+    #[test]
+    fn a_file_reads_back_only_for_its_own_key() {
+        let text = format_file("boot release kvm:1", &entries());
+        let cpuid = parse(&text, "boot release kvm:1").expect("same key");
+        assert_eq!(cpuid.as_slice(), &entries()[..]);
+        assert!(parse(&text, "boot release kvm:2").is_none(), "KVM reloaded");
+        assert!(parse(&text, "other release kvm:1").is_none(), "another boot");
+    }
+
+    #[test]
+    fn other_formats_and_bad_lines_are_no_answer() {
+        let key = "k";
+        let good = format_file(key, &entries());
+        assert!(parse(&good.replace(MAGIC, "uvm-kvm-cpuid 0"), key).is_none(), "another format");
+        assert!(parse(&format!("{good}1 2 3\n"), key).is_none(), "a short line");
+        assert!(parse(&format!("{good}1 2 3 4 5 6 zz\n"), key).is_none(), "not hex");
+        assert!(parse(&format!("{good}1 2 3 4 5 6 7 8\n"), key).is_none(), "a long line");
+        assert!(parse(&format!("{MAGIC}\n{key}\n"), key).is_none(), "no entries");
+        let too_many = vec![kvm_cpuid_entry2::default(); KVM_MAX_CPUID_ENTRIES + 1];
+        assert!(parse(&format_file(key, &too_many), key).is_none(), "more than KVM takes");
+    }
+
+    #[test]
+    fn this_host_has_a_key_and_the_answer_is_cached_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("uvm-cpuid-test-{}", std::process::id()));
+        let path = dir.join("sub").join("kvm-cpuid");
+        let Ok(kvm) = Kvm::new() else {
+            eprintln!("note: no /dev/kvm: skipping the cached round trip");
+            return;
+        };
+        let asked = supported_cpuid(&kvm, None).expect("KVM answers");
+        let first = supported_cpuid(&kvm, Some(&path)).expect("KVM answers");
+        assert_eq!(first.as_slice(), asked.as_slice());
+        let key = host_key().expect("a host with KVM has a key");
+        let cached = parse(&std::fs::read_to_string(&path).expect("written"), &key).expect("for this host");
+        assert_eq!(cached.as_slice(), asked.as_slice());
+        // A file for this host is what the next start uses (here one KVM never gave).
+        std::fs::write(&path, format_file(&key, &entries())).expect("overwrite");
+        assert_eq!(supported_cpuid(&kvm, Some(&path)).expect("read back").as_slice(), &entries()[..]);
+        // A file for another host is replaced by KVM's answer.
+        std::fs::write(&path, format_file("another host", &entries())).expect("overwrite");
+        assert_eq!(supported_cpuid(&kvm, Some(&path)).expect("KVM answers").as_slice(), asked.as_slice());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
