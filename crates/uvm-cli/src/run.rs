@@ -40,7 +40,9 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
     let path = resolve_image(args.target.as_deref())?;
     let opened_at = SystemTime::now();
     let mapped = MappedFile::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let (image, checksum) = check_image(&path, &mapped, opened_at)?;
+    let stamps = uvm_image::VerifiedStamps::for_user();
+    let identity = uvm_image::FileIdentity::of(mapped.metadata());
+    let (image, checksum) = check_image(&path, &mapped, opened_at, stamps.as_ref(), &identity)?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
     let mut argv = vec![config.binary_name.clone()];
@@ -66,7 +68,7 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
         workdir: config.workdir.clone(),
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
-        large_pages: large_pages_ready(&mapped, &image, &elf, checksum),
+        large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
@@ -79,24 +81,45 @@ fn open_image(args: RunArgs, network_flags: NetworkFlags, vm: uvm_vmm::VmReceive
 /// lays the app out for them (`uvm build` since ABI version 8) and the host backs the first
 /// chunk with a 2 MiB page ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps
 /// small pages and rewrites hot syscall sites as soon as ever: a large page it cannot have
-/// would only delay them. On a run that hashed the image (its first runs, after a build or a
-/// copy) a chunk the host backs with small folios is read in again as 2 MiB ones
-/// ([`MappedFile::reload_in_large_folios`], the app's chunks only); later runs only look, so
-/// an image that another program read in small folios costs no reload per start.
-fn large_pages_ready(mapped: &MappedFile, image: &Image, elf: &uvm_image::ElfInfo, checksum: Checksum) -> bool {
+/// would only delay them. A chunk the host backs with small folios is read in again as 2 MiB
+/// ones ([`MappedFile::reload_in_large_folios`], the app's chunks only: ~2-4 ms, once) on a
+/// run that hashed the image (its first runs, after a build or a copy), and on a later run
+/// when a note in the user's stamps says this host gave this file 2 MiB folios before
+/// (`VerifiedStamps::note_large_folios`): the page cache may have been reclaimed and refilled
+/// piecemeal since, or another program read the file. A reload that gives none drops the
+/// note, so a host or file system without 2 MiB folios for files costs no reload per start.
+fn large_pages_ready(
+    mapped: &MappedFile,
+    image: &Image,
+    elf: &uvm_image::ElfInfo,
+    checksum: Checksum,
+    notes: Option<(&uvm_image::VerifiedStamps, &uvm_image::FileIdentity)>,
+) -> bool {
     let app = image.app_entry().data;
     let Some(at) = elf.large_chunk_in_image(app.offset).and_then(|at| usize::try_from(at).ok()) else {
         return false;
     };
+    let hashed = checksum == Checksum::Hashed;
     if mapped.backs_with_large_page(at) {
+        if let (true, Some((stamps, id))) = (hashed, notes) {
+            stamps.note_large_folios(id);
+        }
         return true;
     }
     let Some(app_end) = app.end().and_then(|end| usize::try_from(end).ok()) else { return false };
-    if checksum == Checksum::Hashed {
-        mapped.reload_in_large_folios(at..app_end);
-        return mapped.backs_with_large_page(at);
+    if !hashed && !notes.is_some_and(|(stamps, id)| stamps.large_folios_noted(id)) {
+        return false;
     }
-    false
+    mapped.reload_in_large_folios(at..app_end);
+    let large = mapped.backs_with_large_page(at);
+    if let Some((stamps, id)) = notes {
+        if large {
+            stamps.note_large_folios(id);
+        } else {
+            stamps.forget_large_folios(id);
+        }
+    }
+    large
 }
 
 /// How the image's checksum was settled.
@@ -110,18 +133,22 @@ enum Checksum {
 
 /// Checks the mapped image: hashes it unless a verified stamp vouches for it as it is now,
 /// and stamps it after a hash that passed.
-fn check_image(path: &Path, mapped: &MappedFile, opened_at: SystemTime) -> Result<(Image, Checksum)> {
-    let stamps = uvm_image::VerifiedStamps::for_user();
-    let identity = uvm_image::FileIdentity::of(mapped.metadata());
+fn check_image(
+    path: &Path,
+    mapped: &MappedFile,
+    opened_at: SystemTime,
+    stamps: Option<&uvm_image::VerifiedStamps>,
+    identity: &uvm_image::FileIdentity,
+) -> Result<(Image, Checksum)> {
     let stored = Image::stored_checksum(mapped.as_ref());
-    if let (Some(stamps), Some(stored)) = (&stamps, stored) {
-        if stamps.vouch_for(&identity, stored) {
+    if let (Some(stamps), Some(stored)) = (stamps, stored) {
+        if stamps.vouch_for(identity, stored) {
             return Ok((Image::from_source_vouched(path, Box::new(mapped.clone()))?, Checksum::Vouched));
         }
     }
     let image = Image::from_source_releasing(path, Box::new(mapped.clone()), &mut |hashed| mapped.release(hashed))?;
-    if let (Some(stamps), Some(stored)) = (&stamps, stored) {
-        stamps.record(&identity, stored, opened_at);
+    if let (Some(stamps), Some(stored)) = (stamps, stored) {
+        stamps.record(identity, stored, opened_at);
     }
     Ok((image, Checksum::Hashed))
 }

@@ -30,6 +30,9 @@ pub const MAX_STAMPS: usize = 256;
 /// The first line of every stamp (its format version).
 const STAMP_MAGIC: &str = "uvm-verified 1";
 
+/// The first line of every large-folios note ([`VerifiedStamps::note_large_folios`]).
+const LARGE_FOLIOS_MAGIC: &str = "uvm-large-folios 1";
+
 /// What identifies one version of one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileIdentity {
@@ -59,6 +62,10 @@ impl FileIdentity {
     fn settled_at(&self, opened_at: SystemTime) -> bool {
         let Ok(since_epoch) = opened_at.duration_since(SystemTime::UNIX_EPOCH) else { return false };
         i128::try_from(since_epoch.as_nanos()).is_ok_and(|now| now - self.ctime_ns >= SETTLED.as_nanos() as i128)
+    }
+
+    fn large_folios_note(&self) -> String {
+        format!("{LARGE_FOLIOS_MAGIC}\n{} {} {}\n", self.size, self.mtime_ns, self.ctime_ns)
     }
 
     fn stamp(&self, checksum: u64) -> String {
@@ -109,6 +116,29 @@ impl VerifiedStamps {
         if id.settled_at(opened_at) && self.write(&self.path_of(id), id.stamp(checksum).as_bytes()).is_ok() {
             self.prune();
         }
+    }
+
+    fn large_folios_path_of(&self, id: &FileIdentity) -> PathBuf {
+        self.dir.join(format!("{:x}-{:x}.large", id.dev, id.ino))
+    }
+
+    /// Notes that the host's page cache held the file `id` names, as it is now, in 2 MiB folios
+    /// where `uvm run` wanted them (the app's read-only chunks, which the guest then maps with
+    /// large pages). A later start that finds them in small folios (the cache was reclaimed and
+    /// refilled piecemeal, or another program read the file) may read them in again: this host
+    /// and file system can give them. Failures are ignored.
+    pub fn note_large_folios(&self, id: &FileIdentity) {
+        let _ = self.write(&self.large_folios_path_of(id), id.large_folios_note().as_bytes());
+    }
+
+    /// Whether [`VerifiedStamps::note_large_folios`] was noted for the file as it is now.
+    pub fn large_folios_noted(&self, id: &FileIdentity) -> bool {
+        std::fs::read_to_string(self.large_folios_path_of(id)).is_ok_and(|note| note == id.large_folios_note())
+    }
+
+    /// Drops the note (reading the file in again did not give 2 MiB folios).
+    pub fn forget_large_folios(&self, id: &FileIdentity) {
+        let _ = std::fs::remove_file(self.large_folios_path_of(id));
     }
 
     /// Writes one stamp atomically (a reader sees the old stamp or the new one, never half of
@@ -173,6 +203,26 @@ mod tests {
         std::fs::write(&other, b"image bytes").unwrap();
         std::fs::rename(&other, &file).unwrap();
         assert!(!stamps.vouch_for(&identity(&file), 7));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_large_folios_note_holds_for_the_file_as_it_was_and_can_be_dropped() {
+        let dir = scratch("large");
+        let stamps = VerifiedStamps::in_dir(dir.join("stamps"));
+        let file = dir.join("image");
+        std::fs::write(&file, b"image bytes").unwrap();
+        let id = identity(&file);
+        assert!(!stamps.large_folios_noted(&id));
+        stamps.note_large_folios(&id);
+        assert!(stamps.large_folios_noted(&id));
+        assert!(!stamps.vouch_for(&id, 7), "a note is no stamp");
+        stamps.forget_large_folios(&id);
+        assert!(!stamps.large_folios_noted(&id));
+        stamps.note_large_folios(&id);
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&file, b"IMAGE BYTES").unwrap();
+        assert!(!stamps.large_folios_noted(&identity(&file)), "the file changed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
