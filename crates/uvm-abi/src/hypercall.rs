@@ -339,6 +339,10 @@ pub struct VcpuStart {
     pub result: i64,
 }
 
+/// [`Park::flags`]: write out every transmit ring first, as a Net `Flush` would (the guest
+/// flushes wherever it parks with bytes in a ring: one exit instead of two).
+pub const PARK_FLUSH_NET: u32 = 1;
+
 /// [`Hypercall::Park`] parameters. Each vCPU has a wake token, as `std::thread::park` does: an
 /// unpark sets it, a park consumes it, so a wake that comes before the park is not lost.
 #[repr(C)]
@@ -347,6 +351,10 @@ pub struct Park {
     /// How long to wait at most: `u64::MAX` for no limit (the VMM may return earlier, capped
     /// at [`SLEEP_MAX_NS`]: the guest re-checks its condition and parks again).
     pub timeout_ns: u64,
+    /// [`PARK_FLUSH_NET`], or 0.
+    pub flags: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
     /// Out: 1 when woken by an unpark (the token was consumed), 0 when the time ran out or the
     /// VM is stopping.
     pub result: i64,
@@ -433,7 +441,7 @@ mod tests {
         assert_eq!(size_of::<MemoryChunk>(), 16);
         assert_eq!(size_of::<ConsolePoll>(), 16);
         assert_eq!(size_of::<VcpuStart>(), 40);
-        assert_eq!(size_of::<Park>(), 16);
+        assert_eq!(size_of::<Park>(), 24);
         assert_eq!(size_of::<Interrupt>(), 16);
     }
 }

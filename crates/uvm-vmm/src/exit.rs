@@ -487,10 +487,16 @@ mod tests {
         assert_eq!((counts.total, counts.doorbells, counts.other), (2, 2, 0));
         // vCPU 2 (whose thread these parks stand for) was unparked: the park takes the token;
         // the next times out.
-        mem.write_plain(PARAMS, &Park { timeout_ns: u64::MAX, result: 99 }).unwrap();
+        mem.write_plain(PARAMS, &Park { timeout_ns: u64::MAX, result: 99, ..Default::default() }).unwrap();
         assert_eq!(call(Hypercall::Park), ExitAction::Resume);
         assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 1);
-        mem.write_plain(PARAMS, &Park { timeout_ns: 1_000_000, result: 99 }).unwrap();
+        mem.write_plain(PARAMS, &Park { timeout_ns: 1_000_000, result: 99, ..Default::default() }).unwrap();
+        assert_eq!(call(Hypercall::Park), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 0);
+        // Asking for the transmit rings to be written out first, with no network made yet.
+        let flushing =
+            Park { timeout_ns: 1_000_000, flags: uvm_abi::hypercall::PARK_FLUSH_NET, reserved: 0, result: 99 };
+        mem.write_plain(PARAMS, &flushing).unwrap();
         assert_eq!(call(Hypercall::Park), ExitAction::Resume);
         assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 0);
         // Parameter blocks outside RAM are refused.

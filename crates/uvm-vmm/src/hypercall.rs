@@ -9,7 +9,7 @@ use std::time::Duration;
 use uvm_abi::hypercall::{
     BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt,
     MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
-    MESSAGE_MAX_LEN, SLEEP_MAX_NS,
+    MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -218,6 +218,9 @@ pub fn handle(
         }
         Hypercall::Park => {
             let mut p: Park = read_params(memory, call, params_gpa)?;
+            if p.flags & PARK_FLUSH_NET != 0 {
+                net.flush(memory, vcpu);
+            }
             let timeout = Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS));
             p.result = i64::from(vcpu.park(timeout));
             write_params(memory, call, params_gpa, &p)?;

@@ -49,13 +49,13 @@ do_exit:
 .balign 8
 exit_blk: .long 0, 0
     .quad 0, 0, 0, 0, 0, 0, 0
-park0: .quad -1, 0
-park1: .quad -1, 0
+park0: .quad -1, 0, 0
+park1: .quad -1, 0, 0
 start1: .long 1, 0
     .quad entry1, 0x20c000, 0x55
 start1_result: .quad 99
-sleep_blk: .quad 1000000, 0
-nap_blk: .quad 20000000, 0
+sleep_blk: .quad 1000000, 0, 0
+nap_blk: .quad 20000000, 0, 0
 flag: .quad 0
 "#;
 

@@ -90,7 +90,14 @@ pub fn vcpu_start(index: u32, rip: u64, rsp: u64, arg: u64) -> i64 {
 /// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier). Whether an unpark woke it.
 /// Callers re-check what they wait for: a wake may be stale.
 pub fn park(timeout_ns: u64) -> bool {
-    let mut p = Park { timeout_ns, result: 0 };
+    park_flushing(timeout_ns, false)
+}
+
+/// [`park`], having the VMM write out every transmit ring first if `flush_net` (what a Net
+/// `Flush` does, in the same exit).
+pub fn park_flushing(timeout_ns: u64, flush_net: bool) -> bool {
+    let flags = if flush_net { uvm_abi::hypercall::PARK_FLUSH_NET } else { 0 };
+    let mut p = Park { timeout_ns, flags, reserved: 0, result: 0 };
     call(Hypercall::Park, &mut p);
     p.result > 0
 }

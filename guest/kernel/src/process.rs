@@ -287,11 +287,10 @@ impl Process {
     pub fn park(&mut self, timeout_ns: u64) -> bool {
         let area = self.net_area;
         self.unlocked(|| {
-            // What the app sent must not wait for this thread to run again.
-            if let Some(area) = area {
-                area.flush();
-            }
-            crate::hypercall::park(timeout_ns)
+            // What the app sent must not wait for this thread to run again: the VMM writes it
+            // out before it parks the vCPU (one exit).
+            let flush = area.is_some_and(|area| area.tx_pending());
+            crate::hypercall::park_flushing(timeout_ns, flush)
         })
     }
 

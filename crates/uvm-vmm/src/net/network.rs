@@ -81,6 +81,14 @@ impl Network {
         }
     }
 
+    /// Writes out every transmit ring, as a Net `Flush` call does (a Park with
+    /// `PARK_FLUSH_NET`). Nothing before the network exists: then no ring does either.
+    pub fn flush(&self, memory: &GuestMemory, vcpu: &dyn VcpuOps) {
+        if let Some(net) = self.net.get() {
+            net.flush_rings(memory, vcpu);
+        }
+    }
+
     /// Runs the poller (started by the guest's Setup, so the network exists).
     pub fn run_poller(&self, memory: &GuestMemory, wake: &dyn Fn(u32)) {
         if let Some(net) = self.net.get() {

@@ -583,6 +583,13 @@ impl Net {
         Ok(direct as i64)
     }
 
+    /// The same as a Flush call, for a Park that asks for it first.
+    pub(super) fn flush_rings(&self, memory: &GuestMemory, vcpu: &dyn VcpuOps) {
+        let Some(&area) = self.area.get() else { return };
+        let mut state = self.lock();
+        let _ = self.flush(&mut state, area, memory, vcpu);
+    }
+
     /// Flush: writes out every transmit ring that holds bytes. The VM's own peers of the
     /// sockets written hear of it at once; room made in a full ring wakes its waiters.
     fn flush(&self, st: &mut State, area: Area, memory: &GuestMemory, vcpu: &dyn VcpuOps) -> Result<i64, Errno> {
