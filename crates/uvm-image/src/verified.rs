@@ -178,6 +178,15 @@ mod tests {
         FileIdentity::of(&std::fs::metadata(path).expect("stat"))
     }
 
+    /// A scratch directory with a stamp directory and an image file (`image bytes`) in it.
+    fn scratch_image(name: &str) -> (PathBuf, VerifiedStamps, PathBuf) {
+        let dir = scratch(name);
+        let stamps = VerifiedStamps::in_dir(dir.join("stamps"));
+        let file = dir.join("image");
+        std::fs::write(&file, b"image bytes").unwrap();
+        (dir, stamps, file)
+    }
+
     /// A time well after any ctime the tests make.
     fn later() -> SystemTime {
         SystemTime::now() + Duration::from_secs(5)
@@ -185,10 +194,7 @@ mod tests {
 
     #[test]
     fn a_recorded_file_is_vouched_for_until_it_changes() {
-        let dir = scratch("changes");
-        let stamps = VerifiedStamps::in_dir(dir.join("stamps"));
-        let file = dir.join("image");
-        std::fs::write(&file, b"image bytes").unwrap();
+        let (dir, stamps, file) = scratch_image("changes");
         let id = identity(&file);
         assert!(!stamps.vouch_for(&id, 7), "nothing recorded yet");
         stamps.record(&id, 7, later());
@@ -208,10 +214,7 @@ mod tests {
 
     #[test]
     fn a_large_folios_note_holds_for_the_file_as_it_was_and_can_be_dropped() {
-        let dir = scratch("large");
-        let stamps = VerifiedStamps::in_dir(dir.join("stamps"));
-        let file = dir.join("image");
-        std::fs::write(&file, b"image bytes").unwrap();
+        let (dir, stamps, file) = scratch_image("large");
         let id = identity(&file);
         assert!(!stamps.large_folios_noted(&id));
         stamps.note_large_folios(&id);
