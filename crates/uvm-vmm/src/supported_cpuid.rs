@@ -35,7 +35,7 @@ const KVM_MODULES: [&str; 4] = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm"];
 pub fn supported_cpuid(kvm: &Kvm, cache: Option<&Path>) -> Result<CpuId, kvm_ioctls::Error> {
     let key = cache.and_then(|_| host_key());
     if let (Some(path), Some(key)) = (cache, &key) {
-        if let Some(cpuid) = std::fs::read_to_string(path).ok().and_then(|text| parse(&text, key)) {
+        if let Some(cpuid) = read_small(path).and_then(|text| parse(&text, key)) {
             return Ok(cpuid);
         }
     }
@@ -44,6 +44,18 @@ pub fn supported_cpuid(kvm: &Kvm, cache: Option<&Path>) -> Result<CpuId, kvm_ioc
         let _ = write_atomically(path, &format_file(key, cpuid.as_slice()));
     }
     Ok(cpuid)
+}
+
+/// The most bytes of the file read: a table of as many entries as KVM takes is under 16 KiB
+/// in this format (this host's 56 entries: 1.4 KiB); a longer file is no answer.
+const MAX_FILE_BYTES: u64 = 64 << 10;
+
+/// The file's text, if it is no longer than [`MAX_FILE_BYTES`].
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path).ok()?.take(MAX_FILE_BYTES + 1).read_to_string(&mut text).ok()?;
+    (text.len() as u64 <= MAX_FILE_BYTES).then_some(text)
 }
 
 /// What identifies this boot of this kernel with its KVM modules as loaded now; `None` when
@@ -167,6 +179,11 @@ mod tests {
         // A file for this host is what the next start uses (here one KVM never gave).
         std::fs::write(&path, format_file(&key, &entries())).expect("overwrite");
         assert_eq!(supported_cpuid(&kvm, Some(&path)).expect("read back").as_slice(), &entries()[..]);
+        // A file longer than any table is not read whole, and is no answer.
+        let mut long = format_file(&key, &entries());
+        long.push_str(&"0 0 0 0 0 0 0\n".repeat((MAX_FILE_BYTES / 14 + 1) as usize));
+        std::fs::write(&path, long).expect("overwrite");
+        assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path)).expect("KVM answers")), leaves(&asked));
         // A file for another host is replaced by KVM's answer.
         std::fs::write(&path, format_file("another host", &entries())).expect("overwrite");
         assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path)).expect("KVM answers")), leaves(&asked));
