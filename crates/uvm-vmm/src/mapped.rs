@@ -69,10 +69,10 @@ impl MappedFile {
                 }
             }
         }
-        // SAFETY: advice on the mapping just made; it changes no contents.
-        let large_pages = large
-            && (ptr as usize).is_multiple_of(LARGE_PAGE)
-            && unsafe { libc::madvise(ptr, mapped_len, libc::MADV_HUGEPAGE) } == 0;
+        let large_pages = large && (ptr as usize).is_multiple_of(LARGE_PAGE) && {
+            // SAFETY: advice on the mapping just made; it changes no contents.
+            unsafe { libc::madvise(ptr, mapped_len, libc::MADV_HUGEPAGE) == 0 }
+        };
         let mapping = Mapping { ptr: ptr.cast(), len, mapped_len, metadata, large_pages, file };
         Ok(MappedFile { inner: Arc::new(mapping) })
     }
@@ -214,7 +214,7 @@ impl Drop for Mapping {
 }
 
 /// The host's huge-page size, and the alignment of the guest's large image pages.
-const LARGE_PAGE: usize = 2 << 20;
+const LARGE_PAGE: usize = uvm_abi::layout::LARGE_PAGE_SIZE as usize;
 
 /// Maps `len` bytes of `file` read-only and shared, where the kernel picks or over the
 /// reservation `at` (from [`aligned_hole`]). Bytes past the end of the file in the last page
@@ -295,9 +295,7 @@ mod tests {
         let mapped = MappedFile::open(&file.0).expect("map");
         assert_eq!(mapped.as_ref(), &bytes[..]);
         assert!(mapped.large_pages());
-        if mapped.large_pages() {
-            assert_eq!(mapped.host_address() % LARGE_PAGE as u64, 0);
-        }
+        assert_eq!(mapped.host_address() % LARGE_PAGE as u64, 0);
         // Released in file order, as the checksum does; the bytes read the same after.
         for start in (0..bytes.len()).step_by(256 << 10) {
             mapped.release(start..(start + (256 << 10)).min(bytes.len()));
