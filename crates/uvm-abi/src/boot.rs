@@ -148,22 +148,13 @@ where
     I: IntoIterator<Item = (u64, u64, u64, u64, u32)>,
 {
     const CHUNK: u64 = layout::LARGE_PAGE_SIZE;
-    let mut run: Option<(u64, u64, u64)> = None;
+    let mut run = None;
     let mut longest: Option<(u64, u64)> = None;
     for (offset, vaddr, filesz, memsz, flags) in segments {
         if memsz == 0 {
             continue;
         }
-        let page = vaddr & !(layout::PAGE_SIZE - 1);
-        let in_place_end = vaddr.checked_add(filesz).and_then(|e| layout::align_up(e, layout::PAGE_SIZE));
-        let delta = vaddr.wrapping_sub(offset);
-        let read_only = flags & PF_W == 0 && flags & PF_R != 0;
-        run = match (run, in_place_end) {
-            (_, None) => None,
-            (_, Some(end)) if !read_only || end <= page => None,
-            (Some((first, prev_end, d)), Some(end)) if prev_end == page && d == delta => Some((first, end, d)),
-            (_, Some(end)) => Some((page, end, delta)),
-        };
+        run = next_read_only_run(run, vaddr, offset, filesz, flags).flatten();
         if let Some((first, end, _)) = run {
             if longest.is_none_or(|(f, e)| end - first > e - f) {
                 longest = Some((first, end));
@@ -176,6 +167,35 @@ where
         }
         _ => layout::PIE_BASE_VA,
     }
+}
+
+/// A run of read-only segments' pages that map the file in place: its first page, the end
+/// of its file bytes' last page, and the load address minus the file offset (the same for
+/// every segment of the run).
+pub type ReadOnlyRun = (u64, u64, u64);
+
+/// The read-only run after the segment loaded at `start` (load bias included) from file
+/// offset `offset`, `filesz` bytes with `p_flags` `flags`, given `run`, the one before it (in
+/// address order): the run grows when the segment is read-only and follows it back to back in
+/// address and in file, starts anew at another read-only segment, and ends (`Some(None)`) at
+/// any other. `None` when the segment's end overflows. (Pages past a segment's file bytes are
+/// zero pages, not the file's; the page its bytes end in is the file's, as on Linux.)
+pub fn next_read_only_run(
+    run: Option<ReadOnlyRun>,
+    start: u64,
+    offset: u64,
+    filesz: u64,
+    flags: u32,
+) -> Option<Option<ReadOnlyRun>> {
+    let page = start & !(layout::PAGE_SIZE - 1);
+    let in_place_end = start.checked_add(filesz).and_then(|e| layout::align_up(e, layout::PAGE_SIZE))?;
+    let delta = start.wrapping_sub(offset);
+    let read_only = flags & PF_W == 0 && flags & PF_R != 0;
+    Some(match run {
+        _ if !read_only || in_place_end <= page => None,
+        Some((first, end, d)) if end == page && d == delta => Some((first, in_place_end, d)),
+        _ => Some((page, in_place_end, delta)),
+    })
 }
 
 /// `p_flags` bit of a readable ELF segment.
@@ -245,6 +265,19 @@ mod tests {
         // Runs: back to back in file and address, read-only; the longest wins.
         let two = [(0, 0, 0x10_0000, 0x10_0000, r), (0x10_0000, 0x10_0000, 0x20_0000, 0x20_0000, rx)];
         assert_eq!(pie_load_bias(two) % LARGE_PAGE_SIZE, 0, "one run from 0");
+    }
+
+    #[test]
+    fn read_only_runs_grow_restart_and_end() {
+        let (r, rx, rw) = (PF_R, PF_R | 1, PF_R | PF_W);
+        let run = next_read_only_run(None, 0x40_0000, 0, 0x1800, rx).unwrap();
+        assert_eq!(run, Some((0x40_0000, 0x40_2000, 0x40_0000)), "starts at the first page");
+        let grown = next_read_only_run(run, 0x40_2000, 0x2000, 0x1000, r).unwrap();
+        assert_eq!(grown, Some((0x40_0000, 0x40_3000, 0x40_0000)), "back to back: grows");
+        let shifted = next_read_only_run(grown, 0x40_3000, 0x4000, 0x1000, r).unwrap();
+        assert_eq!(shifted, Some((0x40_3000, 0x40_4000, 0x40_3000 - 0x4000)), "another file delta: anew");
+        assert_eq!(next_read_only_run(shifted, 0x40_4000, 0x5000, 0x1000, rw), Some(None), "writable: ends");
+        assert_eq!(next_read_only_run(None, u64::MAX - 0x100, 0, 0x1000, r), None, "overflow");
     }
 
     #[test]

@@ -107,21 +107,10 @@ impl ElfInfo {
         let bias = self.load_bias();
         let mut segments: Vec<&SegmentInfo> = self.segments.iter().filter(|s| s.memsz > 0).collect();
         segments.sort_by_key(|s| s.vaddr);
-        // The run of read-only pages mapped in place so far: (first page, end, v - o).
-        let mut run: Option<(u64, u64, u64)> = None;
+        let mut run = None;
         for s in segments {
             let start = bias.checked_add(s.vaddr)?;
-            let read_only = s.flags & program_header::PF_W == 0 && s.flags & program_header::PF_R != 0;
-            let delta = start.wrapping_sub(s.offset);
-            let page = align_down(start, PAGE_SIZE);
-            // Pages past the file bytes are zero pages, not the image's; the one they end in
-            // is the image's (it shows the file's next bytes, as on Linux).
-            let in_place_end = align_up(start.checked_add(s.filesz)?, PAGE_SIZE)?;
-            run = match run {
-                _ if !read_only || in_place_end <= page => None,
-                Some((first, end, d)) if end == page && d == delta => Some((first, in_place_end, d)),
-                _ => Some((page, in_place_end, delta)),
-            };
+            run = uvm_abi::boot::next_read_only_run(run, start, s.offset, s.filesz, s.flags)?;
             if let Some((first, end, d)) = run {
                 let chunk = align_up(first, LARGE_PAGE_SIZE)?;
                 if chunk.checked_add(LARGE_PAGE_SIZE).is_some_and(|chunk_end| chunk_end <= end) {
