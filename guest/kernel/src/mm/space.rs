@@ -704,36 +704,41 @@ impl AddressSpace {
     /// the image from a 2 MiB-aligned offset, every page within the file's bytes.
     fn large_image_entry(&self, chunk: u64) -> Option<u64> {
         let end = chunk + LARGE_PAGE_SIZE;
-        let mut cursor = chunk;
         let mut base = None;
         let mut exec = false;
-        for (&s, vma) in self.vmas.range(..end) {
+        let covered = self.covered_by(chunk, end, |piece, start, vma| {
+            let Backing::Image { image_offset, file_len } = vma.backing else { return false };
+            let piece_end = vma.end.min(end);
+            let here = IMAGE_GPA + image_offset + (piece - start) - (piece - chunk);
+            exec |= vma.prot.exec;
+            vma.prot.read
+                && !vma.prot.write
+                && piece_end - start - PAGE_SIZE < file_len
+                && *base.get_or_insert(here) == here
+        });
+        let base = base.filter(|b| covered && b.is_multiple_of(LARGE_PAGE_SIZE))?;
+        Some(PageFlags { read: true, write: false, exec }.entry(base))
+    }
+
+    /// Whether mappings cover every page of `[addr, end)` and `piece` accepts each of them:
+    /// it is called in address order with where the piece starts, where its mapping starts
+    /// and the mapping, and the walk stops at its first `false`.
+    #[inline(always)]
+    fn covered_by(&self, addr: u64, end: u64, mut piece: impl FnMut(u64, u64, &Vma) -> bool) -> bool {
+        let mut cursor = addr;
+        for (&start, vma) in self.vmas.range(..end) {
             if vma.end <= cursor {
                 continue;
             }
-            if s > cursor {
-                return None;
+            if start > cursor || !piece(cursor, start, vma) {
+                return false;
             }
-            let Backing::Image { image_offset, file_len } = vma.backing else { return None };
-            if vma.prot.write || !vma.prot.read {
-                return None;
-            }
-            let piece_end = vma.end.min(end);
-            if piece_end - s - PAGE_SIZE >= file_len {
-                return None;
-            }
-            let here = IMAGE_GPA + image_offset + (cursor - s) - (cursor - chunk);
-            if *base.get_or_insert(here) != here {
-                return None;
-            }
-            exec |= vma.prot.exec;
-            cursor = piece_end;
+            cursor = vma.end;
             if cursor >= end {
                 break;
             }
         }
-        let base = base.filter(|b| cursor >= end && b.is_multiple_of(LARGE_PAGE_SIZE))?;
-        Some(PageFlags { read: true, write: false, exec }.entry(base))
+        cursor >= end
     }
 
     /// Makes pending page-table changes visible (one flush hypercall), then frees frames
@@ -1085,20 +1090,7 @@ impl AddressSpace {
 
     /// Whether every page of `[addr, end)` is in some mapping.
     pub fn is_mapped(&self, addr: u64, end: u64) -> bool {
-        let mut cursor = addr;
-        for (&start, vma) in self.vmas.range(..end) {
-            if vma.end <= cursor {
-                continue;
-            }
-            if start > cursor {
-                return false;
-            }
-            cursor = vma.end;
-            if cursor >= end {
-                break;
-            }
-        }
-        cursor >= end
+        self.covered_by(addr, end, |_, _, _| true)
     }
 
     /// Sets where the program break starts (just past the app's highest segment).
