@@ -23,6 +23,7 @@ use crate::late_ram::{ram_at_boot, GateState, RamGate};
 use crate::mapped::MappedFile;
 use crate::memory::{GuestMemory, MapOverRamError};
 use crate::net::{NetCounts, Network};
+use crate::process::AllowedCpus;
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
 use crate::vcpus::Vcpus;
@@ -418,21 +419,10 @@ pub(crate) fn register_late_ram(vm: &VmFd, memory: &GuestMemory, at_boot: u64, g
     });
 }
 
-/// The default of `[vm] cpus`: how many CPUs this process may run on (its affinity mask, what
-/// `nproc` reports), at least 1 and at most `MAX_VCPUS`. One syscall: unlike
-/// `std::thread::available_parallelism`, it does not read the cgroup's CPU quota (some 20
-/// syscalls, 25-100 us, on the start-up path).
-pub fn host_cpus() -> u32 {
-    // SAFETY: an all-zero cpu_set_t is a valid empty set; sched_getaffinity writes at most
-    // `size_of::<cpu_set_t>()` bytes into it.
-    let count = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return 1;
-        }
-        libc::CPU_COUNT(&set)
-    };
-    u32::try_from(count).unwrap_or(1).clamp(1, MAX_VCPUS)
+/// The default of `[vm] cpus`: how many CPUs uvm may run on (`allowed`, what `nproc`
+/// reports), at least 1 and at most `MAX_VCPUS`.
+pub fn host_cpus(allowed: Option<&AllowedCpus>) -> u32 {
+    allowed.map_or(1, AllowedCpus::count).clamp(1, MAX_VCPUS)
 }
 
 fn boot_flags(trace: bool, image_large_pages: bool) -> u64 {
@@ -476,7 +466,7 @@ mod tests {
 
     #[test]
     fn the_default_cpu_count_is_the_affinity_mask_within_bounds() {
-        let n = host_cpus();
+        let n = host_cpus(AllowedCpus::of_this_thread().as_ref());
         assert!((1..=MAX_VCPUS).contains(&n), "{n}");
         let std_count = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         // The cgroup quota std also reads can only lower its count.
