@@ -6,6 +6,11 @@
 //! matter: the standard descriptors are open, and SIGPIPE is ignored. [`AllowedCpus`] reads
 //! which CPUs uvm may run on and starts a helper thread on another one than its spawner's.
 
+use std::os::unix::thread::JoinHandleExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
 /// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if the caller closed them), so no
 /// file uvm opens can take their place and receive the guest's console output; and ignores
 /// SIGPIPE, so a write to a closed pipe fails with EPIPE (handed to the guest) instead of
@@ -55,19 +60,43 @@ impl AllowedCpus {
         u32::try_from(unsafe { libc::CPU_COUNT(&self.0) }).unwrap_or(0)
     }
 
-    /// Moves `thread`, just spawned by the calling thread, to the allowed CPUs other than the
-    /// one the caller runs on, so that the two run side by side from the start. Linux queues a
-    /// new thread on its spawner's CPU when it finds no better one at once (seen on this
-    /// project's 2-CPU host in 9 starts of 10, with the other CPU idle): it then runs only
-    /// when the spawner sleeps or a load balance moves it, ~0.6-0.9 ms later, and a helper
-    /// meant to overlap the spawner's work ends up after it. A thread not yet running is moved
-    /// without running; one already running elsewhere stays where it is. The thread keeps the
-    /// narrower mask for its life, so it is for short-lived helpers that do not read their own
-    /// affinity. Nothing is done when the caller may run on one CPU only, or when the kernel
-    /// refuses: the thread then runs where Linux put it. Returns the CPU the thread was kept
-    /// off, if it was.
-    pub fn start_elsewhere<T>(&self, thread: &std::thread::JoinHandle<T>) -> Option<usize> {
-        use std::os::unix::thread::JoinHandleExt;
+    /// Spawns a thread named `name` that runs `f` on another of these CPUs than the calling
+    /// thread's, so that the two run side by side from the start. Linux queues a new thread on
+    /// its spawner's CPU when it finds no better one at once (seen on this project's 2-CPU host
+    /// in 9 starts of 10, with the other CPU idle): it then runs only when the spawner sleeps
+    /// or a load balance moves it, ~0.6-0.9 ms later, and a helper meant to overlap the
+    /// spawner's work ends up after it. So the spawner narrows the new thread's mask to the
+    /// other CPUs, which moves a thread that has not run yet without running it, and the
+    /// thread, once it runs, takes the whole mask back (it may later run anywhere, the
+    /// spawner's CPU included). Nothing is narrowed when the caller may run on one CPU only or
+    /// the kernel refuses: the thread then starts where Linux puts it. Returns the thread and
+    /// the CPU it was kept off, if it was.
+    pub fn spawn_elsewhere<F, T>(&self, name: &str, f: F) -> std::io::Result<(JoinHandle<T>, Option<usize>)>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let narrowed = Arc::new(AtomicBool::new(false));
+        let narrowed_seen = Arc::clone(&narrowed);
+        let whole = AllowedCpus(self.0);
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            // Widened before the spawner narrowed it, the narrowing would stick: wait for it
+            // (it is nearly always done by the time this thread first runs).
+            while !narrowed_seen.load(Ordering::Acquire) {
+                std::thread::park();
+            }
+            whole.apply_to_this_thread();
+            f()
+        })?;
+        let kept_off = self.narrow_to_others(&thread);
+        narrowed.store(true, Ordering::Release);
+        thread.thread().unpark();
+        Ok((thread, kept_off))
+    }
+
+    /// Narrows `thread`'s mask to these CPUs but the caller's; returns the caller's CPU if it
+    /// did.
+    fn narrow_to_others<T>(&self, thread: &JoinHandle<T>) -> Option<usize> {
         // SAFETY: sched_getcpu has no preconditions.
         let here = unsafe { libc::sched_getcpu() };
         let here = usize::try_from(here).ok().filter(|&cpu| cpu < 8 * std::mem::size_of::<libc::cpu_set_t>())?;
@@ -81,13 +110,21 @@ impl AllowedCpus {
         {
             return None;
         }
-        // SAFETY: `thread` is a live, joinable thread (its JoinHandle is borrowed, so it has
-        // been neither joined nor detached), so its pthread_t is valid; `others` is a valid
-        // cpu_set_t of the size passed.
-        let set = unsafe {
+        // SAFETY: `thread` has not been joined or detached (its JoinHandle is borrowed) and
+        // has not exited (it waits for `spawn_elsewhere` to let it go), so its pthread_t names
+        // a live thread with its kernel thread id still set; `others` is a valid cpu_set_t of
+        // the size passed.
+        let narrowed = unsafe {
             libc::pthread_setaffinity_np(thread.as_pthread_t(), std::mem::size_of::<libc::cpu_set_t>(), &others)
         };
-        (set == 0).then_some(here)
+        (narrowed == 0).then_some(here)
+    }
+
+    /// Makes this the calling thread's mask.
+    fn apply_to_this_thread(&self) {
+        // SAFETY: `self.0` is a valid cpu_set_t of the size passed; sched_setaffinity only
+        // reads it.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
     }
 }
 
@@ -96,25 +133,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_thread_started_elsewhere_runs_on_another_allowed_cpu() {
+    fn a_thread_spawned_elsewhere_starts_on_another_cpu_and_takes_the_whole_mask_back() {
         let allowed = AllowedCpus::of_this_thread().expect("sched_getaffinity");
         assert!(allowed.count() >= 1);
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let _ = wait.recv();
-            // SAFETY: sched_getcpu has no preconditions.
-            let cpu = unsafe { libc::sched_getcpu() };
-            (cpu, AllowedCpus::of_this_thread().map(|a| a.count()))
-        });
-        let kept_off = allowed.start_elsewhere(&thread);
-        let _ = go.send(());
+        let (thread, kept_off) = allowed
+            .spawn_elsewhere("uvm-test-elsewhere", || {
+                // SAFETY: sched_getcpu has no preconditions.
+                let cpu = unsafe { libc::sched_getcpu() };
+                (cpu, AllowedCpus::of_this_thread().map(|a| a.count()))
+            })
+            .expect("spawn");
         let (cpu, its_count) = thread.join().expect("the thread ran");
+        assert_eq!(its_count, Some(allowed.count()), "the thread runs with the whole mask");
         if allowed.count() == 1 {
-            assert_eq!((kept_off, its_count), (None, Some(1)), "a one-CPU mask is left alone");
+            assert_eq!(kept_off, None, "a one-CPU mask is left alone");
         } else {
-            let kept_off = kept_off.expect("the thread was moved");
-            assert_eq!(its_count, Some(allowed.count() - 1), "the spawner's CPU is taken out of the thread's mask");
-            assert_ne!(usize::try_from(cpu).ok(), Some(kept_off), "the thread ran on another CPU than its spawner's");
+            let kept_off = kept_off.expect("the thread was narrowed");
+            assert_ne!(
+                usize::try_from(cpu).ok(),
+                Some(kept_off),
+                "the thread started on another CPU than its spawner's"
+            );
         }
     }
 }
