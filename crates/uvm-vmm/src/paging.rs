@@ -44,7 +44,14 @@ impl TableMemory for &crate::memory::GuestMemory {
         self.write_ram(gpa, &bytes)
     }
 
+    /// Tables are allocated one page after the other from [`ROOT_GPA`] (8-page aligned): the
+    /// first of each 8 pages backs all 8 in one call (see `write_kernel_and_tables`). Pages
+    /// past the last table are frames the guest's allocator hands out next.
     fn zero_page(&mut self, gpa: u64) -> Option<()> {
+        const BACKED_TOGETHER: u64 = 8;
+        if (gpa / PAGE_SIZE).is_multiple_of(BACKED_TOGETHER) {
+            self.prefault_ram(gpa, BACKED_TOGETHER * PAGE_SIZE);
+        }
         self.write_ram(gpa, &[0; PAGE_SIZE as usize])
     }
 }
