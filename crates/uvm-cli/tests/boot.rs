@@ -211,6 +211,33 @@ fn cli_run_timings_breakdown() {
     }
 }
 
+/// `uvm run` confined to one CPU (`taskset -c 0`, as a cpuset or a pinned container gives it)
+/// boots: its image-opening thread, otherwise started on another CPU than the main thread's
+/// (`AllowedCpus::spawn_elsewhere`), then shares the one CPU with it.
+#[test]
+fn a_run_confined_to_one_cpu_boots() {
+    let test = "a_run_confined_to_one_cpu_boots";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = stage_hello(test) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let run = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+    let mut confined = std::process::Command::new("taskset");
+    confined.args(["-c", "0"]).arg(run.get_program()).args(run.get_args());
+    for (key, value) in run.get_envs() {
+        if let Some(value) = value {
+            confined.env(key, value);
+        }
+    }
+    let out = expect_code(test, confined, 0);
+    assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wait for image"), "{test}: no --timings report\n{stderr}");
+}
+
 /// A syscall site that keeps trapping is rewritten to jump into the kernel (on PVM, where the
 /// trap costs ~6 us): `--timings` counts the sites and the calls that came through them. The
 /// C app's 2000 `getppid`s come from one `mov $nr, %eax; syscall` site in both libcs; with

@@ -230,8 +230,8 @@ pub fn write_kernel_and_tables(
     protect_profiled_text(memory, kernel)?;
     // The descriptor tables' pages and (8 at a time, in `zero_page`) the boot page tables'
     // are backed before they are written, as the kernel's are: a first touch by a write
-    // costs this thread a host page fault (~4-5 us here, more while the main thread's
-    // KVM_CREATE_VM holds the mmap lock), a page backed in one call ~1.5 us.
+    // costs this thread a host page fault (~3 us on the AMD host, more while the main
+    // thread's KVM_CREATE_VM holds the mmap lock), a page backed in one call ~2.5 us.
     memory.prefault_ram(layout::GDT_GPA, layout::IDT_GPA + layout::PAGE_SIZE - layout::GDT_GPA);
     memory.write_ram(layout::GDT_GPA, &cpu::gdt_bytes(layout::MAX_VCPUS)).ok_or_else(oob)?;
     write_tss(memory, 0)?;
