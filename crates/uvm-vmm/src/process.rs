@@ -136,24 +136,30 @@ mod tests {
     fn a_thread_spawned_elsewhere_starts_on_another_cpu_and_takes_the_whole_mask_back() {
         let allowed = AllowedCpus::of_this_thread().expect("sched_getaffinity");
         assert!(allowed.count() >= 1);
-        let (thread, kept_off) = allowed
-            .spawn_elsewhere("uvm-test-elsewhere", || {
-                // SAFETY: sched_getcpu has no preconditions.
-                let cpu = unsafe { libc::sched_getcpu() };
-                (cpu, AllowedCpus::of_this_thread().map(|a| a.count()))
-            })
-            .expect("spawn");
-        let (cpu, its_count) = thread.join().expect("the thread ran");
-        assert_eq!(its_count, Some(allowed.count()), "the thread runs with the whole mask");
-        if allowed.count() == 1 {
-            assert_eq!(kept_off, None, "a one-CPU mask is left alone");
-        } else {
+        // Five spawns: the CPU is read once the thread runs with the whole mask again, so a
+        // preemption just then could move it back (rare); all but one must be elsewhere.
+        let mut elsewhere = 0;
+        for _ in 0..5 {
+            let (thread, kept_off) = allowed
+                .spawn_elsewhere("uvm-test-elsewhere", || {
+                    // SAFETY: sched_getcpu has no preconditions.
+                    let cpu = unsafe { libc::sched_getcpu() };
+                    (cpu, AllowedCpus::of_this_thread().map(|a| a.count()))
+                })
+                .expect("spawn");
+            let (cpu, its_count) = thread.join().expect("the thread ran");
+            assert_eq!(its_count, Some(allowed.count()), "the thread runs with the whole mask");
+            if allowed.count() == 1 {
+                assert_eq!(kept_off, None, "a one-CPU mask is left alone");
+                continue;
+            }
             let kept_off = kept_off.expect("the thread was narrowed");
-            assert_ne!(
-                usize::try_from(cpu).ok(),
-                Some(kept_off),
-                "the thread started on another CPU than its spawner's"
-            );
+            if usize::try_from(cpu).ok() != Some(kept_off) {
+                elsewhere += 1;
+            }
+        }
+        if allowed.count() > 1 {
+            assert!(elsewhere >= 4, "only {elsewhere} of 5 threads started on another CPU than their spawner's");
         }
     }
 }
