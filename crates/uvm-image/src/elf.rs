@@ -2,8 +2,9 @@
 //!
 //! uvm runs one statically linked x86-64 Linux ELF executable: `ET_EXEC` linked at a fixed
 //! address inside the app's address range, or `ET_DYN` without an interpreter (static-pie),
-//! loaded at [`ElfInfo::load_bias`], near `PIE_BASE_VA`. [`check_elf`] refuses everything else with a distinct
-//! [`ElfError`] and describes what it accepts as an [`ElfInfo`] (shown by `uvm inspect`).
+//! loaded at [`ElfInfo::load_bias`], near `PIE_BASE_VA`. [`check_elf`] refuses everything
+//! else with a distinct [`ElfError`] and describes what it accepts as an [`ElfInfo`] (shown by
+//! `uvm inspect`).
 //!
 //! Guarantees for the guest loader when the check passes: at least one `PT_LOAD`; every
 //! `PT_LOAD` has `p_filesz <= p_memsz`, its file bytes inside the file, `p_offset` congruent

@@ -420,7 +420,6 @@ unsafe impl Plain for uvm_abi::hypercall::VcpuStart {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Park {}
 // SAFETY: as above.
-// SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
 // SAFETY: as above (NetCall: u32/u64/i32/i64 fields, a byte array and an array of NetOption,
 // itself four 32-bit fields; 336 bytes, no padding).

@@ -15,8 +15,13 @@
 //! Anything else (no cache directory, a file of another host or an older format, a bad line)
 //! means asking KVM, as without a cache. (A few fields of KVM's answer name the host CPU the
 //! call happened to run on, the APIC ids in leaves 1, 0xB and 0x8000001E: they changed from
-//! start to start without the cache and are now those of the start that wrote the file.) The guest's own fix-ups of the answer are applied
-//! after, on every start (`cpu::expose_native_isa` reads the host's CPUID live).
+//! start to start without the cache and are now those of the start that wrote the file.) The
+//! guest's own fix-ups of the answer are applied after, on every start
+//! (`cpu::expose_native_isa` reads the host's CPUID live).
+//!
+//! The file is written through a temporary file and a rename, as uvm-image's `atomic.rs`
+//! writes images and stamps; this crate does not depend on uvm-image (only uvm-cli knows the
+//! other crates), so it has its own few lines for it.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -53,7 +58,8 @@ const MAX_FILE_BYTES: u64 = 64 << 10;
 /// The file's text, if it is no longer than [`MAX_FILE_BYTES`].
 fn read_small(path: &Path) -> Option<String> {
     use std::io::Read;
-    let mut text = String::new();
+    // Room for a usual table up front: one read of the file instead of a run of growing ones.
+    let mut text = String::with_capacity(4096);
     std::fs::File::open(path).ok()?.take(MAX_FILE_BYTES + 1).read_to_string(&mut text).ok()?;
     (text.len() as u64 <= MAX_FILE_BYTES).then_some(text)
 }

@@ -2,8 +2,9 @@
 //! "kernel" is a few instructions (assembled here with binutils' `as` and `ld`) that make the
 //! hypercalls directly (VcpuStart, Park, FlushTlb, Exit) and ring unpark doorbells from the
 //! boot state the VMM sets up. They check what the guest kernel will rely on: a started vCPU
-//! runs with its registers, a doorbell wakes a parked vCPU inside the host kernel, a flush and the end of the VM reach a vCPU spinning
-//! in the guest, run slots time-slice a spinning vCPU, and a fault on another vCPU is reported.
+//! runs with its registers, a doorbell wakes a parked vCPU inside the host kernel, a flush
+//! and the end of the VM reach a vCPU spinning in the guest, run slots time-slice a spinning
+//! vCPU, and a fault on another vCPU is reported.
 //!
 //! Without /dev/kvm or binutils the test prints a note and passes (CI=true: fails). All
 //! scenarios run in one test, one after the other: the stop state is per process.
@@ -146,7 +147,8 @@ fn exited(result: Result<RunReport, VmError>) -> (i32, RunReport) {
 }
 
 /// vCPU 0 starts vCPU 1 and parks until vCPU 1 (running with rdi = 0x55) naps 20 ms, sets a
-/// flag and rings vCPU 0's doorbell (vCPU 0 registered it with KVM at its park meanwhile); a second start of vCPU 1 is refused; then a flush (vCPU 1 parked) and exit.
+/// flag and rings vCPU 0's doorbell (vCPU 0 registered it with KVM at its park meanwhile); a
+/// second start of vCPU 1 is refused; then a flush (vCPU 1 parked) and exit.
 const START_PARK_UNPARK: &str = r#"
     lea rax, [rip + start1]
     mov [VCPU_START], rax
