@@ -207,6 +207,10 @@ pub struct GuestStats {
     /// 2 MiB pages of the app's read-only image chunks mapped whole
     /// ([`crate::boot::FLAG_IMAGE_LARGE_PAGES`]).
     pub large_image_pages: u64,
+    /// Writes to unpark doorbells (one per unpark of another vCPU). The host kernel handles
+    /// most of them itself (KVM counts each as an emulated fault, not as an exit); those made
+    /// before the vCPU's doorbell was registered exit to the VMM.
+    pub doorbell_writes: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).

@@ -102,6 +102,15 @@ pub fn park_flushing(timeout_ns: u64, flush_net: bool) -> bool {
     p.result > 0
 }
 
+/// Doorbell writes so far (`--timings`: KVM counts each as an emulated fault, so the VMM
+/// tells them apart from the guest's page-table writes with this).
+static DOORBELL_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many unpark doorbells the guest has rung.
+pub fn doorbell_writes() -> u64 {
+    DOORBELL_WRITES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Wakes vCPU `index` from its park (or makes its next park return at once): a write to its
 /// doorbell (uvm-abi's `unpark_doorbell_gpa`), which the host kernel usually handles without
 /// an exit to the VMM.
@@ -110,6 +119,7 @@ pub fn unpark(index: u32) {
     if index >= uvm_abi::layout::MAX_VCPUS {
         return;
     }
+    DOORBELL_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let offset = uvm_abi::hypercall::unpark_doorbell_gpa(index) - uvm_abi::layout::HYPERCALL_GPA;
     let doorbell = uvm_abi::layout::HYPERCALL_VA + offset;
     // SAFETY: the doorbells lie in the hypercall page (mapped user and writable, no memory

@@ -354,6 +354,7 @@ impl Process {
             patched_sites: self.patcher.patched_sites(),
             patched_syscalls: self.stats.patched_syscalls,
             large_image_pages: self.space.large_pages,
+            doorbell_writes: crate::hypercall::doorbell_writes(),
         };
         crate::hypercall::exit(status, stats)
     }
