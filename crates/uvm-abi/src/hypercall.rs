@@ -61,11 +61,15 @@ pub enum Hypercall {
     /// keeps for each page) and the rest when the guest's kernel asks, early in its boot; the
     /// frame allocator waits for it before it hands out a frame beyond that part.
     RamReady = 17,
+    /// Register the console ring (`crate::console`): [`ConsoleRing`]. The VMM starts its
+    /// console thread and has KVM wake it on the console doorbell; stdout and stderr writes
+    /// that fit then go into the ring without an exit.
+    ConsoleRing = 18,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 15] = [
+    pub const ALL: [Hypercall; 16] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -81,6 +85,7 @@ impl Hypercall {
         Hypercall::Net,
         Hypercall::BackRam,
         Hypercall::RamReady,
+        Hypercall::ConsoleRing,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.
@@ -150,6 +155,19 @@ pub struct ConsoleWrite {
     pub result: i64,
 }
 
+/// [`Hypercall::ConsoleRing`] parameters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleRing {
+    /// GPA of the ring's header (`crate::console::HEADER_SIZE` bytes, aligned to its size,
+    /// zeroed).
+    pub header_gpa: u64,
+    /// GPA of its data area (page-aligned, `crate::console::DATA_SIZE` bytes).
+    pub data_gpa: u64,
+    /// Out: 0, or -errno when the host cannot serve a ring (the guest keeps the hypercalls).
+    pub result: i64,
+}
+
 /// [`Hypercall::ConsoleRead`] parameters.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,10 +225,13 @@ pub struct GuestStats {
     /// 2 MiB pages of the app's read-only image chunks mapped whole
     /// ([`crate::boot::FLAG_IMAGE_LARGE_PAGES`]).
     pub large_image_pages: u64,
-    /// Writes to unpark doorbells (one per unpark of another vCPU). The host kernel handles
-    /// most of them itself (KVM counts each as an emulated fault, not as an exit); those made
-    /// before the vCPU's doorbell was registered exit to the VMM.
+    /// Writes to doorbells: unpark doorbells (one per unpark of another vCPU) and the console
+    /// doorbell. The host kernel handles most of them itself (KVM counts each as an emulated
+    /// fault, not as an exit); unparks made before the vCPU's doorbell was registered exit to
+    /// the VMM.
     pub doorbell_writes: u64,
+    /// Writes of the app to stdout or stderr that went into the console ring (no exit).
+    pub console_ring_writes: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).
@@ -438,7 +459,8 @@ mod tests {
         assert_eq!(size_of::<ConsoleWrite>(), 32);
         assert_eq!(offset_of!(ConsoleWrite, result), 24);
         assert_eq!(size_of::<ConsoleRead>(), 32);
-        assert_eq!(size_of::<Exit>(), 88);
+        assert_eq!(size_of::<Exit>(), 104);
+        assert_eq!(size_of::<ConsoleRing>(), 24);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);
         assert_eq!(size_of::<CopyFromImage>(), 32);

@@ -9,6 +9,7 @@
 //! - [`boot`]: [`boot::BootInfo`], what the VMM hands the guest kernel at entry.
 //! - [`kernel`]: [`kernel::KernelHeader`], how the VMM finds the guest kernel's entry points.
 //! - [`hypercall`]: hypercall numbers and their parameter blocks.
+//! - [`console`]: the console ring, stdout and stderr without an exit per write.
 //! - [`image`]: the on-disk image format (header, file table), read by the host and the guest.
 //! - [`net`]: IP sockets held by the VMM: the Net hypercall's operations and the shared
 //!   readiness area.
@@ -16,6 +17,7 @@
 #![no_std]
 
 pub mod boot;
+pub mod console;
 pub mod hypercall;
 pub mod image;
 pub mod kernel;
@@ -30,4 +32,4 @@ pub mod signal;
 /// or meaning in this crate, except the image's layout, which has its own
 /// [`image::IMAGE_FORMAT_VERSION`]. An image records the ABI version of the `uvm` that built
 /// it, for information only: a newer `uvm` runs it while its format is supported.
-pub const ABI_VERSION: u32 = 10;
+pub const ABI_VERSION: u32 = 11;

@@ -362,14 +362,15 @@ fn print_timings(
             us(g.exit_tsc)
         );
         eprintln!(
-            "  guest: {} syscalls served in the VM ({} through {} patched sites), {} demand page faults, {} TLB flushes, {} KiB of guest memory in use, {} large pages (2 MiB chunks of the app's read-only image)",
+            "  guest: {} syscalls served in the VM ({} through {} patched sites), {} demand page faults, {} TLB flushes, {} KiB of guest memory in use, {} large pages (2 MiB chunks of the app's read-only image), {} writes through the console ring",
             g.syscalls,
             g.patched_syscalls,
             g.patched_sites,
             g.demand_faults,
             g.tlb_flushes,
             g.frames_in_use * 4,
-            g.large_image_pages
+            g.large_image_pages,
+            g.console_ring_writes
         );
     }
     let e = &report.exits;

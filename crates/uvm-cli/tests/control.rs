@@ -229,3 +229,119 @@ fn a_running_vm_maps_the_kernels_cold_text_from_the_uvm_binary() {
     let _ = child.wait();
     assert!(shared_text(&mappings), "{test}: no mapping of the kernel's text from {}: {mappings:?}", exe.display());
 }
+
+/// Past its first few writes an app's small stdout and stderr writes go into the console ring
+/// (no exit each), and still reach the host as the app made them: both streams on one pipe
+/// interleave in the app's order; a crash's message comes after every line written before it;
+/// a reader that goes away still ends the app with SIGPIPE (141), quietly; `--timings` counts
+/// the ring's writes.
+#[test]
+fn console_writes_through_the_ring_keep_their_order_and_errors() {
+    let test = "console_writes_through_the_ring_keep_their_order_and_errors";
+    let Some(image) = vm::app_image(test, "console_burst", Musl) else { return };
+    let in_shell = |script: &str, args: &[&str]| {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(script).arg(vm::uvm_bin()).arg(&image).args(args);
+        cmd.env("XDG_CACHE_HOME", support::tmp_root().join("cache"));
+        cmd
+    };
+
+    let both = support::process::run(in_shell("exec \"$0\" run \"$1\" -- interleave 1000 2>&1", &[]), None);
+    let expected: String = (0..1000).map(|i| format!("out {i}\nerr {i}\n")).collect();
+    assert!(both.status.success(), "{test}: {:?}", both.status);
+    assert!(
+        String::from_utf8_lossy(&both.stdout) == expected,
+        "{test}: stdout and stderr on one pipe:\n{}",
+        show(&both.stdout)
+    );
+
+    let timed = expect_code(
+        test,
+        uvm([
+            "run".as_ref(),
+            image.as_os_str(),
+            "--timings".as_ref(),
+            "--".as_ref(),
+            "interleave".as_ref(),
+            "300".as_ref(),
+        ]),
+        0,
+    );
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let ring_writes = stderr
+        .split(" writes through the console ring")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{test}: no console ring count in\n{stderr}"));
+    assert!(ring_writes >= 500, "{test}: {ring_writes} of 600 writes through the console ring\n{stderr}");
+
+    let crashed = expect_code(
+        test,
+        uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "crash".as_ref(), "500".as_ref()]),
+        139,
+    );
+    let lines: String = (0..500).map(|i| format!("line {i}\n")).collect();
+    assert!(
+        String::from_utf8_lossy(&crashed.stdout) == lines,
+        "{test}: the lines before the crash:\n{}",
+        show(&crashed.stdout)
+    );
+
+    let piped = support::process::run(
+        in_shell("\"$0\" run \"$1\" -- endless | head -n 3; echo \"status ${PIPESTATUS[0]}\" >&2", &[]),
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), "line 0\nline 1\nline 2\n", "{test}: what head kept");
+    assert_eq!(
+        String::from_utf8_lossy(&piped.stderr),
+        "status 141\n",
+        "{test}: a reader gone ends the app quietly with SIGPIPE"
+    );
+}
+
+/// A prompt written through the console ring is out before the app waits for its answer on
+/// stdin (a console read writes the ring out first).
+#[test]
+fn a_prompt_through_the_console_ring_shows_before_the_app_reads() {
+    use std::io::{Read, Write};
+    let test = "a_prompt_through_the_console_ring_shows_before_the_app_reads";
+    let Some(image) = vm::app_image(test, "console_burst", Musl) else { return };
+    let mut child = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref(), "prompt".as_ref(), "100".as_ref()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn uvm");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + support::process::timeout();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"name? ") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => seen.extend_from_slice(&bytes),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{test}: no prompt while the app waits for stdin; saw:\n{}", show(&seen));
+            }
+        }
+    }
+    child.stdin.take().expect("piped stdin").write_all(b"uvm\n").expect("answer");
+    while let Ok(bytes) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        seen.extend_from_slice(&bytes);
+    }
+    let status = child.wait().expect("uvm ends");
+    let mut expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    expected += "name? uvm\n";
+    assert!(status.success(), "{test}: {status:?}");
+    assert!(String::from_utf8_lossy(&seen) == expected, "{test}: got\n{}", show(&seen));
+}

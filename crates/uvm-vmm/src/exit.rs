@@ -115,6 +115,13 @@ pub fn handle_exit(
                 vcpu.unpark(index);
                 return Ok(ExitAction::Resume);
             }
+            if gpa == uvm_abi::console::CONSOLE_DOORBELL_GPA {
+                // KVM rings the console thread itself once the ring is registered; before
+                // that (or where it refused) the write lands here.
+                counts.doorbells += 1;
+                vcpu.console_doorbell();
+                return Ok(ExitAction::Resume);
+            }
             let Some(call) = Hypercall::from_gpa(gpa) else {
                 counts.other += 1;
                 return Ok(ExitAction::Fault(format!(

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use uvm_abi::hypercall::{
-    BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall, Interrupt,
-    MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
+    BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall,
+    Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
     MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
 };
 
@@ -38,6 +38,16 @@ pub trait VcpuOps {
     /// Starts the VM's network poller (`crate::net::Network::run_poller`) on a thread of its own
     /// that ends with the VM; false if the host could not start it.
     fn start_net_poller(&self) -> bool;
+    /// Registers the guest's console ring (`crate::console_ring::Console::register`) and
+    /// starts the console thread; Err(errno) when the ring cannot be served (the guest keeps
+    /// the console hypercalls).
+    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<(), i32> {
+        let _ = (header_gpa, data_gpa);
+        Err(libc::ENOSYS)
+    }
+    /// Wakes the console thread: a console doorbell write that reached the VMM (KVM handles
+    /// it itself once the ring is registered).
+    fn console_doorbell(&self) {}
 }
 
 /// What a handled hypercall asks of the run loop.
@@ -89,6 +99,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::Net => "net",
         Hypercall::BackRam => "back-ram",
         Hypercall::RamReady => "ram-ready",
+        Hypercall::ConsoleRing => "console-ring",
     }
 }
 
@@ -122,6 +133,15 @@ pub fn handle(
             p.result = match io.write_all(p.fd, &bytes) {
                 Ok(()) => p.len as i64,
                 Err(e) => errno_of(&e),
+            };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::ConsoleRing => {
+            let mut p: ConsoleRing = read_params(memory, call, params_gpa)?;
+            p.result = match vcpu.start_console_ring(p.header_gpa, p.data_gpa) {
+                Ok(()) => 0,
+                Err(errno) => -i64::from(errno),
             };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)

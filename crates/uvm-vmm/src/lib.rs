@@ -14,6 +14,7 @@
 
 pub mod boot;
 pub mod cache_leaf;
+pub mod console_ring;
 pub mod cpu;
 mod doorbell;
 pub mod error;

@@ -400,6 +400,8 @@ unsafe impl Plain for uvm_abi::hypercall::ConsoleWrite {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::ConsoleRead {}
 // SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::ConsoleRing {}
+// SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Exit {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Fatal {}

@@ -35,8 +35,10 @@ pub(crate) struct VmShared<'a> {
     pub vm: &'a VmFd,
     /// Guest memory.
     pub memory: &'a GuestMemory,
-    /// The console.
+    /// The console (the host streams, behind the console ring once the guest registers it).
     pub io: &'a dyn HostIo,
+    /// The same console, for what only the ring has (registering it, its thread).
+    pub console: &'a crate::console_ring::Console<'a>,
     /// The network (sockets, published ports, the poller's state).
     pub net: &'a Network,
     /// The vCPUs' shared state.
@@ -82,6 +84,8 @@ pub(crate) fn run_vcpu<'scope, 'env, 'a>(
             // A stop from outside (a signal, --timeout) may have come first: then it is the
             // outcome, reported the usual way.
             if stop::claim_end() {
+                // What the app wrote into the console ring goes out first.
+                vm.console.drain();
                 exit_now(*status);
             }
         }
@@ -254,6 +258,25 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 
     /// The poller runs in the VM's scope (so `run_staged` joins it); `run_staged` stops it
     /// once vCPU 0's loop is over, which only happens when the VM stops.
+    /// The console thread runs on a thread of the VM's scope until `run_staged` stops it.
+    /// Once registered the ring is the guest's to use even if the host cannot start the
+    /// thread: its records then go out at the next console call, a full ring or the end,
+    /// late but in order (the guest must not free a ring the VMM reads).
+    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<(), i32> {
+        let console = self.vm.console;
+        console.register(self.vm.vm, header_gpa, data_gpa)?;
+        let _ = stop::with_stop_signals_blocked(|| {
+            std::thread::Builder::new()
+                .name("uvm-console".into())
+                .spawn_scoped(self.scope, move || console.run_thread())
+        });
+        Ok(())
+    }
+
+    fn console_doorbell(&self) {
+        self.vm.console.doorbell();
+    }
+
     fn start_net_poller(&self) -> bool {
         let vm = self.vm;
         stop::with_stop_signals_blocked(|| {

@@ -287,10 +287,12 @@ pub fn run_staged(
     let vcpus = Vcpus::new(spec.cpus);
     let ram_gate =
         if at_boot < memory.ram_size() { RamGate::not_started(at_boot) } else { RamGate::open(memory.ram_size()) };
+    let console = crate::console_ring::Console::new(io, &memory);
     let shared = VmShared {
         vm: &vm,
         memory: &memory,
-        io,
+        io: &console,
+        console: &console,
         net: &net,
         vcpus: &vcpus,
         header,
@@ -311,7 +313,11 @@ pub fn run_staged(
     std::thread::scope(|scope| {
         run_vcpu(scope, &shared, 0, vcpu);
         net.stop_poller();
+        console.stop_thread();
     });
+    // Whatever the console thread left (it drains once more as it ends) is out before the
+    // caller reports how the app ended.
+    console.drain();
     let fds = shared.fds.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     timings.mark("guest run");
     let outcome = match vcpus.take_outcome() {

@@ -5,8 +5,8 @@
 //! image and its stacks (identity-mapped) or the direct map. [`gpa_of`] translates.
 
 use uvm_abi::hypercall::{
-    BackRam, ConsolePoll, ConsoleRead, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall, Interrupt,
-    MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
+    BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall,
+    Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -44,6 +44,14 @@ pub fn console_write(fd: u32, bytes: &[u8]) -> i64 {
     let len = (bytes.len() as u64).min(CONSOLE_MAX_CHUNK);
     let mut p = ConsoleWrite { fd, reserved: 0, buf_gpa: gpa_of(bytes.as_ptr() as u64), len, result: 0 };
     call(Hypercall::ConsoleWrite, &mut p);
+    p.result
+}
+
+/// Registers the console ring (uvm-abi's `console`): its header and data area's GPAs.
+/// Returns 0 or -errno (the host serves no ring: writes keep going through hypercalls).
+pub fn console_ring(header_gpa: u64, data_gpa: u64) -> i64 {
+    let mut p = ConsoleRing { header_gpa, data_gpa, result: -(crate::errno::Errno::ENOSYS as i64) };
+    call(Hypercall::ConsoleRing, &mut p);
     p.result
 }
 
@@ -131,6 +139,23 @@ pub fn unpark(index: u32) {
 
 #[cfg(test)]
 pub fn unpark(_index: u32) {}
+
+/// Wakes the VMM's console thread (uvm-abi's `console`): a write to the console doorbell,
+/// which the host kernel handles without an exit.
+#[cfg(not(test))]
+pub fn ring_console_doorbell() {
+    DOORBELL_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let doorbell =
+        uvm_abi::layout::HYPERCALL_VA + (uvm_abi::console::CONSOLE_DOORBELL_GPA - uvm_abi::layout::HYPERCALL_GPA);
+    // SAFETY: as for `unpark`: the doorbell lies in the hypercall page (no memory behind it),
+    // the store only signals the host.
+    unsafe {
+        core::arch::asm!("mov {one}, ({doorbell})", one = in(reg) 1u64, doorbell = in(reg) doorbell, options(att_syntax, nostack))
+    }
+}
+
+#[cfg(test)]
+pub fn ring_console_doorbell() {}
 
 /// Tells vCPU `index` that a signal waits for its thread: the VMM wakes it from a park and,
 /// if it runs app code, sends it to the fault entry with the interrupt vector.

@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod arch;
 pub mod boot;
 pub mod bootinfo;
+pub mod consolering;
 pub mod elf;
 pub mod errno;
 pub mod fault;

@@ -241,7 +241,7 @@ impl TxRing {
 }
 
 /// Copies `bytes` into bytes `offset..offset + bytes.len()` of the data area (not wrapping).
-fn copy_to_words(words: &[AtomicU64], offset: usize, bytes: &[u8]) {
+pub(crate) fn copy_to_words(words: &[AtomicU64], offset: usize, bytes: &[u8]) {
     let mut at = offset;
     let mut done = 0;
     while done < bytes.len() {
@@ -264,7 +264,7 @@ fn copy_to_words(words: &[AtomicU64], offset: usize, bytes: &[u8]) {
 }
 
 /// Copies bytes `offset..offset + out.len()` of the data area (not wrapping) out of its words.
-fn copy_from_words(words: &[AtomicU64], offset: usize, out: &mut [u8]) {
+pub(crate) fn copy_from_words(words: &[AtomicU64], offset: usize, out: &mut [u8]) {
     let mut at = offset;
     let mut done = 0;
     while done < out.len() {

@@ -355,6 +355,7 @@ impl Process {
             patched_syscalls: self.stats.patched_syscalls,
             large_image_pages: self.space.large_pages,
             doorbell_writes: crate::hypercall::doorbell_writes(),
+            console_ring_writes: crate::hostio::ring_writes(),
         };
         crate::hypercall::exit(status, stats)
     }
