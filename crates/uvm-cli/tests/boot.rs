@@ -192,12 +192,7 @@ fn cli_run_timings_breakdown() {
     if std::path::Path::new("/sys/module/kvm_pvm").exists() {
         // The number right after `marker` in the `kvm:` line.
         let count_after = |marker: &str| {
-            stderr
-                .split(marker)
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|n| n.parse::<u32>().ok())
-                .unwrap_or_else(|| panic!("{test}: no count after {marker:?} in\n{stderr}"))
+            vm::count_after(&stderr, marker).unwrap_or_else(|| panic!("{test}: no count after {marker:?} in\n{stderr}"))
         };
         // 89 with the app's data prestaged by the VMM and the kernel's hot text first
         // (guest/kernel/hot-text.ld; 94 without it: regenerate it with
@@ -232,12 +227,7 @@ fn timings_count_doorbells_apart_from_page_table_writes() {
         return;
     };
     let count_before = |marker: &str| {
-        kvm_line
-            .split(marker)
-            .next()
-            .and_then(|before| before.rsplit(' ').next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
+        vm::count_before(kvm_line, marker).unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
     };
     let doorbells = count_before(" doorbells rung inside KVM");
     let table_writes = count_before(" page-table writes");
@@ -339,11 +329,7 @@ fn read_only_chunks_map_with_large_pages() {
         assert_eq!(out.stdout, expected, "{test} ({toolchain:?}): {}", show(&out.stdout));
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let number_before = |stderr: &str, marker: &str| -> u64 {
-            stderr
-                .split(marker)
-                .next()
-                .and_then(|head| head.rsplit([' ', '(']).next())
-                .and_then(|n| n.parse().ok())
+            vm::count_before(stderr, marker)
                 .unwrap_or_else(|| panic!("{test} ({toolchain:?}): no count before {marker:?} in\n{stderr}"))
         };
         let large = number_before(&stderr, " large pages (2 MiB chunks");
@@ -402,12 +388,7 @@ fn memory_freed_lazily_is_not_faulted_in_again() {
     assert!(show(&out.stdout).contains("x2000: 0 wrong"), "{test}: {}", show(&out.stdout));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let count_before = |marker: &str| {
-        stderr
-            .split(marker)
-            .next()
-            .and_then(|before| before.rsplit(' ').next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
+        vm::count_before(&stderr, marker).unwrap_or_else(|| panic!("{test}: no count before {marker:?} in\n{stderr}"))
     };
     let faults = count_before(" demand page faults");
     let flushes = count_before(" TLB flushes");

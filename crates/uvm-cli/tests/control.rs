@@ -268,11 +268,7 @@ fn console_writes_through_the_ring_keep_their_order_and_errors() {
         0,
     );
     let stderr = String::from_utf8_lossy(&timed.stderr);
-    let ring_writes = stderr
-        .split(" writes through the console ring")
-        .next()
-        .and_then(|before| before.rsplit(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
+    let ring_writes = vm::count_before(&stderr, " writes through the console ring")
         .unwrap_or_else(|| panic!("{test}: no console ring count in\n{stderr}"));
     assert!(ring_writes >= 500, "{test}: {ring_writes} of 600 writes through the console ring\n{stderr}");
 

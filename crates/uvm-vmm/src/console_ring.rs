@@ -308,64 +308,63 @@ mod tests {
         GuestMemory::for_tests(16 << 20)
     }
 
+    /// Runs `test` with a console in front of `io`, its ring registered in fresh memory.
+    fn with_console(io: &dyn HostIo, test: impl FnOnce(&Console<'_>, &GuestMemory)) {
+        let memory = memory();
+        let console = Console::new(io, &memory);
+        console.register_for_test(HEADER, DATA);
+        test(&console, &memory);
+    }
+
     #[test]
     fn records_go_out_in_order_and_streams_interleave_as_written() {
-        let memory = memory();
         let io = MemoryIo::default();
-        let console = Console::new(&io, &memory);
-        console.register_for_test(HEADER, DATA);
-        publish(&memory, 1, b"one ");
-        publish(&memory, 1, b"two ");
-        publish(&memory, 2, b"warn ");
-        // A sync write drains what came before it first.
-        console.write_all(1, b"three").expect("write");
+        with_console(&io, |console, memory| {
+            publish(memory, 1, b"one ");
+            publish(memory, 1, b"two ");
+            publish(memory, 2, b"warn ");
+            // A sync write drains what came before it first.
+            console.write_all(1, b"three").expect("write");
+            assert_eq!(memory.read_u64(HEADER + HEAD), memory.read_u64(HEADER + TAIL), "head published");
+            assert_eq!(console.records_written(), 3);
+        });
         assert_eq!(io.stdout(), b"one two three");
         assert_eq!(io.stderr(), b"warn ");
-        assert_eq!(memory.read_u64(HEADER + HEAD), memory.read_u64(HEADER + TAIL), "head published");
-        assert_eq!(console.records_written(), 3);
     }
 
     #[test]
     fn records_wrap_around_the_ring() {
-        let memory = memory();
         let io = MemoryIo::default();
-        let console = Console::new(&io, &memory);
-        console.register_for_test(HEADER, DATA);
         let mut expected = Vec::new();
-        for round in 0..40u32 {
-            let line: Vec<u8> = (0..(3000 + round * 7)).map(|i| (i + round) as u8).collect();
-            publish(&memory, 1, &line);
-            expected.extend_from_slice(&line);
-            console.drain();
-        }
-        assert!(memory.read_u64(HEADER + TAIL).expect("tail") > DATA_SIZE, "the stream wrapped");
+        with_console(&io, |console, memory| {
+            for round in 0..40u32 {
+                let line: Vec<u8> = (0..(3000 + round * 7)).map(|i| (i + round) as u8).collect();
+                publish(memory, 1, &line);
+                expected.extend_from_slice(&line);
+                console.drain();
+            }
+            assert!(memory.read_u64(HEADER + TAIL).expect("tail") > DATA_SIZE, "the stream wrapped");
+        });
         assert_eq!(io.stdout(), expected);
     }
 
     #[test]
     fn an_inconsistent_ring_is_dropped_with_a_message_and_writes_fail() {
-        let memory = memory();
         let io = MemoryIo::default();
-        let console = Console::new(&io, &memory);
-        console.register_for_test(HEADER, DATA);
-        publish(&memory, 7, b"bad fd");
-        console.drain();
+        with_console(&io, |console, memory| {
+            publish(memory, 7, b"bad fd");
+            console.drain();
+            assert!(console.write_all(1, b"x").is_err());
+        });
         assert!(io.stdout().is_empty());
         assert_eq!(io.diagnostics().len(), 1, "{:?}", io.diagnostics());
-        assert!(console.write_all(1, b"x").is_err());
-        // A tail past the ring's size is refused the same way, without reading memory.
-        let other = memory_with_tail(DATA_SIZE + 8);
+        // A tail past the ring's size is refused the same way, without reading records.
         let io = MemoryIo::default();
-        let console = Console::new(&io, &other);
-        console.register_for_test(HEADER, DATA);
-        console.drain();
+        with_console(&io, |console, memory| {
+            memory.write_u64(HEADER + TAIL, DATA_SIZE + 8).expect("tail");
+            console.drain();
+        });
         assert_eq!(io.diagnostics().len(), 1);
-    }
-
-    fn memory_with_tail(tail: u64) -> GuestMemory {
-        let memory = memory();
-        memory.write_u64(HEADER + TAIL, tail).expect("tail");
-        memory
     }
 
     #[test]
@@ -383,22 +382,25 @@ mod tests {
             }
             fn diagnostic(&self, _line: &str) {}
         }
-        let memory = memory();
-        let console = Console::new(&Broken, &memory);
-        console.register_for_test(HEADER, DATA);
-        publish(&memory, 1, b"lost");
-        console.drain();
-        let errors = |fd: u64| memory.atomic_u32(HEADER + ERRORS + 4 * (fd - 1)).expect("word").load(Ordering::SeqCst);
-        assert_eq!(errors(1), libc::EPIPE as u32);
-        assert_eq!(errors(2), 0);
+        with_console(&Broken, |console, memory| {
+            publish(memory, 1, b"lost");
+            console.drain();
+            let errors =
+                |fd: u64| memory.atomic_u32(HEADER + ERRORS + 4 * (fd - 1)).expect("word").load(Ordering::SeqCst);
+            assert_eq!(errors(1), libc::EPIPE as u32);
+            assert_eq!(errors(2), 0);
+        });
     }
 
     #[test]
     fn the_thread_drains_on_a_doorbell_and_ends_on_a_stop() {
-        let memory = memory();
         let io = MemoryIo::default();
-        let console = Console::new(&io, &memory);
-        console.register_for_test(HEADER, DATA);
+        with_console(&io, |console, memory| the_thread_runs(console, memory, &io));
+        assert_eq!(io.stdout(), b"hello\n");
+        assert_eq!(io.stderr(), b"last\n", "the stop drains first");
+    }
+
+    fn the_thread_runs(console: &Console<'_>, memory: &GuestMemory, io: &MemoryIo) {
         std::thread::scope(|s| {
             s.spawn(|| console.run_thread());
             // Wait until it sleeps, then publish and ring as the guest does.
@@ -406,18 +408,16 @@ mod tests {
             while idle.load(Ordering::SeqCst) == 0 {
                 std::thread::yield_now();
             }
-            publish(&memory, 1, b"hello\n");
+            publish(memory, 1, b"hello\n");
             if idle.swap(0, Ordering::SeqCst) == 1 {
                 console.doorbell();
             }
             while io.stdout().is_empty() {
                 std::thread::yield_now();
             }
-            publish(&memory, 2, b"last\n");
+            publish(memory, 2, b"last\n");
             console.stop_thread();
         });
-        assert_eq!(io.stdout(), b"hello\n");
-        assert_eq!(io.stderr(), b"last\n", "the stop drains first");
     }
 
     #[test]

@@ -28,6 +28,17 @@ where
     cmd
 }
 
+/// The number right before `marker` in `text` (a count in a `--timings` report), if the
+/// marker is there.
+pub fn count_before(text: &str, marker: &str) -> Option<u64> {
+    text.split_once(marker)?.0.rsplit([' ', '(']).next()?.parse().ok()
+}
+
+/// The number right after `marker` in `text`, if the marker is there.
+pub fn count_after(text: &str, marker: &str) -> Option<u64> {
+    text.split_once(marker)?.1.split(' ').next()?.parse().ok()
+}
+
 /// The work directory of a test: `$CARGO_TARGET_TMPDIR/uvm-boot/vm/<test>`.
 pub fn work_dir(test: &str) -> PathBuf {
     work_dir_in(Suite::Boot, test)
