@@ -73,14 +73,14 @@ impl<'a> Console<'a> {
         }
     }
 
-    /// Registers the guest's ring (its header at `header`, its data area at `data`) and has
-    /// KVM signal the console thread's eventfd on a console doorbell write. Err(errno) when
-    /// the header is not aligned to its size or the data not to a page, either not in RAM
-    /// (EINVAL),
-    /// one is registered already (EBUSY), or the host refuses the eventfd or the ioeventfd:
-    /// the guest then keeps writing through hypercalls. The caller starts
-    /// [`Console::run_thread`] after a success.
-    pub fn register(&self, vm: &VmFd, header: u64, data: u64) -> Result<(), i32> {
+    /// Registers the guest's ring (its header at `header`, its data area at `data`).
+    /// Err(errno) when the header is not aligned to its size or the data not to a page,
+    /// either not in RAM (EINVAL), one is registered already (EBUSY), or the host refuses an
+    /// eventfd: the guest then keeps writing through hypercalls. The caller starts
+    /// [`Console::run_thread`] after a success; until that thread has KVM take the console
+    /// doorbell, a doorbell write exits to the VMM, which wakes the thread the same way
+    /// ([`Console::doorbell`]).
+    pub fn register(&self, header: u64, data: u64) -> Result<(), i32> {
         if !self.placement_ok(header, data) {
             return Err(libc::EINVAL);
         }
@@ -88,7 +88,6 @@ impl<'a> Console<'a> {
             return Err(libc::EBUSY);
         }
         let wake = EventFd::new(libc::EFD_CLOEXEC).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        vm.register_ioevent(&wake, &IoEventAddress::Mmio(CONSOLE_DOORBELL_GPA), NoDatamatch).map_err(|e| e.errno())?;
         self.ring.set(Ring { header, data, wake }).map_err(|_| libc::EBUSY)
     }
 
@@ -99,24 +98,22 @@ impl<'a> Console<'a> {
             && self.memory.is_ram(data, DATA_SIZE)
     }
 
-    /// Registers a ring without KVM (tests: the doorbell is rung by hand).
-    #[cfg(test)]
-    fn register_for_test(&self, header: u64, data: u64) {
-        assert!(self.placement_ok(header, data));
-        let wake = EventFd::new(libc::EFD_CLOEXEC).expect("eventfd");
-        assert!(self.ring.set(Ring { header, data, wake }).is_ok());
-    }
-
     /// Records written out so far.
     pub fn records_written(&self) -> u64 {
         self.records.load(Ordering::Relaxed)
     }
 
-    /// The console thread: writes records out as the guest publishes them, until
+    /// The console thread: has KVM (`vm`; none in tests) signal its eventfd on a console
+    /// doorbell write, then writes records out as the guest publishes them, until
     /// [`Console::stop_thread`]; then drains the ring a last time. Returns at once without a
-    /// registered ring.
-    pub fn run_thread(&self) {
+    /// registered ring. The registration waits for a grace period of the VM (it rebuilds its
+    /// MMIO bus): here, not on the vCPU that asked for the ring. If KVM refuses it, doorbell
+    /// writes keep exiting to the VMM, which wakes this thread itself.
+    pub fn run_thread(&self, vm: Option<&VmFd>) {
         let Some(ring) = self.ring.get() else { return };
+        if let Some(vm) = vm {
+            let _ = vm.register_ioevent(&ring.wake, &IoEventAddress::Mmio(CONSOLE_DOORBELL_GPA), NoDatamatch);
+        }
         loop {
             self.drain();
             if self.stopping.load(Ordering::SeqCst) {
@@ -312,7 +309,7 @@ mod tests {
     fn with_console(io: &dyn HostIo, test: impl FnOnce(&Console<'_>, &GuestMemory)) {
         let memory = memory();
         let console = Console::new(io, &memory);
-        console.register_for_test(HEADER, DATA);
+        console.register(HEADER, DATA).expect("a ring in RAM");
         test(&console, &memory);
     }
 
@@ -402,7 +399,7 @@ mod tests {
 
     fn the_thread_runs(console: &Console<'_>, memory: &GuestMemory, io: &MemoryIo) {
         std::thread::scope(|s| {
-            s.spawn(|| console.run_thread());
+            s.spawn(|| console.run_thread(None));
             // Wait until it sleeps, then publish and ring as the guest does.
             let idle = memory.atomic_u32(HEADER + IDLE).expect("idle");
             while idle.load(Ordering::SeqCst) == 0 {
@@ -425,16 +422,12 @@ mod tests {
         let memory = memory();
         let io = MemoryIo::default();
         let console = Console::new(&io, &memory);
+        assert_eq!(console.register(HEADER + 8, DATA), Err(libc::EINVAL), "unaligned header");
+        assert_eq!(console.register(HEADER, DATA + 8), Err(libc::EINVAL), "unaligned data");
+        assert_eq!(console.register(HEADER, (16 << 20) - 4096), Err(libc::EINVAL), "past RAM");
+        assert_eq!(console.register(u64::MAX - 31, DATA), Err(libc::EINVAL), "header past RAM");
         assert!(console.ring.get().is_none());
-        // Without a VM only the checks before KVM can be exercised here; the boot tests
-        // register real rings.
-        let kvm = kvm_ioctls::Kvm::new();
-        if let Ok(kvm) = kvm {
-            if let Ok(vm) = kvm.create_vm() {
-                assert_eq!(console.register(&vm, HEADER + 8, DATA), Err(libc::EINVAL), "unaligned header");
-                assert_eq!(console.register(&vm, HEADER, DATA + 8), Err(libc::EINVAL), "unaligned data");
-                assert_eq!(console.register(&vm, HEADER, (16 << 20) - 4096), Err(libc::EINVAL), "past RAM");
-            }
-        }
+        assert_eq!(console.register(HEADER, DATA), Ok(()));
+        assert_eq!(console.register(HEADER, DATA), Err(libc::EBUSY), "one ring per VM");
     }
 }

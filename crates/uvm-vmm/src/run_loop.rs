@@ -256,19 +256,17 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
         self.vm.vcpus.interrupt(index, &stop::kick)
     }
 
-    /// The poller runs in the VM's scope (so `run_staged` joins it); `run_staged` stops it
-    /// once vCPU 0's loop is over, which only happens when the VM stops.
     /// The console thread runs on a thread of the VM's scope until `run_staged` stops it.
     /// Once registered the ring is the guest's to use even if the host cannot start the
     /// thread: its records then go out at the next console call, a full ring or the end,
     /// late but in order (the guest must not free a ring the VMM reads).
     fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<(), i32> {
-        let console = self.vm.console;
-        console.register(self.vm.vm, header_gpa, data_gpa)?;
+        let (console, vm) = (self.vm.console, self.vm.vm);
+        console.register(header_gpa, data_gpa)?;
         let _ = stop::with_stop_signals_blocked(|| {
             std::thread::Builder::new()
                 .name("uvm-console".into())
-                .spawn_scoped(self.scope, move || console.run_thread())
+                .spawn_scoped(self.scope, move || console.run_thread(Some(vm)))
         });
         Ok(())
     }
@@ -277,6 +275,8 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
         self.vm.console.doorbell();
     }
 
+    /// The poller runs in the VM's scope (so `run_staged` joins it); `run_staged` stops it
+    /// once vCPU 0's loop is over, which only happens when the VM stops.
     fn start_net_poller(&self) -> bool {
         let vm = self.vm;
         stop::with_stop_signals_blocked(|| {
