@@ -5,16 +5,20 @@
 - requests/s and p50/p99 latency under `wrk -t2 -c50 -d<D>s --latency` (keep-alive);
 - new connections/s: bench/connrate.c, one GET with "Connection: close" per connection;
 - under uvm, exits and net calls per request from `uvm run --timings` (read when uvm exits),
-  one VM for the wrk phase and another for the connection phase so each is counted alone.
+  one VM for the wrk phase and another for the connection phase so each is counted alone;
+- with --log-requests the server logs a line per request to stderr (LOG_REQUESTS=1), which
+  is read as it comes, as a container's log collector would.
 
 bench/net.sh builds everything and calls this.
 """
 import argparse
+import os
 import re
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -29,23 +33,44 @@ class Server:
 
     def __init__(self, args, how):
         self.port = free_port()
+        env = None
         if how == "native":
             cmd = [args.binary, str(self.port)]
+            if args.log_requests:
+                env = {**os.environ, "LOG_REQUESTS": "1"}
         else:
             cmd = [args.uvm, "run", "--timings", "--cpus", str(args.cpus), "-p", f"{self.port}:80", args.image]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if args.log_requests:
+                cmd[2:2] = ["-e", "LOG_REQUESTS=1"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # stderr is read as it comes (the log lines would fill the pipe); uvm's report is kept.
+        self.report = []
+        self.log_lines = 0
+        self.reader = threading.Thread(target=self.read_stderr, daemon=True)
+        self.reader.start()
         line = self.proc.stdout.readline()
         if not line.startswith("listening"):
             self.proc.kill()
-            _, err = self.proc.communicate()
-            sys.exit(f"{' '.join(cmd)} did not start: {line!r} {err}")
+            self.proc.wait()
+            self.reader.join()
+            sys.exit(f"{' '.join(cmd)} did not start: {line!r} {''.join(self.report)}")
+
+    def read_stderr(self):
+        for line in self.proc.stderr:
+            if re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ", line):
+                self.log_lines += 1
+            else:
+                self.report.append(line)
 
     def stop(self):
-        """GET /quit, wait for the exit; returns the stderr (uvm's timings)."""
+        """GET /quit, wait for the exit; returns the stderr besides log lines (uvm's timings)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
             s.sendall(b"GET /quit HTTP/1.1\r\nHost: bench\r\n\r\n")
             s.recv(4096)
-        _, err = self.proc.communicate(timeout=30)
+        self.proc.stdout.read()
+        self.proc.wait(timeout=30)
+        self.reader.join(timeout=30)
+        err = "".join(self.report)
         if self.proc.returncode != 0:
             sys.exit(f"the server exited with {self.proc.returncode}: {err}")
         return err
@@ -83,15 +108,11 @@ def run_connrate(args, port):
 
 
 def counts(timings):
-    """(exits, net calls) from `uvm run --timings`: the line
-    `  exits: N (hypercalls: name count, name count, ...; other M)`.
-    TODO(lead): the Net hypercall is counted under the name `uvm_vmm::hypercall::name` gives it,
-    assumed to be "net" here; if --timings gets its own net-calls line, read that instead."""
-    m = re.search(r"exits: (\d+) \(hypercalls: ([^;]*);", timings)
-    if not m:
-        return None, None
-    calls = dict((name.strip(), int(n)) for name, n in re.findall(r"([\w-]+) (\d+)", m.group(2)))
-    return int(m.group(1)), calls.get("net")
+    """(exits, net calls) from `uvm run --timings`: the lines
+    `  exits: N (hypercalls: ...)` and `  net: N calls, ...`."""
+    exits = re.search(r"exits: (\d+) \(", timings)
+    net = re.search(r"^\s*net: (\d+) calls", timings, re.M)
+    return (int(exits.group(1)) if exits else None), (int(net.group(1)) if net else None)
 
 
 def med(values):
@@ -117,6 +138,7 @@ def main():
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--only", choices=("native", "uvm"), help="measure one side only")
+    ap.add_argument("--log-requests", action="store_true", help="the server logs a line per request to stderr")
     args = ap.parse_args()
     sides = (args.only,) if args.only else ("native", "uvm")
 

@@ -2,7 +2,8 @@
 # Network figures: the Go hello server (tests/apps/go/net_http.go) under wrk (requests/s, p50
 # and p99 latency, 50 keep-alive connections) and the connection set-up rate (bench/connrate.c),
 # natively and under `uvm run -p`, the same binary, interleaved; exits and net calls per request
-# from `uvm run --timings`. Prints a markdown table.
+# from `uvm run --timings`. Prints a markdown table; then another for the same server logging a
+# line per request to stderr.
 # Usage: bench/net.sh [ROUNDS] [SECONDS]   (default 5 rounds of 10 s)
 # Needs wrk (apt-get install wrk) and go (apt-get install golang-go).
 set -euo pipefail
@@ -27,3 +28,8 @@ printf '[app]\nname = "net-http"\nbinary = "net_http"\nargs = ["80"]\n[vm]\nmemo
 echo "host: $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs"
 python3 bench/net.py --uvm "$UVM" --binary "$out/net_http" --image "$out/net-http.uvm" \
     --connrate "$out/connrate" --rounds "$rounds" --duration "$secs"
+echo
+# The same server logging a line per request to stderr (through the console ring in uvm).
+python3 bench/net.py --uvm "$UVM" --binary "$out/net_http" --image "$out/net-http.uvm" \
+    --connrate "$out/connrate" --rounds "$rounds" --duration "$secs" --log-requests \
+    --title "Go net/http hello, logging each request to stderr"

@@ -1,13 +1,16 @@
 // An HTTP server (net/http) for the published-port tests and the network benchmark: it listens
 // on the port given as the first argument (80 by default) and on any further ports given,
 // answers "/" with "hello from uvm\n", and "/quit" with "bye\n" before shutting down cleanly
-// (exit status 0). It prints one line once every listener is open.
+// (exit status 0). It prints one line once every listener is open. With LOG_REQUESTS=1 it logs
+// a line per request to stderr (the standard log package), as a service behind a container's
+// log collector does (bench/net.sh's logging rows).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -20,8 +23,12 @@ func main() {
 		ports = []string{"80"}
 	}
 	quit := make(chan struct{})
+	logRequests := os.Getenv("LOG_REQUESTS") == "1"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if logRequests {
+			log.Printf("%s %s %s", r.RemoteAddr, r.Method, r.URL.Path)
+		}
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
