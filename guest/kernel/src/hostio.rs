@@ -18,19 +18,33 @@ pub fn ring_writes() -> u64 {
     RING_WRITES.load(Ordering::Relaxed)
 }
 
+/// The console ring, once there is one, and what decides on it: a static (one console per
+/// VM), so the console itself stays as small as it was, one heap block a boot already touches.
+static RING_USE: RingState = RingState::new();
+
+/// [`RingUse`], and a count of the writes made before it is due that needs no lock.
+struct RingState {
+    /// Writes through the hypercall before the ring was asked for (counted without the lock,
+    /// so a hello's few writes run a handful of instructions more, not the ring's code).
+    early_writes: AtomicU64,
+    ring_use: SpinLock<RingUse>,
+}
+
+impl RingState {
+    const fn new() -> RingState {
+        RingState { early_writes: AtomicU64::new(0), ring_use: SpinLock::new(RingUse::new()) }
+    }
+}
+
 /// The host's stdin, stdout and stderr, reached through hypercalls and the console ring.
 pub struct HostConsole {
     /// Which of the host's fds 0, 1, 2 are terminals (bit n = fd n).
     pub tty_mask: u32,
-    ring: SpinLock<RingUse>,
 }
 
 /// The console ring, once there is one, and what decides on it.
-#[derive(Default)]
 struct RingUse {
     ring: Option<ConsoleRing>,
-    /// Writes made through the hypercall before the ring was asked for.
-    hypercall_writes: u64,
     /// The ring was asked for (once).
     asked: bool,
     /// Streams (stdout, stderr) whose ring write failed on the host: the error was returned,
@@ -38,43 +52,62 @@ struct RingUse {
     failed: [bool; 2],
 }
 
+impl RingUse {
+    const fn new() -> RingUse {
+        RingUse { ring: None, asked: false, failed: [false; 2] }
+    }
+}
+
 impl HostConsole {
     /// The console, with the host's terminals in `tty_mask`.
     pub fn new(tty_mask: u32) -> HostConsole {
-        HostConsole { tty_mask, ring: SpinLock::new(RingUse::default()) }
+        HostConsole { tty_mask }
     }
+}
 
-    /// Copies a write of `bytes` to stream `fd` (1 or 2) into the ring when there is one and
-    /// it has room: `Some` with the result, `None` when the write is the hypercall's.
-    fn write_to_ring(&self, fd: u32, bytes: &[u8]) -> Option<Result<usize, Errno>> {
-        let stream = (fd as usize).checked_sub(1).filter(|&s| s < 2)?;
-        let mut ring_use = self.ring.lock();
-        let Some(ring) = &ring_use.ring else {
-            ring_use.hypercall_writes += 1;
-            if !ring_use.asked && ring_use.hypercall_writes >= uvm_abi::console::RING_AFTER_WRITES {
-                ring_use.asked = true;
-                ring_use.ring = ConsoleRing::register();
-            }
-            return None;
-        };
-        if ring_use.failed[stream] {
-            return None;
-        }
-        let errno = ring.error(fd);
-        if errno != 0 {
-            // An earlier write of this stream failed on the host (EPIPE: the reader went away).
-            ring_use.failed[stream] = true;
-            return Some(Err(Errno::from_host(-i64::from(errno))));
-        }
-        if !ring.push(fd, bytes) {
-            return None;
-        }
-        RING_WRITES.fetch_add(1, Ordering::Relaxed);
-        if ring.take_idle() {
-            crate::hypercall::ring_console_doorbell();
-        }
-        Some(Ok(bytes.len()))
+/// Copies a write of `bytes` to stream `fd` (1 or 2) into the ring `state` holds, when
+/// there is one and it has room: `Some` with the result, `None` when the write is the
+/// hypercall's. Asks for the ring once enough writes went through the hypercall.
+fn write_to_ring(state: &RingState, fd: u32, bytes: &[u8]) -> Option<Result<usize, Errno>> {
+    if fd != 1 && fd != 2 {
+        return None;
     }
+    if state.early_writes.load(Ordering::Relaxed) + 1 < uvm_abi::console::RING_AFTER_WRITES {
+        state.early_writes.fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
+    write_to_due_ring(state, fd, bytes)
+}
+
+/// [`write_to_ring`] once the ring is due: out of line, as a hello never gets here.
+#[inline(never)]
+fn write_to_due_ring(state: &RingState, fd: u32, bytes: &[u8]) -> Option<Result<usize, Errno>> {
+    let stream = fd as usize - 1;
+    let mut ring_use = state.ring_use.lock();
+    let Some(ring) = &ring_use.ring else {
+        if !ring_use.asked {
+            ring_use.asked = true;
+            ring_use.ring = ConsoleRing::register();
+        }
+        return None;
+    };
+    if ring_use.failed[stream] {
+        return None;
+    }
+    let errno = ring.error(fd);
+    if errno != 0 {
+        // An earlier write of this stream failed on the host (EPIPE: the reader went away).
+        ring_use.failed[stream] = true;
+        return Some(Err(Errno::from_host(-i64::from(errno))));
+    }
+    if !ring.push(fd, bytes) {
+        return None;
+    }
+    RING_WRITES.fetch_add(1, Ordering::Relaxed);
+    if ring.take_idle() {
+        crate::hypercall::ring_console_doorbell();
+    }
+    Some(Ok(bytes.len()))
 }
 
 fn errno_from(raw: i64) -> Errno {
@@ -89,7 +122,7 @@ fn errno_from(raw: i64) -> Errno {
 
 impl Console for HostConsole {
     fn write(&self, fd: u32, bytes: &[u8]) -> Result<usize, Errno> {
-        if let Some(result) = self.write_to_ring(fd, bytes) {
+        if let Some(result) = write_to_ring(&RING_USE, fd, bytes) {
             return result;
         }
         // The VMM writes out what the ring holds before these bytes.
@@ -123,38 +156,42 @@ impl Console for HostConsole {
 mod tests {
     use super::*;
 
-    fn with_ring() -> HostConsole {
-        let console = HostConsole::new(0);
-        console.ring.lock().ring = Some(ConsoleRing::new().expect("ring"));
-        console
+    fn with_ring() -> RingState {
+        let state = RingState::new();
+        state.early_writes.store(uvm_abi::console::RING_AFTER_WRITES, Ordering::Relaxed);
+        let mut ring_use = state.ring_use.lock();
+        ring_use.ring = Some(ConsoleRing::new().expect("ring"));
+        ring_use.asked = true;
+        drop(ring_use);
+        state
     }
 
     #[test]
     fn the_ring_is_asked_for_after_enough_writes_only() {
-        let console = HostConsole::new(0);
+        let state = RingState::new();
         for _ in 0..uvm_abi::console::RING_AFTER_WRITES - 1 {
-            assert_eq!(console.write_to_ring(1, b"x"), None, "through the hypercall");
+            assert_eq!(write_to_ring(&state, 1, b"x"), None, "through the hypercall");
         }
-        assert!(!console.ring.lock().asked);
-        assert_eq!(console.write_to_ring(2, b"x"), None);
+        assert!(!state.ring_use.lock().asked);
+        assert_eq!(write_to_ring(&state, 2, b"x"), None);
         // Asked once; the test build's hypercall refuses it, so the writes stay hypercalls.
-        assert!(console.ring.lock().asked && console.ring.lock().ring.is_none());
-        assert_eq!(console.write_to_ring(0, b"x"), None, "stdin is never written to the ring");
+        assert!(state.ring_use.lock().asked && state.ring_use.lock().ring.is_none());
+        assert_eq!(write_to_ring(&state, 0, b"x"), None, "stdin is never written to the ring");
     }
 
     #[test]
     fn a_stream_that_failed_on_the_host_returns_the_error_once_then_leaves_the_ring() {
-        let console = with_ring();
-        assert_eq!(console.write_to_ring(1, b"line\n"), Some(Ok(5)));
-        let ring_use = console.ring.lock();
+        let state = with_ring();
+        assert_eq!(write_to_ring(&state, 1, b"line\n"), Some(Ok(5)));
+        let ring_use = state.ring_use.lock();
         let ring = ring_use.ring.as_ref().expect("ring");
         ring.fail_for_test(1, 32);
         let before = ring.pending_for_test();
         drop(ring_use);
-        assert_eq!(console.write_to_ring(1, b"lost?\n"), Some(Err(Errno::EPIPE)), "the reader went away");
-        assert_eq!(console.write_to_ring(1, b"again\n"), None, "then through the hypercall");
-        assert_eq!(console.write_to_ring(2, b"err\n"), Some(Ok(4)), "the other stream keeps its ring");
-        let ring_use = console.ring.lock();
+        assert_eq!(write_to_ring(&state, 1, b"lost?\n"), Some(Err(Errno::EPIPE)), "the reader went away");
+        assert_eq!(write_to_ring(&state, 1, b"again\n"), None, "then through the hypercall");
+        assert_eq!(write_to_ring(&state, 2, b"err\n"), Some(Ok(4)), "the other stream keeps its ring");
+        let ring_use = state.ring_use.lock();
         assert_eq!(ring_use.ring.as_ref().expect("ring").pending_for_test(), before + 16);
     }
 }
