@@ -4,6 +4,7 @@
  *   interleave N   N rounds of "out i" to stdout, then "err i" to stderr
  *   crash N        N lines to stdout, then a segfault
  *   endless        lines to stdout until a write fails (SIGPIPE ends it first by default)
+ *   ignore N       N lines to stdout, failures counted, not fatal; the count to stderr
  *   prompt N       N lines to stdout, a prompt without a newline, then one line read from
  *                  stdin and echoed
  */
@@ -41,6 +42,17 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "endless") == 0) {
         for (long i = 0;; i++)
             put(1, "line", i);
+    }
+    if (strcmp(mode, "ignore") == 0) {
+        long failed = 0;
+        for (long i = 0; i < n; i++) {
+            char line[64];
+            int len = snprintf(line, sizeof line, "line %ld\n", i);
+            if (write(1, line, (size_t)len) != len)
+                failed++;
+        }
+        fprintf(stderr, "failed writes: %ld\n", failed);
+        return 0;
     }
     if (strcmp(mode, "prompt") == 0) {
         for (long i = 0; i < n; i++)

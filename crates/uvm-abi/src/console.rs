@@ -28,6 +28,9 @@
 //! [`RECORD_MAX`]) and `len` bytes, padded to a multiple of 8; a record's header never wraps,
 //! its bytes may. The VMM bounds everything by the ring's size, whatever the guest writes.
 //!
+//! Only streams that are not regular files on the host go through the ring (the registering
+//! call says which): a full disk then fails the write that met it, as on Linux.
+//!
 //! An error the VMM meets writing a record out (`EPIPE`: the reader went away) is stored in
 //! [`ERRORS`]; the guest returns it to the app's next write to that stream, once, and writes
 //! to that stream then go through the console hypercall again, as Linux reports an error of

@@ -164,7 +164,11 @@ pub struct ConsoleRing {
     pub header_gpa: u64,
     /// GPA of its data area (page-aligned, `crate::console::DATA_SIZE` bytes).
     pub data_gpa: u64,
-    /// Out: 0, or -errno when the host cannot serve a ring (the guest keeps the hypercalls).
+    /// Out: the streams the ring may carry (bit 1: stdout, bit 2: stderr), or -errno when
+    /// the host serves no ring (the guest keeps the hypercalls). A stream the host has
+    /// redirected to a regular file is left out: a write there keeps failing on the call that
+    /// made it (a full disk), as on Linux, where the ring would tell the app only at its
+    /// next write.
     pub result: i64,
 }
 

@@ -294,6 +294,34 @@ fn console_writes_through_the_ring_keep_their_order_and_errors() {
         "status 141\n",
         "{test}: a reader gone ends the app quietly with SIGPIPE"
     );
+
+    // A full disk: the app's first writes (through the hypercall) fail at once; a write that
+    // fails in the ring is the app's to learn of at its next write, which may come after the
+    // app has put all of its lines in the ring, so uvm says at the end how much was lost.
+    let full = support::process::run(in_shell("exec \"$0\" run \"$1\" -- ignore 300 >/dev/full", &[]), None);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert!(full.status.success(), "{test}: {:?} {stderr}", full.status);
+    let failed = vm::count_before(&stderr, "\n").filter(|_| stderr.starts_with("failed writes: "));
+    assert!(failed.is_some_and(|n| n >= 16), "{test}: the app saw its writes fail:\n{stderr}");
+    assert!(
+        stderr.contains("bytes the app wrote to stdout were lost: No space left on device"),
+        "{test}: uvm reports the lost output:\n{stderr}"
+    );
+
+    // Stdout a regular file: its writes keep the hypercall (an error such as a full disk
+    // then fails the write that met it, as on Linux), all of them land in the file.
+    let file = support::tmp_root().join(format!("{test}.out"));
+    let to_file = support::process::run(
+        in_shell("exec \"$0\" run --timings \"$1\" -- ignore 300 >\"$2\"", &[file.to_str().expect("utf-8 path")]),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&to_file.stderr);
+    assert!(to_file.status.success(), "{test}: {:?} {stderr}", to_file.status);
+    // The one ring write is the app's closing line on stderr (a pipe here).
+    assert_eq!(vm::count_before(&stderr, " writes through the console ring"), Some(1), "{test}:\n{stderr}");
+    let lines: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    assert!(std::fs::read_to_string(&file).is_ok_and(|got| got == lines), "{test}: the file holds every line");
+    let _ = std::fs::remove_file(&file);
 }
 
 /// A prompt written through the console ring is out before the app waits for its answer on

@@ -56,6 +56,10 @@ pub struct Console<'a> {
     stopping: AtomicBool,
     /// Records written out so far.
     records: AtomicU64,
+    /// Bytes of stdout's and stderr's records a host write failed on, other than EPIPE, and
+    /// the first errno: reported at the end of the run ([`Console::report_losses`]), since
+    /// the app may have ended before a later write told it.
+    lost: Mutex<[(u64, i32); 2]>,
 }
 
 impl<'a> Console<'a> {
@@ -70,25 +74,33 @@ impl<'a> Console<'a> {
             broken: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             records: AtomicU64::new(0),
+            lost: Mutex::new([(0, 0); 2]),
         }
     }
 
-    /// Registers the guest's ring (its header at `header`, its data area at `data`).
+    /// Registers the guest's ring (its header at `header`, its data area at `data`): the
+    /// streams it may carry (bit 1 stdout, bit 2 stderr: those [`HostIo::ring_allowed`]).
     /// Err(errno) when the header is not aligned to its size or the data not to a page,
-    /// either not in RAM (EINVAL), one is registered already (EBUSY), or the host refuses an
-    /// eventfd: the guest then keeps writing through hypercalls. The caller starts
+    /// either not in RAM (EINVAL), one is registered already (EBUSY), neither stream may use
+    /// it (EOPNOTSUPP), or the host refuses an eventfd: the guest then keeps writing through
+    /// hypercalls. The caller starts
     /// [`Console::run_thread`] after a success; until that thread has KVM take the console
     /// doorbell, a doorbell write exits to the VMM, which wakes the thread the same way
     /// ([`Console::doorbell`]).
-    pub fn register(&self, header: u64, data: u64) -> Result<(), i32> {
+    pub fn register(&self, header: u64, data: u64) -> Result<u32, i32> {
         if !self.placement_ok(header, data) {
             return Err(libc::EINVAL);
         }
         if self.ring.get().is_some() {
             return Err(libc::EBUSY);
         }
+        let streams = [1, 2].into_iter().filter(|&fd| self.io.ring_allowed(fd)).fold(0, |mask, fd| mask | 1 << fd);
+        if streams == 0 {
+            return Err(libc::EOPNOTSUPP);
+        }
         let wake = EventFd::new(libc::EFD_CLOEXEC).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        self.ring.set(Ring { header, data, wake }).map_err(|_| libc::EBUSY)
+        self.ring.set(Ring { header, data, wake }).map_err(|_| libc::EBUSY)?;
+        Ok(streams)
     }
 
     fn placement_ok(&self, header: u64, data: u64) -> bool {
@@ -248,6 +260,30 @@ impl<'a> Console<'a> {
             if let Some(word) = self.memory.atomic_u32(ring.header + ERRORS + 4 * u64::from(fd - 1)) {
                 let _ = word.compare_exchange(0, errno as u32, Ordering::SeqCst, Ordering::SeqCst);
             }
+            // A reader that went away is the usual end of a pipeline (`uvm run app | head`):
+            // nothing to report, as a shell reports nothing.
+            if errno != libc::EPIPE {
+                let mut lost = self.lost.lock().unwrap_or_else(PoisonError::into_inner);
+                let (bytes_lost, first) = &mut lost[fd as usize - 1];
+                *bytes_lost += bytes.len() as u64;
+                if *first == 0 {
+                    *first = errno;
+                }
+            }
+        }
+    }
+
+    /// Says on stderr (through the host streams' `diagnostic`) how many bytes of the app's
+    /// stdout or stderr a host write failed on (a full disk, an I/O error), once at the end of
+    /// the run: the app learns of such an error only at its next write to that stream, which
+    /// may never come. Quiet for EPIPE.
+    pub fn report_losses(&self) {
+        let lost = *self.lost.lock().unwrap_or_else(PoisonError::into_inner);
+        for (stream, (bytes, errno)) in ["stdout", "stderr"].into_iter().zip(lost) {
+            if bytes > 0 {
+                let why = std::io::Error::from_raw_os_error(errno);
+                self.io.diagnostic(&format!("uvm: {bytes} bytes the app wrote to {stream} were lost: {why}"));
+            }
         }
     }
 }
@@ -277,6 +313,10 @@ impl HostIo for Console<'_> {
         let _streams = self.lock();
         self.drain_locked();
         self.io.diagnostic(line);
+    }
+
+    fn ring_allowed(&self, fd: u32) -> bool {
+        self.io.ring_allowed(fd)
     }
 }
 
@@ -390,6 +430,41 @@ mod tests {
     }
 
     #[test]
+    fn bytes_a_host_write_failed_on_are_reported_at_the_end_but_not_for_a_reader_gone() {
+        struct Full(i32, MemoryIo);
+        impl HostIo for Full {
+            fn write_all(&self, _fd: u32, _bytes: &[u8]) -> std::io::Result<()> {
+                Err(std::io::Error::from_raw_os_error(self.0))
+            }
+            fn read_stdin(&self, _buf: &mut [u8]) -> std::io::Result<usize> {
+                Ok(0)
+            }
+            fn wait_stdin(&self, _timeout: Duration) -> bool {
+                true
+            }
+            fn diagnostic(&self, line: &str) {
+                self.1.diagnostic(line);
+            }
+        }
+        for (errno, reported) in [(libc::ENOSPC, true), (libc::EPIPE, false)] {
+            let io = Full(errno, MemoryIo::default());
+            with_console(&io, |console, memory| {
+                publish(memory, 1, b"0123456789");
+                publish(memory, 1, b"abc");
+                console.drain();
+                console.report_losses();
+            });
+            let lines = io.1.diagnostics();
+            if reported {
+                assert_eq!(lines.len(), 1, "{lines:?}");
+                assert!(lines[0].starts_with("uvm: 13 bytes the app wrote to stdout were lost: "), "{lines:?}");
+            } else {
+                assert!(lines.is_empty(), "{lines:?}");
+            }
+        }
+    }
+
+    #[test]
     fn the_thread_drains_on_a_doorbell_and_ends_on_a_stop() {
         let io = MemoryIo::default();
         with_console(&io, |console, memory| the_thread_runs(console, memory, &io));
@@ -427,7 +502,7 @@ mod tests {
         assert_eq!(console.register(HEADER, (16 << 20) - 4096), Err(libc::EINVAL), "past RAM");
         assert_eq!(console.register(u64::MAX - 31, DATA), Err(libc::EINVAL), "header past RAM");
         assert!(console.ring.get().is_none());
-        assert_eq!(console.register(HEADER, DATA), Ok(()));
+        assert_eq!(console.register(HEADER, DATA), Ok(0b110), "both streams (in memory: no files)");
         assert_eq!(console.register(HEADER, DATA), Err(libc::EBUSY), "one ring per VM");
     }
 }

@@ -18,6 +18,13 @@ pub trait HostIo: Sync {
     fn wait_stdin(&self, timeout: std::time::Duration) -> bool;
     /// Writes one line of uvm's own diagnostics (trace lines) to stderr.
     fn diagnostic(&self, line: &str);
+    /// Whether writes to stdout (`fd` 1) or stderr (2) may be written out after the app's
+    /// call has returned (the console ring): not for a regular file, where an error (a full
+    /// disk) must fail the call that met it.
+    fn ring_allowed(&self, fd: u32) -> bool {
+        let _ = fd;
+        true
+    }
 }
 
 /// The process's own stdin, stdout and stderr.
@@ -57,6 +64,17 @@ impl HostIo for StdIo {
     fn diagnostic(&self, line: &str) {
         let mut err = io::stderr().lock();
         let _ = writeln!(err, "{line}");
+    }
+
+    fn ring_allowed(&self, fd: u32) -> bool {
+        use std::os::fd::AsFd;
+        let owned = match fd {
+            1 => io::stdout().as_fd().try_clone_to_owned(),
+            2 => io::stderr().as_fd().try_clone_to_owned(),
+            _ => return false,
+        };
+        let Ok(owned) = owned else { return false };
+        std::fs::File::from(owned).metadata().is_ok_and(|m| !m.file_type().is_file())
     }
 }
 

@@ -39,9 +39,9 @@ pub trait VcpuOps {
     /// that ends with the VM; false if the host could not start it.
     fn start_net_poller(&self) -> bool;
     /// Registers the guest's console ring (`crate::console_ring::Console::register`) and
-    /// starts the console thread; Err(errno) when the ring cannot be served (the guest keeps
-    /// the console hypercalls).
-    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<(), i32> {
+    /// starts the console thread: the streams it may carry (bit 1 stdout, bit 2 stderr);
+    /// Err(errno) when the ring cannot be served (the guest keeps the console hypercalls).
+    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<u32, i32> {
         let _ = (header_gpa, data_gpa);
         Err(libc::ENOSYS)
     }
@@ -140,7 +140,7 @@ pub fn handle(
         Hypercall::ConsoleRing => {
             let mut p: ConsoleRing = read_params(memory, call, params_gpa)?;
             p.result = match vcpu.start_console_ring(p.header_gpa, p.data_gpa) {
-                Ok(()) => 0,
+                Ok(streams) => i64::from(streams),
                 Err(errno) => -i64::from(errno),
             };
             write_params(memory, call, params_gpa, &p)?;

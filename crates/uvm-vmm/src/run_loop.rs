@@ -86,6 +86,7 @@ pub(crate) fn run_vcpu<'scope, 'env, 'a>(
             if stop::claim_end() {
                 // What the app wrote into the console ring goes out first.
                 vm.console.drain();
+                vm.console.report_losses();
                 exit_now(*status);
             }
         }
@@ -260,15 +261,15 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
     /// Once registered the ring is the guest's to use even if the host cannot start the
     /// thread: its records then go out at the next console call, a full ring or the end,
     /// late but in order (the guest must not free a ring the VMM reads).
-    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<(), i32> {
+    fn start_console_ring(&self, header_gpa: u64, data_gpa: u64) -> Result<u32, i32> {
         let (console, vm) = (self.vm.console, self.vm.vm);
-        console.register(header_gpa, data_gpa)?;
+        let streams = console.register(header_gpa, data_gpa)?;
         let _ = stop::with_stop_signals_blocked(|| {
             std::thread::Builder::new()
                 .name("uvm-console".into())
                 .spawn_scoped(self.scope, move || console.run_thread(Some(vm)))
         });
-        Ok(())
+        Ok(streams)
     }
 
     fn console_doorbell(&self) {

@@ -316,8 +316,9 @@ pub fn run_staged(
         console.stop_thread();
     });
     // Whatever the console thread left (it drains once more as it ends) is out before the
-    // caller reports how the app ended.
+    // caller reports how the app ended, and so is a word on output a host write lost.
     console.drain();
+    console.report_losses();
     let fds = shared.fds.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     timings.mark("guest run");
     let outcome = match vcpus.take_outcome() {

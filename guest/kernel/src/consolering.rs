@@ -45,10 +45,11 @@ impl ConsoleRing {
         Some(ConsoleRing { header: Box::default(), data: words.into_boxed_slice() })
     }
 
-    /// A new ring registered with the VMM (`Hypercall::ConsoleRing`); `None` when there is no
-    /// memory for one or the VMM refuses it (the console then keeps its hypercalls).
+    /// A new ring registered with the VMM (`Hypercall::ConsoleRing`), and the streams it may
+    /// carry (bit 1 stdout, bit 2 stderr); `None` when there is no memory for one or the VMM
+    /// refuses it (the console then keeps its hypercalls).
     #[inline(never)]
-    pub fn register() -> Option<ConsoleRing> {
+    pub fn register() -> Option<(ConsoleRing, u32)> {
         let ring = ConsoleRing::new()?;
         let header = &*ring.header as *const Header as u64;
         let data = ring.data.as_ptr() as u64;
@@ -56,9 +57,8 @@ impl ConsoleRing {
         if !data.is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
             return None;
         }
-        let registered =
-            crate::hypercall::console_ring(crate::hypercall::gpa_of(header), crate::hypercall::gpa_of(data)) == 0;
-        registered.then_some(ring)
+        let streams = crate::hypercall::console_ring(crate::hypercall::gpa_of(header), crate::hypercall::gpa_of(data));
+        u32::try_from(streams).ok().filter(|&s| s != 0).map(|s| (ring, s))
     }
 
     /// Copies a record of `bytes` for stream `fd` (1 or 2) into the ring and publishes it.

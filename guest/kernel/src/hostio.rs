@@ -45,6 +45,9 @@ pub struct HostConsole {
 /// The console ring, once there is one, and what decides on it.
 struct RingUse {
     ring: Option<ConsoleRing>,
+    /// The streams the ring carries (bit 1 stdout, bit 2 stderr; the VMM leaves out one
+    /// redirected to a regular file, where a write error must fail the write that met it).
+    streams: u32,
     /// The ring was asked for (once).
     asked: bool,
     /// Streams (stdout, stderr) whose ring write failed on the host: the error was returned,
@@ -54,7 +57,7 @@ struct RingUse {
 
 impl RingUse {
     const fn new() -> RingUse {
-        RingUse { ring: None, asked: false, failed: [false; 2] }
+        RingUse { ring: None, streams: 0, asked: false, failed: [false; 2] }
     }
 }
 
@@ -87,11 +90,14 @@ fn write_to_due_ring(state: &RingState, fd: u32, bytes: &[u8]) -> Option<Result<
     let Some(ring) = &ring_use.ring else {
         if !ring_use.asked {
             ring_use.asked = true;
-            ring_use.ring = ConsoleRing::register();
+            if let Some((ring, streams)) = ConsoleRing::register() {
+                ring_use.ring = Some(ring);
+                ring_use.streams = streams;
+            }
         }
         return None;
     };
-    if ring_use.failed[stream] {
+    if ring_use.failed[stream] || ring_use.streams & (1 << fd) == 0 {
         return None;
     }
     let errno = ring.error(fd);
@@ -161,6 +167,7 @@ mod tests {
         state.early_writes.store(uvm_abi::console::RING_AFTER_WRITES, Ordering::Relaxed);
         let mut ring_use = state.ring_use.lock();
         ring_use.ring = Some(ConsoleRing::new().expect("ring"));
+        ring_use.streams = 0b110;
         ring_use.asked = true;
         drop(ring_use);
         state
@@ -193,5 +200,13 @@ mod tests {
         assert_eq!(write_to_ring(&state, 2, b"err\n"), Some(Ok(4)), "the other stream keeps its ring");
         let ring_use = state.ring_use.lock();
         assert_eq!(ring_use.ring.as_ref().expect("ring").pending_for_test(), before + 16);
+    }
+
+    #[test]
+    fn a_stream_the_ring_does_not_carry_keeps_the_hypercall() {
+        let state = with_ring();
+        state.ring_use.lock().streams = 0b100;
+        assert_eq!(write_to_ring(&state, 1, b"to a file\n"), None, "stdout is a regular file");
+        assert_eq!(write_to_ring(&state, 2, b"log\n"), Some(Ok(4)));
     }
 }

@@ -48,7 +48,8 @@ pub fn console_write(fd: u32, bytes: &[u8]) -> i64 {
 }
 
 /// Registers the console ring (uvm-abi's `console`): its header and data area's GPAs.
-/// Returns 0 or -errno (the host serves no ring: writes keep going through hypercalls).
+/// Returns the streams it may carry (bit 1 stdout, bit 2 stderr) or -errno (the host serves
+/// no ring: writes keep going through hypercalls).
 pub fn console_ring(header_gpa: u64, data_gpa: u64) -> i64 {
     let mut p = ConsoleRing { header_gpa, data_gpa, result: -(crate::errno::Errno::ENOSYS as i64) };
     call(Hypercall::ConsoleRing, &mut p);
