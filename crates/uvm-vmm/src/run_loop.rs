@@ -22,7 +22,6 @@ use uvm_abi::layout::{KERNEL_BASE, KERNEL_END};
 use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{handle_exit, ExitAction, ExitCounts, Outcome, VmExit};
-use crate::host_io::HostIo;
 use crate::hypercall::VcpuOps;
 use crate::memory::GuestMemory;
 use crate::net::Network;
@@ -35,9 +34,8 @@ pub(crate) struct VmShared<'a> {
     pub vm: &'a VmFd,
     /// Guest memory.
     pub memory: &'a GuestMemory,
-    /// The console (the host streams, behind the console ring once the guest registers it).
-    pub io: &'a dyn HostIo,
-    /// The same console, for what only the ring has (registering it, its thread).
+    /// The console: the host streams, behind the console ring once the guest registers it
+    /// (the hypercalls reach it as their `HostIo`).
     pub console: &'a crate::console_ring::Console<'a>,
     /// The network (sockets, published ports, the poller's state).
     pub net: &'a Network,
@@ -184,7 +182,7 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
                 Err(source) => return Some(Err(VmError::Kvm { what: "KVM_RUN", source })),
             };
-            match handle_exit(&exit, self.vm.memory, self.vm.io, self.vm.net, self, exits) {
+            match handle_exit(&exit, self.vm.memory, self.vm.console, self.vm.net, self, exits) {
                 Ok(ExitAction::Resume) => {}
                 Ok(ExitAction::FlushTlbAndResume) => {
                     if let Err(e) = cpu::flush_tlb(vcpu) {

@@ -291,7 +291,6 @@ pub fn run_staged(
     let shared = VmShared {
         vm: &vm,
         memory: &memory,
-        io: &console,
         console: &console,
         net: &net,
         vcpus: &vcpus,
