@@ -47,8 +47,12 @@ pub const CONSOLE_DOORBELL_GPA: u64 = HYPERCALL_GPA + UNPARK_DOORBELLS + 8 * MAX
 const _: () = assert!(CONSOLE_DOORBELL_GPA + 8 <= HYPERCALL_GPA + PAGE_SIZE);
 
 /// The guest's console writes made through the console hypercall before it registers a
-/// ring: a short-lived app (a hello) never pays for the ring's thread.
-pub const RING_AFTER_WRITES: u64 = 16;
+/// ring: a short-lived app (a hello) never pays for the ring's thread. Setting the ring up
+/// costs ~0.15-0.35 ms of a run (its thread's start on the other CPU), ~5 writes' exits: an
+/// app with 20 writes ran in 2.96-3.07 ms with the ring from its 4th write, 3.69-3.70 ms
+/// from its 16th; one with 4 writes in 2.59-2.98 ms against 2.39-2.60 ms without a ring
+/// (`bench/ab.py`, 80-100 rounds, session 16). So after 8.
+pub const RING_AFTER_WRITES: u64 = 8;
 
 /// Offset of `tail`.
 pub const TAIL: u64 = 0;

@@ -302,7 +302,8 @@ fn console_writes_through_the_ring_keep_their_order_and_errors() {
     let stderr = String::from_utf8_lossy(&full.stderr);
     assert!(full.status.success(), "{test}: {:?} {stderr}", full.status);
     let failed = vm::count_before(&stderr, "\n").filter(|_| stderr.starts_with("failed writes: "));
-    assert!(failed.is_some_and(|n| n >= 16), "{test}: the app saw its writes fail:\n{stderr}");
+    let before_ring = uvm_abi::console::RING_AFTER_WRITES;
+    assert!(failed.is_some_and(|n| n >= before_ring), "{test}: the app saw its writes fail:\n{stderr}");
     assert!(
         stderr.contains("bytes the app wrote to stdout were lost: No space left on device"),
         "{test}: uvm reports the lost output:\n{stderr}"
