@@ -381,15 +381,10 @@ fn print_timings(
             (n > 0).then(|| format!("{} {n}", uvm_vmm::hypercall::name(h)))
         })
         .collect();
-    // Unpark doorbells that KVM handled itself are no exit: only those before a vCPU's first
-    // park registered its doorbell (or where KVM refused it) show here.
-    eprintln!(
-        "  exits: {} (hypercalls: {}; unpark doorbells {}; other {})",
-        e.total,
-        calls.join(", "),
-        e.doorbells,
-        e.other
-    );
+    // Doorbells that KVM handled itself are no exit: only unparks before a vCPU's first park
+    // registered its doorbell, console doorbells before the console thread registered its
+    // own (or either where KVM refused) show here.
+    eprintln!("  exits: {} (hypercalls: {}; doorbells {}; other {})", e.total, calls.join(", "), e.doorbells, e.other);
     eprintln!("  vCPUs started: {}", report.vcpus_started);
     if report.net.calls > 0 {
         eprintln!(
@@ -400,9 +395,9 @@ fn print_timings(
     if !report.kvm_counters.is_empty() {
         let count = |name: &str| report.kvm_counters.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v);
         // KVM emulates the instruction of each fault it cannot map (`pf_emulate`): the MMIO
-        // hypercalls, the unpark doorbells it hands to an eventfd itself (no exit), and the
-        // guest's writes to page tables it shadows. The guest counts its doorbell writes; those
-        // that exited are among the MMIO exits already.
+        // hypercalls, the unpark and console doorbells it hands to an eventfd itself (no exit),
+        // and the guest's writes to page tables it shadows. The guest counts its doorbell
+        // writes; those that exited are among the MMIO exits already.
         let emulated_faults = count("pf_emulate");
         let mmio = count("mmio_exits").min(emulated_faults);
         let doorbells_in_kvm = match &report.outcome {

@@ -234,7 +234,8 @@ fn a_running_vm_maps_the_kernels_cold_text_from_the_uvm_binary() {
 /// (no exit each), and still reach the host as the app made them: both streams on one pipe
 /// interleave in the app's order; a crash's message comes after every line written before it;
 /// a reader that goes away still ends the app with SIGPIPE (141), quietly; `--timings` counts
-/// the ring's writes.
+/// the ring's writes; output a host write lost (`/dev/full`) is reported at the end; stdout
+/// redirected to a regular file keeps the hypercall.
 #[test]
 fn console_writes_through_the_ring_keep_their_order_and_errors() {
     let test = "console_writes_through_the_ring_keep_their_order_and_errors";

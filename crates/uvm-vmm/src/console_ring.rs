@@ -54,8 +54,6 @@ pub struct Console<'a> {
     broken: AtomicBool,
     /// The console thread is to end.
     stopping: AtomicBool,
-    /// Records written out so far.
-    records: AtomicU64,
     /// Bytes of stdout's and stderr's records a host write failed on, other than EPIPE, and
     /// the first errno: reported at the end of the run ([`Console::report_losses`]), since
     /// the app may have ended before a later write told it.
@@ -73,7 +71,6 @@ impl<'a> Console<'a> {
             head: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            records: AtomicU64::new(0),
             lost: Mutex::new([(0, 0); 2]),
         }
     }
@@ -108,11 +105,6 @@ impl<'a> Console<'a> {
             && data.is_multiple_of(uvm_abi::layout::PAGE_SIZE)
             && self.memory.is_ram(header, HEADER_SIZE)
             && self.memory.is_ram(data, DATA_SIZE)
-    }
-
-    /// Records written out so far.
-    pub fn records_written(&self) -> u64 {
-        self.records.load(Ordering::Relaxed)
     }
 
     /// The console thread: has KVM (`vm`; none in tests) signal its eventfd on a console
@@ -244,7 +236,6 @@ impl<'a> Console<'a> {
             let (a, b) = batch[from..].split_at_mut(first as usize);
             self.memory.read_ram(ring.data + start, a).ok_or_else(|| "record bytes outside RAM".to_string())?;
             self.memory.read_ram(ring.data, b).ok_or_else(|| "record bytes outside RAM".to_string())?;
-            self.records.fetch_add(1, Ordering::Relaxed);
             at = at.wrapping_add(size);
         }
         self.write_batch(ring, batch_fd, &batch);
@@ -363,7 +354,6 @@ mod tests {
             // A sync write drains what came before it first.
             console.write_all(1, b"three").expect("write");
             assert_eq!(memory.read_u64(HEADER + HEAD), memory.read_u64(HEADER + TAIL), "head published");
-            assert_eq!(console.records_written(), 3);
         });
         assert_eq!(io.stdout(), b"one two three");
         assert_eq!(io.stderr(), b"warn ");

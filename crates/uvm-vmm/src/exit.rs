@@ -78,8 +78,9 @@ pub struct ExitCounts {
     pub total: u64,
     /// Hypercalls, indexed by number.
     pub hypercalls: [u64; Hypercall::SLOTS],
-    /// Unpark doorbell writes that reached the VMM: those to a vCPU whose doorbell KVM did
-    /// not handle itself yet (see `doorbell.rs`).
+    /// Doorbell writes that reached the VMM: unparks of a vCPU whose doorbell KVM did not
+    /// handle itself yet (see `doorbell.rs`), and console doorbells before the console thread
+    /// registered its own (`console_ring.rs`).
     pub doorbells: u64,
     /// Everything that was not a hypercall or a doorbell.
     pub other: u64,

@@ -166,7 +166,7 @@ mod kernel {
             .filter(|(flag, _)| flags & flag != 0)
             .fold(0, |mask, (_, bit)| mask | bit);
         let env = FsEnv {
-            console: Arc::new(HostConsole::new(tty_mask)),
+            console: Arc::new(HostConsole { tty_mask }),
             random: crate::random::fill,
             now: crate::time::now,
             uid: 0,

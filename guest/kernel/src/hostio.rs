@@ -61,13 +61,6 @@ impl RingUse {
     }
 }
 
-impl HostConsole {
-    /// The console, with the host's terminals in `tty_mask`.
-    pub fn new(tty_mask: u32) -> HostConsole {
-        HostConsole { tty_mask }
-    }
-}
-
 /// Copies a write of `bytes` to stream `fd` (1 or 2) into the ring `state` holds, when
 /// there is one and it has room: `Some` with the result, `None` when the write is the
 /// hypercall's. Asks for the ring once enough writes went through the hypercall.

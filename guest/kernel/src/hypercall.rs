@@ -115,9 +115,22 @@ pub fn park_flushing(timeout_ns: u64, flush_net: bool) -> bool {
 /// tells them apart from the guest's page-table writes with this).
 static DOORBELL_WRITES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-/// How many unpark doorbells the guest has rung.
+/// How many doorbells (unpark and console) the guest has rung.
 pub fn doorbell_writes() -> u64 {
     DOORBELL_WRITES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Writes the doorbell at guest-physical `gpa` (in the hypercall page), counting it.
+#[cfg(not(test))]
+#[inline(always)]
+fn ring_doorbell(gpa: u64) {
+    DOORBELL_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let doorbell = uvm_abi::layout::HYPERCALL_VA + (gpa - uvm_abi::layout::HYPERCALL_GPA);
+    // SAFETY: the doorbells lie in the hypercall page (mapped user and writable, no memory
+    // behind it): the store only signals the host, nothing in guest memory changes.
+    unsafe {
+        core::arch::asm!("mov {one}, ({doorbell})", one = in(reg) 1u64, doorbell = in(reg) doorbell, options(att_syntax, nostack))
+    }
 }
 
 /// Wakes vCPU `index` from its park (or makes its next park return at once): a write to its
@@ -125,16 +138,8 @@ pub fn doorbell_writes() -> u64 {
 /// an exit to the VMM.
 #[cfg(not(test))]
 pub fn unpark(index: u32) {
-    if index >= uvm_abi::layout::MAX_VCPUS {
-        return;
-    }
-    DOORBELL_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    let offset = uvm_abi::hypercall::unpark_doorbell_gpa(index) - uvm_abi::layout::HYPERCALL_GPA;
-    let doorbell = uvm_abi::layout::HYPERCALL_VA + offset;
-    // SAFETY: the doorbells lie in the hypercall page (mapped user and writable, no memory
-    // behind it): the store only signals the host, nothing in guest memory changes.
-    unsafe {
-        core::arch::asm!("mov {one}, ({doorbell})", one = in(reg) 1u64, doorbell = in(reg) doorbell, options(att_syntax, nostack))
+    if index < uvm_abi::layout::MAX_VCPUS {
+        ring_doorbell(uvm_abi::hypercall::unpark_doorbell_gpa(index));
     }
 }
 
@@ -145,14 +150,7 @@ pub fn unpark(_index: u32) {}
 /// which the host kernel handles without an exit.
 #[cfg(not(test))]
 pub fn ring_console_doorbell() {
-    DOORBELL_WRITES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    let doorbell =
-        uvm_abi::layout::HYPERCALL_VA + (uvm_abi::console::CONSOLE_DOORBELL_GPA - uvm_abi::layout::HYPERCALL_GPA);
-    // SAFETY: as for `unpark`: the doorbell lies in the hypercall page (no memory behind it),
-    // the store only signals the host.
-    unsafe {
-        core::arch::asm!("mov {one}, ({doorbell})", one = in(reg) 1u64, doorbell = in(reg) doorbell, options(att_syntax, nostack))
-    }
+    ring_doorbell(uvm_abi::console::CONSOLE_DOORBELL_GPA);
 }
 
 #[cfg(test)]
