@@ -957,3 +957,16 @@ fn fallocate_on_tmpfs() {
     assert_eq!(file.fallocate(0, 0, 32 << 20), Err(Errno::ENOSPC));
     assert_eq!(file.stat().unwrap().size, 8100, "nothing allocated");
 }
+
+#[test]
+fn proc_mounts_lists_every_mount_as_linux_does() {
+    let text = String::from_utf8(mounts_text()).unwrap();
+    assert_eq!(
+        text,
+        "/dev/root / uvmimage ro,relatime 0 0\n\
+         tmpfs /tmp tmpfs rw,nosuid,nodev,relatime 0 0\n\
+         devtmpfs /dev devtmpfs rw,nosuid,relatime 0 0\n\
+         tmpfs /dev/shm tmpfs rw,nosuid,nodev,relatime 0 0\n\
+         proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+    );
+}
