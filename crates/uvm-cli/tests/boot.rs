@@ -46,6 +46,8 @@ boot_tests! {
     musl_crash => cases::crash(Musl);
     glibc_hot_syscalls => cases::hot_syscalls(Glibc);
     musl_hot_syscalls => cases::hot_syscalls(Musl);
+    glibc_exec => cases::exec(Glibc);
+    musl_exec => cases::exec(Musl);
     glibc_one_process => cases::one_process(Glibc);
     musl_one_process => cases::one_process(Musl);
     glibc_guard_page => cases::guard_page(Glibc);

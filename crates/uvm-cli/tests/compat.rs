@@ -67,6 +67,7 @@ compat_tests! {
     busybox_sh_exit => compat::busybox_sh_exit();
     busybox_sh_stdin => compat::busybox_sh_stdin();
     busybox_sh_files => compat::busybox_sh_files();
+    busybox_sh_exec => compat::busybox_sh_exec();
     #[ignore = "needs fork: uvm runs one process per VM (clone without CLONE_VM is ENOSYS); run with --ignored to see it"]
     busybox_sh_pipeline => compat::busybox_sh_pipeline();
     #[ignore = "needs fork: uvm runs one process per VM (clone without CLONE_VM is ENOSYS); run with --ignored to see it"]

@@ -53,7 +53,7 @@ mod kernel {
         Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
     };
     use uvm_abi::image::{FsEntry, ImageHeader};
-    use uvm_abi::layout::{selectors, PAGE_SIZE, STACK_TOP_VA};
+    use uvm_abi::layout::{selectors, PAGE_SIZE};
 
     use super::entry_path;
     use crate::arch::frame::{TrapFrame, TRAP_FRAME_SIZE};
@@ -66,8 +66,8 @@ mod kernel {
     use crate::mm::frames::FrameAllocator;
     use crate::mm::space::AddressSpace;
     use crate::mm::FRAMES;
-    use crate::process::{Files, Process, PROCESS, STACK_FILLED, STACK_RESERVE};
-    use crate::stack::{self, at, StackSpec};
+    use crate::process::{Files, Process, PROCESS};
+    use crate::program::{self, MachineFacts};
 
     fn fail(what: &str, errno: Option<Errno>) -> ! {
         let mut m = crate::panic::MessageBuffer::new();
@@ -189,45 +189,14 @@ mod kernel {
             .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
         let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
         adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
+        let facts = MachineFacts { hwcap: boot.info.hwcap, hwcap2: boot.info.hwcap2, vdso: install_vdso(boot) };
+        let argv = program::borrowed(&boot.argv);
+        let envp = program::borrowed(&boot.envp);
+        let args = program::Arguments { argv: &argv, envp: &envp, execfn: app_path.as_bytes() };
         let large_pages = flags & FLAG_IMAGE_LARGE_PAGES != 0;
-        let loaded = elf::load(&mut space, &elf, app.data.offset, large_pages)
-            .unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+        let start = program::start(&mut space, &elf, app.data.offset, large_pages, &facts, &args)
+            .unwrap_or_else(|e| fail("cannot start the app", Some(e)));
         space.drop_prestaged();
-        space.init_brk(loaded.end);
-        space
-            .map_stack(STACK_TOP_VA, STACK_RESERVE, STACK_FILLED)
-            .unwrap_or_else(|e| fail("cannot map the stack", Some(e)));
-
-        let vdso = install_vdso(boot);
-        let mut random = [0u8; 16];
-        crate::random::fill(&mut random);
-        let auxv = [
-            (at::PHDR, loaded.phdr),
-            (at::PHENT, loaded.phent),
-            (at::PHNUM, loaded.phnum),
-            (at::PAGESZ, PAGE_SIZE),
-            (at::BASE, 0),
-            (at::FLAGS, 0),
-            (at::ENTRY, loaded.entry),
-            (at::UID, 0),
-            (at::EUID, 0),
-            (at::GID, 0),
-            (at::EGID, 0),
-            (at::SECURE, 0),
-            (at::HWCAP, boot.info.hwcap),
-            (at::HWCAP2, boot.info.hwcap2),
-            (at::CLKTCK, 100),
-            (at::SYSINFO_EHDR, vdso),
-        ];
-        let argv: Vec<&[u8]> = boot.argv.iter().map(Vec::as_slice).collect();
-        let envp: Vec<&[u8]> = boot.envp.iter().map(Vec::as_slice).collect();
-        let spec = StackSpec { argv: &argv, envp: &envp, auxv: &auxv, random, execfn: app_path.as_bytes() };
-        let built = stack::build(STACK_TOP_VA, &spec);
-        if built.bytes.len() as u64 > STACK_FILLED {
-            fail("the arguments and environment do not fit the initial stack", Some(Errno::E2BIG));
-        }
-        crate::user::copy_out(&mut space, built.rsp, &built.bytes)
-            .unwrap_or_else(|e| fail("cannot write the stack", Some(e)));
 
         let mut fds = FdTable::new();
         for fd in 0..3 {
@@ -242,13 +211,14 @@ mod kernel {
         vfs.set_process_view(files.clone());
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
+        process.machine = facts;
         process.threads.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
         // Hot syscall sites are rewritten to skip PVM's `syscall` trap (`syscall::patch`).
         if boot.info.platform != Platform::HardwareVirt as u32 {
             process.patcher.enable();
         }
         *PROCESS.lock() = Some(process);
-        (loaded.entry, built.rsp)
+        (start.entry, start.rsp)
     }
 }
 

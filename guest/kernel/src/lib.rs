@@ -24,6 +24,7 @@ pub mod netarea;
 pub mod netring;
 pub mod panic;
 pub mod process;
+pub mod program;
 pub mod random;
 pub mod signal;
 pub mod stack;

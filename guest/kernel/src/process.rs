@@ -216,6 +216,8 @@ pub struct Process {
     pub patcher: crate::syscall::patch::SitePatcher,
     /// The readiness area shared with the VMM, once the app made an IP socket.
     pub net_area: Option<&'static crate::netarea::NetArea>,
+    /// What every program's auxiliary vector says about the machine (set at boot).
+    pub machine: crate::program::MachineFacts,
     #[cfg(test)]
     fs_base: u64,
 }
@@ -257,6 +259,7 @@ impl Process {
             one_process_noted: false,
             patcher: crate::syscall::patch::SitePatcher::new(),
             net_area: None,
+            machine: crate::program::MachineFacts::default(),
             #[cfg(test)]
             fs_base: 0,
         }

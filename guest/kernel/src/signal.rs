@@ -486,6 +486,9 @@ pub struct ThreadSignals {
     pub saved_mask: Option<u64>,
     /// The last CPU exception.
     pub last_trap: LastTrap,
+    /// Another thread's execve ends this thread: it ends where it next meets the signal
+    /// check (`deliver_to_app`), and its waits end as a signal would end them.
+    pub ending: bool,
 }
 
 impl ThreadSignals {
@@ -497,6 +500,7 @@ impl ThreadSignals {
             alt_stack: AltStack::DISABLED,
             saved_mask: None,
             last_trap: LastTrap::default(),
+            ending: false,
         }
     }
 
@@ -567,6 +571,9 @@ pub fn kill_self(sig: u32, ip: u64) -> ! {
 pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::frame::TrapFrame) {
     if !deliver::has_work(&p.signals, &p.thread.signals) {
         return;
+    }
+    if p.thread.signals.ending {
+        crate::syscall::clone::end_for_exec(p);
     }
     let trace = p.trace;
     let mut observe = |info: &SigInfo| {

@@ -23,9 +23,11 @@ pub fn io_events() -> u64 {
 }
 
 /// Whether a signal the current thread does not block is pending for it: such a signal ends a
-/// wait with EINTR (its handler runs on the way back to the app).
+/// wait with EINTR (its handler runs on the way back to the app). So does the thread's end
+/// (another thread's execve: `ThreadSignals::ending`).
 pub fn signal_pending(p: &Process) -> bool {
-    crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
+    p.thread.signals.ending
+        || crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
 }
 
 /// The monotonic clock, in nanoseconds.

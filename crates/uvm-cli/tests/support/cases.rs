@@ -249,6 +249,7 @@ pub fn all() -> Vec<Case> {
             mremap(tc),
             procfs(tc),
             fsmisc(tc),
+            exec(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -425,14 +426,56 @@ pub fn crash(tc: Toolchain) -> Case {
     case("crash", c_only(tc), "crash", vec![run])
 }
 
-/// `one_process`: fork, posix_spawn and execve fail with ENOSYS, and uvm notes it once on
+/// `exec`: execve runs another program of the image in the same process (the app itself, in
+/// another mode, and #! scripts naming it): Linux's errors first, then what survives the call
+/// (argv, env, fds without close-on-exec, the signal mask, pending and ignored signals, the
+/// cwd) and what does not (handlers, the alternate stack, memory); the other threads end.
+pub fn exec(tc: Toolchain) -> Case {
+    let failures = "missing file: ENOENT\n\
+                    not executable: EACCES\n\
+                    a directory: EACCES\n\
+                    neither ELF nor script: ENOEXEC\n\
+                    #! without interpreter: ENOEXEC\n\
+                    #! loop: ELOOP\n\
+                    a 200 KiB argument: E2BIG\n\
+                    execveat with an unknown flag: EINVAL\n";
+    // What the program run by execve prints: with the set-up run's changes kept or not.
+    let check = |argv: &str, env: &str, kept: bool| {
+        let (fd5, usr2, blocked, cwd) =
+            if kept { ("open", "ignored", "yes", "/usr/share") } else { ("closed", "default", "no", "/") };
+        format!(
+            "{argv}\nenv: {env}\nfd 5 (no close-on-exec): {fd5}\nfd 6 (close-on-exec): closed\n\
+             SIGUSR1 (had a handler): default, SIGUSR2: {usr2}\nSIGTERM blocked: {blocked}\n\
+             SIGHUP pending: {blocked}\nalternate stack: none\ncwd: {cwd}\n\
+             /proc/self/exe: /bin/exec, AT_EXECFN: /bin/exec\nThreads:\t1\nfresh data: 7\n"
+        )
+    };
+    let state = failures.to_string()
+        + &check("argc 4: [renamed] [check] [an argument with spaces] []", "[FROM=exec] [EMPTY=]", true);
+    let script = "interpreter argv: [/bin/exec] [argv] [/usr/share/exec/script.sh] [x] [y z]\n";
+    let nested = "interpreter argv: [/bin/exec] [argv] [/usr/share/exec/script.sh] \
+                  [/usr/share/exec/nested.sh] [x] [y z]\n";
+    let threads = "Threads:\t3\n".to_string() + &check("argc 2: [exec] [check]", "[FROM=exec]", false);
+    let runs = vec![
+        Run::new("errors, then what survives").stdout(state),
+        Run::new("a #! script").args(&["script", "/usr/share/exec/script.sh"]).stdout(script),
+        Run::new("a script whose interpreter is a script")
+            .args(&["script", "/usr/share/exec/nested.sh"])
+            .stdout(nested),
+        Run::new("other threads end first").args(&["threads"]).stdout(threads),
+        // Linux runs a script the app wrote to a tmpfs; uvm maps programs from the image only.
+        Run::new("a script in /tmp").vm_only().args(&["tmp"]).stdout("a file in /tmp: EACCES\n").code(1),
+    ];
+    case("exec", c_only(tc), "exec", runs)
+}
+
+/// `one_process`: fork and posix_spawn fail with ENOSYS, and uvm notes it once on
 /// stderr, naming the first such call (glibc forks with clone, musl with fork). Only in the VM:
 /// natively the calls succeed, so it is not in [`all`].
 pub fn one_process(tc: Toolchain) -> Case {
     let first_call = if tc == Glibc { "clone" } else { "fork" };
-    let run = Run::new("new processes")
-        .stdout("fork: ENOSYS\nposix_spawn: ENOSYS\nexecve: ENOSYS\nfork again: ENOSYS\n")
-        .stderr(format!(
+    let run =
+        Run::new("new processes").stdout("fork: ENOSYS\nposix_spawn: ENOSYS\nfork again: ENOSYS\n").stderr(format!(
             "uvm: note: the app called {first_call} to start another process, but a uvm VM runs one \
              process: the call failed with ENOSYS (noted once per run)\n"
         ));

@@ -58,6 +58,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("busybox_sh_exit", busybox_sh_exit()),
         ("busybox_sh_stdin", busybox_sh_stdin()),
         ("busybox_sh_files", busybox_sh_files()),
+        ("busybox_sh_exec", busybox_sh_exec()),
         ("busybox_sh_pipeline", busybox_sh_pipeline()),
         ("busybox_sh_fileops", busybox_sh_fileops()),
     ];
@@ -898,6 +899,25 @@ pub fn busybox_sh_files() -> Case {
     )])
 }
 
+/// `exec`: an entrypoint script hands its process to the command it was given (`exec "$@"`),
+/// which sees the script's exports and cwd; `exec` of an applet, of a missing program, and a
+/// script run by execve through its `#!` line.
+pub fn busybox_sh_exec() -> Case {
+    let shown = r#"echo "$GREETING, in $PWD, as $0""#;
+    bb(vec![
+        cmd(&["sh", "scripts/entrypoint.sh", "/bin/busybox", "sh", "-c", shown, "child"]).stdout(
+            "entrypoint: exec /bin/busybox sh -c echo \"$GREETING, in $PWD, as $0\" child\n\
+                     set by the entrypoint, in /usr/share/compat/text, as child\n",
+        ),
+        cmd(&["sh", "-c", "exec busybox echo replaced; echo never"]).stdout("replaced\n"),
+        cmd(&["sh", "-c", "exec /bin/missing; echo never"])
+            .stderr("sh: exec: line 0: /bin/missing: not found\n")
+            .code(127),
+        cmd(&["sh", "-c", "exec ./scripts/hello-script.sh one 'two words'"])
+            .stdout("a #! script: ./scripts/hello-script.sh, args: one two words (2)\n"),
+    ])
+}
+
 /// Pipes, command substitution, subshells: needs fork, pipe and wait.
 pub fn busybox_sh_pipeline() -> Case {
     bb(vec![sh_script("pipeline")])
@@ -1185,6 +1205,8 @@ pub fn go_runtime() -> Case {
                reading a pipe another goroutine writes: ok\n\
                a read at end of file: ok\n\
                a read deadline on an empty pipe: ok\n\
+               os.Executable: ok\n\
+               syscall.Exec ran the program again, with its arguments and environment: ok\n\
                all ok\n";
     let runs = vec![Run::new("runtime").stdout(out), Run::new("--cpus 1").cpus(1).stdout(out).vm_only()];
     case("go_runtime", Go, "runtime", runs)

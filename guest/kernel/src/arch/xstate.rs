@@ -223,6 +223,14 @@ pub fn init(mask: u64) {
 #[cfg(test)]
 pub use fake::{config, init, restore, save};
 
+/// Puts the extended state (AVX and up, PKRU aside) in its init state, as a new program
+/// starts with: execve. (Its x87 and SSE state come from the trap frame's initial `FxArea`.)
+pub fn reset_for_exec() {
+    if let Some(cfg) = config() {
+        init(cfg.features & !PKRU);
+    }
+}
+
 /// Host tests: a CPU with x87, SSE and AVX only (XSAVE area 832 bytes, the AVX upper halves at
 /// 576), whose "registers" are a per-thread array.
 #[cfg(test)]

@@ -29,6 +29,12 @@ pub struct ImageFs {
 }
 
 impl ImageFs {
+    /// `len` bytes of the image file at `offset` (a file's extent: [`ImageFs::file_extent`]).
+    pub fn bytes(&self, offset: u64, len: u64) -> Option<&'static [u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.image.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+    }
+
     /// Reads the header and locates the file table of `image` (the whole image file).
     /// `EIO` if the header or the root entry is malformed.
     pub fn new(image: &'static [u8]) -> Result<ImageFs, Errno> {

@@ -317,7 +317,8 @@ impl ProcKind {
 
 /// The `/proc` file system.
 pub struct ProcFs {
-    app_path: Vec<u8>,
+    /// The running program's path (`/proc/self/exe`; execve changes it).
+    app_path: SpinLock<Vec<u8>>,
     mounts_text: Vec<u8>,
     image: Option<Arc<ImageFs>>,
     system: SystemInfo,
@@ -342,7 +343,7 @@ impl ProcFs {
         gid: u32,
     ) -> Arc<ProcFs> {
         Arc::new(ProcFs {
-            app_path: Vec::from(app_path),
+            app_path: SpinLock::new(Vec::from(app_path)),
             mounts_text,
             image,
             system,
@@ -352,6 +353,11 @@ impl ProcFs {
             booted: Timespec::from_clock(clock()),
             process: SpinLock::new(None),
         })
+    }
+
+    /// Records the program the process runs now (after an execve).
+    pub fn set_app_path(&self, path: &[u8]) {
+        *self.app_path.lock() = Vec::from(path);
     }
 
     /// Installs the view of the process (fd table and cwd) `/proc/self` shows.
@@ -451,7 +457,8 @@ impl ProcFs {
 
     /// The app's name as the kernel keeps it (`comm`): its file name, at most 15 bytes.
     fn comm(&self) -> Vec<u8> {
-        let name = self.app_path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        let path = self.app_path.lock();
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
         Vec::from(&name[..name.len().min(15)])
     }
 
@@ -767,7 +774,7 @@ impl ProcNode {
         Ok(match self.kind {
             ProcKind::SelfLink => LinkTarget::Path(format!("{APP_PID}").into_bytes()),
             ProcKind::MountsLink => LinkTarget::Path(Vec::from(&b"self/mounts"[..])),
-            ProcKind::Exe => LinkTarget::Path(self.fs.app_path.clone()),
+            ProcKind::Exe => LinkTarget::Path(self.fs.app_path.lock().clone()),
             ProcKind::Cwd => LinkTarget::Location(self.fs.process().ok_or(Errno::ENOENT)?.cwd()),
             ProcKind::Fd(fd) => LinkTarget::Location(self.fs.open_fd(fd).ok_or(Errno::ENOENT)?.location().clone()),
             _ => return Err(Errno::EINVAL),

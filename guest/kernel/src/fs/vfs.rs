@@ -180,6 +180,11 @@ impl Vfs {
         self.proc.set_process_view(view);
     }
 
+    /// Records the program the process runs now (`/proc/self/exe`, `comm`): execve.
+    pub fn set_app_path(&self, path: &[u8]) {
+        self.proc.set_app_path(path);
+    }
+
     /// The image file system (for the ELF loader and the memory manager).
     pub fn image(&self) -> &Arc<ImageFs> {
         &self.image

@@ -97,9 +97,12 @@ pub fn force(shared: &mut SignalState, thread: &mut ThreadSignals, info: SigInfo
     send(shared, thread, Target::Thread, info);
 }
 
-/// Whether delivery has anything to do: a pending, unblocked signal or a mask to restore.
+/// Whether delivery has anything to do: a pending, unblocked signal, a mask to restore or
+/// the thread's end (another thread's execve).
 pub fn has_work(shared: &SignalState, thread: &ThreadSignals) -> bool {
-    (shared.pending.mask() | thread.pending.mask()) & !thread.blocked != 0 || thread.saved_mask.is_some()
+    (shared.pending.mask() | thread.pending.mask()) & !thread.blocked != 0
+        || thread.saved_mask.is_some()
+        || thread.ending
 }
 
 /// Whether a pending signal among `allowed` would do something when delivered (run a

@@ -345,6 +345,42 @@ fn exit_thread(p: &mut Process) -> ! {
     idle(p)
 }
 
+/// How long an execve waits for the other threads to end before it looks again (and
+/// interrupts the ones still there again).
+const END_WAIT_NS: u64 = 1_000_000;
+
+/// execve: ends every thread but the caller, as Linux's `de_thread`. Each is told
+/// (`ThreadSignals::ending`) and interrupted, which wakes it if it waits in the kernel and
+/// stops it if it runs app code; it ends where it next meets the signal check, releasing its
+/// robust futexes and clear_child_tid word as any thread's end does, while the caller waits.
+/// A caller that is itself told to end (two threads calling execve at once) ends instead.
+pub fn end_other_threads(p: &mut Process) {
+    loop {
+        if p.thread.signals.ending {
+            end_for_exec(p);
+        }
+        if p.threads.others.is_empty() {
+            return;
+        }
+        for thread in p.threads.others.iter_mut() {
+            thread.signals.ending = true;
+            crate::hypercall::interrupt(thread.cpu);
+        }
+        p.park(END_WAIT_NS);
+    }
+}
+
+/// Ends the current thread, which another thread's execve told to end.
+pub fn end_for_exec(p: &mut Process) -> ! {
+    #[cfg(not(test))]
+    {
+        // It may come from the fault entry (an interrupt while it ran app code): the vCPU's
+        // next thread starts outside any fault.
+        crate::arch::percpu::current().in_fault = 0;
+    }
+    exit_thread(p)
+}
+
 /// Parks this vCPU, whose thread ended, until a new thread is prepared for it; then enters it.
 #[cfg(not(test))]
 fn idle(p: &mut Process) -> ! {

@@ -36,13 +36,13 @@ fn fd_arg(raw: u64) -> i32 {
 }
 
 /// A path argument.
-fn path_arg(p: &mut Process, addr: u64) -> Result<Vec<u8>, Errno> {
+pub(super) fn path_arg(p: &mut Process, addr: u64) -> Result<Vec<u8>, Errno> {
     let path = user::read_cstr(&mut p.space, addr, PATH_MAX - 1)?;
     Ok(path)
 }
 
 /// Where a relative path starts: the working directory, or directory fd `dirfd`.
-fn base_of(p: &Process, dirfd: i32, path: &[u8]) -> Result<Location, Errno> {
+pub(super) fn base_of(p: &Process, dirfd: i32, path: &[u8]) -> Result<Location, Errno> {
     if path.first() == Some(&b'/') {
         return Ok(p.vfs.root());
     }

@@ -7,6 +7,7 @@
 pub mod clone;
 pub mod docs;
 pub mod epoll;
+pub mod exec;
 pub mod fs;
 pub mod futex;
 pub mod image_read;
@@ -60,6 +61,8 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     match trapped_at {
+        // An execve that succeeded left no old program to patch.
+        Some(_) if result.is_ok() && exec::replaces_program(nr) => {}
         Some(at) => process.patcher.trapped(&mut process.space, at, nr, &regs),
         None => process.stats.patched_syscalls += 1,
     }

@@ -346,6 +346,13 @@ impl SitePatcher {
         self.enabled = true;
     }
 
+    /// Forgets the old program's sites (execve). The trampolines they took stay taken, as
+    /// the kernel's trampoline page is not reused: after enough execs new sites trap on,
+    /// unpatched, which is slower but as correct.
+    pub fn forget_sites(&mut self) {
+        self.sites = None;
+    }
+
     /// How many sites were rewritten.
     pub fn patched_sites(&self) -> u64 {
         self.used as u64

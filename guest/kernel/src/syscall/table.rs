@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, fs, futex, memfd, misc, mm, net, poll, proc, signal, time};
+use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -81,6 +81,7 @@ syscall_table! {
     54 setsockopt 5 => net::sys_setsockopt;
     55 getsockopt 5 => net::sys_getsockopt;
     56 clone 5 => clone::sys_clone;
+    59 execve 3 => exec::sys_execve;
     60 exit 1 => clone::sys_exit;
     62 kill 2 => signal::sys_kill;
     63 uname 1 => proc::sys_uname;
@@ -200,6 +201,7 @@ syscall_table! {
     316 renameat2 5 => fs::sys_renameat2;
     318 getrandom 3 => proc::sys_getrandom;
     319 memfd_create 2 => memfd::sys_memfd_create;
+    322 execveat 5 => exec::sys_execveat;
     326 copy_file_range 6 => fs::sys_copy_file_range;
     327 preadv2 6 => fs::sys_preadv2;
     328 pwritev2 6 => fs::sys_pwritev2;

@@ -1,8 +1,9 @@
 // What Go's runtime needs from the kernel, used the way Go programs use it: goroutines on
 // several threads, channels, select with timers and tickers, sync.WaitGroup/Mutex, garbage
 // collection under allocation load, a tight loop preempted by the runtime (SIGURG sent to a
-// chosen thread), os file I/O, pipes through the netpoller (epoll), and GOMAXPROCS honoured.
-// One line per check; only the main goroutine prints, never times or addresses.
+// chosen thread), os file I/O, pipes through the netpoller (epoll), GOMAXPROCS honoured, and
+// syscall.Exec from a process of several threads (the program runs itself again). One line
+// per check; only the main goroutine prints, never times or addresses.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -29,6 +31,12 @@ func check(what string, ok bool) {
 var sink uint64
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "after-exec" {
+		check("syscall.Exec ran the program again, with its arguments and environment",
+			len(os.Args) == 3 && os.Args[2] == "two words" && os.Getenv("EXECED") == "yes")
+		fmt.Println("all ok")
+		return
+	}
 	check("GOMAXPROCS follows the CPUs", runtime.GOMAXPROCS(0) == runtime.NumCPU() && runtime.NumCPU() >= 1)
 
 	// Goroutines and channels: a pipeline of 3 stages over 10000 values.
@@ -182,5 +190,11 @@ loop:
 	w2.Close()
 	r2.Close()
 
-	fmt.Println("all ok")
+	// The runtime's threads (sysmon, the GC's workers, idle Ps) end as the program is
+	// replaced.
+	self, err := os.Executable()
+	check("os.Executable", err == nil)
+	err = syscall.Exec(self, []string{"runtime", "after-exec", "two words"}, append(os.Environ(), "EXECED=yes"))
+	fmt.Printf("syscall.Exec: %v\n", err)
+	os.Exit(1)
 }

@@ -1,0 +1,279 @@
+//! execve(2) and execveat(2): the process replaces its program with another one from the
+//! image, as a container's entrypoint script does with `exec "$@"`. The process stays the
+//! VM's one process (no fork: `syscall::notes`); what survives the call is what survives it
+//! on Linux: the fds not marked close-on-exec, the working directory, the signal mask and
+//! pending signals, ignored signals, the umask and the identity. The memory, the signal
+//! handlers, the alternate stack, the thread pointer and the FPU state start afresh.
+//!
+//! What can run: a static x86-64 ELF file packaged in the image (mapped from it as the app
+//! is), or a script whose `#!` line names one (up to [`INTERPRETER_DEPTH`] scripts deep, as
+//! Linux). A file the app wrote under `/tmp` or `/dev/shm` cannot be run (EACCES, what Linux
+//! says for a `noexec` mount): the loader maps programs from the image only.
+//!
+//! Everything that can fail is checked before the old program is gone; past that point
+//! (out of memory while the new program is mapped) the process dies of SIGSEGV, as on Linux.
+//! A process with more than one thread ends its other threads first (`kill_other_threads`).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use uvm_abi::layout::{USER_END_VA, USER_MIN_VA};
+
+use crate::arch::frame::TrapFrame;
+use crate::elf::{self, ElfFile};
+use crate::errno::{Errno, SysResult};
+use crate::fs::flags::{O_NOFOLLOW, O_RDONLY};
+use crate::fs::stat::FileType;
+use crate::fs::{Location, OpenFile};
+use crate::process::Process;
+use crate::program::{self, ARG_BYTES_MAX, ARG_STRING_MAX};
+use crate::signal::{Signal, SIG_DFL, SIG_IGN};
+use crate::user;
+
+use super::fs::{base_of, path_arg};
+
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_EMPTY_PATH: u64 = 0x1000;
+
+/// How many `#!` scripts may stand between the call and the ELF file (Linux: ELOOP beyond).
+pub const INTERPRETER_DEPTH: usize = 4;
+/// How much of a script's first line is read for its `#!` line (Linux's BINPRM_BUF_SIZE).
+const SHEBANG_LINE_MAX: usize = 256;
+
+/// Whether syscall `nr` replaced the program when it succeeded (the syscall entry then
+/// forgets the old program's site).
+pub fn replaces_program(nr: u64) -> bool {
+    nr == 59 || nr == 322
+}
+
+/// execve(path, argv, envp).
+pub fn sys_execve(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [path, argv, envp, ..] = f.syscall_args();
+    execute(p, f, AT_FDCWD, path, argv, envp, 0)
+}
+
+/// execveat(dirfd, path, argv, envp, flags).
+pub fn sys_execveat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [dirfd, path, argv, envp, flags, ..] = f.syscall_args();
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    execute(p, f, dirfd as i32, path, argv, envp, flags)
+}
+
+/// The strings of a NULL-terminated array of string pointers at `addr` (none for a null
+/// `addr`, as Linux allows). E2BIG if one is longer than [`ARG_STRING_MAX`] or all of them
+/// (with `taken` bytes already counted) take more than [`ARG_BYTES_MAX`] on the stack.
+fn read_strings(p: &mut Process, addr: u64, taken: &mut u64) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut strings = Vec::new();
+    if addr == 0 {
+        return Ok(strings);
+    }
+    loop {
+        let slot = addr.checked_add(strings.len() as u64 * 8).ok_or(Errno::EFAULT)?;
+        let at = user::read_u64(&mut p.space, slot)?;
+        if at == 0 {
+            return Ok(strings);
+        }
+        let s = user::read_cstr(&mut p.space, at, ARG_STRING_MAX - 1).map_err(|e| match e {
+            Errno::ENAMETOOLONG => Errno::E2BIG,
+            other => other,
+        })?;
+        // The string, its NUL and its pointer.
+        *taken += s.len() as u64 + 1 + 8;
+        if *taken > ARG_BYTES_MAX {
+            return Err(Errno::E2BIG);
+        }
+        strings.push(s);
+    }
+}
+
+/// A script's `#!` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shebang<'a> {
+    /// The interpreter's path.
+    pub interpreter: &'a [u8],
+    /// Its one optional argument: the rest of the line, trimmed, as Linux passes it (not
+    /// split at spaces).
+    pub argument: Option<&'a [u8]>,
+}
+
+/// The `#!` line `bytes` start with; `None` when they do not start with `#!`; ENOEXEC when
+/// the line names no interpreter or does not end within [`SHEBANG_LINE_MAX`] bytes.
+pub fn shebang(bytes: &[u8]) -> Option<Result<Shebang<'_>, Errno>> {
+    let line = bytes.strip_prefix(b"#!")?;
+    let head = &line[..line.len().min(SHEBANG_LINE_MAX - 2)];
+    let Some(end) = head.iter().position(|&b| b == b'\n').or((line.len() <= head.len()).then_some(line.len())) else {
+        return Some(Err(Errno::ENOEXEC));
+    };
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let line = trim(&head[..end], blank);
+    let interpreter_end = line.iter().position(blank).unwrap_or(line.len());
+    let (interpreter, rest) = line.split_at(interpreter_end);
+    if interpreter.is_empty() {
+        return Some(Err(Errno::ENOEXEC));
+    }
+    let argument = trim(rest, blank);
+    Some(Ok(Shebang { interpreter, argument: (!argument.is_empty()).then_some(argument) }))
+}
+
+fn trim(mut s: &[u8], blank: impl Fn(&u8) -> bool) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !blank(first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !blank(last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// The bytes of `file`, if it may be run: a regular file of the image with an execute bit.
+fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<&'static [u8], Errno> {
+    let stat = file.stat()?;
+    if file.is_dir() || stat.file_type() != Some(FileType::Regular) || stat.mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    // Not in the image: a tmpfs file, which the loader cannot map (see the module's doc).
+    let (offset, size) = file.image_extent().ok_or(Errno::EACCES)?;
+    p.vfs.image().bytes(offset, size).ok_or(Errno::EIO)
+}
+
+/// The program to run: its ELF, where its bytes sit in the image and the path
+/// `/proc/self/exe` shows.
+struct Program {
+    elf: ElfFile,
+    image_offset: u64,
+    exe_path: Vec<u8>,
+}
+
+/// Finds the program `file` is (following `#!` lines, whose interpreters are looked up from
+/// `cwd`), and prepends each script's interpreter and argument to `argv`, whose first string
+/// becomes the script's `path`, as Linux does.
+fn resolve(
+    p: &Process,
+    cwd: &Location,
+    mut file: Arc<OpenFile>,
+    mut path: Vec<u8>,
+    argv: &mut Vec<Vec<u8>>,
+) -> Result<Program, Errno> {
+    for _ in 0..=INTERPRETER_DEPTH {
+        let bytes = runnable_bytes(p, &file)?;
+        let Some(line) = shebang(bytes) else {
+            let elf = elf::parse(bytes)?;
+            let image_offset = file.image_extent().ok_or(Errno::EACCES)?.0;
+            return Ok(Program { elf, image_offset, exe_path: file.location().path.clone() });
+        };
+        let Shebang { interpreter, argument } = line?;
+        let mut head = alloc::vec![interpreter.to_vec()];
+        head.extend(argument.map(<[u8]>::to_vec));
+        head.push(path);
+        if !argv.is_empty() {
+            argv.remove(0);
+        }
+        argv.splice(0..0, head);
+        path = interpreter.to_vec();
+        let base = if path.first() == Some(&b'/') { p.vfs.root() } else { cwd.clone() };
+        file = p.vfs.open(&base, &path, O_RDONLY, 0)?;
+    }
+    Err(Errno::ELOOP)
+}
+
+/// execve and execveat: everything is read and checked, then the old program goes.
+fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64, envp: u64, flags: u64) -> SysResult {
+    let path = path_arg(p, path)?;
+    let mut taken = 0;
+    let mut argv = read_strings(p, argv, &mut taken)?;
+    let envp = read_strings(p, envp, &mut taken)?;
+    let cwd = p.files.cwd.lock().clone();
+    let (file, shown_path) = if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        // The fd itself; a script run this way is named by its fd, as Linux does.
+        let file = p.file(dirfd)?;
+        (file, alloc::format!("/dev/fd/{dirfd}").into_bytes())
+    } else {
+        let base = base_of(p, dirfd, &path)?;
+        let nofollow = if flags & AT_SYMLINK_NOFOLLOW != 0 { O_NOFOLLOW } else { 0 };
+        (p.vfs.open(&base, &path, O_RDONLY | nofollow, 0)?, path.clone())
+    };
+    // AT_EXECFN: the path as given (the script's, when it is one), as Linux.
+    let execfn = shown_path.clone();
+    let program = resolve(p, &cwd, file, shown_path, &mut argv)?;
+    let (argv_borrowed, envp_borrowed) = (program::borrowed(&argv), program::borrowed(&envp));
+    let args = program::Arguments { argv: &argv_borrowed, envp: &envp_borrowed, execfn: &execfn };
+    if program::stack_bound(&args) > ARG_BYTES_MAX {
+        return Err(Errno::E2BIG);
+    }
+    super::clone::end_other_threads(p);
+
+    // The point of no return: the old program's memory goes.
+    let closed = p.files.fds.lock().close_on_exec();
+    drop(closed);
+    let _ = p.space.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA);
+    p.patcher.forget_sites();
+    let machine = p.machine;
+    let start = match program::start(&mut p.space, &program.elf, program.image_offset, false, &machine, &args) {
+        Ok(start) => start,
+        Err(_) => crate::signal::kill_with(Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
+    };
+    for action in p.signals.actions.iter_mut() {
+        if action.handler != SIG_IGN && action.handler != SIG_DFL {
+            *action = Default::default();
+        }
+    }
+    let thread = &mut p.thread;
+    thread.signals.alt_stack = crate::signal::AltStack::DISABLED;
+    thread.signals.saved_mask = None;
+    thread.clear_child_tid = 0;
+    thread.robust_list = 0;
+    p.set_fs_base(0);
+    crate::arch::xstate::reset_for_exec();
+    p.set_command_line(argv, envp);
+    p.vfs.set_app_path(&program.exe_path);
+    *f = TrapFrame::new_app(start.entry, start.rsp, f.cs, f.ss);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shebang_line_names_the_interpreter_and_one_argument() {
+        let line =
+            |interpreter: &'static [u8], argument: Option<&'static [u8]>| Some(Ok(Shebang { interpreter, argument }));
+        assert_eq!(shebang(b"#!/bin/sh\necho hi\n"), line(b"/bin/sh", None));
+        assert_eq!(shebang(b"#! /bin/busybox  sh -e \nx"), line(b"/bin/busybox", Some(b"sh -e")));
+        assert_eq!(shebang(b"#!\t/x\targ"), line(b"/x", Some(b"arg")), "no newline: the file's end");
+        assert_eq!(shebang(b"\x7fELF"), None);
+        assert_eq!(shebang(b"echo hi"), None);
+    }
+
+    #[test]
+    fn a_shebang_line_without_an_interpreter_or_an_end_is_refused() {
+        assert_eq!(shebang(b"#!\n"), Some(Err(Errno::ENOEXEC)));
+        assert_eq!(shebang(b"#!   \n/bin/sh"), Some(Err(Errno::ENOEXEC)));
+        let mut long = b"#!/bin/".to_vec();
+        long.resize(400, b'x');
+        long.push(b'\n');
+        assert_eq!(shebang(&long), Some(Err(Errno::ENOEXEC)));
+        let mut fits = b"#!/bin/".to_vec();
+        fits.resize(SHEBANG_LINE_MAX - 1, b'x');
+        fits.push(b'\n');
+        assert!(matches!(shebang(&fits), Some(Ok(_))), "a line of 255 bytes and its newline");
+    }
+
+    #[test]
+    fn only_execve_and_execveat_replace_the_program() {
+        assert!(replaces_program(59) && replaces_program(322));
+        assert!(!replaces_program(57) && !replaces_program(60));
+    }
+}
