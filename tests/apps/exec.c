@@ -6,6 +6,8 @@
  *   exec script P.. execve of the #! script P (then the script's interpreter prints argv)
  *   exec threads    two more threads (one spinning in app code, one asleep), then execve:
  *                   they end first, as on Linux
+ *   exec from-thread  execve from a second thread while a third waits on a pipe: the caller
+ *                   becomes the only thread, with the pid as its tid
  *   exec argv ...   prints argv (the interpreter the test scripts name)
  *   exec tmp        execve of a script written to /tmp (EACCES in uvm, which runs programs
  *                   of the image only; Linux runs it)
@@ -151,6 +153,7 @@ static void check(int argc, char **argv) {
     readlink("/proc/self/exe", exe, sizeof exe - 1);
     printf("/proc/self/exe: %s, AT_EXECFN: %s\n", exe, (char *)getauxval(AT_EXECFN));
     print_file_line("/proc/self/status", "Threads:");
+    printf("tid is the pid: %s\n", syscall(SYS_gettid) == getpid() ? "yes" : "no");
     printf("fresh data: %d\n", fresh_data);
 }
 
@@ -162,6 +165,21 @@ static void *spin(void *arg) {
 
 static void *sleeper(void *arg) {
     sleep(1000);
+    return arg;
+}
+
+static int never_written[2];
+
+static void *pipe_reader(void *arg) {
+    char byte;
+    read(never_written[0], &byte, 1);
+    return arg;
+}
+
+static void *execer(void *arg) {
+    usleep(20000);
+    char *next[] = {"exec", "check", NULL};
+    try_exec("execve from a thread", SELF, next);
     return arg;
 }
 
@@ -184,6 +202,14 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && strcmp(argv[1], "tmp") == 0) {
         tmp_script();
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "from-thread") == 0) {
+        pthread_t reader, caller;
+        pipe(never_written);
+        pthread_create(&reader, NULL, pipe_reader, NULL);
+        pthread_create(&caller, NULL, execer, NULL);
+        pthread_join(caller, NULL);
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "threads") == 0) {

@@ -230,6 +230,9 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
         }
     }
     let thread = &mut p.thread;
+    // Called from another thread, this one is the process's only thread now, and takes the
+    // first thread's id, as on Linux (its tid equals the pid again).
+    thread.tid = crate::thread::MAIN_TID;
     thread.signals.alt_stack = crate::signal::AltStack::DISABLED;
     thread.signals.saved_mask = None;
     thread.clear_child_tid = 0;
