@@ -8,7 +8,9 @@
  *                      (memfd_create, ftruncate) mapped MAP_SHARED
  *   micro tmpfs MIB    MB/s writing MIB MiB to a new file in /dev/shm (a tmpfs on both
  *                      sides) in 64 KiB write() calls, then reading it back in 64 KiB
- *                      pread() calls (printed as write/read) */
+ *                      pread() calls (printed as write/read)
+ *   micro exec N       ns per execve: the program runs itself N times through execve of
+ *                      /proc/self/exe (each run up to its main), then prints */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@ static int first_writes(volatile char *pages, long n, const char *what, const ch
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log N | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec N | micro tmpfs MIB | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "clock") == 0) {
@@ -61,6 +63,23 @@ int main(int argc, char **argv) {
         long n = atol(argv[2]);
         volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return first_writes(pages, n, "mmap", "first write to a fresh page");
+    } else if (strcmp(argv[1], "exec") == 0) {
+        /* micro exec LEFT [START TOTAL]: the start time and the count travel in argv. */
+        long left = atol(argv[2]);
+        double start = argc > 3 ? atof(argv[3]) : now();
+        long total = argc > 4 ? atol(argv[4]) : left;
+        if (left <= 0) {
+            printf("execve: %.0f ns per call\n", total > 0 ? (now() - start) * 1e9 / total : 0.0);
+            return 0;
+        }
+        char next_left[32], at[32], all[32];
+        snprintf(next_left, sizeof next_left, "%ld", left - 1);
+        snprintf(at, sizeof at, "%.9f", start);
+        snprintf(all, sizeof all, "%ld", total);
+        char *next[] = {argv[0], "exec", next_left, at, all, NULL};
+        execv("/proc/self/exe", next);
+        perror("execv /proc/self/exe");
+        return 1;
     } else if (strcmp(argv[1], "log") == 0) {
         /* A service's logging: a line per write(2) to stderr (bench/abi.sh sends it to
          * /dev/null; in uvm each went out through an exit before the console ring). */
