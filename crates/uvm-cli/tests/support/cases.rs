@@ -464,6 +464,11 @@ pub fn exec(tc: Toolchain) -> Case {
             .args(&["script", "/usr/share/exec/nested.sh"])
             .stdout(nested),
         Run::new("other threads end first").args(&["threads"]).stdout(threads.clone()),
+        Run::new("other threads end first, one vCPU for three threads")
+            .args(&["threads"])
+            .cpus(1)
+            .stdout(threads.clone())
+            .vm_only(),
         Run::new("from a thread, another one waiting on a pipe").args(&["from-thread"]).stdout(threads.replacen(
             "Threads:\t3\n",
             "",
