@@ -11,6 +11,8 @@
  *   exec argv ...   prints argv (the interpreter the test scripts name)
  *   exec tmp        execve of a script written to /tmp (EACCES in uvm, which runs programs
  *                   of the image only; Linux runs it)
+ *   exec dynamic    execve of a dynamically linked program (the ELF headers of one, naming
+ *                   the usual interpreter): ENOEXEC in uvm, which runs static programs
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -202,6 +204,12 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && strcmp(argv[1], "tmp") == 0) {
         tmp_script();
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "dynamic") == 0) {
+        char *args[] = {"dynamic", NULL};
+        try_exec("a dynamically linked program", DATA "dynamic", args);
+        try_exec("again", DATA "dynamic", args);
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "from-thread") == 0) {

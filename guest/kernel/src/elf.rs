@@ -61,6 +61,24 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// Whether `file` is an x86-64 ELF that names a program interpreter (PT_INTERP): a
+/// dynamically linked program, which [`parse`] refuses.
+pub fn is_dynamic(file: &[u8]) -> bool {
+    let Some(headers) = (|| {
+        if file.get(..4) != Some(b"\x7fELF") || u16_at(file, 18) != Some(EM_X86_64) {
+            return None;
+        }
+        Some((u64_at(file, 32)?, u64::from(u16_at(file, 54)?), u64::from(u16_at(file, 56)?)))
+    })() else {
+        return false;
+    };
+    let (phoff, phentsize, phnum) = headers;
+    (0..phnum.min(256)).any(|i| {
+        let at = phoff.checked_add(i * phentsize).and_then(|a| usize::try_from(a).ok());
+        at.and_then(|at| u32_at(file, at)) == Some(PT_INTERP)
+    })
+}
+
 /// Parses and checks an ELF file. ENOEXEC for anything uvm cannot run.
 pub fn parse(file: &[u8]) -> Result<ElfFile, Errno> {
     let bad = Errno::ENOEXEC;
@@ -238,6 +256,8 @@ mod tests {
         assert_eq!(parse(&arm), Err(Errno::ENOEXEC));
         let interp = elf(ET_EXEC, &[(PT_INTERP, 4, 0, 0, 10, 10), (PT_LOAD, 5, 0, 0x400000, 0x1000, 0x1000)]);
         assert_eq!(parse(&interp), Err(Errno::ENOEXEC));
+        assert!(is_dynamic(&interp), "a dynamically linked program");
+        assert!(!is_dynamic(&good) && !is_dynamic(b"#!/bin/sh\n") && !is_dynamic(&interp[..60]));
         let past_end = elf(ET_EXEC, &[(PT_LOAD, 5, 0, 0x400000, 0x9000, 0x9000)]);
         assert_eq!(parse(&past_end), Err(Errno::ENOEXEC));
         let incongruent = elf(ET_EXEC, &[(PT_LOAD, 5, 0x10, 0x400000, 0x100, 0x100)]);

@@ -212,6 +212,8 @@ pub struct Process {
     pub stats: Stats,
     /// Whether the app was told (`syscall::notes`) that it cannot start another process.
     pub one_process_noted: bool,
+    /// Whether the app was told why execve refused a program Linux would run (`syscall::notes`).
+    pub exec_noted: bool,
     /// The app's syscall sites: how often each trapped, and which were rewritten.
     pub patcher: crate::syscall::patch::SitePatcher,
     /// The readiness area shared with the VMM, once the app made an IP socket.
@@ -257,6 +259,7 @@ impl Process {
             trace,
             stats: Stats::default(),
             one_process_noted: false,
+            exec_noted: false,
             patcher: crate::syscall::patch::SitePatcher::new(),
             net_area: None,
             machine: crate::program::MachineFacts::default(),

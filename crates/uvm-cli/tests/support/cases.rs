@@ -474,8 +474,26 @@ pub fn exec(tc: Toolchain) -> Case {
             "",
             1,
         )),
-        // Linux runs a script the app wrote to a tmpfs; uvm maps programs from the image only.
-        Run::new("a script in /tmp").vm_only().args(&["tmp"]).stdout("a file in /tmp: EACCES\n").code(1),
+        // Linux runs a script the app wrote to a tmpfs, and a dynamically linked program
+        // through its interpreter; uvm runs static programs of the image, and says so once.
+        Run::new("a script in /tmp")
+            .vm_only()
+            .args(&["tmp"])
+            .stdout("a file in /tmp: EACCES\n")
+            .stderr(
+                "uvm: note: the app ran /tmp/tool, which is a file the app wrote; uvm runs programs packaged in \
+                 the image only: execve failed with EACCES (noted once per run)\n",
+            )
+            .code(1),
+        Run::new("a dynamically linked program")
+            .vm_only()
+            .args(&["dynamic"])
+            .stdout("a dynamically linked program: ENOEXEC\nagain: ENOEXEC\n")
+            .stderr(
+                "uvm: note: the app ran /usr/share/exec/dynamic, which is dynamically linked; uvm runs static \
+                 programs only: execve failed with ENOEXEC (noted once per run)\n",
+            )
+            .code(1),
     ];
     case("exec", c_only(tc), "exec", runs)
 }

@@ -31,6 +31,7 @@ use crate::signal::{Signal, SIG_DFL, SIG_IGN};
 use crate::user;
 
 use super::fs::{base_of, path_arg};
+use super::notes::{exec_note, ExecRefusal};
 
 const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
@@ -134,15 +135,28 @@ fn trim(mut s: &[u8], blank: impl Fn(&u8) -> bool) -> &[u8] {
     s
 }
 
-/// The bytes of `file`, if it may be run: a regular file of the image with an execute bit.
-fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<&'static [u8], Errno> {
+/// The bytes of `file` (at `path`), if it may be run: a regular file of the image with an
+/// execute bit.
+fn runnable_bytes(p: &mut Process, file: &OpenFile, path: &[u8]) -> Result<&'static [u8], Errno> {
     let stat = file.stat()?;
     if file.is_dir() || stat.file_type() != Some(FileType::Regular) || stat.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
     // Not in the image: a tmpfs file, which the loader cannot map (see the module's doc).
-    let (offset, size) = file.image_extent().ok_or(Errno::EACCES)?;
+    let Some((offset, size)) = file.image_extent() else {
+        note_once(p, path, ExecRefusal::NotInImage);
+        return Err(Errno::EACCES);
+    };
     p.vfs.image().bytes(offset, size).ok_or(Errno::EIO)
+}
+
+/// Tells the user, once per run, why a program Linux would run was refused (the app may
+/// hide the error, as an entrypoint script's `exec` of a missing tool shows only its status).
+fn note_once(p: &mut Process, path: &[u8], why: ExecRefusal) {
+    if !p.exec_noted {
+        p.exec_noted = true;
+        crate::hypercall::console_write_all(2, exec_note(path, why).as_bytes());
+    }
 }
 
 /// The program to run: its ELF, where its bytes sit in the image and the path
@@ -157,15 +171,18 @@ struct Program {
 /// `cwd`), and prepends each script's interpreter and argument to `argv`, whose first string
 /// becomes the script's `path`, as Linux does.
 fn resolve(
-    p: &Process,
+    p: &mut Process,
     cwd: &Location,
     mut file: Arc<OpenFile>,
     mut path: Vec<u8>,
     argv: &mut Vec<Vec<u8>>,
 ) -> Result<Program, Errno> {
     for _ in 0..=INTERPRETER_DEPTH {
-        let bytes = runnable_bytes(p, &file)?;
+        let bytes = runnable_bytes(p, &file, &path)?;
         let Some(line) = shebang(bytes) else {
+            if elf::is_dynamic(bytes) {
+                note_once(p, &path, ExecRefusal::Dynamic);
+            }
             let elf = elf::parse(bytes)?;
             let image_offset = file.image_extent().ok_or(Errno::EACCES)?.0;
             return Ok(Program { elf, image_offset, exe_path: file.location().path.clone() });
