@@ -98,6 +98,21 @@ fn musl_vdso_serves_the_clock() {
     vdso_serves_the_clock("musl_vdso_serves_the_clock", Musl);
 }
 
+/// `--trace-syscalls` shows path arguments as strings, read before the call runs: here an
+/// execve (which replaces the memory its path was in) of a `#!` script.
+#[test]
+fn the_trace_shows_paths_as_strings() {
+    let test = "the_trace_shows_paths_as_strings";
+    let Some(image) = vm::app_image(test, "exec", Musl) else { return };
+    let args = ["run".as_ref(), image.as_os_str(), "--trace-syscalls".as_ref(), "--".as_ref()];
+    let script = ["script".as_ref(), "/usr/share/exec/script.sh".as_ref()];
+    let out = expect_code(test, uvm(args.iter().chain(script.iter())), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let execve = stderr.lines().find(|l| l.starts_with("[uvm trace] execve(")).unwrap_or_default();
+    assert!(execve.starts_with("[uvm trace] execve(\"/usr/share/exec/script.sh\", 0x"), "{test}: {stderr}");
+    assert!(execve.ends_with(") = 0"), "{test}: {stderr}");
+}
+
 /// Large reads of packaged files (copied by the VMM) give the same bytes as small reads
 /// (copied in the guest), with read and pread, odd sizes and an unaligned buffer.
 #[test]

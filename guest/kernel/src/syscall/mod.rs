@@ -58,6 +58,8 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     if let Some(area) = process.net_area {
         process.thread.net_mark = area.generation();
     }
+    // The trace shows path arguments as strings, read now (execve replaces the memory).
+    let paths = if process.trace { Some(trace::capture_paths(nr, &args, &mut process.space)) } else { None };
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
     match trapped_at {
@@ -72,8 +74,8 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
             crate::hypercall::console_write_all(2, note.as_bytes());
         }
     }
-    if process.trace {
-        trace::report(nr, &args, &result);
+    if let Some(paths) = &paths {
+        trace::report(nr, &args, paths, &result);
     }
     frame.rax = return_value(result);
     // Pending, unblocked signals run their handlers (or end the app) now, on the way back:
