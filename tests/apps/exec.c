@@ -9,8 +9,8 @@
  *   exec from-thread  execve from a second thread while a third waits on a pipe: the caller
  *                   becomes the only thread, with the pid as its tid
  *   exec argv ...   prints argv (the interpreter the test scripts name)
- *   exec tmp        execve of a script written to /tmp (EACCES in uvm, which runs programs
- *                   of the image only; Linux runs it)
+ *   exec tmp        execve of a script written to /tmp
+ *   exec tmp-elf    execve of a copy of itself written to /tmp (in check mode)
  *   exec dynamic    execve of a dynamically linked program (the ELF headers of one, naming
  *                   the usual interpreter): ENOEXEC in uvm, which runs static programs
  */
@@ -77,15 +77,31 @@ static void failures(void) {
     printf("execveat with an unknown flag: %s\n", errno_name(errno));
 }
 
-/* A script the app wrote to /tmp: Linux runs it; uvm maps programs from the image only. */
+/* A script the app wrote to /tmp. */
 static void tmp_script(void) {
-    char *argv[] = {"x", NULL};
+    char *argv[] = {"x", "one", NULL};
     const char *text = "#!" SELF " argv\n";
     int fd = open("/tmp/tool", O_WRONLY | O_CREAT | O_TRUNC, 0755);
     if (fd < 0 || write(fd, text, strlen(text)) < 0)
         perror("/tmp/tool");
     close(fd);
-    try_exec("a file in /tmp", "/tmp/tool", argv);
+    try_exec("a script in /tmp", "/tmp/tool", argv);
+}
+
+/* A copy of this program the app wrote to /tmp (as one unpacked from an archive). */
+static void tmp_elf(void) {
+    char buf[65536];
+    int in = open(SELF, O_RDONLY), out = open("/tmp/exec-copy", O_WRONLY | O_CREAT | O_TRUNC, 0700);
+    ssize_t n;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            perror("write /tmp/exec-copy");
+    close(in);
+    close(out);
+    char *argv[] = {"copy", "check", NULL};
+    char *env[] = {"FROM=exec", NULL};
+    execve("/tmp/exec-copy", argv, env);
+    printf("a program in /tmp: %s\n", errno_name(errno));
 }
 
 static void set_up_and_exec(void) {
@@ -204,6 +220,10 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && strcmp(argv[1], "tmp") == 0) {
         tmp_script();
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "tmp-elf") == 0) {
+        tmp_elf();
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "dynamic") == 0) {

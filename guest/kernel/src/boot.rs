@@ -194,7 +194,9 @@ mod kernel {
         let envp = program::borrowed(&boot.envp);
         let args = program::Arguments { argv: &argv, envp: &envp, execfn: app_path.as_bytes() };
         let large_pages = flags & FLAG_IMAGE_LARGE_PAGES != 0;
-        let start = program::start(&mut space, &elf, app.data.offset, large_pages, &facts, &args)
+        let loaded = elf::load(&mut space, &elf, app.data.offset, large_pages)
+            .unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+        let start = program::start(&mut space, &loaded, &facts, &args)
             .unwrap_or_else(|e| fail("cannot start the app", Some(e)));
         space.drop_prestaged();
 

@@ -1,7 +1,8 @@
-//! Loading the app's ELF from the image: parse and check the headers (the host checked them at
+//! Loading an ELF program: parse and check the headers (for the app, the host checked them at
 //! build time; the kernel checks again, as it must not trust what it reads), then map each
-//! PT_LOAD segment. Read-only segments are mapped in place from the image (no copy, shared by
-//! every VM of the image); writable ones get private frames holding a copy.
+//! PT_LOAD segment. From the image, read-only segments are mapped in place (no copy, shared
+//! by every VM of the image) and writable ones get private frames holding a copy; a program
+//! outside the image (a file the app wrote, for execve) is copied whole.
 
 use alloc::vec::Vec;
 
@@ -162,6 +163,50 @@ fn prot_of(flags: u32) -> Prot {
 /// segments cover whole with one large entry each
 /// ([`AddressSpace::map_large_image_chunks`]), before the rest is filled.
 pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64, large_pages: bool) -> Result<Loaded, Errno> {
+    let (loaded, first, mapped_until) = place(space, elf, |space, page, page_end, lead, s| {
+        let backing = Backing::Image { image_offset: image_offset + s.offset - lead, file_len: lead + s.filesz };
+        let flags = MapFlags { fixed: true, defer_fill: true, ..Default::default() };
+        space.map(page, page_end - page, prot_of(s.flags), flags, backing).map(|_| ())
+    })?;
+    if large_pages {
+        space.map_large_image_chunks(first, mapped_until);
+    }
+    space.fill_deferred(first, mapped_until)?;
+    Ok(loaded)
+}
+
+/// Loads `elf`, whose bytes are `file` (a file outside the image, read whole), into `space`
+/// as private copies: each segment's pages are fresh memory holding its file bytes (zero
+/// after them), then given the segment's protection.
+pub fn load_copy(space: &mut AddressSpace, elf: &ElfFile, file: &[u8]) -> Result<Loaded, Errno> {
+    let (loaded, _, _) = place(space, elf, |space, page, page_end, lead, s| {
+        let flags = MapFlags { fixed: true, ..Default::default() };
+        space.map(page, page_end - page, Prot::RW, flags, Backing::Anonymous)?;
+        // `parse` checked that the segment's bytes lie within the file.
+        let bytes = usize::try_from(s.offset)
+            .ok()
+            .and_then(|at| file.get(at..at.checked_add(usize::try_from(s.filesz).ok()?)?))
+            .ok_or(Errno::ENOEXEC)?;
+        crate::user::copy_out(space, page + lead, bytes)?;
+        let prot = prot_of(s.flags);
+        if prot != Prot::RW {
+            space.protect(page, page_end - page, prot)?;
+        }
+        Ok(())
+    })?;
+    Ok(loaded)
+}
+
+/// Places `elf`'s segments (at the load bias of a position-independent one), checking that
+/// each lies in user space and no two share a page, and maps each with `map_segment(space,
+/// page, page_end, lead, segment)` (`lead`: the segment's offset into its first page).
+/// Returns where it was loaded, and the first page and the end of what was mapped.
+#[inline(always)]
+fn place(
+    space: &mut AddressSpace,
+    elf: &ElfFile,
+    mut map_segment: impl FnMut(&mut AddressSpace, u64, u64, u64, &Segment) -> Result<(), Errno>,
+) -> Result<(Loaded, u64, u64), Errno> {
     let bias = if elf.position_independent {
         uvm_abi::boot::pie_load_bias(elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.memsz, s.flags)))
     } else {
@@ -179,15 +224,12 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64, large_pa
         }
         let page = align_down(start, PAGE_SIZE);
         let page_end = align_up(seg_end, PAGE_SIZE).ok_or(Errno::ENOEXEC)?;
-        let lead = start - page;
-        let backing = Backing::Image { image_offset: image_offset + s.offset - lead, file_len: lead + s.filesz };
         if page < mapped_until {
             // Two segments in one page: `uvm build` refuses such binaries, so this image
             // was not made by it.
             return Err(Errno::ENOEXEC);
         }
-        let flags = MapFlags { fixed: true, defer_fill: true, ..Default::default() };
-        space.map(page, page_end - page, prot_of(s.flags), flags, backing)?;
+        map_segment(space, page, page_end, start - page, s)?;
         mapped_until = page_end;
         first_page.get_or_insert(page);
         end = end.max(seg_end);
@@ -196,12 +238,9 @@ pub fn load(space: &mut AddressSpace, elf: &ElfFile, image_offset: u64, large_pa
         }
     }
     let phdr = elf.phdr_vaddr.map(|v| v + bias).or(phdr).ok_or(Errno::ENOEXEC)?;
-    let start = first_page.ok_or(Errno::ENOEXEC)?;
-    if large_pages {
-        space.map_large_image_chunks(start, mapped_until);
-    }
-    space.fill_deferred(start, mapped_until)?;
-    Ok(Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end })
+    let first = first_page.ok_or(Errno::ENOEXEC)?;
+    let loaded = Loaded { entry: elf.entry + bias, phdr, phnum: elf.phnum, phent: elf.phentsize, bias, end };
+    Ok((loaded, first, mapped_until))
 }
 
 #[cfg(test)]

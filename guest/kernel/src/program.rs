@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use uvm_abi::layout::{align_up, PAGE_SIZE, STACK_TOP_VA};
 
-use crate::elf::{self, ElfFile};
+use crate::elf::Loaded;
 use crate::errno::Errno;
 use crate::mm::space::AddressSpace;
 use crate::process::{STACK_FILLED, STACK_RESERVE};
@@ -49,22 +49,19 @@ pub struct Start {
     pub rsp: u64,
 }
 
-/// Maps `elf` (whose bytes sit at `image_offset` in the image; `large_pages` as
-/// [`elf::load`]) into `space`, which holds no app mapping yet, sets the break after it and
-/// builds the main stack. E2BIG if the arguments take more than [`ARG_BYTES_MAX`].
+/// Starts the program `loaded` into `space` (by `elf::load` or `elf::load_copy`, into an
+/// address space that held no app mapping): sets the break after it and builds the main
+/// stack. E2BIG if the arguments take more than [`ARG_BYTES_MAX`].
 ///
 /// Inlined: the boot's copy lies in the kernel's hot text with the rest of a start's code
 /// (`hot-text.ld`), execve's in the cold text.
 #[inline(always)]
 pub fn start(
     space: &mut AddressSpace,
-    elf: &ElfFile,
-    image_offset: u64,
-    large_pages: bool,
+    loaded: &Loaded,
     facts: &MachineFacts,
     args: &Arguments<'_>,
 ) -> Result<Start, Errno> {
-    let loaded = elf::load(space, elf, image_offset, large_pages)?;
     space.init_brk(loaded.end);
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);

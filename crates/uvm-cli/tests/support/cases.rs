@@ -474,17 +474,15 @@ pub fn exec(tc: Toolchain) -> Case {
             "",
             1,
         )),
-        // Linux runs a script the app wrote to a tmpfs, and a dynamically linked program
-        // through its interpreter; uvm runs static programs of the image, and says so once.
-        Run::new("a script in /tmp")
-            .vm_only()
-            .args(&["tmp"])
-            .stdout("a file in /tmp: EACCES\n")
-            .stderr(
-                "uvm: note: the app ran /tmp/tool, which is a file the app wrote; uvm runs programs packaged in \
-                 the image only: execve failed with EACCES (noted once per run)\n",
-            )
-            .code(1),
+        Run::new("a script in /tmp").args(&["tmp"]).stdout("interpreter argv: [/bin/exec] [argv] [/tmp/tool] [one]\n"),
+        Run::new("a program in /tmp").args(&["tmp-elf"]).stdout(
+            check("argc 2: [copy] [check]", "[FROM=exec]", false).replace(
+                "/proc/self/exe: /bin/exec, AT_EXECFN: /bin/exec",
+                "/proc/self/exe: /tmp/exec-copy, AT_EXECFN: /tmp/exec-copy",
+            ),
+        ),
+        // Linux runs a dynamically linked program through its interpreter; uvm runs static
+        // programs, and says so once.
         Run::new("a dynamically linked program")
             .vm_only()
             .args(&["dynamic"])

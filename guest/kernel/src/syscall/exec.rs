@@ -5,10 +5,10 @@
 //! pending signals, ignored signals, the umask and the identity. The memory, the signal
 //! handlers, the alternate stack, the thread pointer and the FPU state start afresh.
 //!
-//! What can run: a static x86-64 ELF file packaged in the image (mapped from it as the app
-//! is), or a script whose `#!` line names one (up to [`INTERPRETER_DEPTH`] scripts deep, as
-//! Linux). A file the app wrote under `/tmp` or `/dev/shm` cannot be run (EACCES, what Linux
-//! says for a `noexec` mount): the loader maps programs from the image only.
+//! What can run: a static x86-64 ELF file (one packaged in the image is mapped from it as the
+//! app is; one the app wrote to `/tmp` or `/dev/shm` is copied), or a script whose `#!` line
+//! names one (up to [`INTERPRETER_DEPTH`] scripts deep, as Linux). A dynamically linked
+//! program is ENOEXEC, with a note on stderr once per run.
 //!
 //! Everything that can fail is checked before the old program is gone; past that point
 //! (out of memory while the new program is mapped) the process dies of SIGSEGV, as on Linux.
@@ -135,23 +135,50 @@ fn trim(mut s: &[u8], blank: impl Fn(&u8) -> bool) -> &[u8] {
     s
 }
 
-/// The bytes of `file` (at `path`), if it may be run: a regular file of the image with an
-/// execute bit.
-fn runnable_bytes(p: &mut Process, file: &OpenFile, path: &[u8]) -> Result<&'static [u8], Errno> {
+/// A program's bytes: in the image (mapped from it), or read from a file outside it.
+enum Bytes {
+    /// The image's bytes, at this offset in the image.
+    Image(&'static [u8], u64),
+    /// A copy of a file the app wrote (tmpfs).
+    Copied(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Image(bytes, _) => bytes,
+            Bytes::Copied(bytes) => bytes,
+        }
+    }
+}
+
+/// The bytes of `file`, if it may be run: a regular file with an execute bit. A file outside
+/// the image is read whole (ENOMEM if the VM has no room for its copy).
+fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<Bytes, Errno> {
     let stat = file.stat()?;
     if file.is_dir() || stat.file_type() != Some(FileType::Regular) || stat.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    // Not in the image: a tmpfs file, which the loader cannot map (see the module's doc).
-    let Some((offset, size)) = file.image_extent() else {
-        note_once(p, path, ExecRefusal::NotInImage);
-        return Err(Errno::EACCES);
-    };
-    p.vfs.image().bytes(offset, size).ok_or(Errno::EIO)
+    if let Some((offset, size)) = file.image_extent() {
+        return p.vfs.image().bytes(offset, size).map(|bytes| Bytes::Image(bytes, offset)).ok_or(Errno::EIO);
+    }
+    let size = usize::try_from(stat.size).map_err(|_| Errno::ENOMEM)?;
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
+    copy.resize(size, 0);
+    let mut done = 0;
+    while done < size {
+        match file.pread(&mut copy[done..], done as i64)? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    copy.truncate(done);
+    Ok(Bytes::Copied(copy))
 }
 
 /// Tells the user, once per run, why a program Linux would run was refused (the app may
-/// hide the error, as an entrypoint script's `exec` of a missing tool shows only its status).
+/// hide the error, as an entrypoint script's `exec` of a tool shows only its status).
 fn note_once(p: &mut Process, path: &[u8], why: ExecRefusal) {
     if !p.exec_noted {
         p.exec_noted = true;
@@ -159,11 +186,10 @@ fn note_once(p: &mut Process, path: &[u8], why: ExecRefusal) {
     }
 }
 
-/// The program to run: its ELF, where its bytes sit in the image and the path
-/// `/proc/self/exe` shows.
+/// The program to run: its ELF, its bytes and the path `/proc/self/exe` shows.
 struct Program {
     elf: ElfFile,
-    image_offset: u64,
+    bytes: Bytes,
     exe_path: Vec<u8>,
 }
 
@@ -178,14 +204,13 @@ fn resolve(
     argv: &mut Vec<Vec<u8>>,
 ) -> Result<Program, Errno> {
     for _ in 0..=INTERPRETER_DEPTH {
-        let bytes = runnable_bytes(p, &file, &path)?;
-        let Some(line) = shebang(bytes) else {
-            if elf::is_dynamic(bytes) {
+        let bytes = runnable_bytes(p, &file)?;
+        let Some(line) = shebang(bytes.as_slice()) else {
+            if elf::is_dynamic(bytes.as_slice()) {
                 note_once(p, &path, ExecRefusal::Dynamic);
             }
-            let elf = elf::parse(bytes)?;
-            let image_offset = file.image_extent().ok_or(Errno::EACCES)?.0;
-            return Ok(Program { elf, image_offset, exe_path: file.location().path.clone() });
+            let elf = elf::parse(bytes.as_slice())?;
+            return Ok(Program { elf, bytes, exe_path: file.location().path.clone() });
         };
         let Shebang { interpreter, argument } = line?;
         let mut head = alloc::vec![interpreter.to_vec()];
@@ -237,7 +262,11 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     let _ = p.space.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA);
     p.patcher.forget_sites();
     let machine = p.machine;
-    let start = match program::start(&mut p.space, &program.elf, program.image_offset, false, &machine, &args) {
+    let loaded = match &program.bytes {
+        Bytes::Image(_, offset) => elf::load(&mut p.space, &program.elf, *offset, false),
+        Bytes::Copied(bytes) => elf::load_copy(&mut p.space, &program.elf, bytes),
+    };
+    let start = match loaded.and_then(|loaded| program::start(&mut p.space, &loaded, &machine, &args)) {
         Ok(start) => start,
         Err(_) => crate::signal::kill_with(Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
     };
