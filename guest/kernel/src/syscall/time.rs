@@ -96,8 +96,15 @@ pub fn read_timespec(p: &mut Process, addr: u64) -> Result<u64, Errno> {
     Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
 }
 
-/// Waits until clock `id` reads `deadline_ns`, parking the vCPU in the VMM (no spinning).
-/// EINTR when a signal the thread does not block comes first (another thread sent it).
+/// Waits this short spin on the clock instead of parking the vCPU: a park is an exit to the
+/// VMM and a host timer, which costs more CPU than the wait (~80 us of CPU a park on the
+/// nested PVM host, ~18 us on an unnested one) and wakes later (~100 us here). Go's runtime
+/// sleeps 20 us at a time while it starts (sysmon); a loop polling with such sleeps spins.
+const SPIN_SLEEP_NS: u64 = 25_000;
+
+/// Waits until clock `id` reads `deadline_ns`, parking the vCPU in the VMM, or, for the last
+/// [`SPIN_SLEEP_NS`], spinning on the TSC with the process unlocked. EINTR when a signal the
+/// thread does not block comes first (another thread sent it).
 pub fn sleep_until(p: &mut Process, id: u64, deadline_ns: u64) -> Result<(), Errno> {
     loop {
         let now = clock_ns(p, id)?;
@@ -107,7 +114,18 @@ pub fn sleep_until(p: &mut Process, id: u64, deadline_ns: u64) -> Result<(), Err
         if crate::wait::signal_pending(p) {
             return Err(Errno::EINTR);
         }
-        p.park(deadline_ns - now);
+        let left = deadline_ns - now;
+        if left <= SPIN_SLEEP_NS {
+            let clock = p.clock;
+            let until = clock.monotonic_ns(crate::time::rdtsc()).saturating_add(left);
+            p.unlocked(|| {
+                while clock.monotonic_ns(crate::time::rdtsc()) < until {
+                    core::hint::spin_loop();
+                }
+            });
+        } else {
+            p.park(left);
+        }
     }
 }
 
