@@ -220,6 +220,8 @@ pub struct Process {
     pub net_area: Option<&'static crate::netarea::NetArea>,
     /// What every program's auxiliary vector says about the machine (set at boot).
     pub machine: crate::program::MachineFacts,
+    /// What prctl sets: the parent death signal, dumpable, no_new_privs, child subreaper.
+    pub attributes: crate::syscall::prctl::Attributes,
     #[cfg(test)]
     fs_base: u64,
 }
@@ -263,6 +265,7 @@ impl Process {
             patcher: crate::syscall::patch::SitePatcher::new(),
             net_area: None,
             machine: crate::program::MachineFacts::default(),
+            attributes: crate::syscall::prctl::Attributes::default(),
             #[cfg(test)]
             fs_base: 0,
         }

@@ -30,12 +30,15 @@ pub struct Thread {
     /// The network area's generation when this thread last looked at socket readiness (at
     /// syscall entry, and after each wait): a wait for I/O returns at once if it moved since.
     pub net_mark: u64,
+    /// Its name (prctl PR_SET_NAME), NUL-padded; `None`: the program's name, as Linux's
+    /// `comm` starts.
+    pub name: Option<[u8; crate::syscall::prctl::NAME_LEN]>,
 }
 
 impl Thread {
     /// A thread `tid` on vCPU `cpu` with signal state `signals`.
     pub fn new(tid: u32, cpu: u32, signals: ThreadSignals) -> Thread {
-        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0, net_mark: 0 }
+        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0, net_mark: 0, name: None }
     }
 }
 

@@ -250,6 +250,7 @@ pub fn all() -> Vec<Case> {
             procfs(tc),
             fsmisc(tc),
             exec(tc),
+            prctl(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -494,6 +495,26 @@ pub fn exec(tc: Toolchain) -> Case {
             .code(1),
     ];
     case("exec", c_only(tc), "exec", runs)
+}
+
+/// `prctl`: thread names (the first thread's is /proc/self/comm; a new thread starts with its
+/// creator's) and the process attributes Linux keeps and reports back.
+pub fn prctl(tc: Toolchain) -> Case {
+    let out = "name at start: prctl\n\
+               /proc/self/comm: prctl\n\
+               after PR_SET_NAME: a-name-longer-t\n\
+               /proc/self/comm: a-name-longer-t\n\
+               a new thread starts as: a-name-longer-t\n\
+               the thread renamed itself: worker\n\
+               the first thread is still: a-name-longer-t\n\
+               parent death signal: 0, then 15\n\
+               dumpable: 1, then 0, then 1\n\
+               no_new_privs: 0, set: 0, then 1\n\
+               child subreaper: 1\n\
+               CAP_SYS_ADMIN in the bounding set: 1\n\
+               capability 1000: -1 EINVAL\n\
+               an unknown option: -1 EINVAL\n";
+    case("prctl", c_only(tc), "prctl", vec![Run::new("prctl").stdout(out)])
 }
 
 /// `one_process`: fork and posix_spawn fail with ENOSYS, and uvm notes it once on

@@ -319,6 +319,8 @@ impl ProcKind {
 pub struct ProcFs {
     /// The running program's path (`/proc/self/exe`; execve changes it).
     app_path: SpinLock<Vec<u8>>,
+    /// The first thread's name when prctl(PR_SET_NAME) set it (else the program's file name).
+    comm: SpinLock<Option<Vec<u8>>>,
     mounts_text: Vec<u8>,
     image: Option<Arc<ImageFs>>,
     system: SystemInfo,
@@ -344,6 +346,7 @@ impl ProcFs {
     ) -> Arc<ProcFs> {
         Arc::new(ProcFs {
             app_path: SpinLock::new(Vec::from(app_path)),
+            comm: SpinLock::new(None),
             mounts_text,
             image,
             system,
@@ -355,9 +358,15 @@ impl ProcFs {
         })
     }
 
-    /// Records the program the process runs now (after an execve).
+    /// Records the program the process runs now (after an execve), whose name `comm` is.
     pub fn set_app_path(&self, path: &[u8]) {
         *self.app_path.lock() = Vec::from(path);
+        *self.comm.lock() = None;
+    }
+
+    /// Records the first thread's name (prctl PR_SET_NAME).
+    pub fn set_comm(&self, name: Option<&[u8]>) {
+        *self.comm.lock() = name.map(Vec::from);
     }
 
     /// Installs the view of the process (fd table and cwd) `/proc/self` shows.
@@ -455,8 +464,12 @@ impl ProcFs {
         (seconds as u64) * CLOCK_TICKS + (nanos as u64) / (1_000_000_000 / CLOCK_TICKS)
     }
 
-    /// The app's name as the kernel keeps it (`comm`): its file name, at most 15 bytes.
-    fn comm(&self) -> Vec<u8> {
+    /// The app's name as the kernel keeps it (`comm`): as its first thread set it, else its
+    /// file name, at most 15 bytes.
+    pub fn comm(&self) -> Vec<u8> {
+        if let Some(name) = self.comm.lock().clone() {
+            return name;
+        }
         let path = self.app_path.lock();
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
         Vec::from(&name[..name.len().min(15)])

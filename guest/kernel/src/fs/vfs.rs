@@ -185,6 +185,16 @@ impl Vfs {
         self.proc.set_app_path(path);
     }
 
+    /// Records the first thread's name (`/proc/self/comm`): prctl(PR_SET_NAME).
+    pub fn set_comm(&self, name: Option<&[u8]>) {
+        self.proc.set_comm(name);
+    }
+
+    /// The process's name (`/proc/self/comm`).
+    pub fn comm(&self) -> Vec<u8> {
+        self.proc.comm()
+    }
+
     /// The image file system (for the ELF loader and the memory manager).
     pub fn image(&self) -> &Arc<ImageFs> {
         &self.image

@@ -142,6 +142,8 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
     let mut signals = crate::signal::ThreadSignals::new();
     signals.set_blocked(p.thread.signals.blocked);
     let mut thread = Thread::new(tid, cpu, signals);
+    // A new thread starts with its creator's name, as on Linux.
+    thread.name = p.thread.name;
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
         thread.clear_child_tid = args.child_tid;
     }

@@ -282,6 +282,8 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     thread.signals.alt_stack = crate::signal::AltStack::DISABLED;
     thread.signals.saved_mask = None;
     thread.clear_child_tid = 0;
+    // The new program's name is its file's (`set_app_path` below), as Linux's `comm`.
+    thread.name = None;
     thread.robust_list = 0;
     p.set_fs_base(0);
     crate::arch::xstate::reset_for_exec();

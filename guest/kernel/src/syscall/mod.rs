@@ -20,6 +20,7 @@ pub mod net;
 pub mod notes;
 pub mod patch;
 pub mod poll;
+pub mod prctl;
 pub mod proc;
 pub mod signal;
 pub mod table;

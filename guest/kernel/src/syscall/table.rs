@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, proc, signal, time};
+use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, prctl, proc, signal, time};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -147,6 +147,7 @@ syscall_table! {
     145 sched_getscheduler 1 => misc::sys_sched_getscheduler;
     146 sched_get_priority_max 1 => misc::sys_sched_get_priority_max;
     147 sched_get_priority_min 1 => misc::sys_sched_get_priority_min;
+    157 prctl 5 => prctl::sys_prctl;
     158 arch_prctl 2 => proc::sys_arch_prctl;
     160 setrlimit 2 => proc::sys_setrlimit;
     162 sync 0 => fs::sys_sync;

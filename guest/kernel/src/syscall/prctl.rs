@@ -1,0 +1,154 @@
+//! prctl(2): the options programs use to describe themselves. A thread's name (PR_SET_NAME,
+//! PR_GET_NAME: Rust's std names its threads, busybox reads its own; the first thread's is
+//! `/proc/self/comm`), and the process attributes Linux keeps and reports back: the parent
+//! death signal (stored; the parent is outside the VM, whose end ends the app first), the
+//! dumpable flag, no_new_privs (set once, for good), the child subreaper flag, and the
+//! capability bounding set (root holds every capability). Any other option is EINVAL, as
+//! Linux answers an option it does not know.
+
+use crate::arch::frame::TrapFrame;
+use crate::errno::{Errno, SysResult};
+use crate::process::Process;
+use crate::user;
+
+const PR_SET_PDEATHSIG: u64 = 1;
+const PR_GET_PDEATHSIG: u64 = 2;
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_CAPBSET_READ: u64 = 23;
+const PR_SET_CHILD_SUBREAPER: u64 = 36;
+const PR_GET_CHILD_SUBREAPER: u64 = 37;
+const PR_SET_NO_NEW_PRIVS: u64 = 38;
+const PR_GET_NO_NEW_PRIVS: u64 = 39;
+
+/// The highest capability number (CAP_CHECKPOINT_RESTORE, Linux 5.9 on).
+const CAP_LAST_CAP: u64 = 40;
+
+/// The bytes of a thread's name, its NUL included (Linux's TASK_COMM_LEN).
+pub const NAME_LEN: usize = 16;
+
+/// The process attributes prctl sets and reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// PR_SET_PDEATHSIG's signal (0: none).
+    pub parent_death_signal: u32,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
+    /// PR_SET_CHILD_SUBREAPER.
+    pub child_subreaper: bool,
+}
+
+impl Default for Attributes {
+    /// A new process's: dumpable, nothing else set.
+    fn default() -> Attributes {
+        Attributes { parent_death_signal: 0, dumpable: true, no_new_privs: false, child_subreaper: false }
+    }
+}
+
+/// A thread name as PR_SET_NAME stores it: the string at most 15 bytes long, NUL-padded.
+pub fn name_of(bytes: &[u8]) -> [u8; NAME_LEN] {
+    let mut name = [0u8; NAME_LEN];
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(NAME_LEN - 1);
+    name[..len].copy_from_slice(&bytes[..len]);
+    name
+}
+
+/// prctl(option, arg2, arg3, arg4, arg5).
+pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [option, arg2, arg3, arg4, arg5, _] = f.syscall_args();
+    let unused_zero = |args: &[u64]| if args.iter().all(|&a| a == 0) { Ok(()) } else { Err(Errno::EINVAL) };
+    match option {
+        PR_SET_NAME => {
+            // Up to 15 bytes are read: a longer name is cut there, as Linux does.
+            let mut raw = [0u8; NAME_LEN];
+            for (i, byte) in raw.iter_mut().take(NAME_LEN - 1).enumerate() {
+                *byte = user::read(&mut p.space, arg2 + i as u64, 1)?[0];
+                if *byte == 0 {
+                    break;
+                }
+            }
+            let name = name_of(&raw);
+            p.thread.name = Some(name);
+            if p.thread.tid == crate::thread::MAIN_TID {
+                p.vfs.set_comm(Some(&name[..name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN)]));
+            }
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let name = match p.thread.name {
+                Some(name) => name,
+                None => name_of(&p.vfs.comm()),
+            };
+            user::copy_out(&mut p.space, arg2, &name)?;
+            Ok(0)
+        }
+        PR_SET_PDEATHSIG => {
+            if !crate::signal::valid(arg2) && arg2 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            p.attributes.parent_death_signal = arg2 as u32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            user::write_u32(&mut p.space, arg2, p.attributes.parent_death_signal)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(usize::from(p.attributes.dumpable)),
+        PR_SET_DUMPABLE => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            p.attributes.dumpable = arg2 == 1;
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if arg2 > CAP_LAST_CAP {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            p.attributes.child_subreaper = arg2 != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            user::write_u32(&mut p.space, arg2, u32::from(p.attributes.child_subreaper))?;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if arg2 != 1 {
+                return Err(Errno::EINVAL);
+            }
+            unused_zero(&[arg3, arg4, arg5])?;
+            p.attributes.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            unused_zero(&[arg2, arg3, arg4, arg5])?;
+            Ok(usize::from(p.attributes.no_new_privs))
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cut_to_fifteen_bytes_and_nul_padded() {
+        assert_eq!(&name_of(b"worker-1")[..9], b"worker-1\0");
+        assert_eq!(name_of(b"a-name-longer-than-fifteen"), *b"a-name-longer-t\0");
+        assert_eq!(name_of(b"ab\0cd"), *b"ab\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn a_new_process_is_dumpable_and_nothing_else() {
+        let a = Attributes::default();
+        assert!(a.dumpable && !a.no_new_privs && !a.child_subreaper && a.parent_death_signal == 0);
+    }
+}
