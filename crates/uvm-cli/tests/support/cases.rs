@@ -251,6 +251,7 @@ pub fn all() -> Vec<Case> {
             fsmisc(tc),
             exec(tc),
             prctl(tc),
+            misc_calls(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -515,6 +516,42 @@ pub fn prctl(tc: Toolchain) -> Case {
                capability 1000: -1 EINVAL\n\
                an unknown option: -1 EINVAL\n";
     case("prctl", c_only(tc), "prctl", vec![Run::new("prctl").stdout(out)])
+}
+
+/// `misc_calls`: calls answered without doing anything once their arguments are checked: the
+/// wait family (no child can exist), the mlock family, readahead, sync_file_range; extended
+/// attributes, which no file system of the VM stores (VM only: the host's have them).
+pub fn misc_calls(tc: Toolchain) -> Case {
+    let out = "wait: ECHILD\n\
+               waitpid WNOHANG: ECHILD\n\
+               wait4 with an unknown option: EINVAL\n\
+               waitid P_ALL WEXITED: ECHILD\n\
+               waitid without WEXITED: EINVAL\n\
+               mlock: ok\n\
+               munlock: ok\n\
+               mlock past the mapping: ENOMEM\n\
+               mlockall: ok\n\
+               munlockall: ok\n\
+               mlockall without a flag: EINVAL\n\
+               readahead: ok\n\
+               readahead of a pipe: EINVAL\n\
+               sync_file_range: ok\n\
+               sync_file_range with an unknown flag: EINVAL\n\
+               sync_file_range of a pipe: ESPIPE\n";
+    let xattr = "getxattr: ENOTSUP\n\
+                 lgetxattr: ENOTSUP\n\
+                 setxattr on /tmp: ENOTSUP\n\
+                 removexattr: ENOTSUP\n\
+                 listxattr: 0\n\
+                 getxattr of a missing file: ENOENT\n\
+                 fgetxattr: ENOTSUP\n\
+                 flistxattr: 0\n\
+                 fgetxattr of a closed fd: EBADF\n";
+    let runs = vec![
+        Run::new("misc calls").stdout(out),
+        Run::new("extended attributes").args(&["xattr"]).stdout(xattr).vm_only(),
+    ];
+    case("misc_calls", c_only(tc), "misc_calls", runs)
 }
 
 /// `one_process`: fork and posix_spawn fail with ENOSYS, and uvm notes it once on

@@ -261,7 +261,7 @@ fn stat_at(p: &mut Process, dirfd: i32, path_addr: u64, buf: u64, flags: u64) ->
 
 /// The metadata `path_addr` names from `dirfd` (the file `dirfd` itself with `AT_EMPTY_PATH`
 /// and an empty path), following a final symlink unless `AT_SYMLINK_NOFOLLOW`.
-fn stat_of(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64) -> Result<Stat, Errno> {
+pub(super) fn stat_of(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64) -> Result<Stat, Errno> {
     let path = path_arg(p, path_addr)?;
     match empty_path_file(p, dirfd, &path, flags)? {
         Some(file) => file.stat(),
@@ -1162,6 +1162,34 @@ pub fn sys_fadvise64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     if (len as i64) < 0 || advice > 5 {
         return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// readahead(fd, offset, count): a hint (no-op: files are in memory already) once the fd is
+/// checked: EBADF unless open for reading, EINVAL unless a regular file.
+pub fn sys_readahead(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let file = io_file(p, fd_arg(f.rdi))?;
+    if !file.is_readable() {
+        return Err(Errno::EBADF);
+    }
+    if file.stat()?.file_type() != Some(crate::fs::stat::FileType::Regular) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// sync_file_range(fd, offset, nbytes, flags): nothing to write back (no-op: files live in
+/// memory) once the arguments are checked: EINVAL for unknown flags or a negative range,
+/// ESPIPE for a pipe.
+pub fn sys_sync_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [fd, offset, nbytes, flags, ..] = f.syscall_args();
+    let file = io_file(p, fd_arg(fd))?;
+    if flags & !7 != 0 || (offset as i64) < 0 || (nbytes as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if file.pipe().is_some() {
+        return Err(Errno::ESPIPE);
     }
     Ok(0)
 }

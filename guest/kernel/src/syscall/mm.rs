@@ -124,6 +124,54 @@ pub fn sys_brk(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// (21-23: small mappings are filled at mmap time, large ones on first touch), COLLAPSE (25).
 /// Unknown advice, and advice with effects uvm does not give (memory-failure injection
 /// 100-101, guard regions 102-103), is EINVAL, as on a kernel built without them.
+/// mlock(addr, len), munlock(addr, len): the range must be mapped (ENOMEM); then nothing to
+/// do (no-op): the guest kernel never pages app memory out, so every page stays in RAM.
+/// (The host may page out the VM's memory, as any process's; uvm does not lock it there.)
+pub fn sys_mlock(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [addr, len, ..] = f.syscall_args();
+    locked_range(p, addr, len)
+}
+
+/// mlock2(addr, len, flags): as mlock; MLOCK_ONFAULT is the only flag.
+pub fn sys_mlock2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [addr, len, flags, ..] = f.syscall_args();
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    locked_range(p, addr, len)
+}
+
+const MLOCK_ONFAULT: u64 = 1;
+const MCL_CURRENT: u64 = 1;
+const MCL_FUTURE: u64 = 2;
+const MCL_ONFAULT: u64 = 4;
+
+/// The page-aligned range that `[addr, addr + len)` touches, checked mapped: Ok(0) or ENOMEM.
+fn locked_range(p: &mut Process, addr: u64, len: u64) -> SysResult {
+    let page = uvm_abi::layout::PAGE_SIZE;
+    let start = addr & !(page - 1);
+    let end = addr.checked_add(len).and_then(|e| uvm_abi::layout::align_up(e, page)).ok_or(Errno::ENOMEM)?;
+    if len == 0 || p.space.is_mapped(start, end) {
+        Ok(0)
+    } else {
+        Err(Errno::ENOMEM)
+    }
+}
+
+/// mlockall(flags): MCL_CURRENT and/or MCL_FUTURE, optionally MCL_ONFAULT; no-op as mlock.
+pub fn sys_mlockall(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let flags = f.rdi;
+    if flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags & (MCL_CURRENT | MCL_FUTURE) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// munlockall(): no-op as mlock.
+pub fn sys_munlockall(_: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(0)
+}
+
 pub fn sys_madvise(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [addr, len, advice, ..] = f.syscall_args();
     if addr % uvm_abi::layout::PAGE_SIZE != 0 {

@@ -26,6 +26,7 @@ pub mod signal;
 pub mod table;
 pub mod time;
 pub mod trace;
+pub mod xattr;
 
 use crate::errno::SysResult;
 

@@ -14,6 +14,40 @@ pub fn sys_getpid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(PID)
 }
 
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// wait4(pid, status, options, rusage): the app can have no child (a VM runs one process),
+/// so ECHILD once the options are checked (EINVAL for unknown ones, as Linux checks first).
+pub fn sys_wait4(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if f.rdx & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::ECHILD)
+}
+
+/// waitid(idtype, id, infop, options, rusage): as wait4, ECHILD once the arguments are
+/// checked: EINVAL for an unknown id type or options, or none of WEXITED, WUNTRACED (WSTOPPED)
+/// and WCONTINUED; EBADF for P_PIDFD (no pidfd can exist).
+pub fn sys_waitid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const P_PIDFD: u64 = 3;
+    let [idtype, _, _, options, ..] = f.syscall_args();
+    let known = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
+    if options & !known != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 || idtype > P_PIDFD {
+        return Err(Errno::EINVAL);
+    }
+    if idtype == P_PIDFD {
+        return Err(Errno::EBADF);
+    }
+    Err(Errno::ECHILD)
+}
+
 /// getppid(): the app's parent is outside the VM.
 pub fn sys_getppid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(0)

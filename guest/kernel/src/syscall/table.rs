@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, prctl, proc, signal, time};
+use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -83,6 +83,7 @@ syscall_table! {
     56 clone 5 => clone::sys_clone;
     59 execve 3 => exec::sys_execve;
     60 exit 1 => clone::sys_exit;
+    61 wait4 4 => proc::sys_wait4;
     62 kill 2 => signal::sys_kill;
     63 uname 1 => proc::sys_uname;
     72 fcntl 3 => fs::sys_fcntl;
@@ -147,11 +148,28 @@ syscall_table! {
     145 sched_getscheduler 1 => misc::sys_sched_getscheduler;
     146 sched_get_priority_max 1 => misc::sys_sched_get_priority_max;
     147 sched_get_priority_min 1 => misc::sys_sched_get_priority_min;
+    149 mlock 2 => mm::sys_mlock;
+    150 munlock 2 => mm::sys_mlock;
+    151 mlockall 1 => mm::sys_mlockall;
+    152 munlockall 0 => mm::sys_munlockall;
     157 prctl 5 => prctl::sys_prctl;
     158 arch_prctl 2 => proc::sys_arch_prctl;
     160 setrlimit 2 => proc::sys_setrlimit;
     162 sync 0 => fs::sys_sync;
     186 gettid 0 => clone::sys_gettid;
+    187 readahead 3 => fs::sys_readahead;
+    188 setxattr 5 => xattr::sys_path_xattr;
+    189 lsetxattr 5 => xattr::sys_link_xattr;
+    190 fsetxattr 5 => xattr::sys_fd_xattr;
+    191 getxattr 4 => xattr::sys_path_xattr;
+    192 lgetxattr 4 => xattr::sys_link_xattr;
+    193 fgetxattr 4 => xattr::sys_fd_xattr;
+    194 listxattr 3 => xattr::sys_listxattr;
+    195 llistxattr 3 => xattr::sys_llistxattr;
+    196 flistxattr 3 => xattr::sys_flistxattr;
+    197 removexattr 2 => xattr::sys_path_xattr;
+    198 lremovexattr 2 => xattr::sys_link_xattr;
+    199 fremovexattr 2 => xattr::sys_fd_xattr;
     200 tkill 2 => signal::sys_tkill;
     201 time 1 => time::sys_time;
     202 futex 6 => futex::sys_futex;
@@ -167,6 +185,7 @@ syscall_table! {
     232 epoll_wait 4 => epoll::sys_epoll_wait;
     233 epoll_ctl 4 => epoll::sys_epoll_ctl;
     234 tgkill 3 => signal::sys_tgkill;
+    247 waitid 5 => proc::sys_waitid;
     257 openat 4 => fs::sys_openat;
     258 mkdirat 3 => fs::sys_mkdirat;
     259 mknodat 4 => fs::sys_mknodat;
@@ -183,6 +202,7 @@ syscall_table! {
     271 ppoll 5 => poll::sys_ppoll;
     273 set_robust_list 2 => clone::sys_set_robust_list;
     274 get_robust_list 3 => clone::sys_get_robust_list;
+    277 sync_file_range 4 => fs::sys_sync_file_range;
     280 utimensat 4 => fs::sys_utimensat;
     281 epoll_pwait 6 => epoll::sys_epoll_pwait;
     284 eventfd 1 => epoll::sys_eventfd;
@@ -203,6 +223,7 @@ syscall_table! {
     318 getrandom 3 => proc::sys_getrandom;
     319 memfd_create 2 => memfd::sys_memfd_create;
     322 execveat 5 => exec::sys_execveat;
+    325 mlock2 3 => mm::sys_mlock2;
     326 copy_file_range 6 => fs::sys_copy_file_range;
     327 preadv2 6 => fs::sys_preadv2;
     328 pwritev2 6 => fs::sys_pwritev2;
