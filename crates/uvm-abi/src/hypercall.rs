@@ -65,11 +65,16 @@ pub enum Hypercall {
     /// console thread and has KVM wake it on the console doorbell; stdout and stderr writes
     /// that fit then go into the ring without an exit.
     ConsoleRing = 18,
+    /// Arm (or cancel) the VM's one alarm: once its time has passed, the VMM interrupts a
+    /// vCPU as [`Interrupt`] does, whatever that vCPU is doing: [`Alarm`]. The guest's timers
+    /// that signal (alarm, setitimer) need it, as a thread spinning in app code never enters
+    /// the kernel by itself.
+    Alarm = 19,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 16] = [
+    pub const ALL: [Hypercall; 17] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -86,6 +91,7 @@ impl Hypercall {
         Hypercall::BackRam,
         Hypercall::RamReady,
         Hypercall::ConsoleRing,
+        Hypercall::Alarm,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.
@@ -407,6 +413,21 @@ pub struct Interrupt {
     pub result: i64,
 }
 
+/// [`Hypercall::Alarm`] parameters. Arming replaces the alarm that was armed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alarm {
+    /// Nanoseconds from now until the VMM interrupts vCPU `index`; 0 cancels the alarm.
+    pub timeout_ns: u64,
+    /// The vCPU to interrupt.
+    pub index: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Out: 0, or -errno when the host cannot keep the alarm (it could not start the
+    /// thread that waits for it).
+    pub result: i64,
+}
+
 /// One destination range of guest RAM.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -473,5 +494,6 @@ mod tests {
         assert_eq!(size_of::<VcpuStart>(), 40);
         assert_eq!(size_of::<Park>(), 24);
         assert_eq!(size_of::<Interrupt>(), 16);
+        assert_eq!(size_of::<Alarm>(), 24);
     }
 }

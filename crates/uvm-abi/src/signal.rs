@@ -39,6 +39,9 @@ const NAMES: [&str; 31] = [
 /// SIGPIPE: a write to a pipe or socket whose reading end is gone.
 pub const SIGPIPE: u32 = 13;
 
+/// SIGALRM: a timer (alarm, setitimer) expired.
+pub const SIGALRM: u32 = 14;
+
 /// The name of standard signal `sig` (1..=31); `None` for 0 and the real-time signals.
 pub fn name(sig: u32) -> Option<&'static str> {
     NAMES.get((sig as usize).wrapping_sub(1)).copied()

@@ -301,7 +301,12 @@ fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Du
             }
             let name = signal_name(fatal.signal);
             let mut line = format!("uvm: the app was killed by {name}");
-            if fatal.vector != u32::MAX {
+            if fatal.vector == u32::MAX && fatal.signal == uvm_abi::signal::SIGALRM {
+                line += &format!(
+                    " (its alarm or interval timer expired, or it sent the signal itself; instruction pointer {:#x})",
+                    fatal.instruction_pointer
+                );
+            } else if fatal.vector != u32::MAX {
                 line += &format!(
                     " (fault address {:#x}, instruction pointer {:#x})",
                     fatal.fault_address, fatal.instruction_pointer

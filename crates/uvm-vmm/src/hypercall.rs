@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use uvm_abi::hypercall::{
-    BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason, Hypercall,
-    Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS,
-    MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
+    Alarm, BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason,
+    Hypercall, Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
+    COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -48,6 +48,12 @@ pub trait VcpuOps {
     /// Wakes the console thread: a console doorbell write that reached the VMM (KVM handles
     /// it itself once the ring is registered).
     fn console_doorbell(&self) {}
+    /// Arms the VM's alarm (`crate::alarm`): vCPU `index` is interrupted after `timeout`
+    /// (`None` cancels it); Err(errno) when the host cannot keep it.
+    fn arm_alarm(&self, timeout: Option<Duration>, index: u32) -> Result<(), i32> {
+        let _ = (timeout, index);
+        Err(libc::ENOSYS)
+    }
 }
 
 /// What a handled hypercall asks of the run loop.
@@ -96,6 +102,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::VcpuStart => "vcpu-start",
         Hypercall::Park => "park",
         Hypercall::Interrupt => "interrupt",
+        Hypercall::Alarm => "alarm",
         Hypercall::Net => "net",
         Hypercall::BackRam => "back-ram",
         Hypercall::RamReady => "ram-ready",
@@ -249,6 +256,16 @@ pub fn handle(
         Hypercall::Interrupt => {
             let mut p: Interrupt = read_params(memory, call, params_gpa)?;
             p.result = if vcpu.interrupt(p.index) { 0 } else { -i64::from(libc::EINVAL) };
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::Alarm => {
+            let mut p: Alarm = read_params(memory, call, params_gpa)?;
+            let timeout = (p.timeout_ns > 0).then(|| Duration::from_nanos(p.timeout_ns.min(SLEEP_MAX_NS)));
+            p.result = match vcpu.arm_alarm(timeout, p.index) {
+                Ok(()) => 0,
+                Err(errno) => -i64::from(errno),
+            };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
         }

@@ -12,6 +12,7 @@
 //! poll, futex, tgkill, the `immediate_exit` bytes), `kvm_stats.rs` (one ioctl),
 //! `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
 
+mod alarm;
 pub mod boot;
 pub mod cache_leaf;
 pub mod console_ring;

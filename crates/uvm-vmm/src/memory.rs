@@ -423,6 +423,8 @@ unsafe impl Plain for uvm_abi::hypercall::VcpuStart {}
 unsafe impl Plain for uvm_abi::hypercall::Park {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::Interrupt {}
+// SAFETY: as above: integers only, no padding (checked by its size test in uvm-abi).
+unsafe impl Plain for uvm_abi::hypercall::Alarm {}
 // SAFETY: as above (NetCall: u32/u64/i32/i64 fields, a byte array and an array of NetOption,
 // itself four 32-bit fields; 336 bytes, no padding).
 unsafe impl Plain for uvm_abi::net::NetCall {}

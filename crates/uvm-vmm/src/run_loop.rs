@@ -58,6 +58,8 @@ pub(crate) struct VmShared<'a> {
     pub exit_now: Option<fn(i32) -> !>,
     /// Opens once all of RAM is registered with KVM (`crate::late_ram`).
     pub ram_gate: &'a crate::late_ram::RamGate,
+    /// The VM's alarm (the Alarm hypercall); its thread starts with the first alarm.
+    pub alarm: &'a crate::alarm::Alarm,
     /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
     pub fds: Mutex<Vec<VcpuFd>>,
 }
@@ -272,6 +274,26 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 
     fn console_doorbell(&self) {
         self.vm.console.doorbell();
+    }
+
+    /// The alarm thread runs in the VM's scope until `run_staged` stops it; when it fires,
+    /// it interrupts the vCPU as the Interrupt hypercall does.
+    fn arm_alarm(&self, timeout: Option<std::time::Duration>, index: u32) -> Result<(), i32> {
+        let (alarm, vcpus) = (self.vm.alarm, self.vm.vcpus);
+        if !alarm.arm(timeout, index) {
+            return Ok(());
+        }
+        let spawned = stop::with_stop_signals_blocked(|| {
+            std::thread::Builder::new().name("uvm-alarm".into()).spawn_scoped(self.scope, move || {
+                alarm.run_thread(&|index| {
+                    vcpus.interrupt(index, &stop::kick);
+                })
+            })
+        });
+        spawned.map(|_| ()).map_err(|e| {
+            alarm.thread_failed();
+            e.raw_os_error().unwrap_or(libc::EAGAIN)
+        })
     }
 
     /// The poller runs in the VM's scope (so `run_staged` joins it); `run_staged` stops it

@@ -288,6 +288,7 @@ pub fn run_staged(
     let ram_gate =
         if at_boot < memory.ram_size() { RamGate::not_started(at_boot) } else { RamGate::open(memory.ram_size()) };
     let console = crate::console_ring::Console::new(io, &memory);
+    let alarm = crate::alarm::Alarm::new();
     let shared = VmShared {
         vm: &vm,
         memory: &memory,
@@ -302,6 +303,7 @@ pub fn run_staged(
         xcr0,
         exit_now: spec.exit_now,
         ram_gate: &ram_gate,
+        alarm: &alarm,
         fds: Mutex::new(Vec::new()),
     };
     crate::stop::install(spec.timeout);
@@ -313,6 +315,7 @@ pub fn run_staged(
         run_vcpu(scope, &shared, 0, vcpu);
         net.stop_poller();
         console.stop_thread();
+        alarm.stop_thread();
     });
     // Whatever the console thread left (it drains once more as it ends) is out before the
     // caller reports how the app ended, and so is a word on output a host write lost.

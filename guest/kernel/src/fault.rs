@@ -137,7 +137,11 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
     };
     process.switch_to(pc.cpu_index as u32);
     if vector == uvm_abi::percpu::INTERRUPT_VECTOR {
-        // The VMM interrupted the app for a signal another thread sent this one.
+        // The VMM interrupted the app for a signal another thread sent this one, or for the
+        // process's timer (`syscall::itimer`).
+        if process.real_timer.is_some() {
+            crate::syscall::itimer::on_interrupt(process);
+        }
         crate::signal::deliver_to_app(process, frame);
         process.space.flush_now();
         pc.in_fault = 0;

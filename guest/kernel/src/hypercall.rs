@@ -163,6 +163,14 @@ pub fn interrupt(index: u32) {
     call(Hypercall::Interrupt, &mut p);
 }
 
+/// Arms the VM's alarm: the VMM interrupts vCPU `index` after `timeout_ns` (0 cancels it).
+/// False if the host cannot keep it.
+pub fn alarm(timeout_ns: u64, index: u32) -> bool {
+    let mut p = uvm_abi::hypercall::Alarm { timeout_ns, index, reserved: 0, result: 0 };
+    call(Hypercall::Alarm, &mut p);
+    p.result == 0
+}
+
 /// Has the host back `len` bytes of guest RAM from `gpa` (page-aligned, at most
 /// [`BACK_RAM_MAX_LEN`]) now: fresh frames the kernel is about to fill, so their first touches
 /// take one shadow-page fault per 8 pages instead of one each. A hint: nothing changes.

@@ -222,6 +222,8 @@ pub struct Process {
     pub machine: crate::program::MachineFacts,
     /// What prctl sets: the parent death signal, dumpable, no_new_privs, child subreaper.
     pub attributes: crate::syscall::prctl::Attributes,
+    /// The armed ITIMER_REAL (alarm, setitimer), if any.
+    pub real_timer: Option<crate::syscall::itimer::RealTimer>,
     #[cfg(test)]
     fs_base: u64,
 }
@@ -266,6 +268,7 @@ impl Process {
             net_area: None,
             machine: crate::program::MachineFacts::default(),
             attributes: crate::syscall::prctl::Attributes::default(),
+            real_timer: None,
             #[cfg(test)]
             fs_base: 0,
         }

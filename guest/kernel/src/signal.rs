@@ -253,6 +253,11 @@ impl SigInfo {
         SigInfo { signo, errno: 0, code, fields: SigFields::Fault { addr }, origin: Some(origin) }
     }
 
+    /// Sent by the kernel for no fault (SI_KERNEL, no fields): a timer's SIGALRM.
+    pub fn from_kernel(signo: u32) -> SigInfo {
+        SigInfo { signo, errno: 0, code: si::KERNEL, fields: SigFields::None, origin: None }
+    }
+
     /// Sent by the kernel (SI_KERNEL, no fields), for the reason `origin`.
     pub fn kernel(signo: u32, origin: Origin) -> SigInfo {
         SigInfo { signo, errno: 0, code: si::KERNEL, fields: SigFields::None, origin: Some(origin) }
@@ -569,6 +574,9 @@ pub fn kill_self(sig: u32, ip: u64) -> ! {
 /// runs handlers by editing `frame`, drops ignored signals, and ends the VM if one kills it.
 /// Each delivery shows in the syscall trace, as strace shows it.
 pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::frame::TrapFrame) {
+    if p.real_timer.is_some() {
+        crate::syscall::itimer::fire_if_due(p);
+    }
     if !deliver::has_work(&p.signals, &p.thread.signals) {
         return;
     }

@@ -24,8 +24,12 @@ pub fn io_events() -> u64 {
 
 /// Whether a signal the current thread does not block is pending for it: such a signal ends a
 /// wait with EINTR (its handler runs on the way back to the app). So does the thread's end
-/// (another thread's execve: `ThreadSignals::ending`).
-pub fn signal_pending(p: &Process) -> bool {
+/// (another thread's execve: `ThreadSignals::ending`). An expired timer's SIGALRM is queued
+/// first (`syscall::itimer`).
+pub fn signal_pending(p: &mut Process) -> bool {
+    if p.real_timer.is_some() {
+        crate::syscall::itimer::fire_if_due(p);
+    }
     p.thread.signals.ending
         || crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
 }
@@ -65,7 +69,7 @@ pub fn wait_until(
             // Host tests have no other thread to wait for.
             return Err(Errno::ETIMEDOUT);
         }
-        p.park(timeout);
+        p.park(timeout.min(crate::syscall::itimer::park_limit(p)));
     }
 }
 
@@ -84,6 +88,8 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;
     p.threads.wait_for_io(cpu);
+    // A timer that expires meanwhile ends the park (the caller then finds its signal).
+    let timeout = timeout.min(crate::syscall::itimer::park_limit(p));
     let Some(area) = p.net_area else {
         p.park(timeout);
         return Ok(());

@@ -103,6 +103,8 @@ pub const SEGV: Status = Status::Signal(11, "SIGSEGV");
 pub const ABRT: Status = Status::Signal(6, "SIGABRT");
 /// SIGFPE (integer division by zero).
 pub const FPE: Status = Status::Signal(8, "SIGFPE");
+/// SIGALRM (a timer expired with no handler).
+pub const ALRM: Status = Status::Signal(14, "SIGALRM");
 /// SIGILL (an undefined instruction, `__builtin_trap`).
 pub const ILL: Status = Status::Signal(4, "SIGILL");
 
@@ -252,6 +254,7 @@ pub fn all() -> Vec<Case> {
             exec(tc),
             prctl(tc),
             misc_calls(tc),
+            itimer(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -516,6 +519,23 @@ pub fn prctl(tc: Toolchain) -> Case {
                capability 1000: -1 EINVAL\n\
                an unknown option: -1 EINVAL\n";
     case("prctl", c_only(tc), "prctl", vec![Run::new("prctl").stdout(out)])
+}
+
+/// `itimer`: SIGALRM from setitimer(ITIMER_REAL) and alarm reaches a loop without syscalls, a
+/// pause() and a blocked read (EINTR); a periodic timer fires again; what is left is reported;
+/// the timer survives execve; without a handler SIGALRM ends the app.
+pub fn itimer(tc: Toolchain) -> Case {
+    let out = "a one-shot timer reached a loop without syscalls\n\
+               a periodic timer fired 3 times, then disarmed: 0.000000 left\n\
+               a read waiting on an empty pipe: -1 EINTR, SIGALRM came\n\
+               getitimer: about 2 s left, interval 0.500000\n\
+               alarm: 0, then 5 left, then 0\n\
+               the timer survived execve: SIGALRM came\n";
+    let runs = vec![
+        Run::new("timers").stdout(out),
+        Run::new("no handler").args(&["kill"]).stdout("spinning until SIGALRM\n").status(ALRM),
+    ];
+    case("itimer", c_only(tc), "itimer", runs)
 }
 
 /// `misc_calls`: calls answered without doing anything once their arguments are checked: the

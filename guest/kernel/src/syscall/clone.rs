@@ -343,6 +343,7 @@ fn exit_thread(p: &mut Process) -> ! {
     let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };
     p.thread = next;
     p.threads.idle_cpus.push(cpu);
+    super::itimer::thread_ended(p, cpu);
     p.threads_changed();
     idle(p)
 }

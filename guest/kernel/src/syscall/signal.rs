@@ -195,6 +195,23 @@ pub fn sys_sigaltstack(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
+/// Queues `info` for the process, on the current thread's way back to the app unless it
+/// blocks the signal; then another thread that does not block it must take it: it is
+/// interrupted (it may be running app code). Threads waiting for it in sigwait/sigtimedwait
+/// (blocked there) look again.
+pub fn send_to_process(p: &mut Process, info: SigInfo) {
+    let bit = 1u64 << (info.signo - 1);
+    deliver::send(&mut p.signals, &mut p.thread.signals, Target::Process, info);
+    let mut others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
+    if p.thread.signals.blocked & bit != 0 {
+        if let Some(taker) = p.threads.others.iter().find(|t| t.signals.blocked & bit == 0) {
+            others &= !(1 << (taker.cpu % 64));
+            crate::hypercall::interrupt(taker.cpu);
+        }
+    }
+    p.unpark_mask(others);
+}
+
 /// Queues `sig` (0: only checks) for the process, or for thread `tid`, and wakes whoever may
 /// take it from a wait. ESRCH when no thread has that id.
 fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysResult {
@@ -205,19 +222,7 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
     match target {
         Target::Process => {
             if sig != 0 {
-                deliver::send(&mut p.signals, &mut p.thread.signals, Target::Process, info);
-                // The sender takes it on its way back unless it blocks it; then another thread
-                // that does not block it must: interrupt one (it may be running app code).
-                // Threads waiting for it in sigwait/sigtimedwait (blocked there) look again.
-                let bit = 1u64 << (sig - 1);
-                let mut others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
-                if p.thread.signals.blocked & bit != 0 {
-                    if let Some(taker) = p.threads.others.iter().find(|t| t.signals.blocked & bit == 0) {
-                        others &= !(1 << (taker.cpu % 64));
-                        crate::hypercall::interrupt(taker.cpu);
-                    }
-                }
-                p.unpark_mask(others);
+                send_to_process(p, info);
             }
         }
         Target::Thread if tid == p.thread.tid => {

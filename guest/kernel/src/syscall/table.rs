@@ -8,7 +8,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, exec, fs, futex, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr};
+use super::{clone, epoll, exec, fs, futex, itimer, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -63,6 +63,9 @@ syscall_table! {
     33 dup2 2 => fs::sys_dup2;
     34 pause 0 => signal::sys_pause;
     35 nanosleep 2 => time::sys_nanosleep;
+    36 getitimer 2 => itimer::sys_getitimer;
+    37 alarm 1 => itimer::sys_alarm;
+    38 setitimer 3 => itimer::sys_setitimer;
     39 getpid 0 => proc::sys_getpid;
     40 sendfile 4 => fs::sys_sendfile;
     41 socket 3 => net::sys_socket;

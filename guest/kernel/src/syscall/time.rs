@@ -124,7 +124,7 @@ pub fn sleep_until(p: &mut Process, id: u64, deadline_ns: u64) -> Result<(), Err
                 }
             });
         } else {
-            p.park(left);
+            p.park(left.min(super::itimer::park_limit(p)));
         }
     }
 }
