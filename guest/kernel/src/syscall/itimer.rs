@@ -112,8 +112,12 @@ pub fn fire_if_due(p: &mut Process) {
 /// The VMM interrupted this vCPU: the timer fires if it is due; if the interrupt came early
 /// (the host's clock runs a little apart from the guest's), the alarm is armed for the rest.
 pub fn on_interrupt(p: &mut Process) {
-    fire_if_due(p);
-    if p.real_timer.is_some_and(|t| t.cpu == p.thread.cpu) {
+    let Some(t) = p.real_timer else { return };
+    if now_ns(p) >= t.deadline_ns {
+        // A periodic timer arms the alarm for its next period as it fires.
+        fire_if_due(p);
+    } else if t.cpu == p.thread.cpu {
+        // Early, or an interrupt for a signal: the alarm is armed again for what is left.
         arm_vmm(p);
     }
 }
