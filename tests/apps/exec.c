@@ -11,6 +11,8 @@
  *   exec argv ...   prints argv (the interpreter the test scripts name)
  *   exec tmp        execve of a script written to /tmp
  *   exec tmp-elf    execve of a copy of itself written to /tmp (in check mode)
+ *   exec fd         execveat of an open fd of the program (AT_EMPTY_PATH), in check mode
+ *   exec link       execve through a symlink to the program, in check mode
  *   exec dynamic    execve of a dynamically linked program (the ELF headers of one, naming
  *                   the usual interpreter): ENOEXEC in uvm, which runs static programs
  */
@@ -75,6 +77,12 @@ static void failures(void) {
     errno = 0;
     syscall(SYS_execveat, AT_FDCWD, SELF, argv, environ, 0x8000);
     printf("execveat with an unknown flag: %s\n", errno_name(errno));
+    errno = 0;
+    syscall(SYS_execveat, AT_FDCWD, DATA "link-to-exec", argv, environ, AT_SYMLINK_NOFOLLOW);
+    printf("execveat of a symlink with AT_SYMLINK_NOFOLLOW: %s\n", errno_name(errno));
+    errno = 0;
+    syscall(SYS_execveat, AT_FDCWD, "", argv, environ, 0);
+    printf("execveat of an empty path without AT_EMPTY_PATH: %s\n", errno_name(errno));
 }
 
 /* A script the app wrote to /tmp. */
@@ -224,6 +232,21 @@ int main(int argc, char **argv) {
     }
     if (argc > 1 && strcmp(argv[1], "tmp-elf") == 0) {
         tmp_elf();
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "fd") == 0) {
+        int fd = open(SELF, O_RDONLY);
+        char *next[] = {"by-fd", "check", NULL};
+        char *env[] = {"FROM=exec", NULL};
+        syscall(SYS_execveat, fd, "", next, env, AT_EMPTY_PATH);
+        printf("execveat by fd: %s\n", errno_name(errno));
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "link") == 0) {
+        char *next[] = {"by-link", "check", NULL};
+        char *env[] = {"FROM=exec", NULL};
+        execve(DATA "link-to-exec", next, env);
+        printf("execve through a symlink: %s\n", errno_name(errno));
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "dynamic") == 0) {

@@ -443,7 +443,11 @@ pub fn exec(tc: Toolchain) -> Case {
                     #! without interpreter: ENOEXEC\n\
                     #! loop: ELOOP\n\
                     a 200 KiB argument: E2BIG\n\
-                    execveat with an unknown flag: EINVAL\n";
+                    execveat with an unknown flag: EINVAL\n\
+                    execveat of a symlink with AT_SYMLINK_NOFOLLOW: ELOOP\n\
+                    execveat of an empty path without AT_EMPTY_PATH: ENOENT\n";
+    // The fd `exec fd` opens the program as (0-2 are the console's).
+    const FD: i32 = 3;
     // What the program run by execve prints: with the set-up run's changes kept or not.
     let check = |argv: &str, env: &str, kept: bool| {
         let (fd5, usr2, blocked, cwd) =
@@ -479,6 +483,14 @@ pub fn exec(tc: Toolchain) -> Case {
             "",
             1,
         )),
+        Run::new("execveat of an fd").args(&["fd"]).stdout(
+            check("argc 2: [by-fd] [check]", "[FROM=exec]", false)
+                .replace("AT_EXECFN: /bin/exec", &format!("AT_EXECFN: /dev/fd/{FD}")),
+        ),
+        Run::new("execve through a symlink").args(&["link"]).stdout(
+            check("argc 2: [by-link] [check]", "[FROM=exec]", false)
+                .replace("AT_EXECFN: /bin/exec", "AT_EXECFN: /usr/share/exec/link-to-exec"),
+        ),
         Run::new("a script in /tmp").args(&["tmp"]).stdout("interpreter argv: [/bin/exec] [argv] [/tmp/tool] [one]\n"),
         Run::new("a program in /tmp").args(&["tmp-elf"]).stdout(
             check("argc 2: [copy] [check]", "[FROM=exec]", false).replace(
