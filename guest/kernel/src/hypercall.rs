@@ -164,11 +164,12 @@ pub fn interrupt(index: u32) {
 }
 
 /// Arms the VM's alarm: the VMM interrupts vCPU `index` after `timeout_ns` (0 cancels it).
-/// False if the host cannot keep it.
-pub fn alarm(timeout_ns: u64, index: u32) -> bool {
+/// A host that cannot keep it (no thread for it) says so in `result`; nothing changes then
+/// for the timer, which the kernel's own checks still fire, only a thread that spins in app
+/// code is not interrupted for it.
+pub fn alarm(timeout_ns: u64, index: u32) {
     let mut p = uvm_abi::hypercall::Alarm { timeout_ns, index, reserved: 0, result: 0 };
     call(Hypercall::Alarm, &mut p);
-    p.result == 0
 }
 
 /// Has the host back `len` bytes of guest RAM from `gpa` (page-aligned, at most

@@ -212,7 +212,8 @@ pub struct Process {
     pub stats: Stats,
     /// Whether the app was told (`syscall::notes`) that it cannot start another process.
     pub one_process_noted: bool,
-    /// Whether the app was told why execve refused a program Linux would run (`syscall::notes`).
+    /// Whether the app was told that execve cannot run a dynamically linked program
+    /// (`syscall::notes`).
     pub exec_noted: bool,
     /// The app's syscall sites: how often each trapped, and which were rewritten.
     pub patcher: crate::syscall::patch::SitePatcher,
@@ -443,14 +444,7 @@ impl Process {
         let want = len.min(size.saturating_sub(offset));
         if want > 0 {
             let dst = crate::user::write(&mut self.space, start, want)?;
-            let mut done = 0;
-            while done < dst.len() {
-                let n = file.pread(&mut dst[done..], (offset + done as u64) as i64)?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
+            file.pread_full(dst, offset)?;
         }
         if prot != Prot::RW {
             self.space.protect(start, len, prot)?;

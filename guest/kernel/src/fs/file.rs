@@ -358,6 +358,18 @@ impl OpenFile {
         self.node().read_at(offset, buf)
     }
 
+    /// Reads at `offset` until `buf` is full or the file ends; how many bytes were read.
+    pub fn pread_full(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.pread(&mut buf[done..], (offset + done as u64) as i64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        Ok(done)
+    }
+
     /// `pwrite64`: writes at `offset` (at the end with `O_APPEND`, as Linux does); the file
     /// position stays.
     pub fn pwrite(&self, data: &[u8], offset: i64) -> Result<usize, Errno> {

@@ -12,7 +12,8 @@
 //!
 //! Everything that can fail is checked before the old program is gone; past that point
 //! (out of memory while the new program is mapped) the process dies of SIGSEGV, as on Linux.
-//! A process with more than one thread ends its other threads first (`kill_other_threads`).
+//! A process with more than one thread ends its other threads first
+//! (`clone::end_other_threads`).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -30,12 +31,8 @@ use crate::program::{self, ARG_BYTES_MAX, ARG_STRING_MAX};
 use crate::signal::{Signal, SIG_DFL, SIG_IGN};
 use crate::user;
 
-use super::fs::{base_of, path_arg};
-use super::notes::{exec_note, ExecRefusal};
-
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_EMPTY_PATH: u64 = 0x1000;
+use super::fs::{base_of, empty_path_file, path_arg, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use super::notes::dynamic_program_note;
 
 /// How many `#!` scripts may stand between the call and the ELF file (Linux: ELOOP beyond).
 pub const INTERPRETER_DEPTH: usize = 4;
@@ -166,23 +163,18 @@ fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<Bytes, Errno> {
     let mut copy = Vec::new();
     copy.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
     copy.resize(size, 0);
-    let mut done = 0;
-    while done < size {
-        match file.pread(&mut copy[done..], done as i64)? {
-            0 => break,
-            n => done += n,
-        }
-    }
-    copy.truncate(done);
+    let read = file.pread_full(&mut copy, 0)?;
+    copy.truncate(read);
     Ok(Bytes::Copied(copy))
 }
 
-/// Tells the user, once per run, why a program Linux would run was refused (the app may
-/// hide the error, as an entrypoint script's `exec` of a tool shows only its status).
-fn note_once(p: &mut Process, path: &[u8], why: ExecRefusal) {
+/// Tells the user, once per run, that the dynamically linked program at `path` cannot run
+/// (the app may hide the error, as an entrypoint script's `exec` of a tool shows only its
+/// status).
+fn note_dynamic_once(p: &mut Process, path: &[u8]) {
     if !p.exec_noted {
         p.exec_noted = true;
-        crate::hypercall::console_write_all(2, exec_note(path, why).as_bytes());
+        crate::hypercall::console_write_all(2, dynamic_program_note(path).as_bytes());
     }
 }
 
@@ -206,10 +198,11 @@ fn resolve(
     for _ in 0..=INTERPRETER_DEPTH {
         let bytes = runnable_bytes(p, &file)?;
         let Some(line) = shebang(bytes.as_slice()) else {
-            if elf::is_dynamic(bytes.as_slice()) {
-                note_once(p, &path, ExecRefusal::Dynamic);
-            }
-            let elf = elf::parse(bytes.as_slice())?;
+            let elf = elf::parse(bytes.as_slice()).inspect_err(|_| {
+                if elf::is_dynamic(bytes.as_slice()) {
+                    note_dynamic_once(p, &path);
+                }
+            })?;
             return Ok(Program { elf, bytes, exe_path: file.location().path.clone() });
         };
         let Shebang { interpreter, argument } = line?;
@@ -234,17 +227,14 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     let mut argv = read_strings(p, argv, &mut taken)?;
     let envp = read_strings(p, envp, &mut taken)?;
     let cwd = p.files.cwd.lock().clone();
-    let (file, shown_path) = if path.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
+    let (file, shown_path) = match empty_path_file(p, dirfd, &path, flags)? {
         // The fd itself; a script run this way is named by its fd, as Linux does.
-        let file = p.file(dirfd)?;
-        (file, alloc::format!("/dev/fd/{dirfd}").into_bytes())
-    } else {
-        let base = base_of(p, dirfd, &path)?;
-        let nofollow = if flags & AT_SYMLINK_NOFOLLOW != 0 { O_NOFOLLOW } else { 0 };
-        (p.vfs.open(&base, &path, O_RDONLY | nofollow, 0)?, path.clone())
+        Some(file) => (file, alloc::format!("/dev/fd/{dirfd}").into_bytes()),
+        None => {
+            let base = base_of(p, dirfd, &path)?;
+            let nofollow = if flags & AT_SYMLINK_NOFOLLOW != 0 { O_NOFOLLOW } else { 0 };
+            (p.vfs.open(&base, &path, O_RDONLY | nofollow, 0)?, path.clone())
+        }
     };
     // AT_EXECFN: the path as given (the script's, when it is one), as Linux.
     let execfn = shown_path.clone();

@@ -20,12 +20,12 @@ use crate::fs::{Location, Node, OpenFile, TimeChange};
 use crate::process::Process;
 use crate::user;
 
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+pub(super) const AT_FDCWD: i32 = -100;
+pub(super) const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
 const AT_EACCESS: u64 = 0x200;
 const AT_SYMLINK_FOLLOW: u64 = 0x400;
-const AT_EMPTY_PATH: u64 = 0x1000;
+pub(super) const AT_EMPTY_PATH: u64 = 0x1000;
 const PATH_MAX: usize = 4096;
 const IOV_MAX: u64 = 1024;
 /// Reads and writes larger than this are cut (as Linux caps them at 0x7ffff000).
@@ -58,7 +58,12 @@ pub(super) fn base_of(p: &Process, dirfd: i32, path: &[u8]) -> Result<Location, 
 
 /// An fd-or-path target for calls with AT_EMPTY_PATH: the open file itself when the path is
 /// empty and the flag is given.
-fn empty_path_file(p: &Process, dirfd: i32, path: &[u8], flags: u64) -> Result<Option<Arc<OpenFile>>, Errno> {
+pub(super) fn empty_path_file(
+    p: &Process,
+    dirfd: i32,
+    path: &[u8],
+    flags: u64,
+) -> Result<Option<Arc<OpenFile>>, Errno> {
     if !path.is_empty() {
         return Ok(None);
     }

@@ -18,6 +18,7 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 use crate::signal::{SigInfo, Signal};
 use crate::user;
+use crate::wait::now_ns;
 
 const ITIMER_REAL: u64 = 0;
 const NS_PER_US: u64 = 1_000;
@@ -65,10 +66,6 @@ pub fn alarm_seconds(left_ns: u64) -> u64 {
     }
 }
 
-fn now_ns(p: &Process) -> u64 {
-    p.clock.monotonic_ns(crate::time::rdtsc())
-}
-
 /// What is left of the armed timer (0 when none).
 fn left_ns(p: &Process) -> u64 {
     p.real_timer.map_or(0, |t| t.deadline_ns.saturating_sub(now_ns(p)).max(1))
@@ -80,16 +77,10 @@ fn set(p: &mut Process, timer: Option<RealTimer>) {
     arm_vmm(p);
 }
 
+/// Arms the VMM's alarm for what is left of the timer, or cancels it.
 fn arm_vmm(p: &Process) {
-    match p.real_timer {
-        Some(t) => {
-            let left = t.deadline_ns.saturating_sub(now_ns(p)).max(1);
-            crate::hypercall::alarm(left, t.cpu);
-        }
-        None => {
-            crate::hypercall::alarm(0, 0);
-        }
-    }
+    // `left_ns` is at least 1 for an armed timer; 0 cancels the alarm.
+    crate::hypercall::alarm(left_ns(p), p.real_timer.map_or(0, |t| t.cpu));
 }
 
 /// Queues SIGALRM if the timer has expired, and sets its next period or disarms it. Called on

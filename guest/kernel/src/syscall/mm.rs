@@ -148,9 +148,9 @@ const MCL_ONFAULT: u64 = 4;
 
 /// The page-aligned range that `[addr, addr + len)` touches, checked mapped: Ok(0) or ENOMEM.
 fn locked_range(p: &mut Process, addr: u64, len: u64) -> SysResult {
-    let page = uvm_abi::layout::PAGE_SIZE;
-    let start = addr & !(page - 1);
-    let end = addr.checked_add(len).and_then(|e| uvm_abi::layout::align_up(e, page)).ok_or(Errno::ENOMEM)?;
+    use uvm_abi::layout::{align_down, align_up, PAGE_SIZE};
+    let start = align_down(addr, PAGE_SIZE);
+    let end = addr.checked_add(len).and_then(|e| align_up(e, PAGE_SIZE)).ok_or(Errno::ENOMEM)?;
     if len == 0 || p.space.is_mapped(start, end) {
         Ok(0)
     } else {

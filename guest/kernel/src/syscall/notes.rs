@@ -28,21 +28,14 @@ pub fn one_process_note(nr: u64) -> Option<String> {
     ))
 }
 
-/// Why execve refused a program that Linux would have run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExecRefusal {
-    /// A dynamically linked program: uvm runs static ones.
-    Dynamic,
-}
-
-/// The note for an execve of `path` that uvm refused for `why`, where Linux would have run
-/// the program.
-pub fn exec_note(path: &[u8], why: ExecRefusal) -> String {
+/// The note for an execve of `path`, a dynamically linked program, which Linux would have run
+/// through its interpreter.
+pub fn dynamic_program_note(path: &[u8]) -> String {
     let path = String::from_utf8_lossy(path);
-    let (what, errno) = match why {
-        ExecRefusal::Dynamic => ("dynamically linked; uvm runs static programs only", "ENOEXEC"),
-    };
-    format!("uvm: note: the app ran {path}, which is {what}: execve failed with {errno} (noted once per run)\n")
+    format!(
+        "uvm: note: the app ran {path}, which is dynamically linked; uvm runs static programs only: \
+         execve failed with ENOEXEC (noted once per run)\n"
+    )
 }
 
 #[cfg(test)]
@@ -60,7 +53,7 @@ mod tests {
     #[test]
     fn an_exec_note_names_the_file_and_the_reason() {
         assert_eq!(
-            exec_note(b"/bin/ls", ExecRefusal::Dynamic),
+            dynamic_program_note(b"/bin/ls"),
             "uvm: note: the app ran /bin/ls, which is dynamically linked; uvm runs static programs only: \
              execve failed with ENOEXEC (noted once per run)\n"
         );

@@ -66,7 +66,8 @@ pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             // Up to 15 bytes are read: a longer name is cut there, as Linux does.
             let mut raw = [0u8; NAME_LEN];
             for (i, byte) in raw.iter_mut().take(NAME_LEN - 1).enumerate() {
-                *byte = user::read(&mut p.space, arg2 + i as u64, 1)?[0];
+                let at = arg2.checked_add(i as u64).ok_or(Errno::EFAULT)?;
+                *byte = user::read(&mut p.space, at, 1)?[0];
                 if *byte == 0 {
                     break;
                 }

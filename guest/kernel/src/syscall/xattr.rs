@@ -7,8 +7,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+use super::fs::{AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 
 /// The file a path-form call names (following a final symlink unless `follow` is false).
 fn find_path(p: &mut Process, path: u64, follow: bool) -> Result<(), Errno> {
