@@ -24,7 +24,7 @@ TOML
 cat "$out/big.bin" > /dev/null # page cache warm for the native read
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 1024" "read" "tmpfs 32" "exec 300"; do
+for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 1024" "read" "tmpfs 32" "exec 300" "fork 300" "spawn 300"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"

@@ -10,14 +10,19 @@
  *                      sides) in 64 KiB write() calls, then reading it back in 64 KiB
  *                      pread() calls (printed as write/read)
  *   micro exec N       ns per execve: the program runs itself N times through execve of
- *                      /proc/self/exe (each run up to its main), then prints */
+ *                      /proc/self/exe (each run up to its main), then prints
+ *   micro fork N       ns per fork + _exit in the child + waitpid in the parent
+ *   micro spawn N      ns per posix_spawn of /proc/self/exe (run up to its main, which
+ *                      exits at once) + waitpid */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +48,7 @@ static int first_writes(volatile char *pages, long n, const char *what, const ch
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec N | micro tmpfs MIB | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "clock") == 0) {
@@ -63,6 +68,34 @@ int main(int argc, char **argv) {
         long n = atol(argv[2]);
         volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return first_writes(pages, n, "mmap", "first write to a fresh page");
+    } else if (strcmp(argv[1], "fork") == 0) {
+        long n = atol(argv[2]);
+        double start = now();
+        for (long i = 0; i < n; i++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(0);
+            if (pid < 0 || waitpid(pid, NULL, 0) != pid) {
+                perror("fork");
+                return 1;
+            }
+        }
+        printf("fork: %.0f ns per fork, exit and wait\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "spawn") == 0) {
+        long n = atol(argv[2]);
+        char *child[] = {argv[0], "spawned", "0", NULL};
+        extern char **environ;
+        double start = now();
+        for (long i = 0; i < n; i++) {
+            pid_t pid;
+            if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, child, environ) != 0 || waitpid(pid, NULL, 0) != pid) {
+                perror("posix_spawn");
+                return 1;
+            }
+        }
+        printf("posix_spawn: %.0f ns per spawn, exit and wait\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "spawned") == 0) {
+        return 0;
     } else if (strcmp(argv[1], "exec") == 0) {
         /* micro exec LEFT [START TOTAL]: the start time and the count travel in argv. */
         long left = atol(argv[2]);

@@ -15,8 +15,10 @@ static inline const char *errname(int e) {
     case 0: return "OK";
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
+    case ESRCH: return "ESRCH";
     case EIO: return "EIO";
     case EBADF: return "EBADF";
+    case ECHILD: return "ECHILD";
     case ENOMEM: return "ENOMEM";
     case EACCES: return "EACCES";
     case EFAULT: return "EFAULT";

@@ -70,11 +70,17 @@ pub enum Hypercall {
     /// that signal (alarm, setitimer) need it, as a thread spinning in app code never enters
     /// the kernel by itself.
     Alarm = 19,
+    /// Switch the calling vCPU to the page tables whose root (CR3) is the value written (a
+    /// page-aligned guest-physical address in RAM). A vCPU that ran a thread of one process
+    /// and is reused for a thread of another takes that process's tables this way; a process
+    /// that ends moves its last vCPU off its tables before they are freed. The VMM loads the
+    /// root with `KVM_SET_SREGS`, which also resyncs this vCPU's shadow page tables.
+    SetRoot = 20,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 17] = [
+    pub const ALL: [Hypercall; 18] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -92,6 +98,7 @@ impl Hypercall {
         Hypercall::RamReady,
         Hypercall::ConsoleRing,
         Hypercall::Alarm,
+        Hypercall::SetRoot,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.
@@ -368,6 +375,9 @@ pub struct VcpuStart {
     pub rsp: u64,
     /// Its rdi (the guest passes its per-vCPU area).
     pub arg: u64,
+    /// The root of its page tables (CR3): the process whose thread it runs; 0 for the boot
+    /// tables. A page-aligned guest-physical address in RAM.
+    pub root: u64,
     /// Out: 0, or -EINVAL (bad or used index), -EAGAIN (the host could not make its thread).
     /// The vCPU itself is made on that thread, while the caller runs on; if the host cannot
     /// make it, the VM ends with that error.
@@ -491,7 +501,7 @@ mod tests {
         assert_eq!(size_of::<CopyFromImage>(), 32);
         assert_eq!(size_of::<MemoryChunk>(), 16);
         assert_eq!(size_of::<ConsolePoll>(), 16);
-        assert_eq!(size_of::<VcpuStart>(), 40);
+        assert_eq!(size_of::<VcpuStart>(), 48);
         assert_eq!(size_of::<Park>(), 24);
         assert_eq!(size_of::<Interrupt>(), 16);
         assert_eq!(size_of::<Alarm>(), 24);

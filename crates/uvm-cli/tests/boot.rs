@@ -54,8 +54,10 @@ boot_tests! {
     musl_prctl => cases::prctl(Musl);
     glibc_exec => cases::exec(Glibc);
     musl_exec => cases::exec(Musl);
-    glibc_one_process => cases::one_process(Glibc);
-    musl_one_process => cases::one_process(Musl);
+    glibc_clone_refused => cases::clone_refused(Glibc);
+    musl_clone_refused => cases::clone_refused(Musl);
+    glibc_fork => cases::fork(Glibc);
+    musl_fork => cases::fork(Musl);
     glibc_guard_page => cases::guard_page(Glibc);
     musl_guard_page => cases::guard_page(Musl);
     glibc_remap => cases::remap(Glibc);

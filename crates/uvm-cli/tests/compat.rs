@@ -57,7 +57,6 @@ compat_tests! {
     busybox_touch => compat::busybox_touch();
     busybox_ln => compat::busybox_ln();
     busybox_tar => compat::busybox_tar();
-    #[ignore = "needs fork: uvm runs one process per VM (clone without CLONE_VM is ENOSYS); run with --ignored to see it"]
     busybox_zcat_tar_z => compat::busybox_zcat_tar_z();
     busybox_gzip => compat::busybox_gzip();
     busybox_sh_loops => compat::busybox_sh_loops();
@@ -68,9 +67,7 @@ compat_tests! {
     busybox_sh_stdin => compat::busybox_sh_stdin();
     busybox_sh_files => compat::busybox_sh_files();
     busybox_sh_exec => compat::busybox_sh_exec();
-    #[ignore = "needs fork: uvm runs one process per VM (clone without CLONE_VM is ENOSYS); run with --ignored to see it"]
     busybox_sh_pipeline => compat::busybox_sh_pipeline();
-    #[ignore = "needs fork: uvm runs one process per VM (clone without CLONE_VM is ENOSYS); run with --ignored to see it"]
     busybox_sh_fileops => compat::busybox_sh_fileops();
     glibc_fileops => compat::c_fileops(Glibc);
     musl_fileops => compat::c_fileops(Musl);

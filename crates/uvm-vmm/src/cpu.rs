@@ -2,7 +2,8 @@
 //! the syscall MSRs and the CPUID table.
 //!
 //! The tables are built as bytes (unit-tested without KVM); [`configure_vcpu`] loads the rest
-//! into a vCPU.
+//! into a vCPU. Later, hypercalls change a running vCPU's control registers here: [`flush_tlb`]
+//! (CR4.PGE) and [`set_root`] (CR3).
 
 use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, CpuId, Msrs};
 use kvm_ioctls::VcpuFd;
@@ -294,6 +295,25 @@ pub fn flush_tlb(vcpu: &VcpuFd) -> Result<(), VmError> {
     vcpu.set_sregs(&sregs).map_err(|source| VmError::Kvm { what: "KVM_SET_SREGS", source })
 }
 
+/// Loads `root` into this vCPU's CR3 (the SetRoot hypercall): one KVM_SET_SREGS, which also
+/// has KVM resync its shadow page tables for the new tables. The caller checked that `root` is
+/// a page-aligned guest-physical address in RAM.
+pub fn set_root(vcpu: &VcpuFd, root: u64) -> Result<(), VmError> {
+    let mut sregs = vcpu.get_sregs().map_err(|source| VmError::Kvm { what: "KVM_GET_SREGS", source })?;
+    sregs.cr3 = root;
+    vcpu.set_sregs(&sregs).map_err(|source| VmError::Kvm { what: "KVM_SET_SREGS", source })
+}
+
+/// The CR3 a started vCPU begins with: the root its VcpuStart names, or the boot tables'
+/// (`boot_root`) when that is 0.
+pub fn start_root(requested: u64, boot_root: u64) -> u64 {
+    if requested == 0 {
+        boot_root
+    } else {
+        requested
+    }
+}
+
 /// AT_HWCAP for the app: CPUID leaf 1 EDX as the VM reports it.
 pub fn hwcap(cpuid: &CpuId) -> u64 {
     cpuid.as_slice().iter().find(|e| e.function == 1).map_or(0, |e| e.edx as u64)
@@ -385,6 +405,12 @@ mod tests {
         let gdt = gdt_bytes(layout::MAX_VCPUS);
         assert!(gdt.len() <= 4096, "the GDT fits its page");
         assert_eq!(gdt.len() - 1, sregs.gdt.limit as usize);
+    }
+
+    #[test]
+    fn started_vcpus_take_their_root_or_the_boot_tables() {
+        assert_eq!(start_root(0, 0x40_0000), 0x40_0000, "0 means the boot tables");
+        assert_eq!(start_root(0x80_3000, 0x40_0000), 0x80_3000);
     }
 
     #[test]

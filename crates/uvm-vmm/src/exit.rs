@@ -53,6 +53,9 @@ pub enum ExitAction {
     Resume,
     /// Resync the shadow page tables, then resume.
     FlushTlbAndResume,
+    /// Load this page-table root into the vCPU's CR3 (the SetRoot hypercall; already checked
+    /// to be a page-aligned RAM address), then resume.
+    SetRootAndResume(u64),
     /// The VM is done.
     Stop(Outcome),
     /// The guest did something the VMM cannot serve: stop with this reason (the run loop
@@ -139,6 +142,7 @@ pub fn handle_exit(
             Ok(match hypercall::handle(call, params_gpa, memory, io, net, vcpu)? {
                 HypercallAction::Resume => ExitAction::Resume,
                 HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
+                HypercallAction::SetRoot(root) => ExitAction::SetRootAndResume(root),
                 HypercallAction::Exit(status, stats) => ExitAction::Stop(Outcome::Exited(status, stats)),
                 HypercallAction::Killed(fatal) => ExitAction::Stop(Outcome::Killed(fatal)),
                 HypercallAction::Panic(message) => return Err(VmError::GuestPanic(message)),
@@ -518,6 +522,63 @@ mod tests {
         // Parameter blocks outside RAM are refused.
         let exit = hypercall_exit(Hypercall::Park, 1 << 40);
         assert!(handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).is_err());
+    }
+
+    #[test]
+    fn set_root_takes_the_value_written_as_the_new_root() {
+        let (mem, io) = (memory(), MemoryIo::default());
+        let mut counts = ExitCounts::default();
+        let exit = hypercall_exit(Hypercall::SetRoot, 0x80_3000);
+        let action = handle_exit(&exit, &mem, &io, &no_network(), &TestVcpus::new(), &mut counts).unwrap();
+        assert_eq!(action, ExitAction::SetRootAndResume(0x80_3000));
+        assert_eq!(counts.hypercalls[Hypercall::SetRoot as usize], 1);
+        // The last page of RAM is a root too.
+        let last = (32 << 20) - uvm_abi::layout::PAGE_SIZE;
+        assert_eq!(
+            run(&hypercall_exit(Hypercall::SetRoot, last), &mem, &io).unwrap(),
+            ExitAction::SetRootAndResume(last)
+        );
+    }
+
+    #[test]
+    fn set_root_refuses_misaligned_roots_and_roots_outside_ram() {
+        let (mem, io) = (memory(), MemoryIo::default());
+        for bad in [0x80_3008, 0x80_3fff, 32 << 20, 1 << 40, !0xfff] {
+            let err = run(&hypercall_exit(Hypercall::SetRoot, bad), &mem, &io).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains("set-root") && message.contains(&format!("{bad:#x}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn vcpu_start_refuses_a_bad_root_and_passes_a_good_one_on() {
+        let (mem, io) = (memory(), MemoryIo::default());
+        let vcpus = TestVcpus::new();
+        let call = || {
+            let exit = hypercall_exit(Hypercall::VcpuStart, PARAMS);
+            handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).unwrap()
+        };
+        let start =
+            VcpuStart { index: 3, rip: 0x20_1000, rsp: 0x20_8000, arg: 0x1000, root: 0x80_3000, ..Default::default() };
+        for root in [0x80_3008, 32 << 20, 1 << 40, u64::MAX] {
+            mem.write_plain(PARAMS, &VcpuStart { root, result: 99, ..start }).unwrap();
+            assert_eq!(call(), ExitAction::Resume);
+            assert_eq!(mem.read_plain::<VcpuStart>(PARAMS).unwrap().result, -22, "root {root:#x}");
+        }
+        assert!(vcpus.started.lock().unwrap().is_empty(), "nothing started");
+        // The index was not claimed by the refused starts: a good root starts it.
+        mem.write_plain(PARAMS, &VcpuStart { result: 99, ..start }).unwrap();
+        assert_eq!(call(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<VcpuStart>(PARAMS).unwrap().result, 0);
+        // And 0 (the boot tables) is accepted as well.
+        mem.write_plain(PARAMS, &VcpuStart { index: 4, root: 0, result: 99, ..start }).unwrap();
+        assert_eq!(call(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<VcpuStart>(PARAMS).unwrap().result, 0);
+        let started = vcpus.started.lock().unwrap();
+        assert_eq!(
+            *started,
+            vec![VcpuStart { result: 99, ..start }, VcpuStart { index: 4, root: 0, result: 99, ..start }]
+        );
     }
 
     #[test]

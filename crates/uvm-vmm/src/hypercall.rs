@@ -2,7 +2,9 @@
 //! field (a buffer must lie in RAM; a length must be within its bound), acts, and copies the
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
 //! What a call needs from the VM's vCPUs (parking, starting one, giving up the run slot while
-//! a call blocks) goes through [`VcpuOps`], so the handlers are tested without a VM.
+//! a call blocks) goes through [`VcpuOps`], so the handlers are tested without a VM. A few
+//! calls have no parameter block: the value written is their argument (FlushTlb ignores it,
+//! SetRoot takes it as the new page-table root).
 
 use std::time::Duration;
 
@@ -30,7 +32,9 @@ pub trait VcpuOps {
     /// Wakes vCPU `index` and has it take the interrupt entry before it next runs app code;
     /// false if it was never started.
     fn interrupt(&self, index: u32) -> bool;
-    /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`.
+    /// Creates and runs vCPU `start.index` at `start.rip` with `start.rsp`, `rdi = start.arg`
+    /// and CR3 `start.root` (the boot tables when 0; a nonzero root was already checked to be
+    /// a page-aligned RAM address).
     fn start(&self, start: &VcpuStart) -> Result<(), StartError>;
     /// Starts registering the rest of guest RAM with KVM if that has not begun
     /// (`crate::late_ram`); with `wait`, waits until it is done, without holding a run slot.
@@ -63,6 +67,8 @@ pub enum HypercallAction {
     Resume,
     /// Resync the vCPU's shadow page tables, then resume.
     FlushTlb,
+    /// Load this page-table root (CR3, a page-aligned GPA in RAM) into the vCPU, then resume.
+    SetRoot(u64),
     /// The app exited with this status (and these guest counters).
     Exit(i32, uvm_abi::hypercall::GuestStats),
     /// The app was killed.
@@ -107,14 +113,23 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::BackRam => "back-ram",
         Hypercall::RamReady => "ram-ready",
         Hypercall::ConsoleRing => "console-ring",
+        Hypercall::SetRoot => "set-root",
     }
+}
+
+/// Whether `root` can be a page-table root (CR3): a page-aligned guest-physical address whose
+/// page lies in RAM.
+fn valid_root(memory: &GuestMemory, root: u64) -> bool {
+    let page = uvm_abi::layout::PAGE_SIZE;
+    root.is_multiple_of(page) && memory.is_ram(root, page)
 }
 
 fn errno_of(e: &std::io::Error) -> i64 {
     -i64::from(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-/// Serves hypercall `call` whose parameter block is at `params_gpa`.
+/// Serves hypercall `call` whose parameter block is at `params_gpa` (for the calls without
+/// one, `params_gpa` is the value written: see [`Hypercall::FlushTlb`], [`Hypercall::SetRoot`]).
 pub fn handle(
     call: Hypercall,
     params_gpa: u64,
@@ -181,6 +196,16 @@ pub fn handle(
             Ok(HypercallAction::Exit(p.status, p.stats))
         }
         Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb),
+        Hypercall::SetRoot => {
+            let root = params_gpa;
+            if !valid_root(memory, root) {
+                return Err(HypercallError::BadParameter {
+                    name: name(call),
+                    what: format!("root {root:#x} is not a page-aligned guest-physical address in RAM"),
+                });
+            }
+            Ok(HypercallAction::SetRoot(root))
+        }
         Hypercall::Fatal => {
             let p: Fatal = read_params(memory, call, params_gpa)?;
             if FatalReason::from_raw(p.reason).is_none() || p.signal == 0 || p.signal > 64 {
@@ -236,9 +261,13 @@ pub fn handle(
         }
         Hypercall::VcpuStart => {
             let mut p: VcpuStart = read_params(memory, call, params_gpa)?;
-            p.result = match vcpu.start(&p) {
-                Ok(()) => 0,
-                Err(e) => e.errno(),
+            p.result = if p.root != 0 && !valid_root(memory, p.root) {
+                StartError::Invalid.errno()
+            } else {
+                match vcpu.start(&p) {
+                    Ok(()) => 0,
+                    Err(e) => e.errno(),
+                }
             };
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)

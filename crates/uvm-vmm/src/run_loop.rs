@@ -192,6 +192,11 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                     }
                     vcpus.flush_others(self.index, &stop::kick);
                 }
+                Ok(ExitAction::SetRootAndResume(root)) => {
+                    if let Err(e) = cpu::set_root(vcpu, root) {
+                        return Some(Err(e));
+                    }
+                }
                 Ok(ExitAction::Stop(outcome)) => return Some(Ok(outcome)),
                 Ok(ExitAction::Fault(reason)) => {
                     let reason = if self.index == 0 { reason } else { format!("{reason} (vCPU {})", self.index) };
@@ -336,7 +341,8 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
     }
 }
 
-/// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS and `p`'s registers. A
+/// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS, `p`'s registers and
+/// `p.root` as CR3 (the boot tables when 0; the hypercall handler checked a nonzero one). A
 /// vCPU KVM made but that could not be configured stays with the VM's resources.
 fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
@@ -349,7 +355,8 @@ fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
         }
         crate::boot::write_tss(vm.memory, p.index)?;
         let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
-        cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, vm.root, vm.xcr0, &regs)
+        let root = cpu::start_root(p.root, vm.root);
+        cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, root, vm.xcr0, &regs)
     })();
     match configured {
         Ok(()) => Ok(vcpu),

@@ -40,7 +40,7 @@ entry0:
 "#;
 
 /// Blocks: `exit_blk` (status at offset 0), `park0`/`park1` (no time limit), `start1` (vCPU 1
-/// at `entry1`, its stack, arg 0x55; result at `start1_result`), `sleep_blk` and `nap_blk`
+/// at `entry1`, its stack, arg 0x55, the boot tables; result at `start1_result`), `sleep_blk` and `nap_blk`
 /// (Park blocks with a 1 ms and a 20 ms limit, which nothing unparks), `flag`.
 const BLOCKS: &str = r#"
 do_exit:
@@ -53,7 +53,7 @@ exit_blk: .long 0, 0
 park0: .quad -1, 0, 0
 park1: .quad -1, 0, 0
 start1: .long 1, 0
-    .quad entry1, 0x20c000, 0x55
+    .quad entry1, 0x20c000, 0x55, 0
 start1_result: .quad 99
 sleep_blk: .quad 1000000, 0, 0
 nap_blk: .quad 20000000, 0, 0

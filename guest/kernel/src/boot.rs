@@ -184,6 +184,8 @@ mod kernel {
             .unwrap_or_else(|e| fail("cannot mount the image", Some(e)));
 
         let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
+        crate::family::set_boot_root(boot.info.page_table_root);
+        crate::arch::percpu::current().root = boot.info.page_table_root;
         let app_bytes = image
             .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
             .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
@@ -214,7 +216,7 @@ mod kernel {
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
         process.machine = facts;
-        process.threads.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
+        process.shared.vcpus.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
         // Hot syscall sites are rewritten to skip PVM's `syscall` trap (`syscall::patch`).
         if boot.info.platform != Platform::HardwareVirt as u32 {
             process.patcher.enable();

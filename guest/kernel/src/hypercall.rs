@@ -88,12 +88,29 @@ pub fn flush_tlb() {
     call(Hypercall::FlushTlb, &mut nothing);
 }
 
-/// Starts vCPU `index` at `rip` with `rsp` and `rdi = arg`. Returns 0 or -errno.
-pub fn vcpu_start(index: u32, rip: u64, rsp: u64, arg: u64) -> i64 {
-    let mut p = VcpuStart { index, reserved: 0, rip, rsp, arg, result: 0 };
+/// Starts vCPU `index` at `rip` with `rsp`, `rdi = arg` and the page tables at `root`.
+/// Returns 0 or -errno.
+pub fn vcpu_start(index: u32, rip: u64, rsp: u64, arg: u64, root: u64) -> i64 {
+    let mut p = VcpuStart { index, reserved: 0, rip, rsp, arg, root, result: 0 };
     call(Hypercall::VcpuStart, &mut p);
     p.result
 }
+
+/// Switches this vCPU to the page tables at `root` (see `Hypercall::SetRoot`: the value
+/// written is the root itself, not a parameter block's address).
+#[cfg(not(test))]
+pub fn set_root(root: u64) {
+    let port = uvm_abi::layout::HYPERCALL_VA + 8 * Hypercall::SetRoot as u64;
+    // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
+    // exits to the VMM, which loads `root` as this vCPU's CR3 before it resumes. Every
+    // address space maps the kernel alike, so this code runs on where the store returns.
+    unsafe {
+        core::arch::asm!("mov {root}, ({port})", root = in(reg) root, port = in(reg) port, options(att_syntax, nostack))
+    }
+}
+
+#[cfg(test)]
+pub fn set_root(_root: u64) {}
 
 /// Parks this vCPU until another unparks it (or already did since its last park), up to
 /// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier). Whether an unpark woke it.

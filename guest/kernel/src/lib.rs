@@ -15,6 +15,7 @@ pub mod bootinfo;
 pub mod consolering;
 pub mod elf;
 pub mod errno;
+pub mod family;
 pub mod fault;
 pub mod fs;
 pub mod hostio;

@@ -1,7 +1,12 @@
-//! The app's process: its address space, open files, working directory, identity, signal
-//! state and threads. There is one per VM, behind [`PROCESS`]; syscalls of the app run one at
-//! a time with it locked, on whichever vCPU the calling thread runs; a syscall that waits
-//! parks its vCPU with the lock released ([`Process::park`]).
+//! The app's processes: each has its address space, open files, working directory, identity,
+//! signal state and threads. The VM starts with one (pid 1, the app); fork makes more
+//! (`crate::family`). All are behind [`PROCESS`]: syscalls of the app run one at a time with
+//! it locked, on whichever vCPU the calling thread runs; a syscall that waits parks its vCPU
+//! with the lock released ([`Process::park`]).
+//!
+//! The lock holds the process whose thread runs the current syscall; it carries the VM's
+//! other processes and what all share ([`Shared`]), and taking the lock on a vCPU of another
+//! process swaps that one in ([`Process::switch_to`]), as threads are swapped within one.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -18,8 +23,21 @@ use crate::sync::SpinLock;
 use crate::thread::{Thread, Threads, MAIN_TID};
 use crate::time::Clock;
 
-/// The VM's one process (set at boot).
+/// The process of the thread that holds the lock, carrying the others (set at boot).
 pub static PROCESS: SpinLock<Option<Process>> = SpinLock::new(None);
+
+/// The first process's id (the app's), whose end ends the VM.
+pub const INIT_PID: u32 = crate::thread::MAIN_TID;
+
+/// What the VM's processes share, carried by the current process: the others hold an empty
+/// one ([`Shared::default`]) and [`Process::switch_to`] moves it along.
+#[derive(Default)]
+pub struct Shared {
+    /// The VM's other processes (not yet ended).
+    pub processes: Vec<Process>,
+    /// The vCPUs, thread ids and I/O waiters.
+    pub vcpus: crate::thread::Vcpus,
+}
 
 /// The vCPU this code runs on.
 pub fn current_cpu() -> u32 {
@@ -75,6 +93,43 @@ pub struct SelfView {
     command_line: SpinLock<Option<CommandLine>>,
     /// The process's thread count (kept by clone and exit).
     pub threads: core::sync::atomic::AtomicU32,
+    /// The program it runs when not the booted one (execve, or a fork of such a process).
+    program: SpinLock<Option<Vec<u8>>>,
+    /// Its first thread's name, when prctl(PR_SET_NAME) set it.
+    comm: SpinLock<Option<Vec<u8>>>,
+    /// Its id and its parent's.
+    ids: SpinLock<(u32, u32)>,
+}
+
+impl SelfView {
+    /// Records the program the process runs now (execve); its name is that file's again.
+    pub fn set_program(&self, path: &[u8]) {
+        *self.program.lock() = Some(Vec::from(path));
+        *self.comm.lock() = None;
+    }
+
+    /// Records the first thread's name (prctl PR_SET_NAME).
+    pub fn set_comm(&self, name: Option<&[u8]>) {
+        *self.comm.lock() = name.map(Vec::from);
+    }
+
+    /// Records the process's id and its parent's (fork, and a parent's end).
+    pub fn set_ids(&self, pid: u32, ppid: u32) {
+        *self.ids.lock() = (pid, ppid);
+    }
+
+    /// A view of a forked child: what this one shows, over the child's files and memory.
+    pub fn fork(&self, files: Arc<Files>, memory: Arc<MemoryShare>, pid: u32) -> SelfView {
+        SelfView {
+            files,
+            memory,
+            command_line: SpinLock::new(Some(self.command_line())),
+            threads: core::sync::atomic::AtomicU32::new(1),
+            program: SpinLock::new(self.program.lock().clone()),
+            comm: SpinLock::new(self.comm.lock().clone()),
+            ids: SpinLock::new((pid, self.ids.lock().0)),
+        }
+    }
 }
 
 impl SelfView {
@@ -165,6 +220,18 @@ impl ProcessView for SelfView {
     fn thread_count(&self) -> u32 {
         self.threads.load(core::sync::atomic::Ordering::Relaxed)
     }
+
+    fn program(&self) -> Option<Vec<u8>> {
+        self.program.lock().clone()
+    }
+
+    fn comm(&self) -> Option<Vec<u8>> {
+        self.comm.lock().clone()
+    }
+
+    fn ids(&self) -> (u32, u32) {
+        *self.ids.lock()
+    }
 }
 
 /// Counters for `--timings`-style statistics.
@@ -176,12 +243,32 @@ pub struct Stats {
     pub patched_syscalls: u64,
 }
 
-/// The process.
+/// A process.
 pub struct Process {
+    /// Its id (its first thread's id).
+    pub pid: u32,
+    /// Its parent's id (0 for the app: its parent is outside the VM).
+    pub ppid: u32,
+    /// Its process group.
+    pub pgid: u32,
+    /// Its session.
+    pub sid: u32,
+    /// The signal its parent gets when it ends (clone's exit signal; 0: none).
+    pub exit_signal: u32,
+    /// Its children that ended and were not yet waited for.
+    pub exited_children: Vec<crate::family::ExitedChild>,
+    /// The vCPU of the thread that made this process with CLONE_VFORK, which waits until this
+    /// process execs or ends.
+    pub vfork_parent: Option<u32>,
+    /// Whether `space` is its vfork parent's, which waits meanwhile (CLONE_VM from a process
+    /// with one thread): its exec or end gives it back.
+    pub borrowed_space: bool,
+    /// What the VM's processes share (empty unless this process is current).
+    pub shared: Shared,
     /// Memory.
     pub space: AddressSpace,
-    /// The file systems.
-    pub vfs: Vfs,
+    /// The file systems (every process's the same).
+    pub vfs: Arc<Vfs>,
     /// fds and cwd.
     pub files: Arc<Files>,
     /// What `/proc/self` shows (installed as the VFS's process view by [`Process::new`]).
@@ -210,8 +297,8 @@ pub struct Process {
     pub trace: bool,
     /// Counters.
     pub stats: Stats,
-    /// Whether the app was told (`syscall::notes`) that it cannot start another process.
-    pub one_process_noted: bool,
+    /// Whether the app was told (`syscall::notes`) that a process it asked for is not served.
+    pub process_noted: bool,
     /// Whether the app was told that execve cannot run a dynamically linked program
     /// (`syscall::notes`).
     pub exec_noted: bool,
@@ -244,11 +331,23 @@ impl Process {
             memory: space.memory_share(),
             command_line: SpinLock::new(None),
             threads: core::sync::atomic::AtomicU32::new(1),
+            program: SpinLock::new(None),
+            comm: SpinLock::new(None),
+            ids: SpinLock::new((INIT_PID, 0)),
         });
         vfs.set_process_view(view.clone());
         Process {
+            pid: INIT_PID,
+            ppid: 0,
+            pgid: INIT_PID,
+            sid: INIT_PID,
+            exit_signal: crate::signal::Signal::SIGCHLD as u32,
+            exited_children: Vec::new(),
+            vfork_parent: None,
+            borrowed_space: false,
+            shared: Shared { processes: Vec::new(), vcpus: crate::thread::Vcpus::new() },
             space,
-            vfs,
+            vfs: Arc::new(vfs),
             files,
             view,
             umask: 0o022,
@@ -263,7 +362,7 @@ impl Process {
             cpu_count,
             trace,
             stats: Stats::default(),
-            one_process_noted: false,
+            process_noted: false,
             exec_noted: false,
             patcher: crate::syscall::patch::SitePatcher::new(),
             net_area: None,
@@ -275,22 +374,114 @@ impl Process {
         }
     }
 
+    /// A forked child of this process, with id `pid`, its one thread on vCPU `cpu`, over
+    /// `space` (this one's copy): the same files (a copy of the fd table, sharing each open
+    /// file), working directory, identity, signal dispositions, blocked signals and
+    /// limits; nothing pending, no timer, no parent death signal (as Linux's fork).
+    pub fn forked(&self, pid: u32, cpu: u32, space: AddressSpace, exit_signal: u32) -> Process {
+        let files = Arc::new(Files {
+            fds: SpinLock::new(self.files.fds.lock().clone()),
+            cwd: SpinLock::new(self.files.cwd.lock().clone()),
+        });
+        let mut space = space;
+        let view = Arc::new(self.view.fork(files.clone(), space.memory_share(), pid));
+        let mut signals = crate::signal::ThreadSignals::new();
+        signals.set_blocked(self.thread.signals.blocked);
+        let mut thread = Thread::new(pid, cpu, signals);
+        thread.name = self.thread.name;
+        Process {
+            pid,
+            ppid: self.pid,
+            pgid: self.pgid,
+            sid: self.sid,
+            exit_signal,
+            exited_children: Vec::new(),
+            vfork_parent: None,
+            borrowed_space: false,
+            shared: Shared::default(),
+            space,
+            vfs: self.vfs.clone(),
+            files,
+            view,
+            umask: self.umask,
+            uid: self.uid,
+            gid: self.gid,
+            hostname: self.hostname.clone(),
+            clock: self.clock,
+            signals: self.signals.fork(),
+            thread,
+            threads: Threads::new(),
+            nofile_limit: self.nofile_limit,
+            cpu_count: self.cpu_count,
+            trace: self.trace,
+            stats: Stats::default(),
+            process_noted: self.process_noted,
+            exec_noted: self.exec_noted,
+            patcher: self.patcher.fork(),
+            net_area: self.net_area,
+            machine: self.machine,
+            attributes: crate::syscall::prctl::Attributes { parent_death_signal: 0, ..self.attributes },
+            real_timer: None,
+            #[cfg(test)]
+            fs_base: self.fs_base,
+        }
+    }
+
     /// Records the command line `/proc/self/cmdline` and `/proc/self/environ` show (without
     /// it they show the boot info's).
     pub fn set_command_line(&mut self, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) {
         *self.view.command_line.lock() = Some(CommandLine { argv, envp });
     }
 
-    /// Makes the thread of vCPU `cpu` the current one ([`Process::thread`]): called whenever
-    /// a vCPU takes the process lock.
+    /// Makes the thread of vCPU `cpu` the current one ([`Process::thread`]), and its process
+    /// the current process: called whenever a vCPU takes the process lock.
     pub fn switch_to(&mut self, cpu: u32) {
         if self.thread.cpu == cpu {
             return;
         }
         match self.threads.others.iter().position(|t| t.cpu == cpu) {
             Some(i) => core::mem::swap(&mut self.thread, &mut self.threads.others[i]),
+            None => self.switch_process(cpu),
+        }
+    }
+
+    /// Whether this process has a thread with id `tid`.
+    pub fn runs_thread(&self, tid: u32) -> bool {
+        self.thread.tid == tid || self.threads.others.iter().any(|t| t.tid == tid)
+    }
+
+    /// Whether a thread of this process runs on vCPU `cpu`.
+    pub fn runs_on(&self, cpu: u32) -> bool {
+        self.thread.cpu == cpu || self.threads.others.iter().any(|t| t.cpu == cpu)
+    }
+
+    /// Makes the process with a thread on vCPU `cpu` current (and that thread).
+    #[cold]
+    #[inline(never)]
+    fn switch_process(&mut self, cpu: u32) {
+        match self.shared.processes.iter().position(|q| q.runs_on(cpu)) {
+            Some(i) => {
+                self.make_current(i);
+                self.switch_to(cpu);
+            }
             None => panic!("vCPU {cpu} has no thread but took the process lock"),
         }
+    }
+
+    /// Makes `self.shared.processes[i]` the current process (in `self`), this one one of the
+    /// others, and installs its view for `/proc/self`.
+    pub fn make_current(&mut self, i: usize) {
+        let mut shared = core::mem::take(&mut self.shared);
+        let mut next = shared.processes.swap_remove(i);
+        core::mem::swap(self, &mut next);
+        shared.processes.push(next);
+        self.shared = shared;
+        self.vfs.set_process_view(self.view.clone());
+    }
+
+    /// The other process with id `pid`, if it has not ended.
+    pub fn other(&mut self, pid: u32) -> Option<&mut Process> {
+        self.shared.processes.iter_mut().find(|q| q.pid == pid)
     }
 
     /// Parks this vCPU for up to `timeout_ns` with the process unlocked, so other threads
@@ -339,7 +530,7 @@ impl Process {
         while cpus != 0 {
             let cpu = cpus.trailing_zeros();
             cpus &= cpus - 1;
-            if cpu != self.thread.cpu {
+            if cpu != current_cpu() {
                 crate::hypercall::unpark(cpu);
             }
         }
@@ -348,12 +539,21 @@ impl Process {
     /// A file changed in a way a waiting thread may care about (pipe data or room, a closed
     /// end): wake the threads that wait for one.
     pub fn io_changed(&mut self) {
-        let waiters = self.threads.io_changed();
+        let waiters = self.shared.vcpus.io_changed();
         self.unpark_mask(waiters);
     }
 
-    /// Ends the app with `status` (the VM stops), reporting the guest's counters.
+    /// Ends the process with exit status `status`: the app's end stops the VM, another
+    /// process's becomes its parent's to wait for (`crate::family::end_process`).
     pub fn exit(&mut self, status: i32) -> ! {
+        if self.pid != INIT_PID {
+            crate::family::end_process(self, crate::family::Ending::Exited(status))
+        }
+        self.exit_vm(status)
+    }
+
+    /// Ends the VM with the app's exit status `status`, reporting the guest's counters.
+    pub fn exit_vm(&mut self, status: i32) -> ! {
         // What the app sent goes out before the VM stops.
         self.flush_net();
         let stats = uvm_abi::hypercall::GuestStats {

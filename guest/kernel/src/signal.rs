@@ -211,6 +211,15 @@ pub enum SigFields {
         /// The faulting address (or instruction).
         addr: u64,
     },
+    /// A child's end (SIGCHLD, waitid): si_pid, si_uid, si_status.
+    Child {
+        /// The child's pid.
+        pid: u32,
+        /// Its uid.
+        uid: u32,
+        /// Its exit code, or the signal that killed it.
+        status: i32,
+    },
 }
 
 /// The fault behind a signal, for `uvm`'s report if the signal kills the app.
@@ -276,6 +285,11 @@ impl SigInfo {
                 b[20..24].copy_from_slice(&uid.to_le_bytes());
             }
             SigFields::Fault { addr } => b[16..24].copy_from_slice(&addr.to_le_bytes()),
+            SigFields::Child { pid, uid, status } => {
+                b[16..20].copy_from_slice(&pid.to_le_bytes());
+                b[20..24].copy_from_slice(&uid.to_le_bytes());
+                b[24..28].copy_from_slice(&status.to_le_bytes());
+            }
         }
         b
     }
@@ -464,6 +478,11 @@ impl SignalState {
         SignalState { actions: [SigAction::default(); NSIG], pending: Pending::new() }
     }
 
+    /// A forked child's: the same dispositions, nothing pending.
+    pub fn fork(&self) -> SignalState {
+        SignalState { actions: self.actions, pending: Pending::new() }
+    }
+
     /// The disposition of signal `sig` (1..=64).
     pub fn action(&self, sig: u32) -> SigAction {
         self.actions.get((sig as usize).wrapping_sub(1)).copied().unwrap_or_default()
@@ -548,8 +567,12 @@ impl Death {
     }
 }
 
-/// Ends the app as `death` says.
-pub fn die(death: Death) -> ! {
+/// Ends the process as `death` says: the app's death ends the VM (uvm reports it), another
+/// process's becomes its parent's to wait for.
+pub fn die(p: &mut crate::process::Process, death: Death) -> ! {
+    if p.pid != crate::process::INIT_PID {
+        crate::family::end_process(p, crate::family::Ending::Killed(death.signal))
+    }
     crate::hypercall::fatal(Fatal {
         reason: FatalReason::Signal as u32,
         signal: death.signal,
@@ -560,14 +583,16 @@ pub fn die(death: Death) -> ! {
     })
 }
 
-/// Ends the app as killed by `sig` (exit status 128 + sig).
-pub fn kill_with(sig: Signal, fault_address: u64, ip: u64, vector: u32, error_code: u32) -> ! {
-    die(Death { signal: sig as u32, fault_address, ip, vector, error_code })
-}
-
-/// Ends the app as killed by signal number `sig` it sent itself (kill/tgkill/abort).
-pub fn kill_self(sig: u32, ip: u64) -> ! {
-    die(Death { signal: sig, fault_address: 0, ip, vector: u32::MAX, error_code: 0 })
+/// Ends the process as killed by `sig`.
+pub fn kill_with(
+    p: &mut crate::process::Process,
+    sig: Signal,
+    fault_address: u64,
+    ip: u64,
+    vector: u32,
+    error_code: u32,
+) -> ! {
+    die(p, Death { signal: sig as u32, fault_address, ip, vector, error_code })
 }
 
 /// Delivers the app's pending, unblocked signals on its way back from a syscall or a fault:
@@ -591,7 +616,7 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
     };
     let result = deliver::deliver_pending(&mut p.signals, &mut p.thread.signals, &mut p.space, frame, &mut observe);
     if let Err(death) = result {
-        die(death);
+        die(p, death);
     }
 }
 
@@ -641,6 +666,7 @@ pub fn trace_line(info: &SigInfo) -> crate::panic::MessageBuffer {
         SigFields::None => Ok(()),
         SigFields::Kill { pid, uid } => write!(m, ", si_pid={pid}, si_uid={uid}"),
         SigFields::Fault { addr } => write!(m, ", si_addr={addr:#x}"),
+        SigFields::Child { pid, uid, status } => write!(m, ", si_pid={pid}, si_uid={uid}, si_status={status}"),
     };
     let _ = write!(m, "}} ---");
     m

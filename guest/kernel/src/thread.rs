@@ -56,34 +56,56 @@ pub struct FutexWaiter {
     pub cpu: u32,
 }
 
-/// The threads not running the current syscall, the vCPUs free for new threads, and the
-/// futex wait queue.
+/// The process's threads not running the current syscall, and its futex wait queue.
 pub struct Threads {
     /// Every thread but `Process::thread`.
     pub others: Vec<Thread>,
-    /// vCPUs whose thread ended, parked in the guest, ready for a new thread.
-    pub idle_cpus: Vec<u32>,
-    /// The per-CPU area of every vCPU started so far, by index (vCPU 0's is set at boot).
-    pub areas: Vec<u64>,
-    /// The next thread id to hand out.
-    pub next_tid: u32,
     /// Threads waiting on futexes, in the order they started waiting.
     pub futex_waiters: Vec<FutexWaiter>,
-    /// vCPUs parked waiting for any file to change (pipes, poll): woken by [`Threads::io_changed`].
+}
+
+/// What the VM's threads share, whichever process they belong to: the vCPUs, the thread ids
+/// and who waits for a file to change.
+pub struct Vcpus {
+    /// vCPUs whose thread ended, parked in the guest, ready for a new thread.
+    pub idle: Vec<u32>,
+    /// The per-CPU area of every vCPU started so far, by index (vCPU 0's is set at boot).
+    pub areas: Vec<u64>,
+    /// The next thread id to hand out (a process's id is its first thread's).
+    pub next_tid: u32,
+    /// vCPUs parked waiting for any file to change (pipes, poll, a child's end): woken by
+    /// [`Vcpus::io_changed`].
     pub io_waiters: u64,
 }
 
+impl Vcpus {
+    /// The bookkeeping of a VM whose only thread runs on vCPU 0.
+    pub fn new() -> Vcpus {
+        Vcpus { idle: Vec::new(), areas: alloc::vec![0], next_tid: MAIN_TID + 1, io_waiters: 0 }
+    }
+
+    /// Records that vCPU `cpu` waits for a file to change.
+    pub fn wait_for_io(&mut self, cpu: u32) {
+        self.io_waiters |= 1 << (cpu % 64);
+    }
+
+    /// A file changed (data, room, a closed end): the vCPUs waiting for that, to unpark.
+    pub fn io_changed(&mut self) -> u64 {
+        core::mem::take(&mut self.io_waiters)
+    }
+}
+
+impl Default for Vcpus {
+    /// An empty one, as the processes that are not current carry (no allocation).
+    fn default() -> Vcpus {
+        Vcpus { idle: Vec::new(), areas: Vec::new(), next_tid: 0, io_waiters: 0 }
+    }
+}
+
 impl Threads {
-    /// The bookkeeping of a process whose only thread runs on vCPU 0.
+    /// The bookkeeping of a process with one thread.
     pub fn new() -> Threads {
-        Threads {
-            others: Vec::new(),
-            idle_cpus: Vec::new(),
-            areas: alloc::vec![0],
-            next_tid: MAIN_TID + 1,
-            futex_waiters: Vec::new(),
-            io_waiters: 0,
-        }
+        Threads { others: Vec::new(), futex_waiters: Vec::new() }
     }
 
     /// The other thread with id `tid`.
@@ -127,16 +149,6 @@ impl Threads {
     pub fn cancel_futex_wait(&mut self, tid: u32) {
         self.futex_waiters.retain(|w| w.tid != tid);
     }
-
-    /// Records that vCPU `cpu` waits for a file to change.
-    pub fn wait_for_io(&mut self, cpu: u32) {
-        self.io_waiters |= 1 << (cpu % 64);
-    }
-
-    /// A file changed (data, room, a closed end): the vCPUs waiting for that, to unpark.
-    pub fn io_changed(&mut self) -> u64 {
-        core::mem::take(&mut self.io_waiters)
-    }
 }
 
 impl Default for Threads {
@@ -176,7 +188,7 @@ mod tests {
 
     #[test]
     fn io_waiters_are_taken_once() {
-        let mut t = Threads::new();
+        let mut t = Vcpus::new();
         t.wait_for_io(1);
         t.wait_for_io(3);
         assert_eq!(t.io_changed(), 0b1010);

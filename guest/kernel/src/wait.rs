@@ -87,7 +87,7 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     }
     let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;
-    p.threads.wait_for_io(cpu);
+    p.shared.vcpus.wait_for_io(cpu);
     // A timer that expires meanwhile ends the park (the caller then finds its signal).
     let timeout = timeout.min(crate::syscall::itimer::park_limit(p));
     let Some(area) = p.net_area else {

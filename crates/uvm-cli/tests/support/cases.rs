@@ -252,6 +252,7 @@ pub fn all() -> Vec<Case> {
             procfs(tc),
             fsmisc(tc),
             exec(tc),
+            fork(tc),
             prctl(tc),
             misc_calls(tc),
             itimer(tc),
@@ -586,17 +587,98 @@ pub fn misc_calls(tc: Toolchain) -> Case {
     case("misc_calls", c_only(tc), "misc_calls", runs)
 }
 
-/// `one_process`: fork and posix_spawn fail with ENOSYS, and uvm notes it once on
-/// stderr, naming the first such call (glibc forks with clone, musl with fork). Only in the VM:
-/// natively the calls succeed, so it is not in [`all`].
-pub fn one_process(tc: Toolchain) -> Case {
-    let first_call = if tc == Glibc { "clone" } else { "fork" };
-    let run =
-        Run::new("new processes").stdout("fork: ENOSYS\nposix_spawn: ENOSYS\nfork again: ENOSYS\n").stderr(format!(
-            "uvm: note: the app called {first_call} to start another process, but a uvm VM runs one \
-             process: the call failed with ENOSYS (noted once per run)\n"
-        ));
-    case("one_process", c_only(tc), "one_process", vec![run])
+/// `clone_refused`: a clone for a process that shares its parent's fd table or working
+/// directory fails with ENOSYS, and uvm notes it once on stderr; fork still works. Only in
+/// the VM: natively the calls succeed, so it is not in [`all`].
+pub fn clone_refused(tc: Toolchain) -> Case {
+    let run = Run::new("refused processes")
+        .stdout("clone CLONE_FILES: ENOSYS\nclone CLONE_FS: ENOSYS\nfork: a child that exited 4\n")
+        .stderr(
+            "uvm: note: the app called clone to start a process that shares its fd table, signal \
+             handlers or working directory with its parent, which uvm does not serve: the call \
+             failed with ENOSYS (noted once per run)\n",
+        );
+    case("clone_refused", c_only(tc), "clone_refused", vec![run])
+}
+
+/// `fork`: more than one process. fork copies memory (each side keeps its own writes) and shares
+/// open file descriptions (offset, status flags; not fd flags); the wait family (waitpid -1 and
+/// WNOHANG, wait4's rusage, waitid's siginfo and WNOWAIT, ECHILD once reaped); children killed
+/// by SIGKILL, SIGSEGV and a group's SIGTERM; SIGCHLD once per exit, and no zombies while it is
+/// ignored; execve, posix_spawn and vfork in a child; an orphan's new parent; process groups and
+/// sessions; 200 forks in a row and 8 children at once. One run per part, then all in one
+/// process; the app prints relations (`1` true), never pids, and exits 0 only if all held.
+pub fn fork(tc: Toolchain) -> Case {
+    let parts: [(&str, &str); 9] = [
+        (
+            "fork",
+            "fork: pid!=parent 1, ppid==parent 1, fork returned the child's pid 1\n\
+             fork: the child's copies kept its writes, not the parent's 1\n\
+             fork: the parent's copies kept its writes, not the child's 1\n\
+             fork: waitpid WIFEXITED 1 WEXITSTATUS 7\n\
+             fork: second waitpid -1 ECHILD\n",
+        ),
+        (
+            "pipe",
+            "pipe: read 102400 bytes, checksum matches 1\n\
+             pipe: the child alive, both write ends open: poll none\n\
+             pipe: the child alive, the parent's write end closed: poll none\n\
+             pipe: the child exited (WIFEXITED 1 WEXITSTATUS 0): poll HUP, read 0\n\
+             pipe: the child exited, the parent's write end open: poll none; closed: read 0\n",
+        ),
+        (
+            "wait",
+            "wait: waitpid(-1) returned the child 1, WIFEXITED 1 WEXITSTATUS 11\n\
+             wait: WNOHANG while the child waits: 0; after it ran on: the child 1, WIFEXITED 1 WEXITSTATUS 12\n\
+             wait: wait4 returned the child 1, WIFEXITED 1 WEXITSTATUS 13, rusage filled 1\n\
+             wait: waitid 0: si_signo SIGCHLD 1, si_pid==child 1, si_code CLD_EXITED 1, si_status 14\n\
+             wait: waitpid after waitid reaped it: -1 ECHILD\n\
+             wait: waitid WNOWAIT twice saw it 1, then waitpid reaped the child 1, WIFEXITED 1 WEXITSTATUS 15\n\
+             wait: waitpid of its own pid (not a child): -1 ECHILD\n",
+        ),
+        (
+            "signals",
+            "signals: SIGKILL from the parent: WIFSIGNALED 1 WTERMSIG 9\n\
+             signals: a write to NULL in the child: WIFSIGNALED 1 WTERMSIG 11\n\
+             signals: SIGCHLD handler ran 3 times for 3 children, si_pid/si_code/si_status right 1\n\
+             signals: SIGCHLD ignored, the child exited: waitpid -1 ECHILD\n",
+        ),
+        (
+            "fds",
+            "fds: the child's write moved the shared offset to 13; the file: parent|child|parent again|\n\
+             fds: the parent's fd open after the child closed its copy 1\n\
+             fds: O_NONBLOCK set by the child shows in the parent 1, FD_CLOEXEC set by the child does not 1\n\
+             fds: close-on-exec fd inherited with its flag 1 and readable 1; after execve closed 1, other fds kept 1\n",
+        ),
+        (
+            "exec",
+            "hello-child: argv [fork] [hello-child]\n\
+             exec: fork, then execve in the child: WIFEXITED 1 WEXITSTATUS 3\n\
+             hello-child: argv [fork] [hello-child]\n\
+             exec: posix_spawn: WIFEXITED 1 WEXITSTATUS 3\n\
+             exec: posix_spawn of a missing program: ENOENT\n\
+             exec: vfork, then _exit in the child: WIFEXITED 1 WEXITSTATUS 5\n",
+        ),
+        ("orphan", "orphan: the child WIFEXITED 1 WEXITSTATUS 0\norphan reparented 1\n"),
+        (
+            "pgroup",
+            "pgroup: the child's group is the parent's 1, its session the parent's 1\n\
+             pgroup: after setpgid(0, 0) getpgrp()==getpid() 1, getpgid from the parent 1\n\
+             pgroup: kill(-pgid, SIGTERM): WIFSIGNALED 1 WTERMSIG 15; then kill(-pgid, 0) -1 ESRCH\n\
+             pgroup: setsid in the child leads a new session and group 1, WIFEXITED 1 WEXITSTATUS 0\n",
+        ),
+        (
+            "many",
+            "many: 200 of 200 forks one after another exited with their number and were reaped\n\
+             many: 8 alive at once each wrote its index once 1, then EOF 1\n\
+             many: all 8 reaped by waitpid(-1) with their statuses 1, then ECHILD\n",
+        ),
+    ];
+    let mut runs: Vec<Run> = parts.iter().map(|&(part, out)| Run::new(part).args(&[part]).stdout(out)).collect();
+    let many = parts.iter().find(|&&(part, _)| part == "many").expect("the many part").1;
+    runs.push(Run::new("many, processes sharing one vCPU").args(&["many"]).cpus(1).stdout(many).vm_only());
+    runs.push(Run::new("every part in one process").stdout(parts.iter().map(|(_, out)| *out).collect::<String>()));
+    case("fork", c_only(tc), "fork", runs)
 }
 
 /// `guard_page`: touching a PROT_NONE page between two good ones: SIGSEGV, status 139.

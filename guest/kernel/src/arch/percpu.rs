@@ -49,6 +49,11 @@ pub struct PerCpu {
     /// Set (by the thread that made the next thread) when that thread may start here: an
     /// idle vCPU waits for it.
     pub start_requested: core::sync::atomic::AtomicU32,
+    /// The root of the page tables this vCPU runs on (its process's; the boot tables while
+    /// it idles).
+    pub root: u64,
+    /// The root of the thread this vCPU starts next.
+    pub start_root: u64,
 }
 
 /// Offsets of [`PerCpu`] fields used by the entry code.
@@ -97,6 +102,8 @@ impl PerCpu {
             in_fault: 0,
             start_fs_base: 0,
             start_requested: core::sync::atomic::AtomicU32::new(0),
+            root: 0,
+            start_root: 0,
         }
     }
 }
@@ -241,7 +248,7 @@ mod cpu0 {
     /// Prepares the vCPU whose area is at `area` to start a thread with `frame` and FS base
     /// `fs_base`. The vCPU must not be running app code (new, or idle and waiting for
     /// [`request_start`]); the caller holds the process lock.
-    pub fn prepare_start(area: u64, frame: &crate::arch::frame::TrapFrame, fs_base: u64) {
+    pub fn prepare_start(area: u64, frame: &crate::arch::frame::TrapFrame, fs_base: u64, root: u64) {
         let at = start_frame_address(area) as *mut crate::arch::frame::TrapFrame;
         // SAFETY: the frame spot is the top of that vCPU's kernel stack, which no code uses
         // while the vCPU is new or idle (its idle loop runs deeper in the stack); the area
@@ -249,6 +256,7 @@ mod cpu0 {
         unsafe {
             at.write(*frame);
             (*(area as *mut PerCpu)).start_fs_base = fs_base;
+            (*(area as *mut PerCpu)).start_root = root;
         }
     }
 

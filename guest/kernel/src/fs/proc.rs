@@ -133,6 +133,18 @@ pub trait ProcessView: Send + Sync {
     fn envp(&self) -> Vec<Vec<u8>> {
         Vec::new()
     }
+    /// The program it runs (`/proc/self/exe`), when it is not the one the VM booted (execve).
+    fn program(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Its first thread's name as prctl(PR_SET_NAME) set it, if it did.
+    fn comm(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Its process id and its parent's.
+    fn ids(&self) -> (u32, u32) {
+        (APP_PID, 0)
+    }
     /// How many threads the process has.
     fn thread_count(&self) -> u32 {
         1
@@ -317,10 +329,8 @@ impl ProcKind {
 
 /// The `/proc` file system.
 pub struct ProcFs {
-    /// The running program's path (`/proc/self/exe`; execve changes it).
-    app_path: SpinLock<Vec<u8>>,
-    /// The first thread's name when prctl(PR_SET_NAME) set it (else the program's file name).
-    comm: SpinLock<Option<Vec<u8>>>,
+    /// The booted program's path (`/proc/self/exe` unless the process view names another).
+    app_path: Vec<u8>,
     mounts_text: Vec<u8>,
     image: Option<Arc<ImageFs>>,
     system: SystemInfo,
@@ -345,8 +355,7 @@ impl ProcFs {
         gid: u32,
     ) -> Arc<ProcFs> {
         Arc::new(ProcFs {
-            app_path: SpinLock::new(Vec::from(app_path)),
-            comm: SpinLock::new(None),
+            app_path: Vec::from(app_path),
             mounts_text,
             image,
             system,
@@ -358,15 +367,14 @@ impl ProcFs {
         })
     }
 
-    /// Records the program the process runs now (after an execve), whose name `comm` is.
-    pub fn set_app_path(&self, path: &[u8]) {
-        *self.app_path.lock() = Vec::from(path);
-        *self.comm.lock() = None;
+    /// The program the process runs (`/proc/self/exe`).
+    fn app_path(&self) -> Vec<u8> {
+        self.process().and_then(|p| p.program()).unwrap_or_else(|| self.app_path.clone())
     }
 
-    /// Records the first thread's name (prctl PR_SET_NAME).
-    pub fn set_comm(&self, name: Option<&[u8]>) {
-        *self.comm.lock() = name.map(Vec::from);
+    /// The process's id and its parent's.
+    fn ids(&self) -> (u32, u32) {
+        self.process().map_or((APP_PID, 0), |p| p.ids())
     }
 
     /// Installs the view of the process (fd table and cwd) `/proc/self` shows.
@@ -467,10 +475,10 @@ impl ProcFs {
     /// The app's name as the kernel keeps it (`comm`): as its first thread set it, else its
     /// file name, at most 15 bytes.
     pub fn comm(&self) -> Vec<u8> {
-        if let Some(name) = self.comm.lock().clone() {
+        if let Some(name) = self.process().and_then(|p| p.comm()) {
             return name;
         }
-        let path = self.app_path.lock();
+        let path = self.app_path();
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
         Vec::from(&name[..name.len().min(15)])
     }
@@ -545,8 +553,9 @@ impl ProcFs {
         let fd_size = fds.last().map_or(64, |&fd| ((fd as u64 + 1).div_ceil(64) * 64).max(64));
         let cpus = self.system.cpu_count.max(1);
         let (uid, gid) = (self.uid, self.gid);
+        let (pid, ppid) = self.ids();
         let mut text = format!(
-            "Name:\t{}\nState:\tR (running)\nTgid:\t{APP_PID}\nNgid:\t0\nPid:\t{APP_PID}\nPPid:\t0\n\
+            "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
              TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\n\
              FDSize:\t{fd_size}\nGroups:\t\n",
             String::from_utf8_lossy(&self.comm()),
@@ -590,10 +599,10 @@ impl ProcFs {
         let code = first(|r| r.exec && matches!(r.kind, RegionKind::Image { .. }));
         let stack_top = first(|r| r.kind == RegionKind::Stack).map_or(0, |r| r.end);
         let brk_start = first(|r| r.kind == RegionKind::Heap).map_or(0, |r| r.start);
-        let pid = u64::from(APP_PID);
+        let (pid, ppid) = self.ids();
         // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
         let fields: [i128; 49] = [
-            0,                                                          // ppid
+            ppid.into(),                                                // ppid
             pid.into(),                                                 // pgrp
             pid.into(),                                                 // session
             0,                                                          // tty_nr
@@ -643,7 +652,7 @@ impl ProcFs {
             0,                                                          // env_end
             0,                                                          // exit_code
         ];
-        let mut text = format!("{APP_PID} ({}) R", String::from_utf8_lossy(&self.comm()));
+        let mut text = format!("{pid} ({}) R", String::from_utf8_lossy(&self.comm()));
         for field in fields {
             text += &format!(" {field}");
         }
@@ -720,6 +729,10 @@ impl ProcNode {
                 self.fs.open_fd(fd).ok_or(Errno::ENOENT)?;
                 Ok(self.with_kind(ProcKind::Fd(fd)))
             }
+            // The calling process's own directory under its pid (`/proc/self` leads there).
+            ProcKind::Root if name != b"1" && name == format!("{}", self.fs.ids().0).as_bytes() => {
+                Ok(self.with_kind(ProcKind::PidDir))
+            }
             kind if kind.file_type() == FileType::Directory => {
                 let entries = kind.fixed_entries();
                 let found = entries.iter().find(|(entry, _)| *entry == name).ok_or(Errno::ENOENT)?;
@@ -785,9 +798,9 @@ impl ProcNode {
     /// installed, `EINVAL` for a non-link.
     pub fn link_target(&self) -> Result<LinkTarget<Location>, Errno> {
         Ok(match self.kind {
-            ProcKind::SelfLink => LinkTarget::Path(format!("{APP_PID}").into_bytes()),
+            ProcKind::SelfLink => LinkTarget::Path(format!("{}", self.fs.ids().0).into_bytes()),
             ProcKind::MountsLink => LinkTarget::Path(Vec::from(&b"self/mounts"[..])),
-            ProcKind::Exe => LinkTarget::Path(self.fs.app_path.lock().clone()),
+            ProcKind::Exe => LinkTarget::Path(self.fs.app_path()),
             ProcKind::Cwd => LinkTarget::Location(self.fs.process().ok_or(Errno::ENOENT)?.cwd()),
             ProcKind::Fd(fd) => LinkTarget::Location(self.fs.open_fd(fd).ok_or(Errno::ENOENT)?.location().clone()),
             _ => return Err(Errno::EINVAL),

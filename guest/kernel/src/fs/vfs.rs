@@ -180,16 +180,6 @@ impl Vfs {
         self.proc.set_process_view(view);
     }
 
-    /// Records the program the process runs now (`/proc/self/exe`, `comm`): execve.
-    pub fn set_app_path(&self, path: &[u8]) {
-        self.proc.set_app_path(path);
-    }
-
-    /// Records the first thread's name (`/proc/self/comm`): prctl(PR_SET_NAME).
-    pub fn set_comm(&self, name: Option<&[u8]>) {
-        self.proc.set_comm(name);
-    }
-
     /// The process's name (`/proc/self/comm`).
     pub fn comm(&self) -> Vec<u8> {
         self.proc.comm()

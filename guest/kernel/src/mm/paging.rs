@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use uvm_abi::layout::{pte, LARGE_PAGE_SIZE, PAGE_SIZE};
+use uvm_abi::layout::{pte, DIRECT_MAP_VA, IMAGE_GPA, LARGE_PAGE_SIZE, PAGE_SIZE, USER_MIN_VA};
 
 use crate::arch::phys;
 use crate::mm::frames::FrameAllocator;
@@ -244,6 +244,140 @@ pub fn entry_frame(entry: u64) -> Option<u64> {
     }
 }
 
+/// The end of the direct map's reserve (RAM and the image, `DIRECT_MAP_VA + gpa`), where the
+/// address space refuses app mappings: two whole top-level entries.
+const DIRECT_MAP_END: u64 = DIRECT_MAP_VA + 2 * IMAGE_GPA;
+
+/// Where the lower half of the address space ends (no app address lies above).
+const LOWER_HALF_END: u64 = 1 << 47;
+
+/// Whether every address of `[start, end)` is the kernel's: below the app's first address
+/// (the system area, the hypercall page, the kernel), in the direct map, or in the upper
+/// half. No app mapping lies there, so every process's tables share these entries.
+fn kernel_only(start: u64, end: u64) -> bool {
+    end <= USER_MIN_VA || (start >= DIRECT_MAP_VA && end <= DIRECT_MAP_END) || start >= LOWER_HALF_END
+}
+
+/// Whether no address of `[start, end)` is the kernel's.
+fn app_only(start: u64, end: u64) -> bool {
+    start >= USER_MIN_VA && end <= LOWER_HALF_END && (end <= DIRECT_MAP_VA || start >= DIRECT_MAP_END)
+}
+
+/// Bytes one entry of a table at `level` maps (level 3: the root, 0: the last level).
+fn entry_span(level: u32) -> u64 {
+    1u64 << (12 + 9 * level)
+}
+
+/// A new root for another process: it maps the kernel as `root` does, through the same
+/// tables below the entries it copies (so a change there, such as RAM the direct map gains,
+/// reaches every process), and nothing of the app. Tables that hold both are new, with the
+/// kernel's entries copied. `None` when no frame is left (what was allocated is freed).
+pub fn new_process_root(root: u64, frames: &mut FrameAllocator) -> Option<u64> {
+    let new = frames.alloc_zeroed()?;
+    if copy_kernel_entries(root, new, 3, 0, frames).is_none() {
+        free_app_tables(new, frames);
+        return None;
+    }
+    Some(new)
+}
+
+/// Copies the kernel's entries of table `from` (at `level`, mapping from `base`) into the
+/// empty table `to`, making new tables where an entry maps both.
+fn copy_kernel_entries(from: u64, to: u64, level: u32, base: u64, frames: &mut FrameAllocator) -> Option<()> {
+    let span = entry_span(level);
+    for i in 0..512u64 {
+        let e = phys::read_u64(from + i * 8);
+        let start = base + i * span;
+        let end = start.saturating_add(span);
+        if e & pte::PRESENT == 0 || app_only(start, end) {
+            continue;
+        }
+        if kernel_only(start, end) || e & pte::LARGE != 0 {
+            phys::write_u64(to + i * 8, e);
+            continue;
+        }
+        let child = frames.alloc_zeroed()?;
+        phys::write_u64(to + i * 8, pte::preset_used(child | pte::PRESENT | pte::WRITABLE | pte::USER));
+        copy_kernel_entries(e & pte::ADDR_MASK, child, level - 1, start, frames)?;
+    }
+    Some(())
+}
+
+/// Frees the tables of the root made by [`new_process_root`] that are this process's own
+/// (the root itself and every table below it that maps app addresses), not the kernel's
+/// shared ones. The app's pages must be unmapped already, and no vCPU may run on the root.
+pub fn free_app_tables(root: u64, frames: &mut FrameAllocator) {
+    free_tables_below(root, 3, 0, frames);
+    frames.free(root);
+}
+
+fn free_tables_below(table: u64, level: u32, base: u64, frames: &mut FrameAllocator) {
+    if level == 0 {
+        return;
+    }
+    let span = entry_span(level);
+    for i in 0..512u64 {
+        let e = phys::read_u64(table + i * 8);
+        let start = base + i * span;
+        if e & pte::PRESENT == 0 || e & pte::LARGE != 0 || kernel_only(start, start.saturating_add(span)) {
+            continue;
+        }
+        let child = e & pte::ADDR_MASK;
+        free_tables_below(child, level - 1, start, frames);
+        frames.free(child);
+    }
+}
+
+/// Calls `leaf` with each page of `[start, end)` (page-aligned) that has an entry in the
+/// tables at `root` (present, or PROT_NONE with its frame kept), in address order: `(va,
+/// entry, large)`, `large` for an app's 2 MiB entry (called once, with its first address,
+/// when that lies in the range). Skips whole tables that are not there, so a large
+/// reservation with few pages filled costs what it has.
+pub fn for_each_entry(
+    root: u64,
+    start: u64,
+    end: u64,
+    leaf: &mut dyn FnMut(u64, u64, bool) -> Option<()>,
+) -> Option<()> {
+    walk_entries(root, 3, 0, start, end, leaf)
+}
+
+fn walk_entries(
+    table: u64,
+    level: u32,
+    base: u64,
+    start: u64,
+    end: u64,
+    leaf: &mut dyn FnMut(u64, u64, bool) -> Option<()>,
+) -> Option<()> {
+    let span = entry_span(level);
+    let first = start.saturating_sub(base) / span;
+    for i in first..512u64 {
+        let at = base + i * span;
+        if at >= end {
+            break;
+        }
+        let e = phys::read_u64(table + i * 8);
+        if level == 0 {
+            if e != 0 {
+                leaf(at, e, false)?;
+            }
+            continue;
+        }
+        if e & pte::PRESENT == 0 {
+            continue;
+        }
+        if e & pte::LARGE != 0 {
+            if level == 1 && is_app_large(e) && at >= start {
+                leaf(at, e, true)?;
+            }
+            continue;
+        }
+        walk_entries(e & pte::ADDR_MASK, level - 1, at, start.max(at), end, leaf)?;
+    }
+    Some(())
+}
+
 /// Number of pages in `len` bytes, rounded up.
 pub fn pages(len: u64) -> u64 {
     len.div_ceil(PAGE_SIZE)
@@ -276,6 +410,40 @@ mod tests {
         assert_eq!(unmap(root, va, &mut frames), e);
         assert_eq!(lookup(root, va), 0);
         assert_eq!(unmap(root, 0x1234_5000, &mut frames), 0, "unmapping nothing is harmless");
+    }
+
+    #[test]
+    fn a_process_root_shares_the_kernels_tables_and_none_of_the_app() {
+        let (root, mut frames) = setup();
+        let rw = PageFlags { read: true, write: true, exec: false };
+        // The kernel: a page below the app's first address, and the direct map.
+        set(root, 0x1f_f000, rw.entry(0x7000), &mut frames).unwrap();
+        set(root, DIRECT_MAP_VA + 0x1000, rw.entry(0x8000), &mut frames).unwrap();
+        // The app: next to the kernel in the same tables, and far away.
+        set(root, USER_MIN_VA, rw.entry(0x9000), &mut frames).unwrap();
+        set(root, 0x7fff_0000_0000, rw.entry(0xa000), &mut frames).unwrap();
+        let before = frames.available();
+        let child = new_process_root(root, &mut frames).unwrap();
+        assert_eq!(entry_frame(lookup(child, 0x1f_f000)), Some(0x7000));
+        assert_eq!(entry_frame(lookup(child, DIRECT_MAP_VA + 0x1000)), Some(0x8000));
+        assert_eq!(lookup(child, USER_MIN_VA), 0);
+        assert_eq!(lookup(child, 0x7fff_0000_0000), 0);
+        // A kernel page added later, under a shared table, reaches the child.
+        set(root, DIRECT_MAP_VA + 0x2000, rw.entry(0xb000), &mut frames).unwrap();
+        assert_eq!(entry_frame(lookup(child, DIRECT_MAP_VA + 0x2000)), Some(0xb000));
+        // The child's app pages are its own.
+        set(child, USER_MIN_VA, rw.entry(0xc000), &mut frames).unwrap();
+        assert_eq!(entry_frame(lookup(root, USER_MIN_VA)), Some(0x9000));
+        let mut seen = alloc::vec::Vec::new();
+        for_each_entry(child, USER_MIN_VA, DIRECT_MAP_VA, &mut |va, e, large| {
+            seen.push((va, entry_frame(e), large));
+            Some(())
+        });
+        assert_eq!(seen, [(USER_MIN_VA, Some(0xc000), false)]);
+        unmap(child, USER_MIN_VA, &mut frames);
+        free_app_tables(child, &mut frames);
+        assert_eq!(frames.available(), before, "every table of its own is freed, none of the kernel's");
+        assert_eq!(entry_frame(lookup(root, 0x1f_f000)), Some(0x7000), "the parent's tables stand");
     }
 
     #[test]

@@ -1287,6 +1287,121 @@ impl AddressSpace {
     pub fn frames_available(&self) -> u64 {
         self.frames.lock().available()
     }
+
+    /// The root of its page tables (what a vCPU running it has in CR3).
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// An empty address space over a new root that maps the kernel as `kernel_root` does
+    /// (a vfork child's own memory when it execs). ENOMEM when no frame is left.
+    pub fn fresh(&self, kernel_root: u64) -> Result<AddressSpace, Errno> {
+        let root = paging::new_process_root(kernel_root, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
+        Ok(AddressSpace::new(root, self.frames))
+    }
+
+    /// What stands for a process's memory while a vfork child runs on it (no tables: never
+    /// loaded, released or freed).
+    pub fn placeholder(&self) -> AddressSpace {
+        AddressSpace::new(0, self.frames)
+    }
+
+    /// Whether this is a [`AddressSpace::placeholder`].
+    pub fn is_placeholder(&self) -> bool {
+        self.root == 0
+    }
+
+    /// A copy for a forked child, over a new root that shares the kernel's tables
+    /// ([`paging::new_process_root`]): the same mappings and break, each page this address
+    /// space owns copied into a frame of the child's, the image's pages and a file's frames
+    /// mapped as here (the child holds the files too), pages not filled yet left so.
+    ///
+    /// No copy-on-write: that would make the parent's writable entries read-only, a change
+    /// of present entries that costs a resync and then a fault per page written; a forked
+    /// child mostly runs a little and execs. ENOMEM when frames run out (the child's frames
+    /// and tables are freed again).
+    pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
+        let frames = self.frames;
+        let root = paging::new_process_root(self.root, &mut frames.lock()).ok_or(Errno::ENOMEM)?;
+        let mut child = AddressSpace::new(root, frames);
+        child.vmas = self.vmas.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        child.large_pages = self.large_pages;
+        for file in self.files.values() {
+            file.pages.set_mapped(true);
+        }
+        child.files = self.files.clone();
+        child.vmas_changed = true;
+        let mut resident = 0i64;
+        let mut copy_entry = |va: u64, entry: u64, large: bool| -> Option<()> {
+            if large {
+                paging::set_large(root, va, entry, &mut frames.lock())?;
+                resident += (LARGE_PAGE_SIZE / PAGE_SIZE) as i64;
+                return Some(());
+            }
+            let entry = match owned_frame(entry) {
+                Some(frame) => {
+                    let copy = frames.lock().alloc_zeroed()?;
+                    phys::copy_page(copy, frame);
+                    (entry & !pte::ADDR_MASK) | copy
+                }
+                None => entry,
+            };
+            paging::set(root, va, entry, &mut frames.lock())?;
+            resident += 1;
+            Some(())
+        };
+        let copied = self
+            .vmas
+            .iter()
+            .all(|(&start, vma)| paging::for_each_entry(self.root, start, vma.end, &mut copy_entry).is_some());
+        child.count_resident(resident);
+        if !copied {
+            child.release();
+            child.free_tables();
+            return Err(Errno::ENOMEM);
+        }
+        Ok(child)
+    }
+
+    /// Gives up every mapping, for a process that ends: the frames it owns are freed and
+    /// the files it maps released. The entries stay: no vCPU may run on these tables again,
+    /// and [`AddressSpace::free_tables`] frees them.
+    pub fn release(&mut self) {
+        let frames = self.frames;
+        let mut owned = Vec::new();
+        for (&start, vma) in self.vmas.iter() {
+            paging::for_each_entry(self.root, start, vma.end, &mut |_, entry, large| {
+                if let Some(frame) = owned_frame(entry).filter(|_| !large) {
+                    owned.push(frame);
+                }
+                Some(())
+            });
+        }
+        owned.append(&mut self.freed_after_flush);
+        owned.extend(core::mem::take(&mut self.prestaged).into_iter().map(|(_, frame)| frame));
+        let mut frames = frames.lock();
+        for frame in owned {
+            frames.free(frame);
+        }
+        drop(frames);
+        for file in core::mem::take(&mut self.files).into_values() {
+            file.pages.set_mapped(false);
+        }
+        self.vmas.clear();
+        self.vmas_changed = true;
+        self.count_resident(-(self.resident as i64));
+        self.publish();
+    }
+
+    /// Frees the page tables of a released address space made by [`AddressSpace::fork`]
+    /// (not the kernel's, which every process shares). No vCPU may have its root loaded.
+    pub fn free_tables(&mut self) {
+        if !self.is_placeholder() {
+            paging::free_app_tables(self.root, &mut self.frames.lock());
+        }
+    }
 }
 
 /// The frame an entry holds that the address space owns (frees when unmapped): not an image
@@ -1640,6 +1755,54 @@ mod tests {
         let in_use = s.frames.lock().in_use();
         s.drop_prestaged();
         assert_eq!(s.frames.lock().in_use(), in_use - 1, "the frame nothing took goes back");
+    }
+
+    #[test]
+    fn a_fork_copies_owned_pages_and_maps_the_rest_as_the_parent_does() {
+        let mut s = space();
+        let before = s.frames_available();
+        let data = s.map(0, 2 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        phys::write_bytes(frame_of(&s, data).unwrap(), b"parent");
+        let image = Backing::Image { image_offset: 0x3000, file_len: 4096 };
+        let text = s.map(0, 4096, Prot::from_bits(5), MapFlags::default(), image).unwrap();
+        let lazy = MapFlags { lazy: true, ..Default::default() };
+        let reserve = s.map(0, 64 * 4096, Prot::RW, lazy, Backing::Anonymous).unwrap();
+        let mut child = s.fork().unwrap();
+        assert_ne!(child.root(), s.root());
+        assert_eq!(child.vmas().collect::<Vec<_>>(), s.vmas().collect::<Vec<_>>());
+        let (mine, theirs) = (frame_of(&s, data).unwrap(), frame_of(&child, data).unwrap());
+        assert_ne!(mine, theirs, "an owned page is copied");
+        let mut copied = [0u8; 6];
+        phys::read_bytes(theirs, &mut copied);
+        assert_eq!(&copied, b"parent");
+        phys::write_bytes(theirs, b"child!");
+        phys::read_bytes(mine, &mut copied);
+        assert_eq!(&copied, b"parent", "the child's writes stay its own");
+        assert_eq!(frame_of(&child, text), Some(IMAGE_GPA + 0x3000), "the image's page is mapped in place");
+        assert_eq!(frame_of(&child, reserve), None, "a page not filled stays so");
+        assert_eq!(child.handle_fault(reserve, Access::Write), FaultOutcome::Resolved);
+        assert_eq!(frame_of(&s, reserve), None, "the child's demand fill is its own");
+        child.release();
+        child.free_tables();
+        s.unmap(data, 2 * 4096).unwrap();
+        s.unmap(text, 4096).unwrap();
+        s.unmap(reserve, 64 * 4096).unwrap();
+        s.flush_now();
+        let tables = 3;
+        assert!(s.frames_available() >= before - tables, "the child's frames and tables come back");
+    }
+
+    #[test]
+    fn a_vfork_child_gets_fresh_tables_and_a_placeholder_stands_in() {
+        let s = space();
+        let placeholder = s.placeholder();
+        assert!(placeholder.is_placeholder() && !s.is_placeholder());
+        let mut fresh = s.fresh(s.root()).unwrap();
+        assert!(!fresh.is_placeholder());
+        assert_eq!(fresh.vmas().count(), 0);
+        let a = fresh.map(0, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        assert!(frame_of(&fresh, a).is_some());
+        assert!(frame_of(&s, a).is_none(), "its own tables");
     }
 
     #[test]

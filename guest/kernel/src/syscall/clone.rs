@@ -56,15 +56,10 @@ struct CloneArgs {
     tls: u64,
 }
 
-/// Checks `flags` as Linux does for a thread, and refuses what is not a thread: a new process
-/// (fork, vfork, posix_spawn) needs a second address space, which a VM of one process does
-/// not have (ENOSYS, so it shows in the syscall trace).
+/// Checks `flags` as Linux does for a thread (CLONE_THREAD set).
 fn check_flags(flags: u64) -> Result<(), Errno> {
-    if flags & CLONE_THREAD == 0 || flags & CLONE_VM == 0 {
-        return Err(Errno::ENOSYS);
-    }
     // Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
-    if flags & CLONE_SIGHAND == 0 {
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
     if flags & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
@@ -77,11 +72,85 @@ fn check_flags(flags: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// clone(flags, stack, parent_tid, child_tid, tls).
+/// Flags a new process may be asked with (fork, vfork, posix_spawn): CLONE_VM is served by a
+/// copy of the memory (the child cannot write into its parent's: see `family`), with
+/// CLONE_VFORK's wait; the tid words, the thread pointer, and the flags with no effect here.
+const PROCESS_FLAGS: u64 = CLONE_VM
+    | CLONE_VFORK
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+    | CLONE_DETACHED
+    | CLONE_UNTRACED
+    | CLONE_PTRACE;
+
+/// A new process as clone's `flags` (CLONE_THREAD clear) and arguments ask: EINVAL where
+/// Linux refuses the flags (CLONE_SIGHAND without CLONE_VM), ENOSYS for what is not served
+/// (sharing the fd table, handlers or working directory with the parent; pidfds; namespaces),
+/// so it shows in the syscall trace.
+fn fork_request(
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+    exit_signal: u64,
+) -> Result<crate::family::ForkRequest, Errno> {
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !PROCESS_FLAGS != 0 {
+        return Err(Errno::ENOSYS);
+    }
+    if exit_signal > crate::signal::NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SETTLS != 0 && tls >= uvm_abi::layout::USER_END_VA {
+        return Err(Errno::EPERM);
+    }
+    let when = |flag: u64, value: u64| (flags & flag != 0).then_some(value);
+    Ok(crate::family::ForkRequest {
+        stack,
+        vfork: flags & CLONE_VFORK != 0,
+        share_memory: flags & CLONE_VM != 0,
+        tls: when(CLONE_SETTLS, tls),
+        parent_tid: when(CLONE_PARENT_SETTID, parent_tid),
+        child_tid: when(CLONE_CHILD_SETTID, child_tid),
+        clear_child_tid: when(CLONE_CHILD_CLEARTID, child_tid),
+        exit_signal: exit_signal as u32,
+    })
+}
+
+/// clone(flags, stack, parent_tid, child_tid, tls): a thread, or with CLONE_THREAD clear a
+/// new process (its exit signal in the low byte of `flags`).
 pub fn sys_clone(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [flags, stack, parent_tid, child_tid, tls, _] = f.syscall_args();
+    if flags & CLONE_THREAD == 0 {
+        let request = fork_request(flags & !0xff, stack, parent_tid, child_tid, tls, flags & 0xff)?;
+        return crate::family::fork(p, f, request);
+    }
     check_flags(flags)?;
     spawn(p, f, CloneArgs { flags, stack, parent_tid, child_tid, tls })
+}
+
+/// fork(): a new process, SIGCHLD at its end.
+pub fn sys_fork(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let request =
+        crate::family::ForkRequest { exit_signal: crate::signal::Signal::SIGCHLD as u32, ..Default::default() };
+    crate::family::fork(p, f, request)
+}
+
+/// vfork(): fork, the caller waiting until the child execs or ends.
+pub fn sys_vfork(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let request = crate::family::ForkRequest {
+        vfork: true,
+        share_memory: true,
+        exit_signal: crate::signal::Signal::SIGCHLD as u32,
+        ..Default::default()
+    };
+    crate::family::fork(p, f, request)
 }
 
 /// Bytes of clone3's `struct clone_args` before `set_tid` (CLONE_ARGS_SIZE_VER0).
@@ -100,14 +169,24 @@ pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
         return Err(Errno::EINVAL);
     }
-    // A new process is refused before the checks for threads: posix_spawn (glibc asks for
-    // CLONE_VM | CLONE_VFORK with SIGCHLD as the exit signal) must see ENOSYS, not EINVAL.
-    check_flags(flags)?;
-    // A thread has no exit signal; the stack is given as base and size.
-    if exit_signal != 0 || (stack == 0) != (stack_size == 0) {
+    // The stack is given as base and size.
+    if (stack == 0) != (stack_size == 0) {
         return Err(Errno::EINVAL);
     }
     let top = if stack == 0 { 0 } else { stack.checked_add(stack_size).ok_or(Errno::EINVAL)? };
+    if flags & CLONE_THREAD == 0 {
+        // clone3 takes the exit signal apart; the flags' low byte must be clear.
+        if flags & 0xff != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let request = fork_request(flags, top, parent_tid, child_tid, tls, exit_signal)?;
+        return crate::family::fork(p, f, request);
+    }
+    check_flags(flags)?;
+    // A thread has no exit signal.
+    if exit_signal != 0 {
+        return Err(Errno::EINVAL);
+    }
     spawn(p, f, CloneArgs { flags, stack: top, parent_tid, child_tid, tls })
 }
 
@@ -117,7 +196,7 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
     if args.flags & CLONE_SETTLS != 0 && args.tls >= uvm_abi::layout::USER_END_VA {
         return Err(Errno::EPERM);
     }
-    let tid = p.threads.next_tid;
+    let tid = p.shared.vcpus.next_tid;
     if args.flags & CLONE_PARENT_SETTID != 0 {
         user::write_u32(&mut p.space, args.parent_tid, tid)?;
     }
@@ -126,22 +205,12 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
         // as Linux's child-side write would fail silently.
         let _ = user::write_u32(&mut p.space, args.child_tid, tid);
     }
-    let (cpu, area, fresh) = match p.threads.idle_cpus.pop() {
-        Some(cpu) => (cpu, p.threads.areas[cpu as usize], false),
-        None => {
-            let cpu = p.threads.areas.len() as u32;
-            if cpu >= uvm_abi::layout::MAX_VCPUS {
-                return Err(Errno::EAGAIN);
-            }
-            let area = new_vcpu_area(cpu).ok_or(Errno::EAGAIN)?;
-            (cpu, area, true)
-        }
-    };
-    p.threads.next_tid += 1;
+    let vcpu = take_vcpu(p)?;
+    p.shared.vcpus.next_tid += 1;
     // The child inherits the signal mask; pending signals and the alternate stack are its own.
     let mut signals = crate::signal::ThreadSignals::new();
     signals.set_blocked(p.thread.signals.blocked);
-    let mut thread = Thread::new(tid, cpu, signals);
+    let mut thread = Thread::new(tid, vcpu.cpu, signals);
     // A new thread starts with its creator's name, as on Linux.
     thread.name = p.thread.name;
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
@@ -153,18 +222,44 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
         frame.rsp = args.stack;
     }
     let fs_base = if args.flags & CLONE_SETTLS != 0 { args.tls } else { p.fs_base() };
-    if let Err(e) = start_on_vcpu(cpu, area, fresh, &frame, fs_base) {
-        if !fresh {
-            p.threads.idle_cpus.push(cpu);
-        }
-        return Err(e);
-    }
-    if fresh {
-        p.threads.areas.push(area);
-    }
+    start_on_vcpu(p, vcpu, &frame, fs_base, p.space.root())?;
     p.threads.others.push(thread);
     p.threads_changed();
     Ok(tid as usize)
+}
+
+/// A vCPU for a new thread, not started yet.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeVcpu {
+    /// Its index.
+    pub cpu: u32,
+    /// Its per-CPU area.
+    area: u64,
+    /// Whether the VMM has yet to make it (else it idles, parked in the guest).
+    fresh: bool,
+}
+
+/// A vCPU for a new thread: an idle one, else a new one (EAGAIN when the VM has its most).
+/// Give it back with [`start_on_vcpu`] or [`give_back_vcpu`].
+pub fn take_vcpu(p: &mut Process) -> Result<FreeVcpu, Errno> {
+    let vcpus = &mut p.shared.vcpus;
+    if let Some(cpu) = vcpus.idle.pop() {
+        return Ok(FreeVcpu { cpu, area: vcpus.areas[cpu as usize], fresh: false });
+    }
+    let cpu = vcpus.areas.len() as u32;
+    if cpu >= uvm_abi::layout::MAX_VCPUS {
+        return Err(Errno::EAGAIN);
+    }
+    let area = new_vcpu_area(cpu).ok_or(Errno::EAGAIN)?;
+    Ok(FreeVcpu { cpu, area, fresh: true })
+}
+
+/// Returns a vCPU [`take_vcpu`] gave that no thread will use after all (a fresh one is
+/// forgotten: the next new vCPU takes its index, with an area of its own).
+pub fn give_back_vcpu(p: &mut Process, vcpu: FreeVcpu) {
+    if !vcpu.fresh {
+        p.shared.vcpus.idle.push(vcpu.cpu);
+    }
 }
 
 /// A new vCPU's per-CPU area and stacks (its address).
@@ -175,26 +270,33 @@ fn new_vcpu_area(cpu: u32) -> Option<u64> {
     return Some(u64::from(cpu) << 20);
 }
 
-/// Starts `frame` with FS base `fs_base` on vCPU `cpu` (area `area`): a `fresh` one through
-/// the VMM, an idle one by waking it.
-fn start_on_vcpu(cpu: u32, area: u64, fresh: bool, frame: &TrapFrame, fs_base: u64) -> Result<(), Errno> {
+/// Starts `frame` with FS base `fs_base` and the page tables at `root` on `vcpu`: a fresh
+/// one through the VMM, an idle one by waking it. On failure the vCPU is given back.
+pub fn start_on_vcpu(p: &mut Process, vcpu: FreeVcpu, frame: &TrapFrame, fs_base: u64, root: u64) -> Result<(), Errno> {
     #[cfg(not(test))]
     {
         use crate::arch::percpu;
-        percpu::prepare_start(area, frame, fs_base);
-        if fresh {
-            let rsp = percpu::start_frame_address(area);
-            let started = crate::hypercall::vcpu_start(cpu, crate::arch::entry::secondary_entry_address(), rsp, area);
-            if started < 0 {
+        percpu::prepare_start(vcpu.area, frame, fs_base, root);
+        if vcpu.fresh {
+            let rsp = percpu::start_frame_address(vcpu.area);
+            let entry = crate::arch::entry::secondary_entry_address();
+            if crate::hypercall::vcpu_start(vcpu.cpu, entry, rsp, vcpu.area, root) < 0 {
+                give_back_vcpu(p, vcpu);
                 return Err(Errno::EAGAIN);
             }
+            p.shared.vcpus.areas.push(vcpu.area);
         } else {
-            percpu::request_start(area);
-            crate::hypercall::unpark(cpu);
+            percpu::request_start(vcpu.area);
+            crate::hypercall::unpark(vcpu.cpu);
         }
     }
     #[cfg(test)]
-    let _ = (cpu, area, fresh, frame, fs_base);
+    {
+        let _ = (frame, fs_base, root);
+        if vcpu.fresh {
+            p.shared.vcpus.areas.push(vcpu.area);
+        }
+    }
     Ok(())
 }
 
@@ -209,6 +311,14 @@ pub extern "C" fn secondary_main() -> ! {
 fn enter_prepared_thread() -> ! {
     use crate::arch::percpu;
     let pc = percpu::current();
+    if pc.root == 0 {
+        // A fresh vCPU: the VMM started it on its thread's tables.
+        pc.root = pc.start_root;
+    } else if pc.root != pc.start_root {
+        // A thread of another process than this vCPU's last.
+        crate::hypercall::set_root(pc.start_root);
+        pc.root = pc.start_root;
+    }
     crate::arch::instr::write_fs_base(pc.start_fs_base);
     let frame = percpu::start_frame_address(pc as *mut percpu::PerCpu as u64);
     // SAFETY: the creator wrote a complete frame there (at the top of this vCPU's kernel
@@ -342,7 +452,7 @@ fn exit_thread(p: &mut Process) -> ! {
     // Another thread becomes `Process::thread` until the next vCPU takes the lock.
     let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };
     p.thread = next;
-    p.threads.idle_cpus.push(cpu);
+    p.shared.vcpus.idle.push(cpu);
     super::itimer::thread_ended(p, cpu);
     p.threads_changed();
     idle(p)
@@ -375,18 +485,24 @@ pub fn end_other_threads(p: &mut Process) {
 
 /// Ends the current thread, which another thread's execve told to end.
 pub fn end_for_exec(p: &mut Process) -> ! {
-    #[cfg(not(test))]
-    {
-        // It may come from the fault entry (an interrupt while it ran app code): the vCPU's
-        // next thread starts outside any fault.
-        crate::arch::percpu::current().in_fault = 0;
-    }
     exit_thread(p)
 }
 
 /// Parks this vCPU, whose thread ended, until a new thread is prepared for it; then enters it.
+/// It idles on the boot tables (the app's, which live as long as the VM), switched to with
+/// the lock still held: its process may end, and free its tables, as soon as the lock is
+/// released.
 #[cfg(not(test))]
-fn idle(p: &mut Process) -> ! {
+pub fn idle(p: &mut Process) -> ! {
+    let pc = crate::arch::percpu::current();
+    // Its thread or process may have ended from the fault entry (a signal that kills, an
+    // interrupt while it ran app code): the vCPU's next thread starts outside any fault.
+    pc.in_fault = 0;
+    let boot_root = crate::family::boot_root();
+    if pc.root != boot_root {
+        crate::hypercall::set_root(boot_root);
+        pc.root = boot_root;
+    }
     match crate::process::PROCESS.release_while(p, || -> core::convert::Infallible {
         while !crate::arch::percpu::take_start_request() {
             crate::hypercall::park(u64::MAX);
@@ -396,7 +512,7 @@ fn idle(p: &mut Process) -> ! {
 }
 
 #[cfg(test)]
-fn idle(_: &mut Process) -> ! {
+pub fn idle(_: &mut Process) -> ! {
     panic!("a host test ended a thread")
 }
 
@@ -427,9 +543,18 @@ mod tests {
     }
 
     #[test]
-    fn processes_are_refused() {
-        assert_eq!(check_flags(17), Err(Errno::ENOSYS), "fork: SIGCHLD only");
-        assert_eq!(check_flags(CLONE_VM | CLONE_VFORK | 17), Err(Errno::ENOSYS), "posix_spawn");
+    fn process_flags_as_libcs_pass_them() {
+        let request = |flags: u64| fork_request(flags & !0xff, 0, 0, 0, 0, flags & 0xff);
+        let fork = request(17).expect("fork: SIGCHLD only");
+        assert_eq!((fork.vfork, fork.exit_signal, fork.tls), (false, 17, None));
+        // glibc's fork.
+        let glibc = request(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | 17).expect("glibc fork");
+        assert_eq!((glibc.child_tid, glibc.clear_child_tid), (Some(0), Some(0)));
+        assert!(request(CLONE_VM | CLONE_VFORK | 17).expect("posix_spawn").vfork);
+        assert_eq!(request(CLONE_SIGHAND | 17), Err(Errno::EINVAL), "handlers shared need the memory shared");
+        assert_eq!(request(CLONE_FILES | 17), Err(Errno::ENOSYS), "a shared fd table is not served");
+        assert_eq!(request(CLONE_VM | CLONE_SIGHAND | 17), Err(Errno::ENOSYS));
+        assert_eq!(fork_request(0, 0, 0, 0, 0, 65), Err(Errno::EINVAL), "no such exit signal");
         assert_eq!(check_flags(CLONE_VM | CLONE_THREAD), Err(Errno::EINVAL), "a thread needs CLONE_SIGHAND");
         assert_eq!(check_flags(CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_VFORK), Err(Errno::EINVAL));
     }

@@ -245,6 +245,8 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
         return Err(Errno::E2BIG);
     }
     super::clone::end_other_threads(p);
+    // A vfork child that ran on its parent's memory takes memory of its own.
+    crate::family::take_own_space(p)?;
 
     // The point of no return: the old program's memory goes.
     let closed = p.files.fds.lock().close_on_exec();
@@ -258,27 +260,30 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     };
     let start = match loaded.and_then(|loaded| program::start(&mut p.space, &loaded, &machine, &args)) {
         Ok(start) => start,
-        Err(_) => crate::signal::kill_with(Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
+        Err(_) => crate::signal::kill_with(p, Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
     };
     for action in p.signals.actions.iter_mut() {
         if action.handler != SIG_IGN && action.handler != SIG_DFL {
             *action = Default::default();
         }
     }
+    let pid = p.pid;
     let thread = &mut p.thread;
     // Called from another thread, this one is the process's only thread now, and takes the
     // first thread's id, as on Linux (its tid equals the pid again).
-    thread.tid = crate::thread::MAIN_TID;
+    thread.tid = pid;
     thread.signals.alt_stack = crate::signal::AltStack::DISABLED;
     thread.signals.saved_mask = None;
     thread.clear_child_tid = 0;
-    // The new program's name is its file's (`set_app_path` below), as Linux's `comm`.
+    // The new program's name is its file's (`set_program` below), as Linux's `comm`.
     thread.name = None;
     thread.robust_list = 0;
     p.set_fs_base(0);
     crate::arch::xstate::reset_for_exec();
     p.set_command_line(argv, envp);
-    p.vfs.set_app_path(&program.exe_path);
+    p.view.set_program(&program.exe_path);
+    // A vfork parent waits no longer: this process has memory of its own now.
+    crate::family::release_vfork_parent(p);
     *f = TrapFrame::new_app(start.entry, start.rsp, f.cs, f.ss);
     Ok(0)
 }

@@ -140,7 +140,7 @@ pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// app ignores, blocks or handles it, the write returns EPIPE.
 pub fn raise_sigpipe(p: &mut Process) {
     use crate::signal::{deliver, si, SigInfo, Signal};
-    let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, crate::syscall::proc::PID as u32, p.uid);
+    let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, p.pid, p.uid);
     deliver::send(&mut p.signals, &mut p.thread.signals, deliver::Target::Process, info);
 }
 

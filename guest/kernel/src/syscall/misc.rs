@@ -2,20 +2,17 @@
 //! set*id family, supplementary groups, scheduling queries, sysinfo, times, getrusage and
 //! getcpu.
 //!
-//! The app is pid 1, alone in the VM: it leads its own process group and session (as a
-//! container's init does), runs as uid/gid [`Process::uid`]/[`Process::gid`] with no
-//! supplementary groups, and may only "change" its ids to the ones it has (EPERM else). Its
-//! CPU time is the VM's uptime (as `CLOCK_PROCESS_CPUTIME_ID` reports it).
+//! The app is pid 1: it leads its own process group and session (as a container's init
+//! does); its children start in its group and may make their own (setpgid, setsid). Every
+//! process runs as uid/gid [`Process::uid`]/[`Process::gid`] with no supplementary groups,
+//! and may only "change" its ids to the ones it has (EPERM else). Its CPU time is the VM's
+//! uptime (as `CLOCK_PROCESS_CPUTIME_ID` reports it).
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::proc::CLOCK_TICKS;
 use crate::process::Process;
-use crate::syscall::proc::PID;
 use crate::user;
-
-/// The app's process group and session id: its pid.
-const PGID: usize = PID;
 
 /// `-1` as an id argument: leave that id.
 const UNCHANGED: u32 = u32::MAX;
@@ -25,10 +22,19 @@ fn id_arg(raw: u64) -> Option<u32> {
     Some(raw as u32).filter(|&id| id != UNCHANGED)
 }
 
-/// Whether `pid` (0 = the caller) names the app.
-fn is_self(pid: u64) -> bool {
+/// The process `pid` names (0: the caller): its process group and session, or ESRCH.
+fn group_and_session(p: &mut Process, pid: u64) -> Result<(u32, u32), Errno> {
     let pid = pid as i32;
-    pid == 0 || pid == PID as i32
+    if pid == 0 || pid == p.pid as i32 {
+        return Ok((p.pgid, p.sid));
+    }
+    let other = u32::try_from(pid).ok().and_then(|pid| p.other(pid)).ok_or(Errno::ESRCH)?;
+    Ok((other.pgid, other.sid))
+}
+
+/// Whether `pid` (0 = the caller) names a process of the VM.
+fn exists(p: &mut Process, pid: u64) -> bool {
+    group_and_session(p, pid).is_ok()
 }
 
 /// The app's run time in nanoseconds (its CPU time: it is the VM's only process).
@@ -37,41 +43,56 @@ fn run_time_ns(p: &Process) -> u64 {
 }
 
 /// getpgrp().
-pub fn sys_getpgrp(_: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(PGID)
+pub fn sys_getpgrp(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.pgid as usize)
 }
 
-/// getpgid(pid): ESRCH for any process but the app.
-pub fn sys_getpgid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !is_self(f.rdi) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(PGID)
+/// getpgid(pid): ESRCH for no such process.
+pub fn sys_getpgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    Ok(group_and_session(p, f.rdi)?.0 as usize)
 }
 
-/// getsid(pid): ESRCH for any process but the app.
-pub fn sys_getsid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !is_self(f.rdi) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(PGID)
+/// getsid(pid): ESRCH for no such process.
+pub fn sys_getsid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    Ok(group_and_session(p, f.rdi)?.1 as usize)
 }
 
-/// setpgid(pid, pgid): EINVAL for a negative pgid, ESRCH for another process; the app
-/// leads its session, and Linux refuses to move a session leader: EPERM.
-pub fn sys_setpgid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if (f.rsi as i32) < 0 {
+/// setpgid(pid, pgid), as Linux checks it: EINVAL for a negative pgid; ESRCH unless `pid`
+/// is the caller or its child; EPERM to move a session leader, or into a group of another
+/// session or no group at all (other than the process's own new one).
+pub fn sys_setpgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let (pid, pgid) = (f.rdi as i32, f.rsi as i32);
+    if pgid < 0 || pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if !is_self(f.rdi) {
-        return Err(Errno::ESRCH);
+    let target = if pid == 0 { p.pid } else { pid as u32 };
+    let pgid = if pgid == 0 { target } else { pgid as u32 };
+    let caller = p.pid;
+    let session = p.sid;
+    let group_in_session = |q: &Process| q.pgid == pgid && q.sid == session;
+    let group_exists = group_in_session(p) || p.shared.processes.iter().any(group_in_session);
+    let process =
+        if target == caller { &mut *p } else { p.other(target).filter(|q| q.ppid == caller).ok_or(Errno::ESRCH)? };
+    if process.sid == process.pid || process.sid != session {
+        return Err(Errno::EPERM);
     }
-    Err(Errno::EPERM)
+    if pgid != target && !group_exists {
+        return Err(Errno::EPERM);
+    }
+    process.pgid = pgid;
+    Ok(0)
 }
 
-/// setsid(): EPERM, as Linux answers a process-group leader.
-pub fn sys_setsid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Err(Errno::EPERM)
+/// setsid(): the caller leads a new session and group; EPERM for a group leader.
+pub fn sys_setsid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    let pid = p.pid;
+    let leads_a_group = p.pgid == pid || p.shared.processes.iter().any(|q| q.pgid == pid);
+    if leads_a_group {
+        return Err(Errno::EPERM);
+    }
+    p.pgid = pid;
+    p.sid = pid;
+    Ok(pid as usize)
 }
 
 /// Whether every id given (`None`: left alone) is `current`.
@@ -184,11 +205,11 @@ const SCHED_IDLE: u64 = 5;
 const SCHED_DEADLINE: u64 = 6;
 
 /// sched_getscheduler(pid): SCHED_OTHER.
-pub fn sys_sched_getscheduler(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+pub fn sys_sched_getscheduler(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if (f.rdi as i32) < 0 {
         return Err(Errno::EINVAL);
     }
-    if !is_self(f.rdi) {
+    if !exists(p, f.rdi) {
         return Err(Errno::ESRCH);
     }
     Ok(SCHED_OTHER as usize)
@@ -199,7 +220,7 @@ pub fn sys_sched_getparam(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if (f.rdi as i32) < 0 || f.rsi == 0 {
         return Err(Errno::EINVAL);
     }
-    if !is_self(f.rdi) {
+    if !exists(p, f.rdi) {
         return Err(Errno::ESRCH);
     }
     user::write_u32(&mut p.space, f.rsi, 0)?;
@@ -232,7 +253,8 @@ pub fn sys_getpriority(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     const PRIO_USER: u64 = 2;
     let who = f.rsi;
     let matches = match f.rdi {
-        PRIO_PROCESS | PRIO_PGRP => is_self(who),
+        PRIO_PROCESS => exists(p, who),
+        PRIO_PGRP => who == 0 || who as u32 == p.pgid || p.shared.processes.iter().any(|q| q.pgid == who as u32),
         PRIO_USER => who as u32 == 0 || who as u32 == p.uid,
         _ => return Err(Errno::EINVAL),
     };

@@ -71,9 +71,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
         Some(at) => process.patcher.trapped(&mut process.space, at, nr, &regs),
         None => process.stats.patched_syscalls += 1,
     }
-    if result == Err(crate::errno::Errno::ENOSYS) && !process.one_process_noted {
-        if let Some(note) = notes::one_process_note(nr) {
-            process.one_process_noted = true;
+    if result == Err(crate::errno::Errno::ENOSYS) && !process.process_noted {
+        if let Some(note) = notes::process_note(nr) {
+            process.process_noted = true;
             crate::hypercall::console_write_all(2, note.as_bytes());
         }
     }
@@ -87,7 +87,7 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     process.space.flush_now();
     // Threads waiting for a file look again if this syscall may have changed one (readiness
     // changes are counted where they happen: `fs::epoll::Changes`).
-    if process.threads.io_waiters != 0 && crate::wait::io_events() != io_events {
+    if process.shared.vcpus.io_waiters != 0 && crate::wait::io_events() != io_events {
         process.io_changed();
     }
 }

@@ -82,7 +82,7 @@ fn socket_of(p: &Process, fd: u64) -> Result<(Arc<OpenFile>, Arc<UnixSocket>), E
 
 /// The process's credentials.
 fn cred(p: &Process) -> Cred {
-    Cred { pid: super::proc::PID as u32, uid: p.uid, gid: p.gid }
+    Cred { pid: p.pid, uid: p.uid, gid: p.gid }
 }
 
 /// An open IP socket: its file and the socket.

@@ -1,4 +1,4 @@
-//! One-time notes for the user about what a VM of one process cannot do. The call itself fails
+//! One-time notes for the user about what uvm's processes cannot do. The call itself fails
 //! as it would on a Linux without the feature (ENOSYS, shown in the syscall trace); the note
 //! says why, once per run, on the host's stderr next to uvm's own messages. Without it an app
 //! that hides the error (a server that drops the connection it cannot fork for) fails silently.
@@ -8,22 +8,16 @@ use alloc::string::String;
 
 use super::names::linux_name;
 
-/// What the app wanted, for the calls a VM of one process refuses with ENOSYS: `clone` and
-/// `clone3` refuse only a new process (threads are served), the others always.
-fn wanted(nr: u64) -> Option<&'static str> {
-    match nr {
-        56 | 57 | 58 | 435 => Some("start another process"),
-        _ => None,
+/// The note for syscall `nr` having failed with ENOSYS, if it is a clone that asked for a new
+/// process sharing what uvm's processes do not share.
+pub fn process_note(nr: u64) -> Option<String> {
+    if !matches!(nr, 56 | 435) {
+        return None;
     }
-}
-
-/// The note for syscall `nr` having failed with ENOSYS, if it is one a VM of one process
-/// refuses by design (not just one uvm does not serve yet).
-pub fn one_process_note(nr: u64) -> Option<String> {
-    let what = wanted(nr)?;
     let name = linux_name(nr)?;
     Some(format!(
-        "uvm: note: the app called {name} to {what}, but a uvm VM runs one process: the call \
+        "uvm: note: the app called {name} to start a process that shares its fd table, signal \
+         handlers or working directory with its parent, which uvm does not serve: the call \
          failed with ENOSYS (noted once per run)\n"
     ))
 }
@@ -43,11 +37,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn process_creation_and_exec_get_a_note_naming_the_call() {
-        let fork = one_process_note(57).expect("fork");
-        assert!(fork.starts_with("uvm: note: the app called fork to start another process"), "{fork}");
-        assert!(fork.ends_with("ENOSYS (noted once per run)\n"), "{fork}");
-        assert!(one_process_note(435).expect("clone3").contains("clone3 to start another process"));
+    fn a_refused_process_gets_a_note_naming_the_call() {
+        let clone = process_note(56).expect("clone");
+        assert!(clone.starts_with("uvm: note: the app called clone to start a process that shares"), "{clone}");
+        assert!(clone.ends_with("ENOSYS (noted once per run)\n"), "{clone}");
+        assert!(process_note(435).expect("clone3").contains("clone3 to start a process"));
+        assert_eq!(process_note(57), None, "fork is served");
     }
 
     #[test]
@@ -63,7 +58,7 @@ mod tests {
     fn other_calls_get_none() {
         // execve and execveat run the program in this process (`syscall::exec`).
         for nr in [0, 1, 59, 60, 231, 322, 100_000] {
-            assert_eq!(one_process_note(nr), None, "{nr}");
+            assert_eq!(process_note(nr), None, "{nr}");
         }
     }
 }

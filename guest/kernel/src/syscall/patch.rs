@@ -325,9 +325,13 @@ pub struct SitePatcher {
     /// Whether sites may be rewritten at all (PVM only).
     enabled: bool,
     sites: Option<Box<[Site; TABLE_SIZE]>>,
-    /// Trampolines handed out.
-    used: usize,
+    /// Sites this process's program had rewritten.
+    patched: u64,
 }
+
+/// Trampolines handed out, by every process's patcher: the trampoline page is the kernel's,
+/// the same in every address space (changed only with the process lock held).
+static TRAMPOLINES_TAKEN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 impl Default for SitePatcher {
     fn default() -> SitePatcher {
@@ -338,7 +342,13 @@ impl Default for SitePatcher {
 impl SitePatcher {
     /// A patcher that patches nothing until [`SitePatcher::enable`].
     pub const fn new() -> SitePatcher {
-        SitePatcher { enabled: false, sites: None, used: 0 }
+        SitePatcher { enabled: false, sites: None, patched: 0 }
+    }
+
+    /// A forked child's patcher: its memory is a copy of this process's, rewritten sites
+    /// and all, so it knows the same sites.
+    pub fn fork(&self) -> SitePatcher {
+        SitePatcher { enabled: self.enabled, sites: self.sites.clone(), patched: self.patched }
     }
 
     /// Lets sites be rewritten (on PVM).
@@ -355,7 +365,7 @@ impl SitePatcher {
 
     /// How many sites were rewritten.
     pub fn patched_sites(&self) -> u64 {
-        self.used as u64
+        self.patched
     }
 
     /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at`, with the
@@ -402,7 +412,8 @@ impl SitePatcher {
     /// Rewrites `site` (see the module doc); `None` when its bytes, its page or the
     /// trampolines do not allow it.
     fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<()> {
-        if self.used >= TRAMPOLINES {
+        let taken = TRAMPOLINES_TAKEN.load(core::sync::atomic::Ordering::Relaxed);
+        if taken >= TRAMPOLINES {
             return None;
         }
         let at = site.at;
@@ -411,7 +422,7 @@ impl SitePatcher {
         let after: Option<AfterBytes> =
             crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
-        let trampoline = trampoline_address(self.used);
+        let trampoline = trampoline_address(taken);
         let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
@@ -423,7 +434,8 @@ impl SitePatcher {
         }
         phys::write_bytes(trampoline, &code);
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
-        self.used += 1;
+        TRAMPOLINES_TAKEN.store(taken + 1, core::sync::atomic::Ordering::Relaxed);
+        self.patched += 1;
         Some(())
     }
 }

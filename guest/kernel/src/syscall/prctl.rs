@@ -74,8 +74,8 @@ pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             }
             let name = name_of(&raw);
             p.thread.name = Some(name);
-            if p.thread.tid == crate::thread::MAIN_TID {
-                p.vfs.set_comm(Some(&name[..name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN)]));
+            if p.thread.tid == p.pid {
+                p.view.set_comm(Some(&name[..name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN)]));
             }
             Ok(0)
         }

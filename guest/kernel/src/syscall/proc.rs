@@ -1,17 +1,16 @@
-//! Process syscalls: identity (pid 1, uid 0), exit, uname, resource limits, arch_prctl,
-//! getrandom. Threads (clone, exit, gettid, robust lists) are in `clone`.
+//! Process syscalls: identity (pids, uid 0), waiting for children, uname, resource limits,
+//! arch_prctl, getrandom. Threads (clone, exit, gettid, robust lists) are in `clone`; making
+//! and ending processes in `crate::family`.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
+use crate::family::{self, ChildSelector};
 use crate::process::Process;
 use crate::user;
 
-/// The app's pid (it is the VM's first and only process), also its first thread's tid.
-pub const PID: usize = 1;
-
-/// getpid(): the app is the VM's first and only process.
-pub fn sys_getpid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(PID)
+/// getpid().
+pub fn sys_getpid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.pid as usize)
 }
 
 const WNOHANG: u64 = 1;
@@ -23,34 +22,107 @@ const WNOTHREAD: u64 = 0x2000_0000;
 const WALL: u64 = 0x4000_0000;
 const WCLONE: u64 = 0x8000_0000;
 
-/// wait4(pid, status, options, rusage): the app can have no child (a VM runs one process),
-/// so ECHILD once the options are checked (EINVAL for unknown ones, as Linux checks first).
-pub fn sys_wait4(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if f.rdx & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    Err(Errno::ECHILD)
+/// Bytes of `struct rusage`.
+const RUSAGE_SIZE: usize = 144;
+
+/// How a wait ends: a child it took, or none yet with WNOHANG.
+enum Waited {
+    Child(family::ExitedChild),
+    NoneYet,
 }
 
-/// waitid(idtype, id, infop, options, rusage): as wait4, ECHILD once the arguments are
-/// checked: EINVAL for an unknown id type or options, or none of WEXITED, WUNTRACED (WSTOPPED)
-/// and WCONTINUED; EBADF for P_PIDFD (no pidfd can exist).
-pub fn sys_waitid(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+/// Waits for a child `selector` chooses to end (stopped and continued children do not
+/// exist here: no signal stops a process): ECHILD when there is none, EINTR when a signal
+/// comes first (wait4 is restarted after a SA_RESTART handler, as on Linux).
+fn wait_for_child(p: &mut Process, selector: ChildSelector, no_hang: bool, keep: bool) -> Result<Waited, Errno> {
+    loop {
+        if let Some(child) = family::take_exited_child(p, selector, keep) {
+            return Ok(Waited::Child(child));
+        }
+        if !family::has_child(p, selector) {
+            return Err(Errno::ECHILD);
+        }
+        if no_hang {
+            return Ok(Waited::NoneYet);
+        }
+        crate::wait::wait_for_io(p, None)?;
+    }
+}
+
+/// wait4(pid, status, options, rusage): EINVAL for unknown options (Linux checks them
+/// first). The resource usage is reported as zeros (no CPU time is kept per process).
+pub fn sys_wait4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [pid, status, options, rusage, ..] = f.syscall_args();
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 || pid as i32 == i32::MIN {
+        return Err(Errno::EINVAL);
+    }
+    let selector = ChildSelector::of_wait4(pid as i32, p.pgid);
+    let child = match wait_for_child(p, selector, options & WNOHANG != 0, false)? {
+        Waited::Child(child) => child,
+        Waited::NoneYet => return Ok(0),
+    };
+    if status != 0 {
+        user::write_u32(&mut p.space, status, child.ending.wait_status() as u32)?;
+    }
+    if rusage != 0 {
+        user::copy_out(&mut p.space, rusage, &[0u8; RUSAGE_SIZE])?;
+    }
+    Ok(child.pid as usize)
+}
+
+/// waitid(idtype, id, infop, options, rusage): EINVAL for an unknown id type or options, or
+/// none of WEXITED, WUNTRACED (WSTOPPED) and WCONTINUED; EBADF for P_PIDFD (no pidfd can
+/// exist). WNOWAIT leaves the child to be waited for again.
+pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
     const P_PIDFD: u64 = 3;
-    let [idtype, _, _, options, ..] = f.syscall_args();
+    let [idtype, id, infop, options, rusage, _] = f.syscall_args();
     let known = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
     if options & !known != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 || idtype > P_PIDFD {
         return Err(Errno::EINVAL);
     }
-    if idtype == P_PIDFD {
-        return Err(Errno::EBADF);
+    let selector = match idtype {
+        P_ALL => ChildSelector::Any,
+        P_PID if id as i32 > 0 => ChildSelector::Pid(id as u32),
+        P_PGID if id as i32 >= 0 => ChildSelector::Group(if id == 0 { p.pgid } else { id as u32 }),
+        P_PIDFD => return Err(Errno::EBADF),
+        _ => return Err(Errno::EINVAL),
+    };
+    // Only ends are reported: without WEXITED nothing this kernel has can be waited for.
+    if options & WEXITED == 0 {
+        return if family::has_child(p, selector) && options & WNOHANG != 0 { Ok(0) } else { Err(Errno::ECHILD) };
     }
-    Err(Errno::ECHILD)
+    let waited = wait_for_child(p, selector, options & WNOHANG != 0, options & WNOWAIT != 0)?;
+    if infop != 0 {
+        let info = match waited {
+            Waited::Child(child) => {
+                let (code, status) = child.ending.code_and_status();
+                let fields = crate::signal::SigFields::Child { pid: child.pid, uid: child.uid, status };
+                crate::signal::SigInfo {
+                    signo: crate::signal::Signal::SIGCHLD as u32,
+                    errno: 0,
+                    code,
+                    fields,
+                    origin: None,
+                }
+                .to_bytes()
+            }
+            // WNOHANG with no child ended: Linux zeroes the siginfo.
+            Waited::NoneYet => [0u8; crate::signal::SIGINFO_SIZE],
+        };
+        user::copy_out(&mut p.space, infop, &info)?;
+    }
+    if rusage != 0 {
+        user::copy_out(&mut p.space, rusage, &[0u8; RUSAGE_SIZE])?;
+    }
+    Ok(0)
 }
 
-/// getppid(): the app's parent is outside the VM.
-pub fn sys_getppid(_: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(0)
+/// getppid(): the parent in the VM; the app's parent is outside it (0).
+pub fn sys_getppid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
+    Ok(p.ppid as usize)
 }
 
 /// getuid(), geteuid(): root inside the VM (the VM is the isolation boundary).
@@ -66,7 +138,7 @@ pub fn sys_getgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
 /// sched_getaffinity(pid, size, mask): every vCPU.
 pub fn sys_sched_getaffinity(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [pid, size, mask, ..] = f.syscall_args();
-    if pid != 0 && pid != PID as u64 {
+    if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
     if size < 8 || size % 8 != 0 {
@@ -115,7 +187,7 @@ fn limit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
 /// are accepted and have no effect (the VM's size is the real bound).
 pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [pid, resource, new, old, ..] = f.syscall_args();
-    if pid != 0 && pid != PID as u64 {
+    if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
     let current = limit(p, resource)?;

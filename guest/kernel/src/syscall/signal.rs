@@ -1,12 +1,13 @@
 //! Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, rt_sigpending,
-//! rt_sigtimedwait, rt_sigsuspend, sigaltstack, and kill/tkill/tgkill to the app itself.
+//! rt_sigtimedwait, rt_sigsuspend, sigaltstack, and kill/tkill/tgkill.
 //! Sent signals are queued; the dispatcher delivers pending, unblocked ones on the way back
 //! to the app (`signal::deliver_to_app`), so a signal the app sends itself runs its handler
 //! (or kills it) before the sending syscall returns, as on Linux.
 //!
-//! The app is the VM's only process: signals come from its own threads (and faults). A wait
-//! for a signal (rt_sigsuspend, rt_sigtimedwait) parks the vCPU until another thread sends
-//! one (the sender unparks the waiter) or the VM is stopped from outside.
+//! Signals come from the process's own threads, from other processes of the VM (kill, a
+//! child's end: `crate::family::signal_process`) and from faults. A wait for a signal
+//! (rt_sigsuspend, rt_sigtimedwait) parks the vCPU until a sender unparks or interrupts the
+//! waiter, or the VM is stopped from outside.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
@@ -14,8 +15,6 @@ use crate::process::Process;
 use crate::signal::deliver::{self, Target};
 use crate::signal::{le_u64, sa, si, valid, SigAction, SigInfo, Signal, StackT, NSIG, STACK_T_SIZE, UNBLOCKABLE};
 use crate::user;
-
-use super::proc::PID;
 
 /// Bytes of the kernel's sigset_t.
 const SIGSET_SIZE: u64 = 8;
@@ -218,7 +217,7 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
     if sig > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::user(sig as u32, code, PID as u32, p.uid);
+    let info = SigInfo::user(sig as u32, code, p.pid, p.uid);
     match target {
         Target::Process => {
             if sig != 0 {
@@ -242,63 +241,88 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
     Ok(0)
 }
 
-/// kill(pid, sig): the app is the only process: pid 1 (itself) and 0 (its process group).
-/// pid -1 means every process but the caller and init: none here, so ESRCH.
+/// kill(pid, sig): pid > 0 that process, 0 the caller's process group, -1 every process
+/// but the app (init) and the caller, < -1 process group -pid. ESRCH when none is there.
 pub fn sys_kill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    kill_pid(f.rdi as i32)?;
-    send(p, f.rsi, Target::Process, 0, si::USER)
-}
-
-/// tkill(tid, sig).
-pub fn sys_tkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let tid = thread_ids(PID as i32, f.rdi as i32)?;
-    send(p, f.rsi, Target::Thread, tid, si::TKILL)
-}
-
-/// tgkill(tgid, tid, sig).
-pub fn sys_tgkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let tid = thread_ids(f.rdi as i32, f.rsi as i32)?;
-    send(p, f.rdx, Target::Thread, tid, si::TKILL)
-}
-
-/// Whether kill's `pid` names the app.
-fn kill_pid(pid: i32) -> Result<(), Errno> {
-    if pid == PID as i32 || pid == 0 {
-        Ok(())
+    let (pid, sig) = (f.rdi as i32, f.rsi);
+    if sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    if pid > 0 && pid as u32 == p.pid {
+        return send(p, sig, Target::Process, 0, si::USER);
+    }
+    let info = SigInfo::user(sig as u32, si::USER, p.pid, p.uid);
+    let (caller, group) = (p.pid, p.pgid);
+    let chosen = |q: &Process| match pid {
+        0 => q.pgid == group,
+        -1 => q.pid != crate::process::INIT_PID && q.pid != caller,
+        pid if pid < 0 => q.pgid == pid.unsigned_abs(),
+        pid => q.pid == pid as u32,
+    };
+    let mut found = false;
+    for q in p.shared.processes.iter_mut().filter(|q| chosen(q)) {
+        found = true;
+        if sig != 0 {
+            crate::family::signal_process(q, info);
+        }
+    }
+    // The caller's own group includes the caller, which then gets it on its way back.
+    if pid <= 0 && pid != -1 && chosen(p) {
+        found = true;
+        if sig != 0 {
+            send_to_process(p, info);
+        }
+    }
+    if found {
+        Ok(0)
     } else {
         Err(Errno::ESRCH)
     }
 }
 
-/// The thread id of (tgid, tid) in the app: EINVAL if not positive, ESRCH if another process
-/// (whether the thread exists is the sender's check).
-fn thread_ids(tgid: i32, tid: i32) -> Result<u32, Errno> {
+/// tkill(tid, sig).
+pub fn sys_tkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let tid = f.rdi as i32;
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    send_to_thread(p, None, tid as u32, f.rsi)
+}
+
+/// tgkill(tgid, tid, sig).
+pub fn sys_tgkill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let (tgid, tid) = (f.rdi as i32, f.rsi as i32);
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != PID as i32 {
-        return Err(Errno::ESRCH);
+    send_to_thread(p, Some(tgid as u32), tid as u32, f.rdx)
+}
+
+/// Sends `sig` to thread `tid` (of process `tgid`, if given): ESRCH when there is none.
+fn send_to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, sig: u64) -> SysResult {
+    if sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
     }
-    Ok(tid as u32)
+    let of_caller = p.thread.tid == tid || p.threads.others.iter().any(|t| t.tid == tid);
+    if of_caller && tgid.is_none_or(|tgid| tgid == p.pid) {
+        return send(p, sig, Target::Thread, tid, si::TKILL);
+    }
+    let info = SigInfo::user(sig as u32, si::TKILL, p.pid, p.uid);
+    let owner = p
+        .shared
+        .processes
+        .iter_mut()
+        .find(|q| tgid.is_none_or(|tgid| q.pid == tgid) && q.runs_thread(tid))
+        .ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        crate::family::signal_thread(owner, tid, info);
+    }
+    Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn who_may_be_signalled() {
-        assert_eq!(kill_pid(1), Ok(()));
-        assert_eq!(kill_pid(0), Ok(()), "the caller's process group");
-        assert_eq!(kill_pid(-1), Err(Errno::ESRCH), "every process but the caller and init: none");
-        assert_eq!(kill_pid(2), Err(Errno::ESRCH));
-        assert_eq!(kill_pid(-5), Err(Errno::ESRCH));
-        assert_eq!(thread_ids(1, 1), Ok(1));
-        assert_eq!(thread_ids(1, 0), Err(Errno::EINVAL));
-        assert_eq!(thread_ids(-1, 1), Err(Errno::EINVAL));
-        assert_eq!(thread_ids(1, 2), Ok(2), "thread 2 may exist: the sender looks");
-        assert_eq!(thread_ids(2, 1), Err(Errno::ESRCH));
-    }
 
     #[test]
     fn timeouts() {

@@ -84,6 +84,8 @@ syscall_table! {
     54 setsockopt 5 => net::sys_setsockopt;
     55 getsockopt 5 => net::sys_getsockopt;
     56 clone 5 => clone::sys_clone;
+    57 fork 0 => clone::sys_fork;
+    58 vfork 0 => clone::sys_vfork;
     59 execve 3 => exec::sys_execve;
     60 exit 1 => clone::sys_exit;
     61 wait4 4 => proc::sys_wait4;

@@ -1,0 +1,389 @@
+//! Processes beyond the first: fork (a child with a copy of its parent's memory, on a vCPU
+//! of its own with page tables of its own), a process's end (its parent learns it through
+//! wait4/waitid and SIGCHLD; its children go to the app, pid 1), and signals between
+//! processes.
+//!
+//! There is no scheduler here either: each process's threads run on vCPUs of their own, and
+//! a vCPU runs on the page tables of the process whose thread it runs (set when the VMM
+//! starts it, or with the `SetRoot` hypercall when an idle vCPU takes a thread of another
+//! process). Idle vCPUs run on the boot tables, the app's, which live as long as the VM.
+//! The app's end ends the VM, and with it every process, as a container ends with its
+//! first process.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::frame::TrapFrame;
+use crate::errno::SysResult;
+use crate::process::{Process, INIT_PID};
+use crate::signal::deliver::{self, Target};
+use crate::signal::{SigFields, SigInfo, Signal};
+use crate::syscall::clone;
+
+/// The boot page tables' root (the app's), where idle vCPUs run.
+static BOOT_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// Records the boot tables' root (at boot).
+pub fn set_boot_root(root: u64) {
+    BOOT_ROOT.store(root, Ordering::Relaxed);
+}
+
+/// The boot tables' root.
+pub fn boot_root() -> u64 {
+    BOOT_ROOT.load(Ordering::Relaxed)
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// exit or exit_group with this status (its low 8 bits count).
+    Exited(i32),
+    /// Killed by this signal.
+    Killed(u32),
+}
+
+/// SIGCHLD's and waitid's si_code for a child that exited.
+pub const CLD_EXITED: i32 = 1;
+/// ... that a signal killed.
+pub const CLD_KILLED: i32 = 2;
+
+impl Ending {
+    /// The status wait4 reports: the exit code in bits 8-15, or the signal in bits 0-6.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            Ending::Exited(code) => (code & 0xff) << 8,
+            Ending::Killed(sig) => (sig & 0x7f) as i32,
+        }
+    }
+
+    /// waitid's and SIGCHLD's si_code and si_status.
+    pub fn code_and_status(self) -> (i32, i32) {
+        match self {
+            Ending::Exited(code) => (CLD_EXITED, code & 0xff),
+            Ending::Killed(sig) => (CLD_KILLED, sig as i32),
+        }
+    }
+}
+
+/// A child that ended and was not yet waited for (a zombie).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitedChild {
+    /// Its pid.
+    pub pid: u32,
+    /// Its process group when it ended.
+    pub pgid: u32,
+    /// Its uid.
+    pub uid: u32,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+/// What fork, vfork or a clone without CLONE_THREAD asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForkRequest {
+    /// The child's stack pointer (0: the parent's).
+    pub stack: u64,
+    /// CLONE_VFORK: the caller waits until the child execs or ends.
+    pub vfork: bool,
+    /// CLONE_VM: the child runs on the caller's memory (served so when the caller has one
+    /// thread and waits: CLONE_VFORK; else the child gets a copy).
+    pub share_memory: bool,
+    /// CLONE_SETTLS's thread pointer.
+    pub tls: Option<u64>,
+    /// CLONE_PARENT_SETTID: where the parent gets the child's pid.
+    pub parent_tid: Option<u64>,
+    /// CLONE_CHILD_SETTID: where the child's memory gets its pid.
+    pub child_tid: Option<u64>,
+    /// CLONE_CHILD_CLEARTID: the child's clear_child_tid word.
+    pub clear_child_tid: Option<u64>,
+    /// The signal the parent gets at the child's end.
+    pub exit_signal: u32,
+}
+
+/// Makes a child process that runs on from the caller's registers `f` (rax 0 there); its
+/// pid. EAGAIN when no vCPU is left for it, ENOMEM when memory runs out for its copy.
+pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
+    let vcpu = clone::take_vcpu(p)?;
+    let pid = p.shared.vcpus.next_tid;
+    if let Some(at) = request.parent_tid {
+        // Linux ignores a bad pointer here.
+        let _ = crate::user::write_u32(&mut p.space, at, pid);
+    }
+    // posix_spawn's child runs on its waiting parent's memory (and reports a failed exec
+    // there); with other threads running on that memory, it gets a copy.
+    let borrow = request.share_memory && request.vfork && p.threads.others.is_empty();
+    let space = if borrow {
+        let placeholder = p.space.placeholder();
+        core::mem::replace(&mut p.space, placeholder)
+    } else {
+        match p.space.fork() {
+            Ok(space) => space,
+            Err(e) => {
+                clone::give_back_vcpu(p, vcpu);
+                return Err(e);
+            }
+        }
+    };
+    let mut child = p.forked(pid, vcpu.cpu, space, request.exit_signal);
+    child.borrowed_space = borrow;
+    if let Some(at) = request.child_tid {
+        let _ = crate::user::write_u32(&mut child.space, at, pid);
+    }
+    child.thread.clear_child_tid = request.clear_child_tid.unwrap_or(0);
+    if request.vfork {
+        child.vfork_parent = Some(p.thread.cpu);
+    }
+    let mut frame = *f;
+    frame.rax = 0;
+    if request.stack != 0 {
+        frame.rsp = request.stack;
+    }
+    let fs_base = request.tls.unwrap_or_else(|| p.fs_base());
+    let root = child.space.root();
+    if let Err(e) = clone::start_on_vcpu(p, vcpu, &frame, fs_base, root) {
+        if borrow {
+            p.space = core::mem::replace(&mut child.space, p.space.placeholder());
+        }
+        discard(child);
+        return Err(e);
+    }
+    p.shared.vcpus.next_tid += 1;
+    p.shared.processes.push(child);
+    if request.vfork {
+        wait_for_vfork_child(p, pid);
+    }
+    Ok(pid as usize)
+}
+
+/// Frees what a child that never ran holds (no vCPU runs on its tables).
+fn discard(mut child: Process) {
+    child.space.release();
+    child.space.free_tables();
+}
+
+/// Waits (parked) until the vfork child `pid` execs or ends. Signals wait: a vfork parent
+/// cannot run its handlers before its child lets go of the memory they would share.
+fn wait_for_vfork_child(p: &mut Process, pid: u32) {
+    let me = p.thread.cpu;
+    while p.other(pid).is_some_and(|child| child.vfork_parent == Some(me)) {
+        p.park(u64::MAX);
+    }
+}
+
+/// The vfork parent of this process may run on (it execs or ends); its memory, if this
+/// process ran on it, must be given back first ([`take_own_space`], [`give_back_space`]).
+pub fn release_vfork_parent(p: &mut Process) {
+    if let Some(cpu) = p.vfork_parent.take() {
+        crate::hypercall::unpark(cpu);
+    }
+}
+
+/// Gives the memory this process ran on back to its vfork parent (it ends), leaving a
+/// placeholder. This vCPU must be off those tables.
+fn give_back_space(p: &mut Process) {
+    if !p.borrowed_space {
+        return;
+    }
+    p.borrowed_space = false;
+    let placeholder = p.space.placeholder();
+    let borrowed = core::mem::replace(&mut p.space, placeholder);
+    let ppid = p.ppid;
+    match p.other(ppid) {
+        Some(parent) => parent.space = borrowed,
+        None => crate::hypercall::panic(b"a vfork child outlived its parent"),
+    }
+}
+
+/// A vfork child that runs on its parent's memory takes memory of its own (it execs): the
+/// parent's goes back to it, and this vCPU switches to the new, empty tables. ENOMEM when no
+/// frame is left for them (nothing changed then).
+pub fn take_own_space(p: &mut Process) -> Result<(), crate::errno::Errno> {
+    if !p.borrowed_space {
+        return Ok(());
+    }
+    let own = p.space.fresh(boot_root())?;
+    let root = own.root();
+    p.borrowed_space = false;
+    let borrowed = core::mem::replace(&mut p.space, own);
+    let ppid = p.ppid;
+    match p.other(ppid) {
+        Some(parent) => parent.space = borrowed,
+        None => crate::hypercall::panic(b"a vfork child outlived its parent"),
+    }
+    #[cfg(not(test))]
+    {
+        crate::hypercall::set_root(root);
+        crate::arch::percpu::current().root = root;
+    }
+    #[cfg(test)]
+    let _ = root;
+    Ok(())
+}
+
+/// Ends the current process, which is not the app, as `ending` says: its other threads end,
+/// its files close, its memory goes, its children go to the app, and its parent gets its
+/// exit status to wait for and its exit signal. This vCPU then idles.
+pub fn end_process(p: &mut Process, ending: Ending) -> ! {
+    clone::end_other_threads(p);
+    // Pipe ends and sockets close here, as the table's files drop.
+    let table = core::mem::take(&mut *p.files.fds.lock());
+    drop(table);
+    p.flush_net();
+    // Off its tables before they go (this vCPU's next thread sets its own).
+    #[cfg(not(test))]
+    {
+        let root = boot_root();
+        crate::hypercall::set_root(root);
+        crate::arch::percpu::current().root = root;
+    }
+    give_back_space(p);
+    release_vfork_parent(p);
+    p.space.release();
+    p.space.free_tables();
+    let (pid, ppid) = (p.pid, p.ppid);
+    let orphans = core::mem::take(&mut p.exited_children);
+    for q in p.shared.processes.iter_mut().filter(|q| q.ppid == pid) {
+        q.ppid = INIT_PID;
+        q.view.set_ids(q.pid, INIT_PID);
+    }
+    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending };
+    let exit_signal = p.exit_signal;
+    let cpu = p.thread.cpu;
+    // Another process becomes current; this one is the last of the others then.
+    let Some(parent_index) = p.shared.processes.iter().position(|q| q.pid == ppid) else {
+        crate::hypercall::panic(b"a process ended without a parent");
+    };
+    p.make_current(parent_index);
+    let dead = p.shared.processes.pop();
+    let init = if p.pid == INIT_PID { Some(&mut *p) } else { p.other(INIT_PID) };
+    if let Some(init) = init {
+        init.exited_children.extend(orphans);
+    }
+    // `p` is the parent now.
+    tell_parent(p, record, exit_signal);
+    p.shared.vcpus.idle.push(cpu);
+    p.io_changed();
+    drop(dead);
+    clone::idle(p)
+}
+
+/// Gives the current process (the parent) its child's end: a record for wait, unless it
+/// ignores SIGCHLD (or set SA_NOCLDWAIT), when Linux reaps the child at once; and the
+/// child's exit signal.
+fn tell_parent(parent: &mut Process, child: ExitedChild, exit_signal: u32) {
+    const SA_NOCLDWAIT: u64 = 2;
+    let action = parent.signals.action(Signal::SIGCHLD as u32);
+    let reaps_itself = action.handler == crate::signal::SIG_IGN || action.flags & SA_NOCLDWAIT != 0;
+    if !reaps_itself {
+        parent.exited_children.push(child);
+    }
+    if exit_signal != 0 {
+        let (code, status) = child.ending.code_and_status();
+        let info = SigInfo {
+            signo: exit_signal,
+            errno: 0,
+            code,
+            fields: SigFields::Child { pid: child.pid, uid: child.uid, status },
+            origin: None,
+        };
+        signal_process(parent, info);
+    }
+}
+
+/// Queues `info` for process `q` (another than the caller's) and interrupts one of its
+/// threads that does not block the signal (which wakes it if it waits, or stops it if it
+/// runs app code), as Linux wakes one thread to take a process's signal. A signal it ignores
+/// is dropped (deliver::send); a blocked one waits until a thread unblocks it.
+pub fn signal_process(q: &mut Process, info: SigInfo) {
+    let before = q.signals.pending.mask();
+    deliver::send(&mut q.signals, &mut q.thread.signals, Target::Process, info);
+    if q.signals.pending.mask() == before && info.signo < crate::signal::SIGRTMIN {
+        return;
+    }
+    let bit = 1u64 << (info.signo - 1);
+    let threads = core::iter::once(&q.thread).chain(q.threads.others.iter());
+    if let Some(taker) = threads.into_iter().find(|t| t.signals.blocked & bit == 0) {
+        crate::hypercall::interrupt(taker.cpu);
+    }
+}
+
+/// Queues `info` for thread `tid` of process `q` (another than the caller's) and
+/// interrupts it.
+pub fn signal_thread(q: &mut Process, tid: u32, info: SigInfo) {
+    let thread = if q.thread.tid == tid { Some(&mut q.thread) } else { q.threads.get_mut(tid) };
+    if let Some(thread) = thread {
+        deliver::send(&mut q.signals, &mut thread.signals, Target::Thread, info);
+        crate::hypercall::interrupt(thread.cpu);
+    }
+}
+
+/// Which children a wait is for: wait4's pid, or waitid's id type and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildSelector {
+    /// Any child.
+    Any,
+    /// The child with this pid.
+    Pid(u32),
+    /// Any child in this process group.
+    Group(u32),
+}
+
+impl ChildSelector {
+    /// Wait4's `pid`: -1 any, > 0 that one, 0 the caller's group, < -1 group -pid.
+    pub fn of_wait4(pid: i32, own_group: u32) -> ChildSelector {
+        match pid {
+            -1 => ChildSelector::Any,
+            0 => ChildSelector::Group(own_group),
+            pid if pid > 0 => ChildSelector::Pid(pid as u32),
+            pid => ChildSelector::Group(pid.unsigned_abs()),
+        }
+    }
+
+    fn matches(self, pid: u32, pgid: u32) -> bool {
+        match self {
+            ChildSelector::Any => true,
+            ChildSelector::Pid(want) => pid == want,
+            ChildSelector::Group(want) => pgid == want,
+        }
+    }
+}
+
+/// The first ended child of `p` that `selector` chooses: taken from the list (unless
+/// `keep`, WNOWAIT), or `None` (then [`has_live_child`] says whether to wait).
+pub fn take_exited_child(p: &mut Process, selector: ChildSelector, keep: bool) -> Option<ExitedChild> {
+    let at = p.exited_children.iter().position(|c| selector.matches(c.pid, c.pgid))?;
+    Some(if keep { p.exited_children[at] } else { p.exited_children.remove(at) })
+}
+
+/// Whether `p` has a child that has not ended that `selector` chooses.
+pub fn has_live_child(p: &Process, selector: ChildSelector) -> bool {
+    p.shared.processes.iter().any(|q| q.ppid == p.pid && selector.matches(q.pid, q.pgid))
+}
+
+/// Whether `p` has any child `selector` chooses, ended or not (else a wait is ECHILD).
+pub fn has_child(p: &Process, selector: ChildSelector) -> bool {
+    has_live_child(p, selector) || p.exited_children.iter().any(|c| selector.matches(c.pid, c.pgid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_statuses_are_linuxs() {
+        assert_eq!(Ending::Exited(7).wait_status(), 0x700);
+        assert_eq!(Ending::Exited(256 + 3).wait_status(), 0x300, "only the low 8 bits");
+        assert_eq!(Ending::Killed(9).wait_status(), 9);
+        assert_eq!(Ending::Exited(3).code_and_status(), (CLD_EXITED, 3));
+        assert_eq!(Ending::Killed(15).code_and_status(), (CLD_KILLED, 15));
+    }
+
+    #[test]
+    fn wait4_pids_choose_children() {
+        assert_eq!(ChildSelector::of_wait4(-1, 5), ChildSelector::Any);
+        assert_eq!(ChildSelector::of_wait4(0, 5), ChildSelector::Group(5));
+        assert_eq!(ChildSelector::of_wait4(9, 5), ChildSelector::Pid(9));
+        assert_eq!(ChildSelector::of_wait4(-9, 5), ChildSelector::Group(9));
+        assert!(ChildSelector::Group(4).matches(8, 4));
+        assert!(!ChildSelector::Pid(4).matches(8, 4));
+    }
+}

@@ -1,0 +1,763 @@
+/* More than one process: fork (copies of memory, fds shared as open file descriptions), the
+ * wait family, children's deaths by signal, SIGCHLD, execve and posix_spawn in a child, vfork,
+ * orphans, process groups and sessions, and many children. Only the parent prints (children
+ * report through pipes and exit statuses), and never a pid: relations such as
+ * `ppid==parent 1` (1 true, 0 false), so the output is Linux's under any pids.
+ *
+ *   fork              every part below, in this order, in one process
+ *   fork PART         one part: fork pipe wait signals fds exec orphan pgroup many
+ *   fork hello-child  prints its argv and exits 3 (what the exec part runs in a child)
+ *   fork fd-check C K R
+ *                     run by execve in the fds part's child: writes to fd R whether fd C
+ *                     (close-on-exec) was closed and fd K (not) kept
+ *
+ * Exits 0 only if every check passed; a failed check prints a FAILED line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common.h"
+
+#define SELF "/proc/self/exe"
+
+extern char **environ;
+
+static int failures;
+
+/* Counts and reports a failed check (with errno's name, which may be stale). */
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            failures++;                                                                      \
+            printf("FAILED at line %d: %s (errno %s)\n", __LINE__, #cond, errname(errno));   \
+        }                                                                                    \
+    } while (0)
+
+/* fork, after flushing stdout (a child must not print the parent's buffered lines again). */
+static pid_t xfork(const char *what) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        failures++;
+        printf("%s: fork FAILED %s\n", what, errname(errno));
+    }
+    return pid;
+}
+
+/* waitpid that goes on after EINTR (the SIGCHLD handler's). */
+static pid_t xwaitpid(pid_t pid, int *status, int options) {
+    pid_t r;
+    do
+        r = waitpid(pid, status, options);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* Reaps `pid`, checking that it was that child; its status. */
+static int reap(pid_t pid) {
+    int status = -1;
+    pid_t r = xwaitpid(pid, &status, 0);
+    CHECK(r == pid);
+    return status;
+}
+
+/* How a wait status reads. */
+static const char *describe(int status) {
+    static char buf[64];
+    if (WIFEXITED(status))
+        snprintf(buf, sizeof buf, "WIFEXITED 1 WEXITSTATUS %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, sizeof buf, "WIFSIGNALED 1 WTERMSIG %d", WTERMSIG(status));
+    else
+        snprintf(buf, sizeof buf, "neither exited nor signaled: 0x%x", status);
+    return buf;
+}
+
+static void write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads until `n` bytes or EOF; how many came. */
+static size_t read_full(int fd, void *buf, size_t n) {
+    char *p = buf;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+/* A child's findings: `n` ints through a pipe. */
+static void send_ints(int fd, const int *v, int n) { write_all(fd, v, sizeof(int) * (size_t)n); }
+
+static int recv_ints(int fd, int *v, int n) {
+    memset(v, 0, sizeof(int) * (size_t)n);
+    return read_full(fd, v, sizeof(int) * (size_t)n) == sizeof(int) * (size_t)n;
+}
+
+/* ---------------------------------------------------------------- fork */
+
+static int data_var = 1;
+
+static void part_fork(void) {
+    int heap_before = 10;
+    int *heap = malloc(sizeof *heap);
+    *heap = heap_before;
+    int stack_var = 100;
+    pid_t parent = getpid();
+    int up[2], down[2];
+    CHECK(pipe(up) == 0 && pipe(down) == 0);
+    pid_t pid = xfork("fork");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        int seen[4] = {getpid(), getpid() != parent, getppid() == parent, 0};
+        data_var = 2;
+        *heap = 20;
+        stack_var = 200;
+        char go;
+        read_full(down[0], &go, 1); /* the parent has written its own copies */
+        seen[3] = data_var == 2 && *heap == 20 && stack_var == 200;
+        send_ints(up[1], seen, 4);
+        _exit(7);
+    }
+    close(up[1]);
+    close(down[0]);
+    data_var = 3;
+    *heap = 30;
+    stack_var = 300;
+    write_all(down[1], "g", 1);
+    int seen[4];
+    CHECK(recv_ints(up[0], seen, 4));
+    close(up[0]);
+    close(down[1]);
+    printf("fork: pid!=parent %d, ppid==parent %d, fork returned the child's pid %d\n", seen[1], seen[2],
+           seen[0] == pid);
+    printf("fork: the child's copies kept its writes, not the parent's %d\n", seen[3]);
+    printf("fork: the parent's copies kept its writes, not the child's %d\n",
+           data_var == 3 && *heap == 30 && stack_var == 300);
+    CHECK(seen[1] && seen[2] && seen[0] == pid && seen[3]);
+    int status = reap(pid);
+    printf("fork: waitpid %s\n", describe(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+    errno = 0;
+    pid_t again = waitpid(pid, &status, 0);
+    printf("fork: second waitpid %d %s\n", again, errname(errno));
+    CHECK(again == -1 && errno == ECHILD);
+    free(heap);
+}
+
+/* ---------------------------------------------------------------- pipe */
+
+#define PIPE_BYTES (100 * 1024)
+
+static unsigned char pattern_byte(size_t i) { return (unsigned char)(i * 31 + (i >> 9) + 7); }
+
+static short poll_now(int fd) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+static void part_pipe(void) {
+    int data[2], go[2];
+    CHECK(pipe(data) == 0 && pipe(go) == 0);
+    pid_t pid = xfork("pipe");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(data[0]);
+        close(go[1]);
+        static unsigned char buf[PIPE_BYTES];
+        for (size_t i = 0; i < PIPE_BYTES; i++)
+            buf[i] = pattern_byte(i);
+        /* Uneven pieces; the pipe (64 KiB) fills, so the child waits for the parent. */
+        for (size_t off = 0, piece = 1000; off < PIPE_BYTES; off += piece, piece += 777) {
+            if (piece > PIPE_BYTES - off)
+                piece = PIPE_BYTES - off;
+            write_all(data[1], buf + off, piece);
+        }
+        char byte;
+        read_full(go[0], &byte, 1); /* stays alive, its write end open, until told */
+        _exit(0);
+    }
+    close(go[0]);
+    static unsigned char got[PIPE_BYTES];
+    size_t n = read_full(data[0], got, PIPE_BYTES);
+    unsigned want = 2166136261u;
+    for (size_t i = 0; i < PIPE_BYTES; i++) {
+        unsigned char b = pattern_byte(i);
+        want = fnv1a(want, &b, 1);
+    }
+    printf("pipe: read %zu bytes, checksum matches %d\n", n, fnv1a(2166136261u, got, n) == want);
+    CHECK(n == PIPE_BYTES && fnv1a(2166136261u, got, n) == want);
+    printf("pipe: the child alive, both write ends open: poll %s\n", events(poll_now(data[0])));
+    close(data[1]);
+    printf("pipe: the child alive, the parent's write end closed: poll %s\n", events(poll_now(data[0])));
+    write_all(go[1], "x", 1);
+    int status = reap(pid);
+    char byte;
+    short ev = poll_now(data[0]);
+    ssize_t r = read(data[0], &byte, 1);
+    printf("pipe: the child exited (%s): poll %s, read %zd\n", describe(status), events(ev), r);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && r == 0);
+    close(data[0]);
+    close(go[1]);
+
+    /* The other order: the child's write end goes first, the parent's is still open. */
+    CHECK(pipe(data) == 0);
+    pid = xfork("pipe");
+    if (pid < 0)
+        return;
+    if (pid == 0)
+        _exit(0);
+    reap(pid);
+    const char *open_ev = events(poll_now(data[0]));
+    close(data[1]);
+    r = read(data[0], &byte, 1);
+    printf("pipe: the child exited, the parent's write end open: poll %s; closed: read %zd\n", open_ev, r);
+    CHECK(r == 0);
+    close(data[0]);
+}
+
+/* ---------------------------------------------------------------- wait */
+
+static void part_wait(void) {
+    int status = -1;
+    pid_t pid = xfork("wait");
+    if (pid < 0)
+        return;
+    if (pid == 0)
+        _exit(11);
+    pid_t r = xwaitpid(-1, &status, 0);
+    printf("wait: waitpid(-1) returned the child %d, %s\n", r == pid, describe(status));
+    CHECK(r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 11);
+
+    int go[2];
+    CHECK(pipe(go) == 0);
+    pid = xfork("wait");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(go[1]);
+        char byte = 0;
+        read_full(go[0], &byte, 1);
+        _exit(byte == 'x' ? 12 : 1);
+    }
+    close(go[0]);
+    status = -1;
+    pid_t early = xwaitpid(pid, &status, WNOHANG);
+    write_all(go[1], "x", 1);
+    close(go[1]);
+    r = xwaitpid(pid, &status, 0);
+    printf("wait: WNOHANG while the child waits: %d; after it ran on: the child %d, %s\n", early, r == pid,
+           describe(status));
+    CHECK(early == 0 && r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 12);
+
+    pid = xfork("wait");
+    if (pid < 0)
+        return;
+    if (pid == 0)
+        _exit(13);
+    struct rusage ru;
+    memset(&ru, 0xff, sizeof ru);
+    do
+        r = wait4(pid, &status, 0, &ru);
+    while (r < 0 && errno == EINTR);
+    int filled = ru.ru_utime.tv_usec >= 0 && ru.ru_utime.tv_usec < 1000000 && ru.ru_stime.tv_usec >= 0 &&
+                 ru.ru_stime.tv_usec < 1000000 && ru.ru_maxrss >= 0;
+    printf("wait: wait4 returned the child %d, %s, rusage filled %d\n", r == pid, describe(status), filled);
+    CHECK(r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 13 && filled);
+
+    pid = xfork("wait");
+    if (pid < 0)
+        return;
+    if (pid == 0)
+        _exit(14);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int w;
+    do
+        w = waitid(P_PID, (id_t)pid, &si, WEXITED);
+    while (w < 0 && errno == EINTR);
+    printf("wait: waitid %d: si_signo SIGCHLD %d, si_pid==child %d, si_code CLD_EXITED %d, si_status %d\n", w,
+           si.si_signo == SIGCHLD, si.si_pid == pid, si.si_code == CLD_EXITED, si.si_status);
+    CHECK(w == 0 && si.si_signo == SIGCHLD && si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 14);
+    errno = 0;
+    r = waitpid(pid, &status, WNOHANG);
+    printf("wait: waitpid after waitid reaped it: %d %s\n", r, errname(errno));
+    CHECK(r == -1 && errno == ECHILD);
+
+    pid = xfork("wait");
+    if (pid < 0)
+        return;
+    if (pid == 0)
+        _exit(15);
+    int kept = 1;
+    for (int round = 0; round < 2; round++) {
+        memset(&si, 0, sizeof si);
+        do
+            w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
+        while (w < 0 && errno == EINTR);
+        kept = kept && w == 0 && si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 15;
+    }
+    status = -1;
+    r = xwaitpid(pid, &status, 0);
+    printf("wait: waitid WNOWAIT twice saw it %d, then waitpid reaped the child %d, %s\n", kept, r == pid,
+           describe(status));
+    CHECK(kept && r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 15);
+
+    errno = 0;
+    r = waitpid(getpid(), &status, 0);
+    printf("wait: waitpid of its own pid (not a child): %d %s\n", r, errname(errno));
+    CHECK(r == -1 && errno == ECHILD);
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t chld_count;
+static volatile pid_t chld_pid;
+static volatile int chld_code, chld_status;
+
+static void on_chld(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    (void)ctx;
+    chld_pid = si->si_pid;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+    chld_count++;
+}
+
+static void part_signals(void) {
+    pid_t pid = xfork("signals");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status = reap(pid);
+    printf("signals: SIGKILL from the parent: %s\n", describe(status));
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    pid = xfork("signals");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none); /* no core file, whatever the host's settings */
+        volatile int *volatile null = NULL;
+        *null = 1;
+        _exit(1);
+    }
+    status = reap(pid);
+    printf("signals: a write to NULL in the child: %s\n", describe(status));
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+
+    /* SIGCHLD blocked except inside sigsuspend: no exit is missed or counted twice. */
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    sigset_t waiting = old;
+    sigdelset(&waiting, SIGCHLD);
+    struct sigaction sa = {0}, prev;
+    sa.sa_sigaction = on_chld;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, &prev);
+    chld_count = 0;
+    int children = 3, info_ok = 1;
+    for (int i = 0; i < children; i++) {
+        int before = chld_count;
+        pid = xfork("signals");
+        if (pid < 0)
+            break;
+        if (pid == 0)
+            _exit(20 + i);
+        while (chld_count == before)
+            sigsuspend(&waiting);
+        info_ok = info_ok && chld_pid == pid && chld_code == CLD_EXITED && chld_status == 20 + i;
+        status = reap(pid);
+        info_ok = info_ok && WIFEXITED(status) && WEXITSTATUS(status) == 20 + i;
+    }
+    sigaction(SIGCHLD, &prev, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    printf("signals: SIGCHLD handler ran %d times for %d children, si_pid/si_code/si_status right %d\n",
+           (int)chld_count, children, info_ok);
+    CHECK(chld_count == children && info_ok);
+
+    /* SIGCHLD ignored: children are not kept as zombies; wait waits for them, then ECHILD. */
+    signal(SIGCHLD, SIG_IGN);
+    pid = xfork("signals");
+    if (pid == 0)
+        _exit(0);
+    if (pid > 0) {
+        errno = 0;
+        pid_t r = xwaitpid(pid, &status, 0);
+        printf("signals: SIGCHLD ignored, the child exited: waitpid %d %s\n", r, errname(errno));
+        CHECK(r == -1 && errno == ECHILD);
+    }
+    signal(SIGCHLD, SIG_DFL);
+}
+
+/* ---------------------------------------------------------------- fds */
+
+#define SHARED "/tmp/fork-shared"
+
+static void part_fds(void) {
+    int fd = open(SHARED, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    write_all(fd, "parent\n", 7);
+    int cloexec = open(SHARED, O_RDONLY | O_CLOEXEC);
+    CHECK(cloexec >= 0);
+    int flags[2], report[2];
+    CHECK(pipe(flags) == 0 && pipe(report) == 0);
+    pid_t pid = xfork("fds");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(report[0]);
+        write_all(fd, "child\n", 6);
+        close(fd);
+        fcntl(flags[0], F_SETFL, O_NONBLOCK); /* the open file description's: shared */
+        fcntl(flags[0], F_SETFD, FD_CLOEXEC); /* the fd's own: not */
+        char buf[8] = {0};
+        int seen[2] = {fcntl(cloexec, F_GETFD) == FD_CLOEXEC, pread(cloexec, buf, 7, 0) == 7};
+        send_ints(report[1], seen, 2);
+        char c[16], k[16], r[16];
+        snprintf(c, sizeof c, "%d", cloexec);
+        snprintf(k, sizeof k, "%d", flags[1]);
+        snprintf(r, sizeof r, "%d", report[1]);
+        char *argv[] = {"fork", "fd-check", c, k, r, NULL};
+        execve(SELF, argv, environ);
+        _exit(127);
+    }
+    close(report[1]);
+    int seen[4];
+    CHECK(recv_ints(report[0], seen, 4));
+    close(report[0]);
+    int status = reap(pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    off_t offset = lseek(fd, 0, SEEK_CUR);
+    write_all(fd, "parent again\n", 13);
+    char content[64] = {0};
+    ssize_t n = pread(fd, content, sizeof content - 1, 0);
+    for (ssize_t i = 0; i < n; i++)
+        if (content[i] == '\n')
+            content[i] = '|';
+    printf("fds: the child's write moved the shared offset to %lld; the file: %s\n", (long long)offset, content);
+    CHECK(offset == 13 && strcmp(content, "parent|child|parent again|") == 0);
+    int parent_fd_open = fcntl(fd, F_GETFD) >= 0;
+    printf("fds: the parent's fd open after the child closed its copy %d\n", parent_fd_open);
+    int nonblock = (fcntl(flags[0], F_GETFL) & O_NONBLOCK) != 0, not_cloexec = fcntl(flags[0], F_GETFD) == 0;
+    printf("fds: O_NONBLOCK set by the child shows in the parent %d, FD_CLOEXEC set by the child does not %d\n",
+           nonblock, not_cloexec);
+    printf("fds: close-on-exec fd inherited with its flag %d and readable %d; after execve closed %d, "
+           "other fds kept %d\n",
+           seen[0], seen[1], seen[2], seen[3]);
+    CHECK(parent_fd_open && nonblock && not_cloexec && seen[0] && seen[1] && seen[2] && seen[3]);
+    close(fd);
+    close(cloexec);
+    close(flags[0]);
+    close(flags[1]);
+    unlink(SHARED);
+}
+
+/* `fork fd-check C K R`, run by execve in part_fds's child. */
+static int fd_check(char **argv) {
+    int c = atoi(argv[2]), k = atoi(argv[3]), r = atoi(argv[4]);
+    errno = 0;
+    int seen[2] = {fcntl(c, F_GETFD) < 0 && errno == EBADF, fcntl(k, F_GETFD) >= 0 && fcntl(r, F_GETFD) >= 0};
+    send_ints(r, seen, 2);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- exec */
+
+static void part_exec(void) {
+    char *argv[] = {"fork", "hello-child", NULL};
+    pid_t pid = xfork("exec");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        execve(SELF, argv, environ);
+        _exit(127);
+    }
+    int status = reap(pid);
+    printf("exec: fork, then execve in the child: %s\n", describe(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+
+    fflush(stdout);
+    int error = posix_spawn(&pid, SELF, NULL, NULL, argv, environ);
+    if (error == 0) {
+        status = reap(pid);
+        printf("exec: posix_spawn: %s\n", describe(status));
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    } else {
+        printf("exec: posix_spawn: %s\n", errname(error));
+        failures++;
+    }
+    char *missing[] = {"missing", NULL};
+    error = posix_spawn(&pid, "/nonexistent", NULL, NULL, missing, environ);
+    if (error == 0) /* only an old glibc reports the failed execve as an exit status */
+        reap(pid);
+    printf("exec: posix_spawn of a missing program: %s\n", errname(error));
+    CHECK(error == ENOENT);
+
+    fflush(stdout);
+    pid = vfork();
+    if (pid == 0)
+        _exit(5);
+    if (pid < 0) {
+        printf("exec: vfork FAILED %s\n", errname(errno));
+        failures++;
+        return;
+    }
+    status = reap(pid);
+    printf("exec: vfork, then _exit in the child: %s\n", describe(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 5);
+}
+
+/* ---------------------------------------------------------------- orphan */
+
+static void part_orphan(void) {
+    pid_t top = getpid();
+    int report[2];
+    CHECK(pipe(report) == 0);
+    pid_t pid = xfork("orphan");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(report[0]);
+        pid_t child = getpid();
+        pid_t grandchild = fork();
+        if (grandchild < 0)
+            _exit(1);
+        if (grandchild == 0) {
+            int seen[3] = {0, 0, getpid()};
+            /* Wait (up to 10 s) for the child's exit to hand this process on. */
+            for (int i = 0; i < 10000 && getppid() == child; i++)
+                usleep(1000);
+            seen[0] = getppid() != child;
+            seen[1] = getppid() == top; /* the app is the reaper (pid 1 of the VM) */
+            send_ints(report[1], seen, 3);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(report[1]);
+    int status = reap(pid);
+    int seen[3];
+    int got = recv_ints(report[0], seen, 3);
+    char byte;
+    read_full(report[0], &byte, 1); /* EOF: the grandchild is gone */
+    close(report[0]);
+    if (got && seen[1])
+        reap(seen[2]);
+    printf("orphan: the child %s\n", describe(status));
+    printf("orphan reparented %d\n", seen[0]);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got && seen[0]);
+}
+
+/* ---------------------------------------------------------------- pgroup */
+
+static void part_pgroup(void) {
+    pid_t group = getpgrp(), session = getsid(0);
+    int report[2];
+    CHECK(pipe(report) == 0);
+    pid_t pid = xfork("pgroup");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(report[0]);
+        int seen[3] = {getpgrp() == group, getsid(0) == session, 0};
+        seen[2] = setpgid(0, 0) == 0 && getpgrp() == getpid();
+        send_ints(report[1], seen, 3);
+        for (;;)
+            pause();
+    }
+    close(report[1]);
+    int seen[3];
+    CHECK(recv_ints(report[0], seen, 3));
+    close(report[0]);
+    printf("pgroup: the child's group is the parent's %d, its session the parent's %d\n", seen[0], seen[1]);
+    int own = getpgid(pid) == pid;
+    printf("pgroup: after setpgid(0, 0) getpgrp()==getpid() %d, getpgid from the parent %d\n", seen[2], own);
+    CHECK(seen[0] && seen[1] && seen[2] && own);
+    CHECK(kill(-pid, SIGTERM) == 0);
+    int status = reap(pid);
+    errno = 0;
+    int gone = kill(-pid, 0);
+    printf("pgroup: kill(-pgid, SIGTERM): %s; then kill(-pgid, 0) %d %s\n", describe(status), gone,
+           errname(errno));
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && gone == -1 && errno == ESRCH);
+
+    CHECK(pipe(report) == 0);
+    pid = xfork("pgroup");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(report[0]);
+        pid_t sid = setsid();
+        int ok[1] = {sid == getpid() && getsid(0) == getpid() && getpgrp() == getpid()};
+        send_ints(report[1], ok, 1);
+        _exit(0);
+    }
+    close(report[1]);
+    int ok[1];
+    CHECK(recv_ints(report[0], ok, 1));
+    close(report[0]);
+    status = reap(pid);
+    printf("pgroup: setsid in the child leads a new session and group %d, %s\n", ok[0], describe(status));
+    CHECK(ok[0] && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ---------------------------------------------------------------- many */
+
+#define SEQUENTIAL 200
+#define AT_ONCE 8
+
+static void part_many(void) {
+    int good = 0;
+    for (int i = 0; i < SEQUENTIAL; i++) {
+        pid_t pid = xfork("many");
+        if (pid < 0)
+            break;
+        if (pid == 0)
+            _exit(i & 0xff);
+        int status = reap(pid);
+        good += WIFEXITED(status) && WEXITSTATUS(status) == (i & 0xff);
+    }
+    printf("many: %d of %d forks one after another exited with their number and were reaped\n", good, SEQUENTIAL);
+    CHECK(good == SEQUENTIAL);
+
+    int data[2], go[2];
+    CHECK(pipe(data) == 0 && pipe(go) == 0);
+    pid_t pids[AT_ONCE];
+    int started = 0;
+    for (; started < AT_ONCE; started++) {
+        pids[started] = xfork("many");
+        if (pids[started] < 0)
+            break;
+        if (pids[started] == 0) {
+            close(data[0]);
+            close(go[1]);
+            unsigned char index = (unsigned char)started;
+            write_all(data[1], &index, 1);
+            char byte;
+            read_full(go[0], &byte, 1); /* EOF once every child has written */
+            _exit(40 + started);
+        }
+    }
+    close(data[1]);
+    close(go[0]);
+    /* Each child wrote and waits for go's EOF: they are all alive at once. */
+    unsigned char got[AT_ONCE];
+    size_t n = read_full(data[0], got, (size_t)started);
+    close(go[1]);
+    unsigned seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if (got[i] < AT_ONCE)
+            seen |= 1u << got[i];
+    char rest;
+    ssize_t more = read(data[0], &rest, 1);
+    close(data[0]);
+    unsigned reaped = 0;
+    for (int i = 0; i < started; i++) {
+        int status = -1;
+        pid_t r = xwaitpid(-1, &status, 0);
+        for (int j = 0; j < started; j++)
+            if (r == pids[j] && WIFEXITED(status) && WEXITSTATUS(status) == 40 + j)
+                reaped |= 1u << j;
+    }
+    errno = 0;
+    pid_t none = waitpid(-1, NULL, 0);
+    int all = (1u << AT_ONCE) - 1;
+    printf("many: %d alive at once each wrote its index once %d, then EOF %d\n", AT_ONCE,
+           n == AT_ONCE && seen == (unsigned)all, more == 0);
+    printf("many: all %d reaped by waitpid(-1) with their statuses %d, then %s\n", AT_ONCE,
+           reaped == (unsigned)all, errname(errno));
+    CHECK(started == AT_ONCE && n == AT_ONCE && seen == (unsigned)all && more == 0);
+    CHECK(reaped == (unsigned)all && none == -1 && errno == ECHILD);
+}
+
+/* ---------------------------------------------------------------- main */
+
+/* A part that hangs (a child never reaped, a SIGCHLD never sent) fails with its name instead
+ * of running into the test's timeout, its earlier lines already out (stdout is line-buffered). */
+#define PART_SECONDS 20
+
+static const char *current_part;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "FAILED: no progress for 20 s in part ";
+    write(STDOUT_FILENO, msg, sizeof msg - 1);
+    write(STDOUT_FILENO, current_part, strlen(current_part));
+    write(STDOUT_FILENO, "\n", 1);
+    _exit(1);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} parts[] = {
+    {"fork", part_fork},     {"pipe", part_pipe},     {"wait", part_wait},
+    {"signals", part_signals}, {"fds", part_fds},       {"exec", part_exec},
+    {"orphan", part_orphan},   {"pgroup", part_pgroup}, {"many", part_many},
+};
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "hello-child") == 0) {
+        printf("hello-child: argv");
+        for (int i = 0; i < argc; i++)
+            printf(" [%s]", argv[i]);
+        printf("\n");
+        return 3;
+    }
+    if (argc > 4 && strcmp(argv[1], "fd-check") == 0)
+        return fd_check(argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_alarm);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
+            current_part = parts[i].name;
+            alarm(PART_SECONDS);
+            parts[i].run();
+            alarm(0);
+            ran++;
+        }
+    if (!ran) {
+        printf("unknown part: %s\n", argv[1]);
+        return 2;
+    }
+    return failures ? 1 : 0;
+}
