@@ -1206,6 +1206,9 @@ pub fn go_runtime() -> Case {
                a read at end of file: ok\n\
                a read deadline on an empty pipe: ok\n\
                os.Executable: ok\n\
+               os/exec ran a child and read its output: ok\n\
+               os/exec saw a child's exit status: ok\n\
+               os/exec of a missing program fails with its error: ok\n\
                syscall.Exec ran the program again, with its arguments and environment: ok\n\
                all ok\n";
     let runs = vec![Run::new("runtime").stdout(out), Run::new("--cpus 1").cpus(1).stdout(out).vm_only()];

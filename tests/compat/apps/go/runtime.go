@@ -2,14 +2,18 @@
 // several threads, channels, select with timers and tickers, sync.WaitGroup/Mutex, garbage
 // collection under allocation load, a tight loop preempted by the runtime (SIGURG sent to a
 // chosen thread), os file I/O, pipes through the netpoller (epoll), GOMAXPROCS honoured, and
-// syscall.Exec from a process of several threads (the program runs itself again). One line
-// per check; only the main goroutine prints, never times or addresses.
+// child processes through os/exec (the program runs itself as a child, whose output and exit
+// status it reads) and syscall.Exec from a process of several threads (the program runs
+// itself again). One line per check; only the main goroutine prints, never times or
+// addresses.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
@@ -31,6 +35,13 @@ func check(what string, ok bool) {
 var sink uint64
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "child" {
+		fmt.Printf("a child says %s\n", os.Args[2])
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "child-fails" {
+		os.Exit(3)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "after-exec" {
 		check("syscall.Exec ran the program again, with its arguments and environment",
 			len(os.Args) == 3 && os.Args[2] == "two words" && os.Getenv("EXECED") == "yes")
@@ -194,6 +205,15 @@ loop:
 	// replaced.
 	self, err := os.Executable()
 	check("os.Executable", err == nil)
+
+	// Child processes (Go forks with CLONE_VM|CLONE_VFORK from a process of several threads).
+	out, err := exec.Command(self, "child", "hello there").Output()
+	check("os/exec ran a child and read its output", err == nil && string(out) == "a child says hello there\n")
+	err = exec.Command(self, "child-fails").Run()
+	var exitErr *exec.ExitError
+	check("os/exec saw a child's exit status", errors.As(err, &exitErr) && exitErr.ExitCode() == 3)
+	err = exec.Command("/no/such/program").Run()
+	check("os/exec of a missing program fails with its error", errors.Is(err, os.ErrNotExist))
 	err = syscall.Exec(self, []string{"runtime", "after-exec", "two words"}, append(os.Environ(), "EXECED=yes"))
 	fmt.Printf("syscall.Exec: %v\n", err)
 	os.Exit(1)
