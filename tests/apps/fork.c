@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
@@ -501,8 +502,13 @@ static int fd_check(char **argv) {
 
 /* ---------------------------------------------------------------- exec */
 
+/* A page the parent maps where nothing else is: an exec'd child's /proc/self/maps must not
+ * show it (its memory is the new program's, not a copy or a loan of its parent's). */
+#define PARENT_MARK ((void *)0x2a0000000UL)
+
 static void part_exec(void) {
     char *argv[] = {"fork", "hello-child", NULL};
+    CHECK(mmap(PARENT_MARK, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == PARENT_MARK);
     pid_t pid = xfork("exec");
     if (pid < 0)
         return;
@@ -740,6 +746,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < argc; i++)
             printf(" [%s]", argv[i]);
         printf("\n");
+        char line[256];
+        int parents = 0;
+        FILE *maps = fopen("/proc/self/maps", "r");
+        while (maps && fgets(line, sizeof line, maps))
+            parents += strncmp(line, "2a0000000-", 10) == 0;
+        printf("hello-child: /proc/self/maps read %d, shows its parent's page %d\n", maps != NULL, parents);
         return 3;
     }
     if (argc > 4 && strcmp(argv[1], "fd-check") == 0)

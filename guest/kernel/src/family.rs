@@ -170,7 +170,7 @@ fn wait_for_vfork_child(p: &mut Process, pid: u32) {
 }
 
 /// The vfork parent of this process may run on (it execs or ends); its memory, if this
-/// process ran on it, must be given back first ([`take_own_space`], [`give_back_space`]).
+/// process ran on it, must be given back first ([`take_fresh_space`], [`give_back_space`]).
 pub fn release_vfork_parent(p: &mut Process) {
     if let Some(cpu) = p.vfork_parent.take() {
         crate::hypercall::unpark(cpu);
@@ -193,22 +193,19 @@ fn give_back_space(p: &mut Process) {
     }
 }
 
-/// A vfork child that runs on its parent's memory takes memory of its own (it execs): the
-/// parent's goes back to it, and this vCPU switches to the new, empty tables. ENOMEM when no
-/// frame is left for them (nothing changed then).
-pub fn take_own_space(p: &mut Process) -> Result<(), crate::errno::Errno> {
-    if !p.borrowed_space {
-        return Ok(());
+/// execve in a process other than the app: the new program gets fresh, empty tables. A
+/// vfork child gives the memory it ran on back to its parent; another process's old memory
+/// and tables are freed, with no flush (no vCPU runs on them once this one has switched).
+/// The app keeps the boot tables, where idle vCPUs run (execve unmaps its old program
+/// instead): `Ok(false)`. ENOMEM when no frame is left for the tables (nothing changed then).
+pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
+    if p.pid == INIT_PID {
+        return Ok(false);
     }
-    let own = p.space.fresh(boot_root())?;
-    let root = own.root();
-    p.borrowed_space = false;
-    let borrowed = core::mem::replace(&mut p.space, own);
-    let ppid = p.ppid;
-    match p.other(ppid) {
-        Some(parent) => parent.space = borrowed,
-        None => crate::hypercall::panic(b"a vfork child outlived its parent"),
-    }
+    let fresh = p.space.fresh(boot_root())?;
+    let root = fresh.root();
+    let mut old = core::mem::replace(&mut p.space, fresh);
+    p.view.set_memory(p.space.memory_share());
     #[cfg(not(test))]
     {
         crate::hypercall::set_root(root);
@@ -216,7 +213,18 @@ pub fn take_own_space(p: &mut Process) -> Result<(), crate::errno::Errno> {
     }
     #[cfg(test)]
     let _ = root;
-    Ok(())
+    if p.borrowed_space {
+        p.borrowed_space = false;
+        let ppid = p.ppid;
+        match p.other(ppid) {
+            Some(parent) => parent.space = old,
+            None => crate::hypercall::panic(b"a vfork child outlived its parent"),
+        }
+    } else {
+        old.release();
+        old.free_tables();
+    }
+    Ok(true)
 }
 
 /// Ends the current process, which is not the app, as `ending` says: its other threads end,

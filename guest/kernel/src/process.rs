@@ -89,7 +89,9 @@ pub struct CommandLine {
 /// a syscall holds the process, so it only takes its own locks.
 pub struct SelfView {
     files: Arc<Files>,
-    memory: Arc<MemoryShare>,
+    /// What `/proc` sees of its memory (another address space's after an execve that took
+    /// fresh tables).
+    memory: SpinLock<Arc<MemoryShare>>,
     command_line: SpinLock<Option<CommandLine>>,
     /// The process's thread count (kept by clone and exit).
     pub threads: core::sync::atomic::AtomicU32,
@@ -113,6 +115,11 @@ impl SelfView {
         *self.comm.lock() = name.map(Vec::from);
     }
 
+    /// Shows another address space's memory (the process took fresh tables).
+    pub fn set_memory(&self, memory: Arc<MemoryShare>) {
+        *self.memory.lock() = memory;
+    }
+
     /// Records the process's id and its parent's (fork, and a parent's end).
     pub fn set_ids(&self, pid: u32, ppid: u32) {
         *self.ids.lock() = (pid, ppid);
@@ -122,7 +129,7 @@ impl SelfView {
     pub fn fork(&self, files: Arc<Files>, memory: Arc<MemoryShare>, pid: u32) -> SelfView {
         SelfView {
             files,
-            memory,
+            memory: SpinLock::new(memory),
             command_line: SpinLock::new(Some(self.command_line())),
             threads: core::sync::atomic::AtomicU32::new(1),
             program: SpinLock::new(self.program.lock().clone()),
@@ -169,8 +176,8 @@ impl ProcessView for SelfView {
     }
 
     fn memory(&self) -> Option<MemoryUsage> {
-        let regions: Vec<MapRegion> = self
-            .memory
+        let memory = self.memory.lock().clone();
+        let regions: Vec<MapRegion> = memory
             .mappings()
             .into_iter()
             .map(|(start, vma)| MapRegion {
@@ -198,14 +205,14 @@ impl ProcessView for SelfView {
                 RegionKind::File { dev, ino, .. } => Some((dev, ino)),
                 _ => None,
             })
-            .filter_map(|id| Some((id, self.memory.file_path(id)?)))
+            .filter_map(|id| Some((id, memory.file_path(id)?)))
             .collect();
         Some(MemoryUsage {
             file_paths,
             regions,
-            resident_pages: self.memory.resident_pages(),
-            peak_resident_pages: self.memory.peak_resident_pages(),
-            minor_faults: self.memory.minor_faults(),
+            resident_pages: memory.resident_pages(),
+            peak_resident_pages: memory.peak_resident_pages(),
+            minor_faults: memory.minor_faults(),
         })
     }
 
@@ -328,7 +335,7 @@ impl Process {
     ) -> Process {
         let view = Arc::new(SelfView {
             files: files.clone(),
-            memory: space.memory_share(),
+            memory: SpinLock::new(space.memory_share()),
             command_line: SpinLock::new(None),
             threads: core::sync::atomic::AtomicU32::new(1),
             program: SpinLock::new(None),

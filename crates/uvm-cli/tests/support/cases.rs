@@ -653,8 +653,10 @@ pub fn fork(tc: Toolchain) -> Case {
         (
             "exec",
             "hello-child: argv [fork] [hello-child]\n\
+             hello-child: /proc/self/maps read 1, shows its parent's page 0\n\
              exec: fork, then execve in the child: WIFEXITED 1 WEXITSTATUS 3\n\
              hello-child: argv [fork] [hello-child]\n\
+             hello-child: /proc/self/maps read 1, shows its parent's page 0\n\
              exec: posix_spawn: WIFEXITED 1 WEXITSTATUS 3\n\
              exec: posix_spawn of a missing program: ENOENT\n\
              exec: vfork, then _exit in the child: WIFEXITED 1 WEXITSTATUS 5\n",

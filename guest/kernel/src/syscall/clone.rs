@@ -29,14 +29,10 @@ const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_DETACHED: u64 = 0x40_0000;
 const CLONE_UNTRACED: u64 = 0x80_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
-/// What a thread library passes, and flags with no effect on a thread here (CLONE_DETACHED is
+/// Flags a thread and a process may both be asked with: the thread pointer, the tid words,
+/// and flags with no effect here (CLONE_SYSVSEM: no SysV semaphores; CLONE_DETACHED is
 /// ignored by Linux; CLONE_UNTRACED and CLONE_PTRACE concern tracers, which do not exist).
-const THREAD_FLAGS: u64 = CLONE_VM
-    | CLONE_FS
-    | CLONE_FILES
-    | CLONE_SIGHAND
-    | CLONE_THREAD
-    | CLONE_SYSVSEM
+const COMMON_FLAGS: u64 = CLONE_SYSVSEM
     | CLONE_SETTLS
     | CLONE_PARENT_SETTID
     | CLONE_CHILD_CLEARTID
@@ -44,6 +40,8 @@ const THREAD_FLAGS: u64 = CLONE_VM
     | CLONE_DETACHED
     | CLONE_UNTRACED
     | CLONE_PTRACE;
+/// What a thread library passes.
+const THREAD_FLAGS: u64 = COMMON_FLAGS | CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
 
 /// What clone and clone3 ask for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,19 +70,10 @@ fn check_flags(flags: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Flags a new process may be asked with (fork, vfork, posix_spawn): CLONE_VM is served by a
-/// copy of the memory (the child cannot write into its parent's: see `family`), with
-/// CLONE_VFORK's wait; the tid words, the thread pointer, and the flags with no effect here.
-const PROCESS_FLAGS: u64 = CLONE_VM
-    | CLONE_VFORK
-    | CLONE_SYSVSEM
-    | CLONE_SETTLS
-    | CLONE_PARENT_SETTID
-    | CLONE_CHILD_CLEARTID
-    | CLONE_CHILD_SETTID
-    | CLONE_DETACHED
-    | CLONE_UNTRACED
-    | CLONE_PTRACE;
+/// Flags a new process may be asked with (fork, vfork, posix_spawn): CLONE_VM with
+/// CLONE_VFORK runs the child on its waiting parent's memory when the parent has one thread,
+/// and on a copy otherwise (`crate::family::fork`).
+const PROCESS_FLAGS: u64 = COMMON_FLAGS | CLONE_VM | CLONE_VFORK;
 
 /// A new process as clone's `flags` (CLONE_THREAD clear) and arguments ask: EINVAL where
 /// Linux refuses the flags (CLONE_SIGHAND without CLONE_VM), ENOSYS for what is not served

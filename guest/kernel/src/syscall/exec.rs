@@ -245,13 +245,16 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
         return Err(Errno::E2BIG);
     }
     super::clone::end_other_threads(p);
-    // A vfork child that ran on its parent's memory takes memory of its own.
-    crate::family::take_own_space(p)?;
+    // A process other than the app takes fresh tables (a vfork child gives back the memory
+    // it ran on); the app unmaps its old program below.
+    let fresh_tables = crate::family::take_fresh_space(p)?;
 
     // The point of no return: the old program's memory goes.
     let closed = p.files.fds.lock().close_on_exec();
     drop(closed);
-    let _ = p.space.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA);
+    if !fresh_tables {
+        let _ = p.space.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA);
+    }
     p.patcher.forget_sites();
     let machine = p.machine;
     let loaded = match &program.bytes {
