@@ -172,6 +172,28 @@ static void part_fork(void) {
     printf("fork: second waitpid %d %s\n", again, errname(errno));
     CHECK(again == -1 && errno == ECHILD);
     free(heap);
+
+    /* MAP_SHARED memory (anonymous, and of a /dev/shm file) is the same memory in both. */
+    int *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int shm = open("/dev/shm/fork-test", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(anon != MAP_FAILED && shm >= 0 && ftruncate(shm, 4096) == 0);
+    int *file = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
+    int *private = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(file != MAP_FAILED && private != MAP_FAILED);
+    anon[0] = file[0] = private[0] = 1;
+    pid = xfork("fork");
+    if (pid == 0) {
+        anon[0] = file[0] = private[0] = 2;
+        anon[1] = 5;
+        _exit(0);
+    }
+    status = reap(pid);
+    printf("fork: the child's writes to MAP_SHARED memory show in the parent: anonymous %d, a /dev/shm file %d; "
+           "to MAP_PRIVATE memory not %d\n",
+           anon[0] == 2 && anon[1] == 5, file[0] == 2, private[0] == 1);
+    CHECK(anon[0] == 2 && file[0] == 2 && private[0] == 1);
+    unlink("/dev/shm/fork-test");
+    close(shm);
 }
 
 /* ---------------------------------------------------------------- pipe */

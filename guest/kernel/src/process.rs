@@ -617,6 +617,29 @@ impl Process {
         shared: bool,
     ) -> Result<u64, Errno> {
         let file = self.file(fd)?;
+        self.map_open_file(file, addr, len, prot, flags, offset, shared)
+    }
+
+    /// mmap's `MAP_SHARED | MAP_ANONYMOUS`: a mapping of a new, unlinked tmpfs file of `len`
+    /// bytes (as Linux backs it with shmem), so a forked child shares its pages.
+    pub fn map_shared_anonymous(&mut self, addr: u64, len: u64, prot: Prot, flags: MapFlags) -> Result<u64, Errno> {
+        let file = self.vfs.shared_anonymous()?;
+        file.truncate(i64::try_from(len).map_err(|_| Errno::ENOMEM)?)?;
+        self.map_open_file(file, addr, len, prot, flags, 0, true)
+    }
+
+    /// [`Process::map_file`] of an open file.
+    #[allow(clippy::too_many_arguments)]
+    fn map_open_file(
+        &mut self,
+        file: Arc<OpenFile>,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+        offset: u64,
+        shared: bool,
+    ) -> Result<u64, Errno> {
         if !file.is_readable() || file.is_dir() {
             return Err(Errno::EACCES);
         }

@@ -616,7 +616,8 @@ pub fn fork(tc: Toolchain) -> Case {
              fork: the child's copies kept its writes, not the parent's 1\n\
              fork: the parent's copies kept its writes, not the child's 1\n\
              fork: waitpid WIFEXITED 1 WEXITSTATUS 7\n\
-             fork: second waitpid -1 ECHILD\n",
+             fork: second waitpid -1 ECHILD\n\
+             fork: the child's writes to MAP_SHARED memory show in the parent: anonymous 1, a /dev/shm file 1; to MAP_PRIVATE memory not 1\n",
         ),
         (
             "pipe",

@@ -36,7 +36,7 @@ use crate::fs::stat::{
 use crate::fs::statfs::{
     StatFs, IMAGE_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, TMPFS_MAGIC,
 };
-use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, NODE_COST};
+use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, F_SEAL_SEAL, NODE_COST};
 use crate::fs::unix::{UnixAddr, UnixNames, UnixSocket, SOCKFS_MAGIC};
 use crate::sync::SpinLock;
 
@@ -255,12 +255,25 @@ impl Vfs {
     /// `F_SEAL_*` bits `seals`. `/proc/self/fd/N` shows it as `/memfd:NAME (deleted)`, as on
     /// Linux.
     pub fn memfd(&self, name: &[u8], mode: u32, seals: u32) -> Result<Arc<OpenFile>, Errno> {
+        let mut path = b"/memfd:".to_vec();
+        path.extend_from_slice(name);
+        self.unlinked_shm_file(path, mode, seals)
+    }
+
+    /// The file behind a shared anonymous mapping (mmap's `MAP_SHARED | MAP_ANONYMOUS`, which
+    /// a forked child shares with its parent): an unlinked tmpfs file, which
+    /// `/proc/self/maps` names `/dev/zero (deleted)`, as Linux does.
+    pub fn shared_anonymous(&self) -> Result<Arc<OpenFile>, Errno> {
+        self.unlinked_shm_file(b"/dev/zero".to_vec(), 0o600, F_SEAL_SEAL)
+    }
+
+    /// A new tmpfs file in `/dev/shm`'s file system that no directory names, open read-write
+    /// under `path`.
+    fn unlinked_shm_file(&self, path: Vec<u8>, mode: u32, seals: u32) -> Result<Arc<OpenFile>, Errno> {
         let Node::Tmp(shm) = &self.mounts[mount_id::SHM].root else {
             return Err(Errno::ENOSYS);
         };
         let node = shm.create_unlinked_file(mode, self.uid, self.gid, seals)?;
-        let mut path = b"/memfd:".to_vec();
-        path.extend_from_slice(name);
         let location = Location::new(mount_id::SHM, Node::Tmp(node), path);
         Ok(Arc::new(OpenFile::new(location, O_RDWR, Vec::new())))
     }

@@ -51,8 +51,11 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         lazy: flags & (MAP_NORESERVE | MAP_STACK) != 0,
         defer_fill: false,
     };
-    if flags & MAP_ANONYMOUS != 0 {
+    if flags & MAP_ANONYMOUS != 0 && kind == MAP_PRIVATE {
         return p.space.map(addr, len, prot, map_flags, Backing::Anonymous).map(|a| a as usize);
+    }
+    if flags & MAP_ANONYMOUS != 0 {
+        return p.map_shared_anonymous(addr, len, prot, map_flags).map(|a| a as usize);
     }
     let shared = kind != MAP_PRIVATE;
     // Pipes, the console, eventfds and epoll files have no pages to map (Linux: ENODEV).
