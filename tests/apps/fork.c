@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
@@ -612,6 +613,49 @@ static void part_orphan(void) {
     printf("orphan: the child %s\n", describe(status));
     printf("orphan reparented %d\n", seen[0]);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got && seen[0]);
+
+    /* PR_SET_PDEATHSIG: a grandchild that asked for SIGKILL at its parent's end dies with it
+     * (its end closes the pipe it holds: EOF here, wherever it was reparented). */
+    int held[2], ready[2];
+    CHECK(pipe(held) == 0 && pipe(ready) == 0);
+    pid = xfork("orphan");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(held[0]);
+        close(ready[0]);
+        pid_t child = getpid();
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            pid_t me = getpid();
+            write_all(ready[1], &me, sizeof me);
+            close(ready[1]);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != child) /* the parent is gone already: no signal comes */
+                _exit(0);
+            for (;;)
+                pause();
+        }
+        close(held[1]);
+        close(ready[1]);
+        /* Give the grandchild time to reach prctl, then end. */
+        usleep(100000);
+        _exit(0);
+    }
+    close(held[1]);
+    close(ready[1]);
+    pid_t grandchild = 0;
+    CHECK(read_full(ready[0], &grandchild, sizeof grandchild) == sizeof grandchild);
+    reap(pid);
+    char none;
+    int eof = read(held[0], &none, 1) == 0;
+    close(held[0]);
+    close(ready[0]);
+    /* The app is the VM's pid 1, so the grandchild became its child: reap it (natively it
+     * is not this process's child: ECHILD). */
+    waitpid(grandchild, NULL, 0);
+    printf("orphan: a grandchild with PR_SET_PDEATHSIG SIGKILL ended with its parent %d\n", eof);
+    CHECK(eof);
 }
 
 /* ---------------------------------------------------------------- pgroup */

@@ -326,6 +326,78 @@ fn native_musl_epoll_server() {
     epoll_server("native_musl_epoll_server", Mode::Native, Musl);
 }
 
+// ---------------------------------------------------------------- the C pre-forking server
+
+const PREFORK_WORKERS: usize = 3;
+const PREFORK_CONNECTIONS: usize = 60;
+/// Client threads, each making its share of the connections one after another.
+const PREFORK_CLIENTS: usize = 8;
+
+/// The C pre-forking server behind a published port (in the VM with 2 vCPUs): 3 worker
+/// processes accept on the listener they inherited and count in MAP_SHARED|MAP_ANONYMOUS
+/// memory; 60 connections (8 at a time), each one request line answered by whichever worker
+/// took it, then the parent ends and reaps every worker and exits 0.
+fn prefork_server(test: &str, mode: Mode, tc: Toolchain) {
+    let case = app_case("net_prefork", tc, "net_prefork");
+    let Some(target) = prepare(test, mode, &case) else { return };
+    let (workers, connections) = (PREFORK_WORKERS.to_string(), PREFORK_CONNECTIONS.to_string());
+    let args = ["{port}", workers.as_str(), connections.as_str()];
+    let launch =
+        Launch { target: &target, guest_port: 7100, proto: Proto::Tcp, args: &args, uvm_args: &["--cpus", "2"] };
+    let mut server = start(test, mode, &launch);
+    let port = server.port;
+    let clients: Vec<_> = (0..PREFORK_CLIENTS)
+        .map(|c| {
+            thread::spawn(move || -> Result<(), String> {
+                for n in (c..PREFORK_CONNECTIONS).step_by(PREFORK_CLIENTS) {
+                    let mut stream = net::connect(port).map_err(|e| format!("connection {n}: connect: {e}"))?;
+                    stream
+                        .write_all(format!("hello {n}\n").as_bytes())
+                        .map_err(|e| format!("connection {n}: send: {e}"))?;
+                    let mut reply = Vec::new();
+                    std::io::Read::read_to_end(&mut stream, &mut reply)
+                        .map_err(|e| format!("connection {n}: read: {e}"))?;
+                    if reply != format!("worker served hello {n}\n").as_bytes() {
+                        return Err(format!("connection {n}: got {}", show(&reply)));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let failures: Vec<String> = clients.into_iter().filter_map(|c| c.join().expect("client thread").err()).collect();
+    assert!(failures.is_empty(), "{test}: {} client threads failed: {failures:?}", failures.len());
+    let stdout = server.expect_exit(test, 0);
+    let listened = if mode == Mode::Vm { 7100 } else { port };
+    assert_eq!(
+        stdout,
+        format!(
+            "listening on port {listened}\nserved {PREFORK_CONNECTIONS} connections with {PREFORK_WORKERS} workers, every worker reaped\n"
+        ),
+        "{test}: the server's stdout"
+    );
+}
+
+#[test]
+fn glibc_prefork_server_behind_published_port() {
+    prefork_server("glibc_prefork_server_behind_published_port", Mode::Vm, Glibc);
+}
+
+#[test]
+fn musl_prefork_server_behind_published_port() {
+    prefork_server("musl_prefork_server_behind_published_port", Mode::Vm, Musl);
+}
+
+#[test]
+fn native_glibc_prefork_server() {
+    prefork_server("native_glibc_prefork_server", Mode::Native, Glibc);
+}
+
+#[test]
+fn native_musl_prefork_server() {
+    prefork_server("native_musl_prefork_server", Mode::Native, Musl);
+}
+
 // ---------------------------------------------------------------- the Rust std server
 
 const RUST_CONNECTIONS: usize = 8;

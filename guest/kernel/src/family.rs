@@ -249,9 +249,14 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     p.space.free_tables();
     let (pid, ppid) = (p.pid, p.ppid);
     let orphans = core::mem::take(&mut p.exited_children);
+    // Its children go to the app, and get their parent death signal (prctl).
     for q in p.shared.processes.iter_mut().filter(|q| q.ppid == pid) {
         q.ppid = INIT_PID;
         q.view.set_ids(q.pid, INIT_PID);
+        let signal = q.attributes.parent_death_signal;
+        if signal != 0 {
+            signal_process(q, SigInfo::from_kernel(signal));
+        }
     }
     let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending };
     let exit_signal = p.exit_signal;

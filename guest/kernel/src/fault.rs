@@ -155,6 +155,11 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
                 pc.in_fault = 0;
                 return;
             }
+            // Out of memory in another process than the app: that process is killed, as
+            // by Linux's OOM killer; the app's own end reports the reason.
+            FaultOutcome::OutOfMemory if process.pid != crate::process::INIT_PID => {
+                crate::signal::kill_with(process, Signal::SIGKILL, cr2, frame.rip, vector as u32, error as u32)
+            }
             FaultOutcome::OutOfMemory => crate::hypercall::fatal(Fatal {
                 reason: FatalReason::OutOfMemory as u32,
                 signal: Signal::SIGKILL as u32,

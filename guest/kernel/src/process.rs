@@ -383,8 +383,8 @@ impl Process {
 
     /// A forked child of this process, with id `pid`, its one thread on vCPU `cpu`, over
     /// `space` (this one's copy): the same files (a copy of the fd table, sharing each open
-    /// file), working directory, identity, signal dispositions, blocked signals and
-    /// limits; nothing pending, no timer, no parent death signal (as Linux's fork).
+    /// file), working directory, identity, signal dispositions, blocked signals, alternate
+    /// stack and limits; nothing pending, no timer, no parent death signal (as Linux's fork).
     pub fn forked(&self, pid: u32, cpu: u32, space: AddressSpace, exit_signal: u32) -> Process {
         let files = Arc::new(Files {
             fds: SpinLock::new(self.files.fds.lock().clone()),
@@ -392,8 +392,10 @@ impl Process {
         });
         let mut space = space;
         let view = Arc::new(self.view.fork(files.clone(), space.memory_share(), pid));
+        // The calling thread's mask and alternate stack, as Linux's fork copies them.
         let mut signals = crate::signal::ThreadSignals::new();
         signals.set_blocked(self.thread.signals.blocked);
+        signals.alt_stack = self.thread.signals.alt_stack;
         let mut thread = Thread::new(pid, cpu, signals);
         thread.name = self.thread.name;
         Process {

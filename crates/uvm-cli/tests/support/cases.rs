@@ -662,7 +662,11 @@ pub fn fork(tc: Toolchain) -> Case {
              exec: posix_spawn of a missing program: ENOENT\n\
              exec: vfork, then _exit in the child: WIFEXITED 1 WEXITSTATUS 5\n",
         ),
-        ("orphan", "orphan: the child WIFEXITED 1 WEXITSTATUS 0\norphan reparented 1\n"),
+        (
+            "orphan",
+            "orphan: the child WIFEXITED 1 WEXITSTATUS 0\norphan reparented 1\n\
+             orphan: a grandchild with PR_SET_PDEATHSIG SIGKILL ended with its parent 1\n",
+        ),
         (
             "pgroup",
             "pgroup: the child's group is the parent's 1, its session the parent's 1\n\
