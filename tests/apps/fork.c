@@ -151,6 +151,19 @@ static void part_fork(void) {
     }
     close(up[1]);
     close(down[0]);
+    /* The child waits for "g": its /proc directory names it and its parent. */
+    char path[64], text[512] = {0};
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int statfd = open(path, O_RDONLY);
+    ssize_t got = statfd >= 0 ? read(statfd, text, sizeof text - 1) : -1;
+    int stat_pid = 0, stat_ppid = 0;
+    char state = 0;
+    int fields = got > 0 ? sscanf(text, "%d (%*[^)]) %c %d", &stat_pid, &state, &stat_ppid) : 0;
+    if (statfd >= 0)
+        close(statfd);
+    printf("fork: /proc/PID/stat of the child names it %d and its parent %d\n", fields == 3 && stat_pid == pid,
+           fields == 3 && stat_ppid == getpid());
+    CHECK(fields == 3 && stat_pid == pid && stat_ppid == getpid());
     data_var = 3;
     *heap = 30;
     stack_var = 300;

@@ -147,6 +147,8 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
         return Err(e);
     }
     p.shared.vcpus.next_tid += 1;
+    let view: alloc::sync::Arc<dyn crate::fs::ProcessView> = child.view.clone();
+    p.vfs.register_process(&view);
     p.shared.processes.push(child);
     if request.vfork {
         wait_for_vfork_child(p, pid);

@@ -478,14 +478,14 @@ impl Process {
     }
 
     /// Makes `self.shared.processes[i]` the current process (in `self`), this one one of the
-    /// others, and installs its view for `/proc/self`.
+    /// others, and has `/proc/self` show it.
     pub fn make_current(&mut self, i: usize) {
         let mut shared = core::mem::take(&mut self.shared);
         let mut next = shared.processes.swap_remove(i);
         core::mem::swap(self, &mut next);
         shared.processes.push(next);
         self.shared = shared;
-        self.vfs.set_process_view(self.view.clone());
+        self.vfs.set_calling_process(self.view.clone());
     }
 
     /// The other process with id `pid`, if it has not ended.

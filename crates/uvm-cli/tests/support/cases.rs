@@ -612,7 +612,8 @@ pub fn fork(tc: Toolchain) -> Case {
     let parts: [(&str, &str); 9] = [
         (
             "fork",
-            "fork: pid!=parent 1, ppid==parent 1, fork returned the child's pid 1\n\
+            "fork: /proc/PID/stat of the child names it 1 and its parent 1\n\
+             fork: pid!=parent 1, ppid==parent 1, fork returned the child's pid 1\n\
              fork: the child's copies kept its writes, not the parent's 1\n\
              fork: the parent's copies kept its writes, not the child's 1\n\
              fork: waitpid WIFEXITED 1 WEXITSTATUS 7\n\

@@ -1,23 +1,24 @@
 //! [`ProcFs`]: the minimal `/proc` mounted at `/proc`.
 //!
 //! ```text
-//! /proc/self -> 1              /proc/1/exe -> the app's path
-//! /proc/1/cwd => the cwd       /proc/1/fd/N => open fd N   ("=>": magic links, below)
-//! /proc/1/mounts               /proc/mounts -> self/mounts
-//! /proc/1/maps /proc/1/status /proc/1/stat /proc/1/statm /proc/1/comm
-//! /proc/1/cmdline /proc/1/environ
+//! /proc/self -> PID            /proc/PID/exe -> the program's path
+//! /proc/PID/cwd => the cwd     /proc/PID/fd/N => open fd N   ("=>": magic links, below)
+//! /proc/PID/mounts             /proc/mounts -> self/mounts
+//! /proc/PID/maps /proc/PID/status /proc/PID/stat /proc/PID/statm /proc/PID/comm
+//! /proc/PID/cmdline /proc/PID/environ
 //! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version
 //! ```
-//! The app is pid 1. `cwd` and `fd/N` are "magic" links as on Linux: `readlink` gives a
+//! The app is pid 1; there is a `PID` directory for every process of the VM, and `self`
+//! names the calling one. `cwd` and `fd/N` are "magic" links as on Linux: `readlink` gives a
 //! path, but following them leads straight to the open file (so `/proc/self/fd/3` reaches a
 //! deleted file, and `/dev/stdout` reaches the console). Their contents, the memory map and
-//! the command line come from the process, through the [`ProcessView`] the kernel installs
-//! once its fd table exists. Files are generated when read, in Linux's formats; anything
-//! not listed is `ENOENT`.
+//! the command line come from each process, through the [`ProcessView`] the kernel installs
+//! for the calling process and registers for every process. Files are generated when read,
+//! in Linux's formats; anything not listed is `ENOENT`.
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
@@ -228,8 +229,7 @@ pub enum ProcKind {
     Environ,
 }
 
-const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
-    (b"1", ProcKind::PidDir),
+const ROOT_ENTRIES: [(&[u8], ProcKind); 7] = [
     (b"cpuinfo", ProcKind::CpuInfo),
     (b"loadavg", ProcKind::LoadAvg),
     (b"meminfo", ProcKind::MemInfo),
@@ -338,7 +338,10 @@ pub struct ProcFs {
     uid: u32,
     gid: u32,
     booted: Timespec,
+    /// The calling process's view (`/proc/self`).
     process: SpinLock<Option<Arc<dyn ProcessView>>>,
+    /// Every process's view, while the process lives (`/proc/PID`).
+    processes: SpinLock<Vec<Weak<dyn ProcessView>>>,
 }
 
 impl ProcFs {
@@ -364,35 +367,74 @@ impl ProcFs {
             gid,
             booted: Timespec::from_clock(clock()),
             process: SpinLock::new(None),
+            processes: SpinLock::new(Vec::new()),
         })
     }
 
-    /// The program the process runs (`/proc/self/exe`).
-    fn app_path(&self) -> Vec<u8> {
-        self.process().and_then(|p| p.program()).unwrap_or_else(|| self.app_path.clone())
+    /// The program process `pid` runs (`/proc/PID/exe`; pid 0: the calling process).
+    fn app_path(&self, pid: u32) -> Vec<u8> {
+        self.view(pid).and_then(|p| p.program()).unwrap_or_else(|| self.app_path.clone())
     }
 
-    /// The process's id and its parent's.
-    fn ids(&self) -> (u32, u32) {
-        self.process().map_or((APP_PID, 0), |p| p.ids())
+    /// Process `pid`'s id and its parent's.
+    fn ids(&self, pid: u32) -> (u32, u32) {
+        self.view(pid).map_or((APP_PID, 0), |p| p.ids())
     }
 
-    /// Installs the view of the process (fd table and cwd) `/proc/self` shows.
+    /// Installs the view of the calling process (fd table and cwd) `/proc/self` shows, and
+    /// registers it as [`ProcFs::register_process`] does.
     pub fn set_process_view(&self, view: Arc<dyn ProcessView>) {
+        self.register_process(&view);
+        self.set_calling_process(view);
+    }
+
+    /// Makes a registered process's view the one `/proc/self` shows (the process lock passed
+    /// to one of its threads).
+    pub fn set_calling_process(&self, view: Arc<dyn ProcessView>) {
         *self.process.lock() = Some(view);
+    }
+
+    /// Lists a process under `/proc/PID` while it lives (the kernel drops its view when it
+    /// ends). A view replaces any other of the same pid (the boot installs a first one before
+    /// the process is whole).
+    pub fn register_process(&self, view: &Arc<dyn ProcessView>) {
+        let pid = view.ids().0;
+        let mut processes = self.processes.lock();
+        processes.retain(|known| known.upgrade().is_some_and(|known| known.ids().0 != pid));
+        processes.push(Arc::downgrade(view));
     }
 
     /// `/proc` itself.
     pub fn root(self: &Arc<Self>) -> ProcNode {
-        ProcNode { fs: self.clone(), kind: ProcKind::Root }
+        ProcNode { fs: self.clone(), kind: ProcKind::Root, pid: 0 }
     }
 
-    fn process(&self) -> Option<Arc<dyn ProcessView>> {
-        self.process.lock().clone()
+    /// The view of process `pid` (0: the calling process), if it lives.
+    fn view(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
+        let current = self.process.lock().clone();
+        if pid == 0 {
+            return current;
+        }
+        if let Some(current) = current.filter(|view| view.ids().0 == pid) {
+            return Some(current);
+        }
+        self.processes.lock().iter().filter_map(Weak::upgrade).find(|view| view.ids().0 == pid)
     }
 
-    fn open_fd(&self, fd: i32) -> Option<Arc<OpenFile>> {
-        self.process()?.fd_file(fd)
+    /// The ids of the live processes (the app's always), in increasing order.
+    fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.processes.lock().iter().filter_map(Weak::upgrade).map(|v| v.ids().0).collect();
+        pids.push(APP_PID);
+        if let Some(current) = self.process.lock().clone() {
+            pids.push(current.ids().0);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    fn open_fd(&self, pid: u32, fd: i32) -> Option<Arc<OpenFile>> {
+        self.view(pid)?.fd_file(fd)
     }
 
     fn cpuinfo(&self) -> String {
@@ -474,18 +516,18 @@ impl ProcFs {
 
     /// The app's name as the kernel keeps it (`comm`): as its first thread set it, else its
     /// file name, at most 15 bytes.
-    pub fn comm(&self) -> Vec<u8> {
-        if let Some(name) = self.process().and_then(|p| p.comm()) {
+    pub fn comm(&self, pid: u32) -> Vec<u8> {
+        if let Some(name) = self.view(pid).and_then(|p| p.comm()) {
             return name;
         }
-        let path = self.app_path();
+        let path = self.app_path(pid);
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
         Vec::from(&name[..name.len().min(15)])
     }
 
-    /// The process's memory (no mappings without a process view).
-    fn memory(&self) -> MemoryUsage {
-        self.process().and_then(|p| p.memory()).unwrap_or_default()
+    /// Process `pid`'s memory (no mappings without a process view).
+    fn memory(&self, pid: u32) -> MemoryUsage {
+        self.view(pid).and_then(|p| p.memory()).unwrap_or_default()
     }
 
     /// The image file holding byte `image_offset` of the image file, and that byte's offset
@@ -500,9 +542,9 @@ impl ProcFs {
 
     /// `/proc/self/maps`: one line per mapping, `start-end perms offset dev inode path`, the
     /// path column aligned as Linux aligns it.
-    fn maps(&self) -> String {
+    fn maps(&self, of: u32) -> String {
         let mut text = String::new();
-        let usage = self.memory();
+        let usage = self.memory(of);
         for region in usage.regions.iter().copied() {
             let (offset, dev, ino, name) = match region.kind {
                 RegionKind::Anonymous => (0, 0, 0, None),
@@ -546,19 +588,19 @@ impl ProcFs {
     }
 
     /// `/proc/self/status`.
-    fn status(&self) -> String {
-        let memory = self.memory();
+    fn status(&self, of: u32) -> String {
+        let memory = self.memory(of);
         let sizes = MemorySizes::of(&memory);
-        let fds = self.process().map(|p| p.open_fds()).unwrap_or_default();
+        let fds = self.view(of).map(|p| p.open_fds()).unwrap_or_default();
         let fd_size = fds.last().map_or(64, |&fd| ((fd as u64 + 1).div_ceil(64) * 64).max(64));
         let cpus = self.system.cpu_count.max(1);
         let (uid, gid) = (self.uid, self.gid);
-        let (pid, ppid) = self.ids();
+        let (pid, ppid) = self.ids(of);
         let mut text = format!(
             "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
              TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\n\
              FDSize:\t{fd_size}\nGroups:\t\n",
-            String::from_utf8_lossy(&self.comm()),
+            String::from_utf8_lossy(&self.comm(of)),
         );
         let kb = |pages: u64| pages * (BLOCK_SIZE as u64 / 1024);
         let lines: [(&str, u64); 15] = [
@@ -582,7 +624,7 @@ impl ProcFs {
             text += &format!("{label}\t{value:>8} kB\n");
         }
         let cpu_list = if cpus == 1 { String::from("0") } else { format!("0-{}", cpus - 1) };
-        let threads = self.process().map_or(1, |p| p.thread_count());
+        let threads = self.view(of).map_or(1, |p| p.thread_count());
         text += &format!(
             "Threads:\t{threads}\nSigQ:\t0/0\nCpus_allowed_list:\t{cpu_list}\n\
              voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
@@ -592,67 +634,67 @@ impl ProcFs {
 
     /// `/proc/self/stat`: the 52 fields of Linux's `proc_pid_stat`, enough for `ps`-like
     /// readers (times in clock ticks, the app's CPU time being its run time).
-    fn stat(&self) -> String {
-        let memory = self.memory();
+    fn stat(&self, of: u32) -> String {
+        let memory = self.memory(of);
         let sizes = MemorySizes::of(&memory);
         let first = |wanted: fn(&MapRegion) -> bool| memory.regions.iter().find(|r| wanted(r)).copied();
         let code = first(|r| r.exec && matches!(r.kind, RegionKind::Image { .. }));
         let stack_top = first(|r| r.kind == RegionKind::Stack).map_or(0, |r| r.end);
         let brk_start = first(|r| r.kind == RegionKind::Heap).map_or(0, |r| r.start);
-        let (pid, ppid) = self.ids();
+        let (pid, ppid) = self.ids(of);
         // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
         let fields: [i128; 49] = [
-            ppid.into(),                                                // ppid
-            pid.into(),                                                 // pgrp
-            pid.into(),                                                 // session
-            0,                                                          // tty_nr
-            -1,                                                         // tpgid
-            0x40_0000,                                                  // flags
-            memory.minor_faults.into(),                                 // minflt
-            0,                                                          // cminflt
-            0,                                                          // majflt
-            0,                                                          // cmajflt
-            self.ticks_since_boot().into(),                             // utime
-            0,                                                          // stime
-            0,                                                          // cutime
-            0,                                                          // cstime
-            20,                                                         // priority
-            0,                                                          // nice
-            i128::from(self.process().map_or(1, |p| p.thread_count())), // num_threads
-            0,                                                          // itrealvalue
-            0,                                                          // starttime
-            (sizes.total * BLOCK_SIZE as u64).into(),                   // vsize
-            memory.resident_pages.into(),                               // rss
-            u64::MAX.into(),                                            // rsslim
-            code.map_or(0, |r| r.start).into(),                         // startcode
-            code.map_or(0, |r| r.end).into(),                           // endcode
-            stack_top.into(),                                           // startstack
-            0,                                                          // kstkesp
-            0,                                                          // kstkeip
-            0,                                                          // signal
-            0,                                                          // blocked
-            0,                                                          // sigignore
-            0,                                                          // sigcatch
-            0,                                                          // wchan
-            0,                                                          // nswap
-            0,                                                          // cnswap
-            17,                                                         // exit_signal (SIGCHLD)
-            0,                                                          // processor
-            0,                                                          // rt_priority
-            0,                                                          // policy
-            0,                                                          // delayacct_blkio_ticks
-            0,                                                          // guest_time
-            0,                                                          // cguest_time
-            0,                                                          // start_data
-            0,                                                          // end_data
-            brk_start.into(),                                           // start_brk
-            0,                                                          // arg_start
-            0,                                                          // arg_end
-            0,                                                          // env_start
-            0,                                                          // env_end
-            0,                                                          // exit_code
+            ppid.into(),                                               // ppid
+            pid.into(),                                                // pgrp
+            pid.into(),                                                // session
+            0,                                                         // tty_nr
+            -1,                                                        // tpgid
+            0x40_0000,                                                 // flags
+            memory.minor_faults.into(),                                // minflt
+            0,                                                         // cminflt
+            0,                                                         // majflt
+            0,                                                         // cmajflt
+            self.ticks_since_boot().into(),                            // utime
+            0,                                                         // stime
+            0,                                                         // cutime
+            0,                                                         // cstime
+            20,                                                        // priority
+            0,                                                         // nice
+            i128::from(self.view(of).map_or(1, |p| p.thread_count())), // num_threads
+            0,                                                         // itrealvalue
+            0,                                                         // starttime
+            (sizes.total * BLOCK_SIZE as u64).into(),                  // vsize
+            memory.resident_pages.into(),                              // rss
+            u64::MAX.into(),                                           // rsslim
+            code.map_or(0, |r| r.start).into(),                        // startcode
+            code.map_or(0, |r| r.end).into(),                          // endcode
+            stack_top.into(),                                          // startstack
+            0,                                                         // kstkesp
+            0,                                                         // kstkeip
+            0,                                                         // signal
+            0,                                                         // blocked
+            0,                                                         // sigignore
+            0,                                                         // sigcatch
+            0,                                                         // wchan
+            0,                                                         // nswap
+            0,                                                         // cnswap
+            17,                                                        // exit_signal (SIGCHLD)
+            0,                                                         // processor
+            0,                                                         // rt_priority
+            0,                                                         // policy
+            0,                                                         // delayacct_blkio_ticks
+            0,                                                         // guest_time
+            0,                                                         // cguest_time
+            0,                                                         // start_data
+            0,                                                         // end_data
+            brk_start.into(),                                          // start_brk
+            0,                                                         // arg_start
+            0,                                                         // arg_end
+            0,                                                         // env_start
+            0,                                                         // env_end
+            0,                                                         // exit_code
         ];
-        let mut text = format!("{pid} ({}) R", String::from_utf8_lossy(&self.comm()));
+        let mut text = format!("{pid} ({}) R", String::from_utf8_lossy(&self.comm(of)));
         for field in fields {
             text += &format!(" {field}");
         }
@@ -661,8 +703,8 @@ impl ProcFs {
     }
 
     /// `/proc/self/statm`: sizes in pages.
-    fn statm(&self) -> String {
-        let memory = self.memory();
+    fn statm(&self, of: u32) -> String {
+        let memory = self.memory(of);
         let sizes = MemorySizes::of(&memory);
         format!("{} {} 0 {} 0 {} 0\n", sizes.total, memory.resident_pages, sizes.text, sizes.data + sizes.stack)
     }
@@ -678,6 +720,24 @@ impl ProcFs {
 pub struct ProcNode {
     fs: Arc<ProcFs>,
     kind: ProcKind,
+    /// The process a per-process file is about (0: the calling process).
+    pid: u32,
+}
+
+/// The inode number of `kind` in process `pid`'s directory: per-process files of processes
+/// other than the app are told apart by their pid in the high half.
+fn ino_of(kind: ProcKind, pid: u32) -> u64 {
+    if kind.is_per_process() && pid > APP_PID {
+        kind.ino() | (u64::from(pid) << 32)
+    } else {
+        kind.ino()
+    }
+}
+
+/// The offset of process `pid`'s directory in `/proc`'s listing (after the fixed entries, by
+/// pid, so a listing resumes right as processes come and go).
+fn pid_entry_offset(pid: u32) -> u64 {
+    FIRST_ENTRY_OFFSET + ROOT_ENTRIES.len() as u64 + u64::from(pid)
 }
 
 impl ProcNode {
@@ -692,14 +752,14 @@ impl ProcNode {
     }
 
     fn with_kind(&self, kind: ProcKind) -> ProcNode {
-        ProcNode { fs: self.fs.clone(), kind }
+        ProcNode { fs: self.fs.clone(), kind, pid: self.pid }
     }
 
     /// The metadata (sizes are 0, as on Linux).
     pub fn stat(&self) -> Stat {
         let file_type = self.file_type();
         let permissions = match self.kind {
-            ProcKind::Fd(fd) => match self.fs.open_fd(fd) {
+            ProcKind::Fd(fd) => match self.fs.open_fd(self.pid, fd) {
                 Some(file) if file.is_writable() => 0o700,
                 _ => 0o500,
             },
@@ -718,7 +778,8 @@ impl ProcNode {
         };
         let (uid, gid) = if self.kind.is_per_process() { (self.fs.uid, self.fs.gid) } else { (0, 0) };
         let time = self.fs.booted;
-        Stat::contentless(DEV_PROC, self.kind.ino(), nlink, file_type.mode_bits() | permissions, (uid, gid), time)
+        let ino = ino_of(self.kind, self.pid);
+        Stat::contentless(DEV_PROC, ino, nlink, file_type.mode_bits() | permissions, (uid, gid), time)
     }
 
     /// The entry `name` of this directory (`ENOENT` for anything not listed).
@@ -726,12 +787,17 @@ impl ProcNode {
         match self.kind {
             ProcKind::FdDir => {
                 let fd = parse_fd(name).ok_or(Errno::ENOENT)?;
-                self.fs.open_fd(fd).ok_or(Errno::ENOENT)?;
+                self.fs.open_fd(self.pid, fd).ok_or(Errno::ENOENT)?;
                 Ok(self.with_kind(ProcKind::Fd(fd)))
             }
-            // The calling process's own directory under its pid (`/proc/self` leads there).
-            ProcKind::Root if name != b"1" && name == format!("{}", self.fs.ids().0).as_bytes() => {
-                Ok(self.with_kind(ProcKind::PidDir))
+            // A process's directory, under its pid (`/proc/self` leads to the caller's).
+            ProcKind::Root if name.first().is_some_and(u8::is_ascii_digit) => {
+                let pid = parse_fd(name).and_then(|pid| u32::try_from(pid).ok()).ok_or(Errno::ENOENT)?;
+                // The app lives as long as the VM (its directory is there before its view).
+                if pid != APP_PID {
+                    self.fs.view(pid).ok_or(Errno::ENOENT)?;
+                }
+                Ok(ProcNode { fs: self.fs.clone(), kind: ProcKind::PidDir, pid })
             }
             kind if kind.file_type() == FileType::Directory => {
                 let entries = kind.fixed_entries();
@@ -756,7 +822,7 @@ impl ProcNode {
     pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
         match self.kind {
             ProcKind::FdDir => {
-                let fds = self.fs.process().map(|p| p.open_fds()).unwrap_or_default();
+                let fds = self.fs.view(self.pid).map(|p| p.open_fds()).unwrap_or_default();
                 for fd in fds {
                     let offset = FIRST_ENTRY_OFFSET + fd as u64;
                     if fd < 0 || offset < from {
@@ -780,12 +846,30 @@ impl ProcNode {
                 for (index, (name, entry_kind)) in kind.fixed_entries().iter().enumerate().skip(skip) {
                     let entry = DirEntry {
                         name,
-                        ino: entry_kind.ino(),
+                        ino: ino_of(*entry_kind, self.pid),
                         file_type: entry_kind.file_type(),
                         next_offset: FIRST_ENTRY_OFFSET + index as u64 + 1,
                     };
                     if !visit(&entry) {
-                        break;
+                        return Ok(());
+                    }
+                }
+                if kind == ProcKind::Root {
+                    for pid in self.fs.pids() {
+                        let offset = pid_entry_offset(pid);
+                        if offset < from {
+                            continue;
+                        }
+                        let name = format!("{pid}");
+                        let entry = DirEntry {
+                            name: name.as_bytes(),
+                            ino: ino_of(ProcKind::PidDir, pid),
+                            file_type: FileType::Directory,
+                            next_offset: offset + 1,
+                        };
+                        if !visit(&entry) {
+                            break;
+                        }
                     }
                 }
                 Ok(())
@@ -798,11 +882,13 @@ impl ProcNode {
     /// installed, `EINVAL` for a non-link.
     pub fn link_target(&self) -> Result<LinkTarget<Location>, Errno> {
         Ok(match self.kind {
-            ProcKind::SelfLink => LinkTarget::Path(format!("{}", self.fs.ids().0).into_bytes()),
+            ProcKind::SelfLink => LinkTarget::Path(format!("{}", self.fs.ids(0).0).into_bytes()),
             ProcKind::MountsLink => LinkTarget::Path(Vec::from(&b"self/mounts"[..])),
-            ProcKind::Exe => LinkTarget::Path(self.fs.app_path()),
-            ProcKind::Cwd => LinkTarget::Location(self.fs.process().ok_or(Errno::ENOENT)?.cwd()),
-            ProcKind::Fd(fd) => LinkTarget::Location(self.fs.open_fd(fd).ok_or(Errno::ENOENT)?.location().clone()),
+            ProcKind::Exe => LinkTarget::Path(self.fs.app_path(self.pid)),
+            ProcKind::Cwd => LinkTarget::Location(self.fs.view(self.pid).ok_or(Errno::ENOENT)?.cwd()),
+            ProcKind::Fd(fd) => {
+                LinkTarget::Location(self.fs.open_fd(self.pid, fd).ok_or(Errno::ENOENT)?.location().clone())
+            }
             _ => return Err(Errno::EINVAL),
         })
     }
@@ -810,7 +896,7 @@ impl ProcNode {
     /// What `readlink` shows for this symlink.
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
         match self.kind {
-            ProcKind::Fd(fd) => Ok(self.fs.open_fd(fd).ok_or(Errno::ENOENT)?.display_path()),
+            ProcKind::Fd(fd) => Ok(self.fs.open_fd(self.pid, fd).ok_or(Errno::ENOENT)?.display_path()),
             _ => match self.link_target()? {
                 LinkTarget::Path(path) => Ok(path),
                 LinkTarget::Location(location) => Ok(Vec::from(location.path())),
@@ -826,17 +912,21 @@ impl ProcNode {
             ProcKind::Uptime => self.fs.uptime(),
             ProcKind::LoadAvg => format!("0.00 0.00 0.00 1/1 {APP_PID}\n"),
             ProcKind::Version => self.fs.version(),
-            ProcKind::Maps => self.fs.maps(),
-            ProcKind::Status => self.fs.status(),
-            ProcKind::Stat => self.fs.stat(),
-            ProcKind::Statm => self.fs.statm(),
+            ProcKind::Maps => self.fs.maps(self.pid),
+            ProcKind::Status => self.fs.status(self.pid),
+            ProcKind::Stat => self.fs.stat(self.pid),
+            ProcKind::Statm => self.fs.statm(self.pid),
             ProcKind::Comm => {
-                let mut name = self.fs.comm();
+                let mut name = self.fs.comm(self.pid);
                 name.push(b'\n');
                 return Ok(name);
             }
-            ProcKind::Cmdline => return Ok(nul_separated(self.fs.process().map(|p| p.argv()).unwrap_or_default())),
-            ProcKind::Environ => return Ok(nul_separated(self.fs.process().map(|p| p.envp()).unwrap_or_default())),
+            ProcKind::Cmdline => {
+                return Ok(nul_separated(self.fs.view(self.pid).map(|p| p.argv()).unwrap_or_default()))
+            }
+            ProcKind::Environ => {
+                return Ok(nul_separated(self.fs.view(self.pid).map(|p| p.envp()).unwrap_or_default()))
+            }
             ProcKind::Mounts => return Ok(self.fs.mounts_text.clone()),
             kind if kind.file_type() == FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
@@ -956,17 +1046,99 @@ mod tests {
         assert_eq!(count, 0);
     }
 
+    /// A process of the VM other than the caller: pid 5, a child of the app.
+    struct Child;
+
+    impl ProcessView for Child {
+        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+            None
+        }
+        fn open_fds(&self) -> Vec<i32> {
+            alloc::vec![0, 4]
+        }
+        fn cwd(&self) -> Location {
+            unreachable!("not asked")
+        }
+        fn program(&self) -> Option<Vec<u8>> {
+            Some(b"/bin/worker".to_vec())
+        }
+        fn ids(&self) -> (u32, u32) {
+            (5, 1)
+        }
+    }
+
+    /// A view of the app with only its files (what the boot installs first).
+    struct EarlyApp;
+
+    impl ProcessView for EarlyApp {
+        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+            None
+        }
+        fn open_fds(&self) -> Vec<i32> {
+            Vec::new()
+        }
+        fn cwd(&self) -> Location {
+            unreachable!("not asked")
+        }
+    }
+
+    #[test]
+    fn every_process_has_a_directory_while_it_lives() {
+        let fs = procfs();
+        // The boot installs a first view of the app (its files alone), then the whole one.
+        let early: Arc<dyn ProcessView> = Arc::new(EarlyApp);
+        fs.set_process_view(early.clone());
+        let app: Arc<dyn ProcessView> = Arc::new(FakeProcess);
+        fs.set_process_view(app.clone());
+        let child: Arc<dyn ProcessView> = Arc::new(Child);
+        fs.register_process(&child);
+        fs.register_process(&child);
+        let mut names = Vec::new();
+        fs.root()
+            .read_dir(FIRST_ENTRY_OFFSET + 7, &mut |e| {
+                names.push(e.name.to_vec());
+                true
+            })
+            .unwrap();
+        assert_eq!(names, [&b"1"[..], b"5"], "each process once, by pid, after the fixed entries");
+        assert_eq!(walk(&fs, "self").unwrap().readlink().unwrap(), b"1", "self is the caller");
+        assert_eq!(walk(&fs, "5/comm").unwrap().content().unwrap(), b"worker\n");
+        assert_eq!(walk(&fs, "5/exe").unwrap().readlink().unwrap(), b"/bin/worker");
+        let status = String::from_utf8(walk(&fs, "5/status").unwrap().content().unwrap()).unwrap();
+        assert!(status.contains("\nPid:\t5\nPPid:\t1\n"), "{status}");
+        let stat = String::from_utf8(walk(&fs, "5/stat").unwrap().content().unwrap()).unwrap();
+        assert!(stat.starts_with("5 (worker) R 1 "), "{stat}");
+        let mut fds = Vec::new();
+        walk(&fs, "5/fd")
+            .unwrap()
+            .read_dir(FIRST_ENTRY_OFFSET, &mut |e| {
+                fds.push(e.name.to_vec());
+                true
+            })
+            .unwrap();
+        assert_eq!(fds, [&b"0"[..], b"4"]);
+        assert_ne!(walk(&fs, "5/status").unwrap().stat().ino, walk(&fs, "1/status").unwrap().stat().ino);
+        assert_eq!(walk(&fs, "6").err(), Some(Errno::ENOENT));
+        // Seen from the child (the caller now), the app's directory is the whole view's.
+        fs.set_process_view(child.clone());
+        assert_eq!(walk(&fs, "self").unwrap().readlink().unwrap(), b"5");
+        assert_eq!(walk(&fs, "1/cmdline").unwrap().content().unwrap(), b"app\0two words\0\0");
+        fs.set_process_view(app);
+        drop(child);
+        assert_eq!(walk(&fs, "5").err(), Some(Errno::ENOENT), "gone with its process");
+    }
+
     #[test]
     fn directories_list_and_climb() {
         let fs = procfs();
         let mut names = Vec::new();
         fs.root()
-            .read_dir(FIRST_ENTRY_OFFSET + 1, &mut |e| {
+            .read_dir(FIRST_ENTRY_OFFSET, &mut |e| {
                 names.push(e.name.to_vec());
                 true
             })
             .unwrap();
-        assert_eq!(names, [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"uptime", b"version"]);
+        assert_eq!(names, [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"uptime", b"version", b"1"]);
         let fd_dir = walk(&fs, "1/fd").unwrap();
         assert_eq!(fd_dir.parent().unwrap().kind(), ProcKind::PidDir);
         assert_eq!(walk(&fs, "1").unwrap().parent().unwrap().kind(), ProcKind::Root);

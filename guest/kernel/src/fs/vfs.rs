@@ -180,9 +180,19 @@ impl Vfs {
         self.proc.set_process_view(view);
     }
 
+    /// Makes a process [`Vfs::register_process`] listed the one `/proc/self` shows.
+    pub fn set_calling_process(&self, view: Arc<dyn ProcessView>) {
+        self.proc.set_calling_process(view);
+    }
+
     /// The process's name (`/proc/self/comm`).
     pub fn comm(&self) -> Vec<u8> {
-        self.proc.comm()
+        self.proc.comm(0)
+    }
+
+    /// Lists a process under `/proc/PID` while it lives (fork).
+    pub fn register_process(&self, view: &Arc<dyn ProcessView>) {
+        self.proc.register_process(view);
     }
 
     /// The image file system (for the ELF loader and the memory manager).

@@ -196,7 +196,7 @@ fn the_root_lists_image_entries_and_mount_points() {
     assert_eq!(list(&vfs, "/tmp"), [".", ".."]);
     assert_eq!(
         list(&vfs, "/proc"),
-        [".", "..", "1", "cpuinfo", "loadavg", "meminfo", "mounts", "self", "uptime", "version"]
+        [".", "..", "cpuinfo", "loadavg", "meminfo", "mounts", "self", "uptime", "version", "1"]
     );
     assert_eq!(list(&vfs, "/usr/lib"), [".", "..", "libc.so"]);
 }
