@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
+#include "pipe_io.h"
 
 #define SELF "/proc/self/exe"
 
@@ -85,33 +86,6 @@ static const char *describe(int status) {
     return buf;
 }
 
-static void write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads until `n` bytes or EOF; how many came. */
-static size_t read_full(int fd, void *buf, size_t n) {
-    char *p = buf;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    return got;
-}
 
 /* A child's findings: `n` ints through a pipe. */
 static void send_ints(int fd, const int *v, int n) { write_all(fd, v, sizeof(int) * (size_t)n); }

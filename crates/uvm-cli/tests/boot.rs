@@ -58,6 +58,8 @@ boot_tests! {
     musl_clone_refused => cases::clone_refused(Musl);
     glibc_fork => cases::fork(Glibc);
     musl_fork => cases::fork(Musl);
+    glibc_locks => cases::locks(Glibc);
+    musl_locks => cases::locks(Musl);
     glibc_guard_page => cases::guard_page(Glibc);
     musl_guard_page => cases::guard_page(Musl);
     glibc_remap => cases::remap(Glibc);

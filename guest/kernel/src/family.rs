@@ -147,8 +147,11 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
         return Err(e);
     }
     p.shared.vcpus.next_tid += 1;
-    let view: alloc::sync::Arc<dyn crate::fs::ProcessView> = child.view.clone();
-    p.vfs.register_process(&view);
+    // Both are listed under /proc (registering the parent again changes nothing).
+    let views: [alloc::sync::Arc<dyn crate::fs::ProcessView>; 2] = [p.view.clone(), child.view.clone()];
+    for view in &views {
+        p.vfs.register_process(view);
+    }
     p.shared.processes.push(child);
     if request.vfork {
         wait_for_vfork_child(p, pid);
@@ -234,9 +237,10 @@ pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
 /// exit status to wait for and its exit signal. This vCPU then idles.
 pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     clone::end_other_threads(p);
-    // Pipe ends and sockets close here, as the table's files drop.
+    // Pipe ends and sockets close here, as the table's files drop; its record locks go.
     let table = core::mem::take(&mut *p.files.fds.lock());
     drop(table);
+    crate::syscall::locks::process_ended(p);
     p.flush_net();
     // Off its tables before they go (this vCPU's next thread sets its own).
     #[cfg(not(test))]

@@ -253,6 +253,7 @@ pub fn all() -> Vec<Case> {
             fsmisc(tc),
             exec(tc),
             fork(tc),
+            locks(tc),
             prctl(tc),
             misc_calls(tc),
             itimer(tc),
@@ -687,6 +688,79 @@ pub fn fork(tc: Toolchain) -> Case {
     runs.push(Run::new("many, processes sharing one vCPU").args(&["many"]).cpus(1).stdout(many).vm_only());
     runs.push(Run::new("every part in one process").stdout(parts.iter().map(|(_, out)| *out).collect::<String>()));
     case("fork", c_only(tc), "fork", runs)
+}
+
+/// `locks`: advisory file locks between processes. flock is held by an open file description
+/// (a fork-inherited fd shares it, another open conflicts, its last close releases it, a failed
+/// upgrade drops the old lock); fcntl record locks are held by a process (F_GETLK names the
+/// holder's pid, unlocking a middle range splits a lock, read locks coexist, F_SETLKW waits,
+/// closing any fd of the file or exiting drops them, SEEK_CUR/SEEK_END and negative lengths,
+/// l_len 0 reaches past the end, EBADF for a mode the fd lacks, EINVAL); OFD locks are held by
+/// the description (two opens in one process conflict, l_pid -1, they go with the last fd, and
+/// conflict with POSIX locks). A process still blocked is one that has not reported after
+/// 100 ms. One run per part, then all in one process; the app prints relations, never pids.
+pub fn locks(tc: Toolchain) -> Case {
+    let parts: [(&str, &str); 3] = [
+        (
+            "flock",
+            "flock: the parent's LOCK_EX: ok\n\
+             flock: a child's own open: LOCK_EX|LOCK_NB EWOULDBLOCK, LOCK_SH|LOCK_NB EWOULDBLOCK\n\
+             flock: a child's inherited fd (the same open file description): LOCK_EX|LOCK_NB ok; after it exited, a child's own open: LOCK_EX|LOCK_NB EWOULDBLOCK\n\
+             flock: a child's LOCK_UN on its inherited fd ok (the description's lock): then a child's own open: LOCK_EX|LOCK_NB ok; the parent's LOCK_EX|LOCK_NB again ok\n\
+             flock: a child's LOCK_EX on its own open: not done after 100 ms 1; the parent's LOCK_UN ok, then the child's LOCK_EX ok\n\
+             flock: while that child holds it: the parent's LOCK_SH|LOCK_NB EWOULDBLOCK; after it exited: ok\n\
+             flock: shared locks coexist: the parent's LOCK_SH and a child's LOCK_SH|LOCK_NB ok; the parent's LOCK_EX|LOCK_NB then EWOULDBLOCK\n\
+             flock: while the parent holds LOCK_SH: a child's own open: LOCK_EX|LOCK_NB EWOULDBLOCK\n\
+             flock: the parent's second open: LOCK_EX|LOCK_NB EWOULDBLOCK, LOCK_SH|LOCK_NB ok; the first open's upgrade LOCK_EX|LOCK_NB EWOULDBLOCK, which dropped its LOCK_SH: the second's LOCK_EX|LOCK_NB ok\n\
+             flock: after the second open's only fd was closed, the first's LOCK_EX|LOCK_NB ok\n\
+             flock: the parent closed its fd while a child kept a copy: a child's own open: LOCK_EX|LOCK_NB EWOULDBLOCK; after that child exited ok\n\
+             flock: a new open's LOCK_EX ok: a child's LOCK_EX|LOCK_NB EWOULDBLOCK; after the parent closed that only fd ok\n\
+             flock: operation 0 EINVAL, LOCK_SH|LOCK_EX EINVAL, LOCK_NB alone EINVAL; LOCK_UN with no lock ok\n\
+             flock: a closed fd: LOCK_EX EBADF, LOCK_UN EBADF, operation 0 EINVAL\n",
+        ),
+        (
+            "posix",
+            "posix: the parent's F_SETLK F_WRLCK 0..99 ok; its own F_GETLK on 50..59: F_UNLCK\n\
+             posix: a child's F_GETLK F_WRLCK 50..59 ok: F_WRLCK SEEK_SET 0..99, l_pid==parent 1\n\
+             posix: a child's F_GETLK F_WRLCK 100..199 ok: F_UNLCK, the other fields as they were 1\n\
+             posix: a child's F_SETLK F_WRLCK 100..199 ok, F_WRLCK 50..50 EAGAIN or EACCES, F_RDLCK 0..9 EAGAIN or EACCES\n\
+             posix: a child that closed its inherited copy of the parent's fd: F_WRLCK 0..0 EAGAIN or EACCES\n\
+             posix: after the parent's F_UNLCK 40..59 ok: a child's F_WRLCK 45..50 ok, 30..30 EAGAIN or EACCES, 70..70 EAGAIN or EACCES\n\
+             posix: a child's F_GETLK at 30: F_WRLCK SEEK_SET 0..39; at 70: F_WRLCK SEEK_SET 60..99\n\
+             posix: after the parent's F_UNLCK 0.. ok: a child's F_WRLCK on the whole file ok\n\
+             posix: F_RDLCK 200..299: the parent's ok, a child's ok; a third process's F_WRLCK 250..250 EAGAIN or EACCES, its F_RDLCK 250..250 ok; the parent's upgrade to F_WRLCK EAGAIN or EACCES\n\
+             posix: after the child with the read lock exited: the parent's read lock outlived its failed upgrade: a child's F_WRLCK 250..250 EAGAIN or EACCES; the parent's upgrade now ok\n\
+             posix: the parent's F_WRLCK 300..399 ok; a child's F_SETLKW F_WRLCK 350..350: not done after 100 ms 1; the parent's F_UNLCK ok, then the child's lock ok\n\
+             posix: while that child holds 350..350, the parent's F_SETLK there EAGAIN or EACCES; after it exited ok\n\
+             posix: the parent's F_WRLCK 0..99 ok (a child's F_WRLCK 0..0 EAGAIN or EACCES); after it opened the file again and closed that fd: ok\n\
+             posix: the same with close(dup(fd)): the parent's F_WRLCK 0..99 ok (a child's EAGAIN or EACCES); after: ok\n\
+             posix: a child's F_WRLCK 500..599 ok: the parent's F_SETLK there EAGAIN or EACCES, F_GETLK F_WRLCK SEEK_SET 500..599 l_pid==child 1; after the child exited: ok\n\
+             posix: the parent's F_WRLCK l_start 10 l_len -5 from SEEK_SET ok, from SEEK_CUR (offset 100) ok, l_start -10 l_len 5 from SEEK_END (size 1000) ok\n\
+             posix: a child's F_GETLK on 0..19: F_WRLCK SEEK_SET 5..9; on 100..119: F_WRLCK SEEK_SET 105..109; on l_start -20 l_len 20 from SEEK_END: F_WRLCK SEEK_SET 990..994\n\
+             posix: a child's F_WRLCK on byte 4 ok, 10 ok, 104 ok, 995 ok\n\
+             posix: l_start -1 from SEEK_SET EINVAL; l_start 3 l_len -5 EINVAL\n\
+             posix: the parent's F_WRLCK l_start 1000 l_len 0 ok: a child's F_WRLCK at 1000000 EAGAIN or EACCES, F_GETLK there F_WRLCK SEEK_SET 1000..; at 999 ok\n\
+             posix: F_RDLCK on an O_WRONLY fd EBADF, F_WRLCK on an O_RDONLY fd EBADF; F_WRLCK on O_WRONLY ok, F_RDLCK on O_RDONLY ok, F_UNLCK on O_RDONLY ok; F_GETLK F_WRLCK on O_RDONLY ok\n\
+             posix: F_SETLK l_type 42 EINVAL, l_whence 7 EINVAL; F_GETLK l_type F_UNLCK EINVAL, l_type 42 EINVAL; a closed fd EBADF\n",
+        ),
+        (
+            "ofd",
+            "ofd: one process, two opens: the first's F_OFD_SETLK F_WRLCK 0..9 ok, the second's EAGAIN or EACCES\n\
+             ofd: the second's F_OFD_GETLK: F_WRLCK SEEK_SET 0..9 l_pid -1\n\
+             ofd: the first's own F_OFD_GETLK: F_UNLCK\n\
+             ofd: l_pid 1 (it must be 0): F_OFD_SETLK EINVAL, F_OFD_GETLK EINVAL\n\
+             ofd: a child's inherited copy of the first: F_OFD_SETLK F_WRLCK 0..9 ok, F_OFD_GETLK F_UNLCK; its own open: EAGAIN or EACCES; after those children exited, the parent's second open: EAGAIN or EACCES\n\
+             ofd: the parent's F_SETLK F_WRLCK 0..9 (a POSIX lock) EAGAIN or EACCES; a child's F_GETLK there: F_WRLCK SEEK_SET 0..9 l_pid -1\n\
+             ofd: the parent's F_SETLK F_WRLCK 100..109 ok; its F_OFD_SETLK there EAGAIN or EACCES, F_OFD_GETLK F_WRLCK SEEK_SET 100..109 l_pid==parent 1\n\
+             ofd: the second open's F_OFD_SETLK F_WRLCK 0..9 after another fd of the file was closed EAGAIN or EACCES; after the first's fd was closed, a dup of it open EAGAIN or EACCES; after the dup was closed ok\n\
+             ofd: the parent's F_OFD_SETLK F_WRLCK 0..99 ok; a child's F_OFD_SETLKW F_WRLCK 50..59 on its own open: not done after 100 ms 1; the parent's F_UNLCK ok, then the child's lock ok\n\
+             ofd: while that child holds it, the parent's F_OFD_SETLK there EAGAIN or EACCES; after its open went with its exit ok\n\
+             ofd: F_OFD_SETLK F_WRLCK on an O_RDONLY fd EBADF, l_type 42 EINVAL\n",
+        ),
+    ];
+    let mut runs: Vec<Run> = parts.iter().map(|&(part, out)| Run::new(part).args(&[part]).stdout(out)).collect();
+    runs.push(Run::new("every part in one process").stdout(parts.iter().map(|(_, out)| *out).collect::<String>()));
+    case("locks", c_only(tc), "locks", runs)
 }
 
 /// `guard_page`: touching a PROT_NONE page between two good ones: SIGSEGV, status 139.

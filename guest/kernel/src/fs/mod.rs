@@ -57,6 +57,7 @@ pub mod flags;
 pub mod image;
 pub mod inet;
 pub mod ioctl;
+pub mod locks;
 pub mod node;
 pub mod path;
 pub mod pipe;

@@ -25,6 +25,7 @@ use crate::fs::flags::{
     PATH_FLAGS, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
 };
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
+use crate::fs::locks::Locks;
 use crate::fs::node::{ImageNode, Location, Mutability, Node};
 use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX};
 use crate::fs::pipe::{Pipe, PIPEFS_MAGIC};
@@ -133,6 +134,8 @@ pub struct Vfs {
     booted: Timespec,
     /// The names `AF_UNIX` sockets are bound to.
     unix: SpinLock<UnixNames>,
+    /// Every process's advisory file locks.
+    locks: SpinLock<Locks>,
 }
 
 impl Vfs {
@@ -172,7 +175,13 @@ impl Vfs {
             next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
             booted: now,
             unix: SpinLock::new(UnixNames::default()),
+            locks: SpinLock::new(Locks::new()),
         })
+    }
+
+    /// The advisory file locks (`flock`, `fcntl` record locks) of every process.
+    pub fn locks(&self) -> &SpinLock<Locks> {
+        &self.locks
     }
 
     /// Installs the process view `/proc/self` shows (its fds and cwd).

@@ -251,6 +251,9 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
 
     // The point of no return: the old program's memory goes.
     let closed = p.files.fds.lock().close_on_exec();
+    for file in &closed {
+        super::locks::closed(p, file);
+    }
     drop(closed);
     if !fresh_tables {
         let _ = p.space.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA);

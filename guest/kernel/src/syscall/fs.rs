@@ -245,7 +245,7 @@ pub fn sys_openat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// close(fd).
 pub fn sys_close(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let file = p.files.fds.lock().close(fd_arg(f.rdi))?;
-    drop(file);
+    super::locks::closed(p, &file);
     Ok(0)
 }
 
@@ -351,14 +351,18 @@ pub fn sys_dup(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// dup2(old, new).
 pub fn sys_dup2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (fd, replaced) = p.files.fds.lock().dup2(fd_arg(f.rdi), fd_arg(f.rsi))?;
-    drop(replaced);
+    if let Some(replaced) = replaced {
+        super::locks::closed(p, &replaced);
+    }
     Ok(fd as usize)
 }
 
 /// dup3(old, new, flags).
 pub fn sys_dup3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (fd, replaced) = p.files.fds.lock().dup3(fd_arg(f.rdi), fd_arg(f.rsi), f.rdx as u32)?;
-    drop(replaced);
+    if let Some(replaced) = replaced {
+        super::locks::closed(p, &replaced);
+    }
     Ok(fd as usize)
 }
 
@@ -379,7 +383,6 @@ const F_GETPIPE_SZ: u64 = 1032;
 const F_ADD_SEALS: u64 = 1033;
 const F_GET_SEALS: u64 = 1034;
 const FD_CLOEXEC: u64 = 1;
-const F_UNLCK: u16 = 2;
 
 /// fcntl(fd, cmd, arg).
 pub fn sys_fcntl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
@@ -397,16 +400,9 @@ pub fn sys_fcntl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             p.file(fd)?.set_status_flags(arg as u32);
             Ok(0)
         }
-        // Record locks: the app is the only process, and a process never conflicts with its
-        // own locks, so every lock is granted (no-op) and F_GETLK reports "unlocked".
-        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => {
-            p.file(fd)?;
-            Ok(0)
-        }
-        F_GETLK | F_OFD_GETLK => {
-            p.file(fd)?;
-            user::copy_out(&mut p.space, arg, &F_UNLCK.to_le_bytes())?;
-            Ok(0)
+        F_GETLK | F_SETLK | F_SETLKW => super::locks::fcntl_lock(p, fd, arg, cmd == F_GETLK, cmd == F_SETLKW, false),
+        F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            super::locks::fcntl_lock(p, fd, arg, cmd == F_OFD_GETLK, cmd == F_OFD_SETLKW, true)
         }
         F_GETPIPE_SZ => Ok(p.file(fd)?.pipe().ok_or(Errno::EBADF)?.capacity()),
         F_SETPIPE_SZ => p.file(fd)?.pipe().ok_or(Errno::EBADF)?.set_capacity(arg & 0xffff_ffff),
@@ -1141,22 +1137,6 @@ fn io_file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
     Ok(file)
 }
 
-/// flock(fd, operation): LOCK_SH, LOCK_EX or LOCK_UN, optionally | LOCK_NB. The app is the
-/// only process, so every lock is granted at once (no-op). Unlike Linux, two open files of
-/// one file locked exclusively do not exclude each other (Linux would make the second wait
-/// forever, or EWOULDBLOCK).
-pub fn sys_flock(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    const LOCK_SH: u64 = 1;
-    const LOCK_EX: u64 = 2;
-    const LOCK_NB: u64 = 4;
-    const LOCK_UN: u64 = 8;
-    io_file(p, fd_arg(f.rdi))?;
-    match f.rsi & !LOCK_NB {
-        LOCK_SH | LOCK_EX | LOCK_UN => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
 /// fadvise64(fd, offset, len, advice): a hint (no-op) once the arguments are checked:
 /// ESPIPE for a pipe, EINVAL for a negative length or an unknown advice.
 pub fn sys_fadvise64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
@@ -1221,6 +1201,8 @@ pub fn sys_close_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         return Ok(0);
     }
     let closed = p.files.fds.lock().close_range(first, last);
-    drop(closed);
+    for file in &closed {
+        super::locks::closed(p, file);
+    }
     Ok(0)
 }

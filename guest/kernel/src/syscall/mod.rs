@@ -13,6 +13,7 @@ pub mod futex;
 pub mod image_read;
 pub mod inet;
 pub mod itimer;
+pub mod locks;
 pub mod memfd;
 pub mod misc;
 pub mod mm;

@@ -8,7 +8,9 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
-use super::{clone, epoll, exec, fs, futex, itimer, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr};
+use super::{
+    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr,
+};
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $argc:literal => $handler:path;)*) => {
@@ -92,7 +94,7 @@ syscall_table! {
     62 kill 2 => signal::sys_kill;
     63 uname 1 => proc::sys_uname;
     72 fcntl 3 => fs::sys_fcntl;
-    73 flock 2 => fs::sys_flock;
+    73 flock 2 => locks::sys_flock;
     74 fsync 1 => fs::sys_fsync;
     75 fdatasync 1 => fs::sys_fsync;
     76 truncate 2 => fs::sys_truncate;
