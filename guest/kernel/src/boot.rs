@@ -69,6 +69,9 @@ mod kernel {
     use crate::process::{Files, Process, PROCESS};
     use crate::program::{self, MachineFacts};
 
+    /// Ends the boot with a panic naming what failed (out of line: never run by a start).
+    #[cold]
+    #[inline(never)]
     fn fail(what: &str, errno: Option<Errno>) -> ! {
         let mut m = crate::panic::MessageBuffer::new();
         let _ = core::fmt::Write::write_fmt(&mut m, format_args!("boot failed: {what}"));
@@ -212,7 +215,7 @@ mod kernel {
             .chdir(&root, boot.workdir.as_bytes())
             .unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
         let files = Arc::new(Files { fds: crate::sync::SpinLock::new(fds), cwd: crate::sync::SpinLock::new(cwd) });
-        vfs.set_process_view(files.clone());
+        // (Process::new installs the process's view for /proc.)
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
         process.machine = facts;

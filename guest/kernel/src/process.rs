@@ -278,7 +278,7 @@ pub struct Process {
     pub vfs: Arc<Vfs>,
     /// fds and cwd.
     pub files: Arc<Files>,
-    /// What `/proc/self` shows (installed as the VFS's process view by [`Process::new`]).
+    /// What `/proc/self` shows (installed as the VFS's calling process by [`Process::new`]).
     pub view: Arc<SelfView>,
     /// The file-creation mask.
     pub umask: u32,
@@ -342,7 +342,9 @@ impl Process {
             comm: SpinLock::new(None),
             ids: SpinLock::new((INIT_PID, 0)),
         });
-        vfs.set_process_view(view.clone());
+        // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
+        // that makes no other process never runs the registration.
+        vfs.set_calling_process(view.clone());
         Process {
             pid: INIT_PID,
             ppid: 0,

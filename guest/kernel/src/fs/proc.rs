@@ -412,12 +412,17 @@ impl ProcFs {
     /// The view of process `pid` (0: the calling process), if it lives.
     fn view(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
         let current = self.process.lock().clone();
-        if pid == 0 {
-            return current;
+        match current {
+            Some(current) if pid == 0 || current.ids().0 == pid => Some(current),
+            _ if pid == 0 => None,
+            _ => self.registered_view(pid),
         }
-        if let Some(current) = current.filter(|view| view.ids().0 == pid) {
-            return Some(current);
-        }
+    }
+
+    /// The view of another process than the caller (cold: a start reads only its own).
+    #[cold]
+    #[inline(never)]
+    fn registered_view(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
         self.processes.lock().iter().filter_map(Weak::upgrade).find(|view| view.ids().0 == pid)
     }
 
@@ -790,15 +795,12 @@ impl ProcNode {
                 self.fs.open_fd(self.pid, fd).ok_or(Errno::ENOENT)?;
                 Ok(self.with_kind(ProcKind::Fd(fd)))
             }
-            // A process's directory, under its pid (`/proc/self` leads to the caller's).
-            ProcKind::Root if name.first().is_some_and(u8::is_ascii_digit) => {
-                let pid = parse_fd(name).and_then(|pid| u32::try_from(pid).ok()).ok_or(Errno::ENOENT)?;
-                // The app lives as long as the VM (its directory is there before its view).
-                if pid != APP_PID {
-                    self.fs.view(pid).ok_or(Errno::ENOENT)?;
-                }
-                Ok(ProcNode { fs: self.fs.clone(), kind: ProcKind::PidDir, pid })
+            // The app's directory: it lives as long as the VM (and is there before its view).
+            ProcKind::Root if name == b"1" => {
+                Ok(ProcNode { fs: self.fs.clone(), kind: ProcKind::PidDir, pid: APP_PID })
             }
+            // Another process's directory, under its pid (`/proc/self` leads to the caller's).
+            ProcKind::Root if name.first().is_some_and(u8::is_ascii_digit) => self.process_dir(name),
             kind if kind.file_type() == FileType::Directory => {
                 let entries = kind.fixed_entries();
                 let found = entries.iter().find(|(entry, _)| *entry == name).ok_or(Errno::ENOENT)?;
@@ -806,6 +808,15 @@ impl ProcNode {
             }
             _ => Err(Errno::ENOTDIR),
         }
+    }
+
+    /// `/proc/PID` for a process other than the app (cold: a start reads only its own).
+    #[cold]
+    #[inline(never)]
+    fn process_dir(&self, name: &[u8]) -> Result<ProcNode, Errno> {
+        let pid = parse_fd(name).and_then(|pid| u32::try_from(pid).ok()).ok_or(Errno::ENOENT)?;
+        self.fs.view(pid).ok_or(Errno::ENOENT)?;
+        Ok(ProcNode { fs: self.fs.clone(), kind: ProcKind::PidDir, pid })
     }
 
     /// The parent directory (`/proc` is its own).
