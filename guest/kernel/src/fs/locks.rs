@@ -10,7 +10,6 @@
 //! replaces what the owner held there, and touching or overlapping locks of the same type
 //! become one.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
@@ -83,19 +82,36 @@ impl RecordLock {
     }
 }
 
-/// Every lock of the VM, by file.
+/// Every lock of the VM, by file (a few files are locked at a time: a list, searched).
 #[derive(Debug, Default)]
 pub struct Locks {
     /// `flock` locks: holder and whether exclusive.
-    flocks: BTreeMap<FileId, Vec<(Owner, bool)>>,
+    flocks: Vec<(FileId, Vec<(Owner, bool)>)>,
     /// Record locks, each file's in order of their start.
-    records: BTreeMap<FileId, Vec<RecordLock>>,
+    records: Vec<(FileId, Vec<RecordLock>)>,
+}
+
+/// The entry of `file` in `table`, made empty if there is none.
+fn entry<T>(table: &mut Vec<(FileId, Vec<T>)>, file: FileId) -> &mut Vec<T> {
+    let at = match table.iter().position(|(id, _)| *id == file) {
+        Some(at) => at,
+        None => {
+            table.push((file, Vec::new()));
+            table.len() - 1
+        }
+    };
+    &mut table[at].1
+}
+
+/// The entry of `file` in `table`, if there is one.
+fn existing<T>(table: &mut [(FileId, Vec<T>)], file: FileId) -> Option<&mut Vec<T>> {
+    table.iter_mut().find(|(id, _)| *id == file).map(|(_, held)| held)
 }
 
 impl Locks {
     /// An empty table.
     pub const fn new() -> Locks {
-        Locks { flocks: BTreeMap::new(), records: BTreeMap::new() }
+        Locks { flocks: Vec::new(), records: Vec::new() }
     }
 
     /// `flock`: takes an exclusive or shared lock on `file` for `owner` (an open file
@@ -103,7 +119,7 @@ impl Locks {
     /// lock that conflicts. As on Linux, a change is not atomic: the owner's lock of the other
     /// type goes first, and stays gone when the new one cannot be had.
     pub fn try_flock(&mut self, file: FileId, owner: Owner, exclusive: bool) -> Result<(), Errno> {
-        let held = self.flocks.entry(file).or_default();
+        let held = entry(&mut self.flocks, file);
         held.retain(|(holder, _)| holder.alive());
         if held.iter().any(|(holder, kind)| holder.is(&owner) && *kind == exclusive) {
             return Ok(());
@@ -118,17 +134,16 @@ impl Locks {
 
     /// `flock(LOCK_UN)`: `owner` lets go of its lock on `file`, if it holds one.
     pub fn unflock(&mut self, file: FileId, owner: &Owner) {
-        if let Some(held) = self.flocks.get_mut(&file) {
+        if let Some(held) = existing(&mut self.flocks, file) {
             held.retain(|(holder, _)| holder.alive() && !holder.is(owner));
-            if held.is_empty() {
-                self.flocks.remove(&file);
-            }
         }
+        self.flocks.retain(|(_, held)| !held.is_empty());
     }
 
     /// The first lock on `file` another owner holds that `wanted` conflicts with.
     pub fn conflict(&self, file: FileId, wanted: &RecordLock) -> Option<RecordLock> {
-        self.records.get(&file)?.iter().find(|held| held.conflicts_with(wanted)).cloned()
+        let (_, held) = self.records.iter().find(|(id, _)| *id == file)?;
+        held.iter().find(|held| held.conflicts_with(wanted)).cloned()
     }
 
     /// Sets `lock` (its owner, range and type) on `file`: EAGAIN when a lock of another
@@ -137,7 +152,7 @@ impl Locks {
         if self.conflict(file, &lock).is_some() {
             return Err(Errno::EAGAIN);
         }
-        let held = self.records.entry(file).or_default();
+        let held = entry(&mut self.records, file);
         let (mut start, mut end) = (lock.start, lock.end);
         let mut kept = Vec::with_capacity(held.len() + 2);
         for old in held.drain(..).filter(|old| old.owner.alive()) {
@@ -163,7 +178,7 @@ impl Locks {
     /// `F_UNLCK`: `owner` lets go of `[start, end)` of `file` (parts of its locks outside
     /// stay).
     pub fn unlock_record(&mut self, file: FileId, owner: &Owner, start: u64, end: u64) {
-        let Some(held) = self.records.get_mut(&file) else { return };
+        let Some(held) = existing(&mut self.records, file) else { return };
         let mut kept = Vec::with_capacity(held.len() + 1);
         for old in held.drain(..).filter(|old| old.owner.alive()) {
             if old.owner.is(owner) {
@@ -174,9 +189,7 @@ impl Locks {
         }
         kept.sort_by_key(|l| l.start);
         *held = kept;
-        if held.is_empty() {
-            self.records.remove(&file);
-        }
+        self.records.retain(|(_, held)| !held.is_empty());
     }
 
     /// Whether any record lock is held.
@@ -187,14 +200,14 @@ impl Locks {
     /// Whether process `pid` holds a record lock (on any file).
     pub fn process_holds(&self, pid: u32) -> bool {
         let owner = Owner::Process(pid);
-        self.records.values().flatten().any(|lock| lock.owner.is(&owner))
+        self.records.iter().flat_map(|(_, held)| held).any(|lock| lock.owner.is(&owner))
     }
 
     /// Drops process `pid`'s record locks: on `file` (it closed an fd of it), or on every
     /// file (it ended).
     pub fn release_process(&mut self, pid: u32, file: Option<FileId>) {
         let owner = Owner::Process(pid);
-        self.records.retain(|id, held| {
+        self.records.retain_mut(|(id, held)| {
             if file.is_none_or(|file| file == *id) {
                 held.retain(|lock| lock.owner.alive() && !lock.owner.is(&owner));
             }
@@ -228,10 +241,8 @@ mod tests {
     }
 
     fn ranges(locks: &Locks) -> Vec<(i32, bool, u64, u64)> {
-        locks
-            .records
-            .get(&FILE)
-            .map_or(Vec::new(), |held| held.iter().map(|l| (l.pid, l.exclusive, l.start, l.end)).collect())
+        let held = locks.records.iter().find(|(id, _)| *id == FILE).map_or(&[][..], |(_, held)| held);
+        held.iter().map(|l| (l.pid, l.exclusive, l.start, l.end)).collect()
     }
 
     #[test]

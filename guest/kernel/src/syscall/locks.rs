@@ -24,7 +24,9 @@ fn file_id(file: &OpenFile) -> Result<FileId, Errno> {
     Ok((stat.dev, stat.ino))
 }
 
-/// Waits once for a lock to go (see the module doc): EINTR when a signal is pending.
+/// Waits once for a lock to go (see the module doc): EINTR when a signal is pending. (One
+/// copy for flock and fcntl.)
+#[inline(never)]
 fn wait_for_unlock(p: &mut Process) -> Result<(), Errno> {
     let deadline = crate::wait::now_ns(p).saturating_add(LOCK_RECHECK_NS);
     match crate::wait::wait_for_io(p, Some(deadline)) {
