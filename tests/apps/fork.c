@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -182,6 +183,30 @@ static void part_fork(void) {
     CHECK(anon[0] == 2 && file[0] == 2 && private[0] == 1);
     unlink("/dev/shm/fork-test");
     close(shm);
+
+    /* A process-shared semaphore in MAP_SHARED memory: the child blocks in sem_wait (a
+     * futex wait on that memory) until the parent's sem_post wakes it. */
+    sem_t *sem = mmap(NULL, sizeof *sem, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int woke[2];
+    CHECK(sem != MAP_FAILED && sem_init(sem, 1, 0) == 0 && pipe(woke) == 0);
+    pid = xfork("fork");
+    if (pid == 0) {
+        close(woke[0]);
+        int waited = sem_wait(sem) == 0;
+        write_all(woke[1], &waited, sizeof waited);
+        _exit(0);
+    }
+    close(woke[1]);
+    struct pollfd early = {.fd = woke[0], .events = POLLIN};
+    int blocked = poll(&early, 1, 100) == 0;
+    CHECK(sem_post(sem) == 0);
+    int waited = 0;
+    int reported = read_full(woke[0], &waited, sizeof waited) == sizeof waited;
+    close(woke[0]);
+    reap(pid);
+    printf("fork: a process-shared semaphore: the child waited 100 ms %d, then the parent's sem_post woke it %d\n",
+           blocked, reported && waited);
+    CHECK(blocked && reported && waited);
 }
 
 /* ---------------------------------------------------------------- pipe */

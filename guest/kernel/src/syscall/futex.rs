@@ -2,9 +2,16 @@
 //! wait queue (`thread::Threads::futex_waiters`). A waiting thread parks its vCPU; a wake
 //! removes it from the queue and unparks it. Every argument is checked as Linux checks it.
 //! PI futexes (LOCK_PI and friends) return ENOSYS.
+//!
+//! A futex is known by its address in the process, except a shared one (an op without
+//! FUTEX_PRIVATE_FLAG on a page of a shared file mapping, such as `MAP_SHARED` anonymous
+//! memory a forked child shares: process-shared mutexes, semaphores and condition
+//! variables): that one is known by its place in memory, the frame and offset, and a wake
+//! looks in every process's queue.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
+use crate::mm::paging;
 use crate::process::Process;
 use crate::thread::FutexWaiter;
 use crate::user;
@@ -66,21 +73,61 @@ fn wake_op_compare(encoded: u32, old: u32) -> Result<bool, Errno> {
     })
 }
 
-/// Wakes up to `count` threads waiting on `addr` whose bitset meets `bitset`; how many.
-pub fn wake(p: &mut Process, addr: u64, bitset: u32, count: usize) -> usize {
-    let woken = p.threads.take_futex_waiters(addr, bitset, count);
+/// The mark of a shared futex's key ([`key`]): no user address has it (the lower half ends
+/// at bit 47).
+const SHARED_KEY: u64 = 1 << 63;
+
+/// What a futex at `addr` is known by (the word was read, so its page is mapped): its
+/// address, or for a shared op on a page of a shared file mapping its frame and offset,
+/// marked [`SHARED_KEY`].
+fn key(p: &Process, addr: u64, op: u64) -> u64 {
+    if op & FUTEX_PRIVATE_FLAG != 0 {
+        return addr;
+    }
+    let entry = paging::lookup(p.space.root(), addr);
+    match paging::entry_frame(entry) {
+        Some(frame) if entry & paging::SOFT_BORROWED != 0 => SHARED_KEY | frame | (addr & 0xfff),
+        _ => addr,
+    }
+}
+
+/// Wakes up to `count` threads waiting on futex `key` whose bitset meets `bitset`; how
+/// many. A shared futex's waiters may be in any process.
+pub fn wake(p: &mut Process, key: u64, bitset: u32, count: usize) -> usize {
+    let mut woken = p.threads.take_futex_waiters(key, bitset, count);
+    if key & SHARED_KEY != 0 {
+        for q in p.shared.processes.iter_mut() {
+            let left = count.saturating_sub(woken.len());
+            if left == 0 {
+                break;
+            }
+            woken.extend(q.threads.take_futex_waiters(key, bitset, left));
+        }
+    }
     let mask = woken.iter().fold(0u64, |m, cpu| m | 1 << (cpu % 64));
     p.unpark_mask(mask);
     woken.len()
 }
 
+/// Moves up to `count` waiters on futex `from` to `to` (any process's, for a shared one).
+fn requeue(p: &mut Process, from: u64, to: u64, count: usize) -> usize {
+    let mut moved = p.threads.requeue_futex_waiters(from, to, count);
+    if from & SHARED_KEY != 0 {
+        for q in p.shared.processes.iter_mut() {
+            moved += q.threads.requeue_futex_waiters(from, to, count.saturating_sub(moved));
+        }
+    }
+    moved
+}
+
 /// Waits on `addr` while it holds `val`, until a wake (0), the monotonic `deadline`
 /// (ETIMEDOUT) or a signal (EINTR).
-fn wait(p: &mut Process, addr: u64, val: u32, bitset: u32, deadline: Option<u64>) -> SysResult {
+fn wait(p: &mut Process, addr: u64, op: u64, val: u32, bitset: u32, deadline: Option<u64>) -> SysResult {
     if read_word(p, addr)? != val {
         return Err(Errno::EAGAIN);
     }
     let (tid, cpu) = (p.thread.tid, p.thread.cpu);
+    let addr = key(p, addr, op);
     p.threads.futex_waiters.push(FutexWaiter { addr, bitset, tid, cpu });
     let result = crate::wait::wait_until(p, deadline, |p| !p.threads.is_futex_waiting(tid));
     if result.is_err() {
@@ -105,8 +152,7 @@ fn deadline_of(p: &mut Process, cmd: u64, op: u64, timeout: u64) -> Result<Optio
     Ok(Some(now.saturating_add(ns.saturating_sub(clock_now))))
 }
 
-/// futex(uaddr, op, val, timeout, uaddr2, val3). Every thread shares the address space, so a
-/// futex is known by its address (private or not).
+/// futex(uaddr, op, val, timeout, uaddr2, val3): each futex known by its [`key`].
 pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [uaddr, op, val, timeout, uaddr2, val3] = f.syscall_args();
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
@@ -122,7 +168,8 @@ pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             read_word(p, uaddr)?;
-            Ok(wake(p, uaddr, bitset, count(val)))
+            let key = key(p, uaddr, op);
+            Ok(wake(p, key, bitset, count(val)))
         }
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let bitset = if cmd == FUTEX_WAIT_BITSET { val3 as u32 } else { u32::MAX };
@@ -130,7 +177,7 @@ pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             let deadline = deadline_of(p, cmd, op, timeout)?;
-            wait(p, uaddr, val as u32, bitset, deadline)
+            wait(p, uaddr, op, val as u32, bitset, deadline)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             read_word(p, uaddr)?;
@@ -139,8 +186,9 @@ pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 return Err(Errno::EAGAIN);
             }
             // `timeout` carries the most waiters to requeue.
-            let woken = wake(p, uaddr, u32::MAX, count(val));
-            let moved = p.threads.requeue_futex_waiters(uaddr, uaddr2, count(timeout));
+            let (from, to) = (key(p, uaddr, op), key(p, uaddr2, op));
+            let woken = wake(p, from, u32::MAX, count(val));
+            let moved = requeue(p, from, to, count(timeout));
             Ok(woken + moved)
         }
         FUTEX_WAKE_OP => {
@@ -149,9 +197,10 @@ pub fn sys_futex(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             let new = wake_op(val3 as u32, old)?;
             let also = wake_op_compare(val3 as u32, old)?;
             user::write_u32(&mut p.space, uaddr2, new)?;
-            let mut woken = wake(p, uaddr, u32::MAX, count(val));
+            let (first, second) = (key(p, uaddr, op), key(p, uaddr2, op));
+            let mut woken = wake(p, first, u32::MAX, count(val));
             if also {
-                woken += wake(p, uaddr2, u32::MAX, count(timeout));
+                woken += wake(p, second, u32::MAX, count(timeout));
             }
             Ok(woken)
         }
