@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
+#include "parts.h"
 #include "pipe_io.h"
 
 #define SELF "/proc/self/exe"
@@ -794,25 +795,7 @@ static void part_many(void) {
 
 /* ---------------------------------------------------------------- main */
 
-/* A part that hangs (a child never reaped, a SIGCHLD never sent) fails with its name instead
- * of running into the test's timeout, its earlier lines already out (stdout is line-buffered). */
-#define PART_SECONDS 20
-
-static const char *current_part;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    static const char msg[] = "FAILED: no progress for 20 s in part ";
-    write(STDOUT_FILENO, msg, sizeof msg - 1);
-    write(STDOUT_FILENO, current_part, strlen(current_part));
-    write(STDOUT_FILENO, "\n", 1);
-    _exit(1);
-}
-
-static const struct {
-    const char *name;
-    void (*run)(void);
-} parts[] = {
+static const struct part parts[] = {
     {"fork", part_fork},     {"pipe", part_pipe},     {"wait", part_wait},
     {"signals", part_signals}, {"fds", part_fds},       {"exec", part_exec},
     {"orphan", part_orphan},   {"pgroup", part_pgroup}, {"many", part_many},
@@ -834,20 +817,5 @@ int main(int argc, char **argv) {
     }
     if (argc > 4 && strcmp(argv[1], "fd-check") == 0)
         return fd_check(argv);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
-    int ran = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
-            current_part = parts[i].name;
-            alarm(PART_SECONDS);
-            parts[i].run();
-            alarm(0);
-            ran++;
-        }
-    if (!ran) {
-        printf("unknown part: %s\n", argv[1]);
-        return 2;
-    }
-    return failures ? 1 : 0;
+    return run_parts(parts, sizeof parts / sizeof parts[0], argc, argv, &failures);
 }

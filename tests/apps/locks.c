@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
+#include "parts.h"
 #include "pipe_io.h"
 
 static int failures;
@@ -704,45 +705,12 @@ static void part_ofd(void) {
 
 /* ---------------------------------------------------------------- main */
 
-/* A part that hangs (a lock never granted, a child never reaped) fails with its name instead
- * of running into the test's timeout, its earlier lines already out (stdout is line-buffered). */
-#define PART_SECONDS 20
-
-static const char *current_part;
-
-static void on_alarm(int sig) {
-    (void)sig;
-    static const char msg[] = "FAILED: no progress for 20 s in part ";
-    write(STDOUT_FILENO, msg, sizeof msg - 1);
-    write(STDOUT_FILENO, current_part, strlen(current_part));
-    write(STDOUT_FILENO, "\n", 1);
-    _exit(1);
-}
-
-static const struct {
-    const char *name;
-    void (*run)(void);
-} parts[] = {
+static const struct part parts[] = {
     {"flock", part_flock},
     {"posix", part_posix},
     {"ofd", part_ofd},
 };
 
 int main(int argc, char **argv) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
-    int ran = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
-            current_part = parts[i].name;
-            alarm(PART_SECONDS);
-            parts[i].run();
-            alarm(0);
-            ran++;
-        }
-    if (!ran) {
-        printf("unknown part: %s\n", argv[1]);
-        return 2;
-    }
-    return failures ? 1 : 0;
+    return run_parts(parts, sizeof parts / sizeof parts[0], argc, argv, &failures);
 }

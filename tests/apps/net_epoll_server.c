@@ -98,16 +98,11 @@ int main(int argc, char **argv) {
     long want = strtol(argv[2], NULL, 10);
     signal(SIGPIPE, SIG_IGN);
 
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const char *failed = "";
+    int l = tcp_listen(port, SOCK_NONBLOCK | SOCK_CLOEXEC, &failed);
     if (l < 0)
-        die("socket");
+        die(failed);
     int one = 1;
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
-    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0)
-        die("bind");
-    if (listen(l, 128) != 0)
-        die("listen");
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = l};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) != 0)

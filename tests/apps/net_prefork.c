@@ -142,16 +142,10 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    int l = socket(AF_INET, SOCK_STREAM, 0);
+    const char *failed = "";
+    int l = tcp_listen(port, 0, &failed);
     if (l < 0)
-        die("socket");
-    int one = 1;
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
-    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0)
-        die("bind");
-    if (listen(l, 128) != 0)
-        die("listen");
+        die(failed);
     printf("listening on port %d\n", port);
     fflush(stdout);
 
