@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
@@ -208,6 +209,37 @@ static void part_fork(void) {
     printf("fork: a process-shared semaphore: the child waited 100 ms %d, then the parent's sem_post woke it %d\n",
            blocked, reported && waited);
     CHECK(blocked && reported && waited);
+
+    /* A process-shared robust mutex whose owner (a child) ends while the parent waits for
+     * it: the parent gets it with EOWNERDEAD. */
+    pthread_mutex_t *mutex = mmap(NULL, sizeof *mutex, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int locked[2];
+    CHECK(mutex != MAP_FAILED && pthread_mutex_init(mutex, &attr) == 0 && pipe(locked) == 0);
+    pid = xfork("fork");
+    if (pid == 0) {
+        close(locked[0]);
+        int ok = pthread_mutex_lock(mutex) == 0;
+        write_all(locked[1], &ok, sizeof ok);
+        usleep(100000); /* the parent is blocked in pthread_mutex_lock by then */
+        _exit(0);
+    }
+    close(locked[1]);
+    int child_locked = 0;
+    CHECK(read_full(locked[0], &child_locked, sizeof child_locked) == sizeof child_locked);
+    close(locked[0]);
+    int error = pthread_mutex_lock(mutex);
+    reap(pid);
+    printf("fork: a robust process-shared mutex the child held when it ended: the parent's lock %s\n",
+           child_locked && error == EOWNERDEAD ? "EOWNERDEAD" : errname(error));
+    CHECK(child_locked && error == EOWNERDEAD);
+    if (error == EOWNERDEAD) {
+        pthread_mutex_consistent(mutex);
+        pthread_mutex_unlock(mutex);
+    }
 }
 
 /* ---------------------------------------------------------------- pipe */

@@ -126,7 +126,9 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
     let mut child = p.forked(pid, vcpu.cpu, space, request.exit_signal);
     child.borrowed_space = borrow;
     if let Some(at) = request.child_tid {
-        let _ = crate::user::write_u32(&mut child.space, at, pid);
+        // Through the child's tables: `user::write_u32` would write the running (parent's)
+        // memory, which is the child's only when it borrows it.
+        let _ = child.space.write_through_tables(at, &pid.to_le_bytes());
     }
     child.thread.clear_child_tid = request.clear_child_tid.unwrap_or(0);
     if request.vfork {
@@ -237,6 +239,8 @@ pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
 /// exit status to wait for and its exit signal. This vCPU then idles.
 pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     clone::end_other_threads(p);
+    // Robust locks it held in memory shared with other processes go to their waiters.
+    clone::release_thread_futexes(p);
     // Pipe ends and sockets close here, as the table's files drop; its record locks go.
     let table = core::mem::take(&mut *p.files.fds.lock());
     drop(table);

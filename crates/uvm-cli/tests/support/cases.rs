@@ -620,7 +620,8 @@ pub fn fork(tc: Toolchain) -> Case {
              fork: waitpid WIFEXITED 1 WEXITSTATUS 7\n\
              fork: second waitpid -1 ECHILD\n\
              fork: the child's writes to MAP_SHARED memory show in the parent: anonymous 1, a /dev/shm file 1; to MAP_PRIVATE memory not 1\n\
-             fork: a process-shared semaphore: the child waited 100 ms 1, then the parent's sem_post woke it 1\n",
+             fork: a process-shared semaphore: the child waited 100 ms 1, then the parent's sem_post woke it 1\n\
+             fork: a robust process-shared mutex the child held when it ended: the parent's lock EOWNERDEAD\n",
         ),
         (
             "pipe",

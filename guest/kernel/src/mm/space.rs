@@ -1278,6 +1278,19 @@ impl AddressSpace {
         Ok(chunks)
     }
 
+    /// Writes `bytes` at app address `addr` through this address space's own page tables,
+    /// not the running ones (a forked child's memory before it runs: `user::write` goes
+    /// through the caller's). EFAULT where the range is not writable.
+    pub fn write_through_tables(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        for chunk in self.user_chunks(addr, bytes.len() as u64)? {
+            let n = chunk.len as usize;
+            phys::write_bytes(chunk.gpa, &bytes[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
     /// Frames in use by the whole kernel (for /proc/meminfo and statistics).
     pub fn frames_in_use(&self) -> u64 {
         self.frames.lock().in_use()
@@ -1782,6 +1795,12 @@ mod tests {
         assert_eq!(frame_of(&child, reserve), None, "a page not filled stays so");
         assert_eq!(child.handle_fault(reserve, Access::Write), FaultOutcome::Resolved);
         assert_eq!(frame_of(&s, reserve), None, "the child's demand fill is its own");
+        child.write_through_tables(data + 4094, b"tid!").unwrap();
+        let mut written = [0u8; 2];
+        phys::read_bytes(frame_of(&child, data + 4096).unwrap(), &mut written);
+        assert_eq!(&written, b"d!", "written across a page boundary, into the child's frames");
+        phys::read_bytes(frame_of(&s, data).unwrap() + 4094, &mut written);
+        assert_eq!(written, [0, 0], "not the parent's");
         child.release();
         child.free_tables();
         s.unmap(data, 2 * 4096).unwrap();

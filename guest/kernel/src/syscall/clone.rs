@@ -396,7 +396,7 @@ fn robust_futex_died(p: &mut Process, addr: u64, tid: u32) -> Result<(), Errno> 
     }
     user::write_u32(&mut p.space, addr, (value & FUTEX_WAITERS) | FUTEX_OWNER_DIED)?;
     if value & FUTEX_WAITERS != 0 {
-        super::futex::wake(p, addr, u32::MAX, 1);
+        super::futex::wake_word(p, addr);
     }
     Ok(())
 }
@@ -428,15 +428,22 @@ fn release_robust_futexes(p: &mut Process) -> Result<(), Errno> {
     Ok(())
 }
 
+/// What a thread's end does to futexes: its robust list's locks are marked as their owner's
+/// death and a waiter woken, and its clear_child_tid word is zeroed and woken (pthread_join
+/// waits on it). Both wakes reach other processes that share the memory.
+pub fn release_thread_futexes(p: &mut Process) {
+    let _ = release_robust_futexes(p);
+    let clear = p.thread.clear_child_tid;
+    if clear != 0 && user::write_u32(&mut p.space, clear, 0).is_ok() {
+        super::futex::wake_word(p, clear);
+    }
+}
+
 /// Ends the current thread while others run on: releases its robust futexes, clears and
 /// wakes its clear_child_tid word (pthread_join waits on it), and parks its vCPU until a new
 /// thread is started on it.
 fn exit_thread(p: &mut Process) -> ! {
-    let _ = release_robust_futexes(p);
-    let clear = p.thread.clear_child_tid;
-    if clear != 0 && user::write_u32(&mut p.space, clear, 0).is_ok() {
-        super::futex::wake(p, clear, u32::MAX, 1);
-    }
+    release_thread_futexes(p);
     let cpu = p.thread.cpu;
     // Another thread becomes `Process::thread` until the next vCPU takes the lock.
     let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };

@@ -109,6 +109,14 @@ pub fn wake(p: &mut Process, key: u64, bitset: u32, count: usize) -> usize {
     woken.len()
 }
 
+/// Wakes one waiter on the futex at `addr` as the kernel's own wakes do (a thread's
+/// clear_child_tid word, a dead owner's robust lock): as a shared futex, so a waiter in
+/// another process that shares the memory wakes too, as on Linux.
+pub fn wake_word(p: &mut Process, addr: u64) -> usize {
+    let key = key(p, addr, 0);
+    wake(p, key, u32::MAX, 1)
+}
+
 /// Moves up to `count` waiters on futex `from` to `to` (any process's, for a shared one).
 fn requeue(p: &mut Process, from: u64, to: u64, count: usize) -> usize {
     let mut moved = p.threads.requeue_futex_waiters(from, to, count);
