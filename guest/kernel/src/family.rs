@@ -32,6 +32,21 @@ pub fn boot_root() -> u64 {
     BOOT_ROOT.load(Ordering::Relaxed)
 }
 
+/// Moves this vCPU to the page tables at `root` (a `SetRoot` exit), unless it runs on them
+/// already.
+pub fn switch_root(root: u64) {
+    #[cfg(not(test))]
+    {
+        let pc = crate::arch::percpu::current();
+        if pc.root != root {
+            crate::hypercall::set_root(root);
+            pc.root = root;
+        }
+    }
+    #[cfg(test)]
+    let _ = root;
+}
+
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -187,12 +202,16 @@ pub fn release_vfork_parent(p: &mut Process) {
 /// Gives the memory this process ran on back to its vfork parent (it ends), leaving a
 /// placeholder. This vCPU must be off those tables.
 fn give_back_space(p: &mut Process) {
-    if !p.borrowed_space {
-        return;
+    if p.borrowed_space {
+        let placeholder = p.space.placeholder();
+        let borrowed = core::mem::replace(&mut p.space, placeholder);
+        return_borrowed_space(p, borrowed);
     }
+}
+
+/// Hands `borrowed`, the memory this vfork child ran on, back to its parent, which waits.
+fn return_borrowed_space(p: &mut Process, borrowed: crate::mm::space::AddressSpace) {
     p.borrowed_space = false;
-    let placeholder = p.space.placeholder();
-    let borrowed = core::mem::replace(&mut p.space, placeholder);
     let ppid = p.ppid;
     match p.other(ppid) {
         Some(parent) => parent.space = borrowed,
@@ -210,23 +229,11 @@ pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
         return Ok(false);
     }
     let fresh = p.space.fresh(boot_root())?;
-    let root = fresh.root();
+    switch_root(fresh.root());
     let mut old = core::mem::replace(&mut p.space, fresh);
     p.view.set_memory(p.space.memory_share());
-    #[cfg(not(test))]
-    {
-        crate::hypercall::set_root(root);
-        crate::arch::percpu::current().root = root;
-    }
-    #[cfg(test)]
-    let _ = root;
     if p.borrowed_space {
-        p.borrowed_space = false;
-        let ppid = p.ppid;
-        match p.other(ppid) {
-            Some(parent) => parent.space = old,
-            None => crate::hypercall::panic(b"a vfork child outlived its parent"),
-        }
+        return_borrowed_space(p, old);
     } else {
         old.release();
         old.free_tables();
@@ -247,12 +254,7 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     crate::syscall::locks::process_ended(p);
     p.flush_net();
     // Off its tables before they go (this vCPU's next thread sets its own).
-    #[cfg(not(test))]
-    {
-        let root = boot_root();
-        crate::hypercall::set_root(root);
-        crate::arch::percpu::current().root = root;
-    }
+    switch_root(boot_root());
     give_back_space(p);
     release_vfork_parent(p);
     p.space.release();

@@ -40,7 +40,7 @@
 //! let mut fds = FdTable::new();
 //! for fd in 0..3 { fds.insert(vfs.console_file(fd)?, false)?; }
 //! let cwd = vfs.chdir(&vfs.root(), boot_cwd)?;
-//! vfs.set_process_view(process); // what /proc/self/fd and /proc/self/cwd show
+//! vfs.set_calling_process(process); // what /proc/self/fd and /proc/self/cwd show
 //! ```
 
 pub mod anon;

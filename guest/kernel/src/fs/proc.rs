@@ -382,7 +382,8 @@ impl ProcFs {
     }
 
     /// Installs the view of the calling process (fd table and cwd) `/proc/self` shows, and
-    /// registers it as [`ProcFs::register_process`] does.
+    /// registers it as [`ProcFs::register_process`] does (the tests' one call for both).
+    #[cfg(test)]
     pub fn set_process_view(&self, view: Arc<dyn ProcessView>) {
         self.register_process(&view);
         self.set_calling_process(view);

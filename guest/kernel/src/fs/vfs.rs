@@ -184,12 +184,8 @@ impl Vfs {
         &self.locks
     }
 
-    /// Installs the process view `/proc/self` shows (its fds and cwd).
-    pub fn set_process_view(&self, view: Arc<dyn ProcessView>) {
-        self.proc.set_process_view(view);
-    }
-
-    /// Makes a process [`Vfs::register_process`] listed the one `/proc/self` shows.
+    /// Makes a process the one `/proc/self` shows (its fds, cwd, memory; the app's at boot,
+    /// then whichever process's thread holds the process lock).
     pub fn set_calling_process(&self, view: Arc<dyn ProcessView>) {
         self.proc.set_calling_process(view);
     }

@@ -222,7 +222,7 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
 pub struct FreeVcpu {
     /// Its index.
     pub cpu: u32,
-    /// Its per-CPU area.
+    /// Its per-CPU area (an idle one's; a fresh one's is made by [`start_on_vcpu`]).
     area: u64,
     /// Whether the VMM has yet to make it (else it idles, parked in the guest).
     fresh: bool,
@@ -239,8 +239,8 @@ pub fn take_vcpu(p: &mut Process) -> Result<FreeVcpu, Errno> {
     if cpu >= uvm_abi::layout::MAX_VCPUS {
         return Err(Errno::EAGAIN);
     }
-    let area = new_vcpu_area(cpu).ok_or(Errno::EAGAIN)?;
-    Ok(FreeVcpu { cpu, area, fresh: true })
+    // Its area is made when it starts: a fork that fails before then allocates nothing.
+    Ok(FreeVcpu { cpu, area: 0, fresh: true })
 }
 
 /// Returns a vCPU [`take_vcpu`] gave that no thread will use after all (a fresh one is
@@ -262,29 +262,27 @@ fn new_vcpu_area(cpu: u32) -> Option<u64> {
 /// Starts `frame` with FS base `fs_base` and the page tables at `root` on `vcpu`: a fresh
 /// one through the VMM, an idle one by waking it. On failure the vCPU is given back.
 pub fn start_on_vcpu(p: &mut Process, vcpu: FreeVcpu, frame: &TrapFrame, fs_base: u64, root: u64) -> Result<(), Errno> {
+    let area = if vcpu.fresh { new_vcpu_area(vcpu.cpu).ok_or(Errno::EAGAIN)? } else { vcpu.area };
     #[cfg(not(test))]
     {
         use crate::arch::percpu;
-        percpu::prepare_start(vcpu.area, frame, fs_base, root);
+        percpu::prepare_start(area, frame, fs_base, root);
         if vcpu.fresh {
-            let rsp = percpu::start_frame_address(vcpu.area);
+            let rsp = percpu::start_frame_address(area);
             let entry = crate::arch::entry::secondary_entry_address();
-            if crate::hypercall::vcpu_start(vcpu.cpu, entry, rsp, vcpu.area, root) < 0 {
+            if crate::hypercall::vcpu_start(vcpu.cpu, entry, rsp, area, root) < 0 {
                 give_back_vcpu(p, vcpu);
                 return Err(Errno::EAGAIN);
             }
-            p.shared.vcpus.areas.push(vcpu.area);
         } else {
-            percpu::request_start(vcpu.area);
+            percpu::request_start(area);
             crate::hypercall::unpark(vcpu.cpu);
         }
     }
     #[cfg(test)]
-    {
-        let _ = (frame, fs_base, root);
-        if vcpu.fresh {
-            p.shared.vcpus.areas.push(vcpu.area);
-        }
+    let _ = (frame, fs_base, root);
+    if vcpu.fresh {
+        p.shared.vcpus.areas.push(area);
     }
     Ok(())
 }
@@ -303,13 +301,12 @@ fn enter_prepared_thread() -> ! {
     if pc.root == 0 {
         // A fresh vCPU: the VMM started it on its thread's tables.
         pc.root = pc.start_root;
-    } else if pc.root != pc.start_root {
-        // A thread of another process than this vCPU's last.
-        crate::hypercall::set_root(pc.start_root);
-        pc.root = pc.start_root;
     }
-    crate::arch::instr::write_fs_base(pc.start_fs_base);
-    let frame = percpu::start_frame_address(pc as *mut percpu::PerCpu as u64);
+    let (root, fs_base, area) = (pc.start_root, pc.start_fs_base, pc as *mut percpu::PerCpu as u64);
+    // A thread of another process than this vCPU's last takes that process's tables.
+    crate::family::switch_root(root);
+    crate::arch::instr::write_fs_base(fs_base);
+    let frame = percpu::start_frame_address(area);
     // SAFETY: the creator wrote a complete frame there (at the top of this vCPU's kernel
     // stack, below which this code runs) before starting or waking this vCPU.
     unsafe { crate::arch::entry::return_to_app(frame as *const TrapFrame) }
@@ -490,15 +487,10 @@ pub fn end_for_exec(p: &mut Process) -> ! {
 /// released.
 #[cfg(not(test))]
 pub fn idle(p: &mut Process) -> ! {
-    let pc = crate::arch::percpu::current();
     // Its thread or process may have ended from the fault entry (a signal that kills, an
     // interrupt while it ran app code): the vCPU's next thread starts outside any fault.
-    pc.in_fault = 0;
-    let boot_root = crate::family::boot_root();
-    if pc.root != boot_root {
-        crate::hypercall::set_root(boot_root);
-        pc.root = boot_root;
-    }
+    crate::arch::percpu::current().in_fault = 0;
+    crate::family::switch_root(crate::family::boot_root());
     match crate::process::PROCESS.release_while(p, || -> core::convert::Infallible {
         while !crate::arch::percpu::take_start_request() {
             crate::hypercall::park(u64::MAX);

@@ -62,7 +62,7 @@ pub fn sys_getsid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// session or no group at all (other than the process's own new one).
 pub fn sys_setpgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (pid, pgid) = (f.rdi as i32, f.rsi as i32);
-    if pgid < 0 || pid < 0 {
+    if pgid < 0 {
         return Err(Errno::EINVAL);
     }
     let target = if pid == 0 { p.pid } else { pid as u32 };

@@ -101,7 +101,7 @@ fn with_process(vfs: &Vfs) -> Arc<TestProcess> {
         fds.insert(vfs.console_file(fd).unwrap(), false).unwrap();
     }
     let process = Arc::new(TestProcess { fds: SpinLock::new(fds), cwd: SpinLock::new(vfs.root()) });
-    vfs.set_process_view(process.clone());
+    vfs.set_calling_process(process.clone());
     process
 }
 
