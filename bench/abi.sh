@@ -22,22 +22,25 @@ memory_mib = 64
 TOML
 "$UVM" build "$out/micro.toml" >/dev/null
 cat "$out/big.bin" > /dev/null # page cache warm for the native read
+mkdir -p "$out/volume"
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 1024" "read" "tmpfs 32" "exec 300" "fork 300" "spawn 300"; do
+for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 1024" "read" "tmpfs 32" "volume 32" "stat 2000" "exec 300" "fork 300" "spawn 300"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"
+        elif [ "$1" = volume ] || [ "$1" = stat ]; then run "$out/micro" "$@" "$out/volume"
         elif [ "$1" = log ]; then run "$out/micro" "$@" 2>/dev/null
         else run "$out/micro" "$@"; fi
     done | median)
     v=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$UVM" run "$out/micro.uvm" -- read /data/big.bin
+        elif [ "$1" = volume ] || [ "$1" = stat ]; then run "$UVM" run "$out/micro.uvm" -v "$out/volume:/vol" -- "$@" /vol
         elif [ "$1" = log ]; then run "$UVM" run "$out/micro.uvm" -- "$@" 2>/dev/null
         else run "$UVM" run "$out/micro.uvm" -- "$@"; fi
     done | median)
-    # tmpfs prints write/read MB/s: the median is the run with the median write figure.
-    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs) echo "MB/s written/read" ;; touch | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
+    # tmpfs and volume print write/read MB/s: the median is the run with the median write figure.
+    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs | volume) echo "MB/s written/read" ;; touch | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
     echo "$1: native $n $unit, uvm $v $unit"
 done
 # The floor for a syscall served in the guest on this host: the bare `syscall` trap round trip

@@ -9,6 +9,8 @@
  *   micro tmpfs MIB    MB/s writing MIB MiB to a new file in /dev/shm (a tmpfs on both
  *                      sides) in 64 KiB write() calls, then reading it back in 64 KiB
  *                      pread() calls (printed as write/read)
+ *   micro volume MIB DIR  as tmpfs, in a file of DIR (a volume, `uvm run -v`, in the VM)
+ *   micro stat N DIR   ns per stat() of a file of DIR
  *   micro exec N       ns per execve: the program runs itself N times through execve of
  *                      /proc/self/exe (each run up to its main), then prints
  *   micro fork N       ns per fork + _exit in the child + waitpid in the parent
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,9 +49,39 @@ static int first_writes(volatile char *pages, long n, const char *what, const ch
     return 0;
 }
 
+/* MB/s writing MIB MiB to a new file at `path` in 64 KiB write() calls, then reading it back
+ * in 64 KiB pread() calls (printed as write/read); the file is removed. */
+static int write_then_read(const char *path, long mib, const char *label) {
+    static char buf[64 << 10];
+    long total = mib << 20;
+    memset(buf, 0x5a, sizeof buf);
+    int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    if (fd < 0) {
+        perror(path);
+        return 1;
+    }
+    double start = now();
+    for (long done = 0; done < total; done += sizeof buf)
+        if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+            perror("write");
+            return 1;
+        }
+    double wrote = now() - start;
+    start = now();
+    long got = 0;
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof buf, got)) > 0)
+        got += n;
+    double read_secs = now() - start;
+    close(fd);
+    unlink(path);
+    printf("%s %ld MiB in 64 KiB calls: %.0f/%.0f MB/s\n", label, total >> 20, total / wrote / 1e6, got / read_secs / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "clock") == 0) {
@@ -147,29 +180,28 @@ int main(int argc, char **argv) {
                                    : mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         return first_writes(pages, n, "memfd", "first write to a page of a shared memfd");
     } else if (strcmp(argv[1], "tmpfs") == 0) {
-        static char buf[64 << 10];
-        long total = atol(argv[2]) << 20;
-        memset(buf, 0x5a, sizeof buf);
-        int fd = open("/dev/shm/micro-tmpfs", O_CREAT | O_TRUNC | O_RDWR, 0600);
+        return write_then_read("/dev/shm/micro-tmpfs", atol(argv[2]), "tmpfs");
+    } else if (strcmp(argv[1], "volume") == 0 && argc > 3) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/micro-volume", argv[3]);
+        return write_then_read(path, atol(argv[2]), "volume");
+    } else if (strcmp(argv[1], "stat") == 0 && argc > 3) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/micro-stat", argv[3]);
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
         if (fd < 0) {
-            perror("/dev/shm/micro-tmpfs");
+            perror(path);
             return 1;
         }
+        close(fd);
+        long n = atol(argv[2]);
+        struct stat st;
         double start = now();
-        for (long done = 0; done < total; done += sizeof buf)
-            if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
-                perror("write");
-                return 1;
-            }
-        double wrote = now() - start;
-        start = now();
-        long got = 0;
-        ssize_t n;
-        while ((n = pread(fd, buf, sizeof buf, got)) > 0)
-            got += n;
-        double read_secs = now() - start;
-        unlink("/dev/shm/micro-tmpfs");
-        printf("tmpfs %ld MiB in 64 KiB calls: %.0f/%.0f MB/s\n", total >> 20, total / wrote / 1e6, got / read_secs / 1e6);
+        for (long i = 0; i < n; i++)
+            stat(path, &st);
+        double took = now() - start;
+        unlink(path);
+        printf("stat of a file: %.0f ns per call\n", took * 1e9 / n);
     }
     return 0;
 }

@@ -30,6 +30,7 @@ static inline const char *errname(int e) {
     case EROFS: return "EROFS";
     case ENOSYS: return "ENOSYS";
     case ENOTEMPTY: return "ENOTEMPTY";
+    case EXDEV: return "EXDEV";
     }
     snprintf(buf, sizeof buf, "E%d", e);
     return buf;

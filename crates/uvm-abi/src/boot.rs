@@ -85,7 +85,7 @@ pub struct BootInfo {
     /// Number of envp strings (`KEY=VALUE`).
     pub envc: u32,
     /// Offset of the string area from the start of this struct: argv, then envp, then the
-    /// working directory, each NUL-terminated.
+    /// working directory, then the volumes (`crate::hostfs`), each NUL-terminated.
     pub strings_offset: u32,
     /// Bytes in the string area.
     pub strings_len: u32,
@@ -93,8 +93,8 @@ pub struct BootInfo {
     /// (sched_getaffinity, /proc/cpuinfo). The guest may start more vCPUs than this (one per
     /// thread, up to `MAX_VCPUS`); the VMM lets at most this many run at a time.
     pub vcpu_count: u32,
-    /// Reserved, zero.
-    pub reserved: u32,
+    /// Volumes (`crate::hostfs`): their strings follow the working directory's.
+    pub volume_count: u32,
     /// GPA of the first of `prestaged_pages` frames the VMM filled with the app's writable
     /// data (see [`prestaged_pages`]); they lie below `first_free_gpa`, after the boot page
     /// tables. The kernel maps them instead of copying those pages from the image.

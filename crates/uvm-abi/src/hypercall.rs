@@ -76,11 +76,14 @@ pub enum Hypercall {
     /// that ends moves its last vCPU off its tables before they are freed. The VMM loads the
     /// root with `KVM_SET_SREGS`, which also resyncs this vCPU's shadow page tables.
     SetRoot = 20,
+    /// A file operation on a volume, a host directory the VMM holds:
+    /// [`crate::hostfs::FsCall`].
+    HostFs = 21,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 18] = [
+    pub const ALL: [Hypercall; 19] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -99,6 +102,7 @@ impl Hypercall {
         Hypercall::ConsoleRing,
         Hypercall::Alarm,
         Hypercall::SetRoot,
+        Hypercall::HostFs,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.

@@ -13,11 +13,13 @@
 //! - [`image`]: the on-disk image format (header, file table), read by the host and the guest.
 //! - [`net`]: IP sockets held by the VMM: the Net hypercall's operations and the shared
 //!   readiness area.
+//! - [`hostfs`]: volumes, host directories the VMM holds: the HostFs hypercall's operations.
 //! - [`signal`]: Linux signal names.
 #![no_std]
 
 pub mod boot;
 pub mod console;
+pub mod hostfs;
 pub mod hypercall;
 pub mod image;
 pub mod kernel;
@@ -32,4 +34,4 @@ pub mod signal;
 /// or meaning in this crate, except the image's layout, which has its own
 /// [`image::IMAGE_FORMAT_VERSION`]. An image records the ABI version of the `uvm` that built
 /// it, for information only: a newer `uvm` runs it while its format is supported.
-pub const ABI_VERSION: u32 = 13;
+pub const ABI_VERSION: u32 = 14;

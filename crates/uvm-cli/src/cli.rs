@@ -55,6 +55,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         cpus: None,
         publish: Vec::new(),
         egress: Vec::new(),
+        volume: Vec::new(),
         trace_syscalls: false,
         timings: false,
         timeout: None,
@@ -125,6 +126,18 @@ pub struct RunArgs {
     ///   --egress any                      everywhere
     #[arg(long = "egress", value_name = "RULE", verbatim_doc_comment)]
     pub egress: Vec<String>,
+    /// Mount a host directory into the VM (repeatable): HOST:GUEST[:ro|:rw], as docker's -v.
+    ///
+    /// The app sees the host directory HOST (relative to the current directory) at the
+    /// absolute path GUEST, read-only with :ro. Reads and writes go straight to the host files.
+    /// GUEST's parent must be a directory of the image (or /); /proc, /dev and /tmp are the
+    /// guest kernel's own. At most 16 volumes.
+    ///
+    /// Examples:
+    ///   -v ./data:/data             the app reads and writes ./data at /data
+    ///   -v /etc/myapp:/config:ro    configuration the app may only read
+    #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]", verbatim_doc_comment)]
+    pub volume: Vec<String>,
     /// Print every system call of the app on stderr.
     #[arg(long)]
     pub trace_syscalls: bool,
@@ -217,6 +230,7 @@ mod tests {
             &["uvm", "run", "--timings", "x.uvm"],
             &["uvm", "run", "x.uvm", "--timings"],
             &["uvm", "run", "-e", "A=1", "x.uvm"],
+            &["uvm", "run", "-v", "a:/a", "x.uvm"],
             &["uvm", "run", "--help"],
             &["uvm", "run", "-"],
             &["uvm", "run", ""],
@@ -228,6 +242,13 @@ mod tests {
         let mut args = argv(&["uvm", "run", "x.uvm", "--"]);
         args.push(OsString::from_vec(vec![0xff]));
         assert_eq!(plain_run(&args), None, "app arguments that are not UTF-8 are clap's to refuse");
+    }
+
+    #[test]
+    fn volumes_are_repeatable() {
+        let run = clap_run(argv(&["uvm", "run", "-v", "a:/a", "--volume", "b:/b:ro", "x.uvm", "--", "-v"]));
+        assert_eq!(run.volume, ["a:/a", "b:/b:ro"]);
+        assert_eq!(run.args, ["-v"], "after --, -v is the app's");
     }
 
     #[test]

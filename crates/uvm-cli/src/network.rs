@@ -101,6 +101,7 @@ mod tests {
             cpus: None,
             publish: publish.iter().map(|s| s.to_string()).collect(),
             egress: egress.iter().map(|s| s.to_string()).collect(),
+            volume: Vec::new(),
             trace_syscalls: false,
             timings: false,
             timeout: None,

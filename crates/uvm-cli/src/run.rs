@@ -10,6 +10,7 @@ use uvm_image::Image;
 use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, RunConfig};
 use uvm_vmm::{
     AppLaunch, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec,
+    VolumeSpec,
 };
 
 use crate::build::{build_image, default_image_path};
@@ -29,15 +30,18 @@ struct OpenedImage {
     cpus: u32,
     launch: AppLaunch,
     network: uvm_net::NetworkConfig,
+    volumes: Vec<VolumeSpec>,
     staged: StagedMemory,
 }
 
 /// Finds (or builds), maps and checks the image, works out the app's launch and network from
 /// the image's configuration, `args` and `network_flags` (`host_cpus`: the vCPU count when
-/// neither sets one), and stages guest memory (kernel, tables): none of it needs KVM.
+/// neither sets one), checks `volumes` against the image's files, and stages guest memory
+/// (kernel, tables): none of it needs KVM.
 fn open_image(
     args: RunArgs,
     network_flags: NetworkFlags,
+    volumes: Vec<VolumeSpec>,
     host_cpus: u32,
     vm: uvm_vmm::VmReceiver,
 ) -> Result<OpenedImage> {
@@ -66,6 +70,7 @@ fn open_image(
         None => config.cpus.unwrap_or(host_cpus),
     };
     let network = network_flags.join(&config)?;
+    crate::volumes::check_against_image(&volumes, &image)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
@@ -76,10 +81,10 @@ fn open_image(
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
     };
     let took = started.elapsed();
-    let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network);
+    let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network, volumes);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
-    let VmSpec { launch, network, .. } = spec;
-    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, launch, network, staged })
+    let VmSpec { launch, network, volumes, .. } = spec;
+    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, launch, network, volumes, staged })
 }
 
 /// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
@@ -165,6 +170,7 @@ fn vm_spec<'a>(
     cpus: u32,
     launch: AppLaunch,
     network: uvm_net::NetworkConfig,
+    volumes: Vec<VolumeSpec>,
 ) -> VmSpec<'a> {
     VmSpec {
         image: mapped,
@@ -180,6 +186,7 @@ fn vm_spec<'a>(
         // --timings wants the report, which needs every vCPU joined.
         exit_now: if args.timings { None } else { Some(exit_now) },
         network,
+        volumes,
     }
 }
 
@@ -208,6 +215,7 @@ fn app_exit_status(status: i32) -> i32 {
 pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     // Bad flag values are reported before anything else is done.
     let network_flags = NetworkFlags::parse(args)?;
+    let volumes = crate::volumes::parse(&args.volume)?;
     // The VM and its vCPU do not depend on the image: this thread creates them (and will run
     // the vCPU) while a second one opens and checks the image and stages guest memory.
     // The VM goes over to the opener as soon as it exists, which registers guest memory with
@@ -221,7 +229,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let allowed = uvm_vmm::process::AllowedCpus::of_this_thread();
     let host_cpus = uvm_vmm::host_cpus(allowed.as_ref());
     let open = move || {
-        let _ = opened_sender.send(open_image(opener_args, network_flags, host_cpus, vm_receiver));
+        let _ = opened_sender.send(open_image(opener_args, network_flags, volumes, host_cpus, vm_receiver));
     };
     // On another CPU than this thread's: Linux otherwise mostly queues the opener behind this
     // thread, on its CPU, until this thread sleeps, and the two take turns instead of
@@ -242,10 +250,20 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     }
     let opened = opened_receiver.recv().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage { took: open_took, checksum, path: image_path, mapped, memory_mib, cpus, launch, network, staged } =
-        opened;
+    let OpenedImage {
+        took: open_took,
+        checksum,
+        path: image_path,
+        mapped,
+        memory_mib,
+        cpus,
+        launch,
+        network,
+        volumes,
+        staged,
+    } = opened;
     let (stage_took, slots_took) = (staged.took(), staged.slots_took());
-    let spec = vm_spec(args, &mapped, memory_mib, cpus, launch, network);
+    let spec = vm_spec(args, &mapped, memory_mib, cpus, launch, network, volumes);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {

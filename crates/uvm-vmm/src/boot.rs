@@ -11,6 +11,7 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::memory::{GuestMemory, MapOverRamError};
 use crate::paging::BootPageTables;
+use crate::volumes::VolumeSpec;
 
 /// What the app starts with, as the VMM passes it to the guest kernel.
 #[derive(Clone, Debug, Default)]
@@ -133,11 +134,16 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
     Ok(header)
 }
 
-/// The string area of the boot info: argv, envp, workdir, each NUL-terminated.
-pub fn boot_strings(launch: &AppLaunch) -> Result<Vec<u8>, VmError> {
+/// The string area of the boot info: argv, envp, workdir, then one string per volume (`r` or
+/// `w`, then its guest path: `uvm_abi::hostfs`), each NUL-terminated.
+pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8>, VmError> {
     let mut strings = Vec::new();
     for s in launch.argv.iter().chain(&launch.envp).chain(std::iter::once(&launch.workdir)) {
         strings.extend_from_slice(s.as_bytes());
+        strings.push(0);
+    }
+    for volume in volumes {
+        strings.extend_from_slice(volume.boot_string().as_bytes());
         strings.push(0);
     }
     if strings.len() as u64 > BootInfo::MAX_STRINGS_LEN {
@@ -305,16 +311,17 @@ pub fn write_tss(memory: &GuestMemory, cpu: u32) -> Result<(), VmError> {
     memory.write_ram(layout::tss_gpa(cpu), &cpu::tss_bytes(cpu)).ok_or(VmError::OutOfBootMemory)
 }
 
-/// The boot info (facts, argv, envp, workdir), written last: it holds the TSC/realtime pair,
-/// read here.
+/// The boot info (facts, argv, envp, workdir, volumes), written last: it holds the
+/// TSC/realtime pair, read here.
 pub fn write_boot_info(
     memory: &GuestMemory,
     launch: &AppLaunch,
+    volumes: &[VolumeSpec],
     facts: &BootFacts,
     tables: BootTables,
 ) -> Result<(), VmError> {
     let oob = || VmError::OutOfBootMemory;
-    let strings = boot_strings(launch)?;
+    let strings = boot_strings(launch, volumes)?;
     let (boot_tsc, boot_realtime_ns) = tsc_and_realtime();
     let info = BootInfo {
         magic: BOOT_INFO_MAGIC,
@@ -338,7 +345,7 @@ pub fn write_boot_info(
         strings_offset: std::mem::size_of::<BootInfo>() as u32,
         strings_len: strings.len() as u32,
         vcpu_count: facts.vcpu_count,
-        reserved: 0,
+        volume_count: volumes.len() as u32,
         prestaged_gpa: tables.prestaged_gpa,
         prestaged_pages: tables.prestaged_pages,
     };
@@ -553,8 +560,15 @@ mod tests {
             workdir: "/".into(),
             ..Default::default()
         };
-        assert_eq!(boot_strings(&launch).unwrap(), b"a\0bc\0K=V\0/\0");
+        assert_eq!(boot_strings(&launch, &[]).unwrap(), b"a\0bc\0K=V\0/\0");
+        let volumes = [
+            VolumeSpec { host: "/srv/data".into(), guest: "/data".into(), read_only: false },
+            VolumeSpec { host: "/etc/app".into(), guest: "/etc/app".into(), read_only: true },
+        ];
+        assert_eq!(boot_strings(&launch, &volumes).unwrap(), b"a\0bc\0K=V\0/\0w/data\0r/etc/app\0");
         let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };
-        assert!(matches!(boot_strings(&huge), Err(VmError::ArgsTooLarge { .. })));
+        assert!(matches!(boot_strings(&huge, &[]), Err(VmError::ArgsTooLarge { .. })));
+        let many = vec![VolumeSpec { host: "/".into(), guest: "/v".repeat(10_000), read_only: true }; 16];
+        assert!(matches!(boot_strings(&launch, &many), Err(VmError::ArgsTooLarge { .. })), "volumes count too");
     }
 }

@@ -1,6 +1,7 @@
 //! The VMM's errors: one enum for setting up and running a VM, one for refused hypercalls.
 
 use std::io;
+use std::path::PathBuf;
 
 /// Why a VM could not be set up or could not go on running.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +48,8 @@ pub enum VmError {
     /// The guest kernel (the one built into `uvm`) is unusable: this `uvm` was built wrongly.
     #[error("uvm's guest kernel is unusable: {0}; this uvm was built wrongly: rebuild it (`cargo build --release`)")]
     BadKernel(String),
-    /// The arguments and environment do not fit the boot-info area.
-    #[error("the arguments and environment take {len} bytes, more than the {max} bytes uvm passes to the guest")]
+    /// The arguments, environment and volume paths do not fit the boot-info area.
+    #[error("the arguments, environment and volume paths take {len} bytes, more than the {max} bytes uvm passes to the guest")]
     ArgsTooLarge {
         /// Bytes needed.
         len: u64,
@@ -92,6 +93,41 @@ pub enum VmError {
     /// The host resources of the VM's network (epoll, eventfd) could not be made.
     #[error("cannot set up the VM's network: {0}")]
     Network(#[source] io::Error),
+    /// A volume's host directory does not exist.
+    #[error("volume {}: no such directory on the host; create it, or give -v an existing directory", host.display())]
+    VolumeMissing {
+        /// The host directory.
+        host: PathBuf,
+    },
+    /// A volume's host path is not a directory.
+    #[error("volume {} is not a directory; a volume is a host directory: give -v a directory", host.display())]
+    VolumeNotDirectory {
+        /// The host path.
+        host: PathBuf,
+    },
+    /// A volume's host directory cannot be opened (permissions, a broken file system).
+    #[error("cannot open volume {}: {source}; give this user access to it, or choose another directory", host.display())]
+    VolumeUnopenable {
+        /// The host directory.
+        host: PathBuf,
+        /// What the host said.
+        #[source]
+        source: io::Error,
+    },
+    /// A volume's guest path is not an absolute path other than `/`.
+    #[error("volume guest path `{guest}` is not valid: give an absolute path other than /, e.g. /data")]
+    VolumeGuestPath {
+        /// The guest path.
+        guest: String,
+    },
+    /// More volumes than a VM mounts.
+    #[error("{count} volumes are more than the {max} a VM mounts: mount a common parent directory instead")]
+    TooManyVolumes {
+        /// How many were given.
+        count: usize,
+        /// The most a VM mounts.
+        max: u32,
+    },
     /// A hypercall was refused (the guest passed bad parameters).
     #[error(transparent)]
     Hypercall(#[from] HypercallError),

@@ -8,6 +8,7 @@ use crate::host_io::HostIo;
 use crate::hypercall::{self, HypercallAction, VcpuOps};
 use crate::memory::GuestMemory;
 use crate::net::Network;
+use crate::volumes::Volumes;
 
 /// Why KVM_RUN returned, copied out of `kvm_run`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +108,7 @@ pub fn handle_exit(
     memory: &GuestMemory,
     io: &dyn HostIo,
     net: &Network,
+    volumes: &Volumes,
     vcpu: &dyn VcpuOps,
     counts: &mut ExitCounts,
 ) -> Result<ExitAction, VmError> {
@@ -139,7 +141,7 @@ pub fn handle_exit(
                 return Err(HypercallError::BadWidth { name: hypercall::name(call), len }.into());
             }
             let params_gpa = u64::from_le_bytes(data);
-            Ok(match hypercall::handle(call, params_gpa, memory, io, net, vcpu)? {
+            Ok(match hypercall::handle(call, params_gpa, memory, io, net, volumes, vcpu)? {
                 HypercallAction::Resume => ExitAction::Resume,
                 HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
                 HypercallAction::SetRoot(root) => ExitAction::SetRootAndResume(root),
@@ -259,7 +261,7 @@ mod tests {
     }
 
     fn run(exit: &VmExit, memory: &GuestMemory, io: &MemoryIo) -> Result<ExitAction, VmError> {
-        handle_exit(exit, memory, io, &no_network(), &TestVcpus::new(), &mut ExitCounts::default())
+        handle_exit(exit, memory, io, &no_network(), &Volumes::none(), &TestVcpus::new(), &mut ExitCounts::default())
     }
 
     #[test]
@@ -464,7 +466,7 @@ mod tests {
             let params = if round % 7 == 0 { next() } else { PARAMS };
             let len = if round % 11 == 0 { (next() % 9) as usize } else { 8 };
             let exit = VmExit::MmioWrite { gpa: call.gpa(), data: params.to_le_bytes(), len };
-            let _ = handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default());
+            let _ = handle_exit(&exit, &mem, &io, &no_network(), &Volumes::none(), &vcpus, &mut ExitCounts::default());
         }
     }
 
@@ -487,7 +489,7 @@ mod tests {
         let vcpus = TestVcpus::new();
         let call = |h: Hypercall| {
             let exit = hypercall_exit(h, PARAMS);
-            handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).unwrap()
+            handle_exit(&exit, &mem, &io, &no_network(), &Volumes::none(), &vcpus, &mut ExitCounts::default()).unwrap()
         };
         let start = VcpuStart { index: 2, rip: 0x20_1000, rsp: 0x20_8000, arg: 0x4000_0000_1000, ..Default::default() };
         for (index, expected) in [(2, 0), (2, -22), (0, -22), (uvm_abi::layout::MAX_VCPUS, -22), (u32::MAX, -22)] {
@@ -502,7 +504,10 @@ mod tests {
         let mut counts = ExitCounts::default();
         for index in [2, 3] {
             let ring = VmExit::MmioWrite { gpa: unpark_doorbell_gpa(index), data: [0; 8], len: 8 };
-            assert_eq!(handle_exit(&ring, &mem, &io, &no_network(), &vcpus, &mut counts).unwrap(), ExitAction::Resume);
+            assert_eq!(
+                handle_exit(&ring, &mem, &io, &no_network(), &Volumes::none(), &vcpus, &mut counts).unwrap(),
+                ExitAction::Resume
+            );
         }
         assert_eq!((counts.total, counts.doorbells, counts.other), (2, 2, 0));
         // vCPU 2 (whose thread these parks stand for) was unparked: the park takes the token;
@@ -521,7 +526,9 @@ mod tests {
         assert_eq!(mem.read_plain::<Park>(PARAMS).unwrap().result, 0);
         // Parameter blocks outside RAM are refused.
         let exit = hypercall_exit(Hypercall::Park, 1 << 40);
-        assert!(handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).is_err());
+        assert!(
+            handle_exit(&exit, &mem, &io, &no_network(), &Volumes::none(), &vcpus, &mut ExitCounts::default()).is_err()
+        );
     }
 
     #[test]
@@ -529,7 +536,8 @@ mod tests {
         let (mem, io) = (memory(), MemoryIo::default());
         let mut counts = ExitCounts::default();
         let exit = hypercall_exit(Hypercall::SetRoot, 0x80_3000);
-        let action = handle_exit(&exit, &mem, &io, &no_network(), &TestVcpus::new(), &mut counts).unwrap();
+        let action =
+            handle_exit(&exit, &mem, &io, &no_network(), &Volumes::none(), &TestVcpus::new(), &mut counts).unwrap();
         assert_eq!(action, ExitAction::SetRootAndResume(0x80_3000));
         assert_eq!(counts.hypercalls[Hypercall::SetRoot as usize], 1);
         // The last page of RAM is a root too.
@@ -556,7 +564,7 @@ mod tests {
         let vcpus = TestVcpus::new();
         let call = || {
             let exit = hypercall_exit(Hypercall::VcpuStart, PARAMS);
-            handle_exit(&exit, &mem, &io, &no_network(), &vcpus, &mut ExitCounts::default()).unwrap()
+            handle_exit(&exit, &mem, &io, &no_network(), &Volumes::none(), &vcpus, &mut ExitCounts::default()).unwrap()
         };
         let start =
             VcpuStart { index: 3, rip: 0x20_1000, rsp: 0x20_8000, arg: 0x1000, root: 0x80_3000, ..Default::default() };

@@ -19,6 +19,7 @@ use crate::host_io::HostIo;
 use crate::memory::{GuestMemory, Plain};
 use crate::net::Network;
 use crate::vcpus::StartError;
+use crate::volumes::Volumes;
 
 /// What the hypercall handlers ask of the vCPU that made the call and of the VM's others
 /// (implemented by the run loop).
@@ -77,7 +78,7 @@ pub enum HypercallAction {
     Panic(String),
 }
 
-fn read_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64) -> Result<T, HypercallError> {
+pub(crate) fn read_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64) -> Result<T, HypercallError> {
     memory.read_plain(gpa).ok_or(HypercallError::BadAddress {
         name: name(call),
         gpa,
@@ -85,7 +86,12 @@ fn read_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64) -> Res
     })
 }
 
-fn write_params<T: Plain>(memory: &GuestMemory, call: Hypercall, gpa: u64, value: &T) -> Result<(), HypercallError> {
+pub(crate) fn write_params<T: Plain>(
+    memory: &GuestMemory,
+    call: Hypercall,
+    gpa: u64,
+    value: &T,
+) -> Result<(), HypercallError> {
     memory.write_plain(gpa, value).ok_or(HypercallError::BadAddress {
         name: name(call),
         gpa,
@@ -114,6 +120,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::RamReady => "ram-ready",
         Hypercall::ConsoleRing => "console-ring",
         Hypercall::SetRoot => "set-root",
+        Hypercall::HostFs => "host-fs",
     }
 }
 
@@ -130,17 +137,23 @@ fn errno_of(e: &std::io::Error) -> i64 {
 
 /// Serves hypercall `call` whose parameter block is at `params_gpa` (for the calls without
 /// one, `params_gpa` is the value written: see [`Hypercall::FlushTlb`], [`Hypercall::SetRoot`]).
+/// `net` serves the Net calls, `volumes` the HostFs calls.
 pub fn handle(
     call: Hypercall,
     params_gpa: u64,
     memory: &GuestMemory,
     io: &dyn HostIo,
     net: &Network,
+    volumes: &Volumes,
     vcpu: &dyn VcpuOps,
 ) -> Result<HypercallAction, HypercallError> {
     match call {
         Hypercall::Net => {
             net.serve(params_gpa, memory, io, vcpu)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::HostFs => {
+            volumes.serve(params_gpa, memory)?;
             Ok(HypercallAction::Resume)
         }
         Hypercall::ConsoleWrite => {
@@ -333,7 +346,13 @@ pub fn handle(
     }
 }
 
-fn check_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: u64) -> Result<(), HypercallError> {
+pub(crate) fn check_buffer(
+    memory: &GuestMemory,
+    call: Hypercall,
+    gpa: u64,
+    len: u64,
+    max: u64,
+) -> Result<(), HypercallError> {
     if len > max {
         return Err(HypercallError::BadParameter { name: name(call), what: format!("length {len} exceeds {max}") });
     }
@@ -343,7 +362,7 @@ fn check_buffer(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: 
     Ok(())
 }
 
-fn guest_buffer(
+pub(crate) fn guest_buffer(
     memory: &GuestMemory,
     call: Hypercall,
     gpa: u64,

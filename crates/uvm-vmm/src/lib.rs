@@ -7,10 +7,10 @@
 //! guest does can make the host panic or touch memory outside the guest's.
 //!
 //! unsafe is confined to `memory.rs` (plain-data copies, the image region, atomics on the
-//! network's readiness area), `net/sys.rs` (the host socket calls), `mapped.rs`
-//! (mmap), `vm.rs` (memory slots, host libc calls), `stop.rs` (signal handlers, eventfd,
-//! poll, futex, tgkill, the `immediate_exit` bytes), `kvm_stats.rs` (one ioctl),
-//! `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
+//! network's readiness area), `net/sys.rs` (the host socket calls), `volumes/sys.rs` (the
+//! host file calls of volumes), `mapped.rs` (mmap), `vm.rs` (memory slots, host libc calls),
+//! `stop.rs` (signal handlers, eventfd, poll, futex, tgkill, the `immediate_exit` bytes),
+//! `kvm_stats.rs` (one ioctl), `teardown.rs` (the reaper) and `boot.rs` (rdtsc).
 
 mod alarm;
 pub mod boot;
@@ -37,6 +37,7 @@ pub mod teardown;
 pub mod timings;
 pub mod vcpus;
 pub mod vm;
+pub mod volumes;
 
 pub use boot::{AppLaunch, KernelFile};
 pub use error::{HypercallError, VmError};
@@ -49,3 +50,4 @@ pub use vm::{
     host_cpus, prepare, run, run_staged, stage_memory, vm_handoff, PreparedVm, RunReport, StagedMemory, VmReceiver,
     VmResources, VmSender, VmSpec,
 };
+pub use volumes::VolumeSpec;

@@ -428,6 +428,11 @@ unsafe impl Plain for uvm_abi::hypercall::Alarm {}
 // SAFETY: as above (NetCall: u32/u64/i32/i64 fields, a byte array and an array of NetOption,
 // itself four 32-bit fields; 336 bytes, no padding).
 unsafe impl Plain for uvm_abi::net::NetCall {}
+// SAFETY: as above (FsCall: u32/u64/i64 fields and a HostStat of u64/u32/i64 fields and
+// i64 arrays; 224 bytes, no padding, asserted by uvm-abi's layout test).
+unsafe impl Plain for uvm_abi::hostfs::FsCall {}
+// SAFETY: as above (HostStatFs: ten u64 fields, 80 bytes).
+unsafe impl Plain for uvm_abi::hostfs::HostStatFs {}
 // SAFETY: as above (BootInfo: u64/u32 fields and a u64 array, 176 bytes, no padding).
 unsafe impl Plain for uvm_abi::boot::BootInfo {}
 // SAFETY: as above (KernelHeader: a byte array and u32/u64 fields, 72 bytes, no padding).

@@ -39,6 +39,8 @@ pub(crate) struct VmShared<'a> {
     pub console: &'a crate::console_ring::Console<'a>,
     /// The network (sockets, published ports, the poller's state).
     pub net: &'a Network,
+    /// The volumes (host directories the HostFs calls reach).
+    pub volumes: &'a crate::volumes::Volumes,
     /// The vCPUs' shared state.
     pub vcpus: &'a Vcpus,
     /// The kernel's entry points (LSTAR).
@@ -184,7 +186,7 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                 Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
                 Err(source) => return Some(Err(VmError::Kvm { what: "KVM_RUN", source })),
             };
-            match handle_exit(&exit, self.vm.memory, self.vm.console, self.vm.net, self, exits) {
+            match handle_exit(&exit, self.vm.memory, self.vm.console, self.vm.net, self.vm.volumes, self, exits) {
                 Ok(ExitAction::Resume) => {}
                 Ok(ExitAction::FlushTlbAndResume) => {
                     if let Err(e) = cpu::flush_tlb(vcpu) {

@@ -27,6 +27,7 @@ use crate::process::AllowedCpus;
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
 use crate::vcpus::Vcpus;
+use crate::volumes::Volumes;
 
 /// Everything needed to boot one VM.
 pub struct VmSpec<'a> {
@@ -64,6 +65,10 @@ pub struct VmSpec<'a> {
     /// The published ports and the egress policy (the manifest's `[[ports]]` and `[network]`
     /// plus `uvm run -p/--egress`), already checked: no two ports clash.
     pub network: uvm_net::NetworkConfig,
+    /// Host directories mounted into the VM (`uvm run -v`), already checked by the caller
+    /// (their guest paths absolute and distinct, at most `uvm_abi::hostfs::MAX_VOLUMES`): each
+    /// host directory is opened before boot.
+    pub volumes: Vec<crate::volumes::VolumeSpec>,
 }
 
 /// How the VM ended and what it cost.
@@ -266,6 +271,11 @@ pub fn run_staged(
     if !spec.network.ports.is_empty() {
         timings.mark("publish ports");
     }
+    // Volumes too: a missing host directory ends the run before anything boots.
+    let volumes = Volumes::open(&spec.volumes)?;
+    if !volumes.is_empty() {
+        timings.mark("open volumes");
+    }
     if slots_took.is_none() {
         register_memory(&vm, &memory, at_boot)?;
         timings.mark("memory slots");
@@ -280,7 +290,7 @@ pub fn run_staged(
         vcpu_count: spec.cpus,
         ram_ready_size: at_boot,
     };
-    boot::write_boot_info(&memory, &spec.launch, &facts, tables)?;
+    boot::write_boot_info(&memory, &spec.launch, &spec.volumes, &facts, tables)?;
     debug_assert_eq!(tables.root, crate::paging::ROOT_GPA, "prepare set CR3 to ROOT_GPA");
     timings.mark("boot info");
 
@@ -294,6 +304,7 @@ pub fn run_staged(
         memory: &memory,
         console: &console,
         net: &net,
+        volumes: &volumes,
         vcpus: &vcpus,
         header,
         platform,

@@ -130,6 +130,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
         collect_stats: true,
         exit_now: None,
         network: Default::default(),
+        volumes: Vec::new(),
     };
     let started = Instant::now();
     let io = MemoryIo::default();

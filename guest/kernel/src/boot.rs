@@ -81,6 +81,21 @@ mod kernel {
         crate::hypercall::panic(m.as_bytes())
     }
 
+    /// Mounts the volumes (`uvm run -v`) at their guest paths; a path whose parent is no
+    /// directory of the image ends the boot with its name.
+    #[cold]
+    #[inline(never)]
+    fn mount_volumes(vfs: &mut Vfs, volumes: &[(bool, alloc::vec::Vec<u8>)]) {
+        for (index, (read_only, path)) in volumes.iter().enumerate() {
+            let mounted =
+                crate::fs::hostfs::mount(index as u32, *read_only).and_then(|root| vfs.mount_volume(path, root));
+            if let Err(e) = mounted {
+                let path = core::str::from_utf8(path).unwrap_or("?");
+                fail(&alloc::format!("cannot mount the volume at {path}"), Some(e));
+            }
+        }
+    }
+
     fn free_memory() -> u64 {
         FRAMES.lock().available() * PAGE_SIZE
     }
@@ -183,8 +198,11 @@ mod kernel {
             frames: &FRAMES,
         };
         // tmpfs may use the VM's memory; the frame allocator is the real bound.
-        let vfs = Vfs::new(image, app_path, env, boot.info.ram_size)
+        let mut vfs = Vfs::new(image, app_path, env, boot.info.ram_size)
             .unwrap_or_else(|e| fail("cannot mount the image", Some(e)));
+        if !boot.volumes.is_empty() {
+            mount_volumes(&mut vfs, &boot.volumes);
+        }
 
         let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
         crate::family::set_boot_root(boot.info.page_table_root);

@@ -21,6 +21,8 @@ pub struct Boot {
     pub envp: Vec<Vec<u8>>,
     /// The working directory.
     pub workdir: String,
+    /// The volumes to mount: read-only or not, and the absolute guest path.
+    pub volumes: Vec<(bool, Vec<u8>)>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -61,7 +63,7 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         strings_offset: u32_at(raw, 144),
         strings_len: u32_at(raw, 148),
         vcpu_count: u32_at(raw, 152),
-        reserved: u32_at(raw, 156),
+        volume_count: u32_at(raw, 156),
         prestaged_gpa: u64_at(raw, 160),
         prestaged_pages: u64_at(raw, 168),
         ram_ready_size: u64_at(raw, 176),
@@ -115,7 +117,17 @@ pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
     if argv.is_empty() {
         return Err("argv is empty");
     }
-    Ok(Boot { info, platform, argv, envp, workdir })
+    if info.volume_count > uvm_abi::hostfs::MAX_VOLUMES {
+        return Err("the boot info names too many volumes");
+    }
+    let volumes = take(info.volume_count)?
+        .into_iter()
+        .map(|volume| match volume.split_first() {
+            Some((&mode @ (b'r' | b'w'), path)) if path.first() == Some(&b'/') => Ok((mode == b'r', path.to_vec())),
+            _ => Err("a volume's boot string is malformed"),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Boot { info, platform, argv, envp, workdir, volumes })
 }
 
 /// The boot-info area in guest memory (written once by the VMM before boot, never after).
@@ -149,7 +161,7 @@ mod tests {
             strings_offset: 184,
             strings_len: strings.len() as u32,
             vcpu_count: 1,
-            reserved: 0,
+            volume_count: 0,
             prestaged_gpa: KERNEL_END + 0x4000,
             prestaged_pages: 2,
             ram_ready_size: 64 << 20,
@@ -177,7 +189,7 @@ mod tests {
         for v in info.random_seed.iter().chain([info.hwcap, info.hwcap2].iter()) {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [info.argc, info.envc, info.strings_offset, info.strings_len, info.vcpu_count, info.reserved] {
+        for v in [info.argc, info.envc, info.strings_offset, info.strings_len, info.vcpu_count, info.volume_count] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
         for v in [info.prestaged_gpa, info.prestaged_pages, info.ram_ready_size] {

@@ -250,6 +250,14 @@ pub fn net(call: &mut uvm_abi::net::NetCall) -> i64 {
     call.result
 }
 
+/// Makes one file operation on a volume the VMM holds (uvm-abi's `hostfs` module): `call`
+/// is in kernel memory, its names and buffer too; the VMM fills in its outputs. Returns
+/// `call.result`.
+pub fn host_fs(call: &mut uvm_abi::hostfs::FsCall) -> i64 {
+    self::call(Hypercall::HostFs, call);
+    call.result
+}
+
 /// Sends one syscall-trace line to the host's stderr.
 pub fn trace(line: &[u8]) {
     let mut p = Message { buf_gpa: gpa_of(line.as_ptr() as u64), len: line.len() as u64 };

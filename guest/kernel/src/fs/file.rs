@@ -302,7 +302,7 @@ impl OpenFile {
 
     /// Whether reads and writes move the file position (not for devices and consoles).
     fn has_position(&self) -> bool {
-        matches!(self.node(), Node::Image(_) | Node::Tmp(_) | Node::Proc(_))
+        matches!(self.node(), Node::Image(_) | Node::Tmp(_) | Node::Proc(_) | Node::Host(_))
     }
 
     /// `read`: reads at the file position and advances it.
@@ -595,13 +595,15 @@ impl OpenFile {
         self.node().set_times(atime, mtime)
     }
 
-    /// `fsync`/`fdatasync`: nothing to flush in memory; `EINVAL` for a console, device,
+    /// `fsync`/`fdatasync` (`data_only`): a volume's file is written to the host's disk;
+    /// the others live in memory, with nothing to flush; `EINVAL` for a console, device,
     /// pipe, eventfd or epoll instance, as on Linux for files that cannot be synced.
-    pub fn sync(&self) -> Result<(), Errno> {
+    pub fn sync(&self, data_only: bool) -> Result<(), Errno> {
         if self.path_only {
             return Err(Errno::EBADF);
         }
         match self.node() {
+            Node::Host(node) => node.sync(data_only),
             Node::Console(_)
             | Node::Dev(_)
             | Node::Pipe(_)
@@ -740,7 +742,7 @@ mod tests {
         assert_eq!(file.pwrite(b"x", -1), Err(Errno::EINVAL));
         assert_eq!(file.position(), 101);
         assert_eq!(file.path(), b"/tmp/f");
-        assert_eq!(file.sync(), Ok(()));
+        assert_eq!(file.sync(false), Ok(()));
     }
 
     #[test]
@@ -765,7 +767,7 @@ mod tests {
         assert_eq!(path_only.chmod(0o600), Err(Errno::EBADF));
         assert_eq!(path_only.chown(1, 1), Err(Errno::EBADF));
         assert_eq!(path_only.set_times(TimeChange::Now, TimeChange::Now), Err(Errno::EBADF));
-        assert_eq!(path_only.sync(), Err(Errno::EBADF));
+        assert_eq!(path_only.sync(false), Err(Errno::EBADF));
         assert!(path_only.stat().is_ok());
         assert_eq!(path_only.status_flags(), O_PATH);
         assert!(path_only.is_path_only());

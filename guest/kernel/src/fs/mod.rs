@@ -54,6 +54,7 @@ pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod flags;
+pub mod hostfs;
 pub mod image;
 pub mod inet;
 pub mod ioctl;

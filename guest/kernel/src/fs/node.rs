@@ -20,6 +20,7 @@ use crate::fs::dev::DevNode;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::epoll::Epoll;
 use crate::fs::eventfd::EventFd;
+use crate::fs::hostfs::HostNode;
 use crate::fs::image::ImageFs;
 use crate::fs::inet::InetSocket;
 use crate::fs::path::LinkTarget;
@@ -78,6 +79,8 @@ pub enum Node {
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
     Inet(Arc<InetSocket>),
+    /// In a volume, a host directory the VMM holds.
+    Host(HostNode),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -103,6 +106,7 @@ impl Node {
             Node::Pipe(_) => FileType::Fifo,
             Node::EventFd(_) | Node::Epoll(_) => FileType::Anon,
             Node::Socket(_) | Node::Inet(_) => FileType::Socket,
+            Node::Host(node) => node.file_type(),
         }
     }
 
@@ -116,6 +120,8 @@ impl Node {
         match self {
             Node::Tmp(_) => Mutability::Writable,
             Node::Image(_) => Mutability::ReadOnly,
+            Node::Host(node) if node.volume().read_only() => Mutability::ReadOnly,
+            Node::Host(_) => Mutability::Writable,
             Node::Dev(_)
             | Node::Console(_)
             | Node::Proc(_)
@@ -140,6 +146,7 @@ impl Node {
             Node::Epoll(epoll) => epoll.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
+            Node::Host(node) => node.stat()?,
         })
     }
 
@@ -155,6 +162,7 @@ impl Node {
             Node::EventFd(_) | Node::Epoll(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
+            Node::Host(node) => node.ino(),
         }
     }
 
@@ -171,6 +179,7 @@ impl Node {
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
+            (Node::Host(a), Node::Host(b)) => a.same_file(b),
             _ => false,
         }
     }
@@ -189,6 +198,7 @@ impl Node {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
+            Node::Host(node) => Ok(Node::Host(node.lookup(name)?)),
         }
     }
 
@@ -209,6 +219,7 @@ impl Node {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
+            Node::Host(node) => Ok(Node::Host(node.parent()?)),
         }
     }
 
@@ -240,6 +251,7 @@ impl Node {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => node.read_dir(from, visit),
+            Node::Host(node) => node.read_dir(from, visit),
         }
     }
 
@@ -261,6 +273,7 @@ impl Node {
                 Err(Errno::EINVAL)
             }
             Node::Proc(node) => node.readlink(),
+            Node::Host(node) => node.readlink(),
         }
     }
 
@@ -288,7 +301,7 @@ impl Node {
                 true
             }
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
-            Node::Image(_) | Node::Tmp(_) | Node::Proc(_) => false,
+            Node::Image(_) | Node::Tmp(_) | Node::Proc(_) | Node::Host(_) => false,
         }
     }
 
@@ -302,6 +315,7 @@ impl Node {
             Node::Dev(node) => node.read(buf),
             Node::Console(node) => node.read(buf),
             Node::Proc(node) => node.read_at(offset, buf),
+            Node::Host(node) => node.read_at(offset, buf),
             Node::Pipe(pipe) => pipe.read(buf),
             Node::EventFd(eventfd) => eventfd.read(buf),
             Node::Epoll(_) => Err(Errno::EINVAL),
@@ -326,6 +340,7 @@ impl Node {
         };
         match self {
             Node::Tmp(node) => node.write_at(pos, data),
+            Node::Host(node) => node.write_at(pos, data),
             Node::Dev(node) => Ok((node.write(data)?, unmoved)),
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
@@ -383,6 +398,7 @@ impl Node {
         match self {
             Node::Image(node) if node.file_type == FileType::Regular => node.fs.size(node.index).unwrap_or(0),
             Node::Tmp(node) if node.file_type() == FileType::Regular => node.size(),
+            Node::Host(node) if node.file_type() == FileType::Regular => node.size(),
             _ => 0,
         }
     }
@@ -397,6 +413,7 @@ impl Node {
         }
         match self {
             Node::Tmp(node) => node.truncate(len),
+            Node::Host(node) => node.truncate(len),
             Node::Image(_) => Err(Errno::EROFS),
             _ => Err(Errno::EACCES),
         }
@@ -407,6 +424,7 @@ impl Node {
     pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
         match self {
             Node::Tmp(node) => node.seek_data_or_hole(offset, want_hole),
+            Node::Host(node) if node.file_type() == FileType::Regular => node.seek_data_or_hole(offset, want_hole),
             Node::Image(node) if node.file_type == FileType::Regular => {
                 let size = node.fs.size(node.index)?;
                 match (offset >= size, want_hole) {
@@ -432,6 +450,7 @@ impl Node {
     pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
         match self {
             Node::Tmp(node) => node.set_mode(mode),
+            Node::Host(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
             Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
@@ -446,6 +465,7 @@ impl Node {
                 node.set_owner(uid, gid);
                 Ok(())
             }
+            Node::Host(node) => node.set_owner(uid, gid),
             Node::Image(_) => Err(Errno::EROFS),
             Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
@@ -460,6 +480,7 @@ impl Node {
                 node.set_times(atime, mtime);
                 Ok(())
             }
+            Node::Host(node) => node.set_times(atime, mtime),
             Node::Image(_) => Err(Errno::EROFS),
             Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
             _ => Ok(()),

@@ -331,7 +331,8 @@ impl ProcKind {
 pub struct ProcFs {
     /// The booted program's path (`/proc/self/exe` unless the process view names another).
     app_path: Vec<u8>,
-    mounts_text: Vec<u8>,
+    /// `/proc/mounts` (the volumes are added after the boot's mounts).
+    mounts_text: SpinLock<Vec<u8>>,
     image: Option<Arc<ImageFs>>,
     system: SystemInfo,
     clock: Clock,
@@ -345,6 +346,13 @@ pub struct ProcFs {
 }
 
 impl ProcFs {
+    /// Adds a line to `/proc/mounts` (a volume mounted after the boot's file systems).
+    #[cold]
+    #[inline(never)]
+    pub fn add_mount_line(&self, line: &[u8]) {
+        self.mounts_text.lock().extend_from_slice(line);
+    }
+
     /// `/proc` for an app at `app_path` owned by `uid:gid`; `/proc/mounts` shows
     /// `mounts_text`; `/proc/self/maps` names mappings of `image`'s files by their paths.
     /// The clock's current reading is the boot time.
@@ -359,7 +367,7 @@ impl ProcFs {
     ) -> Arc<ProcFs> {
         Arc::new(ProcFs {
             app_path: Vec::from(app_path),
-            mounts_text,
+            mounts_text: SpinLock::new(mounts_text),
             image,
             system,
             clock,
@@ -939,7 +947,7 @@ impl ProcNode {
             ProcKind::Environ => {
                 return Ok(nul_separated(self.fs.view(self.pid).map(|p| p.envp()).unwrap_or_default()))
             }
-            ProcKind::Mounts => return Ok(self.fs.mounts_text.clone()),
+            ProcKind::Mounts => return Ok(self.fs.mounts_text.lock().clone()),
             kind if kind.file_type() == FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };

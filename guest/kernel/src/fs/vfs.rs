@@ -24,6 +24,7 @@ use crate::fs::flags::{
     O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
     PATH_FLAGS, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
 };
+use crate::fs::hostfs::HostNode;
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
 use crate::fs::locks::Locks;
 use crate::fs::node::{ImageNode, Location, Mutability, Node};
@@ -59,12 +60,15 @@ pub mod mount_id {
     pub const SHM: usize = 3;
     /// `/proc`.
     pub const PROC: usize = 4;
-    /// The anonymous pipes (no mount point: not in the table).
-    pub const PIPE: usize = 5;
+    /// The first volume's (the volumes follow the boot's mounts in the table).
+    pub const FIRST_VOLUME: usize = 5;
+    /// The anonymous pipes (no mount point: not in the table, past every volume's id).
+    pub const PIPE: usize = 29;
     /// The anonymous inodes: eventfds, epoll instances (no mount point: not in the table).
-    pub const ANON: usize = 6;
+    pub const ANON: usize = 30;
     /// The sockets (no mount point: not in the table).
-    pub const SOCK: usize = 7;
+    pub const SOCK: usize = 31;
+    const _: () = assert!(FIRST_VOLUME + uvm_abi::hostfs::MAX_VOLUMES as usize <= PIPE);
 }
 
 /// What a mount holds.
@@ -74,6 +78,7 @@ enum FsKind {
     Tmp,
     Dev,
     Proc,
+    Volume,
 }
 
 struct Mount {
@@ -177,6 +182,32 @@ impl Vfs {
             unix: SpinLock::new(UnixNames::default()),
             locks: SpinLock::new(Locks::new()),
         })
+    }
+
+    /// Mounts a volume's root at absolute `path`, whose parent must be a directory of the
+    /// tree (`ENOENT`, `ENOTDIR`; `EBUSY` if something is mounted there already);
+    /// `/proc/mounts` lists it.
+    #[cold]
+    #[inline(never)]
+    pub fn mount_volume(&mut self, path: &[u8], root: HostNode) -> Result<(), Errno> {
+        let root_location = self.root();
+        let parent = path::resolve_parent(self, &root_location, path)?;
+        let LastComponent::Name(name) = &parent.last else {
+            return Err(Errno::EBUSY);
+        };
+        if self.mount_at(&parent.dir, name).is_some() || self.mounts.len() >= mount_id::PIPE {
+            return Err(Errno::EBUSY);
+        }
+        let mount_path = join(&parent.dir.path, name);
+        let options: &[u8] = if root.volume().read_only() { b"ro,relatime" } else { b"rw,relatime" };
+        let mut line = b"volume ".to_vec();
+        for field in [&mount_path[..], b" hostfs ", options, b" 0 0\n"] {
+            line.extend_from_slice(field);
+        }
+        self.proc.add_mount_line(&line);
+        let on = Some((parent.dir.mount, parent.dir.node.clone()));
+        self.mounts.push(Mount::new(&mount_path, Node::Host(root), on, FsKind::Volume));
+        Ok(())
     }
 
     /// The advisory file locks (`flock`, `fcntl` record locks) of every process.
@@ -329,7 +360,10 @@ impl Vfs {
         }
         let in_use = |e| if e == Errno::EEXIST { Errno::EADDRINUSE } else { e };
         let (parent, name) = self.parent_for_create(base, path, false).map_err(in_use)?;
-        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        let WritableDir::Tmp(dir) = writable_dir(&parent.dir, Errno::EPERM)? else {
+            // A socket file in a volume would be the host's: not served.
+            return Err(Errno::EPERM);
+        };
         let node = dir.create_socket(&name, mode, self.uid, self.gid).map_err(in_use)?;
         socket.bind(UnixAddr::Path(path.to_vec()))?;
         self.unix.lock().bind_path((parent.dir.mount, node.ino()), socket);
@@ -435,6 +469,14 @@ impl Vfs {
                     _ => {}
                 }
             }
+            if let Node::Host(host) = node {
+                // The host opens it (and truncates it, with O_TRUNC): an I/O handle.
+                let opened = host.open(if truncating { flags } else { flags & !O_TRUNC })?;
+                let location = Location::new(location.mount, Node::Host(opened), location.path.clone());
+                let mount_entries =
+                    if file_type == FileType::Directory { self.mount_entries(&location) } else { Vec::new() };
+                return Ok(Arc::new(OpenFile::new(location, flags, mount_entries)));
+            }
             if truncating {
                 node.truncate(0)?;
             }
@@ -488,7 +530,9 @@ impl Vfs {
                     }
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
                     match dir.create_file(name, mode, self.uid, self.gid) {
-                        Ok(node) => return Ok((self.tmp_child(&parent.dir, name, node), true)),
+                        Ok(node) => {
+                            return Ok((Location::new(parent.dir.mount, node, join(&parent.dir.path, name)), true))
+                        }
                         Err(Errno::EEXIST) if flags & O_EXCL == 0 => continue,
                         Err(e) => return Err(e),
                     }
@@ -497,10 +541,6 @@ impl Vfs {
             }
         }
         Err(Errno::EEXIST)
-    }
-
-    fn tmp_child(&self, dir: &Location, name: &[u8], node: Arc<TmpNode>) -> Location {
-        Location::new(dir.mount, Node::Tmp(node), join(&dir.path, name))
     }
 
     /// `stat`, `lstat`, `newfstatat`, `statx` (follow the last symlink if `follow`).
@@ -552,6 +592,13 @@ impl Vfs {
             FsKind::Proc => {
                 statfs.fs_type = PROC_SUPER_MAGIC;
                 statfs.flags = ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME;
+            }
+            FsKind::Volume => {
+                if let Node::Host(node) = &location.node {
+                    if let Ok(host) = node.statfs() {
+                        statfs = host;
+                    }
+                }
             }
         }
         statfs
@@ -619,8 +666,7 @@ impl Vfs {
     /// `mkdir`/`mkdirat` (`mode` with the umask applied).
     pub fn mkdir(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(base, path, true)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)?;
-        Ok(())
+        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)
     }
 
     /// `mknod`/`mknodat`: regular files only (`mode`'s type `S_IFREG` or 0); `EPERM` for
@@ -646,8 +692,7 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)?;
-        Ok(())
+        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)
     }
 
     /// `link`/`linkat`: a new name `new_path` for `old_path` (its last symlink followed if
@@ -674,8 +719,9 @@ impl Vfs {
         if old.mount != parent.dir.mount {
             return Err(Errno::EXDEV);
         }
-        match &old.node {
-            Node::Tmp(node) => dir.link(&name, node),
+        match (&old.node, dir) {
+            (Node::Tmp(node), WritableDir::Tmp(dir)) => dir.link(&name, node),
+            (Node::Host(node), WritableDir::Host(dir)) => dir.link(&name, node),
             _ => Err(Errno::EPERM),
         }
     }
@@ -693,7 +739,7 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EBUSY);
         }
-        dir.rmdir(name)
+        dir.remove(name, true)
     }
 
     /// `unlink`, `unlinkat(0)`: `EISDIR` for a directory.
@@ -707,10 +753,10 @@ impl Vfs {
             return Err(Errno::EISDIR);
         }
         if parent.trailing_slash {
-            let child = dir.lookup(name)?;
+            let child = parent.dir.node.lookup(name)?;
             return Err(if child.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::ENOTDIR });
         }
-        dir.unlink(name)
+        dir.remove(name, false)
     }
 
     /// `rename`, `renameat`, `renameat2` (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
@@ -726,6 +772,7 @@ impl Vfs {
         if flags & !known != 0 || flags & RENAME_WHITEOUT != 0 || flags == known {
             return Err(Errno::EINVAL);
         }
+        let raw_flags = flags;
         let flags = RenameFlags { no_replace: flags & RENAME_NOREPLACE != 0, exchange: flags & RENAME_EXCHANGE != 0 };
         let old = path::resolve_parent(self, old_base, old_path)?;
         let new = path::resolve_parent(self, new_base, new_path)?;
@@ -743,12 +790,20 @@ impl Vfs {
         if self.mount_at(&old.dir, old_name).is_some() || self.mount_at(&new.dir, new_name).is_some() {
             return Err(Errno::EBUSY);
         }
-        let moving = old_dir.lookup(old_name)?;
+        let moving = old.dir.node.lookup(old_name)?;
         if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash))
         {
             return Err(Errno::ENOTDIR);
         }
-        TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)
+        match (old_dir, new_dir) {
+            (WritableDir::Tmp(old_dir), WritableDir::Tmp(new_dir)) => {
+                TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)
+            }
+            (WritableDir::Host(old_dir), WritableDir::Host(new_dir)) => {
+                old_dir.rename(old_name, new_dir, new_name, raw_flags)
+            }
+            _ => Err(Errno::EXDEV),
+        }
     }
 
     /// `truncate`: `EINVAL` for a negative length or a non-regular file, `EISDIR` for a
@@ -793,11 +848,54 @@ fn sockfs_file(node: Node, nonblocking: bool) -> Arc<OpenFile> {
     Arc::new(OpenFile::new(Location::new(mount_id::SOCK, node, path), flags, Vec::new()))
 }
 
-/// The tmpfs directory of `dir`, for an operation that changes names: `EROFS` in the image,
-/// `fixed_error` in the synthetic trees (`EPERM`, or `EACCES` for `open(O_CREAT)`).
-fn writable_dir(dir: &Location, fixed_error: Errno) -> Result<&Arc<TmpNode>, Errno> {
+/// A directory whose names may change: a tmpfs one or one of a writable volume.
+enum WritableDir<'a> {
+    Tmp(&'a Arc<TmpNode>),
+    Host(&'a HostNode),
+}
+
+impl WritableDir<'_> {
+    /// Creates the regular file `name`: its node.
+    fn create_file(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Node, Errno> {
+        match self {
+            WritableDir::Tmp(dir) => dir.create_file(name, mode, uid, gid).map(Node::Tmp),
+            WritableDir::Host(dir) => dir.create_file(name, mode).map(Node::Host),
+        }
+    }
+
+    /// Makes the directory `name`.
+    fn create_dir(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<(), Errno> {
+        match self {
+            WritableDir::Tmp(dir) => dir.create_dir(name, mode, uid, gid).map(|_| ()),
+            WritableDir::Host(dir) => dir.create_dir(name, mode),
+        }
+    }
+
+    /// Makes the symlink `name` -> `target`.
+    fn create_symlink(&self, name: &[u8], target: &[u8], uid: u32, gid: u32) -> Result<(), Errno> {
+        match self {
+            WritableDir::Tmp(dir) => dir.create_symlink(name, target, uid, gid).map(|_| ()),
+            WritableDir::Host(dir) => dir.create_symlink(name, target),
+        }
+    }
+
+    /// Removes the entry `name` (`rmdir` with `directory`, else `unlink`).
+    fn remove(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
+        match self {
+            WritableDir::Tmp(dir) if directory => dir.rmdir(name),
+            WritableDir::Tmp(dir) => dir.unlink(name),
+            WritableDir::Host(dir) => dir.remove(name, directory),
+        }
+    }
+}
+
+/// The directory of `dir`, for an operation that changes names: `EROFS` in the image and in a
+/// read-only volume, `fixed_error` in the synthetic trees (`EPERM`, or `EACCES` for
+/// `open(O_CREAT)`).
+fn writable_dir(dir: &Location, fixed_error: Errno) -> Result<WritableDir<'_>, Errno> {
     match &dir.node {
-        Node::Tmp(node) => Ok(node),
+        Node::Tmp(node) => Ok(WritableDir::Tmp(node)),
+        Node::Host(node) if !node.volume().read_only() => Ok(WritableDir::Host(node)),
         node => Err(match node.mutability() {
             Mutability::ReadOnly => Errno::EROFS,
             _ => fixed_error,

@@ -667,10 +667,16 @@ pub fn sys_ftruncate(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// fsync(fd), fdatasync(fd): everything lives in memory, so there is nothing to write back;
-/// the fd is checked.
+/// fsync(fd): a volume's file goes to the host's disk (the host's fsync); the other files
+/// live in memory, so there is nothing to write back once the fd is checked.
 pub fn sys_fsync(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.file(fd_arg(f.rdi))?.sync()?;
+    p.file(fd_arg(f.rdi))?.sync(false)?;
+    Ok(0)
+}
+
+/// fdatasync(fd): as fsync, the data only (the host's fdatasync).
+pub fn sys_fdatasync(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    p.file(fd_arg(f.rdi))?.sync(true)?;
     Ok(0)
 }
 
@@ -1122,9 +1128,13 @@ pub fn sys_sync(_: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// syncfs(fd): as sync, once the fd is checked.
+/// syncfs(fd): as sync (a no-op but for a volume's file, which is synced as fsync does),
+/// once the fd is checked.
 pub fn sys_syncfs(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.file(fd_arg(f.rdi))?;
+    let file = p.file(fd_arg(f.rdi))?;
+    if let crate::fs::Node::Host(node) = file.node() {
+        node.sync(false)?;
+    }
     Ok(0)
 }
 
@@ -1175,6 +1185,12 @@ pub fn sys_sync_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     if file.pipe().is_some() {
         return Err(Errno::ESPIPE);
+    }
+    // SYNC_FILE_RANGE_WRITE on a volume's file: its data goes to the host's disk.
+    if let crate::fs::Node::Host(node) = file.node() {
+        if flags & 2 != 0 {
+            node.sync(true)?;
+        }
     }
     Ok(0)
 }

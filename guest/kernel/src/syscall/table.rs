@@ -96,7 +96,7 @@ syscall_table! {
     72 fcntl 3 => fs::sys_fcntl;
     73 flock 2 => locks::sys_flock;
     74 fsync 1 => fs::sys_fsync;
-    75 fdatasync 1 => fs::sys_fsync;
+    75 fdatasync 1 => fs::sys_fdatasync;
     76 truncate 2 => fs::sys_truncate;
     77 ftruncate 2 => fs::sys_ftruncate;
     79 getcwd 2 => fs::sys_getcwd;

@@ -362,7 +362,7 @@ fn devices_through_the_vfs() {
     assert_eq!(vfs.access(&vfs.root(), b"/dev/null", W_OK | R_OK, true), Ok(()));
     assert_eq!(err(vfs.unlink(&vfs.root(), b"/dev/null")), Errno::EPERM);
     assert_eq!(err(vfs.mkdir(&vfs.root(), b"/dev/x", 0o755)), Errno::EPERM);
-    assert_eq!(err(null.sync()), Errno::EINVAL);
+    assert_eq!(err(null.sync(false)), Errno::EINVAL);
     // /dev/shm is a tmpfs.
     write_file(&vfs, "/dev/shm/segment", b"shared");
     assert_eq!(list(&vfs, "/dev/shm"), [".", "..", "segment"]);
@@ -404,7 +404,7 @@ fn terminals_and_console_files() {
     let pts = vfs.stat(&vfs.root(), b"/dev/pts/0", true).unwrap();
     assert_eq!((pts.ino, pts.rdev), (st.ino, st.rdev), "ttyname() can match fd 1 to /dev/pts/0");
     assert_eq!(stdout.status_flags(), O_RDWR | crate::fs::flags::O_LARGEFILE);
-    assert_eq!(err(stdout.sync()), Errno::EINVAL);
+    assert_eq!(err(stdout.sync(false)), Errno::EINVAL);
 }
 
 #[test]
@@ -785,7 +785,7 @@ fn pipes_have_two_ends_and_show_in_proc() {
     assert_eq!(write_end.pwrite(b"x", 0), Err(Errno::ESPIPE));
     assert_eq!(read_end.write(b"x"), Err(Errno::EBADF));
     assert_eq!(write_end.read(&mut [0u8; 4]), Err(Errno::EBADF));
-    assert_eq!(read_end.sync(), Err(Errno::EINVAL));
+    assert_eq!(read_end.sync(false), Err(Errno::EINVAL));
     assert_eq!(read_end.truncate(0), Err(Errno::EINVAL));
     assert_eq!(vfs.statfs(read_end.location()).fs_type, PIPEFS_MAGIC);
     assert_eq!(read_end.poll_events(), 0);
@@ -850,7 +850,7 @@ fn eventfd_and_epoll_files_are_anonymous_inodes() {
         assert_eq!(file.lseek(0, 9), Err(Errno::EINVAL));
         assert_eq!(file.pread(&mut [0u8; 8], 0), Err(Errno::ESPIPE));
         assert_eq!(file.pwrite(&[0u8; 8], 0), Err(Errno::ESPIPE));
-        assert_eq!(file.sync(), Err(Errno::EINVAL));
+        assert_eq!(file.sync(false), Err(Errno::EINVAL));
         assert_eq!(file.truncate(0), Err(Errno::EINVAL));
         assert_eq!(file.chmod(0o644), Err(Errno::EOPNOTSUPP));
         assert_eq!(file.chown(0, 0), Err(Errno::EOPNOTSUPP));

@@ -1,0 +1,302 @@
+//! The VM's volumes for `uvm run`: `-v/--volume HOST:GUEST[:ro|:rw]`, docker's syntax.
+//!
+//! The flags are parsed first, before the image is opened, so a bad value is reported at once:
+//! the host directory must exist (a relative path is the current directory's; it is passed on
+//! canonical), the guest path must be absolute and plain, not a path the guest kernel mounts
+//! itself, and not another volume's. Once the image is open, each mount point's parent must be
+//! a directory of the image (the guest kernel makes the mount point there).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+use uvm_abi::hostfs::{FS_NAME_MAX, FS_TARGET_MAX, MAX_VOLUMES};
+use uvm_abi::image::EntryKind;
+use uvm_image::Image;
+use uvm_vmm::VolumeSpec;
+
+/// Guest paths the guest kernel mounts itself: no volume goes there.
+const KERNEL_MOUNTS: [&str; 4] = ["/proc", "/dev", "/tmp", "/dev/shm"];
+/// Guest paths no volume goes under.
+const KERNEL_TREES: [&str; 2] = ["/proc", "/dev"];
+
+/// Parses every `-v/--volume` value. An error names the flag, the value and the fix.
+pub fn parse(values: &[String]) -> Result<Vec<VolumeSpec>> {
+    if values.len() > MAX_VOLUMES as usize {
+        bail!("{} volumes (-v/--volume) are more than the {MAX_VOLUMES} a VM mounts: mount a common parent directory instead", values.len());
+    }
+    let mut volumes: Vec<VolumeSpec> = Vec::with_capacity(values.len());
+    for value in values {
+        let volume = parse_one(value).map_err(|why| anyhow!("`-v/--volume {value}`: {why}"))?;
+        if let Some((other, clash)) = volumes.iter().zip(values).find_map(|(v, s)| clash(v, &volume).map(|c| (s, c))) {
+            bail!("`-v/--volume {value}` and `-v/--volume {other}` {clash}");
+        }
+        volumes.push(volume);
+    }
+    Ok(volumes)
+}
+
+/// One `HOST:GUEST[:ro|:rw]`.
+fn parse_one(value: &str) -> Result<VolumeSpec, String> {
+    let parts: Vec<&str> = value.split(':').collect();
+    let (host, guest, read_only) = match parts[..] {
+        [host, guest] => (host, guest, false),
+        [host, guest, "ro"] => (host, guest, true),
+        [host, guest, "rw"] => (host, guest, false),
+        [_, _, mode] => return Err(format!("`{mode}` is not a volume mode; write ro (read-only) or rw (the default)")),
+        _ => {
+            return Err(
+                "write HOST:GUEST or HOST:GUEST:ro, e.g. ./data:/data (a path with `:` cannot be a volume)".into()
+            )
+        }
+    };
+    let host = host_dir(host)?;
+    check_guest_path(guest)?;
+    Ok(VolumeSpec { host, guest: guest.to_string(), read_only })
+}
+
+/// The canonical path of host directory `host` (relative to the current directory).
+fn host_dir(host: &str) -> Result<PathBuf, String> {
+    if host.is_empty() {
+        return Err("the host directory is missing; write HOST:GUEST, e.g. ./data:/data".into());
+    }
+    let path = Path::new(host);
+    let canonical = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("host directory {host} does not exist; create it, or fix the path"),
+        _ => format!("cannot resolve host directory {host}: {e}"),
+    })?;
+    if !canonical.is_dir() {
+        return Err(format!(
+            "host path {host} is not a directory; a volume is a host directory (uvm mounts no single files)"
+        ));
+    }
+    Ok(canonical)
+}
+
+/// Checks a guest mount point: absolute, normalized, not `/` nor a path the kernel mounts.
+fn check_guest_path(guest: &str) -> Result<(), String> {
+    let example = "e.g. /data";
+    if !guest.starts_with('/') {
+        return Err(format!("the guest path `{guest}` is not absolute; write it from /, {example}"));
+    }
+    if guest == "/" {
+        return Err(format!("a volume cannot replace the image's root /; choose a directory, {example}"));
+    }
+    if guest.len() as u64 > FS_TARGET_MAX {
+        return Err(format!("the guest path is longer than {FS_TARGET_MAX} bytes"));
+    }
+    for component in guest[1..].split('/') {
+        match component {
+            "" => {
+                return Err(format!(
+                    "the guest path `{guest}` has an empty component or a trailing /; write it as {}",
+                    normalized(guest)
+                ))
+            }
+            "." | ".." => {
+                return Err(format!(
+                    "the guest path `{guest}` has a `{component}` component; write it without, as the path it means"
+                ))
+            }
+            c if c.len() as u64 > FS_NAME_MAX => {
+                return Err(format!("a component of the guest path is longer than {FS_NAME_MAX} bytes"))
+            }
+            _ => {}
+        }
+    }
+    if KERNEL_MOUNTS.contains(&guest) || KERNEL_TREES.iter().any(|tree| under(guest, tree)) {
+        return Err(format!(
+            "the guest path {guest} is the guest kernel's own ({}); choose another, {example}",
+            KERNEL_MOUNTS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// `guest` without empty components (what a path with `//` or a trailing `/` means).
+fn normalized(guest: &str) -> String {
+    let parts: Vec<&str> = guest.split('/').filter(|c| !c.is_empty()).collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// Whether `path` lies strictly below `dir`.
+fn under(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Why volumes `a` and `b` cannot both be mounted, if they cannot.
+fn clash(a: &VolumeSpec, b: &VolumeSpec) -> Option<String> {
+    if a.guest == b.guest {
+        return Some(format!("both mount at {}; give each its own guest path", a.guest));
+    }
+    let (outer, inner) = if under(&b.guest, &a.guest) { (a, b) } else { (b, a) };
+    under(&inner.guest, &outer.guest).then(|| {
+        format!("nest ({} lies inside {}); uvm mounts no volume inside another: mount the outer one alone, or give each a place of its own", inner.guest, outer.guest)
+    })
+}
+
+/// Checks the volumes against the image: each mount point's parent is a directory of the
+/// image (or `/`), and a mount point the image has is a directory.
+pub fn check_against_image(volumes: &[VolumeSpec], image: &Image) -> Result<()> {
+    let is_dir = |path: &str| {
+        image.lookup(path).is_some_and(|(_, entry)| EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory))
+    };
+    for volume in volumes {
+        let guest = volume.guest.as_str();
+        let parent = match guest.rfind('/') {
+            Some(0) | None => "/",
+            Some(at) => &guest[..at],
+        };
+        if !is_dir(parent) {
+            bail!(
+                "volume {guest}: {parent} is not a directory in the image (choose a path whose parent directory the image has, e.g. /data)"
+            );
+        }
+        if image.lookup(guest).is_some() && !is_dir(guest) {
+            bail!("volume {guest}: {guest} is a file in the image, not a directory; mount the volume at another path");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn error(values: &[&str]) -> String {
+        format!("{:#}", parse(&strings(values)).expect_err("refused"))
+    }
+
+    /// A directory of its own under the host's temp dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for TempDir {
+        type Target = PathBuf;
+        fn deref(&self) -> &PathBuf {
+            &self.0
+        }
+    }
+
+    fn temp_dir(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("uvm-cli-volumes-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    #[test]
+    fn volumes_parse_as_docker_writes_them() {
+        let dir = temp_dir("ok");
+        let host = dir.display().to_string();
+        let canonical = std::fs::canonicalize(&*dir).unwrap();
+        let volumes =
+            parse(&strings(&[&format!("{host}:/data"), &format!("{host}/.:/srv/a:ro"), &format!("{host}:/srv/b:rw")]))
+                .unwrap();
+        assert_eq!(
+            volumes,
+            [
+                VolumeSpec { host: canonical.clone(), guest: "/data".into(), read_only: false },
+                VolumeSpec { host: canonical.clone(), guest: "/srv/a".into(), read_only: true },
+                VolumeSpec { host: canonical, guest: "/srv/b".into(), read_only: false },
+            ]
+        );
+        let cwd = parse(&strings(&[".:/here"])).unwrap();
+        assert_eq!(
+            cwd[0].host,
+            std::env::current_dir().unwrap().canonicalize().unwrap(),
+            "relative to the current dir"
+        );
+        assert!(parse(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_volumes_are_named_with_the_fix() {
+        let dir = temp_dir("bad");
+        let host = dir.display().to_string();
+        let file = dir.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let file = file.display().to_string();
+        let missing = format!("{host}/missing");
+        for (value, expected) in [
+            (format!("{missing}:/data"), "does not exist; create it"),
+            (format!("{file}:/data"), "is not a directory"),
+            (":/data".to_string(), "the host directory is missing"),
+            (host.clone(), "write HOST:GUEST"),
+            (format!("{host}:/data:ro:x"), "write HOST:GUEST"),
+            (format!("{host}:/data:rx"), "`rx` is not a volume mode"),
+            (format!("{host}:data"), "is not absolute"),
+            (format!("{host}:"), "is not absolute"),
+            (format!("{host}:/"), "cannot replace the image's root"),
+            (format!("{host}:/data/"), "trailing /; write it as /data"),
+            (format!("{host}://data"), "empty component"),
+            (format!("{host}:/a/./b"), "a `.` component"),
+            (format!("{host}:/a/../etc"), "a `..` component"),
+            (format!("{host}:/proc"), "the guest kernel's own"),
+            (format!("{host}:/proc/sys"), "the guest kernel's own"),
+            (format!("{host}:/dev"), "the guest kernel's own"),
+            (format!("{host}:/dev/shm"), "the guest kernel's own"),
+            (format!("{host}:/dev/x/y"), "the guest kernel's own"),
+            (format!("{host}:/tmp"), "the guest kernel's own"),
+            (format!("{host}:/{}", "n".repeat(256)), "longer than 255"),
+        ] {
+            let err = error(&[&value]);
+            assert!(err.starts_with(&format!("`-v/--volume {value}`: ")), "{err}");
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+        assert!(parse(&strings(&[&format!("{host}:/tmpdata"), &format!("{host}:/device")])).is_ok(), "only the paths");
+        let err = error(&[&format!("{host}:/data"), &format!("{host}:/data:ro")]);
+        assert!(err.contains("both mount at /data"), "{err}");
+        let err = error(&[&format!("{host}:/data/sub"), &format!("{host}:/data")]);
+        assert!(err.contains("nest (/data/sub lies inside /data)"), "{err}");
+        let many: Vec<String> = (0..=MAX_VOLUMES).map(|i| format!("{host}:/v{i}")).collect();
+        assert!(format!("{:#}", parse(&many).unwrap_err()).contains("more than the 16"));
+    }
+
+    #[test]
+    fn mount_points_need_a_parent_directory_in_the_image() {
+        let dir = temp_dir("image");
+        std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
+        std::fs::write(dir.join("tree/conf"), b"x").unwrap();
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
+        let files = [(dir.join("tree"), "/etc".to_string())];
+        let input = uvm_image::PackInput {
+            app_binary: &app,
+            app_guest_path: "/bin/app",
+            files: &files,
+            defaults: &[],
+            config_toml: "",
+        };
+        let out = uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack");
+        let image = Image::open(&out.path).expect("image");
+        let volume = |guest: &str| VolumeSpec { host: dir.to_path_buf(), guest: guest.into(), read_only: false };
+        for ok in ["/data", "/etc/srv", "/etc/new", "/bin/x", "/etc"] {
+            check_against_image(&[volume(ok)], &image).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, expected) in [
+            ("/a/b/c", "volume /a/b/c: /a/b is not a directory in the image (choose a path whose parent"),
+            ("/etc/conf/x", "volume /etc/conf/x: /etc/conf is not a directory in the image"),
+            ("/bin/app/x", "/bin/app is not a directory in the image"),
+            ("/bin/app", "volume /bin/app: /bin/app is a file in the image"),
+            ("/etc/conf", "/etc/conf is a file in the image"),
+        ] {
+            let err = check_against_image(&[volume("/data"), volume(bad)], &image).expect_err(bad).to_string();
+            assert!(err.contains(expected), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn paths_nest_only_below_a_component() {
+        assert!(under("/data/x", "/data"));
+        assert!(!under("/database", "/data"));
+        assert!(!under("/data", "/data"));
+        assert_eq!(normalized("//a//b/"), "/a/b");
+    }
+}

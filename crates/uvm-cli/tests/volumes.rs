@@ -1,0 +1,137 @@
+//! Volumes (`uvm run -v HOST:GUEST[:ro]`): a host directory mounted in the VM.
+//!
+//! `tests/apps/volume.c` works on files in the mounted directory; its output in the VM must
+//! equal its output run natively on a plain directory, and what it left must be on the host
+//! afterwards (written data survives the VM). Also: a read-only volume refuses every change
+//! with EROFS and is not changed; symlinks in a volume resolve in the VM's tree, never the
+//! host's (`..` and absolute targets cannot leave it); bad `-v` values are errors that name
+//! the value (exit 125) before anything boots.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::apps::{self, Toolchain};
+use support::cases::contains;
+use support::process::{self as proc, show};
+use support::vm::{self, expect_code, uvm};
+
+/// A fresh host directory for `test` holding what volume.c expects: `seed.txt` and `sub/`.
+fn seeded_dir(test: &str, tag: &str) -> PathBuf {
+    let dir = support::tmp_root().join("volumes").join(format!("{test}-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).expect("make the volume directory");
+    std::fs::write(dir.join("seed.txt"), "from the host\n").expect("write seed.txt");
+    dir
+}
+
+fn volume_arg(dir: &Path, guest: &str, suffix: &str) -> String {
+    format!("{}:{guest}{suffix}", dir.display())
+}
+
+/// Runs the app in a VM with `dir` mounted at /data (`suffix` ":ro" or ""), with `mode`.
+fn run_in_vm(test: &str, tc: Toolchain, dir: &Path, suffix: &str, mode: &str) -> Option<proc::Output> {
+    let image = vm::app_image(test, "volume", tc)?;
+    let volume = volume_arg(dir, "/data", suffix);
+    let args = ["run", image.to_str()?, "-v", &volume, "--", "/data", mode];
+    Some(expect_code(test, uvm(args), 0))
+}
+
+fn volume_rw(tc: Toolchain, test: &str) {
+    let in_vm = seeded_dir(test, "vm");
+    let Some(out) = run_in_vm(test, tc, &in_vm, "", "rw") else { return };
+    let native_dir = seeded_dir(test, "native");
+    let binary = apps::app(tc, "volume").unwrap_or_else(|e| panic!("{test}: build volume.c: {e:?}"));
+    let mut native = Command::new(binary);
+    native.args([native_dir.to_str().expect("utf-8 path"), "rw"]);
+    let native = proc::run(native, None);
+    assert!(native.status.success(), "{test}: native run failed: {}", show(&native.stderr));
+    assert_eq!(show(&out.stdout), show(&native.stdout), "{test}: the VM's output differs from the native run's");
+    assert!(contains(&out.stdout, b"at the end: out.txt seed.txt sub\n"), "{test}: {}", show(&out.stdout));
+    // What the app wrote is on the host, with the mode it asked for; what it removed is gone.
+    let written = std::fs::read(in_vm.join("out.txt")).expect("out.txt on the host");
+    assert_eq!(written, b"written inside\n", "{test}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(in_vm.join("out.txt")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o640, "{test}: out.txt's mode");
+    let mut names: Vec<_> =
+        std::fs::read_dir(&in_vm).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["out.txt", "seed.txt", "sub"], "{test}: the host directory after the run");
+}
+
+fn volume_read_only(tc: Toolchain, test: &str) {
+    let dir = seeded_dir(test, "ro");
+    let Some(out) = run_in_vm(test, tc, &dir, ":ro", "ro") else { return };
+    let expected = "seed.txt: from the host\n\
+                    open for writing: EROFS\n\
+                    create: EROFS\n\
+                    mkdir: EROFS, rmdir: EROFS, unlink: EROFS\n\
+                    rename: EROFS, symlink: EROFS, link: EROFS\n\
+                    chmod: EROFS, truncate: EROFS, utimensat: EROFS\n\
+                    access W_OK: EROFS, R_OK: ok\n\
+                    statfs ST_RDONLY: 1\n\
+                    listing: seed.txt sub\n";
+    assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
+    assert_eq!(std::fs::read(dir.join("seed.txt")).unwrap(), b"from the host\n", "{test}: seed.txt changed");
+}
+
+fn volume_escape(tc: Toolchain, test: &str) {
+    let dir = seeded_dir(test, "escape");
+    let outside = dir.parent().expect("a parent").join(format!("{test}-outside.txt"));
+    std::fs::write(&outside, "the host's secret\n").unwrap();
+    std::os::unix::fs::symlink(format!("../{test}-outside.txt"), dir.join("up")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("abs")).unwrap();
+    let Some(out) = run_in_vm(test, tc, &dir, "", "escape") else { return };
+    let expected = format!(
+        "readlink up: ../{test}-outside.txt\n\
+         open up (../outside.txt): ENOENT\n\
+         open abs (the host's absolute path): ENOENT\n\
+         open DIR/../outside.txt: ENOENT\n\
+         DIR/.. is the VM's /: 1\n"
+    );
+    assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
+    assert!(!contains(&out.stdout, b"secret"), "{test}");
+}
+
+#[test]
+fn glibc_volume_rw() {
+    volume_rw(Toolchain::Glibc, "glibc_volume_rw");
+}
+
+#[test]
+fn musl_volume_rw() {
+    volume_rw(Toolchain::Musl, "musl_volume_rw");
+}
+
+#[test]
+fn glibc_volume_read_only() {
+    volume_read_only(Toolchain::Glibc, "glibc_volume_read_only");
+}
+
+#[test]
+fn musl_volume_escape() {
+    volume_escape(Toolchain::Musl, "musl_volume_escape");
+}
+
+#[test]
+fn bad_volume_values_are_named_errors() {
+    let test = "bad_volume_values_are_named_errors";
+    let Some(image) = vm::app_image(test, "volume", Toolchain::Musl) else { return };
+    let dir = seeded_dir(test, "bad");
+    let file = dir.join("seed.txt");
+    let cases: [(String, &str); 6] = [
+        ("/no/such/host/dir:/data".to_string(), "/no/such/host/dir"),
+        (volume_arg(&file, "/data", ""), "not a directory"),
+        (volume_arg(&dir, "data", ""), "data"),
+        (volume_arg(&dir, "/proc", ""), "/proc"),
+        (volume_arg(&dir, "/data", ":rx"), "rx"),
+        (volume_arg(&dir, "/no/parent/here", ""), "/no/parent"),
+    ];
+    for (value, named) in cases {
+        let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "-v", &value, "--", "/data", "rw"]), 125);
+        assert!(contains(&out.stderr, named.as_bytes()), "{test}: -v {value}: stderr {}", show(&out.stderr));
+        assert!(out.stdout.is_empty(), "{test}: -v {value}: the app ran: {}", show(&out.stdout));
+    }
+}

@@ -1,0 +1,689 @@
+//! Volumes: host directories mounted in the VM (`uvm run -v HOST:GUEST`), whose files the
+//! VMM holds and this module reaches with `HostFs` hypercalls (uvm-abi's `hostfs`).
+//!
+//! A [`HostNode`] is one file of a volume: the VMM's *path handle* of it (what a lookup
+//! found), and once opened an *I/O handle* too. Nothing of a volume is cached here: every
+//! stat, read, write and name change is a call, so the app and the host's own processes see
+//! one file system, and what the app wrote is in the host file when its write returns. A
+//! handle is closed when its last node goes (a volume's root handle stays).
+//!
+//! Directory offsets: a listing numbers its entries from `FIRST_ENTRY_OFFSET` in the order
+//! the host gives them; the I/O handle remembers where the last listing stopped (the guest
+//! offset and the host's cookie for it), so reading a directory through is one call per
+//! buffer, and a seek elsewhere lists again from the start up to that entry.
+//!
+//! Not served here: `mmap` shares no pages with the host file (a mapping is a copy, and a
+//! writable shared mapping is `ENODEV`: the open-file layer's fallback for files without
+//! pages), devices, fifos and sockets in a volume cannot be opened (`ENXIO`), and binding an
+//! `AF_UNIX` socket to a path in a volume is `EPERM`.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use uvm_abi::hostfs::{
+    FsCall, FsOp, HostStat, HostStatFs, FS_MAX_IO, FS_NAME_MAX, FS_SYNC_DATA, FS_TARGET_MAX, FS_WRITE_APPEND,
+};
+
+use crate::errno::Errno;
+use crate::fs::dirent::{DirEntry, DIRENT64_NAME_OFFSET, FIRST_ENTRY_OFFSET};
+use crate::fs::flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDONLY};
+use crate::fs::stat::{makedev, FileType, Stat, TimeChange, Timespec, UTIME_NOW, UTIME_OMIT};
+use crate::fs::statfs::StatFs;
+use crate::fs::tmpfs::WritePos;
+use crate::sync::SpinLock;
+
+/// The most bytes one read or write call moves through the kernel's bounce buffer.
+const BOUNCE_MAX: usize = 256 * 1024;
+/// Bytes of the buffer a directory listing reads host records into.
+const LISTING_BUFFER: usize = 32 * 1024;
+
+/// `st_dev` of volume `index` (as Linux numbers anonymous devices: major 0).
+pub const fn volume_dev(index: u32) -> u64 {
+    makedev(0, 0x40 + index)
+}
+
+/// One volume: which, and how it may be used.
+pub struct Volume {
+    index: u32,
+    read_only: bool,
+    /// The root's host device and inode: [`HostNode::parent`] of the root is the root.
+    root_id: (u64, u64),
+}
+
+impl Volume {
+    /// Whether the volume was mounted read-only (`:ro`).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The guest device number of its files.
+    pub fn dev(&self) -> u64 {
+        volume_dev(self.index)
+    }
+
+    fn root_handle(&self) -> u64 {
+        u64::from(self.index) + 1
+    }
+}
+
+/// A handle the VMM holds; closed when dropped (but a volume's root).
+struct Handle {
+    volume: Arc<Volume>,
+    raw: u64,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.raw != self.volume.root_handle() {
+            // A close cannot fail in a way the guest could act on.
+            let _ = call(FsOp::Close, self.raw, |_| {});
+        }
+    }
+}
+
+/// An I/O handle and where the last directory listing through it stopped.
+struct OpenHandle {
+    handle: Handle,
+    /// Opened with `O_APPEND`: the host appends each write.
+    append: bool,
+    /// `(guest offset, host cookie)`: the listing resumes at that offset from that cookie.
+    cursor: SpinLock<(u64, u64)>,
+}
+
+/// A file of a volume.
+#[derive(Clone)]
+pub struct HostNode {
+    volume: Arc<Volume>,
+    path: Arc<Handle>,
+    io: Option<Arc<OpenHandle>>,
+    file_type: FileType,
+    /// The host's device and inode: the file's identity.
+    id: (u64, u64),
+}
+
+/// Makes one call: `fill` sets the op's fields; `Err` for the host's -errno.
+fn call(op: FsOp, handle: u64, fill: impl FnOnce(&mut FsCall)) -> Result<FsCall, Errno> {
+    let mut c = FsCall { op: op as u32, handle, ..FsCall::default() };
+    fill(&mut c);
+    let result = crate::hypercall::host_fs(&mut c);
+    if result < 0 {
+        return Err(Errno::from_host(result));
+    }
+    Ok(c)
+}
+
+/// The guest-physical address of kernel memory `bytes` (which the host reads).
+fn gpa(bytes: &[u8]) -> u64 {
+    crate::hypercall::gpa_of(bytes.as_ptr() as u64)
+}
+
+/// The guest-physical address of kernel memory `bytes` the host writes.
+fn gpa_mut(bytes: &mut [u8]) -> u64 {
+    crate::hypercall::gpa_of(bytes.as_mut_ptr() as u64)
+}
+
+/// A name for a call: one component, copied into kernel memory (the caller's bytes may be the
+/// app's). `ENAMETOOLONG` past `NAME_MAX`.
+fn name_copy(name: &[u8]) -> Result<Vec<u8>, Errno> {
+    if name.len() as u64 > FS_NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(name.to_vec())
+}
+
+/// The type a host mode names (a block device counts as a device: it cannot be opened).
+fn file_type_of(mode: u32) -> FileType {
+    FileType::from_mode(mode).unwrap_or(FileType::CharDevice)
+}
+
+fn timespec(pair: [i64; 2]) -> Timespec {
+    Timespec { sec: pair[0], nsec: u32::try_from(pair[1]).unwrap_or(0).min(999_999_999) }
+}
+
+/// The `struct timespec` pair of a `utimensat` for two changes.
+fn times_bytes(atime: TimeChange, mtime: TimeChange) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(32);
+    for change in [atime, mtime] {
+        let (sec, nsec) = match change {
+            TimeChange::Now => (0, UTIME_NOW),
+            TimeChange::Omit => (0, UTIME_OMIT),
+            TimeChange::Set(t) => (t.sec, i64::from(t.nsec)),
+        };
+        bytes.extend_from_slice(&sec.to_le_bytes());
+        bytes.extend_from_slice(&nsec.to_le_bytes());
+    }
+    bytes
+}
+
+/// Mounts volume `index`: its root's node. `ENOTDIR` if the VMM's root is no directory.
+pub fn mount(index: u32, read_only: bool) -> Result<HostNode, Errno> {
+    let raw = u64::from(index) + 1;
+    let c = call(FsOp::Stat, raw, |_| {})?;
+    let root_id = (c.stat.dev, c.stat.ino);
+    let volume = Arc::new(Volume { index, read_only, root_id });
+    let node = HostNode::from_call(&volume, raw, &c.stat);
+    if node.file_type != FileType::Directory {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(node)
+}
+
+impl HostNode {
+    fn from_call(volume: &Arc<Volume>, raw: u64, stat: &HostStat) -> HostNode {
+        HostNode {
+            volume: volume.clone(),
+            path: Arc::new(Handle { volume: volume.clone(), raw }),
+            io: None,
+            file_type: file_type_of(stat.mode),
+            id: (stat.dev, stat.ino),
+        }
+    }
+
+    /// The node of a call's new handle (`result`) and stat.
+    fn child_of(&self, c: &FsCall) -> HostNode {
+        HostNode::from_call(&self.volume, c.result as u64, &c.stat)
+    }
+
+    /// The volume.
+    pub fn volume(&self) -> &Arc<Volume> {
+        &self.volume
+    }
+
+    /// The file's type (as the lookup found it).
+    pub fn file_type(&self) -> FileType {
+        self.file_type
+    }
+
+    /// The inode number (the host's).
+    pub fn ino(&self) -> u64 {
+        self.id.1
+    }
+
+    /// Whether `other` is the same host file.
+    pub fn same_file(&self, other: &HostNode) -> bool {
+        Arc::ptr_eq(&self.volume, &other.volume) && self.id == other.id
+    }
+
+    /// The metadata, as the host has it now (the guest device number of the volume).
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        let s = call(FsOp::Stat, self.path.raw, |_| {})?.stat;
+        Ok(Stat {
+            dev: self.volume.dev(),
+            ino: s.ino,
+            nlink: s.nlink,
+            mode: s.mode,
+            uid: s.uid,
+            gid: s.gid,
+            rdev: s.rdev,
+            size: u64::try_from(s.size).unwrap_or(0),
+            blksize: u32::try_from(s.blksize).unwrap_or(4096),
+            blocks: u64::try_from(s.blocks).unwrap_or(0),
+            atime: timespec(s.atime),
+            mtime: timespec(s.mtime),
+            ctime: timespec(s.ctime),
+            mount_id: 0,
+        })
+    }
+
+    /// The entry `name` of this directory (not followed if a symlink).
+    pub fn lookup(&self, name: &[u8]) -> Result<HostNode, Errno> {
+        if self.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let name = name_copy(name)?;
+        let c = call(FsOp::Lookup, self.path.raw, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+        })?;
+        Ok(self.child_of(&c))
+    }
+
+    /// The parent directory (the volume's root is its own).
+    pub fn parent(&self) -> Result<HostNode, Errno> {
+        if self.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.id == self.volume.root_id {
+            return Ok(HostNode { io: None, ..self.clone() });
+        }
+        let c = call(FsOp::Parent, self.path.raw, |_| {})?;
+        Ok(self.child_of(&c))
+    }
+
+    /// This file opened with open `flags` (the open-file layer checked them): a node that
+    /// reads and writes. `EROFS` for write access to a read-only volume.
+    pub fn open(&self, flags: u32) -> Result<HostNode, Errno> {
+        let flags = if self.file_type == FileType::Directory { O_RDONLY | O_DIRECTORY } else { flags };
+        if self.volume.read_only && flags & O_ACCMODE != O_RDONLY {
+            return Err(Errno::EROFS);
+        }
+        let c = call(FsOp::Open, self.path.raw, |c| c.flags = flags)?;
+        let handle = Handle { volume: self.volume.clone(), raw: c.result as u64 };
+        let io = OpenHandle { handle, append: flags & O_APPEND != 0, cursor: SpinLock::new((FIRST_ENTRY_OFFSET, 0)) };
+        Ok(HostNode { io: Some(Arc::new(io)), ..self.clone() })
+    }
+
+    /// The I/O handle: this node's, or one opened for this call (`flags`).
+    fn io_handle(&self, flags: u32) -> Result<Arc<OpenHandle>, Errno> {
+        match &self.io {
+            Some(io) => Ok(io.clone()),
+            None => self.open(flags)?.io.ok_or(Errno::EBADF),
+        }
+    }
+
+    /// Reads from `offset` into `buf`; returns the bytes read (0 at the end).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if self.file_type == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let io = self.io_handle(O_RDONLY)?;
+        let mut bounce = vec![0u8; buf.len().min(BOUNCE_MAX)];
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(bounce.len()).min(FS_MAX_IO as usize);
+            let at = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let c = call(FsOp::Read, io.handle.raw, |c| {
+                c.arg = at;
+                c.buf_gpa = gpa_mut(&mut bounce);
+                c.buf_len = want as u64;
+            });
+            let got = match c {
+                Ok(c) => (c.result as usize).min(want),
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            buf[done..done + got].copy_from_slice(&bounce[..got]);
+            done += got;
+            if got < want {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at `pos`; returns the bytes written and the offset after them.
+    pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let io = self.io.as_ref().ok_or(Errno::EBADF)?;
+        let mut at = match pos {
+            WritePos::At(offset) => offset,
+            // A description opened without O_APPEND that later got it (fcntl): the end now.
+            WritePos::End if !io.append => self.stat()?.size,
+            WritePos::End => 0,
+        };
+        if data.is_empty() {
+            return Ok((0, at));
+        }
+        let append = matches!(pos, WritePos::End) && io.append;
+        let mut done = 0;
+        let mut bounce = Vec::new();
+        while done < data.len() {
+            let want = (data.len() - done).min(BOUNCE_MAX).min(FS_MAX_IO as usize);
+            bounce.clear();
+            bounce.extend_from_slice(&data[done..done + want]);
+            let c = call(FsOp::Write, io.handle.raw, |c| {
+                c.arg = at;
+                c.flags = if append { FS_WRITE_APPEND } else { 0 };
+                c.buf_gpa = gpa(&bounce);
+                c.buf_len = want as u64;
+            });
+            let c = match c {
+                Ok(c) => c,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let wrote = (c.result as usize).min(want);
+            done += wrote;
+            at = c.value;
+            if wrote < want {
+                break;
+            }
+        }
+        Ok((done, at))
+    }
+
+    /// Sets the size of this regular file.
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        match self.file_type {
+            FileType::Directory => return Err(Errno::EISDIR),
+            FileType::Regular => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if self.volume.read_only {
+            return Err(Errno::EROFS);
+        }
+        let handle = self.io.as_ref().map_or(self.path.raw, |io| io.handle.raw);
+        call(FsOp::Truncate, handle, |c| c.arg = len).map(|_| ())
+    }
+
+    /// Its size now.
+    pub fn size(&self) -> u64 {
+        self.stat().map_or(0, |stat| stat.size)
+    }
+
+    /// `SEEK_DATA`/`SEEK_HOLE` from `offset`: the host's holes are not asked for, so the
+    /// whole file is data (Linux's answer for file systems without holes).
+    pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
+        let size = self.size();
+        if offset >= size {
+            return Err(Errno::ENXIO);
+        }
+        Ok(if want_hole { size } else { offset })
+    }
+
+    /// `chmod`.
+    pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
+        self.change(FsOp::SetMode, |c| c.arg = u64::from(mode & 0o7777))
+    }
+
+    /// `chown` (`None` leaves a field).
+    pub fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        self.change(FsOp::SetOwner, |c| {
+            c.arg = u64::from(uid.unwrap_or(u32::MAX));
+            c.arg2 = u64::from(gid.unwrap_or(u32::MAX));
+        })
+    }
+
+    /// `utimensat`.
+    pub fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
+        let times = times_bytes(atime, mtime);
+        self.change(FsOp::SetTimes, |c| {
+            c.buf_gpa = gpa(&times);
+            c.buf_len = times.len() as u64;
+        })
+    }
+
+    /// A metadata change of this file (`EROFS` on a read-only volume).
+    fn change(&self, op: FsOp, fill: impl FnOnce(&mut FsCall)) -> Result<(), Errno> {
+        if self.volume.read_only {
+            return Err(Errno::EROFS);
+        }
+        call(op, self.path.raw, fill).map(|_| ())
+    }
+
+    /// The symlink's target.
+    pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        if self.file_type != FileType::Symlink {
+            return Err(Errno::EINVAL);
+        }
+        let mut target = vec![0u8; FS_TARGET_MAX as usize + 1];
+        let c = call(FsOp::Readlink, self.path.raw, |c| {
+            c.buf_gpa = gpa_mut(&mut target);
+            c.buf_len = target.len() as u64;
+        })?;
+        target.truncate((c.result as usize).min(FS_TARGET_MAX as usize));
+        Ok(target)
+    }
+
+    /// Lists this directory from guest offset `from` (at least `FIRST_ENTRY_OFFSET`) until
+    /// `visit` returns false.
+    pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
+        if self.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let io = self.io_handle(O_RDONLY | O_DIRECTORY)?;
+        let from = from.max(FIRST_ENTRY_OFFSET);
+        let mut cursor = io.cursor.lock();
+        // Resume where the last listing stopped, or list again from the first entry.
+        let (mut position, mut cookie) = if cursor.0 <= from { *cursor } else { (FIRST_ENTRY_OFFSET, 0) };
+        let mut buf = vec![0u8; LISTING_BUFFER];
+        loop {
+            let c = call(FsOp::ReadDir, io.handle.raw, |c| {
+                c.arg = cookie;
+                c.buf_gpa = gpa_mut(&mut buf);
+                c.buf_len = buf.len() as u64;
+            })?;
+            let filled = (c.result as usize).min(buf.len());
+            if filled == 0 {
+                break;
+            }
+            let mut stopped = false;
+            for record in Records::new(&buf[..filled]) {
+                if record.name == b"." || record.name == b".." {
+                    cookie = record.next_cookie;
+                    continue;
+                }
+                if position >= from {
+                    let entry = DirEntry {
+                        name: record.name,
+                        ino: record.ino,
+                        file_type: record.file_type,
+                        next_offset: position + 1,
+                    };
+                    if !visit(&entry) {
+                        stopped = true;
+                        break;
+                    }
+                }
+                position += 1;
+                cookie = record.next_cookie;
+            }
+            if stopped {
+                break;
+            }
+        }
+        *cursor = (position, cookie);
+        Ok(())
+    }
+
+    /// Creates the regular file `name` in this directory.
+    pub fn create_file(&self, name: &[u8], mode: u32) -> Result<HostNode, Errno> {
+        let name = name_copy(name)?;
+        let c = self.dir_op(FsOp::Create, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+            c.arg = u64::from(mode & 0o7777);
+        })?;
+        Ok(self.child_of(&c))
+    }
+
+    /// Makes the directory `name`.
+    pub fn create_dir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
+        let name = name_copy(name)?;
+        self.dir_op(FsOp::Mkdir, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+            c.arg = u64::from(mode & 0o7777);
+        })
+        .map(|_| ())
+    }
+
+    /// Makes the symlink `name` -> `target`.
+    pub fn create_symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
+        let name = name_copy(name)?;
+        if target.len() as u64 > FS_TARGET_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let target = target.to_vec();
+        self.dir_op(FsOp::Symlink, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+            c.name2_gpa = gpa(&target);
+            c.name2_len = target.len() as u64;
+        })
+        .map(|_| ())
+    }
+
+    /// Removes `name` (a directory with `directory`).
+    pub fn remove(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
+        const AT_REMOVEDIR: u32 = 0x200;
+        let name = name_copy(name)?;
+        self.dir_op(FsOp::Unlink, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+            c.flags = if directory { AT_REMOVEDIR } else { 0 };
+        })
+        .map(|_| ())
+    }
+
+    /// Renames `name` here to `new_name` in `new_dir` (`flags`: `renameat2`'s).
+    pub fn rename(&self, name: &[u8], new_dir: &HostNode, new_name: &[u8], flags: u32) -> Result<(), Errno> {
+        if !Arc::ptr_eq(&self.volume, &new_dir.volume) {
+            return Err(Errno::EXDEV);
+        }
+        let (name, new_name) = (name_copy(name)?, name_copy(new_name)?);
+        self.dir_op(FsOp::Rename, |c| {
+            c.name_gpa = gpa(&name);
+            c.name_len = name.len() as u64;
+            c.handle2 = new_dir.path.raw;
+            c.name2_gpa = gpa(&new_name);
+            c.name2_len = new_name.len() as u64;
+            c.flags = flags;
+        })
+        .map(|_| ())
+    }
+
+    /// A new name `name` in this directory for `file`.
+    pub fn link(&self, name: &[u8], file: &HostNode) -> Result<(), Errno> {
+        if !Arc::ptr_eq(&self.volume, &file.volume) {
+            return Err(Errno::EXDEV);
+        }
+        if file.file_type == FileType::Directory {
+            return Err(Errno::EPERM);
+        }
+        if self.volume.read_only {
+            return Err(Errno::EROFS);
+        }
+        let name = name_copy(name)?;
+        call(FsOp::Link, file.path.raw, |c| {
+            c.handle2 = self.path.raw;
+            c.name2_gpa = gpa(&name);
+            c.name2_len = name.len() as u64;
+        })
+        .map(|_| ())
+    }
+
+    /// A name change in this directory (`EROFS` on a read-only volume).
+    fn dir_op(&self, op: FsOp, fill: impl FnOnce(&mut FsCall)) -> Result<FsCall, Errno> {
+        if self.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.volume.read_only {
+            return Err(Errno::EROFS);
+        }
+        call(op, self.path.raw, fill)
+    }
+
+    /// `fsync` (`fdatasync` with `data_only`) of this open file.
+    pub fn sync(&self, data_only: bool) -> Result<(), Errno> {
+        let Some(io) = &self.io else {
+            return Ok(());
+        };
+        call(FsOp::Sync, io.handle.raw, |c| c.flags = if data_only { FS_SYNC_DATA } else { 0 }).map(|_| ())
+    }
+
+    /// The host file system's figures, as `statfs` reports them.
+    pub fn statfs(&self) -> Result<StatFs, Errno> {
+        let mut raw = vec![0u8; core::mem::size_of::<HostStatFs>()];
+        call(FsOp::StatFs, self.path.raw, |c| {
+            c.buf_gpa = gpa_mut(&mut raw);
+            c.buf_len = raw.len() as u64;
+        })?;
+        let field = |i: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(word)
+        };
+        Ok(StatFs {
+            fs_type: field(0),
+            block_size: field(1),
+            blocks: field(2),
+            blocks_free: field(3),
+            blocks_available: field(4),
+            files: field(5),
+            files_free: field(6),
+            fsid: self.volume.dev(),
+            name_max: field(7),
+            flags: field(9),
+        })
+    }
+}
+
+/// One `linux_dirent64` record as the host wrote it.
+struct Record<'a> {
+    ino: u64,
+    next_cookie: u64,
+    file_type: FileType,
+    name: &'a [u8],
+}
+
+/// The records of a host listing buffer; stops at the first malformed one.
+struct Records<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Records<'a> {
+    fn new(buf: &'a [u8]) -> Records<'a> {
+        Records { buf }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        let header = self.buf.get(..DIRENT64_NAME_OFFSET)?;
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&header[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let reclen = usize::from(u16::from_le_bytes([header[16], header[17]]));
+        let record = self.buf.get(..reclen).filter(|_| reclen > DIRENT64_NAME_OFFSET)?;
+        let name_area = &record[DIRENT64_NAME_OFFSET..];
+        let name = &name_area[..name_area.iter().position(|&b| b == 0)?];
+        let file_type = match header[18] {
+            1 => FileType::Fifo,
+            4 => FileType::Directory,
+            8 => FileType::Regular,
+            10 => FileType::Symlink,
+            12 => FileType::Socket,
+            _ => FileType::CharDevice,
+        };
+        let item = Record { ino: word(0), next_cookie: word(8), file_type, name };
+        self.buf = &self.buf[reclen..];
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::dirent::write_dirent64;
+
+    #[test]
+    fn host_records_parse_and_stop_at_garbage() {
+        let mut buf = [0u8; 128];
+        let mut at = 0;
+        for (name, ino, next, file_type) in
+            [(&b"."[..], 1, 10, FileType::Directory), (b"data.db", 42, 20, FileType::Regular)]
+        {
+            at += write_dirent64(&mut buf[at..], &DirEntry { name, ino, file_type, next_offset: next }).unwrap();
+        }
+        buf[at + 16] = 3; // a record length shorter than its header
+        let records: Vec<_> = Records::new(&buf[..at + 24]).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].name, b"data.db");
+        assert_eq!((records[1].ino, records[1].next_cookie), (42, 20));
+        assert_eq!(records[1].file_type, FileType::Regular);
+        assert_eq!(records[0].file_type, FileType::Directory);
+    }
+
+    #[test]
+    fn times_encode_now_omit_and_set() {
+        let bytes = times_bytes(TimeChange::Now, TimeChange::Set(Timespec { sec: 5, nsec: 7 }));
+        let word = |i: usize| i64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!([word(0), word(1), word(2), word(3)], [0, UTIME_NOW, 5, 7]);
+        assert_eq!(
+            i64::from_le_bytes(times_bytes(TimeChange::Omit, TimeChange::Omit)[8..16].try_into().unwrap()),
+            UTIME_OMIT
+        );
+    }
+
+    #[test]
+    fn names_past_name_max_are_refused_before_any_call() {
+        assert_eq!(name_copy(&[b'a'; 256]).unwrap_err(), Errno::ENAMETOOLONG);
+        assert_eq!(name_copy(b"ok").unwrap(), b"ok");
+        assert_eq!(volume_dev(0), makedev(0, 0x40));
+    }
+}

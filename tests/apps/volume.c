@@ -1,0 +1,275 @@
+/* Volumes (`uvm run -v HOST:GUEST`): file operations in a host directory mounted in the VM.
+ *
+ *   volume DIR rw      every kind of file operation in DIR (which holds seed.txt, "from the
+ *                      host\n", and an empty directory sub/), leaving out.txt behind; the
+ *                      output is the same natively (DIR a plain directory) and in the VM
+ *   volume DIR ro      DIR mounted read-only: reads work, every change is EROFS
+ *   volume DIR escape  DIR holds symlinks up -> ../outside.txt and abs -> an absolute host
+ *                      path: in the VM both resolve in the VM's own tree, never the host's
+ *
+ * Prints facts and errno names only (no inode numbers, times or paths that differ by host). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char dir[4096];
+
+/* DIR/name in a static buffer (two at a time). */
+static const char *at(const char *name) {
+    static char bufs[2][8192];
+    static int next;
+    char *buf = bufs[next++ % 2];
+    snprintf(buf, sizeof bufs[0], "%s/%s", dir, name);
+    return buf;
+}
+
+static const char *result(int rc) {
+    return rc < 0 ? errname(errno) : "ok";
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in DIR (but . and ..), sorted, space-separated. */
+static void list_dir(const char *label) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("%s: opendir %s\n", label, errname(errno));
+        return;
+    }
+    char *names[64];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_names);
+    printf("%s:", label);
+    for (int i = 0; i < n; i++) {
+        printf(" %s", names[i]);
+        free(names[i]);
+    }
+    printf("\n");
+}
+
+static void read_write(void) {
+    char buf[64] = {0};
+    int fd = open(at("seed.txt"), O_RDONLY);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    printf("seed.txt: %zd bytes: %s", n, buf);
+    close(fd);
+
+    fd = open(at("new.txt"), O_CREAT | O_EXCL | O_RDWR, 0644);
+    const char *again = result(open(at("new.txt"), O_CREAT | O_EXCL | O_RDWR, 0644));
+    printf("create new.txt: %s; again with O_EXCL: %s\n", result(fd), again);
+    ssize_t wrote = write(fd, "hello", 5);
+    printf("write: %zd, pwrite at 10: %zd\n", wrote, pwrite(fd, "X", 1, 10));
+    struct stat st;
+    fstat(fd, &st);
+    printf("size %lld, regular %d, mode %o\n", (long long)st.st_size, S_ISREG(st.st_mode), st.st_mode & 0777);
+    memset(buf, '?', sizeof buf);
+    n = pread(fd, buf, sizeof buf, 0);
+    printf("pread: %zd: hello %d, hole zeros %d, X %d\n", n, !memcmp(buf, "hello", 5),
+           buf[5] == 0 && buf[9] == 0, buf[10] == 'X');
+    printf("lseek end: %lld\n", (long long)lseek(fd, 0, SEEK_END));
+    close(fd);
+
+    fd = open(at("new.txt"), O_WRONLY | O_APPEND);
+    wrote = write(fd, "tail", 4);
+    printf("append: %zd, then position %lld\n", wrote, (long long)lseek(fd, 0, SEEK_CUR));
+    const char *synced = result(fsync(fd));
+    printf("fsync %s, fdatasync %s\n", synced, result(fdatasync(fd)));
+    close(fd);
+    stat(at("new.txt"), &st);
+    printf("stat size %lld\n", (long long)st.st_size);
+
+    fd = open(at("new.txt"), O_RDWR | O_TRUNC);
+    fstat(fd, &st);
+    printf("O_TRUNC: size %lld\n", (long long)st.st_size);
+    write(fd, "hello world", 11);
+    printf("ftruncate 5: %s\n", result(ftruncate(fd, 5)));
+    memset(buf, 0, sizeof buf);
+    pread(fd, buf, sizeof buf, 0);
+    printf("content: %s\n", buf);
+    close(fd);
+}
+
+static void names(void) {
+    const char *first = result(mkdir(at("d1"), 0755));
+    printf("mkdir d1: %s, again: %s\n", first, result(mkdir(at("d1"), 0755)));
+    printf("rename new.txt -> d1/moved.txt: %s\n", result(rename(at("new.txt"), at("d1/moved.txt"))));
+    printf("new.txt now: %s\n", result(access(at("new.txt"), F_OK)));
+    printf("link hard.txt: %s\n", result(link(at("d1/moved.txt"), at("hard.txt"))));
+    struct stat a, b;
+    stat(at("hard.txt"), &a);
+    printf("nlink %lu\n", (unsigned long)a.st_nlink);
+    printf("symlink lnk -> d1/moved.txt: %s\n", result(symlink("d1/moved.txt", at("lnk"))));
+    char target[256] = {0};
+    ssize_t n = readlink(at("lnk"), target, sizeof target - 1);
+    printf("readlink: %zd %s\n", n, target);
+    stat(at("lnk"), &b);
+    lstat(at("lnk"), &a);
+    printf("stat follows the link: %d; lstat: a link %d\n", b.st_ino != a.st_ino && S_ISREG(b.st_mode),
+           S_ISLNK(a.st_mode));
+    stat(at("hard.txt"), &a);
+    printf("hard.txt and the link's target are one file: %d\n", a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+    list_dir("listing");
+    printf("rmdir d1 (not empty): %s\n", result(rmdir(at("d1"))));
+    printf("unlink d1 (a directory): %s\n", result(unlink(at("d1"))));
+    printf("chmod 600: %s", result(chmod(at("hard.txt"), 0600)));
+    stat(at("hard.txt"), &a);
+    printf(", mode %o\n", a.st_mode & 0777);
+    struct timespec times[2] = {{1000000000, 0}, {1000000000, 500}};
+    printf("utimensat: %s", result(utimensat(AT_FDCWD, at("hard.txt"), times, 0)));
+    stat(at("hard.txt"), &a);
+    printf(", mtime %lld.%09ld\n", (long long)a.st_mtim.tv_sec, a.st_mtim.tv_nsec);
+    printf("rename across mounts to /dev/shm: %s\n", result(rename(at("hard.txt"), "/dev/shm/hard.txt")));
+    const char *gone[4];
+    gone[0] = result(unlink(at("lnk")));
+    gone[1] = result(unlink(at("hard.txt")));
+    gone[2] = result(unlink(at("d1/moved.txt")));
+    gone[3] = result(rmdir(at("d1")));
+    printf("unlink lnk, hard.txt, d1/moved.txt: %s %s %s; rmdir d1: %s\n", gone[0], gone[1], gone[2], gone[3]);
+    list_dir("after");
+}
+
+static void bigger(void) {
+    /* 3 MiB in one write and one read: more than one host call each. */
+    size_t len = 3 << 20;
+    unsigned char *data = malloc(len), *back = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i * 7 + i / 4096);
+    int fd = open(at("big.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    printf("big write: %zd\n", write(fd, data, len));
+    memset(back, 0, len);
+    ssize_t got = pread(fd, back, len, 0);
+    printf("big pread: %zd, equal %d\n", got, !memcmp(data, back, len));
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    printf("private mmap: %s, equal %d\n", map == MAP_FAILED ? errname(errno) : "ok",
+           map != MAP_FAILED && !memcmp(map, data, len));
+    if (map != MAP_FAILED)
+        munmap(map, len);
+    close(fd);
+    unlink(at("big.bin"));
+    free(data);
+    free(back);
+}
+
+static void processes(void) {
+    /* A child writes a file; the parent reads it after the child exited. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(at("child.txt"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        write(fd, "from the child\n", 15);
+        close(fd);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    char buf[64] = {0};
+    int fd = open(at("child.txt"), O_RDONLY);
+    read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unlink(at("child.txt"));
+    printf("child wrote: %s", buf);
+}
+
+static void misc(void) {
+    struct statfs sfs = {0};
+    const char *asked = result(statfs(dir, &sfs));
+    printf("statfs: %s, block size > 0 %d\n", asked, sfs.f_bsize > 0);
+    char cwd[4096];
+    printf("chdir sub: %s", result(chdir(at("sub"))));
+    int in_sub = getcwd(cwd, sizeof cwd) && strlen(cwd) > 4 && !strcmp(cwd + strlen(cwd) - 4, "/sub");
+    printf(", getcwd ends with /sub %d", in_sub);
+    int fd = open("rel.txt", O_CREAT | O_WRONLY, 0644);
+    printf(", relative create %s", result(fd));
+    close(fd);
+    printf(", seen from DIR %s\n", result(access(at("sub/rel.txt"), F_OK)));
+    unlink(at("sub/rel.txt"));
+    chdir("/");
+    printf("open a directory for writing: %s\n", result(open(dir, O_WRONLY)));
+    printf("open a missing file: %s\n", result(open(at("missing"), O_RDONLY)));
+    fd = open(at("out.txt"), O_CREAT | O_WRONLY | O_TRUNC, 0640);
+    write(fd, "written inside\n", 15);
+    close(fd);
+}
+
+static void read_only(void) {
+    char buf[64] = {0};
+    int fd = open(at("seed.txt"), O_RDONLY);
+    read(fd, buf, sizeof buf - 1);
+    close(fd);
+    printf("seed.txt: %s", buf);
+    printf("open for writing: %s\n", result(open(at("seed.txt"), O_WRONLY)));
+    printf("create: %s\n", result(open(at("new.txt"), O_CREAT | O_WRONLY, 0644)));
+    const char *r[11];
+    r[0] = result(mkdir(at("d"), 0755));
+    r[1] = result(rmdir(at("sub")));
+    r[2] = result(unlink(at("seed.txt")));
+    printf("mkdir: %s, rmdir: %s, unlink: %s\n", r[0], r[1], r[2]);
+    r[3] = result(rename(at("seed.txt"), at("x")));
+    r[4] = result(symlink("seed.txt", at("l")));
+    r[5] = result(link(at("seed.txt"), at("h")));
+    printf("rename: %s, symlink: %s, link: %s\n", r[3], r[4], r[5]);
+    r[6] = result(chmod(at("seed.txt"), 0600));
+    r[7] = result(truncate(at("seed.txt"), 0));
+    r[8] = result(utimensat(AT_FDCWD, at("seed.txt"), NULL, 0));
+    printf("chmod: %s, truncate: %s, utimensat: %s\n", r[6], r[7], r[8]);
+    r[9] = result(access(at("seed.txt"), W_OK));
+    r[10] = result(access(at("seed.txt"), R_OK));
+    printf("access W_OK: %s, R_OK: %s\n", r[9], r[10]);
+    struct statfs sfs = {0};
+    statfs(dir, &sfs);
+    printf("statfs ST_RDONLY: %d\n", (sfs.f_flags & ST_RDONLY) != 0);
+    list_dir("listing");
+}
+
+static void escape(void) {
+    char target[256] = {0};
+    printf("readlink up: %s\n", readlink(at("up"), target, sizeof target - 1) > 0 ? target : errname(errno));
+    printf("open up (../outside.txt): %s\n", result(open(at("up"), O_RDONLY)));
+    printf("open abs (the host's absolute path): %s\n", result(open(at("abs"), O_RDONLY)));
+    printf("open DIR/../outside.txt: %s\n", result(open(at("../outside.txt"), O_RDONLY)));
+    struct stat root, parent;
+    stat("/", &root);
+    stat(at(".."), &parent);
+    printf("DIR/.. is the VM's /: %d\n", root.st_ino == parent.st_ino && root.st_dev == parent.st_dev);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: volume DIR rw|ro|escape\n");
+        return 2;
+    }
+    snprintf(dir, sizeof dir, "%s", argv[1]);
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (!strcmp(argv[2], "rw")) {
+        list_dir("before");
+        read_write();
+        names();
+        bigger();
+        processes();
+        misc();
+        list_dir("at the end");
+    } else if (!strcmp(argv[2], "ro")) {
+        read_only();
+    } else if (!strcmp(argv[2], "escape")) {
+        escape();
+    } else {
+        return 2;
+    }
+    return 0;
+}
