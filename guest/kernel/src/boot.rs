@@ -85,10 +85,12 @@ mod kernel {
     /// directory of the image ends the boot with its name.
     #[cold]
     #[inline(never)]
-    fn mount_volumes(vfs: &mut Vfs, volumes: &[(bool, alloc::vec::Vec<u8>)]) {
-        for (index, (read_only, path)) in volumes.iter().enumerate() {
+    fn mount_volumes(vfs: &mut Vfs, volumes: &[alloc::vec::Vec<u8>]) {
+        for (index, volume) in volumes.iter().enumerate() {
+            // Checked by `bootinfo::decode`: `r` or `w`, then the path.
+            let (read_only, path) = (volume.first() == Some(&b'r'), volume.get(1..).unwrap_or_default());
             let mounted =
-                crate::fs::hostfs::mount(index as u32, *read_only).and_then(|root| vfs.mount_volume(path, root));
+                crate::fs::hostfs::mount(index as u32, read_only).and_then(|root| vfs.mount_volume(path, root));
             if let Err(e) = mounted {
                 let path = core::str::from_utf8(path).unwrap_or("?");
                 fail(&alloc::format!("cannot mount the volume at {path}"), Some(e));

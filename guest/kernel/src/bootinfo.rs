@@ -21,8 +21,9 @@ pub struct Boot {
     pub envp: Vec<Vec<u8>>,
     /// The working directory.
     pub workdir: String,
-    /// The volumes to mount: read-only or not, and the absolute guest path.
-    pub volumes: Vec<(bool, Vec<u8>)>,
+    /// The volumes to mount, as their boot strings (checked: `r` or `w`, then an absolute
+    /// guest path).
+    pub volumes: Vec<Vec<u8>>,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -117,17 +118,27 @@ pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
     if argv.is_empty() {
         return Err("argv is empty");
     }
-    if info.volume_count > uvm_abi::hostfs::MAX_VOLUMES {
+    let volumes = if info.volume_count == 0 { Vec::new() } else { decode_volumes(info.volume_count, &mut strings)? };
+    Ok(Boot { info, platform, argv, envp, workdir, volumes })
+}
+
+/// The volumes' boot strings (`r` or `w`, then an absolute guest path), `count` of them, the
+/// next in `strings`, checked. (Out of line: a boot without volumes runs none of it.)
+#[cold]
+#[inline(never)]
+fn decode_volumes<'a>(count: u32, strings: &mut dyn Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, &'static str> {
+    if count > uvm_abi::hostfs::MAX_VOLUMES {
         return Err("the boot info names too many volumes");
     }
-    let volumes = take(info.volume_count)?
-        .into_iter()
-        .map(|volume| match volume.split_first() {
-            Some((&mode @ (b'r' | b'w'), path)) if path.first() == Some(&b'/') => Ok((mode == b'r', path.to_vec())),
-            _ => Err("a volume's boot string is malformed"),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Boot { info, platform, argv, envp, workdir, volumes })
+    let mut volumes = Vec::new();
+    for _ in 0..count {
+        let volume = strings.next().ok_or("the boot strings are too few")?;
+        match volume {
+            [b'r' | b'w', b'/', ..] => volumes.push(volume.to_vec()),
+            _ => return Err("a volume's boot string is malformed"),
+        }
+    }
+    Ok(volumes)
 }
 
 /// The boot-info area in guest memory (written once by the VMM before boot, never after).
@@ -210,6 +221,22 @@ mod tests {
         assert_eq!(b.info.random_seed, [1, 2, 3, 4]);
         assert_eq!(b.info.tsc_khz, 2_000_000);
         assert_eq!((b.info.prestaged_gpa, b.info.prestaged_pages), (KERNEL_END + 0x4000, 2));
+    }
+
+    #[test]
+    fn decodes_the_volumes_after_the_working_directory() {
+        let with_volumes = |strings: &[u8], count: u32| {
+            let mut raw = sample(strings, 1, 0);
+            raw[156..160].copy_from_slice(&count.to_le_bytes());
+            decode(&raw)
+        };
+        let b = with_volumes(b"app\0/\0w/data\0r/etc/conf\0", 2).unwrap();
+        assert_eq!(b.volumes, vec![b"w/data".to_vec(), b"r/etc/conf".to_vec()]);
+        assert!(decode(&sample(b"app\0/\0", 1, 0)).unwrap().volumes.is_empty());
+        assert!(with_volumes(b"app\0/\0w/data\0", 2).is_err(), "too few volume strings");
+        assert!(with_volumes(b"app\0/\0x/data\0", 1).is_err(), "a mode other than r or w");
+        assert!(with_volumes(b"app\0/\0wdata\0", 1).is_err(), "a relative path");
+        assert!(with_volumes(b"app\0/\0w/\0", 17).is_err(), "more than MAX_VOLUMES");
     }
 
     #[test]

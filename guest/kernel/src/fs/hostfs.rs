@@ -12,6 +12,9 @@
 //! offset and the host's cookie for it), so reading a directory through is one call per
 //! buffer, and a seek elsewhere lists again from the start up to that entry.
 //!
+//! Every entry point is `#[cold]`: the dispatch in `Node` then costs the paths a start runs
+//! (which never meet a volume's file) one call, not the inlined operation.
+//!
 //! Not served here: `mmap` shares no pages with the host file (a mapping is a copy, and a
 //! writable shared mapping is `ENODEV`: the open-file layer's fallback for files without
 //! pages), devices, fifos and sockets in a volume cannot be opened (`ENXIO`), and binding an
@@ -157,6 +160,8 @@ fn times_bytes(atime: TimeChange, mtime: TimeChange) -> Vec<u8> {
 }
 
 /// Mounts volume `index`: its root's node. `ENOTDIR` if the VMM's root is no directory.
+#[cold]
+#[inline(never)]
 pub fn mount(index: u32, read_only: bool) -> Result<HostNode, Errno> {
     let raw = u64::from(index) + 1;
     let c = call(FsOp::Stat, raw, |_| {})?;
@@ -206,6 +211,8 @@ impl HostNode {
     }
 
     /// The metadata, as the host has it now (the guest device number of the volume).
+    #[cold]
+    #[inline(never)]
     pub fn stat(&self) -> Result<Stat, Errno> {
         let s = call(FsOp::Stat, self.path.raw, |_| {})?.stat;
         Ok(Stat {
@@ -227,6 +234,8 @@ impl HostNode {
     }
 
     /// The entry `name` of this directory (not followed if a symlink).
+    #[cold]
+    #[inline(never)]
     pub fn lookup(&self, name: &[u8]) -> Result<HostNode, Errno> {
         if self.file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
@@ -240,6 +249,8 @@ impl HostNode {
     }
 
     /// The parent directory (the volume's root is its own).
+    #[cold]
+    #[inline(never)]
     pub fn parent(&self) -> Result<HostNode, Errno> {
         if self.file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
@@ -253,6 +264,8 @@ impl HostNode {
 
     /// This file opened with open `flags` (the open-file layer checked them): a node that
     /// reads and writes. `EROFS` for write access to a read-only volume.
+    #[cold]
+    #[inline(never)]
     pub fn open(&self, flags: u32) -> Result<HostNode, Errno> {
         let flags = if self.file_type == FileType::Directory { O_RDONLY | O_DIRECTORY } else { flags };
         if self.volume.read_only && flags & O_ACCMODE != O_RDONLY {
@@ -273,6 +286,8 @@ impl HostNode {
     }
 
     /// Reads from `offset` into `buf`; returns the bytes read (0 at the end).
+    #[cold]
+    #[inline(never)]
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         if self.file_type == FileType::Directory {
             return Err(Errno::EISDIR);
@@ -303,6 +318,8 @@ impl HostNode {
     }
 
     /// Writes `data` at `pos`; returns the bytes written and the offset after them.
+    #[cold]
+    #[inline(never)]
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let io = self.io.as_ref().ok_or(Errno::EBADF)?;
         let mut at = match pos {
@@ -343,6 +360,8 @@ impl HostNode {
     }
 
     /// Sets the size of this regular file.
+    #[cold]
+    #[inline(never)]
     pub fn truncate(&self, len: u64) -> Result<(), Errno> {
         match self.file_type {
             FileType::Directory => return Err(Errno::EISDIR),
@@ -357,12 +376,16 @@ impl HostNode {
     }
 
     /// Its size now.
+    #[cold]
+    #[inline(never)]
     pub fn size(&self) -> u64 {
         self.stat().map_or(0, |stat| stat.size)
     }
 
     /// `SEEK_DATA`/`SEEK_HOLE` from `offset`: the host's holes are not asked for, so the
     /// whole file is data (Linux's answer for file systems without holes).
+    #[cold]
+    #[inline(never)]
     pub fn seek_data_or_hole(&self, offset: u64, want_hole: bool) -> Result<u64, Errno> {
         let size = self.size();
         if offset >= size {
@@ -372,11 +395,15 @@ impl HostNode {
     }
 
     /// `chmod`.
+    #[cold]
+    #[inline(never)]
     pub fn set_mode(&self, mode: u32) -> Result<(), Errno> {
         self.change(FsOp::SetMode, |c| c.arg = u64::from(mode & 0o7777))
     }
 
     /// `chown` (`None` leaves a field).
+    #[cold]
+    #[inline(never)]
     pub fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
         self.change(FsOp::SetOwner, |c| {
             c.arg = u64::from(uid.unwrap_or(u32::MAX));
@@ -385,6 +412,8 @@ impl HostNode {
     }
 
     /// `utimensat`.
+    #[cold]
+    #[inline(never)]
     pub fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
         let times = times_bytes(atime, mtime);
         self.change(FsOp::SetTimes, |c| {
@@ -402,6 +431,8 @@ impl HostNode {
     }
 
     /// The symlink's target.
+    #[cold]
+    #[inline(never)]
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
         if self.file_type != FileType::Symlink {
             return Err(Errno::EINVAL);
@@ -417,6 +448,8 @@ impl HostNode {
 
     /// Lists this directory from guest offset `from` (at least `FIRST_ENTRY_OFFSET`) until
     /// `visit` returns false.
+    #[cold]
+    #[inline(never)]
     pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
         if self.file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
@@ -467,6 +500,8 @@ impl HostNode {
     }
 
     /// Creates the regular file `name` in this directory.
+    #[cold]
+    #[inline(never)]
     pub fn create_file(&self, name: &[u8], mode: u32) -> Result<HostNode, Errno> {
         let name = name_copy(name)?;
         let c = self.dir_op(FsOp::Create, |c| {
@@ -478,6 +513,8 @@ impl HostNode {
     }
 
     /// Makes the directory `name`.
+    #[cold]
+    #[inline(never)]
     pub fn create_dir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
         let name = name_copy(name)?;
         self.dir_op(FsOp::Mkdir, |c| {
@@ -489,6 +526,8 @@ impl HostNode {
     }
 
     /// Makes the symlink `name` -> `target`.
+    #[cold]
+    #[inline(never)]
     pub fn create_symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
         let name = name_copy(name)?;
         if target.len() as u64 > FS_TARGET_MAX {
@@ -505,6 +544,8 @@ impl HostNode {
     }
 
     /// Removes `name` (a directory with `directory`).
+    #[cold]
+    #[inline(never)]
     pub fn remove(&self, name: &[u8], directory: bool) -> Result<(), Errno> {
         const AT_REMOVEDIR: u32 = 0x200;
         let name = name_copy(name)?;
@@ -517,6 +558,8 @@ impl HostNode {
     }
 
     /// Renames `name` here to `new_name` in `new_dir` (`flags`: `renameat2`'s).
+    #[cold]
+    #[inline(never)]
     pub fn rename(&self, name: &[u8], new_dir: &HostNode, new_name: &[u8], flags: u32) -> Result<(), Errno> {
         if !Arc::ptr_eq(&self.volume, &new_dir.volume) {
             return Err(Errno::EXDEV);
@@ -534,6 +577,8 @@ impl HostNode {
     }
 
     /// A new name `name` in this directory for `file`.
+    #[cold]
+    #[inline(never)]
     pub fn link(&self, name: &[u8], file: &HostNode) -> Result<(), Errno> {
         if !Arc::ptr_eq(&self.volume, &file.volume) {
             return Err(Errno::EXDEV);
@@ -565,6 +610,8 @@ impl HostNode {
     }
 
     /// `fsync` (`fdatasync` with `data_only`) of this open file.
+    #[cold]
+    #[inline(never)]
     pub fn sync(&self, data_only: bool) -> Result<(), Errno> {
         let Some(io) = &self.io else {
             return Ok(());
@@ -573,6 +620,8 @@ impl HostNode {
     }
 
     /// The host file system's figures, as `statfs` reports them.
+    #[cold]
+    #[inline(never)]
     pub fn statfs(&self) -> Result<StatFs, Errno> {
         let mut raw = vec![0u8; core::mem::size_of::<HostStatFs>()];
         call(FsOp::StatFs, self.path.raw, |c| {

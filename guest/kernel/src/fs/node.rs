@@ -80,7 +80,7 @@ pub enum Node {
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
     Inet(Arc<InetSocket>),
     /// In a volume, a host directory the VMM holds.
-    Host(HostNode),
+    Host(Arc<HostNode>),
 }
 
 /// How a node's file system takes changes to its names and metadata.
@@ -146,7 +146,7 @@ impl Node {
             Node::Epoll(epoll) => epoll.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
-            Node::Host(node) => node.stat()?,
+            Node::Host(node) => return node.stat(),
         })
     }
 
@@ -198,7 +198,7 @@ impl Node {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
-            Node::Host(node) => Ok(Node::Host(node.lookup(name)?)),
+            Node::Host(node) => Ok(Node::Host(Arc::new(node.lookup(name)?))),
         }
     }
 
@@ -219,7 +219,7 @@ impl Node {
                 Err(Errno::ENOTDIR)
             }
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
-            Node::Host(node) => Ok(Node::Host(node.parent()?)),
+            Node::Host(node) => Ok(Node::Host(Arc::new(node.parent()?))),
         }
     }
 

@@ -206,7 +206,7 @@ impl Vfs {
         }
         self.proc.add_mount_line(&line);
         let on = Some((parent.dir.mount, parent.dir.node.clone()));
-        self.mounts.push(Mount::new(&mount_path, Node::Host(root), on, FsKind::Volume));
+        self.mounts.push(Mount::new(&mount_path, Node::Host(Arc::new(root)), on, FsKind::Volume));
         Ok(())
     }
 
@@ -470,18 +470,30 @@ impl Vfs {
                 }
             }
             if let Node::Host(host) = node {
-                // The host opens it (and truncates it, with O_TRUNC): an I/O handle.
-                let opened = host.open(if truncating { flags } else { flags & !O_TRUNC })?;
-                let location = Location::new(location.mount, Node::Host(opened), location.path.clone());
-                let mount_entries =
-                    if file_type == FileType::Directory { self.mount_entries(&location) } else { Vec::new() };
-                return Ok(Arc::new(OpenFile::new(location, flags, mount_entries)));
+                return self.open_volume_file(&location, host, flags, truncating);
             }
             if truncating {
                 node.truncate(0)?;
             }
         }
         let mount_entries = if file_type == FileType::Directory { self.mount_entries(&location) } else { Vec::new() };
+        Ok(Arc::new(OpenFile::new(location, flags, mount_entries)))
+    }
+
+    /// Opens a volume's file: the host opens it (and truncates it, with `truncating`), and the
+    /// open file's node holds that I/O handle.
+    #[cold]
+    #[inline(never)]
+    fn open_volume_file(
+        &self,
+        location: &Location,
+        host: &HostNode,
+        flags: u32,
+        truncating: bool,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let opened = host.open(if truncating { flags } else { flags & !O_TRUNC })?;
+        let location = Location::new(location.mount, Node::Host(Arc::new(opened)), location.path.clone());
+        let mount_entries = if location.is_dir() { self.mount_entries(&location) } else { Vec::new() };
         Ok(Arc::new(OpenFile::new(location, flags, mount_entries)))
     }
 
@@ -859,7 +871,7 @@ impl WritableDir<'_> {
     fn create_file(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Node, Errno> {
         match self {
             WritableDir::Tmp(dir) => dir.create_file(name, mode, uid, gid).map(Node::Tmp),
-            WritableDir::Host(dir) => dir.create_file(name, mode).map(Node::Host),
+            WritableDir::Host(dir) => dir.create_file(name, mode).map(|node| Node::Host(Arc::new(node))),
         }
     }
 
