@@ -39,6 +39,8 @@ pub const FS_MAX_IO: u64 = 1 << 20;
 pub const FS_NAME_MAX: u64 = 255;
 /// The longest symlink target (Linux's `PATH_MAX` less the NUL).
 pub const FS_TARGET_MAX: u64 = 4095;
+/// The most handles one call closes before its op ([`FsCall::close_gpa`]).
+pub const FS_MAX_CLOSES: u64 = 64;
 
 /// The operation of an [`FsCall`]. "dir" is a path handle of a directory, "name" the bytes at
 /// `name_gpa` (one path component), "stat" the call's [`FsCall::stat`], filled on success.
@@ -250,6 +252,13 @@ pub struct FsCall {
     pub buf_gpa: u64,
     /// Its length (at most [`FS_MAX_IO`]).
     pub buf_len: u64,
+    /// GPA of an array of `close_count` handles (`u64`) to close before the op, as
+    /// [`FsOp::Close`] would (a handle that is not live, or a root, is passed over). The guest
+    /// defers the closes of the handles it dropped to its next call: a path walk drops a
+    /// handle per directory it went through, and an exit each would double its cost.
+    pub close_gpa: u64,
+    /// How many (at most [`FS_MAX_CLOSES`]; more is `EINVAL`, nothing closed or done).
+    pub close_count: u64,
     /// Out: a second result (Write: the offset after the bytes written).
     pub value: u64,
     /// Out: the file's metadata (Lookup, Stat, Parent, Create).
@@ -267,9 +276,9 @@ mod tests {
         use core::mem::{offset_of, size_of};
         assert_eq!(size_of::<HostStat>(), 120);
         assert_eq!(size_of::<HostStatFs>(), 80);
-        assert_eq!(offset_of!(FsCall, value), 88);
-        assert_eq!(offset_of!(FsCall, stat), 96);
-        assert_eq!(size_of::<FsCall>(), 224);
+        assert_eq!(offset_of!(FsCall, value), 104);
+        assert_eq!(offset_of!(FsCall, stat), 112);
+        assert_eq!(size_of::<FsCall>(), 240);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
-use uvm_abi::hostfs::{FsCall, HostStat, MAX_VOLUMES};
+use uvm_abi::hostfs::{FsCall, HostStat, FS_MAX_CLOSES, MAX_VOLUMES};
 use uvm_abi::hypercall::Hypercall;
 
 use crate::error::{HypercallError, VmError};
@@ -145,12 +145,38 @@ impl Volumes {
         let mut call: FsCall = crate::hypercall::read_params(memory, call_kind, params_gpa)?;
         call.value = 0;
         call.stat = HostStat::default();
-        call.result = match self.dispatch(&mut call, memory) {
+        let closed = self.close_deferred(&call, memory);
+        call.result = match closed.and_then(|()| self.dispatch(&mut call, memory)) {
             Ok(result) => result,
             Err(FsError::Errno(errno)) => -i64::from(errno),
             Err(FsError::Stop(e)) => return Err(e),
         };
         crate::hypercall::write_params(memory, call_kind, params_gpa, &call)
+    }
+
+    /// Closes the handles the call lists first ([`FsCall::close_gpa`]): `EINVAL` (nothing
+    /// closed) for more than `FS_MAX_CLOSES`; one that is not live is passed over.
+    fn close_deferred(&self, call: &FsCall, memory: &GuestMemory) -> FsResult<()> {
+        if call.close_count == 0 {
+            return Ok(());
+        }
+        if call.close_count > FS_MAX_CLOSES {
+            return fail(libc::EINVAL);
+        }
+        let bytes = crate::hypercall::guest_buffer(
+            memory,
+            Hypercall::HostFs,
+            call.close_gpa,
+            call.close_count * 8,
+            FS_MAX_CLOSES * 8,
+        )?;
+        let mut handles = self.lock();
+        for raw in bytes.chunks_exact(8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(raw);
+            handles.remove(u64::from_le_bytes(word));
+        }
+        Ok(())
     }
 
     /// The entry of `handle` (`EBADF` if it is not live).

@@ -769,3 +769,47 @@ fn random_calls_stay_inside_the_volume() {
 fn the_kernel_statfs_layout_is_the_one_declared() {
     assert_eq!(std::mem::size_of::<super::sys::StatFs>(), 120);
 }
+
+/// Handles listed in a call's close list are closed before its op; a dead one or a root is
+/// passed over; a list longer than FS_MAX_CLOSES is EINVAL with nothing closed.
+#[test]
+fn deferred_closes_go_before_the_op() {
+    use uvm_abi::hostfs::FS_MAX_CLOSES;
+    let g = Guest::new(false);
+    let (a, _) = g.lookup(ROOT, "hello.txt");
+    let (b, _) = g.lookup(ROOT, "sub");
+    let list = |handles: &[u64]| {
+        let bytes: Vec<u8> = handles.iter().flat_map(|h| h.to_le_bytes()).collect();
+        g.memory.write_ram(BUF, &bytes).unwrap();
+    };
+    list(&[a, 9999, ROOT]);
+    let c = g.call(FsOp::Stat, b, |c| {
+        c.close_gpa = BUF;
+        c.close_count = 3;
+    });
+    assert_eq!(c.result, 0, "the op ran after the closes");
+    assert_eq!(g.call(FsOp::Stat, a, |_| {}).result, EBADF, "closed");
+    assert_eq!(g.call(FsOp::Stat, ROOT, |_| {}).result, 0, "a root stays");
+    list(&[b]);
+    let c = g.call(FsOp::Stat, ROOT, |c| {
+        c.close_gpa = BUF;
+        c.close_count = FS_MAX_CLOSES + 1;
+    });
+    assert_eq!(c.result, EINVAL);
+    assert_eq!(g.call(FsOp::Stat, b, |_| {}).result, 0, "nothing closed");
+    list(&[b]);
+    assert_eq!(
+        g.call(FsOp::Stat, b, |c| {
+            c.close_gpa = BUF;
+            c.close_count = 1;
+        })
+        .result,
+        EBADF,
+        "the op's own handle, closed first"
+    );
+    let outside = g.try_call(FsOp::Stat, ROOT, |c| {
+        c.close_gpa = RAM - 8;
+        c.close_count = 2;
+    });
+    assert!(outside.is_err(), "a list past RAM stops the VM");
+}

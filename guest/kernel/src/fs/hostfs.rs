@@ -25,7 +25,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use uvm_abi::hostfs::{
-    FsCall, FsOp, HostStat, HostStatFs, FS_MAX_IO, FS_NAME_MAX, FS_SYNC_DATA, FS_TARGET_MAX, FS_WRITE_APPEND,
+    FsCall, FsOp, HostStat, HostStatFs, FS_MAX_CLOSES, FS_MAX_IO, FS_NAME_MAX, FS_SYNC_DATA, FS_TARGET_MAX,
+    FS_WRITE_APPEND,
 };
 
 use crate::errno::Errno;
@@ -40,6 +41,10 @@ use crate::sync::SpinLock;
 const BOUNCE_MAX: usize = 256 * 1024;
 /// Bytes of the buffer a directory listing reads host records into.
 const LISTING_BUFFER: usize = 32 * 1024;
+/// How long the metadata a lookup brought answers a stat of the node it made: less than any
+/// call to the host takes, so nothing the app changes through the VMM falls in between, and
+/// the stat a path walk ends with (`stat`, `access`) needs no second call.
+const WALKED_STAT_NS: u64 = 10_000;
 
 /// `st_dev` of volume `index` (as Linux numbers anonymous devices: major 0).
 pub const fn volume_dev(index: u32) -> u64 {
@@ -76,11 +81,26 @@ struct Handle {
     raw: u64,
 }
 
+/// Handles dropped and not yet closed: the next call closes them first (`FsCall::close_gpa`),
+/// so a path walk, which drops a handle per directory it passed, costs no exit for them.
+static DEFERRED_CLOSES: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
+
 impl Drop for Handle {
     fn drop(&mut self) {
-        if self.raw != self.volume.root_handle() {
-            // A close cannot fail in a way the guest could act on.
-            let _ = call(FsOp::Close, self.raw, |_| {});
+        if self.raw == self.volume.root_handle() {
+            return;
+        }
+        let full = {
+            let mut deferred = DEFERRED_CLOSES.lock();
+            deferred.push(self.raw);
+            (deferred.len() as u64 >= FS_MAX_CLOSES).then(|| core::mem::take(&mut *deferred))
+        };
+        if let Some(mut list) = full {
+            // As many as one call takes: the last is the Close op's own handle. A close cannot
+            // fail in a way the guest could act on.
+            if let Some(last) = list.pop() {
+                let _ = call_closing(FsOp::Close, last, &list, |_| {});
+            }
         }
     }
 }
@@ -103,11 +123,26 @@ pub struct HostNode {
     file_type: FileType,
     /// The host's device and inode: the file's identity.
     id: (u64, u64),
+    /// The metadata the call that made this node brought, and the TSC then.
+    walked: Option<(HostStat, u64)>,
 }
 
-/// Makes one call: `fill` sets the op's fields; `Err` for the host's -errno.
+/// Makes one call, closing the handles dropped since the last one first: `fill` sets the
+/// op's fields; `Err` for the host's -errno.
 fn call(op: FsOp, handle: u64, fill: impl FnOnce(&mut FsCall)) -> Result<FsCall, Errno> {
-    let mut c = FsCall { op: op as u32, handle, ..FsCall::default() };
+    let deferred = core::mem::take(&mut *DEFERRED_CLOSES.lock());
+    call_closing(op, handle, &deferred, fill)
+}
+
+/// Makes one call that first closes the handles `closes` (at most `FS_MAX_CLOSES`).
+fn call_closing(op: FsOp, handle: u64, closes: &[u64], fill: impl FnOnce(&mut FsCall)) -> Result<FsCall, Errno> {
+    let mut c = FsCall {
+        op: op as u32,
+        handle,
+        close_gpa: crate::hypercall::gpa_of(closes.as_ptr() as u64),
+        close_count: closes.len() as u64,
+        ..FsCall::default()
+    };
     fill(&mut c);
     let result = crate::hypercall::host_fs(&mut c);
     if result < 0 {
@@ -167,7 +202,7 @@ pub fn mount(index: u32, read_only: bool) -> Result<HostNode, Errno> {
     let c = call(FsOp::Stat, raw, |_| {})?;
     let root_id = (c.stat.dev, c.stat.ino);
     let volume = Arc::new(Volume { index, read_only, root_id });
-    let node = HostNode::from_call(&volume, raw, &c.stat);
+    let node = HostNode { walked: None, ..HostNode::from_call(&volume, raw, &c.stat) };
     if node.file_type != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
@@ -182,6 +217,7 @@ impl HostNode {
             io: None,
             file_type: file_type_of(stat.mode),
             id: (stat.dev, stat.ino),
+            walked: Some((*stat, crate::time::rdtsc())),
         }
     }
 
@@ -214,7 +250,18 @@ impl HostNode {
     #[cold]
     #[inline(never)]
     pub fn stat(&self) -> Result<Stat, Errno> {
-        let s = call(FsOp::Stat, self.path.raw, |_| {})?.stat;
+        let clock = crate::time::clock();
+        let s = match self.walked {
+            Some((stat, tsc))
+                if clock
+                    .monotonic_ns(crate::time::rdtsc())
+                    .checked_sub(clock.monotonic_ns(tsc))
+                    .is_some_and(|age| age < WALKED_STAT_NS) =>
+            {
+                stat
+            }
+            _ => call(FsOp::Stat, self.path.raw, |_| {})?.stat,
+        };
         Ok(Stat {
             dev: self.volume.dev(),
             ino: s.ino,
@@ -274,7 +321,7 @@ impl HostNode {
         let c = call(FsOp::Open, self.path.raw, |c| c.flags = flags)?;
         let handle = Handle { volume: self.volume.clone(), raw: c.result as u64 };
         let io = OpenHandle { handle, append: flags & O_APPEND != 0, cursor: SpinLock::new((FIRST_ENTRY_OFFSET, 0)) };
-        Ok(HostNode { io: Some(Arc::new(io)), ..self.clone() })
+        Ok(HostNode { io: Some(Arc::new(io)), walked: None, ..self.clone() })
     }
 
     /// The I/O handle: this node's, or one opened for this call (`flags`).
