@@ -1,8 +1,9 @@
 /* Volumes (`uvm run -v HOST:GUEST`): file operations in a host directory mounted in the VM.
  *
  *   volume DIR rw      every kind of file operation in DIR (which holds seed.txt, "from the
- *                      host\n", and an empty directory sub/), leaving out.txt behind; the
- *                      output is the same natively (DIR a plain directory) and in the VM
+ *                      host\n", and an empty directory sub/), leaving out.txt and shared.bin
+ *                      behind; the output is the same natively (DIR a plain directory) and in
+ *                      the VM
  *   volume DIR ro      DIR mounted read-only: reads work, every change is EROFS
  *   volume DIR escape  DIR holds symlinks up -> ../outside.txt and abs -> an absolute host
  *                      path: in the VM both resolve in the VM's own tree, never the host's
@@ -167,6 +168,33 @@ static void bigger(void) {
     free(back);
 }
 
+/* A MAP_SHARED mapping of a file in DIR: coherent with read and write, shared with a forked
+ * child, in the file after msync (the file stays, for the host to check). */
+static void shared_mapping(void) {
+    int fd = open(at("shared.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    printf("shared mapping: ftruncate %s", result(ftruncate(fd, 8192)));
+    char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    printf(", mmap %s\n", m == MAP_FAILED ? errname(errno) : "ok");
+    if (m == MAP_FAILED)
+        return;
+    memcpy(m + 100, "via the mapping", 15);
+    char buf[32] = {0};
+    pread(fd, buf, 15, 100);
+    printf("read sees the mapping's write: %d\n", !memcmp(buf, "via the mapping", 15));
+    pwrite(fd, "via write", 9, 5000);
+    printf("the mapping sees the write: %d\n", !memcmp(m + 5000, "via write", 9));
+    pid_t pid = fork();
+    if (pid == 0) {
+        memcpy(m + 200, "the child", 9);
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    printf("the parent sees the child's write: %d\n", !memcmp(m + 200, "the child", 9));
+    printf("msync: %s\n", result(msync(m, 8192, MS_SYNC)));
+    munmap(m, 8192);
+    close(fd);
+}
+
 static void processes(void) {
     /* A child writes a file; the parent reads it after the child exited. */
     pid_t pid = fork();
@@ -261,6 +289,7 @@ int main(int argc, char **argv) {
         read_write();
         names();
         bigger();
+        shared_mapping();
         processes();
         misc();
         list_dir("at the end");

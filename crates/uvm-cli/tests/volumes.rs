@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::apps::{self, Toolchain};
-use support::cases::contains;
+use support::cases::{contains, Case};
 use support::process::{self as proc, show};
 use support::vm::{self, expect_code, uvm};
+use support::Suite;
 
 /// A fresh host directory for `test` holding what volume.c expects: `seed.txt` and `sub/`.
 fn seeded_dir(test: &str, tag: &str) -> PathBuf {
@@ -48,7 +49,7 @@ fn volume_rw(tc: Toolchain, test: &str) {
     let native = proc::run(native, None);
     assert!(native.status.success(), "{test}: native run failed: {}", show(&native.stderr));
     assert_eq!(show(&out.stdout), show(&native.stdout), "{test}: the VM's output differs from the native run's");
-    assert!(contains(&out.stdout, b"at the end: out.txt seed.txt sub\n"), "{test}: {}", show(&out.stdout));
+    assert!(contains(&out.stdout, b"at the end: out.txt seed.txt shared.bin sub\n"), "{test}: {}", show(&out.stdout));
     // What the app wrote is on the host, with the mode it asked for; what it removed is gone.
     let written = std::fs::read(in_vm.join("out.txt")).expect("out.txt on the host");
     assert_eq!(written, b"written inside\n", "{test}");
@@ -58,7 +59,13 @@ fn volume_rw(tc: Toolchain, test: &str) {
     let mut names: Vec<_> =
         std::fs::read_dir(&in_vm).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["out.txt", "seed.txt", "sub"], "{test}: the host directory after the run");
+    assert_eq!(names, ["out.txt", "seed.txt", "shared.bin", "sub"], "{test}: the host directory after the run");
+    // What the app and its child wrote through a shared mapping reached the host file.
+    let shared = std::fs::read(in_vm.join("shared.bin")).expect("shared.bin on the host");
+    assert_eq!(shared.len(), 8192, "{test}");
+    assert_eq!(&shared[100..115], b"via the mapping", "{test}");
+    assert_eq!(&shared[200..209], b"the child", "{test}");
+    assert_eq!(&shared[5000..5009], b"via write", "{test}");
 }
 
 fn volume_read_only(tc: Toolchain, test: &str) {
@@ -113,6 +120,34 @@ fn glibc_volume_read_only() {
 #[test]
 fn musl_volume_escape() {
     volume_escape(Toolchain::Musl, "musl_volume_escape");
+}
+
+/// SQLite in WAL mode with its database in a volume: the `-shm` index is a MAP_SHARED mapping
+/// of a volume's file (frames every connection shares, written back to the host), the
+/// database and its log are the host's files; after the run the host has all 1000 rows.
+#[test]
+fn sqlite_wal_database_in_a_volume() {
+    let test = "sqlite_wal_database_in_a_volume";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let case = Case {
+        suite: Suite::Compat,
+        manifest: "sqlite_wal",
+        toolchain: Toolchain::Glibc,
+        app: "sqlite_wal",
+        runs: Vec::new(),
+    };
+    let Some(staged) = vm::stage_case(test, &case) else { return };
+    let image = vm::build(test, &staged);
+    let dir = seeded_dir(test, "db");
+    let volume = volume_arg(&dir, "/data", "");
+    let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data/test.db"]), 0);
+    let expected = std::fs::read(Suite::Compat.dir().join("expected/sqlite_wal.out")).expect("the expected output");
+    assert_eq!(show(&out.stdout), show(&expected), "{test}");
+    let db = std::fs::read(dir.join("test.db")).expect("test.db on the host");
+    assert!(db.starts_with(b"SQLite format 3\0"), "{test}: the host file is a database");
+    assert!(db.len() >= 16 * 1024, "{test}: the checkpoint wrote the rows into the database: {} bytes", db.len());
 }
 
 #[test]

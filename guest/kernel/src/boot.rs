@@ -89,8 +89,8 @@ mod kernel {
         for (index, volume) in volumes.iter().enumerate() {
             // Checked by `bootinfo::decode`: `r` or `w`, then the path.
             let (read_only, path) = (volume.first() == Some(&b'r'), volume.get(1..).unwrap_or_default());
-            let mounted =
-                crate::fs::hostfs::mount(index as u32, read_only).and_then(|root| vfs.mount_volume(path, root));
+            let mounted = crate::fs::hostfs::mount(index as u32, read_only, &FRAMES)
+                .and_then(|root| vfs.mount_volume(path, root));
             if let Err(e) = mounted {
                 let path = core::str::from_utf8(path).unwrap_or("?");
                 fail(&alloc::format!("cannot mount the volume at {path}"), Some(e));

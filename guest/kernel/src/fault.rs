@@ -160,13 +160,16 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
             FaultOutcome::OutOfMemory if process.pid != crate::process::INIT_PID => {
                 crate::signal::kill_with(process, Signal::SIGKILL, cr2, frame.rip, vector as u32, error as u32)
             }
-            FaultOutcome::OutOfMemory => crate::hypercall::fatal(Fatal {
-                reason: FatalReason::OutOfMemory as u32,
-                signal: Signal::SIGKILL as u32,
-                fault_address: cr2,
-                instruction_pointer: frame.rip,
-                vector: vector as u32,
-                error_code: error as u32,
+            FaultOutcome::OutOfMemory => crate::hypercall::fatal({
+                crate::fs::hostfs::write_back_all();
+                Fatal {
+                    reason: FatalReason::OutOfMemory as u32,
+                    signal: Signal::SIGKILL as u32,
+                    fault_address: cr2,
+                    instruction_pointer: frame.rip,
+                    vector: vector as u32,
+                    error_code: error as u32,
+                }
             }),
             FaultOutcome::NoMapping | FaultOutcome::AccessDenied | FaultOutcome::BusError => page = Some(outcome),
         }

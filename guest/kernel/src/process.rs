@@ -565,8 +565,10 @@ impl Process {
 
     /// Ends the VM with the app's exit status `status`, reporting the guest's counters.
     pub fn exit_vm(&mut self, status: i32) -> ! {
-        // What the app sent goes out before the VM stops.
+        // What the app sent goes out before the VM stops, and what it wrote in shared mappings
+        // of volumes' files reaches them.
         self.flush_net();
+        crate::fs::hostfs::write_back_all();
         let stats = uvm_abi::hypercall::GuestStats {
             syscalls: self.stats.syscalls + 1,
             demand_faults: self.space.demand_fills,
@@ -632,6 +634,28 @@ impl Process {
         self.map_open_file(file, addr, len, prot, flags, 0, true)
     }
 
+    /// A shared mapping of a volume's file (`fs::hostfs::HostPages`).
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn map_volume_file(
+        &mut self,
+        file: &OpenFile,
+        node: &crate::fs::hostfs::HostNode,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        flags: MapFlags,
+        offset: u64,
+    ) -> Result<u64, Errno> {
+        let pages = crate::fs::hostfs::shared_pages(node)?;
+        let may_write = file.is_writable() && pages.writable();
+        let id = pages.id();
+        let pages: Arc<dyn SharedPages> = pages;
+        let mapped = MappedFile { pages, id, path: file.location().path.clone() };
+        self.space.map_file(addr, len, prot, flags, mapped, offset, true, may_write)
+    }
+
     /// [`Process::map_file`] of an open file.
     #[allow(clippy::too_many_arguments)]
     fn map_open_file(
@@ -667,6 +691,13 @@ impl Process {
                 let pages: Arc<dyn SharedPages> = node.clone();
                 let mapped = MappedFile { pages, id: (node.dev(), node.ino()), path: file.location().path.clone() };
                 return self.space.map_file(addr, len, prot, flags, mapped, offset, shared, may_write);
+            }
+        }
+        // A volume's file: shared mappings share frames the host file's bytes fill (and are
+        // written back to it).
+        if let Node::Host(node) = file.node() {
+            if shared && node.file_type() == FileType::Regular {
+                return self.map_volume_file(&file, node, addr, len, prot, flags, offset);
             }
         }
         // Other files with pages (devices, /proc) get a copy, as a private mapping does.

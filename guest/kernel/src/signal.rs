@@ -573,6 +573,8 @@ pub fn die(p: &mut crate::process::Process, death: Death) -> ! {
     if p.pid != crate::process::INIT_PID {
         crate::family::end_process(p, crate::family::Ending::Killed(death.signal))
     }
+    // As Linux's page cache outlives a killed process: shared mappings of volumes' files.
+    crate::fs::hostfs::write_back_all();
     crate::hypercall::fatal(Fatal {
         reason: FatalReason::Signal as u32,
         signal: death.signal,

@@ -2,8 +2,8 @@
 //! VMM holds and this module reaches with `HostFs` hypercalls (uvm-abi's `hostfs`).
 //!
 //! A [`HostNode`] is one file of a volume: the VMM's *path handle* of it (what a lookup
-//! found), and once opened an *I/O handle* too. Nothing of a volume is cached here: every
-//! stat, read, write and name change is a call, so the app and the host's own processes see
+//! found), and once opened an *I/O handle* too. Nothing of a volume is cached here but the
+//! pages shared mappings map (below): every stat, read, write and name change is a call, so the app and the host's own processes see
 //! one file system, and what the app wrote is in the host file when its write returns. A
 //! handle is closed when its last node goes (a volume's root handle stays).
 //!
@@ -15,14 +15,17 @@
 //! Every entry point is `#[cold]`: the dispatch in `Node` then costs the paths a start runs
 //! (which never meet a volume's file) one call, not the inlined operation.
 //!
-//! Not served here: `mmap` shares no pages with the host file (a mapping is a copy, and a
-//! writable shared mapping is `ENODEV`: the open-file layer's fallback for files without
-//! pages), devices, fifos and sockets in a volume cannot be opened (`ENXIO`), and binding an
-//! `AF_UNIX` socket to a path in a volume is `EPERM`.
+//! `MAP_SHARED` mappings of a volume's file map frames of guest RAM that every mapping in
+//! the VM shares ([`HostPages`]), written back to the host file; a private mapping is a copy
+//! made at mmap time (the open-file layer's fallback).
+//!
+//! Not served here: devices, fifos and sockets in a volume cannot be opened (`ENXIO`), and
+//! binding an `AF_UNIX` socket to a path in a volume is `EPERM`.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use uvm_abi::hostfs::{
     FsCall, FsOp, HostStat, HostStatFs, FS_MAX_CLOSES, FS_MAX_IO, FS_NAME_MAX, FS_SYNC_DATA, FS_TARGET_MAX,
@@ -31,10 +34,12 @@ use uvm_abi::hostfs::{
 
 use crate::errno::Errno;
 use crate::fs::dirent::{DirEntry, DIRENT64_NAME_OFFSET, FIRST_ENTRY_OFFSET};
-use crate::fs::flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDONLY};
+use crate::fs::flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDONLY, O_RDWR};
 use crate::fs::stat::{makedev, FileType, Stat, TimeChange, Timespec, UTIME_NOW, UTIME_OMIT};
 use crate::fs::statfs::StatFs;
+use crate::fs::tmpfs::page::{Frames, Page};
 use crate::fs::tmpfs::WritePos;
+use crate::mm::space::{FilePage, SharedPages};
 use crate::sync::SpinLock;
 
 /// The most bytes one read or write call moves through the kernel's bounce buffer.
@@ -55,6 +60,8 @@ pub const fn volume_dev(index: u32) -> u64 {
 pub struct Volume {
     index: u32,
     read_only: bool,
+    /// Where the pages of its files' shared mappings come from.
+    frames: Frames,
     /// The root's host device and inode: [`HostNode::parent`] of the root is the root.
     root_id: (u64, u64),
 }
@@ -197,11 +204,11 @@ fn times_bytes(atime: TimeChange, mtime: TimeChange) -> Vec<u8> {
 /// Mounts volume `index`: its root's node. `ENOTDIR` if the VMM's root is no directory.
 #[cold]
 #[inline(never)]
-pub fn mount(index: u32, read_only: bool) -> Result<HostNode, Errno> {
+pub fn mount(index: u32, read_only: bool, frames: Frames) -> Result<HostNode, Errno> {
     let raw = u64::from(index) + 1;
     let c = call(FsOp::Stat, raw, |_| {})?;
     let root_id = (c.stat.dev, c.stat.ino);
-    let volume = Arc::new(Volume { index, read_only, root_id });
+    let volume = Arc::new(Volume { index, read_only, frames, root_id });
     let node = HostNode { walked: None, ..HostNode::from_call(&volume, raw, &c.stat) };
     if node.file_type != FileType::Directory {
         return Err(Errno::ENOTDIR);
@@ -340,6 +347,10 @@ impl HostNode {
             return Err(Errno::EISDIR);
         }
         let io = self.io_handle(O_RDONLY)?;
+        if let Some(pages) = shared_pages_of(self) {
+            // What shared mappings wrote is read back.
+            pages.write_back();
+        }
         let mut bounce = vec![0u8; buf.len().min(BOUNCE_MAX)];
         let mut done = 0;
         while done < buf.len() {
@@ -397,6 +408,10 @@ impl HostNode {
                 Err(_) => break,
             };
             let wrote = (c.result as usize).min(want);
+            if let Some(pages) = shared_pages_of(self) {
+                // Shared mappings see what a write wrote.
+                pages.written(c.value.saturating_sub(wrote as u64), &data[done..done + wrote]);
+            }
             done += wrote;
             at = c.value;
             if wrote < want {
@@ -419,7 +434,11 @@ impl HostNode {
             return Err(Errno::EROFS);
         }
         let handle = self.io.as_ref().map_or(self.path.raw, |io| io.handle.raw);
-        call(FsOp::Truncate, handle, |c| c.arg = len).map(|_| ())
+        call(FsOp::Truncate, handle, |c| c.arg = len)?;
+        if let Some(pages) = shared_pages_of(self) {
+            pages.truncated(len);
+        }
+        Ok(())
     }
 
     /// Its size now.
@@ -663,6 +682,9 @@ impl HostNode {
         let Some(io) = &self.io else {
             return Ok(());
         };
+        if let Some(pages) = shared_pages_of(self) {
+            pages.write_back();
+        }
         call(FsOp::Sync, io.handle.raw, |c| c.flags = if data_only { FS_SYNC_DATA } else { 0 }).map(|_| ())
     }
 
@@ -692,6 +714,207 @@ impl HostNode {
             name_max: field(7),
             flags: field(9),
         })
+    }
+}
+
+/// Every volume file's pages while shared mappings map them (looked up by file; the mappings
+/// hold them).
+static SHARED: SpinLock<Vec<Weak<HostPages>>> = SpinLock::new(Vec::new());
+/// How many [`HostPages`] live: 0 keeps every read, write and the VM's end from looking.
+static SHARED_LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The pages of a volume's file that `MAP_SHARED` mappings map, in frames of guest RAM: every
+/// mapping of the file in the VM (any process) maps the same frames, filled from the host file
+/// on first touch. The file's own `read` and `write` stay coherent with them (a read writes
+/// them back first, a write updates them), and they are written back to the host file at
+/// `msync`, `fsync`, when the last mapping goes and at the VM's end. (A host process that
+/// writes the file meanwhile is not seen by the mappings, as with any non-coherent network
+/// file system.)
+pub struct HostPages {
+    /// The file (its path handle).
+    node: HostNode,
+    /// Open for reading the pages in and writing them back.
+    io: HostNode,
+    /// Whether `io` may write (the volume and the host allow it).
+    writable: bool,
+    state: SpinLock<PagesState>,
+}
+
+struct PagesState {
+    /// The file's size as the VM made it (past it, a mapping's touch is SIGBUS).
+    size: u64,
+    /// Page `i` of the file, once touched.
+    pages: Vec<Option<Page>>,
+}
+
+/// The shared-mapping pages of `node`'s file (made at its first shared mapping). `ENODEV`
+/// for anything but a regular file.
+#[cold]
+#[inline(never)]
+pub fn shared_pages(node: &HostNode) -> Result<Arc<HostPages>, Errno> {
+    if node.file_type != FileType::Regular {
+        return Err(Errno::ENODEV);
+    }
+    if let Some(pages) = shared_pages_of(node) {
+        return Ok(pages);
+    }
+    let (io, writable) = match node.open(O_RDWR) {
+        Ok(io) => (io, true),
+        Err(_) => (node.open(O_RDONLY)?, false),
+    };
+    let size = io.stat()?.size;
+    let file = HostNode { io: None, walked: None, ..node.clone() };
+    let state = SpinLock::new(PagesState { size, pages: Vec::new() });
+    let pages = Arc::new(HostPages { node: file, io, writable, state });
+    let mut shared = SHARED.lock();
+    shared.retain(|weak| weak.strong_count() > 0);
+    shared.push(Arc::downgrade(&pages));
+    SHARED_LIVE.fetch_add(1, Ordering::SeqCst);
+    Ok(pages)
+}
+
+/// The shared-mapping pages of `node`'s file, if any mapping has them.
+fn shared_pages_of(node: &HostNode) -> Option<Arc<HostPages>> {
+    if SHARED_LIVE.load(Ordering::SeqCst) == 0 {
+        return None;
+    }
+    SHARED.lock().iter().filter_map(Weak::upgrade).find(|pages| pages.node.same_file(node))
+}
+
+/// Writes every volume file's shared-mapping pages back to the host (`msync`, the VM's end).
+/// (Inline: the VM's end runs only the check, whose code is then with the caller's, in the
+/// start's hot text.)
+#[inline(always)]
+pub fn write_back_all() {
+    if SHARED_LIVE.load(Ordering::SeqCst) != 0 {
+        write_back_every_file();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn write_back_every_file() {
+    let live: Vec<Arc<HostPages>> = SHARED.lock().iter().filter_map(Weak::upgrade).collect();
+    for pages in live {
+        pages.write_back();
+    }
+}
+
+impl HostPages {
+    /// Whether mappings may write (the pages can be written back).
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The guest device and inode the mappings know the file by.
+    pub fn id(&self) -> (u64, u64) {
+        (self.node.volume.dev(), self.node.ino())
+    }
+
+    /// Writes the pages back to the host file (up to the file's size).
+    #[cold]
+    #[inline(never)]
+    pub fn write_back(&self) {
+        let Some(io) = self.io.io.as_ref().filter(|_| self.writable) else {
+            return;
+        };
+        let state = self.state.lock();
+        for (index, page) in state.pages.iter().enumerate() {
+            let (Some(page), offset) = (page, index as u64 * PAGE) else {
+                continue;
+            };
+            if offset >= state.size {
+                break;
+            }
+            let len = (state.size - offset).min(PAGE);
+            // A failed write-back leaves the host file as it was; the app learns of it as a
+            // lost write on Linux does: not at all (its next fsync is the host's to fail).
+            let _ = call(FsOp::Write, io.handle.raw, |c| {
+                c.arg = offset;
+                c.buf_gpa = page.frame();
+                c.buf_len = len;
+            });
+        }
+    }
+
+    /// A write of the file put `data` at `offset`: the pages it covers take it too.
+    fn written(&self, offset: u64, data: &[u8]) {
+        let mut state = self.state.lock();
+        let end = offset.saturating_add(data.len() as u64);
+        state.size = state.size.max(end);
+        let mut at = offset;
+        while at < end {
+            let index = (at / PAGE) as usize;
+            let within = (at % PAGE) as usize;
+            let n = ((PAGE as usize) - within).min((end - at) as usize);
+            if let Some(Some(page)) = state.pages.get_mut(index) {
+                let from = (at - offset) as usize;
+                page.write(within, &data[from..from + n]);
+            }
+            at += n as u64;
+        }
+    }
+
+    /// The file was truncated to `len`: pages past it read as zeros (kept while mapped).
+    fn truncated(&self, len: u64) {
+        let mut state = self.state.lock();
+        state.size = len;
+        for (index, page) in state.pages.iter_mut().enumerate() {
+            let start = index as u64 * PAGE;
+            if let Some(page) = page {
+                if start + PAGE > len {
+                    page.zero(len.saturating_sub(start) as usize, PAGE as usize);
+                }
+            }
+        }
+    }
+}
+
+/// The page size, as a file offset.
+const PAGE: u64 = uvm_abi::layout::PAGE_SIZE;
+
+impl SharedPages for HostPages {
+    fn page_frame(&self, index: u64, _fill_hole: bool) -> Result<FilePage, Errno> {
+        let mut state = self.state.lock();
+        let offset = index.checked_mul(PAGE).ok_or(Errno::EINVAL)?;
+        if offset >= state.size {
+            return Ok(FilePage::PastEnd);
+        }
+        let slot = usize::try_from(index).map_err(|_| Errno::ENOMEM)?;
+        if state.pages.len() <= slot {
+            state.pages.resize_with(slot + 1, || None);
+        }
+        if let Some(page) = &state.pages[slot] {
+            return Ok(FilePage::Frame(page.frame()));
+        }
+        let page = Page::new(self.node.volume.frames)?;
+        let io = self.io.io.as_ref().ok_or(Errno::EBADF)?;
+        let len = (state.size - offset).min(PAGE);
+        call(FsOp::Read, io.handle.raw, |c| {
+            c.arg = offset;
+            c.buf_gpa = page.frame();
+            c.buf_len = len;
+        })?;
+        let frame = page.frame();
+        state.pages[slot] = Some(page);
+        Ok(FilePage::Frame(frame))
+    }
+
+    fn set_mapped(&self, _mapped: bool) {
+        // The mappings hold the pages (an `Arc`); the last one's end writes them back (drop).
+    }
+
+    fn is_unlinked(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self, _first: u64, _count: u64) {}
+}
+
+impl Drop for HostPages {
+    fn drop(&mut self) {
+        self.write_back();
+        SHARED_LIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

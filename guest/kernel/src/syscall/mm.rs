@@ -76,9 +76,10 @@ pub fn sys_mremap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     p.space.remap(old_addr, old_len, new_len, flags, new_addr).map(|a| a as usize)
 }
 
-/// msync(addr, length, flags): nothing to write back (file mappings are private copies or
-/// the read-only image), so only the arguments are checked: EINVAL for a misaligned address
-/// or bad flags, ENOMEM for a range that is not all mapped.
+/// msync(addr, length, flags): the arguments are checked (EINVAL for a misaligned address
+/// or bad flags, ENOMEM for a range that is not all mapped); then shared mappings of
+/// volumes' files are written back to the host. The other file mappings have nothing to
+/// write back (tmpfs pages are the file's, the image is read-only, private ones are copies).
 pub fn sys_msync(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [addr, len, flags, ..] = f.syscall_args();
     let known = MS_ASYNC | MS_INVALIDATE | MS_SYNC;
@@ -96,6 +97,9 @@ pub fn sys_msync(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if end > addr && !p.space.is_mapped(addr, end) {
         return Err(Errno::ENOMEM);
     }
+    // Shared mappings of volumes' files go back to the host (all of them: more than asked,
+    // which msync allows).
+    crate::fs::hostfs::write_back_all();
     Ok(0)
 }
 
