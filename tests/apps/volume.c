@@ -7,6 +7,7 @@
  *   volume DIR ro      DIR mounted read-only: reads work, every change is EROFS
  *   volume DIR escape  DIR holds symlinks up -> ../outside.txt and abs -> an absolute host
  *                      path: in the VM both resolve in the VM's own tree, never the host's
+ *   volume DIR tmpfs   DIR is a new tmpfs (`uvm run --tmpfs DIR`): empty, writable, listed
  *
  * Prints facts and errno names only (no inode numbers, times or paths that differ by host). */
 #define _GNU_SOURCE
@@ -265,6 +266,27 @@ static void read_only(void) {
     list_dir("listing");
 }
 
+/* DIR is a new tmpfs (`uvm run --tmpfs DIR`): empty, writable, a tmpfs, in /proc/mounts. */
+static void tmpfs(void) {
+    list_dir("empty");
+    int fd = open(at("pid"), O_CREAT | O_RDWR, 0644);
+    char buf[16] = {0};
+    ssize_t wrote = write(fd, "1234\n", 5);
+    printf("write %zd, pread %zd: %s", wrote, pread(fd, buf, sizeof buf - 1, 0), buf);
+    close(fd);
+    printf("mkdir: %s\n", result(mkdir(at("cache"), 0755)));
+    list_dir("listing");
+    struct statfs sfs = {0};
+    statfs(dir, &sfs);
+    printf("a tmpfs: %d\n", sfs.f_type == 0x01021994);
+    char mounts[4096] = {0}, line[4200];
+    fd = open("/proc/mounts", O_RDONLY);
+    read(fd, mounts, sizeof mounts - 1);
+    close(fd);
+    snprintf(line, sizeof line, "tmpfs %s tmpfs ", dir);
+    printf("in /proc/mounts: %d\n", strstr(mounts, line) != NULL);
+}
+
 static void escape(void) {
     char target[256] = {0};
     printf("readlink up: %s\n", readlink(at("up"), target, sizeof target - 1) > 0 ? target : errname(errno));
@@ -279,7 +301,7 @@ static void escape(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: volume DIR rw|ro|escape\n");
+        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs\n");
         return 2;
     }
     snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -297,6 +319,8 @@ int main(int argc, char **argv) {
         read_only();
     } else if (!strcmp(argv[2], "escape")) {
         escape();
+    } else if (!strcmp(argv[2], "tmpfs")) {
+        tmpfs();
     } else {
         return 2;
     }

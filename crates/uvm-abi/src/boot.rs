@@ -93,7 +93,8 @@ pub struct BootInfo {
     /// (sched_getaffinity, /proc/cpuinfo). The guest may start more vCPUs than this (one per
     /// thread, up to `MAX_VCPUS`); the VMM lets at most this many run at a time.
     pub vcpu_count: u32,
-    /// Volumes (`crate::hostfs`): their strings follow the working directory's.
+    /// Mounts (`crate::hostfs`: volumes and tmpfs mounts): their strings follow the working
+    /// directory's.
     pub volume_count: u32,
     /// GPA of the first of `prestaged_pages` frames the VMM filled with the app's writable
     /// data (see [`prestaged_pages`]); they lie below `first_free_gpa`, after the boot page

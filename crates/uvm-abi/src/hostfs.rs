@@ -26,11 +26,16 @@
 //! (a host crash still needs [`FsOp::Sync`], as on Linux).
 //!
 //! # The boot info
-//! [`crate::boot::BootInfo::volume_count`] volumes follow the working directory in the boot
-//! strings, one string each: `r` (read-only) or `w` (writable), then the absolute guest path.
+//! [`crate::boot::BootInfo::volume_count`] mounts follow the working directory in the boot
+//! strings (at most [`MAX_MOUNTS`]), one string each: `r` (a read-only volume), `w` (a
+//! writable volume) or `t` (a new, empty tmpfs: `uvm run --tmpfs`), then the absolute guest
+//! path. The volumes are numbered in their order among the `r` and `w` strings.
 
 /// The most volumes one VM mounts.
 pub const MAX_VOLUMES: u32 = 16;
+/// The most mounts the boot info lists: the volumes and as many tmpfs mounts
+/// (`uvm run --tmpfs`).
+pub const MAX_MOUNTS: u32 = 2 * MAX_VOLUMES;
 /// The most handles the VMM holds for one VM (the roots included): `ENFILE` beyond.
 pub const FS_MAX_HANDLES: u32 = 65_536;
 /// The most bytes one Read, Write, ReadDir or Readlink moves (the guest loops for more).

@@ -56,6 +56,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         publish: Vec::new(),
         egress: Vec::new(),
         volume: Vec::new(),
+        tmpfs: Vec::new(),
         trace_syscalls: false,
         timings: false,
         timeout: None,
@@ -138,6 +139,14 @@ pub struct RunArgs {
     ///   -v /etc/myapp:/config:ro    configuration the app may only read
     #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]", verbatim_doc_comment)]
     pub volume: Vec<String>,
+    /// Mount a new, empty tmpfs at PATH (repeatable), as docker's --tmpfs: a writable
+    /// directory in the VM's memory, like /tmp, for an app that writes where the image is
+    /// read-only (/run, /var/cache/...). PATH's parent must be a directory of the image.
+    ///
+    /// Example:
+    ///   --tmpfs /run --tmpfs /var/cache/nginx
+    #[arg(long = "tmpfs", value_name = "PATH", verbatim_doc_comment)]
+    pub tmpfs: Vec<String>,
     /// Print every system call of the app on stderr.
     #[arg(long)]
     pub trace_syscalls: bool,

@@ -102,6 +102,7 @@ mod tests {
             publish: publish.iter().map(|s| s.to_string()).collect(),
             egress: egress.iter().map(|s| s.to_string()).collect(),
             volume: Vec::new(),
+            tmpfs: Vec::new(),
             trace_syscalls: false,
             timings: false,
             timeout: None,

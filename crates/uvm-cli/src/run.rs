@@ -70,12 +70,14 @@ fn open_image(
         None => config.cpus.unwrap_or(host_cpus),
     };
     let network = network_flags.join(&config)?;
-    crate::volumes::check_against_image(&volumes, &image)?;
+    let tmpfs = crate::volumes::parse_tmpfs(&args.tmpfs, &volumes)?;
+    crate::volumes::check_against_image(&volumes, &tmpfs, &image)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         workdir: config.workdir.clone(),
+        tmpfs,
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
@@ -216,6 +218,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     // Bad flag values are reported before anything else is done.
     let network_flags = NetworkFlags::parse(args)?;
     let volumes = crate::volumes::parse(&args.volume)?;
+    crate::volumes::parse_tmpfs(&args.tmpfs, &volumes)?;
     // The VM and its vCPU do not depend on the image: this thread creates them (and will run
     // the vCPU) while a second one opens and checks the image and stages guest memory.
     // The VM goes over to the opener as soon as it exists, which registers guest memory with

@@ -1,4 +1,5 @@
-//! The VM's volumes for `uvm run`: `-v/--volume HOST:GUEST[:ro|:rw]`, docker's syntax.
+//! The VM's volumes for `uvm run`: `-v/--volume HOST:GUEST[:ro|:rw]`, docker's syntax, and
+//! its extra tmpfs mounts, `--tmpfs PATH`.
 //!
 //! The flags are parsed first, before the image is opened, so a bad value is reported at once:
 //! the host directory must exist (a relative path is the current directory's; it is passed on
@@ -134,25 +135,47 @@ fn clash(a: &VolumeSpec, b: &VolumeSpec) -> Option<String> {
     })
 }
 
-/// Checks the volumes against the image: each mount point's parent is a directory of the
-/// image (or `/`), and a mount point the image has is a directory.
-pub fn check_against_image(volumes: &[VolumeSpec], image: &Image) -> Result<()> {
+/// Parses every `--tmpfs PATH` (docker's flag; its `:OPTIONS` are refused): a new, empty
+/// tmpfs at each guest path, checked as a volume's guest path is, and against `volumes`.
+pub fn parse_tmpfs(values: &[String], volumes: &[VolumeSpec]) -> Result<Vec<String>> {
+    if values.len() > MAX_VOLUMES as usize {
+        bail!("{} --tmpfs mounts are more than the {MAX_VOLUMES} a VM makes", values.len());
+    }
+    let mut mounts: Vec<VolumeSpec> = volumes.to_vec();
+    for value in values {
+        if value.contains(':') {
+            bail!("`--tmpfs {value}`: tmpfs options are not taken; write the path alone (every tmpfs of a VM shares the VM's memory, as /tmp does)");
+        }
+        check_guest_path(value).map_err(|why| anyhow!("`--tmpfs {value}`: {why}"))?;
+        let mount = VolumeSpec { host: PathBuf::new(), guest: value.clone(), read_only: false };
+        if let Some(clash) = mounts.iter().find_map(|other| clash(other, &mount)) {
+            bail!("`--tmpfs {value}` and another mount {clash}");
+        }
+        mounts.push(mount);
+    }
+    Ok(values.to_vec())
+}
+
+/// Checks the volumes and tmpfs mounts against the image: each mount point's parent is a
+/// directory of the image (or `/`), and a mount point the image has is a directory.
+pub fn check_against_image(volumes: &[VolumeSpec], tmpfs: &[String], image: &Image) -> Result<()> {
     let is_dir = |path: &str| {
         image.lookup(path).is_some_and(|(_, entry)| EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory))
     };
-    for volume in volumes {
-        let guest = volume.guest.as_str();
+    let points =
+        volumes.iter().map(|v| ("volume", v.guest.as_str())).chain(tmpfs.iter().map(|t| ("tmpfs", t.as_str())));
+    for (what, guest) in points {
         let parent = match guest.rfind('/') {
             Some(0) | None => "/",
             Some(at) => &guest[..at],
         };
         if !is_dir(parent) {
             bail!(
-                "volume {guest}: {parent} is not a directory in the image (choose a path whose parent directory the image has, e.g. /data)"
+                "{what} {guest}: {parent} is not a directory in the image (choose a path whose parent directory the image has, e.g. /data)"
             );
         }
         if image.lookup(guest).is_some() && !is_dir(guest) {
-            bail!("volume {guest}: {guest} is a file in the image, not a directory; mount the volume at another path");
+            bail!("{what} {guest}: {guest} is a file in the image, not a directory; mount the {what} at another path");
         }
     }
     Ok(())
@@ -278,7 +301,7 @@ mod tests {
         let image = Image::open(&out.path).expect("image");
         let volume = |guest: &str| VolumeSpec { host: dir.to_path_buf(), guest: guest.into(), read_only: false };
         for ok in ["/data", "/etc/srv", "/etc/new", "/bin/x", "/etc"] {
-            check_against_image(&[volume(ok)], &image).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            check_against_image(&[volume(ok)], &[], &image).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for (bad, expected) in [
             ("/a/b/c", "volume /a/b/c: /a/b is not a directory in the image (choose a path whose parent"),
@@ -287,9 +310,28 @@ mod tests {
             ("/bin/app", "volume /bin/app: /bin/app is a file in the image"),
             ("/etc/conf", "/etc/conf is a file in the image"),
         ] {
-            let err = check_against_image(&[volume("/data"), volume(bad)], &image).expect_err(bad).to_string();
+            let err = check_against_image(&[volume("/data"), volume(bad)], &[], &image).expect_err(bad).to_string();
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn tmpfs_mounts_are_checked_as_volumes_are() {
+        let dir = temp_dir("tmpfs");
+        let volumes = parse(&strings(&[&format!("{}:/data", dir.display())])).unwrap();
+        assert_eq!(parse_tmpfs(&strings(&["/run", "/var/cache"]), &volumes).unwrap(), ["/run", "/var/cache"]);
+        for (value, expected) in [
+            ("run", "is not absolute"),
+            ("/proc/x", "the guest kernel's own"),
+            ("/run:size=64m", "options are not taken"),
+            ("/data", "both mount at /data"),
+            ("/data/cache", "nest (/data/cache lies inside /data)"),
+        ] {
+            let err = format!("{:#}", parse_tmpfs(&strings(&[value]), &volumes).expect_err(value));
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+        let err = format!("{:#}", parse_tmpfs(&strings(&["/run", "/run"]), &[]).unwrap_err());
+        assert!(err.contains("both mount at /run"), "{err}");
     }
 
     #[test]

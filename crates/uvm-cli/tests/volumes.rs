@@ -150,6 +150,29 @@ fn sqlite_wal_database_in_a_volume() {
     assert!(db.len() >= 16 * 1024, "{test}: the checkpoint wrote the rows into the database: {} bytes", db.len());
 }
 
+/// `--tmpfs /run` (the image has no /run): a new, empty, writable tmpfs there, beside a volume.
+#[test]
+fn tmpfs_mounts_make_writable_directories() {
+    let test = "tmpfs_mounts_make_writable_directories";
+    let Some(image) = vm::app_image(test, "volume", Toolchain::Musl) else { return };
+    let dir = seeded_dir(test, "beside");
+    let volume = volume_arg(&dir, "/data", "");
+    let args = ["run", image.to_str().unwrap(), "-v", &volume, "--tmpfs", "/run", "--", "/run", "tmpfs"];
+    let out = expect_code(test, uvm(args), 0);
+    let expected = "empty:\n\
+                    write 5, pread 5: 1234\n\
+                    mkdir: ok\n\
+                    listing: cache pid\n\
+                    a tmpfs: 1\n\
+                    in /proc/mounts: 1\n";
+    assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
+    let out =
+        expect_code(test, uvm(["run", image.to_str().unwrap(), "--tmpfs", "/run:size=1m", "--", "/run", "tmpfs"]), 125);
+    assert!(contains(&out.stderr, b"--tmpfs /run:size=1m"), "{test}: {}", show(&out.stderr));
+    let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "--tmpfs", "/a/b", "--", "/a/b", "tmpfs"]), 125);
+    assert!(contains(&out.stderr, b"tmpfs /a/b: /a is not a directory in the image"), "{test}: {}", show(&out.stderr));
+}
+
 #[test]
 fn bad_volume_values_are_named_errors() {
     let test = "bad_volume_values_are_named_errors";

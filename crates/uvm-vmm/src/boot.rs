@@ -22,6 +22,9 @@ pub struct AppLaunch {
     pub envp: Vec<String>,
     /// Working directory (absolute).
     pub workdir: String,
+    /// Guest paths where the guest kernel mounts a new, empty tmpfs (`uvm run --tmpfs`),
+    /// checked absolute and plain.
+    pub tmpfs: Vec<String>,
     /// Addresses the app will use first (its segments, stack, first mappings): their page
     /// tables are linked before boot.
     pub prelink: Vec<u64>,
@@ -135,7 +138,8 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
 }
 
 /// The string area of the boot info: argv, envp, workdir, then one string per volume (`r` or
-/// `w`, then its guest path: `uvm_abi::hostfs`), each NUL-terminated.
+/// `w`, then its guest path: `uvm_abi::hostfs`) and one per tmpfs mount (`t`, then its
+/// path), each NUL-terminated.
 pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8>, VmError> {
     let mut strings = Vec::new();
     for s in launch.argv.iter().chain(&launch.envp).chain(std::iter::once(&launch.workdir)) {
@@ -144,6 +148,11 @@ pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8
     }
     for volume in volumes {
         strings.extend_from_slice(volume.boot_string().as_bytes());
+        strings.push(0);
+    }
+    for path in &launch.tmpfs {
+        strings.push(b't');
+        strings.extend_from_slice(path.as_bytes());
         strings.push(0);
     }
     if strings.len() as u64 > BootInfo::MAX_STRINGS_LEN {
@@ -345,7 +354,7 @@ pub fn write_boot_info(
         strings_offset: std::mem::size_of::<BootInfo>() as u32,
         strings_len: strings.len() as u32,
         vcpu_count: facts.vcpu_count,
-        volume_count: volumes.len() as u32,
+        volume_count: (volumes.len() + launch.tmpfs.len()) as u32,
         prestaged_gpa: tables.prestaged_gpa,
         prestaged_pages: tables.prestaged_pages,
     };

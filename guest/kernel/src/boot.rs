@@ -81,19 +81,26 @@ mod kernel {
         crate::hypercall::panic(m.as_bytes())
     }
 
-    /// Mounts the volumes (`uvm run -v`) at their guest paths; a path whose parent is no
-    /// directory of the image ends the boot with its name.
+    /// Mounts the volumes (`uvm run -v`) and the tmpfs mounts (`--tmpfs`) at their guest
+    /// paths; a path whose parent is no directory of the tree ends the boot with its name.
     #[cold]
     #[inline(never)]
-    fn mount_volumes(vfs: &mut Vfs, volumes: &[alloc::vec::Vec<u8>]) {
-        for (index, volume) in volumes.iter().enumerate() {
-            // Checked by `bootinfo::decode`: `r` or `w`, then the path.
-            let (read_only, path) = (volume.first() == Some(&b'r'), volume.get(1..).unwrap_or_default());
-            let mounted = crate::fs::hostfs::mount(index as u32, read_only, &FRAMES)
-                .and_then(|root| vfs.mount_volume(path, root));
+    fn mount_volumes(vfs: &mut Vfs, mounts: &[alloc::vec::Vec<u8>]) {
+        let (mut volumes, mut tmpfs) = (0, 0);
+        for mount in mounts {
+            // Checked by `bootinfo::decode`: `r`, `w` or `t`, then the path.
+            let path = mount.get(1..).unwrap_or_default();
+            let mounted = if mount.first() == Some(&b't') {
+                tmpfs += 1;
+                vfs.mount_tmpfs(path, tmpfs - 1, &FRAMES)
+            } else {
+                volumes += 1;
+                let read_only = mount.first() == Some(&b'r');
+                crate::fs::hostfs::mount(volumes - 1, read_only, &FRAMES).and_then(|root| vfs.mount_volume(path, root))
+            };
             if let Err(e) = mounted {
                 let path = core::str::from_utf8(path).unwrap_or("?");
-                fail(&alloc::format!("cannot mount the volume at {path}"), Some(e));
+                fail(&alloc::format!("cannot mount {path}"), Some(e));
             }
         }
     }

@@ -21,8 +21,8 @@ pub struct Boot {
     pub envp: Vec<Vec<u8>>,
     /// The working directory.
     pub workdir: String,
-    /// The volumes to mount, as their boot strings (checked: `r` or `w`, then an absolute
-    /// guest path).
+    /// The volumes and tmpfs mounts to make, as their boot strings (checked: `r`, `w` or
+    /// `t`, then an absolute guest path).
     pub volumes: Vec<Vec<u8>>,
 }
 
@@ -122,19 +122,19 @@ pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
     Ok(Boot { info, platform, argv, envp, workdir, volumes })
 }
 
-/// The volumes' boot strings (`r` or `w`, then an absolute guest path), `count` of them, the
-/// next in `strings`, checked. (Out of line: a boot without volumes runs none of it.)
+/// The mounts' boot strings (`r`, `w` or `t`, then an absolute guest path), `count` of them,
+/// the next in `strings`, checked. (Out of line: a boot without mounts runs none of it.)
 #[cold]
 #[inline(never)]
 fn decode_volumes<'a>(count: u32, strings: &mut dyn Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, &'static str> {
-    if count > uvm_abi::hostfs::MAX_VOLUMES {
-        return Err("the boot info names too many volumes");
+    if count > uvm_abi::hostfs::MAX_MOUNTS {
+        return Err("the boot info names too many mounts");
     }
     let mut volumes = Vec::new();
     for _ in 0..count {
         let volume = strings.next().ok_or("the boot strings are too few")?;
         match volume {
-            [b'r' | b'w', b'/', ..] => volumes.push(volume.to_vec()),
+            [b'r' | b'w' | b't', b'/', ..] => volumes.push(volume.to_vec()),
             _ => return Err("a volume's boot string is malformed"),
         }
     }
@@ -236,7 +236,9 @@ mod tests {
         assert!(with_volumes(b"app\0/\0w/data\0", 2).is_err(), "too few volume strings");
         assert!(with_volumes(b"app\0/\0x/data\0", 1).is_err(), "a mode other than r or w");
         assert!(with_volumes(b"app\0/\0wdata\0", 1).is_err(), "a relative path");
-        assert!(with_volumes(b"app\0/\0w/\0", 17).is_err(), "more than MAX_VOLUMES");
+        assert!(with_volumes(b"app\0/\0w/\0", 33).is_err(), "more than MAX_MOUNTS");
+        let b = with_volumes(b"app\0/\0t/run\0", 1).unwrap();
+        assert_eq!(b.volumes, vec![b"t/run".to_vec()], "a tmpfs mount");
     }
 
     #[test]

@@ -60,15 +60,15 @@ pub mod mount_id {
     pub const SHM: usize = 3;
     /// `/proc`.
     pub const PROC: usize = 4;
-    /// The first volume's (the volumes follow the boot's mounts in the table).
+    /// The first volume's or `--tmpfs` mount's (they follow the boot's mounts in the table).
     pub const FIRST_VOLUME: usize = 5;
     /// The anonymous pipes (no mount point: not in the table, past every volume's id).
-    pub const PIPE: usize = 29;
+    pub const PIPE: usize = 37;
     /// The anonymous inodes: eventfds, epoll instances (no mount point: not in the table).
-    pub const ANON: usize = 30;
+    pub const ANON: usize = 38;
     /// The sockets (no mount point: not in the table).
-    pub const SOCK: usize = 31;
-    const _: () = assert!(FIRST_VOLUME + uvm_abi::hostfs::MAX_VOLUMES as usize <= PIPE);
+    pub const SOCK: usize = 39;
+    const _: () = assert!(FIRST_VOLUME + uvm_abi::hostfs::MAX_MOUNTS as usize <= PIPE);
 }
 
 /// What a mount holds.
@@ -190,6 +190,40 @@ impl Vfs {
     #[cold]
     #[inline(never)]
     pub fn mount_volume(&mut self, path: &[u8], root: HostNode) -> Result<(), Errno> {
+        let options: &[u8] = if root.volume().read_only() { b"ro,relatime" } else { b"rw,relatime" };
+        self.mount_at_path(path, Node::Host(Arc::new(root)), FsKind::Volume, b"volume", b"hostfs", options)
+    }
+
+    /// Mounts a new tmpfs at absolute `path` (`uvm run --tmpfs`), the `n`th such mount: a
+    /// writable directory like `/tmp`, sharing its space budget, its files in frames from
+    /// `frames`. The mount point's rules are [`Vfs::mount_volume`]'s.
+    #[cold]
+    #[inline(never)]
+    pub fn mount_tmpfs(&mut self, path: &[u8], n: u32, frames: crate::fs::tmpfs::page::Frames) -> Result<(), Errno> {
+        let dev = crate::fs::stat::makedev(0, 0x30 + n);
+        let fs = TmpFs::new(dev, self.tmp_budget.clone(), frames, self.now, 0o1777, 0, 0)?;
+        self.mount_at_path(
+            path,
+            Node::Tmp(fs.root().clone()),
+            FsKind::Tmp,
+            b"tmpfs",
+            b"tmpfs",
+            b"rw,nosuid,nodev,relatime",
+        )
+    }
+
+    /// Mounts `root` at absolute `path`, whose parent must be a directory of the tree
+    /// (`ENOENT`, `ENOTDIR`; `EBUSY` if something is mounted there already), and lists it in
+    /// `/proc/mounts` as `source path fs_type options`.
+    fn mount_at_path(
+        &mut self,
+        path: &[u8],
+        root: Node,
+        kind: FsKind,
+        source: &[u8],
+        fs_type: &[u8],
+        options: &[u8],
+    ) -> Result<(), Errno> {
         let root_location = self.root();
         let parent = path::resolve_parent(self, &root_location, path)?;
         let LastComponent::Name(name) = &parent.last else {
@@ -199,14 +233,13 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         let mount_path = join(&parent.dir.path, name);
-        let options: &[u8] = if root.volume().read_only() { b"ro,relatime" } else { b"rw,relatime" };
-        let mut line = b"volume ".to_vec();
-        for field in [&mount_path[..], b" hostfs ", options, b" 0 0\n"] {
+        let mut line = Vec::new();
+        for field in [source, b" ", &mount_path[..], b" ", fs_type, b" ", options, b" 0 0\n"] {
             line.extend_from_slice(field);
         }
         self.proc.add_mount_line(&line);
         let on = Some((parent.dir.mount, parent.dir.node.clone()));
-        self.mounts.push(Mount::new(&mount_path, Node::Host(Arc::new(root)), on, FsKind::Volume));
+        self.mounts.push(Mount::new(&mount_path, root, on, kind));
         Ok(())
     }
 
