@@ -33,6 +33,7 @@ pub mod process;
 mod run_loop;
 pub mod stop;
 mod supported_cpuid;
+mod syscall_result;
 pub mod teardown;
 pub mod timings;
 pub mod vcpus;

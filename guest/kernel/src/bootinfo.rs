@@ -126,7 +126,7 @@ pub fn decode(raw: &[u8]) -> Result<Boot, &'static str> {
 /// the next in `strings`, checked. (Out of line: a boot without mounts runs none of it.)
 #[cold]
 #[inline(never)]
-fn decode_volumes<'a>(count: u32, strings: &mut dyn Iterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, &'static str> {
+fn decode_volumes(count: u32, strings: &mut dyn Iterator<Item = &[u8]>) -> Result<Vec<Vec<u8>>, &'static str> {
     if count > uvm_abi::hostfs::MAX_MOUNTS {
         return Err("the boot info names too many mounts");
     }

@@ -1,4 +1,5 @@
-//! The host calls behind the guest's sockets: every `unsafe` of the network code is here.
+//! The host calls behind the guest's sockets: every `unsafe` of the network code is here (and
+//! in `crate::syscall_result`, shared with the volumes': errno checks, owning a new fd).
 //! Thin wrappers over libc (socket, bind, listen, accept4, connect, sendmsg, recvmsg, readv,
 //! options, FIONREAD, poll, epoll, eventfd) that take owned fds and plain Rust values and
 //! return an [`Errno`] on failure. Socket addresses cross as Linux `sockaddr` bytes
@@ -6,50 +7,12 @@
 //! close-on-exec; nothing here ever waits, except [`Epoll::wait`] (the poller's).
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::addr::{self, SOCKADDR_MAX};
 
-/// A Linux errno value (positive).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The calling thread's errno.
-    fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-    }
-
-    /// The hypercall result for this error (`-errno`).
-    pub fn result(self) -> i64 {
-        -i64::from(self.0)
-    }
-}
-
-/// What a host call gives.
-pub type SysResult<T> = Result<T, Errno>;
-
-fn check(r: libc::c_int) -> SysResult<libc::c_int> {
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
-
-fn check_size(r: isize) -> SysResult<usize> {
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-fn owned(fd: libc::c_int) -> SysResult<OwnedFd> {
-    let fd = check(fd)?;
-    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
+use crate::syscall_result::{check, check_size, owned};
+pub use crate::syscall_result::{Errno, SysResult};
 
 /// A raw `sockaddr_storage` holding `addr` and its length.
 fn storage_of(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

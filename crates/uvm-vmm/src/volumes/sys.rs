@@ -1,55 +1,15 @@
-//! The host calls behind volumes: every `unsafe` of the volume code is here. Thin wrappers
-//! over libc (openat, fstatat, mkdirat, symlinkat, unlinkat, renameat2, linkat, pread/pwrite
-//! into guest RAM, lseek, getdents64, readlinkat, truncate, fchmodat, fchownat, utimensat,
-//! fsync, fstatfs) that take fds and C strings and return an [`Errno`] on failure. Every fd
-//! made here is close-on-exec.
+//! The host calls behind volumes: every `unsafe` of the volume code is here (and in
+//! `crate::syscall_result`, shared with the network's: errno checks, owning a new fd). Thin
+//! wrappers over libc (openat, fstatat, mkdirat, symlinkat, unlinkat, renameat2, linkat,
+//! pread/pwrite into guest RAM, lseek, getdents64, readlinkat, truncate, fchmodat, fchownat,
+//! utimensat, fsync, fstatfs) that take fds and C strings and return an [`Errno`] on failure.
+//! Every fd made here is close-on-exec.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// A Linux errno value (positive).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The calling thread's errno.
-    fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-    }
-}
-
-/// What a host call gives.
-pub type SysResult<T> = Result<T, Errno>;
-
-fn check(r: libc::c_int) -> SysResult<libc::c_int> {
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
-
-fn check_long(r: libc::c_long) -> SysResult<libc::c_long> {
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r)
-    }
-}
-
-fn check_size(r: isize) -> SysResult<usize> {
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-fn owned(fd: libc::c_int) -> SysResult<OwnedFd> {
-    let fd = check(fd)?;
-    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
+use crate::syscall_result::{check, check_long, check_size, owned};
+pub use crate::syscall_result::{Errno, SysResult};
 
 /// The empty path, for the `AT_EMPTY_PATH` calls.
 const EMPTY: &CStr = c"";
