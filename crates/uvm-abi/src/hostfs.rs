@@ -62,8 +62,9 @@ pub enum FsOp {
     Parent = 3,
     /// `handle` = a path handle of a regular file or directory: open it with Linux open
     /// `flags` (the access mode, `O_APPEND`, `O_TRUNC`, `O_DIRECTORY`, `O_SYNC`, `O_DSYNC`
-    /// count; the rest is ignored). Result: an I/O handle. `ELOOP` for a symlink, `ENXIO`
-    /// for any other kind of file (a volume's devices, fifos and sockets are not served).
+    /// count; the rest is ignored). Result: an I/O handle; stat (as the open left the file).
+    /// `ELOOP` for a symlink, `ENXIO` for any other kind of file (a volume's devices, fifos
+    /// and sockets are not served).
     Open = 4,
     /// `handle` = dir: create the regular file `name` with permission bits `arg` (`EEXIST`
     /// if the name is taken). Result: its path handle; stat.
@@ -266,7 +267,7 @@ pub struct FsCall {
     pub close_count: u64,
     /// Out: a second result (Write: the offset after the bytes written).
     pub value: u64,
-    /// Out: the file's metadata (Lookup, Stat, Parent, Create).
+    /// Out: the file's metadata (Lookup, Stat, Parent, Create, Open).
     pub stat: HostStat,
     /// Out: `>= 0` as the op says, or -errno (Linux values).
     pub result: i64,

@@ -96,6 +96,9 @@ impl Volumes {
         let fd = sys::open(&sys::proc_path(&entry.fd), host_flags | libc::O_NOCTTY)?;
         let access = Access::Io { append: host_flags & libc::O_APPEND != 0, offset_lock: Arc::new(Mutex::new(())) };
         let io = Entry { volume: entry.volume, fd: Arc::new(fd), kind: entry.kind, id: entry.id, access };
+        // The metadata as the open left it (a truncate included): what the app's fstat that
+        // usually follows an open asks.
+        call.stat = super::host_stat(&sys::fstat(&io.fd)?);
         let handle = self.lock().insert(io).ok_or(FsError::Errno(libc::ENFILE))?;
         Ok(handle as i64)
     }

@@ -813,3 +813,18 @@ fn deferred_closes_go_before_the_op() {
     });
     assert!(outside.is_err(), "a list past RAM stops the VM");
 }
+
+/// Open brings the file's metadata as the open left it (an app's fstat after open needs no
+/// second call): the size, and 0 after O_TRUNC.
+#[test]
+fn open_brings_the_metadata() {
+    let g = Guest::new(false);
+    let (file, looked_up) = g.lookup(ROOT, "hello.txt");
+    assert!(looked_up.size > 0);
+    let c = g.call(FsOp::Open, file, |c| c.flags = libc::O_RDONLY as u32);
+    assert!(c.result > 0, "open: {}", c.result);
+    assert_eq!((c.stat.ino, c.stat.size), (looked_up.ino, looked_up.size));
+    let c = g.call(FsOp::Open, file, |c| c.flags = (libc::O_RDWR | libc::O_TRUNC) as u32);
+    assert!(c.result > 0, "open: {}", c.result);
+    assert_eq!(c.stat.size, 0, "truncated by the open");
+}

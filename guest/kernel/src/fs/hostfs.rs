@@ -328,7 +328,8 @@ impl HostNode {
         let c = call(FsOp::Open, self.path.raw, |c| c.flags = flags)?;
         let handle = Handle { volume: self.volume.clone(), raw: c.result as u64 };
         let io = OpenHandle { handle, append: flags & O_APPEND != 0, cursor: SpinLock::new((FIRST_ENTRY_OFFSET, 0)) };
-        Ok(HostNode { io: Some(Arc::new(io)), walked: None, ..self.clone() })
+        let walked = Some((c.stat, crate::time::rdtsc()));
+        Ok(HostNode { io: Some(Arc::new(io)), walked, ..self.clone() })
     }
 
     /// The I/O handle: this node's, or one opened for this call (`flags`).
