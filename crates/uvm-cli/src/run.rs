@@ -70,7 +70,7 @@ fn open_image(
         None => config.cpus.unwrap_or(host_cpus),
     };
     let network = network_flags.join(&config)?;
-    let tmpfs = crate::volumes::parse_tmpfs(&args.tmpfs, &volumes)?;
+    let tmpfs = crate::volumes::join_tmpfs(&config.tmpfs, &args.tmpfs, &volumes)?;
     crate::volumes::check_against_image(&volumes, &tmpfs, &image)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {

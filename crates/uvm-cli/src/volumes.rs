@@ -156,6 +156,21 @@ pub fn parse_tmpfs(values: &[String], volumes: &[VolumeSpec]) -> Result<Vec<Stri
     Ok(values.to_vec())
 }
 
+/// The tmpfs mounts of a run: the image's (`[vm] tmpfs`, checked when it was built) and then
+/// the `--tmpfs` flags', none clashing with another or with a volume.
+pub fn join_tmpfs(image: &[String], flags: &[String], volumes: &[VolumeSpec]) -> Result<Vec<String>> {
+    let mut mounts: Vec<VolumeSpec> = volumes.to_vec();
+    for path in image {
+        let mount = VolumeSpec { host: PathBuf::new(), guest: path.clone(), read_only: false };
+        if let Some(clash) = mounts.iter().find_map(|other| clash(other, &mount)) {
+            bail!("the image's tmpfs {path} and a volume {clash}");
+        }
+        mounts.push(mount);
+    }
+    let from_flags = parse_tmpfs(flags, &mounts)?;
+    Ok(image.iter().cloned().chain(from_flags).collect())
+}
+
 /// Checks the volumes and tmpfs mounts against the image: each mount point's parent is a
 /// directory of the image (or `/`), and a mount point the image has is a directory.
 pub fn check_against_image(volumes: &[VolumeSpec], tmpfs: &[String], image: &Image) -> Result<()> {
@@ -332,6 +347,18 @@ mod tests {
         }
         let err = format!("{:#}", parse_tmpfs(&strings(&["/run", "/run"]), &[]).unwrap_err());
         assert!(err.contains("both mount at /run"), "{err}");
+    }
+
+    #[test]
+    fn the_images_tmpfs_mounts_come_first_and_clash_with_nothing() {
+        let dir = temp_dir("join");
+        let volumes = parse(&strings(&[&format!("{}:/data", dir.display())])).unwrap();
+        let image = strings(&["/run"]);
+        assert_eq!(join_tmpfs(&image, &strings(&["/var/cache"]), &volumes).unwrap(), ["/run", "/var/cache"]);
+        let err = format!("{:#}", join_tmpfs(&image, &strings(&["/run"]), &volumes).unwrap_err());
+        assert!(err.contains("`--tmpfs /run`") && err.contains("both mount at /run"), "{err}");
+        let err = format!("{:#}", join_tmpfs(&strings(&["/data"]), &[], &volumes).unwrap_err());
+        assert!(err.contains("the image's tmpfs /data"), "{err}");
     }
 
     #[test]

@@ -150,27 +150,47 @@ fn sqlite_wal_database_in_a_volume() {
     assert!(db.len() >= 16 * 1024, "{test}: the checkpoint wrote the rows into the database: {} bytes", db.len());
 }
 
-/// `--tmpfs /run` (the image has no /run): a new, empty, writable tmpfs there, beside a volume.
+/// tmpfs mounts: the image's `[vm] tmpfs = ["/run"]` and `--tmpfs /srv` (the image has neither
+/// directory), beside a volume: each new, empty, writable, a tmpfs by statfs, listed in
+/// `/proc/mounts`; a flag that repeats the image's mount, one with options and one whose
+/// parent the image lacks are errors naming the value.
 #[test]
 fn tmpfs_mounts_make_writable_directories() {
     let test = "tmpfs_mounts_make_writable_directories";
-    let Some(image) = vm::app_image(test, "volume", Toolchain::Musl) else { return };
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let case = Case {
+        suite: Suite::Boot,
+        manifest: "volume_tmpfs",
+        toolchain: Toolchain::Musl,
+        app: "volume",
+        runs: Vec::new(),
+    };
+    let Some(staged) = vm::stage_case(test, &case) else { return };
+    let image = vm::build(test, &staged);
+    let image = image.to_str().unwrap();
     let dir = seeded_dir(test, "beside");
     let volume = volume_arg(&dir, "/data", "");
-    let args = ["run", image.to_str().unwrap(), "-v", &volume, "--tmpfs", "/run", "--", "/run", "tmpfs"];
-    let out = expect_code(test, uvm(args), 0);
     let expected = "empty:\n\
                     write 5, pread 5: 1234\n\
                     mkdir: ok\n\
                     listing: cache pid\n\
                     a tmpfs: 1\n\
                     in /proc/mounts: 1\n";
-    assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
-    let out =
-        expect_code(test, uvm(["run", image.to_str().unwrap(), "--tmpfs", "/run:size=1m", "--", "/run", "tmpfs"]), 125);
-    assert!(contains(&out.stderr, b"--tmpfs /run:size=1m"), "{test}: {}", show(&out.stderr));
-    let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "--tmpfs", "/a/b", "--", "/a/b", "tmpfs"]), 125);
-    assert!(contains(&out.stderr, b"tmpfs /a/b: /a is not a directory in the image"), "{test}: {}", show(&out.stderr));
+    for at in ["/run", "/srv"] {
+        let args = ["run", image, "-v", &volume, "--tmpfs", "/srv", "--", at, "tmpfs"];
+        let out = expect_code(test, uvm(args), 0);
+        assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}: {at}");
+    }
+    for (flag, named) in [
+        ("/run", &b"`--tmpfs /run` and another mount both mount at /run"[..]),
+        ("/srv:size=1m", b"--tmpfs /srv:size=1m"),
+        ("/a/b", b"tmpfs /a/b: /a is not a directory in the image"),
+    ] {
+        let out = expect_code(test, uvm(["run", image, "--tmpfs", flag, "--", "/run", "tmpfs"]), 125);
+        assert!(contains(&out.stderr, named), "{test}: --tmpfs {flag}: {}", show(&out.stderr));
+    }
 }
 
 #[test]

@@ -241,6 +241,26 @@ pub enum ManifestError {
         dir: &'static str,
     },
 
+    /// A `[vm] tmpfs` path is, holds or lies in another one, or a `[[files]]` destination.
+    #[error("{at} is {value:?}, which is or overlaps {other:?}; a tmpfs mount must not hide packaged files or another tmpfs: choose another path")]
+    TmpfsOverlap {
+        /// The manifest path and key.
+        at: String,
+        /// The normalised path.
+        value: String,
+        /// What it overlaps.
+        other: String,
+    },
+
+    /// More `[vm] tmpfs` paths than [`crate::TMPFS_MAX`].
+    #[error("{at} lists {count} paths, more than the {} a VM mounts; mount a common parent instead", crate::TMPFS_MAX)]
+    TooManyTmpfs {
+        /// The manifest path and key.
+        at: String,
+        /// How many.
+        count: usize,
+    },
+
     /// Two `[[files]]` entries have the same `dst`.
     #[error("{at} is {value:?}, the same destination as [[files]] entry {first_entry}; each destination may appear only once: remove one entry or change its `dst`")]
     DstDuplicate {

@@ -104,7 +104,14 @@ pub struct VmConfig {
     /// How many app threads may run at once, within [`CPUS_MIN`]..=[`CPUS_MAX`]; `None`: as
     /// many as the host running the image has CPUs (decided by `uvm run`).
     pub cpus: Option<u32>,
+    /// Where the VM gets a new, empty tmpfs (`tmpfs`, as `uvm run --tmpfs`): at most
+    /// [`TMPFS_MAX`] normalised guest paths, each one a `dst` may be (not "/", not in /proc,
+    /// /dev or /tmp), none overlapping another or a `[[files]]` destination.
+    pub tmpfs: Vec<String>,
 }
+
+/// The most `[vm] tmpfs` mounts.
+pub const TMPFS_MAX: usize = 16;
 
 impl AppConfig {
     /// The host paths an image built from this manifest depends on: the manifest, the binary

@@ -58,6 +58,7 @@ pub(crate) struct RawFile {
 pub(crate) struct RawVm {
     pub memory_mib: Option<i64>,
     pub cpus: Option<i64>,
+    pub tmpfs: Option<Vec<String>>,
 }
 
 /// One `[[ports]]` entry.

@@ -116,6 +116,28 @@ pub(crate) fn check_dst(value: &str, at: &str) -> Result<String, ManifestError> 
     Ok(dst)
 }
 
+/// `[vm] tmpfs`: each path a `dst` may be (see [`check_dst`]), none overlapping another one
+/// or one of `taken` (the `[[files]]` destinations); `at(i)` names item `i` (1-based).
+pub(crate) fn check_tmpfs(
+    values: &[String],
+    taken: &[&str],
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<String>, ManifestError> {
+    if values.len() > crate::TMPFS_MAX {
+        return Err(ManifestError::TooManyTmpfs { at: at(0), count: values.len() });
+    }
+    let mut paths: Vec<String> = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let path = check_dst(value, &at(i + 1))?;
+        let overlaps = |other: &str| is_same_or_inside(&path, other) || is_same_or_inside(other, &path);
+        if let Some(other) = paths.iter().map(String::as_str).chain(taken.iter().copied()).find(|o| overlaps(o)) {
+            return Err(ManifestError::TmpfsOverlap { at: at(i + 1), value: path, other: other.to_owned() });
+        }
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
 /// Whether normalised guest path `path` is `dir` or lies inside it. Both must be normalised and
 /// `dir` must not be "/".
 pub(crate) fn is_same_or_inside(path: &str, dir: &str) -> bool {
@@ -222,6 +244,28 @@ mod tests {
         check_dst("/process", "at").unwrap();
         check_dst("/tmpfiles/a", "at").unwrap();
         check_dst("/devices", "at").unwrap();
+    }
+
+    #[test]
+    fn tmpfs_paths() {
+        let at = |i: usize| format!("item {i}");
+        let ok = check_tmpfs(&["//run/".to_owned(), "/var/cache/app".to_owned()], &["/etc/app.conf"], &at);
+        assert_eq!(ok.unwrap(), ["/run", "/var/cache/app"]);
+        for (values, taken, expected_at) in [
+            (vec!["/run", "/run/x"], vec![], "item 2"),
+            (vec!["/etc"], vec!["/etc/app.conf"], "item 1"),
+            (vec!["/srv/data/x"], vec!["/srv/data"], "item 1"),
+        ] {
+            let values: Vec<String> = values.into_iter().map(str::to_owned).collect();
+            match check_tmpfs(&values, &taken, &at) {
+                Err(ManifestError::TmpfsOverlap { at, .. }) => assert_eq!(at, expected_at),
+                other => panic!("{values:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(check_tmpfs(&["/tmp/x".to_owned()], &[], &at), Err(ManifestError::DstReserved { .. })));
+        assert!(matches!(check_tmpfs(&["/".to_owned()], &[], &at), Err(ManifestError::DstRoot { .. })));
+        let many: Vec<String> = (0..=crate::TMPFS_MAX).map(|i| format!("/t{i}")).collect();
+        assert!(matches!(check_tmpfs(&many, &[], &at), Err(ManifestError::TooManyTmpfs { count: 17, .. })));
     }
 
     #[test]

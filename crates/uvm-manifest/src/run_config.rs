@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, check_tmpfs,
+    normalise_guest_path,
 };
 use crate::AppConfig;
 use uvm_net::{EgressPolicy, EgressRule, NetworkConfig, PortMapping};
@@ -50,6 +51,9 @@ pub struct RunConfig {
     /// empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "as_strings")]
     pub egress: Vec<EgressRule>,
+    /// Where the VM gets a new, empty tmpfs (`[vm] tmpfs`). Left out of the TOML when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
 }
 
 /// Where run-configuration values come from, for error messages.
@@ -70,6 +74,7 @@ impl RunConfig {
             cpus: app.vm.cpus,
             ports: app.network.ports.clone(),
             egress: app.network.egress.rules.clone(),
+            tmpfs: app.vm.tmpfs.clone(),
         }
     }
 
@@ -131,6 +136,14 @@ impl RunConfig {
         if let Some(cpus) = self.cpus {
             check_cpu_count(i64::from(cpus), &format!("{AT}: `cpus`"))?;
         }
+        let tmpfs = check_tmpfs(&self.tmpfs, &[], &|i| format!("{AT}: `tmpfs` item {i}"))?;
+        if tmpfs != self.tmpfs {
+            return Err(ManifestError::RunConfigInconsistent {
+                key: "tmpfs",
+                value: self.tmpfs.join(", "),
+                expected: tmpfs.join(", "),
+            });
+        }
         self.network().check().map_err(|error| ManifestError::Network { at: format!("{AT}: `ports`"), error })
     }
 }
@@ -176,6 +189,7 @@ mod tests {
             cpus: Some(2),
             ports: vec!["8080:80".parse().unwrap(), "[::1]:5353:53/udp".parse().unwrap()],
             egress: vec!["10.0.0.0/8:5432".parse().unwrap(), "any".parse().unwrap()],
+            tmpfs: vec!["/run".into()],
         }
     }
 
@@ -189,6 +203,18 @@ mod tests {
         let mut other = config.clone();
         other.env = config.env.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(other.to_toml(), text);
+    }
+
+    #[test]
+    fn tmpfs_is_left_out_when_empty_and_checked_when_read() {
+        let mut config = sample();
+        assert!(config.to_toml().contains("tmpfs = [\"/run\"]"));
+        config.tmpfs.clear();
+        assert!(!config.to_toml().contains("tmpfs"), "an image without tmpfs mounts is as before");
+        for bad in ["/run/", "/tmp/x", "/"] {
+            config.tmpfs = vec![bad.into()];
+            assert!(RunConfig::from_toml(&config.to_toml()).is_err(), "{bad}");
+        }
     }
 
     #[test]

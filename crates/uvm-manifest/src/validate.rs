@@ -14,7 +14,7 @@ use crate::error::ManifestError;
 use crate::network::check_network;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
+    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul, check_tmpfs,
     is_same_or_inside, normalise_guest_path,
 };
 use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
@@ -56,6 +56,9 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         None => MEMORY_MIB_DEFAULT,
     };
     let cpus = raw.vm.cpus.map(|v| check_cpu_count(v, &manifest.at("[vm] `cpus`"))).transpose()?;
+    let taken: Vec<&str> = files.iter().map(|f| f.dst.as_str()).collect();
+    let tmpfs_at = |i: usize| manifest.at(&format!("[vm] `tmpfs` item {i}"));
+    let tmpfs = check_tmpfs(raw.vm.tmpfs.as_deref().unwrap_or_default(), &taken, &tmpfs_at)?;
     let network = check_network(&raw.ports, &raw.network, &|key| manifest.at(key))?;
 
     Ok(AppConfig {
@@ -66,7 +69,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         env: app.env,
         workdir,
         files,
-        vm: VmConfig { memory_mib, cpus },
+        vm: VmConfig { memory_mib, cpus, tmpfs },
         network,
     })
 }

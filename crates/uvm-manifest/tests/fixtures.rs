@@ -33,7 +33,7 @@ fn full_manifest_loads() {
             FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
         ],
-        vm: VmConfig { memory_mib: 128, cpus: Some(2) },
+        vm: VmConfig { memory_mib: 128, cpus: Some(2), tmpfs: vec!["/run".into(), "/var/cache/app".into()] },
         network: NetworkConfig::new(
             vec!["8080:80".parse().unwrap(), "127.0.0.1:5353:53/udp".parse().unwrap()],
             vec![
@@ -63,6 +63,7 @@ fn full_manifest_loads() {
             cpus: Some(2),
             ports: app.network.ports.clone(),
             egress: app.network.egress.rules.clone(),
+            tmpfs: vec!["/run".into(), "/var/cache/app".into()],
         }
     );
     assert_eq!(run.network(), app.network);
@@ -117,6 +118,11 @@ fn expectations() -> Vec<Case> {
             &["[[files]] entry 1: `dst`", "\"/etc/../app.conf\""],
         ),
         ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
+        (
+            "tmpfs-overlap",
+            |e| matches!(e, E::TmpfsOverlap { .. }),
+            &["[vm] `tmpfs` item 2", "\"/etc/app\"", "\"/etc/app/app.conf\""],
+        ),
         (
             "dst-reserved",
             |e| matches!(e, E::DstReserved { dir: "/tmp", .. }),

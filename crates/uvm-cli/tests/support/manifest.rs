@@ -23,6 +23,8 @@ pub struct Manifest {
     pub files: Vec<(String, String)>,
     /// `[vm] memory_mib`.
     pub memory_mib: Option<i64>,
+    /// `[vm] tmpfs`: where the VM mounts a new tmpfs (the native reference run does not).
+    pub tmpfs: Vec<String>,
 }
 
 impl Manifest {
@@ -94,6 +96,12 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
             ("files", "src", Value::Str(s)) => m.files.last_mut().expect("in [[files]]").0 = s,
             ("files", "dst", Value::Str(s)) => m.files.last_mut().expect("in [[files]]").1 = s,
             ("vm", "memory_mib", Value::Int(n)) => m.memory_mib = Some(n),
+            ("vm", "tmpfs", Value::Array(items)) => {
+                m.tmpfs = items
+                    .into_iter()
+                    .map(|v| if let Value::Str(s) = v { Ok(s) } else { Err(bad("an array of strings")) })
+                    .collect::<Result<_, _>>()?;
+            }
             (_, _, v) => return Err(err(format!("unexpected `{key} = {v:?}` in [{table}]"))),
         }
     }
