@@ -8,6 +8,7 @@
  *   volume DIR escape  DIR holds symlinks up -> ../outside.txt and abs -> an absolute host
  *                      path: in the VM both resolve in the VM's own tree, never the host's
  *   volume DIR tmpfs   DIR is a new tmpfs (`uvm run --tmpfs DIR`): empty, writable, listed
+ *   volume DIR host-change  a host process grows DIR/seed.txt after "ready": seen in time
  *
  * Prints facts and errno names only (no inode numbers, times or paths that differ by host). */
 #define _GNU_SOURCE
@@ -19,6 +20,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -287,6 +289,31 @@ static void tmpfs(void) {
     printf("in /proc/mounts: %d\n", strstr(mounts, line) != NULL);
 }
 
+/* DIR/seed.txt is changed by a host process once this prints "ready": a stat sees the new
+ * size within the volume's metadata timeout (1 s), as with FUSE's default. */
+static void host_change(void) {
+    struct stat st;
+    stat(at("seed.txt"), &st);
+    off_t before = st.st_size;
+    printf("ready\n");
+    struct timespec start, now, tick = {0, 50 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        nanosleep(&tick, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
+        stat(at("seed.txt"), &st);
+        if (st.st_size != before) {
+            printf("the host's change seen within 2 s: %d\n", waited < 2.0);
+            return;
+        }
+        if (waited > 5.0) {
+            printf("the host's change not seen in 5 s\n");
+            return;
+        }
+    }
+}
+
 static void escape(void) {
     char target[256] = {0};
     printf("readlink up: %s\n", readlink(at("up"), target, sizeof target - 1) > 0 ? target : errname(errno));
@@ -301,7 +328,7 @@ static void escape(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs\n");
+        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs|host-change\n");
         return 2;
     }
     snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -321,6 +348,8 @@ int main(int argc, char **argv) {
         escape();
     } else if (!strcmp(argv[2], "tmpfs")) {
         tmpfs();
+    } else if (!strcmp(argv[2], "host-change")) {
+        host_change();
     } else {
         return 2;
     }

@@ -193,6 +193,29 @@ fn tmpfs_mounts_make_writable_directories() {
     }
 }
 
+/// A host process's change in a volume shows in the VM: the app's repeated `stat` of a file
+/// sees the host grow it within the volume's metadata timeout (1 s; the app allows 2).
+#[test]
+fn host_changes_show_within_the_metadata_timeout() {
+    use std::io::{BufRead, BufReader};
+    let test = "host_changes_show_within_the_metadata_timeout";
+    let Some(image) = vm::app_image(test, "volume", Toolchain::Musl) else { return };
+    let dir = seeded_dir(test, "host");
+    let volume = volume_arg(&dir, "/data", "");
+    let mut child = uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data", "host-change"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start uvm");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"), "{test}");
+    std::fs::write(dir.join("seed.txt"), "from the host, longer now\n").unwrap();
+    let seen = lines.next().and_then(Result::ok);
+    let status = child.wait().expect("wait for uvm");
+    assert_eq!(seen.as_deref(), Some("the host's change seen within 2 s: 1"), "{test}");
+    assert!(status.success(), "{test}: {status}");
+}
+
 #[test]
 fn bad_volume_values_are_named_errors() {
     let test = "bad_volume_values_are_named_errors";

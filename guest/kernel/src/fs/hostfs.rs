@@ -2,10 +2,15 @@
 //! VMM holds and this module reaches with `HostFs` hypercalls (uvm-abi's `hostfs`).
 //!
 //! A [`HostNode`] is one file of a volume: the VMM's *path handle* of it (what a lookup
-//! found), and once opened an *I/O handle* too. Nothing of a volume is cached here but the
-//! pages shared mappings map (below): every stat, read, write and name change is a call, so the app and the host's own processes see
-//! one file system, and what the app wrote is in the host file when its write returns. A
-//! handle is closed when its last node goes (a volume's root handle stays).
+//! found), and once opened an *I/O handle* too. File contents are never cached here (but the
+//! pages shared mappings map, below): every read and write is a call, and what the app wrote
+//! is in the host file when its write returns. What a call learns, the handle a name leads
+//! to (the lookup cache) and a file's metadata, holds for up to a second ([`KNOWN_FOR_NS`])
+//! unless the guest changes anything in a volume meanwhile ([`CHANGES`]): a path walk or a
+//! `stat` through known names makes no call, and a host process's change of names or metadata
+//! shows within that second, as with FUSE's and virtiofs's default timeouts. A handle is
+//! closed when its last node goes (a volume's root handle stays); the lookup cache holds at
+//! most [`LOOKUP_CACHE_MAX`].
 //!
 //! Directory offsets: a listing numbers its entries from `FIRST_ENTRY_OFFSET` in the order
 //! the host gives them; the I/O handle remembers where the last listing stopped (the guest
@@ -25,7 +30,7 @@
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use uvm_abi::hostfs::{
     FsCall, FsOp, HostStat, HostStatFs, FS_MAX_CLOSES, FS_MAX_IO, FS_NAME_MAX, FS_SYNC_DATA, FS_TARGET_MAX,
@@ -34,7 +39,7 @@ use uvm_abi::hostfs::{
 
 use crate::errno::Errno;
 use crate::fs::dirent::{DirEntry, DIRENT64_NAME_OFFSET, FIRST_ENTRY_OFFSET};
-use crate::fs::flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDONLY, O_RDWR};
+use crate::fs::flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDONLY, O_RDWR, O_TRUNC};
 use crate::fs::stat::{makedev, FileType, Stat, TimeChange, Timespec, UTIME_NOW, UTIME_OMIT};
 use crate::fs::statfs::StatFs;
 use crate::fs::tmpfs::page::{Frames, Page};
@@ -46,10 +51,54 @@ use crate::sync::SpinLock;
 const BOUNCE_MAX: usize = 256 * 1024;
 /// Bytes of the buffer a directory listing reads host records into.
 const LISTING_BUFFER: usize = 32 * 1024;
-/// How long the metadata a lookup brought answers a stat of the node it made: less than any
-/// call to the host takes, so nothing the app changes through the VMM falls in between, and
-/// the stat a path walk ends with (`stat`, `access`) needs no second call.
-const WALKED_STAT_NS: u64 = 10_000;
+/// How long what a call learnt stays true for the guest: the handle a name leads to (the
+/// lookup cache) and a file's metadata. A change the guest makes to any volume ends it at once
+/// ([`CHANGES`]); one a host process makes shows within this time, as FUSE's and virtiofs's
+/// default entry and attribute timeouts have it.
+const KNOWN_FOR_NS: u64 = 1_000_000_000;
+/// The most names the lookup cache keeps (each holds a handle, a host fd, open).
+const LOOKUP_CACHE_MAX: usize = 256;
+
+/// Bumped before and after every call that changes a volume (a write, a name, metadata): what
+/// was learnt before it is no longer trusted.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// Now, on the clock [`Known::until_ns`] counts in.
+fn now_ns() -> u64 {
+    crate::time::clock().monotonic_ns(crate::time::rdtsc())
+}
+
+/// A file's metadata as a call brought it, and until when it may answer a `stat`.
+#[derive(Clone, Copy)]
+struct Known {
+    stat: HostStat,
+    until_ns: u64,
+    changes: u64,
+}
+
+impl Known {
+    /// Learnt now, `changes` being [`CHANGES`] from before the call that brought it.
+    fn new(stat: HostStat, changes: u64) -> Known {
+        Known { stat, until_ns: now_ns().saturating_add(KNOWN_FOR_NS), changes }
+    }
+
+    /// Whether it still holds: in time, and nothing changed since.
+    fn holds(&self) -> bool {
+        self.changes == CHANGES.load(Ordering::SeqCst) && now_ns() < self.until_ns
+    }
+}
+
+/// One name the lookup cache knows: in directory `dir` (its host device and inode) of
+/// `volume`, `name` leads to `node`.
+struct CachedName {
+    volume: usize,
+    dir: (u64, u64),
+    name: Vec<u8>,
+    node: HostNode,
+}
+
+/// The lookup cache: a path walk through names it knows makes no call.
+static LOOKUPS: SpinLock<Vec<CachedName>> = SpinLock::new(Vec::new());
 
 /// `st_dev` of volume `index` (as Linux numbers anonymous devices: major 0).
 pub const fn volume_dev(index: u32) -> u64 {
@@ -130,8 +179,8 @@ pub struct HostNode {
     file_type: FileType,
     /// The host's device and inode: the file's identity.
     id: (u64, u64),
-    /// The metadata the call that made this node brought, and the TSC then.
-    walked: Option<(HostStat, u64)>,
+    /// The metadata the call that made this node brought, while it holds.
+    known: Option<Known>,
 }
 
 /// Makes one call, closing the handles dropped since the last one first: `fill` sets the
@@ -151,7 +200,15 @@ fn call_closing(op: FsOp, handle: u64, closes: &[u64], fill: impl FnOnce(&mut Fs
         ..FsCall::default()
     };
     fill(&mut c);
+    // What was learnt before a change, or while it is made, no longer holds.
+    let changes = op.writes() || (op == FsOp::Open && c.flags & O_TRUNC != 0);
+    if changes {
+        CHANGES.fetch_add(1, Ordering::SeqCst);
+    }
     let result = crate::hypercall::host_fs(&mut c);
+    if changes {
+        CHANGES.fetch_add(1, Ordering::SeqCst);
+    }
     if result < 0 {
         return Err(Errno::from_host(result));
     }
@@ -209,7 +266,7 @@ pub fn mount(index: u32, read_only: bool, frames: Frames) -> Result<HostNode, Er
     let c = call(FsOp::Stat, raw, |_| {})?;
     let root_id = (c.stat.dev, c.stat.ino);
     let volume = Arc::new(Volume { index, read_only, frames, root_id });
-    let node = HostNode { walked: None, ..HostNode::from_call(&volume, raw, &c.stat) };
+    let node = HostNode { known: None, ..HostNode::from_call(&volume, raw, &c.stat, 0) };
     if node.file_type != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
@@ -217,20 +274,22 @@ pub fn mount(index: u32, read_only: bool, frames: Frames) -> Result<HostNode, Er
 }
 
 impl HostNode {
-    fn from_call(volume: &Arc<Volume>, raw: u64, stat: &HostStat) -> HostNode {
+    /// The node of a new path handle `raw` and its metadata, learnt by a call made when
+    /// [`CHANGES`] was `changes`.
+    fn from_call(volume: &Arc<Volume>, raw: u64, stat: &HostStat, changes: u64) -> HostNode {
         HostNode {
             volume: volume.clone(),
             path: Arc::new(Handle { volume: volume.clone(), raw }),
             io: None,
             file_type: file_type_of(stat.mode),
             id: (stat.dev, stat.ino),
-            walked: Some((*stat, crate::time::rdtsc())),
+            known: Some(Known::new(*stat, changes)),
         }
     }
 
     /// The node of a call's new handle (`result`) and stat.
-    fn child_of(&self, c: &FsCall) -> HostNode {
-        HostNode::from_call(&self.volume, c.result as u64, &c.stat)
+    fn child_of(&self, c: &FsCall, changes: u64) -> HostNode {
+        HostNode::from_call(&self.volume, c.result as u64, &c.stat, changes)
     }
 
     /// The volume.
@@ -257,16 +316,8 @@ impl HostNode {
     #[cold]
     #[inline(never)]
     pub fn stat(&self) -> Result<Stat, Errno> {
-        let clock = crate::time::clock();
-        let s = match self.walked {
-            Some((stat, tsc))
-                if clock
-                    .monotonic_ns(crate::time::rdtsc())
-                    .checked_sub(clock.monotonic_ns(tsc))
-                    .is_some_and(|age| age < WALKED_STAT_NS) =>
-            {
-                stat
-            }
+        let s = match self.known {
+            Some(known) if known.holds() => known.stat,
             _ => call(FsOp::Stat, self.path.raw, |_| {})?.stat,
         };
         Ok(Stat {
@@ -295,11 +346,49 @@ impl HostNode {
             return Err(Errno::ENOTDIR);
         }
         let name = name_copy(name)?;
+        if let Some(node) = self.cached_lookup(&name) {
+            return Ok(node);
+        }
+        let changes = CHANGES.load(Ordering::SeqCst);
         let c = call(FsOp::Lookup, self.path.raw, |c| {
             c.name_gpa = gpa(&name);
             c.name_len = name.len() as u64;
         })?;
-        Ok(self.child_of(&c))
+        let node = self.child_of(&c, changes);
+        self.cache_lookup(name, &node);
+        Ok(node)
+    }
+
+    /// The node the lookup cache knows for `name` in this directory, while it holds.
+    fn cached_lookup(&self, name: &[u8]) -> Option<HostNode> {
+        let volume = Arc::as_ptr(&self.volume) as usize;
+        let cache = LOOKUPS.lock();
+        let entry = cache.iter().find(|e| e.volume == volume && e.dir == self.id && e.name == name)?;
+        entry.node.known.is_some_and(|known| known.holds()).then(|| entry.node.clone())
+    }
+
+    /// Remembers that `name` in this directory leads to `node`; what no longer holds goes
+    /// (all of it when the cache is full).
+    fn cache_lookup(&self, name: Vec<u8>, node: &HostNode) {
+        let volume = Arc::as_ptr(&self.volume) as usize;
+        let stale = {
+            let mut cache = LOOKUPS.lock();
+            let mut stale: Vec<CachedName> = Vec::new();
+            let mut kept = Vec::with_capacity(cache.len() + 1);
+            for entry in core::mem::take(&mut *cache) {
+                let same = entry.volume == volume && entry.dir == self.id && entry.name == name;
+                if same || !entry.node.known.is_some_and(|known| known.holds()) || kept.len() >= LOOKUP_CACHE_MAX {
+                    stale.push(entry);
+                } else {
+                    kept.push(entry);
+                }
+            }
+            kept.push(CachedName { volume, dir: self.id, name, node: node.clone() });
+            *cache = kept;
+            stale
+        };
+        // Dropped with the cache unlocked: a handle's drop takes the deferred-close lock.
+        drop(stale);
     }
 
     /// The parent directory (the volume's root is its own).
@@ -312,8 +401,9 @@ impl HostNode {
         if self.id == self.volume.root_id {
             return Ok(HostNode { io: None, ..self.clone() });
         }
+        let changes = CHANGES.load(Ordering::SeqCst);
         let c = call(FsOp::Parent, self.path.raw, |_| {})?;
-        Ok(self.child_of(&c))
+        Ok(self.child_of(&c, changes))
     }
 
     /// This file opened with open `flags` (the open-file layer checked them): a node that
@@ -325,11 +415,12 @@ impl HostNode {
         if self.volume.read_only && flags & O_ACCMODE != O_RDONLY {
             return Err(Errno::EROFS);
         }
+        let changes = CHANGES.load(Ordering::SeqCst);
         let c = call(FsOp::Open, self.path.raw, |c| c.flags = flags)?;
         let handle = Handle { volume: self.volume.clone(), raw: c.result as u64 };
         let io = OpenHandle { handle, append: flags & O_APPEND != 0, cursor: SpinLock::new((FIRST_ENTRY_OFFSET, 0)) };
-        let walked = Some((c.stat, crate::time::rdtsc()));
-        Ok(HostNode { io: Some(Arc::new(io)), walked, ..self.clone() })
+        let known = Some(Known::new(c.stat, changes));
+        Ok(HostNode { io: Some(Arc::new(io)), known, ..self.clone() })
     }
 
     /// The I/O handle: this node's, or one opened for this call (`flags`).
@@ -571,12 +662,14 @@ impl HostNode {
     #[inline(never)]
     pub fn create_file(&self, name: &[u8], mode: u32) -> Result<HostNode, Errno> {
         let name = name_copy(name)?;
+        let changes = CHANGES.load(Ordering::SeqCst);
         let c = self.dir_op(FsOp::Create, |c| {
             c.name_gpa = gpa(&name);
             c.name_len = name.len() as u64;
             c.arg = u64::from(mode & 0o7777);
         })?;
-        Ok(self.child_of(&c))
+        // Learnt by a call that changed the volume: its metadata is not trusted past it.
+        Ok(HostNode { known: None, ..self.child_of(&c, changes) })
     }
 
     /// Makes the directory `name`.
@@ -764,7 +857,7 @@ pub fn shared_pages(node: &HostNode) -> Result<Arc<HostPages>, Errno> {
         Err(_) => (node.open(O_RDONLY)?, false),
     };
     let size = io.stat()?.size;
-    let file = HostNode { io: None, walked: None, ..node.clone() };
+    let file = HostNode { io: None, known: None, ..node.clone() };
     let state = SpinLock::new(PagesState { size, pages: Vec::new() });
     let pages = Arc::new(HostPages { node: file, io, writable, state });
     let mut shared = SHARED.lock();
