@@ -168,6 +168,14 @@ pub fn join_tmpfs(image: &[String], flags: &[String], volumes: &[VolumeSpec]) ->
         mounts.push(mount);
     }
     let from_flags = parse_tmpfs(flags, &mounts)?;
+    if image.len() + from_flags.len() > MAX_VOLUMES as usize {
+        bail!(
+            "{} tmpfs mounts (the image's {} and {} --tmpfs) are more than the {MAX_VOLUMES} a VM makes",
+            image.len() + from_flags.len(),
+            image.len(),
+            from_flags.len()
+        );
+    }
     Ok(image.iter().cloned().chain(from_flags).collect())
 }
 
@@ -359,6 +367,10 @@ mod tests {
         assert!(err.contains("`--tmpfs /run`") && err.contains("both mount at /run"), "{err}");
         let err = format!("{:#}", join_tmpfs(&strings(&["/data"]), &[], &volumes).unwrap_err());
         assert!(err.contains("the image's tmpfs /data"), "{err}");
+        let image: Vec<String> = (0..10).map(|i| format!("/i{i}")).collect();
+        let flags: Vec<String> = (0..7).map(|i| format!("/f{i}")).collect();
+        let err = format!("{:#}", join_tmpfs(&image, &flags, &[]).unwrap_err());
+        assert!(err.contains("17 tmpfs mounts (the image's 10 and 7 --tmpfs) are more than the 16"), "{err}");
     }
 
     #[test]
