@@ -368,27 +368,19 @@ impl HostNode {
     }
 
     /// Remembers that `name` in this directory leads to `node`; what no longer holds goes
-    /// (all of it when the cache is full).
+    /// (all of it when the cache is full). (Entries dropped under the cache's lock only
+    /// take the deferred-close lock, never this one.)
     fn cache_lookup(&self, name: Vec<u8>, node: &HostNode) {
         let volume = Arc::as_ptr(&self.volume) as usize;
-        let stale = {
-            let mut cache = LOOKUPS.lock();
-            let mut stale: Vec<CachedName> = Vec::new();
-            let mut kept = Vec::with_capacity(cache.len() + 1);
-            for entry in core::mem::take(&mut *cache) {
-                let same = entry.volume == volume && entry.dir == self.id && entry.name == name;
-                if same || !entry.node.known.is_some_and(|known| known.holds()) || kept.len() >= LOOKUP_CACHE_MAX {
-                    stale.push(entry);
-                } else {
-                    kept.push(entry);
-                }
-            }
-            kept.push(CachedName { volume, dir: self.id, name, node: node.clone() });
-            *cache = kept;
-            stale
-        };
-        // Dropped with the cache unlocked: a handle's drop takes the deferred-close lock.
-        drop(stale);
+        let mut cache = LOOKUPS.lock();
+        cache.retain(|e| {
+            let same = e.volume == volume && e.dir == self.id && e.name == name;
+            !same && e.node.known.is_some_and(|known| known.holds())
+        });
+        if cache.len() >= LOOKUP_CACHE_MAX {
+            cache.clear();
+        }
+        cache.push(CachedName { volume, dir: self.id, name, node: node.clone() });
     }
 
     /// The parent directory (the volume's root is its own).
