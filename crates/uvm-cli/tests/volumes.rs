@@ -27,6 +27,16 @@ fn seeded_dir(test: &str, tag: &str) -> PathBuf {
     dir
 }
 
+/// The image of `manifest` of `suite` with `app` built by `tc` (`None`: no KVM here).
+fn image_of(test: &str, suite: Suite, manifest: &'static str, tc: Toolchain, app: &'static str) -> Option<PathBuf> {
+    if !vm::require_kvm(test) {
+        return None;
+    }
+    let case = Case { suite, manifest, toolchain: tc, app, runs: Vec::new() };
+    let staged = vm::stage_case(test, &case)?;
+    Some(vm::build(test, &staged))
+}
+
 fn volume_arg(dir: &Path, guest: &str, suffix: &str) -> String {
     format!("{}:{guest}{suffix}", dir.display())
 }
@@ -128,18 +138,7 @@ fn musl_volume_escape() {
 #[test]
 fn sqlite_wal_database_in_a_volume() {
     let test = "sqlite_wal_database_in_a_volume";
-    if !vm::require_kvm(test) {
-        return;
-    }
-    let case = Case {
-        suite: Suite::Compat,
-        manifest: "sqlite_wal",
-        toolchain: Toolchain::Glibc,
-        app: "sqlite_wal",
-        runs: Vec::new(),
-    };
-    let Some(staged) = vm::stage_case(test, &case) else { return };
-    let image = vm::build(test, &staged);
+    let Some(image) = image_of(test, Suite::Compat, "sqlite_wal", Toolchain::Glibc, "sqlite_wal") else { return };
     let dir = seeded_dir(test, "db");
     let volume = volume_arg(&dir, "/data", "");
     let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data/test.db"]), 0);
@@ -157,18 +156,7 @@ fn sqlite_wal_database_in_a_volume() {
 #[test]
 fn tmpfs_mounts_make_writable_directories() {
     let test = "tmpfs_mounts_make_writable_directories";
-    if !vm::require_kvm(test) {
-        return;
-    }
-    let case = Case {
-        suite: Suite::Boot,
-        manifest: "volume_tmpfs",
-        toolchain: Toolchain::Musl,
-        app: "volume",
-        runs: Vec::new(),
-    };
-    let Some(staged) = vm::stage_case(test, &case) else { return };
-    let image = vm::build(test, &staged);
+    let Some(image) = image_of(test, Suite::Boot, "volume_tmpfs", Toolchain::Musl, "volume") else { return };
     let image = image.to_str().unwrap();
     let dir = seeded_dir(test, "beside");
     let volume = volume_arg(&dir, "/data", "");
