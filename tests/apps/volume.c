@@ -196,6 +196,22 @@ static void shared_mapping(void) {
     printf("msync: %s\n", result(msync(m, 8192, MS_SYNC)));
     munmap(m, 8192);
     close(fd);
+
+    /* A page half a terabyte into a sparse file, mapped shared, written and read back. */
+    fd = open(at("sparse.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    off_t far = (off_t)1 << 39;
+    printf("sparse file: ftruncate %s", result(ftruncate(fd, far + 4096)));
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, far);
+    printf(", mmap far in %s", p == MAP_FAILED ? errname(errno) : "ok");
+    if (p != MAP_FAILED) {
+        p[7] = 'Z';
+        munmap(p, 4096);
+    }
+    char byte = 0;
+    pread(fd, &byte, 1, far + 7);
+    printf(", read back %c\n", byte);
+    close(fd);
+    unlink(at("sparse.bin"));
 }
 
 static void processes(void) {

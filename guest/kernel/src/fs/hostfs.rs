@@ -466,8 +466,12 @@ impl HostNode {
         let io = self.io.as_ref().ok_or(Errno::EBADF)?;
         let mut at = match pos {
             WritePos::At(offset) => offset,
-            // A description opened without O_APPEND that later got it (fcntl): the end now.
-            WritePos::End if !io.append => self.stat()?.size,
+            // A description opened without O_APPEND that later got it (fcntl): the end now,
+            // as the host has it (not as a lookup learnt it).
+            WritePos::End if !io.append => {
+                let size = call(FsOp::Stat, io.handle.raw, |_| {})?.stat.size;
+                u64::try_from(size).unwrap_or(0)
+            }
             WritePos::End => 0,
         };
         if data.is_empty() {
@@ -829,8 +833,17 @@ pub struct HostPages {
 struct PagesState {
     /// The file's size as the VM made it (past it, a mapping's touch is SIGBUS).
     size: u64,
-    /// Page `i` of the file, once touched.
-    pages: Vec<Option<Page>>,
+    /// The pages touched so far, `(index in the file, page)`, sorted by index: only those
+    /// (a mapping of a large sparse file touched far in costs no table of its size).
+    pages: Vec<(u64, Page)>,
+}
+
+impl PagesState {
+    /// Page `index`, if touched.
+    fn page_mut(&mut self, index: u64) -> Option<&mut Page> {
+        let at = self.pages.binary_search_by_key(&index, |(i, _)| *i).ok()?;
+        Some(&mut self.pages[at].1)
+    }
 }
 
 /// The shared-mapping pages of `node`'s file (made at its first shared mapping). `ENODEV`
@@ -905,10 +918,8 @@ impl HostPages {
             return;
         };
         let state = self.state.lock();
-        for (index, page) in state.pages.iter().enumerate() {
-            let (Some(page), offset) = (page, index as u64 * PAGE) else {
-                continue;
-            };
+        for (index, page) in &state.pages {
+            let offset = index * PAGE;
             if offset >= state.size {
                 break;
             }
@@ -930,10 +941,9 @@ impl HostPages {
         state.size = state.size.max(end);
         let mut at = offset;
         while at < end {
-            let index = (at / PAGE) as usize;
             let within = (at % PAGE) as usize;
             let n = ((PAGE as usize) - within).min((end - at) as usize);
-            if let Some(Some(page)) = state.pages.get_mut(index) {
+            if let Some(page) = state.page_mut(at / PAGE) {
                 let from = (at - offset) as usize;
                 page.write(within, &data[from..from + n]);
             }
@@ -945,12 +955,10 @@ impl HostPages {
     fn truncated(&self, len: u64) {
         let mut state = self.state.lock();
         state.size = len;
-        for (index, page) in state.pages.iter_mut().enumerate() {
-            let start = index as u64 * PAGE;
-            if let Some(page) = page {
-                if start + PAGE > len {
-                    page.zero(len.saturating_sub(start) as usize, PAGE as usize);
-                }
+        for (index, page) in &mut state.pages {
+            let start = *index * PAGE;
+            if start + PAGE > len {
+                page.zero(len.saturating_sub(start) as usize, PAGE as usize);
             }
         }
     }
@@ -966,13 +974,10 @@ impl SharedPages for HostPages {
         if offset >= state.size {
             return Ok(FilePage::PastEnd);
         }
-        let slot = usize::try_from(index).map_err(|_| Errno::ENOMEM)?;
-        if state.pages.len() <= slot {
-            state.pages.resize_with(slot + 1, || None);
-        }
-        if let Some(page) = &state.pages[slot] {
-            return Ok(FilePage::Frame(page.frame()));
-        }
+        let slot = match state.pages.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(found) => return Ok(FilePage::Frame(state.pages[found].1.frame())),
+            Err(slot) => slot,
+        };
         let page = Page::new(self.node.volume.frames)?;
         let io = self.io.io.as_ref().ok_or(Errno::EBADF)?;
         let len = (state.size - offset).min(PAGE);
@@ -982,7 +987,7 @@ impl SharedPages for HostPages {
             c.buf_len = len;
         })?;
         let frame = page.frame();
-        state.pages[slot] = Some(page);
+        state.pages.insert(slot, (index, page));
         Ok(FilePage::Frame(frame))
     }
 
@@ -1037,14 +1042,9 @@ impl<'a> Iterator for Records<'a> {
         let record = self.buf.get(..reclen).filter(|_| reclen > DIRENT64_NAME_OFFSET)?;
         let name_area = &record[DIRENT64_NAME_OFFSET..];
         let name = &name_area[..name_area.iter().position(|&b| b == 0)?];
-        let file_type = match header[18] {
-            1 => FileType::Fifo,
-            4 => FileType::Directory,
-            8 => FileType::Regular,
-            10 => FileType::Symlink,
-            12 => FileType::Socket,
-            _ => FileType::CharDevice,
-        };
+        // A type this kernel does not know (a block device) counts as a device, as in
+        // `file_type_of`.
+        let file_type = FileType::from_dirent_type(header[18]).unwrap_or(FileType::CharDevice);
         let item = Record { ino: word(0), next_cookie: word(8), file_type, name };
         self.buf = &self.buf[reclen..];
         Some(item)

@@ -111,6 +111,19 @@ impl FileType {
         }
     }
 
+    /// The type a `DT_*` value names, if it names one this kernel knows (not `DT_UNKNOWN`).
+    pub const fn from_dirent_type(d_type: u8) -> Option<FileType> {
+        match d_type {
+            1 => Some(FileType::Fifo),
+            2 => Some(FileType::CharDevice),
+            4 => Some(FileType::Directory),
+            8 => Some(FileType::Regular),
+            10 => Some(FileType::Symlink),
+            12 => Some(FileType::Socket),
+            _ => None,
+        }
+    }
+
     /// The type a mode's `S_IF*` bits name, if they name one this kernel knows.
     pub const fn from_mode(mode: u32) -> Option<FileType> {
         match mode & S_IFMT {
@@ -425,8 +438,11 @@ mod tests {
             FileType::Socket,
         ] {
             assert_eq!(FileType::from_mode(ft.mode_bits() | 0o755), Some(ft));
+            assert_eq!(FileType::from_dirent_type(ft.dirent_type()), Some(ft));
         }
         assert_eq!(FileType::from_mode(S_IFBLK), None);
+        assert_eq!(FileType::from_dirent_type(6), None, "DT_BLK");
+        assert_eq!(FileType::from_dirent_type(0), None, "DT_UNKNOWN");
         assert_eq!(FileType::Directory.dirent_type(), 4);
         assert_eq!(FileType::Regular.dirent_type(), 8);
         assert_eq!(FileType::Symlink.dirent_type(), 10);
