@@ -200,7 +200,9 @@ impl Vfs {
     #[cold]
     #[inline(never)]
     pub fn mount_tmpfs(&mut self, path: &[u8], n: u32, frames: crate::fs::tmpfs::page::Frames) -> Result<(), Errno> {
-        let dev = crate::fs::stat::makedev(0, 0x30 + n);
+        // Past every volume's device (`hostfs::volume_dev`: 0x40 up), for any count of mounts
+        // the boot info allows.
+        let dev = crate::fs::stat::makedev(0, 0x60 + n);
         let fs = TmpFs::new(dev, self.tmp_budget.clone(), frames, self.now, 0o1777, 0, 0)?;
         self.mount_at_path(
             path,
