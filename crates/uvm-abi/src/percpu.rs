@@ -1,6 +1,7 @@
 //! The fields of the guest kernel's per-vCPU area (reached through the GS base) that the VMM
 //! writes when it interrupts a vCPU ([`crate::hypercall::Hypercall::Interrupt`]): the same
-//! ones the ring-0 exception stub writes for an exception. The guest's `PerCpu` struct is laid
+//! ones the ring-0 exception stub writes for an exception; and the signals from outside the
+//! VM it passes on ([`OUTSIDE_SIGNALS`]). The guest's `PerCpu` struct is laid
 //! out at these offsets (its tests check them).
 
 /// The vector the fault entry sees for an interrupt from the VMM (the first one after the
@@ -23,5 +24,10 @@ pub const FAULT_ENTRY: u64 = 88;
 pub const FAULT_CS: u64 = 96;
 /// The top of the fault entry's stack (read by the VMM).
 pub const FAULT_STACK_TOP: u64 = 104;
+/// Signals from outside the VM for the app (bit `sig - 1` for signal `sig`), in the boot
+/// vCPU's area only: uvm sets them when it gets SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 or
+/// SIGUSR2 (an atomic OR), then interrupts every vCPU; the guest kernel takes them (an atomic
+/// swap with 0) on its next way back to the app or in a wait, and sends them to the app.
+pub const OUTSIDE_SIGNALS: u64 = 184;
 /// rflags bits the exception stub clears when it enters the fault entry: TF, DF, AC.
 pub const ENTRY_RFLAGS_CLEAR: u64 = (1 << 8) | (1 << 10) | (1 << 18);

@@ -60,6 +60,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         trace_syscalls: false,
         timings: false,
         timeout: None,
+        stop_timeout: None,
         args,
     })
 }
@@ -156,6 +157,14 @@ pub struct RunArgs {
     /// Stop the app after this long (e.g. 30, 30s, 500ms, 2m, 1h) with exit status 124.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// How long the app may run on after uvm passed SIGINT or SIGTERM on to it (e.g. 10s,
+    /// 500ms; 0: no time, they stop the VM at once). Default 10s, as docker stop's.
+    ///
+    /// uvm passes SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 on to the app, which
+    /// may handle them and end on its own terms. A second SIGINT or SIGTERM, or this time
+    /// running out, stops the VM (exit status 130 or 143).
+    #[arg(long, value_name = "DURATION", value_parser = parse_stop_timeout)]
+    pub stop_timeout: Option<std::time::Duration>,
     /// Arguments for the app (replace the manifest's args).
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -168,6 +177,18 @@ pub struct InspectArgs {
     /// Also verify the SHA-256 digest of the whole image.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// How long the app may run on after uvm passed SIGINT or SIGTERM on to it, unless
+/// `--stop-timeout` says (docker stop's default).
+pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `--stop-timeout`: a duration, or 0 (no time).
+fn parse_stop_timeout(text: &str) -> Result<std::time::Duration, String> {
+    if matches!(text.trim(), "0" | "0ms" | "0s" | "0m" | "0h" | "0d") {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(text)
 }
 
 /// Parses a duration as timeout(1) does: a number with an optional unit (ms, s, m, h, d;
@@ -193,7 +214,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, plain_run, Cli, Command, RunArgs};
+    use super::{parse_duration, parse_stop_timeout, plain_run, Cli, Command, RunArgs};
     use clap::Parser;
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStringExt;
@@ -269,5 +290,16 @@ mod tests {
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
         assert!(parse_duration("3 weeks").is_err());
+    }
+
+    #[test]
+    fn a_stop_timeout_may_be_zero() {
+        let run = |t: &str| clap_run(argv(&["uvm", "run", "--stop-timeout", t, "x.uvm"])).stop_timeout;
+        assert_eq!(run("0"), Some(Duration::ZERO));
+        assert_eq!(run("0s"), Some(Duration::ZERO));
+        assert_eq!(run("2.5s"), Some(Duration::from_millis(2500)));
+        assert_eq!(clap_run(argv(&["uvm", "run", "x.uvm"])).stop_timeout, None);
+        assert!(parse_stop_timeout("0x").is_err());
+        assert!(parse_stop_timeout("-1").is_err());
     }
 }

@@ -106,6 +106,7 @@ mod tests {
             trace_syscalls: false,
             timings: false,
             timeout: None,
+            stop_timeout: None,
             args: Vec::new(),
         }
     }

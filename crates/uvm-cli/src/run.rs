@@ -184,6 +184,7 @@ fn vm_spec<'a>(
         launch,
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
+        stop_timeout: spec_stop_timeout(args),
         collect_stats: args.timings,
         // --timings wants the report, which needs every vCPU joined.
         exit_now: if args.timings { None } else { Some(exit_now) },
@@ -272,7 +273,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     if args.timings {
         print_timings(&report, (open_took, checksum), stage_took, slots_took);
     }
-    Ok((exit_status(&report.outcome, memory_mib, args.timeout), report.vm))
+    Ok((exit_status(&report.outcome, memory_mib, args.timeout, spec_stop_timeout(args)), report.vm))
 }
 
 /// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
@@ -295,8 +296,18 @@ fn writable_pages(image: &Image, elf: &uvm_image::ElfInfo) -> Vec<(u64, u64)> {
     uvm_abi::boot::prestaged_pages(image.app_entry().data.offset, segments).collect()
 }
 
+/// How long the app may run on after uvm passed SIGINT or SIGTERM on to it.
+fn spec_stop_timeout(args: &RunArgs) -> std::time::Duration {
+    args.stop_timeout.unwrap_or(crate::cli::DEFAULT_STOP_TIMEOUT)
+}
+
 /// Turns how the app ended into uvm's exit status, telling the user why when it was killed.
-fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Duration>) -> i32 {
+fn exit_status(
+    outcome: &Outcome,
+    memory_mib: u32,
+    timeout: Option<std::time::Duration>,
+    stop_timeout: std::time::Duration,
+) -> i32 {
     match outcome {
         Outcome::Exited(status, _) => app_exit_status(*status),
         Outcome::Stopped(StopReason::Timeout) => {
@@ -306,6 +317,13 @@ fn exit_status(outcome: &Outcome, memory_mib: u32, timeout: Option<std::time::Du
         }
         Outcome::Stopped(StopReason::Signal(sig)) => {
             eprintln!("uvm: stopped by {} before the app finished", signal_name(*sig as u32));
+            128 + sig
+        }
+        Outcome::Stopped(StopReason::StopTimeout(sig)) => {
+            eprintln!(
+                "uvm: the app was still running {stop_timeout:?} after uvm passed {} on to it, and was stopped (--stop-timeout)",
+                signal_name(*sig as u32)
+            );
             128 + sig
         }
         Outcome::Killed(fatal) => {

@@ -1,6 +1,8 @@
-//! Control from the host: `--timeout` stops a runaway guest (124), SIGINT and SIGTERM stop
-//! it cleanly (130, 143), a sleeping guest really waits (nanosleep parks the vCPU), and uvm
-//! copes with closed standard descriptors and broken pipes. Also here: a running VM maps its
+//! Control from the host: `--timeout` stops a runaway guest (124); SIGINT, SIGTERM and the
+//! other signals uvm passes on reach the app (its handler runs, or its default action ends
+//! it: 130, 143), and a second one or `--stop-timeout` stops an app that ignores them; a
+//! sleeping guest really waits (nanosleep parks the vCPU), and uvm copes with closed standard
+//! descriptors and broken pipes. Also here: a running VM maps its
 //! kernel's cold text from the `uvm` binary (shared between VMs), as seen from the host.
 
 mod support;
@@ -56,6 +58,178 @@ fn stop_with_signal(test: &str, signal: &str, code: i32, app_args: &[&str]) {
     assert!(started.elapsed() < Duration::from_secs(5), "{test}: uvm took {:?} to stop", started.elapsed());
     assert_eq!(out.status.code(), Some(code), "{test}: stderr {}", show(&out.stderr));
     assert!(contains(&out.stderr, signal.as_bytes()), "{test}: stderr {}", show(&out.stderr));
+}
+
+/// What [`signal_app`] saw: uvm's exit status, its stdout and stderr, and how long it ran
+/// after the first signal.
+struct Signalled {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    after_signal: Duration,
+}
+
+/// Runs `outside_signal MODE` (built with `toolchain`) under `uvm run FLAGS`, waits for its
+/// "ready", then sends uvm each of `signals` (kill names) 300 ms apart, writes `input` to its
+/// stdin (then closes it), and waits for uvm to end (at most 20 s).
+fn signal_app(
+    test: &str,
+    toolchain: Toolchain,
+    flags: &[&str],
+    mode: &str,
+    signals: &[&str],
+    input: &[u8],
+) -> Option<Signalled> {
+    use std::io::{Read, Write};
+    let image = vm::app_image(test, "outside_signal", toolchain)?;
+    let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
+    cmd.args(flags).arg("--").arg(mode);
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
+    let (sender, chunks) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            let _ = sender.send(buf[..n].to_vec());
+        }
+    });
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        all
+    });
+    let mut out = Vec::new();
+    let ready_by = Instant::now() + Duration::from_secs(20);
+    while !contains(&out, b"ready\n") {
+        let left = ready_by.saturating_duration_since(Instant::now());
+        match chunks.recv_timeout(left) {
+            Ok(chunk) => out.extend(chunk),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{test}: no \"ready\" from the app; stdout {}", show(&out));
+            }
+        }
+    }
+    let started = Instant::now();
+    for (i, signal) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let sent = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status();
+        assert!(sent.expect("run kill").success(), "{test}: kill -{signal} failed");
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    if !input.is_empty() {
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(input).expect("write to uvm's stdin");
+    }
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for uvm") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{test}: uvm still ran 20 s after the signals; stdout {}", show(&out));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let after_signal = started.elapsed();
+    reader.join().expect("stdout reader");
+    out.extend(chunks.try_iter().flatten());
+    let stderr = errors.join().expect("stderr reader");
+    Some(Signalled {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        after_signal,
+    })
+}
+
+/// The app's handler sees every signal uvm passes on, as sent from outside its pid namespace
+/// (SI_USER, pid 0), and SIGTERM lets it end on its own terms, with its own exit status.
+fn an_app_handles_what_uvm_passes_on(test: &str, toolchain: Toolchain) {
+    let Some(run) = signal_app(test, toolchain, &[], "wait", &["HUP", "USR1", "TERM"], b"") else { return };
+    assert_eq!(run.code, Some(3), "{test}: the app's own status; stderr {}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "ready\ngot signal 1 (si_code SI_USER, si_pid 0)\ngot signal 10 (si_code SI_USER, si_pid 0)\n\
+         got signal 15 (si_code SI_USER, si_pid 0)\ncleaned up\n",
+        "{test}: stderr {}",
+        run.stderr
+    );
+    assert_eq!(run.stderr, "", "{test}: uvm has nothing to report");
+}
+
+#[test]
+fn glibc_app_handles_the_signals_uvm_passes_on() {
+    an_app_handles_what_uvm_passes_on("glibc_app_handles_the_signals_uvm_passes_on", Glibc);
+}
+
+#[test]
+fn musl_app_handles_the_signals_uvm_passes_on() {
+    an_app_handles_what_uvm_passes_on("musl_app_handles_the_signals_uvm_passes_on", Musl);
+}
+
+/// An app spinning in its own code (no syscall to return from) is interrupted for SIGINT.
+#[test]
+fn sigint_reaches_an_app_spinning_in_its_own_code() {
+    let test = "sigint_reaches_an_app_spinning_in_its_own_code";
+    let Some(run) = signal_app(test, Glibc, &[], "spin", &["INT"], b"") else { return };
+    assert_eq!(run.code, Some(3), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\ngot signal 2 (si_code SI_USER, si_pid 0)\ncleaned up\n", "{test}");
+}
+
+/// An app that ignores SIGTERM runs on; a second SIGTERM stops the VM (143).
+#[test]
+fn a_second_sigterm_stops_an_app_that_ignores_the_first() {
+    let test = "a_second_sigterm_stops_an_app_that_ignores_the_first";
+    let Some(run) = signal_app(test, Musl, &[], "ignore", &["TERM", "TERM"], b"") else { return };
+    assert_eq!(run.code, Some(143), "{test}: stderr {}", run.stderr);
+    assert!(run.after_signal >= Duration::from_millis(300), "{test}: the first SIGTERM stopped it");
+    assert!(run.stderr.contains("stopped by SIGTERM"), "{test}: stderr {}", run.stderr);
+}
+
+/// ... and with `--stop-timeout`, one SIGTERM stops it once that time has passed.
+#[test]
+fn the_stop_timeout_stops_an_app_that_ignores_sigterm() {
+    let test = "the_stop_timeout_stops_an_app_that_ignores_sigterm";
+    let Some(run) = signal_app(test, Glibc, &["--stop-timeout", "700ms"], "ignore", &["TERM"], b"") else { return };
+    assert_eq!(run.code, Some(143), "{test}: stderr {}", run.stderr);
+    assert!(run.after_signal >= Duration::from_millis(700), "{test}: stopped after {:?}", run.after_signal);
+    assert!(run.stderr.contains("--stop-timeout"), "{test}: stderr {}", run.stderr);
+}
+
+/// `--stop-timeout 0`: SIGTERM stops the VM at once; the app's handler never runs.
+#[test]
+fn a_zero_stop_timeout_stops_the_vm_at_the_first_sigterm() {
+    let test = "a_zero_stop_timeout_stops_the_vm_at_the_first_sigterm";
+    let Some(run) = signal_app(test, Glibc, &["--stop-timeout", "0"], "wait", &["TERM"], b"") else { return };
+    assert_eq!(run.code, Some(143), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\n", "{test}: the handler ran");
+    assert!(run.stderr.contains("stopped by SIGTERM"), "{test}: stderr {}", run.stderr);
+}
+
+/// A signal ends the wait of a read of stdin; after the SA_RESTART handler the read is made
+/// again and gets the line written afterwards.
+#[test]
+fn a_read_of_stdin_goes_on_after_a_sa_restart_handler() {
+    let test = "a_read_of_stdin_goes_on_after_a_sa_restart_handler";
+    let Some(run) = signal_app(test, Glibc, &[], "read", &["USR1"], b"line\n") else { return };
+    assert_eq!(run.code, Some(0), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\ngot signal 10 (si_code SI_USER, si_pid 0)\nread: line\n", "{test}");
+}
+
+/// With no handler, a signal passed on ends the app by its default action, as it would end
+/// the program run without uvm: SIGQUIT gives 131.
+#[test]
+fn sigquit_ends_an_app_without_a_handler_with_131() {
+    let test = "sigquit_ends_an_app_without_a_handler_with_131";
+    let Some(run) = signal_app(test, Musl, &[], "default", &["QUIT"], b"") else { return };
+    assert_eq!(run.code, Some(131), "{test}: stderr {}", run.stderr);
+    assert!(run.stderr.contains("SIGQUIT"), "{test}: stderr {}", run.stderr);
 }
 
 #[test]

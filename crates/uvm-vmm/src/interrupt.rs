@@ -3,7 +3,8 @@
 //! exception, without any ring-0 code running. It records the interrupt vector and the
 //! interrupted rip/cs/rflags/rsp in the vCPU's per-CPU area (its GS base) and resumes the
 //! vCPU at the area's fault entry, on its fault stack; the guest kernel delivers the signal
-//! there and returns to the app through its one return path.
+//! there and returns to the app through its one return path. Signals from outside the VM
+//! (`stop`) are left in the boot vCPU's area before every vCPU is interrupted.
 
 use kvm_ioctls::VcpuFd;
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
@@ -68,6 +69,18 @@ pub fn enter_interrupt(vcpu: &VcpuFd, memory: &GuestMemory) -> Result<bool, VmEr
     regs.rsp = stack_top;
     regs.rflags &= !percpu::ENTRY_RFLAGS_CLEAR;
     vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
+    Ok(true)
+}
+
+/// Hands the signals from outside in `mask` (bit `sig - 1`) to the guest: ORs them into the
+/// boot vCPU's per-CPU area, which `vcpu` (the boot vCPU) has as its GS base. `Ok(false)`
+/// when the guest kernel has not set its per-CPU area up yet (keep them for later).
+pub fn post_outside_signals(vcpu: &VcpuFd, memory: &GuestMemory, mask: u64) -> Result<bool, VmError> {
+    let sregs = vcpu.get_sregs().map_err(|source| VmError::Kvm { what: "KVM_GET_SREGS", source })?;
+    let Some(word) = area_gpa(sregs.gs.base).and_then(|area| memory.atomic_u64(area + percpu::OUTSIDE_SIGNALS)) else {
+        return Ok(false);
+    };
+    word.fetch_or(mask, std::sync::atomic::Ordering::SeqCst);
     Ok(true)
 }
 

@@ -137,6 +137,11 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
             if stop::stopping() {
                 return None;
             }
+            if self.index == 0 && stop::outside_pending() {
+                if let Err(e) = self.pass_on_outside_signals(vcpu) {
+                    return Some(Err(e));
+                }
+            }
             match vcpus.enter_guest(self.index) {
                 Entry::Yield => {
                     // Kicked out of the guest kernel, it may hold one of the kernel's spin
@@ -207,6 +212,22 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                 Err(e) => return Some(Err(e)),
             }
         }
+    }
+}
+
+impl VcpuThread<'_, '_, '_> {
+    /// Hands the signals uvm got from outside to the guest (vCPU 0 only: its GS base is the
+    /// boot vCPU's area) and interrupts every vCPU so one of the app's threads takes them;
+    /// a SIGINT or SIGTERM among them starts the stop timeout's clock.
+    fn pass_on_outside_signals(&self, vcpu: &VcpuFd) -> Result<(), VmError> {
+        let mask = stop::take_outside();
+        if !crate::interrupt::post_outside_signals(vcpu, self.vm.memory, mask)? {
+            stop::put_back_outside(mask);
+            return Ok(());
+        }
+        stop::start_stop_timeout(mask);
+        self.vm.vcpus.interrupt_all(&stop::kick);
+        Ok(())
     }
 }
 

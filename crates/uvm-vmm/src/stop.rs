@@ -9,10 +9,18 @@
 //! ([`kick`]) serves TLB flushes and run-slot time slices. Signal handlers only touch atomics
 //! and make async-signal-safe calls (write, futex, tgkill).
 //!
+//! SIGINT and SIGTERM do not stop the VM at first: uvm passes them on to the app (so do
+//! SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2: [`PASSED_ON`]), as docker's signal proxy does, so an
+//! app that handles them ends on its own terms (flushing what it holds, closing its
+//! connections). The handler only records the signal and kicks vCPU 0, whose run loop hands
+//! it to the guest (`interrupt::post_outside_signals`). A second SIGINT or SIGTERM, or the
+//! app still running `--stop-timeout` after the first, stops the VM; so does the first when
+//! the stop timeout is zero.
+//!
 //! The registry of vCPUs (thread id, `immediate_exit` byte) and the bells are process-wide:
 //! one VM runs per process at a time (`uvm run`), as the stop reason itself is.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use uvm_abi::layout::MAX_VCPUS;
@@ -22,14 +30,32 @@ use uvm_abi::layout::MAX_VCPUS;
 pub enum StopReason {
     /// `--timeout` ran out.
     Timeout,
-    /// uvm received this signal (SIGINT, SIGTERM).
+    /// uvm received this signal (SIGINT, SIGTERM) a second time, or with no stop timeout.
     Signal(i32),
+    /// The app was still running the stop timeout after uvm passed this signal on to it.
+    StopTimeout(i32),
 }
 
 const NONE: i32 = 0;
 const TIMEOUT: i32 = -1;
 /// The VM ended by itself: a vCPU recorded the outcome (see [`end`]).
 const ENDED: i32 = -2;
+/// Added to a signal's number: the stop timeout after it ran out.
+const STOP_TIMEOUT_BASE: i32 = 1 << 16;
+
+/// The signals uvm passes on to the app instead of acting on them.
+pub const PASSED_ON: [i32; 6] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
+/// Signals received and not yet handed to the guest (bit `sig - 1`).
+static OUTSIDE: AtomicU64 = AtomicU64::new(0);
+/// The first SIGINT or SIGTERM passed on (0: none yet): the next one stops the VM.
+static ASKED_TO_END: AtomicI32 = AtomicI32::new(0);
+/// How long the app may run on after that first one, in milliseconds (0: it is not passed
+/// on; it stops the VM).
+static STOP_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+/// Counts [`install`]s, so a stop-timeout clock of an earlier run stops nothing.
+static RUN: AtomicU64 = AtomicU64::new(0);
 
 const VCPUS: usize = MAX_VCPUS as usize;
 
@@ -63,6 +89,7 @@ pub fn requested() -> Option<StopReason> {
     match REASON.load(Ordering::SeqCst) {
         NONE | ENDED => None,
         TIMEOUT => Some(StopReason::Timeout),
+        late if late > STOP_TIMEOUT_BASE => Some(StopReason::StopTimeout(late - STOP_TIMEOUT_BASE)),
         sig => Some(StopReason::Signal(sig)),
     }
 }
@@ -221,8 +248,59 @@ pub fn end(me: u32) -> bool {
     true
 }
 
-extern "C" fn on_stop_signal(sig: i32) {
-    request(sig);
+fn mask_bit(sig: i32) -> u64 {
+    1u64 << ((sig - 1) & 63)
+}
+
+/// SIGINT or SIGTERM stops the VM when the stop timeout is zero or one was passed on
+/// already; every other signal of [`PASSED_ON`] (and the first SIGINT or SIGTERM) is
+/// recorded for the app and vCPU 0 is kicked (and its park woken) to hand it over.
+extern "C" fn on_outside_signal(sig: i32) {
+    let ends = sig == libc::SIGINT || sig == libc::SIGTERM;
+    if ends
+        && (STOP_TIMEOUT_MS.load(Ordering::SeqCst) == 0
+            || ASKED_TO_END.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst).is_err())
+    {
+        request(sig);
+        return;
+    }
+    OUTSIDE.fetch_or(mask_bit(sig), Ordering::SeqCst);
+    kick(0);
+    crate::doorbell::ring(0);
+}
+
+/// Whether signals from outside wait to be handed to the guest (vCPU 0's run loop checks).
+pub fn outside_pending() -> bool {
+    OUTSIDE.load(Ordering::Relaxed) != 0
+}
+
+/// Takes the signals from outside that wait for the guest (bit `sig - 1`).
+pub fn take_outside() -> u64 {
+    OUTSIDE.swap(0, Ordering::SeqCst)
+}
+
+/// Puts back signals the guest could not take yet (it has no per-CPU area before it boots).
+pub fn put_back_outside(mask: u64) {
+    OUTSIDE.fetch_or(mask, Ordering::SeqCst);
+}
+
+/// The app got SIGINT or SIGTERM (in `mask`, as handed to the guest): starts the stop
+/// timeout's clock, after which the VM is stopped.
+pub fn start_stop_timeout(mask: u64) {
+    let sig = ASKED_TO_END.load(Ordering::SeqCst);
+    if sig == 0 || mask & mask_bit(sig) == 0 {
+        return;
+    }
+    let limit = Duration::from_millis(STOP_TIMEOUT_MS.load(Ordering::SeqCst));
+    let run = RUN.load(Ordering::SeqCst);
+    let _ = with_stop_signals_blocked(|| {
+        std::thread::Builder::new().name("uvm-stop-timeout".into()).spawn(move || {
+            std::thread::sleep(limit);
+            if RUN.load(Ordering::SeqCst) == run {
+                request(STOP_TIMEOUT_BASE + sig);
+            }
+        })
+    });
 }
 
 extern "C" fn on_kick(_: i32) {}
@@ -238,16 +316,17 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
     }
 }
 
-/// Runs `f` (which spawns a thread) with SIGINT and SIGTERM blocked, so the new thread
-/// inherits a mask without them: they are for the thread that called [`install`].
+/// Runs `f` (which spawns a thread) with the signals of [`PASSED_ON`] blocked, so the new
+/// thread inherits a mask without them: they are for the thread that called [`install`].
 pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: sigset operations on local sets; pthread_sigmask on this thread, restored after.
     let old = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
+        for sig in PASSED_ON {
+            libc::sigaddset(&mut set, sig);
+        }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
         old
     };
@@ -257,10 +336,11 @@ pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Prepares a run: installs the SIGINT/SIGTERM and kick handlers and the wake eventfd, forgets
-/// the previous run's end (an external stop stays: uvm is being stopped), and starts the
-/// `--timeout` clock.
-pub fn install(timeout: Option<Duration>) {
+/// Prepares a run: installs the handlers of [`PASSED_ON`] and the kick's and the wake eventfd,
+/// forgets the previous run's end (an external stop stays: uvm is being stopped) and the
+/// signals it passed on, and starts the `--timeout` clock. `stop_timeout` is how long the app
+/// may run on after uvm passed SIGINT or SIGTERM on to it (zero: they stop the VM at once).
+pub fn install(timeout: Option<Duration>, stop_timeout: Duration) {
     if WAKE_FD.load(Ordering::SeqCst) < 0 {
         // SAFETY: eventfd has no memory arguments.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -274,12 +354,18 @@ pub fn install(timeout: Option<Duration>) {
     }
     // SAFETY: getpid has no preconditions.
     PID.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+    RUN.fetch_add(1, Ordering::SeqCst);
+    OUTSIDE.store(0, Ordering::SeqCst);
+    ASKED_TO_END.store(0, Ordering::SeqCst);
+    let stop_ms = u64::try_from(stop_timeout.as_millis()).unwrap_or(u64::MAX);
+    STOP_TIMEOUT_MS.store(if stop_timeout.is_zero() { 0 } else { stop_ms.max(1) }, Ordering::SeqCst);
     set_handler(kick_signal(), on_kick);
-    set_handler(libc::SIGINT, on_stop_signal);
-    set_handler(libc::SIGTERM, on_stop_signal);
+    for sig in PASSED_ON {
+        set_handler(sig, on_outside_signal);
+    }
     if let Some(limit) = timeout {
-        // The timer thread must not take SIGINT/SIGTERM (they belong to the vCPU thread, where
-        // they interrupt KVM_RUN).
+        // The timer thread must not take the signals passed on (they belong to the vCPU
+        // thread, where they interrupt KVM_RUN).
         with_stop_signals_blocked(|| {
             std::thread::spawn(move || {
                 std::thread::sleep(limit);
@@ -290,12 +376,12 @@ pub fn install(timeout: Option<Duration>) {
 }
 
 /// Waits up to `timeout` until `fd` is readable (or at its end), returning early when the VM
-/// is stopping. Returns whether `fd` is readable.
+/// is stopping or a signal for the app came. Returns whether `fd` is readable.
 pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
     let wake = wake_fd();
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        if stopping() {
+        if stopping() || outside_pending() {
             return false;
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -316,11 +402,14 @@ pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
     }
 }
 
-/// Waits until `fd` is readable or the VM is stopping. Returns whether `fd` is readable.
+/// Waits until `fd` is readable, the VM is stopping or a signal for the app came. Returns
+/// whether `fd` is readable.
 pub fn wait_readable(fd: i32) -> bool {
     let wake = wake_fd();
     loop {
-        if stopping() {
+        // A signal for the app ends the wait too (the guest's read returns EINTR, and is made
+        // again after a SA_RESTART handler): vCPU 0 hands it over on its way back.
+        if stopping() || outside_pending() {
             return false;
         }
         let mut fds = [

@@ -196,6 +196,14 @@ impl Vcpus {
         true
     }
 
+    /// Interrupts every vCPU started so far (see [`Vcpus::interrupt`]): signals from outside
+    /// the VM are for whichever thread of the app meets them first.
+    pub fn interrupt_all(&self, kick: &dyn Fn(u32)) {
+        for index in 0..self.bound.load(Ordering::SeqCst) {
+            self.interrupt(index, kick);
+        }
+    }
+
     /// vCPU `index` could not take its interrupt now (it ran guest kernel code): keep it pending.
     pub fn interrupt_later(&self, index: u32) {
         if let Some(state) = self.state(index) {

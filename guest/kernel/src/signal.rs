@@ -11,6 +11,7 @@
 //! - `frame`: the byte layout of Linux's `struct rt_sigframe` (pure functions).
 //! - `deliver`: sending, forcing (faults), delivering to handlers and `rt_sigreturn`, over any
 //!   [`deliver::UserMemory`], so the whole logic is unit-tested on the host.
+//! - `outside`: the signals uvm gets from outside the VM and passes on to the app.
 //!
 //! Default actions: terminate for most signals; ignore for SIGCHLD, SIGCONT, SIGURG and
 //! SIGWINCH. The stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are ignored too: nothing
@@ -18,6 +19,7 @@
 
 pub mod deliver;
 pub mod frame;
+pub mod outside;
 
 use alloc::vec::Vec;
 
@@ -601,6 +603,9 @@ pub fn kill_with(
 /// runs handlers by editing `frame`, drops ignored signals, and ends the VM if one kills it.
 /// Each delivery shows in the syscall trace, as strace shows it.
 pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::frame::TrapFrame) {
+    if outside::pending() {
+        outside::take(p);
+    }
     if p.real_timer.is_some() {
         crate::syscall::itimer::fire_if_due(p);
     }

@@ -24,9 +24,12 @@ pub fn io_events() -> u64 {
 
 /// Whether a signal the current thread does not block is pending for it: such a signal ends a
 /// wait with EINTR (its handler runs on the way back to the app). So does the thread's end
-/// (another thread's execve: `ThreadSignals::ending`). An expired timer's SIGALRM is queued
-/// first (`syscall::itimer`).
+/// (another thread's execve: `ThreadSignals::ending`). An expired timer's SIGALRM, and the
+/// signals from outside the VM (`signal::outside`), are queued first.
 pub fn signal_pending(p: &mut Process) -> bool {
+    if crate::signal::outside::pending() {
+        crate::signal::outside::take(p);
+    }
     if p.real_timer.is_some() {
         crate::syscall::itimer::fire_if_due(p);
     }

@@ -54,6 +54,9 @@ pub struct PerCpu {
     pub root: u64,
     /// The root of the thread this vCPU starts next.
     pub start_root: u64,
+    /// Signals from outside the VM, set by the VMM in the boot vCPU's area only
+    /// (`uvm_abi::percpu::OUTSIDE_SIGNALS`; `signal::outside` takes them).
+    pub outside_signals: core::sync::atomic::AtomicU64,
 }
 
 /// Offsets of [`PerCpu`] fields used by the entry code.
@@ -75,6 +78,7 @@ pub mod offsets {
     pub const KERNEL_CS: usize = 112;
     pub const KERNEL_SS: usize = 120;
     pub const HARDWARE_VIRT: usize = 128;
+    pub const OUTSIDE_SIGNALS: usize = uvm_abi::percpu::OUTSIDE_SIGNALS as usize;
 }
 
 impl PerCpu {
@@ -104,8 +108,16 @@ impl PerCpu {
             start_requested: core::sync::atomic::AtomicU32::new(0),
             root: 0,
             start_root: 0,
+            outside_signals: core::sync::atomic::AtomicU64::new(0),
         }
     }
+}
+
+/// Host tests have no per-CPU area: a stand-in for the boot vCPU's outside signals.
+#[cfg(test)]
+pub fn outside_signals() -> &'static core::sync::atomic::AtomicU64 {
+    static OUTSIDE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    &OUTSIDE
 }
 
 #[cfg(test)]
@@ -132,6 +144,7 @@ mod tests {
         assert_eq!(offset_of!(PerCpu, kernel_cs), offsets::KERNEL_CS);
         assert_eq!(offset_of!(PerCpu, kernel_ss), offsets::KERNEL_SS);
         assert_eq!(offset_of!(PerCpu, hardware_virt), offsets::HARDWARE_VIRT);
+        assert_eq!(offset_of!(PerCpu, outside_signals), offsets::OUTSIDE_SIGNALS);
     }
 }
 
@@ -270,6 +283,15 @@ mod cpu0 {
     /// Takes this vCPU's start request, if one came.
     pub fn take_start_request() -> bool {
         current().start_requested.swap(0, core::sync::atomic::Ordering::Acquire) != 0
+    }
+
+    /// The signals from outside the VM the VMM left for the app (in the boot vCPU's area,
+    /// read from any vCPU).
+    pub fn outside_signals() -> &'static core::sync::atomic::AtomicU64 {
+        let area = &raw const PERCPU0;
+        // SAFETY: a shared reference to an atomic field of the boot vCPU's static area; the
+        // field is only ever accessed atomically (here and by the VMM).
+        unsafe { &(*area).outside_signals }
     }
 
     /// This vCPU's per-CPU area.
