@@ -24,7 +24,7 @@
 //! connections of a listener are reset. Fds in flight that refer to the socket carrying
 //! them keep it alive (Linux collects such cycles; here they leak until the VM ends).
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
@@ -829,10 +829,38 @@ pub fn sockfs_stat(ino: u64, uid: u32, gid: u32, time: Timespec) -> Stat {
 /// by their bytes. Entries of closed sockets are free again.
 #[derive(Default)]
 pub struct UnixNames {
-    paths: BTreeMap<(usize, u64), Weak<UnixSocket>>,
-    abstract_names: BTreeMap<Vec<u8>, Weak<UnixSocket>>,
+    paths: Bindings<(usize, u64)>,
+    abstract_names: Bindings<Vec<u8>>,
     next_auto: u32,
     next_ino: u64,
+}
+
+/// Names bound to sockets: a short list (an app binds a handful), searched in order. An
+/// insert first drops the entries of closed sockets and the name's old entry, so the list
+/// holds live bindings only. (A list, not a map: each map type costs the kernel ~5 KiB of
+/// code.)
+struct Bindings<K> {
+    entries: Vec<(K, Weak<UnixSocket>)>,
+}
+
+impl<K> Default for Bindings<K> {
+    fn default() -> Self {
+        Bindings { entries: Vec::new() }
+    }
+}
+
+impl<K: PartialEq> Bindings<K> {
+    fn get<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<&Weak<UnixSocket>>
+    where
+        K: core::borrow::Borrow<Q>,
+    {
+        self.entries.iter().find(|(k, _)| k.borrow() == key).map(|(_, socket)| socket)
+    }
+
+    fn insert(&mut self, key: K, socket: Weak<UnixSocket>) {
+        self.entries.retain(|(k, old)| *k != key && live(Some(old)).is_some());
+        self.entries.push((key, socket));
+    }
 }
 
 /// Inode number of the first socket.
