@@ -316,23 +316,37 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
     }
 }
 
-/// Runs `f` (which spawns a thread) with the signals of [`PASSED_ON`] blocked, so the new
-/// thread inherits a mask without them: they are for the thread that called [`install`].
-pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: sigset operations on local sets; pthread_sigmask on this thread, restored after.
-    let old = unsafe {
+/// Blocks the signals of [`PASSED_ON`] (and the kick signal, with `and_kick`) on this
+/// thread; returns the mask from before.
+fn block_signals(and_kick: bool) -> libc::sigset_t {
+    // SAFETY: sigset operations on local sets; pthread_sigmask changes this thread's mask only.
+    unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
+        if and_kick {
+            libc::sigaddset(&mut set, kick_signal());
+        }
         for sig in PASSED_ON {
             libc::sigaddset(&mut set, sig);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
         old
-    };
+    }
+}
+
+/// Sets this thread's signal mask back to `mask` (from [`block_signals`]).
+fn restore_mask(mask: &libc::sigset_t) {
+    // SAFETY: `mask` is a mask pthread_sigmask returned; this thread's mask only.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
+}
+
+/// Runs `f` (which spawns a thread) with the signals of [`PASSED_ON`] blocked, so the new
+/// thread inherits a mask without them: they are for the thread that called [`install`].
+pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    let old = block_signals(false);
     let result = f();
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    restore_mask(&old);
     result
 }
 
@@ -378,51 +392,48 @@ pub fn install(timeout: Option<Duration>, stop_timeout: Duration) {
 /// Waits up to `timeout` until `fd` is readable (or at its end), returning early when the VM
 /// is stopping or a signal for the app came. Returns whether `fd` is readable.
 pub fn wait_readable_for(fd: i32, timeout: Duration) -> bool {
-    let wake = wake_fd();
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if stopping() || outside_pending() {
-            return false;
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let ts = timespec(left);
-        let mut fds = [
-            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
-        ];
-        let n = if wake >= 0 { 2 } else { 1 };
-        // SAFETY: `n` valid pollfds in a live local array and a valid timespec.
-        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), n, &ts, std::ptr::null()) };
-        if r > 0 && fds[0].revents != 0 {
-            return true;
-        }
-        if left.is_zero() {
-            return false;
-        }
-    }
+    wait_readable_until(fd, Some(std::time::Instant::now() + timeout))
 }
 
 /// Waits until `fd` is readable, the VM is stopping or a signal for the app came. Returns
 /// whether `fd` is readable.
 pub fn wait_readable(fd: i32) -> bool {
+    wait_readable_until(fd, None)
+}
+
+/// Waits until `fd` is readable (true), or the VM is stopping, a signal for the app came
+/// (the guest's read returns EINTR, and is made again after a SA_RESTART handler; vCPU 0
+/// hands the signal over on its way back) or `deadline` passed (false). The kick and the
+/// signals passed on are blocked while the conditions are checked and unblocked only inside
+/// the poll (ppoll's mask), so one that comes between the check and the poll ends the poll
+/// at once instead of being missed.
+fn wait_readable_until(fd: i32, deadline: Option<std::time::Instant>) -> bool {
     let wake = wake_fd();
-    loop {
-        // A signal for the app ends the wait too (the guest's read returns EINTR, and is made
-        // again after a SA_RESTART handler): vCPU 0 hands it over on its way back.
+    let open_mask = block_signals(true);
+    let readable = loop {
         if stopping() || outside_pending() {
-            return false;
+            break false;
         }
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let ts = left.map(timespec);
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         let mut fds = [
             libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: wake, events: libc::POLLIN, revents: 0 },
         ];
         let n = if wake >= 0 { 2 } else { 1 };
-        // SAFETY: `n` valid pollfds in a live local array; no timeout.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), n, -1) };
+        // SAFETY: `n` valid pollfds in a live local array, a valid (or null: no limit)
+        // timeout and the thread's own mask from before the block above.
+        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), n, ts_ptr, &open_mask) };
         if r > 0 && fds[0].revents != 0 {
-            return true;
+            break true;
         }
-    }
+        if left.is_some_and(|left| left.is_zero()) {
+            break false;
+        }
+    };
+    restore_mask(&open_mask);
+    readable
 }
 
 #[cfg(test)]
