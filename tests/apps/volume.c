@@ -9,6 +9,9 @@
  *                      path: in the VM both resolve in the VM's own tree, never the host's
  *   volume DIR tmpfs   DIR is a new tmpfs (`uvm run --tmpfs DIR`): empty, writable, listed
  *   volume DIR host-change  a host process grows DIR/seed.txt after "ready": seen in time
+ *   volume DIR mapped  writes DIR/kept.bin through a shared mapping only, says "ready" and
+ *                      waits for a signal to end it (no handler): what it wrote must reach
+ *                      the host file all the same
  *
  * Prints facts and errno names only (no inode numbers, times or paths that differ by host). */
 #define _GNU_SOURCE
@@ -342,9 +345,27 @@ static void escape(void) {
     printf("DIR/.. is the VM's /: %d\n", root.st_ino == parent.st_ino && root.st_dev == parent.st_dev);
 }
 
+static void mapped_until_killed(void) {
+    int fd = open(at("kept.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, 8192) != 0) {
+        printf("kept.bin: %s\n", errname(errno));
+        exit(1);
+    }
+    char *map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        printf("mmap: %s\n", errname(errno));
+        exit(1);
+    }
+    strcpy(map, "written through a shared mapping\n");
+    strcpy(map + 4096, "and its second page\n");
+    printf("ready\n");
+    for (;;)
+        pause();
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs|host-change\n");
+        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs|host-change|mapped\n");
         return 2;
     }
     snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -366,6 +387,8 @@ int main(int argc, char **argv) {
         tmpfs();
     } else if (!strcmp(argv[2], "host-change")) {
         host_change();
+    } else if (!strcmp(argv[2], "mapped")) {
+        mapped_until_killed();
     } else {
         return 2;
     }

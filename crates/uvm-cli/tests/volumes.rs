@@ -204,6 +204,32 @@ fn host_changes_show_within_the_metadata_timeout() {
     assert!(status.success(), "{test}: {status}");
 }
 
+/// SIGTERM sent to uvm goes to the app, whose end (here by the signal's default action)
+/// writes its shared mappings of a volume's files back: nothing it wrote through one is lost.
+#[test]
+fn shared_mappings_reach_the_host_when_sigterm_ends_the_app() {
+    use std::io::{BufRead, BufReader};
+    let test = "shared_mappings_reach_the_host_when_sigterm_ends_the_app";
+    let Some(image) = vm::app_image(test, "volume", Toolchain::Glibc) else { return };
+    let dir = seeded_dir(test, "mapped");
+    let volume = volume_arg(&dir, "/data", "");
+    let mut child = uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data", "mapped"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start uvm");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"), "{test}");
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(sent.expect("run kill").success(), "{test}: kill failed");
+    let out = child.wait_with_output().expect("wait for uvm");
+    assert_eq!(out.status.code(), Some(143), "{test}: stderr {}", show(&out.stderr));
+    let kept = std::fs::read(dir.join("kept.bin")).expect("kept.bin");
+    assert_eq!(kept.len(), 8192, "{test}");
+    assert!(kept.starts_with(b"written through a shared mapping\n"), "{test}: first page lost");
+    assert!(kept[4096..].starts_with(b"and its second page\n"), "{test}: second page lost");
+}
+
 #[test]
 fn bad_volume_values_are_named_errors() {
     let test = "bad_volume_values_are_named_errors";
