@@ -42,6 +42,9 @@ pub const SIGPIPE: u32 = 13;
 /// SIGALRM: a timer (alarm, setitimer) expired.
 pub const SIGALRM: u32 = 14;
 
+/// SIGTERM: the polite request to end (`kill`'s default; what `--timeout` sends the app).
+pub const SIGTERM: u32 = 15;
+
 /// The name of standard signal `sig` (1..=31); `None` for 0 and the real-time signals.
 pub fn name(sig: u32) -> Option<&'static str> {
     NAMES.get((sig as usize).wrapping_sub(1)).copied()

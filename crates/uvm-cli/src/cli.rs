@@ -154,7 +154,9 @@ pub struct RunArgs {
     /// Print where the time went (boot phases and exit counts) on stderr.
     #[arg(long)]
     pub timings: bool,
-    /// Stop the app after this long (e.g. 30, 30s, 500ms, 2m, 1h) with exit status 124.
+    /// End the app after this long (e.g. 30, 30s, 500ms, 2m, 1h), as timeout(1) does: it is
+    /// sent SIGTERM, and the VM is stopped if it still runs --stop-timeout later. Exit status
+    /// 124 either way.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
     /// How long the app may run on after uvm passed SIGINT or SIGTERM on to it (e.g. 10s,

@@ -196,7 +196,19 @@ fn vm_spec<'a>(
 /// Ends uvm with the app's exit status as soon as the app has exited (`VmSpec::exit_now`):
 /// what `command` and `main` would do with it, less the wait for the other vCPU threads.
 fn exit_now(status: i32) -> ! {
+    if uvm_vmm::stop::timed_out() {
+        report_time_up(&format!("ended with status {}", app_exit_status(status)));
+        exit_process(TIMED_OUT_STATUS, ())
+    }
     exit_process(app_exit_status(status), ())
+}
+
+/// uvm's exit status when `--timeout` ran out, as timeout(1)'s.
+const TIMED_OUT_STATUS: i32 = 124;
+
+/// Says that `--timeout` ran out and how the app then ended (`how`).
+fn report_time_up(how: &str) {
+    eprintln!("uvm: the app did not finish within the time limit (--timeout); it was sent SIGTERM and {how}");
 }
 
 /// Exits with `status` once stdout and stderr are flushed, leaving the teardown of `vm` to the
@@ -308,13 +320,32 @@ fn exit_status(
     timeout: Option<std::time::Duration>,
     stop_timeout: std::time::Duration,
 ) -> i32 {
+    if uvm_vmm::stop::timed_out() {
+        let limit = timeout.map_or(String::new(), |t| format!(" ({t:?})"));
+        match outcome {
+            Outcome::Exited(status, _) => report_time_up(&format!("ended with status {}", app_exit_status(*status))),
+            Outcome::Killed(fatal) if fatal.signal == uvm_abi::signal::SIGTERM => report_time_up("ended by it"),
+            Outcome::Stopped(StopReason::Timeout) if stop_timeout.is_zero() => {
+                eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)")
+            }
+            Outcome::Stopped(StopReason::Timeout) => eprintln!(
+                "uvm: the app did not finish within the time limit{limit}, nor {stop_timeout:?} after SIGTERM, and was stopped (--timeout, --stop-timeout)"
+            ),
+            // A fault or another signal: reported as usual, the status stays timeout(1)'s.
+            other => {
+                let _ = exit_status_of(other, memory_mib, stop_timeout);
+            }
+        }
+        return TIMED_OUT_STATUS;
+    }
+    exit_status_of(outcome, memory_mib, stop_timeout)
+}
+
+/// [`exit_status`] when `--timeout` did not run out.
+fn exit_status_of(outcome: &Outcome, memory_mib: u32, stop_timeout: std::time::Duration) -> i32 {
     match outcome {
         Outcome::Exited(status, _) => app_exit_status(*status),
-        Outcome::Stopped(StopReason::Timeout) => {
-            let limit = timeout.map_or(String::new(), |t| format!(" ({:?})", t));
-            eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)");
-            124
-        }
+        Outcome::Stopped(StopReason::Timeout) => TIMED_OUT_STATUS,
         Outcome::Stopped(StopReason::Signal(sig)) => {
             eprintln!("uvm: stopped by {} before the app finished", signal_name(*sig as u32));
             128 + sig

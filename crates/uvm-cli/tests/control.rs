@@ -222,6 +222,28 @@ fn a_read_of_stdin_goes_on_after_a_sa_restart_handler() {
     assert_eq!(run.stdout, "ready\ngot signal 10 (si_code SI_USER, si_pid 0)\nread: line\n", "{test}");
 }
 
+/// `--timeout` ends a run as timeout(1) does: SIGTERM to the app (whose handler runs), exit
+/// status 124 however it then ends.
+#[test]
+fn timeout_sends_sigterm_first_and_exits_124() {
+    let test = "timeout_sends_sigterm_first_and_exits_124";
+    let Some(run) = signal_app(test, Musl, &["--timeout", "500ms"], "wait", &[], b"") else { return };
+    assert_eq!(run.code, Some(124), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\ngot signal 15 (si_code SI_USER, si_pid 0)\ncleaned up\n", "{test}");
+    assert!(run.stderr.contains("sent SIGTERM and ended with status 3"), "{test}: stderr {}", run.stderr);
+}
+
+/// ... and an app that ignores it is stopped `--stop-timeout` later.
+#[test]
+fn timeout_stops_an_app_that_ignores_sigterm_after_the_stop_timeout() {
+    let test = "timeout_stops_an_app_that_ignores_sigterm_after_the_stop_timeout";
+    let flags = ["--timeout", "300ms", "--stop-timeout", "400ms"];
+    let Some(run) = signal_app(test, Glibc, &flags, "ignore", &[], b"") else { return };
+    assert_eq!(run.code, Some(124), "{test}: stderr {}", run.stderr);
+    assert!(run.after_signal >= Duration::from_millis(700), "{test}: stopped after {:?}", run.after_signal);
+    assert!(run.stderr.contains("after SIGTERM, and was stopped"), "{test}: stderr {}", run.stderr);
+}
+
 /// With no handler, a signal passed on ends the app by its default action, as it would end
 /// the program run without uvm: SIGQUIT gives 131.
 #[test]

@@ -15,7 +15,8 @@
 //! connections). The handler only records the signal and kicks vCPU 0, whose run loop hands
 //! it to the guest (`interrupt::post_outside_signals`). A second SIGINT or SIGTERM, or the
 //! app still running `--stop-timeout` after the first, stops the VM; so does the first when
-//! the stop timeout is zero.
+//! the stop timeout is zero. `--timeout` ends a run as timeout(1) does: SIGTERM to the app
+//! when it runs out, a stop the stop timeout later (exit status 124 either way: [`timed_out`]).
 //!
 //! The registry of vCPUs (thread id, `immediate_exit` byte) and the bells are process-wide:
 //! one VM runs per process at a time (`uvm run`), as the stop reason itself is.
@@ -54,6 +55,8 @@ static ASKED_TO_END: AtomicI32 = AtomicI32::new(0);
 /// How long the app may run on after that first one, in milliseconds (0: it is not passed
 /// on; it stops the VM).
 static STOP_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+/// `--timeout` ran out and the app was sent SIGTERM.
+static TIMED_OUT: AtomicBool = AtomicBool::new(false);
 /// Counts [`install`]s, so a stop-timeout clock of an earlier run stops nothing.
 static RUN: AtomicU64 = AtomicU64::new(0);
 
@@ -316,6 +319,34 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
     }
 }
 
+/// The `--timeout` clock of run `run`: after `limit`, as timeout(1) does, the app is sent
+/// SIGTERM (passed on as if uvm had got it) and the VM is stopped if the app still runs the
+/// stop timeout later; with no stop timeout it is stopped at once.
+fn time_up(limit: Duration, run: u64) {
+    std::thread::sleep(limit);
+    if RUN.load(Ordering::SeqCst) != run {
+        return;
+    }
+    let grace = STOP_TIMEOUT_MS.load(Ordering::SeqCst);
+    if grace > 0 {
+        TIMED_OUT.store(true, Ordering::SeqCst);
+        OUTSIDE.fetch_or(mask_bit(libc::SIGTERM), Ordering::SeqCst);
+        kick(0);
+        crate::doorbell::ring(0);
+        std::thread::sleep(Duration::from_millis(grace));
+        if RUN.load(Ordering::SeqCst) != run {
+            return;
+        }
+    }
+    request(TIMEOUT);
+}
+
+/// Whether `--timeout` ran out in this run (the app was sent SIGTERM, or stopped): uvm's exit
+/// status is then 124 however the app ended, as timeout(1)'s is.
+pub fn timed_out() -> bool {
+    TIMED_OUT.load(Ordering::SeqCst) || requested() == Some(StopReason::Timeout)
+}
+
 /// Blocks the signals of [`PASSED_ON`] (and the kick signal, with `and_kick`) on this
 /// thread; returns the mask from before.
 fn block_signals(and_kick: bool) -> libc::sigset_t {
@@ -377,14 +408,13 @@ pub fn install(timeout: Option<Duration>, stop_timeout: Duration) {
     for sig in PASSED_ON {
         set_handler(sig, on_outside_signal);
     }
+    TIMED_OUT.store(false, Ordering::SeqCst);
     if let Some(limit) = timeout {
+        let run = RUN.load(Ordering::SeqCst);
         // The timer thread must not take the signals passed on (they belong to the vCPU
         // thread, where they interrupt KVM_RUN).
-        with_stop_signals_blocked(|| {
-            std::thread::spawn(move || {
-                std::thread::sleep(limit);
-                request(TIMEOUT);
-            })
+        let _ = with_stop_signals_blocked(|| {
+            std::thread::Builder::new().name("uvm-timeout".into()).spawn(move || time_up(limit, run))
         });
     }
 }
