@@ -61,6 +61,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         timings: false,
         timeout: None,
         stop_timeout: None,
+        stop_signal: None,
         args,
     })
 }
@@ -167,6 +168,11 @@ pub struct RunArgs {
     /// running out, stops the VM (exit status 130 or 143).
     #[arg(long, value_name = "DURATION", value_parser = parse_stop_timeout)]
     pub stop_timeout: Option<std::time::Duration>,
+    /// The signal the app gets for SIGTERM (and when --timeout runs out): a name or number,
+    /// e.g. SIGQUIT for a server whose graceful stop it is (overrides the manifest's [app]
+    /// stop_signal, as docker's --stop-signal its STOPSIGNAL).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
     /// Arguments for the app (replace the manifest's args).
     #[arg(last = true)]
     pub args: Vec<String>,

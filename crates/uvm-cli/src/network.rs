@@ -107,6 +107,7 @@ mod tests {
             timings: false,
             timeout: None,
             stop_timeout: None,
+            stop_signal: None,
             args: Vec::new(),
         }
     }

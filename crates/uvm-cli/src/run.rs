@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
-use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, RunConfig};
+use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, RunConfig};
 use uvm_vmm::{
     AppLaunch, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec,
     VolumeSpec,
@@ -28,6 +28,7 @@ struct OpenedImage {
     mapped: MappedFile,
     memory_mib: u32,
     cpus: u32,
+    stop: uvm_vmm::StopPolicy,
     launch: AppLaunch,
     network: uvm_net::NetworkConfig,
     volumes: Vec<VolumeSpec>,
@@ -69,6 +70,11 @@ fn open_image(
         Some(v) => check_cpus(v, "`--cpus`")?,
         None => config.cpus.unwrap_or(host_cpus),
     };
+    let stop_signal = match &args.stop_signal {
+        Some(v) => parse_stop_signal(v, "`--stop-signal`")?,
+        None => config.stop_signal().unwrap_or(uvm_abi::signal::SIGTERM),
+    };
+    let stop = uvm_vmm::StopPolicy { signal: stop_signal as i32, timeout: spec_stop_timeout(&args) };
     let network = network_flags.join(&config)?;
     let tmpfs = crate::volumes::join_tmpfs(&config.tmpfs, &args.tmpfs, &volumes)?;
     crate::volumes::check_against_image(&volumes, &tmpfs, &image)?;
@@ -83,10 +89,10 @@ fn open_image(
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
     };
     let took = started.elapsed();
-    let spec = vm_spec(&args, &mapped, memory_mib, cpus, launch, network, volumes);
+    let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, volumes, .. } = spec;
-    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, launch, network, volumes, staged })
+    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, stop, launch, network, volumes, staged })
 }
 
 /// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
@@ -168,8 +174,8 @@ fn check_image(
 fn vm_spec<'a>(
     args: &RunArgs,
     mapped: &'a MappedFile,
-    memory_mib: u32,
-    cpus: u32,
+    (memory_mib, cpus): (u32, u32),
+    stop: uvm_vmm::StopPolicy,
     launch: AppLaunch,
     network: uvm_net::NetworkConfig,
     volumes: Vec<VolumeSpec>,
@@ -184,7 +190,7 @@ fn vm_spec<'a>(
         launch,
         trace_syscalls: args.trace_syscalls,
         timeout: args.timeout,
-        stop_timeout: spec_stop_timeout(args),
+        stop,
         collect_stats: args.timings,
         // --timings wants the report, which needs every vCPU joined.
         exit_now: if args.timings { None } else { Some(exit_now) },
@@ -197,7 +203,7 @@ fn vm_spec<'a>(
 /// what `command` and `main` would do with it, less the wait for the other vCPU threads.
 fn exit_now(status: i32) -> ! {
     if uvm_vmm::stop::timed_out() {
-        report_time_up(&format!("ended with status {}", app_exit_status(status)));
+        report_time_up(uvm_vmm::stop::stop_signal(), &format!("ended with status {}", app_exit_status(status)));
         exit_process(TIMED_OUT_STATUS, ())
     }
     exit_process(app_exit_status(status), ())
@@ -206,9 +212,10 @@ fn exit_now(status: i32) -> ! {
 /// uvm's exit status when `--timeout` ran out, as timeout(1)'s.
 const TIMED_OUT_STATUS: i32 = 124;
 
-/// Says that `--timeout` ran out and how the app then ended (`how`).
-fn report_time_up(how: &str) {
-    eprintln!("uvm: the app did not finish within the time limit (--timeout); it was sent SIGTERM and {how}");
+/// Says that `--timeout` ran out and how the app, sent stop signal `sig`, then ended (`how`).
+fn report_time_up(sig: i32, how: &str) {
+    let name = signal_name(sig as u32);
+    eprintln!("uvm: the app did not finish within the time limit (--timeout); it was sent {name} and {how}");
 }
 
 /// Exits with `status` once stdout and stderr are flushed, leaving the teardown of `vm` to the
@@ -273,19 +280,20 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         mapped,
         memory_mib,
         cpus,
+        stop,
         launch,
         network,
         volumes,
         staged,
     } = opened;
     let (stage_took, slots_took) = (staged.took(), staged.slots_took());
-    let spec = vm_spec(args, &mapped, memory_mib, cpus, launch, network, volumes);
+    let spec = vm_spec(args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
     if args.timings {
         print_timings(&report, (open_took, checksum), stage_took, slots_took);
     }
-    Ok((exit_status(&report.outcome, memory_mib, args.timeout, spec_stop_timeout(args)), report.vm))
+    Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))
 }
 
 /// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
@@ -318,18 +326,21 @@ fn exit_status(
     outcome: &Outcome,
     memory_mib: u32,
     timeout: Option<std::time::Duration>,
-    stop_timeout: std::time::Duration,
+    stop: uvm_vmm::StopPolicy,
 ) -> i32 {
+    let stop_timeout = stop.timeout;
     if uvm_vmm::stop::timed_out() {
         let limit = timeout.map_or(String::new(), |t| format!(" ({t:?})"));
+        let sent = |how: &str| report_time_up(stop.signal, how);
         match outcome {
-            Outcome::Exited(status, _) => report_time_up(&format!("ended with status {}", app_exit_status(*status))),
-            Outcome::Killed(fatal) if fatal.signal == uvm_abi::signal::SIGTERM => report_time_up("ended by it"),
+            Outcome::Exited(status, _) => sent(&format!("ended with status {}", app_exit_status(*status))),
+            Outcome::Killed(fatal) if fatal.signal == stop.signal as u32 => sent("ended by it"),
             Outcome::Stopped(StopReason::Timeout) if stop_timeout.is_zero() => {
                 eprintln!("uvm: the app did not finish within the time limit{limit} and was stopped (--timeout)")
             }
             Outcome::Stopped(StopReason::Timeout) => eprintln!(
-                "uvm: the app did not finish within the time limit{limit}, nor {stop_timeout:?} after SIGTERM, and was stopped (--timeout, --stop-timeout)"
+                "uvm: the app did not finish within the time limit{limit}, nor {stop_timeout:?} after {}, and was stopped (--timeout, --stop-timeout)",
+                signal_name(stop.signal as u32)
             ),
             // A fault or another signal: reported as usual, the status stays timeout(1)'s.
             other => {

@@ -80,8 +80,21 @@ fn signal_app(
     signals: &[&str],
     input: &[u8],
 ) -> Option<Signalled> {
+    signal_app_of("outside_signal", test, toolchain, flags, mode, signals, input)
+}
+
+/// [`signal_app`], packaged by `tests/manifests/<manifest>.toml`.
+fn signal_app_of(
+    manifest: &'static str,
+    test: &str,
+    toolchain: Toolchain,
+    flags: &[&str],
+    mode: &str,
+    signals: &[&str],
+    input: &[u8],
+) -> Option<Signalled> {
     use std::io::{Read, Write};
-    let image = vm::app_image(test, "outside_signal", toolchain)?;
+    let image = vm::manifest_image(test, manifest, "outside_signal", toolchain)?;
     let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
     cmd.args(flags).arg("--").arg(mode);
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
@@ -242,6 +255,36 @@ fn timeout_stops_an_app_that_ignores_sigterm_after_the_stop_timeout() {
     assert_eq!(run.code, Some(124), "{test}: stderr {}", run.stderr);
     assert!(run.after_signal >= Duration::from_millis(700), "{test}: stopped after {:?}", run.after_signal);
     assert!(run.stderr.contains("after SIGTERM, and was stopped"), "{test}: stderr {}", run.stderr);
+}
+
+/// The image's `[app] stop_signal` (here SIGINT) is what the app gets for SIGTERM, and for
+/// `--timeout`; `--stop-signal` overrides it.
+#[test]
+fn sigterm_reaches_the_app_as_its_stop_signal() {
+    let test = "sigterm_reaches_the_app_as_its_stop_signal";
+    let Some(run) = signal_app_of("outside_signal_int", test, Musl, &[], "wait", &["TERM"], b"") else { return };
+    assert_eq!(run.code, Some(3), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\ngot signal 2 (si_code SI_USER, si_pid 0)\ncleaned up\n", "{test}");
+    let flags = ["--timeout", "300ms"];
+    let Some(run) = signal_app_of("outside_signal_int", test, Musl, &flags, "wait", &[], b"") else { return };
+    assert_eq!(run.code, Some(124), "{test}: stderr {}", run.stderr);
+    assert!(run.stderr.contains("sent SIGINT and ended with status 3"), "{test}: stderr {}", run.stderr);
+    let flags = ["--stop-signal", "hup"];
+    let Some(run) = signal_app_of("outside_signal_int", test, Musl, &flags, "wait", &["TERM", "INT"], b"") else {
+        return;
+    };
+    assert_eq!(run.code, Some(130), "{test}: the second stop request stops the VM; stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\ngot signal 1 (si_code SI_USER, si_pid 0)\n", "{test}");
+}
+
+/// A bad `--stop-signal` is a named error before anything boots.
+#[test]
+fn a_bad_stop_signal_is_a_named_error() {
+    let test = "a_bad_stop_signal_is_a_named_error";
+    let Some(image) = vm::app_image(test, "outside_signal", Musl) else { return };
+    let out =
+        expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--stop-signal".as_ref(), "STOP".as_ref()]), 125);
+    assert!(contains(&out.stderr, b"`--stop-signal` is \"STOP\""), "{test}: stderr {}", show(&out.stderr));
 }
 
 /// With no handler, a signal passed on ends the app by its default action, as it would end

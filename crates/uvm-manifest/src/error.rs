@@ -252,6 +252,15 @@ pub enum ManifestError {
         other: String,
     },
 
+    /// A stop signal that is not a signal, or one the app could not be stopped with.
+    #[error("{at} is {value:?}, which is not a signal an app can be stopped with; write a signal's name or number, e.g. SIGTERM, SIGQUIT, SIGINT or 15 (1 to 31; not SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU, which the guest kernel ignores)")]
+    StopSignal {
+        /// The manifest path and key, or the flag.
+        at: String,
+        /// The value as written.
+        value: String,
+    },
+
     /// More `[vm] tmpfs` paths than [`crate::TMPFS_MAX`].
     #[error("{at} lists {count} paths, more than the {} a VM mounts; mount a common parent instead", crate::TMPFS_MAX)]
     TooManyTmpfs {

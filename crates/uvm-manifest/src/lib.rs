@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use uvm_net::NetworkConfig;
 
 pub use error::ManifestError;
-pub use overrides::{check_cpus, check_memory_mib, parse_env_override};
+pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal};
 pub use run_config::RunConfig;
 
 /// The manifest format version this crate reads (`version = 1`).
@@ -76,6 +76,9 @@ pub struct AppConfig {
     pub env: BTreeMap<String, String>,
     /// The working directory, a normalised absolute guest path.
     pub workdir: String,
+    /// The signal the app gets when uvm is asked to stop it (`[app] stop_signal`, docker's
+    /// STOPSIGNAL): uvm passes SIGTERM on as this one. `None`: SIGTERM itself.
+    pub stop_signal: Option<u32>,
     /// Host files and directories to copy into the image, in manifest order.
     pub files: Vec<FileMapping>,
     /// The VM's resources.

@@ -1,9 +1,9 @@
 //! Checks for the values `uvm run` and `uvm build` accept on the command line in place of the
-//! manifest's: `-e KEY=VALUE`, a memory size and a CPU count. They apply the manifest's value rules, so an
+//! manifest's: `-e KEY=VALUE`, a memory size, a CPU count and a stop signal. They apply the manifest's value rules, so an
 //! override can never give the VM something a manifest could not.
 
 use crate::error::ManifestError;
-use crate::rules::{check_cpu_count, check_env_var, check_memory};
+use crate::rules::{check_cpu_count, check_env_var, check_memory, check_stop_signal};
 
 /// Parses a `-e KEY=VALUE` override into its name and value. The name is everything before
 /// the first '=' and must be a valid environment variable name; the value may be empty and may
@@ -26,6 +26,12 @@ pub fn check_memory_mib(v: u32, source: &str) -> Result<u32, ManifestError> {
 /// the range a manifest's `[vm] cpus` allows.
 pub fn check_cpus(v: u32, source: &str) -> Result<u32, ManifestError> {
     check_cpu_count(i64::from(v), source)
+}
+
+/// Reads a stop signal from `source` (for example "`--stop-signal`"), which the error names,
+/// as a manifest's `[app] stop_signal` is read: its number.
+pub fn parse_stop_signal(value: &str, source: &str) -> Result<u32, ManifestError> {
+    check_stop_signal(value, source)
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub(crate) struct RawApp {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub workdir: Option<String>,
+    pub stop_signal: Option<String>,
 }
 
 /// One `[[files]]` entry.

@@ -116,6 +116,26 @@ pub(crate) fn check_dst(value: &str, at: &str) -> Result<String, ManifestError> 
     Ok(dst)
 }
 
+/// A stop signal (`[app] stop_signal`, `--stop-signal`): a standard signal's name, with or
+/// without `SIG`, in any case, or its number (1 to 31), as docker reads STOPSIGNAL; not one
+/// of the stop signals, which the guest kernel ignores (nothing could continue the app).
+pub(crate) fn check_stop_signal(value: &str, at: &str) -> Result<u32, ManifestError> {
+    let bad = || ManifestError::StopSignal { at: at.to_owned(), value: value.to_owned() };
+    let text = value.trim().to_ascii_uppercase();
+    let sig = match text.parse::<u32>() {
+        Ok(number) => number,
+        Err(_) => {
+            let name = if text.starts_with("SIG") { text } else { format!("SIG{text}") };
+            (1..=31).find(|&sig| uvm_abi::signal::name(sig) == Some(name.as_str())).ok_or_else(bad)?
+        }
+    };
+    const IGNORED: [&str; 4] = ["SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU"];
+    match uvm_abi::signal::name(sig) {
+        Some(name) if !IGNORED.contains(&name) => Ok(sig),
+        _ => Err(bad()),
+    }
+}
+
 /// `[vm] tmpfs`: each path a `dst` may be (see [`check_dst`]), none overlapping another one
 /// or one of `taken` (the `[[files]]` destinations); `at(i)` names item `i` (1-based).
 pub(crate) fn check_tmpfs(
@@ -244,6 +264,19 @@ mod tests {
         check_dst("/process", "at").unwrap();
         check_dst("/tmpfiles/a", "at").unwrap();
         check_dst("/devices", "at").unwrap();
+    }
+
+    #[test]
+    fn stop_signals() {
+        let at = "`--stop-signal`";
+        for (value, sig) in [("SIGQUIT", 3), ("quit", 3), ("SigTerm", 15), ("15", 15), (" 2 ", 2), ("SIGKILL", 9)] {
+            assert_eq!(check_stop_signal(value, at).unwrap(), sig, "{value}");
+        }
+        for value in ["", "0", "32", "64", "SIGSTOP", "tstp", "SIGRTMIN", "TERMINATE", "-15", "SIGSIGTERM"] {
+            let err = check_stop_signal(value, at).unwrap_err();
+            assert!(matches!(err, ManifestError::StopSignal { .. }), "{value}");
+            assert!(err.to_string().starts_with("`--stop-signal` is "), "{err}");
+        }
     }
 
     #[test]

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, check_tmpfs,
-    normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, check_stop_signal,
+    check_tmpfs, normalise_guest_path,
 };
 use crate::AppConfig;
 use uvm_net::{EgressPolicy, EgressRule, NetworkConfig, PortMapping};
@@ -54,6 +54,10 @@ pub struct RunConfig {
     /// Where the VM gets a new, empty tmpfs (`[vm] tmpfs`). Left out of the TOML when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<String>,
+    /// The signal the app gets when uvm is asked to stop it (`[app] stop_signal`), by its name
+    /// (`SIGQUIT`). Left out of the TOML when absent (SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// Where run-configuration values come from, for error messages.
@@ -75,7 +79,13 @@ impl RunConfig {
             ports: app.network.ports.clone(),
             egress: app.network.egress.rules.clone(),
             tmpfs: app.vm.tmpfs.clone(),
+            stop_signal: app.stop_signal.and_then(uvm_abi::signal::name).map(str::to_owned),
         }
+    }
+
+    /// The stop signal's number, if the image names one (checked when it was read).
+    pub fn stop_signal(&self) -> Option<u32> {
+        self.stop_signal.as_deref().and_then(|name| check_stop_signal(name, AT).ok())
     }
 
     /// The published ports and egress policy, as the VMM takes them.
@@ -144,6 +154,16 @@ impl RunConfig {
                 expected: tmpfs.join(", "),
             });
         }
+        if let Some(name) = &self.stop_signal {
+            let sig = check_stop_signal(name, &format!("{AT}: `stop_signal`"))?;
+            if uvm_abi::signal::name(sig) != Some(name.as_str()) {
+                return Err(ManifestError::RunConfigInconsistent {
+                    key: "stop_signal",
+                    value: name.clone(),
+                    expected: uvm_abi::signal::name(sig).unwrap_or_default().to_owned(),
+                });
+            }
+        }
         self.network().check().map_err(|error| ManifestError::Network { at: format!("{AT}: `ports`"), error })
     }
 }
@@ -190,6 +210,7 @@ mod tests {
             ports: vec!["8080:80".parse().unwrap(), "[::1]:5353:53/udp".parse().unwrap()],
             egress: vec!["10.0.0.0/8:5432".parse().unwrap(), "any".parse().unwrap()],
             tmpfs: vec!["/run".into()],
+            stop_signal: Some("SIGQUIT".into()),
         }
     }
 
@@ -203,6 +224,20 @@ mod tests {
         let mut other = config.clone();
         other.env = config.env.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
         assert_eq!(other.to_toml(), text);
+    }
+
+    #[test]
+    fn the_stop_signal_is_a_name_left_out_when_absent_and_checked_when_read() {
+        let mut config = sample();
+        assert!(config.to_toml().contains("stop_signal = \"SIGQUIT\""));
+        assert_eq!(config.stop_signal(), Some(3));
+        config.stop_signal = None;
+        assert!(!config.to_toml().contains("stop_signal"), "an image without one is as before");
+        assert_eq!(config.stop_signal(), None);
+        for bad in ["quit", "3", "SIGSTOP", "SIGNOPE"] {
+            config.stop_signal = Some(bad.into());
+            assert!(RunConfig::from_toml(&config.to_toml()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::error::ManifestError;
 use crate::network::check_network;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul, check_tmpfs,
-    is_same_or_inside, normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
+    check_stop_signal, check_tmpfs, is_same_or_inside, normalise_guest_path,
 };
 use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
 
@@ -49,6 +49,9 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         None => DEFAULT_WORKDIR.to_owned(),
     };
 
+    let stop_signal =
+        app.stop_signal.as_deref().map(|v| check_stop_signal(v, &manifest.at("[app] `stop_signal`"))).transpose()?;
+
     let files = check_files(&manifest, &raw.files, &binary_guest_path(&binary_name))?;
 
     let memory_mib = match raw.vm.memory_mib {
@@ -68,6 +71,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         args: app.args,
         env: app.env,
         workdir,
+        stop_signal,
         files,
         vm: VmConfig { memory_mib, cpus, tmpfs },
         network,

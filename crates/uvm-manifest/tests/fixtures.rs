@@ -29,6 +29,7 @@ fn full_manifest_loads() {
             ("WITH_EQUALS".into(), "a=b".into()),
         ]),
         workdir: "/srv/data".into(),
+        stop_signal: Some(3),
         files: vec![
             FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
@@ -64,6 +65,7 @@ fn full_manifest_loads() {
             ports: app.network.ports.clone(),
             egress: app.network.egress.rules.clone(),
             tmpfs: vec!["/run".into(), "/var/cache/app".into()],
+            stop_signal: Some("SIGQUIT".into()),
         }
     );
     assert_eq!(run.network(), app.network);
@@ -118,6 +120,7 @@ fn expectations() -> Vec<Case> {
             &["[[files]] entry 1: `dst`", "\"/etc/../app.conf\""],
         ),
         ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
+        ("stop-signal", |e| matches!(e, E::StopSignal { .. }), &["[app] `stop_signal`", "\"SIGSTOP\"", "SIGQUIT"]),
         (
             "tmpfs-overlap",
             |e| matches!(e, E::TmpfsOverlap { .. }),

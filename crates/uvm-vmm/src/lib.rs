@@ -46,7 +46,7 @@ pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};
 pub use mapped::MappedFile;
 pub use net::NetCounts;
-pub use stop::StopReason;
+pub use stop::{StopPolicy, StopReason};
 pub use vm::{
     host_cpus, prepare, run, run_staged, stage_memory, vm_handoff, PreparedVm, RunReport, StagedMemory, VmReceiver,
     VmResources, VmSender, VmSpec,

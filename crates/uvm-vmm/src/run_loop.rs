@@ -225,7 +225,7 @@ impl VcpuThread<'_, '_, '_> {
             stop::put_back_outside(mask);
             return Ok(());
         }
-        stop::start_stop_timeout(mask);
+        stop::start_stop_timeout();
         self.vm.vcpus.interrupt_all(&stop::kick);
         Ok(())
     }

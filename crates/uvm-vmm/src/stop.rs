@@ -48,6 +48,24 @@ const STOP_TIMEOUT_BASE: i32 = 1 << 16;
 pub const PASSED_ON: [i32; 6] =
     [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
 
+/// How an app is asked to stop: the signal uvm passes SIGTERM on as (and `--timeout` sends),
+/// and how long the app may run on after the first SIGINT or SIGTERM (zero: they stop the VM
+/// at once; so does `--timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopPolicy {
+    /// The app's stop signal (docker's STOPSIGNAL; SIGTERM unless the image or `--stop-signal`
+    /// says).
+    pub signal: i32,
+    /// `--stop-timeout`.
+    pub timeout: Duration,
+}
+
+/// The app's stop signal (see [`StopPolicy`]).
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGTERM);
+/// A SIGINT or SIGTERM was passed on for the first time: vCPU 0 starts the stop timeout's
+/// clock once it has handed it over.
+static CLOCK_WANTED: AtomicBool = AtomicBool::new(false);
+
 /// Signals received and not yet handed to the guest (bit `sig - 1`).
 static OUTSIDE: AtomicU64 = AtomicU64::new(0);
 /// The first SIGINT or SIGTERM passed on (0: none yet): the next one stops the VM.
@@ -267,6 +285,13 @@ extern "C" fn on_outside_signal(sig: i32) {
         request(sig);
         return;
     }
+    CLOCK_WANTED.fetch_or(ends, Ordering::SeqCst);
+    pass_on(if sig == libc::SIGTERM { STOP_SIGNAL.load(Ordering::SeqCst) } else { sig });
+}
+
+/// Records `sig` for the app and has vCPU 0 hand it over: a kick out of KVM_RUN, a ring of
+/// its doorbell (a park returns). Async-signal-safe.
+fn pass_on(sig: i32) {
     OUTSIDE.fetch_or(mask_bit(sig), Ordering::SeqCst);
     kick(0);
     crate::doorbell::ring(0);
@@ -287,11 +312,11 @@ pub fn put_back_outside(mask: u64) {
     OUTSIDE.fetch_or(mask, Ordering::SeqCst);
 }
 
-/// The app got SIGINT or SIGTERM (in `mask`, as handed to the guest): starts the stop
-/// timeout's clock, after which the VM is stopped.
-pub fn start_stop_timeout(mask: u64) {
+/// Once the app was handed the first SIGINT or SIGTERM: starts the stop timeout's clock,
+/// after which the VM is stopped.
+pub fn start_stop_timeout() {
     let sig = ASKED_TO_END.load(Ordering::SeqCst);
-    if sig == 0 || mask & mask_bit(sig) == 0 {
+    if sig == 0 || !CLOCK_WANTED.swap(false, Ordering::SeqCst) {
         return;
     }
     let limit = Duration::from_millis(STOP_TIMEOUT_MS.load(Ordering::SeqCst));
@@ -320,7 +345,7 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
 }
 
 /// The `--timeout` clock of run `run`: after `limit`, as timeout(1) does, the app is sent
-/// SIGTERM (passed on as if uvm had got it) and the VM is stopped if the app still runs the
+/// SIGTERM (passed on as if uvm had got it: as the app's stop signal) and the VM is stopped if the app still runs the
 /// stop timeout later; with no stop timeout it is stopped at once.
 fn time_up(limit: Duration, run: u64) {
     std::thread::sleep(limit);
@@ -330,15 +355,18 @@ fn time_up(limit: Duration, run: u64) {
     let grace = STOP_TIMEOUT_MS.load(Ordering::SeqCst);
     if grace > 0 {
         TIMED_OUT.store(true, Ordering::SeqCst);
-        OUTSIDE.fetch_or(mask_bit(libc::SIGTERM), Ordering::SeqCst);
-        kick(0);
-        crate::doorbell::ring(0);
+        pass_on(STOP_SIGNAL.load(Ordering::SeqCst));
         std::thread::sleep(Duration::from_millis(grace));
         if RUN.load(Ordering::SeqCst) != run {
             return;
         }
     }
     request(TIMEOUT);
+}
+
+/// The app's stop signal in this run (see [`StopPolicy`]).
+pub fn stop_signal() -> i32 {
+    STOP_SIGNAL.load(Ordering::SeqCst)
 }
 
 /// Whether `--timeout` ran out in this run (the app was sent SIGTERM, or stopped): uvm's exit
@@ -383,9 +411,9 @@ pub fn with_stop_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
 
 /// Prepares a run: installs the handlers of [`PASSED_ON`] and the kick's and the wake eventfd,
 /// forgets the previous run's end (an external stop stays: uvm is being stopped) and the
-/// signals it passed on, and starts the `--timeout` clock. `stop_timeout` is how long the app
-/// may run on after uvm passed SIGINT or SIGTERM on to it (zero: they stop the VM at once).
-pub fn install(timeout: Option<Duration>, stop_timeout: Duration) {
+/// signals it passed on, and starts the `--timeout` clock. `stop` says how the app is asked
+/// to stop.
+pub fn install(timeout: Option<Duration>, stop: StopPolicy) {
     if WAKE_FD.load(Ordering::SeqCst) < 0 {
         // SAFETY: eventfd has no memory arguments.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -402,8 +430,10 @@ pub fn install(timeout: Option<Duration>, stop_timeout: Duration) {
     RUN.fetch_add(1, Ordering::SeqCst);
     OUTSIDE.store(0, Ordering::SeqCst);
     ASKED_TO_END.store(0, Ordering::SeqCst);
-    let stop_ms = u64::try_from(stop_timeout.as_millis()).unwrap_or(u64::MAX);
-    STOP_TIMEOUT_MS.store(if stop_timeout.is_zero() { 0 } else { stop_ms.max(1) }, Ordering::SeqCst);
+    CLOCK_WANTED.store(false, Ordering::SeqCst);
+    STOP_SIGNAL.store(stop.signal, Ordering::SeqCst);
+    let stop_ms = u64::try_from(stop.timeout.as_millis()).unwrap_or(u64::MAX);
+    STOP_TIMEOUT_MS.store(if stop.timeout.is_zero() { 0 } else { stop_ms.max(1) }, Ordering::SeqCst);
     set_handler(kick_signal(), on_kick);
     for sig in PASSED_ON {
         set_handler(sig, on_outside_signal);

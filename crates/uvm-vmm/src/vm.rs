@@ -53,9 +53,10 @@ pub struct VmSpec<'a> {
     pub trace_syscalls: bool,
     /// Stop the VM after this long (`--timeout`).
     pub timeout: Option<std::time::Duration>,
-    /// How long the app may run on after uvm passed SIGINT or SIGTERM on to it before the VM
-    /// is stopped (`--stop-timeout`; zero: those signals stop the VM at once).
-    pub stop_timeout: std::time::Duration,
+    /// How the app is asked to stop: its stop signal (`[app] stop_signal`, `--stop-signal`)
+    /// and how long it may run on after uvm passed SIGINT or SIGTERM on to it before the VM is
+    /// stopped (`--stop-timeout`).
+    pub stop: crate::stop::StopPolicy,
     /// Read KVM's vCPU counters at the end (`--timings`).
     pub collect_stats: bool,
     /// Ends the process with the app's exit status, called by the vCPU thread whose exit
@@ -320,7 +321,7 @@ pub fn run_staged(
         alarm: &alarm,
         fds: Mutex::new(Vec::new()),
     };
-    crate::stop::install(spec.timeout, spec.stop_timeout);
+    crate::stop::install(spec.timeout, spec.stop);
     // SAFETY: rdtsc has no side effects.
     let first_run_tsc = unsafe { core::arch::x86_64::_rdtsc() };
     // vCPU 0 runs here; the guest's VcpuStart calls spawn the others into this scope, which

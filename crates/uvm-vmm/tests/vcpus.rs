@@ -127,7 +127,7 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
         launch: AppLaunch { argv: vec!["t".into()], workdir: "/".into(), ..Default::default() },
         trace_syscalls: false,
         timeout,
-        stop_timeout: std::time::Duration::ZERO,
+        stop: uvm_vmm::StopPolicy { signal: libc::SIGTERM, timeout: std::time::Duration::ZERO },
         collect_stats: true,
         exit_now: None,
         network: Default::default(),

@@ -81,6 +81,8 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
             ("app", "name", Value::Str(s)) => m.name = s,
             ("app", "binary", Value::Str(s)) => m.binary = s,
             ("app", "workdir", Value::Str(s)) => m.workdir = Some(s),
+            // For `uvm run` alone (the native reference run gets no signal from uvm).
+            ("app", "stop_signal", Value::Str(_)) => {}
             ("app", "args", Value::Array(items)) => {
                 m.args = items
                     .into_iter()

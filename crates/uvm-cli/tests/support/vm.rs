@@ -66,10 +66,15 @@ pub fn require_kvm(test: &str) -> bool {
 /// `toolchain`, for tests that run it their own way; None (with a note) without KVM or the
 /// toolchain.
 pub fn app_image(test: &str, app: &'static str, toolchain: Toolchain) -> Option<PathBuf> {
+    manifest_image(test, app, app, toolchain)
+}
+
+/// [`app_image`] of boot app `app` packaged by the manifest `tests/manifests/<manifest>.toml`.
+pub fn manifest_image(test: &str, manifest: &'static str, app: &'static str, toolchain: Toolchain) -> Option<PathBuf> {
     if !require_kvm(test) {
         return None;
     }
-    let case = Case { suite: Suite::Boot, manifest: app, toolchain, app, runs: Vec::new() };
+    let case = Case { suite: Suite::Boot, manifest, toolchain, app, runs: Vec::new() };
     let staged = stage_case(test, &case)?;
     Some(build(test, &staged))
 }
