@@ -73,7 +73,7 @@ static ASKED_TO_END: AtomicI32 = AtomicI32::new(0);
 /// How long the app may run on after that first one, in milliseconds (0: it is not passed
 /// on; it stops the VM).
 static STOP_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
-/// `--timeout` ran out and the app was sent SIGTERM.
+/// `--timeout` ran out and the app was sent its stop signal.
 static TIMED_OUT: AtomicBool = AtomicBool::new(false);
 /// Counts [`install`]s, so a stop-timeout clock of an earlier run stops nothing.
 static RUN: AtomicU64 = AtomicU64::new(0);
@@ -345,8 +345,8 @@ fn set_handler(sig: i32, handler: extern "C" fn(i32)) {
 }
 
 /// The `--timeout` clock of run `run`: after `limit`, as timeout(1) does, the app is sent
-/// SIGTERM (passed on as if uvm had got it: as the app's stop signal) and the VM is stopped if the app still runs the
-/// stop timeout later; with no stop timeout it is stopped at once.
+/// SIGTERM (passed on as if uvm had got it: as the app's stop signal), and the VM is stopped
+/// if the app still runs the stop timeout later; with no stop timeout it is stopped at once.
 fn time_up(limit: Duration, run: u64) {
     std::thread::sleep(limit);
     if RUN.load(Ordering::SeqCst) != run {
@@ -369,8 +369,8 @@ pub fn stop_signal() -> i32 {
     STOP_SIGNAL.load(Ordering::SeqCst)
 }
 
-/// Whether `--timeout` ran out in this run (the app was sent SIGTERM, or stopped): uvm's exit
-/// status is then 124 however the app ended, as timeout(1)'s is.
+/// Whether `--timeout` ran out in this run (the app was sent its stop signal, or stopped):
+/// uvm's exit status is then 124 however the app ended, as timeout(1)'s is.
 pub fn timed_out() -> bool {
     TIMED_OUT.load(Ordering::SeqCst) || requested() == Some(StopReason::Timeout)
 }
