@@ -23,10 +23,16 @@ const PARK_NS: u64 = 1_000_000;
 /// lock around a large buffer touches the buffer's first page, not one past its end.
 #[repr(C)]
 pub struct SpinLock<T> {
+    raw: RawLock,
+    value: UnsafeCell<T>,
+}
+
+/// The lock words and the locking itself, apart from the value: one copy of the code for
+/// every `SpinLock<T>` (a copy per `T` was ~200 bytes each, all of them in the hot text).
+struct RawLock {
     locked: AtomicBool,
     /// vCPUs parked waiting for the lock (bit = vCPU index mod 64).
     sleepers: AtomicU64,
-    value: UnsafeCell<T>,
 }
 
 // SAFETY: the lock hands out access to `value` to one holder at a time, so sharing the lock
@@ -38,48 +44,17 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 impl<T> SpinLock<T> {
     /// A new, unlocked lock holding `value`.
     pub const fn new(value: T) -> SpinLock<T> {
-        SpinLock { locked: AtomicBool::new(false), sleepers: AtomicU64::new(0), value: UnsafeCell::new(value) }
+        SpinLock {
+            raw: RawLock { locked: AtomicBool::new(false), sleepers: AtomicU64::new(0) },
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Takes the lock: spins a while, then parks until an unlock wakes this vCPU.
+    #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        let mut spins = 0;
-        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            while self.locked.load(Ordering::Relaxed) {
-                spins += 1;
-                if spins < SPINS_BEFORE_PARKING {
-                    core::hint::spin_loop();
-                } else {
-                    spins = 0;
-                    self.park_while_locked();
-                }
-            }
-        }
+        self.raw.lock();
         SpinLockGuard { lock: self }
-    }
-
-    /// Parks this vCPU until an unlock wakes it (or [`PARK_NS`] passes). The bit is set
-    /// before the lock is looked at again, and the unlock clears `locked` before it looks at
-    /// the bits (both sequentially consistent), so a wake cannot fall between the two.
-    fn park_while_locked(&self) {
-        let bit = 1u64 << (crate::process::current_cpu() % 64);
-        self.sleepers.fetch_or(bit, Ordering::SeqCst);
-        if self.locked.load(Ordering::SeqCst) {
-            park(PARK_NS);
-        }
-        self.sleepers.fetch_and(!bit, Ordering::SeqCst);
-    }
-
-    /// Clears `locked` and wakes one parked waiter, if any.
-    fn unlock(&self) {
-        self.locked.store(false, Ordering::SeqCst);
-        let sleepers = self.sleepers.load(Ordering::SeqCst);
-        if sleepers != 0 {
-            let bit = sleepers & sleepers.wrapping_neg();
-            if self.sleepers.fetch_and(!bit, Ordering::SeqCst) & bit != 0 {
-                unpark(bit.trailing_zeros());
-            }
-        }
     }
 
     /// Runs `f` with the lock released and takes it again before returning: how a holder
@@ -95,11 +70,55 @@ impl<T> SpinLock<T> {
         );
         let held: *mut U = held;
         escape(held);
-        self.unlock();
+        self.raw.unlock();
         let result = f();
-        core::mem::forget(self.lock());
+        self.raw.lock();
         escape(held);
         result
+    }
+}
+
+impl RawLock {
+    /// Takes the lock: spins a while, then parks until an unlock wakes this vCPU.
+    #[inline(never)]
+    fn lock(&self) {
+        let mut spins = 0;
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while self.locked.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins < SPINS_BEFORE_PARKING {
+                    core::hint::spin_loop();
+                } else {
+                    spins = 0;
+                    self.park_while_locked();
+                }
+            }
+        }
+    }
+
+    /// Parks this vCPU until an unlock wakes it (or [`PARK_NS`] passes). The bit is set
+    /// before the lock is looked at again, and the unlock clears `locked` before it looks at
+    /// the bits (both sequentially consistent), so a wake cannot fall between the two.
+    fn park_while_locked(&self) {
+        let bit = 1u64 << (crate::process::current_cpu() % 64);
+        self.sleepers.fetch_or(bit, Ordering::SeqCst);
+        if self.locked.load(Ordering::SeqCst) {
+            park(PARK_NS);
+        }
+        self.sleepers.fetch_and(!bit, Ordering::SeqCst);
+    }
+
+    /// Clears `locked` and wakes one parked waiter, if any.
+    #[inline(never)]
+    fn unlock(&self) {
+        self.locked.store(false, Ordering::SeqCst);
+        let sleepers = self.sleepers.load(Ordering::SeqCst);
+        if sleepers != 0 {
+            let bit = sleepers & sleepers.wrapping_neg();
+            if self.sleepers.fetch_and(!bit, Ordering::SeqCst) & bit != 0 {
+                unpark(bit.trailing_zeros());
+            }
+        }
     }
 }
 
@@ -133,8 +152,9 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
 }
 
 impl<T> Drop for SpinLockGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        self.lock.unlock();
+        self.lock.raw.unlock();
     }
 }
 
@@ -164,9 +184,9 @@ mod tests {
         {
             let mut g = lock.lock();
             *g += 1;
-            assert!(lock.locked.load(Ordering::Relaxed));
+            assert!(lock.raw.locked.load(Ordering::Relaxed));
         }
-        assert!(!lock.locked.load(Ordering::Relaxed));
+        assert!(!lock.raw.locked.load(Ordering::Relaxed));
         assert_eq!(*lock.lock(), 6);
     }
 
@@ -175,10 +195,10 @@ mod tests {
         let lock = SpinLock::new((1, 2));
         let mut guard = lock.lock();
         let seen = lock.release_while(&mut guard.1, || {
-            assert!(!lock.locked.load(Ordering::Relaxed));
+            assert!(!lock.raw.locked.load(Ordering::Relaxed));
             *lock.lock()
         });
         assert_eq!(seen, (1, 2));
-        assert!(lock.locked.load(Ordering::Relaxed));
+        assert!(lock.raw.locked.load(Ordering::Relaxed));
     }
 }
