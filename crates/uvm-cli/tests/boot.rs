@@ -48,6 +48,8 @@ boot_tests! {
     musl_hot_syscalls => cases::hot_syscalls(Musl);
     glibc_itimer => cases::itimer(Glibc);
     musl_itimer => cases::itimer(Musl);
+    glibc_timerfd => cases::timerfd(Glibc);
+    musl_timerfd => cases::timerfd(Musl);
     glibc_misc_calls => cases::misc_calls(Glibc);
     musl_misc_calls => cases::misc_calls(Musl);
     glibc_prctl => cases::prctl(Glibc);

@@ -72,7 +72,7 @@ pub fn wait_until(
             // Host tests have no other thread to wait for.
             return Err(Errno::ETIMEDOUT);
         }
-        p.park(timeout.min(crate::syscall::itimer::park_limit(p)));
+        p.park(timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit()));
     }
 }
 
@@ -91,8 +91,9 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;
     p.shared.vcpus.wait_for_io(cpu);
-    // A timer that expires meanwhile ends the park (the caller then finds its signal).
-    let timeout = timeout.min(crate::syscall::itimer::park_limit(p));
+    // A timer that expires meanwhile ends the park (the caller then finds its signal, or its
+    // timerfd readable).
+    let timeout = timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit());
     let Some(area) = p.net_area else {
         p.park(timeout);
         return Ok(());

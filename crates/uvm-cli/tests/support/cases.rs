@@ -257,6 +257,7 @@ pub fn all() -> Vec<Case> {
             prctl(tc),
             misc_calls(tc),
             itimer(tc),
+            timerfd(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -550,6 +551,38 @@ pub fn itimer(tc: Toolchain) -> Case {
         Run::new("no handler").args(&["kill"]).stdout("spinning until SIGALRM\n").status(ALRM),
     ];
     case("itimer", c_only(tc), "itimer", runs)
+}
+
+/// `timerfd`: timers read through a file: creation and its errors, one-shot and periodic
+/// timers, a blocking read, poll and edge-triggered epoll waking at the deadline, an absolute
+/// CLOCK_REALTIME time, disarming, what the file shows of itself.
+pub fn timerfd(tc: Toolchain) -> Case {
+    let out = "clock CLOCK_PROCESS_CPUTIME_ID: -1 EINVAL\n\
+               flag 4: -1 EINVAL\n\
+               timerfd: mode 0600, cloexec yes, nonblock yes, link anon_inode:[timerfd]\n\
+               write: -1 EINVAL\n\
+               read 4 bytes: -1 EINVAL\n\
+               read, disarmed: -1 EAGAIN\n\
+               settime with 1e9 ns: -1 EINVAL\n\
+               settime flag 4: -1 EINVAL\n\
+               settime of a pipe: -1 EINVAL\n\
+               gettime: 0 < left <= 50 ms yes, interval 0\n\
+               read before the deadline: -1 EAGAIN\n\
+               poll: 1, POLLIN yes, after the deadline yes\n\
+               read: 1 expiration(s)\n\
+               read again: -1 EAGAIN\n\
+               gettime after it fired: 0.000000000\n\
+               periodic, after 55 ms: at least 5 expirations yes\n\
+               disarmed: the old interval 10 ms, the old value set yes\n\
+               read after disarming: -1 EAGAIN\n\
+               blocking read: 1 expiration(s), after the deadline yes\n\
+               settime ABSTIME|CANCEL_ON_SET: 0\n\
+               absolute realtime: 1 expiration(s), after it yes\n\
+               epoll, disarmed: 0\n\
+               epoll: 1 (data 7), after the deadline yes\n\
+               epoll, edge again: 0\n\
+               read: 1 expiration(s)\n";
+    case("timerfd", c_only(tc), "timerfd", vec![Run::new("timers").stdout(out)])
 }
 
 /// `misc_calls`: calls answered without doing anything once their arguments are checked: the

@@ -1,5 +1,5 @@
 //! Linux's anonymous inode (`anon_inodefs`): the one inode that every eventfd and epoll file
-//! shares on Linux. It owns what these files show of themselves: `fstat` (mode `0600` with
+//! shares on Linux (and timerfds). It owns what these files show of themselves: `fstat` (mode `0600` with
 //! no file-type bits, owned by root, size 0, the same device and inode number for all of
 //! them), `fstatfs` (`ANON_INODE_FS_MAGIC`) and the names `/proc/self/fd/N` links to
 //! (`anon_inode:[eventfd]`, `anon_inode:[eventpoll]`).
@@ -19,6 +19,8 @@ pub const ANON_INODE_INO: u64 = 0x3fff;
 pub const EVENTFD_NAME: &[u8] = b"anon_inode:[eventfd]";
 /// What `/proc/self/fd/N` shows for an epoll instance.
 pub const EPOLL_NAME: &[u8] = b"anon_inode:[eventpoll]";
+/// What `/proc/self/fd/N` shows for a timerfd.
+pub const TIMERFD_NAME: &[u8] = b"anon_inode:[timerfd]";
 
 /// The anonymous inode's metadata; `time` is when it was made (the VM's boot, as on Linux).
 pub fn stat(time: Timespec) -> Stat {

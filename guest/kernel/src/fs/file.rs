@@ -127,10 +127,10 @@ impl OpenFile {
         self.socket().is_some() || self.inet().is_some()
     }
 
-    /// Whether a read or write may have to wait (pipes, eventfds and sockets: they say
+    /// Whether a read or write may have to wait (pipes, eventfds, timerfds and sockets: they say
     /// `EAGAIN`, and the syscall layer waits unless `O_NONBLOCK`).
     pub fn may_block(&self) -> bool {
-        self.pipe.is_some() || self.eventfd().is_some() || self.is_socket()
+        self.pipe.is_some() || self.eventfd().is_some() || self.node().timerfd().is_some() || self.is_socket()
     }
 
     /// Whether `epoll` can watch this file (`EPERM` otherwise): see `Node::supports_poll`.
@@ -157,6 +157,7 @@ impl OpenFile {
                 input | POLLOUT | POLLWRNORM
             }
             (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
+            (None, Node::TimerFd(timer)) if !self.path_only => timer.poll(),
             (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
@@ -178,6 +179,7 @@ impl OpenFile {
         match (&self.pipe, self.node()) {
             (Some(pipe), _) => Some(pipe.changes()),
             (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
+            (None, Node::TimerFd(timer)) => Some(timer.changes()),
             (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Inet(socket)) => Some(socket.changes()),
@@ -609,6 +611,7 @@ impl OpenFile {
             | Node::Pipe(_)
             | Node::EventFd(_)
             | Node::Epoll(_)
+            | Node::TimerFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::EINVAL),
             _ => Ok(()),

@@ -24,6 +24,7 @@
 //! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
 //! - [`pipe`]: [`Pipe`], the anonymous pipes of `pipe`/`pipe2` (not in any directory).
 //! - [`eventfd`]: [`EventFd`], the counters of `eventfd`/`eventfd2`.
+//! - [`timerfd`]: the timers of `timerfd_create`.
 //! - [`epoll`]: [`Epoll`], epoll instances (interest lists and what `epoll_wait` reports).
 //! - [`unix`], [`inet`]: `AF_UNIX` sockets (in guest memory) and IP sockets (the VMM's host
 //!   sockets, by handle).
@@ -65,6 +66,7 @@ pub mod pipe;
 pub mod proc;
 pub mod stat;
 pub mod statfs;
+pub mod timerfd;
 pub mod tmpfs;
 pub mod unix;
 pub mod vfs;

@@ -75,6 +75,8 @@ pub enum Node {
     EventFd(Arc<EventFd>),
     /// An epoll instance (an anonymous inode).
     Epoll(Arc<Epoll>),
+    /// A timerfd (an anonymous inode).
+    TimerFd(Arc<crate::fs::timerfd::TimerFd>),
     /// An `AF_UNIX` socket (sockfs: in no directory).
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
@@ -104,7 +106,7 @@ impl Node {
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
-            Node::EventFd(_) | Node::Epoll(_) => FileType::Anon,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => FileType::Anon,
             Node::Socket(_) | Node::Inet(_) => FileType::Socket,
             Node::Host(node) => node.file_type(),
         }
@@ -128,6 +130,7 @@ impl Node {
             | Node::Pipe(_)
             | Node::EventFd(_)
             | Node::Epoll(_)
+            | Node::TimerFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Mutability::Fixed,
         }
@@ -144,6 +147,7 @@ impl Node {
             Node::Pipe(pipe) => pipe.stat(),
             Node::EventFd(eventfd) => eventfd.stat(),
             Node::Epoll(epoll) => epoll.stat(),
+            Node::TimerFd(timer) => timer.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
             Node::Host(node) => return node.stat(),
@@ -159,7 +163,7 @@ impl Node {
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
-            Node::EventFd(_) | Node::Epoll(_) => crate::fs::anon::ANON_INODE_INO,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
             Node::Host(node) => node.ino(),
@@ -177,6 +181,7 @@ impl Node {
             (Node::Pipe(a), Node::Pipe(b)) => Arc::ptr_eq(a, b),
             (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
+            (Node::TimerFd(a), Node::TimerFd(b)) => Arc::ptr_eq(a, b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
             (Node::Host(a), Node::Host(b)) => a.same_file(b),
@@ -194,9 +199,13 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
-                Err(Errno::ENOTDIR)
-            }
+            Node::Console(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.lookup(name)?))),
         }
@@ -215,9 +224,13 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
-                Err(Errno::ENOTDIR)
-            }
+            Node::Console(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.parent()?))),
         }
@@ -247,9 +260,13 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
-                Err(Errno::ENOTDIR)
-            }
+            Node::Console(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
             Node::Host(node) => node.read_dir(from, visit),
         }
@@ -269,9 +286,13 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) | Node::Pipe(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
-                Err(Errno::EINVAL)
-            }
+            Node::Console(_)
+            | Node::Pipe(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
             Node::Host(node) => node.readlink(),
         }
@@ -289,7 +310,7 @@ impl Node {
 
     /// Whether this is an anonymous inode (an eventfd or an epoll instance).
     pub fn is_anon(&self) -> bool {
-        matches!(self, Node::EventFd(_) | Node::Epoll(_))
+        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_))
     }
 
     /// Whether the file can be watched by `epoll` (Linux: whether it has a `poll` method):
@@ -297,9 +318,13 @@ impl Node {
     /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
     pub fn supports_poll(&self) -> bool {
         match self {
-            Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) | Node::Socket(_) | Node::Inet(_) => {
-                true
-            }
+            Node::Pipe(_)
+            | Node::Console(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::Socket(_)
+            | Node::Inet(_) => true,
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
             Node::Image(_) | Node::Tmp(_) | Node::Proc(_) | Node::Host(_) => false,
         }
@@ -318,6 +343,7 @@ impl Node {
             Node::Host(node) => node.read_at(offset, buf),
             Node::Pipe(pipe) => pipe.read(buf),
             Node::EventFd(eventfd) => eventfd.read(buf),
+            Node::TimerFd(timer) => timer.read(buf),
             Node::Epoll(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => {
                 let received = socket.recv(buf.len(), false)?;
@@ -345,11 +371,19 @@ impl Node {
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
-            Node::Epoll(_) => Err(Errno::EINVAL),
+            Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
             // As for reads: `syscall::inet` writes IP sockets.
             Node::Inet(_) => Err(Errno::EINVAL),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
+        }
+    }
+
+    /// The timerfd, if this is one.
+    pub fn timerfd(&self) -> Option<&Arc<crate::fs::timerfd::TimerFd>> {
+        match self {
+            Node::TimerFd(timer) => Some(timer),
+            _ => None,
         }
     }
 
@@ -452,7 +486,7 @@ impl Node {
             Node::Tmp(node) => node.set_mode(mode),
             Node::Host(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -467,7 +501,7 @@ impl Node {
             }
             Node::Host(node) => node.set_owner(uid, gid),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -482,7 +516,7 @@ impl Node {
             }
             Node::Host(node) => node.set_times(atime, mtime),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Ok(()),
         }
     }

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
-use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME};
+use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, TIMERFD_NAME};
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
@@ -324,6 +324,16 @@ impl Vfs {
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EVENTFD_NAME.to_vec()), flags, Vec::new()))
     }
 
+    /// `timerfd_create`: a new, disarmed timer's file on clock `clock_id` (read-write, as
+    /// Linux opens it, so a write reaches the timer and is `EINVAL`; `O_NONBLOCK` if
+    /// `nonblocking`). `/proc/self/fd/N` shows `anon_inode:[timerfd]`.
+    #[cold]
+    pub fn timerfd(&self, clock_id: u32, nonblocking: bool) -> Result<Arc<OpenFile>, Errno> {
+        let node = Node::TimerFd(crate::fs::timerfd::TimerFd::new(clock_id, self.booted)?);
+        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+        Ok(Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, TIMERFD_NAME.to_vec()), flags, Vec::new())))
+    }
+
     /// `epoll_create1`: a new epoll instance's file. `/proc/self/fd/N` shows
     /// `anon_inode:[eventpoll]`.
     pub fn epoll(&self) -> Arc<OpenFile> {
@@ -608,7 +618,7 @@ impl Vfs {
                 statfs.fs_type = PIPEFS_MAGIC;
                 return statfs;
             }
-            Node::EventFd(_) | Node::Epoll(_) => {
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }

@@ -27,6 +27,7 @@ pub mod proc;
 pub mod signal;
 pub mod table;
 pub mod time;
+pub mod timerfd;
 pub mod trace;
 pub mod xattr;
 

@@ -9,7 +9,7 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, prctl, proc, signal, time, xattr,
+    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, prctl, proc, signal, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -212,8 +212,11 @@ syscall_table! {
     277 sync_file_range 4 => fs::sys_sync_file_range;
     280 utimensat 4 => fs::sys_utimensat;
     281 epoll_pwait 6 => epoll::sys_epoll_pwait;
+    283 timerfd_create 2 => timerfd::sys_timerfd_create;
     284 eventfd 1 => epoll::sys_eventfd;
     285 fallocate 4 => fs::sys_fallocate;
+    286 timerfd_settime 4 => timerfd::sys_timerfd_settime;
+    287 timerfd_gettime 2 => timerfd::sys_timerfd_gettime;
     288 accept4 4 => net::sys_accept4;
     290 eventfd2 2 => epoll::sys_eventfd2;
     291 epoll_create1 1 => epoll::sys_epoll_create1;
