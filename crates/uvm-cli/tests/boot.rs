@@ -50,6 +50,8 @@ boot_tests! {
     musl_itimer => cases::itimer(Musl);
     glibc_timerfd => cases::timerfd(Glibc);
     musl_timerfd => cases::timerfd(Musl);
+    glibc_cputime => cases::cputime(Glibc);
+    musl_cputime => cases::cputime(Musl);
     glibc_misc_calls => cases::misc_calls(Glibc);
     musl_misc_calls => cases::misc_calls(Musl);
     glibc_prctl => cases::prctl(Glibc);

@@ -13,6 +13,7 @@ pub mod arch;
 pub mod boot;
 pub mod bootinfo;
 pub mod consolering;
+pub mod cputime;
 pub mod elf;
 pub mod errno;
 pub mod family;

@@ -101,6 +101,8 @@ pub struct SelfView {
     comm: SpinLock<Option<Vec<u8>>>,
     /// Its id and its parent's.
     ids: SpinLock<(u32, u32)>,
+    /// Its CPU time (`cputime`).
+    pub cpu: crate::cputime::ProcessCpu,
 }
 
 impl SelfView {
@@ -126,7 +128,8 @@ impl SelfView {
     }
 
     /// A view of a forked child: what this one shows, over the child's files and memory.
-    pub fn fork(&self, files: Arc<Files>, memory: Arc<MemoryShare>, pid: u32) -> SelfView {
+    /// Its one thread starts at `start_ns`.
+    pub fn fork(&self, files: Arc<Files>, memory: Arc<MemoryShare>, pid: u32, start_ns: u64) -> SelfView {
         SelfView {
             files,
             memory: SpinLock::new(memory),
@@ -135,6 +138,7 @@ impl SelfView {
             program: SpinLock::new(self.program.lock().clone()),
             comm: SpinLock::new(self.comm.lock().clone()),
             ids: SpinLock::new((pid, self.ids.lock().0)),
+            cpu: crate::cputime::ProcessCpu::new(start_ns),
         }
     }
 }
@@ -226,6 +230,10 @@ impl ProcessView for SelfView {
 
     fn thread_count(&self) -> u32 {
         self.threads.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn cpu_ns(&self) -> Option<u64> {
+        Some(self.cpu.total_ns(self.thread_count(), crate::cputime::now_ns()))
     }
 
     fn program(&self) -> Option<Vec<u8>> {
@@ -341,6 +349,8 @@ impl Process {
             program: SpinLock::new(None),
             comm: SpinLock::new(None),
             ids: SpinLock::new((INIT_PID, 0)),
+            // The app's first thread started with the VM.
+            cpu: crate::cputime::ProcessCpu::new(0),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.
@@ -365,7 +375,7 @@ impl Process {
             hostname: String::from("uvm"),
             clock,
             signals: SignalState::new(),
-            thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new()),
+            thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new(), 0),
             threads: Threads::new(),
             nofile_limit: crate::fs::RLIMIT_NOFILE,
             cpu_count,
@@ -393,12 +403,13 @@ impl Process {
             cwd: SpinLock::new(self.files.cwd.lock().clone()),
         });
         let mut space = space;
-        let view = Arc::new(self.view.fork(files.clone(), space.memory_share(), pid));
+        let start_ns = self.clock.monotonic_ns(crate::time::rdtsc());
+        let view = Arc::new(self.view.fork(files.clone(), space.memory_share(), pid, start_ns));
         // The calling thread's mask and alternate stack, as Linux's fork copies them.
         let mut signals = crate::signal::ThreadSignals::new();
         signals.set_blocked(self.thread.signals.blocked);
         signals.alt_stack = self.thread.signals.alt_stack;
-        let mut thread = Thread::new(pid, cpu, signals);
+        let mut thread = Thread::new(pid, cpu, signals, start_ns);
         thread.name = self.thread.name;
         Process {
             pid,
@@ -518,12 +529,18 @@ impl Process {
     }
 
     /// Runs `f`, which must not need the process, with the process unlocked: for waits in
-    /// the VMM (the host's stdin).
+    /// the VMM (parks, the host's stdin).
+    /// The time this takes is the thread's wait, not CPU time (`cputime`).
     pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
         #[cfg(not(test))]
         {
+            let clock = self.clock;
+            let from = clock.monotonic_ns(crate::time::rdtsc());
             let result = PROCESS.release_while(self, f);
             self.switch_to(current_cpu());
+            let waited = clock.monotonic_ns(crate::time::rdtsc()).saturating_sub(from);
+            self.thread.waited_ns += waited;
+            self.view.cpu.waited(waited);
             result
         }
         #[cfg(test)]

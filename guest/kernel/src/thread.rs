@@ -33,12 +33,31 @@ pub struct Thread {
     /// Its name (prctl PR_SET_NAME), NUL-padded; `None`: the program's name, as Linux's
     /// `comm` starts.
     pub name: Option<[u8; crate::syscall::prctl::NAME_LEN]>,
+    /// When it started (monotonic ns; the app's first thread: 0, the VM's start).
+    pub started_ns: u64,
+    /// How long it waited in the VMM with the process unlocked (`crate::cputime`).
+    pub waited_ns: u64,
 }
 
 impl Thread {
-    /// A thread `tid` on vCPU `cpu` with signal state `signals`.
-    pub fn new(tid: u32, cpu: u32, signals: ThreadSignals) -> Thread {
-        Thread { tid, cpu, signals, clear_child_tid: 0, robust_list: 0, net_mark: 0, name: None }
+    /// A thread `tid` on vCPU `cpu` with signal state `signals`, started at `started_ns`.
+    pub fn new(tid: u32, cpu: u32, signals: ThreadSignals, started_ns: u64) -> Thread {
+        Thread {
+            tid,
+            cpu,
+            signals,
+            clear_child_tid: 0,
+            robust_list: 0,
+            net_mark: 0,
+            name: None,
+            started_ns,
+            waited_ns: 0,
+        }
+    }
+
+    /// Its CPU time at `now_ns` (`crate::cputime`).
+    pub fn cpu_ns(&self, now_ns: u64) -> u64 {
+        crate::cputime::thread_cpu_ns(self.started_ns, self.waited_ns, now_ns)
     }
 }
 

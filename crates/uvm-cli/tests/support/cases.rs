@@ -258,6 +258,7 @@ pub fn all() -> Vec<Case> {
             misc_calls(tc),
             itimer(tc),
             timerfd(tc),
+            cputime(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -583,6 +584,19 @@ pub fn timerfd(tc: Toolchain) -> Case {
                epoll, edge again: 0\n\
                read: 1 expiration(s)\n";
     case("timerfd", c_only(tc), "timerfd", vec![Run::new("timers").stdout(out)])
+}
+
+/// `cputime`: computing is CPU time, sleeping is not, an ended thread's counts for the
+/// process; times, getrusage and /proc/self/stat agree with clock_gettime.
+pub fn cputime(tc: Toolchain) -> Case {
+    let out = "computing 100 ms is CPU time: yes\n\
+               sleeping 300 ms is not: yes\n\
+               an ended thread's 100 ms count for the process: yes\n\
+               but not for the main thread: yes\n\
+               getrusage agrees: yes\n\
+               times agrees: yes\n\
+               /proc/self/stat agrees: yes\n";
+    case("cputime", c_only(tc), "cputime", vec![Run::new("cpu time").stdout(out)])
 }
 
 /// `misc_calls`: calls answered without doing anything once their arguments are checked: the

@@ -150,6 +150,10 @@ pub trait ProcessView: Send + Sync {
     fn thread_count(&self) -> u32 {
         1
     }
+    /// Its CPU time in nanoseconds (`None`: unknown, shown as the VM's uptime).
+    fn cpu_ns(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
@@ -521,8 +525,15 @@ impl ProcFs {
         format!("{seconds}.{:02} 0.00\n", nanos / 10_000_000)
     }
 
-    /// Clock ticks since boot: the app's CPU time (it is the VM's only process; waits are
-    /// not subtracted, as for `CLOCK_PROCESS_CPUTIME_ID`).
+    /// Process `of`'s CPU time in clock ticks (the VM's uptime when its view does not know).
+    fn cpu_ticks(&self, of: u32) -> u64 {
+        match self.view(of).and_then(|p| p.cpu_ns()) {
+            Some(ns) => ns / (1_000_000_000 / CLOCK_TICKS),
+            None => self.ticks_since_boot(),
+        }
+    }
+
+    /// Clock ticks since boot.
     fn ticks_since_boot(&self) -> u64 {
         let (seconds, nanos) = self.since_boot();
         (seconds as u64) * CLOCK_TICKS + (nanos as u64) / (1_000_000_000 / CLOCK_TICKS)
@@ -668,7 +679,7 @@ impl ProcFs {
             0,                                                         // cminflt
             0,                                                         // majflt
             0,                                                         // cmajflt
-            self.ticks_since_boot().into(),                            // utime
+            self.cpu_ticks(of).into(),                                 // utime
             0,                                                         // stime
             0,                                                         // cutime
             0,                                                         // cstime

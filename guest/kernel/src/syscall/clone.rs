@@ -199,7 +199,9 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
     // The child inherits the signal mask; pending signals and the alternate stack are its own.
     let mut signals = crate::signal::ThreadSignals::new();
     signals.set_blocked(p.thread.signals.blocked);
-    let mut thread = Thread::new(tid, vcpu.cpu, signals);
+    let started_ns = p.clock.monotonic_ns(crate::time::rdtsc());
+    p.view.cpu.thread_started(started_ns);
+    let mut thread = Thread::new(tid, vcpu.cpu, signals, started_ns);
     // A new thread starts with its creator's name, as on Linux.
     thread.name = p.thread.name;
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
@@ -441,6 +443,8 @@ pub fn release_thread_futexes(p: &mut Process) {
 /// thread is started on it.
 fn exit_thread(p: &mut Process) -> ! {
     release_thread_futexes(p);
+    let now = p.clock.monotonic_ns(crate::time::rdtsc());
+    p.view.cpu.thread_ended(p.thread.started_ns, p.thread.waited_ns, now);
     let cpu = p.thread.cpu;
     // Another thread becomes `Process::thread` until the next vCPU takes the lock.
     let Some(next) = p.threads.others.pop() else { crate::hypercall::panic(b"exit_thread without other threads") };

@@ -5,8 +5,8 @@
 //! The app is pid 1: it leads its own process group and session (as a container's init
 //! does); its children start in its group and may make their own (setpgid, setsid). Every
 //! process runs as uid/gid [`Process::uid`]/[`Process::gid`] with no supplementary groups,
-//! and may only "change" its ids to the ones it has (EPERM else). Its CPU time is the VM's
-//! uptime (as `CLOCK_PROCESS_CPUTIME_ID` reports it).
+//! and may only "change" its ids to the ones it has (EPERM else). Its CPU time is as
+//! `crate::cputime` counts it (user time; no system time, no children's).
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
@@ -298,28 +298,34 @@ pub fn sys_sysinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// times(buf): the app's user time (its run time) in clock ticks; returns ticks since boot.
-pub fn sys_times(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let ticks = run_time_ns(p) / (1_000_000_000 / CLOCK_TICKS);
-    if f.rdi != 0 {
-        let mut out = [0u8; 32];
-        out[..8].copy_from_slice(&ticks.to_le_bytes());
-        user::copy_out(&mut p.space, f.rdi, &out)?;
-    }
-    Ok(ticks as usize)
+/// The process's CPU time (`crate::cputime`).
+fn process_cpu_ns(p: &Process) -> u64 {
+    p.view.cpu.total_ns(p.threads.others.len() as u32 + 1, run_time_ns(p))
 }
 
-/// getrusage(who, usage): RUSAGE_SELF and RUSAGE_THREAD report the run time as user time,
-/// the largest resident set and the pages filled on first touch (minor faults);
-/// RUSAGE_CHILDREN is all zeros (no children). EINVAL for another `who`.
+/// times(buf): the process's CPU time as user time, in clock ticks; returns ticks since boot.
+pub fn sys_times(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let tick_ns = 1_000_000_000 / CLOCK_TICKS;
+    if f.rdi != 0 {
+        let mut out = [0u8; 32];
+        out[..8].copy_from_slice(&(process_cpu_ns(p) / tick_ns).to_le_bytes());
+        user::copy_out(&mut p.space, f.rdi, &out)?;
+    }
+    Ok((run_time_ns(p) / tick_ns) as usize)
+}
+
+/// getrusage(who, usage): RUSAGE_SELF and RUSAGE_THREAD report the process's or the thread's
+/// CPU time as user time, the largest resident set and the pages filled on first touch (minor
+/// faults); RUSAGE_CHILDREN is all zeros (children's times are not kept). EINVAL for another
+/// `who`.
 pub fn sys_getrusage(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
     let mut out = [0u8; 144];
     match f.rdi as i32 {
-        RUSAGE_SELF | RUSAGE_THREAD => {
-            let ns = run_time_ns(p);
+        who @ (RUSAGE_SELF | RUSAGE_THREAD) => {
+            let ns = if who == RUSAGE_SELF { process_cpu_ns(p) } else { p.thread.cpu_ns(run_time_ns(p)) };
             out[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
             out[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
             let share = p.space.memory_share();

@@ -26,9 +26,11 @@ pub fn clock_ns(p: &Process, id: u64) -> Result<u64, Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
             Ok(p.clock.monotonic_ns(tsc))
         }
-        // The app is the VM's only process and only runs on its vCPU: its CPU time is the
-        // VM's uptime (waits are not subtracted; documented in docs/syscalls.md).
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(p.clock.monotonic_ns(tsc)),
+        // Run time less waits (`crate::cputime`).
+        CLOCK_PROCESS_CPUTIME_ID => {
+            Ok(p.view.cpu.total_ns(p.threads.others.len() as u32 + 1, p.clock.monotonic_ns(tsc)))
+        }
+        CLOCK_THREAD_CPUTIME_ID => Ok(p.thread.cpu_ns(p.clock.monotonic_ns(tsc))),
         _ => Err(Errno::EINVAL),
     }
 }

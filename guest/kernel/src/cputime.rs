@@ -1,0 +1,88 @@
+//! CPU time. A thread's is the time since it started less the time it waited in the VMM with
+//! the process unlocked (`Process::unlocked`: parks for sleeps, futexes, blocking I/O, the
+//! host's stdin); a process's is the sum over its threads, the ended ones included. All of it
+//! is reported as user time (the guest kernel's own work is not told apart), and a vCPU the
+//! host preempts still counts as running (the guest cannot see it). Children's times are not
+//! added to their parent's (wait4's rusage, `times`' and `getrusage`'s children: 0).
+//!
+//! The process's sums are atomics in its `/proc` view, so `/proc/<pid>/stat` shows the same
+//! time as `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`; every change and every reading happens
+//! with the process lock held.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// A process's CPU time, as sums over its threads.
+#[derive(Debug, Default)]
+pub struct ProcessCpu {
+    /// The start times of its live threads, summed.
+    live_starts: AtomicU64,
+    /// The waits of its live threads, summed.
+    live_waits: AtomicU64,
+    /// The CPU time of its ended threads.
+    ended: AtomicU64,
+}
+
+impl ProcessCpu {
+    /// A process whose one thread started at `start_ns` (monotonic).
+    pub fn new(start_ns: u64) -> ProcessCpu {
+        ProcessCpu { live_starts: AtomicU64::new(start_ns), ..ProcessCpu::default() }
+    }
+
+    /// A thread started at `start_ns`.
+    pub fn thread_started(&self, start_ns: u64) {
+        self.live_starts.fetch_add(start_ns, Ordering::Relaxed);
+    }
+
+    /// A live thread waited `ns`.
+    pub fn waited(&self, ns: u64) {
+        self.live_waits.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// A thread that started at `start_ns` and waited `waited_ns` in all ended at `now_ns`.
+    pub fn thread_ended(&self, start_ns: u64, waited_ns: u64, now_ns: u64) {
+        self.ended.fetch_add(thread_cpu_ns(start_ns, waited_ns, now_ns), Ordering::Relaxed);
+        self.live_starts.fetch_sub(start_ns, Ordering::Relaxed);
+        self.live_waits.fetch_sub(waited_ns, Ordering::Relaxed);
+    }
+
+    /// The process's CPU time at `now_ns`, with `threads` live threads.
+    pub fn total_ns(&self, threads: u32, now_ns: u64) -> u64 {
+        let live = u128::from(threads) * u128::from(now_ns);
+        let spent = live
+            .saturating_sub(u128::from(self.live_starts.load(Ordering::Relaxed)))
+            .saturating_sub(u128::from(self.live_waits.load(Ordering::Relaxed)));
+        u64::try_from(spent).unwrap_or(u64::MAX).saturating_add(self.ended.load(Ordering::Relaxed))
+    }
+}
+
+/// A thread's CPU time at `now_ns`: since it started at `start_ns`, less `waited_ns`.
+pub fn thread_cpu_ns(start_ns: u64, waited_ns: u64, now_ns: u64) -> u64 {
+    now_ns.saturating_sub(start_ns).saturating_sub(waited_ns)
+}
+
+/// The monotonic clock now, in nanoseconds.
+pub fn now_ns() -> u64 {
+    crate::time::clock().monotonic_ns(crate::time::rdtsc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_and_ended_threads_count_as_linux_counts_them() {
+        let cpu = ProcessCpu::new(0);
+        assert_eq!(cpu.total_ns(1, 100), 100, "one thread, never waited");
+        cpu.waited(30);
+        assert_eq!(cpu.total_ns(1, 100), 70);
+        cpu.thread_started(100);
+        assert_eq!(cpu.total_ns(2, 150), 120 + 50, "the second thread ran 50");
+        // The second thread waited 20 of its 60, then ended.
+        cpu.waited(20);
+        cpu.thread_ended(100, 20, 160);
+        assert_eq!(cpu.total_ns(1, 160), 130 + 40);
+        assert_eq!(cpu.total_ns(1, 200), 170 + 40, "an ended thread's time stays");
+        assert_eq!(thread_cpu_ns(100, 20, 160), 40);
+        assert_eq!(thread_cpu_ns(100, 80, 160), 0, "never below zero");
+    }
+}

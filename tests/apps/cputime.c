@@ -1,0 +1,85 @@
+/* CPU time: a thread that computes uses CPU time, one that sleeps does not, and the process's
+ * is its threads' together, ended ones included; times, getrusage and /proc/self/stat agree
+ * with clock_gettime. Prints facts only. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MS 1000000LL
+
+static long long clock_ns(clockid_t id) {
+    struct timespec t;
+    clock_gettime(id, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Computes until this thread has used `ms` of CPU time. */
+static void compute(long long ms) {
+    volatile unsigned long sink = 0;
+    while (clock_ns(CLOCK_THREAD_CPUTIME_ID) < ms * MS)
+        for (int i = 0; i < 10000; i++)
+            sink += i;
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    compute(100);
+    return NULL;
+}
+
+static const char *yes(int ok) {
+    return ok ? "yes" : "no";
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    compute(100);
+    long long before_sleep = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    struct timespec nap = {0, 300 * MS};
+    nanosleep(&nap, NULL);
+    long long after_sleep = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    printf("computing 100 ms is CPU time: %s\n", yes(before_sleep >= 100 * MS));
+    printf("sleeping 300 ms is not: %s\n", yes(after_sleep - before_sleep < 150 * MS));
+
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    pthread_join(t, NULL);
+    long long process = clock_ns(CLOCK_PROCESS_CPUTIME_ID), thread = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    printf("an ended thread's 100 ms count for the process: %s\n", yes(process >= 200 * MS));
+    printf("but not for the main thread: %s\n", yes(thread < process - 90 * MS));
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long long rusage_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+                          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+    printf("getrusage agrees: %s\n", yes(rusage_ns >= 190 * MS && rusage_ns < process + 150 * MS));
+    struct tms tm;
+    times(&tm);
+    long ticks = sysconf(_SC_CLK_TCK);
+    long long times_ms = (long long)(tm.tms_utime + tm.tms_stime) * 1000 / ticks;
+    printf("times agrees: %s\n", yes(times_ms >= 190 && times_ms < process / MS + 150));
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024] = {0};
+    if (!f || !fgets(line, sizeof line, f))
+        return 1;
+    fclose(f);
+    /* Fields 14 and 15 (utime, stime), counted after the command name's closing ')'. */
+    char *p = strrchr(line, ')');
+    long utime = 0, stime = 0;
+    for (int field = 3; p && field <= 15; field++) {
+        p = strchr(p + 1, ' ');
+        if (p && field == 14)
+            utime = strtol(p + 1, NULL, 10);
+        if (p && field == 15)
+            stime = strtol(p + 1, NULL, 10);
+    }
+    long long stat_ms = (long long)(utime + stime) * 1000 / ticks;
+    printf("/proc/self/stat agrees: %s\n", yes(stat_ms >= 190 && stat_ms < process / MS + 150));
+    return 0;
+}
