@@ -2,8 +2,9 @@
 //! the process unlocked (`Process::unlocked`: parks for sleeps, futexes, blocking I/O, the
 //! host's stdin); a process's is the sum over its threads, the ended ones included. All of it
 //! is reported as user time (the guest kernel's own work is not told apart), and a vCPU the
-//! host preempts still counts as running (the guest cannot see it). Children's times are not
-//! added to their parent's (wait4's rusage, `times`' and `getrusage`'s children: 0).
+//! host preempts still counts as running (the guest cannot see it). A child's time, its own
+//! reaped children's included, is added to its parent's children's time when the parent
+//! waits for it (wait4's rusage, `times`' and `getrusage`'s children), as on Linux.
 //!
 //! The process's sums are atomics in its `/proc` view, so `/proc/<pid>/stat` shows the same
 //! time as `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`; every change and every reading happens
@@ -20,6 +21,8 @@ pub struct ProcessCpu {
     live_waits: AtomicU64,
     /// The CPU time of its ended threads.
     ended: AtomicU64,
+    /// The CPU time of the children it waited for (theirs included).
+    children: AtomicU64,
 }
 
 impl ProcessCpu {
@@ -43,6 +46,16 @@ impl ProcessCpu {
         self.ended.fetch_add(thread_cpu_ns(start_ns, waited_ns, now_ns), Ordering::Relaxed);
         self.live_starts.fetch_sub(start_ns, Ordering::Relaxed);
         self.live_waits.fetch_sub(waited_ns, Ordering::Relaxed);
+    }
+
+    /// A child whose CPU time was `ns` (its children's included) was waited for.
+    pub fn child_reaped(&self, ns: u64) {
+        self.children.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The CPU time of the children waited for.
+    pub fn children_ns(&self) -> u64 {
+        self.children.load(Ordering::Relaxed)
     }
 
     /// The process's CPU time at `now_ns`, with `threads` live threads.

@@ -90,6 +90,8 @@ pub struct ExitedChild {
     pub uid: u32,
     /// How it ended.
     pub ending: Ending,
+    /// Its CPU time, its own waited-for children's included (`crate::cputime`).
+    pub cpu_ns: u64,
 }
 
 /// What fork, vfork or a clone without CLONE_THREAD asks for.
@@ -270,7 +272,10 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
             signal_process(q, SigInfo::from_kernel(signal));
         }
     }
-    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending };
+    let now = p.clock.monotonic_ns(crate::time::rdtsc());
+    let threads = p.threads.others.len() as u32 + 1;
+    let cpu_ns = p.view.cpu.total_ns(threads, now).saturating_add(p.view.cpu.children_ns());
+    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending, cpu_ns };
     let exit_signal = p.exit_signal;
     let cpu = p.thread.cpu;
     // Another process becomes current; this one is the last of the others then.
@@ -376,7 +381,13 @@ impl ChildSelector {
 /// `keep`, WNOWAIT), or `None` (then [`has_live_child`] says whether to wait).
 pub fn take_exited_child(p: &mut Process, selector: ChildSelector, keep: bool) -> Option<ExitedChild> {
     let at = p.exited_children.iter().position(|c| selector.matches(c.pid, c.pgid))?;
-    Some(if keep { p.exited_children[at] } else { p.exited_children.remove(at) })
+    if keep {
+        return Some(p.exited_children[at]);
+    }
+    let child = p.exited_children.remove(at);
+    // As Linux adds a reaped child's times to its parent's children's times.
+    p.view.cpu.child_reaped(child.cpu_ns);
+    Some(child)
 }
 
 /// Whether `p` has a child that has not ended that `selector` chooses.

@@ -236,6 +236,10 @@ impl ProcessView for SelfView {
         Some(self.cpu.total_ns(self.thread_count(), crate::cputime::now_ns()))
     }
 
+    fn children_cpu_ns(&self) -> u64 {
+        self.cpu.children_ns()
+    }
+
     fn program(&self) -> Option<Vec<u8>> {
         self.program.lock().clone()
     }

@@ -587,7 +587,8 @@ pub fn timerfd(tc: Toolchain) -> Case {
 }
 
 /// `cputime`: computing is CPU time, sleeping is not, an ended thread's counts for the
-/// process; times, getrusage and /proc/self/stat agree with clock_gettime.
+/// process; times, getrusage and /proc/self/stat agree with clock_gettime; a waited-for
+/// child's time is in wait4's rusage, RUSAGE_CHILDREN and times.
 pub fn cputime(tc: Toolchain) -> Case {
     let out = "computing 100 ms is CPU time: yes\n\
                sleeping 300 ms is not: yes\n\
@@ -595,7 +596,11 @@ pub fn cputime(tc: Toolchain) -> Case {
                but not for the main thread: yes\n\
                getrusage agrees: yes\n\
                times agrees: yes\n\
-               /proc/self/stat agrees: yes\n";
+               /proc/self/stat agrees: yes\n\
+               no child yet: yes\n\
+               wait4's rusage has the child's 100 ms: yes\n\
+               RUSAGE_CHILDREN too: yes\n\
+               times' children too: yes\n";
     case("cputime", c_only(tc), "cputime", vec![Run::new("cpu time").stdout(out)])
 }
 

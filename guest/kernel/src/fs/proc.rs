@@ -154,6 +154,10 @@ pub trait ProcessView: Send + Sync {
     fn cpu_ns(&self) -> Option<u64> {
         None
     }
+    /// The CPU time of the children it waited for, in nanoseconds.
+    fn children_cpu_ns(&self) -> u64 {
+        0
+    }
 }
 
 /// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
@@ -533,6 +537,11 @@ impl ProcFs {
         }
     }
 
+    /// The CPU time of process `of`'s waited-for children, in clock ticks.
+    fn children_cpu_ticks(&self, of: u32) -> u64 {
+        self.view(of).map_or(0, |p| p.children_cpu_ns()) / (1_000_000_000 / CLOCK_TICKS)
+    }
+
     /// Clock ticks since boot.
     fn ticks_since_boot(&self) -> u64 {
         let (seconds, nanos) = self.since_boot();
@@ -681,7 +690,7 @@ impl ProcFs {
             0,                                                         // cmajflt
             self.cpu_ticks(of).into(),                                 // utime
             0,                                                         // stime
-            0,                                                         // cutime
+            self.children_cpu_ticks(of).into(),                        // cutime
             0,                                                         // cstime
             20,                                                        // priority
             0,                                                         // nice

@@ -303,12 +303,14 @@ fn process_cpu_ns(p: &Process) -> u64 {
     p.view.cpu.total_ns(p.threads.others.len() as u32 + 1, run_time_ns(p))
 }
 
-/// times(buf): the process's CPU time as user time, in clock ticks; returns ticks since boot.
+/// times(buf): the process's CPU time, and its waited-for children's, as user time, in clock
+/// ticks; returns ticks since boot.
 pub fn sys_times(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let tick_ns = 1_000_000_000 / CLOCK_TICKS;
     if f.rdi != 0 {
         let mut out = [0u8; 32];
         out[..8].copy_from_slice(&(process_cpu_ns(p) / tick_ns).to_le_bytes());
+        out[16..24].copy_from_slice(&(p.view.cpu.children_ns() / tick_ns).to_le_bytes());
         user::copy_out(&mut p.space, f.rdi, &out)?;
     }
     Ok((run_time_ns(p) / tick_ns) as usize)
@@ -316,8 +318,7 @@ pub fn sys_times(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// getrusage(who, usage): RUSAGE_SELF and RUSAGE_THREAD report the process's or the thread's
 /// CPU time as user time, the largest resident set and the pages filled on first touch (minor
-/// faults); RUSAGE_CHILDREN is all zeros (children's times are not kept). EINVAL for another
-/// `who`.
+/// faults); RUSAGE_CHILDREN the CPU time of the children waited for. EINVAL for another `who`.
 pub fn sys_getrusage(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
@@ -333,7 +334,11 @@ pub fn sys_getrusage(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             out[32..40].copy_from_slice(&max_rss_kb.to_le_bytes());
             out[64..72].copy_from_slice(&share.minor_faults().to_le_bytes());
         }
-        RUSAGE_CHILDREN => {}
+        RUSAGE_CHILDREN => {
+            let ns = p.view.cpu.children_ns();
+            out[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+            out[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        }
         _ => return Err(Errno::EINVAL),
     }
     user::copy_out(&mut p.space, f.rsi, &out)?;

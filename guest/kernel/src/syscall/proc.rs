@@ -50,7 +50,7 @@ fn wait_for_child(p: &mut Process, selector: ChildSelector, no_hang: bool, keep:
 }
 
 /// wait4(pid, status, options, rusage): EINVAL for unknown options (Linux checks them
-/// first). The resource usage is reported as zeros (no CPU time is kept per process).
+/// first). The resource usage is the child's CPU time (its children's included) as user time.
 pub fn sys_wait4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [pid, status, options, rusage, ..] = f.syscall_args();
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 || pid as i32 == i32::MIN {
@@ -65,7 +65,7 @@ pub fn sys_wait4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         user::write_u32(&mut p.space, status, child.ending.wait_status() as u32)?;
     }
     if rusage != 0 {
-        user::copy_out(&mut p.space, rusage, &[0u8; RUSAGE_SIZE])?;
+        user::copy_out(&mut p.space, rusage, &child_rusage(child.cpu_ns))?;
     }
     Ok(child.pid as usize)
 }
@@ -115,9 +115,18 @@ pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         user::copy_out(&mut p.space, infop, &info)?;
     }
     if rusage != 0 {
-        user::copy_out(&mut p.space, rusage, &[0u8; RUSAGE_SIZE])?;
+        let cpu_ns = if let Waited::Child(child) = waited { child.cpu_ns } else { 0 };
+        user::copy_out(&mut p.space, rusage, &child_rusage(cpu_ns))?;
     }
     Ok(0)
+}
+
+/// A `struct rusage` with `cpu_ns` as its user time (and nothing else).
+fn child_rusage(cpu_ns: u64) -> [u8; RUSAGE_SIZE] {
+    let mut out = [0u8; RUSAGE_SIZE];
+    out[..8].copy_from_slice(&(cpu_ns / 1_000_000_000).to_le_bytes());
+    out[8..16].copy_from_slice(&((cpu_ns % 1_000_000_000) / 1000).to_le_bytes());
+    out
 }
 
 /// getppid(): the parent in the VM; the app's parent is outside it (0).
