@@ -132,21 +132,32 @@ fn now_ns() -> u64 {
 }
 
 /// How long a wait may park before an armed timer expires (`u64::MAX` when none is armed).
+/// Timers that expired are counted first (their next deadline is ahead, or they are
+/// disarmed), so one nobody reads does not end every park at once.
 pub fn park_limit() -> u64 {
     if !ANY_ARMED.load(Ordering::Relaxed) {
         return u64::MAX;
     }
-    let mut armed = ARMED.lock();
     let now = now_ns();
-    let mut earliest = u64::MAX;
+    let mut armed = ARMED.lock();
+    let left = earliest_deadline(&mut armed, now).map_or(u64::MAX, |deadline| deadline.saturating_sub(now));
+    ANY_ARMED.store(!armed.is_empty(), Ordering::Relaxed);
+    left
+}
+
+/// The earliest deadline of the timers in `armed` after counting their expirations up to
+/// `now`; drops the dropped and disarmed ones.
+fn earliest_deadline(armed: &mut Vec<Weak<TimerFd>>, now: u64) -> Option<u64> {
+    let mut earliest = None;
     armed.retain(|timer| {
         let Some(timer) = timer.upgrade() else { return false };
-        let Some(deadline) = timer.state.lock().deadline_ns else { return false };
-        earliest = earliest.min(deadline);
+        let mut state = timer.state.lock();
+        state.catch_up(now);
+        let Some(deadline) = state.deadline_ns else { return false };
+        earliest = Some(earliest.map_or(deadline, |e: u64| e.min(deadline)));
         true
     });
-    ANY_ARMED.store(!armed.is_empty(), Ordering::Relaxed);
-    earliest.saturating_sub(now)
+    earliest
 }
 
 impl TimerFd {
@@ -322,6 +333,21 @@ mod tests {
         t.state.lock().catch_up(3 * MS);
         assert_eq!(t.state.lock().changes.input, after, "nothing new: no change");
         assert_eq!(read(&t, 2 * MS), Ok(1));
+    }
+
+    #[test]
+    fn an_expired_timer_nobody_reads_does_not_end_every_park() {
+        let (once, every) = (timer(), timer());
+        once.set_at(TimerSpec { interval_ns: 0, value_ns: 10 * MS }, false, 0, 0);
+        every.set_at(TimerSpec { interval_ns: 100 * MS, value_ns: 100 * MS }, false, 0, 0);
+        let mut armed = alloc::vec![Arc::downgrade(&once), Arc::downgrade(&every)];
+        assert_eq!(earliest_deadline(&mut armed, 5 * MS), Some(10 * MS));
+        // Past both first deadlines: the one-shot timer is done, the periodic one is ahead.
+        assert_eq!(earliest_deadline(&mut armed, 150 * MS), Some(200 * MS));
+        assert_eq!(armed.len(), 1, "the expired one-shot timer left the list");
+        assert_eq!(read(&once, 150 * MS), Ok(1), "its expiration is still there to read");
+        drop(every);
+        assert_eq!(earliest_deadline(&mut armed, 150 * MS), None, "a closed timer leaves too");
     }
 
     #[test]
