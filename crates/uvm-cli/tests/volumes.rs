@@ -181,22 +181,33 @@ fn tmpfs_mounts_make_writable_directories() {
     }
 }
 
-/// A host process's change in a volume shows in the VM: the app's repeated `stat` of a file
-/// sees the host grow it within the volume's metadata timeout (1 s; the app allows 2).
-#[test]
-fn host_changes_show_within_the_metadata_timeout() {
-    use std::io::{BufRead, BufReader};
-    let test = "host_changes_show_within_the_metadata_timeout";
-    let Some(image) = vm::app_image(test, "volume", Toolchain::Musl) else { return };
-    let dir = seeded_dir(test, "host");
+/// `volume.c` in `mode` on a fresh seeded directory mounted at /data, started in the
+/// background: the directory, uvm, and the app's stdout lines, once it said "ready".
+fn started(
+    test: &str,
+    tc: Toolchain,
+    mode: &str,
+) -> Option<(PathBuf, std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>)> {
+    use std::io::BufRead;
+    let image = vm::app_image(test, "volume", tc)?;
+    let dir = seeded_dir(test, mode);
     let volume = volume_arg(&dir, "/data", "");
-    let mut child = uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data", "host-change"])
+    let mut child = uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data", mode])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start uvm");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"), "{test}");
+    Some((dir, child, lines))
+}
+
+/// A host process's change in a volume shows in the VM: the app's repeated `stat` of a file
+/// sees the host grow it within the volume's metadata timeout (1 s; the app allows 2).
+#[test]
+fn host_changes_show_within_the_metadata_timeout() {
+    let test = "host_changes_show_within_the_metadata_timeout";
+    let Some((dir, mut child, mut lines)) = started(test, Toolchain::Musl, "host-change") else { return };
     std::fs::write(dir.join("seed.txt"), "from the host, longer now\n").unwrap();
     let seen = lines.next().and_then(Result::ok);
     let status = child.wait().expect("wait for uvm");
@@ -208,18 +219,8 @@ fn host_changes_show_within_the_metadata_timeout() {
 /// writes its shared mappings of a volume's files back: nothing it wrote through one is lost.
 #[test]
 fn shared_mappings_reach_the_host_when_sigterm_ends_the_app() {
-    use std::io::{BufRead, BufReader};
     let test = "shared_mappings_reach_the_host_when_sigterm_ends_the_app";
-    let Some(image) = vm::app_image(test, "volume", Toolchain::Glibc) else { return };
-    let dir = seeded_dir(test, "mapped");
-    let volume = volume_arg(&dir, "/data", "");
-    let mut child = uvm(["run", image.to_str().unwrap(), "-v", &volume, "--", "/data", "mapped"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start uvm");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"), "{test}");
+    let Some((dir, child, _lines)) = started(test, Toolchain::Glibc, "mapped") else { return };
     let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(sent.expect("run kill").success(), "{test}: kill failed");
     let out = child.wait_with_output().expect("wait for uvm");
