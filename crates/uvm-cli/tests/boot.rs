@@ -52,6 +52,8 @@ boot_tests! {
     musl_timerfd => cases::timerfd(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
+    glibc_posix_timer => cases::posix_timer(Glibc);
+    musl_posix_timer => cases::posix_timer(Musl);
     glibc_misc_calls => cases::misc_calls(Glibc);
     musl_misc_calls => cases::misc_calls(Musl);
     glibc_prctl => cases::prctl(Glibc);

@@ -139,7 +139,7 @@ pub extern "C" fn fault_handler(frame: &mut crate::arch::frame::TrapFrame) {
     if vector == uvm_abi::percpu::INTERRUPT_VECTOR {
         // The VMM interrupted the app for a signal another thread sent this one, or for the
         // process's timer (`syscall::itimer`).
-        if process.real_timer.is_some() {
+        if crate::syscall::itimer::any(process) {
             crate::syscall::itimer::on_interrupt(process);
         }
         crate::signal::deliver_to_app(process, frame);

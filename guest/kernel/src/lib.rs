@@ -29,6 +29,7 @@ pub mod process;
 pub mod program;
 pub mod random;
 pub mod signal;
+pub mod sort;
 pub mod stack;
 pub mod sync;
 pub mod syscall;

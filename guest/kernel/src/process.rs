@@ -331,6 +331,8 @@ pub struct Process {
     pub attributes: crate::syscall::prctl::Attributes,
     /// The armed ITIMER_REAL (alarm, setitimer), if any.
     pub real_timer: Option<crate::syscall::itimer::RealTimer>,
+    /// Its POSIX timers (timer_create).
+    pub posix_timers: crate::syscall::posix_timer::PosixTimers,
     #[cfg(test)]
     fs_base: u64,
 }
@@ -392,6 +394,7 @@ impl Process {
             machine: crate::program::MachineFacts::default(),
             attributes: crate::syscall::prctl::Attributes::default(),
             real_timer: None,
+            posix_timers: Default::default(),
             #[cfg(test)]
             fs_base: 0,
         }
@@ -448,6 +451,7 @@ impl Process {
             machine: self.machine,
             attributes: crate::syscall::prctl::Attributes { parent_death_signal: 0, ..self.attributes },
             real_timer: None,
+            posix_timers: Default::default(),
             #[cfg(test)]
             fs_base: self.fs_base,
         }
@@ -524,6 +528,18 @@ impl Process {
         })
     }
 
+    /// This thread is back from a wait [`Process::unlocked`] began at `from` (monotonic ns):
+    /// it is current again, and the wait is counted (not CPU time: `crate::cputime`). Out of
+    /// line: `unlocked` has a copy per caller.
+    #[cfg(not(test))]
+    #[inline(never)]
+    fn back_from_wait(&mut self, from: u64) {
+        self.switch_to(current_cpu());
+        let waited = self.clock.monotonic_ns(crate::time::rdtsc()).saturating_sub(from);
+        self.thread.waited_ns += waited;
+        self.view.cpu.waited(waited);
+    }
+
     /// Asks the VMM to write out what the app left in transmit rings (a flush point: see
     /// `syscall::inet`).
     pub fn flush_net(&self) {
@@ -538,13 +554,9 @@ impl Process {
     pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
         #[cfg(not(test))]
         {
-            let clock = self.clock;
-            let from = clock.monotonic_ns(crate::time::rdtsc());
+            let from = self.clock.monotonic_ns(crate::time::rdtsc());
             let result = PROCESS.release_while(self, f);
-            self.switch_to(current_cpu());
-            let waited = clock.monotonic_ns(crate::time::rdtsc()).saturating_sub(from);
-            self.thread.waited_ns += waited;
-            self.view.cpu.waited(waited);
+            self.back_from_wait(from);
             result
         }
         #[cfg(test)]

@@ -98,6 +98,8 @@ pub mod si {
     pub const KERNEL: i32 = 0x80;
     /// Sent by tkill()/tgkill().
     pub const TKILL: i32 = -6;
+    /// Sent by a POSIX timer's expiry.
+    pub const TIMER: i32 = -2;
     pub const ILL_ILLOPN: i32 = 2;
     pub const FPE_INTDIV: i32 = 1;
     pub const FPE_FLTDIV: i32 = 3;
@@ -222,6 +224,15 @@ pub enum SigFields {
         /// Its exit code, or the signal that killed it.
         status: i32,
     },
+    /// A POSIX timer's expiry: si_timerid, si_overrun, si_value.
+    Timer {
+        /// The timer's id.
+        id: i32,
+        /// Expirations since the last signal that were not signalled.
+        overrun: i32,
+        /// The sigevent's value.
+        value: u64,
+    },
 }
 
 /// The fault behind a signal, for `uvm`'s report if the signal kills the app.
@@ -291,6 +302,11 @@ impl SigInfo {
                 b[16..20].copy_from_slice(&pid.to_le_bytes());
                 b[20..24].copy_from_slice(&uid.to_le_bytes());
                 b[24..28].copy_from_slice(&status.to_le_bytes());
+            }
+            SigFields::Timer { id, overrun, value } => {
+                b[16..20].copy_from_slice(&id.to_le_bytes());
+                b[20..24].copy_from_slice(&overrun.to_le_bytes());
+                b[24..32].copy_from_slice(&value.to_le_bytes());
             }
         }
         b
@@ -606,7 +622,7 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
     if outside::pending() {
         outside::take(p);
     }
-    if p.real_timer.is_some() {
+    if crate::syscall::itimer::any(p) {
         crate::syscall::itimer::fire_if_due(p);
     }
     if !deliver::has_work(&p.signals, &p.thread.signals) {
@@ -639,6 +655,7 @@ fn code_name(info: &SigInfo) -> Option<&'static str> {
         si::USER => "SI_USER",
         si::KERNEL => "SI_KERNEL",
         si::TKILL => "SI_TKILL",
+        si::TIMER => "SI_TIMER",
         1 if sig == Signal::SIGSEGV as u32 => "SEGV_MAPERR",
         2 if sig == Signal::SIGSEGV as u32 => "SEGV_ACCERR",
         1 if sig == Signal::SIGFPE as u32 => "FPE_INTDIV",
@@ -674,6 +691,7 @@ pub fn trace_line(info: &SigInfo) -> crate::panic::MessageBuffer {
         SigFields::Kill { pid, uid } => write!(m, ", si_pid={pid}, si_uid={uid}"),
         SigFields::Fault { addr } => write!(m, ", si_addr={addr:#x}"),
         SigFields::Child { pid, uid, status } => write!(m, ", si_pid={pid}, si_uid={uid}, si_status={status}"),
+        SigFields::Timer { id, overrun, .. } => write!(m, ", si_timerid={id}, si_overrun={overrun}"),
     };
     let _ = write!(m, "}} ---");
     m

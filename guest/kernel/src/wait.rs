@@ -30,7 +30,7 @@ pub fn signal_pending(p: &mut Process) -> bool {
     if crate::signal::outside::pending() {
         crate::signal::outside::take(p);
     }
-    if p.real_timer.is_some() {
+    if crate::syscall::itimer::any(p) {
         crate::syscall::itimer::fire_if_due(p);
     }
     p.thread.signals.ending
@@ -61,6 +61,12 @@ pub fn wait_until(
     mut ready: impl FnMut(&mut Process) -> bool,
 ) -> Result<(), Errno> {
     loop {
+        // Timers first: a signal one queues, blocked, may be what the wait is for (sigwaitinfo
+        // of a timer's signal); queued only by `signal_pending` below, it would be missed and
+        // the thread would park with nobody left to wake it.
+        if crate::syscall::itimer::any(p) {
+            crate::syscall::itimer::fire_if_due(p);
+        }
         if ready(p) {
             return Ok(());
         }

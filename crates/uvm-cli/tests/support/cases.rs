@@ -259,6 +259,7 @@ pub fn all() -> Vec<Case> {
             itimer(tc),
             timerfd(tc),
             cputime(tc),
+            posix_timer(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -584,6 +585,29 @@ pub fn timerfd(tc: Toolchain) -> Case {
                epoll, edge again: 0\n\
                read: 1 expiration(s)\n";
     case("timerfd", c_only(tc), "timerfd", vec![Run::new("timers").stdout(out)])
+}
+
+/// `posix_timer`: timer_create and friends: a NULL sigevent, a signal reaching an app that
+/// spins in its own code, a periodic timer, an absolute CLOCK_REALTIME time, SIGEV_THREAD_ID,
+/// the C library's SIGEV_THREAD, gettime, getoverrun, delete, and the calls refused.
+pub fn posix_timer(tc: Toolchain) -> Case {
+    let out = "timer_delete of no timer: -1 EINVAL\n\
+               signal 65: -1 EINVAL\n\
+               a thread of another process: -1 EINVAL\n\
+               NULL sigevent: SIGALRM yes, SI_TIMER yes\n\
+               one-shot, spinning: reached yes, SIGUSR1 yes, value 42\n\
+               timer_getoverrun: 0\n\
+               periodic, spinning: 3 signals yes\n\
+               gettime: interval 10 ms yes, 0 < left <= 10 ms yes\n\
+               disarmed: 0.000000000\n\
+               timer_delete: 0\n\
+               absolute realtime: value 7, after its time yes\n\
+               SIGEV_THREAD_ID: 0\n\
+               a thread-directed timer reached its thread: yes\n\
+               SIGEV_THREAD: 0\n\
+               its function ran: value 5\n\
+               sigwaitinfo of a blocked SIGALRM from setitimer: yes\n";
+    case("posix_timer", c_only(tc), "posix_timer", vec![Run::new("timers").stdout(out)])
 }
 
 /// `cputime`: computing is CPU time, sleeping is not, an ended thread's counts for the

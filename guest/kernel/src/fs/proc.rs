@@ -450,7 +450,7 @@ impl ProcFs {
         if let Some(current) = self.process.lock().clone() {
             pids.push(current.ids().0);
         }
-        pids.sort_unstable();
+        crate::sort::sort_by_key(&mut pids, |&pid| pid);
         pids.dedup();
         pids
     }

@@ -273,6 +273,8 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
             *action = Default::default();
         }
     }
+    // POSIX timers end (ITIMER_REAL survives), as on Linux.
+    super::posix_timer::end_all(p);
     let pid = p.pid;
     let thread = &mut p.thread;
     // Called from another thread, this one is the process's only thread now, and takes the

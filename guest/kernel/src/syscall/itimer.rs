@@ -7,8 +7,9 @@
 //! on each way back to the app (`signal::deliver_to_app`) and in every wait, whose parks end
 //! by the deadline at the latest; the VMM's interrupt, which may come a little early (the
 //! host's clock is not the guest's TSC clock), re-arms the alarm for what is left.
-//! ITIMER_VIRTUAL and ITIMER_PROF (CPU-time timers) are EINVAL: uvm does not count a
-//! process's CPU time by thread.
+//! ITIMER_VIRTUAL and ITIMER_PROF (CPU-time timers) are EINVAL: uvm runs no timer on CPU
+//! time. The VMM's one alarm serves the POSIX timers too (`syscall::posix_timer`): it is
+//! armed for the earliest deadline of them all ([`arm_alarm`]).
 //!
 //! The timer survives execve, as on Linux; a thread that ends hands the alarm's vCPU to
 //! another thread.
@@ -74,58 +75,87 @@ fn left_ns(p: &Process) -> u64 {
 /// Sets the timer (`None`: disarms it) and has the VMM's alarm follow it.
 fn set(p: &mut Process, timer: Option<RealTimer>) {
     p.real_timer = timer;
-    arm_vmm(p);
+    arm_alarm(p);
 }
 
-/// Arms the VMM's alarm for what is left of the timer, or cancels it.
-fn arm_vmm(p: &Process) {
-    // `left_ns` is at least 1 for an armed timer; 0 cancels the alarm.
-    crate::hypercall::alarm(left_ns(p), p.real_timer.map_or(0, |t| t.cpu));
+/// Whether the process has a timer the kernel must look at (ITIMER_REAL or a POSIX timer):
+/// the one check of every way back to the app and every wait.
+#[inline(always)]
+pub fn any(p: &Process) -> bool {
+    p.real_timer.is_some() || !p.posix_timers.is_empty()
 }
 
-/// Queues SIGALRM if the timer has expired, and sets its next period or disarms it. Called on
-/// the way back to the app and in waits (cheap when no timer is armed: the caller checks).
+/// The earliest deadline of the process's timers and the vCPU the alarm interrupts for it.
+fn earliest(p: &Process) -> Option<(u64, u32)> {
+    let real = p.real_timer.map(|t| (t.deadline_ns, t.cpu));
+    match (real, p.posix_timers.earliest()) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Arms the VMM's alarm for the earliest of the process's timers (ITIMER_REAL and the POSIX
+/// timers, `syscall::posix_timer`), or cancels it.
+pub fn arm_alarm(p: &Process) {
+    let (left, cpu) = earliest(p).map_or((0, 0), |(deadline, cpu)| (deadline.saturating_sub(now_ns(p)).max(1), cpu));
+    // `left` is at least 1 for an armed timer; 0 cancels the alarm.
+    crate::hypercall::alarm(left, cpu);
+}
+
+/// Queues SIGALRM if ITIMER_REAL has expired, and sets its next period or disarms it; signals
+/// the POSIX timers that expired. Called on the way back to the app and in waits (cheap when
+/// no timer is armed: the caller checks [`any`]).
 #[inline(never)]
 pub fn fire_if_due(p: &mut Process) {
-    let Some(t) = p.real_timer else { return };
     let now = now_ns(p);
-    if now < t.deadline_ns {
-        return;
+    let mut fired = false;
+    if let Some(t) = p.real_timer.filter(|t| now >= t.deadline_ns) {
+        fired = true;
+        super::signal::send_to_process(p, SigInfo::from_kernel(Signal::SIGALRM as u32));
+        p.real_timer = (t.interval_ns > 0)
+            .then(|| RealTimer { deadline_ns: next_deadline(t.deadline_ns, t.interval_ns, now), ..t });
     }
-    super::signal::send_to_process(p, SigInfo::from_kernel(Signal::SIGALRM as u32));
-    if t.interval_ns > 0 {
-        set(p, Some(RealTimer { deadline_ns: next_deadline(t.deadline_ns, t.interval_ns, now), ..t }));
-    } else {
-        p.real_timer = None;
+    if !p.posix_timers.is_empty() {
+        fired |= super::posix_timer::fire_due(p, now);
+    }
+    if fired {
+        // A periodic timer arms the alarm for its next period as it fires.
+        arm_alarm(p);
     }
 }
 
-/// The VMM interrupted this vCPU: the timer fires if it is due; if the interrupt came early
+/// The VMM interrupted this vCPU: the timers that are due fire; if the interrupt came early
 /// (the host's clock runs a little apart from the guest's), the alarm is armed for the rest.
 pub fn on_interrupt(p: &mut Process) {
-    let Some(t) = p.real_timer else { return };
-    if now_ns(p) >= t.deadline_ns {
-        // A periodic timer arms the alarm for its next period as it fires.
+    let Some((deadline, cpu)) = earliest(p) else { return };
+    if now_ns(p) >= deadline {
         fire_if_due(p);
-    } else if t.cpu == p.thread.cpu {
+    } else if cpu == p.thread.cpu {
         // Early, or an interrupt for a signal: the alarm is armed again for what is left.
-        arm_vmm(p);
+        arm_alarm(p);
     }
 }
 
-/// How long a wait may park before it must look at the timer (`u64::MAX` when none is armed).
+/// How long a wait may park before it must look at the timers (`u64::MAX` when none is
+/// armed).
 pub fn park_limit(p: &Process) -> u64 {
-    if p.real_timer.is_none() {
+    if !any(p) {
         return u64::MAX;
     }
-    left_ns(p)
+    earliest(p).map_or(u64::MAX, |(deadline, _)| deadline.saturating_sub(now_ns(p)).max(1))
 }
 
 /// The thread of vCPU `cpu` ended: the alarm interrupts the current thread's vCPU instead.
 pub fn thread_ended(p: &mut Process, cpu: u32) {
-    if let Some(t) = p.real_timer.filter(|t| t.cpu == cpu) {
-        set(p, Some(RealTimer { cpu: p.thread.cpu, ..t }));
+    if !any(p) {
+        return;
     }
+    let to = p.thread.cpu;
+    if let Some(t) = p.real_timer.filter(|t| t.cpu == cpu) {
+        p.real_timer = Some(RealTimer { cpu: to, ..t });
+    }
+    p.posix_timers.move_cpu(cpu, to);
+    arm_alarm(p);
 }
 
 /// Reads a `struct itimerval`: (interval, value) in ns; EINVAL for negative or out-of-range

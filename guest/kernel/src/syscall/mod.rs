@@ -22,6 +22,7 @@ pub mod net;
 pub mod notes;
 pub mod patch;
 pub mod poll;
+pub mod posix_timer;
 pub mod prctl;
 pub mod proc;
 pub mod signal;

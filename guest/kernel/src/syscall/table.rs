@@ -9,7 +9,8 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, prctl, proc, signal, time, timerfd, xattr,
+    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc, signal, time,
+    timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -185,6 +186,11 @@ syscall_table! {
     217 getdents64 3 => fs::sys_getdents64;
     218 set_tid_address 1 => clone::sys_set_tid_address;
     221 fadvise64 4 => fs::sys_fadvise64;
+    222 timer_create 3 => posix_timer::sys_timer_create;
+    223 timer_settime 4 => posix_timer::sys_timer_settime;
+    224 timer_gettime 2 => posix_timer::sys_timer_gettime;
+    225 timer_getoverrun 1 => posix_timer::sys_timer_getoverrun;
+    226 timer_delete 1 => posix_timer::sys_timer_delete;
     228 clock_gettime 2 => time::sys_clock_gettime;
     229 clock_getres 2 => time::sys_clock_getres;
     230 clock_nanosleep 4 => time::sys_clock_nanosleep;
