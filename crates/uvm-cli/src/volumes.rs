@@ -3,8 +3,9 @@
 //!
 //! The flags are parsed first, before the image is opened, so a bad value is reported at once:
 //! the host directory must exist (a relative path is the current directory's; it is passed on
-//! canonical), the guest path must be absolute and plain, not a path the guest kernel mounts
-//! itself, and not another volume's. Once the image is open, each mount point's parent must be
+//! canonical), the guest path must be absolute, without `.` or `..` (repeated and trailing
+//! slashes are dropped, as docker drops them), not a path the guest kernel mounts itself, and
+//! not another volume's. Once the image is open, each mount point's parent must be
 //! a directory of the image (the guest kernel makes the mount point there).
 
 use std::path::{Path, PathBuf};
@@ -51,8 +52,8 @@ fn parse_one(value: &str) -> Result<VolumeSpec, String> {
         }
     };
     let host = host_dir(host)?;
-    check_guest_path(guest)?;
-    Ok(VolumeSpec { host, guest: guest.to_string(), read_only })
+    let guest = check_guest_path(guest)?;
+    Ok(VolumeSpec { host, guest, read_only })
 }
 
 /// The canonical path of host directory `host` (relative to the current directory).
@@ -73,12 +74,14 @@ fn host_dir(host: &str) -> Result<PathBuf, String> {
     Ok(canonical)
 }
 
-/// Checks a guest mount point: absolute, normalized, not `/` nor a path the kernel mounts.
-fn check_guest_path(guest: &str) -> Result<(), String> {
+/// Checks a guest mount point and returns it normalized (as docker takes `/data/` or
+/// `//data` for `/data`): absolute, without `.` or `..`, not `/` nor a path the kernel mounts.
+fn check_guest_path(value: &str) -> Result<String, String> {
     let example = "e.g. /data";
-    if !guest.starts_with('/') {
-        return Err(format!("the guest path `{guest}` is not absolute; write it from /, {example}"));
+    if !value.starts_with('/') {
+        return Err(format!("the guest path `{value}` is not absolute; write it from /, {example}"));
     }
+    let guest = normalized(value);
     if guest == "/" {
         return Err(format!("a volume cannot replace the image's root /; choose a directory, {example}"));
     }
@@ -87,12 +90,6 @@ fn check_guest_path(guest: &str) -> Result<(), String> {
     }
     for component in guest[1..].split('/') {
         match component {
-            "" => {
-                return Err(format!(
-                    "the guest path `{guest}` has an empty component or a trailing /; write it as {}",
-                    normalized(guest)
-                ))
-            }
             "." | ".." => {
                 return Err(format!(
                     "the guest path `{guest}` has a `{component}` component; write it without, as the path it means"
@@ -104,13 +101,13 @@ fn check_guest_path(guest: &str) -> Result<(), String> {
             _ => {}
         }
     }
-    if KERNEL_MOUNTS.contains(&guest) || KERNEL_TREES.iter().any(|tree| under(guest, tree)) {
+    if KERNEL_MOUNTS.contains(&guest.as_str()) || KERNEL_TREES.iter().any(|tree| under(&guest, tree)) {
         return Err(format!(
             "the guest path {guest} is the guest kernel's own ({}); choose another, {example}",
             KERNEL_MOUNTS.join(", ")
         ));
     }
-    Ok(())
+    Ok(guest)
 }
 
 /// `guest` without empty components (what a path with `//` or a trailing `/` means).
@@ -146,14 +143,14 @@ pub fn parse_tmpfs(values: &[String], volumes: &[VolumeSpec]) -> Result<Vec<Stri
         if value.contains(':') {
             bail!("`--tmpfs {value}`: tmpfs options are not taken; write the path alone (every tmpfs of a VM shares the VM's memory, as /tmp does)");
         }
-        check_guest_path(value).map_err(|why| anyhow!("`--tmpfs {value}`: {why}"))?;
-        let mount = VolumeSpec { host: PathBuf::new(), guest: value.clone(), read_only: false };
+        let guest = check_guest_path(value).map_err(|why| anyhow!("`--tmpfs {value}`: {why}"))?;
+        let mount = VolumeSpec { host: PathBuf::new(), guest, read_only: false };
         if let Some(clash) = mounts.iter().find_map(|other| clash(other, &mount)) {
             bail!("`--tmpfs {value}` and another mount {clash}");
         }
         mounts.push(mount);
     }
-    Ok(values.to_vec())
+    Ok(mounts.split_off(mounts.len() - values.len()).into_iter().map(|m| m.guest).collect())
 }
 
 /// The tmpfs mounts of a run: the image's (`[vm] tmpfs`, checked when it was built) and then
@@ -281,8 +278,6 @@ mod tests {
             (format!("{host}:data"), "is not absolute"),
             (format!("{host}:"), "is not absolute"),
             (format!("{host}:/"), "cannot replace the image's root"),
-            (format!("{host}:/data/"), "trailing /; write it as /data"),
-            (format!("{host}://data"), "empty component"),
             (format!("{host}:/a/./b"), "a `.` component"),
             (format!("{host}:/a/../etc"), "a `..` component"),
             (format!("{host}:/proc"), "the guest kernel's own"),
@@ -298,6 +293,11 @@ mod tests {
             assert!(err.contains(expected), "{value}: {err}");
         }
         assert!(parse(&strings(&[&format!("{host}:/tmpdata"), &format!("{host}:/device")])).is_ok(), "only the paths");
+        let normalized = parse(&strings(&[&format!("{host}:/data/"), &format!("{host}://srv//x")])).unwrap();
+        assert_eq!(normalized[0].guest, "/data", "a trailing / is dropped, as docker drops it");
+        assert_eq!(normalized[1].guest, "/srv/x");
+        let err = error(&[&format!("{host}:/data/"), &format!("{host}:/data")]);
+        assert!(err.contains("both mount at /data"), "normalized before they are compared: {err}");
         let err = error(&[&format!("{host}:/data"), &format!("{host}:/data:ro")]);
         assert!(err.contains("both mount at /data"), "{err}");
         let err = error(&[&format!("{host}:/data/sub"), &format!("{host}:/data")]);
@@ -343,6 +343,7 @@ mod tests {
         let dir = temp_dir("tmpfs");
         let volumes = parse(&strings(&[&format!("{}:/data", dir.display())])).unwrap();
         assert_eq!(parse_tmpfs(&strings(&["/run", "/var/cache"]), &volumes).unwrap(), ["/run", "/var/cache"]);
+        assert_eq!(parse_tmpfs(&strings(&["/run/", "//var//cache"]), &volumes).unwrap(), ["/run", "/var/cache"]);
         for (value, expected) in [
             ("run", "is not absolute"),
             ("/proc/x", "the guest kernel's own"),
