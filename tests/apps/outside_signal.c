@@ -10,6 +10,8 @@
  *   outside_signal read    a SA_RESTART handler for USR1 while it reads a line from stdin:
  *                          the read goes on after the handler, and the line is echoed
  *   outside_signal default sleeps with every default action (a signal ends it)
+ *   outside_signal sigwait blocks SIGTERM and waits for it in sigwaitinfo (as daemons that
+ *                          handle their signals in a loop do)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +99,18 @@ int main(int argc, char **argv) {
             report();
         printf("read: %s", line);
         return 0;
+    }
+    if (strcmp(mode, "sigwait") == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        say("ready\n");
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        printf("sigwaitinfo: signal %d (si_code %s, si_pid %d)\n", sig, info.si_code == SI_USER ? "SI_USER" : "other",
+               (int)info.si_pid);
+        return 4;
     }
     if (strcmp(mode, "default") == 0) {
         say("ready\n");

@@ -287,6 +287,16 @@ fn a_bad_stop_signal_is_a_named_error() {
     assert!(contains(&out.stderr, b"`--stop-signal` is \"STOP\""), "{test}: stderr {}", show(&out.stderr));
 }
 
+/// A SIGTERM the app blocks and waits for in sigwaitinfo (a daemon's signal loop) ends the
+/// wait: it is queued before the wait looks for it, not after.
+#[test]
+fn sigwaitinfo_takes_a_blocked_sigterm_from_outside() {
+    let test = "sigwaitinfo_takes_a_blocked_sigterm_from_outside";
+    let Some(run) = signal_app(test, Glibc, &[], "sigwait", &["TERM"], b"") else { return };
+    assert_eq!(run.code, Some(4), "{test}: stderr {}", run.stderr);
+    assert_eq!(run.stdout, "ready\nsigwaitinfo: signal 15 (si_code SI_USER, si_pid 0)\n", "{test}");
+}
+
 /// With no handler, a signal passed on ends the app by its default action, as it would end
 /// the program run without uvm: SIGQUIT gives 131.
 #[test]

@@ -273,8 +273,7 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
         }
     }
     let now = p.clock.monotonic_ns(crate::time::rdtsc());
-    let threads = p.threads.others.len() as u32 + 1;
-    let cpu_ns = p.view.cpu.total_ns(threads, now).saturating_add(p.view.cpu.children_ns());
+    let cpu_ns = p.cpu_ns(now).saturating_add(p.view.cpu.children_ns());
     let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending, cpu_ns };
     let exit_signal = p.exit_signal;
     let cpu = p.thread.cpu;

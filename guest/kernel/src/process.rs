@@ -528,6 +528,11 @@ impl Process {
         })
     }
 
+    /// The process's CPU time at monotonic time `now_ns`, its threads' together (`cputime`).
+    pub fn cpu_ns(&self, now_ns: u64) -> u64 {
+        self.view.cpu.total_ns(self.threads.others.len() as u32 + 1, now_ns)
+    }
+
     /// This thread is back from a wait [`Process::unlocked`] began at `from` (monotonic ns):
     /// it is current again, and the wait is counted (not CPU time: `crate::cputime`). Out of
     /// line: `unlocked` has a copy per caller.

@@ -24,15 +24,29 @@ pub fn io_events() -> u64 {
 
 /// Whether a signal the current thread does not block is pending for it: such a signal ends a
 /// wait with EINTR (its handler runs on the way back to the app). So does the thread's end
-/// (another thread's execve: `ThreadSignals::ending`). An expired timer's SIGALRM, and the
-/// signals from outside the VM (`signal::outside`), are queued first.
+/// (another thread's execve: `ThreadSignals::ending`). The signals that came meanwhile are
+/// queued first ([`queue_arrived`]).
 pub fn signal_pending(p: &mut Process) -> bool {
+    queue_arrived(p);
+    unblocked_signal_pending(p)
+}
+
+/// Queues the signals that arrived without a syscall to send them: those from outside the VM
+/// (`signal::outside`) and those of expired timers (`syscall::itimer`). A wait does this before
+/// it looks at what it waits for: a signal the app blocks and waits for (sigwaitinfo of a
+/// timer's signal, or of a SIGTERM from outside) would otherwise be queued after that look,
+/// and the thread would park with nobody left to wake it.
+fn queue_arrived(p: &mut Process) {
     if crate::signal::outside::pending() {
         crate::signal::outside::take(p);
     }
     if crate::syscall::itimer::any(p) {
         crate::syscall::itimer::fire_if_due(p);
     }
+}
+
+/// [`signal_pending`] without queueing what arrived.
+fn unblocked_signal_pending(p: &Process) -> bool {
     p.thread.signals.ending
         || crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
 }
@@ -61,16 +75,11 @@ pub fn wait_until(
     mut ready: impl FnMut(&mut Process) -> bool,
 ) -> Result<(), Errno> {
     loop {
-        // Timers first: a signal one queues, blocked, may be what the wait is for (sigwaitinfo
-        // of a timer's signal); queued only by `signal_pending` below, it would be missed and
-        // the thread would park with nobody left to wake it.
-        if crate::syscall::itimer::any(p) {
-            crate::syscall::itimer::fire_if_due(p);
-        }
+        queue_arrived(p);
         if ready(p) {
             return Ok(());
         }
-        if signal_pending(p) {
+        if unblocked_signal_pending(p) {
             return Err(Errno::EINTR);
         }
         let timeout = time_left(p, deadline)?;

@@ -298,9 +298,9 @@ pub fn sys_sysinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// The process's CPU time (`crate::cputime`).
+/// The process's CPU time now (`crate::cputime`).
 fn process_cpu_ns(p: &Process) -> u64 {
-    p.view.cpu.total_ns(p.threads.others.len() as u32 + 1, run_time_ns(p))
+    p.cpu_ns(run_time_ns(p))
 }
 
 /// times(buf): the process's CPU time, and its waited-for children's, as user time, in clock

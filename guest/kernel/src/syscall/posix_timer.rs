@@ -21,7 +21,6 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::timerfd::TimerSpec;
 use crate::process::Process;
-use crate::signal::deliver::{self, Target};
 use crate::signal::{bit, si, SigFields, SigInfo, Signal, NSIG};
 use crate::user;
 use crate::wait::now_ns;
@@ -95,7 +94,8 @@ impl PosixTimers {
     }
 
     fn get_mut(&mut self, id: u64) -> Result<&mut PosixTimer, Errno> {
-        self.timers.iter_mut().find(|t| i64::from(t.id) == id as i32 as i64).ok_or(Errno::EINVAL)
+        // The kernel's timer_t is an int: the argument's low 32 bits.
+        self.timers.iter_mut().find(|t| t.id == id as i32).ok_or(Errno::EINVAL)
     }
 }
 
@@ -125,19 +125,11 @@ pub fn fire_due(p: &mut Process, now: u64) -> bool {
         p.posix_timers.timers[index].overrun = overrun;
         let info =
             SigInfo { signo, errno: 0, code: si::TIMER, fields: SigFields::Timer { id, overrun, value }, origin: None };
-        match notify {
-            Notify::Process { .. } => super::signal::send_to_process(p, info),
-            Notify::Thread { tid, .. } if tid == p.thread.tid => {
-                deliver::send(&mut p.signals, &mut p.thread.signals, Target::Thread, info);
-            }
-            Notify::Thread { tid, .. } => {
-                // A thread that has ended gets nothing (as on Linux, the timer stays).
-                if let Some(thread) = p.threads.get_mut(tid) {
-                    deliver::send(&mut p.signals, &mut thread.signals, Target::Thread, info);
-                    crate::hypercall::interrupt(thread.cpu);
-                }
-            }
-            Notify::Nobody => {}
+        if let Notify::Thread { tid, .. } = notify {
+            // A thread that has ended gets nothing (as on Linux, the timer stays): ESRCH ignored.
+            let _ = super::signal::send_to_thread_of_process(p, tid, info);
+        } else {
+            super::signal::send_to_process(p, info);
         }
     }
     fired

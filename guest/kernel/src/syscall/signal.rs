@@ -224,21 +224,28 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
                 send_to_process(p, info);
             }
         }
-        Target::Thread if tid == p.thread.tid => {
-            if sig != 0 {
-                deliver::send(&mut p.signals, &mut p.thread.signals, Target::Thread, info);
+        Target::Thread if sig == 0 => {
+            if tid != p.thread.tid && p.threads.get_mut(tid).is_none() {
+                return Err(Errno::ESRCH);
             }
         }
-        Target::Thread => {
-            let thread = p.threads.get_mut(tid).ok_or(Errno::ESRCH)?;
-            if sig != 0 {
-                deliver::send(&mut p.signals, &mut thread.signals, Target::Thread, info);
-                // Wake it if it waits in the kernel; interrupt it if it runs app code.
-                crate::hypercall::interrupt(thread.cpu);
-            }
-        }
+        Target::Thread => send_to_thread_of_process(p, tid, info)?,
     }
     Ok(0)
+}
+
+/// Queues `info` for thread `tid` of the current process (the caller's own thread gets it on
+/// its way back); another thread is woken if it waits in the kernel, interrupted if it runs
+/// app code. ESRCH when the process has no such thread.
+pub fn send_to_thread_of_process(p: &mut Process, tid: u32, info: SigInfo) -> Result<(), Errno> {
+    if tid == p.thread.tid {
+        deliver::send(&mut p.signals, &mut p.thread.signals, Target::Thread, info);
+        return Ok(());
+    }
+    let thread = p.threads.get_mut(tid).ok_or(Errno::ESRCH)?;
+    deliver::send(&mut p.signals, &mut thread.signals, Target::Thread, info);
+    crate::hypercall::interrupt(thread.cpu);
+    Ok(())
 }
 
 /// kill(pid, sig): pid > 0 that process, 0 the caller's process group, -1 every process

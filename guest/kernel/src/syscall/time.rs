@@ -27,9 +27,7 @@ pub fn clock_ns(p: &Process, id: u64) -> Result<u64, Errno> {
             Ok(p.clock.monotonic_ns(tsc))
         }
         // Run time less waits (`crate::cputime`).
-        CLOCK_PROCESS_CPUTIME_ID => {
-            Ok(p.view.cpu.total_ns(p.threads.others.len() as u32 + 1, p.clock.monotonic_ns(tsc)))
-        }
+        CLOCK_PROCESS_CPUTIME_ID => Ok(p.cpu_ns(p.clock.monotonic_ns(tsc))),
         CLOCK_THREAD_CPUTIME_ID => Ok(p.thread.cpu_ns(p.clock.monotonic_ns(tsc))),
         _ => Err(Errno::EINVAL),
     }
