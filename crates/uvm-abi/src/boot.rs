@@ -44,6 +44,10 @@ pub const FLAG_STDERR_TTY: u64 = 1 << 3;
 /// read-only 2 MiB chunks with 2 MiB pages (checked on the first), so a 2 MiB guest page of
 /// one becomes one 2 MiB shadow page: the kernel maps those chunks whole.
 pub const FLAG_IMAGE_LARGE_PAGES: u64 = 1 << 4;
+/// `BootInfo::flags`: the root file system is the image itself, read-only (`[vm] read_only`,
+/// `uvm run --read-only`); without it the root is writable, the app's changes kept in guest
+/// memory over the image.
+pub const FLAG_READ_ONLY_ROOT: u64 = 1 << 5;
 
 /// The boot information block. All addresses are guest-physical unless named `_va`.
 #[repr(C)]

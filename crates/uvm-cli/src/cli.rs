@@ -57,6 +57,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         egress: Vec::new(),
         volume: Vec::new(),
         tmpfs: Vec::new(),
+        read_only: false,
         trace_syscalls: false,
         timings: false,
         timeout: None,
@@ -149,6 +150,12 @@ pub struct RunArgs {
     ///   --tmpfs /run --tmpfs /var/cache/nginx
     #[arg(long = "tmpfs", value_name = "PATH", verbatim_doc_comment)]
     pub tmpfs: Vec<String>,
+    /// Keep the root file system read-only, as docker's --read-only: a change outside /tmp,
+    /// the tmpfs mounts and volumes fails with EROFS. Without it (unless the manifest's [vm]
+    /// read_only says so) the app may change any file; changes live in the VM's memory and
+    /// are gone when it ends.
+    #[arg(long)]
+    pub read_only: bool,
     /// Print every system call of the app on stderr.
     #[arg(long)]
     pub trace_syscalls: bool,

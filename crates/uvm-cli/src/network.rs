@@ -103,6 +103,7 @@ mod tests {
             egress: egress.iter().map(|s| s.to_string()).collect(),
             volume: Vec::new(),
             tmpfs: Vec::new(),
+            read_only: false,
             trace_syscalls: false,
             timings: false,
             timeout: None,

@@ -87,6 +87,7 @@ fn open_image(
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
+        read_only_root: args.read_only || config.read_only,
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);

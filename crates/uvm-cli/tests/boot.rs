@@ -42,6 +42,8 @@ boot_tests! {
     musl_files => cases::files(Musl);
     glibc_tmp_write => cases::tmp_write(Glibc);
     musl_tmp_write => cases::tmp_write(Musl);
+    glibc_root_write => cases::root_write(Glibc);
+    musl_root_write => cases::root_write(Musl);
     glibc_crash => cases::crash(Glibc);
     musl_crash => cases::crash(Musl);
     glibc_hot_syscalls => cases::hot_syscalls(Glibc);

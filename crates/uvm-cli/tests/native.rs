@@ -2,8 +2,9 @@
 //! of under uvm, in an environment that mimics the guest:
 //!
 //! - a private mount namespace and a chroot holding only the manifest's `[[files]]` (at their
-//!   `dst`), bind-mounted read-only, every mtime 0 as in an image, plus a tmpfs on /tmp and
-//!   one on /dev/shm, the usual /dev nodes (null, zero, full, random, urandom,
+//!   `dst`), every mtime 0 as in an image: bind-mounted read-only for a manifest with
+//!   `[vm] read_only = true`, else writable as an overlay over them whose changes vanish with
+//!   the run (a container's root, uvm's writable root); plus a tmpfs on /tmp and one on /dev/shm, the usual /dev nodes (null, zero, full, random, urandom,
 //!   stdin/stdout/stderr/fd links) and /proc;
 //! - argv[0] = the binary's file name, args and env exactly the manifest's (plus the run's
 //!   `-- ARGS` / `-e` overrides), cwd = the manifest's workdir or "/".
@@ -43,6 +44,7 @@ extern "C" {
         data: *const c_void,
     ) -> c_int;
     fn chroot(path: *const c_char) -> c_int;
+    fn mkdir(path: *const c_char, mode: u32) -> c_int;
     fn chdir(path: *const c_char) -> c_int;
     fn geteuid() -> u32;
     fn utimensat(dirfd: c_int, path: *const c_char, times: *const [i64; 4], flags: c_int) -> c_int;
@@ -278,6 +280,14 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
     let cwd_c = CString::new(m.workdir.as_deref().unwrap_or("/")).expect("workdir");
     let (none, tmpfs, slash, proc) = (c"none", c"tmpfs", c"/", c"proc");
     let tmpfs_opts = c"size=64m,mode=1777";
+    let read_only = m.read_only;
+    // The writable root's layers: the staged tree below, a tmpfs (mounted on the tree's /tmp
+    // until the overlay hides it) above.
+    let (upper, work) = (root.join("tmp/upper"), root.join("tmp/work"));
+    let overlay_opts =
+        CString::new(format!("lowerdir={},upperdir={},workdir={}", root.display(), upper.display(), work.display()))
+            .expect("no NUL in paths");
+    let (upper_c, work_c, overlay) = (cstring(&upper), cstring(&work), c"overlay");
     let sandbox = move || -> io::Result<()> {
         // SAFETY: plain syscalls on NUL-terminated strings that live as long as this closure;
         // they only touch this (forked, single-threaded) child's namespace and root.
@@ -285,13 +295,20 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
             check(unshare(CLONE_NEWNS))?;
             check(mount(none.as_ptr(), slash.as_ptr(), std::ptr::null(), MS_REC | MS_PRIVATE, std::ptr::null()))?;
             check(mount(root_c.as_ptr(), root_c.as_ptr(), std::ptr::null(), MS_BIND | MS_REC, std::ptr::null()))?;
-            check(mount(
-                std::ptr::null(),
-                root_c.as_ptr(),
-                std::ptr::null(),
-                MS_REMOUNT | MS_BIND | MS_RDONLY,
-                std::ptr::null(),
-            ))?;
+            if read_only {
+                check(mount(
+                    std::ptr::null(),
+                    root_c.as_ptr(),
+                    std::ptr::null(),
+                    MS_REMOUNT | MS_BIND | MS_RDONLY,
+                    std::ptr::null(),
+                ))?;
+            } else {
+                check(mount(tmpfs.as_ptr(), tmp_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
+                check(mkdir(upper_c.as_ptr(), 0o755))?;
+                check(mkdir(work_c.as_ptr(), 0o755))?;
+                check(mount(overlay.as_ptr(), root_c.as_ptr(), overlay.as_ptr(), 0, overlay_opts.as_ptr().cast()))?;
+            }
             check(mount(tmpfs.as_ptr(), tmp_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
             check(mount(tmpfs.as_ptr(), shm_c.as_ptr(), tmpfs.as_ptr(), 0, tmpfs_opts.as_ptr().cast()))?;
             for (host, inside) in &devices {

@@ -5,7 +5,8 @@
 //! afterwards (written data survives the VM). Also: a read-only volume refuses every change
 //! with EROFS and is not changed; symlinks in a volume resolve in the VM's tree, never the
 //! host's (`..` and absolute targets cannot leave it); bad `-v` values are errors that name
-//! the value (exit 125) before anything boots.
+//! the value (exit 125) before anything boots. Also the other mounts a run asks for: tmpfs
+//! mounts (`--tmpfs`) and the root kept read-only (`--read-only`).
 
 mod support;
 
@@ -250,4 +251,18 @@ fn bad_volume_values_are_named_errors() {
         assert!(contains(&out.stderr, named.as_bytes()), "{test}: -v {value}: stderr {}", show(&out.stderr));
         assert!(out.stdout.is_empty(), "{test}: -v {value}: the app ran: {}", show(&out.stdout));
     }
+}
+
+/// `uvm run --read-only` (docker's flag) keeps the root the image itself, whatever the image
+/// says: the `root_write` app, which changes the root by default (a boot case), finds it
+/// read-only (not an overlay by statfs, `W_OK` and an open for writing `EROFS`).
+#[test]
+fn the_read_only_flag_keeps_the_root_the_image() {
+    let test = "the_read_only_flag_keeps_the_root_the_image";
+    let Some(image) = image_of(test, Suite::Boot, "root_write", Toolchain::Musl, "root_write") else { return };
+    let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "--read-only"]), 1);
+    let expected = "root is an overlay: no\n\
+                    access W_OK /etc/app.conf: EROFS\n\
+                    open for appending: FAILED EROFS\n";
+    assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
 }

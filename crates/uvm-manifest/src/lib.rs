@@ -111,6 +111,10 @@ pub struct VmConfig {
     /// [`TMPFS_MAX`] normalised guest paths, each one a `dst` may be (not "/", not in /proc,
     /// /dev or /tmp), none overlapping another or a `[[files]]` destination.
     pub tmpfs: Vec<String>,
+    /// The root file system is the image, read-only (`read_only`, as `docker run --read-only`):
+    /// a change outside `/tmp`, the tmpfs mounts and volumes is `EROFS`. Otherwise (the
+    /// default) the app may change any file, in guest memory, gone when the VM ends.
+    pub read_only: bool,
 }
 
 /// The most `[vm] tmpfs` mounts.

@@ -60,6 +60,7 @@ pub(crate) struct RawVm {
     pub memory_mib: Option<i64>,
     pub cpus: Option<i64>,
     pub tmpfs: Option<Vec<String>>,
+    pub read_only: Option<bool>,
 }
 
 /// One `[[ports]]` entry.

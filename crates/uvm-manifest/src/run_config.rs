@@ -58,6 +58,14 @@ pub struct RunConfig {
     /// (`SIGQUIT`). Left out of the TOML when absent (SIGTERM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// The root file system is the image, read-only (`[vm] read_only`). Left out of the TOML
+    /// when false (the default: a writable root).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Where run-configuration values come from, for error messages.
@@ -80,6 +88,7 @@ impl RunConfig {
             egress: app.network.egress.rules.clone(),
             tmpfs: app.vm.tmpfs.clone(),
             stop_signal: app.stop_signal.and_then(uvm_abi::signal::name).map(str::to_owned),
+            read_only: app.vm.read_only,
         }
     }
 
@@ -211,7 +220,20 @@ mod tests {
             egress: vec!["10.0.0.0/8:5432".parse().unwrap(), "any".parse().unwrap()],
             tmpfs: vec!["/run".into()],
             stop_signal: Some("SIGQUIT".into()),
+            read_only: true,
         }
+    }
+
+    #[test]
+    fn a_read_only_root_is_stored_only_when_asked_for() {
+        let mut config = sample();
+        assert!(config.to_toml().contains("\nread_only = true\n"), "{}", config.to_toml());
+        assert!(RunConfig::from_toml(&config.to_toml()).unwrap().read_only);
+        config.read_only = false;
+        assert!(!config.to_toml().contains("read_only"), "an image with a writable root is as before");
+        assert!(!RunConfig::from_toml(&config.to_toml()).unwrap().read_only);
+        let text = config.to_toml().replace("[env]", "read_only = \"yes\"\n\n[env]");
+        assert!(RunConfig::from_toml(&text).is_err());
     }
 
     #[test]

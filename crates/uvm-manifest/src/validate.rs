@@ -73,7 +73,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         workdir,
         stop_signal,
         files,
-        vm: VmConfig { memory_mib, cpus, tmpfs },
+        vm: VmConfig { memory_mib, cpus, tmpfs, read_only: raw.vm.read_only.unwrap_or(false) },
         network,
     })
 }

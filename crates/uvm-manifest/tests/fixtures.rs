@@ -34,7 +34,12 @@ fn full_manifest_loads() {
             FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
         ],
-        vm: VmConfig { memory_mib: 128, cpus: Some(2), tmpfs: vec!["/run".into(), "/var/cache/app".into()] },
+        vm: VmConfig {
+            memory_mib: 128,
+            cpus: Some(2),
+            tmpfs: vec!["/run".into(), "/var/cache/app".into()],
+            read_only: true,
+        },
         network: NetworkConfig::new(
             vec!["8080:80".parse().unwrap(), "127.0.0.1:5353:53/udp".parse().unwrap()],
             vec![
@@ -66,6 +71,7 @@ fn full_manifest_loads() {
             egress: app.network.egress.rules.clone(),
             tmpfs: vec!["/run".into(), "/var/cache/app".into()],
             stop_signal: Some("SIGQUIT".into()),
+            read_only: true,
         }
     );
     assert_eq!(run.network(), app.network);
@@ -84,6 +90,7 @@ fn expectations() -> Vec<Case> {
         ("unknown-key", |e| matches!(e, E::Syntax { .. }), &["line 4", "unknown field `colour`"]),
         ("missing-key", |e| matches!(e, E::Syntax { .. }), &["missing field `binary`", "[app]"]),
         ("wrong-type", |e| matches!(e, E::Syntax { .. }), &["line 6", "memory_mib = \"64\"", "invalid type"]),
+        ("read-only-type", |e| matches!(e, E::Syntax { .. }), &["line 7", "read_only = \"yes\"", "invalid type"]),
         ("version", |e| matches!(e, E::UnsupportedVersion { version: 2, .. }), &["`version` = 2", "version = 1"]),
         ("name-length", |e| matches!(e, E::NameLength { len: 65, .. }), &["[app] `name`", "much-too-long"]),
         ("name-char", |e| matches!(e, E::NameChar { ch: ' ', .. }), &["[app] `name`", "\"my app\"", "\"my-app\""]),

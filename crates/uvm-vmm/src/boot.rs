@@ -36,6 +36,9 @@ pub struct AppLaunch {
     /// (`FLAG_IMAGE_LARGE_PAGES`): the image lays them out 2 MiB-aligned and the host backs
     /// them with 2 MiB pages ([`crate::MappedFile::backs_with_large_page`]).
     pub large_pages: bool,
+    /// The root file system is the image, read-only (`FLAG_READ_ONLY_ROOT`); else the app may
+    /// change it, in guest memory.
+    pub read_only_root: bool,
 }
 
 /// Host facts that go into the boot info.

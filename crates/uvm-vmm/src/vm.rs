@@ -10,7 +10,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use uvm_abi::boot::{
-    Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
+    Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_READ_ONLY_ROOT, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY,
+    FLAG_TRACE_SYSCALLS,
 };
 use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, MAX_VCPUS, RAM_MAX_SIZE, RAM_MIN_SIZE};
 
@@ -287,7 +288,7 @@ pub fn run_staged(
 
     let facts = BootFacts {
         platform,
-        flags: boot_flags(spec.trace_syscalls, spec.launch.large_pages),
+        flags: boot_flags(spec.trace_syscalls, &spec.launch),
         tsc_khz: u64::from(tsc_khz),
         hwcap: cpu::hwcap(&cpuid),
         random_seed: random_seed(),
@@ -449,13 +450,16 @@ pub fn host_cpus(allowed: Option<&AllowedCpus>) -> u32 {
     allowed.map_or(1, AllowedCpus::count).clamp(1, MAX_VCPUS)
 }
 
-fn boot_flags(trace: bool, image_large_pages: bool) -> u64 {
+fn boot_flags(trace: bool, launch: &crate::boot::AppLaunch) -> u64 {
     let mut flags = 0;
     if trace {
         flags |= FLAG_TRACE_SYSCALLS;
     }
-    if image_large_pages {
+    if launch.large_pages {
         flags |= FLAG_IMAGE_LARGE_PAGES;
+    }
+    if launch.read_only_root {
+        flags |= FLAG_READ_ONLY_ROOT;
     }
     for (fd, flag) in [(0, FLAG_STDIN_TTY), (1, FLAG_STDOUT_TTY), (2, FLAG_STDERR_TTY)] {
         // SAFETY: isatty only inspects the descriptor number; any value is allowed.

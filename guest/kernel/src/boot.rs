@@ -50,7 +50,8 @@ mod kernel {
     use core::sync::atomic::Ordering;
 
     use uvm_abi::boot::{
-        Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
+        Platform, FLAG_IMAGE_LARGE_PAGES, FLAG_READ_ONLY_ROOT, FLAG_STDERR_TTY, FLAG_STDIN_TTY, FLAG_STDOUT_TTY,
+        FLAG_TRACE_SYSCALLS,
     };
     use uvm_abi::image::{FsEntry, ImageHeader};
     use uvm_abi::layout::{selectors, PAGE_SIZE};
@@ -207,7 +208,8 @@ mod kernel {
             frames: &FRAMES,
         };
         // tmpfs may use the VM's memory; the frame allocator is the real bound.
-        let mut vfs = Vfs::new(image, app_path, env, boot.info.ram_size)
+        let read_only_root = flags & FLAG_READ_ONLY_ROOT != 0;
+        let mut vfs = Vfs::new(image, app_path, env, boot.info.ram_size, read_only_root)
             .unwrap_or_else(|e| fail("cannot mount the image", Some(e)));
         if !boot.volumes.is_empty() {
             mount_volumes(&mut vfs, &boot.volumes);

@@ -227,6 +227,7 @@ pub fn all() -> Vec<Case> {
             stdin_echo(tc),
             files(tc),
             tmp_write(tc),
+            root_write(tc),
             crash(tc),
             guard_page(tc),
             remap(tc),
@@ -428,6 +429,36 @@ pub fn tmp_write(tc: Toolchain) -> Case {
                packaged /etc/app.conf still readable: yes\n";
     let runs = vec![Run::new("first boot").stdout(out), Run::new("second boot (fresh /tmp)").stdout(out)];
     case("tmp_write", c_only(tc), "tmp_write", runs)
+}
+
+/// `root_write`: the root is writable by default (an overlay over the image, as a
+/// container's): packaged files and directories change, new ones appear outside /tmp, a
+/// program written there runs; every boot starts from the image again.
+pub fn root_write(tc: Toolchain) -> Case {
+    let out = "root is an overlay: yes\n\
+               access W_OK /etc/app.conf: ok\n\
+               the earlier reader reads 104 bytes\n\
+               /etc/app.conf (104 bytes): # app.conf: a packaged file for the uvm boot tests\n\
+               name = uvm-test\n\
+               color = blue\n\
+               answer = 42\n\
+               added = yes\n\
+               /usr/share/app/numbers.txt (6 bytes): 1\n\
+               2\n\
+               3\n\
+               numbers.link: mode 600, 2 links\n\
+               /var/run/app.pid (2 bytes): 1\n\
+               /etc/current.conf (4 bytes): new\n\
+               ls /usr/share/app: README.old numbers.link numbers.txt sub\n\
+               rmdir a packaged directory with files: ENOTEMPTY\n\
+               ls /usr/share/app: README.old numbers.link numbers.txt\n\
+               ls /etc: app.conf current.conf hosts new.conf nsswitch.conf resolv.conf\n\
+               rename across to /tmp: EXDEV\n\
+               /usr/share/app/README.old (67 bytes): MAPPEDirectory is packaged into the test images at /usr/share/app.\n\
+               the copy in /usr/local/bin runs\n\
+               the copy's status: 0\n";
+    let runs = vec![Run::new("first boot").stdout(out), Run::new("second boot (the image again)").stdout(out)];
+    case("root_write", c_only(tc), "root_write", runs)
 }
 
 /// `crash`: a write to 0x10 kills the app with SIGSEGV: status 139, the signal named on stderr.

@@ -61,6 +61,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("busybox_sh_exec", busybox_sh_exec()),
         ("busybox_sh_pipeline", busybox_sh_pipeline()),
         ("busybox_sh_fileops", busybox_sh_fileops()),
+        ("busybox_writable_root", busybox_writable_root()),
     ];
     for (tc, names) in [
         (
@@ -926,6 +927,44 @@ pub fn busybox_sh_pipeline() -> Case {
 /// mkdir/cp/mv/ln/touch/rm/tar/gzip in /tmp checked by ls/cat/sha256sum: a process each.
 pub fn busybox_sh_fileops() -> Case {
     bb(vec![sh_script("fileops")])
+}
+
+/// The default writable root, as an entrypoint script uses a container's: `sed -i`, `mv`,
+/// `cp`, `rm -r` and `touch` on the packaged data, a log directory made outside /tmp, a
+/// symlink to it; a second boot sees the image again.
+pub fn busybox_writable_root() -> Case {
+    let script = "set -e
+sed -i 's/:/ /g' text/users.txt
+head -n 2 text/users.txt
+mv text/words.txt text/moved.txt
+cp text/moved.txt text/copy.txt
+cmp text/moved.txt text/copy.txt && echo copied
+test -e text/words.txt || echo words.txt moved
+rm -r tree
+test -e tree || echo tree removed
+touch -d '2001-02-03 04:05:06' text/empty.txt
+date -r text/empty.txt +%Y
+mkdir -p /var/log/app
+echo started > /var/log/app/app.log
+ln -s /var/log/app logs
+cat logs/app.log
+ls /var/log/app";
+    let first = "alice 1001 100 Alice Liddell /home/alice /bin/sh\n\
+                 bob 1002 100 Bob Builder /home/bob /bin/false\n\
+                 copied\n\
+                 words.txt moved\n\
+                 tree removed\n\
+                 2001\n\
+                 started\n\
+                 app.log\n";
+    let again = "set -e; head -n 1 text/users.txt; test -e text/words.txt && test -d tree && echo as packaged";
+    let runs = vec![
+        Run::new("busybox sh -c (changes the packaged data)").args(&["sh", "-c", script]).stdout(first),
+        Run::new("busybox sh -c (a new boot)")
+            .args(&["sh", "-c", again])
+            .stdout("alice:1001:100:Alice Liddell:/home/alice:/bin/sh\nas packaged\n"),
+    ];
+    case("busybox_rw", Busybox, "busybox", runs)
 }
 
 // ---------------------------------------------------------------- C programs (glibc and musl)

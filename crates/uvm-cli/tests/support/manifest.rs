@@ -25,6 +25,8 @@ pub struct Manifest {
     pub memory_mib: Option<i64>,
     /// `[vm] tmpfs`: where the VM mounts a new tmpfs (the native reference run does not).
     pub tmpfs: Vec<String>,
+    /// `[vm] read_only`: the root file system is the image, read-only (else writable).
+    pub read_only: bool,
 }
 
 impl Manifest {
@@ -98,6 +100,7 @@ pub fn parse(text: &str, what: &str) -> Result<Manifest, String> {
             ("files", "src", Value::Str(s)) => m.files.last_mut().expect("in [[files]]").0 = s,
             ("files", "dst", Value::Str(s)) => m.files.last_mut().expect("in [[files]]").1 = s,
             ("vm", "memory_mib", Value::Int(n)) => m.memory_mib = Some(n),
+            ("vm", "read_only", Value::Bool(b)) => m.read_only = b,
             ("vm", "tmpfs", Value::Array(items)) => {
                 m.tmpfs = items
                     .into_iter()

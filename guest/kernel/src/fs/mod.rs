@@ -4,7 +4,8 @@
 //!
 //! | path        | file system          | writable                                          |
 //! |-------------|----------------------|---------------------------------------------------|
-//! | `/`         | [`ImageFs`] (image)  | no: every change is `EROFS`                       |
+//! | `/`         | [`TmpFs`] over the image ([`tmpfs::lower`]) | yes, what changes is kept in memory |
+//! | `/` (read-only root) | [`ImageFs`] (image) | no: every change is `EROFS`                |
 //! | `/tmp`      | [`TmpFs`]            | yes (mode `1777`), bounded by the tmpfs budget     |
 //! | `/dev`      | [`DevFs`]            | the devices' data only (`/dev/null`, ...); no names |
 //! | `/dev/shm`  | [`TmpFs`]            | yes, sharing `/tmp`'s budget                       |
@@ -21,7 +22,8 @@
 //! - [`node`]: [`Node`] (a file of any file system) and [`Location`] (a node and its path).
 //! - [`file`](mod@file): [`OpenFile`], what an fd refers to (position, flags, read/write/getdents...).
 //! - [`fdtable`]: [`FdTable`], the fds.
-//! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems.
+//! - [`image`], [`tmpfs`], [`dev`], [`console`], [`proc`]: the file systems ([`tmpfs::lower`]:
+//!   the writable root, a tmpfs whose nodes stand for the image's until they change).
 //! - [`pipe`]: [`Pipe`], the anonymous pipes of `pipe`/`pipe2` (not in any directory).
 //! - [`eventfd`]: [`EventFd`], the counters of `eventfd`/`eventfd2`.
 //! - [`timerfd`]: the timers of `timerfd_create`.
@@ -37,7 +39,7 @@
 //! # Boot
 //!
 //! ```text
-//! let vfs = Vfs::new(image_bytes, "/bin/app", env, tmpfs_budget)?;
+//! let vfs = Vfs::new(image_bytes, "/bin/app", env, tmpfs_budget, read_only_root)?;
 //! let mut fds = FdTable::new();
 //! for fd in 0..3 { fds.insert(vfs.console_file(fd)?, false)?; }
 //! let cwd = vfs.chdir(&vfs.root(), boot_cwd)?;

@@ -475,6 +475,7 @@ impl Node {
     pub fn image_extent(&self) -> Option<(u64, u64)> {
         match self {
             Node::Image(node) => node.fs.file_extent(node.index),
+            Node::Tmp(node) => node.lower_extent(),
             _ => None,
         }
     }

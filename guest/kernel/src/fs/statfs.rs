@@ -12,6 +12,8 @@ pub const TMPFS_MAGIC: u64 = 0x0102_1994;
 pub const PROC_SUPER_MAGIC: u64 = 0x9fa0;
 /// `f_type` of the image file system: a read-only image, as squashfs is.
 pub const IMAGE_MAGIC: u64 = 0x7371_7368;
+/// `OVERLAYFS_SUPER_MAGIC`: the writable root, as a container's overlay root reports.
+pub const OVERLAYFS_SUPER_MAGIC: u64 = 0x794c_7630;
 
 /// `f_flags`: mounted read-only.
 pub const ST_RDONLY: u64 = 1;

@@ -1,4 +1,5 @@
-//! [`TmpFs`]: the writable in-memory file system (`/tmp`, `/dev/shm`).
+//! [`TmpFs`]: the writable in-memory file system (`/tmp`, `/dev/shm`, `--tmpfs` mounts, and
+//! the writable root, whose tree starts as the image's: [`lower`]).
 //!
 //! A tree of [`TmpNode`]s (directories, regular files, symlinks) held by `Arc`: a directory
 //! owns its entries, an open file owns its node, so an unlinked file's data lives on until
@@ -32,12 +33,13 @@ use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::Clock;
 use crate::fs::path::check_name;
 use crate::fs::stat::{
-    FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
-    S_ISGID, S_ISUID,
+    blocks_for_size, FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT,
+    S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
 };
 use crate::mm::space::FilePage;
 use crate::sync::SpinLock;
 
+pub mod lower;
 pub mod page;
 
 use page::{Frames, Page};
@@ -221,6 +223,8 @@ struct DirBody {
     by_offset: BTreeMap<u64, Vec<u8>>,
     next_offset: u64,
     parent: Weak<TmpNode>,
+    /// The image directory whose entries this one has yet to make (the writable root's).
+    lower: Option<lower::LowerDir>,
 }
 
 #[derive(Clone)]
@@ -232,7 +236,13 @@ struct DirSlot {
 
 impl DirBody {
     fn new(parent: Weak<TmpNode>) -> DirBody {
-        DirBody { entries: BTreeMap::new(), by_offset: BTreeMap::new(), next_offset: FIRST_ENTRY_OFFSET, parent }
+        DirBody {
+            entries: BTreeMap::new(),
+            by_offset: BTreeMap::new(),
+            next_offset: FIRST_ENTRY_OFFSET,
+            parent,
+            lower: None,
+        }
     }
 
     fn insert(&mut self, name: &[u8], node: Arc<TmpNode>, file_type: FileType) -> Option<DirSlot> {
@@ -249,12 +259,22 @@ impl DirBody {
         self.by_offset.remove(&slot.offset);
         Some(slot)
     }
+
+    /// How many entries it has (an unfilled one: its image directory's).
+    fn len(&self) -> usize {
+        match &self.lower {
+            Some(lower) => lower.len(),
+            None => self.entries.len(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct FileBody {
     size: u64,
     chunks: BTreeMap<u64, Page>,
+    /// The image bytes it has until its first change (the writable root's files).
+    lower: Option<lower::LowerFile>,
 }
 
 impl crate::mm::space::SharedPages for TmpNode {
@@ -274,6 +294,10 @@ impl crate::mm::space::SharedPages for TmpNode {
         let mut state = self.state.lock();
         let state = &mut *state;
         let Body::File(file) = &mut state.body else { return };
+        if file.lower.is_some() {
+            // The image's bytes, mapped in place: nothing to back.
+            return;
+        }
         // Only up to the end of the file: past it the mapping's pages are SIGBUS.
         let pages = file.size.div_ceil(CHUNK_SIZE as u64).saturating_sub(first).min(count);
         if let Some(bytes) = self.new_pages_for(file, first * CHUNK_SIZE as u64, pages * CHUNK_SIZE as u64) {
@@ -348,7 +372,8 @@ impl TmpNode {
     pub fn stat(&self) -> Stat {
         let state = self.state.lock();
         let (size, blocks) = match &state.body {
-            Body::Dir(dir) => ((dir.entries.len() as u64 + 2) * DIRENT_SIZE_ESTIMATE, 0),
+            Body::Dir(dir) => ((dir.len() as u64 + 2) * DIRENT_SIZE_ESTIMATE, 0),
+            Body::File(FileBody { size, lower: Some(_), .. }) => (*size, blocks_for_size(*size)),
             Body::File(file) => (file.size, file.chunks.len() as u64 * (CHUNK_SIZE as u64 / 512)),
             Body::Symlink(target) => (target.len() as u64, 0),
         };
@@ -376,7 +401,7 @@ impl TmpNode {
     }
 
     fn lookup_slot(&self, name: &[u8]) -> Result<DirSlot, Errno> {
-        match &self.state.lock().body {
+        match &self.filled().body {
             Body::Dir(dir) => dir.entries.get(name).cloned().ok_or(Errno::ENOENT),
             _ => Err(Errno::ENOTDIR),
         }
@@ -397,7 +422,7 @@ impl TmpNode {
 
     /// Number of entries in this directory (0 for anything else).
     pub fn entry_count(&self) -> usize {
-        match &self.state.lock().body {
+        match &self.filled().body {
             Body::Dir(dir) => dir.entries.len(),
             _ => 0,
         }
@@ -452,6 +477,7 @@ impl TmpNode {
     pub fn page_frame(&self, index: u64, fill_hole: bool) -> Result<FilePage, Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
+        self.copy_up_locked(state, u64::MAX)?;
         let file = state.body.file_mut()?;
         if index >= file.size.div_ceil(CHUNK_SIZE as u64) {
             return Ok(FilePage::PastEnd);
@@ -536,7 +562,7 @@ impl TmpNode {
                 mapped: 0,
             }),
         });
-        let mut state = self.state.lock();
+        let mut state = self.filled();
         if let Body::Dir(dir) = &mut state.body {
             dir.insert(name, node.clone(), file_type);
         }
@@ -550,7 +576,7 @@ impl TmpNode {
     /// `ENOTDIR` unless this is a directory, `ENOENT` if it was removed, `EEXIST` if `name`
     /// is taken.
     fn check_can_add(&self, name: &[u8]) -> Result<(), Errno> {
-        let state = self.state.lock();
+        let state = self.filled();
         let Body::Dir(dir) = &state.body else {
             return Err(Errno::ENOTDIR);
         };
@@ -585,7 +611,7 @@ impl TmpNode {
             target_state.meta.nlink += 1;
             target_state.meta.ctime = now;
         }
-        let mut state = self.state.lock();
+        let mut state = self.filled();
         if let Body::Dir(dir) = &mut state.body {
             dir.insert(name, target.clone(), file_type);
         }
@@ -629,7 +655,7 @@ impl TmpNode {
     fn mark_removed_dir(&self, now: Timespec) -> Result<(), Errno> {
         let mut state = self.state.lock();
         if let Body::Dir(dir) = &state.body {
-            if !dir.entries.is_empty() {
+            if dir.len() != 0 {
                 return Err(Errno::ENOTEMPTY);
             }
         }
@@ -639,7 +665,7 @@ impl TmpNode {
     }
 
     fn remove_entry(&self, name: &[u8], now: Timespec) -> Option<DirSlot> {
-        let mut state = self.state.lock();
+        let mut state = self.filled();
         let removed = match &mut state.body {
             Body::Dir(dir) => dir.remove(name),
             _ => None,
@@ -649,7 +675,7 @@ impl TmpNode {
     }
 
     fn insert_entry(&self, name: &[u8], slot: &DirSlot, now: Timespec) -> Option<DirSlot> {
-        let mut state = self.state.lock();
+        let mut state = self.filled();
         let replaced = match &mut state.body {
             Body::Dir(dir) => dir.insert(name, slot.node.clone(), slot.file_type),
             _ => None,
@@ -794,7 +820,7 @@ impl TmpNode {
     /// [`FIRST_ENTRY_OFFSET`]) until `visit` returns false. An entry's offset never
     /// changes while it exists, so removing entries mid-listing skips nothing.
     pub fn read_dir(&self, from: u64, visit: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<(), Errno> {
-        let state = self.state.lock();
+        let state = self.filled();
         let Body::Dir(dir) = &state.body else {
             return Err(Errno::ENOTDIR);
         };
@@ -838,6 +864,9 @@ impl TmpNode {
         }
         let count = buf.len().min(usize::try_from(file.size - offset).unwrap_or(usize::MAX));
         let mut done = 0;
+        if let Some(lower) = &file.lower {
+            done = lower.read(offset, &mut buf[..count]);
+        }
         while done < count {
             let position = offset + done as u64;
             let within = (position % CHUNK_SIZE as u64) as usize;
@@ -862,6 +891,7 @@ impl TmpNode {
     pub fn write_at(&self, pos: WritePos, data: &[u8]) -> Result<(usize, u64), Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
+        self.copy_up_locked(state, u64::MAX)?;
         let Body::File(file) = &mut state.body else {
             return Err(Errno::EISDIR);
         };
@@ -959,6 +989,7 @@ impl TmpNode {
         }
         let mut state = self.state.lock();
         let state = &mut *state;
+        self.copy_up_locked(state, len)?;
         let file = state.body.file_mut()?;
         if (len < file.size && state.seals & F_SEAL_SHRINK != 0) || (len > file.size && state.seals & F_SEAL_GROW != 0)
         {
@@ -1001,6 +1032,7 @@ impl TmpNode {
         let end = offset.checked_add(len).filter(|&end| end <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let mut state = self.state.lock();
         let state = &mut *state;
+        self.copy_up_locked(state, u64::MAX)?;
         let file = state.body.file_mut()?;
         if len == 0 {
             return Ok(());
@@ -1043,6 +1075,7 @@ impl TmpNode {
     pub fn punch_hole(&self, offset: u64, len: u64) -> Result<(), Errno> {
         let mut state = self.state.lock();
         let state = &mut *state;
+        self.copy_up_locked(state, u64::MAX)?;
         let file = state.body.file_mut()?;
         if state.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
             return Err(Errno::EPERM);
@@ -1083,6 +1116,10 @@ impl TmpNode {
         };
         if offset >= file.size {
             return Err(Errno::ENXIO);
+        }
+        if file.lower.is_some() {
+            // The image's bytes have no holes.
+            return Ok(if want_hole { file.size } else { offset });
         }
         let chunk = CHUNK_SIZE as u64;
         let first = offset / chunk;

@@ -32,11 +32,12 @@ use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTar
 use crate::fs::pipe::{Pipe, PIPEFS_MAGIC};
 use crate::fs::proc::{ProcFs, ProcessView};
 use crate::fs::stat::{
-    FileType, Stat, TimeChange, Timespec, DEV_SHM, DEV_TMP, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG,
-    S_IFSOCK,
+    FileType, Stat, TimeChange, Timespec, DEV_IMAGE, DEV_SHM, DEV_TMP, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT,
+    S_IFREG, S_IFSOCK,
 };
 use crate::fs::statfs::{
-    StatFs, IMAGE_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, TMPFS_MAGIC,
+    StatFs, IMAGE_MAGIC, OVERLAYFS_SUPER_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY,
+    ST_RELATIME, TMPFS_MAGIC,
 };
 use crate::fs::tmpfs::{RenameFlags, TmpFs, TmpNode, F_SEAL_SEAL, NODE_COST};
 use crate::fs::unix::{UnixAddr, UnixNames, UnixSocket, SOCKFS_MAGIC};
@@ -74,7 +75,10 @@ pub mod mount_id {
 /// What a mount holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FsKind {
+    /// The image, read-only.
     Image,
+    /// The writable root: a tmpfs over the image (`tmpfs::lower`).
+    Overlay,
     Tmp,
     Dev,
     Proc,
@@ -100,9 +104,14 @@ impl Mount {
     }
 }
 
-/// What `/proc/mounts` lists, by mount id: mount point, source, type, options.
-const MOUNT_LINES: [(&str, &str, &str, &str); 5] = [
-    ("/", "/dev/root", "uvmimage", "ro,relatime"),
+/// What `/proc/mounts` lists for `/`: the image, or the writable root over it (as a
+/// container's overlay root shows).
+const ROOT_LINE_READ_ONLY: (&str, &str, &str, &str) = ("/", "/dev/root", "uvmimage", "ro,relatime");
+const ROOT_LINE_WRITABLE: (&str, &str, &str, &str) = ("/", "overlay", "overlay", "rw,relatime");
+
+/// What `/proc/mounts` lists for the other boot mounts, by mount id: mount point, source,
+/// type, options.
+const MOUNT_LINES: [(&str, &str, &str, &str); 4] = [
     ("/tmp", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
     ("/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime"),
     ("/dev/shm", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
@@ -111,9 +120,9 @@ const MOUNT_LINES: [(&str, &str, &str, &str); 5] = [
 
 /// The text of `/proc/mounts`. (Joined by hand, not with `format!`: every boot makes it,
 /// and a hello's start runs no formatting code otherwise.)
-fn mounts_text() -> Vec<u8> {
+fn mounts_text(root: (&str, &str, &str, &str)) -> Vec<u8> {
     let mut text = Vec::new();
-    for (path, source, fs_type, options) in MOUNT_LINES {
+    for (path, source, fs_type, options) in core::iter::once(root).chain(MOUNT_LINES) {
         for field in [source, path, fs_type, options, "0 0\n"] {
             text.extend_from_slice(field.as_bytes());
             text.push(b' ');
@@ -144,25 +153,44 @@ pub struct Vfs {
 }
 
 impl Vfs {
-    /// Builds the file tree: the image (the whole image file, mapped read-only) at `/`, a
-    /// tmpfs at `/tmp` and `/dev/shm` sharing a budget of `tmpfs_budget_bytes`, the devices
-    /// at `/dev` and `/proc`. `app_path` is what `/proc/self/exe` shows. `EIO` for a
-    /// malformed image.
-    pub fn new(image: &'static [u8], app_path: &str, env: FsEnv, tmpfs_budget_bytes: u64) -> Result<Vfs, Errno> {
+    /// Builds the file tree: the image (the whole image file, mapped read-only) at `/`,
+    /// writable over it unless `read_only_root` (`tmpfs::lower`), a tmpfs at `/tmp` and
+    /// `/dev/shm`, the three sharing a budget of `tmpfs_budget_bytes` for what the app
+    /// writes, the devices at `/dev` and `/proc`. `app_path` is what `/proc/self/exe` shows.
+    /// `EIO` for a malformed image.
+    pub fn new(
+        image: &'static [u8],
+        app_path: &str,
+        env: FsEnv,
+        tmpfs_budget_bytes: u64,
+        read_only_root: bool,
+    ) -> Result<Vfs, Errno> {
         let image = Arc::new(ImageFs::new(image)?);
         let now = Timespec::from_clock((env.now)());
         let tmp_budget = Arc::new(SpaceBudget::new(tmpfs_budget_bytes));
+        let (root, root_kind, root_line) = if read_only_root {
+            (Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?), FsKind::Image, ROOT_LINE_READ_ONLY)
+        } else {
+            let fs = TmpFs::over_image(DEV_IMAGE, tmp_budget.clone(), env.frames, env.now, image.clone())?;
+            (Node::Tmp(fs.root().clone()), FsKind::Overlay, ROOT_LINE_WRITABLE)
+        };
         let tmp = TmpFs::new(DEV_TMP, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
         let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
         let console = Arc::new(ConsoleDevice::new(env.console.clone(), env.uid, env.gid, now));
         let dev = DevFs::new(env.random, console, now);
-        let proc =
-            ProcFs::new(app_path.as_bytes(), mounts_text(), Some(image.clone()), env.system, env.now, env.uid, env.gid);
-        let image_root = Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?);
+        let proc = ProcFs::new(
+            app_path.as_bytes(),
+            mounts_text(root_line),
+            Some(image.clone()),
+            env.system,
+            env.now,
+            env.uid,
+            env.gid,
+        );
         let dev_root = Node::Dev(dev.root());
-        let on_root = Some((mount_id::ROOT, image_root.clone()));
+        let on_root = Some((mount_id::ROOT, root.clone()));
         let mounts = alloc::vec![
-            Mount::new(b"/", image_root, None, FsKind::Image),
+            Mount::new(b"/", root, None, root_kind),
             Mount::new(b"/tmp", Node::Tmp(tmp.root().clone()), on_root.clone(), FsKind::Tmp),
             Mount::new(b"/dev", dev_root.clone(), on_root.clone(), FsKind::Dev),
             Mount::new(b"/dev/shm", Node::Tmp(shm.root().clone()), Some((mount_id::DEV, dev_root)), FsKind::Tmp),
@@ -520,6 +548,11 @@ impl Vfs {
             if truncating {
                 node.truncate(0)?;
             }
+            if let (Node::Tmp(file), true) = (node, writing) {
+                // A file of the image gets its own copy of its bytes before it can change
+                // (`tmpfs::lower`), as overlayfs copies up at open.
+                file.copy_up()?;
+            }
         }
         let mount_entries = if file_type == FileType::Directory { self.mount_entries(&location) } else { Vec::new() };
         Ok(Arc::new(OpenFile::new(location, flags, mount_entries)))
@@ -635,6 +668,18 @@ impl Vfs {
                 statfs.blocks = self.image_size_blocks();
                 statfs.files = u64::from(self.image.entry_count());
                 statfs.flags = ST_RDONLY | ST_RELATIME;
+            }
+            FsKind::Overlay => {
+                // What the app may add (the tmpfs budget) over what the image holds.
+                statfs.fs_type = OVERLAYFS_SUPER_MAGIC;
+                let budget = &self.tmp_budget;
+                let free = budget.limit().saturating_sub(budget.used()) / 4096;
+                statfs.blocks = self.image_size_blocks() + budget.limit() / 4096;
+                statfs.blocks_free = free;
+                statfs.blocks_available = free;
+                statfs.files = u64::from(self.image.entry_count()) + budget.limit() / NODE_COST;
+                statfs.files_free = budget.limit().saturating_sub(budget.used()) / NODE_COST;
+                statfs.flags = ST_RELATIME;
             }
             FsKind::Tmp | FsKind::Dev => {
                 statfs.fs_type = TMPFS_MAGIC;

@@ -17,6 +17,8 @@ use alloc::string::String;
 use alloc::vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
+mod writable_root;
+
 static CLOCK: AtomicI64 = AtomicI64::new(1_000_000);
 
 fn clock() -> (i64, u32) {
@@ -74,7 +76,7 @@ fn env_with(ttys: [bool; 3]) -> (FsEnv, Arc<FakeConsole>) {
 }
 
 fn vfs() -> Vfs {
-    Vfs::new(image(), "/bin/app", env_with([false; 3]).0, 1 << 24).unwrap()
+    Vfs::new(image(), "/bin/app", env_with([false; 3]).0, 1 << 24, true).unwrap()
 }
 
 /// The process side: an fd table and a cwd, as the syscall layer will keep them.
@@ -170,7 +172,8 @@ fn the_shared_types_are_send_and_sync() {
 fn the_mount_table_matches_proc_mounts() {
     let vfs = vfs();
     for (id, mount) in vfs.mounts.iter().enumerate() {
-        assert_eq!(mount.path, MOUNT_LINES[id].0.as_bytes());
+        let line = if id == 0 { ROOT_LINE_READ_ONLY } else { MOUNT_LINES[id - 1] };
+        assert_eq!(mount.path, line.0.as_bytes());
         let location = vfs.resolve(&vfs.root(), &mount.path, true).unwrap();
         assert_eq!(location.mount_id(), id);
         assert!(location.node().same_file(&mount.root));
@@ -183,7 +186,7 @@ fn a_bad_image_is_eio() {
     let mut bytes = image().to_vec();
     bytes[0] = b'X';
     let leaked: &'static [u8] = alloc::boxed::Box::leak(bytes.into_boxed_slice());
-    assert_eq!(err(Vfs::new(leaked, "/bin/app", env_with([false; 3]).0, 1 << 20)), Errno::EIO);
+    assert_eq!(err(Vfs::new(leaked, "/bin/app", env_with([false; 3]).0, 1 << 20, true)), Errno::EIO);
 }
 
 #[test]
@@ -371,7 +374,7 @@ fn devices_through_the_vfs() {
 #[test]
 fn terminals_and_console_files() {
     let (env, console) = env_with([true, true, false]);
-    let vfs = Vfs::new(image(), "/bin/app", env, 1 << 20).unwrap();
+    let vfs = Vfs::new(image(), "/bin/app", env, 1 << 20, true).unwrap();
     let stdin = vfs.console_file(0).unwrap();
     let stdout = vfs.console_file(1).unwrap();
     let stderr = vfs.console_file(2).unwrap();
@@ -697,7 +700,7 @@ fn chdir_and_relative_paths() {
 
 #[test]
 fn the_tmpfs_budget_gives_enospc() {
-    let vfs = Vfs::new(image(), "/bin/app", env_with([false; 3]).0, 3 * NODE_COST + 2 * 4096).unwrap();
+    let vfs = Vfs::new(image(), "/bin/app", env_with([false; 3]).0, 3 * NODE_COST + 2 * 4096, true).unwrap();
     let file = open(&vfs, "/tmp/big", O_WRONLY | O_CREAT).unwrap();
     assert_eq!(file.write(&vec![1u8; 3 * 4096]), Ok(2 * 4096));
     assert_eq!(err(file.write(b"x")), Errno::ENOSPC);
@@ -960,7 +963,7 @@ fn fallocate_on_tmpfs() {
 
 #[test]
 fn proc_mounts_lists_every_mount_as_linux_does() {
-    let text = String::from_utf8(mounts_text()).unwrap();
+    let text = String::from_utf8(mounts_text(ROOT_LINE_READ_ONLY)).unwrap();
     assert_eq!(
         text,
         "/dev/root / uvmimage ro,relatime 0 0\n\

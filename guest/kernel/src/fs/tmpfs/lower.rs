@@ -1,0 +1,237 @@
+//! The writable root: a [`TmpFs`] over the image, as a container's root is an overlay over
+//! its image's layers.
+//!
+//! Every node of the image has a tmpfs node standing for it, made when first needed:
+//!
+//! - A directory of the image starts *unfilled* (its [`LowerDir`]); the first call that
+//!   needs its entries ([`TmpNode::filled`]) makes a node for each entry of the image
+//!   directory, and from then on it is an ordinary tmpfs directory (names added, removed,
+//!   renamed). Directories a run never looks into cost one node each, and those it never
+//!   reaches nothing.
+//! - A regular file of the image starts *lower* (its [`LowerFile`]): reads, `stat`, `exec`
+//!   and mappings use the image's bytes in place (shared by every VM of the image through
+//!   the host's page cache). Its first change ([`TmpNode::copy_up`]: opened for writing,
+//!   truncated, written) copies the bytes into the file's own pages, charged to the tmpfs
+//!   budget, as overlayfs copies a file up. A shared mapping made of it before the copy
+//!   keeps the image's bytes (overlayfs documents the same).
+//! - Symlinks copy their target when made.
+//!
+//! A node that stands for image entry `index` keeps the image's inode number, `index + 1`,
+//! and its metadata (mode, times; owner root); nodes created later are numbered after the
+//! last entry. What the image's nodes take is not charged to the budget: the image holds it.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use crate::errno::Errno;
+use crate::fs::budget::SpaceBudget;
+use crate::fs::env::Clock;
+use crate::fs::image::{ImageFs, ROOT_ENTRY};
+use crate::fs::stat::{FileType, Timespec, PERMISSION_BITS, S_IFDIR};
+use crate::sync::{SpinLock, SpinLockGuard};
+use uvm_abi::image::EntryKind;
+
+use super::page::Frames;
+use super::{Body, DirBody, FileBody, Meta, NodeState, Shared, TmpFs, TmpNode, CHUNK_SIZE, F_SEAL_SEAL};
+
+/// An image directory whose entries a tmpfs directory has not made yet.
+pub(super) struct LowerDir {
+    image: Arc<ImageFs>,
+    index: u32,
+    /// The directory's own node: its entries' parent.
+    this: Weak<TmpNode>,
+}
+
+impl LowerDir {
+    /// How many entries the image directory has.
+    pub(super) fn len(&self) -> usize {
+        self.image.children(self.index).map(|range| range.len()).unwrap_or(0)
+    }
+}
+
+/// The image bytes a regular file has until its first change.
+pub(super) struct LowerFile {
+    /// Where the bytes lie in the image file.
+    image_offset: u64,
+    bytes: &'static [u8],
+}
+
+impl LowerFile {
+    /// Copies from `offset` (below the file's size) into `out`.
+    pub(super) fn read(&self, offset: u64, out: &mut [u8]) -> usize {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        let count = out.len().min(self.bytes.len() - start);
+        out[..count].copy_from_slice(&self.bytes[start..start + count]);
+        count
+    }
+
+    /// `(offset in the image file, size)`.
+    pub(super) fn extent(&self) -> (u64, u64) {
+        (self.image_offset, self.bytes.len() as u64)
+    }
+}
+
+impl TmpFs {
+    /// The writable root: a file system on device `dev` whose tree starts as the image's
+    /// (see the module docs), charging `budget` for what the app adds, its pages in frames
+    /// from `frames`. `EIO` if the image's root is malformed.
+    pub fn over_image(
+        dev: u64,
+        budget: Arc<SpaceBudget>,
+        frames: Frames,
+        clock: Clock,
+        image: Arc<ImageFs>,
+    ) -> Result<TmpFs, Errno> {
+        let first_new_ino = u64::from(image.entry_count()) + 1;
+        let shared = Arc::new(Shared {
+            dev,
+            budget,
+            frames,
+            clock,
+            next_ino: SpinLock::new(first_new_ino),
+            tree_lock: SpinLock::new(()),
+        });
+        // The root's metadata read here rather than through `ImageFs::stat`: every boot runs
+        // this, and a start's kernel code is kept small ("Sizes" in docs/PERFORMANCE.md).
+        let entry = image.entry(ROOT_ENTRY)?;
+        let subdirs = image.children(ROOT_ENTRY)?.filter(|&child| image.kind(child) == Ok(EntryKind::Directory));
+        let mode = S_IFDIR | (u32::from(entry.mode) & PERMISSION_BITS);
+        let meta = Meta::new(mode, 0, 0, 2 + subdirs.count() as u64, Timespec { sec: entry.mtime, nsec: 0 });
+        let root = lower_dir(&shared, &image, ROOT_ENTRY, Weak::new(), meta);
+        Ok(TmpFs { root })
+    }
+}
+
+/// The unfilled directory standing for image entry `index`, with `meta`, whose parent is
+/// `parent`.
+fn lower_dir(
+    shared: &Arc<Shared>,
+    image: &Arc<ImageFs>,
+    index: u32,
+    parent: Weak<TmpNode>,
+    meta: Meta,
+) -> Arc<TmpNode> {
+    Arc::new_cyclic(|this| {
+        let mut dir = DirBody::new(parent);
+        dir.lower = Some(LowerDir { image: image.clone(), index, this: this.clone() });
+        TmpNode { ino: u64::from(index) + 1, shared: shared.clone(), state: node_state(meta, Body::Dir(dir)) }
+    })
+}
+
+fn node_state(meta: Meta, body: Body) -> SpinLock<NodeState> {
+    SpinLock::new(NodeState { meta, body, charged: 0, seals: F_SEAL_SEAL, mapped: 0 })
+}
+
+/// The node standing for image entry `index` (a directory unfilled, a file lower), whose
+/// parent is `parent` if it is a directory; `None` for an entry the image cannot describe.
+fn lower_node(shared: &Arc<Shared>, image: &Arc<ImageFs>, index: u32, parent: Weak<TmpNode>) -> Option<Arc<TmpNode>> {
+    let stat = image.stat(index).ok()?;
+    let mut meta = Meta::new(stat.mode, stat.uid, stat.gid, stat.nlink, stat.mtime);
+    meta.atime = stat.atime;
+    meta.ctime = stat.ctime;
+    let body = match image.file_type(index).ok()? {
+        FileType::Directory => return Some(lower_dir(shared, image, index, parent, meta)),
+        FileType::Regular => {
+            let (image_offset, size) = image.file_extent(index)?;
+            let bytes = image.bytes(image_offset, size)?;
+            Body::File(FileBody { size, chunks: BTreeMap::new(), lower: Some(LowerFile { image_offset, bytes }) })
+        }
+        FileType::Symlink => Body::Symlink(Vec::from(image.readlink(index).ok()?)),
+        _ => return None,
+    };
+    Some(Arc::new(TmpNode { ino: u64::from(index) + 1, shared: shared.clone(), state: node_state(meta, body) }))
+}
+
+impl TmpNode {
+    /// Locks the node, first making a node for each entry of the image directory it stands
+    /// for if that has not been done (see the module docs).
+    #[inline]
+    pub(super) fn filled(&self) -> SpinLockGuard<'_, NodeState> {
+        let mut state = self.state.lock();
+        if let Body::Dir(dir) = &mut state.body {
+            if let Some(lower) = dir.lower.take() {
+                self.fill(dir, lower);
+            }
+        }
+        state
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill(&self, dir: &mut DirBody, lower: LowerDir) {
+        let Ok(children) = lower.image.children(lower.index) else {
+            return;
+        };
+        for index in children {
+            let (Ok(name), Ok(file_type)) = (lower.image.name(index), lower.image.file_type(index)) else {
+                continue;
+            };
+            if let Some(node) = lower_node(&self.shared, &lower.image, index, lower.this.clone()) {
+                dir.insert(name, node, file_type);
+            }
+        }
+    }
+
+    /// Where this file's bytes lie in the image file, `(offset, size)`, while it has not
+    /// changed since boot (`None` for anything else): mappings and `exec` use them in place.
+    pub fn lower_extent(&self) -> Option<(u64, u64)> {
+        match &self.state.lock().body {
+            Body::File(FileBody { lower: Some(lower), .. }) => Some(lower.extent()),
+            _ => None,
+        }
+    }
+
+    /// Gives a file of the image its own copy of its bytes, before its first change (see
+    /// the module docs): `ENOSPC` when the budget or guest RAM cannot hold them (nothing
+    /// changes then). Does nothing for any other node.
+    pub fn copy_up(&self) -> Result<(), Errno> {
+        let mut state = self.state.lock();
+        self.copy_up_locked(&mut state, u64::MAX)
+    }
+
+    /// [`TmpNode::copy_up`] under the node's lock, of the first `keep` bytes only (a
+    /// truncation keeps no more).
+    #[inline]
+    pub(super) fn copy_up_locked(&self, state: &mut NodeState, keep: u64) -> Result<(), Errno> {
+        match &state.body {
+            Body::File(FileBody { lower: Some(_), .. }) => self.copy_up_cold(state, keep),
+            _ => Ok(()),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_up_cold(&self, state: &mut NodeState, keep: u64) -> Result<(), Errno> {
+        let Body::File(file) = &mut state.body else {
+            return Ok(());
+        };
+        let Some(lower) = &file.lower else {
+            return Ok(());
+        };
+        let kept = &lower.bytes[..usize::try_from(keep).unwrap_or(usize::MAX).min(lower.bytes.len())];
+        let mut chunks = BTreeMap::new();
+        let mut charged = 0;
+        for (index, data) in kept.chunks(CHUNK_SIZE).enumerate() {
+            if data.iter().all(|&byte| byte == 0) {
+                // A page of zeros stays a hole.
+                continue;
+            }
+            let mut page = match self.new_charged_page() {
+                Ok(page) => page,
+                Err(e) => {
+                    drop(chunks);
+                    self.shared.budget.release(charged);
+                    return Err(e);
+                }
+            };
+            page.write(0, data);
+            chunks.insert(index as u64, page);
+            charged += CHUNK_SIZE as u64;
+        }
+        file.chunks = chunks;
+        file.lower = None;
+        state.charged += charged;
+        Ok(())
+    }
+}
