@@ -432,8 +432,9 @@ pub fn tmp_write(tc: Toolchain) -> Case {
 }
 
 /// `root_write`: the root is writable by default (an overlay over the image, as a
-/// container's): packaged files and directories change, new ones appear outside /tmp, a
-/// program written there runs; every boot starts from the image again.
+/// container's): packaged files and directories change (a larger one, copied by the host when
+/// it is made writable, keeps its bytes), new ones appear outside /tmp, a program written
+/// there runs; every boot starts from the image again.
 pub fn root_write(tc: Toolchain) -> Case {
     let out = "root is an overlay: yes\n\
                access W_OK /etc/app.conf: ok\n\
@@ -443,6 +444,8 @@ pub fn root_write(tc: Toolchain) -> Case {
                color = blue\n\
                answer = 42\n\
                added = yes\n\
+               lines.txt: same bytes once writable: yes\n\
+               lines.txt at 40000 through the first fd: LINEk brown fo\n\
                /usr/share/app/numbers.txt (6 bytes): 1\n\
                2\n\
                3\n\

@@ -104,25 +104,28 @@ impl Mount {
     }
 }
 
-/// What `/proc/mounts` lists for `/`: the image, or the writable root over it (as a
-/// container's overlay root shows).
-const ROOT_LINE_READ_ONLY: (&str, &str, &str, &str) = ("/", "/dev/root", "uvmimage", "ro,relatime");
-const ROOT_LINE_WRITABLE: (&str, &str, &str, &str) = ("/", "overlay", "overlay", "rw,relatime");
-
-/// What `/proc/mounts` lists for the other boot mounts, by mount id: mount point, source,
-/// type, options.
-const MOUNT_LINES: [(&str, &str, &str, &str); 4] = [
+/// What `/proc/mounts` lists, by mount id: mount point, source, type, options (`/` as the
+/// writable root, an overlay as a container's root shows).
+const MOUNT_LINES: [(&str, &str, &str, &str); 5] = [
+    ("/", "overlay", "overlay", "rw,relatime"),
     ("/tmp", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
     ("/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime"),
     ("/dev/shm", "tmpfs", "tmpfs", "rw,nosuid,nodev,relatime"),
     ("/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
 ];
 
+/// `/` when the root is the image, read-only.
+const ROOT_LINE_READ_ONLY: (&str, &str, &str, &str) = ("/", "/dev/root", "uvmimage", "ro,relatime");
+
 /// The text of `/proc/mounts`. (Joined by hand, not with `format!`: every boot makes it,
 /// and a hello's start runs no formatting code otherwise.)
-fn mounts_text(root: (&str, &str, &str, &str)) -> Vec<u8> {
+fn mounts_text(read_only_root: bool) -> Vec<u8> {
+    let mut lines = MOUNT_LINES;
+    if read_only_root {
+        lines[0] = ROOT_LINE_READ_ONLY;
+    }
     let mut text = Vec::new();
-    for (path, source, fs_type, options) in core::iter::once(root).chain(MOUNT_LINES) {
+    for (path, source, fs_type, options) in lines {
         for field in [source, path, fs_type, options, "0 0\n"] {
             text.extend_from_slice(field.as_bytes());
             text.push(b' ');
@@ -168,11 +171,11 @@ impl Vfs {
         let image = Arc::new(ImageFs::new(image)?);
         let now = Timespec::from_clock((env.now)());
         let tmp_budget = Arc::new(SpaceBudget::new(tmpfs_budget_bytes));
-        let (root, root_kind, root_line) = if read_only_root {
-            (Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?), FsKind::Image, ROOT_LINE_READ_ONLY)
+        let (root, root_kind) = if read_only_root {
+            (Node::Image(ImageNode::new(image.clone(), ROOT_ENTRY)?), FsKind::Image)
         } else {
             let fs = TmpFs::over_image(DEV_IMAGE, tmp_budget.clone(), env.frames, env.now, image.clone())?;
-            (Node::Tmp(fs.root().clone()), FsKind::Overlay, ROOT_LINE_WRITABLE)
+            (Node::Tmp(fs.root().clone()), FsKind::Overlay)
         };
         let tmp = TmpFs::new(DEV_TMP, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
         let shm = TmpFs::new(DEV_SHM, tmp_budget.clone(), env.frames, env.now, 0o1777, 0, 0)?;
@@ -180,7 +183,7 @@ impl Vfs {
         let dev = DevFs::new(env.random, console, now);
         let proc = ProcFs::new(
             app_path.as_bytes(),
-            mounts_text(root_line),
+            mounts_text(read_only_root),
             Some(image.clone()),
             env.system,
             env.now,
@@ -669,27 +672,22 @@ impl Vfs {
                 statfs.files = u64::from(self.image.entry_count());
                 statfs.flags = ST_RDONLY | ST_RELATIME;
             }
-            FsKind::Overlay => {
-                // What the app may add (the tmpfs budget) over what the image holds.
-                statfs.fs_type = OVERLAYFS_SUPER_MAGIC;
+            FsKind::Tmp | FsKind::Dev | FsKind::Overlay => {
                 let budget = &self.tmp_budget;
-                let free = budget.limit().saturating_sub(budget.used()) / 4096;
-                statfs.blocks = self.image_size_blocks() + budget.limit() / 4096;
-                statfs.blocks_free = free;
-                statfs.blocks_available = free;
-                statfs.files = u64::from(self.image.entry_count()) + budget.limit() / NODE_COST;
-                statfs.files_free = budget.limit().saturating_sub(budget.used()) / NODE_COST;
-                statfs.flags = ST_RELATIME;
-            }
-            FsKind::Tmp | FsKind::Dev => {
                 statfs.fs_type = TMPFS_MAGIC;
-                let budget = &self.tmp_budget;
                 statfs.blocks = budget.limit() / 4096;
                 statfs.blocks_free = budget.limit().saturating_sub(budget.used()) / 4096;
                 statfs.blocks_available = statfs.blocks_free;
                 statfs.files = budget.limit() / NODE_COST;
                 statfs.files_free = budget.limit().saturating_sub(budget.used()) / NODE_COST;
                 statfs.flags = ST_NOSUID | ST_RELATIME | if mount.kind == FsKind::Tmp { ST_NODEV } else { 0 };
+                if mount.kind == FsKind::Overlay {
+                    // What the app may add (the tmpfs budget) over what the image holds.
+                    statfs.fs_type = OVERLAYFS_SUPER_MAGIC;
+                    statfs.blocks += self.image_size_blocks();
+                    statfs.files += u64::from(self.image.entry_count());
+                    statfs.flags = ST_RELATIME;
+                }
             }
             FsKind::Proc => {
                 statfs.fs_type = PROC_SUPER_MAGIC;

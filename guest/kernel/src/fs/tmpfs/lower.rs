@@ -30,9 +30,10 @@ use crate::fs::env::Clock;
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
 use crate::fs::stat::{FileType, Timespec, PERMISSION_BITS, S_IFDIR};
 use crate::sync::{SpinLock, SpinLockGuard};
+use uvm_abi::hypercall::MemoryChunk;
 use uvm_abi::image::EntryKind;
 
-use super::page::Frames;
+use super::page::{Frames, Page};
 use super::{Body, DirBody, FileBody, Meta, NodeState, Shared, TmpFs, TmpNode, CHUNK_SIZE, F_SEAL_SEAL};
 
 /// An image directory whose entries a tmpfs directory has not made yet.
@@ -200,6 +201,24 @@ impl TmpNode {
         }
     }
 
+    /// A run of fresh frames for the next `len` bytes (at least `BATCH_MIN_PAGES` pages),
+    /// charged and backed by the host: its first frame and the bytes it is for. `None` when
+    /// the bytes are fewer, or the budget or a run is not there.
+    fn run_for(&self, len: u64) -> Option<(u64, u64)> {
+        let pages = len.div_ceil(CHUNK_SIZE as u64);
+        if pages < super::BATCH_MIN_PAGES {
+            return None;
+        }
+        let bytes = pages * CHUNK_SIZE as u64;
+        self.shared.budget.charge(bytes).ok()?;
+        let Some(run) = self.shared.frames.lock().alloc_contiguous(pages) else {
+            self.shared.budget.release(bytes);
+            return None;
+        };
+        crate::hypercall::back_ram(run, bytes);
+        Some((run, len))
+    }
+
     #[cold]
     #[inline(never)]
     fn copy_up_cold(&self, state: &mut NodeState, keep: u64) -> Result<(), Errno> {
@@ -212,22 +231,40 @@ impl TmpNode {
         let kept = &lower.bytes[..usize::try_from(keep).unwrap_or(usize::MAX).min(lower.bytes.len())];
         let mut chunks = BTreeMap::new();
         let mut charged = 0;
-        for (index, data) in kept.chunks(CHUNK_SIZE).enumerate() {
-            if data.iter().all(|&byte| byte == 0) {
-                // A page of zeros stays a hole.
+        let chunk = CHUNK_SIZE as u64;
+        let mut index = 0;
+        while index * chunk < kept.len() as u64 {
+            let start = index * chunk;
+            let left = kept.len() as u64 - start;
+            // A run of fresh frames the host backs and fills in one hypercall each (out of its
+            // page cache: copied here, the bytes would cost a fault per page of the image
+            // mapping and of the run); a page at a time when no run is to be had.
+            if let Some((run, len)) = self.run_for(left.min(uvm_abi::hypercall::BACK_RAM_MAX_LEN)) {
+                let bytes = &kept[start as usize..(start + len) as usize];
+                let chunk_list = [MemoryChunk { gpa: run, len }];
+                if crate::hypercall::copy_from_image(lower.image_offset + start, &chunk_list) != len as i64 {
+                    crate::arch::phys::write_bytes(run, bytes);
+                }
+                for k in 0..len.div_ceil(chunk) {
+                    chunks.insert(index + k, Page::adopt(run + k * chunk, self.shared.frames));
+                }
+                charged += len.div_ceil(chunk) * chunk;
+                index += len.div_ceil(chunk);
                 continue;
             }
-            let mut page = match self.new_charged_page() {
-                Ok(page) => page,
+            match self.new_charged_page() {
+                Ok(mut page) => {
+                    page.write(0, &kept[start as usize..(start + left.min(chunk)) as usize]);
+                    chunks.insert(index, page);
+                    charged += chunk;
+                    index += 1;
+                }
                 Err(e) => {
                     drop(chunks);
                     self.shared.budget.release(charged);
                     return Err(e);
                 }
-            };
-            page.write(0, data);
-            chunks.insert(index as u64, page);
-            charged += CHUNK_SIZE as u64;
+            }
         }
         file.chunks = chunks;
         file.lower = None;

@@ -172,8 +172,7 @@ fn the_shared_types_are_send_and_sync() {
 fn the_mount_table_matches_proc_mounts() {
     let vfs = vfs();
     for (id, mount) in vfs.mounts.iter().enumerate() {
-        let line = if id == 0 { ROOT_LINE_READ_ONLY } else { MOUNT_LINES[id - 1] };
-        assert_eq!(mount.path, line.0.as_bytes());
+        assert_eq!(mount.path, MOUNT_LINES[id].0.as_bytes());
         let location = vfs.resolve(&vfs.root(), &mount.path, true).unwrap();
         assert_eq!(location.mount_id(), id);
         assert!(location.node().same_file(&mount.root));
@@ -963,7 +962,7 @@ fn fallocate_on_tmpfs() {
 
 #[test]
 fn proc_mounts_lists_every_mount_as_linux_does() {
-    let text = String::from_utf8(mounts_text(ROOT_LINE_READ_ONLY)).unwrap();
+    let text = String::from_utf8(mounts_text(true)).unwrap();
     assert_eq!(
         text,
         "/dev/root / uvmimage ro,relatime 0 0\n\

@@ -133,3 +133,19 @@ fn proc_mounts_shows_the_root_as_an_overlay() {
     let mounts = String::from_utf8(read_path(&read_only, "/proc/mounts")).unwrap();
     assert!(mounts.starts_with("/dev/root / uvmimage ro,relatime 0 0\n"), "{mounts}");
 }
+
+#[test]
+fn a_large_file_is_copied_whole_in_one_run_of_pages() {
+    let mut data: Vec<u8> = (0..10 * 4096u32).map(|i| (i % 251) as u8).collect();
+    data[4 * 4096..5 * 4096].fill(0);
+    data.truncate(10 * 4096 - 100);
+    let image = build_image(&[TestEntry::dir("var", 0o755), TestEntry::file("var/big.db", 0o644, &data)]);
+    let vfs = Vfs::new(image, "/bin/app", env_with([false; 3]).0, 1 << 24, false).unwrap();
+    let before = vfs.tmpfs_budget().used();
+    let file = open(&vfs, "/var/big.db", O_RDWR).unwrap();
+    assert_eq!(vfs.tmpfs_budget().used() - before, 10 * 4096, "taken as one run, the zero page with it");
+    assert_eq!(file.pwrite(b"!", 0), Ok(1));
+    data[0] = b'!';
+    assert_eq!(read_path(&vfs, "/var/big.db"), data);
+    assert_eq!(file.stat().unwrap().size, data.len() as u64);
+}
