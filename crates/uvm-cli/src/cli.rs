@@ -134,17 +134,19 @@ pub struct RunArgs {
     ///
     /// The app sees the host directory HOST (relative to the current directory) at the
     /// absolute path GUEST, read-only with :ro. Reads and writes go straight to the host files.
-    /// GUEST's parent must be a directory of the image (or /); /proc, /dev and /tmp are the
-    /// guest kernel's own. At most 16 volumes.
+    /// Directories on GUEST's path the image lacks are made in the VM, as docker makes mount
+    /// points (with --read-only GUEST's parent must be a directory of the image, or /); /proc,
+    /// /dev and /tmp are the guest kernel's own. At most 16 volumes.
     ///
     /// Examples:
     ///   -v ./data:/data             the app reads and writes ./data at /data
     ///   -v /etc/myapp:/config:ro    configuration the app may only read
     #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]", verbatim_doc_comment)]
     pub volume: Vec<String>,
-    /// Mount a new, empty tmpfs at PATH (repeatable), as docker's --tmpfs: a writable
-    /// directory in the VM's memory, like /tmp, for an app that writes where the image is
-    /// read-only (/run, /var/cache/...). PATH's parent must be a directory of the image.
+    /// Mount a new, empty tmpfs at PATH (repeatable), as docker's --tmpfs: a directory in
+    /// the VM's memory, like /tmp, that starts empty whatever the image has there, and stays
+    /// writable with --read-only (/run, /var/cache/...). Directories on PATH the image lacks
+    /// are made, as for a volume.
     ///
     /// Example:
     ///   --tmpfs /run --tmpfs /var/cache/nginx

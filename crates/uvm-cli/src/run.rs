@@ -77,7 +77,8 @@ fn open_image(
     let stop = uvm_vmm::StopPolicy { signal: stop_signal as i32, timeout: spec_stop_timeout(&args) };
     let network = network_flags.join(&config)?;
     let tmpfs = crate::volumes::join_tmpfs(&config.tmpfs, &args.tmpfs, &volumes)?;
-    crate::volumes::check_against_image(&volumes, &tmpfs, &image)?;
+    let read_only_root = args.read_only || config.read_only;
+    crate::volumes::check_against_image(&volumes, &tmpfs, &image, read_only_root)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
@@ -87,7 +88,7 @@ fn open_image(
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
-        read_only_root: args.read_only || config.read_only,
+        read_only_root,
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);

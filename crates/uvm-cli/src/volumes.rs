@@ -176,26 +176,34 @@ pub fn join_tmpfs(image: &[String], flags: &[String], volumes: &[VolumeSpec]) ->
     Ok(image.iter().cloned().chain(from_flags).collect())
 }
 
-/// Checks the volumes and tmpfs mounts against the image: each mount point's parent is a
-/// directory of the image (or `/`), and a mount point the image has is a directory.
-pub fn check_against_image(volumes: &[VolumeSpec], tmpfs: &[String], image: &Image) -> Result<()> {
-    let is_dir = |path: &str| {
-        image.lookup(path).is_some_and(|(_, entry)| EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory))
-    };
+/// Checks the volumes and tmpfs mounts against the image: whatever of a mount point's path
+/// the image has is a directory. Directories it lacks are made in the VM, as docker makes
+/// mount points, when the root is writable; with `read_only_root` the mount point's parent
+/// must be a directory of the image.
+pub fn check_against_image(
+    volumes: &[VolumeSpec],
+    tmpfs: &[String],
+    image: &Image,
+    read_only_root: bool,
+) -> Result<()> {
     let points =
         volumes.iter().map(|v| ("volume", v.guest.as_str())).chain(tmpfs.iter().map(|t| ("tmpfs", t.as_str())));
     for (what, guest) in points {
-        let parent = match guest.rfind('/') {
-            Some(0) | None => "/",
-            Some(at) => &guest[..at],
-        };
-        if !is_dir(parent) {
-            bail!(
-                "{what} {guest}: {parent} is not a directory in the image (choose a path whose parent directory the image has, e.g. /data)"
-            );
-        }
-        if image.lookup(guest).is_some() && !is_dir(guest) {
-            bail!("{what} {guest}: {guest} is a file in the image, not a directory; mount the {what} at another path");
+        // Every ancestor, then the mount point itself.
+        let prefixes = guest.match_indices('/').skip(1).map(|(at, _)| &guest[..at]).chain([guest]);
+        for prefix in prefixes {
+            match image.lookup(prefix) {
+                Some((_, entry)) if EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory) => {}
+                Some(_) if prefix == guest => {
+                    bail!("{what} {guest}: {guest} is a file in the image, not a directory; mount the {what} at another path")
+                }
+                Some(_) => bail!("{what} {guest}: {prefix} is a file in the image, not a directory; choose another path"),
+                None if read_only_root && prefix != guest => bail!(
+                    "{what} {guest}: {prefix} is not a directory in the image, and the root is read-only (--read-only, [vm] read_only) so the VM cannot make it: choose a path whose parent directory the image has, e.g. /data"
+                ),
+                // Made in the VM (a missing mount point too, as on any mount).
+                None => break,
+            }
         }
     }
     Ok(())
@@ -307,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn mount_points_need_a_parent_directory_in_the_image() {
+    fn mount_points_lie_in_directories_of_the_image_or_new_ones() {
         let dir = temp_dir("image");
         std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
         std::fs::write(dir.join("tree/conf"), b"x").unwrap();
@@ -324,16 +332,24 @@ mod tests {
         let image = Image::open(&out.path).expect("image");
         let volume = |guest: &str| VolumeSpec { host: dir.to_path_buf(), guest: guest.into(), read_only: false };
         for ok in ["/data", "/etc/srv", "/etc/new", "/bin/x", "/etc"] {
-            check_against_image(&[volume(ok)], &[], &image).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            for read_only in [false, true] {
+                check_against_image(&[volume(ok)], &[], &image, read_only).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            }
         }
-        for (bad, expected) in [
-            ("/a/b/c", "volume /a/b/c: /a/b is not a directory in the image (choose a path whose parent"),
-            ("/etc/conf/x", "volume /etc/conf/x: /etc/conf is not a directory in the image"),
-            ("/bin/app/x", "/bin/app is not a directory in the image"),
-            ("/bin/app", "volume /bin/app: /bin/app is a file in the image"),
-            ("/etc/conf", "/etc/conf is a file in the image"),
+        for ok in ["/a/b/c", "/etc/new/deeper/still"] {
+            check_against_image(&[volume(ok)], &[], &image, false).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, read_only, expected) in [
+            ("/a/b/c", true, "volume /a/b/c: /a is not a directory in the image, and the root is read-only"),
+            ("/etc/new/x", true, "/etc/new is not a directory in the image, and the root is read-only"),
+            ("/etc/conf/x", false, "volume /etc/conf/x: /etc/conf is a file in the image, not a directory; choose"),
+            ("/bin/app/x/y", false, "/bin/app is a file in the image"),
+            ("/bin/app", false, "volume /bin/app: /bin/app is a file in the image, not a directory; mount the volume"),
+            ("/etc/conf", true, "/etc/conf is a file in the image"),
         ] {
-            let err = check_against_image(&[volume("/data"), volume(bad)], &[], &image).expect_err(bad).to_string();
+            let err = check_against_image(&[volume("/data"), volume(bad)], &[], &image, read_only)
+                .expect_err(bad)
+                .to_string();
             assert!(err.contains(expected), "{bad}: {err}");
         }
     }

@@ -150,10 +150,11 @@ fn sqlite_wal_database_in_a_volume() {
     assert!(db.len() >= 16 * 1024, "{test}: the checkpoint wrote the rows into the database: {} bytes", db.len());
 }
 
-/// tmpfs mounts: the image's `[vm] tmpfs = ["/run"]` and `--tmpfs /srv` (the image has neither
-/// directory), beside a volume: each new, empty, writable, a tmpfs by statfs, listed in
-/// `/proc/mounts`; a flag that repeats the image's mount, one with options and one whose
-/// parent the image lacks are errors naming the value.
+/// tmpfs mounts: the image's `[vm] tmpfs = ["/run"]`, `--tmpfs /srv` (the image has neither
+/// directory) and `--tmpfs /a/b` (nor `/a`: the VM makes it, as docker makes mount points),
+/// beside a volume: each new, empty, writable, a tmpfs by statfs, listed in `/proc/mounts`;
+/// a flag that repeats the image's mount, one with options and one whose parent the image
+/// lacks when the root is read-only are errors naming the value.
 #[test]
 fn tmpfs_mounts_make_writable_directories() {
     let test = "tmpfs_mounts_make_writable_directories";
@@ -167,18 +168,22 @@ fn tmpfs_mounts_make_writable_directories() {
                     listing: cache pid\n\
                     a tmpfs: 1\n\
                     in /proc/mounts: 1\n";
-    for at in ["/run", "/srv"] {
-        let args = ["run", image, "-v", &volume, "--tmpfs", "/srv", "--", at, "tmpfs"];
+    for at in ["/run", "/srv", "/a/b"] {
+        let args = ["run", image, "-v", &volume, "--tmpfs", "/srv", "--tmpfs", "/a/b", "--", at, "tmpfs"];
         let out = expect_code(test, uvm(args), 0);
         assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}: {at}");
     }
-    for (flag, named) in [
-        ("/run", &b"`--tmpfs /run` and another mount both mount at /run"[..]),
-        ("/srv:size=1m", b"--tmpfs /srv:size=1m"),
-        ("/a/b", b"tmpfs /a/b: /a is not a directory in the image"),
+    for (flags, named) in [
+        (&["--tmpfs", "/run"][..], &b"`--tmpfs /run` and another mount both mount at /run"[..]),
+        (&["--tmpfs", "/srv:size=1m"], b"--tmpfs /srv:size=1m"),
+        (
+            &["--tmpfs", "/a/b", "--read-only"],
+            b"tmpfs /a/b: /a is not a directory in the image, and the root is read-only",
+        ),
     ] {
-        let out = expect_code(test, uvm(["run", image, "--tmpfs", flag, "--", "/run", "tmpfs"]), 125);
-        assert!(contains(&out.stderr, named), "{test}: --tmpfs {flag}: {}", show(&out.stderr));
+        let args = ["run", image].into_iter().chain(flags.iter().copied()).chain(["--", "/run", "tmpfs"]);
+        let out = expect_code(test, uvm(args), 125);
+        assert!(contains(&out.stderr, named), "{test}: {flags:?}: {}", show(&out.stderr));
     }
 }
 

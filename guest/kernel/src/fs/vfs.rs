@@ -246,8 +246,9 @@ impl Vfs {
     }
 
     /// Mounts `root` at absolute `path`, whose parent must be a directory of the tree
-    /// (`ENOENT`, `ENOTDIR`; `EBUSY` if something is mounted there already), and lists it in
-    /// `/proc/mounts` as `source path fs_type options`.
+    /// (`ENOENT`, `ENOTDIR`; `EBUSY` if something is mounted there already; in the writable
+    /// root the directories missing on the way are made), and lists it in `/proc/mounts` as
+    /// `source path fs_type options`.
     fn mount_at_path(
         &mut self,
         path: &[u8],
@@ -258,7 +259,13 @@ impl Vfs {
         options: &[u8],
     ) -> Result<(), Errno> {
         let root_location = self.root();
-        let parent = path::resolve_parent(self, &root_location, path)?;
+        let parent = match path::resolve_parent(self, &root_location, path) {
+            Err(Errno::ENOENT) if self.mounts[mount_id::ROOT].kind == FsKind::Overlay => {
+                self.make_parents(path)?;
+                path::resolve_parent(self, &root_location, path)?
+            }
+            parent => parent?,
+        };
         let LastComponent::Name(name) = &parent.last else {
             return Err(Errno::EBUSY);
         };
@@ -273,6 +280,19 @@ impl Vfs {
         self.proc.add_mount_line(&line);
         let on = Some((parent.dir.mount, parent.dir.node.clone()));
         self.mounts.push(Mount::new(&mount_path, root, on, kind));
+        Ok(())
+    }
+
+    /// Makes the directories on absolute `path` up to its parent that do not exist (mode
+    /// 0755), as docker makes a mount point's: in the writable root only.
+    fn make_parents(&self, path: &[u8]) -> Result<(), Errno> {
+        let root = self.root();
+        for (at, _) in path.iter().enumerate().skip(1).filter(|&(_, &byte)| byte == b'/') {
+            match self.mkdir(&root, &path[..at], 0o755) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 

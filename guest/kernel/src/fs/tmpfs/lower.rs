@@ -28,7 +28,7 @@ use crate::errno::Errno;
 use crate::fs::budget::SpaceBudget;
 use crate::fs::env::Clock;
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
-use crate::fs::stat::{FileType, Timespec, PERMISSION_BITS, S_IFDIR};
+use crate::fs::stat::{FileType, Timespec, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::sync::{SpinLock, SpinLockGuard};
 use uvm_abi::hypercall::MemoryChunk;
 use uvm_abi::image::EntryKind;
@@ -93,30 +93,36 @@ impl TmpFs {
             next_ino: SpinLock::new(first_new_ino),
             tree_lock: SpinLock::new(()),
         });
-        // The root's metadata read here rather than through `ImageFs::stat`: every boot runs
-        // this, and a start's kernel code is kept small ("Sizes" in docs/PERFORMANCE.md).
+        // The root's metadata read from its record, not through `ImageFs::stat`: every boot
+        // makes it, and a start's kernel code is kept small ("Sizes" in docs/PERFORMANCE.md).
         let entry = image.entry(ROOT_ENTRY)?;
-        let subdirs = image.children(ROOT_ENTRY)?.filter(|&child| image.kind(child) == Ok(EntryKind::Directory));
+        let nlink = 2 + subdirectories(&image, ROOT_ENTRY).ok_or(Errno::EIO)?;
         let mode = S_IFDIR | (u32::from(entry.mode) & PERMISSION_BITS);
-        let meta = Meta::new(mode, 0, 0, 2 + subdirs.count() as u64, Timespec { sec: entry.mtime, nsec: 0 });
-        let root = lower_dir(&shared, &image, ROOT_ENTRY, Weak::new(), meta);
+        let meta = Meta::new(mode, 0, 0, nlink, Timespec { sec: entry.mtime, nsec: 0 });
+        let root = image_node(&shared, &image, ROOT_ENTRY, meta, None, Weak::new());
         Ok(TmpFs { root })
     }
 }
 
-/// The unfilled directory standing for image entry `index`, with `meta`, whose parent is
-/// `parent`.
-fn lower_dir(
+/// The node standing for image entry `index`, with `meta`: a regular file or symlink with
+/// `body`, or (`None`) an unfilled directory whose parent is `parent`. (One copy of the node's
+/// making for every kind: it runs whenever a directory of the image is first walked.)
+#[inline(never)]
+fn image_node(
     shared: &Arc<Shared>,
     image: &Arc<ImageFs>,
     index: u32,
-    parent: Weak<TmpNode>,
     meta: Meta,
+    body: Option<Body>,
+    parent: Weak<TmpNode>,
 ) -> Arc<TmpNode> {
     Arc::new_cyclic(|this| {
-        let mut dir = DirBody::new(parent);
-        dir.lower = Some(LowerDir { image: image.clone(), index, this: this.clone() });
-        TmpNode { ino: u64::from(index) + 1, shared: shared.clone(), state: node_state(meta, Body::Dir(dir)) }
+        let body = body.unwrap_or_else(|| {
+            let mut dir = DirBody::new(parent);
+            dir.lower = Some(LowerDir { image: image.clone(), index, this: this.clone() });
+            Body::Dir(dir)
+        });
+        TmpNode { ino: u64::from(index) + 1, shared: shared.clone(), state: node_state(meta, body) }
     })
 }
 
@@ -124,30 +130,45 @@ fn node_state(meta: Meta, body: Body) -> SpinLock<NodeState> {
     SpinLock::new(NodeState { meta, body, charged: 0, seals: F_SEAL_SEAL, mapped: 0 })
 }
 
+/// How many subdirectories image directory `index` has (its link count is 2 more).
+fn subdirectories(image: &ImageFs, index: u32) -> Option<u64> {
+    let children = image.children(index).ok()?;
+    Some(children.filter(|&child| image.kind(child) == Ok(EntryKind::Directory)).count() as u64)
+}
+
 /// The node standing for image entry `index` (a directory unfilled, a file lower), whose
 /// parent is `parent` if it is a directory; `None` for an entry the image cannot describe.
-fn lower_node(shared: &Arc<Shared>, image: &Arc<ImageFs>, index: u32, parent: Weak<TmpNode>) -> Option<Arc<TmpNode>> {
-    let stat = image.stat(index).ok()?;
-    let mut meta = Meta::new(stat.mode, stat.uid, stat.gid, stat.nlink, stat.mtime);
-    meta.atime = stat.atime;
-    meta.ctime = stat.ctime;
-    let body = match image.file_type(index).ok()? {
-        FileType::Directory => return Some(lower_dir(shared, image, index, parent, meta)),
-        FileType::Regular => {
-            let (image_offset, size) = image.file_extent(index)?;
+fn lower_node(
+    shared: &Arc<Shared>,
+    image: &Arc<ImageFs>,
+    index: u32,
+    parent: Weak<TmpNode>,
+) -> Option<(Arc<TmpNode>, FileType)> {
+    let entry = image.entry(index).ok()?;
+    let permissions = u32::from(entry.mode) & PERMISSION_BITS;
+    let (image_offset, size) = (entry.data.offset, entry.data.size);
+    // Everything in the image is root's; a directory's link count counts its subdirectories.
+    let (type_bits, nlink, body, file_type) = match EntryKind::from_raw(entry.kind)? {
+        EntryKind::Directory => (S_IFDIR, 2 + subdirectories(image, index)?, None, FileType::Directory),
+        EntryKind::File => {
             let bytes = image.bytes(image_offset, size)?;
-            Body::File(FileBody { size, chunks: BTreeMap::new(), lower: Some(LowerFile { image_offset, bytes }) })
+            let body =
+                Body::File(FileBody { size, chunks: BTreeMap::new(), lower: Some(LowerFile { image_offset, bytes }) });
+            (S_IFREG, 1, Some(body), FileType::Regular)
         }
-        FileType::Symlink => Body::Symlink(Vec::from(image.readlink(index).ok()?)),
-        _ => return None,
+        EntryKind::Symlink => {
+            (S_IFLNK, 1, Some(Body::Symlink(Vec::from(image.bytes(image_offset, size)?))), FileType::Symlink)
+        }
     };
-    Some(Arc::new(TmpNode { ino: u64::from(index) + 1, shared: shared.clone(), state: node_state(meta, body) }))
+    let meta = Meta::new(type_bits | permissions, 0, 0, nlink, Timespec { sec: entry.mtime, nsec: 0 });
+    Some((image_node(shared, image, index, meta, body, parent), file_type))
 }
 
 impl TmpNode {
     /// Locks the node, first making a node for each entry of the image directory it stands
     /// for if that has not been done (see the module docs).
-    #[inline]
+    /// (Out of line: the directory calls that need their entries share one copy.)
+    #[inline(never)]
     pub(super) fn filled(&self) -> SpinLockGuard<'_, NodeState> {
         let mut state = self.state.lock();
         if let Body::Dir(dir) = &mut state.body {
@@ -165,10 +186,10 @@ impl TmpNode {
             return;
         };
         for index in children {
-            let (Ok(name), Ok(file_type)) = (lower.image.name(index), lower.image.file_type(index)) else {
+            let Ok(name) = lower.image.name(index) else {
                 continue;
             };
-            if let Some(node) = lower_node(&self.shared, &lower.image, index, lower.this.clone()) {
+            if let Some((node, file_type)) = lower_node(&self.shared, &lower.image, index, lower.this.clone()) {
                 dir.insert(name, node, file_type);
             }
         }

@@ -149,3 +149,20 @@ fn a_large_file_is_copied_whole_in_one_run_of_pages() {
     assert_eq!(read_path(&vfs, "/var/big.db"), data);
     assert_eq!(file.stat().unwrap().size, data.len() as u64);
 }
+
+#[test]
+fn a_mount_point_gets_the_directories_the_image_lacks() {
+    let mut vfs = writable();
+    let frames = crate::fs::tmpfs::page::test_frames();
+    vfs.mount_tmpfs(b"/srv/app/cache", 0, frames).unwrap();
+    vfs.mount_tmpfs(b"/etc/app.d", 1, frames).unwrap();
+    let root = vfs.root();
+    assert_eq!(vfs.stat(&root, b"/srv/app", true).unwrap().mode, S_IFDIR | 0o755);
+    assert_eq!(vfs.statfs(&vfs.resolve(&root, b"/srv/app/cache", true).unwrap()).fs_type, TMPFS_MAGIC);
+    write_file(&vfs, "/srv/app/cache/x", b"x");
+    assert_eq!(list(&vfs, "/srv/app"), [".", "..", "cache"]);
+    // Only the writable root makes them; a file on the way is no directory.
+    let mut read_only = super::vfs();
+    assert_eq!(read_only.mount_tmpfs(b"/srv/app/cache", 0, frames), Err(Errno::ENOENT));
+    assert_eq!(vfs.mount_tmpfs(b"/etc/passwd/x", 2, frames), Err(Errno::ENOTDIR));
+}
