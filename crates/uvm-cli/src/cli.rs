@@ -51,6 +51,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
     Some(RunArgs {
         target: target.map(PathBuf::from),
         env: Vec::new(),
+        workdir: None,
         memory_mib: None,
         cpus: None,
         publish: Vec::new(),
@@ -67,6 +68,9 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
     })
 }
 
+// One `Command` per process, made once: the run variant's size costs nothing, a box would
+// cost an allocation on the start path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Package an app (its manifest, binary and files) into one image file.
@@ -95,6 +99,10 @@ pub struct RunArgs {
     /// Set an environment variable for the app (repeatable); overrides the manifest's.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// The app's working directory (an absolute path), as docker's -w; overrides the
+    /// manifest's [app] workdir. Made in the VM if the image lacks it (not with --read-only).
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
     /// Guest memory in MiB (overrides the manifest's [vm] memory_mib).
     #[arg(long, value_name = "MIB")]
     pub memory_mib: Option<u32>,

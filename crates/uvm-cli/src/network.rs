@@ -97,6 +97,7 @@ mod tests {
         RunArgs {
             target: None,
             env: Vec::new(),
+            workdir: None,
             memory_mib: None,
             cpus: None,
             publish: publish.iter().map(|s| s.to_string()).collect(),

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
-use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, RunConfig};
+use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_workdir, RunConfig};
 use uvm_vmm::{
     AppLaunch, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec,
     VolumeSpec,
@@ -79,11 +79,16 @@ fn open_image(
     let tmpfs = crate::volumes::join_tmpfs(&config.tmpfs, &args.tmpfs, &volumes)?;
     let read_only_root = args.read_only || config.read_only;
     crate::volumes::check_against_image(&volumes, &tmpfs, &image, read_only_root)?;
+    let workdir = match &args.workdir {
+        Some(dir) => parse_workdir(dir, "`--workdir`")?,
+        None => config.workdir.clone(),
+    };
+    crate::volumes::check_workdir(&workdir, &image, read_only_root, &volumes, &tmpfs)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        workdir: config.workdir.clone(),
+        workdir,
         tmpfs,
         prelink: first_addresses(&elf),
         prestage: writable_pages(&image, &elf),

@@ -1,5 +1,6 @@
 //! The VM's volumes for `uvm run`: `-v/--volume HOST:GUEST[:ro|:rw]`, docker's syntax, and
-//! its extra tmpfs mounts, `--tmpfs PATH`.
+//! its extra tmpfs mounts, `--tmpfs PATH`; and the guest paths a run needs (mount points, the
+//! working directory) checked against the image.
 //!
 //! The flags are parsed first, before the image is opened, so a bad value is reported at once:
 //! the host directory must exist (a relative path is the current directory's; it is passed on
@@ -189,21 +190,50 @@ pub fn check_against_image(
     let points =
         volumes.iter().map(|v| ("volume", v.guest.as_str())).chain(tmpfs.iter().map(|t| ("tmpfs", t.as_str())));
     for (what, guest) in points {
-        // Every ancestor, then the mount point itself.
-        let prefixes = guest.match_indices('/').skip(1).map(|(at, _)| &guest[..at]).chain([guest]);
-        for prefix in prefixes {
-            match image.lookup(prefix) {
-                Some((_, entry)) if EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory) => {}
-                Some(_) if prefix == guest => {
-                    bail!("{what} {guest}: {guest} is a file in the image, not a directory; mount the {what} at another path")
-                }
-                Some(_) => bail!("{what} {guest}: {prefix} is a file in the image, not a directory; choose another path"),
-                None if read_only_root && prefix != guest => bail!(
-                    "{what} {guest}: {prefix} is not a directory in the image, and the root is read-only (--read-only, [vm] read_only) so the VM cannot make it: choose a path whose parent directory the image has, e.g. /data"
-                ),
-                // Made in the VM (a missing mount point too, as on any mount).
-                None => break,
+        check_path(what, guest, image, read_only_root, false)?;
+    }
+    Ok(())
+}
+
+/// Checks the working directory (`--workdir`, `[app] workdir`) against the image, as a mount
+/// point is checked, but with a read-only root it must be a directory of the image itself. One
+/// in the guest kernel's own trees (`/tmp`, `/dev`, `/proc`) or in a volume or tmpfs mount is
+/// left to the VM.
+pub fn check_workdir(
+    workdir: &str,
+    image: &Image,
+    read_only_root: bool,
+    volumes: &[VolumeSpec],
+    tmpfs: &[String],
+) -> Result<()> {
+    let inside =
+        |mount: &str| workdir == mount || workdir.strip_prefix(mount).is_some_and(|rest| rest.starts_with('/'));
+    let mounts = ["/tmp", "/dev", "/proc"].into_iter().chain(volumes.iter().map(|v| v.guest.as_str()));
+    if mounts.chain(tmpfs.iter().map(String::as_str)).any(inside) {
+        return Ok(());
+    }
+    check_path("working directory", workdir, image, read_only_root, true)
+}
+
+/// Whatever of guest path `guest` the image has must be directories; what it lacks the VM
+/// makes, unless `read_only_root`: then `guest`'s parent (and with `itself`, `guest`) must be
+/// there. `what` names the path in errors.
+fn check_path(what: &str, guest: &str, image: &Image, read_only_root: bool, itself: bool) -> Result<()> {
+    // Every ancestor, then the path itself.
+    let prefixes = guest.match_indices('/').skip(1).map(|(at, _)| &guest[..at]).chain([guest]);
+    for prefix in prefixes {
+        match image.lookup(prefix) {
+            Some((_, entry)) if EntryKind::from_raw(entry.kind) == Some(EntryKind::Directory) => {}
+            Some(_) if prefix == guest => {
+                bail!("{what} {guest}: {guest} is a file in the image, not a directory; choose another path")
             }
+            Some(_) => bail!("{what} {guest}: {prefix} is a file in the image, not a directory; choose another path"),
+            None if read_only_root && (itself || prefix != guest) => bail!(
+                "{what} {guest}: {prefix} is not a directory in the image, and the root is read-only (--read-only, [vm] read_only) so the VM cannot make it: choose a directory the image has{}",
+                if itself { "" } else { " as its parent, e.g. /data" }
+            ),
+            // Made in the VM (a missing mount point too, as on any mount).
+            None => break,
         }
     }
     Ok(())
@@ -344,7 +374,7 @@ mod tests {
             ("/etc/new/x", true, "/etc/new is not a directory in the image, and the root is read-only"),
             ("/etc/conf/x", false, "volume /etc/conf/x: /etc/conf is a file in the image, not a directory; choose"),
             ("/bin/app/x/y", false, "/bin/app is a file in the image"),
-            ("/bin/app", false, "volume /bin/app: /bin/app is a file in the image, not a directory; mount the volume"),
+            ("/bin/app", false, "volume /bin/app: /bin/app is a file in the image, not a directory; choose"),
             ("/etc/conf", true, "/etc/conf is a file in the image"),
         ] {
             let err = check_against_image(&[volume("/data"), volume(bad)], &[], &image, read_only)
@@ -352,6 +382,48 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_working_directory_the_image_lacks_needs_a_writable_root() {
+        let dir = temp_dir("workdir");
+        std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
+        std::fs::write(dir.join("tree/conf"), b"x").unwrap();
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
+        let files = [(dir.join("tree"), "/etc".to_string())];
+        let input = uvm_image::PackInput {
+            app_binary: &app,
+            app_guest_path: "/bin/app",
+            files: &files,
+            defaults: &[],
+            config_toml: "",
+        };
+        let image = Image::open(&uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack").path).expect("image");
+        for (workdir, read_only, expected) in [
+            ("/", true, None),
+            ("/etc/srv", true, None),
+            ("/tmp", true, None),
+            ("/tmp/work", true, None),
+            ("/run/app", true, Some("/run is not a directory in the image")),
+            ("/srv/app", false, None),
+            (
+                "/srv/app",
+                true,
+                Some("working directory /srv/app: /srv is not a directory in the image, and the root is read-only"),
+            ),
+            ("/etc/new", true, Some("/etc/new is not a directory in the image")),
+            ("/etc/conf", false, Some("working directory /etc/conf: /etc/conf is a file in the image")),
+            ("/bin/app/x", false, Some("/bin/app is a file in the image")),
+        ] {
+            match (check_workdir(workdir, &image, read_only, &[], &[]), expected) {
+                (Ok(()), None) => {}
+                (Err(e), Some(text)) => assert!(e.to_string().contains(text), "{workdir}: {e}"),
+                (got, _) => panic!("{workdir} (read-only {read_only}): {got:?}"),
+            }
+        }
+        let volume = VolumeSpec { host: dir.to_path_buf(), guest: "/data".into(), read_only: false };
+        check_workdir("/data/sub", &image, true, &[volume], &[]).expect("in a volume");
+        check_workdir("/run/app", &image, true, &[], &["/run".into()]).expect("in a tmpfs mount");
     }
 
     #[test]

@@ -249,13 +249,21 @@ fn bad_volume_values_are_named_errors() {
         (volume_arg(&dir, "data", ""), "data"),
         (volume_arg(&dir, "/proc", ""), "/proc"),
         (volume_arg(&dir, "/data", ":rx"), "rx"),
-        (volume_arg(&dir, "/no/parent/here", ""), "/no/parent"),
+        (volume_arg(&dir, "/bin/volume/here", ""), "/bin/volume is a file in the image"),
     ];
     for (value, named) in cases {
         let out = expect_code(test, uvm(["run", image.to_str().unwrap(), "-v", &value, "--", "/data", "rw"]), 125);
         assert!(contains(&out.stderr, named.as_bytes()), "{test}: -v {value}: stderr {}", show(&out.stderr));
         assert!(out.stdout.is_empty(), "{test}: -v {value}: the app ran: {}", show(&out.stdout));
     }
+    // A mount point whose parents the image lacks: made in the VM, unless the root is read-only.
+    let value = volume_arg(&dir, "/no/parent/here", "");
+    let args = ["run", image.to_str().unwrap(), "--read-only", "-v", &value, "--", "/data", "rw"];
+    let out = expect_code(test, uvm(args), 125);
+    assert!(contains(&out.stderr, b"/no is not a directory in the image, and the root is read-only"), "{test}");
+    let args = ["run", image.to_str().unwrap(), "-v", &value, "--", "/no/parent/here", "rw"];
+    let out = expect_code(test, uvm(args), 0);
+    assert!(contains(&out.stdout, b"seed.txt: 14 bytes"), "{test}: {}", show(&out.stdout));
 }
 
 /// `uvm run --read-only` (docker's flag) keeps the root the image itself, whatever the image
@@ -270,4 +278,28 @@ fn the_read_only_flag_keeps_the_root_the_image() {
                     access W_OK /etc/app.conf: EROFS\n\
                     open for appending: FAILED EROFS\n";
     assert_eq!(show(&out.stdout), show(expected.as_bytes()), "{test}");
+}
+
+/// `uvm run -w DIR` (docker's flag) sets the app's working directory; one the image lacks is
+/// made in the VM, unless the root is read-only (then a named error before anything boots).
+#[test]
+fn the_workdir_flag_makes_a_missing_directory() {
+    let test = "the_workdir_flag_makes_a_missing_directory";
+    let Some(image) = image_of(test, Suite::Boot, "args_env", Toolchain::Musl, "args_env") else { return };
+    let image = image.to_str().unwrap();
+    for (dir, cwd) in [("/srv/app/", "/srv/app"), ("/tmp", "/tmp"), ("/", "/")] {
+        let out = expect_code(test, uvm(["run", image, "-w", dir]), 0);
+        assert!(contains(&out.stdout, format!("cwd={cwd}\n").as_bytes()), "{test}: -w {dir}: {}", show(&out.stdout));
+    }
+    for (flags, named) in [
+        (
+            &["-w", "/srv/app", "--read-only"][..],
+            &b"working directory /srv/app: /srv is not a directory in the image"[..],
+        ),
+        (&["-w", "srv"], b"`--workdir` must be an absolute path"),
+        (&["--workdir", "/bin/args_env/x"], b"/bin/args_env is a file in the image"),
+    ] {
+        let out = expect_code(test, uvm(["run", image].into_iter().chain(flags.iter().copied())), 125);
+        assert!(contains(&out.stderr, named), "{test}: {flags:?}: {}", show(&out.stderr));
+    }
 }

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use uvm_net::NetworkConfig;
 
 pub use error::ManifestError;
-pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal};
+pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_workdir};
 pub use run_config::RunConfig;
 
 /// The manifest format version this crate reads (`version = 1`).

@@ -1,9 +1,9 @@
 //! Checks for the values `uvm run` and `uvm build` accept on the command line in place of the
-//! manifest's: `-e KEY=VALUE`, a memory size, a CPU count and a stop signal. They apply the manifest's value rules, so an
+//! manifest's: `-e KEY=VALUE`, a working directory, a memory size, a CPU count and a stop signal. They apply the manifest's value rules, so an
 //! override can never give the VM something a manifest could not.
 
 use crate::error::ManifestError;
-use crate::rules::{check_cpu_count, check_env_var, check_memory, check_stop_signal};
+use crate::rules::{check_cpu_count, check_env_var, check_memory, check_stop_signal, normalise_guest_path};
 
 /// Parses a `-e KEY=VALUE` override into its name and value. The name is everything before
 /// the first '=' and must be a valid environment variable name; the value may be empty and may
@@ -28,6 +28,12 @@ pub fn check_cpus(v: u32, source: &str) -> Result<u32, ManifestError> {
     check_cpu_count(i64::from(v), source)
 }
 
+/// Reads a working directory from `source` (for example "`--workdir`"), which the error
+/// names, as a manifest's `[app] workdir` is read: an absolute guest path, normalised.
+pub fn parse_workdir(value: &str, source: &str) -> Result<String, ManifestError> {
+    normalise_guest_path(value, source)
+}
+
 /// Reads a stop signal from `source` (for example "`--stop-signal`"), which the error names,
 /// as a manifest's `[app] stop_signal` is read: its number.
 pub fn parse_stop_signal(value: &str, source: &str) -> Result<u32, ManifestError> {
@@ -37,6 +43,16 @@ pub fn parse_stop_signal(value: &str, source: &str) -> Result<u32, ManifestError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workdir_overrides_are_normalised_guest_paths() {
+        assert_eq!(parse_workdir("//srv/./app/", "`--workdir`").unwrap(), "/srv/app");
+        assert_eq!(parse_workdir("/", "`--workdir`").unwrap(), "/");
+        let err = parse_workdir("srv", "`--workdir`").unwrap_err();
+        assert!(err.to_string().starts_with("`--workdir`"), "{err}");
+        assert!(err.to_string().contains("/srv"), "{err}");
+        assert!(parse_workdir("/srv/../etc", "`--workdir`").is_err());
+    }
 
     #[test]
     fn env_overrides() {

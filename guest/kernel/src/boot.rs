@@ -240,9 +240,19 @@ mod kernel {
             fds.insert(file, false).unwrap_or_else(|e| fail("cannot open the console", Some(e)));
         }
         let root = vfs.root();
-        let cwd = vfs
-            .chdir(&root, boot.workdir.as_bytes())
-            .unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
+        let workdir = boot.workdir.as_bytes();
+        // A missing working directory is made in the writable root, as docker makes one.
+        let cwd = match vfs.chdir(&root, workdir) {
+            Err(Errno::ENOENT) => vfs.make_dirs(workdir).and_then(|()| vfs.chdir(&root, workdir)).map_err(|e| {
+                if e == Errno::EROFS {
+                    Errno::ENOENT
+                } else {
+                    e
+                }
+            }),
+            cwd => cwd,
+        }
+        .unwrap_or_else(|e| fail("the working directory does not exist", Some(e)));
         let files = Arc::new(Files { fds: crate::sync::SpinLock::new(fds), cwd: crate::sync::SpinLock::new(cwd) });
         // (Process::new installs the process's view for /proc.)
         let mut process =

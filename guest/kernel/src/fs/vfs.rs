@@ -286,9 +286,19 @@ impl Vfs {
     /// Makes the directories on absolute `path` up to its parent that do not exist (mode
     /// 0755), as docker makes a mount point's: in the writable root only.
     fn make_parents(&self, path: &[u8]) -> Result<(), Errno> {
+        self.make_dirs(&parent_path(path))
+    }
+
+    /// Makes every directory on absolute `path` that does not exist, `path` included (mode
+    /// 0755), as docker makes a missing working directory or mount point: `EROFS` where the
+    /// root is read-only, `ENOTDIR` for a file on the way.
+    #[cold]
+    #[inline(never)]
+    pub fn make_dirs(&self, path: &[u8]) -> Result<(), Errno> {
         let root = self.root();
-        for (at, _) in path.iter().enumerate().skip(1).filter(|&(_, &byte)| byte == b'/') {
-            match self.mkdir(&root, &path[..at], 0o755) {
+        let ends = path.iter().enumerate().skip(1).filter(|&(_, &byte)| byte == b'/').map(|(at, _)| at);
+        for end in ends.chain([path.len()]) {
+            match self.mkdir(&root, &path[..end], 0o755) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(e),
             }

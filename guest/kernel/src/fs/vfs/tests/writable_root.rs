@@ -166,3 +166,16 @@ fn a_mount_point_gets_the_directories_the_image_lacks() {
     assert_eq!(read_only.mount_tmpfs(b"/srv/app/cache", 0, frames), Err(Errno::ENOENT));
     assert_eq!(vfs.mount_tmpfs(b"/etc/passwd/x", 2, frames), Err(Errno::ENOTDIR));
 }
+
+#[test]
+fn make_dirs_makes_what_is_missing_and_no_more() {
+    let vfs = writable();
+    let root = vfs.root();
+    vfs.make_dirs(b"/srv/app/data").unwrap();
+    vfs.make_dirs(b"/srv/app/data").unwrap();
+    vfs.make_dirs(b"/etc").unwrap();
+    assert_eq!(vfs.stat(&root, b"/srv/app/data", true).unwrap().mode, S_IFDIR | 0o755);
+    assert_eq!(list(&vfs, "/srv"), [".", "..", "app"]);
+    assert_eq!(vfs.make_dirs(b"/etc/passwd/x"), Err(Errno::ENOTDIR));
+    assert_eq!(super::vfs().make_dirs(b"/srv/app"), Err(Errno::EROFS));
+}
