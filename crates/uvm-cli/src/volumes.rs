@@ -344,9 +344,10 @@ mod tests {
         assert!(format!("{:#}", parse(&many).unwrap_err()).contains("more than the 16"));
     }
 
-    #[test]
-    fn mount_points_lie_in_directories_of_the_image_or_new_ones() {
-        let dir = temp_dir("image");
+    /// An image (in a temp dir of its own, named `name`) with the app at /bin/app, a directory
+    /// /etc/srv and a file /etc/conf.
+    fn test_image(name: &str) -> (TempDir, Image) {
+        let dir = temp_dir(name);
         std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
         std::fs::write(dir.join("tree/conf"), b"x").unwrap();
         let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
@@ -360,6 +361,12 @@ mod tests {
         };
         let out = uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack");
         let image = Image::open(&out.path).expect("image");
+        (dir, image)
+    }
+
+    #[test]
+    fn mount_points_lie_in_directories_of_the_image_or_new_ones() {
+        let (dir, image) = test_image("image");
         let volume = |guest: &str| VolumeSpec { host: dir.to_path_buf(), guest: guest.into(), read_only: false };
         for ok in ["/data", "/etc/srv", "/etc/new", "/bin/x", "/etc"] {
             for read_only in [false, true] {
@@ -386,19 +393,7 @@ mod tests {
 
     #[test]
     fn a_working_directory_the_image_lacks_needs_a_writable_root() {
-        let dir = temp_dir("workdir");
-        std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
-        std::fs::write(dir.join("tree/conf"), b"x").unwrap();
-        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
-        let files = [(dir.join("tree"), "/etc".to_string())];
-        let input = uvm_image::PackInput {
-            app_binary: &app,
-            app_guest_path: "/bin/app",
-            files: &files,
-            defaults: &[],
-            config_toml: "",
-        };
-        let image = Image::open(&uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack").path).expect("image");
+        let (dir, image) = test_image("workdir");
         for (workdir, read_only, expected) in [
             ("/", true, None),
             ("/etc/srv", true, None),

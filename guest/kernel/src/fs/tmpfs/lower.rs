@@ -126,6 +126,7 @@ fn image_node(
     })
 }
 
+/// A node's state: what the image gave it, charged nothing (the image holds it).
 fn node_state(meta: Meta, body: Body) -> SpinLock<NodeState> {
     SpinLock::new(NodeState { meta, body, charged: 0, seals: F_SEAL_SEAL, mapped: 0 })
 }
