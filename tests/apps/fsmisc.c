@@ -1,4 +1,4 @@
-/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids. */
+/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/times.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -150,5 +151,27 @@ int main(void) {
     printf("getrusage: self maxrss > 0 %s, children maxrss %ld\n", ru_self.ru_maxrss > 0 ? "yes" : "no",
            ru_children.ru_maxrss);
     TRY("getrusage of an unknown who", getrusage(5, &ru_self));
+
+    /* Nice values: set, clamped, read back, inherited by a child; bad arguments. (By pid
+     * only: a group or user would reach processes outside the test when run natively.) */
+    TRY("setpriority 5", setpriority(PRIO_PROCESS, 0, 5));
+    printf("getpriority: %d\n", getpriority(PRIO_PROCESS, 0));
+    TRY("setpriority 40 (clamped)", setpriority(PRIO_PROCESS, getpid(), 40));
+    printf("getpriority: %d\n", getpriority(PRIO_PROCESS, getpid()));
+    TRY("setpriority -30 (clamped)", setpriority(PRIO_PROCESS, 0, -30));
+    printf("getpriority: %d\n", getpriority(PRIO_PROCESS, 0));
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        printf("a child's: %d\n", getpriority(PRIO_PROCESS, 0));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    TRY("setpriority of no such process", setpriority(PRIO_PROCESS, 999999, 0));
+    TRY("getpriority of no such process", getpriority(PRIO_PROCESS, 999999));
+    TRY("setpriority with a bad which", setpriority(7, 0, 0));
+    TRY("setpriority back to 0", setpriority(PRIO_PROCESS, 0, 0));
+
     return 0;
 }

@@ -294,6 +294,9 @@ pub struct Process {
     pub view: Arc<SelfView>,
     /// The file-creation mask.
     pub umask: u32,
+    /// The nice value (`setpriority`, -20..=19): recorded, inherited by fork and reported by
+    /// `getpriority`, not applied: the host schedules every vCPU alike.
+    pub nice: i32,
     /// uid (and euid).
     pub uid: u32,
     /// gid (and egid).
@@ -376,6 +379,7 @@ impl Process {
             files,
             view,
             umask: 0o022,
+            nice: 0,
             uid: 0,
             gid: 0,
             hostname: String::from("uvm"),
@@ -433,6 +437,7 @@ impl Process {
             files,
             view,
             umask: self.umask,
+            nice: self.nice,
             uid: self.uid,
             gid: self.gid,
             hostname: self.hostname.clone(),

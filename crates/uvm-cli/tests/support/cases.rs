@@ -1479,6 +1479,7 @@ pub fn procfs(tc: Toolchain) -> Case {
 
 /// `fsmisc`: link/linkat (EEXIST, EPERM, EXDEV, AT_EMPTY_PATH), mknod, creat, statfs and
 /// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
+/// nice values (setpriority, getpriority, inherited by fork),
 /// sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
     let out = "link /tmp/a /tmp/b: 0 OK\n\
@@ -1528,6 +1529,17 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                sysinfo: total ram > 0 yes, free <= total yes, mem_unit 1, procs >= 1 yes\n\
                times: ok\n\
                getrusage: self maxrss > 0 yes, children maxrss 0\n\
-               getrusage of an unknown who: -1 EINVAL\n";
+               getrusage of an unknown who: -1 EINVAL\n\
+               setpriority 5: 0 OK\n\
+               getpriority: 5\n\
+               setpriority 40 (clamped): 0 OK\n\
+               getpriority: 19\n\
+               setpriority -30 (clamped): 0 OK\n\
+               getpriority: -20\n\
+               a child's: -20\n\
+               setpriority of no such process: -1 ESRCH\n\
+               getpriority of no such process: -1 ESRCH\n\
+               setpriority with a bad which: -1 EINVAL\n\
+               setpriority back to 0: 0 OK\n";
     case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

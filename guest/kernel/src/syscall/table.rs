@@ -152,6 +152,7 @@ syscall_table! {
     137 statfs 2 => fs::sys_statfs;
     138 fstatfs 2 => fs::sys_fstatfs;
     140 getpriority 2 => misc::sys_getpriority;
+    141 setpriority 3 => misc::sys_setpriority;
     143 sched_getparam 2 => misc::sys_sched_getparam;
     145 sched_getscheduler 1 => misc::sys_sched_getscheduler;
     146 sched_get_priority_max 1 => misc::sys_sched_get_priority_max;
