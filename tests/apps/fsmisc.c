@@ -1,4 +1,4 @@
-/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values. */
+/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values, the older time setters. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/time.h>
 #include <sys/times.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,6 +173,29 @@ int main(void) {
     TRY("getpriority of no such process", getpriority(PRIO_PROCESS, 999999));
     TRY("setpriority with a bad which", setpriority(7, 0, 0));
     TRY("setpriority back to 0", setpriority(PRIO_PROCESS, 0, 0));
+
+    /* The older time setters, as raw calls (libcs implement them with utimensat). */
+    close(open("/tmp/times", O_CREAT | O_WRONLY, 0644));
+    struct timeval tv[2] = {{1000, 500000}, {2000, 250000}};
+    struct stat ts;
+    TRY("utimes", syscall(SYS_utimes, "/tmp/times", tv));
+    stat("/tmp/times", &ts);
+    printf("after utimes: atime %ld.%09ld, mtime %ld.%09ld\n", (long)ts.st_atim.tv_sec, ts.st_atim.tv_nsec,
+           (long)ts.st_mtim.tv_sec, ts.st_mtim.tv_nsec);
+    long utimbuf[2] = {3000, 4000};
+    TRY("utime", syscall(SYS_utime, "/tmp/times", utimbuf));
+    stat("/tmp/times", &ts);
+    printf("after utime: atime %ld, mtime %ld.%09ld\n", (long)ts.st_atim.tv_sec, (long)ts.st_mtim.tv_sec,
+           ts.st_mtim.tv_nsec);
+    TRY("futimesat", syscall(SYS_futimesat, AT_FDCWD, "/tmp/times", tv));
+    stat("/tmp/times", &ts);
+    printf("after futimesat: mtime %ld\n", (long)ts.st_mtim.tv_sec);
+    TRY("utimes with NULL (now)", syscall(SYS_utimes, "/tmp/times", NULL));
+    stat("/tmp/times", &ts);
+    printf("now: %s\n", ts.st_mtim.tv_sec > 1000000000 ? "yes" : "no");
+    tv[1].tv_usec = 1000000;
+    TRY("utimes with 1000000 microseconds", syscall(SYS_utimes, "/tmp/times", tv));
+    TRY("utime of a missing file", syscall(SYS_utime, "/tmp/missing", utimbuf));
 
     return 0;
 }

@@ -1479,7 +1479,7 @@ pub fn procfs(tc: Toolchain) -> Case {
 
 /// `fsmisc`: link/linkat (EEXIST, EPERM, EXDEV, AT_EMPTY_PATH), mknod, creat, statfs and
 /// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
-/// nice values (setpriority, getpriority, inherited by fork),
+/// nice values (setpriority, getpriority, inherited by fork), utime/utimes/futimesat,
 /// sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
     let out = "link /tmp/a /tmp/b: 0 OK\n\
@@ -1540,6 +1540,16 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                setpriority of no such process: -1 ESRCH\n\
                getpriority of no such process: -1 ESRCH\n\
                setpriority with a bad which: -1 EINVAL\n\
-               setpriority back to 0: 0 OK\n";
+               setpriority back to 0: 0 OK\n\
+               utimes: 0 OK\n\
+               after utimes: atime 1000.500000000, mtime 2000.250000000\n\
+               utime: 0 OK\n\
+               after utime: atime 3000, mtime 4000.000000000\n\
+               futimesat: 0 OK\n\
+               after futimesat: mtime 2000\n\
+               utimes with NULL (now): 0 OK\n\
+               now: yes\n\
+               utimes with 1000000 microseconds: -1 EINVAL\n\
+               utime of a missing file: -1 ENOENT\n";
     case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

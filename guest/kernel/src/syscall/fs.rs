@@ -687,13 +687,31 @@ pub fn sys_utimensat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         (TimeChange::Now, TimeChange::Now)
     } else {
         let raw = user::read(&mut p.space, times, 32)?;
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-            i64::from_le_bytes(w)
-        };
-        (TimeChange::from_timespec(word(0), word(1))?, TimeChange::from_timespec(word(2), word(3))?)
+        (
+            TimeChange::from_timespec(word(raw, 0), word(raw, 1))?,
+            TimeChange::from_timespec(word(raw, 2), word(raw, 3))?,
+        )
     };
+    set_times(p, dirfd, path_addr, atime, mtime, flags)
+}
+
+/// Word `i` (an `i64`) of `raw`, which holds at least `8 * (i + 1)` bytes.
+fn word(raw: &[u8], i: usize) -> i64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+    i64::from_le_bytes(w)
+}
+
+/// Sets the times of what `dirfd` and `path_addr` name (NULL: the file open as `dirfd`),
+/// `utimensat`'s way (`flags`: `AT_SYMLINK_NOFOLLOW`, `AT_EMPTY_PATH`).
+fn set_times(
+    p: &mut Process,
+    dirfd: u64,
+    path_addr: u64,
+    atime: TimeChange,
+    mtime: TimeChange,
+    flags: u64,
+) -> SysResult {
     let dirfd = fd_arg(dirfd);
     if path_addr == 0 {
         // utimensat(fd, NULL, ...) changes the file open as `dirfd` (futimens).
@@ -708,6 +726,48 @@ pub fn sys_utimensat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let base = base_of(p, dirfd, &path)?;
     p.vfs.utimens(&base, &path, atime, mtime, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     Ok(0)
+}
+
+/// futimesat(dirfd, path, times): the older form of utimensat, with two `struct timeval`s
+/// (microseconds: `EINVAL` outside 0..1000000) or NULL for now; a NULL path changes the file
+/// open as `dirfd`.
+pub fn sys_futimesat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [dirfd, path_addr, times, ..] = f.syscall_args();
+    timeval_times(p, dirfd, path_addr, times)
+}
+
+/// utimes(path, times): [`sys_futimesat`] from the working directory.
+pub fn sys_utimes(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [path_addr, times, ..] = f.syscall_args();
+    timeval_times(p, AT_FDCWD as u64, path_addr, times)
+}
+
+/// utime(path, times): `struct utimbuf` (access and modification time in seconds) or NULL
+/// for now, from the working directory.
+pub fn sys_utime(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [path_addr, times, ..] = f.syscall_args();
+    let (atime, mtime) = if times == 0 {
+        (TimeChange::Now, TimeChange::Now)
+    } else {
+        let raw = user::read(&mut p.space, times, 16)?;
+        (TimeChange::from_timespec(word(raw, 0), 0)?, TimeChange::from_timespec(word(raw, 1), 0)?)
+    };
+    set_times(p, AT_FDCWD as u64, path_addr, atime, mtime, 0)
+}
+
+/// The times of `utimes`/`futimesat`: two `struct timeval`s at `times`, or NULL for now.
+fn timeval_times(p: &mut Process, dirfd: u64, path_addr: u64, times: u64) -> SysResult {
+    let (atime, mtime) = if times == 0 {
+        (TimeChange::Now, TimeChange::Now)
+    } else {
+        let raw = user::read(&mut p.space, times, 32)?;
+        let set = |sec: i64, usec: i64| match usec {
+            0..=999_999 => TimeChange::from_timespec(sec, usec * 1000),
+            _ => Err(Errno::EINVAL),
+        };
+        (set(word(raw, 0), word(raw, 1))?, set(word(raw, 2), word(raw, 3))?)
+    };
+    set_times(p, dirfd, path_addr, atime, mtime, 0)
 }
 
 // ---------------------------------------------------------------- pipes

@@ -148,6 +148,7 @@ syscall_table! {
     128 rt_sigtimedwait 4 => signal::sys_rt_sigtimedwait;
     130 rt_sigsuspend 2 => signal::sys_rt_sigsuspend;
     131 sigaltstack 2 => signal::sys_sigaltstack;
+    132 utime 2 => fs::sys_utime;
     133 mknod 3 => fs::sys_mknod;
     137 statfs 2 => fs::sys_statfs;
     138 fstatfs 2 => fs::sys_fstatfs;
@@ -199,11 +200,13 @@ syscall_table! {
     232 epoll_wait 4 => epoll::sys_epoll_wait;
     233 epoll_ctl 4 => epoll::sys_epoll_ctl;
     234 tgkill 3 => signal::sys_tgkill;
+    235 utimes 2 => fs::sys_utimes;
     247 waitid 5 => proc::sys_waitid;
     257 openat 4 => fs::sys_openat;
     258 mkdirat 3 => fs::sys_mkdirat;
     259 mknodat 4 => fs::sys_mknodat;
     260 fchownat 5 => fs::sys_fchownat;
+    261 futimesat 3 => fs::sys_futimesat;
     262 newfstatat 4 => fs::sys_newfstatat;
     263 unlinkat 3 => fs::sys_unlinkat;
     264 renameat 4 => fs::sys_renameat;
