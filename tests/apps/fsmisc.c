@@ -1,4 +1,4 @@
-/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values, the older time setters. */
+/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values, the older time setters, affinity. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -196,6 +196,35 @@ int main(void) {
     tv[1].tv_usec = 1000000;
     TRY("utimes with 1000000 microseconds", syscall(SYS_utimes, "/tmp/times", tv));
     TRY("utime of a missing file", syscall(SYS_utime, "/tmp/missing", utimbuf));
+
+    /* Affinity: narrowed to CPU 0, seen by a child, restored; bad masks and threads. */
+    cpu_set_t all, one, seen;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    check(sched_getaffinity(0, sizeof all, &all) == 0, "sched_getaffinity");
+    TRY("sched_setaffinity to CPU 0", sched_setaffinity(0, sizeof one, &one));
+    sched_getaffinity(getpid(), sizeof seen, &seen);
+    printf("affinity now: %d CPU(s), CPU 0 %s\n", CPU_COUNT(&seen), CPU_ISSET(0, &seen) ? "yes" : "no");
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+        sched_getaffinity(0, sizeof seen, &seen);
+        printf("a child's affinity: %d CPU(s)\n", CPU_COUNT(&seen));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    cpu_set_t none, far;
+    CPU_ZERO(&none);
+    CPU_ZERO(&far);
+    CPU_SET(1000, &far);
+    TRY("sched_setaffinity to no CPU", sched_setaffinity(0, sizeof none, &none));
+    TRY("sched_setaffinity to CPU 1000 only", sched_setaffinity(0, sizeof far, &far));
+    TRY("sched_setaffinity of no such thread", sched_setaffinity(999999, sizeof one, &one));
+    TRY("sched_getaffinity of no such thread", sched_getaffinity(999999, sizeof seen, &seen));
+    TRY("sched_setaffinity back", sched_setaffinity(0, sizeof all, &all));
+    sched_getaffinity(0, sizeof seen, &seen);
+    printf("restored: %s\n", CPU_EQUAL(&seen, &all) ? "yes" : "no");
 
     return 0;
 }

@@ -422,6 +422,7 @@ impl Process {
         signals.alt_stack = self.thread.signals.alt_stack;
         let mut thread = Thread::new(pid, cpu, signals, start_ns);
         thread.name = self.thread.name;
+        thread.affinity = self.thread.affinity;
         Process {
             pid,
             ppid: self.pid,

@@ -37,6 +37,10 @@ pub struct Thread {
     pub started_ns: u64,
     /// How long it waited in the VMM with the process unlocked (`crate::cputime`).
     pub waited_ns: u64,
+    /// Its CPU affinity mask (`sched_setaffinity`; bit n: vCPU n; all bits: every CPU), as
+    /// `sched_getaffinity` reports it (with the VM's CPUs): recorded, inherited by the threads
+    /// and processes it makes, not applied (a thread runs on a vCPU of its own).
+    pub affinity: u64,
 }
 
 impl Thread {
@@ -52,6 +56,7 @@ impl Thread {
             name: None,
             started_ns,
             waited_ns: 0,
+            affinity: u64::MAX,
         }
     }
 

@@ -1480,6 +1480,7 @@ pub fn procfs(tc: Toolchain) -> Case {
 /// `fsmisc`: link/linkat (EEXIST, EPERM, EXDEV, AT_EMPTY_PATH), mknod, creat, statfs and
 /// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
 /// nice values (setpriority, getpriority, inherited by fork), utime/utimes/futimesat,
+/// affinity (narrowed, inherited by fork, restored; bad masks and threads),
 /// sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
     let out = "link /tmp/a /tmp/b: 0 OK\n\
@@ -1550,6 +1551,15 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                utimes with NULL (now): 0 OK\n\
                now: yes\n\
                utimes with 1000000 microseconds: -1 EINVAL\n\
-               utime of a missing file: -1 ENOENT\n";
+               utime of a missing file: -1 ENOENT\n\
+               sched_setaffinity to CPU 0: 0 OK\n\
+               affinity now: 1 CPU(s), CPU 0 yes\n\
+               a child's affinity: 1 CPU(s)\n\
+               sched_setaffinity to no CPU: -1 EINVAL\n\
+               sched_setaffinity to CPU 1000 only: -1 EINVAL\n\
+               sched_setaffinity of no such thread: -1 ESRCH\n\
+               sched_getaffinity of no such thread: -1 ESRCH\n\
+               sched_setaffinity back: 0 OK\n\
+               restored: yes\n";
     case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

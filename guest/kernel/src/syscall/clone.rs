@@ -204,6 +204,7 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
     let mut thread = Thread::new(tid, vcpu.cpu, signals, started_ns);
     // A new thread starts with its creator's name, as on Linux.
     thread.name = p.thread.name;
+    thread.affinity = p.thread.affinity;
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
         thread.clear_child_tid = args.child_tid;
     }

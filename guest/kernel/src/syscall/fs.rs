@@ -687,10 +687,7 @@ pub fn sys_utimensat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         (TimeChange::Now, TimeChange::Now)
     } else {
         let raw = user::read(&mut p.space, times, 32)?;
-        (
-            TimeChange::from_timespec(word(raw, 0), word(raw, 1))?,
-            TimeChange::from_timespec(word(raw, 2), word(raw, 3))?,
-        )
+        (TimeChange::from_timespec(word(raw, 0), word(raw, 1))?, TimeChange::from_timespec(word(raw, 2), word(raw, 3))?)
     };
     set_times(p, dirfd, path_addr, atime, mtime, flags)
 }

@@ -144,19 +144,65 @@ pub fn sys_getgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(p.gid as usize)
 }
 
-/// sched_getaffinity(pid, size, mask): every vCPU.
-pub fn sys_sched_getaffinity(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let [pid, size, mask, ..] = f.syscall_args();
-    if pid != 0 && pid != u64::from(p.pid) {
-        return Err(Errno::ESRCH);
+/// The VM's CPUs as an affinity mask (bit n: vCPU n; at most 64).
+fn online_cpus(p: &Process) -> u64 {
+    let cpus = p.cpu_count.min(64);
+    if cpus == 64 {
+        u64::MAX
+    } else {
+        (1u64 << cpus) - 1
     }
+}
+
+/// The thread with id `tid` (0: the caller) of any of the VM's processes.
+fn thread_of(p: &mut Process, tid: u64) -> Result<&mut crate::thread::Thread, Errno> {
+    let tid = u32::try_from(tid).map_err(|_| Errno::ESRCH)?;
+    if tid == 0 || tid == p.thread.tid {
+        return Ok(&mut p.thread);
+    }
+    if p.threads.get_mut(tid).is_some() {
+        return p.threads.get_mut(tid).ok_or(Errno::ESRCH);
+    }
+    for other in p.shared.processes.iter_mut() {
+        if other.thread.tid == tid {
+            return Ok(&mut other.thread);
+        }
+        if let Some(thread) = other.threads.get_mut(tid) {
+            return Ok(thread);
+        }
+    }
+    Err(Errno::ESRCH)
+}
+
+/// sched_getaffinity(tid, size, mask): the thread's affinity mask (every CPU of the VM unless
+/// `sched_setaffinity` narrowed it), one 8-byte word; `EINVAL` for a size that is not a
+/// non-zero multiple of 8.
+pub fn sys_sched_getaffinity(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [tid, size, mask, ..] = f.syscall_args();
     if size < 8 || size % 8 != 0 {
         return Err(Errno::EINVAL);
     }
-    let cpus = p.cpu_count.min(64);
-    let bits: u64 = if cpus == 64 { u64::MAX } else { (1u64 << cpus) - 1 };
-    user::write_u64(&mut p.space, mask, bits)?;
+    let online = online_cpus(p);
+    let affinity = thread_of(p, tid)?.affinity & online;
+    user::write_u64(&mut p.space, mask, affinity)?;
     Ok(8)
+}
+
+/// sched_setaffinity(tid, size, mask): records the thread's affinity mask (the first `size`
+/// bytes of `mask`, zero-extended; CPUs past the VM's ignored): `EINVAL` if it names none of
+/// the VM's CPUs. Recorded, not applied (`Thread::affinity`).
+pub fn sys_sched_setaffinity(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [tid, size, mask, ..] = f.syscall_args();
+    let mut word = [0u8; 8];
+    let len = size.min(8) as usize;
+    word[..len].copy_from_slice(user::read(&mut p.space, mask, len as u64)?);
+    let wanted = u64::from_le_bytes(word) & online_cpus(p);
+    let thread = thread_of(p, tid)?;
+    if wanted == 0 {
+        return Err(Errno::EINVAL);
+    }
+    thread.affinity = wanted;
+    Ok(0)
 }
 
 fn put_utsname_field(buf: &mut [u8], index: usize, value: &[u8]) {

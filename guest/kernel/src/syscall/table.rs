@@ -183,6 +183,7 @@ syscall_table! {
     200 tkill 2 => signal::sys_tkill;
     201 time 1 => time::sys_time;
     202 futex 6 => futex::sys_futex;
+    203 sched_setaffinity 3 => proc::sys_sched_setaffinity;
     204 sched_getaffinity 3 => proc::sys_sched_getaffinity;
     213 epoll_create 1 => epoll::sys_epoll_create;
     217 getdents64 3 => fs::sys_getdents64;
