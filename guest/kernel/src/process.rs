@@ -486,6 +486,15 @@ impl Process {
         self.thread.tid == tid || self.threads.others.iter().any(|t| t.tid == tid)
     }
 
+    /// Its thread with id `tid`, if it has one.
+    pub fn thread_mut(&mut self, tid: u32) -> Option<&mut Thread> {
+        if self.thread.tid == tid {
+            Some(&mut self.thread)
+        } else {
+            self.threads.get_mut(tid)
+        }
+    }
+
     /// Whether a thread of this process runs on vCPU `cpu`.
     pub fn runs_on(&self, cpu: u32) -> bool {
         self.thread.cpu == cpu || self.threads.others.iter().any(|t| t.cpu == cpu)

@@ -581,9 +581,10 @@ impl Vfs {
             if truncating {
                 node.truncate(0)?;
             }
-            if let (Node::Tmp(file), true) = (node, writing) {
+            if let (Node::Tmp(file), true) = (node, writing && location.mount == mount_id::ROOT) {
                 // A file of the image gets its own copy of its bytes before it can change
-                // (`tmpfs::lower`), as overlayfs copies up at open.
+                // (`tmpfs::lower`), as overlayfs copies up at open. (Only the writable root
+                // holds such files: the other tmpfs mounts' files are their own.)
                 file.copy_up()?;
             }
         }

@@ -156,22 +156,14 @@ fn online_cpus(p: &Process) -> u64 {
 
 /// The thread with id `tid` (0: the caller) of any of the VM's processes.
 fn thread_of(p: &mut Process, tid: u64) -> Result<&mut crate::thread::Thread, Errno> {
-    let tid = u32::try_from(tid).map_err(|_| Errno::ESRCH)?;
-    if tid == 0 || tid == p.thread.tid {
-        return Ok(&mut p.thread);
+    let tid = match u32::try_from(tid).map_err(|_| Errno::ESRCH)? {
+        0 => p.thread.tid,
+        tid => tid,
+    };
+    if p.runs_thread(tid) {
+        return p.thread_mut(tid).ok_or(Errno::ESRCH);
     }
-    if p.threads.get_mut(tid).is_some() {
-        return p.threads.get_mut(tid).ok_or(Errno::ESRCH);
-    }
-    for other in p.shared.processes.iter_mut() {
-        if other.thread.tid == tid {
-            return Ok(&mut other.thread);
-        }
-        if let Some(thread) = other.threads.get_mut(tid) {
-            return Ok(thread);
-        }
-    }
-    Err(Errno::ESRCH)
+    p.shared.processes.iter_mut().find_map(|q| q.thread_mut(tid)).ok_or(Errno::ESRCH)
 }
 
 /// sched_getaffinity(tid, size, mask): the thread's affinity mask (every CPU of the VM unless
