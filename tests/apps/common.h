@@ -16,6 +16,7 @@ static inline const char *errname(int e) {
     case EPERM: return "EPERM";
     case ENOENT: return "ENOENT";
     case ESRCH: return "ESRCH";
+    case EINTR: return "EINTR";
     case EIO: return "EIO";
     case EBADF: return "EBADF";
     case ECHILD: return "ECHILD";

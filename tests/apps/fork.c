@@ -494,6 +494,43 @@ static void part_signals(void) {
         CHECK(r == -1 && errno == ECHILD);
     }
     signal(SIGCHLD, SIG_DFL);
+
+    /* A signal every thread of a process blocks, waited for in sigwaitinfo, sent by another
+     * process: the child's kill wakes the parent's wait, then the parent's the child's. */
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid = xfork("signals");
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        close(ready[0]);
+        usleep(20000);
+        kill(getppid(), SIGUSR1);
+        siginfo_t got;
+        int sig = sigwaitinfo(&usr1, &got);
+        int facts[2] = {sig == SIGUSR1, got.si_pid == getppid()};
+        send_ints(ready[1], facts, 2);
+        _exit(0);
+    }
+    close(ready[1]);
+    siginfo_t got;
+    int sig = sigwaitinfo(&usr1, &got);
+    int from_child = got.si_pid == pid;
+    usleep(20000);
+    kill(pid, SIGUSR1);
+    int facts[2] = {0, 0};
+    CHECK(recv_ints(ready[0], facts, 2));
+    close(ready[0]);
+    reap(pid);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    printf("signals: sigwaitinfo across processes: the parent's %d (from the child %d), the child's %d (from the "
+           "parent %d)\n",
+           sig == SIGUSR1, from_child, facts[0], facts[1]);
+    CHECK(sig == SIGUSR1 && from_child && facts[0] && facts[1]);
 }
 
 /* ---------------------------------------------------------------- fds */

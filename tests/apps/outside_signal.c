@@ -12,11 +12,15 @@
  *   outside_signal default sleeps with every default action (a signal ends it)
  *   outside_signal sigwait blocks SIGTERM and waits for it in sigwaitinfo (as daemons that
  *                          handle their signals in a loop do)
+ *   outside_signal signalfd blocks SIGTERM and SIGINT and waits for them with epoll on a
+ *                          signalfd, then reads one (as container init processes do)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t last_signal, last_code, last_pid, count;
@@ -111,6 +115,24 @@ int main(int argc, char **argv) {
         printf("sigwaitinfo: signal %d (si_code %s, si_pid %d)\n", sig, info.si_code == SI_USER ? "SI_USER" : "other",
                (int)info.si_pid);
         return 4;
+    }
+    if (strcmp(mode, "signalfd") == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        int fd = signalfd(-1, &set, SFD_CLOEXEC);
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 1};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        say("ready\n");
+        int n = epoll_wait(ep, &ev, 1, -1);
+        struct signalfd_siginfo info;
+        ssize_t got = read(fd, &info, sizeof info);
+        printf("epoll_wait: %d; signalfd read %zd bytes: signal %u (si_code %s, si_pid %u)\n", n, got, info.ssi_signo,
+               info.ssi_code == SI_USER ? "SI_USER" : "other", info.ssi_pid);
+        return 5;
     }
     if (strcmp(mode, "default") == 0) {
         say("ready\n");

@@ -1,10 +1,13 @@
 /* Tests signal masks: a blocked signal stays pending (sigpending) until unblocked, then runs
  * once before sigprocmask returns; standard signals coalesce, real-time ones queue; several
  * unblocked at once nest (the highest runs first); SIG_IGN discards a pending signal;
- * sigsuspend and sigtimedwait take a pending signal. */
+ * sigsuspend and sigtimedwait take a pending signal; ppoll and pselect run with their mask
+ * (a pending signal it unblocks interrupts them, and the old mask is back after). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -113,5 +116,25 @@ int main(void) {
     zero.tv_nsec = 20 * 1000 * 1000;
     r = sigtimedwait(&set, &info, &zero);
     printf("sigtimedwait for 20 ms = %d (%s)\n", r, errno == EAGAIN ? "EAGAIN" : errname(errno));
+
+    /* SIGUSR1 is blocked and pending: a ppoll whose mask unblocks it is interrupted at once
+     * (its handler runs), one whose mask keeps it blocked times out. */
+    raise(SIGUSR1);
+    int before = hits[SIGUSR1];
+    struct timespec second = {1, 0}, short_wait = {0, 10 * 1000 * 1000};
+    sigset_t keep;
+    sigemptyset(&keep);
+    sigaddset(&keep, SIGUSR1);
+    r = ppoll(NULL, 0, &short_wait, &keep);
+    printf("ppoll keeping SIGUSR1 blocked = %d, handler ran %d\n", r, hits[SIGUSR1] - before);
+    r = ppoll(NULL, 0, &second, &empty);
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("ppoll unblocking it = %d (%s), handler ran %d, SIGUSR1 blocked again %s\n", r,
+           r < 0 ? errname(errno) : "OK", hits[SIGUSR1] - before, sigismember(&now, SIGUSR1) ? "yes" : "no");
+    raise(SIGUSR1);
+    r = pselect(0, NULL, NULL, NULL, &second, &empty);
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("pselect unblocking it = %d (%s), handler ran %d, SIGUSR1 blocked again %s\n", r,
+           r < 0 ? errname(errno) : "OK", hits[SIGUSR1] - before, sigismember(&now, SIGUSR1) ? "yes" : "no");
     return 0;
 }

@@ -52,6 +52,8 @@ boot_tests! {
     musl_itimer => cases::itimer(Musl);
     glibc_timerfd => cases::timerfd(Glibc);
     musl_timerfd => cases::timerfd(Musl);
+    glibc_signalfd => cases::signalfd(Glibc);
+    musl_signalfd => cases::signalfd(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

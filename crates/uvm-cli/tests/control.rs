@@ -297,6 +297,19 @@ fn sigwaitinfo_takes_a_blocked_sigterm_from_outside() {
     assert_eq!(run.stdout, "ready\nsigwaitinfo: signal 15 (si_code SI_USER, si_pid 0)\n", "{test}");
 }
 
+/// A SIGTERM the app blocks and reads from a signalfd it watches with epoll (a container
+/// init's loop) wakes the epoll wait and is read from the file.
+#[test]
+fn a_signalfd_reads_a_sigterm_from_outside() {
+    let test = "a_signalfd_reads_a_sigterm_from_outside";
+    let Some(run) = signal_app(test, Musl, &[], "signalfd", &["TERM"], b"") else { return };
+    assert_eq!(run.code, Some(5), "{test}: stderr {}", run.stderr);
+    assert_eq!(
+        run.stdout, "ready\nepoll_wait: 1; signalfd read 128 bytes: signal 15 (si_code SI_USER, si_pid 0)\n",
+        "{test}"
+    );
+}
+
 /// With no handler, a signal passed on ends the app by its default action, as it would end
 /// the program run without uvm: SIGQUIT gives 131.
 #[test]

@@ -147,6 +147,22 @@ pub const SYNCHRONOUS: u64 = bit(Signal::SIGSEGV as u32)
     | bit(Signal::SIGFPE as u32)
     | bit(Signal::SIGSYS as u32);
 
+/// How many signals were queued anywhere in the VM (only equality of two readings matters):
+/// what edge-triggered epoll entries on a signalfd compare (`fs::signalfd`).
+static QUEUED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// A signal was queued: it counts as a file change, so threads waiting in poll, epoll or a
+/// signalfd read look again (`wait::note_io_event`).
+pub fn note_queued() {
+    QUEUED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    crate::wait::note_io_event();
+}
+
+/// The count of [`note_queued`]s so far.
+pub fn queued_count() -> u64 {
+    QUEUED.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Whether `sig` is a valid signal number.
 pub fn valid(sig: u64) -> bool {
     (1..=NSIG as u64).contains(&sig)

@@ -45,6 +45,14 @@ fn queue_arrived(p: &mut Process) {
     }
 }
 
+/// Records the calling thread's pending signals (its own and its process's) for the
+/// signalfds a readiness scan (poll, select, epoll_wait) is about to look at: see
+/// `fs::signalfd`. The signals that arrived are queued first, as for a wait.
+pub fn note_scanner_signals(p: &mut Process) {
+    queue_arrived(p);
+    crate::fs::signalfd::set_caller_pending(p.signals.pending.mask() | p.thread.signals.pending.mask());
+}
+
 /// [`signal_pending`] without queueing what arrived.
 fn unblocked_signal_pending(p: &Process) -> bool {
     p.thread.signals.ending
@@ -100,8 +108,14 @@ pub fn wait_until(
 /// not parking if it moved since the thread last looked (`Thread::net_mark`), means a host
 /// event between the caller's check and the park is never missed.
 pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> {
+    let events = io_events();
     if signal_pending(p) {
         return Err(Errno::EINTR);
+    }
+    if io_events() != events {
+        // A signal that arrived was queued just now (from outside, or a timer's): a signalfd
+        // may read it, so the caller looks again before any park.
+        return Ok(());
     }
     let timeout = time_left(p, deadline)?;
     let cpu = p.thread.cpu;

@@ -259,6 +259,7 @@ pub fn all() -> Vec<Case> {
             misc_calls(tc),
             itimer(tc),
             timerfd(tc),
+            signalfd(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -621,6 +622,57 @@ pub fn timerfd(tc: Toolchain) -> Case {
     case("timerfd", c_only(tc), "timerfd", vec![Run::new("timers").stdout(out)])
 }
 
+/// `signalfd`: signals read through a file: creation and its errors, what the file shows,
+/// reads of one signal and many (real-time ones queue), a changed mask, poll and
+/// edge-triggered epoll, a blocking read woken by another process's kill, a child's end as
+/// SIGCHLD, an interval timer's and a POSIX timer's signals, a read a handled signal
+/// interrupts.
+pub fn signalfd(tc: Toolchain) -> Case {
+    let out = "sizemask 4: -1 EINVAL\n\
+               flag 1: -1 EINVAL\n\
+               bad mask pointer: -1 EFAULT\n\
+               change a pipe's mask: -1 EINVAL\n\
+               change a closed fd's mask: -1 EBADF\n\
+               signalfd: mode 0600, cloexec yes, nonblock yes, access rdwr, link anon_inode:[signalfd]\n\
+               write: -1 EINVAL\n\
+               read 64 bytes: -1 EINVAL\n\
+               read, nothing pending: -1 EAGAIN\n\
+               poll, nothing pending: 0\n\
+               poll after kill: 1, POLLIN yes\n\
+               \x20\x20read: 1 entry (128 bytes): 10/0\n\
+               \x20\x20sender is this process: yes, uid mine\n\
+               SIGUSR1 pending after the read: no\n\
+               SIGUSR2, not in the mask:   read: -1 EAGAIN\n\
+               change the mask: the same fd\n\
+               three entries' room, USR1 (tgkill) and USR2 pending:\n\
+               \x20\x20read: 2 entries (256 bytes): 10/-6 12/0\n\
+               real-time signals queue:\n\
+               \x20\x20read: 1 entry (128 bytes): RTMIN+0/0\n\
+               \x20\x20read: 1 entry (128 bytes): RTMIN+0/0\n\
+               \x20\x20read: -1 EAGAIN\n\
+               epoll, nothing pending: 0\n\
+               epoll after kill: 1 (data 5)\n\
+               epoll, edge again: 0\n\
+               \x20\x20read: 1 entry (128 bytes): 12/0\n\
+               blocking read, a child sends SIGUSR2:\n\
+               \x20\x20read: 1 entry (128 bytes): 12/0\n\
+               \x20\x20sender is the child: yes\n\
+               the first child's SIGCHLD: taken\n\
+               SIGCHLD through poll then a read:\n\
+               \x20\x20poll: 1\n\
+               \x20\x20read: 1 entry (128 bytes): 17/1\n\
+               \x20\x20child pid matches: yes, status 7\n\
+               \x20\x20waitpid: the child, exit 7\n\
+               setitimer's SIGALRM through epoll: 1 (data 9)\n\
+               \x20\x20read: 1 entry (128 bytes): 14/128\n\
+               a POSIX timer's signal, blocking read:\n\
+               \x20\x20read: 1 entry (128 bytes): RTMIN+1/-2\n\
+               \x20\x20value 42, overrun 0, code SI_TIMER yes\n\
+               a blocking read interrupted by a handled SIGALRM:\n\
+               \x20\x20read: -1 EINTR\n";
+    case("signalfd", c_only(tc), "signalfd", vec![Run::new("signals").stdout(out)])
+}
+
 /// `posix_timer`: timer_create and friends: a NULL sigevent, a signal reaching an app that
 /// spins in its own code, a periodic timer, an absolute CLOCK_REALTIME time, SIGEV_THREAD_ID,
 /// the C library's SIGEV_THREAD, gettime, getoverrun, delete, and the calls refused.
@@ -756,7 +808,9 @@ pub fn fork(tc: Toolchain) -> Case {
             "signals: SIGKILL from the parent: WIFSIGNALED 1 WTERMSIG 9\n\
              signals: a write to NULL in the child: WIFSIGNALED 1 WTERMSIG 11\n\
              signals: SIGCHLD handler ran 3 times for 3 children, si_pid/si_code/si_status right 1\n\
-             signals: SIGCHLD ignored, the child exited: waitpid -1 ECHILD\n",
+             signals: SIGCHLD ignored, the child exited: waitpid -1 ECHILD\n\
+             signals: sigwaitinfo across processes: the parent's 1 (from the child 1), the child's 1 (from the \
+             parent 1)\n",
         ),
         (
             "fds",
@@ -1021,7 +1075,8 @@ pub fn sig_raise(tc: Toolchain) -> Case {
 }
 
 /// `sig_mask`: blocked signals stay pending until unblocked; real-time ones queue; nesting
-/// order; SIG_IGN discards; sigsuspend and sigtimedwait.
+/// order; SIG_IGN discards; sigsuspend and sigtimedwait; ppoll and pselect run with their
+/// mask.
 pub fn sig_mask(tc: Toolchain) -> Case {
     let out = "blocked: ran 0, pending USR1 \n\
                unblocked: ran 1, pending none\n\
@@ -1033,7 +1088,10 @@ pub fn sig_mask(tc: Toolchain) -> Case {
                sigsuspend = -1 (EINTR), ran 3 in all, SIGUSR1 blocked again yes\n\
                sigtimedwait = SIGUSR2, si_signo ok, from raise yes, handler not run yes\n\
                sigtimedwait with nothing pending = -1 (EAGAIN)\n\
-               sigtimedwait for 20 ms = -1 (EAGAIN)\n";
+               sigtimedwait for 20 ms = -1 (EAGAIN)\n\
+               ppoll keeping SIGUSR1 blocked = 0, handler ran 0\n\
+               ppoll unblocking it = -1 (EINTR), handler ran 1, SIGUSR1 blocked again yes\n\
+               pselect unblocking it = -1 (EINTR), handler ran 2, SIGUSR1 blocked again yes\n";
     case("sig_mask", c_only(tc), "sig_mask", vec![Run::new("masks").stdout(out)])
 }
 

@@ -98,6 +98,14 @@ impl OpenFile {
         self.node().eventfd()
     }
 
+    /// The signalfd this file is, if it is one (its reads are `syscall::signalfd`'s).
+    pub fn signalfd(&self) -> Option<&Arc<crate::fs::signalfd::SignalFd>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().signalfd()
+    }
+
     /// The epoll instance this file is, if it is one.
     pub fn epoll(&self) -> Option<&Arc<Epoll>> {
         if self.path_only {
@@ -158,6 +166,7 @@ impl OpenFile {
             }
             (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
             (None, Node::TimerFd(timer)) if !self.path_only => timer.poll(),
+            (None, Node::SignalFd(signalfd)) if !self.path_only => signalfd.poll(),
             (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
@@ -180,6 +189,7 @@ impl OpenFile {
             (Some(pipe), _) => Some(pipe.changes()),
             (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
             (None, Node::TimerFd(timer)) => Some(timer.changes()),
+            (None, Node::SignalFd(signalfd)) => Some(signalfd.changes()),
             (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Inet(socket)) => Some(socket.changes()),
@@ -612,6 +622,7 @@ impl OpenFile {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::EINVAL),
             _ => Ok(()),

@@ -66,6 +66,7 @@ pub mod node;
 pub mod path;
 pub mod pipe;
 pub mod proc;
+pub mod signalfd;
 pub mod stat;
 pub mod statfs;
 pub mod timerfd;

@@ -77,6 +77,8 @@ pub enum Node {
     Epoll(Arc<Epoll>),
     /// A timerfd (an anonymous inode).
     TimerFd(Arc<crate::fs::timerfd::TimerFd>),
+    /// A signalfd (an anonymous inode).
+    SignalFd(Arc<crate::fs::signalfd::SignalFd>),
     /// An `AF_UNIX` socket (sockfs: in no directory).
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
@@ -106,7 +108,7 @@ impl Node {
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => FileType::Anon,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => FileType::Anon,
             Node::Socket(_) | Node::Inet(_) => FileType::Socket,
             Node::Host(node) => node.file_type(),
         }
@@ -131,6 +133,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Mutability::Fixed,
         }
@@ -148,6 +151,7 @@ impl Node {
             Node::EventFd(eventfd) => eventfd.stat(),
             Node::Epoll(epoll) => epoll.stat(),
             Node::TimerFd(timer) => timer.stat(),
+            Node::SignalFd(signalfd) => signalfd.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
             Node::Host(node) => return node.stat(),
@@ -163,7 +167,7 @@ impl Node {
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => crate::fs::anon::ANON_INODE_INO,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
             Node::Host(node) => node.ino(),
@@ -182,6 +186,7 @@ impl Node {
             (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
             (Node::TimerFd(a), Node::TimerFd(b)) => Arc::ptr_eq(a, b),
+            (Node::SignalFd(a), Node::SignalFd(b)) => Arc::ptr_eq(a, b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
             (Node::Host(a), Node::Host(b)) => a.same_file(b),
@@ -204,6 +209,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
@@ -229,6 +235,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
@@ -265,6 +272,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
@@ -291,6 +299,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
@@ -310,7 +319,7 @@ impl Node {
 
     /// Whether this is an anonymous inode (an eventfd or an epoll instance).
     pub fn is_anon(&self) -> bool {
-        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_))
+        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_))
     }
 
     /// Whether the file can be watched by `epoll` (Linux: whether it has a `poll` method):
@@ -323,6 +332,7 @@ impl Node {
             | Node::EventFd(_)
             | Node::Epoll(_)
             | Node::TimerFd(_)
+            | Node::SignalFd(_)
             | Node::Socket(_)
             | Node::Inet(_) => true,
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
@@ -344,7 +354,8 @@ impl Node {
             Node::Pipe(pipe) => pipe.read(buf),
             Node::EventFd(eventfd) => eventfd.read(buf),
             Node::TimerFd(timer) => timer.read(buf),
-            Node::Epoll(_) => Err(Errno::EINVAL),
+            // The syscall layer reads a signalfd (`syscall::signalfd`): it needs the reader.
+            Node::Epoll(_) | Node::SignalFd(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => {
                 let received = socket.recv(buf.len(), false)?;
                 buf[..received.data.len()].copy_from_slice(&received.data);
@@ -371,7 +382,7 @@ impl Node {
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
-            Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EINVAL),
+            Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
             // As for reads: `syscall::inet` writes IP sockets.
             Node::Inet(_) => Err(Errno::EINVAL),
@@ -383,6 +394,14 @@ impl Node {
     pub fn timerfd(&self) -> Option<&Arc<crate::fs::timerfd::TimerFd>> {
         match self {
             Node::TimerFd(timer) => Some(timer),
+            _ => None,
+        }
+    }
+
+    /// The signalfd, if this is one.
+    pub fn signalfd(&self) -> Option<&Arc<crate::fs::signalfd::SignalFd>> {
+        match self {
+            Node::SignalFd(signalfd) => Some(signalfd),
             _ => None,
         }
     }
@@ -487,7 +506,7 @@ impl Node {
             Node::Tmp(node) => node.set_mode(mode),
             Node::Host(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -502,7 +521,7 @@ impl Node {
             }
             Node::Host(node) => node.set_owner(uid, gid),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -517,7 +536,7 @@ impl Node {
             }
             Node::Host(node) => node.set_times(atime, mtime),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
             _ => Ok(()),
         }
     }

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
-use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, TIMERFD_NAME};
+use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, SIGNALFD_NAME, TIMERFD_NAME};
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
@@ -395,6 +395,16 @@ impl Vfs {
         Ok(Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, TIMERFD_NAME.to_vec()), flags, Vec::new())))
     }
 
+    /// `signalfd4`: a new signalfd's file reading the signals of `mask` (read-write, as
+    /// Linux opens it; `O_NONBLOCK` if `nonblocking`). `/proc/self/fd/N` shows
+    /// `anon_inode:[signalfd]`.
+    #[cold]
+    pub fn signalfd(&self, mask: u64, nonblocking: bool) -> Arc<OpenFile> {
+        let node = Node::SignalFd(crate::fs::signalfd::SignalFd::new(mask, self.booted));
+        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+        Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, SIGNALFD_NAME.to_vec()), flags, Vec::new()))
+    }
+
     /// `epoll_create1`: a new epoll instance's file. `/proc/self/fd/N` shows
     /// `anon_inode:[eventpoll]`.
     pub fn epoll(&self) -> Arc<OpenFile> {
@@ -685,7 +695,7 @@ impl Vfs {
                 statfs.fs_type = PIPEFS_MAGIC;
                 return statfs;
             }
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) => {
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }

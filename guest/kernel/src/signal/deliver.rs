@@ -77,10 +77,13 @@ pub fn send(shared: &mut SignalState, thread: &mut ThreadSignals, target: Target
     if bit(sig) == 0 || (ignores(&shared.action(sig), sig) && thread.blocked & bit(sig) == 0) {
         return;
     }
-    match target {
+    let queued = match target {
         Target::Process => shared.pending.push(info),
         Target::Thread => thread.pending.push(info),
     };
+    if queued {
+        super::note_queued();
+    }
 }
 
 /// Sends `info` so that it cannot be blocked or ignored away (Linux's force_sig_info): if it

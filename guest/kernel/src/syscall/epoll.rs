@@ -22,7 +22,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::poll::{deadline_after, read_timeout, wait_for_change};
+use super::poll::{deadline_after, read_timeout, wait_for_change, with_sigmask};
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::epoll::{self, EpollEvent, EPOLL_CLOEXEC, EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, EP_MAX_EVENTS};
@@ -30,9 +30,6 @@ use crate::fs::eventfd::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
 use crate::fs::OpenFile;
 use crate::process::Process;
 use crate::user;
-
-/// Bytes of a `sigset_t`.
-const SIGSET_SIZE: u64 = 8;
 
 /// The open file of `fd` for a call that uses the file itself: `EBADF` if not open or
 /// `O_PATH` (Linux's `fdget` skips those).
@@ -126,6 +123,7 @@ fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Op
     let epoll = file.epoll().cloned().ok_or(Errno::EINVAL)?;
     let deadline = deadline_after(p, timeout_ns);
     loop {
+        crate::wait::note_scanner_signals(p);
         let space = &mut p.space;
         let count = epoll.wait_ready(max, |ready| {
             let bytes: Vec<u8> = ready.iter().flat_map(|event| event.to_bytes()).collect();
@@ -139,29 +137,6 @@ fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Op
             return Ok(0);
         }
     }
-}
-
-/// Runs `call` with the signal mask at `mask` (a `sigset_t` of `size` bytes; none if NULL)
-/// blocked instead of the thread's, as epoll_pwait does: EINVAL for another size, EFAULT for
-/// an unreadable mask. After an EINTR the old mask comes back when the signal's handler
-/// returns (the frame saves it), as after sigsuspend; otherwise at once.
-fn with_sigmask(p: &mut Process, mask: u64, size: u64, call: impl FnOnce(&mut Process) -> SysResult) -> SysResult {
-    if mask == 0 {
-        return call(p);
-    }
-    if size != SIGSET_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mask = user::read_u64(&mut p.space, mask)?;
-    let old = p.thread.signals.blocked;
-    p.thread.signals.set_blocked(mask);
-    let result = call(p);
-    if result == Err(Errno::EINTR) {
-        p.thread.signals.saved_mask = Some(old);
-    } else {
-        p.thread.signals.set_blocked(old);
-    }
-    result
 }
 
 /// A timeout in milliseconds as epoll_wait takes it: negative for none.

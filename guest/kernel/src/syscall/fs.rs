@@ -84,6 +84,9 @@ pub fn sys_read(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if file.is_socket() {
         return super::net::read_socket(p, &file, &[(buf, count.min(MAX_IO))]);
     }
+    if let Some(signalfd) = file.signalfd() {
+        return super::signalfd::read(p, &file, signalfd, &[(buf, count.min(MAX_IO))]);
+    }
     if let Some(result) = super::image_read::try_read(p, &file, buf, count.min(MAX_IO), None) {
         return result;
     }
@@ -1021,6 +1024,9 @@ fn read_vectored(p: &mut Process, fd: i32, iov: u64, count: u64, offset: Option<
     let vecs = iovecs(p, iov, count)?;
     if file.is_socket() && offset.is_none() {
         return super::net::read_socket(p, &file, &vecs);
+    }
+    if let (Some(signalfd), None) = (file.signalfd(), offset) {
+        return super::signalfd::read(p, &file, signalfd, &vecs);
     }
     let read = |p: &mut Process| {
         each_iovec(p, &vecs, |p, base, len, done| {

@@ -26,6 +26,7 @@ pub mod posix_timer;
 pub mod prctl;
 pub mod proc;
 pub mod signal;
+pub mod signalfd;
 pub mod table;
 pub mod time;
 pub mod timerfd;

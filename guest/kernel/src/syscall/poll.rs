@@ -9,13 +9,14 @@
 //!
 //! # Waiting
 //!
-//! The app is the VM's only thread, so while it waits only the host's input can make an fd
-//! ready: when the app watches the console's input, the wait happens in the VMM on the host's
-//! stdin (one exit, woken by input or the timeout). Otherwise, with nothing ready, these calls
-//! sleep out their timeout (parking the vCPU in the VMM, no
-//! spinning) and return 0, and without a timeout they wait for ever, as Linux would (the VMM
-//! still stops the VM on `--timeout` or when `uvm` is interrupted). The signal mask of
-//! ppoll/pselect6 is checked but not applied (no signal can arrive during the wait).
+//! With nothing ready, these calls wait until something may have changed: when the app
+//! watches the console's input, in the VMM on the host's stdin (one exit, woken by input or
+//! the timeout); otherwise the vCPU parks in the VMM (no spinning) until another thread's
+//! syscall may have changed a file, a signal is queued (a signalfd may read it), a timer is
+//! due, or the timeout passes; without a timeout they wait for ever, as Linux would (the VMM
+//! still stops the VM on `--timeout` or when `uvm` is interrupted). A signal the thread does
+//! not block ends the wait with EINTR. The signal mask of ppoll/pselect6 (and epoll_pwait)
+//! is the thread's during the call ([`with_sigmask`]).
 
 use alloc::vec::Vec;
 
@@ -96,15 +97,32 @@ fn write_time_left(p: &mut Process, addr: u64, ns: u64, micros: bool) {
     let _ = user::copy_out(&mut p.space, addr, &out);
 }
 
-/// Checks a signal-mask argument of ppoll/pselect6: a mask must be a `sigset_t`.
-fn check_sigmask(p: &mut Process, mask: u64, size: u64) -> Result<(), Errno> {
-    if mask != 0 {
-        if size != SIGSET_SIZE {
-            return Err(Errno::EINVAL);
-        }
-        user::read(&mut p.space, mask, SIGSET_SIZE)?;
+/// Runs `call` with the signal mask at `mask` (a `sigset_t` of `size` bytes; none if NULL)
+/// blocked instead of the thread's, as epoll_pwait, ppoll and pselect6 do: EINVAL for another size, EFAULT for
+/// an unreadable mask. After an EINTR the old mask comes back when the signal's handler
+/// returns (the frame saves it), as after sigsuspend; otherwise at once.
+pub(super) fn with_sigmask(
+    p: &mut Process,
+    mask: u64,
+    size: u64,
+    call: impl FnOnce(&mut Process) -> SysResult,
+) -> SysResult {
+    if mask == 0 {
+        return call(p);
     }
-    Ok(())
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = user::read_u64(&mut p.space, mask)?;
+    let old = p.thread.signals.blocked;
+    p.thread.signals.set_blocked(mask);
+    let result = call(p);
+    if result == Err(Errno::EINTR) {
+        p.thread.signals.saved_mask = Some(old);
+    } else {
+        p.thread.signals.set_blocked(old);
+    }
+    result
 }
 
 /// poll over the `count` `struct pollfd` at `fds`, waiting up to `timeout_ns`.
@@ -117,6 +135,7 @@ fn poll_fds(p: &mut Process, fds: u64, count: u64, timeout_ns: Option<u64>) -> S
     let mut entries = Vec::from(user::write(&mut p.space, fds, count * 8)?);
     let deadline = deadline_after(p, timeout_ns);
     loop {
+        crate::wait::note_scanner_signals(p);
         let mut ready = 0;
         let mut console = None;
         for entry in entries.chunks_exact_mut(8) {
@@ -160,8 +179,7 @@ pub fn sys_poll(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn sys_ppoll(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fds, count, timeout, mask, size, ..] = f.syscall_args();
     let timeout_ns = if timeout == 0 { None } else { Some(read_timeout(p, timeout, false)?) };
-    check_sigmask(p, mask, size)?;
-    let ready = poll_fds(p, fds, count, timeout_ns)?;
+    let ready = with_sigmask(p, mask, size, |p| poll_fds(p, fds, count, timeout_ns))?;
     if ready == 0 && timeout != 0 {
         write_time_left(p, timeout, 0, false);
     }
@@ -219,6 +237,7 @@ fn select_fds(p: &mut Process, nfds: u64, addrs: [u64; 3], timeout_ns: Option<u6
     let empty = |set: &Option<Vec<u64>>| set.as_ref().map(|words| alloc::vec![0u64; words.len()]);
     let deadline = deadline_after(p, timeout_ns);
     let (got, ready) = loop {
+        crate::wait::note_scanner_signals(p);
         let mut got = FdSets { read: empty(&asked.read), write: empty(&asked.write), except: empty(&asked.except) };
         let mut ready = 0;
         let mut console = None;
@@ -275,8 +294,7 @@ pub fn sys_pselect6(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (mask, size) =
         if sig == 0 { (0, 0) } else { (user::read_u64(&mut p.space, sig)?, user::read_u64(&mut p.space, sig + 8)?) };
     let timeout_ns = if timeout == 0 { None } else { Some(read_timeout(p, timeout, false)?) };
-    check_sigmask(p, mask, size)?;
-    let ready = select_fds(p, nfds, [read, write, except], timeout_ns)?;
+    let ready = with_sigmask(p, mask, size, |p| select_fds(p, nfds, [read, write, except], timeout_ns))?;
     if ready == 0 && timeout != 0 {
         write_time_left(p, timeout, 0, false);
     }

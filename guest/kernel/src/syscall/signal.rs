@@ -6,8 +6,9 @@
 //!
 //! Signals come from the process's own threads, from other processes of the VM (kill, a
 //! child's end: `crate::family::signal_process`) and from faults. A wait for a signal
-//! (rt_sigsuspend, rt_sigtimedwait) parks the vCPU until a sender unparks or interrupts the
-//! waiter, or the VM is stopped from outside.
+//! parks the vCPU until a sender unparks or interrupts the waiter, or the VM is stopped from
+//! outside: rt_sigsuspend until a signal it does not block comes; rt_sigtimedwait until any
+//! signal is queued in the VM (as a wait for a file: `wait::wait_for_io`), then it looks.
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
@@ -147,11 +148,15 @@ pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let wanted = user::read_u64(&mut p.space, set)? & !UNBLOCKABLE;
     let wait_ns = if timeout == 0 { None } else { Some(timeout_ns(user::read(&mut p.space, timeout, 16)?)?) };
     let deadline = wait_ns.map(|ns| crate::wait::now_ns(p).saturating_add(ns));
-    let has_wanted = |p: &mut Process| (p.signals.pending.mask() | p.thread.signals.pending.mask()) & wanted != 0;
-    match crate::wait::wait_until(p, deadline, has_wanted) {
-        Ok(()) => {}
-        Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-        Err(e) => return Err(e),
+    // Waits as for a file: every signal queued in the VM wakes the threads waiting so, which
+    // reaches a thread of another process that blocks the signal (nobody is interrupted for
+    // a signal every thread blocks).
+    while (p.signals.pending.mask() | p.thread.signals.pending.mask()) & wanted == 0 {
+        match crate::wait::wait_for_io(p, deadline) {
+            Ok(()) => {}
+            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
+            Err(e) => return Err(e),
+        }
     }
     match deliver::dequeue(&mut p.signals, &mut p.thread.signals, wanted) {
         Some(taken) => {

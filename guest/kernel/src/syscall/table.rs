@@ -9,8 +9,8 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc, signal, time,
-    timerfd, xattr,
+    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc, signal,
+    signalfd, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -223,12 +223,14 @@ syscall_table! {
     277 sync_file_range 4 => fs::sys_sync_file_range;
     280 utimensat 4 => fs::sys_utimensat;
     281 epoll_pwait 6 => epoll::sys_epoll_pwait;
+    282 signalfd 3 => signalfd::sys_signalfd;
     283 timerfd_create 2 => timerfd::sys_timerfd_create;
     284 eventfd 1 => epoll::sys_eventfd;
     285 fallocate 4 => fs::sys_fallocate;
     286 timerfd_settime 4 => timerfd::sys_timerfd_settime;
     287 timerfd_gettime 2 => timerfd::sys_timerfd_gettime;
     288 accept4 4 => net::sys_accept4;
+    289 signalfd4 4 => signalfd::sys_signalfd4;
     290 eventfd2 2 => epoll::sys_eventfd2;
     291 epoll_create1 1 => epoll::sys_epoll_create1;
     292 dup3 3 => fs::sys_dup3;
