@@ -1,6 +1,7 @@
 //! Control from the host: `--timeout` stops a runaway guest (124); SIGINT, SIGTERM and the
 //! other signals uvm passes on reach the app (its handler runs, or its default action ends
 //! it: 130, 143), and a second one or `--stop-timeout` stops an app that ignores them; a
+//! container init processes (tini, catatonit) pass uvm's SIGTERM on to their child; a
 //! sleeping guest really waits (nanosleep parks the vCPU), and uvm copes with closed standard
 //! descriptors and broken pipes. Also here: a running VM maps its
 //! kernel's cold text from the `uvm` binary (shared between VMs), as seen from the host.
@@ -93,10 +94,23 @@ fn signal_app_of(
     signals: &[&str],
     input: &[u8],
 ) -> Option<Signalled> {
-    use std::io::{Read, Write};
     let image = vm::manifest_image(test, manifest, "outside_signal", toolchain)?;
+    Some(signal_image(test, &image, flags, &[mode], signals, input))
+}
+
+/// Runs `uvm run FLAGS IMAGE -- ARGS`, waits for "ready" on its stdout, then signals it as
+/// [`signal_app`] does.
+fn signal_image(
+    test: &str,
+    image: &std::path::Path,
+    flags: &[&str],
+    args: &[&str],
+    signals: &[&str],
+    input: &[u8],
+) -> Signalled {
+    use std::io::{Read, Write};
     let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
-    cmd.args(flags).arg("--").arg(mode);
+    cmd.args(flags).arg("--").args(args);
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn uvm");
     let (sender, chunks) = std::sync::mpsc::channel::<Vec<u8>>();
     let mut stdout = child.stdout.take().expect("stdout");
@@ -153,12 +167,12 @@ fn signal_app_of(
     reader.join().expect("stdout reader");
     out.extend(chunks.try_iter().flatten());
     let stderr = errors.join().expect("stderr reader");
-    Some(Signalled {
+    Signalled {
         code: status.code(),
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         after_signal,
-    })
+    }
 }
 
 /// The app's handler sees every signal uvm passes on, as sent from outside its pid namespace
@@ -308,6 +322,58 @@ fn a_signalfd_reads_a_sigterm_from_outside() {
         run.stdout, "ready\nepoll_wait: 1; signalfd read 128 bytes: signal 15 (si_code SI_USER, si_pid 0)\n",
         "{test}"
     );
+}
+
+/// The image of a container init process the host has installed (`init`, a static build),
+/// packaged with the host's busybox as `/bin/busybox`; None (with a note, or a failure under
+/// CI) if either is missing.
+fn init_image(test: &str, name: &str, init: &str) -> Option<std::path::PathBuf> {
+    if !vm::require_kvm(test) {
+        return None;
+    }
+    for needed in [init, support::apps::BUSYBOX] {
+        if !std::path::Path::new(needed).is_file() {
+            support::skip(test, &format!("{needed} is missing (Debian packages tini, catatonit, busybox-static)"));
+            return None;
+        }
+    }
+    let dir = vm::work_dir(test);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let manifest = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "[app]\nname = \"{name}\"\nbinary = \"{init}\"\nenv = {{ PATH = \"/bin\" }}\n\n\
+         [[files]]\nsrc = \"{busybox}\"\ndst = \"/bin/busybox\"\n",
+        busybox = support::apps::BUSYBOX
+    );
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let image = dir.join(format!("{name}.uvm"));
+    let mut cmd = uvm(["build".as_ref(), manifest.as_os_str(), "-o".as_ref(), image.as_os_str()]);
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    expect_code(test, cmd, 0);
+    Some(image)
+}
+
+/// Container init processes, unmodified (Debian's static builds), as `docker run --init`
+/// (tini) and podman (catatonit, which waits for signals with a signalfd) run them: each runs
+/// a busybox shell as its child, passes uvm's SIGTERM on to it and ends as the child did
+/// (128 + 15), and otherwise exits with the child's status after reaping it.
+#[test]
+fn container_inits_pass_sigterm_on_and_exit_as_their_child() {
+    let test = "container_inits_pass_sigterm_on_and_exit_as_their_child";
+    for (name, init) in [("catatonit", "/usr/bin/catatonit"), ("tini", "/usr/bin/tini-static")] {
+        let Some(image) = init_image(test, name, init) else { return };
+        let shell = ["--", "/bin/busybox", "sh", "-c"];
+        let args = [&shell[..], &["echo ready; exec busybox sleep 20"]].concat();
+        let run = signal_image(test, &image, &[], &args, &["TERM"], b"");
+        assert_eq!(run.code, Some(143), "{test}: {name}: stderr {}", run.stderr);
+        assert_eq!(run.stdout, "ready\n", "{test}: {name}");
+        assert!(run.after_signal < Duration::from_secs(5), "{test}: {name}: took {:?}", run.after_signal);
+        let args = [&shell[..], &["echo ready; busybox sleep 0.01 & busybox sleep 0.05; echo done; exit 3"]].concat();
+        let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
+        cmd.args(&args);
+        let out = expect_code(test, cmd, 3);
+        assert_eq!(show(&out.stdout), show(b"ready\ndone\n"), "{test}: {name}");
+    }
 }
 
 /// With no handler, a signal passed on ends the app by its default action, as it would end
