@@ -54,6 +54,8 @@ boot_tests! {
     musl_timerfd => cases::timerfd(Musl);
     glibc_signalfd => cases::signalfd(Glibc);
     musl_signalfd => cases::signalfd(Musl);
+    glibc_inotify => cases::inotify(Glibc);
+    musl_inotify => cases::inotify(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

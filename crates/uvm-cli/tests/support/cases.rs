@@ -260,6 +260,7 @@ pub fn all() -> Vec<Case> {
             itimer(tc),
             timerfd(tc),
             signalfd(tc),
+            inotify(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -671,6 +672,66 @@ pub fn signalfd(tc: Toolchain) -> Case {
                a blocking read interrupted by a handled SIGALRM:\n\
                \x20\x20read: -1 EINTR\n";
     case("signalfd", c_only(tc), "signalfd", vec![Run::new("signals").stdout(out)])
+}
+
+/// `inotify`: file-system change notification: creation and its errors, what the file
+/// shows, a directory watch seeing its children made, written, read, closed, changed,
+/// renamed and removed (in /tmp and in the root), a watch on a file until it is deleted,
+/// one-shot watches, IN_MASK_ADD/CREATE, a watched directory that moves, readiness, and a
+/// blocking read woken by another process.
+pub fn inotify(tc: Toolchain) -> Case {
+    let out = "init1 flag 1: -1 EINVAL\n\
+               inotify: mode 0600, cloexec yes, nonblock yes, access rdonly, link anon_inode:inotify\n\
+               add_watch, mask 0: -1 EINVAL\n\
+               add_watch, MASK_ADD|MASK_CREATE: -1 EINVAL\n\
+               add_watch on a pipe: -1 EINVAL\n\
+               add_watch on a closed fd: -1 EBADF\n\
+               add_watch, a missing path: -1 ENOENT\n\
+               add_watch ONLYDIR on a file: -1 ENOTDIR\n\
+               rm_watch of an unknown wd: -1 EINVAL\n\
+               read, nothing queued: -1 EAGAIN\n\
+               a directory in /tmp:\n\
+               \x20\x20create: [/tmp/watched CREATE - a] [/tmp/watched OPEN - a]\n\
+               \x20\x20two writes: [/tmp/watched MODIFY - a]\n\
+               \x20\x20close: [/tmp/watched CLOSE_WRITE - a]\n\
+               \x20\x20open, read, close: [/tmp/watched OPEN - a] [/tmp/watched ACCESS - a] [/tmp/watched CLOSE_NOWRITE - a]\n\
+               \x20\x20chmod: [/tmp/watched ATTRIB - a]\n\
+               \x20\x20truncate: [/tmp/watched MODIFY - a]\n\
+               \x20\x20rename a -> b: [/tmp/watched MOVED_FROM c a] [/tmp/watched MOVED_TO c= b]\n\
+               \x20\x20mkdir sub, open the directory: [/tmp/watched CREATE|ISDIR - sub] [/tmp/watched OPEN|ISDIR -] [/tmp/watched CLOSE_NOWRITE|ISDIR -]\n\
+               \x20\x20rmdir sub: [/tmp/watched DELETE|ISDIR - sub]\n\
+               \x20\x20link b -> a: [/tmp/watched CREATE - a]\n\
+               \x20\x20unlink b, unlink a: [/tmp/watched DELETE - b] [/tmp/watched DELETE - a]\n\
+               \x20\x20rm_watch: [/tmp/watched IGNORED -]\n\
+               a directory in the root file system:\n\
+               \x20\x20create: [/srv-watched CREATE - a] [/srv-watched OPEN - a]\n\
+               \x20\x20two writes: [/srv-watched MODIFY - a]\n\
+               \x20\x20close: [/srv-watched CLOSE_WRITE - a]\n\
+               \x20\x20open, read, close: [/srv-watched OPEN - a] [/srv-watched ACCESS - a] [/srv-watched CLOSE_NOWRITE - a]\n\
+               \x20\x20chmod: [/srv-watched ATTRIB - a]\n\
+               \x20\x20truncate: [/srv-watched MODIFY - a]\n\
+               \x20\x20rename a -> b: [/srv-watched MOVED_FROM c a] [/srv-watched MOVED_TO c= b]\n\
+               \x20\x20mkdir sub, open the directory: [/srv-watched CREATE|ISDIR - sub] [/srv-watched OPEN|ISDIR -] [/srv-watched CLOSE_NOWRITE|ISDIR -]\n\
+               \x20\x20rmdir sub: [/srv-watched DELETE|ISDIR - sub]\n\
+               \x20\x20link b -> a: [/srv-watched CREATE - a]\n\
+               \x20\x20unlink b, unlink a: [/srv-watched DELETE - b] [/srv-watched DELETE - a]\n\
+               \x20\x20rm_watch: [/srv-watched IGNORED -]\n\
+               the same file again, MASK_ADD: the same wd, MASK_CREATE: -1 EEXIST\n\
+               file watch: rewrite: [plain OPEN -] [plain MODIFY -] [plain CLOSE_WRITE -]\n\
+               file watch: unlink: [plain ATTRIB -] [plain DELETE_SELF -] [plain IGNORED -]\n\
+               rm_watch after IN_IGNORED: -1 EINVAL\n\
+               one-shot, two rewrites: [once MODIFY -] [once IGNORED -]\n\
+               directory moved, then a file made in it: [d1 MOVE_SELF -] [d1 CREATE - new] [d1 CLOSE_WRITE - new]\n\
+               emptied and removed: [d1 IGNORED -]\n\
+               poll, nothing queued: 0\n\
+               poll after a create: 1, POLLIN yes\n\
+               FIONREAD: 48 bytes (a 16-byte header and a 17-byte name padded to 32)\n\
+               read into 20 bytes: -1 EINVAL\n\
+               epoll, one event queued: 1\n\
+               epoll, edge again: 0\n\
+               read: [ready CREATE - abcdefghijklmnop]\n\
+               blocking read: 32 bytes, CREATE from-child\n";
+    case("inotify", c_only(tc), "inotify", vec![Run::new("events").stdout(out)])
 }
 
 /// `posix_timer`: timer_create and friends: a NULL sigevent, a signal reaching an app that

@@ -1,5 +1,5 @@
 //! Linux's anonymous inode (`anon_inodefs`): the one inode that every eventfd and epoll file
-//! shares on Linux (and timerfds and signalfds). It owns what these files show of themselves: `fstat` (mode `0600` with
+//! shares on Linux (and timerfds, signalfds and inotify instances). It owns what these files show of themselves: `fstat` (mode `0600` with
 //! no file-type bits, owned by root, size 0, the same device and inode number for all of
 //! them), `fstatfs` (`ANON_INODE_FS_MAGIC`) and the names `/proc/self/fd/N` links to
 //! (`anon_inode:[eventfd]`, `anon_inode:[eventpoll]`).
@@ -23,6 +23,8 @@ pub const EPOLL_NAME: &[u8] = b"anon_inode:[eventpoll]";
 pub const TIMERFD_NAME: &[u8] = b"anon_inode:[timerfd]";
 /// What `/proc/self/fd/N` shows for a signalfd.
 pub const SIGNALFD_NAME: &[u8] = b"anon_inode:[signalfd]";
+/// What `/proc/self/fd/N` shows for an inotify instance (no brackets, as on Linux).
+pub const INOTIFY_NAME: &[u8] = b"anon_inode:inotify";
 
 /// The anonymous inode's metadata; `time` is when it was made (the VM's boot, as on Linux).
 pub fn stat(time: Timespec) -> Stat {

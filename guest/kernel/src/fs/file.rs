@@ -27,6 +27,7 @@ use crate::fs::flags::{
     O_ACCMODE, O_APPEND, O_LARGEFILE, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLOUT, POLLRDNORM,
     POLLWRNORM, POLL_ALWAYS_READY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, SETFL_FLAGS, STATUS_FLAGS,
 };
+use crate::fs::inotify::{self, IN_ACCESS, IN_ATTRIB, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_MODIFY};
 use crate::fs::ioctl;
 use crate::fs::node::{Location, Node};
 use crate::fs::pipe::Pipe;
@@ -138,7 +139,11 @@ impl OpenFile {
     /// Whether a read or write may have to wait (pipes, eventfds, timerfds and sockets: they say
     /// `EAGAIN`, and the syscall layer waits unless `O_NONBLOCK`).
     pub fn may_block(&self) -> bool {
-        self.pipe.is_some() || self.eventfd().is_some() || self.node().timerfd().is_some() || self.is_socket()
+        self.pipe.is_some()
+            || self.eventfd().is_some()
+            || self.node().timerfd().is_some()
+            || self.node().inotify().is_some()
+            || self.is_socket()
     }
 
     /// Whether `epoll` can watch this file (`EPERM` otherwise): see `Node::supports_poll`.
@@ -167,6 +172,7 @@ impl OpenFile {
             (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
             (None, Node::TimerFd(timer)) if !self.path_only => timer.poll(),
             (None, Node::SignalFd(signalfd)) if !self.path_only => signalfd.poll(),
+            (None, Node::Inotify(inotify)) if !self.path_only => inotify.poll(),
             (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
@@ -190,6 +196,7 @@ impl OpenFile {
             (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
             (None, Node::TimerFd(timer)) => Some(timer.changes()),
             (None, Node::SignalFd(signalfd)) => Some(signalfd.changes()),
+            (None, Node::Inotify(inotify)) => Some(inotify.changes()),
             (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Inet(socket)) => Some(socket.changes()),
@@ -329,7 +336,18 @@ impl OpenFile {
         let mut position = self.position.lock();
         let count = self.node().read_at(*position, buf)?;
         *position += count as u64;
+        drop(position);
+        self.notify_if(count > 0, IN_ACCESS);
         Ok(count)
+    }
+
+    /// Tells the inotify watches of this file about `event` if `happened` (and any watch
+    /// exists: one load otherwise).
+    #[inline(always)]
+    fn notify_if(&self, happened: bool, event: u32) {
+        if inotify::active() && happened {
+            inotify::file_event(&self.location, event);
+        }
     }
 
     /// `write`: writes at the file position (at the end with `O_APPEND`) and advances it.
@@ -353,6 +371,8 @@ impl OpenFile {
         let at = if append { WritePos::End } else { WritePos::At(*position) };
         let (count, end) = self.node().write_at(at, data)?;
         *position = end;
+        drop(position);
+        self.notify_if(count > 0, IN_MODIFY);
         Ok(count)
     }
 
@@ -367,7 +387,9 @@ impl OpenFile {
     pub fn pread(&self, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
         self.check_readable()?;
         let offset = self.positioned_io_offset(offset)?;
-        self.node().read_at(offset, buf)
+        let count = self.node().read_at(offset, buf)?;
+        self.notify_if(count > 0, IN_ACCESS);
+        Ok(count)
     }
 
     /// Reads at `offset` until `buf` is full or the file ends; how many bytes were read.
@@ -389,7 +411,9 @@ impl OpenFile {
         let offset = self.positioned_io_offset(offset)?;
         let append = *self.status.lock() & O_APPEND != 0;
         let at = if append { WritePos::End } else { WritePos::At(offset) };
-        Ok(self.node().write_at(at, data)?.0)
+        let count = self.node().write_at(at, data)?.0;
+        self.notify_if(count > 0, IN_MODIFY);
+        Ok(count)
     }
 
     /// `lseek`: moves the file position; returns the new one. `EINVAL` for a bad whence or
@@ -479,6 +503,8 @@ impl OpenFile {
             return Err(Errno::EINVAL);
         }
         *position = out.cursor;
+        drop(position);
+        self.notify_if(true, IN_ACCESS);
         Ok(out.filled)
     }
 
@@ -511,6 +537,11 @@ impl OpenFile {
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
                     Ok(0)
                 }
+                Node::Inotify(inotify) if cmd == ioctl::FIONREAD => {
+                    let count = i32::try_from(inotify.queued_bytes()).unwrap_or(i32::MAX);
+                    arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
+                    Ok(0)
+                }
                 Node::Pipe(pipe) if cmd == ioctl::FIONREAD => {
                     let count = i32::try_from(pipe.available()).unwrap_or(i32::MAX);
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
@@ -537,7 +568,9 @@ impl OpenFile {
         if !self.writable || self.node().file_type() != FileType::Regular {
             return Err(Errno::EINVAL);
         }
-        self.node().truncate(len)
+        self.node().truncate(len)?;
+        self.notify_if(true, IN_MODIFY);
+        Ok(())
     }
 
     /// `fallocate(fd, mode, offset, len)`, with Linux's checks in Linux's order. tmpfs
@@ -577,10 +610,12 @@ impl OpenFile {
             return Err(Errno::EOPNOTSUPP);
         };
         match mode {
-            0 | KEEP_SIZE => node.allocate(offset, len, mode == KEEP_SIZE),
-            m if m == PUNCH_HOLE | KEEP_SIZE => node.punch_hole(offset, len),
-            _ => Err(Errno::EOPNOTSUPP),
+            0 | KEEP_SIZE => node.allocate(offset, len, mode == KEEP_SIZE)?,
+            m if m == PUNCH_HOLE | KEEP_SIZE => node.punch_hole(offset, len)?,
+            _ => return Err(Errno::EOPNOTSUPP),
         }
+        self.notify_if(true, IN_MODIFY);
+        Ok(())
     }
 
     /// `fchmod`.
@@ -588,7 +623,9 @@ impl OpenFile {
         if self.path_only {
             return Err(Errno::EBADF);
         }
-        self.node().set_mode(mode)
+        self.node().set_mode(mode)?;
+        self.notify_if(true, IN_ATTRIB);
+        Ok(())
     }
 
     /// `fchown` (`u32::MAX` leaves a field, as `-1` does).
@@ -596,7 +633,9 @@ impl OpenFile {
         if self.path_only {
             return Err(Errno::EBADF);
         }
-        self.node().set_owner(unless_minus_one(uid), unless_minus_one(gid))
+        self.node().set_owner(unless_minus_one(uid), unless_minus_one(gid))?;
+        self.notify_if(true, IN_ATTRIB);
+        Ok(())
     }
 
     /// `futimens`.
@@ -604,7 +643,9 @@ impl OpenFile {
         if self.path_only {
             return Err(Errno::EBADF);
         }
-        self.node().set_times(atime, mtime)
+        self.node().set_times(atime, mtime)?;
+        self.notify_if(true, IN_ATTRIB);
+        Ok(())
     }
 
     /// `fsync`/`fdatasync` (`data_only`): a volume's file is written to the host's disk;
@@ -623,6 +664,7 @@ impl OpenFile {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::EINVAL),
             _ => Ok(()),
@@ -643,6 +685,7 @@ impl Drop for OpenFile {
         if let Some(pipe) = &self.pipe {
             pipe.close_end(self.readable, self.writable);
         }
+        self.notify_if(!self.path_only, if self.writable { IN_CLOSE_WRITE } else { IN_CLOSE_NOWRITE });
         if let Some(socket) = self.socket() {
             socket.close();
         }

@@ -60,6 +60,7 @@ pub mod flags;
 pub mod hostfs;
 pub mod image;
 pub mod inet;
+pub mod inotify;
 pub mod ioctl;
 pub mod locks;
 pub mod node;

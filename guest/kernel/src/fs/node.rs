@@ -79,6 +79,8 @@ pub enum Node {
     TimerFd(Arc<crate::fs::timerfd::TimerFd>),
     /// A signalfd (an anonymous inode).
     SignalFd(Arc<crate::fs::signalfd::SignalFd>),
+    /// An inotify instance (an anonymous inode).
+    Inotify(Arc<crate::fs::inotify::Inotify>),
     /// An `AF_UNIX` socket (sockfs: in no directory).
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
@@ -108,7 +110,9 @@ impl Node {
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => FileType::Anon,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+                FileType::Anon
+            }
             Node::Socket(_) | Node::Inet(_) => FileType::Socket,
             Node::Host(node) => node.file_type(),
         }
@@ -134,6 +138,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Mutability::Fixed,
         }
@@ -152,6 +157,7 @@ impl Node {
             Node::Epoll(epoll) => epoll.stat(),
             Node::TimerFd(timer) => timer.stat(),
             Node::SignalFd(signalfd) => signalfd.stat(),
+            Node::Inotify(inotify) => inotify.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
             Node::Host(node) => return node.stat(),
@@ -167,7 +173,9 @@ impl Node {
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => crate::fs::anon::ANON_INODE_INO,
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+                crate::fs::anon::ANON_INODE_INO
+            }
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
             Node::Host(node) => node.ino(),
@@ -187,6 +195,7 @@ impl Node {
             (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
             (Node::TimerFd(a), Node::TimerFd(b)) => Arc::ptr_eq(a, b),
             (Node::SignalFd(a), Node::SignalFd(b)) => Arc::ptr_eq(a, b),
+            (Node::Inotify(a), Node::Inotify(b)) => Arc::ptr_eq(a, b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
             (Node::Host(a), Node::Host(b)) => a.same_file(b),
@@ -210,6 +219,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
@@ -236,6 +246,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
@@ -273,6 +284,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
@@ -300,6 +312,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
@@ -319,7 +332,7 @@ impl Node {
 
     /// Whether this is an anonymous inode (an eventfd or an epoll instance).
     pub fn is_anon(&self) -> bool {
-        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_))
+        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_))
     }
 
     /// Whether the file can be watched by `epoll` (Linux: whether it has a `poll` method):
@@ -333,6 +346,7 @@ impl Node {
             | Node::Epoll(_)
             | Node::TimerFd(_)
             | Node::SignalFd(_)
+            | Node::Inotify(_)
             | Node::Socket(_)
             | Node::Inet(_) => true,
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
@@ -354,6 +368,7 @@ impl Node {
             Node::Pipe(pipe) => pipe.read(buf),
             Node::EventFd(eventfd) => eventfd.read(buf),
             Node::TimerFd(timer) => timer.read(buf),
+            Node::Inotify(inotify) => inotify.read(buf),
             // The syscall layer reads a signalfd (`syscall::signalfd`): it needs the reader.
             Node::Epoll(_) | Node::SignalFd(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => {
@@ -382,7 +397,7 @@ impl Node {
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
-            Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EINVAL),
+            Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => Err(Errno::EINVAL),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
             // As for reads: `syscall::inet` writes IP sockets.
             Node::Inet(_) => Err(Errno::EINVAL),
@@ -394,6 +409,14 @@ impl Node {
     pub fn timerfd(&self) -> Option<&Arc<crate::fs::timerfd::TimerFd>> {
         match self {
             Node::TimerFd(timer) => Some(timer),
+            _ => None,
+        }
+    }
+
+    /// The inotify instance, if this is one.
+    pub fn inotify(&self) -> Option<&Arc<crate::fs::inotify::Inotify>> {
+        match self {
+            Node::Inotify(inotify) => Some(inotify),
             _ => None,
         }
     }
@@ -506,7 +529,9 @@ impl Node {
             Node::Tmp(node) => node.set_mode(mode),
             Node::Host(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+                Err(Errno::EOPNOTSUPP)
+            }
             _ => Err(Errno::EPERM),
         }
     }
@@ -521,7 +546,9 @@ impl Node {
             }
             Node::Host(node) => node.set_owner(uid, gid),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+                Err(Errno::EOPNOTSUPP)
+            }
             _ => Err(Errno::EPERM),
         }
     }
@@ -536,7 +563,9 @@ impl Node {
             }
             Node::Host(node) => node.set_times(atime, mtime),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => Err(Errno::EOPNOTSUPP),
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+                Err(Errno::EOPNOTSUPP)
+            }
             _ => Ok(()),
         }
     }

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
-use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, SIGNALFD_NAME, TIMERFD_NAME};
+use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, SIGNALFD_NAME, TIMERFD_NAME};
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
@@ -26,6 +26,7 @@ use crate::fs::flags::{
 };
 use crate::fs::hostfs::HostNode;
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
+use crate::fs::inotify;
 use crate::fs::locks::Locks;
 use crate::fs::node::{ImageNode, Location, Mutability, Node};
 use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTarget, ParentAndName, Walker, PATH_MAX};
@@ -405,6 +406,15 @@ impl Vfs {
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, SIGNALFD_NAME.to_vec()), flags, Vec::new()))
     }
 
+    /// `inotify_init1`: a new inotify instance's file (read-only, as Linux opens it;
+    /// `O_NONBLOCK` if `nonblocking`). `/proc/self/fd/N` shows `anon_inode:inotify`.
+    #[cold]
+    pub fn inotify(&self, nonblocking: bool) -> Result<Arc<OpenFile>, Errno> {
+        let node = Node::Inotify(crate::fs::inotify::Inotify::new(self.booted)?);
+        let flags = O_RDONLY | if nonblocking { O_NONBLOCK } else { 0 };
+        Ok(Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, INOTIFY_NAME.to_vec()), flags, Vec::new())))
+    }
+
     /// `epoll_create1`: a new epoll instance's file. `/proc/self/fd/N` shows
     /// `anon_inode:[eventpoll]`.
     pub fn epoll(&self) -> Arc<OpenFile> {
@@ -481,6 +491,9 @@ impl Vfs {
             return Err(Errno::EPERM);
         };
         let node = dir.create_socket(&name, mode, self.uid, self.gid).map_err(in_use)?;
+        if inotify::active() {
+            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
+        }
         socket.bind(UnixAddr::Path(path.to_vec()))?;
         self.unix.lock().bind_path((parent.dir.mount, node.ino()), socket);
         Ok(())
@@ -542,7 +555,11 @@ impl Vfs {
         } else {
             (self.resolve(base, path, flags & O_NOFOLLOW == 0)?, false)
         };
-        self.open_location(location, flags, created)
+        let file = self.open_location(location, flags, created)?;
+        if inotify::active() && flags & O_PATH == 0 {
+            inotify::opened(file.location(), flags & O_TRUNC != 0 && !created);
+        }
+        Ok(file)
     }
 
     /// Opens what a path walk reached, with `open`'s checks.
@@ -665,7 +682,10 @@ impl Vfs {
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
                     match dir.create_file(name, mode, self.uid, self.gid) {
                         Ok(node) => {
-                            return Ok((Location::new(parent.dir.mount, node, join(&parent.dir.path, name)), true))
+                            if inotify::active() {
+                                inotify::child_event(&parent.dir.node, name, inotify::IN_CREATE, 0, false);
+                            }
+                            return Ok((Location::new(parent.dir.mount, node, join(&parent.dir.path, name)), true));
                         }
                         Err(Errno::EEXIST) if flags & O_EXCL == 0 => continue,
                         Err(e) => return Err(e),
@@ -695,7 +715,7 @@ impl Vfs {
                 statfs.fs_type = PIPEFS_MAGIC;
                 return statfs;
             }
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) => {
+            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }
@@ -807,7 +827,11 @@ impl Vfs {
     /// `mkdir`/`mkdirat` (`mode` with the umask applied).
     pub fn mkdir(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(base, path, true)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)
+        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)?;
+        if inotify::active() {
+            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, true);
+        }
+        Ok(())
     }
 
     /// `mknod`/`mknodat`: regular files only (`mode`'s type `S_IFREG` or 0); `EPERM` for
@@ -821,6 +845,9 @@ impl Vfs {
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
         writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, self.uid, self.gid)?;
+        if inotify::active() {
+            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
+        }
         Ok(())
     }
 
@@ -833,7 +860,11 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)
+        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)?;
+        if inotify::active() {
+            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
+        }
+        Ok(())
     }
 
     /// `link`/`linkat`: a new name `new_path` for `old_path` (its last symlink followed if
@@ -861,10 +892,15 @@ impl Vfs {
             return Err(Errno::EXDEV);
         }
         match (&old.node, dir) {
-            (Node::Tmp(node), WritableDir::Tmp(dir)) => dir.link(&name, node),
-            (Node::Host(node), WritableDir::Host(dir)) => dir.link(&name, node),
-            _ => Err(Errno::EPERM),
+            (Node::Tmp(node), WritableDir::Tmp(dir)) => dir.link(&name, node)?,
+            (Node::Host(node), WritableDir::Host(dir)) => dir.link(&name, node)?,
+            _ => return Err(Errno::EPERM),
         }
+        if inotify::active() {
+            inotify::self_event(&old.node, inotify::IN_ATTRIB);
+            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
+        }
+        Ok(())
     }
 
     /// `rmdir`, `unlinkat(AT_REMOVEDIR)`.
@@ -880,7 +916,12 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EBUSY);
         }
-        dir.remove(name, true)
+        let watched = inotify::active().then(|| parent.dir.node.lookup(name).ok()).flatten();
+        dir.remove(name, true)?;
+        if let Some(child) = watched {
+            inotify::removed(&parent.dir.node, name, &child);
+        }
+        Ok(())
     }
 
     /// `unlink`, `unlinkat(0)`: `EISDIR` for a directory.
@@ -897,7 +938,12 @@ impl Vfs {
             let child = parent.dir.node.lookup(name)?;
             return Err(if child.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::ENOTDIR });
         }
-        dir.remove(name, false)
+        let watched = inotify::active().then(|| parent.dir.node.lookup(name).ok()).flatten();
+        dir.remove(name, false)?;
+        if let Some(child) = watched {
+            inotify::removed(&parent.dir.node, name, &child);
+        }
+        Ok(())
     }
 
     /// `rename`, `renameat`, `renameat2` (`flags`: `RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
@@ -936,22 +982,33 @@ impl Vfs {
         {
             return Err(Errno::ENOTDIR);
         }
+        let replaced = inotify::active().then(|| new.dir.node.lookup(new_name).ok()).flatten();
         match (old_dir, new_dir) {
             (WritableDir::Tmp(old_dir), WritableDir::Tmp(new_dir)) => {
-                TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)
+                TmpNode::rename(old_dir, old_name, new_dir, new_name, flags)?
             }
             (WritableDir::Host(old_dir), WritableDir::Host(new_dir)) => {
-                old_dir.rename(old_name, new_dir, new_name, raw_flags)
+                old_dir.rename(old_name, new_dir, new_name, raw_flags)?
             }
-            _ => Err(Errno::EXDEV),
+            _ => return Err(Errno::EXDEV),
         }
+        if inotify::active() {
+            let (from, to) = ((&old.dir, old_name.as_slice()), (&new.dir, new_name.as_slice()));
+            inotify::renamed(from, to, &moving, replaced.as_ref(), flags.exchange);
+        }
+        Ok(())
     }
 
     /// `truncate`: `EINVAL` for a negative length or a non-regular file, `EISDIR` for a
     /// directory, `EROFS` in the image.
     pub fn truncate(&self, base: &Location, path: &[u8], len: i64) -> Result<(), Errno> {
         let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
-        self.resolve(base, path, true)?.node.truncate(len)
+        let location = self.resolve(base, path, true)?;
+        location.node.truncate(len)?;
+        if inotify::active() {
+            inotify::file_event(&location, inotify::IN_MODIFY);
+        }
+        Ok(())
     }
 
     /// `chmod`, `fchmodat`: `EOPNOTSUPP` for a symlink itself (`AT_SYMLINK_NOFOLLOW`).
@@ -960,12 +1017,17 @@ impl Vfs {
         if location.node.file_type() == FileType::Symlink {
             return Err(Errno::EOPNOTSUPP);
         }
-        location.node.set_mode(mode)
+        location.node.set_mode(mode)?;
+        attribute_changed(&location);
+        Ok(())
     }
 
     /// `chown`, `lchown`, `fchownat` (`u32::MAX` leaves a field, as `-1` does).
     pub fn chown(&self, base: &Location, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
-        self.resolve(base, path, follow)?.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))
+        let location = self.resolve(base, path, follow)?;
+        location.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))?;
+        attribute_changed(&location);
+        Ok(())
     }
 
     /// `utimensat` with a path.
@@ -977,7 +1039,17 @@ impl Vfs {
         mtime: TimeChange,
         follow: bool,
     ) -> Result<(), Errno> {
-        self.resolve(base, path, follow)?.node.set_times(atime, mtime)
+        let location = self.resolve(base, path, follow)?;
+        location.node.set_times(atime, mtime)?;
+        attribute_changed(&location);
+        Ok(())
+    }
+}
+
+/// `IN_ATTRIB` for the file at `location`, if anything watches.
+fn attribute_changed(location: &Location) {
+    if inotify::active() {
+        inotify::file_event(location, inotify::IN_ATTRIB);
     }
 }
 

@@ -61,7 +61,13 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     // Pipes, the console, eventfds and epoll files have no pages to map (Linux: ENODEV).
     if matches!(
         p.file(fd as i32)?.node(),
-        Node::Pipe(_) | Node::Console(_) | Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_)
+        Node::Pipe(_)
+            | Node::Console(_)
+            | Node::EventFd(_)
+            | Node::Epoll(_)
+            | Node::TimerFd(_)
+            | Node::SignalFd(_)
+            | Node::Inotify(_)
     ) {
         return Err(Errno::ENODEV);
     }

@@ -12,6 +12,7 @@ pub mod fs;
 pub mod futex;
 pub mod image_read;
 pub mod inet;
+pub mod inotify;
 pub mod itimer;
 pub mod locks;
 pub mod memfd;

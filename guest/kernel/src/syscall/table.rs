@@ -9,8 +9,8 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    clone, epoll, exec, fs, futex, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc, signal,
-    signalfd, time, timerfd, xattr,
+    clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc,
+    signal, signalfd, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -203,6 +203,9 @@ syscall_table! {
     234 tgkill 3 => signal::sys_tgkill;
     235 utimes 2 => fs::sys_utimes;
     247 waitid 5 => proc::sys_waitid;
+    253 inotify_init 0 => inotify::sys_inotify_init;
+    254 inotify_add_watch 3 => inotify::sys_inotify_add_watch;
+    255 inotify_rm_watch 2 => inotify::sys_inotify_rm_watch;
     257 openat 4 => fs::sys_openat;
     258 mkdirat 3 => fs::sys_mkdirat;
     259 mknodat 4 => fs::sys_mknodat;
@@ -235,6 +238,7 @@ syscall_table! {
     291 epoll_create1 1 => epoll::sys_epoll_create1;
     292 dup3 3 => fs::sys_dup3;
     293 pipe2 2 => fs::sys_pipe2;
+    294 inotify_init1 1 => inotify::sys_inotify_init1;
     295 preadv 5 => fs::sys_preadv;
     296 pwritev 5 => fs::sys_pwritev;
     299 recvmmsg 5 => net::sys_recvmmsg;

@@ -22,8 +22,8 @@ pub fn path_args(nr: u64) -> &'static [usize] {
         // rename, link, symlink
         82 | 86 | 88 => &[0, 1],
         // openat, mkdirat, mknodat, fchownat, newfstatat, unlinkat, readlinkat, fchmodat,
-        // faccessat, utimensat, execveat, statx, faccessat2
-        257 | 258 | 259 | 260 | 262 | 263 | 267 | 268 | 269 | 280 | 322 | 332 | 439 => &[1],
+        // faccessat, utimensat, execveat, statx, faccessat2, inotify_add_watch
+        257 | 258 | 259 | 260 | 262 | 263 | 267 | 268 | 269 | 280 | 322 | 332 | 439 | 254 => &[1],
         // renameat, linkat, renameat2
         264 | 265 | 316 => &[1, 3],
         // symlinkat

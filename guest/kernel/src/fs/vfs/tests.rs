@@ -17,6 +17,7 @@ use alloc::string::String;
 use alloc::vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
+mod inotify;
 mod writable_root;
 
 static CLOCK: AtomicI64 = AtomicI64::new(1_000_000);
