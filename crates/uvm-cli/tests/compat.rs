@@ -70,6 +70,7 @@ compat_tests! {
     busybox_sh_pipeline => compat::busybox_sh_pipeline();
     busybox_sh_fileops => compat::busybox_sh_fileops();
     busybox_writable_root => compat::busybox_writable_root();
+    bash_script => compat::bash_script();
     glibc_fileops => compat::c_fileops(Glibc);
     musl_fileops => compat::c_fileops(Musl);
     glibc_dirops => compat::c_dirops(Glibc);

@@ -105,6 +105,11 @@ fn native_compat_busybox() {
     check_compat("native_compat_busybox", Toolchain::Busybox);
 }
 
+#[test]
+fn native_compat_bash() {
+    check_compat("native_compat_bash", Toolchain::Bash);
+}
+
 /// The boot tests' cases built with `toolchain`.
 fn check_all(test: &str, toolchain: Toolchain) {
     check_cases(test, cases::all().into_iter().filter(|c| c.toolchain == toolchain).collect());

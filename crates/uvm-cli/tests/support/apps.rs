@@ -24,6 +24,8 @@ pub enum Toolchain {
     Go,
     /// Not built: the host's `/bin/busybox` (busybox-static).
     Busybox,
+    /// Not built: the host's `/bin/bash-static` (bash-static).
+    Bash,
 }
 
 impl fmt::Display for Toolchain {
@@ -34,12 +36,15 @@ impl fmt::Display for Toolchain {
             Toolchain::Rust => "rust",
             Toolchain::Go => "go",
             Toolchain::Busybox => "busybox",
+            Toolchain::Bash => "bash",
         })
     }
 }
 
 /// The host's busybox-static, used as is.
 pub const BUSYBOX: &str = "/bin/busybox";
+/// The host's bash-static, used as is.
+pub const BASH: &str = "/bin/bash-static";
 
 /// Why an app is not available.
 #[derive(Clone, Debug)]
@@ -73,6 +78,15 @@ pub fn app_in(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf,
     slot.get_or_init(|| build(suite, toolchain, name)).clone()
 }
 
+/// A program of the host's used as is: `Unavailable` (naming its Debian package) if missing.
+fn host_binary(path: &str, package: &str) -> Result<PathBuf, BuildError> {
+    if Path::new(path).is_file() {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(BuildError::Unavailable(format!("{path} is missing (install {package})")))
+    }
+}
+
 /// The libraries a C app links besides libc: `sqlite_wal` links Debian's static SQLite
 /// (libsqlite3-dev, built for glibc), `Unavailable` where the compiler cannot find it.
 fn c_libraries(toolchain: Toolchain, name: &str, compiler: &Path) -> Result<&'static [&'static str], BuildError> {
@@ -98,13 +112,8 @@ fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, Buil
         Toolchain::Musl => ("musl-gcc", apps.join(format!("{name}.c"))),
         Toolchain::Rust => ("rustc", apps.join("rust").join(format!("{name}.rs"))),
         Toolchain::Go => ("go", apps.join("go").join(format!("{name}.go"))),
-        Toolchain::Busybox => {
-            return if Path::new(BUSYBOX).is_file() {
-                Ok(PathBuf::from(BUSYBOX))
-            } else {
-                Err(BuildError::Unavailable(format!("{BUSYBOX} is missing (install busybox-static)")))
-            };
-        }
+        Toolchain::Busybox => return host_binary(BUSYBOX, "busybox-static"),
+        Toolchain::Bash => return host_binary(BASH, "bash-static"),
     };
     let Some(tool_path) = super::find_tool(tool) else {
         return Err(BuildError::Unavailable(format!("`{tool}` is not installed (needed for the {toolchain} apps)")));
@@ -135,7 +144,7 @@ fn build(suite: Suite, toolchain: Toolchain, name: &str) -> Result<PathBuf, Buil
             cmd.env("CGO_ENABLED", "0").env("GOCACHE", &cache).env("GOPATH", cache.join("path"));
             cmd.env("GOFLAGS", "-mod=mod").env("GOPROXY", "off").env("GO111MODULE", "off");
         }
-        Toolchain::Busybox => unreachable!(),
+        Toolchain::Busybox | Toolchain::Bash => unreachable!(),
     }
     let output = cmd.output().map_err(|e| BuildError::Failed(format!("cannot run {cmd:?}: {e}")))?;
     if !output.status.success() {

@@ -11,7 +11,7 @@
 //!
 //! The test names returned by [`all`] are the `#[test]` names in `compat.rs`.
 
-use super::apps::Toolchain::{self, Busybox, Glibc, Go, Musl, Rust};
+use super::apps::Toolchain::{self, Bash, Busybox, Glibc, Go, Musl, Rust};
 use super::cases::{Case, Out, Run, Status, ABRT, FPE, ILL, SEGV};
 use super::{pattern, Suite};
 use std::path::PathBuf;
@@ -62,6 +62,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("busybox_sh_pipeline", busybox_sh_pipeline()),
         ("busybox_sh_fileops", busybox_sh_fileops()),
         ("busybox_writable_root", busybox_writable_root()),
+        ("bash_script", bash_script()),
     ];
     for (tc, names) in [
         (
@@ -965,6 +966,56 @@ ls /var/log/app";
             .stdout("alice:1001:100:Alice Liddell:/home/alice:/bin/sh\nas packaged\n"),
     ];
     case("busybox_rw", Busybox, "busybox", runs)
+}
+
+// ---------------------------------------------------------------- bash
+
+/// Debian's bash-static, unmodified: functions, arrays, here-strings, process substitution
+/// (`<(cmd)`, which bash and busybox's diff open as `/dev/fd/N`), mapfile, traps, a
+/// background job, a coprocess, regexes and an EXIT trap, with busybox for the commands.
+pub fn bash_script() -> Case {
+    let script = "set -u
+f() { local x=$1; echo \"function: f($x) = $((x * 2))\"; }
+f 21
+arr=(one two three); echo \"array: ${#arr[@]} items, ${arr[*]}, last ${arr[-1]}\"
+declare -A map=([a]=1 [b]=2); echo \"associative: b=${map[b]}, ${#map[@]} keys\"
+echo \"command substitution: $(echo a $(echo b))\"
+while read -r line; do echo \"here-string: $line\"; done <<< $'l1\\nl2'
+while read -r n; do echo \"process substitution, read by bash: $n\"; done < <(busybox seq 1 2)
+busybox diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n') >/dev/null; echo \"process substitution, two for diff: status $?\"
+mapfile -t lines < <(printf 'x\\ny\\nz\\n'); echo \"mapfile: ${#lines[@]} lines\"
+trap 'echo \"trap: USR1\"' USR1; kill -USR1 $$
+busybox sleep 0.05 & wait $!; echo \"background job: status $?\"
+( exit 7 ); echo \"subshell: status $?\"
+echo \"pipeline: $(busybox seq 1 5 | busybox paste -sd+ | busybox bc)\"
+printf -v padded '%05d' 42; echo \"printf -v: $padded\"
+coproc busybox cat; echo hello >&\"${COPROC[1]}\"; read -r reply <&\"${COPROC[0]}\"; echo \"coproc: $reply\"
+[[ \"abc\" =~ ^a(b)c$ ]] && echo \"regex: ${BASH_REMATCH[1]}\"
+case \"x.tar.gz\" in *.tar.gz) echo \"case: tarball\";; esac
+echo \"brace expansion:\" {a,b}{1,2}
+trap 'echo \"EXIT trap\"' EXIT
+exit 3";
+    let out = "function: f(21) = 42\n\
+               array: 3 items, one two three, last three\n\
+               associative: b=2, 2 keys\n\
+               command substitution: a b\n\
+               here-string: l1\n\
+               here-string: l2\n\
+               process substitution, read by bash: 1\n\
+               process substitution, read by bash: 2\n\
+               process substitution, two for diff: status 1\n\
+               mapfile: 3 lines\n\
+               trap: USR1\n\
+               background job: status 0\n\
+               subshell: status 7\n\
+               pipeline: 15\n\
+               printf -v: 00042\n\
+               coproc: hello\n\
+               regex: b\n\
+               case: tarball\n\
+               brace expansion: a1 a2 b1 b2\n\
+               EXIT trap\n";
+    case("bash", Bash, "bash", vec![Run::new("bash -c (a script)").args(&["-c", script]).stdout(out).code(3)])
 }
 
 // ---------------------------------------------------------------- C programs (glibc and musl)

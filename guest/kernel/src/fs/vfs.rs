@@ -590,10 +590,10 @@ impl Vfs {
                 // Reopening an eventfd or epoll file (`/proc/self/fd/N`): Linux's `no_open`.
                 return Err(Errno::ENXIO);
             }
-            if let Node::Pipe(pipe) = node {
-                let reading = access == O_RDONLY || access == O_RDWR;
-                pipe.check_open(reading, writing, flags & O_NONBLOCK != 0)?;
-            }
+            // A pipe reopened through `/proc/self/fd/N` (bash's process substitution,
+            // `<(cmd)`, opens `/dev/fd/63`) is another end of it at once: Linux waits for the
+            // other side, or refuses a non-blocking writer, only for a named FIFO, and there
+            // are none here (mknod makes no FIFO).
             let truncating = flags & O_TRUNC != 0 && file_type == FileType::Regular && !created;
             if writing || truncating {
                 match node.mutability() {

@@ -824,6 +824,12 @@ fn pipes_have_two_ends_and_show_in_proc() {
     assert_eq!(read_end.read(&mut buf), Ok(0), "end of file");
     assert_eq!(read_end.poll_events(), POLLHUP);
     assert_eq!(read_end.pipe().unwrap().capacity(), DEFAULT_CAPACITY);
+    // With no writer left, a reader reopened (bash's `<(cmd)` once `cmd` is done) opens at
+    // once and finds the end, as Linux opens an anonymous pipe (no FIFO wait).
+    let read_link = format!("/proc/self/fd/{}", process.fds.lock().insert(read_end.clone(), false).unwrap());
+    let late_reader = open(&vfs, &read_link, O_RDONLY).unwrap();
+    assert_eq!(late_reader.read(&mut buf), Ok(0));
+    assert_eq!(open(&vfs, &read_link, O_WRONLY | O_NONBLOCK).map(|_| ()), Ok(()), "no ENXIO either");
 
     // No reader: EPIPE, and POLLERR on the write end.
     let (read_end, write_end) = vfs.pipe(0);
