@@ -1,6 +1,7 @@
 /* signalfd: signals read through a file, as event loops and container init processes read
  * them. Creation and its errors, what the file shows of itself, reads that find nothing, one
- * signal and many (real-time ones queue), a changed mask, poll and edge-triggered epoll, a
+ * signal and many (real-time ones queue), a changed mask, poll and edge-triggered epoll,
+ * sigqueue's value (and rt_sigqueueinfo's refusals), a
  * blocking read woken by another process's kill, a child's end read as SIGCHLD (with its pid
  * and status), an interval timer's SIGALRM and a POSIX timer's signal (with its value) read
  * from the file, and a blocking read interrupted by a signal it does not read. Prints facts
@@ -150,6 +151,33 @@ int main(void) {
     printf("epoll after kill: %d (data %llu)\n", n, n > 0 ? (unsigned long long)got[0].data.u64 : 0ULL);
     printf("epoll, edge again: %d\n", epoll_wait(ep, got, 2, 0));
     read_entries(fd, 4, NULL);
+
+    /* sigqueue: the value comes with the signal; a kill's si_code may not be forged for
+     * another process. */
+    union sigval value = {.sival_int = 99};
+    sigqueue(getpid(), SIGUSR1, value);
+    printf("sigqueue:\n");
+    read_entries(fd, 1, &info);
+    printf("  value %d, SI_QUEUE %s, sender is this process %s\n", info.ssi_int, info.ssi_code == SI_QUEUE ? "yes" : "no",
+           info.ssi_pid == (uint32_t)getpid() ? "yes" : "no");
+    pid_t idle = fork();
+    if (idle == 0) {
+        for (;;)
+            pause();
+    }
+    siginfo_t forged;
+    memset(&forged, 0, sizeof forged);
+    forged.si_code = SI_USER;
+    printf("rt_sigqueueinfo, SI_USER, to a child: %s\n", rc(syscall(SYS_rt_sigqueueinfo, idle, SIGUSR1, &forged)));
+    printf("rt_sigqueueinfo, signal 65: %s\n", rc(syscall(SYS_rt_sigqueueinfo, getpid(), 65, &forged)));
+    forged.si_code = SI_QUEUE;
+    printf("rt_tgsigqueueinfo, SI_QUEUE, to the child's thread: %s\n",
+           rc(syscall(SYS_rt_tgsigqueueinfo, idle, idle, 0, &forged)));
+    kill(idle, SIGKILL);
+    waitpid(idle, NULL, 0);
+    struct timespec no_wait = {0, 0};
+    sigset_t chld_only = set_of(SIGCHLD, 0);
+    sigtimedwait(&chld_only, NULL, &no_wait);
 
     /* A blocking read, woken by another process's kill. */
     int waitfd = signalfd(-1, &both, 0);

@@ -100,6 +100,8 @@ pub mod si {
     pub const TKILL: i32 = -6;
     /// Sent by a POSIX timer's expiry.
     pub const TIMER: i32 = -2;
+    /// Sent by sigqueue().
+    pub const QUEUE: i32 = -1;
     pub const ILL_ILLOPN: i32 = 2;
     pub const FPE_INTDIV: i32 = 1;
     pub const FPE_FLTDIV: i32 = 3;
@@ -240,6 +242,16 @@ pub enum SigFields {
         /// Its exit code, or the signal that killed it.
         status: i32,
     },
+    /// Queued by the app with its own siginfo (rt_sigqueueinfo, sigqueue): the union's
+    /// first 16 bytes as it gave them (si_pid, si_uid, si_value for SI_QUEUE).
+    Queue {
+        /// si_pid.
+        pid: u32,
+        /// si_uid.
+        uid: u32,
+        /// si_value.
+        value: u64,
+    },
     /// A POSIX timer's expiry: si_timerid, si_overrun, si_value.
     Timer {
         /// The timer's id.
@@ -324,8 +336,22 @@ impl SigInfo {
                 b[20..24].copy_from_slice(&overrun.to_le_bytes());
                 b[24..32].copy_from_slice(&value.to_le_bytes());
             }
+            SigFields::Queue { pid, uid, value } => {
+                b[16..20].copy_from_slice(&pid.to_le_bytes());
+                b[20..24].copy_from_slice(&uid.to_le_bytes());
+                b[24..32].copy_from_slice(&value.to_le_bytes());
+            }
         }
         b
+    }
+
+    /// A siginfo the app queues itself (rt_sigqueueinfo): signal `signo` (whatever its
+    /// si_signo said, as Linux overwrites it), the app's si_errno and si_code, and the
+    /// union's first 16 bytes.
+    pub fn queued(signo: u32, bytes: &[u8; SIGINFO_SIZE]) -> SigInfo {
+        let fields =
+            SigFields::Queue { pid: le_u32(&bytes[16..]), uid: le_u32(&bytes[20..]), value: le_u64(&bytes[24..]) };
+        SigInfo { signo, errno: le_u32(&bytes[4..]) as i32, code: le_u32(&bytes[8..]) as i32, fields, origin: None }
     }
 }
 
@@ -641,9 +667,16 @@ pub fn deliver_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::
     if crate::syscall::itimer::any(p) {
         crate::syscall::itimer::fire_if_due(p);
     }
-    if !deliver::has_work(&p.signals, &p.thread.signals) {
-        return;
+    if deliver::has_work(&p.signals, &p.thread.signals) {
+        deliver_pending_to_app(p, frame);
     }
+}
+
+/// [`deliver_to_app`]'s work once there is some (out of line: most ways back have none, and
+/// its code then stays out of the text every start runs).
+#[cold]
+#[inline(never)]
+fn deliver_pending_to_app(p: &mut crate::process::Process, frame: &mut crate::arch::frame::TrapFrame) {
     if p.thread.signals.ending {
         crate::syscall::clone::end_for_exec(p);
     }
@@ -672,6 +705,7 @@ fn code_name(info: &SigInfo) -> Option<&'static str> {
         si::KERNEL => "SI_KERNEL",
         si::TKILL => "SI_TKILL",
         si::TIMER => "SI_TIMER",
+        si::QUEUE => "SI_QUEUE",
         1 if sig == Signal::SIGSEGV as u32 => "SEGV_MAPERR",
         2 if sig == Signal::SIGSEGV as u32 => "SEGV_ACCERR",
         1 if sig == Signal::SIGFPE as u32 => "FPE_INTDIV",
@@ -708,6 +742,7 @@ pub fn trace_line(info: &SigInfo) -> crate::panic::MessageBuffer {
         SigFields::Fault { addr } => write!(m, ", si_addr={addr:#x}"),
         SigFields::Child { pid, uid, status } => write!(m, ", si_pid={pid}, si_uid={uid}, si_status={status}"),
         SigFields::Timer { id, overrun, .. } => write!(m, ", si_timerid={id}, si_overrun={overrun}"),
+        SigFields::Queue { pid, uid, value } => write!(m, ", si_pid={pid}, si_uid={uid}, si_value={value:#x}"),
     };
     let _ = write!(m, "}} ---");
     m
@@ -804,6 +839,20 @@ mod tests {
         let b = SigInfo::kernel(11, origin).to_bytes();
         assert_eq!(le_u32(&b[8..]), 0x80);
         assert!(b[12..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn a_queued_siginfo_keeps_the_apps_code_and_union_but_takes_the_calls_signal() {
+        let mut given = [0u8; SIGINFO_SIZE];
+        given[0..4].copy_from_slice(&99u32.to_le_bytes());
+        given[8..12].copy_from_slice(&si::QUEUE.to_le_bytes());
+        given[16..20].copy_from_slice(&7u32.to_le_bytes());
+        given[24..32].copy_from_slice(&0x1234_5678_9abcu64.to_le_bytes());
+        let info = SigInfo::queued(10, &given);
+        assert_eq!((info.signo, info.code), (10, si::QUEUE));
+        let b = info.to_bytes();
+        assert_eq!(le_u32(&b[0..]), 10, "si_signo is the call's");
+        assert_eq!(&b[8..32], &given[8..32]);
     }
 
     #[test]

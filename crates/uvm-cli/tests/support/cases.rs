@@ -625,7 +625,7 @@ pub fn timerfd(tc: Toolchain) -> Case {
 
 /// `signalfd`: signals read through a file: creation and its errors, what the file shows,
 /// reads of one signal and many (real-time ones queue), a changed mask, poll and
-/// edge-triggered epoll, a blocking read woken by another process's kill, a child's end as
+/// edge-triggered epoll, sigqueue's value (and rt_sigqueueinfo's checks), a blocking read woken by another process's kill, a child's end as
 /// SIGCHLD, an interval timer's and a POSIX timer's signals, a read a handled signal
 /// interrupts.
 pub fn signalfd(tc: Toolchain) -> Case {
@@ -655,6 +655,12 @@ pub fn signalfd(tc: Toolchain) -> Case {
                epoll after kill: 1 (data 5)\n\
                epoll, edge again: 0\n\
                \x20\x20read: 1 entry (128 bytes): 12/0\n\
+               sigqueue:\n\
+               \x20\x20read: 1 entry (128 bytes): 10/-1\n\
+               \x20\x20value 99, SI_QUEUE yes, sender is this process yes\n\
+               rt_sigqueueinfo, SI_USER, to a child: -1 EPERM\n\
+               rt_sigqueueinfo, signal 65: -1 EINVAL\n\
+               rt_tgsigqueueinfo, SI_QUEUE, to the child's thread: 0\n\
                blocking read, a child sends SIGUSR2:\n\
                \x20\x20read: 1 entry (128 bytes): 12/0\n\
                \x20\x20sender is the child: yes\n\

@@ -85,8 +85,8 @@ impl SignalFd {
 }
 
 /// The `struct signalfd_siginfo` of a taken signal, filled as Linux's `signalfd_copyinfo`
-/// fills it by the kind of sender: the sender's pid and uid (kill, tkill), the address
-/// (faults), the child's pid, uid and status (SIGCHLD), the timer's id, overrun and value
+/// fills it by the kind of sender: the sender's pid and uid (kill, tkill; with the value for
+/// sigqueue, in `ssi_ptr` and its low half in `ssi_int`), the address (faults), the child's pid, uid and status (SIGCHLD), the timer's id, overrun and value
 /// (POSIX timers: `ssi_tid`, `ssi_overrun`, `ssi_ptr` and its low half in `ssi_int`).
 pub fn encode(info: &SigInfo) -> [u8; SIGNALFD_SIGINFO_SIZE] {
     let mut b = [0u8; SIGNALFD_SIGINFO_SIZE];
@@ -105,6 +105,12 @@ pub fn encode(info: &SigInfo) -> [u8; SIGNALFD_SIGINFO_SIZE] {
             put(12, &pid.to_le_bytes());
             put(16, &uid.to_le_bytes());
             put(40, &status.to_le_bytes());
+        }
+        SigFields::Queue { pid, uid, value } => {
+            put(12, &pid.to_le_bytes());
+            put(16, &uid.to_le_bytes());
+            put(44, &(value as u32).to_le_bytes());
+            put(48, &value.to_le_bytes());
         }
         SigFields::Timer { id, overrun, value } => {
             put(24, &id.to_le_bytes());

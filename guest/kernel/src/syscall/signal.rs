@@ -332,6 +332,67 @@ fn send_to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, sig: u64) -> Sys
     Ok(0)
 }
 
+/// rt_sigqueueinfo(tgid, sig, info): queues the app's own siginfo (sigqueue's SI_QUEUE and
+/// its value) for process `tgid`. Another process may not be sent an si_code a kernel or
+/// kill would make (>= 0, or SI_TKILL): EPERM, as Linux says.
+#[cold]
+pub fn sys_rt_sigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [tgid, sig, uinfo, ..] = f.syscall_args();
+    let info = queued_info(p, sig, uinfo, tgid as i32)?;
+    let tgid = tgid as i32;
+    if tgid > 0 && tgid as u32 == p.pid {
+        if let Some(info) = info {
+            send_to_process(p, info);
+        }
+        return Ok(0);
+    }
+    let q = p.shared.processes.iter_mut().find(|q| tgid > 0 && q.pid == tgid as u32).ok_or(Errno::ESRCH)?;
+    if let Some(info) = info {
+        crate::family::signal_process(q, info);
+    }
+    Ok(0)
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): rt_sigqueueinfo for thread `tid` of `tgid`.
+#[cold]
+pub fn sys_rt_tgsigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [tgid, tid, sig, uinfo, ..] = f.syscall_args();
+    let (tgid, tid) = (tgid as i32, tid as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(p, sig, uinfo, tgid)?;
+    let (tgid, tid) = (tgid as u32, tid as u32);
+    let of_caller = p.thread.tid == tid || p.threads.others.iter().any(|t| t.tid == tid);
+    if of_caller && tgid == p.pid {
+        if let Some(info) = info {
+            send_to_thread_of_process(p, tid, info)?;
+        }
+        return Ok(0);
+    }
+    let owner = p.shared.processes.iter_mut().find(|q| q.pid == tgid && q.runs_thread(tid)).ok_or(Errno::ESRCH)?;
+    if let Some(info) = info {
+        crate::family::signal_thread(owner, tid, info);
+    }
+    Ok(0)
+}
+
+/// The siginfo of a sigqueue call: EINVAL for a bad signal number, EFAULT for an unreadable
+/// siginfo, EPERM for a kernel's or kill's si_code sent to another process than the caller's
+/// (`tgid`). `None` for signal 0 (only the checks).
+fn queued_info(p: &mut Process, sig: u64, uinfo: u64, tgid: i32) -> Result<Option<SigInfo>, Errno> {
+    if sig > NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: [u8; crate::signal::SIGINFO_SIZE] =
+        user::read(&mut p.space, uinfo, crate::signal::SIGINFO_SIZE as u64)?.try_into().map_err(|_| Errno::EFAULT)?;
+    let info = SigInfo::queued(sig as u32, &bytes);
+    if (info.code >= 0 || info.code == si::TKILL) && (tgid <= 0 || tgid as u32 != p.pid) {
+        return Err(Errno::EPERM);
+    }
+    Ok((sig != 0).then_some(info))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -146,6 +146,7 @@ syscall_table! {
     124 getsid 1 => misc::sys_getsid;
     127 rt_sigpending 2 => signal::sys_rt_sigpending;
     128 rt_sigtimedwait 4 => signal::sys_rt_sigtimedwait;
+    129 rt_sigqueueinfo 3 => signal::sys_rt_sigqueueinfo;
     130 rt_sigsuspend 2 => signal::sys_rt_sigsuspend;
     131 sigaltstack 2 => signal::sys_sigaltstack;
     132 utime 2 => fs::sys_utime;
@@ -241,6 +242,7 @@ syscall_table! {
     294 inotify_init1 1 => inotify::sys_inotify_init1;
     295 preadv 5 => fs::sys_preadv;
     296 pwritev 5 => fs::sys_pwritev;
+    297 rt_tgsigqueueinfo 4 => signal::sys_rt_tgsigqueueinfo;
     299 recvmmsg 5 => net::sys_recvmmsg;
     302 prlimit64 4 => proc::sys_prlimit64;
     306 syncfs 1 => fs::sys_syncfs;
