@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod arch;
 pub mod boot;
 pub mod bootinfo;
+pub mod caps;
 pub mod consolering;
 pub mod cputime;
 pub mod elf;

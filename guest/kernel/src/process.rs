@@ -103,6 +103,8 @@ pub struct SelfView {
     ids: SpinLock<(u32, u32)>,
     /// Its CPU time (`cputime`).
     pub cpu: crate::cputime::ProcessCpu,
+    /// Its capability sets (`caps`).
+    caps: SpinLock<crate::caps::Capabilities>,
 }
 
 impl SelfView {
@@ -122,6 +124,16 @@ impl SelfView {
         *self.memory.lock() = memory;
     }
 
+    /// Its capability sets.
+    pub fn capabilities(&self) -> crate::caps::Capabilities {
+        *self.caps.lock()
+    }
+
+    /// Replaces its capability sets (capset, prctl, execve).
+    pub fn set_capabilities(&self, caps: crate::caps::Capabilities) {
+        *self.caps.lock() = caps;
+    }
+
     /// Records the process's id and its parent's (fork, and a parent's end).
     pub fn set_ids(&self, pid: u32, ppid: u32) {
         *self.ids.lock() = (pid, ppid);
@@ -139,6 +151,7 @@ impl SelfView {
             comm: SpinLock::new(self.comm.lock().clone()),
             ids: SpinLock::new((pid, self.ids.lock().0)),
             cpu: crate::cputime::ProcessCpu::new(start_ns),
+            caps: SpinLock::new(self.capabilities()),
         }
     }
 }
@@ -169,6 +182,10 @@ fn boot_command_line() -> Option<CommandLine> {
 impl ProcessView for SelfView {
     fn fd_file(&self, fd: i32) -> Option<Arc<OpenFile>> {
         self.files.fd_file(fd)
+    }
+
+    fn capabilities(&self) -> crate::caps::Capabilities {
+        SelfView::capabilities(self)
     }
 
     fn open_fds(&self) -> Vec<i32> {
@@ -360,6 +377,7 @@ impl Process {
             ids: SpinLock::new((INIT_PID, 0)),
             // The app's first thread started with the VM.
             cpu: crate::cputime::ProcessCpu::new(0),
+            caps: SpinLock::new(crate::caps::Capabilities::default()),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.

@@ -570,7 +570,20 @@ pub fn prctl(tc: Toolchain) -> Case {
                child subreaper: 1\n\
                CAP_SYS_ADMIN in the bounding set: 1\n\
                capability 1000: -1 EINVAL\n\
-               an unknown option: -1 EINVAL\n";
+               an unknown option: -1 EINVAL\n\
+               capget, version 0, no data: 0, version now 0x20080522\n\
+               at start: effective = permitted 1, inheritable 0, CAP_SYS_ADMIN effective 1, bounding has them 1, \
+               status CapEff agrees 1\n\
+               capget of no such process: -1 ESRCH\n\
+               drop CAP_SYS_ADMIN from the bounding set: 0, then in it: 0, status CapBnd lost it 1\n\
+               capset to NET_BIND_SERVICE: 0\n\
+               after it: effective 400, permitted 401, inheritable 400, status CapEff 400 CapPrm 401\n\
+               capset, permitted back: -1 EPERM\n\
+               capset of another process: -1 EPERM\n\
+               bounding drop without CAP_SETPCAP: -1 EPERM\n\
+               ambient NET_BIND_SERVICE: raise 0, is set 1, status CapAmb 400\n\
+               ambient CHOWN (not inheritable): -1 EPERM\n\
+               keepcaps: 0, set 0, then 1\n";
     case("prctl", c_only(tc), "prctl", vec![Run::new("prctl").stdout(out)])
 }
 

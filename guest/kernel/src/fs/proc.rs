@@ -158,6 +158,10 @@ pub trait ProcessView: Send + Sync {
     fn children_cpu_ns(&self) -> u64 {
         0
     }
+    /// Its capability sets (root's unless it dropped some).
+    fn capabilities(&self) -> crate::caps::Capabilities {
+        crate::caps::Capabilities::default()
+    }
 }
 
 /// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
@@ -659,9 +663,12 @@ impl ProcFs {
         }
         let cpu_list = if cpus == 1 { String::from("0") } else { format!("0-{}", cpus - 1) };
         let threads = self.view(of).map_or(1, |p| p.thread_count());
+        let caps = self.view(of).map(|p| p.capabilities()).unwrap_or_default();
         text += &format!(
-            "Threads:\t{threads}\nSigQ:\t0/0\nCpus_allowed_list:\t{cpu_list}\n\
-             voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
+            "Threads:\t{threads}\nSigQ:\t0/0\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\n\
+             CapBnd:\t{:016x}\nCapAmb:\t{:016x}\nCpus_allowed_list:\t{cpu_list}\n\
+             voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+            caps.inheritable, caps.permitted, caps.effective, caps.bounding, caps.ambient,
         );
         text
     }

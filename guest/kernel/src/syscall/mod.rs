@@ -4,6 +4,7 @@
 //! shows in the trace (`uvm run --trace-syscalls`); unknown numbers return ENOSYS and are
 //! flagged there.
 
+pub mod caps;
 pub mod clone;
 pub mod docs;
 pub mod epoll;

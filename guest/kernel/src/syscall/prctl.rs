@@ -3,10 +3,11 @@
 //! `/proc/self/comm`), and the process attributes Linux keeps and reports back: the parent
 //! death signal (stored; the parent is outside the VM, whose end ends the app first), the
 //! dumpable flag, no_new_privs (set once, for good), the child subreaper flag, and the
-//! capability bounding set (root holds every capability). Any other option is EINVAL, as
-//! Linux answers an option it does not know.
+//! capabilities' bounding set, ambient set and keep-caps flag (`crate::caps`: recorded, not
+//! enforced). Any other option is EINVAL, as Linux answers an option it does not know.
 
 use crate::arch::frame::TrapFrame;
+use crate::caps::CAP_LAST_CAP;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 use crate::user;
@@ -17,14 +18,19 @@ const PR_GET_DUMPABLE: u64 = 3;
 const PR_SET_DUMPABLE: u64 = 4;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
+const PR_GET_KEEPCAPS: u64 = 7;
+const PR_SET_KEEPCAPS: u64 = 8;
 const PR_CAPBSET_READ: u64 = 23;
+const PR_CAPBSET_DROP: u64 = 24;
+const PR_CAP_AMBIENT: u64 = 47;
+const PR_CAP_AMBIENT_IS_SET: u64 = 1;
+const PR_CAP_AMBIENT_RAISE: u64 = 2;
+const PR_CAP_AMBIENT_LOWER: u64 = 3;
+const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
 const PR_SET_CHILD_SUBREAPER: u64 = 36;
 const PR_GET_CHILD_SUBREAPER: u64 = 37;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
-
-/// The highest capability number (CAP_CHECKPOINT_RESTORE, Linux 5.9 on).
-const CAP_LAST_CAP: u64 = 40;
 
 /// The bytes of a thread's name, its NUL included (Linux's TASK_COMM_LEN).
 pub const NAME_LEN: usize = 16;
@@ -110,8 +116,25 @@ pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             if arg2 > CAP_LAST_CAP {
                 return Err(Errno::EINVAL);
             }
-            Ok(1)
+            Ok(usize::from(p.view.capabilities().bounding & (1 << arg2) != 0))
         }
+        PR_CAPBSET_DROP => {
+            let mut caps = p.view.capabilities();
+            caps.drop_bounding(arg2)?;
+            p.view.set_capabilities(caps);
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(usize::from(p.view.capabilities().keep)),
+        PR_SET_KEEPCAPS => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            let mut caps = p.view.capabilities();
+            caps.keep = arg2 == 1;
+            p.view.set_capabilities(caps);
+            Ok(0)
+        }
+        PR_CAP_AMBIENT => ambient(p, arg2, arg3, [arg4, arg5]),
         PR_SET_CHILD_SUBREAPER => {
             p.attributes.child_subreaper = arg2 != 0;
             Ok(0)
@@ -134,6 +157,31 @@ pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// PR_CAP_AMBIENT's operations (`op`) on capability `cap`; the unused arguments must be 0
+/// (EINVAL), as must `cap` for CLEAR_ALL.
+fn ambient(p: &mut Process, op: u64, cap: u64, rest: [u64; 2]) -> SysResult {
+    if rest != [0, 0] || (op == PR_CAP_AMBIENT_CLEAR_ALL && cap != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut caps = p.view.capabilities();
+    if op == PR_CAP_AMBIENT_CLEAR_ALL {
+        caps.ambient = 0;
+        p.view.set_capabilities(caps);
+        return Ok(0);
+    }
+    if cap > CAP_LAST_CAP {
+        return Err(Errno::EINVAL);
+    }
+    match op {
+        PR_CAP_AMBIENT_IS_SET => return Ok(usize::from(caps.ambient & (1 << cap) != 0)),
+        PR_CAP_AMBIENT_RAISE => caps.raise_ambient(cap)?,
+        PR_CAP_AMBIENT_LOWER => caps.ambient &= !(1 << cap),
+        _ => return Err(Errno::EINVAL),
+    }
+    p.view.set_capabilities(caps);
+    Ok(0)
 }
 
 #[cfg(test)]

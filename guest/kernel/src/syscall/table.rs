@@ -9,7 +9,7 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc,
+    caps, clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc,
     signal, signalfd, time, timerfd, xattr,
 };
 
@@ -144,6 +144,8 @@ syscall_table! {
     122 setfsuid 1 => misc::sys_setfsuid;
     123 setfsgid 1 => misc::sys_setfsgid;
     124 getsid 1 => misc::sys_getsid;
+    125 capget 2 => caps::sys_capget;
+    126 capset 2 => caps::sys_capset;
     127 rt_sigpending 2 => signal::sys_rt_sigpending;
     128 rt_sigtimedwait 4 => signal::sys_rt_sigtimedwait;
     129 rt_sigqueueinfo 3 => signal::sys_rt_sigqueueinfo;

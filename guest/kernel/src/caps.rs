@@ -1,0 +1,133 @@
+//! Capabilities ([`Capabilities`]): a process's sets and Linux's rules for changing them
+//! (capset, the bounding set, the ambient set, execve), kept for capget, prctl and
+//! `/proc/PID/status` (`syscall::caps` serves the calls).
+//!
+//! The app runs as root, so a process starts with every capability permitted and effective
+//! and all of them in the bounding set, as a privileged container's first process does. A
+//! process may drop them (capset, PR_CAPBSET_DROP, PR_CAP_AMBIENT), as daemons do before
+//! serving; fork copies them; at execve a root process gets back the bounding set and its
+//! inheritable ones (Linux's rule for root without file capabilities).
+//!
+//! Recorded, not enforced: the VM's kernel does not check capabilities (its one user is root
+//! and the VM is the isolation boundary), so a call a dropped capability would refuse on
+//! Linux still succeeds here. Linux keeps the sets per thread; here they are the process's.
+
+use crate::errno::Errno;
+
+/// The highest capability number (CAP_CHECKPOINT_RESTORE, Linux 5.9 on).
+pub const CAP_LAST_CAP: u64 = 40;
+/// Every capability.
+pub const ALL: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
+/// CAP_SETPCAP: what dropping from the bounding set and raising inheritable ones need.
+const CAP_SETPCAP: u64 = 1 << 8;
+
+/// A process's capability sets, one bit per capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+    /// PR_SET_KEEPCAPS (kept and reported; the app's ids never change from root here).
+    pub keep: bool,
+}
+
+impl Default for Capabilities {
+    /// Root's: every capability permitted, effective and in the bounding set.
+    fn default() -> Capabilities {
+        Capabilities { effective: ALL, permitted: ALL, inheritable: 0, bounding: ALL, ambient: 0, keep: false }
+    }
+}
+
+impl Capabilities {
+    /// capset's checks (Linux's `cap_capset`), then the new sets: EPERM for a permitted
+    /// capability it does not have, an effective one not permitted, or an inheritable one
+    /// outside its inheritable and permitted ones (unless it holds CAP_SETPCAP) or outside the
+    /// bounding set. Ambient ones no longer both permitted and inheritable go.
+    pub fn set(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+        let capped = self.effective & CAP_SETPCAP == 0;
+        if (capped && inheritable & !(self.inheritable | self.permitted) != 0)
+            || inheritable & !(self.inheritable | self.bounding) != 0
+            || permitted & !self.permitted != 0
+            || effective & !permitted != 0
+        {
+            return Err(Errno::EPERM);
+        }
+        self.effective = effective;
+        self.permitted = permitted;
+        self.inheritable = inheritable;
+        self.ambient &= permitted & inheritable;
+        Ok(())
+    }
+
+    /// PR_CAPBSET_DROP: EINVAL past the last capability, EPERM without CAP_SETPCAP.
+    pub fn drop_bounding(&mut self, cap: u64) -> Result<(), Errno> {
+        if cap > CAP_LAST_CAP {
+            return Err(Errno::EINVAL);
+        }
+        if self.effective & CAP_SETPCAP == 0 {
+            return Err(Errno::EPERM);
+        }
+        self.bounding &= !(1 << cap);
+        Ok(())
+    }
+
+    /// PR_CAP_AMBIENT_RAISE: the capability must be permitted and inheritable (EPERM).
+    pub fn raise_ambient(&mut self, cap: u64) -> Result<(), Errno> {
+        let bit = 1 << cap;
+        if self.permitted & self.inheritable & bit == 0 {
+            return Err(Errno::EPERM);
+        }
+        self.ambient |= bit;
+        Ok(())
+    }
+
+    /// The sets after an execve by root (no file capabilities): permitted and effective are
+    /// the bounding set and the inheritable ones (with `no_new_privs`, no more than it had);
+    /// the ambient ones stay where still allowed.
+    pub fn after_exec(&mut self, no_new_privs: bool) {
+        let gained = self.bounding | self.inheritable;
+        self.permitted = if no_new_privs { gained & self.permitted } else { gained };
+        self.effective = self.permitted;
+        self.ambient &= self.permitted & self.inheritable;
+        self.keep = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHOWN: u64 = 1 << 0;
+    const NET_BIND: u64 = 1 << 10;
+
+    #[test]
+    fn root_starts_with_everything_and_may_only_drop() {
+        let mut caps = Capabilities::default();
+        assert_eq!((caps.effective, caps.permitted, caps.bounding, caps.inheritable), (ALL, ALL, ALL, 0));
+        assert_eq!(caps.set(NET_BIND, NET_BIND | CHOWN, NET_BIND), Ok(()));
+        assert_eq!(caps.set(NET_BIND, ALL, 0), Err(Errno::EPERM), "no permitted capability comes back");
+        assert_eq!(caps.set(CHOWN | NET_BIND, NET_BIND, 0), Err(Errno::EPERM), "effective within permitted");
+        assert_eq!(caps.set(NET_BIND, NET_BIND | CHOWN, NET_BIND | (1 << 20)), Err(Errno::EPERM), "no SETPCAP");
+        assert_eq!(caps.drop_bounding(3), Err(Errno::EPERM), "dropping from the bounding set needs SETPCAP");
+        assert_eq!(caps.raise_ambient(10), Ok(()));
+        assert_eq!(caps.raise_ambient(0), Err(Errno::EPERM), "CHOWN is not inheritable");
+        assert_eq!(caps.set(NET_BIND, NET_BIND | CHOWN, 0), Ok(()));
+        assert_eq!(caps.ambient, 0, "an ambient capability goes with its inheritable one");
+    }
+
+    #[test]
+    fn execve_gives_root_its_bounding_set_back() {
+        let mut caps = Capabilities::default();
+        caps.drop_bounding(CAP_LAST_CAP).unwrap();
+        assert_eq!(caps.drop_bounding(CAP_LAST_CAP + 1), Err(Errno::EINVAL));
+        caps.set(0, CHOWN, 0).unwrap();
+        let mut without_new_privs = caps;
+        caps.after_exec(false);
+        assert_eq!(caps.permitted, ALL & !(1 << CAP_LAST_CAP));
+        assert_eq!(caps.effective, caps.permitted);
+        without_new_privs.after_exec(true);
+        assert_eq!(without_new_privs.permitted, CHOWN, "no_new_privs: nothing gained");
+    }
+}
