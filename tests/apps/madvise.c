@@ -1,7 +1,8 @@
 /* madvise: MADV_DONTNEED drops anonymous pages (they read back zero) and private file pages
  * (they read back as the file); MADV_FREE lets the kernel drop pages or keep them, but a write
  * after it always stays; allocations freed and taken again through malloc (musl's frees large
- * slots with MADV_FREE) keep what was written; other advice is accepted; errors. */
+ * slots with MADV_FREE) keep what was written; other advice is accepted; errors. mincore
+ * tells touched pages from untouched ones. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,5 +73,18 @@ int main(void) {
     printf("unaligned: %s\n", r ? errname(errno) : "ok?");
     r = madvise(p, PAGE, 12345);
     printf("unknown advice: %s\n", r ? errname(errno) : "ok?");
+
+    /* A touched page is in (untouched ones may be too: the VM fills a small anonymous
+     * mapping when it is made, where Linux waits for each page's first touch). */
+    char *q = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char vec[4] = {9, 9, 9, 9};
+    q[PAGE] = 1;
+    r = mincore(q, 4 * PAGE - 100, vec);
+    printf("mincore, page 1 touched: %s, page 1 in %d\n", errname(r ? errno : 0), vec[1] & 1);
+    r = mincore(q + 1, PAGE, vec);
+    printf("mincore, unaligned: %s\n", r ? errname(errno) : "ok?");
+    munmap(q + 3 * PAGE, PAGE);
+    r = mincore(q, 4 * PAGE, vec);
+    printf("mincore over an unmapped page: %s\n", r ? errname(errno) : "ok?");
     return 0;
 }

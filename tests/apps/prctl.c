@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -163,5 +164,8 @@ int main(void) {
     r = prctl(12345, 0, 0, 0, 0);
     printf("an unknown option: %d %s\n", r, errno == EINVAL ? "EINVAL" : strerror(errno));
     capabilities();
+    int persona = personality(0xffffffff);
+    int old = personality(ADDR_NO_RANDOMIZE);
+    printf("personality: %#x, set ADDR_NO_RANDOMIZE: old %#x, now %#x\n", persona, old, personality(0xffffffff));
     return 0;
 }

@@ -583,7 +583,8 @@ pub fn prctl(tc: Toolchain) -> Case {
                bounding drop without CAP_SETPCAP: -1 EPERM\n\
                ambient NET_BIND_SERVICE: raise 0, is set 1, status CapAmb 400\n\
                ambient CHOWN (not inheritable): -1 EPERM\n\
-               keepcaps: 0, set 0, then 1\n";
+               keepcaps: 0, set 0, then 1\n\
+               personality: 0, set ADDR_NO_RANDOMIZE: old 0, now 0x40000\n";
     case("prctl", c_only(tc), "prctl", vec![Run::new("prctl").stdout(out)])
 }
 
@@ -1590,7 +1591,10 @@ pub fn madvise(tc: Toolchain) -> Case {
                malloc/free of 20000-byte blocks x2000: 0 wrong\n\
                WILLNEED: OK, content kept yes\n\
                unaligned: EINVAL\n\
-               unknown advice: EINVAL\n";
+               unknown advice: EINVAL\n\
+               mincore, page 1 touched: OK, page 1 in 1\n\
+               mincore, unaligned: EINVAL\n\
+               mincore over an unmapped page: ENOMEM\n";
     case("madvise", c_only(tc), "madvise", vec![Run::new("madvise").stdout(out)])
 }
 

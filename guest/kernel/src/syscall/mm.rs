@@ -188,6 +188,46 @@ pub fn sys_munlockall(_: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
+/// mincore(addr, length, vec): a byte per page of the range, 1 where the page is in memory
+/// now (its entry is present: a page the app touched, or one mapped ahead of its first touch)
+/// and 0 where its first touch is still to come (an image or file page not touched yet counts
+/// as out, though the host's page cache may hold it). EINVAL for an unaligned `addr`, ENOMEM
+/// for a range past the app's addresses or with a page no mapping holds, EFAULT for `vec`.
+pub fn sys_mincore(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    use uvm_abi::layout::{pte, PAGE_SIZE, USER_END_VA};
+    let [addr, len, vec, ..] = f.syscall_args();
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pages = len.div_ceil(PAGE_SIZE);
+    let end = pages.checked_mul(PAGE_SIZE).and_then(|bytes| addr.checked_add(bytes)).ok_or(Errno::ENOMEM)?;
+    if end > USER_END_VA {
+        return Err(Errno::ENOMEM);
+    }
+    if pages == 0 {
+        return Ok(0);
+    }
+    if !p.space.is_mapped(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    // A page of `vec` at a time, as Linux walks it.
+    const CHUNK: u64 = PAGE_SIZE;
+    let root = p.space.root();
+    let mut done = 0;
+    while done < pages {
+        let count = (pages - done).min(CHUNK);
+        let resident: alloc::vec::Vec<u8> = (0..count)
+            .map(|i| {
+                let va = addr + (done + i) * PAGE_SIZE;
+                u8::from(crate::mm::paging::lookup(root, va) & pte::PRESENT != 0)
+            })
+            .collect();
+        crate::user::copy_out(&mut p.space, vec + done, &resident)?;
+        done += count;
+    }
+    Ok(0)
+}
+
 pub fn sys_madvise(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [addr, len, advice, ..] = f.syscall_args();
     if addr % uvm_abi::layout::PAGE_SIZE != 0 {

@@ -32,6 +32,25 @@ const PR_GET_CHILD_SUBREAPER: u64 = 37;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 
+/// personality(2)'s Linux execution domain, with no flags.
+const PER_LINUX: u32 = 0;
+/// personality(2)'s argument that only asks.
+const PERSONALITY_QUERY: u32 = 0xffff_ffff;
+
+/// personality(persona): returns the process's persona and sets `persona` unless it is
+/// 0xffffffff (a query), as Linux does (no value is refused). Fork and execve keep it. Kept
+/// and reported, not applied: the flags programs set with it (`setarch -R`'s
+/// ADDR_NO_RANDOMIZE: the VM places mappings the same way every run anyway;
+/// READ_IMPLIES_EXEC, ADDR_LIMIT_32BIT, UNAME26) change nothing here.
+pub fn sys_personality(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let persona = f.rdi as u32;
+    let old = p.attributes.personality;
+    if persona != PERSONALITY_QUERY {
+        p.attributes.personality = persona;
+    }
+    Ok(old as usize)
+}
+
 /// The bytes of a thread's name, its NUL included (Linux's TASK_COMM_LEN).
 pub const NAME_LEN: usize = 16;
 
@@ -46,12 +65,21 @@ pub struct Attributes {
     pub no_new_privs: bool,
     /// PR_SET_CHILD_SUBREAPER.
     pub child_subreaper: bool,
+    /// personality(2)'s execution domain and flags (recorded, not applied: see
+    /// [`sys_personality`]).
+    pub personality: u32,
 }
 
 impl Default for Attributes {
     /// A new process's: dumpable, nothing else set.
     fn default() -> Attributes {
-        Attributes { parent_death_signal: 0, dumpable: true, no_new_privs: false, child_subreaper: false }
+        Attributes {
+            parent_death_signal: 0,
+            dumpable: true,
+            no_new_privs: false,
+            child_subreaper: false,
+            personality: PER_LINUX,
+        }
     }
 }
 

@@ -61,6 +61,7 @@ syscall_table! {
     24 sched_yield 0 => clone::sys_sched_yield;
     25 mremap 5 => mm::sys_mremap;
     26 msync 3 => mm::sys_msync;
+    27 mincore 3 => mm::sys_mincore;
     28 madvise 3 => mm::sys_madvise;
     32 dup 1 => fs::sys_dup;
     33 dup2 2 => fs::sys_dup2;
@@ -153,6 +154,7 @@ syscall_table! {
     131 sigaltstack 2 => signal::sys_sigaltstack;
     132 utime 2 => fs::sys_utime;
     133 mknod 3 => fs::sys_mknod;
+    135 personality 1 => prctl::sys_personality;
     137 statfs 2 => fs::sys_statfs;
     138 fstatfs 2 => fs::sys_fstatfs;
     140 getpriority 2 => misc::sys_getpriority;
