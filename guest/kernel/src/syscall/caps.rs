@@ -32,8 +32,8 @@ fn words(p: &mut Process, header: u64) -> Result<usize, Errno> {
     }
 }
 
-/// capget(header, data): the sets of the caller's process or of any process of the VM
-/// (ESRCH if none); with a NULL `data`, only the version check (0 for an unknown version,
+/// capget(header, data): the sets of the caller's process or of any process of the VM, named
+/// by its pid or one of its threads' ids (ESRCH if none); with a NULL `data`, only the version check (0 for an unknown version,
 /// which is written back).
 pub fn sys_capget(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (header, data) = (f.rdi, f.rsi);
@@ -47,10 +47,12 @@ pub fn sys_capget(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    let caps = if pid == 0 || pid as u32 == p.pid {
+    let pid = pid as u32;
+    let caps = if pid == 0 || pid == p.pid || p.runs_thread(pid) {
         p.view.capabilities()
     } else {
-        p.shared.processes.iter().find(|q| q.pid == pid as u32).ok_or(Errno::ESRCH)?.view.capabilities()
+        let owner = p.shared.processes.iter().find(|q| q.pid == pid || q.runs_thread(pid)).ok_or(Errno::ESRCH)?;
+        owner.view.capabilities()
     };
     let mut out = [0u8; 24];
     for word in 0..words {
