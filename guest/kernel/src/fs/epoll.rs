@@ -521,6 +521,7 @@ pub fn control(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::anon::AnonNode;
     use crate::fs::eventfd::EventFd;
     use crate::fs::flags::{O_RDONLY, O_RDWR, O_WRONLY};
     use crate::fs::node::{Location, Node};
@@ -528,12 +529,12 @@ mod tests {
     use alloc::vec;
 
     fn eventfd(initval: u64) -> Arc<OpenFile> {
-        let node = Node::EventFd(EventFd::new(initval, false, Timespec::default()));
+        let node = Node::Anon(AnonNode::EventFd(EventFd::new(initval, false, Timespec::default())));
         Arc::new(OpenFile::new(Location::new(6, node, b"anon_inode:[eventfd]".to_vec()), O_RDWR, Vec::new()))
     }
 
     fn epoll() -> Arc<OpenFile> {
-        let node = Node::Epoll(Epoll::new(Timespec::default()));
+        let node = Node::Anon(AnonNode::Epoll(Epoll::new(Timespec::default())));
         Arc::new(OpenFile::new(Location::new(6, node, b"anon_inode:[eventpoll]".to_vec()), O_RDWR, Vec::new()))
     }
 

@@ -19,6 +19,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::anon::AnonNode;
 use crate::fs::console::ConsoleNode;
 use crate::fs::dirent::{write_dirent64, DirEntry};
 use crate::fs::epoll::{Changes, Epoll};
@@ -169,11 +170,7 @@ impl OpenFile {
                 let input = if console.input_ready(0) { POLLIN | POLLRDNORM } else { 0 };
                 input | POLLOUT | POLLWRNORM
             }
-            (None, Node::EventFd(eventfd)) if !self.path_only => eventfd.poll(),
-            (None, Node::TimerFd(timer)) if !self.path_only => timer.poll(),
-            (None, Node::SignalFd(signalfd)) if !self.path_only => signalfd.poll(),
-            (None, Node::Inotify(inotify)) if !self.path_only => inotify.poll(),
-            (None, Node::Epoll(epoll)) if !self.path_only => epoll.poll(depth),
+            (None, Node::Anon(anon)) if !self.path_only => anon.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
             (None, _) => POLL_ALWAYS_READY,
@@ -193,11 +190,7 @@ impl OpenFile {
         }
         match (&self.pipe, self.node()) {
             (Some(pipe), _) => Some(pipe.changes()),
-            (None, Node::EventFd(eventfd)) => Some(eventfd.changes()),
-            (None, Node::TimerFd(timer)) => Some(timer.changes()),
-            (None, Node::SignalFd(signalfd)) => Some(signalfd.changes()),
-            (None, Node::Inotify(inotify)) => Some(inotify.changes()),
-            (None, Node::Epoll(epoll)) => Some(epoll.changes(depth)),
+            (None, Node::Anon(anon)) => Some(anon.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Inet(socket)) => Some(socket.changes()),
             (None, Node::Console(console)) if self.readable => {
@@ -537,7 +530,7 @@ impl OpenFile {
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
                     Ok(0)
                 }
-                Node::Inotify(inotify) if cmd == ioctl::FIONREAD => {
+                Node::Anon(AnonNode::Inotify(inotify)) if cmd == ioctl::FIONREAD => {
                     let count = i32::try_from(inotify.queued_bytes()).unwrap_or(i32::MAX);
                     arg.get_mut(..4).ok_or(Errno::EFAULT)?.copy_from_slice(&count.to_le_bytes());
                     Ok(0)
@@ -657,16 +650,9 @@ impl OpenFile {
         }
         match self.node() {
             Node::Host(node) => node.sync(data_only),
-            Node::Console(_)
-            | Node::Dev(_)
-            | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => {
+                Err(Errno::EINVAL)
+            }
             _ => Ok(()),
         }
     }

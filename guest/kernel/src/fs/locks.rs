@@ -286,7 +286,7 @@ mod tests {
         use crate::fs::eventfd::EventFd;
         use crate::fs::node::{Location, Node};
         use crate::fs::stat::Timespec;
-        let node = Node::EventFd(EventFd::new(0, false, Timespec::default()));
+        let node = Node::Anon(crate::fs::anon::AnonNode::EventFd(EventFd::new(0, false, Timespec::default())));
         let location = Location::new(6, node, b"anon_inode:[eventfd]".to_vec());
         Arc::new(OpenFile::new(location, crate::fs::flags::O_RDWR, Vec::new()))
     }

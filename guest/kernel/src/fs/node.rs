@@ -15,6 +15,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::anon::AnonNode;
 use crate::fs::console::ConsoleNode;
 use crate::fs::dev::DevNode;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
@@ -71,16 +72,9 @@ pub enum Node {
     Proc(ProcNode),
     /// An anonymous pipe (in no directory).
     Pipe(Arc<Pipe>),
-    /// An eventfd (an anonymous inode).
-    EventFd(Arc<EventFd>),
-    /// An epoll instance (an anonymous inode).
-    Epoll(Arc<Epoll>),
-    /// A timerfd (an anonymous inode).
-    TimerFd(Arc<crate::fs::timerfd::TimerFd>),
-    /// A signalfd (an anonymous inode).
-    SignalFd(Arc<crate::fs::signalfd::SignalFd>),
-    /// An inotify instance (an anonymous inode).
-    Inotify(Arc<crate::fs::inotify::Inotify>),
+    /// On the anonymous inode: an eventfd, epoll instance, timerfd, signalfd or inotify
+    /// instance.
+    Anon(AnonNode),
     /// An `AF_UNIX` socket (sockfs: in no directory).
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
@@ -110,9 +104,7 @@ impl Node {
             Node::Console(_) => FileType::CharDevice,
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
-                FileType::Anon
-            }
+            Node::Anon(_) => FileType::Anon,
             Node::Socket(_) | Node::Inet(_) => FileType::Socket,
             Node::Host(node) => node.file_type(),
         }
@@ -134,11 +126,7 @@ impl Node {
             | Node::Console(_)
             | Node::Proc(_)
             | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
+            | Node::Anon(_)
             | Node::Socket(_)
             | Node::Inet(_) => Mutability::Fixed,
         }
@@ -153,11 +141,7 @@ impl Node {
             Node::Console(node) => node.stat(),
             Node::Proc(node) => node.stat(),
             Node::Pipe(pipe) => pipe.stat(),
-            Node::EventFd(eventfd) => eventfd.stat(),
-            Node::Epoll(epoll) => epoll.stat(),
-            Node::TimerFd(timer) => timer.stat(),
-            Node::SignalFd(signalfd) => signalfd.stat(),
-            Node::Inotify(inotify) => inotify.stat(),
+            Node::Anon(anon) => anon.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
             Node::Host(node) => return node.stat(),
@@ -173,9 +157,7 @@ impl Node {
             Node::Console(node) => node.ino(),
             Node::Proc(node) => node.kind().ino(),
             Node::Pipe(pipe) => pipe.ino(),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
-                crate::fs::anon::ANON_INODE_INO
-            }
+            Node::Anon(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
             Node::Host(node) => node.ino(),
@@ -191,11 +173,7 @@ impl Node {
             (Node::Console(a), Node::Console(b)) => a.same_file(b),
             (Node::Proc(a), Node::Proc(b)) => a.kind() == b.kind(),
             (Node::Pipe(a), Node::Pipe(b)) => Arc::ptr_eq(a, b),
-            (Node::EventFd(a), Node::EventFd(b)) => Arc::ptr_eq(a, b),
-            (Node::Epoll(a), Node::Epoll(b)) => Arc::ptr_eq(a, b),
-            (Node::TimerFd(a), Node::TimerFd(b)) => Arc::ptr_eq(a, b),
-            (Node::SignalFd(a), Node::SignalFd(b)) => Arc::ptr_eq(a, b),
-            (Node::Inotify(a), Node::Inotify(b)) => Arc::ptr_eq(a, b),
+            (Node::Anon(a), Node::Anon(b)) => a.same_file(b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
             (Node::Host(a), Node::Host(b)) => a.same_file(b),
@@ -213,15 +191,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_)
-            | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.lookup(name)?))),
         }
@@ -240,15 +210,7 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_)
-            | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.parent()?))),
         }
@@ -278,15 +240,7 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_)
-            | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
             Node::Proc(node) => node.read_dir(from, visit),
             Node::Host(node) => node.read_dir(from, visit),
         }
@@ -306,15 +260,7 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_)
-            | Node::Pipe(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::EINVAL),
             Node::Proc(node) => node.readlink(),
             Node::Host(node) => node.readlink(),
         }
@@ -332,7 +278,7 @@ impl Node {
 
     /// Whether this is an anonymous inode (an eventfd or an epoll instance).
     pub fn is_anon(&self) -> bool {
-        matches!(self, Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_))
+        matches!(self, Node::Anon(_))
     }
 
     /// Whether the file can be watched by `epoll` (Linux: whether it has a `poll` method):
@@ -340,15 +286,7 @@ impl Node {
     /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
     pub fn supports_poll(&self) -> bool {
         match self {
-            Node::Pipe(_)
-            | Node::Console(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-            | Node::Socket(_)
-            | Node::Inet(_) => true,
+            Node::Pipe(_) | Node::Console(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => true,
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
             Node::Image(_) | Node::Tmp(_) | Node::Proc(_) | Node::Host(_) => false,
         }
@@ -366,11 +304,7 @@ impl Node {
             Node::Proc(node) => node.read_at(offset, buf),
             Node::Host(node) => node.read_at(offset, buf),
             Node::Pipe(pipe) => pipe.read(buf),
-            Node::EventFd(eventfd) => eventfd.read(buf),
-            Node::TimerFd(timer) => timer.read(buf),
-            Node::Inotify(inotify) => inotify.read(buf),
-            // The syscall layer reads a signalfd (`syscall::signalfd`): it needs the reader.
-            Node::Epoll(_) | Node::SignalFd(_) => Err(Errno::EINVAL),
+            Node::Anon(anon) => anon.read(buf),
             Node::Socket(socket) => {
                 let received = socket.recv(buf.len(), false)?;
                 buf[..received.data.len()].copy_from_slice(&received.data);
@@ -396,8 +330,7 @@ impl Node {
             Node::Dev(node) => Ok((node.write(data)?, unmoved)),
             Node::Console(node) => Ok((node.write(data)?, unmoved)),
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
-            Node::EventFd(eventfd) => Ok((eventfd.write(data)?, unmoved)),
-            Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => Err(Errno::EINVAL),
+            Node::Anon(anon) => Ok((anon.write(data)?, unmoved)),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
             // As for reads: `syscall::inet` writes IP sockets.
             Node::Inet(_) => Err(Errno::EINVAL),
@@ -408,7 +341,7 @@ impl Node {
     /// The timerfd, if this is one.
     pub fn timerfd(&self) -> Option<&Arc<crate::fs::timerfd::TimerFd>> {
         match self {
-            Node::TimerFd(timer) => Some(timer),
+            Node::Anon(AnonNode::TimerFd(timer)) => Some(timer),
             _ => None,
         }
     }
@@ -416,7 +349,7 @@ impl Node {
     /// The inotify instance, if this is one.
     pub fn inotify(&self) -> Option<&Arc<crate::fs::inotify::Inotify>> {
         match self {
-            Node::Inotify(inotify) => Some(inotify),
+            Node::Anon(AnonNode::Inotify(inotify)) => Some(inotify),
             _ => None,
         }
     }
@@ -424,7 +357,7 @@ impl Node {
     /// The signalfd, if this is one.
     pub fn signalfd(&self) -> Option<&Arc<crate::fs::signalfd::SignalFd>> {
         match self {
-            Node::SignalFd(signalfd) => Some(signalfd),
+            Node::Anon(AnonNode::SignalFd(signalfd)) => Some(signalfd),
             _ => None,
         }
     }
@@ -440,7 +373,7 @@ impl Node {
     /// The eventfd, if this is one.
     pub fn eventfd(&self) -> Option<&Arc<EventFd>> {
         match self {
-            Node::EventFd(eventfd) => Some(eventfd),
+            Node::Anon(AnonNode::EventFd(eventfd)) => Some(eventfd),
             _ => None,
         }
     }
@@ -448,7 +381,7 @@ impl Node {
     /// The epoll instance, if this is one.
     pub fn epoll(&self) -> Option<&Arc<Epoll>> {
         match self {
-            Node::Epoll(epoll) => Some(epoll),
+            Node::Anon(AnonNode::Epoll(epoll)) => Some(epoll),
             _ => None,
         }
     }
@@ -529,9 +462,7 @@ impl Node {
             Node::Tmp(node) => node.set_mode(mode),
             Node::Host(node) => node.set_mode(mode),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
-                Err(Errno::EOPNOTSUPP)
-            }
+            Node::Anon(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -546,9 +477,7 @@ impl Node {
             }
             Node::Host(node) => node.set_owner(uid, gid),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
-                Err(Errno::EOPNOTSUPP)
-            }
+            Node::Anon(_) => Err(Errno::EOPNOTSUPP),
             _ => Err(Errno::EPERM),
         }
     }
@@ -563,9 +492,7 @@ impl Node {
             }
             Node::Host(node) => node.set_times(atime, mtime),
             Node::Image(_) => Err(Errno::EROFS),
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
-                Err(Errno::EOPNOTSUPP)
-            }
+            Node::Anon(_) => Err(Errno::EOPNOTSUPP),
             _ => Ok(()),
         }
     }
@@ -741,8 +668,8 @@ mod tests {
         assert!(!stdout.same_file(&null));
         assert_eq!(stdout.ino(), stdout.stat().unwrap().ino);
 
-        let eventfd = Node::EventFd(crate::fs::eventfd::EventFd::new(1, false, Timespec::default()));
-        let epoll = Node::Epoll(crate::fs::epoll::Epoll::new(Timespec::default()));
+        let eventfd = Node::Anon(AnonNode::EventFd(crate::fs::eventfd::EventFd::new(1, false, Timespec::default())));
+        let epoll = Node::Anon(AnonNode::Epoll(crate::fs::epoll::Epoll::new(Timespec::default())));
         for anon in [&eventfd, &epoll] {
             assert!(anon.is_anon() && anon.is_seekable() && !anon.has_positioned_io() && anon.supports_poll());
             assert_eq!(anon.file_type(), FileType::Anon);

@@ -12,7 +12,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
-use crate::fs::anon::{ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, SIGNALFD_NAME, TIMERFD_NAME};
+use crate::fs::anon::{
+    AnonNode, ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, SIGNALFD_NAME, TIMERFD_NAME,
+};
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
 use crate::fs::dev::DevFs;
@@ -381,7 +383,7 @@ impl Vfs {
     /// counter `initval`, in semaphore mode if `semaphore`. `/proc/self/fd/N` shows
     /// `anon_inode:[eventfd]`.
     pub fn eventfd(&self, initval: u64, semaphore: bool, nonblocking: bool) -> Arc<OpenFile> {
-        let node = Node::EventFd(EventFd::new(initval, semaphore, self.booted));
+        let node = Node::Anon(AnonNode::EventFd(EventFd::new(initval, semaphore, self.booted)));
         let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EVENTFD_NAME.to_vec()), flags, Vec::new()))
     }
@@ -391,7 +393,7 @@ impl Vfs {
     /// `nonblocking`). `/proc/self/fd/N` shows `anon_inode:[timerfd]`.
     #[cold]
     pub fn timerfd(&self, clock_id: u32, nonblocking: bool) -> Result<Arc<OpenFile>, Errno> {
-        let node = Node::TimerFd(crate::fs::timerfd::TimerFd::new(clock_id, self.booted)?);
+        let node = Node::Anon(AnonNode::TimerFd(crate::fs::timerfd::TimerFd::new(clock_id, self.booted)?));
         let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
         Ok(Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, TIMERFD_NAME.to_vec()), flags, Vec::new())))
     }
@@ -401,7 +403,7 @@ impl Vfs {
     /// `anon_inode:[signalfd]`.
     #[cold]
     pub fn signalfd(&self, mask: u64, nonblocking: bool) -> Arc<OpenFile> {
-        let node = Node::SignalFd(crate::fs::signalfd::SignalFd::new(mask, self.booted));
+        let node = Node::Anon(AnonNode::SignalFd(crate::fs::signalfd::SignalFd::new(mask, self.booted)));
         let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, SIGNALFD_NAME.to_vec()), flags, Vec::new()))
     }
@@ -410,7 +412,7 @@ impl Vfs {
     /// `O_NONBLOCK` if `nonblocking`). `/proc/self/fd/N` shows `anon_inode:inotify`.
     #[cold]
     pub fn inotify(&self, nonblocking: bool) -> Result<Arc<OpenFile>, Errno> {
-        let node = Node::Inotify(crate::fs::inotify::Inotify::new(self.booted)?);
+        let node = Node::Anon(AnonNode::Inotify(crate::fs::inotify::Inotify::new(self.booted)?));
         let flags = O_RDONLY | if nonblocking { O_NONBLOCK } else { 0 };
         Ok(Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, INOTIFY_NAME.to_vec()), flags, Vec::new())))
     }
@@ -418,7 +420,7 @@ impl Vfs {
     /// `epoll_create1`: a new epoll instance's file. `/proc/self/fd/N` shows
     /// `anon_inode:[eventpoll]`.
     pub fn epoll(&self) -> Arc<OpenFile> {
-        let node = Node::Epoll(Epoll::new(self.booted));
+        let node = Node::Anon(AnonNode::Epoll(Epoll::new(self.booted)));
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, EPOLL_NAME.to_vec()), O_RDWR, Vec::new()))
     }
 
@@ -715,7 +717,7 @@ impl Vfs {
                 statfs.fs_type = PIPEFS_MAGIC;
                 return statfs;
             }
-            Node::EventFd(_) | Node::Epoll(_) | Node::TimerFd(_) | Node::SignalFd(_) | Node::Inotify(_) => {
+            Node::Anon(_) => {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }

@@ -59,16 +59,7 @@ pub fn sys_mmap(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     let shared = kind != MAP_PRIVATE;
     // Pipes, the console, eventfds and epoll files have no pages to map (Linux: ENODEV).
-    if matches!(
-        p.file(fd as i32)?.node(),
-        Node::Pipe(_)
-            | Node::Console(_)
-            | Node::EventFd(_)
-            | Node::Epoll(_)
-            | Node::TimerFd(_)
-            | Node::SignalFd(_)
-            | Node::Inotify(_)
-    ) {
+    if matches!(p.file(fd as i32)?.node(), Node::Pipe(_) | Node::Console(_) | Node::Anon(_)) {
         return Err(Errno::ENODEV);
     }
     p.map_file(fd as i32, addr, len, prot, map_flags, offset, shared).map(|a| a as usize)
