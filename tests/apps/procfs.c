@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -178,5 +179,19 @@ int main(int argc, char **argv) {
     char *meminfo = slurp("/proc/meminfo", NULL);
     printf("meminfo: MemTotal %s, MemFree %s, MemAvailable %s\n", has_line(meminfo, "MemTotal:", " kB") ? "yes" : "no",
            has_line(meminfo, "MemFree:", " kB") ? "yes" : "no", has_line(meminfo, "MemAvailable:", " kB") ? "yes" : "no");
+
+    /* The host and domain names: set by one process, seen by all (one UTS namespace). */
+    pid_t child = fork();
+    if (child == 0) {
+        _exit(sethostname("from-child", 10) == 0 && setdomainname("example.test", 12) == 0 ? 0 : 1);
+    }
+    int child_status = -1;
+    waitpid(child, &child_status, 0);
+    uname(&uts);
+    printf("a child's sethostname/setdomainname: status %d, uname says %s / %s\n", WEXITSTATUS(child_status), uts.nodename,
+           uts.domainname);
+    errno = 0;
+    int r = sethostname("x", 65);
+    printf("sethostname of 65 bytes: %s\n", r ? errname(errno) : "ok?");
     return 0;
 }

@@ -54,6 +54,8 @@ const AT_FDCWD: c_int = -100;
 const AT_SYMLINK_NOFOLLOW: c_int = 0x100;
 
 const CLONE_NEWNS: c_int = 0x0002_0000;
+/// A UTS namespace of its own: a case that sets the host name changes the sandbox's only.
+const CLONE_NEWUTS: c_int = 0x0400_0000;
 const MS_RDONLY: c_ulong = 1;
 const MS_REMOUNT: c_ulong = 32;
 const MS_BIND: c_ulong = 4096;
@@ -297,7 +299,7 @@ fn run_native(root: &Path, staged: &Staged, run: &Run) -> io::Result<Output> {
         // SAFETY: plain syscalls on NUL-terminated strings that live as long as this closure;
         // they only touch this (forked, single-threaded) child's namespace and root.
         unsafe {
-            check(unshare(CLONE_NEWNS))?;
+            check(unshare(CLONE_NEWNS | CLONE_NEWUTS))?;
             check(mount(none.as_ptr(), slash.as_ptr(), std::ptr::null(), MS_REC | MS_PRIVATE, std::ptr::null()))?;
             check(mount(root_c.as_ptr(), root_c.as_ptr(), std::ptr::null(), MS_BIND | MS_REC, std::ptr::null()))?;
             if read_only {

@@ -8,7 +8,6 @@
 //! other processes and what all share ([`Shared`]), and taking the lock on a vCPU of another
 //! process swaps that one in ([`Process::switch_to`]), as threads are swapped within one.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -319,7 +318,9 @@ pub struct Process {
     /// gid (and egid).
     pub gid: u32,
     /// uname's nodename.
-    pub hostname: String,
+    pub hostname: Vec<u8>,
+    /// The NIS domain name uname reports (setdomainname; `(none)` until set).
+    pub domainname: Vec<u8>,
     /// The VM's clock.
     pub clock: Clock,
     /// Signal dispositions and signals sent to the process.
@@ -400,7 +401,8 @@ impl Process {
             nice: 0,
             uid: 0,
             gid: 0,
-            hostname: String::from("uvm"),
+            hostname: b"uvm".to_vec(),
+            domainname: b"(none)".to_vec(),
             clock,
             signals: SignalState::new(),
             thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new(), 0),
@@ -460,6 +462,7 @@ impl Process {
             uid: self.uid,
             gid: self.gid,
             hostname: self.hostname.clone(),
+            domainname: self.domainname.clone(),
             clock: self.clock,
             signals: self.signals.fork(),
             thread,

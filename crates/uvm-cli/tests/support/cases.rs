@@ -1600,7 +1600,8 @@ pub fn madvise(tc: Toolchain) -> Case {
 
 /// `procfs`: /proc/self/maps in Linux's format (an mprotect split, [heap], [stack], the
 /// executable by path), status, stat, statm, comm, cmdline and environ as the app got them,
-/// and /proc/loadavg, /proc/version and /proc/meminfo.
+/// and /proc/loadavg, /proc/version and /proc/meminfo; a child's sethostname and
+/// setdomainname seen by its parent's uname.
 pub fn procfs(tc: Toolchain) -> Case {
     let out = "maps: 3-page r--p mapping ok\n\
                maps: after mprotect of the middle page: ok, ok, ok\n\
@@ -1615,7 +1616,9 @@ pub fn procfs(tc: Toolchain) -> Case {
                environ: matches environ yes\n\
                loadavg: parses yes\n\
                version: starts with \"Linux version \" yes, names the release yes\n\
-               meminfo: MemTotal yes, MemFree yes, MemAvailable yes\n";
+               meminfo: MemTotal yes, MemFree yes, MemAvailable yes\n\
+               a child's sethostname/setdomainname: status 0, uname says from-child / example.test\n\
+               sethostname of 65 bytes: EINVAL\n";
     case("procfs", c_only(tc), "procfs", vec![Run::new("/proc/self").stdout(out)])
 }
 

@@ -2,6 +2,8 @@
 //! arch_prctl, getrandom. Threads (clone, exit, gettid, robust lists) are in `clone`; making
 //! and ending processes in `crate::family`.
 
+use alloc::vec::Vec;
+
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::family::{self, ChildSelector};
@@ -207,13 +209,52 @@ fn put_utsname_field(buf: &mut [u8], index: usize, value: &[u8]) {
 pub fn sys_uname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let mut uts = [0u8; 65 * 6];
     put_utsname_field(&mut uts, 0, b"Linux");
-    put_utsname_field(&mut uts, 1, p.hostname.as_bytes());
+    put_utsname_field(&mut uts, 1, &p.hostname);
     put_utsname_field(&mut uts, 2, b"6.1.0-uvm");
     put_utsname_field(&mut uts, 3, b"#1 SMP uvm");
     put_utsname_field(&mut uts, 4, b"x86_64");
-    put_utsname_field(&mut uts, 5, b"(none)");
+    put_utsname_field(&mut uts, 5, &p.domainname);
     user::copy_out(&mut p.space, f.rdi, &uts)?;
     Ok(0)
+}
+
+/// sethostname(name, len): the host name uname reports, for every process of the VM (the VM
+/// is the app's own UTS namespace, as a container's). Linux asks for CAP_SYS_ADMIN, which
+/// root holds; capabilities are not checked here (`crate::caps`). EINVAL past 64 bytes.
+#[cold]
+pub fn sys_sethostname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let name = uts_name(p, f.rdi, f.rsi)?;
+    for q in p.shared.processes.iter_mut() {
+        q.hostname = name.clone();
+    }
+    p.hostname = name;
+    Ok(0)
+}
+
+/// setdomainname(name, len): the NIS domain name uname reports, as sethostname sets the
+/// host name.
+#[cold]
+pub fn sys_setdomainname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let name = uts_name(p, f.rdi, f.rsi)?;
+    for q in p.shared.processes.iter_mut() {
+        q.domainname = name.clone();
+    }
+    p.domainname = name;
+    Ok(0)
+}
+
+/// A name for a utsname field: `len` bytes at `addr` (EINVAL past 64, as a negative int is),
+/// cut at a NUL as the field shows it.
+fn uts_name(p: &mut Process, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    let len = len as i32;
+    if !(0..=64).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let mut name = user::read(&mut p.space, addr, len as u64)?.to_vec();
+    if let Some(end) = name.iter().position(|&b| b == 0) {
+        name.truncate(end);
+    }
+    Ok(name)
 }
 
 /// Resource limits: (soft, hard) for each RLIMIT_* the app may ask about.

@@ -171,6 +171,8 @@ syscall_table! {
     158 arch_prctl 2 => proc::sys_arch_prctl;
     160 setrlimit 2 => proc::sys_setrlimit;
     162 sync 0 => fs::sys_sync;
+    170 sethostname 2 => proc::sys_sethostname;
+    171 setdomainname 2 => proc::sys_setdomainname;
     186 gettid 0 => clone::sys_gettid;
     187 readahead 3 => fs::sys_readahead;
     188 setxattr 5 => xattr::sys_path_xattr;
