@@ -223,23 +223,23 @@ pub fn sys_uname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// root holds; capabilities are not checked here (`crate::caps`). EINVAL past 64 bytes.
 #[cold]
 pub fn sys_sethostname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let name = uts_name(p, f.rdi, f.rsi)?;
-    for q in p.shared.processes.iter_mut() {
-        q.hostname = name.clone();
-    }
-    p.hostname = name;
-    Ok(0)
+    set_uts_name(p, f, |q| &mut q.hostname)
 }
 
 /// setdomainname(name, len): the NIS domain name uname reports, as sethostname sets the
 /// host name.
 #[cold]
 pub fn sys_setdomainname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    set_uts_name(p, f, |q| &mut q.domainname)
+}
+
+/// Sets the utsname field `field` of every process to the call's name.
+fn set_uts_name(p: &mut Process, f: &TrapFrame, field: fn(&mut Process) -> &mut Vec<u8>) -> SysResult {
     let name = uts_name(p, f.rdi, f.rsi)?;
     for q in p.shared.processes.iter_mut() {
-        q.domainname = name.clone();
+        *field(q) = name.clone();
     }
-    p.domainname = name;
+    *field(p) = name;
     Ok(0)
 }
 
