@@ -12,7 +12,9 @@
 //!   a watch on the file itself gets them without one, and `IN_DELETE_SELF` /
 //!   `IN_MOVE_SELF`. `IN_ISDIR` marks events about a directory.
 //! - A child's event reaches its directory's watch under the name the file was opened or
-//!   found by (`Location::path`): a file renamed while open reports under its old name.
+//!   found by (`Location::path`), once a lookup of that name finds the same file: a file
+//!   renamed while open no longer reaches its directory's watch (in a volume, where the name
+//!   is trusted without a lookup, it reports under its old name).
 //! - When a file's last link goes, its watches get `IN_DELETE_SELF` then `IN_IGNORED` and
 //!   end, at the unlink (Linux waits until the last open file of it closes too).
 //! - The queue holds up to [`MAX_QUEUED_EVENTS`]; then one `IN_Q_OVERFLOW` (wd -1) and
