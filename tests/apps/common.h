@@ -38,6 +38,16 @@ static inline const char *errname(int e) {
     return buf;
 }
 
+/* A call's result as the test apps print it: the value, or "-1 ENAME" (errno's name). */
+static inline const char *call_result(long r) {
+    static char buf[32];
+    if (r < 0)
+        snprintf(buf, sizeof buf, "-1 %s", errname(errno));
+    else
+        snprintf(buf, sizeof buf, "%ld", r);
+    return buf;
+}
+
 /* 32-bit FNV-1a, continued from `h` (start with 2166136261u). */
 static inline unsigned fnv1a(unsigned h, const unsigned char *p, size_t n) {
     for (size_t i = 0; i < n; i++) {

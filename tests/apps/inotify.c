@@ -19,15 +19,6 @@
 
 #include "common.h"
 
-static const char *rc(long r) {
-    static char buf[32];
-    if (r < 0)
-        snprintf(buf, sizeof buf, "-1 %s", errname(errno));
-    else
-        snprintf(buf, sizeof buf, "%ld", r);
-    return buf;
-}
-
 /* The watch descriptors the test added, by label, so the output names them. */
 static int wds[8];
 static const char *labels[8];
@@ -143,7 +134,7 @@ static void directory_events(int in, const char *dir) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    printf("init1 flag 1: %s\n", rc(inotify_init1(1)));
+    printf("init1 flag 1: %s\n", call_result(inotify_init1(1)));
     int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     struct stat st;
     fstat(in, &st);
@@ -157,16 +148,16 @@ int main(void) {
     int pipefd[2];
     if (pipe(pipefd) < 0)
         return 1;
-    printf("add_watch, mask 0: %s\n", rc(inotify_add_watch(in, "/tmp", 0)));
+    printf("add_watch, mask 0: %s\n", call_result(inotify_add_watch(in, "/tmp", 0)));
     printf("add_watch, MASK_ADD|MASK_CREATE: %s\n",
-           rc(inotify_add_watch(in, "/tmp", IN_MODIFY | IN_MASK_ADD | IN_MASK_CREATE)));
-    printf("add_watch on a pipe: %s\n", rc(inotify_add_watch(pipefd[0], "/tmp", IN_MODIFY)));
-    printf("add_watch on a closed fd: %s\n", rc(inotify_add_watch(999, "/tmp", IN_MODIFY)));
-    printf("add_watch, a missing path: %s\n", rc(inotify_add_watch(in, "/tmp/no/such", IN_MODIFY)));
+           call_result(inotify_add_watch(in, "/tmp", IN_MODIFY | IN_MASK_ADD | IN_MASK_CREATE)));
+    printf("add_watch on a pipe: %s\n", call_result(inotify_add_watch(pipefd[0], "/tmp", IN_MODIFY)));
+    printf("add_watch on a closed fd: %s\n", call_result(inotify_add_watch(999, "/tmp", IN_MODIFY)));
+    printf("add_watch, a missing path: %s\n", call_result(inotify_add_watch(in, "/tmp/no/such", IN_MODIFY)));
     write_file("/tmp/plain", "x");
-    printf("add_watch ONLYDIR on a file: %s\n", rc(inotify_add_watch(in, "/tmp/plain", IN_MODIFY | IN_ONLYDIR)));
-    printf("rm_watch of an unknown wd: %s\n", rc(inotify_rm_watch(in, 12345)));
-    printf("read, nothing queued: %s\n", rc(read(in, proc, sizeof proc)));
+    printf("add_watch ONLYDIR on a file: %s\n", call_result(inotify_add_watch(in, "/tmp/plain", IN_MODIFY | IN_ONLYDIR)));
+    printf("rm_watch of an unknown wd: %s\n", call_result(inotify_rm_watch(in, 12345)));
+    printf("read, nothing queued: %s\n", call_result(read(in, proc, sizeof proc)));
 
     printf("a directory in /tmp:\n");
     directory_events(in, "/tmp/watched");
@@ -178,12 +169,12 @@ int main(void) {
     label(wd, "plain");
     printf("the same file again, MASK_ADD: %s, MASK_CREATE: %s\n",
            inotify_add_watch(in, "/tmp/plain", IN_OPEN | IN_MASK_ADD) == wd ? "the same wd" : "another wd",
-           rc(inotify_add_watch(in, "/tmp/plain", IN_OPEN | IN_MASK_CREATE)));
+           call_result(inotify_add_watch(in, "/tmp/plain", IN_OPEN | IN_MASK_CREATE)));
     write_file("/tmp/plain", "y");
     drain(in, "file watch: rewrite");
     unlink("/tmp/plain");
     drain(in, "file watch: unlink");
-    printf("rm_watch after IN_IGNORED: %s\n", rc(inotify_rm_watch(in, wd)));
+    printf("rm_watch after IN_IGNORED: %s\n", call_result(inotify_rm_watch(in, wd)));
 
     /* One-shot. */
     write_file("/tmp/once", "1");
@@ -218,7 +209,7 @@ int main(void) {
     ioctl(in, FIONREAD, &queued);
     printf("FIONREAD: %d bytes (a 16-byte header and a 17-byte name padded to 32)\n", queued);
     char small[20];
-    printf("read into 20 bytes: %s\n", rc(read(in, small, sizeof small)));
+    printf("read into 20 bytes: %s\n", call_result(read(in, small, sizeof small)));
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = 4};
     epoll_ctl(ep, EPOLL_CTL_ADD, in, &ev);

@@ -23,15 +23,6 @@
 
 #include "common.h"
 
-static const char *rc(long r) {
-    static char buf[32];
-    if (r < 0)
-        snprintf(buf, sizeof buf, "-1 %s", errname(errno));
-    else
-        snprintf(buf, sizeof buf, "%ld", r);
-    return buf;
-}
-
 static sigset_t set_of(int a, int b) {
     sigset_t set;
     sigemptyset(&set);
@@ -58,7 +49,7 @@ static int read_entries(int fd, int max, struct signalfd_siginfo *out) {
     struct signalfd_siginfo buf[8];
     ssize_t r = read(fd, buf, sizeof buf[0] * (size_t)max);
     if (r < 0) {
-        printf("  read: %s\n", rc(r));
+        printf("  read: %s\n", call_result(r));
         return -1;
     }
     int n = (int)(r / (ssize_t)sizeof buf[0]);
@@ -84,13 +75,13 @@ int main(void) {
     sigprocmask(SIG_BLOCK, &blocked, NULL);
 
     /* Creation and its errors. */
-    printf("sizemask 4: %s\n", rc(syscall(SYS_signalfd4, -1, &usr1, 4, 0)));
-    printf("flag 1: %s\n", rc(syscall(SYS_signalfd4, -1, &usr1, 8, 1)));
-    printf("bad mask pointer: %s\n", rc(syscall(SYS_signalfd4, -1, (void *)8, 8, 0)));
+    printf("sizemask 4: %s\n", call_result(syscall(SYS_signalfd4, -1, &usr1, 4, 0)));
+    printf("flag 1: %s\n", call_result(syscall(SYS_signalfd4, -1, &usr1, 8, 1)));
+    printf("bad mask pointer: %s\n", call_result(syscall(SYS_signalfd4, -1, (void *)8, 8, 0)));
     int pipefd[2];
     pipe(pipefd);
-    printf("change a pipe's mask: %s\n", rc(signalfd(pipefd[0], &usr1, 0)));
-    printf("change a closed fd's mask: %s\n", rc(signalfd(999, &usr1, 0)));
+    printf("change a pipe's mask: %s\n", call_result(signalfd(pipefd[0], &usr1, 0)));
+    printf("change a closed fd's mask: %s\n", call_result(signalfd(999, &usr1, 0)));
 
     int fd = signalfd(-1, &usr1, SFD_NONBLOCK | SFD_CLOEXEC);
     struct stat st;
@@ -103,10 +94,10 @@ int main(void) {
            fcntl(fd, F_GETFD) & FD_CLOEXEC ? "yes" : "no", fcntl(fd, F_GETFL) & O_NONBLOCK ? "yes" : "no",
            (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR ? "rdwr" : "other", link);
     uint64_t word = 1;
-    printf("write: %s\n", rc(write(fd, &word, sizeof word)));
+    printf("write: %s\n", call_result(write(fd, &word, sizeof word)));
     struct signalfd_siginfo one;
-    printf("read 64 bytes: %s\n", rc(read(fd, &one, 64)));
-    printf("read, nothing pending: %s\n", rc(read(fd, &one, sizeof one)));
+    printf("read 64 bytes: %s\n", call_result(read(fd, &one, 64)));
+    printf("read, nothing pending: %s\n", call_result(read(fd, &one, sizeof one)));
 
     /* One signal: poll sees it, a read takes it (the sender's pid and uid with it). */
     struct pollfd pfd = {fd, POLLIN, 0};
@@ -127,7 +118,7 @@ int main(void) {
     printf("SIGUSR2, not in the mask: ");
     read_entries(fd, 4, NULL);
     int same = signalfd(fd, &both, 0);
-    printf("change the mask: %s\n", same == fd ? "the same fd" : rc(same));
+    printf("change the mask: %s\n", same == fd ? "the same fd" : call_result(same));
     raise(SIGUSR1);
     kill(getpid(), SIGRTMIN);
     kill(getpid(), SIGRTMIN);
@@ -168,11 +159,11 @@ int main(void) {
     siginfo_t forged;
     memset(&forged, 0, sizeof forged);
     forged.si_code = SI_USER;
-    printf("rt_sigqueueinfo, SI_USER, to a child: %s\n", rc(syscall(SYS_rt_sigqueueinfo, idle, SIGUSR1, &forged)));
-    printf("rt_sigqueueinfo, signal 65: %s\n", rc(syscall(SYS_rt_sigqueueinfo, getpid(), 65, &forged)));
+    printf("rt_sigqueueinfo, SI_USER, to a child: %s\n", call_result(syscall(SYS_rt_sigqueueinfo, idle, SIGUSR1, &forged)));
+    printf("rt_sigqueueinfo, signal 65: %s\n", call_result(syscall(SYS_rt_sigqueueinfo, getpid(), 65, &forged)));
     forged.si_code = SI_QUEUE;
     printf("rt_tgsigqueueinfo, SI_QUEUE, to the child's thread: %s\n",
-           rc(syscall(SYS_rt_tgsigqueueinfo, idle, idle, 0, &forged)));
+           call_result(syscall(SYS_rt_tgsigqueueinfo, idle, idle, 0, &forged)));
     kill(idle, SIGKILL);
     waitpid(idle, NULL, 0);
     struct timespec no_wait = {0, 0};

@@ -15,15 +15,6 @@
 
 #include "common.h"
 
-static const char *rc(long r) {
-    static char buf[32];
-    if (r < 0)
-        snprintf(buf, sizeof buf, "-1 %s", errname(errno));
-    else
-        snprintf(buf, sizeof buf, "%ld", r);
-    return buf;
-}
-
 static long long now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -44,8 +35,8 @@ static long read_count(int fd) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    printf("clock CLOCK_PROCESS_CPUTIME_ID: %s\n", rc(timerfd_create(CLOCK_PROCESS_CPUTIME_ID, 0)));
-    printf("flag 4: %s\n", rc(timerfd_create(CLOCK_MONOTONIC, 4)));
+    printf("clock CLOCK_PROCESS_CPUTIME_ID: %s\n", call_result(timerfd_create(CLOCK_PROCESS_CPUTIME_ID, 0)));
+    printf("flag 4: %s\n", call_result(timerfd_create(CLOCK_MONOTONIC, 4)));
 
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct stat st;
@@ -57,16 +48,16 @@ int main(void) {
     printf("timerfd: mode %04o, cloexec %s, nonblock %s, link %s\n", (unsigned)st.st_mode,
            fcntl(fd, F_GETFD) & FD_CLOEXEC ? "yes" : "no", fcntl(fd, F_GETFL) & O_NONBLOCK ? "yes" : "no", link);
     uint64_t n = 1;
-    printf("write: %s\n", rc(write(fd, &n, sizeof n)));
-    printf("read 4 bytes: %s\n", rc(read(fd, &n, 4)));
-    printf("read, disarmed: %s\n", rc(read(fd, &n, sizeof n)));
+    printf("write: %s\n", call_result(write(fd, &n, sizeof n)));
+    printf("read 4 bytes: %s\n", call_result(read(fd, &n, 4)));
+    printf("read, disarmed: %s\n", call_result(read(fd, &n, sizeof n)));
     struct itimerspec bad = {{0, 0}, {0, 1000000000}};
-    printf("settime with 1e9 ns: %s\n", rc(timerfd_settime(fd, 0, &bad, NULL)));
-    printf("settime flag 4: %s\n", rc(arm(fd, 4, 10, 0)));
+    printf("settime with 1e9 ns: %s\n", call_result(timerfd_settime(fd, 0, &bad, NULL)));
+    printf("settime flag 4: %s\n", call_result(arm(fd, 4, 10, 0)));
     int pipes[2];
     if (pipe(pipes) != 0)
         return 1;
-    printf("settime of a pipe: %s\n", rc(arm(pipes[0], 0, 10, 0)));
+    printf("settime of a pipe: %s\n", call_result(arm(pipes[0], 0, 10, 0)));
 
     /* A one-shot timer: not yet, then poll wakes at the deadline, one expiration. */
     long long start = now_ms();
@@ -76,13 +67,13 @@ int main(void) {
     long left_ms = cur.it_value.tv_sec * 1000 + cur.it_value.tv_nsec / 1000000;
     printf("gettime: 0 < left <= 50 ms %s, interval %ld\n", cur.it_value.tv_nsec > 0 && left_ms <= 50 ? "yes" : "no",
            (long)cur.it_interval.tv_nsec);
-    printf("read before the deadline: %s\n", rc(read(fd, &n, sizeof n)));
+    printf("read before the deadline: %s\n", call_result(read(fd, &n, sizeof n)));
     struct pollfd pfd = {fd, POLLIN, 0};
     int ready = poll(&pfd, 1, 2000);
     printf("poll: %d, POLLIN %s, after the deadline %s\n", ready, pfd.revents & POLLIN ? "yes" : "no",
            now_ms() - start >= 50 ? "yes" : "no");
     printf("read: %ld expiration(s)\n", read_count(fd));
-    printf("read again: %s\n", rc(read(fd, &n, sizeof n)));
+    printf("read again: %s\n", call_result(read(fd, &n, sizeof n)));
     timerfd_gettime(fd, &cur);
     printf("gettime after it fired: %ld.%09ld\n", (long)cur.it_value.tv_sec, (long)cur.it_value.tv_nsec);
 
@@ -95,7 +86,7 @@ int main(void) {
     timerfd_settime(fd, 0, &zero, &old);
     printf("disarmed: the old interval %ld ms, the old value set %s\n", old.it_interval.tv_nsec / 1000000,
            old.it_value.tv_nsec > 0 || old.it_value.tv_sec > 0 ? "yes" : "no");
-    printf("read after disarming: %s\n", rc(read(fd, &n, sizeof n)));
+    printf("read after disarming: %s\n", call_result(read(fd, &n, sizeof n)));
 
     /* A blocking timerfd: read waits for the deadline. */
     int blocking = timerfd_create(CLOCK_BOOTTIME, 0);
@@ -116,7 +107,7 @@ int main(void) {
     struct itimerspec at = {{0, 0}, wall};
     start = now_ms();
     printf("settime ABSTIME|CANCEL_ON_SET: %s\n",
-           rc(timerfd_settime(real, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &at, NULL)));
+           call_result(timerfd_settime(real, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &at, NULL)));
     got = read_count(real);
     printf("absolute realtime: %ld expiration(s), after it %s\n", got, now_ms() - start >= 39 ? "yes" : "no");
 

@@ -319,8 +319,9 @@ pub struct Process {
     pub gid: u32,
     /// uname's nodename.
     pub hostname: Vec<u8>,
-    /// The NIS domain name uname reports (setdomainname; `(none)` until set).
-    pub domainname: Vec<u8>,
+    /// The NIS domain name uname reports once setdomainname set it (`(none)` before: no
+    /// allocation at boot).
+    pub domainname: Option<Vec<u8>>,
     /// The VM's clock.
     pub clock: Clock,
     /// Signal dispositions and signals sent to the process.
@@ -402,7 +403,7 @@ impl Process {
             uid: 0,
             gid: 0,
             hostname: b"uvm".to_vec(),
-            domainname: b"(none)".to_vec(),
+            domainname: None,
             clock,
             signals: SignalState::new(),
             thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new(), 0),
@@ -681,6 +682,19 @@ impl Process {
     /// The open file behind `fd`.
     pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
         self.files.fds.lock().get(fd)
+    }
+
+    /// The open file behind `fd` for a call that uses the file itself (reads, writes, locks,
+    /// an anonymous inode's own calls): `EBADF` for an `O_PATH` fd too, as Linux's `fdget`
+    /// skips those. (Inlined, as the callers' own copies were: epoll_wait runs it on every
+    /// call.)
+    #[inline]
+    pub fn used_file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+        let file = self.file(fd)?;
+        if file.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        Ok(file)
     }
 
     /// mmap of a file: image files are mapped in place when read-only (or copied when

@@ -56,6 +56,12 @@ pub fn copy_out(space: &mut AddressSpace, addr: u64, bytes: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// Reads a little-endian `u32` from the app.
+pub fn read_u32(space: &mut AddressSpace, addr: u64) -> Result<u32, Errno> {
+    let b = read(space, addr, 4)?;
+    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Reads a little-endian u64 from the app.
 pub fn read_u64(space: &mut AddressSpace, addr: u64) -> Result<u64, Errno> {
     let b = read(space, addr, 8)?;

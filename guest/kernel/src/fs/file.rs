@@ -337,9 +337,9 @@ impl OpenFile {
     /// Tells the inotify watches of this file about `event` if `happened` (and any watch
     /// exists: one load otherwise).
     #[inline(always)]
-    fn notify_if(&self, happened: bool, event: u32) {
-        if inotify::active() && happened {
-            inotify::file_event(&self.location, event);
+    pub(crate) fn notify_if(&self, happened: bool, event: u32) {
+        if happened {
+            inotify::notify(&self.location, event);
         }
     }
 

@@ -140,6 +140,24 @@ pub fn active() -> bool {
     WATCHES.load(Ordering::Relaxed) != 0
 }
 
+/// [`file_event`] if any watch exists (one load otherwise): what the VFS and the open files
+/// call after a change.
+#[inline(always)]
+pub fn notify(location: &Location, mask: u32) {
+    if active() {
+        file_event(location, mask);
+    }
+}
+
+/// `IN_CREATE` for the new entry `name` of directory `dir` (`is_dir` if it is one), if any
+/// watch exists.
+#[inline(always)]
+pub fn created(dir: &Node, name: &[u8], is_dir: bool) {
+    if active() {
+        child_event(dir, name, IN_CREATE, 0, is_dir);
+    }
+}
+
 /// A new cookie for the `IN_MOVED_FROM`/`IN_MOVED_TO` pair of one rename.
 pub fn next_cookie() -> u32 {
     COOKIE.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
@@ -268,8 +286,9 @@ impl Inotify {
         Ok(inotify)
     }
 
-    /// `inotify_add_watch` once the path is resolved to `location` ([`check_mask`] passed):
-    /// the watch descriptor.
+    /// `inotify_add_watch` once the path is resolved to `location`: the watch descriptor.
+    /// [`check_mask`]'s checks come first (the syscall makes them before the fd's, as Linux
+    /// does), then `ENOTDIR` for `IN_ONLYDIR` on another file.
     pub fn add_watch(&self, location: &Location, mask: u32) -> Result<i32, Errno> {
         check_mask(mask)?;
         if mask & IN_ONLYDIR != 0 && !location.node.is_dir() {

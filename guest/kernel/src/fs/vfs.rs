@@ -493,9 +493,7 @@ impl Vfs {
             return Err(Errno::EPERM);
         };
         let node = dir.create_socket(&name, mode, self.uid, self.gid).map_err(in_use)?;
-        if inotify::active() {
-            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
-        }
+        inotify::created(&parent.dir.node, &name, false);
         socket.bind(UnixAddr::Path(path.to_vec()))?;
         self.unix.lock().bind_path((parent.dir.mount, node.ino()), socket);
         Ok(())
@@ -684,9 +682,7 @@ impl Vfs {
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
                     match dir.create_file(name, mode, self.uid, self.gid) {
                         Ok(node) => {
-                            if inotify::active() {
-                                inotify::child_event(&parent.dir.node, name, inotify::IN_CREATE, 0, false);
-                            }
+                            inotify::created(&parent.dir.node, name, false);
                             return Ok((Location::new(parent.dir.mount, node, join(&parent.dir.path, name)), true));
                         }
                         Err(Errno::EEXIST) if flags & O_EXCL == 0 => continue,
@@ -830,9 +826,7 @@ impl Vfs {
     pub fn mkdir(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(base, path, true)?;
         writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)?;
-        if inotify::active() {
-            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, true);
-        }
+        inotify::created(&parent.dir.node, &name, true);
         Ok(())
     }
 
@@ -847,9 +841,7 @@ impl Vfs {
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
         writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, self.uid, self.gid)?;
-        if inotify::active() {
-            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
-        }
+        inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }
 
@@ -863,9 +855,7 @@ impl Vfs {
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
         writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)?;
-        if inotify::active() {
-            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
-        }
+        inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }
 
@@ -900,8 +890,8 @@ impl Vfs {
         }
         if inotify::active() {
             inotify::self_event(&old.node, inotify::IN_ATTRIB);
-            inotify::child_event(&parent.dir.node, &name, inotify::IN_CREATE, 0, false);
         }
+        inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }
 
@@ -1007,9 +997,7 @@ impl Vfs {
         let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
         let location = self.resolve(base, path, true)?;
         location.node.truncate(len)?;
-        if inotify::active() {
-            inotify::file_event(&location, inotify::IN_MODIFY);
-        }
+        inotify::notify(&location, inotify::IN_MODIFY);
         Ok(())
     }
 
@@ -1020,7 +1008,7 @@ impl Vfs {
             return Err(Errno::EOPNOTSUPP);
         }
         location.node.set_mode(mode)?;
-        attribute_changed(&location);
+        inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
     }
 
@@ -1028,7 +1016,7 @@ impl Vfs {
     pub fn chown(&self, base: &Location, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
         location.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))?;
-        attribute_changed(&location);
+        inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
     }
 
@@ -1043,15 +1031,8 @@ impl Vfs {
     ) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
         location.node.set_times(atime, mtime)?;
-        attribute_changed(&location);
+        inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
-    }
-}
-
-/// `IN_ATTRIB` for the file at `location`, if anything watches.
-fn attribute_changed(location: &Location) {
-    if inotify::active() {
-        inotify::file_event(location, inotify::IN_ATTRIB);
     }
 }
 

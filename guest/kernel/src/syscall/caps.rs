@@ -7,12 +7,6 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 use crate::user;
 
-/// A `u32` of the app's memory.
-fn read_u32(p: &mut Process, addr: u64) -> Result<u32, Errno> {
-    let bytes = user::read(&mut p.space, addr, 4)?;
-    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-}
-
 /// `capget`/`capset` header versions.
 const VERSION_1: u32 = 0x1998_0330;
 const VERSION_2: u32 = 0x2007_1026;
@@ -22,7 +16,7 @@ const VERSION_3: u32 = 0x2008_0522;
 /// EINVAL for another, with the preferred version written back to the header (how libcap
 /// asks which version the kernel speaks).
 fn words(p: &mut Process, header: u64) -> Result<usize, Errno> {
-    match read_u32(p, header)? {
+    match user::read_u32(&mut p.space, header)? {
         VERSION_1 => Ok(1),
         VERSION_2 | VERSION_3 => Ok(2),
         _ => {
@@ -33,8 +27,8 @@ fn words(p: &mut Process, header: u64) -> Result<usize, Errno> {
 }
 
 /// capget(header, data): the sets of the caller's process or of any process of the VM, named
-/// by its pid or one of its threads' ids (ESRCH if none); with a NULL `data`, only the version check (0 for an unknown version,
-/// which is written back).
+/// by its pid or one of its threads' ids (ESRCH if none); with a NULL `data`, only the
+/// version check (0 for an unknown version, which is written back).
 pub fn sys_capget(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (header, data) = (f.rdi, f.rsi);
     let words = match words(p, header) {
@@ -43,7 +37,7 @@ pub fn sys_capget(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         Ok(_) if data == 0 => return Ok(0),
         Ok(words) => words,
     };
-    let pid = read_u32(p, header.wrapping_add(4))? as i32;
+    let pid = user::read_u32(&mut p.space, header.checked_add(4).ok_or(Errno::EFAULT)?)? as i32;
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -69,7 +63,7 @@ pub fn sys_capget(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn sys_capset(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (header, data) = (f.rdi, f.rsi);
     let words = words(p, header)?;
-    let pid = read_u32(p, header.wrapping_add(4))? as i32;
+    let pid = user::read_u32(&mut p.space, header.checked_add(4).ok_or(Errno::EFAULT)?)? as i32;
     if pid != 0 && pid as u32 != p.pid {
         return Err(Errno::EPERM);
     }

@@ -19,7 +19,6 @@
 //! the old mask is back when the call returns, or when the handler of the signal that
 //! interrupted it returns.
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::poll::{deadline_after, read_timeout, wait_for_change, with_sigmask};
@@ -27,19 +26,8 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::epoll::{self, EpollEvent, EPOLL_CLOEXEC, EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, EP_MAX_EVENTS};
 use crate::fs::eventfd::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
-use crate::fs::OpenFile;
 use crate::process::Process;
 use crate::user;
-
-/// The open file of `fd` for a call that uses the file itself: `EBADF` if not open or
-/// `O_PATH` (Linux's `fdget` skips those).
-fn used_file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
-    Ok(file)
-}
 
 /// A new eventfd with counter `initval` (an `unsigned int`) and `eventfd2` flags.
 fn make_eventfd(p: &mut Process, initval: u64, flags: u64) -> SysResult {
@@ -99,8 +87,8 @@ pub fn sys_epoll_ctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         bytes.copy_from_slice(raw);
         EpollEvent::from_bytes(&bytes)
     };
-    let epoll_file = used_file(p, epfd)?;
-    let target = used_file(p, fd)?;
+    let epoll_file = p.used_file(epfd)?;
+    let target = p.used_file(fd)?;
     epoll::control(&epoll_file, op, fd, &target, event)?;
     Ok(0)
 }
@@ -119,7 +107,7 @@ fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Op
     if end.is_none_or(|end| end > uvm_abi::layout::USER_END_VA) {
         return Err(Errno::EFAULT);
     }
-    let file = used_file(p, epfd as i32)?;
+    let file = p.used_file(epfd as i32)?;
     let epoll = file.epoll().cloned().ok_or(Errno::EINVAL)?;
     let deadline = deadline_after(p, timeout_ns);
     loop {

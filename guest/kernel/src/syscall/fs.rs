@@ -1201,20 +1201,11 @@ pub fn sys_syncfs(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     Ok(0)
 }
 
-/// An fd that read/write-style calls accept: not O_PATH (EBADF).
-fn io_file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
-    Ok(file)
-}
-
 /// fadvise64(fd, offset, len, advice): a hint (no-op) once the arguments are checked:
 /// ESPIPE for a pipe, EINVAL for a negative length or an unknown advice.
 pub fn sys_fadvise64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, _offset, len, advice, ..] = f.syscall_args();
-    let file = io_file(p, fd_arg(fd))?;
+    let file = p.used_file(fd_arg(fd))?;
     if file.pipe().is_some() {
         return Err(Errno::ESPIPE);
     }
@@ -1227,7 +1218,7 @@ pub fn sys_fadvise64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// readahead(fd, offset, count): a hint (no-op: files are in memory already) once the fd is
 /// checked: EBADF unless open for reading, EINVAL unless a regular file.
 pub fn sys_readahead(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let file = io_file(p, fd_arg(f.rdi))?;
+    let file = p.used_file(fd_arg(f.rdi))?;
     if !file.is_readable() {
         return Err(Errno::EBADF);
     }
@@ -1242,7 +1233,7 @@ pub fn sys_readahead(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// ESPIPE for a pipe.
 pub fn sys_sync_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, offset, nbytes, flags, ..] = f.syscall_args();
-    let file = io_file(p, fd_arg(fd))?;
+    let file = p.used_file(fd_arg(fd))?;
     if flags & !7 != 0 || (offset as i64) < 0 || (nbytes as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -1261,7 +1252,7 @@ pub fn sys_sync_file_range(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// fallocate(fd, mode, offset, len).
 pub fn sys_fallocate(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, mode, offset, len, ..] = f.syscall_args();
-    io_file(p, fd_arg(fd))?.fallocate(mode as u32, offset as i64, len as i64)?;
+    p.used_file(fd_arg(fd))?.fallocate(mode as u32, offset as i64, len as i64)?;
     Ok(0)
 }
 

@@ -44,8 +44,6 @@ pub fn try_read(p: &mut Process, file: &OpenFile, buf: u64, count: u64, offset: 
             return Some(Err(e));
         }
     }
-    if crate::fs::inotify::active() && copied > 0 {
-        crate::fs::inotify::file_event(file.location(), crate::fs::inotify::IN_ACCESS);
-    }
+    file.notify_if(copied > 0, crate::fs::inotify::IN_ACCESS);
     Some(Ok(copied as usize))
 }

@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use super::fs::{base_of, path_arg};
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
-use crate::fs::inotify::{self, Inotify, IN_CLOEXEC, IN_DONT_FOLLOW, IN_NONBLOCK, IN_ONLYDIR};
+use crate::fs::inotify::{self, Inotify, IN_CLOEXEC, IN_DONT_FOLLOW, IN_NONBLOCK};
 use crate::process::Process;
 use crate::syscall::fs::AT_FDCWD;
 
@@ -32,11 +32,7 @@ fn init(p: &mut Process, flags: u32) -> SysResult {
 
 /// The instance of `fd`: `EBADF` if not open (or `O_PATH`), `EINVAL` if not an inotify fd.
 fn instance_of(p: &Process, fd: i32) -> Result<Arc<Inotify>, Errno> {
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
-    file.node().inotify().cloned().ok_or(Errno::EINVAL)
+    p.used_file(fd)?.node().inotify().cloned().ok_or(Errno::EINVAL)
 }
 
 /// inotify_add_watch(fd, path, mask): the mask first, then the fd, then the path (its last
@@ -49,9 +45,6 @@ pub fn sys_inotify_add_watch(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let path = path_arg(p, path)?;
     let base = base_of(p, AT_FDCWD, &path)?;
     let location = p.vfs.resolve(&base, &path, mask & IN_DONT_FOLLOW == 0)?;
-    if mask & IN_ONLYDIR != 0 && !location.is_dir() {
-        return Err(Errno::ENOTDIR);
-    }
     Ok(instance.add_watch(&location, mask)? as usize)
 }
 

@@ -55,10 +55,7 @@ pub fn sys_flock(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         LOCK_UN => None,
         _ => return Err(Errno::EINVAL),
     };
-    let file = p.file(f.rdi as i32)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
+    let file = p.used_file(f.rdi as i32)?;
     let id = file_id(&file)?;
     let Some(exclusive) = exclusive else {
         p.vfs.locks().lock().unflock(id, &Owner::file(&file));
@@ -126,10 +123,7 @@ fn read_request(p: &mut Process, addr: u64, file: &OpenFile) -> Result<Request, 
 /// first lock that would conflict (or F_UNLCK), else the lock is set (waiting if `wait`);
 /// `ofd`: held by the open file description (its l_pid must be 0), else by the process.
 pub fn fcntl_lock(p: &mut Process, fd: i32, addr: u64, get: bool, wait: bool, ofd: bool) -> SysResult {
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
+    let file = p.used_file(fd)?;
     let request = read_request(p, addr, &file)?;
     // The access mode before l_pid, as Linux checks them.
     match request.kind {

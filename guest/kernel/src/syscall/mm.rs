@@ -213,7 +213,7 @@ pub fn sys_mincore(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 u8::from(crate::mm::paging::lookup(root, va) & pte::PRESENT != 0)
             })
             .collect();
-        crate::user::copy_out(&mut p.space, vec + done, &resident)?;
+        crate::user::copy_out(&mut p.space, vec.checked_add(done).ok_or(Errno::EFAULT)?, &resident)?;
         done += count;
     }
     Ok(0)

@@ -98,9 +98,9 @@ fn write_time_left(p: &mut Process, addr: u64, ns: u64, micros: bool) {
 }
 
 /// Runs `call` with the signal mask at `mask` (a `sigset_t` of `size` bytes; none if NULL)
-/// blocked instead of the thread's, as epoll_pwait, ppoll and pselect6 do: EINVAL for another size, EFAULT for
-/// an unreadable mask. After an EINTR the old mask comes back when the signal's handler
-/// returns (the frame saves it), as after sigsuspend; otherwise at once.
+/// blocked instead of the thread's, as epoll_pwait, ppoll and pselect6 do: EINVAL for another
+/// size, EFAULT for an unreadable mask. After an EINTR the old mask comes back when the
+/// signal's handler returns (the frame saves it), as after sigsuspend; otherwise at once.
 pub(super) fn with_sigmask(
     p: &mut Process,
     mask: u64,

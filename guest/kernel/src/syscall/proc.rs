@@ -213,7 +213,7 @@ pub fn sys_uname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     put_utsname_field(&mut uts, 2, b"6.1.0-uvm");
     put_utsname_field(&mut uts, 3, b"#1 SMP uvm");
     put_utsname_field(&mut uts, 4, b"x86_64");
-    put_utsname_field(&mut uts, 5, &p.domainname);
+    put_utsname_field(&mut uts, 5, p.domainname.as_deref().unwrap_or(b"(none)"));
     user::copy_out(&mut p.space, f.rdi, &uts)?;
     Ok(0)
 }
@@ -223,23 +223,23 @@ pub fn sys_uname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// root holds; capabilities are not checked here (`crate::caps`). EINVAL past 64 bytes.
 #[cold]
 pub fn sys_sethostname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    set_uts_name(p, f, |q| &mut q.hostname)
+    set_uts_name(p, f, |q, name| q.hostname = name)
 }
 
 /// setdomainname(name, len): the NIS domain name uname reports, as sethostname sets the
 /// host name.
 #[cold]
 pub fn sys_setdomainname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    set_uts_name(p, f, |q| &mut q.domainname)
+    set_uts_name(p, f, |q, name| q.domainname = Some(name))
 }
 
-/// Sets the utsname field `field` of every process to the call's name.
-fn set_uts_name(p: &mut Process, f: &TrapFrame, field: fn(&mut Process) -> &mut Vec<u8>) -> SysResult {
+/// Gives every process the call's name (`set` stores it in the utsname field).
+fn set_uts_name(p: &mut Process, f: &TrapFrame, set: fn(&mut Process, Vec<u8>)) -> SysResult {
     let name = uts_name(p, f.rdi, f.rsi)?;
     for q in p.shared.processes.iter_mut() {
-        *field(q) = name.clone();
+        set(q, name.clone());
     }
-    *field(p) = name;
+    set(p, name);
     Ok(0)
 }
 

@@ -47,11 +47,7 @@ fn signalfd(p: &mut Process, fd: i32, mask_addr: u64, size: u64, flags: u32) -> 
         let fd = p.files.fds.lock().insert(file, flags & SFD_CLOEXEC != 0)?;
         return Ok(fd as usize);
     }
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
-    file.node().signalfd().ok_or(Errno::EINVAL)?.set_mask(mask);
+    p.used_file(fd)?.node().signalfd().ok_or(Errno::EINVAL)?.set_mask(mask);
     Ok(fd as usize)
 }
 

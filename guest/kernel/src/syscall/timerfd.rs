@@ -28,11 +28,7 @@ pub fn sys_timerfd_create(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// The timer of `fd`: `EBADF` if not open (or `O_PATH`), `EINVAL` if not a timerfd.
 fn timer_of(p: &Process, fd: i32) -> Result<Arc<TimerFd>, Errno> {
-    let file = p.file(fd)?;
-    if file.is_path_only() {
-        return Err(Errno::EBADF);
-    }
-    file.node().timerfd().cloned().ok_or(Errno::EINVAL)
+    p.used_file(fd)?.node().timerfd().cloned().ok_or(Errno::EINVAL)
 }
 
 /// timerfd_settime(fd, flags, new_value, old_value): TFD_TIMER_ABSTIME,
