@@ -56,6 +56,8 @@ boot_tests! {
     musl_signalfd => cases::signalfd(Musl);
     glibc_inotify => cases::inotify(Glibc);
     musl_inotify => cases::inotify(Musl);
+    glibc_pidfd => cases::pidfd(Glibc);
+    musl_pidfd => cases::pidfd(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

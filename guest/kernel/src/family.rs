@@ -10,10 +10,12 @@
 //! The app's end ends the VM, and with it every process, as a container ends with its
 //! first process.
 
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::SysResult;
+use crate::fs::pidfd::{PidFd, Stage};
 use crate::process::{Process, INIT_PID};
 use crate::signal::deliver::{self, Target};
 use crate::signal::{SigFields, SigInfo, Signal};
@@ -80,7 +82,7 @@ impl Ending {
 }
 
 /// A child that ended and was not yet waited for (a zombie).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ExitedChild {
     /// Its pid.
     pub pid: u32,
@@ -92,6 +94,17 @@ pub struct ExitedChild {
     pub ending: Ending,
     /// Its CPU time, its own waited-for children's included (`crate::cputime`).
     pub cpu_ns: u64,
+    /// The node its pidfds share, if it has any: told when the record is reaped.
+    pub pidfd: Option<Arc<PidFd>>,
+}
+
+impl ExitedChild {
+    /// It was waited for (or its parent reaps its children itself): nothing of it is left.
+    fn reaped(&self) {
+        if let Some(pidfd) = &self.pidfd {
+            pidfd.advance(Stage::Reaped);
+        }
+    }
 }
 
 /// What fork, vfork or a clone without CLONE_THREAD asks for.
@@ -114,6 +127,8 @@ pub struct ForkRequest {
     pub clear_child_tid: Option<u64>,
     /// The signal the parent gets at the child's end.
     pub exit_signal: u32,
+    /// CLONE_PIDFD: where the parent gets the number of a pidfd for the child.
+    pub pidfd: Option<u64>,
 }
 
 /// Makes a child process that runs on from the caller's registers `f` (rax 0 there); its
@@ -142,6 +157,18 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
     };
     let mut child = p.forked(pid, vcpu.cpu, space, request.exit_signal);
     child.borrowed_space = borrow;
+    // After the copies: the child has neither the pidfd nor its number, as on Linux.
+    let pidfd = match request.pidfd.map(|at| give_pidfd(p, &mut child, at)).transpose() {
+        Ok(fd) => fd,
+        Err(e) => {
+            if borrow {
+                p.space = core::mem::replace(&mut child.space, p.space.placeholder());
+            }
+            discard(child);
+            clone::give_back_vcpu(p, vcpu);
+            return Err(e);
+        }
+    };
     if let Some(at) = request.child_tid {
         // Through the child's tables: `user::write_u32` would write the running (parent's)
         // memory, which is the child's only when it borrows it.
@@ -162,12 +189,15 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
         if borrow {
             p.space = core::mem::replace(&mut child.space, p.space.placeholder());
         }
+        if let Some(fd) = pidfd {
+            let _ = p.files.fds.lock().close(fd);
+        }
         discard(child);
         return Err(e);
     }
     p.shared.vcpus.next_tid += 1;
     // Both are listed under /proc (registering the parent again changes nothing).
-    let views: [alloc::sync::Arc<dyn crate::fs::ProcessView>; 2] = [p.view.clone(), child.view.clone()];
+    let views: [Arc<dyn crate::fs::ProcessView>; 2] = [p.view.clone(), child.view.clone()];
     for view in &views {
         p.vfs.register_process(view);
     }
@@ -176,6 +206,22 @@ pub fn fork(p: &mut Process, f: &TrapFrame, request: ForkRequest) -> SysResult {
         wait_for_vfork_child(p, pid);
     }
     Ok(pid as usize)
+}
+
+/// CLONE_PIDFD: gives the parent `p` a pidfd for `child` (close-on-exec, as Linux makes it),
+/// its number written at `at` in the parent's memory (which a vfork child borrows): the fd,
+/// or EFAULT (and no fd) when `at` cannot be written.
+#[cold]
+fn give_pidfd(p: &mut Process, child: &mut Process, at: u64) -> Result<i32, crate::errno::Errno> {
+    let node = p.vfs.pidfd_node(child.pid, Stage::Running);
+    let fd = p.files.fds.lock().insert(p.vfs.pidfd(node.clone(), false), true)?;
+    let memory = if child.borrowed_space { &mut child.space } else { &mut p.space };
+    if let Err(e) = crate::user::write_u32(memory, at, fd as u32) {
+        let _ = p.files.fds.lock().close(fd);
+        return Err(e);
+    }
+    child.pidfd = Some(node);
+    Ok(fd)
 }
 
 /// Frees what a child that never ran holds (no vCPU runs on its tables).
@@ -274,7 +320,11 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     }
     let now = p.clock.monotonic_ns(crate::time::rdtsc());
     let cpu_ns = p.cpu_ns(now).saturating_add(p.view.cpu.children_ns());
-    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending, cpu_ns };
+    let pidfd = p.pidfd.take();
+    if let Some(pidfd) = &pidfd {
+        pidfd.advance(Stage::Ended);
+    }
+    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending, cpu_ns, pidfd };
     let exit_signal = p.exit_signal;
     let cpu = p.thread.cpu;
     // Another process becomes current; this one is the last of the others then.
@@ -302,18 +352,15 @@ fn tell_parent(parent: &mut Process, child: ExitedChild, exit_signal: u32) {
     const SA_NOCLDWAIT: u64 = 2;
     let action = parent.signals.action(Signal::SIGCHLD as u32);
     let reaps_itself = action.handler == crate::signal::SIG_IGN || action.flags & SA_NOCLDWAIT != 0;
-    if !reaps_itself {
+    let (code, status) = child.ending.code_and_status();
+    let fields = SigFields::Child { pid: child.pid, uid: child.uid, status };
+    if reaps_itself {
+        child.reaped();
+    } else {
         parent.exited_children.push(child);
     }
     if exit_signal != 0 {
-        let (code, status) = child.ending.code_and_status();
-        let info = SigInfo {
-            signo: exit_signal,
-            errno: 0,
-            code,
-            fields: SigFields::Child { pid: child.pid, uid: child.uid, status },
-            origin: None,
-        };
+        let info = SigInfo { signo: exit_signal, errno: 0, code, fields, origin: None };
         signal_process(parent, info);
     }
 }
@@ -381,12 +428,25 @@ impl ChildSelector {
 pub fn take_exited_child(p: &mut Process, selector: ChildSelector, keep: bool) -> Option<ExitedChild> {
     let at = p.exited_children.iter().position(|c| selector.matches(c.pid, c.pgid))?;
     if keep {
-        return Some(p.exited_children[at]);
+        return Some(p.exited_children[at].clone());
     }
     let child = p.exited_children.remove(at);
     // As Linux adds a reaped child's times to its parent's children's times.
     p.view.cpu.child_reaped(child.cpu_ns);
+    if child.pidfd.is_some() {
+        child.reaped();
+        // Its pidfds' POLLHUP.
+        p.io_changed();
+    }
     Some(child)
+}
+
+/// The record of process `pid` if it ended and was not reaped yet (a zombie), in whichever
+/// process's list it is.
+pub fn zombie(p: &mut Process, pid: u32) -> Option<&mut ExitedChild> {
+    let lists =
+        core::iter::once(&mut p.exited_children).chain(p.shared.processes.iter_mut().map(|q| &mut q.exited_children));
+    lists.flat_map(|list| list.iter_mut()).find(|c| c.pid == pid)
 }
 
 /// Whether `p` has a child that has not ended that `selector` chooses.

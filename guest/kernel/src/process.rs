@@ -292,6 +292,9 @@ pub struct Process {
     pub exit_signal: u32,
     /// Its children that ended and were not yet waited for.
     pub exited_children: Vec<crate::family::ExitedChild>,
+    /// The node its pidfds share, from its first pidfd on (`fs::pidfd`); its zombie record
+    /// takes it when it ends.
+    pub pidfd: Option<Arc<crate::fs::pidfd::PidFd>>,
     /// The vCPU of the thread that made this process with CLONE_VFORK, which waits until this
     /// process execs or ends.
     pub vfork_parent: Option<u32>,
@@ -391,6 +394,7 @@ impl Process {
             sid: INIT_PID,
             exit_signal: crate::signal::Signal::SIGCHLD as u32,
             exited_children: Vec::new(),
+            pidfd: None,
             vfork_parent: None,
             borrowed_space: false,
             shared: Shared { processes: Vec::new(), vcpus: crate::thread::Vcpus::new() },
@@ -451,6 +455,7 @@ impl Process {
             sid: self.sid,
             exit_signal,
             exited_children: Vec::new(),
+            pidfd: None,
             vfork_parent: None,
             borrowed_space: false,
             shared: Shared::default(),

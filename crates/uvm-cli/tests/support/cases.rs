@@ -261,6 +261,7 @@ pub fn all() -> Vec<Case> {
             timerfd(tc),
             signalfd(tc),
             inotify(tc),
+            pidfd(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -692,6 +693,65 @@ pub fn signalfd(tc: Toolchain) -> Case {
                a blocking read interrupted by a handled SIGALRM:\n\
                \x20\x20read: -1 EINTR\n";
     case("signalfd", c_only(tc), "signalfd", vec![Run::new("signals").stdout(out)])
+}
+
+/// `pidfd`: processes named by files: pidfd_open and its errors, what the file shows, the
+/// caller's own pidfd (Go's start-up checks), kill's and sigqueue's signals through one, a
+/// copy of a child's fd, readiness as a child ends and is reaped (poll, edge-triggered epoll),
+/// waitid(P_PIDFD) (WNOWAIT, a PIDFD_NONBLOCK pidfd's EAGAIN), a zombie's pidfd, a child
+/// reaped at once because SIGCHLD is ignored, clone's and clone3's CLONE_PIDFD.
+pub fn pidfd(tc: Toolchain) -> Case {
+    let out = "open, flag 1: -1 EINVAL\n\
+               open, pid 0: -1 EINVAL\n\
+               open, pid -1: -1 EINVAL\n\
+               open, no such pid: -1 ESRCH\n\
+               open, a thread's tid: -1 ENOENT\n\
+               send_signal to stdin: -1 EBADF\n\
+               send_signal, flag 8: -1 EINVAL\n\
+               getfd of stdin: -1 EBADF\n\
+               waitid P_PIDFD on stdin: -1 EBADF\n\
+               waitid P_PIDFD -1: -1 EINVAL\n\
+               own pidfd: cloexec yes, nonblock no, access rdwr, link anon_inode:[pidfd]\n\
+               read: -1 EINVAL\n\
+               write: -1 EINVAL\n\
+               poll: none\n\
+               waitid on itself: -1 ECHILD\n\
+               signal 0 to itself: 0\n\
+               SIGUSR1 to itself: 0\n\
+               \x20\x20taken: yes, SI_USER yes, sender is this process yes\n\
+               a siginfo for another signal: -1 EINVAL\n\
+               sigqueue's siginfo: 0\n\
+               \x20\x20taken: yes, SI_QUEUE yes, value 42\n\
+               child: poll none\n\
+               getfd: cloexec yes, reads ping\n\
+               getfd, flag 1: -1 EINVAL\n\
+               getfd, an fd it lacks: -1 EBADF\n\
+               SIGTERM through the pidfd: 0\n\
+               poll until it ends: 1, IN\n\
+               ended, not reaped: signal 0 0, kill 0 0\n\
+               a pidfd opened now: poll IN\n\
+               waitid P_PIDFD, WNOWAIT: 0, killed 15\n\
+               poll after WNOWAIT: IN\n\
+               waitid P_PIDFD (another pidfd): 0, killed 15\n\
+               reaped: poll IN HUP, signal 0 -1 ESRCH, getfd -1 ESRCH\n\
+               open a reaped pid: -1 ESRCH\n\
+               nonblocking pidfd: nonblock yes\n\
+               waitid: -1 EAGAIN\n\
+               waitid, WNOHANG: 0, none\n\
+               epoll, running: 0\n\
+               epoll until it ends: 1 (data 7, IN)\n\
+               epoll, edge again: 0\n\
+               waitid: 0, exited 7\n\
+               epoll after the reap: 1 (IN HUP)\n\
+               SIGCHLD ignored: poll 1, IN HUP\n\
+               \x20\x20waitid: -1 ECHILD\n\
+               clone CLONE_PIDFD: pidfd set, cloexec yes\n\
+               \x20\x20waitid P_PIDFD: 0, exited 3\n\
+               clone CLONE_PIDFD|CLONE_PARENT_SETTID: -1 EINVAL\n\
+               clone CLONE_PIDFD, a bad pointer: -1 EFAULT\n\
+               \x20\x20no child made: -1 ECHILD\n\
+               clone3 CLONE_PIDFD: pidfd set; waitid 0, exited 4\n";
+    case("pidfd", c_only(tc), "pidfd", vec![Run::new("pidfds").stdout(out)])
 }
 
 /// `inotify`: file-system change notification: creation and its errors, what the file

@@ -1,5 +1,5 @@
 //! Linux's anonymous inode (`anon_inodefs`): the one inode that every eventfd and epoll file
-//! shares on Linux (and timerfds, signalfds and inotify instances). It owns what these files show of themselves: `fstat` (mode `0600` with
+//! shares on Linux (and timerfds, signalfds, inotify instances and pidfds). It owns what these files show of themselves: `fstat` (mode `0600` with
 //! no file-type bits, owned by root, size 0, the same device and inode number for all of
 //! them), `fstatfs` (`ANON_INODE_FS_MAGIC`) and the names `/proc/self/fd/N` links to
 //! (`anon_inode:[eventfd]`, `anon_inode:[eventpoll]`).
@@ -9,7 +9,7 @@
 //!
 //! [`AnonNode`] is what `Node::Anon` holds: one of the kinds of file on the anonymous inode,
 //! each of which owns its semantics (`fs::eventfd`, `fs::epoll`, `fs::timerfd`,
-//! `fs::signalfd`, `fs::inotify`); this dispatches the node operations they answer.
+//! `fs::signalfd`, `fs::inotify`, `fs::pidfd`); this dispatches the node operations they answer.
 
 use alloc::sync::Arc;
 
@@ -17,6 +17,7 @@ use crate::errno::Errno;
 use crate::fs::epoll::{Changes, Epoll};
 use crate::fs::eventfd::EventFd;
 use crate::fs::inotify::Inotify;
+use crate::fs::pidfd::PidFd;
 use crate::fs::signalfd::SignalFd;
 use crate::fs::stat::{makedev, FileType, Stat, Timespec};
 use crate::fs::timerfd::TimerFd;
@@ -37,6 +38,8 @@ pub const TIMERFD_NAME: &[u8] = b"anon_inode:[timerfd]";
 pub const SIGNALFD_NAME: &[u8] = b"anon_inode:[signalfd]";
 /// What `/proc/self/fd/N` shows for an inotify instance (no brackets, as on Linux).
 pub const INOTIFY_NAME: &[u8] = b"anon_inode:inotify";
+/// What `/proc/self/fd/N` shows for a pidfd.
+pub const PIDFD_NAME: &[u8] = b"anon_inode:[pidfd]";
 
 /// The anonymous inode's metadata; `time` is when it was made (the VM's boot, as on Linux).
 pub fn stat(time: Timespec) -> Stat {
@@ -51,6 +54,7 @@ pub enum AnonNode {
     TimerFd(Arc<TimerFd>),
     SignalFd(Arc<SignalFd>),
     Inotify(Arc<Inotify>),
+    PidFd(Arc<PidFd>),
 }
 
 impl AnonNode {
@@ -62,6 +66,7 @@ impl AnonNode {
             AnonNode::TimerFd(timer) => timer.stat(),
             AnonNode::SignalFd(signalfd) => signalfd.stat(),
             AnonNode::Inotify(inotify) => inotify.stat(),
+            AnonNode::PidFd(pidfd) => pidfd.stat(),
         }
     }
 
@@ -73,20 +78,21 @@ impl AnonNode {
             (AnonNode::TimerFd(a), AnonNode::TimerFd(b)) => Arc::ptr_eq(a, b),
             (AnonNode::SignalFd(a), AnonNode::SignalFd(b)) => Arc::ptr_eq(a, b),
             (AnonNode::Inotify(a), AnonNode::Inotify(b)) => Arc::ptr_eq(a, b),
+            (AnonNode::PidFd(a), AnonNode::PidFd(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
 
     /// A read: an eventfd's counter, a timerfd's expirations, an inotify instance's events
-    /// (each says `EAGAIN` when it has nothing yet); an epoll instance cannot be read, and a
-    /// signalfd is read by the syscall layer (`syscall::signalfd`: it needs the reader):
-    /// `EINVAL`.
+    /// (each says `EAGAIN` when it has nothing yet); an epoll instance and a pidfd cannot be
+    /// read, and a signalfd is read by the syscall layer (`syscall::signalfd`: it needs the
+    /// reader): `EINVAL`.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         match self {
             AnonNode::EventFd(eventfd) => eventfd.read(buf),
             AnonNode::TimerFd(timer) => timer.read(buf),
             AnonNode::Inotify(inotify) => inotify.read(buf),
-            AnonNode::Epoll(_) | AnonNode::SignalFd(_) => Err(Errno::EINVAL),
+            AnonNode::Epoll(_) | AnonNode::SignalFd(_) | AnonNode::PidFd(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -106,6 +112,7 @@ impl AnonNode {
             AnonNode::TimerFd(timer) => timer.poll(),
             AnonNode::SignalFd(signalfd) => signalfd.poll(),
             AnonNode::Inotify(inotify) => inotify.poll(),
+            AnonNode::PidFd(pidfd) => pidfd.poll(),
         }
     }
 
@@ -117,6 +124,7 @@ impl AnonNode {
             AnonNode::TimerFd(timer) => timer.changes(),
             AnonNode::SignalFd(signalfd) => signalfd.changes(),
             AnonNode::Inotify(inotify) => inotify.changes(),
+            AnonNode::PidFd(pidfd) => pidfd.changes(),
         }
     }
 }

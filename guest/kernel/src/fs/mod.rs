@@ -65,6 +65,7 @@ pub mod ioctl;
 pub mod locks;
 pub mod node;
 pub mod path;
+pub mod pidfd;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;

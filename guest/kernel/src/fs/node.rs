@@ -354,6 +354,14 @@ impl Node {
         }
     }
 
+    /// The pidfd, if this is one.
+    pub fn pidfd(&self) -> Option<&Arc<crate::fs::pidfd::PidFd>> {
+        match self {
+            Node::Anon(AnonNode::PidFd(pidfd)) => Some(pidfd),
+            _ => None,
+        }
+    }
+
     /// The signalfd, if this is one.
     pub fn signalfd(&self) -> Option<&Arc<crate::fs::signalfd::SignalFd>> {
         match self {

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use crate::errno::Errno;
 use crate::fs::anon::{
-    AnonNode, ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, SIGNALFD_NAME, TIMERFD_NAME,
+    AnonNode, ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, PIDFD_NAME, SIGNALFD_NAME, TIMERFD_NAME,
 };
 use crate::fs::budget::SpaceBudget;
 use crate::fs::console::{ConsoleDevice, ConsoleRole};
@@ -406,6 +406,22 @@ impl Vfs {
         let node = Node::Anon(AnonNode::SignalFd(crate::fs::signalfd::SignalFd::new(mask, self.booted)));
         let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
         Arc::new(OpenFile::new(Location::new(mount_id::ANON, node, SIGNALFD_NAME.to_vec()), flags, Vec::new()))
+    }
+
+    /// The pidfd node of process `pid`, at `stage` of its end (one per process: the process
+    /// keeps it for its later pidfds).
+    #[cold]
+    pub fn pidfd_node(&self, pid: u32, stage: crate::fs::pidfd::Stage) -> Arc<crate::fs::pidfd::PidFd> {
+        crate::fs::pidfd::PidFd::new(pid, stage, self.booted)
+    }
+
+    /// `pidfd_open`, `CLONE_PIDFD`: a new pidfd's file on `node` (read-write, as Linux opens
+    /// it; `O_NONBLOCK` if `nonblocking`). `/proc/self/fd/N` shows `anon_inode:[pidfd]`.
+    #[cold]
+    pub fn pidfd(&self, node: Arc<crate::fs::pidfd::PidFd>, nonblocking: bool) -> Arc<OpenFile> {
+        let flags = O_RDWR | if nonblocking { O_NONBLOCK } else { 0 };
+        let location = Location::new(mount_id::ANON, Node::Anon(AnonNode::PidFd(node)), PIDFD_NAME.to_vec());
+        Arc::new(OpenFile::new(location, flags, Vec::new()))
     }
 
     /// `inotify_init1`: a new inotify instance's file (read-only, as Linux opens it;

@@ -72,22 +72,35 @@ fn check_flags(flags: u64) -> Result<(), Errno> {
 
 /// Flags a new process may be asked with (fork, vfork, posix_spawn): CLONE_VM with
 /// CLONE_VFORK runs the child on its waiting parent's memory when the parent has one thread,
-/// and on a copy otherwise (`crate::family::fork`).
-const PROCESS_FLAGS: u64 = COMMON_FLAGS | CLONE_VM | CLONE_VFORK;
+/// and on a copy otherwise (`crate::family::fork`); CLONE_PIDFD gives the parent a pidfd.
+const PROCESS_FLAGS: u64 = COMMON_FLAGS | CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+
+/// The pointers of a new process's clone: where the parent and the child get its pid and
+/// where the parent gets its pidfd (clone's `parent_tid` again; clone3's own field).
+struct ProcessPointers {
+    parent_tid: u64,
+    child_tid: u64,
+    pidfd: u64,
+}
 
 /// A new process as clone's `flags` (CLONE_THREAD clear) and arguments ask: EINVAL where
-/// Linux refuses the flags (CLONE_SIGHAND without CLONE_VM), ENOSYS for what is not served
-/// (sharing the fd table, handlers or working directory with the parent; pidfds; namespaces),
-/// so it shows in the syscall trace.
+/// Linux refuses the flags (CLONE_SIGHAND without CLONE_VM; CLONE_PIDFD with CLONE_DETACHED,
+/// or with CLONE_PARENT_SETTID at the same address), ENOSYS for what is not served (sharing
+/// the fd table, handlers or working directory with the parent; namespaces), so it shows in
+/// the syscall trace.
 fn fork_request(
     flags: u64,
     stack: u64,
-    parent_tid: u64,
-    child_tid: u64,
+    at: ProcessPointers,
     tls: u64,
     exit_signal: u64,
 ) -> Result<crate::family::ForkRequest, Errno> {
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0
+        && (flags & CLONE_DETACHED != 0 || (flags & CLONE_PARENT_SETTID != 0 && at.pidfd == at.parent_tid))
+    {
         return Err(Errno::EINVAL);
     }
     if flags & !PROCESS_FLAGS != 0 {
@@ -105,10 +118,11 @@ fn fork_request(
         vfork: flags & CLONE_VFORK != 0,
         share_memory: flags & CLONE_VM != 0,
         tls: when(CLONE_SETTLS, tls),
-        parent_tid: when(CLONE_PARENT_SETTID, parent_tid),
-        child_tid: when(CLONE_CHILD_SETTID, child_tid),
-        clear_child_tid: when(CLONE_CHILD_CLEARTID, child_tid),
+        parent_tid: when(CLONE_PARENT_SETTID, at.parent_tid),
+        child_tid: when(CLONE_CHILD_SETTID, at.child_tid),
+        clear_child_tid: when(CLONE_CHILD_CLEARTID, at.child_tid),
         exit_signal: exit_signal as u32,
+        pidfd: when(CLONE_PIDFD, at.pidfd),
     })
 }
 
@@ -117,7 +131,8 @@ fn fork_request(
 pub fn sys_clone(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [flags, stack, parent_tid, child_tid, tls, _] = f.syscall_args();
     if flags & CLONE_THREAD == 0 {
-        let request = fork_request(flags & !0xff, stack, parent_tid, child_tid, tls, flags & 0xff)?;
+        let at = ProcessPointers { parent_tid, child_tid, pidfd: parent_tid };
+        let request = fork_request(flags & !0xff, stack, at, tls, flags & 0xff)?;
         return crate::family::fork(p, f, request);
     }
     check_flags(flags)?;
@@ -153,7 +168,7 @@ pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     let raw = user::read(&mut p.space, addr, size)?;
     let word = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = core::array::from_fn(word);
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] = core::array::from_fn(word);
     // set_tid, set_tid_size and cgroup (and anything newer) must be zero.
     if raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0) {
         return Err(Errno::EINVAL);
@@ -168,7 +183,7 @@ pub fn sys_clone3(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         if flags & 0xff != 0 {
             return Err(Errno::EINVAL);
         }
-        let request = fork_request(flags, top, parent_tid, child_tid, tls, exit_signal)?;
+        let request = fork_request(flags, top, ProcessPointers { parent_tid, child_tid, pidfd }, tls, exit_signal)?;
         return crate::family::fork(p, f, request);
     }
     check_flags(flags)?;
@@ -537,7 +552,8 @@ mod tests {
 
     #[test]
     fn process_flags_as_libcs_pass_them() {
-        let request = |flags: u64| fork_request(flags & !0xff, 0, 0, 0, 0, flags & 0xff);
+        let nowhere = || ProcessPointers { parent_tid: 0, child_tid: 0, pidfd: 0 };
+        let request = |flags: u64| fork_request(flags & !0xff, 0, nowhere(), 0, flags & 0xff);
         let fork = request(17).expect("fork: SIGCHLD only");
         assert_eq!((fork.vfork, fork.exit_signal, fork.tls), (false, 17, None));
         // glibc's fork.
@@ -547,7 +563,14 @@ mod tests {
         assert_eq!(request(CLONE_SIGHAND | 17), Err(Errno::EINVAL), "handlers shared need the memory shared");
         assert_eq!(request(CLONE_FILES | 17), Err(Errno::ENOSYS), "a shared fd table is not served");
         assert_eq!(request(CLONE_VM | CLONE_SIGHAND | 17), Err(Errno::ENOSYS));
-        assert_eq!(fork_request(0, 0, 0, 0, 0, 65), Err(Errno::EINVAL), "no such exit signal");
+        assert_eq!(fork_request(0, 0, nowhere(), 0, 65), Err(Errno::EINVAL), "no such exit signal");
+        let pidfd = request(CLONE_PIDFD | 17).expect("a pidfd");
+        assert_eq!(pidfd.pidfd, Some(0));
+        assert_eq!(request(CLONE_PIDFD | CLONE_DETACHED | 17), Err(Errno::EINVAL));
+        assert_eq!(request(CLONE_PIDFD | CLONE_PARENT_SETTID | 17), Err(Errno::EINVAL), "clone's one pointer");
+        let apart = ProcessPointers { parent_tid: 8, child_tid: 0, pidfd: 16 };
+        let both = fork_request(CLONE_PIDFD | CLONE_PARENT_SETTID, 0, apart, 0, 17).expect("clone3's two pointers");
+        assert_eq!((both.parent_tid, both.pidfd), (Some(8), Some(16)));
         assert_eq!(check_flags(CLONE_VM | CLONE_THREAD), Err(Errno::EINVAL), "a thread needs CLONE_SIGHAND");
         assert_eq!(check_flags(CLONE_VM | CLONE_THREAD | CLONE_SIGHAND | CLONE_VFORK), Err(Errno::EINVAL));
     }

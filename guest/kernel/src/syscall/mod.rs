@@ -23,6 +23,7 @@ pub mod names;
 pub mod net;
 pub mod notes;
 pub mod patch;
+pub mod pidfd;
 pub mod poll;
 pub mod posix_timer;
 pub mod prctl;

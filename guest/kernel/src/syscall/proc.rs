@@ -73,8 +73,10 @@ pub fn sys_wait4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 }
 
 /// waitid(idtype, id, infop, options, rusage): EINVAL for an unknown id type or options, or
-/// none of WEXITED, WUNTRACED (WSTOPPED) and WCONTINUED; EBADF for P_PIDFD (no pidfd can
-/// exist). WNOWAIT leaves the child to be waited for again.
+/// none of WEXITED, WUNTRACED (WSTOPPED) and WCONTINUED. P_PIDFD waits for the pidfd `id`'s
+/// process (ECHILD unless it is the caller's child); through an `O_NONBLOCK` pidfd a wait
+/// that would block says EAGAIN, as on Linux. WNOWAIT leaves the child to be waited for
+/// again.
 pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     const P_ALL: u64 = 0;
     const P_PID: u64 = 1;
@@ -85,20 +87,33 @@ pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if options & !known != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 || idtype > P_PIDFD {
         return Err(Errno::EINVAL);
     }
+    let mut nonblocking_pidfd = false;
     let selector = match idtype {
         P_ALL => ChildSelector::Any,
         P_PID if id as i32 > 0 => ChildSelector::Pid(id as u32),
         P_PGID if id as i32 >= 0 => ChildSelector::Group(if id == 0 { p.pgid } else { id as u32 }),
-        P_PIDFD => return Err(Errno::EBADF),
+        P_PIDFD => {
+            let (pid, nonblocking) = crate::syscall::pidfd::waited_process(p, id)?;
+            nonblocking_pidfd = nonblocking;
+            ChildSelector::Pid(pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
+    let no_hang = options & WNOHANG != 0 || nonblocking_pidfd;
     // Only ends are reported: without WEXITED nothing this kernel has can be waited for.
-    if options & WEXITED == 0 {
-        return if family::has_child(p, selector) && options & WNOHANG != 0 { Ok(0) } else { Err(Errno::ECHILD) };
+    let waited = if options & WEXITED == 0 {
+        if !family::has_child(p, selector) || !no_hang {
+            return Err(Errno::ECHILD);
+        }
+        Waited::NoneYet
+    } else {
+        wait_for_child(p, selector, no_hang, options & WNOWAIT != 0)?
+    };
+    if matches!(waited, Waited::NoneYet) && options & WNOHANG == 0 {
+        return Err(Errno::EAGAIN);
     }
-    let waited = wait_for_child(p, selector, options & WNOHANG != 0, options & WNOWAIT != 0)?;
     if infop != 0 {
-        let info = match waited {
+        let info = match &waited {
             Waited::Child(child) => {
                 let (code, status) = child.ending.code_and_status();
                 let fields = crate::signal::SigFields::Child { pid: child.pid, uid: child.uid, status };
@@ -117,7 +132,7 @@ pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         user::copy_out(&mut p.space, infop, &info)?;
     }
     if rusage != 0 {
-        let cpu_ns = if let Waited::Child(child) = waited { child.cpu_ns } else { 0 };
+        let cpu_ns = if let Waited::Child(child) = &waited { child.cpu_ns } else { 0 };
         user::copy_out(&mut p.space, rusage, &child_rusage(cpu_ns))?;
     }
     Ok(0)

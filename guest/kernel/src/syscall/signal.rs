@@ -285,6 +285,10 @@ pub fn sys_kill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             send_to_process(p, info);
         }
     }
+    // A process that ended and was not reaped yet takes it, as on Linux (and ignores it).
+    if !found && pid > 0 {
+        found = crate::family::zombie(p, pid as u32).is_some();
+    }
     if found {
         Ok(0)
     } else {
@@ -346,11 +350,24 @@ pub fn sys_rt_sigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         }
         return Ok(0);
     }
-    let q = p.shared.processes.iter_mut().find(|q| tgid > 0 && q.pid == tgid as u32).ok_or(Errno::ESRCH)?;
-    if let Some(info) = info {
-        crate::family::signal_process(q, info);
+    if tgid <= 0 {
+        return Err(Errno::ESRCH);
     }
+    send_to_other_process(p, tgid as u32, info)?;
     Ok(0)
+}
+
+/// Queues `info` (`None`: only checks) for process `pid`, another than the caller's. A
+/// process that ended and waits to be reaped takes it and does nothing with it, as on Linux;
+/// ESRCH when there is no such process.
+pub fn send_to_other_process(p: &mut Process, pid: u32, info: Option<SigInfo>) -> Result<(), Errno> {
+    if let Some(q) = p.other(pid) {
+        if let Some(info) = info {
+            crate::family::signal_process(q, info);
+        }
+        return Ok(());
+    }
+    crate::family::zombie(p, pid).map(|_| ()).ok_or(Errno::ESRCH)
 }
 
 /// rt_tgsigqueueinfo(tgid, tid, sig, info): rt_sigqueueinfo for thread `tid` of `tgid`.
@@ -380,7 +397,7 @@ pub fn sys_rt_tgsigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// The siginfo of a sigqueue call: EINVAL for a bad signal number, EFAULT for an unreadable
 /// siginfo, EPERM for a kernel's or kill's si_code sent to another process than the caller's
 /// (`tgid`). `None` for signal 0 (only the checks).
-fn queued_info(p: &mut Process, sig: u64, uinfo: u64, tgid: i32) -> Result<Option<SigInfo>, Errno> {
+pub fn queued_info(p: &mut Process, sig: u64, uinfo: u64, tgid: i32) -> Result<Option<SigInfo>, Errno> {
     if sig > NSIG as u64 {
         return Err(Errno::EINVAL);
     }

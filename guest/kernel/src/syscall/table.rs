@@ -9,8 +9,8 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    caps, clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, poll, posix_timer, prctl, proc,
-    signal, signalfd, time, timerfd, xattr,
+    caps, clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, pidfd, poll, posix_timer, prctl,
+    proc, signal, signalfd, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -263,8 +263,11 @@ syscall_table! {
     327 preadv2 6 => fs::sys_preadv2;
     328 pwritev2 6 => fs::sys_pwritev2;
     332 statx 5 => fs::sys_statx;
+    424 pidfd_send_signal 4 => pidfd::sys_pidfd_send_signal;
+    434 pidfd_open 2 => pidfd::sys_pidfd_open;
     435 clone3 2 => clone::sys_clone3;
     436 close_range 3 => fs::sys_close_range;
+    438 pidfd_getfd 3 => pidfd::sys_pidfd_getfd;
     439 faccessat2 4 => fs::sys_faccessat2;
     441 epoll_pwait2 6 => epoll::sys_epoll_pwait2;
 }
