@@ -110,7 +110,21 @@ pub struct BootInfo {
     /// rest becomes usable once [`crate::hypercall::Hypercall::RamReady`] says so: the VMM
     /// registers a large RAM with KVM in two parts, the second while the guest boots.
     pub ram_ready_size: u64,
+    /// The app's user id at boot: its real, effective, saved and file-system uid (0: root;
+    /// `[app] user`, `uvm run --user`).
+    pub uid: u32,
+    /// The app's group id at boot, as `uid`.
+    pub gid: u32,
+    /// How many of `groups` are the app's supplementary groups (at most [`MAX_BOOT_GROUPS`]).
+    pub group_count: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// The app's supplementary groups: the first `group_count` entries.
+    pub groups: [u32; MAX_BOOT_GROUPS],
 }
+
+/// The most supplementary groups a boot info carries for the app's user.
+pub const MAX_BOOT_GROUPS: usize = 32;
 
 /// The pages of the app's writable data, in the order the VMM fills the prestaged frames and
 /// the kernel maps them: for each writable PT_LOAD segment in program-header order, each page
@@ -224,7 +238,9 @@ mod tests {
 
     #[test]
     fn boot_info_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<BootInfo>(), 184);
+        assert_eq!(core::mem::size_of::<BootInfo>(), 328);
+        assert_eq!(core::mem::offset_of!(BootInfo, uid), 184);
+        assert_eq!(core::mem::offset_of!(BootInfo, groups), 200);
         assert_eq!(core::mem::offset_of!(BootInfo, prestaged_gpa), 160);
         assert_eq!(core::mem::offset_of!(BootInfo, random_seed), 88);
         assert_eq!(core::mem::offset_of!(BootInfo, argc), 136);

@@ -34,4 +34,4 @@ pub mod signal;
 /// or meaning in this crate, except the image's layout, which has its own
 /// [`image::IMAGE_FORMAT_VERSION`]. An image records the ABI version of the `uvm` that built
 /// it, for information only: a newer `uvm` runs it while its format is supported.
-pub const ABI_VERSION: u32 = 16;
+pub const ABI_VERSION: u32 = 17;

@@ -58,6 +58,8 @@ boot_tests! {
     musl_inotify => cases::inotify(Musl);
     glibc_pidfd => cases::pidfd(Glibc);
     musl_pidfd => cases::pidfd(Musl);
+    glibc_creds => cases::creds(Glibc);
+    musl_creds => cases::creds(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

@@ -376,6 +376,68 @@ fn container_inits_pass_sigterm_on_and_exit_as_their_child() {
     }
 }
 
+/// The image's users for [`gosu_runs_its_command_as_another_user`].
+const GOSU_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n\
+                           nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const GOSU_GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n";
+
+/// gosu (Debian's static Go build, unmodified), the tool docker images' entrypoints use to
+/// drop root (`exec gosu app "$@"`): it takes the groups, gid and uid from the image's
+/// /etc/passwd and /etc/group (Go's runtime has every thread take them) and execs its
+/// command, which runs as that user, with no capabilities, makes files it owns, and cannot
+/// switch back. The expected output is a native run of the same files under chroot.
+#[test]
+fn gosu_runs_its_command_as_another_user() {
+    let test = "gosu_runs_its_command_as_another_user";
+    let gosu = "/usr/sbin/gosu";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    if !std::path::Path::new(gosu).is_file() {
+        support::skip(test, "/usr/sbin/gosu is missing (Debian package gosu)");
+        return;
+    }
+    let dir = vm::work_dir(test);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    std::fs::write(dir.join("passwd"), GOSU_PASSWD).expect("write passwd");
+    std::fs::write(dir.join("group"), GOSU_GROUP).expect("write group");
+    let manifest = dir.join("gosu.toml");
+    let text = format!(
+        "[app]\nname = \"gosu\"\nbinary = \"{gosu}\"\nenv = {{ PATH = \"/bin\" }}\n\n\
+         [[files]]\nsrc = \"{busybox}\"\ndst = \"/bin/busybox\"\n\n\
+         [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n",
+        busybox = support::apps::BUSYBOX
+    );
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let image = dir.join("gosu.uvm");
+    let mut cmd = uvm(["build".as_ref(), manifest.as_os_str(), "-o".as_ref(), image.as_os_str()]);
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    expect_code(test, cmd, 0);
+    let run = |args: &[&str], code: i32| {
+        let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
+        cmd.args(args);
+        expect_code(test, cmd, code)
+    };
+    let out = run(&["app", "busybox", "id"], 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "uid=1000(app) gid=1000(app) groups=50(staff)\n", "{test}");
+    let script = "id; touch /tmp/x; busybox stat -c '%u:%g' /tmp/x; busybox grep -E 'Uid|Gid|Groups|CapPrm|CapEff' /proc/self/status";
+    let out = run(&["nobody:staff", "busybox", "sh", "-c", script], 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "uid=65534(nobody) gid=50(staff)\n65534:50\nUid:\t65534\t65534\t65534\t65534\nGid:\t50\t50\t50\t50\n\
+         Groups:\t \nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n",
+        "{test}"
+    );
+    let out = run(&["1234:5678", "busybox", "id"], 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "uid=1234 gid=5678\n", "{test}");
+    let out = run(&["app", "busybox", "sh", "-c", "gosu root id"], 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: failed switching to \"root\": operation not permitted\n",
+        "{test}"
+    );
+}
+
 /// With no handler, a signal passed on ends the app by its default action, as it would end
 /// the program run without uvm: SIGQUIT gives 131.
 #[test]

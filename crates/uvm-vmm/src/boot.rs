@@ -360,6 +360,11 @@ pub fn write_boot_info(
         volume_count: (volumes.len() + launch.tmpfs.len()) as u32,
         prestaged_gpa: tables.prestaged_gpa,
         prestaged_pages: tables.prestaged_pages,
+        uid: 0,
+        gid: 0,
+        group_count: 0,
+        reserved: 0,
+        groups: [0; uvm_abi::boot::MAX_BOOT_GROUPS],
     };
     memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
     memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;

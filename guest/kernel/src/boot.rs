@@ -180,6 +180,17 @@ mod kernel {
         vdso::install_image(&image)
     }
 
+    /// Starts the app as the boot info's user: `uid`, `gid` and `groups`, with the capabilities
+    /// Linux's execve by that user leaves (none permitted or effective, unless `uid` is 0).
+    #[cold]
+    fn start_app_as(process: &Process, uid: u32, gid: u32, groups: &[u32]) {
+        let identity = crate::creds::Identity::new(uid, gid, groups);
+        let mut caps = process.view.capabilities();
+        caps.after_exec(false, identity.uid);
+        process.view.set_capabilities(caps);
+        process.view.set_identity(identity);
+    }
+
     /// Builds the process and installs it in [`PROCESS`]; returns the app's entry and stack.
     fn start_process(
         boot: &Boot,
@@ -197,8 +208,9 @@ mod kernel {
             console: Arc::new(HostConsole { tty_mask }),
             random: crate::random::fill,
             now: crate::time::now,
-            uid: 0,
-            gid: 0,
+            // The app's user owns the console and its `/proc` directory.
+            uid: boot.info.uid,
+            gid: boot.info.gid,
             system: SystemInfo {
                 cpu_count: boot.info.vcpu_count,
                 cpu_khz: boot.info.tsc_khz,
@@ -258,6 +270,10 @@ mod kernel {
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
         process.machine = facts;
+        let info = &boot.info;
+        if info.uid != 0 || info.gid != 0 || info.group_count != 0 {
+            start_app_as(&process, info.uid, info.gid, &info.groups[..info.group_count as usize]);
+        }
         process.shared.vcpus.areas[0] = crate::arch::percpu::current() as *mut crate::arch::percpu::PerCpu as u64;
         // Hot syscall sites are rewritten to skip PVM's `syscall` trap (`syscall::patch`).
         if boot.info.platform != Platform::HardwareVirt as u32 {

@@ -68,6 +68,11 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         prestaged_gpa: u64_at(raw, 160),
         prestaged_pages: u64_at(raw, 168),
         ram_ready_size: u64_at(raw, 176),
+        uid: u32_at(raw, 184),
+        gid: u32_at(raw, 188),
+        group_count: u32_at(raw, 192),
+        reserved: u32_at(raw, 196),
+        groups: core::array::from_fn(|i| u32_at(raw, 200 + 4 * i)),
     };
     if info.magic != BOOT_INFO_MAGIC {
         return Err("the boot info has the wrong magic");
@@ -76,6 +81,9 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         return Err("the VMM speaks another ABI version");
     }
     Platform::from_raw(info.platform).ok_or("the boot info names an unknown platform")?;
+    if info.group_count as usize > uvm_abi::boot::MAX_BOOT_GROUPS {
+        return Err("the boot info lists too many groups");
+    }
     if info.first_free_gpa < KERNEL_END
         || !info.first_free_gpa.is_multiple_of(PAGE_SIZE)
         || info.first_free_gpa >= info.ram_size
@@ -169,13 +177,18 @@ mod tests {
             hwcap2: 0,
             argc,
             envc,
-            strings_offset: 184,
+            strings_offset: 328,
             strings_len: strings.len() as u32,
             vcpu_count: 1,
             volume_count: 0,
             prestaged_gpa: KERNEL_END + 0x4000,
             prestaged_pages: 2,
             ram_ready_size: 64 << 20,
+            uid: 1000,
+            gid: 100,
+            group_count: 2,
+            reserved: 0,
+            groups: core::array::from_fn(|i| 10 + i as u32),
         };
         let mut raw = Vec::new();
         {
@@ -206,7 +219,10 @@ mod tests {
         for v in [info.prestaged_gpa, info.prestaged_pages, info.ram_ready_size] {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(raw.len(), 184);
+        for v in [info.uid, info.gid, info.group_count, info.reserved].iter().chain(info.groups.iter()) {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(raw.len(), 328);
         raw.extend_from_slice(strings);
         raw
     }
@@ -221,6 +237,7 @@ mod tests {
         assert_eq!(b.info.random_seed, [1, 2, 3, 4]);
         assert_eq!(b.info.tsc_khz, 2_000_000);
         assert_eq!((b.info.prestaged_gpa, b.info.prestaged_pages), (KERNEL_END + 0x4000, 2));
+        assert_eq!((b.info.uid, b.info.gid, b.info.group_count, b.info.groups[1]), (1000, 100, 2, 11));
     }
 
     #[test]
@@ -244,6 +261,9 @@ mod tests {
     #[test]
     fn refuses_inconsistent_boot_info() {
         assert!(decode(&[0u8; 10]).is_err());
+        let mut raw = sample(b"a\0/\0", 1, 0);
+        raw[192] = 33;
+        assert!(decode(&raw).is_err(), "more groups than MAX_BOOT_GROUPS");
         assert!(decode(&sample(b"a\0/\0", 3, 0)).is_err(), "too few strings");
         let mut raw = sample(b"a\0/\0", 1, 0);
         raw[0] = 0;

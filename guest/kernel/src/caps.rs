@@ -2,15 +2,19 @@
 //! (capset, the bounding set, the ambient set, execve), kept for capget, prctl and
 //! `/proc/PID/status` (`syscall::caps` serves the calls).
 //!
-//! The app runs as root, so a process starts with every capability permitted and effective
-//! and all of them in the bounding set, as a privileged container's first process does. A
-//! process may drop them (capset, PR_CAPBSET_DROP, PR_CAP_AMBIENT), as daemons do before
-//! serving; fork copies them; at execve a root process gets back the bounding set and its
-//! inheritable ones (Linux's rule for root without file capabilities).
+//! An app that runs as root (the default) starts with every capability permitted and
+//! effective and all of them in the bounding set, as a privileged container's first process
+//! does; one started as another user (`[app] user`) with none permitted or effective, as
+//! after Linux's execve by a user. A process may drop them (capset, PR_CAPBSET_DROP,
+//! PR_CAP_AMBIENT), as daemons do before serving, and leaving root drops them
+//! (`creds::fix_capabilities_for_uids`); fork copies them; at execve a root process gets back
+//! the bounding set and its inheritable ones, another keeps its ambient ones (Linux's rules
+//! without file capabilities).
 //!
-//! Recorded, not enforced: the VM's kernel does not check capabilities (its one user is root
-//! and the VM is the isolation boundary), so a call a dropped capability would refuse on
-//! Linux still succeeds here. Linux keeps the sets per thread; here they are the process's.
+//! Checked only where they govern the sets and ids themselves (capset, the bounding set,
+//! setuid and setgid's CAP_SETUID and CAP_SETGID); elsewhere recorded, not enforced: the VM is
+//! the isolation boundary, so a call a dropped capability would refuse on Linux still
+//! succeeds here. Linux keeps the sets per thread; here they are the process's.
 
 use crate::errno::Errno;
 
@@ -29,7 +33,7 @@ pub struct Capabilities {
     pub inheritable: u64,
     pub bounding: u64,
     pub ambient: u64,
-    /// PR_SET_KEEPCAPS (kept and reported; the app's ids never change from root here).
+    /// PR_SET_KEEPCAPS: leaving root keeps the permitted set (`creds`).
     pub keep: bool,
 }
 
@@ -83,14 +87,17 @@ impl Capabilities {
         Ok(())
     }
 
-    /// The sets after an execve by root (no file capabilities): permitted and effective are
-    /// the bounding set and the inheritable ones (with `no_new_privs`, no more than it had);
-    /// the ambient ones stay where still allowed.
-    pub fn after_exec(&mut self, no_new_privs: bool) {
-        let gained = self.bounding | self.inheritable;
+    /// The sets after an execve (programs have no file capabilities here; Linux's
+    /// `cap_bprm_creds_from_file`): with a real or effective uid of 0 (`uids`) the bounding
+    /// set and the inheritable ones are permitted (with `no_new_privs`, no more than it
+    /// had), and effective too with an effective uid of 0; otherwise only the ambient ones
+    /// are, permitted and effective. PR_SET_KEEPCAPS ends.
+    pub fn after_exec(&mut self, no_new_privs: bool, uids: crate::creds::IdSet) {
+        let root = uids.real == 0 || uids.effective == 0;
+        let gained = if root { self.bounding | self.inheritable } else { 0 } | self.ambient;
         self.permitted = if no_new_privs { gained & self.permitted } else { gained };
-        self.effective = self.permitted;
         self.ambient &= self.permitted & self.inheritable;
+        self.effective = if uids.effective == 0 { self.permitted } else { self.ambient };
         self.keep = false;
     }
 }
@@ -124,10 +131,23 @@ mod tests {
         assert_eq!(caps.drop_bounding(CAP_LAST_CAP + 1), Err(Errno::EINVAL));
         caps.set(0, CHOWN, 0).unwrap();
         let mut without_new_privs = caps;
-        caps.after_exec(false);
+        let root = crate::creds::IdSet::all(0);
+        caps.after_exec(false, root);
         assert_eq!(caps.permitted, ALL & !(1 << CAP_LAST_CAP));
         assert_eq!(caps.effective, caps.permitted);
-        without_new_privs.after_exec(true);
+        without_new_privs.after_exec(true, root);
         assert_eq!(without_new_privs.permitted, CHOWN, "no_new_privs: nothing gained");
+    }
+
+    #[test]
+    fn execve_as_a_user_keeps_only_the_ambient_set() {
+        let mut caps = Capabilities::default();
+        caps.set(ALL, ALL, NET_BIND).unwrap();
+        caps.raise_ambient(10).unwrap();
+        caps.after_exec(false, crate::creds::IdSet::all(1000));
+        assert_eq!((caps.permitted, caps.effective, caps.ambient), (NET_BIND, NET_BIND, NET_BIND));
+        let mut setuid_like = Capabilities::default();
+        setuid_like.after_exec(false, crate::creds::IdSet { real: 0, effective: 1000, saved: 1000, fs: 1000 });
+        assert_eq!((setuid_like.permitted, setuid_like.effective), (ALL, 0), "real root: permitted, not effective");
     }
 }

@@ -324,7 +324,7 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     if let Some(pidfd) = &pidfd {
         pidfd.advance(Stage::Ended);
     }
-    let record = ExitedChild { pid, pgid: p.pgid, uid: p.uid, ending, cpu_ns, pidfd };
+    let record = ExitedChild { pid, pgid: p.pgid, uid: p.real_uid(), ending, cpu_ns, pidfd };
     let exit_signal = p.exit_signal;
     let cpu = p.thread.cpu;
     // Another process becomes current; this one is the last of the others then.

@@ -15,6 +15,7 @@ pub mod bootinfo;
 pub mod caps;
 pub mod consolering;
 pub mod cputime;
+pub mod creds;
 pub mod elf;
 pub mod errno;
 pub mod family;

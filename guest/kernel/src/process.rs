@@ -104,6 +104,8 @@ pub struct SelfView {
     pub cpu: crate::cputime::ProcessCpu,
     /// Its capability sets (`caps`).
     caps: SpinLock<crate::caps::Capabilities>,
+    /// Its user and group ids and supplementary groups (`creds`).
+    identity: SpinLock<crate::creds::Identity>,
 }
 
 impl SelfView {
@@ -133,6 +135,26 @@ impl SelfView {
         *self.caps.lock() = caps;
     }
 
+    /// Its ids and groups.
+    pub fn identity(&self) -> crate::creds::Identity {
+        self.identity.lock().clone()
+    }
+
+    /// Its uids.
+    pub fn uids(&self) -> crate::creds::IdSet {
+        self.identity.lock().uid
+    }
+
+    /// Its gids.
+    pub fn gids(&self) -> crate::creds::IdSet {
+        self.identity.lock().gid
+    }
+
+    /// Replaces its ids and groups (the setuid family, setgroups, execve).
+    pub fn set_identity(&self, identity: crate::creds::Identity) {
+        *self.identity.lock() = identity;
+    }
+
     /// Records the process's id and its parent's (fork, and a parent's end).
     pub fn set_ids(&self, pid: u32, ppid: u32) {
         *self.ids.lock() = (pid, ppid);
@@ -151,6 +173,7 @@ impl SelfView {
             ids: SpinLock::new((pid, self.ids.lock().0)),
             cpu: crate::cputime::ProcessCpu::new(start_ns),
             caps: SpinLock::new(self.capabilities()),
+            identity: SpinLock::new(self.identity()),
         }
     }
 }
@@ -185,6 +208,14 @@ impl ProcessView for SelfView {
 
     fn capabilities(&self) -> crate::caps::Capabilities {
         SelfView::capabilities(self)
+    }
+
+    fn identity(&self) -> crate::creds::Identity {
+        SelfView::identity(self)
+    }
+
+    fn fs_owner(&self) -> (u32, u32) {
+        self.identity.lock().fs_owner()
     }
 
     fn open_fds(&self) -> Vec<i32> {
@@ -316,10 +347,6 @@ pub struct Process {
     /// The nice value (`setpriority`, -20..=19): recorded, inherited by fork and reported by
     /// `getpriority`, not applied: the host schedules every vCPU alike.
     pub nice: i32,
-    /// uid (and euid).
-    pub uid: u32,
-    /// gid (and egid).
-    pub gid: u32,
     /// uname's nodename.
     pub hostname: Vec<u8>,
     /// The NIS domain name uname reports once setdomainname set it (`(none)` before: no
@@ -383,6 +410,7 @@ impl Process {
             // The app's first thread started with the VM.
             cpu: crate::cputime::ProcessCpu::new(0),
             caps: SpinLock::new(crate::caps::Capabilities::default()),
+            identity: SpinLock::new(crate::creds::Identity::default()),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.
@@ -404,8 +432,6 @@ impl Process {
             view,
             umask: 0o022,
             nice: 0,
-            uid: 0,
-            gid: 0,
             hostname: b"uvm".to_vec(),
             domainname: None,
             clock,
@@ -465,8 +491,6 @@ impl Process {
             view,
             umask: self.umask,
             nice: self.nice,
-            uid: self.uid,
-            gid: self.gid,
             hostname: self.hostname.clone(),
             domainname: self.domainname.clone(),
             clock: self.clock,
@@ -549,6 +573,11 @@ impl Process {
         shared.processes.push(next);
         self.shared = shared;
         self.vfs.set_calling_process(self.view.clone());
+    }
+
+    /// Its real uid (a signal's sender, a child's end).
+    pub fn real_uid(&self) -> u32 {
+        self.view.uids().real
     }
 
     /// The other process with id `pid`, if it has not ended.

@@ -262,6 +262,7 @@ pub fn all() -> Vec<Case> {
             signalfd(tc),
             inotify(tc),
             pidfd(tc),
+            creds(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -752,6 +753,70 @@ pub fn pidfd(tc: Toolchain) -> Case {
                \x20\x20no child made: -1 ECHILD\n\
                clone3 CLONE_PIDFD: pidfd set; waitid 0, exited 4\n";
     case("pidfd", c_only(tc), "pidfd", vec![Run::new("pidfds").stdout(out)])
+}
+
+/// `creds`: user and group ids, each scenario in a child of its own: supplementary groups,
+/// dropping root for good (setgid, setuid; no way back; a file's owner, a child's ids, a
+/// signal's si_uid), keeping root as the saved uid (setresuid, seteuid back, setreuid's
+/// saved-id rule), setfsuid/setfsgid and the owner of what is made meanwhile, and the
+/// capabilities that follow the uids (PR_SET_KEEPCAPS).
+pub fn creds(tc: Toolchain) -> Case {
+    let out = "groups:\n\
+               \x20\x20setgroups: 0\n\
+               \x20\x20groups (4): 10 10 20 30\n\
+               \x20\x20getgroups(0): 4\n\
+               \x20\x20getgroups(1): -1 EINVAL\n\
+               \x20\x20status Groups: 10 10 20 30\x20\n\
+               \x20\x20setgroups(-1): -1 EINVAL\n\
+               \x20\x20setgroups(0): 0\n\
+               \x20\x20groups (0):\n\
+               dropping root for good:\n\
+               \x20\x20setgid(100): 0\n\
+               \x20\x20setuid(1000): 0\n\
+               \x20\x20after: uid 1000 1000 1000 fs 1000, gid 100 100 100 fs 100\n\
+               \x20\x20after: permitted none, effective none\n\
+               \x20\x20setuid(0): -1 EPERM\n\
+               \x20\x20setgid(0): -1 EPERM\n\
+               \x20\x20setgroups: -1 EPERM\n\
+               \x20\x20setuid(1000) again: 0\n\
+               \x20\x20setuid(-1): -1 EINVAL\n\
+               \x20\x20status Uid: 1000\t1000\t1000\t1000\n\
+               \x20\x20status Gid: 100\t100\t100\t100\n\
+               \x20\x20a file it made: owner 1000:100\n\
+               \x20\x20its child: uid 1000, euid 1000, gid 100\n\
+               \x20\x20a signal it sent itself: si_uid 1000\n\
+               keeping root as the saved uid:\n\
+               \x20\x20setresgid(100, 100, 0): 0\n\
+               \x20\x20setresuid(1000, 1000, 0): 0\n\
+               \x20\x20after: uid 1000 1000 0 fs 1000, gid 100 100 0 fs 100\n\
+               \x20\x20after: permitted all, effective none\n\
+               \x20\x20setresuid(5, -1, -1): -1 EPERM\n\
+               \x20\x20seteuid(0) through the saved uid: 0\n\
+               \x20\x20back: uid 1000 0 0 fs 0, gid 100 100 0 fs 100\n\
+               \x20\x20back: permitted all, effective all permitted\n\
+               \x20\x20setreuid(-1, 7): 0\n\
+               \x20\x20setreuid(-1, 7): uid 1000 7 7 fs 7, gid 100 100 0 fs 100\n\
+               \x20\x20setreuid(0, 0): -1 EPERM\n\
+               \x20\x20setreuid(0, 0): uid 1000 7 7 fs 7, gid 100 100 0 fs 100\n\
+               \x20\x20setreuid(7, 0): -1 EPERM\n\
+               \x20\x20setreuid(7, 0): uid 1000 7 7 fs 7, gid 100 100 0 fs 100\n\
+               \x20\x20setregid(-1, 3): -1 EPERM\n\
+               \x20\x20setregid(-1, 3): uid 1000 7 7 fs 7, gid 100 100 0 fs 100\n\
+               file-system ids:\n\
+               \x20\x20setfsuid(1000) was 0\n\
+               \x20\x20setfsgid(100) was 0\n\
+               \x20\x20after: uid 0 0 0 fs 1000, gid 0 0 0 fs 100\n\
+               \x20\x20after: permitted all, effective some\n\
+               \x20\x20a file it made: owner 1000:100\n\
+               \x20\x20a directory it made: owner 1000:100\n\
+               \x20\x20setfsuid(0) was 1000\n\
+               \x20\x20fsuid 0 again: permitted all, effective all permitted\n\
+               PR_SET_KEEPCAPS:\n\
+               \x20\x20PR_SET_KEEPCAPS: 0\n\
+               \x20\x20setresuid(1000, 1000, 1000): 0\n\
+               \x20\x20after: permitted all, effective none\n\
+               \x20\x20PR_GET_KEEPCAPS: 1\n";
+    case("creds", c_only(tc), "creds", vec![Run::new("ids").stdout(out)])
 }
 
 /// `inotify`: file-system change notification: creation and its errors, what the file

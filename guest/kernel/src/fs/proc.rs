@@ -158,6 +158,14 @@ pub trait ProcessView: Send + Sync {
     fn children_cpu_ns(&self) -> u64 {
         0
     }
+    /// Its ids and groups (root's unless it changed them).
+    fn identity(&self) -> crate::creds::Identity {
+        crate::creds::Identity::default()
+    }
+    /// Who owns the files it makes (its file-system uid and gid).
+    fn fs_owner(&self) -> (u32, u32) {
+        (0, 0)
+    }
     /// Its capability sets (root's unless it dropped some).
     fn capabilities(&self) -> crate::caps::Capabilities {
         crate::caps::Capabilities::default()
@@ -415,6 +423,12 @@ impl ProcFs {
         *self.process.lock() = Some(view);
     }
 
+    /// Who owns the files the calling process makes: its file-system ids (the file
+    /// system's owner before a process is set).
+    pub fn calling_owner(&self) -> (u32, u32) {
+        self.process.lock().as_ref().map_or((self.uid, self.gid), |p| p.fs_owner())
+    }
+
     /// Lists a process under `/proc/PID` while it lives (the kernel drops its view when it
     /// ends). A view replaces any other of the same pid (the boot installs a first one before
     /// the process is whole).
@@ -632,13 +646,28 @@ impl ProcFs {
         let fds = self.view(of).map(|p| p.open_fds()).unwrap_or_default();
         let fd_size = fds.last().map_or(64, |&fd| ((fd as u64 + 1).div_ceil(64) * 64).max(64));
         let cpus = self.system.cpu_count.max(1);
-        let (uid, gid) = (self.uid, self.gid);
+        let identity = self.view(of).map(|p| p.identity()).unwrap_or_default();
+        let (uid, gid) = (identity.uid, identity.gid);
+        // Each group followed by a space, as Linux prints them (a space alone for none).
+        let mut groups: String = identity.groups.iter().map(|g| format!("{g} ")).collect();
+        if groups.is_empty() {
+            groups.push(' ');
+        }
         let (pid, ppid) = self.ids(of);
         let mut text = format!(
             "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
-             TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\n\
-             FDSize:\t{fd_size}\nGroups:\t\n",
+             TracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n\
+             FDSize:\t{fd_size}\nGroups:\t{}\n",
             String::from_utf8_lossy(&self.comm(of)),
+            uid.real,
+            uid.effective,
+            uid.saved,
+            uid.fs,
+            gid.real,
+            gid.effective,
+            gid.saved,
+            gid.fs,
+            groups,
         );
         let kb = |pages: u64| pages * (BLOCK_SIZE as u64 / 1024);
         let lines: [(&str, u64); 15] = [

@@ -146,8 +146,6 @@ pub struct Vfs {
     dev: Arc<DevFs>,
     proc: Arc<ProcFs>,
     tmp_budget: Arc<SpaceBudget>,
-    uid: u32,
-    gid: u32,
     now: Clock,
     next_pipe_ino: SpinLock<u64>,
     /// When the VFS was built: the anonymous inode's time.
@@ -208,8 +206,6 @@ impl Vfs {
             dev,
             proc,
             tmp_budget,
-            uid: env.uid,
-            gid: env.gid,
             now: env.now,
             next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
             booted: now,
@@ -320,6 +316,11 @@ impl Vfs {
         self.proc.set_calling_process(view);
     }
 
+    /// Who owns the files the calling process makes (its file-system ids).
+    fn owner(&self) -> (u32, u32) {
+        self.proc.calling_owner()
+    }
+
     /// The process's name (`/proc/self/comm`).
     pub fn comm(&self) -> Vec<u8> {
         self.proc.comm(0)
@@ -371,7 +372,8 @@ impl Vfs {
             *next += 1;
             ino
         };
-        let pipe = Pipe::new(ino, self.uid, self.gid, Timespec::from_clock((self.now)()));
+        let (uid, gid) = self.owner();
+        let pipe = Pipe::new(ino, uid, gid, Timespec::from_clock((self.now)()));
         let location = Location::new(mount_id::PIPE, Node::Pipe(pipe), format!("pipe:[{ino}]").into_bytes());
         let nonblocking = flags & O_NONBLOCK;
         let read_end = Arc::new(OpenFile::new(location.clone(), O_RDONLY | nonblocking, Vec::new()));
@@ -463,7 +465,8 @@ impl Vfs {
         let Node::Tmp(shm) = &self.mounts[mount_id::SHM].root else {
             return Err(Errno::ENOSYS);
         };
-        let node = shm.create_unlinked_file(mode, self.uid, self.gid, seals)?;
+        let (uid, gid) = self.owner();
+        let node = shm.create_unlinked_file(mode, uid, gid, seals)?;
         let location = Location::new(mount_id::SHM, Node::Tmp(node), path);
         Ok(Arc::new(OpenFile::new(location, O_RDWR, Vec::new())))
     }
@@ -508,7 +511,8 @@ impl Vfs {
             // A socket file in a volume would be the host's: not served.
             return Err(Errno::EPERM);
         };
-        let node = dir.create_socket(&name, mode, self.uid, self.gid).map_err(in_use)?;
+        let (uid, gid) = self.owner();
+        let node = dir.create_socket(&name, mode, uid, gid).map_err(in_use)?;
         inotify::created(&parent.dir.node, &name, false);
         socket.bind(UnixAddr::Path(path.to_vec()))?;
         self.unix.lock().bind_path((parent.dir.mount, node.ino()), socket);
@@ -696,7 +700,8 @@ impl Vfs {
                         return Err(Errno::EISDIR);
                     }
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
-                    match dir.create_file(name, mode, self.uid, self.gid) {
+                    let (uid, gid) = self.owner();
+                    match dir.create_file(name, mode, uid, gid) {
                         Ok(node) => {
                             inotify::created(&parent.dir.node, name, false);
                             return Ok((Location::new(parent.dir.mount, node, join(&parent.dir.path, name)), true));
@@ -841,7 +846,8 @@ impl Vfs {
     /// `mkdir`/`mkdirat` (`mode` with the umask applied).
     pub fn mkdir(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
         let (parent, name) = self.parent_for_create(base, path, true)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, self.uid, self.gid)?;
+        let (uid, gid) = self.owner();
+        writable_dir(&parent.dir, Errno::EPERM)?.create_dir(&name, mode, uid, gid)?;
         inotify::created(&parent.dir.node, &name, true);
         Ok(())
     }
@@ -856,7 +862,8 @@ impl Vfs {
             _ => return Err(Errno::EINVAL),
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, self.uid, self.gid)?;
+        let (uid, gid) = self.owner();
+        writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, uid, gid)?;
         inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }
@@ -870,7 +877,8 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         let (parent, name) = self.parent_for_create(base, path, false)?;
-        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, self.uid, self.gid)?;
+        let (uid, gid) = self.owner();
+        writable_dir(&parent.dir, Errno::EPERM)?.create_symlink(&name, target, uid, gid)?;
         inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }

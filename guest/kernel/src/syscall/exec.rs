@@ -290,9 +290,13 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     crate::arch::xstate::reset_for_exec();
     p.set_command_line(argv, envp);
     p.view.set_program(&program.exe_path);
+    let mut identity = p.view.identity();
+    identity.uid = identity.uid.after_exec();
+    identity.gid = identity.gid.after_exec();
     let mut caps = p.view.capabilities();
-    caps.after_exec(p.attributes.no_new_privs);
+    caps.after_exec(p.attributes.no_new_privs, identity.uid);
     p.view.set_capabilities(caps);
+    p.view.set_identity(identity);
     // A vfork parent waits no longer: this process has memory of its own now.
     crate::family::release_vfork_parent(p);
     *f = TrapFrame::new_app(start.entry, start.rsp, f.cs, f.ss);

@@ -143,7 +143,7 @@ pub fn sys_write(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// app ignores, blocks or handles it, the write returns EPIPE.
 pub fn raise_sigpipe(p: &mut Process) {
     use crate::signal::{deliver, si, SigInfo, Signal};
-    let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, p.pid, p.uid);
+    let info = SigInfo::user(Signal::SIGPIPE as u32, si::USER, p.pid, p.real_uid());
     deliver::send(&mut p.signals, &mut p.thread.signals, deliver::Target::Process, info);
 }
 

@@ -114,7 +114,7 @@ fn install(p: &mut Process, socket: Arc<InetSocket>, flags: u32) -> Result<i32, 
 /// A new socket object for VMM handle `handle`.
 fn new_socket(p: &mut Process, area: &'static NetArea, handle: u32, family: u16, kind: u32) -> Arc<InetSocket> {
     let ino = p.vfs.unix_names().lock().next_ino();
-    Arc::new(InetSocket::new(handle, family, kind, area, ino, (p.uid, p.gid), p.vfs.now()))
+    Arc::new(InetSocket::new(handle, family, kind, area, ino, p.view.identity().fs_owner(), p.vfs.now()))
 }
 
 /// Waits until the socket's readiness has one of `bits` (or an error or hang-up), or says

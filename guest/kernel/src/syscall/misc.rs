@@ -1,26 +1,15 @@
-//! The small process calls C programs and busybox make: process groups and sessions, the
-//! set*id family, supplementary groups, scheduling queries, sysinfo, times, getrusage and
-//! getcpu.
+//! The small process calls C programs and busybox make: process groups and sessions,
+//! scheduling queries, sysinfo, times, getrusage and getcpu (the ids are `syscall::creds`'s).
 //!
 //! The app is pid 1: it leads its own process group and session (as a container's init
-//! does); its children start in its group and may make their own (setpgid, setsid). Every
-//! process runs as uid/gid [`Process::uid`]/[`Process::gid`] with no supplementary groups,
-//! and may only "change" its ids to the ones it has (EPERM else). Its CPU time is as
-//! `crate::cputime` counts it (user time; no system time, no children's).
+//! does); its children start in its group and may make their own (setpgid, setsid). Its CPU
+//! time is as `crate::cputime` counts it (user time; no system time, no children's).
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::proc::CLOCK_TICKS;
 use crate::process::Process;
 use crate::user;
-
-/// `-1` as an id argument: leave that id.
-const UNCHANGED: u32 = u32::MAX;
-
-/// An id argument: the id, or `None` for "leave it" (-1).
-fn id_arg(raw: u64) -> Option<u32> {
-    Some(raw as u32).filter(|&id| id != UNCHANGED)
-}
 
 /// The process `pid` names (0: the caller): its process group and session, or ESRCH.
 fn group_and_session(p: &mut Process, pid: u64) -> Result<(u32, u32), Errno> {
@@ -95,108 +84,6 @@ pub fn sys_setsid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(pid as usize)
 }
 
-/// Whether every id given (`None`: left alone) is `current`.
-fn only_current(current: u32, ids: &[Option<u32>]) -> bool {
-    ids.iter().flatten().all(|&id| id == current)
-}
-
-/// setuid(uid).
-pub fn sys_setuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.uid, &[Some(f.rdi as u32)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setgid(gid).
-pub fn sys_setgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.gid, &[Some(f.rdi as u32)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setreuid(ruid, euid).
-pub fn sys_setreuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.uid, &[id_arg(f.rdi), id_arg(f.rsi)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setregid(rgid, egid).
-pub fn sys_setregid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.gid, &[id_arg(f.rdi), id_arg(f.rsi)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setresuid(ruid, euid, suid).
-pub fn sys_setresuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.uid, &[id_arg(f.rdi), id_arg(f.rsi), id_arg(f.rdx)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setresgid(rgid, egid, sgid).
-pub fn sys_setresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if !only_current(p.gid, &[id_arg(f.rdi), id_arg(f.rsi), id_arg(f.rdx)]) {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
-}
-
-/// setfsuid(fsuid): returns the previous fsuid (the uid) and never fails, as on Linux; the
-/// id does not change.
-pub fn sys_setfsuid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(p.uid as usize)
-}
-
-/// setfsgid(fsgid): as setfsuid.
-pub fn sys_setfsgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(p.gid as usize)
-}
-
-fn write_ids(p: &mut Process, addrs: [u64; 3], id: u32) -> SysResult {
-    for addr in addrs {
-        user::write_u32(&mut p.space, addr, id)?;
-    }
-    Ok(0)
-}
-
-/// getresuid(ruid, euid, suid).
-pub fn sys_getresuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let uid = p.uid;
-    write_ids(p, [f.rdi, f.rsi, f.rdx], uid)
-}
-
-/// getresgid(rgid, egid, sgid).
-pub fn sys_getresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let gid = p.gid;
-    write_ids(p, [f.rdi, f.rsi, f.rdx], gid)
-}
-
-/// getgroups(size, list): no supplementary groups (0); EINVAL for a negative size.
-pub fn sys_getgroups(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if (f.rdi as i32) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
-/// setgroups(size, list): only the empty list (what the app has); EINVAL for a negative or
-/// too large size, EPERM else.
-pub fn sys_setgroups(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    const NGROUPS_MAX: i32 = 65536;
-    match f.rdi as i32 {
-        0 => Ok(0),
-        n if !(0..=NGROUPS_MAX).contains(&n) => Err(Errno::EINVAL),
-        _ => Err(Errno::EPERM),
-    }
-}
-
 const SCHED_OTHER: u64 = 0;
 const SCHED_FIFO: u64 = 1;
 const SCHED_RR: u64 = 2;
@@ -254,11 +141,11 @@ const PRIO_USER: u64 = 2;
 /// for another `which`, `ESRCH` when none matches.
 fn for_each_priority(p: &mut Process, which: u64, who: u64, each: &mut dyn FnMut(&mut i32)) -> Result<(), Errno> {
     let who = who as u32;
-    let (pid, pgid, uid) = (p.pid, p.pgid, p.uid);
+    let (pid, pgid, uid) = (p.pid, p.pgid, p.real_uid());
     let named: &dyn Fn(&Process) -> bool = match which {
         PRIO_PROCESS => &|q| q.pid == if who == 0 { pid } else { who },
         PRIO_PGRP => &|q| q.pgid == if who == 0 { pgid } else { who },
-        PRIO_USER => &|q| q.uid == if who == 0 { uid } else { who },
+        PRIO_USER => &|q| q.real_uid() == if who == 0 { uid } else { who },
         _ => return Err(Errno::EINVAL),
     };
     let mut found = false;

@@ -6,6 +6,7 @@
 
 pub mod caps;
 pub mod clone;
+pub mod creds;
 pub mod docs;
 pub mod epoll;
 pub mod exec;

@@ -80,9 +80,11 @@ fn socket_of(p: &Process, fd: u64) -> Result<(Arc<OpenFile>, Arc<UnixSocket>), E
     Ok((file, socket))
 }
 
-/// The process's credentials.
+/// The process's credentials, as a peer sees them (SO_PEERCRED, SCM_CREDENTIALS): its
+/// effective ids.
 fn cred(p: &Process) -> Cred {
-    Cred { pid: p.pid, uid: p.uid, gid: p.gid }
+    let (uid, gid) = (p.view.uids().effective, p.view.gids().effective);
+    Cred { pid: p.pid, uid, gid }
 }
 
 /// An open IP socket: its file and the socket.

@@ -76,7 +76,7 @@ pub fn sys_pidfd_send_signal(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let info = if uinfo == 0 {
-        (sig != 0).then(|| SigInfo::user(sig as u32, si::USER, p.pid, p.uid))
+        (sig != 0).then(|| SigInfo::user(sig as u32, si::USER, p.pid, p.real_uid()))
     } else {
         if u64::from(user::read_u32(&mut p.space, uinfo)?) != sig {
             return Err(Errno::EINVAL);

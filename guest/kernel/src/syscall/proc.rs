@@ -1,4 +1,4 @@
-//! Process syscalls: identity (pids, uid 0), waiting for children, uname, resource limits,
+//! Process syscalls: pids, waiting for children, uname, resource limits,
 //! arch_prctl, getrandom. Threads (clone, exit, gettid, robust lists) are in `clone`; making
 //! and ending processes in `crate::family`.
 
@@ -149,16 +149,6 @@ fn child_rusage(cpu_ns: u64) -> [u8; RUSAGE_SIZE] {
 /// getppid(): the parent in the VM; the app's parent is outside it (0).
 pub fn sys_getppid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
     Ok(p.ppid as usize)
-}
-
-/// getuid(), geteuid(): root inside the VM (the VM is the isolation boundary).
-pub fn sys_getuid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(p.uid as usize)
-}
-
-/// getgid(), getegid().
-pub fn sys_getgid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
-    Ok(p.gid as usize)
 }
 
 /// The VM's CPUs as an affinity mask (bit n: vCPU n; at most 64).

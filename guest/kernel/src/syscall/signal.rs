@@ -222,7 +222,7 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
     if sig > NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::user(sig as u32, code, p.pid, p.uid);
+    let info = SigInfo::user(sig as u32, code, p.pid, p.real_uid());
     match target {
         Target::Process => {
             if sig != 0 {
@@ -263,7 +263,7 @@ pub fn sys_kill(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if pid > 0 && pid as u32 == p.pid {
         return send(p, sig, Target::Process, 0, si::USER);
     }
-    let info = SigInfo::user(sig as u32, si::USER, p.pid, p.uid);
+    let info = SigInfo::user(sig as u32, si::USER, p.pid, p.real_uid());
     let (caller, group) = (p.pid, p.pgid);
     let chosen = |q: &Process| match pid {
         0 => q.pgid == group,
@@ -323,7 +323,7 @@ fn send_to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, sig: u64) -> Sys
     if of_caller && tgid.is_none_or(|tgid| tgid == p.pid) {
         return send(p, sig, Target::Thread, tid, si::TKILL);
     }
-    let info = SigInfo::user(sig as u32, si::TKILL, p.pid, p.uid);
+    let info = SigInfo::user(sig as u32, si::TKILL, p.pid, p.real_uid());
     let owner = p
         .shared
         .processes

@@ -9,8 +9,8 @@ use crate::errno::{Errno, SysResult};
 use crate::process::Process;
 
 use super::{
-    caps, clone, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, pidfd, poll, posix_timer, prctl,
-    proc, signal, signalfd, time, timerfd, xattr,
+    caps, clone, creds, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, pidfd, poll, posix_timer,
+    prctl, proc, signal, signalfd, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -123,27 +123,27 @@ syscall_table! {
     98 getrusage 2 => misc::sys_getrusage;
     99 sysinfo 1 => misc::sys_sysinfo;
     100 times 1 => misc::sys_times;
-    102 getuid 0 => proc::sys_getuid;
-    104 getgid 0 => proc::sys_getgid;
-    105 setuid 1 => misc::sys_setuid;
-    106 setgid 1 => misc::sys_setgid;
-    107 geteuid 0 => proc::sys_getuid;
-    108 getegid 0 => proc::sys_getgid;
+    102 getuid 0 => creds::sys_getuid;
+    104 getgid 0 => creds::sys_getgid;
+    105 setuid 1 => creds::sys_setuid;
+    106 setgid 1 => creds::sys_setgid;
+    107 geteuid 0 => creds::sys_geteuid;
+    108 getegid 0 => creds::sys_getegid;
     109 setpgid 2 => misc::sys_setpgid;
     110 getppid 0 => proc::sys_getppid;
     111 getpgrp 0 => misc::sys_getpgrp;
     112 setsid 0 => misc::sys_setsid;
-    113 setreuid 2 => misc::sys_setreuid;
-    114 setregid 2 => misc::sys_setregid;
-    115 getgroups 2 => misc::sys_getgroups;
-    116 setgroups 2 => misc::sys_setgroups;
-    117 setresuid 3 => misc::sys_setresuid;
-    118 getresuid 3 => misc::sys_getresuid;
-    119 setresgid 3 => misc::sys_setresgid;
-    120 getresgid 3 => misc::sys_getresgid;
+    113 setreuid 2 => creds::sys_setreuid;
+    114 setregid 2 => creds::sys_setregid;
+    115 getgroups 2 => creds::sys_getgroups;
+    116 setgroups 2 => creds::sys_setgroups;
+    117 setresuid 3 => creds::sys_setresuid;
+    118 getresuid 3 => creds::sys_getresuid;
+    119 setresgid 3 => creds::sys_setresgid;
+    120 getresgid 3 => creds::sys_getresgid;
     121 getpgid 1 => misc::sys_getpgid;
-    122 setfsuid 1 => misc::sys_setfsuid;
-    123 setfsgid 1 => misc::sys_setfsgid;
+    122 setfsuid 1 => creds::sys_setfsuid;
+    123 setfsgid 1 => creds::sys_setfsgid;
     124 getsid 1 => misc::sys_getsid;
     125 capget 2 => caps::sys_capget;
     126 capset 2 => caps::sys_capset;
