@@ -53,7 +53,7 @@ pub fn sys_getresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// Changes the caller's uids as `change` says (given its uids and whether it holds
 /// CAP_SETUID), with the capability changes that brings.
 #[cold]
-fn change_uids(p: &mut Process, change: impl Fn(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
+fn change_uids(p: &mut Process, change: &dyn Fn(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
     let mut identity = p.view.identity();
     let mut caps = p.view.capabilities();
     let old = identity.uid;
@@ -67,7 +67,7 @@ fn change_uids(p: &mut Process, change: impl Fn(IdSet, bool) -> Result<IdSet, Er
 /// Changes the caller's gids as `change` says (given its gids and whether it holds
 /// CAP_SETGID).
 #[cold]
-fn change_gids(p: &mut Process, change: impl Fn(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
+fn change_gids(p: &mut Process, change: &dyn Fn(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
     let mut identity = p.view.identity();
     identity.gid = change(identity.gid, creds::may_set_gids(&p.view.capabilities()))?;
     p.view.set_identity(identity);
@@ -77,37 +77,37 @@ fn change_gids(p: &mut Process, change: impl Fn(IdSet, bool) -> Result<IdSet, Er
 /// setuid(uid).
 pub fn sys_setuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let uid = f.rdi as u32;
-    change_uids(p, |ids, privileged| ids.set(uid, privileged))
+    change_uids(p, &|ids, privileged| ids.set(uid, privileged))
 }
 
 /// setgid(gid).
 pub fn sys_setgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let gid = f.rdi as u32;
-    change_gids(p, |ids, privileged| ids.set(gid, privileged))
+    change_gids(p, &|ids, privileged| ids.set(gid, privileged))
 }
 
 /// setreuid(ruid, euid).
 pub fn sys_setreuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (real, effective) = (f.rdi as u32, f.rsi as u32);
-    change_uids(p, |ids, privileged| ids.set_real_effective(real, effective, privileged))
+    change_uids(p, &|ids, privileged| ids.set_real_effective(real, effective, privileged))
 }
 
 /// setregid(rgid, egid).
 pub fn sys_setregid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let (real, effective) = (f.rdi as u32, f.rsi as u32);
-    change_gids(p, |ids, privileged| ids.set_real_effective(real, effective, privileged))
+    change_gids(p, &|ids, privileged| ids.set_real_effective(real, effective, privileged))
 }
 
 /// setresuid(ruid, euid, suid).
 pub fn sys_setresuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let wanted = [f.rdi as u32, f.rsi as u32, f.rdx as u32];
-    change_uids(p, |ids, privileged| ids.set_all_three(wanted, privileged))
+    change_uids(p, &|ids, privileged| ids.set_all_three(wanted, privileged))
 }
 
 /// setresgid(rgid, egid, sgid).
 pub fn sys_setresgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let wanted = [f.rdi as u32, f.rsi as u32, f.rdx as u32];
-    change_gids(p, |ids, privileged| ids.set_all_three(wanted, privileged))
+    change_gids(p, &|ids, privileged| ids.set_all_three(wanted, privileged))
 }
 
 /// setfsuid(fsuid): the previous fsuid, whether or not it changed (Linux's way: the call
