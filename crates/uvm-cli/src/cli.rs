@@ -64,6 +64,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         timeout: None,
         stop_timeout: None,
         stop_signal: None,
+        user: None,
         args,
     })
 }
@@ -190,6 +191,20 @@ pub struct RunArgs {
     /// stop_signal, as docker's --stop-signal its STOPSIGNAL).
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
+    /// Run the app as this user, as docker's -u: USER[:GROUP], each a name or a numeric id
+    /// (overrides the manifest's [app] user; default root). Names are looked up in the image's
+    /// /etc/passwd and /etc/group.
+    ///
+    /// The app starts with that uid and gid (real, effective, saved) and, unless GROUP is
+    /// given, the supplementary groups /etc/group lists the user in.
+    ///
+    /// Examples:
+    ///   -u 1000:1000       uid 1000, gid 1000
+    ///   -u 1000            uid 1000, gid from /etc/passwd's entry for it (0 without one)
+    ///   -u www             the user www of the image's /etc/passwd, with its groups
+    ///   -u www:staff       the user www, group staff of the image's /etc/group
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]", verbatim_doc_comment)]
+    pub user: Option<String>,
     /// Arguments for the app (replace the manifest's args).
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -304,6 +319,15 @@ mod tests {
         let run = clap_run(argv(&["uvm", "run", "-v", "a:/a", "--volume", "b:/b:ro", "x.uvm", "--", "-v"]));
         assert_eq!(run.volume, ["a:/a", "b:/b:ro"]);
         assert_eq!(run.args, ["-v"], "after --, -v is the app's");
+    }
+
+    #[test]
+    fn the_user_has_docker_s_short_and_long_flag() {
+        assert_eq!(clap_run(argv(&["uvm", "run", "-u", "1000:1000", "x.uvm"])).user.as_deref(), Some("1000:1000"));
+        assert_eq!(clap_run(argv(&["uvm", "run", "--user", "www", "x.uvm"])).user.as_deref(), Some("www"));
+        assert_eq!(clap_run(argv(&["uvm", "run", "--user=www:staff", "x.uvm"])).user.as_deref(), Some("www:staff"));
+        assert_eq!(clap_run(argv(&["uvm", "run", "x.uvm", "--", "-u", "x"])).user, None, "after --, -u is the app's");
+        assert_eq!(plain_run(&argv(&["uvm", "run", "-u", "7", "x.uvm"])), None, "an option: clap's");
     }
 
     #[test]

@@ -31,9 +31,17 @@ pub fn command(args: &InspectArgs) -> Result<()> {
         println!("  {line}");
     }
     println!("network:");
-    match RunConfig::from_toml(config_toml) {
+    let config = RunConfig::from_toml(config_toml);
+    match &config {
         Ok(config) => describe(&config.network(), "  ").iter().for_each(|line| println!("{line}")),
         Err(error) => println!("  unreadable: {error}"),
+    }
+    if let Some(spec) = config.as_ref().ok().and_then(RunConfig::user) {
+        let ids = match crate::user::for_image(&spec, crate::user::Origin::Image, &image) {
+            Ok(user) => describe_user(&user),
+            Err(error) => format!("does not resolve: {error:#}"),
+        };
+        println!("user:         {spec} ({ids}; looked up in the image's /etc/passwd and /etc/group when it runs)");
     }
     let elf = image.app_elf_info()?;
     println!("app binary:   {:?}, entry {:#x}, TLS {}", elf.kind, elf.entry, if elf.has_tls { "yes" } else { "no" });
@@ -62,4 +70,13 @@ pub fn command(args: &InspectArgs) -> Result<()> {
         println!("  {kind} {:o} {:>10}  {path}", entry.mode, entry.data.size);
     }
     Ok(())
+}
+
+/// `uid 33, gid 33, groups 50, 29`: the ids a user spec resolves to.
+fn describe_user(user: &uvm_vmm::AppUser) -> String {
+    let groups = match &user.groups[..] {
+        [] => "no supplementary groups".to_owned(),
+        groups => format!("groups {}", groups.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    format!("uid {}, gid {}, {groups}", user.uid, user.gid)
 }

@@ -19,6 +19,7 @@ mod guest_etc;
 mod inspect;
 mod network;
 mod run;
+mod user;
 mod volumes;
 
 /// Exit status for failures of uvm itself (as docker and crun use it).

@@ -110,6 +110,7 @@ mod tests {
             timeout: None,
             stop_timeout: None,
             stop_signal: None,
+            user: None,
             args: Vec::new(),
         }
     }

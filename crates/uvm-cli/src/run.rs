@@ -7,10 +7,12 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
-use uvm_manifest::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_workdir, RunConfig};
+use uvm_manifest::{
+    check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_user, parse_workdir, RunConfig, UserSpec,
+};
 use uvm_vmm::{
-    AppLaunch, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources, VmSpec,
-    VolumeSpec,
+    AppLaunch, AppUser, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources,
+    VmSpec, VolumeSpec,
 };
 
 use crate::build::{build_image, default_image_path};
@@ -36,12 +38,13 @@ struct OpenedImage {
 }
 
 /// Finds (or builds), maps and checks the image, works out the app's launch and network from
-/// the image's configuration, `args` and `network_flags` (`host_cpus`: the vCPU count when
-/// neither sets one), checks `volumes` against the image's files, and stages guest memory
-/// (kernel, tables): none of it needs KVM.
+/// the image's configuration, `args`, `network_flags` and `user_flag` (`--user`, checked;
+/// `host_cpus`: the vCPU count when neither sets one), checks `volumes` against the image's
+/// files, and stages guest memory (kernel, tables): none of it needs KVM.
 fn open_image(
     args: RunArgs,
     network_flags: NetworkFlags,
+    user_flag: Option<UserSpec>,
     volumes: Vec<VolumeSpec>,
     host_cpus: u32,
     vm: uvm_vmm::VmReceiver,
@@ -84,6 +87,7 @@ fn open_image(
         None => config.workdir.clone(),
     };
     crate::volumes::check_workdir(&workdir, &image, read_only_root, &volumes, &tmpfs)?;
+    let user = app_user(user_flag, args.user.as_deref(), &config, &image)?;
     let elf = image.app_elf_info()?;
     let launch = AppLaunch {
         argv,
@@ -94,12 +98,26 @@ fn open_image(
         prestage: writable_pages(&image, &elf),
         large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
         read_only_root,
+        user,
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, volumes, .. } = spec;
     Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, stop, launch, network, volumes, staged })
+}
+
+/// Who the app runs as: `--user` (`flag`, as written in `flag_text`) or else the image's
+/// `[app] user`, resolved against the image's /etc/passwd and /etc/group; root when neither
+/// names one (and then nothing is looked up).
+fn app_user(flag: Option<UserSpec>, flag_text: Option<&str>, config: &RunConfig, image: &Image) -> Result<AppUser> {
+    match (flag, config.user()) {
+        (Some(spec), _) => {
+            crate::user::for_image(&spec, crate::user::Origin::Flag(flag_text.unwrap_or_default()), image)
+        }
+        (None, Some(spec)) => crate::user::for_image(&spec, crate::user::Origin::Image, image),
+        (None, None) => Ok(AppUser::default()),
+    }
 }
 
 /// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
@@ -244,6 +262,7 @@ fn app_exit_status(status: i32) -> i32 {
 pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     // Bad flag values are reported before anything else is done.
     let network_flags = NetworkFlags::parse(args)?;
+    let user_flag = args.user.as_deref().map(|v| parse_user(v, "`--user`")).transpose()?;
     let volumes = crate::volumes::parse(&args.volume)?;
     crate::volumes::parse_tmpfs(&args.tmpfs, &volumes)?;
     // The VM and its vCPU do not depend on the image: this thread creates them (and will run
@@ -259,7 +278,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let allowed = uvm_vmm::process::AllowedCpus::of_this_thread();
     let host_cpus = uvm_vmm::host_cpus(allowed.as_ref());
     let open = move || {
-        let _ = opened_sender.send(open_image(opener_args, network_flags, volumes, host_cpus, vm_receiver));
+        let _ = opened_sender.send(open_image(opener_args, network_flags, user_flag, volumes, host_cpus, vm_receiver));
     };
     // On another CPU than this thread's: Linux otherwise mostly queues the opener behind this
     // thread, on its CPU, until this thread sleeps, and the two take turns instead of

@@ -381,6 +381,57 @@ const GOSU_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/h
                            nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const GOSU_GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n";
 
+/// An image of `binary` with busybox at /bin/busybox (which `binary` may be), the users of [`GOSU_PASSWD`] and
+/// [`GOSU_GROUP`] as its /etc/passwd and /etc/group, and `app_lines` added to its `[app]`.
+fn users_image(test: &str, name: &str, binary: &str, app_lines: &str) -> std::path::PathBuf {
+    let dir = vm::work_dir(test);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    std::fs::write(dir.join("passwd"), GOSU_PASSWD).expect("write passwd");
+    std::fs::write(dir.join("group"), GOSU_GROUP).expect("write group");
+    let manifest = dir.join(format!("{name}.toml"));
+    let busybox = if binary == support::apps::BUSYBOX {
+        String::new() // the binary is packaged at /bin/busybox already
+    } else {
+        format!("[[files]]\nsrc = \"{}\"\ndst = \"/bin/busybox\"\n\n", support::apps::BUSYBOX)
+    };
+    let text = format!(
+        "[app]\nname = \"{name}\"\nbinary = \"{binary}\"\nenv = {{ PATH = \"/bin\" }}\n{app_lines}\n{busybox}\
+         [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n"
+    );
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let image = dir.join(format!("{name}.uvm"));
+    let mut cmd = uvm(["build".as_ref(), manifest.as_os_str(), "-o".as_ref(), image.as_os_str()]);
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    expect_code(test, cmd, 0);
+    image
+}
+
+/// `[app] user` and `uvm run --user`, as docker's USER and `--user`: the app starts as the
+/// user the image's /etc/passwd and /etc/group name (its groups from /etc/group when no
+/// group is named), `-u` overrides the image's user (numeric ids need no entry), and a
+/// name the image does not know is uvm's error (125), naming it.
+#[test]
+fn an_image_runs_as_its_user_and_run_user_overrides_it() {
+    let test = "an_image_runs_as_its_user_and_run_user_overrides_it";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let image = users_image(test, "as-app", support::apps::BUSYBOX, "user = \"app\"\n");
+    let run = |flags: &[&str], code: i32| {
+        let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
+        cmd.args(flags).args(["--", "id"]);
+        expect_code(test, cmd, code)
+    };
+    let id = |flags: &[&str]| String::from_utf8_lossy(&run(flags, 0).stdout).into_owned();
+    assert_eq!(id(&[]), "uid=1000(app) gid=1000(app) groups=50(staff)\n", "{test}: the image's user");
+    assert_eq!(id(&["--user", "nobody:staff"]), "uid=65534(nobody) gid=50(staff)\n", "{test}");
+    assert_eq!(id(&["-u", "1234:5678"]), "uid=1234 gid=5678\n", "{test}: numeric ids");
+    assert_eq!(id(&["-u", "0"]), "uid=0(root) gid=0(root)\n", "{test}: root again");
+    let out = run(&["-u", "ghost"], 125);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ghost") && stderr.contains("/etc/passwd"), "{test}: {stderr}");
+}
+
 /// gosu (Debian's static Go build, unmodified), the tool docker images' entrypoints use to
 /// drop root (`exec gosu app "$@"`): it takes the groups, gid and uid from the image's
 /// /etc/passwd and /etc/group (Go's runtime has every thread take them) and execs its
@@ -397,22 +448,7 @@ fn gosu_runs_its_command_as_another_user() {
         support::skip(test, "/usr/sbin/gosu is missing (Debian package gosu)");
         return;
     }
-    let dir = vm::work_dir(test);
-    std::fs::create_dir_all(&dir).expect("work dir");
-    std::fs::write(dir.join("passwd"), GOSU_PASSWD).expect("write passwd");
-    std::fs::write(dir.join("group"), GOSU_GROUP).expect("write group");
-    let manifest = dir.join("gosu.toml");
-    let text = format!(
-        "[app]\nname = \"gosu\"\nbinary = \"{gosu}\"\nenv = {{ PATH = \"/bin\" }}\n\n\
-         [[files]]\nsrc = \"{busybox}\"\ndst = \"/bin/busybox\"\n\n\
-         [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n",
-        busybox = support::apps::BUSYBOX
-    );
-    std::fs::write(&manifest, text).expect("write the manifest");
-    let image = dir.join("gosu.uvm");
-    let mut cmd = uvm(["build".as_ref(), manifest.as_os_str(), "-o".as_ref(), image.as_os_str()]);
-    cmd.env_remove("SOURCE_DATE_EPOCH");
-    expect_code(test, cmd, 0);
+    let image = users_image(test, "gosu", gosu, "");
     let run = |args: &[&str], code: i32| {
         let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
         cmd.args(args);

@@ -261,6 +261,17 @@ pub enum ManifestError {
         value: String,
     },
 
+    /// A user spec (`[app] user`, `--user`) that is not `USER[:GROUP]`, each an id or a name.
+    #[error("{at} is {value:?}, which is not a user spec: {why}; write USER or USER:GROUP, each a name (as in the image's /etc/passwd and /etc/group) or a decimal id, e.g. \"1000\", \"1000:1000\", \"www\" or \"www:www\"")]
+    User {
+        /// The manifest path and key, or the flag.
+        at: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+
     /// More `[vm] tmpfs` paths than [`crate::TMPFS_MAX`].
     #[error("{at} lists {count} paths, more than the {} a VM mounts; mount a common parent instead", crate::TMPFS_MAX)]
     TooManyTmpfs {

@@ -9,12 +9,13 @@
 //!
 //! - [`load`] and [`parse`]: manifest text to [`AppConfig`].
 //! - [`RunConfig`]: the part of an [`AppConfig`] that `uvm run` needs, as stored in an image.
-//! - [`parse_env_override`], [`check_memory_mib`] and [`check_cpus`]: the same rules for
-//!   command-line values.
+//! - [`parse_env_override`], [`check_memory_mib`], [`check_cpus`], [`parse_user`] and the
+//!   like: the same rules for command-line values.
+//! - [`UserSpec`]: `[app] user` and `--user`, docker's `USER[:GROUP]`.
 //!
 //! Modules: `raw` (the serde structs), `rules` (checks on single values), `validate`
-//! (raw manifest to [`AppConfig`]), `network` (`[[ports]]` and `[network]`), `run_config`,
-//! `overrides`, `error`.
+//! (raw manifest to [`AppConfig`]), `network` (`[[ports]]` and `[network]`), `user` (the user
+//! spec's syntax), `run_config`, `overrides`, `error`.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -23,6 +24,7 @@ mod overrides;
 mod raw;
 mod rules;
 mod run_config;
+mod user;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -32,8 +34,9 @@ use std::path::{Path, PathBuf};
 use uvm_net::NetworkConfig;
 
 pub use error::ManifestError;
-pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_workdir};
+pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_user, parse_workdir};
 pub use run_config::RunConfig;
+pub use user::{IdOrName, UserSpec};
 
 /// The manifest format version this crate reads (`version = 1`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -79,6 +82,9 @@ pub struct AppConfig {
     /// The signal the app gets when uvm is asked to stop it (`[app] stop_signal`, docker's
     /// STOPSIGNAL): uvm passes SIGTERM on as this one. `None`: SIGTERM itself.
     pub stop_signal: Option<u32>,
+    /// The user the app runs as (`[app] user`, docker's USER), its names still to be looked
+    /// up in the image's /etc/passwd and /etc/group by `uvm run`. `None`: root.
+    pub user: Option<UserSpec>,
     /// Host files and directories to copy into the image, in manifest order.
     pub files: Vec<FileMapping>,
     /// The VM's resources.

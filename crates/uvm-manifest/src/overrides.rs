@@ -1,9 +1,11 @@
 //! Checks for the values `uvm run` and `uvm build` accept on the command line in place of the
-//! manifest's: `-e KEY=VALUE`, a working directory, a memory size, a CPU count and a stop signal. They apply the manifest's value rules, so an
-//! override can never give the VM something a manifest could not.
+//! manifest's: `-e KEY=VALUE`, a working directory, a memory size, a CPU count, a stop signal
+//! and a user. They apply the manifest's value rules, so an override can never give the VM
+//! something a manifest could not.
 
 use crate::error::ManifestError;
 use crate::rules::{check_cpu_count, check_env_var, check_memory, check_stop_signal, normalise_guest_path};
+use crate::user::{check_user, UserSpec};
 
 /// Parses a `-e KEY=VALUE` override into its name and value. The name is everything before
 /// the first '=' and must be a valid environment variable name; the value may be empty and may
@@ -40,6 +42,12 @@ pub fn parse_stop_signal(value: &str, source: &str) -> Result<u32, ManifestError
     check_stop_signal(value, source)
 }
 
+/// Reads a user spec from `source` (for example "`--user www`"), which the error names, as a
+/// manifest's `[app] user` is read: `USER[:GROUP]`, each an id or a name (looked up later).
+pub fn parse_user(value: &str, source: &str) -> Result<UserSpec, ManifestError> {
+    check_user(value, source)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +79,18 @@ mod tests {
         let err = parse_env_override("A=x\0").unwrap_err();
         assert!(matches!(err, ManifestError::Nul { .. }));
         assert!(err.to_string().starts_with("`-e \"A=x\\0\"`: the value of \"A\""), "{err}");
+    }
+
+    #[test]
+    fn user_overrides() {
+        use crate::IdOrName;
+        let spec = parse_user("www:100", "`--user`").unwrap();
+        assert_eq!(spec, UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(100)) });
+        let err = parse_user("www:", "`--user`").unwrap_err();
+        assert!(
+            err.to_string().starts_with("`--user` is \"www:\", which is not a user spec: the group is empty"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub(crate) struct RawApp {
     pub env: BTreeMap<String, String>,
     pub workdir: Option<String>,
     pub stop_signal: Option<String>,
+    pub user: Option<String>,
 }
 
 /// One `[[files]]` entry.

@@ -7,7 +7,9 @@
 //!
 //! Published ports and egress rules are stored as lists of strings in the syntax of `-p` and
 //! `--egress` (`ports = ["8080:80"]`, `egress = ["10.0.0.0/8:5432"]`), and only when there are
-//! some: the configuration of an app without them is the same as before they existed.
+//! some: the configuration of an app without them is the same as before they existed. The
+//! same holds for every key added since (`cpus`, `tmpfs`, `stop_signal`, `read_only`, `user`):
+//! absent means the default, so an image built before a key existed reads as it always did.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,7 @@ use crate::rules::{
     binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, check_stop_signal,
     check_tmpfs, normalise_guest_path,
 };
+use crate::user::{check_user, UserSpec};
 use crate::AppConfig;
 use uvm_net::{EgressPolicy, EgressRule, NetworkConfig, PortMapping};
 
@@ -62,6 +65,11 @@ pub struct RunConfig {
     /// when false (the default: a writable root).
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
+    /// The user the app runs as (`[app] user`), as a spec (`"www:staff"`, `"1000:1000"`) whose
+    /// names `uvm run` looks up in the image's /etc/passwd and /etc/group. Left out of the TOML
+    /// when absent (root), so images without it, older ones included, run as root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -89,7 +97,13 @@ impl RunConfig {
             tmpfs: app.vm.tmpfs.clone(),
             stop_signal: app.stop_signal.and_then(uvm_abi::signal::name).map(str::to_owned),
             read_only: app.vm.read_only,
+            user: app.user.as_ref().map(UserSpec::to_string),
         }
+    }
+
+    /// The user spec, if the image names one (checked when it was read); `None`: root.
+    pub fn user(&self) -> Option<UserSpec> {
+        self.user.as_deref().and_then(|spec| check_user(spec, AT).ok())
     }
 
     /// The stop signal's number, if the image names one (checked when it was read).
@@ -173,6 +187,16 @@ impl RunConfig {
                 });
             }
         }
+        if let Some(spec) = &self.user {
+            let canonical = check_user(spec, &format!("{AT}: `user`"))?.to_string();
+            if canonical != *spec {
+                return Err(ManifestError::RunConfigInconsistent {
+                    key: "user",
+                    value: spec.clone(),
+                    expected: canonical,
+                });
+            }
+        }
         self.network().check().map_err(|error| ManifestError::Network { at: format!("{AT}: `ports`"), error })
     }
 }
@@ -221,7 +245,39 @@ mod tests {
             tmpfs: vec!["/run".into()],
             stop_signal: Some("SIGQUIT".into()),
             read_only: true,
+            user: Some("www:1000".into()),
         }
+    }
+
+    #[test]
+    fn the_user_is_a_spec_left_out_when_absent_and_checked_when_read() {
+        let mut config = sample();
+        let text = config.to_toml();
+        assert!(text.contains("\nuser = \"www:1000\"\n"), "{text}");
+        let read = RunConfig::from_toml(&text).unwrap();
+        assert_eq!(read.user().map(|u| u.to_string()).as_deref(), Some("www:1000"));
+        config.user = None;
+        let text = config.to_toml();
+        assert!(!text.contains("user"), "an image without one is as before: {text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap().user(), None, "root");
+        for (bad, expected) in [("www:", "not a user spec"), ("a b", "not a user spec"), ("007", "expected \"7\"")] {
+            config.user = Some(bad.into());
+            let err = RunConfig::from_toml(&config.to_toml()).unwrap_err();
+            assert!(err.to_string().contains(expected), "{bad}: {err}");
+        }
+        let err = RunConfig::from_toml(&sample().to_toml().replace("\"www:1000\"", "1000")).unwrap_err();
+        assert!(matches!(err, ManifestError::RunConfigSyntax { .. }), "a number is not a spec: {err}");
+    }
+
+    #[test]
+    fn an_image_written_before_the_newer_keys_reads_with_their_defaults() {
+        // The document of an image built by a uvm that knew none of cpus, ports, egress,
+        // tmpfs, stop_signal, read_only and user.
+        let text = "name = \"hello\"\nbinary_name = \"hello\"\nguest_path = \"/bin/hello\"\nargs = []\nworkdir = \"/\"\nmemory_mib = 64\n\n[env]\n";
+        let config = RunConfig::from_toml(text).unwrap();
+        assert_eq!((config.cpus, config.stop_signal(), config.read_only, config.user()), (None, None, false, None));
+        assert!(config.ports.is_empty() && config.egress.is_empty() && config.tmpfs.is_empty());
+        assert_eq!(config.to_toml(), text, "and writes back the same bytes");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::rules::{
     binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
     check_stop_signal, check_tmpfs, is_same_or_inside, normalise_guest_path,
 };
+use crate::user::check_user;
 use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
 
 /// Validates `raw`, read from `manifest_path`. Relative host paths are resolved against the
@@ -51,6 +52,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
 
     let stop_signal =
         app.stop_signal.as_deref().map(|v| check_stop_signal(v, &manifest.at("[app] `stop_signal`"))).transpose()?;
+    let user = app.user.as_deref().map(|v| check_user(v, &manifest.at("[app] `user`"))).transpose()?;
 
     let files = check_files(&manifest, &raw.files, &binary_guest_path(&binary_name))?;
 
@@ -72,6 +74,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         env: app.env,
         workdir,
         stop_signal,
+        user,
         files,
         vm: VmConfig { memory_mib, cpus, tmpfs, read_only: raw.vm.read_only.unwrap_or(false) },
         network,
@@ -238,6 +241,7 @@ mod tests {
         assert_eq!(app.workdir, "/");
         assert_eq!(app.vm.memory_mib, 64);
         assert_eq!(app.vm.cpus, None, "the host's CPU count, decided at run time");
+        assert_eq!(app.user, None, "root");
         assert_eq!(app.input_paths(), vec![s.manifest(), binary]);
     }
 

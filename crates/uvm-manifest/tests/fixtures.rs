@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use uvm_manifest::{load, AppConfig, FileMapping, ManifestError, RunConfig, VmConfig};
+use uvm_manifest::{load, AppConfig, FileMapping, IdOrName, ManifestError, RunConfig, UserSpec, VmConfig};
 use uvm_net::NetworkConfig;
 
 fn fixtures() -> PathBuf {
@@ -30,6 +30,7 @@ fn full_manifest_loads() {
         ]),
         workdir: "/srv/data".into(),
         stop_signal: Some(3),
+        user: Some(UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(100)) }),
         files: vec![
             FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
             FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
@@ -72,6 +73,7 @@ fn full_manifest_loads() {
             tmpfs: vec!["/run".into(), "/var/cache/app".into()],
             stop_signal: Some("SIGQUIT".into()),
             read_only: true,
+            user: Some("www:100".into()),
         }
     );
     assert_eq!(run.network(), app.network);
@@ -128,6 +130,7 @@ fn expectations() -> Vec<Case> {
         ),
         ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
         ("stop-signal", |e| matches!(e, E::StopSignal { .. }), &["[app] `stop_signal`", "\"SIGSTOP\"", "SIGQUIT"]),
+        ("user", |e| matches!(e, E::User { .. }), &["[app] `user`", "\"www:\"", "the group is empty", "\"www:www\""]),
         (
             "tmpfs-overlap",
             |e| matches!(e, E::TmpfsOverlap { .. }),

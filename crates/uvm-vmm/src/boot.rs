@@ -1,7 +1,7 @@
 //! Everything written into guest memory before the first entry: the guest kernel, the
 //! descriptor tables, the boot page tables and the [`BootInfo`] with its strings.
 
-use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC};
+use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC, MAX_BOOT_GROUPS};
 use uvm_abi::kernel::{
     KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE, KERNEL_MAGIC,
 };
@@ -39,6 +39,34 @@ pub struct AppLaunch {
     /// The root file system is the image, read-only (`FLAG_READ_ONLY_ROOT`); else the app may
     /// change it, in guest memory.
     pub read_only_root: bool,
+    /// Who the app runs as (`[app] user`, `uvm run --user`, resolved against the image's
+    /// /etc/passwd and /etc/group); root by default.
+    pub user: AppUser,
+}
+
+/// The ids the app starts with: its real, effective, saved and file-system uid and gid, and
+/// its supplementary groups (at most [`MAX_BOOT_GROUPS`]). The default is root: uid 0, gid 0,
+/// no supplementary groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppUser {
+    /// The user id.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+    /// The supplementary group ids, in order.
+    pub groups: Vec<u32>,
+}
+
+impl AppUser {
+    /// The boot info's `(group_count, groups)` for these groups.
+    fn boot_groups(&self) -> Result<(u32, [u32; MAX_BOOT_GROUPS]), VmError> {
+        let mut groups = [0; MAX_BOOT_GROUPS];
+        let slots = groups
+            .get_mut(..self.groups.len())
+            .ok_or(VmError::TooManyGroups { count: self.groups.len(), max: MAX_BOOT_GROUPS })?;
+        slots.copy_from_slice(&self.groups);
+        Ok((self.groups.len() as u32, groups))
+    }
 }
 
 /// Host facts that go into the boot info.
@@ -323,8 +351,8 @@ pub fn write_tss(memory: &GuestMemory, cpu: u32) -> Result<(), VmError> {
     memory.write_ram(layout::tss_gpa(cpu), &cpu::tss_bytes(cpu)).ok_or(VmError::OutOfBootMemory)
 }
 
-/// The boot info (facts, argv, envp, workdir, volumes), written last: it holds the
-/// TSC/realtime pair, read here.
+/// The boot info (facts, the app's user, argv, envp, workdir, volumes), written last: it
+/// holds the TSC/realtime pair, read here.
 pub fn write_boot_info(
     memory: &GuestMemory,
     launch: &AppLaunch,
@@ -334,6 +362,7 @@ pub fn write_boot_info(
 ) -> Result<(), VmError> {
     let oob = || VmError::OutOfBootMemory;
     let strings = boot_strings(launch, volumes)?;
+    let (group_count, groups) = launch.user.boot_groups()?;
     let (boot_tsc, boot_realtime_ns) = tsc_and_realtime();
     let info = BootInfo {
         magic: BOOT_INFO_MAGIC,
@@ -360,11 +389,11 @@ pub fn write_boot_info(
         volume_count: (volumes.len() + launch.tmpfs.len()) as u32,
         prestaged_gpa: tables.prestaged_gpa,
         prestaged_pages: tables.prestaged_pages,
-        uid: 0,
-        gid: 0,
-        group_count: 0,
+        uid: launch.user.uid,
+        gid: launch.user.gid,
+        group_count,
         reserved: 0,
-        groups: [0; uvm_abi::boot::MAX_BOOT_GROUPS],
+        groups,
     };
     memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
     memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
@@ -567,6 +596,38 @@ mod tests {
         assert_eq!(prestage(&memory, (64 << 20) - 4096, &[(0, 1)]), 0, "no room left after them");
         let too_many = vec![(0, 1); uvm_abi::boot::MAX_PRESTAGED_PAGES as usize + 1];
         assert_eq!(prestage(&memory, gpa, &too_many), 0);
+    }
+
+    /// The boot info a launch of `user` writes, read back from guest memory.
+    fn boot_info_for(user: AppUser) -> Result<BootInfo, VmError> {
+        let memory = GuestMemory::for_tests(64 << 20);
+        let launch = AppLaunch { argv: vec!["app".into()], workdir: "/".into(), user, ..Default::default() };
+        let facts = BootFacts {
+            platform: Platform::Pvm,
+            flags: 0,
+            tsc_khz: 1,
+            hwcap: 0,
+            random_seed: [0; 4],
+            vcpu_count: 1,
+            ram_ready_size: 64 << 20,
+        };
+        let tables = BootTables { root: 0, end_gpa: 0x40_0000, prestaged_gpa: 0x40_0000, prestaged_pages: 0 };
+        write_boot_info(&memory, &launch, &[], &facts, tables)?;
+        Ok(memory.read_plain::<BootInfo>(BOOT_INFO_GPA).unwrap())
+    }
+
+    #[test]
+    fn the_apps_user_reaches_the_boot_info() {
+        let info = boot_info_for(AppUser::default()).unwrap();
+        assert_eq!((info.uid, info.gid, info.group_count, info.groups), (0, 0, 0, [0; MAX_BOOT_GROUPS]), "root");
+        let info = boot_info_for(AppUser { uid: 1000, gid: 100, groups: vec![27, 4, 1234] }).unwrap();
+        assert_eq!((info.uid, info.gid, info.group_count, info.reserved), (1000, 100, 3, 0));
+        assert_eq!(info.groups[..4], [27, 4, 1234, 0]);
+        let all: Vec<u32> = (1..=MAX_BOOT_GROUPS as u32).collect();
+        let info = boot_info_for(AppUser { uid: 1, gid: 1, groups: all.clone() }).unwrap();
+        assert_eq!((info.group_count, &info.groups[..]), (MAX_BOOT_GROUPS as u32, &all[..]));
+        let too_many = AppUser { uid: 1, gid: 1, groups: (0..=MAX_BOOT_GROUPS as u32).collect() };
+        assert!(matches!(boot_info_for(too_many), Err(VmError::TooManyGroups { count: 33, max: 32 })));
     }
 
     #[test]

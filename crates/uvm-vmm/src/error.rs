@@ -56,6 +56,14 @@ pub enum VmError {
         /// Bytes available.
         max: u64,
     },
+    /// The app's user has more supplementary groups than the boot info carries.
+    #[error("the app's user has {count} supplementary groups, more than the {max} uvm passes to the guest")]
+    TooManyGroups {
+        /// How many.
+        count: usize,
+        /// The most there may be ([`uvm_abi::boot::MAX_BOOT_GROUPS`]).
+        max: usize,
+    },
     /// Guest RAM is too small for the boot structures.
     #[error("guest memory is too small for the boot page tables; raise memory_mib")]
     OutOfBootMemory,
