@@ -60,6 +60,8 @@ boot_tests! {
     musl_pidfd => cases::pidfd(Musl);
     glibc_creds => cases::creds(Glibc);
     musl_creds => cases::creds(Musl);
+    glibc_jobs => cases::jobs(Glibc);
+    musl_jobs => cases::jobs(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

@@ -62,6 +62,10 @@ pub enum Ending {
 pub const CLD_EXITED: i32 = 1;
 /// ... that a signal killed.
 pub const CLD_KILLED: i32 = 2;
+/// ... that a stop signal stopped (`crate::job`).
+pub const CLD_STOPPED: i32 = 5;
+/// ... that a SIGCONT continued.
+pub const CLD_CONTINUED: i32 = 6;
 
 impl Ending {
     /// The status wait4 reports: the exit code in bits 8-15, or the signal in bits 0-6.
@@ -370,6 +374,7 @@ fn tell_parent(parent: &mut Process, child: ExitedChild, exit_signal: u32) {
 /// runs app code), as Linux wakes one thread to take a process's signal. A signal it ignores
 /// is dropped (deliver::send); a blocked one waits until a thread unblocks it.
 pub fn signal_process(q: &mut Process, info: SigInfo) {
+    crate::job::before_send(q, info.signo);
     let before = q.signals.pending.mask();
     deliver::send(&mut q.signals, &mut q.thread.signals, Target::Process, info);
     if q.signals.pending.mask() == before && info.signo < crate::signal::SIGRTMIN {
@@ -385,6 +390,7 @@ pub fn signal_process(q: &mut Process, info: SigInfo) {
 /// Queues `info` for thread `tid` of process `q` (another than the caller's) and
 /// interrupts it.
 pub fn signal_thread(q: &mut Process, tid: u32, info: SigInfo) {
+    crate::job::before_send(q, info.signo);
     let thread = if q.thread.tid == tid { Some(&mut q.thread) } else { q.threads.get_mut(tid) };
     if let Some(thread) = thread {
         deliver::send(&mut q.signals, &mut thread.signals, Target::Thread, info);
@@ -447,6 +453,25 @@ pub fn zombie(p: &mut Process, pid: u32) -> Option<&mut ExitedChild> {
     let lists =
         core::iter::once(&mut p.exited_children).chain(p.shared.processes.iter_mut().map(|q| &mut q.exited_children));
     lists.flat_map(|list| list.iter_mut()).find(|c| c.pid == pid)
+}
+
+/// The first child of `p` that `selector` chooses whose stop or continue (`crate::job`)
+/// `wanted` takes and its parent has not waited for: its pid, real uid and that report
+/// (taken, unless `keep`: WNOWAIT).
+pub fn take_job_report(
+    p: &mut Process,
+    selector: ChildSelector,
+    wanted: &dyn Fn(crate::job::JobReport) -> bool,
+    keep: bool,
+) -> Option<(u32, u32, crate::job::JobReport)> {
+    let parent = p.pid;
+    let child = p
+        .shared
+        .processes
+        .iter_mut()
+        .find(|q| q.ppid == parent && selector.matches(q.pid, q.pgid) && q.job.report.is_some_and(wanted))?;
+    let report = if keep { child.job.report } else { child.job.report.take() }?;
+    Some((child.pid, child.real_uid(), report))
 }
 
 /// Whether `p` has a child that has not ended that `selector` chooses.

@@ -23,6 +23,7 @@ pub mod fault;
 pub mod fs;
 pub mod hostio;
 pub mod hypercall;
+pub mod job;
 pub mod mm;
 pub mod netarea;
 pub mod netring;

@@ -106,6 +106,8 @@ pub struct SelfView {
     caps: SpinLock<crate::caps::Capabilities>,
     /// Its user and group ids and supplementary groups (`creds`).
     identity: SpinLock<crate::creds::Identity>,
+    /// It is stopped (`job`): `/proc` shows `T (stopped)`.
+    stopped: core::sync::atomic::AtomicBool,
 }
 
 impl SelfView {
@@ -133,6 +135,11 @@ impl SelfView {
     /// Replaces its capability sets (capset, prctl, execve).
     pub fn set_capabilities(&self, caps: crate::caps::Capabilities) {
         *self.caps.lock() = caps;
+    }
+
+    /// Records whether it is stopped (`job`).
+    pub fn set_stopped(&self, stopped: bool) {
+        self.stopped.store(stopped, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// Its ids and groups.
@@ -174,6 +181,7 @@ impl SelfView {
             cpu: crate::cputime::ProcessCpu::new(start_ns),
             caps: SpinLock::new(self.capabilities()),
             identity: SpinLock::new(self.identity()),
+            stopped: core::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -216,6 +224,10 @@ impl ProcessView for SelfView {
 
     fn fs_owner(&self) -> (u32, u32) {
         self.identity.lock().fs_owner()
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(core::sync::atomic::Ordering::Relaxed)
     }
 
     fn open_fds(&self) -> Vec<i32> {
@@ -326,6 +338,8 @@ pub struct Process {
     /// The node its pidfds share, from its first pidfd on (`fs::pidfd`); its zombie record
     /// takes it when it ends.
     pub pidfd: Option<Arc<crate::fs::pidfd::PidFd>>,
+    /// Whether it is stopped, and what its parent's wait may learn of that (`job`).
+    pub job: crate::job::JobState,
     /// The vCPU of the thread that made this process with CLONE_VFORK, which waits until this
     /// process execs or ends.
     pub vfork_parent: Option<u32>,
@@ -411,6 +425,7 @@ impl Process {
             cpu: crate::cputime::ProcessCpu::new(0),
             caps: SpinLock::new(crate::caps::Capabilities::default()),
             identity: SpinLock::new(crate::creds::Identity::default()),
+            stopped: core::sync::atomic::AtomicBool::new(false),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.
@@ -423,6 +438,7 @@ impl Process {
             exit_signal: crate::signal::Signal::SIGCHLD as u32,
             exited_children: Vec::new(),
             pidfd: None,
+            job: crate::job::JobState::default(),
             vfork_parent: None,
             borrowed_space: false,
             shared: Shared { processes: Vec::new(), vcpus: crate::thread::Vcpus::new() },
@@ -435,7 +451,8 @@ impl Process {
             hostname: b"uvm".to_vec(),
             domainname: None,
             clock,
-            signals: SignalState::new(),
+            // The app is its VM's init: stop signals do not stop it.
+            signals: SignalState { init: true, ..SignalState::new() },
             thread: Thread::new(MAIN_TID, 0, crate::signal::ThreadSignals::new(), 0),
             threads: Threads::new(),
             nofile_limit: crate::fs::RLIMIT_NOFILE,
@@ -482,6 +499,7 @@ impl Process {
             exit_signal,
             exited_children: Vec::new(),
             pidfd: None,
+            job: crate::job::JobState::default(),
             vfork_parent: None,
             borrowed_space: false,
             shared: Shared::default(),

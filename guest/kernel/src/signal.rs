@@ -14,8 +14,9 @@
 //! - `outside`: the signals uvm gets from outside the VM and passes on to the app.
 //!
 //! Default actions: terminate for most signals; ignore for SIGCHLD, SIGCONT, SIGURG and
-//! SIGWINCH. The stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) are ignored too: nothing
-//! outside the VM could ever continue a stopped app. No core dumps.
+//! SIGWINCH; stop for the stop signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: `crate::job`),
+//! except in the app, which is its VM's init and ignores them, as a pid namespace's init
+//! does. No core dumps.
 
 pub mod deliver;
 pub mod frame;
@@ -192,13 +193,22 @@ pub enum Action {
     Terminate,
     /// The app's handler runs.
     Handler,
+    /// The process stops until a SIGCONT (`crate::job`).
+    Stop,
 }
 
-/// Whether `sig`'s default action is (treated as) ignore: SIGCHLD, SIGCONT, SIGURG, SIGWINCH,
-/// and the stop signals (documented in the module header).
+/// Whether `sig`'s default action is ignore: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
 pub fn default_ignored(sig: u32) -> bool {
-    matches!(sig, 17..=23 | 28)
+    matches!(sig, 17 | 18 | 23 | 28)
 }
+
+/// Whether `sig` is a stop signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
+pub fn is_stop_signal(sig: u32) -> bool {
+    matches!(sig, 19..=22)
+}
+
+/// The stop signals, as a mask.
+pub const STOP_SIGNALS: u64 = 0xf << 18;
 
 /// What delivering `sig` with disposition `action` does.
 pub fn action_of(sig: u32, action: &SigAction) -> Action {
@@ -206,10 +216,11 @@ pub fn action_of(sig: u32, action: &SigAction) -> Action {
         return Action::Terminate;
     }
     if sig == Signal::SIGSTOP as u32 {
-        return Action::Ignore;
+        return Action::Stop;
     }
     match action.handler {
         SIG_DFL if default_ignored(sig) => Action::Ignore,
+        SIG_DFL if is_stop_signal(sig) => Action::Stop,
         SIG_DFL => Action::Terminate,
         SIG_IGN => Action::Ignore,
         _ => Action::Handler,
@@ -530,17 +541,19 @@ pub struct SignalState {
     pub actions: [SigAction; NSIG],
     /// Signals sent to the process (kill).
     pub pending: Pending,
+    /// The process is the app, its VM's init: a stop signal's default action ignores it.
+    pub init: bool,
 }
 
 impl SignalState {
     /// Every signal at its default, nothing pending.
     pub fn new() -> SignalState {
-        SignalState { actions: [SigAction::default(); NSIG], pending: Pending::new() }
+        SignalState { actions: [SigAction::default(); NSIG], pending: Pending::new(), init: false }
     }
 
     /// A forked child's: the same dispositions, nothing pending.
     pub fn fork(&self) -> SignalState {
-        SignalState { actions: self.actions, pending: Pending::new() }
+        SignalState { actions: self.actions, pending: Pending::new(), init: false }
     }
 
     /// The disposition of signal `sig` (1..=64).
@@ -573,6 +586,9 @@ pub struct ThreadSignals {
     /// Another thread's execve ends this thread: it ends where it next meets the signal
     /// check (`deliver_to_app`), and its waits end as a signal would end them.
     pub ending: bool,
+    /// Another thread stopped the process (`crate::job`): this one stops where it next meets
+    /// the signal check.
+    pub stopping: bool,
 }
 
 impl ThreadSignals {
@@ -585,6 +601,7 @@ impl ThreadSignals {
             saved_mask: None,
             last_trap: LastTrap::default(),
             ending: false,
+            stopping: false,
         }
     }
 
@@ -680,6 +697,8 @@ fn deliver_pending_to_app(p: &mut crate::process::Process, frame: &mut crate::ar
     if p.thread.signals.ending {
         crate::syscall::clone::end_for_exec(p);
     }
+    // Stop signals first: the process stops here until continued, then takes the rest.
+    crate::job::stop_if_asked(p);
     let trace = p.trace;
     let mut observe = |info: &SigInfo| {
         if trace {
@@ -772,9 +791,15 @@ mod tests {
         assert_eq!(action_of(11, &dfl), Action::Terminate);
         assert_eq!(action_of(6, &dfl), Action::Terminate);
         assert_eq!(action_of(40, &dfl), Action::Terminate, "real-time signals terminate by default");
-        for sig in [17, 18, 19, 20, 21, 22, 23, 28] {
+        for sig in [17, 18, 23, 28] {
             assert_eq!(action_of(sig, &dfl), Action::Ignore, "signal {sig}");
         }
+        for sig in [19, 20, 21, 22] {
+            assert_eq!(action_of(sig, &dfl), Action::Stop, "signal {sig}");
+        }
+        assert_eq!(action_of(20, &handler), Action::Handler, "SIGTSTP can be caught");
+        assert_eq!(action_of(19, &ign), Action::Stop, "SIGSTOP cannot be ignored");
+        assert_eq!(STOP_SIGNALS, bit(19) | bit(20) | bit(21) | bit(22));
         assert_eq!(action_of(10, &ign), Action::Ignore);
         assert_eq!(action_of(10, &handler), Action::Handler);
         assert_eq!(action_of(17, &handler), Action::Handler);

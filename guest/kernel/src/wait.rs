@@ -53,8 +53,10 @@ pub fn note_scanner_signals(p: &mut Process) {
     crate::fs::signalfd::set_caller_pending(p.signals.pending.mask() | p.thread.signals.pending.mask());
 }
 
-/// [`signal_pending`] without queueing what arrived.
-fn unblocked_signal_pending(p: &Process) -> bool {
+/// [`signal_pending`] without queueing what arrived. A stop signal stops the process here
+/// first, until a SIGCONT (`crate::job`): the wait then goes on.
+fn unblocked_signal_pending(p: &mut Process) -> bool {
+    crate::job::stop_if_asked(p);
     p.thread.signals.ending
         || crate::signal::deliver::has_effective(&p.signals, &p.thread.signals, !p.thread.signals.blocked)
 }

@@ -263,6 +263,7 @@ pub fn all() -> Vec<Case> {
             inotify(tc),
             pidfd(tc),
             creds(tc),
+            jobs(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -817,6 +818,42 @@ pub fn creds(tc: Toolchain) -> Case {
                \x20\x20after: permitted all, effective none\n\
                \x20\x20PR_GET_KEEPCAPS: 1\n";
     case("creds", c_only(tc), "creds", vec![Run::new("ids").stdout(out)])
+}
+
+/// `jobs`: stopped processes: a two-thread child spinning in app code stopped by SIGSTOP
+/// (WUNTRACED, CLD_STOPPED, /proc's `T`, frozen counters), continued (WCONTINUED,
+/// CLD_CONTINUED) and killed while stopped; children stopped in read and nanosleep going on
+/// without an error after SIGCONT; SIGTSTP in a group of its own, and with a handler; a
+/// blocked SIGTSTP discarded by SIGCONT; SA_NOCLDSTOP; waitid's WSTOPPED (WNOWAIT) and
+/// WCONTINUED.
+pub fn jobs(tc: Toolchain) -> Case {
+    let out = "SIGSTOP: waitpid WUNTRACED: stopped by 19\n\
+               \x20\x20SIGCHLD: CLD_STOPPED (SIGSTOP)\n\
+               \x20\x20/proc state: T\n\
+               \x20\x20both threads frozen: yes\n\
+               \x20\x20waitpid WUNTRACED|WNOHANG again: 0\n\
+               SIGCONT: waitpid WCONTINUED: continued\n\
+               \x20\x20SIGCHLD: CLD_CONTINUED (SIGCONT)\n\
+               \x20\x20both threads move: yes\n\
+               \x20\x20/proc state: R\n\
+               SIGKILL while stopped: killed by 9\n\
+               \x20\x20SIGCHLD: CLD_KILLED\n\
+               blocked in read: stopped by 19\n\
+               \x20\x20data written while it is stopped: answered no\n\
+               \x20\x20after SIGCONT its read returned 1\n\
+               blocked in nanosleep: stopped by 19\n\
+               \x20\x20after SIGCONT nanosleep returned 0\n\
+               SIGTSTP, own group: stopped by 20\n\
+               SIGTSTP with a handler: handled\n\
+               \x20\x20then: exited 0\n\
+               a blocked SIGTSTP after a SIGCONT: still pending no\n\
+               SA_NOCLDSTOP: handler calls after a stop and a continue: 0\n\
+               \x20\x20after its end: 1\n\
+               waitid WSTOPPED|WNOWAIT: 0, CLD_STOPPED, status 19\n\
+               \x20\x20again: 0, CLD_STOPPED\n\
+               \x20\x20and again: 0, pid 0\n\
+               waitid WCONTINUED: 0, CLD_CONTINUED, status 18\n";
+    case("jobs", c_only(tc), "jobs", vec![Run::new("stops").stdout(out)])
 }
 
 /// `inotify`: file-system change notification: creation and its errors, what the file

@@ -166,6 +166,10 @@ pub trait ProcessView: Send + Sync {
     fn fs_owner(&self) -> (u32, u32) {
         (0, 0)
     }
+    /// Whether it is stopped (a stop signal, until a SIGCONT).
+    fn stopped(&self) -> bool {
+        false
+    }
     /// Its capability sets (root's unless it dropped some).
     fn capabilities(&self) -> crate::caps::Capabilities {
         crate::caps::Capabilities::default()
@@ -655,10 +659,11 @@ impl ProcFs {
         }
         let (pid, ppid) = self.ids(of);
         let mut text = format!(
-            "Name:\t{}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
+            "Name:\t{}\nState:\t{}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n\
              TracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n\
              FDSize:\t{fd_size}\nGroups:\t{}\n",
             String::from_utf8_lossy(&self.comm(of)),
+            if self.view(of).is_some_and(|p| p.stopped()) { "T (stopped)" } else { "R (running)" },
             uid.real,
             uid.effective,
             uid.saved,
@@ -764,7 +769,8 @@ impl ProcFs {
             0,                                                         // env_end
             0,                                                         // exit_code
         ];
-        let mut text = format!("{pid} ({}) R", String::from_utf8_lossy(&self.comm(of)));
+        let state = if self.view(of).is_some_and(|p| p.stopped()) { 'T' } else { 'R' };
+        let mut text = format!("{pid} ({}) {state}", String::from_utf8_lossy(&self.comm(of)));
         for field in fields {
             text += &format!(" {field}");
         }

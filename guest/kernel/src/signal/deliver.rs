@@ -64,17 +64,26 @@ pub enum Target {
     Thread,
 }
 
-/// Whether `sig`'s disposition ignores it (Linux's sig_handler_ignored, with the stop signals
-/// ignored as documented in `signal`).
+/// Whether `sig`'s disposition ignores it (Linux's sig_handler_ignored).
 pub fn ignores(action: &SigAction, sig: u32) -> bool {
     action_of(sig, action) == Action::Ignore
+}
+
+/// Whether the process `shared` belongs to drops `sig` when it is not blocked: it ignores it,
+/// or it is a stop signal and the process is the VM's init.
+fn drops(shared: &SignalState, sig: u32) -> bool {
+    match action_of(sig, &shared.action(sig)) {
+        Action::Ignore => true,
+        Action::Stop => shared.init,
+        Action::Terminate | Action::Handler => false,
+    }
 }
 
 /// Sends `info` (Linux's send_signal): dropped if ignored and not blocked, or if a standard
 /// signal of its number is already pending there.
 pub fn send(shared: &mut SignalState, thread: &mut ThreadSignals, target: Target, info: SigInfo) {
     let sig = info.signo;
-    if bit(sig) == 0 || (ignores(&shared.action(sig), sig) && thread.blocked & bit(sig) == 0) {
+    if bit(sig) == 0 || (drops(shared, sig) && thread.blocked & bit(sig) == 0) {
         return;
     }
     let queued = match target {
@@ -100,19 +109,23 @@ pub fn force(shared: &mut SignalState, thread: &mut ThreadSignals, info: SigInfo
     send(shared, thread, Target::Thread, info);
 }
 
-/// Whether delivery has anything to do: a pending, unblocked signal, a mask to restore or
-/// the thread's end (another thread's execve).
+/// Whether delivery has anything to do: a pending, unblocked signal, a mask to restore, the
+/// thread's end (another thread's execve) or its process's stop (another thread's).
 pub fn has_work(shared: &SignalState, thread: &ThreadSignals) -> bool {
     (shared.pending.mask() | thread.pending.mask()) & !thread.blocked != 0
         || thread.saved_mask.is_some()
         || thread.ending
+        || thread.stopping
 }
 
-/// Whether a pending signal among `allowed` would do something when delivered (run a
-/// handler or kill), rather than be dropped.
+/// Whether a pending signal among `allowed` would run a handler or kill when delivered,
+/// rather than be dropped. (A stop signal does neither: a wait stops in place for it,
+/// `crate::job`, and goes on after the SIGCONT.)
 pub fn has_effective(shared: &SignalState, thread: &ThreadSignals, allowed: u64) -> bool {
     let pending = (shared.pending.mask() | thread.pending.mask()) & allowed;
-    (1..=super::NSIG as u32).any(|sig| pending & bit(sig) != 0 && !ignores(&shared.action(sig), sig))
+    (1..=super::NSIG as u32).any(|sig| {
+        pending & bit(sig) != 0 && matches!(action_of(sig, &shared.action(sig)), Action::Terminate | Action::Handler)
+    })
 }
 
 /// Takes the next signal among `allowed`: the thread's own first (synchronous ones first),
@@ -141,7 +154,9 @@ pub fn deliver_pending<M: UserMemory>(
         let sig = info.signo;
         let action = shared.action(sig);
         match action_of(sig, &action) {
-            Action::Ignore => {}
+            // `crate::job::stop_if_asked` takes the stop signals before this runs; one left
+            // is the init's, which ignores it.
+            Action::Ignore | Action::Stop => {}
             Action::Terminate => return Err(Death::of(&info, regs.rip)),
             Action::Handler => {
                 restart_if_asked(regs, &action);
@@ -574,7 +589,12 @@ mod tests {
         w.kill(USR2);
         assert_eq!(w.shared.pending.mask(), 0, "an ignored signal is not even queued");
         w.kill(17); // SIGCHLD, default ignore
-        w.kill(19); // SIGSTOP, treated as ignore
+        w.shared.init = true;
+        w.kill(19); // SIGSTOP: the VM's init ignores it
+        assert_eq!(w.shared.pending.mask(), 0, "not queued for the init");
+        w.shared.init = false;
+        w.kill(19);
+        assert_eq!(w.shared.pending.mask(), bit(19), "another process's stop waits for `job`");
         w.deliver().unwrap();
         assert_eq!(w.regs.rip, 0x40_0100);
     }

@@ -458,6 +458,10 @@ pub fn release_thread_futexes(p: &mut Process) {
 /// wakes its clear_child_tid word (pthread_join waits on it), and parks its vCPU until a new
 /// thread is started on it.
 fn exit_thread(p: &mut Process) -> ! {
+    if p.thread.signals.stopping {
+        // It was told to stop: the stop's report waits for it no longer.
+        crate::job::thread_stopped(p);
+    }
     release_thread_futexes(p);
     let now = p.clock.monotonic_ns(crate::time::rdtsc());
     p.view.cpu.thread_ended(p.thread.started_ns, p.thread.waited_ns, now);

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::family::{self, ChildSelector};
+use crate::job::JobReport;
 use crate::process::Process;
 use crate::user;
 
@@ -27,19 +28,98 @@ const WCLONE: u64 = 0x8000_0000;
 /// Bytes of `struct rusage`.
 const RUSAGE_SIZE: usize = 144;
 
-/// How a wait ends: a child it took, or none yet with WNOHANG.
+/// How a wait ends: a child that ended, one that stopped or was continued, or none yet with
+/// WNOHANG.
 enum Waited {
-    Child(family::ExitedChild),
+    Ended(family::ExitedChild),
+    Changed { pid: u32, uid: u32, report: JobReport },
     NoneYet,
 }
 
-/// Waits for a child `selector` chooses to end (stopped and continued children do not
-/// exist here: no signal stops a process): ECHILD when there is none, EINTR when a signal
-/// comes first (wait4 is restarted after a SA_RESTART handler, as on Linux).
-fn wait_for_child(p: &mut Process, selector: ChildSelector, no_hang: bool, keep: bool) -> Result<Waited, Errno> {
+impl Waited {
+    /// The child's pid (0 for none).
+    fn pid(&self) -> u32 {
+        match self {
+            Waited::Ended(child) => child.pid,
+            Waited::Changed { pid, .. } => *pid,
+            Waited::NoneYet => 0,
+        }
+    }
+
+    /// The status wait4 reports.
+    fn wait_status(&self) -> i32 {
+        match self {
+            Waited::Ended(child) => child.ending.wait_status(),
+            Waited::Changed { report, .. } => report.wait_status(),
+            Waited::NoneYet => 0,
+        }
+    }
+
+    /// The siginfo waitid reports (all zero for none, as Linux writes it).
+    fn siginfo(&self) -> [u8; crate::signal::SIGINFO_SIZE] {
+        let (pid, uid, (code, status)) = match self {
+            Waited::Ended(child) => (child.pid, child.uid, child.ending.code_and_status()),
+            Waited::Changed { pid, uid, report } => (*pid, *uid, report.code_and_status()),
+            Waited::NoneYet => return [0; crate::signal::SIGINFO_SIZE],
+        };
+        let fields = crate::signal::SigFields::Child { pid, uid, status };
+        let signo = crate::signal::Signal::SIGCHLD as u32;
+        crate::signal::SigInfo { signo, errno: 0, code, fields, origin: None }.to_bytes()
+    }
+
+    /// The CPU time the resource usage reports (an ended child's; 0 otherwise).
+    fn cpu_ns(&self) -> u64 {
+        if let Waited::Ended(child) = self {
+            child.cpu_ns
+        } else {
+            0
+        }
+    }
+}
+
+/// What a wait is for: ends (WEXITED, always for wait4), stops (WUNTRACED/WSTOPPED),
+/// continues (WCONTINUED).
+#[derive(Clone, Copy)]
+struct Wanted {
+    ended: bool,
+    stopped: bool,
+    continued: bool,
+}
+
+impl Wanted {
+    fn of(options: u64, ended: bool) -> Wanted {
+        Wanted { ended, stopped: options & WUNTRACED != 0, continued: options & WCONTINUED != 0 }
+    }
+
+    fn takes(self, report: JobReport) -> bool {
+        match report {
+            JobReport::Stopped(_) => self.stopped,
+            JobReport::Continued => self.continued,
+        }
+    }
+}
+
+/// Waits for a child `selector` chooses to end, stop or be continued, as `wanted` says:
+/// ECHILD when there is no such child, EINTR when a signal comes first (wait4 is restarted
+/// after a SA_RESTART handler, as on Linux). `keep` (WNOWAIT) leaves what it reports to be
+/// waited for again.
+fn wait_for_child(
+    p: &mut Process,
+    selector: ChildSelector,
+    wanted: Wanted,
+    no_hang: bool,
+    keep: bool,
+) -> Result<Waited, Errno> {
     loop {
-        if let Some(child) = family::take_exited_child(p, selector, keep) {
-            return Ok(Waited::Child(child));
+        if wanted.ended {
+            if let Some(child) = family::take_exited_child(p, selector, keep) {
+                return Ok(Waited::Ended(child));
+            }
+        }
+        if wanted.stopped || wanted.continued {
+            if let Some((pid, uid, report)) = family::take_job_report(p, selector, &|r| wanted.takes(r), keep) {
+                return Ok(Waited::Changed { pid, uid, report });
+            }
         }
         if !family::has_child(p, selector) {
             return Err(Errno::ECHILD);
@@ -52,31 +132,31 @@ fn wait_for_child(p: &mut Process, selector: ChildSelector, no_hang: bool, keep:
 }
 
 /// wait4(pid, status, options, rusage): EINVAL for unknown options (Linux checks them
-/// first). The resource usage is the child's CPU time (its children's included) as user time.
+/// first). WUNTRACED and WCONTINUED report stopped and continued children too. The resource
+/// usage is an ended child's CPU time (its children's included) as user time.
 pub fn sys_wait4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [pid, status, options, rusage, ..] = f.syscall_args();
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 || pid as i32 == i32::MIN {
         return Err(Errno::EINVAL);
     }
     let selector = ChildSelector::of_wait4(pid as i32, p.pgid);
-    let child = match wait_for_child(p, selector, options & WNOHANG != 0, false)? {
-        Waited::Child(child) => child,
-        Waited::NoneYet => return Ok(0),
-    };
+    let waited = wait_for_child(p, selector, Wanted::of(options, true), options & WNOHANG != 0, false)?;
+    if let Waited::NoneYet = waited {
+        return Ok(0);
+    }
     if status != 0 {
-        user::write_u32(&mut p.space, status, child.ending.wait_status() as u32)?;
+        user::write_u32(&mut p.space, status, waited.wait_status() as u32)?;
     }
     if rusage != 0 {
-        user::copy_out(&mut p.space, rusage, &child_rusage(child.cpu_ns))?;
+        user::copy_out(&mut p.space, rusage, &child_rusage(waited.cpu_ns()))?;
     }
-    Ok(child.pid as usize)
+    Ok(waited.pid() as usize)
 }
 
 /// waitid(idtype, id, infop, options, rusage): EINVAL for an unknown id type or options, or
-/// none of WEXITED, WUNTRACED (WSTOPPED) and WCONTINUED. P_PIDFD waits for the pidfd `id`'s
-/// process (ECHILD unless it is the caller's child); through an `O_NONBLOCK` pidfd a wait
-/// that would block says EAGAIN, as on Linux. WNOWAIT leaves the child to be waited for
-/// again.
+/// none of WEXITED, WSTOPPED and WCONTINUED. P_PIDFD waits for the pidfd `id`'s process
+/// (ECHILD unless it is the caller's child); through an `O_NONBLOCK` pidfd a wait that would
+/// block says EAGAIN, as on Linux. WNOWAIT leaves the child to be waited for again.
 pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     const P_ALL: u64 = 0;
     const P_PID: u64 = 1;
@@ -100,40 +180,16 @@ pub fn sys_waitid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     let no_hang = options & WNOHANG != 0 || nonblocking_pidfd;
-    // Only ends are reported: without WEXITED nothing this kernel has can be waited for.
-    let waited = if options & WEXITED == 0 {
-        if !family::has_child(p, selector) || !no_hang {
-            return Err(Errno::ECHILD);
-        }
-        Waited::NoneYet
-    } else {
-        wait_for_child(p, selector, no_hang, options & WNOWAIT != 0)?
-    };
+    let wanted = Wanted::of(options, options & WEXITED != 0);
+    let waited = wait_for_child(p, selector, wanted, no_hang, options & WNOWAIT != 0)?;
     if matches!(waited, Waited::NoneYet) && options & WNOHANG == 0 {
         return Err(Errno::EAGAIN);
     }
     if infop != 0 {
-        let info = match &waited {
-            Waited::Child(child) => {
-                let (code, status) = child.ending.code_and_status();
-                let fields = crate::signal::SigFields::Child { pid: child.pid, uid: child.uid, status };
-                crate::signal::SigInfo {
-                    signo: crate::signal::Signal::SIGCHLD as u32,
-                    errno: 0,
-                    code,
-                    fields,
-                    origin: None,
-                }
-                .to_bytes()
-            }
-            // WNOHANG with no child ended: Linux zeroes the siginfo.
-            Waited::NoneYet => [0u8; crate::signal::SIGINFO_SIZE],
-        };
-        user::copy_out(&mut p.space, infop, &info)?;
+        user::copy_out(&mut p.space, infop, &waited.siginfo())?;
     }
     if rusage != 0 {
-        let cpu_ns = if let Waited::Child(child) = &waited { child.cpu_ns } else { 0 };
-        user::copy_out(&mut p.space, rusage, &child_rusage(cpu_ns))?;
+        user::copy_out(&mut p.space, rusage, &child_rusage(waited.cpu_ns()))?;
     }
     Ok(0)
 }

@@ -204,6 +204,7 @@ pub fn sys_sigaltstack(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// interrupted (it may be running app code). Threads waiting for it in sigwait/sigtimedwait
 /// (blocked there) look again.
 pub fn send_to_process(p: &mut Process, info: SigInfo) {
+    crate::job::before_send(p, info.signo);
     let bit = 1u64 << (info.signo - 1);
     deliver::send(&mut p.signals, &mut p.thread.signals, Target::Process, info);
     let mut others = p.threads.others.iter().fold(0u64, |m, t| m | 1 << (t.cpu % 64));
@@ -243,6 +244,7 @@ fn send(p: &mut Process, sig: u64, target: Target, tid: u32, code: i32) -> SysRe
 /// its way back); another thread is woken if it waits in the kernel, interrupted if it runs
 /// app code. ESRCH when the process has no such thread.
 pub fn send_to_thread_of_process(p: &mut Process, tid: u32, info: SigInfo) -> Result<(), Errno> {
+    crate::job::before_send(p, info.signo);
     if tid == p.thread.tid {
         deliver::send(&mut p.signals, &mut p.thread.signals, Target::Thread, info);
         return Ok(());
