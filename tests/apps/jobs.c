@@ -115,6 +115,23 @@ static void spinning_threads(void) {
     printf("  SIGCHLD: %s\n", sigchld(1000));
 }
 
+/* A child's report of a call's result `r` through `fd`; then it ends. */
+static void tell_and_exit(int fd, long r) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "%s", call_result(r));
+    write(fd, line, (size_t)n);
+    _exit(0);
+}
+
+/* Stops child `pid` (blocked in `what`) 20 ms after its start and prints what the wait says. */
+static void stop_blocked_child(pid_t pid, const char *what) {
+    pause_ms(20);
+    int status;
+    kill(pid, SIGSTOP);
+    printf("blocked in %s: %s\n", what, waitpid(pid, &status, WUNTRACED) == pid ? describe(status) : "failed");
+    sigchld(1000);
+}
+
 /* A child that reads one byte from `in` and writes what read returned to `out`. */
 static void blocked_in_read(void) {
     int in[2], out[2];
@@ -123,17 +140,9 @@ static void blocked_in_read(void) {
     pid_t pid = fork();
     if (pid == 0) {
         char c;
-        ssize_t r = read(in[0], &c, 1);
-        char line[32];
-        int n = snprintf(line, sizeof line, "%s", call_result(r));
-        write(out[1], line, (size_t)n);
-        _exit(0);
+        tell_and_exit(out[1], read(in[0], &c, 1));
     }
-    pause_ms(20);
-    int status;
-    kill(pid, SIGSTOP);
-    printf("blocked in read: %s\n", waitpid(pid, &status, WUNTRACED) == pid ? describe(status) : "failed");
-    sigchld(1000);
+    stop_blocked_child(pid, "read");
     write(in[1], "x", 1);
     struct pollfd p = {.fd = out[0], .events = POLLIN};
     printf("  data written while it is stopped: answered %s\n", poll(&p, 1, 50) == 0 ? "no" : "yes");
@@ -141,7 +150,7 @@ static void blocked_in_read(void) {
     char line[32] = {0};
     read(out[0], line, sizeof line - 1);
     printf("  after SIGCONT its read returned %s\n", line);
-    waitpid(pid, &status, 0);
+    waitpid(pid, NULL, 0);
     drain_sigchld();
 }
 
@@ -151,23 +160,15 @@ static void blocked_in_nanosleep(void) {
     pid_t pid = fork();
     if (pid == 0) {
         struct timespec ts = {0, 200 * 1000000L};
-        int r = nanosleep(&ts, NULL);
-        char line[32];
-        int n = snprintf(line, sizeof line, "%s", call_result(r));
-        write(out[1], line, (size_t)n);
-        _exit(0);
+        tell_and_exit(out[1], nanosleep(&ts, NULL));
     }
-    pause_ms(20);
-    int status;
-    kill(pid, SIGSTOP);
-    printf("blocked in nanosleep: %s\n", waitpid(pid, &status, WUNTRACED) == pid ? describe(status) : "failed");
-    sigchld(1000);
+    stop_blocked_child(pid, "nanosleep");
     pause_ms(30);
     kill(pid, SIGCONT);
     char line[32] = {0};
     read(out[0], line, sizeof line - 1);
     printf("  after SIGCONT nanosleep returned %s\n", line);
-    waitpid(pid, &status, 0);
+    waitpid(pid, NULL, 0);
     drain_sigchld();
 }
 

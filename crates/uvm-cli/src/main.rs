@@ -19,6 +19,8 @@ mod guest_etc;
 mod inspect;
 mod network;
 mod run;
+#[cfg(test)]
+mod test_image;
 mod user;
 mod volumes;
 

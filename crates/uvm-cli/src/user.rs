@@ -385,17 +385,9 @@ users:x:100:app
                 None => std::fs::write(&path, content).unwrap(),
             }
         }
-        let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
         let files: Vec<_> = dsts.iter().map(|(src, dst)| (dir.join("tree").join(src), dst.to_string())).collect();
-        let input = uvm_image::PackInput {
-            app_binary: &app,
-            app_guest_path: "/bin/app",
-            files: &files,
-            defaults: &[],
-            config_toml: "",
-        };
-        let out = uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack");
-        (dir, Image::open(&out.path).expect("image"))
+        let image = crate::test_image::pack(&dir, &files);
+        (dir, image)
     }
 
     #[test]

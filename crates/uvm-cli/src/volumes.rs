@@ -350,17 +350,7 @@ mod tests {
         let dir = temp_dir(name);
         std::fs::create_dir_all(dir.join("tree/srv")).unwrap();
         std::fs::write(dir.join("tree/conf"), b"x").unwrap();
-        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
-        let files = [(dir.join("tree"), "/etc".to_string())];
-        let input = uvm_image::PackInput {
-            app_binary: &app,
-            app_guest_path: "/bin/app",
-            files: &files,
-            defaults: &[],
-            config_toml: "",
-        };
-        let out = uvm_image::pack(&input, &dir.join("test.uvm")).expect("pack");
-        let image = Image::open(&out.path).expect("image");
+        let image = crate::test_image::pack(&dir, &[(dir.join("tree"), "/etc".to_string())]);
         (dir, image)
     }
 
