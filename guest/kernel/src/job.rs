@@ -196,12 +196,10 @@ pub fn before_send(q: &mut Process, sig: u32) {
 
 /// Drops the pending signals of `mask` from `q` and all its threads.
 fn discard(q: &mut Process, mask: u64) {
-    for sig in (1..=crate::signal::NSIG as u32).filter(|&sig| mask & bit(sig) != 0) {
-        q.signals.pending.discard(sig);
-        q.thread.signals.pending.discard(sig);
-        for thread in q.threads.others.iter_mut() {
-            thread.signals.pending.discard(sig);
-        }
+    q.signals.pending.discard_all(mask);
+    q.thread.signals.pending.discard_all(mask);
+    for thread in q.threads.others.iter_mut() {
+        thread.signals.pending.discard_all(mask);
     }
 }
 

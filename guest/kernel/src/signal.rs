@@ -419,8 +419,15 @@ impl Pending {
 
     /// Drops every instance of `sig`.
     pub fn discard(&mut self, sig: u32) {
-        self.queue.retain(|i| i.signo != sig);
-        self.mask &= !bit(sig);
+        self.discard_all(bit(sig));
+    }
+
+    /// Drops every instance of the signals of `mask`.
+    pub fn discard_all(&mut self, mask: u64) {
+        if self.mask & mask != 0 {
+            self.queue.retain(|i| bit(i.signo) & mask == 0);
+            self.mask &= !mask;
+        }
     }
 }
 
