@@ -62,6 +62,8 @@ boot_tests! {
     musl_creds => cases::creds(Musl);
     glibc_jobs => cases::jobs(Glibc);
     musl_jobs => cases::jobs(Musl);
+    glibc_dac => cases::dac(Glibc);
+    musl_dac => cases::dac(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);

@@ -11,10 +11,11 @@
 //! the bounding set and its inheritable ones, another keeps its ambient ones (Linux's rules
 //! without file capabilities).
 //!
-//! Checked only where they govern the sets and ids themselves (capset, the bounding set,
-//! setuid and setgid's CAP_SETUID and CAP_SETGID); elsewhere recorded, not enforced: the VM is
-//! the isolation boundary, so a call a dropped capability would refuse on Linux still
-//! succeeds here. Linux keeps the sets per thread; here they are the process's.
+//! Checked where they govern the sets and ids themselves (capset, the bounding set, setuid
+//! and setgid's CAP_SETUID and CAP_SETGID) and files (`fs::access`: CAP_DAC_OVERRIDE,
+//! CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_CHOWN); the others are recorded, not enforced (the VM
+//! is the isolation boundary), so a call another dropped capability would refuse on Linux
+//! still succeeds here. Linux keeps the sets per thread; here they are the process's.
 
 use crate::errno::Errno;
 

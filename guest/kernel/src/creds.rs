@@ -8,10 +8,9 @@
 //! groups) in the effective set, or only moves among the ids the process already has, as on
 //! Linux; so `su-exec`, `gosu` and daemons that drop root work, and cannot come back.
 //!
-//! The ids are recorded and reported (`getresuid`, `/proc/PID/status`, a signal's sender, a
-//! socket's peer), and files a process makes are owned by its file-system ids; file
-//! permissions are not checked against them (the VM is the boundary), as capabilities are
-//! not (`caps`).
+//! The ids are reported (`getresuid`, `/proc/PID/status`, a signal's sender, a socket's
+//! peer), files a process makes are owned by its file-system ids, and file permissions are
+//! checked against them (`fs::access`).
 
 use alloc::vec::Vec;
 

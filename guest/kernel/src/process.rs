@@ -132,8 +132,10 @@ impl SelfView {
         *self.caps.lock()
     }
 
-    /// Replaces its capability sets (capset, prctl, execve).
+    /// Replaces its capability sets (capset, prctl, the setuid family, execve: always the
+    /// calling process's own, so the VFS's permission checks follow them).
     pub fn set_capabilities(&self, caps: crate::caps::Capabilities) {
+        crate::fs::access::set_caller_capabilities(caps.effective);
         *self.caps.lock() = caps;
     }
 
@@ -228,6 +230,21 @@ impl ProcessView for SelfView {
 
     fn stopped(&self) -> bool {
         self.stopped.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn with_who(&self, real_ids: bool, test: &mut dyn FnMut(&crate::fs::access::Who) -> bool) -> bool {
+        let caps = self.capabilities();
+        let identity = self.identity.lock();
+        let who = if real_ids {
+            // As Linux's access(): the real ids, and the permitted capabilities for a real
+            // root, none for anyone else.
+            let caps = if identity.uid.real == 0 { caps.permitted } else { 0 };
+            crate::fs::access::Who { uid: identity.uid.real, gid: identity.gid.real, groups: &identity.groups, caps }
+        } else {
+            let (uid, gid) = identity.fs_owner();
+            crate::fs::access::Who { uid, gid, groups: &identity.groups, caps: caps.effective }
+        };
+        test(&who)
     }
 
     fn open_fds(&self) -> Vec<i32> {
@@ -591,6 +608,7 @@ impl Process {
         shared.processes.push(next);
         self.shared = shared;
         self.vfs.set_calling_process(self.view.clone());
+        crate::fs::access::set_caller(self.view.clone());
     }
 
     /// Its real uid (a signal's sender, a child's end).

@@ -264,6 +264,7 @@ pub fn all() -> Vec<Case> {
             pidfd(tc),
             creds(tc),
             jobs(tc),
+            dac(tc),
             cputime(tc),
             posix_timer(tc),
         ]);
@@ -854,6 +855,56 @@ pub fn jobs(tc: Toolchain) -> Case {
                \x20\x20and again: 0, pid 0\n\
                waitid WCONTINUED: 0, CLD_CONTINUED, status 18\n";
     case("jobs", c_only(tc), "jobs", vec![Run::new("stops").stdout(out)])
+}
+
+/// `dac`: file permissions against user and group ids: root (refused only what needs an
+/// execute bit), a child that became uid 1000 (gid 100, group 50) opening, searching,
+/// listing, creating, removing, renaming, running and changing root's files and its own
+/// (EACCES, EPERM, the sticky /tmp rule, chown to its own group), and access() answering for
+/// the real ids while faccessat(AT_EACCESS) answers for the effective ones.
+pub fn dac(tc: Toolchain) -> Case {
+    let out = "as root:\n\
+               \x20\x20read a 0000 file: 0\n\
+               \x20\x20access X_OK a 0644 file: -1 EACCES\n\
+               \x20\x20access X_OK a 0700 file: 0\n\
+               \x20\x20run a 0644 file: EACCES\n\
+               as uid 1000, gid 100, group 50:\n\
+               \x20\x20read root's 0600 file: -1 EACCES\n\
+               \x20\x20read a 0640 file of group 50: 0\n\
+               \x20\x20write it: -1 EACCES\n\
+               \x20\x20read a 0644 file: 0\n\
+               \x20\x20write it: -1 EACCES\n\
+               \x20\x20truncate it: -1 EACCES\n\
+               \x20\x20open in a 0700 directory: -1 EACCES\n\
+               \x20\x20stat in it: -1 EACCES\n\
+               \x20\x20list it: -1 EACCES\n\
+               \x20\x20chdir into it: -1 EACCES\n\
+               \x20\x20create in a 0755 directory of root's: -1 EACCES\n\
+               \x20\x20mkdir there: -1 EACCES\n\
+               \x20\x20unlink there: -1 EACCES\n\
+               \x20\x20access R_OK root's 0600 file: -1 EACCES\n\
+               \x20\x20access R_OK a 0640 file of group 50: 0\n\
+               \x20\x20access W_OK a 0644 file: -1 EACCES\n\
+               \x20\x20chmod root's file: -1 EPERM\n\
+               \x20\x20utimensat now on root's file: -1 EACCES\n\
+               \x20\x20utimensat to a time: -1 EPERM\n\
+               \x20\x20run a 0700 program of root's: EACCES\n\
+               \x20\x20run a 0755 one: ran\n\
+               \x20\x20make a file in sticky /tmp/s: 0\n\
+               \x20\x20it is owned by 1000:100\n\
+               \x20\x20chown it to root: -1 EPERM\n\
+               \x20\x20chgrp it to group 50: 0\n\
+               \x20\x20chgrp it to group 7: -1 EPERM\n\
+               \x20\x20chmod it: 0\n\
+               \x20\x20unlink root's file there: -1 EPERM\n\
+               \x20\x20rename root's file there: -1 EPERM\n\
+               \x20\x20rename its own: 0\n\
+               \x20\x20unlink its own: 0\n\
+               real uid 1000, effective 0:\n\
+               \x20\x20open root's 0600 file: 0\n\
+               \x20\x20access R_OK (real ids): -1 EACCES\n\
+               \x20\x20faccessat AT_EACCESS (effective): 0\n";
+    case("dac", c_only(tc), "dac", vec![Run::new("permissions").stdout(out)])
 }
 
 /// `inotify`: file-system change notification: creation and its errors, what the file

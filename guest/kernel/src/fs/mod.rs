@@ -46,6 +46,7 @@
 //! vfs.set_calling_process(process); // what /proc/self/fd and /proc/self/cwd show
 //! ```
 
+pub mod access;
 pub mod anon;
 pub mod budget;
 pub mod console;

@@ -48,6 +48,11 @@ pub trait Walker {
     fn parent(&self, dir: &Self::Loc) -> Result<Self::Loc, Errno>;
     /// Where symlink `link` leads.
     fn link_target(&self, link: &Self::Loc) -> Result<LinkTarget<Self::Loc>, Errno>;
+    /// `EACCES` unless the caller may look names up in directory `dir` (search permission).
+    fn may_search(&self, dir: &Self::Loc) -> Result<(), Errno> {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// The last component of a path, as the operations that create or remove names see it.
@@ -164,6 +169,7 @@ pub fn resolve_counted<W: Walker>(
         if !walker.is_dir(&current) {
             return Err(Errno::ENOTDIR);
         }
+        walker.may_search(&current)?;
         current = match name {
             b"." => current,
             b".." => walker.parent(&current)?,
@@ -217,6 +223,7 @@ pub fn resolve_parent_counted<W: Walker>(
     if !walker.is_dir(&dir) {
         return Err(Errno::ENOTDIR);
     }
+    walker.may_search(&dir)?;
     let last = match last {
         b"." => LastComponent::Dot,
         b".." => LastComponent::DotDot,

@@ -170,6 +170,12 @@ pub trait ProcessView: Send + Sync {
     fn stopped(&self) -> bool {
         false
     }
+    /// Whether its permissions (`fs::access::Who`: its file-system ids, or with `real_ids`
+    /// its real ones, as `access` asks) satisfy `test`. Root's by default.
+    fn with_who(&self, real_ids: bool, test: &mut dyn FnMut(&crate::fs::access::Who) -> bool) -> bool {
+        let _ = real_ids;
+        test(&crate::fs::access::Who { uid: 0, gid: 0, groups: &[], caps: crate::caps::ALL })
+    }
     /// Its capability sets (root's unless it dropped some).
     fn capabilities(&self) -> crate::caps::Capabilities {
         crate::caps::Capabilities::default()

@@ -27,6 +27,8 @@ pub const S_IFIFO: u32 = 0o010000;
 pub const S_ISUID: u32 = 0o4000;
 /// Set-group-ID bit.
 pub const S_ISGID: u32 = 0o2000;
+/// The sticky bit: in a directory, only an entry's owner (or the directory's) may remove it.
+pub const S_ISVTX: u32 = 0o1000;
 /// The permission bits a mode may carry besides the type (`chmod` keeps these).
 pub const PERMISSION_BITS: u32 = 0o7777;
 

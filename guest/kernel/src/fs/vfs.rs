@@ -12,6 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::errno::Errno;
+use crate::fs::access::{self, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fs::anon::{
     AnonNode, ANON_INODE_FS_MAGIC, EPOLL_NAME, EVENTFD_NAME, INOTIFY_NAME, PIDFD_NAME, SIGNALFD_NAME, TIMERFD_NAME,
 };
@@ -24,7 +25,7 @@ use crate::fs::eventfd::EventFd;
 use crate::fs::file::{unless_minus_one, MountEntry, OpenFile};
 use crate::fs::flags::{
     O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-    PATH_FLAGS, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK, X_OK,
+    PATH_FLAGS, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, W_OK,
 };
 use crate::fs::hostfs::HostNode;
 use crate::fs::image::{ImageFs, ROOT_ENTRY};
@@ -615,6 +616,11 @@ impl Vfs {
             // other side, or refuses a non-blocking writer, only for a named FIFO, and there
             // are none here (mknod makes no FIFO).
             let truncating = flags & O_TRUNC != 0 && file_type == FileType::Regular && !created;
+            if access::restricted() && !created {
+                let reading = if access == O_WRONLY { 0 } else { MAY_READ };
+                let write = if writing || flags & O_TRUNC != 0 { MAY_WRITE } else { 0 };
+                check_restricted(&location, reading | write)?;
+            }
             if writing || truncating {
                 match node.mutability() {
                     Mutability::ReadOnly => return Err(Errno::EROFS),
@@ -700,6 +706,7 @@ impl Vfs {
                         return Err(Errno::EISDIR);
                     }
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
+                    check_dir_change(&parent.dir)?;
                     let (uid, gid) = self.owner();
                     match dir.create_file(name, mode, uid, gid) {
                         Ok(node) => {
@@ -788,10 +795,11 @@ impl Vfs {
         (0..self.image.entry_count()).map(|index| self.image.size(index).unwrap_or(0).div_ceil(4096)).sum()
     }
 
-    /// `access`/`faccessat`: `mode` is `F_OK` or any of `R_OK | W_OK | X_OK`. The app acts
-    /// as root: reading and writing are allowed, executing needs an execute bit (or a
-    /// directory), and writing the image is `EROFS`.
-    pub fn access(&self, base: &Location, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
+    /// `access`/`faccessat`: `mode` is `F_OK` or any of `R_OK | W_OK | X_OK`, checked against
+    /// the caller's real ids (`effective`: its file-system ids, `AT_EACCESS`) as Linux checks
+    /// them (root may read and write anything, and run what has an execute bit); writing the
+    /// image is `EROFS`.
+    pub fn access(&self, base: &Location, path: &[u8], mode: u32, follow: bool, effective: bool) -> Result<(), Errno> {
         if mode & !0o7 != 0 {
             return Err(Errno::EINVAL);
         }
@@ -802,8 +810,8 @@ impl Vfs {
         if mode & W_OK != 0 && kind_is_storage && location.node.mutability() == Mutability::ReadOnly {
             return Err(Errno::EROFS);
         }
-        if mode & X_OK != 0 && file_type != FileType::Directory && stat.mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
+        if mode != 0 {
+            access::check_as(&stat, mode, !effective)?;
         }
         Ok(())
     }
@@ -818,6 +826,9 @@ impl Vfs {
         let location = self.resolve(base, path, true)?;
         if !location.is_dir() {
             return Err(Errno::ENOTDIR);
+        }
+        if access::restricted() {
+            check_restricted(&location, MAY_EXEC)?;
         }
         Ok(location)
     }
@@ -838,7 +849,10 @@ impl Vfs {
         match self.child(&parent.dir, &name) {
             Ok(_) => Err(Errno::EEXIST),
             Err(Errno::ENOENT) if parent.trailing_slash && !allow_trailing_slash => Err(Errno::ENOENT),
-            Err(Errno::ENOENT) => Ok((parent, name)),
+            Err(Errno::ENOENT) => {
+                check_dir_change(&parent.dir)?;
+                Ok((parent, name))
+            }
             Err(e) => Err(e),
         }
     }
@@ -932,6 +946,7 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EBUSY);
         }
+        check_removal(&parent.dir, name)?;
         let watched = inotify::active().then(|| parent.dir.node.lookup(name).ok()).flatten();
         dir.remove(name, true)?;
         if let Some(child) = watched {
@@ -950,6 +965,7 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EISDIR);
         }
+        check_removal(&parent.dir, name)?;
         if parent.trailing_slash {
             let child = parent.dir.node.lookup(name)?;
             return Err(if child.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::ENOTDIR });
@@ -994,6 +1010,13 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         let moving = old.dir.node.lookup(old_name)?;
+        if access::restricted() {
+            check_removal(&old.dir, old_name)?;
+            match new.dir.node.lookup(new_name) {
+                Ok(_) => check_removal(&new.dir, new_name)?,
+                Err(_) => check_dir_change(&new.dir)?,
+            }
+        }
         if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash))
         {
             return Err(Errno::ENOTDIR);
@@ -1020,6 +1043,9 @@ impl Vfs {
     pub fn truncate(&self, base: &Location, path: &[u8], len: i64) -> Result<(), Errno> {
         let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
         let location = self.resolve(base, path, true)?;
+        if access::restricted() {
+            check_restricted(&location, MAY_WRITE)?;
+        }
         location.node.truncate(len)?;
         inotify::notify(&location, inotify::IN_MODIFY);
         Ok(())
@@ -1031,6 +1057,9 @@ impl Vfs {
         if location.node.file_type() == FileType::Symlink {
             return Err(Errno::EOPNOTSUPP);
         }
+        if access::restricted() {
+            access::check_mode_change(&location.stat()?)?;
+        }
         location.node.set_mode(mode)?;
         inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
@@ -1039,6 +1068,7 @@ impl Vfs {
     /// `chown`, `lchown`, `fchownat` (`u32::MAX` leaves a field, as `-1` does).
     pub fn chown(&self, base: &Location, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
+        access::check_chown(&location.stat()?, uid, gid)?;
         location.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))?;
         inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
@@ -1054,10 +1084,52 @@ impl Vfs {
         follow: bool,
     ) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
+        if access::restricted() {
+            access::check_times(&location.stat()?, atime, mtime)?;
+        }
         location.node.set_times(atime, mtime)?;
         inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
     }
+}
+
+/// `EACCES` unless the calling process, which is restricted (`access::restricted`), may
+/// `want` on `location` (out of line: a root process never gets here).
+#[cold]
+#[inline(never)]
+fn check_restricted(location: &Location, want: u32) -> Result<(), Errno> {
+    access::check_as(&location.stat()?, want, false)
+}
+
+/// `EACCES` unless the caller may add or remove names in directory `dir` (write and search
+/// permission).
+#[inline]
+fn check_dir_change(dir: &Location) -> Result<(), Errno> {
+    if access::restricted() {
+        return check_restricted(dir, MAY_WRITE | MAY_EXEC);
+    }
+    Ok(())
+}
+
+/// [`check_dir_change`], and in a sticky directory (`/tmp`) `EPERM` unless the caller owns
+/// the entry `name` or the directory (or holds CAP_FOWNER).
+#[inline]
+fn check_removal(dir: &Location, name: &[u8]) -> Result<(), Errno> {
+    if access::restricted() {
+        return check_restricted_removal(dir, name);
+    }
+    Ok(())
+}
+
+/// [`check_removal`]'s work for a restricted caller.
+#[cold]
+#[inline(never)]
+fn check_restricted_removal(dir: &Location, name: &[u8]) -> Result<(), Errno> {
+    check_restricted(dir, MAY_WRITE | MAY_EXEC)?;
+    if let Ok(child) = dir.node.lookup(name) {
+        access::check_removal(&dir.stat()?, &child.stat()?)?;
+    }
+    Ok(())
 }
 
 /// The open file of socket `node` (read-write; `O_NONBLOCK` if `nonblocking`), named
@@ -1136,6 +1208,14 @@ impl Walker for Vfs {
 
     fn is_symlink(&self, location: &Location) -> bool {
         location.node.file_type() == FileType::Symlink
+    }
+
+    #[inline]
+    fn may_search(&self, dir: &Location) -> Result<(), Errno> {
+        if access::restricted() {
+            return check_restricted(dir, MAY_EXEC);
+        }
+        Ok(())
     }
 
     fn child(&self, dir: &Location, name: &[u8]) -> Result<Location, Errno> {

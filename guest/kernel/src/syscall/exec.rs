@@ -156,6 +156,9 @@ fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<Bytes, Errno> {
     if file.is_dir() || stat.file_type() != Some(FileType::Regular) || stat.mode & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
+    if crate::fs::access::restricted() {
+        crate::fs::access::check_as(&stat, crate::fs::access::MAY_EXEC, false)?;
+    }
     if let Some((offset, size)) = file.image_extent() {
         return p.vfs.image().bytes(offset, size).map(|bytes| Bytes::Image(bytes, offset)).ok_or(Errno::EIO);
     }

@@ -325,7 +325,7 @@ fn access_at(p: &mut Process, dirfd: i32, path_addr: u64, mode: u64, flags: u64)
     }
     let path = path_arg(p, path_addr)?;
     let base = base_of(p, dirfd, &path)?;
-    p.vfs.access(&base, &path, mode as u32, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    p.vfs.access(&base, &path, mode as u32, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EACCESS != 0)?;
     Ok(0)
 }
 
@@ -607,7 +607,11 @@ pub fn sys_chmod(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// fchmod(fd, mode).
 pub fn sys_fchmod(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.file(fd_arg(f.rdi))?.chmod(f.rsi as u32 & 0o7777)?;
+    let file = p.file(fd_arg(f.rdi))?;
+    if crate::fs::access::restricted() {
+        crate::fs::access::check_mode_change(&file.stat()?)?;
+    }
+    file.chmod(f.rsi as u32 & 0o7777)?;
     Ok(0)
 }
 
@@ -619,6 +623,7 @@ pub fn sys_fchmodat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 fn chown_at(p: &mut Process, dirfd: i32, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult {
     let path = path_arg(p, path)?;
     if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {
+        crate::fs::access::check_chown(&file.stat()?, uid as u32, gid as u32)?;
         file.chown(uid as u32, gid as u32)?;
         return Ok(0);
     }
@@ -639,7 +644,9 @@ pub fn sys_lchown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// fchown(fd, uid, gid).
 pub fn sys_fchown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    p.file(fd_arg(f.rdi))?.chown(f.rsi as u32, f.rdx as u32)?;
+    let file = p.file(fd_arg(f.rdi))?;
+    crate::fs::access::check_chown(&file.stat()?, f.rsi as u32, f.rdx as u32)?;
+    file.chown(f.rsi as u32, f.rdx as u32)?;
     Ok(0)
 }
 
@@ -715,11 +722,18 @@ fn set_times(
     let dirfd = fd_arg(dirfd);
     if path_addr == 0 {
         // utimensat(fd, NULL, ...) changes the file open as `dirfd` (futimens).
-        p.file(dirfd)?.set_times(atime, mtime)?;
+        let file = p.file(dirfd)?;
+        if crate::fs::access::restricted() {
+            crate::fs::access::check_times(&file.stat()?, atime, mtime)?;
+        }
+        file.set_times(atime, mtime)?;
         return Ok(0);
     }
     let path = path_arg(p, path_addr)?;
     if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {
+        if crate::fs::access::restricted() {
+            crate::fs::access::check_times(&file.stat()?, atime, mtime)?;
+        }
         file.set_times(atime, mtime)?;
         return Ok(0);
     }

@@ -7,7 +7,7 @@ use crate::fs::env::SystemInfo;
 use crate::fs::fdtable::FdTable;
 use crate::fs::flags::{
     O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY, R_OK,
-    SEEK_SET,
+    SEEK_SET, X_OK,
 };
 use crate::fs::ioctl;
 use crate::fs::stat::{makedev, Timespec, DEV_DEVFS, DEV_IMAGE, DEV_PROC, S_IFCHR, S_IFDIR, S_IFLNK};
@@ -362,7 +362,7 @@ fn devices_through_the_vfs() {
     assert_eq!(err(vfs.truncate(&vfs.root(), b"/dev/null", 0)), Errno::EINVAL);
     assert_eq!(err(vfs.chmod(&vfs.root(), b"/dev/null", 0o600, true)), Errno::EPERM);
     assert_eq!(vfs.utimens(&vfs.root(), b"/dev/null", TimeChange::Now, TimeChange::Now, true), Ok(()));
-    assert_eq!(vfs.access(&vfs.root(), b"/dev/null", W_OK | R_OK, true), Ok(()));
+    assert_eq!(vfs.access(&vfs.root(), b"/dev/null", W_OK | R_OK, true, false), Ok(()));
     assert_eq!(err(vfs.unlink(&vfs.root(), b"/dev/null")), Errno::EPERM);
     assert_eq!(err(vfs.mkdir(&vfs.root(), b"/dev/x", 0o755)), Errno::EPERM);
     assert_eq!(err(null.sync(false)), Errno::EINVAL);
@@ -423,18 +423,18 @@ fn stat_lstat_and_access() {
     assert_eq!(vfs.stat(&root, b"/proc", true).unwrap().mount_id, mount_id::PROC as u64 + 1);
     assert_eq!(err(vfs.stat(&root, b"/nope", true)), Errno::ENOENT);
 
-    assert_eq!(vfs.access(&root, b"/etc/passwd", F_OK_VALUE, true), Ok(()));
-    assert_eq!(err(vfs.access(&root, b"/etc/nope", F_OK_VALUE, true)), Errno::ENOENT);
-    assert_eq!(err(vfs.access(&root, b"/etc/passwd", W_OK, true)), Errno::EROFS);
-    assert_eq!(err(vfs.access(&root, b"/etc", W_OK, true)), Errno::EROFS);
-    assert_eq!(vfs.access(&root, b"/etc/passwd", R_OK, true), Ok(()));
-    assert_eq!(vfs.access(&root, b"/bin/app", X_OK, true), Ok(()));
-    assert_eq!(err(vfs.access(&root, b"/etc/passwd", X_OK, true)), Errno::EACCES);
-    assert_eq!(vfs.access(&root, b"/etc", X_OK, true), Ok(()));
-    assert_eq!(vfs.access(&root, b"/tmp", W_OK, true), Ok(()));
-    assert_eq!(err(vfs.access(&root, b"/tmp", 8, true)), Errno::EINVAL);
-    assert_eq!(err(vfs.access(&root, b"/etc/dangling", F_OK_VALUE, true)), Errno::ENOENT);
-    assert_eq!(vfs.access(&root, b"/etc/dangling", F_OK_VALUE, false), Ok(()));
+    assert_eq!(vfs.access(&root, b"/etc/passwd", F_OK_VALUE, true, false), Ok(()));
+    assert_eq!(err(vfs.access(&root, b"/etc/nope", F_OK_VALUE, true, false)), Errno::ENOENT);
+    assert_eq!(err(vfs.access(&root, b"/etc/passwd", W_OK, true, false)), Errno::EROFS);
+    assert_eq!(err(vfs.access(&root, b"/etc", W_OK, true, false)), Errno::EROFS);
+    assert_eq!(vfs.access(&root, b"/etc/passwd", R_OK, true, false), Ok(()));
+    assert_eq!(vfs.access(&root, b"/bin/app", X_OK, true, false), Ok(()));
+    assert_eq!(err(vfs.access(&root, b"/etc/passwd", X_OK, true, false)), Errno::EACCES);
+    assert_eq!(vfs.access(&root, b"/etc", X_OK, true, false), Ok(()));
+    assert_eq!(vfs.access(&root, b"/tmp", W_OK, true, false), Ok(()));
+    assert_eq!(err(vfs.access(&root, b"/tmp", 8, true, false)), Errno::EINVAL);
+    assert_eq!(err(vfs.access(&root, b"/etc/dangling", F_OK_VALUE, true, false)), Errno::ENOENT);
+    assert_eq!(vfs.access(&root, b"/etc/dangling", F_OK_VALUE, false, false), Ok(()));
 }
 
 const F_OK_VALUE: u32 = crate::fs::flags::F_OK;

@@ -40,7 +40,7 @@ fn the_tree_is_the_images_until_changed() {
     assert!(app.image_extent().is_some(), "an unchanged file maps the image's bytes in place");
     assert_eq!(vfs.statfs(&root).fs_type, OVERLAYFS_SUPER_MAGIC);
     assert_eq!(vfs.statfs(&root).flags & ST_RDONLY, 0);
-    vfs.access(&root, b"/etc/passwd", W_OK, true).unwrap();
+    vfs.access(&root, b"/etc/passwd", W_OK, true, false).unwrap();
 }
 
 #[test]
