@@ -521,11 +521,15 @@ impl Vfs {
     }
 
     /// The live socket bound to filesystem `path` (for `connect`, `sendto`): `ENOENT` if
-    /// missing, `ECONNREFUSED` if not a socket file or nothing is bound to it any more.
+    /// missing, `ECONNREFUSED` if not a socket file or nothing is bound to it any more,
+    /// `EACCES` if the caller may not write the socket file (as Linux asks).
     pub fn find_unix_path(&self, base: &Location, path: &[u8]) -> Result<Arc<UnixSocket>, Errno> {
         let location = self.resolve(base, path, true)?;
         if location.node.file_type() != FileType::Socket {
             return Err(Errno::ECONNREFUSED);
+        }
+        if access::restricted() {
+            check_restricted(&location, MAY_WRITE)?;
         }
         self.unix.lock().find_path((location.mount, location.node.ino())).ok_or(Errno::ECONNREFUSED)
     }
