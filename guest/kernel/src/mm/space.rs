@@ -284,8 +284,9 @@ pub struct AddressSpace {
     splits_seen: u64,
     /// Pages filled on first touch (for statistics).
     pub demand_fills: u64,
-    /// The files mappings map ([`Backing::File`]), by device and inode.
-    files: BTreeMap<(u64, u64), MappedFile>,
+    /// The files mappings map ([`Backing::File`]), each once (a process maps a few: a list,
+    /// where a map type would bring its own copy of the B-tree's code).
+    files: Vec<MappedFile>,
     /// Frames the VMM filled before boot with pages of the image (`((image offset, bytes),
     /// frame)`): a private page of the image that would copy those bytes takes the frame
     /// instead. Both numbers count: two segments may share a file page but copy different
@@ -317,7 +318,7 @@ impl AddressSpace {
             large_pages: 0,
             splits_seen: paging::splits(),
             demand_fills: 0,
-            files: BTreeMap::new(),
+            files: Vec::new(),
             prestaged: Vec::new(),
         }
     }
@@ -491,9 +492,9 @@ impl AddressSpace {
                 self.unmap(addr, len)?;
             }
         }
-        if let alloc::collections::btree_map::Entry::Vacant(slot) = self.files.entry(id) {
+        if self.mapped_file(id).is_none() {
             file.pages.set_mapped(true);
-            slot.insert(file);
+            self.files.push(file);
             self.publish_files();
         }
         let backing = Backing::File { dev: id.0, ino: id.1, offset, shared, may_write };
@@ -509,29 +510,30 @@ impl AddressSpace {
             return;
         }
         let vmas = &self.vmas;
-        let unused: Vec<(u64, u64)> = self
-            .files
-            .keys()
-            .filter(|&&(dev, ino)| {
-                !vmas
-                    .values()
-                    .any(|v| matches!(v.backing, Backing::File { dev: d, ino: i, .. } if (d, i) == (dev, ino)))
-            })
-            .copied()
-            .collect();
-        for id in &unused {
-            if let Some(file) = self.files.remove(id) {
+        let mapped = |id: (u64, u64)| {
+            vmas.values().any(|v| matches!(v.backing, Backing::File { dev, ino, .. } if (dev, ino) == id))
+        };
+        let before = self.files.len();
+        self.files.retain(|file| {
+            let keep = mapped(file.id);
+            if !keep {
                 file.pages.set_mapped(false);
             }
-        }
-        if !unused.is_empty() {
+            keep
+        });
+        if self.files.len() != before {
             self.publish_files();
         }
     }
 
     /// Shows `/proc` the files mapped now.
     fn publish_files(&mut self) {
-        *self.share.files.lock() = self.files.values().cloned().collect();
+        *self.share.files.lock() = self.files.clone();
+    }
+
+    /// The mapped file `id` (device, inode), if a mapping maps it.
+    fn mapped_file(&self, id: (u64, u64)) -> Option<&MappedFile> {
+        self.files.iter().find(|file| file.id == id)
     }
 
     /// Whether a writable shared mapping of the file `id` (device, inode) exists
@@ -571,7 +573,7 @@ impl AddressSpace {
         let Backing::File { dev, ino, offset: file_offset, shared, .. } = vma.backing else {
             return Err(FaultOutcome::NoMapping);
         };
-        let file = self.files.get(&(dev, ino)).ok_or(FaultOutcome::BusError)?;
+        let file = self.mapped_file((dev, ino)).ok_or(FaultOutcome::BusError)?;
         let frame = match file.pages.page_frame((file_offset + offset) / PAGE_SIZE, fill_hole) {
             Ok(FilePage::Frame(frame)) => frame,
             Ok(FilePage::Hole) => return Ok(None),
@@ -1186,7 +1188,7 @@ impl AddressSpace {
         let around_end = vma.end.min(page.saturating_add(FAULT_AROUND_PAGES * PAGE_SIZE));
         if let Backing::File { dev, ino, offset, .. } = vma.backing {
             // Their holes get their pages now, in one run.
-            if let Some(file) = self.files.get(&(dev, ino)) {
+            if let Some(file) = self.mapped_file((dev, ino)) {
                 file.pages.prepare((offset + page - start) / PAGE_SIZE, (around_end - page) / PAGE_SIZE);
             }
         }
@@ -1341,7 +1343,7 @@ impl AddressSpace {
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child.large_pages = self.large_pages;
-        for file in self.files.values() {
+        for file in &self.files {
             file.pages.set_mapped(true);
         }
         child.files = self.files.clone();
@@ -1399,7 +1401,7 @@ impl AddressSpace {
             frames.free(frame);
         }
         drop(frames);
-        for file in core::mem::take(&mut self.files).into_values() {
+        for file in core::mem::take(&mut self.files) {
             file.pages.set_mapped(false);
         }
         self.vmas.clear();
