@@ -4,7 +4,8 @@
  * supplementary groups, setuid/setgid as root and after, setreuid's saved-id rule,
  * setresuid and a way back to root through the saved uid, setfsuid, the capabilities that
  * follow the uids (PR_SET_KEEPCAPS), the owner of a file made, a signal's si_uid, a forked
- * child's ids, and /proc/self/status's lines. Prints facts only (capabilities as relations:
+ * child's ids, /proc/self/status's lines, and who owns its /proc files (root once its ids
+ * changed, until PR_SET_DUMPABLE). Prints facts only (capabilities as relations:
  * the host's root may lack some). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -107,6 +108,17 @@ static void drop_for_good(void) {
     printf("  setgroups: %s\n", call_result(setgroups(1, &one)));
     printf("  setuid(1000) again: %s\n", call_result(setuid(1000)));
     printf("  setuid(-1): %s\n", call_result(setuid((uid_t)-1)));
+    struct stat environ;
+    stat("/proc/self/environ", &environ);
+    int environ_fd = open("/proc/self/environ", O_RDONLY);
+    printf("  its /proc/self/environ: owner %u:%u, readable %s\n", environ.st_uid, environ.st_gid,
+           environ_fd >= 0 ? "yes" : "no");
+    close(environ_fd);
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    stat("/proc/self/environ", &environ);
+    environ_fd = open("/proc/self/environ", O_RDONLY);
+    printf("  dumpable again: owner %u:%u, readable %s\n", environ.st_uid, environ.st_gid, environ_fd >= 0 ? "yes" : "no");
+    close(environ_fd);
     printf("  status Uid: %s\n", status_line("Uid:"));
     printf("  status Gid: %s\n", status_line("Gid:"));
     int fd = open("/tmp/made-by-1000", O_CREAT | O_WRONLY, 0600);

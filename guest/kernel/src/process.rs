@@ -108,6 +108,10 @@ pub struct SelfView {
     identity: SpinLock<crate::creds::Identity>,
     /// It is stopped (`job`): `/proc` shows `T (stopped)`.
     stopped: core::sync::atomic::AtomicBool,
+    /// PR_SET_DUMPABLE: cleared by a change of its effective or file-system ids, set again
+    /// by an execve that leaves them equal to the real ones; its `/proc` files are its own
+    /// only while set (root's otherwise), as on Linux.
+    dumpable: core::sync::atomic::AtomicBool,
 }
 
 impl SelfView {
@@ -137,6 +141,16 @@ impl SelfView {
     pub fn set_capabilities(&self, caps: crate::caps::Capabilities) {
         crate::fs::access::set_caller_capabilities(caps.effective);
         *self.caps.lock() = caps;
+    }
+
+    /// Whether it is dumpable (PR_GET_DUMPABLE).
+    pub fn dumpable(&self) -> bool {
+        self.dumpable.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets whether it is dumpable.
+    pub fn set_dumpable(&self, dumpable: bool) {
+        self.dumpable.store(dumpable, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records whether it is stopped (`job`).
@@ -184,6 +198,7 @@ impl SelfView {
             caps: SpinLock::new(self.capabilities()),
             identity: SpinLock::new(self.identity()),
             stopped: core::sync::atomic::AtomicBool::new(false),
+            dumpable: core::sync::atomic::AtomicBool::new(self.dumpable()),
         }
     }
 }
@@ -226,6 +241,14 @@ impl ProcessView for SelfView {
 
     fn fs_owner(&self) -> (u32, u32) {
         self.identity.lock().fs_owner()
+    }
+
+    fn effective_ids(&self) -> (u32, u32) {
+        if !self.dumpable() {
+            return (0, 0);
+        }
+        let identity = self.identity.lock();
+        (identity.uid.effective, identity.gid.effective)
     }
 
     fn stopped(&self) -> bool {
@@ -443,6 +466,7 @@ impl Process {
             caps: SpinLock::new(crate::caps::Capabilities::default()),
             identity: SpinLock::new(crate::creds::Identity::default()),
             stopped: core::sync::atomic::AtomicBool::new(false),
+            dumpable: core::sync::atomic::AtomicBool::new(true),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.

@@ -782,6 +782,8 @@ pub fn creds(tc: Toolchain) -> Case {
                \x20\x20setgroups: -1 EPERM\n\
                \x20\x20setuid(1000) again: 0\n\
                \x20\x20setuid(-1): -1 EINVAL\n\
+               \x20\x20its /proc/self/environ: owner 0:0, readable no\n\
+               \x20\x20dumpable again: owner 1000:100, readable yes\n\
                \x20\x20status Uid: 1000\t1000\t1000\t1000\n\
                \x20\x20status Gid: 100\t100\t100\t100\n\
                \x20\x20a file it made: owner 1000:100\n\

@@ -166,6 +166,11 @@ pub trait ProcessView: Send + Sync {
     fn fs_owner(&self) -> (u32, u32) {
         (0, 0)
     }
+    /// Who owns its `/proc` files: its effective uid and gid while it is dumpable, root
+    /// otherwise.
+    fn effective_ids(&self) -> (u32, u32) {
+        (0, 0)
+    }
     /// Whether it is stopped (a stop signal, until a SIGCONT).
     fn stopped(&self) -> bool {
         false
@@ -858,7 +863,13 @@ impl ProcNode {
             ProcKind::FdDir => 2,
             _ => 1,
         };
-        let (uid, gid) = if self.kind.is_per_process() { (self.fs.uid, self.fs.gid) } else { (0, 0) };
+        // A process's files are its own (its effective ids) while it is dumpable, as Linux's
+        // (the file system's before a view is there).
+        let (uid, gid) = if self.kind.is_per_process() {
+            self.fs.view(self.pid).map_or((self.fs.uid, self.fs.gid), |view| view.effective_ids())
+        } else {
+            (0, 0)
+        };
         let time = self.fs.booted;
         let ino = ino_of(self.kind, self.pid);
         Stat::contentless(DEV_PROC, ino, nlink, file_type.mode_bits() | permissions, (uid, gid), time)

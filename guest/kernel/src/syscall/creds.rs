@@ -59,6 +59,7 @@ fn change_uids(p: &mut Process, change: &dyn Fn(IdSet, bool) -> Result<IdSet, Er
     let old = identity.uid;
     identity.uid = change(old, creds::may_set_uids(&caps))?;
     creds::fix_capabilities_for_uids(&mut caps, old, identity.uid);
+    lose_dumpable_if_changed(p, old, identity.uid);
     p.view.set_identity(identity);
     p.view.set_capabilities(caps);
     Ok(0)
@@ -69,9 +70,19 @@ fn change_uids(p: &mut Process, change: &dyn Fn(IdSet, bool) -> Result<IdSet, Er
 #[cold]
 fn change_gids(p: &mut Process, change: &dyn Fn(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
     let mut identity = p.view.identity();
-    identity.gid = change(identity.gid, creds::may_set_gids(&p.view.capabilities()))?;
+    let old = identity.gid;
+    identity.gid = change(old, creds::may_set_gids(&p.view.capabilities()))?;
+    lose_dumpable_if_changed(p, old, identity.gid);
     p.view.set_identity(identity);
     Ok(0)
+}
+
+/// A change of the effective or file-system id makes the process not dumpable (its `/proc`
+/// files root's), as Linux's commit_creds does.
+fn lose_dumpable_if_changed(p: &Process, old: IdSet, new: IdSet) {
+    if old.effective != new.effective || old.fs != new.fs {
+        p.view.set_dumpable(false);
+    }
 }
 
 /// setuid(uid).
@@ -120,6 +131,7 @@ pub fn sys_setfsuid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if let Some(new) = old.set_fs(f.rdi as u32, creds::may_set_uids(&caps)) {
         identity.uid = new;
         creds::fix_capabilities_for_fsuid(&mut caps, old.fs, new.fs);
+        lose_dumpable_if_changed(p, old, new);
         p.view.set_identity(identity);
         p.view.set_capabilities(caps);
     }
@@ -133,6 +145,7 @@ pub fn sys_setfsgid(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let old = identity.gid;
     if let Some(new) = old.set_fs(f.rdi as u32, creds::may_set_gids(&p.view.capabilities())) {
         identity.gid = new;
+        lose_dumpable_if_changed(p, old, new);
         p.view.set_identity(identity);
     }
     Ok(old.fs as usize)

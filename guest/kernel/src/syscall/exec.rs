@@ -299,6 +299,8 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     let mut caps = p.view.capabilities();
     caps.after_exec(p.attributes.no_new_privs, identity.uid);
     p.view.set_capabilities(caps);
+    // Dumpable again unless it runs with other effective ids than its real ones.
+    p.view.set_dumpable(identity.uid.effective == identity.uid.real && identity.gid.effective == identity.gid.real);
     p.view.set_identity(identity);
     // A vfork parent waits no longer: this process has memory of its own now.
     crate::family::release_vfork_parent(p);

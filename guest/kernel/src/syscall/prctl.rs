@@ -59,8 +59,6 @@ pub const NAME_LEN: usize = 16;
 pub struct Attributes {
     /// PR_SET_PDEATHSIG's signal (0: none).
     pub parent_death_signal: u32,
-    /// PR_SET_DUMPABLE.
-    pub dumpable: bool,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
     /// PR_SET_CHILD_SUBREAPER.
@@ -71,15 +69,9 @@ pub struct Attributes {
 }
 
 impl Default for Attributes {
-    /// A new process's: dumpable, nothing else set.
+    /// A new process's: nothing set.
     fn default() -> Attributes {
-        Attributes {
-            parent_death_signal: 0,
-            dumpable: true,
-            no_new_privs: false,
-            child_subreaper: false,
-            personality: PER_LINUX,
-        }
+        Attributes { parent_death_signal: 0, no_new_privs: false, child_subreaper: false, personality: PER_LINUX }
     }
 }
 
@@ -132,12 +124,12 @@ pub fn sys_prctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             user::write_u32(&mut p.space, arg2, p.attributes.parent_death_signal)?;
             Ok(0)
         }
-        PR_GET_DUMPABLE => Ok(usize::from(p.attributes.dumpable)),
+        PR_GET_DUMPABLE => Ok(usize::from(p.view.dumpable())),
         PR_SET_DUMPABLE => {
             if arg2 > 1 {
                 return Err(Errno::EINVAL);
             }
-            p.attributes.dumpable = arg2 == 1;
+            p.view.set_dumpable(arg2 == 1);
             Ok(0)
         }
         PR_CAPBSET_READ => {
@@ -224,8 +216,8 @@ mod tests {
     }
 
     #[test]
-    fn a_new_process_is_dumpable_and_nothing_else() {
+    fn a_new_process_has_nothing_set() {
         let a = Attributes::default();
-        assert!(a.dumpable && !a.no_new_privs && !a.child_subreaper && a.parent_death_signal == 0);
+        assert!(!a.no_new_privs && !a.child_subreaper && a.parent_death_signal == 0);
     }
 }
