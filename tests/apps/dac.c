@@ -88,6 +88,7 @@ static void as_user(void) {
     printf("  utimensat to a time: %s\n", call_result(utimensat(AT_FDCWD, "/tmp/d/public", times, 0)));
     printf("  run a 0700 program of root's: %s\n", run("/tmp/d/tool-private"));
     printf("  run a 0755 one: %s\n", run("/tmp/d/tool"));
+    printf("  run a 0711 one (no read permission): %s\n", run("/tmp/d/tool-run-only"));
     printf("  make a file in sticky /tmp/s: %s\n", try_open("/tmp/s/mine", O_CREAT | O_WRONLY));
     stat("/tmp/s/mine", &st);
     printf("  it is owned by %u:%u\n", st.st_uid, st.st_gid);
@@ -129,6 +130,7 @@ int main(int argc, char **argv) {
     make("/tmp/d/public", 0644, 0);
     copy_self("/tmp/d/tool", 0755);
     copy_self("/tmp/d/tool-private", 0700);
+    copy_self("/tmp/d/tool-run-only", 0711);
     mkdir("/tmp/private", 0700);
     make("/tmp/private/x", 0644, 0);
     mkdir("/tmp/s", 0777);

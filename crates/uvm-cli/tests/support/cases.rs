@@ -892,6 +892,7 @@ pub fn dac(tc: Toolchain) -> Case {
                \x20\x20utimensat to a time: -1 EPERM\n\
                \x20\x20run a 0700 program of root's: EACCES\n\
                \x20\x20run a 0755 one: ran\n\
+               \x20\x20run a 0711 one (no read permission): ran\n\
                \x20\x20make a file in sticky /tmp/s: 0\n\
                \x20\x20it is owned by 1000:100\n\
                \x20\x20chown it to root: -1 EPERM\n\

@@ -580,15 +580,30 @@ impl Vfs {
         } else {
             (self.resolve(base, path, flags & O_NOFOLLOW == 0)?, false)
         };
-        let file = self.open_location(location, flags, created)?;
+        let want = if created { Some(0) } else { None };
+        let file = self.open_location(location, flags, want)?;
         if inotify::active() && flags & O_PATH == 0 {
             inotify::opened(file.location(), flags & O_TRUNC != 0 && !created);
         }
         Ok(file)
     }
 
-    /// Opens what a path walk reached, with `open`'s checks.
-    fn open_location(&self, location: Location, flags: u32, created: bool) -> Result<Arc<OpenFile>, Errno> {
+    /// `execve`'s open of the program (or a script's interpreter): read-only, but what a
+    /// restricted caller needs is execute permission, not read (Linux's `may_open(MAY_EXEC)`).
+    pub fn open_to_run(&self, base: &Location, path: &[u8], follow: bool) -> Result<Arc<OpenFile>, Errno> {
+        let location = self.resolve(base, path, follow)?;
+        let file = self.open_location(location, O_RDONLY, Some(MAY_EXEC))?;
+        if inotify::active() {
+            inotify::opened(file.location(), false);
+        }
+        Ok(file)
+    }
+
+    /// Opens what a path walk reached, with `open`'s checks; `want`: the permission a
+    /// restricted caller needs instead of what `flags` asks (`Some(0)`: none, for the file it
+    /// just created).
+    fn open_location(&self, location: Location, flags: u32, want: Option<u32>) -> Result<Arc<OpenFile>, Errno> {
+        let created = want == Some(0);
         let node = &location.node;
         let file_type = node.file_type();
         let path_only = flags & O_PATH != 0;
@@ -623,7 +638,7 @@ impl Vfs {
             if access::restricted() && !created {
                 let reading = if access == O_WRONLY { 0 } else { MAY_READ };
                 let write = if writing || flags & O_TRUNC != 0 { MAY_WRITE } else { 0 };
-                check_restricted(&location, reading | write)?;
+                check_restricted(&location, want.unwrap_or(reading | write))?;
             }
             if writing || truncating {
                 match node.mutability() {

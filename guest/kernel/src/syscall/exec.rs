@@ -23,7 +23,6 @@ use uvm_abi::layout::{USER_END_VA, USER_MIN_VA};
 use crate::arch::frame::TrapFrame;
 use crate::elf::{self, ElfFile};
 use crate::errno::{Errno, SysResult};
-use crate::fs::flags::{O_NOFOLLOW, O_RDONLY};
 use crate::fs::stat::FileType;
 use crate::fs::{Location, OpenFile};
 use crate::process::Process;
@@ -218,7 +217,7 @@ fn resolve(
         argv.splice(0..0, head);
         path = interpreter.to_vec();
         let base = if path.first() == Some(&b'/') { p.vfs.root() } else { cwd.clone() };
-        file = p.vfs.open(&base, &path, O_RDONLY, 0)?;
+        file = p.vfs.open_to_run(&base, &path, true)?;
     }
     Err(Errno::ELOOP)
 }
@@ -235,8 +234,7 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
         Some(file) => (file, alloc::format!("/dev/fd/{dirfd}").into_bytes()),
         None => {
             let base = base_of(p, dirfd, &path)?;
-            let nofollow = if flags & AT_SYMLINK_NOFOLLOW != 0 { O_NOFOLLOW } else { 0 };
-            (p.vfs.open(&base, &path, O_RDONLY | nofollow, 0)?, path.clone())
+            (p.vfs.open_to_run(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?, path.clone())
         }
     };
     // AT_EXECFN: the path as given (the script's, when it is one), as Linux.
