@@ -382,12 +382,16 @@ const GOSU_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/h
 const GOSU_GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n";
 
 /// An image of `binary` with busybox at /bin/busybox (which `binary` may be), the users of [`GOSU_PASSWD`] and
-/// [`GOSU_GROUP`] as its /etc/passwd and /etc/group, and `app_lines` added to its `[app]`.
+/// [`GOSU_GROUP`] as its /etc/passwd and /etc/group, a file only root may read at /srv/secret (mode 0600), and
+/// `app_lines` added to its `[app]`.
 fn users_image(test: &str, name: &str, binary: &str, app_lines: &str) -> std::path::PathBuf {
     let dir = vm::work_dir(test);
     std::fs::create_dir_all(&dir).expect("work dir");
     std::fs::write(dir.join("passwd"), GOSU_PASSWD).expect("write passwd");
     std::fs::write(dir.join("group"), GOSU_GROUP).expect("write group");
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "root only\n").expect("write secret");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod secret");
     let manifest = dir.join(format!("{name}.toml"));
     let busybox = if binary == support::apps::BUSYBOX {
         String::new() // the binary is packaged at /bin/busybox already
@@ -396,7 +400,8 @@ fn users_image(test: &str, name: &str, binary: &str, app_lines: &str) -> std::pa
     };
     let text = format!(
         "[app]\nname = \"{name}\"\nbinary = \"{binary}\"\nenv = {{ PATH = \"/bin\" }}\n{app_lines}\n{busybox}\
-         [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n"
+         [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n\n\
+         [[files]]\nsrc = \"secret\"\ndst = \"/srv/secret\"\n"
     );
     std::fs::write(&manifest, text).expect("write the manifest");
     let image = dir.join(format!("{name}.uvm"));
@@ -466,6 +471,11 @@ fn gosu_runs_its_command_as_another_user() {
     );
     let out = run(&["1234:5678", "busybox", "id"], 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "uid=1234 gid=5678\n", "{test}");
+    // The command runs in gosu's own process, which dropped root: root's file is refused.
+    let out = run(&["nobody", "busybox", "cat", "/srv/secret"], 1);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "cat: can't open '/srv/secret': Permission denied\n", "{test}");
+    let out = run(&["root", "busybox", "cat", "/srv/secret"], 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "root only\n", "{test}");
     let out = run(&["app", "busybox", "sh", "-c", "gosu root id"], 1);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

@@ -189,8 +189,6 @@ mod kernel {
         caps.after_exec(false, identity.uid);
         process.view.set_capabilities(caps);
         process.view.set_identity(identity);
-        // The permission checks ask the app from now on (a root app needs none of them).
-        crate::fs::access::set_caller(process.view.clone());
     }
 
     /// Builds the process and installs it in [`PROCESS`]; returns the app's entry and stack.

@@ -632,7 +632,7 @@ impl Process {
         shared.processes.push(next);
         self.shared = shared;
         self.vfs.set_calling_process(self.view.clone());
-        crate::fs::access::set_caller(self.view.clone());
+        crate::fs::access::set_caller_capabilities(self.view.capabilities().effective);
     }
 
     /// Its real uid (a signal's sender, a child's end).

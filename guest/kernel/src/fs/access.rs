@@ -7,15 +7,14 @@
 //! unless `[app] user` says otherwise) passes every check but one (running a file needs an
 //! execute bit), so the VFS asks nothing of it: [`restricted`] is one relaxed load, kept for
 //! the calling process whenever it changes or changes its capabilities. Only a process
-//! without them pays for the checks (a look at its ids under its view's lock per check).
+//! without them pays for the checks (a look at its ids under its view's lock per check). The
+//! calling process is the one `/proc/self` shows ([`ProcFs::caller_satisfies`]).
 
-use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::errno::Errno;
-use crate::fs::proc::ProcessView;
+use crate::fs::proc::ProcFs;
 use crate::fs::stat::{Stat, TimeChange, S_ISVTX};
-use crate::sync::SpinLock;
 
 /// `access` mode and permission bits: execute (search, for a directory).
 pub const MAY_EXEC: u32 = 1;
@@ -33,35 +32,14 @@ const CAP_FOWNER: u64 = 1 << 3;
 /// checks permissions.
 static RESTRICTED: AtomicBool = AtomicBool::new(false);
 
-/// The calling process, whose ids the checks use: set when another process becomes current
-/// (`Process::make_current`) and when the app starts as another user than root; none (root)
-/// until then, so a root app's start sets nothing.
-static CALLER: SpinLock<Option<Arc<dyn ProcessView>>> = SpinLock::new(None);
-
-/// Records the calling process.
-pub fn set_caller(view: Arc<dyn ProcessView>) {
-    set_caller_capabilities(view.capabilities().effective);
-    *CALLER.lock() = Some(view);
-}
-
-/// Whether the calling process's [`Who`] (its file-system ids, or with `real_ids` its real
-/// ones, as `access` asks) satisfies `test`. Root's, before any process is set.
-fn caller_satisfies(real_ids: bool, test: &mut dyn FnMut(&Who) -> bool) -> bool {
-    let caller = CALLER.lock().clone();
-    match caller {
-        Some(view) => view.with_who(real_ids, test),
-        None => test(&Who { uid: 0, gid: 0, groups: &[], caps: crate::caps::ALL }),
-    }
-}
-
 /// `EACCES` unless the calling process may `want` (`MAY_*`) on the file `stat` describes,
 /// with its file-system ids or (`real_ids`) its real ones. Callers ask only a [`restricted`]
 /// caller (but `access` asks every one).
 #[cold]
 #[inline(never)]
-pub fn check_as(stat: &Stat, want: u32, real_ids: bool) -> Result<(), Errno> {
+pub fn check_as(caller: &ProcFs, stat: &Stat, want: u32, real_ids: bool) -> Result<(), Errno> {
     let is_dir = stat.file_type() == Some(crate::fs::stat::FileType::Directory);
-    if caller_satisfies(real_ids, &mut |who| who.may(stat.mode, (stat.uid, stat.gid), is_dir, want)) {
+    if caller.caller_satisfies(real_ids, &mut |who| who.may(stat.mode, (stat.uid, stat.gid), is_dir, want)) {
         Ok(())
     } else {
         Err(Errno::EACCES)
@@ -70,8 +48,8 @@ pub fn check_as(stat: &Stat, want: u32, real_ids: bool) -> Result<(), Errno> {
 
 /// `EPERM` unless the calling process may change the mode of the file `stat` describes
 /// (asked only of a [`restricted`] caller: CAP_FOWNER goes with the DAC capabilities).
-pub fn check_mode_change(stat: &Stat) -> Result<(), Errno> {
-    if !caller_satisfies(false, &mut |who| who.may_change_mode(stat.uid)) {
+pub fn check_mode_change(caller: &ProcFs, stat: &Stat) -> Result<(), Errno> {
+    if !caller.caller_satisfies(false, &mut |who| who.may_change_mode(stat.uid)) {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -80,8 +58,8 @@ pub fn check_mode_change(stat: &Stat) -> Result<(), Errno> {
 /// `EPERM` unless the calling process may give the file `stat` describes the owner `uid` and
 /// group `gid` (`u32::MAX`: unchanged). Without CAP_CHOWN (which root holds even when the DAC
 /// capabilities are gone) only the owner may choose one of its groups.
-pub fn check_chown(stat: &Stat, uid: u32, gid: u32) -> Result<(), Errno> {
-    if !caller_satisfies(false, &mut |who| who.may_chown((stat.uid, stat.gid), uid, gid)) {
+pub fn check_chown(caller: &ProcFs, stat: &Stat, uid: u32, gid: u32) -> Result<(), Errno> {
+    if !caller.caller_satisfies(false, &mut |who| who.may_chown((stat.uid, stat.gid), uid, gid)) {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -90,24 +68,24 @@ pub fn check_chown(stat: &Stat, uid: u32, gid: u32) -> Result<(), Errno> {
 /// The check of a time change (asked only of a [`restricted`] caller): to explicit times
 /// only the owner (or CAP_FOWNER), `EPERM`; to the current time also whoever may write it,
 /// else `EACCES`.
-pub fn check_times(stat: &Stat, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
-    if caller_satisfies(false, &mut |who| who.may_change_mode(stat.uid)) {
+pub fn check_times(caller: &ProcFs, stat: &Stat, atime: TimeChange, mtime: TimeChange) -> Result<(), Errno> {
+    if caller.caller_satisfies(false, &mut |who| who.may_change_mode(stat.uid)) {
         return Ok(());
     }
     if matches!(atime, TimeChange::Set(_)) || matches!(mtime, TimeChange::Set(_)) {
         return Err(Errno::EPERM);
     }
-    check_as(stat, MAY_WRITE, false)
+    check_as(caller, stat, MAY_WRITE, false)
 }
 
 /// `EPERM` unless the calling process may remove (or rename) the entry `child` describes from
 /// the directory `dir` describes: in a sticky directory (`/tmp`) only the entry's owner, the
 /// directory's owner or CAP_FOWNER may.
-pub fn check_removal(dir: &Stat, child: &Stat) -> Result<(), Errno> {
+pub fn check_removal(caller: &ProcFs, dir: &Stat, child: &Stat) -> Result<(), Errno> {
     if dir.mode & S_ISVTX == 0 || !restricted() {
         return Ok(());
     }
-    if caller_satisfies(false, &mut |who| who.may_remove_from_sticky(child.uid, dir.uid)) {
+    if caller.caller_satisfies(false, &mut |who| who.may_remove_from_sticky(child.uid, dir.uid)) {
         Ok(())
     } else {
         Err(Errno::EPERM)
@@ -142,6 +120,9 @@ pub struct Who<'a> {
 }
 
 impl Who<'_> {
+    /// Root with every capability: who asks before any process does.
+    pub const ROOT: Who<'static> = Who { uid: 0, gid: 0, groups: &[], caps: crate::caps::ALL };
+
     fn in_group(&self, gid: u32) -> bool {
         gid == self.gid || self.groups.contains(&gid)
     }

@@ -179,7 +179,7 @@ pub trait ProcessView: Send + Sync {
     /// its real ones, as `access` asks) satisfy `test`. Root's by default.
     fn with_who(&self, real_ids: bool, test: &mut dyn FnMut(&crate::fs::access::Who) -> bool) -> bool {
         let _ = real_ids;
-        test(&crate::fs::access::Who { uid: 0, gid: 0, groups: &[], caps: crate::caps::ALL })
+        test(&crate::fs::access::Who::ROOT)
     }
     /// Its capability sets (root's unless it dropped some).
     fn capabilities(&self) -> crate::caps::Capabilities {
@@ -436,6 +436,17 @@ impl ProcFs {
     /// to one of its threads).
     pub fn set_calling_process(&self, view: Arc<dyn ProcessView>) {
         *self.process.lock() = Some(view);
+    }
+
+    /// Whether the calling process's permissions (`fs::access::Who`: its file-system ids, or
+    /// with `real_ids` its real ones, as `access` asks) satisfy `test`; root's before a
+    /// process is set.
+    pub fn caller_satisfies(&self, real_ids: bool, test: &mut dyn FnMut(&crate::fs::access::Who) -> bool) -> bool {
+        let caller = self.process.lock().clone();
+        match caller {
+            Some(view) => view.with_who(real_ids, test),
+            None => test(&crate::fs::access::Who::ROOT),
+        }
     }
 
     /// Who owns the files the calling process makes: its file-system ids (the file

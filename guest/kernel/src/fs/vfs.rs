@@ -322,6 +322,50 @@ impl Vfs {
         self.proc.calling_owner()
     }
 
+    /// The calling process's permissions, for the checks of `fs::access`.
+    pub fn caller(&self) -> &ProcFs {
+        &self.proc
+    }
+
+    /// `EACCES` unless the calling process, which is restricted (`access::restricted`), may
+    /// `want` on `location` (out of line: a root process never gets here).
+    #[cold]
+    #[inline(never)]
+    fn check_restricted(&self, location: &Location, want: u32) -> Result<(), Errno> {
+        access::check_as(&self.proc, &location.stat()?, want, false)
+    }
+
+    /// `EACCES` unless the caller may add or remove names in directory `dir` (write and search
+    /// permission).
+    #[inline]
+    fn check_dir_change(&self, dir: &Location) -> Result<(), Errno> {
+        if access::restricted() {
+            return self.check_restricted(dir, MAY_WRITE | MAY_EXEC);
+        }
+        Ok(())
+    }
+
+    /// [`Vfs::check_dir_change`], and in a sticky directory (`/tmp`) `EPERM` unless the caller
+    /// owns the entry `name` or the directory (or holds CAP_FOWNER).
+    #[inline]
+    fn check_removal(&self, dir: &Location, name: &[u8]) -> Result<(), Errno> {
+        if access::restricted() {
+            return self.check_restricted_removal(dir, name);
+        }
+        Ok(())
+    }
+
+    /// [`Vfs::check_removal`]'s work for a restricted caller.
+    #[cold]
+    #[inline(never)]
+    fn check_restricted_removal(&self, dir: &Location, name: &[u8]) -> Result<(), Errno> {
+        self.check_restricted(dir, MAY_WRITE | MAY_EXEC)?;
+        if let Ok(child) = dir.node.lookup(name) {
+            access::check_removal(&self.proc, &dir.stat()?, &child.stat()?)?;
+        }
+        Ok(())
+    }
+
     /// The process's name (`/proc/self/comm`).
     pub fn comm(&self) -> Vec<u8> {
         self.proc.comm(0)
@@ -529,7 +573,7 @@ impl Vfs {
             return Err(Errno::ECONNREFUSED);
         }
         if access::restricted() {
-            check_restricted(&location, MAY_WRITE)?;
+            self.check_restricted(&location, MAY_WRITE)?;
         }
         self.unix.lock().find_path((location.mount, location.node.ino())).ok_or(Errno::ECONNREFUSED)
     }
@@ -638,7 +682,7 @@ impl Vfs {
             if access::restricted() && !created {
                 let reading = if access == O_WRONLY { 0 } else { MAY_READ };
                 let write = if writing || flags & O_TRUNC != 0 { MAY_WRITE } else { 0 };
-                check_restricted(&location, want.unwrap_or(reading | write))?;
+                self.check_restricted(&location, want.unwrap_or(reading | write))?;
             }
             if writing || truncating {
                 match node.mutability() {
@@ -725,7 +769,7 @@ impl Vfs {
                         return Err(Errno::EISDIR);
                     }
                     let dir = writable_dir(&parent.dir, Errno::EACCES)?;
-                    check_dir_change(&parent.dir)?;
+                    self.check_dir_change(&parent.dir)?;
                     let (uid, gid) = self.owner();
                     match dir.create_file(name, mode, uid, gid) {
                         Ok(node) => {
@@ -830,7 +874,7 @@ impl Vfs {
             return Err(Errno::EROFS);
         }
         if mode != 0 {
-            access::check_as(&stat, mode, !effective)?;
+            access::check_as(&self.proc, &stat, mode, !effective)?;
         }
         Ok(())
     }
@@ -847,7 +891,7 @@ impl Vfs {
             return Err(Errno::ENOTDIR);
         }
         if access::restricted() {
-            check_restricted(&location, MAY_EXEC)?;
+            self.check_restricted(&location, MAY_EXEC)?;
         }
         Ok(location)
     }
@@ -869,7 +913,7 @@ impl Vfs {
             Ok(_) => Err(Errno::EEXIST),
             Err(Errno::ENOENT) if parent.trailing_slash && !allow_trailing_slash => Err(Errno::ENOENT),
             Err(Errno::ENOENT) => {
-                check_dir_change(&parent.dir)?;
+                self.check_dir_change(&parent.dir)?;
                 Ok((parent, name))
             }
             Err(e) => Err(e),
@@ -965,7 +1009,7 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EBUSY);
         }
-        check_removal(&parent.dir, name)?;
+        self.check_removal(&parent.dir, name)?;
         let watched = inotify::active().then(|| parent.dir.node.lookup(name).ok()).flatten();
         dir.remove(name, true)?;
         if let Some(child) = watched {
@@ -984,7 +1028,7 @@ impl Vfs {
         if self.mount_at(&parent.dir, name).is_some() {
             return Err(Errno::EISDIR);
         }
-        check_removal(&parent.dir, name)?;
+        self.check_removal(&parent.dir, name)?;
         if parent.trailing_slash {
             let child = parent.dir.node.lookup(name)?;
             return Err(if child.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::ENOTDIR });
@@ -1030,10 +1074,10 @@ impl Vfs {
         }
         let moving = old.dir.node.lookup(old_name)?;
         if access::restricted() {
-            check_removal(&old.dir, old_name)?;
+            self.check_removal(&old.dir, old_name)?;
             match new.dir.node.lookup(new_name) {
-                Ok(_) => check_removal(&new.dir, new_name)?,
-                Err(_) => check_dir_change(&new.dir)?,
+                Ok(_) => self.check_removal(&new.dir, new_name)?,
+                Err(_) => self.check_dir_change(&new.dir)?,
             }
         }
         if moving.file_type() != FileType::Directory && (old.trailing_slash || (!flags.exchange && new.trailing_slash))
@@ -1063,7 +1107,7 @@ impl Vfs {
         let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
         let location = self.resolve(base, path, true)?;
         if access::restricted() {
-            check_restricted(&location, MAY_WRITE)?;
+            self.check_restricted(&location, MAY_WRITE)?;
         }
         location.node.truncate(len)?;
         inotify::notify(&location, inotify::IN_MODIFY);
@@ -1077,7 +1121,7 @@ impl Vfs {
             return Err(Errno::EOPNOTSUPP);
         }
         if access::restricted() {
-            access::check_mode_change(&location.stat()?)?;
+            access::check_mode_change(&self.proc, &location.stat()?)?;
         }
         location.node.set_mode(mode)?;
         inotify::notify(&location, inotify::IN_ATTRIB);
@@ -1087,7 +1131,7 @@ impl Vfs {
     /// `chown`, `lchown`, `fchownat` (`u32::MAX` leaves a field, as `-1` does).
     pub fn chown(&self, base: &Location, path: &[u8], uid: u32, gid: u32, follow: bool) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
-        access::check_chown(&location.stat()?, uid, gid)?;
+        access::check_chown(&self.proc, &location.stat()?, uid, gid)?;
         location.node.set_owner(unless_minus_one(uid), unless_minus_one(gid))?;
         inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
@@ -1104,51 +1148,12 @@ impl Vfs {
     ) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
         if access::restricted() {
-            access::check_times(&location.stat()?, atime, mtime)?;
+            access::check_times(&self.proc, &location.stat()?, atime, mtime)?;
         }
         location.node.set_times(atime, mtime)?;
         inotify::notify(&location, inotify::IN_ATTRIB);
         Ok(())
     }
-}
-
-/// `EACCES` unless the calling process, which is restricted (`access::restricted`), may
-/// `want` on `location` (out of line: a root process never gets here).
-#[cold]
-#[inline(never)]
-fn check_restricted(location: &Location, want: u32) -> Result<(), Errno> {
-    access::check_as(&location.stat()?, want, false)
-}
-
-/// `EACCES` unless the caller may add or remove names in directory `dir` (write and search
-/// permission).
-#[inline]
-fn check_dir_change(dir: &Location) -> Result<(), Errno> {
-    if access::restricted() {
-        return check_restricted(dir, MAY_WRITE | MAY_EXEC);
-    }
-    Ok(())
-}
-
-/// [`check_dir_change`], and in a sticky directory (`/tmp`) `EPERM` unless the caller owns
-/// the entry `name` or the directory (or holds CAP_FOWNER).
-#[inline]
-fn check_removal(dir: &Location, name: &[u8]) -> Result<(), Errno> {
-    if access::restricted() {
-        return check_restricted_removal(dir, name);
-    }
-    Ok(())
-}
-
-/// [`check_removal`]'s work for a restricted caller.
-#[cold]
-#[inline(never)]
-fn check_restricted_removal(dir: &Location, name: &[u8]) -> Result<(), Errno> {
-    check_restricted(dir, MAY_WRITE | MAY_EXEC)?;
-    if let Ok(child) = dir.node.lookup(name) {
-        access::check_removal(&dir.stat()?, &child.stat()?)?;
-    }
-    Ok(())
 }
 
 /// The open file of socket `node` (read-write; `O_NONBLOCK` if `nonblocking`), named
@@ -1232,7 +1237,7 @@ impl Walker for Vfs {
     #[inline]
     fn may_search(&self, dir: &Location) -> Result<(), Errno> {
         if access::restricted() {
-            return check_restricted(dir, MAY_EXEC);
+            return self.check_restricted(dir, MAY_EXEC);
         }
         Ok(())
     }

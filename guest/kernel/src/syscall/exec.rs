@@ -156,7 +156,7 @@ fn runnable_bytes(p: &Process, file: &OpenFile) -> Result<Bytes, Errno> {
         return Err(Errno::EACCES);
     }
     if crate::fs::access::restricted() {
-        crate::fs::access::check_as(&stat, crate::fs::access::MAY_EXEC, false)?;
+        crate::fs::access::check_as(p.vfs.caller(), &stat, crate::fs::access::MAY_EXEC, false)?;
     }
     if let Some((offset, size)) = file.image_extent() {
         return p.vfs.image().bytes(offset, size).map(|bytes| Bytes::Image(bytes, offset)).ok_or(Errno::EIO);

@@ -609,7 +609,7 @@ pub fn sys_chmod(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn sys_fchmod(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let file = p.file(fd_arg(f.rdi))?;
     if crate::fs::access::restricted() {
-        crate::fs::access::check_mode_change(&file.stat()?)?;
+        crate::fs::access::check_mode_change(p.vfs.caller(), &file.stat()?)?;
     }
     file.chmod(f.rsi as u32 & 0o7777)?;
     Ok(0)
@@ -623,7 +623,7 @@ pub fn sys_fchmodat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 fn chown_at(p: &mut Process, dirfd: i32, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult {
     let path = path_arg(p, path)?;
     if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {
-        crate::fs::access::check_chown(&file.stat()?, uid as u32, gid as u32)?;
+        crate::fs::access::check_chown(p.vfs.caller(), &file.stat()?, uid as u32, gid as u32)?;
         file.chown(uid as u32, gid as u32)?;
         return Ok(0);
     }
@@ -645,7 +645,7 @@ pub fn sys_lchown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// fchown(fd, uid, gid).
 pub fn sys_fchown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let file = p.file(fd_arg(f.rdi))?;
-    crate::fs::access::check_chown(&file.stat()?, f.rsi as u32, f.rdx as u32)?;
+    crate::fs::access::check_chown(p.vfs.caller(), &file.stat()?, f.rsi as u32, f.rdx as u32)?;
     file.chown(f.rsi as u32, f.rdx as u32)?;
     Ok(0)
 }
@@ -724,7 +724,7 @@ fn set_times(
         // utimensat(fd, NULL, ...) changes the file open as `dirfd` (futimens).
         let file = p.file(dirfd)?;
         if crate::fs::access::restricted() {
-            crate::fs::access::check_times(&file.stat()?, atime, mtime)?;
+            crate::fs::access::check_times(p.vfs.caller(), &file.stat()?, atime, mtime)?;
         }
         file.set_times(atime, mtime)?;
         return Ok(0);
@@ -732,7 +732,7 @@ fn set_times(
     let path = path_arg(p, path_addr)?;
     if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {
         if crate::fs::access::restricted() {
-            crate::fs::access::check_times(&file.stat()?, atime, mtime)?;
+            crate::fs::access::check_times(p.vfs.caller(), &file.stat()?, atime, mtime)?;
         }
         file.set_times(atime, mtime)?;
         return Ok(0);
