@@ -61,7 +61,12 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let trapped_at = if frame.pad == crate::arch::frame::PATCHED_ENTRY { None } else { frame.rip.checked_sub(2) };
     let args = frame.syscall_args();
     // What the registers show of the instructions before the `syscall` (`patch::evidence`).
-    let regs = patch::Regs { rdi: frame.rdi, rbx: frame.rbx, r9: frame.r9, rsp: frame.rsp };
+    let regs = patch::Regs {
+        gpr: [
+            frame.nr, frame.rcx, frame.rdx, frame.rbx, frame.rsp, frame.rbp, frame.rsi, frame.rdi, frame.r8, frame.r9,
+            frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15,
+        ],
+    };
     if process.trace && trace::never_returns(nr) {
         trace::report_exit(nr, &args);
     }

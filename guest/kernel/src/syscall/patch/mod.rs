@@ -4,19 +4,21 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s. Only the
-//! one instruction before its `syscall` is rewritten: it becomes a `jmp rel32` to a trampoline
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s. Only one
+//! instruction before its `syscall` is rewritten, the one right before it or a `mov $nr, %eax`
+//! followed by register-only instructions (`moves`): it becomes a `jmp rel32` to a trampoline
 //! of its own in the kernel's trampoline page or, where it is too short for one, a `jmp rel8`
 //! into the dead padding after the function's `ret`, which holds the `jmp rel32`. The
-//! trampoline does the instruction the jump replaced, puts the return address (right after
+//! trampoline does the instruction the jump replaced (and copies of those register-only
+//! instructions), puts the return address (right after
 //! the site's `syscall`) in %rcx as `syscall` does, and jumps to `arch::entry`'s patched entry;
 //! that entry does the rest of what `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared)
 //! after it has switched stacks, so the app's red zone is never touched. Every call returns to
 //! the app right after the site, so a signal handler sees the app's own program counter, as
-//! without the patch. The `syscall` stays in place, so every instruction boundary a thread may
-//! be stopped at in the old code is still one in the new: a thread interrupted after the
-//! rewritten instruction runs the real `syscall`, and a restarted call (the kernel rewinds
-//! %rip by 2) lands on it.
+//! without the patch. The `syscall` (and any instruction between it and the rewritten one)
+//! stays in place, so every instruction boundary a thread may be stopped at in the old code is
+//! still one in the new: a thread interrupted after the rewritten instruction runs the real
+//! `syscall`, and a restarted call (the kernel rewinds %rip by 2) lands on it.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -47,6 +49,8 @@ use uvm_abi::layout::{KERNEL_BASE, KERNEL_END, PAGE_SIZE};
 use crate::arch::phys;
 use crate::mm::space::AddressSpace;
 
+mod moves;
+
 /// How many times a site traps before it is rewritten. A rewrite costs a page copy, an
 /// emulated page-table write and a TLB-flush hypercall, with their shadow-page faults (a few
 /// trapped syscalls' worth); a site that traps this often is likely to trap again.
@@ -65,8 +69,14 @@ const PATCH_AFTER_IN_LARGE_PAGE: u32 = 512;
 /// start ~40.
 const TABLE_SIZE: usize = 128;
 
-/// Bytes per trampoline (the longest, a [`Shape::MovEax`] site's, takes 17).
+/// Bytes per trampoline (the longest, a [`Shape::MovEax`] site's with [`MOST_MOVED`] bytes of
+/// register-only instructions after its `mov`, takes 32).
 const TRAMPOLINE_SIZE: usize = 32;
+
+/// The most bytes of register-only instructions a [`Shape::MovEax`] site may have between its
+/// `mov` and its `syscall`: what its trampoline holds besides the `mov` (5 bytes), the `lea`
+/// (7) and the `jmp` (5).
+const MOST_MOVED: usize = TRAMPOLINE_SIZE - 17;
 
 /// Trampolines in the kernel's trampoline page: the most sites that can be patched.
 const TRAMPOLINES: usize = PAGE_SIZE as usize / TRAMPOLINE_SIZE;
@@ -81,8 +91,13 @@ struct TrampolinePage([u8; PAGE_SIZE as usize]);
 #[link_section = ".bss.zy_trampolines"]
 static mut TRAMPOLINE_PAGE: TrampolinePage = TrampolinePage([0; PAGE_SIZE as usize]);
 
-/// How many bytes before a `syscall` the shapes look at.
-const LOOK_BACK: u64 = 9;
+/// How many bytes before a `syscall` the shapes look at: a [`Shape::MovEax`] site's `mov`, the
+/// [`MOST_MOVED`] bytes after it, and the byte before it (which must be no prefix).
+const LOOK_BACK: u64 = 1 + 5 + MOST_MOVED as u64;
+
+/// The bytes before a `syscall` the shapes other than [`Shape::MovEax`] look at: the last ones
+/// of [`SiteBytes`].
+const SHORT_LOOK_BACK: usize = 9;
 
 /// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
 type SiteBytes = [u8; LOOK_BACK as usize + 2];
@@ -146,15 +161,23 @@ pub mod evidence {
     pub const RDI_IS_RBX: u8 = 1 << 0;
     /// %r9 equalled the 8 bytes at %rsp + 8.
     pub const R9_IS_RSP_8: u8 = 1 << 1;
+    /// The register-only instructions between the site's `mov $nr, %eax` and its `syscall`,
+    /// if it has that shape, showed their effects (`moves::effects_shown`).
+    pub const MOVES_SHOWN: u8 = 1 << 2;
 }
 
 /// The sites this rewrites, by the bytes that end at the `syscall`'s end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     /// `mov $nr, %eax; syscall` (`b8 imm32 0f 05`): glibc's wrappers and the Go runtime's own
-    /// calls. The jump replaces the `mov`; the `syscall` stays. Trusted when every call came
-    /// with the immediate as its number.
-    MovEax(u32),
+    /// calls; or with `then` bytes of register-only instructions between the two (`moves`),
+    /// as compilers schedule an inline `syscall`'s argument moves: musl's `stat`, `mmap`,
+    /// `munmap`, `readv`, `socket`, `accept4` and more. The jump replaces the `mov`, and the
+    /// trampoline runs it and a copy of the instructions after it; those and the `syscall`
+    /// stay, so every instruction boundary does. Trusted when every call came with the
+    /// immediate as its number, the byte before the `mov` is no prefix and the instructions in
+    /// between showed their effects (`evidence::MOVES_SHOWN`).
+    MovEax { nr: u32, then: u8 },
     /// The end of Go's `Syscall6`, which all Go I/O goes through: `mov %rbx, %rdi; syscall`,
     /// the [`GO_SYSCALL6_TAIL`], then `int3` padding to the next function. The `mov` becomes
     /// a `jmp rel8` (and a `nop`) to the padding, which takes the `jmp rel32`; the `syscall`
@@ -187,18 +210,19 @@ impl Shape {
     /// `after` it, if they could be read), given the one number every trap there came with (if
     /// one) and the [`evidence`] all of them showed.
     fn of(at: u64, bytes: &SiteBytes, after: Option<&AfterBytes>, nr: Option<u32>, shown: u8) -> Option<Shape> {
-        let prefix = |b: u8| {
-            matches!(b, 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65)
-        };
-        if bytes[9..] != [0x0f, 0x05] {
+        if bytes[LOOK_BACK as usize..] != [0x0f, 0x05] {
             return None;
         }
-        let imm = u32::from_le_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]);
-        if bytes[4] == 0xb8 && nr == Some(imm) && !prefix(bytes[3]) {
-            return Some(Shape::MovEax(imm));
+        if let Some(nr) = nr {
+            match mov_eax_then(bytes, nr) {
+                Some(0) => return Some(Shape::MovEax { nr, then: 0 }),
+                Some(then) if shown & evidence::MOVES_SHOWN != 0 => return Some(Shape::MovEax { nr, then }),
+                _ => {}
+            }
         }
+        let bytes = &bytes[LOOK_BACK as usize - SHORT_LOOK_BACK..];
         let mov = [bytes[6], bytes[7], bytes[8]];
-        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !prefix(bytes[5]);
+        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !is_prefix(bytes[5]);
         let go_tail = after.is_some_and(|after| {
             after[..GO_SYSCALL6_TAIL.len()] == GO_SYSCALL6_TAIL
                 && after[GO_PAD as usize - 2..].iter().take_while(|&&b| b == 0xcc).count() >= 5
@@ -211,7 +235,7 @@ impl Shape {
         let musl = mov == [0x48, 0x89, 0xca]
             && bytes[1..6] == [0x4c, 0x8b, 0x4c, 0x24, 0x08]
             && shown & evidence::R9_IS_RSP_8 != 0
-            && !prefix(bytes[0]);
+            && !is_prefix(bytes[0]);
         if musl && after.is_some_and(|after| after[0] == 0xc3) && padded(MUSL_CP_PAD) {
             return Some(Shape::MuslSyscallCp);
         }
@@ -234,7 +258,7 @@ impl Shape {
     /// How many bytes before the `syscall` the rewrite starts.
     fn jump_back(self) -> u64 {
         match self {
-            Shape::MovEax(_) => 5,
+            Shape::MovEax { then, .. } => 5 + u64::from(then),
             Shape::GoSyscall6 | Shape::MuslSyscallCp => 3,
             Shape::GlibcRead | Shape::GlibcReadThreaded => 2,
         }
@@ -248,23 +272,40 @@ impl Shape {
             Shape::MuslSyscallCp => Some(MUSL_CP_PAD),
             Shape::GlibcRead => Some(GLIBC_READ_PAD),
             Shape::GlibcReadThreaded => Some(GLIBC_READ_MT_PAD),
-            Shape::MovEax(_) => None,
+            Shape::MovEax { .. } => None,
         }
     }
 
-    /// The instructions before the `syscall` that the rewrite replaces and the trampoline
-    /// does instead.
-    fn replaced(self) -> ([u8; 6], usize) {
+    /// The instructions before the `syscall` (in the site's `bytes`) that the trampoline does
+    /// before it enters the kernel: the one the rewrite replaces, and for a [`Shape::MovEax`]
+    /// site the register-only ones after it, which also stay in place.
+    fn replayed(self, bytes: &SiteBytes) -> &[u8] {
         match self {
-            Shape::MovEax(nr) => {
-                let imm = nr.to_le_bytes();
-                ([0xb8, imm[0], imm[1], imm[2], imm[3], 0], 5)
-            }
-            Shape::GoSyscall6 => ([0x48, 0x89, 0xdf, 0, 0, 0], 3),
-            Shape::MuslSyscallCp => ([0x48, 0x89, 0xca, 0, 0, 0], 3),
-            Shape::GlibcRead | Shape::GlibcReadThreaded => ([0x31, 0xc0, 0, 0, 0, 0], 2),
+            Shape::MovEax { then, .. } => &bytes[LOOK_BACK as usize - 5 - usize::from(then)..LOOK_BACK as usize],
+            Shape::GoSyscall6 => &[0x48, 0x89, 0xdf],
+            Shape::MuslSyscallCp => &[0x48, 0x89, 0xca],
+            Shape::GlibcRead | Shape::GlibcReadThreaded => &[0x31, 0xc0],
         }
     }
+}
+
+/// Whether `b` is an instruction prefix that would change the instruction after it (REX,
+/// operand or address size, lock, rep, segment).
+fn is_prefix(b: u8) -> bool {
+    matches!(b, 0x40..=0x4f | 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x26 | 0x2e | 0x36 | 0x3e | 0x64 | 0x65)
+}
+
+/// For a site whose calls all came with number `nr`: how many bytes of register-only
+/// instructions (`moves`) lie between the nearest `mov $nr, %eax` before its `syscall` (in its
+/// `bytes`) and the `syscall`, if there is such a `mov` with no prefix before it.
+fn mov_eax_then(bytes: &SiteBytes, nr: u32) -> Option<u8> {
+    let end = LOOK_BACK as usize;
+    (0..=MOST_MOVED).find_map(|then| {
+        let mov = end - 5 - then;
+        let imm = u32::from_le_bytes(bytes[mov + 1..mov + 5].try_into().ok()?);
+        let found = bytes[mov] == 0xb8 && imm == nr && !is_prefix(bytes[mov - 1]);
+        (found && moves::is_sequence(&bytes[mov + 5..end])).then_some(then as u8)
+    })
 }
 
 /// How many bytes at the start of `code` (which is at address `at`) are padding up to the
@@ -387,10 +428,10 @@ impl SitePatcher {
         }
         let SiteState::Counting(count) = site.state else { return };
         let after = if count + 1 >= PATCH_AFTER / 2 { patch_after(space, at) } else { PATCH_AFTER };
-        let shown = evidence_of(space, regs, count + 1 >= after / 2);
         if site.nr != nr {
             site.nr = None;
         }
+        let shown = evidence_of(space, at, site.nr, regs, count + 1 >= after / 2);
         site.shown &= shown;
         site.state = SiteState::Counting(count + 1);
         if count + 1 < after {
@@ -417,13 +458,12 @@ impl SitePatcher {
             return None;
         }
         let at = site.at;
-        let len = LOOK_BACK + 2;
-        let bytes: SiteBytes = crate::user::read(space, at.checked_sub(LOOK_BACK)?, len).ok()?.try_into().ok()?;
+        let bytes = site_bytes(space, at)?;
         let after: Option<AfterBytes> =
             crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
         let trampoline = trampoline_address(taken);
-        let code = trampoline_code(shape, trampoline, at + 2, patched_entry())?;
+        let code = trampoline_code(shape.replayed(&bytes), trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
         // One page copy and one entry switch: the rewrite lies in one page, and so does the
@@ -449,33 +489,73 @@ fn patch_after(space: &AddressSpace, at: u64) -> u32 {
     }
 }
 
-/// The registers of a trapped call that the shapes' evidence looks at.
-#[derive(Clone, Copy, Debug)]
-pub struct Regs {
-    /// %rdi.
-    pub rdi: u64,
-    /// %rbx.
-    pub rbx: u64,
-    /// %r9.
-    pub r9: u64,
-    /// %rsp.
-    pub rsp: u64,
+/// The bytes before and of the `syscall` at `at`: from [`LOOK_BACK`] before it, or where the
+/// bytes before cannot be read (the page before is not mapped), from the start of its page,
+/// with operand-size prefixes (`0x66`) before, which no shape takes for an instruction's
+/// first byte or the byte before it.
+fn site_bytes(space: &mut AddressSpace, at: u64) -> Option<SiteBytes> {
+    let whole = crate::user::read(space, at.checked_sub(LOOK_BACK)?, LOOK_BACK + 2).ok();
+    if let Some(bytes) = whole.and_then(|bytes| SiteBytes::try_from(bytes).ok()) {
+        return Some(bytes);
+    }
+    let from = (at & !(PAGE_SIZE - 1)).max(at - LOOK_BACK);
+    let known = crate::user::read(space, from, at + 2 - from).ok()?;
+    let mut bytes = [0x66; LOOK_BACK as usize + 2];
+    bytes[LOOK_BACK as usize + 2 - known.len()..].copy_from_slice(known);
+    Some(bytes)
 }
 
-/// The [`evidence`] `regs` show; the stack's word only if `read_stack` (from `space`).
-fn evidence_of(space: &mut AddressSpace, regs: &Regs, read_stack: bool) -> u8 {
+/// The registers of a trapped call that the shapes' evidence looks at: the general-purpose
+/// ones by x86 number (%rax 0, %rcx 1, %rdx 2, %rbx 3, %rsp 4, %rbp 5, %rsi 6, %rdi 7, then
+/// %r8 to %r15), as they were at the `syscall`.
+#[derive(Clone, Copy, Debug)]
+pub struct Regs {
+    pub gpr: [u64; 16],
+}
+
+/// x86's numbers of the registers [`evidence_of`] looks at.
+const RBX: usize = 3;
+const RSP: usize = 4;
+const RDI: usize = 7;
+const R9: usize = 9;
+
+/// The [`evidence`] `regs` show at the site whose `syscall` is at `at` (all of whose calls
+/// came with number `nr`, if they did); the stack's word and the site's instructions only if
+/// `look_closer` (from `space`).
+fn evidence_of(space: &mut AddressSpace, at: u64, nr: Option<u32>, regs: &Regs, look_closer: bool) -> u8 {
+    let gpr = &regs.gpr;
     let mut shown = 0;
-    if regs.rdi == regs.rbx {
+    if gpr[RDI] == gpr[RBX] {
         shown |= evidence::RDI_IS_RBX;
     }
-    if !read_stack {
-        return shown | evidence::R9_IS_RSP_8;
+    if !look_closer {
+        return shown | evidence::R9_IS_RSP_8 | evidence::MOVES_SHOWN;
     }
-    let rsp_8 = regs.rsp.checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
-    if rsp_8 == Some(regs.r9) {
+    let rsp_8 = gpr[RSP].checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
+    if rsp_8 == Some(gpr[R9]) {
         shown |= evidence::R9_IS_RSP_8;
     }
-    shown
+    shown | moves_shown(space, at, nr, gpr)
+}
+
+/// [`evidence::MOVES_SHOWN`] unless the site at `at` is a `mov $nr, %eax` one with
+/// register-only instructions before its `syscall` whose effects the registers `gpr` do not
+/// show.
+#[inline(never)]
+fn moves_shown(space: &mut AddressSpace, at: u64, nr: Option<u32>, gpr: &[u64; 16]) -> u8 {
+    let Some((bytes, nr)) = site_bytes(space, at).zip(nr) else { return evidence::MOVES_SHOWN };
+    let shown = match mov_eax_then(&bytes, nr) {
+        Some(then) => {
+            let end = LOOK_BACK as usize;
+            moves::effects_shown(&bytes[end - usize::from(then)..end], gpr)
+        }
+        None => true,
+    };
+    if shown {
+        evidence::MOVES_SHOWN
+    } else {
+        0
+    }
 }
 
 /// The entry of `at` in `sites`, or the free one it would take (`None`: the table is full).
@@ -505,14 +585,13 @@ fn patched_entry() -> u64 {
     0x20_3000
 }
 
-/// The trampoline at `at` for a site of `shape` whose `syscall` ends at `resume`: the
-/// replaced instruction (`Shape::replaced`), `lea resume(%rip), %rcx` (the call returns right
-/// after the site's `syscall`, which stays) and `jmp entry`, then `int3`s. `None` if a target
-/// is out of reach of a 32-bit displacement.
-fn trampoline_code(shape: Shape, at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
+/// The trampoline at `at` for a site whose `syscall` ends at `resume`: the instructions it
+/// replays (`Shape::replayed`), `lea resume(%rip), %rcx` (the call returns right after the
+/// site's `syscall`, which stays) and `jmp entry`, then `int3`s. `None` if a target is out of
+/// reach of a 32-bit displacement.
+fn trampoline_code(replayed: &[u8], at: u64, resume: u64, entry: u64) -> Option<[u8; TRAMPOLINE_SIZE]> {
     let mut code = Code::new(at);
-    let (replaced, len) = shape.replaced();
-    code.put(&replaced[..len]);
+    code.put(replayed);
     code.put(&[0x48, 0x8d, 0x0d]);
     code.rel32(resume)?;
     code.put(&[0xe9]);
@@ -606,7 +685,7 @@ mod tests {
         let all = evidence::RDI_IS_RBX | evidence::R9_IS_RSP_8;
         // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
         let mov_eax = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x6e), 0), Some(Shape::MovEax(0x6e)));
+        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x6e), 0), Some(Shape::MovEax { nr: 0x6e, then: 0 }));
         assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x27), all), None, "another number: the mov did not set %eax");
         assert_eq!(Shape::of(AT, &mov_eax, None, None, all), None, "calls with different numbers");
         let rex = site(&[0x41, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]); // mov $0x6e, %r8d
@@ -644,14 +723,74 @@ mod tests {
     #[test]
     fn a_mov_eax_trampoline_sets_eax_and_rcx_and_jumps_to_the_entry() {
         let (at, entry, resume) = (0x25_0000, 0x20_3000, 0x40_1007);
-        let code = trampoline_code(Shape::MovEax(0x6e), at, resume, entry).unwrap();
+        let code = trampoline_code(&[0xb8, 0x6e, 0, 0, 0], at, resume, entry).unwrap();
         assert_eq!(code[..5], [0xb8, 0x6e, 0, 0, 0]);
         assert_eq!(code[5..8], [0x48, 0x8d, 0x0d]);
         assert_eq!(rel_target(&code, at, 8), resume, "%rcx = the return address");
         assert_eq!(code[12], 0xe9);
         assert_eq!(rel_target(&code, at, 13), entry);
         assert!(code[17..].iter().all(|&b| b == 0xcc));
-        assert_eq!(trampoline_code(Shape::MovEax(1), at, at + (1 << 32), entry), None, "out of reach");
+        assert_eq!(trampoline_code(&[0xb8, 1, 0, 0, 0], at, at + (1 << 32), entry), None, "out of reach");
+    }
+
+    /// musl 1.2's `stat` in `fstatat`: `mov $4, %eax; mov %r9, %rdi; mov %rdx, %rsi; syscall`
+    /// (after a `nopl (%rax)`).
+    const MUSL_STAT: [u8; 16] = [0x0f, 0x1f, 0x00, 0xb8, 0x04, 0, 0, 0, 0x4c, 0x89, 0xcf, 0x48, 0x89, 0xd6, 0x0f, 0x05];
+
+    #[test]
+    fn a_mov_eax_site_may_have_register_only_instructions_before_its_syscall() {
+        let stat = site(&MUSL_STAT);
+        let shown = evidence::MOVES_SHOWN;
+        assert_eq!(Shape::of(AT, &stat, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 6 }));
+        assert_eq!(Shape::of(AT, &stat, None, Some(4), 0), None, "a call whose registers did not show the moves");
+        assert_eq!(Shape::of(AT, &stat, None, Some(6), shown), None, "another number");
+        assert_eq!(Shape::of(AT, &stat, None, None, shown), None, "calls with different numbers");
+        let mut loaded = MUSL_STAT;
+        loaded[11..14].copy_from_slice(&[0x8b, 0x37, 0x90]); // mov (%rdi), %esi; nop
+        assert_eq!(Shape::of(AT, &site(&loaded), None, Some(4), shown), None, "a load from memory between");
+        let mut prefixed = MUSL_STAT;
+        prefixed[2] = 0x41; // the mov is mov $4, %r8d
+        assert_eq!(Shape::of(AT, &site(&prefixed), None, Some(4), shown), None);
+        // The most bytes between is what a trampoline holds: two `mov $1, %r10d` (6 bytes
+        // each) and a `mov %rdx, %rsi`; three `mov $1, %r10d` are out of reach.
+        let mut most = [0x90; LOOK_BACK as usize + 2];
+        most[1..6].copy_from_slice(&[0xb8, 0x04, 0, 0, 0]);
+        most[6..12].copy_from_slice(&[0x41, 0xba, 1, 0, 0, 0]);
+        most[12..18].copy_from_slice(&[0x41, 0xba, 1, 0, 0, 0]);
+        most[18..21].copy_from_slice(&[0x48, 0x89, 0xd6]);
+        most[21..].copy_from_slice(&[0x0f, 0x05]);
+        assert_eq!(Shape::of(AT, &most, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 15 }));
+        let mut far = [0x90; 3 + LOOK_BACK as usize + 2];
+        far[1..6].copy_from_slice(&[0xb8, 0x04, 0, 0, 0]);
+        for i in 0..3 {
+            far[6 + 6 * i..12 + 6 * i].copy_from_slice(&[0x41, 0xba, 1, 0, 0, 0]);
+        }
+        far[24..].copy_from_slice(&[0x0f, 0x05]);
+        let far: SiteBytes = far[3..].try_into().unwrap();
+        assert_eq!(Shape::of(AT, &far, None, Some(4), shown), None, "the mov is beyond the bytes looked at");
+    }
+
+    #[test]
+    fn a_mov_eax_site_with_moves_jumps_from_its_mov_and_replays_them() {
+        let stat = site(&MUSL_STAT);
+        let shape = Shape::MovEax { nr: 4, then: 6 };
+        let (trampoline, entry) = (0x25_0040, 0x20_3000);
+        let rewrite = site_rewrite(shape, AT, None, trampoline).unwrap();
+        assert_eq!(rewrite.at, AT - 11, "over the mov, 6 bytes of moves before the syscall");
+        assert_eq!(rewrite.as_slice()[0], 0xe9);
+        assert_eq!(rewrite.as_slice().len(), 5, "the moves and the syscall stay");
+        assert_eq!(rel_target(rewrite.as_slice(), rewrite.at, 1), trampoline);
+        let code = trampoline_code(shape.replayed(&stat), trampoline, AT + 2, entry).unwrap();
+        assert_eq!(code[..11], MUSL_STAT[3..14], "the mov and the moves");
+        assert_eq!(code[11..14], [0x48, 0x8d, 0x0d]);
+        assert_eq!(rel_target(&code, trampoline, 14), AT + 2, "%rcx = right after the syscall");
+        assert_eq!(code[18], 0xe9);
+        assert_eq!(rel_target(&code, trampoline, 19), entry);
+        let longest = [0x31, 0xf6].repeat(MOST_MOVED / 2);
+        let mut replayed = alloc::vec![0xb8, 4, 0, 0, 0];
+        replayed.extend_from_slice(&longest);
+        replayed.push(0x90);
+        assert!(trampoline_code(&replayed, trampoline, AT + 2, entry).is_some(), "fits the trampoline");
     }
 
     /// Go 1.19's `Syscall6` (its `syscall` at [`AT`]): the bytes before it, and its tail and
@@ -702,7 +841,7 @@ mod tests {
         no_ret[8] = 0x90;
         assert_eq!(Shape::of(at, &bytes, Some(&no_ret), Some(0), 0), None, "no ret after the error check");
         let mut no_je = bytes;
-        no_je[5] = 0x75;
+        no_je[LOOK_BACK as usize - SHORT_LOOK_BACK + 5] = 0x75;
         assert_eq!(Shape::of(at, &no_je, Some(&after), Some(0), 0), None, "not glibc's sequence");
         let mut code_after_ret = after;
         code_after_ret[9] = 0x48;
@@ -732,7 +871,8 @@ mod tests {
         let (trampoline, entry) = (0x25_0040, 0x20_3000);
         let rewrite = site_rewrite(shape, at, Some(after), trampoline).unwrap();
         let (start, code) = (rewrite.at, rewrite.as_slice());
-        let (replaced, len) = shape.replaced();
+        let replayed = shape.replayed(&[0; LOOK_BACK as usize + 2]);
+        let len = replayed.len();
         assert_eq!(start, at - len as u64, "over the instruction before the syscall");
         assert_eq!(code[0], 0xeb, "jmp rel8");
         assert_eq!(start + 2 + u64::from(code[1]), at + pad, "to the padding");
@@ -743,8 +883,8 @@ mod tests {
         assert_eq!(code[jump], 0xe9);
         assert_eq!(rel_target(code, start, jump + 1), trampoline);
         assert_eq!(code.len(), jump + 5);
-        let tramp = trampoline_code(shape, trampoline, at + 2, entry).unwrap();
-        assert_eq!(tramp[..len], replaced[..len], "the replaced instruction");
+        let tramp = trampoline_code(replayed, trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..len], *replayed, "the replaced instruction");
         assert_eq!(tramp[len..len + 3], [0x48, 0x8d, 0x0d], "lea");
         assert_eq!(rel_target(&tramp, trampoline, len + 3), at + 2, "%rcx = right after the syscall");
         assert_eq!(tramp[len + 7], 0xe9);
