@@ -173,6 +173,7 @@ impl Layout {
             app_entry: app_entry as u32,
             checksum: 0,
             digest: [0; 32],
+            owners: Section::default(),
         };
         Ok(Layout { header, table, files })
     }
