@@ -17,15 +17,21 @@
 //! The file table lists every directory, regular file and symlink. Entry 0 is the root
 //! directory (empty name, its own parent). The children of a directory are contiguous entries
 //! `first_child .. first_child + child_count`, sorted by name (bytewise), so a lookup is a
-//! binary search.
+//! binary search. Every entry belongs to root (uid 0, gid 0) but those the owners section
+//! lists ([`OwnerRecord`]s, sorted by entry: a binary search too); an image whose entries are
+//! all root's has none (`owners` is an empty section at offset 0).
 
 /// `ImageHeader::magic`.
 pub const IMAGE_MAGIC: [u8; 8] = *b"UVMIMAGE";
 /// The version of this layout. Readers refuse other versions. Bump it on any change to the
 /// layout, or to what the host or the guest kernel reads from an image: it alone says whether
 /// a `uvm` can run an image (not [`crate::ABI_VERSION`]). (Version 1 carried the guest kernel
-/// in a section of its own and page-aligned every section.)
-pub const IMAGE_FORMAT_VERSION: u32 = 2;
+/// in a section of its own and page-aligned every section. Version 2 had no owners section:
+/// its header's bytes from 104 on are zero, which reads as an empty one, so readers still take
+/// it: [`OLDEST_READABLE_FORMAT_VERSION`].)
+pub const IMAGE_FORMAT_VERSION: u32 = 3;
+/// The oldest format version readers take (see [`IMAGE_FORMAT_VERSION`]).
+pub const OLDEST_READABLE_FORMAT_VERSION: u32 = 2;
 /// Bytes reserved for the header at the start of the file (the header, zero-padded); the
 /// sections start at or after it.
 pub const IMAGE_HEADER_SIZE: u64 = 128;
@@ -81,6 +87,9 @@ pub struct ImageHeader {
     pub checksum: u64,
     /// SHA-256 of the file with `checksum` and `digest` zeroed.
     pub digest: [u8; 32],
+    /// The entries that do not belong to root: [`OwnerRecord`]s sorted by entry. Empty (and
+    /// at offset 0) when every entry is root's.
+    pub owners: Section,
 }
 
 /// Byte offset of [`ImageHeader::checksum`] in the file.
@@ -128,11 +137,12 @@ impl ImageHeader {
             app_entry: read_u32(bytes, 60),
             checksum: read_u64(bytes, 64),
             digest: read_array(bytes, 72),
+            owners: read_section(bytes, 104),
         };
         if header.magic != IMAGE_MAGIC {
             return Err(LayoutError::BadMagic);
         }
-        if header.format_version != IMAGE_FORMAT_VERSION {
+        if !(OLDEST_READABLE_FORMAT_VERSION..=IMAGE_FORMAT_VERSION).contains(&header.format_version) {
             return Err(LayoutError::FormatVersion(header.format_version));
         }
         if header.total_size != bytes.len() as u64 {
@@ -153,10 +163,24 @@ impl ImageHeader {
         if header.app_entry >= header.entry_count {
             return Err(LayoutError::BadFsTable("the app entry is out of range"));
         }
+        let owners = header.owners;
+        let no_owners = owners == Section::default();
+        if !no_owners
+            && (owners.size == 0
+                || owners.offset < IMAGE_HEADER_SIZE
+                || owners.offset % SECTION_ALIGN != 0
+                || owners.size % OWNER_RECORD_SIZE as u64 != 0
+                || !owners.fits_in(header.total_size))
+        {
+            return Err(LayoutError::BadSection("owners"));
+        }
+        if owners.size / OWNER_RECORD_SIZE as u64 > u64::from(header.entry_count) {
+            return Err(LayoutError::BadSection("owners"));
+        }
         Ok(header)
     }
 
-    /// Serialises the header into the first bytes of `out` (at least 104 bytes).
+    /// Serialises the header into the first bytes of `out` (at least 120 bytes).
     pub fn write_to(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.magic);
         out[8..12].copy_from_slice(&self.format_version.to_le_bytes());
@@ -168,6 +192,58 @@ impl ImageHeader {
         out[60..64].copy_from_slice(&self.app_entry.to_le_bytes());
         out[64..72].copy_from_slice(&self.checksum.to_le_bytes());
         out[72..104].copy_from_slice(&self.digest);
+        write_section(out, 104, self.owners);
+    }
+}
+
+/// One record of the owners section: an entry that does not belong to root.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OwnerRecord {
+    /// Index of the entry in the file table. Records are sorted by it, each entry at most once.
+    pub entry: u32,
+    /// Its owner's user id.
+    pub uid: u32,
+    /// Its group id.
+    pub gid: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Size of one [`OwnerRecord`] in the file.
+pub const OWNER_RECORD_SIZE: usize = core::mem::size_of::<OwnerRecord>();
+
+impl OwnerRecord {
+    /// Reads record `index` from an owners section's bytes. `None` if out of range.
+    pub fn read(section: &[u8], index: usize) -> Option<OwnerRecord> {
+        let start = index.checked_mul(OWNER_RECORD_SIZE)?;
+        let b = section.get(start..start.checked_add(OWNER_RECORD_SIZE)?)?;
+        Some(OwnerRecord { entry: read_u32(b, 0), uid: read_u32(b, 4), gid: read_u32(b, 8), reserved: read_u32(b, 12) })
+    }
+
+    /// Serialises this record into `out` (exactly [`OWNER_RECORD_SIZE`] bytes).
+    pub fn write_to(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.entry.to_le_bytes());
+        out[4..8].copy_from_slice(&self.uid.to_le_bytes());
+        out[8..12].copy_from_slice(&self.gid.to_le_bytes());
+        out[12..16].copy_from_slice(&self.reserved.to_le_bytes());
+    }
+
+    /// The uid and gid of entry `entry` by an owners section's bytes (sorted records): root's
+    /// (0, 0) when no record names it. A section that is not sorted gives some record's ids or
+    /// root's, never a panic.
+    pub fn owner_of(section: &[u8], entry: u32) -> (u32, u32) {
+        let (mut low, mut high) = (0, section.len() / OWNER_RECORD_SIZE);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let Some(record) = OwnerRecord::read(section, middle) else { break };
+            match record.entry.cmp(&entry) {
+                core::cmp::Ordering::Less => low = middle + 1,
+                core::cmp::Ordering::Greater => high = middle,
+                core::cmp::Ordering::Equal => return (record.uid, record.gid),
+            }
+        }
+        (0, 0)
     }
 }
 
@@ -297,16 +373,61 @@ mod tests {
             app_entry: 0,
             checksum: 0x1234,
             digest: [7; 32],
+            owners: Section::default(),
         }
     }
 
     #[test]
     fn header_layout_matches_the_serialiser() {
-        assert_eq!(core::mem::size_of::<ImageHeader>(), 104);
+        assert_eq!(core::mem::size_of::<ImageHeader>(), 120);
         assert!(core::mem::size_of::<ImageHeader>() as u64 <= IMAGE_HEADER_SIZE);
         assert_eq!(CHECKSUM_OFFSET, 64);
         assert_eq!(DIGEST_OFFSET, 72);
         assert_eq!(FS_ENTRY_SIZE, 48);
+        assert_eq!(OWNER_RECORD_SIZE, 16);
+    }
+
+    #[test]
+    fn owners_are_found_by_binary_search_and_default_to_root() {
+        let records = [(2, 1000, 1000), (5, 33, 33), (9, 0, 50)];
+        let mut section = [0u8; 3 * OWNER_RECORD_SIZE];
+        for (i, &(entry, uid, gid)) in records.iter().enumerate() {
+            let record = OwnerRecord { entry, uid, gid, reserved: 0 };
+            record.write_to(&mut section[i * OWNER_RECORD_SIZE..(i + 1) * OWNER_RECORD_SIZE]);
+            assert_eq!(OwnerRecord::read(&section, i), Some(record));
+        }
+        assert_eq!(OwnerRecord::owner_of(&section, 2), (1000, 1000));
+        assert_eq!(OwnerRecord::owner_of(&section, 5), (33, 33));
+        assert_eq!(OwnerRecord::owner_of(&section, 9), (0, 50));
+        for unlisted in [0, 1, 3, 6, 10, u32::MAX] {
+            assert_eq!(OwnerRecord::owner_of(&section, unlisted), (0, 0));
+        }
+        assert_eq!(OwnerRecord::owner_of(&[], 2), (0, 0));
+        assert_eq!(OwnerRecord::owner_of(&section[..20], 5), (0, 0), "a cut record is not read");
+    }
+
+    #[test]
+    fn an_owners_section_is_checked_and_version_2_reads_as_none() {
+        let mut header = sample_header();
+        let mut file = [0u8; 4 * 4096];
+        header.owners = Section { offset: 2 * IMAGE_ALIGN, size: OWNER_RECORD_SIZE as u64 };
+        header.write_to(&mut file);
+        assert_eq!(ImageHeader::parse(&file), Ok(header));
+        for (bad, why) in [
+            (Section { offset: 2 * IMAGE_ALIGN, size: 10 }, "not whole records"),
+            (Section { offset: 8, size: 16 }, "in the header"),
+            (Section { offset: 4 * IMAGE_ALIGN, size: 16 }, "past the end"),
+            (Section { offset: 2 * IMAGE_ALIGN + 4, size: 16 }, "misaligned"),
+            (Section { offset: 2 * IMAGE_ALIGN, size: 0 }, "empty but not at 0"),
+            (Section { offset: 2 * IMAGE_ALIGN, size: 32 }, "more records than entries"),
+        ] {
+            let mut file = file;
+            ImageHeader { owners: bad, ..header }.write_to(&mut file);
+            assert_eq!(ImageHeader::parse(&file), Err(LayoutError::BadSection("owners")), "{why}");
+        }
+        let mut old = file;
+        ImageHeader { format_version: 2, owners: Section::default(), ..header }.write_to(&mut old);
+        assert_eq!(ImageHeader::parse(&old).map(|h| h.owners), Ok(Section::default()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::ops::Range;
 
-use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, FS_ENTRY_SIZE};
+use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, OwnerRecord, FS_ENTRY_SIZE};
 
 use crate::errno::Errno;
 use crate::fs::stat::{blocks_for_size, FileType, Stat, Timespec, BLOCK_SIZE, DEV_IMAGE, PERMISSION_BITS};
@@ -26,6 +26,8 @@ pub struct ImageFs {
     names: &'static [u8],
     entry_count: u32,
     app_entry: u32,
+    /// The owners section: the entries that are not root's (`OwnerRecord`s).
+    owners: &'static [u8],
 }
 
 impl ImageFs {
@@ -47,7 +49,10 @@ impl ImageFs {
             return Err(Errno::EIO);
         }
         let (entries, names) = table.split_at(entries_len);
-        let fs = ImageFs { image, entries, names, entry_count: header.entry_count, app_entry: header.app_entry };
+        let owners =
+            image.get(header.owners.offset as usize..).and_then(|rest| rest.get(..header.owners.size as usize));
+        let (entry_count, app_entry) = (header.entry_count, header.app_entry);
+        let fs = ImageFs { image, entries, names, entry_count, app_entry, owners: owners.ok_or(Errno::EIO)? };
         if fs.kind(ROOT_ENTRY)? != EntryKind::Directory {
             return Err(Errno::EIO);
         }
@@ -177,8 +182,13 @@ impl ImageFs {
         })
     }
 
-    /// The metadata of entry `index`. Everything in the image belongs to root; its inode
-    /// number is its index + 1.
+    /// The owner of entry `index`, `(uid, gid)`: root's unless the image's owners section
+    /// names another (`[[files]] owner`).
+    pub fn owner(&self, index: u32) -> (u32, u32) {
+        OwnerRecord::owner_of(self.owners, index)
+    }
+
+    /// The metadata of entry `index`; its inode number is its index + 1.
     pub fn stat(&self, index: u32) -> Result<Stat, Errno> {
         let entry = self.entry(index)?;
         let file_type = self.file_type(index)?;
@@ -196,13 +206,14 @@ impl ImageFs {
         };
         let size = self.size(index)?;
         let time = Timespec { sec: entry.mtime, nsec: 0 };
+        let (uid, gid) = self.owner(index);
         Ok(Stat {
             dev: DEV_IMAGE,
             ino: u64::from(index) + 1,
             nlink,
             mode: file_type.mode_bits() | (u32::from(entry.mode) & PERMISSION_BITS),
-            uid: 0,
-            gid: 0,
+            uid,
+            gid,
             rdev: 0,
             size,
             blksize: BLOCK_SIZE,
@@ -262,11 +273,11 @@ mod tests {
             TestEntry::dir("bin", 0o755),
             TestEntry::file("bin/app", 0o755, b"\x7fELF app"),
             TestEntry::file("bin/zzz", 0o644, b""),
-            TestEntry::file("bin/aaa", 0o600, b"first"),
+            TestEntry::file("bin/aaa", 0o600, b"first").owned_by(33, 34),
             TestEntry::symlink("bin/sh", "app"),
             TestEntry::dir("etc", 0o755),
             TestEntry::file("etc/big", 0o644, &vec![7u8; 10000]),
-            TestEntry::dir("etc/sub", 0o700),
+            TestEntry::dir("etc/sub", 0o700).owned_by(1000, 1000),
         ]))
         .unwrap()
     }
@@ -346,6 +357,21 @@ mod tests {
         assert_eq!(fs.stat(ROOT_ENTRY).unwrap().nlink, 4);
         assert_eq!(fs.file_type(sh), Ok(FileType::Symlink));
         assert_eq!(fs.size(ROOT_ENTRY), Ok(4096));
+    }
+
+    #[test]
+    fn entries_belong_to_root_unless_the_owners_section_names_them() {
+        let fs = sample();
+        let owner = |path| {
+            let st = fs.stat(find(&fs, path).unwrap()).unwrap();
+            (st.uid, st.gid)
+        };
+        assert_eq!(owner("bin/aaa"), (33, 34));
+        assert_eq!(owner("etc/sub"), (1000, 1000));
+        for path in ["bin", "bin/app", "bin/zzz", "bin/sh", "etc", "etc/big"] {
+            assert_eq!(owner(path), (0, 0), "{path}");
+        }
+        assert_eq!(fs.owner(ROOT_ENTRY), (0, 0));
     }
 
     /// Rewrites entry `index` of a built image with `edit` applied.

@@ -7,8 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use uvm_abi::image::{
-    EntryKind, FsEntry, ImageHeader, Section, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION, IMAGE_HEADER_SIZE,
-    IMAGE_MAGIC, SECTION_ALIGN,
+    EntryKind, FsEntry, ImageHeader, OwnerRecord, Section, FS_ENTRY_SIZE, IMAGE_ALIGN, IMAGE_FORMAT_VERSION,
+    IMAGE_HEADER_SIZE, IMAGE_MAGIC, OWNER_RECORD_SIZE, SECTION_ALIGN,
 };
 
 /// The mtime every test entry gets.
@@ -20,17 +20,24 @@ pub struct TestEntry {
     kind: EntryKind,
     mode: u16,
     data: Vec<u8>,
+    /// `(uid, gid)`, if not root's.
+    owner: Option<(u32, u32)>,
 }
 
 impl TestEntry {
     /// A directory (its parent must be listed before it).
     pub fn dir(path: &str, mode: u16) -> TestEntry {
-        TestEntry { path: String::from(path), kind: EntryKind::Directory, mode, data: Vec::new() }
+        TestEntry { path: String::from(path), kind: EntryKind::Directory, mode, data: Vec::new(), owner: None }
     }
 
     /// A regular file.
     pub fn file(path: &str, mode: u16, data: &[u8]) -> TestEntry {
-        TestEntry { path: String::from(path), kind: EntryKind::File, mode, data: Vec::from(data) }
+        TestEntry { path: String::from(path), kind: EntryKind::File, mode, data: Vec::from(data), owner: None }
+    }
+
+    /// This entry, owned by `uid` and `gid` (the image's owners section).
+    pub fn owned_by(self, uid: u32, gid: u32) -> TestEntry {
+        TestEntry { owner: Some((uid, gid)), ..self }
     }
 
     /// A symlink.
@@ -40,6 +47,7 @@ impl TestEntry {
             kind: EntryKind::Symlink,
             mode: 0o777,
             data: Vec::from(target.as_bytes()),
+            owner: None,
         }
     }
 }
@@ -50,6 +58,7 @@ struct Built {
     data: Vec<u8>,
     name: Vec<u8>,
     children: BTreeMap<Vec<u8>, usize>,
+    owner: Option<(u32, u32)>,
 }
 
 /// Builds an image holding `entries` (plus the root) and leaks it, as the VM's mapping is.
@@ -61,7 +70,8 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
         mode: 0o755,
         data: Vec::new(),
         name: Vec::new(),
-        children: BTreeMap::new()
+        children: BTreeMap::new(),
+        owner: None,
     }];
     let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
     by_path.insert(String::new(), 0);
@@ -76,6 +86,7 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
             data: entry.data.clone(),
             name: Vec::from(name.as_bytes()),
             children: BTreeMap::new(),
+            owner: entry.owner,
         });
         nodes[parent].children.insert(Vec::from(name.as_bytes()), index);
         by_path.insert(entry.path.clone(), index);
@@ -110,7 +121,13 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
     let table_size = (order.len() * FS_ENTRY_SIZE + names.len()) as u64;
     let fs_table = Section { offset: IMAGE_HEADER_SIZE, size: table_size };
     let config = Section { offset: fs_table.end().unwrap().next_multiple_of(SECTION_ALIGN), size: 0 };
-    let mut data_offset = align(config.end().unwrap().max(config.offset + 1));
+    let owned: Vec<(usize, (u32, u32))> =
+        order.iter().enumerate().filter_map(|(pos, &node)| Some((pos, nodes[node].owner?))).collect();
+    let owners = match owned.len() {
+        0 => Section::default(),
+        count => Section { offset: config.offset, size: (count * OWNER_RECORD_SIZE) as u64 },
+    };
+    let mut data_offset = align(owners.end().unwrap().max(config.offset + 1));
     let mut data_sections = Vec::new();
     for &node in &order {
         let size = nodes[node].data.len() as u64;
@@ -144,6 +161,11 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
     }
     let names_at = fs_table.offset as usize + order.len() * FS_ENTRY_SIZE;
     image[names_at..names_at + names.len()].copy_from_slice(&names);
+    for (i, &(pos, (uid, gid))) in owned.iter().enumerate() {
+        let at = owners.offset as usize + i * OWNER_RECORD_SIZE;
+        let record = OwnerRecord { entry: pos as u32, uid, gid, reserved: 0 };
+        record.write_to(&mut image[at..at + OWNER_RECORD_SIZE]);
+    }
     let header = ImageHeader {
         magic: IMAGE_MAGIC,
         format_version: IMAGE_FORMAT_VERSION,
@@ -155,6 +177,7 @@ pub fn build_image(entries: &[TestEntry]) -> &'static [u8] {
         app_entry: app_node.map(|node| position[&node] as u32).unwrap_or(0),
         checksum: 0,
         digest: [0; 32],
+        owners,
     };
     header.write_to(&mut image);
     Box::leak(image.into_boxed_slice())

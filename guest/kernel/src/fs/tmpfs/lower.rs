@@ -17,7 +17,7 @@
 //! - Symlinks copy their target when made.
 //!
 //! A node that stands for image entry `index` keeps the image's inode number, `index + 1`,
-//! and its metadata (mode, times; owner root); nodes created later are numbered after the
+//! and its metadata (mode, times, owner); nodes created later are numbered after the
 //! last entry. What the image's nodes take is not charged to the budget: the image holds it.
 
 use alloc::collections::BTreeMap;
@@ -98,7 +98,8 @@ impl TmpFs {
         let entry = image.entry(ROOT_ENTRY)?;
         let nlink = 2 + subdirectories(&image, ROOT_ENTRY).ok_or(Errno::EIO)?;
         let mode = S_IFDIR | (u32::from(entry.mode) & PERMISSION_BITS);
-        let meta = Meta::new(mode, 0, 0, nlink, Timespec { sec: entry.mtime, nsec: 0 });
+        let (uid, gid) = image.owner(ROOT_ENTRY);
+        let meta = Meta::new(mode, uid, gid, nlink, Timespec { sec: entry.mtime, nsec: 0 });
         let root = image_node(&shared, &image, ROOT_ENTRY, meta, None, Weak::new());
         Ok(TmpFs { root })
     }
@@ -148,7 +149,7 @@ fn lower_node(
     let entry = image.entry(index).ok()?;
     let permissions = u32::from(entry.mode) & PERMISSION_BITS;
     let (image_offset, size) = (entry.data.offset, entry.data.size);
-    // Everything in the image is root's; a directory's link count counts its subdirectories.
+    // A directory's link count counts its subdirectories.
     let (type_bits, nlink, body, file_type) = match EntryKind::from_raw(entry.kind)? {
         EntryKind::Directory => (S_IFDIR, 2 + subdirectories(image, index)?, None, FileType::Directory),
         EntryKind::File => {
@@ -161,7 +162,8 @@ fn lower_node(
             (S_IFLNK, 1, Some(Body::Symlink(Vec::from(image.bytes(image_offset, size)?))), FileType::Symlink)
         }
     };
-    let meta = Meta::new(type_bits | permissions, 0, 0, nlink, Timespec { sec: entry.mtime, nsec: 0 });
+    let (uid, gid) = image.owner(index);
+    let meta = Meta::new(type_bits | permissions, uid, gid, nlink, Timespec { sec: entry.mtime, nsec: 0 });
     Some((image_node(shared, image, index, meta, body, parent), file_type))
 }
 

@@ -179,3 +179,25 @@ fn make_dirs_makes_what_is_missing_and_no_more() {
     assert_eq!(vfs.make_dirs(b"/etc/passwd/x"), Err(Errno::ENOTDIR));
     assert_eq!(super::vfs().make_dirs(b"/srv/app"), Err(Errno::EROFS));
 }
+
+#[test]
+fn the_images_owners_stay_with_its_files_in_the_writable_root() {
+    let image = build_image(&[
+        TestEntry::dir("srv", 0o755).owned_by(1000, 1000),
+        TestEntry::file("srv/data", 0o600, b"data").owned_by(1000, 50),
+        TestEntry::file("srv/root", 0o644, b"root's"),
+    ]);
+    let vfs = Vfs::new(image, "/bin/app", env_with([false; 3]).0, 1 << 24, false).unwrap();
+    let root = vfs.root();
+    let owner = |path: &[u8]| {
+        let st = vfs.stat(&root, path, true).unwrap();
+        (st.uid, st.gid)
+    };
+    assert_eq!(owner(b"/srv"), (1000, 1000));
+    assert_eq!(owner(b"/srv/data"), (1000, 50));
+    assert_eq!(owner(b"/srv/root"), (0, 0));
+    assert_eq!(owner(b"/"), (0, 0));
+    let file = open(&vfs, "/srv/data", O_WRONLY | O_APPEND).unwrap();
+    append(&file, b"!");
+    assert_eq!(owner(b"/srv/data"), (1000, 50), "copied up with its owner");
+}
