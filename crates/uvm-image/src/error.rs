@@ -377,19 +377,25 @@ pub enum ImageError {
         /// The length its header records.
         expected: u64,
     },
-    /// Another image format version.
+    /// An image format version this uvm does not read.
     #[error(
-        "{} uses image format version {found}, but this uvm reads version {supported}. Rebuild \
-         it with this uvm's `uvm build`.",
-        path.display()
+        "{} uses image format version {found}, but this uvm reads versions {oldest} to {newest}. {fix}",
+        path.display(),
+        fix = if found > newest {
+            "Run it with the newer uvm that built it, or rebuild it with this uvm's `uvm build`."
+        } else {
+            "Rebuild it with this uvm's `uvm build`."
+        }
     )]
     FormatVersion {
         /// The file.
         path: PathBuf,
         /// The version it has.
         found: u32,
+        /// `uvm_abi::image::OLDEST_READABLE_FORMAT_VERSION`.
+        oldest: u32,
         /// `uvm_abi::image::IMAGE_FORMAT_VERSION`.
-        supported: u32,
+        newest: u32,
     },
     /// The XXH3 checksum does not match.
     #[error(
@@ -413,7 +419,7 @@ pub enum ImageError {
     BadSection {
         /// The file.
         path: PathBuf,
-        /// "file table" or "config".
+        /// "file table", "owners" or "config".
         section: &'static str,
         /// What is wrong.
         reason: &'static str,
@@ -424,6 +430,17 @@ pub enum ImageError {
         path.display()
     )]
     BadFsTable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The owners section breaks an invariant.
+    #[error(
+        "{} has a damaged owners section: {reason}. Rebuild it with `uvm build`.",
+        path.display()
+    )]
+    BadOwners {
         /// The file.
         path: PathBuf,
         /// What is wrong.

@@ -8,6 +8,9 @@
 //! - `tree`: the guest directory tree from the sources (and the [`DefaultFile`]s they leave
 //!   room for), flattened into the file table.
 //! - `pack`: the writer (layout, checksum and digest).
+//! - `stage`: packing in two steps ([`stage`], [`Staged`]), to read what the image will hold
+//!   and give `files` items their [`Owner`]s before it is written.
+//! - `owners`: the owners section ([`Owner`]): writing its records, checking them.
 //! - `atomic`: writing a file atomically (images and stamps).
 //! - `table`: validation of a file table read from disk.
 //! - `open`: the reader ([`Image`]).
@@ -20,7 +23,9 @@ mod digest;
 mod elf;
 mod error;
 mod open;
+mod owners;
 mod pack;
+mod stage;
 mod table;
 mod tree;
 mod verified;
@@ -29,6 +34,8 @@ pub use digest::digest_hex;
 pub use elf::{check_elf, check_elf_file, ElfInfo, ElfKind, SegmentInfo};
 pub use error::{ElfError, ImageError};
 pub use open::{Image, ImageSource};
+pub use owners::Owner;
 pub use pack::{pack, PackInput, PackOutput};
+pub use stage::{stage, Staged, StagedData};
 pub use tree::{DefaultFile, MAX_NAME_LEN};
 pub use verified::{user_cache_dir, FileIdentity, VerifiedStamps, MAX_STAMPS, SETTLED};

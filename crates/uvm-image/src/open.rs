@@ -4,16 +4,21 @@
 //! `open` reads the file once into memory; [`Image::from_source`] takes the bytes from any
 //! owner instead (the VMM passes a read-only memory map of the file, which it also maps into
 //! the guest: no copy at all). Then it checks, in this order: header (magic, format version, size, section bounds and
-//! alignment), XXH3 checksum, ABI version, section overlap, and the whole file table (see
-//! `table.rs`). Only the checksum touches every byte; it runs at memory speed.
+//! alignment), XXH3 checksum, section overlap, the whole file table (see `table.rs`) and the
+//! owners section (see `owners.rs`). Only the checksum touches every byte; it runs at memory
+//! speed. A format-2 image (from before owners) opens too: every entry of it is root's.
 
 use std::path::{Path, PathBuf};
 
-use uvm_abi::image::{EntryKind, FsEntry, ImageHeader, LayoutError, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC};
+use uvm_abi::image::{
+    EntryKind, FsEntry, ImageHeader, LayoutError, OwnerRecord, Section, IMAGE_FORMAT_VERSION, IMAGE_MAGIC,
+    OLDEST_READABLE_FORMAT_VERSION,
+};
 
 use crate::digest::{checksum_releasing, digest_hex, digest_of};
 use crate::elf::{check_elf, ElfInfo};
 use crate::error::ImageError;
+use crate::owners::{self, Owner};
 use crate::table::{self, Table};
 
 /// Whatever holds an image's bytes (a `Vec`, or a memory map owned by the caller).
@@ -88,9 +93,12 @@ impl Image {
                 ImageError::Truncated { path: path_buf(), actual: len, expected: recorded }
             }
             LayoutError::BadMagic => ImageError::NotAnImage { path: path_buf() },
-            LayoutError::FormatVersion(found) => {
-                ImageError::FormatVersion { path: path_buf(), found, supported: IMAGE_FORMAT_VERSION }
-            }
+            LayoutError::FormatVersion(found) => ImageError::FormatVersion {
+                path: path_buf(),
+                found,
+                oldest: OLDEST_READABLE_FORMAT_VERSION,
+                newest: IMAGE_FORMAT_VERSION,
+            },
             LayoutError::SizeMismatch { header, actual } if actual < header => {
                 ImageError::Truncated { path: path_buf(), actual, expected: Some(header) }
             }
@@ -100,7 +108,13 @@ impl Image {
             LayoutError::BadSection(section) => ImageError::BadSection {
                 path: path_buf(),
                 section,
-                reason: "lies outside the file, inside the header, or is not 8-byte aligned",
+                reason: match section {
+                    "owners" => {
+                        "lies outside the file or inside the header, is not 8-byte aligned, or is not whole \
+                         16-byte records, at most one per entry"
+                    }
+                    _ => "lies outside the file, inside the header, or is not 8-byte aligned",
+                },
             },
             LayoutError::BadFsTable(reason) => ImageError::BadFsTable { path: path_buf(), reason: reason.to_string() },
         })?;
@@ -118,7 +132,15 @@ impl Image {
                 reason: "overlaps the file table",
             });
         }
+        if overlap(&header.owners, &header.fs_table) || overlap(&header.owners, &header.config) {
+            return Err(ImageError::BadSection {
+                path: path_buf(),
+                section: "owners",
+                reason: "overlaps the file table or the config",
+            });
+        }
         table::validate(bytes, &header).map_err(|reason| ImageError::BadFsTable { path: path_buf(), reason })?;
+        owners::validate(bytes, &header).map_err(|reason| ImageError::BadOwners { path: path_buf(), reason })?;
         Ok(Image { path: path_buf(), source, header })
     }
 
@@ -146,6 +168,11 @@ impl Image {
     /// Every file-table entry with its absolute guest path, depth-first in name order (a
     /// directory before its contents, like `find`). The root is `/`.
     pub fn entries(&self) -> impl Iterator<Item = (String, FsEntry)> + '_ {
+        self.indexed_entries().map(|(_, path, entry)| (path, entry))
+    }
+
+    /// [`Image::entries`] with each entry's index in the file table (for [`Image::owner`]).
+    pub fn indexed_entries(&self) -> impl Iterator<Item = (u32, String, FsEntry)> + '_ {
         let table = self.table();
         let mut stack: Vec<(u32, String)> = vec![(0, String::new())];
         std::iter::from_fn(move || {
@@ -161,8 +188,24 @@ impl Image {
                 let children = entry.first_child..entry.first_child.saturating_add(entry.child_count);
                 stack.extend(children.rev().map(|child| (child, base.clone())));
             }
-            Some((path, entry))
+            Some((index, path, entry))
         })
+    }
+
+    /// The owner of entry `index`: its record in the owners section, root's (uid 0, gid 0)
+    /// when it has none (every entry of an image without owners, such as a format-2 one).
+    pub fn owner(&self, index: u32) -> Owner {
+        let (uid, gid) = OwnerRecord::owner_of(self.owners_section(), index);
+        Owner { uid, gid }
+    }
+
+    /// The entries that are not root's, with their owners, by index (the owners section's
+    /// records, in order).
+    pub fn owners(&self) -> impl Iterator<Item = (u32, Owner)> + '_ {
+        let section = self.owners_section();
+        (0..section.len() / uvm_abi::image::OWNER_RECORD_SIZE)
+            .filter_map(|index| OwnerRecord::read(section, index))
+            .map(|record| (record.entry, Owner { uid: record.uid, gid: record.gid }))
     }
 
     /// Looks up an absolute guest path (no symlinks followed): the entry's index and record.
@@ -260,6 +303,10 @@ impl Image {
 
     fn bytes(&self) -> &[u8] {
         (*self.source).as_ref()
+    }
+
+    fn owners_section(&self) -> &[u8] {
+        table::data_of(self.bytes(), &self.header.owners)
     }
 
     fn table(&self) -> Table<'_> {

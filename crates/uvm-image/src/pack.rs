@@ -1,8 +1,10 @@
 //! The image writer: [`pack`] checks the app binary, builds the file table, lays the sections
-//! out and writes the image atomically.
+//! out and writes the image atomically ([`crate::stage`] does the same in two steps, with
+//! owners).
 //!
 //! Layout (gaps zero-filled): the header, the file table (entries, then names, then symlink
-//! targets) right after it, the config right after that (each at a multiple of
+//! targets) right after it, the owners section right after that when some entry is not root's
+//! (otherwise none: offset 0, size 0), the config right after that (each at a multiple of
 //! [`SECTION_ALIGN`]), then each regular file's bytes in entry order, each at a multiple of
 //! [`IMAGE_ALIGN`]. The file length is padded to a multiple of [`IMAGE_ALIGN`]. No guest kernel:
 //! `uvm run` brings its own. An app with 2 MiB chunks of read-only segments
@@ -13,7 +15,7 @@
 //! when complete, so a reader never sees a partial image. Output depends only on the inputs'
 //! content, names, modes and mtimes: no time, user or host name of the build is recorded.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,8 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::atomic::write_atomically;
 use crate::error::ImageError;
-use crate::tree::{Content, DefaultFile, FlatData, FlatTable, Tree};
+use crate::owners;
+use crate::tree::{Content, DefaultFile, FlatData, FlatTable};
 
 /// What goes into an image.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +40,8 @@ pub struct PackInput<'a> {
     /// Where the app lives in the guest, e.g. `/bin/hello`.
     pub app_guest_path: &'a str,
     /// Further files: (host file or directory, absolute guest path). Directories are copied
-    /// recursively.
+    /// recursively. Their entries are root's unless [`crate::Staged::set_owner`] gives them
+    /// another owner.
     pub files: &'a [(PathBuf, String)],
     /// Files added only where `app_binary` and `files` leave room (see [`DefaultFile`]): a
     /// source at the same path wins, and a file or symlink where one of its directories would go
@@ -58,29 +62,24 @@ pub struct PackOutput {
     pub digest: [u8; 32],
 }
 
-/// Builds the image described by `input` at `out_path` (replacing any file there).
+/// Builds the image described by `input` at `out_path` (replacing any file there), every entry
+/// root's: [`crate::stage`], then [`crate::Staged::write`].
 ///
 /// Fails before writing anything if the app binary is not a static x86-64 executable, if a
 /// source cannot be read, or if the sources conflict; see [`ImageError`].
 pub fn pack(input: &PackInput, out_path: &Path) -> Result<PackOutput, ImageError> {
-    let read_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ImageError::ReadInput { path, source }
-    };
-    let app_bytes = fs::read(input.app_binary).map_err(read_err(input.app_binary))?;
-    let elf = crate::elf::check_elf(input.app_binary, &app_bytes)?;
-    let app_meta = fs::metadata(input.app_binary).map_err(read_err(input.app_binary))?;
+    crate::stage(input)?.write(out_path)
+}
 
-    let mut tree = Tree::new();
-    tree.add_app(input.app_binary, input.app_guest_path, app_bytes, &app_meta)?;
-    for (host, guest) in input.files {
-        tree.add_source(host, guest)?;
-    }
-    for file in input.defaults {
-        tree.add_default(file)?;
-    }
-    let layout = Layout::compute(tree.flatten(), input, elf.large_page_residue(), out_path)?;
-
+/// Lays out and writes the image of the flattened table `flat` (from `input`, whose app has
+/// the [`crate::ElfInfo::large_page_residue`] given) at `out_path`.
+pub(crate) fn write_image(
+    flat: FlatTable,
+    input: &PackInput,
+    large_page_residue: Option<u64>,
+    out_path: &Path,
+) -> Result<PackOutput, ImageError> {
+    let layout = Layout::compute(flat, input, large_page_residue, out_path)?;
     let total_size = layout.header.total_size;
     let write_err = |path: &Path, source| ImageError::WriteImage { path: path.to_path_buf(), source };
     let digest = write_atomically(out_path, write_err, |file, tmp_path| layout.write(file, tmp_path, input))?;
@@ -93,6 +92,8 @@ struct Layout {
     header: ImageHeader,
     /// The file-table section's bytes: entries, names, symlink targets.
     table: Vec<u8>,
+    /// The owners section's bytes (empty when every entry is root's).
+    owners: Vec<u8>,
     /// Regular files' data in file order: (where, what).
     files: Vec<(Section, Content)>,
 }
@@ -128,8 +129,14 @@ impl Layout {
 
         let entries_size = entries.len() as u64 * FS_ENTRY_SIZE as u64;
         let fs_table = Section { offset: IMAGE_HEADER_SIZE, size: entries_size + blob.len() as u64 };
+        let owner_records = owners::encode(entries.iter().map(|flat| flat.owner));
+        let owners = match owner_records.len() as u64 {
+            0 => Section::default(),
+            size => Section { offset: next_offset(fs_table, SECTION_ALIGN).ok_or_else(overflow)?, size },
+        };
+        let before_config = if owner_records.is_empty() { fs_table } else { owners };
         let config = Section {
-            offset: next_offset(fs_table, SECTION_ALIGN).ok_or_else(overflow)?,
+            offset: next_offset(before_config, SECTION_ALIGN).ok_or_else(overflow)?,
             size: input.config_toml.len() as u64,
         };
         for (index, blob_at, size) in symlink_targets {
@@ -173,9 +180,9 @@ impl Layout {
             app_entry: app_entry as u32,
             checksum: 0,
             digest: [0; 32],
-            owners: Section::default(),
+            owners,
         };
-        Ok(Layout { header, table, files })
+        Ok(Layout { header, table, owners: owner_records, files })
     }
 
     /// Writes the image into `file` (empty, open for reading and writing) and returns its
@@ -188,7 +195,9 @@ impl Layout {
         self.header.write_to(&mut header);
         out.write_all(&header).map_err(write_err)?;
         let h = &self.header;
-        for (section, bytes) in [(h.fs_table, &self.table[..]), (h.config, input.config_toml.as_bytes())] {
+        let sections =
+            [(h.fs_table, &self.table[..]), (h.owners, &self.owners[..]), (h.config, input.config_toml.as_bytes())];
+        for (section, bytes) in sections.into_iter().filter(|(_, bytes)| !bytes.is_empty()) {
             out.pad_to(section.offset).map_err(write_err)?;
             out.write_all(bytes).map_err(write_err)?;
         }

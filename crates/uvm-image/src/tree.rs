@@ -17,6 +17,9 @@
 //!   left room: nothing at their path, and nothing but directories (or nothing) on the way. If
 //!   a source holds the path, or a file or symlink where one of its directories would be, the
 //!   default is left out; that is not an error.
+//! - Every node remembers which source put it there (its index in the `files` list), so that a
+//!   source's owner reaches its entry and everything copied into it, and nothing else: not the
+//!   directories implied on the way, the app binary or the default files, which are root's.
 //!
 //! Flattening is breadth-first: entry 0 is the root, and each directory's children are
 //! appended together, sorted by name, when the directory is visited. So children are
@@ -32,6 +35,7 @@ use std::path::{Path, PathBuf};
 use uvm_abi::image::{EntryKind, FsEntry};
 
 use crate::error::ImageError;
+use crate::owners::Owner;
 
 /// Longest name a file-table entry may have, in bytes (Linux's `NAME_MAX`).
 pub const MAX_NAME_LEN: usize = 255;
@@ -84,6 +88,9 @@ struct Node {
     mtime: i64,
     origin: Origin,
     is_app: bool,
+    /// The index in the `files` list of the source that put the node here; `None` for the
+    /// root, implied directories, the app binary and default files.
+    source: Option<usize>,
 }
 
 impl Node {
@@ -106,12 +113,13 @@ pub(crate) struct Tree {
     root: Node,
 }
 
-/// One flattened record: the entry (name offset and data not yet placed), its name, and
-/// what goes in its data.
+/// One flattened record: the entry (name offset and data not yet placed), its name, what
+/// goes in its data, and its owner.
 pub(crate) struct FlatEntry {
     pub entry: FsEntry,
     pub name: Vec<u8>,
     pub data: FlatData,
+    pub owner: Owner,
 }
 
 /// The data of a flattened entry.
@@ -119,6 +127,13 @@ pub(crate) enum FlatData {
     None,
     File { content: Content, size: u64 },
     Symlink(Vec<u8>),
+}
+
+/// What a guest path holds in a tree being built: see [`Tree::find`].
+pub(crate) enum Found<'a> {
+    Directory,
+    File { content: &'a Content, size: u64 },
+    Symlink(&'a [u8]),
 }
 
 /// The flattened table.
@@ -154,6 +169,7 @@ impl Tree {
                 mtime: build_epoch(),
                 origin: Origin::Implied("the root".into()),
                 is_app: false,
+                source: None,
             },
         }
     }
@@ -175,17 +191,18 @@ impl Tree {
             mtime: host_meta(meta).mtime,
             origin: Origin::Source(desc.clone()),
             is_app: true,
+            source: None,
         };
         self.insert(&components, node, &desc)
     }
 
-    /// Adds one `files` item: a host file, or a host directory copied recursively.
-    pub(crate) fn add_source(&mut self, host: &Path, guest: &str) -> Result<(), ImageError> {
+    /// Adds `files` item number `index`: a host file, or a host directory copied recursively.
+    pub(crate) fn add_source(&mut self, host: &Path, guest: &str, index: usize) -> Result<(), ImageError> {
         let desc = host.display().to_string();
         let components = split_guest_path(guest, &desc)?;
         // Follows a symlink given directly: the user named this path on purpose.
         let meta = fs::metadata(host).map_err(|source| ImageError::ReadInput { path: host.to_path_buf(), source })?;
-        self.add_host_path(host, &components, &meta)
+        self.add_host_path(host, &components, &meta, index)
     }
 
     /// Adds `file` if the tree has room for it (see [`DefaultFile`]); returns whether it did.
@@ -203,9 +220,27 @@ impl Tree {
             mtime: build_epoch(),
             origin: Origin::Source(desc.clone()),
             is_app: false,
+            source: None,
         };
         self.insert(&components, node, &desc)?;
         Ok(true)
+    }
+
+    /// What the absolute guest path `guest` holds (no symlink followed; `.` and `..` are plain
+    /// names): `None` if nothing.
+    pub(crate) fn find(&self, guest: &str) -> Option<Found<'_>> {
+        let mut node = &self.root;
+        for name in guest.split('/').filter(|c| !c.is_empty()) {
+            let Kind::Dir(children) = &node.kind else {
+                return None;
+            };
+            node = children.get(name.as_bytes())?;
+        }
+        Some(match &node.kind {
+            Kind::Dir(_) => Found::Directory,
+            Kind::File { content, size } => Found::File { content, size: *size },
+            Kind::Symlink(target) => Found::Symlink(target),
+        })
     }
 
     /// Whether a file could go at `components` without meeting anything: the path is free and
@@ -231,8 +266,14 @@ impl Tree {
     }
 
     /// Adds `host` (whose metadata is `meta`) at the guest path `components`, recursing into
-    /// directories.
-    fn add_host_path(&mut self, host: &Path, components: &[Vec<u8>], meta: &fs::Metadata) -> Result<(), ImageError> {
+    /// directories; `source` is the index of the `files` item it comes from.
+    fn add_host_path(
+        &mut self,
+        host: &Path,
+        components: &[Vec<u8>],
+        meta: &fs::Metadata,
+        source: usize,
+    ) -> Result<(), ImageError> {
         let desc = host.display().to_string();
         let HostMeta { mode, mtime } = host_meta(meta);
         let file_type = meta.file_type();
@@ -248,7 +289,8 @@ impl Tree {
             return Err(ImageError::UnsupportedFileType { path: host.to_path_buf(), kind: special_kind(&file_type) });
         };
         let is_dir = matches!(kind, Kind::Dir(_));
-        let node = Node { kind, mode, mtime, origin: Origin::Source(desc.clone()), is_app: false };
+        let node =
+            Node { kind, mode, mtime, origin: Origin::Source(desc.clone()), is_app: false, source: Some(source) };
         self.insert(components, node, &desc)?;
         if !is_dir {
             return Ok(());
@@ -268,7 +310,7 @@ impl Tree {
             let child_desc = child_host.display().to_string();
             let mut child_components = components.to_vec();
             child_components.push(check_name(name.as_bytes(), &child_desc)?.to_vec());
-            self.add_host_path(&child_host, &child_components, &child_meta)?;
+            self.add_host_path(&child_host, &child_components, &child_meta, source)?;
         }
         Ok(())
     }
@@ -299,6 +341,7 @@ impl Tree {
                 mtime: build_epoch(),
                 origin: Origin::Implied(desc.to_string()),
                 is_app: false,
+                source: None,
             });
             match &mut child.kind {
                 Kind::Dir(grandchildren) => children = grandchildren,
@@ -322,13 +365,16 @@ impl Tree {
         }
     }
 
-    /// Flattens the tree breadth-first into file-table records.
-    pub(crate) fn flatten(self) -> FlatTable {
+    /// Flattens the tree breadth-first into file-table records. A node from `files` item `i`
+    /// belongs to `owners[i]` (root if there is none); every other node to root.
+    pub(crate) fn flatten(self, owners: &[Owner]) -> FlatTable {
         let mut entries: Vec<FlatEntry> = Vec::new();
         let mut app_entry = 0;
+        let owner_of = |node: &Node| node.source.and_then(|i| owners.get(i)).copied().unwrap_or(Owner::ROOT);
         // Directories whose children are still to be appended: (its index, its children).
         let mut queue: VecDeque<(u32, BTreeMap<Vec<u8>, Node>)> = VecDeque::new();
-        let root_children = push_entry(&mut entries, self.root, Vec::new(), 0, &mut app_entry);
+        let root_owner = owner_of(&self.root);
+        let root_children = push_entry(&mut entries, self.root, Vec::new(), 0, root_owner, &mut app_entry);
         if let Some(children) = root_children {
             queue.push_back((0, children));
         }
@@ -341,7 +387,8 @@ impl Tree {
             }
             for (name, node) in children {
                 let index = entries.len() as u32;
-                if let Some(grandchildren) = push_entry(&mut entries, node, name, dir_index, &mut app_entry) {
+                let owner = owner_of(&node);
+                if let Some(grandchildren) = push_entry(&mut entries, node, name, dir_index, owner, &mut app_entry) {
                     queue.push_back((index, grandchildren));
                 }
             }
@@ -350,12 +397,13 @@ impl Tree {
     }
 }
 
-/// Appends `node` as a record; returns its children if it is a directory.
+/// Appends `node` as a record owned by `owner`; returns its children if it is a directory.
 fn push_entry(
     entries: &mut Vec<FlatEntry>,
     node: Node,
     name: Vec<u8>,
     parent: u32,
+    owner: Owner,
     app_entry: &mut usize,
 ) -> Option<BTreeMap<Vec<u8>, Node>> {
     if node.is_app {
@@ -367,7 +415,7 @@ fn push_entry(
         Kind::Symlink(target) => (EntryKind::Symlink, FlatData::Symlink(target), None),
     };
     let entry = FsEntry { parent, kind: kind as u8, mode: node.mode, mtime: node.mtime, ..FsEntry::default() };
-    entries.push(FlatEntry { entry, name, data });
+    entries.push(FlatEntry { entry, name, data, owner });
     children
 }
 
@@ -380,6 +428,7 @@ fn merge_into(existing: &mut Node, incoming: Node, guest_path: &str) -> Result<(
                 existing.mode = incoming.mode;
                 existing.mtime = incoming.mtime;
                 existing.origin = incoming.origin;
+                existing.source = incoming.source;
             }
             Ok(())
         }
@@ -486,13 +535,14 @@ mod tests {
             mtime: 1,
             origin: Origin::Source(name.to_string()),
             is_app: name == "app",
+            source: None,
         };
         for path in ["/z/b", "/a/y/x", "/z/a", "/app", "/a/c"] {
             let components = split_guest_path(path, "t").unwrap_or_default();
             let name = path.rsplit('/').next().unwrap_or_default();
             assert!(tree.insert(&components, file(name), path).is_ok());
         }
-        let flat = tree.flatten();
+        let flat = tree.flatten(&[]);
         let names: Vec<&[u8]> = flat.entries.iter().map(|e| e.name.as_slice()).collect();
         assert_eq!(names, [&b""[..], b"a", b"app", b"z", b"c", b"y", b"a", b"b", b"x"]);
         assert_eq!(flat.app_entry, 2);
@@ -515,12 +565,13 @@ mod tests {
             mtime: 0,
             origin: Origin::Source(origin.to_string()),
             is_app: false,
+            source: None,
         }
     }
 
     /// The bytes of the one in-memory file named `name` in the flattened tree.
     fn file_bytes(tree: Tree, name: &str) -> Option<Vec<u8>> {
-        tree.flatten().entries.into_iter().find(|e| e.name == name.as_bytes()).and_then(|e| match e.data {
+        tree.flatten(&[]).entries.into_iter().find(|e| e.name == name.as_bytes()).and_then(|e| match e.data {
             FlatData::File { content: Content::Memory(bytes), .. } => Some(bytes),
             _ => None,
         })
@@ -552,7 +603,7 @@ mod tests {
         assert!(matches!(tree.add_default(&default_file("/etc/deeper/hosts")), Ok(false)));
         assert!(matches!(tree.add_default(&default_file("/")), Ok(false)));
         assert!(matches!(tree.add_default(&default_file("etc/hosts")), Err(ImageError::BadGuestPath { .. })));
-        assert_eq!(tree.flatten().entries.len(), 2, "the root and /etc only");
+        assert_eq!(tree.flatten(&[]).entries.len(), 2, "the root and /etc only");
     }
 
     #[test]
@@ -564,6 +615,7 @@ mod tests {
             mtime: 0,
             origin: Origin::Source(origin.to_string()),
             is_app: false,
+            source: None,
         };
         let p = |s: &str| split_guest_path(s, "t").unwrap_or_default();
         assert!(tree.insert(&p("/etc/x"), file("/host/one"), "/host/one").is_ok());

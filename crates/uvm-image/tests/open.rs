@@ -96,7 +96,9 @@ fn other_format_version() {
     let (_scratch, path, mut bytes) = image("format");
     put_u32(&mut bytes, FORMAT_VERSION_AT, 1);
     reseal(&mut bytes);
-    assert!(matches!(open_damaged(&path, &bytes), ImageError::FormatVersion { found: 1, supported: 2, .. }));
+    let err = open_damaged(&path, &bytes);
+    assert!(matches!(err, ImageError::FormatVersion { found: 1, oldest: 2, newest: 3, .. }), "{err:?}");
+    assert!(err.to_string().contains("Rebuild it with this uvm's `uvm build`."), "{err}");
 }
 
 #[test]

@@ -93,6 +93,8 @@ pub const ENTRY_COUNT_AT: usize = 56;
 pub const APP_ENTRY_AT: usize = 60;
 pub const CHECKSUM_AT: usize = 64;
 pub const DIGEST_AT: usize = 72;
+pub const OWNERS_OFFSET_AT: usize = 104;
+pub const OWNERS_SIZE_AT: usize = 112;
 
 /// SHA-256 of the image with checksum and digest zeroed.
 pub fn spec_digest(bytes: &[u8]) -> [u8; 32] {
