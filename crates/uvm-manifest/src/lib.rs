@@ -11,7 +11,8 @@
 //! - [`RunConfig`]: the part of an [`AppConfig`] that `uvm run` needs, as stored in an image.
 //! - [`parse_env_override`], [`check_memory_mib`], [`check_cpus`], [`parse_user`] and the
 //!   like: the same rules for command-line values.
-//! - [`UserSpec`]: `[app] user` and `--user`, docker's `USER[:GROUP]`.
+//! - [`UserSpec`]: `[app] user` and `--user`, docker's `USER[:GROUP]`, and a `[[files]]`
+//!   entry's `owner`, docker's `COPY --chown=USER[:GROUP]`.
 //!
 //! Modules: `raw` (the serde structs), `rules` (checks on single values), `validate`
 //! (raw manifest to [`AppConfig`]), `network` (`[[ports]]` and `[network]`), `user` (the user
@@ -103,6 +104,10 @@ pub struct FileMapping {
     /// "/", not in /proc, /dev or /tmp, and neither equal to nor nested with another entry's
     /// `dst` or the binary's guest path.
     pub dst: String,
+    /// Who owns the packaged entry and, for a directory, everything copied into it (`owner`,
+    /// docker's `COPY --chown`), its names still to be looked up in the image's /etc/passwd and
+    /// /etc/group by `uvm build`. `None`: root.
+    pub owner: Option<UserSpec>,
 }
 
 /// `[vm]`.

@@ -52,6 +52,7 @@ pub(crate) struct RawApp {
 pub(crate) struct RawFile {
     pub src: String,
     pub dst: String,
+    pub owner: Option<String>,
 }
 
 /// `[vm]`.
@@ -140,7 +141,7 @@ mod tests {
     #[test]
     fn unknown_and_missing_keys_are_named() {
         let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 1");
-        assert!(message.contains("unknown field `mode`, expected `src` or `dst`"), "{message}");
+        assert!(message.contains("unknown field `mode`, expected one of `src`, `dst`, `owner`"), "{message}");
         assert!(message.contains("line 7"), "{message}");
         let message = error_for("[app]\nbinary = \"b\"");
         assert!(message.contains("missing field `name`"), "{message}");

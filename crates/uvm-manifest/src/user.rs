@@ -1,10 +1,12 @@
 //! [`UserSpec`]: the user the app runs as (`[app] user`, `uvm run -u/--user`), docker's
-//! `USER` syntax: `UID`, `UID:GID`, `NAME`, `NAME:GROUP`, `UID:GROUP` or `NAME:GID`.
+//! `USER` syntax: `UID`, `UID:GID`, `NAME`, `NAME:GROUP`, `UID:GROUP` or `NAME:GID`; and the
+//! owner of a `[[files]]` entry (`owner`), docker's `COPY --chown`, which has the same syntax.
 //!
 //! This module owns the syntax only: a part of decimal digits is an id (a `u32`), anything
 //! else a name as /etc/passwd and /etc/group allow it (not empty, no `:`, no whitespace, no
-//! NUL). Names are looked up in the image's own /etc/passwd and /etc/group when the image
-//! runs, by `uvm run`, not here.
+//! NUL). Names are looked up in the image's own /etc/passwd and /etc/group, by `uvm run` for
+//! the app's user and by `uvm build` for an owner, not here (and by different rules: an owner
+//! without a group gets its uid as its gid, as `COPY --chown` gives it).
 
 use std::fmt;
 

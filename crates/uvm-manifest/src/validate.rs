@@ -130,7 +130,8 @@ fn check_binary_kind(binary: &Path, at: &str) -> Result<(), ManifestError> {
 }
 
 /// Validates every `[[files]]` entry, in order: `src` resolved and present, `dst` a valid
-/// destination that neither repeats nor nests with an earlier one nor with `binary_path`.
+/// destination that neither repeats nor nests with an earlier one nor with `binary_path`, and
+/// `owner`, when given, a user spec (`USER[:GROUP]`, as `COPY --chown` takes it).
 fn check_files(manifest: &Manifest, raw: &[RawFile], binary_path: &str) -> Result<Vec<FileMapping>, ManifestError> {
     let mut files: Vec<FileMapping> = Vec::with_capacity(raw.len());
     // Destination -> 1-based entry number, for duplicate reports.
@@ -161,8 +162,11 @@ fn check_files(manifest: &Manifest, raw: &[RawFile], binary_path: &str) -> Resul
             return Err(ManifestError::SrcNotFileOrDir { at: src_at, resolved: src, kind: describe(file_type) });
         }
 
+        let owner_at = manifest.at(&format!("[[files]] entry {number}: `owner`"));
+        let owner = entry.owner.as_deref().map(|value| check_user(value, &owner_at)).transpose()?;
+
         seen.insert(dst.clone(), number);
-        files.push(FileMapping { src, dst });
+        files.push(FileMapping { src, dst, owner });
     }
     Ok(files)
 }
@@ -319,6 +323,61 @@ mod tests {
         assert_eq!(manifest.resolve("bin/hello", "at").unwrap(), PathBuf::from("manifests/bin/hello"));
         assert_eq!(manifest.resolve("/opt/hello", "at").unwrap(), PathBuf::from("/opt/hello"));
         assert!(matches!(manifest.resolve("a\0", "at"), Err(ManifestError::Nul { .. })));
+    }
+
+    #[test]
+    fn an_owner_takes_every_form_of_copy_chown() {
+        use crate::{IdOrName, UserSpec};
+        let s = Scratch::new("owner");
+        s.file("hello");
+        s.file("a.conf");
+        let with_owner = |owner: &str| {
+            let text = format!(
+                "[app]\nname = \"x\"\nbinary = \"hello\"\n[[files]]\nsrc = \"a.conf\"\ndst = \"/a\"\n\
+                 [[files]]\nsrc = \"a.conf\"\ndst = \"/b\"\nowner = {owner:?}\n"
+            );
+            parse(&text, &s.manifest())
+        };
+        let (id, name) = (IdOrName::Id, |n: &str| IdOrName::Name(n.to_owned()));
+        for (owner, user, group) in [
+            ("app", name("app"), None),
+            ("app:staff", name("app"), Some(name("staff"))),
+            ("1000", id(1000), None),
+            ("1000:50", id(1000), Some(id(50))),
+            ("1000:app", id(1000), Some(name("app"))),
+            ("app:50", name("app"), Some(id(50))),
+            ("0", id(0), None),
+            ("4294967294:4294967294", id(4294967294), Some(id(4294967294))),
+        ] {
+            let app = with_owner(owner).unwrap_or_else(|e| panic!("{owner}: {e}"));
+            assert_eq!(app.files[0].owner, None, "no `owner`: root's");
+            assert_eq!(app.files[1].owner, Some(UserSpec { user, group }), "{owner}");
+        }
+        for (owner, why) in [
+            ("", "the user is empty"),
+            (":50", "the user is empty"),
+            ("app:", "the group is empty"),
+            ("a:b:c", "the group name \"b:c\" contains ':' (the spec has more than one)"),
+            ("my app", "the user name \"my app\" contains whitespace (' ')"),
+            ("4294967295", "user id 4294967295 is (uid_t)-1, which Linux reserves"),
+            ("1:4294967296", "group id 4294967296 is more than 4294967294 (ids are 32-bit)"),
+        ] {
+            let err = with_owner(owner).expect_err(owner);
+            assert!(matches!(err, ManifestError::User { .. }), "{owner}: {err:?}");
+            let expected = format!(
+                "{}: [[files]] entry 2: `owner` is {owner:?}, which is not a user spec: {why}; write USER or \
+                 USER:GROUP, each a name (as in the image's /etc/passwd and /etc/group) or a decimal id, e.g. \
+                 \"1000\", \"1000:1000\", \"www\" or \"www:www\"",
+                s.manifest().display()
+            );
+            assert_eq!(err.to_string(), expected);
+        }
+        let err = parse(
+            "[app]\nname = \"x\"\nbinary = \"hello\"\n[[files]]\nsrc = \"a.conf\"\ndst = \"/a\"\nowner = 1000\n",
+            &s.manifest(),
+        )
+        .expect_err("a number, not a string");
+        assert!(err.to_string().contains("invalid type: integer `1000`, expected a string"), "{err}");
     }
 
     #[test]

@@ -32,8 +32,12 @@ fn full_manifest_loads() {
         stop_signal: Some(3),
         user: Some(UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(100)) }),
         files: vec![
-            FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into() },
-            FileMapping { src: dir.join("conf/app.d"), dst: "/etc/app.d".into() },
+            FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into(), owner: None },
+            FileMapping {
+                src: dir.join("conf/app.d"),
+                dst: "/etc/app.d".into(),
+                owner: Some(UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(50)) }),
+            },
         ],
         vm: VmConfig {
             memory_mib: 128,
@@ -131,6 +135,11 @@ fn expectations() -> Vec<Case> {
         ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
         ("stop-signal", |e| matches!(e, E::StopSignal { .. }), &["[app] `stop_signal`", "\"SIGSTOP\"", "SIGQUIT"]),
         ("user", |e| matches!(e, E::User { .. }), &["[app] `user`", "\"www:\"", "the group is empty", "\"www:www\""]),
+        (
+            "owner",
+            |e| matches!(e, E::User { .. }),
+            &["[[files]] entry 2: `owner`", "\"app:staff:x\"", "contains ':'", "\"1000:1000\""],
+        ),
         (
             "tmpfs-overlap",
             |e| matches!(e, E::TmpfsOverlap { .. }),
