@@ -1,13 +1,16 @@
-//! `uvm build`: manifest -> image.
+//! `uvm build`: manifest -> image, with each `[[files]]` entry's `owner` resolved against
+//! the image's own /etc/passwd and /etc/group (as the image will hold them) and given to the
+//! entry and everything copied into it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use uvm_image::{digest_hex, pack, PackInput};
+use uvm_image::{digest_hex, stage, PackInput, Staged};
 use uvm_manifest::{AppConfig, RunConfig};
 
 use crate::cli::BuildArgs;
 use crate::guest_etc::GuestEtc;
+use crate::user::{resolve_owner, staged_file, Origin};
 
 /// The default image path of a manifest: `<name>.uvm` beside it.
 pub fn default_image_path(app: &AppConfig) -> PathBuf {
@@ -16,7 +19,7 @@ pub fn default_image_path(app: &AppConfig) -> PathBuf {
 }
 
 /// Packs `app` into `output`, with the generated `/etc` network files where the app's own
-/// files leave room (see [`crate::guest_etc`]).
+/// files leave room (see [`crate::guest_etc`]) and the `[[files]]` entries' owners.
 pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutput> {
     let config = RunConfig::from_app(app).to_toml();
     let files: Vec<(PathBuf, String)> = app.files.iter().map(|f| (f.src.clone(), f.dst.clone())).collect();
@@ -30,7 +33,27 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
         defaults: &defaults,
         config_toml: &config,
     };
-    pack(&input, output).with_context(|| format!("cannot build {}", output.display()))
+    let context = || format!("cannot build {}", output.display());
+    let mut staged = stage(&input).with_context(context)?;
+    give_owners(app, &mut staged).with_context(context)?;
+    staged.write(output).with_context(context)
+}
+
+/// Gives each `[[files]]` entry that has an `owner` the ids it resolves to (`COPY --chown`'s
+/// rules), names looked up in the /etc/passwd and /etc/group of the image being built.
+fn give_owners(app: &AppConfig, staged: &mut Staged) -> Result<()> {
+    if app.files.iter().all(|file| file.owner.is_none()) {
+        return Ok(());
+    }
+    let passwd = staged_file(staged, "/etc/passwd")?;
+    let group = staged_file(staged, "/etc/group")?;
+    for (index, file) in app.files.iter().enumerate() {
+        let Some(spec) = &file.owner else { continue };
+        let origin = Origin::Owner { manifest: &app.manifest_path, entry: index + 1 };
+        let owner = resolve_owner(spec, origin, passwd.as_deref(), group.as_deref())?;
+        staged.set_owner(index, owner);
+    }
+    Ok(())
 }
 
 /// `uvm build`.

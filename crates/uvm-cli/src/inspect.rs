@@ -1,8 +1,9 @@
-//! `uvm inspect`: what an image holds.
+//! `uvm inspect`: what an image holds (its files with their modes, sizes and, when not root,
+//! owners).
 
 use anyhow::Result;
 use uvm_abi::image::EntryKind;
-use uvm_image::{digest_hex, Image};
+use uvm_image::{digest_hex, Image, Owner};
 use uvm_manifest::RunConfig;
 
 use crate::build::human_size;
@@ -60,16 +61,26 @@ pub fn command(args: &InspectArgs) -> Result<()> {
     };
     println!("large pages:  {large}");
     println!("files:");
-    for (path, entry) in image.entries() {
+    for (index, path, entry) in image.indexed_entries() {
         let kind = match EntryKind::from_raw(entry.kind) {
             Some(EntryKind::Directory) => "dir ",
             Some(EntryKind::File) => "file",
             Some(EntryKind::Symlink) => "link",
             None => "?   ",
         };
-        println!("  {kind} {:o} {:>10}  {path}", entry.mode, entry.data.size);
+        println!("  {kind} {:o} {:>10}  {path}{}", entry.mode, entry.data.size, owner_note(image.owner(index)));
     }
     Ok(())
+}
+
+/// What `uvm inspect` adds to a file's line for its owner: nothing for root's (most entries),
+/// `  owner 1000:1000` for others.
+fn owner_note(owner: Owner) -> String {
+    if owner.is_root() {
+        String::new()
+    } else {
+        format!("  owner {owner}")
+    }
 }
 
 /// `uid 33, gid 33, groups 50, 29`: the ids a user spec resolves to.

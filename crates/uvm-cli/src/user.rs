@@ -1,6 +1,8 @@
-//! The app's user for `uvm run`: a user spec (the image's `[app] user`, or `-u/--user`)
-//! resolved against the image's own /etc/passwd and /etc/group into the uid, gid and
-//! supplementary groups the guest kernel starts the app with.
+//! User specs resolved against an image's own /etc/passwd and /etc/group: the app's user for
+//! `uvm run` (the image's `[app] user`, or `-u/--user`) into the uid, gid and supplementary
+//! groups the guest kernel starts the app with ([`for_image`]), and a `[[files]]` entry's
+//! `owner` for `uvm build` into the uid and gid its entries get ([`resolve_owner`], against
+//! the files of the image being built: [`staged_file`]).
 //!
 //! The rules are docker's (runc's `GetExecUser`):
 //! - `NAME`: the first /etc/passwd entry named NAME gives the uid and the primary gid; an
@@ -13,17 +15,23 @@
 //!   without repeats and without the primary gid; at most [`MAX_BOOT_GROUPS`]. A spec with a
 //!   group gets none, as with docker.
 //!
+//! An owner follows `COPY --chown` instead: a user, by name or id, without a group gets its
+//! uid as its gid ("a username without groupname or a UID without GID will use the same
+//! numeric UID as the GID"), and an id needs no /etc/passwd entry.
+//!
 //! The files are read leniently, as libc reads them: blank lines, `#` comments and lines that
 //! are not `name:password:uid:gid...` (passwd) or `name:password:gid[:members]` (group) are
 //! skipped. A file the image lacks reads as empty; a symlink in the last component is followed
 //! inside the image.
 
 use std::borrow::Cow;
+use std::convert::Infallible;
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use uvm_abi::boot::MAX_BOOT_GROUPS;
 use uvm_abi::image::EntryKind;
-use uvm_image::Image;
+use uvm_image::{Image, ImageError, Owner, Staged, StagedData};
 use uvm_manifest::{IdOrName, UserSpec};
 use uvm_vmm::AppUser;
 
@@ -34,6 +42,13 @@ pub enum Origin<'a> {
     Flag(&'a str),
     /// The image's run configuration (the manifest's `[app] user`).
     Image,
+    /// The `owner` of `[[files]]` entry `entry` (from 1) of `manifest`.
+    Owner {
+        /// The manifest's path.
+        manifest: &'a Path,
+        /// The entry's number, from 1.
+        entry: usize,
+    },
 }
 
 impl Origin<'_> {
@@ -42,6 +57,9 @@ impl Origin<'_> {
         match self {
             Origin::Flag(value) => format!("`--user {value}`"),
             Origin::Image => format!("the image's user \"{spec}\" ([app] user)"),
+            Origin::Owner { manifest, entry } => {
+                format!("{}: [[files]] entry {entry}: `owner` \"{spec}\"", manifest.display())
+            }
         }
     }
 
@@ -52,6 +70,7 @@ impl Origin<'_> {
             Origin::Image => {
                 "write numeric ids such as user = \"1000:1000\" in the manifest's [app] (or run with --user 1000:1000)"
             }
+            Origin::Owner { .. } => "write numeric ids such as owner = \"1000:1000\" in that [[files]] entry",
         }
     }
 }
@@ -66,40 +85,22 @@ pub fn for_image(spec: &UserSpec, origin: Origin, image: &Image) -> Result<AppUs
 /// Resolves `spec` against the text of /etc/passwd and /etc/group (`None`: the image has no
 /// such file, which reads as empty).
 pub fn resolve(spec: &UserSpec, origin: Origin, passwd: Option<&str>, group: Option<&str>) -> Result<AppUser> {
-    let passwd_entries = || passwd.into_iter().flat_map(passwd_entries);
-    let group_entries = || group.into_iter().flat_map(group_entries);
-    let missing = |path: &str, text: Option<&str>| match text {
-        Some(_) => format!("the image's {path}"),
-        None => format!("the image's {path} (the image has none)"),
-    };
     let (uid, mut gid, name) = match &spec.user {
-        IdOrName::Name(name) => match passwd_entries().find(|e| e.name == name) {
-            Some(entry) => (entry.uid, entry.gid, Some(entry.name)),
-            None => bail!(
-                "{}: user `{name}` is not in {}; {}, or package an /etc/passwd that lists `{name}`",
-                origin.at(spec),
-                missing("/etc/passwd", passwd),
-                origin.numeric_fix()
-            ),
-        },
-        IdOrName::Id(uid) => match passwd_entries().find(|e| e.uid == *uid) {
+        IdOrName::Name(name) => {
+            let entry = user_named(name, spec, origin, passwd)?;
+            (entry.uid, entry.gid, Some(entry.name))
+        }
+        IdOrName::Id(uid) => match passwd.into_iter().flat_map(passwd_entries).find(|e| e.uid == *uid) {
             Some(entry) => (entry.uid, entry.gid, Some(entry.name)),
             None => (*uid, 0, None),
         },
     };
     match &spec.group {
         Some(IdOrName::Id(id)) => gid = *id,
-        Some(IdOrName::Name(name)) => match group_entries().find(|e| e.name == name) {
-            Some(entry) => gid = entry.gid,
-            None => bail!(
-                "{}: group `{name}` is not in {}; {}, or package an /etc/group that lists `{name}`",
-                origin.at(spec),
-                missing("/etc/group", group),
-                origin.numeric_fix()
-            ),
-        },
+        Some(IdOrName::Name(name)) => gid = group_named(name, spec, origin, group)?,
         None => {}
     }
+    let group_entries = || group.into_iter().flat_map(group_entries);
     let mut groups: Vec<u32> = Vec::new();
     if let (None, Some(name)) = (&spec.group, name) {
         for entry in group_entries().filter(|e| e.has_member(name)) {
@@ -117,6 +118,58 @@ pub fn resolve(spec: &UserSpec, origin: Origin, passwd: Option<&str>, group: Opt
         );
     }
     Ok(AppUser { uid, gid, groups })
+}
+
+/// Resolves a `[[files]]` entry's `owner` against the text of /etc/passwd and /etc/group
+/// (`None`: the image has no such file) by `COPY --chown`'s rules: a name is looked up, an id
+/// is taken as it is, and a spec without a group gets the uid as its gid.
+pub fn resolve_owner(spec: &UserSpec, origin: Origin, passwd: Option<&str>, group: Option<&str>) -> Result<Owner> {
+    let uid = match &spec.user {
+        IdOrName::Name(name) => user_named(name, spec, origin, passwd)?.uid,
+        IdOrName::Id(uid) => *uid,
+    };
+    let gid = match &spec.group {
+        None => uid,
+        Some(IdOrName::Id(gid)) => *gid,
+        Some(IdOrName::Name(name)) => group_named(name, spec, origin, group)?,
+    };
+    Ok(Owner { uid, gid })
+}
+
+/// The first /etc/passwd entry named `name`, or an error saying where `spec` came from and
+/// how to fix it.
+fn user_named<'a>(name: &str, spec: &UserSpec, origin: Origin, passwd: Option<&'a str>) -> Result<PasswdEntry<'a>> {
+    match passwd.into_iter().flat_map(passwd_entries).find(|e| e.name == name) {
+        Some(entry) => Ok(entry),
+        None => bail!(
+            "{}: user `{name}` is not in {}; {}, or package an /etc/passwd that lists `{name}`",
+            origin.at(spec),
+            in_the_image("/etc/passwd", passwd),
+            origin.numeric_fix()
+        ),
+    }
+}
+
+/// The gid of the first /etc/group entry named `name`, or an error saying where `spec` came
+/// from and how to fix it.
+fn group_named(name: &str, spec: &UserSpec, origin: Origin, group: Option<&str>) -> Result<u32> {
+    match group.into_iter().flat_map(group_entries).find(|e| e.name == name) {
+        Some(entry) => Ok(entry.gid),
+        None => bail!(
+            "{}: group `{name}` is not in {}; {}, or package an /etc/group that lists `{name}`",
+            origin.at(spec),
+            in_the_image("/etc/group", group),
+            origin.numeric_fix()
+        ),
+    }
+}
+
+/// "the image's /etc/passwd", saying so when the image has none (`text` is `None`).
+fn in_the_image(path: &str, text: Option<&str>) -> String {
+    match text {
+        Some(_) => format!("the image's {path}"),
+        None => format!("the image's {path} (the image has none)"),
+    }
 }
 
 /// One /etc/passwd entry: `name:password:uid:gid[:gecos:home:shell]`.
@@ -183,24 +236,71 @@ fn id(field: &str) -> Option<u32> {
 /// How many symlinks are followed to reach a file of the image.
 const MAX_SYMLINKS: usize = 8;
 
+/// What a path of an image (opened, or staged by `uvm build`) holds, as far as reading a text
+/// file goes.
+enum Node<'a> {
+    /// A regular file's text.
+    Text(Cow<'a, str>),
+    /// A symlink's target.
+    Link(String),
+    /// A directory.
+    Other,
+}
+
 /// The text of the image's regular file at `path` (a symlink in its last component followed,
 /// relative to the link's directory or absolute); `None` if there is no such file.
 fn image_file<'a>(image: &'a Image, path: &str) -> Option<Cow<'a, str>> {
+    let node = |path: &str| {
+        Ok::<_, Infallible>(image.lookup(path).map(|(_, entry)| {
+            let data = || String::from_utf8_lossy(image.data(&entry));
+            match EntryKind::from_raw(entry.kind) {
+                Some(EntryKind::File) => Node::Text(data()),
+                Some(EntryKind::Symlink) => Node::Link(data().into_owned()),
+                _ => Node::Other,
+            }
+        }))
+    };
+    let Ok(text) = follow(path, node);
+    text
+}
+
+/// The text of the regular file at `path` of the image `uvm build` is making, as
+/// [`image_file`] reads it from an image: the app's `[[files]]` and the generated defaults.
+pub fn staged_file(staged: &Staged, path: &str) -> Result<Option<String>, ImageError> {
+    let node = |path: &str| {
+        Ok::<_, ImageError>(staged.read(path)?.map(|data| match data {
+            StagedData::File(bytes) => Node::Text(Cow::Owned(text_of(bytes))),
+            StagedData::Symlink(target) => Node::Link(text_of(target)),
+            StagedData::Directory => Node::Other,
+        }))
+    };
+    Ok(follow(path, node)?.map(Cow::into_owned))
+}
+
+/// `bytes` as text, invalid UTF-8 replaced (as the files are read from an opened image).
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The text of the regular file at `path` of an image whose paths `node` looks up (no
+/// symlink followed), a symlink in the last component followed (relative to the link's
+/// directory, or absolute) up to [`MAX_SYMLINKS`] times; `None` if there is no such file.
+fn follow<'a, E>(
+    path: &str,
+    mut node: impl FnMut(&str) -> Result<Option<Node<'a>>, E>,
+) -> Result<Option<Cow<'a, str>>, E> {
     let mut path = path.to_owned();
     for _ in 0..=MAX_SYMLINKS {
-        let (_, entry) = image.lookup(&path)?;
-        match EntryKind::from_raw(entry.kind)? {
-            EntryKind::File => return Some(String::from_utf8_lossy(image.data(&entry))),
-            EntryKind::Symlink => {
-                let target = String::from_utf8_lossy(image.data(&entry));
+        match node(&path)? {
+            Some(Node::Text(text)) => return Ok(Some(text)),
+            Some(Node::Link(target)) => {
                 let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-                path =
-                    normalise(&if target.starts_with('/') { target.into_owned() } else { format!("{dir}/{target}") });
+                path = normalise(&if target.starts_with('/') { target } else { format!("{dir}/{target}") });
             }
-            EntryKind::Directory => return None,
+            Some(Node::Other) | None => return Ok(None),
         }
     }
-    None
+    Ok(None)
 }
 
 /// An absolute path with `.` and `..` components resolved (`..` at the root stays there).
@@ -416,6 +516,112 @@ users:x:100:app
         assert_eq!(image_file(&image, "/etc/passwd"), None, "a symlink loop reads as no file");
         assert_eq!(image_file(&image, "/etc/group"), None, "so does a directory");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn owner(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<Owner> {
+        let origin = Origin::Owner { manifest: Path::new("app.toml"), entry: 2 };
+        resolve_owner(&user(spec), origin, passwd, group)
+    }
+
+    fn owned(spec: &str) -> Owner {
+        owner(spec, Some(PASSWD), Some(GROUP)).unwrap_or_else(|e| panic!("{spec}: {e:#}"))
+    }
+
+    #[test]
+    fn an_owner_without_a_group_gets_its_uid_as_its_gid() {
+        // Docker's COPY --chown: not the passwd entry's primary gid, and no lookup for an id.
+        assert_eq!(owned("www"), Owner { uid: 33, gid: 33 });
+        assert_eq!(owned("twin"), Owner { uid: 1000, gid: 1000 }, "twin's passwd gid is 50");
+        assert_eq!(owned("nobody"), Owner { uid: 65534, gid: 65534 });
+        assert_eq!(owned("4242"), Owner { uid: 4242, gid: 4242 }, "no passwd entry needed");
+        assert_eq!(owned("0"), Owner::ROOT);
+        assert_eq!(owner("1000", None, None).unwrap(), Owner { uid: 1000, gid: 1000 }, "no files needed");
+    }
+
+    #[test]
+    fn an_owner_with_a_group_gets_that_group() {
+        assert_eq!(owned("www:staff"), Owner { uid: 33, gid: 50 });
+        assert_eq!(owned("1000:50"), Owner { uid: 1000, gid: 50 });
+        assert_eq!(owned("1000:users"), Owner { uid: 1000, gid: 100 });
+        assert_eq!(owned("app:7"), Owner { uid: 1000, gid: 7 });
+        assert_eq!(owned("www:root"), Owner { uid: 33, gid: 0 });
+        assert_eq!(owner("12:34", None, None).unwrap(), Owner { uid: 12, gid: 34 });
+    }
+
+    #[test]
+    fn an_owner_name_the_image_lacks_names_the_entry_and_the_fix() {
+        let error = |spec: &str, passwd, group| format!("{:#}", owner(spec, passwd, group).unwrap_err());
+        assert_eq!(
+            error("ghost", Some(PASSWD), Some(GROUP)),
+            "app.toml: [[files]] entry 2: `owner` \"ghost\": user `ghost` is not in the image's /etc/passwd; \
+             write numeric ids such as owner = \"1000:1000\" in that [[files]] entry, or package an /etc/passwd \
+             that lists `ghost`"
+        );
+        assert_eq!(
+            error("app", None, None),
+            "app.toml: [[files]] entry 2: `owner` \"app\": user `app` is not in the image's /etc/passwd (the \
+             image has none); write numeric ids such as owner = \"1000:1000\" in that [[files]] entry, or package \
+             an /etc/passwd that lists `app`"
+        );
+        assert_eq!(
+            error("1000:ghosts", Some(PASSWD), Some(GROUP)),
+            "app.toml: [[files]] entry 2: `owner` \"1000:ghosts\": group `ghosts` is not in the image's \
+             /etc/group; write numeric ids such as owner = \"1000:1000\" in that [[files]] entry, or package an \
+             /etc/group that lists `ghosts`"
+        );
+        assert!(error("www:staff", Some(PASSWD), None).contains("/etc/group (the image has none)"));
+    }
+
+    /// A staged image of the test ELF at /bin/app with the host files `layout` (as in
+    /// [`image_with`]) packaged as `dsts`, handed to `check`.
+    fn staged_with(name: &str, layout: &[(&str, &str)], dsts: &[(&str, &str)], check: impl FnOnce(&Staged)) {
+        let dir = std::env::temp_dir().join(format!("uvm-cli-owner-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, content) in layout {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            match content.strip_prefix("->") {
+                Some(target) => std::os::unix::fs::symlink(target, &path).unwrap(),
+                None => std::fs::write(&path, content).unwrap(),
+            }
+        }
+        let files: Vec<_> = dsts.iter().map(|(src, dst)| (dir.join(src), dst.to_string())).collect();
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
+        let input = uvm_image::PackInput {
+            app_binary: &app,
+            app_guest_path: "/bin/app",
+            files: &files,
+            defaults: &[],
+            config_toml: "",
+        };
+        check(&uvm_image::stage(&input).unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_files_are_read_from_the_image_being_built() {
+        let layout = [
+            ("etc/passwd", "->../usr/lib/passwd"),
+            ("etc/group", "->/usr/lib/group"),
+            ("usr/lib/passwd", "app:x:1000:1000::/:/bin/sh\n"),
+            ("usr/lib/group", "staff:x:50:app\n"),
+        ];
+        staged_with("files", &layout, &[("etc", "/etc"), ("usr", "/usr")], |staged| {
+            let passwd = staged_file(staged, "/etc/passwd").unwrap();
+            assert_eq!(passwd.as_deref(), Some("app:x:1000:1000::/:/bin/sh\n"), "a relative symlink followed");
+            let group = staged_file(staged, "/etc/group").unwrap();
+            assert_eq!(group.as_deref(), Some("staff:x:50:app\n"), "an absolute symlink followed");
+            let resolved = owner("app:staff", passwd.as_deref(), group.as_deref()).unwrap();
+            assert_eq!(resolved, Owner { uid: 1000, gid: 50 });
+        });
+        staged_with("single", &[("passwd", "www:x:33:33::/:/bin/sh\n")], &[("passwd", "/etc/passwd")], |staged| {
+            assert_eq!(staged_file(staged, "/etc/passwd").unwrap().as_deref(), Some("www:x:33:33::/:/bin/sh\n"));
+            assert_eq!(staged_file(staged, "/etc/group").unwrap(), None, "no such file");
+            assert_eq!(staged_file(staged, "/etc").unwrap(), None, "a directory");
+        });
+        staged_with("loop", &[("etc/passwd", "->passwd")], &[("etc", "/etc")], |staged| {
+            assert_eq!(staged_file(staged, "/etc/passwd").unwrap(), None, "a symlink loop reads as no file");
+        });
     }
 
     #[test]
