@@ -382,9 +382,9 @@ const GOSU_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/h
 const GOSU_GROUP: &str = "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n";
 
 /// An image of `binary` with busybox at /bin/busybox (which `binary` may be), the users of [`GOSU_PASSWD`] and
-/// [`GOSU_GROUP`] as its /etc/passwd and /etc/group, a file only root may read at /srv/secret (mode 0600), and
-/// `app_lines` added to its `[app]`.
-fn users_image(test: &str, name: &str, binary: &str, app_lines: &str) -> std::path::PathBuf {
+/// [`GOSU_GROUP`] as its /etc/passwd and /etc/group, a file only root may read at /srv/secret (mode 0600),
+/// `app_lines` added to its `[app]` and `files` (`[[files]]` tables) to the manifest.
+fn users_image(test: &str, name: &str, binary: &str, app_lines: &str, files: &str) -> std::path::PathBuf {
     let dir = vm::work_dir(test);
     std::fs::create_dir_all(&dir).expect("work dir");
     std::fs::write(dir.join("passwd"), GOSU_PASSWD).expect("write passwd");
@@ -401,7 +401,7 @@ fn users_image(test: &str, name: &str, binary: &str, app_lines: &str) -> std::pa
     let text = format!(
         "[app]\nname = \"{name}\"\nbinary = \"{binary}\"\nenv = {{ PATH = \"/bin\" }}\n{app_lines}\n{busybox}\
          [[files]]\nsrc = \"passwd\"\ndst = \"/etc/passwd\"\n\n[[files]]\nsrc = \"group\"\ndst = \"/etc/group\"\n\n\
-         [[files]]\nsrc = \"secret\"\ndst = \"/srv/secret\"\n"
+         [[files]]\nsrc = \"secret\"\ndst = \"/srv/secret\"\n\n{files}"
     );
     std::fs::write(&manifest, text).expect("write the manifest");
     let image = dir.join(format!("{name}.uvm"));
@@ -421,7 +421,7 @@ fn an_image_runs_as_its_user_and_run_user_overrides_it() {
     if !vm::require_kvm(test) {
         return;
     }
-    let image = users_image(test, "as-app", support::apps::BUSYBOX, "user = \"app\"\n");
+    let image = users_image(test, "as-app", support::apps::BUSYBOX, "user = \"app\"\n", "");
     let run = |flags: &[&str], code: i32| {
         let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
         cmd.args(flags).args(["--", "id"]);
@@ -435,6 +435,52 @@ fn an_image_runs_as_its_user_and_run_user_overrides_it() {
     let out = run(&["-u", "ghost"], 125);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ghost") && stderr.contains("/etc/passwd"), "{test}: {stderr}");
+}
+
+/// `[[files]] owner`, as docker's `COPY --chown`: a packaged directory and everything in it
+/// belong to the user it names (its uid as the gid too, as docker has it, unless a group is
+/// named), the directories made on the way stay root's, and the app, running as that user,
+/// changes those files and makes new ones among them, reads a file its group may read, and
+/// still cannot write where root's mode forbids it.
+#[test]
+fn packaged_files_belong_to_the_owner_their_files_entry_names() {
+    let test = "packaged_files_belong_to_the_owner_their_files_entry_names";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let dir = vm::work_dir(test);
+    let _ = std::fs::remove_dir_all(dir.join("data"));
+    std::fs::create_dir_all(dir.join("data/logs")).expect("make data/logs");
+    let mode = |path: &str, mode: u32| {
+        std::fs::set_permissions(dir.join(path), std::os::unix::fs::PermissionsExt::from_mode(mode)).expect("chmod");
+    };
+    std::fs::write(dir.join("data/state"), "v1\n").expect("write data/state");
+    std::fs::write(dir.join("data/logs/old.log"), "old\n").expect("write data/logs/old.log");
+    std::fs::write(dir.join("app.conf"), "conf\n").expect("write app.conf");
+    for (path, bits) in [("data", 0o755), ("data/logs", 0o755), ("data/state", 0o644), ("data/logs/old.log", 0o644)] {
+        mode(path, bits);
+    }
+    mode("app.conf", 0o640);
+    let files = "[[files]]\nsrc = \"data\"\ndst = \"/srv/app/data\"\nowner = \"app\"\n\n\
+                 [[files]]\nsrc = \"app.conf\"\ndst = \"/etc/app.conf\"\nowner = \"1234:staff\"\n";
+    let image = users_image(test, "owned", support::apps::BUSYBOX, "user = \"app\"\n", files);
+    let script = "stat -c '%u:%g %a %n' /srv/app /srv/app/data /srv/app/data/state /srv/app/data/logs \
+                  /srv/app/data/logs/old.log /etc/app.conf; \
+                  echo v2 >> /srv/app/data/state && cat /srv/app/data/state; \
+                  touch /srv/app/data/logs/new.log && stat -c '%u:%g %n' /srv/app/data/logs/new.log; \
+                  cat /etc/app.conf; echo x > /srv/app/new || echo refused";
+    let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
+    cmd.args(["--", "sh", "-c", script]);
+    let out = expect_code(test, cmd, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0:0 755 /srv/app\n1000:1000 755 /srv/app/data\n1000:1000 644 /srv/app/data/state\n\
+         1000:1000 755 /srv/app/data/logs\n1000:1000 644 /srv/app/data/logs/old.log\n1234:50 640 /etc/app.conf\n\
+         v1\nv2\n1000:1000 /srv/app/data/logs/new.log\nconf\nrefused\n",
+        "{test}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("can't create /srv/app/new: Permission denied"), "{test}: {stderr}");
 }
 
 /// gosu (Debian's static Go build, unmodified), the tool docker images' entrypoints use to
@@ -453,7 +499,7 @@ fn gosu_runs_its_command_as_another_user() {
         support::skip(test, "/usr/sbin/gosu is missing (Debian package gosu)");
         return;
     }
-    let image = users_image(test, "gosu", gosu, "");
+    let image = users_image(test, "gosu", gosu, "", "");
     let run = |args: &[&str], code: i32| {
         let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--".as_ref()]);
         cmd.args(args);
