@@ -9,6 +9,8 @@
  *                      path: in the VM both resolve in the VM's own tree, never the host's
  *   volume DIR tmpfs   DIR is a new tmpfs (`uvm run --tmpfs DIR`): empty, writable, listed
  *   volume DIR host-change  a host process grows DIR/seed.txt after "ready": seen in time
+ *   volume DIR host-append  DIR/seed.txt read to its end, then a host process appends to it
+ *                      after "ready": the next reads return what it appended
  *   volume DIR mapped  writes DIR/kept.bin through a shared mapping only, says "ready" and
  *                      waits for a signal to end it (no handler): what it wrote must reach
  *                      the host file all the same
@@ -172,6 +174,87 @@ static void bigger(void) {
     unlink(at("big.bin"));
     free(data);
     free(back);
+}
+
+/* Small reads through one descriptor (which the VM's kernel serves from a window it reads
+ * ahead) see every change the app makes through another descriptor, a write, a truncation
+ * or a shared mapping, at once, and read the file right sequentially and at random. */
+static void reads_see_changes(void) {
+    size_t len = 3 << 20;
+    unsigned char *data = malloc(len), *back = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i * 13 + i / 4093);
+    int writer = open(at("ahead.bin"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    write(writer, data, len);
+    int reader = open(at("ahead.bin"), O_RDONLY);
+    size_t done = 0, sizes[] = {1, 4096, 100, 65536, 7, 300000};
+    for (int i = 0; done < len; i++) {
+        size_t want = sizes[i % 6] < len - done ? sizes[i % 6] : len - done;
+        ssize_t got = read(reader, back + done, want);
+        if (got <= 0)
+            break;
+        done += (size_t)got;
+    }
+    printf("read ahead: sequential reads of %zu bytes equal %d\n", done, done == len && !memcmp(data, back, len));
+    int equal = 1;
+    for (int i = 0; i < 200; i++) {
+        size_t at_ = ((size_t)i * 7919 * 4096 + (size_t)i * 131) % (len - 5000);
+        char buf[5000];
+        equal &= pread(reader, buf, sizeof buf, (off_t)at_) == (ssize_t)sizeof buf && !memcmp(buf, data + at_, sizeof buf);
+    }
+    printf("read ahead: 200 reads at random equal %d\n", equal);
+    /* Each change comes after two reads in a row, the second of which reads a window ahead. */
+    char buf[16] = {0};
+    lseek(reader, 0, SEEK_SET);
+    read(reader, buf, 4);
+    read(reader, buf, 4);
+    pwrite(writer, "CHANGED", 7, 8);
+    read(reader, buf, 7);
+    printf("read ahead: a write through another descriptor seen: %d\n", !memcmp(buf, "CHANGED", 7));
+    lseek(reader, 100, SEEK_SET);
+    read(reader, buf, 4);
+    read(reader, buf, 4);
+    ftruncate(writer, 110);
+    memset(buf, 0, sizeof buf);
+    ssize_t got = read(reader, buf, 16);
+    printf("read ahead: after a truncation to 110 bytes, a read at 108 gets %zd\n", got);
+    char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, writer, 0);
+    if (m != MAP_FAILED) {
+        lseek(reader, 0, SEEK_SET);
+        read(reader, buf, 4);
+        read(reader, buf, 4);
+        memcpy(m + 8, "MAPPED", 6);
+        read(reader, buf, 6);
+        printf("read ahead: a shared mapping's write seen: %d\n", !memcmp(buf, "MAPPED", 6));
+        munmap(m, 4096);
+    }
+    close(reader);
+    close(writer);
+    unlink(at("ahead.bin"));
+    free(data);
+    free(back);
+}
+
+/* DIR/seed.txt read to its end (a window read ahead holds all of it), then "ready": a host
+ * process appends to it, and the next reads at the end return what it appended (only the
+ * bytes already read ahead may be up to a second old). */
+static void host_append(void) {
+    int fd = open(at("seed.txt"), O_RDONLY);
+    char buf[256] = {0};
+    while (read(fd, buf, 4) > 0) {
+    }
+    printf("ready\n");
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 250; i++) {
+        ssize_t got = read(fd, buf, sizeof buf - 1);
+        if (got > 0) {
+            buf[got] = 0;
+            printf("the host's append read: %s", buf);
+            return;
+        }
+        nanosleep(&tick, NULL);
+    }
+    printf("the host's append not read in 5 s\n");
 }
 
 /* A MAP_SHARED mapping of a file in DIR: coherent with read and write, shared with a forked
@@ -365,7 +448,7 @@ static void mapped_until_killed(void) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs|host-change|mapped\n");
+        fprintf(stderr, "usage: volume DIR rw|ro|escape|tmpfs|host-change|host-append|mapped\n");
         return 2;
     }
     snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -375,6 +458,7 @@ int main(int argc, char **argv) {
         read_write();
         names();
         bigger();
+        reads_see_changes();
         shared_mapping();
         processes();
         misc();
@@ -387,6 +471,8 @@ int main(int argc, char **argv) {
         tmpfs();
     } else if (!strcmp(argv[2], "host-change")) {
         host_change();
+    } else if (!strcmp(argv[2], "host-append")) {
+        host_append();
     } else if (!strcmp(argv[2], "mapped")) {
         mapped_until_killed();
     } else {

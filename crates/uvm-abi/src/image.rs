@@ -168,8 +168,8 @@ impl ImageHeader {
         if !no_owners
             && (owners.size == 0
                 || owners.offset < IMAGE_HEADER_SIZE
-                || owners.offset % SECTION_ALIGN != 0
-                || owners.size % OWNER_RECORD_SIZE as u64 != 0
+                || !owners.offset.is_multiple_of(SECTION_ALIGN)
+                || !owners.size.is_multiple_of(OWNER_RECORD_SIZE as u64)
                 || !owners.fits_in(header.total_size))
         {
             return Err(LayoutError::BadSection("owners"));

@@ -61,6 +61,9 @@ fn volume_rw(tc: Toolchain, test: &str) {
     assert!(native.status.success(), "{test}: native run failed: {}", show(&native.stderr));
     assert_eq!(show(&out.stdout), show(&native.stdout), "{test}: the VM's output differs from the native run's");
     assert!(contains(&out.stdout, b"at the end: out.txt seed.txt shared.bin sub\n"), "{test}: {}", show(&out.stdout));
+    // Small reads served from a window read ahead saw the app's own changes at once.
+    let seen = b"read ahead: a write through another descriptor seen: 1\nread ahead: after a truncation to 110 bytes, a read at 108 gets 2\n";
+    assert!(contains(&out.stdout, seen), "{test}: {}", show(&out.stdout));
     // What the app wrote is on the host, with the mode it asked for; what it removed is gone.
     let written = std::fs::read(in_vm.join("out.txt")).expect("out.txt on the host");
     assert_eq!(written, b"written inside\n", "{test}");
@@ -218,6 +221,20 @@ fn host_changes_show_within_the_metadata_timeout() {
     let seen = lines.next().and_then(Result::ok);
     let status = child.wait().expect("wait for uvm");
     assert_eq!(seen.as_deref(), Some("the host's change seen within 2 s: 1"), "{test}");
+    assert!(status.success(), "{test}: {status}");
+}
+
+/// A host process's append to a file the app has read to its end (from a window its kernel
+/// read ahead) is read by the app's next reads at once: a read past the window asks the host.
+#[test]
+fn a_host_append_is_read_at_once() {
+    let test = "a_host_append_is_read_at_once";
+    let Some((dir, mut child, mut lines)) = started(test, Toolchain::Musl, "host-append") else { return };
+    let mut seed = std::fs::OpenOptions::new().append(true).open(dir.join("seed.txt")).unwrap();
+    std::io::Write::write_all(&mut seed, b"appended by the host\n").unwrap();
+    let seen = lines.next().and_then(Result::ok);
+    let status = child.wait().expect("wait for uvm");
+    assert_eq!(seen.as_deref(), Some("the host's append read: appended by the host"), "{test}");
     assert!(status.success(), "{test}: {status}");
 }
 

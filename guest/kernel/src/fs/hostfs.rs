@@ -2,8 +2,7 @@
 //! VMM holds and this module reaches with `HostFs` hypercalls (uvm-abi's `hostfs`).
 //!
 //! A [`HostNode`] is one file of a volume: the VMM's *path handle* of it (what a lookup
-//! found), and once opened an *I/O handle* too. File contents are never cached here (but the
-//! pages shared mappings map, below): every read and write is a call, and what the app wrote
+//! found), and once opened an *I/O handle* too. Every write is a call, and what the app wrote
 //! is in the host file when its write returns. What a call learns, the handle a name leads
 //! to (the lookup cache) and a file's metadata, holds for up to a second ([`KNOWN_FOR_NS`])
 //! unless the guest changes anything in a volume meanwhile ([`CHANGES`]): a path walk or a
@@ -11,6 +10,15 @@
 //! shows within that second, as with FUSE's and virtiofs's default timeouts. A handle is
 //! closed when its last node goes (a volume's root handle stays); the lookup cache holds at
 //! most [`LOOKUP_CACHE_MAX`].
+//!
+//! Reads: an I/O handle read sequentially reads ahead ([`ReadAhead`]): a read that starts
+//! where the last one ended fetches a window of the file in one call, 64 KiB and doubling up
+//! to 1 MiB, and the reads after it are served from that window without a call. A window is
+//! the file's bytes for up to a second as well, unless the guest changes the file's data
+//! (a write, a truncation, a write-back of shared pages: [`DATA_CHANGES`]); a host process's
+//! change of bytes already read ahead shows within that second, and what it appends shows at
+//! once (a read past the window is a call). Reads elsewhere in the file are a call each, as
+//! before, and the windows of all handles take at most [`READ_AHEAD_TOTAL`] of memory.
 //!
 //! Directory offsets: a listing numbers its entries from `FIRST_ENTRY_OFFSET` in the order
 //! the host gives them; the I/O handle remembers where the last listing stopped (the guest
@@ -62,6 +70,31 @@ const LOOKUP_CACHE_MAX: usize = 256;
 /// Bumped before and after every call that changes a volume (a write, a name, metadata): what
 /// was learnt before it is no longer trusted.
 static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// Bumped after every call that changes a file's data (a write, a truncation, an open with
+/// `O_TRUNC`, a write-back), in the slot of the file's identity ([`data_changes`]): a window
+/// read ahead before it no longer holds. Files whose identities share a slot invalidate each
+/// other's windows, which costs a call, never a stale read.
+static DATA_CHANGES: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+
+/// The [`DATA_CHANGES`] slot of the file whose host identity is `id` (device, inode).
+fn data_changes(id: (u64, u64)) -> &'static AtomicU64 {
+    let hash = (id.0.rotate_left(32) ^ id.1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    &DATA_CHANGES[(hash >> 58) as usize]
+}
+
+/// Notes that the guest changed the data of the file whose identity is `id`.
+fn data_changed(id: (u64, u64)) {
+    data_changes(id).fetch_add(1, Ordering::SeqCst);
+}
+
+/// The smallest and the largest window a read ahead fetches.
+const READ_AHEAD_MIN: usize = 64 * 1024;
+const READ_AHEAD_MAX: usize = FS_MAX_IO as usize;
+/// The most memory the windows of all handles take together; past it, reads are a call each.
+const READ_AHEAD_TOTAL: usize = 8 << 20;
+/// Bytes the windows take now.
+static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Now, on the clock [`Known::until_ns`] counts in.
 fn now_ns() -> u64 {
@@ -168,6 +201,74 @@ struct OpenHandle {
     append: bool,
     /// `(guest offset, host cookie)`: the listing resumes at that offset from that cookie.
     cursor: SpinLock<(u64, u64)>,
+    /// What the handle read ahead (a reader takes it out while it calls the host).
+    ahead: SpinLock<ReadAhead>,
+}
+
+impl OpenHandle {
+    fn new(handle: Handle, append: bool) -> OpenHandle {
+        let cursor = SpinLock::new((FIRST_ENTRY_OFFSET, 0));
+        OpenHandle { handle, append, cursor, ahead: SpinLock::new(ReadAhead::default()) }
+    }
+}
+
+/// A window of a file read ahead through one I/O handle, and where the handle's last read
+/// ended (see the module docs).
+#[derive(Default)]
+struct ReadAhead {
+    /// The file's bytes from `offset`, `len` of them (the buffer is kept between fills).
+    bytes: Vec<u8>,
+    offset: u64,
+    len: usize,
+    /// The file's [`data_changes`] slot when the window was read.
+    stamp: u64,
+    /// Until when (`now_ns`) the window holds against a host process's changes.
+    until_ns: u64,
+    /// Where the last read ended: a read starting there is sequential.
+    next: u64,
+    /// The window the next sequential read fetches (0: none yet).
+    window: usize,
+}
+
+impl ReadAhead {
+    /// Copies what the window holds of the file from `offset` into `out` (while the window
+    /// holds: the file's data slot still reads `stamp`, and it is not older than a second);
+    /// returns the bytes copied.
+    fn copy_out(&self, offset: u64, out: &mut [u8], stamp: u64) -> usize {
+        if self.len == 0 || stamp != self.stamp || offset < self.offset || now_ns() >= self.until_ns {
+            return 0;
+        }
+        let Ok(start) = usize::try_from(offset - self.offset) else { return 0 };
+        if start >= self.len {
+            return 0;
+        }
+        let count = out.len().min(self.len - start);
+        out[..count].copy_from_slice(&self.bytes[start..start + count]);
+        count
+    }
+
+    /// A buffer of `window` bytes for the next fill, within [`READ_AHEAD_TOTAL`]; `false` if
+    /// the memory is not there.
+    fn make_room(&mut self, window: usize) -> bool {
+        let more = window.saturating_sub(self.bytes.len());
+        if more == 0 {
+            return true;
+        }
+        if READ_AHEAD_BYTES.fetch_add(more, Ordering::SeqCst) + more > READ_AHEAD_TOTAL
+            || self.bytes.try_reserve_exact(more).is_err()
+        {
+            READ_AHEAD_BYTES.fetch_sub(more, Ordering::SeqCst);
+            return false;
+        }
+        self.bytes.resize(window, 0);
+        true
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        READ_AHEAD_BYTES.fetch_sub(self.bytes.len(), Ordering::SeqCst);
+    }
 }
 
 /// A file of a volume.
@@ -213,6 +314,19 @@ fn call_closing(op: FsOp, handle: u64, closes: &[u64], fill: impl FnOnce(&mut Fs
         return Err(Errno::from_host(result));
     }
     Ok(c)
+}
+
+/// Reads a window of the file from `offset` into `window` (kernel memory, which the host
+/// writes in place: one call for up to [`FS_MAX_IO`] bytes): the bytes read, fewer at the
+/// end of the file.
+fn read_window(io: &OpenHandle, offset: u64, window: &mut [u8]) -> Result<usize, Errno> {
+    let want = window.len().min(FS_MAX_IO as usize);
+    let c = call(FsOp::Read, io.handle.raw, |c| {
+        c.arg = offset;
+        c.buf_gpa = gpa_mut(window);
+        c.buf_len = want as u64;
+    })?;
+    Ok((c.result as usize).min(want))
 }
 
 /// The guest-physical address of kernel memory `bytes` (which the host reads).
@@ -409,8 +523,11 @@ impl HostNode {
         }
         let changes = CHANGES.load(Ordering::SeqCst);
         let c = call(FsOp::Open, self.path.raw, |c| c.flags = flags)?;
+        if flags & O_TRUNC != 0 {
+            data_changed(self.id);
+        }
         let handle = Handle { volume: self.volume.clone(), raw: c.result as u64 };
-        let io = OpenHandle { handle, append: flags & O_APPEND != 0, cursor: SpinLock::new((FIRST_ENTRY_OFFSET, 0)) };
+        let io = OpenHandle::new(handle, flags & O_APPEND != 0);
         let known = Some(Known::new(c.stat, changes));
         Ok(HostNode { io: Some(Arc::new(io)), known, ..self.clone() })
     }
@@ -435,6 +552,57 @@ impl HostNode {
             // What shared mappings wrote is read back.
             pages.write_back();
         }
+        let slot = data_changes(self.id);
+        let mut ahead = core::mem::take(&mut *io.ahead.lock());
+        let result = self.read_through(&io, &mut ahead, slot, offset, buf);
+        if let Ok(done) = result {
+            ahead.next = offset.saturating_add(done as u64);
+        }
+        *io.ahead.lock() = ahead;
+        result
+    }
+
+    /// [`HostNode::read_at`] through the I/O handle `io`: from its window `ahead` (the file's
+    /// data slot `slot`), then a window read ahead if the read is sequential and smaller than
+    /// one, else calls straight into `buf`.
+    fn read_through(
+        &self,
+        io: &OpenHandle,
+        ahead: &mut ReadAhead,
+        slot: &AtomicU64,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, Errno> {
+        let done = ahead.copy_out(offset, buf, slot.load(Ordering::SeqCst));
+        if done == buf.len() {
+            return Ok(done);
+        }
+        let at = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+        let rest = &mut buf[done..];
+        ahead.window = if offset == ahead.next { (ahead.window * 2).clamp(READ_AHEAD_MIN, READ_AHEAD_MAX) } else { 0 };
+        if rest.len() < ahead.window && ahead.make_room(ahead.window) {
+            let stamp = slot.load(Ordering::SeqCst);
+            let window = ahead.window;
+            let got = match read_window(io, at, &mut ahead.bytes[..window]) {
+                Ok(got) => got,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            };
+            (ahead.offset, ahead.len, ahead.stamp, ahead.until_ns) = (at, got, stamp, now_ns() + KNOWN_FOR_NS);
+            let count = rest.len().min(got);
+            rest[..count].copy_from_slice(&ahead.bytes[..count]);
+            return Ok(done + count);
+        }
+        match self.read_host(io, at, rest) {
+            Ok(got) => Ok(done + got),
+            Err(e) if done == 0 => Err(e),
+            Err(_) => Ok(done),
+        }
+    }
+
+    /// Reads from `offset` into `buf` (the app's memory) with calls, through the kernel's
+    /// bounce buffer: the bytes read, fewer than asked at the end of the file.
+    fn read_host(&self, io: &OpenHandle, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut bounce = vec![0u8; buf.len().min(BOUNCE_MAX)];
         let mut done = 0;
         while done < buf.len() {
@@ -490,6 +658,7 @@ impl HostNode {
                 c.buf_gpa = gpa(&bounce);
                 c.buf_len = want as u64;
             });
+            data_changed(self.id);
             let c = match c {
                 Ok(c) => c,
                 Err(e) if done == 0 => return Err(e),
@@ -522,7 +691,9 @@ impl HostNode {
             return Err(Errno::EROFS);
         }
         let handle = self.io.as_ref().map_or(self.path.raw, |io| io.handle.raw);
-        call(FsOp::Truncate, handle, |c| c.arg = len)?;
+        let truncated = call(FsOp::Truncate, handle, |c| c.arg = len);
+        data_changed(self.id);
+        truncated?;
         if let Some(pages) = shared_pages_of(self) {
             pages.truncated(len);
         }
@@ -931,6 +1102,7 @@ impl HostPages {
                 c.buf_gpa = page.frame();
                 c.buf_len = len;
             });
+            data_changed(self.node.id);
         }
     }
 
@@ -1055,6 +1227,53 @@ impl<'a> Iterator for Records<'a> {
 mod tests {
     use super::*;
     use crate::fs::dirent::write_dirent64;
+
+    /// A window of `len` bytes (byte i is i % 251) of the file from `offset`, read with the
+    /// data slot at `stamp`, holding for a second from now.
+    fn window(offset: u64, len: usize, stamp: u64) -> ReadAhead {
+        let mut ahead = ReadAhead::default();
+        assert!(ahead.make_room(len.max(READ_AHEAD_MIN)));
+        for (i, byte) in ahead.bytes.iter_mut().enumerate() {
+            *byte = (i % 251) as u8;
+        }
+        (ahead.offset, ahead.len, ahead.stamp, ahead.until_ns) = (offset, len, stamp, now_ns() + KNOWN_FOR_NS);
+        ahead
+    }
+
+    #[test]
+    fn a_window_serves_what_it_holds_while_the_files_data_is_unchanged() {
+        let ahead = window(1000, 3000, 7);
+        let mut out = [0u8; 100];
+        assert_eq!(ahead.copy_out(1000, &mut out, 7), 100);
+        assert_eq!(out[..3], [0, 1, 2]);
+        assert_eq!(ahead.copy_out(3950, &mut out, 7), 50, "up to the window's end");
+        assert_eq!(out[0], (2950 % 251) as u8);
+        assert_eq!(ahead.copy_out(4000, &mut out, 7), 0, "past it");
+        assert_eq!(ahead.copy_out(999, &mut out, 7), 0, "before it");
+        assert_eq!(ahead.copy_out(1000, &mut out, 8), 0, "the guest changed the file's data since");
+        let mut expired = window(1000, 3000, 7);
+        expired.until_ns = now_ns();
+        assert_eq!(expired.copy_out(1000, &mut out, 7), 0, "older than a second");
+        assert_eq!(ReadAhead::default().copy_out(0, &mut out, 0), 0, "nothing read yet");
+    }
+
+    #[test]
+    fn windows_take_their_memory_from_one_budget() {
+        let mut ahead = ReadAhead::default();
+        let before = READ_AHEAD_BYTES.load(Ordering::SeqCst);
+        assert!(ahead.make_room(READ_AHEAD_MIN));
+        assert!(ahead.make_room(READ_AHEAD_MIN), "the buffer is kept between fills");
+        assert!(READ_AHEAD_BYTES.load(Ordering::SeqCst) >= before + READ_AHEAD_MIN);
+        let mut greedy = ReadAhead::default();
+        assert!(!greedy.make_room(READ_AHEAD_TOTAL + 1), "past the budget");
+        assert!(greedy.bytes.is_empty());
+        drop(ahead);
+        drop(greedy);
+        assert_eq!(data_changes((3, 4)) as *const _, data_changes((3, 4)) as *const _);
+        let slot = data_changes((3, 4)).load(Ordering::SeqCst);
+        data_changed((3, 4));
+        assert_eq!(data_changes((3, 4)).load(Ordering::SeqCst), slot + 1);
+    }
 
     #[test]
     fn host_records_parse_and_stop_at_garbage() {
