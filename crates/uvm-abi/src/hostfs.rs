@@ -21,9 +21,10 @@
 //!
 //! # Data
 //! Reads and writes go straight to the host file ([`FsOp::Read`], [`FsOp::Write`], at most
-//! [`FS_MAX_IO`] bytes each): nothing of a volume's content is cached in the guest, so what the
-//! app wrote is in the host file when the call returns, and is kept whatever happens to the VM
-//! (a host crash still needs [`FsOp::Sync`], as on Linux).
+//! [`FS_MAX_IO`] bytes each): what the app wrote is in the host file when the call returns,
+//! and is kept whatever happens to the VM (a host crash still needs [`FsOp::Sync`], as on
+//! Linux). The guest may read a sequential reader's next bytes ahead (one `Read` of up to
+//! [`FS_MAX_IO`]) and serve its next reads from them for up to a second.
 //!
 //! # The boot info
 //! [`crate::boot::BootInfo::volume_count`] mounts follow the working directory in the boot
