@@ -15,9 +15,9 @@
 //!   without repeats and without the primary gid; at most [`MAX_BOOT_GROUPS`]. A spec with a
 //!   group gets none, as with docker.
 //!
-//! An owner follows `COPY --chown` instead: a user, by name or id, without a group gets its
-//! uid as its gid ("a username without groupname or a UID without GID will use the same
-//! numeric UID as the GID"), and an id needs no /etc/passwd entry.
+//! An owner follows `COPY --chown` as docker's builder (BuildKit) applies it instead: a name
+//! without a group gets its passwd entry's primary gid, a uid without a group that uid as its
+//! gid, and an id needs no /etc/passwd entry.
 //!
 //! The files are read leniently, as libc reads them: blank lines, `#` comments and lines that
 //! are not `name:password:uid:gid...` (passwd) or `name:password:gid[:members]` (group) are
@@ -121,15 +121,19 @@ pub fn resolve(spec: &UserSpec, origin: Origin, passwd: Option<&str>, group: Opt
 }
 
 /// Resolves a `[[files]]` entry's `owner` against the text of /etc/passwd and /etc/group
-/// (`None`: the image has no such file) by `COPY --chown`'s rules: a name is looked up, an id
-/// is taken as it is, and a spec without a group gets the uid as its gid.
+/// (`None`: the image has no such file) by `COPY --chown`'s rules as docker's builder
+/// (BuildKit) applies them: a name is looked up and, without a group, gives its passwd entry's
+/// primary gid; an id is taken as it is and, without a group, is the gid too.
 pub fn resolve_owner(spec: &UserSpec, origin: Origin, passwd: Option<&str>, group: Option<&str>) -> Result<Owner> {
-    let uid = match &spec.user {
-        IdOrName::Name(name) => user_named(name, spec, origin, passwd)?.uid,
-        IdOrName::Id(uid) => *uid,
+    let (uid, primary_gid) = match &spec.user {
+        IdOrName::Name(name) => {
+            let entry = user_named(name, spec, origin, passwd)?;
+            (entry.uid, entry.gid)
+        }
+        IdOrName::Id(uid) => (*uid, *uid),
     };
     let gid = match &spec.group {
-        None => uid,
+        None => primary_gid,
         Some(IdOrName::Id(gid)) => *gid,
         Some(IdOrName::Name(name)) => group_named(name, spec, origin, group)?,
     };
@@ -528,10 +532,11 @@ users:x:100:app
     }
 
     #[test]
-    fn an_owner_without_a_group_gets_its_uid_as_its_gid() {
-        // Docker's COPY --chown: not the passwd entry's primary gid, and no lookup for an id.
+    fn an_owner_without_a_group_gets_its_primary_group_or_its_uid() {
+        // Docker's COPY --chown (BuildKit): a name's passwd gid, an id's own number, no lookup
+        // for an id.
         assert_eq!(owned("www"), Owner { uid: 33, gid: 33 });
-        assert_eq!(owned("twin"), Owner { uid: 1000, gid: 1000 }, "twin's passwd gid is 50");
+        assert_eq!(owned("twin"), Owner { uid: 1000, gid: 50 }, "twin's passwd gid is 50");
         assert_eq!(owned("nobody"), Owner { uid: 65534, gid: 65534 });
         assert_eq!(owned("4242"), Owner { uid: 4242, gid: 4242 }, "no passwd entry needed");
         assert_eq!(owned("0"), Owner::ROOT);

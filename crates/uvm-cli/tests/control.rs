@@ -438,8 +438,8 @@ fn an_image_runs_as_its_user_and_run_user_overrides_it() {
 }
 
 /// `[[files]] owner`, as docker's `COPY --chown`: a packaged directory and everything in it
-/// belong to the user it names (its uid as the gid too, as docker has it, unless a group is
-/// named), the directories made on the way stay root's, and the app, running as that user,
+/// belong to the user it names (with its primary group unless a group is named, as docker's
+/// builder has it), the directories made on the way stay root's, and the app, running as that user,
 /// changes those files and makes new ones among them, reads a file its group may read, and
 /// still cannot write where root's mode forbids it.
 #[test]

@@ -75,7 +75,7 @@ fn an_owner_reaches_every_entry_under_a_directory_but_not_its_parents() {
         ],
     );
     expect(&["build", path(&manifest)], 0);
-    let www = Owner { uid: 33, gid: 33 }; // the uid as the gid, as COPY --chown=www gives it
+    let www = Owner { uid: 33, gid: 44 }; // www's primary group, as COPY --chown=www gives it
     let app = Owner { uid: 1000, gid: 50 };
     assert_eq!(
         owned_entries(&dir),
@@ -92,7 +92,7 @@ fn an_owner_reaches_every_entry_under_a_directory_but_not_its_parents() {
     );
 
     let (stdout, _) = expect(&["inspect", path(&dir.join("app.uvm"))], 0);
-    assert!(stdout.contains("  /srv/www/site/static/img/logo.svg  owner 33:33\n"), "{stdout}");
+    assert!(stdout.contains("  /srv/www/site/static/img/logo.svg  owner 33:44\n"), "{stdout}");
     assert!(stdout.contains("  /opt/app/app.conf  owner 1000:50\n"), "{stdout}");
     assert!(stdout.contains("  /srv/www\n") && stdout.contains("  /etc/passwd\n"), "root's: no owner shown: {stdout}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -102,7 +102,7 @@ fn an_owner_reaches_every_entry_under_a_directory_but_not_its_parents() {
 fn every_form_of_copy_chown_resolves() {
     let dir = work_dir("forms");
     for (owner, ids) in [
-        ("www", (33, 33)),
+        ("www", (33, 44)),
         ("www:staff", (33, 50)),
         ("www:7", (33, 7)),
         ("1000", (1000, 1000)),

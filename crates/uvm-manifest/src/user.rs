@@ -5,8 +5,8 @@
 //! This module owns the syntax only: a part of decimal digits is an id (a `u32`), anything
 //! else a name as /etc/passwd and /etc/group allow it (not empty, no `:`, no whitespace, no
 //! NUL). Names are looked up in the image's own /etc/passwd and /etc/group, by `uvm run` for
-//! the app's user and by `uvm build` for an owner, not here (and by different rules: an owner
-//! without a group gets its uid as its gid, as `COPY --chown` gives it).
+//! the app's user and by `uvm build` for an owner, not here (and by different rules: a numeric
+//! owner without a group gets its uid as its gid, as `COPY --chown` gives it).
 
 use std::fmt;
 
