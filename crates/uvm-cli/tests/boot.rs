@@ -487,7 +487,7 @@ fn cli_build_image_overhead_is_small() {
     assert!(overhead <= 64 << 10, "{test}: {image_size}-byte image for a {app_size}-byte app: {overhead} bytes over");
     let out = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("format:       version 2"), "{test}: {stdout}");
+    assert!(stdout.contains("format:       version 3"), "{test}: {stdout}");
     assert!(stdout.contains("guest kernel: uvm's own at run time"), "{test}: {stdout}");
 }
 
