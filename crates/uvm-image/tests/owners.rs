@@ -29,12 +29,16 @@ fn sources(scratch: &Scratch) -> Vec<(PathBuf, String)> {
     ]
 }
 
+/// What to pack: the ELF `app` at /bin/hello with `files`, the default files and `config`.
+fn hello_input<'a>(app: &'a Path, files: &'a [(PathBuf, String)], config: &'a str) -> PackInput<'a> {
+    PackInput { app_binary: app, app_guest_path: "/bin/hello", files, defaults: &DEFAULTS, config_toml: config }
+}
+
 /// Stages the test ELF at /bin/hello with `files` and the default files, gives `files` item
 /// `i` the owner `owners[i]` where there is one, and writes `scratch/image.uvm`.
 fn pack_owned(scratch: &Scratch, files: &[(PathBuf, String)], owners: &[Option<Owner>]) -> PackOutput {
     let app = fixture("static.elf");
-    let input =
-        PackInput { app_binary: &app, app_guest_path: "/bin/hello", files, defaults: &DEFAULTS, config_toml: CONFIG };
+    let input = hello_input(&app, files, CONFIG);
     let mut staged = stage(&input).expect("stage");
     for (index, owner) in owners.iter().enumerate() {
         if let Some(owner) = owner {
@@ -108,13 +112,7 @@ fn an_image_whose_entries_are_all_roots_has_no_owners_section() {
     let scratch = Scratch::new("owners-none");
     let files = sources(&scratch);
     let app = fixture("static.elf");
-    let input = PackInput {
-        app_binary: &app,
-        app_guest_path: "/bin/hello",
-        files: &files,
-        defaults: &DEFAULTS,
-        config_toml: CONFIG,
-    };
+    let input = hello_input(&app, &files, CONFIG);
     let packed = pack(&input, &scratch.path("packed.uvm")).expect("pack");
     let owned_by_root = pack_owned(&scratch, &files, &[Some(Owner::ROOT), None, Some(Owner::ROOT)]);
     let (packed, owned_by_root) = (fs::read(packed.path).expect("read"), fs::read(owned_by_root.path).expect("read"));
@@ -150,13 +148,7 @@ fn a_staged_image_shows_what_it_will_hold() {
     let scratch = Scratch::new("owners-staged");
     let files = sources(&scratch);
     let app = fixture("static.elf");
-    let input = PackInput {
-        app_binary: &app,
-        app_guest_path: "/bin/hello",
-        files: &files,
-        defaults: &DEFAULTS,
-        config_toml: "",
-    };
+    let input = hello_input(&app, &files, "");
     let staged = stage(&input).expect("stage");
     let read = |path: &str| staged.read(path).expect("read");
     assert_eq!(read("/srv/app/sub/b.txt"), Some(StagedData::File(b"b".to_vec())));
