@@ -9,7 +9,7 @@
 //!   room for), flattened into the file table.
 //! - `pack`: the writer (layout, checksum and digest).
 //! - `stage`: packing in two steps ([`stage`], [`Staged`]), to read what the image will hold
-//!   and give `files` items their [`Owner`]s before it is written.
+//!   and give `files` items their [`Owner`]s and modes before it is written.
 //! - `owners`: the owners section ([`Owner`]): writing its records, checking them.
 //! - `atomic`: writing a file atomically (images and stamps).
 //! - `table`: validation of a file table read from disk.

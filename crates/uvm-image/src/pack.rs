@@ -1,6 +1,6 @@
 //! The image writer: [`pack`] checks the app binary, builds the file table, lays the sections
 //! out and writes the image atomically ([`crate::stage`] does the same in two steps, with
-//! owners).
+//! owners and modes).
 //!
 //! Layout (gaps zero-filled): the header, the file table (entries, then names, then symlink
 //! targets) right after it, the owners section right after that when some entry is not root's
@@ -41,7 +41,7 @@ pub struct PackInput<'a> {
     pub app_guest_path: &'a str,
     /// Further files: (host file or directory, absolute guest path). Directories are copied
     /// recursively. Their entries are root's unless [`crate::Staged::set_owner`] gives them
-    /// another owner.
+    /// another owner, and keep the host's modes unless [`crate::Staged::set_mode`] sets one.
     pub files: &'a [(PathBuf, String)],
     /// Files added only where `app_binary` and `files` leave room (see [`DefaultFile`]): a
     /// source at the same path wins, and a file or symlink where one of its directories would go
@@ -63,7 +63,7 @@ pub struct PackOutput {
 }
 
 /// Builds the image described by `input` at `out_path` (replacing any file there), every entry
-/// root's: [`crate::stage`], then [`crate::Staged::write`].
+/// root's with the host's mode: [`crate::stage`], then [`crate::Staged::write`].
 ///
 /// Fails before writing anything if the app binary is not a static x86-64 executable, if a
 /// source cannot be read, or if the sources conflict; see [`ImageError`].

@@ -1,13 +1,15 @@
-//! Packing in two steps, for owners: [`stage`] checks the app binary and builds the guest tree
-//! from the sources and the default files, writing nothing; the [`Staged`] image then says what
-//! a guest path will hold ([`Staged::read`]: `uvm build` reads the image's own /etc/passwd and
-//! /etc/group there to resolve owners' names), takes an owner for a `files` item
-//! ([`Staged::set_owner`]) and is written by [`Staged::write`]. [`crate::pack`] is both steps
-//! at once, with every entry root's.
+//! Packing in two steps, for owners and modes: [`stage`] checks the app binary and builds the
+//! guest tree from the sources and the default files, writing nothing; the [`Staged`] image
+//! then says what a guest path will hold ([`Staged::read`]: `uvm build` reads the image's own
+//! /etc/passwd and /etc/group there to resolve owners' names), takes an owner and a mode for a
+//! `files` item ([`Staged::set_owner`], [`Staged::set_mode`]) and is written by
+//! [`Staged::write`]. [`crate::pack`] is both steps at once, with every entry root's and the
+//! host's modes.
 //!
-//! A `files` item's owner is its entry's and, for a directory, that of everything copied into
-//! it, as `COPY --chown` gives them; the directories implied on the way to it, the app binary
-//! and the default files stay root's.
+//! A `files` item's owner and mode are its entry's and, for a directory, those of everything
+//! copied into it, as `COPY --chown` and `COPY --chmod` give them (a mode not to symlinks,
+//! which keep 0o777); the directories implied on the way to it, the app binary and the default
+//! files stay root's, with their own modes.
 
 use std::fs;
 use std::path::Path;
@@ -15,7 +17,7 @@ use std::path::Path;
 use crate::error::ImageError;
 use crate::owners::Owner;
 use crate::pack::{write_image, PackInput, PackOutput};
-use crate::tree::{Content, Found, Tree};
+use crate::tree::{Content, Found, SourceAttrs, Tree};
 
 /// An image's contents gathered and checked, not yet written (see [`stage`]).
 pub struct Staged<'a> {
@@ -23,8 +25,8 @@ pub struct Staged<'a> {
     tree: Tree,
     /// [`crate::ElfInfo::large_page_residue`] of the app.
     large_page_residue: Option<u64>,
-    /// The owner of each `files` item, by its index.
-    owners: Vec<Owner>,
+    /// The owner and mode of each `files` item, by its index.
+    attrs: Vec<SourceAttrs>,
 }
 
 /// What a guest path of a [`Staged`] image holds (no symlink followed).
@@ -58,8 +60,8 @@ pub fn stage<'a>(input: &PackInput<'a>) -> Result<Staged<'a>, ImageError> {
     for file in input.defaults {
         tree.add_default(file)?;
     }
-    let owners = vec![Owner::ROOT; input.files.len()];
-    Ok(Staged { input: *input, tree, large_page_residue: elf.large_page_residue(), owners })
+    let attrs = vec![SourceAttrs::DEFAULT; input.files.len()];
+    Ok(Staged { input: *input, tree, large_page_residue: elf.large_page_residue(), attrs })
 }
 
 impl Staged<'_> {
@@ -79,15 +81,30 @@ impl Staged<'_> {
     /// directory, everything copied into it. Items not given an owner are root's. An index
     /// past the list names nothing and changes nothing.
     pub fn set_owner(&mut self, file: usize, owner: Owner) {
-        debug_assert!(file < self.owners.len(), "files item {file} of {}", self.owners.len());
-        if let Some(slot) = self.owners.get_mut(file) {
-            *slot = owner;
+        if let Some(attrs) = self.attrs_mut(file) {
+            attrs.owner = owner;
         }
+    }
+
+    /// Gives `PackInput::files` item number `file` (from 0) the permission bits `mode` (those
+    /// above 0o7777 are dropped): its entry and, for a directory, everything copied into it,
+    /// files and directories alike, but not its symlinks. Items not given a mode keep the
+    /// host's. An index past the list names nothing and changes nothing.
+    pub fn set_mode(&mut self, file: usize, mode: u16) {
+        if let Some(attrs) = self.attrs_mut(file) {
+            attrs.mode = Some(mode & 0o7777);
+        }
+    }
+
+    /// The owner and mode of `files` item number `file`, if there is one.
+    fn attrs_mut(&mut self, file: usize) -> Option<&mut SourceAttrs> {
+        debug_assert!(file < self.attrs.len(), "files item {file} of {}", self.attrs.len());
+        self.attrs.get_mut(file)
     }
 
     /// Writes the image at `out_path`, atomically (replacing any file there).
     pub fn write(self, out_path: &Path) -> Result<PackOutput, ImageError> {
-        let flat = self.tree.flatten(&self.owners);
+        let flat = self.tree.flatten(&self.attrs);
         write_image(flat, &self.input, self.large_page_residue, out_path)
     }
 }
@@ -105,6 +122,6 @@ fn read_host_file(host: &Path, size: u64) -> Result<Vec<u8>, ImageError> {
 impl std::fmt::Debug for Staged<'_> {
     // Not derived: the tree holds the app's bytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Staged").field("input", &self.input).field("owners", &self.owners).finish()
+        f.debug_struct("Staged").field("input", &self.input).field("attrs", &self.attrs).finish()
     }
 }

@@ -7,9 +7,11 @@
 //! - A host directory is copied recursively, entries in bytewise name order; symlinks inside
 //!   it are stored as symlinks (target verbatim), never followed. A host path given directly
 //!   in `files` is followed if it is a symlink.
-//! - Modes are the host's permission bits (`& 0o7777`). Every mtime is the build epoch
-//!   ([`build_epoch`]: `SOURCE_DATE_EPOCH`, else 0), so that copying or touching the inputs
-//!   does not change the image. The app binary always gets mode 0o755.
+//! - Modes are the host's permission bits (`& 0o7777`), unless the source's [`SourceAttrs`]
+//!   give a mode, which replaces them on every entry it put there but its symlinks (0o777, as
+//!   Linux has them). Every mtime is the build epoch ([`build_epoch`]: `SOURCE_DATE_EPOCH`,
+//!   else 0), so that copying or touching the inputs does not change the image. The app binary
+//!   always gets mode 0o755.
 //! - A directory may receive several sources (their contents merge; the first source's mode
 //!   and mtime win). Any other second source for one guest path is a [`ImageError::Conflict`];
 //!   a non-directory where a directory is needed is a [`ImageError::NotADirectory`].
@@ -18,8 +20,9 @@
 //!   a source holds the path, or a file or symlink where one of its directories would be, the
 //!   default is left out; that is not an error.
 //! - Every node remembers which source put it there (its index in the `files` list), so that a
-//!   source's owner reaches its entry and everything copied into it, and nothing else: not the
-//!   directories implied on the way, the app binary or the default files, which are root's.
+//!   source's owner and mode reach its entry and everything copied into it, and nothing else:
+//!   not the directories implied on the way, the app binary or the default files, which are
+//!   root's and keep their modes.
 //!
 //! Flattening is breadth-first: entry 0 is the root, and each directory's children are
 //! appended together, sorted by name, when the directory is visited. So children are
@@ -44,6 +47,21 @@ pub const MAX_NAME_LEN: usize = 255;
 const DEFAULT_DIR_MODE: u16 = 0o755;
 /// Mode of the app binary.
 const APP_MODE: u16 = 0o755;
+
+/// What `COPY`'s flags give the entries a `files` item puts in the image: their owner
+/// (`--chown`) and, when set, the permission bits that replace the host's (`--chmod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SourceAttrs {
+    /// Who owns the entries.
+    pub owner: Owner,
+    /// Their permission bits (at most 0o7777), or `None` for the host's. Symlinks keep theirs.
+    pub mode: Option<u16>,
+}
+
+impl SourceAttrs {
+    /// Root's, with the host's modes: what every entry gets unless told otherwise.
+    pub const DEFAULT: SourceAttrs = SourceAttrs { owner: Owner::ROOT, mode: None };
+}
 
 /// A file the builder adds to the image unless the sources already provide its path (or
 /// block it: a file or symlink where one of its directories would go). Its mtime is the build
@@ -113,8 +131,8 @@ pub(crate) struct Tree {
     root: Node,
 }
 
-/// One flattened record: the entry (name offset and data not yet placed), its name, what
-/// goes in its data, and its owner.
+/// One flattened record: the entry (name offset and data not yet placed, its mode final), its
+/// name, what goes in its data, and its owner.
 pub(crate) struct FlatEntry {
     pub entry: FsEntry,
     pub name: Vec<u8>,
@@ -366,15 +384,16 @@ impl Tree {
     }
 
     /// Flattens the tree breadth-first into file-table records. A node from `files` item `i`
-    /// belongs to `owners[i]` (root if there is none); every other node to root.
-    pub(crate) fn flatten(self, owners: &[Owner]) -> FlatTable {
+    /// gets `attrs[i]` (its owner, and its mode if set; [`SourceAttrs::DEFAULT`] if there is
+    /// none); every other node is root's and keeps its mode.
+    pub(crate) fn flatten(self, attrs: &[SourceAttrs]) -> FlatTable {
         let mut entries: Vec<FlatEntry> = Vec::new();
         let mut app_entry = 0;
-        let owner_of = |node: &Node| node.source.and_then(|i| owners.get(i)).copied().unwrap_or(Owner::ROOT);
+        let attrs_of = |node: &Node| node.source.and_then(|i| attrs.get(i)).copied().unwrap_or(SourceAttrs::DEFAULT);
         // Directories whose children are still to be appended: (its index, its children).
         let mut queue: VecDeque<(u32, BTreeMap<Vec<u8>, Node>)> = VecDeque::new();
-        let root_owner = owner_of(&self.root);
-        let root_children = push_entry(&mut entries, self.root, Vec::new(), 0, root_owner, &mut app_entry);
+        let root_attrs = attrs_of(&self.root);
+        let root_children = push_entry(&mut entries, self.root, Vec::new(), 0, root_attrs, &mut app_entry);
         if let Some(children) = root_children {
             queue.push_back((0, children));
         }
@@ -387,8 +406,8 @@ impl Tree {
             }
             for (name, node) in children {
                 let index = entries.len() as u32;
-                let owner = owner_of(&node);
-                if let Some(grandchildren) = push_entry(&mut entries, node, name, dir_index, owner, &mut app_entry) {
+                let given = attrs_of(&node);
+                if let Some(grandchildren) = push_entry(&mut entries, node, name, dir_index, given, &mut app_entry) {
                     queue.push_back((index, grandchildren));
                 }
             }
@@ -397,26 +416,37 @@ impl Tree {
     }
 }
 
-/// Appends `node` as a record owned by `owner`; returns its children if it is a directory.
+/// Appends `node` as a record with `attrs`' owner and mode; returns its children if it is a
+/// directory.
 fn push_entry(
     entries: &mut Vec<FlatEntry>,
     node: Node,
     name: Vec<u8>,
     parent: u32,
-    owner: Owner,
+    attrs: SourceAttrs,
     app_entry: &mut usize,
 ) -> Option<BTreeMap<Vec<u8>, Node>> {
     if node.is_app {
         *app_entry = entries.len();
     }
+    let mode = entry_mode(&node, attrs.mode);
     let (kind, data, children) = match node.kind {
         Kind::Dir(children) => (EntryKind::Directory, FlatData::None, Some(children)),
         Kind::File { content, size } => (EntryKind::File, FlatData::File { content, size }, None),
         Kind::Symlink(target) => (EntryKind::Symlink, FlatData::Symlink(target), None),
     };
-    let entry = FsEntry { parent, kind: kind as u8, mode: node.mode, mtime: node.mtime, ..FsEntry::default() };
-    entries.push(FlatEntry { entry, name, data, owner });
+    let entry = FsEntry { parent, kind: kind as u8, mode, mtime: node.mtime, ..FsEntry::default() };
+    entries.push(FlatEntry { entry, name, data, owner: attrs.owner });
     children
+}
+
+/// The mode `node` is stored with: `mode` (masked to 0o7777) when given, as `COPY --chmod`
+/// sets it on files and directories alike, else its own; a symlink keeps its own.
+fn entry_mode(node: &Node, mode: Option<u16>) -> u16 {
+    match (&node.kind, mode) {
+        (Kind::Symlink(_), _) | (_, None) => node.mode,
+        (_, Some(mode)) => mode & 0o7777,
+    }
 }
 
 /// A second source arrives at an occupied guest path: directories merge, anything else
