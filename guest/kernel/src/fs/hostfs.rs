@@ -12,8 +12,8 @@
 //! most [`LOOKUP_CACHE_MAX`].
 //!
 //! Reads: an I/O handle read sequentially reads ahead ([`ReadAhead`]): a read that starts
-//! where the last one ended fetches a window of the file in one call, 64 KiB and doubling up
-//! to 1 MiB, and the reads after it are served from that window without a call. A window is
+//! where the last one ended fetches a window of the file in one call, 64 KiB the first time
+//! and 1 MiB after, and the reads after it are served from that window without a call. A window is
 //! the file's bytes for up to a second as well, unless the guest changes the file's data
 //! (a write, a truncation, a write-back of shared pages: [`DATA_CHANGES`]); a host process's
 //! change of bytes already read ahead shows within that second, and what it appends shows at
@@ -579,7 +579,14 @@ impl HostNode {
         }
         let at = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
         let rest = &mut buf[done..];
-        ahead.window = if offset == ahead.next { (ahead.window * 2).clamp(READ_AHEAD_MIN, READ_AHEAD_MAX) } else { 0 };
+        // The first window is small (most files a handle reads through are); a second
+        // sequential read takes the largest at once: a buffer grown in steps would be moved
+        // and its fresh pages first touched at every step.
+        ahead.window = match (offset == ahead.next, ahead.window) {
+            (false, _) => 0,
+            (true, 0) => READ_AHEAD_MIN,
+            (true, _) => READ_AHEAD_MAX,
+        };
         if rest.len() < ahead.window && ahead.make_room(ahead.window) {
             let stamp = slot.load(Ordering::SeqCst);
             let window = ahead.window;
