@@ -272,6 +272,18 @@ pub enum ManifestError {
         why: String,
     },
 
+    /// A `[[files]]` entry's `mode` that is not octal digits (`COPY --chmod`'s octal form) of
+    /// at most [`crate::FILE_MODE_MAX`].
+    #[error("{at} is {value:?}, which is not an octal mode: {why}; write the permission bits as octal digits, as COPY --chmod takes them, e.g. \"0644\", \"755\" or \"4755\" (at most \"07777\")")]
+    Mode {
+        /// The manifest path and key.
+        at: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+
     /// More `[vm] tmpfs` paths than [`crate::TMPFS_MAX`].
     #[error("{at} lists {count} paths, more than the {} a VM mounts; mount a common parent instead", crate::TMPFS_MAX)]
     TooManyTmpfs {

@@ -63,6 +63,9 @@ pub const RESERVED_GUEST_DIRS: [&str; 3] = ["/proc", "/dev", "/tmp"];
 pub const GUEST_PATH_MAX: usize = 4095;
 /// Longest component of a guest path, in bytes (Linux NAME_MAX).
 pub const GUEST_NAME_MAX: usize = 255;
+/// Largest `[[files]]` `mode`: the permission bits with setuid, setgid and sticky, as
+/// `COPY --chmod` takes them and an image stores them.
+pub const FILE_MODE_MAX: u16 = 0o7777;
 
 /// A validated manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +111,10 @@ pub struct FileMapping {
     /// docker's `COPY --chown`), its names still to be looked up in the image's /etc/passwd and
     /// /etc/group by `uvm build`. `None`: root.
     pub owner: Option<UserSpec>,
+    /// The permission bits (at most [`FILE_MODE_MAX`]) that replace the host's on the packaged
+    /// entry and, for a directory, on everything copied into it, files and directories alike
+    /// but not symlinks (`mode`, docker's `COPY --chmod`). `None`: the host's modes.
+    pub mode: Option<u16>,
 }
 
 /// `[vm]`.

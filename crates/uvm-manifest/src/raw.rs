@@ -53,6 +53,7 @@ pub(crate) struct RawFile {
     pub src: String,
     pub dst: String,
     pub owner: Option<String>,
+    pub mode: Option<String>,
 }
 
 /// `[vm]`.
@@ -140,8 +141,8 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_keys_are_named() {
-        let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nmode = 1");
-        assert!(message.contains("unknown field `mode`, expected one of `src`, `dst`, `owner`"), "{message}");
+        let message = error_for("[app]\nname = \"a\"\nbinary = \"b\"\n[[files]]\nsrc = \"a\"\ndst = \"/a\"\nperms = 1");
+        assert!(message.contains("unknown field `perms`, expected one of `src`, `dst`, `owner`, `mode`"), "{message}");
         assert!(message.contains("line 7"), "{message}");
         let message = error_for("[app]\nbinary = \"b\"");
         assert!(message.contains("missing field `name`"), "{message}");

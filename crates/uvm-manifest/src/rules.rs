@@ -8,8 +8,8 @@
 
 use crate::error::ManifestError;
 use crate::{
-    BINARY_GUEST_DIR, CPUS_MAX, CPUS_MIN, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX, MEMORY_MIB_MIN, NAME_MAX_LEN,
-    RESERVED_GUEST_DIRS,
+    BINARY_GUEST_DIR, CPUS_MAX, CPUS_MIN, FILE_MODE_MAX, GUEST_NAME_MAX, GUEST_PATH_MAX, MEMORY_MIB_MAX,
+    MEMORY_MIB_MIN, NAME_MAX_LEN, RESERVED_GUEST_DIRS,
 };
 
 /// A port number of a `[[ports]]` entry: 1..=65535.
@@ -114,6 +114,40 @@ pub(crate) fn check_dst(value: &str, at: &str) -> Result<String, ManifestError> 
         return Err(ManifestError::DstReserved { at: at.to_owned(), value: dst, dir });
     }
     Ok(dst)
+}
+
+/// A `[[files]]` entry's `mode`, as `COPY --chmod` takes an octal one: one or more octal
+/// digits (leading zeros allowed: "0644", "644", "4755"), at most [`FILE_MODE_MAX`]. Symbolic
+/// modes ("u=rwx,go=rx", "+x") are refused, with the octal form to write instead.
+pub(crate) fn check_mode(value: &str, at: &str) -> Result<u16, ManifestError> {
+    let bad = |why: String| ManifestError::Mode { at: at.to_owned(), value: value.to_owned(), why };
+    if value.is_empty() {
+        return Err(bad("it is empty".to_owned()));
+    }
+    if is_symbolic_mode(value) {
+        return Err(bad(
+            "it is a symbolic mode, which uvm does not apply (\"u=rwx,go=rx\" is \"755\", \"u=rw,go=r\" is \
+             \"644\")"
+                .to_owned(),
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| !matches!(c, '0'..='7')) {
+        return Err(bad(format!("{c:?} is not an octal digit")));
+    }
+    // Leading zeros do not count: "000644" is 0o644, as --chmod reads it.
+    let digits = value.trim_start_matches('0');
+    match u16::from_str_radix(if digits.is_empty() { "0" } else { digits }, 8) {
+        Ok(mode) if mode <= FILE_MODE_MAX => Ok(mode),
+        _ => Err(bad(format!("it is more than 0{FILE_MODE_MAX:o} (permission bits, setuid, setgid and sticky)"))),
+    }
+}
+
+/// Whether `value` looks like a symbolic mode as chmod(1) writes them: clauses of `ugoa`,
+/// an operator `+-=` and permissions `rwxXst` (or `ugo` to copy), separated by commas.
+fn is_symbolic_mode(value: &str) -> bool {
+    value.starts_with(['u', 'g', 'o', 'a', '+', '-', '='])
+        && value.contains(['+', '-', '='])
+        && value.chars().all(|c| "ugoa+-=rwxXst,".contains(c))
 }
 
 /// A stop signal (`[app] stop_signal`, `--stop-signal`): a standard signal's name, with or
@@ -299,6 +333,44 @@ mod tests {
         assert!(matches!(check_tmpfs(&["/".to_owned()], &[], &at), Err(ManifestError::DstRoot { .. })));
         let many: Vec<String> = (0..=crate::TMPFS_MAX).map(|i| format!("/t{i}")).collect();
         assert!(matches!(check_tmpfs(&many, &[], &at), Err(ManifestError::TooManyTmpfs { count: 17, .. })));
+    }
+
+    #[test]
+    fn octal_modes() {
+        for (value, mode) in [
+            ("0644", 0o644),
+            ("644", 0o644),
+            ("755", 0o755),
+            ("4755", 0o4755),
+            ("07777", 0o7777),
+            ("0", 0),
+            ("0000", 0),
+            ("000000640", 0o640),
+            ("1", 1),
+        ] {
+            assert_eq!(check_mode(value, "at").ok(), Some(mode), "{value}");
+        }
+        for (value, why) in [
+            ("", "it is empty"),
+            ("10000", "it is more than 07777"),
+            ("77777", "it is more than 07777"),
+            ("0o755", "'o' is not an octal digit"),
+            ("0x1ed", "'x' is not an octal digit"),
+            ("0648", "'8' is not an octal digit"),
+            (" 644", "' ' is not an octal digit"),
+            ("rwxr-xr-x", "'r' is not an octal digit"),
+            ("-1", "'-' is not an octal digit"),
+            ("u=rwx,go=rx", "it is a symbolic mode"),
+            ("+x", "it is a symbolic mode"),
+            ("a+rX", "it is a symbolic mode"),
+            ("go-w", "it is a symbolic mode"),
+            ("=rw,+X", "it is a symbolic mode"),
+        ] {
+            match check_mode(value, "at") {
+                Err(ManifestError::Mode { why: got, .. }) => assert!(got.starts_with(why), "{value:?}: {got}"),
+                other => panic!("{value:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::error::ManifestError;
 use crate::network::check_network;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_name, check_no_nul,
+    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_mode, check_name, check_no_nul,
     check_stop_signal, check_tmpfs, is_same_or_inside, normalise_guest_path,
 };
 use crate::user::check_user;
@@ -130,8 +130,9 @@ fn check_binary_kind(binary: &Path, at: &str) -> Result<(), ManifestError> {
 }
 
 /// Validates every `[[files]]` entry, in order: `src` resolved and present, `dst` a valid
-/// destination that neither repeats nor nests with an earlier one nor with `binary_path`, and
-/// `owner`, when given, a user spec (`USER[:GROUP]`, as `COPY --chown` takes it).
+/// destination that neither repeats nor nests with an earlier one nor with `binary_path`,
+/// `owner`, when given, a user spec (`USER[:GROUP]`, as `COPY --chown` takes it), and `mode`,
+/// when given, octal permission bits (as `COPY --chmod` takes them).
 fn check_files(manifest: &Manifest, raw: &[RawFile], binary_path: &str) -> Result<Vec<FileMapping>, ManifestError> {
     let mut files: Vec<FileMapping> = Vec::with_capacity(raw.len());
     // Destination -> 1-based entry number, for duplicate reports.
@@ -164,9 +165,11 @@ fn check_files(manifest: &Manifest, raw: &[RawFile], binary_path: &str) -> Resul
 
         let owner_at = manifest.at(&format!("[[files]] entry {number}: `owner`"));
         let owner = entry.owner.as_deref().map(|value| check_user(value, &owner_at)).transpose()?;
+        let mode_at = manifest.at(&format!("[[files]] entry {number}: `mode`"));
+        let mode = entry.mode.as_deref().map(|value| check_mode(value, &mode_at)).transpose()?;
 
         seen.insert(dst.clone(), number);
-        files.push(FileMapping { src, dst, owner });
+        files.push(FileMapping { src, dst, owner, mode });
     }
     Ok(files)
 }
@@ -378,6 +381,52 @@ mod tests {
         )
         .expect_err("a number, not a string");
         assert!(err.to_string().contains("invalid type: integer `1000`, expected a string"), "{err}");
+    }
+
+    #[test]
+    fn a_mode_takes_copy_chmods_octal_form() {
+        let s = Scratch::new("mode");
+        s.file("hello");
+        s.file("a.conf");
+        let with_mode = |mode: &str| {
+            let text = format!(
+                "[app]\nname = \"x\"\nbinary = \"hello\"\n[[files]]\nsrc = \"a.conf\"\ndst = \"/a\"\n\
+                 [[files]]\nsrc = \"a.conf\"\ndst = \"/b\"\nowner = \"1000\"\nmode = {mode:?}\n"
+            );
+            parse(&text, &s.manifest())
+        };
+        for (mode, bits) in [("0644", 0o644), ("755", 0o755), ("4755", 0o4755), ("07777", 0o7777), ("0", 0)] {
+            let app = with_mode(mode).unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert_eq!(app.files[0].mode, None, "no `mode`: the host's");
+            assert_eq!(app.files[1].mode, Some(bits), "{mode}");
+            assert!(app.files[1].owner.is_some(), "{mode}: with an owner");
+        }
+        for (mode, why) in [
+            ("", "it is empty"),
+            ("10000", "it is more than 07777 (permission bits, setuid, setgid and sticky)"),
+            ("0o644", "'o' is not an octal digit"),
+            (
+                "u=rwx,go=rx",
+                "it is a symbolic mode, which uvm does not apply (\"u=rwx,go=rx\" is \"755\", \"u=rw,go=r\" is \
+                 \"644\")",
+            ),
+        ] {
+            let err = with_mode(mode).expect_err(mode);
+            assert!(matches!(err, ManifestError::Mode { .. }), "{mode}: {err:?}");
+            let expected = format!(
+                "{}: [[files]] entry 2: `mode` is {mode:?}, which is not an octal mode: {why}; write the permission \
+                 bits as octal digits, as COPY --chmod takes them, e.g. \"0644\", \"755\" or \"4755\" (at most \
+                 \"07777\")",
+                s.manifest().display()
+            );
+            assert_eq!(err.to_string(), expected);
+        }
+        let err = parse(
+            "[app]\nname = \"x\"\nbinary = \"hello\"\n[[files]]\nsrc = \"a.conf\"\ndst = \"/a\"\nmode = 0o644\n",
+            &s.manifest(),
+        )
+        .expect_err("a number, not a string");
+        assert!(err.to_string().contains("invalid type: integer `420`, expected a string"), "{err}");
     }
 
     #[test]

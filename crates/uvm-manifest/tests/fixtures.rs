@@ -32,11 +32,12 @@ fn full_manifest_loads() {
         stop_signal: Some(3),
         user: Some(UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(100)) }),
         files: vec![
-            FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into(), owner: None },
+            FileMapping { src: dir.join("conf/app.conf"), dst: "/etc/app.conf".into(), owner: None, mode: Some(0o640) },
             FileMapping {
                 src: dir.join("conf/app.d"),
                 dst: "/etc/app.d".into(),
                 owner: Some(UserSpec { user: IdOrName::Name("www".into()), group: Some(IdOrName::Id(50)) }),
+                mode: None,
             },
         ],
         vm: VmConfig {
@@ -139,6 +140,11 @@ fn expectations() -> Vec<Case> {
             "owner",
             |e| matches!(e, E::User { .. }),
             &["[[files]] entry 2: `owner`", "\"app:staff:x\"", "contains ':'", "\"1000:1000\""],
+        ),
+        (
+            "mode",
+            |e| matches!(e, E::Mode { .. }),
+            &["[[files]] entry 2: `mode`", "\"u=rwx,go=rx\"", "symbolic", "\"755\"", "\"0644\""],
         ),
         (
             "tmpfs-overlap",
