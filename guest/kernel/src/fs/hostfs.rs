@@ -549,8 +549,10 @@ impl HostNode {
         }
         let io = self.io_handle(O_RDONLY)?;
         if let Some(pages) = shared_pages_of(self) {
-            // What shared mappings wrote is read back.
+            // What shared mappings wrote is read back; every read writes them back (and so
+            // changes the file's data), so a mapped file is not read ahead.
             pages.write_back();
+            return self.read_host(&io, offset, buf);
         }
         let slot = data_changes(self.id);
         let mut ahead = core::mem::take(&mut *io.ahead.lock());
