@@ -1,6 +1,7 @@
 //! `uvm build`: manifest -> image, with each `[[files]]` entry's `owner` resolved against
-//! the image's own /etc/passwd and /etc/group (as the image will hold them) and given to the
-//! entry and everything copied into it.
+//! the image's own /etc/passwd and /etc/group (as the image will hold them) and, with its
+//! `mode`, given to the entry and everything copied into it (docker's `COPY --chown` and
+//! `COPY --chmod`).
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ pub fn default_image_path(app: &AppConfig) -> PathBuf {
 }
 
 /// Packs `app` into `output`, with the generated `/etc` network files where the app's own
-/// files leave room (see [`crate::guest_etc`]) and the `[[files]]` entries' owners.
+/// files leave room (see [`crate::guest_etc`]) and the `[[files]]` entries' modes and owners.
 pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutput> {
     let config = RunConfig::from_app(app).to_toml();
     let files: Vec<(PathBuf, String)> = app.files.iter().map(|f| (f.src.clone(), f.dst.clone())).collect();
@@ -35,8 +36,19 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
     };
     let context = || format!("cannot build {}", output.display());
     let mut staged = stage(&input).with_context(context)?;
+    give_modes(app, &mut staged);
     give_owners(app, &mut staged).with_context(context)?;
     staged.write(output).with_context(context)
+}
+
+/// Gives each `[[files]]` entry that has a `mode` those permission bits (`COPY --chmod`): its
+/// entry and everything copied into it, but not its symlinks.
+fn give_modes(app: &AppConfig, staged: &mut Staged) {
+    for (index, file) in app.files.iter().enumerate() {
+        if let Some(mode) = file.mode {
+            staged.set_mode(index, mode);
+        }
+    }
 }
 
 /// Gives each `[[files]]` entry that has an `owner` the ids it resolves to (`COPY --chown`'s
