@@ -40,6 +40,7 @@ use crate::mm::space::FilePage;
 use crate::sync::SpinLock;
 
 pub mod lower;
+mod offsets;
 pub mod page;
 
 use page::{Frames, Page};
@@ -220,7 +221,7 @@ struct DirBody {
     entries: BTreeMap<Vec<u8>, DirSlot>,
     /// Entry names by directory offset: a listing resumes by offset, and offsets never
     /// change while an entry exists, so removing entries mid-listing skips nothing.
-    by_offset: BTreeMap<u64, Vec<u8>>,
+    by_offset: offsets::ByOffset,
     next_offset: u64,
     parent: Weak<TmpNode>,
     /// The image directory whose entries this one has yet to make (the writable root's).
@@ -238,7 +239,7 @@ impl DirBody {
     fn new(parent: Weak<TmpNode>) -> DirBody {
         DirBody {
             entries: BTreeMap::new(),
-            by_offset: BTreeMap::new(),
+            by_offset: offsets::ByOffset::default(),
             next_offset: FIRST_ENTRY_OFFSET,
             parent,
             lower: None,
@@ -249,14 +250,14 @@ impl DirBody {
         let offset = self.next_offset;
         self.next_offset += 1;
         let old = self.remove(name);
-        self.by_offset.insert(offset, Vec::from(name));
+        self.by_offset.push(offset, name);
         self.entries.insert(Vec::from(name), DirSlot { offset, node, file_type });
         old
     }
 
     fn remove(&mut self, name: &[u8]) -> Option<DirSlot> {
         let slot = self.entries.remove(name)?;
-        self.by_offset.remove(&slot.offset);
+        self.by_offset.remove(slot.offset);
         Some(slot)
     }
 
@@ -824,7 +825,7 @@ impl TmpNode {
         let Body::Dir(dir) = &state.body else {
             return Err(Errno::ENOTDIR);
         };
-        for (&offset, name) in dir.by_offset.range(from.max(FIRST_ENTRY_OFFSET)..) {
+        for (offset, name) in dir.by_offset.from(from.max(FIRST_ENTRY_OFFSET)) {
             let Some(slot) = dir.entries.get(name) else {
                 continue;
             };
