@@ -437,14 +437,14 @@ fn an_image_runs_as_its_user_and_run_user_overrides_it() {
     assert!(stderr.contains("ghost") && stderr.contains("/etc/passwd"), "{test}: {stderr}");
 }
 
-/// `[[files]] owner`, as docker's `COPY --chown`: a packaged directory and everything in it
-/// belong to the user it names (with its primary group unless a group is named, as docker's
+/// `[[files]] owner` and `mode`, as docker's `COPY --chown` and `--chmod`: a packaged
+/// directory and everything in it take the mode and belong to the user it names (with its primary group unless a group is named, as docker's
 /// builder has it), the directories made on the way stay root's, and the app, running as that user,
 /// changes those files and makes new ones among them, reads a file its group may read, and
 /// still cannot write where root's mode forbids it.
 #[test]
-fn packaged_files_belong_to_the_owner_their_files_entry_names() {
-    let test = "packaged_files_belong_to_the_owner_their_files_entry_names";
+fn packaged_files_take_the_owner_and_mode_their_files_entry_names() {
+    let test = "packaged_files_take_the_owner_and_mode_their_files_entry_names";
     if !vm::require_kvm(test) {
         return;
     }
@@ -461,7 +461,7 @@ fn packaged_files_belong_to_the_owner_their_files_entry_names() {
         mode(path, bits);
     }
     mode("app.conf", 0o640);
-    let files = "[[files]]\nsrc = \"data\"\ndst = \"/srv/app/data\"\nowner = \"app\"\n\n\
+    let files = "[[files]]\nsrc = \"data\"\ndst = \"/srv/app/data\"\nowner = \"app\"\nmode = \"0750\"\n\n\
                  [[files]]\nsrc = \"app.conf\"\ndst = \"/etc/app.conf\"\nowner = \"1234:staff\"\n";
     let image = users_image(test, "owned", support::apps::BUSYBOX, "user = \"app\"\n", files);
     let script = "stat -c '%u:%g %a %n' /srv/app /srv/app/data /srv/app/data/state /srv/app/data/logs \
@@ -474,8 +474,8 @@ fn packaged_files_belong_to_the_owner_their_files_entry_names() {
     let out = expect_code(test, cmd, 0);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "0:0 755 /srv/app\n1000:1000 755 /srv/app/data\n1000:1000 644 /srv/app/data/state\n\
-         1000:1000 755 /srv/app/data/logs\n1000:1000 644 /srv/app/data/logs/old.log\n1234:50 640 /etc/app.conf\n\
+        "0:0 755 /srv/app\n1000:1000 750 /srv/app/data\n1000:1000 750 /srv/app/data/state\n\
+         1000:1000 750 /srv/app/data/logs\n1000:1000 750 /srv/app/data/logs/old.log\n1234:50 640 /etc/app.conf\n\
          v1\nv2\n1000:1000 /srv/app/data/logs/new.log\nconf\nrefused\n",
         "{test}"
     );
