@@ -7,9 +7,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use uvm_image::{Image, Owner};
+
+mod files_common;
+use files_common::*;
 
 /// A fresh work directory for `test`, with the test ELF as `app`, an `etc` directory holding a
 /// passwd and a group file, a `site` tree whose entries have modes of their own (and a symlink)
@@ -17,7 +19,7 @@ use uvm_image::{Image, Owner};
 fn work_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("uvm-files-mode-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
+    let elf = test_elf();
     for (path, content, mode) in [
         ("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n", 0o644),
         ("etc/group", "root:x:0:\nstaff:x:50:app\n", 0o644),
@@ -39,38 +41,6 @@ fn work_dir(test: &str) -> PathBuf {
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// One `[[files]]` entry: src, dst, and the `owner` and `mode` keys when given.
-struct Entry<'a>(&'a str, &'a str, Option<&'a str>, Option<&'a str>);
-
-/// Writes `dir/app.toml` with the `[[files]]` entries `files`.
-fn manifest(dir: &Path, files: &[Entry]) -> PathBuf {
-    let mut text = String::from("[app]\nname = \"app\"\nbinary = \"app\"\n");
-    for Entry(src, dst, owner, mode) in files {
-        text.push_str(&format!("\n[[files]]\nsrc = {src:?}\ndst = {dst:?}\n"));
-        if let Some(owner) = owner {
-            text.push_str(&format!("owner = {owner:?}\n"));
-        }
-        if let Some(mode) = mode {
-            text.push_str(&format!("mode = {mode:?}\n"));
-        }
-    }
-    let path = dir.join("app.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs uvm, expects exit status `code`, and returns its stdout and stderr as text.
-fn expect(args: &[&str], code: i32) -> (String, String) {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_uvm")).args(args).output().expect("run uvm");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(code), "uvm {args:?}\nstdout: {stdout}\nstderr: {stderr}");
-    (stdout.into_owned(), stderr.into_owned())
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Every entry of the image `dir/app.uvm` under `prefixes`, in path order: its path, mode (in

@@ -5,16 +5,23 @@
 //! the fix; `uvm inspect` shows the owners.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use uvm_image::{Image, Owner};
+
+mod files_common;
+use files_common::*;
+
+/// An entry with an `owner` (or none) and no `mode`.
+fn owned<'a>(src: &'a str, dst: &'a str, owner: Option<&'a str>) -> Entry<'a> {
+    Entry(src, dst, owner, None)
+}
 
 /// A fresh work directory for `test`, with the test ELF as `app`, an `etc` directory holding a
 /// passwd and a group file (www's primary group is 44, not its uid) and a `site` tree.
 fn work_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("uvm-files-owner-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let elf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uvm-image/tests/fixtures/static.elf");
+    let elf = test_elf();
     for (path, content) in [
         ("etc/passwd", "root:x:0:0::/root:/bin/sh\nwww:x:33:44::/var/www:/bin/sh\napp:x:1000:1000::/:/bin/sh\n"),
         ("etc/group", "root:x:0:\nwww:x:44:\nstaff:x:50:www\n"),
@@ -31,32 +38,6 @@ fn work_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// Writes `dir/app.toml` with the `[[files]]` entries `files`: (src, dst, owner).
-fn manifest(dir: &Path, files: &[(&str, &str, Option<&str>)]) -> PathBuf {
-    let mut text = String::from("[app]\nname = \"app\"\nbinary = \"app\"\n");
-    for (src, dst, owner) in files {
-        text.push_str(&format!("\n[[files]]\nsrc = {src:?}\ndst = {dst:?}\n"));
-        if let Some(owner) = owner {
-            text.push_str(&format!("owner = {owner:?}\n"));
-        }
-    }
-    let path = dir.join("app.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs uvm, expects exit status `code`, and returns its stdout and stderr as text.
-fn expect(args: &[&str], code: i32) -> (String, String) {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_uvm")).args(args).output().expect("run uvm");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(code), "uvm {args:?}\nstdout: {stdout}\nstderr: {stderr}");
-    (stdout.into_owned(), stderr.into_owned())
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// Every entry of the image `dir/app.uvm` with an owner that is not root, by path.
 fn owned_entries(dir: &Path) -> Vec<(String, Owner)> {
     let image = Image::open(&dir.join("app.uvm")).expect("open the image");
@@ -69,9 +50,9 @@ fn an_owner_reaches_every_entry_under_a_directory_but_not_its_parents() {
     let manifest = manifest(
         &dir,
         &[
-            ("etc", "/etc", None),
-            ("site", "/srv/www/site", Some("www")),
-            ("conf/app.conf", "/opt/app/app.conf", Some("1000:staff")),
+            owned("etc", "/etc", None),
+            owned("site", "/srv/www/site", Some("www")),
+            owned("conf/app.conf", "/opt/app/app.conf", Some("1000:staff")),
         ],
     );
     expect(&["build", path(&manifest)], 0);
@@ -110,12 +91,12 @@ fn every_form_of_copy_chown_resolves() {
         ("4242:4343", (4242, 4343)),
         ("app:root", (1000, 0)),
     ] {
-        let manifest = manifest(&dir, &[("etc", "/etc", None), ("conf/app.conf", "/app.conf", Some(owner))]);
+        let manifest = manifest(&dir, &[owned("etc", "/etc", None), owned("conf/app.conf", "/app.conf", Some(owner))]);
         expect(&["build", path(&manifest)], 0);
         let expected = vec![("/app.conf".to_string(), Owner { uid: ids.0, gid: ids.1 })];
         assert_eq!(owned_entries(&dir), expected, "owner = {owner:?}");
     }
-    let manifest = manifest(&dir, &[("etc", "/etc", None), ("conf/app.conf", "/app.conf", Some("root"))]);
+    let manifest = manifest(&dir, &[owned("etc", "/etc", None), owned("conf/app.conf", "/app.conf", Some("root"))]);
     expect(&["build", path(&manifest)], 0);
     let image = Image::open(&dir.join("app.uvm")).unwrap();
     assert_eq!(image.header().owners, Default::default(), "root's: no owners section");
@@ -125,7 +106,7 @@ fn every_form_of_copy_chown_resolves() {
 #[test]
 fn numeric_owners_need_no_passwd() {
     let dir = work_dir("numeric");
-    let manifest = manifest(&dir, &[("site", "/srv/site", Some("1000:1000")), ("conf", "/conf", Some("7"))]);
+    let manifest = manifest(&dir, &[owned("site", "/srv/site", Some("1000:1000")), owned("conf", "/conf", Some("7"))]);
     expect(&["build", path(&manifest)], 0);
     let (site, conf) = (Owner { uid: 1000, gid: 1000 }, Owner { uid: 7, gid: 7 });
     let expected: Vec<(String, Owner)> = [
@@ -148,7 +129,7 @@ fn numeric_owners_need_no_passwd() {
 #[test]
 fn a_name_the_image_lacks_stops_the_build() {
     let dir = work_dir("unknown");
-    let manifest = manifest(&dir, &[("etc", "/etc", None), ("site", "/srv/site", Some("nginx"))]);
+    let manifest = manifest(&dir, &[owned("etc", "/etc", None), owned("site", "/srv/site", Some("nginx"))]);
     let (_, stderr) = expect(&["build", path(&manifest)], 125);
     let expected = format!(
         "{}: [[files]] entry 2: `owner` \"nginx\": user `nginx` is not in the image's /etc/passwd; write numeric ids \
@@ -158,14 +139,14 @@ fn a_name_the_image_lacks_stops_the_build() {
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(!dir.join("app.uvm").exists(), "no image is written");
 
-    let manifest = self::manifest(&dir, &[("etc", "/etc", None), ("site", "/srv/site", Some("www:wheel"))]);
+    let manifest = self::manifest(&dir, &[owned("etc", "/etc", None), owned("site", "/srv/site", Some("www:wheel"))]);
     let (_, stderr) = expect(&["build", path(&manifest)], 125);
     assert!(
         stderr.contains("[[files]] entry 2: `owner` \"www:wheel\": group `wheel` is not in the image's /etc/group;"),
         "{stderr}"
     );
 
-    let manifest = self::manifest(&dir, &[("site", "/srv/site", Some("www"))]);
+    let manifest = self::manifest(&dir, &[owned("site", "/srv/site", Some("www"))]);
     let (_, stderr) = expect(&["build", path(&manifest)], 125);
     assert!(
         stderr.contains(
@@ -179,7 +160,7 @@ fn a_name_the_image_lacks_stops_the_build() {
 #[test]
 fn a_bad_owner_spec_stops_the_build() {
     let dir = work_dir("syntax");
-    let manifest = manifest(&dir, &[("site", "/srv/site", Some("www:"))]);
+    let manifest = manifest(&dir, &[owned("site", "/srv/site", Some("www:"))]);
     let (_, stderr) = expect(&["build", path(&manifest)], 125);
     let expected = format!(
         "{}: [[files]] entry 1: `owner` is \"www:\", which is not a user spec: the group is empty",
