@@ -51,6 +51,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
     Some(RunArgs {
         target: target.map(PathBuf::from),
         env: Vec::new(),
+        env_file: Vec::new(),
         workdir: None,
         memory_mib: None,
         cpus: None,
@@ -97,9 +98,16 @@ pub struct RunArgs {
     /// An image, or a manifest to build (when its image is missing or older than its inputs)
     /// and run. Default: the image of ./app.toml.
     pub target: Option<PathBuf>,
-    /// Set an environment variable for the app (repeatable); overrides the manifest's.
+    /// Set an environment variable for the app (repeatable); overrides the manifest's and the
+    /// env files'. KEY alone takes the value KEY has here (left unset if it has none), as
+    /// docker's -e.
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// Read environment variables for the app from a file (repeatable), as docker's
+    /// --env-file: a NAME=VALUE a line (the value as written, quotes included), NAME alone for
+    /// the value it has here, # comments; overrides the manifest's, -e overrides these.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// The app's working directory (an absolute path), as docker's -w; overrides the
     /// manifest's [app] workdir. Made in the VM if the image lacks it (not with --read-only).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use uvm_abi::hypercall::FatalReason;
 use uvm_image::Image;
 use uvm_manifest::{
-    check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_user, parse_workdir, RunConfig, UserSpec,
+    check_cpus, check_memory_mib, parse_env_file, parse_env_override, parse_stop_signal, parse_user, parse_workdir,
+    RunConfig, UserSpec,
 };
 use uvm_vmm::{
     AppLaunch, AppUser, KernelFile, MappedFile, Outcome, RunReport, StagedMemory, StdIo, StopReason, VmResources,
@@ -60,11 +61,7 @@ fn open_image(
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
     let mut argv = vec![config.binary_name.clone()];
     argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
-    let mut env: BTreeMap<String, String> = config.env.clone();
-    for item in &args.env {
-        let (key, value) = parse_env_override(item)?;
-        env.insert(key, value);
-    }
+    let env = app_env(&config, &args)?;
     let memory_mib = match args.memory_mib {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
         None => config.memory_mib,
@@ -110,6 +107,22 @@ fn open_image(
 /// Who the app runs as: `--user` (`flag`, as written in `flag_text`) or else the image's
 /// `[app] user`, resolved against the image's /etc/passwd and /etc/group; root when neither
 /// names one (and then nothing is looked up).
+/// The app's environment: the image's, then each env file's (`--env-file`, in order), then
+/// each `-e` (later ones win), as docker orders them.
+fn app_env(config: &RunConfig, args: &RunArgs) -> Result<BTreeMap<String, String>> {
+    let host_env = |key: &str| std::env::var(key).ok();
+    let mut env = config.env.clone();
+    for file in &args.env_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read the env file {}", file.display()))?;
+        env.extend(parse_env_file(&text, &file.display().to_string(), host_env)?);
+    }
+    for item in &args.env {
+        env.extend(parse_env_override(item, host_env)?);
+    }
+    Ok(env)
+}
+
 fn app_user(flag: Option<UserSpec>, flag_text: Option<&str>, config: &RunConfig, image: &Image) -> Result<AppUser> {
     match (flag, config.user()) {
         (Some(spec), _) => {

@@ -483,6 +483,50 @@ fn packaged_files_take_the_owner_and_mode_their_files_entry_names() {
     assert!(stderr.contains("can't create /srv/app/new: Permission denied"), "{test}: {stderr}");
 }
 
+/// `--env-file` and `-e`, as docker reads them: an env file's `NAME=VALUE` lines as written
+/// (quotes kept, leading whitespace and `#` comments dropped), `NAME` alone from uvm's own
+/// environment (left out where uvm has none), `-e KEY` alike, and `-e` over the files over the
+/// image's `env`; a bad line is uvm's error (125) naming the file and the line.
+#[test]
+fn env_files_and_env_flags_set_the_environment_as_docker_does() {
+    let test = "env_files_and_env_flags_set_the_environment_as_docker_does";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let image = users_image(test, "env", support::apps::BUSYBOX, "", "");
+    let dir = vm::work_dir(test);
+    let env_file = dir.join("app.env");
+    let text =
+        "# the app's settings\nMODE=file\n  GREETING=hello world\nQUOTED=\"as written\"\nFROM_HOST\nUNSET_HERE\n";
+    std::fs::write(&env_file, text).expect("write app.env");
+    let mut cmd = uvm(["run".as_ref(), image.as_os_str(), "--env-file".as_ref(), env_file.as_os_str()]);
+    cmd.args(["-e", "MODE=flag", "-e", "HOST_ONLY", "-e", "NOT_HERE", "--", "env"]);
+    cmd.env("FROM_HOST", "host value").env("HOST_ONLY", "yes").env_remove("UNSET_HERE").env_remove("NOT_HERE");
+    let out = expect_code(test, cmd, 0);
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    let expected = [
+        "FROM_HOST=host value",
+        "GREETING=hello world",
+        "HOST_ONLY=yes",
+        "MODE=flag",
+        "PATH=/bin",
+        "QUOTED=\"as written\"",
+    ];
+    for line in expected {
+        assert!(lines.iter().any(|l| l == line), "{test}: {line:?} missing from {lines:?}");
+    }
+    assert!(!lines.iter().any(|l| l.starts_with("UNSET_HERE") || l.starts_with("NOT_HERE")), "{test}: {lines:?}");
+    std::fs::write(&env_file, "A=1\nMY VAR=2\n").expect("write app.env");
+    let cmd = uvm(["run".as_ref(), image.as_os_str(), "--env-file".as_ref(), env_file.as_os_str()]);
+    let out = expect_code(test, cmd, 125);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("app.env, line 2: environment variable name \"MY VAR\" contains whitespace"),
+        "{test}: {stderr}"
+    );
+}
+
 /// gosu (Debian's static Go build, unmodified), the tool docker images' entrypoints use to
 /// drop root (`exec gosu app "$@"`): it takes the groups, gid and uid from the image's
 /// /etc/passwd and /etc/group (Go's runtime has every thread take them) and execs its

@@ -173,11 +173,13 @@ pub enum ManifestError {
         key: String,
     },
 
-    /// A `-e` override is not of the form `KEY=VALUE`.
-    #[error("`-e {value:?}`: an environment override must have the form KEY=VALUE; write `-e {value}=...` (or `-e {value}=` for an empty value)")]
-    EnvOverrideSyntax {
-        /// The flag's value.
-        value: String,
+    /// A variable name of an env file (`--env-file`) contains whitespace.
+    #[error("{at}: environment variable name {key:?} contains whitespace; write NAME=VALUE, with no space in NAME (the value may hold spaces)")]
+    EnvKeyWhitespace {
+        /// Where the variable came from (the file and line).
+        at: String,
+        /// The name.
+        key: String,
     },
 
     /// A guest path (`dst`, `workdir`) is not absolute.

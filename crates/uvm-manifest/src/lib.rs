@@ -9,7 +9,7 @@
 //!
 //! - [`load`] and [`parse`]: manifest text to [`AppConfig`].
 //! - [`RunConfig`]: the part of an [`AppConfig`] that `uvm run` needs, as stored in an image.
-//! - [`parse_env_override`], [`check_memory_mib`], [`check_cpus`], [`parse_user`] and the
+//! - [`parse_env_override`], [`parse_env_file`], [`check_memory_mib`], [`check_cpus`], [`parse_user`] and the
 //!   like: the same rules for command-line values.
 //! - [`UserSpec`]: `[app] user` and `--user`, docker's `USER[:GROUP]`, and a `[[files]]`
 //!   entry's `owner`, docker's `COPY --chown=USER[:GROUP]`.
@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use uvm_net::NetworkConfig;
 
 pub use error::ManifestError;
-pub use overrides::{check_cpus, check_memory_mib, parse_env_override, parse_stop_signal, parse_user, parse_workdir};
+pub use overrides::{
+    check_cpus, check_memory_mib, parse_env_file, parse_env_override, parse_stop_signal, parse_user, parse_workdir,
+};
 pub use run_config::RunConfig;
 pub use user::{IdOrName, UserSpec};
 
