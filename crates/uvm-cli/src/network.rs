@@ -97,6 +97,7 @@ mod tests {
         RunArgs {
             target: None,
             env: Vec::new(),
+            env_file: Vec::new(),
             workdir: None,
             memory_mib: None,
             cpus: None,
