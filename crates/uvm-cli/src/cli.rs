@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn env_files_are_repeatable_and_env_flags_may_name_a_key_alone() {
         let run = clap_run(argv(&["uvm", "run", "--env-file", "a.env", "--env-file=b.env", "-e", "HOME", "x.uvm"]));
-        assert_eq!(run.env_file, [PathBuf::from("a.env"), PathBuf::from("b.env")]);
+        assert_eq!(run.env_file, [std::path::PathBuf::from("a.env"), std::path::PathBuf::from("b.env")]);
         assert_eq!(run.env, ["HOME"]);
         assert_eq!(plain_run(&argv(&["uvm", "run", "--env-file", "a.env", "x.uvm"])), None, "clap's to read");
     }
