@@ -11,9 +11,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,6 +174,42 @@ static void blocked_in_nanosleep(void) {
     drain_sigchld();
 }
 
+/* A child blocked in epoll_wait (an empty pipe, 2 s) or rt_sigtimedwait (SIGUSR1, blocked, 2 s):
+ * after a stop and a continue these end with EINTR on Linux (signal(7)), where read and
+ * nanosleep go on. */
+static void blocked_in_epoll_and_sigtimedwait(void) {
+    for (int which = 0; which < 2; which++) {
+        int in[2], out[2];
+        pipe(in);
+        pipe(out);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (which == 0) {
+                int ep = epoll_create1(0);
+                struct epoll_event ev = {.events = EPOLLIN, .data.fd = in[0]}, got;
+                epoll_ctl(ep, EPOLL_CTL_ADD, in[0], &ev);
+                tell_and_exit(out[1], epoll_wait(ep, &got, 1, 2000));
+            }
+            sigset_t usr1;
+            sigemptyset(&usr1);
+            sigaddset(&usr1, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &usr1, NULL);
+            struct timespec ts = {2, 0};
+            /* The raw call: musl's sigtimedwait retries on EINTR. */
+            tell_and_exit(out[1], syscall(SYS_rt_sigtimedwait, &usr1, NULL, &ts, 8));
+        }
+        const char *what = which == 0 ? "epoll_wait" : "sigtimedwait";
+        stop_blocked_child(pid, what);
+        pause_ms(30);
+        kill(pid, SIGCONT);
+        char line[32] = {0};
+        read(out[0], line, sizeof line - 1);
+        printf("  after SIGCONT %s returned %s\n", what, line);
+        waitpid(pid, NULL, 0);
+        drain_sigchld();
+    }
+}
+
 static volatile sig_atomic_t tstp_handled;
 static void on_tstp(int sig) {
     (void)sig;
@@ -314,6 +352,7 @@ int main(void) {
     spinning_threads();
     blocked_in_read();
     blocked_in_nanosleep();
+    blocked_in_epoll_and_sigtimedwait();
     terminal_stop();
     no_cld_stop();
     with_waitid();

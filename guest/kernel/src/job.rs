@@ -104,6 +104,9 @@ fn stop_now(p: &mut Process) {
     if p.thread.signals.stopping {
         thread_stopped(p);
     }
+    if p.job.stopped && !must_leave(p) {
+        p.thread.signals.was_stopped = true;
+    }
     while p.job.stopped && !must_leave(p) {
         p.park(u64::MAX);
     }

@@ -596,6 +596,10 @@ pub struct ThreadSignals {
     /// Another thread stopped the process (`crate::job`): this one stops where it next meets
     /// the signal check.
     pub stopping: bool,
+    /// The thread was stopped and continued since a wait cleared this (`crate::job`):
+    /// epoll_wait and sigtimedwait end with EINTR then, as on Linux (signal(7), "Interruption
+    /// of system calls and library functions by stop signals"), where other waits go on.
+    pub was_stopped: bool,
 }
 
 impl ThreadSignals {
@@ -609,6 +613,7 @@ impl ThreadSignals {
             last_trap: LastTrap::default(),
             ending: false,
             stopping: false,
+            was_stopped: false,
         }
     }
 

@@ -111,12 +111,14 @@ pub fn wait_until(
 /// event between the caller's check and the park is never missed.
 pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> {
     let events = io_events();
+    let stopped = p.thread.signals.was_stopped;
     if signal_pending(p) {
         return Err(Errno::EINTR);
     }
-    if io_events() != events {
+    if io_events() != events || p.thread.signals.was_stopped != stopped {
         // A signal that arrived was queued just now (from outside, or a timer's): a signalfd
-        // may read it, so the caller looks again before any park.
+        // may read it, so the caller looks again before any park. So it does after the
+        // thread was stopped and continued here: epoll_wait then ends (EINTR).
         return Ok(());
     }
     let timeout = time_left(p, deadline)?;

@@ -846,6 +846,10 @@ pub fn jobs(tc: Toolchain) -> Case {
                \x20\x20after SIGCONT its read returned 1\n\
                blocked in nanosleep: stopped by 19\n\
                \x20\x20after SIGCONT nanosleep returned 0\n\
+               blocked in epoll_wait: stopped by 19\n\
+               \x20\x20after SIGCONT epoll_wait returned -1 EINTR\n\
+               blocked in sigtimedwait: stopped by 19\n\
+               \x20\x20after SIGCONT sigtimedwait returned -1 EINTR\n\
                SIGTSTP, own group: stopped by 20\n\
                SIGTSTP with a handler: handled\n\
                \x20\x20then: exited 0\n\

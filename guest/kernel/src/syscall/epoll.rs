@@ -110,6 +110,7 @@ fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Op
     let file = p.used_file(epfd as i32)?;
     let epoll = file.epoll().cloned().ok_or(Errno::EINVAL)?;
     let deadline = deadline_after(p, timeout_ns);
+    p.thread.signals.was_stopped = false;
     loop {
         crate::wait::note_scanner_signals(p);
         let space = &mut p.space;
@@ -119,6 +120,10 @@ fn wait_events(p: &mut Process, epfd: u64, events: u64, max: u64, timeout_ns: Op
         })?;
         if count > 0 {
             return Ok(count);
+        }
+        if p.thread.signals.was_stopped {
+            // Stopped and continued while waiting, and nothing ready: EINTR, as Linux's.
+            return Err(Errno::EINTR);
         }
         let console = epoll.console_input(0);
         if !wait_for_change(p, console.as_deref(), deadline)? {

@@ -148,12 +148,19 @@ pub fn sys_rt_sigtimedwait(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let wanted = user::read_u64(&mut p.space, set)? & !UNBLOCKABLE;
     let wait_ns = if timeout == 0 { None } else { Some(timeout_ns(user::read(&mut p.space, timeout, 16)?)?) };
     let deadline = wait_ns.map(|ns| crate::wait::now_ns(p).saturating_add(ns));
+    p.thread.signals.was_stopped = false;
     // Waits as for a file: every signal queued in the VM wakes the threads waiting so, which
     // reaches a thread of another process that blocks the signal (nobody is interrupted for
     // a signal every thread blocks).
     while (p.signals.pending.mask() | p.thread.signals.pending.mask()) & wanted == 0 {
         match crate::wait::wait_for_io(p, deadline) {
-            Ok(()) => {}
+            Ok(()) => {
+                let pending = p.signals.pending.mask() | p.thread.signals.pending.mask();
+                if p.thread.signals.was_stopped && pending & wanted == 0 {
+                    // Stopped and continued while waiting, and none came: EINTR, as Linux's.
+                    return Err(Errno::EINTR);
+                }
+            }
             Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
             Err(e) => return Err(e),
         }
