@@ -96,7 +96,8 @@ pub struct BuildArgs {
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct RunArgs {
     /// An image, or a manifest to build (when its image is missing or older than its inputs)
-    /// and run. Default: the image of ./app.toml.
+    /// and run, or a static program to run without a manifest (packed alone into an image in
+    /// uvm's cache). Default: the image of ./app.toml.
     pub target: Option<PathBuf>,
     /// Set an environment variable for the app (repeatable); overrides the manifest's and the
     /// env files'. KEY alone takes the value KEY has here (left unset if it has none), as

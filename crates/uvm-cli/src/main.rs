@@ -18,6 +18,7 @@ mod cli;
 mod guest_etc;
 mod inspect;
 mod network;
+mod program;
 mod run;
 #[cfg(test)]
 mod test_image;

@@ -545,9 +545,13 @@ fn print_timings(
 }
 
 /// The image to run: the target itself, or the image of a manifest (built when missing or
-/// stale), or the image of ./app.toml.
+/// stale), or the image of a static program (`crate::program`; a target named `*.uvm` is
+/// not looked at for that), or the image of ./app.toml.
 fn resolve_image(target: Option<&Path>) -> Result<PathBuf> {
     let target = target.unwrap_or(Path::new("app.toml"));
+    if target.extension().is_none_or(|e| e != "uvm" && e != "toml") && crate::program::is_program(target) {
+        return crate::program::program_image(target);
+    }
     if target.extension().is_some_and(|e| e == "toml") {
         if !target.exists() {
             bail!("{} does not exist; give an image or a manifest (uvm run IMAGE|MANIFEST)", target.display());
@@ -566,7 +570,7 @@ fn resolve_image(target: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Whether `image` is missing or older than any input (walking directories) or than uvm itself.
-fn is_stale(image: &Path, inputs: &[PathBuf]) -> bool {
+pub fn is_stale(image: &Path, inputs: &[PathBuf]) -> bool {
     let Ok(built) = image.metadata().and_then(|m| m.modified()) else {
         return true;
     };

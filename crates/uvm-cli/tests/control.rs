@@ -527,6 +527,60 @@ fn env_files_and_env_flags_set_the_environment_as_docker_does() {
     );
 }
 
+/// `uvm run PROGRAM`: a static program runs without a manifest (as `ops run` runs one), its
+/// image built once into uvm's cache and built again only when the program changes; the
+/// arguments after `--` and `-e` reach it; a dynamically linked program is uvm's error (125),
+/// saying how to rebuild it.
+#[test]
+fn a_static_program_runs_without_a_manifest() {
+    let test = "a_static_program_runs_without_a_manifest";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let built = support::apps::app(Musl, "args_env").unwrap_or_else(|e| panic!("{test}: build args_env: {e:?}"));
+    let dir = vm::work_dir(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let program = dir.join("args env");
+    std::fs::copy(&built, &program).expect("copy the program");
+    let cache = dir.join("cache");
+    let run = || {
+        let mut cmd = uvm(["run".as_ref(), program.as_os_str(), "-e".as_ref(), "GREETING=hi".as_ref()]);
+        cmd.args(["--", "one", "two words"]).env("XDG_CACHE_HOME", &cache);
+        expect_code(test, cmd, 0)
+    };
+    let out = String::from_utf8_lossy(&run().stdout).into_owned();
+    assert!(out.starts_with("argc=3\nargv[0]=<args env>\nargv[1]=<one>\nargv[2]=<two words>\n"), "{test}: {out}");
+    assert!(out.contains("GREETING=<hi>\n") && out.contains("cwd=/\n"), "{test}: {out}");
+    let images = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(cache.join("uvm/programs"))
+            .expect("the programs' images")
+            .map(|e| {
+                let e = e.expect("entry");
+                (e.path(), e.metadata().and_then(|m| m.modified()).expect("mtime"))
+            })
+            .collect()
+    };
+    let first = images();
+    assert_eq!(first.len(), 1, "{test}: {first:?}");
+    assert!(first[0].0.file_name().is_some_and(|n| n.to_string_lossy().starts_with("args-env-")), "{test}");
+    run();
+    assert_eq!(images(), first, "{test}: the cached image is used again");
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::copy(&built, &program).expect("the program again, newer");
+    run();
+    let again = images();
+    assert_eq!(again.len(), 1, "{test}");
+    assert!(again[0].1 > first[0].1, "{test}: a newer program is packed again");
+    if std::path::Path::new("/bin/true").exists() {
+        let mut cmd = uvm(["run", "/bin/true"]);
+        cmd.env("XDG_CACHE_HOME", &cache);
+        let out = expect_code(test, cmd, 125);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("dynamically linked") && stderr.contains("-static"), "{test}: {stderr}");
+    }
+}
+
 /// gosu (Debian's static Go build, unmodified), the tool docker images' entrypoints use to
 /// drop root (`exec gosu app "$@"`): it takes the groups, gid and uid from the image's
 /// /etc/passwd and /etc/group (Go's runtime has every thread take them) and execs its

@@ -1,0 +1,124 @@
+//! `uvm run PROGRAM`: a static program run without a manifest, as `ops run` runs one. The
+//! program is packed alone (with the `/etc` files every image gets) into an image kept in
+//! uvm's cache, `programs/NAME-KEY.uvm` in [`uvm_image::user_cache_dir`] (the system's
+//! temporary directory without one), and built again only when the program (or uvm) is newer
+//! than it. Its name is the program's file name, made fit for a manifest's `name`; it runs
+//! with no arguments but those after `--`, no environment but `-e` and `--env-file`, as root
+//! in `/`. An app that needs files, ports or settings of its own has a manifest.
+
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::build::build_image;
+
+/// Whether `path` is an ELF file (its first bytes), which `uvm run` then takes for a program
+/// to pack, not an image.
+pub fn is_program(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut magic)).is_ok() && magic == *b"\x7fELF"
+}
+
+/// The image of the program at `path`, built into uvm's cache when it is missing or stale.
+pub fn program_image(path: &Path) -> Result<PathBuf> {
+    let program = std::fs::canonicalize(path).with_context(|| format!("cannot find the program {}", path.display()))?;
+    let name = app_name(&program);
+    let manifest_text =
+        format!("[app]\nname = {}\nbinary = {}\n", toml_string(&name), toml_string(&program.to_string_lossy()));
+    let dir = program.parent().unwrap_or(Path::new("/"));
+    let app = uvm_manifest::parse(&manifest_text, &dir.join(format!("{name}.toml")))
+        .with_context(|| format!("cannot run {} without a manifest; write one (docs/manifest.md)", path.display()))?;
+    let cache = uvm_image::user_cache_dir().unwrap_or_else(std::env::temp_dir).join("programs");
+    std::fs::create_dir_all(&cache).with_context(|| format!("cannot make {}", cache.display()))?;
+    let image = cache.join(format!("{name}-{:016x}.uvm", key_of(&program)));
+    // The program is the one input (the manifest is made up here, and is no file).
+    if crate::run::is_stale(&image, std::slice::from_ref(&app.binary)) {
+        build_image(&app, &image)?;
+    }
+    Ok(image)
+}
+
+/// An app name for the program at `path` (see docs/manifest.md, `name`): its file name with
+/// each character a name may not hold as `-`, no leading `.` or `-`, at most 64 characters;
+/// `app` if nothing is left.
+fn app_name(path: &Path) -> String {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fitting: String =
+        file_name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    let name: String = fitting.trim_start_matches(['.', '-']).chars().take(64).collect();
+    if name.is_empty() {
+        "app".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A key for the program's image: the same program path, the same image file.
+fn key_of(program: &Path) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    program.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_programs_file_name_becomes_an_app_name() {
+        assert_eq!(app_name(Path::new("/usr/bin/hello")), "hello");
+        assert_eq!(app_name(Path::new("/x/web server v1.2")), "web-server-v1.2");
+        assert_eq!(app_name(Path::new("/x/.hidden")), "hidden");
+        assert_eq!(app_name(Path::new("/x/--")), "app");
+        assert_eq!(app_name(Path::new("/x/ünï")), "n-", "non-ASCII letters become '-', leading ones dropped");
+        assert_eq!(app_name(Path::new(&"a".repeat(100))).len(), 64);
+    }
+
+    #[test]
+    fn paths_are_written_as_toml_strings() {
+        assert_eq!(toml_string("/a/b"), "\"/a/b\"");
+        assert_eq!(toml_string("/a \"b\"\\c"), "\"/a \\\"b\\\"\\\\c\"");
+        assert_eq!(toml_string("a\nb"), "\"a\\u000Ab\"");
+        // The manifest reader reads such a path back.
+        let dir = std::env::temp_dir().join(format!("uvm-program-toml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("we\"ird\\na\tme");
+        std::fs::write(&binary, b"\x7fELF").unwrap();
+        let text = format!("[app]\nname = \"x\"\nbinary = {}\n", toml_string(&binary.to_string_lossy()));
+        let app = uvm_manifest::parse(&text, &dir.join("x.toml")).unwrap();
+        assert_eq!(app.binary, binary);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn only_elf_files_are_programs() {
+        let dir = std::env::temp_dir().join(format!("uvm-program-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (elf, other, short) = (dir.join("elf"), dir.join("other"), dir.join("short"));
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01").unwrap();
+        std::fs::write(&other, b"UVMIMAGE").unwrap();
+        std::fs::write(&short, b"\x7fE").unwrap();
+        assert!(is_program(&elf));
+        assert!(!is_program(&other));
+        assert!(!is_program(&short));
+        assert!(!is_program(&dir.join("missing")));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
