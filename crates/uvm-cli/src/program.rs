@@ -25,10 +25,8 @@ pub fn is_program(path: &Path) -> bool {
 pub fn program_image(path: &Path) -> Result<PathBuf> {
     let program = std::fs::canonicalize(path).with_context(|| format!("cannot find the program {}", path.display()))?;
     let name = app_name(&program);
-    let manifest_text =
-        format!("[app]\nname = {}\nbinary = {}\n", toml_string(&name), toml_string(&program.to_string_lossy()));
     let dir = program.parent().unwrap_or(Path::new("/"));
-    let app = uvm_manifest::parse(&manifest_text, &dir.join(format!("{name}.toml")))
+    let app = uvm_manifest::program_manifest(&name, &program, &dir.join(format!("{name}.toml")))
         .with_context(|| format!("cannot run {} without a manifest; write one (docs/manifest.md)", path.display()))?;
     let cache = uvm_image::user_cache_dir().unwrap_or_else(std::env::temp_dir).join("programs");
     std::fs::create_dir_all(&cache).with_context(|| format!("cannot make {}", cache.display()))?;
@@ -62,21 +60,6 @@ fn key_of(program: &Path) -> u64 {
     hasher.finish()
 }
 
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,22 +72,6 @@ mod tests {
         assert_eq!(app_name(Path::new("/x/--")), "app");
         assert_eq!(app_name(Path::new("/x/ünï")), "n-", "non-ASCII letters become '-', leading ones dropped");
         assert_eq!(app_name(Path::new(&"a".repeat(100))).len(), 64);
-    }
-
-    #[test]
-    fn paths_are_written_as_toml_strings() {
-        assert_eq!(toml_string("/a/b"), "\"/a/b\"");
-        assert_eq!(toml_string("/a \"b\"\\c"), "\"/a \\\"b\\\"\\\\c\"");
-        assert_eq!(toml_string("a\nb"), "\"a\\u000Ab\"");
-        // The manifest reader reads such a path back.
-        let dir = std::env::temp_dir().join(format!("uvm-program-toml-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let binary = dir.join("we\"ird\\na\tme");
-        std::fs::write(&binary, b"\x7fELF").unwrap();
-        let text = format!("[app]\nname = \"x\"\nbinary = {}\n", toml_string(&binary.to_string_lossy()));
-        let app = uvm_manifest::parse(&text, &dir.join("x.toml")).unwrap();
-        assert_eq!(app.binary, binary);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! value and the fix, and hands the CLI and the image builder plain data. It knows nothing of
 //! KVM or of the image format. The format is documented in docs/manifest.md.
 //!
-//! - [`load`] and [`parse`]: manifest text to [`AppConfig`].
+//! - [`load`] and [`parse`]: manifest text to [`AppConfig`]; [`program_manifest`]: the
+//!   manifest of a program run without one.
 //! - [`RunConfig`]: the part of an [`AppConfig`] that `uvm run` needs, as stored in an image.
 //! - [`parse_env_override`], [`parse_env_file`], [`check_memory_mib`], [`check_cpus`], [`parse_user`] and the
 //!   like: the same rules for command-line values.
@@ -171,6 +172,17 @@ pub fn load(path: &Path) -> Result<AppConfig, ManifestError> {
     let text = String::from_utf8(bytes)
         .map_err(|e| ManifestError::NotUtf8 { path: path.to_owned(), offset: e.utf8_error().valid_up_to() })?;
     parse(&text, path)
+}
+
+/// The manifest of a program run without one (`uvm run PROGRAM`): `[app] name` and `binary`
+/// alone, checked as a manifest at `manifest_path` with them would be.
+pub fn program_manifest(name: &str, binary: &Path, manifest_path: &Path) -> Result<AppConfig, ManifestError> {
+    let mut app = toml::Table::new();
+    app.insert("name".into(), name.into());
+    app.insert("binary".into(), binary.to_string_lossy().into_owned().into());
+    let mut manifest = toml::Table::new();
+    manifest.insert("app".into(), app.into());
+    parse(&manifest.to_string(), manifest_path)
 }
 
 /// Parses and validates manifest `text`, as if read from `manifest_path`: errors name that

@@ -292,3 +292,17 @@ fn print_messages() {
         }
     }
 }
+
+/// `uvm run PROGRAM`'s manifest takes any path the program may have, quotes, backslashes and
+/// control characters included, and checks the name as a manifest's.
+#[test]
+fn a_programs_manifest_takes_any_path() {
+    let dir = std::env::temp_dir().join(format!("uvm-manifest-{}-program", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("we\"ird\\na\tme\nx");
+    fs::write(&binary, b"\x7fELF").unwrap();
+    let app = uvm_manifest::program_manifest("weird", &binary, &dir.join("weird.toml")).unwrap();
+    assert_eq!((app.name.as_str(), app.binary.as_path()), ("weird", binary.as_path()));
+    assert!(uvm_manifest::program_manifest("-bad", &binary, &dir.join("x.toml")).is_err());
+    fs::remove_dir_all(dir).unwrap();
+}

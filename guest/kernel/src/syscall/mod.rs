@@ -58,15 +58,14 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let nr = frame.nr;
     // Where the `syscall` instruction is, if the call trapped (a patched site's entry marks
     // its frame): the site may be rewritten below, once this call is done.
-    let trapped_at = if frame.pad == crate::arch::frame::PATCHED_ENTRY { None } else { frame.rip.checked_sub(2) };
-    let args = frame.syscall_args();
-    // What the registers show of the instructions before the `syscall` (`patch::evidence`).
-    let regs = patch::Regs {
-        gpr: [
-            frame.nr, frame.rcx, frame.rdx, frame.rbx, frame.rsp, frame.rbp, frame.rsi, frame.rdi, frame.r8, frame.r9,
-            frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15,
-        ],
+    // With it, what the registers show of the instructions before the `syscall`
+    // (`patch::evidence`), taken before the call changes them; a patched call copies nothing.
+    let trapped = if frame.pad == crate::arch::frame::PATCHED_ENTRY {
+        None
+    } else {
+        frame.rip.checked_sub(2).map(|at| (at, patch::Regs::of(frame)))
     };
+    let args = frame.syscall_args();
     if process.trace && trace::never_returns(nr) {
         trace::report_exit(nr, &args);
     }
@@ -78,10 +77,10 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let paths = if process.trace { Some(trace::capture_paths(nr, &args, &mut process.space)) } else { None };
     let result = table::dispatch(nr, process, frame);
     process.stats.syscalls += 1;
-    match trapped_at {
+    match &trapped {
         // An execve that succeeded left no old program to patch.
         Some(_) if result.is_ok() && exec::replaces_program(nr) => {}
-        Some(at) => process.patcher.trapped(&mut process.space, at, nr, &regs),
+        Some((at, regs)) => process.patcher.trapped(&mut process.space, *at, nr, regs),
         None => process.stats.patched_syscalls += 1,
     }
     if result == Err(crate::errno::Errno::ENOSYS) && !process.process_noted {

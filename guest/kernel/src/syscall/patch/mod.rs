@@ -513,6 +513,17 @@ pub struct Regs {
     pub gpr: [u64; 16],
 }
 
+impl Regs {
+    /// The registers of the call `frame` holds (its number for %rax).
+    pub fn of(frame: &crate::arch::frame::TrapFrame) -> Regs {
+        let f = frame;
+        let gpr = [
+            f.nr, f.rcx, f.rdx, f.rbx, f.rsp, f.rbp, f.rsi, f.rdi, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15,
+        ];
+        Regs { gpr }
+    }
+}
+
 /// x86's numbers of the registers [`evidence_of`] looks at.
 const RBX: usize = 3;
 const RSP: usize = 4;
