@@ -156,6 +156,18 @@ static void blocked_in_read(void) {
     drain_sigchld();
 }
 
+/* Continues child `pid`, stopped in `what`, 30 ms later, and prints what the call returned
+ * (its report on `out`). */
+static void continue_and_report(pid_t pid, int out, const char *what) {
+    pause_ms(30);
+    kill(pid, SIGCONT);
+    char line[32] = {0};
+    read(out, line, sizeof line - 1);
+    printf("  after SIGCONT %s returned %s\n", what, line);
+    waitpid(pid, NULL, 0);
+    drain_sigchld();
+}
+
 static void blocked_in_nanosleep(void) {
     int out[2];
     pipe(out);
@@ -165,13 +177,7 @@ static void blocked_in_nanosleep(void) {
         tell_and_exit(out[1], nanosleep(&ts, NULL));
     }
     stop_blocked_child(pid, "nanosleep");
-    pause_ms(30);
-    kill(pid, SIGCONT);
-    char line[32] = {0};
-    read(out[0], line, sizeof line - 1);
-    printf("  after SIGCONT nanosleep returned %s\n", line);
-    waitpid(pid, NULL, 0);
-    drain_sigchld();
+    continue_and_report(pid, out[0], "nanosleep");
 }
 
 /* A child blocked in epoll_wait (an empty pipe, 2 s) or rt_sigtimedwait (SIGUSR1, blocked, 2 s):
@@ -200,13 +206,7 @@ static void blocked_in_epoll_and_sigtimedwait(void) {
         }
         const char *what = which == 0 ? "epoll_wait" : "sigtimedwait";
         stop_blocked_child(pid, what);
-        pause_ms(30);
-        kill(pid, SIGCONT);
-        char line[32] = {0};
-        read(out[0], line, sizeof line - 1);
-        printf("  after SIGCONT %s returned %s\n", what, line);
-        waitpid(pid, NULL, 0);
-        drain_sigchld();
+        continue_and_report(pid, out[0], what);
     }
 }
 

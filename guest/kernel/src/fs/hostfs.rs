@@ -554,6 +554,10 @@ impl HostNode {
             pages.write_back();
             return self.read_host(&io, offset, buf);
         }
+        if self.io.is_none() {
+            // A handle opened for this read alone: nothing would read its window.
+            return self.read_host(&io, offset, buf);
+        }
         let slot = data_changes(self.id);
         let mut ahead = core::mem::take(&mut *io.ahead.lock());
         let result = self.read_through(&io, &mut ahead, slot, offset, buf);

@@ -524,26 +524,21 @@ impl Regs {
     }
 }
 
-/// x86's numbers of the registers [`evidence_of`] looks at.
-const RBX: usize = 3;
-const RSP: usize = 4;
-const RDI: usize = 7;
-const R9: usize = 9;
-
 /// The [`evidence`] `regs` show at the site whose `syscall` is at `at` (all of whose calls
 /// came with number `nr`, if they did); the stack's word and the site's instructions only if
 /// `look_closer` (from `space`).
 fn evidence_of(space: &mut AddressSpace, at: u64, nr: Option<u32>, regs: &Regs, look_closer: bool) -> u8 {
     let gpr = &regs.gpr;
     let mut shown = 0;
-    if gpr[RDI] == gpr[RBX] {
+    let reg = |number: u8| gpr[usize::from(number)];
+    if reg(moves::reg::RDI) == reg(moves::reg::RBX) {
         shown |= evidence::RDI_IS_RBX;
     }
     if !look_closer {
         return shown | evidence::R9_IS_RSP_8 | evidence::MOVES_SHOWN;
     }
-    let rsp_8 = gpr[RSP].checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
-    if rsp_8 == Some(gpr[R9]) {
+    let rsp_8 = reg(moves::reg::RSP).checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
+    if rsp_8 == Some(reg(moves::reg::R9)) {
         shown |= evidence::R9_IS_RSP_8;
     }
     shown | moves_shown(space, at, nr, gpr)
