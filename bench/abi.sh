@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the Linux-ABI figures of docs/PERFORMANCE.md: the same static binary
-# (bench/micro.c) natively and inside uvm, 5 rounds of each per test (native first); medians
-# printed.
+# (bench/micro.c; built with glibc, and with musl for its stdio) natively and inside uvm, 5
+# rounds of each per test (native first); medians printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -42,6 +42,17 @@ for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 102
     # tmpfs and volume print write/read MB/s: the median is the run with the median write figure.
     unit=$(case "$1" in read) echo "MB/s" ;; tmpfs | volume) echo "MB/s written/read" ;; touch | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
     echo "$1: native $n $unit, uvm $v $unit"
+done
+# musl's stdio: a line per write, from a `syscall` whose number is in a register (%r12).
+musl-gcc -static -O2 -o "$out/micro-musl" bench/micro.c
+printf '[app]\nname = "micro-musl"\nbinary = "micro-musl"\n' > "$out/micro-musl.toml"
+"$UVM" build "$out/micro-musl.toml" >/dev/null
+for libc in glibc musl; do
+    bin=micro image=micro.uvm
+    [ "$libc" = musl ] && bin=micro-musl image=micro-musl.uvm
+    n=$(for _ in $(seq "$rounds"); do run "$out/$bin" lines 200000 /dev/shm/micro-lines; done | median)
+    v=$(for _ in $(seq "$rounds"); do run "$UVM" run "$out/$image" -- lines 200000 /tmp/micro-lines; done | median)
+    echo "stdio lines ($libc): native $n ns/line, uvm $v ns/line"
 done
 # The floor for a syscall served in the guest on this host: the bare `syscall` trap round trip
 # (stub = return only), measured by the design probe, when it is beside the repository.

@@ -11,6 +11,9 @@
  *                      pread() calls (printed as write/read)
  *   micro volume MIB DIR  as tmpfs, in a file of DIR (a volume, `uvm run -v`, in the VM)
  *   micro stat N DIR   ns per stat() of a file of DIR
+ *   micro lines N FILE ns per line fprintf'd to FILE (created), line-buffered: a write per
+ *                      line through the C library's stdio (musl's comes from a `syscall`
+ *                      whose number is in a register)
  *   micro exec N       ns per execve: the program runs itself N times through execve of
  *                      /proc/self/exe (each run up to its main), then prints
  *   micro fork N       ns per fork + _exit in the child + waitpid in the parent
@@ -81,7 +84,7 @@ static int write_then_read(const char *path, long mib, const char *label) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro lines N FILE | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "clock") == 0) {
@@ -185,6 +188,22 @@ int main(int argc, char **argv) {
         char path[4096];
         snprintf(path, sizeof path, "%s/micro-volume", argv[3]);
         return write_then_read(path, atol(argv[2]), "volume");
+    } else if (strcmp(argv[1], "lines") == 0 && argc > 3) {
+        FILE *out = fopen(argv[3], "w");
+        if (!out || setvbuf(out, NULL, _IOLBF, BUFSIZ) != 0) {
+            perror(argv[3]);
+            return 1;
+        }
+        long n = atol(argv[2]);
+        double start = now();
+        for (long i = 0; i < n; i++)
+            if (fprintf(out, "request %ld served in 12 us\n", i) < 0)
+                return 1;
+        double secs = now() - start;
+        if (fclose(out) != 0)
+            return 1;
+        unlink(argv[3]);
+        printf("stdio line: %.0f ns per line\n", secs * 1e9 / n);
     } else if (strcmp(argv[1], "stat") == 0 && argc > 3) {
         char path[4096];
         snprintf(path, sizeof path, "%s/micro-stat", argv[3]);

@@ -3,7 +3,8 @@
 // signal interrupts there and that restarts (SA_RESTART), and calls from two threads. The pipe
 // round trips run twice, before and after the first thread: glibc's `read` takes another path
 // (another `syscall`) once the process has threads, and the interrupted read comes after both.
-// Last, signals that arrive during the round trips: their handler sees the pc in the program's
+// Then sites whose number comes from a register (stdio, the generic syscall()). Last, signals
+// that arrive during the round trips: their handler sees the pc in the program's
 // own code, as natively, not in the kernel a rewritten site jumps through.
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -166,6 +168,29 @@ int main(void) {
     close(fd);
     unlink("/tmp/hot-stat");
     printf("stat and fstat x1000: %ld wrong; mmap and munmap x1000: %ld wrong\n", stat_wrong, map_wrong);
+
+    // Sites whose number comes from a register: musl's stdio writes and reads (its
+    // `__stdio_write` is `mov %r12, %rax; ...; syscall`) and the generic syscall(), in both C
+    // libraries. A line-buffered file makes a write per line, an 8-byte buffer a read per 8 bytes.
+    FILE *out = fopen("/tmp/hot-stdio", "w");
+    if (!out || setvbuf(out, NULL, _IOLBF, BUFSIZ) != 0) return 1;
+    for (int i = 0; i < 1000; i++) fprintf(out, "line %d\n", i);
+    if (fclose(out) != 0) return 1;
+    FILE *in = fopen("/tmp/hot-stdio", "r");
+    static char small[8];
+    if (!in || setvbuf(in, small, _IOFBF, sizeof small) != 0) return 1;
+    char line[32], want[32];
+    long lines = 0, lines_wrong = 0;
+    while (fgets(line, sizeof line, in)) {
+        snprintf(want, sizeof want, "line %ld\n", lines++);
+        if (strcmp(line, want) != 0) lines_wrong++;
+    }
+    fclose(in);
+    unlink("/tmp/hot-stdio");
+    long generic_wrong = 0;
+    for (int i = 0; i < 1000; i++) generic_wrong += syscall(SYS_getppid) != parent;
+    printf("stdio lines x1000: %ld read back, %ld wrong; syscall(SYS_getppid) x1000: %ld wrong\n", lines, lines_wrong,
+           generic_wrong);
 
     struct sigaction sa2;
     memset(&sa2, 0, sizeof sa2);

@@ -1512,6 +1512,7 @@ pub fn hot_syscalls(tc: Toolchain) -> Case {
                pipe round trips with threads x200: 0 wrong\ninterrupted read: 4 bytes \"late\" after 1 signal(s)\n\
                two threads x500: same every time\n\
                stat and fstat x1000: 0 wrong; mmap and munmap x1000: 0 wrong\n\
+               stdio lines x1000: 1000 read back, 0 wrong; syscall(SYS_getppid) x1000: 0 wrong\n\
                signals during round trips: 20 or more, 0 at a pc outside the program's code, 0 wrong\n";
     case("hot_syscalls", c_only(tc), "hot_syscalls", vec![Run::new("hot_syscalls").stdout(out)])
 }

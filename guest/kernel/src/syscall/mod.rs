@@ -58,8 +58,9 @@ pub extern "C" fn syscall_handler(frame: &mut crate::arch::frame::TrapFrame) {
     let nr = frame.nr;
     // Where the `syscall` instruction is, if the call trapped (a patched site's entry marks
     // its frame): the site may be rewritten below, once this call is done.
-    // With it, what the registers show of the instructions before the `syscall`
-    // (`patch::evidence`), taken before the call changes them; a patched call copies nothing.
+    // With it, the registers, which show whether the instructions before the `syscall` are
+    // what they look like (`patch::Regs`), taken before the call changes them; a patched call
+    // copies nothing.
     let trapped = if frame.pad == crate::arch::frame::PATCHED_ENTRY {
         None
     } else {

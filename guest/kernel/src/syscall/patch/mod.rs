@@ -4,21 +4,23 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the known [`Shape`]s. Only one
-//! instruction before its `syscall` is rewritten, the one right before it or a `mov $nr, %eax`
-//! followed by register-only instructions (`moves`): it becomes a `jmp rel32` to a trampoline
-//! of its own in the kernel's trampoline page or, where it is too short for one, a `jmp rel8`
-//! into the dead padding after the function's `ret`, which holds the `jmp rel32`. The
-//! trampoline does the instruction the jump replaced (and copies of those register-only
-//! instructions), puts the return address (right after
-//! the site's `syscall`) in %rcx as `syscall` does, and jumps to `arch::entry`'s patched entry;
-//! that entry does the rest of what `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared)
-//! after it has switched stacks, so the app's red zone is never touched. Every call returns to
-//! the app right after the site, so a signal handler sees the app's own program counter, as
-//! without the patch. The `syscall` (and any instruction between it and the rewritten one)
-//! stays in place, so every instruction boundary a thread may be stopped at in the old code is
-//! still one in the new: a thread interrupted after the rewritten instruction runs the real
-//! `syscall`, and a restarted call (the kernel rewinds %rip by 2) lands on it.
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the two [`Shape`]s:
+//! - a `mov $nr, %eax` (maybe followed by register-only instructions, `moves`) before the
+//!   `syscall`: the `mov` becomes a `jmp rel32` to a trampoline of its own in the kernel's
+//!   trampoline page, which does the `mov` and copies of the instructions after it;
+//! - dead padding within a `jmp rel8`'s reach after the `syscall` (after the first `ret` or
+//!   `jmp` the code from the `syscall` on reaches, found by decoding it forward: `length`):
+//!   the `syscall` becomes that `jmp rel8`, and the padding the `jmp rel32` to the trampoline.
+//!
+//! The trampoline then puts the return address (right after the site's `syscall`) in %rcx as
+//! `syscall` does, and jumps to `arch::entry`'s patched entry; that entry does the rest of
+//! what `syscall` does (%r11 = RFLAGS, SFMASK's flags cleared) after it has switched stacks,
+//! so the app's red zone is never touched. Every call returns to the app right after the
+//! site, so a signal handler sees the app's own program counter, as without the patch. Every
+//! instruction boundary a thread may be stopped at in the old code is still one in the new:
+//! the `mov` and the `syscall` are replaced by jumps of their own length, and a thread
+//! interrupted after the `mov` runs the real `syscall`; a restarted call (the kernel rewinds
+//! %rip by 2) lands on the `syscall` or the `jmp rel8` in its place.
 //!
 //! How a site is rewritten without another vCPU ever seeing half an instruction: the code
 //! page is copied into a fresh frame, the copy is patched, and the page's entry is switched to
@@ -32,13 +34,14 @@
 //! trapped at least half as often are patched along with the one that reached the count,
 //! under the same flush.
 //!
-//! Why the bytes before a `syscall` can be trusted to be the instruction they look like: x86
-//! cannot be decoded backwards, so they could be the tail of a longer instruction. A site is
-//! patched only when every call that trapped there agrees with them (the `mov $nr, %eax`'s
-//! immediate is the number each call came with; after `mov %rbx, %rdi`, %rdi equals %rbx at
-//! each call; see [`Shape`] for the others, which are also matched byte for byte up to the
-//! padding), and the byte before them is no prefix that would change them (REX, operand or
-//! address size, lock, rep, segment). Sites that fail are never tried again.
+//! Why the bytes can be trusted to be the instructions they look like: x86 cannot be decoded
+//! backwards, so the bytes before a `syscall` could be the tail of a longer instruction. A
+//! `mov $nr, %eax` site is patched only when every call that trapped there agrees with them
+//! (the immediate is the number each call came with, and the registers show the effects of
+//! the instructions after it), and the byte before them is no prefix that would change them
+//! (REX, operand or address size, lock, rep, segment). Forward from a `syscall` (a known
+//! boundary: the trap's return address) the code decodes exactly, and the walk refuses any
+//! instruction it does not know for certain. Sites that fail are never tried again.
 //!
 //! Only on PVM: with VMX/SVM `syscall` enters ring 0 directly and costs ~0.1 us.
 
@@ -49,6 +52,7 @@ use uvm_abi::layout::{KERNEL_BASE, KERNEL_END, PAGE_SIZE};
 use crate::arch::phys;
 use crate::mm::space::AddressSpace;
 
+mod length;
 mod moves;
 
 /// How many times a site traps before it is rewritten. A rewrite costs a page copy, an
@@ -95,78 +99,26 @@ static mut TRAMPOLINE_PAGE: TrampolinePage = TrampolinePage([0; PAGE_SIZE as usi
 /// [`MOST_MOVED`] bytes after it, and the byte before it (which must be no prefix).
 const LOOK_BACK: u64 = 1 + 5 + MOST_MOVED as u64;
 
-/// The bytes before a `syscall` the shapes other than [`Shape::MovEax`] look at: the last ones
-/// of [`SiteBytes`].
-const SHORT_LOOK_BACK: usize = 9;
-
 /// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
 type SiteBytes = [u8; LOOK_BACK as usize + 2];
 
-/// How many bytes after a `syscall` the shapes look at: Go's `Syscall6` has 40 more bytes of
-/// code and then its padding.
-const LOOK_AHEAD: u64 = 48;
+/// How far past a `syscall`'s end a `jmp rel8` in its place reaches ([`Shape::Jumped`]).
+const REL8_REACH: usize = 127;
+
+/// How many bytes after a `syscall` the shapes look at: a [`Shape::Jumped`] site's code up to
+/// the padding a `jmp rel8` reaches, and the padding (up to its 8-byte boundary).
+const LOOK_AHEAD: u64 = REL8_REACH as u64 + 24;
 
 /// The [`LOOK_AHEAD`] bytes after a `syscall`.
 type AfterBytes = [u8; LOOK_AHEAD as usize];
 
-/// glibc's `read` after its `syscall`: `cmp $-4096, %rax; ja <error>; ret`.
-const GLIBC_READ_TAIL: [u8; 9] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00, 0xc3];
+/// Bytes a [`Code`] holds: a trampoline, or a site's rewrite, the longest of which, a
+/// [`Shape::Jumped`] one's (from its `syscall` to the end of the `jmp rel32` in the padding),
+/// takes 134.
+const CODE_CAPACITY: usize = 2 + REL8_REACH + 5;
+const _: () = assert!(TRAMPOLINE_SIZE <= CODE_CAPACITY);
 
-/// Where the padding after glibc's `read`'s `ret` starts, from the `syscall`.
-const GLIBC_READ_PAD: u64 = 2 + GLIBC_READ_TAIL.len() as u64;
-
-/// glibc's `read` once the process has threads, after its `syscall`: `cmp $-4096, %rax; ja
-/// <error>; mov %r8d, %edi; mov %rax, 0x8(%rsp); call __pthread_disable_asynccancel; mov
-/// 0x8(%rsp), %rax; add $0x28, %rsp; ret` (0 bytes here: the `ja`'s and the `call`'s
-/// displacements, which differ between builds).
-const GLIBC_READ_MT_TAIL: [u8; 31] = [
-    0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x00, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0x00, 0x00,
-    0x00, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3,
-];
-
-/// Which bytes of [`GLIBC_READ_MT_TAIL`] are displacements, matched by anything.
-const GLIBC_READ_MT_ANY: [usize; 5] = [7, 17, 18, 19, 20];
-
-/// Where the padding after that path's `ret` starts, from the `syscall`.
-const GLIBC_READ_MT_PAD: u64 = 2 + GLIBC_READ_MT_TAIL.len() as u64;
-
-/// Where the padding after musl's `__syscall_cp_c` starts, from the `syscall`: after its `ret`.
-const MUSL_CP_PAD: u64 = 3;
-
-/// Go's `Syscall6` after its `syscall` (the same from Go 1.19 on, hand-written assembly): the
-/// error check and its two returns, `cmp $-4095, %rax; jbe ok; neg %rax; mov %rax, %rcx; mov
-/// $-1, %rax; mov $0, %rbx; ret; ok: mov %rdx, %rbx; mov $0, %rcx; ret`.
-const GO_SYSCALL6_TAIL: [u8; 40] = [
-    0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x76, 0x15, 0x48, 0xf7, 0xd8, 0x48, 0x89, 0xc1, 0x48, 0xc7, 0xc0, 0xff, 0xff,
-    0xff, 0xff, 0x48, 0xc7, 0xc3, 0x00, 0x00, 0x00, 0x00, 0xc3, 0x48, 0x89, 0xd3, 0x48, 0xc7, 0xc1, 0x00, 0x00, 0x00,
-    0x00, 0xc3,
-];
-
-/// Where the `int3` padding after Go's `Syscall6` starts, from the `syscall`.
-const GO_PAD: u64 = 2 + GO_SYSCALL6_TAIL.len() as u64;
-
-/// Bytes a [`Code`] holds: a trampoline, or a site's rewrite, the longest of which, Go's (from
-/// its `mov` to the end of the `jmp rel32` in the padding), takes 50.
-const CODE_CAPACITY: usize = 64;
-const _: () = assert!(3 + GO_PAD as usize + 5 <= CODE_CAPACITY && TRAMPOLINE_SIZE <= CODE_CAPACITY);
-const _: () = assert!(
-    GO_PAD + 5 <= LOOK_AHEAD + 2 && GLIBC_READ_PAD + 15 <= LOOK_AHEAD + 2 && GLIBC_READ_MT_PAD + 15 <= LOOK_AHEAD + 2
-);
-
-/// What the traps at a site showed of the registers (bits, ANDed over the traps; the stack's
-/// word is read only from the [`PATCH_AFTER`]` / 2`th trap on, as reading it earlier would be
-/// the first touch of a stack page the app may not have touched yet: a shadow-page fault).
-pub mod evidence {
-    /// %rdi equalled %rbx.
-    pub const RDI_IS_RBX: u8 = 1 << 0;
-    /// %r9 equalled the 8 bytes at %rsp + 8.
-    pub const R9_IS_RSP_8: u8 = 1 << 1;
-    /// The register-only instructions between the site's `mov $nr, %eax` and its `syscall`,
-    /// if it has that shape, showed their effects (`moves::effects_shown`).
-    pub const MOVES_SHOWN: u8 = 1 << 2;
-}
-
-/// The sites this rewrites, by the bytes that end at the `syscall`'s end.
+/// The sites this rewrites, by the bytes around the `syscall`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     /// `mov $nr, %eax; syscall` (`b8 imm32 0f 05`): glibc's wrappers and the Go runtime's own
@@ -174,117 +126,73 @@ enum Shape {
     /// as compilers schedule an inline `syscall`'s argument moves: musl's `stat`, `mmap`,
     /// `munmap`, `readv`, `socket`, `accept4` and more. The jump replaces the `mov`, and the
     /// trampoline runs it and a copy of the instructions after it; those and the `syscall`
-    /// stay, so every instruction boundary does. Trusted when every call came with the
-    /// immediate as its number, the byte before the `mov` is no prefix and the instructions in
-    /// between showed their effects (`evidence::MOVES_SHOWN`).
+    /// stay, so every instruction boundary does. Needs no padding. Trusted when every call
+    /// came with the immediate as its number, the byte before the `mov` is no prefix and the
+    /// instructions in between showed their effects (`moves::effects_shown`, from the
+    /// [`PATCH_AFTER`]` / 2`th trap on).
     MovEax { nr: u32, then: u8 },
-    /// The end of Go's `Syscall6`, which all Go I/O goes through: `mov %rbx, %rdi; syscall`,
-    /// the [`GO_SYSCALL6_TAIL`], then `int3` padding to the next function. The `mov` becomes
-    /// a `jmp rel8` (and a `nop`) to the padding, which takes the `jmp rel32`; the `syscall`
-    /// stays. Trusted when %rdi equalled %rbx at every call and the bytes are these to the last.
-    GoSyscall6,
-    /// The end of musl's `__syscall_cp_c`, which its reads, writes, sends and receives go
-    /// through: `mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret`, then padding to the next
-    /// function. The `mov %rcx, %rdx` becomes a `jmp rel8` (and a `nop`) to the padding, which
-    /// takes the `jmp rel32` to the trampoline; the `syscall` stays, so no instruction boundary
-    /// a thread may be stopped at moves. Trusted when %r9 equalled the bytes at %rsp + 8 at
-    /// every call (so the load ran and ends where the `mov` begins; %rcx itself cannot tell:
-    /// `syscall` overwrites it) and the bytes are these to the last.
-    MuslSyscallCp,
-    /// glibc's `read` while the process has one thread: `je; xor %eax, %eax; syscall; cmp
-    /// $-4096, %rax; ja; ret`, then padding up to the next function (nops or `int3`s to an
-    /// 8-byte boundary). The `xor` becomes a `jmp rel8` into the padding, which nothing runs
-    /// (it follows a `ret`), and the padding's first 5 bytes the `jmp rel32` to the
-    /// trampoline. The `syscall` stays. Trusted when every call came with number 0 and the
-    /// bytes are these to the last.
-    GlibcRead,
-    /// glibc's `read` once the process has threads (its cancellable path): `mov %eax, %r8d;
-    /// mov 0x8(%rsp), %edi; xor %eax, %eax; syscall`, the [`GLIBC_READ_MT_TAIL`] to its `ret`,
-    /// then padding. Rewritten as [`Shape::GlibcRead`] is: only the `xor`, into a `jmp rel8`
-    /// to that padding. Trusted the same way.
-    GlibcReadThreaded,
+    /// A site whose code, decoded forward from its `syscall` (`length`), comes within
+    /// [`REL8_REACH`] bytes to an instruction it cannot fall through (`ret`, `jmp`, `ud2`)
+    /// followed by at least 5 bytes of padding up to an 8-byte boundary (nops or `int3`s,
+    /// which nothing runs): the `syscall` itself becomes a `jmp rel8` to that padding (`pad`
+    /// bytes past its end), and the padding's first 5 bytes the `jmp rel32` to the trampoline.
+    /// A `jmp rel8` is as long as a `syscall`, so no instruction boundary moves (a restarted
+    /// call, %rip rewound by 2, lands on the jump), and the trampoline replays nothing:
+    /// however the registers were set, they are as they were. So it takes any site with
+    /// padding in reach, whatever its number: Go's `Syscall6` (all Go I/O), musl's
+    /// `__syscall_cp_c` (its reads and writes), `__stdio_write` (number from %r12) and
+    /// generic `syscall()`, glibc's `read` and `syscall()`. Trusted when the byte before the
+    /// `syscall` is no prefix and the walk decoded every instruction on the way ([`length`]
+    /// refuses what it does not know for certain; the walk refuses `int3`s, and zeros such as
+    /// fill gaps between objects) and met no other site's rewrite.
+    Jumped { pad: u8 },
 }
 
 impl Shape {
-    /// The shape of the site whose `syscall` is at `at`, from its `bytes` (and the bytes
-    /// `after` it, if they could be read), given the one number every trap there came with (if
-    /// one) and the [`evidence`] all of them showed.
-    fn of(at: u64, bytes: &SiteBytes, after: Option<&AfterBytes>, nr: Option<u32>, shown: u8) -> Option<Shape> {
+    /// The shape of the site whose `syscall` is at `at`, from its `bytes` and the bytes
+    /// `after` it (if they could be read), given the one number every trap there came with (if
+    /// one) and whether the traps showed the effects of the register-only instructions before
+    /// the `syscall` (`moves_shown`): [`Shape::MovEax`] if it fits, else [`Shape::Jumped`]
+    /// unless the walk to its padding meets a rewrite (a jump that `rewritten` says replaced
+    /// code that runs on after it).
+    fn of(
+        at: u64,
+        bytes: &SiteBytes,
+        after: Option<&AfterBytes>,
+        nr: Option<u32>,
+        moves_shown: bool,
+        rewritten: impl Fn(u64) -> bool,
+    ) -> Option<Shape> {
         if bytes[LOOK_BACK as usize..] != [0x0f, 0x05] {
             return None;
         }
         if let Some(nr) = nr {
             match mov_eax_then(bytes, nr) {
                 Some(0) => return Some(Shape::MovEax { nr, then: 0 }),
-                Some(then) if shown & evidence::MOVES_SHOWN != 0 => return Some(Shape::MovEax { nr, then }),
+                Some(then) if moves_shown => return Some(Shape::MovEax { nr, then }),
                 _ => {}
             }
         }
-        let bytes = &bytes[LOOK_BACK as usize - SHORT_LOOK_BACK..];
-        let mov = [bytes[6], bytes[7], bytes[8]];
-        let go = mov == [0x48, 0x89, 0xdf] && shown & evidence::RDI_IS_RBX != 0 && !is_prefix(bytes[5]);
-        let go_tail = after.is_some_and(|after| {
-            after[..GO_SYSCALL6_TAIL.len()] == GO_SYSCALL6_TAIL
-                && after[GO_PAD as usize - 2..].iter().take_while(|&&b| b == 0xcc).count() >= 5
-        });
-        if go && go_tail {
-            return Some(Shape::GoSyscall6);
-        }
-        // The padding a `jmp rel8` can reach, `pad` bytes after the `syscall`, if it is there.
-        let padded = |pad: u64| after.is_some_and(|after| padding_len(&after[pad as usize - 2..], at + pad) >= 5);
-        let musl = mov == [0x48, 0x89, 0xca]
-            && bytes[1..6] == [0x4c, 0x8b, 0x4c, 0x24, 0x08]
-            && shown & evidence::R9_IS_RSP_8 != 0
-            && !is_prefix(bytes[0]);
-        if musl && after.is_some_and(|after| after[0] == 0xc3) && padded(MUSL_CP_PAD) {
-            return Some(Shape::MuslSyscallCp);
-        }
-        if bytes[7..9] != [0x31, 0xc0] || nr != Some(0) {
-            return None;
-        }
-        let tail_matches = |tail: &[u8], any: &[usize]| {
-            after.is_some_and(|after| {
-                after.iter().zip(tail).enumerate().all(|(i, (&b, &want))| b == want || any.contains(&i))
-            })
-        };
-        if bytes[5] == 0x74 && tail_matches(&GLIBC_READ_TAIL, &[7]) && padded(GLIBC_READ_PAD) {
-            return Some(Shape::GlibcRead);
-        }
-        let threaded = bytes[..7] == [0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08];
-        (threaded && tail_matches(&GLIBC_READ_MT_TAIL, &GLIBC_READ_MT_ANY) && padded(GLIBC_READ_MT_PAD))
-            .then_some(Shape::GlibcReadThreaded)
+        let pad = padding_after(after?, at + 2, rewritten)?;
+        (!is_prefix(bytes[LOOK_BACK as usize - 1])).then_some(Shape::Jumped { pad })
     }
 
-    /// How many bytes before the `syscall` the rewrite starts.
-    fn jump_back(self) -> u64 {
+    /// Where the rewrite starts: the `mov` of a [`Shape::MovEax`] site, the `syscall` of a
+    /// [`Shape::Jumped`] one.
+    fn rewrite_at(self, at: u64) -> u64 {
         match self {
-            Shape::MovEax { then, .. } => 5 + u64::from(then),
-            Shape::GoSyscall6 | Shape::MuslSyscallCp => 3,
-            Shape::GlibcRead | Shape::GlibcReadThreaded => 2,
-        }
-    }
-
-    /// For a shape that jumps through the padding after the function: how many bytes after
-    /// the `syscall` the padding starts.
-    fn padding(self) -> Option<u64> {
-        match self {
-            Shape::GoSyscall6 => Some(GO_PAD),
-            Shape::MuslSyscallCp => Some(MUSL_CP_PAD),
-            Shape::GlibcRead => Some(GLIBC_READ_PAD),
-            Shape::GlibcReadThreaded => Some(GLIBC_READ_MT_PAD),
-            Shape::MovEax { .. } => None,
+            Shape::MovEax { then, .. } => at - 5 - u64::from(then),
+            Shape::Jumped { .. } => at,
         }
     }
 
     /// The instructions before the `syscall` (in the site's `bytes`) that the trampoline does
-    /// before it enters the kernel: the one the rewrite replaces, and for a [`Shape::MovEax`]
-    /// site the register-only ones after it, which also stay in place.
+    /// before it enters the kernel: a [`Shape::MovEax`] site's `mov`, which the rewrite
+    /// replaces, and the register-only instructions after it, which stay in place.
     fn replayed(self, bytes: &SiteBytes) -> &[u8] {
         match self {
             Shape::MovEax { then, .. } => &bytes[LOOK_BACK as usize - 5 - usize::from(then)..LOOK_BACK as usize],
-            Shape::GoSyscall6 => &[0x48, 0x89, 0xdf],
-            Shape::MuslSyscallCp => &[0x48, 0x89, 0xca],
-            Shape::GlibcRead | Shape::GlibcReadThreaded => &[0x31, 0xc0],
+            Shape::Jumped { .. } => &[],
         }
     }
 }
@@ -312,14 +220,24 @@ fn mov_eax_then(bytes: &SiteBytes, nr: u32) -> Option<u8> {
 /// first 8-byte boundary a whole instruction of it ends at: nops as assemblers align with
 /// (one byte, or `0f 1f` with a zero displacement, behind `66`/`2e` prefixes), or `int3`s.
 /// 0 if code comes first (then it is not padding). Stopping at the first boundary keeps the
-/// run short of any label there (labels that padding leads to are aligned).
+/// run short of any label there (labels that padding leads to are aligned). A run of `int3`s
+/// alone goes on to a 16-byte boundary if it reaches one (nothing runs an `int3` but to trap:
+/// linkers fill between functions with them, Go's to its 32-byte aligned functions).
 fn padding_len(code: &[u8], at: u64) -> usize {
     let mut len = 0;
+    // Where an `int3` run went on past an 8-byte boundary.
+    let mut int3s_past = None;
     loop {
         if len > 0 && (at + len as u64).is_multiple_of(8) {
-            return len;
+            if (at + len as u64).is_multiple_of(16) || !code[..len].iter().all(|&b| b == 0xcc) {
+                return len;
+            }
+            int3s_past.get_or_insert(len);
         }
         let rest = &code[len..];
+        if let Some(past) = int3s_past.filter(|_| rest.first() != Some(&0xcc)) {
+            return past;
+        }
         let prefixes = rest.iter().take_while(|&&b| b == 0x66 || b == 0x2e).count().min(5);
         let body = &rest[prefixes..];
         let nop = match body {
@@ -334,6 +252,36 @@ fn padding_len(code: &[u8], at: u64) -> usize {
         };
         len += prefixes + nop;
     }
+}
+
+/// For [`Shape::Jumped`]: how many bytes past a `syscall`'s end (`end`, where its bytes
+/// `after` start) the padding starts that follows the first instruction the code from there
+/// cannot fall through, if a `jmp rel8` in the `syscall`'s place reaches it and it holds a `jmp
+/// rel32`. `None` if the walk meets a rewrite first (`rewritten`, by address: another site's
+/// jump, which replaced code that runs on after it), an `int3` (what follows one may be
+/// anything) or zeros (`add %al, (%rax)`, which compilers never emit, where
+/// gaps between objects are zero-filled).
+#[cold]
+#[inline(never)]
+fn padding_after(after: &AfterBytes, end: u64, rewritten: impl Fn(u64) -> bool) -> Option<u8> {
+    let mut pos = 0;
+    while pos <= REL8_REACH {
+        let code = &after[pos..];
+        if matches!(code, [0xcc, ..] | [0x00, 0x00, ..]) {
+            return None;
+        }
+        let insn = length::decode(code)?;
+        if insn.ends_flow && rewritten(end + pos as u64) {
+            return None;
+        }
+        pos += insn.len;
+        if insn.ends_flow && pos <= REL8_REACH && padding_len(&after[pos..], end + pos as u64) >= 5 {
+            return u8::try_from(pos).ok();
+        }
+        // Without such padding after it, a `ret` or `jmp` is followed by code that a jump
+        // leads to: the walk goes on through it.
+    }
+    None
 }
 
 /// What is known of one site (keyed by the address of its `syscall` instruction).
@@ -353,13 +301,15 @@ struct Site {
     at: u64,
     /// The number every call there came with (`None`: they differed).
     nr: Option<u32>,
-    /// The [`evidence`] every call there showed.
-    shown: u8,
+    /// Whether every call there from the [`PATCH_AFTER`]` / 2`th on showed the effects of the
+    /// register-only instructions before the `syscall`, if it is a [`Shape::MovEax`] site
+    /// with such (`moves::effects_shown`).
+    moves_shown: bool,
     state: SiteState,
 }
 
 /// A free table entry.
-const FREE: Site = Site { at: 0, nr: None, shown: 0, state: SiteState::Counting(0) };
+const FREE: Site = Site { at: 0, nr: None, moves_shown: false, state: SiteState::Counting(0) };
 
 /// The process's syscall sites.
 pub struct SitePatcher {
@@ -409,8 +359,8 @@ impl SitePatcher {
         self.patched
     }
 
-    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at`, with the
-    /// [`evidence`] its registers `regs` show, and rewrites the site once it has trapped
+    /// Counts a trapped syscall `nr` whose `syscall` instruction is at `at`, with its
+    /// registers `regs` (what they show: [`Site::moves_shown`]), and rewrites the site once it has trapped
     /// [`PATCH_AFTER`] times and its bytes allow it. Cheap for the other calls: one probe of a
     /// small table.
     pub fn trapped(&mut self, space: &mut AddressSpace, at: u64, nr: u64, regs: &Regs) {
@@ -424,44 +374,54 @@ impl SitePatcher {
         let Some(index) = slot_of(sites, at) else { return };
         let site = &mut sites[index];
         if site.at == 0 {
-            *site = Site { at, nr, shown: !0, state: SiteState::Counting(0) };
+            *site = Site { at, nr, moves_shown: true, state: SiteState::Counting(0) };
         }
         let SiteState::Counting(count) = site.state else { return };
         let after = if count + 1 >= PATCH_AFTER / 2 { patch_after(space, at) } else { PATCH_AFTER };
         if site.nr != nr {
             site.nr = None;
         }
-        let shown = evidence_of(space, at, site.nr, regs, count + 1 >= after / 2);
-        site.shown &= shown;
+        // Decoding the site's bytes at every trap would cost more than the trap; from the
+        // `after / 2`th on, the last calls before the rewrite are checked.
+        if count + 1 >= after / 2 && site.moves_shown {
+            site.moves_shown = moves_shown(space, at, site.nr, &regs.gpr);
+        }
         site.state = SiteState::Counting(count + 1);
         if count + 1 < after {
             return;
         }
         // This site, and the warm ones too, under the same flush.
         let Some(mut sites) = self.sites.take() else { return };
-        for (i, site) in sites.iter_mut().enumerate() {
+        for i in 0..TABLE_SIZE {
+            let site = sites[i];
             let warm = matches!(site.state, SiteState::Counting(n)
                 if n >= PATCH_AFTER / 2 && site.at != 0 && n >= patch_after(space, site.at) / 2);
             if i == index || warm {
-                let patched = self.patch(space, site).is_some();
-                site.state = if patched { SiteState::Patched } else { SiteState::Refused };
+                let patched = self.patch(space, &site, &sites).is_some();
+                sites[i].state = if patched { SiteState::Patched } else { SiteState::Refused };
             }
         }
         self.sites = Some(sites);
     }
 
-    /// Rewrites `site` (see the module doc); `None` when its bytes, its page or the
-    /// trampolines do not allow it.
-    fn patch(&mut self, space: &mut AddressSpace, site: &Site) -> Option<()> {
+    /// Rewrites `site` (see the module doc), one of `sites`; `None` when its bytes, its page or
+    /// the trampolines do not allow it.
+    fn patch(&mut self, space: &mut AddressSpace, site: &Site, sites: &[Site; TABLE_SIZE]) -> Option<()> {
         let taken = TRAMPOLINES_TAKEN.load(core::sync::atomic::Ordering::Relaxed);
         if taken >= TRAMPOLINES {
             return None;
         }
         let at = site.at;
         let bytes = site_bytes(space, at)?;
-        let after: Option<AfterBytes> =
-            crate::user::read(space, at + 2, LOOK_AHEAD).ok().and_then(|after| after.try_into().ok());
-        let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.shown)?;
+        let after = after_bytes(space, at + 2);
+        // Where another site's rewrite put a jump in place of code that runs on after it.
+        let rewritten = |address: u64| {
+            sites.iter().any(|other| {
+                other.state == SiteState::Patched
+                    && (other.at.saturating_sub(LOOK_BACK)..other.at + 2).contains(&address)
+            })
+        };
+        let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.moves_shown, rewritten)?;
         let trampoline = trampoline_address(taken);
         let code = trampoline_code(shape.replayed(&bytes), trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
@@ -505,7 +465,19 @@ fn site_bytes(space: &mut AddressSpace, at: u64) -> Option<SiteBytes> {
     Some(bytes)
 }
 
-/// The registers of a trapped call that the shapes' evidence looks at: the general-purpose
+/// The [`LOOK_AHEAD`] bytes from `end` (a `syscall`'s end) up to the end of its page, the rest
+/// `0x06` (an opcode invalid in 64-bit mode, which no shape takes): a rewrite lies in one page.
+/// `None` if they cannot be read.
+fn after_bytes(space: &mut AddressSpace, end: u64) -> Option<AfterBytes> {
+    let page_end = (end & !(PAGE_SIZE - 1)) + PAGE_SIZE;
+    let known = crate::user::read(space, end, LOOK_AHEAD.min(page_end - end)).ok()?;
+    let mut after = [0x06; LOOK_AHEAD as usize];
+    after[..known.len()].copy_from_slice(known);
+    Some(after)
+}
+
+/// The registers of a trapped call, which show whether a [`Shape::MovEax`] site's
+/// instructions are the ones its bytes look like: the general-purpose
 /// ones by x86 number (%rax 0, %rcx 1, %rdx 2, %rbx 3, %rsp 4, %rbp 5, %rsi 6, %rdi 7, then
 /// %r8 to %r15), as they were at the `syscall`.
 #[derive(Clone, Copy, Debug)]
@@ -524,44 +496,17 @@ impl Regs {
     }
 }
 
-/// The [`evidence`] `regs` show at the site whose `syscall` is at `at` (all of whose calls
-/// came with number `nr`, if they did); the stack's word and the site's instructions only if
-/// `look_closer` (from `space`).
-fn evidence_of(space: &mut AddressSpace, at: u64, nr: Option<u32>, regs: &Regs, look_closer: bool) -> u8 {
-    let gpr = &regs.gpr;
-    let mut shown = 0;
-    let reg = |number: u8| gpr[usize::from(number)];
-    if reg(moves::reg::RDI) == reg(moves::reg::RBX) {
-        shown |= evidence::RDI_IS_RBX;
-    }
-    if !look_closer {
-        return shown | evidence::R9_IS_RSP_8 | evidence::MOVES_SHOWN;
-    }
-    let rsp_8 = reg(moves::reg::RSP).checked_add(8).and_then(|at| crate::user::read_u64(space, at).ok());
-    if rsp_8 == Some(reg(moves::reg::R9)) {
-        shown |= evidence::R9_IS_RSP_8;
-    }
-    shown | moves_shown(space, at, nr, gpr)
-}
-
-/// [`evidence::MOVES_SHOWN`] unless the site at `at` is a `mov $nr, %eax` one with
-/// register-only instructions before its `syscall` whose effects the registers `gpr` do not
-/// show.
+/// Whether the registers `gpr` of a call at the site whose `syscall` is at `at` (all of whose
+/// calls came with number `nr`, if they did) show the effects of the register-only
+/// instructions between its `mov $nr, %eax` and its `syscall`, if it has that shape (read from
+/// `space`).
 #[inline(never)]
-fn moves_shown(space: &mut AddressSpace, at: u64, nr: Option<u32>, gpr: &[u64; 16]) -> u8 {
-    let Some((bytes, nr)) = site_bytes(space, at).zip(nr) else { return evidence::MOVES_SHOWN };
-    let shown = match mov_eax_then(&bytes, nr) {
-        Some(then) => {
-            let end = LOOK_BACK as usize;
-            moves::effects_shown(&bytes[end - usize::from(then)..end], gpr)
-        }
-        None => true,
-    };
-    if shown {
-        evidence::MOVES_SHOWN
-    } else {
-        0
-    }
+fn moves_shown(space: &mut AddressSpace, at: u64, nr: Option<u32>, gpr: &[u64; 16]) -> bool {
+    let Some((bytes, nr)) = site_bytes(space, at).zip(nr) else { return true };
+    mov_eax_then(&bytes, nr).is_none_or(|then| {
+        let end = LOOK_BACK as usize;
+        moves::effects_shown(&bytes[end - usize::from(then)..end], gpr)
+    })
 }
 
 /// The entry of `at` in `sites`, or the free one it would take (`None`: the table is full).
@@ -606,22 +551,15 @@ fn trampoline_code(replayed: &[u8], at: u64, resume: u64, entry: u64) -> Option<
 }
 
 /// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
-/// code's address): a `jmp rel32` to `trampoline` over the replaced instruction; for a shape
-/// that jumps through the padding after its function, a `jmp rel8` there over the replaced
-/// instruction (`nop`s after it to that instruction's end), the code from the `syscall` to the
-/// padding as it is (from `after`), and the `jmp rel32` in the padding. `None` if the
-/// trampoline is out of reach.
+/// code's address, [`Shape::rewrite_at`]): for a [`Shape::MovEax`] site a `jmp rel32` to
+/// `trampoline` over the `mov`; for a [`Shape::Jumped`] one a `jmp rel8` over the `syscall`,
+/// the code from there to the padding as it is (from `after`), and the `jmp rel32` in the
+/// padding. `None` if the trampoline is out of reach.
 fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<Code> {
-    let mut rewrite = Code::new(at - shape.jump_back());
-    if let Some(pad) = shape.padding() {
-        let after = after?;
-        // The `jmp rel8` ends 2 bytes after its start, `jump_back` before the `syscall`.
-        rewrite.put(&[0xeb, u8::try_from(pad + shape.jump_back() - 2).ok()?]);
-        for _ in 2..shape.jump_back() {
-            rewrite.put(&[0x90]);
-        }
-        rewrite.put(&[0x0f, 0x05]);
-        rewrite.put(&after[..pad as usize - 2]);
+    let mut rewrite = Code::new(shape.rewrite_at(at));
+    if let Shape::Jumped { pad } = shape {
+        rewrite.put(&[0xeb, pad]);
+        rewrite.put(&after?[..usize::from(pad)]);
     }
     rewrite.put(&[0xe9]);
     rewrite.rel32(trampoline)?;
@@ -668,13 +606,17 @@ mod tests {
         (at as i64 + offset as i64 + 4 + rel) as u64
     }
 
-    /// Where the sites of the shape tests end their `syscall`s (no shape but glibc's `read`
-    /// looks at the address).
+    /// Where the sites of the shape tests have their `syscall`s (unless a test says).
     const AT: u64 = 0x40_1000;
 
-    /// `code` as the first bytes after a site's `syscall`, code (`0x48` bytes) after it.
+    /// The shape [`Shape::of`] finds for a site, no rewrite near.
+    fn shape_of(at: u64, bytes: &SiteBytes, after: Option<&AfterBytes>, nr: Option<u32>, shown: bool) -> Option<Shape> {
+        Shape::of(at, bytes, after, nr, shown, |_| false)
+    }
+
+    /// `code` as the first bytes after a site's `syscall`, then `0x06`s (as past a page's end).
     fn after_bytes(code: &[u8]) -> AfterBytes {
-        let mut after = [0x48; LOOK_AHEAD as usize];
+        let mut after = [0x06; LOOK_AHEAD as usize];
         after[..code.len()].copy_from_slice(code);
         after
     }
@@ -687,43 +629,19 @@ mod tests {
     }
 
     #[test]
-    fn only_sites_every_call_agrees_with_are_patched() {
-        let all = evidence::RDI_IS_RBX | evidence::R9_IS_RSP_8;
-        // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3).
+    fn a_mov_eax_site_is_patched_only_when_every_call_agrees_with_it() {
+        // getppid: mov $0x6e, %eax; syscall, after a `ret` (c3); no padding after.
         let mov_eax = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x6e), 0), Some(Shape::MovEax { nr: 0x6e, then: 0 }));
-        assert_eq!(Shape::of(AT, &mov_eax, None, Some(0x27), all), None, "another number: the mov did not set %eax");
-        assert_eq!(Shape::of(AT, &mov_eax, None, None, all), None, "calls with different numbers");
+        assert_eq!(shape_of(AT, &mov_eax, None, Some(0x6e), false), Some(Shape::MovEax { nr: 0x6e, then: 0 }));
+        assert_eq!(shape_of(AT, &mov_eax, None, Some(0x27), true), None, "another number: the mov did not set %eax");
+        assert_eq!(shape_of(AT, &mov_eax, None, None, true), None, "calls with different numbers");
         let rex = site(&[0x41, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05]); // mov $0x6e, %r8d
-        assert_eq!(Shape::of(AT, &rex, None, Some(0x6e), 0), None);
+        assert_eq!(shape_of(AT, &rex, None, Some(0x6e), true), None);
         let not_syscall = site(&[0xc3, 0xb8, 0x6e, 0, 0, 0, 0x0f, 0x0b]); // ud2
-        assert_eq!(Shape::of(AT, &not_syscall, None, Some(0x6e), 0), None);
-        // Go's Syscall6: (mov %rcx, %rsi's last two bytes) mov %rbx, %rdi; syscall; its tail.
-        let (go, go_after) = go_syscall6();
-        assert_eq!(Shape::of(AT, &go, Some(&go_after), None, evidence::RDI_IS_RBX), Some(Shape::GoSyscall6));
-        let shape = Shape::of(AT, &go, Some(&go_after), None, evidence::R9_IS_RSP_8);
-        assert_eq!(shape, None, "%rdi was not %rbx at some call");
-        assert_eq!(Shape::of(AT, &go, None, None, all), None, "the bytes after could not be read");
-        let mut other_tail = go_after;
-        other_tail[7] = 0x16;
-        assert_eq!(Shape::of(AT, &go, Some(&other_tail), None, all), None, "another tail");
-        let mut short_padding = go_after;
-        short_padding[44] = 0x90;
-        assert_eq!(Shape::of(AT, &go, Some(&short_padding), None, all), None, "4 int3s are too few");
-        let prefixed = site(&[0x66, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &prefixed, None, None, all), None);
-        // musl's __syscall_cp_c: mov 0x8(%rsp), %r9; mov %rcx, %rdx; syscall; ret; nopw.
-        let (musl, after) = musl_syscall_cp();
-        let shape = Shape::of(MUSL_AT, &musl, Some(&after), None, evidence::R9_IS_RSP_8);
-        assert_eq!(shape, Some(Shape::MuslSyscallCp));
-        let shape = Shape::of(MUSL_AT, &musl, Some(&after), None, evidence::RDI_IS_RBX);
-        assert_eq!(shape, None, "%r9 was not the stack's word");
-        assert_eq!(Shape::of(MUSL_AT, &musl, None, None, all), None, "the bytes after could not be read");
-        let mut no_ret = after;
-        no_ret[0] = 0x90;
-        assert_eq!(Shape::of(MUSL_AT, &musl, Some(&no_ret), None, all), None, "no ret after the syscall");
-        let other_load = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        assert_eq!(Shape::of(MUSL_AT, &other_load, Some(&after), None, all), None, "not musl's sequence");
+        assert_eq!(shape_of(AT, &not_syscall, None, Some(0x6e), true), None);
+        // With padding in reach, a site with no such `mov` jumps from its `syscall` instead.
+        let ret = after_bytes(&[0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x90, 0x90]);
+        assert_eq!(shape_of(AT, &rex, Some(&ret), Some(0x6e), true), Some(Shape::Jumped { pad: 1 }));
     }
 
     #[test]
@@ -746,17 +664,17 @@ mod tests {
     #[test]
     fn a_mov_eax_site_may_have_register_only_instructions_before_its_syscall() {
         let stat = site(&MUSL_STAT);
-        let shown = evidence::MOVES_SHOWN;
-        assert_eq!(Shape::of(AT, &stat, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 6 }));
-        assert_eq!(Shape::of(AT, &stat, None, Some(4), 0), None, "a call whose registers did not show the moves");
-        assert_eq!(Shape::of(AT, &stat, None, Some(6), shown), None, "another number");
-        assert_eq!(Shape::of(AT, &stat, None, None, shown), None, "calls with different numbers");
+        let shown = true;
+        assert_eq!(shape_of(AT, &stat, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 6 }));
+        assert_eq!(shape_of(AT, &stat, None, Some(4), false), None, "a call whose registers did not show the moves");
+        assert_eq!(shape_of(AT, &stat, None, Some(6), shown), None, "another number");
+        assert_eq!(shape_of(AT, &stat, None, None, shown), None, "calls with different numbers");
         let mut loaded = MUSL_STAT;
         loaded[11..14].copy_from_slice(&[0x8b, 0x37, 0x90]); // mov (%rdi), %esi; nop
-        assert_eq!(Shape::of(AT, &site(&loaded), None, Some(4), shown), None, "a load from memory between");
+        assert_eq!(shape_of(AT, &site(&loaded), None, Some(4), shown), None, "a load from memory between");
         let mut prefixed = MUSL_STAT;
         prefixed[2] = 0x41; // the mov is mov $4, %r8d
-        assert_eq!(Shape::of(AT, &site(&prefixed), None, Some(4), shown), None);
+        assert_eq!(shape_of(AT, &site(&prefixed), None, Some(4), shown), None);
         // The most bytes between is what a trampoline holds: two `mov $1, %r10d` (6 bytes
         // each) and a `mov %rdx, %rsi`; three `mov $1, %r10d` are out of reach.
         let mut most = [0x90; LOOK_BACK as usize + 2];
@@ -765,7 +683,7 @@ mod tests {
         most[12..18].copy_from_slice(&[0x41, 0xba, 1, 0, 0, 0]);
         most[18..21].copy_from_slice(&[0x48, 0x89, 0xd6]);
         most[21..].copy_from_slice(&[0x0f, 0x05]);
-        assert_eq!(Shape::of(AT, &most, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 15 }));
+        assert_eq!(shape_of(AT, &most, None, Some(4), shown), Some(Shape::MovEax { nr: 4, then: 15 }));
         let mut far = [0x90; 3 + LOOK_BACK as usize + 2];
         far[1..6].copy_from_slice(&[0xb8, 0x04, 0, 0, 0]);
         for i in 0..3 {
@@ -773,7 +691,7 @@ mod tests {
         }
         far[24..].copy_from_slice(&[0x0f, 0x05]);
         let far: SiteBytes = far[3..].try_into().unwrap();
-        assert_eq!(Shape::of(AT, &far, None, Some(4), shown), None, "the mov is beyond the bytes looked at");
+        assert_eq!(shape_of(AT, &far, None, Some(4), shown), None, "the mov is beyond the bytes looked at");
     }
 
     #[test]
@@ -799,59 +717,9 @@ mod tests {
         assert!(trampoline_code(&replayed, trampoline, AT + 2, entry).is_some(), "fits the trampoline");
     }
 
-    /// Go 1.19's `Syscall6` (its `syscall` at [`AT`]): the bytes before it, and its tail and
-    /// 10 `int3`s after.
-    fn go_syscall6() -> (SiteBytes, AfterBytes) {
-        let bytes = site(&[0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05]);
-        let mut code = [0xcc; 47];
-        code[..40].copy_from_slice(&GO_SYSCALL6_TAIL);
-        (bytes, after_bytes(&code))
-    }
-
-    #[test]
-    fn gos_site_jumps_through_its_int3_padding_and_keeps_its_syscall() {
-        let (_, after) = go_syscall6();
-        check_padding_rewrite(Shape::GoSyscall6, AT, &after, GO_PAD);
-        let rewrite = site_rewrite(Shape::GoSyscall6, AT, Some(&after), 0x25_0040).unwrap();
-        assert_eq!(rewrite.as_slice()[..3], [0xeb, 0x2b, 0x90], "42 bytes on, past the 40-byte tail");
-    }
-
     #[test]
     fn the_site_table_stays_within_a_page() {
         assert!(core::mem::size_of::<[Site; TABLE_SIZE]>() <= PAGE_SIZE as usize);
-    }
-
-    /// glibc 2.36's `read` at 0x430800: its `syscall` is at 0x43080b.
-    const GLIBC_READ_AT: u64 = 0x43_080b;
-
-    /// The bytes of glibc's `read` before its `syscall` (`cmpb $0, __libc_single_threaded;
-    /// je; xor %eax, %eax`) and after it (`cmp; ja; ret`, then 10 bytes of `nopw` to 0x430820).
-    fn glibc_read() -> (SiteBytes, AfterBytes) {
-        let bytes = site(&[0x48, 0x07, 0x00, 0x00, 0x74, 0x17, 0x31, 0xc0, 0x0f, 0x05]);
-        let after = after_bytes(&[
-            0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00,
-            0x00,
-        ]);
-        (bytes, after)
-    }
-
-    #[test]
-    fn glibc_read_is_patched_only_with_its_whole_sequence_and_padding() {
-        let (bytes, after) = glibc_read();
-        let at = GLIBC_READ_AT;
-        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(0), 0), Some(Shape::GlibcRead));
-        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(1), 0), None, "a call with another number");
-        assert_eq!(Shape::of(at, &bytes, None, Some(0), 0), None, "the bytes after could not be read");
-        assert_eq!(Shape::of(at + 4, &bytes, Some(&after), Some(0), 0), None, "the padding would end unaligned");
-        let mut no_ret = after;
-        no_ret[8] = 0x90;
-        assert_eq!(Shape::of(at, &bytes, Some(&no_ret), Some(0), 0), None, "no ret after the error check");
-        let mut no_je = bytes;
-        no_je[LOOK_BACK as usize - SHORT_LOOK_BACK + 5] = 0x75;
-        assert_eq!(Shape::of(at, &no_je, Some(&after), Some(0), 0), None, "not glibc's sequence");
-        let mut code_after_ret = after;
-        code_after_ret[9] = 0x48;
-        assert_eq!(Shape::of(at, &bytes, Some(&code_after_ret), Some(0), 0), None, "code, not padding, after the ret");
     }
 
     #[test]
@@ -866,86 +734,135 @@ mod tests {
         );
         assert_eq!(padding_len(&[0x90, 0x90], 0x40_0001), 0, "runs past what was read");
         assert_eq!(padding_len(&[0x66, 0xcc, 0x90], 0x40_0006), 0, "66 cc is no nop");
+        assert_eq!(padding_len(&[0xcc; 10], 0x40_26b6), 10, "int3s alone on to a 16-byte boundary");
+        assert_eq!(padding_len(&[0xcc, 0xcc, 0xcc, 0x90, 0x90], 0x40_26b6), 2, "int3s, then a nop past 8 bytes");
+        assert_eq!(padding_len(&[0xcc; 4], 0x40_26b6), 2, "int3s short of the 16-byte boundary");
     }
 
-    /// Checks the rewrite of a site of `shape` (its `syscall` at `at`, `after` the bytes after
-    /// it) that jumps through the padding `pad` bytes after the `syscall`, and its trampoline:
-    /// a `jmp rel8` over the replaced instruction (`nop`s to its end), the code from the
-    /// `syscall` to the padding unchanged, the `jmp rel32` to the trampoline there; the
-    /// trampoline redoes the instruction, returns right after the `syscall`, jumps to the entry.
-    fn check_padding_rewrite(shape: Shape, at: u64, after: &AfterBytes, pad: u64) {
+    /// Go 1.19's `Syscall6` after its `syscall` (hand-written assembly, the same since): the
+    /// error check and its two returns, `cmp $-4095, %rax; jbe ok; neg %rax; mov %rax, %rcx;
+    /// mov $-1, %rax; mov $0, %rbx; ret; ok: mov %rdx, %rbx; mov $0, %rcx; ret`, then `int3`s
+    /// to the next function (Go 1.19's at 0x40268c: 10 of them, to 0x4026c0).
+    const GO_SYSCALL6_TAIL: [u8; 40] = [
+        0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x76, 0x15, 0x48, 0xf7, 0xd8, 0x48, 0x89, 0xc1, 0x48, 0xc7, 0xc0, 0xff,
+        0xff, 0xff, 0xff, 0x48, 0xc7, 0xc3, 0x00, 0x00, 0x00, 0x00, 0xc3, 0x48, 0x89, 0xd3, 0x48, 0xc7, 0xc1, 0x00,
+        0x00, 0x00, 0x00, 0xc3,
+    ];
+
+    /// glibc 2.36's `read` after its `syscall` at 0x43080b: `cmp; ja; ret`, then 10 bytes of
+    /// `nopw` to 0x430820.
+    const GLIBC_READ_TAIL: [u8; 19] = [
+        0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x5b, 0xc3, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00,
+        0x00,
+    ];
+
+    /// glibc 2.36's threaded `read` path after its `syscall` at 0x43084a: `cmp; ja; mov %r8d,
+    /// %edi; mov %rax, 0x8(%rsp); call __pthread_disable_asynccancel; mov 0x8(%rsp), %rax; add
+    /// $0x28, %rsp; ret`, then padding at 0x43086b.
+    const GLIBC_READ_THREADED_TAIL: [u8; 36] = [
+        0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x34, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0xbf,
+        0xfa, 0x01, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00,
+    ];
+
+    /// musl 1.2's `__syscall_cp_c` after its `syscall` at 0x406287: `ret`, then 6 bytes of
+    /// `nopw` to 0x406290.
+    const MUSL_SYSCALL_CP_TAIL: [u8; 7] = [0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00];
+
+    /// musl 1.2's `__stdio_write` around its `syscall` at 0x40715e: `movslq 0x78(%r15), %rdi;
+    /// mov %r12, %rax; mov %r13, %rsi; mov %rbx, %rdx; syscall` (its number from %r12).
+    const MUSL_STDIO_WRITE_SITE: [u8; 15] =
+        [0x49, 0x63, 0x7f, 0x78, 0x4c, 0x89, 0xe0, 0x4c, 0x89, 0xee, 0x48, 0x89, 0xda, 0x0f, 0x05];
+
+    /// ... and after it: `mov %rax, %rdi; call __syscall_ret; cmp %rax, %r14; jne` (the loop
+    /// that writes the rest), the return's loads and stores, the stack check, the epilogue's
+    /// pops, `ret` at 0x4071a7, then `nopl 0x0(%rax,%rax,1)` to 0x4071b0: 72 bytes on.
+    const MUSL_STDIO_WRITE_TAIL: [u8; 80] = [
+        0x48, 0x89, 0xc7, 0xe8, 0x38, 0xd9, 0xff, 0xff, 0x49, 0x39, 0xc6, 0x75, 0xb3, 0x49, 0x8b, 0x47, 0x58, 0x49,
+        0x8b, 0x57, 0x60, 0x48, 0x01, 0xc2, 0x49, 0x89, 0x47, 0x38, 0x49, 0x89, 0x57, 0x20, 0x49, 0x89, 0x47, 0x28,
+        0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x8b, 0x54, 0x24, 0x38, 0x64, 0x48, 0x2b, 0x14, 0x25, 0x28, 0x00, 0x00,
+        0x00, 0x75, 0x45, 0x48, 0x83, 0xc4, 0x48, 0x5b, 0x5d, 0x41, 0x5c, 0x41, 0x5d, 0x41, 0x5e, 0x41, 0x5f, 0xc3,
+        0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn sites_with_padding_in_reach_jump_from_their_syscall_whatever_their_number() {
+        let some = site(&[0x48, 0x89, 0xdf, 0x0f, 0x05]); // mov %rbx, %rdi
+        let cases: [(&str, u64, &[u8], u8); 5] = [
+            ("Go's Syscall6: past both returns, into the int3s", 0x40_268c, &GO_SYSCALL6_TAIL, 40),
+            ("glibc's read", 0x43_080b, &GLIBC_READ_TAIL, 9),
+            ("glibc's threaded read, past a call", 0x43_084a, &GLIBC_READ_THREADED_TAIL, 31),
+            ("musl's __syscall_cp_c", 0x40_6287, &MUSL_SYSCALL_CP_TAIL, 1),
+            ("musl's __stdio_write, past a call, a jne and a stack check", 0x40_715e, &MUSL_STDIO_WRITE_TAIL, 72),
+        ];
+        for (what, at, tail, pad) in cases {
+            let mut code = [0xcc; 48 + 80];
+            code[..tail.len()].copy_from_slice(tail);
+            let after = after_bytes(&code[..tail.len() + 10]);
+            for nr in [Some(1), None] {
+                assert_eq!(shape_of(at, &some, Some(&after), nr, false), Some(Shape::Jumped { pad }), "{what}");
+            }
+            assert_eq!(shape_of(at, &some, None, None, true), None, "{what}: the bytes after could not be read");
+            let prefixed = site(&[0x48, 0x89, 0xdf, 0x66, 0x0f, 0x05]);
+            assert_eq!(shape_of(at, &prefixed, Some(&after), None, true), None, "{what}: a prefix before the syscall");
+            let padding = at + 2 + u64::from(pad);
+            let rewritten = |address: u64| address < padding && address + 8 > padding;
+            assert_eq!(Shape::of(at, &some, Some(&after), None, true, rewritten), None, "{what}: a rewritten jump");
+        }
+        let (at, write) = (0x40_715e, site(&MUSL_STDIO_WRITE_SITE));
+        let after = after_bytes(&MUSL_STDIO_WRITE_TAIL);
+        assert_eq!(shape_of(at, &write, Some(&after), Some(20), true), Some(Shape::Jumped { pad: 72 }));
+        assert_eq!(shape_of(at + 4, &write, Some(&after), Some(20), true), None, "the padding would end unaligned");
+    }
+
+    #[test]
+    fn the_walk_to_the_padding_refuses_what_it_cannot_be_sure_of() {
+        let some = site(&[0x48, 0x89, 0xdf, 0x0f, 0x05]);
+        // (`AT + 6`: 128 bytes past the `syscall`'s end is an 8-byte boundary.)
+        let check = |code: &[u8], what: &str| {
+            assert_eq!(shape_of(AT + 6, &some, Some(&after_bytes(code)), None, true), None, "{what}");
+        };
+        let padding = [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00];
+        check(&[0xcc, 0xc3, 0x90, 0x90, 0x90, 0x90, 0x90], "an int3 on the way: anything may follow one");
+        check(&[0x00, 0x00, 0xc3, 0x90, 0x90, 0x90, 0x90, 0x90], "zeros on the way");
+        check(&[0xc5, 0xf9, 0x6f, 0xc1, 0xc3, 0x90, 0x90, 0x90], "an instruction it does not know (VEX)");
+        check(&[0xe8, 1, 2, 3, 4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x48], "a call: its return comes back");
+        check(&[0x74, 0x05, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x48], "a conditional jump falls through");
+        check(&[0xc3, 0x90, 0x90, 0x90, 0x90, 0x48], "4 bytes of padding to the boundary, then the page's end");
+        let mut far = [0x90; 140];
+        far[127] = 0xc3;
+        far[128..136].copy_from_slice(&padding);
+        check(&far, "padding beyond a jmp rel8's reach");
+        let mut near = far;
+        near[126] = 0xc3;
+        check(&near, "code after the ret, and padding beyond reach after the next");
+        near[127..135].copy_from_slice(&padding);
+        assert_eq!(shape_of(AT + 7, &some, Some(&after_bytes(&near)), None, true), Some(Shape::Jumped { pad: 127 }));
+        // A `ret` with no padding after it is followed by code a jump leads to: the walk goes on.
+        let mut two_returns = [0x90; 24];
+        two_returns[..4].copy_from_slice(&[0x74, 0x01, 0xc3, 0xc3]);
+        two_returns[4..12].copy_from_slice(&padding);
+        assert_eq!(shape_of(AT, &some, Some(&after_bytes(&two_returns)), None, true), Some(Shape::Jumped { pad: 4 }));
+    }
+
+    #[test]
+    fn a_jumped_site_jumps_from_its_syscall_through_the_padding_and_back_after_it() {
+        let (at, after) = (0x40_715e, after_bytes(&MUSL_STDIO_WRITE_TAIL));
         let (trampoline, entry) = (0x25_0040, 0x20_3000);
-        let rewrite = site_rewrite(shape, at, Some(after), trampoline).unwrap();
-        let (start, code) = (rewrite.at, rewrite.as_slice());
-        let replayed = shape.replayed(&[0; LOOK_BACK as usize + 2]);
-        let len = replayed.len();
-        assert_eq!(start, at - len as u64, "over the instruction before the syscall");
-        assert_eq!(code[0], 0xeb, "jmp rel8");
-        assert_eq!(start + 2 + u64::from(code[1]), at + pad, "to the padding");
-        assert!(code[2..len].iter().all(|&b| b == 0x90), "nops to the instruction's end");
-        assert_eq!(code[len..len + 2], [0x0f, 0x05], "the syscall stays");
-        assert_eq!(code[len + 2..len + pad as usize], after[..pad as usize - 2], "and the code after it");
-        let jump = len + pad as usize;
-        assert_eq!(code[jump], 0xe9);
-        assert_eq!(rel_target(code, start, jump + 1), trampoline);
-        assert_eq!(code.len(), jump + 5);
-        let tramp = trampoline_code(replayed, trampoline, at + 2, entry).unwrap();
-        assert_eq!(tramp[..len], *replayed, "the replaced instruction");
-        assert_eq!(tramp[len..len + 3], [0x48, 0x8d, 0x0d], "lea");
-        assert_eq!(rel_target(&tramp, trampoline, len + 3), at + 2, "%rcx = right after the syscall");
-        assert_eq!(tramp[len + 7], 0xe9);
-        assert_eq!(rel_target(&tramp, trampoline, len + 8), entry);
-        assert!(tramp[len + 12..].iter().all(|&b| b == 0xcc));
+        let shape = Shape::Jumped { pad: 72 };
+        let rewrite = site_rewrite(shape, at, Some(&after), trampoline).unwrap();
+        let code = rewrite.as_slice();
+        assert_eq!(rewrite.at, at, "over the syscall, which is as long as the jmp rel8");
+        assert_eq!(code[..2], [0xeb, 72], "jmp rel8 to 0x4071a8, after the ret");
+        assert_eq!(code[2..74], MUSL_STDIO_WRITE_TAIL[..72], "the code to the padding unchanged");
+        assert_eq!(code[74], 0xe9);
+        assert_eq!(rel_target(code, at, 75), trampoline);
+        assert_eq!(code.len(), 79);
         assert!(site_rewrite(shape, at, None, trampoline).is_none(), "nothing without the bytes after");
-    }
-
-    #[test]
-    fn glibc_read_jumps_through_its_padding_and_keeps_its_syscall() {
-        let (_, after) = glibc_read();
-        check_padding_rewrite(Shape::GlibcRead, GLIBC_READ_AT, &after, GLIBC_READ_PAD);
-        let rewrite = site_rewrite(Shape::GlibcRead, GLIBC_READ_AT, Some(&after), 0x25_0040).unwrap();
-        assert_eq!(rewrite.as_slice()[..2], [0xeb, 0x0b], "to 0x430816, after the ret");
-    }
-
-    /// glibc 2.36's threaded `read` path: its `syscall` at 0x43084a, the padding at 0x43086b.
-    fn glibc_read_threaded() -> (u64, SiteBytes, AfterBytes) {
-        let bytes = site(&[0x41, 0x89, 0xc0, 0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0, 0x0f, 0x05]);
-        let after = after_bytes(&[
-            0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, 0x34, 0x44, 0x89, 0xc7, 0x48, 0x89, 0x44, 0x24, 0x08, 0xe8, 0xbf,
-            0xfa, 0x01, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x83, 0xc4, 0x28, 0xc3, 0x0f, 0x1f, 0x44, 0x00, 0x00,
-        ]);
-        (0x43_084a, bytes, after)
-    }
-
-    #[test]
-    fn glibc_threaded_read_jumps_through_its_padding_and_keeps_its_syscall() {
-        let (at, bytes, after) = glibc_read_threaded();
-        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(0), 0), Some(Shape::GlibcReadThreaded));
-        assert_eq!(Shape::of(at, &bytes, Some(&after), Some(1), 0), None, "a call with another number");
-        let mut other = after;
-        other[10] = 0xc6;
-        assert_eq!(Shape::of(at, &bytes, Some(&other), Some(0), 0), None, "another instruction after the ja");
-        assert_eq!(Shape::of(at + 4, &bytes, Some(&after), Some(0), 0), None, "the padding would end unaligned");
-        check_padding_rewrite(Shape::GlibcReadThreaded, at, &after, GLIBC_READ_MT_PAD);
-        let rewrite = site_rewrite(Shape::GlibcReadThreaded, at, Some(&after), 0x25_0040).unwrap();
-        assert_eq!(rewrite.as_slice()[..2], [0xeb, 0x21], "to 0x43086b, after the ret");
-    }
-
-    /// musl 1.2's `__syscall_cp_c` at 0x406270: its `syscall` is at 0x406287.
-    const MUSL_AT: u64 = 0x40_6287;
-
-    /// The bytes of musl's `__syscall_cp_c` before its `syscall` and after it (`ret`, then 6
-    /// bytes of `nopw` to 0x406290).
-    fn musl_syscall_cp() -> (SiteBytes, AfterBytes) {
-        let bytes = site(&[0xd6, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x48, 0x89, 0xca, 0x0f, 0x05]);
-        (bytes, after_bytes(&[0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00]))
-    }
-
-    #[test]
-    fn musls_site_jumps_through_its_padding_and_keeps_every_boundary() {
-        let (_, after) = musl_syscall_cp();
-        check_padding_rewrite(Shape::MuslSyscallCp, MUSL_AT, &after, MUSL_CP_PAD);
-        let rewrite = site_rewrite(Shape::MuslSyscallCp, MUSL_AT, Some(&after), 0x25_0040).unwrap();
-        assert_eq!(rewrite.as_slice()[..6], [0xeb, 0x04, 0x90, 0x0f, 0x05, 0xc3], "the syscall and the ret unchanged");
+        let tramp = trampoline_code(shape.replayed(&site(&MUSL_STDIO_WRITE_SITE)), trampoline, at + 2, entry).unwrap();
+        assert_eq!(tramp[..3], [0x48, 0x8d, 0x0d], "lea: nothing replayed before it");
+        assert_eq!(rel_target(&tramp, trampoline, 3), at + 2, "%rcx = right after the syscall");
+        assert_eq!(tramp[7], 0xe9);
+        assert_eq!(rel_target(&tramp, trampoline, 8), entry);
+        assert!(tramp[12..].iter().all(|&b| b == 0xcc));
     }
 }

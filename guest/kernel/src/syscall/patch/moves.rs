@@ -10,17 +10,11 @@
 //! registers (64- and 32-bit, and `movslq`), immediates into registers and `xor` of a register
 //! with itself. None of them may write %rax (the call's number) or %rsp.
 
-/// x86's numbers of the registers the patcher looks at (indices of `super::Regs::gpr`).
-pub(super) mod reg {
-    pub const RAX: u8 = 0;
-    pub const RCX: u8 = 1;
-    pub const RBX: u8 = 3;
-    pub const RSP: u8 = 4;
-    pub const RDI: u8 = 7;
-    pub const R9: u8 = 9;
-    pub const R11: u8 = 11;
-}
-use reg::{R11, RAX, RCX, RSP};
+/// x86's numbers of the registers this looks at (indices of `super::Regs::gpr`).
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RSP: u8 = 4;
+const R11: u8 = 11;
 
 /// The most instructions a sequence here holds (each is at least 2 bytes long).
 const MOST: usize = 8;
