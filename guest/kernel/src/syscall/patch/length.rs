@@ -311,10 +311,10 @@ mod tests {
 }
 
 /// Checks the decoder against a disassembler's listing: `UVM_LENGTH_CHECK` names a file of
-/// lines `HEX<TAB>MNEMONIC`, one instruction each (`objdump -d --insn-width=16`, the bytes
-/// without spaces). Every instruction must decode to its length or be refused; the refused
-/// ones are counted by mnemonic. `cargo test --release -p uvm-kernel -- --ignored
-/// decodes_as_a_disassembler_does --nocapture`.
+/// lines `HEX<TAB>MNEMONIC`, one instruction each (`scripts/patch-sites.py --lengths
+/// BINARY...` writes them from `objdump -d`). Every instruction must decode to its length or
+/// be refused; the refused ones are counted by mnemonic. `cargo test --release -p uvm-kernel
+/// -- --ignored decodes_as_a_disassembler_does --nocapture`.
 #[cfg(test)]
 mod listing {
     extern crate std;

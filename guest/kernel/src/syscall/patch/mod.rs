@@ -99,6 +99,9 @@ static mut TRAMPOLINE_PAGE: TrampolinePage = TrampolinePage([0; PAGE_SIZE as usi
 /// [`MOST_MOVED`] bytes after it, and the byte before it (which must be no prefix).
 const LOOK_BACK: u64 = 1 + 5 + MOST_MOVED as u64;
 
+/// The length of a [`Shape::MovRax`] site's `mov`.
+const MOV_RAX_LEN: usize = 7;
+
 /// The bytes from [`LOOK_BACK`] before a `syscall` to its end.
 type SiteBytes = [u8; LOOK_BACK as usize + 2];
 
@@ -131,6 +134,11 @@ enum Shape {
     /// instructions in between showed their effects (`moves::effects_shown`, from the
     /// [`PATCH_AFTER`]` / 2`th trap on).
     MovEax { nr: u32, then: u8 },
+    /// `mov $nr, %rax; syscall` (`48 c7 c0 imm32 0f 05`, the immediate sign-extended): the
+    /// signal return trampolines of glibc, musl and Go (`rt_sigreturn`, which every handled
+    /// signal ends with), which no padding follows. The 7-byte `mov` becomes a `jmp rel32`
+    /// and two `nop`s; the trampoline runs the `mov`. Trusted as [`Shape::MovEax`] is.
+    MovRax { nr: u32 },
     /// A site whose code, decoded forward from its `syscall` (`length`), comes within
     /// [`REL8_REACH`] bytes to an instruction it cannot fall through (`ret`, `jmp`, `ud2`)
     /// followed by at least 5 bytes of padding up to an 8-byte boundary (nops or `int3`s,
@@ -172,26 +180,36 @@ impl Shape {
                 Some(then) if moves_shown => return Some(Shape::MovEax { nr, then }),
                 _ => {}
             }
+            let mov = &bytes[LOOK_BACK as usize - MOV_RAX_LEN..LOOK_BACK as usize];
+            if mov[..3] == [0x48, 0xc7, 0xc0]
+                && mov[3..] == nr.to_le_bytes()
+                && !is_prefix(bytes[LOOK_BACK as usize - MOV_RAX_LEN - 1])
+            {
+                return Some(Shape::MovRax { nr });
+            }
         }
         let pad = padding_after(after?, at + 2, rewritten)?;
         (!is_prefix(bytes[LOOK_BACK as usize - 1])).then_some(Shape::Jumped { pad })
     }
 
-    /// Where the rewrite starts: the `mov` of a [`Shape::MovEax`] site, the `syscall` of a
-    /// [`Shape::Jumped`] one.
+    /// Where the rewrite starts: the `mov` of a [`Shape::MovEax`] or [`Shape::MovRax`] site,
+    /// the `syscall` of a [`Shape::Jumped`] one.
     fn rewrite_at(self, at: u64) -> u64 {
         match self {
             Shape::MovEax { then, .. } => at - 5 - u64::from(then),
+            Shape::MovRax { .. } => at - MOV_RAX_LEN as u64,
             Shape::Jumped { .. } => at,
         }
     }
 
     /// The instructions before the `syscall` (in the site's `bytes`) that the trampoline does
-    /// before it enters the kernel: a [`Shape::MovEax`] site's `mov`, which the rewrite
-    /// replaces, and the register-only instructions after it, which stay in place.
+    /// before it enters the kernel: a [`Shape::MovEax`] or [`Shape::MovRax`] site's `mov`,
+    /// which the rewrite replaces, and the register-only instructions after it, which stay in
+    /// place.
     fn replayed(self, bytes: &SiteBytes) -> &[u8] {
         match self {
             Shape::MovEax { then, .. } => &bytes[LOOK_BACK as usize - 5 - usize::from(then)..LOOK_BACK as usize],
+            Shape::MovRax { .. } => &bytes[LOOK_BACK as usize - MOV_RAX_LEN..LOOK_BACK as usize],
             Shape::Jumped { .. } => &[],
         }
     }
@@ -259,12 +277,13 @@ fn padding_len(code: &[u8], at: u64) -> usize {
 /// cannot fall through, if a `jmp rel8` in the `syscall`'s place reaches it and it holds a `jmp
 /// rel32`. `None` if the walk meets a rewrite first (`rewritten`, by address: another site's
 /// jump, which replaced code that runs on after it), an `int3` (what follows one may be
-/// anything) or zeros (`add %al, (%rax)`, which compilers never emit, where
+/// anything), a second `ret` or `jmp` without padding, one with too little padding, or zeros (`add %al, (%rax)`, which compilers never emit, where
 /// gaps between objects are zero-filled).
 #[cold]
 #[inline(never)]
 fn padding_after(after: &AfterBytes, end: u64, rewritten: impl Fn(u64) -> bool) -> Option<u8> {
     let mut pos = 0;
+    let mut went_on = false;
     while pos <= REL8_REACH {
         let code = &after[pos..];
         if matches!(code, [0xcc, ..] | [0x00, 0x00, ..]) {
@@ -275,11 +294,20 @@ fn padding_after(after: &AfterBytes, end: u64, rewritten: impl Fn(u64) -> bool) 
             return None;
         }
         pos += insn.len;
-        if insn.ends_flow && pos <= REL8_REACH && padding_len(&after[pos..], end + pos as u64) >= 5 {
+        if !insn.ends_flow {
+            continue;
+        }
+        if pos <= REL8_REACH && padding_len(&after[pos..], end + pos as u64) >= 5 {
             return u8::try_from(pos).ok();
         }
-        // Without such padding after it, a `ret` or `jmp` is followed by code that a jump
-        // leads to: the walk goes on through it.
+        // A `ret` or `jmp` that code follows at once (no byte of padding: a label the
+        // function jumps to, as Go's `Syscall6` has between its two returns): the walk goes on
+        // through it, once. After a little padding there could as well be data.
+        let padded = matches!(after[pos..], [0x90 | 0xcc | 0x66 | 0x2e, ..] | [0x0f, 0x1f, ..]);
+        if padded || went_on {
+            return None;
+        }
+        went_on = true;
     }
     None
 }
@@ -552,7 +580,8 @@ fn trampoline_code(replayed: &[u8], at: u64, resume: u64, entry: u64) -> Option<
 
 /// What rewriting the site of `shape` whose `syscall` is at `at` writes (from the returned
 /// code's address, [`Shape::rewrite_at`]): for a [`Shape::MovEax`] site a `jmp rel32` to
-/// `trampoline` over the `mov`; for a [`Shape::Jumped`] one a `jmp rel8` over the `syscall`,
+/// `trampoline` over the `mov`, for a [`Shape::MovRax`] one too, with two `nop`s to the
+/// `mov`'s end; for a [`Shape::Jumped`] one a `jmp rel8` over the `syscall`,
 /// the code from there to the padding as it is (from `after`), and the `jmp rel32` in the
 /// padding. `None` if the trampoline is out of reach.
 fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u64) -> Option<Code> {
@@ -563,6 +592,9 @@ fn site_rewrite(shape: Shape, at: u64, after: Option<&AfterBytes>, trampoline: u
     }
     rewrite.put(&[0xe9]);
     rewrite.rel32(trampoline)?;
+    if let Shape::MovRax { .. } = shape {
+        rewrite.put(&[0x90, 0x90]);
+    }
     Some(rewrite)
 }
 
@@ -837,11 +869,92 @@ mod tests {
         check(&near, "code after the ret, and padding beyond reach after the next");
         near[127..135].copy_from_slice(&padding);
         assert_eq!(shape_of(AT + 7, &some, Some(&after_bytes(&near)), None, true), Some(Shape::Jumped { pad: 127 }));
-        // A `ret` with no padding after it is followed by code a jump leads to: the walk goes on.
+        // A `ret` that code follows at once is followed by a label: the walk goes on, once.
         let mut two_returns = [0x90; 24];
         two_returns[..4].copy_from_slice(&[0x74, 0x01, 0xc3, 0xc3]);
         two_returns[4..12].copy_from_slice(&padding);
         assert_eq!(shape_of(AT, &some, Some(&after_bytes(&two_returns)), None, true), Some(Shape::Jumped { pad: 4 }));
+        let mut three_returns = two_returns;
+        three_returns[..5].copy_from_slice(&[0x74, 0x02, 0xc3, 0xc3, 0xc3]);
+        three_returns[5..13].copy_from_slice(&padding);
+        check(&three_returns, "a second ret without padding after it");
+        check(
+            &[0xc3, 0x90, 0x90, 0x90, 0x48, 0x89, 0xc7, 0xc3, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90],
+            "a little padding, then perhaps data",
+        );
+    }
+
+    /// Which shape each `syscall` of a listing takes: `UVM_SITES_CHECK` names a file of lines
+    /// `BINARY<TAB>ADDRESS<TAB>HEX<TAB>HEX` (the 23 bytes before and of each `syscall`, the
+    /// [`LOOK_AHEAD`] after it; `scripts/patch-sites.py BINARY...` writes it), each call taken to
+    /// come with the nearest `mov $imm, %eax`'s (or a `mov $imm, %rax` right before)
+    /// immediate. Prints the counts by binary and the
+    /// sites left trapping. `cargo test --release -p uvm-kernel -- --ignored
+    /// shapes_of_a_listings_sites --nocapture`.
+    #[test]
+    #[ignore]
+    fn shapes_of_a_listings_sites() {
+        extern crate std;
+        use std::collections::BTreeMap;
+        let Ok(path) = std::env::var("UVM_SITES_CHECK") else { return };
+        let listing = std::fs::read_to_string(path).unwrap();
+        let mut counts = BTreeMap::<&str, [usize; 3]>::new();
+        let hex = |h: &str| {
+            (0..h.len() / 2)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                .collect::<alloc::vec::Vec<u8>>()
+        };
+        for line in listing.lines() {
+            let [binary, at, before, after] = line.split('\t').collect::<alloc::vec::Vec<_>>()[..] else { continue };
+            let at = u64::from_str_radix(at, 16).unwrap();
+            let bytes: SiteBytes = hex(before).try_into().unwrap();
+            let after: AfterBytes = hex(after).try_into().unwrap();
+            let imm = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+            let mov_rax = LOOK_BACK as usize - MOV_RAX_LEN;
+            let nr = (0..=MOST_MOVED)
+                .find_map(|then| {
+                    let mov = LOOK_BACK as usize - 5 - then;
+                    (bytes[mov] == 0xb8).then(|| imm(mov + 1))
+                })
+                .or_else(|| (bytes[mov_rax..mov_rax + 3] == [0x48, 0xc7, 0xc0]).then(|| imm(mov_rax + 3)));
+            let kind = match shape_of(at, &bytes, Some(&after), nr, true) {
+                Some(Shape::MovEax { .. } | Shape::MovRax { .. }) => 0,
+                Some(Shape::Jumped { .. }) => 1,
+                None => {
+                    std::println!("{binary} {at:#x}: left trapping");
+                    2
+                }
+            };
+            counts.entry(binary).or_default()[kind] += 1;
+        }
+        for (binary, [mov_eax, jumped, none]) in counts {
+            std::println!("{binary}: {mov_eax} mov $nr, %eax; {jumped} jumped; {none} left trapping");
+        }
+    }
+
+    #[test]
+    fn a_signal_return_trampolines_mov_rax_becomes_the_jump() {
+        // glibc's __restore_rt: mov $0xf, %rax; syscall; nopl 0x0(%rax) (Go's and musl's have
+        // the same mov and syscall).
+        let restore = site(&[0xc3, 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05]);
+        let after = after_bytes(&[0x0f, 0x1f, 0x80, 0, 0, 0, 0]);
+        assert_eq!(shape_of(0x44_a777, &restore, Some(&after), Some(15), false), Some(Shape::MovRax { nr: 15 }));
+        assert_eq!(shape_of(0x44_a777, &restore, Some(&after), Some(14), true), None, "another number");
+        assert_eq!(shape_of(0x44_a777, &restore, Some(&after), None, true), None, "calls with different numbers");
+        let prefixed = site(&[0x66, 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05]);
+        assert_eq!(shape_of(0x44_a777, &prefixed, Some(&after), Some(15), true), None, "a prefix before the mov");
+        let (trampoline, entry) = (0x25_0040, 0x20_3000);
+        let shape = Shape::MovRax { nr: 15 };
+        let rewrite = site_rewrite(shape, 0x44_a777, None, trampoline).unwrap();
+        assert_eq!(rewrite.at, 0x44_a770, "over the mov");
+        assert_eq!(rewrite.as_slice()[0], 0xe9);
+        assert_eq!(rel_target(rewrite.as_slice(), rewrite.at, 1), trampoline);
+        assert_eq!(rewrite.as_slice()[5..], [0x90, 0x90], "nops to the mov's end, the syscall stays");
+        let code = trampoline_code(shape.replayed(&restore), trampoline, 0x44_a779, entry).unwrap();
+        assert_eq!(code[..7], [0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0], "the mov");
+        assert_eq!(code[7..10], [0x48, 0x8d, 0x0d]);
+        assert_eq!(rel_target(&code, trampoline, 10), 0x44_a779, "%rcx = right after the syscall");
+        assert_eq!(rel_target(&code, trampoline, 15), entry);
     }
 
     #[test]
