@@ -4,10 +4,11 @@
 //! On PVM the `syscall` instruction costs a ~6 us trip through the host kernel, yet it lands
 //! in this kernel still in ring 3, in the app's own address space (the kernel's pages are
 //! user pages there): a jump into the same entry costs what a jump costs. So a site that has
-//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the two [`Shape`]s:
-//! - a `mov $nr, %eax` (maybe followed by register-only instructions, `moves`) before the
-//!   `syscall`: the `mov` becomes a `jmp rel32` to a trampoline of its own in the kernel's
-//!   trampoline page, which does the `mov` and copies of the instructions after it;
+//! trapped [`PATCH_AFTER`] times is rewritten when it has one of the [`Shape`]s:
+//! - a `mov $nr, %eax` (maybe followed by register-only instructions, `moves`) or a `mov
+//!   $nr, %rax` before the `syscall`: the `mov` becomes a `jmp rel32` to a trampoline of its
+//!   own in the kernel's trampoline page, which does the `mov` and copies of the instructions
+//!   after it;
 //! - dead padding within a `jmp rel8`'s reach after the `syscall` (after the first `ret` or
 //!   `jmp` the code from the `syscall` on reaches, found by decoding it forward: `length`):
 //!   the `syscall` becomes that `jmp rel8`, and the padding the `jmp rel32` to the trampoline.
