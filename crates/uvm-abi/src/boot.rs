@@ -48,6 +48,11 @@ pub const FLAG_IMAGE_LARGE_PAGES: u64 = 1 << 4;
 /// `uvm run --read-only`); without it the root is writable, the app's changes kept in guest
 /// memory over the image.
 pub const FLAG_READ_ONLY_ROOT: u64 = 1 << 5;
+/// `BootInfo::flags`: the first program is not the image's app but the one named by the
+/// string after the mounts' (`uvm run --entrypoint`): a path, or a name looked up in the
+/// environment's PATH, found and run as execve runs a program (a static ELF file or a `#!`
+/// script, in the image or a volume).
+pub const FLAG_ENTRYPOINT: u64 = 1 << 6;
 
 /// The boot information block. All addresses are guest-physical unless named `_va`.
 #[repr(C)]
@@ -89,7 +94,8 @@ pub struct BootInfo {
     /// Number of envp strings (`KEY=VALUE`).
     pub envc: u32,
     /// Offset of the string area from the start of this struct: argv, then envp, then the
-    /// working directory, then the volumes (`crate::hostfs`), each NUL-terminated.
+    /// working directory, then the volumes (`crate::hostfs`), then the entrypoint (with
+    /// [`FLAG_ENTRYPOINT`]), each NUL-terminated.
     pub strings_offset: u32,
     /// Bytes in the string area.
     pub strings_len: u32,

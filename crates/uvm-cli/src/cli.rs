@@ -53,6 +53,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         env: Vec::new(),
         env_file: Vec::new(),
         workdir: None,
+        entrypoint: None,
         memory_mib: None,
         cpus: None,
         publish: Vec::new(),
@@ -113,6 +114,15 @@ pub struct RunArgs {
     /// manifest's [app] workdir. Made in the VM if the image lacks it (not with --read-only).
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
+    /// Run PROGRAM instead of the image's app, as docker's --entrypoint: a path in the VM, or
+    /// a name looked up in the app's PATH. Its arguments are those after --, not the
+    /// manifest's args (an image's app and args both give way, as docker's ENTRYPOINT and
+    /// CMD do). It exits 127 if there is no such program, 126 if it cannot run.
+    ///
+    /// Example:
+    ///   uvm run --entrypoint /bin/sh app.uvm -- -c 'ls /etc'
+    #[arg(long, value_name = "PROGRAM", verbatim_doc_comment)]
+    pub entrypoint: Option<String>,
     /// Guest memory in MiB (overrides the manifest's [vm] memory_mib).
     #[arg(long, value_name = "MIB")]
     pub memory_mib: Option<u32>,

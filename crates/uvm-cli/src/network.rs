@@ -99,6 +99,7 @@ mod tests {
             env: Vec::new(),
             env_file: Vec::new(),
             workdir: None,
+            entrypoint: None,
             memory_mib: None,
             cpus: None,
             publish: publish.iter().map(|s| s.to_string()).collect(),

@@ -59,8 +59,9 @@ fn open_image(
     let (image, checksum) = check_image(&path, &mapped, opened_at, stamps.as_ref(), &identity)?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
-    let mut argv = vec![config.binary_name.clone()];
-    argv.extend(if args.args.is_empty() { config.args.clone() } else { args.args.clone() });
+    let entrypoint = args.entrypoint.as_deref().map(check_entrypoint).transpose()?;
+    let mut argv = vec![entrypoint.clone().unwrap_or_else(|| config.binary_name.clone())];
+    argv.extend(if args.args.is_empty() && entrypoint.is_none() { config.args.clone() } else { args.args.clone() });
     let env = app_env(&config, &args)?;
     let memory_mib = match args.memory_mib {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
@@ -92,16 +93,30 @@ fn open_image(
         workdir,
         tmpfs,
         prelink: first_addresses(&elf),
-        prestage: writable_pages(&image, &elf),
-        large_pages: large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
+        // The image's app is not loaded when an entrypoint runs instead.
+        prestage: if entrypoint.is_some() { Vec::new() } else { writable_pages(&image, &elf) },
+        large_pages: entrypoint.is_none()
+            && large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
         read_only_root,
         user,
+        entrypoint,
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, volumes, .. } = spec;
     Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, stop, launch, network, volumes, staged })
+}
+
+/// `--entrypoint`'s program, checked: not empty.
+fn check_entrypoint(program: &str) -> Result<String> {
+    if program.is_empty() {
+        bail!(
+            "`--entrypoint` is empty: name the program to run instead of the image's app, a path in the VM \
+             (`--entrypoint /bin/sh`) or a name found in the app's PATH (`--entrypoint sh`)"
+        );
+    }
+    Ok(program.to_owned())
 }
 
 /// Who the app runs as: `--user` (`flag`, as written in `flag_text`) or else the image's

@@ -527,6 +527,52 @@ fn env_files_and_env_flags_set_the_environment_as_docker_does() {
     );
 }
 
+/// `uvm run --entrypoint`, as docker's: the program runs instead of the image's app, with the
+/// arguments after `--` (not the manifest's), as the image's user; a name without a `/` is
+/// looked up in the app's PATH, and a `#!` script runs under its interpreter. No such
+/// program ends with 127, one that cannot run with 126, each saying why; an empty one is
+/// uvm's error (125).
+#[test]
+fn an_entrypoint_runs_instead_of_the_app_as_dockers_does() {
+    let test = "an_entrypoint_runs_instead_of_the_app_as_dockers_does";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let app = support::apps::app(Musl, "args_env").unwrap_or_else(|e| panic!("{test}: build args_env: {e:?}"));
+    let dir = vm::work_dir(test);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    std::fs::write(dir.join("greet"), "#!/bin/busybox sh\necho \"greet $* as $(busybox id -u)\"\n")
+        .expect("write greet");
+    let files = "[[files]]\nsrc = \"greet\"\ndst = \"/bin/greet\"\nmode = \"755\"\n";
+    let app_lines = "args = [\"from\", \"manifest\"]\nuser = \"app\"\n";
+    let image = users_image(test, "entrypoint", &app.to_string_lossy(), app_lines, files);
+    let run = |entrypoint: Option<&str>, args: &[&str], code: i32| {
+        let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
+        if let Some(entrypoint) = entrypoint {
+            cmd.args(["--entrypoint", entrypoint]);
+        }
+        if !args.is_empty() {
+            cmd.arg("--").args(args);
+        }
+        let out = expect_code(test, cmd, code);
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (out, _) = run(None, &[], 0);
+    assert!(out.contains("argv[1]=<from>\nargv[2]=<manifest>\n"), "{test}: the app with its args: {out}");
+    assert_eq!(run(Some("greet"), &["a", "b"], 0).0, "greet a b as 1000\n", "{test}: a script found in PATH");
+    let (out, _) = run(Some("/bin/busybox"), &["sh", "-c", "echo \"$0 $# $*\""], 0);
+    assert_eq!(out, "sh 0 \n", "{test}: a path, with the args after -- alone");
+    let (_, stderr) = run(Some("nope"), &[], 127);
+    assert!(stderr.contains("--entrypoint nope: cannot run it: no such file"), "{test}: {stderr}");
+    let (_, stderr) = run(Some("/srv/secret"), &[], 126);
+    assert!(
+        stderr.contains("--entrypoint /srv/secret: cannot run it") && stderr.contains("execute bit"),
+        "{test}: {stderr}"
+    );
+    let (_, stderr) = run(Some(""), &[], 125);
+    assert!(stderr.contains("`--entrypoint` is empty"), "{test}: {stderr}");
+}
+
 /// `uvm run PROGRAM`: a static program runs without a manifest (as `ops run` runs one), its
 /// image built once into uvm's cache and built again only when the program changes; the
 /// arguments after `--` and `-e` reach it; a dynamically linked program is uvm's error (125),

@@ -42,6 +42,10 @@ pub struct AppLaunch {
     /// Who the app runs as (`[app] user`, `uvm run --user`, resolved against the image's
     /// /etc/passwd and /etc/group); root by default.
     pub user: AppUser,
+    /// The program to start instead of the image's app (`uvm run --entrypoint`): a path in
+    /// the VM, or a name the guest looks up in the environment's PATH
+    /// (`uvm_abi::boot::FLAG_ENTRYPOINT`). Not empty, no NUL.
+    pub entrypoint: Option<String>,
 }
 
 /// The ids the app starts with: its real, effective, saved and file-system uid and gid, and
@@ -170,7 +174,7 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
 
 /// The string area of the boot info: argv, envp, workdir, then one string per volume (`r` or
 /// `w`, then its guest path: `uvm_abi::hostfs`) and one per tmpfs mount (`t`, then its
-/// path), each NUL-terminated.
+/// path), then the entrypoint if there is one, each NUL-terminated.
 pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8>, VmError> {
     let mut strings = Vec::new();
     for s in launch.argv.iter().chain(&launch.envp).chain(std::iter::once(&launch.workdir)) {
@@ -184,6 +188,10 @@ pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8
     for path in &launch.tmpfs {
         strings.push(b't');
         strings.extend_from_slice(path.as_bytes());
+        strings.push(0);
+    }
+    if let Some(entrypoint) = &launch.entrypoint {
+        strings.extend_from_slice(entrypoint.as_bytes());
         strings.push(0);
     }
     if strings.len() as u64 > BootInfo::MAX_STRINGS_LEN {
@@ -644,6 +652,8 @@ mod tests {
             VolumeSpec { host: "/etc/app".into(), guest: "/etc/app".into(), read_only: true },
         ];
         assert_eq!(boot_strings(&launch, &volumes).unwrap(), b"a\0bc\0K=V\0/\0w/data\0r/etc/app\0");
+        let entrypoint = AppLaunch { entrypoint: Some("/bin/sh".into()), tmpfs: vec!["/run".into()], ..launch.clone() };
+        assert_eq!(boot_strings(&entrypoint, &volumes[..1]).unwrap(), b"a\0bc\0K=V\0/\0w/data\0t/run\0/bin/sh\0");
         let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };
         assert!(matches!(boot_strings(&huge, &[]), Err(VmError::ArgsTooLarge { .. })));
         let many = vec![VolumeSpec { host: "/".into(), guest: "/v".repeat(10_000), read_only: true }; 16];

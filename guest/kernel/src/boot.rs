@@ -230,21 +230,26 @@ mod kernel {
         let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
         crate::family::set_boot_root(boot.info.page_table_root);
         crate::arch::percpu::current().root = boot.info.page_table_root;
-        let app_bytes = image
-            .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
-            .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
-        let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
-        adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
         let facts = MachineFacts { hwcap: boot.info.hwcap, hwcap2: boot.info.hwcap2, vdso: install_vdso(boot) };
-        let argv = program::borrowed(&boot.argv);
-        let envp = program::borrowed(&boot.envp);
-        let args = program::Arguments { argv: &argv, envp: &envp, execfn: app_path.as_bytes() };
-        let large_pages = flags & FLAG_IMAGE_LARGE_PAGES != 0;
-        let loaded = elf::load(&mut space, &elf, app.data.offset, large_pages)
-            .unwrap_or_else(|e| fail("cannot map the app", Some(e)));
-        let start = program::start(&mut space, &loaded, &facts, &args)
-            .unwrap_or_else(|e| fail("cannot start the app", Some(e)));
-        space.drop_prestaged();
+        // With an entrypoint (`uvm run --entrypoint`) the image's app is not loaded: the
+        // process starts that program below, once it exists.
+        let app_start = boot.entrypoint.is_none().then(|| {
+            let app_bytes = image
+                .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
+                .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
+            let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
+            adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
+            let argv = program::borrowed(&boot.argv);
+            let envp = program::borrowed(&boot.envp);
+            let args = program::Arguments { argv: &argv, envp: &envp, execfn: app_path.as_bytes() };
+            let large_pages = flags & FLAG_IMAGE_LARGE_PAGES != 0;
+            let loaded = elf::load(&mut space, &elf, app.data.offset, large_pages)
+                .unwrap_or_else(|e| fail("cannot map the app", Some(e)));
+            let start = program::start(&mut space, &loaded, &facts, &args)
+                .unwrap_or_else(|e| fail("cannot start the app", Some(e)));
+            space.drop_prestaged();
+            start
+        });
 
         let mut fds = FdTable::new();
         for fd in 0..3 {
@@ -279,8 +284,33 @@ mod kernel {
         if boot.info.platform != Platform::HardwareVirt as u32 {
             process.patcher.enable();
         }
+        let start = match (app_start, &boot.entrypoint) {
+            (Some(start), _) => start,
+            (None, entrypoint) => start_entrypoint(&mut process, entrypoint.as_deref().unwrap_or_default(), boot),
+        };
         *PROCESS.lock() = Some(process);
         (start.entry, start.rsp)
+    }
+
+    /// Starts `uvm run --entrypoint`'s program `name` in `process` (`exec::start_entrypoint`);
+    /// if it cannot run, says why on stderr and ends the VM with docker's status for it: 127
+    /// when no such program is found, 126 when it cannot be run.
+    #[cold]
+    #[inline(never)]
+    fn start_entrypoint(process: &mut Process, name: &[u8], boot: &Boot) -> program::Start {
+        let started = crate::syscall::exec::start_entrypoint(process, name, boot.argv.clone(), boot.envp.clone());
+        started.unwrap_or_else(|e| {
+            let name = alloc::string::String::from_utf8_lossy(name);
+            let (status, why) = match e {
+                Errno::ENOENT => (127, "no such file in the VM (nor in its PATH, for a name without a `/`)"),
+                Errno::ENOEXEC => (126, "not a static x86-64 program or a `#!` script"),
+                Errno::EACCES => (126, "not a regular file with an execute bit"),
+                _ => (126, e.name()),
+            };
+            let message = alloc::format!("uvm: --entrypoint {name}: cannot run it: {why} ({})\n", e.name());
+            crate::hypercall::console_write_all(2, message.as_bytes());
+            process.exit_vm(status)
+        })
     }
 }
 

@@ -240,8 +240,78 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     // AT_EXECFN: the path as given (the script's, when it is one), as Linux.
     let execfn = shown_path.clone();
     let program = resolve(p, &cwd, file, shown_path, &mut argv)?;
+    match replace_program(p, program, argv, envp, &execfn)? {
+        Some(start) => *f = TrapFrame::new_app(start.entry, start.rsp, f.cs, f.ss),
+        None => crate::signal::kill_with(p, Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
+    }
+    Ok(0)
+}
+
+/// Docker's PATH for a program name when the environment has none.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Starts the first program in the boot's process instead of the image's app (`uvm run
+/// --entrypoint`, the boot info's entrypoint): `name` is a path (from the working directory
+/// if relative) or, without a `/`, a program looked up in the environment's PATH as docker
+/// looks up an entrypoint; it runs as execve would run it, with `argv` and `envp`.
+pub fn start_entrypoint(
+    p: &mut Process,
+    name: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<program::Start, Errno> {
+    let cwd = p.files.cwd.lock().clone();
+    let (file, path) = find_program(p, &cwd, name, &envp)?;
+    let program = resolve(p, &cwd, file, path.clone(), &mut argv)?;
+    replace_program(p, program, argv, envp, &path)?.ok_or(Errno::ENOMEM)
+}
+
+/// The file `name` runs and its path (see [`start_entrypoint`]): the first regular file with
+/// an execute bit named `name` in a PATH directory, as Go's `exec.LookPath` (which runc uses)
+/// finds it; ENOENT if there is none, EACCES if only such files without the bit.
+fn find_program(
+    p: &mut Process,
+    cwd: &Location,
+    name: &[u8],
+    envp: &[Vec<u8>],
+) -> Result<(Arc<OpenFile>, Vec<u8>), Errno> {
+    let open = |p: &mut Process, path: &[u8]| {
+        let base = if path.first() == Some(&b'/') { p.vfs.root() } else { cwd.clone() };
+        p.vfs.open_to_run(&base, path, true)
+    };
+    if name.contains(&b'/') {
+        return Ok((open(p, name)?, name.to_vec()));
+    }
+    let path_variable = envp.iter().rev().find_map(|entry| entry.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
+    let mut refused = Errno::ENOENT;
+    for dir in path_variable.split(|&b| b == b':') {
+        let mut path = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+        path.push(b'/');
+        path.extend_from_slice(name);
+        let Ok(file) = open(p, &path) else { continue };
+        match file.stat() {
+            Ok(stat) if !file.is_dir() && stat.file_type() == Some(FileType::Regular) && stat.mode & 0o111 != 0 => {
+                return Ok((file, path))
+            }
+            _ => refused = Errno::EACCES,
+        }
+    }
+    Err(refused)
+}
+
+/// Replaces the process's program with `program`, started with `argv`, `envp` and AT_EXECFN
+/// `execfn`: everything that can fail is checked first (E2BIG); past the point of no return,
+/// `None` if the new program could not be mapped (out of memory: execve then kills the
+/// process, as Linux does), else where it starts.
+fn replace_program(
+    p: &mut Process,
+    program: Program,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    execfn: &[u8],
+) -> Result<Option<program::Start>, Errno> {
     let (argv_borrowed, envp_borrowed) = (program::borrowed(&argv), program::borrowed(&envp));
-    let args = program::Arguments { argv: &argv_borrowed, envp: &envp_borrowed, execfn: &execfn };
+    let args = program::Arguments { argv: &argv_borrowed, envp: &envp_borrowed, execfn };
     if program::stack_bound(&args) > ARG_BYTES_MAX {
         return Err(Errno::E2BIG);
     }
@@ -265,9 +335,8 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
         Bytes::Image(_, offset) => elf::load(&mut p.space, &program.elf, *offset, false),
         Bytes::Copied(bytes) => elf::load_copy(&mut p.space, &program.elf, bytes),
     };
-    let start = match loaded.and_then(|loaded| program::start(&mut p.space, &loaded, &machine, &args)) {
-        Ok(start) => start,
-        Err(_) => crate::signal::kill_with(p, Signal::SIGSEGV, 0, f.rip, u32::MAX, 0),
+    let Ok(start) = loaded.and_then(|loaded| program::start(&mut p.space, &loaded, &machine, &args)) else {
+        return Ok(None);
     };
     for action in p.signals.actions.iter_mut() {
         if action.handler != SIG_IGN && action.handler != SIG_DFL {
@@ -302,8 +371,7 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     p.view.set_identity(identity);
     // A vfork parent waits no longer: this process has memory of its own now.
     crate::family::release_vfork_parent(p);
-    *f = TrapFrame::new_app(start.entry, start.rsp, f.cs, f.ss);
-    Ok(0)
+    Ok(Some(start))
 }
 
 #[cfg(test)]
