@@ -300,15 +300,18 @@ mod kernel {
     fn start_entrypoint(process: &mut Process, name: &[u8], boot: &Boot) -> program::Start {
         let started = crate::syscall::exec::start_entrypoint(process, name, boot.argv.clone(), boot.envp.clone());
         started.unwrap_or_else(|e| {
-            let name = alloc::string::String::from_utf8_lossy(name);
+            // docker's words for the three usual causes.
             let (status, why) = match e {
-                Errno::ENOENT => (127, "no such file in the VM (nor in its PATH, for a name without a `/`)"),
-                Errno::ENOEXEC => (126, "not a static x86-64 program or a `#!` script"),
-                Errno::EACCES => (126, "not a regular file with an execute bit"),
+                Errno::ENOENT => (127, "not found in the VM or its PATH"),
+                Errno::ENOEXEC => (126, "exec format error"),
+                Errno::EACCES => (126, "permission denied"),
                 _ => (126, e.name()),
             };
-            let message = alloc::format!("uvm: --entrypoint {name}: cannot run it: {why} ({})\n", e.name());
-            crate::hypercall::console_write_all(2, message.as_bytes());
+            let mut message = b"uvm: --entrypoint ".to_vec();
+            for part in [name, b": ", why.as_bytes(), b"\n"] {
+                message.extend_from_slice(part);
+            }
+            crate::hypercall::console_write_all(2, &message);
             process.exit_vm(status)
         })
     }

@@ -302,7 +302,8 @@ fn find_program(
 /// Replaces the process's program with `program`, started with `argv`, `envp` and AT_EXECFN
 /// `execfn`: everything that can fail is checked first (E2BIG); past the point of no return,
 /// `None` if the new program could not be mapped (out of memory: execve then kills the
-/// process, as Linux does), else where it starts.
+/// process, as Linux does), else where it starts. (Out of line: execve and the boot call it.)
+#[inline(never)]
 fn replace_program(
     p: &mut Process,
     program: Program,
