@@ -49,10 +49,16 @@ pub const FLAG_IMAGE_LARGE_PAGES: u64 = 1 << 4;
 /// memory over the image.
 pub const FLAG_READ_ONLY_ROOT: u64 = 1 << 5;
 /// `BootInfo::flags`: the first program is not the image's app but the one named by the
-/// string after the mounts' (`uvm run --entrypoint`): a path, or a name looked up in the
-/// environment's PATH, found and run as execve runs a program (a static ELF file or a `#!`
-/// script, in the image or a volume).
+/// string after the mounts' (`uvm run --entrypoint`): the first of its paths (joined by `:`;
+/// the VMM's lookup of a name in the app's PATH, or the one path given) that opens, run as
+/// execve runs a program (a static ELF file or a `#!` script, in the image or a volume).
 pub const FLAG_ENTRYPOINT: u64 = 1 << 6;
+/// `BootInfo::flags`: three strings follow the last of the others (`uvm run --hostname`): the
+/// host name (uname's nodename; 1 to 64 bytes), then a file and a line the kernel appends to
+/// it at boot, in the writable root (the image's `/etc/hosts` and the VM's address with that
+/// name, so the name resolves as in a docker container; nothing when the file string is
+/// empty or the root is read-only).
+pub const FLAG_HOSTNAME: u64 = 1 << 7;
 
 /// The boot information block. All addresses are guest-physical unless named `_va`.
 #[repr(C)]
@@ -95,7 +101,8 @@ pub struct BootInfo {
     pub envc: u32,
     /// Offset of the string area from the start of this struct: argv, then envp, then the
     /// working directory, then the volumes (`crate::hostfs`), then the entrypoint (with
-    /// [`FLAG_ENTRYPOINT`]), each NUL-terminated.
+    /// [`FLAG_ENTRYPOINT`]), then the host name's three (with [`FLAG_HOSTNAME`]), each
+    /// NUL-terminated.
     pub strings_offset: u32,
     /// Bytes in the string area.
     pub strings_len: u32,

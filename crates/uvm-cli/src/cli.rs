@@ -54,6 +54,7 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         env_file: Vec::new(),
         workdir: None,
         entrypoint: None,
+        hostname: None,
         memory_mib: None,
         cpus: None,
         publish: Vec::new(),
@@ -123,6 +124,11 @@ pub struct RunArgs {
     ///   uvm run --entrypoint /bin/sh app.uvm -- -c 'ls /etc'
     #[arg(long, value_name = "PROGRAM", verbatim_doc_comment)]
     pub entrypoint: Option<String>,
+    /// The VM's host name, as docker's --hostname (default: uvm): what uname and hostname
+    /// report, and a name the app resolves to the VM's address (added to its /etc/hosts;
+    /// not with --read-only).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
     /// Guest memory in MiB (overrides the manifest's [vm] memory_mib).
     #[arg(long, value_name = "MIB")]
     pub memory_mib: Option<u32>,

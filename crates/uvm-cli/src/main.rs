@@ -16,6 +16,7 @@
 mod build;
 mod cli;
 mod guest_etc;
+mod hostname;
 mod inspect;
 mod network;
 mod program;

@@ -100,6 +100,7 @@ mod tests {
             env_file: Vec::new(),
             workdir: None,
             entrypoint: None,
+            hostname: None,
             memory_mib: None,
             cpus: None,
             publish: publish.iter().map(|s| s.to_string()).collect(),

@@ -59,10 +59,10 @@ fn open_image(
     let (image, checksum) = check_image(&path, &mapped, opened_at, stamps.as_ref(), &identity)?;
     let config = RunConfig::from_toml(image.config_toml()?)
         .with_context(|| format!("{}: the image's run configuration is invalid", path.display()))?;
-    let entrypoint = args.entrypoint.as_deref().map(check_entrypoint).transpose()?;
-    let mut argv = vec![entrypoint.clone().unwrap_or_else(|| config.binary_name.clone())];
-    argv.extend(if args.args.is_empty() && entrypoint.is_none() { config.args.clone() } else { args.args.clone() });
     let env = app_env(&config, &args)?;
+    let entrypoint = args.entrypoint.as_deref().map(|program| entrypoint_of(program, &env)).transpose()?;
+    let mut argv = vec![args.entrypoint.clone().unwrap_or_else(|| config.binary_name.clone())];
+    argv.extend(if args.args.is_empty() && entrypoint.is_none() { config.args.clone() } else { args.args.clone() });
     let memory_mib = match args.memory_mib {
         Some(v) => check_memory_mib(v, "`--memory-mib`")?,
         None => config.memory_mib,
@@ -87,6 +87,7 @@ fn open_image(
     crate::volumes::check_workdir(&workdir, &image, read_only_root, &volumes, &tmpfs)?;
     let user = app_user(user_flag, args.user.as_deref(), &config, &image)?;
     let elf = image.app_elf_info()?;
+    let hostname = args.hostname.as_deref().map(|name| crate::hostname::host_name(name, read_only_root)).transpose()?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -100,6 +101,7 @@ fn open_image(
         read_only_root,
         user,
         entrypoint,
+        hostname: hostname.flatten(),
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
@@ -108,15 +110,32 @@ fn open_image(
     Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, stop, launch, network, volumes, staged })
 }
 
-/// `--entrypoint`'s program, checked: not empty.
-fn check_entrypoint(program: &str) -> Result<String> {
+/// Docker's PATH for finding an entrypoint when the app's environment has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where `--entrypoint`'s program (checked: not empty, no `:`) may be: the path given, or for
+/// a name without `/` that name in each directory of the app's PATH (`env`'s) or else
+/// docker's default, in order (an empty directory is the working directory, as in PATH).
+fn entrypoint_of(program: &str, env: &BTreeMap<String, String>) -> Result<uvm_vmm::Entrypoint> {
     if program.is_empty() {
         bail!(
             "`--entrypoint` is empty: name the program to run instead of the image's app, a path in the VM \
              (`--entrypoint /bin/sh`) or a name found in the app's PATH (`--entrypoint sh`)"
         );
     }
-    Ok(program.to_owned())
+    if program.contains(':') {
+        bail!("`--entrypoint` is {program:?}: a program whose path holds a `:` cannot be an entrypoint; rename it");
+    }
+    let candidates = if program.contains('/') {
+        vec![program.to_owned()]
+    } else {
+        let search = env.get("PATH").map_or(DEFAULT_PATH, String::as_str);
+        search
+            .split(':')
+            .map(|dir| if dir.is_empty() { program.to_owned() } else { format!("{dir}/{program}") })
+            .collect()
+    };
+    Ok(uvm_vmm::Entrypoint { candidates })
 }
 
 /// Who the app runs as: `--user` (`flag`, as written in `flag_text`) or else the image's

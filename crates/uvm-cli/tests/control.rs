@@ -570,6 +570,32 @@ fn an_entrypoint_runs_instead_of_the_app_as_dockers_does() {
     assert!(stderr.contains("`--entrypoint` is empty"), "{test}: {stderr}");
 }
 
+/// `uvm run --hostname`, as docker's: uname's nodename and `hostname` say the name, and the
+/// image's /etc/hosts gains the VM's address with it (not with --read-only, which says so in
+/// the docs); without it the name is `uvm`; a name that is no host name is uvm's error (125).
+#[test]
+fn a_hostname_names_the_vm_as_dockers_does() {
+    let test = "a_hostname_names_the_vm_as_dockers_does";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let image = users_image(test, "named", support::apps::BUSYBOX, "", "");
+    let run = |flags: &[&str], code: i32| {
+        let mut cmd = uvm(["run".as_ref(), image.as_os_str()]);
+        cmd.args(flags).args(["--", "sh", "-c", "hostname; uname -n; grep -c . /etc/hosts; tail -1 /etc/hosts"]);
+        let out = expect_code(test, cmd, code);
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (default, _) = run(&[], 0);
+    assert_eq!(default, "uvm\nuvm\n5\n10.0.2.15\tuvm\n", "{test}: the default name");
+    let (named, _) = run(&["--hostname", "api-1.internal"], 0);
+    assert_eq!(named, "api-1.internal\napi-1.internal\n6\n10.0.2.15\tapi-1.internal\n", "{test}");
+    let (read_only, _) = run(&["--hostname", "web", "--read-only"], 0);
+    assert_eq!(read_only, "web\nweb\n5\n10.0.2.15\tuvm\n", "{test}: the root cannot change");
+    let (_, stderr) = run(&["--hostname", "web_1"], 125);
+    assert!(stderr.contains("`--hostname` is \"web_1\": a host name is 1 to 64 characters"), "{test}: {stderr}");
+}
+
 /// `uvm run PROGRAM`: a static program runs without a manifest (as `ops run` runs one), its
 /// image built once into uvm's cache and built again only when the program changes; the
 /// arguments after `--` and `-e` reach it; a dynamically linked program is uvm's error (125),

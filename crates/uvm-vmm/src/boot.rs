@@ -42,10 +42,30 @@ pub struct AppLaunch {
     /// Who the app runs as (`[app] user`, `uvm run --user`, resolved against the image's
     /// /etc/passwd and /etc/group); root by default.
     pub user: AppUser,
-    /// The program to start instead of the image's app (`uvm run --entrypoint`): a path in
-    /// the VM, or a name the guest looks up in the environment's PATH
-    /// (`uvm_abi::boot::FLAG_ENTRYPOINT`). Not empty, no NUL.
-    pub entrypoint: Option<String>,
+    /// The program to start instead of the image's app (`uvm run --entrypoint`).
+    pub entrypoint: Option<Entrypoint>,
+    /// The VM's host name (`uvm run --hostname`), if not the kernel's default.
+    pub hostname: Option<HostName>,
+}
+
+/// A program to start instead of the image's app (`uvm_abi::boot::FLAG_ENTRYPOINT`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entrypoint {
+    /// Where it may be: the guest runs the first of these paths that opens. Not empty; no
+    /// `:` or NUL in any.
+    pub candidates: Vec<String>,
+}
+
+/// The VM's host name and the line the guest appends to a file at boot so that it resolves
+/// (`uvm_abi::boot::FLAG_HOSTNAME`). No NUL in any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostName {
+    /// uname's nodename: 1 to 64 bytes.
+    pub name: String,
+    /// The guest path of the file to append `line` to (`/etc/hosts`); empty: none.
+    pub append_to: String,
+    /// The line, newline included.
+    pub line: String,
 }
 
 /// The ids the app starts with: its real, effective, saved and file-system uid and gid, and
@@ -174,7 +194,8 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
 
 /// The string area of the boot info: argv, envp, workdir, then one string per volume (`r` or
 /// `w`, then its guest path: `uvm_abi::hostfs`) and one per tmpfs mount (`t`, then its
-/// path), then the entrypoint if there is one, each NUL-terminated.
+/// path), then the entrypoint if there is one, then the host name's three strings if there
+/// is one, each NUL-terminated.
 pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8>, VmError> {
     let mut strings = Vec::new();
     for s in launch.argv.iter().chain(&launch.envp).chain(std::iter::once(&launch.workdir)) {
@@ -191,8 +212,14 @@ pub fn boot_strings(launch: &AppLaunch, volumes: &[VolumeSpec]) -> Result<Vec<u8
         strings.push(0);
     }
     if let Some(entrypoint) = &launch.entrypoint {
-        strings.extend_from_slice(entrypoint.as_bytes());
+        strings.extend_from_slice(entrypoint.candidates.join(":").as_bytes());
         strings.push(0);
+    }
+    if let Some(host) = &launch.hostname {
+        for s in [&host.name, &host.append_to, &host.line] {
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+        }
     }
     if strings.len() as u64 > BootInfo::MAX_STRINGS_LEN {
         return Err(VmError::ArgsTooLarge { len: strings.len() as u64, max: BootInfo::MAX_STRINGS_LEN });
@@ -652,8 +679,13 @@ mod tests {
             VolumeSpec { host: "/etc/app".into(), guest: "/etc/app".into(), read_only: true },
         ];
         assert_eq!(boot_strings(&launch, &volumes).unwrap(), b"a\0bc\0K=V\0/\0w/data\0r/etc/app\0");
-        let entrypoint = AppLaunch { entrypoint: Some("/bin/sh".into()), tmpfs: vec!["/run".into()], ..launch.clone() };
-        assert_eq!(boot_strings(&entrypoint, &volumes[..1]).unwrap(), b"a\0bc\0K=V\0/\0w/data\0t/run\0/bin/sh\0");
+        let program = Entrypoint { candidates: vec!["/usr/bin/sh".into(), "/bin/sh".into()] };
+        let entrypoint = AppLaunch { entrypoint: Some(program), tmpfs: vec!["/run".into()], ..launch.clone() };
+        let strings = boot_strings(&entrypoint, &volumes[..1]).unwrap();
+        assert_eq!(strings, b"a\0bc\0K=V\0/\0w/data\0t/run\0/usr/bin/sh:/bin/sh\0");
+        let host = HostName { name: "web".into(), append_to: "/etc/hosts".into(), line: "10.0.2.15\tweb\n".into() };
+        let named = AppLaunch { hostname: Some(host), ..launch.clone() };
+        assert_eq!(boot_strings(&named, &[]).unwrap(), b"a\0bc\0K=V\0/\0web\0/etc/hosts\x0010.0.2.15\tweb\n\0");
         let huge = AppLaunch { argv: vec!["x".repeat(300_000)], ..Default::default() };
         assert!(matches!(boot_strings(&huge, &[]), Err(VmError::ArgsTooLarge { .. })));
         let many = vec![VolumeSpec { host: "/".into(), guest: "/v".repeat(10_000), read_only: true }; 16];

@@ -40,7 +40,7 @@ pub mod vcpus;
 pub mod vm;
 pub mod volumes;
 
-pub use boot::{AppLaunch, AppUser, KernelFile};
+pub use boot::{AppLaunch, AppUser, Entrypoint, HostName, KernelFile};
 pub use error::{HypercallError, VmError};
 pub use exit::{ExitCounts, Outcome};
 pub use host_io::{HostIo, MemoryIo, StdIo};

@@ -10,8 +10,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MEM_READONLY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use uvm_abi::boot::{
-    Platform, FLAG_ENTRYPOINT, FLAG_IMAGE_LARGE_PAGES, FLAG_READ_ONLY_ROOT, FLAG_STDERR_TTY, FLAG_STDIN_TTY,
-    FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
+    Platform, FLAG_ENTRYPOINT, FLAG_HOSTNAME, FLAG_IMAGE_LARGE_PAGES, FLAG_READ_ONLY_ROOT, FLAG_STDERR_TTY,
+    FLAG_STDIN_TTY, FLAG_STDOUT_TTY, FLAG_TRACE_SYSCALLS,
 };
 use uvm_abi::layout::{IMAGE_GPA, LARGE_PAGE_SIZE, MAX_VCPUS, RAM_MAX_SIZE, RAM_MIN_SIZE};
 
@@ -463,6 +463,9 @@ fn boot_flags(trace: bool, launch: &crate::boot::AppLaunch) -> u64 {
     }
     if launch.entrypoint.is_some() {
         flags |= FLAG_ENTRYPOINT;
+    }
+    if launch.hostname.is_some() {
+        flags |= FLAG_HOSTNAME;
     }
     for (fd, flag) in [(0, FLAG_STDIN_TTY), (1, FLAG_STDOUT_TTY), (2, FLAG_STDERR_TTY)] {
         // SAFETY: isatty only inspects the descriptor number; any value is allowed.

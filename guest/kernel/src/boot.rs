@@ -233,7 +233,9 @@ mod kernel {
         let facts = MachineFacts { hwcap: boot.info.hwcap, hwcap2: boot.info.hwcap2, vdso: install_vdso(boot) };
         // With an entrypoint (`uvm run --entrypoint`) the image's app is not loaded: the
         // process starts that program below, once it exists.
-        let app_start = boot.entrypoint.is_none().then(|| {
+        let app_start = if !boot.entrypoint.is_empty() {
+            program::Start { entry: 0, rsp: 0 }
+        } else {
             let app_bytes = image
                 .get(app.data.offset as usize..(app.data.offset + app.data.size) as usize)
                 .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
@@ -249,7 +251,7 @@ mod kernel {
                 .unwrap_or_else(|e| fail("cannot start the app", Some(e)));
             space.drop_prestaged();
             start
-        });
+        };
 
         let mut fds = FdTable::new();
         for fd in 0..3 {
@@ -284,21 +286,40 @@ mod kernel {
         if boot.info.platform != Platform::HardwareVirt as u32 {
             process.patcher.enable();
         }
-        let start = match (app_start, &boot.entrypoint) {
-            (Some(start), _) => start,
-            (None, entrypoint) => start_entrypoint(&mut process, entrypoint.as_deref().unwrap_or_default(), boot),
+        if let [name, file, line] = &boot.hostname[..] {
+            name_host(&mut process, name, file, line);
+        }
+        let start = match &boot.entrypoint[..] {
+            [candidates] => start_entrypoint(&mut process, candidates, boot),
+            _ => app_start,
         };
         *PROCESS.lock() = Some(process);
         (start.entry, start.rsp)
     }
 
-    /// Starts `uvm run --entrypoint`'s program `name` in `process` (`exec::start_entrypoint`);
-    /// if it cannot run, says why on stderr and ends the VM with docker's status for it: 127
-    /// when no such program is found, 126 when it cannot be run.
+    /// Gives the VM the host name of `uvm run --hostname`: uname's nodename `name`, and `line`
+    /// appended to `file` (the VM's address and the name, to `/etc/hosts`; not with a
+    /// read-only root, where the append fails).
     #[cold]
     #[inline(never)]
-    fn start_entrypoint(process: &mut Process, name: &[u8], boot: &Boot) -> program::Start {
-        let started = crate::syscall::exec::start_entrypoint(process, name, boot.argv.clone(), boot.envp.clone());
+    fn name_host(process: &mut Process, name: &[u8], file: &[u8], line: &[u8]) {
+        use crate::fs::flags::{O_APPEND, O_CREAT, O_WRONLY};
+        process.hostname = name.to_vec();
+        if !file.is_empty() {
+            let appended = process.vfs.open(&process.vfs.root(), file, O_WRONLY | O_APPEND | O_CREAT, 0o644);
+            let _ = appended.and_then(|file| file.write(line));
+        }
+    }
+
+    /// Starts `uvm run --entrypoint`'s program, the first of `candidates` that opens, in
+    /// `process` (`exec::start_entrypoint`); if it cannot, says why on stderr and ends the VM
+    /// with docker's status for it: 127 when no such program is found, 126 when it cannot run.
+    #[cold]
+    #[inline(never)]
+    fn start_entrypoint(process: &mut Process, candidates: &[u8], boot: &Boot) -> program::Start {
+        let started = crate::syscall::exec::start_entrypoint(process, candidates, boot.argv.clone(), boot.envp.clone());
+        // argv[0]: the program as `--entrypoint` named it.
+        let name = boot.argv.first().map_or(&[][..], Vec::as_slice);
         started.unwrap_or_else(|e| {
             // docker's words for the three usual causes.
             let (status, why) = match e {

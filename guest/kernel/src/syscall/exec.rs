@@ -247,56 +247,28 @@ fn execute(p: &mut Process, f: &mut TrapFrame, dirfd: i32, path: u64, argv: u64,
     Ok(0)
 }
 
-/// Docker's PATH for a program name when the environment has none.
-const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// Starts the first program in the boot's process instead of the image's app (`uvm run
-/// --entrypoint`, the boot info's entrypoint): `name` is a path (from the working directory
-/// if relative) or, without a `/`, a program looked up in the environment's PATH as docker
-/// looks up an entrypoint; it runs as execve would run it, with `argv` and `envp`.
+/// --entrypoint`, the boot info's entrypoint): the first of `candidates` (paths joined by
+/// `:`, relative ones from the working directory: the VMM's lookup of a name in the app's
+/// PATH, or the one path given) that opens, run as execve would run it, with `argv` and `envp`.
 pub fn start_entrypoint(
     p: &mut Process,
-    name: &[u8],
+    candidates: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<program::Start, Errno> {
     let cwd = p.files.cwd.lock().clone();
-    let (file, path) = find_program(p, &cwd, name, &envp)?;
-    let program = resolve(p, &cwd, file, path.clone(), &mut argv)?;
-    replace_program(p, program, argv, envp, &path)?.ok_or(Errno::ENOMEM)
-}
-
-/// The file `name` runs and its path (see [`start_entrypoint`]): the first regular file with
-/// an execute bit named `name` in a PATH directory, as Go's `exec.LookPath` (which runc uses)
-/// finds it; ENOENT if there is none, EACCES if only such files without the bit.
-fn find_program(
-    p: &mut Process,
-    cwd: &Location,
-    name: &[u8],
-    envp: &[Vec<u8>],
-) -> Result<(Arc<OpenFile>, Vec<u8>), Errno> {
-    let open = |p: &mut Process, path: &[u8]| {
+    let mut found = Err(Errno::ENOENT);
+    for path in candidates.split(|&b| b == b':') {
         let base = if path.first() == Some(&b'/') { p.vfs.root() } else { cwd.clone() };
-        p.vfs.open_to_run(&base, path, true)
-    };
-    if name.contains(&b'/') {
-        return Ok((open(p, name)?, name.to_vec()));
-    }
-    let path_variable = envp.iter().rev().find_map(|entry| entry.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
-    let mut refused = Errno::ENOENT;
-    for dir in path_variable.split(|&b| b == b':') {
-        let mut path = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
-        path.push(b'/');
-        path.extend_from_slice(name);
-        let Ok(file) = open(p, &path) else { continue };
-        match file.stat() {
-            Ok(stat) if !file.is_dir() && stat.file_type() == Some(FileType::Regular) && stat.mode & 0o111 != 0 => {
-                return Ok((file, path))
-            }
-            _ => refused = Errno::EACCES,
+        found = p.vfs.open_to_run(&base, path, true).map(|file| (file, path));
+        if found.is_ok() {
+            break;
         }
     }
-    Err(refused)
+    let (file, path) = found?;
+    let program = resolve(p, &cwd, file, path.to_vec(), &mut argv)?;
+    replace_program(p, program, argv, envp, path)?.ok_or(Errno::ENOMEM)
 }
 
 /// Replaces the process's program with `program`, started with `argv`, `envp` and AT_EXECFN
