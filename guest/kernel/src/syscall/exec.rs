@@ -14,6 +14,9 @@
 //! (out of memory while the new program is mapped) the process dies of SIGSEGV, as on Linux.
 //! A process with more than one thread ends its other threads first
 //! (`clone::end_other_threads`).
+//!
+//! The boot starts `uvm run --entrypoint`'s program the same way ([`start_entrypoint`]), in
+//! the process it made without loading the image's app.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
