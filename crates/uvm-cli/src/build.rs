@@ -25,7 +25,7 @@ pub fn build_image(app: &AppConfig, output: &Path) -> Result<uvm_image::PackOutp
     let config = RunConfig::from_app(app).to_toml();
     let files: Vec<(PathBuf, String)> = app.files.iter().map(|f| (f.src.clone(), f.dst.clone())).collect();
     let guest_path = app.binary_guest_path();
-    let etc = GuestEtc::generate();
+    let etc = GuestEtc::generate(app.vm.hostname.as_deref());
     let defaults = etc.defaults();
     let input = PackInput {
         app_binary: &app.binary,

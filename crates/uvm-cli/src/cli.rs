@@ -124,9 +124,9 @@ pub struct RunArgs {
     ///   uvm run --entrypoint /bin/sh app.uvm -- -c 'ls /etc'
     #[arg(long, value_name = "PROGRAM", verbatim_doc_comment)]
     pub entrypoint: Option<String>,
-    /// The VM's host name, as docker's --hostname (default: uvm): what uname and hostname
-    /// report, and a name the app resolves to the VM's address (added to its /etc/hosts;
-    /// not with --read-only).
+    /// The VM's host name, as docker's --hostname (overrides the manifest's [vm] hostname;
+    /// default: uvm): what uname and hostname report, and a name the app resolves to the VM's
+    /// address (added to its /etc/hosts; not with --read-only).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
     /// Guest memory in MiB (overrides the manifest's [vm] memory_mib).

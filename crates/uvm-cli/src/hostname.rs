@@ -1,27 +1,30 @@
-//! `uvm run --hostname NAME`: the name checked (docker's rule: dot-separated labels of
-//! letters, digits and inner hyphens), and what the guest is told: uname's nodename, and the
-//! line that makes the name resolve in the VM (the VM's address and NAME, appended to the
-//! image's `/etc/hosts`, as docker's generated `/etc/hosts` names a container's host name).
+//! The VM's host name: `[vm] hostname` (the image's, which its generated `/etc/hosts` names)
+//! or `uvm run --hostname NAME` (checked by docker's rule, `uvm_manifest::check_hostname`),
+//! and what the guest is told: uname's nodename, and for a name the image's `/etc/hosts` does
+//! not list, the line that makes it resolve in the VM (the VM's address and NAME, appended to
+//! that file at boot, as docker's generated `/etc/hosts` names a container's host name).
 
 use std::net::Ipv4Addr;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use uvm_abi::net::GUEST_ADDRESS_V4;
 
 use crate::guest_etc::GUEST_HOSTNAME;
 
-/// The longest host name (Linux's `__NEW_UTS_LEN`, what `sethostname` takes).
-const HOSTNAME_MAX: usize = 64;
-
-/// The guest's host name for `name` (`--hostname`): `None` for the default, which the
-/// image's generated `/etc/hosts` names already. With a read-only root nothing is appended
-/// (the guest could not), so the name does not resolve there.
-pub fn host_name(name: &str, read_only_root: bool) -> Result<Option<uvm_vmm::HostName>> {
-    check(name)?;
-    if name == GUEST_HOSTNAME {
+/// The guest's host name: `flag` (`--hostname`) or else the image's (`image`, `[vm]
+/// hostname`); `None` for the default, `uvm`. A name other than the one the image's
+/// generated `/etc/hosts` lists is appended to it, unless the root is read-only (the guest
+/// could not), where the name then does not resolve.
+pub fn host_name(flag: Option<&str>, image: Option<&str>, read_only_root: bool) -> Result<Option<uvm_vmm::HostName>> {
+    let listed = image.unwrap_or(GUEST_HOSTNAME);
+    let Some(name) = flag.or(image) else { return Ok(None) };
+    if flag.is_some() {
+        uvm_manifest::check_hostname(name, "`--hostname`")?;
+    }
+    if name == GUEST_HOSTNAME && image.is_none() {
         return Ok(None);
     }
-    let (append_to, line) = if read_only_root {
+    let (append_to, line) = if name == listed || read_only_root {
         (String::new(), String::new())
     } else {
         ("/etc/hosts".to_owned(), format!("{}\t{name}\n", Ipv4Addr::from(GUEST_ADDRESS_V4)))
@@ -29,48 +32,33 @@ pub fn host_name(name: &str, read_only_root: bool) -> Result<Option<uvm_vmm::Hos
     Ok(Some(uvm_vmm::HostName { name: name.to_owned(), append_to, line }))
 }
 
-/// Checks `name` as docker checks `--hostname`: at most 64 bytes, dot-separated labels of 1
-/// to 63 ASCII letters, digits and hyphens, none starting or ending with a hyphen.
-fn check(name: &str) -> Result<()> {
-    let label_ok = |label: &str| {
-        (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if name.is_empty() || name.len() > HOSTNAME_MAX || !name.split('.').all(label_ok) {
-        bail!(
-            "`--hostname` is {name:?}: a host name is 1 to {HOSTNAME_MAX} characters, labels of letters, digits \
-             and inner hyphens joined by dots (`web`, `api-1.internal`)"
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn names_are_checked_as_docker_does() {
-        for good in ["web", "api-1.internal", "a", "x".repeat(63).as_str(), "UPPER.case-9"] {
-            assert!(check(good).is_ok(), "{good}");
+    fn the_flag_is_checked_as_docker_checks_it() {
+        for bad in ["", "-web", "web-", "a..b", "we b", "a_b", "x".repeat(65).as_str()] {
+            let err = host_name(Some(bad), None, false).expect_err(bad).to_string();
+            assert!(err.contains("`--hostname` is") && err.contains("not a host name"), "{err}");
         }
-        let long = format!("{}.{}", "a".repeat(40), "b".repeat(30));
-        for bad in ["", "-web", "web-", "a..b", ".web", "web.", "we b", "wéb", "a_b", "x".repeat(64).as_str(), &long] {
-            let err = check(bad).expect_err(bad).to_string();
-            assert!(err.contains("`--hostname` is") && err.contains("labels of letters"), "{err}");
-        }
+        assert!(host_name(Some("api-1.internal"), None, false).is_ok());
     }
 
     #[test]
-    fn another_name_joins_the_images_hosts_file_unless_the_root_is_read_only() {
-        let host = host_name("web", false).unwrap().unwrap();
+    fn a_name_the_images_hosts_file_lacks_is_appended_to_it_unless_the_root_is_read_only() {
+        let host = host_name(Some("web"), None, false).unwrap().unwrap();
         assert_eq!((host.name.as_str(), host.append_to.as_str()), ("web", "/etc/hosts"));
         assert_eq!(host.line, "10.0.2.15\tweb\n");
-        let read_only = host_name("web", true).unwrap().unwrap();
+        let read_only = host_name(Some("web"), None, true).unwrap().unwrap();
         assert_eq!((read_only.append_to.as_str(), read_only.line.as_str()), ("", ""));
-        assert_eq!(host_name(GUEST_HOSTNAME, false).unwrap(), None, "the default needs nothing");
-        assert!(host_name("bad name", false).is_err());
+        assert_eq!(host_name(None, None, false).unwrap(), None, "the default needs nothing");
+        assert_eq!(host_name(Some(GUEST_HOSTNAME), None, false).unwrap(), None, "nor the default named");
+        let image = host_name(None, Some("db"), false).unwrap().unwrap();
+        assert_eq!((image.name.as_str(), image.line.as_str()), ("db", ""), "the image's /etc/hosts names it");
+        let other = host_name(Some("web"), Some("db"), false).unwrap().unwrap();
+        assert_eq!(other.line, "10.0.2.15\tweb\n", "the flag over the image's");
+        let back = host_name(Some("uvm"), Some("db"), false).unwrap().unwrap();
+        assert_eq!((back.name.as_str(), back.line.as_str()), ("uvm", "10.0.2.15\tuvm\n"));
     }
 }

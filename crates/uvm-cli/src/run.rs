@@ -87,7 +87,7 @@ fn open_image(
     crate::volumes::check_workdir(&workdir, &image, read_only_root, &volumes, &tmpfs)?;
     let user = app_user(user_flag, args.user.as_deref(), &config, &image)?;
     let elf = image.app_elf_info()?;
-    let hostname = args.hostname.as_deref().map(|name| crate::hostname::host_name(name, read_only_root)).transpose()?;
+    let hostname = crate::hostname::host_name(args.hostname.as_deref(), config.hostname.as_deref(), read_only_root)?;
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -101,7 +101,7 @@ fn open_image(
         read_only_root,
         user,
         entrypoint,
-        hostname: hostname.flatten(),
+        hostname,
     };
     let took = started.elapsed();
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);

@@ -570,9 +570,10 @@ fn an_entrypoint_runs_instead_of_the_app_as_dockers_does() {
     assert!(stderr.contains("`--entrypoint` is empty"), "{test}: {stderr}");
 }
 
-/// `uvm run --hostname`, as docker's: uname's nodename and `hostname` say the name, and the
-/// image's /etc/hosts gains the VM's address with it (not with --read-only, which says so in
-/// the docs); without it the name is `uvm`; a name that is no host name is uvm's error (125).
+/// `uvm run --hostname` and `[vm] hostname`, as docker's and compose's: uname's nodename and
+/// `hostname` say the name, and the image's /etc/hosts names the VM's address with it (the
+/// flag's line appended, not with --read-only); without either the name is `uvm`; a name that
+/// is no host name is uvm's error (125).
 #[test]
 fn a_hostname_names_the_vm_as_dockers_does() {
     let test = "a_hostname_names_the_vm_as_dockers_does";
@@ -593,7 +594,16 @@ fn a_hostname_names_the_vm_as_dockers_does() {
     let (read_only, _) = run(&["--hostname", "web", "--read-only"], 0);
     assert_eq!(read_only, "web\nweb\n5\n10.0.2.15\tuvm\n", "{test}: the root cannot change");
     let (_, stderr) = run(&["--hostname", "web_1"], 125);
-    assert!(stderr.contains("`--hostname` is \"web_1\": a host name is 1 to 64 characters"), "{test}: {stderr}");
+    assert!(stderr.contains("`--hostname` is \"web_1\", which is not a host name"), "{test}: {stderr}");
+    // The manifest's [vm] hostname: the image's /etc/hosts names it; --hostname replaces it.
+    let named_image = users_image(test, "named-db", support::apps::BUSYBOX, "", "[vm]\nhostname = \"db\"\n");
+    let run_named = |flags: &[&str]| {
+        let mut cmd = uvm(["run".as_ref(), named_image.as_os_str()]);
+        cmd.args(flags).args(["--", "sh", "-c", "hostname; grep -c . /etc/hosts; tail -1 /etc/hosts"]);
+        String::from_utf8_lossy(&expect_code(test, cmd, 0).stdout).into_owned()
+    };
+    assert_eq!(run_named(&[]), "db\n5\n10.0.2.15\tdb\n", "{test}: the manifest's name");
+    assert_eq!(run_named(&["--hostname", "web"]), "web\n6\n10.0.2.15\tweb\n", "{test}: the flag's over it");
 }
 
 /// `uvm run PROGRAM`: a static program runs without a manifest (as `ops run` runs one), its

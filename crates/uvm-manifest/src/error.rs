@@ -263,6 +263,15 @@ pub enum ManifestError {
         value: String,
     },
 
+    /// A host name (`[vm] hostname`, `--hostname`) that is not one.
+    #[error("{at} is {value:?}, which is not a host name: write 1 to 64 characters, labels of letters, digits and inner hyphens joined by dots, e.g. \"web\" or \"api-1.internal\"")]
+    Hostname {
+        /// The manifest path and key, or the flag.
+        at: String,
+        /// The value as written.
+        value: String,
+    },
+
     /// A user spec (`[app] user`, `--user`) that is not `USER[:GROUP]`, each an id or a name.
     #[error("{at} is {value:?}, which is not a user spec: {why}; write USER or USER:GROUP, each a name (as in the image's /etc/passwd and /etc/group) or a decimal id, e.g. \"1000\", \"1000:1000\", \"www\" or \"www:www\"")]
     User {

@@ -39,6 +39,7 @@ pub use error::ManifestError;
 pub use overrides::{
     check_cpus, check_memory_mib, parse_env_file, parse_env_override, parse_stop_signal, parse_user, parse_workdir,
 };
+pub use rules::check_hostname;
 pub use run_config::RunConfig;
 pub use user::{IdOrName, UserSpec};
 
@@ -136,6 +137,9 @@ pub struct VmConfig {
     /// a change outside `/tmp`, the tmpfs mounts and volumes is `EROFS`. Otherwise (the
     /// default) the app may change any file, in guest memory, gone when the VM ends.
     pub read_only: bool,
+    /// The VM's host name (`hostname`, as `docker run --hostname`), checked as
+    /// [`check_hostname`] checks one; `None`: `uvm`.
+    pub hostname: Option<String>,
 }
 
 /// The most `[vm] tmpfs` mounts.

@@ -64,6 +64,7 @@ pub(crate) struct RawVm {
     pub cpus: Option<i64>,
     pub tmpfs: Option<Vec<String>>,
     pub read_only: Option<bool>,
+    pub hostname: Option<String>,
 }
 
 /// One `[[ports]]` entry.

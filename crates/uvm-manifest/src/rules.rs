@@ -153,6 +153,22 @@ fn is_symbolic_mode(value: &str) -> bool {
 /// A stop signal (`[app] stop_signal`, `--stop-signal`): a standard signal's name, with or
 /// without `SIG`, in any case, or its number (1 to 31), as docker reads STOPSIGNAL; not one
 /// of the stop signals, which the guest kernel ignores (nothing could continue the app).
+/// Checks a host name from `at` (the manifest key or the flag, which the error names) as
+/// docker checks `--hostname`: at most 64 bytes (Linux's `sethostname` limit), dot-separated
+/// labels of 1 to 63 ASCII letters, digits and hyphens, none starting or ending with a hyphen.
+pub fn check_hostname(value: &str, at: &str) -> Result<(), ManifestError> {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if value.is_empty() || value.len() > 64 || !value.split('.').all(label_ok) {
+        return Err(ManifestError::Hostname { at: at.to_owned(), value: value.to_owned() });
+    }
+    Ok(())
+}
+
 pub(crate) fn check_stop_signal(value: &str, at: &str) -> Result<u32, ManifestError> {
     let bad = || ManifestError::StopSignal { at: at.to_owned(), value: value.to_owned() };
     let text = value.trim().to_ascii_uppercase();

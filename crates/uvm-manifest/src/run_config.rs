@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_env_var, check_memory, check_name, check_no_nul, check_stop_signal,
-    check_tmpfs, normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_env_var, check_hostname, check_memory, check_name, check_no_nul,
+    check_stop_signal, check_tmpfs, normalise_guest_path,
 };
 use crate::user::{check_user, UserSpec};
 use crate::AppConfig;
@@ -70,6 +70,10 @@ pub struct RunConfig {
     /// when absent (root), so images without it, older ones included, run as root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The VM's host name (`[vm] hostname`), which the image's generated /etc/hosts names.
+    /// Left out of the TOML when absent (`uvm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -98,6 +102,7 @@ impl RunConfig {
             stop_signal: app.stop_signal.and_then(uvm_abi::signal::name).map(str::to_owned),
             read_only: app.vm.read_only,
             user: app.user.as_ref().map(UserSpec::to_string),
+            hostname: app.vm.hostname.clone(),
         }
     }
 
@@ -187,6 +192,9 @@ impl RunConfig {
                 });
             }
         }
+        if let Some(name) = &self.hostname {
+            check_hostname(name, &format!("{AT}: `hostname`"))?;
+        }
         if let Some(spec) = &self.user {
             let canonical = check_user(spec, &format!("{AT}: `user`"))?.to_string();
             if canonical != *spec {
@@ -246,7 +254,21 @@ mod tests {
             stop_signal: Some("SIGQUIT".into()),
             read_only: true,
             user: Some("www:1000".into()),
+            hostname: None,
         }
+    }
+
+    #[test]
+    fn the_host_name_is_left_out_when_absent_and_checked_when_read() {
+        let mut config = sample();
+        assert!(!config.to_toml().contains("hostname"), "an image without one is as before");
+        config.hostname = Some("db-1".into());
+        let text = config.to_toml();
+        assert!(text.contains("\nhostname = \"db-1\"\n"), "{text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap().hostname.as_deref(), Some("db-1"));
+        config.hostname = Some("db_1".into());
+        let err = RunConfig::from_toml(&config.to_toml()).unwrap_err().to_string();
+        assert!(err.contains("`hostname` is \"db_1\", which is not a host name"), "{err}");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::error::ManifestError;
 use crate::network::check_network;
 use crate::raw::{RawFile, RawManifest};
 use crate::rules::{
-    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_memory, check_mode, check_name, check_no_nul,
-    check_stop_signal, check_tmpfs, is_same_or_inside, normalise_guest_path,
+    binary_guest_path, check_cpu_count, check_dst, check_env_var, check_hostname, check_memory, check_mode, check_name,
+    check_no_nul, check_stop_signal, check_tmpfs, is_same_or_inside, normalise_guest_path,
 };
 use crate::user::check_user;
 use crate::{AppConfig, FileMapping, VmConfig, DEFAULT_WORKDIR, FORMAT_VERSION, MEMORY_MIB_DEFAULT};
@@ -65,6 +65,8 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
     let tmpfs_at = |i: usize| manifest.at(&format!("[vm] `tmpfs` item {i}"));
     let tmpfs = check_tmpfs(raw.vm.tmpfs.as_deref().unwrap_or_default(), &taken, &tmpfs_at)?;
     let network = check_network(&raw.ports, &raw.network, &|key| manifest.at(key))?;
+    let hostname = raw.vm.hostname.map(|name| check_hostname(&name, &manifest.at("[vm] `hostname`")).map(|()| name));
+    let hostname = hostname.transpose()?;
 
     Ok(AppConfig {
         manifest_path: manifest_path.to_owned(),
@@ -76,7 +78,7 @@ pub(crate) fn validate(raw: RawManifest, manifest_path: &Path) -> Result<AppConf
         stop_signal,
         user,
         files,
-        vm: VmConfig { memory_mib, cpus, tmpfs, read_only: raw.vm.read_only.unwrap_or(false) },
+        vm: VmConfig { memory_mib, cpus, tmpfs, read_only: raw.vm.read_only.unwrap_or(false), hostname },
         network,
     })
 }

@@ -45,6 +45,7 @@ fn full_manifest_loads() {
             cpus: Some(2),
             tmpfs: vec!["/run".into(), "/var/cache/app".into()],
             read_only: true,
+            hostname: Some("hello-1.internal".into()),
         },
         network: NetworkConfig::new(
             vec!["8080:80".parse().unwrap(), "127.0.0.1:5353:53/udp".parse().unwrap()],
@@ -79,6 +80,7 @@ fn full_manifest_loads() {
             stop_signal: Some("SIGQUIT".into()),
             read_only: true,
             user: Some("www:100".into()),
+            hostname: Some("hello-1.internal".into()),
         }
     );
     assert_eq!(run.network(), app.network);
@@ -135,6 +137,7 @@ fn expectations() -> Vec<Case> {
         ),
         ("dst-root", |e| matches!(e, E::DstRoot { .. }), &["[[files]] entry 1: `dst`", "\"/.\""]),
         ("stop-signal", |e| matches!(e, E::StopSignal { .. }), &["[app] `stop_signal`", "\"SIGSTOP\"", "SIGQUIT"]),
+        ("hostname", |e| matches!(e, E::Hostname { .. }), &["[vm] `hostname`", "\"web_1\"", "api-1.internal"]),
         ("user", |e| matches!(e, E::User { .. }), &["[app] `user`", "\"www:\"", "the group is empty", "\"www:www\""]),
         (
             "owner",
