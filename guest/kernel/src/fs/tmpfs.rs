@@ -22,7 +22,6 @@
 //! Operations that change the tree (create, link, unlink, rmdir, rename) also hold the file
 //! system's tree lock, so they see a stable tree while they work step by step.
 
-use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -42,6 +41,7 @@ use crate::sync::SpinLock;
 pub mod lower;
 mod offsets;
 pub mod page;
+mod pages;
 
 use page::{Frames, Page};
 
@@ -273,7 +273,7 @@ impl DirBody {
 #[derive(Default)]
 struct FileBody {
     size: u64,
-    chunks: BTreeMap<u64, Page>,
+    chunks: pages::PageMap,
     /// The image bytes it has until its first change (the writable root's files).
     lower: Option<lower::LowerFile>,
 }
@@ -483,7 +483,7 @@ impl TmpNode {
         if index >= file.size.div_ceil(CHUNK_SIZE as u64) {
             return Ok(FilePage::PastEnd);
         }
-        if let Some(page) = file.chunks.get(&index) {
+        if let Some(page) = file.chunks.get(index) {
             return Ok(FilePage::Frame(page.frame()));
         }
         if !fill_hole {
@@ -873,7 +873,7 @@ impl TmpNode {
             let within = (position % CHUNK_SIZE as u64) as usize;
             let step = (CHUNK_SIZE - within).min(count - done);
             let out = &mut buf[done..done + step];
-            match file.chunks.get(&(position / CHUNK_SIZE as u64)) {
+            match file.chunks.get(position / CHUNK_SIZE as u64) {
                 Some(page) => page.read(within, out),
                 None => out.fill(0),
             }
@@ -922,18 +922,19 @@ impl TmpNode {
             let index = position / CHUNK_SIZE as u64;
             let within = (position % CHUNK_SIZE as u64) as usize;
             let step = (CHUNK_SIZE - within).min(count - done);
-            let page = match file.chunks.entry(index) {
-                Entry::Occupied(slot) => slot.into_mut(),
-                Entry::Vacant(slot) => match self.new_charged_page() {
+            if !file.chunks.contains(index) {
+                match self.new_charged_page() {
                     Ok(page) => {
                         state.charged += CHUNK_SIZE as u64;
-                        slot.insert(page)
+                        file.chunks.insert(index, page);
                     }
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
-                },
-            };
-            page.write(within, &data[done..done + step]);
+                }
+            }
+            if let Some(page) = file.chunks.get_mut(index) {
+                page.write(within, &data[done..done + step]);
+            }
             done += step;
         }
         let end = start + done as u64;
@@ -956,7 +957,7 @@ impl TmpNode {
             // The usual small write: no run to take, and nothing to allocate to find out.
             return None;
         }
-        let missing: Vec<u64> = (first..=last).filter(|i| !file.chunks.contains_key(i)).collect();
+        let missing: Vec<u64> = (first..=last).filter(|&i| !file.chunks.contains(i)).collect();
         let count = missing.len() as u64;
         if count < BATCH_MIN_PAGES || count * chunk > uvm_abi::hypercall::BACK_RAM_MAX_LEN {
             return None;
@@ -1000,19 +1001,19 @@ impl TmpNode {
             let first_dropped = len.div_ceil(CHUNK_SIZE as u64);
             if state.mapped > 0 {
                 // A mapping may still map these frames: zero them and keep them.
-                for page in file.chunks.range_mut(first_dropped..).map(|(_, p)| p) {
-                    page.zero(0, CHUNK_SIZE);
+                for index in file.chunks.indices(first_dropped, u64::MAX) {
+                    if let Some(page) = file.chunks.get_mut(index) {
+                        page.zero(0, CHUNK_SIZE);
+                    }
                 }
             } else {
-                let dropped = file.chunks.split_off(&first_dropped);
-                let freed = dropped.len() as u64 * CHUNK_SIZE as u64;
-                drop(dropped);
+                let freed = file.chunks.remove_from(first_dropped) as u64 * CHUNK_SIZE as u64;
                 self.shared.budget.release(freed);
                 state.charged = state.charged.saturating_sub(freed);
             }
             let within = (len % CHUNK_SIZE as u64) as usize;
             if within != 0 {
-                if let Some(page) = file.chunks.get_mut(&(len / CHUNK_SIZE as u64)) {
+                if let Some(page) = file.chunks.get_mut(len / CHUNK_SIZE as u64) {
                     page.zero(within, CHUNK_SIZE);
                 }
             }
@@ -1043,16 +1044,16 @@ impl TmpNode {
         }
         let chunk = CHUNK_SIZE as u64;
         let (first, last) = (offset / chunk, (end - 1) / chunk);
-        let present = file.chunks.range(first..=last).count() as u64;
+        let present = file.chunks.indices(first, last).len() as u64;
         let missing = (last - first + 1) - present;
         let bytes = missing.checked_mul(chunk).ok_or(Errno::ENOSPC)?;
         self.shared.budget.charge(bytes)?;
         let mut charged_unused = bytes;
         for index in first..=last {
-            if let Entry::Vacant(slot) = file.chunks.entry(index) {
+            if !file.chunks.contains(index) {
                 match Page::new(self.shared.frames) {
                     Ok(data) => {
-                        slot.insert(data);
+                        file.chunks.insert(index, data);
                         charged_unused -= chunk;
                         state.charged += chunk;
                     }
@@ -1087,14 +1088,14 @@ impl TmpNode {
             return Ok(());
         }
         let chunk = CHUNK_SIZE as u64;
-        let indices: Vec<u64> = file.chunks.range(offset / chunk..=(end - 1) / chunk).map(|(i, _)| *i).collect();
+        let indices = file.chunks.indices(offset / chunk, (end - 1) / chunk);
         let mut freed = 0;
         for index in indices {
             let (chunk_start, chunk_end) = (index * chunk, index * chunk + chunk);
             if offset <= chunk_start && end >= chunk_end && state.mapped == 0 {
-                file.chunks.remove(&index);
+                file.chunks.remove(index);
                 freed += chunk;
-            } else if let Some(page) = file.chunks.get_mut(&index) {
+            } else if let Some(page) = file.chunks.get_mut(index) {
                 // Part of a page, or a page a mapping may still map: zeroed in place.
                 let from = (offset.max(chunk_start) - chunk_start) as usize;
                 let to = (end.min(chunk_end) - chunk_start) as usize;
@@ -1126,13 +1127,13 @@ impl TmpNode {
         let first = offset / chunk;
         if want_hole {
             let mut index = first;
-            while file.chunks.contains_key(&index) {
+            while file.chunks.contains(index) {
                 index += 1;
             }
             Ok((index * chunk).max(offset).min(file.size))
         } else {
-            match file.chunks.range(first..).next() {
-                Some((&index, _)) if index * chunk < file.size => Ok((index * chunk).max(offset)),
+            match file.chunks.first_from(first) {
+                Some(index) if index * chunk < file.size => Ok((index * chunk).max(offset)),
                 _ => Err(Errno::ENXIO),
             }
         }

@@ -20,7 +20,6 @@
 //! and its metadata (mode, times, owner); nodes created later are numbered after the
 //! last entry. What the image's nodes take is not charged to the budget: the image holds it.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
@@ -154,8 +153,11 @@ fn lower_node(
         EntryKind::Directory => (S_IFDIR, 2 + subdirectories(image, index)?, None, FileType::Directory),
         EntryKind::File => {
             let bytes = image.bytes(image_offset, size)?;
-            let body =
-                Body::File(FileBody { size, chunks: BTreeMap::new(), lower: Some(LowerFile { image_offset, bytes }) });
+            let body = Body::File(FileBody {
+                size,
+                chunks: Default::default(),
+                lower: Some(LowerFile { image_offset, bytes }),
+            });
             (S_IFREG, 1, Some(body), FileType::Regular)
         }
         EntryKind::Symlink => {
@@ -253,7 +255,7 @@ impl TmpNode {
             return Ok(());
         };
         let kept = &lower.bytes[..usize::try_from(keep).unwrap_or(usize::MAX).min(lower.bytes.len())];
-        let mut chunks = BTreeMap::new();
+        let mut chunks = super::pages::PageMap::default();
         let mut charged = 0;
         let chunk = CHUNK_SIZE as u64;
         let mut index = 0;
