@@ -68,7 +68,9 @@ pub fn command(args: &InspectArgs) -> Result<()> {
             Some(EntryKind::Symlink) => "link",
             None => "?   ",
         };
-        println!("  {kind} {:o} {:>10}  {path}{}", entry.mode, entry.data.size, owner_note(image.owner(index)));
+        // Modes right-aligned in four columns, so that a setuid or sticky bit does not shift the
+        // sizes and paths after it.
+        println!("  {kind} {:>4o} {:>10}  {path}{}", entry.mode, entry.data.size, owner_note(image.owner(index)));
     }
     Ok(())
 }

@@ -98,11 +98,11 @@ fn a_mode_reaches_every_entry_under_a_directory_but_not_its_parents() {
     let (stdout, _) = expect(&["inspect", path(&dir.join("app.uvm"))], 0);
     for line in [
         format!("  file 4755 {:>10}  /opt/app/app.conf  owner 1000:50\n", 8),
-        format!("  dir  750 {:>10}  /srv/www/site\n", 0),
-        format!("  file 750 {:>10}  /srv/www/site/index.html\n", 12),
-        format!("  dir  750 {:>10}  /srv/www/site/static\n", 0),
-        format!("  link 777 {:>10}  /srv/www/site/current\n", 10),
-        format!("  dir  755 {:>10}  /srv/www\n", 0),
+        format!("  dir   750 {:>10}  /srv/www/site\n", 0),
+        format!("  file  750 {:>10}  /srv/www/site/index.html\n", 12),
+        format!("  dir   750 {:>10}  /srv/www/site/static\n", 0),
+        format!("  link  777 {:>10}  /srv/www/site/current\n", 10),
+        format!("  dir   755 {:>10}  /srv/www\n", 0),
     ] {
         assert!(stdout.contains(&line), "{line:?} in {stdout}");
     }

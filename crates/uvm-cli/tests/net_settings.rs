@@ -173,7 +173,7 @@ fn build_adds_the_network_files_under_etc() {
     }
     let out = expect_code(test, uvm(["inspect".as_ref(), image.as_os_str()]), 0);
     for (path, content) in guest_etc::FILES {
-        let line = format!("file 644 {:>10}  {path}\n", content.len());
+        let line = format!("file  644 {:>10}  {path}\n", content.len());
         assert!(contains(&out.stdout, line.as_bytes()), "{test}: stdout lacks {line:?}: {}", show(&out.stdout));
     }
 }
