@@ -591,6 +591,8 @@ fn a_hostname_names_the_vm_as_dockers_does() {
     assert_eq!(default, "uvm\nuvm\n5\n10.0.2.15\tuvm\n", "{test}: the default name");
     let (named, _) = run(&["--hostname", "api-1.internal"], 0);
     assert_eq!(named, "api-1.internal\napi-1.internal\n6\n10.0.2.15\tapi-1.internal\n", "{test}");
+    let (as_app, _) = run(&["--hostname", "web", "--user", "app"], 0);
+    assert_eq!(as_app, "web\nweb\n6\n10.0.2.15\tweb\n", "{test}: the line joins root's file whoever the app is");
     let (read_only, _) = run(&["--hostname", "web", "--read-only"], 0);
     assert_eq!(read_only, "web\nweb\n5\n10.0.2.15\tuvm\n", "{test}: the root cannot change");
     let (_, stderr) = run(&["--hostname", "web_1"], 125);

@@ -277,6 +277,10 @@ mod kernel {
         let mut process =
             Process::new(space, vfs, files, clock, boot.info.vcpu_count, flags & FLAG_TRACE_SYSCALLS != 0);
         process.machine = facts;
+        // Before the app's user takes over: `/etc/hosts` is root's.
+        if let [name, file, line] = &boot.hostname[..] {
+            name_host(&mut process, name, file, line);
+        }
         let info = &boot.info;
         if info.uid != 0 || info.gid != 0 || info.group_count != 0 {
             start_app_as(&process, info.uid, info.gid, &info.groups[..info.group_count as usize]);
@@ -285,9 +289,6 @@ mod kernel {
         // Hot syscall sites are rewritten to skip PVM's `syscall` trap (`syscall::patch`).
         if boot.info.platform != Platform::HardwareVirt as u32 {
             process.patcher.enable();
-        }
-        if let [name, file, line] = &boot.hostname[..] {
-            name_host(&mut process, name, file, line);
         }
         let start = match &boot.entrypoint[..] {
             [candidates] => start_entrypoint(&mut process, candidates, boot),
