@@ -626,3 +626,26 @@ pub fn is_stale(image: &Path, inputs: &[PathBuf]) -> bool {
     }
     newest > built
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entrypoints_name_is_looked_up_in_the_apps_path_and_a_path_is_taken_as_it_is() {
+        let env = |path: Option<&str>| path.map(|p| ("PATH".to_owned(), p.to_owned())).into_iter().collect();
+        let candidates = |program: &str, path: Option<&str>| entrypoint_of(program, &env(path)).map(|e| e.candidates);
+        assert_eq!(candidates("sh", Some("/usr/bin:/bin")).unwrap(), ["/usr/bin/sh", "/bin/sh"]);
+        assert_eq!(
+            candidates("sh", Some("/bin::x")).unwrap(),
+            ["/bin/sh", "sh", "x/sh"],
+            "an empty entry: the workdir"
+        );
+        let default = candidates("sh", None).unwrap();
+        assert_eq!((default.len(), default[0].as_str(), default[5].as_str()), (6, "/usr/local/sbin/sh", "/bin/sh"));
+        assert_eq!(candidates("/opt/app/run", Some("/bin")).unwrap(), ["/opt/app/run"]);
+        assert_eq!(candidates("bin/run", Some("/bin")).unwrap(), ["bin/run"], "relative, from the workdir");
+        assert!(candidates("", None).unwrap_err().to_string().contains("`--entrypoint` is empty"));
+        assert!(candidates("/a:b", None).unwrap_err().to_string().contains("holds a `:`"));
+    }
+}
