@@ -437,9 +437,6 @@ impl SitePatcher {
     /// the trampolines do not allow it.
     fn patch(&mut self, space: &mut AddressSpace, site: &Site, sites: &[Site; TABLE_SIZE]) -> Option<()> {
         let taken = TRAMPOLINES_TAKEN.load(core::sync::atomic::Ordering::Relaxed);
-        if taken >= TRAMPOLINES {
-            return None;
-        }
         let at = site.at;
         let bytes = site_bytes(space, at)?;
         let after = after_bytes(space, at + 2);
@@ -451,7 +448,20 @@ impl SitePatcher {
             })
         };
         let shape = Shape::of(at, &bytes, after.as_ref(), site.nr, site.moves_shown, rewritten)?;
-        let trampoline = trampoline_address(taken);
+        // The same site of the same code patched in another process (a forked child of this
+        // one, or this program before an execve of itself) left a trampoline with this very
+        // code: it serves again, so that a process forked over and over does not use the
+        // kernel's trampolines up.
+        let read = |i: usize| {
+            let mut code = [0; TRAMPOLINE_SIZE];
+            phys::read_bytes(trampoline_address(i), &mut code);
+            (trampoline_address(i), code)
+        };
+        let same = same_trampoline(taken, shape.replayed(&bytes), at + 2, read);
+        if same.is_none() && taken >= TRAMPOLINES {
+            return None;
+        }
+        let trampoline = trampoline_address(same.unwrap_or(taken));
         let code = trampoline_code(shape.replayed(&bytes), trampoline, at + 2, patched_entry())?;
         let rewrite = site_rewrite(shape, at, after.as_ref(), trampoline)?;
         let (start, page) = (rewrite.at, rewrite.at & !(PAGE_SIZE - 1));
@@ -461,9 +471,13 @@ impl SitePatcher {
         if (end - 1) & !(PAGE_SIZE - 1) != page {
             return None;
         }
-        phys::write_bytes(trampoline, &code);
+        if same.is_none() {
+            phys::write_bytes(trampoline, &code);
+        }
         space.patch_code_page(page, (start - page) as usize, rewrite.as_slice()).ok()?;
-        TRAMPOLINES_TAKEN.store(taken + 1, core::sync::atomic::Ordering::Relaxed);
+        if same.is_none() {
+            TRAMPOLINES_TAKEN.store(taken + 1, core::sync::atomic::Ordering::Relaxed);
+        }
         self.patched += 1;
         Some(())
     }
@@ -563,6 +577,21 @@ fn patched_entry() -> u64 {
 #[cfg(test)]
 fn patched_entry() -> u64 {
     0x20_3000
+}
+
+/// Which of the first `taken` trampolines (each one's address and code by index from `read`)
+/// is the one a site whose `syscall` ends at `resume` and whose trampoline replays `replayed`
+/// would get at that address, if one is.
+fn same_trampoline(
+    taken: usize,
+    replayed: &[u8],
+    resume: u64,
+    read: impl Fn(usize) -> (u64, [u8; TRAMPOLINE_SIZE]),
+) -> Option<usize> {
+    (0..taken).find(|&i| {
+        let (at, there) = read(i);
+        trampoline_code(replayed, at, resume, patched_entry()).is_some_and(|code| there == code)
+    })
 }
 
 /// The trampoline at `at` for a site whose `syscall` ends at `resume`: the instructions it
@@ -956,6 +985,24 @@ mod tests {
         assert_eq!(code[7..10], [0x48, 0x8d, 0x0d]);
         assert_eq!(rel_target(&code, trampoline, 10), 0x44_a779, "%rcx = right after the syscall");
         assert_eq!(rel_target(&code, trampoline, 15), entry);
+    }
+
+    #[test]
+    fn a_trampoline_with_the_same_code_serves_again() {
+        let entry = patched_entry();
+        let sites = [(&[0xb8, 0x27, 0, 0, 0][..], 0x40_1002), (&[][..], 0x40_2002), (&[][..], 0x40_3002)];
+        let address = |i: usize| 0x25_0000 + (i * TRAMPOLINE_SIZE) as u64;
+        let codes: alloc::vec::Vec<[u8; TRAMPOLINE_SIZE]> = sites
+            .iter()
+            .enumerate()
+            .map(|(i, (replayed, resume))| trampoline_code(replayed, address(i), *resume, entry).unwrap())
+            .collect();
+        let read = |i: usize| (address(i), codes[i]);
+        assert_eq!(same_trampoline(3, &[], 0x40_2002, read), Some(1), "the same site in another process");
+        assert_eq!(same_trampoline(3, &[0xb8, 0x27, 0, 0, 0], 0x40_1002, read), Some(0));
+        assert_eq!(same_trampoline(3, &[0xb8, 0x28, 0, 0, 0], 0x40_1002, read), None, "another number");
+        assert_eq!(same_trampoline(3, &[], 0x40_4002, read), None, "another site");
+        assert_eq!(same_trampoline(1, &[], 0x40_2002, read), None, "only those taken");
     }
 
     #[test]
