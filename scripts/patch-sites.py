@@ -6,7 +6,35 @@
 # With --lengths first: every instruction of the binaries' code as `HEX<TAB>MNEMONIC`, the listing
 # the ignored unit test `decodes_as_a_disassembler_does` (UVM_LENGTH_CHECK) checks the patcher's
 # instruction-length decoder against.
-import subprocess, sys
+# With --check-jumped FILE (that test's output, `--nocapture`): for each site it says jumps to
+# padding, checks against objdump that the padding starts at an instruction boundary and that
+# no direct branch of the binary lands in the 5 bytes the rewrite writes there.
+import collections, re, subprocess, sys
+if sys.argv[1:2] == ['--check-jumped']:
+    sites = collections.defaultdict(list)
+    for line in open(sys.argv[2]):
+        m = re.match(r'(\S+) (0x[0-9a-f]+): jumped to (0x[0-9a-f]+)', line)
+        if m:
+            sites[m.group(1)].append((int(m.group(2), 16), int(m.group(3), 16)))
+    problems = 0
+    for binary, jumped in sites.items():
+        starts, targets = set(), set()
+        for line in subprocess.check_output(['objdump', '-d', '--no-show-raw-insn', binary]).decode().splitlines():
+            m = re.match(r'\s*([0-9a-f]+):\s+(\S+)\s*(.*)', line)
+            if not m:
+                continue
+            starts.add(int(m.group(1), 16))
+            target = re.match(r'([0-9a-f]+) <', m.group(3))
+            if m.group(2).startswith(('j', 'call', 'loop')) and target:
+                targets.add(int(target.group(1), 16))
+        for at, pad in jumped:
+            hits = [hex(t) for t in targets if pad <= t < pad + 5]
+            if hits or pad not in starts:
+                problems += 1
+                print(f'{binary} {at:#x}: padding {pad:#x}: branch targets {hits}, a boundary: {pad in starts}')
+        print(f'{binary}: {len(jumped)} jumped sites checked')
+    print(f'problems: {problems}')
+    sys.exit(1 if problems else 0)
 if sys.argv[1:2] == ['--lengths']:
     for f in sys.argv[2:]:
         for l in subprocess.check_output(['objdump', '-d', '--insn-width=16', f]).decode().splitlines():

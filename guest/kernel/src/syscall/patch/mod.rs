@@ -918,8 +918,8 @@ mod tests {
     /// `BINARY<TAB>ADDRESS<TAB>HEX<TAB>HEX` (the 23 bytes before and of each `syscall`, the
     /// [`LOOK_AHEAD`] after it; `scripts/patch-sites.py BINARY...` writes it), each call taken to
     /// come with the nearest `mov $imm, %eax`'s (or a `mov $imm, %rax` right before)
-    /// immediate. Prints the counts by binary and the
-    /// sites left trapping. `cargo test --release -p uvm-kernel -- --ignored
+    /// immediate. Prints the counts by binary, where each jumped site's padding starts and
+    /// the sites left trapping. `cargo test --release -p uvm-kernel -- --ignored
     /// shapes_of_a_listings_sites --nocapture`.
     #[test]
     #[ignore]
@@ -949,7 +949,10 @@ mod tests {
                 .or_else(|| (bytes[mov_rax..mov_rax + 3] == [0x48, 0xc7, 0xc0]).then(|| imm(mov_rax + 3)));
             let kind = match shape_of(at, &bytes, Some(&after), nr, true) {
                 Some(Shape::MovEax { .. } | Shape::MovRax { .. }) => 0,
-                Some(Shape::Jumped { .. }) => 1,
+                Some(Shape::Jumped { pad }) => {
+                    std::println!("{binary} {at:#x}: jumped to {:#x}", at + 2 + u64::from(pad));
+                    1
+                }
                 None => {
                     std::println!("{binary} {at:#x}: left trapping");
                     2
