@@ -4,7 +4,10 @@
 //! temporary directory without one), and built again only when the program (or uvm) is newer
 //! than it. Its name is the program's file name, made fit for a manifest's `name`; it runs
 //! with no arguments but those after `--`, no environment but `-e` and `--env-file`, as root
-//! in `/`. An app that needs files, ports or settings of its own has a manifest.
+//! in `/`. An app that needs files, ports or settings of its own has a manifest. Whenever an
+//! image is built there, the cache's images neither built nor read for [`PRUNE_AFTER`] go (a
+//! program still in use is packed again at its next run, in milliseconds), so programs run
+//! once do not pile up.
 
 use std::hash::{Hash, Hasher};
 use std::io::Read;
@@ -34,8 +37,30 @@ pub fn program_image(path: &Path) -> Result<PathBuf> {
     // The program is the one input (the manifest is made up here, and is no file).
     if crate::run::is_stale(&image, std::slice::from_ref(&app.binary)) {
         build_image(&app, &image)?;
+        prune(&cache, &image, std::time::SystemTime::now());
     }
     Ok(image)
+}
+
+/// How old a cached program image may grow (since it was built) before a build prunes it.
+const PRUNE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Removes the images in `cache` built and last read more than [`PRUNE_AFTER`] before `now`,
+/// but `keep`. Best effort: what cannot be read or removed stays. (A run that found such an
+/// image fresh and is about to open it as another build prunes it fails to open it: a month
+/// unused, at that very moment.)
+fn prune(cache: &Path, keep: &Path, now: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(cache) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // Built long ago and not read since (the access time, where the mount keeps one:
+        // Linux's default `relatime` moves it at least daily).
+        let last_used = entry.metadata().and_then(|m| Ok(m.modified()?.max(m.accessed().unwrap_or(m.modified()?))));
+        let old = last_used.is_ok_and(|used| now.duration_since(used).is_ok_and(|age| age > PRUNE_AFTER));
+        if old && path != keep && path.extension().is_some_and(|e| e == "uvm") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// An app name for the program at `path` (see docs/manifest.md, `name`): its file name with
@@ -72,6 +97,26 @@ mod tests {
         assert_eq!(app_name(Path::new("/x/--")), "app");
         assert_eq!(app_name(Path::new("/x/ünï")), "n-", "non-ASCII letters become '-', leading ones dropped");
         assert_eq!(app_name(Path::new(&"a".repeat(100))).len(), 64);
+    }
+
+    #[test]
+    fn a_build_prunes_the_images_built_long_ago_but_the_new_one() {
+        let dir = std::env::temp_dir().join(format!("uvm-program-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = std::time::SystemTime::now();
+        let days = |n: u64| now - std::time::Duration::from_secs(n * 24 * 3600);
+        let files = ["old.uvm", "new.uvm", "kept.uvm", "old.txt", "read.uvm"];
+        for (name, (built, read)) in files.iter().zip([(40, 40), (1, 1), (40, 40), (40, 40), (40, 2)]) {
+            let file = std::fs::File::create(dir.join(name)).unwrap();
+            file.set_times(std::fs::FileTimes::new().set_modified(days(built)).set_accessed(days(read))).unwrap();
+        }
+        prune(&dir, &dir.join("kept.uvm"), now);
+        let left = |name: &str| dir.join(name).exists();
+        assert!(!left("old.uvm"), "built 40 days ago");
+        assert!(left("new.uvm") && left("kept.uvm") && left("old.txt"), "recent, the one just built, not an image");
+        assert!(left("read.uvm"), "built long ago, read two days ago");
+        prune(&dir.join("missing"), &dir.join("kept.uvm"), now);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
