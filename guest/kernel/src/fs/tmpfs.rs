@@ -1007,7 +1007,7 @@ impl TmpNode {
                     }
                 }
             } else {
-                let freed = file.chunks.remove_from(first_dropped) as u64 * CHUNK_SIZE as u64;
+                let freed = file.chunks.remove_range(first_dropped, u64::MAX) as u64 * CHUNK_SIZE as u64;
                 self.shared.budget.release(freed);
                 state.charged = state.charged.saturating_sub(freed);
             }
@@ -1088,15 +1088,16 @@ impl TmpNode {
             return Ok(());
         }
         let chunk = CHUNK_SIZE as u64;
-        let indices = file.chunks.indices(offset / chunk, (end - 1) / chunk);
+        // The pages wholly in the hole go, unless a mapping may still map them.
+        let (whole_first, whole_end) = (offset.div_ceil(chunk), end / chunk);
         let mut freed = 0;
-        for index in indices {
-            let (chunk_start, chunk_end) = (index * chunk, index * chunk + chunk);
-            if offset <= chunk_start && end >= chunk_end && state.mapped == 0 {
-                file.chunks.remove(index);
-                freed += chunk;
-            } else if let Some(page) = file.chunks.get_mut(index) {
-                // Part of a page, or a page a mapping may still map: zeroed in place.
+        if state.mapped == 0 && whole_first < whole_end {
+            freed = file.chunks.remove_range(whole_first, whole_end - 1) as u64 * chunk;
+        }
+        // Those left in it, parts of pages or mapped ones, are zeroed in place.
+        for index in file.chunks.indices(offset / chunk, (end - 1) / chunk) {
+            if let Some(page) = file.chunks.get_mut(index) {
+                let (chunk_start, chunk_end) = (index * chunk, index * chunk + chunk);
                 let from = (offset.max(chunk_start) - chunk_start) as usize;
                 let to = (end.min(chunk_end) - chunk_start) as usize;
                 page.zero(from, to);

@@ -76,19 +76,6 @@ impl PageMap {
         slot.insert(page)
     }
 
-    /// Takes the page at `index` out.
-    pub fn remove(&mut self, index: u64) -> Option<Page> {
-        let at = self.leaf(index).ok()?;
-        let leaf = &mut self.leaves[at];
-        let page = leaf.slots[(index % LEAF) as usize].take()?;
-        leaf.count -= 1;
-        self.len -= 1;
-        if leaf.count == 0 {
-            self.leaves.remove(at);
-        }
-        Some(page)
-    }
-
     /// The indices of the pages from `first` to `last` (both included), in order.
     pub fn indices(&self, first: u64, last: u64) -> Vec<u64> {
         let start = self.leaf(first).unwrap_or_else(|at| at);
@@ -110,12 +97,21 @@ impl PageMap {
         })
     }
 
-    /// Drops every page at or after `first`; returns how many went.
-    pub fn remove_from(&mut self, first: u64) -> usize {
+    /// Drops the pages from `first` to `last` (both included); returns how many went. One pass
+    /// over the leaves: a truncation or a punched hole moves each remaining leaf at most once.
+    pub fn remove_range(&mut self, first: u64, last: u64) -> usize {
         let before = self.len;
-        for index in self.indices(first, u64::MAX) {
-            self.remove(index);
+        let start = self.leaf(first).unwrap_or_else(|at| at);
+        for leaf in self.leaves[start..].iter_mut().take_while(|leaf| leaf.number <= last / LEAF) {
+            let base = leaf.number * LEAF;
+            for (i, slot) in leaf.slots.iter_mut().enumerate() {
+                if (first..=last).contains(&(base + i as u64)) && slot.take().is_some() {
+                    leaf.count -= 1;
+                    self.len -= 1;
+                }
+            }
         }
+        self.leaves.retain(|leaf| leaf.count > 0);
         before - self.len
     }
 }
@@ -152,24 +148,25 @@ mod tests {
     }
 
     #[test]
-    fn inserting_again_replaces_and_removing_empties_leaves() {
+    fn inserting_again_replaces_and_removing_the_last_page_of_a_leaf_drops_it() {
         let mut map = map_of(&[5, 6, 40]);
         let frame = map.insert(5, Page::new(test_frames()).unwrap()).frame();
         assert_eq!((map.len(), map.get(5).map(Page::frame)), (3, Some(frame)), "replaced, not added");
-        assert!(map.remove(5).is_some() && map.remove(5).is_none());
-        assert!(map.remove(6).is_some());
+        assert_eq!((map.remove_range(5, 5), map.remove_range(5, 5)), (1, 0));
+        assert_eq!(map.remove_range(6, 6), 1);
         assert_eq!((map.len(), map.leaves.len()), (1, 1), "the emptied leaf went");
-        assert!(map.remove(7).is_none());
+        assert_eq!(map.remove_range(7, 7), 0);
     }
 
     #[test]
-    fn removing_from_an_index_drops_the_pages_after_it() {
-        let mut map = map_of(&[0, 3, 31, 32, 33, 200]);
-        assert_eq!(map.remove_from(32), 3);
-        assert_eq!(map.indices(0, u64::MAX), [0, 3, 31]);
-        assert_eq!(map.remove_from(1), 2);
+    fn removing_a_range_drops_its_pages_and_empty_leaves() {
+        let mut map = map_of(&[0, 3, 31, 32, 33, 64, 200]);
+        assert_eq!(map.remove_range(3, 64), 5, "3, 31, 32, 33, 64");
+        assert_eq!((map.indices(0, u64::MAX), map.leaves.len()), (vec![0, 200], 2), "two leaves emptied went");
+        assert_eq!(map.remove_range(201, u64::MAX), 0);
+        assert_eq!(map.remove_range(1, u64::MAX), 1);
         assert_eq!((map.len(), map.indices(0, u64::MAX)), (1, vec![0]));
-        assert_eq!(map.remove_from(0), 1);
+        assert_eq!(map.remove_range(0, 0), 1);
         assert!(map.leaves.is_empty());
     }
 }
