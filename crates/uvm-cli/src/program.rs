@@ -55,7 +55,10 @@ fn prune(cache: &Path, keep: &Path, now: std::time::SystemTime) {
         let path = entry.path();
         // Built long ago and not read since (the access time, where the mount keeps one:
         // Linux's default `relatime` moves it at least daily).
-        let last_used = entry.metadata().and_then(|m| Ok(m.modified()?.max(m.accessed().unwrap_or(m.modified()?))));
+        let last_used = entry.metadata().and_then(|m| {
+            let built = m.modified()?;
+            Ok(m.accessed().map_or(built, |read| read.max(built)))
+        });
         let old = last_used.is_ok_and(|used| now.duration_since(used).is_ok_and(|age| age > PRUNE_AFTER));
         if old && path != keep && path.extension().is_some_and(|e| e == "uvm") {
             let _ = std::fs::remove_file(&path);

@@ -263,8 +263,8 @@ pub fn start_entrypoint(
     let cwd = p.files.cwd.lock().clone();
     let mut found = Err(Errno::ENOENT);
     for path in candidates.split(|&b| b == b':') {
-        let base = if path.first() == Some(&b'/') { p.vfs.root() } else { cwd.clone() };
-        found = p.vfs.open_to_run(&base, path, true).map(|file| (file, path));
+        found =
+            base_of(p, AT_FDCWD, path).and_then(|base| p.vfs.open_to_run(&base, path, true)).map(|file| (file, path));
         if found.is_ok() {
             break;
         }

@@ -434,7 +434,10 @@ impl SitePatcher {
     }
 
     /// Rewrites `site` (see the module doc), one of `sites`; `None` when its bytes, its page or
-    /// the trampolines do not allow it.
+    /// the trampolines do not allow it. (Out of line and cold: a site's 8th trap runs it, and
+    /// inlined it would sit in the syscall handler's hot text.)
+    #[cold]
+    #[inline(never)]
     fn patch(&mut self, space: &mut AddressSpace, site: &Site, sites: &[Site; TABLE_SIZE]) -> Option<()> {
         let taken = TRAMPOLINES_TAKEN.load(core::sync::atomic::Ordering::Relaxed);
         let at = site.at;
@@ -508,14 +511,18 @@ fn site_bytes(space: &mut AddressSpace, at: u64) -> Option<SiteBytes> {
     Some(bytes)
 }
 
-/// The [`LOOK_AHEAD`] bytes from `end` (a `syscall`'s end) up to the end of its page, the rest
-/// `0x06` (an opcode invalid in 64-bit mode, which no shape takes): a rewrite lies in one page.
-/// `None` if they cannot be read.
+/// The [`LOOK_AHEAD`] bytes from `end` (a `syscall`'s end) up to the end of the `syscall`'s
+/// page, the rest `0x06` (an opcode invalid in 64-bit mode, which no shape takes): a rewrite
+/// lies in one page, so the next page is never read (nor faulted in). `None` if they cannot
+/// be read.
 fn after_bytes(space: &mut AddressSpace, end: u64) -> Option<AfterBytes> {
-    let page_end = (end & !(PAGE_SIZE - 1)) + PAGE_SIZE;
-    let known = crate::user::read(space, end, LOOK_AHEAD.min(page_end - end)).ok()?;
+    let page_end = ((end - 1) & !(PAGE_SIZE - 1)) + PAGE_SIZE;
     let mut after = [0x06; LOOK_AHEAD as usize];
-    after[..known.len()].copy_from_slice(known);
+    let len = LOOK_AHEAD.min(page_end - end);
+    if len > 0 {
+        let known = crate::user::read(space, end, len).ok()?;
+        after[..known.len()].copy_from_slice(known);
+    }
     Some(after)
 }
 
