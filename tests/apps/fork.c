@@ -5,7 +5,7 @@
  * `ppid==parent 1` (1 true, 0 false), so the output is Linux's under any pids.
  *
  *   fork              every part below, in this order, in one process
- *   fork PART         one part: fork pipe wait signals fds exec orphan pgroup many
+ *   fork PART         one part: fork pipe wait signals fds exec orphan pgroup many reuse
  *   fork hello-child  prints its argv and exits 3 (what the exec part runs in a child)
  *   fork fd-check C K R
  *                     run by execve in the fds part's child: writes to fd R whether fd C
@@ -862,12 +862,99 @@ static void part_many(void) {
     CHECK(reaped == (unsigned)all && none == -1 && errno == ECHILD);
 }
 
+/* ---------------------------------------------------------------- reuse */
+
+/* Forks one child after another while the parent's memory changes between the forks, as a
+ * shell's does: pages written anew, a page given up and another taken back, a mapping made
+ * where the last child had one of its own. Each child checks that it sees the parent's memory
+ * as it was at its fork and nothing any earlier child left behind (its writes, its own
+ * mappings, pages it gave up), then leaves its own marks for the next one to not see. */
+enum { REUSE_ROUNDS = 60, REUSE_PAGES = 48 };
+
+/* Whether `page` is mapped: a write(2) from it into the pipe `fds` succeeds (the byte is read
+ * back), EFAULT if not. */
+static int page_mapped(const int *fds, const char *page) {
+    char byte;
+    return write(fds[1], page, 1) == 1 && read(fds[0], &byte, 1) == 1;
+}
+
+static void part_reuse(void) {
+    const size_t page = 4096;
+    int probe[2];
+    CHECK(pipe(probe) == 0);
+    unsigned char *area = mmap(NULL, REUSE_PAGES * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* A range the children map for themselves; the parent maps it too in odd rounds. */
+    unsigned char *theirs = mmap(NULL, 8 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(area != MAP_FAILED && theirs != MAP_FAILED && munmap(theirs, 8 * page) == 0);
+    int unmapped = -1, children_ok = 0;
+    for (int round = 0; round < REUSE_ROUNDS; round++) {
+        /* The parent's change this round: one page given up, last round's taken back. */
+        if (unmapped >= 0)
+            CHECK(mmap(area + (size_t)unmapped * page, page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
+        unmapped = (round * 7) % REUSE_PAGES;
+        for (int i = 0; i < REUSE_PAGES; i++)
+            memset(area + (size_t)i * page, (round + i) & 0xff, page);
+        CHECK(munmap(area + (size_t)unmapped * page, page) == 0);
+        int parents = round % 2;
+        if (parents) {
+            CHECK(mmap(theirs, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                  theirs);
+            memset(theirs, 0xa5, 2 * page);
+        }
+        pid_t pid = xfork("reuse");
+        if (pid < 0)
+            return;
+        if (pid == 0) {
+            int ok = 1;
+            for (int i = 0; i < REUSE_PAGES; i++) {
+                unsigned char *p = area + (size_t)i * page;
+                if (i == unmapped) {
+                    ok &= !page_mapped(probe, (char *)p);
+                    continue;
+                }
+                unsigned char want = (round + i) & 0xff;
+                for (size_t b = 0; b < page; b += 509)
+                    ok &= p[b] == want;
+                ok &= p[page - 1] == want;
+            }
+            for (int i = 0; i < 8; i++) {
+                int mapped = page_mapped(probe, (char *)theirs + (size_t)i * page);
+                ok &= mapped == (parents && i < 2);
+                if (mapped)
+                    ok &= theirs[(size_t)i * page] == 0xa5 && theirs[(size_t)i * page + page - 1] == 0xa5;
+            }
+            /* Marks for the next child not to see: writes everywhere, a page given up, a
+             * mapping of its own over the whole shared range. */
+            for (int i = 0; i < REUSE_PAGES; i++)
+                if (i != unmapped)
+                    memset(area + (size_t)i * page, 0xee, page);
+            munmap(area + (size_t)((unmapped + 1) % REUSE_PAGES) * page, page);
+            if (mmap(theirs, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                theirs)
+                memset(theirs, 0x5a, 8 * page);
+            _exit(ok ? 0 : 1);
+        }
+        int status = reap(pid);
+        children_ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (parents)
+            CHECK(munmap(theirs, 2 * page) == 0);
+    }
+    printf("reuse: %d of %d children saw the parent's memory as at their fork and nothing of an earlier child's\n",
+           children_ok, REUSE_ROUNDS);
+    CHECK(children_ok == REUSE_ROUNDS);
+    munmap(area, REUSE_PAGES * page);
+    close(probe[0]);
+    close(probe[1]);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct part parts[] = {
     {"fork", part_fork},     {"pipe", part_pipe},     {"wait", part_wait},
     {"signals", part_signals}, {"fds", part_fds},       {"exec", part_exec},
     {"orphan", part_orphan},   {"pgroup", part_pgroup}, {"many", part_many},
+    {"reuse", part_reuse},
 };
 
 int main(int argc, char **argv) {

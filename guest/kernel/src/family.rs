@@ -228,10 +228,10 @@ fn give_pidfd(p: &mut Process, child: &mut Process, at: u64) -> Result<i32, crat
     Ok(fd)
 }
 
-/// Frees what a child that never ran holds (no vCPU runs on its tables).
+/// Frees what a child that never ran holds (no vCPU runs on its tables, which the next
+/// fork may take).
 fn discard(mut child: Process) {
-    child.space.release();
-    child.space.free_tables();
+    child.space.retire();
 }
 
 /// Waits (parked) until the vfork child `pid` execs or ends. Signals wait: a vfork parent
@@ -273,7 +273,8 @@ fn return_borrowed_space(p: &mut Process, borrowed: crate::mm::space::AddressSpa
 
 /// execve in a process other than the app: the new program gets fresh, empty tables. A
 /// vfork child gives the memory it ran on back to its parent; another process's old memory
-/// and tables are freed, with no flush (no vCPU runs on them once this one has switched).
+/// and tables are freed, with no flush (no vCPU runs on them once this one has switched),
+/// or kept for the next fork ([`AddressSpace::retire`](crate::mm::space::AddressSpace::retire)).
 /// The app keeps the boot tables, where idle vCPUs run (execve unmaps its old program
 /// instead): `Ok(false)`. ENOMEM when no frame is left for the tables (nothing changed then).
 pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
@@ -287,8 +288,7 @@ pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
     if p.borrowed_space {
         return_borrowed_space(p, old);
     } else {
-        old.release();
-        old.free_tables();
+        old.retire();
     }
     Ok(true)
 }
@@ -309,8 +309,7 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     switch_root(boot_root());
     give_back_space(p);
     release_vfork_parent(p);
-    p.space.release();
-    p.space.free_tables();
+    p.space.retire();
     let (pid, ppid) = (p.pid, p.ppid);
     let orphans = core::mem::take(&mut p.exited_children);
     // Its children go to the app, and get their parent death signal (prctl).

@@ -1073,7 +1073,7 @@ pub fn clone_refused(tc: Toolchain) -> Case {
 /// sessions; 200 forks in a row and 8 children at once. One run per part, then all in one
 /// process; the app prints relations (`1` true), never pids, and exits 0 only if all held.
 pub fn fork(tc: Toolchain) -> Case {
-    let parts: [(&str, &str); 9] = [
+    let parts: [(&str, &str); 10] = [
         (
             "fork",
             "fork: /proc/PID/stat of the child names it 1 and its parent 1\n\
@@ -1148,6 +1148,10 @@ pub fn fork(tc: Toolchain) -> Case {
             "many: 200 of 200 forks one after another exited with their number and were reaped\n\
              many: 8 alive at once each wrote its index once 1, then EOF 1\n\
              many: all 8 reaped by waitpid(-1) with their statuses 1, then ECHILD\n",
+        ),
+        (
+            "reuse",
+            "reuse: 60 of 60 children saw the parent's memory as at their fork and nothing of an earlier child's\n",
         ),
     ];
     let mut runs: Vec<Run> = parts.iter().map(|&(part, out)| Run::new(part).args(&[part]).stdout(out)).collect();

@@ -6,6 +6,14 @@
 //! on reuse. Of a large RAM the VMM registers only the first part with KVM before boot
 //! (`BootInfo::ram_ready_size`): the bump pointer stops there until the host says, when asked
 //! (the `RamReady` hypercall, once), that the rest is registered too.
+//!
+//! It also keeps a few spare page-table trees: the tables of a forked process that ended or
+//! exec'd, with the frames they map ([`FrameAllocator::keep_spare`]), which the next fork
+//! takes instead of new tables. KVM keeps its shadow pages of guest page tables, each filled
+//! in, for as long as the guest does not write those tables; so a fork that finds the same
+//! entries there as its parent's pages need (the same frames, their contents copied anew)
+//! writes none of them, and its child's first touches take no shadow-page faults. Their
+//! frames count as available: when RAM runs out the spares are freed first.
 
 use uvm_abi::layout::PAGE_SIZE;
 
@@ -23,6 +31,26 @@ pub struct FrameAllocator {
     free_head: u64,
     free_count: u64,
     in_use: u64,
+    /// Spare trees, oldest first ([`FrameAllocator::keep_spare`]).
+    spares: [Option<Spare>; SPARES],
+    /// Frames the spares hold.
+    spare_frames: u64,
+}
+
+/// Spare trees kept at most: a shell's pipeline of three forks each takes one.
+const SPARES: usize = 4;
+
+/// Frames a spare tree may hold at most (4 MiB): a larger process's copy is freed.
+const SPARE_FRAMES_MAX: u64 = 1024;
+
+/// A spare tree: the root of tables made by `paging::new_process_root`, no vCPU on them.
+#[derive(Clone, Copy)]
+struct Spare {
+    root: u64,
+    /// The root the tables' process was forked from (0: none): where its copy fits best.
+    origin: u64,
+    /// Frames it holds (`paging::own_frames`).
+    frames: u64,
 }
 
 const NO_FRAME: u64 = u64::MAX;
@@ -30,7 +58,17 @@ const NO_FRAME: u64 = u64::MAX;
 impl FrameAllocator {
     /// Manages the frames of `[start, end)` (page-aligned GPAs).
     pub const fn new(start: u64, end: u64) -> FrameAllocator {
-        FrameAllocator { next: start, end, ready: end, more: None, free_head: NO_FRAME, free_count: 0, in_use: 0 }
+        FrameAllocator {
+            next: start,
+            end,
+            ready: end,
+            more: None,
+            free_head: NO_FRAME,
+            free_count: 0,
+            in_use: 0,
+            spares: [None; SPARES],
+            spare_frames: 0,
+        }
     }
 
     /// Only frames below `ready` until `more` says more is usable (see the module's doc).
@@ -52,7 +90,62 @@ impl FrameAllocator {
             self.in_use += 1;
             return Some(frame);
         }
-        self.alloc_contiguous(1)
+        match self.alloc_contiguous(1) {
+            None if self.free_spares() => self.alloc_zeroed(),
+            fresh => fresh,
+        }
+    }
+
+    /// Keeps the tables at `root` (no vCPU on them), forked from `origin` (0: none), and the
+    /// frames they own for a later fork ([`FrameAllocator::take_spare`]); the oldest spare
+    /// goes when there are too many. Tables holding too much are freed at once.
+    pub fn keep_spare(&mut self, root: u64, origin: u64) {
+        let frames = crate::mm::paging::own_frames(root);
+        if frames > SPARE_FRAMES_MAX {
+            crate::mm::paging::free_tree(root, self);
+            return;
+        }
+        if let Some(oldest) = self.spares[0].take() {
+            self.free_spare(oldest);
+        }
+        self.spares.rotate_left(1);
+        self.spares[SPARES - 1] = Some(Spare { root, origin, frames });
+        self.spare_frames += frames;
+        self.in_use -= frames;
+    }
+
+    /// A spare tree's root for a fork of the tables at `origin`: the one forked from there,
+    /// else the newest. Its entries are as its process left them.
+    pub fn take_spare(&mut self, origin: u64) -> Option<u64> {
+        let i = self
+            .spares
+            .iter()
+            .rposition(|s| s.is_some_and(|s| s.origin == origin))
+            .or_else(|| self.spares.iter().rposition(Option::is_some))?;
+        let spare = self.spares[i].take()?;
+        self.spare_frames -= spare.frames;
+        self.in_use += spare.frames;
+        Some(spare.root)
+    }
+
+    /// Frees every spare tree; whether there was one.
+    #[cold]
+    #[inline(never)]
+    pub fn free_spares(&mut self) -> bool {
+        let mut freed = false;
+        for i in 0..SPARES {
+            if let Some(spare) = self.spares[i].take() {
+                self.free_spare(spare);
+                freed = true;
+            }
+        }
+        freed
+    }
+
+    fn free_spare(&mut self, spare: Spare) {
+        self.spare_frames -= spare.frames;
+        self.in_use += spare.frames;
+        crate::mm::paging::free_tree(spare.root, self);
     }
 
     /// `count` physically contiguous fresh frames (zero), for the kernel heap.
@@ -103,9 +196,9 @@ impl FrameAllocator {
         self.in_use + self.available()
     }
 
-    /// Frames that can still be allocated.
+    /// Frames that can still be allocated (spare trees' included).
     pub fn available(&self) -> u64 {
-        (self.end - self.next) / PAGE_SIZE + self.free_count
+        (self.end - self.next) / PAGE_SIZE + self.free_count + self.spare_frames
     }
 
     /// Frames handed out and not freed.
@@ -117,6 +210,9 @@ impl FrameAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::paging;
+    use alloc::vec::Vec;
+    use uvm_abi::layout::USER_MIN_VA;
 
     #[test]
     fn bump_then_reuse_freed_frames_zeroed() {
@@ -157,6 +253,45 @@ mod tests {
         let never = || panic!("all of RAM is ready: nothing to ask");
         let mut f = FrameAllocator::new(4096, 4 * 4096).with_ready(4 * 4096, never);
         assert_eq!(f.alloc_contiguous(3), Some(4096));
+    }
+
+    /// Tables at a new root mapping one page of their own at the app's first address.
+    fn tree(f: &mut FrameAllocator) -> u64 {
+        let root = f.alloc_zeroed().unwrap();
+        let page = f.alloc_zeroed().unwrap();
+        let rw = paging::PageFlags { read: true, write: true, exec: false };
+        paging::set(root, USER_MIN_VA, rw.entry(page), f).unwrap();
+        root
+    }
+
+    #[test]
+    fn spare_trees_go_to_the_fork_they_fit_and_are_freed_when_frames_run_out() {
+        phys::reset(64 * 4096);
+        let mut f = FrameAllocator::new(4096, 64 * 4096);
+        let total = f.total();
+        let trees: Vec<u64> = (0..=SPARES).map(|_| tree(&mut f)).collect();
+        let per_tree = f.in_use() / trees.len() as u64;
+        assert_eq!(paging::own_frames(trees[0]), per_tree, "its tables and its page");
+        for (i, &root) in trees.iter().enumerate() {
+            f.keep_spare(root, i as u64 + 1);
+        }
+        assert_eq!(f.in_use(), 0, "spares count as available");
+        assert_eq!(f.total(), total);
+        assert_eq!(f.take_spare(3), Some(trees[2]), "the one forked from there");
+        assert_eq!(f.take_spare(1), Some(trees[SPARES]), "else the newest: the oldest went");
+        assert_eq!(f.in_use(), 2 * per_tree);
+        let rest: Vec<u64> = core::iter::from_fn(|| f.take_spare(1)).collect();
+        assert_eq!(rest.len(), SPARES - 2);
+        assert!(!rest.contains(&trees[0]), "the oldest was freed when one too many came");
+        for root in rest {
+            f.keep_spare(root, 0);
+        }
+        let mut handed = 0;
+        while f.alloc_zeroed().is_some() {
+            handed += 1;
+        }
+        assert_eq!(handed + 2 * per_tree, total, "every spare was freed for the allocations");
+        assert!(!f.free_spares());
     }
 
     #[test]

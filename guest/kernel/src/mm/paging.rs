@@ -307,11 +307,13 @@ fn copy_kernel_entries(from: u64, to: u64, level: u32, base: u64, frames: &mut F
 /// (the root itself and every table below it that maps app addresses), not the kernel's
 /// shared ones. The app's pages must be unmapped already, and no vCPU may run on the root.
 pub fn free_app_tables(root: u64, frames: &mut FrameAllocator) {
-    free_tables_below(root, 3, 0, frames);
+    own_tables_below(root, 3, 0, &mut |table| frames.free(table));
     frames.free(root);
 }
 
-fn free_tables_below(table: u64, level: u32, base: u64, frames: &mut FrameAllocator) {
+/// Calls `visit` with each table below `table` (at `level`, mapping from `base`) that is
+/// this root's own, not the kernel's shared ones, each after the tables below it.
+fn own_tables_below(table: u64, level: u32, base: u64, visit: &mut dyn FnMut(u64)) {
     if level == 0 {
         return;
     }
@@ -323,8 +325,51 @@ fn free_tables_below(table: u64, level: u32, base: u64, frames: &mut FrameAlloca
             continue;
         }
         let child = e & pte::ADDR_MASK;
-        free_tables_below(child, level - 1, start, frames);
-        frames.free(child);
+        own_tables_below(child, level - 1, start, visit);
+        visit(child);
+    }
+}
+
+/// The frame an entry holds that its address space owns (frees when unmapped): not an
+/// image page mapped in place, not a file's frame ([`SOFT_BORROWED`]).
+pub fn owned_frame(entry: u64) -> Option<u64> {
+    entry_frame(entry).filter(|&frame| frame < IMAGE_GPA && entry & SOFT_BORROWED == 0)
+}
+
+/// Calls `leaf` as [`for_each_entry`] does with every app address of the tables at `root`.
+pub fn for_each_app_entry(root: u64, leaf: &mut dyn FnMut(u64, u64, bool) -> Option<()>) -> Option<()> {
+    walk_entries(root, 3, 0, USER_MIN_VA, DIRECT_MAP_VA, leaf)?;
+    walk_entries(root, 3, 0, DIRECT_MAP_END, LOWER_HALF_END, leaf)
+}
+
+/// The frames the tables at `root` (made by [`new_process_root`]) hold of their own: their
+/// tables and the frames their app entries own.
+pub fn own_frames(root: u64) -> u64 {
+    let mut count = 1;
+    own_tables_below(root, 3, 0, &mut |_| count += 1);
+    for_each_app_entry(root, &mut |_, entry, large| {
+        count += u64::from(!large && owned_frame(entry).is_some());
+        Some(())
+    });
+    count
+}
+
+/// Frees the tables at `root` (made by [`new_process_root`]) with every frame their app
+/// entries own ([`own_frames`]). No vCPU may run on the root.
+pub fn free_tree(root: u64, frames: &mut FrameAllocator) {
+    for_each_app_entry(root, &mut |_, entry, large| {
+        if let Some(frame) = owned_frame(entry).filter(|_| !large) {
+            frames.free(frame);
+        }
+        Some(())
+    });
+    free_app_tables(root, frames);
+}
+
+/// Clears the app's 2 MiB entry that maps `va`, if there is one (which owns no frame).
+pub fn clear_large(root: u64, va: u64) {
+    if let Some((slot, _)) = large_slot(root, va) {
+        phys::write_u64(slot, 0);
     }
 }
 

@@ -36,7 +36,7 @@ use uvm_abi::layout::{
 use crate::arch::phys;
 use crate::errno::Errno;
 use crate::mm::frames::FrameAllocator;
-use crate::mm::paging::{self, PageFlags, SOFT_BORROWED};
+use crate::mm::paging::{self, owned_frame, PageFlags, SOFT_BORROWED};
 use crate::sync::SpinLock;
 
 /// Anonymous mappings up to this size are filled at mmap time; larger ones on first touch.
@@ -265,6 +265,9 @@ impl MemoryShare {
 /// The address space.
 pub struct AddressSpace {
     root: u64,
+    /// The root of the address space this one is a fork of (0: none), which its tables fit
+    /// best once it is done ([`AddressSpace::retire`]).
+    origin: u64,
     frames: &'static SpinLock<FrameAllocator>,
     vmas: BTreeMap<u64, Vma>,
     brk_start: u64,
@@ -299,6 +302,7 @@ impl AddressSpace {
     pub fn new(root: u64, frames: &'static SpinLock<FrameAllocator>) -> AddressSpace {
         AddressSpace {
             root,
+            origin: 0,
             frames,
             vmas: BTreeMap::new(),
             brk_start: 0,
@@ -1326,10 +1330,16 @@ impl AddressSpace {
         self.root == 0
     }
 
-    /// A copy for a forked child, over a new root that shares the kernel's tables
-    /// ([`paging::new_process_root`]): the same mappings and break, each page this address
-    /// space owns copied into a frame of the child's, the image's pages and a file's frames
-    /// mapped as here (the child holds the files too), pages not filled yet left so.
+    /// A copy for a forked child: the same mappings and break, each page this address space
+    /// owns copied into a frame of the child's, the image's pages and a file's frames mapped
+    /// as here (the child holds the files too), pages not filled yet left so.
+    ///
+    /// The child's tables are a spare tree if there is one (`FrameAllocator::take_spare`:
+    /// those of an earlier child that ended or exec'd), else a new root that shares the
+    /// kernel's tables ([`paging::new_process_root`]). A spare's entry is kept where it
+    /// already says what the child needs, its frame taking the parent's page, so KVM's
+    /// shadow of it stays and the child's first touch there costs no fault; other entries
+    /// are written, and those the child has no use for cleared ([`SpareEntries`]).
     ///
     /// No copy-on-write: that would make the parent's writable entries read-only, a change
     /// of present entries that costs a resync and then a fault per page written; a forked
@@ -1337,8 +1347,14 @@ impl AddressSpace {
     /// and tables are freed again).
     pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
         let frames = self.frames;
-        let root = paging::new_process_root(self.root, &mut frames.lock()).ok_or(Errno::ENOMEM)?;
+        let spare = frames.lock().take_spare(self.root);
+        let root = match spare {
+            Some(root) => root,
+            None => paging::new_process_root(self.root, &mut frames.lock()).ok_or(Errno::ENOMEM)?,
+        };
+        let mut left = SpareEntries::of(spare);
         let mut child = AddressSpace::new(root, frames);
+        child.origin = self.root;
         child.vmas = self.vmas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
@@ -1350,20 +1366,39 @@ impl AddressSpace {
         child.vmas_changed = true;
         let mut resident = 0i64;
         let mut copy_entry = |va: u64, entry: u64, large: bool| -> Option<()> {
+            let mut frames = frames.lock();
             if large {
-                paging::set_large(root, va, entry, &mut frames.lock())?;
                 resident += (LARGE_PAGE_SIZE / PAGE_SIZE) as i64;
+                if left.keep_large(root, va, entry, &mut frames) {
+                    return Some(());
+                }
+                if let Some(table) = paging::set_large(root, va, entry, &mut frames)? {
+                    // A spare's table, its entries cleared just now; no vCPU runs on it.
+                    frames.free(table);
+                }
                 return Some(());
             }
+            let old = left.take(root, va, &mut frames);
+            let reusable = owned_frame(old);
             let entry = match owned_frame(entry) {
                 Some(frame) => {
-                    let copy = frames.lock().alloc_zeroed()?;
+                    let copy = match reusable {
+                        Some(copy) => copy,
+                        None => frames.alloc_zeroed()?,
+                    };
                     phys::copy_page(copy, frame);
                     (entry & !pte::ADDR_MASK) | copy
                 }
-                None => entry,
+                None => {
+                    if let Some(unused) = reusable {
+                        frames.free(unused);
+                    }
+                    entry
+                }
             };
-            paging::set(root, va, entry, &mut frames.lock())?;
+            if entry != old {
+                paging::set(root, va, entry, &mut frames)?;
+            }
             resident += 1;
             Some(())
         };
@@ -1371,6 +1406,9 @@ impl AddressSpace {
             .vmas
             .iter()
             .all(|(&start, vma)| paging::for_each_entry(self.root, start, vma.end, &mut copy_entry).is_some());
+        // What is left of the spare lies past the child's mappings, or past where a copy
+        // failed.
+        left.clear_rest(root, &mut frames.lock());
         child.count_resident(resident);
         if !copied {
             child.release();
@@ -1384,7 +1422,6 @@ impl AddressSpace {
     /// the files it maps released. The entries stay: no vCPU may run on these tables again,
     /// and [`AddressSpace::free_tables`] frees them.
     pub fn release(&mut self) {
-        let frames = self.frames;
         let mut owned = Vec::new();
         for (&start, vma) in self.vmas.iter() {
             paging::for_each_entry(self.root, start, vma.end, &mut |_, entry, large| {
@@ -1394,10 +1431,36 @@ impl AddressSpace {
                 Some(())
             });
         }
-        owned.append(&mut self.freed_after_flush);
-        owned.extend(core::mem::take(&mut self.prestaged).into_iter().map(|(_, frame)| frame));
-        let mut frames = frames.lock();
+        let mut frames = self.frames.lock();
         for frame in owned {
+            frames.free(frame);
+        }
+        drop(frames);
+        self.let_go();
+    }
+
+    /// Gives up a forked address space as [`AddressSpace::release`] and
+    /// [`AddressSpace::free_tables`] do, except that its tables and the frames they map are
+    /// kept as a spare for a later fork (`FrameAllocator::keep_spare`); it is a placeholder
+    /// then. No vCPU may have its root loaded, and none may run on it again.
+    pub fn retire(&mut self) {
+        if self.is_placeholder() {
+            return;
+        }
+        self.let_go();
+        self.frames.lock().keep_spare(self.root, self.origin);
+        self.root = 0;
+    }
+
+    /// What [`AddressSpace::release`] and [`AddressSpace::retire`] both do besides: the
+    /// frames waiting for a flush and the unused prestaged ones freed, the files released,
+    /// the mappings gone.
+    fn let_go(&mut self) {
+        let mut frames = self.frames.lock();
+        for frame in self.freed_after_flush.drain(..) {
+            frames.free(frame);
+        }
+        for (_, frame) in core::mem::take(&mut self.prestaged) {
             frames.free(frame);
         }
         drop(frames);
@@ -1419,10 +1482,74 @@ impl AddressSpace {
     }
 }
 
-/// The frame an entry holds that the address space owns (frees when unmapped): not an image
-/// page mapped in place, not a file's frame.
-fn owned_frame(entry: u64) -> Option<u64> {
-    paging::entry_frame(entry).filter(|&frame| frame < IMAGE_GPA && entry & SOFT_BORROWED == 0)
+/// The entries a fork finds in a spare tree, in address order, taken as the parent's
+/// entries come ([`AddressSpace::fork`]).
+struct SpareEntries {
+    /// `(va, entry, large)`, as [`paging::for_each_app_entry`] gives them.
+    entries: Vec<(u64, u64, bool)>,
+    next: usize,
+}
+
+impl SpareEntries {
+    /// The entries of the spare tree at `root` (none without one).
+    fn of(root: Option<u64>) -> SpareEntries {
+        let mut entries = Vec::new();
+        if let Some(root) = root {
+            paging::for_each_app_entry(root, &mut |va, entry, large| {
+                entries.push((va, entry, large));
+                Some(())
+            });
+        }
+        SpareEntries { entries, next: 0 }
+    }
+
+    /// Clears the entries below `va` and returns the 4 KiB one at `va` (0 if none), which
+    /// the caller reuses, overwrites or clears. A 2 MiB one at `va` is cleared.
+    fn take(&mut self, root: u64, va: u64, frames: &mut FrameAllocator) -> u64 {
+        self.clear_below(root, va, frames);
+        match self.entries.get(self.next) {
+            Some(&(at, entry, large)) if at == va => {
+                self.next += 1;
+                if !large {
+                    return entry;
+                }
+                paging::clear_large(root, va);
+                0
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether the tree has the 2 MiB entry `entry` at `va` already; if not, its entries
+    /// of that 2 MiB are cleared.
+    fn keep_large(&mut self, root: u64, va: u64, entry: u64, frames: &mut FrameAllocator) -> bool {
+        self.clear_below(root, va, frames);
+        if self.entries.get(self.next) == Some(&(va, entry, true)) {
+            self.next += 1;
+            return true;
+        }
+        self.clear_below(root, va + LARGE_PAGE_SIZE, frames);
+        false
+    }
+
+    /// Clears every entry not taken yet.
+    fn clear_rest(&mut self, root: u64, frames: &mut FrameAllocator) {
+        self.clear_below(root, u64::MAX, frames);
+    }
+
+    fn clear_below(&mut self, root: u64, end: u64, frames: &mut FrameAllocator) {
+        while let Some(&(va, entry, large)) = self.entries.get(self.next).filter(|e| e.0 < end) {
+            self.next += 1;
+            if large {
+                paging::clear_large(root, va);
+            } else {
+                paging::unmap(root, va, frames);
+                if let Some(frame) = owned_frame(entry) {
+                    frames.free(frame);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1811,6 +1938,66 @@ mod tests {
         s.flush_now();
         let tables = 3;
         assert!(s.frames_available() >= before - tables, "the child's frames and tables come back");
+    }
+
+    #[test]
+    fn a_fork_takes_a_retired_childs_tables_and_leaves_nothing_of_it_stale() {
+        let mut s = space();
+        let total = s.frames.lock().total();
+        let data = s.map(0, 3 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        phys::write_bytes(frame_of(&s, data).unwrap(), b"first");
+        let image = Backing::Image { image_offset: 0x3000, file_len: 4096 };
+        let text = s.map(0, 4096, Prot::from_bits(5), MapFlags::default(), image).unwrap();
+        let mut first = s.fork().unwrap();
+        let first_root = first.root();
+        let kept = frame_of(&first, data).unwrap();
+        let own = first.map(0, 5 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        first.unmap(data + 2 * 4096, 4096).unwrap();
+        first.flush_now();
+        first.retire();
+        assert!(first.is_placeholder(), "retired: its tables are the allocator's");
+        assert_eq!(s.frames.lock().total(), total, "a spare's frames count as available");
+
+        // The parent changes after the first child's end.
+        phys::write_bytes(frame_of(&s, data).unwrap(), b"again");
+        s.unmap(data + 4096, 4096).unwrap();
+        s.flush_now();
+        // Two pages: not the hole just made.
+        let added = s.map(0, 2 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        phys::write_bytes(frame_of(&s, added).unwrap(), b"added");
+        let mut second = s.fork().unwrap();
+        assert_eq!(second.root(), first_root, "the spare's tables are taken");
+        assert_eq!(frame_of(&second, data), Some(kept), "its frame for the same page kept");
+        let mut bytes = [0u8; 5];
+        phys::read_bytes(kept, &mut bytes);
+        assert_eq!(&bytes, b"again", "holding the parent's page as of this fork");
+        assert_eq!(frame_of(&second, data + 4096), None, "a page the parent gave up is gone");
+        assert!(frame_of(&second, data + 2 * 4096).is_some(), "one the first child gave up is back");
+        phys::read_bytes(frame_of(&second, added).unwrap(), &mut bytes);
+        assert_eq!(&bytes, b"added");
+        assert_eq!(frame_of(&second, text), Some(IMAGE_GPA + 0x3000));
+        let mut mapped = Vec::new();
+        paging::for_each_app_entry(second.root(), &mut |va, _, _| {
+            mapped.push(va);
+            Some(())
+        });
+        let parents: Vec<u64> = [data, data + 2 * 4096, text, added, added + 4096].into_iter().collect();
+        let mut expected = parents.clone();
+        expected.sort_unstable();
+        assert_eq!(mapped, expected, "no entry but the parent's pages (none of the first child's own)");
+        assert!((own..own + 5 * 4096).step_by(4096).any(|va| !expected.contains(&va)));
+        for va in parents {
+            assert_ne!(frame_of(&second, va), frame_of(&s, va).filter(|&f| f < IMAGE_GPA), "owned pages copied");
+        }
+
+        second.retire();
+        s.unmap(USER_MIN_VA, USER_END_VA - USER_MIN_VA).unwrap();
+        s.flush_now();
+        let mut frames = s.frames.lock();
+        assert_eq!(frames.total(), total);
+        assert!(frames.free_spares(), "a spare was kept");
+        assert_eq!(frames.in_use(), paging::own_frames(s.root), "every frame back but the parent's tables");
+        assert_eq!(frames.total(), total);
     }
 
     #[test]
