@@ -6,7 +6,7 @@
 
 use alloc::vec::Vec;
 
-use uvm_abi::layout::{align_down, align_up, PAGE_SIZE, USER_END_VA, USER_MIN_VA};
+use uvm_abi::layout::{align_down, align_up, IMAGE_GPA, PAGE_SIZE, USER_END_VA, USER_MIN_VA};
 
 use crate::errno::Errno;
 use crate::mm::space::{AddressSpace, Backing, MapFlags, Prot};
@@ -197,6 +197,54 @@ pub fn load_copy(space: &mut AddressSpace, elf: &ElfFile, file: &[u8]) -> Result
     Ok(loaded)
 }
 
+/// Where a position-independent `elf` is loaded (0 for one that is not).
+fn load_bias(elf: &ElfFile) -> u64 {
+    if elf.position_independent {
+        uvm_abi::boot::pie_load_bias(elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.memsz, s.flags)))
+    } else {
+        0
+    }
+}
+
+/// The entries [`load`] gives an ELF's read-only pages of the image, which it maps in place:
+/// each read-only segment's pages that hold its file bytes.
+#[derive(Default)]
+pub struct InPlace {
+    /// `(first page, end of the in-place pages, the first page's GPA, rights)`.
+    runs: Vec<(u64, u64, u64, Prot)>,
+    fit: u64,
+}
+
+impl InPlace {
+    /// Those of `elf`, whose bytes sit at `image_offset` in the image file (segments that
+    /// do not fit in user space have none: [`load`] refuses them).
+    pub fn of(elf: &ElfFile, image_offset: u64) -> InPlace {
+        let bias = load_bias(elf);
+        let mut runs = Vec::new();
+        for s in elf.segments.iter().filter(|s| s.flags & 2 == 0) {
+            let Some(start) = bias.checked_add(s.vaddr) else { continue };
+            let page = align_down(start, PAGE_SIZE);
+            let file_end = start.checked_add(s.filesz).and_then(|end| align_up(end, PAGE_SIZE));
+            let Some(end) = file_end.filter(|&end| start >= USER_MIN_VA && end <= USER_END_VA) else { continue };
+            let gpa = IMAGE_GPA + image_offset + s.offset - (start - page);
+            runs.push((page, end, gpa, prot_of(s.flags)));
+        }
+        InPlace { runs, fit: IMAGE_GPA + image_offset }
+    }
+
+    /// The entry for `va`, if it is one of these pages.
+    pub fn entry(&self, va: u64) -> Option<u64> {
+        let &(page, _, gpa, prot) = self.runs.iter().find(|&&(page, end, _, _)| (page..end).contains(&va))?;
+        Some(prot.page_flags().entry(gpa + (align_down(va, PAGE_SIZE) - page)))
+    }
+
+    /// What names the program for tables that fit it (`FrameAllocator::take_spare`): its
+    /// place in the image, which no root of RAM shares; 0 for a program outside the image.
+    pub fn fit(&self) -> u64 {
+        self.fit
+    }
+}
+
 /// Places `elf`'s segments (at the load bias of a position-independent one), checking that
 /// each lies in user space and no two share a page, and maps each with `map_segment(space,
 /// page, page_end, lead, segment)` (`lead`: the segment's offset into its first page).
@@ -207,11 +255,7 @@ fn place(
     elf: &ElfFile,
     mut map_segment: impl FnMut(&mut AddressSpace, u64, u64, u64, &Segment) -> Result<(), Errno>,
 ) -> Result<(Loaded, u64, u64), Errno> {
-    let bias = if elf.position_independent {
-        uvm_abi::boot::pie_load_bias(elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.memsz, s.flags)))
-    } else {
-        0
-    };
+    let bias = load_bias(elf);
     let mut end = 0;
     let mut phdr = None;
     let mut mapped_until = 0;
@@ -270,6 +314,53 @@ mod tests {
         }
         f.resize(0x3000, 0);
         f
+    }
+
+    #[test]
+    fn in_place_entries_are_those_the_loader_maps_read_only_pages_with() {
+        use crate::arch::phys;
+        use crate::mm::frames::FrameAllocator;
+        use crate::mm::paging;
+        use crate::sync::SpinLock;
+        use uvm_abi::layout::pte;
+
+        phys::reset(256 * 4096);
+        let frames =
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(SpinLock::new(FrameAllocator::new(4096, 256 * 4096))));
+        let root = frames.lock().alloc_zeroed().unwrap();
+        let mut space = AddressSpace::new(root, frames);
+        // Text (two pages of file bytes), read-only data with zeros after its bytes, and a
+        // writable segment of zeros only (a copy of file bytes would read the image).
+        let file = elf(
+            ET_EXEC,
+            &[
+                (PT_LOAD, 5, 0, 0x400000, 0x1800, 0x1800),
+                (PT_LOAD, 4, 0x2000, 0x402000, 0x800, 0x2000),
+                (PT_LOAD, 6, 0x3000, 0x405000, 0, 0x1000),
+            ],
+        );
+        let parsed = parse(&file).unwrap();
+        load(&mut space, &parsed, 0x10000, false).unwrap();
+        let in_place = InPlace::of(&parsed, 0x10000);
+        assert_eq!(in_place.fit(), IMAGE_GPA + 0x10000);
+        let (mut predicted, mut private) = (Vec::new(), 0);
+        paging::for_each_app_entry(root, &mut |va, entry, _| {
+            match in_place.entry(va) {
+                Some(want) => {
+                    assert_eq!(entry, want, "at {va:#x}");
+                    predicted.push(va);
+                }
+                None => {
+                    assert!(entry & pte::ADDR_MASK < IMAGE_GPA, "a page of the image at {va:#x} not predicted");
+                    private += 1;
+                }
+            }
+            Some(())
+        });
+        assert_eq!(predicted, [0x400000, 0x401000, 0x402000]);
+        assert_eq!(private, 2, "the read-only data's zeros and the writable page");
+        assert_eq!(in_place.entry(0x403000), None);
+        assert_eq!(InPlace::default().entry(0x400000), None, "a program outside the image");
     }
 
     #[test]

@@ -277,11 +277,19 @@ fn return_borrowed_space(p: &mut Process, borrowed: crate::mm::space::AddressSpa
 /// or kept for the next fork ([`AddressSpace::retire`](crate::mm::space::AddressSpace::retire)).
 /// The app keeps the boot tables, where idle vCPUs run (execve unmaps its old program
 /// instead): `Ok(false)`. ENOMEM when no frame is left for the tables (nothing changed then).
-pub fn take_fresh_space(p: &mut Process) -> Result<bool, crate::errno::Errno> {
+///
+/// The fresh tables may be a spare tree's that keep the entries `keep(va, entry)` says the
+/// new program maps the same way; `fits` names the program
+/// ([`AddressSpace::fresh`](crate::mm::space::AddressSpace::fresh)).
+pub fn take_fresh_space(
+    p: &mut Process,
+    fits: u64,
+    keep: &dyn Fn(u64, u64) -> bool,
+) -> Result<bool, crate::errno::Errno> {
     if p.pid == INIT_PID {
         return Ok(false);
     }
-    let fresh = p.space.fresh(boot_root())?;
+    let fresh = p.space.fresh(boot_root(), fits, keep)?;
     switch_root(fresh.root());
     let mut old = core::mem::replace(&mut p.space, fresh);
     p.view.set_memory(p.space.memory_share());

@@ -68,7 +68,7 @@ impl Prot {
     /// Read and write.
     pub const RW: Prot = Prot { read: true, write: true, exec: false };
 
-    fn page_flags(self) -> PageFlags {
+    pub(crate) fn page_flags(self) -> PageFlags {
         // x86 cannot map write-only or exec-only: both imply read.
         PageFlags { read: self.read || self.write || self.exec, write: self.write, exec: self.exec }
     }
@@ -265,8 +265,8 @@ impl MemoryShare {
 /// The address space.
 pub struct AddressSpace {
     root: u64,
-    /// The root of the address space this one is a fork of (0: none), which its tables fit
-    /// best once it is done ([`AddressSpace::retire`]).
+    /// What its tables fit best once it is done ([`AddressSpace::retire`]): the root of the
+    /// address space it is a fork of, or the program execve loaded (`program_fit`); 0: none.
     origin: u64,
     frames: &'static SpinLock<FrameAllocator>,
     vmas: BTreeMap<u64, Vma>,
@@ -1312,11 +1312,24 @@ impl AddressSpace {
         self.root
     }
 
-    /// An empty address space over a new root that maps the kernel as `kernel_root` does
-    /// (a vfork child's own memory when it execs). ENOMEM when no frame is left.
-    pub fn fresh(&self, kernel_root: u64) -> Result<AddressSpace, Errno> {
-        let root = paging::new_process_root(kernel_root, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?;
-        Ok(AddressSpace::new(root, self.frames))
+    /// An empty address space for a program execve starts (a process's own memory from
+    /// then on), its tables made for `fits` ([`FrameAllocator::take_spare`]: the program,
+    /// `program_fit`). A spare tree if there is one, every entry cleared but those `keep(va,
+    /// entry)` says the new program maps the same way (its read-only pages of the image,
+    /// mapped in place: KVM's shadow of them stays, so the program's first touches there
+    /// take no fault, and loading it leaves them as they are); else a new root that maps
+    /// the kernel as `kernel_root` does. ENOMEM when no frame is left.
+    pub fn fresh(&self, kernel_root: u64, fits: u64, keep: &dyn Fn(u64, u64) -> bool) -> Result<AddressSpace, Errno> {
+        let spare = self.frames.lock().take_spare(fits);
+        let root = match spare {
+            Some(root) => root,
+            None => paging::new_process_root(kernel_root, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?,
+        };
+        let mut space = AddressSpace::new(root, self.frames);
+        space.origin = fits;
+        let kept = SpareEntries::of(spare).clear_unless(root, keep, &mut self.frames.lock());
+        space.count_resident(kept as i64);
+        Ok(space)
     }
 
     /// What stands for a process's memory while a vfork child runs on it (no tables: never
@@ -1530,6 +1543,20 @@ impl SpareEntries {
         }
         self.clear_below(root, va + LARGE_PAGE_SIZE, frames);
         false
+    }
+
+    /// Clears every entry but the 4 KiB ones `keep(va, entry)` keeps; how many it kept.
+    fn clear_unless(&mut self, root: u64, keep: &dyn Fn(u64, u64) -> bool, frames: &mut FrameAllocator) -> u64 {
+        let mut kept = 0;
+        while let Some(&(va, entry, large)) = self.entries.get(self.next) {
+            if !large && keep(va, entry) {
+                self.next += 1;
+                kept += 1;
+            } else {
+                self.clear_below(root, va + 1, frames);
+            }
+        }
+        kept
     }
 
     /// Clears every entry not taken yet.
@@ -2001,11 +2028,33 @@ mod tests {
     }
 
     #[test]
+    fn an_exec_takes_a_spare_keeping_only_the_entries_its_program_maps_alike() {
+        let mut s = space();
+        let image = Backing::Image { image_offset: 0x3000, file_len: 2 * 4096 };
+        let text = s.map(0, 2 * 4096, Prot::from_bits(5), MapFlags::default(), image).unwrap();
+        let data = s.map(0, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        let mut child = s.fork().unwrap();
+        let root = child.root();
+        let text_entry = paging::lookup(root, text);
+        child.retire();
+        let in_use = s.frames.lock().in_use();
+        let fresh = s.fresh(s.root(), 7, &|va, entry| va == text && entry == text_entry).unwrap();
+        assert_eq!(fresh.root(), root, "the spare's tables");
+        assert_eq!(paging::lookup(root, text), text_entry, "the entry the program maps alike is kept");
+        assert_eq!(paging::lookup(root, text + 4096), 0, "another is cleared");
+        assert_eq!(paging::lookup(root, data), 0);
+        assert_eq!(fresh.resident, 1, "the kept page counts");
+        assert_eq!(fresh.origin, 7, "its tables fit the program");
+        assert_eq!(s.frames.lock().in_use(), in_use + paging::own_frames(root), "the data page's frame is free");
+        assert_eq!(paging::own_frames(root), 4, "a root and three tables, no page of its own");
+    }
+
+    #[test]
     fn a_vfork_child_gets_fresh_tables_and_a_placeholder_stands_in() {
         let s = space();
         let placeholder = s.placeholder();
         assert!(placeholder.is_placeholder() && !s.is_placeholder());
-        let mut fresh = s.fresh(s.root()).unwrap();
+        let mut fresh = s.fresh(s.root(), 0, &|_, _| false).unwrap();
         assert!(!fresh.is_placeholder());
         assert_eq!(fresh.vmas().count(), 0);
         let a = fresh.map(0, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();

@@ -293,8 +293,14 @@ fn replace_program(
     }
     super::clone::end_other_threads(p);
     // A process other than the app takes fresh tables (a vfork child gives back the memory
-    // it ran on); the app unmaps its old program below.
-    let fresh_tables = crate::family::take_fresh_space(p)?;
+    // it ran on); the app unmaps its old program below. Tables an earlier run of the same
+    // program left keep its read-only pages of the image.
+    let in_place = match &program.bytes {
+        Bytes::Image(_, offset) => elf::InPlace::of(&program.elf, *offset),
+        Bytes::Copied(_) => elf::InPlace::default(),
+    };
+    let keep = |va, entry| in_place.entry(va) == Some(entry);
+    let fresh_tables = crate::family::take_fresh_space(p, in_place.fit(), &keep)?;
 
     // The point of no return: the old program's memory goes.
     let closed = p.files.fds.lock().close_on_exec();
