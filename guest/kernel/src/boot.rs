@@ -129,6 +129,7 @@ mod kernel {
         let boot = bootinfo::decode(raw).unwrap_or_else(|what| fail(what, None));
         let clock = crate::time::Clock::new(boot.info.tsc_khz, boot.info.boot_tsc, boot.info.boot_realtime_ns);
         crate::time::init(clock);
+        crate::wake::init(boot.info.tsc_khz, boot.info.vcpu_count);
         crate::random::init(boot.info.random_seed);
 
         let image = phys::static_slice(boot.info.image_gpa, boot.info.image_size);

@@ -239,7 +239,7 @@ fn discard(mut child: Process) {
 fn wait_for_vfork_child(p: &mut Process, pid: u32) {
     let me = p.thread.cpu;
     while p.other(pid).is_some_and(|child| child.vfork_parent == Some(me)) {
-        p.park(u64::MAX);
+        p.park_spinning(u64::MAX);
     }
 }
 

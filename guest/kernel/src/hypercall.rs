@@ -113,18 +113,29 @@ pub fn set_root(root: u64) {
 pub fn set_root(_root: u64) {}
 
 /// Parks this vCPU until another unparks it (or already did since its last park), up to
-/// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier). Whether an unpark woke it.
-/// Callers re-check what they wait for: a wake may be stale.
+/// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier; 0 hands its run slot on).
+/// Whether an unpark woke it. Callers re-check what they wait for: a wake may be stale.
 pub fn park(timeout_ns: u64) -> bool {
-    park_flushing(timeout_ns, false)
+    park_flushing(timeout_ns, false, false)
+}
+
+/// [`park`] for what another vCPU most likely ends soon: a short spin first, and no exit if
+/// the wake comes within it ([`crate::wake`]).
+pub fn park_spinning(timeout_ns: u64) -> bool {
+    park_flushing(timeout_ns, false, true)
 }
 
 /// [`park`], having the VMM write out every transmit ring first if `flush_net` (what a Net
-/// `Flush` does, in the same exit).
-pub fn park_flushing(timeout_ns: u64, flush_net: bool) -> bool {
+/// `Flush` does, in the same exit), and spinning first if `spin` and nothing is to flush.
+pub fn park_flushing(timeout_ns: u64, flush_net: bool, spin: bool) -> bool {
+    let cpu = crate::process::current_cpu();
+    if timeout_ns > 0 && crate::wake::woken_before_park(cpu, timeout_ns, spin && !flush_net) {
+        return true;
+    }
     let flags = if flush_net { uvm_abi::hypercall::PARK_FLUSH_NET } else { 0 };
     let mut p = Park { timeout_ns, flags, reserved: 0, result: 0 };
     call(Hypercall::Park, &mut p);
+    crate::wake::back_from_park(cpu);
     p.result > 0
 }
 
@@ -155,7 +166,7 @@ fn ring_doorbell(gpa: u64) {
 /// an exit to the VMM.
 #[cfg(not(test))]
 pub fn unpark(index: u32) {
-    if index < uvm_abi::layout::MAX_VCPUS {
+    if index < uvm_abi::layout::MAX_VCPUS && crate::wake::wake(index) {
         ring_doorbell(uvm_abi::hypercall::unpark_doorbell_gpa(index));
     }
 }

@@ -41,3 +41,4 @@ pub mod time;
 pub mod user;
 pub mod vdso;
 pub mod wait;
+pub mod wake;

@@ -650,12 +650,22 @@ impl Process {
     /// this thread current) when it returns.
     /// Whether another thread unparked it. Callers re-check what they wait for.
     pub fn park(&mut self, timeout_ns: u64) -> bool {
+        self.park_then(timeout_ns, false)
+    }
+
+    /// [`Process::park`] for what another vCPU most likely ends soon (a child, a futex's
+    /// waker): a short spin first ([`crate::wake`]).
+    pub fn park_spinning(&mut self, timeout_ns: u64) -> bool {
+        self.park_then(timeout_ns, true)
+    }
+
+    fn park_then(&mut self, timeout_ns: u64, spin: bool) -> bool {
         let area = self.net_area;
         self.unlocked(|| {
             // What the app sent must not wait for this thread to run again: the VMM writes it
             // out before it parks the vCPU (one exit).
             let flush = area.is_some_and(|area| area.tx_pending());
-            crate::hypercall::park_flushing(timeout_ns, flush)
+            crate::hypercall::park_flushing(timeout_ns, flush, spin)
         })
     }
 

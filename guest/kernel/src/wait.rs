@@ -97,7 +97,8 @@ pub fn wait_until(
             // Host tests have no other thread to wait for.
             return Err(Errno::ETIMEDOUT);
         }
-        p.park(timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit()));
+        // Another thread ends these waits (a futex's waker, a signal's sender), or a timer.
+        p.park_spinning(timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit()));
     }
 }
 
@@ -128,7 +129,9 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     // timerfd readable).
     let timeout = timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit());
     let Some(area) = p.net_area else {
-        p.park(timeout);
+        // Without IP sockets, what it waits for is another process's (a pipe's other end,
+        // a child) or the host's console.
+        p.park_spinning(timeout);
         return Ok(());
     };
     area.add_waiter(cpu);

@@ -292,6 +292,7 @@ pub fn start_on_vcpu(p: &mut Process, vcpu: FreeVcpu, frame: &TrapFrame, fs_base
                 give_back_vcpu(p, vcpu);
                 return Err(Errno::EAGAIN);
             }
+            crate::wake::vcpu_started();
         } else {
             percpu::request_start(area);
             crate::hypercall::unpark(vcpu.cpu);
@@ -496,7 +497,7 @@ pub fn end_other_threads(p: &mut Process) {
             thread.signals.ending = true;
             crate::hypercall::interrupt(thread.cpu);
         }
-        p.park(END_WAIT_NS);
+        p.park_spinning(END_WAIT_NS);
     }
 }
 
@@ -516,8 +517,9 @@ pub fn idle(p: &mut Process) -> ! {
     crate::arch::percpu::current().in_fault = 0;
     crate::family::switch_root(crate::family::boot_root());
     match crate::process::PROCESS.release_while(p, || -> core::convert::Infallible {
+        // A fork or a new thread may come soon (a shell's next command).
         while !crate::arch::percpu::take_start_request() {
-            crate::hypercall::park(u64::MAX);
+            crate::hypercall::park_spinning(u64::MAX);
         }
         enter_prepared_thread()
     }) {}
