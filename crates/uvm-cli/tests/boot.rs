@@ -241,7 +241,9 @@ fn cli_run_timings_breakdown() {
 /// `--timings` tells the unpark doorbells KVM rings itself apart from the guest's page-table
 /// writes: KVM emulates the faulting store of both, and the report once counted every
 /// doorbell as a page-table write (a Go service showed ~70 of them, of which 9 were). The
-/// `threads` app's threads wake each other thousands of times; its page tables change little.
+/// `threads` app's threads wake each other thousands of times (most within a waker's spin,
+/// with no doorbell: the guest kernel's `wake`; still 100-170 of them ring); its page tables
+/// change little.
 #[test]
 fn timings_count_doorbells_apart_from_page_table_writes() {
     let test = "timings_count_doorbells_apart_from_page_table_writes";
@@ -263,8 +265,32 @@ fn timings_count_doorbells_apart_from_page_table_writes() {
     };
     let doorbells = count_before(" doorbells rung inside KVM");
     let table_writes = count_before(" page-table writes");
-    assert!(doorbells >= 100, "{test}: only {doorbells} doorbells rung inside KVM\n{stderr}");
+    assert!(doorbells >= 10, "{test}: only {doorbells} doorbells rung inside KVM\n{stderr}");
     assert!(table_writes <= 50, "{test}: {table_writes} page-table writes (doorbells counted in?)\n{stderr}");
+}
+
+/// Forks one after another leave the guest's memory as it was: each child's tables and
+/// frames go to the next fork (the guest kernel's spare trees) and nothing else stays. The
+/// fork app's `many` part forks 200 children in a row and 8 at once; a first version of the
+/// spare trees kept ~24 KiB more of the kernel heap per fork (its page runs split by a list
+/// of the spare's entries), 2.4 MiB here against ~0.5 MiB.
+#[test]
+fn forks_one_after_another_leave_guest_memory_as_it_was() {
+    let test = "forks_one_after_another_leave_guest_memory_as_it_was";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &cases::fork(Glibc)) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let run = [std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref(), "--".as_ref(), "many".as_ref()];
+    let out = expect_code(test, uvm(run), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let Some(in_use) = vm::count_before(&stderr, " KiB of guest memory in use") else {
+        panic!("{test}: no guest memory figure in\n{stderr}");
+    };
+    assert!(in_use <= 1536, "{test}: {in_use} KiB of guest memory in use after 208 forks\n{stderr}");
 }
 
 /// `uvm run` confined to one CPU (`taskset -c 0`, as a cpuset or a pinned container gives it)

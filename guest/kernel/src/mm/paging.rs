@@ -366,6 +366,11 @@ pub fn free_tree(root: u64, frames: &mut FrameAllocator) {
     free_app_tables(root, frames);
 }
 
+/// The app's 2 MiB entry that maps `va`, if there is one.
+pub fn large_entry(root: u64, va: u64) -> Option<u64> {
+    large_slot(root, va).map(|(_, entry)| entry)
+}
+
 /// Clears the app's 2 MiB entry that maps `va`, if there is one (which owns no frame).
 pub fn clear_large(root: u64, va: u64) {
     if let Some((slot, _)) = large_slot(root, va) {

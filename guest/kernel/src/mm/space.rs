@@ -1327,8 +1327,10 @@ impl AddressSpace {
         };
         let mut space = AddressSpace::new(root, self.frames);
         space.origin = fits;
-        let kept = SpareEntries::of(spare).clear_unless(root, keep, &mut self.frames.lock());
-        space.count_resident(kept as i64);
+        if spare.is_some() {
+            let kept = clear_spare_entries(root, None, &mut self.frames.lock(), keep);
+            space.count_resident(kept as i64);
+        }
         Ok(space)
     }
 
@@ -1352,7 +1354,7 @@ impl AddressSpace {
     /// kernel's tables ([`paging::new_process_root`]). A spare's entry is kept where it
     /// already says what the child needs, its frame taking the parent's page, so KVM's
     /// shadow of it stays and the child's first touch there costs no fault; other entries
-    /// are written, and those the child has no use for cleared ([`SpareEntries`]).
+    /// are written, and those the child has no use for cleared ([`clear_spare_entries`]).
     ///
     /// No copy-on-write: that would make the parent's writable entries read-only, a change
     /// of present entries that costs a resync and then a fault per page written; a forked
@@ -1365,7 +1367,6 @@ impl AddressSpace {
             Some(root) => root,
             None => paging::new_process_root(self.root, &mut frames.lock()).ok_or(Errno::ENOMEM)?,
         };
-        let mut left = SpareEntries::of(spare);
         let mut child = AddressSpace::new(root, frames);
         child.origin = self.root;
         child.vmas = self.vmas.clone();
@@ -1382,16 +1383,17 @@ impl AddressSpace {
             let mut frames = frames.lock();
             if large {
                 resident += (LARGE_PAGE_SIZE / PAGE_SIZE) as i64;
-                if left.keep_large(root, va, entry, &mut frames) {
+                if spare.is_some() && paging::large_entry(root, va) == Some(entry) {
                     return Some(());
                 }
+                clear_spare_entries(root, Some((va, va + LARGE_PAGE_SIZE)), &mut frames, &|_, _| false);
                 if let Some(table) = paging::set_large(root, va, entry, &mut frames)? {
                     // A spare's table, its entries cleared just now; no vCPU runs on it.
                     frames.free(table);
                 }
                 return Some(());
             }
-            let old = left.take(root, va, &mut frames);
+            let old = if spare.is_some() { paging::lookup(root, va) } else { 0 };
             let reusable = owned_frame(old);
             let entry = match owned_frame(entry) {
                 Some(frame) => {
@@ -1419,9 +1421,12 @@ impl AddressSpace {
             .vmas
             .iter()
             .all(|(&start, vma)| paging::for_each_entry(self.root, start, vma.end, &mut copy_entry).is_some());
-        // What is left of the spare lies past the child's mappings, or past where a copy
-        // failed.
-        left.clear_rest(root, &mut frames.lock());
+        if spare.is_some() {
+            // What the spare maps where the parent maps nothing (or where a copy failed).
+            let parent = self.root;
+            let only_the_spares = |va: u64, _: u64| paging::lookup(parent, va) != 0 && copied;
+            clear_spare_entries(root, None, &mut frames.lock(), &only_the_spares);
+        }
         child.count_resident(resident);
         if !copied {
             child.release();
@@ -1495,88 +1500,36 @@ impl AddressSpace {
     }
 }
 
-/// The entries a fork finds in a spare tree, in address order, taken as the parent's
-/// entries come ([`AddressSpace::fork`]).
-struct SpareEntries {
-    /// `(va, entry, large)`, as [`paging::for_each_app_entry`] gives them.
-    entries: Vec<(u64, u64, bool)>,
-    next: usize,
-}
-
-impl SpareEntries {
-    /// The entries of the spare tree at `root` (none without one).
-    fn of(root: Option<u64>) -> SpareEntries {
-        let mut entries = Vec::new();
-        if let Some(root) = root {
-            paging::for_each_app_entry(root, &mut |va, entry, large| {
-                entries.push((va, entry, large));
-                Some(())
-            });
-        }
-        SpareEntries { entries, next: 0 }
-    }
-
-    /// Clears the entries below `va` and returns the 4 KiB one at `va` (0 if none), which
-    /// the caller reuses, overwrites or clears. A 2 MiB one at `va` is cleared.
-    fn take(&mut self, root: u64, va: u64, frames: &mut FrameAllocator) -> u64 {
-        self.clear_below(root, va, frames);
-        match self.entries.get(self.next) {
-            Some(&(at, entry, large)) if at == va => {
-                self.next += 1;
-                if !large {
-                    return entry;
-                }
-                paging::clear_large(root, va);
-                0
-            }
-            _ => 0,
-        }
-    }
-
-    /// Whether the tree has the 2 MiB entry `entry` at `va` already; if not, its entries
-    /// of that 2 MiB are cleared.
-    fn keep_large(&mut self, root: u64, va: u64, entry: u64, frames: &mut FrameAllocator) -> bool {
-        self.clear_below(root, va, frames);
-        if self.entries.get(self.next) == Some(&(va, entry, true)) {
-            self.next += 1;
-            return true;
-        }
-        self.clear_below(root, va + LARGE_PAGE_SIZE, frames);
-        false
-    }
-
-    /// Clears every entry but the 4 KiB ones `keep(va, entry)` keeps; how many it kept.
-    fn clear_unless(&mut self, root: u64, keep: &dyn Fn(u64, u64) -> bool, frames: &mut FrameAllocator) -> u64 {
-        let mut kept = 0;
-        while let Some(&(va, entry, large)) = self.entries.get(self.next) {
-            if !large && keep(va, entry) {
-                self.next += 1;
-                kept += 1;
-            } else {
-                self.clear_below(root, va + 1, frames);
+/// Clears the entries of the spare tree at `root` (no vCPU on it) in `range` (app addresses;
+/// `None`: all of them) but the
+/// 4 KiB ones `keep(va, entry)` keeps, freeing the frames they own; how many it kept. (A
+/// walk that clears the entry it is at: no list of them is made, as a large one would
+/// leave the kernel heap's page runs split.)
+fn clear_spare_entries(
+    root: u64,
+    range: Option<(u64, u64)>,
+    frames: &mut FrameAllocator,
+    keep: &dyn Fn(u64, u64) -> bool,
+) -> u64 {
+    let mut kept = 0;
+    let mut clear = |va: u64, entry: u64, large: bool| {
+        if large {
+            paging::clear_large(root, va);
+        } else if keep(va, entry) {
+            kept += 1;
+        } else {
+            paging::unmap(root, va, frames);
+            if let Some(frame) = owned_frame(entry) {
+                frames.free(frame);
             }
         }
-        kept
-    }
-
-    /// Clears every entry not taken yet.
-    fn clear_rest(&mut self, root: u64, frames: &mut FrameAllocator) {
-        self.clear_below(root, u64::MAX, frames);
-    }
-
-    fn clear_below(&mut self, root: u64, end: u64, frames: &mut FrameAllocator) {
-        while let Some(&(va, entry, large)) = self.entries.get(self.next).filter(|e| e.0 < end) {
-            self.next += 1;
-            if large {
-                paging::clear_large(root, va);
-            } else {
-                paging::unmap(root, va, frames);
-                if let Some(frame) = owned_frame(entry) {
-                    frames.free(frame);
-                }
-            }
-        }
-    }
+        Some(())
+    };
+    match range {
+        Some((start, end)) => paging::for_each_entry(root, start, end, &mut clear),
+        None => paging::for_each_app_entry(root, &mut clear),
+    };
+    kept
 }
 
 #[cfg(test)]
