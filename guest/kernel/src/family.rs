@@ -34,19 +34,44 @@ pub fn boot_root() -> u64 {
     BOOT_ROOT.load(Ordering::Relaxed)
 }
 
+/// What a vCPU's `PerCpu::root` says while it holds its ended process's tables (a spare:
+/// `FrameAllocator::keep_held_spare`): whatever it switches to next takes a `SetRoot`, which
+/// also makes KVM see what changed in them meanwhile.
+pub const HOLDING_SPARE: u64 = u64::MAX;
+
 /// Moves this vCPU to the page tables at `root` (a `SetRoot` exit), unless it runs on them
-/// already.
+/// already; the ended process's tables it held are let go then.
 pub fn switch_root(root: u64) {
     #[cfg(not(test))]
     {
         let pc = crate::arch::percpu::current();
         if pc.root != root {
             crate::hypercall::set_root(root);
+            let (held, cpu) = (pc.root == HOLDING_SPARE, pc.cpu_index as u32);
             pc.root = root;
+            if held {
+                crate::mm::FRAMES.lock().let_go_of_spare(cpu);
+            }
         }
     }
     #[cfg(test)]
     let _ = root;
+}
+
+/// At a process's end: its tables become a spare this vCPU holds and stays on while it
+/// waits for its next thread ([`HOLDING_SPARE`]), or, if they cannot be kept so, it moves
+/// to the boot tables before they become a spare.
+fn retire_tables(p: &mut Process) {
+    let cpu = p.thread.cpu;
+    if p.space.retire_held(cpu) {
+        #[cfg(not(test))]
+        {
+            crate::arch::percpu::current().root = HOLDING_SPARE;
+        }
+        return;
+    }
+    switch_root(boot_root());
+    p.space.retire();
 }
 
 /// How a process ended.
@@ -313,11 +338,13 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
     drop(table);
     crate::syscall::locks::process_ended(p);
     p.flush_net();
-    // Off its tables before they go (this vCPU's next thread sets its own).
-    switch_root(boot_root());
-    give_back_space(p);
+    // Off memory it borrowed (this vCPU's next thread sets its own tables).
+    if p.borrowed_space {
+        switch_root(boot_root());
+        give_back_space(p);
+    }
     release_vfork_parent(p);
-    p.space.retire();
+    retire_tables(p);
     let (pid, ppid) = (p.pid, p.ppid);
     let orphans = core::mem::take(&mut p.exited_children);
     // Its children go to the app, and get their parent death signal (prctl).

@@ -85,6 +85,22 @@ pub fn woken_before_park(cpu: u32, timeout_ns: u64, spin: bool) -> bool {
     false
 }
 
+/// Spins until `ready()` (which another vCPU makes true, with a wake) or the spin time ends,
+/// as [`woken_before_park`] would before a park; whether `ready()` came. False at once when
+/// spinning is off. Wakes seen meanwhile are taken.
+pub fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+    let ticks = SPIN_TICKS.load(SeqCst);
+    let Some(woken) = WOKEN.get(crate::process::current_cpu() as usize) else { return false };
+    let start = crate::time::rdtsc();
+    while ticks > 0 && crate::time::rdtsc().wrapping_sub(start) < ticks && slot_to_spare() {
+        if woken.swap(0, SeqCst) != 0 && ready() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    ready()
+}
+
 /// vCPU `cpu` is back from its park. (A wake that came after it woke stays: its next park
 /// returns at once, a stale wake its caller re-checks.)
 pub fn back_from_park(cpu: u32) {

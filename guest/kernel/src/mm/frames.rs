@@ -13,7 +13,9 @@
 //! in, for as long as the guest does not write those tables; so a fork that finds the same
 //! entries there as its parent's pages need (the same frames, their contents copied anew)
 //! writes none of them, and its child's first touches take no shadow-page faults. Their
-//! frames count as available: when RAM runs out the spares are freed first.
+//! frames count as available: when RAM runs out the spares are freed first. A vCPU whose
+//! process ended may stay on that process's tables while it waits for its next thread (a
+//! `SetRoot` exit saved): it holds them, and a held spare is neither taken nor freed.
 
 use uvm_abi::layout::PAGE_SIZE;
 
@@ -31,10 +33,12 @@ pub struct FrameAllocator {
     free_head: u64,
     free_count: u64,
     in_use: u64,
-    /// Spare trees, oldest first ([`FrameAllocator::keep_spare`]).
+    /// Spare trees ([`FrameAllocator::keep_spare`]).
     spares: [Option<Spare>; SPARES],
     /// Frames the spares hold.
     spare_frames: u64,
+    /// Spares kept so far (their ages).
+    spare_age: u64,
 }
 
 /// Spare trees kept at most: a shell's pipeline of three forks each takes one.
@@ -43,15 +47,22 @@ const SPARES: usize = 4;
 /// Frames a spare tree may hold at most (4 MiB): a larger process's copy is freed.
 const SPARE_FRAMES_MAX: u64 = 1024;
 
-/// A spare tree: the root of tables made by `paging::new_process_root`, no vCPU on them.
+/// A spare tree: the root of tables made by `paging::new_process_root`.
 #[derive(Clone, Copy)]
 struct Spare {
     root: u64,
-    /// The root the tables' process was forked from (0: none): where its copy fits best.
+    /// What the tables fit best (`AddressSpace::retire`).
     origin: u64,
     /// Frames it holds (`paging::own_frames`).
     frames: u64,
+    /// The vCPU still running on the tables ([`NO_HOLDER`]: none).
+    holder: u32,
+    /// When it was kept (larger: later).
+    age: u64,
 }
+
+/// [`Spare::holder`] when no vCPU runs on the tables.
+const NO_HOLDER: u32 = u32::MAX;
 
 const NO_FRAME: u64 = u64::MAX;
 
@@ -68,6 +79,7 @@ impl FrameAllocator {
             in_use: 0,
             spares: [None; SPARES],
             spare_frames: 0,
+            spare_age: 0,
         }
     }
 
@@ -98,45 +110,80 @@ impl FrameAllocator {
 
     /// Keeps the tables at `root` (no vCPU on them), forked from `origin` (0: none), and the
     /// frames they own for a later fork ([`FrameAllocator::take_spare`]); the oldest spare
-    /// goes when there are too many. Tables holding too much are freed at once.
+    /// not held goes when there are too many. Tables holding too much, or finding no place,
+    /// are freed at once.
     pub fn keep_spare(&mut self, root: u64, origin: u64) {
+        if !self.keep(root, origin, NO_HOLDER) {
+            crate::mm::paging::free_tree(root, self);
+        }
+    }
+
+    /// Keeps the tables at `root` as [`FrameAllocator::keep_spare`] does while vCPU `cpu`
+    /// still runs on them (idle, on the tables of the process it ran, which end): they are
+    /// neither taken nor freed until it lets go ([`FrameAllocator::let_go_of_spare`]).
+    /// False when they cannot be kept (too large, or every place held): nothing changed,
+    /// and the vCPU must leave them before they are kept otherwise.
+    pub fn keep_held_spare(&mut self, root: u64, origin: u64, cpu: u32) -> bool {
+        self.keep(root, origin, cpu)
+    }
+
+    /// vCPU `cpu` has left the tables it held (it runs on others now).
+    pub fn let_go_of_spare(&mut self, cpu: u32) {
+        for spare in self.spares.iter_mut().flatten().filter(|s| s.holder == cpu) {
+            spare.holder = NO_HOLDER;
+        }
+    }
+
+    fn keep(&mut self, root: u64, origin: u64, holder: u32) -> bool {
         let frames = crate::mm::paging::own_frames(root);
         if frames > SPARE_FRAMES_MAX {
-            crate::mm::paging::free_tree(root, self);
-            return;
+            return false;
         }
-        if let Some(oldest) = self.spares[0].take() {
-            self.free_spare(oldest);
-        }
-        self.spares.rotate_left(1);
-        self.spares[SPARES - 1] = Some(Spare { root, origin, frames });
+        let place = match self.spares.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                let oldest = (0..SPARES)
+                    .filter(|&i| self.spares[i].is_some_and(|s| s.holder == NO_HOLDER))
+                    .min_by_key(|&i| self.spares[i].map_or(0, |s| s.age));
+                let Some(oldest) = oldest else { return false };
+                if let Some(spare) = self.spares[oldest].take() {
+                    self.free_spare(spare);
+                }
+                oldest
+            }
+        };
+        self.spare_age += 1;
+        self.spares[place] = Some(Spare { root, origin, frames, holder, age: self.spare_age });
         self.spare_frames += frames;
         self.in_use -= frames;
+        true
     }
 
     /// A spare tree's root for a fork of the tables at `origin`: the one forked from there,
-    /// else the newest. Its entries are as its process left them.
+    /// else the newest; never one a vCPU holds. Its entries are as its process left them.
     pub fn take_spare(&mut self, origin: u64) -> Option<u64> {
-        let i = self
-            .spares
-            .iter()
-            .rposition(|s| s.is_some_and(|s| s.origin == origin))
-            .or_else(|| self.spares.iter().rposition(Option::is_some))?;
+        let free = |s: &Option<Spare>| s.filter(|s| s.holder == NO_HOLDER);
+        let newest = |i: &usize| free(&self.spares[*i]).map_or(0, |s| s.age);
+        let fits =
+            (0..SPARES).filter(|&i| free(&self.spares[i]).is_some_and(|s| s.origin == origin)).max_by_key(newest);
+        let i = fits.or_else(|| (0..SPARES).filter(|&i| free(&self.spares[i]).is_some()).max_by_key(newest))?;
         let spare = self.spares[i].take()?;
         self.spare_frames -= spare.frames;
         self.in_use += spare.frames;
         Some(spare.root)
     }
 
-    /// Frees every spare tree; whether there was one.
+    /// Frees every spare tree no vCPU holds; whether there was one.
     #[cold]
     #[inline(never)]
     pub fn free_spares(&mut self) -> bool {
         let mut freed = false;
         for i in 0..SPARES {
-            if let Some(spare) = self.spares[i].take() {
-                self.free_spare(spare);
-                freed = true;
+            if self.spares[i].is_some_and(|s| s.holder == NO_HOLDER) {
+                if let Some(spare) = self.spares[i].take() {
+                    self.free_spare(spare);
+                    freed = true;
+                }
             }
         }
         freed
@@ -292,6 +339,43 @@ mod tests {
         }
         assert_eq!(handed + 2 * per_tree, total, "every spare was freed for the allocations");
         assert!(!f.free_spares());
+    }
+
+    #[test]
+    fn a_held_spare_is_neither_taken_nor_freed_until_let_go() {
+        phys::reset(64 * 4096);
+        let mut f = FrameAllocator::new(4096, 64 * 4096);
+        let total = f.total();
+        let (held, other) = (tree(&mut f), tree(&mut f));
+        let per_tree = paging::own_frames(held);
+        assert!(f.keep_held_spare(held, 1, 7), "vCPU 7 stays on it");
+        assert_eq!(f.take_spare(1), None, "a held spare is not taken, even where it fits");
+        f.keep_spare(other, 2);
+        assert_eq!(f.take_spare(1), Some(other), "the one not held is");
+        assert_eq!(f.total(), total);
+        while f.alloc_zeroed().is_some() {}
+        assert_eq!(f.in_use(), total - per_tree, "running out of frames frees no held spare");
+        assert!(!f.free_spares());
+        f.let_go_of_spare(7);
+        assert!(f.free_spares(), "let go: an ordinary spare");
+        assert_eq!(f.available(), per_tree);
+
+        let mut f = FrameAllocator::new(4096, 64 * 4096);
+        let trees: Vec<u64> = (0..SPARES).map(|_| tree(&mut f)).collect();
+        while f.alloc_zeroed().is_some() {}
+        for (i, &root) in trees.iter().enumerate() {
+            assert!(f.keep_held_spare(root, 0, i as u32));
+        }
+        f.let_go_of_spare(9);
+        assert!(f.alloc_zeroed().is_none(), "every spare held: none freed for an allocation");
+        let taken = f.take_spare(0);
+        assert_eq!(taken, None, "all held");
+        f.let_go_of_spare(0);
+        let first = f.take_spare(0).unwrap();
+        assert_eq!(first, trees[0], "let go: taken");
+        assert!(f.keep_held_spare(first, 0, 50));
+        let more = (0..SPARES).map(|i| trees[i]).find(|&t| t != first).unwrap();
+        assert!(!f.keep_held_spare(more, 0, 51), "no place: the vCPU must leave its tables first");
     }
 
     #[test]

@@ -1470,6 +1470,21 @@ impl AddressSpace {
         self.root = 0;
     }
 
+    /// [`AddressSpace::retire`] for the tables vCPU `cpu` runs on, which it keeps running on
+    /// while it waits for its next thread (`FrameAllocator::keep_held_spare`). False when
+    /// they cannot be kept so: the vCPU must leave them, and call [`AddressSpace::retire`].
+    pub fn retire_held(&mut self, cpu: u32) -> bool {
+        if self.is_placeholder() {
+            return false;
+        }
+        self.let_go();
+        if !self.frames.lock().keep_held_spare(self.root, self.origin, cpu) {
+            return false;
+        }
+        self.root = 0;
+        true
+    }
+
     /// What [`AddressSpace::release`] and [`AddressSpace::retire`] both do besides: the
     /// frames waiting for a flush and the unused prestaged ones freed, the files released,
     /// the mappings gone.

@@ -512,14 +512,28 @@ pub fn end_for_exec(p: &mut Process) -> ! {
 /// released.
 #[cfg(not(test))]
 pub fn idle(p: &mut Process) -> ! {
+    use crate::family::{boot_root, switch_root, HOLDING_SPARE};
     // Its thread or process may have ended from the fault entry (a signal that kills, an
     // interrupt while it ran app code): the vCPU's next thread starts outside any fault.
-    crate::arch::percpu::current().in_fault = 0;
-    crate::family::switch_root(crate::family::boot_root());
+    let holding = {
+        let pc = crate::arch::percpu::current();
+        pc.in_fault = 0;
+        pc.root == HOLDING_SPARE
+    };
+    // On the tables of a process that ended, which it holds, it may wait a while for its
+    // next thread (a fork or a new thread may come soon: a shell's next command); a
+    // thread's end leaves its process's tables at once.
+    if !holding {
+        switch_root(boot_root());
+    }
     match crate::process::PROCESS.release_while(p, || -> core::convert::Infallible {
-        // A fork or a new thread may come soon (a shell's next command).
-        while !crate::arch::percpu::take_start_request() {
-            crate::hypercall::park_spinning(u64::MAX);
+        let started = holding && crate::wake::spin_until(crate::arch::percpu::take_start_request);
+        if !started {
+            // Off the ended process's tables before a park (whatever then frees them).
+            switch_root(boot_root());
+            while !crate::arch::percpu::take_start_request() {
+                crate::hypercall::park_spinning(u64::MAX);
+            }
         }
         enter_prepared_thread()
     }) {}
