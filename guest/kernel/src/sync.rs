@@ -161,7 +161,7 @@ impl<T> Drop for SpinLockGuard<'_, T> {
 /// Parks this vCPU for up to `ns` (host tests: returns at once, so waiters spin).
 fn park(ns: u64) {
     #[cfg(not(test))]
-    crate::hypercall::park_spinning(ns);
+    crate::hypercall::park(ns);
     #[cfg(test)]
     let _ = ns;
 }
