@@ -807,6 +807,17 @@ fn io_of_many_sizes_leaves_the_kernel_heap_bounded() {
     assert!(in_use <= 6 << 10, "{test}: {in_use} KiB of guest memory in use\n{stderr}");
 }
 
+/// Once a /tmp file has filled the VM's RAM (ENOSPC) and gone, the guest kernel's heap can
+/// still grow by page runs: freed frames are no run, so the last fresh frames are kept for
+/// it. Without them, the 20000 files' directory table (a 128 KiB run) was a kernel panic.
+#[test]
+fn the_kernel_heap_grows_after_a_file_filled_ram() {
+    let test = "the_kernel_heap_grows_after_a_file_filled_ram";
+    let Some(image) = vm::app_image(test, "ram_refill", Glibc) else { return };
+    let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str()]), 0);
+    assert_eq!(show(&out.stdout), show(b"ram_refill: ENOSPC, then 20000 files\n"), "{test}: {}", show(&out.stderr));
+}
+
 /// Runs `poll_stdin` with `app_args`, writes `input` to its stdin after `delay` (keeping stdin
 /// open meanwhile; `None`: never writes), and returns its stdout and how long it took.
 fn poll_stdin(test: &str, app_args: &[&str], input: Option<(&[u8], Duration)>) -> Option<(String, Duration)> {

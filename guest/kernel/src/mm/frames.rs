@@ -41,6 +41,9 @@ pub struct FrameAllocator {
     spare_age: u64,
 }
 
+/// The most fresh frames kept for the kernel heap's page runs (2 MiB).
+const HEAP_RESERVE_MAX: u64 = 512;
+
 /// Spare trees kept at most: a shell's pipeline of three forks each takes one.
 const SPARES: usize = 4;
 
@@ -195,13 +198,33 @@ impl FrameAllocator {
         crate::mm::paging::free_tree(spare.root, self);
     }
 
-    /// `count` physically contiguous fresh frames (zero), for the kernel heap.
+    /// `count` physically contiguous fresh frames (zero), for a tmpfs file's run. Like every
+    /// allocation but the kernel heap's, it leaves the heap's reserve alone.
     pub fn alloc_contiguous(&mut self, count: u64) -> Option<u64> {
+        self.alloc_fresh(count, self.heap_reserve())
+    }
+
+    /// `count` physically contiguous fresh frames (zero) for the kernel heap, which may take
+    /// the last ones, kept for it ([`FrameAllocator::heap_reserve`]). Freed frames are
+    /// never contiguous, so once every frame of RAM has been handed out once (a tmpfs file
+    /// that filled it, deleted since), only this reserve lets the heap grow by more than a
+    /// page: without it, a 128 KiB directory table then failed, a kernel panic.
+    pub fn alloc_heap_run(&mut self, count: u64) -> Option<u64> {
+        self.alloc_fresh(count, 0)
+    }
+
+    /// Fresh frames kept for the kernel heap's runs: 1/32 of RAM, at most 2 MiB.
+    fn heap_reserve(&self) -> u64 {
+        (self.end / PAGE_SIZE / 32).min(HEAP_RESERVE_MAX)
+    }
+
+    fn alloc_fresh(&mut self, count: u64, keep: u64) -> Option<u64> {
         let bytes = count.checked_mul(PAGE_SIZE)?;
-        if self.ready - self.next < bytes {
+        let needed = bytes.checked_add(keep * PAGE_SIZE)?;
+        if self.ready - self.next < needed {
             self.ask_for_more();
         }
-        if self.ready - self.next < bytes {
+        if self.ready - self.next < bytes || self.end - self.next < needed {
             return None;
         }
         let frame = self.next;
@@ -243,9 +266,9 @@ impl FrameAllocator {
         self.in_use + self.available()
     }
 
-    /// Frames that can still be allocated (spare trees' included).
+    /// Frames that can still be allocated (spare trees' included, the heap's reserve not).
     pub fn available(&self) -> u64 {
-        (self.end - self.next) / PAGE_SIZE + self.free_count + self.spare_frames
+        ((self.end - self.next) / PAGE_SIZE).saturating_sub(self.heap_reserve()) + self.free_count + self.spare_frames
     }
 
     /// Frames handed out and not freed.
@@ -376,6 +399,28 @@ mod tests {
         assert!(f.keep_held_spare(first, 0, 50));
         let more = (0..SPARES).map(|i| trees[i]).find(|&t| t != first).unwrap();
         assert!(!f.keep_held_spare(more, 0, 51), "no place: the vCPU must leave its tables first");
+    }
+
+    #[test]
+    fn the_last_fresh_frames_are_the_kernel_heaps() {
+        phys::reset(128 * 4096);
+        let mut f = FrameAllocator::new(4096, 128 * 4096);
+        let reserve = f.heap_reserve();
+        assert_eq!(reserve, 4, "1/32 of RAM");
+        let mut taken = Vec::new();
+        while let Some(frame) = f.alloc_zeroed() {
+            taken.push(frame);
+        }
+        assert_eq!(f.available(), 0, "the reserve is not counted as available");
+        assert_eq!(f.alloc_contiguous(2), None, "a tmpfs run leaves the reserve alone");
+        for frame in taken {
+            f.free(frame);
+        }
+        assert_eq!(f.alloc_contiguous(2), None, "freed frames are no run");
+        let run = f.alloc_heap_run(reserve).expect("the heap's run");
+        assert_eq!(run, 4096 + (127 - reserve) * 4096, "the last fresh frames");
+        assert_eq!(f.alloc_heap_run(1), None);
+        assert!(f.alloc_zeroed().is_some(), "single frames come from those freed");
     }
 
     #[test]

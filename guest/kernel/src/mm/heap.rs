@@ -349,7 +349,10 @@ impl PageSource for FramePages {
             return Some(address);
         }
         let mut frames = super::FRAMES.lock();
-        let gpa = if count == 1 { frames.alloc_zeroed()? } else { frames.alloc_contiguous(count as u64)? };
+        let gpa = match count {
+            1 => frames.alloc_zeroed().or_else(|| frames.alloc_heap_run(1))?,
+            _ => frames.alloc_heap_run(count as u64)?,
+        };
         Some(uvm_abi::layout::direct_map(gpa) as usize)
     }
 }
