@@ -12,7 +12,9 @@
 //!
 //! Wakes from the host (the network poller, the console, alarms, signals the VMM sends) ring
 //! the doorbell alone: a spinning vCPU sees them only when it parks (which then returns at
-//! once), up to [`SPIN_US`] late. So waits the host may end (sockets, sleeps) do not spin.
+//! once), up to [`SPIN_US`] late. So waits the host may end (sockets, sleeps) do not spin,
+//! nor do a process's waits once it has IP sockets (a server's threads wait all the time,
+//! and their spins took the host CPUs its network needs).
 //! A spinner holds a run slot (`[vm] cpus`), which the thread it waits for may need: a vCPU
 //! spins only while no more vCPUs are awake (started and not parked) than there are slots.
 
@@ -101,11 +103,11 @@ pub fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     ready()
 }
 
-/// vCPU `cpu` is back from its park. (A wake that came after it woke stays: its next park
-/// returns at once, a stale wake its caller re-checks.)
+/// vCPU `cpu` is back from its park, if it was marked parked (a zero-length park is not).
+/// (A wake that came after it woke stays: its next park returns at once, a stale wake its
+/// caller re-checks.)
 pub fn back_from_park(cpu: u32) {
-    if let Some(parked) = PARKED.get(cpu as usize) {
-        parked.store(0, SeqCst);
+    if PARKED.get(cpu as usize).is_some_and(|parked| parked.swap(0, SeqCst) != 0) {
         PARKED_COUNT.fetch_sub(1, SeqCst);
     }
 }
@@ -138,6 +140,10 @@ mod tests {
         back_from_park(cpu);
         assert!(!wake(cpu), "back: no doorbell");
         assert!(woken_before_park(cpu, 1000, false), "a wake after the park returns is kept");
+        back_from_park(cpu);
+        back_from_park(cpu);
+        let count = PARKED_COUNT.load(SeqCst);
+        assert!(count < MAX_VCPUS, "a vCPU back twice (a zero-length park is not marked) counts once");
         assert!(!wake(50 + MAX_VCPUS), "no such vCPU");
     }
 }
