@@ -276,14 +276,17 @@ mod tests {
         assert_eq!(b.volumes, vec![b"t/run".to_vec()], "a tmpfs mount");
     }
 
+    /// [`decode`] of a [`sample`] with one argument, the boot flags `flags` and `mounts` mounts.
+    fn flagged_sample(strings: &[u8], flags: u64, mounts: u32) -> Result<Boot, &'static str> {
+        let mut raw = sample(strings, 1, 0);
+        raw[16..24].copy_from_slice(&flags.to_le_bytes());
+        raw[156..160].copy_from_slice(&mounts.to_le_bytes());
+        decode(&raw)
+    }
+
     #[test]
     fn decodes_the_entrypoint_after_the_mounts_when_flagged() {
-        let flagged = |strings: &[u8], mounts: u32| {
-            let mut raw = sample(strings, 1, 0);
-            raw[16..24].copy_from_slice(&uvm_abi::boot::FLAG_ENTRYPOINT.to_le_bytes());
-            raw[156..160].copy_from_slice(&mounts.to_le_bytes());
-            decode(&raw)
-        };
+        let flagged = |strings: &[u8], mounts: u32| flagged_sample(strings, uvm_abi::boot::FLAG_ENTRYPOINT, mounts);
         let b = flagged(b"sh\0/\0w/data\0/bin/sh\0", 1).unwrap();
         assert_eq!((b.volumes.len(), b.entrypoint), (1, vec![b"/bin/sh".to_vec()]));
         let b = flagged(b"sh\0/\0/usr/bin/sh:/bin/sh\0", 0).unwrap();
@@ -294,11 +297,7 @@ mod tests {
 
     #[test]
     fn decodes_the_host_name_and_its_hosts_line_last_when_flagged() {
-        let flagged = |strings: &[u8], flags: u64| {
-            let mut raw = sample(strings, 1, 0);
-            raw[16..24].copy_from_slice(&flags.to_le_bytes());
-            decode(&raw)
-        };
+        let flagged = |strings: &[u8], flags: u64| flagged_sample(strings, flags, 0);
         let both = uvm_abi::boot::FLAG_ENTRYPOINT | uvm_abi::boot::FLAG_HOSTNAME;
         let b = flagged(b"sh\0/\0/bin/sh\0web\0/etc/hosts\x0010.0.2.15\tweb\n\0", both).unwrap();
         assert_eq!(b.entrypoint, [b"/bin/sh".to_vec()]);

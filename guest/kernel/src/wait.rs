@@ -97,16 +97,8 @@ pub fn wait_until(
             // Host tests have no other thread to wait for.
             return Err(Errno::ETIMEDOUT);
         }
-        // Another thread ends these waits (a futex's waker, a signal's sender), or a timer:
-        // a short spin first, unless the process has IP sockets (a server, whose threads
-        // wait for the network and each other all the time: their spins took the host CPUs
-        // its network needs, -15% requests/s for a Go server).
-        let timeout = timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit());
-        if p.net_area.is_some() {
-            p.park(timeout);
-        } else {
-            p.park_spinning(timeout);
-        }
+        // Another thread ends these waits (a futex's waker, a signal's sender), or a timer.
+        p.park_spinning(timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit()));
     }
 }
 
@@ -138,7 +130,7 @@ pub fn wait_for_io(p: &mut Process, deadline: Option<u64>) -> Result<(), Errno> 
     let timeout = timeout.min(crate::syscall::itimer::park_limit(p)).min(crate::fs::timerfd::park_limit());
     let Some(area) = p.net_area else {
         // Without IP sockets, what it waits for is another process's (a pipe's other end,
-        // a child) or the host's console.
+        // a child) or the host's console: a short spin first.
         p.park_spinning(timeout);
         return Ok(());
     };

@@ -165,11 +165,10 @@ impl FrameAllocator {
     /// A spare tree's root for a fork of the tables at `origin`: the one forked from there,
     /// else the newest; never one a vCPU holds. Its entries are as its process left them.
     pub fn take_spare(&mut self, origin: u64) -> Option<u64> {
-        let free = |s: &Option<Spare>| s.filter(|s| s.holder == NO_HOLDER);
-        let newest = |i: &usize| free(&self.spares[*i]).map_or(0, |s| s.age);
-        let fits =
-            (0..SPARES).filter(|&i| free(&self.spares[i]).is_some_and(|s| s.origin == origin)).max_by_key(newest);
-        let i = fits.or_else(|| (0..SPARES).filter(|&i| free(&self.spares[i]).is_some()).max_by_key(newest))?;
+        let unheld =
+            self.spares.iter().enumerate().filter_map(|(i, s)| Some((i, s.filter(|s| s.holder == NO_HOLDER)?)));
+        let fitting = unheld.clone().filter(|(_, s)| s.origin == origin).max_by_key(|(_, s)| s.age);
+        let (i, _) = fitting.or_else(|| unheld.max_by_key(|(_, s)| s.age))?;
         let spare = self.spares[i].take()?;
         self.spare_frames -= spare.frames;
         self.in_use += spare.frames;

@@ -1320,14 +1320,10 @@ impl AddressSpace {
     /// take no fault, and loading it leaves them as they are); else a new root that maps
     /// the kernel as `kernel_root` does. ENOMEM when no frame is left.
     pub fn fresh(&self, kernel_root: u64, fits: u64, keep: &dyn Fn(u64, u64) -> bool) -> Result<AddressSpace, Errno> {
-        let spare = self.frames.lock().take_spare(fits);
-        let root = match spare {
-            Some(root) => root,
-            None => paging::new_process_root(kernel_root, &mut self.frames.lock()).ok_or(Errno::ENOMEM)?,
-        };
+        let (root, spare) = spare_or_new_root(self.frames, fits, kernel_root)?;
         let mut space = AddressSpace::new(root, self.frames);
         space.origin = fits;
-        if spare.is_some() {
+        if spare {
             let kept = clear_spare_entries(root, None, &mut self.frames.lock(), keep);
             space.count_resident(kept as i64);
         }
@@ -1362,11 +1358,7 @@ impl AddressSpace {
     /// and tables are freed again).
     pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
         let frames = self.frames;
-        let spare = frames.lock().take_spare(self.root);
-        let root = match spare {
-            Some(root) => root,
-            None => paging::new_process_root(self.root, &mut frames.lock()).ok_or(Errno::ENOMEM)?,
-        };
+        let (root, spare) = spare_or_new_root(frames, self.root, self.root)?;
         let mut child = AddressSpace::new(root, frames);
         child.origin = self.root;
         child.vmas = self.vmas.clone();
@@ -1379,40 +1371,44 @@ impl AddressSpace {
         child.files = self.files.clone();
         child.vmas_changed = true;
         let mut resident = 0i64;
+        // The allocator's lock is taken for each allocation and entry, not across a page's
+        // copy: other vCPUs allocate meanwhile.
         let mut copy_entry = |va: u64, entry: u64, large: bool| -> Option<()> {
-            let mut frames = frames.lock();
             if large {
                 resident += (LARGE_PAGE_SIZE / PAGE_SIZE) as i64;
-                if spare.is_some() && paging::large_entry(root, va) == Some(entry) {
-                    return Some(());
+                let mut frames = frames.lock();
+                if spare {
+                    if paging::large_entry(root, va) == Some(entry) {
+                        return Some(());
+                    }
+                    clear_spare_entries(root, Some((va, va + LARGE_PAGE_SIZE)), &mut frames, &|_, _| false);
                 }
-                clear_spare_entries(root, Some((va, va + LARGE_PAGE_SIZE)), &mut frames, &|_, _| false);
                 if let Some(table) = paging::set_large(root, va, entry, &mut frames)? {
                     // A spare's table, its entries cleared just now; no vCPU runs on it.
                     frames.free(table);
                 }
                 return Some(());
             }
-            let old = if spare.is_some() { paging::lookup(root, va) } else { 0 };
+            let old = if spare { paging::lookup(root, va) } else { 0 };
             let reusable = owned_frame(old);
             let entry = match owned_frame(entry) {
                 Some(frame) => {
                     let copy = match reusable {
                         Some(copy) => copy,
-                        None => frames.alloc_zeroed()?,
+                        None => frames.lock().alloc_zeroed()?,
                     };
                     phys::copy_page(copy, frame);
                     (entry & !pte::ADDR_MASK) | copy
                 }
                 None => {
                     if let Some(unused) = reusable {
-                        frames.free(unused);
+                        frames.lock().free(unused);
                     }
                     entry
                 }
             };
             if entry != old {
-                paging::set(root, va, entry, &mut frames)?;
+                paging::set(root, va, entry, &mut frames.lock())?;
             }
             resident += 1;
             Some(())
@@ -1421,11 +1417,12 @@ impl AddressSpace {
             .vmas
             .iter()
             .all(|(&start, vma)| paging::for_each_entry(self.root, start, vma.end, &mut copy_entry).is_some());
-        if spare.is_some() {
-            // What the spare maps where the parent maps nothing (or where a copy failed).
+        if spare {
+            // What the spare maps where the parent maps nothing goes (all of it when a copy
+            // failed: the child is released below).
             let parent = self.root;
-            let only_the_spares = |va: u64, _: u64| paging::lookup(parent, va) != 0 && copied;
-            clear_spare_entries(root, None, &mut frames.lock(), &only_the_spares);
+            let the_parent_maps = |va: u64, _: u64| copied && paging::lookup(parent, va) != 0;
+            clear_spare_entries(root, None, &mut frames.lock(), &the_parent_maps);
         }
         child.count_resident(resident);
         if !copied {
@@ -1513,6 +1510,21 @@ impl AddressSpace {
             paging::free_app_tables(self.root, &mut self.frames.lock());
         }
     }
+}
+
+/// Tables for a new address space: a spare tree that fits `fits` best
+/// (`FrameAllocator::take_spare`), its entries as its process left them (`true`), or a new
+/// root that maps the kernel as `kernel_root` does (`false`). ENOMEM when no frame is left.
+fn spare_or_new_root(
+    frames: &'static SpinLock<FrameAllocator>,
+    fits: u64,
+    kernel_root: u64,
+) -> Result<(u64, bool), Errno> {
+    if let Some(root) = frames.lock().take_spare(fits) {
+        return Ok((root, true));
+    }
+    let root = paging::new_process_root(kernel_root, &mut frames.lock()).ok_or(Errno::ENOMEM)?;
+    Ok((root, false))
 }
 
 /// Clears the entries of the spare tree at `root` (no vCPU on it) in `range` (app addresses;
