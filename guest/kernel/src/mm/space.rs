@@ -1359,6 +1359,13 @@ impl AddressSpace {
     pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
         let frames = self.frames;
         let (root, spare) = spare_or_new_root(frames, self.root, self.root)?;
+        if !spare {
+            // Every frame the child takes is written at once (its copy).
+            let ahead = frames.lock().back_ahead(paging::own_frames(self.root));
+            if let Some((gpa, len)) = ahead {
+                crate::hypercall::back_ram(gpa, len);
+            }
+        }
         let mut child = AddressSpace::new(root, frames);
         child.origin = self.root;
         child.vmas = self.vmas.clone();
