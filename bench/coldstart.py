@@ -14,9 +14,11 @@ start does (on this 2-CPU host, itself a VM, an idle CPU takes a while to wake a
 start triples); --shuffle gives every round a new random order of the commands.
 
 Usage: bench/coldstart.py [--runs N] [--warmup N] [--uvm PATH] [--no-crun] [--floor PATH]
-                          [--gap MS] [--shuffle] BINARY IMAGE
+                          [--gap MS] [--shuffle] BINARY IMAGE [ARG...]
   BINARY  the static binary (run natively and inside crun)
   IMAGE   a uvm image of the same binary (`uvm build`)
+  ARG     arguments for it, the same in all three (`uvm run IMAGE -- ARG...`); bench/run.sh
+          runs a busybox shell script so (an entrypoint script's start)
 """
 import argparse
 import json
@@ -71,19 +73,21 @@ def spawn_time(argv):
     return elapsed, os.waitstatus_to_exitcode(status)
 
 
-def crun_bundle(binary, workdir):
-    """An OCI bundle running `binary` with crun, or None (with the reason) if crun cannot."""
+def crun_bundle(binary, args, workdir):
+    """An OCI bundle running `binary` with `args` with crun, or None (with the reason) if crun
+    cannot. The binary keeps its name (at the root), as busybox picks its applet by it."""
     crun = shutil.which("crun")
     if not crun:
         return None, "crun is not installed (apt-get install crun)"
     bundle = os.path.join(workdir, "bundle")
     rootfs = os.path.join(bundle, "rootfs")
     os.makedirs(rootfs)
-    shutil.copy(binary, os.path.join(rootfs, "app"))
+    name = os.path.basename(binary)
+    shutil.copy(binary, os.path.join(rootfs, name))
     subprocess.run([crun, "spec", "--rootless"] if os.geteuid() else [crun, "spec"], cwd=bundle, check=True)
     with open(os.path.join(bundle, "config.json")) as f:
         spec = json.load(f)
-    spec["process"]["args"] = ["/app"]
+    spec["process"]["args"] = [f"/{name}"] + args
     spec["process"]["terminal"] = False
     spec["root"]["readonly"] = True
     with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -119,6 +123,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("binary")
     parser.add_argument("image")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--uvm", default=os.path.join(os.path.dirname(__file__), "..", "target", "x86_64-unknown-linux-gnu", "release", "uvm"))
@@ -132,13 +137,15 @@ def main():
         probe = subprocess.run(["crun", "--version"], capture_output=True)
         if probe.returncode == 0 and os.path.ismount("/sys/fs/cgroup/unified"):
             rerun_with_cgroup2_hidden()
-    commands = {"native": [os.path.abspath(args.binary)], "uvm run": [args.uvm, "run", args.image]}
+    commands = {"native": [os.path.abspath(args.binary)] + args.args, "uvm run": [args.uvm, "run", args.image]}
+    if args.args:
+        commands["uvm run"] += ["--"] + args.args
     if args.floor:
         commands["kvm floor"] = [os.path.abspath(args.floor)]
     with tempfile.TemporaryDirectory() as workdir:
         note = ""
         if not args.no_crun:
-            argv, reason = crun_bundle(os.path.abspath(args.binary), workdir)
+            argv, reason = crun_bundle(os.path.abspath(args.binary), args.args, workdir)
             if argv:
                 commands["crun run"] = argv
             else:

@@ -3,7 +3,8 @@
 # glibc and a static musl hello (bench/hello.c), a Go hello and a Go service's start
 # (bench/hello.go, bench/service.go; when `go` is installed: apt-get install golang-go), their
 # images and the KVM floor program (bench/kvm_floor.c), and runs bench/coldstart.py on each:
-# back to back, then each start from an idle machine.
+# back to back, then each start from an idle machine. Then, with busybox-static installed, an
+# entrypoint-like shell script of six commands (forks, execs, a pipe, files in /dev/shm).
 # Usage: bench/run.sh [RUNS]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +41,15 @@ for app in $hellos; do
         "$out/hello-$app" "$out/hello-$app.uvm"
     echo
 done
+# An entrypoint-like script: what many containers start with before their service.
+printf '[app]\nname = "busybox"\nbinary = "busybox"\n' > "$out/busybox.toml"
+if [ -x /bin/busybox ] && cp /bin/busybox "$out/busybox" && "$UVM" build "$out/busybox.toml" >/dev/null; then
+    sleep 1.1
+    "$UVM" run "$out/busybox.uvm" -- true
+    script='set -e; mkdir -p /dev/shm/app/data; [ -d /dev/shm/app ] && echo ready > /dev/shm/app/state; cat /dev/shm/app/state > /dev/null; ls / | wc -l > /dev/null; grep -q ready /dev/shm/app/state; exec true'
+    echo "== a busybox entrypoint script: sh -c '$script'"
+    python3 bench/coldstart.py --uvm "$UVM" --runs "$runs" "$out/busybox" "$out/busybox.uvm" sh -c "$script"
+    echo
+else
+    echo "bench/run.sh: no static /bin/busybox to run, so no entrypoint script (apt-get install busybox-static)" >&2
+fi
