@@ -5,7 +5,9 @@
 //! the frames themselves and are reused first (they are already backed on the host), zeroed
 //! on reuse. Of a large RAM the VMM registers only the first part with KVM before boot
 //! (`BootInfo::ram_ready_size`): the bump pointer stops there until the host says, when asked
-//! (the `RamReady` hypercall, once), that the rest is registered too.
+//! (the `RamReady` hypercall, once), that the rest is registered too. A caller about to write
+//! every frame it takes (a fork's copies) has the host back the fresh ones first, in one
+//! exit ([`FrameAllocator::back_ahead`]): never more than its writes would have backed.
 //!
 //! It also keeps a few spare page-table trees: the tables of a forked process that ended or
 //! exec'd, with the frames they map ([`FrameAllocator::keep_spare`]), which the next fork
