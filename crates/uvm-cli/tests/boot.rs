@@ -277,16 +277,9 @@ fn timings_count_doorbells_apart_from_page_table_writes() {
 #[test]
 fn forks_one_after_another_leave_guest_memory_as_it_was() {
     let test = "forks_one_after_another_leave_guest_memory_as_it_was";
-    if !vm::require_kvm(test) {
-        return;
-    }
-    let Some(staged) = vm::stage_case(test, &cases::fork(Glibc)) else {
+    let Some(stderr) = fork_part_timings(test, "many") else {
         return;
     };
-    let image = vm::build(test, &staged);
-    let run = [std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref(), "--".as_ref(), "many".as_ref()];
-    let out = expect_code(test, uvm(run), 0);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let Some(in_use) = vm::count_before(&stderr, " KiB of guest memory in use") else {
         panic!("{test}: no guest memory figure in\n{stderr}");
     };
@@ -300,21 +293,27 @@ fn forks_one_after_another_leave_guest_memory_as_it_was() {
 #[test]
 fn a_fork_has_its_copies_backed_ahead() {
     let test = "a_fork_has_its_copies_backed_ahead";
-    if !vm::require_kvm(test) {
-        return;
-    }
-    let Some(staged) = vm::stage_case(test, &cases::fork(Glibc)) else {
+    let Some(stderr) = fork_part_timings(test, "big") else {
         return;
     };
-    let image = vm::build(test, &staged);
-    let run = [std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref(), "--".as_ref(), "big".as_ref()];
-    let out = expect_code(test, uvm(run), 0);
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let back_ram = stderr.split_once("back-ram ").and_then(|(_, rest)| rest.split([',', ';']).next()?.parse().ok());
     assert_eq!(back_ram, Some(1u64), "{test}: one back-ram exit\n{stderr}");
     if let Some(faults) = vm::count_before(&stderr, " shadow-page faults") {
         assert!(faults <= 2000, "{test}: {faults} shadow-page faults\n{stderr}");
     }
+}
+
+/// The `--timings` report (stderr) of the fork app's `part` run in a VM, which must exit 0;
+/// `None` when the test cannot run here (no /dev/kvm, no compiler).
+fn fork_part_timings(test: &str, part: &str) -> Option<String> {
+    if !vm::require_kvm(test) {
+        return None;
+    }
+    let staged = vm::stage_case(test, &cases::fork(Glibc))?;
+    let image = vm::build(test, &staged);
+    let run = [std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref(), "--".as_ref(), part.as_ref()];
+    let out = expect_code(test, uvm(run), 0);
+    Some(String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `uvm run` confined to one CPU (`taskset -c 0`, as a cpuset or a pinned container gives it)
