@@ -21,11 +21,12 @@ pub enum Hypercall {
     ConsoleRead = 2,
     /// The app is done: [`Exit`].
     Exit = 3,
-    /// Present page-table entries changed: resync the shadow page tables of every vCPU of the
-    /// VM. Returns once no vCPU can run guest code with a stale translation: the caller's is
-    /// resynced before it resumes, running ones are kicked out of the guest and resynced before
-    /// they re-enter, parked ones before they next enter (no parameter block; the value
-    /// written is ignored).
+    /// Present page-table entries changed: resync the shadow page tables of the caller and of
+    /// the other vCPUs the value written names (no parameter block: bit `i` stands for vCPU
+    /// `i`; the guest names those that run on the changed tables). Returns once none of them
+    /// can run guest code with a stale translation: the caller's is resynced before it
+    /// resumes, running ones are kicked out of the guest and resynced before they re-enter,
+    /// parked ones before they next enter.
     FlushTlb = 4,
     /// The app was killed: [`Fatal`].
     Fatal = 5,

@@ -52,8 +52,9 @@ pub enum VmExit {
 pub enum ExitAction {
     /// Resume the vCPU.
     Resume,
-    /// Resync the shadow page tables, then resume.
-    FlushTlbAndResume,
+    /// Resync the shadow page tables, and those of the other vCPUs in the mask (bit `i`:
+    /// vCPU `i`), then resume.
+    FlushTlbAndResume(u64),
     /// Load this page-table root into the vCPU's CR3 (the SetRoot hypercall; already checked
     /// to be a page-aligned RAM address), then resume.
     SetRootAndResume(u64),
@@ -143,7 +144,7 @@ pub fn handle_exit(
             let params_gpa = u64::from_le_bytes(data);
             Ok(match hypercall::handle(call, params_gpa, memory, io, net, volumes, vcpu)? {
                 HypercallAction::Resume => ExitAction::Resume,
-                HypercallAction::FlushTlb => ExitAction::FlushTlbAndResume,
+                HypercallAction::FlushTlb(others) => ExitAction::FlushTlbAndResume(others),
                 HypercallAction::SetRoot(root) => ExitAction::SetRootAndResume(root),
                 HypercallAction::Exit(status, stats) => ExitAction::Stop(Outcome::Exited(status, stats)),
                 HypercallAction::Killed(fatal) => ExitAction::Stop(Outcome::Killed(fatal)),

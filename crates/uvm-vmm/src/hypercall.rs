@@ -3,8 +3,8 @@
 //! result back. Nothing the guest passes can make the host panic or touch memory outside RAM.
 //! What a call needs from the VM's vCPUs (parking, starting one, giving up the run slot while
 //! a call blocks) goes through [`VcpuOps`], so the handlers are tested without a VM. A few
-//! calls have no parameter block: the value written is their argument (FlushTlb ignores it,
-//! SetRoot takes it as the new page-table root).
+//! calls have no parameter block: the value written is their argument (FlushTlb's names the
+//! other vCPUs to flush, SetRoot takes it as the new page-table root).
 
 use std::time::Duration;
 
@@ -66,8 +66,9 @@ pub trait VcpuOps {
 pub enum HypercallAction {
     /// Resume the vCPU.
     Resume,
-    /// Resync the vCPU's shadow page tables, then resume.
-    FlushTlb,
+    /// Resync the vCPU's shadow page tables and those of the other vCPUs in the mask (bit
+    /// `i`: vCPU `i`), then resume.
+    FlushTlb(u64),
     /// Load this page-table root (CR3, a page-aligned GPA in RAM) into the vCPU, then resume.
     SetRoot(u64),
     /// The app exited with this status (and these guest counters).
@@ -208,7 +209,7 @@ pub fn handle(
             let p: Exit = read_params(memory, call, params_gpa)?;
             Ok(HypercallAction::Exit(p.status, p.stats))
         }
-        Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb),
+        Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb(params_gpa)),
         Hypercall::SetRoot => {
             let root = params_gpa;
             if !valid_root(memory, root) {

@@ -193,11 +193,11 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
             };
             match handle_exit(&exit, self.vm.memory, self.vm.console, self.vm.net, self.vm.volumes, self, exits) {
                 Ok(ExitAction::Resume) => {}
-                Ok(ExitAction::FlushTlbAndResume) => {
+                Ok(ExitAction::FlushTlbAndResume(others)) => {
                     if let Err(e) = cpu::flush_tlb(vcpu) {
                         return Some(Err(e));
                     }
-                    vcpus.flush_others(self.index, &stop::kick);
+                    vcpus.flush_others(self.index, others, &stop::kick);
                 }
                 Ok(ExitAction::SetRootAndResume(root)) => {
                     if let Err(e) = cpu::set_root(vcpu, root) {

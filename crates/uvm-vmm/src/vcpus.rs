@@ -224,13 +224,14 @@ impl Vcpus {
         }
     }
 
-    /// Vcpu `from` changed present page-table entries (and resyncs itself): makes every other
-    /// vCPU resync before it next runs guest code, and returns once none of them is still in
-    /// the guest with a stale translation. `kick` makes a vCPU leave KVM_RUN.
-    pub fn flush_others(&self, from: u32, kick: &dyn Fn(u32)) {
-        let bound = self.bound.load(Ordering::SeqCst);
+    /// Vcpu `from` changed present page-table entries (and resyncs itself): makes the other
+    /// vCPUs in `others` (bit `i`: vCPU `i`; the guest names those on the changed tables)
+    /// resync before they next run guest code, and returns once none of them is still in the
+    /// guest with a stale translation. `kick` makes a vCPU leave KVM_RUN.
+    pub fn flush_others(&self, from: u32, others: u64, kick: &dyn Fn(u32)) {
+        let bound = self.bound.load(Ordering::SeqCst).min(u64::BITS);
         for index in 0..bound {
-            if index == from {
+            if index == from || others & (1 << index) == 0 {
                 continue;
             }
             let Some(state) = self.state(index) else { continue };
@@ -590,7 +591,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(10));
                 v.left_guest(40);
             });
-            v.flush_others(0, &|index| {
+            v.flush_others(0, u64::MAX, &|index| {
                 assert_eq!(index, 40, "only vCPUs in the guest are kicked");
                 kicks.fetch_add(1, Ordering::SeqCst);
             });
@@ -608,6 +609,24 @@ mod tests {
         assert_eq!(v.enter_guest(0), Entry::Run { flush: false, interrupt: false });
         v.left_guest(0);
         assert!(!lock(&v.vcpus[42].run).pending_flush);
+    }
+
+    #[test]
+    fn a_flush_concerns_only_the_vcpus_it_names() {
+        let v = Vcpus::new(4);
+        v.claim(40).unwrap();
+        v.claim(41).unwrap();
+        v.claim(42).unwrap();
+        // 40 is in the guest on other tables, 41 parked on the changed ones, 42 parked.
+        assert_eq!(v.enter_guest(40), Entry::Run { flush: false, interrupt: false });
+        v.flush_others(0, 1 << 41, &|index| panic!("vCPU {index} was kicked"));
+        v.left_guest(40);
+        assert_eq!(v.enter_guest(40), Entry::Run { flush: false, interrupt: false });
+        v.left_guest(40);
+        assert_eq!(v.enter_guest(41), Entry::Run { flush: true, interrupt: false });
+        v.left_guest(41);
+        assert_eq!(v.enter_guest(42), Entry::Run { flush: false, interrupt: false });
+        v.left_guest(42);
     }
 
     #[test]
@@ -629,7 +648,7 @@ mod tests {
                 run.in_guest = true;
                 assert!(std::mem::take(&mut run.pending_flush));
             });
-            v.flush_others(0, &|_| {
+            v.flush_others(0, u64::MAX, &|_| {
                 kicked.fetch_add(1, Ordering::SeqCst);
             });
         });
@@ -642,8 +661,8 @@ mod tests {
         v.claim(50).unwrap();
         // 0 and 50 flush at once: neither is in the guest while it flushes, so neither waits.
         std::thread::scope(|s| {
-            s.spawn(|| v.flush_others(50, &|_| panic!("no one is in the guest")));
-            v.flush_others(0, &|_| panic!("no one is in the guest"));
+            s.spawn(|| v.flush_others(50, u64::MAX, &|_| panic!("no one is in the guest")));
+            v.flush_others(0, u64::MAX, &|_| panic!("no one is in the guest"));
         });
         assert_eq!(v.enter_guest(0), Entry::Run { flush: true, interrupt: false });
         assert_eq!(v.enter_guest(50), Entry::Run { flush: true, interrupt: false });

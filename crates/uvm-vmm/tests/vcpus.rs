@@ -169,6 +169,7 @@ woke0:
     mov dword ptr [rip + exit_blk], 2
     cmp qword ptr [rip + start1_result], -22
     jne do_exit
+    mov rax, -1
     mov [FLUSH], rax
     mov rax, [rip + flag]
     mov [rip + exit_blk], eax
@@ -193,6 +194,7 @@ const SPIN_AND_FLUSH: &str = r#"
     mov [VCPU_START], rax
     mov ebx, 20
 again0:
+    mov rax, -1
     mov [FLUSH], rax
     lea rax, [rip + sleep_blk]
     mov [PARK], rax

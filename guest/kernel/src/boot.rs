@@ -230,7 +230,7 @@ mod kernel {
 
         let mut space = AddressSpace::new(boot.info.page_table_root, &FRAMES);
         crate::family::set_boot_root(boot.info.page_table_root);
-        crate::arch::percpu::current().root = boot.info.page_table_root;
+        crate::arch::percpu::current().publish_root(boot.info.page_table_root);
         let facts = MachineFacts { hwcap: boot.info.hwcap, hwcap2: boot.info.hwcap2, vdso: install_vdso(boot) };
         // With an entrypoint (`uvm run --entrypoint`) the image's app is not loaded: the
         // process starts that program below, once it exists.

@@ -45,10 +45,13 @@ pub fn switch_root(root: u64) {
     #[cfg(not(test))]
     {
         let pc = crate::arch::percpu::current();
-        if pc.root != root {
+        let old = pc.loaded_root();
+        if old != root {
+            // Published first: a flush of `root`'s changes that misses this vCPU comes
+            // before the load, which sees them (`percpu::vcpus_on`).
+            pc.publish_root(root);
             crate::hypercall::set_root(root);
-            let (held, cpu) = (pc.root == HOLDING_SPARE, pc.cpu_index as u32);
-            pc.root = root;
+            let (held, cpu) = (old == HOLDING_SPARE, pc.cpu_index as u32);
             if held {
                 crate::mm::FRAMES.lock().let_go_of_spare(cpu);
             }
@@ -66,7 +69,7 @@ fn retire_tables(p: &mut Process) {
     if p.space.retire_held(cpu) {
         #[cfg(not(test))]
         {
-            crate::arch::percpu::current().root = HOLDING_SPARE;
+            crate::arch::percpu::current().publish_root(HOLDING_SPARE);
         }
         return;
     }

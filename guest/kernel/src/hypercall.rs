@@ -82,11 +82,21 @@ pub fn fatal(mut info: Fatal) -> ! {
     }
 }
 
-/// Asks the VMM to resync this vCPU's shadow page tables (after present entries changed).
-pub fn flush_tlb() {
-    let mut nothing = 0u64;
-    call(Hypercall::FlushTlb, &mut nothing);
+/// Asks the VMM to resync the shadow page tables of this vCPU and of the vCPUs in `others`
+/// (bit `i`: vCPU `i`) after present entries changed: the value written is the mask, not a
+/// parameter block's address.
+#[cfg(not(test))]
+pub fn flush_tlb(others: u64) {
+    let port = uvm_abi::layout::HYPERCALL_VA + 8 * Hypercall::FlushTlb as u64;
+    // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
+    // exits to the VMM, which resyncs this vCPU (and flags the others) before it resumes.
+    unsafe {
+        core::arch::asm!("mov {others}, ({port})", others = in(reg) others, port = in(reg) port, options(att_syntax, nostack))
+    }
 }
+
+#[cfg(test)]
+pub fn flush_tlb(_others: u64) {}
 
 /// Starts vCPU `index` at `rip` with `rsp`, `rdi = arg` and the page tables at `root`.
 /// Returns 0 or -errno.

@@ -50,8 +50,10 @@ pub struct PerCpu {
     /// idle vCPU waits for it.
     pub start_requested: core::sync::atomic::AtomicU32,
     /// The root of the page tables this vCPU runs on (its process's; the boot tables while
-    /// it idles).
-    pub root: u64,
+    /// it idles; `family::HOLDING_SPARE` on an ended process's). Other vCPUs read it to know
+    /// whom a change of those tables concerns ([`vcpus_on`]), so a vCPU publishes a root
+    /// before it loads it ([`PerCpu::publish_root`]).
+    pub root: core::sync::atomic::AtomicU64,
     /// The root of the thread this vCPU starts next.
     pub start_root: u64,
     /// Signals from outside the VM, set by the VMM in the boot vCPU's area only
@@ -106,11 +108,39 @@ impl PerCpu {
             in_fault: 0,
             start_fs_base: 0,
             start_requested: core::sync::atomic::AtomicU32::new(0),
-            root: 0,
+            root: core::sync::atomic::AtomicU64::new(0),
             start_root: 0,
             outside_signals: core::sync::atomic::AtomicU64::new(0),
         }
     }
+}
+
+impl PerCpu {
+    /// The root of the tables this vCPU runs on (see [`PerCpu::root`]).
+    pub fn loaded_root(&self) -> u64 {
+        self.root.load(core::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Says this vCPU runs on the tables at `root`, before it loads them (`SetRoot`): a flush
+    /// of their changes from another vCPU that reads the old value comes before the load,
+    /// which then sees the changes ([`vcpus_on`]).
+    pub fn publish_root(&self, root: u64) {
+        self.root.store(root, core::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The vCPUs among `roots` (index, the root each runs on) other than `me` that run on `root`,
+/// as a mask (bit `i`: vCPU `i`; indices past 63 are not vCPUs of a VM).
+pub fn mask_of(roots: impl Iterator<Item = (u32, u64)>, root: u64, me: u32) -> u64 {
+    roots
+        .filter(|&(index, on)| index != me && index < u64::BITS && on == root)
+        .fold(0, |mask, (index, _)| mask | 1 << index)
+}
+
+/// Host tests have no per-CPU area: no other vCPU runs on any tables.
+#[cfg(test)]
+pub fn vcpus_on(_root: u64) -> u64 {
+    0
 }
 
 /// Host tests have no per-CPU area: a stand-in for the boot vCPU's outside signals.
@@ -124,6 +154,14 @@ pub fn outside_signals() -> &'static core::sync::atomic::AtomicU64 {
 mod tests {
     use super::*;
     use core::mem::offset_of;
+
+    #[test]
+    fn a_flush_names_the_other_vcpus_on_the_changed_tables() {
+        let roots = [(0, 0x1000), (1, 0x2000), (2, 0x1000), (3, 0x1000), (70, 0x1000)];
+        assert_eq!(mask_of(roots.into_iter(), 0x1000, 2), 0b1001, "not itself, not one on other tables");
+        assert_eq!(mask_of(roots.into_iter(), 0x3000, 0), 0, "tables no vCPU runs on");
+        assert_eq!(mask_of(roots.into_iter(), 0x2000, 1), 0);
+    }
 
     #[test]
     fn offsets_match_the_struct() {
@@ -153,9 +191,10 @@ pub use cpu0::*;
 
 #[cfg(not(test))]
 mod cpu0 {
-    //! The boot vCPU's per-CPU area and stacks.
+    //! The boot vCPU's per-CPU area and stacks, and the registry of every vCPU's area.
     use super::PerCpu;
-    use uvm_abi::layout::selectors;
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use uvm_abi::layout::{selectors, MAX_VCPUS};
 
     /// Bytes of a vCPU's kernel stack (syscalls run on it).
     pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
@@ -186,6 +225,23 @@ mod cpu0 {
     #[no_mangle]
     pub static mut PERCPU0: PerCpu = PerCpu::empty();
 
+    /// Every vCPU's per-CPU area by index, as made (0: none yet; indices are handed out in
+    /// order), for [`vcpus_on`].
+    static AREAS: [AtomicU64; MAX_VCPUS as usize] = [const { AtomicU64::new(0) }; MAX_VCPUS as usize];
+
+    /// The other vCPUs that run on the tables at `root`, or are about to load them, as a mask
+    /// (bit `i`: vCPU `i`): those a change of their present entries concerns (the `FlushTlb`
+    /// hypercall). The caller wrote the changes before; a vCPU that publishes `root` after
+    /// this read loads the tables after it too ([`PerCpu::publish_root`]), and sees them.
+    pub fn vcpus_on(root: u64) -> u64 {
+        core::sync::atomic::fence(Ordering::SeqCst);
+        let me = current().cpu_index as u32;
+        let areas = AREAS.iter().map(|a| a.load(Ordering::Acquire)).take_while(|&area| area != 0);
+        // SAFETY: a registered area is a PerCpu that lives forever; `root` is atomic.
+        let roots = areas.enumerate().map(|(i, area)| (i as u32, unsafe { &*(area as *const PerCpu) }.loaded_root()));
+        super::mask_of(roots, root, me)
+    }
+
     /// Fills in the boot vCPU's per-CPU area. Called once, first thing at boot, before
     /// anything can fault or make a syscall.
     pub fn init_boot_cpu(hardware_virt: bool) {
@@ -205,6 +261,7 @@ mod cpu0 {
             pc.kernel_ss = ss as u64;
             pc.hardware_virt = u64::from(hardware_virt);
             pc.cpu_index = 0;
+            AREAS[0].store(pc as *mut PerCpu as u64, Ordering::Release);
         }
     }
 
@@ -245,6 +302,9 @@ mod cpu0 {
             pc.kernel_ss = ss as u64;
             pc.hardware_virt = u64::from(hardware_virt);
             pc.cpu_index = u64::from(index);
+            if let Some(slot) = AREAS.get(index as usize) {
+                slot.store(area as u64, Ordering::Release);
+            }
             Some(area as u64)
         }
     }
@@ -270,6 +330,11 @@ mod cpu0 {
             at.write(*frame);
             (*(area as *mut PerCpu)).start_fs_base = fs_base;
             (*(area as *mut PerCpu)).start_root = root;
+            // A new vCPU starts on `root` (the VMM loads it): published before it is asked to.
+            let pc = &*(area as *const PerCpu);
+            if pc.loaded_root() == 0 {
+                pc.publish_root(root);
+            }
         }
     }
 

@@ -758,7 +758,9 @@ impl AddressSpace {
             self.flush_pending = true;
         }
         if self.flush_pending {
-            crate::hypercall::flush_tlb();
+            // Only the vCPUs on these tables can hold their old translations: another
+            // process's vCPU is not disturbed (a kick out of the guest and a resync).
+            crate::hypercall::flush_tlb(crate::arch::percpu::vcpus_on(self.root));
             self.flushes += 1;
             self.flush_pending = false;
         }

@@ -317,9 +317,10 @@ pub extern "C" fn secondary_main() -> ! {
 fn enter_prepared_thread() -> ! {
     use crate::arch::percpu;
     let pc = percpu::current();
-    if pc.root == 0 {
-        // A fresh vCPU: the VMM started it on its thread's tables.
-        pc.root = pc.start_root;
+    if pc.loaded_root() == 0 {
+        // A fresh vCPU: the VMM started it on its thread's tables (published already by
+        // `percpu::prepare_start`).
+        pc.publish_root(pc.start_root);
     }
     let (root, fs_base, area) = (pc.start_root, pc.start_fs_base, pc as *mut percpu::PerCpu as u64);
     // A thread of another process than this vCPU's last takes that process's tables.
@@ -518,7 +519,7 @@ pub fn idle(p: &mut Process) -> ! {
     let holding = {
         let pc = crate::arch::percpu::current();
         pc.in_fault = 0;
-        pc.root == HOLDING_SPARE
+        pc.loaded_root() == HOLDING_SPARE
     };
     // On the tables of a process that ended, which it holds, it may wait a while for its
     // next thread (a fork or a new thread may come soon: a shell's next command); a
