@@ -322,6 +322,27 @@ fn an_unmap_does_not_stop_another_process() {
     assert!(kicks <= 50, "{test}: {kicks} signal exits\n{stderr}");
 }
 
+/// A signal for a thread parked in the guest kernel (a parent in waitpid getting SIGCHLD)
+/// wakes it, which looks at its signals, instead of interrupting its vCPU: an interrupt of a
+/// vCPU in kernel code is a kick out of the guest every 200 us until it reaches app code.
+/// The fork app's `sigchld` part reaps 20 children with a SIGCHLD handler: 20-21 interrupt
+/// hypercalls before, ~0 now.
+#[test]
+fn a_signal_for_a_waiting_thread_wakes_it_without_an_interrupt() {
+    let test = "a_signal_for_a_waiting_thread_wakes_it_without_an_interrupt";
+    let Some(stderr) = fork_part_timings(test, "sigchld") else {
+        return;
+    };
+    let Some(exits) = stderr.lines().find(|l| l.trim_start().starts_with("exits: ")) else {
+        panic!("{test}: no exits line in\n{stderr}");
+    };
+    // A count at 0 is left out of the line.
+    let interrupts: u64 = exits.split_once("interrupt ").map_or(0, |(_, rest)| {
+        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(u64::MAX)
+    });
+    assert!(interrupts <= 5, "{test}: {interrupts} interrupt hypercalls\n{stderr}");
+}
+
 /// The `--timings` report (stderr) of the fork app's `part` run in a VM, which must exit 0;
 /// `None` when the test cannot run here (no /dev/kvm, no compiler).
 fn fork_part_timings(test: &str, part: &str) -> Option<String> {

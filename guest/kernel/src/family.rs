@@ -420,7 +420,7 @@ pub fn signal_process(q: &mut Process, info: SigInfo) {
     let bit = 1u64 << (info.signo - 1);
     let threads = core::iter::once(&q.thread).chain(q.threads.others.iter());
     if let Some(taker) = threads.into_iter().find(|t| t.signals.blocked & bit == 0) {
-        crate::hypercall::interrupt(taker.cpu);
+        taker.nudge();
     }
 }
 
@@ -431,7 +431,7 @@ pub fn signal_thread(q: &mut Process, tid: u32, info: SigInfo) {
     let thread = if q.thread.tid == tid { Some(&mut q.thread) } else { q.threads.get_mut(tid) };
     if let Some(thread) = thread {
         deliver::send(&mut q.signals, &mut thread.signals, Target::Thread, info);
-        crate::hypercall::interrupt(thread.cpu);
+        thread.nudge();
     }
 }
 

@@ -131,7 +131,7 @@ fn begin_stop(p: &mut Process, sig: u32) {
     p.view.set_stopped(true);
     for thread in p.threads.others.iter_mut() {
         thread.signals.stopping = true;
-        crate::hypercall::interrupt(thread.cpu);
+        thread.nudge();
     }
     tell_parent_if_all_stopped(p);
 }

@@ -663,12 +663,16 @@ impl Process {
 
     fn park_then(&mut self, timeout_ns: u64, spin: bool) -> bool {
         let area = self.net_area;
-        self.unlocked(|| {
+        // Its callers look at signals when the park ends: a sender only wakes it.
+        self.thread.parked_in_kernel = true;
+        let woken = self.unlocked(|| {
             // What the app sent must not wait for this thread to run again: the VMM writes it
             // out before it parks the vCPU (one exit).
             let flush = area.is_some_and(|area| area.tx_pending());
             crate::hypercall::park_flushing(timeout_ns, flush, spin)
-        })
+        });
+        self.thread.parked_in_kernel = false;
+        woken
     }
 
     /// The process's CPU time at monotonic time `now_ns`, its threads' together (`cputime`).

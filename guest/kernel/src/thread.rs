@@ -41,6 +41,9 @@ pub struct Thread {
     /// `sched_getaffinity` reports it (with the VM's CPUs): recorded, inherited by the threads
     /// and processes it makes, not applied (a thread runs on a vCPU of its own).
     pub affinity: u64,
+    /// Whether it waits in a park with the process unlocked (`Process::park`): it looks at
+    /// its signals when it wakes, so a signal's sender only wakes it ([`Thread::nudge`]).
+    pub parked_in_kernel: bool,
 }
 
 impl Thread {
@@ -57,6 +60,20 @@ impl Thread {
             started_ns,
             waited_ns: 0,
             affinity: u64::MAX,
+            parked_in_kernel: false,
+        }
+    }
+
+    /// Makes this thread (another vCPU's) look at its signals, an ending or a stop: one
+    /// parked in the kernel looks when it wakes, so a wake does (a store, and a doorbell only
+    /// if it has stopped spinning); one that may run app code is interrupted (the VMM sends
+    /// it to the fault entry, and kicks it again every 200 us while it runs kernel code: a
+    /// shell waiting for its pipeline paid that for every SIGCHLD, -16% on a loop of them).
+    pub fn nudge(&self) {
+        if self.parked_in_kernel {
+            crate::hypercall::unpark(self.cpu);
+        } else {
+            crate::hypercall::interrupt(self.cpu);
         }
     }
 

@@ -1073,7 +1073,7 @@ pub fn clone_refused(tc: Toolchain) -> Case {
 /// sessions; 200 forks in a row and 8 children at once. One run per part, then all in one
 /// process; the app prints relations (`1` true), never pids, and exits 0 only if all held.
 pub fn fork(tc: Toolchain) -> Case {
-    let parts: [(&str, &str); 12] = [
+    let parts: [(&str, &str); 13] = [
         (
             "fork",
             "fork: /proc/PID/stat of the child names it 1 and its parent 1\n\
@@ -1155,6 +1155,7 @@ pub fn fork(tc: Toolchain) -> Case {
         ),
         ("big", "big: the child saw the parent's 1024 pages 1, its writes stayed its own 1\n"),
         ("sibling", "sibling: 300 unmaps while a child spun 1, the child exited 0 1\n"),
+        ("sigchld", "sigchld: 20 children reaped, the handler ran once each 1\n"),
     ];
     let mut runs: Vec<Run> = parts.iter().map(|&(part, out)| Run::new(part).args(&[part]).stdout(out)).collect();
     let many = parts.iter().find(|&&(part, _)| part == "many").expect("the many part").1;

@@ -496,7 +496,7 @@ pub fn end_other_threads(p: &mut Process) {
         }
         for thread in p.threads.others.iter_mut() {
             thread.signals.ending = true;
-            crate::hypercall::interrupt(thread.cpu);
+            thread.nudge();
         }
         p.park_spinning(END_WAIT_NS);
     }

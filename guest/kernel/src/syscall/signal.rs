@@ -218,7 +218,7 @@ pub fn send_to_process(p: &mut Process, info: SigInfo) {
     if p.thread.signals.blocked & bit != 0 {
         if let Some(taker) = p.threads.others.iter().find(|t| t.signals.blocked & bit == 0) {
             others &= !(1 << (taker.cpu % 64));
-            crate::hypercall::interrupt(taker.cpu);
+            taker.nudge();
         }
     }
     p.unpark_mask(others);
@@ -258,7 +258,7 @@ pub fn send_to_thread_of_process(p: &mut Process, tid: u32, info: SigInfo) -> Re
     }
     let thread = p.threads.get_mut(tid).ok_or(Errno::ESRCH)?;
     deliver::send(&mut p.signals, &mut thread.signals, Target::Thread, info);
-    crate::hypercall::interrupt(thread.cpu);
+    thread.nudge();
     Ok(())
 }
 
