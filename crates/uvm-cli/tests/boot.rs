@@ -296,8 +296,7 @@ fn a_fork_has_its_copies_backed_ahead() {
     let Some(stderr) = fork_part_timings(test, "big") else {
         return;
     };
-    let back_ram = stderr.split_once("back-ram ").and_then(|(_, rest)| rest.split([',', ';']).next()?.parse().ok());
-    assert_eq!(back_ram, Some(1u64), "{test}: one back-ram exit\n{stderr}");
+    assert_eq!(line_count(&stderr, "exits: ", "back-ram "), Some(1), "{test}: one back-ram exit\n{stderr}");
     if let Some(faults) = vm::count_before(&stderr, " shadow-page faults") {
         assert!(faults <= 2000, "{test}: {faults} shadow-page faults\n{stderr}");
     }
@@ -312,13 +311,10 @@ fn an_unmap_does_not_stop_another_process() {
     let Some(stderr) = fork_part_timings(test, "sibling") else {
         return;
     };
-    // KVM's counters, where it has binary statistics; a counter at 0 is left out.
-    let Some(counters) = stderr.lines().find(|l| l.trim_start().starts_with("kvm vcpu counters:")) else {
+    // KVM's counters, where it has binary statistics.
+    let Some(kicks) = line_count(&stderr, "kvm vcpu counters:", "signal_exits=") else {
         return;
     };
-    let kicks: u64 = counters.split_once("signal_exits=").map_or(0, |(_, rest)| {
-        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(u64::MAX)
-    });
     assert!(kicks <= 50, "{test}: {kicks} signal exits\n{stderr}");
 }
 
@@ -333,14 +329,19 @@ fn a_signal_for_a_waiting_thread_wakes_it_without_an_interrupt() {
     let Some(stderr) = fork_part_timings(test, "sigchld") else {
         return;
     };
-    let Some(exits) = stderr.lines().find(|l| l.trim_start().starts_with("exits: ")) else {
+    let Some(interrupts) = line_count(&stderr, "exits: ", "interrupt ") else {
         panic!("{test}: no exits line in\n{stderr}");
     };
-    // A count at 0 is left out of the line.
-    let interrupts: u64 = exits.split_once("interrupt ").map_or(0, |(_, rest)| {
-        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(u64::MAX)
-    });
     assert!(interrupts <= 5, "{test}: {interrupts} interrupt hypercalls\n{stderr}");
+}
+
+/// The count after `name` on the `--timings` line that starts with `line` (0 when the line
+/// leaves it out, as it does counts at 0); `None` without such a line.
+fn line_count(stderr: &str, line: &str, name: &str) -> Option<u64> {
+    let found = stderr.lines().find(|l| l.trim_start().starts_with(line))?;
+    Some(found.split_once(name).map_or(0, |(_, rest)| {
+        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(u64::MAX)
+    }))
 }
 
 /// The `--timings` report (stderr) of the fork app's `part` run in a VM, which must exit 0;

@@ -85,18 +85,9 @@ pub fn fatal(mut info: Fatal) -> ! {
 /// Asks the VMM to resync the shadow page tables of this vCPU and of the vCPUs in `others`
 /// (bit `i`: vCPU `i`) after present entries changed: the value written is the mask, not a
 /// parameter block's address.
-#[cfg(not(test))]
 pub fn flush_tlb(others: u64) {
-    let port = uvm_abi::layout::HYPERCALL_VA + 8 * Hypercall::FlushTlb as u64;
-    // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
-    // exits to the VMM, which resyncs this vCPU (and flags the others) before it resumes.
-    unsafe {
-        core::arch::asm!("mov {others}, ({port})", others = in(reg) others, port = in(reg) port, options(att_syntax, nostack))
-    }
+    write_value(Hypercall::FlushTlb, others);
 }
-
-#[cfg(test)]
-pub fn flush_tlb(_others: u64) {}
 
 /// Starts vCPU `index` at `rip` with `rsp`, `rdi = arg` and the page tables at `root`.
 /// Returns 0 or -errno.
@@ -108,19 +99,25 @@ pub fn vcpu_start(index: u32, rip: u64, rsp: u64, arg: u64, root: u64) -> i64 {
 
 /// Switches this vCPU to the page tables at `root` (see `Hypercall::SetRoot`: the value
 /// written is the root itself, not a parameter block's address).
-#[cfg(not(test))]
 pub fn set_root(root: u64) {
-    let port = uvm_abi::layout::HYPERCALL_VA + 8 * Hypercall::SetRoot as u64;
+    write_value(Hypercall::SetRoot, root);
+}
+
+/// A hypercall without a parameter block: `value` itself is written to its port.
+#[cfg(not(test))]
+fn write_value(call: Hypercall, value: u64) {
+    let port = uvm_abi::layout::HYPERCALL_VA + 8 * call as u64;
     // SAFETY: the hypercall page is mapped (user, writable, no memory behind it): the store
-    // exits to the VMM, which loads `root` as this vCPU's CR3 before it resumes. Every
-    // address space maps the kernel alike, so this code runs on where the store returns.
+    // exits to the VMM, which acts on `value` (SetRoot loads it as this vCPU's CR3; every
+    // address space maps the kernel alike, so this code runs on where the store returns)
+    // before it resumes.
     unsafe {
-        core::arch::asm!("mov {root}, ({port})", root = in(reg) root, port = in(reg) port, options(att_syntax, nostack))
+        core::arch::asm!("mov {value}, ({port})", value = in(reg) value, port = in(reg) port, options(att_syntax, nostack))
     }
 }
 
 #[cfg(test)]
-pub fn set_root(_root: u64) {}
+fn write_value(_call: Hypercall, _value: u64) {}
 
 /// Parks this vCPU until another unparks it (or already did since its last park), up to
 /// `timeout_ns` (`u64::MAX`: no limit; the VMM may return earlier; 0 hands its run slot on).
