@@ -93,8 +93,34 @@ const READ_AHEAD_MIN: usize = 64 * 1024;
 const READ_AHEAD_MAX: usize = FS_MAX_IO as usize;
 /// The most memory the windows of all handles take together; past it, reads are a call each.
 const READ_AHEAD_TOTAL: usize = 8 << 20;
-/// Bytes the windows take now.
-static READ_AHEAD_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// The memory the windows of all handles take now.
+static READ_AHEAD_BUDGET: MemoryBudget = MemoryBudget::new(READ_AHEAD_TOTAL);
+
+/// Bytes taken from a fixed total by many holders at once.
+struct MemoryBudget {
+    used: AtomicUsize,
+    total: usize,
+}
+
+impl MemoryBudget {
+    const fn new(total: usize) -> Self {
+        Self { used: AtomicUsize::new(0), total }
+    }
+
+    /// Takes `bytes`; `false` (and nothing taken) if that would pass the total.
+    fn take(&self, bytes: usize) -> bool {
+        if self.used.fetch_add(bytes, Ordering::SeqCst) + bytes > self.total {
+            self.used.fetch_sub(bytes, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back `bytes` taken before.
+    fn give(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+    }
+}
 
 /// Now, on the clock [`Known::until_ns`] counts in.
 fn now_ns() -> u64 {
@@ -254,10 +280,11 @@ impl ReadAhead {
         if more == 0 {
             return true;
         }
-        if READ_AHEAD_BYTES.fetch_add(more, Ordering::SeqCst) + more > READ_AHEAD_TOTAL
-            || self.bytes.try_reserve_exact(more).is_err()
-        {
-            READ_AHEAD_BYTES.fetch_sub(more, Ordering::SeqCst);
+        if !READ_AHEAD_BUDGET.take(more) {
+            return false;
+        }
+        if self.bytes.try_reserve_exact(more).is_err() {
+            READ_AHEAD_BUDGET.give(more);
             return false;
         }
         self.bytes.resize(window, 0);
@@ -267,7 +294,7 @@ impl ReadAhead {
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        READ_AHEAD_BYTES.fetch_sub(self.bytes.len(), Ordering::SeqCst);
+        READ_AHEAD_BUDGET.give(self.bytes.len());
     }
 }
 
@@ -1271,12 +1298,23 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_refuses_what_would_pass_its_total_and_takes_back_what_is_given() {
+        // A budget of its own: the shared one moves with the other tests running at once.
+        let budget = MemoryBudget::new(100);
+        assert!(budget.take(60));
+        assert!(!budget.take(41), "past the total");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 60, "a refusal takes nothing");
+        assert!(budget.take(40), "up to the total");
+        budget.give(60);
+        assert!(budget.take(60), "what was given back is there again");
+    }
+
+    #[test]
     fn windows_take_their_memory_from_one_budget() {
         let mut ahead = ReadAhead::default();
-        let before = READ_AHEAD_BYTES.load(Ordering::SeqCst);
         assert!(ahead.make_room(READ_AHEAD_MIN));
         assert!(ahead.make_room(READ_AHEAD_MIN), "the buffer is kept between fills");
-        assert!(READ_AHEAD_BYTES.load(Ordering::SeqCst) >= before + READ_AHEAD_MIN);
+        assert_eq!(ahead.bytes.len(), READ_AHEAD_MIN);
         let mut greedy = ReadAhead::default();
         assert!(!greedy.make_room(READ_AHEAD_TOTAL + 1), "past the budget");
         assert!(greedy.bytes.is_empty());
