@@ -1,5 +1,14 @@
 //! Reporting the kernel's own bugs: a Rust panic or a CPU exception inside the kernel ends the
 //! VM with a message (the VMM prints it and exits 125). Nothing here allocates.
+//!
+//! One panic is not a bug: the kernel heap finding no memory for an allocation that cannot
+//! fail (Rust's `handle_alloc_error`), when the app has filled the VM's RAM with what the
+//! kernel keeps for it. That ends the app as Linux's OOM killer would: the VMM reports the VM
+//! out of memory and exits 137. (Unlike the OOM kill of a page fault, volume files' shared
+//! mappings are not written back first: the allocation failed in the middle of a kernel
+//! operation, whose locks may be held, so no more kernel code runs.) Where the app can grow
+//! kernel memory without bound, the kernel refuses before that point instead, as Linux does
+//! (tmpfs's `ENOSPC`, sigqueue's `EAGAIN`); this is the net under what is left.
 
 use core::fmt::{self, Write};
 
@@ -47,17 +56,42 @@ pub fn kernel_fault(vector: u64, error: u64, cr2: u64, rip: u64, rsp: u64) -> ! 
     crate::hypercall::panic(m.as_bytes())
 }
 
-/// Ends the VM after a Rust panic in the kernel.
+/// Ends the VM after a Rust panic in the kernel (the app's OOM kill, if the heap ran out).
 #[cfg(not(test))]
 pub fn report(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut m = MessageBuffer::new();
+    let _ = write!(m, "{}", info.message());
+    if is_allocation_failure(m.as_bytes()) {
+        crate::hypercall::fatal(uvm_abi::hypercall::Fatal {
+            reason: uvm_abi::hypercall::FatalReason::OutOfMemory as u32,
+            signal: crate::signal::Signal::SIGKILL as u32,
+            vector: u32::MAX,
+            ..Default::default()
+        });
+    }
     let mut m = MessageBuffer::new();
     let _ = write!(m, "{info}");
     crate::hypercall::panic(m.as_bytes())
 }
 
+/// Whether a panic's message is the one Rust's default allocation-error handler panics with
+/// (`memory allocation of N bytes failed`): the heap found no memory.
+fn is_allocation_failure(message: &[u8]) -> bool {
+    message.starts_with(b"memory allocation of ") && message.ends_with(b" bytes failed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_allocation_error_handlers_panic_is_an_out_of_memory_kill() {
+        let mut m = MessageBuffer::new();
+        let _ = write!(m, "memory allocation of {} bytes failed", 8 << 20);
+        assert!(is_allocation_failure(m.as_bytes()));
+        assert!(!is_allocation_failure(b"index out of bounds: the len is 3 but the index is 3"));
+        assert!(!is_allocation_failure(b"memory allocation of 8 bytes failed twice"));
+    }
 
     #[test]
     fn buffer_truncates_instead_of_overflowing() {
