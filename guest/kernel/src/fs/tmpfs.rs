@@ -50,8 +50,12 @@ pub const CHUNK_SIZE: usize = 4096;
 /// The fewest new pages a write takes as one backed run (see `TmpNode::new_pages_for`): below
 /// it the hypercall (~18 us) costs more than the faults it saves (~10 us a page).
 const BATCH_MIN_PAGES: u64 = 4;
-/// What a node costs the budget besides its data (its bookkeeping and name).
-pub const NODE_COST: u64 = 256;
+/// What a node costs the budget besides its data: its bookkeeping and its entry in the
+/// directory, as measured (20000 empty files in one directory took ~445 bytes of kernel heap
+/// each).
+pub const NODE_COST: u64 = 512;
+/// Free kernel heap that lets a node be made when no frame is left ([`Shared::check_memory_room`]).
+const HEAP_ROOM: usize = 64 * 1024;
 /// The largest file size (Linux's `MAX_LFS_FILESIZE`).
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 /// `st_size` a directory reports per entry, as Linux tmpfs does.
@@ -92,6 +96,20 @@ struct Shared {
 impl Shared {
     fn now(&self) -> Timespec {
         Timespec::from_clock((self.clock)())
+    }
+
+    /// `ENOSPC` when the VM's memory is full: no frame is left but the kernel heap's reserve
+    /// (`FrameAllocator::available`) and the heap holds less than [`HEAP_ROOM`] free. A new
+    /// node or name lives on the kernel heap, so the file system stops taking them there, as
+    /// a full tmpfs does, rather than let the app fill the heap's last memory with them (the
+    /// heap cannot fail: an allocation it cannot make ends the VM). The budget alone would
+    /// not stop it: it is as large as RAM, and the app's own memory is not charged to it.
+    /// (What files freed stays the heap's: new files take it again.)
+    fn check_memory_room(&self) -> Result<(), Errno> {
+        if self.frames.lock().available() == 0 && crate::mm::heap::bytes_free() < HEAP_ROOM {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
     }
 
     fn next_ino(&self) -> u64 {
@@ -542,6 +560,7 @@ impl TmpNode {
         check_entry_name(name)?;
         let _tree = self.shared.tree_lock.lock();
         self.check_can_add(name)?;
+        self.shared.check_memory_room()?;
         let cost = NODE_COST + extra;
         self.shared.budget.charge(cost)?;
         let is_dir = matches!(body, Body::Dir(_));
@@ -575,19 +594,31 @@ impl TmpNode {
     }
 
     /// `ENOTDIR` unless this is a directory, `ENOENT` if it was removed, `EEXIST` if `name`
-    /// is taken.
+    /// is taken; `ENOSPC` if the directory has no room for one more entry (see
+    /// [`TmpNode::make_room_for_entry`]).
     fn check_can_add(&self, name: &[u8]) -> Result<(), Errno> {
-        let state = self.filled();
-        let Body::Dir(dir) = &state.body else {
+        let mut state = self.filled();
+        let Body::Dir(dir) = &mut state.body else {
             return Err(Errno::ENOTDIR);
         };
         if dir.entries.contains_key(name) {
             return Err(Errno::EEXIST);
         }
+        dir.by_offset.make_room()?;
         if state.meta.nlink == 0 {
             return Err(Errno::ENOENT);
         }
         Ok(())
+    }
+
+    /// Makes sure one more entry can be added to this directory without a kernel heap
+    /// allocation that could fail: `ENOSPC` if its offset list cannot grow (the VM's memory
+    /// is full), as a full tmpfs says. For a rename, before it takes anything apart.
+    fn make_room_for_entry(&self) -> Result<(), Errno> {
+        match &mut self.filled().body {
+            Body::Dir(dir) => dir.by_offset.make_room(),
+            _ => Err(Errno::ENOTDIR),
+        }
     }
 
     /// Adds `name` in this directory as a new hard link to `target`: `EEXIST` if taken,
@@ -599,6 +630,7 @@ impl TmpNode {
         if !self.same_fs(target) {
             return Err(Errno::EXDEV);
         }
+        self.shared.check_memory_room()?;
         let file_type = target.file_type();
         if file_type == FileType::Directory {
             return Err(Errno::EPERM);
@@ -738,7 +770,9 @@ impl TmpNode {
             return Err(Errno::EEXIST);
         }
         let now = old_dir.shared.now();
+        new_dir.make_room_for_entry()?;
         if flags.exchange {
+            old_dir.make_room_for_entry()?;
             let new = new.ok_or(Errno::ENOENT)?;
             return Self::exchange(old_dir, old_name, old, new_dir, new_name, new, now);
         }

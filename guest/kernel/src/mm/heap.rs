@@ -35,6 +35,9 @@ pub struct Heap {
     small: [*mut u8; CLASSES.len()],
     runs: *mut FreeRun,
     bytes_in_use: usize,
+    /// Bytes taken from the page source, ever: the heap never gives pages back (a page of
+    /// small blocks stays in its size class, a free run stays a run).
+    bytes_taken: usize,
 }
 
 // SAFETY: the heap's raw pointers refer to memory only the heap manages; it is always used
@@ -49,12 +52,24 @@ fn class_of(layout: Layout) -> Option<usize> {
 impl Heap {
     /// An empty heap.
     pub const fn new() -> Heap {
-        Heap { small: [ptr::null_mut(); CLASSES.len()], runs: ptr::null_mut(), bytes_in_use: 0 }
+        Heap { small: [ptr::null_mut(); CLASSES.len()], runs: ptr::null_mut(), bytes_in_use: 0, bytes_taken: 0 }
     }
 
     /// Bytes currently allocated.
     pub fn bytes_in_use(&self) -> usize {
         self.bytes_in_use
+    }
+
+    /// Bytes the heap holds free: taken from its page source and not allocated now.
+    pub fn bytes_free(&self) -> usize {
+        self.bytes_taken - self.bytes_in_use
+    }
+
+    /// `count` pages from `source`, counted as taken.
+    fn take_from(&mut self, source: &mut dyn PageSource, count: usize) -> Option<usize> {
+        let pages = source.pages(count)?;
+        self.bytes_taken += count * PAGE;
+        Some(pages)
     }
 
     /// Allocates a block for `layout`; null when memory is exhausted.
@@ -76,7 +91,7 @@ impl Heap {
                     return ptr::null_mut();
                 }
                 let pages = layout.size().div_ceil(PAGE);
-                let block = self.take_run(pages).or_else(|| source.pages(pages)).unwrap_or(0) as *mut u8;
+                let block = self.take_run(pages).or_else(|| self.take_from(source, pages)).unwrap_or(0) as *mut u8;
                 if !block.is_null() {
                     self.bytes_in_use += pages * PAGE;
                 }
@@ -108,7 +123,7 @@ impl Heap {
 
     /// Carves one fresh page into blocks of `class`.
     fn refill(&mut self, class: usize, source: &mut dyn PageSource) -> bool {
-        let Some(page) = self.take_run(1).or_else(|| source.pages(1)) else {
+        let Some(page) = self.take_run(1).or_else(|| self.take_from(source, 1)) else {
             return false;
         };
         let size = CLASSES[class];
@@ -188,6 +203,15 @@ impl Default for Heap {
     }
 }
 
+/// Bytes the kernel heap holds free (freed blocks, free runs), which a new allocation may
+/// reuse without taking a frame; 0 in host unit tests.
+pub fn bytes_free() -> usize {
+    #[cfg(not(test))]
+    return HEAP.heap.lock().bytes_free();
+    #[cfg(test)]
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,8 +237,10 @@ mod tests {
         assert!(!a.is_null() && !b.is_null() && a != b);
         assert_eq!(a as usize % 32, 0);
         assert_eq!(heap.bytes_in_use(), 64);
+        assert_eq!(heap.bytes_free(), PAGE - 64, "the rest of the page carved for them");
         // SAFETY: a came from this heap with layout l.
         unsafe { heap.dealloc(a, l) };
+        assert_eq!(heap.bytes_free(), PAGE - 32);
         assert_eq!(heap.alloc(l, &mut src), a);
         let aligned = heap.alloc(Layout::from_size_align(8, 256).unwrap(), &mut src);
         assert_eq!(aligned as usize % 256, 0);
@@ -287,6 +313,11 @@ mod tests {
         assert!(heap.alloc(Layout::from_size_align(9000, 8).unwrap(), &mut Empty).is_null());
     }
 }
+
+/// The kernel's global allocator (in host unit tests, the host's is).
+#[cfg(not(test))]
+#[global_allocator]
+static HEAP: KernelAllocator = KernelAllocator::new();
 
 /// The kernel's global allocator: a [`Heap`] behind a lock, growing from the frame allocator.
 #[cfg(not(test))]

@@ -9,6 +9,8 @@
 
 use alloc::vec::Vec;
 
+use crate::errno::Errno;
+
 /// The names of a directory's entries, in offset order.
 #[derive(Default)]
 pub(super) struct ByOffset {
@@ -18,6 +20,13 @@ pub(super) struct ByOffset {
 }
 
 impl ByOffset {
+    /// Makes room for one more name, so that the next [`ByOffset::push`] does not allocate
+    /// the list anew: `ENOSPC` if the kernel heap cannot give it (the list doubles, and a
+    /// large list wants a large contiguous run).
+    pub(super) fn make_room(&mut self) -> Result<(), Errno> {
+        self.names.try_reserve(1).map_err(|_| Errno::ENOSPC)
+    }
+
     /// Adds `name` at `offset`, which is higher than every offset added before.
     pub(super) fn push(&mut self, offset: u64, name: &[u8]) {
         debug_assert!(self.names.last().is_none_or(|(last, _)| *last < offset));
