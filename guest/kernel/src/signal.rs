@@ -366,8 +366,16 @@ impl SigInfo {
     }
 }
 
+/// How many signals one pending set queues before a real-time signal's further instances
+/// are refused (`RLIMIT_SIGPENDING`, which getrlimit reports): Linux's default for a 1 GiB
+/// machine (a 64th of its pages). Linux counts a user's queued signals over all its
+/// processes; here each process's and each thread's set counts its own, so the kernel heap
+/// holds at most this many per set however an app queues (a `sigqueue` loop to a blocked
+/// signal filled it to a kernel panic before).
+pub const QUEUE_LIMIT: usize = 4096;
+
 /// Pending signals of a process or a thread: a mask and the queued instances (one at most
-/// for a standard signal; real-time signals queue).
+/// for a standard signal; real-time signals queue, up to [`QUEUE_LIMIT`]).
 #[derive(Clone, Debug, Default)]
 pub struct Pending {
     mask: u64,
@@ -385,16 +393,24 @@ impl Pending {
         self.mask
     }
 
-    /// Queues `info`; a standard signal already pending is not queued twice. Returns whether
-    /// it was queued.
+    /// Queues `info`; a standard signal already pending is not queued twice, nor is a
+    /// real-time one once the set is full ([`Pending::is_full`]: Linux then keeps it pending
+    /// without its siginfo, which here is the pending instance's). Returns whether it was
+    /// queued.
     pub fn push(&mut self, info: SigInfo) -> bool {
         let b = bit(info.signo);
-        if b == 0 || (info.signo < SIGRTMIN && self.mask & b != 0) {
+        if b == 0 || (self.mask & b != 0 && (info.signo < SIGRTMIN || self.is_full())) {
             return false;
         }
         self.mask |= b;
         self.queue.push(info);
         true
+    }
+
+    /// Whether the set holds [`QUEUE_LIMIT`] queued signals: a `sigqueue` of a real-time
+    /// signal to it then fails with `EAGAIN`, as on Linux.
+    pub fn is_full(&self) -> bool {
+        self.queue.len() >= QUEUE_LIMIT
     }
 
     /// The signal to take next among `allowed`: synchronous ones first, then the lowest.
@@ -846,6 +862,23 @@ mod tests {
         assert_eq!(p.take(40), None);
         p.discard(10);
         assert_eq!(p.mask(), 0);
+    }
+
+    #[test]
+    fn a_full_set_queues_no_more_real_time_instances_but_still_takes_a_new_signal() {
+        let mut p = Pending::new();
+        for _ in 0..QUEUE_LIMIT {
+            assert!(p.push(SigInfo::user(40, si::QUEUE, 1, 0)));
+        }
+        assert!(p.is_full());
+        assert!(!p.push(SigInfo::user(40, si::QUEUE, 1, 0)), "SIGRTMIN+8 is pending already");
+        assert!(p.push(SigInfo::user(41, si::USER, 1, 0)), "a signal not pending yet stays pending");
+        assert!(!p.push(SigInfo::user(41, si::USER, 1, 0)));
+        assert_eq!(p.mask(), bit(40) | bit(41));
+        assert!(p.take(41).is_some() && p.is_full(), "still a full set of SIGRTMIN+8");
+        assert!(p.take(40).is_some());
+        assert!(!p.is_full());
+        assert!(p.push(SigInfo::user(40, si::QUEUE, 1, 0)), "room again once one is taken");
     }
 
     #[test]

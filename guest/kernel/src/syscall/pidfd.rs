@@ -13,7 +13,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::pidfd::{PidFd, Stage, PIDFD_NONBLOCK};
 use crate::process::Process;
 use crate::signal::{si, SigInfo, NSIG};
-use crate::syscall::signal::{queued_info, send_to_other_process, send_to_process};
+use crate::syscall::signal::{queued_info, refuse_overflow, send_to_other_process, send_to_process};
 use crate::user;
 
 /// `pidfd_send_signal` flag: the signal is for the whole process (what it does without one).
@@ -85,6 +85,7 @@ pub fn sys_pidfd_send_signal(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     };
     if pid == p.pid {
         if let Some(info) = info {
+            refuse_overflow(&p.signals.pending, &info)?;
             send_to_process(p, info);
         }
         return Ok(0);

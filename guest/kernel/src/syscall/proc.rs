@@ -326,6 +326,8 @@ fn limit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
         3 => (crate::process::STACK_RESERVE, INFINITY),
         // RLIMIT_NOFILE.
         7 => (p.nofile_limit, crate::fs::RLIMIT_NOFILE),
+        // RLIMIT_SIGPENDING: how many signals a pending set queues.
+        11 => (crate::signal::QUEUE_LIMIT as u64, crate::signal::QUEUE_LIMIT as u64),
         // RLIMIT_AS, RLIMIT_DATA, RLIMIT_RSS: bounded by the VM's memory, not a limit.
         0..=15 => (INFINITY, INFINITY),
         _ => return Err(Errno::EINVAL),

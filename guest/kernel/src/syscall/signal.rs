@@ -355,6 +355,7 @@ pub fn sys_rt_sigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let tgid = tgid as i32;
     if tgid > 0 && tgid as u32 == p.pid {
         if let Some(info) = info {
+            refuse_overflow(&p.signals.pending, &info)?;
             send_to_process(p, info);
         }
         return Ok(0);
@@ -372,6 +373,7 @@ pub fn sys_rt_sigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn send_to_other_process(p: &mut Process, pid: u32, info: Option<SigInfo>) -> Result<(), Errno> {
     if let Some(q) = p.other(pid) {
         if let Some(info) = info {
+            refuse_overflow(&q.signals.pending, &info)?;
             crate::family::signal_process(q, info);
         }
         return Ok(());
@@ -392,15 +394,39 @@ pub fn sys_rt_tgsigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let of_caller = p.thread.tid == tid || p.threads.others.iter().any(|t| t.tid == tid);
     if of_caller && tgid == p.pid {
         if let Some(info) = info {
+            let thread =
+                if p.thread.tid == tid { Some(&p.thread) } else { p.threads.others.iter().find(|t| t.tid == tid) };
+            if let Some(thread) = thread {
+                refuse_overflow(&thread.signals.pending, &info)?;
+            }
             send_to_thread_of_process(p, tid, info)?;
         }
         return Ok(0);
     }
     let owner = p.shared.processes.iter_mut().find(|q| q.pid == tgid && q.runs_thread(tid)).ok_or(Errno::ESRCH)?;
     if let Some(info) = info {
+        let thread = if owner.thread.tid == tid {
+            Some(&owner.thread)
+        } else {
+            owner.threads.others.iter().find(|t| t.tid == tid)
+        };
+        if let Some(thread) = thread {
+            refuse_overflow(&thread.signals.pending, &info)?;
+        }
         crate::family::signal_thread(owner, tid, info);
     }
     Ok(0)
+}
+
+/// `EAGAIN` for a sigqueue of a real-time signal (not `SI_USER`, which Linux keeps pending
+/// without its siginfo) to a pending set that is full
+/// (`signal::QUEUE_LIMIT`), as Linux says when a user's queued signals reach
+/// `RLIMIT_SIGPENDING`.
+pub fn refuse_overflow(pending: &crate::signal::Pending, info: &SigInfo) -> Result<(), Errno> {
+    if info.signo >= crate::signal::SIGRTMIN && info.code != si::USER && pending.is_full() {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
 }
 
 /// The siginfo of a sigqueue call: EINVAL for a bad signal number, EFAULT for an unreadable
