@@ -10,6 +10,7 @@ pub mod frames;
 pub mod heap;
 pub mod paging;
 pub mod space;
+pub mod vmas;
 
 use crate::sync::SpinLock;
 use frames::FrameAllocator;

@@ -19,9 +19,9 @@
 //! filled in where nothing was present, the old ones removed (a flush before the app runs);
 //! the frames themselves stay, so nothing is freed.
 //!
-//! What `/proc` shows of the address space ([`MemoryShare`]) is published after every change,
-//! at the next [`AddressSpace::flush_now`] (so before the app runs again), because `/proc` is
-//! read while a syscall holds the address space.
+//! What `/proc` shows of the address space ([`MemoryShare`]) lives apart from it, because
+//! `/proc` is read while a syscall holds the address space: the mappings' copy changes with
+//! them ([`super::vmas`]), the mapped files' list at the next [`AddressSpace::flush_now`].
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -37,6 +37,7 @@ use crate::arch::phys;
 use crate::errno::Errno;
 use crate::mm::frames::FrameAllocator;
 use crate::mm::paging::{self, owned_frame, PageFlags, SOFT_BORROWED};
+use crate::mm::vmas::{MappingsView, Vmas};
 use crate::sync::SpinLock;
 
 /// Anonymous mappings up to this size are filled at mmap time; larger ones on first touch.
@@ -220,7 +221,7 @@ pub struct RemapFlags {
 /// counts. Shared (by `Arc`) with the process view, which reads it while a syscall holds the
 /// address space itself.
 pub struct MemoryShare {
-    vmas: SpinLock<Vec<(u64, Vma)>>,
+    vmas: MappingsView,
     files: SpinLock<Vec<MappedFile>>,
     resident: AtomicU64,
     peak_resident: AtomicU64,
@@ -228,9 +229,9 @@ pub struct MemoryShare {
 }
 
 impl MemoryShare {
-    /// The mappings, by start address, as of the last published change.
+    /// The mappings, by start address.
     pub fn mappings(&self) -> Vec<(u64, Vma)> {
-        self.vmas.lock().clone()
+        self.vmas.lock().iter().map(|(start, vma)| (*start, *vma)).collect()
     }
 
     /// The path `/proc/self/maps` shows for a mapping of file `id` (device, inode), with
@@ -269,13 +270,11 @@ pub struct AddressSpace {
     /// address space it is a fork of, or the program execve loaded (`program_fit`); 0: none.
     origin: u64,
     frames: &'static SpinLock<FrameAllocator>,
-    vmas: BTreeMap<u64, Vma>,
+    vmas: Vmas,
     brk_start: u64,
     brk: u64,
     flush_pending: bool,
     freed_after_flush: Vec<u64>,
-    /// The mappings changed since they were last published to `share`.
-    vmas_changed: bool,
     /// Pages that have memory behind them.
     resident: u64,
     share: Arc<MemoryShare>,
@@ -300,19 +299,19 @@ pub struct AddressSpace {
 impl AddressSpace {
     /// An empty address space over the page tables at `root`.
     pub fn new(root: u64, frames: &'static SpinLock<FrameAllocator>) -> AddressSpace {
+        let view: MappingsView = Arc::new(SpinLock::new(BTreeMap::new()));
         AddressSpace {
             root,
             origin: 0,
             frames,
-            vmas: BTreeMap::new(),
+            vmas: Vmas::new(view.clone()),
             brk_start: 0,
             brk: 0,
             flush_pending: false,
             freed_after_flush: Vec::new(),
-            vmas_changed: false,
             resident: 0,
             share: Arc::new(MemoryShare {
-                vmas: SpinLock::new(Vec::new()),
+                vmas: view,
                 files: SpinLock::new(Vec::new()),
                 resident: AtomicU64::new(0),
                 peak_resident: AtomicU64::new(0),
@@ -327,19 +326,9 @@ impl AddressSpace {
         }
     }
 
-    /// What `/proc` shows of this address space (published up to now).
+    /// What `/proc` shows of this address space.
     pub fn memory_share(&mut self) -> Arc<MemoryShare> {
-        self.publish();
         self.share.clone()
-    }
-
-    /// Publishes the mappings to the share if they changed.
-    fn publish(&mut self) {
-        if self.vmas_changed {
-            let snapshot: Vec<(u64, Vma)> = self.vmas.iter().map(|(s, v)| (*s, *v)).collect();
-            *self.share.vmas.lock() = snapshot;
-            self.vmas_changed = false;
-        }
     }
 
     /// `pages` more (or fewer) pages have memory behind them.
@@ -375,16 +364,9 @@ impl AddressSpace {
     }
 
     /// A free range of `len` bytes, top-down below the mmap base.
-    fn find_gap(&self, len: u64) -> Option<u64> {
-        let mut top = MMAP_TOP_VA;
-        for (&start, vma) in self.vmas.range(..MMAP_TOP_VA).rev() {
-            if vma.end.saturating_add(len) <= top {
-                break;
-            }
-            top = top.min(start);
-        }
-        let start = top.checked_sub(len)?;
-        (start >= MMAP_BOTTOM_VA && !self.overlaps(start, top)).then_some(start)
+    fn find_gap(&mut self, len: u64) -> Option<u64> {
+        let start = self.vmas.find_gap(len, MMAP_TOP_VA)?;
+        (start >= MMAP_BOTTOM_VA && !self.overlaps(start, start + len)).then_some(start)
     }
 
     /// Maps `len` bytes. Returns the start address.
@@ -428,7 +410,6 @@ impl AddressSpace {
         let lazy = lazy || matches!(backing, Backing::File { .. });
         let vma = Vma { end, prot, lazy, backing, is_heap: false, is_stack: false };
         self.vmas.insert(start, vma);
-        self.vmas_changed = true;
         if matches!(backing, Backing::File { .. }) && !inaccessible && len <= EAGER_MAP_LIMIT {
             self.prefill_file(start, end, &vma);
         }
@@ -748,10 +729,8 @@ impl AddressSpace {
     }
 
     /// Makes pending page-table changes visible (one flush hypercall), then frees frames
-    /// that were unmapped, and publishes changed mappings to `/proc`. Call before returning
-    /// to the app.
+    /// that were unmapped. Call before returning to the app.
     pub fn flush_now(&mut self) {
-        self.publish();
         let splits = paging::splits();
         if splits != self.splits_seen {
             self.splits_seen = splits;
@@ -790,9 +769,7 @@ impl AddressSpace {
                     }
                     Backing::Anonymous => {}
                 }
-                if let Some(head) = self.vmas.get_mut(&start) {
-                    head.end = at;
-                }
+                self.vmas.update(start, |head| head.end = at);
                 self.vmas.insert(at, tail);
             }
         }
@@ -813,7 +790,6 @@ impl AddressSpace {
         let mut file_unmapped = false;
         for start in doomed {
             if let Some(vma) = self.vmas.remove(&start) {
-                self.vmas_changed = true;
                 file_unmapped |= matches!(vma.backing, Backing::File { .. });
                 self.clear_range(start, vma.end);
             }
@@ -873,10 +849,7 @@ impl AddressSpace {
         let (vma_start, vma) = self.check_resizable(old_addr, old_len)?;
         let new_end = old_addr.checked_add(new_len).ok_or(Errno::ENOMEM)?;
         if old_end == vma.end && Self::check_range(old_addr, new_len).is_ok() && !self.overlaps(old_end, new_end) {
-            if let Some(grown) = self.vmas.get_mut(&vma_start) {
-                grown.end = new_end;
-            }
-            self.vmas_changed = true;
+            self.vmas.update(vma_start, |grown| grown.end = new_end);
             self.fill_grown(vma_start, old_end, new_end);
             return Ok(old_addr);
         }
@@ -908,9 +881,7 @@ impl AddressSpace {
         let too_big = to - from > EAGER_MAP_LIMIT || (to - from) / PAGE_SIZE + FRAME_RESERVE > self.frames_available();
         if vma.lazy || !matches!(vma.backing, Backing::Anonymous) || too_big || self.fill_range(from, to, &vma).is_err()
         {
-            if let Some(grown) = self.vmas.get_mut(&vma_start) {
-                grown.lazy = true;
-            }
+            self.vmas.update(vma_start, |grown| grown.lazy = true);
         }
     }
 
@@ -928,7 +899,6 @@ impl AddressSpace {
         let vma = self.vmas.remove(&old_addr).ok_or(Errno::EFAULT)?;
         let moved = Vma { end: new_addr + new_len, is_heap: false, is_stack: false, ..vma };
         self.vmas.insert(new_addr, moved);
-        self.vmas_changed = true;
         for offset in (0..old_len).step_by(PAGE_SIZE as usize) {
             let entry = paging::unmap(self.root, old_addr + offset, &mut self.frames.lock());
             if entry == 0 {
@@ -962,9 +932,10 @@ impl AddressSpace {
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
         for start in starts {
-            if let Some(vma) = self.vmas.get_mut(&start) {
+            if let Some(vma_end) = self.vmas.update(start, |vma| {
                 vma.lazy = true;
-                let vma_end = vma.end;
+                vma.end
+            }) {
                 self.clear_range(start, vma_end);
             }
         }
@@ -1030,7 +1001,6 @@ impl AddressSpace {
         self.split_at(addr);
         self.split_at(end);
         let starts: Vec<u64> = self.vmas.range(addr..end).map(|(s, _)| *s).collect();
-        self.vmas_changed = true;
         for start in starts {
             let Some(vma) = self.vmas.get(&start).copied() else { continue };
             let updated = Vma { prot, ..vma };
@@ -1128,7 +1098,6 @@ impl AddressSpace {
                 is_stack: false,
             };
             self.vmas.insert(old_end, vma);
-            self.vmas_changed = true;
             if self.fill_range(old_end, new_end, &vma).is_err() {
                 self.vmas.remove(&old_end);
                 self.clear_range(old_end, new_end);
@@ -1148,9 +1117,7 @@ impl AddressSpace {
         let Some((prev_start, prev)) = self.vmas.range(..start).next_back().map(|(s, v)| (*s, *v)) else { return };
         if prev.is_heap && prev.end == start {
             if let Some(v) = self.vmas.remove(&start) {
-                if let Some(p) = self.vmas.get_mut(&prev_start) {
-                    p.end = v.end;
-                }
+                self.vmas.update(prev_start, |p| p.end = v.end);
             }
         }
     }
@@ -1170,7 +1137,6 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         self.vmas.insert(start, vma);
-        self.vmas_changed = true;
         self.fill_range(top - filled, top, &vma)
     }
 
@@ -1374,7 +1340,7 @@ impl AddressSpace {
         }
         let mut child = AddressSpace::new(root, frames);
         child.origin = self.root;
-        child.vmas = self.vmas.clone();
+        child.vmas.copy_from(&self.vmas);
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child.large_pages = self.large_pages;
@@ -1382,7 +1348,6 @@ impl AddressSpace {
             file.pages.set_mapped(true);
         }
         child.files = self.files.clone();
-        child.vmas_changed = true;
         let mut resident = 0i64;
         // The allocator's lock is taken for each allocation and entry, not across a page's
         // copy: other vCPUs allocate meanwhile.
@@ -1511,9 +1476,7 @@ impl AddressSpace {
             file.pages.set_mapped(false);
         }
         self.vmas.clear();
-        self.vmas_changed = true;
         self.count_resident(-(self.resident as i64));
-        self.publish();
     }
 
     /// Frees the page tables of a released address space made by [`AddressSpace::fork`]
@@ -1889,9 +1852,8 @@ mod tests {
         let share = s.memory_share();
         assert!(share.mappings().is_empty());
         let a = s.map(0, 3 * 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
-        assert!(share.mappings().is_empty(), "published when the syscall ends");
+        assert_eq!(share.mappings().len(), 1, "seen at once");
         s.flush_now();
-        assert_eq!(share.mappings().len(), 1);
         assert_eq!(share.resident_pages(), 3);
         s.unmap(a + 4096, 4096).unwrap();
         assert_eq!(share.mappings().len(), 2);
