@@ -1152,6 +1152,26 @@ pub fn c_oom(tc: Toolchain) -> Case {
             .stdout_is(Out::Lacks(b"allocated".to_vec()))
             .stderr_is(Out::Contains(b"ran out of memory".to_vec()))
             .status(Status::Code(137)),
+        // The kernel's own memory, grown by calls: a full tmpfs says ENOSPC (Linux's tmpfs
+        // would, at its inode limit), in /tmp and in the writable root, and recovers; the
+        // signal queue stops at RLIMIT_SIGPENDING; mappings made until memory runs out are
+        // the OOM kill. Each of them ended in a guest kernel panic once (exit 125). In the VM
+        // only: the host's /tmp is a disk, and its mappings merge into one.
+        Run::new("oom files /tmp")
+            .args(&["files", "/tmp"])
+            .vm_only()
+            .stdout("files in /tmp: ENOSPC after more than 10000\nall removed; a new file afterwards: made\n"),
+        Run::new("oom files / (the writable root)")
+            .args(&["files", "/"])
+            .vm_only()
+            .stdout("files in /: ENOSPC after more than 10000\nall removed; a new file afterwards: made\n"),
+        Run::new("oom sigqueue").args(&["sigqueue"]).stdout("sigqueue: EAGAIN at RLIMIT_SIGPENDING\n"),
+        Run::new("oom mappings")
+            .args(&["mappings"])
+            .vm_only()
+            .stdout("")
+            .stderr_is(Out::Contains(b"ran out of memory".to_vec()))
+            .status(Status::Code(137)),
     ];
     case("oom", c_only(tc), "oom", runs)
 }
