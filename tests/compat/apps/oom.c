@@ -4,7 +4,7 @@
  * Linux's default overcommit heuristic, and the program carries on.
  * The kernel's own memory, which the app grows through calls:
  * `oom files DIR`: empty files in DIR until a create fails (a full tmpfs: ENOSPC) or 300000
- * are made; then all are removed and one more file is made.
+ * are made; then all are removed and a new file takes 16 MiB of data.
  * `oom sigqueue`: a blocked real-time signal queued until sigqueue fails: EAGAIN once
  * RLIMIT_SIGPENDING are queued (the user's count on Linux: the process's own here).
  * `oom mappings`: one-page mappings made and written until mmap fails. */
@@ -41,8 +41,14 @@ static int many_files(const char *dir) {
         }
     }
     snprintf(path, sizeof path, "%s/after", dir);
+    /* Its data takes frames the files' kernel memory gave back. */
     int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    printf("all removed; a new file afterwards: %s\n", fd >= 0 ? "made" : errname(errno));
+    static char data[1 << 20];
+    memset(data, 'x', sizeof data);
+    long wrote = 0;
+    for (int i = 0; fd >= 0 && i < 16 && write(fd, data, sizeof data) == (ssize_t)sizeof data; i++)
+        wrote += sizeof data;
+    printf("all removed; a new file afterwards: %s\n", wrote == 16 << 20 ? "16 MiB written" : errname(errno));
     if (fd >= 0)
         close(fd);
     unlink(path);

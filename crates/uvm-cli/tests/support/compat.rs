@@ -1157,14 +1157,13 @@ pub fn c_oom(tc: Toolchain) -> Case {
         // signal queue stops at RLIMIT_SIGPENDING; mappings made until memory runs out are
         // the OOM kill. Each of them ended in a guest kernel panic once (exit 125). In the VM
         // only: the host's /tmp is a disk, and its mappings merge into one.
-        Run::new("oom files /tmp")
-            .args(&["files", "/tmp"])
-            .vm_only()
-            .stdout("files in /tmp: ENOSPC after more than 10000\nall removed; a new file afterwards: made\n"),
+        Run::new("oom files /tmp").args(&["files", "/tmp"]).vm_only().stdout(
+            "files in /tmp: ENOSPC after more than 10000\nall removed; a new file afterwards: 16 MiB written\n",
+        ),
         Run::new("oom files / (the writable root)")
             .args(&["files", "/"])
             .vm_only()
-            .stdout("files in /: ENOSPC after more than 10000\nall removed; a new file afterwards: made\n"),
+            .stdout("files in /: ENOSPC after more than 10000\nall removed; a new file afterwards: 16 MiB written\n"),
         Run::new("oom sigqueue").args(&["sigqueue"]).stdout("sigqueue: EAGAIN at RLIMIT_SIGPENDING\n"),
         Run::new("oom mappings")
             .args(&["mappings"])

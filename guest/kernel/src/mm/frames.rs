@@ -300,6 +300,11 @@ impl FrameAllocator {
         ((self.end - self.next) / PAGE_SIZE).saturating_sub(self.heap_reserve()) + self.free_count + self.spare_frames
     }
 
+    /// The end of RAM: every frame this allocator hands out lies below it.
+    pub fn ram_end(&self) -> u64 {
+        self.end
+    }
+
     /// Frames handed out and not freed.
     pub fn in_use(&self) -> u64 {
         self.in_use

@@ -43,6 +43,11 @@ impl ByOffset {
         if self.removed * 2 > self.names.len() {
             self.names.retain(|(_, name)| !name.is_empty());
             self.removed = 0;
+            if self.names.is_empty() {
+                // An emptied directory gives the list's memory back (it may have held
+                // hundreds of thousands of names); one that keeps some keeps its capacity.
+                self.names = Vec::new();
+            }
         }
     }
 
