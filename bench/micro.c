@@ -18,7 +18,10 @@
  *                      /proc/self/exe (each run up to its main), then prints
  *   micro fork N       ns per fork + _exit in the child + waitpid in the parent
  *   micro spawn N      ns per posix_spawn of /proc/self/exe (run up to its main, which
- *                      exits at once) + waitpid */
+ *                      exits at once) + waitpid
+ *   micro maps N       ns per mmap + munmap of one page (PROT_NONE) with N other mappings
+ *                      in place (alternately PROT_NONE and PROT_READ, so that Linux cannot
+ *                      merge them into one) */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,10 +87,21 @@ static int write_then_read(const char *path, long mib, const char *label) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro lines N FILE | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn|maps N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro lines N FILE | micro read FILE\n");
         return 2;
     }
-    if (strcmp(argv[1], "clock") == 0) {
+    if (strcmp(argv[1], "maps") == 0) {
+        long others = atol(argv[2]), n = 20000;
+        for (long i = 0; i < others; i++)
+            if (mmap(NULL, 4096, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+                perror("mmap");
+                return 1;
+            }
+        double start = now();
+        for (long i = 0; i < n; i++)
+            munmap(mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 4096);
+        printf("mmap + munmap with %ld other mappings: %.0f ns\n", others, (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "clock") == 0) {
         long n = atol(argv[2]);
         struct timespec t;
         double start = now();

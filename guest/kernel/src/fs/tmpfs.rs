@@ -104,7 +104,7 @@ impl Shared {
     /// a full tmpfs does, rather than let the app fill the heap's last memory with them (the
     /// heap cannot fail: an allocation it cannot make ends the VM). The budget alone would
     /// not stop it: it is as large as RAM, and the app's own memory is not charged to it.
-    /// (What files freed stays the heap's: new files take it again.)
+    /// (The heap gives pages of freed nodes back: `mm::heap`.)
     fn check_memory_room(&self) -> Result<(), Errno> {
         if self.frames.lock().available() == 0 && crate::mm::heap::bytes_free() < HEAP_ROOM {
             return Err(Errno::ENOSPC);
