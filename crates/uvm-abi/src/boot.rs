@@ -134,7 +134,19 @@ pub struct BootInfo {
     pub reserved: u32,
     /// The app's supplementary groups: the first `group_count` entries.
     pub groups: [u32; MAX_BOOT_GROUPS],
+    /// How many hot copies follow the `prestaged_pages` frames (0: none): frames the VMM
+    /// filled with whole pages of the image, each the page at the image offset the list at
+    /// `hot_list_gpa` names (ascending, page-aligned `u64`s), in that order. They are the
+    /// pages of the app's read-only segments an earlier start of the image touched: the
+    /// kernel maps a copy wherever it would map that image page in place, and KVM maps
+    /// RAM's pages 8 to a fault, where it maps the read-only image slot's one by one.
+    pub hot_pages: u64,
+    /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] offsets); 0 with none.
+    pub hot_list_gpa: u64,
 }
+
+/// The most hot copies a start gets (one list page of `u64` offsets).
+pub const MAX_HOT_PAGES: u64 = layout::PAGE_SIZE / 8;
 
 /// The most supplementary groups a boot info carries for the app's user.
 pub const MAX_BOOT_GROUPS: usize = 32;
@@ -152,7 +164,25 @@ pub fn prestaged_pages<I>(app_offset: u64, segments: I) -> impl Iterator<Item = 
 where
     I: IntoIterator<Item = (u64, u64, u64, u32)>,
 {
-    segments.into_iter().filter(|&(_, _, _, flags)| flags & PF_W != 0).flat_map(move |(offset, vaddr, filesz, _)| {
+    segment_pages(app_offset, segments, true)
+}
+
+/// The pages of the app's read-only segments, as [`prestaged_pages`] has the writable ones:
+/// the pages the loader maps from the image in place, which [`BootInfo::hot_list_gpa`]'s
+/// copies stand in for.
+pub fn read_only_pages<I>(app_offset: u64, segments: I) -> impl Iterator<Item = (u64, u64)>
+where
+    I: IntoIterator<Item = (u64, u64, u64, u32)>,
+{
+    segment_pages(app_offset, segments, false)
+}
+
+fn segment_pages<I>(app_offset: u64, segments: I, writable: bool) -> impl Iterator<Item = (u64, u64)>
+where
+    I: IntoIterator<Item = (u64, u64, u64, u32)>,
+{
+    let chosen = move |&(_, _, _, flags): &(u64, u64, u64, u32)| (flags & PF_W != 0) == writable;
+    segments.into_iter().filter(chosen).flat_map(move |(offset, vaddr, filesz, _)| {
         let lead = vaddr % layout::PAGE_SIZE;
         let first = app_offset.checked_add(offset).and_then(|o| o.checked_sub(lead));
         let (first, file_len) = match (first, lead.checked_add(filesz)) {
@@ -251,7 +281,9 @@ mod tests {
 
     #[test]
     fn boot_info_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<BootInfo>(), 328);
+        assert_eq!(core::mem::size_of::<BootInfo>(), 344);
+        assert_eq!(core::mem::offset_of!(BootInfo, hot_pages), 328);
+        assert_eq!(core::mem::offset_of!(BootInfo, hot_list_gpa), 336);
         assert_eq!(core::mem::offset_of!(BootInfo, uid), 184);
         assert_eq!(core::mem::offset_of!(BootInfo, groups), 200);
         assert_eq!(core::mem::offset_of!(BootInfo, prestaged_gpa), 160);
@@ -277,6 +309,11 @@ mod tests {
         assert_eq!(pages[0], (0x5_2000 + 0xa_0000, 4096), "from the page start, lead bytes included");
         assert_eq!(pages[6], (0x5_2000 + 0xa_6000, (0x6d8 + 0x5b98) - 6 * 4096));
         assert_eq!(prestaged_pages(0, [(u64::MAX, 0x1000, 10, PF_W)]).count(), 0, "overflow: no pages");
+        let mut read_only = read_only_pages(0x5_2000, segments);
+        assert_eq!(read_only.next(), Some((0x5_2000 + 0x1000, 4096)));
+        assert_eq!(read_only.next(), Some((0x5_2000 + 0x2000, 4096)));
+        assert_eq!(read_only.last(), Some((0x5_2000 + 0x1000 + 0x77000, 0x7_7d01 - 0x77000)));
+        assert_eq!(read_only_pages(0x5_2000, segments).count(), 0x7_7d01_usize.div_ceil(4096));
     }
 
     #[test]

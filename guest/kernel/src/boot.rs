@@ -170,6 +170,26 @@ mod kernel {
         space.give_prestaged(pages);
     }
 
+    /// Takes the hot copies the VMM made (boot info `hot_*`: `mm::hot`), which follow the
+    /// prestaged frames, below `first_free_gpa` with their list: the frame allocator never
+    /// hands them out. A list that does not fit its page, or is out of order, is ignored.
+    #[cold]
+    fn adopt_hot_copies(info: &uvm_abi::boot::BootInfo) {
+        if info.hot_pages == 0 && info.hot_list_gpa != 0 {
+            crate::mm::hot::learn_into(info.hot_list_gpa, info.image_size);
+            return;
+        }
+        if info.hot_pages == 0 || info.hot_pages > uvm_abi::boot::MAX_HOT_PAGES {
+            return;
+        }
+        let offsets: Vec<u64> =
+            (0..info.hot_pages).map(|i| crate::arch::phys::read_u64(info.hot_list_gpa + i * 8)).collect();
+        let first = info.prestaged_gpa + info.prestaged_pages * PAGE_SIZE;
+        if let Some(copies) = crate::mm::hot::HotCopies::new(&offsets, first) {
+            crate::mm::hot::adopt(copies);
+        }
+    }
+
     /// Publishes the clock to the vDSO and builds its ELF image; returns AT_SYSINFO_EHDR.
     fn install_vdso(boot: &Boot) -> u64 {
         use crate::arch::vdso;
@@ -242,6 +262,7 @@ mod kernel {
                 .unwrap_or_else(|| fail("the app's bytes are outside the image", None));
             let elf = elf::parse(app_bytes).unwrap_or_else(|e| fail("the app is not a static x86-64 ELF", Some(e)));
             adopt_prestaged(&mut space, &boot.info, &elf, app.data.offset);
+            adopt_hot_copies(&boot.info);
             let argv = program::borrowed(&boot.argv);
             let envp = program::borrowed(&boot.envp);
             let args = program::Arguments { argv: &argv, envp: &envp, execfn: app_path.as_bytes() };

@@ -79,6 +79,8 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         group_count: u32_at(raw, 192),
         reserved: u32_at(raw, 196),
         groups: core::array::from_fn(|i| u32_at(raw, 200 + 4 * i)),
+        hot_pages: u64_at(raw, 328),
+        hot_list_gpa: u64_at(raw, 336),
     };
     if info.magic != BOOT_INFO_MAGIC {
         return Err("the boot info has the wrong magic");
@@ -108,6 +110,19 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
             || prestaged_end.is_none_or(|end| end > info.first_free_gpa))
     {
         return Err("the boot info's prestaged frames are invalid");
+    }
+    // The hot copies follow the prestaged frames, and their list page follows them (with no
+    // copies, the page a start that learns them reports into).
+    let hot_end = prestaged_end
+        .and_then(|end| info.hot_pages.checked_mul(PAGE_SIZE).and_then(|bytes| end.checked_add(bytes)))
+        .filter(|&end| end == info.hot_list_gpa);
+    if (info.hot_pages != 0 || info.hot_list_gpa != 0)
+        && (info.hot_pages > uvm_abi::boot::MAX_HOT_PAGES
+            || info.prestaged_gpa < KERNEL_END
+            || !info.prestaged_gpa.is_multiple_of(PAGE_SIZE)
+            || hot_end.is_none_or(|list| list + PAGE_SIZE > info.first_free_gpa))
+    {
+        return Err("the boot info's hot copies are invalid");
     }
     Ok(info)
 }
@@ -195,7 +210,7 @@ mod tests {
             hwcap2: 0,
             argc,
             envc,
-            strings_offset: 328,
+            strings_offset: 344,
             strings_len: strings.len() as u32,
             vcpu_count: 1,
             volume_count: 0,
@@ -207,6 +222,8 @@ mod tests {
             group_count: 2,
             reserved: 0,
             groups: core::array::from_fn(|i| 10 + i as u32),
+            hot_pages: 1,
+            hot_list_gpa: KERNEL_END + 0x7000,
         };
         let mut raw = Vec::new();
         {
@@ -240,7 +257,10 @@ mod tests {
         for v in [info.uid, info.gid, info.group_count, info.reserved].iter().chain(info.groups.iter()) {
             raw.extend_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(raw.len(), 328);
+        for v in [info.hot_pages, info.hot_list_gpa] {
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(raw.len(), 344);
         raw.extend_from_slice(strings);
         raw
     }
@@ -256,6 +276,16 @@ mod tests {
         assert_eq!(b.info.tsc_khz, 2_000_000);
         assert_eq!((b.info.prestaged_gpa, b.info.prestaged_pages), (KERNEL_END + 0x4000, 2));
         assert_eq!((b.info.uid, b.info.gid, b.info.group_count, b.info.groups[1]), (1000, 100, 2, 11));
+        assert_eq!((b.info.hot_pages, b.info.hot_list_gpa), (1, KERNEL_END + 0x7000));
+        let hot = |pages: u64, list: u64| {
+            let mut raw = sample(b"app\0/\0", 1, 0);
+            raw[328..336].copy_from_slice(&pages.to_le_bytes());
+            raw[336..344].copy_from_slice(&list.to_le_bytes());
+            decode(&raw).map(|b| b.info.hot_pages)
+        };
+        assert_eq!(hot(0, 0), Ok(0));
+        assert!(hot(1, KERNEL_END + 0x6000).is_err(), "the list is not after the copies");
+        assert!(hot(2, KERNEL_END + 0x8000).is_err(), "past the first free frame");
     }
 
     #[test]

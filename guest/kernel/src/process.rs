@@ -754,6 +754,7 @@ impl Process {
         // of volumes' files reaches them.
         self.flush_net();
         crate::fs::hostfs::write_back_all();
+        crate::mm::hot::report_touched(self.space.root());
         let stats = uvm_abi::hypercall::GuestStats {
             syscalls: self.stats.syscalls + 1,
             demand_faults: self.space.demand_fills,

@@ -8,6 +8,7 @@
 
 pub mod frames;
 pub mod heap;
+pub mod hot;
 pub mod paging;
 pub mod space;
 pub mod vmas;

@@ -331,9 +331,11 @@ fn own_tables_below(table: u64, level: u32, base: u64, visit: &mut dyn FnMut(u64
 }
 
 /// The frame an entry holds that its address space owns (frees when unmapped): not an
-/// image page mapped in place, not a file's frame ([`SOFT_BORROWED`]).
+/// image page mapped in place, nor its hot copy (`mm::hot`), not a file's frame
+/// ([`SOFT_BORROWED`]).
 pub fn owned_frame(entry: u64) -> Option<u64> {
-    entry_frame(entry).filter(|&frame| frame < IMAGE_GPA && entry & SOFT_BORROWED == 0)
+    entry_frame(entry)
+        .filter(|&frame| frame < IMAGE_GPA && entry & SOFT_BORROWED == 0 && !crate::mm::hot::is_hot_frame(frame))
 }
 
 /// Calls `leaf` as [`for_each_entry`] does with every app address of the tables at `root`.

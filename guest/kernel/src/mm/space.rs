@@ -584,7 +584,13 @@ impl AddressSpace {
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len {
                 if !vma.prot.write {
-                    return Ok(flags.entry(IMAGE_GPA + image_offset + offset));
+                    let entry = flags.entry(crate::mm::hot::image_page(IMAGE_GPA + image_offset + offset));
+                    if crate::mm::hot::learning() {
+                        // KVM sets it when the app first touches the page: what the app's
+                        // exit reports (`mm::hot`).
+                        return Ok(entry & !uvm_abi::layout::pte::ACCESSED);
+                    }
+                    return Ok(entry);
                 }
                 // A private copy of the file's bytes: the VMM's prestaged frame, else a fresh one.
                 let n = (file_len - offset).min(PAGE_SIZE);
@@ -2026,6 +2032,22 @@ mod tests {
         assert_eq!(frame_of(&s, a + 4096), Some(IMAGE_GPA + 0x4000));
         let tail = frame_of(&s, a + 8192).unwrap();
         assert!(tail < IMAGE_GPA, "past the file: a zero frame");
+    }
+
+    #[test]
+    fn the_image_pages_touched_are_those_whose_entries_have_their_accessed_bit() {
+        use uvm_abi::layout::pte;
+        let mut s = space();
+        let b = Backing::Image { image_offset: 0x3000, file_len: 3 * 4096 };
+        let a = s.map(0, 3 * 4096, Prot::from_bits(5), MapFlags::default(), b).unwrap();
+        let image_size = 0x10_0000;
+        assert_eq!(crate::mm::hot::touched_image_pages(s.root(), image_size, 10), [0x3000, 0x4000, 0x5000]);
+        // An entry KVM has not marked (a start that learns maps them so).
+        let entry = paging::lookup(s.root(), a + 4096);
+        paging::set(s.root(), a + 4096, entry & !pte::ACCESSED, &mut s.frames.lock()).unwrap();
+        assert_eq!(crate::mm::hot::touched_image_pages(s.root(), image_size, 10), [0x3000, 0x5000]);
+        assert_eq!(crate::mm::hot::touched_image_pages(s.root(), image_size, 1), [0x3000], "at most `max`");
+        assert!(crate::mm::hot::touched_image_pages(s.root(), 0x3000, 10).is_empty(), "outside the image");
     }
 
     /// Maps an app like a 5.4 MB Go binary whose bytes sit at image offset `at`: text (r-x)

@@ -1,0 +1,155 @@
+//! Hot copies: frames of RAM the VMM filled before boot with pages of the image, which the
+//! kernel maps wherever it would map those image pages in place (boot info `hot_*`).
+//!
+//! KVM never maps a page of the read-only image slot ahead of the guest's first touch, so
+//! each one the app runs or reads costs a shadow-page fault of its own (~38 us on some hosts);
+//! a page of RAM the host backs is mapped with up to 7 neighbours. The VMM copies the pages
+//! of the app's read-only segments an earlier start of the image touched (its profile), so
+//! a start takes a fault per 8 of them instead of one each.
+//!
+//! A copy is the VM's, not a process's: every process that maps the page (the app, its
+//! forks, a later exec of the same program) maps the same frame read-only, and no unmap
+//! frees it ([`is_hot_frame`]: `paging::owned_frame` leaves it alone, as it leaves image
+//! pages). The syscall-site patcher copies a page before it patches it, as it does an
+//! image page's.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use uvm_abi::layout::{IMAGE_GPA, PAGE_SIZE};
+
+use crate::sync::SpinLock;
+
+/// A VM's hot copies.
+pub struct HotCopies {
+    /// `(image offset, frame)`, by image offset.
+    copies: Vec<(u64, u64)>,
+    /// The frames they take, `[start, end)` (contiguous).
+    frames: core::ops::Range<u64>,
+}
+
+impl HotCopies {
+    /// The copies of `offsets` (ascending, page-aligned image offsets), the first in the
+    /// frame at `first_frame` and each next one in the next frame; `None` for none, or for
+    /// offsets out of order or not page-aligned.
+    pub fn new(offsets: &[u64], first_frame: u64) -> Option<HotCopies> {
+        let ordered = offsets.windows(2).all(|pair| pair[0] < pair[1]);
+        if offsets.is_empty() || !ordered || offsets.iter().any(|o| !o.is_multiple_of(PAGE_SIZE)) {
+            return None;
+        }
+        let copies = offsets.iter().enumerate().map(|(i, &offset)| (offset, first_frame + i as u64 * PAGE_SIZE));
+        let frames = first_frame..first_frame + offsets.len() as u64 * PAGE_SIZE;
+        Some(HotCopies { copies: copies.collect(), frames })
+    }
+
+    /// The frame to map for the image page at `gpa` (`IMAGE_GPA` + a page-aligned image
+    /// offset): its copy, if there is one, else the image page itself.
+    pub fn image_page(&self, gpa: u64) -> u64 {
+        let Some(offset) = gpa.checked_sub(IMAGE_GPA) else { return gpa };
+        match self.copies.binary_search_by_key(&offset, |&(o, _)| o) {
+            Ok(at) => self.copies[at].1,
+            Err(_) => gpa,
+        }
+    }
+}
+
+/// The VM's copies (none until [`adopt`]; none in host unit tests).
+static COPIES: SpinLock<Option<HotCopies>> = SpinLock::new(None);
+/// Their frames, `[HOT_START, HOT_END)`, for [`is_hot_frame`] without the lock.
+static HOT_START: AtomicU64 = AtomicU64::new(0);
+static HOT_END: AtomicU64 = AtomicU64::new(0);
+
+/// Takes the copies the VMM made ([`HotCopies::new`]). Called once, at boot, before the app
+/// is loaded.
+pub fn adopt(copies: HotCopies) {
+    HOT_START.store(copies.frames.start, Ordering::Relaxed);
+    HOT_END.store(copies.frames.end, Ordering::Relaxed);
+    *COPIES.lock() = Some(copies);
+}
+
+/// The frame to map for the image page at `gpa`: [`HotCopies::image_page`] of the VM's.
+pub fn image_page(gpa: u64) -> u64 {
+    match &*COPIES.lock() {
+        Some(copies) => copies.image_page(gpa),
+        None => gpa,
+    }
+}
+
+/// Whether `frame` is a hot copy's (the VM's: never freed by a process).
+pub fn is_hot_frame(frame: u64) -> bool {
+    (HOT_START.load(Ordering::Relaxed)..HOT_END.load(Ordering::Relaxed)).contains(&frame)
+}
+
+/// GPA of the page to report the app's touched read-only image pages into, in a start
+/// that learns them (boot info: a `hot_list_gpa` with no `hot_pages`); 0 otherwise.
+static REPORT_GPA: AtomicU64 = AtomicU64::new(0);
+/// The image's size, for telling its pages apart in a report.
+static IMAGE_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// This start learns the app's hot pages: it maps the app's read-only image pages without
+/// their Accessed bit ([`learning`]), and [`report_touched`] lists those KVM marked at the
+/// app's exit into the page at `gpa`.
+pub fn learn_into(gpa: u64, image_size: u64) {
+    IMAGE_SIZE.store(image_size, Ordering::Relaxed);
+    REPORT_GPA.store(gpa, Ordering::Relaxed);
+}
+
+/// Whether this start learns (see [`learn_into`]).
+pub fn learning() -> bool {
+    REPORT_GPA.load(Ordering::Relaxed) != 0
+}
+
+/// The page-aligned image offsets of the image pages the tables at `root` map with their
+/// Accessed bit set (KVM sets it as it first maps a page the app touches), at most `max`.
+pub fn touched_image_pages(root: u64, image_size: u64, max: usize) -> Vec<u64> {
+    use uvm_abi::layout::pte;
+    let mut offsets = Vec::new();
+    let image = IMAGE_GPA..IMAGE_GPA.saturating_add(image_size);
+    let _ = crate::mm::paging::for_each_app_entry(root, &mut |_, entry, large| {
+        let frame = entry & pte::ADDR_MASK;
+        if !large && entry & (pte::PRESENT | pte::ACCESSED) == pte::PRESENT | pte::ACCESSED && image.contains(&frame) {
+            if offsets.len() == max {
+                return None;
+            }
+            offsets.push(frame - IMAGE_GPA);
+        }
+        Some(())
+    });
+    // In address order, which is mostly image order already (a few hundred at most).
+    crate::sort::sort_by_key(&mut offsets, |&offset| offset);
+    offsets.dedup();
+    offsets
+}
+
+/// In a start that learns, writes the read-only image pages the app's tables at `root`
+/// show touched into the report page (a count, then the offsets), for the VMM to take with
+/// the exit. Nothing otherwise.
+#[cold]
+pub fn report_touched(root: u64) {
+    let gpa = REPORT_GPA.load(Ordering::Relaxed);
+    if gpa == 0 {
+        return;
+    }
+    let offsets = touched_image_pages(root, IMAGE_SIZE.load(Ordering::Relaxed), (PAGE_SIZE / 8 - 1) as usize);
+    crate::arch::phys::write_u64(gpa, offsets.len() as u64);
+    for (i, offset) in offsets.iter().enumerate() {
+        crate::arch::phys::write_u64(gpa + 8 * (i as u64 + 1), *offset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_stand_in_for_their_image_pages() {
+        assert!(HotCopies::new(&[0x3000, 0x1000], 0x50_0000).is_none(), "out of order");
+        assert!(HotCopies::new(&[0x1800], 0x50_0000).is_none(), "not a page");
+        assert!(HotCopies::new(&[], 0x50_0000).is_none());
+        let hot = HotCopies::new(&[0x1000, 0x3000, 0x4000], 0x50_0000).unwrap();
+        assert_eq!(hot.image_page(IMAGE_GPA + 0x1000), 0x50_0000);
+        assert_eq!(hot.image_page(IMAGE_GPA + 0x4000), 0x50_2000);
+        assert_eq!(hot.image_page(IMAGE_GPA + 0x2000), IMAGE_GPA + 0x2000, "no copy: the image page");
+        assert_eq!(hot.frames, 0x50_0000..0x50_3000);
+    }
+}
