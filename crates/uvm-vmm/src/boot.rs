@@ -32,6 +32,14 @@ pub struct AppLaunch {
     /// `uvm_abi::boot::prestaged_pages`: the VMM fills a frame with each, so the kernel maps
     /// them instead of copying them out of the image page by page (two guest faults each).
     pub prestage: Vec<(u64, u64)>,
+    /// Image offsets (page-aligned, ascending, at most `uvm_abi::boot::MAX_HOT_PAGES`) of
+    /// pages of the app's read-only segments to copy into frames of their own, the hot
+    /// copies the kernel maps in their place (boot info `hot_*`): those an earlier start of
+    /// the image touched. Empty: none.
+    pub hot: Vec<u64>,
+    /// This start learns which of those pages the app touches, for the next (with no `hot`
+    /// pages): [`crate::hot_pages`].
+    pub learn_hot: bool,
     /// The guest may map the app's read-only 2 MiB chunks with large pages
     /// (`FLAG_IMAGE_LARGE_PAGES`): the image lays them out 2 MiB-aligned and the host backs
     /// them with 2 MiB pages ([`crate::MappedFile::backs_with_large_page`]).
@@ -239,6 +247,10 @@ pub struct BootTables {
     pub prestaged_gpa: u64,
     /// How many prestaged frames there are.
     pub prestaged_pages: u64,
+    /// How many hot copies follow them (`AppLaunch::hot`), and where their list is (0: none).
+    pub hot_pages: u64,
+    /// GPA of the hot copies' list page, right after them.
+    pub hot_list_gpa: u64,
 }
 
 /// How much of the kernel's heap (which starts where the kernel ends) its boot uses.
@@ -328,11 +340,21 @@ pub fn write_kernel_and_tables(
     .ok_or_else(oob)?;
     let prestaged_gpa = tables.end_gpa;
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
-    let end_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
+    let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
+    let hot_pages = copy_hot_pages(memory, hot_gpa, &launch.hot);
+    let (hot_list_gpa, end_gpa) = match hot_pages {
+        // A start that learns: the list page is where the guest reports.
+        0 if launch.learn_hot && memory.write_ram(hot_gpa, &[0; 8]).is_some() => {
+            crate::hot_pages::report_into(hot_gpa);
+            (hot_gpa, hot_gpa + layout::PAGE_SIZE)
+        }
+        0 => (0, hot_gpa),
+        n => (hot_gpa + n * layout::PAGE_SIZE, hot_gpa + (n + 1) * layout::PAGE_SIZE),
+    };
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
-    Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages })
+    Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages, hot_pages, hot_list_gpa })
 }
 
 /// `kernel-text-profile`: maps the kernel range `UVM_PROFILE_KERNEL_TEXT` names
@@ -381,6 +403,38 @@ fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
     count
 }
 
+/// Copies the whole image page at each of `offsets` into a frame of its own from `gpa` on
+/// (the image's last page: its bytes, then zeros), and their list into the page after them
+/// (`uvm_abi::boot::BootInfo::hot_list_gpa`); returns how many: all of them, or none when
+/// they do not fit (more than `MAX_HOT_PAGES`, out of order, not page-aligned, outside the
+/// image, or no room in RAM).
+fn copy_hot_pages(memory: &GuestMemory, gpa: u64, offsets: &[u64]) -> u64 {
+    let count = offsets.len() as u64;
+    let fits = count <= uvm_abi::boot::MAX_HOT_PAGES
+        && offsets.windows(2).all(|pair| pair[0] < pair[1])
+        && offsets.iter().all(|&o| o.is_multiple_of(layout::PAGE_SIZE) && o < memory.image_size())
+        && memory.is_ram(gpa, (count + 1 + 16) * layout::PAGE_SIZE);
+    if count == 0 || !fits {
+        return 0;
+    }
+    memory.prefault_ram(gpa, (count + 1) * layout::PAGE_SIZE);
+    let list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    for (i, &offset) in offsets.iter().enumerate() {
+        let len = (memory.image_size() - offset).min(layout::PAGE_SIZE);
+        if memory.copy_image_to_ram(offset, gpa + i as u64 * layout::PAGE_SIZE, len).is_none() {
+            // Checked above, so not expected; frames the kernel may hand out later must be
+            // zero, so what was copied is wiped again.
+            let _ = memory.write_ram(gpa, &vec![0; i * layout::PAGE_SIZE as usize]);
+            return 0;
+        }
+    }
+    if memory.write_ram(gpa + count * layout::PAGE_SIZE, &list).is_none() {
+        let _ = memory.write_ram(gpa, &vec![0; (count * layout::PAGE_SIZE) as usize]);
+        return 0;
+    }
+    count
+}
+
 /// Writes vCPU `cpu`'s TSS (before the vCPU first runs; nothing else writes that area).
 pub fn write_tss(memory: &GuestMemory, cpu: u32) -> Result<(), VmError> {
     memory.write_ram(layout::tss_gpa(cpu), &cpu::tss_bytes(cpu)).ok_or(VmError::OutOfBootMemory)
@@ -424,6 +478,8 @@ pub fn write_boot_info(
         volume_count: (volumes.len() + launch.tmpfs.len()) as u32,
         prestaged_gpa: tables.prestaged_gpa,
         prestaged_pages: tables.prestaged_pages,
+        hot_pages: tables.hot_pages,
+        hot_list_gpa: tables.hot_list_gpa,
         uid: launch.user.uid,
         gid: launch.user.gid,
         group_count,
@@ -633,6 +689,30 @@ mod tests {
         assert_eq!(prestage(&memory, gpa, &too_many), 0);
     }
 
+    #[test]
+    fn hot_pages_are_copied_whole_with_their_list_after_them_or_not_at_all() {
+        let image: Vec<u8> = (0..3 * 4096u32 - 100).map(|i| (i % 251) as u8 + 1).collect();
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
+        let gpa = 0x50_0000;
+        assert_eq!(copy_hot_pages(&memory, gpa, &[0, 2 * 4096]), 2);
+        let mut page = vec![0u8; 4096];
+        memory.read_ram(gpa, &mut page).unwrap();
+        assert_eq!(page, image[..4096]);
+        memory.read_ram(gpa + 4096, &mut page).unwrap();
+        assert_eq!(page[..4096 - 100], image[2 * 4096..], "the image's last page: its bytes");
+        assert!(page[4096 - 100..].iter().all(|&b| b == 0), "then zeros");
+        let mut list = [0u8; 16];
+        memory.read_ram(gpa + 2 * 4096, &mut list).unwrap();
+        assert_eq!(list, [0u64.to_le_bytes(), 8192u64.to_le_bytes()].concat()[..]);
+        assert_eq!(copy_hot_pages(&memory, gpa, &[]), 0);
+        assert_eq!(copy_hot_pages(&memory, gpa, &[4096, 0]), 0, "out of order");
+        assert_eq!(copy_hot_pages(&memory, gpa, &[100]), 0, "not a page");
+        assert_eq!(copy_hot_pages(&memory, gpa, &[3 * 4096]), 0, "outside the image");
+        assert_eq!(copy_hot_pages(&memory, (64 << 20) - 4096, &[0]), 0, "no room left after them");
+        let too_many: Vec<u64> = (0..=uvm_abi::boot::MAX_HOT_PAGES).map(|i| i * 4096).collect();
+        assert_eq!(copy_hot_pages(&memory, gpa, &too_many), 0);
+    }
+
     /// The boot info a launch of `user` writes, read back from guest memory.
     fn boot_info_for(user: AppUser) -> Result<BootInfo, VmError> {
         let memory = GuestMemory::for_tests(64 << 20);
@@ -646,7 +726,14 @@ mod tests {
             vcpu_count: 1,
             ram_ready_size: 64 << 20,
         };
-        let tables = BootTables { root: 0, end_gpa: 0x40_0000, prestaged_gpa: 0x40_0000, prestaged_pages: 0 };
+        let tables = BootTables {
+            root: 0,
+            end_gpa: 0x40_0000,
+            prestaged_gpa: 0x40_0000,
+            prestaged_pages: 0,
+            hot_pages: 0,
+            hot_list_gpa: 0,
+        };
         write_boot_info(&memory, &launch, &[], &facts, tables)?;
         Ok(memory.read_plain::<BootInfo>(BOOT_INFO_GPA).unwrap())
     }

@@ -207,6 +207,7 @@ pub fn handle(
         }
         Hypercall::Exit => {
             let p: Exit = read_params(memory, call, params_gpa)?;
+            crate::hot_pages::take_report(memory);
             Ok(HypercallAction::Exit(p.status, p.stats))
         }
         Hypercall::FlushTlb => Ok(HypercallAction::FlushTlb(params_gpa)),

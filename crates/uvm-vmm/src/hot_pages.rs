@@ -1,0 +1,69 @@
+//! A start that learns its image's hot pages (`AppLaunch::learn_hot`): the page the guest
+//! kernel reports them into, and what it reported at the app's exit.
+//!
+//! The guest kernel maps the app's read-only image pages without their Accessed bit in such
+//! a start; KVM sets the bit as it first maps each page (its shadow MMU walks the guest's
+//! tables), so at the app's exit the kernel lists the image pages whose entries have it,
+//! ahead of the `Exit` hypercall, into a page the VMM set aside: a `u64` count, then that
+//! many page-aligned image offsets. The VMM takes the list when it handles the `Exit`
+//! (here), before uvm's own exit, which may follow at once (`VmSpec::exit_now`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use uvm_abi::layout::PAGE_SIZE;
+
+use crate::memory::GuestMemory;
+
+/// GPA of the page the guest reports into (0: this start does not learn).
+static REPORT_GPA: AtomicU64 = AtomicU64::new(0);
+/// What it reported.
+static LEARNED: Mutex<Option<Vec<u64>>> = Mutex::new(None);
+
+/// This start learns: the guest reports into the page at `gpa`.
+pub(crate) fn report_into(gpa: u64) {
+    REPORT_GPA.store(gpa, Ordering::Relaxed);
+}
+
+/// Takes the guest's report at the app's exit (the `Exit` hypercall), if this start learns.
+/// A report that does not fit its page is ignored.
+pub(crate) fn take_report(memory: &GuestMemory) {
+    let gpa = REPORT_GPA.swap(0, Ordering::Relaxed);
+    if gpa == 0 {
+        return;
+    }
+    let Some(count) = memory.read_u64(gpa).filter(|&n| n < PAGE_SIZE / 8) else { return };
+    let offsets: Option<Vec<u64>> = (1..=count).map(|i| memory.read_u64(gpa + i * 8)).collect();
+    if let (Some(offsets), Ok(mut learned)) = (offsets, LEARNED.lock()) {
+        *learned = Some(offsets);
+    }
+}
+
+/// The image offsets of the app's read-only pages the guest reported touched, once the app
+/// has exited in a start that learns; `None` otherwise.
+pub fn learned() -> Option<Vec<u64>> {
+    LEARNED.lock().ok()?.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_taken_once_and_only_when_it_fits() {
+        let memory = GuestMemory::for_tests(64 << 20);
+        let gpa = 0x50_0000;
+        memory.write_u64(gpa, 2).unwrap();
+        memory.write_u64(gpa + 8, 0x1000).unwrap();
+        memory.write_u64(gpa + 16, 0x5000).unwrap();
+        take_report(&memory);
+        assert_eq!(learned(), None, "not a learning start");
+        report_into(gpa);
+        take_report(&memory);
+        assert_eq!(learned(), Some(vec![0x1000, 0x5000]));
+        memory.write_u64(gpa, PAGE_SIZE).unwrap();
+        report_into(gpa);
+        take_report(&memory);
+        assert_eq!(learned(), Some(vec![0x1000, 0x5000]), "a count past the page: ignored");
+    }
+}
