@@ -17,6 +17,7 @@ mod build;
 mod cli;
 mod guest_etc;
 mod hostname;
+mod hot_pages;
 mod inspect;
 mod network;
 mod program;

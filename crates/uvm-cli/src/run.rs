@@ -36,6 +36,9 @@ struct OpenedImage {
     network: uvm_net::NetworkConfig,
     volumes: Vec<VolumeSpec>,
     staged: StagedMemory,
+    /// Where to save the image's hot-page profile after the run, and its candidates, when
+    /// there was none to use (`crate::hot_pages`).
+    learn_hot_pages: Option<(PathBuf, Vec<u64>)>,
 }
 
 /// Finds (or builds), maps and checks the image, works out the app's launch and network from
@@ -88,6 +91,23 @@ fn open_image(
     let user = app_user(user_flag, args.user.as_deref(), &config, &image)?;
     let elf = image.app_elf_info()?;
     let hostname = crate::hostname::host_name(args.hostname.as_deref(), config.hostname.as_deref(), read_only_root)?;
+    let large_pages = entrypoint.is_none()
+        && large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity)));
+    // Not for an entrypoint (the image's app is not loaded), nor with large pages (the
+    // read-only chunks they cover are mapped whole).
+    let hot_profile = Image::stored_checksum(mapped.as_ref())
+        .and_then(crate::hot_pages::profile_path)
+        .filter(|_| entrypoint.is_none() && !large_pages);
+    let (hot, learn_hot_pages) = match hot_profile {
+        Some(profile) => {
+            let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
+            match crate::hot_pages::load(&profile, &candidates) {
+                Some(hot) => (crate::hot_pages::whole_groups(&hot, image.app_entry().data.offset, &elf), None),
+                None => (Vec::new(), Some((profile, candidates))),
+            }
+        }
+        None => (Vec::new(), None),
+    };
     let launch = AppLaunch {
         argv,
         envp: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -96,8 +116,9 @@ fn open_image(
         prelink: first_addresses(&elf),
         // The image's app is not loaded when an entrypoint runs instead.
         prestage: if entrypoint.is_some() { Vec::new() } else { writable_pages(&image, &elf) },
-        large_pages: entrypoint.is_none()
-            && large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity))),
+        learn_hot: learn_hot_pages.is_some(),
+        hot,
+        large_pages,
         read_only_root,
         user,
         entrypoint,
@@ -107,7 +128,20 @@ fn open_image(
     let spec = vm_spec(&args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let staged = uvm_vmm::stage_memory(&spec, Some(vm)).with_context(|| format!("running {}", path.display()))?;
     let VmSpec { launch, network, volumes, .. } = spec;
-    Ok(OpenedImage { took, checksum, path, mapped, memory_mib, cpus, stop, launch, network, volumes, staged })
+    Ok(OpenedImage {
+        took,
+        checksum,
+        path,
+        mapped,
+        memory_mib,
+        cpus,
+        stop,
+        launch,
+        network,
+        volumes,
+        staged,
+        learn_hot_pages,
+    })
 }
 
 /// Docker's PATH for finding an entrypoint when the app's environment has none.
@@ -271,9 +305,23 @@ fn vm_spec<'a>(
     }
 }
 
+/// A start without a hot-page profile for its image: where to save the one it learns and
+/// the candidate pages (`crate::hot_pages`). Taken at the app's exit.
+type HotPagesToLearn = Option<(PathBuf, Vec<u64>)>;
+static LEARN_HOT_PAGES: std::sync::OnceLock<HotPagesToLearn> = std::sync::OnceLock::new();
+
+/// Learns and saves the image's hot-page profile, if this start is to (once per image: a
+/// later start reads it). At the app's exit, before uvm's own: a file written, that once.
+fn learn_hot_pages_now() {
+    if let Some(Some((profile, candidates))) = LEARN_HOT_PAGES.get() {
+        crate::hot_pages::learn(profile, candidates);
+    }
+}
+
 /// Ends uvm with the app's exit status as soon as the app has exited (`VmSpec::exit_now`):
 /// what `command` and `main` would do with it, less the wait for the other vCPU threads.
 fn exit_now(status: i32) -> ! {
+    learn_hot_pages_now();
     if uvm_vmm::stop::timed_out() {
         report_time_up(uvm_vmm::stop::stop_signal(), &format!("ended with status {}", app_exit_status(status)));
         exit_process(TIMED_OUT_STATUS, ())
@@ -358,13 +406,23 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         network,
         volumes,
         staged,
+        learn_hot_pages,
     } = opened;
+    let hot_pages = if learn_hot_pages.is_some() { None } else { Some(launch.hot.len()) };
+    if let Some(learn) = learn_hot_pages {
+        let _ = LEARN_HOT_PAGES.set(Some(learn));
+    }
     let (stage_took, slots_took) = (staged.took(), staged.slots_took());
     let spec = vm_spec(args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
     let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
         .with_context(|| format!("running {}", image_path.display()))?;
+    learn_hot_pages_now();
     if args.timings {
         print_timings(&report, (open_took, checksum), stage_took, slots_took);
+        match hot_pages {
+            None => eprintln!("  hot pages: learned in this start (the next copies them before boot)"),
+            Some(n) => eprintln!("  hot pages: {n} of the app's read-only pages copied before boot"),
+        }
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))
 }

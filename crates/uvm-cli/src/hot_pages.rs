@@ -1,0 +1,179 @@
+//! Hot pages: which pages of the app's read-only segments a start of an image touched, kept
+//! in uvm's cache directory so that later starts copy them into RAM before boot
+//! (`uvm_vmm::AppLaunch::hot`, the guest kernel's `mm::hot`).
+//!
+//! KVM maps a page of the read-only image slot only when the guest first touches it, one
+//! page per shadow-page fault (~38 us each on some hosts), where it maps RAM's pages with up
+//! to 7 neighbours. A start without a profile learns one: the guest kernel reports the app's
+//! read-only pages KVM mapped (their Accessed bits) at the app's exit
+//! (`uvm_vmm::hot_pages`), and uvm saves them before it exits itself. The copies are
+//! private to each VM (the glibc hello's ~50 pages: ~200 KiB); every other page of the
+//! image stays shared through the page cache.
+//!
+//! A profile is named by the image's stored checksum. What it lists is only a hint: the
+//! offsets are checked against the app's read-only pages, and a copy holds the image's own
+//! bytes, so a wrong or stale profile can cost time, never correctness.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The first line of a profile file.
+const MAGIC: &str = "uvm-hot-pages 1";
+
+/// The profile of the image whose stored checksum is `checksum`, in uvm's cache directory.
+pub fn profile_path(checksum: u64) -> Option<PathBuf> {
+    uvm_image::user_cache_dir().map(|dir| dir.join("hot-pages").join(format!("{checksum:016x}")))
+}
+
+/// The image offsets of the pages of the app's read-only segments, ascending (the app's
+/// bytes start at `app_offset` in the image).
+pub fn read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
+    let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags));
+    let mut pages: Vec<u64> = uvm_abi::boot::read_only_pages(app_offset, segments).map(|(offset, _)| offset).collect();
+    pages.sort_unstable();
+    pages.dedup();
+    pages
+}
+
+/// `hot` (ascending image offsets of read-only pages) grown to whole groups of 8 pages of
+/// the app's address space: each read-only page (of the app at `app_offset` in the image)
+/// that shares its 32 KiB-aligned group of addresses with a hot one, ascending, at most
+/// `uvm_abi::boot::MAX_HOT_PAGES`. KVM maps a faulting page's neighbours in its group of 8
+/// page-table entries only up to the first it cannot map, and it cannot map a page of the
+/// read-only image slot ahead, so a group is all copies or the copies in it save little.
+pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
+    const GROUP: u64 = 8 * uvm_abi::layout::PAGE_SIZE;
+    let bias = elf.load_bias();
+    // Each read-only page as (image offset, address), as the loader places it.
+    let pages: Vec<(u64, u64)> = elf
+        .segments
+        .iter()
+        .filter(|s| s.flags & uvm_abi::boot::PF_W == 0)
+        .flat_map(|s| {
+            let segment = [(s.offset, s.vaddr, s.filesz, s.flags)];
+            let first_va = bias.wrapping_add(s.vaddr) & !(uvm_abi::layout::PAGE_SIZE - 1);
+            uvm_abi::boot::read_only_pages(app_offset, segment)
+                .enumerate()
+                .map(move |(i, (offset, _))| (offset, first_va.wrapping_add(i as u64 * uvm_abi::layout::PAGE_SIZE)))
+        })
+        .collect();
+    let groups: std::collections::BTreeSet<u64> =
+        pages.iter().filter(|(offset, _)| hot.binary_search(offset).is_ok()).map(|(_, va)| va / GROUP).collect();
+    let mut grown: Vec<u64> =
+        pages.iter().filter(|(_, va)| groups.contains(&(va / GROUP))).map(|&(offset, _)| offset).collect();
+    grown.sort_unstable();
+    grown.dedup();
+    grown.truncate(uvm_abi::boot::MAX_HOT_PAGES as usize);
+    grown
+}
+
+/// The pages `profile` (a profile file's text) lists that are among `candidates` (ascending),
+/// at most `uvm_abi::boot::MAX_HOT_PAGES`, ascending; `None` for a text that is no profile.
+pub fn parse(profile: &str, candidates: &[u64]) -> Option<Vec<u64>> {
+    let mut lines = profile.lines();
+    if lines.next()? != MAGIC {
+        return None;
+    }
+    let mut pages = Vec::new();
+    for line in lines {
+        let offset = u64::from_str_radix(line.trim(), 16).ok()?;
+        if candidates.binary_search(&offset).is_ok() {
+            pages.push(offset);
+        }
+    }
+    pages.sort_unstable();
+    pages.dedup();
+    pages.truncate(uvm_abi::boot::MAX_HOT_PAGES as usize);
+    Some(pages)
+}
+
+/// The hot pages of `candidates` the profile at `path` lists; `None` when there is no
+/// profile to read (not an error: a start without one learns it).
+pub fn load(path: &Path, candidates: &[u64]) -> Option<Vec<u64>> {
+    parse(&std::fs::read_to_string(path).ok()?, candidates)
+}
+
+/// Writes the profile `pages` at `path` (its directory made if missing), whole or not at all.
+pub fn save(path: &Path, pages: &[u64]) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("a profile path without a directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut text = format!("{MAGIC}\n");
+    for offset in pages {
+        text += &format!("{offset:x}\n");
+    }
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    drop(file);
+    std::fs::rename(&temporary, path)
+}
+
+/// Saves the profile at `path` once the app has exited in a start that learned it: the
+/// `candidates` the guest reported touched. A failure (a read-only cache) only means the
+/// next start learns again.
+pub fn learn(path: &Path, candidates: &[u64]) {
+    let Some(touched) = uvm_vmm::hot_pages::learned() else { return };
+    let pages: Vec<u64> = touched.into_iter().filter(|page| candidates.binary_search(page).is_ok()).collect();
+    let _ = save(path, &pages);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uvm_abi::layout::PAGE_SIZE;
+
+    #[test]
+    fn a_profile_names_only_read_only_pages_in_order_and_at_most_a_list_page() {
+        let candidates = [0x1000, 0x2000, 0x5000];
+        let text = format!("{MAGIC}\n5000\n1000\n9000\n1000\n");
+        assert_eq!(
+            parse(&text, &candidates),
+            Some(vec![0x1000, 0x5000]),
+            "sorted, deduplicated, 0x9000 not a candidate"
+        );
+        assert_eq!(parse("uvm-hot-pages 0\n1000\n", &candidates), None, "another format");
+        assert_eq!(parse(&format!("{MAGIC}\nxyz\n"), &candidates), None);
+        let many: Vec<u64> = (0..1000).map(|i| i * PAGE_SIZE).collect();
+        let text = many.iter().fold(format!("{MAGIC}\n"), |t, o| t + &format!("{o:x}\n"));
+        assert_eq!(parse(&text, &many).map(|p| p.len()), Some(uvm_abi::boot::MAX_HOT_PAGES as usize));
+    }
+
+    #[test]
+    fn hot_pages_grow_to_their_groups_of_eight_addresses_within_read_only_segments() {
+        use uvm_image::{ElfInfo, ElfKind, SegmentInfo};
+        let segment = |offset, vaddr, filesz, flags| SegmentInfo { offset, vaddr, memsz: filesz, filesz, flags };
+        // Text from 0x401000 (file 0x1000) for 20 pages, read-only data from 0x418000
+        // (file 0x18000) for 3 pages, then writable data.
+        let elf = ElfInfo {
+            kind: ElfKind::Static,
+            entry: 0x401000,
+            segments: vec![
+                segment(0x1000, 0x40_1000, 20 * PAGE_SIZE, 5),
+                segment(0x18000, 0x41_8000, 3 * PAGE_SIZE, 4),
+                segment(0x1b000, 0x41_b000, PAGE_SIZE, 6),
+            ],
+            has_tls: false,
+            interp: None,
+        };
+        let app = 0x10_0000;
+        let page = |va: u64| app + va - 0x40_0000;
+        // A hot page at 0x403000 (group 0x400000..0x408000: the text's first 7 pages) and
+        // one at 0x419000 (group 0x418000..: the read-only data's 3 pages, not the data).
+        let grown = whole_groups(&[page(0x40_3000), page(0x41_9000)], app, &elf);
+        let expected: Vec<u64> =
+            (0x40_1000..0x40_8000).step_by(4096).chain((0x41_8000..0x41_b000).step_by(4096)).map(page).collect();
+        assert_eq!(grown, expected);
+        assert!(whole_groups(&[], app, &elf).is_empty());
+    }
+
+    #[test]
+    fn a_saved_profile_loads_back() {
+        let dir = std::env::temp_dir().join(format!("uvm-hot-pages-{}", std::process::id()));
+        let profile = dir.join("sub").join("profile");
+        let candidates = [0, PAGE_SIZE, 2 * PAGE_SIZE];
+        save(&profile, &[PAGE_SIZE, 2 * PAGE_SIZE]).unwrap();
+        assert_eq!(load(&profile, &candidates), Some(vec![PAGE_SIZE, 2 * PAGE_SIZE]));
+        assert_eq!(load(&dir.join("missing"), &candidates), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
