@@ -185,6 +185,23 @@ fn cli_run_manifest_builds_then_runs() {
     vm::check_run(test, &staged.manifest_path, &run);
 }
 
+/// `uvm run --timings` of a hello image built for `test`, each start with the test's own
+/// cache directory (returned too), emptied first: the first start learns the image's hot
+/// pages. `None` when the hello cannot be staged.
+fn timed_hello_starts(test: &str) -> Option<(impl Fn() -> process::Output + '_, std::path::PathBuf)> {
+    let staged = stage_hello(test)?;
+    let image = vm::build(test, &staged);
+    let cache = vm::work_dir(test).join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let for_starts = cache.clone();
+    let start = move || {
+        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+        cmd.env("XDG_CACHE_HOME", &for_starts);
+        expect_code(test, cmd, 0)
+    };
+    Some((start, cache))
+}
+
 /// A start without a hot-page profile for its image learns one (the app's read-only pages
 /// the guest touched: the guest kernel reports them at the app's exit) and the next start
 /// copies those pages (grown to whole groups of 8) into RAM before boot, so KVM maps them 8
@@ -196,16 +213,11 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     if !vm::require_kvm(test) || !std::path::Path::new("/sys/module/kvm_pvm").exists() {
         return;
     }
-    let Some(staged) = stage_hello(test) else {
+    let Some((start_hello, cache)) = timed_hello_starts(test) else {
         return;
     };
-    let image = vm::build(test, &staged);
-    let cache = vm::work_dir(test).join("cache");
-    let _ = std::fs::remove_dir_all(&cache);
     let start = || {
-        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
-        cmd.env("XDG_CACHE_HOME", &cache);
-        let out = expect_code(test, cmd, 0);
+        let out = start_hello();
         assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         vm::count_after(&stderr, "kvm: ").unwrap_or_else(|| panic!("{test}: no fault count in\n{stderr}"))
@@ -232,18 +244,10 @@ fn cli_run_timings_breakdown() {
     if !vm::require_kvm(test) {
         return;
     }
-    let Some(staged) = stage_hello(test) else {
-        return;
-    };
-    let image = vm::build(test, &staged);
     // The first start of an image learns its hot pages, with ~7 faults more; the second
     // copies them (`a_second_start_copies_the_pages_the_first_touched`).
-    let cache = vm::work_dir(test).join("cache");
-    let _ = std::fs::remove_dir_all(&cache);
-    let start = || {
-        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
-        cmd.env("XDG_CACHE_HOME", &cache);
-        expect_code(test, cmd, 0)
+    let Some((start, _)) = timed_hello_starts(test) else {
+        return;
     };
     let learning = start();
     let out = start();
