@@ -108,6 +108,7 @@ mod tests {
             volume: Vec::new(),
             tmpfs: Vec::new(),
             read_only: false,
+            no_hot_pages: false,
             trace_syscalls: false,
             timings: false,
             timeout: None,

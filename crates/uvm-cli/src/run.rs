@@ -97,7 +97,7 @@ fn open_image(
     // read-only chunks they cover are mapped whole).
     let hot_profile = Image::stored_checksum(mapped.as_ref())
         .and_then(crate::hot_pages::profile_path)
-        .filter(|_| entrypoint.is_none() && !large_pages);
+        .filter(|_| entrypoint.is_none() && !large_pages && !args.no_hot_pages);
     let (hot, learn_hot_pages) = match hot_profile {
         Some(profile) => {
             let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
@@ -408,7 +408,11 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         staged,
         learn_hot_pages,
     } = opened;
-    let hot_pages = if learn_hot_pages.is_some() { None } else { Some(launch.hot.len()) };
+    let hot_pages = match (&learn_hot_pages, args.no_hot_pages) {
+        (_, true) => "off (--no-hot-pages)".to_string(),
+        (Some(_), false) => "learned in this start (the next copies them before boot)".to_string(),
+        (None, false) => format!("{} of the app's read-only pages copied before boot", launch.hot.len()),
+    };
     if let Some(learn) = learn_hot_pages {
         let _ = LEARN_HOT_PAGES.set(Some(learn));
     }
@@ -419,10 +423,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     learn_hot_pages_now();
     if args.timings {
         print_timings(&report, (open_took, checksum), stage_took, slots_took);
-        match hot_pages {
-            None => eprintln!("  hot pages: learned in this start (the next copies them before boot)"),
-            Some(n) => eprintln!("  hot pages: {n} of the app's read-only pages copied before boot"),
-        }
+        eprintln!("  hot pages: {hot_pages}");
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))
 }

@@ -185,18 +185,18 @@ fn cli_run_manifest_builds_then_runs() {
     vm::check_run(test, &staged.manifest_path, &run);
 }
 
-/// `uvm run --timings` of a hello image built for `test`, each start with the test's own
-/// cache directory (returned too), emptied first: the first start learns the image's hot
-/// pages. `None` when the hello cannot be staged.
-fn timed_hello_starts(test: &str) -> Option<(impl Fn() -> process::Output + '_, std::path::PathBuf)> {
+/// `uvm run --timings [EXTRA]` of a hello image built for `test`, each start with the
+/// test's own cache directory (returned too), emptied first: the first start learns the
+/// image's hot pages. `None` when the hello cannot be staged.
+fn timed_hello_starts(test: &str) -> Option<(impl Fn(&[&str]) -> process::Output + '_, std::path::PathBuf)> {
     let staged = stage_hello(test)?;
     let image = vm::build(test, &staged);
     let cache = vm::work_dir(test).join("cache");
     let _ = std::fs::remove_dir_all(&cache);
     let for_starts = cache.clone();
-    let start = move || {
+    let start = move |extra: &[&str]| {
         let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
-        cmd.env("XDG_CACHE_HOME", &for_starts);
+        cmd.args(extra).env("XDG_CACHE_HOME", &for_starts);
         expect_code(test, cmd, 0)
     };
     Some((start, cache))
@@ -217,7 +217,7 @@ fn a_second_start_copies_the_pages_the_first_touched() {
         return;
     };
     let start = || {
-        let out = start_hello();
+        let out = start_hello(&[]);
         assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         vm::count_after(&stderr, "kvm: ").unwrap_or_else(|| panic!("{test}: no fault count in\n{stderr}"))
@@ -231,6 +231,12 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     assert!(copied + 20 <= learning, "{test}: {copied} shadow-page faults with the copies, {learning} without");
     std::fs::write(profiles[0].path(), "not a profile\n").unwrap();
     start();
+    // --no-hot-pages: no copies, and nothing learned.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let out = start_hello(&["--no-hot-pages"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hot pages: off"), "{test}: {stderr}");
+    assert!(!cache.join("uvm/hot-pages").exists(), "{test}: a profile learned with --no-hot-pages");
 }
 
 /// `uvm run --timings` prints every phase and the counts on stderr, leaving the app's output
@@ -246,9 +252,10 @@ fn cli_run_timings_breakdown() {
     }
     // The first start of an image learns its hot pages, with ~7 faults more; the second
     // copies them (`a_second_start_copies_the_pages_the_first_touched`).
-    let Some((start, _)) = timed_hello_starts(test) else {
+    let Some((start_hello, _)) = timed_hello_starts(test) else {
         return;
     };
+    let start = || start_hello(&[]);
     let learning = start();
     let out = start();
     assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
