@@ -408,10 +408,16 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         staged,
         learn_hot_pages,
     } = opened;
-    let hot_pages = match (&learn_hot_pages, args.no_hot_pages) {
-        (_, true) => "off (--no-hot-pages)".to_string(),
-        (Some(_), false) => "learned in this start (the next copies them before boot)".to_string(),
-        (None, false) => format!("{} of the app's read-only pages copied before boot", launch.hot.len()),
+    let hot_pages = if args.no_hot_pages {
+        "off (--no-hot-pages)".to_string()
+    } else if launch.large_pages {
+        "none (the app's read-only 2 MiB chunks map with large pages)".to_string()
+    } else if launch.entrypoint.is_some() {
+        "none (an entrypoint runs instead of the app)".to_string()
+    } else if learn_hot_pages.is_some() {
+        "learned in this start (the next copies them before boot)".to_string()
+    } else {
+        format!("{} of the app's read-only pages copied before boot", launch.hot.len())
     };
     if let Some(learn) = learn_hot_pages {
         let _ = LEARN_HOT_PAGES.set(Some(learn));
