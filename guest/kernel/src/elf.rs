@@ -235,8 +235,7 @@ impl InPlace {
     /// The entry for `va`, if it is one of these pages.
     pub fn entry(&self, va: u64) -> Option<u64> {
         let &(page, _, gpa, prot) = self.runs.iter().find(|&&(page, end, _, _)| (page..end).contains(&va))?;
-        let image_page = gpa + (align_down(va, PAGE_SIZE) - page);
-        Some(prot.page_flags().entry(crate::mm::hot::image_page(image_page)))
+        Some(crate::mm::hot::image_page_entry(prot.page_flags(), gpa + (align_down(va, PAGE_SIZE) - page)))
     }
 
     /// What names the program for tables that fit it (`FrameAllocator::take_spare`): its

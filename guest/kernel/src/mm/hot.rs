@@ -68,11 +68,26 @@ pub fn adopt(copies: HotCopies) {
 }
 
 /// The frame to map for the image page at `gpa`: [`HotCopies::image_page`] of the VM's.
-pub fn image_page(gpa: u64) -> u64 {
+fn image_page(gpa: u64) -> u64 {
+    if HOT_END.load(Ordering::Relaxed) == 0 {
+        return gpa; // no copies: the lock is not taken for every page a load maps
+    }
     match &*COPIES.lock() {
         Some(copies) => copies.image_page(gpa),
         None => gpa,
     }
+}
+
+/// The entry that maps the image page at `gpa` (`IMAGE_GPA` + a page-aligned image offset)
+/// in place with `flags`: its hot copy if there is one, and in a start that learns
+/// ([`learning`]) without the Accessed bit, which KVM sets when the app first touches the
+/// page. The one rule for the loader and for execve's spare entries, which must agree.
+pub fn image_page_entry(flags: crate::mm::paging::PageFlags, gpa: u64) -> u64 {
+    let entry = flags.entry(image_page(gpa));
+    if learning() {
+        return entry & !uvm_abi::layout::pte::ACCESSED;
+    }
+    entry
 }
 
 /// Whether `frame` is a hot copy's (the VM's: never freed by a process).

@@ -584,13 +584,7 @@ impl AddressSpace {
         if let Backing::Image { image_offset, file_len } = vma.backing {
             if offset < file_len {
                 if !vma.prot.write {
-                    let entry = flags.entry(crate::mm::hot::image_page(IMAGE_GPA + image_offset + offset));
-                    if crate::mm::hot::learning() {
-                        // KVM sets it when the app first touches the page: what the app's
-                        // exit reports (`mm::hot`).
-                        return Ok(entry & !uvm_abi::layout::pte::ACCESSED);
-                    }
-                    return Ok(entry);
+                    return Ok(crate::mm::hot::image_page_entry(flags, IMAGE_GPA + image_offset + offset));
                 }
                 // A private copy of the file's bytes: the VMM's prestaged frame, else a fresh one.
                 let n = (file_len - offset).min(PAGE_SIZE);
