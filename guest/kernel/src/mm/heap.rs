@@ -61,8 +61,7 @@ pub struct Heap {
     free_blocks: [usize; CLASSES.len()],
     runs: *mut FreeRun,
     bytes_in_use: usize,
-    /// Bytes taken from the page source, ever: the heap never gives pages back (a page of
-    /// small blocks stays in its size class, a free run stays a run).
+    /// Bytes taken from the page source and not given back.
     bytes_taken: usize,
 }
 
@@ -587,9 +586,10 @@ fn block_counts() -> Option<(*mut u16, usize)> {
     use core::sync::atomic::Ordering;
     match BLOCK_COUNTS.load(Ordering::Relaxed) {
         0 => {
-            let len = (super::FRAMES.lock().ram_end() / PAGE_SIZE) as usize;
-            let pages = (len * size_of::<u16>()).div_ceil(PAGE) as u64;
-            let made = super::FRAMES.lock().alloc_heap_run(pages);
+            let mut frames = super::FRAMES.lock();
+            let len = (frames.ram_end() / PAGE_SIZE) as usize;
+            let made = frames.alloc_heap_run((len * size_of::<u16>()).div_ceil(PAGE) as u64);
+            drop(frames);
             let Some(gpa) = made else {
                 BLOCK_COUNTS.store(1, Ordering::Relaxed);
                 return None;

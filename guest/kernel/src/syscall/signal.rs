@@ -394,9 +394,7 @@ pub fn sys_rt_tgsigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let of_caller = p.thread.tid == tid || p.threads.others.iter().any(|t| t.tid == tid);
     if of_caller && tgid == p.pid {
         if let Some(info) = info {
-            let thread =
-                if p.thread.tid == tid { Some(&p.thread) } else { p.threads.others.iter().find(|t| t.tid == tid) };
-            if let Some(thread) = thread {
+            if let Some(thread) = p.thread_mut(tid) {
                 refuse_overflow(&thread.signals.pending, &info)?;
             }
             send_to_thread_of_process(p, tid, info)?;
@@ -405,12 +403,7 @@ pub fn sys_rt_tgsigqueueinfo(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     }
     let owner = p.shared.processes.iter_mut().find(|q| q.pid == tgid && q.runs_thread(tid)).ok_or(Errno::ESRCH)?;
     if let Some(info) = info {
-        let thread = if owner.thread.tid == tid {
-            Some(&owner.thread)
-        } else {
-            owner.threads.others.iter().find(|t| t.tid == tid)
-        };
-        if let Some(thread) = thread {
+        if let Some(thread) = owner.thread_mut(tid) {
             refuse_overflow(&thread.signals.pending, &info)?;
         }
         crate::family::signal_thread(owner, tid, info);
