@@ -6,8 +6,9 @@
 //! page per shadow-page fault (~38 us each on some hosts), where it maps RAM's pages with up
 //! to 7 neighbours. A start without a profile learns one: the guest kernel reports the app's
 //! read-only pages KVM mapped (their Accessed bits) at the app's exit
-//! (`uvm_vmm::hot_pages`), and uvm saves them before it exits itself. The copies are
-//! private to each VM (the glibc hello's ~50 pages: ~200 KiB); every other page of the
+//! (`uvm_vmm::hot_pages`), and uvm saves them before it exits itself. Later starts copy
+//! them, grown to whole groups of 8 addresses ([`whole_groups`]). The copies are private to
+//! each VM (the glibc hello's 56 pages touched, 136 copied: 544 KiB); every other page of the
 //! image stays shared through the page cache.
 //!
 //! A profile is named by the image's stored checksum. What it lists is only a hint: the
@@ -28,11 +29,27 @@ pub fn profile_path(checksum: u64) -> Option<PathBuf> {
 /// The image offsets of the pages of the app's read-only segments, ascending (the app's
 /// bytes start at `app_offset` in the image).
 pub fn read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
-    let segments = elf.segments.iter().map(|s| (s.offset, s.vaddr, s.filesz, s.flags));
-    let mut pages: Vec<u64> = uvm_abi::boot::read_only_pages(app_offset, segments).map(|(offset, _)| offset).collect();
+    let mut pages: Vec<u64> = placed_read_only_pages(app_offset, elf).into_iter().map(|(offset, _)| offset).collect();
     pages.sort_unstable();
     pages.dedup();
     pages
+}
+
+/// Each page of the app's read-only segments (`uvm_abi::boot::read_only_pages`) as
+/// `(image offset, address)`, where the loader places it.
+fn placed_read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<(u64, u64)> {
+    let bias = elf.load_bias();
+    elf.segments
+        .iter()
+        .filter(|s| s.flags & uvm_abi::boot::PF_W == 0)
+        .flat_map(|s| {
+            let segment = [(s.offset, s.vaddr, s.filesz, s.flags)];
+            let first_va = bias.wrapping_add(s.vaddr) & !(uvm_abi::layout::PAGE_SIZE - 1);
+            uvm_abi::boot::read_only_pages(app_offset, segment)
+                .enumerate()
+                .map(move |(i, (offset, _))| (offset, first_va.wrapping_add(i as u64 * uvm_abi::layout::PAGE_SIZE)))
+        })
+        .collect()
 }
 
 /// `hot` (ascending image offsets of read-only pages) grown to whole groups of 8 pages of
@@ -43,20 +60,7 @@ pub fn read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
 /// read-only image slot ahead, so a group is all copies or the copies in it save little.
 pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
     const GROUP: u64 = 8 * uvm_abi::layout::PAGE_SIZE;
-    let bias = elf.load_bias();
-    // Each read-only page as (image offset, address), as the loader places it.
-    let pages: Vec<(u64, u64)> = elf
-        .segments
-        .iter()
-        .filter(|s| s.flags & uvm_abi::boot::PF_W == 0)
-        .flat_map(|s| {
-            let segment = [(s.offset, s.vaddr, s.filesz, s.flags)];
-            let first_va = bias.wrapping_add(s.vaddr) & !(uvm_abi::layout::PAGE_SIZE - 1);
-            uvm_abi::boot::read_only_pages(app_offset, segment)
-                .enumerate()
-                .map(move |(i, (offset, _))| (offset, first_va.wrapping_add(i as u64 * uvm_abi::layout::PAGE_SIZE)))
-        })
-        .collect();
+    let pages = placed_read_only_pages(app_offset, elf);
     let groups: std::collections::BTreeSet<u64> =
         pages.iter().filter(|(offset, _)| hot.binary_search(offset).is_ok()).map(|(_, va)| va / GROUP).collect();
     let mut grown: Vec<u64> =

@@ -305,15 +305,14 @@ fn vm_spec<'a>(
     }
 }
 
-/// A start without a hot-page profile for its image: where to save the one it learns and
-/// the candidate pages (`crate::hot_pages`). Taken at the app's exit.
-type HotPagesToLearn = Option<(PathBuf, Vec<u64>)>;
-static LEARN_HOT_PAGES: std::sync::OnceLock<HotPagesToLearn> = std::sync::OnceLock::new();
+/// Set in a start without a hot-page profile for its image: where to save the one it
+/// learns and the candidate pages (`crate::hot_pages`). Taken at the app's exit.
+static LEARN_HOT_PAGES: std::sync::OnceLock<(PathBuf, Vec<u64>)> = std::sync::OnceLock::new();
 
 /// Learns and saves the image's hot-page profile, if this start is to (once per image: a
 /// later start reads it). At the app's exit, before uvm's own: a file written, that once.
 fn learn_hot_pages_now() {
-    if let Some(Some((profile, candidates))) = LEARN_HOT_PAGES.get() {
+    if let Some((profile, candidates)) = LEARN_HOT_PAGES.get() {
         crate::hot_pages::learn(profile, candidates);
     }
 }
@@ -420,7 +419,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         format!("{} of the app's read-only pages copied before boot", launch.hot.len())
     };
     if let Some(learn) = learn_hot_pages {
-        let _ = LEARN_HOT_PAGES.set(Some(learn));
+        let _ = LEARN_HOT_PAGES.set(learn);
     }
     let (stage_took, slots_took) = (staged.took(), staged.slots_took());
     let spec = vm_spec(args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);

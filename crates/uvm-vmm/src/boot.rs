@@ -417,17 +417,13 @@ fn copy_hot_pages(memory: &GuestMemory, gpa: u64, offsets: &[u64]) -> u64 {
     if count == 0 || !fits {
         return 0;
     }
-    memory.prefault_ram(gpa, (count + 1) * layout::PAGE_SIZE);
-    let list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
-    for (i, &offset) in offsets.iter().enumerate() {
-        let len = (memory.image_size() - offset).min(layout::PAGE_SIZE);
-        if memory.copy_image_to_ram(offset, gpa + i as u64 * layout::PAGE_SIZE, len).is_none() {
-            // Checked above, so not expected; frames the kernel may hand out later must be
-            // zero, so what was copied is wiped again.
-            let _ = memory.write_ram(gpa, &vec![0; i * layout::PAGE_SIZE as usize]);
-            return 0;
-        }
+    // Filled as the prestaged pages are (all or none), each page whole.
+    let pages: Vec<(u64, u64)> =
+        offsets.iter().map(|&o| (o, (memory.image_size() - o).min(layout::PAGE_SIZE))).collect();
+    if prestage(memory, gpa, &pages) != count {
+        return 0;
     }
+    let list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
     if memory.write_ram(gpa + count * layout::PAGE_SIZE, &list).is_none() {
         let _ = memory.write_ram(gpa, &vec![0; (count * layout::PAGE_SIZE) as usize]);
         return 0;
