@@ -140,13 +140,24 @@ pub struct BootInfo {
     /// pages of the app's read-only segments an earlier start of the image touched: the
     /// kernel maps a copy wherever it would map that image page in place, and KVM maps
     /// RAM's pages 8 to a fault, where it maps the read-only image slot's one by one.
+    /// The frames are filled while the guest boots: they hold the copies only once the
+    /// list page's word at [`HOT_READY_OFFSET`] is non-zero, and the kernel enters the app
+    /// only then.
     pub hot_pages: u64,
-    /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] offsets); 0 with none.
+    /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] offsets, then the
+    /// ready word at [`HOT_READY_OFFSET`]); 0 with none.
     pub hot_list_gpa: u64,
 }
 
-/// The most hot copies a start gets (one list page of `u64` offsets).
-pub const MAX_HOT_PAGES: u64 = layout::PAGE_SIZE / 8;
+/// The most hot copies a start gets (one list page of `u64` offsets, less its ready word).
+pub const MAX_HOT_PAGES: u64 = layout::PAGE_SIZE / 8 - 1;
+
+/// Where in the hot copies' list page ([`BootInfo::hot_list_gpa`]) the VMM sets a `u64` to 1
+/// (with release ordering) once every copy is in its frame; 0 until then. The VMM fills the
+/// frames on another thread while the guest boots (~1 us a page), so a start does not wait
+/// for them before its first instruction; the kernel waits for this word before it first
+/// enters the app, the first code that may touch a copy.
+pub const HOT_READY_OFFSET: u64 = layout::PAGE_SIZE - 8;
 
 /// The most supplementary groups a boot info carries for the app's user.
 pub const MAX_BOOT_GROUPS: usize = 32;

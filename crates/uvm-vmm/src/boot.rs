@@ -9,6 +9,7 @@ use uvm_abi::layout::{self, BOOT_INFO_GPA, KERNEL_BASE, KERNEL_END};
 
 use crate::cpu;
 use crate::error::VmError;
+use crate::hot_copies::HotCopier;
 use crate::memory::{GuestMemory, MapOverRamError};
 use crate::paging::BootPageTables;
 use crate::volumes::VolumeSpec;
@@ -269,15 +270,16 @@ pub struct KernelFile {
 /// The part of the boot state that needs no KVM object: the kernel, the descriptor tables
 /// (the GDT for every vCPU there may be, the boot vCPU's TSS; other vCPUs' TSSs are written
 /// when they start: [`write_tss`]), the boot page tables (with `launch.prelink`'s tables
-/// linked) and the prestaged frames (`launch.prestage`). With `kernel_file`, the kernel's
-/// shared range (its cold text) is mapped from that file instead of copied.
+/// linked), the prestaged frames (`launch.prestage`) and the hot copies' frames and list
+/// (`launch.hot`), which the returned copier fills ([`HotCopier`]). With `kernel_file`, the
+/// kernel's shared range (its cold text) is mapped from that file instead of copied.
 pub fn write_kernel_and_tables(
     memory: &GuestMemory,
     kernel: &[u8],
     header: &KernelHeader,
     launch: &AppLaunch,
     kernel_file: Option<&KernelFile>,
-) -> Result<BootTables, VmError> {
+) -> Result<(BootTables, Option<HotCopier>), VmError> {
     let oob = || VmError::OutOfBootMemory;
     // The kernel's cold text (`KernelHeader::shared_start..shared_end`, 128 KiB) is mapped
     // privately from the `uvm` binary: every VM then reads the same page-cache pages instead
@@ -341,7 +343,8 @@ pub fn write_kernel_and_tables(
     let prestaged_gpa = tables.end_gpa;
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
-    let hot_pages = copy_hot_pages(memory, hot_gpa, &launch.hot);
+    let hot_copier = crate::hot_copies::reserve(memory, hot_gpa, &launch.hot);
+    let hot_pages = hot_copier.as_ref().map_or(0, HotCopier::pages);
     let (hot_list_gpa, end_gpa) = match hot_pages {
         // A start that learns: the list page is where the guest reports.
         0 if launch.learn_hot && memory.write_ram(hot_gpa, &[0; 8]).is_some() => {
@@ -354,7 +357,8 @@ pub fn write_kernel_and_tables(
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
-    Ok(BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages, hot_pages, hot_list_gpa })
+    let tables = BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages, hot_pages, hot_list_gpa };
+    Ok((tables, hot_copier))
 }
 
 /// `kernel-text-profile`: maps the kernel range `UVM_PROFILE_KERNEL_TEXT` names
@@ -381,7 +385,7 @@ fn protect_profiled_text(memory: &GuestMemory, kernel: &[u8]) -> Result<(), VmEr
 /// each frame stays zero) and returns how many it filled: all of them, or none when they do
 /// not fit (more than `MAX_PRESTAGED_PAGES`, or not in RAM with room to spare, or outside the
 /// image): the kernel then copies them itself.
-fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
+pub(crate) fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
     let count = pages.len() as u64;
     let fits = count <= uvm_abi::boot::MAX_PRESTAGED_PAGES
         && memory.is_ram(gpa, (count + 16) * layout::PAGE_SIZE)
@@ -399,34 +403,6 @@ fn prestage(memory: &GuestMemory, gpa: u64, pages: &[(u64, u64)]) -> u64 {
             let _ = memory.write_ram(gpa, &vec![0; i * layout::PAGE_SIZE as usize]);
             return 0;
         }
-    }
-    count
-}
-
-/// Copies the whole image page at each of `offsets` into a frame of its own from `gpa` on
-/// (the image's last page: its bytes, then zeros), and their list into the page after them
-/// (`uvm_abi::boot::BootInfo::hot_list_gpa`); returns how many: all of them, or none when
-/// they do not fit (more than `MAX_HOT_PAGES`, out of order, not page-aligned, outside the
-/// image, or no room in RAM).
-fn copy_hot_pages(memory: &GuestMemory, gpa: u64, offsets: &[u64]) -> u64 {
-    let count = offsets.len() as u64;
-    let fits = count <= uvm_abi::boot::MAX_HOT_PAGES
-        && offsets.windows(2).all(|pair| pair[0] < pair[1])
-        && offsets.iter().all(|&o| o.is_multiple_of(layout::PAGE_SIZE) && o < memory.image_size())
-        && memory.is_ram(gpa, (count + 1 + 16) * layout::PAGE_SIZE);
-    if count == 0 || !fits {
-        return 0;
-    }
-    // Filled as the prestaged pages are (all or none), each page whole.
-    let pages: Vec<(u64, u64)> =
-        offsets.iter().map(|&o| (o, (memory.image_size() - o).min(layout::PAGE_SIZE))).collect();
-    if prestage(memory, gpa, &pages) != count {
-        return 0;
-    }
-    let list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
-    if memory.write_ram(gpa + count * layout::PAGE_SIZE, &list).is_none() {
-        let _ = memory.write_ram(gpa, &vec![0; (count * layout::PAGE_SIZE) as usize]);
-        return 0;
     }
     count
 }
@@ -683,30 +659,6 @@ mod tests {
         assert_eq!(prestage(&memory, (64 << 20) - 4096, &[(0, 1)]), 0, "no room left after them");
         let too_many = vec![(0, 1); uvm_abi::boot::MAX_PRESTAGED_PAGES as usize + 1];
         assert_eq!(prestage(&memory, gpa, &too_many), 0);
-    }
-
-    #[test]
-    fn hot_pages_are_copied_whole_with_their_list_after_them_or_not_at_all() {
-        let image: Vec<u8> = (0..3 * 4096u32 - 100).map(|i| (i % 251) as u8 + 1).collect();
-        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
-        let gpa = 0x50_0000;
-        assert_eq!(copy_hot_pages(&memory, gpa, &[0, 2 * 4096]), 2);
-        let mut page = vec![0u8; 4096];
-        memory.read_ram(gpa, &mut page).unwrap();
-        assert_eq!(page, image[..4096]);
-        memory.read_ram(gpa + 4096, &mut page).unwrap();
-        assert_eq!(page[..4096 - 100], image[2 * 4096..], "the image's last page: its bytes");
-        assert!(page[4096 - 100..].iter().all(|&b| b == 0), "then zeros");
-        let mut list = [0u8; 16];
-        memory.read_ram(gpa + 2 * 4096, &mut list).unwrap();
-        assert_eq!(list, [0u64.to_le_bytes(), 8192u64.to_le_bytes()].concat()[..]);
-        assert_eq!(copy_hot_pages(&memory, gpa, &[]), 0);
-        assert_eq!(copy_hot_pages(&memory, gpa, &[4096, 0]), 0, "out of order");
-        assert_eq!(copy_hot_pages(&memory, gpa, &[100]), 0, "not a page");
-        assert_eq!(copy_hot_pages(&memory, gpa, &[3 * 4096]), 0, "outside the image");
-        assert_eq!(copy_hot_pages(&memory, (64 << 20) - 4096, &[0]), 0, "no room left after them");
-        let too_many: Vec<u64> = (0..=uvm_abi::boot::MAX_HOT_PAGES).map(|i| i * 4096).collect();
-        assert_eq!(copy_hot_pages(&memory, gpa, &too_many), 0);
     }
 
     /// The boot info a launch of `user` writes, read back from guest memory.

@@ -21,6 +21,7 @@ mod doorbell;
 pub mod error;
 pub mod exit;
 pub mod host_io;
+pub mod hot_copies;
 pub mod hot_pages;
 pub mod hypercall;
 mod interrupt;

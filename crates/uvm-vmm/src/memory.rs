@@ -35,7 +35,9 @@ pub enum MapOverRamError {
     RamLost(io::Error),
 }
 
-/// The guest's memory as the VMM sees it.
+/// The guest's memory as the VMM sees it. Clones share its mappings, which go away with the
+/// last clone (a `HotCopier` fills frames through one while the guest runs).
+#[derive(Clone)]
 pub struct GuestMemory {
     memory: GuestMemoryMmap,
     /// Host address of RAM's first byte (RAM is one mapping of `ram_size` bytes).

@@ -20,6 +20,7 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
+use crate::hot_copies::HotCopier;
 use crate::late_ram::{ram_at_boot, GateState, RamGate};
 use crate::mapped::MappedFile;
 use crate::memory::{GuestMemory, MapOverRamError};
@@ -208,6 +209,10 @@ pub struct StagedMemory {
     ram_at_boot: u64,
     /// How long registering the memory slots took, if the stager did it.
     slots_took: Option<std::time::Duration>,
+    /// What fills the hot copies' frames, until someone takes it to run while the guest
+    /// boots ([`StagedMemory::take_hot_copier`]); [`run_staged`] fills them before boot if
+    /// nobody did.
+    hot_copier: Option<HotCopier>,
 }
 
 impl StagedMemory {
@@ -219,6 +224,12 @@ impl StagedMemory {
     /// How long registering the memory slots took, if the stager did it.
     pub fn slots_took(&self) -> Option<std::time::Duration> {
         self.slots_took
+    }
+
+    /// The hot copies' copier, to fill their frames on another thread while the guest boots
+    /// (the guest's kernel waits for them before it enters the app); `None` without copies.
+    pub fn take_hot_copier(&mut self) -> Option<HotCopier> {
+        self.hot_copier.take()
     }
 }
 
@@ -236,7 +247,15 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let header = boot::parse_kernel_header(spec.kernel)?;
     let memory = GuestMemory::new(ram_size, spec.image)?;
     let kernel_file = (spec.kernel_file)();
-    let tables = boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch, kernel_file.as_ref())?;
+    let (tables, hot_copier) =
+        boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch, kernel_file.as_ref())?;
+    let hot_copier = match hot_copier {
+        Some(copier) if copier.pages() <= crate::hot_copies::FILLED_IN_STAGING => {
+            copier.fill();
+            None
+        }
+        copier => copier,
+    };
     // The frames the guest's allocator hands out start at `end_gpa`: shared memory from
     // there on (see `GuestMemory::share_fresh_ram`; without it, RAM stays private memory).
     match memory.share_fresh_ram(tables.end_gpa) {
@@ -253,7 +272,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         }
         None => None,
     };
-    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took })
+    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took, hot_copier })
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -266,7 +285,11 @@ pub fn run_staged(
 ) -> Result<RunReport, VmError> {
     // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
     // already point into this memory) goes before the memory does.
-    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took } = staged;
+    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took, hot_copier } = staged;
+    // Nobody took the copier to fill the copies while the guest boots: filled now.
+    if let Some(copier) = hot_copier {
+        copier.fill();
+    }
     let PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, mut timings } = prepared;
     // The clock started with `prepare`: time spent waiting here for the image thread (staged
     // memory) shows which of the two was the longer path.

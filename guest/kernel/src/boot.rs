@@ -140,6 +140,9 @@ mod kernel {
             .unwrap_or_else(|| fail("the app's path in the image is invalid", None));
 
         let (entry, rsp) = start_process(&boot, image, &app, &app_path, clock);
+        if !crate::mm::hot::await_filled() {
+            fail("the VMM could not fill the hot copies of the app's pages", None);
+        }
         let frame_at = percpu::current().kernel_stack_top - TRAP_FRAME_SIZE as u64;
         super::APP_ENTRY_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
         let frame = TrapFrame::new_app(entry, rsp, selectors::USER_CS as u64, selectors::USER_DS as u64);
@@ -170,7 +173,7 @@ mod kernel {
         space.give_prestaged(pages);
     }
 
-    /// Takes the hot copies the VMM made (boot info `hot_*`: `mm::hot`), which follow the
+    /// Takes the hot copies the VMM makes (boot info `hot_*`: `mm::hot`), which follow the
     /// prestaged frames, below `first_free_gpa` with their list: the frame allocator never
     /// hands them out. A list that does not fit its page, or is out of order, is ignored.
     #[cold]
@@ -186,7 +189,7 @@ mod kernel {
             (0..info.hot_pages).map(|i| crate::arch::phys::read_u64(info.hot_list_gpa + i * 8)).collect();
         let first = info.prestaged_gpa + info.prestaged_pages * PAGE_SIZE;
         if let Some(copies) = crate::mm::hot::HotCopies::new(&offsets, first) {
-            crate::mm::hot::adopt(copies);
+            crate::mm::hot::adopt(copies, info.hot_list_gpa + uvm_abi::boot::HOT_READY_OFFSET);
         }
     }
 

@@ -59,12 +59,50 @@ static COPIES: SpinLock<Option<HotCopies>> = SpinLock::new(None);
 static HOT_START: AtomicU64 = AtomicU64::new(0);
 static HOT_END: AtomicU64 = AtomicU64::new(0);
 
-/// Takes the copies the VMM made ([`HotCopies::new`]). Called once, at boot, before the app
-/// is loaded.
-pub fn adopt(copies: HotCopies) {
+/// GPA of the word the VMM sets once it has filled the copies' frames (uvm-abi's
+/// `HOT_READY_OFFSET` in their list page); 0 with no copies.
+static READY_GPA: AtomicU64 = AtomicU64::new(0);
+
+/// Takes the copies the VMM makes ([`HotCopies::new`]), whose frames are filled once the
+/// word at `ready_gpa` says so ([`await_filled`]). Called once, at boot, before the app is
+/// loaded.
+pub fn adopt(copies: HotCopies, ready_gpa: u64) {
     HOT_START.store(copies.frames.start, Ordering::Relaxed);
     HOT_END.store(copies.frames.end, Ordering::Relaxed);
+    READY_GPA.store(ready_gpa, Ordering::Relaxed);
     *COPIES.lock() = Some(copies);
+}
+
+/// Waits until the VMM has filled the copies' frames, which it does on a thread of its own
+/// while the kernel boots (~1 us a page); false if it could not. Called before the app
+/// first runs, the first code that may touch a copy: spins a while (~0.1-0.2 ms; the usual
+/// wait is none), then parks the vCPU 50 us at a time.
+pub fn await_filled() -> bool {
+    let at = READY_GPA.load(Ordering::Relaxed);
+    if at == 0 {
+        return true;
+    }
+    let mut spins = 0u32;
+    // The VMM's release store of the word follows its copies.
+    let mut word = crate::arch::phys::read_u64(at);
+    while word == 0 {
+        if spins < 4096 {
+            spins += 1;
+            core::hint::spin_loop();
+        } else {
+            park_for_copies();
+        }
+        word = crate::arch::phys::read_u64(at);
+    }
+    core::sync::atomic::fence(Ordering::Acquire);
+    word == 1
+}
+
+/// [`await_filled`]'s longer wait, out of line: the hot text holds only the spin.
+#[cold]
+#[inline(never)]
+fn park_for_copies() {
+    crate::hypercall::park(50_000);
 }
 
 /// The frame to map for the image page at `gpa`: [`HotCopies::image_page`] of the VM's.
@@ -166,5 +204,20 @@ mod tests {
         assert_eq!(hot.image_page(IMAGE_GPA + 0x4000), 0x50_2000);
         assert_eq!(hot.image_page(IMAGE_GPA + 0x2000), IMAGE_GPA + 0x2000, "no copy: the image page");
         assert_eq!(hot.frames, 0x50_0000..0x50_3000);
+    }
+
+    #[test]
+    fn the_app_waits_for_the_ready_word_and_no_word_means_no_wait() {
+        crate::arch::phys::reset(0x10_0000);
+        assert!(await_filled(), "no copies: nothing to wait for");
+        let ready = 0x8000 + uvm_abi::boot::HOT_READY_OFFSET;
+        // Only the word's address, not `adopt`: the copies' frames are global, and other
+        // tests map frames.
+        READY_GPA.store(ready, Ordering::Relaxed);
+        crate::arch::phys::write_u64(ready, 1);
+        assert!(await_filled());
+        crate::arch::phys::write_u64(ready, u64::MAX);
+        assert!(!await_filled(), "the VMM could not fill them");
+        READY_GPA.store(0, Ordering::Relaxed);
     }
 }
