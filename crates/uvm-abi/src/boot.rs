@@ -145,7 +145,11 @@ pub struct BootInfo {
     /// only then.
     pub hot_pages: u64,
     /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] offsets, then the
-    /// ready word at [`HOT_READY_OFFSET`]); 0 with none.
+    /// ready word at [`HOT_READY_OFFSET`]), or with no copies of the page a start that
+    /// learns them reports into; 0 with neither. It is the page right before
+    /// `prestaged_gpa`, right after the boot page tables: the kernel reads it through its
+    /// direct map at boot, as it reads the tables, and so in the same group of 8 pages that
+    /// KVM maps at one fault.
     pub hot_list_gpa: u64,
 }
 

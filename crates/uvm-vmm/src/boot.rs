@@ -340,20 +340,26 @@ pub fn write_kernel_and_tables(
         &launch.prelink,
     )
     .ok_or_else(oob)?;
-    let prestaged_gpa = tables.end_gpa;
+    // The hot copies' list page (or the page a start that learns them reports into) comes
+    // right after the tables, then the prestaged frames, then the copies: the kernel reads
+    // the list page at boot through its direct map, as it reads the tables, so in a group of
+    // 8 pages KVM maps at one fault anyway (after the copies, it took a fault of its own).
+    let list_gpa = (!launch.hot.is_empty() || launch.learn_hot).then_some(tables.end_gpa);
+    let prestaged_gpa = list_gpa.map_or(tables.end_gpa, |list| list + layout::PAGE_SIZE);
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
-    let hot_copier = crate::hot_copies::reserve(memory, hot_gpa, &launch.hot);
+    let hot_copier = list_gpa.and_then(|list| crate::hot_copies::reserve(memory, list, hot_gpa, &launch.hot));
     let hot_pages = hot_copier.as_ref().map_or(0, HotCopier::pages);
-    let (hot_list_gpa, end_gpa) = match hot_pages {
-        // A start that learns: the list page is where the guest reports.
-        0 if launch.learn_hot && memory.write_ram(hot_gpa, &[0; 8]).is_some() => {
-            crate::hot_pages::report_into(hot_gpa);
-            (hot_gpa, hot_gpa + layout::PAGE_SIZE)
+    let hot_list_gpa = match list_gpa {
+        Some(list) if hot_pages > 0 => list,
+        // A start that learns: the page is where the guest reports.
+        Some(list) if launch.learn_hot && memory.write_ram(list, &[0; 8]).is_some() => {
+            crate::hot_pages::report_into(list);
+            list
         }
-        0 => (0, hot_gpa),
-        n => (hot_gpa + n * layout::PAGE_SIZE, hot_gpa + (n + 1) * layout::PAGE_SIZE),
+        _ => 0,
     };
+    let end_gpa = hot_gpa + hot_pages * layout::PAGE_SIZE;
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }

@@ -2,7 +2,8 @@
 //! start touched, which the guest kernel maps in place of those image pages (its `mm::hot`;
 //! learning them is [`crate::hot_pages`]).
 //!
-//! Staging reserves the frames and writes their list ([`reserve`]); a [`HotCopier`] fills the
+//! Staging reserves the frames and writes their list ([`reserve`]: the list page right
+//! after the boot page tables, the frames after the prestaged ones); a [`HotCopier`] fills the
 //! frames afterwards and then sets the list page's ready word
 //! (`uvm_abi::boot::HOT_READY_OFFSET`). `uvm run` fills them on the image-opening thread
 //! while the guest boots: the copy (~1 us a page on the hosts measured, 136 pages for a
@@ -29,21 +30,21 @@ const FILLED: u64 = 1;
 const FAILED: u64 = u64::MAX;
 
 /// Reserves a frame from `gpa` on for the image page at each of `offsets` and writes their
-/// list into the page after them (the ready word still 0); returns the copier that fills
+/// list into the page at `list_gpa` (the ready word still 0); returns the copier that fills
 /// them, or `None` when they do not fit (none, more than `MAX_HOT_PAGES`, out of order, not
 /// page-aligned, outside the image, or no room in RAM). The frames are filled only by the
 /// copier: run it ([`HotCopier::fill`]) or drop it, or the guest waits for ever.
-pub(crate) fn reserve(memory: &GuestMemory, gpa: u64, offsets: &[u64]) -> Option<HotCopier> {
+pub(crate) fn reserve(memory: &GuestMemory, list_gpa: u64, gpa: u64, offsets: &[u64]) -> Option<HotCopier> {
     let count = offsets.len() as u64;
     let fits = count > 0
         && count <= MAX_HOT_PAGES
         && offsets.windows(2).all(|pair| pair[0] < pair[1])
         && offsets.iter().all(|&o| o.is_multiple_of(PAGE_SIZE) && o < memory.image_size())
-        && memory.is_ram(gpa, (count + 1 + 16) * PAGE_SIZE);
+        && memory.is_ram(list_gpa, PAGE_SIZE)
+        && memory.is_ram(gpa, (count + 16) * PAGE_SIZE);
     if !fits {
         return None;
     }
-    let list_gpa = gpa + count * PAGE_SIZE;
     let mut list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
     list.resize(PAGE_SIZE as usize, 0);
     memory.write_ram(list_gpa, &list)?;
@@ -109,29 +110,32 @@ impl std::fmt::Debug for HotCopier {
 mod tests {
     use super::*;
 
-    fn ready_word(memory: &GuestMemory, gpa: u64, count: u64) -> u64 {
-        memory.read_u64(gpa + count * PAGE_SIZE + HOT_READY_OFFSET).unwrap()
+    /// Where the tests put the list page, and the copies after it.
+    const LIST: u64 = 0x50_0000;
+    const GPA: u64 = LIST + PAGE_SIZE;
+
+    fn ready_word(memory: &GuestMemory) -> u64 {
+        memory.read_u64(LIST + HOT_READY_OFFSET).unwrap()
     }
 
     #[test]
     fn copies_are_whole_pages_filled_after_their_list_and_then_marked_ready() {
         let image: Vec<u8> = (0..3 * 4096u32 - 100).map(|i| (i % 251) as u8 + 1).collect();
         let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
-        let gpa = 0x50_0000;
-        let copier = reserve(&memory, gpa, &[0, 2 * 4096]).unwrap();
+        let copier = reserve(&memory, LIST, GPA, &[0, 2 * 4096]).unwrap();
         assert_eq!(copier.pages(), 2);
         let mut list = [0u8; 16];
-        memory.read_ram(gpa + 2 * 4096, &mut list).unwrap();
+        memory.read_ram(LIST, &mut list).unwrap();
         assert_eq!(list, [0u64.to_le_bytes(), 8192u64.to_le_bytes()].concat()[..]);
-        assert_eq!(ready_word(&memory, gpa, 2), 0, "not ready before the fill");
+        assert_eq!(ready_word(&memory), 0, "not ready before the fill");
         let mut page = vec![0u8; 4096];
-        memory.read_ram(gpa, &mut page).unwrap();
+        memory.read_ram(GPA, &mut page).unwrap();
         assert!(page.iter().all(|&b| b == 0), "not filled by the reservation");
         copier.fill();
-        assert_eq!(ready_word(&memory, gpa, 2), FILLED);
-        memory.read_ram(gpa, &mut page).unwrap();
+        assert_eq!(ready_word(&memory), FILLED);
+        memory.read_ram(GPA, &mut page).unwrap();
         assert_eq!(page, image[..4096]);
-        memory.read_ram(gpa + 4096, &mut page).unwrap();
+        memory.read_ram(GPA + 4096, &mut page).unwrap();
         assert_eq!(page[..4096 - 100], image[2 * 4096..], "the image's last page: its bytes");
         assert!(page[4096 - 100..].iter().all(|&b| b == 0), "then zeros");
     }
@@ -140,35 +144,32 @@ mod tests {
     fn a_copier_dropped_unfilled_fills_on_its_way_out() {
         let image: Vec<u8> = (0..2 * 4096u32).map(|i| (i % 251) as u8 + 1).collect();
         let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
-        let gpa = 0x50_0000;
-        drop(reserve(&memory, gpa, &[4096]).unwrap());
-        assert_eq!(ready_word(&memory, gpa, 1), FILLED);
+        drop(reserve(&memory, LIST, GPA, &[4096]).unwrap());
+        assert_eq!(ready_word(&memory), FILLED);
         let mut page = vec![0u8; 4096];
-        memory.read_ram(gpa, &mut page).unwrap();
+        memory.read_ram(GPA, &mut page).unwrap();
         assert_eq!(page, image[4096..]);
     }
 
     #[test]
     fn copies_that_do_not_fit_reserve_nothing() {
         let memory = GuestMemory::for_tests_with_image(64 << 20, &[1u8; 3 * 4096 - 100]);
-        let gpa = 0x50_0000;
-        assert!(reserve(&memory, gpa, &[]).is_none());
-        assert!(reserve(&memory, gpa, &[4096, 0]).is_none(), "out of order");
-        assert!(reserve(&memory, gpa, &[100]).is_none(), "not a page");
-        assert!(reserve(&memory, gpa, &[3 * 4096]).is_none(), "outside the image");
-        assert!(reserve(&memory, (64 << 20) - 4096, &[0]).is_none(), "no room left after them");
+        assert!(reserve(&memory, LIST, GPA, &[]).is_none());
+        assert!(reserve(&memory, LIST, GPA, &[4096, 0]).is_none(), "out of order");
+        assert!(reserve(&memory, LIST, GPA, &[100]).is_none(), "not a page");
+        assert!(reserve(&memory, LIST, GPA, &[3 * 4096]).is_none(), "outside the image");
+        assert!(reserve(&memory, LIST, (64 << 20) - 4096, &[0]).is_none(), "no room left after them");
+        assert!(reserve(&memory, 64 << 20, GPA, &[0]).is_none(), "the list outside RAM");
     }
 
     #[test]
     fn a_full_list_leaves_the_ready_word_its_own() {
         let memory = GuestMemory::for_tests_with_image(64 << 20, &vec![1u8; (MAX_HOT_PAGES as usize + 1) * 4096]);
-        let gpa = 0x50_0000;
         let most: Vec<u64> = (0..MAX_HOT_PAGES).map(|i| i * 4096).collect();
         let too_many: Vec<u64> = (0..=MAX_HOT_PAGES).map(|i| i * 4096).collect();
-        assert!(reserve(&memory, gpa, &too_many).is_none());
-        reserve(&memory, gpa, &most).unwrap().fill();
-        let list_gpa = gpa + MAX_HOT_PAGES * PAGE_SIZE;
-        assert_eq!(memory.read_u64(list_gpa + (MAX_HOT_PAGES - 1) * 8).unwrap(), (MAX_HOT_PAGES - 1) * 4096);
-        assert_eq!(ready_word(&memory, gpa, MAX_HOT_PAGES), FILLED);
+        assert!(reserve(&memory, LIST, GPA, &too_many).is_none());
+        reserve(&memory, LIST, GPA, &most).unwrap().fill();
+        assert_eq!(memory.read_u64(LIST + (MAX_HOT_PAGES - 1) * 8).unwrap(), (MAX_HOT_PAGES - 1) * 4096);
+        assert_eq!(ready_word(&memory), FILLED);
     }
 }

@@ -111,16 +111,16 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
     {
         return Err("the boot info's prestaged frames are invalid");
     }
-    // The hot copies follow the prestaged frames, and their list page follows them (with no
-    // copies, the page a start that learns them reports into).
-    let hot_end = prestaged_end
-        .and_then(|end| info.hot_pages.checked_mul(PAGE_SIZE).and_then(|bytes| end.checked_add(bytes)))
-        .filter(|&end| end == info.hot_list_gpa);
+    // The hot copies follow the prestaged frames, and their list page comes before those
+    // (with no copies, the page a start that learns them reports into).
+    let hot_end =
+        prestaged_end.and_then(|end| info.hot_pages.checked_mul(PAGE_SIZE).and_then(|bytes| end.checked_add(bytes)));
     if (info.hot_pages != 0 || info.hot_list_gpa != 0)
         && (info.hot_pages > uvm_abi::boot::MAX_HOT_PAGES
-            || info.prestaged_gpa < KERNEL_END
-            || !info.prestaged_gpa.is_multiple_of(PAGE_SIZE)
-            || hot_end.is_none_or(|list| list + PAGE_SIZE > info.first_free_gpa))
+            || info.hot_list_gpa < KERNEL_END
+            || !info.hot_list_gpa.is_multiple_of(PAGE_SIZE)
+            || info.hot_list_gpa.checked_add(PAGE_SIZE) != Some(info.prestaged_gpa)
+            || hot_end.is_none_or(|end| end > info.first_free_gpa))
     {
         return Err("the boot info's hot copies are invalid");
     }
@@ -223,7 +223,7 @@ mod tests {
             reserved: 0,
             groups: core::array::from_fn(|i| 10 + i as u32),
             hot_pages: 1,
-            hot_list_gpa: KERNEL_END + 0x7000,
+            hot_list_gpa: KERNEL_END + 0x3000,
         };
         let mut raw = Vec::new();
         {
@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(b.info.tsc_khz, 2_000_000);
         assert_eq!((b.info.prestaged_gpa, b.info.prestaged_pages), (KERNEL_END + 0x4000, 2));
         assert_eq!((b.info.uid, b.info.gid, b.info.group_count, b.info.groups[1]), (1000, 100, 2, 11));
-        assert_eq!((b.info.hot_pages, b.info.hot_list_gpa), (1, KERNEL_END + 0x7000));
+        assert_eq!((b.info.hot_pages, b.info.hot_list_gpa), (1, KERNEL_END + 0x3000));
         let hot = |pages: u64, list: u64| {
             let mut raw = sample(b"app\0/\0", 1, 0);
             raw[328..336].copy_from_slice(&pages.to_le_bytes());
@@ -284,8 +284,11 @@ mod tests {
             decode(&raw).map(|b| b.info.hot_pages)
         };
         assert_eq!(hot(0, 0), Ok(0));
-        assert!(hot(1, KERNEL_END + 0x6000).is_err(), "the list is not after the copies");
-        assert!(hot(2, KERNEL_END + 0x8000).is_err(), "past the first free frame");
+        assert_eq!(hot(0, KERNEL_END + 0x3000), Ok(0), "a start that learns");
+        assert!(hot(1, KERNEL_END + 0x6000).is_err(), "the list is not right before the prestaged frames");
+        assert!(hot(1, KERNEL_END + 0x2800).is_err(), "not a page");
+        assert_eq!(hot(2, KERNEL_END + 0x3000), Ok(2), "up to the first free frame");
+        assert!(hot(3, KERNEL_END + 0x3000).is_err(), "past the first free frame");
     }
 
     #[test]
