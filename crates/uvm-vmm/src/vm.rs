@@ -37,9 +37,6 @@ pub struct VmSpec<'a> {
     pub image: &'a MappedFile,
     /// The guest kernel's flat binary (the `uvm` binary's own: images carry none).
     pub kernel: &'a [u8],
-    /// Called as soon as `kernel` has been copied into guest RAM, before the memory slots
-    /// are registered: the caller may give the pages of its copy back.
-    pub kernel_copied: fn(),
     /// The file `kernel`'s bytes come from, if any (called while staging): the kernel's cold
     /// text is then mapped from it, one copy in the host's page cache for every VM, instead
     /// of copied into each VM's RAM. `None`: all of the kernel is copied.
@@ -262,7 +259,6 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         Ok(()) | Err(MapOverRamError::NotMapped(_)) => {}
         Err(MapOverRamError::RamLost(source)) => return Err(VmError::Memory { what: "guest RAM for the app", source }),
     }
-    (spec.kernel_copied)();
     let took = started.elapsed();
     let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {

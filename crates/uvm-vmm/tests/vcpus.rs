@@ -120,7 +120,6 @@ fn boot(kernel: &[u8], cpus: u32, timeout: Option<Duration>, limit: Duration) ->
     let spec = VmSpec {
         image: &image,
         kernel,
-        kernel_copied: || {},
         kernel_file: || None,
         memory_mib: 32,
         cpus,
