@@ -26,7 +26,7 @@ pub struct KernelHeader {
     pub header_size: u32,
     /// Bytes of the kernel in memory (code, data and zero-initialised data), from KERNEL_BASE.
     pub memory_size: u64,
-    /// Boot entry of the first vCPU: `rdi` = VA of the BootInfo, `rsp` = `boot_stack_top`.
+    /// Boot entry of the first vCPU, with `rsp` = `boot_stack_top`.
     pub entry: u64,
     /// The syscall entry (the VMM writes it into LSTAR).
     pub syscall_entry: u64,
@@ -52,6 +52,13 @@ pub struct KernelHeader {
     pub shared_start: u64,
     /// End of the shared range (see `shared_start`).
     pub shared_end: u64,
+    /// GPA of the [`crate::boot::BootInfo`]: 0 in the kernel's binary, written by the VMM into
+    /// the copy it loads (the kernel reads it there at boot). The VMM places the boot info
+    /// right after the boot page tables and the hot copies' list page, where the kernel's
+    /// boot reads them too: in a group of 8 pages KVM maps at one shadow-page fault. A header
+    /// of [`KERNEL_HEADER_V3_SIZE`] bytes or less ends before it: the boot info is then at
+    /// [`crate::layout::BOOT_INFO_GPA`].
+    pub boot_info_gpa: u64,
 }
 
 /// `header_size` of the first header layout, which ends at `boot_stack_top`.
@@ -60,13 +67,17 @@ pub const KERNEL_HEADER_V1_SIZE: u32 = 56;
 /// `header_size` of the second header layout, which ends at `cold_end`.
 pub const KERNEL_HEADER_V2_SIZE: u32 = 72;
 
+/// `header_size` of the third header layout, which ends at `shared_end`.
+pub const KERNEL_HEADER_V3_SIZE: u32 = 88;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn kernel_header_layout_is_stable() {
-        assert_eq!(core::mem::size_of::<KernelHeader>(), 88);
+        assert_eq!(core::mem::size_of::<KernelHeader>(), 96);
+        assert_eq!(core::mem::offset_of!(KernelHeader, boot_info_gpa), KERNEL_HEADER_V3_SIZE as usize);
         assert_eq!(core::mem::offset_of!(KernelHeader, cold_start), KERNEL_HEADER_V1_SIZE as usize);
         assert_eq!(core::mem::offset_of!(KernelHeader, shared_start), KERNEL_HEADER_V2_SIZE as usize);
         assert_eq!(core::mem::offset_of!(KernelHeader, entry), 24);

@@ -424,7 +424,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     } else if launch.entrypoint.is_some() {
         "none (an entrypoint runs instead of the app)".to_string()
     } else if learn_hot_pages.is_some() {
-        "learned in this start (the next copies them before boot)".to_string()
+        "learned in this start (the next copies them)".to_string()
     } else {
         format!("{} of the app's read-only pages copied", launch.hot.len())
     };

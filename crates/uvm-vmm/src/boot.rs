@@ -3,7 +3,8 @@
 
 use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC, MAX_BOOT_GROUPS};
 use uvm_abi::kernel::{
-    KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE, KERNEL_MAGIC,
+    KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS, KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE,
+    KERNEL_HEADER_V3_SIZE, KERNEL_MAGIC,
 };
 use uvm_abi::layout::{self, BOOT_INFO_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -139,7 +140,12 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
         return Err(bad("its header has the wrong magic"));
     }
     let header_size = u32_at(12);
-    let sizes = [KERNEL_HEADER_V1_SIZE, KERNEL_HEADER_V2_SIZE, std::mem::size_of::<KernelHeader>() as u32];
+    let sizes = [
+        KERNEL_HEADER_V1_SIZE,
+        KERNEL_HEADER_V2_SIZE,
+        KERNEL_HEADER_V3_SIZE,
+        std::mem::size_of::<KernelHeader>() as u32,
+    ];
     if !sizes.contains(&header_size) {
         return Err(bad("its header has an unknown size"));
     }
@@ -158,6 +164,8 @@ pub fn parse_kernel_header(kernel: &[u8]) -> Result<KernelHeader, VmError> {
         cold_end: field_or_none(64),
         shared_start: field_or_none(72),
         shared_end: field_or_none(80),
+        // Its place in the VMM's copy; the binary's own is 0 (or, before this field, absent).
+        boot_info_gpa: 0,
     };
     if header.abi_version != uvm_abi::ABI_VERSION {
         return Err(VmError::BadKernel(format!(
@@ -244,14 +252,18 @@ pub struct BootTables {
     pub root: u64,
     /// First free GPA after the tables (and the prestaged frames).
     pub end_gpa: u64,
-    /// GPA of the first prestaged frame (right after the tables).
+    /// GPA of the first prestaged frame (after the tables, the list page and the boot info).
     pub prestaged_gpa: u64,
     /// How many prestaged frames there are.
     pub prestaged_pages: u64,
     /// How many hot copies follow them (`AppLaunch::hot`), and where their list is (0: none).
     pub hot_pages: u64,
-    /// GPA of the hot copies' list page, right after them.
+    /// GPA of the hot copies' list page (or of the page a start that learns reports into),
+    /// right after the tables; 0 with neither.
     pub hot_list_gpa: u64,
+    /// GPA of the boot info: after the tables and that page, before the prestaged frames
+    /// (`BOOT_INFO_GPA` for a kernel whose header has no `boot_info_gpa`).
+    pub boot_info_gpa: u64,
 }
 
 /// How much of the kernel's heap (which starts where the kernel ends) its boot uses.
@@ -278,6 +290,7 @@ pub fn write_kernel_and_tables(
     kernel: &[u8],
     header: &KernelHeader,
     launch: &AppLaunch,
+    boot_info_len: u64,
     kernel_file: Option<&KernelFile>,
 ) -> Result<(BootTables, Option<HotCopier>), VmError> {
     let oob = || VmError::OutOfBootMemory;
@@ -345,7 +358,16 @@ pub fn write_kernel_and_tables(
     // the list page at boot through its direct map, as it reads the tables, so in a group of
     // 8 pages KVM maps at one fault anyway (after the copies, it took a fault of its own).
     let list_gpa = (!launch.hot.is_empty() || launch.learn_hot).then_some(tables.end_gpa);
-    let prestaged_gpa = list_gpa.map_or(tables.end_gpa, |list| list + layout::PAGE_SIZE);
+    let list_end = list_gpa.map_or(tables.end_gpa, |list| list + layout::PAGE_SIZE);
+    // The boot info next, for the same reason, where the kernel's header says (in the copy
+    // just written); a kernel whose header has no such field reads it at `BOOT_INFO_GPA`.
+    let (boot_info_gpa, prestaged_gpa) = if header.header_size as usize >= std::mem::size_of::<KernelHeader>() {
+        let field = KERNEL_BASE + std::mem::offset_of!(KernelHeader, boot_info_gpa) as u64;
+        memory.write_u64(field, list_end).ok_or_else(oob)?;
+        (list_end, list_end + boot_info_len.div_ceil(layout::PAGE_SIZE) * layout::PAGE_SIZE)
+    } else {
+        (BOOT_INFO_GPA, list_end)
+    };
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
     let hot_copier = list_gpa.and_then(|list| crate::hot_copies::reserve(memory, list, hot_gpa, &launch.hot));
@@ -363,7 +385,15 @@ pub fn write_kernel_and_tables(
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }
-    let tables = BootTables { root: tables.root, end_gpa, prestaged_gpa, prestaged_pages, hot_pages, hot_list_gpa };
+    let tables = BootTables {
+        root: tables.root,
+        end_gpa,
+        prestaged_gpa,
+        prestaged_pages,
+        hot_pages,
+        hot_list_gpa,
+        boot_info_gpa,
+    };
     Ok((tables, hot_copier))
 }
 
@@ -464,8 +494,8 @@ pub fn write_boot_info(
         reserved: 0,
         groups,
     };
-    memory.write_plain(BOOT_INFO_GPA, &info).ok_or_else(oob)?;
-    memory.write_ram(BOOT_INFO_GPA + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
+    memory.write_plain(tables.boot_info_gpa, &info).ok_or_else(oob)?;
+    memory.write_ram(tables.boot_info_gpa + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
     Ok(())
 }
 
@@ -519,6 +549,7 @@ mod tests {
             cold_end: KERNEL_BASE + 0x6000,
             shared_start: KERNEL_BASE + 0x1000,
             shared_end: KERNEL_BASE + 0x2000,
+            boot_info_gpa: 0,
         }
     }
 
@@ -603,7 +634,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("uvm-kernel-file-{}", std::process::id()));
         std::fs::write(&path, [vec![0xee; 0x2000], kernel.clone()].concat()).unwrap();
         let file = KernelFile { file: std::fs::File::open(&path).unwrap(), offset: 0x2000 };
-        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), Some(&file)).unwrap();
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), 4096, Some(&file)).unwrap();
         let mut loaded = vec![0u8; kernel.len()];
         memory.read_ram(KERNEL_BASE, &mut loaded).unwrap();
         assert!(loaded == kernel, "the guest sees the whole kernel");
@@ -623,11 +654,41 @@ mod tests {
         let memory = GuestMemory::for_tests(64 << 20);
         let header = KernelHeader { memory_size: 0x4000, cold_start: 0, cold_end: 0, ..good_header() };
         let kernel = kernel_with(header, 0x3000);
-        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), None).unwrap();
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), 4096, None).unwrap();
         let mut loaded = vec![0u8; kernel.len()];
         memory.read_ram(KERNEL_BASE, &mut loaded).unwrap();
         assert!(loaded == kernel);
         assert_eq!(host_mapping_of(&memory, header.shared_start), host_mapping_of(&memory, KERNEL_BASE));
+    }
+
+    #[test]
+    fn the_boot_info_goes_after_the_tables_and_the_list_page_where_the_header_says() {
+        let header = KernelHeader {
+            header_size: std::mem::size_of::<KernelHeader>() as u32,
+            memory_size: 0x4000,
+            cold_start: 0,
+            cold_end: 0,
+            ..good_header()
+        };
+        let kernel = kernel_with(header, 0x3000);
+        let field = KERNEL_BASE + std::mem::offset_of!(KernelHeader, boot_info_gpa) as u64;
+        // (A copy rather than a start that learns: learning sets a global the hot_pages tests read.)
+        for (launch, list) in [(AppLaunch::default(), 0), (AppLaunch { hot: vec![0], ..Default::default() }, 1)] {
+            let memory = GuestMemory::for_tests(64 << 20);
+            let (tables, _) = write_kernel_and_tables(&memory, &kernel, &header, &launch, 5000, None).unwrap();
+            let tables_end = tables.boot_info_gpa - list * layout::PAGE_SIZE;
+            assert_eq!(tables.hot_list_gpa, if list == 1 { tables_end } else { 0 });
+            assert_eq!(memory.read_u64(field), Some(tables.boot_info_gpa), "the kernel's copy says where");
+            assert_eq!(tables.prestaged_gpa, tables.boot_info_gpa + 2 * layout::PAGE_SIZE, "5000 bytes: 2 pages");
+            assert!(tables.boot_info_gpa > KERNEL_END && tables.boot_info_gpa < KERNEL_END + 0x2_0000);
+        }
+        // An older header has no such field: the boot info stays at its fixed place.
+        let memory = GuestMemory::for_tests(64 << 20);
+        let old = KernelHeader { memory_size: 0x4000, cold_start: 0, cold_end: 0, ..good_header() };
+        let (tables, _) =
+            write_kernel_and_tables(&memory, &kernel_with(old, 0x3000), &old, &AppLaunch::default(), 5000, None)
+                .unwrap();
+        assert_eq!(tables.boot_info_gpa, BOOT_INFO_GPA);
     }
 
     #[test]
@@ -641,7 +702,7 @@ mod tests {
             ..good_header()
         };
         let kernel = kernel_with(header, 0x2000);
-        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), None).unwrap();
+        write_kernel_and_tables(&memory, &kernel, &header, &AppLaunch::default(), 4096, None).unwrap();
         let resident = |gpa: u64| memory.is_resident(gpa);
         assert!(resident(KERNEL_BASE) && resident(KERNEL_BASE + 0x7_f000), "before the cold range");
         assert!(!resident(KERNEL_BASE + 0x8_0000) && !resident(KERNEL_BASE + 0xb_f000), "the cold range");
@@ -687,6 +748,7 @@ mod tests {
             prestaged_pages: 0,
             hot_pages: 0,
             hot_list_gpa: 0,
+            boot_info_gpa: BOOT_INFO_GPA,
         };
         write_boot_info(&memory, &launch, &[], &facts, tables)?;
         Ok(memory.read_plain::<BootInfo>(BOOT_INFO_GPA).unwrap())

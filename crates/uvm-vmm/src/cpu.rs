@@ -204,13 +204,14 @@ pub fn boot_xcr0(cpuid: &CpuId) -> Option<u64> {
     (xcr0 & 0b11 == 0b11).then_some(xcr0)
 }
 
-/// General registers at the kernel's entry.
+/// General registers at the kernel's entry (which finds the boot info through its header's
+/// `boot_info_gpa`, not a register: the registers are set before staging places it).
 pub fn boot_regs(header: &KernelHeader) -> kvm_regs {
-    start_regs(header.entry, header.boot_stack_top, layout::direct_map(layout::BOOT_INFO_GPA))
+    start_regs(header.entry, header.boot_stack_top, 0)
 }
 
 /// General registers of a vCPU started at `rip` with `rsp` and `rdi = arg` (the boot vCPU's
-/// are these with the kernel's entry, boot stack and boot info).
+/// are these with the kernel's entry and boot stack).
 pub fn start_regs(rip: u64, rsp: u64, arg: u64) -> kvm_regs {
     kvm_regs { rip, rsp, rdi: arg, rflags: 0x2, ..Default::default() }
 }
@@ -350,6 +351,7 @@ mod tests {
             cold_end: 0,
             shared_start: 0,
             shared_end: 0,
+            boot_info_gpa: 0,
         };
         let idt = idt_bytes(&header);
         let gate = |v: usize| u64::from_le_bytes(idt[v * 16..v * 16 + 8].try_into().unwrap());

@@ -242,10 +242,19 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         return Err(VmError::CpuCount { cpus: spec.cpus, max: MAX_VCPUS });
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
+    // Its place is set aside here (`write_boot_info` writes it once the VM exists).
+    let boot_info_len = (std::mem::size_of::<uvm_abi::boot::BootInfo>()
+        + boot::boot_strings(&spec.launch, &spec.volumes)?.len()) as u64;
     let memory = GuestMemory::new(ram_size, spec.image)?;
     let kernel_file = (spec.kernel_file)();
-    let (tables, hot_copier) =
-        boot::write_kernel_and_tables(&memory, spec.kernel, &header, &spec.launch, kernel_file.as_ref())?;
+    let (tables, hot_copier) = boot::write_kernel_and_tables(
+        &memory,
+        spec.kernel,
+        &header,
+        &spec.launch,
+        boot_info_len,
+        kernel_file.as_ref(),
+    )?;
     let hot_copier = match hot_copier {
         Some(copier) if copier.pages() <= crate::hot_copies::FILLED_IN_STAGING => {
             copier.fill();

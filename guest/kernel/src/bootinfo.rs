@@ -1,13 +1,11 @@
-//! Reading the [`BootInfo`] the VMM wrote (at `BOOT_INFO_GPA`) and its string area, with
-//! every field checked: the kernel trusts nothing it reads.
+//! Reading the [`BootInfo`] the VMM wrote (where the kernel header's `boot_info_gpa` says)
+//! and its string area, with every field checked: the kernel trusts nothing it reads.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use uvm_abi::boot::{BootInfo, Platform, BOOT_INFO_MAGIC};
-use uvm_abi::layout::{BOOT_INFO_GPA, BOOT_INFO_SIZE, KERNEL_END, PAGE_SIZE};
-
-use crate::arch::phys;
+use uvm_abi::layout::{KERNEL_END, PAGE_SIZE};
 
 /// The boot info and its strings, decoded.
 pub struct Boot {
@@ -112,14 +110,15 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
         return Err("the boot info's prestaged frames are invalid");
     }
     // The hot copies follow the prestaged frames, and their list page comes before those
-    // (with no copies, the page a start that learns them reports into).
+    // (with no copies, the page a start that learns them reports into; the boot info may lie
+    // between).
     let hot_end =
         prestaged_end.and_then(|end| info.hot_pages.checked_mul(PAGE_SIZE).and_then(|bytes| end.checked_add(bytes)));
     if (info.hot_pages != 0 || info.hot_list_gpa != 0)
         && (info.hot_pages > uvm_abi::boot::MAX_HOT_PAGES
             || info.hot_list_gpa < KERNEL_END
             || !info.hot_list_gpa.is_multiple_of(PAGE_SIZE)
-            || info.hot_list_gpa.checked_add(PAGE_SIZE) != Some(info.prestaged_gpa)
+            || info.hot_list_gpa.checked_add(PAGE_SIZE).is_none_or(|end| end > info.prestaged_gpa)
             || hot_end.is_none_or(|end| end > info.first_free_gpa))
     {
         return Err("the boot info's hot copies are invalid");
@@ -183,8 +182,9 @@ fn decode_volumes(count: u32, strings: &mut dyn Iterator<Item = &[u8]>) -> Resul
 }
 
 /// The boot-info area in guest memory (written once by the VMM before boot, never after).
+#[cfg(not(test))]
 pub fn raw() -> &'static [u8] {
-    phys::static_slice(BOOT_INFO_GPA, BOOT_INFO_SIZE)
+    crate::arch::phys::static_slice(crate::arch::entry::boot_info_gpa(), uvm_abi::layout::BOOT_INFO_SIZE)
 }
 
 #[cfg(test)]
@@ -285,7 +285,8 @@ mod tests {
         };
         assert_eq!(hot(0, 0), Ok(0));
         assert_eq!(hot(0, KERNEL_END + 0x3000), Ok(0), "a start that learns");
-        assert!(hot(1, KERNEL_END + 0x6000).is_err(), "the list is not right before the prestaged frames");
+        assert!(hot(1, KERNEL_END + 0x4000).is_err(), "the list is not before the prestaged frames");
+        assert_eq!(hot(1, KERNEL_END + 0x2000), Ok(1), "the boot info may lie between");
         assert!(hot(1, KERNEL_END + 0x2800).is_err(), "not a page");
         assert_eq!(hot(2, KERNEL_END + 0x3000), Ok(2), "up to the first free frame");
         assert!(hot(3, KERNEL_END + 0x3000).is_err(), "past the first free frame");

@@ -61,7 +61,7 @@ uvm_kernel_header:
     .ascii "UVMKERN"
     .byte 0
     .long {abi_version}
-    .long 88
+    .long 96
     .quad __kernel_end - {kernel_base}
     .quad uvm_kernel_entry
     .quad uvm_syscall_entry
@@ -71,6 +71,7 @@ uvm_kernel_header:
     .quad __cold_end
     .quad __shared_start
     .quad __shared_end
+    .quad 0
 
     .section .text.entry, "ax"
     .globl uvm_kernel_entry
@@ -264,6 +265,25 @@ pub fn secondary_entry_address() -> u64 {
 /// Address of the fault entry (for the per-vCPU area).
 pub fn fault_entry_address() -> u64 {
     uvm_fault_entry as *const () as u64
+}
+
+/// Where the VMM put the boot info: the GPA it wrote into this kernel's header as it loaded
+/// it (`KernelHeader::boot_info_gpa`; the binary's own value, 0, says the fixed place).
+pub fn boot_info_gpa() -> u64 {
+    extern "C" {
+        static uvm_kernel_header: u8;
+    }
+    let field = core::ptr::addr_of!(uvm_kernel_header) as u64
+        + core::mem::offset_of!(uvm_abi::kernel::KernelHeader, boot_info_gpa) as u64;
+    // SAFETY: the header is part of the kernel's image, mapped for the VM's life, and the
+    // field is an aligned u64 in it; volatile, as the VMM changed it after the link (a read
+    // through the address, not through a Rust static the compiler could fold).
+    let gpa = unsafe { core::ptr::read_volatile(field as *const u64) };
+    if gpa == 0 {
+        uvm_abi::layout::BOOT_INFO_GPA
+    } else {
+        gpa
+    }
 }
 
 /// Enters (or returns to) the app with the registers in `frame`. Never returns.
