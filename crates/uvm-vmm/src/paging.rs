@@ -160,43 +160,37 @@ impl<M: TableMemory> Builder<'_, M> {
         self.memory.write_u64(pt + ((va >> 12) & 511) * 8, pte::preset_used(gpa | flags))
     }
 
-    /// Maps `[va, va + len)` to `gpa` on in 4 KiB pages (`len` rounded up to a whole page),
-    /// writing each page table's share of the entries at once (one bounds-checked copy
-    /// instead of a walk and a write per page: the system area's 95 pages took ~30 us so).
+    /// Maps `[va, va + len)` to `gpa` on in 4 KiB pages (`len` rounded up to a whole page):
+    /// one bounds-checked copy per page table instead of a walk and a write per page (the
+    /// system area's 95 pages took ~30 us so).
     fn map_4k_run(&mut self, va: u64, gpa: u64, len: u64, flags: u64) -> Option<()> {
-        let pages = len.div_ceil(PAGE_SIZE);
-        let mut done = 0;
-        while done < pages {
-            let at = va + done * PAGE_SIZE;
-            let pt = self.table_for(at, 3)?;
-            let first = (at >> 12) & 511;
-            let count = (512 - first).min(pages - done);
-            let entries: Vec<u64> =
-                (done..done + count).map(|i| pte::preset_used((gpa + i * PAGE_SIZE) | flags)).collect();
-            self.memory.write_u64s(pt + first * 8, &entries)?;
-            done += count;
-        }
-        Some(())
+        self.map_run(va, gpa, len, 3, flags)
     }
 
     fn map_2m(&mut self, va: u64, gpa: u64, flags: u64) -> Option<()> {
         self.map_2m_run(va, gpa, LARGE_PAGE_SIZE, flags)
     }
 
-    /// Maps `[va, va + len)` to `gpa` on in 2 MiB pages (`len` rounded up to a whole page),
-    /// writing each page directory's share of the entries at once.
+    /// Maps `[va, va + len)` to `gpa` on in 2 MiB pages (`len` rounded up to a whole page).
     fn map_2m_run(&mut self, va: u64, gpa: u64, len: u64, flags: u64) -> Option<()> {
-        let pages = len.div_ceil(LARGE_PAGE_SIZE);
+        self.map_run(va, gpa, len, 2, flags | pte::LARGE)
+    }
+
+    /// Maps `[va, va + len)` to `gpa` on with entries `levels` below the root (3: 4 KiB
+    /// pages, 2: 2 MiB ones, `flags` with `LARGE`), writing each table's share of them at
+    /// once.
+    fn map_run(&mut self, va: u64, gpa: u64, len: u64, levels: u32, flags: u64) -> Option<()> {
+        let shift = 12 + 9 * (3 - levels);
+        let page = 1u64 << shift;
+        let pages = len.div_ceil(page);
         let mut done = 0;
         while done < pages {
-            let at = va + done * LARGE_PAGE_SIZE;
-            let pd = self.table_for(at, 2)?;
-            let first = (at >> 21) & 511;
+            let at = va + done * page;
+            let table = self.table_for(at, levels)?;
+            let first = (at >> shift) & 511;
             let count = (512 - first).min(pages - done);
-            let entries: Vec<u64> = (done..done + count)
-                .map(|i| pte::preset_used((gpa + i * LARGE_PAGE_SIZE) | flags | pte::LARGE))
-                .collect();
-            self.memory.write_u64s(pd + first * 8, &entries)?;
+            let entries: Vec<u64> = (done..done + count).map(|i| pte::preset_used((gpa + i * page) | flags)).collect();
+            self.memory.write_u64s(table + first * 8, &entries)?;
             done += count;
         }
         Some(())
