@@ -264,6 +264,9 @@ pub struct BootTables {
     /// GPA of the boot info: after the tables and that page, before the prestaged frames
     /// (`BOOT_INFO_GPA` for a kernel whose header has no `boot_info_gpa`).
     pub boot_info_gpa: u64,
+    /// Bytes set aside there: [`write_boot_info`] writes no more (what staging measured, in
+    /// whole pages; `BOOT_INFO_SIZE` at `BOOT_INFO_GPA`).
+    pub boot_info_room: u64,
 }
 
 /// How much of the kernel's heap (which starts where the kernel ends) its boot uses.
@@ -361,13 +364,14 @@ pub fn write_kernel_and_tables(
     let list_end = list_gpa.map_or(tables.end_gpa, |list| list + layout::PAGE_SIZE);
     // The boot info next, for the same reason, where the kernel's header says (in the copy
     // just written); a kernel whose header has no such field reads it at `BOOT_INFO_GPA`.
-    let (boot_info_gpa, prestaged_gpa) = if header.header_size as usize >= std::mem::size_of::<KernelHeader>() {
+    let (boot_info_gpa, boot_info_room) = if header.header_size as usize >= std::mem::size_of::<KernelHeader>() {
         let field = KERNEL_BASE + std::mem::offset_of!(KernelHeader, boot_info_gpa) as u64;
         memory.write_u64(field, list_end).ok_or_else(oob)?;
-        (list_end, list_end + boot_info_len.div_ceil(layout::PAGE_SIZE) * layout::PAGE_SIZE)
+        (list_end, boot_info_len.div_ceil(layout::PAGE_SIZE) * layout::PAGE_SIZE)
     } else {
-        (BOOT_INFO_GPA, list_end)
+        (BOOT_INFO_GPA, layout::BOOT_INFO_SIZE)
     };
+    let prestaged_gpa = if boot_info_gpa == list_end { list_end + boot_info_room } else { list_end };
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
     let hot_copier = list_gpa.and_then(|list| crate::hot_copies::reserve(memory, list, hot_gpa, &launch.hot));
@@ -393,6 +397,7 @@ pub fn write_kernel_and_tables(
         hot_pages,
         hot_list_gpa,
         boot_info_gpa,
+        boot_info_room,
     };
     Ok((tables, hot_copier))
 }
@@ -494,6 +499,11 @@ pub fn write_boot_info(
         reserved: 0,
         groups,
     };
+    // The strings are what staging measured them to be (the same launch and volumes); more
+    // would run into the prestaged frames.
+    if std::mem::size_of::<BootInfo>() as u64 + strings.len() as u64 > tables.boot_info_room {
+        return Err(oob());
+    }
     memory.write_plain(tables.boot_info_gpa, &info).ok_or_else(oob)?;
     memory.write_ram(tables.boot_info_gpa + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
     Ok(())
@@ -688,7 +698,7 @@ mod tests {
         let (tables, _) =
             write_kernel_and_tables(&memory, &kernel_with(old, 0x3000), &old, &AppLaunch::default(), 5000, None)
                 .unwrap();
-        assert_eq!(tables.boot_info_gpa, BOOT_INFO_GPA);
+        assert_eq!((tables.boot_info_gpa, tables.boot_info_room), (BOOT_INFO_GPA, layout::BOOT_INFO_SIZE));
     }
 
     #[test]
@@ -730,8 +740,13 @@ mod tests {
 
     /// The boot info a launch of `user` writes, read back from guest memory.
     fn boot_info_for(user: AppUser) -> Result<BootInfo, VmError> {
-        let memory = GuestMemory::for_tests(64 << 20);
         let launch = AppLaunch { argv: vec!["app".into()], workdir: "/".into(), user, ..Default::default() };
+        boot_info_of(&launch, layout::BOOT_INFO_SIZE)
+    }
+
+    /// The boot info `launch` writes where `room` bytes are set aside, read back.
+    fn boot_info_of(launch: &AppLaunch, room: u64) -> Result<BootInfo, VmError> {
+        let memory = GuestMemory::for_tests(64 << 20);
         let facts = BootFacts {
             platform: Platform::Pvm,
             flags: 0,
@@ -749,9 +764,18 @@ mod tests {
             hot_pages: 0,
             hot_list_gpa: 0,
             boot_info_gpa: BOOT_INFO_GPA,
+            boot_info_room: room,
         };
-        write_boot_info(&memory, &launch, &[], &facts, tables)?;
+        write_boot_info(&memory, launch, &[], &facts, tables)?;
         Ok(memory.read_plain::<BootInfo>(BOOT_INFO_GPA).unwrap())
+    }
+
+    #[test]
+    fn the_boot_info_stays_in_the_room_staging_set_aside() {
+        let launch = AppLaunch { argv: vec!["a".repeat(5000)], workdir: "/".into(), ..Default::default() };
+        let needed = (std::mem::size_of::<BootInfo>() + boot_strings(&launch, &[]).unwrap().len()) as u64;
+        assert!(boot_info_of(&launch, needed).is_ok());
+        assert!(matches!(boot_info_of(&launch, needed - 1), Err(VmError::OutOfBootMemory)));
     }
 
     #[test]
