@@ -385,7 +385,18 @@ pub fn write_kernel_and_tables(
         }
         _ => 0,
     };
-    let end_gpa = hot_gpa + hot_pages * layout::PAGE_SIZE;
+    // Last, the copies of the image's first pages, which the direct map shows instead of the
+    // image's own (see `paging`): the kernel's boot reads them there (through the image's
+    // direct map, so where they lie in RAM changes no group of pages it reads).
+    let (head_pages, head_gpa) = tables
+        .show_image_head(&mut &*memory, hot_gpa + hot_pages * layout::PAGE_SIZE, memory.image_size())
+        .ok_or_else(oob)?;
+    for i in 0..head_pages {
+        let offset = i * layout::PAGE_SIZE;
+        let len = (memory.image_size() - offset).min(layout::PAGE_SIZE);
+        memory.copy_image_to_ram(offset, head_gpa + offset, len).ok_or_else(oob)?;
+    }
+    let end_gpa = head_gpa + head_pages * layout::PAGE_SIZE;
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }

@@ -4,11 +4,16 @@
 //! any vCPU runs (host-side stores are only safe before the guest's tables are shadowed); after
 //! that only the guest kernel edits it. Written through [`TableMemory`]: in place in guest RAM,
 //! or in a plain buffer for the unit tests (no KVM). What is mapped:
-//! - the system area (GDT, TSSs, IDT, ring-0 stacks, boot info), identity, supervisor-only;
+//! - the system area (GDT, TSSs, IDT, ring-0 stacks, the old boot info area), identity,
+//!   supervisor-only;
 //! - the hypercall page (user, no memory behind it);
 //! - the guest kernel area, identity, user, one 2 MiB page;
 //! - the direct map of RAM (writable) and of the image (read-only), 2 MiB pages, never
-//!   executable.
+//!   executable; but the image's first 2 MiB in 4 KiB pages, its first [`IMAGE_HEAD_PAGES`]
+//!   shown from frames staging fills with copies of those image pages
+//!   ([`BootPageTables::show_image_head`]): the header and file table, then mostly the app's
+//!   ELF header, which the kernel's boot reads. KVM maps the read-only image slot one page
+//!   per fault, and RAM the host backs with its neighbours: one fault for them, not one each.
 
 use uvm_abi::layout::{
     self, pte, DIRECT_MAP_VA, HYPERCALL_GPA, HYPERCALL_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END, LARGE_PAGE_SIZE,
@@ -61,6 +66,9 @@ impl TableMemory for &crate::memory::GuestMemory {
 /// (`crate::prepare`, on another thread).
 pub const ROOT_GPA: u64 = KERNEL_END;
 
+/// How many of the image's first pages the direct map shows from copies in RAM.
+pub const IMAGE_HEAD_PAGES: u64 = 2;
+
 /// Page tables laid out in one contiguous run of guest memory starting at [`ROOT_GPA`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootPageTables {
@@ -101,6 +109,26 @@ impl BootPageTables {
         b.map_2m_run(DIRECT_MAP_VA, 0, ram_size, data | pte::WRITABLE)?;
         b.map_2m_run(DIRECT_MAP_VA + IMAGE_GPA, IMAGE_GPA, image_size, data)?;
         Some(BootPageTables { root: b.root, end_gpa: b.next })
+    }
+
+    /// Has the direct map show the image's first pages (at most [`IMAGE_HEAD_PAGES`], no
+    /// more than the image has) from frames at `gpa` on, where the caller copies them: the
+    /// image's first 2 MiB get a page table of their own, the page at `gpa`, and the frames
+    /// follow it. Returns how many pages it shows so and the first GPA after them. (Where
+    /// they lie changes no group of pages the kernel reads: it reads them through the
+    /// image's direct map, and KVM reads the table itself.)
+    pub fn show_image_head<M: TableMemory>(&self, memory: &mut M, gpa: u64, image_size: u64) -> Option<(u64, u64)> {
+        let pages = image_size.div_ceil(PAGE_SIZE).min(IMAGE_HEAD_PAGES);
+        let data = pte::PRESENT | pte::USER | pte::NO_EXECUTE;
+        let va = DIRECT_MAP_VA + IMAGE_GPA;
+        let mut b = Builder { memory, root: self.root, next: gpa, limit: gpa + (1 + pages) * PAGE_SIZE };
+        // The 2 MiB entry goes; a table takes its place, which `map_4k_run` links.
+        let pd = b.table_for(va, 2)?;
+        b.memory.write_u64(pd + ((va >> 21) & 511) * 8, 0)?;
+        b.map_4k_run(va, IMAGE_GPA, image_size.min(LARGE_PAGE_SIZE), data)?;
+        let frames = b.next;
+        b.map_4k_run(va, frames, pages * PAGE_SIZE, data)?;
+        Some((pages, frames))
     }
 
     /// Walks the tables in `memory` like the CPU: the GPA and flags `va` maps to.
@@ -313,6 +341,29 @@ mod tests {
         // root, low PDPT/PD/PT (system + hypercall + kernel share one PT), direct-map PDPT + PD,
         // image PDPT + PD.
         assert!(t.end_gpa <= KERNEL_END + 10 * PAGE_SIZE, "{} pages", (t.end_gpa - KERNEL_END) / PAGE_SIZE);
+    }
+
+    #[test]
+    fn the_image_s_first_pages_can_show_other_frames_and_the_rest_the_image() {
+        let at = KERNEL_END + 20 * PAGE_SIZE;
+        let (t, mut m) = build(64 << 20, 3 << 20, &[]);
+        let (gpa, flags) = t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + 9).unwrap();
+        assert_eq!((gpa, flags & pte::LARGE != 0), (IMAGE_GPA + 9, true), "2 MiB pages until asked");
+        let (pages, frames) = t.show_image_head(&mut m, at, 3 << 20).unwrap();
+        assert_eq!((pages, frames), (IMAGE_HEAD_PAGES, at + PAGE_SIZE), "a table, then the frames");
+        for i in 0..IMAGE_HEAD_PAGES {
+            let (gpa, flags) = t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + i * PAGE_SIZE + 9).unwrap();
+            assert_eq!(gpa, frames + i * PAGE_SIZE + 9, "page {i}: its frame");
+            assert_eq!(flags & (pte::WRITABLE | pte::LARGE), 0, "read-only, 4 KiB");
+        }
+        let next = IMAGE_HEAD_PAGES * PAGE_SIZE;
+        assert_eq!(t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + next).unwrap().0, IMAGE_GPA + next);
+        let last = (2 << 20) - 1;
+        assert_eq!(t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + last).unwrap().0, IMAGE_GPA + last);
+        let (gpa, flags) = t.translate(&m, DIRECT_MAP_VA + IMAGE_GPA + (2 << 20) + 5).unwrap();
+        assert_eq!((gpa, flags & pte::LARGE != 0), (IMAGE_GPA + (2 << 20) + 5, true), "past 2 MiB: large pages");
+        let (small, mut m) = build(64 << 20, 100, &[]);
+        assert_eq!(small.show_image_head(&mut m, at, 100).map(|(pages, _)| pages), Some(1), "a one-page image");
     }
 
     #[test]
