@@ -18,8 +18,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The first line of a profile file.
-const MAGIC: &str = "uvm-hot-pages 1";
+/// The first line of a profile file. (Version 1 had no `fresh` lines: such a profile is
+/// learned again.)
+const MAGIC: &str = "uvm-hot-pages 2";
+
+/// What a profile holds: the hot pages (image offsets), and the runs of fresh frames the
+/// start that learned it touched (`uvm_vmm::AppLaunch::fresh`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub pages: Vec<u64>,
+    pub fresh: Vec<(u64, u64)>,
+}
 
 /// The profile of the image whose stored checksum is `checksum`, in uvm's cache directory.
 pub fn profile_path(checksum: u64) -> Option<PathBuf> {
@@ -72,38 +81,58 @@ pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> V
 }
 
 /// The pages `profile` (a profile file's text) lists that are among `candidates` (ascending),
-/// at most `uvm_abi::boot::MAX_HOT_PAGES`, ascending; `None` for a text that is no profile.
-pub fn parse(profile: &str, candidates: &[u64]) -> Option<Vec<u64>> {
+/// at most `uvm_abi::boot::MAX_HOT_PAGES`, ascending, and its runs of fresh frames (`fresh
+/// FIRST FRAMES` lines, at most `MAX_FRESH_FRAMES` frames in all); `None` for a text that
+/// is no profile.
+pub fn parse(profile: &str, candidates: &[u64]) -> Option<Profile> {
     let mut lines = profile.lines();
     if lines.next()? != MAGIC {
         return None;
     }
-    let mut pages = Vec::new();
+    let hex = |field: &str| u64::from_str_radix(field, 16).ok();
+    let mut parsed = Profile::default();
+    let mut fresh_frames = 0u64;
     for line in lines {
-        let offset = u64::from_str_radix(line.trim(), 16).ok()?;
-        if candidates.binary_search(&offset).is_ok() {
-            pages.push(offset);
+        match line.trim().split_once(' ') {
+            Some(("fresh", run)) => {
+                let (first, frames) = run.split_once(' ')?;
+                let (first, frames) = (hex(first)?, hex(frames)?);
+                fresh_frames = fresh_frames.checked_add(frames)?;
+                if fresh_frames <= uvm_vmm::hot_pages::MAX_FRESH_FRAMES {
+                    parsed.fresh.push((first, frames));
+                }
+            }
+            Some(_) => return None,
+            None => {
+                let offset = hex(line.trim())?;
+                if candidates.binary_search(&offset).is_ok() {
+                    parsed.pages.push(offset);
+                }
+            }
         }
     }
-    pages.sort_unstable();
-    pages.dedup();
-    pages.truncate(uvm_abi::boot::MAX_HOT_PAGES as usize);
-    Some(pages)
+    parsed.pages.sort_unstable();
+    parsed.pages.dedup();
+    parsed.pages.truncate(uvm_abi::boot::MAX_HOT_PAGES as usize);
+    Some(parsed)
 }
 
-/// The hot pages of `candidates` the profile at `path` lists; `None` when there is no
-/// profile to read (not an error: a start without one learns it).
-pub fn load(path: &Path, candidates: &[u64]) -> Option<Vec<u64>> {
+/// The hot pages of `candidates` the profile at `path` lists, and its fresh runs; `None`
+/// when there is no profile to read (not an error: a start without one learns it).
+pub fn load(path: &Path, candidates: &[u64]) -> Option<Profile> {
     parse(&std::fs::read_to_string(path).ok()?, candidates)
 }
 
-/// Writes the profile `pages` at `path` (its directory made if missing), whole or not at all.
-pub fn save(path: &Path, pages: &[u64]) -> std::io::Result<()> {
+/// Writes `profile` at `path` (its directory made if missing), whole or not at all.
+pub fn save(path: &Path, profile: &Profile) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("a profile path without a directory"))?;
     std::fs::create_dir_all(dir)?;
     let mut text = format!("{MAGIC}\n");
-    for offset in pages {
+    for offset in &profile.pages {
         text += &format!("{offset:x}\n");
+    }
+    for (first, frames) in &profile.fresh {
+        text += &format!("fresh {first:x} {frames:x}\n");
     }
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
@@ -113,12 +142,13 @@ pub fn save(path: &Path, pages: &[u64]) -> std::io::Result<()> {
 }
 
 /// Saves the profile at `path` once the app has exited in a start that learned it: the
-/// `candidates` the guest reported touched. A failure (a read-only cache) only means the
-/// next start learns again.
+/// `candidates` the guest reported touched, and the fresh frames it touched. A failure (a
+/// read-only cache) only means the next start learns again.
 pub fn learn(path: &Path, candidates: &[u64]) {
     let Some(touched) = uvm_vmm::hot_pages::learned() else { return };
     let pages: Vec<u64> = touched.into_iter().filter(|page| candidates.binary_search(page).is_ok()).collect();
-    let _ = save(path, &pages);
+    let fresh = uvm_vmm::hot_pages::learned_fresh().unwrap_or_default();
+    let _ = save(path, &Profile { pages, fresh });
 }
 
 #[cfg(test)]
@@ -131,15 +161,20 @@ mod tests {
         let candidates = [0x1000, 0x2000, 0x5000];
         let text = format!("{MAGIC}\n5000\n1000\n9000\n1000\n");
         assert_eq!(
-            parse(&text, &candidates),
+            parse(&text, &candidates).map(|p| p.pages),
             Some(vec![0x1000, 0x5000]),
             "sorted, deduplicated, 0x9000 not a candidate"
         );
-        assert_eq!(parse("uvm-hot-pages 0\n1000\n", &candidates), None, "another format");
+        assert_eq!(parse("uvm-hot-pages 1\n1000\n", &candidates), None, "another format");
         assert_eq!(parse(&format!("{MAGIC}\nxyz\n"), &candidates), None);
+        assert_eq!(parse(&format!("{MAGIC}\nfresh 1\n"), &candidates), None, "a run without its length");
+        assert_eq!(parse(&format!("{MAGIC}\nstale 1 2\n"), &candidates), None, "an unknown line");
         let many: Vec<u64> = (0..1000).map(|i| i * PAGE_SIZE).collect();
         let text = many.iter().fold(format!("{MAGIC}\n"), |t, o| t + &format!("{o:x}\n"));
-        assert_eq!(parse(&text, &many).map(|p| p.len()), Some(uvm_abi::boot::MAX_HOT_PAGES as usize));
+        assert_eq!(parse(&text, &many).map(|p| p.pages.len()), Some(uvm_abi::boot::MAX_HOT_PAGES as usize));
+        let text = format!("{MAGIC}\n1000\nfresh 0 10\nfresh 12 3\nfresh 20 1000\n");
+        let fresh = parse(&text, &candidates).map(|p| p.fresh);
+        assert_eq!(fresh, Some(vec![(0, 0x10), (0x12, 3)]), "runs past the most frames left out");
     }
 
     #[test]
@@ -175,8 +210,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("uvm-hot-pages-{}", std::process::id()));
         let profile = dir.join("sub").join("profile");
         let candidates = [0, PAGE_SIZE, 2 * PAGE_SIZE];
-        save(&profile, &[PAGE_SIZE, 2 * PAGE_SIZE]).unwrap();
-        assert_eq!(load(&profile, &candidates), Some(vec![PAGE_SIZE, 2 * PAGE_SIZE]));
+        let saved = Profile { pages: vec![PAGE_SIZE, 2 * PAGE_SIZE], fresh: vec![(0, 5), (9, 1)] };
+        save(&profile, &saved).unwrap();
+        assert_eq!(load(&profile, &candidates), Some(saved));
         assert_eq!(load(&dir.join("missing"), &candidates), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -98,15 +98,19 @@ fn open_image(
     let hot_profile = Image::stored_checksum(mapped.as_ref())
         .and_then(crate::hot_pages::profile_path)
         .filter(|_| entrypoint.is_none() && !large_pages && !args.no_hot_pages);
-    let (hot, learn_hot_pages) = match hot_profile {
+    let (hot, fresh, learn_hot_pages) = match hot_profile {
         Some(profile) => {
             let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
             match crate::hot_pages::load(&profile, &candidates) {
-                Some(hot) => (crate::hot_pages::whole_groups(&hot, image.app_entry().data.offset, &elf), None),
-                None => (Vec::new(), Some((profile, candidates))),
+                Some(loaded) => (
+                    crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf),
+                    loaded.fresh,
+                    None,
+                ),
+                None => (Vec::new(), Vec::new(), Some((profile, candidates))),
             }
         }
-        None => (Vec::new(), None),
+        None => (Vec::new(), Vec::new(), None),
     };
     let launch = AppLaunch {
         argv,
@@ -118,6 +122,7 @@ fn open_image(
         prestage: if entrypoint.is_some() { Vec::new() } else { writable_pages(&image, &elf) },
         learn_hot: learn_hot_pages.is_some(),
         hot,
+        fresh,
         large_pages,
         read_only_root,
         user,
@@ -376,9 +381,14 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     let open = move || {
         let mut opened = open_image(opener_args, network_flags, user_flag, volumes, host_cpus, vm_receiver);
         let copier = opened.as_mut().ok().and_then(|opened| opened.staged.take_hot_copier());
+        let warmer = opened.as_mut().ok().and_then(|opened| opened.staged.take_fresh_warmer());
         let _ = opened_sender.send(opened);
         if let Some(copier) = copier {
             let _ = filled_sender.send(copier.fill());
+        }
+        // Then the fresh frames an earlier start touched, which the guest may touch first.
+        if let Some(warmer) = warmer {
+            warmer.warm();
         }
         // Staging copied the kernel into guest RAM: this process's pages of the bytes it
         // copied from go back (~10 us, so after the hand-over, not before).
@@ -428,6 +438,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     } else {
         format!("{} of the app's read-only pages copied", launch.hot.len())
     };
+    let fresh_frames: u64 = launch.fresh.iter().map(|&(_, frames)| frames).sum();
     if let Some(learn) = learn_hot_pages {
         let _ = LEARN_HOT_PAGES.set(learn);
     }
@@ -444,6 +455,9 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
                 took.as_secs_f64() * 1e6
             ),
             Err(_) => eprintln!("  hot pages: {hot_pages}"),
+        }
+        if fresh_frames > 0 {
+            eprintln!("  fresh frames: {fresh_frames} an earlier start touched, backed ahead after the copies");
         }
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))

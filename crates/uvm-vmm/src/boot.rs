@@ -42,6 +42,10 @@ pub struct AppLaunch {
     /// This start learns which of those pages the app touches, for the next (with no `hot`
     /// pages): [`crate::hot_pages`].
     pub learn_hot: bool,
+    /// Runs of fresh frames, `(first, frames)` counted from the first frame the guest's
+    /// allocator hands out, that an earlier start of the image touched: the host backs them
+    /// ahead, in the background ([`crate::hot_copies::FreshWarmer`]). Empty: none.
+    pub fresh: Vec<(u64, u64)>,
     /// The guest may map the app's read-only 2 MiB chunks with large pages
     /// (`FLAG_IMAGE_LARGE_PAGES`): the image lays them out 2 MiB-aligned and the host backs
     /// them with 2 MiB pages ([`crate::MappedFile::backs_with_large_page`]).
@@ -379,10 +383,7 @@ pub fn write_kernel_and_tables(
     let hot_list_gpa = match list_gpa {
         Some(list) if hot_pages > 0 => list,
         // A start that learns: the page is where the guest reports.
-        Some(list) if launch.learn_hot && memory.write_ram(list, &[0; 8]).is_some() => {
-            crate::hot_pages::report_into(list);
-            list
-        }
+        Some(list) if launch.learn_hot && memory.write_ram(list, &[0; 8]).is_some() => list,
         _ => 0,
     };
     // Last, the copies of the image's first pages, which the direct map shows instead of the
@@ -397,6 +398,9 @@ pub fn write_kernel_and_tables(
         memory.copy_image_to_ram(offset, head_gpa + offset, len).ok_or_else(oob)?;
     }
     let end_gpa = head_gpa + head_pages * layout::PAGE_SIZE;
+    if hot_pages == 0 && hot_list_gpa != 0 {
+        crate::hot_pages::report_into(hot_list_gpa, end_gpa);
+    }
     if end_gpa + layout::PAGE_SIZE > memory.ram_size() {
         return Err(VmError::OutOfBootMemory);
     }

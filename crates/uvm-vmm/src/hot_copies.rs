@@ -100,6 +100,57 @@ impl Drop for HotCopier {
     }
 }
 
+/// Has the host back the fresh frames an earlier start of the image touched
+/// (`AppLaunch::fresh`), after the hand-over, as the hot copies are filled: KVM then maps
+/// them 8 to a fault where it mapped each unbacked one at a fault of its own. The guest never
+/// waits for it: a frame it touches first is backed then, as without it.
+pub struct FreshWarmer {
+    memory: GuestMemory,
+    /// `(gpa, bytes)` runs, in the order the guest's allocator hands the frames out.
+    runs: Vec<(u64, u64)>,
+}
+
+impl FreshWarmer {
+    /// The warmer of `runs` (`(first, frames)` from the frame at `fresh_gpa`), at most
+    /// [`crate::hot_pages::MAX_FRESH_FRAMES`] frames and only those in RAM; `None` for none.
+    pub(crate) fn new(memory: &GuestMemory, fresh_gpa: u64, runs: &[(u64, u64)]) -> Option<FreshWarmer> {
+        let mut left = crate::hot_pages::MAX_FRESH_FRAMES;
+        let mut gpa_runs = Vec::new();
+        for &(first, frames) in runs {
+            let frames = frames.min(left);
+            let Some(gpa) = first.checked_mul(PAGE_SIZE).and_then(|offset| fresh_gpa.checked_add(offset)) else {
+                break;
+            };
+            if frames == 0 || !memory.is_ram(gpa, frames * PAGE_SIZE) {
+                break;
+            }
+            gpa_runs.push((gpa, frames * PAGE_SIZE));
+            left -= frames;
+        }
+        (!gpa_runs.is_empty()).then(|| FreshWarmer { memory: memory.clone(), runs: gpa_runs })
+    }
+
+    /// Backs the frames; returns how long that took.
+    pub fn warm(self) -> Duration {
+        let started = Instant::now();
+        for &(gpa, len) in &self.runs {
+            self.memory.prefault_ram(gpa, len);
+        }
+        started.elapsed()
+    }
+
+    /// How many frames it backs.
+    pub fn frames(&self) -> u64 {
+        self.runs.iter().map(|&(_, len)| len / PAGE_SIZE).sum()
+    }
+}
+
+impl std::fmt::Debug for FreshWarmer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FreshWarmer({} frames)", self.frames())
+    }
+}
+
 impl std::fmt::Debug for HotCopier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "HotCopier({} pages at {:#x})", self.pages.len(), self.gpa)

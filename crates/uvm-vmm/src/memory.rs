@@ -272,6 +272,35 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// The runs of pages of RAM in `[gpa, gpa + len)` (page aligned) the host backs now, as
+    /// `(first page, pages)` counted from `gpa`'s page; `None` outside RAM or if the host
+    /// will not tell. (What a start that learns its hot pages records of the fresh frames
+    /// the guest touched: `crate::hot_pages`.)
+    pub fn resident_runs(&self, gpa: u64, len: u64) -> Option<Vec<(u64, u64)>> {
+        if !gpa.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || !self.is_ram(gpa, len) {
+            return None;
+        }
+        let mut residency = vec![0u8; (len / PAGE_SIZE) as usize];
+        // SAFETY: the range is page-aligned and inside the RAM mapping (checked above); mincore
+        // only reads the page tables and writes one byte per page into `residency`, which
+        // holds as many.
+        let r = unsafe {
+            libc::mincore((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, residency.as_mut_ptr())
+        };
+        if r != 0 {
+            return None;
+        }
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (page, _) in residency.iter().enumerate().filter(|(_, &byte)| byte & 1 != 0) {
+            let page = page as u64;
+            match runs.last_mut() {
+                Some((first, pages)) if *first + *pages == page => *pages += 1,
+                _ => runs.push((page, 1)),
+            }
+        }
+        Some(runs)
+    }
+
     /// Whether the host page behind RAM address `gpa` is resident (for tests of what is backed
     /// before boot).
     #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
-use crate::hot_copies::HotCopier;
+use crate::hot_copies::{FreshWarmer, HotCopier};
 use crate::late_ram::{ram_at_boot, GateState, RamGate};
 use crate::mapped::MappedFile;
 use crate::memory::{GuestMemory, MapOverRamError};
@@ -210,6 +210,9 @@ pub struct StagedMemory {
     /// boots ([`StagedMemory::take_hot_copier`]); [`run_staged`] fills them before boot if
     /// nobody did.
     hot_copier: Option<HotCopier>,
+    /// What backs the fresh frames an earlier start touched, until someone takes it to run
+    /// after the hand-over ([`StagedMemory::take_fresh_warmer`]); nobody must.
+    fresh_warmer: Option<FreshWarmer>,
 }
 
 impl StagedMemory {
@@ -227,6 +230,12 @@ impl StagedMemory {
     /// (the guest's kernel waits for them before it enters the app); `None` without copies.
     pub fn take_hot_copier(&mut self) -> Option<HotCopier> {
         self.hot_copier.take()
+    }
+
+    /// The fresh frames' warmer (`AppLaunch::fresh`), to run on another thread after the
+    /// hand-over; `None` without any. Left here, it does nothing.
+    pub fn take_fresh_warmer(&mut self) -> Option<FreshWarmer> {
+        self.fresh_warmer.take()
     }
 }
 
@@ -268,6 +277,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         Ok(()) | Err(MapOverRamError::NotMapped(_)) => {}
         Err(MapOverRamError::RamLost(source)) => return Err(VmError::Memory { what: "guest RAM for the app", source }),
     }
+    let fresh_warmer = FreshWarmer::new(&memory, tables.end_gpa, &spec.launch.fresh);
     let took = started.elapsed();
     let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
     let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
@@ -277,7 +287,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         }
         None => None,
     };
-    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took, hot_copier })
+    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took, hot_copier, fresh_warmer })
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -290,7 +300,8 @@ pub fn run_staged(
 ) -> Result<RunReport, VmError> {
     // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
     // already point into this memory) goes before the memory does.
-    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took, hot_copier } = staged;
+    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took, hot_copier, fresh_warmer: _ } =
+        staged;
     // Nobody took the copier to fill the copies while the guest boots: filled now.
     if let Some(copier) = hot_copier {
         copier.fill();
