@@ -93,15 +93,16 @@ fn open_image(
     let hostname = crate::hostname::host_name(args.hostname.as_deref(), config.hostname.as_deref(), read_only_root)?;
     let large_pages = entrypoint.is_none()
         && large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity)));
-    // Not for an entrypoint (the image's app is not loaded), nor with large pages (the
-    // read-only chunks they cover are mapped whole).
+    // Not for an entrypoint (the image's app is not loaded). With large pages the read-only
+    // chunks they cover are mapped whole: no copies then, only the fresh frames.
     let hot_profile = Image::stored_checksum(mapped.as_ref())
         .and_then(crate::hot_pages::profile_path)
-        .filter(|_| entrypoint.is_none() && !large_pages && !args.no_hot_pages);
+        .filter(|_| entrypoint.is_none() && !args.no_hot_pages);
     let (hot, fresh, learn_hot_pages) = match hot_profile {
         Some(profile) => {
             let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
             match crate::hot_pages::load(&profile, &candidates) {
+                Some(loaded) if large_pages => (Vec::new(), loaded.fresh, None),
                 Some(loaded) => (
                     crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf),
                     loaded.fresh,
@@ -429,12 +430,16 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     } = opened;
     let hot_pages = if args.no_hot_pages {
         "off (--no-hot-pages)".to_string()
-    } else if launch.large_pages {
-        "none (the app's read-only 2 MiB chunks map with large pages)".to_string()
     } else if launch.entrypoint.is_some() {
         "none (an entrypoint runs instead of the app)".to_string()
+    } else if learn_hot_pages.is_some() && launch.large_pages {
+        "learned in this start (the next backs the fresh frames it touched ahead; the app's read-only 2 MiB \
+         chunks map with large pages)"
+            .to_string()
     } else if learn_hot_pages.is_some() {
         "learned in this start (the next copies them)".to_string()
+    } else if launch.large_pages {
+        "none (the app's read-only 2 MiB chunks map with large pages)".to_string()
     } else {
         format!("{} of the app's read-only pages copied", launch.hot.len())
     };
@@ -457,7 +462,10 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
             Err(_) => eprintln!("  hot pages: {hot_pages}"),
         }
         if fresh_frames > 0 {
-            eprintln!("  fresh frames: {fresh_frames} an earlier start touched, backed ahead after the copies");
+            eprintln!(
+                "  fresh frames: {fresh_frames} an earlier start touched, backed ahead on the image thread as the \
+                 guest ran"
+            );
         }
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))
