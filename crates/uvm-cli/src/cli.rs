@@ -193,10 +193,11 @@ pub struct RunArgs {
     /// are gone when it ends.
     #[arg(long)]
     pub read_only: bool,
-    /// Neither copy the app's hot pages into the VM before boot nor learn them: every page of
-    /// the image stays shared with other VMs through the page cache (~0.5 MiB less memory
-    /// per VM for a glibc app), and the start takes a page fault for each page of its code
-    /// and read-only data it touches (a glibc hello ~13% slower where faults are dear).
+    /// Neither copy the app's hot pages into the VM nor learn them (nor the fresh memory an
+    /// earlier start used, which is otherwise backed ahead): every page of the image stays
+    /// shared with other VMs through the page cache (~0.5 MiB less memory per VM for a glibc
+    /// app), and the start takes a page fault for each page of its code and read-only data
+    /// it touches (a glibc hello ~13% slower where faults are dear).
     #[arg(long)]
     pub no_hot_pages: bool,
     /// Print every system call of the app on stderr.
