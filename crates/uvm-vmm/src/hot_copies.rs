@@ -10,6 +10,9 @@
 //! static glibc hello) was on the path to the first KVM_RUN, and the guest's first ~0.2 ms
 //! (the VM's first entry, the kernel's boot) never touch a copy. The kernel waits for the
 //! ready word before it first enters the app, the first code that may.
+//!
+//! After the copies, a [`FreshWarmer`] has the host back the fresh frames an earlier start
+//! touched (`AppLaunch::fresh`): the guest never waits for that one.
 
 use std::time::{Duration, Instant};
 

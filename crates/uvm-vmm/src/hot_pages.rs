@@ -84,9 +84,13 @@ mod tests {
         memory.write_u64(gpa + 16, 0x5000).unwrap();
         take_report(&memory);
         assert_eq!(learned(), None, "not a learning start");
+        memory.write_u64(0x60_0000, 1).unwrap();
+        memory.write_u64(0x60_3008, 1).unwrap();
+        memory.write_u64(0x60_4000, 1).unwrap();
         report_into(gpa, 0x60_0000);
         take_report(&memory);
         assert_eq!(learned(), Some(vec![0x1000, 0x5000]));
+        assert_eq!(learned_fresh(), Some(vec![(0, 1), (3, 2)]), "the fresh frames written, as runs");
         memory.write_u64(gpa, PAGE_SIZE).unwrap();
         report_into(gpa, 0x60_0000);
         take_report(&memory);
