@@ -11,7 +11,8 @@
 //! each VM (the glibc hello's 56 pages touched, 136 copied: 544 KiB); every other page of the
 //! image stays shared through the page cache.
 //!
-//! A profile is named by the image's stored checksum. What it lists is only a hint: the
+//! A profile is named by the image's stored checksum and its command line (the app's argv:
+//! what a start touches follows what it is asked to do). What it lists is only a hint: the
 //! offsets are checked against the app's read-only pages, and a copy holds the image's own
 //! bytes, so a wrong or stale profile can cost time, never correctness.
 
@@ -30,9 +31,23 @@ pub struct Profile {
     pub fresh: Vec<(u64, u64)>,
 }
 
-/// The profile of the image whose stored checksum is `checksum`, in uvm's cache directory.
-pub fn profile_path(checksum: u64) -> Option<PathBuf> {
-    uvm_image::user_cache_dir().map(|dir| dir.join("hot-pages").join(format!("{checksum:016x}")))
+/// The profile of the image whose stored checksum is `checksum` started with `argv`, in
+/// uvm's cache directory: one per command line, as what a start touches follows what it is
+/// asked to do (busybox running a shell script touches 299 pages of its code and 356 fresh
+/// frames, `busybox true` 219 and 8).
+pub fn profile_path(checksum: u64, argv: &[String]) -> Option<PathBuf> {
+    let key = command_line_key(argv);
+    uvm_image::user_cache_dir().map(|dir| dir.join("hot-pages").join(format!("{checksum:016x}-{key:016x}")))
+}
+
+/// A 64-bit FNV-1a hash of `argv`, each argument followed by a NUL: stable across uvm
+/// builds, so a profile outlives an upgrade.
+fn command_line_key(argv: &[String]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in argv.iter().flat_map(|arg| arg.bytes().chain([0])) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 /// The image offsets of the pages of the app's read-only segments, ascending (the app's
@@ -203,6 +218,16 @@ mod tests {
             (0x40_1000..0x40_8000).step_by(4096).chain((0x41_8000..0x41_b000).step_by(4096)).map(page).collect();
         assert_eq!(grown, expected);
         assert!(whole_groups(&[], app, &elf).is_empty());
+    }
+
+    #[test]
+    fn each_command_line_has_a_profile_of_its_own() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let key = |list: &[&str]| command_line_key(&args(list));
+        assert_eq!(key(&["sh", "-c", "true"]), key(&["sh", "-c", "true"]));
+        assert_ne!(key(&["sh", "-c", "true"]), key(&["sh", "-c", "false"]));
+        assert_ne!(key(&["sh", "-ctrue"]), key(&["sh", "-c", "true"]), "the arguments' bounds count");
+        assert_eq!(key(&[]), 0xcbf2_9ce4_8422_2325, "FNV-1a's offset basis: the hash is fixed");
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn open_image(
     // Not for an entrypoint (the image's app is not loaded). With large pages the read-only
     // chunks they cover are mapped whole: no copies then, only the fresh frames.
     let hot_profile = Image::stored_checksum(mapped.as_ref())
-        .and_then(crate::hot_pages::profile_path)
+        .and_then(|checksum| crate::hot_pages::profile_path(checksum, &argv))
         .filter(|_| entrypoint.is_none() && !args.no_hot_pages);
     let (hot, fresh, learn_hot_pages) = match hot_profile {
         Some(profile) => {
