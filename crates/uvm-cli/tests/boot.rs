@@ -231,6 +231,11 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     assert!(profile.lines().any(|line| line.starts_with("fresh ")), "{test}: no fresh frames learned: {profile}");
     let copied = start();
     assert!(copied + 20 <= learning, "{test}: {copied} shadow-page faults with the copies, {learning} without");
+    // Another command line learns a profile of its own.
+    let other = start_hello(&["--", "another", "command", "line"]);
+    let other = String::from_utf8_lossy(&other.stderr);
+    assert!(other.contains("hot pages: learned"), "{test}: {other}");
+    assert_eq!(std::fs::read_dir(cache.join("uvm/hot-pages")).unwrap().count(), 2, "{test}: one per command line");
     std::fs::write(profiles[0].path(), "not a profile\n").unwrap();
     start();
     // --no-hot-pages: no copies, and nothing learned.
