@@ -153,7 +153,34 @@ pub fn save(path: &Path, profile: &Profile) -> std::io::Result<()> {
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(text.as_bytes())?;
     drop(file);
-    std::fs::rename(&temporary, path)
+    std::fs::rename(&temporary, path)?;
+    prune(dir, MAX_PROFILES, path);
+    Ok(())
+}
+
+/// The most profiles the cache keeps (one per image and command line, a few KiB each); past
+/// it, saving one removes the least recently written down to three quarters of it.
+const MAX_PROFILES: usize = 256;
+
+/// When `dir` holds more than `max` files (`keep` among them), removes the least recently
+/// modified of them but `keep`, down to `max * 3 / 4`. Best effort: a file that cannot be
+/// read or removed stays.
+fn prune(dir: &Path, max: usize, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|entry| entry.path() != keep)
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    // `keep` counts too: it is there.
+    if files.len() < max {
+        return;
+    }
+    files.sort();
+    let excess = (files.len() + 1).saturating_sub(max * 3 / 4);
+    for (_, path) in files.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Saves the profile at `path` once the app has exited in a start that learned it: the
@@ -228,6 +255,29 @@ mod tests {
         assert_ne!(key(&["sh", "-c", "true"]), key(&["sh", "-c", "false"]));
         assert_ne!(key(&["sh", "-ctrue"]), key(&["sh", "-c", "true"]), "the arguments' bounds count");
         assert_eq!(key(&[]), 0xcbf2_9ce4_8422_2325, "FNV-1a's offset basis: the hash is fixed");
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_so_many_profiles_the_newest() {
+        let dir = std::env::temp_dir().join(format!("uvm-hot-pages-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for i in 0..8 {
+            let path = dir.join(format!("p{i}"));
+            std::fs::write(&path, "x").unwrap();
+            // p0 the oldest, p7 the newest.
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(old + std::time::Duration::from_secs(i)).unwrap();
+        }
+        let kept = dir.join("p0");
+        prune(&dir, 8, &kept);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 8, "at the most: nothing removed");
+        prune(&dir, 7, &kept);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, ["p0", "p4", "p5", "p6", "p7"], "past 7: down to 5, the one just saved kept");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
