@@ -368,14 +368,15 @@ pub fn write_kernel_and_tables(
     let list_end = list_gpa.map_or(tables.end_gpa, |list| list + layout::PAGE_SIZE);
     // The boot info next, for the same reason, where the kernel's header says (in the copy
     // just written); a kernel whose header has no such field reads it at `BOOT_INFO_GPA`.
-    let (boot_info_gpa, boot_info_room) = if header.header_size as usize >= std::mem::size_of::<KernelHeader>() {
-        let field = KERNEL_BASE + std::mem::offset_of!(KernelHeader, boot_info_gpa) as u64;
-        memory.write_u64(field, list_end).ok_or_else(oob)?;
-        (list_end, boot_info_len.div_ceil(layout::PAGE_SIZE) * layout::PAGE_SIZE)
-    } else {
-        (BOOT_INFO_GPA, layout::BOOT_INFO_SIZE)
-    };
-    let prestaged_gpa = if boot_info_gpa == list_end { list_end + boot_info_room } else { list_end };
+    let (boot_info_gpa, boot_info_room, prestaged_gpa) =
+        if header.header_size as usize >= std::mem::size_of::<KernelHeader>() {
+            let field = KERNEL_BASE + std::mem::offset_of!(KernelHeader, boot_info_gpa) as u64;
+            memory.write_u64(field, list_end).ok_or_else(oob)?;
+            let room = boot_info_len.div_ceil(layout::PAGE_SIZE) * layout::PAGE_SIZE;
+            (list_end, room, list_end + room)
+        } else {
+            (BOOT_INFO_GPA, layout::BOOT_INFO_SIZE, list_end)
+        };
     let prestaged_pages = prestage(memory, prestaged_gpa, &launch.prestage);
     let hot_gpa = prestaged_gpa + prestaged_pages * layout::PAGE_SIZE;
     let hot_copier = list_gpa.and_then(|list| crate::hot_copies::reserve(memory, list, hot_gpa, &launch.hot));
@@ -469,16 +470,17 @@ pub fn write_tss(memory: &GuestMemory, cpu: u32) -> Result<(), VmError> {
 }
 
 /// The boot info (facts, the app's user, argv, envp, workdir, volumes), written last: it
-/// holds the TSC/realtime pair, read here.
+/// holds the TSC/realtime pair, read here. `strings` are [`boot_strings`] of `launch` and
+/// `volumes`, made while staging (which set their room aside), not again on the way to boot.
 pub fn write_boot_info(
     memory: &GuestMemory,
     launch: &AppLaunch,
     volumes: &[VolumeSpec],
+    strings: &[u8],
     facts: &BootFacts,
     tables: BootTables,
 ) -> Result<(), VmError> {
     let oob = || VmError::OutOfBootMemory;
-    let strings = boot_strings(launch, volumes)?;
     let (group_count, groups) = launch.user.boot_groups()?;
     let (boot_tsc, boot_realtime_ns) = tsc_and_realtime();
     let info = BootInfo {
@@ -514,13 +516,12 @@ pub fn write_boot_info(
         reserved: 0,
         groups,
     };
-    // The strings are what staging measured them to be (the same launch and volumes); more
-    // would run into the prestaged frames.
+    // More than staging set aside would run into the prestaged frames.
     if std::mem::size_of::<BootInfo>() as u64 + strings.len() as u64 > tables.boot_info_room {
         return Err(oob());
     }
     memory.write_plain(tables.boot_info_gpa, &info).ok_or_else(oob)?;
-    memory.write_ram(tables.boot_info_gpa + std::mem::size_of::<BootInfo>() as u64, &strings).ok_or_else(oob)?;
+    memory.write_ram(tables.boot_info_gpa + std::mem::size_of::<BootInfo>() as u64, strings).ok_or_else(oob)?;
     Ok(())
 }
 
@@ -781,7 +782,7 @@ mod tests {
             boot_info_gpa: BOOT_INFO_GPA,
             boot_info_room: room,
         };
-        write_boot_info(&memory, launch, &[], &facts, tables)?;
+        write_boot_info(&memory, launch, &[], &boot_strings(launch, &[])?, &facts, tables)?;
         Ok(memory.read_plain::<BootInfo>(BOOT_INFO_GPA).unwrap())
     }
 

@@ -201,6 +201,8 @@ pub struct StagedMemory {
     memory: GuestMemory,
     header: uvm_abi::kernel::KernelHeader,
     tables: boot::BootTables,
+    /// The boot info's strings (`boot::boot_strings`), room for which `tables` set aside.
+    boot_strings: Vec<u8>,
     took: std::time::Duration,
     /// How much of RAM is registered before boot (`late_ram::ram_at_boot`).
     ram_at_boot: u64,
@@ -251,9 +253,10 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         return Err(VmError::CpuCount { cpus: spec.cpus, max: MAX_VCPUS });
     }
     let header = boot::parse_kernel_header(spec.kernel)?;
-    // Its place is set aside here (`write_boot_info` writes it once the VM exists).
-    let boot_info_len = (std::mem::size_of::<uvm_abi::boot::BootInfo>()
-        + boot::boot_strings(&spec.launch, &spec.volumes)?.len()) as u64;
+    // The boot info's strings, and its place, are made here (`write_boot_info` writes it
+    // once the VM exists, on the way to boot).
+    let boot_strings = boot::boot_strings(&spec.launch, &spec.volumes)?;
+    let boot_info_len = (std::mem::size_of::<uvm_abi::boot::BootInfo>() + boot_strings.len()) as u64;
     let memory = GuestMemory::new(ram_size, spec.image)?;
     let kernel_file = (spec.kernel_file)();
     let (tables, hot_copier) = boot::write_kernel_and_tables(
@@ -287,7 +290,17 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         }
         None => None,
     };
-    Ok(StagedMemory { memory, header, tables, took, ram_at_boot: at_boot, slots_took, hot_copier, fresh_warmer })
+    Ok(StagedMemory {
+        memory,
+        header,
+        tables,
+        boot_strings,
+        took,
+        ram_at_boot: at_boot,
+        slots_took,
+        hot_copier,
+        fresh_warmer,
+    })
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -300,8 +313,17 @@ pub fn run_staged(
 ) -> Result<RunReport, VmError> {
     // Memory first: on an early return, locals drop in reverse, so the VM (whose slots may
     // already point into this memory) goes before the memory does.
-    let StagedMemory { memory, header, tables, took: _, ram_at_boot: at_boot, slots_took, hot_copier, fresh_warmer: _ } =
-        staged;
+    let StagedMemory {
+        memory,
+        header,
+        tables,
+        boot_strings,
+        took: _,
+        ram_at_boot: at_boot,
+        slots_took,
+        hot_copier,
+        fresh_warmer: _,
+    } = staged;
     // Nobody took the copier to fill the copies while the guest boots: filled now.
     if let Some(copier) = hot_copier {
         copier.fill();
@@ -334,7 +356,7 @@ pub fn run_staged(
         vcpu_count: spec.cpus,
         ram_ready_size: at_boot,
     };
-    boot::write_boot_info(&memory, &spec.launch, &spec.volumes, &facts, tables)?;
+    boot::write_boot_info(&memory, &spec.launch, &spec.volumes, &boot_strings, &facts, tables)?;
     debug_assert_eq!(tables.root, crate::paging::ROOT_GPA, "prepare set CR3 to ROOT_GPA");
     timings.mark("boot info");
 
