@@ -27,6 +27,9 @@ use crate::memory::GuestMemory;
 /// ~10-40 us by host).
 pub(crate) const FILLED_IN_STAGING: u64 = 16;
 
+// `prestage` fills at most this many, and `reserve` takes up to `MAX_HOT_PAGES`.
+const _: () = assert!(MAX_HOT_PAGES <= uvm_abi::boot::MAX_PRESTAGED_PAGES);
+
 /// The ready word's value once every copy is in its frame.
 const FILLED: u64 = 1;
 /// The ready word's value when the copies could not be made (the kernel then stops the boot).
@@ -86,8 +89,9 @@ impl HotCopier {
         if std::mem::replace(&mut self.filled, true) {
             return;
         }
-        // `reserve` checked what `prestage` checks (the room, the offsets, the lengths), so
-        // all pages are copied; the failed word is for a mapping that changed under us.
+        // `reserve` checked what `prestage` checks (the count, the room, the offsets, the
+        // lengths), so all pages are copied; the failed word is for a mapping that changed
+        // under us.
         let copied = crate::boot::prestage(&self.memory, self.gpa, &self.pages);
         let word = if copied == self.pages() { FILLED } else { FAILED };
         if let Some(ready) = self.memory.atomic_u64(self.ready_gpa) {
