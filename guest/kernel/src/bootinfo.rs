@@ -119,6 +119,7 @@ pub fn decode_info(raw: &[u8]) -> Result<BootInfo, &'static str> {
             || info.hot_list_gpa < KERNEL_END
             || !info.hot_list_gpa.is_multiple_of(PAGE_SIZE)
             || info.hot_list_gpa.checked_add(PAGE_SIZE).is_none_or(|end| end > info.prestaged_gpa)
+            || !info.prestaged_gpa.is_multiple_of(PAGE_SIZE)
             || hot_end.is_none_or(|end| end > info.first_free_gpa))
     {
         return Err("the boot info's hot copies are invalid");
@@ -288,6 +289,11 @@ mod tests {
         assert!(hot(1, KERNEL_END + 0x4000).is_err(), "the list is not before the prestaged frames");
         assert_eq!(hot(1, KERNEL_END + 0x2000), Ok(1), "the boot info may lie between");
         assert!(hot(1, KERNEL_END + 0x2800).is_err(), "not a page");
+        let mut raw = sample(b"app\0/\0", 1, 0);
+        raw[160..168].copy_from_slice(&(KERNEL_END + 0x4800).to_le_bytes());
+        raw[168..176].copy_from_slice(&0u64.to_le_bytes());
+        raw[328..336].copy_from_slice(&1u64.to_le_bytes());
+        assert!(decode(&raw).is_err(), "copies after unaligned (and no) prestaged frames");
         assert_eq!(hot(2, KERNEL_END + 0x3000), Ok(2), "up to the first free frame");
         assert!(hot(3, KERNEL_END + 0x3000).is_err(), "past the first free frame");
     }
