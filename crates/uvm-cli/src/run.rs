@@ -310,12 +310,13 @@ fn vm_spec<'a>(
     }
 }
 
-/// Set in a start without a hot-page profile for its image: where to save the one it
-/// learns and the candidate pages (`crate::hot_pages`). Taken at the app's exit.
+/// Set in a start without a hot-page profile for its image and command line: where to save
+/// the one it learns and the candidate pages (`crate::hot_pages`). Taken at the app's exit.
 static LEARN_HOT_PAGES: std::sync::OnceLock<(PathBuf, Vec<u64>)> = std::sync::OnceLock::new();
 
-/// Learns and saves the image's hot-page profile, if this start is to (once per image: a
-/// later start reads it). At the app's exit, before uvm's own: a file written, that once.
+/// Learns and saves the image's hot-page profile, if this start is to (once per command
+/// line: a later start reads it). At the app's exit, before uvm's own: a file written, that
+/// once.
 fn learn_hot_pages_now() {
     if let Some((profile, candidates)) = LEARN_HOT_PAGES.get() {
         crate::hot_pages::learn(profile, candidates);
@@ -412,48 +413,21 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         // `uvm_vmm::teardown`): the reaper takes copies of the VM's and vCPU's fds.
         uvm_vmm::teardown::start_reaper();
     }
-    let opened = opened_receiver.recv().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
+    let mut opened = opened_receiver.recv().map_err(|_| anyhow::anyhow!("the image-opening thread panicked"))??;
     let prepared = prepared?;
-    let OpenedImage {
-        took: open_took,
-        checksum,
-        path: image_path,
-        mapped,
-        memory_mib,
-        cpus,
-        stop,
-        launch,
-        network,
-        volumes,
-        staged,
-        learn_hot_pages,
-    } = opened;
-    let hot_pages = if args.no_hot_pages {
-        "off (--no-hot-pages)".to_string()
-    } else if launch.entrypoint.is_some() {
-        "none (an entrypoint runs instead of the app)".to_string()
-    } else if learn_hot_pages.is_some() && launch.large_pages {
-        "learned in this start (the next backs the fresh frames it touched ahead; the app's read-only 2 MiB \
-         chunks map with large pages)"
-            .to_string()
-    } else if learn_hot_pages.is_some() {
-        "learned in this start (the next copies them)".to_string()
-    } else if launch.large_pages {
-        "none (the app's read-only 2 MiB chunks map with large pages)".to_string()
-    } else {
-        format!("{} of the app's read-only pages copied", launch.hot.len())
-    };
-    let fresh_frames: u64 = launch.fresh.iter().map(|&(_, frames)| frames).sum();
-    if let Some(learn) = learn_hot_pages {
+    if let Some(learn) = opened.learn_hot_pages.take() {
         let _ = LEARN_HOT_PAGES.set(learn);
     }
-    let (stage_took, slots_took) = (staged.took(), staged.slots_took());
-    let spec = vm_spec(args, &mapped, (memory_mib, cpus), stop, launch, network, volumes);
-    let report = uvm_vmm::run_staged(prepared, staged, &spec, &StdIo)
-        .with_context(|| format!("running {}", image_path.display()))?;
+    let (stage_took, slots_took) = (opened.staged.took(), opened.staged.slots_took());
+    let (memory_mib, stop) = (opened.memory_mib, opened.stop);
+    let spec =
+        vm_spec(args, &opened.mapped, (memory_mib, opened.cpus), stop, opened.launch, opened.network, opened.volumes);
+    let report = uvm_vmm::run_staged(prepared, opened.staged, &spec, &StdIo)
+        .with_context(|| format!("running {}", opened.path.display()))?;
     learn_hot_pages_now();
     if args.timings {
-        print_timings(&report, (open_took, checksum), stage_took, slots_took);
+        print_timings(&report, (opened.took, opened.checksum), stage_took, slots_took);
+        let hot_pages = hot_pages_summary(args, &spec.launch);
         match filled_receiver.try_recv() {
             Ok(took) => eprintln!(
                 "  hot pages: {hot_pages} in {:.1} us, on the image thread while the guest booted",
@@ -461,6 +435,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
             ),
             Err(_) => eprintln!("  hot pages: {hot_pages}"),
         }
+        let fresh_frames: u64 = spec.launch.fresh.iter().map(|&(_, frames)| frames).sum();
         if fresh_frames > 0 {
             eprintln!(
                 "  fresh frames: {fresh_frames} an earlier start touched, backed ahead on the image thread as the \
@@ -469,6 +444,25 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         }
     }
     Ok((exit_status(&report.outcome, memory_mib, args.timeout, stop), report.vm))
+}
+
+/// What `--timings` says of the start's hot pages (`launch` as the start had it).
+fn hot_pages_summary(args: &RunArgs, launch: &AppLaunch) -> String {
+    if args.no_hot_pages {
+        "off (--no-hot-pages)".to_string()
+    } else if launch.entrypoint.is_some() {
+        "none (an entrypoint runs instead of the app)".to_string()
+    } else if launch.learn_hot && launch.large_pages {
+        "learned in this start (the next backs the fresh frames it touched ahead; the app's read-only 2 MiB \
+         chunks map with large pages)"
+            .to_string()
+    } else if launch.learn_hot {
+        "learned in this start (the next copies them)".to_string()
+    } else if launch.large_pages {
+        "none (the app's read-only 2 MiB chunks map with large pages)".to_string()
+    } else {
+        format!("{} of the app's read-only pages copied", launch.hot.len())
+    }
 }
 
 /// Where the app will map memory first: every 2 MiB of its segments (biased for static-pie),
