@@ -3,7 +3,7 @@
 in the order they first run, which scripts/build-uvm.sh hands to the linker
 (`--symbol-ordering-file`) so they sit together at the start of uvm's text.
 
-Why: a start runs ~450 of uvm's functions (~340 KiB, glibc's start-up and memcpy included)
+Why: a start runs ~450 of uvm's functions (~340-410 KiB, the C library's start-up and memcpy included)
 scattered over its 1.8 MB of text, so it took a page fault for each of 26 of the kernel's
 64 KiB fault-around windows; gathered, they fill 6 (measured: `perf stat -e page-faults`).
 
