@@ -15,9 +15,12 @@
 //! Anything else (no cache directory, a file of another host or an older format, a bad line)
 //! means asking KVM, as without a cache. (A few fields of KVM's answer name the host CPU the
 //! call happened to run on, the APIC ids in leaves 1, 0xB and 0x8000001E: they changed from
-//! start to start without the cache and are now those of the start that wrote the file.) The
-//! guest's own fix-ups of the answer are applied after, on every start
-//! (`cpu::expose_native_isa` reads the host's CPUID live).
+//! start to start without the cache and are now those of the start that wrote the file.)
+//!
+//! What the file holds is the table after the caller's `host_fix_up`: the fix-ups that ask
+//! the host CPU itself (on PVM, `cpu::expose_native_isa`'s four `cpuid`s, ~5 us each on a
+//! host that is itself a VM, ~20 us of every start), whose answers are as fixed for the boot
+//! as KVM's. The fix-ups that only rework the table run on every start.
 //!
 //! The file is written through a temporary file and a rename, as uvm-image's `atomic.rs`
 //! writes images and stamps; this crate does not depend on uvm-image (only uvm-cli knows the
@@ -30,21 +33,28 @@ use kvm_bindings::{kvm_cpuid_entry2, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::Kvm;
 
 /// The first line of the file (its format version).
-const MAGIC: &str = "uvm-kvm-cpuid 1";
+/// (Version 2: the table after the host fix-up; a version-1 file held KVM's answer alone.)
+const MAGIC: &str = "uvm-kvm-cpuid 2";
 
 /// The `/sys/module` directories of the KVM modules there may be.
 const KVM_MODULES: [&str; 4] = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm"];
 
-/// KVM's supported CPUID: read from the file at `cache` if it was written for this host as it
-/// is now, else asked of `kvm` (and written there, best-effort, when `cache` is given).
-pub fn supported_cpuid(kvm: &Kvm, cache: Option<&Path>) -> Result<CpuId, kvm_ioctls::Error> {
+/// KVM's supported CPUID with `host_fix_up` applied: read from the file at `cache` if it was
+/// written for this host as it is now, else asked of `kvm` and fixed up (and written there,
+/// best-effort, when `cache` is given).
+pub fn supported_cpuid(
+    kvm: &Kvm,
+    cache: Option<&Path>,
+    host_fix_up: impl FnOnce(&mut CpuId),
+) -> Result<CpuId, kvm_ioctls::Error> {
     let key = cache.and_then(|_| host_key());
     if let (Some(path), Some(key)) = (cache, &key) {
         if let Some(cpuid) = read_small(path).and_then(|text| parse(&text, key)) {
             return Ok(cpuid);
         }
     }
-    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)?;
+    let mut cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)?;
+    host_fix_up(&mut cpuid);
     if let (Some(path), Some(key)) = (cache, &key) {
         let _ = write_atomically(path, &format_file(key, cpuid.as_slice()));
     }
@@ -176,23 +186,30 @@ mod tests {
         // The leaves KVM answers; their values may differ between two calls in the fields
         // that name the host CPU the call ran on (APIC ids), so those are not compared.
         let leaves = |cpuid: &CpuId| cpuid.as_slice().iter().map(|e| (e.function, e.index)).collect::<Vec<_>>();
-        let asked = supported_cpuid(&kvm, None).expect("KVM answers");
-        let first = supported_cpuid(&kvm, Some(&path)).expect("KVM answers");
+        let asked = supported_cpuid(&kvm, None, |_| {}).expect("KVM answers");
+        let first = supported_cpuid(&kvm, Some(&path), |_| {}).expect("KVM answers");
         assert_eq!(leaves(&first), leaves(&asked));
         let key = host_key().expect("a host with KVM has a key");
         let cached = parse(&std::fs::read_to_string(&path).expect("written"), &key).expect("for this host");
         assert_eq!(cached.as_slice(), first.as_slice(), "the file holds what KVM said");
+        // The host fix-up runs when KVM is asked, and the file holds its result.
+        std::fs::remove_file(&path).expect("remove");
+        let mark = |cpuid: &mut CpuId| cpuid.as_mut_slice()[0].edx ^= 0x5a5a;
+        let fixed = supported_cpuid(&kvm, Some(&path), mark).expect("KVM answers");
+        assert_eq!(fixed.as_slice()[0].edx, first.as_slice()[0].edx ^ 0x5a5a);
+        let again = supported_cpuid(&kvm, Some(&path), |_| panic!("read back: no fix-up")).expect("read back");
+        assert_eq!(again.as_slice(), fixed.as_slice(), "the file holds the fixed-up table");
         // A file for this host is what the next start uses (here one KVM never gave).
         std::fs::write(&path, format_file(&key, &entries())).expect("overwrite");
-        assert_eq!(supported_cpuid(&kvm, Some(&path)).expect("read back").as_slice(), &entries()[..]);
+        assert_eq!(supported_cpuid(&kvm, Some(&path), |_| {}).expect("read back").as_slice(), &entries()[..]);
         // A file longer than any table is not read whole, and is no answer.
         let mut long = format_file(&key, &entries());
         long.push_str(&"0 0 0 0 0 0 0\n".repeat((MAX_FILE_BYTES / 14 + 1) as usize));
         std::fs::write(&path, long).expect("overwrite");
-        assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path)).expect("KVM answers")), leaves(&asked));
+        assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path), |_| {}).expect("KVM answers")), leaves(&asked));
         // A file for another host is replaced by KVM's answer.
         std::fs::write(&path, format_file("another host", &entries())).expect("overwrite");
-        assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path)).expect("KVM answers")), leaves(&asked));
+        assert_eq!(leaves(&supported_cpuid(&kvm, Some(&path), |_| {}).expect("KVM answers")), leaves(&asked));
         assert!(parse(&std::fs::read_to_string(&path).expect("rewritten"), &key).is_some(), "for this host again");
         let _ = std::fs::remove_dir_all(&dir);
     }

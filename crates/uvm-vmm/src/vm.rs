@@ -169,11 +169,14 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>, cpuid_cache: Option<&Pa
     let lapic_in_kernel = enable_split_irqchip(&vm);
     timings.mark("create VM");
     let mut vcpu = vm.create_vcpu(0).map_err(|source| VmError::Kvm { what: "KVM_CREATE_VCPU", source })?;
-    let mut cpuid = crate::supported_cpuid::supported_cpuid(&kvm, cpuid_cache)
+    // The host CPU's own answers are cached with KVM's (`supported_cpuid`): fixed per boot.
+    let host_fix_up = |cpuid: &mut kvm_bindings::CpuId| {
+        if platform == Platform::Pvm {
+            cpu::expose_native_isa(cpuid, cpu::host_cpuid);
+        }
+    };
+    let mut cpuid = crate::supported_cpuid::supported_cpuid(&kvm, cpuid_cache, host_fix_up)
         .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
-    if platform == Platform::Pvm {
-        cpu::expose_native_isa(&mut cpuid, cpu::host_cpuid);
-    }
     crate::cache_leaf::describe_caches_in_leaf2(&mut cpuid);
     vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
     let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
