@@ -25,7 +25,7 @@ cat "$out/big.bin" > /dev/null # page cache warm for the native read
 mkdir -p "$out/volume"
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 1024" "read" "tmpfs 32" "volume 32" "stat 2000" "exec 300" "fork 300" "spawn 300"; do
+for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "refault 1024" "shm 1024" "read" "tmpfs 32" "volume 32" "stat 2000" "exec 300" "fork 300" "spawn 300"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"
@@ -40,7 +40,7 @@ for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "shm 102
         else run "$UVM" run "$out/micro.uvm" -- "$@"; fi
     done | median)
     # tmpfs and volume print write/read MB/s: the median is the run with the median write figure.
-    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs | volume) echo "MB/s written/read" ;; touch | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
+    unit=$(case "$1" in read) echo "MB/s" ;; tmpfs | volume) echo "MB/s written/read" ;; touch | refault | shm) echo "ns/page" ;; *) echo "ns/call" ;; esac)
     echo "$1: native $n $unit, uvm $v $unit"
 done
 # musl's stdio: a line per write, from a `syscall` whose number is in a register (%r12).

@@ -4,6 +4,9 @@
  *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image)
  *   micro touch N      ns per page for the first write to each of N fresh anonymous pages
  *                      (the memory an app's start-up and growth first touch)
+ *   micro refault N    ns per page for the first write to each of N anonymous pages after
+ *                      madvise(MADV_DONTNEED) dropped them (best of 5 rounds): a demand
+ *                      fault each, which in uvm on PVM runs the ring-0 exception stub
  *   micro shm N        ns per page for the first write to each of N pages of a memfd
  *                      (memfd_create, ftruncate) mapped MAP_SHARED
  *   micro tmpfs MIB    MB/s writing MIB MiB to a new file in /dev/shm (a tmpfs on both
@@ -87,7 +90,7 @@ static int write_then_read(const char *path, long mib, const char *label) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: micro clock|syscall|touch|log|shm|exec|fork|spawn|maps N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro lines N FILE | micro read FILE\n");
+        fprintf(stderr, "usage: micro clock|syscall|touch|refault|log|shm|exec|fork|spawn|maps N | micro tmpfs MIB | micro volume MIB DIR | micro stat N DIR | micro lines N FILE | micro read FILE\n");
         return 2;
     }
     if (strcmp(argv[1], "maps") == 0) {
@@ -118,6 +121,30 @@ int main(int argc, char **argv) {
         long n = atol(argv[2]);
         volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return first_writes(pages, n, "mmap", "first write to a fresh page");
+    } else if (strcmp(argv[1], "refault") == 0) {
+        long n = atol(argv[2]);
+        size_t len = (size_t)n * 4096;
+        volatile char *pages = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pages == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        for (long i = 0; i < n; i++)
+            pages[i * 4096] = 1;
+        double best = 0;
+        for (int round = 0; round < 5; round++) {
+            if (madvise((void *)pages, len, MADV_DONTNEED) != 0) {
+                perror("madvise");
+                return 1;
+            }
+            double start = now();
+            for (long i = 0; i < n; i++)
+                pages[i * 4096] = 2;
+            double took = now() - start;
+            if (round == 0 || took < best)
+                best = took;
+        }
+        printf("write after MADV_DONTNEED: %.0f ns per page\n", best * 1e9 / n);
     } else if (strcmp(argv[1], "fork") == 0) {
         long n = atol(argv[2]);
         double start = now();

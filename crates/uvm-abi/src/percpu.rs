@@ -1,6 +1,6 @@
 //! The fields of the guest kernel's per-vCPU area (reached through the GS base) that the VMM
 //! writes when it interrupts a vCPU ([`crate::hypercall::Hypercall::Interrupt`]): the same
-//! ones the ring-0 exception stub writes for an exception; and the signals from outside the
+//! ones the kernel's fault frame entry writes for an exception; and the signals from outside the
 //! VM it passes on ([`OUTSIDE_SIGNALS`]). The guest's `PerCpu` struct is laid
 //! out at these offsets (its tests check them).
 
@@ -29,5 +29,6 @@ pub const FAULT_STACK_TOP: u64 = 104;
 /// SIGUSR2 (an atomic OR), then interrupts every vCPU; the guest kernel takes them (an atomic
 /// swap with 0) on its next way back to the app or in a wait, and sends them to the app.
 pub const OUTSIDE_SIGNALS: u64 = 184;
-/// rflags bits the exception stub clears when it enters the fault entry: TF, DF, AC.
+/// rflags bits the VMM clears when it starts an interrupt at the fault entry: TF, DF, AC
+/// (clear too in the fixed rflags an exception reaches the fault entry with).
 pub const ENTRY_RFLAGS_CLEAR: u64 = (1 << 8) | (1 << 10) | (1 << 18);

@@ -594,6 +594,29 @@ fn memory_freed_lazily_is_not_faulted_in_again() {
     assert!(flushes <= 500, "{test}: {flushes} TLB flushes\n{stderr}");
 }
 
+/// On PVM the guest kernel's only ring-0 code is the exception stub, and KVM emulates each of
+/// its instructions (~1 us apiece): a demand fault costs 8 (where the CPU's frame is and CR2
+/// noted, then an `iretq` through a ready-made frame to the fault frame entry, which copies
+/// the CPU's frame natively), where copying the frame in ring 0 took 29. The musl `madvise`
+/// app asks no `cpuid`, so every emulated instruction is the stub's.
+#[test]
+fn an_exception_costs_eight_emulated_instructions_on_pvm() {
+    let test = "an_exception_costs_eight_emulated_instructions_on_pvm";
+    if !std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        eprintln!("{test}: skipped (not a PVM host: ring 0 is not emulated)");
+        return;
+    }
+    let Some(image) = vm::app_image(test, "madvise", Musl) else { return };
+    let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let faults = vm::count_before(&stderr, " demand page faults")
+        .unwrap_or_else(|| panic!("{test}: no demand fault count in\n{stderr}"));
+    let emulated = vm::count_after(&stderr, " shadow-page faults, ")
+        .unwrap_or_else(|| panic!("{test}: no emulated instruction count in\n{stderr}"));
+    assert!(faults > 0, "{test}: the app took no demand fault, so the stub never ran\n{stderr}");
+    assert!(emulated <= 8 * faults, "{test}: {emulated} emulated instructions for {faults} demand faults\n{stderr}");
+}
+
 /// `uvm run` with no target runs the image of ./app.toml, building it first, and rebuilds it
 /// when an input is newer than the image.
 #[test]

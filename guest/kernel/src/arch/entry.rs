@@ -3,8 +3,9 @@
 //! stubs, the fault entry they hand over to, and the one return path to the app.
 //!
 //! On PVM hosts `syscall` lands here still in ring 3 and ring-0 code is emulated (about 1 us
-//! an instruction), so the only ring-0 code is the exception stub: it records the exception
-//! in the per-vCPU area and `iretq`s into the fault entry, which runs natively. The return to
+//! an instruction), so the only ring-0 code is the exception stub: it notes where the CPU
+//! left the exception's frame, and CR2, in the per-vCPU area and `iretq`s into the fault
+//! frame entry, which copies the frame natively. The return to
 //! the app is `popfq; jmp` on PVM (ring 3 to ring 3) and `iretq` on VMX/SVM (ring 0 to ring
 //! 3): the only place the two platforms differ.
 
@@ -151,7 +152,36 @@ uvm_return_to_app:
     add $8, %rsp
     iretq
 
+    /* Where the exception stub sends the vCPU, on the fault stack: the CPU's frame (vector,
+     * error code, rip, cs, rflags, rsp, ss, as the stub left them) goes into the per-vCPU
+     * area, where the VMM writes an interrupt's, and on into the fault entry. On PVM the
+     * frame is on the ring-0 stack in the supervisor-only system area, read here through
+     * the direct map; on VMX/SVM a fault in the kernel leaves it on the kernel's stack. */
     .balign 16
+    .globl uvm_fault_frame_entry
+uvm_fault_frame_entry:
+    mov %rax, %gs:{scratch_rax}
+    mov %gs:{fault_frame}, %rax
+    cmp ${system_area_end}, %rax
+    jae 1f
+    bts ${direct_map_bit}, %rax
+1:
+    push (%rax)
+    pop %gs:{fault_vector}
+    push 8(%rax)
+    pop %gs:{fault_error}
+    push 16(%rax)
+    pop %gs:{fault_rip}
+    push 24(%rax)
+    pop %gs:{fault_cs}
+    push 32(%rax)
+    pop %gs:{fault_rflags}
+    push 40(%rax)
+    pop %gs:{fault_rsp}
+    mov %gs:{scratch_rax}, %rax
+
+    /* The fault entry proper, with the interrupted state in the per-vCPU area (the VMM
+     * starts an interrupt here). */
     .globl uvm_fault_entry
 uvm_fault_entry:
     push $0
@@ -181,34 +211,17 @@ uvm_exception_stubs:
     .set vec, vec + 1
     .endr
 
+    /* Ring 0, so every instruction here is emulated on PVM (~1 us each): the stub only
+     * notes where the CPU's frame is, and CR2 (rax parked in its slot meanwhile), then pops
+     * the ready-made frame that leaves for the fault frame entry, which copies the CPU's
+     * frame natively. 8 instructions a page fault, with the vector's two. */
     .balign 16
 uvm_exception_common:
-    mov %rax, %gs:{scratch_rax}
-    mov (%rsp), %rax
-    mov %rax, %gs:{fault_vector}
-    mov 8(%rsp), %rax
-    mov %rax, %gs:{fault_error}
-    mov 16(%rsp), %rax
-    mov %rax, %gs:{fault_rip}
-    mov 24(%rsp), %rax
-    mov %rax, %gs:{fault_cs}
-    mov 32(%rsp), %rax
-    mov %rax, %gs:{fault_rflags}
-    mov 40(%rsp), %rax
-    mov %rax, %gs:{fault_rsp}
+    mov %rsp, %gs:{fault_frame}
+    xchg %rax, %gs:{fault_cr2}
     mov %cr2, %rax
-    mov %rax, %gs:{fault_cr2}
-    mov %gs:{fault_entry}, %rax
-    mov %rax, 16(%rsp)
-    mov %gs:{kernel_cs}, %rax
-    mov %rax, 24(%rsp)
-    mov %gs:{fault_stack_top}, %rax
-    mov %rax, 40(%rsp)
-    mov %gs:{kernel_ss}, %rax
-    mov %rax, 48(%rsp)
-    andq $0xfffffffffffbfaff, 32(%rsp)
-    mov %gs:{scratch_rax}, %rax
-    add $16, %rsp
+    xchg %rax, %gs:{fault_cr2}
+    mov %gs:{fault_return_frame}, %rsp
     iretq
     "#,
     abi_version = const uvm_abi::ABI_VERSION,
@@ -234,13 +247,21 @@ uvm_exception_common:
     fault_rflags = const pc::FAULT_RFLAGS,
     fault_cr2 = const pc::FAULT_CR2,
     scratch_rax = const pc::SCRATCH_RAX,
-    fault_entry = const pc::FAULT_ENTRY,
     fault_cs = const pc::FAULT_CS,
-    fault_stack_top = const pc::FAULT_STACK_TOP,
-    kernel_cs = const pc::KERNEL_CS,
-    kernel_ss = const pc::KERNEL_SS,
     hardware_virt = const pc::HARDWARE_VIRT,
+    fault_frame = const pc::FAULT_FRAME,
+    direct_map_bit = const DIRECT_MAP_BIT,
+    system_area_end = const uvm_abi::layout::SYSTEM_AREA_END,
+    fault_return_frame = const pc::FAULT_RETURN_FRAME,
     options(att_syntax)
+);
+
+/// The direct map's base is one bit above every system-area address, so setting that bit
+/// adds it (`uvm_fault_frame_entry`, with one register to spare).
+const DIRECT_MAP_BIT: u32 = uvm_abi::layout::DIRECT_MAP_VA.trailing_zeros();
+const _: () = assert!(
+    uvm_abi::layout::DIRECT_MAP_VA == 1 << DIRECT_MAP_BIT
+        && uvm_abi::layout::SYSTEM_AREA_END <= uvm_abi::layout::DIRECT_MAP_VA
 );
 
 const _: () = assert!(TRAP_FRAME_SIZE == 512 + 22 * 8, "entry.rs pushes 22 registers after the FP area");
@@ -248,6 +269,7 @@ const _: () = assert!(TRAP_FRAME_SIZE == 512 + 22 * 8, "entry.rs pushes 22 regis
 extern "C" {
     fn uvm_return_to_app() -> !;
     fn uvm_fault_entry();
+    fn uvm_fault_frame_entry();
     fn uvm_secondary_entry();
     fn uvm_patched_syscall_entry();
 }
@@ -260,6 +282,12 @@ pub fn patched_syscall_entry_address() -> u64 {
 /// Where the VMM starts a vCPU after the first.
 pub fn secondary_entry_address() -> u64 {
     uvm_secondary_entry as *const () as u64
+}
+
+/// Address of the fault frame entry, where the exception stub leaves for (for the per-vCPU
+/// area's `fault_return`).
+pub fn fault_frame_entry_address() -> u64 {
+    uvm_fault_frame_entry as *const () as u64
 }
 
 /// Address of the fault entry (for the per-vCPU area).

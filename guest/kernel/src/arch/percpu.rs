@@ -26,9 +26,10 @@ pub struct PerCpu {
     pub fault_rflags: u64,
     /// The last exception: CR2 (the faulting address of a page fault).
     pub fault_cr2: u64,
-    /// Scratch: rax while the ring-0 stub runs.
+    /// Scratch: rax while the fault frame entry copies the exception's frame.
     pub scratch_rax: u64,
-    /// Where the ring-0 exception stub sends the vCPU: the ring-3 (PVM) fault entry.
+    /// The fault entry (ring 3 on PVM), where the VMM starts an interrupt; an exception gets
+    /// there through the fault frame entry just before it.
     pub fault_entry: u64,
     /// The last exception: interrupted cs.
     pub fault_cs: u64,
@@ -59,7 +60,19 @@ pub struct PerCpu {
     /// Signals from outside the VM, set by the VMM in the boot vCPU's area only
     /// (`uvm_abi::percpu::OUTSIDE_SIGNALS`; `signal::outside` takes them).
     pub outside_signals: core::sync::atomic::AtomicU64,
+    /// Where the ring-0 exception stub found the CPU's exception frame (its stack pointer
+    /// then); the fault frame entry reads the frame there.
+    pub fault_frame: u64,
+    /// The address of `fault_return`: the exception stub's `iretq` pops that frame.
+    pub fault_return_frame: u64,
+    /// The `iretq` frame the exception stub leaves through, made once ([`PerCpu::arm_fault_return`]):
+    /// rip (the fault frame entry), cs, rflags, rsp (the fault stack's top), ss.
+    pub fault_return: [u64; 5],
 }
+
+/// The rflags the exception stub enters the fault entry with: IF and the always-set bit 1
+/// (so TF, DF and AC clear, as `uvm_abi::percpu::ENTRY_RFLAGS_CLEAR` leaves an interrupt's).
+pub const FAULT_ENTRY_RFLAGS: u64 = 0x202;
 
 /// Offsets of [`PerCpu`] fields used by the entry code.
 pub mod offsets {
@@ -81,6 +94,8 @@ pub mod offsets {
     pub const KERNEL_SS: usize = 120;
     pub const HARDWARE_VIRT: usize = 128;
     pub const OUTSIDE_SIGNALS: usize = uvm_abi::percpu::OUTSIDE_SIGNALS as usize;
+    pub const FAULT_FRAME: usize = 192;
+    pub const FAULT_RETURN_FRAME: usize = 200;
 }
 
 impl PerCpu {
@@ -111,11 +126,24 @@ impl PerCpu {
             root: core::sync::atomic::AtomicU64::new(0),
             start_root: 0,
             outside_signals: core::sync::atomic::AtomicU64::new(0),
+            fault_frame: 0,
+            fault_return_frame: 0,
+            fault_return: [0; 5],
         }
     }
 }
 
 impl PerCpu {
+    /// Makes the frame the exception stub's `iretq` pops (`fault_return`): to `entry` (the
+    /// fault frame entry), on the fault stack's top and with the selectors, all set before;
+    /// and points `fault_return_frame` at it. The area must be at its final address. Out of
+    /// line: one copy for the boot vCPU's area and the later ones', in the hot text.
+    #[inline(never)]
+    pub fn arm_fault_return(&mut self, entry: u64) {
+        self.fault_return = [entry, self.kernel_cs, FAULT_ENTRY_RFLAGS, self.fault_stack_top, self.kernel_ss];
+        self.fault_return_frame = core::ptr::addr_of!(self.fault_return) as u64;
+    }
+
     /// The root of the tables this vCPU runs on (see [`PerCpu::root`]).
     pub fn loaded_root(&self) -> u64 {
         self.root.load(core::sync::atomic::Ordering::SeqCst)
@@ -183,6 +211,19 @@ mod tests {
         assert_eq!(offset_of!(PerCpu, kernel_ss), offsets::KERNEL_SS);
         assert_eq!(offset_of!(PerCpu, hardware_virt), offsets::HARDWARE_VIRT);
         assert_eq!(offset_of!(PerCpu, outside_signals), offsets::OUTSIDE_SIGNALS);
+        assert_eq!(offset_of!(PerCpu, fault_frame), offsets::FAULT_FRAME);
+        assert_eq!(offset_of!(PerCpu, fault_return_frame), offsets::FAULT_RETURN_FRAME);
+    }
+
+    #[test]
+    fn the_fault_return_frame_is_an_iretq_frame_to_the_entry_on_the_fault_stack() {
+        let mut pc = PerCpu::empty();
+        pc.fault_stack_top = 0x29_0000;
+        pc.kernel_cs = 0x33;
+        pc.kernel_ss = 0x2b;
+        pc.arm_fault_return(0x20_2330);
+        assert_eq!(pc.fault_return, [0x20_2330, 0x33, FAULT_ENTRY_RFLAGS, 0x29_0000, 0x2b]);
+        assert_eq!(pc.fault_return_frame, core::ptr::addr_of!(pc.fault_return) as u64);
     }
 }
 
@@ -261,6 +302,7 @@ mod cpu0 {
             pc.kernel_ss = ss as u64;
             pc.hardware_virt = u64::from(hardware_virt);
             pc.cpu_index = 0;
+            pc.arm_fault_return(super::super::entry::fault_frame_entry_address());
             AREAS[0].store(pc as *mut PerCpu as u64, Ordering::Release);
         }
     }
@@ -302,6 +344,7 @@ mod cpu0 {
             pc.kernel_ss = ss as u64;
             pc.hardware_virt = u64::from(hardware_virt);
             pc.cpu_index = u64::from(index);
+            pc.arm_fault_return(super::super::entry::fault_frame_entry_address());
             if let Some(slot) = AREAS.get(index as usize) {
                 slot.store(area as u64, Ordering::Release);
             }
