@@ -374,8 +374,9 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
     // The opened image comes back over a channel, not through a join: the thread's own exit
     // (glibc gives its stack back, ~30 us) then happens off the path to boot.
     let (opened_sender, opened_receiver) = std::sync::mpsc::sync_channel(1);
-    // The hot copies are filled after that, on the same thread while the guest boots: how
-    // long it took comes back here for `--timings`.
+    // The hot copies are filled after that, on the same thread while the guest boots (and by
+    // the guest's vCPU if its kernel comes to wait for them): how long it took and how many
+    // this thread made come back here for `--timings`.
     let (filled_sender, filled_receiver) = std::sync::mpsc::sync_channel(1);
     // Read here, where it is the process's: the opener's own mask is narrowed for a moment.
     let allowed = uvm_vmm::process::AllowedCpus::of_this_thread();
@@ -429,10 +430,19 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         print_timings(&report, (opened.took, opened.checksum), stage_took, slots_took);
         let hot_pages = hot_pages_summary(args, &spec.launch);
         match filled_receiver.try_recv() {
-            Ok(took) => eprintln!(
-                "  hot pages: {hot_pages} in {:.1} us, on the image thread while the guest booted",
-                took.as_secs_f64() * 1e6
-            ),
+            Ok((took, made)) => {
+                // The booting vCPU takes chunks of the copying while its kernel waits for it.
+                let helped = (spec.launch.hot.len() as u64).saturating_sub(made);
+                let by_vcpu = if helped > 0 {
+                    format!(" ({helped} of them by the booting vCPU as its kernel waited)")
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "  hot pages: {hot_pages} in {:.1} us, on the image thread while the guest booted{by_vcpu}",
+                    took.as_secs_f64() * 1e6
+                )
+            }
             Err(_) => eprintln!("  hot pages: {hot_pages}"),
         }
         let fresh_frames: u64 = spec.launch.fresh.iter().map(|&(_, frames)| frames).sum();

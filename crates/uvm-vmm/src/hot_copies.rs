@@ -6,14 +6,18 @@
 //! after the boot page tables, the frames after the prestaged ones); a [`HotCopier`] fills the
 //! frames afterwards and then sets the list page's ready word
 //! (`uvm_abi::boot::HOT_READY_OFFSET`). `uvm run` fills them on the image-opening thread
-//! while the guest boots: the copy (~1 us a page on the hosts measured, 136 pages for a
+//! while the guest boots: the copy (~1-3 us a page on the hosts measured, 136 pages for a
 //! static glibc hello) was on the path to the first KVM_RUN, and the guest's first ~0.2 ms
 //! (the VM's first entry, the kernel's boot) never touch a copy. The kernel waits for the
-//! ready word before it first enters the app, the first code that may.
+//! ready word before it first enters the app, the first code that may; when it has to wait
+//! long enough to park, its vCPU's thread takes chunks of the copying
+//! ([`HotFillHelper`]), so a large set (a Go hello's 240 pages) is filled on both CPUs.
 //!
 //! After the copies, a [`FreshWarmer`] has the host back the fresh frames an earlier start
 //! touched (`AppLaunch::fresh`): the guest never waits for that one.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uvm_abi::boot::{HOT_READY_OFFSET, MAX_HOT_PAGES};
@@ -56,54 +60,119 @@ pub(crate) fn reserve(memory: &GuestMemory, list_gpa: u64, gpa: u64, offsets: &[
     memory.write_ram(list_gpa, &list)?;
     // Each page whole: the image's last page is its bytes, then zeros.
     let pages = offsets.iter().map(|&o| (o, (memory.image_size() - o).min(PAGE_SIZE))).collect();
-    Some(HotCopier { memory: memory.clone(), gpa, pages, ready_gpa: list_gpa + HOT_READY_OFFSET, filled: false })
+    Some(HotCopier {
+        fill: Arc::new(HotFill {
+            memory: memory.clone(),
+            gpa,
+            pages,
+            ready_gpa: list_gpa + HOT_READY_OFFSET,
+            next_chunk: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+        }),
+    })
 }
 
 /// Fills the hot copies' frames [`reserve`] set aside, then sets their ready word. Dropped
 /// unfilled, it fills them then, so the guest never waits for a copier that is gone. It
 /// holds a clone of guest memory: the RAM mapping outlives the copy whatever the VM does
-/// meanwhile.
+/// meanwhile. The work is shared ([`HotCopier::helper`]): a vCPU that parks while the guest
+/// waits for the copies takes chunks of it too.
 pub struct HotCopier {
+    fill: Arc<HotFill>,
+}
+
+/// A share in a [`HotCopier`]'s work, for a thread that would otherwise wait for it: the vCPU
+/// whose kernel waits for the ready word (`VcpuOps::park`).
+#[derive(Clone)]
+pub struct HotFillHelper(Arc<HotFill>);
+
+/// The copies, claimed [`CHUNK_PAGES`] at a time by whoever fills them; whoever finishes the
+/// last chunk sets the ready word, so it says "filled" only once every chunk is in.
+struct HotFill {
     memory: GuestMemory,
     gpa: u64,
     /// `(image offset, bytes)` of each copy, in frame order.
     pages: Vec<(u64, u64)>,
     ready_gpa: u64,
-    filled: bool,
+    /// The next chunk to claim.
+    next_chunk: AtomicUsize,
+    /// Copies made (or given up: a chunk that failed counts whole).
+    done: AtomicUsize,
+    failed: AtomicBool,
 }
+
+/// Copies a thread claims at once: one `MADV_POPULATE_WRITE` and that many copies, a few
+/// tens of microseconds, so a helper that arrives late still finds work to share.
+const CHUNK_PAGES: usize = 16;
 
 impl HotCopier {
     /// How many copies it makes.
     pub fn pages(&self) -> u64 {
-        self.pages.len() as u64
+        self.fill.pages.len() as u64
     }
 
-    /// Fills the frames and sets the ready word; returns how long that took.
-    pub fn fill(mut self) -> Duration {
+    /// A share in the work, for another thread ([`HotFillHelper::help`]).
+    pub fn helper(&self) -> HotFillHelper {
+        HotFillHelper(Arc::clone(&self.fill))
+    }
+
+    /// Fills the frames no helper has taken and, if the last chunk is its own, sets the ready
+    /// word; returns how long that took and how many copies this thread made.
+    pub fn fill(self) -> (Duration, u64) {
         let started = Instant::now();
-        self.fill_now();
-        started.elapsed()
-    }
-
-    fn fill_now(&mut self) {
-        if std::mem::replace(&mut self.filled, true) {
-            return;
-        }
-        // `reserve` checked what `prestage` checks (the count, the room, the offsets, the
-        // lengths), so all pages are copied; the failed word is for a mapping that changed
-        // under us.
-        let copied = crate::boot::prestage(&self.memory, self.gpa, &self.pages);
-        let word = if copied == self.pages() { FILLED } else { FAILED };
-        if let Some(ready) = self.memory.atomic_u64(self.ready_gpa) {
-            // Release: the guest, reading the word with acquire ordering, sees the copies.
-            ready.store(word, std::sync::atomic::Ordering::Release);
-        }
+        let made = self.fill.help();
+        (started.elapsed(), made)
     }
 }
 
 impl Drop for HotCopier {
     fn drop(&mut self) {
-        self.fill_now();
+        self.fill.help();
+    }
+}
+
+impl HotFillHelper {
+    /// Fills chunks of copies until none is left to claim; how many copies it made (0 once
+    /// the copier and any other helper took them all).
+    pub fn help(&self) -> u64 {
+        self.0.help()
+    }
+
+    /// Whether every copy is in (the ready word set, or about to be by the thread that
+    /// counted the last one).
+    pub fn is_done(&self) -> bool {
+        self.0.done.load(Ordering::Acquire) >= self.0.pages.len()
+    }
+}
+
+impl HotFill {
+    fn help(&self) -> u64 {
+        let mut made = 0;
+        loop {
+            let first = self.next_chunk.fetch_add(1, Ordering::Relaxed).saturating_mul(CHUNK_PAGES);
+            if first >= self.pages.len() {
+                return made;
+            }
+            let chunk = &self.pages[first..(first + CHUNK_PAGES).min(self.pages.len())];
+            // `reserve` checked what `prestage` checks (the count, the room, the offsets, the
+            // lengths), so every page is copied; a failure is a mapping that changed under us.
+            let gpa = self.gpa + first as u64 * PAGE_SIZE;
+            let copied = crate::boot::prestage(&self.memory, gpa, chunk);
+            if copied != chunk.len() as u64 {
+                self.failed.store(true, Ordering::Relaxed);
+            }
+            made += copied;
+            // AcqRel: the thread that completes the count sees every other chunk's failure
+            // flag and copies before it publishes the word.
+            if self.done.fetch_add(chunk.len(), Ordering::AcqRel) + chunk.len() == self.pages.len() {
+                let word = if self.failed.load(Ordering::Relaxed) { FAILED } else { FILLED };
+                if let Some(ready) = self.memory.atomic_u64(self.ready_gpa) {
+                    // Release: the guest, reading the word with acquire ordering, sees the copies.
+                    ready.store(word, Ordering::Release);
+                }
+            }
+        }
     }
 }
 
@@ -160,7 +229,7 @@ impl std::fmt::Debug for FreshWarmer {
 
 impl std::fmt::Debug for HotCopier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HotCopier({} pages at {:#x})", self.pages.len(), self.gpa)
+        write!(f, "HotCopier({} pages at {:#x})", self.fill.pages.len(), self.fill.gpa)
     }
 }
 
@@ -196,6 +265,40 @@ mod tests {
         memory.read_ram(GPA + 4096, &mut page).unwrap();
         assert_eq!(page[..4096 - 100], image[2 * 4096..], "the image's last page: its bytes");
         assert!(page[4096 - 100..].iter().all(|&b| b == 0), "then zeros");
+    }
+
+    #[test]
+    fn a_helper_shares_the_fill_and_the_word_comes_with_the_last_chunk() {
+        let pages = 3 * CHUNK_PAGES as u64 + 5;
+        let image: Vec<u8> = (0..pages * 4096).map(|i| (i % 253) as u8 + 1).collect();
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
+        let offsets: Vec<u64> = (0..pages).map(|i| i * 4096).collect();
+        let copier = reserve(&memory, LIST, GPA, &offsets).unwrap();
+        let helper = copier.helper();
+        // The helper takes the first chunk alone: not the last, so no word yet.
+        let first = &copier.fill.pages[..CHUNK_PAGES];
+        copier.fill.next_chunk.store(1, Ordering::Relaxed);
+        assert_eq!(crate::boot::prestage(&memory, GPA, first), CHUNK_PAGES as u64);
+        copier.fill.done.fetch_add(CHUNK_PAGES, Ordering::AcqRel);
+        assert_eq!(ready_word(&memory), 0, "not ready with chunks left");
+        let other = std::thread::spawn(move || helper.help());
+        let (_, made_here) = copier.fill();
+        let made_there = other.join().unwrap();
+        assert_eq!(made_here + made_there, pages - CHUNK_PAGES as u64, "every other chunk once");
+        assert_eq!(ready_word(&memory), FILLED);
+        let mut copy = vec![0u8; (pages * 4096) as usize];
+        memory.read_ram(GPA, &mut copy).unwrap();
+        assert_eq!(copy, image);
+    }
+
+    #[test]
+    fn a_helper_after_the_fill_finds_nothing_to_do() {
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &[7u8; 2 * 4096]);
+        let copier = reserve(&memory, LIST, GPA, &[0, 4096]).unwrap();
+        let helper = copier.helper();
+        assert_eq!(copier.fill().1, 2);
+        assert_eq!(helper.help(), 0);
+        assert_eq!(ready_word(&memory), FILLED);
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub(crate) struct VmShared<'a> {
     pub ram_gate: &'a crate::late_ram::RamGate,
     /// The VM's alarm (the Alarm hypercall); its thread starts with the first alarm.
     pub alarm: &'a crate::alarm::Alarm,
+    /// A share in filling the hot copies, while another thread fills them as the guest
+    /// boots (`crate::hot_copies`): a vCPU that parks takes chunks of it first.
+    pub hot_fill: Option<crate::hot_copies::HotFillHelper>,
     /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
     pub fds: Mutex<Vec<VcpuFd>>,
 }
@@ -244,6 +247,14 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
     /// which unparks the same way. Not while the rest of a large RAM is being registered: that
     /// holds the lock the registration needs for milliseconds (a later park asks).
     fn park(&self, timeout: std::time::Duration) -> bool {
+        // The boot's kernel parks while it waits for the hot copies: copying some is a better
+        // use of this thread than sleeping. Then back to the guest at once, which looks at
+        // what it waits for again (a park may always end early) and spins while the other
+        // thread finishes its last chunk.
+        if let Some(fill) = self.vm.hot_fill.as_ref().filter(|fill| !fill.is_done()) {
+            fill.help();
+            return false;
+        }
         let mut woken = false;
         self.blocking(&mut || {
             if !self.doorbell_asked.get() && !self.vm.ram_gate.registering() {

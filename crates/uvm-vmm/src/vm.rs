@@ -20,7 +20,7 @@ use crate::cpu;
 use crate::error::VmError;
 use crate::exit::{ExitCounts, Outcome};
 use crate::host_io::HostIo;
-use crate::hot_copies::{FreshWarmer, HotCopier};
+use crate::hot_copies::{FreshWarmer, HotCopier, HotFillHelper};
 use crate::late_ram::{ram_at_boot, GateState, RamGate};
 use crate::mapped::MappedFile;
 use crate::memory::{GuestMemory, MapOverRamError};
@@ -215,6 +215,9 @@ pub struct StagedMemory {
     /// boots ([`StagedMemory::take_hot_copier`]); [`run_staged`] fills them before boot if
     /// nobody did.
     hot_copier: Option<HotCopier>,
+    /// A share in the copier's work once someone took it: the booting vCPU takes chunks of
+    /// it while its kernel waits for the copies (`VcpuOps::park`).
+    hot_fill_helper: Option<HotFillHelper>,
     /// What backs the fresh frames an earlier start touched, until someone takes it to run
     /// after the hand-over ([`StagedMemory::take_fresh_warmer`]); nobody must.
     fresh_warmer: Option<FreshWarmer>,
@@ -232,9 +235,12 @@ impl StagedMemory {
     }
 
     /// The hot copies' copier, to fill their frames on another thread while the guest boots
-    /// (the guest's kernel waits for them before it enters the app); `None` without copies.
+    /// (the guest's kernel waits for them before it enters the app, and its vCPU, parked
+    /// waiting, helps); `None` without copies.
     pub fn take_hot_copier(&mut self) -> Option<HotCopier> {
-        self.hot_copier.take()
+        let copier = self.hot_copier.take()?;
+        self.hot_fill_helper = Some(copier.helper());
+        Some(copier)
     }
 
     /// The fresh frames' warmer (`AppLaunch::fresh`), to run on another thread after the
@@ -302,6 +308,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         ram_at_boot: at_boot,
         slots_took,
         hot_copier,
+        hot_fill_helper: None,
         fresh_warmer,
     })
 }
@@ -325,6 +332,7 @@ pub fn run_staged(
         ram_at_boot: at_boot,
         slots_took,
         hot_copier,
+        hot_fill_helper,
         fresh_warmer: _,
     } = staged;
     // Nobody took the copier to fill the copies while the guest boots: filled now.
@@ -384,6 +392,7 @@ pub fn run_staged(
         exit_now: spec.exit_now,
         ram_gate: &ram_gate,
         alarm: &alarm,
+        hot_fill: hot_fill_helper,
         fds: Mutex::new(Vec::new()),
     };
     crate::stop::install(spec.timeout, spec.stop);
