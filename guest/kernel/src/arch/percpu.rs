@@ -90,8 +90,6 @@ pub mod offsets {
     pub const FAULT_ENTRY: usize = uvm_abi::percpu::FAULT_ENTRY as usize;
     pub const FAULT_CS: usize = uvm_abi::percpu::FAULT_CS as usize;
     pub const FAULT_STACK_TOP: usize = uvm_abi::percpu::FAULT_STACK_TOP as usize;
-    pub const KERNEL_CS: usize = 112;
-    pub const KERNEL_SS: usize = 120;
     pub const HARDWARE_VIRT: usize = 128;
     pub const OUTSIDE_SIGNALS: usize = uvm_abi::percpu::OUTSIDE_SIGNALS as usize;
     pub const FAULT_FRAME: usize = 192;
@@ -207,8 +205,6 @@ mod tests {
         assert_eq!(offset_of!(PerCpu, fault_entry), offsets::FAULT_ENTRY);
         assert_eq!(offset_of!(PerCpu, fault_cs), offsets::FAULT_CS);
         assert_eq!(offset_of!(PerCpu, fault_stack_top), offsets::FAULT_STACK_TOP);
-        assert_eq!(offset_of!(PerCpu, kernel_cs), offsets::KERNEL_CS);
-        assert_eq!(offset_of!(PerCpu, kernel_ss), offsets::KERNEL_SS);
         assert_eq!(offset_of!(PerCpu, hardware_virt), offsets::HARDWARE_VIRT);
         assert_eq!(offset_of!(PerCpu, outside_signals), offsets::OUTSIDE_SIGNALS);
         assert_eq!(offset_of!(PerCpu, fault_frame), offsets::FAULT_FRAME);
