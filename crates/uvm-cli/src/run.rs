@@ -447,9 +447,11 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         }
         let fresh_frames: u64 = spec.launch.fresh.iter().map(|&(_, frames)| frames).sum();
         if fresh_frames > 0 {
+            let backed: u64 =
+                uvm_vmm::hot_copies::bridge_gaps(&spec.launch.fresh).iter().map(|&(_, frames)| frames).sum();
             eprintln!(
                 "  fresh frames: {fresh_frames} an earlier start touched, backed ahead on the image thread as the \
-                 guest ran"
+                 guest ran ({backed} with the gaps between them that would stop KVM's look-ahead)"
             );
         }
     }
