@@ -178,6 +178,7 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>, cpuid_cache: Option<&Pa
     let mut cpuid = crate::supported_cpuid::supported_cpuid(&kvm, cpuid_cache, host_fix_up)
         .map_err(|source| VmError::Kvm { what: "KVM_GET_SUPPORTED_CPUID", source })?;
     crate::cache_leaf::describe_caches_in_leaf2(&mut cpuid);
+    cpu::hide_xsavec(&mut cpuid);
     vcpu.set_cpuid2(&cpuid).map_err(|source| VmError::Kvm { what: "KVM_SET_CPUID2", source })?;
     let tsc_khz = vcpu.get_tsc_khz().map_err(|source| VmError::Kvm { what: "KVM_GET_TSC_KHZ", source })?;
     // The registers, CR3 included, depend on nothing the image brings (the boot page tables'
