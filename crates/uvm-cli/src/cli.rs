@@ -197,7 +197,9 @@ pub struct RunArgs {
     /// earlier start used, which is otherwise backed ahead): every page of the image stays
     /// shared with other VMs through the page cache (~0.5 MiB less memory per VM for a glibc
     /// app), and the start takes a page fault for each page of its code and read-only data
-    /// it touches (a glibc hello ~13% slower where faults are dear).
+    /// it touches (a glibc hello ~13% slower where faults are dear). An app whose code and
+    /// read-only data span whole 2 MiB chunks (Go and other services from ~4 MB) then has those
+    /// mapped with large pages where the host allows: one fault a chunk, shared too.
     #[arg(long)]
     pub no_hot_pages: bool,
     /// Print every system call of the app on stderr.

@@ -53,7 +53,7 @@ pub fn command(args: &InspectArgs) -> Result<()> {
     let large = match (elf.first_large_chunk(), elf.large_chunk_in_image(app_offset)) {
         (None, _) => "none (no 2 MiB chunk of its address space is read-only segments alone)".to_string(),
         (Some(_), Some(_)) => {
-            format!("its read-only 2 MiB chunks map with large pages where the host has huge pages (app at image offset {app_offset:#x})")
+            format!("its read-only 2 MiB chunks map with large pages with `uvm run --no-hot-pages`, where the host has huge pages (app at image offset {app_offset:#x})")
         }
         (Some(_), None) => {
             "none: the image lays the app out without them (built by an older uvm; rebuild it)".to_string()

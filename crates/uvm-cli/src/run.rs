@@ -91,10 +91,13 @@ fn open_image(
     let user = app_user(user_flag, args.user.as_deref(), &config, &image)?;
     let elf = image.app_elf_info()?;
     let hostname = crate::hostname::host_name(args.hostname.as_deref(), config.hostname.as_deref(), read_only_root)?;
+    // Large pages only where the hot copies are off (see `large_pages_ready`), and not for an
+    // entrypoint (the image's app is not loaded).
     let large_pages = entrypoint.is_none()
+        && args.no_hot_pages
         && large_pages_ready(&mapped, &image, &elf, checksum, stamps.as_ref().map(|s| (s, &identity)));
-    // Not for an entrypoint (the image's app is not loaded). With large pages the read-only
-    // chunks they cover are mapped whole: no copies then, only the fresh frames.
+    // Not for an entrypoint either. With large pages the read-only chunks they cover are
+    // mapped whole: no copies then, only the fresh frames.
     let hot_profile = Image::stored_checksum(mapped.as_ref())
         .and_then(|checksum| crate::hot_pages::profile_path(checksum, &argv))
         .filter(|_| entrypoint.is_none() && !args.no_hot_pages);
@@ -207,11 +210,18 @@ fn app_user(flag: Option<UserSpec>, flag_text: Option<&str>, config: &RunConfig,
     }
 }
 
-/// Whether the guest may map the app's read-only 2 MiB chunks with large pages: the image
-/// lays the app out for them (`uvm build` since ABI version 8) and the host backs the first
-/// chunk with a 2 MiB page ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps
-/// small pages and rewrites hot syscall sites as soon as ever: a large page it cannot have
-/// would only delay them. A chunk the host backs with small folios is read in again as 2 MiB
+/// Whether the guest may map the app's read-only 2 MiB chunks with large pages, asked only
+/// with `--no-hot-pages`: the image lays the app out for them (`uvm build` since ABI version
+/// 8) and the host backs the first chunk with a 2 MiB page
+/// ([`MappedFile::backs_with_large_page`]). Otherwise the guest maps small pages and rewrites
+/// hot syscall sites as soon as ever: a large page it cannot have would only delay them.
+/// Large pages and hot copies answer one problem (KVM maps a page of the read-only image slot
+/// one fault at a time, never with its neighbours): a large page keeps the chunk shared
+/// with other VMs but holds back the syscall-site rewrites inside it (a split costs a fault
+/// for each page touched again), where the copies leave every site free to be rewritten. With
+/// copies a Go service starts in 14.5 ms instead of 22.2 ms on a host where a trapped
+/// syscall costs ~25 us (docs/PERFORMANCE.md); without them large pages are what is left to
+/// cut the faults. A chunk the host backs with small folios is read in again as 2 MiB
 /// ones ([`MappedFile::reload_in_large_folios`], the app's chunks only: ~2-4 ms, once) on a
 /// run that hashed the image (its first runs, after a build or a copy), and on a later run
 /// when a note in the user's stamps says this host gave this file 2 MiB folios before

@@ -497,13 +497,14 @@ fn hot_syscall_sites_are_patched() {
 }
 
 /// Apps with a read-only 2 MiB chunk: `uvm build` lays each out so that the chunk lies
-/// 2 MiB-aligned in the image, and the guest maps it with one large page where the host allows
-/// huge pages (`--timings` counts them; `uvm inspect` says so).
+/// 2 MiB-aligned in the image, and with `--no-hot-pages` the guest maps it with one large page
+/// where the host allows huge pages (`--timings` counts them; `uvm inspect` says so). By
+/// default (hot copies on) it maps small pages.
 /// - A Go binary the size of a small service (tests/apps/go/large_pages.go, ~4.5 MB). Its
-///   Syscall6 site lies in that chunk, so the kernel rewrites it only after 512 traps,
-///   splitting the large page; the app's 2000 pipe reads and writes must still all be right,
-///   ~1500 of them through the rewritten site. On a host whose huge pages are off the chunk
-///   stays small and the site is rewritten after 8 traps.
+///   Syscall6 site lies in that chunk, so with a large page the kernel rewrites it only after
+///   512 traps, splitting the large page; the app's 2000 pipe reads and writes must still all
+///   be right, ~1500 of them through the rewritten site. By default, or on a host whose huge
+///   pages are off, the chunk stays small and the site is rewritten after 8 traps.
 /// - A static-pie Rust binary with 3 MiB of read-only data (tests/apps/rust/large_pages.rs):
 ///   loaded where that run of pages starts on a 2 MiB boundary (`pie_load_bias`), and every
 ///   page of it read right.
@@ -523,7 +524,8 @@ fn read_only_chunks_map_with_large_pages() {
         assert!(contains(&inspect.stdout, laid_out), "{test} ({toolchain:?}): {}", show(&inspect.stdout));
         // Settled, so that this first (hashing) run leaves a verified stamp for the second.
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        let out = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
+        let shared = ["run".as_ref(), image.as_os_str(), "--timings".as_ref(), "--no-hot-pages".as_ref()];
+        let out = expect_code(test, uvm(shared), 0);
         assert_eq!(out.stdout, expected, "{test} ({toolchain:?}): {}", show(&out.stdout));
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let number_before = |stderr: &str, marker: &str| -> u64 {
@@ -537,7 +539,7 @@ fn read_only_chunks_map_with_large_pages() {
             // by the stamp, reads the chunks in again as 2 MiB folios, since the first run
             // noted that this host gives the file those.
             read_back_in_small_folios(&image);
-            let again = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
+            let again = expect_code(test, uvm(shared), 0);
             let again = String::from_utf8_lossy(&again.stderr).into_owned();
             assert!(again.contains("vouched for by a verified stamp"), "{test} ({toolchain:?}): {again}");
             let large = number_before(&again, " large pages (2 MiB chunks");
@@ -551,6 +553,15 @@ fn read_only_chunks_map_with_large_pages() {
         if let (Some(least), true) = (least_patched, on_pvm) {
             let patched = number_before(&stderr, " through ");
             assert!(patched >= least, "{test} ({toolchain:?}): only {patched} calls through patched sites\n{stderr}");
+        }
+        // With the hot copies (the default): small pages, and the sites rewritten after 8 traps.
+        let copied = expect_code(test, uvm(["run".as_ref(), image.as_os_str(), "--timings".as_ref()]), 0);
+        assert_eq!(copied.stdout, expected, "{test} ({toolchain:?}): {}", show(&copied.stdout));
+        let copied = String::from_utf8_lossy(&copied.stderr).into_owned();
+        assert_eq!(number_before(&copied, " large pages (2 MiB chunks"), 0, "{test} ({toolchain:?}): {copied}");
+        if let (Some(_), true) = (least_patched, on_pvm) {
+            let patched = number_before(&copied, " through ");
+            assert!(patched >= 1900, "{test} ({toolchain:?}): only {patched} calls through patched sites\n{copied}");
         }
     }
 }
