@@ -19,9 +19,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The first line of a profile file. (Version 1 had no `fresh` lines: such a profile is
-/// learned again.)
-const MAGIC: &str = "uvm-hot-pages 2";
+/// The first line of a profile file. Older profiles are learned again: version 1 had no
+/// `fresh` lines, and version 2 left out the pages of an app's read-only 2 MiB chunks when
+/// those mapped with large pages, as every start but `--no-hot-pages` ones now copies them.
+const MAGIC: &str = "uvm-hot-pages 3";
 
 /// What a profile holds: the hot pages (image offsets), and the runs of fresh frames the
 /// start that learned it touched (`uvm_vmm::AppLaunch::fresh`).
