@@ -135,8 +135,9 @@ pub struct BootInfo {
     /// The app's supplementary groups: the first `group_count` entries.
     pub groups: [u32; MAX_BOOT_GROUPS],
     /// How many hot copies follow the `prestaged_pages` frames (0: none): frames the VMM
-    /// filled with whole pages of the image, each the page at the image offset the list at
-    /// `hot_list_gpa` names (ascending, page-aligned `u64`s), in that order. They are the
+    /// filled with whole pages of the image, each the page the list at `hot_list_gpa` names
+    /// (ascending page numbers in the image, little-endian `u32`s: see [`hot_list_entry`]),
+    /// in that order. They are the
     /// pages of the app's read-only segments an earlier start of the image touched: the
     /// kernel maps a copy wherever it would map that image page in place, and KVM maps
     /// RAM's pages 8 to a fault, where it maps the read-only image slot's one by one.
@@ -144,8 +145,8 @@ pub struct BootInfo {
     /// list page's word at [`HOT_READY_OFFSET`] is non-zero, and the kernel enters the app
     /// only then.
     pub hot_pages: u64,
-    /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] offsets, then the
-    /// ready word at [`HOT_READY_OFFSET`]), or with no copies of the page a start that
+    /// GPA of the hot copies' list (one page, at most [`MAX_HOT_PAGES`] page numbers, then
+    /// the ready word at [`HOT_READY_OFFSET`]), or with no copies of the page a start that
     /// learns them reports into; 0 with neither. It is the page right before
     /// `prestaged_gpa`, right after the boot page tables: the kernel reads it through its
     /// direct map at boot, as it reads the tables, and so in the same group of 8 pages that
@@ -153,8 +154,21 @@ pub struct BootInfo {
     pub hot_list_gpa: u64,
 }
 
-/// The most hot copies a start gets (one list page of `u64` offsets, less its ready word).
-pub const MAX_HOT_PAGES: u64 = layout::PAGE_SIZE / 8 - 1;
+/// The most hot copies a start gets: one list page of `u32` page numbers, less its ready
+/// word. (Until session 32 the list held `u64` offsets, 511 of them, which a Go service's
+/// start outgrew.)
+pub const MAX_HOT_PAGES: u64 = HOT_READY_OFFSET / 4;
+
+/// The hot copies' list entry for the image page at `offset` (page-aligned): its page
+/// number, `None` past what a `u32` holds (an image of 16 TiB; `IMAGE_MAX_SIZE` is less).
+pub fn hot_list_entry(offset: u64) -> Option<u32> {
+    u32::try_from(offset / layout::PAGE_SIZE).ok()
+}
+
+/// The image offset a hot copies' list entry names.
+pub const fn hot_list_offset(entry: u32) -> u64 {
+    entry as u64 * layout::PAGE_SIZE
+}
 
 /// Where in the hot copies' list page ([`BootInfo::hot_list_gpa`]) the VMM sets a `u64` to 1
 /// (with release ordering) once every copy is in its frame; 0 until then. The VMM fills the

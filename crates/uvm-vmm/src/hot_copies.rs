@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use uvm_abi::boot::{HOT_READY_OFFSET, MAX_HOT_PAGES};
+use uvm_abi::boot::{hot_list_entry, HOT_READY_OFFSET, MAX_HOT_PAGES};
 use uvm_abi::layout::PAGE_SIZE;
 
 use crate::memory::GuestMemory;
@@ -55,7 +55,8 @@ pub(crate) fn reserve(memory: &GuestMemory, list_gpa: u64, gpa: u64, offsets: &[
     if !fits {
         return None;
     }
-    let mut list: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let entries: Option<Vec<u32>> = offsets.iter().map(|&o| hot_list_entry(o)).collect();
+    let mut list: Vec<u8> = entries?.iter().flat_map(|e| e.to_le_bytes()).collect();
     list.resize(PAGE_SIZE as usize, 0);
     memory.write_ram(list_gpa, &list)?;
     // Each page whole: the image's last page is its bytes, then zeros.
@@ -285,9 +286,9 @@ mod tests {
         let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
         let copier = reserve(&memory, LIST, GPA, &[0, 2 * 4096]).unwrap();
         assert_eq!(copier.pages(), 2);
-        let mut list = [0u8; 16];
+        let mut list = [0u8; 12];
         memory.read_ram(LIST, &mut list).unwrap();
-        assert_eq!(list, [0u64.to_le_bytes(), 8192u64.to_le_bytes()].concat()[..]);
+        assert_eq!(list, [0u32.to_le_bytes(), 2u32.to_le_bytes(), [0; 4]].concat()[..], "page numbers, then zeros");
         assert_eq!(ready_word(&memory), 0, "not ready before the fill");
         let mut page = vec![0u8; 4096];
         memory.read_ram(GPA, &mut page).unwrap();
@@ -364,7 +365,8 @@ mod tests {
         let too_many: Vec<u64> = (0..=MAX_HOT_PAGES).map(|i| i * 4096).collect();
         assert!(reserve(&memory, LIST, GPA, &too_many).is_none());
         reserve(&memory, LIST, GPA, &most).unwrap().fill();
-        assert_eq!(memory.read_u64(LIST + (MAX_HOT_PAGES - 1) * 8).unwrap(), (MAX_HOT_PAGES - 1) * 4096);
+        let last = memory.read_u64(LIST + (MAX_HOT_PAGES - 2) * 4).unwrap();
+        assert_eq!((last as u32, (last >> 32) as u32), (MAX_HOT_PAGES as u32 - 2, MAX_HOT_PAGES as u32 - 1));
         assert_eq!(ready_word(&memory), FILLED);
     }
 }

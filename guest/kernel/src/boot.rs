@@ -185,8 +185,13 @@ mod kernel {
         if info.hot_pages == 0 || info.hot_pages > uvm_abi::boot::MAX_HOT_PAGES {
             return;
         }
-        let offsets: Vec<u64> =
-            (0..info.hot_pages).map(|i| crate::arch::phys::read_u64(info.hot_list_gpa + i * 8)).collect();
+        // Little-endian `u32` page numbers, read two to a word.
+        let offsets: Vec<u64> = (0..info.hot_pages)
+            .map(|i| {
+                let word = crate::arch::phys::read_u64(info.hot_list_gpa + i / 2 * 8);
+                uvm_abi::boot::hot_list_offset((word >> (32 * (i % 2))) as u32)
+            })
+            .collect();
         let first = info.prestaged_gpa + info.prestaged_pages * PAGE_SIZE;
         if let Some(copies) = crate::mm::hot::HotCopies::new(&offsets, first) {
             crate::mm::hot::adopt(copies, info.hot_list_gpa + uvm_abi::boot::HOT_READY_OFFSET);
