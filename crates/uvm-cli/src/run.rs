@@ -106,11 +106,12 @@ fn open_image(
             let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
             match crate::hot_pages::load(&profile, &candidates) {
                 Some(loaded) if large_pages => (Vec::new(), loaded.fresh, None),
-                Some(loaded) => (
-                    crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf),
-                    loaded.fresh,
-                    None,
-                ),
+                Some(loaded) => {
+                    let mut hot = crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf);
+                    // The copies stay for the VM's life: at most a sixteenth of its memory.
+                    hot.truncate((u64::from(memory_mib) << 20 >> 12) as usize / 16);
+                    (hot, loaded.fresh, None)
+                }
                 None => (Vec::new(), Vec::new(), Some((profile, candidates))),
             }
         }
