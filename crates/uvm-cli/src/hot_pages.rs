@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(parse(&format!("{MAGIC}\nxyz\n"), &candidates), None);
         assert_eq!(parse(&format!("{MAGIC}\nfresh 1\n"), &candidates), None, "a run without its length");
         assert_eq!(parse(&format!("{MAGIC}\nstale 1 2\n"), &candidates), None, "an unknown line");
-        let many: Vec<u64> = (0..1000).map(|i| i * PAGE_SIZE).collect();
+        let many: Vec<u64> = (0..2000).map(|i| i * PAGE_SIZE).collect();
         let text = many.iter().fold(format!("{MAGIC}\n"), |t, o| t + &format!("{o:x}\n"));
         assert_eq!(parse(&text, &many).map(|p| p.pages.len()), Some(uvm_abi::boot::MAX_HOT_PAGES as usize));
         let text = format!("{MAGIC}\n1000\nfresh 0 10\nfresh 12 3\nfresh 20 1000\n");
