@@ -309,6 +309,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hot_list_entries_are_page_numbers_that_fit_the_list_page() {
+        assert_eq!(hot_list_entry(0x5000), Some(5));
+        assert_eq!(hot_list_offset(5), 0x5000);
+        let last = layout::IMAGE_MAX_SIZE - layout::PAGE_SIZE;
+        assert_eq!(hot_list_entry(last).map(hot_list_offset), Some(last), "every image page has an entry");
+        assert_eq!(hot_list_entry(1 << 44), None, "past a u32's page numbers");
+        assert!(MAX_HOT_PAGES * 4 <= HOT_READY_OFFSET, "the entries end before the ready word");
+        assert_eq!(MAX_HOT_PAGES, 1022);
+    }
+
+    #[test]
     fn boot_info_layout_is_stable() {
         assert_eq!(core::mem::size_of::<BootInfo>(), 344);
         assert_eq!(core::mem::offset_of!(BootInfo, hot_pages), 328);
