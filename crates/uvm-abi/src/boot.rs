@@ -158,6 +158,7 @@ pub struct BootInfo {
 /// word. (Until session 32 the list held `u64` offsets, 511 of them, which a Go service's
 /// start outgrew.)
 pub const MAX_HOT_PAGES: u64 = HOT_READY_OFFSET / 4;
+const _: () = assert!(MAX_HOT_PAGES * 4 <= HOT_READY_OFFSET, "the entries end before the ready word");
 
 /// The hot copies' list entry for the image page at `offset` (page-aligned): its page
 /// number, `None` past what a `u32` holds (an image of 16 TiB; `IMAGE_MAX_SIZE` is less).
@@ -315,8 +316,7 @@ mod tests {
         let last = layout::IMAGE_MAX_SIZE - layout::PAGE_SIZE;
         assert_eq!(hot_list_entry(last).map(hot_list_offset), Some(last), "every image page has an entry");
         assert_eq!(hot_list_entry(1 << 44), None, "past a u32's page numbers");
-        assert!(MAX_HOT_PAGES * 4 <= HOT_READY_OFFSET, "the entries end before the ready word");
-        assert_eq!(MAX_HOT_PAGES, 1022);
+        assert_eq!(MAX_HOT_PAGES, 1022, "4-byte entries up to the ready word");
     }
 
     #[test]
