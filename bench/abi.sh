@@ -25,7 +25,7 @@ cat "$out/big.bin" > /dev/null # page cache warm for the native read
 mkdir -p "$out/volume"
 run() { "$@" | sed 's/.*: //; s/ .*//'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for test in "clock 10000000" "syscall 200000" "log 100000" "touch 4096" "refault 1024" "shm 1024" "read" "tmpfs 32" "volume 32" "stat 2000" "exec 300" "fork 300" "spawn 300"; do
+for test in "clock 10000000" "syscall 200000" "cpuid 2000" "log 100000" "touch 4096" "refault 1024" "shm 1024" "read" "tmpfs 32" "volume 32" "stat 2000" "exec 300" "fork 300" "spawn 300"; do
     set -- $test
     n=$(for _ in $(seq "$rounds"); do
         if [ "$1" = read ]; then run "$out/micro" read "$out/big.bin"

@@ -1,6 +1,8 @@
 /* Micro-benchmarks of the Linux ABI, run natively and inside uvm by bench/abi.sh:
  *   micro clock N      ns per clock_gettime(CLOCK_MONOTONIC) (the vDSO in both cases)
  *   micro syscall N    ns per getppid() syscall (a real trap into the kernel)
+ *   micro cpuid N      ns per `cpuid` (leaf 0): a trap to the hypervisor in a VM, and on a
+ *                      host that is itself a VM natively too (glibc's start-up makes ~30)
  *   micro read FILE    MB/s reading FILE in 1 MiB read() calls (page cache vs. the image)
  *   micro touch N      ns per page for the first write to each of N fresh anonymous pages
  *                      (the memory an app's start-up and growth first touch)
@@ -117,6 +119,14 @@ int main(int argc, char **argv) {
         for (long i = 0; i < n; i++)
             syscall(SYS_getppid);
         printf("getppid syscall: %.0f ns per call\n", (now() - start) * 1e9 / n);
+    } else if (strcmp(argv[1], "cpuid") == 0) {
+        long n = atol(argv[2]);
+        double start = now();
+        for (long i = 0; i < n; i++) {
+            unsigned a = 0, b, c = 0, d;
+            __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        }
+        printf("cpuid: %.0f ns per call\n", (now() - start) * 1e9 / n);
     } else if (strcmp(argv[1], "touch") == 0) {
         long n = atol(argv[2]);
         volatile char *pages = mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
