@@ -998,11 +998,13 @@ impl TmpNode {
         }
         let bytes = count * chunk;
         self.shared.budget.charge(bytes).ok()?;
-        let Some(run) = self.shared.frames.lock().alloc_contiguous(count) else {
+        let Some((run, back)) = self.shared.frames.lock().alloc_backed_run(count) else {
             self.shared.budget.release(bytes);
             return None;
         };
-        crate::hypercall::back_ram(run, bytes);
+        if let Some((gpa, len)) = back {
+            crate::hypercall::back_ram(gpa, len);
+        }
         for (k, index) in missing.into_iter().enumerate() {
             file.chunks.insert(index, Page::adopt(run + k as u64 * chunk, self.shared.frames));
         }

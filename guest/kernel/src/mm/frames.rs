@@ -7,7 +7,9 @@
 //! (`BootInfo::ram_ready_size`): the bump pointer stops there until the host says, when asked
 //! (the `RamReady` hypercall, once), that the rest is registered too. A caller about to write
 //! every frame it takes (a fork's copies) has the host back the fresh ones first, in one
-//! exit ([`FrameAllocator::back_ahead`]): never more than its writes would have backed.
+//! exit ([`FrameAllocator::back_ahead`]): never more than its writes would have backed. A
+//! run for a tmpfs file's new data is backed with some more past it
+//! ([`FrameAllocator::alloc_backed_run`]), as a growing file takes the next run soon.
 //!
 //! It also keeps a few spare page-table trees: the tables of a forked process that ended or
 //! exec'd, with the frames they map ([`FrameAllocator::keep_spare`]), which the next fork
@@ -77,6 +79,10 @@ const NO_FRAME: u64 = u64::MAX;
 
 /// Fewer fresh frames than this are not worth a `back_ram` exit ([`FrameAllocator::back_ahead`]).
 const BACK_AHEAD_MIN: u64 = 16;
+
+/// How many runs' worth of fresh frames [`FrameAllocator::alloc_backed_run`] has the host back
+/// past a run it hands out.
+const RUN_BACK_AHEAD: u64 = 15;
 
 impl FrameAllocator {
     /// Manages the frames of `[start, end)` (page-aligned GPAs).
@@ -276,6 +282,30 @@ impl FrameAllocator {
         Some((start, end - start))
     }
 
+    /// `count` physically contiguous fresh frames ([`FrameAllocator::alloc_contiguous`]) that
+    /// the caller writes at once (a tmpfs file's new data), and the range of fresh frames to
+    /// have the host back first, for `hypercall::back_ram` once this allocator's lock is
+    /// dropped: the part of the run not backed yet, and [`RUN_BACK_AHEAD`] runs' worth past
+    /// it (within RAM registered so far, at most `BACK_RAM_MAX_LEN` in all). A file written
+    /// in 64 KiB calls takes one exit per 16 runs instead of one each: on a host where an
+    /// exit costs ~70-85 us and backing a page ~1.5 us, that exit was half of what a write
+    /// of new data cost. The frames backed ahead are the next fresh ones whoever takes them
+    /// (another run, a fork's copies, an app's page): host memory spent at most that far
+    /// ahead of the guest's use. `None` for the range when the run is backed already.
+    pub fn alloc_backed_run(&mut self, count: u64) -> Option<(u64, Option<(u64, u64)>)> {
+        let run = self.alloc_contiguous(count)?;
+        let run_end = self.next;
+        if run_end <= self.backed {
+            return Some((run, None));
+        }
+        let start = run.max(self.backed);
+        let ahead = count.saturating_mul(PAGE_SIZE).saturating_mul(RUN_BACK_AHEAD);
+        let end =
+            run_end.saturating_add(ahead).min(self.ready).min(start.saturating_add(BACK_RAM_MAX_LEN)).max(run_end);
+        self.backed = end;
+        Some((run, Some((start, end - start))))
+    }
+
     /// Counts `count` frames from outside its range as handed out (frames the VMM filled
     /// before boot, which the kernel maps and may later free like its own).
     pub fn adopt(&mut self, count: u64) {
@@ -335,6 +365,24 @@ mod tests {
         phys::read_bytes(c, &mut page);
         assert!(page.iter().all(|&x| x == 0), "a reused frame is zeroed");
         assert_eq!(f.in_use(), 2);
+    }
+
+    #[test]
+    fn runs_are_backed_with_more_past_them_once() {
+        phys::reset(4096 * 4096);
+        let mut f = FrameAllocator::new(4096, 4000 * 4096);
+        let ahead = (1 + 4) * 4096 + 4 * 4096 * RUN_BACK_AHEAD;
+        assert_eq!(f.alloc_backed_run(4), Some((4096, Some((4096, ahead - 4096)))), "the run and 15 more");
+        assert_eq!(f.alloc_backed_run(4), Some((5 * 4096, None)), "backed already: no exit");
+        f.alloc_zeroed().unwrap();
+        let run = (9 + 1) * 4096;
+        let (first, backed) = f.alloc_backed_run(60).unwrap();
+        assert_eq!(first, run);
+        assert_eq!(backed, Some((ahead, run + 60 * 4096 * 16 - ahead)), "from where the last one ended");
+        assert_eq!(f.alloc_backed_run(800).map(|(_, back)| back), Some(None), "inside what is backed");
+        let (_, backed) = f.alloc_backed_run(1000).unwrap();
+        assert_eq!(backed, Some((run + 60 * 4096 * 16, (4000 - 970) * 4096)), "from there to RAM's end");
+        assert_eq!(f.alloc_backed_run(3000), None, "no room");
     }
 
     #[test]

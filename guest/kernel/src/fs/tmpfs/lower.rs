@@ -237,11 +237,13 @@ impl TmpNode {
         }
         let bytes = pages * CHUNK_SIZE as u64;
         self.shared.budget.charge(bytes).ok()?;
-        let Some(run) = self.shared.frames.lock().alloc_contiguous(pages) else {
+        let Some((run, back)) = self.shared.frames.lock().alloc_backed_run(pages) else {
             self.shared.budget.release(bytes);
             return None;
         };
-        crate::hypercall::back_ram(run, bytes);
+        if let Some((gpa, len)) = back {
+            crate::hypercall::back_ram(gpa, len);
+        }
         Some((run, len))
     }
 
