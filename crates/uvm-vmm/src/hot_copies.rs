@@ -191,10 +191,13 @@ const LOOK_AHEAD_FRAMES: u64 = 8;
 /// look-ahead's group ends anyway.
 pub fn bridge_gaps(runs: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut bridged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
+    // Saturating: the runs come from a profile file, a hint anyone may have edited.
     for &(first, frames) in runs {
         match bridged.last_mut() {
-            Some((start, len)) if first >= *start + *len && first - (*start + *len) < LOOK_AHEAD_FRAMES => {
-                *len = first + frames - *start;
+            Some((start, len))
+                if first >= start.saturating_add(*len) && first - start.saturating_add(*len) < LOOK_AHEAD_FRAMES =>
+            {
+                *len = first.saturating_add(frames) - *start;
             }
             _ => bridged.push((first, frames)),
         }
@@ -270,6 +273,7 @@ mod tests {
         // A gap of 7 is bridged, one of 8 is not.
         assert_eq!(bridge_gaps(&[(0, 2), (9, 1), (18, 3)]), vec![(0, 10), (18, 3)]);
         assert_eq!(bridge_gaps(&[]), vec![]);
+        assert_eq!(bridge_gaps(&[(u64::MAX - 4, 2), (u64::MAX - 1, 9)]), vec![(u64::MAX - 4, 4)], "no overflow");
     }
 
     /// Where the tests put the list page, and the copies after it.
