@@ -39,6 +39,9 @@ struct OpenedImage {
     /// Where to save the image's hot-page profile after the run, and its candidates, when
     /// there was none to use (`crate::hot_pages`).
     learn_hot_pages: Option<(PathBuf, Vec<u64>)>,
+    /// How many fresh frames the image thread backs ahead after the hand-over (those an
+    /// earlier start touched and the gaps between them: `uvm_vmm::hot_copies::FreshWarmer`).
+    fresh_backed: u64,
 }
 
 /// Finds (or builds), maps and checks the image, works out the app's launch and network from
@@ -109,7 +112,8 @@ fn open_image(
                 Some(loaded) => {
                     let mut hot = crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf);
                     // The copies stay for the VM's life: at most a sixteenth of its memory.
-                    hot.truncate((u64::from(memory_mib) << 20 >> 12) as usize / 16);
+                    let most = u64::from(memory_mib) * (1 << 20) / uvm_abi::layout::PAGE_SIZE / 16;
+                    hot.truncate(usize::try_from(most).unwrap_or(usize::MAX));
                     (hot, loaded.fresh, None)
                 }
                 None => (Vec::new(), Vec::new(), Some((profile, candidates))),
@@ -151,6 +155,7 @@ fn open_image(
         volumes,
         staged,
         learn_hot_pages,
+        fresh_backed: 0,
     })
 }
 
@@ -396,6 +401,9 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         let mut opened = open_image(opener_args, network_flags, user_flag, volumes, host_cpus, vm_receiver);
         let copier = opened.as_mut().ok().and_then(|opened| opened.staged.take_hot_copier());
         let warmer = opened.as_mut().ok().and_then(|opened| opened.staged.take_fresh_warmer());
+        if let (Ok(opened), Some(warmer)) = (opened.as_mut(), warmer.as_ref()) {
+            opened.fresh_backed = warmer.frames();
+        }
         let _ = opened_sender.send(opened);
         if let Some(copier) = copier {
             let _ = filled_sender.send(copier.fill());
@@ -458,11 +466,10 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         }
         let fresh_frames: u64 = spec.launch.fresh.iter().map(|&(_, frames)| frames).sum();
         if fresh_frames > 0 {
-            let backed: u64 =
-                uvm_vmm::hot_copies::bridge_gaps(&spec.launch.fresh).iter().map(|&(_, frames)| frames).sum();
             eprintln!(
                 "  fresh frames: {fresh_frames} an earlier start touched, backed ahead on the image thread as the \
-                 guest ran ({backed} with the gaps between them that would stop KVM's look-ahead)"
+                 guest ran ({} with the gaps between them that would stop KVM's look-ahead)",
+                opened.fresh_backed
             );
         }
     }

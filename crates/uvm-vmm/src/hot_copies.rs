@@ -189,7 +189,7 @@ const LOOK_AHEAD_FRAMES: u64 = 8;
 /// frame then costs a fault of its own (~30 us on a nested PVM host), where backing the hole
 /// costs the image thread ~1-4 us a frame. A gap of 8 or more is left: past it the
 /// look-ahead's group ends anyway.
-pub fn bridge_gaps(runs: &[(u64, u64)]) -> Vec<(u64, u64)> {
+fn bridge_gaps(runs: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut bridged: Vec<(u64, u64)> = Vec::with_capacity(runs.len());
     // Saturating: the runs come from a profile file, a hint anyone may have edited.
     for &(first, frames) in runs {

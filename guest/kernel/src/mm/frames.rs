@@ -300,8 +300,7 @@ impl FrameAllocator {
         }
         let start = run.max(self.backed);
         let ahead = count.saturating_mul(PAGE_SIZE).saturating_mul(RUN_BACK_AHEAD);
-        let end =
-            run_end.saturating_add(ahead).min(self.ready).min(start.saturating_add(BACK_RAM_MAX_LEN)).max(run_end);
+        let end = run_end.saturating_add(ahead).min(self.ready).min(start.saturating_add(BACK_RAM_MAX_LEN));
         self.backed = end;
         Some((run, Some((start, end - start))))
     }
