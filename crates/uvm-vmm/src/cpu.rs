@@ -2,11 +2,11 @@
 //! the syscall MSRs and the CPUID table.
 //!
 //! The tables are built as bytes (unit-tested without KVM); [`configure_vcpu`] loads the rest
-//! into a vCPU. Later, hypercalls change a running vCPU's control registers here: [`flush_tlb`]
-//! (CR4.PGE) and [`set_root`] (CR3).
+//! into a vCPU. Later, hypercalls change a running vCPU's control registers here
+//! ([`MmuResync`]: CR4.PGE for a flush, CR3 for a new root).
 
-use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, CpuId, Msrs};
-use kvm_ioctls::VcpuFd;
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, CpuId, Msrs, KVM_SYNC_X86_SREGS};
+use kvm_ioctls::{SyncReg, VcpuFd};
 use uvm_abi::boot::Platform;
 use uvm_abi::kernel::{KernelHeader, EXCEPTION_STUB_STRIDE, EXCEPTION_VECTORS};
 use uvm_abi::layout::{self, selectors, GDT_GPA, IDT_GPA};
@@ -38,8 +38,8 @@ const XCR0_X87_SSE_AVX: u64 = 0b111;
 const XCR0_AVX512: u64 = 0b1110_0000;
 /// CPUID.1:ECX.XSAVE.
 const CPUID_1_ECX_XSAVE: u32 = 1 << 26;
-/// CR4.PGE: flipping it makes KVM resync its shadow page tables (see [`flush_tlb`]).
-pub const CR4_PGE: u64 = 1 << 7;
+/// CR4.PGE: flipping it makes KVM resync its shadow page tables (see [`MmuResync`]).
+const CR4_PGE: u64 = 1 << 7;
 
 /// RFLAGS bits cleared on `syscall`: TF, IF, DF, IOPL, NT, AC. The kernel's code relies on DF=0.
 const SYSCALL_FLAG_MASK: u64 = 0x4_7700;
@@ -244,16 +244,34 @@ pub fn syscall_msrs(header: &KernelHeader) -> Vec<kvm_msr_entry> {
     ]
 }
 
+/// When [`configure_vcpu`] hands KVM a vCPU's segments, control registers and general
+/// registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistersGo {
+    /// With KVM_SET_SREGS and KVM_SET_REGS, now.
+    Now,
+    /// Through the vCPU's run area (`kvm_dirty_regs`), which KVM loads at the start of the
+    /// next KVM_RUN, before it looks at `immediate_exit`: two vCPU ioctls fewer (~5-7 us each
+    /// on a nested host, see [`MmuResync`]). Only where that run comes before anything reads
+    /// or writes the registers with an ioctl: the boot vCPU, whose [`first_run_ahead`]
+    /// follows at once. (A started vCPU may be asked to take an interrupt before its first
+    /// run, which reads and writes its registers with ioctls.)
+    AtNextRun,
+}
+
 /// Loads the entry state into vCPU `cpu` (whose CPUID is already set): segments and control
-/// registers (its own TSS), XCR0, the syscall MSRs and `regs`.
+/// registers (its own TSS), XCR0, the syscall MSRs and `regs`; the first two and the last
+/// as `registers_go` says.
+#[allow(clippy::too_many_arguments)]
 pub fn configure_vcpu(
-    vcpu: &VcpuFd,
+    vcpu: &mut VcpuFd,
     header: &KernelHeader,
     platform: Platform,
     cpu: u32,
     page_table_root: u64,
     xcr0: Option<u64>,
     regs: &kvm_regs,
+    registers_go: RegistersGo,
 ) -> Result<(), VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
     let mut sregs = boot_sregs(vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?, platform, cpu, page_table_root);
@@ -262,7 +280,16 @@ pub fn configure_vcpu(
         // memcpy) as on Linux; the kernel saves that state in signal frames.
         sregs.cr4 |= CR4_OSXSAVE;
     }
-    vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?;
+    match registers_go {
+        RegistersGo::Now => vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?,
+        RegistersGo::AtNextRun => {
+            let sync = vcpu.sync_regs_mut();
+            sync.sregs = sregs;
+            sync.regs = *regs;
+            vcpu.set_sync_dirty_reg(SyncReg::SystemRegister);
+            vcpu.set_sync_dirty_reg(SyncReg::Register);
+        }
+    }
     if let Some(xcr0) = xcr0 {
         let mut xcrs = kvm_bindings::kvm_xcrs { nr_xcrs: 1, ..Default::default() };
         xcrs.xcrs[0] = kvm_bindings::kvm_xcr { xcr: 0, reserved: 0, value: xcr0 };
@@ -277,7 +304,9 @@ pub fn configure_vcpu(
             source: kvm_ioctls::Error::new(libc::EINVAL),
         });
     }
-    vcpu.set_regs(regs).map_err(kvm("KVM_SET_REGS"))?;
+    if registers_go == RegistersGo::Now {
+        vcpu.set_regs(regs).map_err(kvm("KVM_SET_REGS"))?;
+    }
     Ok(())
 }
 
@@ -293,7 +322,7 @@ pub fn first_run_ahead(vcpu: &mut VcpuFd) -> Result<(), VmError> {
     vcpu.set_kvm_immediate_exit(0);
     match ran {
         Err(e) if e.errno() == libc::EINTR => Ok(()),
-        Err(source) => Err(VmError::Kvm { what: "KVM_RUN (with immediate_exit)", source }),
+        Err(source) => Err(VmError::Kvm { what: "KVM_RUN (with immediate_exit, loading the boot registers)", source }),
         Ok(()) => Err(VmError::Kvm {
             what: "KVM_RUN (with immediate_exit: it ran the guest)",
             source: kvm_ioctls::Error::new(libc::EINVAL),
@@ -301,23 +330,88 @@ pub fn first_run_ahead(vcpu: &mut VcpuFd) -> Result<(), VmError> {
     }
 }
 
-/// Makes KVM resync this vCPU's shadow page tables with the guest's, so that changed or
-/// removed present entries take effect: one KVM_SET_SREGS with CR4.PGE flipped (measured as
-/// the cheapest resync on PVM; on hardware virtualisation it is a full TLB flush). The flip
-/// persists: the next flush flips it back.
-pub fn flush_tlb(vcpu: &VcpuFd) -> Result<(), VmError> {
-    let mut sregs = vcpu.get_sregs().map_err(|source| VmError::Kvm { what: "KVM_GET_SREGS", source })?;
-    sregs.cr4 ^= CR4_PGE;
-    vcpu.set_sregs(&sregs).map_err(|source| VmError::Kvm { what: "KVM_SET_SREGS", source })
+/// Changes to a vCPU's CR3 and CR4 that make KVM resync its shadow page tables with the
+/// guest's, asked for by exits and other vCPUs and made at the vCPU's next entry:
+/// - a flush (so that changed or removed present entries take effect) flips CR4.PGE, measured
+///   as the cheapest resync on PVM (on hardware virtualisation it is a full TLB flush); the
+///   flip persists, the next flush flips it back;
+/// - a new root (the SetRoot hypercall) loads CR3, which resyncs too. A root that is CR3
+///   already flips CR4.PGE instead, so that the call still resyncs.
+///
+/// They go through the vCPU's run area: KVM stores the control registers there at every exit
+/// (`kvm_valid_regs`, set by [`MmuResync::track`]) and loads them from it at the start of the
+/// next KVM_RUN when marked dirty (`kvm_dirty_regs`), where KVM_GET_SREGS and KVM_SET_SREGS
+/// were two vCPU ioctls (~5-7 us each on a nested host: every vCPU ioctl reads an MSR as it
+/// loads the vCPU, a trap to the host's own hypervisor). Until the vCPU's first exit since
+/// [`MmuResync::track`] the area holds no registers, and the ioctls are used.
+#[derive(Debug, Default)]
+pub struct MmuResync {
+    flush: bool,
+    root: Option<u64>,
+    /// The run area holds the registers of the vCPU's last exit.
+    synced: bool,
 }
 
-/// Loads `root` into this vCPU's CR3 (the SetRoot hypercall): one KVM_SET_SREGS, which also
-/// has KVM resync its shadow page tables for the new tables. The caller checked that `root` is
-/// a page-aligned guest-physical address in RAM.
-pub fn set_root(vcpu: &VcpuFd, root: u64) -> Result<(), VmError> {
-    let mut sregs = vcpu.get_sregs().map_err(|source| VmError::Kvm { what: "KVM_GET_SREGS", source })?;
-    sregs.cr3 = root;
-    vcpu.set_sregs(&sregs).map_err(|source| VmError::Kvm { what: "KVM_SET_SREGS", source })
+impl MmuResync {
+    /// Has KVM store the vCPU's control registers in its run area at every exit from now on.
+    pub fn track(vcpu: &mut VcpuFd) -> MmuResync {
+        vcpu.set_sync_valid_reg(SyncReg::SystemRegister);
+        MmuResync::default()
+    }
+
+    /// Asks for a flush at the next entry.
+    pub fn flush(&mut self) {
+        self.flush = true;
+    }
+
+    /// Asks for `root` as CR3 at the next entry (the caller checked that it is a page-aligned
+    /// guest-physical address in RAM).
+    pub fn set_root(&mut self, root: u64) {
+        self.root = Some(root);
+    }
+
+    /// Makes what was asked for, right before a KVM_RUN of `vcpu`.
+    pub fn before_run(&mut self, vcpu: &mut VcpuFd) -> Result<(), VmError> {
+        let (flush, root) = (std::mem::take(&mut self.flush), self.root.take());
+        if !flush && root.is_none() {
+            return Ok(());
+        }
+        let kvm = |what| move |source| VmError::Kvm { what, source };
+        let sregs_dirty = u64::from(KVM_SYNC_X86_SREGS);
+        let pending = vcpu.get_kvm_run().kvm_dirty_regs & sregs_dirty != 0;
+        if self.synced && !pending {
+            resync(&mut vcpu.sync_regs_mut().sregs, root);
+            vcpu.set_sync_dirty_reg(SyncReg::SystemRegister);
+            return Ok(());
+        }
+        // The ioctls. Registers the run area holds for KVM to load (a KVM_RUN that failed
+        // before it loaded them) are loaded first, so that the resync is a change from them.
+        let mut sregs = if pending {
+            vcpu.clear_sync_dirty_reg(SyncReg::SystemRegister);
+            let sregs = vcpu.sync_regs().sregs;
+            vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?;
+            sregs
+        } else {
+            vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?
+        };
+        resync(&mut sregs, root);
+        vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))
+    }
+
+    /// Notes that a KVM_RUN returned (with an exit or an interruption): KVM stored the
+    /// registers then.
+    pub fn after_run(&mut self) {
+        self.synced = true;
+    }
+}
+
+/// Changes `sregs` so that loading them has KVM resync: `root` as CR3 when it is not CR3
+/// already, else (a flush, or a root that is CR3) CR4.PGE flipped.
+fn resync(sregs: &mut kvm_sregs, root: Option<u64>) {
+    match root {
+        Some(root) if root != sregs.cr3 => sregs.cr3 = root,
+        _ => sregs.cr4 ^= CR4_PGE,
+    }
 }
 
 /// The CR3 a started vCPU begins with: the root its VcpuStart names, or the boot tables'
@@ -338,6 +432,22 @@ pub fn hwcap(cpuid: &CpuId) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resync_loads_a_new_root_or_flips_pge() {
+        let start = kvm_sregs { cr3: 0x1000, cr4: 0x6a0, ..Default::default() };
+        let mut sregs = start;
+        resync(&mut sregs, Some(0x5000));
+        assert_eq!((sregs.cr3, sregs.cr4), (0x5000, start.cr4), "a new root: CR3 alone");
+        let mut sregs = start;
+        resync(&mut sregs, None);
+        assert_eq!((sregs.cr3, sregs.cr4), (start.cr3, start.cr4 ^ CR4_PGE), "a flush: PGE flipped");
+        resync(&mut sregs, None);
+        assert_eq!(sregs.cr4, start.cr4, "the next flush flips it back");
+        let mut sregs = start;
+        resync(&mut sregs, Some(start.cr3));
+        assert_eq!((sregs.cr3, sregs.cr4), (start.cr3, start.cr4 ^ CR4_PGE), "the root it has: a flush");
+    }
 
     #[test]
     fn gdt_has_linux_selectors_and_one_tss_per_cpu() {

@@ -136,6 +136,7 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
         }
         let vcpus = self.vm.vcpus;
         let mut put_offs = 0;
+        let mut resync = cpu::MmuResync::track(vcpu);
         loop {
             if stop::stopping() {
                 return None;
@@ -164,10 +165,7 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                 }
                 Entry::Run { flush, interrupt } => {
                     if flush {
-                        if let Err(e) = cpu::flush_tlb(vcpu) {
-                            vcpus.left_guest(self.index);
-                            return Some(Err(e));
-                        }
+                        resync.flush();
                     }
                     if interrupt {
                         match crate::interrupt::enter_interrupt(vcpu, self.vm.memory) {
@@ -187,7 +185,12 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
                     }
                 }
             }
+            if let Err(e) = resync.before_run(vcpu) {
+                vcpus.left_guest(self.index);
+                return Some(Err(e));
+            }
             let exit = vcpu.run().map(copy_exit);
+            resync.after_run();
             vcpus.left_guest(self.index);
             let exit = match exit {
                 Ok(exit) => exit,
@@ -197,16 +200,10 @@ impl<'scope, 'env, 'a> VcpuThread<'scope, 'env, 'a> {
             match handle_exit(&exit, self.vm.memory, self.vm.console, self.vm.net, self.vm.volumes, self, exits) {
                 Ok(ExitAction::Resume) => {}
                 Ok(ExitAction::FlushTlbAndResume(others)) => {
-                    if let Err(e) = cpu::flush_tlb(vcpu) {
-                        return Some(Err(e));
-                    }
+                    resync.flush();
                     vcpus.flush_others(self.index, others, &stop::kick);
                 }
-                Ok(ExitAction::SetRootAndResume(root)) => {
-                    if let Err(e) = cpu::set_root(vcpu, root) {
-                        return Some(Err(e));
-                    }
-                }
+                Ok(ExitAction::SetRootAndResume(root)) => resync.set_root(root),
                 Ok(ExitAction::Stop(outcome)) => return Some(Ok(outcome)),
                 Ok(ExitAction::Fault(reason)) => {
                     let reason = if self.index == 0 { reason } else { format!("{reason} (vCPU {})", self.index) };
@@ -380,7 +377,7 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
 /// vCPU KVM made but that could not be configured stays with the VM's resources.
 fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
     let kvm = |what| move |source| VmError::Kvm { what, source };
-    let vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
+    let mut vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
     let configured = (|| {
         vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
         if vm.lapic_in_kernel {
@@ -390,7 +387,8 @@ fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
         crate::boot::write_tss(vm.memory, p.index)?;
         let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
         let root = cpu::start_root(p.root, vm.root);
-        cpu::configure_vcpu(&vcpu, &vm.header, vm.platform, p.index, root, vm.xcr0, &regs)
+        let (header, platform) = (&vm.header, vm.platform);
+        cpu::configure_vcpu(&mut vcpu, header, platform, p.index, root, vm.xcr0, &regs, cpu::RegistersGo::Now)
     })();
     match configured {
         Ok(()) => Ok(vcpu),

@@ -185,7 +185,9 @@ pub fn prepare(kernel: &[u8], handoff: Option<VmSender>, cpuid_cache: Option<&Pa
     // root is always at `ROOT_GPA`): set here (~25 us), they are off the path that waits
     // for the image thread.
     let xcr0 = cpu::boot_xcr0(&cpuid);
-    cpu::configure_vcpu(&vcpu, &header, platform, 0, crate::paging::ROOT_GPA, xcr0, &cpu::boot_regs(&header))?;
+    let regs = cpu::boot_regs(&header);
+    let root = crate::paging::ROOT_GPA;
+    cpu::configure_vcpu(&mut vcpu, &header, platform, 0, root, xcr0, &regs, cpu::RegistersGo::AtNextRun)?;
     cpu::first_run_ahead(&mut vcpu)?;
     timings.mark("create vCPU");
     Ok(PreparedVm { kvm, vm, vcpu, cpuid, xcr0, tsc_khz, platform, lapic_in_kernel, timings })
