@@ -339,8 +339,15 @@ pub fn write_kernel_and_tables(
     }
     let split = (shared_start - KERNEL_BASE) as usize;
     let resume = (shared_end - KERNEL_BASE) as usize;
-    memory.write_ram(KERNEL_BASE, &kernel[..split]).ok_or_else(oob)?;
-    memory.write_ram(shared_end, &kernel[resume..]).ok_or_else(oob)?;
+    // From the file when there is one: the kernel's copy in this process's own read-only
+    // data is then not read (~5 page faults of this thread, on the path to boot).
+    for (gpa, bytes, at) in [(KERNEL_BASE, &kernel[..split], 0), (shared_end, &kernel[resume..], resume as u64)] {
+        let read = kernel_file
+            .is_some_and(|f| memory.read_file_into_ram(gpa, bytes.len() as u64, &f.file, f.offset + at).is_some());
+        if !read {
+            memory.write_ram(gpa, bytes).ok_or_else(oob)?;
+        }
+    }
     #[cfg(feature = "kernel-text-profile")]
     protect_profiled_text(memory, kernel)?;
     // The descriptor tables' pages and (8 at a time, in `zero_page`) the boot page tables'

@@ -145,6 +145,39 @@ impl GuestMemory {
         self.memory.write_slice(buf, GuestAddress(gpa)).ok()
     }
 
+    /// Reads `len` bytes of `file` from `offset` into RAM at `gpa` (`pread`: the kernel
+    /// copies the page cache's bytes straight into RAM, and this process maps none of the
+    /// file's pages for it, so takes no page fault on them). `None` if not all of it is RAM,
+    /// or the read fails or ends early.
+    pub fn read_file_into_ram(&self, gpa: u64, len: u64, file: &std::fs::File, offset: u64) -> Option<()> {
+        use std::os::fd::AsRawFd;
+        if !self.is_ram(gpa, len) {
+            return None;
+        }
+        let (mut done, len) = (0usize, usize::try_from(len).ok()?);
+        while done < len {
+            let at = libc::off_t::try_from(offset.checked_add(done as u64)?).ok()?;
+            // SAFETY: `[gpa + done, gpa + len)` lies inside the RAM mapping this value owns
+            // (checked above); the kernel writes at most `len - done` bytes there, plain bytes
+            // that any content of RAM may hold. No reference into that range is alive (RAM is
+            // only reached through raw pointers and vm-memory's volatile accessors).
+            let read = unsafe {
+                libc::pread(
+                    file.as_raw_fd(),
+                    (self.ram_host + gpa as usize + done) as *mut libc::c_void,
+                    len - done,
+                    at,
+                )
+            };
+            match read {
+                n if n > 0 => done += n as usize,
+                -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
     /// Has the host back `[gpa, gpa + len)` of RAM now, in one call (a page costs ~1 us so,
     /// ~2 us as a fault on first write). Besides, KVM maps a guest page fault's neighbours
     /// along with it only where the host already backs them: the guest then takes one fault
@@ -506,6 +539,22 @@ mod tests {
         let start = smaps.find(&format!("{address:x}-"))?;
         let flags = smaps[start..].lines().find(|line| line.starts_with("VmFlags:"))?;
         Some(flags.to_string())
+    }
+
+    #[test]
+    fn a_file_is_read_into_ram_whole_or_not_at_all() {
+        let memory = GuestMemory::for_tests(4 << 20);
+        let bytes: Vec<u8> = (0..3 * 4096u32).map(|i| (i % 253) as u8).collect();
+        let path = std::env::temp_dir().join(format!("uvm-read-into-ram-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        memory.read_file_into_ram(0x1_0000, 2 * 4096, &file, 4096).unwrap();
+        let mut read = vec![0u8; 2 * 4096];
+        memory.read_ram(0x1_0000, &mut read).unwrap();
+        assert!(read == bytes[4096..], "the bytes from the offset on");
+        assert!(memory.read_file_into_ram(0x1_0000, 3 * 4096, &file, 4096).is_none(), "the file ends early");
+        assert!(memory.read_file_into_ram((4 << 20) - 4096, 2 * 4096, &file, 0).is_none(), "past RAM");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
