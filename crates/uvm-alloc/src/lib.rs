@@ -81,25 +81,16 @@ fn class_for(layout: Layout) -> Option<usize> {
     }
 }
 
-/// The alignment of the runs of class `class`: its blocks then keep the alignment
-/// [`class_for`] promises (a power-of-two class's blocks are aligned to their size).
-fn run_align(class: usize) -> usize {
+/// The alignment of a run of class `class` that starts at a multiple of `floor` (a power of
+/// two): its blocks then keep the alignment [`class_for`] promises (a power-of-two class's
+/// blocks are aligned to their size). Later runs start at a page ([`PAGE`]), first runs
+/// ([`FIRST_RUN_SIZE`]) at the 16 bytes every block has.
+fn run_align(class: usize, floor: usize) -> usize {
     let size = class_size(class);
     if size.is_power_of_two() {
-        size.max(PAGE)
+        size.max(floor)
     } else {
-        PAGE
-    }
-}
-
-/// The alignment of the first run of a class small enough for one ([`FIRST_RUN_SIZE`]):
-/// its block size for a power-of-two class, else the 16 bytes every block has.
-fn first_run_align(class: usize) -> usize {
-    let size = class_size(class);
-    if size.is_power_of_two() {
-        size.max(MIN_ALIGN)
-    } else {
-        MIN_ALIGN
+        floor
     }
 }
 
@@ -159,9 +150,9 @@ impl Allocator {
         }
         if c.fresh_end - c.fresh < size {
             let (len, align) = if c.fresh_end == 0 && 2 * size <= FIRST_RUN_SIZE {
-                (FIRST_RUN_SIZE, first_run_align(class))
+                (FIRST_RUN_SIZE, run_align(class, MIN_ALIGN))
             } else {
-                (size.max(RUN_SIZE), run_align(class))
+                (size.max(RUN_SIZE), run_align(class, PAGE))
             };
             let Some(run) = self.take_run(len, align) else { return null_mut() };
             c.fresh = run;
