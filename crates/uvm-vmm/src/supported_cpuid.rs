@@ -5,10 +5,11 @@
 //! ~80 us on an Intel one, on the main thread of every start. The answer is fixed for the
 //! life of the KVM module: KVM works its capabilities out when it loads. So the first start
 //! after a boot or a reload of KVM asks and writes the answer to a file in the user's cache
-//! directory; the others read it back (~40 us with the checks below) when it was written
+//! directory; the others read it back (~60 us on a nested AMD host, half of it the checks
+//! below: a system call on /proc or /sys costs 4-20 us there) when it was written
 //! for this boot of this kernel with these KVM modules loaded:
-//! - the host's boot id (`/proc/sys/kernel/random/boot_id`, new at every boot);
-//! - the kernel release;
+//! - the host's boot id (`/proc/sys/kernel/random/boot_id`, new at every boot, so it stands
+//!   for the kernel release too, which only a boot changes);
 //! - the inode number of each loaded KVM module's `/sys/module` directory (a reloaded module
 //!   gets a new directory, whose inode number differs).
 //!
@@ -77,8 +78,12 @@ fn read_small(path: &Path) -> Option<String> {
 /// What identifies this boot of this kernel with its KVM modules as loaded now; `None` when
 /// the host does not tell (no boot id, no KVM module directory): then nothing is cached.
 fn host_key() -> Option<String> {
-    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    // Read with one `read` into a buffer (`read_to_string` would also stat the file and
+    // read twice): each system call of a start costs ~2 us on a host that is itself a VM.
+    let mut boot_id = [0u8; 64];
+    let len =
+        std::io::Read::read(&mut std::fs::File::open("/proc/sys/kernel/random/boot_id").ok()?, &mut boot_id).ok()?;
+    let boot_id = std::str::from_utf8(&boot_id[..len]).ok()?;
     let modules: Vec<String> = KVM_MODULES
         .iter()
         .filter_map(|name| Some(format!("{name}:{}", std::fs::metadata(format!("/sys/module/{name}")).ok()?.ino())))
@@ -86,7 +91,7 @@ fn host_key() -> Option<String> {
     if modules.is_empty() {
         return None;
     }
-    Some(format!("{} {} {}", boot_id.trim(), release.trim(), modules.join(",")))
+    Some(format!("{} {}", boot_id.trim(), modules.join(",")))
 }
 
 /// The file's text: the format line, the key, then one entry per line (function, index,
@@ -108,13 +113,20 @@ fn parse(text: &str, key: &str) -> Option<CpuId> {
     if lines.next()? != MAGIC || lines.next()? != key {
         return None;
     }
-    let entries = lines
-        .map(|line| {
-            let fields: Vec<u32> = line.split(' ').map(|f| u32::from_str_radix(f, 16).ok()).collect::<Option<_>>()?;
-            let [function, index, flags, eax, ebx, ecx, edx] = fields[..] else { return None };
-            Some(kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, ..Default::default() })
-        })
-        .collect::<Option<Vec<_>>>()?;
+    // Field by field into an array (no allocation per line: this runs on every start).
+    let mut entries = Vec::with_capacity(128);
+    for line in lines {
+        let mut fields = line.split(' ');
+        let mut values = [0u32; 7];
+        for value in &mut values {
+            *value = u32::from_str_radix(fields.next()?, 16).ok()?;
+        }
+        if fields.next().is_some() {
+            return None;
+        }
+        let [function, index, flags, eax, ebx, ecx, edx] = values;
+        entries.push(kvm_cpuid_entry2 { function, index, flags, eax, ebx, ecx, edx, ..Default::default() });
+    }
     if entries.is_empty() || entries.len() > KVM_MAX_CPUID_ENTRIES {
         return None;
     }
