@@ -221,16 +221,21 @@ fn a_second_start_copies_the_pages_the_first_touched() {
         let out = start_hello(&[]);
         assert_eq!(out.stdout, b"Hello, world!\n", "{test}: the app's output");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        vm::count_after(&stderr, "kvm: ").unwrap_or_else(|| panic!("{test}: no fault count in\n{stderr}"))
+        let faults = vm::count_after(&stderr, "kvm: ").unwrap_or_else(|| panic!("{test}: no fault count in\n{stderr}"));
+        (faults, stderr)
     };
-    let learning = start();
+    let (learning, learning_timings) = start();
     let profiles: Vec<_> = std::fs::read_dir(cache.join("uvm/hot-pages")).unwrap().flatten().collect();
     assert_eq!(profiles.len(), 1, "{test}: one profile learned");
     let profile = std::fs::read_to_string(profiles[0].path()).unwrap();
     assert!(profile.starts_with("uvm-hot-pages 3\n") && profile.lines().count() > 20, "{test}: {profile}");
     assert!(profile.lines().any(|line| line.starts_with("fresh ")), "{test}: no fresh frames learned: {profile}");
-    let copied = start();
-    assert!(copied + 20 <= learning, "{test}: {copied} shadow-page faults with the copies, {learning} without");
+    let (copied, copied_timings) = start();
+    assert!(
+        copied + 20 <= learning,
+        "{test}: {copied} shadow-page faults with the copies, {learning} without\n\
+         with the copies:\n{copied_timings}\nwithout:\n{learning_timings}"
+    );
     // Another command line learns a profile of its own.
     let other = start_hello(&["--", "another", "command", "line"]);
     let other = String::from_utf8_lossy(&other.stderr);
