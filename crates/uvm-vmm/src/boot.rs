@@ -301,7 +301,7 @@ pub fn write_kernel_and_tables(
     kernel_file: Option<&KernelFile>,
 ) -> Result<(BootTables, Option<HotCopier>), VmError> {
     let oob = || VmError::OutOfBootMemory;
-    // The kernel's cold text (`KernelHeader::shared_start..shared_end`, 128 KiB) is mapped
+    // The kernel's cold text (`KernelHeader::shared_start..shared_end`, 248 KiB today) is mapped
     // privately from the `uvm` binary: every VM then reads the same page-cache pages instead
     // of holding a copy of its own, and staging skips copying and backing them. A write to
     // them (the kernel makes none) would get a private copy, never reaching the file. The

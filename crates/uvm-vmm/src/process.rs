@@ -40,6 +40,7 @@ pub fn start() {
 /// The CPUs the calling thread may run on: its affinity mask, what `nproc` reports, read with
 /// one `sched_getaffinity` (unlike `std::thread::available_parallelism`, no cgroup quota
 /// files: some 20 syscalls, 25-100 us, on the start-up path).
+#[derive(Clone, Copy)]
 pub struct AllowedCpus(libc::cpu_set_t);
 
 impl AllowedCpus {
@@ -78,7 +79,7 @@ impl AllowedCpus {
     {
         let narrowed = Arc::new(AtomicBool::new(false));
         let narrowed_seen = Arc::clone(&narrowed);
-        let whole = AllowedCpus(self.0);
+        let whole = *self;
         let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
             // Widened before the spawner narrowed it, the narrowing would stick: wait for it
             // (it is nearly always done by the time this thread first runs).
@@ -97,19 +98,7 @@ impl AllowedCpus {
     /// Narrows `thread`'s mask to these CPUs but the caller's; returns the caller's CPU if it
     /// did.
     fn narrow_to_others<T>(&self, thread: &JoinHandle<T>) -> Option<usize> {
-        // SAFETY: sched_getcpu has no preconditions.
-        let here = unsafe { libc::sched_getcpu() };
-        let here = usize::try_from(here).ok().filter(|&cpu| cpu < 8 * std::mem::size_of::<libc::cpu_set_t>())?;
-        let mut others = self.0;
-        // SAFETY: `here` is within the set (checked above); CPU_CLR and CPU_COUNT only touch
-        // the set they are given.
-        if unsafe {
-            libc::CPU_CLR(here, &mut others);
-            libc::CPU_COUNT(&others)
-        } == 0
-        {
-            return None;
-        }
+        let (others, here) = self.others_than_here()?;
         // SAFETY: `thread` has not been joined or detached (its JoinHandle is borrowed) and
         // has not exited (it waits for `spawn_elsewhere` to let it go), so its pthread_t names
         // a live thread with its kernel thread id still set; `others` is a valid cpu_set_t of
@@ -120,8 +109,41 @@ impl AllowedCpus {
         (narrowed == 0).then_some(here)
     }
 
+    /// Narrows the mask of the process's main thread to these CPUs but the caller's, before
+    /// the caller wakes it; true if it did (the main thread then takes the whole mask back:
+    /// [`AllowedCpus::apply_to_this_thread`]). For the hand-over from the image thread, which
+    /// goes on working (the hot copies, the fresh frames) as the main thread boots the guest:
+    /// Linux here wakes a thread on its waker's CPU even with the other one idle (seen: the
+    /// main thread queued ~1.7 ms behind the image thread's work), which the narrowing
+    /// forbids.
+    pub fn keep_main_thread_off_this_cpu(&self) -> bool {
+        let Some((others, _)) = self.others_than_here() else {
+            return false;
+        };
+        // SAFETY: getpid has no preconditions; the main thread's id is the process id, and a
+        // thread of this process (the caller) outlives no main thread it names here: the
+        // process ends when the main thread does. `others` is a valid cpu_set_t of the size
+        // passed, which sched_setaffinity only reads.
+        unsafe { libc::sched_setaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &others) == 0 }
+    }
+
+    /// These CPUs without the caller's, and the caller's; `None` when that leaves none.
+    fn others_than_here(&self) -> Option<(libc::cpu_set_t, usize)> {
+        // SAFETY: sched_getcpu has no preconditions.
+        let here = unsafe { libc::sched_getcpu() };
+        let here = usize::try_from(here).ok().filter(|&cpu| cpu < 8 * std::mem::size_of::<libc::cpu_set_t>())?;
+        let mut others = self.0;
+        // SAFETY: `here` is within the set (checked above); CPU_CLR and CPU_COUNT only touch
+        // the set they are given.
+        let left = unsafe {
+            libc::CPU_CLR(here, &mut others);
+            libc::CPU_COUNT(&others)
+        };
+        (left > 0).then_some((others, here))
+    }
+
     /// Makes this the calling thread's mask.
-    fn apply_to_this_thread(&self) {
+    pub fn apply_to_this_thread(&self) {
         // SAFETY: `self.0` is a valid cpu_set_t of the size passed; sched_setaffinity only
         // reads it.
         unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
@@ -161,5 +183,48 @@ mod tests {
         if allowed.count() > 1 {
             assert!(elsewhere >= 4, "only {elsewhere} of 5 threads started on another CPU than their spawner's");
         }
+    }
+
+    #[test]
+    fn the_main_thread_is_kept_off_the_callers_cpu_and_takes_its_mask_back() {
+        let allowed = AllowedCpus::of_this_thread().expect("sched_getaffinity");
+        let main_mask = || {
+            // SAFETY: as in `of_this_thread`, for the main thread (the process id).
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                assert_eq!(
+                    libc::sched_getaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                    0
+                );
+                set
+            }
+        };
+        let (kept_off, here, narrowed) = std::thread::spawn(move || {
+            // SAFETY: sched_getcpu has no preconditions.
+            let here = unsafe { libc::sched_getcpu() };
+            let kept_off = allowed.keep_main_thread_off_this_cpu();
+            (kept_off, usize::try_from(here).expect("a CPU"), main_mask())
+        })
+        .join()
+        .expect("the thread ran");
+        if allowed.count() == 1 {
+            assert!(!kept_off, "a one-CPU mask is left alone");
+            return;
+        }
+        assert!(kept_off);
+        // SAFETY: CPU_ISSET and CPU_COUNT only read the sets they are given; `here` is a CPU
+        // number sched_getcpu gave.
+        unsafe {
+            assert!(!libc::CPU_ISSET(here, &narrowed), "the main thread may not run on CPU {here}");
+            assert_eq!(libc::CPU_COUNT(&narrowed) as u32, allowed.count() - 1);
+        }
+        // The test harness's main thread is the process's: its whole mask back, as `uvm run`'s
+        // main thread takes it back after the hand-over.
+        // SAFETY: a valid cpu_set_t of the size passed, only read.
+        let restored =
+            unsafe { libc::sched_setaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &allowed.0) };
+        assert_eq!(restored, 0);
+        // SAFETY: CPU_EQUAL only reads the two sets.
+        assert!(unsafe { libc::CPU_EQUAL(&main_mask(), &allowed.0) });
     }
 }
