@@ -20,16 +20,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The first line of a profile file. Older profiles are learned again: version 1 had no
-/// `fresh` lines, and version 2 left out the pages of an app's read-only 2 MiB chunks when
-/// those mapped with large pages, as every start but `--no-hot-pages` ones now copies them.
-const MAGIC: &str = "uvm-hot-pages 3";
+/// `fresh` lines, version 2 left out the pages of an app's read-only 2 MiB chunks when
+/// those mapped with large pages, as every start but `--no-hot-pages` ones now copies them,
+/// and version 3 had no `vcpus` line.
+const MAGIC: &str = "uvm-hot-pages 4";
 
-/// What a profile holds: the hot pages (image offsets), and the runs of fresh frames the
-/// start that learned it touched (`uvm_vmm::AppLaunch::fresh`).
+/// What a profile holds: the hot pages (image offsets), the runs of fresh frames the start
+/// that learned it touched (`uvm_vmm::AppLaunch::fresh`), and how many vCPUs it ran (its
+/// threads or processes: `uvm_vmm::AppLaunch::vcpus_ahead`; 0 in a profile without the
+/// line).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub pages: Vec<u64>,
     pub fresh: Vec<(u64, u64)>,
+    pub vcpus: u32,
 }
 
 /// The profile of the image whose stored checksum is `checksum` started with `argv`, in
@@ -97,9 +101,9 @@ pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> V
 }
 
 /// The pages `profile` (a profile file's text) lists that are among `candidates` (ascending),
-/// at most `uvm_abi::boot::MAX_HOT_PAGES`, ascending, and its runs of fresh frames (`fresh
-/// FIRST FRAMES` lines, at most `MAX_FRESH_FRAMES` frames in all); `None` for a text that
-/// is no profile.
+/// at most `uvm_abi::boot::MAX_HOT_PAGES`, ascending, its runs of fresh frames (`fresh
+/// FIRST FRAMES` lines, at most `MAX_FRESH_FRAMES` frames in all) and its vCPU count (a
+/// `vcpus COUNT` line); `None` for a text that is no profile.
 pub fn parse(profile: &str, candidates: &[u64]) -> Option<Profile> {
     let mut lines = profile.lines();
     if lines.next()? != MAGIC {
@@ -110,6 +114,7 @@ pub fn parse(profile: &str, candidates: &[u64]) -> Option<Profile> {
     let mut fresh_frames = 0u64;
     for line in lines {
         match line.trim().split_once(' ') {
+            Some(("vcpus", count)) => parsed.vcpus = count.trim().parse().ok()?,
             Some(("fresh", run)) => {
                 let (first, frames) = run.split_once(' ')?;
                 let (first, frames) = (hex(first)?, hex(frames)?);
@@ -150,6 +155,9 @@ pub fn save(path: &Path, profile: &Profile) -> std::io::Result<()> {
     for (first, frames) in &profile.fresh {
         text += &format!("fresh {first:x} {frames:x}\n");
     }
+    if profile.vcpus > 0 {
+        text += &format!("vcpus {}\n", profile.vcpus);
+    }
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(text.as_bytes())?;
@@ -185,13 +193,14 @@ fn prune(dir: &Path, max: usize, keep: &Path) {
 }
 
 /// Saves the profile at `path` once the app has exited in a start that learned it: the
-/// `candidates` the guest reported touched, and the fresh frames it touched. A failure (a
+/// `candidates` the guest reported touched, the fresh frames it touched and the vCPUs it ran. A failure (a
 /// read-only cache) only means the next start learns again.
 pub fn learn(path: &Path, candidates: &[u64]) {
     let Some(touched) = uvm_vmm::hot_pages::learned() else { return };
     let pages: Vec<u64> = touched.into_iter().filter(|page| candidates.binary_search(page).is_ok()).collect();
     let fresh = uvm_vmm::hot_pages::learned_fresh().unwrap_or_default();
-    let _ = save(path, &Profile { pages, fresh });
+    let vcpus = uvm_vmm::hot_pages::learned_vcpus();
+    let _ = save(path, &Profile { pages, fresh, vcpus });
 }
 
 #[cfg(test)]
@@ -218,6 +227,10 @@ mod tests {
         let text = format!("{MAGIC}\n1000\nfresh 0 10\nfresh 12 3\nfresh 20 1000\n");
         let fresh = parse(&text, &candidates).map(|p| p.fresh);
         assert_eq!(fresh, Some(vec![(0, 0x10), (0x12, 3)]), "runs past the most frames left out");
+        assert_eq!(parse(&format!("{MAGIC}\n1000\nvcpus 4\n"), &candidates).map(|p| p.vcpus), Some(4));
+        assert_eq!(parse(&format!("{MAGIC}\n1000\n"), &candidates).map(|p| p.vcpus), Some(0), "no line: none");
+        assert_eq!(parse(&format!("{MAGIC}\nvcpus many\n"), &candidates), None);
+        assert_eq!(parse("uvm-hot-pages 3\n1000\n", &candidates), None, "version 3: learned again");
     }
 
     #[test]
@@ -286,7 +299,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("uvm-hot-pages-{}", std::process::id()));
         let profile = dir.join("sub").join("profile");
         let candidates = [0, PAGE_SIZE, 2 * PAGE_SIZE];
-        let saved = Profile { pages: vec![PAGE_SIZE, 2 * PAGE_SIZE], fresh: vec![(0, 5), (9, 1)] };
+        let saved = Profile { pages: vec![PAGE_SIZE, 2 * PAGE_SIZE], fresh: vec![(0, 5), (9, 1)], vcpus: 3 };
         save(&profile, &saved).unwrap();
         assert_eq!(load(&profile, &candidates), Some(saved));
         assert_eq!(load(&dir.join("missing"), &candidates), None);

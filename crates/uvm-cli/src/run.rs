@@ -106,22 +106,22 @@ fn open_image(
     let hot_profile = Image::stored_checksum(mapped.as_ref())
         .and_then(|checksum| crate::hot_pages::profile_path(checksum, &argv))
         .filter(|_| entrypoint.is_none() && !args.no_hot_pages);
-    let (hot, fresh, learn_hot_pages) = match hot_profile {
+    let (hot, fresh, vcpus, learn_hot_pages) = match hot_profile {
         Some(profile) => {
             let candidates = crate::hot_pages::read_only_pages(image.app_entry().data.offset, &elf);
             match crate::hot_pages::load(&profile, &candidates) {
-                Some(loaded) if large_pages => (Vec::new(), loaded.fresh, None),
+                Some(loaded) if large_pages => (Vec::new(), loaded.fresh, loaded.vcpus, None),
                 Some(loaded) => {
                     let mut hot = crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf);
                     // The copies stay for the VM's life: at most a sixteenth of its memory.
                     let most = u64::from(memory_mib) * (1 << 20) / uvm_abi::layout::PAGE_SIZE / 16;
                     hot.truncate(usize::try_from(most).unwrap_or(usize::MAX));
-                    (hot, loaded.fresh, None)
+                    (hot, loaded.fresh, loaded.vcpus, None)
                 }
-                None => (Vec::new(), Vec::new(), Some((profile, candidates))),
+                None => (Vec::new(), Vec::new(), 0, Some((profile, candidates))),
             }
         }
-        None => (Vec::new(), Vec::new(), None),
+        None => (Vec::new(), Vec::new(), 0, None),
     };
     let launch = AppLaunch {
         argv,
@@ -134,6 +134,8 @@ fn open_image(
         learn_hot: learn_hot_pages.is_some(),
         hot,
         fresh,
+        // The vCPUs after the first that the start which learned the profile ran.
+        vcpus_ahead: vcpus.saturating_sub(1).min(uvm_vmm::vcpus_ahead::MAX_VCPUS_AHEAD),
         large_pages,
         read_only_root,
         user,
@@ -410,6 +412,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         let mut opened = open_image(opener_args, network_flags, user_flag, volumes, host_cpus, vm_receiver);
         let copier = opened.as_mut().ok().and_then(|opened| opened.staged.take_hot_copier());
         let warmer = opened.as_mut().ok().and_then(|opened| opened.staged.take_fresh_warmer());
+        let maker = opened.as_mut().ok().and_then(|opened| opened.staged.take_vcpu_maker());
         if let (Ok(opened), Some(warmer)) = (opened.as_mut(), warmer.as_ref()) {
             opened.fresh_backed = warmer.frames();
         }
@@ -419,7 +422,7 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         // 1-1.7 ms late behind the copies). Narrowing costs the two threads ~8 us; a few
         // pages' work ends sooner than that.
         let pages_left = copier.as_ref().map_or(0, |c| c.pages()) + warmer.as_ref().map_or(0, |w| w.frames());
-        if pages_left >= PAGES_LEFT_TO_SPLIT
+        if (pages_left >= PAGES_LEFT_TO_SPLIT || maker.is_some())
             && opener_allowed.is_some_and(|allowed| allowed.keep_main_thread_off_this_cpu())
         {
             opener_kept_off.store(true, Ordering::Release);
@@ -431,6 +434,10 @@ pub fn command(args: &RunArgs) -> Result<(i32, VmResources)> {
         // Then the fresh frames an earlier start touched, which the guest may touch first.
         if let Some(warmer) = warmer {
             warmer.warm();
+        }
+        // Then the vCPUs the app's threads or processes will ask for (it waits for the boot).
+        if let Some(maker) = maker {
+            maker.make();
         }
         // Staging copied the kernel into guest RAM: this process's pages of the bytes it
         // copied from go back (~10 us, so after the hand-over, not before).
@@ -695,7 +702,13 @@ fn print_timings(
     // registered its doorbell, console doorbells before the console thread registered its
     // own (or either where KVM refused) show here.
     eprintln!("  exits: {} (hypercalls: {}; doorbells {}; other {})", e.total, calls.join(", "), e.doorbells, e.other);
-    eprintln!("  vCPUs started: {}", report.vcpus_started);
+    match report.vcpus_ahead {
+        Some((made, used)) => eprintln!(
+            "  vCPUs started: {} ({made} made ahead while the guest booted, {used} of them taken)",
+            report.vcpus_started
+        ),
+        None => eprintln!("  vCPUs started: {}", report.vcpus_started),
+    }
     if report.net.calls > 0 {
         eprintln!(
             "  net: {} calls, {} poller wake-ups ({} vCPU unparks)",

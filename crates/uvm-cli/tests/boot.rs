@@ -228,7 +228,7 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     let profiles: Vec<_> = std::fs::read_dir(cache.join("uvm/hot-pages")).unwrap().flatten().collect();
     assert_eq!(profiles.len(), 1, "{test}: one profile learned");
     let profile = std::fs::read_to_string(profiles[0].path()).unwrap();
-    assert!(profile.starts_with("uvm-hot-pages 3\n") && profile.lines().count() > 20, "{test}: {profile}");
+    assert!(profile.starts_with("uvm-hot-pages 4\n") && profile.lines().count() > 20, "{test}: {profile}");
     assert!(profile.lines().any(|line| line.starts_with("fresh ")), "{test}: no fresh frames learned: {profile}");
     let (copied, copied_timings) = start();
     assert!(
@@ -249,6 +249,46 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hot pages: off"), "{test}: {stderr}");
     assert!(!cache.join("uvm/hot-pages").exists(), "{test}: a profile learned with --no-hot-pages");
+}
+
+/// A start learns how many vCPUs its app ran (a script's processes run one each), and the
+/// next start makes the ones after the first while the guest boots: the shell's children
+/// then take vCPUs made ahead, with the same output. The script counts in a loop first, so
+/// that its first child comes after the image thread has had time to make them.
+#[test]
+fn a_second_start_makes_ahead_the_vcpus_the_first_ran() {
+    let test = "a_second_start_makes_ahead_the_vcpus_the_first_ran";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &cases::busybox_echo()) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let cache = vm::work_dir(test).join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let script = "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; echo a | cat; echo b | cat";
+    let start = || {
+        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+        cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &cache);
+        let out = expect_code(test, cmd, 0);
+        assert_eq!(out.stdout, b"a\nb\n", "{test}: the script's output");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = stderr.lines().find(|l| l.contains("vCPUs started: ")).map(str::to_owned);
+        line.unwrap_or_else(|| panic!("{test}: no vCPU count in\n{stderr}"))
+    };
+    let learning = start();
+    assert!(!learning.contains("made ahead"), "{test}: nothing to make ahead yet: {learning}");
+    let started = vm::count_after(&learning, "vCPUs started: ").expect("a count");
+    assert!(started >= 2, "{test}: a pipeline runs on vCPUs of its own: {learning}");
+    let profiles: Vec<_> = std::fs::read_dir(cache.join("uvm/hot-pages")).unwrap().flatten().collect();
+    let profile = std::fs::read_to_string(profiles[0].path()).unwrap();
+    assert!(profile.lines().any(|l| l == format!("vcpus {started}")), "{test}: the count learned: {profile}");
+    let ahead = start();
+    let made = vm::count_after(&ahead, "(").unwrap_or_else(|| panic!("{test}: nothing made ahead: {ahead}"));
+    let taken = vm::count_after(&ahead, "booted, ").unwrap_or_else(|| panic!("{test}: {ahead}"));
+    assert_eq!(made, (started - 1).min(3), "{test}: one vCPU fewer than the first start ran: {ahead}");
+    assert!(taken >= 1 && taken <= made, "{test}: the children took vCPUs made ahead: {ahead}");
 }
 
 /// `uvm run --timings` prints every phase and the counts on stderr, leaving the app's output

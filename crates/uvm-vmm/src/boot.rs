@@ -46,6 +46,10 @@ pub struct AppLaunch {
     /// allocator hands out, that an earlier start of the image touched: the host backs them
     /// ahead, in the background ([`crate::hot_copies::FreshWarmer`]). Empty: none.
     pub fresh: Vec<(u64, u64)>,
+    /// How many vCPUs after the boot one to make while the guest boots, ahead of the app's
+    /// first threads or processes (`crate::vcpus_ahead`): one less than an earlier start
+    /// ran, at most `crate::vcpus_ahead::MAX_VCPUS_AHEAD`. 0: none.
+    pub vcpus_ahead: u32,
     /// The guest may map the app's read-only 2 MiB chunks with large pages
     /// (`FLAG_IMAGE_LARGE_PAGES`): the image lays them out 2 MiB-aligned and the host backs
     /// them with 2 MiB pages ([`crate::MappedFile::backs_with_large_page`]).

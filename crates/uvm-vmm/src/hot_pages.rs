@@ -13,8 +13,11 @@
 //! host backs them then: later starts have the host back those ahead, in the background
 //! (`crate::hot_copies::FreshWarmer`), so KVM maps them 8 to a fault. Only those: backing
 //! every fresh frame a boot hands out would back stack the app never touches.
+//!
+//! And how many vCPUs the app ran (its threads, or a script's processes: one vCPU each), so
+//! that later starts make the next ones while the guest boots (`crate::vcpus_ahead`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use uvm_abi::layout::PAGE_SIZE;
@@ -29,6 +32,9 @@ static LEARNED: Mutex<Option<Vec<u64>>> = Mutex::new(None);
 static FRESH_GPA: AtomicU64 = AtomicU64::new(0);
 /// The runs of fresh frames the guest touched, `(first, frames)` from the first.
 static LEARNED_FRESH: Mutex<Option<Vec<(u64, u64)>>> = Mutex::new(None);
+
+/// One more than the highest vCPU index a `VcpuStart` started (the boot vCPU is 0).
+static VCPUS_RUN: AtomicU32 = AtomicU32::new(1);
 
 /// The most fresh frames a start records (and a later one backs ahead): 16 MiB.
 pub const MAX_FRESH_FRAMES: u64 = 4096;
@@ -57,6 +63,17 @@ pub(crate) fn take_report(memory: &GuestMemory) {
     if let (Some(offsets), Ok(mut learned)) = (offsets, LEARNED.lock()) {
         *learned = Some(offsets);
     }
+}
+
+/// vCPU `index` was started (`VcpuStart`).
+pub(crate) fn note_vcpu_started(index: u32) {
+    VCPUS_RUN.fetch_max(index.saturating_add(1), Ordering::Relaxed);
+}
+
+/// How many vCPUs the app ran up to now (the boot vCPU included): at its exit, what a start
+/// that learns records.
+pub fn learned_vcpus() -> u32 {
+    VCPUS_RUN.load(Ordering::Relaxed)
 }
 
 /// The runs of fresh frames the guest had touched when the app exited, `(first frame,

@@ -39,6 +39,7 @@ mod syscall_result;
 pub mod teardown;
 pub mod timings;
 pub mod vcpus;
+pub mod vcpus_ahead;
 pub mod vm;
 pub mod volumes;
 

@@ -67,6 +67,8 @@ pub(crate) struct VmShared<'a> {
     pub hot_fill: Option<crate::hot_copies::HotFillHelper>,
     /// Every vCPU, handed back by its thread as it leaves (the VM's resources own them).
     pub fds: Mutex<Vec<VcpuFd>>,
+    /// The vCPUs made ahead of their starts (`crate::vcpus_ahead`), if any are.
+    pub ahead: Option<&'a crate::vcpus_ahead::VcpusAhead>,
 }
 
 /// How many times in a row a vCPU asked to yield its run slot may put it off because it is in
@@ -354,6 +356,7 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
         let vm = self.vm;
         let index = p.index;
         vm.vcpus.claim(index)?;
+        crate::hot_pages::note_vcpu_started(index);
         let start = *p;
         let scope = self.scope;
         let spawned = stop::with_stop_signals_blocked(|| {
@@ -372,18 +375,22 @@ impl VcpuOps for VcpuThread<'_, '_, '_> {
     }
 }
 
-/// Creates vCPU `p.index` in the boot vCPU's image, with its own TSS, `p`'s registers and
-/// `p.root` as CR3 (the boot tables when 0; the hypercall handler checked a nonzero one). A
-/// vCPU KVM made but that could not be configured stays with the VM's resources.
+/// Creates vCPU `p.index` in the boot vCPU's image (or takes it made ahead:
+/// `crate::vcpus_ahead`), with its own TSS, `p`'s registers and `p.root` as CR3 (the boot
+/// tables when 0; the hypercall handler checked a nonzero one). A vCPU KVM made but that
+/// could not be configured stays with the VM's resources.
 fn create_vcpu(vm: &VmShared<'_>, p: &VcpuStart) -> Result<VcpuFd, VmError> {
-    let kvm = |what| move |source| VmError::Kvm { what, source };
-    let mut vcpu = vm.vm.create_vcpu(u64::from(p.index)).map_err(kvm("KVM_CREATE_VCPU"))?;
-    let configured = (|| {
-        vcpu.set_cpuid2(vm.cpuid).map_err(kvm("KVM_SET_CPUID2"))?;
-        if vm.lapic_in_kernel {
-            let runnable = kvm_bindings::kvm_mp_state { mp_state: kvm_bindings::KVM_MP_STATE_RUNNABLE };
-            vcpu.set_mp_state(runnable).map_err(kvm("KVM_SET_MP_STATE"))?;
+    let made_ahead = vm.ahead.and_then(|ahead| ahead.take(p.index));
+    let mut vcpu = match made_ahead {
+        Some(vcpu) => vcpu,
+        None => {
+            crate::vcpus_ahead::make_vcpu(vm.vm, p.index, vm.cpuid, vm.lapic_in_kernel).map_err(|(e, spoiled)| {
+                vm.fds.lock().unwrap_or_else(PoisonError::into_inner).extend(spoiled);
+                e
+            })?
         }
+    };
+    let configured = (|| {
         crate::boot::write_tss(vm.memory, p.index)?;
         let regs = cpu::start_regs(p.rip, p.rsp, p.arg);
         let root = cpu::start_root(p.root, vm.root);

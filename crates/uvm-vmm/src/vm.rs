@@ -29,6 +29,7 @@ use crate::process::AllowedCpus;
 use crate::run_loop::{run_vcpu, VmShared};
 use crate::timings::Timings;
 use crate::vcpus::Vcpus;
+use crate::vcpus_ahead::{VcpuMaker, VcpuTemplate, VcpusAhead};
 use crate::volumes::Volumes;
 
 /// Everything needed to boot one VM.
@@ -89,6 +90,9 @@ pub struct RunReport {
     pub kvm_counters: Vec<(String, u64)>,
     /// How many vCPUs ran (vCPU 0 included).
     pub vcpus_started: u32,
+    /// How many vCPUs were made ahead of their starts, and how many of them a start took
+    /// (`crate::vcpus_ahead`; `None`: none were to be).
+    pub vcpus_ahead: Option<(u32, u32)>,
     /// The TSC frequency (to turn the guest's TSC stamps into time).
     pub tsc_khz: u64,
     /// The TSC just before the first KVM_RUN.
@@ -224,6 +228,8 @@ pub struct StagedMemory {
     /// What backs the fresh frames an earlier start touched, until someone takes it to run
     /// after the hand-over ([`StagedMemory::take_fresh_warmer`]); nobody must.
     fresh_warmer: Option<FreshWarmer>,
+    /// The vCPUs to make ahead, if the launch asks for any and staging had the VM.
+    vcpus_ahead: Option<VcpusAheadParts>,
 }
 
 impl StagedMemory {
@@ -250,6 +256,13 @@ impl StagedMemory {
     /// hand-over; `None` without any. Left here, it does nothing.
     pub fn take_fresh_warmer(&mut self) -> Option<FreshWarmer> {
         self.fresh_warmer.take()
+    }
+
+    /// What makes the vCPUs ahead (`AppLaunch::vcpus_ahead`), to run on another thread after
+    /// the hand-over (it waits for the VM to boot); `None` without any. Left here, nothing is
+    /// made ahead.
+    pub fn take_vcpu_maker(&mut self) -> Option<VcpuMaker> {
+        self.vcpus_ahead.as_mut()?.maker.take()
     }
 }
 
@@ -295,12 +308,13 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let fresh_warmer = FreshWarmer::new(&memory, tables.end_gpa, &spec.launch.fresh);
     let took = started.elapsed();
     let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
-    let slots_took = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
+    let (slots_took, vcpus_ahead) = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
         Some(vm) => {
             register_memory(&vm, &memory, at_boot)?;
-            Some(started.elapsed() - took)
+            let slots_took = started.elapsed() - took;
+            (Some(slots_took), VcpusAheadParts::new(&vm, spec.launch.vcpus_ahead))
         }
-        None => None,
+        None => (None, None),
     };
     Ok(StagedMemory {
         memory,
@@ -313,7 +327,30 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         hot_copier,
         hot_fill_helper: None,
         fresh_warmer,
+        vcpus_ahead,
     })
+}
+
+/// The vCPUs made ahead (`crate::vcpus_ahead`), as staging hands them on: the shared slots,
+/// the maker until someone takes it to run ([`StagedMemory::take_vcpu_maker`]), and the way
+/// the boot vCPU's template reaches the maker from [`run_staged`].
+struct VcpusAheadParts {
+    ahead: Arc<VcpusAhead>,
+    maker: Option<VcpuMaker>,
+    template: mpsc::SyncSender<VcpuTemplate>,
+}
+
+impl VcpusAheadParts {
+    /// For `count` vCPUs of `vm` (none for 0).
+    fn new(vm: &Arc<VmFd>, count: u32) -> Option<VcpusAheadParts> {
+        if count == 0 {
+            return None;
+        }
+        let ahead = Arc::new(VcpusAhead::new(count));
+        let (template, receiver) = mpsc::sync_channel(1);
+        let maker = VcpuMaker::new(Arc::clone(vm), Arc::clone(&ahead), receiver);
+        Some(VcpusAheadParts { ahead, maker: Some(maker), template })
+    }
 }
 
 /// Boots a prepared VM with memory staged for `spec` (by [`stage_memory`], possibly on
@@ -337,6 +374,7 @@ pub fn run_staged(
         hot_copier,
         hot_fill_helper,
         fresh_warmer: _,
+        vcpus_ahead,
     } = staged;
     // Nobody took the copier to fill the copies while the guest boots: filled now.
     if let Some(copier) = hot_copier {
@@ -397,7 +435,12 @@ pub fn run_staged(
         alarm: &alarm,
         hot_fill: hot_fill_helper,
         fds: Mutex::new(Vec::new()),
+        ahead: vcpus_ahead.as_ref().map(|parts| &*parts.ahead),
     };
+    // The maker waits for this (it cannot make a vCPU without the boot vCPU's CPUID).
+    if let Some(parts) = &vcpus_ahead {
+        let _ = parts.template.try_send(VcpuTemplate { cpuid: cpuid.clone(), lapic_in_kernel });
+    }
     crate::stop::install(spec.timeout, spec.stop);
     // SAFETY: rdtsc has no side effects.
     let first_run_tsc = unsafe { core::arch::x86_64::_rdtsc() };
@@ -433,6 +476,7 @@ pub fn run_staged(
         first_run_tsc,
         late_ram_took: ram_gate.late_took(),
         vcpus_started: vcpus.started(),
+        vcpus_ahead: vcpus_ahead.as_ref().map(|parts| parts.ahead.counts()),
         vm: VmResources { _vcpus: fds, _vm: vm, _kvm: kvm, _memory: memory },
     };
     Ok(report)
