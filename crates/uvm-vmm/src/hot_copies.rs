@@ -140,6 +140,12 @@ impl HotFillHelper {
         self.0.help()
     }
 
+    /// Fills one chunk of copies, if one is left to claim: how many copies it made, `None`
+    /// when none was left.
+    pub fn help_with_a_chunk(&self) -> Option<u64> {
+        self.0.fill_a_chunk()
+    }
+
     /// Whether every copy is in (the ready word set, or about to be by the thread that
     /// counted the last one).
     pub fn is_done(&self) -> bool {
@@ -150,30 +156,37 @@ impl HotFillHelper {
 impl HotFill {
     fn help(&self) -> u64 {
         let mut made = 0;
-        loop {
-            let first = self.next_chunk.fetch_add(1, Ordering::Relaxed).saturating_mul(CHUNK_PAGES);
-            if first >= self.pages.len() {
-                return made;
-            }
-            let chunk = &self.pages[first..(first + CHUNK_PAGES).min(self.pages.len())];
-            // `reserve` checked what `prestage` checks (the count, the room, the offsets, the
-            // lengths), so every page is copied; a failure is a mapping that changed under us.
-            let gpa = self.gpa + first as u64 * PAGE_SIZE;
-            let copied = crate::boot::prestage(&self.memory, gpa, chunk);
-            if copied != chunk.len() as u64 {
-                self.failed.store(true, Ordering::Relaxed);
-            }
+        while let Some(copied) = self.fill_a_chunk() {
             made += copied;
-            // AcqRel: the thread that completes the count sees every other chunk's failure
-            // flag and copies before it publishes the word.
-            if self.done.fetch_add(chunk.len(), Ordering::AcqRel) + chunk.len() == self.pages.len() {
-                let word = if self.failed.load(Ordering::Relaxed) { FAILED } else { FILLED };
-                if let Some(ready) = self.memory.atomic_u64(self.ready_gpa) {
-                    // Release: the guest, reading the word with acquire ordering, sees the copies.
-                    ready.store(word, Ordering::Release);
-                }
+        }
+        made
+    }
+
+    /// Claims the next chunk of copies and fills it; how many copies it made, `None` when no
+    /// chunk was left. Whoever completes the last chunk sets the ready word.
+    fn fill_a_chunk(&self) -> Option<u64> {
+        let first = self.next_chunk.fetch_add(1, Ordering::Relaxed).saturating_mul(CHUNK_PAGES);
+        if first >= self.pages.len() {
+            return None;
+        }
+        let chunk = &self.pages[first..(first + CHUNK_PAGES).min(self.pages.len())];
+        // `reserve` checked what `prestage` checks (the count, the room, the offsets, the
+        // lengths), so every page is copied; a failure is a mapping that changed under us.
+        let gpa = self.gpa + first as u64 * PAGE_SIZE;
+        let copied = crate::boot::prestage(&self.memory, gpa, chunk);
+        if copied != chunk.len() as u64 {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        // AcqRel: the thread that completes the count sees every other chunk's failure
+        // flag and copies before it publishes the word.
+        if self.done.fetch_add(chunk.len(), Ordering::AcqRel) + chunk.len() == self.pages.len() {
+            let word = if self.failed.load(Ordering::Relaxed) { FAILED } else { FILLED };
+            if let Some(ready) = self.memory.atomic_u64(self.ready_gpa) {
+                // Release: the guest, reading the word with acquire ordering, sees the copies.
+                ready.store(word, Ordering::Release);
             }
         }
+        Some(copied)
     }
 }
 
@@ -325,6 +338,25 @@ mod tests {
         let made_there = other.join().unwrap();
         assert_eq!(made_here + made_there, pages - CHUNK_PAGES as u64, "every other chunk once");
         assert_eq!(ready_word(&memory), FILLED);
+        let mut copy = vec![0u8; (pages * 4096) as usize];
+        memory.read_ram(GPA, &mut copy).unwrap();
+        assert_eq!(copy, image);
+    }
+
+    #[test]
+    fn a_helper_fills_a_chunk_at_a_time_and_the_last_one_sets_the_word() {
+        let pages = CHUNK_PAGES as u64 + 3;
+        let image: Vec<u8> = (0..pages * 4096).map(|i| (i % 241) as u8 + 1).collect();
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
+        let offsets: Vec<u64> = (0..pages).map(|i| i * 4096).collect();
+        let copier = reserve(&memory, LIST, GPA, &offsets).unwrap();
+        let helper = copier.helper();
+        assert_eq!(helper.help_with_a_chunk(), Some(CHUNK_PAGES as u64));
+        assert_eq!(ready_word(&memory), 0, "a chunk left");
+        assert_eq!(helper.help_with_a_chunk(), Some(3));
+        assert_eq!(ready_word(&memory), FILLED, "the last chunk sets the word");
+        assert_eq!(helper.help_with_a_chunk(), None, "nothing left");
+        assert_eq!(copier.fill().1, 0, "the copier finds them made");
         let mut copy = vec![0u8; (pages * 4096) as usize];
         memory.read_ram(GPA, &mut copy).unwrap();
         assert_eq!(copy, image);

@@ -51,7 +51,7 @@ pub use mapped::MappedFile;
 pub use net::NetCounts;
 pub use stop::{StopPolicy, StopReason};
 pub use vm::{
-    host_cpus, prepare, run, run_staged, stage_memory, vm_handoff, PreparedVm, RunReport, StagedMemory, VmReceiver,
-    VmResources, VmSender, VmSpec,
+    host_cpus, prepare, run, run_staged, stage_memory, vm_handoff, EarlyCopies, PreparedVm, RunReport, StagedMemory,
+    VmReceiver, VmResources, VmSender, VmSpec,
 };
 pub use volumes::VolumeSpec;

@@ -144,17 +144,43 @@ pub struct PreparedVm {
 
 /// The way from the thread that creates the VM ([`prepare`]) to the one staging guest memory
 /// ([`stage_memory`]): the VM goes over as soon as it exists, and the stager registers the
-/// memory slots (~0.1 ms) while the creator goes on with the vCPU.
-pub fn vm_handoff() -> (VmSender, VmReceiver) {
+/// memory slots (~0.1 ms) while the creator goes on with the vCPU. And the way back
+/// ([`EarlyCopies`]): a share in filling the hot copies, which the stager hands over as soon
+/// as it has reserved them, before it registers the slots.
+pub fn vm_handoff() -> (VmSender, VmReceiver, EarlyCopies) {
     let (sender, receiver) = mpsc::sync_channel(1);
-    (VmSender(sender), VmReceiver(receiver))
+    let (copies_sender, copies_receiver) = mpsc::sync_channel(1);
+    (VmSender(sender), VmReceiver(receiver, copies_sender), EarlyCopies(copies_receiver))
 }
 
 /// The creating side of [`vm_handoff`].
 pub struct VmSender(mpsc::SyncSender<Arc<VmFd>>);
 
 /// The staging side of [`vm_handoff`].
-pub struct VmReceiver(mpsc::Receiver<Arc<VmFd>>);
+pub struct VmReceiver(mpsc::Receiver<Arc<VmFd>>, mpsc::SyncSender<HotFillHelper>);
+
+/// The creator's share in filling the hot copies (see [`vm_handoff`]): registering each memory
+/// slot waits ~0.1 ms for a grace period of KVM's (the stager asleep, its CPU idle), and a
+/// creator done with the vCPU has nothing to do but wait for the stager; it fills copies
+/// meanwhile, which the guest's kernel would otherwise wait for before it enters the app.
+pub struct EarlyCopies(mpsc::Receiver<HotFillHelper>);
+
+impl EarlyCopies {
+    /// Waits until the stager has reserved the hot copies (or ended without any); then fills
+    /// chunks of them until none is left or `stop` says so (checked before each chunk, ~30
+    /// us of copying). Returns how many copies it made.
+    pub fn help(self, mut stop: impl FnMut() -> bool) -> u64 {
+        let Ok(helper) = self.0.recv() else { return 0 };
+        let mut made = 0;
+        while !stop() {
+            match helper.help_with_a_chunk() {
+                Some(copies) => made += copies,
+                None => break,
+            }
+        }
+        made
+    }
+}
 
 /// Creates the VM and its vCPU, set to enter `kernel` (the same bytes the [`VmSpec`] will
 /// give); hands the VM to `handoff` as soon as it exists. KVM's supported CPUID comes from the
@@ -299,6 +325,11 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         }
         copier => copier,
     };
+    // The creator may fill copies from now on, while this thread finishes staging and
+    // registers the slots.
+    if let (Some(VmReceiver(_, early_copies)), Some(copier)) = (&vm, &hot_copier) {
+        let _ = early_copies.try_send(copier.helper());
+    }
     // The frames the guest's allocator hands out start at `end_gpa`: shared memory from
     // there on (see `GuestMemory::share_fresh_ram`; without it, RAM stays private memory).
     match memory.share_fresh_ram(tables.end_gpa) {
@@ -308,7 +339,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
     let fresh_warmer = FreshWarmer::new(&memory, tables.end_gpa, &spec.launch.fresh);
     let took = started.elapsed();
     let at_boot = ram_at_boot(memory.ram_size(), tables.end_gpa);
-    let (slots_took, vcpus_ahead) = match vm.and_then(|VmReceiver(receiver)| receiver.recv().ok()) {
+    let (slots_took, vcpus_ahead) = match vm.and_then(|VmReceiver(receiver, _)| receiver.recv().ok()) {
         Some(vm) => {
             register_memory(&vm, &memory, at_boot)?;
             let slots_took = started.elapsed() - took;
@@ -625,5 +656,29 @@ mod tests {
         let std_count = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         // The cgroup quota std also reads can only lower its count.
         assert!(std_count.min(MAX_VCPUS) <= n, "{std_count} > {n}");
+    }
+
+    #[test]
+    fn the_creator_fills_copies_until_told_to_stop_or_none_are_left() {
+        let pages = 40u64;
+        let image: Vec<u8> = (0..pages * 4096).map(|i| (i % 239) as u8 + 1).collect();
+        let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
+        let offsets: Vec<u64> = (0..pages).map(|i| i * 4096).collect();
+        let copier = crate::hot_copies::reserve(&memory, 0x50_0000, 0x50_1000, &offsets).unwrap();
+        // The stager hands a share over; the creator stops after its first chunk.
+        let (_, VmReceiver(_, to_creator), early) = vm_handoff();
+        to_creator.send(copier.helper()).unwrap();
+        let mut asked = 0;
+        let made = early.help(|| {
+            asked += 1;
+            asked > 1
+        });
+        assert_eq!(made, 16, "one chunk");
+        let (_, made_by_stager) = copier.fill();
+        assert_eq!(made_by_stager, pages - 16, "the rest");
+        // Without copies (the stager hung up): nothing to do, no wait.
+        let (_, receiver, early) = vm_handoff();
+        drop(receiver);
+        assert_eq!(early.help(|| false), 0);
     }
 }
