@@ -75,7 +75,8 @@ pub(crate) struct VcpusAhead {
     changed: Condvar,
     made: AtomicU32,
     used: AtomicU32,
-    /// vCPUs KVM made but that could not be set up: they stay with the VM.
+    /// vCPUs KVM made but that could not be set up, kept open as long as these slots (KVM
+    /// keeps their indices taken; it destroys a vCPU with its VM, not with its fd).
     spoiled: Mutex<Vec<VcpuFd>>,
 }
 
