@@ -55,15 +55,25 @@ def text_range(binary):
 
 
 def functions(binary):
-    """(start, size, name) of each function symbol, sorted by start."""
+    """(start, size, name) of each function symbol, sorted by start. The C library's assembly
+    functions (musl's memcpy, memset, dlsym) have no size: each gets the distance to the next
+    symbol, at most 4 KiB."""
     out = run("nm", "-S", "--defined-only", binary, capture_output=True, text=True).stdout
     syms = []
     for line in out.splitlines():
         f = line.split()
         if len(f) == 4 and f[2] in "tTwWi":
             syms.append((int(f[0], 16), int(f[1], 16), f[3]))
-    syms.sort()
-    return syms
+        elif len(f) == 3 and f[1] in "tTwWi":
+            syms.append((int(f[0], 16), None, f[2]))
+    syms.sort(key=lambda s: s[0])
+    sized = []
+    for i, (start, size, name) in enumerate(syms):
+        if size is None:
+            following = next((s for s, _, _ in syms[i + 1 :] if s > start), start + 4096)
+            size = min(following - start, 4096)
+        sized.append((start, size, name))
+    return sized
 
 
 def hellos(uvm):
