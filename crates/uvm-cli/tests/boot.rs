@@ -267,7 +267,9 @@ fn a_second_start_makes_ahead_the_vcpus_the_first_ran() {
     let image = vm::build(test, &staged);
     let cache = vm::work_dir(test).join("cache");
     let _ = std::fs::remove_dir_all(&cache);
-    let script = "i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done; echo a | cat; echo b | cat";
+    // ~40 ms of counting here, against ~2 ms of copies, fresh frames and vCPUs on the image
+    // thread before the vCPUs are made.
+    let script = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo a | cat; echo b | cat";
     let start = || {
         let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
         cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &cache);
@@ -287,7 +289,8 @@ fn a_second_start_makes_ahead_the_vcpus_the_first_ran() {
     let ahead = start();
     let made = vm::count_after(&ahead, "(").unwrap_or_else(|| panic!("{test}: nothing made ahead: {ahead}"));
     let taken = vm::count_after(&ahead, "booted, ").unwrap_or_else(|| panic!("{test}: {ahead}"));
-    assert_eq!(made, (started - 1).min(3), "{test}: one vCPU fewer than the first start ran: {ahead}");
+    // At most one fewer than the first start ran; a child that came first makes its own.
+    assert!(made >= 1 && made <= (started - 1).min(3), "{test}: vCPUs made ahead: {ahead}");
     assert!(taken >= 1 && taken <= made, "{test}: the children took vCPUs made ahead: {ahead}");
 }
 
