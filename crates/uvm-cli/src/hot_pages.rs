@@ -193,8 +193,8 @@ fn prune(dir: &Path, max: usize, keep: &Path) {
 }
 
 /// Saves the profile at `path` once the app has exited in a start that learned it: the
-/// `candidates` the guest reported touched, the fresh frames it touched and the vCPUs it ran. A failure (a
-/// read-only cache) only means the next start learns again.
+/// `candidates` the guest reported touched, the fresh frames it touched and the vCPUs it
+/// ran. A failure (a read-only cache) only means the next start learns again.
 pub fn learn(path: &Path, candidates: &[u64]) {
     let Some(touched) = uvm_vmm::hot_pages::learned() else { return };
     let pages: Vec<u64> = touched.into_iter().filter(|page| candidates.binary_search(page).is_ok()).collect();

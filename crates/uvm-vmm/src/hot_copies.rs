@@ -140,10 +140,10 @@ impl HotFillHelper {
         self.0.help()
     }
 
-    /// Fills one chunk of copies, if one is left to claim: how many copies it made, `None`
-    /// when none was left.
-    pub fn help_with_a_chunk(&self) -> Option<u64> {
-        self.0.fill_a_chunk()
+    /// Fills chunks of copies until none is left to claim or `stop` says so (asked before
+    /// each chunk); how many copies it made.
+    pub fn help_until(&self, stop: impl FnMut() -> bool) -> u64 {
+        self.0.help_until(stop)
     }
 
     /// Whether every copy is in (the ready word set, or about to be by the thread that
@@ -155,9 +155,16 @@ impl HotFillHelper {
 
 impl HotFill {
     fn help(&self) -> u64 {
+        self.help_until(|| false)
+    }
+
+    fn help_until(&self, mut stop: impl FnMut() -> bool) -> u64 {
         let mut made = 0;
-        while let Some(copied) = self.fill_a_chunk() {
-            made += copied;
+        while !stop() {
+            match self.fill_a_chunk() {
+                Some(copied) => made += copied,
+                None => break,
+            }
         }
         made
     }
@@ -344,18 +351,23 @@ mod tests {
     }
 
     #[test]
-    fn a_helper_fills_a_chunk_at_a_time_and_the_last_one_sets_the_word() {
+    fn a_helper_stops_between_chunks_when_asked_and_the_last_chunk_sets_the_word() {
         let pages = CHUNK_PAGES as u64 + 3;
         let image: Vec<u8> = (0..pages * 4096).map(|i| (i % 241) as u8 + 1).collect();
         let memory = GuestMemory::for_tests_with_image(64 << 20, &image);
         let offsets: Vec<u64> = (0..pages).map(|i| i * 4096).collect();
         let copier = reserve(&memory, LIST, GPA, &offsets).unwrap();
         let helper = copier.helper();
-        assert_eq!(helper.help_with_a_chunk(), Some(CHUNK_PAGES as u64));
+        let mut asked = 0;
+        let one_chunk = helper.help_until(|| {
+            asked += 1;
+            asked > 1
+        });
+        assert_eq!(one_chunk, CHUNK_PAGES as u64, "stopped after its first chunk");
         assert_eq!(ready_word(&memory), 0, "a chunk left");
-        assert_eq!(helper.help_with_a_chunk(), Some(3));
+        assert_eq!(helper.help_until(|| false), 3);
         assert_eq!(ready_word(&memory), FILLED, "the last chunk sets the word");
-        assert_eq!(helper.help_with_a_chunk(), None, "nothing left");
+        assert_eq!(helper.help_until(|| false), 0, "nothing left");
         assert_eq!(copier.fill().1, 0, "the copier finds them made");
         let mut copy = vec![0u8; (pages * 4096) as usize];
         memory.read_ram(GPA, &mut copy).unwrap();

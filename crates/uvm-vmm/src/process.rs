@@ -120,10 +120,9 @@ impl AllowedCpus {
         let Some((others, _)) = self.others_than_here() else {
             return false;
         };
-        // SAFETY: getpid has no preconditions; the main thread's id is the process id, and a
-        // thread of this process (the caller) outlives no main thread it names here: the
-        // process ends when the main thread does. `others` is a valid cpu_set_t of the size
-        // passed, which sched_setaffinity only reads.
+        // SAFETY: getpid has no preconditions, and the id it returns names the main thread,
+        // which lives as long as the process (the caller runs in it). `others` is a valid
+        // cpu_set_t of the size passed, which sched_setaffinity only reads.
         unsafe { libc::sched_setaffinity(libc::getpid(), std::mem::size_of::<libc::cpu_set_t>(), &others) == 0 }
     }
 

@@ -177,8 +177,9 @@ impl VcpuMaker {
                     self.ahead.settle(at, Some(vcpu));
                 }
                 Err((_, spoiled)) => {
-                    // The vCPU's start makes it itself and reports what fails; no more
-                    // are made ahead.
+                    // The vCPU's start makes it itself and reports what fails (KVM_CREATE_VCPU
+                    // itself, for an index a failed set-up here left taken); no more are made
+                    // ahead.
                     lock(&self.ahead.spoiled).extend(spoiled);
                     self.ahead.settle(at, None);
                     break;

@@ -169,16 +169,8 @@ impl EarlyCopies {
     /// Waits until the stager has reserved the hot copies (or ended without any); then fills
     /// chunks of them until none is left or `stop` says so (checked before each chunk, ~30
     /// us of copying). Returns how many copies it made.
-    pub fn help(self, mut stop: impl FnMut() -> bool) -> u64 {
-        let Ok(helper) = self.0.recv() else { return 0 };
-        let mut made = 0;
-        while !stop() {
-            match helper.help_with_a_chunk() {
-                Some(copies) => made += copies,
-                None => break,
-            }
-        }
-        made
+    pub fn help(self, stop: impl FnMut() -> bool) -> u64 {
+        self.0.recv().map_or(0, |helper| helper.help_until(stop))
     }
 }
 
