@@ -121,7 +121,7 @@ pub struct BootInfo {
     pub prestaged_pages: u64,
     /// Bytes of RAM, from GPA 0, the guest may use from boot on (at most `ram_size`). The
     /// rest becomes usable once [`crate::hypercall::Hypercall::RamReady`] says so: the VMM
-    /// registers a large RAM with KVM in two parts, the second while the guest boots.
+    /// registers a RAM past 32 MiB with KVM in two parts, the second once the guest asks.
     pub ram_ready_size: u64,
     /// The app's user id at boot: its real, effective, saved and file-system uid (0: root;
     /// `[app] user`, `uvm run --user`).

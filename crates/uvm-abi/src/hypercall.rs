@@ -57,10 +57,11 @@ pub enum Hypercall {
     /// KVM maps 8 pages per fault where the host backs them.
     BackRam = 16,
     /// Start registering the rest of guest RAM, or wait until all of it can be used:
-    /// [`RamReady`]. Of a large RAM the VMM registers only the first part with KVM before boot
-    /// (`BootInfo::ram_ready_size`; registering costs ~0.5 ms per GiB here, the metadata KVM
-    /// keeps for each page) and the rest when the guest's kernel asks, early in its boot; the
-    /// frame allocator waits for it before it hands out a frame beyond that part.
+    /// [`RamReady`]. Of a RAM past 32 MiB the VMM registers only the first part with KVM
+    /// before boot (`BootInfo::ram_ready_size`; KVM keeps metadata for each page of a slot, ~3
+    /// KiB of host memory per MiB, ~0.5 ms per GiB to set up) and the rest when the guest's
+    /// frame allocator asks, once it has handed out half of the first part; it waits for it
+    /// before it hands out a frame beyond that part.
     RamReady = 17,
     /// Register the console ring (`crate::console`): [`ConsoleRing`]. The VMM starts its
     /// console thread and has KVM wake it on the console doorbell; stdout and stderr writes

@@ -98,7 +98,8 @@ pub struct RunReport {
     /// The TSC just before the first KVM_RUN.
     pub first_run_tsc: u64,
     /// How long registering the RAM beyond `late_ram::RAM_AT_BOOT` took, on a thread of its
-    /// own while the guest ran (`None`: all of RAM was registered before boot).
+    /// own while the guest ran (`None`: it was not registered late: all of RAM was registered
+    /// before boot, or the guest never grew into half of the first part and never asked).
     pub late_ram_took: Option<std::time::Duration>,
     /// The VM itself: dropping the report tears it down; `teardown::exit_process` leaves that
     /// to a reaper instead.

@@ -117,15 +117,11 @@ mod kernel {
         let raw = bootinfo::raw();
         let info = bootinfo::decode_info(raw).unwrap_or_else(|what| fail(what, None));
         percpu::init_boot_cpu(info.platform == Platform::HardwareVirt as u32);
+        // Of a RAM larger than what the VMM registered before boot, the rest is asked for once
+        // the app has grown into half of that (an app that never does never costs the host
+        // KVM's metadata for it: see `mm::frames`).
         *FRAMES.lock() = FrameAllocator::new(info.first_free_gpa, info.ram_size)
-            .with_ready(info.ram_ready_size, crate::hypercall::wait_for_ram);
-        if info.ram_ready_size < info.ram_size {
-            // The VMM registers the rest of RAM once asked, on a thread of its own: asked now,
-            // it is there long before a hello-sized app would need it. (Not before this: KVM
-            // makes its first shadow-page root at the first KVM_RUN, and that waits for a
-            // memory slot being registered.)
-            crate::hypercall::ram_ready(false);
-        }
+            .with_ready(info.ram_ready_size, crate::hypercall::ram_ready);
         let boot = bootinfo::decode(raw).unwrap_or_else(|what| fail(what, None));
         let clock = crate::time::Clock::new(boot.info.tsc_khz, boot.info.boot_tsc, boot.info.boot_realtime_ns);
         crate::time::init(clock);

@@ -217,16 +217,12 @@ pub fn back_ram(gpa: u64, len: u64) {
 
 /// Has the VMM register the rest of a large guest RAM with KVM (see uvm-abi's `RamReady`),
 /// and with `wait`, waits until it is there: the bytes of RAM from GPA 0 now usable, or
-/// `None` if the host could not add the rest.
+/// `None` if the host could not add the rest. The frame allocator's way to the host
+/// (`FrameAllocator::with_ready`).
 pub fn ram_ready(wait: bool) -> Option<u64> {
     let mut p = RamReady { wait: u32::from(wait), reserved: 0, result: 0 };
     call(Hypercall::RamReady, &mut p);
     u64::try_from(p.result).ok().filter(|&bytes| bytes > 0)
-}
-
-/// [`ram_ready`], waiting: what the frame allocator asks when it needs the rest of RAM.
-pub fn wait_for_ram() -> Option<u64> {
-    ram_ready(true)
 }
 
 /// Has the VMM copy image bytes from `image_offset` into the guest-RAM `chunks` (kernel

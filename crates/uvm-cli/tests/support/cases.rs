@@ -1267,17 +1267,17 @@ pub fn exit_code(tc: Toolchain) -> Case {
 }
 
 /// `memtouch`: `--memory-mib` sizes guest RAM: 96 MiB fit in 256 MiB but not in the
-/// manifest's 64 MiB (then the app must fail somehow, and never claim success); 300 MiB of a
-/// 512 MiB VM reach past the part of RAM registered before boot.
+/// manifest's 64 MiB (then the app must fail somehow, and never claim success); 96 MiB of a
+/// 256 MiB VM and 300 MiB of a 512 MiB VM reach past the part of RAM registered before boot.
 pub fn memory(tc: Toolchain) -> Case {
     // memtouch writes (page index & 0xff) into each page and sums it back.
     let sum: u64 = (0..96u64 * 256).map(|i| i & 0xff).sum();
     let sum_300: u64 = (0..300u64 * 256).map(|i| i & 0xff).sum();
     let runs = vec![
         Run::new("--memory-mib 256").memory_mib(256).stdout(format!("touched 96 MiB, checksum {sum}\n")),
-        // Past the first 128 MiB, which is all the VMM registers with KVM before boot: the
-        // rest comes while the guest boots (uvm_vmm::late_ram), and the frame allocator waits
-        // for it if it gets there first.
+        // Past the first 32 MiB, which is all the VMM registers with KVM before boot: the
+        // guest's frame allocator asks for the rest once it has handed out half of that
+        // (uvm_vmm::late_ram), and waits for it if it gets there first.
         Run::new("--memory-mib 512, 300 MiB")
             .memory_mib(512)
             .args(&["300"])

@@ -3,9 +3,12 @@
 //! Fresh frames come from a bump pointer over RAM the host has never touched (so they are
 //! zero and cost no host memory until used); freed frames go on a free list threaded through
 //! the frames themselves and are reused first (they are already backed on the host), zeroed
-//! on reuse. Of a large RAM the VMM registers only the first part with KVM before boot
-//! (`BootInfo::ram_ready_size`): the bump pointer stops there until the host says, when asked
-//! (the `RamReady` hypercall, once), that the rest is registered too. A caller about to write
+//! on reuse. Of a RAM larger than 32 MiB the VMM registers only the first part with KVM
+//! before boot (`BootInfo::ram_ready_size`; KVM keeps metadata for every page of a memory
+//! slot, ~3 KiB of host kernel memory per MiB, which an app that never grows into its RAM
+//! should not cost): once the bump pointer has handed out half of what lies past it at boot,
+//! the allocator asks the host to register the rest (the `RamReady` hypercall, without
+//! waiting), and it waits for it only if it runs out first. A caller about to write
 //! every frame it takes (a fork's copies) has the host back the fresh ones first, in one
 //! exit ([`FrameAllocator::back_ahead`]): never more than its writes would have backed. A
 //! run for a tmpfs file's new data is backed with some more past it
@@ -32,9 +35,15 @@ pub struct FrameAllocator {
     end: u64,
     /// Fresh frames are handed out below this only (`end` once all of RAM is there).
     ready: u64,
-    /// Asks the host for the rest of RAM: the bytes from GPA 0 now usable, `None` if it
-    /// cannot have them (asked once; `None` here when there is nothing to ask).
-    more: Option<fn() -> Option<u64>>,
+    /// An allocation whose fresh frames and reserve reach past this takes the slow path
+    /// ([`FrameAllocator::cross`]): half of the ready part while the rest of RAM is not asked
+    /// for yet, `ready` from then on. Never below `next`.
+    check_at: u64,
+    /// Asks the host for the rest of RAM: with `false`, has it start registering it, without
+    /// waiting (once, ahead of the need); with `true`, waits for it: the bytes from GPA 0 now
+    /// usable, `None` if it cannot have them (once; `None` here then, or when there is
+    /// nothing to ask).
+    more: Option<fn(bool) -> Option<u64>>,
     free_head: u64,
     free_count: u64,
     in_use: u64,
@@ -92,6 +101,7 @@ impl FrameAllocator {
             backed: 0,
             end,
             ready: end,
+            check_at: end,
             more: None,
             free_head: NO_FRAME,
             free_count: 0,
@@ -102,10 +112,16 @@ impl FrameAllocator {
         }
     }
 
-    /// Only frames below `ready` until `more` says more is usable (see the module's doc).
-    pub fn with_ready(mut self, ready: u64, more: fn() -> Option<u64>) -> FrameAllocator {
+    /// Only frames below `ready` until `more(true)` says more is usable; `more(false)` is
+    /// called once fresh frames have taken half of what lies below `ready` (see the module's
+    /// doc).
+    pub fn with_ready(mut self, ready: u64, more: fn(bool) -> Option<u64>) -> FrameAllocator {
         if ready < self.end {
             self.ready = ready.max(self.next);
+            // Compared with an allocation's frames and the heap's reserve (see `alloc_fresh`),
+            // which is at most `HEAP_RESERVE_MAX`: asked at half or a little past it.
+            let half = self.next + (self.ready - self.next) / 2 + HEAP_RESERVE_MAX * PAGE_SIZE;
+            self.check_at = half.min(self.ready);
             self.more = Some(more);
         }
         self
@@ -236,8 +252,8 @@ impl FrameAllocator {
     fn alloc_fresh(&mut self, count: u64, keep: u64) -> Option<u64> {
         let bytes = count.checked_mul(PAGE_SIZE)?;
         let needed = bytes.checked_add(keep * PAGE_SIZE)?;
-        if self.ready - self.next < needed {
-            self.ask_for_more();
+        if self.check_at - self.next < needed {
+            self.cross(needed);
         }
         if self.ready - self.next < bytes || self.end - self.next < needed {
             return None;
@@ -248,18 +264,30 @@ impl FrameAllocator {
         Some(frame)
     }
 
-    /// The first time fresh frames run out below `ready`: asks the host for the rest of RAM
-    /// (which waits until it is registered; other vCPUs wanting a frame meanwhile wait on
-    /// this allocator's lock, milliseconds at most). If it cannot have it, RAM ends at `ready`.
-    /// Out of line: the allocation path stays small enough to be inlined where it is hot.
+    /// An allocation needing `needed` bytes of fresh frames (its reserve included) reaches
+    /// past `check_at`: the first time, the host is asked to start registering the rest of RAM
+    /// (an exit, with this allocator's lock held: other vCPUs wanting a frame wait that long,
+    /// once); the first time they run out below `ready`, the host is asked for the rest and
+    /// waited for (until it is registered; other vCPUs wanting a frame meanwhile wait on this
+    /// allocator's lock, milliseconds at most; if it cannot have it, RAM ends at `ready`). Out
+    /// of line: the allocation path stays small enough to be inlined where it is hot.
     #[cold]
     #[inline(never)]
-    fn ask_for_more(&mut self) {
-        let Some(more) = self.more.take() else { return };
-        match more() {
-            Some(usable) if usable > self.ready => self.ready = usable.min(self.end),
-            _ => self.end = self.ready,
+    fn cross(&mut self, needed: u64) {
+        if let Some(more) = self.more {
+            // Below `ready`, `check_at` is the half-way mark, crossed once.
+            if self.check_at < self.ready {
+                more(false);
+            }
+            if self.ready - self.next < needed {
+                self.more = None;
+                match more(true) {
+                    Some(usable) if usable > self.ready => self.ready = usable.min(self.end),
+                    _ => self.end = self.ready,
+                }
+            }
         }
+        self.check_at = self.ready;
     }
 
     /// The fresh frames the next `count` allocations will take (those the free list cannot
@@ -407,7 +435,7 @@ mod tests {
     #[test]
     fn frames_past_the_ready_part_come_once_the_host_says_so() {
         phys::reset(16 * 4096);
-        let granted = || Some(8 * 4096);
+        let granted = |wait: bool| wait.then_some(8 * 4096);
         let mut f = FrameAllocator::new(4096, 8 * 4096).with_ready(3 * 4096, granted);
         assert_eq!(f.available(), 7, "all of RAM counts");
         assert_eq!(f.alloc_contiguous(2), Some(4096));
@@ -415,15 +443,48 @@ mod tests {
         assert_eq!(f.alloc_contiguous(4), Some(4 * 4096));
         assert!(f.alloc_zeroed().is_none(), "RAM's end");
 
-        let refused = || None;
+        let refused = |_| None;
         let mut f = FrameAllocator::new(4096, 8 * 4096).with_ready(3 * 4096, refused);
         assert_eq!(f.alloc_contiguous(2), Some(4096));
         assert!(f.alloc_zeroed().is_none(), "refused: RAM ends at the ready part");
         assert_eq!(f.available(), 0);
 
-        let never = || panic!("all of RAM is ready: nothing to ask");
+        let never = |_| panic!("all of RAM is ready: nothing to ask");
         let mut f = FrameAllocator::new(4096, 4 * 4096).with_ready(4 * 4096, never);
         assert_eq!(f.alloc_contiguous(3), Some(4096));
+    }
+
+    #[test]
+    fn the_rest_of_ram_is_asked_for_once_half_the_ready_part_is_handed_out() {
+        use core::sync::atomic::{AtomicU32, Ordering};
+        static ASKED: AtomicU32 = AtomicU32::new(0);
+        static WAITED: AtomicU32 = AtomicU32::new(0);
+        const RAM: u64 = 4096;
+        phys::reset(RAM as usize * 4096);
+        let more = |wait: bool| {
+            if !wait {
+                ASKED.fetch_add(1, Ordering::Relaxed);
+                return Some(2049 * 4096);
+            }
+            WAITED.fetch_add(1, Ordering::Relaxed);
+            Some(RAM * 4096)
+        };
+        let counts = || (ASKED.load(Ordering::Relaxed), WAITED.load(Ordering::Relaxed));
+        // Frames 1..2049 ready, half of them 1024; the heap's reserve is 4096 / 32 = 128
+        // frames, and the ask comes once an allocation and the reserve reach past frame
+        // 1 + 1024 + 512 (the largest reserve): past frame 1409 of the app's own.
+        let mut f = FrameAllocator::new(4096, RAM * 4096).with_ready(2049 * 4096, more);
+        assert_eq!(f.alloc_contiguous(1408), Some(4096));
+        assert_eq!(counts(), (0, 0), "half of the ready part not reached");
+        assert_eq!(f.alloc_zeroed(), Some(1409 * 4096));
+        assert_eq!(counts(), (1, 0), "asked ahead, without waiting");
+        // The ready part's end, less the reserve, which stays within it.
+        assert_eq!(f.alloc_contiguous(2049 - 128 - 1410), Some(1410 * 4096));
+        assert_eq!(counts(), (1, 0), "the ready part was enough so far");
+        assert_eq!(f.alloc_zeroed(), Some((2049 - 128) * 4096), "past the ready part but its reserve");
+        assert_eq!(counts(), (1, 1), "waited for the rest, once");
+        assert_eq!(f.alloc_contiguous(1000), Some((2049 - 127) * 4096));
+        assert_eq!(counts(), (1, 1));
     }
 
     /// Tables at a new root mapping one page of their own at the app's first address.
