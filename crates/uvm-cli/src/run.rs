@@ -688,6 +688,16 @@ fn print_timings(
             uvm_vmm::late_ram::RAM_AT_BOOT >> 20
         );
     }
+    let (registered, ram) = report.ram_registered;
+    if registered < ram {
+        eprintln!(
+            "  {:<14} {} of {} MiB registered with KVM (the rest only once the guest has used half of \
+             that)",
+            "RAM slot",
+            registered >> 20,
+            ram >> 20
+        );
+    }
     eprintln!("  {:<14} after the exit status is out (a reaper destroys the VM)", "teardown");
     if let Outcome::Exited(_, g) = &report.outcome {
         let us = |tsc: u64| (tsc.saturating_sub(report.first_run_tsc)) as f64 * 1000.0 / report.tsc_khz.max(1) as f64;

@@ -333,6 +333,11 @@ fn cli_run_timings_breakdown() {
     for count in ["kernel entered at", "syscalls served in the VM", "exits: ", "teardown"] {
         assert!(stderr.contains(count), "{test}: no {count:?} in\n{stderr}");
     }
+    // A hello never grows into the part of its 64 MiB registered before boot (`late_ram`).
+    assert!(
+        stderr.contains("RAM slot") && stderr.contains("32 of 64 MiB registered with KVM"),
+        "{test}: no RAM slot line in\n{stderr}"
+    );
     if std::path::Path::new("/sys/module/kvm_pvm").exists() {
         // The number right after `marker` in the `kvm:` line.
         let count_after = |marker: &str| {

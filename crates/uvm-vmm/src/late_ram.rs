@@ -128,6 +128,16 @@ impl RamGate {
         }
     }
 
+    /// Bytes of RAM registered with KVM, from GPA 0 (all of it once the rest is registered).
+    pub(crate) fn registered(&self) -> u64 {
+        match *self.lock() {
+            GateState::NotStarted(bytes)
+            | GateState::Registering(bytes)
+            | GateState::Open(bytes, _)
+            | GateState::Failed(bytes) => bytes,
+        }
+    }
+
     /// How long registering the rest of RAM took, once it is done (`None`: it was not late).
     pub(crate) fn late_took(&self) -> Option<Duration> {
         match *self.lock() {
@@ -171,6 +181,8 @@ mod tests {
             assert_eq!(gate.wait(), RamReadiness::Ready(2 << 30));
         });
         assert_eq!(gate.late_took(), Some(Duration::from_micros(5)));
+        assert_eq!(gate.registered(), 2 << 30);
+        assert_eq!(RamGate::not_started(RAM_AT_BOOT).registered(), RAM_AT_BOOT, "never asked");
         assert!(!gate.registering(), "done");
         let failed = RamGate::not_started(RAM_AT_BOOT);
         failed.begin();

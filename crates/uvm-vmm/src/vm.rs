@@ -101,6 +101,9 @@ pub struct RunReport {
     /// own while the guest ran (`None`: it was not registered late: all of RAM was registered
     /// before boot, or the guest never grew into half of the first part and never asked).
     pub late_ram_took: Option<std::time::Duration>,
+    /// Bytes of guest RAM registered with KVM when the guest ended, and of all of it: less
+    /// when the guest never grew into the part registered before boot (`late_ram`).
+    pub ram_registered: (u64, u64),
     /// The VM itself: dropping the report tears it down; `teardown::exit_process` leaves that
     /// to a reaper instead.
     pub vm: VmResources,
@@ -499,6 +502,7 @@ pub fn run_staged(
         tsc_khz: u64::from(tsc_khz),
         first_run_tsc,
         late_ram_took: ram_gate.late_took(),
+        ram_registered: (ram_gate.registered(), memory.ram_size()),
         vcpus_started: vcpus.started(),
         vcpus_ahead: vcpus_ahead.as_ref().map(|parts| parts.ahead.counts()),
         vm: VmResources { _vcpus: fds, _vm: vm, _kvm: kvm, _memory: memory },
