@@ -7,9 +7,10 @@
 //! to 7 neighbours. A start without a profile learns one: the guest kernel reports the app's
 //! read-only pages KVM mapped (their Accessed bits) at the app's exit
 //! (`uvm_vmm::hot_pages`), and uvm saves them before it exits itself. Later starts copy
-//! them, grown to whole groups of 8 addresses ([`whole_groups`]). The copies are private to
-//! each VM (the glibc hello's 56 pages touched, 136 copied: 544 KiB); every other page of the
-//! image stays shared through the page cache.
+//! them, grown within their groups of 8 addresses ([`whole_groups`]). The copies are private
+//! to each VM (the glibc hello's 56 pages touched, 136 copied: 544 KiB, before session 35
+//! copied only what a group's look-ahead needs); every other page of the image stays shared
+//! through the page cache.
 //!
 //! A profile is named by the image's stored checksum and its command line (the app's argv:
 //! what a start touches follows what it is asked to do). What it lists is only a hint: the
@@ -81,19 +82,29 @@ fn placed_read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<(u64
         .collect()
 }
 
-/// `hot` (ascending image offsets of read-only pages) grown to whole groups of 8 pages of
-/// the app's address space: each read-only page (of the app at `app_offset` in the image)
-/// that shares its 32 KiB-aligned group of addresses with a hot one, ascending, at most
-/// `uvm_abi::boot::MAX_HOT_PAGES`. KVM maps a faulting page's neighbours in its group of 8
-/// page-table entries only up to the first it cannot map, and it cannot map a page of the
-/// read-only image slot ahead, so a group is all copies or the copies in it save little.
+/// `hot` (ascending image offsets of read-only pages) grown within their groups of 8 pages
+/// of the app's address space: each read-only page (of the app at `app_offset` in the image)
+/// in a hot page's 32 KiB-aligned group of addresses, from the group's start up to its last
+/// hot page, ascending, at most `uvm_abi::boot::MAX_HOT_PAGES`. KVM maps a faulting page's
+/// neighbours in its group of 8 page-table entries from the group's first entry on and only
+/// up to the first it cannot map, and it cannot map a page of the read-only image slot ahead:
+/// a group's hot pages come with one fault when every page before the last of them is a
+/// copy; the pages after it need none (they were copied too until session 35: the Go
+/// service's 398 hot pages made 664 copies).
 pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
     const GROUP: u64 = 8 * uvm_abi::layout::PAGE_SIZE;
     let pages = placed_read_only_pages(app_offset, elf);
-    let groups: std::collections::BTreeSet<u64> =
-        pages.iter().filter(|(offset, _)| hot.binary_search(offset).is_ok()).map(|(_, va)| va / GROUP).collect();
-    let mut grown: Vec<u64> =
-        pages.iter().filter(|(_, va)| groups.contains(&(va / GROUP))).map(|&(offset, _)| offset).collect();
+    // Each hot group and the address of its last hot page.
+    let mut last_hot = std::collections::BTreeMap::new();
+    for &(_, va) in pages.iter().filter(|(offset, _)| hot.binary_search(offset).is_ok()) {
+        let last = last_hot.entry(va / GROUP).or_insert(va);
+        *last = va.max(*last);
+    }
+    let mut grown: Vec<u64> = pages
+        .iter()
+        .filter(|(_, va)| last_hot.get(&(va / GROUP)).is_some_and(|&last| *va <= last))
+        .map(|&(offset, _)| offset)
+        .collect();
     grown.sort_unstable();
     grown.dedup();
     grown.truncate(uvm_abi::boot::MAX_HOT_PAGES as usize);
@@ -252,11 +263,16 @@ mod tests {
         };
         let app = 0x10_0000;
         let page = |va: u64| app + va - 0x40_0000;
-        // A hot page at 0x403000 (group 0x400000..0x408000: the text's first 7 pages) and
-        // one at 0x419000 (group 0x418000..: the read-only data's 3 pages, not the data).
+        // A hot page at 0x403000 (group 0x400000..0x408000: the text's first 7 pages, of
+        // which those up to it) and one at 0x419000 (group 0x418000..: the read-only data's
+        // 3 pages up to it, not the data).
         let grown = whole_groups(&[page(0x40_3000), page(0x41_9000)], app, &elf);
         let expected: Vec<u64> =
-            (0x40_1000..0x40_8000).step_by(4096).chain((0x41_8000..0x41_b000).step_by(4096)).map(page).collect();
+            (0x40_1000..0x40_4000).step_by(4096).chain((0x41_8000..0x41_a000).step_by(4096)).map(page).collect();
+        assert_eq!(grown, expected);
+        // Two hot pages of one group: up to the later one.
+        let grown = whole_groups(&[page(0x40_2000), page(0x40_6000), page(0x40_9000)], app, &elf);
+        let expected: Vec<u64> = (0x40_1000..0x40_7000).step_by(4096).chain([0x40_8000, 0x40_9000]).map(page).collect();
         assert_eq!(grown, expected);
         assert!(whole_groups(&[], app, &elf).is_empty());
     }
