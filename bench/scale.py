@@ -196,7 +196,7 @@ def main():
         print(f"peak memory of all of them together (their cgroup's peak): {peak / 2**20:.1f} MiB "
               f"({peak / 1024 / args.count:.0f} KiB per VM{kernel})")
     else:
-        print(f"peak extra memory of the machine (no memory cgroup could be made: a rough figure): "
+        print(f"peak extra memory of the machine (without a memory cgroup of their own: a rough figure): "
               f"{(peak[0] - baseline) / 1024:.1f} MiB ({(peak[0] - baseline) / args.count:.0f} KiB per VM)")
     if args.pss_after:
         timer.join()
