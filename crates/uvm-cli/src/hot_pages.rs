@@ -7,10 +7,9 @@
 //! to 7 neighbours. A start without a profile learns one: the guest kernel reports the app's
 //! read-only pages KVM mapped (their Accessed bits) at the app's exit
 //! (`uvm_vmm::hot_pages`), and uvm saves them before it exits itself. Later starts copy
-//! them, grown within their groups of 8 addresses ([`whole_groups`]). The copies are private
-//! to each VM (the glibc hello's 56 pages touched, 136 copied: 544 KiB, before session 35
-//! copied only what a group's look-ahead needs); every other page of the image stays shared
-//! through the page cache.
+//! them, grown within their groups of 8 addresses ([`grown_in_groups`]). The copies are
+//! private to each VM (the glibc hello's 56 pages touched, 103 copied: 412 KiB); every other
+//! page of the image stays shared through the page cache.
 //!
 //! A profile is named by the image's stored checksum and its command line (the app's argv:
 //! what a start touches follows what it is asked to do). What it lists is only a hint: the
@@ -91,7 +90,7 @@ fn placed_read_only_pages(app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<(u64
 /// a group's hot pages come with one fault when every page before the last of them is a
 /// copy; the pages after it need none (they were copied too until session 35: the Go
 /// service's 398 hot pages made 664 copies).
-pub fn whole_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
+pub fn grown_in_groups(hot: &[u64], app_offset: u64, elf: &uvm_image::ElfInfo) -> Vec<u64> {
     const GROUP: u64 = 8 * uvm_abi::layout::PAGE_SIZE;
     let pages = placed_read_only_pages(app_offset, elf);
     // Each hot group and the address of its last hot page.
@@ -266,15 +265,15 @@ mod tests {
         // A hot page at 0x403000 (group 0x400000..0x408000: the text's first 7 pages, of
         // which those up to it) and one at 0x419000 (group 0x418000..: the read-only data's
         // 3 pages up to it, not the data).
-        let grown = whole_groups(&[page(0x40_3000), page(0x41_9000)], app, &elf);
+        let grown = grown_in_groups(&[page(0x40_3000), page(0x41_9000)], app, &elf);
         let expected: Vec<u64> =
             (0x40_1000..0x40_4000).step_by(4096).chain((0x41_8000..0x41_a000).step_by(4096)).map(page).collect();
         assert_eq!(grown, expected);
         // Two hot pages of one group: up to the later one.
-        let grown = whole_groups(&[page(0x40_2000), page(0x40_6000), page(0x40_9000)], app, &elf);
+        let grown = grown_in_groups(&[page(0x40_2000), page(0x40_6000), page(0x40_9000)], app, &elf);
         let expected: Vec<u64> = (0x40_1000..0x40_7000).step_by(4096).chain([0x40_8000, 0x40_9000]).map(page).collect();
         assert_eq!(grown, expected);
-        assert!(whole_groups(&[], app, &elf).is_empty());
+        assert!(grown_in_groups(&[], app, &elf).is_empty());
     }
 
     #[test]

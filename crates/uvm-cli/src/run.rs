@@ -112,7 +112,7 @@ fn open_image(
             match crate::hot_pages::load(&profile, &candidates) {
                 Some(loaded) if large_pages => (Vec::new(), loaded.fresh, loaded.vcpus, None),
                 Some(loaded) => {
-                    let mut hot = crate::hot_pages::whole_groups(&loaded.pages, image.app_entry().data.offset, &elf);
+                    let mut hot = crate::hot_pages::grown_in_groups(&loaded.pages, image.app_entry().data.offset, &elf);
                     // The copies stay for the VM's life: at most a sixteenth of its memory.
                     let most = u64::from(memory_mib) * (1 << 20) / uvm_abi::layout::PAGE_SIZE / 16;
                     hot.truncate(usize::try_from(most).unwrap_or(usize::MAX));
