@@ -339,9 +339,7 @@ pub fn stage_memory(spec: &VmSpec<'_>, vm: Option<VmReceiver>) -> Result<StagedM
         Some(vm) => {
             register_memory(&vm, &memory, at_boot)?;
             let slots_took = started.elapsed() - took;
-            // Never more than the VM may start: a profile learned with more CPUs is a hint.
-            let ahead = spec.launch.vcpus_ahead.min(spec.cpus.saturating_sub(1));
-            (Some(slots_took), VcpusAheadParts::new(&vm, ahead))
+            (Some(slots_took), VcpusAheadParts::new(&vm, spec.launch.vcpus_ahead))
         }
         None => (None, None),
     };
