@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the guest kernel's size is made of: the flat binary `uvm` embeds, its sections, the
-margins that decide its next step (the text is padded to a 32 KiB group, and the hot text,
-copied into every VM, to a page), and the text by module. docs/PERFORMANCE.md ("Sizes")
+margins that decide its next step (the text is padded to a 32 KiB group; the hot text and
+the read-only data, copied into every VM, take whole pages), and the text by module. docs/PERFORMANCE.md ("Sizes")
 keeps its figures; this script reproduces them.
 
 Usage: scripts/kernel-size.py [KERNEL_ELF]
@@ -93,6 +93,11 @@ def main():
         spare = -text_end % GROUP
         print(f"__text_end {text_end:#x}: {spare} bytes ({spare / 1024:.1f} KiB) before the next "
               f"32 KiB step (the flat binary grows by 32 KiB when the text crosses it)")
+    read_only = [(v, f) for v, f, _, flags in segments if flags == "R" and text_end is not None and v > text_end]
+    if read_only:
+        vaddr, filesz = read_only[0]
+        print(f"read-only data ends at {vaddr + filesz:#x}: {-(vaddr + filesz) % PAGE} bytes before its page's end "
+              f"(a page more copied into each VM past it)")
     if shared_start is not None:
         hot = [(a, s) for a, s, _ in sized if KERNEL_BASE <= a < shared_start and s]
         hot_end = max(a + s for a, s in hot) if hot else shared_start

@@ -1,4 +1,5 @@
-/* CPU time: a thread that computes uses CPU time, one that sleeps does not, and the process's
+/* CPU time: a thread that computes uses CPU time, one that sleeps does not (nor while it still
+ * sleeps), and the process's
  * is its threads' together, ended ones included; times, getrusage and /proc/self/stat agree
  * with clock_gettime; a child's time is its parent's children's time once waited for (wait4's
  * rusage, RUSAGE_CHILDREN, times). Prints facts only. */
@@ -35,6 +36,13 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static void *sleeper(void *arg) {
+    (void)arg;
+    struct timespec nap = {0, 400 * MS};
+    nanosleep(&nap, NULL);
+    return NULL;
+}
+
 static const char *yes(int ok) {
     return ok ? "yes" : "no";
 }
@@ -48,6 +56,14 @@ int main(void) {
     long long after_sleep = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     printf("computing 100 ms is CPU time: %s\n", yes(before_sleep >= 100 * MS));
     printf("sleeping 300 ms is not: %s\n", yes(after_sleep - before_sleep < 150 * MS));
+
+    /* Another thread's sleep in progress is not CPU time either (read while it sleeps). */
+    pthread_t s;
+    pthread_create(&s, NULL, sleeper, NULL);
+    nanosleep(&(struct timespec){0, 200 * MS}, NULL);
+    long long during = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    printf("nor another thread's sleep, while it sleeps: %s\n", yes(during - after_sleep < 100 * MS));
+    pthread_join(s, NULL);
 
     pthread_t t;
     pthread_create(&t, NULL, worker, NULL);

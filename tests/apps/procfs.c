@@ -1,6 +1,9 @@
-/* Tests /proc/self: maps (format, [heap], [stack], the executable, mprotect splits), status, stat, cmdline, environ. */
+/* Tests /proc/self: maps (format, [heap], [stack], the executable, mprotect splits), status, stat, cmdline, environ;
+ * and the system-wide files: loadavg, version, meminfo, uptime and /proc/stat. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,37 @@ static int has_line(const char *text, const char *key, const char *suffix) {
         line += len + (end ? 1 : 0);
     }
     return 0;
+}
+
+/* /proc/stat's first line: user + nice + system, and idle, in clock ticks; 1 if it parses as
+ * Linux writes it ("cpu " and 10 numbers). */
+static int stat_cpu_line(const char *stat, unsigned long long *busy, unsigned long long *idle) {
+    unsigned long long v[10];
+    int n = sscanf(stat, "cpu  %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], &v[6], &v[7], &v[8], &v[9]);
+    *busy = v[0] + v[1] + v[2];
+    *idle = v[3];
+    return n == 10;
+}
+
+/* How many "cpuN" lines /proc/stat has, and whether every other line Linux writes is there. */
+static int stat_cpus(const char *stat, int *others) {
+    int cpus = 0;
+    int seen = 0;
+    const char *keys[] = {"intr ", "ctxt ", "btime ", "processes ", "procs_running ", "procs_blocked ", "softirq "};
+    for (const char *line = stat; *line;) {
+        const char *end = strchr(line, '\n');
+        if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9')
+            cpus++;
+        for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (strncmp(line, keys[i], strlen(keys[i])) == 0)
+                seen |= 1 << i;
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    *others = seen == (1 << (sizeof keys / sizeof keys[0])) - 1;
+    return cpus;
 }
 
 /* Whether /proc/self/maps's line for [start, end) has perms `perms`, offset 0, no file, as Linux writes it. */
@@ -179,6 +213,36 @@ int main(int argc, char **argv) {
     char *meminfo = slurp("/proc/meminfo", NULL);
     printf("meminfo: MemTotal %s, MemFree %s, MemAvailable %s\n", has_line(meminfo, "MemTotal:", " kB") ? "yes" : "no",
            has_line(meminfo, "MemFree:", " kB") ? "yes" : "no", has_line(meminfo, "MemAvailable:", " kB") ? "yes" : "no");
+
+    /* /proc/uptime and /proc/stat: the VM's time, busy and idle, which a spin moves. */
+    double up, idle_seconds;
+    printf("uptime: parses %s\n", sscanf(slurp("/proc/uptime", NULL), "%lf %lf", &up, &idle_seconds) == 2 ? "yes" : "no");
+    char *vm_stat = slurp("/proc/stat", NULL);
+    unsigned long long busy0, idle0, busy1, idle1;
+    int parses = stat_cpu_line(vm_stat, &busy0, &idle0);
+    int others;
+    cpu_set_t allowed;
+    check(sched_getaffinity(0, sizeof allowed, &allowed) == 0, "sched_getaffinity");
+    int cpus = stat_cpus(vm_stat, &others);
+    long long btime = -1;
+    const char *b = strstr(vm_stat, "\nbtime ");
+    if (b)
+        btime = atoll(b + 7);
+    printf("stat: cpu line parses %s, a cpuN line per CPU %s, the other lines %s, btime is a date %s\n",
+           parses ? "yes" : "no", cpus == CPU_COUNT(&allowed) ? "yes" : "no", others ? "yes" : "no",
+           btime > 1000000000 && btime <= (long long)time(NULL) ? "yes" : "no");
+    /* 0.3 s of CPU: at least 0.2 s more busy time (clock ticks are 10 ms), idle never less. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    volatile unsigned long spin = 0;
+    do {
+        for (int i = 0; i < 100000; i++)
+            spin++;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 300000000L);
+    stat_cpu_line(slurp("/proc/stat", NULL), &busy1, &idle1);
+    printf("stat: after 0.3 s of CPU, busy time grew by 0.2 s or more %s, idle time never fell %s\n",
+           busy1 >= busy0 + 20 ? "yes" : "no", idle1 >= idle0 ? "yes" : "no");
 
     /* The host and domain names: set by one process, seen by all (one UTS namespace). */
     pid_t child = fork();

@@ -360,7 +360,10 @@ pub fn end_process(p: &mut Process, ending: Ending) -> ! {
         }
     }
     let now = p.clock.monotonic_ns(crate::time::rdtsc());
-    let cpu_ns = p.cpu_ns(now).saturating_add(p.view.cpu.children_ns());
+    let own_ns = p.cpu_ns(now);
+    // Its view goes with it below, under the process lock `/proc/stat`'s readings take too.
+    p.vfs.process_ended(own_ns);
+    let cpu_ns = own_ns.saturating_add(p.view.cpu.children_ns());
     let pidfd = p.pidfd.take();
     if let Some(pidfd) = &pidfd {
         pidfd.advance(Stage::Ended);

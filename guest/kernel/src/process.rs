@@ -689,7 +689,18 @@ impl Process {
         self.switch_to(current_cpu());
         let waited = self.clock.monotonic_ns(crate::time::rdtsc()).saturating_sub(from);
         self.thread.waited_ns += waited;
-        self.view.cpu.waited(waited);
+        self.view.cpu.wait_ended(from, waited);
+    }
+
+    /// This thread begins a wait in [`Process::unlocked`]: now (monotonic ns), which the
+    /// process's CPU time leaves out from here on, while it waits (`crate::cputime`). Out of
+    /// line, as `back_from_wait`.
+    #[cfg(not(test))]
+    #[inline(never)]
+    fn begin_wait(&self) -> u64 {
+        let from = self.clock.monotonic_ns(crate::time::rdtsc());
+        self.view.cpu.wait_began(from);
+        from
     }
 
     /// Asks the VMM to write out what the app left in transmit rings (a flush point: see
@@ -706,7 +717,7 @@ impl Process {
     pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
         #[cfg(not(test))]
         {
-            let from = self.clock.monotonic_ns(crate::time::rdtsc());
+            let from = self.begin_wait();
             let result = PROCESS.release_while(self, f);
             self.back_from_wait(from);
             result

@@ -997,12 +997,14 @@ pub fn posix_timer(tc: Toolchain) -> Case {
     case("posix_timer", c_only(tc), "posix_timer", vec![Run::new("timers").stdout(out)])
 }
 
-/// `cputime`: computing is CPU time, sleeping is not, an ended thread's counts for the
+/// `cputime`: computing is CPU time, sleeping is not (another thread's neither, while it
+/// sleeps), an ended thread's counts for the
 /// process; times, getrusage and /proc/self/stat agree with clock_gettime; a waited-for
 /// child's time is in wait4's rusage, RUSAGE_CHILDREN and times.
 pub fn cputime(tc: Toolchain) -> Case {
     let out = "computing 100 ms is CPU time: yes\n\
                sleeping 300 ms is not: yes\n\
+               nor another thread's sleep, while it sleeps: yes\n\
                an ended thread's 100 ms count for the process: yes\n\
                but not for the main thread: yes\n\
                getrusage agrees: yes\n\
@@ -1829,8 +1831,9 @@ pub fn madvise(tc: Toolchain) -> Case {
 
 /// `procfs`: /proc/self/maps in Linux's format (an mprotect split, [heap], [stack], the
 /// executable by path), status, stat, statm, comm, cmdline and environ as the app got them,
-/// and /proc/loadavg, /proc/version and /proc/meminfo; a child's sethostname and
-/// setdomainname seen by its parent's uname.
+/// and /proc/loadavg, /proc/version, /proc/meminfo, /proc/uptime and /proc/stat (its lines,
+/// a cpuN line per CPU the app may use, busy time that a spin moves); a child's sethostname
+/// and setdomainname seen by its parent's uname.
 pub fn procfs(tc: Toolchain) -> Case {
     let out = "maps: 3-page r--p mapping ok\n\
                maps: after mprotect of the middle page: ok, ok, ok\n\
@@ -1846,6 +1849,9 @@ pub fn procfs(tc: Toolchain) -> Case {
                loadavg: parses yes\n\
                version: starts with \"Linux version \" yes, names the release yes\n\
                meminfo: MemTotal yes, MemFree yes, MemAvailable yes\n\
+               uptime: parses yes\n\
+               stat: cpu line parses yes, a cpuN line per CPU yes, the other lines yes, btime is a date yes\n\
+               stat: after 0.3 s of CPU, busy time grew by 0.2 s or more yes, idle time never fell yes\n\
                a child's sethostname/setdomainname: status 0, uname says from-child / example.test\n\
                sethostname of 65 bytes: EINVAL\n";
     case("procfs", c_only(tc), "procfs", vec![Run::new("/proc/self").stdout(out)])

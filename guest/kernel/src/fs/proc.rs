@@ -6,7 +6,7 @@
 //! /proc/PID/mounts             /proc/mounts -> self/mounts
 //! /proc/PID/maps /proc/PID/status /proc/PID/stat /proc/PID/statm /proc/PID/comm
 //! /proc/PID/cmdline /proc/PID/environ
-//! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version
+//! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version /proc/stat
 //! ```
 //! The app is pid 1; there is a `PID` directory for every process of the VM, and `self`
 //! names the calling one. `cwd` and `fd/N` are "magic" links as on Linux: `readlink` gives a
@@ -15,11 +15,21 @@
 //! the command line come from each process, through the [`ProcessView`] the kernel installs
 //! for the calling process and registers for every process. Files are generated when read,
 //! in Linux's formats; anything not listed is `ENOENT`.
+//!
+//! CPU time (`/proc/stat`, `/proc/uptime`'s idle time, each process's `stat`) is what
+//! `crate::cputime` counts: all of it user time. The VM's busy time is its live processes'
+//! own time and that of the processes that ended ([`ProcFs::process_ended`]); its idle time
+//! is the rest of uptime times the CPU count. The VM's CPUs are run slots any vCPU takes, so
+//! `/proc/stat`'s per-CPU lines split the totals evenly. Not counted, shown as 0: interrupts,
+//! softirqs, context switches, blocked processes, and the load averages; `procs_running`
+//! counts every live thread (as each process's `stat` shows it running), `processes` the
+//! processes started since boot (Linux counts threads too).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::Errno;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
@@ -248,6 +258,8 @@ pub enum ProcKind {
     LoadAvg,
     /// `/proc/version`.
     Version,
+    /// `/proc/stat` (the VM's; a process's is [`ProcKind::Stat`]).
+    KernelStat,
     /// `/proc/1/maps`.
     Maps,
     /// `/proc/1/status`.
@@ -264,12 +276,13 @@ pub enum ProcKind {
     Environ,
 }
 
-const ROOT_ENTRIES: [(&[u8], ProcKind); 7] = [
+const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
     (b"cpuinfo", ProcKind::CpuInfo),
     (b"loadavg", ProcKind::LoadAvg),
     (b"meminfo", ProcKind::MemInfo),
     (b"mounts", ProcKind::MountsLink),
     (b"self", ProcKind::SelfLink),
+    (b"stat", ProcKind::KernelStat),
     (b"uptime", ProcKind::Uptime),
     (b"version", ProcKind::Version),
 ];
@@ -312,6 +325,7 @@ impl ProcKind {
             ProcKind::Comm => 18,
             ProcKind::Cmdline => 19,
             ProcKind::Environ => 20,
+            ProcKind::KernelStat => 21,
             ProcKind::Fd(fd) => FD_INO_BASE + fd as u64,
         }
     }
@@ -329,6 +343,7 @@ impl ProcKind {
             | ProcKind::Uptime
             | ProcKind::LoadAvg
             | ProcKind::Version
+            | ProcKind::KernelStat
             | ProcKind::Maps
             | ProcKind::Status
             | ProcKind::Stat
@@ -358,7 +373,32 @@ impl ProcKind {
                 | ProcKind::Uptime
                 | ProcKind::LoadAvg
                 | ProcKind::Version
+                | ProcKind::KernelStat
         )
+    }
+}
+
+/// Appends `count` fields of " 0".
+fn push_zeros(text: &mut String, count: usize) {
+    for _ in 0..count {
+        text.push_str(" 0");
+    }
+}
+
+/// Appends `n` in decimal (without `format!`: see `ProcFs::kernel_stat`).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        text.push(char::from(d));
     }
 }
 
@@ -378,6 +418,10 @@ pub struct ProcFs {
     process: SpinLock<Option<Arc<dyn ProcessView>>>,
     /// Every process's view, while the process lives (`/proc/PID`).
     processes: SpinLock<Vec<Weak<dyn ProcessView>>>,
+    /// The CPU time of the processes that ended, their own (`/proc/stat`).
+    ended_cpu_ns: AtomicU64,
+    /// Processes started since boot, the first included (`/proc/stat`'s `processes`).
+    started: AtomicU64,
 }
 
 impl ProcFs {
@@ -411,6 +455,8 @@ impl ProcFs {
             booted: Timespec::from_clock(clock()),
             process: SpinLock::new(None),
             processes: SpinLock::new(Vec::new()),
+            ended_cpu_ns: AtomicU64::new(0),
+            started: AtomicU64::new(1),
         })
     }
 
@@ -461,8 +507,21 @@ impl ProcFs {
     pub fn register_process(&self, view: &Arc<dyn ProcessView>) {
         let pid = view.ids().0;
         let mut processes = self.processes.lock();
+        let known = processes.iter().any(|known| known.upgrade().is_some_and(|known| known.ids().0 == pid));
+        if !known && pid != APP_PID {
+            self.started.fetch_add(1, Ordering::Relaxed);
+        }
         processes.retain(|known| known.upgrade().is_some_and(|known| known.ids().0 != pid));
         processes.push(Arc::downgrade(view));
+    }
+
+    /// A process ended, whose own CPU time was `own_ns` (its children's was counted as each
+    /// ended): the VM's CPU time keeps it (`/proc/stat`). Call it as its view goes, under the
+    /// same lock as every reading (the process lock), so no reading counts it twice.
+    #[cold]
+    #[inline(never)]
+    pub fn process_ended(&self, own_ns: u64) {
+        self.ended_cpu_ns.fetch_add(own_ns, Ordering::Relaxed);
     }
 
     /// `/proc` itself.
@@ -568,9 +627,93 @@ impl ProcFs {
         (seconds, nanos)
     }
 
+    #[cold]
+    #[inline(never)]
     fn uptime(&self) -> String {
         let (seconds, nanos) = self.since_boot();
-        format!("{seconds}.{:02} 0.00\n", nanos / 10_000_000)
+        let hundredths = (seconds as u64) * 100 + (nanos as u64) / 10_000_000;
+        let (_, idle) = self.busy_and_idle_ticks();
+        // Two decimals as digits (see `kernel_stat` on the read-only data).
+        let mut text = String::new();
+        for (at, h) in [hundredths, idle * 100 / CLOCK_TICKS].into_iter().enumerate() {
+            if at > 0 {
+                text.push(' ');
+            }
+            push_decimal(&mut text, h / 100);
+            text.push('.');
+            push_decimal(&mut text, h / 10 % 10);
+            push_decimal(&mut text, h % 10);
+        }
+        text.push('\n');
+        text
+    }
+
+    /// The live processes' views, each once (the calling process's included).
+    #[cold]
+    #[inline(never)]
+    fn live_views(&self) -> Vec<Arc<dyn ProcessView>> {
+        let mut views: Vec<Arc<dyn ProcessView>> = self.processes.lock().iter().filter_map(Weak::upgrade).collect();
+        if let Some(current) = self.process.lock().clone() {
+            let pid = current.ids().0;
+            if !views.iter().any(|v| v.ids().0 == pid) {
+                views.push(current);
+            }
+        }
+        views
+    }
+
+    /// The VM's busy and idle time since boot, in clock ticks, all CPUs together: the live
+    /// processes' own CPU time and the ended ones', and the rest of uptime times the CPUs.
+    #[cold]
+    #[inline(never)]
+    fn busy_and_idle_ticks(&self) -> (u64, u64) {
+        let live: u64 = self.live_views().iter().filter_map(|v| v.cpu_ns()).fold(0, u64::saturating_add);
+        let busy = live.saturating_add(self.ended_cpu_ns.load(Ordering::Relaxed)) / (1_000_000_000 / CLOCK_TICKS);
+        let cpus = u64::from(self.system.cpu_count.max(1));
+        (busy, self.ticks_since_boot().saturating_mul(cpus).saturating_sub(busy))
+    }
+
+    /// `/proc/stat`: the VM's CPU time (user and idle; per CPU, split evenly), then the counts
+    /// Linux shows after it (see the module's notes on what is not counted).
+    #[cold]
+    #[inline(never)]
+    fn kernel_stat(&self) -> String {
+        let (busy, idle) = self.busy_and_idle_ticks();
+        let cpus = u64::from(self.system.cpu_count.max(1));
+        // Written with `push_str` and `push_decimal` rather than `format!`: a format's pieces
+        // take room in the read-only data, which has little to spare ("Sizes" in
+        // docs/PERFORMANCE.md), where code costs only cold text.
+        let mut text = String::new();
+        let mut line = |name: &str, cpu: Option<u64>, user: u64, idle: u64| {
+            text.push_str(name);
+            if let Some(cpu) = cpu {
+                push_decimal(&mut text, cpu);
+            }
+            text.push(' ');
+            push_decimal(&mut text, user);
+            push_zeros(&mut text, 2);
+            text.push(' ');
+            push_decimal(&mut text, idle);
+            push_zeros(&mut text, 6);
+            text.push('\n');
+        };
+        line("cpu ", None, busy, idle);
+        for cpu in 0..cpus {
+            // CPU 0 takes the remainders.
+            let share = |total: u64| total / cpus + if cpu == 0 { total % cpus } else { 0 };
+            line("cpu", Some(cpu), share(busy), share(idle));
+        }
+        let threads: u64 = self.live_views().iter().map(|v| u64::from(v.thread_count())).sum();
+        text.push_str("intr 0\nctxt 0\nbtime ");
+        push_decimal(&mut text, self.booted.sec.max(0) as u64);
+        text.push_str("\nprocesses ");
+        push_decimal(&mut text, self.started.load(Ordering::Relaxed));
+        text.push_str("\nprocs_running ");
+        push_decimal(&mut text, threads.max(1));
+        text.push_str("\nprocs_blocked 0\nsoftirq");
+        push_zeros(&mut text, 11);
+        text.push('\n');
+        text
     }
 
     /// Process `of`'s CPU time in clock ticks (the VM's uptime when its view does not know).
@@ -1022,6 +1165,7 @@ impl ProcNode {
             ProcKind::Uptime => self.fs.uptime(),
             ProcKind::LoadAvg => format!("0.00 0.00 0.00 1/1 {APP_PID}\n"),
             ProcKind::Version => self.fs.version(),
+            ProcKind::KernelStat => self.fs.kernel_stat(),
             ProcKind::Maps => self.fs.maps(self.pid),
             ProcKind::Status => self.fs.status(self.pid),
             ProcKind::Stat => self.fs.stat(self.pid),
@@ -1205,7 +1349,7 @@ mod tests {
         fs.register_process(&child);
         let mut names = Vec::new();
         fs.root()
-            .read_dir(FIRST_ENTRY_OFFSET + 7, &mut |e| {
+            .read_dir(FIRST_ENTRY_OFFSET + ROOT_ENTRIES.len() as u64, &mut |e| {
                 names.push(e.name.to_vec());
                 true
             })
@@ -1248,7 +1392,10 @@ mod tests {
                 true
             })
             .unwrap();
-        assert_eq!(names, [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"uptime", b"version", b"1"]);
+        assert_eq!(
+            names,
+            [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"stat", b"uptime", b"version", b"1"]
+        );
         let fd_dir = walk(&fs, "1/fd").unwrap();
         assert_eq!(fd_dir.parent().unwrap().kind(), ProcKind::PidDir);
         assert_eq!(walk(&fs, "1").unwrap().parent().unwrap().kind(), ProcKind::Root);
@@ -1301,6 +1448,79 @@ mod tests {
         fn envp(&self) -> Vec<Vec<u8>> {
             alloc::vec![b"A=1".to_vec()]
         }
+    }
+
+    /// A process with a pid, a CPU time and a thread count (`/proc/stat`'s inputs).
+    struct TimedProcess {
+        pid: u32,
+        cpu_ns: u64,
+        threads: u32,
+    }
+
+    impl ProcessView for TimedProcess {
+        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+            None
+        }
+        fn open_fds(&self) -> Vec<i32> {
+            Vec::new()
+        }
+        fn cwd(&self) -> Location {
+            unreachable!("not asked")
+        }
+        fn ids(&self) -> (u32, u32) {
+            (self.pid, 1)
+        }
+        fn thread_count(&self) -> u32 {
+            self.threads
+        }
+        fn cpu_ns(&self) -> Option<u64> {
+            Some(self.cpu_ns)
+        }
+    }
+
+    /// A clock the test moves: seconds since the epoch, whole.
+    static STAT_CLOCK: core::sync::atomic::AtomicI64 = core::sync::atomic::AtomicI64::new(1000);
+
+    fn stat_clock() -> (i64, u32) {
+        (STAT_CLOCK.load(Ordering::SeqCst), 0)
+    }
+
+    #[test]
+    fn the_vms_cpu_time_is_its_processes_and_the_rest_of_uptime_is_idle() {
+        let system = SystemInfo { cpu_count: 2, cpu_khz: 2_500_123, mem_total_bytes: 64 << 20, mem_free_bytes: free };
+        let fs = ProcFs::new(b"/bin/app", Vec::new(), None, system, stat_clock, 0, 0);
+        let app: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 1, cpu_ns: 500_000_000, threads: 1 });
+        let child: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 7, cpu_ns: 250_000_000, threads: 2 });
+        fs.set_calling_process(app.clone());
+        fs.register_process(&app);
+        fs.register_process(&child);
+        fs.register_process(&child);
+        fs.process_ended(100_000_000);
+        STAT_CLOCK.store(1002, Ordering::SeqCst);
+        // Busy: 0.5 + 0.25 + 0.1 s = 85 ticks; idle: 2 s on 2 CPUs, less that.
+        let stat = text(&fs, "stat");
+        let lines: Vec<&str> = stat.lines().collect();
+        assert_eq!(lines[0], "cpu  85 0 0 315 0 0 0 0 0 0", "{stat}");
+        assert_eq!(lines[1], "cpu0 43 0 0 158 0 0 0 0 0 0");
+        assert_eq!(lines[2], "cpu1 42 0 0 157 0 0 0 0 0 0");
+        assert_eq!(
+            &lines[3..],
+            [
+                "intr 0",
+                "ctxt 0",
+                "btime 1000",
+                "processes 2",
+                "procs_running 3",
+                "procs_blocked 0",
+                "softirq 0 0 0 0 0 0 0 0 0 0 0"
+            ]
+        );
+        assert_eq!(text(&fs, "uptime"), "2.00 3.15\n");
+        // The child ends: its time stays with the VM's.
+        fs.process_ended(250_000_000);
+        drop(child);
+        assert!(text(&fs, "stat").starts_with("cpu  85 0 0 315 "), "{}", text(&fs, "stat"));
+        assert_eq!(walk(&fs, "stat").unwrap().stat().mode, 0o100444);
     }
 
     fn procfs_with_process() -> Arc<ProcFs> {

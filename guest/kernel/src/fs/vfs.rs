@@ -376,6 +376,11 @@ impl Vfs {
         self.proc.register_process(view);
     }
 
+    /// A process ended whose own CPU time was `own_ns` (`/proc/stat` keeps it).
+    pub fn process_ended(&self, own_ns: u64) {
+        self.proc.process_ended(own_ns);
+    }
+
     /// The image file system (for the ELF loader and the memory manager).
     pub fn image(&self) -> &Arc<ImageFs> {
         &self.image
