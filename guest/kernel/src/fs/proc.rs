@@ -1224,6 +1224,21 @@ fn parse_fd(name: &[u8]) -> Option<i32> {
 mod tests {
     use super::*;
 
+    /// The three methods a test view without files answers alike: no fds, no cwd asked.
+    macro_rules! without_files {
+        () => {
+            fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
+                None
+            }
+            fn open_fds(&self) -> Vec<i32> {
+                Vec::new()
+            }
+            fn cwd(&self) -> Location {
+                unreachable!("not asked")
+            }
+        };
+    }
+
     fn clock() -> (i64, u32) {
         (100, 500_000_000)
     }
@@ -1325,15 +1340,7 @@ mod tests {
     struct EarlyApp;
 
     impl ProcessView for EarlyApp {
-        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
-            None
-        }
-        fn open_fds(&self) -> Vec<i32> {
-            Vec::new()
-        }
-        fn cwd(&self) -> Location {
-            unreachable!("not asked")
-        }
+        without_files!();
     }
 
     #[test]
@@ -1458,15 +1465,7 @@ mod tests {
     }
 
     impl ProcessView for TimedProcess {
-        fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
-            None
-        }
-        fn open_fds(&self) -> Vec<i32> {
-            Vec::new()
-        }
-        fn cwd(&self) -> Location {
-            unreachable!("not asked")
-        }
+        without_files!();
         fn ids(&self) -> (u32, u32) {
             (self.pid, 1)
         }
@@ -1571,15 +1570,7 @@ mod tests {
             };
             struct One(MapRegion);
             impl ProcessView for One {
-                fn fd_file(&self, _fd: i32) -> Option<Arc<OpenFile>> {
-                    None
-                }
-                fn open_fds(&self) -> Vec<i32> {
-                    Vec::new()
-                }
-                fn cwd(&self) -> Location {
-                    unreachable!("not asked")
-                }
+                without_files!();
                 fn memory(&self) -> Option<MemoryUsage> {
                     Some(MemoryUsage { regions: alloc::vec![self.0], ..MemoryUsage::default() })
                 }
