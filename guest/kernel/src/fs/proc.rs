@@ -664,13 +664,17 @@ impl ProcFs {
 
     /// The VM's busy and idle time since boot, in clock ticks, all CPUs together: the live
     /// processes' own CPU time and the ended ones', and the rest of uptime times the CPUs.
+    /// The busy time is at most uptime times the CPUs: a thread whose vCPU waits for one of
+    /// the VM's run slots (more threads than CPUs) counts that wait as running, as a vCPU the
+    /// host preempts does (`crate::cputime`), which the sum would otherwise show.
     #[cold]
     #[inline(never)]
     fn busy_and_idle_ticks(&self) -> (u64, u64) {
         let live: u64 = self.live_views().iter().filter_map(|v| v.cpu_ns()).fold(0, u64::saturating_add);
         let busy = live.saturating_add(self.ended_cpu_ns.load(Ordering::Relaxed)) / (1_000_000_000 / CLOCK_TICKS);
         let cpus = u64::from(self.system.cpu_count.max(1));
-        (busy, self.ticks_since_boot().saturating_mul(cpus).saturating_sub(busy))
+        let all = self.ticks_since_boot().saturating_mul(cpus);
+        (busy.min(all), all.saturating_sub(busy))
     }
 
     /// `/proc/stat`: the VM's CPU time (user and idle; per CPU, split evenly), then the counts
@@ -1520,6 +1524,11 @@ mod tests {
         drop(child);
         assert!(text(&fs, "stat").starts_with("cpu  85 0 0 315 "), "{}", text(&fs, "stat"));
         assert_eq!(walk(&fs, "stat").unwrap().stat().mode, 0o100444);
+        // More threads than CPUs, waiting for a run slot, count as running: never more busy
+        // time than the CPUs had.
+        let crowd: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 9, cpu_ns: 9_000_000_000, threads: 40 });
+        fs.register_process(&crowd);
+        assert!(text(&fs, "stat").starts_with("cpu  400 0 0 0 "), "{}", text(&fs, "stat"));
     }
 
     fn procfs_with_process() -> Arc<ProcFs> {
