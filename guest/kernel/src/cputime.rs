@@ -47,6 +47,11 @@ impl ProcessCpu {
         self.waiting.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How many of its threads are in a wait now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// A live thread's wait that began at `from_ns` ended after `ns`.
     pub fn wait_ended(&self, from_ns: u64, ns: u64) {
         self.live_waits.fetch_add(ns, Ordering::Relaxed);

@@ -331,6 +331,10 @@ impl ProcessView for SelfView {
         self.threads.load(core::sync::atomic::Ordering::Relaxed)
     }
 
+    fn waiting_threads(&self) -> u32 {
+        self.cpu.waiting()
+    }
+
     fn cpu_ns(&self) -> Option<u64> {
         Some(self.cpu.total_ns(self.thread_count(), crate::cputime::now_ns()))
     }

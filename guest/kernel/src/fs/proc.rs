@@ -21,15 +21,18 @@
 //! own time and that of the processes that ended ([`ProcFs::process_ended`]); its idle time
 //! is the rest of uptime times the CPU count. The VM's CPUs are run slots any vCPU takes, so
 //! `/proc/stat`'s per-CPU lines split the totals evenly. Not counted, shown as 0: interrupts,
-//! softirqs, context switches, blocked processes, and the load averages; `procs_running`
-//! counts every live thread (as each process's `stat` shows it running), `processes` the
-//! processes started since boot (Linux counts threads too).
+//! softirqs, context switches, blocked processes, and the load averages. A thread is running
+//! unless it waits (`crate::cputime` counts its waits): a process whose threads all wait is
+//! `S` (sleeping) in its `stat` and `status`, and `/proc/stat`'s `procs_running` and
+//! `/proc/loadavg`'s first count are the threads not waiting; `processes` counts the
+//! processes started since boot (Linux counts threads too), and `/proc/loadavg`'s last field
+//! is the newest process's id.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::errno::Errno;
 use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
@@ -159,6 +162,10 @@ pub trait ProcessView: Send + Sync {
     /// How many threads the process has.
     fn thread_count(&self) -> u32 {
         1
+    }
+    /// How many of them wait now (asleep, for a child, for I/O: `crate::cputime`).
+    fn waiting_threads(&self) -> u32 {
+        0
     }
     /// Its CPU time in nanoseconds (`None`: unknown, shown as the VM's uptime).
     fn cpu_ns(&self) -> Option<u64> {
@@ -422,6 +429,8 @@ pub struct ProcFs {
     ended_cpu_ns: AtomicU64,
     /// Processes started since boot, the first included (`/proc/stat`'s `processes`).
     started: AtomicU64,
+    /// The newest process's id (`/proc/loadavg`).
+    newest_pid: AtomicU32,
 }
 
 impl ProcFs {
@@ -457,6 +466,7 @@ impl ProcFs {
             processes: SpinLock::new(Vec::new()),
             ended_cpu_ns: AtomicU64::new(0),
             started: AtomicU64::new(1),
+            newest_pid: AtomicU32::new(APP_PID),
         })
     }
 
@@ -510,6 +520,7 @@ impl ProcFs {
         let known = processes.iter().any(|known| known.upgrade().is_some_and(|known| known.ids().0 == pid));
         if !known && pid != APP_PID {
             self.started.fetch_add(1, Ordering::Relaxed);
+            self.newest_pid.fetch_max(pid, Ordering::Relaxed);
         }
         processes.retain(|known| known.upgrade().is_some_and(|known| known.ids().0 != pid));
         processes.push(Arc::downgrade(view));
@@ -677,6 +688,40 @@ impl ProcFs {
         (busy.min(all), all.saturating_sub(busy))
     }
 
+    /// The live threads not waiting (at least the caller's) and all of them.
+    fn thread_counts(&self) -> (u64, u64) {
+        let views = self.live_views();
+        let total: u64 = views.iter().map(|v| u64::from(v.thread_count())).sum();
+        let running: u64 = views.iter().map(|v| u64::from(v.thread_count().saturating_sub(v.waiting_threads()))).sum();
+        (running.max(1), total.max(1))
+    }
+
+    /// `/proc/loadavg`: the load averages (not counted), the running threads and all of them,
+    /// the newest process's id.
+    #[cold]
+    #[inline(never)]
+    fn loadavg(&self) -> String {
+        let (running, total) = self.thread_counts();
+        let mut text = String::from("0.00 0.00 0.00 ");
+        push_decimal(&mut text, running);
+        text.push('/');
+        push_decimal(&mut text, total);
+        text.push(' ');
+        push_decimal(&mut text, u64::from(self.newest_pid.load(Ordering::Relaxed)));
+        text.push('\n');
+        text
+    }
+
+    /// Process `of`'s state: stopped (a stop signal), sleeping (every thread waits) or
+    /// running; its letter and `status`'s words.
+    fn state(&self, of: u32) -> (char, &'static str) {
+        match self.view(of) {
+            Some(p) if p.stopped() => ('T', "T (stopped)"),
+            Some(p) if p.waiting_threads() >= p.thread_count() => ('S', "S (sleeping)"),
+            _ => ('R', "R (running)"),
+        }
+    }
+
     /// `/proc/stat`: the VM's CPU time (user and idle; per CPU, split evenly), then the counts
     /// Linux shows after it (see the module's notes on what is not counted).
     #[cold]
@@ -707,13 +752,13 @@ impl ProcFs {
             let share = |total: u64| total / cpus + if cpu == 0 { total % cpus } else { 0 };
             line("cpu", Some(cpu), share(busy), share(idle));
         }
-        let threads: u64 = self.live_views().iter().map(|v| u64::from(v.thread_count())).sum();
+        let (running, _) = self.thread_counts();
         text.push_str("intr 0\nctxt 0\nbtime ");
         push_decimal(&mut text, self.booted.sec.max(0) as u64);
         text.push_str("\nprocesses ");
         push_decimal(&mut text, self.started.load(Ordering::Relaxed));
         text.push_str("\nprocs_running ");
-        push_decimal(&mut text, threads.max(1));
+        push_decimal(&mut text, running);
         text.push_str("\nprocs_blocked 0\nsoftirq");
         push_zeros(&mut text, 11);
         text.push('\n');
@@ -832,7 +877,7 @@ impl ProcFs {
              TracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\n\
              FDSize:\t{fd_size}\nGroups:\t{}\n",
             String::from_utf8_lossy(&self.comm(of)),
-            if self.view(of).is_some_and(|p| p.stopped()) { "T (stopped)" } else { "R (running)" },
+            self.state(of).1,
             uid.real,
             uid.effective,
             uid.saved,
@@ -938,7 +983,7 @@ impl ProcFs {
             0,                                                         // env_end
             0,                                                         // exit_code
         ];
-        let state = if self.view(of).is_some_and(|p| p.stopped()) { 'T' } else { 'R' };
+        let state = self.state(of).0;
         let mut text = format!("{pid} ({}) {state}", String::from_utf8_lossy(&self.comm(of)));
         for field in fields {
             text += &format!(" {field}");
@@ -1167,7 +1212,7 @@ impl ProcNode {
             ProcKind::CpuInfo => self.fs.cpuinfo(),
             ProcKind::MemInfo => self.fs.meminfo(),
             ProcKind::Uptime => self.fs.uptime(),
-            ProcKind::LoadAvg => format!("0.00 0.00 0.00 1/1 {APP_PID}\n"),
+            ProcKind::LoadAvg => self.fs.loadavg(),
             ProcKind::Version => self.fs.version(),
             ProcKind::KernelStat => self.fs.kernel_stat(),
             ProcKind::Maps => self.fs.maps(self.pid),
@@ -1461,11 +1506,13 @@ mod tests {
         }
     }
 
-    /// A process with a pid, a CPU time and a thread count (`/proc/stat`'s inputs).
+    /// A process with a pid, a CPU time and a thread count, some of them waiting (`/proc/stat`'s
+    /// inputs).
     struct TimedProcess {
         pid: u32,
         cpu_ns: u64,
         threads: u32,
+        waiting: u32,
     }
 
     impl ProcessView for TimedProcess {
@@ -1475,6 +1522,9 @@ mod tests {
         }
         fn thread_count(&self) -> u32 {
             self.threads
+        }
+        fn waiting_threads(&self) -> u32 {
+            self.waiting
         }
         fn cpu_ns(&self) -> Option<u64> {
             Some(self.cpu_ns)
@@ -1492,8 +1542,9 @@ mod tests {
     fn the_vms_cpu_time_is_its_processes_and_the_rest_of_uptime_is_idle() {
         let system = SystemInfo { cpu_count: 2, cpu_khz: 2_500_123, mem_total_bytes: 64 << 20, mem_free_bytes: free };
         let fs = ProcFs::new(b"/bin/app", Vec::new(), None, system, stat_clock, 0, 0);
-        let app: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 1, cpu_ns: 500_000_000, threads: 1 });
-        let child: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 7, cpu_ns: 250_000_000, threads: 2 });
+        let app: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 1, cpu_ns: 500_000_000, threads: 1, waiting: 0 });
+        let child: Arc<dyn ProcessView> =
+            Arc::new(TimedProcess { pid: 7, cpu_ns: 250_000_000, threads: 2, waiting: 2 });
         fs.set_calling_process(app.clone());
         fs.register_process(&app);
         fs.register_process(&child);
@@ -1513,12 +1564,17 @@ mod tests {
                 "ctxt 0",
                 "btime 1000",
                 "processes 2",
-                "procs_running 3",
+                "procs_running 1",
                 "procs_blocked 0",
                 "softirq 0 0 0 0 0 0 0 0 0 0 0"
             ]
         );
         assert_eq!(text(&fs, "uptime"), "2.00 3.15\n");
+        // The child's threads both wait: it sleeps; the app runs (it reads).
+        assert_eq!(text(&fs, "loadavg"), "0.00 0.00 0.00 1/3 7\n");
+        assert!(text(&fs, "7/status").contains("\nState:\tS (sleeping)\n"), "{}", text(&fs, "7/status"));
+        assert_eq!(text(&fs, "7/stat").split(' ').nth(2), Some("S"));
+        assert_eq!(text(&fs, "1/stat").split(' ').nth(2), Some("R"));
         // The child ends: its time stays with the VM's.
         fs.process_ended(250_000_000);
         drop(child);
@@ -1526,7 +1582,8 @@ mod tests {
         assert_eq!(walk(&fs, "stat").unwrap().stat().mode, 0o100444);
         // More threads than CPUs, waiting for a run slot, count as running: never more busy
         // time than the CPUs had.
-        let crowd: Arc<dyn ProcessView> = Arc::new(TimedProcess { pid: 9, cpu_ns: 9_000_000_000, threads: 40 });
+        let crowd: Arc<dyn ProcessView> =
+            Arc::new(TimedProcess { pid: 9, cpu_ns: 9_000_000_000, threads: 40, waiting: 0 });
         fs.register_process(&crowd);
         assert!(text(&fs, "stat").starts_with("cpu  400 0 0 0 "), "{}", text(&fs, "stat"));
     }
