@@ -102,6 +102,8 @@ pub struct SelfView {
     ids: SpinLock<(u32, u32)>,
     /// Its CPU time (`cputime`).
     pub cpu: crate::cputime::ProcessCpu,
+    /// When it started (monotonic ns, 0 at the VM's boot): `/proc/PID/stat`'s `starttime`.
+    started_ns: u64,
     /// Its capability sets (`caps`).
     caps: SpinLock<crate::caps::Capabilities>,
     /// Its user and group ids and supplementary groups (`creds`).
@@ -195,6 +197,7 @@ impl SelfView {
             comm: SpinLock::new(self.comm.lock().clone()),
             ids: SpinLock::new((pid, self.ids.lock().0)),
             cpu: crate::cputime::ProcessCpu::new(start_ns),
+            started_ns: start_ns,
             caps: SpinLock::new(self.capabilities()),
             identity: SpinLock::new(self.identity()),
             stopped: core::sync::atomic::AtomicBool::new(false),
@@ -335,6 +338,10 @@ impl ProcessView for SelfView {
         self.cpu.waiting()
     }
 
+    fn started_ns(&self) -> u64 {
+        self.started_ns
+    }
+
     fn cpu_ns(&self) -> Option<u64> {
         Some(self.cpu.total_ns(self.thread_count(), crate::cputime::now_ns()))
     }
@@ -467,6 +474,7 @@ impl Process {
             ids: SpinLock::new((INIT_PID, 0)),
             // The app's first thread started with the VM.
             cpu: crate::cputime::ProcessCpu::new(0),
+            started_ns: 0,
             caps: SpinLock::new(crate::caps::Capabilities::default()),
             identity: SpinLock::new(crate::creds::Identity::default()),
             stopped: core::sync::atomic::AtomicBool::new(false),

@@ -167,6 +167,10 @@ pub trait ProcessView: Send + Sync {
     fn waiting_threads(&self) -> u32 {
         0
     }
+    /// When it started: monotonic nanoseconds since the VM's boot.
+    fn started_ns(&self) -> u64 {
+        0
+    }
     /// Its CPU time in nanoseconds (`None`: unknown, shown as the VM's uptime).
     fn cpu_ns(&self) -> Option<u64> {
         None
@@ -933,55 +937,55 @@ impl ProcFs {
         let (pid, ppid) = self.ids(of);
         // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
         let fields: [i128; 49] = [
-            ppid.into(),                                               // ppid
-            pid.into(),                                                // pgrp
-            pid.into(),                                                // session
-            0,                                                         // tty_nr
-            -1,                                                        // tpgid
-            0x40_0000,                                                 // flags
-            memory.minor_faults.into(),                                // minflt
-            0,                                                         // cminflt
-            0,                                                         // majflt
-            0,                                                         // cmajflt
-            self.cpu_ticks(of).into(),                                 // utime
-            0,                                                         // stime
-            self.children_cpu_ticks(of).into(),                        // cutime
-            0,                                                         // cstime
-            20,                                                        // priority
-            0,                                                         // nice
-            i128::from(self.view(of).map_or(1, |p| p.thread_count())), // num_threads
-            0,                                                         // itrealvalue
-            0,                                                         // starttime
-            (sizes.total * BLOCK_SIZE as u64).into(),                  // vsize
-            memory.resident_pages.into(),                              // rss
-            u64::MAX.into(),                                           // rsslim
-            code.map_or(0, |r| r.start).into(),                        // startcode
-            code.map_or(0, |r| r.end).into(),                          // endcode
-            stack_top.into(),                                          // startstack
-            0,                                                         // kstkesp
-            0,                                                         // kstkeip
-            0,                                                         // signal
-            0,                                                         // blocked
-            0,                                                         // sigignore
-            0,                                                         // sigcatch
-            0,                                                         // wchan
-            0,                                                         // nswap
-            0,                                                         // cnswap
-            17,                                                        // exit_signal (SIGCHLD)
-            0,                                                         // processor
-            0,                                                         // rt_priority
-            0,                                                         // policy
-            0,                                                         // delayacct_blkio_ticks
-            0,                                                         // guest_time
-            0,                                                         // cguest_time
-            0,                                                         // start_data
-            0,                                                         // end_data
-            brk_start.into(),                                          // start_brk
-            0,                                                         // arg_start
-            0,                                                         // arg_end
-            0,                                                         // env_start
-            0,                                                         // env_end
-            0,                                                         // exit_code
+            ppid.into(),                                                                          // ppid
+            pid.into(),                                                                           // pgrp
+            pid.into(),                                                                           // session
+            0,                                                                                    // tty_nr
+            -1,                                                                                   // tpgid
+            0x40_0000,                                                                            // flags
+            memory.minor_faults.into(),                                                           // minflt
+            0,                                                                                    // cminflt
+            0,                                                                                    // majflt
+            0,                                                                                    // cmajflt
+            self.cpu_ticks(of).into(),                                                            // utime
+            0,                                                                                    // stime
+            self.children_cpu_ticks(of).into(),                                                   // cutime
+            0,                                                                                    // cstime
+            20,                                                                                   // priority
+            0,                                                                                    // nice
+            i128::from(self.view(of).map_or(1, |p| p.thread_count())),                            // num_threads
+            0,                                                                                    // itrealvalue
+            (self.view(of).map_or(0, |p| p.started_ns()) / (1_000_000_000 / CLOCK_TICKS)).into(), // starttime
+            (sizes.total * BLOCK_SIZE as u64).into(),                                             // vsize
+            memory.resident_pages.into(),                                                         // rss
+            u64::MAX.into(),                                                                      // rsslim
+            code.map_or(0, |r| r.start).into(),                                                   // startcode
+            code.map_or(0, |r| r.end).into(),                                                     // endcode
+            stack_top.into(),                                                                     // startstack
+            0,                                                                                    // kstkesp
+            0,                                                                                    // kstkeip
+            0,                                                                                    // signal
+            0,                                                                                    // blocked
+            0,                                                                                    // sigignore
+            0,                                                                                    // sigcatch
+            0,                                                                                    // wchan
+            0,                                                                                    // nswap
+            0,                                                                                    // cnswap
+            17,               // exit_signal (SIGCHLD)
+            0,                // processor
+            0,                // rt_priority
+            0,                // policy
+            0,                // delayacct_blkio_ticks
+            0,                // guest_time
+            0,                // cguest_time
+            0,                // start_data
+            0,                // end_data
+            brk_start.into(), // start_brk
+            0,                // arg_start
+            0,                // arg_end
+            0,                // env_start
+            0,                // env_end
+            0,                // exit_code
         ];
         let state = self.state(of).0;
         let mut text = format!("{pid} ({}) {state}", String::from_utf8_lossy(&self.comm(of)));
@@ -1206,7 +1210,11 @@ impl ProcNode {
         }
     }
 
-    /// The generated content of a file: `EISDIR` for a directory, `EINVAL` for a link.
+    /// The generated content of a file: `EISDIR` for a directory, `EINVAL` for a link. Cold
+    /// and out of line: a start reads no `/proc` file, and inlined into the file read it
+    /// would grow the kernel's hot text (copied into every VM).
+    #[cold]
+    #[inline(never)]
     pub fn content(&self) -> Result<Vec<u8>, Errno> {
         let text = match self.kind {
             ProcKind::CpuInfo => self.fs.cpuinfo(),
@@ -1526,6 +1534,9 @@ mod tests {
         fn waiting_threads(&self) -> u32 {
             self.waiting
         }
+        fn started_ns(&self) -> u64 {
+            u64::from(self.pid) * 100_000_000
+        }
         fn cpu_ns(&self) -> Option<u64> {
             Some(self.cpu_ns)
         }
@@ -1574,6 +1585,7 @@ mod tests {
         assert_eq!(text(&fs, "loadavg"), "0.00 0.00 0.00 1/3 7\n");
         assert!(text(&fs, "7/status").contains("\nState:\tS (sleeping)\n"), "{}", text(&fs, "7/status"));
         assert_eq!(text(&fs, "7/stat").split(' ').nth(2), Some("S"));
+        assert_eq!(text(&fs, "7/stat").split(' ').nth(21), Some("70"), "starttime: 0.7 s after boot, in ticks");
         assert_eq!(text(&fs, "1/stat").split(' ').nth(2), Some("R"));
         // The child ends: its time stays with the VM's.
         fs.process_ended(250_000_000);
