@@ -578,19 +578,39 @@ impl ProcFs {
     }
 
     fn cpuinfo(&self) -> String {
-        let count = self.system.cpu_count.max(1);
+        let count = u64::from(self.system.cpu_count.max(1));
         let khz = self.system.cpu_khz;
+        // Written with `push_str` and `push_decimal`, not `format!` (see `kernel_stat`: a
+        // format's pieces and placeholders take read-only data, ~0.5 KiB for this one).
         let mut text = String::new();
         for cpu in 0..count {
-            text += &format!(
-                "processor\t: {cpu}\nvendor_id\t: uvm\ncpu family\t: 6\nmodel\t\t: 0\nmodel name\t: uvm virtual CPU\n\
-                 stepping\t: 0\ncpu MHz\t\t: {}.{:03}\ncache size\t: 0 KB\nphysical id\t: 0\nsiblings\t: {count}\n\
-                 core id\t\t: {cpu}\ncpu cores\t: {count}\napicid\t\t: {cpu}\nfpu\t\t: yes\nfpu_exception\t: yes\n\
-                 cpuid level\t: 13\nwp\t\t: yes\nflags\t\t:\nbogomips\t: {}.00\nclflush size\t: 64\n\
-                 cache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\npower management:\n\n",
-                khz / 1000,
-                khz % 1000,
-                khz / 500,
+            text.push_str("processor\t: ");
+            push_decimal(&mut text, cpu);
+            text.push_str(
+                "\nvendor_id\t: uvm\ncpu family\t: 6\nmodel\t\t: 0\nmodel name\t: uvm virtual CPU\n\
+                 stepping\t: 0\ncpu MHz\t\t: ",
+            );
+            push_decimal(&mut text, khz / 1000);
+            text.push('.');
+            // Three digits of the fraction, zeros included.
+            push_decimal(&mut text, khz % 1000 / 100);
+            push_decimal(&mut text, khz % 100 / 10);
+            push_decimal(&mut text, khz % 10);
+            text.push_str("\ncache size\t: 0 KB\nphysical id\t: 0\nsiblings\t: ");
+            push_decimal(&mut text, count);
+            text.push_str("\ncore id\t\t: ");
+            push_decimal(&mut text, cpu);
+            text.push_str("\ncpu cores\t: ");
+            push_decimal(&mut text, count);
+            text.push_str("\napicid\t\t: ");
+            push_decimal(&mut text, cpu);
+            text.push_str(
+                "\nfpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\nflags\t\t:\nbogomips\t: ",
+            );
+            push_decimal(&mut text, khz / 500);
+            text.push_str(
+                ".00\nclflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits \
+                 virtual\npower management:\n\n",
             );
         }
         text
@@ -1328,6 +1348,17 @@ mod tests {
         assert_eq!(cpuinfo.matches("processor\t:").count(), 2);
         assert!(cpuinfo.contains("cpu MHz\t\t: 2500.123\n"));
         assert!(cpuinfo.ends_with("\n\n"));
+        assert!(
+            cpuinfo.starts_with(
+                "processor\t: 0\nvendor_id\t: uvm\ncpu family\t: 6\nmodel\t\t: 0\nmodel name\t: uvm virtual CPU\n\
+                 stepping\t: 0\ncpu MHz\t\t: 2500.123\ncache size\t: 0 KB\nphysical id\t: 0\nsiblings\t: 2\n\
+                 core id\t\t: 0\ncpu cores\t: 2\napicid\t\t: 0\nfpu\t\t: yes\nfpu_exception\t: yes\n\
+                 cpuid level\t: 13\nwp\t\t: yes\nflags\t\t:\nbogomips\t: 5000.00\nclflush size\t: 64\n\
+                 cache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\npower management:\n\n\
+                 processor\t: 1\n"
+            ),
+            "{cpuinfo}"
+        );
         let meminfo = text(&fs, "meminfo");
         assert!(meminfo.starts_with("MemTotal:          65536 kB\nMemFree:            1024 kB\n"), "{meminfo}");
         assert!(meminfo.contains("MemAvailable:       1024 kB\n"));
