@@ -667,7 +667,7 @@ impl ProcFs {
     fn uptime(&self) -> String {
         let (seconds, nanos) = self.since_boot();
         let hundredths = (seconds as u64) * 100 + (nanos as u64) / 10_000_000;
-        let (_, idle) = self.busy_and_idle_ticks();
+        let (_, idle) = self.busy_and_idle_ticks(&self.live_views());
         // Two decimals as digits (see `kernel_stat` on the read-only data).
         let mut text = String::new();
         for (at, h) in [hundredths, idle * 100 / CLOCK_TICKS].into_iter().enumerate() {
@@ -704,8 +704,8 @@ impl ProcFs {
     /// host preempts does (`crate::cputime`), which the sum would otherwise show.
     #[cold]
     #[inline(never)]
-    fn busy_and_idle_ticks(&self) -> (u64, u64) {
-        let live: u64 = self.live_views().iter().filter_map(|v| v.cpu_ns()).fold(0, u64::saturating_add);
+    fn busy_and_idle_ticks(&self, views: &[Arc<dyn ProcessView>]) -> (u64, u64) {
+        let live: u64 = views.iter().filter_map(|v| v.cpu_ns()).fold(0, u64::saturating_add);
         let busy = live.saturating_add(self.ended_cpu_ns.load(Ordering::Relaxed)) / (1_000_000_000 / CLOCK_TICKS);
         let cpus = u64::from(self.system.cpu_count.max(1));
         let all = self.ticks_since_boot().saturating_mul(cpus);
@@ -713,8 +713,7 @@ impl ProcFs {
     }
 
     /// The live threads not waiting (at least the caller's) and all of them.
-    fn thread_counts(&self) -> (u64, u64) {
-        let views = self.live_views();
+    fn thread_counts(views: &[Arc<dyn ProcessView>]) -> (u64, u64) {
         let total: u64 = views.iter().map(|v| u64::from(v.thread_count())).sum();
         let running: u64 = views.iter().map(|v| u64::from(v.thread_count().saturating_sub(v.waiting_threads()))).sum();
         (running.max(1), total.max(1))
@@ -725,7 +724,7 @@ impl ProcFs {
     #[cold]
     #[inline(never)]
     fn loadavg(&self) -> String {
-        let (running, total) = self.thread_counts();
+        let (running, total) = Self::thread_counts(&self.live_views());
         let mut text = String::from("0.00 0.00 0.00 ");
         push_decimal(&mut text, running);
         text.push('/');
@@ -751,7 +750,8 @@ impl ProcFs {
     #[cold]
     #[inline(never)]
     fn kernel_stat(&self) -> String {
-        let (busy, idle) = self.busy_and_idle_ticks();
+        let views = self.live_views();
+        let (busy, idle) = self.busy_and_idle_ticks(&views);
         let cpus = u64::from(self.system.cpu_count.max(1));
         // Written with `push_str` and `push_decimal` rather than `format!`: a format's pieces
         // take room in the read-only data, which has little to spare ("Sizes" in
@@ -776,7 +776,7 @@ impl ProcFs {
             let share = |total: u64| total / cpus + if cpu == 0 { total % cpus } else { 0 };
             line("cpu", Some(cpu), share(busy), share(idle));
         }
-        let (running, _) = self.thread_counts();
+        let (running, _) = Self::thread_counts(&views);
         text.push_str("intr 0\nctxt 0\nbtime ");
         push_decimal(&mut text, self.booted.sec.max(0) as u64);
         text.push_str("\nprocesses ");
@@ -956,56 +956,58 @@ impl ProcFs {
         let brk_start = first(|r| r.kind == RegionKind::Heap).map_or(0, |r| r.start);
         let (pid, ppid) = self.ids(of);
         // Fields 4 (ppid) to 52 (exit_code); -1 is tpgid (no controlling terminal).
+        // When it started, in clock ticks since boot.
+        let started = self.view(of).map_or(0, |p| p.started_ns()) / (1_000_000_000 / CLOCK_TICKS);
         let fields: [i128; 49] = [
-            ppid.into(),                                                                          // ppid
-            pid.into(),                                                                           // pgrp
-            pid.into(),                                                                           // session
-            0,                                                                                    // tty_nr
-            -1,                                                                                   // tpgid
-            0x40_0000,                                                                            // flags
-            memory.minor_faults.into(),                                                           // minflt
-            0,                                                                                    // cminflt
-            0,                                                                                    // majflt
-            0,                                                                                    // cmajflt
-            self.cpu_ticks(of).into(),                                                            // utime
-            0,                                                                                    // stime
-            self.children_cpu_ticks(of).into(),                                                   // cutime
-            0,                                                                                    // cstime
-            20,                                                                                   // priority
-            0,                                                                                    // nice
-            i128::from(self.view(of).map_or(1, |p| p.thread_count())),                            // num_threads
-            0,                                                                                    // itrealvalue
-            (self.view(of).map_or(0, |p| p.started_ns()) / (1_000_000_000 / CLOCK_TICKS)).into(), // starttime
-            (sizes.total * BLOCK_SIZE as u64).into(),                                             // vsize
-            memory.resident_pages.into(),                                                         // rss
-            u64::MAX.into(),                                                                      // rsslim
-            code.map_or(0, |r| r.start).into(),                                                   // startcode
-            code.map_or(0, |r| r.end).into(),                                                     // endcode
-            stack_top.into(),                                                                     // startstack
-            0,                                                                                    // kstkesp
-            0,                                                                                    // kstkeip
-            0,                                                                                    // signal
-            0,                                                                                    // blocked
-            0,                                                                                    // sigignore
-            0,                                                                                    // sigcatch
-            0,                                                                                    // wchan
-            0,                                                                                    // nswap
-            0,                                                                                    // cnswap
-            17,               // exit_signal (SIGCHLD)
-            0,                // processor
-            0,                // rt_priority
-            0,                // policy
-            0,                // delayacct_blkio_ticks
-            0,                // guest_time
-            0,                // cguest_time
-            0,                // start_data
-            0,                // end_data
-            brk_start.into(), // start_brk
-            0,                // arg_start
-            0,                // arg_end
-            0,                // env_start
-            0,                // env_end
-            0,                // exit_code
+            ppid.into(),                                               // ppid
+            pid.into(),                                                // pgrp
+            pid.into(),                                                // session
+            0,                                                         // tty_nr
+            -1,                                                        // tpgid
+            0x40_0000,                                                 // flags
+            memory.minor_faults.into(),                                // minflt
+            0,                                                         // cminflt
+            0,                                                         // majflt
+            0,                                                         // cmajflt
+            self.cpu_ticks(of).into(),                                 // utime
+            0,                                                         // stime
+            self.children_cpu_ticks(of).into(),                        // cutime
+            0,                                                         // cstime
+            20,                                                        // priority
+            0,                                                         // nice
+            i128::from(self.view(of).map_or(1, |p| p.thread_count())), // num_threads
+            0,                                                         // itrealvalue
+            started.into(),                                            // starttime
+            (sizes.total * BLOCK_SIZE as u64).into(),                  // vsize
+            memory.resident_pages.into(),                              // rss
+            u64::MAX.into(),                                           // rsslim
+            code.map_or(0, |r| r.start).into(),                        // startcode
+            code.map_or(0, |r| r.end).into(),                          // endcode
+            stack_top.into(),                                          // startstack
+            0,                                                         // kstkesp
+            0,                                                         // kstkeip
+            0,                                                         // signal
+            0,                                                         // blocked
+            0,                                                         // sigignore
+            0,                                                         // sigcatch
+            0,                                                         // wchan
+            0,                                                         // nswap
+            0,                                                         // cnswap
+            17,                                                        // exit_signal (SIGCHLD)
+            0,                                                         // processor
+            0,                                                         // rt_priority
+            0,                                                         // policy
+            0,                                                         // delayacct_blkio_ticks
+            0,                                                         // guest_time
+            0,                                                         // cguest_time
+            0,                                                         // start_data
+            0,                                                         // end_data
+            brk_start.into(),                                          // start_brk
+            0,                                                         // arg_start
+            0,                                                         // arg_end
+            0,                                                         // env_start
+            0,                                                         // env_end
+            0,                                                         // exit_code
         ];
         let state = self.state(of).0;
         let mut text = format!("{pid} ({}) {state}", String::from_utf8_lossy(&self.comm(of)));
