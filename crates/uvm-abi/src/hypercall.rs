@@ -81,11 +81,15 @@ pub enum Hypercall {
     /// A file operation on a volume, a host directory the VMM holds:
     /// [`crate::hostfs::FsCall`].
     HostFs = 21,
+    /// Give a range of guest RAM back to the host (`MADV_DONTNEED`): the guest no longer
+    /// uses it, and reads zeros if it ever touches it again: [`ReleaseRam`]. The kernel
+    /// gives its hot copies back this way once the app has started (`mm::hot`).
+    ReleaseRam = 22,
 }
 
 impl Hypercall {
     /// Every hypercall, for tables and tests.
-    pub const ALL: [Hypercall; 19] = [
+    pub const ALL: [Hypercall; 20] = [
         Hypercall::ConsoleWrite,
         Hypercall::ConsoleRead,
         Hypercall::Exit,
@@ -105,6 +109,7 @@ impl Hypercall {
         Hypercall::Alarm,
         Hypercall::SetRoot,
         Hypercall::HostFs,
+        Hypercall::ReleaseRam,
     ];
 
     /// One more than the highest hypercall number: the size of a table indexed by number.
@@ -255,6 +260,14 @@ pub struct GuestStats {
     pub doorbell_writes: u64,
     /// Writes of the app to stdout or stderr that went into the console ring (no exit).
     pub console_ring_writes: u64,
+    /// Hot copies given back to the host once the app had started (`mm::hot`); 0 when none
+    /// were, or there were none.
+    pub hot_pages_given_back: u64,
+    /// Page-table entries pointed back from the hot copies to the image then.
+    pub hot_entries_repointed: u64,
+    /// TSC when the give-back began and when it ended (0, 0 without one).
+    pub hot_give_back_tsc: u64,
+    pub hot_give_back_end_tsc: u64,
 }
 
 /// Why the app was killed ([`Fatal::reason`]).
@@ -331,6 +344,19 @@ pub struct BackRam {
     /// Bytes (a multiple of the page size).
     pub len: u64,
     /// Out: 0.
+    pub result: i64,
+}
+
+/// [`Hypercall::ReleaseRam`] parameters: give `[gpa, gpa + len)` of guest RAM back to the
+/// host (page-aligned); the range reads as zeros afterwards.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReleaseRam {
+    /// First byte (page-aligned).
+    pub gpa: u64,
+    /// Bytes (a multiple of the page size).
+    pub len: u64,
+    /// Out: 0, or -EINVAL for a range that is not guest RAM.
     pub result: i64,
 }
 
@@ -500,7 +526,8 @@ mod tests {
         assert_eq!(size_of::<ConsoleWrite>(), 32);
         assert_eq!(offset_of!(ConsoleWrite, result), 24);
         assert_eq!(size_of::<ConsoleRead>(), 32);
-        assert_eq!(size_of::<Exit>(), 104);
+        assert_eq!(size_of::<Exit>(), 136);
+        assert_eq!(size_of::<ReleaseRam>(), 24);
         assert_eq!(size_of::<ConsoleRing>(), 24);
         assert_eq!(size_of::<Fatal>(), 32);
         assert_eq!(size_of::<Message>(), 16);

@@ -718,6 +718,15 @@ fn print_timings(
             g.large_image_pages,
             g.console_ring_writes
         );
+        if g.hot_pages_given_back > 0 {
+            eprintln!(
+                "  guest: {} hot copies given back at {:.1} ms ({} entries pointed back at the image; took {:.1} us)",
+                g.hot_pages_given_back,
+                us(g.hot_give_back_tsc) / 1000.0,
+                g.hot_entries_repointed,
+                us(g.hot_give_back_end_tsc) - us(g.hot_give_back_tsc)
+            );
+        }
     }
     let e = &report.exits;
     let calls: Vec<String> = uvm_abi::hypercall::Hypercall::ALL

@@ -294,6 +294,48 @@ fn a_second_start_makes_ahead_the_vcpus_the_first_ran() {
     assert!(taken >= 1 && taken <= made, "{test}: the children took vCPUs made ahead: {ahead}");
 }
 
+/// A start with hot copies gives them back a second after its boot, at the first park from
+/// then on: every entry that mapped a copy maps the image page again, in every process, and
+/// the host frees the frames. Here a background shell spins in app code on another vCPU while
+/// the foreground one sleeps across that time; after it, new processes run the same program's
+/// pages (now the image's), and the output is what it was. The first start learns (no copies,
+/// nothing to give back).
+#[test]
+fn hot_copies_are_given_back_once_the_app_has_started() {
+    let test = "hot_copies_are_given_back_once_the_app_has_started";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &cases::busybox_echo()) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let cache = vm::work_dir(test).join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let script = "(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); done; echo spun) & sleep 1.2; \
+                  for w in a b c; do echo $w | cat; done | tr a-z A-Z; \
+                  echo hello | sed s/h/j/ | awk '{print toupper($0)}'; touch /tmp/stop; wait";
+    let start = || {
+        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+        cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &cache);
+        let out = expect_code(test, cmd, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "A\nB\nC\nJELLO\nspun\n", "{test}: the script's output");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let learning = start();
+    assert!(learning.contains("hot pages: learned"), "{test}: {learning}");
+    assert!(!learning.contains("given back"), "{test}: no copies to give back: {learning}");
+    let copied = start();
+    let line = copied.lines().find(|l| l.contains("hot copies given back at ")).unwrap_or_else(|| {
+        panic!("{test}: no copies given back:\n{copied}");
+    });
+    let pages = vm::count_after(line, "guest: ").unwrap_or(0);
+    let at_ms: f64 = line.split_once(" at ").and_then(|(_, rest)| rest.split(' ').next()?.parse().ok()).unwrap_or(0.0);
+    let entries = vm::count_after(line, "ms (").unwrap_or(0);
+    assert!(pages >= 50 && (1000.0..1200.0).contains(&at_ms), "{test}: after a second, at the sleep's park: {line}");
+    assert!(entries >= pages / 2, "{test}: the entries that mapped them pointed back: {line}");
+}
+
 /// `uvm run --timings` prints every phase and the counts on stderr, leaving the app's output
 /// alone. On PVM it also checks glibc's start-up cost in traps: with leaf 2 describing the
 /// caches, glibc's `cpuid`s are ~35, not the ~68 of a cache walk through leaf 4; with its

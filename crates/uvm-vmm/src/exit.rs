@@ -387,6 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn release_ram_zeroes_the_pages_given_back_and_refuses_the_rest() {
+        use uvm_abi::hypercall::ReleaseRam;
+        let (mem, io) = (memory(), MemoryIo::default());
+        let at = 2 << 20;
+        mem.write_ram(at, &[0xaa; 3 * 4096]).unwrap();
+        let call = ReleaseRam { gpa: at + 4096, len: 4096, result: -1 };
+        mem.write_plain(PARAMS, &call).unwrap();
+        assert_eq!(run(&hypercall_exit(Hypercall::ReleaseRam, PARAMS), &mem, &io).unwrap(), ExitAction::Resume);
+        assert_eq!(mem.read_plain::<ReleaseRam>(PARAMS).unwrap().result, 0);
+        let mut pages = vec![0u8; 3 * 4096];
+        mem.read_ram(at, &mut pages).unwrap();
+        assert!(pages[..4096].iter().all(|&b| b == 0xaa), "the page before is kept");
+        assert!(pages[4096..8192].iter().all(|&b| b == 0), "the page given back reads zeros");
+        assert!(pages[8192..].iter().all(|&b| b == 0xaa), "the page after is kept");
+        for bad in
+            [ReleaseRam { gpa: at + 8, ..call }, ReleaseRam { len: 100, ..call }, ReleaseRam { gpa: 1 << 40, ..call }]
+        {
+            mem.write_plain(PARAMS, &bad).unwrap();
+            assert!(run(&hypercall_exit(Hypercall::ReleaseRam, PARAMS), &mem, &io).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn ram_ready_reports_the_ram_the_vcpu_ops_say_is_registered() {
         use uvm_abi::hypercall::RamReady;
         let (mem, io) = (memory(), MemoryIo::default());

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use uvm_abi::hypercall::{
     Alarm, BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, FatalReason,
-    Hypercall, Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
-    COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
+    Hypercall, Interrupt, MemoryChunk, Message, Park, RamReady, ReleaseRam, VcpuStart, BACK_RAM_MAX_LEN,
+    CONSOLE_MAX_CHUNK, COPY_MAX_CHUNKS, MESSAGE_MAX_LEN, PARK_FLUSH_NET, SLEEP_MAX_NS,
 };
 
 use crate::error::HypercallError;
@@ -122,6 +122,7 @@ pub fn name(call: Hypercall) -> &'static str {
         Hypercall::ConsoleRing => "console-ring",
         Hypercall::SetRoot => "set-root",
         Hypercall::HostFs => "host-fs",
+        Hypercall::ReleaseRam => "release-ram",
     }
 }
 
@@ -315,15 +316,16 @@ pub fn handle(
         }
         Hypercall::BackRam => {
             let mut p: BackRam = read_params(memory, call, params_gpa)?;
-            let page = uvm_abi::layout::PAGE_SIZE;
-            if !p.gpa.is_multiple_of(page) || !p.len.is_multiple_of(page) {
-                return Err(HypercallError::BadParameter {
-                    name: name(call),
-                    what: format!("range {:#x}+{:#x} is not page-aligned", p.gpa, p.len),
-                });
-            }
-            check_buffer(memory, call, p.gpa, p.len, BACK_RAM_MAX_LEN)?;
+            check_ram_pages(memory, call, p.gpa, p.len, BACK_RAM_MAX_LEN)?;
             memory.prefault_ram(p.gpa, p.len);
+            p.result = 0;
+            write_params(memory, call, params_gpa, &p)?;
+            Ok(HypercallAction::Resume)
+        }
+        Hypercall::ReleaseRam => {
+            let mut p: ReleaseRam = read_params(memory, call, params_gpa)?;
+            check_ram_pages(memory, call, p.gpa, p.len, u64::MAX)?;
+            memory.release_ram(p.gpa, p.len);
             p.result = 0;
             write_params(memory, call, params_gpa, &p)?;
             Ok(HypercallAction::Resume)
@@ -346,6 +348,18 @@ pub fn handle(
             Ok(HypercallAction::Resume)
         }
     }
+}
+
+/// Checks that `[gpa, gpa + len)` is whole pages of RAM, at most `max` bytes.
+fn check_ram_pages(memory: &GuestMemory, call: Hypercall, gpa: u64, len: u64, max: u64) -> Result<(), HypercallError> {
+    let page = uvm_abi::layout::PAGE_SIZE;
+    if !gpa.is_multiple_of(page) || !len.is_multiple_of(page) {
+        return Err(HypercallError::BadParameter {
+            name: name(call),
+            what: format!("range {gpa:#x}+{len:#x} is not page-aligned"),
+        });
+    }
+    check_buffer(memory, call, gpa, len, max)
 }
 
 pub(crate) fn check_buffer(

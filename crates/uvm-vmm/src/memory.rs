@@ -199,6 +199,20 @@ impl GuestMemory {
         };
     }
 
+    /// Gives `[gpa, gpa + len)` of RAM (page-aligned, inside RAM: the caller checked) back to
+    /// the host (`MADV_DONTNEED`): its pages are freed, and read as zeros if the guest touches
+    /// them again. KVM drops its mappings of them as the host unmaps them.
+    pub fn release_ram(&self, gpa: u64, len: u64) {
+        if !self.is_ram(gpa, len) || len == 0 {
+            return;
+        }
+        // SAFETY: the range is inside the RAM mapping (checked above), which this struct owns;
+        // dropping its pages changes only what the guest reads there, never host memory.
+        unsafe {
+            libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, libc::MADV_DONTNEED)
+        };
+    }
+
     /// Maps `len` bytes of `file` from `offset` over RAM at `gpa` (all page aligned), privately:
     /// the guest then reads the file's page-cache pages, the same pages every process mapping
     /// them reads, and a write there (the guest's or the VMM's) gets a private copy that never
@@ -475,6 +489,8 @@ unsafe impl Plain for uvm_abi::hypercall::Message {}
 unsafe impl Plain for uvm_abi::hypercall::CopyFromImage {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::BackRam {}
+// SAFETY: as above.
+unsafe impl Plain for uvm_abi::hypercall::ReleaseRam {}
 // SAFETY: as above.
 unsafe impl Plain for uvm_abi::hypercall::RamReady {}
 // SAFETY: as above.

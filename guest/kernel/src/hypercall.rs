@@ -6,7 +6,7 @@
 
 use uvm_abi::hypercall::{
     BackRam, ConsolePoll, ConsoleRead, ConsoleRing, ConsoleWrite, CopyFromImage, Exit, Fatal, GuestStats, Hypercall,
-    Interrupt, MemoryChunk, Message, Park, RamReady, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
+    Interrupt, MemoryChunk, Message, Park, RamReady, ReleaseRam, VcpuStart, BACK_RAM_MAX_LEN, CONSOLE_MAX_CHUNK,
 };
 use uvm_abi::layout::{DIRECT_MAP_VA, IMAGE_GPA, KERNEL_BASE, KERNEL_END};
 
@@ -213,6 +213,13 @@ pub fn alarm(timeout_ns: u64, index: u32) {
 pub fn back_ram(gpa: u64, len: u64) {
     let mut p = BackRam { gpa, len: len.min(BACK_RAM_MAX_LEN), result: 0 };
     call(Hypercall::BackRam, &mut p);
+}
+
+/// Gives `len` bytes of guest RAM from `gpa` (page-aligned) back to the host: the kernel
+/// no longer uses them (they read as zeros if touched again).
+pub fn release_ram(gpa: u64, len: u64) {
+    let mut p = ReleaseRam { gpa, len, result: 0 };
+    call(Hypercall::ReleaseRam, &mut p);
 }
 
 /// Has the VMM register the rest of a large guest RAM with KVM (see uvm-abi's `RamReady`),

@@ -674,6 +674,14 @@ impl Process {
     }
 
     fn park_then(&mut self, timeout_ns: u64, spin: bool) -> bool {
+        // A park ends by the time the hot copies are due back, and the first one after it
+        // gives them back (`mm::hot`).
+        let mut hot_limit = crate::mm::hot::park_limit();
+        if hot_limit == 0 {
+            self.give_back_hot_copies();
+            hot_limit = u64::MAX;
+        }
+        let timeout_ns = timeout_ns.min(hot_limit);
         let area = self.net_area;
         // Its callers look at signals when the park ends: a sender only wakes it.
         self.thread.parked_in_kernel = true;
@@ -685,6 +693,20 @@ impl Process {
         });
         self.thread.parked_in_kernel = false;
         woken
+    }
+
+    /// Gives the hot copies back (`mm::hot::give_back`), with every process's tables and
+    /// every spare tree: the process lock, which this holds, keeps them all as they are.
+    #[cold]
+    #[inline(never)]
+    fn give_back_hot_copies(&mut self) {
+        let mut frames = crate::mm::FRAMES.lock();
+        let spares: Vec<u64> = frames.spare_roots().collect();
+        let processes = core::iter::once(&*self).chain(self.shared.processes.iter());
+        // A vfork parent's placeholder has no tables: its child's entry names them.
+        let tables = processes.filter(|q| !q.space.is_placeholder());
+        let mut roots = tables.map(|q| q.space.root()).chain(spares);
+        crate::mm::hot::give_back(&mut roots, &mut frames);
     }
 
     /// The process's CPU time at monotonic time `now_ns`, its threads' together (`cputime`).
@@ -778,6 +800,7 @@ impl Process {
         self.flush_net();
         crate::fs::hostfs::write_back_all();
         crate::mm::hot::report_touched(self.space.root());
+        let given_back = crate::mm::hot::GivenBack::now();
         let stats = uvm_abi::hypercall::GuestStats {
             syscalls: self.stats.syscalls + 1,
             demand_faults: self.space.demand_fills,
@@ -791,6 +814,10 @@ impl Process {
             large_image_pages: self.space.large_pages,
             doorbell_writes: crate::hypercall::doorbell_writes(),
             console_ring_writes: crate::hostio::ring_writes(),
+            hot_pages_given_back: given_back.pages,
+            hot_entries_repointed: given_back.entries,
+            hot_give_back_tsc: given_back.tsc,
+            hot_give_back_end_tsc: given_back.end_tsc,
         };
         crate::hypercall::exit(status, stats)
     }

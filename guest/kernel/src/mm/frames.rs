@@ -207,6 +207,11 @@ impl FrameAllocator {
         Some(spare.root)
     }
 
+    /// The roots of the spare trees, held or not.
+    pub fn spare_roots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.spares.iter().flatten().map(|spare| spare.root)
+    }
+
     /// Frees every spare tree no vCPU holds; whether there was one.
     #[cold]
     #[inline(never)]

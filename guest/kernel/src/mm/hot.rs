@@ -12,6 +12,15 @@
 //! frees it ([`is_hot_frame`]: `paging::owned_frame` leaves it alone, as it leaves image
 //! pages). The syscall-site patcher copies a page before it patches it, as it does an
 //! image page's.
+//!
+//! The copies are for the start. Kept, they would keep each VM's touched read-only pages
+//! private, where the image's pages are shared through the host's page cache by every VM of
+//! the image. So [`GIVE_BACK_AFTER_NS`] after the kernel took them (at boot), at the first park of any
+//! thread from then on ([`park_limit`] ends parks then), the kernel gives them back
+//! ([`give_back`]): every entry that maps a copy, in every process's tables and in the spare
+//! trees, points at the image page again (same bytes: a copy is never written), every vCPU
+//! flushes, and the host frees the frames (`ReleaseRam`). A page touched after that costs a
+//! shadow-page fault of its own, once per VM.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +60,93 @@ impl HotCopies {
             Err(_) => gpa,
         }
     }
+
+    /// The image page (its GPA) whose copy `frame` is, if it is one.
+    fn original_of(&self, frame: u64) -> Option<u64> {
+        if !self.frames.contains(&frame) {
+            return None;
+        }
+        let index = ((frame - self.frames.start) / PAGE_SIZE) as usize;
+        self.copies.get(index).map(|&(offset, _)| IMAGE_GPA + offset)
+    }
+
+    /// The bytes of RAM the copies take.
+    fn len(&self) -> u64 {
+        self.frames.end - self.frames.start
+    }
+}
+
+/// How long after the boot the copies are given back ([`give_back`]): they save a
+/// start's faults, and a start is over by then (a Go service's takes ~10 ms here).
+pub const GIVE_BACK_AFTER_NS: u64 = 1_000_000_000;
+
+/// When the copies are due to be given back, on the monotonic clock (ns); 0 when there is
+/// nothing to give back (no copies, or given back already).
+static GIVE_BACK_AT: AtomicU64 = AtomicU64::new(0);
+
+/// What [`give_back`] did, for the exit's counters ([`GivenBack::now`]).
+static PAGES_GIVEN_BACK: AtomicU64 = AtomicU64::new(0);
+static ENTRIES_REPOINTED: AtomicU64 = AtomicU64::new(0);
+static GIVE_BACK_TSC: AtomicU64 = AtomicU64::new(0);
+static GIVE_BACK_END_TSC: AtomicU64 = AtomicU64::new(0);
+
+/// What the give-back did: copies given back, entries pointed back at the image, and when it
+/// began and ended (TSC); all 0 before one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GivenBack {
+    pub pages: u64,
+    pub entries: u64,
+    pub tsc: u64,
+    pub end_tsc: u64,
+}
+
+impl GivenBack {
+    /// The counters as they are now.
+    pub fn now() -> GivenBack {
+        GivenBack {
+            pages: PAGES_GIVEN_BACK.load(Ordering::Relaxed),
+            entries: ENTRIES_REPOINTED.load(Ordering::Relaxed),
+            tsc: GIVE_BACK_TSC.load(Ordering::Relaxed),
+            end_tsc: GIVE_BACK_END_TSC.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How long a park that begins now may last before the copies are due to be given back
+/// (`u64::MAX`: no limit); 0 when they are due now, which the parking thread does first
+/// ([`give_back`]). Every park's caller re-checks what it waits for when the park ends, as
+/// after a timer's. Reads the clock only while the copies are kept.
+#[inline]
+pub fn park_limit() -> u64 {
+    match GIVE_BACK_AT.load(Ordering::Relaxed) {
+        0 => u64::MAX,
+        at => at.saturating_sub(crate::cputime::now_ns()),
+    }
+}
+
+/// Gives the copies back: points every entry of the tables at `roots` that maps a copy at
+/// its image page again, flushes every vCPU and has the host free the copies' frames. The
+/// caller holds the process lock (no other vCPU changes tables meanwhile) and names every
+/// process's tables and every spare tree; from here on, loads and execs map the image pages
+/// in place. A vCPU running app code meanwhile reads the same bytes through either frame.
+/// Nothing when there are no copies, or they were given back already.
+#[cold]
+#[inline(never)]
+pub fn give_back(roots: &mut dyn Iterator<Item = u64>, frames: &mut crate::mm::frames::FrameAllocator) {
+    let began = crate::time::rdtsc();
+    GIVE_BACK_AT.store(0, Ordering::Relaxed);
+    let Some(copies) = COPIES.lock().take() else { return };
+    let instead = |frame: u64| copies.original_of(frame);
+    let entries: u64 = roots.map(|root| crate::mm::paging::repoint_app_entries(root, frames, &instead)).sum();
+    crate::hypercall::flush_tlb(u64::MAX);
+    crate::hypercall::release_ram(copies.frames.start, copies.len());
+    // No entry maps a copy now: no frame is a copy's any more (the allocator never had them).
+    HOT_START.store(0, Ordering::Relaxed);
+    HOT_END.store(0, Ordering::Relaxed);
+    PAGES_GIVEN_BACK.store(copies.len() / PAGE_SIZE, Ordering::Relaxed);
+    ENTRIES_REPOINTED.store(entries, Ordering::Relaxed);
+    GIVE_BACK_TSC.store(began, Ordering::Relaxed);
+    GIVE_BACK_END_TSC.store(crate::time::rdtsc(), Ordering::Relaxed);
 }
 
 /// The VM's copies (none until [`adopt`]; none in host unit tests).
@@ -67,6 +163,7 @@ static READY_GPA: AtomicU64 = AtomicU64::new(0);
 /// word at `ready_gpa` says so ([`await_filled`]). Called once, at boot, before the app is
 /// loaded.
 pub fn adopt(copies: HotCopies, ready_gpa: u64) {
+    GIVE_BACK_AT.store(crate::cputime::now_ns().saturating_add(GIVE_BACK_AFTER_NS), Ordering::Relaxed);
     HOT_START.store(copies.frames.start, Ordering::Relaxed);
     HOT_END.store(copies.frames.end, Ordering::Relaxed);
     READY_GPA.store(ready_gpa, Ordering::Relaxed);
@@ -219,6 +316,23 @@ mod tests {
         assert_eq!(hot.image_page(IMAGE_GPA + 0x4000), 0x50_2000);
         assert_eq!(hot.image_page(IMAGE_GPA + 0x2000), IMAGE_GPA + 0x2000, "no copy: the image page");
         assert_eq!(hot.frames, 0x50_0000..0x50_3000);
+        // Given back, each copy's frame names its image page again.
+        assert_eq!(hot.original_of(0x50_0000), Some(IMAGE_GPA + 0x1000));
+        assert_eq!(hot.original_of(0x50_2000), Some(IMAGE_GPA + 0x4000));
+        assert_eq!(hot.original_of(0x50_3000), None, "past the copies");
+        assert_eq!(hot.original_of(0x4f_f000), None, "before them");
+        assert_eq!(hot.len(), 3 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn parks_are_not_limited_without_copies_to_give_back() {
+        // No copies adopted in host tests (nothing due), and a give-back without copies
+        // changes nothing.
+        assert_eq!(park_limit(), u64::MAX);
+        let mut frames = crate::mm::frames::FrameAllocator::new(0x10_0000, 0x20_0000);
+        give_back(&mut core::iter::empty(), &mut frames);
+        assert_eq!(GivenBack::now(), GivenBack::default());
+        assert_eq!(park_limit(), u64::MAX);
     }
 
     #[test]

@@ -344,6 +344,22 @@ pub fn for_each_app_entry(root: u64, leaf: &mut dyn FnMut(u64, u64, bool) -> Opt
     walk_entries(root, 3, 0, DIRECT_MAP_END, LOWER_HALF_END, leaf)
 }
 
+/// Points each of the app's 4 KiB entries in the tables at `root` whose frame `instead`
+/// names another for at that other frame, its rights and flags kept; returns how many it
+/// changed. The caller flushes.
+pub fn repoint_app_entries(root: u64, frames: &mut FrameAllocator, instead: &dyn Fn(u64) -> Option<u64>) -> u64 {
+    let mut changed = 0;
+    for_each_app_entry(root, &mut |va, entry, large| {
+        let Some(other) = entry_frame(entry).filter(|_| !large).and_then(instead) else { return Some(()) };
+        if let Some(slot) = entry_gpa(root, va, false, frames) {
+            phys::write_u64(slot, (entry & !pte::ADDR_MASK) | other);
+            changed += 1;
+        }
+        Some(())
+    });
+    changed
+}
+
 /// The frames the tables at `root` (made by [`new_process_root`]) hold of their own: their
 /// tables and the frames their app entries own.
 pub fn own_frames(root: u64) -> u64 {

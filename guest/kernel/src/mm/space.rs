@@ -2044,6 +2044,27 @@ mod tests {
         assert!(crate::mm::hot::touched_image_pages(s.root(), 0x3000, 10).is_empty(), "outside the image");
     }
 
+    #[test]
+    fn entries_that_map_a_copy_point_back_at_its_image_page_with_their_flags() {
+        use uvm_abi::layout::pte;
+        let mut s = space();
+        let b = Backing::Image { image_offset: 0x3000, file_len: 3 * 4096 };
+        let a = s.map(0, 3 * 4096, Prot::from_bits(5), MapFlags::default(), b).unwrap();
+        let own = s.map(0, 4096, Prot::RW, MapFlags::default(), Backing::Anonymous).unwrap();
+        let own_frame = frame_of(&s, own).unwrap();
+        // The middle page mapped from a copy, as the loader maps one (read-only, accessed).
+        let copy = 0x7_0000;
+        let image_entry = paging::lookup(s.root(), a + 4096);
+        let copy_entry = (image_entry & !pte::ADDR_MASK) | copy;
+        paging::set(s.root(), a + 4096, copy_entry, &mut s.frames.lock()).unwrap();
+        let instead = |frame: u64| (frame == copy).then_some(IMAGE_GPA + 0x4000);
+        assert_eq!(paging::repoint_app_entries(s.root(), &mut s.frames.lock(), &instead), 1);
+        assert_eq!(paging::lookup(s.root(), a + 4096), image_entry, "the image page, the same rights and bits");
+        assert_eq!(frame_of(&s, a), Some(IMAGE_GPA + 0x3000), "other entries as they were");
+        assert_eq!(frame_of(&s, own), Some(own_frame));
+        assert_eq!(paging::repoint_app_entries(s.root(), &mut s.frames.lock(), &instead), 0, "nothing maps it now");
+    }
+
     /// Maps an app like a 5.4 MB Go binary whose bytes sit at image offset `at`: text (r-x)
     /// and read-only data (r--) back to back, then writable data.
     fn map_go_like(s: &mut AddressSpace, at: u64) {
