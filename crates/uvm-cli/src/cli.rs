@@ -195,8 +195,9 @@ pub struct RunArgs {
     pub read_only: bool,
     /// Neither copy the app's hot pages into the VM nor learn them (nor the fresh memory an
     /// earlier start used, which is otherwise backed ahead): every page of the image stays
-    /// shared with other VMs through the page cache (~0.5 MiB less memory per VM for a glibc
-    /// app), and the start takes a page fault for each page of its code and read-only data
+    /// shared with other VMs through the page cache from the start (the copies are otherwise
+    /// given back a second after boot; ~0.5 MiB per VM for a glibc app until then), and the
+    /// start takes a page fault for each page of its code and read-only data
     /// it touches (a glibc hello ~13% slower where faults are dear). An app whose code and
     /// read-only data span whole 2 MiB chunks (Go and other services from ~4 MB) then has those
     /// mapped with large pages where the host allows: one fault a chunk, shared too.
