@@ -66,6 +66,8 @@ boot_tests! {
     musl_dac => cases::dac(Musl);
     glibc_cputime => cases::cputime(Glibc);
     musl_cputime => cases::cputime(Musl);
+    glibc_fifo => cases::fifo(Glibc);
+    musl_fifo => cases::fifo(Musl);
     glibc_posix_timer => cases::posix_timer(Glibc);
     musl_posix_timer => cases::posix_timer(Musl);
     glibc_misc_calls => cases::misc_calls(Glibc);

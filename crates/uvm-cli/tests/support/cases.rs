@@ -267,6 +267,7 @@ pub fn all() -> Vec<Case> {
             dac(tc),
             cputime(tc),
             posix_timer(tc),
+            fifo(tc),
         ]);
     }
     cases.extend([rust_hello(), rust_collections(), rust_stack_overflow(), busybox_echo(), busybox_cat()]);
@@ -997,6 +998,28 @@ pub fn posix_timer(tc: Toolchain) -> Case {
     case("posix_timer", c_only(tc), "posix_timer", vec![Run::new("timers").stdout(out)])
 }
 
+/// `fifo`: named pipes (mkfifo): the file's type and mode, a non-blocking writer without a
+/// reader (ENXIO), data, end of file and fstat of an end, blocking opens that wait for the
+/// other side across processes (both ways), O_RDWR at once, the data gone once every end
+/// closed, an unlinked FIFO still open, and a blocking open ended by a signal (EINTR).
+pub fn fifo(tc: Toolchain) -> Case {
+    let out = "mkfifo: a FIFO: yes, mode 640\n\
+               mkfifo again: -1 EEXIST\n\
+               non-blocking writer, no reader: -1 ENXIO\n\
+               non-blocking reader, no writer: opened; read = 0; poll: none\n\
+               through the FIFO: 5 \"hello\"\n\
+               fstat of an end: a FIFO: yes, the file's inode: yes\n\
+               empty, a writer open: -1 EAGAIN\n\
+               the writer closed: read = 0; poll: HUP\n\
+               blocking reader waited for the writer: yes; read \"from the child\" then end of file; child 0\n\
+               blocking writer waited for the reader: yes; the child read it: yes\n\
+               O_RDWR: opened at once; another open reads its bytes: 4 \"kept\"\n\
+               every end closed, then opened again: -1 EAGAIN\n\
+               unlinked while open: 5 \"still\"; stat: -1 ENOENT\n\
+               blocking open interrupted by a signal: -1 EINTR\n";
+    case("fifo", c_only(tc), "fifo", vec![Run::new("named pipes").stdout(out)])
+}
+
 /// `cputime`: computing is CPU time, sleeping is not (another thread's neither, while it
 /// sleeps), an ended thread's counts for the
 /// process; times, getrusage and /proc/self/stat agree with clock_gettime; a waited-for
@@ -1488,7 +1511,7 @@ pub fn busybox_echo() -> Case {
     case("busybox_echo", Busybox, "busybox", runs)
 }
 
-/// `busybox cat`: stdin to stdout, a packaged file, and a missing file.
+/// `busybox cat`: stdin to stdout, a packaged file, a missing file, and a named pipe.
 pub fn busybox_cat() -> Case {
     let text = b"cat me\nplease\n";
     let big = pattern(256 << 10);
@@ -1500,6 +1523,9 @@ pub fn busybox_cat() -> Case {
             .args(&["cat", "/etc/missing"])
             .stderr("cat: can't open '/etc/missing': No such file or directory\n")
             .code(1),
+        Run::new("cat a named pipe a background writer fills")
+            .args(&["sh", "-c", "f=/tmp/fifo-$$; mkfifo $f && (echo through a FIFO > $f &) && cat $f; rm $f"])
+            .stdout("through a FIFO\n"),
     ];
     case("busybox_cat", Busybox, "busybox", runs)
 }

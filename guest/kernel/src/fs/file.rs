@@ -61,6 +61,8 @@ pub struct OpenFile {
     mount_entries: Vec<MountEntry>,
     /// The pipe this file is an end of (not for `O_PATH`).
     pipe: Option<Arc<Pipe>>,
+    /// The pipe's writers opened so far when this end opened (`Pipe::poll_end`).
+    pipe_writers_seen: u64,
 }
 
 impl OpenFile {
@@ -72,9 +74,7 @@ impl OpenFile {
         let readable = !path_only && (access == O_RDONLY || access == O_RDWR);
         let writable = !path_only && (access == O_WRONLY || access == O_RDWR);
         let pipe = if path_only { None } else { location.node.pipe().cloned() };
-        if let Some(pipe) = &pipe {
-            pipe.open_end(readable, writable);
-        }
+        let pipe_writers_seen = pipe.as_ref().map_or(0, |pipe| pipe.open_end(readable, writable));
         OpenFile {
             location,
             readable,
@@ -84,6 +84,7 @@ impl OpenFile {
             position: SpinLock::new(0),
             mount_entries,
             pipe,
+            pipe_writers_seen,
         }
     }
 
@@ -164,7 +165,7 @@ impl OpenFile {
     /// (nested epoll instances stop looking past `fs::epoll::EP_MAX_NESTS`).
     pub fn poll_events_nested(&self, depth: u32) -> u16 {
         match (&self.pipe, self.node()) {
-            (Some(pipe), _) => pipe.poll(self.readable, self.writable),
+            (Some(pipe), _) => pipe.poll_end(self.readable, self.writable, self.pipe_writers_seen),
             // The console's input depends on the host: ask it (without waiting).
             (None, Node::Console(console)) if self.readable => {
                 let input = if console.input_ready(0) { POLLIN | POLLRDNORM } else { 0 };

@@ -56,6 +56,7 @@ pub mod env;
 pub mod epoll;
 pub mod eventfd;
 pub mod fdtable;
+pub mod fifo;
 pub mod file;
 pub mod flags;
 pub mod hostfs;

@@ -5,6 +5,10 @@
 //! reader and/or writer from its creation until its last `Arc` drops (so `dup`ed fds share
 //! one end, as on Linux), and reopening `/proc/self/fd/N` opens a new end.
 //!
+//! A named pipe (a FIFO, `mkfifo`) is the same pipe, shared by the opens of its file while
+//! any is open (`fs::fifo`): it counts the ends ever opened too, which a blocking open waits
+//! on, and shows its file's device, inode and permissions in `fstat`.
+//!
 //! Linux semantics, in Linux's order:
 //! - `read`: data first; with no data, end of file (0) once every writer has closed;
 //! - `write`: `EPIPE` once every reader has closed (the caller raises `SIGPIPE`); writes of
@@ -49,9 +53,15 @@ pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
 /// A pipe.
 pub struct Pipe {
     ino: u64,
+    /// `st_dev`: pipefs, or a FIFO's file system.
+    dev: u64,
+    /// Permission bits (0600, or a FIFO's).
+    perm: u32,
     uid: u32,
     gid: u32,
     created: Timespec,
+    /// A FIFO's: an end opened changes its readiness.
+    named: bool,
     state: SpinLock<PipeState>,
 }
 
@@ -60,6 +70,9 @@ struct PipeState {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// Ends opened for reading and for writing so far (a FIFO's blocking open waits for the
+    /// other side's count to move).
+    opened: (u64, u64),
     changes: Changes,
 }
 
@@ -79,19 +92,44 @@ impl Pipe {
     /// A new, empty pipe with inode number `ino`, owned by `uid:gid`, created at `now`. It
     /// has no ends until open files are made on it.
     pub fn new(ino: u64, uid: u32, gid: u32, now: Timespec) -> Arc<Pipe> {
-        Arc::new(Pipe {
+        Arc::new(Pipe::made(ino, DEV_PIPEFS, 0o600, (uid, gid), now, false))
+    }
+
+    /// A FIFO's pipe: as [`Pipe::new`], with the metadata of the FIFO's file (`ino` on device
+    /// `dev`, permission bits `perm`).
+    pub fn named(ino: u64, dev: u64, perm: u32, owner: (u32, u32), now: Timespec) -> Arc<Pipe> {
+        Arc::new(Pipe::made(ino, dev, perm, owner, now, true))
+    }
+
+    fn made(ino: u64, dev: u64, perm: u32, (uid, gid): (u32, u32), now: Timespec, named: bool) -> Pipe {
+        Pipe {
             ino,
+            dev,
+            perm,
             uid,
             gid,
             created: now,
+            named,
             state: SpinLock::new(PipeState {
                 data: VecDeque::new(),
                 capacity: DEFAULT_CAPACITY,
                 readers: 0,
                 writers: 0,
+                opened: (0, 0),
                 changes: Changes::default(),
             }),
-        })
+        }
+    }
+
+    /// Whether this is a FIFO's pipe.
+    pub fn is_named(&self) -> bool {
+        self.named
+    }
+
+    /// The open ends now, `(readers, writers)`, and the ends opened so far, the same way.
+    pub fn ends(&self) -> ((usize, usize), (u64, u64)) {
+        let state = self.state.lock();
+        ((state.readers, state.writers), state.opened)
     }
 
     /// The inode number.
@@ -99,11 +137,20 @@ impl Pipe {
         self.ino
     }
 
-    /// An open file begins to read and/or write the pipe.
-    pub fn open_end(&self, read: bool, write: bool) {
+    /// An open file begins to read and/or write the pipe. Returns the writers opened so far,
+    /// this one included (for [`Pipe::poll_end`]).
+    pub fn open_end(&self, read: bool, write: bool) -> u64 {
         let mut state = self.state.lock();
         state.readers += usize::from(read);
         state.writers += usize::from(write);
+        state.opened.0 += u64::from(read);
+        state.opened.1 += u64::from(write);
+        if self.named {
+            // A FIFO's opener waiting for this side, and its watchers (a reader's POLLHUP
+            // ends), look again.
+            state.changes.hung_up();
+        }
+        state.opened.1
     }
 
     /// An open file that read and/or wrote the pipe is gone. Once no reader is left the
@@ -218,13 +265,22 @@ impl Pipe {
     /// The `poll` events that hold now for an open file that reads (`read_end`) and/or
     /// writes (`write_end`) the pipe, as Linux's `pipe_poll` computes them.
     pub fn poll(&self, read_end: bool, write_end: bool) -> u16 {
+        self.poll_end(read_end, write_end, u64::MAX)
+    }
+
+    /// [`Pipe::poll`] for an end opened when `writers_seen` writers had opened the pipe so
+    /// far: a reader is hung up once no writer is open *and* one came since. So a FIFO's
+    /// reader opened before any writer waits in `poll` for one, as on Linux (which compares
+    /// the writers' count with what the open file saw, `f_version`); an anonymous pipe's read
+    /// end is made before its write end, and hangs up as ever.
+    pub fn poll_end(&self, read_end: bool, write_end: bool, writers_seen: u64) -> u16 {
         let state = self.state.lock();
         let mut events = 0;
         if read_end {
             if !state.data.is_empty() {
                 events |= POLLIN | POLLRDNORM;
             }
-            if state.writers == 0 {
+            if state.writers == 0 && state.opened.1 != writers_seen {
                 events |= POLLHUP;
             }
         }
@@ -242,10 +298,10 @@ impl Pipe {
     /// The metadata: a FIFO owned by its creator, size 0 (as on Linux).
     pub fn stat(&self) -> Stat {
         Stat {
-            dev: DEV_PIPEFS,
+            dev: self.dev,
             ino: self.ino,
             nlink: 1,
-            mode: FileType::Fifo.mode_bits() | 0o600,
+            mode: FileType::Fifo.mode_bits() | self.perm,
             uid: self.uid,
             gid: self.gid,
             rdev: 0,

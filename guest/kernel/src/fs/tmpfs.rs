@@ -32,8 +32,8 @@ use crate::fs::dirent::{DirEntry, FIRST_ENTRY_OFFSET};
 use crate::fs::env::Clock;
 use crate::fs::path::check_name;
 use crate::fs::stat::{
-    blocks_for_size, FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT,
-    S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
+    blocks_for_size, FileType, Stat, TimeChange, Timespec, BLOCK_SIZE, PERMISSION_BITS, S_IFDIR, S_IFIFO, S_IFLNK,
+    S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
 };
 use crate::mm::space::FilePage;
 use crate::sync::SpinLock;
@@ -369,12 +369,7 @@ impl TmpNode {
     /// The node's type.
     pub fn file_type(&self) -> FileType {
         let state = self.state.lock();
-        match state.body {
-            Body::Dir(_) => FileType::Directory,
-            Body::File(_) if state.meta.mode & S_IFMT == S_IFSOCK => FileType::Socket,
-            Body::File(_) => FileType::Regular,
-            Body::Symlink(_) => FileType::Symlink,
-        }
+        file_type_of(&state.body, state.meta.mode)
     }
 
     /// Whether no directory entry names this node any more.
@@ -527,6 +522,12 @@ impl TmpNode {
         self.add_node(name, S_IFSOCK | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
     }
 
+    /// Creates FIFO `name` in this directory (`mknod` with `S_IFIFO`, `mkfifo`): a file of
+    /// type `S_IFIFO` whose opens share a named pipe (`fs::fifo`).
+    pub fn create_fifo(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
+        self.add_node(name, S_IFIFO | (mode & PERMISSION_BITS), uid, gid, Body::File(FileBody::default()), 0)
+    }
+
     /// Creates an empty directory `name` in this directory.
     pub fn create_dir(self: &Arc<Self>, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<Arc<TmpNode>, Errno> {
         let body = Body::Dir(DirBody::new(Arc::downgrade(self)));
@@ -564,12 +565,7 @@ impl TmpNode {
         let cost = NODE_COST + extra;
         self.shared.budget.charge(cost)?;
         let is_dir = matches!(body, Body::Dir(_));
-        let file_type = match body {
-            Body::Dir(_) => FileType::Directory,
-            Body::File(_) if mode & S_IFMT == S_IFSOCK => FileType::Socket,
-            Body::File(_) => FileType::Regular,
-            Body::Symlink(_) => FileType::Symlink,
-        };
+        let file_type = file_type_of(&body, mode);
         let now = self.shared.now();
         let node = Arc::new(TmpNode {
             ino: self.shared.next_ino(),
@@ -1227,6 +1223,20 @@ impl TmpNode {
         state.meta.atime = pick(atime, state.meta.atime);
         state.meta.mtime = pick(mtime, state.meta.mtime);
         state.meta.ctime = now;
+    }
+}
+
+/// The type of a node with `body` and `mode`: a file body stands for a regular file, a
+/// socket file (`bind`) or a FIFO (`mknod`), as its mode says.
+fn file_type_of(body: &Body, mode: u32) -> FileType {
+    match body {
+        Body::Dir(_) => FileType::Directory,
+        Body::File(_) => match mode & S_IFMT {
+            S_IFSOCK => FileType::Socket,
+            S_IFIFO => FileType::Fifo,
+            _ => FileType::Regular,
+        },
+        Body::Symlink(_) => FileType::Symlink,
     }
 }
 

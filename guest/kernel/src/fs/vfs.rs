@@ -22,6 +22,7 @@ use crate::fs::dev::DevFs;
 use crate::fs::env::{Clock, FsEnv};
 use crate::fs::epoll::Epoll;
 use crate::fs::eventfd::EventFd;
+use crate::fs::fifo;
 use crate::fs::file::{unless_minus_one, MountEntry, OpenFile};
 use crate::fs::flags::{
     O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
@@ -681,13 +682,15 @@ impl Vfs {
             }
             // A pipe reopened through `/proc/self/fd/N` (bash's process substitution,
             // `<(cmd)`, opens `/dev/fd/63`) is another end of it at once: Linux waits for the
-            // other side, or refuses a non-blocking writer, only for a named FIFO, and there
-            // are none here (mknod makes no FIFO).
+            // other side, or refuses a non-blocking writer, only for a named FIFO (below).
             let truncating = flags & O_TRUNC != 0 && file_type == FileType::Regular && !created;
             if access::restricted() && !created {
                 let reading = if access == O_WRONLY { 0 } else { MAY_READ };
                 let write = if writing || flags & O_TRUNC != 0 { MAY_WRITE } else { 0 };
                 self.check_restricted(&location, want.unwrap_or(reading | write))?;
+            }
+            if let (Node::Tmp(fifo), FileType::Fifo) = (node, file_type) {
+                return fifo::open(&location, fifo, flags, Timespec::from_clock((self.now)()));
             }
             if writing || truncating {
                 match node.mutability() {
@@ -938,14 +941,21 @@ impl Vfs {
     /// devices, FIFOs, sockets and directories, `EINVAL` for a type that is none of these
     /// (checked first, as Linux does).
     pub fn mknod(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
-        match mode & S_IFMT {
-            0 | S_IFREG => {}
-            S_IFDIR | S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK => return Err(Errno::EPERM),
+        let fifo = match mode & S_IFMT {
+            0 | S_IFREG => false,
+            S_IFIFO => true,
+            S_IFDIR | S_IFCHR | S_IFBLK | S_IFSOCK => return Err(Errno::EPERM),
             _ => return Err(Errno::EINVAL),
-        }
+        };
         let (parent, name) = self.parent_for_create(base, path, false)?;
         let (uid, gid) = self.owner();
-        writable_dir(&parent.dir, Errno::EPERM)?.create_file(&name, mode, uid, gid)?;
+        let dir = writable_dir(&parent.dir, Errno::EPERM)?;
+        if fifo {
+            // A named pipe (`fs::fifo`): tmpfs and the writable root only.
+            dir.create_fifo(&name, mode, uid, gid)?;
+        } else {
+            dir.create_file(&name, mode, uid, gid)?;
+        }
         inotify::created(&parent.dir.node, &name, false);
         Ok(())
     }
@@ -1181,6 +1191,14 @@ impl WritableDir<'_> {
         match self {
             WritableDir::Tmp(dir) => dir.create_file(name, mode, uid, gid).map(Node::Tmp),
             WritableDir::Host(dir) => dir.create_file(name, mode).map(|node| Node::Host(Arc::new(node))),
+        }
+    }
+
+    /// Makes the FIFO `name` (`fs::fifo`); a volume holds none (EPERM, as before FIFOs).
+    fn create_fifo(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> Result<(), Errno> {
+        match self {
+            WritableDir::Tmp(dir) => dir.create_fifo(name, mode, uid, gid).map(|_| ()),
+            WritableDir::Host(_) => Err(Errno::EPERM),
         }
     }
 

@@ -229,8 +229,23 @@ fn open_at(p: &mut Process, dirfd: i32, path_addr: u64, flags: u64, mode: u64) -
     let base = base_of(p, dirfd, &path)?;
     let mode = (mode as u32) & 0o7777 & !p.umask;
     let file = p.vfs.open(&base, &path, flags as u32, mode)?;
+    if file.pipe().is_some_and(|pipe| pipe.is_named()) {
+        await_fifo_partner(p, &file)?;
+    }
     let fd = p.files.fds.lock().insert(file, flags as u32 & O_CLOEXEC != 0)?;
     Ok(fd as usize)
+}
+
+/// A blocking open of a FIFO waits until the other side has opened it (`fs::fifo`), or a
+/// signal comes (EINTR: the end opened closes as `file` drops).
+#[cold]
+#[inline(never)]
+fn await_fifo_partner(p: &mut Process, file: &OpenFile) -> Result<(), Errno> {
+    let (Some(partner), Some(pipe)) = (crate::fs::fifo::Partner::of(file), file.pipe()) else { return Ok(()) };
+    while !partner.arrived(pipe) {
+        crate::wait::wait_for_io(p, None)?;
+    }
+    Ok(())
 }
 
 /// open(path, flags, mode).

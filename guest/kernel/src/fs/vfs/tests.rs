@@ -714,13 +714,24 @@ fn the_tmpfs_budget_gives_enospc() {
 }
 
 #[test]
-fn mknod_makes_regular_files_only() {
+fn mknod_makes_regular_files_and_fifos_only() {
     let vfs = vfs();
     let root = vfs.root();
     vfs.mknod(&root, b"/tmp/plain", S_IFREG | 0o600).unwrap();
     assert_eq!(vfs.stat(&root, b"/tmp/plain", true).unwrap().mode, 0o100600);
     vfs.mknod(&root, b"/tmp/zero", 0o644).unwrap();
-    assert_eq!(err(vfs.mknod(&root, b"/tmp/fifo", crate::fs::stat::S_IFIFO | 0o644)), Errno::EPERM);
+    vfs.mknod(&root, b"/tmp/fifo", crate::fs::stat::S_IFIFO | 0o644).unwrap();
+    assert_eq!(vfs.stat(&root, b"/tmp/fifo", true).unwrap().mode, 0o010644, "a FIFO");
+    // Opened, an end of a pipe at the FIFO's path; a non-blocking writer needs a reader.
+    assert_eq!(err(vfs.open(&root, b"/tmp/fifo", O_WRONLY | O_NONBLOCK, 0)), Errno::ENXIO);
+    let reader = vfs.open(&root, b"/tmp/fifo", O_RDONLY | O_NONBLOCK, 0).unwrap();
+    let writer = vfs.open(&root, b"/tmp/fifo", O_WRONLY | O_NONBLOCK, 0).unwrap();
+    assert_eq!(writer.write(b"through"), Ok(7));
+    let mut buf = [0u8; 16];
+    assert_eq!(reader.read(&mut buf), Ok(7));
+    assert_eq!(reader.location().path, b"/tmp/fifo");
+    assert_eq!(reader.stat().unwrap().ino, vfs.stat(&root, b"/tmp/fifo", true).unwrap().ino);
+    assert_eq!(err(vfs.mknod(&root, b"/etc/fifo", crate::fs::stat::S_IFIFO | 0o644)), Errno::EROFS);
     assert_eq!(err(vfs.mknod(&root, b"/tmp/dev", S_IFCHR | 0o644)), Errno::EPERM);
     assert_eq!(err(vfs.mknod(&root, b"/tmp/plain", 0o644)), Errno::EEXIST);
     assert_eq!(err(vfs.mknod(&root, b"/etc/x", 0o644)), Errno::EROFS);
@@ -911,7 +922,7 @@ fn eventfd_and_epoll_files_are_anonymous_inodes() {
 
 #[test]
 fn hard_links_of_open_files_and_mknod_types() {
-    use crate::fs::stat::{S_IFIFO, S_IFLNK, S_IFREG};
+    use crate::fs::stat::{S_IFLNK, S_IFREG, S_IFSOCK};
     let vfs = vfs();
     let file = open(&vfs, "/tmp/f", O_CREAT | O_RDWR).unwrap();
     vfs.link_location(file.location(), &vfs.root(), b"/tmp/g").unwrap();
@@ -924,7 +935,7 @@ fn hard_links_of_open_files_and_mknod_types() {
     assert_eq!(err(vfs.link_location(dir.location(), &vfs.root(), b"/tmp/d")), Errno::EPERM);
     let passwd = open(&vfs, "/etc/passwd", O_RDONLY).unwrap();
     assert_eq!(err(vfs.link_location(passwd.location(), &vfs.root(), b"/tmp/p")), Errno::EXDEV);
-    assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/fifo", S_IFIFO | 0o644)), Errno::EPERM);
+    assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/sock", S_IFSOCK | 0o644)), Errno::EPERM);
     assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/dir", S_IFDIR | 0o644)), Errno::EPERM);
     assert_eq!(err(vfs.mknod(&vfs.root(), b"/tmp/link", S_IFLNK | 0o644)), Errno::EINVAL);
     assert_eq!(err(vfs.mknod(&vfs.root(), b"/nowhere/x", 0o030000)), Errno::EINVAL, "the type is checked first");
