@@ -1,4 +1,4 @@
-/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values, the older time setters, affinity. */
+/* Tests the small file and process calls: link/linkat, mknod, creat, statfs, flock, fallocate, fadvise, close_range, ids, nice values, I/O priorities, the older time setters, affinity. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -173,6 +173,31 @@ int main(void) {
     TRY("getpriority of no such process", getpriority(PRIO_PROCESS, 999999));
     TRY("setpriority with a bad which", setpriority(7, 0, 0));
     TRY("setpriority back to 0", setpriority(PRIO_PROCESS, 0, 0));
+
+    /* I/O priorities (ionice): none at first, set, read back by pid, inherited by a child
+     * when they have a class; Linux's checks. (By pid only, as above.) */
+#define IOPRIO(class, data) (((class) << 13) | (data))
+    TRY("ioprio_get at first", syscall(SYS_ioprio_get, 1, 0));
+    TRY("ioprio_set best-effort 7", syscall(SYS_ioprio_set, 1, 0, IOPRIO(2, 7)));
+    TRY("ioprio_get", syscall(SYS_ioprio_get, 1, getpid()));
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+        TRY("a child's ioprio", syscall(SYS_ioprio_get, 1, 0));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    TRY("ioprio_set idle", syscall(SYS_ioprio_set, 1, 0, IOPRIO(3, 0)));
+    TRY("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
+    TRY("ioprio_set real-time 0 (as root)", syscall(SYS_ioprio_set, 1, 0, IOPRIO(1, 0)));
+    TRY("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
+    TRY("ioprio_set no class with a level", syscall(SYS_ioprio_set, 1, 0, IOPRIO(0, 1)));
+    TRY("ioprio_set class 5", syscall(SYS_ioprio_set, 1, 0, IOPRIO(5, 0)));
+    TRY("ioprio_set with a bad which", syscall(SYS_ioprio_set, 9, 0, 0));
+    TRY("ioprio_get of no such process", syscall(SYS_ioprio_get, 1, 999999));
+    TRY("ioprio_set back to none", syscall(SYS_ioprio_set, 1, 0, 0));
+    TRY("ioprio_get", syscall(SYS_ioprio_get, 1, 0));
 
     /* The older time setters, as raw calls (libcs implement them with utimensat). */
     close(open("/tmp/times", O_CREAT | O_WRONLY, 0644));

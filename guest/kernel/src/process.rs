@@ -412,6 +412,8 @@ pub struct Process {
     /// The nice value (`setpriority`, -20..=19): recorded, inherited by fork and reported by
     /// `getpriority`, not applied: the host schedules every vCPU alike.
     pub nice: i32,
+    /// The I/O priority (`ioprio_set`, `syscall::priority`): recorded, not applied.
+    pub ioprio: u16,
     /// uname's nodename.
     pub hostname: Vec<u8>,
     /// The NIS domain name uname reports once setdomainname set it (`(none)` before: no
@@ -501,6 +503,7 @@ impl Process {
             view,
             umask: 0o022,
             nice: 0,
+            ioprio: 0,
             hostname: b"uvm".to_vec(),
             domainname: None,
             clock,
@@ -562,6 +565,7 @@ impl Process {
             view,
             umask: self.umask,
             nice: self.nice,
+            ioprio: crate::syscall::priority::inherited_ioprio(self.ioprio),
             hostname: self.hostname.clone(),
             domainname: self.domainname.clone(),
             clock: self.clock,

@@ -1885,7 +1885,8 @@ pub fn procfs(tc: Toolchain) -> Case {
 
 /// `fsmisc`: link/linkat (EEXIST, EPERM, EXDEV, AT_EMPTY_PATH), mknod, creat, statfs and
 /// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
-/// nice values (setpriority, getpriority, inherited by fork), utime/utimes/futimesat,
+/// nice values (setpriority, getpriority, inherited by fork), I/O priorities (ioprio_set,
+/// ioprio_get: classes, checks, inherited by fork), utime/utimes/futimesat,
 /// affinity (narrowed, inherited by fork, restored; bad masks and threads),
 /// sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
@@ -1948,6 +1949,20 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                getpriority of no such process: -1 ESRCH\n\
                setpriority with a bad which: -1 EINVAL\n\
                setpriority back to 0: 0 OK\n\
+               ioprio_get at first: 0 OK\n\
+               ioprio_set best-effort 7: 0 OK\n\
+               ioprio_get: 16391 OK\n\
+               a child's ioprio: 16391 OK\n\
+               ioprio_set idle: 0 OK\n\
+               ioprio_get: 24576 OK\n\
+               ioprio_set real-time 0 (as root): 0 OK\n\
+               ioprio_get: 8192 OK\n\
+               ioprio_set no class with a level: -1 EINVAL\n\
+               ioprio_set class 5: -1 EINVAL\n\
+               ioprio_set with a bad which: -1 EINVAL\n\
+               ioprio_get of no such process: -1 ESRCH\n\
+               ioprio_set back to none: 0 OK\n\
+               ioprio_get: 0 OK\n\
                utimes: 0 OK\n\
                after utimes: atime 1000.500000000, mtime 2000.250000000\n\
                utime: 0 OK\n\

@@ -1,5 +1,6 @@
 //! The small process calls C programs and busybox make: process groups and sessions,
-//! scheduling queries, sysinfo, times, getrusage and getcpu (the ids are `syscall::creds`'s).
+//! scheduling queries, sysinfo, times, getrusage and getcpu (the ids are `syscall::creds`'s,
+//! nice values and I/O priorities `syscall::priority`'s).
 //!
 //! The app is pid 1: it leads its own process group and session (as a container's init
 //! does); its children start in its group and may make their own (setpgid, setsid). Its CPU
@@ -130,55 +131,6 @@ pub fn sys_sched_get_priority_min(_: &mut Process, f: &mut TrapFrame) -> SysResu
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
-}
-
-const PRIO_PROCESS: u64 = 0;
-const PRIO_PGRP: u64 = 1;
-const PRIO_USER: u64 = 2;
-
-/// Calls `each` with the nice value of every process `which` and `who` name (`PRIO_PROCESS`
-/// and a pid, `PRIO_PGRP` and a group, `PRIO_USER` and a uid; who 0: the caller's): `EINVAL`
-/// for another `which`, `ESRCH` when none matches.
-fn for_each_priority(p: &mut Process, which: u64, who: u64, each: &mut dyn FnMut(&mut i32)) -> Result<(), Errno> {
-    let who = who as u32;
-    let (pid, pgid, uid) = (p.pid, p.pgid, p.real_uid());
-    let named: &dyn Fn(&Process) -> bool = match which {
-        PRIO_PROCESS => &|q| q.pid == if who == 0 { pid } else { who },
-        PRIO_PGRP => &|q| q.pgid == if who == 0 { pgid } else { who },
-        PRIO_USER => &|q| q.real_uid() == if who == 0 { uid } else { who },
-        _ => return Err(Errno::EINVAL),
-    };
-    let mut found = false;
-    if named(p) {
-        each(&mut p.nice);
-        found = true;
-    }
-    for other in p.shared.processes.iter_mut().filter(|q| named(q)) {
-        each(&mut other.nice);
-        found = true;
-    }
-    if found {
-        Ok(())
-    } else {
-        Err(Errno::ESRCH)
-    }
-}
-
-/// getpriority(which, who): the lowest nice value among the processes named, returned as
-/// Linux's raw syscall does (20 - nice).
-pub fn sys_getpriority(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let mut lowest = i32::MAX;
-    for_each_priority(p, f.rdi, f.rsi, &mut |nice| lowest = lowest.min(*nice))?;
-    Ok((20 - lowest) as usize)
-}
-
-/// setpriority(which, who, prio): sets the nice value of the processes named, clamped to
-/// -20..=19 as Linux does (the app acts as root, so it may lower it too). Recorded, not
-/// applied (`Process::nice`).
-pub fn sys_setpriority(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    let nice = (f.rdx as i32).clamp(-20, 19);
-    for_each_priority(p, f.rdi, f.rsi, &mut |target| *target = nice)?;
-    Ok(0)
 }
 
 /// getcpu(cpu, node, cache): CPU 0 of node 0 (either pointer may be NULL).

@@ -28,6 +28,7 @@ pub mod pidfd;
 pub mod poll;
 pub mod posix_timer;
 pub mod prctl;
+pub mod priority;
 pub mod proc;
 pub mod signal;
 pub mod signalfd;

@@ -10,7 +10,7 @@ use crate::process::Process;
 
 use super::{
     caps, clone, creds, epoll, exec, fs, futex, inotify, itimer, locks, memfd, misc, mm, net, pidfd, poll, posix_timer,
-    prctl, proc, signal, signalfd, time, timerfd, xattr,
+    prctl, priority, proc, signal, signalfd, time, timerfd, xattr,
 };
 
 macro_rules! syscall_table {
@@ -157,8 +157,8 @@ syscall_table! {
     135 personality 1 => prctl::sys_personality;
     137 statfs 2 => fs::sys_statfs;
     138 fstatfs 2 => fs::sys_fstatfs;
-    140 getpriority 2 => misc::sys_getpriority;
-    141 setpriority 3 => misc::sys_setpriority;
+    140 getpriority 2 => priority::sys_getpriority;
+    141 setpriority 3 => priority::sys_setpriority;
     143 sched_getparam 2 => misc::sys_sched_getparam;
     145 sched_getscheduler 1 => misc::sys_sched_getscheduler;
     146 sched_get_priority_max 1 => misc::sys_sched_get_priority_max;
@@ -210,6 +210,8 @@ syscall_table! {
     234 tgkill 3 => signal::sys_tgkill;
     235 utimes 2 => fs::sys_utimes;
     247 waitid 5 => proc::sys_waitid;
+    251 ioprio_set 3 => priority::sys_ioprio_set;
+    252 ioprio_get 2 => priority::sys_ioprio_get;
     253 inotify_init 0 => inotify::sys_inotify_init;
     254 inotify_add_watch 3 => inotify::sys_inotify_add_watch;
     255 inotify_rm_watch 2 => inotify::sys_inotify_rm_watch;
