@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -243,6 +245,31 @@ int main(int argc, char **argv) {
     stat_cpu_line(slurp("/proc/stat", NULL), &busy1, &idle1);
     printf("stat: after 0.3 s of CPU, busy time grew by 0.2 s or more %s, idle time never fell %s\n",
            busy1 >= busy0 + 20 ? "yes" : "no", idle1 >= idle0 ? "yes" : "no");
+
+    /* mountinfo: Linux's fields on every line, the root listed with the device stat shows;
+     * cgroup: ID:CONTROLLERS:PATH lines. */
+    char *info = slurp("/proc/self/mountinfo", NULL);
+    int info_lines_ok = info != NULL && *info != 0, root_listed = 0;
+    struct stat root_stat;
+    check(fstatat(AT_FDCWD, "/", &root_stat, 0) == 0, "stat /");
+    for (char *line = info ? strtok(info, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        unsigned id, parent, maj, mnr;
+        char within[256], point[256];
+        if (sscanf(line, "%u %u %u:%u %255s %255s", &id, &parent, &maj, &mnr, within, point) != 6 || !strstr(line, " - "))
+            info_lines_ok = 0;
+        else if (strcmp(point, "/") == 0 && makedev(maj, mnr) == root_stat.st_dev)
+            root_listed = 1;
+    }
+    printf("mountinfo: every line has Linux's fields %s, the root's device is stat's %s\n", info_lines_ok ? "yes" : "no",
+           root_listed ? "yes" : "no");
+    char *groups = slurp("/proc/self/cgroup", NULL);
+    int group_lines_ok = groups != NULL && *groups != 0;
+    for (char *line = groups ? strtok(groups, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        char *first = strchr(line, ':'), *second = first ? strchr(first + 1, ':') : NULL;
+        if (!first || first == line || !second || second[1] != '/')
+            group_lines_ok = 0;
+    }
+    printf("cgroup: every line is ID:CONTROLLERS:PATH %s\n", group_lines_ok ? "yes" : "no");
 
     /* The host and domain names: set by one process, seen by all (one UTS namespace). */
     pid_t child = fork();

@@ -4,6 +4,7 @@
 //! /proc/self -> PID            /proc/PID/exe -> the program's path
 //! /proc/PID/cwd => the cwd     /proc/PID/fd/N => open fd N   ("=>": magic links, below)
 //! /proc/PID/mounts             /proc/mounts -> self/mounts
+//! /proc/PID/mountinfo /proc/PID/cgroup
 //! /proc/PID/maps /proc/PID/status /proc/PID/stat /proc/PID/statm /proc/PID/comm
 //! /proc/PID/cmdline /proc/PID/environ
 //! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version /proc/stat
@@ -49,6 +50,9 @@ pub const APP_PID: u32 = 1;
 
 /// First inode number of the `/proc/self/fd/N` links (`+ N`).
 const FD_INO_BASE: u64 = 0x1_0000;
+
+/// The first mount's id in `/proc/PID/mountinfo`.
+const FIRST_MOUNT_ID: u64 = 21;
 
 /// Clock ticks per second in `/proc/self/stat` (`AT_CLKTCK`, `sysconf(_SC_CLK_TCK)`).
 pub const CLOCK_TICKS: u64 = 100;
@@ -259,6 +263,10 @@ pub enum ProcKind {
     Fd(i32),
     /// `/proc/1/mounts`.
     Mounts,
+    /// `/proc/1/mountinfo`.
+    MountInfo,
+    /// `/proc/1/cgroup`.
+    Cgroup,
     /// `/proc/cpuinfo`.
     CpuInfo,
     /// `/proc/meminfo`.
@@ -298,7 +306,8 @@ const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
     (b"version", ProcKind::Version),
 ];
 
-const PID_ENTRIES: [(&[u8], ProcKind); 11] = [
+const PID_ENTRIES: [(&[u8], ProcKind); 13] = [
+    (b"cgroup", ProcKind::Cgroup),
     (b"cmdline", ProcKind::Cmdline),
     (b"comm", ProcKind::Comm),
     (b"cwd", ProcKind::Cwd),
@@ -306,6 +315,7 @@ const PID_ENTRIES: [(&[u8], ProcKind); 11] = [
     (b"exe", ProcKind::Exe),
     (b"fd", ProcKind::FdDir),
     (b"maps", ProcKind::Maps),
+    (b"mountinfo", ProcKind::MountInfo),
     (b"mounts", ProcKind::Mounts),
     (b"stat", ProcKind::Stat),
     (b"statm", ProcKind::Statm),
@@ -337,6 +347,8 @@ impl ProcKind {
             ProcKind::Cmdline => 19,
             ProcKind::Environ => 20,
             ProcKind::KernelStat => 21,
+            ProcKind::MountInfo => 22,
+            ProcKind::Cgroup => 23,
             ProcKind::Fd(fd) => FD_INO_BASE + fd as u64,
         }
     }
@@ -349,6 +361,8 @@ impl ProcKind {
                 FileType::Symlink
             }
             ProcKind::Mounts
+            | ProcKind::MountInfo
+            | ProcKind::Cgroup
             | ProcKind::CpuInfo
             | ProcKind::MemInfo
             | ProcKind::Uptime
@@ -419,6 +433,9 @@ pub struct ProcFs {
     app_path: Vec<u8>,
     /// `/proc/mounts` (the volumes are added after the boot's mounts).
     mounts_text: SpinLock<Vec<u8>>,
+    /// The device (`st_dev`) of each mount added after the boot's (`crate::fs::vfs::MOUNT_DEVS`),
+    /// in `mounts_text`'s order, for `mountinfo`.
+    mount_devs: SpinLock<Vec<u64>>,
     image: Option<Arc<ImageFs>>,
     system: SystemInfo,
     clock: Clock,
@@ -441,8 +458,9 @@ impl ProcFs {
     /// Adds a line to `/proc/mounts` (a volume mounted after the boot's file systems).
     #[cold]
     #[inline(never)]
-    pub fn add_mount_line(&self, line: &[u8]) {
+    pub fn add_mount_line(&self, line: &[u8], dev: u64) {
         self.mounts_text.lock().extend_from_slice(line);
+        self.mount_devs.lock().push(dev);
     }
 
     /// `/proc` for an app at `app_path` owned by `uid:gid`; `/proc/mounts` shows
@@ -460,6 +478,7 @@ impl ProcFs {
         Arc::new(ProcFs {
             app_path: Vec::from(app_path),
             mounts_text: SpinLock::new(mounts_text),
+            mount_devs: SpinLock::new(Vec::new()),
             image,
             system,
             clock,
@@ -1026,6 +1045,51 @@ impl ProcFs {
     }
 
     /// `/proc/version`, matching what `uname` reports.
+    /// `/proc/PID/mountinfo`, from `/proc/mounts`' lines and the mounts' devices: `ID PARENT
+    /// MAJOR:MINOR / MOUNT-POINT OPTIONS - TYPE SOURCE SUPER-OPTIONS`, the ids counted from
+    /// [`FIRST_MOUNT_ID`] in mount order, a mount's parent the latest earlier mount whose
+    /// point holds it (the root's, one below the first, is not listed: as in a container),
+    /// the super options `rw` or `ro` as the mount's are. No optional fields (no propagation).
+    fn mountinfo(&self) -> String {
+        let text = self.mounts_text.lock().clone();
+        let devs = self.mount_devs.lock().clone();
+        let lines: Vec<Vec<&[u8]>> =
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b' ').collect()).collect();
+        let field = |fields: &Vec<&[u8]>, i: usize| -> String {
+            String::from_utf8_lossy(fields.get(i).copied().unwrap_or_default()).into_owned()
+        };
+        let mut out = String::new();
+        for (i, fields) in lines.iter().enumerate() {
+            let point = fields.get(1).copied().unwrap_or_default();
+            let holds = |other: &&Vec<&[u8]>| {
+                let at = other.get(1).copied().unwrap_or_default();
+                at == b"/" || (point.starts_with(at) && point.get(at.len()) == Some(&b'/'))
+            };
+            let parent = lines[..i]
+                .iter()
+                .rposition(|other| holds(&other))
+                .map_or(FIRST_MOUNT_ID - 1, |p| FIRST_MOUNT_ID + p as u64);
+            let boot = &crate::fs::vfs::MOUNT_DEVS;
+            let dev = boot.get(i).or_else(|| devs.get(i - boot.len())).copied().unwrap_or(0);
+            push_decimal(&mut out, FIRST_MOUNT_ID + i as u64);
+            out.push(' ');
+            push_decimal(&mut out, parent);
+            out.push(' ');
+            push_decimal(&mut out, u64::from(major(dev)));
+            out.push(':');
+            push_decimal(&mut out, u64::from(minor(dev)));
+            out.push_str(" / ");
+            let options = field(fields, 3);
+            for part in [field(fields, 1), options.clone(), String::from("-"), field(fields, 2), field(fields, 0)] {
+                out.push_str(&part);
+                out.push(' ');
+            }
+            out.push_str(if options.starts_with("ro") { "ro" } else { "rw" });
+            out.push('\n');
+        }
+        out
+    }
+
     fn version(&self) -> String {
         format!("Linux version {KERNEL_RELEASE} (uvm@uvm) (uvm guest kernel) {KERNEL_VERSION}\n")
     }
@@ -1261,6 +1325,10 @@ impl ProcNode {
                 return Ok(nul_separated(self.fs.view(self.pid).map(|p| p.envp()).unwrap_or_default()))
             }
             ProcKind::Mounts => return Ok(self.fs.mounts_text.lock().clone()),
+            ProcKind::MountInfo => self.fs.mountinfo(),
+            // Every process in the one cgroup v2 (unified) hierarchy's root, as a container
+            // sees itself in its cgroup namespace.
+            ProcKind::Cgroup => return Ok(b"0::/\n".to_vec()),
             kind if kind.file_type() == FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
@@ -1738,7 +1806,21 @@ mod tests {
             .unwrap();
         assert_eq!(
             names,
-            ["cmdline", "comm", "cwd", "environ", "exe", "fd", "maps", "mounts", "stat", "statm", "status"]
+            [
+                "cgroup",
+                "cmdline",
+                "comm",
+                "cwd",
+                "environ",
+                "exe",
+                "fd",
+                "maps",
+                "mountinfo",
+                "mounts",
+                "stat",
+                "statm",
+                "status"
+            ]
         );
     }
 

@@ -37,8 +37,8 @@ use crate::fs::path::{self, join, parent_path, LastComponent, LinkCount, LinkTar
 use crate::fs::pipe::{Pipe, PIPEFS_MAGIC};
 use crate::fs::proc::{ProcFs, ProcessView};
 use crate::fs::stat::{
-    FileType, Stat, TimeChange, Timespec, DEV_IMAGE, DEV_SHM, DEV_TMP, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT,
-    S_IFREG, S_IFSOCK,
+    FileType, Stat, TimeChange, Timespec, DEV_DEVFS, DEV_IMAGE, DEV_PROC, DEV_SHM, DEV_TMP, S_IFBLK, S_IFCHR, S_IFDIR,
+    S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use crate::fs::statfs::{
     StatFs, IMAGE_MAGIC, OVERLAYFS_SUPER_MAGIC, PROC_SUPER_MAGIC, ST_NODEV, ST_NOEXEC, ST_NOSUID, ST_RDONLY,
@@ -119,6 +119,10 @@ const MOUNT_LINES: [(&str, &str, &str, &str); 5] = [
     ("/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
 ];
 
+/// The devices (`st_dev`) of `MOUNT_LINES`' mounts, for `/proc/PID/mountinfo` (a test checks
+/// them against what `stat` shows).
+pub const MOUNT_DEVS: [u64; 5] = [DEV_IMAGE, DEV_TMP, DEV_DEVFS, DEV_SHM, DEV_PROC];
+
 /// `/` when the root is the image, read-only.
 const ROOT_LINE_READ_ONLY: (&str, &str, &str, &str) = ("/", "/dev/root", "uvmimage", "ro,relatime");
 
@@ -139,6 +143,20 @@ fn mounts_text(read_only_root: bool) -> Vec<u8> {
         text.pop();
     }
     text
+}
+
+/// A mount point as `/proc/mounts` shows it: space, tab, newline and backslash as Linux's
+/// octal escapes (`\040`...), so the line keeps its fields.
+fn escaped_mount_field(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    for &byte in field {
+        if matches!(byte, b' ' | b'\t' | b'\n' | b'\\') {
+            out.extend_from_slice(&[b'\\', b'0' + (byte >> 6), b'0' + ((byte >> 3) & 7), b'0' + (byte & 7)]);
+        } else {
+            out.push(byte);
+        }
+    }
+    out
 }
 
 /// The file-system layer: the mounts and the operations on paths.
@@ -275,10 +293,11 @@ impl Vfs {
         }
         let mount_path = join(&parent.dir.path, name);
         let mut line = Vec::new();
-        for field in [source, b" ", &mount_path[..], b" ", fs_type, b" ", options, b" 0 0\n"] {
+        let point = escaped_mount_field(&mount_path);
+        for field in [source, b" ", &point[..], b" ", fs_type, b" ", options, b" 0 0\n"] {
             line.extend_from_slice(field);
         }
-        self.proc.add_mount_line(&line);
+        self.proc.add_mount_line(&line, root.stat().map_or(0, |stat| stat.dev));
         let on = Some((parent.dir.mount, parent.dir.node.clone()));
         self.mounts.push(Mount::new(&mount_path, root, on, kind));
         Ok(())

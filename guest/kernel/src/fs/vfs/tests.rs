@@ -10,7 +10,7 @@ use crate::fs::flags::{
     SEEK_SET, X_OK,
 };
 use crate::fs::ioctl;
-use crate::fs::stat::{makedev, Timespec, DEV_DEVFS, DEV_IMAGE, DEV_PROC, S_IFCHR, S_IFDIR, S_IFLNK};
+use crate::fs::stat::{major, makedev, minor, Timespec, DEV_DEVFS, DEV_IMAGE, DEV_PROC, S_IFCHR, S_IFDIR, S_IFLNK};
 use crate::fs::test_image::{build_image, TestEntry};
 use crate::sync::SpinLock;
 use alloc::string::String;
@@ -455,6 +455,19 @@ fn readlink_everywhere() {
     let mounts = String::from_utf8(mounts).unwrap();
     assert!(mounts.starts_with("/dev/root / uvmimage ro,relatime 0 0\ntmpfs /tmp tmpfs "), "{mounts}");
     assert!(mounts.ends_with("proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"));
+    let info = String::from_utf8(read_all(&open(&vfs, "/proc/self/mountinfo", O_RDONLY).unwrap())).unwrap();
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 5, "{info}");
+    assert_eq!(lines[0], "21 20 8:1 / / ro,relatime - uvmimage /dev/root ro", "the root, its parent unlisted");
+    assert_eq!(lines[1], "22 21 0:33 / /tmp rw,nosuid,nodev,relatime - tmpfs tmpfs rw");
+    assert!(lines[3].starts_with("24 23 0:34 / /dev/shm "), "on /dev: {info}");
+    for line in &lines {
+        // Each mount's device is the one `stat` shows at its mount point.
+        let fields: Vec<&str> = line.split(' ').collect();
+        let dev = vfs.stat(&root, fields[4].as_bytes(), true).unwrap().dev;
+        assert_eq!(fields[2], alloc::format!("{}:{}", major(dev), minor(dev)), "{line}");
+    }
+    assert_eq!(read_all(&open(&vfs, "/proc/self/cgroup", O_RDONLY).unwrap()), b"0::/\n");
     assert_eq!(err(vfs.readlink(&root, b"/proc/self/cwd")), Errno::ENOENT, "no process view yet");
 }
 
@@ -771,7 +784,23 @@ fn getdents_resumes_in_the_image_and_in_proc() {
     assert!(root_dir.getdents64(&mut [0u8; 512]).unwrap() > 0);
     assert_eq!(
         list(&vfs, "/proc/1"),
-        [".", "..", "cmdline", "comm", "cwd", "environ", "exe", "fd", "maps", "mounts", "stat", "statm", "status"]
+        [
+            ".",
+            "..",
+            "cgroup",
+            "cmdline",
+            "comm",
+            "cwd",
+            "environ",
+            "exe",
+            "fd",
+            "maps",
+            "mountinfo",
+            "mounts",
+            "stat",
+            "statm",
+            "status"
+        ]
     );
     let fd_dir = open(&vfs, "/proc/self/fd", O_RDONLY).unwrap();
     assert_eq!(fd_dir.getdents64(&mut [0u8; 48]).unwrap(), 48, ". and ..");
@@ -989,4 +1018,10 @@ fn proc_mounts_lists_every_mount_as_linux_does() {
          tmpfs /dev/shm tmpfs rw,nosuid,nodev,relatime 0 0\n\
          proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
     );
+}
+
+#[test]
+fn mount_points_are_escaped_as_linux_escapes_them() {
+    assert_eq!(escaped_mount_field(b"/data dir\\x\ty"), b"/data\\040dir\\134x\\011y");
+    assert_eq!(escaped_mount_field(b"/plain"), b"/plain");
 }
