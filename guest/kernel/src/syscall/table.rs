@@ -28,9 +28,29 @@ macro_rules! syscall_table {
     };
 }
 
+/// [`ARGC`]'s value for a number the kernel does not serve.
+const NOT_SERVED: u8 = u8::MAX;
+
+/// The argument count of each served syscall by number, [`NOT_SERVED`] for the others: built
+/// at compile time from [`IMPLEMENTED`], which the kernel does not keep (read-only data is
+/// copied into every VM; its names are `names::linux_name`'s).
+static ARGC: [u8; super::names::SLOTS] = {
+    let mut argc = [NOT_SERVED; super::names::SLOTS];
+    let mut i = 0;
+    while i < IMPLEMENTED.len() {
+        argc[IMPLEMENTED[i].0 as usize] = IMPLEMENTED[i].2 as u8;
+        i += 1;
+    }
+    argc
+};
+
 /// The name and argument count of an implemented syscall.
 pub fn entry(nr: u64) -> Option<(&'static str, usize)> {
-    IMPLEMENTED.iter().find(|(n, _, _)| *n == nr).map(|&(_, name, argc)| (name, argc))
+    let argc = *ARGC.get(usize::try_from(nr).ok()?)?;
+    if argc == NOT_SERVED {
+        return None;
+    }
+    Some((super::names::linux_name(nr)?, usize::from(argc)))
 }
 
 syscall_table! {
@@ -285,6 +305,10 @@ mod tests {
             assert!(argc <= 6);
             // Aliases (geteuid -> getuid handler) still carry their own Linux name.
             assert_eq!(super::super::names::linux_name(nr), Some(name), "syscall {nr}");
+            assert_eq!(entry(nr), Some((name, argc)), "syscall {nr}");
         }
+        assert_eq!(entry(340), None, "no such syscall");
+        assert_eq!(entry(134), None, "uselib: not served");
+        assert_eq!(entry(1 << 40), None);
     }
 }
