@@ -24,14 +24,28 @@ impl Cli {
     pub fn from_args(args: Vec<OsString>) -> Cli {
         match plain_run(&args) {
             Some(run) => Cli { command: Command::Run(run) },
-            None => Cli::parse_from(args),
+            None => Cli::parse_from(args).with_command_as_args(),
         }
+    }
+
+    /// A run's command after its target (docker's form, `uvm run IMAGE CMD ARGS...`, where
+    /// everything from the command's first word on is the app's, `--` included) becomes its
+    /// app arguments, as those after `--` are.
+    fn with_command_as_args(mut self) -> Cli {
+        if let Command::Run(run) = &mut self.command {
+            if !run.command.is_empty() {
+                let mut args = core::mem::take(&mut run.command);
+                args.append(&mut run.args);
+                run.args = args;
+            }
+        }
+        self
     }
 }
 
-/// `uvm run [TARGET] [-- ARGS...]` with no option, as clap reads it; `None` for anything else:
-/// another command, an option, a target that starts with `-` or is empty, an app argument
-/// that is not UTF-8.
+/// `uvm run [TARGET] [-- ARGS...]` or `uvm run TARGET COMMAND [ARGS...]` with no option, as
+/// clap reads them; `None` for anything else: another command, an option, a target that
+/// starts with `-` or is empty, an app argument that is not UTF-8.
 fn plain_run(args: &[OsString]) -> Option<RunArgs> {
     let [_, command, rest @ ..] = args else { return None };
     if command != "run" {
@@ -42,6 +56,8 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         [separator, app @ ..] if separator == "--" => (None, app),
         [target] => (Some(target), &[][..]),
         [target, separator, app @ ..] if separator == "--" => (Some(target), app),
+        // Docker's form: from the command's first word on, everything is the app's.
+        [target, app @ ..] if !app[0].as_encoded_bytes().starts_with(b"-") => (Some(target), app),
         _ => return None,
     };
     if target.is_some_and(|t| t.is_empty() || t.as_encoded_bytes().starts_with(b"-")) {
@@ -69,6 +85,9 @@ fn plain_run(args: &[OsString]) -> Option<RunArgs> {
         stop_timeout: None,
         stop_signal: None,
         user: None,
+        interactive: false,
+        tty: false,
+        command: Vec::new(),
         args,
     })
 }
@@ -241,6 +260,18 @@ pub struct RunArgs {
     ///   -u www:staff       the user www, group staff of the image's /etc/group
     #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]", verbatim_doc_comment)]
     pub user: Option<String>,
+    /// Accepted for docker's -i: the app's stdin is always uvm's own.
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Accepted for docker's -t: the app's stdin, stdout and stderr are terminals where
+    /// uvm's own are (uvm makes no pseudo-terminal of its own).
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// The app's command and its arguments, as docker takes them after the image: they
+    /// replace the manifest's args. uvm's options go before it; everything from here on is
+    /// the app's (the same as after `--`).
+    #[arg(value_name = "COMMAND", num_args = 0.., allow_hyphen_values = true)]
+    pub command: Vec<String>,
     /// Arguments for the app (replace the manifest's args).
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -301,10 +332,30 @@ mod tests {
     }
 
     fn clap_run(args: Vec<OsString>) -> RunArgs {
-        match Cli::try_parse_from(args).expect("clap accepts it").command {
+        let cli = Cli::try_parse_from(args).expect("clap accepts it");
+        match cli.with_command_as_args().command {
             Command::Run(run) => run,
             other => panic!("not a run command: {other:?}"),
         }
+    }
+
+    #[test]
+    fn docker_s_command_after_the_image_and_its_i_and_t_flags() {
+        let run = clap_run(argv(&["uvm", "run", "-it", "x.uvm", "sh", "-c", "echo -n hi"]));
+        assert_eq!((run.interactive, run.tty), (true, true));
+        assert_eq!(run.target, Some("x.uvm".into()));
+        assert_eq!(run.args, ["sh", "-c", "echo -n hi"], "everything after the command's first word is the app's");
+        let run = clap_run(argv(&["uvm", "run", "x.uvm", "--timings", "ls", "--timings"]));
+        assert!(run.timings, "an option after the target, before the command, is uvm's");
+        assert_eq!(run.args, ["ls", "--timings"]);
+        assert_eq!(clap_run(argv(&["uvm", "run", "x.uvm", "--", "ls", "-l"])).args, ["ls", "-l"]);
+        assert_eq!(clap_run(argv(&["uvm", "run", "x.uvm"])).args, Vec::<String>::new());
+        let run = clap_run(argv(&["uvm", "run", "x.uvm", "ls", "--", "-l"]));
+        assert_eq!(run.args, ["ls", "--", "-l"], "after the command's first word, `--` is the app's too (docker's)");
+        let run = clap_run(argv(&["uvm", "run", "x.uvm", "-e", "A=1", "ls", "-e", "B=2"]));
+        assert_eq!((run.env, run.args), (vec!["A=1".to_string()], vec!["ls".to_string(), "-e".into(), "B=2".into()]));
+        let run = clap_run(argv(&["uvm", "run", "--timings", "--", "ls"]));
+        assert_eq!((run.target, run.args), (None, vec!["ls".to_string()]), "no target: the manifest's, ARGS after --");
     }
 
     #[test]
@@ -316,6 +367,8 @@ mod tests {
             &["uvm", "run", "hello.uvm", "--"],
             &["uvm", "run", "hello.uvm", "--", "-v", "", "--", "x y"],
             &["uvm", "run", "--", "a", "--timings"],
+            &["uvm", "run", "x.uvm", "sh", "-c", "echo --timings"],
+            &["uvm", "run", "x.uvm", "ls", "--", "-l"],
         ] {
             let args = argv(words);
             let plain = plain_run(&args).unwrap_or_else(|| panic!("{words:?} is a plain run"));
@@ -340,7 +393,8 @@ mod tests {
             &["uvm", "run", "--help"],
             &["uvm", "run", "-"],
             &["uvm", "run", ""],
-            &["uvm", "run", "a", "b"],
+            &["uvm", "run", "-it", "a"],
+            &["uvm", "run", "a", "-e", "A=1", "b"],
             &["uvm", "--version"],
         ] {
             assert_eq!(plain_run(&argv(words)), None, "{words:?}");

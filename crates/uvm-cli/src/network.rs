@@ -115,6 +115,9 @@ mod tests {
             stop_timeout: None,
             stop_signal: None,
             user: None,
+            interactive: false,
+            tty: false,
+            command: Vec::new(),
             args: Vec::new(),
         }
     }

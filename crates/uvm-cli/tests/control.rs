@@ -573,6 +573,41 @@ fn an_entrypoint_runs_instead_of_the_app_as_dockers_does() {
     assert!(stderr.contains("`--entrypoint` is empty"), "{test}: {stderr}");
 }
 
+/// docker's `run [OPTIONS] IMAGE [COMMAND] [ARG...]`: a command after the image replaces
+/// the manifest's args as ARGS after `--` do, and from its first word on everything is the
+/// app's (options and `--` too); uvm's options may still come between the image and the
+/// command; `-i`, `-t` and `-it` are accepted (stdin is always passed on; uvm makes no
+/// pseudo-terminal, so with stdin from /dev/null the app sees none).
+#[test]
+fn the_command_follows_the_image_as_docker_s_does() {
+    let test = "the_command_follows_the_image_as_docker_s_does";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &support::cases::busybox_echo()) else {
+        return;
+    };
+    let image = vm::build(test, &staged);
+    let run = |words: &[&str]| {
+        let mut cmd = uvm(["run"]);
+        for word in words {
+            cmd.arg(if *word == "IMAGE" { image.as_os_str() } else { word.as_ref() });
+        }
+        cmd.stdin(Stdio::null());
+        let out = expect_code(test, cmd, 0);
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run(&["IMAGE"]).0, "hello from busybox\n", "{test}: the manifest's args");
+    assert_eq!(run(&["IMAGE", "echo", "-n", "a", "--", "b"]).0, "a -- b", "{test}: all of it the app's");
+    assert_eq!(run(&["-it", "IMAGE", "sh", "-c", "echo $0 $1", "x", "y"]).0, "x y\n", "{test}: -it");
+    let (out, err) = run(&["IMAGE", "--timings", "echo", "--timings"]);
+    assert_eq!(out, "--timings\n", "{test}: the second --timings is the app's");
+    assert!(err.contains("total"), "{test}: the first is uvm's: {err}");
+    let tty = run(&["-t", "IMAGE", "sh", "-c", "[ -t 0 ] && echo a tty || echo no tty"]).0;
+    assert_eq!(tty, "no tty\n", "{test}: no pseudo-terminal of uvm's");
+    assert_eq!(run(&["IMAGE", "--", "echo", "after --"]).0, "after --\n");
+}
+
 /// `uvm run --hostname` and `[vm] hostname`, as docker's and compose's: uname's nodename and
 /// `hostname` say the name, and the image's /etc/hosts names the VM's address with it (the
 /// flag's line appended, not with --read-only); without either the name is `uvm`; a name that
