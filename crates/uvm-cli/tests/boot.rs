@@ -253,6 +253,30 @@ fn a_second_start_copies_the_pages_the_first_touched() {
     assert!(!cache.join("uvm/hot-pages").exists(), "{test}: a profile learned with --no-hot-pages");
 }
 
+/// `uvm run --timings IMAGE -- sh -c SCRIPT` of a busybox image built for `test`, each start
+/// with the test's own cache directory (returned too), emptied first, so the first start
+/// learns the image's profile: a start checks the script's stdout and returns its stderr.
+/// `None` when busybox cannot be staged.
+fn timed_busybox_script<'a>(
+    test: &'a str,
+    script: &'a str,
+    stdout: &'a str,
+) -> Option<(impl Fn() -> String + 'a, std::path::PathBuf)> {
+    let staged = vm::stage_case(test, &cases::busybox_echo())?;
+    let image = vm::build(test, &staged);
+    let cache = vm::work_dir(test).join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let for_starts = cache.clone();
+    let start = move || {
+        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
+        cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &for_starts);
+        let out = expect_code(test, cmd, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), stdout, "{test}: the script's output");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    Some((start, cache))
+}
+
 /// A start learns how many vCPUs its app ran (a script's processes run one each), and the
 /// next start makes the ones after the first while the guest boots: the shell's children
 /// then take vCPUs made ahead, with the same output. The script counts in a loop first, so
@@ -263,21 +287,14 @@ fn a_second_start_makes_ahead_the_vcpus_the_first_ran() {
     if !vm::require_kvm(test) {
         return;
     }
-    let Some(staged) = vm::stage_case(test, &cases::busybox_echo()) else {
-        return;
-    };
-    let image = vm::build(test, &staged);
-    let cache = vm::work_dir(test).join("cache");
-    let _ = std::fs::remove_dir_all(&cache);
     // ~40 ms of counting here, against ~2 ms of copies, fresh frames and vCPUs on the image
     // thread before the vCPUs are made.
     let script = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo a | cat; echo b | cat";
+    let Some((run_script, cache)) = timed_busybox_script(test, script, "a\nb\n") else {
+        return;
+    };
     let start = || {
-        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
-        cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &cache);
-        let out = expect_code(test, cmd, 0);
-        assert_eq!(out.stdout, b"a\nb\n", "{test}: the script's output");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stderr = run_script();
         let line = stderr.lines().find(|l| l.contains("vCPUs started: ")).map(str::to_owned);
         line.unwrap_or_else(|| panic!("{test}: no vCPU count in\n{stderr}"))
     };
@@ -308,21 +325,11 @@ fn hot_copies_are_given_back_once_the_app_has_started() {
     if !vm::require_kvm(test) {
         return;
     }
-    let Some(staged) = vm::stage_case(test, &cases::busybox_echo()) else {
-        return;
-    };
-    let image = vm::build(test, &staged);
-    let cache = vm::work_dir(test).join("cache");
-    let _ = std::fs::remove_dir_all(&cache);
     let script = "(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); done; echo spun) & sleep 1.2; \
                   for w in a b c; do echo $w | cat; done | tr a-z A-Z; \
                   echo hello | sed s/h/j/ | awk '{print toupper($0)}'; touch /tmp/stop; wait";
-    let start = || {
-        let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str(), "--timings".as_ref()]);
-        cmd.args(["--", "sh", "-c", script]).env("XDG_CACHE_HOME", &cache);
-        let out = expect_code(test, cmd, 0);
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "A\nB\nC\nJELLO\nspun\n", "{test}: the script's output");
-        String::from_utf8_lossy(&out.stderr).into_owned()
+    let Some((start, _)) = timed_busybox_script(test, script, "A\nB\nC\nJELLO\nspun\n") else {
+        return;
     };
     let learning = start();
     assert!(learning.contains("hot pages: learned"), "{test}: {learning}");
