@@ -45,6 +45,9 @@ pub struct GuestMemory {
     ram_size: u64,
     image_size: u64,
     _image: MappedFile,
+    /// Where RAM's shared anonymous part starts ([`GuestMemory::share_fresh_ram`];
+    /// `u64::MAX`: none), shared by every clone.
+    shared_from: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl GuestMemory {
@@ -69,7 +72,14 @@ impl GuestMemory {
         let regions = vec![region(ram, 0)?, region(image_map, IMAGE_GPA)?];
         let memory = GuestMemoryMmap::from_regions(regions)
             .map_err(|e| VmError::Memory { what: "guest memory", source: io::Error::other(e.to_string()) })?;
-        let mut guest = GuestMemory { memory, ram_host: 0, ram_size, image_size: image.len(), _image: image.clone() };
+        let mut guest = GuestMemory {
+            memory,
+            ram_host: 0,
+            ram_size,
+            image_size: image.len(),
+            _image: image.clone(),
+            shared_from: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+        };
         guest.ram_host = guest.ram_host_range().0 as usize;
         Ok(guest)
     }
@@ -200,17 +210,22 @@ impl GuestMemory {
     }
 
     /// Gives `[gpa, gpa + len)` of RAM (page-aligned, inside RAM: the caller checked) back to
-    /// the host (`MADV_DONTNEED`): its pages are freed, and read as zeros if the guest touches
-    /// them again. KVM drops its mappings of them as the host unmaps them.
+    /// the host: its pages are freed, and read as zeros if the guest touches them again. KVM
+    /// drops its mappings of them as the host unmaps them. Private memory is freed by
+    /// `MADV_DONTNEED`; the shared anonymous part ([`GuestMemory::share_fresh_ram`]), whose
+    /// pages `MADV_DONTNEED` would only unmap, by `MADV_REMOVE`.
     pub fn release_ram(&self, gpa: u64, len: u64) {
-        if !self.is_ram(gpa, len) || len == 0 {
-            return;
+        let Some(end) = gpa.checked_add(len).filter(|_| self.is_ram(gpa, len) && len > 0) else { return };
+        let shared_from = self.shared_from.load(std::sync::atomic::Ordering::Acquire).clamp(gpa, end);
+        for (from, to, advice) in [(gpa, shared_from, libc::MADV_DONTNEED), (shared_from, end, libc::MADV_REMOVE)] {
+            if from < to {
+                // SAFETY: the range is inside the RAM mapping (checked above), which this
+                // struct owns; dropping its pages changes only what the guest reads there.
+                unsafe {
+                    libc::madvise((self.ram_host + from as usize) as *mut libc::c_void, (to - from) as usize, advice)
+                };
+            }
         }
-        // SAFETY: the range is inside the RAM mapping (checked above), which this struct owns;
-        // dropping its pages changes only what the guest reads there, never host memory.
-        unsafe {
-            libc::madvise((self.ram_host + gpa as usize) as *mut libc::c_void, len as usize, libc::MADV_DONTNEED)
-        };
     }
 
     /// Maps `len` bytes of `file` from `offset` over RAM at `gpa` (all page aligned), privately:
@@ -240,6 +255,7 @@ impl GuestMemory {
     pub fn share_fresh_ram(&self, gpa: u64) -> Result<(), MapOverRamError> {
         let len = self.ram_size.saturating_sub(gpa);
         self.map_over_ram(gpa, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)?;
+        self.shared_from.store(gpa, std::sync::atomic::Ordering::Release);
         avoid_huge_pages((self.ram_host + gpa as usize) as *mut u8, len as usize);
         Ok(())
     }
@@ -606,5 +622,24 @@ mod tests {
         assert_eq!(perms_at(memory.ram_host).as_deref(), Some("rw-p"), "private below");
         assert!(matches!(memory.share_fresh_ram(fresh + 1), Err(MapOverRamError::NotMapped(_))), "unaligned");
         assert!(matches!(memory.share_fresh_ram(4 << 20), Err(MapOverRamError::NotMapped(_))), "nothing past RAM");
+    }
+
+    #[test]
+    fn ram_given_back_reads_zeros_on_both_sides_of_the_shared_part() {
+        let memory = GuestMemory::for_tests(4 << 20);
+        let fresh = 2 << 20;
+        memory.share_fresh_ram(fresh).unwrap();
+        let span = fresh - 0x2000..fresh + 0x2000;
+        memory.write_ram(span.start, &[0xaa; 0x4000]).unwrap();
+        // A page each side of where the shared part starts: MADV_DONTNEED below, MADV_REMOVE
+        // above (MADV_DONTNEED would leave a shared page's bytes).
+        memory.release_ram(fresh - 0x1000, 0x2000);
+        let mut pages = [0u8; 0x4000];
+        memory.read_ram(span.start, &mut pages).unwrap();
+        assert!(pages[..0x1000].iter().all(|&b| b == 0xaa), "below the range: kept");
+        assert!(pages[0x1000..0x3000].iter().all(|&b| b == 0), "the range, private and shared: zeros");
+        assert!(pages[0x3000..].iter().all(|&b| b == 0xaa), "above the range: kept");
+        memory.release_ram(4 << 20, 0x1000);
+        memory.release_ram(u64::MAX - 0xfff, 0x1000);
     }
 }
