@@ -68,6 +68,7 @@ compat_tests! {
     busybox_sh_files => compat::busybox_sh_files();
     busybox_sh_exec => compat::busybox_sh_exec();
     busybox_sh_pipeline => compat::busybox_sh_pipeline();
+    busybox_sh_fifo => compat::busybox_sh_fifo();
     busybox_sh_fileops => compat::busybox_sh_fileops();
     busybox_writable_root => compat::busybox_writable_root();
     bash_script => compat::bash_script();

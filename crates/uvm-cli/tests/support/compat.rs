@@ -60,6 +60,7 @@ pub fn all() -> Vec<(&'static str, Case)> {
         ("busybox_sh_files", busybox_sh_files()),
         ("busybox_sh_exec", busybox_sh_exec()),
         ("busybox_sh_pipeline", busybox_sh_pipeline()),
+        ("busybox_sh_fifo", busybox_sh_fifo()),
         ("busybox_sh_fileops", busybox_sh_fileops()),
         ("busybox_writable_root", busybox_writable_root()),
         ("bash_script", bash_script()),
@@ -923,6 +924,11 @@ pub fn busybox_sh_exec() -> Case {
 /// Pipes, command substitution, subshells: needs fork, pipe and wait.
 pub fn busybox_sh_pipeline() -> Case {
     bb(vec![sh_script("pipeline")])
+}
+
+/// Named pipes: a log FIFO drained by a background reader, a writer waiting for its reader.
+pub fn busybox_sh_fifo() -> Case {
+    bb(vec![sh_script("fifo")])
 }
 
 /// mkdir/cp/mv/ln/touch/rm/tar/gzip in /tmp checked by ls/cat/sha256sum: a process each.

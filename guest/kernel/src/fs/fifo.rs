@@ -162,5 +162,10 @@ mod tests {
         assert!(!waits.arrived(lone_writer.pipe().unwrap()));
         let _reader = open(&at, &node, O_RDONLY | O_NONBLOCK, now).unwrap();
         assert!(waits.arrived(lone_writer.pipe().unwrap()));
+        // A blocking reader that opens while a writer is open hangs up once it closes (a
+        // shell's `read` polls before each byte, and must see the end).
+        let reader = open(&at, &node, O_RDONLY, now).unwrap();
+        drop(lone_writer);
+        assert_eq!(reader.poll_events() & POLLHUP, POLLHUP);
     }
 }

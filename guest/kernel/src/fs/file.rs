@@ -74,7 +74,18 @@ impl OpenFile {
         let readable = !path_only && (access == O_RDONLY || access == O_RDWR);
         let writable = !path_only && (access == O_WRONLY || access == O_RDWR);
         let pipe = if path_only { None } else { location.node.pipe().cloned() };
-        let pipe_writers_seen = pipe.as_ref().map_or(0, |pipe| pipe.open_end(readable, writable));
+        let pipe_writers_seen = match &pipe {
+            Some(pipe) => {
+                let (writers, opened) = pipe.open_end(readable, writable);
+                let waits_for_writer = pipe.is_named() && readable && !writable && writers == 0;
+                if waits_for_writer && flags & O_NONBLOCK != 0 {
+                    opened
+                } else {
+                    u64::MAX
+                }
+            }
+            None => u64::MAX,
+        };
         OpenFile {
             location,
             readable,

@@ -137,9 +137,9 @@ impl Pipe {
         self.ino
     }
 
-    /// An open file begins to read and/or write the pipe. Returns the writers opened so far,
-    /// this one included (for [`Pipe::poll_end`]).
-    pub fn open_end(&self, read: bool, write: bool) -> u64 {
+    /// An open file begins to read and/or write the pipe. Returns the writers open and the
+    /// writers opened so far, this one included (for [`Pipe::poll_end`]).
+    pub fn open_end(&self, read: bool, write: bool) -> (usize, u64) {
         let mut state = self.state.lock();
         state.readers += usize::from(read);
         state.writers += usize::from(write);
@@ -150,7 +150,7 @@ impl Pipe {
             // ends), look again.
             state.changes.hung_up();
         }
-        state.opened.1
+        (state.writers, state.opened.1)
     }
 
     /// An open file that read and/or wrote the pipe is gone. Once no reader is left the
@@ -268,11 +268,11 @@ impl Pipe {
         self.poll_end(read_end, write_end, u64::MAX)
     }
 
-    /// [`Pipe::poll`] for an end opened when `writers_seen` writers had opened the pipe so
-    /// far: a reader is hung up once no writer is open *and* one came since. So a FIFO's
-    /// reader opened before any writer waits in `poll` for one, as on Linux (which compares
-    /// the writers' count with what the open file saw, `f_version`); an anonymous pipe's read
-    /// end is made before its write end, and hangs up as ever.
+    /// [`Pipe::poll`] for an end that saw `writers_seen` writers opened so far: a reader is
+    /// hung up once no writer is open and the count moved since. Only a FIFO's non-blocking
+    /// reader opened while no writer was open remembers the count (Linux's `f_version`), so
+    /// it waits in `poll` for a writer to come; every other end passes `u64::MAX`, which no
+    /// count reaches, and hangs up as soon as no writer is open.
     pub fn poll_end(&self, read_end: bool, write_end: bool, writers_seen: u64) -> u16 {
         let state = self.state.lock();
         let mut events = 0;
