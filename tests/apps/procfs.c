@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -270,6 +271,20 @@ int main(int argc, char **argv) {
             group_lines_ok = 0;
     }
     printf("cgroup: every line is ID:CONTROLLERS:PATH %s\n", group_lines_ok ? "yes" : "no");
+
+    /* limits: Linux's header and 16 lines; the open-files line follows setrlimit. */
+    struct rlimit nofile;
+    check(getrlimit(RLIMIT_NOFILE, &nofile) == 0, "getrlimit");
+    nofile.rlim_cur = 200;
+    check(setrlimit(RLIMIT_NOFILE, &nofile) == 0, "setrlimit");
+    char *limits = slurp("/proc/self/limits", NULL);
+    int limit_lines = 0, header = strncmp(limits, "Limit                     Soft Limit           Hard Limit", 57) == 0;
+    char *files_line = strstr(limits, "\nMax open files");
+    long files_soft = files_line ? atol(files_line + 26) : -1;
+    for (char *at = limits; (at = strchr(at, '\n')) != NULL; at++)
+        limit_lines++;
+    printf("limits: Linux's header %s, %d lines, open files' soft limit as set %s\n", header ? "yes" : "no", limit_lines,
+           files_soft == 200 ? "yes" : "no");
 
     /* The host and domain names: set by one process, seen by all (one UTS namespace). */
     pid_t child = fork();

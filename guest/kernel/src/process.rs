@@ -114,6 +114,9 @@ pub struct SelfView {
     /// by an execve that leaves them equal to the real ones; its `/proc` files are its own
     /// only while set (root's otherwise), as on Linux.
     dumpable: core::sync::atomic::AtomicBool,
+    /// Its soft limit of open files (`RLIMIT_NOFILE`, what `Process::nofile_limit` says),
+    /// for `/proc/PID/limits`.
+    pub nofile_limit: core::sync::atomic::AtomicU64,
 }
 
 impl SelfView {
@@ -202,6 +205,9 @@ impl SelfView {
             identity: SpinLock::new(self.identity()),
             stopped: core::sync::atomic::AtomicBool::new(false),
             dumpable: core::sync::atomic::AtomicBool::new(self.dumpable()),
+            nofile_limit: core::sync::atomic::AtomicU64::new(
+                self.nofile_limit.load(core::sync::atomic::Ordering::Relaxed),
+            ),
         }
     }
 }
@@ -232,6 +238,10 @@ fn boot_command_line() -> Option<CommandLine> {
 impl ProcessView for SelfView {
     fn fd_file(&self, fd: i32) -> Option<Arc<OpenFile>> {
         self.files.fd_file(fd)
+    }
+
+    fn limits(&self) -> [(u64, u64); crate::syscall::proc::RLIMITS] {
+        crate::syscall::proc::limits(self.nofile_limit.load(core::sync::atomic::Ordering::Relaxed))
     }
 
     fn capabilities(&self) -> crate::caps::Capabilities {
@@ -481,6 +491,7 @@ impl Process {
             identity: SpinLock::new(crate::creds::Identity::default()),
             stopped: core::sync::atomic::AtomicBool::new(false),
             dumpable: core::sync::atomic::AtomicBool::new(true),
+            nofile_limit: core::sync::atomic::AtomicU64::new(crate::fs::RLIMIT_NOFILE),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.

@@ -4,7 +4,7 @@
 //! /proc/self -> PID            /proc/PID/exe -> the program's path
 //! /proc/PID/cwd => the cwd     /proc/PID/fd/N => open fd N   ("=>": magic links, below)
 //! /proc/PID/mounts             /proc/mounts -> self/mounts
-//! /proc/PID/mountinfo /proc/PID/cgroup
+//! /proc/PID/mountinfo /proc/PID/cgroup /proc/PID/limits
 //! /proc/PID/maps /proc/PID/status /proc/PID/stat /proc/PID/statm /proc/PID/comm
 //! /proc/PID/cmdline /proc/PID/environ
 //! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version /proc/stat
@@ -210,6 +210,10 @@ pub trait ProcessView: Send + Sync {
     fn capabilities(&self) -> crate::caps::Capabilities {
         crate::caps::Capabilities::default()
     }
+    /// Its resource limits, (soft, hard) by `RLIMIT_*` number (`u64::MAX`: unlimited).
+    fn limits(&self) -> [(u64, u64); crate::syscall::proc::RLIMITS] {
+        [(u64::MAX, u64::MAX); crate::syscall::proc::RLIMITS]
+    }
 }
 
 /// Column where `/proc/self/maps` starts a mapping's name (Linux pads the fields before it
@@ -267,6 +271,8 @@ pub enum ProcKind {
     MountInfo,
     /// `/proc/1/cgroup`.
     Cgroup,
+    /// `/proc/1/limits`.
+    Limits,
     /// `/proc/cpuinfo`.
     CpuInfo,
     /// `/proc/meminfo`.
@@ -306,7 +312,7 @@ const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
     (b"version", ProcKind::Version),
 ];
 
-const PID_ENTRIES: [(&[u8], ProcKind); 13] = [
+const PID_ENTRIES: [(&[u8], ProcKind); 14] = [
     (b"cgroup", ProcKind::Cgroup),
     (b"cmdline", ProcKind::Cmdline),
     (b"comm", ProcKind::Comm),
@@ -314,6 +320,7 @@ const PID_ENTRIES: [(&[u8], ProcKind); 13] = [
     (b"environ", ProcKind::Environ),
     (b"exe", ProcKind::Exe),
     (b"fd", ProcKind::FdDir),
+    (b"limits", ProcKind::Limits),
     (b"maps", ProcKind::Maps),
     (b"mountinfo", ProcKind::MountInfo),
     (b"mounts", ProcKind::Mounts),
@@ -349,6 +356,7 @@ impl ProcKind {
             ProcKind::KernelStat => 21,
             ProcKind::MountInfo => 22,
             ProcKind::Cgroup => 23,
+            ProcKind::Limits => 24,
             ProcKind::Fd(fd) => FD_INO_BASE + fd as u64,
         }
     }
@@ -363,6 +371,7 @@ impl ProcKind {
             ProcKind::Mounts
             | ProcKind::MountInfo
             | ProcKind::Cgroup
+            | ProcKind::Limits
             | ProcKind::CpuInfo
             | ProcKind::MemInfo
             | ProcKind::Uptime
@@ -1090,6 +1099,68 @@ impl ProcFs {
         out
     }
 
+    /// `/proc/PID/limits`, in Linux's layout (`fs/proc/base.c`: a header, then a line per
+    /// limit: its name, soft and hard values or `unlimited`, and its unit).
+    fn limits(&self, pid: u32) -> String {
+        const NAMES: [(&str, &str); crate::syscall::proc::RLIMITS] = [
+            ("Max cpu time", "seconds"),
+            ("Max file size", "bytes"),
+            ("Max data size", "bytes"),
+            ("Max stack size", "bytes"),
+            ("Max core file size", "bytes"),
+            ("Max resident set", "bytes"),
+            ("Max processes", "processes"),
+            ("Max open files", "files"),
+            ("Max locked memory", "bytes"),
+            ("Max address space", "bytes"),
+            ("Max file locks", "locks"),
+            ("Max pending signals", "signals"),
+            ("Max msgqueue size", "bytes"),
+            ("Max nice priority", ""),
+            ("Max realtime priority", ""),
+            ("Max realtime timeout", "us"),
+        ];
+        let limits = self.view(pid).map_or([(u64::MAX, u64::MAX); crate::syscall::proc::RLIMITS], |p| p.limits());
+        let mut out = String::new();
+        let padded = |out: &mut String, text: &str, width: usize| {
+            out.push_str(text);
+            for _ in text.len()..width {
+                out.push(' ');
+            }
+        };
+        let value = |out: &mut String, limit: u64| {
+            let mut text = String::new();
+            if limit == u64::MAX {
+                text.push_str("unlimited");
+            } else {
+                push_decimal(&mut text, limit);
+            }
+            padded(out, &text, 20);
+            out.push(' ');
+        };
+        for (i, (name, unit)) in [("Limit", "Units")].into_iter().chain(NAMES).enumerate() {
+            padded(&mut out, name, 25);
+            out.push(' ');
+            match i.checked_sub(1).and_then(|at| limits.get(at)) {
+                None => {
+                    padded(&mut out, "Soft Limit", 20);
+                    out.push(' ');
+                    padded(&mut out, "Hard Limit", 20);
+                    out.push(' ');
+                }
+                Some(&(soft, hard)) => {
+                    value(&mut out, soft);
+                    value(&mut out, hard);
+                }
+            }
+            if !unit.is_empty() {
+                padded(&mut out, unit, 10);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     fn version(&self) -> String {
         format!("Linux version {KERNEL_RELEASE} (uvm@uvm) (uvm guest kernel) {KERNEL_VERSION}\n")
     }
@@ -1326,6 +1397,7 @@ impl ProcNode {
             }
             ProcKind::Mounts => return Ok(self.fs.mounts_text.lock().clone()),
             ProcKind::MountInfo => self.fs.mountinfo(),
+            ProcKind::Limits => self.fs.limits(self.pid),
             // Every process in the one cgroup v2 (unified) hierarchy's root, as a container
             // sees itself in its cgroup namespace.
             ProcKind::Cgroup => return Ok(b"0::/\n".to_vec()),
@@ -1762,6 +1834,17 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_laid_out_as_linux_lays_them_out() {
+        let fs = procfs_with_process();
+        let limits = text(&fs, "1/limits");
+        let lines: Vec<&str> = limits.lines().collect();
+        assert_eq!(lines.len(), 17);
+        assert_eq!(lines[0], "Limit                     Soft Limit           Hard Limit           Units     ");
+        assert_eq!(lines[1], "Max cpu time              unlimited            unlimited            seconds   ");
+        assert_eq!(lines[15], "Max realtime priority     unlimited            unlimited            ", "no unit");
+    }
+
+    #[test]
     fn status_stat_and_friends() {
         let fs = procfs_with_process();
         let status = text(&fs, "1/status");
@@ -1814,6 +1897,7 @@ mod tests {
                 "environ",
                 "exe",
                 "fd",
+                "limits",
                 "maps",
                 "mountinfo",
                 "mounts",

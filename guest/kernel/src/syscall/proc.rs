@@ -318,20 +318,25 @@ fn uts_name(p: &mut Process, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
     Ok(name)
 }
 
+/// How many resource limits there are (`RLIMIT_CPU` 0 to `RLIMIT_RTTIME` 15).
+pub const RLIMITS: usize = 16;
+
+/// Every resource limit, (soft, hard) by `RLIMIT_*` number, for a process whose soft limit
+/// of open files is `nofile`: the stack reservation, the open files, the signals a pending
+/// set queues; the rest unlimited (memory is bounded by the VM's size, not a limit).
+pub fn limits(nofile: u64) -> [(u64, u64); RLIMITS] {
+    const INFINITY: u64 = u64::MAX;
+    let mut limits = [(INFINITY, INFINITY); RLIMITS];
+    limits[3] = (crate::process::STACK_RESERVE, INFINITY);
+    limits[7] = (nofile, crate::fs::RLIMIT_NOFILE);
+    limits[11] = (crate::signal::QUEUE_LIMIT as u64, crate::signal::QUEUE_LIMIT as u64);
+    limits
+}
+
 /// Resource limits: (soft, hard) for each RLIMIT_* the app may ask about.
 fn limit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
-    const INFINITY: u64 = u64::MAX;
-    Ok(match resource {
-        // RLIMIT_STACK: the stack reservation.
-        3 => (crate::process::STACK_RESERVE, INFINITY),
-        // RLIMIT_NOFILE.
-        7 => (p.nofile_limit, crate::fs::RLIMIT_NOFILE),
-        // RLIMIT_SIGPENDING: how many signals a pending set queues.
-        11 => (crate::signal::QUEUE_LIMIT as u64, crate::signal::QUEUE_LIMIT as u64),
-        // RLIMIT_AS, RLIMIT_DATA, RLIMIT_RSS: bounded by the VM's memory, not a limit.
-        0..=15 => (INFINITY, INFINITY),
-        _ => return Err(Errno::EINVAL),
-    })
+    let index = usize::try_from(resource).map_err(|_| Errno::EINVAL)?;
+    limits(p.nofile_limit).get(index).copied().ok_or(Errno::EINVAL)
 }
 
 /// prlimit64(pid, resource, new, old): only RLIMIT_NOFILE can be lowered; other new limits
@@ -359,6 +364,7 @@ pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 return Err(Errno::EPERM);
             }
             p.nofile_limit = soft;
+            p.view.nofile_limit.store(soft, core::sync::atomic::Ordering::Relaxed);
         }
     }
     Ok(0)

@@ -794,6 +794,7 @@ fn getdents_resumes_in_the_image_and_in_proc() {
             "environ",
             "exe",
             "fd",
+            "limits",
             "maps",
             "mountinfo",
             "mounts",
