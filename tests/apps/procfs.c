@@ -285,6 +285,13 @@ int main(int argc, char **argv) {
         limit_lines++;
     printf("limits: Linux's header %s, %d lines, open files' soft limit as set %s\n", header ? "yes" : "no", limit_lines,
            files_soft == 200 ? "yes" : "no");
+    errno = 0;
+    int past = dup2(0, 250);
+    int past_errno = errno;
+    errno = 0;
+    int dupfd = fcntl(0, F_DUPFD, 250);
+    printf("the soft limit holds: dup2 to fd 250 %d %s, F_DUPFD from 250 %d %s\n", past, errname(past_errno), dupfd,
+           errname(errno));
 
     /* The host and domain names: set by one process, seen by all (one UTS namespace). */
     pid_t child = fork();

@@ -1860,7 +1860,7 @@ pub fn madvise(tc: Toolchain) -> Case {
 /// and /proc/loadavg, /proc/version, /proc/meminfo, /proc/uptime and /proc/stat (its lines,
 /// a cpuN line per CPU the app may use, busy time that a spin moves), mountinfo (Linux's
 /// fields, the root's device), cgroup lines and limits (Linux's layout, the open files' soft
-/// limit as setrlimit set it); a child's sethostname
+/// limit as setrlimit set it, and held: no new fd past it); a child's sethostname
 /// and setdomainname seen by its parent's uname.
 pub fn procfs(tc: Toolchain) -> Case {
     let out = "maps: 3-page r--p mapping ok\n\
@@ -1883,6 +1883,7 @@ pub fn procfs(tc: Toolchain) -> Case {
                mountinfo: every line has Linux's fields yes, the root's device is stat's yes\n\
                cgroup: every line is ID:CONTROLLERS:PATH yes\n\
                limits: Linux's header yes, 17 lines, open files' soft limit as set yes\n\
+               the soft limit holds: dup2 to fd 250 -1 EBADF, F_DUPFD from 250 -1 EINVAL\n\
                a child's sethostname/setdomainname: status 0, uname says from-child / example.test\n\
                sethostname of 65 bytes: EINVAL\n";
     case("procfs", c_only(tc), "procfs", vec![Run::new("/proc/self").stdout(out)])

@@ -1,6 +1,9 @@
 //! [`FdTable`]: the process's file descriptors — which [`OpenFile`] each fd refers to and
 //! whether it closes on exec. New fds take the lowest free number; there are at most
-//! [`RLIMIT_NOFILE`] of them (`EMFILE` beyond). Every lookup of a bad fd is `EBADF`.
+//! [`RLIMIT_NOFILE`] of them (`EMFILE` beyond), and a new fd must be below the process's soft
+//! limit ([`FdTable::set_limit`], setrlimit's: `EMFILE` for a new lowest fd, `EINVAL` for
+//! `F_DUPFD`'s minimum, `EBADF` for `dup2`'s target, as Linux), while fds already open past it
+//! stay usable. Every lookup of a bad fd is `EBADF`.
 //!
 //! The table is plain data; the syscall layer wraps it in a lock (shared by threads created
 //! with `CLONE_FILES`, cloned otherwise) and must not hold that lock across VFS calls.
@@ -27,9 +30,17 @@ pub struct FdEntry {
 }
 
 /// A process's fd table.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
+    /// New fds are below this (`RLIMIT_NOFILE`'s soft limit, at most [`RLIMIT_NOFILE`]).
+    limit: usize,
+}
+
+impl Default for FdTable {
+    fn default() -> FdTable {
+        FdTable::new()
+    }
 }
 
 /// The slot index of `fd`: `EBADF` if negative or past the limit.
@@ -40,7 +51,18 @@ fn slot_index(fd: i32) -> Result<usize, Errno> {
 impl FdTable {
     /// An empty table.
     pub fn new() -> FdTable {
-        FdTable { slots: Vec::new() }
+        FdTable { slots: Vec::new(), limit: MAX_FDS }
+    }
+
+    /// Sets the limit new fds stay below (setrlimit's `RLIMIT_NOFILE`, at most
+    /// [`RLIMIT_NOFILE`]); fds open past it stay open.
+    pub fn set_limit(&mut self, soft: u64) {
+        self.limit = usize::try_from(soft).unwrap_or(MAX_FDS).min(MAX_FDS);
+    }
+
+    /// `new_fd` as a target of `dup2`/`dup3`: `EBADF` if negative or not below the limit.
+    fn new_slot_index(&self, fd: i32) -> Result<usize, Errno> {
+        usize::try_from(fd).ok().filter(|&index| index < self.limit).ok_or(Errno::EBADF)
     }
 
     /// The entry of `fd`: `EBADF` if it is not open.
@@ -61,7 +83,7 @@ impl FdTable {
 
     /// Opens `file` at the lowest free fd at or above `minimum`: `EMFILE` if none is left.
     fn insert_from(&mut self, minimum: usize, file: Arc<OpenFile>, cloexec: bool) -> Result<i32, Errno> {
-        let free = (minimum..MAX_FDS).find(|&index| self.slots.get(index).is_none_or(Option::is_none));
+        let free = (minimum..self.limit).find(|&index| self.slots.get(index).is_none_or(Option::is_none));
         let index = free.ok_or(Errno::EMFILE)?;
         self.place(index, FdEntry { file, cloexec });
         Ok(index as i32)
@@ -95,7 +117,7 @@ impl FdTable {
     /// `EINVAL` if `minimum` is negative or not below the limit.
     pub fn dup_at_least(&mut self, fd: i32, minimum: i32, cloexec: bool) -> Result<i32, Errno> {
         let file = self.get(fd)?;
-        let minimum = usize::try_from(minimum).ok().filter(|&m| m < MAX_FDS).ok_or(Errno::EINVAL)?;
+        let minimum = usize::try_from(minimum).ok().filter(|&m| m < self.limit).ok_or(Errno::EINVAL)?;
         self.insert_from(minimum, file, cloexec)
     }
 
@@ -104,10 +126,10 @@ impl FdTable {
     /// checked. `EBADF` for a bad `old_fd` or a `new_fd` out of range.
     pub fn dup2(&mut self, old_fd: i32, new_fd: i32) -> Result<(i32, Option<Arc<OpenFile>>), Errno> {
         let file = self.get(old_fd)?;
-        let index = slot_index(new_fd)?;
         if old_fd == new_fd {
             return Ok((new_fd, None));
         }
+        let index = self.new_slot_index(new_fd)?;
         let replaced = self.place(index, FdEntry { file, cloexec: false });
         Ok((new_fd, replaced.map(|entry| entry.file)))
     }
@@ -119,7 +141,7 @@ impl FdTable {
             return Err(Errno::EINVAL);
         }
         let file = self.get(old_fd)?;
-        let index = slot_index(new_fd)?;
+        let index = self.new_slot_index(new_fd)?;
         let replaced = self.place(index, FdEntry { file, cloexec: flags & O_CLOEXEC != 0 });
         Ok((new_fd, replaced.map(|entry| entry.file)))
     }
@@ -247,6 +269,29 @@ mod tests {
         assert_eq!(table.dup(0), Err(Errno::EMFILE));
         table.close(500).unwrap();
         assert_eq!(table.dup(0), Ok(500));
+    }
+
+    #[test]
+    fn new_fds_stay_below_the_soft_limit_and_open_ones_past_it_stay_usable() {
+        let mut table = FdTable::new();
+        for _ in 0..8 {
+            table.insert(file(), false).unwrap();
+        }
+        table.set_limit(5);
+        assert_eq!(table.insert(file(), false), Err(Errno::EMFILE), "fds 0-4 are taken");
+        assert!(table.get(7).is_ok(), "fd 7, open before, is still there");
+        assert_eq!(table.dup2(0, 7).map(|(fd, _)| fd), Err(Errno::EBADF), "a target past the limit");
+        assert_eq!(table.dup2(7, 7).map(|(fd, _)| fd), Ok(7), "the same fd: no check, as Linux");
+        assert_eq!(table.dup3(0, 6, 0).map(|(fd, _)| fd), Err(Errno::EBADF));
+        assert_eq!(table.dup_at_least(0, 5, false), Err(Errno::EINVAL));
+        table.close(2).unwrap();
+        assert_eq!(table.dup(0), Ok(2), "below the limit");
+        let mut child = table.clone();
+        assert_eq!(child.insert(file(), false), Err(Errno::EMFILE), "a fork keeps the limit");
+        table.set_limit(RLIMIT_NOFILE);
+        assert_eq!(table.insert(file(), false), Ok(8), "0-7 are open");
+        table.set_limit(u64::MAX);
+        assert_eq!(table.dup_at_least(0, MAX_FDS as i32, false), Err(Errno::EINVAL), "never past the table");
     }
 
     #[test]

@@ -365,6 +365,7 @@ pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             }
             p.nofile_limit = soft;
             p.view.nofile_limit.store(soft, core::sync::atomic::Ordering::Relaxed);
+            p.files.fds.lock().set_limit(soft);
         }
     }
     Ok(0)
