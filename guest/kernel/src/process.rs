@@ -114,9 +114,6 @@ pub struct SelfView {
     /// by an execve that leaves them equal to the real ones; its `/proc` files are its own
     /// only while set (root's otherwise), as on Linux.
     dumpable: core::sync::atomic::AtomicBool,
-    /// Its soft limit of open files (`RLIMIT_NOFILE`, what `Process::nofile_limit` says),
-    /// for `/proc/PID/limits`.
-    pub nofile_limit: core::sync::atomic::AtomicU64,
 }
 
 impl SelfView {
@@ -205,9 +202,6 @@ impl SelfView {
             identity: SpinLock::new(self.identity()),
             stopped: core::sync::atomic::AtomicBool::new(false),
             dumpable: core::sync::atomic::AtomicBool::new(self.dumpable()),
-            nofile_limit: core::sync::atomic::AtomicU64::new(
-                self.nofile_limit.load(core::sync::atomic::Ordering::Relaxed),
-            ),
         }
     }
 }
@@ -241,7 +235,8 @@ impl ProcessView for SelfView {
     }
 
     fn limits(&self) -> [(u64, u64); crate::syscall::proc::RLIMITS] {
-        crate::syscall::proc::limits(self.nofile_limit.load(core::sync::atomic::Ordering::Relaxed))
+        // The fd table holds the soft limit of open files it enforces.
+        crate::syscall::proc::limits(self.files.fds.lock().limit())
     }
 
     fn capabilities(&self) -> crate::caps::Capabilities {
@@ -437,7 +432,8 @@ pub struct Process {
     pub thread: Thread,
     /// The other threads, free vCPUs, and the futex and I/O waits.
     pub threads: Threads,
-    /// RLIMIT_NOFILE soft limit.
+    /// RLIMIT_NOFILE soft limit (poll's bound, read without a lock; the fd table keeps the same
+    /// value, which it enforces and `/proc/PID/limits` shows).
     pub nofile_limit: u64,
     /// vCPUs of the VM.
     pub cpu_count: u32,
@@ -491,7 +487,6 @@ impl Process {
             identity: SpinLock::new(crate::creds::Identity::default()),
             stopped: core::sync::atomic::AtomicBool::new(false),
             dumpable: core::sync::atomic::AtomicBool::new(true),
-            nofile_limit: core::sync::atomic::AtomicU64::new(crate::fs::RLIMIT_NOFILE),
         });
         // The app's view is registered for /proc/1 at its first fork (`family::fork`): a boot
         // that makes no other process never runs the registration.

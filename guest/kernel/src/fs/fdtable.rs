@@ -60,6 +60,11 @@ impl FdTable {
         self.limit = usize::try_from(soft).unwrap_or(MAX_FDS).min(MAX_FDS);
     }
 
+    /// The limit new fds stay below ([`FdTable::set_limit`]).
+    pub fn limit(&self) -> u64 {
+        self.limit as u64
+    }
+
     /// `new_fd` as a target of `dup2`/`dup3`: `EBADF` if negative or not below the limit.
     fn new_slot_index(&self, fd: i32) -> Result<usize, Errno> {
         usize::try_from(fd).ok().filter(|&index| index < self.limit).ok_or(Errno::EBADF)

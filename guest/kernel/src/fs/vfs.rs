@@ -956,9 +956,9 @@ impl Vfs {
         Ok(())
     }
 
-    /// `mknod`/`mknodat`: regular files only (`mode`'s type `S_IFREG` or 0); `EPERM` for
-    /// devices, FIFOs, sockets and directories, `EINVAL` for a type that is none of these
-    /// (checked first, as Linux does).
+    /// `mknod`/`mknodat`: regular files (`mode`'s type `S_IFREG` or 0) and FIFOs (`S_IFIFO`,
+    /// `fs::fifo`; not in a volume); `EPERM` for devices, sockets and directories, `EINVAL`
+    /// for a type that is none of these (checked first, as Linux does).
     pub fn mknod(&self, base: &Location, path: &[u8], mode: u32) -> Result<(), Errno> {
         let fifo = match mode & S_IFMT {
             0 | S_IFREG => false,

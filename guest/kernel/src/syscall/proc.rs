@@ -364,7 +364,6 @@ pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
                 return Err(Errno::EPERM);
             }
             p.nofile_limit = soft;
-            p.view.nofile_limit.store(soft, core::sync::atomic::Ordering::Relaxed);
             p.files.fds.lock().set_limit(soft);
         }
     }
