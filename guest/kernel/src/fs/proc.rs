@@ -1102,24 +1102,14 @@ impl ProcFs {
     /// `/proc/PID/limits`, in Linux's layout (`fs/proc/base.c`: a header, then a line per
     /// limit: its name, soft and hard values or `unlimited`, and its unit).
     fn limits(&self, pid: u32) -> String {
-        const NAMES: [(&str, &str); crate::syscall::proc::RLIMITS] = [
-            ("Max cpu time", "seconds"),
-            ("Max file size", "bytes"),
-            ("Max data size", "bytes"),
-            ("Max stack size", "bytes"),
-            ("Max core file size", "bytes"),
-            ("Max resident set", "bytes"),
-            ("Max processes", "processes"),
-            ("Max open files", "files"),
-            ("Max locked memory", "bytes"),
-            ("Max address space", "bytes"),
-            ("Max file locks", "locks"),
-            ("Max pending signals", "signals"),
-            ("Max msgqueue size", "bytes"),
-            ("Max nice priority", ""),
-            ("Max realtime priority", ""),
-            ("Max realtime timeout", "us"),
-        ];
+        // One string, not a table of `&str`s: their pointers would be relocated writable
+        // data, a page more of the kernel's binary.
+        const NAMES: &str = "Max cpu time:seconds\nMax file size:bytes\nMax data size:bytes\n\
+            Max stack size:bytes\nMax core file size:bytes\nMax resident set:bytes\n\
+            Max processes:processes\nMax open files:files\nMax locked memory:bytes\n\
+            Max address space:bytes\nMax file locks:locks\nMax pending signals:signals\n\
+            Max msgqueue size:bytes\nMax nice priority:\nMax realtime priority:\n\
+            Max realtime timeout:us";
         let limits = self.view(pid).map_or([(u64::MAX, u64::MAX); crate::syscall::proc::RLIMITS], |p| p.limits());
         let mut out = String::new();
         let padded = |out: &mut String, text: &str, width: usize| {
@@ -1138,7 +1128,8 @@ impl ProcFs {
             padded(out, &text, 20);
             out.push(' ');
         };
-        for (i, (name, unit)) in [("Limit", "Units")].into_iter().chain(NAMES).enumerate() {
+        let rows = NAMES.lines().map(|line| line.trim_start().split_once(':').unwrap_or((line, "")));
+        for (i, (name, unit)) in [("Limit", "Units")].into_iter().chain(rows).enumerate() {
             padded(&mut out, name, 25);
             out.push(' ');
             match i.checked_sub(1).and_then(|at| limits.get(at)) {
