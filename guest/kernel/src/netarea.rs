@@ -5,7 +5,7 @@
 //!
 //! The area is one heap allocation of `NET_AREA_SIZE` bytes (a whole page run, so page-aligned
 //! and physically contiguous through the direct map), registered once with `NetOp::Setup` when
-//! the app makes its first IP socket, and never freed.
+//! the VM's first IP socket is made (by whichever process), and never freed.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -15,6 +15,7 @@ use uvm_abi::net::{NetCall, NetOp, NET_AREA_SIZE};
 
 use crate::errno::Errno;
 use crate::fs::epoll::Changes;
+use crate::sync::SpinLock;
 
 /// The shared area, as 64-bit words: slot `h` is words `2h` (readiness, input count) and
 /// `2h + 1` (output count, hang-up count); slot 0 is the header (generation and `tx_pending`,
@@ -22,6 +23,9 @@ use crate::fs::epoll::Changes;
 pub struct NetArea {
     words: Box<[AtomicU64]>,
 }
+
+/// The area once registered (a process's `net_area` caches it).
+static REGISTERED: SpinLock<Option<&'static NetArea>> = SpinLock::new(None);
 
 const GENERATION: usize = 0;
 const WAITERS: usize = 1;
@@ -35,8 +39,14 @@ impl NetArea {
         NetArea { words: words.into_boxed_slice() }
     }
 
-    /// Allocates the area and registers it with the VMM (`NetOp::Setup`).
+    /// The VM's area: allocated and registered with the VMM (`NetOp::Setup`) by the first
+    /// process that asks, the same area for every process after it (the VMM takes one
+    /// registration per VM: a second is `EBUSY`).
     pub fn register() -> Result<&'static NetArea, Errno> {
+        let mut registered = REGISTERED.lock();
+        if let Some(area) = *registered {
+            return Ok(area);
+        }
         let area: &'static NetArea = Box::leak(Box::new(NetArea::new()));
         let va = area.words.as_ptr() as u64;
         if !va.is_multiple_of(uvm_abi::layout::PAGE_SIZE) {
@@ -48,6 +58,7 @@ impl NetArea {
         if r < 0 {
             return Err(Errno::from_host(r));
         }
+        *registered = Some(area);
         Ok(area)
     }
 
