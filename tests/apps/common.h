@@ -33,6 +33,10 @@ static inline const char *errname(int e) {
     case ENOSYS: return "ENOSYS";
     case ENOTEMPTY: return "ENOTEMPTY";
     case EXDEV: return "EXDEV";
+    case ENODEV: return "ENODEV";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EADDRINUSE: return "EADDRINUSE";
+    case ECONNREFUSED: return "ECONNREFUSED";
     }
     snprintf(buf, sizeof buf, "E%d", e);
     return buf;

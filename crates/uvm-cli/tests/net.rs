@@ -789,6 +789,177 @@ fn dns_through_the_host_resolver_needs_egress_dns() {
     );
 }
 
+// ---------------------------------------------------------------- interfaces
+
+/// What the interface lister (tests/apps/net_interfaces.c) prints, with glibc and musl alike:
+/// `lo`, and `eth0` at 10.0.2.15/24 with the gateway 10.0.2.2. This is Linux's own output in
+/// a network namespace set up as the VM's (`native_interfaces_are_listed_as_on_linux`).
+const INTERFACES_C: &str = "ifaddr lo packet addr=00:00:00:00:00:00 mask=- brd=- flags=0x10049
+ifaddr eth0 packet addr=52:54:00:12:34:56 mask=- brd=ff:ff:ff:ff:ff:ff flags=0x11043
+ifaddr lo inet addr=127.0.0.1 mask=255.0.0.0 brd=- flags=0x10049
+ifaddr eth0 inet addr=10.0.2.15 mask=255.255.255.0 brd=10.0.2.255 flags=0x11043
+ifaddr lo inet6 addr=::1 mask=ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff brd=- flags=0x10049
+if_nameindex 1 lo
+if_nameindex 2 eth0
+if_nametoindex eth0 2, if_indextoname 1 lo
+ifconf lo 127.0.0.1
+ifconf eth0 10.0.2.15
+eth0 netmask 255.255.255.0 broadcast 10.0.2.255 mtu 1500 flags 0x1043 qlen 1000 hw 1 52:54:00:12:34:56
+SIOCSIFMTU: EPERM
+SIOCGIFFLAGS eth9: ENODEV
+SIOCGIFINDEX lo on AF_UNIX: OK 1
+bound to the process id: 1
+link 2 with an ack:
+  type=16 flags=0 seq=10 to_us=1 link 2 eth0 mtu 1500
+  type=2 flags=0x100 seq=10 to_us=1 error=OK echoed_type=18 len=36
+  2 messages, from the kernel: 1
+link 99:
+  type=2 flags=0 seq=11 to_us=1 error=ENODEV echoed_type=18 len=52
+  1 messages, from the kernel: 1
+a new address:
+  type=2 flags=0 seq=12 to_us=1 error=EPERM echoed_type=20 len=44
+  1 messages, from the kernel: 1
+IPv4 routes:
+  type=24 flags=0x2 seq=13 to_us=1 route table=254 type=1 default/0 via 10.0.2.2 scope=0
+  type=24 flags=0x2 seq=13 to_us=1 route table=254 type=1 10.0.2.0/24 via - scope=253
+  type=24 flags=0x2 seq=13 to_us=1 route table=255 type=2 10.0.2.15/32 via - scope=254
+  type=24 flags=0x2 seq=13 to_us=1 route table=255 type=3 10.0.2.255/32 via - scope=253
+  type=24 flags=0x2 seq=13 to_us=1 route table=255 type=2 127.0.0.0/8 via - scope=254
+  type=24 flags=0x2 seq=13 to_us=1 route table=255 type=2 127.0.0.1/32 via - scope=254
+  type=24 flags=0x2 seq=13 to_us=1 route table=255 type=3 127.255.255.255/32 via - scope=253
+  type=3 flags=0x2 seq=13 to_us=1
+  8 messages, from the kernel: 1
+not a request:
+  type=2 flags=0x100 seq=14 to_us=1 error=OK echoed_type=18 len=36
+  1 messages, from the kernel: 1
+peeked length fits a link: 1; cut to 20, MSG_TRUNC 1
+NETLINK_EXT_ACK: OK
+SO_PROTOCOL 0 SO_DOMAIN 16 SO_TYPE 3
+second port is negative: 1
+sending to a port: EPERM
+sending to a group: EPERM
+binding a taken port: EADDRINUSE
+joining a group: OK
+bound: groups 0x1, an automatic port: 1
+listen: EOPNOTSUPP
+";
+
+/// What the Go lister (tests/apps/go/net_interfaces.go) prints.
+const INTERFACES_GO: &str = "1 lo mtu=65536 hw=\"\" flags=up|loopback
+  127.0.0.1/8
+  ::1/128
+2 eth0 mtu=1500 hw=\"52:54:00:12:34:56\" flags=up|broadcast|multicast
+  10.0.2.15/24
+all addresses: [127.0.0.1/8 10.0.2.15/24 ::1/128] <nil>
+eth0 index: 2
+";
+
+/// The network namespace the native twin runs the listers in: `lo` up, `eth0` (one end of a
+/// veth pair whose other end is in another namespace, so it has a carrier) with the VM's
+/// hardware address, 10.0.2.15/24, no IPv6, and the default route via 10.0.2.2. The app runs
+/// without CAP_NET_ADMIN, as in a container (and in the VM): changes are EPERM.
+const VM_LIKE_NETNS: &str = "set -e
+ip link set lo up
+ip link add eth0 index 2 type veth peer name peer0 index 3
+ip link set eth0 address 52:54:00:12:34:56
+sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+ip addr add 10.0.2.15/24 brd + dev eth0
+unshare -n sleep 60 &
+sleep 0.2
+ip link set peer0 netns $!
+nsenter -t $! -n ip link set peer0 up
+ip link set eth0 up
+ip route add default via 10.0.2.2
+setpriv --bounding-set=-net_admin --inh-caps=-net_admin \"$0\"
+kill $!";
+
+/// getifaddrs, if_nameindex, the interface ioctls and raw rtnetlink requests (C, glibc and
+/// musl), and Go's net.Interfaces/InterfaceAddrs/InterfaceByName, list the VM's interfaces
+/// as Linux lists a container's.
+#[test]
+fn interfaces_are_listed_as_on_linux() {
+    let test = "interfaces_are_listed_as_on_linux";
+    for (toolchain, expected) in [(Glibc, INTERFACES_C), (Musl, INTERFACES_C), (Go, INTERFACES_GO)] {
+        let case = app_case("net_interfaces", toolchain, "net_interfaces");
+        let Some(image) = prepare(test, Mode::Vm, &case) else { return };
+        let out = process::run(uvm([std::path::Path::new("run"), &image]), None);
+        expect_output(&format!("{test} ({toolchain})"), &out, 0, expected);
+    }
+}
+
+/// The listers natively, in a network namespace set up as the VM's network looks
+/// (`VM_LIKE_NETNS`): the expectations are Linux's. Needs root (network namespaces, veth);
+/// without it the test says so and passes.
+#[test]
+fn native_interfaces_are_listed_as_on_linux() {
+    let test = "native_interfaces_are_listed_as_on_linux";
+    let namespaces = std::process::Command::new("unshare").args(["-n", "true"]).status();
+    if !namespaces.is_ok_and(|s| s.success()) {
+        eprintln!("{test}: skipped: no network namespaces here (needs root)");
+        return;
+    }
+    for (toolchain, expected) in [(Glibc, INTERFACES_C), (Musl, INTERFACES_C), (Go, INTERFACES_GO)] {
+        let case = app_case("net_interfaces", toolchain, "net_interfaces");
+        let Some(binary) = prepare(test, Mode::Native, &case) else { return };
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-n", "sh", "-c", VM_LIKE_NETNS]).arg(&binary);
+        expect_output(&format!("{test} ({toolchain})"), &process::run(cmd, None), 0, expected);
+    }
+}
+
+/// busybox's `ip` (rtnetlink and the interface ioctls), `ifconfig` (the ioctls and
+/// /proc/net/dev) and `route` (/proc/net/route) show the VM's interfaces and routes as Linux
+/// shows them in a namespace set up as the VM's (checked by hand: the veth pair there adds
+/// `@if3` and real packet counts); changes are refused. Two processes of the script each make
+/// their first IP socket (`ifconfig` twice): the VM's readiness area is registered once for
+/// both (a second registration was EBUSY, so the second process's socket() failed).
+#[test]
+fn busybox_ip_and_ifconfig_show_the_vm_s_interfaces() {
+    let test = "busybox_ip_and_ifconfig_show_the_vm_s_interfaces";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &support::cases::busybox_echo()) else { return };
+    let image = vm::build(test, &staged);
+    let script = "ip addr; ip route; ip -6 route show table local; ip link show eth0; \
+                  ifconfig eth0 2>/dev/null; ifconfig lo 2>/dev/null | head -1; \
+                  ip addr add 10.0.2.16/24 dev eth0 2>/dev/null || echo refused $?; route -n";
+    let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str()]);
+    cmd.args(["--", "sh", "-c", script]);
+    let expected = "\
+1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+    inet6 ::1/128 scope host 
+       valid_lft forever preferred_lft forever
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue qlen 1000
+    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0
+       valid_lft forever preferred_lft forever
+default via 10.0.2.2 dev eth0 
+10.0.2.0/24 dev eth0 scope link  src 10.0.2.15 
+local ::1 dev lo  metric 0 
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue qlen 1000
+    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+eth0      Link encap:Ethernet  HWaddr 52:54:00:12:34:56  
+          inet addr:10.0.2.15  Bcast:10.0.2.255  Mask:255.255.255.0
+          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1
+          RX packets:0 errors:0 dropped:0 overruns:0 frame:0
+          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0
+          collisions:0 txqueuelen:1000 
+          RX bytes:0 (0.0 B)  TX bytes:0 (0.0 B)
+
+lo        Link encap:Local Loopback  
+refused 2
+Kernel IP routing table
+Destination     Gateway         Genmask         Flags Metric Ref    Use Iface
+0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0
+10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0
+";
+    expect_output(test, &process::run(cmd, None), 0, expected);
+}
+
 // ---------------------------------------------------------------- memory
 
 /// 500 connections in a 16 MiB VM: rings would need 16 MiB, so the later sockets go without

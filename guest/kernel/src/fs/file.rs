@@ -144,9 +144,17 @@ impl OpenFile {
         self.node().inet()
     }
 
+    /// The netlink socket this file is, if it is one.
+    pub fn netlink(&self) -> Option<&Arc<crate::fs::netlink::NetlinkSocket>> {
+        if self.path_only {
+            return None;
+        }
+        self.node().netlink()
+    }
+
     /// Whether this is a socket of any family (reads and writes go to `syscall::net`).
     pub fn is_socket(&self) -> bool {
-        self.socket().is_some() || self.inet().is_some()
+        !self.path_only && matches!(self.node(), Node::Socket(_) | Node::Inet(_) | Node::Netlink(_))
     }
 
     /// Whether a read or write may have to wait (pipes, eventfds, timerfds and sockets: they say
@@ -185,6 +193,7 @@ impl OpenFile {
             (None, Node::Anon(anon)) if !self.path_only => anon.poll(depth),
             (None, Node::Socket(socket)) if !self.path_only => socket.poll(),
             (None, Node::Inet(socket)) if !self.path_only => socket.poll(),
+            (None, Node::Netlink(socket)) if !self.path_only => socket.poll(),
             (None, _) => POLL_ALWAYS_READY,
         }
     }
@@ -205,6 +214,7 @@ impl OpenFile {
             (None, Node::Anon(anon)) => Some(anon.changes(depth)),
             (None, Node::Socket(socket)) => Some(socket.changes()),
             (None, Node::Inet(socket)) => Some(socket.changes()),
+            (None, Node::Netlink(socket)) => Some(socket.changes()),
             (None, Node::Console(console)) if self.readable => {
                 Some(Changes { input: console.reads(), ..Changes::default() })
             }
@@ -662,9 +672,13 @@ impl OpenFile {
         }
         match self.node() {
             Node::Host(node) => node.sync(data_only),
-            Node::Console(_) | Node::Dev(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => {
-                Err(Errno::EINVAL)
-            }
+            Node::Console(_)
+            | Node::Dev(_)
+            | Node::Pipe(_)
+            | Node::Anon(_)
+            | Node::Socket(_)
+            | Node::Inet(_)
+            | Node::Netlink(_) => Err(Errno::EINVAL),
             _ => Ok(()),
         }
     }

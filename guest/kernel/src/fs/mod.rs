@@ -28,8 +28,8 @@
 //! - [`eventfd`]: [`EventFd`], the counters of `eventfd`/`eventfd2`.
 //! - [`timerfd`]: the timers of `timerfd_create`.
 //! - [`epoll`]: [`Epoll`], epoll instances (interest lists and what `epoll_wait` reports).
-//! - [`unix`], [`inet`]: `AF_UNIX` sockets (in guest memory) and IP sockets (the VMM's host
-//!   sockets, by handle).
+//! - [`unix`], [`inet`], [`netlink`]: `AF_UNIX` sockets (in guest memory), IP sockets (the
+//!   VMM's host sockets, by handle) and `AF_NETLINK` sockets (answered by `rtnetlink`).
 //! - [`anon`]: Linux's anonymous inode, what eventfd and epoll files show of themselves.
 //! - [`stat`], [`statfs`], [`dirent`]: Linux's `struct stat`/`statx`/`statfs`/`dirent64`.
 //! - [`flags`], [`ioctl`]: Linux's flag values and the ioctls the file layer answers.
@@ -65,11 +65,13 @@ pub mod inet;
 pub mod inotify;
 pub mod ioctl;
 pub mod locks;
+pub mod netlink;
 pub mod node;
 pub mod path;
 pub mod pidfd;
 pub mod pipe;
 pub mod proc;
+pub mod procnet;
 pub mod signalfd;
 pub mod stat;
 pub mod statfs;

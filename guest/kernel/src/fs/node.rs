@@ -24,6 +24,7 @@ use crate::fs::eventfd::EventFd;
 use crate::fs::hostfs::HostNode;
 use crate::fs::image::ImageFs;
 use crate::fs::inet::InetSocket;
+use crate::fs::netlink::NetlinkSocket;
 use crate::fs::path::LinkTarget;
 use crate::fs::pipe::Pipe;
 use crate::fs::proc::ProcNode;
@@ -79,6 +80,8 @@ pub enum Node {
     Socket(Arc<UnixSocket>),
     /// An `AF_INET`/`AF_INET6` socket (sockfs), held by the VMM.
     Inet(Arc<InetSocket>),
+    /// An `AF_NETLINK` socket (sockfs), in guest memory.
+    Netlink(Arc<NetlinkSocket>),
     /// In a volume, a host directory the VMM holds.
     Host(Arc<HostNode>),
 }
@@ -105,7 +108,7 @@ impl Node {
             Node::Proc(node) => node.file_type(),
             Node::Pipe(_) => FileType::Fifo,
             Node::Anon(_) => FileType::Anon,
-            Node::Socket(_) | Node::Inet(_) => FileType::Socket,
+            Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => FileType::Socket,
             Node::Host(node) => node.file_type(),
         }
     }
@@ -128,7 +131,8 @@ impl Node {
             | Node::Pipe(_)
             | Node::Anon(_)
             | Node::Socket(_)
-            | Node::Inet(_) => Mutability::Fixed,
+            | Node::Inet(_)
+            | Node::Netlink(_) => Mutability::Fixed,
         }
     }
 
@@ -144,6 +148,7 @@ impl Node {
             Node::Anon(anon) => anon.stat(),
             Node::Socket(socket) => socket.stat(),
             Node::Inet(socket) => socket.stat(),
+            Node::Netlink(socket) => socket.stat(),
             Node::Host(node) => return node.stat(),
         })
     }
@@ -160,6 +165,7 @@ impl Node {
             Node::Anon(_) => crate::fs::anon::ANON_INODE_INO,
             Node::Socket(socket) => socket.ino(),
             Node::Inet(socket) => socket.ino(),
+            Node::Netlink(socket) => socket.ino(),
             Node::Host(node) => node.ino(),
         }
     }
@@ -176,6 +182,7 @@ impl Node {
             (Node::Anon(a), Node::Anon(b)) => a.same_file(b),
             (Node::Socket(a), Node::Socket(b)) => Arc::ptr_eq(a, b),
             (Node::Inet(a), Node::Inet(b)) => Arc::ptr_eq(a, b),
+            (Node::Netlink(a), Node::Netlink(b)) => Arc::ptr_eq(a, b),
             (Node::Host(a), Node::Host(b)) => a.same_file(b),
             _ => false,
         }
@@ -191,7 +198,9 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.lookup(name)?)),
             Node::Dev(node) => node.lookup(name),
-            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => Ok(Node::Proc(node.lookup(name)?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.lookup(name)?))),
         }
@@ -210,7 +219,9 @@ impl Node {
             }
             Node::Tmp(node) => Ok(Node::Tmp(node.parent()?)),
             Node::Dev(node) => Ok(Node::Dev(node.parent()?)),
-            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => Ok(Node::Proc(node.parent()?)),
             Node::Host(node) => Ok(Node::Host(Arc::new(node.parent()?))),
         }
@@ -240,7 +251,9 @@ impl Node {
             }
             Node::Tmp(node) => node.read_dir(from, visit),
             Node::Dev(node) => node.read_dir(from, visit),
-            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::ENOTDIR),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
+                Err(Errno::ENOTDIR)
+            }
             Node::Proc(node) => node.read_dir(from, visit),
             Node::Host(node) => node.read_dir(from, visit),
         }
@@ -260,7 +273,9 @@ impl Node {
             Node::Image(node) => Ok(Vec::from(node.fs.readlink(node.index)?)),
             Node::Tmp(node) => node.readlink(),
             Node::Dev(node) => node.readlink(),
-            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => Err(Errno::EINVAL),
+            Node::Console(_) | Node::Pipe(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
+                Err(Errno::EINVAL)
+            }
             Node::Proc(node) => node.readlink(),
             Node::Host(node) => node.readlink(),
         }
@@ -268,7 +283,7 @@ impl Node {
 
     /// Whether `lseek` works (consoles and pipes: `ESPIPE`; anonymous inodes stay at 0).
     pub fn is_seekable(&self) -> bool {
-        !matches!(self, Node::Console(_) | Node::Pipe(_) | Node::Socket(_) | Node::Inet(_))
+        !matches!(self, Node::Console(_) | Node::Pipe(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_))
     }
 
     /// Whether `pread`/`pwrite` work (not on consoles, pipes or anonymous inodes: `ESPIPE`).
@@ -286,7 +301,9 @@ impl Node {
     /// directories, symlinks, `/proc` files or the other devices (`EPERM`).
     pub fn supports_poll(&self) -> bool {
         match self {
-            Node::Pipe(_) | Node::Console(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) => true,
+            Node::Pipe(_) | Node::Console(_) | Node::Anon(_) | Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
+                true
+            }
             Node::Dev(node) => node.kind() == crate::fs::dev::DevKind::Random,
             Node::Image(_) | Node::Tmp(_) | Node::Proc(_) | Node::Host(_) => false,
         }
@@ -310,9 +327,10 @@ impl Node {
                 buf[..received.data.len()].copy_from_slice(&received.data);
                 Ok(received.data.len())
             }
-            // The syscall layer reads IP sockets itself (`syscall::inet`), straight into the
-            // app's memory; nothing else reads them through the node.
-            Node::Inet(_) => Err(Errno::EINVAL),
+            // The syscall layer reads IP and netlink sockets itself (`syscall::inet`,
+            // `syscall::netlink`), straight into the app's memory; nothing else reads them
+            // through the node.
+            Node::Inet(_) | Node::Netlink(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -332,8 +350,8 @@ impl Node {
             Node::Pipe(pipe) => Ok((pipe.write(data)?, unmoved)),
             Node::Anon(anon) => Ok((anon.write(data)?, unmoved)),
             Node::Socket(socket) => Ok((socket.send(None, data, Vec::new(), socket.owner())?, unmoved)),
-            // As for reads: `syscall::inet` writes IP sockets.
-            Node::Inet(_) => Err(Errno::EINVAL),
+            // As for reads: `syscall::inet` and `syscall::netlink` write these.
+            Node::Inet(_) | Node::Netlink(_) => Err(Errno::EINVAL),
             Node::Image(_) | Node::Proc(_) => Err(Errno::EBADF),
         }
     }
@@ -406,6 +424,14 @@ impl Node {
     pub fn inet(&self) -> Option<&Arc<InetSocket>> {
         match self {
             Node::Inet(socket) => Some(socket),
+            _ => None,
+        }
+    }
+
+    /// The netlink socket, if this is one.
+    pub fn netlink(&self) -> Option<&Arc<NetlinkSocket>> {
+        match self {
+            Node::Netlink(socket) => Some(socket),
             _ => None,
         }
     }

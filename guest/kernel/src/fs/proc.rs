@@ -7,6 +7,7 @@
 //! /proc/PID/mountinfo /proc/PID/cgroup /proc/PID/limits
 //! /proc/PID/maps /proc/PID/status /proc/PID/stat /proc/PID/statm /proc/PID/comm
 //! /proc/PID/cmdline /proc/PID/environ
+//! /proc/PID/net/dev /proc/PID/net/route /proc/PID/net/if_inet6   /proc/net -> self/net
 //! /proc/cpuinfo /proc/meminfo /proc/uptime /proc/loadavg /proc/version /proc/stat
 //! ```
 //! The app is pid 1; there is a `PID` directory for every process of the VM, and `self`
@@ -299,20 +300,31 @@ pub enum ProcKind {
     Cmdline,
     /// `/proc/1/environ`.
     Environ,
+    /// `/proc/net` (-> `self/net`).
+    NetLink,
+    /// `/proc/1/net`.
+    NetDir,
+    /// `/proc/1/net/dev`.
+    NetDev,
+    /// `/proc/1/net/route`.
+    NetRoute,
+    /// `/proc/1/net/if_inet6`.
+    NetIfInet6,
 }
 
-const ROOT_ENTRIES: [(&[u8], ProcKind); 8] = [
+const ROOT_ENTRIES: [(&[u8], ProcKind); 9] = [
     (b"cpuinfo", ProcKind::CpuInfo),
     (b"loadavg", ProcKind::LoadAvg),
     (b"meminfo", ProcKind::MemInfo),
     (b"mounts", ProcKind::MountsLink),
+    (b"net", ProcKind::NetLink),
     (b"self", ProcKind::SelfLink),
     (b"stat", ProcKind::KernelStat),
     (b"uptime", ProcKind::Uptime),
     (b"version", ProcKind::Version),
 ];
 
-const PID_ENTRIES: [(&[u8], ProcKind); 14] = [
+const PID_ENTRIES: [(&[u8], ProcKind); 15] = [
     (b"cgroup", ProcKind::Cgroup),
     (b"cmdline", ProcKind::Cmdline),
     (b"comm", ProcKind::Comm),
@@ -324,10 +336,14 @@ const PID_ENTRIES: [(&[u8], ProcKind); 14] = [
     (b"maps", ProcKind::Maps),
     (b"mountinfo", ProcKind::MountInfo),
     (b"mounts", ProcKind::Mounts),
+    (b"net", ProcKind::NetDir),
     (b"stat", ProcKind::Stat),
     (b"statm", ProcKind::Statm),
     (b"status", ProcKind::Status),
 ];
+
+const NET_ENTRIES: [(&[u8], ProcKind); 3] =
+    [(b"dev", ProcKind::NetDev), (b"if_inet6", ProcKind::NetIfInet6), (b"route", ProcKind::NetRoute)];
 
 impl ProcKind {
     /// The inode number.
@@ -357,6 +373,11 @@ impl ProcKind {
             ProcKind::MountInfo => 22,
             ProcKind::Cgroup => 23,
             ProcKind::Limits => 24,
+            ProcKind::NetLink => 25,
+            ProcKind::NetDir => 26,
+            ProcKind::NetDev => 27,
+            ProcKind::NetRoute => 28,
+            ProcKind::NetIfInet6 => 29,
             ProcKind::Fd(fd) => FD_INO_BASE + fd as u64,
         }
     }
@@ -364,10 +385,13 @@ impl ProcKind {
     /// The file type.
     pub fn file_type(self) -> FileType {
         match self {
-            ProcKind::Root | ProcKind::PidDir | ProcKind::FdDir => FileType::Directory,
-            ProcKind::SelfLink | ProcKind::MountsLink | ProcKind::Exe | ProcKind::Cwd | ProcKind::Fd(_) => {
-                FileType::Symlink
-            }
+            ProcKind::Root | ProcKind::PidDir | ProcKind::FdDir | ProcKind::NetDir => FileType::Directory,
+            ProcKind::SelfLink
+            | ProcKind::MountsLink
+            | ProcKind::NetLink
+            | ProcKind::Exe
+            | ProcKind::Cwd
+            | ProcKind::Fd(_) => FileType::Symlink,
             ProcKind::Mounts
             | ProcKind::MountInfo
             | ProcKind::Cgroup
@@ -384,7 +408,10 @@ impl ProcKind {
             | ProcKind::Statm
             | ProcKind::Comm
             | ProcKind::Cmdline
-            | ProcKind::Environ => FileType::Regular,
+            | ProcKind::Environ
+            | ProcKind::NetDev
+            | ProcKind::NetRoute
+            | ProcKind::NetIfInet6 => FileType::Regular,
         }
     }
 
@@ -392,6 +419,7 @@ impl ProcKind {
         match self {
             ProcKind::Root => &ROOT_ENTRIES,
             ProcKind::PidDir => &PID_ENTRIES,
+            ProcKind::NetDir => &NET_ENTRIES,
             _ => &[],
         }
     }
@@ -402,6 +430,10 @@ impl ProcKind {
             ProcKind::Root
                 | ProcKind::SelfLink
                 | ProcKind::MountsLink
+                | ProcKind::NetLink
+                | ProcKind::NetDev
+                | ProcKind::NetRoute
+                | ProcKind::NetIfInet6
                 | ProcKind::CpuInfo
                 | ProcKind::MemInfo
                 | ProcKind::Uptime
@@ -1215,7 +1247,7 @@ impl ProcNode {
         let nlink = match self.kind {
             ProcKind::Root => 3,
             ProcKind::PidDir => 3,
-            ProcKind::FdDir => 2,
+            ProcKind::FdDir | ProcKind::NetDir => 2,
             _ => 1,
         };
         // A process's files are its own (its effective ids) while it is dumpable, as Linux's
@@ -1266,7 +1298,7 @@ impl ProcNode {
     pub fn parent(&self) -> Result<ProcNode, Errno> {
         match self.kind {
             ProcKind::Root | ProcKind::PidDir => Ok(self.with_kind(ProcKind::Root)),
-            ProcKind::FdDir => Ok(self.with_kind(ProcKind::PidDir)),
+            ProcKind::FdDir | ProcKind::NetDir => Ok(self.with_kind(ProcKind::PidDir)),
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -1338,6 +1370,7 @@ impl ProcNode {
         Ok(match self.kind {
             ProcKind::SelfLink => LinkTarget::Path(format!("{}", self.fs.ids(0).0).into_bytes()),
             ProcKind::MountsLink => LinkTarget::Path(Vec::from(&b"self/mounts"[..])),
+            ProcKind::NetLink => LinkTarget::Path(Vec::from(&b"self/net"[..])),
             ProcKind::Exe => LinkTarget::Path(self.fs.app_path(self.pid)),
             ProcKind::Cwd => LinkTarget::Location(self.fs.view(self.pid).ok_or(Errno::ENOENT)?.cwd()),
             ProcKind::Fd(fd) => {
@@ -1389,6 +1422,9 @@ impl ProcNode {
             ProcKind::Mounts => return Ok(self.fs.mounts_text.lock().clone()),
             ProcKind::MountInfo => self.fs.mountinfo(),
             ProcKind::Limits => self.fs.limits(self.pid),
+            ProcKind::NetDev => crate::fs::procnet::dev(),
+            ProcKind::NetRoute => crate::fs::procnet::route(),
+            ProcKind::NetIfInet6 => crate::fs::procnet::if_inet6(),
             // Every process in the one cgroup v2 (unified) hierarchy's root, as a container
             // sees itself in its cgroup namespace.
             ProcKind::Cgroup => return Ok(b"0::/\n".to_vec()),
@@ -1472,6 +1508,32 @@ mod tests {
 
     fn text(fs: &Arc<ProcFs>, path: &str) -> String {
         String::from_utf8(walk(fs, path).unwrap().content().unwrap()).unwrap()
+    }
+
+    /// `/proc/net`'s files, as Linux shows them in a network namespace set up as the VM's
+    /// (lo, eth0 at 10.0.2.15/24, the default route via 10.0.2.2).
+    #[test]
+    fn the_net_files_are_linux_s() {
+        let fs = procfs();
+        assert_eq!(walk(&fs, "net").unwrap().readlink().unwrap(), b"self/net");
+        assert_eq!(walk(&fs, "1/net").unwrap().parent().unwrap().kind(), ProcKind::PidDir);
+        let pad = |line: &str| format!("{line:<127}\n");
+        let route = [
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+            "eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0",
+            "eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+        ];
+        assert_eq!(text(&fs, "1/net/route"), route.map(pad).concat());
+        assert_eq!(text(&fs, "1/net/if_inet6"), "00000000000000000000000000000001 01 80 10 80       lo\n");
+        let dev = text(&fs, "1/net/dev");
+        let lines: Vec<&str> = dev.lines().collect();
+        assert_eq!(lines[0], "Inter-|   Receive                                                |  Transmit");
+        assert_eq!(
+            lines[2],
+            "    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0"
+        );
+        assert!(lines[3].starts_with("  eth0:       0"));
+        assert_eq!(lines.len(), 4);
     }
 
     #[test]
@@ -1622,7 +1684,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             names,
-            [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"self", b"stat", b"uptime", b"version", b"1"]
+            [&b"cpuinfo"[..], b"loadavg", b"meminfo", b"mounts", b"net", b"self", b"stat", b"uptime", b"version", b"1"]
         );
         let fd_dir = walk(&fs, "1/fd").unwrap();
         assert_eq!(fd_dir.parent().unwrap().kind(), ProcKind::PidDir);
@@ -1892,6 +1954,7 @@ mod tests {
                 "maps",
                 "mountinfo",
                 "mounts",
+                "net",
                 "stat",
                 "statm",
                 "status"

@@ -172,6 +172,7 @@ pub struct Vfs {
     booted: Timespec,
     /// The names `AF_UNIX` sockets are bound to.
     unix: SpinLock<UnixNames>,
+    netlink: SpinLock<crate::fs::netlink::NetlinkPorts>,
     /// Every process's advisory file locks.
     locks: SpinLock<Locks>,
 }
@@ -230,6 +231,7 @@ impl Vfs {
             next_pipe_ino: SpinLock::new(FIRST_PIPE_INO),
             booted: now,
             unix: SpinLock::new(UnixNames::default()),
+            netlink: SpinLock::new(crate::fs::netlink::NetlinkPorts::default()),
             locks: SpinLock::new(Locks::new()),
         })
     }
@@ -557,6 +559,16 @@ impl Vfs {
         sockfs_file(Node::Inet(socket), nonblocking)
     }
 
+    /// A new netlink socket's open file, as [`Vfs::socket_file`].
+    pub fn netlink_file(&self, socket: Arc<crate::fs::netlink::NetlinkSocket>, nonblocking: bool) -> Arc<OpenFile> {
+        sockfs_file(Node::Netlink(socket), nonblocking)
+    }
+
+    /// The VM's bound netlink port ids.
+    pub fn netlink_ports(&self) -> &SpinLock<crate::fs::netlink::NetlinkPorts> {
+        &self.netlink
+    }
+
     /// When the VFS was built (a time for new sockets).
     pub fn now(&self) -> Timespec {
         Timespec::from_clock((self.now)())
@@ -835,7 +847,7 @@ impl Vfs {
                 statfs.fs_type = ANON_INODE_FS_MAGIC;
                 return statfs;
             }
-            Node::Socket(_) | Node::Inet(_) => {
+            Node::Socket(_) | Node::Inet(_) | Node::Netlink(_) => {
                 statfs.fs_type = SOCKFS_MAGIC;
                 return statfs;
             }

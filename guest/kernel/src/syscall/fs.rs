@@ -441,7 +441,12 @@ pub fn sys_ioctl(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         ioctl::FIONCLEX => return p.files.fds.lock().set_cloexec(fd, false).map(|()| 0),
         _ => {}
     }
-    let Some(shape) = ioctl::arg_size(cmd) else { return Err(Errno::ENOTTY) };
+    let Some(shape) = ioctl::arg_size(cmd) else {
+        if super::ifreq::is_interface_ioctl(cmd) && file.is_socket() {
+            return super::ifreq::ioctl(p, &file, cmd, arg);
+        }
+        return Err(Errno::ENOTTY);
+    };
     let mut buf = alloc::vec![0u8; shape.size];
     if shape.input {
         buf.copy_from_slice(user::read(&mut p.space, arg, shape.size as u64)?);

@@ -70,7 +70,8 @@ const SEND_FLAGS: u64 = MSG_MORE | MSG_EOR | MSG_OOB;
 /// `SO_ERROR`.
 const SO_ERROR: u64 = 4;
 
-/// The shared readiness area, registered with the VMM on the app's first IP socket.
+/// The shared readiness area, registered with the VMM on the VM's first IP socket (cached in
+/// the process).
 fn area(p: &mut Process) -> Result<&'static NetArea, Errno> {
     if let Some(area) = p.net_area {
         return Ok(area);

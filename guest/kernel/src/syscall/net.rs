@@ -3,7 +3,8 @@
 //! setsockopt, and the socket side of read/write/readv/writev (`syscall::fs` hands sockets
 //! here). They dispatch by address family: `AF_UNIX` is served in guest memory
 //! (`fs::unix`, which owns the semantics); `AF_INET`/`AF_INET6` sockets are the VMM's host
-//! sockets (`syscall::inet`); every other family is `EAFNOSUPPORT`.
+//! sockets (`syscall::inet`); `AF_NETLINK` sockets are answered in the guest
+//! (`syscall::netlink`); every other family is `EAFNOSUPPORT`.
 //!
 //! This layer owns the fds, the app's memory (addresses, iovecs, `msghdr` and control
 //! messages: `SCM_RIGHTS`, `SCM_CREDENTIALS`) and the waiting: what the socket cannot do now
@@ -19,6 +20,7 @@ use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::fs::flags::{O_CLOEXEC, O_NONBLOCK};
 use crate::fs::inet::{InetSocket, AF_INET, AF_INET6};
+use crate::fs::netlink::{NetlinkSocket, AF_NETLINK};
 use crate::fs::unix::{Cred, SockType, UnixAddr, UnixSocket, DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::fs::OpenFile;
 use crate::process::Process;
@@ -73,11 +75,23 @@ const SO_RCVBUFFORCE: u64 = 33;
 const SO_PROTOCOL: u64 = 38;
 const SO_DOMAIN: u64 = 39;
 
-/// The socket of `fd`: `EBADF` if not open, `ENOTSOCK` if not a socket.
-fn socket_of(p: &Process, fd: u64) -> Result<(Arc<OpenFile>, Arc<UnixSocket>), Errno> {
+/// The socket of `fd`, by family: `EBADF` if not open, `ENOTSOCK` if not a socket.
+enum Family {
+    Unix(Arc<OpenFile>, Arc<UnixSocket>),
+    Inet(Arc<OpenFile>, Arc<InetSocket>),
+    Netlink(Arc<OpenFile>, Arc<NetlinkSocket>),
+}
+
+fn family_of(p: &Process, fd: u64) -> Result<Family, Errno> {
     let file = p.file(fd as i32)?;
+    if let Some(socket) = file.inet().cloned() {
+        return Ok(Family::Inet(file, socket));
+    }
+    if let Some(socket) = file.netlink().cloned() {
+        return Ok(Family::Netlink(file, socket));
+    }
     let socket = file.socket().cloned().ok_or(Errno::ENOTSOCK)?;
-    Ok((file, socket))
+    Ok(Family::Unix(file, socket))
 }
 
 /// The process's credentials, as a peer sees them (SO_PEERCRED, SCM_CREDENTIALS): its
@@ -85,15 +99,6 @@ fn socket_of(p: &Process, fd: u64) -> Result<(Arc<OpenFile>, Arc<UnixSocket>), E
 fn cred(p: &Process) -> Cred {
     let (uid, gid) = (p.view.uids().effective, p.view.gids().effective);
     Cred { pid: p.pid, uid, gid }
-}
-
-/// An open IP socket: its file and the socket.
-type Inet = (Arc<OpenFile>, Arc<InetSocket>);
-
-/// The IP socket of `fd`, if it is one (`EBADF` if not open).
-fn inet_of(p: &Process, fd: u64) -> Result<Option<Inet>, Errno> {
-    let file = p.file(fd as i32)?;
-    Ok(file.inet().cloned().map(|socket| (file, socket)))
 }
 
 /// The monotonic deadline of a socket timeout (0: none).
@@ -149,6 +154,9 @@ pub fn sys_socket(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if domain as u32 == u32::from(AF_INET) || domain as u32 == u32::from(AF_INET6) {
         return super::inet::socket(p, domain as u16, kind, protocol, flags);
     }
+    if domain as u32 == u32::from(AF_NETLINK) {
+        return super::netlink::socket(p, kind, protocol, flags);
+    }
     let kind = unix_type(domain, kind, protocol)?;
     let ino = p.vfs.unix_names().lock().next_ino();
     let socket = UnixSocket::new(kind, ino, cred(p), p.vfs.now());
@@ -159,7 +167,7 @@ pub fn sys_socket(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 pub fn sys_socketpair(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [domain, kind, protocol, sv, ..] = f.syscall_args();
     let (kind, flags) = type_arg(kind)?;
-    if domain as u32 == u32::from(AF_INET) || domain as u32 == u32::from(AF_INET6) {
+    if [AF_INET, AF_INET6, AF_NETLINK].iter().any(|&family| domain as u32 == u32::from(family)) {
         return Err(Errno::EOPNOTSUPP);
     }
     let kind = unix_type(domain, kind, protocol)?;
@@ -211,10 +219,11 @@ fn find_target(p: &Process, addr: &UnixAddr) -> Result<Arc<UnixSocket>, Errno> {
 /// an abstract name must be free, `sizeof(sa_family_t)` alone autobinds.
 pub fn sys_bind(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
-    if let Some((_, socket)) = inet_of(p, fd)? {
-        return super::inet::bind(p, &socket, addr, len);
-    }
-    let (_, socket) = socket_of(p, fd)?;
+    let (_, socket) = match family_of(p, fd)? {
+        Family::Inet(_, socket) => return super::inet::bind(p, &socket, addr, len),
+        Family::Netlink(_, socket) => return super::netlink::bind(p, &socket, addr, len),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let raw = addr_bytes(p, addr, len)?;
     match UnixAddr::parse(&raw)? {
         UnixAddr::Unnamed => {
@@ -239,10 +248,11 @@ pub fn sys_bind(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// listen(fd, backlog).
 pub fn sys_listen(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if let Some((_, socket)) = inet_of(p, f.rdi)? {
-        return super::inet::listen(&socket, f.rsi as i32);
-    }
-    let (_, socket) = socket_of(p, f.rdi)?;
+    let (_, socket) = match family_of(p, f.rdi)? {
+        Family::Inet(_, socket) => return super::inet::listen(&socket, f.rsi as i32),
+        Family::Netlink(..) => return Err(Errno::EOPNOTSUPP),
+        Family::Unix(file, socket) => (file, socket),
+    };
     socket.listen(f.rsi as i32)?;
     Ok(0)
 }
@@ -252,10 +262,11 @@ pub fn sys_listen(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// default destination (`AF_UNSPEC`: clears it).
 pub fn sys_connect(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::connect(p, &file, &socket, addr, len);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::connect(p, &file, &socket, addr, len),
+        Family::Netlink(_, socket) => return super::netlink::connect(p, &socket, addr, len),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let raw = addr_bytes(p, addr, len)?;
     if socket.kind() == SockType::Dgram && raw.len() >= 2 && u16::from_le_bytes([raw[0], raw[1]]) == AF_UNSPEC {
         socket.connect_dgram(None)?;
@@ -299,10 +310,11 @@ fn accept_common(p: &mut Process, fd: u64, addr: u64, len_addr: u64, flags: u64)
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::accept(p, &file, &socket, addr, len_addr, flags);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::accept(p, &file, &socket, addr, len_addr, flags),
+        Family::Netlink(..) => return Err(Errno::EOPNOTSUPP),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let deadline = deadline(p, socket.options().rcvtimeo_ns);
     let server = loop {
         match socket.accept() {
@@ -334,10 +346,11 @@ pub fn sys_accept4(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// shutdown(fd, how).
 pub fn sys_shutdown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if let Some((_, socket)) = inet_of(p, f.rdi)? {
-        return super::inet::shutdown(&socket, f.rsi);
-    }
-    let (_, socket) = socket_of(p, f.rdi)?;
+    let (_, socket) = match family_of(p, f.rdi)? {
+        Family::Inet(_, socket) => return super::inet::shutdown(&socket, f.rsi),
+        Family::Netlink(..) => return Err(Errno::EOPNOTSUPP),
+        Family::Unix(file, socket) => (file, socket),
+    };
     socket.shutdown(f.rsi as i32)?;
     Ok(0)
 }
@@ -345,10 +358,11 @@ pub fn sys_shutdown(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// getsockname(fd, addr, addrlen).
 pub fn sys_getsockname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
-    if let Some((_, socket)) = inet_of(p, fd)? {
-        return super::inet::name(p, &socket, false, addr, len);
-    }
-    let (_, socket) = socket_of(p, fd)?;
+    let (_, socket) = match family_of(p, fd)? {
+        Family::Inet(_, socket) => return super::inet::name(p, &socket, false, addr, len),
+        Family::Netlink(_, socket) => return super::netlink::name(p, &socket, false, addr, len),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let bytes = socket.local_addr().to_bytes();
     write_addr(p, addr, len, &bytes).map(|()| 0)
 }
@@ -356,10 +370,11 @@ pub fn sys_getsockname(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// getpeername(fd, addr, addrlen): `ENOTCONN` without a peer.
 pub fn sys_getpeername(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, addr, len, ..] = f.syscall_args();
-    if let Some((_, socket)) = inet_of(p, fd)? {
-        return super::inet::name(p, &socket, true, addr, len);
-    }
-    let (_, socket) = socket_of(p, fd)?;
+    let (_, socket) = match family_of(p, fd)? {
+        Family::Inet(_, socket) => return super::inet::name(p, &socket, true, addr, len),
+        Family::Netlink(_, socket) => return super::netlink::name(p, &socket, true, addr, len),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let bytes = socket.peer_addr()?.to_bytes();
     write_addr(p, addr, len, &bytes).map(|()| 0)
 }
@@ -517,6 +532,9 @@ pub fn read_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysR
     if let Some(socket) = file.inet() {
         return super::inet::read(p, file, socket, iov);
     }
+    if let Some(socket) = file.netlink() {
+        return super::netlink::read(p, file, socket, iov);
+    }
     let socket = file.socket().cloned().ok_or(Errno::ENOTSOCK)?;
     let max = iov.iter().map(|v| v.1).sum::<u64>().min(MAX_IO) as usize;
     for &(base, len) in iov {
@@ -531,6 +549,9 @@ pub fn read_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysR
 pub fn write_socket(p: &mut Process, file: &OpenFile, iov: &[(u64, u64)]) -> SysResult {
     if let Some(socket) = file.inet() {
         return super::inet::write(p, file, socket, iov);
+    }
+    if let Some(socket) = file.netlink() {
+        return super::netlink::write(p, socket, iov);
     }
     let socket = file.socket().cloned().ok_or(Errno::ENOTSOCK)?;
     send(p, file, &socket, iov, 0, Extras::default())
@@ -560,10 +581,11 @@ fn destination(p: &mut Process, socket: &UnixSocket, addr: u64, len: u64) -> Res
 pub fn sys_sendto(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let args = f.syscall_args();
     let [fd, buf, len, flags, addr, addrlen] = args;
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::sendto(p, &file, &socket, args);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::sendto(p, &file, &socket, args),
+        Family::Netlink(_, socket) => return super::netlink::sendto(p, &socket, args),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let to = destination(p, &socket, addr, addrlen)?;
     send(p, &file, &socket, &[(buf, len.min(MAX_IO))], flags, Extras { to, ..Extras::default() })
 }
@@ -590,10 +612,11 @@ fn recv_result(socket: &UnixSocket, received: &crate::fs::unix::Received, flags:
 pub fn sys_recvfrom(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let args = f.syscall_args();
     let [fd, buf, len, flags, addr, addrlen] = args;
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::recvfrom(p, &file, &socket, args);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::recvfrom(p, &file, &socket, args),
+        Family::Netlink(file, socket) => return super::netlink::recvfrom(p, &file, &socket, args),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let len = len.min(MAX_IO);
     user::write(&mut p.space, buf, len)?;
     let received = recv(p, &file, &socket, len as usize, flags)?;
@@ -674,10 +697,11 @@ pub fn sys_sendmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// sendmsg of the `struct msghdr` at `msg` on `fd`.
 fn sendmsg(p: &mut Process, fd: u64, msg: u64, flags: u64) -> SysResult {
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::sendmsg(p, &file, &socket, msg, flags);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::sendmsg(p, &file, &socket, msg, flags),
+        Family::Netlink(_, socket) => return super::netlink::sendmsg(p, &socket, msg),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let msg = read_msghdr(p, msg)?;
     let vecs = iovecs(p, msg.iov, msg.iov_len)?;
     let mut extras = Extras { to: destination(p, &socket, msg.name, u64::from(msg.name_len))?, ..Extras::default() };
@@ -712,10 +736,11 @@ pub fn sys_recvmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 
 /// recvmsg into the `struct msghdr` at `msg_addr` on `fd`.
 fn recvmsg(p: &mut Process, fd: u64, msg_addr: u64, flags: u64) -> SysResult {
-    if let Some((file, socket)) = inet_of(p, fd)? {
-        return super::inet::recvmsg(p, &file, &socket, msg_addr, flags);
-    }
-    let (file, socket) = socket_of(p, fd)?;
+    let (file, socket) = match family_of(p, fd)? {
+        Family::Inet(file, socket) => return super::inet::recvmsg(p, &file, &socket, msg_addr, flags),
+        Family::Netlink(file, socket) => return super::netlink::recvmsg(p, &file, &socket, msg_addr, flags),
+        Family::Unix(file, socket) => (file, socket),
+    };
     let msg = read_msghdr(p, msg_addr)?;
     let vecs = iovecs(p, msg.iov, msg.iov_len)?;
     for &(base, len) in &vecs {
@@ -863,10 +888,11 @@ pub(super) fn timeval_arg(p: &mut Process, value: u64, len: u64) -> Result<u64, 
 /// unknown ones `ENOPROTOOPT`, other levels `EOPNOTSUPP` (AF_UNIX has none).
 pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, level, name, value, len, ..] = f.syscall_args();
-    if let Some((_, socket)) = inet_of(p, fd)? {
-        return super::inet::setsockopt(p, &socket, level, name, value, len);
-    }
-    let (_, socket) = socket_of(p, fd)?;
+    let (_, socket) = match family_of(p, fd)? {
+        Family::Inet(_, socket) => return super::inet::setsockopt(p, &socket, level, name, value, len),
+        Family::Netlink(_, socket) => return super::netlink::setsockopt(p, &socket, level, name, value, len),
+        Family::Unix(file, socket) => (file, socket),
+    };
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -920,10 +946,11 @@ pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 /// `*len` and `*len` set to what was written.
 pub fn sys_getsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [fd, level, name, value, len_addr, ..] = f.syscall_args();
-    if let Some((_, socket)) = inet_of(p, fd)? {
-        return super::inet::getsockopt(p, &socket, level, name, value, len_addr);
-    }
-    let (_, socket) = socket_of(p, fd)?;
+    let (_, socket) = match family_of(p, fd)? {
+        Family::Inet(_, socket) => return super::inet::getsockopt(p, &socket, level, name, value, len_addr),
+        Family::Netlink(_, socket) => return super::netlink::getsockopt(p, &socket, level, name, value, len_addr),
+        Family::Unix(file, socket) => (file, socket),
+    };
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);
     }

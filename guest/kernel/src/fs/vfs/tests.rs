@@ -199,7 +199,7 @@ fn the_root_lists_image_entries_and_mount_points() {
     assert_eq!(list(&vfs, "/tmp"), [".", ".."]);
     assert_eq!(
         list(&vfs, "/proc"),
-        [".", "..", "cpuinfo", "loadavg", "meminfo", "mounts", "self", "stat", "uptime", "version", "1"]
+        [".", "..", "cpuinfo", "loadavg", "meminfo", "mounts", "net", "self", "stat", "uptime", "version", "1"]
     );
     assert_eq!(list(&vfs, "/usr/lib"), [".", "..", "libc.so"]);
 }
@@ -798,6 +798,7 @@ fn getdents_resumes_in_the_image_and_in_proc() {
             "maps",
             "mountinfo",
             "mounts",
+            "net",
             "stat",
             "statm",
             "status"

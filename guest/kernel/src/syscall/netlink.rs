@@ -1,0 +1,365 @@
+//! The socket syscalls on `AF_NETLINK` sockets (`syscall::net` hands them here by family):
+//! addresses (`struct sockaddr_nl`), sends (to the kernel: `rtnetlink` answers into the
+//! socket's queue before the send returns), receives
+//! (one datagram each, waiting as other sockets wait: `O_NONBLOCK`, `MSG_DONTWAIT`,
+//! `SO_RCVTIMEO`, signals), and the `SOL_SOCKET` and `SOL_NETLINK` options. The socket is
+//! `fs::netlink`'s.
+//!
+//! Not built: control messages (`recvmsg` returns none: no `NETLINK_PKTINFO`, no
+//! credentials), `SO_ATTACH_FILTER`, notifications to joined groups (nothing changes),
+//! protocols other than `NETLINK_ROUTE` (`EPROTONOSUPPORT`).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::net::{
+    deadline, iovecs, read_msghdr, timeval_arg, wait, write_addr, MAX_IO, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC,
+    SOCKADDR_MAX, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
+};
+use crate::errno::{Errno, SysResult};
+use crate::fs::inet::SOCK_DGRAM;
+use crate::fs::netlink::{sockaddr_nl, NetlinkSocket, AF_NETLINK, NETLINK_CAP_ACK, NETLINK_ROUTE, SOCKADDR_NL_LEN};
+use crate::fs::unix::{DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
+use crate::fs::OpenFile;
+use crate::process::Process;
+use crate::user;
+
+/// `SOCK_RAW`.
+const SOCK_RAW: u32 = 3;
+/// `SOL_NETLINK`.
+const SOL_NETLINK: u64 = 270;
+const NETLINK_ADD_MEMBERSHIP: u64 = 1;
+const NETLINK_DROP_MEMBERSHIP: u64 = 2;
+/// The flag options (see `NetlinkOptions::flags`), from `NETLINK_PKTINFO` (3) to
+/// `NETLINK_GET_STRICT_CHK` (12), without `NETLINK_LIST_MEMBERSHIPS` (9, read-only).
+const FLAG_OPTIONS: [u64; 7] = [3, 4, 5, 8, 10, 11, 12];
+const NETLINK_LIST_MEMBERSHIPS: u64 = 9;
+
+const SO_TYPE: u64 = 3;
+const SO_ERROR: u64 = 4;
+const SO_SNDBUF: u64 = 7;
+const SO_RCVBUF: u64 = 8;
+const SO_PASSCRED: u64 = 16;
+const SO_SNDBUFFORCE: u64 = 32;
+const SO_RCVBUFFORCE: u64 = 33;
+const SO_PROTOCOL: u64 = 38;
+const SO_DOMAIN: u64 = 39;
+
+/// An `AF_NETLINK` socket's syscall: `socket(AF_NETLINK, type, protocol)`.
+pub fn socket(p: &mut Process, kind: u32, protocol: u64, flags: u32) -> SysResult {
+    if kind != SOCK_RAW && kind != SOCK_DGRAM {
+        return Err(Errno::ESOCKTNOSUPPORT);
+    }
+    if protocol as u32 != NETLINK_ROUTE {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    let ino = p.vfs.unix_names().lock().next_ino();
+    let owner = (p.view.uids().effective, p.view.gids().effective);
+    let socket = NetlinkSocket::new(kind, ino, owner, p.vfs.now());
+    let file = p.vfs.netlink_file(socket, flags & super::net::SOCK_NONBLOCK != 0);
+    Ok(p.files.fds.lock().insert(file, flags & super::net::SOCK_CLOEXEC != 0)? as usize)
+}
+
+/// A `struct sockaddr_nl` the app passed: (port, groups). `EINVAL` for a short one or
+/// another family.
+fn read_sockaddr(p: &mut Process, addr: u64, len: u64) -> Result<(u32, u32), Errno> {
+    let len = len as u32 as u64;
+    if len > SOCKADDR_MAX {
+        return Err(Errno::EINVAL);
+    }
+    if (len as usize) < SOCKADDR_NL_LEN {
+        return Err(Errno::EINVAL);
+    }
+    let raw = user::read(&mut p.space, addr, SOCKADDR_NL_LEN as u64)?;
+    if u16::from_le_bytes([raw[0], raw[1]]) != AF_NETLINK {
+        return Err(Errno::EINVAL);
+    }
+    let word = |at: usize| u32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+    Ok((word(4), word(8)))
+}
+
+/// Binds `socket` to an automatic port if it has none.
+fn autobind(p: &Process, socket: &Arc<NetlinkSocket>) -> Result<u32, Errno> {
+    p.vfs.netlink_ports().lock().autobind(socket, p.pid)
+}
+
+/// bind: claims the address's port (0: an automatic one) and joins its groups. A bound
+/// socket can only be bound to its own port again (`EINVAL`).
+pub fn bind(p: &mut Process, socket: &Arc<NetlinkSocket>, addr: u64, len: u64) -> SysResult {
+    let (port, groups) = read_sockaddr(p, addr, len)?;
+    match socket.port() {
+        Some(bound) if port != 0 && port != bound => return Err(Errno::EINVAL),
+        Some(_) => {}
+        None if port != 0 => p.vfs.netlink_ports().lock().bind(socket, port)?,
+        None => {
+            autobind(p, socket)?;
+        }
+    }
+    socket.set_groups(groups);
+    Ok(0)
+}
+
+/// connect: sets the default destination (`AF_UNSPEC` clears it); sending to a group is
+/// `EPERM`. Binds the socket if unbound.
+pub fn connect(p: &mut Process, socket: &Arc<NetlinkSocket>, addr: u64, len: u64) -> SysResult {
+    if (len as u32) < 2 {
+        return Err(Errno::EINVAL);
+    }
+    let family = user::read(&mut p.space, addr, 2)?;
+    if u16::from_le_bytes([family[0], family[1]]) == 0 {
+        socket.set_peer((0, 0));
+        return Ok(0);
+    }
+    let (port, groups) = read_sockaddr(p, addr, len)?;
+    if groups != 0 {
+        return Err(Errno::EPERM);
+    }
+    autobind(p, socket)?;
+    socket.set_peer((port, groups));
+    Ok(0)
+}
+
+/// getsockname (`peer` false: the port and groups) or getpeername (the default
+/// destination, which Linux reports even when unconnected).
+pub fn name(p: &mut Process, socket: &NetlinkSocket, peer: bool, addr: u64, len_addr: u64) -> SysResult {
+    let (port, groups) = if peer { socket.peer() } else { socket.local() };
+    write_addr(p, addr, len_addr, &sockaddr_nl(port, groups)).map(|()| 0)
+}
+
+/// Sends `data` to `to` (the default destination if `None`): to the kernel, whose answers
+/// are queued before this returns; to another port or a group `EPERM`, as without
+/// `CAP_NET_ADMIN` on Linux.
+fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, data: &[u8], to: Option<(u32, u32)>) -> SysResult {
+    let (port, groups) = to.unwrap_or_else(|| socket.peer());
+    if port != 0 || groups != 0 {
+        return Err(Errno::EPERM);
+    }
+    let options = socket.options();
+    if data.len() > options.sndbuf.saturating_sub(32) {
+        return Err(Errno::EMSGSIZE);
+    }
+    let own = autobind(p, socket)?;
+    for answer in crate::rtnetlink::answer(data, own, options.has(NETLINK_CAP_ACK)) {
+        socket.deliver(answer);
+    }
+    Ok(data.len())
+}
+
+/// The next datagram, waiting for one unless non-blocking (see the module docs).
+fn recv(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, flags: u64) -> Result<Vec<u8>, Errno> {
+    let nonblocking = file.is_nonblocking() || flags & MSG_DONTWAIT != 0;
+    let deadline = deadline(p, socket.options().rcvtimeo_ns);
+    loop {
+        match socket.recv(flags & MSG_PEEK != 0) {
+            Err(Errno::EAGAIN) => wait(p, nonblocking, deadline)?,
+            other => return other,
+        }
+    }
+}
+
+/// Copies a datagram into the iovecs: the bytes copied.
+fn scatter(p: &mut Process, vecs: &[(u64, u64)], data: &[u8]) -> Result<usize, Errno> {
+    let mut done = 0usize;
+    for &(base, len) in vecs {
+        let count = (len as usize).min(data.len() - done);
+        user::copy_out(&mut p.space, base, &data[done..done + count])?;
+        done += count;
+        if done == data.len() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// The data of the iovecs (up to `MAX_IO` bytes).
+fn gather(p: &mut Process, vecs: &[(u64, u64)]) -> Result<Vec<u8>, Errno> {
+    let mut data = Vec::new();
+    for &(base, len) in vecs {
+        let len = len.min(MAX_IO - data.len() as u64);
+        data.extend_from_slice(user::read(&mut p.space, base, len)?);
+    }
+    Ok(data)
+}
+
+/// read/readv: a receive with no flags.
+pub fn read(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, vecs: &[(u64, u64)]) -> SysResult {
+    let datagram = recv(p, file, socket, 0)?;
+    scatter(p, vecs, &datagram)
+}
+
+/// write/writev: a send to the default destination.
+pub fn write(p: &mut Process, socket: &Arc<NetlinkSocket>, vecs: &[(u64, u64)]) -> SysResult {
+    let data = gather(p, vecs)?;
+    send(p, socket, &data, None)
+}
+
+/// The explicit destination of sendto/sendmsg (none for NULL or a zero length).
+fn destination(p: &mut Process, addr: u64, len: u64) -> Result<Option<(u32, u32)>, Errno> {
+    if addr == 0 || len as u32 == 0 {
+        return Ok(None);
+    }
+    read_sockaddr(p, addr, len).map(Some)
+}
+
+/// sendto(fd, buf, len, flags, addr, addrlen).
+pub fn sendto(p: &mut Process, socket: &Arc<NetlinkSocket>, args: [u64; 6]) -> SysResult {
+    let [_, buf, len, _, addr, addrlen] = args;
+    let to = destination(p, addr, addrlen)?;
+    let data = user::read(&mut p.space, buf, len.min(MAX_IO))?.to_vec();
+    send(p, socket, &data, to)
+}
+
+/// The length a receive returns: the datagram's full length with `MSG_TRUNC`.
+fn received_len(copied: usize, datagram: &[u8], flags: u64) -> usize {
+    if flags & MSG_TRUNC != 0 {
+        datagram.len()
+    } else {
+        copied
+    }
+}
+
+/// recvfrom(fd, buf, len, flags, addr, addrlen): the sender's address is always written.
+pub fn recvfrom(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, args: [u64; 6]) -> SysResult {
+    let [_, buf, len, flags, addr, addrlen] = args;
+    let len = len.min(MAX_IO);
+    user::write(&mut p.space, buf, len)?;
+    let datagram = recv(p, file, socket, flags)?;
+    let copied = datagram.len().min(len as usize);
+    user::copy_out(&mut p.space, buf, &datagram[..copied])?;
+    write_addr(p, addr, addrlen, &sockaddr_nl(0, 0))?;
+    Ok(received_len(copied, &datagram, flags))
+}
+
+/// sendmsg(fd, msg, flags): control messages are ignored, as Linux ignores what netlink
+/// does not use.
+pub fn sendmsg(p: &mut Process, socket: &Arc<NetlinkSocket>, msg: u64) -> SysResult {
+    let msg = read_msghdr(p, msg)?;
+    let vecs = iovecs(p, msg.iov, msg.iov_len)?;
+    let to = destination(p, msg.name, u64::from(msg.name_len))?;
+    let data = gather(p, &vecs)?;
+    send(p, socket, &data, to)
+}
+
+/// recvmsg(fd, msg, flags): the datagram into the iovecs, the sender into `msg_name`,
+/// `MSG_TRUNC` into `msg_flags` when it was cut; no control messages.
+pub fn recvmsg(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, msg_addr: u64, flags: u64) -> SysResult {
+    let msg = read_msghdr(p, msg_addr)?;
+    let vecs = iovecs(p, msg.iov, msg.iov_len)?;
+    for &(base, len) in &vecs {
+        user::write(&mut p.space, base, len)?;
+    }
+    let datagram = recv(p, file, socket, flags)?;
+    let copied = scatter(p, &vecs, &datagram)?;
+    if msg.name != 0 {
+        let name = sockaddr_nl(0, 0);
+        let count = (msg.name_len as usize).min(name.len());
+        user::copy_out(&mut p.space, msg.name, &name[..count])?;
+    }
+    let name_len = if msg.name != 0 { SOCKADDR_NL_LEN as u32 } else { 0 };
+    user::write_u32(&mut p.space, msg_addr + 8, name_len)?;
+    user::write_u64(&mut p.space, msg_addr + 40, 0)?;
+    let out_flags = if copied < datagram.len() { MSG_TRUNC as u32 } else { 0 };
+    user::write_u32(&mut p.space, msg_addr + 48, out_flags)?;
+    Ok(received_len(copied, &datagram, flags))
+}
+
+/// An `int` option value (`EINVAL` for a shorter `optlen`).
+fn int_arg(p: &mut Process, value: u64, len: u64) -> Result<i32, Errno> {
+    if (len as u32 as usize) < 4 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = user::read(&mut p.space, value, 4)?;
+    Ok(i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
+}
+
+/// setsockopt: buffer sizes, timeouts and `SO_PASSCRED` at `SOL_SOCKET`; group membership
+/// and the flag options at `SOL_NETLINK`. Others `ENOPROTOOPT`.
+pub fn setsockopt(p: &mut Process, socket: &NetlinkSocket, level: u64, name: u64, value: u64, len: u64) -> SysResult {
+    let name = name as u32 as u64;
+    match level as u32 as u64 {
+        SOL_SOCKET => match name {
+            SO_SNDBUF | SO_SNDBUFFORCE => {
+                let v = int_arg(p, value, len)?.max(0) as usize;
+                socket.set_options(|o| o.sndbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_SNDBUF));
+            }
+            SO_RCVBUF | SO_RCVBUFFORCE => {
+                let v = int_arg(p, value, len)?.max(0) as usize;
+                socket.set_options(|o| o.rcvbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_RCVBUF));
+            }
+            SO_PASSCRED => {
+                let v = int_arg(p, value, len)? != 0;
+                socket.set_options(|o| o.passcred = v);
+            }
+            SO_RCVTIMEO => {
+                let v = timeval_arg(p, value, len)?;
+                socket.set_options(|o| o.rcvtimeo_ns = v);
+            }
+            SO_SNDTIMEO => {
+                let v = timeval_arg(p, value, len)?;
+                socket.set_options(|o| o.sndtimeo_ns = v);
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        },
+        SOL_NETLINK => match name {
+            NETLINK_ADD_MEMBERSHIP | NETLINK_DROP_MEMBERSHIP => {
+                let group = int_arg(p, value, len)? as u32;
+                socket.set_group(group, name == NETLINK_ADD_MEMBERSHIP);
+            }
+            _ if FLAG_OPTIONS.contains(&name) => {
+                let on = int_arg(p, value, len)? != 0;
+                let bit = 1u32 << name;
+                socket.set_options(|o| o.flags = if on { o.flags | bit } else { o.flags & !bit });
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        },
+        _ => return Err(Errno::ENOPROTOOPT),
+    }
+    Ok(0)
+}
+
+/// getsockopt: see [`setsockopt`]; also `SO_TYPE`, `SO_DOMAIN`, `SO_PROTOCOL`, `SO_ERROR`
+/// and `NETLINK_LIST_MEMBERSHIPS`. The value is cut to `*len`.
+pub fn getsockopt(
+    p: &mut Process,
+    socket: &NetlinkSocket,
+    level: u64,
+    name: u64,
+    value: u64,
+    len_addr: u64,
+) -> SysResult {
+    let raw_len = user::read(&mut p.space, len_addr, 4)?;
+    let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
+    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
+    let options = socket.options();
+    let int = |v: u64| (v as u32).to_le_bytes().to_vec();
+    let timeval = |ns: u64| {
+        let mut out = (ns / 1_000_000_000).to_le_bytes().to_vec();
+        out.extend_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        out
+    };
+    let name = name as u32 as u64;
+    let bytes = match level as u32 as u64 {
+        SOL_SOCKET => match name {
+            SO_TYPE => int(u64::from(socket.kind())),
+            SO_DOMAIN => int(u64::from(AF_NETLINK)),
+            SO_PROTOCOL => int(u64::from(NETLINK_ROUTE)),
+            SO_ERROR => int(socket.take_error().map_or(0, |e| u64::from(e.code() as u32))),
+            SO_SNDBUF => int(options.sndbuf as u64),
+            SO_RCVBUF => int(options.rcvbuf as u64),
+            SO_PASSCRED => int(u64::from(options.passcred)),
+            SO_RCVTIMEO => timeval(options.rcvtimeo_ns),
+            SO_SNDTIMEO => timeval(options.sndtimeo_ns),
+            _ => return Err(Errno::ENOPROTOOPT),
+        },
+        SOL_NETLINK => match name {
+            NETLINK_LIST_MEMBERSHIPS => int(u64::from(socket.local().1)),
+            _ if FLAG_OPTIONS.contains(&name) => int(u64::from(options.has(name as u32))),
+            _ => return Err(Errno::ENOPROTOOPT),
+        },
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    let count = room.min(bytes.len());
+    user::copy_out(&mut p.space, value, &bytes[..count])?;
+    user::write_u32(&mut p.space, len_addr, count as u32)?;
+    Ok(0)
+}
