@@ -53,8 +53,10 @@ pub struct Interface {
     pub oper_state: u8,
 }
 
-/// The interfaces, by index.
-pub const INTERFACES: [Interface; 2] = [
+/// The interfaces, by index. (This and the other tables here are cold read-only data,
+/// mapped with the cold text: no start reads them.)
+#[link_section = ".rodata.cold.netif"]
+pub static INTERFACES: [Interface; 2] = [
     Interface {
         index: 1,
         padded_name: *b"lo\0\0\0\0\0\0",
@@ -129,7 +131,8 @@ const LOOPBACK_V4: [u8; 4] = [127, 0, 0, 1];
 const LOOPBACK_V6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// The addresses, IPv4 first (Linux's order in a dump of every family).
-pub const ADDRESSES: [Address; 3] = [
+#[link_section = ".rodata.cold.netif"]
+pub static ADDRESSES: [Address; 3] = [
     Address { index: 1, ip: Ip::V4(LOOPBACK_V4), prefix_len: 8, scope: SCOPE_HOST, broadcast: None },
     Address {
         index: 2,
@@ -186,7 +189,8 @@ const LOOPBACK_BROADCAST_V4: [u8; 4] = [127, 255, 255, 255];
 
 /// The routes, in the order Linux dumps them: IPv4's main table, then its local table (by
 /// destination), then IPv6's (`::1` only: Linux keeps no main-table route for it).
-pub const ROUTES: [Route; 8] = [
+#[link_section = ".rodata.cold.netif"]
+pub static ROUTES: [Route; 8] = [
     Route {
         table: TABLE_MAIN,
         kind: RTN_UNICAST,

@@ -1422,9 +1422,9 @@ impl ProcNode {
             ProcKind::Mounts => return Ok(self.fs.mounts_text.lock().clone()),
             ProcKind::MountInfo => self.fs.mountinfo(),
             ProcKind::Limits => self.fs.limits(self.pid),
-            ProcKind::NetDev => crate::fs::procnet::dev(),
-            ProcKind::NetRoute => crate::fs::procnet::route(),
-            ProcKind::NetIfInet6 => crate::fs::procnet::if_inet6(),
+            ProcKind::NetDev => return Ok(crate::fs::procnet::dev()),
+            ProcKind::NetRoute => return Ok(crate::fs::procnet::route()),
+            ProcKind::NetIfInet6 => return Ok(crate::fs::procnet::if_inet6()),
             // Every process in the one cgroup v2 (unified) hierarchy's root, as a container
             // sees itself in its cgroup namespace.
             ProcKind::Cgroup => return Ok(b"0::/\n".to_vec()),
