@@ -907,8 +907,9 @@ fn native_interfaces_are_listed_as_on_linux() {
     }
 }
 
-/// busybox's `ip` (rtnetlink and the interface ioctls), `ifconfig` (the ioctls and
-/// /proc/net/dev) and `route` (/proc/net/route) show the VM's interfaces and routes as Linux
+/// busybox's `ip` (rtnetlink and the interface ioctls: addresses, links, routes, the route to
+/// one address, rules), `ifconfig` (the ioctls and /proc/net/dev) and `route`
+/// (/proc/net/route) show the VM's interfaces and routes as Linux
 /// shows them in a namespace set up as the VM's (checked by hand: the veth pair there adds
 /// `@if3` and real packet counts); changes are refused. Two processes of the script each make
 /// their first IP socket (`ifconfig` twice): the VM's readiness area is registered once for
@@ -923,7 +924,8 @@ fn busybox_ip_and_ifconfig_show_the_vm_s_interfaces() {
     let image = vm::build(test, &staged);
     let script = "ip addr; ip route; ip -6 route show table local; ip link show eth0; \
                   ifconfig eth0 2>/dev/null; ifconfig lo 2>/dev/null | head -1; \
-                  ip addr add 10.0.2.16/24 dev eth0 2>/dev/null || echo refused $?; route -n";
+                  ip addr add 10.0.2.16/24 dev eth0 2>/dev/null || echo refused $?; route -n; \
+                  ip route get 1.1.1.1; ip route get 10.0.2.15; ip -6 route get ::1; ip rule";
     let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str()]);
     cmd.args(["--", "sh", "-c", script]);
     let expected = "\
@@ -956,6 +958,12 @@ Kernel IP routing table
 Destination     Gateway         Genmask         Flags Metric Ref    Use Iface
 0.0.0.0         10.0.2.2        0.0.0.0         UG    0      0        0 eth0
 10.0.2.0        0.0.0.0         255.255.255.0   U     0      0        0 eth0
+1.1.1.1 via 10.0.2.2 dev eth0  src 10.0.2.15 
+local 10.0.2.15 dev lo  src 10.0.2.15 
+local ::1 from :: dev lo table local  src ::1  metric 0 
+0:\tfrom all lookup local 
+32766:\tfrom all lookup main 
+32767:\tfrom all lookup default 
 ";
     expect_output(test, &process::run(cmd, None), 0, expected);
 }

@@ -251,6 +251,24 @@ const fn local_v4(kind: u8, dst: [u8; 4], dst_len: u8, source: [u8; 4], index: u
     }
 }
 
+/// Whether `prefix`/`len` contains `ip` (of the same family).
+pub fn prefix_contains(prefix: Ip, len: u8, ip: Ip) -> bool {
+    let (prefix, ip) = (prefix.bytes(), ip.bytes());
+    let len = usize::from(len).min(prefix.len() * 8);
+    let (whole, bits) = (len / 8, len % 8);
+    prefix.len() == ip.len()
+        && prefix[..whole] == ip[..whole]
+        && (bits == 0 || (prefix[whole] ^ ip[whole]) & (0xffu8 << (8 - bits)) == 0)
+}
+
+/// The IPv4 address of interface `index`, a route's source by default.
+pub fn source_for(index: u32) -> Option<[u8; 4]> {
+    ADDRESSES.iter().find_map(|a| match a.ip {
+        Ip::V4(ip) if a.index == index => Some(ip),
+        _ => None,
+    })
+}
+
 /// The interface with index `index`.
 pub fn by_index(index: u32) -> Option<&'static Interface> {
     INTERFACES.iter().find(|i| i.index == index)

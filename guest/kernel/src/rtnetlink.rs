@@ -2,11 +2,13 @@
 //! socket (`fs::netlink`), answered from the VM's interfaces (`netif`). What `getifaddrs`
 //! (glibc, musl), Go's `net.Interfaces`/`InterfaceAddrs`, `if_nameindex` and `ip` ask:
 //! - dumps (`NLM_F_DUMP`) of the links (`RTM_GETLINK`), addresses (`RTM_GETADDR`, by
-//!   family) and routes (`RTM_GETROUTE`, by family), and an empty neighbour table
+//!   family), routes (`RTM_GETROUTE`, by family), Linux's default rules (`RTM_GETRULE`), and
+//!   an empty neighbour table
 //!   (`RTM_GETNEIGH`: the VM has no link layer, so no neighbours, which Linux allows); each
 //!   dump's messages carry `NLM_F_MULTI` and end with `NLMSG_DONE`, packed into datagrams of
 //!   at most [`DUMP_DATAGRAM`] bytes as Linux packs its dump buffers;
-//! - one link by index or `IFLA_IFNAME` (`RTM_GETLINK` without `NLM_F_DUMP`; `ENODEV`);
+//! - one link by index or `IFLA_IFNAME` (`RTM_GETLINK` without `NLM_F_DUMP`; `ENODEV`),
+//!   the route to one address (`RTM_GETROUTE` without it: `ip route get`);
 //! - changes (`RTM_NEW*`, `RTM_DEL*`, `RTM_SET*`): `EPERM`, as in a container without
 //!   `CAP_NET_ADMIN`; every other request `EOPNOTSUPP` (what Linux says for a request it has
 //!   no handler for).
@@ -50,12 +52,16 @@ pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_GETNEIGH: u16 = 30;
+pub const RTM_NEWRULE: u16 = 32;
+pub const RTM_GETRULE: u16 = 34;
 /// The last rtnetlink message type this kernel knows of (Linux 6.x's `RTM_MAX` is lower; a
 /// type past it is `EOPNOTSUPP` either way).
 const RTM_MAX: u16 = 0x7f;
 
 /// `AF_UNSPEC`: every family.
 const AF_UNSPEC: u8 = 0;
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_BROADCAST: u16 = 2;
@@ -81,12 +87,33 @@ const IFA_FLAGS: u16 = 8;
 const IFA_F_PERMANENT: u32 = 0x80;
 
 const RTA_DST: u16 = 1;
+const RTA_SRC: u16 = 2;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
 const RTA_PREFSRC: u16 = 7;
+const RTA_CACHEINFO: u16 = 12;
 const RTA_TABLE: u16 = 15;
 const RTA_PREF: u16 = 20;
+const RTA_UID: u16 = 25;
+/// `RTM_F_CLONED`: a route looked up for one address.
+const RTM_F_CLONED: u32 = 0x200;
+/// `RTCF_LOCAL`: the address is the VM's own.
+const RTCF_LOCAL: u32 = 0x8000_0000;
+/// `RTCF_BROADCAST`.
+const RTCF_BROADCAST: u32 = 0x1000_0000;
+
+const FRA_PRIORITY: u16 = 6;
+const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+const FRA_TABLE: u16 = 15;
+const FRA_PROTOCOL: u16 = 21;
+/// `FR_ACT_TO_TBL`: a rule that looks a table up.
+const FR_ACT_TO_TBL: u8 = 1;
+/// `RT_TABLE_DEFAULT`.
+const TABLE_DEFAULT: u8 = 253;
+/// Linux's default rules, (priority, table): IPv4's, then IPv6's (no `default` table).
+const RULES_V4: [(u32, u8); 3] = [(0, netif::TABLE_LOCAL), (32766, netif::TABLE_MAIN), (32767, TABLE_DEFAULT)];
+const RULES_V6: [(u32, u8); 2] = [(0, netif::TABLE_LOCAL), (32766, netif::TABLE_MAIN)];
 
 /// The queueing discipline every interface shows (a container's `eth0`'s).
 const QDISC: &[u8] = b"noqueue\0";
@@ -106,9 +133,20 @@ struct Header {
     seq: u32,
 }
 
-/// Answers the requests in `datagram`, sent by port `port`; `cap_ack`: the socket set
-/// `NETLINK_CAP_ACK`.
-pub fn answer(datagram: &[u8], port: u32, cap_ack: bool) -> Answers {
+/// The sender of a datagram.
+#[derive(Clone, Copy, Debug)]
+pub struct Sender {
+    /// Its port id.
+    pub port: u32,
+    /// Its user id (a route lookup's `RTA_UID`).
+    pub uid: u32,
+    /// It set `NETLINK_CAP_ACK`.
+    pub cap_ack: bool,
+}
+
+/// Answers the requests in `datagram`.
+pub fn answer(datagram: &[u8], sender: Sender) -> Answers {
+    let Sender { port, uid, cap_ack } = sender;
     let mut answers = Answers::new();
     let mut at = 0usize;
     while datagram.len() - at >= NLMSG_HDRLEN {
@@ -126,7 +164,7 @@ pub fn answer(datagram: &[u8], port: u32, cap_ack: bool) -> Answers {
         let result = if header.flags & NLM_F_REQUEST == 0 || header.kind < NLMSG_MIN_TYPE {
             Ok(Handled::Answered)
         } else {
-            handle(header, &request[NLMSG_HDRLEN..], port, &mut answers)
+            handle(header, &request[NLMSG_HDRLEN..], port, uid, &mut answers)
         };
         match result {
             Ok(Handled::Dumped) => {}
@@ -148,7 +186,7 @@ enum Handled {
 }
 
 /// One request.
-fn handle(header: Header, payload: &[u8], port: u32, answers: &mut Answers) -> Result<Handled, Errno> {
+fn handle(header: Header, payload: &[u8], port: u32, uid: u32, answers: &mut Answers) -> Result<Handled, Errno> {
     if header.kind > RTM_MAX {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -171,6 +209,15 @@ fn handle(header: Header, payload: &[u8], port: u32, answers: &mut Answers) -> R
                 .filter(|r| family == AF_UNSPEC || r.dst.family() == family)
                 .for_each(|r| dump.push(route(reply(RTM_NEWROUTE, NLM_F_MULTI), r))),
             RTM_GETNEIGH => {}
+            RTM_GETRULE => {
+                for (rule_family, tables) in [(AF_INET, &RULES_V4[..]), (AF_INET6, &RULES_V6[..])] {
+                    if family == AF_UNSPEC || family == rule_family {
+                        for &(priority, table) in tables {
+                            dump.push(rule(reply(RTM_NEWRULE, NLM_F_MULTI), rule_family, priority, table));
+                        }
+                    }
+                }
+            }
             _ => return Err(Errno::EOPNOTSUPP),
         }
         let mut done = reply(NLMSG_DONE, NLM_F_MULTI);
@@ -183,6 +230,10 @@ fn handle(header: Header, payload: &[u8], port: u32, answers: &mut Answers) -> R
         RTM_GETLINK => {
             let interface = requested_link(payload)?;
             answers.push(link(reply(RTM_NEWLINK, 0), interface).finish());
+            Ok(Handled::Answered)
+        }
+        RTM_GETROUTE => {
+            answers.push(route_to(reply(RTM_NEWROUTE, 0), payload, uid)?.finish());
             Ok(Handled::Answered)
         }
         _ => Err(Errno::EOPNOTSUPP),
@@ -202,6 +253,93 @@ fn requested_link(payload: &[u8]) -> Result<&'static Interface, Errno> {
         .map(|(_, value)| value.split(|&b| b == 0).next().unwrap_or(value))
         .ok_or(Errno::EINVAL)?;
     netif::by_name(name).ok_or(Errno::ENODEV)
+}
+
+/// `RTM_NEWROUTE` for the route to the address a `RTM_GETROUTE` request names (`RTA_DST`;
+/// none: `0.0.0.0`), as Linux answers `ip route get`: its own addresses and loopback go
+/// through `lo`; others by the longest matching prefix of the main table, from the VM's
+/// address. IPv6 has no route but to `::1` ([`local_route6_to`]); other families
+/// `EOPNOTSUPP`.
+fn route_to(mut message: Message, payload: &[u8], uid: u32) -> Result<Message, Errno> {
+    const RTMSG: usize = 12;
+    let family = payload.first().copied().unwrap_or(AF_UNSPEC);
+    let dst = attributes(payload.get(RTMSG..).unwrap_or(&[])).find(|&(kind, _)| kind == RTA_DST).map(|(_, v)| v);
+    let dst = match family {
+        AF_INET => Ip::V4(dst.and_then(|v| v.try_into().ok()).unwrap_or([0; 4])),
+        AF_INET6 => return local_route6_to(message, dst.and_then(|v| v.try_into().ok()).unwrap_or([0; 16])),
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let contains = |r: &&Route| r.dst.family() == dst.family() && netif::prefix_contains(r.dst, r.dst_len, dst);
+    let longest =
+        |table: u8| netif::ROUTES.iter().filter(|r| r.table == table).filter(contains).max_by_key(|r| r.dst_len);
+    let unspecified = dst.bytes().iter().all(|&b| b == 0);
+    let (found, flags) = match longest(netif::TABLE_LOCAL) {
+        Some(r) if r.kind == netif::RTN_BROADCAST => (r, RTCF_BROADCAST | RTCF_LOCAL),
+        Some(r) => (r, RTCF_LOCAL),
+        // Linux routes the unspecified address to the loopback.
+        None if unspecified && family == AF_INET => {
+            (netif::ROUTES.iter().find(|r| r.table == netif::TABLE_LOCAL).ok_or(Errno::ENETUNREACH)?, RTCF_LOCAL)
+        }
+        None => (longest(netif::TABLE_MAIN).ok_or(Errno::ENETUNREACH)?, 0),
+    };
+    let local = flags & RTCF_LOCAL != 0 && found.kind != netif::RTN_BROADCAST;
+    let (kind, index) = if local { (netif::RTN_LOCAL, 1) } else { (found.kind, found.index) };
+    let source =
+        if unspecified && local { Some([127, 0, 0, 1]) } else { found.source.or_else(|| netif::source_for(index)) };
+    let rtmsg = [family, dst.bytes().len() as u8 * 8, 0, 0, netif::TABLE_MAIN, 0, 0, kind];
+    message.put(&rtmsg);
+    message.put(&(RTM_F_CLONED | flags).to_le_bytes());
+    message.attr_u32(RTA_TABLE, u32::from(netif::TABLE_MAIN));
+    message.attr(RTA_DST, dst.bytes());
+    message.attr_u32(RTA_OIF, index);
+    if let Some(source) = source {
+        message.attr(RTA_PREFSRC, &source);
+    }
+    if let Some(gateway) = found.gateway {
+        message.attr(RTA_GATEWAY, &gateway);
+    }
+    message.attr_u32(RTA_UID, uid);
+    // struct rta_cacheinfo: one user (this answer), nothing else counted.
+    let mut cacheinfo = [0u8; 32];
+    cacheinfo[0] = 1;
+    message.attr(RTA_CACHEINFO, &cacheinfo);
+    Ok(message)
+}
+
+/// `RTM_NEWROUTE` for the route to an IPv6 address: its local table's route if it has one
+/// (`::1`), in the shape Linux's IPv6 lookup gives it (the source `::` of length 128, the
+/// metric, no uid); `ENETUNREACH` otherwise.
+fn local_route6_to(mut message: Message, dst: [u8; 16]) -> Result<Message, Errno> {
+    let found = netif::ROUTES
+        .iter()
+        .find(|r| r.table == netif::TABLE_LOCAL && r.dst == Ip::V6(dst))
+        .ok_or(Errno::ENETUNREACH)?;
+    message.put(&[AF_INET6, 128, 128, 0, found.table, found.protocol, 0, found.kind]);
+    message.put(&0u32.to_le_bytes());
+    message.attr_u32(RTA_TABLE, u32::from(found.table));
+    message.attr(RTA_DST, &dst);
+    message.attr(RTA_SRC, &[0; 16]);
+    message.attr(RTA_PREFSRC, &dst);
+    message.attr_u32(RTA_PRIORITY, found.priority.unwrap_or(0));
+    message.attr_u32(RTA_OIF, found.index);
+    let mut cacheinfo = [0u8; 32];
+    cacheinfo[0] = 1;
+    message.attr(RTA_CACHEINFO, &cacheinfo);
+    message.attr(RTA_PREF, &[0]);
+    Ok(message)
+}
+
+/// `RTM_NEWRULE` for one of Linux's default rules: look `table` up, at `priority`.
+fn rule(mut message: Message, family: u8, priority: u32, table: u8) -> Message {
+    message.put(&[family, 0, 0, 0, table, 0, 0, FR_ACT_TO_TBL]);
+    message.put(&0u32.to_le_bytes());
+    message.attr_u32(FRA_TABLE, u32::from(table));
+    message.attr_u32(FRA_SUPPRESS_PREFIXLEN, u32::MAX);
+    message.attr(FRA_PROTOCOL, &[netif::PROTO_KERNEL]);
+    if priority != 0 {
+        message.attr_u32(FRA_PRIORITY, priority);
+    }
+    message
 }
 
 /// The attributes (`struct rtattr`: length, type, value padded to 4 bytes) in `bytes`,

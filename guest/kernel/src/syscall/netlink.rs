@@ -22,6 +22,7 @@ use crate::fs::netlink::{sockaddr_nl, NetlinkSocket, AF_NETLINK, NETLINK_CAP_ACK
 use crate::fs::unix::{DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::fs::OpenFile;
 use crate::process::Process;
+use crate::rtnetlink::Sender;
 use crate::user;
 
 /// `SOCK_RAW`.
@@ -139,7 +140,8 @@ fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, data: &[u8], to: Option<(u
         return Err(Errno::EMSGSIZE);
     }
     let own = autobind(p, socket)?;
-    for answer in crate::rtnetlink::answer(data, own, options.has(NETLINK_CAP_ACK)) {
+    let sender = Sender { port: own, uid: p.view.uids().real, cap_ack: options.has(NETLINK_CAP_ACK) };
+    for answer in crate::rtnetlink::answer(data, sender) {
         socket.deliver(answer);
     }
     Ok(data.len())
