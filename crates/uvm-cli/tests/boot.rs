@@ -350,6 +350,31 @@ fn hot_copies_are_given_back_once_the_app_has_started() {
 /// caches, glibc's `cpuid`s are ~35, not the ~68 of a cache walk through leaf 4; with its
 /// writable data prestaged, the kernel's hot text first and the app's hot pages copied, its
 /// shadow-page faults are ~47 (~80 without the copies, ~86 in the start that learns them).
+/// The VM's clock is the host's: setting it is refused (EPERM, as in a container), and the
+/// clock keeps its time. The kernel log is empty (the guest kernel logs nothing for the
+/// app): `dmesg` prints nothing and succeeds. (Not in the compatibility suite: natively, as
+/// root, `date -s` would set the host's clock.)
+#[test]
+fn the_clock_cannot_be_set_and_the_kernel_log_is_empty() {
+    let test = "the_clock_cannot_be_set_and_the_kernel_log_is_empty";
+    if !vm::require_kvm(test) {
+        return;
+    }
+    let Some(staged) = vm::stage_case(test, &cases::busybox_echo()) else { return };
+    let image = vm::build(test, &staged);
+    let script = "date -s 2001-02-03 2>&1 >/dev/null; [ $(date +%Y) -gt 2001 ] && echo kept; \
+                  dmesg > /tmp/log; echo dmesg $? $(wc -c < /tmp/log)";
+    let mut cmd = uvm([std::ffi::OsStr::new("run"), image.as_os_str()]);
+    cmd.args(["--", "sh", "-c", script]);
+    let out = expect_code(test, cmd, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "date: can't set date: Operation not permitted\nkept\ndmesg 0 0\n",
+        "{test}: stderr: {}",
+        show(&out.stderr)
+    );
+}
+
 #[test]
 fn cli_run_timings_breakdown() {
     let test = "cli_run_timings_breakdown";

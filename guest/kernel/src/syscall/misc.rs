@@ -213,3 +213,42 @@ pub fn sys_getrusage(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     user::copy_out(&mut p.space, f.rsi, &out)?;
     Ok(0)
 }
+
+/// syslog's actions (`klogctl`).
+const SYSLOG_ACTION_READ: u64 = 2;
+const SYSLOG_ACTION_SIZE_BUFFER: u64 = 10;
+
+/// syslog(type, buf, len), the kernel log (`dmesg`): the guest kernel logs nothing for the
+/// app, so its log is empty and has no buffer (size 0). Reads return 0 bytes (`EINVAL` for a
+/// negative length, `EFAULT` for a bad buffer), except `SYSLOG_ACTION_READ`, which waits for
+/// a message as on Linux: until a signal (`EINTR`). Clearing, the console's switches and
+/// level (1-8, else `EINVAL`) change nothing there is; other actions `EINVAL`.
+pub fn sys_syslog(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [action, buf, len, ..] = f.syscall_args();
+    let (action, len) = (action as i32 as u64, len as i32);
+    match action {
+        // Close and open the log: no-ops on Linux too.
+        0 | 1 => Ok(0),
+        SYSLOG_ACTION_READ | 3 | 4 => {
+            if len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if len > 0 {
+                user::write(&mut p.space, buf, len as u64)?;
+            }
+            if action == SYSLOG_ACTION_READ && len > 0 {
+                loop {
+                    crate::wait::wait_for_io(p, None)?;
+                }
+            }
+            Ok(0)
+        }
+        // Clear, console off and on: nothing to change.
+        5..=7 => Ok(0),
+        8 if (1..=8).contains(&len) => Ok(0),
+        8 => Err(Errno::EINVAL),
+        // Unread bytes, and the buffer's size: none.
+        9 | SYSLOG_ACTION_SIZE_BUFFER => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -144,6 +144,7 @@ syscall_table! {
     99 sysinfo 1 => misc::sys_sysinfo;
     100 times 1 => misc::sys_times;
     102 getuid 0 => creds::sys_getuid;
+    103 syslog 3 => misc::sys_syslog;
     104 getgid 0 => creds::sys_getgid;
     105 setuid 1 => creds::sys_setuid;
     106 setgid 1 => creds::sys_setgid;
@@ -191,6 +192,7 @@ syscall_table! {
     158 arch_prctl 2 => proc::sys_arch_prctl;
     160 setrlimit 2 => proc::sys_setrlimit;
     162 sync 0 => fs::sys_sync;
+    164 settimeofday 2 => time::sys_settimeofday;
     170 sethostname 2 => proc::sys_sethostname;
     171 setdomainname 2 => proc::sys_setdomainname;
     186 gettid 0 => clone::sys_gettid;
@@ -221,6 +223,7 @@ syscall_table! {
     224 timer_gettime 2 => posix_timer::sys_timer_gettime;
     225 timer_getoverrun 1 => posix_timer::sys_timer_getoverrun;
     226 timer_delete 1 => posix_timer::sys_timer_delete;
+    227 clock_settime 2 => time::sys_clock_settime;
     228 clock_gettime 2 => time::sys_clock_gettime;
     229 clock_getres 2 => time::sys_clock_getres;
     230 clock_nanosleep 4 => time::sys_clock_nanosleep;

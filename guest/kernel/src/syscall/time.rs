@@ -1,5 +1,7 @@
 //! Time syscalls: clock_gettime, clock_getres, gettimeofday, time. All from the TSC, without
-//! leaving the VM.
+//! leaving the VM. Setting the time (settimeofday, clock_settime) is EPERM after Linux's
+//! argument checks: the VM's clock is the host's, as a container's is (Docker does not grant
+//! CAP_SYSTEM_TIME; here no capability would let the app move the host's clock).
 
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
@@ -69,6 +71,34 @@ pub fn sys_gettimeofday(p: &mut Process, f: &mut TrapFrame) -> SysResult {
         user::copy_out(&mut p.space, f.rsi, &[0u8; 8])?;
     }
     Ok(0)
+}
+
+/// settimeofday(tv, tz): `EFAULT`/`EINVAL` for a bad time value, else `EPERM` (see the
+/// module docs). A null `tv` with a time zone only is `EPERM` too (Linux checks the
+/// capability first there as well).
+pub fn sys_settimeofday(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if f.rdi != 0 {
+        let raw = user::read(&mut p.space, f.rdi, 16)?;
+        let usec = i64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::EFAULT)?);
+        if !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if f.rsi != 0 {
+        user::read(&mut p.space, f.rsi, 8)?;
+    }
+    Err(Errno::EPERM)
+}
+
+/// clock_settime(clockid, tp): only `CLOCK_REALTIME` can be set on Linux (`EINVAL` for the
+/// others and for a bad time), and not here (`EPERM`: see the module docs).
+pub fn sys_clock_settime(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    read_timespec(p, f.rsi)?;
+    clock_ns(p, f.rdi)?;
+    if f.rdi != CLOCK_REALTIME {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
 }
 
 /// time(tloc).
