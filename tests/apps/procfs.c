@@ -292,13 +292,39 @@ int main(int argc, char **argv) {
     int dupfd = fcntl(0, F_DUPFD, 250);
     printf("the soft limit holds: dup2 to fd 250 %d %s, F_DUPFD from 250 %d %s\n", past, errname(past_errno), dupfd,
            errname(errno));
+    pid_t child;
+    int child_status = -1;
+    /* The hard limit: lowered by anyone, shown by getrlimit and /proc; the soft one cannot
+     * pass it; raising it again takes CAP_SYS_RESOURCE (a child that left root has none). */
+    nofile.rlim_max = 300;
+    check(setrlimit(RLIMIT_NOFILE, &nofile) == 0, "setrlimit hard");
+    struct rlimit now;
+    check(getrlimit(RLIMIT_NOFILE, &now) == 0, "getrlimit");
+    limits = slurp("/proc/self/limits", NULL);
+    files_line = strstr(limits, "\nMax open files");
+    long files_hard = files_line ? atol(files_line + 47) : -1;
+    struct rlimit over = {.rlim_cur = 301, .rlim_max = 300};
+    errno = 0;
+    int over_r = setrlimit(RLIMIT_NOFILE, &over);
+    printf("hard limit lowered: getrlimit %ld/%ld, /proc %ld; soft past it %d %s\n", (long)now.rlim_cur, (long)now.rlim_max,
+           files_hard, over_r, errname(errno));
+    child = fork();
+    if (child == 0) {
+        struct rlimit raise = {.rlim_cur = 200, .rlim_max = 400};
+        if (setuid(65534) != 0)
+            _exit(2);
+        errno = 0;
+        _exit(setrlimit(RLIMIT_NOFILE, &raise) == 0 ? 0 : errno == EPERM ? 1 : 3);
+    }
+    waitpid(child, &child_status, 0);
+    printf("raising it as a user: status %d (1: EPERM)\n", WEXITSTATUS(child_status));
 
     /* The host and domain names: set by one process, seen by all (one UTS namespace). */
-    pid_t child = fork();
+    child = fork();
     if (child == 0) {
         _exit(sethostname("from-child", 10) == 0 && setdomainname("example.test", 12) == 0 ? 0 : 1);
     }
-    int child_status = -1;
+    child_status = -1;
     waitpid(child, &child_status, 0);
     uname(&uts);
     printf("a child's sethostname/setdomainname: status %d, uname says %s / %s\n", WEXITSTATUS(child_status), uts.nodename,

@@ -235,8 +235,8 @@ impl ProcessView for SelfView {
     }
 
     fn limits(&self) -> [(u64, u64); crate::syscall::proc::RLIMITS] {
-        // The fd table holds the soft limit of open files it enforces.
-        crate::syscall::proc::limits(self.files.fds.lock().limit())
+        // The fd table holds the limits of open files (it enforces the soft one).
+        crate::syscall::proc::limits(self.files.fds.lock().limits())
     }
 
     fn capabilities(&self) -> crate::caps::Capabilities {

@@ -1884,6 +1884,8 @@ pub fn procfs(tc: Toolchain) -> Case {
                cgroup: every line is ID:CONTROLLERS:PATH yes\n\
                limits: Linux's header yes, 17 lines, open files' soft limit as set yes\n\
                the soft limit holds: dup2 to fd 250 -1 EBADF, F_DUPFD from 250 -1 EINVAL\n\
+               hard limit lowered: getrlimit 200/300, /proc 300; soft past it -1 EINVAL\n\
+               raising it as a user: status 1 (1: EPERM)\n\
                a child's sethostname/setdomainname: status 0, uname says from-child / example.test\n\
                sethostname of 65 bytes: EINVAL\n";
     case("procfs", c_only(tc), "procfs", vec![Run::new("/proc/self").stdout(out)])

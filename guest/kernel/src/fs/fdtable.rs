@@ -35,6 +35,9 @@ pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
     /// New fds are below this (`RLIMIT_NOFILE`'s soft limit, at most [`RLIMIT_NOFILE`]).
     limit: usize,
+    /// `RLIMIT_NOFILE`'s hard limit: the most the soft one may be raised to (kept here beside
+    /// the soft one, so fork copies both, as Linux's rlimits).
+    hard_limit: u64,
 }
 
 impl Default for FdTable {
@@ -51,7 +54,7 @@ fn slot_index(fd: i32) -> Result<usize, Errno> {
 impl FdTable {
     /// An empty table.
     pub fn new() -> FdTable {
-        FdTable { slots: Vec::new(), limit: MAX_FDS }
+        FdTable { slots: Vec::new(), limit: MAX_FDS, hard_limit: RLIMIT_NOFILE }
     }
 
     /// Sets the limit new fds stay below (setrlimit's `RLIMIT_NOFILE`, at most
@@ -63,6 +66,16 @@ impl FdTable {
     /// The limit new fds stay below ([`FdTable::set_limit`]).
     pub fn limit(&self) -> u64 {
         self.limit as u64
+    }
+
+    /// Sets `RLIMIT_NOFILE`'s hard limit (setrlimit checks it against the soft one).
+    pub fn set_hard_limit(&mut self, hard: u64) {
+        self.hard_limit = hard;
+    }
+
+    /// `RLIMIT_NOFILE`'s soft and hard limits.
+    pub fn limits(&self) -> (u64, u64) {
+        (self.limit as u64, self.hard_limit)
     }
 
     /// `new_fd` as a target of `dup2`/`dup3`: `EBADF` if negative or not below the limit.

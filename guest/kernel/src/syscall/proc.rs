@@ -321,26 +321,31 @@ fn uts_name(p: &mut Process, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
 /// How many resource limits there are (`RLIMIT_CPU` 0 to `RLIMIT_RTTIME` 15).
 pub const RLIMITS: usize = 16;
 
-/// Every resource limit, (soft, hard) by `RLIMIT_*` number, for a process whose soft limit
-/// of open files is `nofile`: the stack reservation, the open files, the signals a pending
+/// Every resource limit, (soft, hard) by `RLIMIT_*` number, for a process whose limits of
+/// open files are `nofile`: the stack reservation, the open files, the signals a pending
 /// set queues; the rest unlimited (memory is bounded by the VM's size, not a limit).
-pub fn limits(nofile: u64) -> [(u64, u64); RLIMITS] {
+pub fn limits(nofile: (u64, u64)) -> [(u64, u64); RLIMITS] {
     const INFINITY: u64 = u64::MAX;
     let mut limits = [(INFINITY, INFINITY); RLIMITS];
     limits[3] = (crate::process::STACK_RESERVE, INFINITY);
-    limits[7] = (nofile, crate::fs::RLIMIT_NOFILE);
+    limits[7] = nofile;
     limits[11] = (crate::signal::QUEUE_LIMIT as u64, crate::signal::QUEUE_LIMIT as u64);
     limits
 }
 
+/// `CAP_SYS_RESOURCE`: raising a hard limit.
+const CAP_SYS_RESOURCE: u64 = 1 << 24;
+
 /// Resource limits: (soft, hard) for each RLIMIT_* the app may ask about.
 fn limit(p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
     let index = usize::try_from(resource).map_err(|_| Errno::EINVAL)?;
-    limits(p.nofile_limit).get(index).copied().ok_or(Errno::EINVAL)
+    limits(p.files.fds.lock().limits()).get(index).copied().ok_or(Errno::EINVAL)
 }
 
-/// prlimit64(pid, resource, new, old): only RLIMIT_NOFILE can be lowered; other new limits
-/// are accepted and have no effect (the VM's size is the real bound).
+/// prlimit64(pid, resource, new, old): only RLIMIT_NOFILE's limits change (the soft one
+/// holds for new fds; the hard one bounds the soft one, and raising it needs
+/// CAP_SYS_RESOURCE, EPERM past the fd table's 1024 in any case); other new limits are
+/// accepted and have no effect (the VM's size is the real bound).
 pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let [pid, resource, new, old, ..] = f.syscall_args();
     if pid != 0 && pid != u64::from(p.pid) {
@@ -360,11 +365,14 @@ pub fn sys_prlimit64(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             return Err(Errno::EINVAL);
         }
         if resource == 7 {
-            if hard > crate::fs::RLIMIT_NOFILE {
+            let may_raise = p.view.capabilities().effective & CAP_SYS_RESOURCE != 0;
+            if hard > crate::fs::RLIMIT_NOFILE || (hard > current.1 && !may_raise) {
                 return Err(Errno::EPERM);
             }
             p.nofile_limit = soft;
-            p.files.fds.lock().set_limit(soft);
+            let mut fds = p.files.fds.lock();
+            fds.set_limit(soft);
+            fds.set_hard_limit(hard);
         }
     }
     Ok(0)
