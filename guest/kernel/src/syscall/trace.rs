@@ -32,6 +32,22 @@ pub fn path_args(nr: u64) -> &'static [usize] {
     }
 }
 
+/// Which arguments of syscall `nr` are file modes, which the trace shows in octal (as
+/// strace: `mkdir("d", 0755)`).
+fn mode_args(nr: u64) -> &'static [usize] {
+    match nr {
+        // umask
+        95 => &[0],
+        // creat, mkdir, chmod, fchmod, mknod
+        85 | 83 | 90 | 91 | 133 => &[1],
+        // open, mkdirat, mknodat, fchmodat, fchmodat2
+        2 | 258 | 259 | 268 | 452 => &[2],
+        // openat
+        257 => &[3],
+        _ => &[],
+    }
+}
+
 /// The path arguments of a call, read from the app's memory before it runs (`None`: not a
 /// path, or unreadable: shown as a number).
 pub type PathArgs = [Option<Vec<u8>>; 6];
@@ -75,6 +91,8 @@ pub fn format_line(nr: u64, args: &[u64; 6], paths: &PathArgs, result: &SysResul
         if let Some(path) = &paths[i] {
             let _ = m.write_str(sep);
             write_string(&mut m, path);
+        } else if mode_args(nr).contains(&i) && *a != 0 {
+            let _ = write!(m, "{sep}0{:o}", *a as u32);
         } else if *a > 0xffff && *a < u64::MAX - 4096 {
             let _ = write!(m, "{sep}{a:#x}");
         } else {
@@ -130,6 +148,16 @@ pub fn report(nr: u64, args: &[u64; 6], paths: &PathArgs, result: &SysResult) {
 mod tests {
     use super::*;
     use crate::errno::Errno;
+
+    #[test]
+    fn modes_are_shown_in_octal() {
+        let mut paths: PathArgs = Default::default();
+        paths[1] = Some(b"fifo".to_vec());
+        let line = format_line(259, &[0xffff_ff9c, 1, 0o10666, 0, 0, 0], &paths, &Ok(0));
+        assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "mknodat(0xffffff9c, \"fifo\", 010666, 0) = 0");
+        let line = format_line(95, &[0o22, 0, 0, 0, 0, 0], &Default::default(), &Ok(0o22));
+        assert_eq!(core::str::from_utf8(line.as_bytes()).unwrap(), "umask(022) = 18");
+    }
 
     #[test]
     fn exits_are_traced_like_strace() {
