@@ -251,5 +251,39 @@ int main(void) {
     sched_getaffinity(0, sizeof seen, &seen);
     printf("restored: %s\n", CPU_EQUAL(&seen, &all) ? "yes" : "no");
 
+    /* Scheduling policies (the raw calls: musl's wrappers say ENOSYS without asking): set,
+     * read back, a child after SCHED_RESET_ON_FORK, the round-robin slice, bad values. */
+    struct sched_param sp = {.sched_priority = 0};
+    TRY("SCHED_BATCH with SCHED_RESET_ON_FORK", syscall(SYS_sched_setscheduler, 0, SCHED_BATCH | 0x40000000, &sp));
+    TRY("sched_getscheduler", syscall(SYS_sched_getscheduler, 0));
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+        printf("a child's policy: %ld\n", syscall(SYS_sched_getscheduler, 0));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    sp.sched_priority = 10;
+    TRY("SCHED_RR at 10", syscall(SYS_sched_setscheduler, getpid(), SCHED_RR, &sp));
+    struct timespec slice = {-1, -1};
+    TRY("sched_rr_get_interval", syscall(SYS_sched_rr_get_interval, 0, &slice));
+    printf("slice %ld.%09ld\n", (long)slice.tv_sec, slice.tv_nsec);
+    sp.sched_priority = 20;
+    TRY("sched_setparam 20", syscall(SYS_sched_setparam, 0, &sp));
+    sp.sched_priority = -1;
+    syscall(SYS_sched_getparam, 0, &sp);
+    printf("priority now %d\n", sp.sched_priority);
+    sp.sched_priority = 0;
+    TRY("SCHED_FIFO at 0", syscall(SYS_sched_setscheduler, 0, SCHED_FIFO, &sp));
+    sp.sched_priority = 5;
+    TRY("SCHED_OTHER at 5", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp));
+    TRY("SCHED_DEADLINE", syscall(SYS_sched_setscheduler, 0, 6, &sp));
+    TRY("a null sched_param", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, NULL));
+    TRY("sched_setscheduler of no such thread", syscall(SYS_sched_setscheduler, 999999, SCHED_OTHER, &sp));
+    sp.sched_priority = 0;
+    TRY("SCHED_OTHER back", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp));
+    TRY("sched_getscheduler", syscall(SYS_sched_getscheduler, 0));
+
     return 0;
 }

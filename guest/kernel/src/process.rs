@@ -553,6 +553,7 @@ impl Process {
         let mut thread = Thread::new(pid, cpu, signals, start_ns);
         thread.name = self.thread.name;
         thread.affinity = self.thread.affinity;
+        thread.sched = self.thread.sched.inherited();
         Process {
             pid,
             ppid: self.pid,

@@ -41,9 +41,35 @@ pub struct Thread {
     /// `sched_getaffinity` reports it (with the VM's CPUs): recorded, inherited by the threads
     /// and processes it makes, not applied (a thread runs on a vCPU of its own).
     pub affinity: u64,
+    /// Its scheduling policy and priority (`sched_setscheduler`), as `sched_getscheduler`
+    /// and `sched_getparam` report them: recorded, inherited as the affinity is, not applied.
+    pub sched: SchedPolicy,
     /// Whether it waits in a park with the process unlocked (`Process::park`): it looks at
     /// its signals when it wakes, so a signal's sender only wakes it ([`Thread::nudge`]).
     pub parked_in_kernel: bool,
+}
+
+/// A thread's scheduling policy (`SCHED_*`), its static priority (1-99 for the real-time
+/// policies, 0 for the others) and `SCHED_RESET_ON_FORK`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedPolicy {
+    pub policy: u32,
+    pub priority: u32,
+    pub reset_on_fork: bool,
+}
+
+impl SchedPolicy {
+    /// What a thread or process it makes starts with: the same, or `SCHED_OTHER` at priority
+    /// 0 after `SCHED_RESET_ON_FORK` (which the child does not keep), as on Linux.
+    pub fn inherited(self) -> SchedPolicy {
+        if self.reset_on_fork {
+            // Linux keeps SCHED_BATCH and SCHED_IDLE and resets the real-time ones.
+            let policy = if self.policy == 1 || self.policy == 2 { 0 } else { self.policy };
+            SchedPolicy { policy, priority: 0, reset_on_fork: false }
+        } else {
+            self
+        }
+    }
 }
 
 impl Thread {
@@ -60,6 +86,7 @@ impl Thread {
             started_ns,
             waited_ns: 0,
             affinity: u64::MAX,
+            sched: SchedPolicy::default(),
             parked_in_kernel: false,
         }
     }

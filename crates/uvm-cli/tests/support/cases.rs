@@ -1895,8 +1895,9 @@ pub fn procfs(tc: Toolchain) -> Case {
 /// fstatfs, flock, posix_fadvise, fallocate on tmpfs, close_range, ids, scheduling queries,
 /// nice values (setpriority, getpriority, inherited by fork), I/O priorities (ioprio_set,
 /// ioprio_get: classes, checks, inherited by fork), utime/utimes/futimesat,
-/// affinity (narrowed, inherited by fork, restored; bad masks and threads),
-/// sysinfo, times and getrusage.
+/// affinity (narrowed, inherited by fork, restored; bad masks and threads), scheduling
+/// policies (set, read back, SCHED_RESET_ON_FORK in a child, the round-robin slice, bad
+/// values), sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
     let out = "link /tmp/a /tmp/b: 0 OK\n\
                links of /tmp/a: 2\n\
@@ -1989,6 +1990,21 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                sched_setaffinity of no such thread: -1 ESRCH\n\
                sched_getaffinity of no such thread: -1 ESRCH\n\
                sched_setaffinity back: 0 OK\n\
-               restored: yes\n";
+               restored: yes\n\
+               SCHED_BATCH with SCHED_RESET_ON_FORK: 0 OK\n\
+               sched_getscheduler: 1073741827 OK\n\
+               a child's policy: 3\n\
+               SCHED_RR at 10: 0 OK\n\
+               sched_rr_get_interval: 0 OK\n\
+               slice 0.100000000\n\
+               sched_setparam 20: 0 OK\n\
+               priority now 20\n\
+               SCHED_FIFO at 0: -1 EINVAL\n\
+               SCHED_OTHER at 5: -1 EINVAL\n\
+               SCHED_DEADLINE: -1 EINVAL\n\
+               a null sched_param: -1 EINVAL\n\
+               sched_setscheduler of no such thread: -1 ESRCH\n\
+               SCHED_OTHER back: 0 OK\n\
+               sched_getscheduler: 0 OK\n";
     case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

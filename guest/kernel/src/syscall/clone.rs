@@ -220,6 +220,7 @@ fn spawn(p: &mut Process, f: &TrapFrame, args: CloneArgs) -> SysResult {
     // A new thread starts with its creator's name, as on Linux.
     thread.name = p.thread.name;
     thread.affinity = p.thread.affinity;
+    thread.sched = p.thread.sched.inherited();
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
         thread.clear_child_tid = args.child_tid;
     }

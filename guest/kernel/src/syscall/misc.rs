@@ -1,6 +1,6 @@
 //! The small process calls C programs and busybox make: process groups and sessions,
-//! scheduling queries, sysinfo, times, getrusage and getcpu (the ids are `syscall::creds`'s,
-//! nice values and I/O priorities `syscall::priority`'s).
+//! sysinfo, times, getrusage and getcpu (the ids are `syscall::creds`'s; nice values, I/O
+//! priorities and scheduling policies `syscall::priority`'s).
 //!
 //! The app is pid 1: it leads its own process group and session (as a container's init
 //! does); its children start in its group and may make their own (setpgid, setsid). Its CPU
@@ -23,10 +23,6 @@ fn group_and_session(p: &mut Process, pid: u64) -> Result<(u32, u32), Errno> {
 }
 
 /// Whether `pid` (0 = the caller) names a process of the VM.
-fn exists(p: &mut Process, pid: u64) -> bool {
-    group_and_session(p, pid).is_ok()
-}
-
 /// The app's run time in nanoseconds (its CPU time: it is the VM's only process).
 fn run_time_ns(p: &Process) -> u64 {
     p.clock.monotonic_ns(crate::time::rdtsc())
@@ -83,54 +79,6 @@ pub fn sys_setsid(p: &mut Process, _: &mut TrapFrame) -> SysResult {
     p.pgid = pid;
     p.sid = pid;
     Ok(pid as usize)
-}
-
-const SCHED_OTHER: u64 = 0;
-const SCHED_FIFO: u64 = 1;
-const SCHED_RR: u64 = 2;
-const SCHED_BATCH: u64 = 3;
-const SCHED_IDLE: u64 = 5;
-const SCHED_DEADLINE: u64 = 6;
-
-/// sched_getscheduler(pid): SCHED_OTHER.
-pub fn sys_sched_getscheduler(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if (f.rdi as i32) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if !exists(p, f.rdi) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(SCHED_OTHER as usize)
-}
-
-/// sched_getparam(pid, param): priority 0.
-pub fn sys_sched_getparam(p: &mut Process, f: &mut TrapFrame) -> SysResult {
-    if (f.rdi as i32) < 0 || f.rsi == 0 {
-        return Err(Errno::EINVAL);
-    }
-    if !exists(p, f.rdi) {
-        return Err(Errno::ESRCH);
-    }
-    user::write_u32(&mut p.space, f.rsi, 0)?;
-    Ok(0)
-}
-
-/// sched_get_priority_max(policy): 99 for the real-time policies, 0 for the others.
-pub fn sys_sched_get_priority_max(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    match f.rdi {
-        SCHED_FIFO | SCHED_RR => Ok(99),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// sched_get_priority_min(policy): 1 for the real-time policies, 0 for the others.
-pub fn sys_sched_get_priority_min(_: &mut Process, f: &mut TrapFrame) -> SysResult {
-    match f.rdi {
-        SCHED_FIFO | SCHED_RR => Ok(1),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
 }
 
 /// getcpu(cpu, node, cache): CPU 0 of node 0 (either pointer may be NULL).

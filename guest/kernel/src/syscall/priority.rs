@@ -1,5 +1,6 @@
-//! Priorities a process asks for: nice values (getpriority, setpriority) and I/O priorities
-//! (ioprio_get, ioprio_set: what `ionice` calls). Both are recorded with Linux's checks,
+//! Priorities a process asks for: nice values (getpriority, setpriority), I/O priorities
+//! (ioprio_get, ioprio_set: what `ionice` calls) and each thread's scheduling policy
+//! (sched_setscheduler and its kin: what `chrt` calls). Both are recorded with Linux's checks,
 //! inherited by fork, kept by execve and reported back, and neither is applied: the host
 //! schedules every vCPU alike, and the VM's I/O is the VMM's host calls, which no priority
 //! orders.
@@ -10,6 +11,7 @@
 use crate::arch::frame::TrapFrame;
 use crate::errno::{Errno, SysResult};
 use crate::process::Process;
+use crate::user;
 
 const PRIO_PROCESS: u64 = 0;
 const PRIO_PGRP: u64 = 1;
@@ -128,6 +130,123 @@ pub fn sys_ioprio_set(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     let ioprio = checked_ioprio(f.rdx, p.view.capabilities().effective)?;
     let which = f.rdi.wrapping_sub(IOPRIO_WHO_OFFSET);
     for_each_named(p, which, f.rsi, &mut |q| q.ioprio = ioprio)?;
+    Ok(0)
+}
+
+const SCHED_OTHER: u32 = 0;
+const SCHED_FIFO: u32 = 1;
+const SCHED_RR: u32 = 2;
+const SCHED_BATCH: u32 = 3;
+const SCHED_IDLE: u32 = 5;
+const SCHED_DEADLINE: u32 = 6;
+/// `SCHED_RESET_ON_FORK`, or-ed into a policy.
+const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+/// Linux's round-robin time slice (`sched_rr_timeslice_ms`), in nanoseconds.
+const RR_TIMESLICE_NS: u64 = 100_000_000;
+
+/// The thread a scheduling call names by `pid` (0: the caller; a process id names its first
+/// thread, as on Linux): `EINVAL` for a negative one, `ESRCH` for none.
+fn sched_thread(p: &mut Process, pid: u64) -> Result<&mut crate::thread::Thread, Errno> {
+    if (pid as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    super::proc::thread_of(p, u64::from(pid as u32))
+}
+
+/// The `sched_param` at `param`: its priority (`EINVAL` for a null pointer).
+fn sched_param(p: &mut Process, param: u64) -> Result<u32, Errno> {
+    if param == 0 {
+        return Err(Errno::EINVAL);
+    }
+    user::read_u32(&mut p.space, param)
+}
+
+/// Checks `priority` against `policy` (1-99 for the real-time ones, 0 for the others;
+/// `EINVAL`), and that the caller may use a real-time policy (`EPERM` without
+/// `CAP_SYS_NICE`). `SCHED_DEADLINE` is sched_setattr's (`EINVAL` here, as on Linux).
+fn check_policy(p: &Process, policy: u32, priority: u32) -> Result<(), Errno> {
+    match policy {
+        SCHED_FIFO | SCHED_RR if (1..=99).contains(&priority) => {
+            if p.view.capabilities().effective & CAP_SYS_NICE == 0 {
+                return Err(Errno::EPERM);
+            }
+            Ok(())
+        }
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if priority == 0 => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sched_setscheduler(pid, policy, param): records the thread's policy and priority (with
+/// `SCHED_RESET_ON_FORK`) after Linux's checks; not applied: the host schedules every vCPU's
+/// thread alike.
+pub fn sys_sched_setscheduler(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [pid, policy, param, ..] = f.syscall_args();
+    let (policy, reset_on_fork) = (policy as u32 & !SCHED_RESET_ON_FORK, policy as u32 & SCHED_RESET_ON_FORK != 0);
+    if (policy as i32) < 0 || policy == SCHED_DEADLINE {
+        return Err(Errno::EINVAL);
+    }
+    let priority = sched_param(p, param)?;
+    sched_thread(p, pid)?;
+    check_policy(p, policy, priority)?;
+    sched_thread(p, pid)?.sched = crate::thread::SchedPolicy { policy, priority, reset_on_fork };
+    Ok(0)
+}
+
+/// sched_setparam(pid, param): the priority under the thread's current policy.
+pub fn sys_sched_setparam(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [pid, param, ..] = f.syscall_args();
+    let priority = sched_param(p, param)?;
+    let policy = sched_thread(p, pid)?.sched.policy;
+    check_policy(p, policy, priority)?;
+    sched_thread(p, pid)?.sched.priority = priority;
+    Ok(0)
+}
+
+/// sched_getscheduler(pid): the thread's policy (with `SCHED_RESET_ON_FORK`).
+pub fn sys_sched_getscheduler(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let sched = sched_thread(p, f.rdi)?.sched;
+    Ok((sched.policy | if sched.reset_on_fork { SCHED_RESET_ON_FORK } else { 0 }) as usize)
+}
+
+/// sched_getparam(pid, param): the thread's priority.
+pub fn sys_sched_getparam(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    if (f.rdi as i32) < 0 || f.rsi == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let priority = sched_thread(p, f.rdi)?.sched.priority;
+    user::write_u32(&mut p.space, f.rsi, priority)?;
+    Ok(0)
+}
+
+/// sched_get_priority_max(policy): 99 for the real-time policies, 0 for the others.
+pub fn sys_sched_get_priority_max(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    match f.rdi as u32 {
+        SCHED_FIFO | SCHED_RR => Ok(99),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE if f.rdi >> 32 == 0 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sched_get_priority_min(policy): 1 for the real-time policies, 0 for the others.
+pub fn sys_sched_get_priority_min(_: &mut Process, f: &mut TrapFrame) -> SysResult {
+    match f.rdi as u32 {
+        SCHED_FIFO | SCHED_RR => Ok(1),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE if f.rdi >> 32 == 0 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sched_rr_get_interval(pid, tp): Linux's round-robin slice (100 ms) for a `SCHED_RR`
+/// thread, 0 for the others (as Linux reports a `SCHED_FIFO` thread, and a normal one here:
+/// it has no slice of its own).
+pub fn sys_sched_rr_get_interval(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [pid, tp, ..] = f.syscall_args();
+    let ns = if sched_thread(p, pid)?.sched.policy == SCHED_RR { RR_TIMESLICE_NS } else { 0 };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    out[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+    user::copy_out(&mut p.space, tp, &out)?;
     Ok(0)
 }
 

@@ -218,7 +218,7 @@ fn online_cpus(p: &Process) -> u64 {
 }
 
 /// The thread with id `tid` (0: the caller) of any of the VM's processes.
-fn thread_of(p: &mut Process, tid: u64) -> Result<&mut crate::thread::Thread, Errno> {
+pub(super) fn thread_of(p: &mut Process, tid: u64) -> Result<&mut crate::thread::Thread, Errno> {
     let tid = match u32::try_from(tid).map_err(|_| Errno::ESRCH)? {
         0 => p.thread.tid,
         tid => tid,

@@ -180,10 +180,13 @@ syscall_table! {
     138 fstatfs 2 => fs::sys_fstatfs;
     140 getpriority 2 => priority::sys_getpriority;
     141 setpriority 3 => priority::sys_setpriority;
-    143 sched_getparam 2 => misc::sys_sched_getparam;
-    145 sched_getscheduler 1 => misc::sys_sched_getscheduler;
-    146 sched_get_priority_max 1 => misc::sys_sched_get_priority_max;
-    147 sched_get_priority_min 1 => misc::sys_sched_get_priority_min;
+    142 sched_setparam 2 => priority::sys_sched_setparam;
+    143 sched_getparam 2 => priority::sys_sched_getparam;
+    144 sched_setscheduler 3 => priority::sys_sched_setscheduler;
+    145 sched_getscheduler 1 => priority::sys_sched_getscheduler;
+    146 sched_get_priority_max 1 => priority::sys_sched_get_priority_max;
+    147 sched_get_priority_min 1 => priority::sys_sched_get_priority_min;
+    148 sched_rr_get_interval 2 => priority::sys_sched_rr_get_interval;
     149 mlock 2 => mm::sys_mlock;
     150 munlock 2 => mm::sys_mlock;
     151 mlockall 1 => mm::sys_mlockall;
