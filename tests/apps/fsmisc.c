@@ -285,5 +285,21 @@ int main(void) {
     TRY("SCHED_OTHER back", syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp));
     TRY("sched_getscheduler", syscall(SYS_sched_getscheduler, 0));
 
+    /* fchmodat2 (the raw call, 452: libcs reach it only for AT_SYMLINK_NOFOLLOW): a path, a
+     * symlink itself (EOPNOTSUPP), an O_PATH fd with AT_EMPTY_PATH, an unknown flag. */
+    struct stat mst;
+    TRY("fchmodat2 0640", syscall(452, AT_FDCWD, "/tmp/a", 0640, 0));
+    stat("/tmp/a", &mst);
+    printf("mode %o\n", (unsigned)(mst.st_mode & 07777));
+    symlink("/tmp/a", "/tmp/a-link");
+    TRY("fchmodat2 of a symlink itself", syscall(452, AT_FDCWD, "/tmp/a-link", 0600, AT_SYMLINK_NOFOLLOW));
+    TRY("fchmodat2 through a symlink", syscall(452, AT_FDCWD, "/tmp/a-link", 0604, 0));
+    int opath = open("/tmp/a", O_PATH);
+    TRY("fchmodat2 AT_EMPTY_PATH of an O_PATH fd", syscall(452, opath, "", 0600, AT_EMPTY_PATH));
+    stat("/tmp/a", &mst);
+    printf("mode %o\n", (unsigned)(mst.st_mode & 07777));
+    TRY("fchmodat2 with an unknown flag", syscall(452, AT_FDCWD, "/tmp/a", 0600, 0x2));
+    close(opath);
+
     return 0;
 }

@@ -1897,7 +1897,7 @@ pub fn procfs(tc: Toolchain) -> Case {
 /// ioprio_get: classes, checks, inherited by fork), utime/utimes/futimesat,
 /// affinity (narrowed, inherited by fork, restored; bad masks and threads), scheduling
 /// policies (set, read back, SCHED_RESET_ON_FORK in a child, the round-robin slice, bad
-/// values), sysinfo, times and getrusage.
+/// values), fchmodat2 (a path, a symlink itself, AT_EMPTY_PATH), sysinfo, times and getrusage.
 pub fn fsmisc(tc: Toolchain) -> Case {
     let out = "link /tmp/a /tmp/b: 0 OK\n\
                links of /tmp/a: 2\n\
@@ -2005,6 +2005,13 @@ pub fn fsmisc(tc: Toolchain) -> Case {
                a null sched_param: -1 EINVAL\n\
                sched_setscheduler of no such thread: -1 ESRCH\n\
                SCHED_OTHER back: 0 OK\n\
-               sched_getscheduler: 0 OK\n";
+               sched_getscheduler: 0 OK\n\
+               fchmodat2 0640: 0 OK\n\
+               mode 640\n\
+               fchmodat2 of a symlink itself: -1 EOPNOTSUPP\n\
+               fchmodat2 through a symlink: 0 OK\n\
+               fchmodat2 AT_EMPTY_PATH of an O_PATH fd: 0 OK\n\
+               mode 600\n\
+               fchmodat2 with an unknown flag: -1 EINVAL\n";
     case("fsmisc", c_only(tc), "fsmisc", vec![Run::new("file and process calls").stdout(out)])
 }

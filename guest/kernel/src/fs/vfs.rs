@@ -1163,6 +1163,12 @@ impl Vfs {
     /// `chmod`, `fchmodat`: `EOPNOTSUPP` for a symlink itself (`AT_SYMLINK_NOFOLLOW`).
     pub fn chmod(&self, base: &Location, path: &[u8], mode: u32, follow: bool) -> Result<(), Errno> {
         let location = self.resolve(base, path, follow)?;
+        self.chmod_location(&location, mode)
+    }
+
+    /// Changes the mode of the file at `location` (`fchmodat2`'s `AT_EMPTY_PATH`), as
+    /// [`Vfs::chmod`] does once it has found it.
+    pub fn chmod_location(&self, location: &Location, mode: u32) -> Result<(), Errno> {
         if location.node.file_type() == FileType::Symlink {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -1170,7 +1176,7 @@ impl Vfs {
             access::check_mode_change(&self.proc, &location.stat()?)?;
         }
         location.node.set_mode(mode)?;
-        inotify::notify(&location, inotify::IN_ATTRIB);
+        inotify::notify(location, inotify::IN_ATTRIB);
         Ok(())
     }
 

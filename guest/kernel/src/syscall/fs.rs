@@ -640,6 +640,23 @@ pub fn sys_fchmodat(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     chmod_at(p, fd_arg(f.rdi), f.rsi, f.rdx, true)
 }
 
+/// fchmodat2(dirfd, path, mode, flags): fchmodat with `AT_SYMLINK_NOFOLLOW` (a symlink itself
+/// is `EOPNOTSUPP`, as on Linux's file systems) and `AT_EMPTY_PATH` (the fd's own file, an
+/// `O_PATH` one too); other flags `EINVAL`.
+pub fn sys_fchmodat2(p: &mut Process, f: &mut TrapFrame) -> SysResult {
+    let [dirfd, path_addr, mode, flags, ..] = f.syscall_args();
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dirfd = fd_arg(dirfd);
+    let path = path_arg(p, path_addr)?;
+    if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {
+        p.vfs.chmod_location(file.location(), mode as u32 & 0o7777)?;
+        return Ok(0);
+    }
+    chmod_at(p, dirfd, path_addr, mode, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
 fn chown_at(p: &mut Process, dirfd: i32, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult {
     let path = path_arg(p, path)?;
     if let Some(file) = empty_path_file(p, dirfd, &path, flags)? {

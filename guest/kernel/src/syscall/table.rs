@@ -298,6 +298,7 @@ syscall_table! {
     438 pidfd_getfd 3 => pidfd::sys_pidfd_getfd;
     439 faccessat2 4 => fs::sys_faccessat2;
     441 epoll_pwait2 6 => epoll::sys_epoll_pwait2;
+    452 fchmodat2 4 => fs::sys_fchmodat2;
 }
 
 #[cfg(test)]
