@@ -9,9 +9,9 @@
 //!   at most [`DUMP_DATAGRAM`] bytes as Linux packs its dump buffers;
 //! - one link by index or `IFLA_IFNAME` (`RTM_GETLINK` without `NLM_F_DUMP`; `ENODEV`),
 //!   the route to one address (`RTM_GETROUTE` without it: `ip route get`);
-//! - changes (`RTM_NEW*`, `RTM_DEL*`, `RTM_SET*`): `EPERM`, as in a container without
-//!   `CAP_NET_ADMIN`; every other request `EOPNOTSUPP` (what Linux says for a request it has
-//!   no handler for).
+//! - changes (`RTM_NEW*`, `RTM_DEL*`, `RTM_SET*`): `EPERM` whatever the app's capabilities:
+//!   the VM's interfaces are fixed (what a container without `CAP_NET_ADMIN` is told too);
+//!   every other request `EOPNOTSUPP` (what Linux says for a request it has no handler for).
 //!
 //! Errors and acknowledgements (`NLM_F_ACK`) are `NLMSG_ERROR` messages, as Linux builds
 //! them: the error (0 for an ack) and the request's header, then the rest of the request for
@@ -144,12 +144,15 @@ pub struct Sender {
     pub cap_ack: bool,
 }
 
-/// Answers the requests in `datagram`.
-pub fn answer(datagram: &[u8], sender: Sender) -> Answers {
+/// Answers the requests in `datagram`, until the answers take `room` bytes (what the
+/// sender's queue has room for: the answers past it would be dropped, and the requests
+/// change nothing, so the rest go unanswered; this bounds what a datagram of many requests
+/// makes the kernel allocate).
+pub fn answer(datagram: &[u8], sender: Sender, room: usize) -> Answers {
     let Sender { port, uid, cap_ack } = sender;
     let mut answers = Answers::new();
     let mut at = 0usize;
-    while datagram.len() - at >= NLMSG_HDRLEN {
+    while datagram.len() - at >= NLMSG_HDRLEN && answers.iter().map(Vec::len).sum::<usize>() <= room {
         let field = |offset: usize, size: usize| {
             let mut word = [0u8; 4];
             word[..size].copy_from_slice(&datagram[at + offset..at + offset + size]);

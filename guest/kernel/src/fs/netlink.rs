@@ -1,8 +1,9 @@
 //! [`NetlinkSocket`]: an `AF_NETLINK` socket file (protocol `NETLINK_ROUTE`), in guest
 //! memory. What it sends to the kernel (port 0) is answered at once by `rtnetlink`, whose
 //! answers wait in the socket's receive queue: one datagram per `recv`, cut to the buffer
-//! (`MSG_TRUNC`), as on Linux. Sending to another port or to a group takes
-//! `CAP_NET_ADMIN` on Linux, which a container has not: `EPERM` (`syscall::netlink`).
+//! (`MSG_TRUNC`), as on Linux. Sending to another port or to a group is `EPERM`
+//! (`syscall::netlink`): not built, and what Linux tells a sender without `CAP_NET_ADMIN`,
+//! as in a container.
 //!
 //! Port ids ([`NetlinkPorts`], one table per VM): `bind` with a port claims it
 //! (`EADDRINUSE` if taken); binding to port 0, or sending or connecting unbound, picks one
@@ -170,6 +171,12 @@ impl NetlinkSocket {
 
     pub fn set_options(&self, change: impl FnOnce(&mut NetlinkOptions)) {
         change(&mut self.state.lock().options);
+    }
+
+    /// The bytes the receive queue has room for (`SO_RCVBUF` less what waits).
+    pub fn room(&self) -> usize {
+        let state = self.state.lock();
+        state.options.rcvbuf.saturating_sub(state.queued_bytes)
     }
 
     /// Queues a datagram from the kernel; a full queue drops it (see the module docs).

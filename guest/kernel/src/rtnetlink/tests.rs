@@ -52,7 +52,7 @@ fn error_of(message: &Parsed) -> i32 {
 
 #[test]
 fn a_link_dump_lists_lo_and_eth0_then_done() {
-    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 9, &[0]), sender(false));
+    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 9, &[0]), sender(false), usize::MAX);
     assert_eq!(answers.len(), 1, "one datagram");
     let all = messages(&answers[0]);
     assert_eq!(all.len(), 3);
@@ -70,7 +70,8 @@ fn a_link_dump_lists_lo_and_eth0_then_done() {
 #[test]
 fn an_address_dump_keeps_the_asked_family() {
     let dump = |family: u8| {
-        let answers = answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, &[family]), sender(false));
+        let answers =
+            answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, &[family]), sender(false), usize::MAX);
         let all = messages(&answers.concat());
         all.into_iter().filter(|m| m.0 == RTM_NEWADDR).map(|m| attr(&m.4, 8, IFA_ADDRESS).unwrap()).collect::<Vec<_>>()
     };
@@ -81,7 +82,8 @@ fn an_address_dump_keeps_the_asked_family() {
     assert_eq!(dump(2), v4);
     assert_eq!(dump(10), [v6]);
     let eth0 =
-        messages(&answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, &[2]), sender(false))[0])[1].clone();
+        messages(&answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, &[2]), sender(false), usize::MAX)[0])[1]
+            .clone();
     assert_eq!(&eth0.4[..2], &[2, 24], "family and prefix length");
     assert_eq!(attr(&eth0.4, 8, IFA_BROADCAST).unwrap(), [10, 0, 2, 255]);
     assert_eq!(attr(&eth0.4, 8, IFA_LABEL).unwrap(), b"eth0\0");
@@ -89,7 +91,7 @@ fn an_address_dump_keeps_the_asked_family() {
 
 #[test]
 fn a_route_dump_starts_with_the_default_route_via_the_host() {
-    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, &[2]), sender(false));
+    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, &[2]), sender(false), usize::MAX);
     let all = messages(&answers.concat());
     let routes: Vec<_> = all.iter().filter(|m| m.0 == RTM_NEWROUTE).collect();
     assert_eq!(routes.len(), 7);
@@ -103,7 +105,7 @@ fn a_route_dump_starts_with_the_default_route_via_the_host() {
 fn one_link_by_index_or_name_with_an_ack() {
     let mut by_index = [0u8; 16];
     by_index[4..8].copy_from_slice(&1i32.to_le_bytes());
-    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, 5, &by_index), sender(false));
+    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, 5, &by_index), sender(false), usize::MAX);
     assert_eq!(answers.len(), 2);
     let link = &messages(&answers[0])[0];
     assert_eq!((link.0, link.1), (RTM_NEWLINK, 0));
@@ -115,35 +117,35 @@ fn one_link_by_index_or_name_with_an_ack() {
     by_name.extend_from_slice(&9u16.to_le_bytes());
     by_name.extend_from_slice(&IFLA_IFNAME.to_le_bytes());
     by_name.extend_from_slice(b"eth0\0\0\0\0");
-    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST, 5, &by_name), sender(false));
+    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST, 5, &by_name), sender(false), usize::MAX);
     let link = &messages(&answers[0])[0];
     assert_eq!(u32::from_le_bytes(link.4[4..8].try_into().unwrap()), 2);
     by_name[24..28].copy_from_slice(b"eth9");
-    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST, 5, &by_name), sender(false));
+    let answers = answer(&request(RTM_GETLINK, NLM_F_REQUEST, 5, &by_name), sender(false), usize::MAX);
     assert_eq!(error_of(&messages(&answers[0])[0]), -19, "ENODEV");
 }
 
 #[test]
 fn errors_echo_the_request_unless_capped() {
     let req = request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, 3, &[2, 24, 0, 0, 2, 0, 0, 0]);
-    let full = messages(&answer(&req, sender(false))[0])[0].clone();
+    let full = messages(&answer(&req, sender(false), usize::MAX)[0])[0].clone();
     assert_eq!((error_of(&full), full.1, full.2, full.3), (-1, 0, 3, PORT), "EPERM");
     assert_eq!(&full.4[4..], &req[..]);
-    let capped = messages(&answer(&req, sender(true))[0])[0].clone();
+    let capped = messages(&answer(&req, sender(true), usize::MAX)[0])[0].clone();
     assert_eq!((error_of(&capped), capped.1), (-1, NLM_F_CAPPED));
     assert_eq!(&capped.4[4..], &req[..NLMSG_HDRLEN]);
     // A GET this kernel has no handler for, and a type past the last.
     for kind in [38u16, 0x80] {
-        let answers = answer(&request(kind, NLM_F_REQUEST | NLM_F_DUMP, 1, &[0]), sender(false));
+        let answers = answer(&request(kind, NLM_F_REQUEST | NLM_F_DUMP, 1, &[0]), sender(false), usize::MAX);
         assert_eq!(error_of(&messages(&answers[0])[0]), -95, "EOPNOTSUPP for {kind}");
     }
 }
 
 #[test]
 fn non_requests_and_control_messages_are_only_acknowledged() {
-    assert!(answer(&request(RTM_GETLINK, 0, 1, &[0]), sender(false)).is_empty());
-    assert!(answer(&request(1, NLM_F_REQUEST, 1, &[]), sender(false)).is_empty());
-    let answers = answer(&request(RTM_GETLINK, NLM_F_ACK, 1, &[0]), sender(false));
+    assert!(answer(&request(RTM_GETLINK, 0, 1, &[0]), sender(false), usize::MAX).is_empty());
+    assert!(answer(&request(1, NLM_F_REQUEST, 1, &[]), sender(false), usize::MAX).is_empty());
+    let answers = answer(&request(RTM_GETLINK, NLM_F_ACK, 1, &[0]), sender(false), usize::MAX);
     assert_eq!(error_of(&messages(&answers[0])[0]), 0);
 }
 
@@ -152,12 +154,13 @@ fn a_datagram_may_hold_several_requests_and_a_bad_length_ends_it() {
     let mut datagram = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, &[0]);
     datagram.resize(datagram.len().next_multiple_of(4), 0);
     datagram.extend_from_slice(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 2, &[0]));
-    let seqs: Vec<u32> = answer(&datagram, sender(false)).iter().flat_map(|d| messages(d)).map(|m| m.2).collect();
+    let seqs: Vec<u32> =
+        answer(&datagram, sender(false), usize::MAX).iter().flat_map(|d| messages(d)).map(|m| m.2).collect();
     assert!(seqs.contains(&1) && seqs.contains(&2));
     let mut bad = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, &[0]);
     bad[..4].copy_from_slice(&64u32.to_le_bytes());
-    assert!(answer(&bad, sender(false)).is_empty(), "a length past the datagram");
-    assert!(answer(&bad[..8], sender(false)).is_empty(), "shorter than a header");
+    assert!(answer(&bad, sender(false), usize::MAX).is_empty(), "a length past the datagram");
+    assert!(answer(&bad[..8], sender(false), usize::MAX).is_empty(), "shorter than a header");
 }
 
 #[test]
@@ -178,7 +181,7 @@ fn route_get(ip: [u8; 4]) -> Result<Parsed, i32> {
     payload.extend_from_slice(&8u16.to_le_bytes());
     payload.extend_from_slice(&RTA_DST.to_le_bytes());
     payload.extend_from_slice(&ip);
-    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &payload), sender(false));
+    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &payload), sender(false), usize::MAX);
     let message = messages(&answers[0])[0].clone();
     if message.0 == NLMSG_ERROR {
         return Err(error_of(&message));
@@ -207,10 +210,10 @@ fn the_route_to_one_address_is_linux_s() {
     assert_eq!(attr(&m.4, 12, RTA_UID).unwrap(), 1000u32.to_le_bytes());
     let mut v6 = vec![10, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 1, 0];
     v6.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &v6), sender(false));
+    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &v6), sender(false), usize::MAX);
     assert_eq!(error_of(&messages(&answers[0])[0]), -101, "ENETUNREACH: no IPv6 route");
     v6[16..].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &v6), sender(false));
+    let answers = answer(&request(RTM_GETROUTE, NLM_F_REQUEST, 4, &v6), sender(false), usize::MAX);
     let local = &messages(&answers[0])[0];
     assert_eq!(&local.4[..8], &[10, 128, 128, 0, 255, 2, 0, 2], "::1: the local table's route, as Linux's IPv6 lookup");
     assert_eq!(attr(&local.4, 12, RTA_SRC).unwrap(), [0; 16]);
@@ -223,6 +226,7 @@ fn the_rules_are_linux_s_defaults() {
         let answers = answer(
             &request(RTM_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, 1, &[family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             sender(false),
+            usize::MAX,
         );
         messages(&answers.concat()).into_iter().filter(|m| m.0 == RTM_NEWRULE).map(|m| m.4).collect::<Vec<_>>()
     };
@@ -234,4 +238,18 @@ fn the_rules_are_linux_s_defaults() {
     assert_eq!(attr(&v4[2], 12, FRA_TABLE).unwrap(), 253u32.to_le_bytes());
     assert_eq!(dump(10).len(), 2);
     assert_eq!(dump(0).len(), 5);
+}
+
+/// A datagram of many requests is answered only as far as the sender's queue has room.
+#[test]
+fn answers_stop_where_the_queue_is_full() {
+    let mut datagram = Vec::new();
+    for seq in 0..1000 {
+        datagram.extend_from_slice(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, &[0, 0, 0, 0]));
+    }
+    let one = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 0, &[0, 0, 0, 0]), sender(false), usize::MAX);
+    let one_len = one.iter().map(Vec::len).sum::<usize>();
+    let answers = answer(&datagram, sender(false), 10 * one_len);
+    assert_eq!(answers.len(), 11, "up to the room, and the request that crossed it");
+    assert_eq!(answer(&datagram, sender(false), usize::MAX).len(), 1000);
 }

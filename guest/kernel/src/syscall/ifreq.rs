@@ -6,7 +6,8 @@
 //! hardware behind them, as for Linux's virtual devices), `SIOCGIFADDR`, `SIOCGIFDSTADDR`,
 //! `SIOCGIFBRDADDR`, `SIOCGIFNETMASK`. An unknown name is `ENODEV`, an interface without an
 //! IPv4 address `EADDRNOTAVAIL`. The changes (`SIOCSIF*`, `SIOCADDRT`, `SIOCDELRT`) are
-//! `EPERM`, as in a container without `CAP_NET_ADMIN`. `syscall::fs::sys_ioctl` hands these
+//! `EPERM` whatever the app's capabilities: the VM's interfaces are fixed (what a container
+//! without `CAP_NET_ADMIN` is told too). `syscall::fs::sys_ioctl` hands these
 //! numbers here for sockets; on other files they stay `ENOTTY`.
 
 use alloc::vec::Vec;

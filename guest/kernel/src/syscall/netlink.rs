@@ -128,8 +128,7 @@ pub fn name(p: &mut Process, socket: &NetlinkSocket, peer: bool, addr: u64, len_
 }
 
 /// Sends `data` to `to` (the default destination if `None`): to the kernel, whose answers
-/// are queued before this returns; to another port or a group `EPERM`, as without
-/// `CAP_NET_ADMIN` on Linux.
+/// are queued before this returns; to another port or a group `EPERM` (see `fs::netlink`).
 fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, data: &[u8], to: Option<(u32, u32)>) -> SysResult {
     let (port, groups) = to.unwrap_or_else(|| socket.peer());
     if port != 0 || groups != 0 {
@@ -141,7 +140,7 @@ fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, data: &[u8], to: Option<(u
     }
     let own = autobind(p, socket)?;
     let sender = Sender { port: own, uid: p.view.uids().real, cap_ack: options.has(NETLINK_CAP_ACK) };
-    for answer in crate::rtnetlink::answer(data, sender) {
+    for answer in crate::rtnetlink::answer(data, sender, socket.room()) {
         socket.deliver(answer);
     }
     Ok(data.len())
