@@ -37,6 +37,7 @@ static inline const char *errname(int e) {
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case EADDRINUSE: return "EADDRINUSE";
     case ECONNREFUSED: return "ECONNREFUSED";
+    case EMSGSIZE: return "EMSGSIZE";
     }
     snprintf(buf, sizeof buf, "E%d", e);
     return buf;

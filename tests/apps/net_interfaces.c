@@ -290,6 +290,10 @@ static void raw_requests(void) {
     getsockname(third, (struct sockaddr *)&name, &name_len);
     printf("bound: groups %#x, an automatic port: %d\n", name.nl_groups, name.nl_pid != 0 && name.nl_pid != port);
     printf("listen: %s\n", listen(fd, 1) == 0 ? "OK" : errname(errno));
+    static char huge[300000];
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    printf("a datagram past SO_SNDBUF: %s\n",
+           sendto(fd, huge, sizeof huge, 0, (struct sockaddr *)&kernel, sizeof kernel) >= 0 ? "sent" : errname(errno));
     close(third);
     close(other);
     close(fd);

@@ -842,6 +842,7 @@ binding a taken port: EADDRINUSE
 joining a group: OK
 bound: groups 0x1, an automatic port: 1
 listen: EOPNOTSUPP
+a datagram past SO_SNDBUF: EMSGSIZE
 ";
 
 /// What the Go lister (tests/apps/go/net_interfaces.go) prints.

@@ -129,18 +129,22 @@ pub fn name(p: &mut Process, socket: &NetlinkSocket, peer: bool, addr: u64, len_
 
 /// Sends `data` to `to` (the default destination if `None`): to the kernel, whose answers
 /// are queued before this returns; to another port or a group `EPERM` (see `fs::netlink`).
-fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, data: &[u8], to: Option<(u32, u32)>) -> SysResult {
+/// The data is the iovecs' (`vecs`), read only once its size is known to fit `SO_SNDBUF`
+/// (`EMSGSIZE` otherwise, as Linux; so an app cannot make the kernel copy more).
+fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, vecs: &[(u64, u64)], to: Option<(u32, u32)>) -> SysResult {
     let (port, groups) = to.unwrap_or_else(|| socket.peer());
     if port != 0 || groups != 0 {
         return Err(Errno::EPERM);
     }
     let options = socket.options();
-    if data.len() > options.sndbuf.saturating_sub(32) {
+    let total = vecs.iter().fold(0u64, |sum, v| sum.saturating_add(v.1));
+    if total > options.sndbuf.saturating_sub(32) as u64 {
         return Err(Errno::EMSGSIZE);
     }
+    let data = gather(p, vecs)?;
     let own = autobind(p, socket)?;
     let sender = Sender { port: own, uid: p.view.uids().real, cap_ack: options.has(NETLINK_CAP_ACK) };
-    for answer in crate::rtnetlink::answer(data, sender, socket.room()) {
+    for answer in crate::rtnetlink::answer(&data, sender, socket.room()) {
         socket.deliver(answer);
     }
     Ok(data.len())
@@ -172,11 +176,10 @@ fn scatter(p: &mut Process, vecs: &[(u64, u64)], data: &[u8]) -> Result<usize, E
     Ok(done)
 }
 
-/// The data of the iovecs (up to `MAX_IO` bytes).
+/// The data of the iovecs (whose size `send` has bounded).
 fn gather(p: &mut Process, vecs: &[(u64, u64)]) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
     for &(base, len) in vecs {
-        let len = len.min(MAX_IO - data.len() as u64);
         data.extend_from_slice(user::read(&mut p.space, base, len)?);
     }
     Ok(data)
@@ -190,8 +193,7 @@ pub fn read(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, vecs: &[(u
 
 /// write/writev: a send to the default destination.
 pub fn write(p: &mut Process, socket: &Arc<NetlinkSocket>, vecs: &[(u64, u64)]) -> SysResult {
-    let data = gather(p, vecs)?;
-    send(p, socket, &data, None)
+    send(p, socket, vecs, None)
 }
 
 /// The explicit destination of sendto/sendmsg (none for NULL or a zero length).
@@ -206,8 +208,7 @@ fn destination(p: &mut Process, addr: u64, len: u64) -> Result<Option<(u32, u32)
 pub fn sendto(p: &mut Process, socket: &Arc<NetlinkSocket>, args: [u64; 6]) -> SysResult {
     let [_, buf, len, _, addr, addrlen] = args;
     let to = destination(p, addr, addrlen)?;
-    let data = user::read(&mut p.space, buf, len.min(MAX_IO))?.to_vec();
-    send(p, socket, &data, to)
+    send(p, socket, &[(buf, len.min(MAX_IO))], to)
 }
 
 /// The length a receive returns: the datagram's full length with `MSG_TRUNC`.
@@ -237,8 +238,7 @@ pub fn sendmsg(p: &mut Process, socket: &Arc<NetlinkSocket>, msg: u64) -> SysRes
     let msg = read_msghdr(p, msg)?;
     let vecs = iovecs(p, msg.iov, msg.iov_len)?;
     let to = destination(p, msg.name, u64::from(msg.name_len))?;
-    let data = gather(p, &vecs)?;
-    send(p, socket, &data, to)
+    send(p, socket, &vecs, to)
 }
 
 /// recvmsg(fd, msg, flags): the datagram into the iovecs, the sender into `msg_name`,
