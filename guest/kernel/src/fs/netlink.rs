@@ -22,7 +22,7 @@ use crate::errno::Errno;
 use crate::fs::epoll::Changes;
 use crate::fs::flags::{POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRBAND, POLLWRNORM};
 use crate::fs::stat::{Stat, Timespec};
-use crate::fs::unix::{sockfs_stat, DEFAULT_BUF};
+use crate::fs::unix::{sockfs_stat, SockOptions};
 use crate::sync::SpinLock;
 
 /// `AF_NETLINK`.
@@ -49,29 +49,6 @@ pub fn sockaddr_nl(port: u32, groups: u32) -> [u8; SOCKADDR_NL_LEN] {
     out
 }
 
-/// The options a netlink socket keeps.
-#[derive(Clone, Copy, Debug)]
-pub struct NetlinkOptions {
-    pub rcvbuf: usize,
-    pub sndbuf: usize,
-    /// `SO_RCVTIMEO` in nanoseconds (0: none).
-    pub rcvtimeo_ns: u64,
-    /// `SO_SNDTIMEO` (sends never wait: kept for `getsockopt`).
-    pub sndtimeo_ns: u64,
-    pub passcred: bool,
-    /// The `SOL_NETLINK` flag options set (bit `n` for option `n`: `NETLINK_PKTINFO`,
-    /// `NETLINK_BROADCAST_ERROR`, `NETLINK_NO_ENOBUFS`, `NETLINK_LISTEN_ALL_NSID`,
-    /// `NETLINK_CAP_ACK`, `NETLINK_EXT_ACK`, `NETLINK_GET_STRICT_CHK`).
-    pub flags: u32,
-}
-
-impl NetlinkOptions {
-    /// Whether flag option `option` is set.
-    pub fn has(&self, option: u32) -> bool {
-        option < 32 && self.flags & (1 << option) != 0
-    }
-}
-
 struct State {
     /// The port id, once bound.
     port: Option<u32>,
@@ -84,7 +61,13 @@ struct State {
     queued_bytes: usize,
     /// An overrun to report to the next receive.
     error: Option<Errno>,
-    options: NetlinkOptions,
+    /// The `SOL_SOCKET` options (the generic ones, as every guest socket's).
+    options: SockOptions,
+    /// The `SOL_NETLINK` flag options set: bit `n` for option `n` (`NETLINK_PKTINFO`,
+    /// `NETLINK_BROADCAST_ERROR`, `NETLINK_NO_ENOBUFS`, `NETLINK_LISTEN_ALL_NSID`,
+    /// `NETLINK_CAP_ACK`, `NETLINK_EXT_ACK`, `NETLINK_GET_STRICT_CHK`): recorded; two change
+    /// what is answered (`NETLINK_CAP_ACK`, `NETLINK_NO_ENOBUFS`).
+    flags: u32,
     changes: Changes,
 }
 
@@ -101,14 +84,6 @@ pub struct NetlinkSocket {
 impl NetlinkSocket {
     /// A new unbound socket of type `kind`, inode `ino`, owned by `owner`, made at `time`.
     pub fn new(kind: u32, ino: u64, owner: (u32, u32), time: Timespec) -> Arc<NetlinkSocket> {
-        let options = NetlinkOptions {
-            rcvbuf: DEFAULT_BUF,
-            sndbuf: DEFAULT_BUF,
-            rcvtimeo_ns: 0,
-            sndtimeo_ns: 0,
-            passcred: false,
-            flags: 0,
-        };
         let state = State {
             port: None,
             groups: 0,
@@ -116,7 +91,8 @@ impl NetlinkSocket {
             queue: Vec::new(),
             queued_bytes: 0,
             error: None,
-            options,
+            options: SockOptions::default(),
+            flags: 0,
             changes: Changes::default(),
         };
         Arc::new(NetlinkSocket { kind, ino, owner, time, state: SpinLock::new(state) })
@@ -165,12 +141,25 @@ impl NetlinkSocket {
         self.state.lock().peer = peer;
     }
 
-    pub fn options(&self) -> NetlinkOptions {
+    pub fn options(&self) -> SockOptions {
         self.state.lock().options
     }
 
-    pub fn set_options(&self, change: impl FnOnce(&mut NetlinkOptions)) {
+    pub fn set_options(&self, change: impl FnOnce(&mut SockOptions)) {
         change(&mut self.state.lock().options);
+    }
+
+    /// Whether `SOL_NETLINK` flag option `option` is set.
+    pub fn has_flag(&self, option: u32) -> bool {
+        option < 32 && self.state.lock().flags & (1 << option) != 0
+    }
+
+    /// Sets or clears `SOL_NETLINK` flag option `option` (below 32).
+    pub fn set_flag(&self, option: u32, on: bool) {
+        if option < 32 {
+            let mut state = self.state.lock();
+            state.flags = if on { state.flags | 1 << option } else { state.flags & !(1 << option) };
+        }
     }
 
     /// The bytes the receive queue has room for (`SO_RCVBUF` less what waits).
@@ -183,7 +172,7 @@ impl NetlinkSocket {
     pub fn deliver(&self, bytes: Vec<u8>) {
         let mut state = self.state.lock();
         if state.queued_bytes + bytes.len() > state.options.rcvbuf {
-            if !state.options.has(NETLINK_NO_ENOBUFS) {
+            if state.flags & (1 << NETLINK_NO_ENOBUFS) == 0 {
                 state.error = Some(Errno::ENOBUFS);
                 state.changes.input_changed();
             }

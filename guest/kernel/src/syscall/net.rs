@@ -21,7 +21,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::flags::{O_CLOEXEC, O_NONBLOCK};
 use crate::fs::inet::{InetSocket, AF_INET, AF_INET6};
 use crate::fs::netlink::{NetlinkSocket, AF_NETLINK};
-use crate::fs::unix::{Cred, SockType, UnixAddr, UnixSocket, DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
+use crate::fs::unix::{Cred, SockOptions, SockType, UnixAddr, UnixSocket, DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::fs::OpenFile;
 use crate::process::Process;
 use crate::user;
@@ -54,8 +54,8 @@ pub(super) const MAX_IO: u64 = 0x7fff_f000;
 
 const SO_DEBUG: u64 = 1;
 const SO_REUSEADDR: u64 = 2;
-const SO_TYPE: u64 = 3;
-const SO_ERROR: u64 = 4;
+pub(super) const SO_TYPE: u64 = 3;
+pub(super) const SO_ERROR: u64 = 4;
 const SO_DONTROUTE: u64 = 5;
 const SO_BROADCAST: u64 = 6;
 const SO_SNDBUF: u64 = 7;
@@ -72,8 +72,8 @@ pub(super) const SO_SNDTIMEO: u64 = 21;
 const SO_ACCEPTCONN: u64 = 30;
 const SO_SNDBUFFORCE: u64 = 32;
 const SO_RCVBUFFORCE: u64 = 33;
-const SO_PROTOCOL: u64 = 38;
-const SO_DOMAIN: u64 = 39;
+pub(super) const SO_PROTOCOL: u64 = 38;
+pub(super) const SO_DOMAIN: u64 = 39;
 
 /// The socket of `fd`, by family: `EBADF` if not open, `ENOTSOCK` if not a socket.
 enum Family {
@@ -858,12 +858,18 @@ pub fn sys_recvmmsg(p: &mut Process, f: &mut TrapFrame) -> SysResult {
 // ---------------------------------------------------------------- options
 
 /// An `int` option value (`EINVAL` for a shorter `optlen`).
-fn int_arg(p: &mut Process, value: u64, len: u64) -> Result<i32, Errno> {
+pub(super) fn int_arg(p: &mut Process, value: u64, len: u64) -> Result<i32, Errno> {
     if (len as u32 as usize) < 4 {
         return Err(Errno::EINVAL);
     }
     let raw = user::read(&mut p.space, value, 4)?;
     Ok(i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
+}
+
+/// The buffer size `SO_SNDBUF`/`SO_RCVBUF` set for `asked`: doubled, as Linux doubles it
+/// (for its bookkeeping), within the default and `min` (`SOCK_MIN_SNDBUF`/`SOCK_MIN_RCVBUF`).
+pub(super) fn buffer_size(asked: i32, min: usize) -> usize {
+    (asked.max(0) as usize).min(DEFAULT_BUF).saturating_mul(2).max(min)
 }
 
 /// A `struct timeval` option value as nanoseconds (negative: 0, as Linux; microseconds out
@@ -896,38 +902,64 @@ pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);
     }
-    match name as u32 as u64 {
-        SO_SNDBUF | SO_SNDBUFFORCE => {
-            let v = int_arg(p, value, len)?.max(0) as usize;
-            socket.set_options(|o| o.sndbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_SNDBUF));
+    let option = read_generic_option(p, name, value, len)?.ok_or(Errno::ENOPROTOOPT)?;
+    socket.set_options(|o| option.apply(o));
+    Ok(0)
+}
+
+/// A `SOL_SOCKET` option every socket kept in guest memory (`AF_UNIX`, `AF_NETLINK`)
+/// records in its [`SockOptions`] (Linux's `sock_setsockopt`, common to all families), as
+/// the app set it.
+pub(super) enum GenericOption {
+    SndBuf(usize),
+    RcvBuf(usize),
+    ReuseAddr(bool),
+    KeepAlive(bool),
+    PassCred(bool),
+    RcvTimeo(u64),
+    SndTimeo(u64),
+    Linger(i32, i32),
+    /// Accepted and ignored: `SO_DEBUG`, `SO_DONTROUTE`, `SO_BROADCAST`, `SO_OOBINLINE`,
+    /// `SO_REUSEPORT`, `SO_RCVLOWAT`.
+    Ignored,
+}
+
+impl GenericOption {
+    /// Records it.
+    pub(super) fn apply(self, o: &mut SockOptions) {
+        match self {
+            GenericOption::SndBuf(v) => o.sndbuf = v,
+            GenericOption::RcvBuf(v) => o.rcvbuf = v,
+            GenericOption::ReuseAddr(v) => o.reuseaddr = v,
+            GenericOption::KeepAlive(v) => o.keepalive = v,
+            GenericOption::PassCred(v) => o.passcred = v,
+            GenericOption::RcvTimeo(v) => o.rcvtimeo_ns = v,
+            GenericOption::SndTimeo(v) => o.sndtimeo_ns = v,
+            GenericOption::Linger(on, secs) => o.linger = (on, secs),
+            GenericOption::Ignored => {}
         }
-        SO_RCVBUF | SO_RCVBUFFORCE => {
-            let v = int_arg(p, value, len)?.max(0) as usize;
-            socket.set_options(|o| o.rcvbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_RCVBUF));
-        }
-        SO_REUSEADDR => {
-            let v = int_arg(p, value, len)? != 0;
-            socket.set_options(|o| o.reuseaddr = v);
-        }
-        SO_KEEPALIVE => {
-            let v = int_arg(p, value, len)? != 0;
-            socket.set_options(|o| o.keepalive = v);
-        }
-        SO_PASSCRED => {
-            let v = int_arg(p, value, len)? != 0;
-            socket.set_options(|o| o.passcred = v);
-        }
+    }
+}
+
+/// The generic `SOL_SOCKET` option `name` with the app's value (`None`: not one of them).
+pub(super) fn read_generic_option(
+    p: &mut Process,
+    name: u64,
+    value: u64,
+    len: u64,
+) -> Result<Option<GenericOption>, Errno> {
+    Ok(Some(match name as u32 as u64 {
+        SO_SNDBUF | SO_SNDBUFFORCE => GenericOption::SndBuf(buffer_size(int_arg(p, value, len)?, MIN_SNDBUF)),
+        SO_RCVBUF | SO_RCVBUFFORCE => GenericOption::RcvBuf(buffer_size(int_arg(p, value, len)?, MIN_RCVBUF)),
+        SO_REUSEADDR => GenericOption::ReuseAddr(int_arg(p, value, len)? != 0),
+        SO_KEEPALIVE => GenericOption::KeepAlive(int_arg(p, value, len)? != 0),
+        SO_PASSCRED => GenericOption::PassCred(int_arg(p, value, len)? != 0),
         SO_DEBUG | SO_DONTROUTE | SO_BROADCAST | SO_OOBINLINE | SO_REUSEPORT | SO_RCVLOWAT => {
             int_arg(p, value, len)?;
+            GenericOption::Ignored
         }
-        SO_RCVTIMEO => {
-            let v = timeval_arg(p, value, len)?;
-            socket.set_options(|o| o.rcvtimeo_ns = v);
-        }
-        SO_SNDTIMEO => {
-            let v = timeval_arg(p, value, len)?;
-            socket.set_options(|o| o.sndtimeo_ns = v);
-        }
+        SO_RCVTIMEO => GenericOption::RcvTimeo(timeval_arg(p, value, len)?),
+        SO_SNDTIMEO => GenericOption::SndTimeo(timeval_arg(p, value, len)?),
         SO_LINGER => {
             if (len as u32 as usize) < 8 {
                 return Err(Errno::EINVAL);
@@ -935,10 +967,53 @@ pub fn sys_setsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
             let raw = user::read(&mut p.space, value, 8)?;
             let on = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
             let secs = i32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
-            socket.set_options(|o| o.linger = (i32::from(on != 0), secs));
+            GenericOption::Linger(i32::from(on != 0), secs)
         }
-        _ => return Err(Errno::ENOPROTOOPT),
-    }
+        _ => return Ok(None),
+    }))
+}
+
+/// An `int` option's bytes.
+pub(super) fn int_bytes(v: i64) -> Vec<u8> {
+    (v as i32).to_le_bytes().to_vec()
+}
+
+/// The value of generic `SOL_SOCKET` option `name` (see [`GenericOption`]), as getsockopt
+/// shows it (`None`: not one of them).
+pub(super) fn generic_option_value(options: &SockOptions, name: u64) -> Option<Vec<u8>> {
+    let timeval = |ns: u64| {
+        let mut out = (ns / 1_000_000_000).to_le_bytes().to_vec();
+        out.extend_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        out
+    };
+    Some(match name as u32 as u64 {
+        SO_SNDBUF => int_bytes(options.sndbuf as i64),
+        SO_RCVBUF => int_bytes(options.rcvbuf as i64),
+        SO_REUSEADDR => int_bytes(i64::from(options.reuseaddr)),
+        SO_KEEPALIVE => int_bytes(i64::from(options.keepalive)),
+        SO_PASSCRED => int_bytes(i64::from(options.passcred)),
+        SO_DEBUG | SO_DONTROUTE | SO_BROADCAST | SO_OOBINLINE | SO_REUSEPORT => int_bytes(0),
+        SO_RCVLOWAT => int_bytes(1),
+        SO_RCVTIMEO => timeval(options.rcvtimeo_ns),
+        SO_SNDTIMEO => timeval(options.sndtimeo_ns),
+        SO_LINGER => {
+            let mut out = options.linger.0.to_le_bytes().to_vec();
+            out.extend_from_slice(&options.linger.1.to_le_bytes());
+            out
+        }
+        _ => return None,
+    })
+}
+
+/// Writes an option's value for getsockopt: cut to `*len_addr`, whose new value says what
+/// was written (`EINVAL` for a negative length).
+pub(super) fn write_option(p: &mut Process, value: u64, len_addr: u64, bytes: &[u8]) -> SysResult {
+    let raw_len = user::read(&mut p.space, len_addr, 4)?;
+    let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
+    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
+    let count = room.min(bytes.len());
+    user::copy_out(&mut p.space, value, &bytes[..count])?;
+    user::write_u32(&mut p.space, len_addr, count as u32)?;
     Ok(0)
 }
 
@@ -954,41 +1029,14 @@ pub fn sys_getsockopt(p: &mut Process, f: &mut TrapFrame) -> SysResult {
     if level as u32 != SOL_SOCKET as u32 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let raw_len = user::read(&mut p.space, len_addr, 4)?;
-    let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
-    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
-    let options = socket.options();
-    let int = |v: i64| (v as i32).to_le_bytes().to_vec();
-    let timeval = |ns: u64| {
-        let mut out = (ns / 1_000_000_000).to_le_bytes().to_vec();
-        out.extend_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
-        out
-    };
     let bytes = match name as u32 as u64 {
-        SO_TYPE => int(socket.kind() as i64),
-        SO_DOMAIN => int(AF_UNIX as i64),
-        SO_PROTOCOL => int(0),
-        SO_ERROR => int(socket.take_error().map_or(0, |e| i64::from(e.code()))),
-        SO_ACCEPTCONN => int(i64::from(socket.is_listening())),
-        SO_SNDBUF => int(options.sndbuf as i64),
-        SO_RCVBUF => int(options.rcvbuf as i64),
-        SO_REUSEADDR => int(i64::from(options.reuseaddr)),
-        SO_KEEPALIVE => int(i64::from(options.keepalive)),
-        SO_PASSCRED => int(i64::from(options.passcred)),
-        SO_DEBUG | SO_DONTROUTE | SO_BROADCAST | SO_OOBINLINE | SO_REUSEPORT => int(0),
-        SO_RCVLOWAT => int(1),
+        SO_TYPE => int_bytes(socket.kind() as i64),
+        SO_DOMAIN => int_bytes(AF_UNIX as i64),
+        SO_PROTOCOL => int_bytes(0),
+        SO_ERROR => int_bytes(socket.take_error().map_or(0, |e| i64::from(e.code()))),
+        SO_ACCEPTCONN => int_bytes(i64::from(socket.is_listening())),
         SO_PEERCRED => socket.peer_cred().to_bytes().to_vec(),
-        SO_RCVTIMEO => timeval(options.rcvtimeo_ns),
-        SO_SNDTIMEO => timeval(options.sndtimeo_ns),
-        SO_LINGER => {
-            let mut out = options.linger.0.to_le_bytes().to_vec();
-            out.extend_from_slice(&options.linger.1.to_le_bytes());
-            out
-        }
-        _ => return Err(Errno::ENOPROTOOPT),
+        _ => generic_option_value(&socket.options(), name).ok_or(Errno::ENOPROTOOPT)?,
     };
-    let count = room.min(bytes.len());
-    user::copy_out(&mut p.space, value, &bytes[..count])?;
-    user::write_u32(&mut p.space, len_addr, count as u32)?;
-    Ok(0)
+    write_option(p, value, len_addr, &bytes)
 }

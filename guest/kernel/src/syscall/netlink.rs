@@ -13,13 +13,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::net::{
-    deadline, iovecs, read_msghdr, timeval_arg, wait, write_addr, MAX_IO, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC,
-    SOCKADDR_MAX, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
+    deadline, generic_option_value, int_arg, int_bytes, iovecs, read_generic_option, read_msghdr, wait, write_addr,
+    write_option, MAX_IO, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SOCKADDR_MAX, SOL_SOCKET, SO_DOMAIN, SO_ERROR,
+    SO_PROTOCOL, SO_TYPE,
 };
 use crate::errno::{Errno, SysResult};
 use crate::fs::inet::SOCK_DGRAM;
 use crate::fs::netlink::{sockaddr_nl, NetlinkSocket, AF_NETLINK, NETLINK_CAP_ACK, NETLINK_ROUTE, SOCKADDR_NL_LEN};
-use crate::fs::unix::{DEFAULT_BUF, MIN_RCVBUF, MIN_SNDBUF};
 use crate::fs::OpenFile;
 use crate::process::Process;
 use crate::rtnetlink::Sender;
@@ -31,20 +31,10 @@ const SOCK_RAW: u32 = 3;
 const SOL_NETLINK: u64 = 270;
 const NETLINK_ADD_MEMBERSHIP: u64 = 1;
 const NETLINK_DROP_MEMBERSHIP: u64 = 2;
-/// The flag options (see `NetlinkOptions::flags`), from `NETLINK_PKTINFO` (3) to
+/// The flag options (see `NetlinkSocket::has_flag`), from `NETLINK_PKTINFO` (3) to
 /// `NETLINK_GET_STRICT_CHK` (12), without `NETLINK_LIST_MEMBERSHIPS` (9, read-only).
 const FLAG_OPTIONS: [u64; 7] = [3, 4, 5, 8, 10, 11, 12];
 const NETLINK_LIST_MEMBERSHIPS: u64 = 9;
-
-const SO_TYPE: u64 = 3;
-const SO_ERROR: u64 = 4;
-const SO_SNDBUF: u64 = 7;
-const SO_RCVBUF: u64 = 8;
-const SO_PASSCRED: u64 = 16;
-const SO_SNDBUFFORCE: u64 = 32;
-const SO_RCVBUFFORCE: u64 = 33;
-const SO_PROTOCOL: u64 = 38;
-const SO_DOMAIN: u64 = 39;
 
 /// An `AF_NETLINK` socket's syscall: `socket(AF_NETLINK, type, protocol)`.
 pub fn socket(p: &mut Process, kind: u32, protocol: u64, flags: u32) -> SysResult {
@@ -143,7 +133,7 @@ fn send(p: &mut Process, socket: &Arc<NetlinkSocket>, vecs: &[(u64, u64)], to: O
     }
     let data = gather(p, vecs)?;
     let own = autobind(p, socket)?;
-    let sender = Sender { port: own, uid: p.view.uids().real, cap_ack: options.has(NETLINK_CAP_ACK) };
+    let sender = Sender { port: own, uid: p.view.uids().real, cap_ack: socket.has_flag(NETLINK_CAP_ACK) };
     for answer in crate::rtnetlink::answer(&data, sender, socket.room()) {
         socket.deliver(answer);
     }
@@ -264,43 +254,15 @@ pub fn recvmsg(p: &mut Process, file: &OpenFile, socket: &NetlinkSocket, msg_add
     Ok(received_len(copied, &datagram, flags))
 }
 
-/// An `int` option value (`EINVAL` for a shorter `optlen`).
-fn int_arg(p: &mut Process, value: u64, len: u64) -> Result<i32, Errno> {
-    if (len as u32 as usize) < 4 {
-        return Err(Errno::EINVAL);
-    }
-    let raw = user::read(&mut p.space, value, 4)?;
-    Ok(i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
-}
-
-/// setsockopt: buffer sizes, timeouts and `SO_PASSCRED` at `SOL_SOCKET`; group membership
-/// and the flag options at `SOL_NETLINK`. Others `ENOPROTOOPT`.
+/// setsockopt: the generic `SOL_SOCKET` options (`syscall::net`'s, as every guest socket),
+/// group membership and the flag options at `SOL_NETLINK`. Others `ENOPROTOOPT`.
 pub fn setsockopt(p: &mut Process, socket: &NetlinkSocket, level: u64, name: u64, value: u64, len: u64) -> SysResult {
     let name = name as u32 as u64;
     match level as u32 as u64 {
-        SOL_SOCKET => match name {
-            SO_SNDBUF | SO_SNDBUFFORCE => {
-                let v = int_arg(p, value, len)?.max(0) as usize;
-                socket.set_options(|o| o.sndbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_SNDBUF));
-            }
-            SO_RCVBUF | SO_RCVBUFFORCE => {
-                let v = int_arg(p, value, len)?.max(0) as usize;
-                socket.set_options(|o| o.rcvbuf = (v.min(DEFAULT_BUF) * 2).max(MIN_RCVBUF));
-            }
-            SO_PASSCRED => {
-                let v = int_arg(p, value, len)? != 0;
-                socket.set_options(|o| o.passcred = v);
-            }
-            SO_RCVTIMEO => {
-                let v = timeval_arg(p, value, len)?;
-                socket.set_options(|o| o.rcvtimeo_ns = v);
-            }
-            SO_SNDTIMEO => {
-                let v = timeval_arg(p, value, len)?;
-                socket.set_options(|o| o.sndtimeo_ns = v);
-            }
-            _ => return Err(Errno::ENOPROTOOPT),
-        },
+        SOL_SOCKET => {
+            let option = read_generic_option(p, name, value, len)?.ok_or(Errno::ENOPROTOOPT)?;
+            socket.set_options(|o| option.apply(o));
+        }
         SOL_NETLINK => match name {
             NETLINK_ADD_MEMBERSHIP | NETLINK_DROP_MEMBERSHIP => {
                 let group = int_arg(p, value, len)? as u32;
@@ -308,8 +270,7 @@ pub fn setsockopt(p: &mut Process, socket: &NetlinkSocket, level: u64, name: u64
             }
             _ if FLAG_OPTIONS.contains(&name) => {
                 let on = int_arg(p, value, len)? != 0;
-                let bit = 1u32 << name;
-                socket.set_options(|o| o.flags = if on { o.flags | bit } else { o.flags & !bit });
+                socket.set_flag(name as u32, on);
             }
             _ => return Err(Errno::ENOPROTOOPT),
         },
@@ -328,39 +289,21 @@ pub fn getsockopt(
     value: u64,
     len_addr: u64,
 ) -> SysResult {
-    let raw_len = user::read(&mut p.space, len_addr, 4)?;
-    let room = i32::from_le_bytes([raw_len[0], raw_len[1], raw_len[2], raw_len[3]]);
-    let room = usize::try_from(room).map_err(|_| Errno::EINVAL)?;
-    let options = socket.options();
-    let int = |v: u64| (v as u32).to_le_bytes().to_vec();
-    let timeval = |ns: u64| {
-        let mut out = (ns / 1_000_000_000).to_le_bytes().to_vec();
-        out.extend_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
-        out
-    };
     let name = name as u32 as u64;
     let bytes = match level as u32 as u64 {
         SOL_SOCKET => match name {
-            SO_TYPE => int(u64::from(socket.kind())),
-            SO_DOMAIN => int(u64::from(AF_NETLINK)),
-            SO_PROTOCOL => int(u64::from(NETLINK_ROUTE)),
-            SO_ERROR => int(socket.take_error().map_or(0, |e| u64::from(e.code() as u32))),
-            SO_SNDBUF => int(options.sndbuf as u64),
-            SO_RCVBUF => int(options.rcvbuf as u64),
-            SO_PASSCRED => int(u64::from(options.passcred)),
-            SO_RCVTIMEO => timeval(options.rcvtimeo_ns),
-            SO_SNDTIMEO => timeval(options.sndtimeo_ns),
-            _ => return Err(Errno::ENOPROTOOPT),
+            SO_TYPE => int_bytes(i64::from(socket.kind())),
+            SO_DOMAIN => int_bytes(i64::from(AF_NETLINK)),
+            SO_PROTOCOL => int_bytes(i64::from(NETLINK_ROUTE)),
+            SO_ERROR => int_bytes(socket.take_error().map_or(0, |e| i64::from(e.code()))),
+            _ => generic_option_value(&socket.options(), name).ok_or(Errno::ENOPROTOOPT)?,
         },
         SOL_NETLINK => match name {
-            NETLINK_LIST_MEMBERSHIPS => int(u64::from(socket.local().1)),
-            _ if FLAG_OPTIONS.contains(&name) => int(u64::from(options.has(name as u32))),
+            NETLINK_LIST_MEMBERSHIPS => int_bytes(i64::from(socket.local().1)),
+            _ if FLAG_OPTIONS.contains(&name) => int_bytes(i64::from(socket.has_flag(name as u32))),
             _ => return Err(Errno::ENOPROTOOPT),
         },
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    let count = room.min(bytes.len());
-    user::copy_out(&mut p.space, value, &bytes[..count])?;
-    user::write_u32(&mut p.space, len_addr, count as u32)?;
-    Ok(0)
+    write_option(p, value, len_addr, &bytes)
 }

@@ -38,7 +38,7 @@ fn the_queue_gives_one_datagram_per_receive_and_reports_an_overrun_once() {
     assert_ne!(s.poll() & POLLERR, 0);
     assert_eq!(s.recv(false), Err(Errno::ENOBUFS));
     assert_eq!(s.recv(false), Ok(vec![0; 8]), "the first still queued");
-    s.set_options(|o| o.flags |= 1 << NETLINK_NO_ENOBUFS);
+    s.set_flag(NETLINK_NO_ENOBUFS, true);
     s.deliver(vec![0; 8]);
     s.deliver(vec![0; 8]);
     assert_eq!(s.recv(false), Ok(vec![0; 8]));
