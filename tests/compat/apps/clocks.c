@@ -1,13 +1,37 @@
-/* Time: CLOCK_MONOTONIC never goes back and advances, CLOCK_REALTIME, time() and gettimeofday
- * agree, time() is within a minute of the host's clock (argv[1], seconds since the epoch),
- * the other clocks answer, and the calendar functions convert fixed times exactly (UTC). */
+/* Time: CLOCK_MONOTONIC never goes back (in one thread and across threads) and advances,
+ * CLOCK_REALTIME, time() and gettimeofday agree, time() is within a minute of the host's
+ * clock (argv[1], seconds since the epoch), the other clocks answer, and the calendar
+ * functions convert fixed times exactly (UTC). */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include "compat.h"
 
 static long long ns(const struct timespec *t) { return t->tv_sec * 1000000000LL + t->tv_nsec; }
+
+/* The latest CLOCK_MONOTONIC reading any thread published, and how often a thread read the
+ * clock behind it. */
+static _Atomic long long cross_latest;
+static _Atomic long cross_backwards;
+
+static void *read_against_the_others(void *unused) {
+    (void)unused;
+    for (int i = 0; i < 1000000; i++) {
+        long long seen = atomic_load(&cross_latest);
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long now = ns(&t);
+        if (now < seen)
+            atomic_fetch_add(&cross_backwards, 1);
+        long long latest = atomic_load(&cross_latest);
+        while (now > latest && !atomic_compare_exchange_weak(&cross_latest, &latest, now)) {
+        }
+    }
+    return NULL;
+}
 
 int main(int argc, char **argv) {
     struct timespec a, b, res;
@@ -26,6 +50,15 @@ int main(int argc, char **argv) {
     }
     CHECK("CLOCK_MONOTONIC never goes back in 100000 reads", backwards == 0);
     CHECK("CLOCK_MONOTONIC advances", advanced > 0 && ns(&a) > first);
+
+    /* Across threads (each on a vCPU of its own in the VM): a time one thread read and
+     * published, another must never read the clock behind it. */
+    pthread_t readers[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&readers[i], NULL, read_against_the_others, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(readers[i], NULL);
+    CHECK("CLOCK_MONOTONIC never goes back across threads", atomic_load(&cross_backwards) == 0);
 
     /* Spin until 20 ms of monotonic time have passed; the real-time clock must agree. */
     struct timespec m0, m1, r0, r1;

@@ -51,8 +51,7 @@ pub fn page_address() -> u64 {
 
 #[inline(always)]
 fn since_boot_ns() -> u64 {
-    // SAFETY: rdtsc has no side effects and works in ring 3.
-    let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+    let tsc = super::instr::rdtsc_ordered();
     let delta = tsc.saturating_sub(VDSO_CLOCK.boot_tsc.load(Ordering::Relaxed));
     ((delta as u128 * VDSO_CLOCK.mult.load(Ordering::Relaxed) as u128) >> 32) as u64
 }
