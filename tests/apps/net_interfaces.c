@@ -289,6 +289,8 @@ static void raw_requests(void) {
     socklen_t name_len = sizeof name;
     getsockname(third, (struct sockaddr *)&name, &name_len);
     printf("bound: groups %#x, an automatic port: %d\n", name.nl_groups, name.nl_pid != 0 && name.nl_pid != port);
+    printf("binding a bound socket to port 0: %s\n",
+           bind(third, (struct sockaddr *)&self, sizeof self) == 0 ? "OK" : errname(errno));
     printf("listen: %s\n", listen(fd, 1) == 0 ? "OK" : errname(errno));
     static char huge[300000];
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};

@@ -841,6 +841,7 @@ sending to a group: EPERM
 binding a taken port: EADDRINUSE
 joining a group: OK
 bound: groups 0x1, an automatic port: 1
+binding a bound socket to port 0: EINVAL
 listen: EOPNOTSUPP
 a datagram past SO_SNDBUF: EMSGSIZE
 ";

@@ -75,11 +75,11 @@ fn autobind(p: &Process, socket: &Arc<NetlinkSocket>) -> Result<u32, Errno> {
 }
 
 /// bind: claims the address's port (0: an automatic one) and joins its groups. A bound
-/// socket can only be bound to its own port again (`EINVAL`).
+/// socket can only be bound to its own port again (`EINVAL`, for port 0 too, as Linux).
 pub fn bind(p: &mut Process, socket: &Arc<NetlinkSocket>, addr: u64, len: u64) -> SysResult {
     let (port, groups) = read_sockaddr(p, addr, len)?;
     match socket.port() {
-        Some(bound) if port != 0 && port != bound => return Err(Errno::EINVAL),
+        Some(bound) if port != bound => return Err(Errno::EINVAL),
         Some(_) => {}
         None if port != 0 => p.vfs.netlink_ports().lock().bind(socket, port)?,
         None => {
